@@ -1,0 +1,344 @@
+/*
+ * The facade: the one file that knows every layer. It validates arguments at the public
+ * boundary (so the layers below can trust theirs), wires the page allocator over physical
+ * memory, and gathers state for reports and stats.
+ *
+ * Validation on the hot paths is a couple of integer compares; a failing check calls out to
+ * a cold function that builds the message.
+ */
+
+import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
+import { FaultAttr, type FaultOptions } from "./fault/index.js";
+import { type Backing, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import {
+  BuddyAllocator,
+  checkGfp,
+  extfragIndexMilli,
+  GFP_KERNEL,
+  GFP_VALID_MASK,
+  type LogFn,
+  unusableIndexMilli,
+  type Watermarks,
+} from "./page/index.js";
+import {
+  buddyinfo,
+  extfragIndexReport,
+  type MemSnapshot,
+  meminfo,
+  slabinfoHeader,
+  unusableIndexReport,
+  vmstat,
+} from "./report/index.js";
+
+/** Options of {@link Kmem}. */
+export interface KmemOptions {
+  /** Bytes of physical memory to create, or a buffer to manage (its contents are taken over). */
+  memory: number | ArrayBuffer | SharedArrayBuffer;
+  /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
+  pageSize?: number;
+  /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
+  maxOrder?: number;
+  /**
+   * The min watermark in bytes (vm.min_free_kbytes). Default: derived from memory size as
+   * Linux does. 0 disables the reserve.
+   */
+  minFreeBytes?: number;
+  /** slub_debug-style letters for the slab layer: F, Z, P, U, T, A, O, or "-" for none. */
+  debug?: string;
+  /** Receives allocation-failure reports and fault-injection messages. Default: silent. */
+  log?: LogFn;
+}
+
+const OPTION_KEYS = ["memory", "pageSize", "maxOrder", "minFreeBytes", "debug", "log"] as const;
+const DEBUG_LETTERS = "FZPUTAO-";
+
+/** Names accepted by {@link Kmem.setFault}. */
+export type FaultName = "fail_page_alloc" | "failslab";
+
+/** Names accepted by {@link Kmem.report}. */
+export type ReportName =
+  | "buddyinfo"
+  | "meminfo"
+  | "vmstat"
+  | "slabinfo"
+  | "vmallocinfo"
+  | "unusable_index"
+  | "extfrag_index";
+
+const REPORT_NAMES: readonly ReportName[] = [
+  "buddyinfo",
+  "meminfo",
+  "vmstat",
+  "slabinfo",
+  "vmallocinfo",
+  "unusable_index",
+  "extfrag_index",
+];
+
+/** Per-cache line of {@link KmemStats.caches}. */
+export interface CacheStats {
+  name: string;
+  objectSize: number;
+  activeObjects: number;
+  totalObjects: number;
+  slabs: number;
+}
+
+/** A plain snapshot of the allocator's counters. */
+export interface KmemStats {
+  totalPages: number;
+  managedPages: number;
+  /** Pages holding the header and mem_map (frame 0 included). */
+  reservedPages: number;
+  /** Pages not allocated: on the buddy lists or the per-cpu lists. */
+  freePages: number;
+  /** Pages on the buddy lists (Linux NR_FREE_PAGES). */
+  buddyFreePages: number;
+  /** Free order-0 pages parked on per-cpu lists. */
+  pcpPages: number;
+  slabPages: number;
+  vmallocPages: number;
+  pageTablePages: number;
+  /** Free blocks per order on the buddy lists (the numbers of /proc/buddyinfo). */
+  freeByOrder: number[];
+  watermarks: Watermarks;
+  caches: CacheStats[];
+  /** vmstat event counters by name. */
+  events: Record<string, number>;
+}
+
+export class Kmem {
+  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
+  readonly memory: Uint8Array;
+  readonly pageSize: number;
+  readonly maxOrder: number;
+  readonly totalPages: number;
+  readonly managedPages: number;
+  /** The slab debug letters in force ("" for none). */
+  readonly debug: string;
+  private readonly phys: PhysMem;
+  private readonly buddy: BuddyAllocator;
+  private faultSlab: FaultAttr | null = null;
+
+  constructor(options: KmemOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
+    }
+    checkKnownKeys("Kmem", options, OPTION_KEYS);
+    const pageSize = options.pageSize ?? 4096;
+    const maxOrder = options.maxOrder ?? 11;
+    this.phys = new PhysMem({ memory: options.memory, pageSize, maxOrder, nrCpus: 1 });
+    const managedBytes = this.phys.managedPages * pageSize;
+    if (options.minFreeBytes !== undefined) {
+      checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
+    }
+    this.debug = parseDebug(options.debug);
+    if (options.log !== undefined && typeof options.log !== "function") {
+      throw new TypeError(`log must be a function, got ${describe(options.log)}`);
+    }
+    this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
+    this.buddy.log = options.log ?? null;
+    this.phys.seal();
+
+    this.memory = this.phys.bytes;
+    this.pageSize = pageSize;
+    this.maxOrder = maxOrder;
+    this.totalPages = this.phys.totalPages;
+    this.managedPages = this.phys.managedPages;
+  }
+
+  /* ------------------------------------------------------------------ page allocator */
+
+  /**
+   * Allocates 2^order physically contiguous pages, aligned to their size. Returns the address
+   * of the first page, or 0 if the request cannot be met.
+   */
+  allocPages(order: number, gfp: number = GFP_KERNEL): number {
+    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if ((gfp & ~GFP_VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.buddy.allocPages(order, gfp);
+  }
+
+  /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
+  freePages(addr: number, order: number): void {
+    if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
+    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    this.buddy.freePages(addr, order);
+  }
+
+  /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
+  drainPages(): number {
+    return this.buddy.drainAll();
+  }
+
+  /** The zone watermarks, in pages. */
+  get watermarks(): Watermarks {
+    return this.buddy.watermarks();
+  }
+
+  private badOrder(order: unknown): never {
+    if (typeof order !== "number" || !Number.isInteger(order)) {
+      throw new TypeError(`order must be an integer, got ${describe(order)}`);
+    }
+    throw new RangeError(`order must be in 0..${this.maxOrder - 1}, got ${order}`);
+  }
+
+  private badAddress(fn: string, addr: unknown): never {
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${fn}: address must be an integer, got ${describe(addr)}`);
+    }
+    throw new KmemError(
+      "INVALID_FREE",
+      `${fn}: address ${addr < 0 ? addr : hex(addr)} is outside physical memory`,
+    );
+  }
+
+  /* ------------------------------------------------------------------ fault injection */
+
+  /**
+   * Turns on fault injection point `name` with Linux's knobs, or off with `null`.
+   * Setting it again starts from fresh counters.
+   */
+  setFault(name: FaultName, options: FaultOptions | null): void {
+    if (name !== "fail_page_alloc" && name !== "failslab") {
+      throw new TypeError(
+        `fault name must be "fail_page_alloc" or "failslab", got ${describe(name)}`,
+      );
+    }
+    const attr = options === null ? null : new FaultAttr(name, options, this.maxOrder);
+    if (name === "fail_page_alloc") this.buddy.faultPageAlloc = attr;
+    else this.faultSlab = attr;
+  }
+
+  /** The active fault attribute (its counters show what was injected), or null. */
+  getFault(name: FaultName): FaultAttr | null {
+    if (name === "fail_page_alloc") return this.buddy.faultPageAlloc;
+    if (name === "failslab") return this.faultSlab;
+    throw new TypeError(
+      `fault name must be "fail_page_alloc" or "failslab", got ${describe(name)}`,
+    );
+  }
+
+  /* ------------------------------------------------------------------ introspection */
+
+  /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
+  verify(): void {
+    this.buddy.verify();
+  }
+
+  stats(): KmemStats {
+    const buddyFree = this.buddy.buddyFreePages();
+    const pcp = this.buddy.pcpPages();
+    const events: Record<string, number> = {};
+    VM_EVENT_NAMES.forEach((name, i) => {
+      events[name] = this.buddy.event(i);
+    });
+    return {
+      totalPages: this.totalPages,
+      managedPages: this.managedPages,
+      reservedPages: this.totalPages - this.managedPages,
+      freePages: buddyFree + pcp,
+      buddyFreePages: buddyFree,
+      pcpPages: pcp,
+      slabPages: 0,
+      vmallocPages: 0,
+      pageTablePages: 0,
+      freeByOrder: this.buddy.freeByOrder(),
+      watermarks: this.buddy.watermarks(),
+      caches: [],
+      events,
+    };
+  }
+
+  /** Text in the format of the Linux /proc (or debugfs) file `name`. */
+  report(name: ReportName): string {
+    const snap = this.snapshot();
+    switch (name) {
+      case "buddyinfo":
+        return buddyinfo(snap);
+      case "meminfo":
+        return meminfo(snap);
+      case "vmstat":
+        return vmstat(snap);
+      case "slabinfo":
+        return slabinfoHeader();
+      case "vmallocinfo":
+        return "";
+      case "unusable_index":
+        return unusableIndexReport(snap);
+      case "extfrag_index":
+        return extfragIndexReport(snap);
+      default:
+        throw new RangeError(
+          `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
+        );
+    }
+  }
+
+  /**
+   * Unusable free space index for `order` (0..1): the share of free memory that cannot serve
+   * a request of that order (Linux debugfs extfrag/unusable_index).
+   */
+  unusableIndex(order: number): number {
+    checkIntegerRange("order", order, 0, this.maxOrder - 1);
+    return unusableIndexMilli(this.buddy.freeByOrder(), order) / 1000;
+  }
+
+  /**
+   * Fragmentation index for `order`: -1 when a request of that order would succeed; else
+   * towards 0 a failure is for lack of memory, towards 1 for fragmentation
+   * (Linux debugfs extfrag/extfrag_index).
+   */
+  extfragIndex(order: number): number {
+    checkIntegerRange("order", order, 0, this.maxOrder - 1);
+    return extfragIndexMilli(this.buddy.freeByOrder(), order) / 1000;
+  }
+
+  private snapshot(): MemSnapshot {
+    const b = this.buddy;
+    const counters: [string, number][] = [
+      ["nr_free_pages", b.buddyFreePages()],
+      ["nr_free_pcp", b.pcpPages()],
+      ["nr_slab_reclaimable", 0],
+      ["nr_slab_unreclaimable", 0],
+      ["nr_page_table_pages", 0],
+    ];
+    VM_EVENT_NAMES.forEach((name, i) => {
+      counters.push([name, b.event(i)]);
+    });
+    return {
+      pageSize: this.pageSize,
+      freeByOrder: b.freeByOrder(),
+      managedPages: this.managedPages,
+      buddyFreePages: b.buddyFreePages(),
+      pcpPages: b.pcpPages(),
+      wmarkHigh: b.watermarks().high,
+      slabReclaimablePages: 0,
+      slabUnreclaimablePages: 0,
+      pageTablePages: 0,
+      vmallocTotalBytes: 0,
+      vmallocUsedPages: 0,
+      counters,
+    };
+  }
+
+  /** The buffer kmem manages (the one passed in, or the one it created). */
+  get buffer(): Backing {
+    return this.phys.buffer;
+  }
+}
+
+function parseDebug(debug: unknown): string {
+  if (debug === undefined) return "";
+  if (typeof debug !== "string") {
+    throw new TypeError(`debug must be a string of slub_debug letters, got ${describe(debug)}`);
+  }
+  for (const ch of debug) {
+    if (!DEBUG_LETTERS.includes(ch.toUpperCase())) {
+      throw new RangeError(
+        `debug has unknown letter ${JSON.stringify(ch)} (known: ${DEBUG_LETTERS.split("").join(" ")})`,
+      );
+    }
+  }
+  return debug.toUpperCase().replace(/-/g, "");
+}

@@ -1,0 +1,159 @@
+/*
+ * Physical memory: the buffer kmem manages, its page geometry, and the boot-time reservation
+ * of the header and the mem_map (see layout.ts for the byte layout).
+ *
+ * Owns: creating or adopting the buffer, the typed-array views every layer works through,
+ * and the header's geometry words. It knows nothing of free lists.
+ *
+ * Construction does no per-byte work on a fresh buffer (it is zero already, and zero is the
+ * meaning of an unused frame); an adopted buffer gets its reserved region zeroed once.
+ */
+
+import { checkInteger, describe } from "../errors.js";
+import {
+  FRAME_BYTES,
+  FRAME_WORDS,
+  H_FIRST_PFN,
+  H_HEADER_WORDS,
+  H_MAGIC,
+  H_MANAGED_PAGES,
+  H_MAX_ORDER,
+  H_MEMMAP_OFFSET,
+  H_NR_CPUS,
+  H_PAGE_SHIFT,
+  H_TOTAL_PAGES,
+  H_VERSION,
+  headerWords,
+  KMEM_MAGIC,
+  LAYOUT_VERSION,
+  MAX_CPUS_LIMIT,
+  MAX_ORDER_LIMIT,
+} from "./layout.js";
+
+/** Addresses are unsigned 32-bit: one instance manages at most 4 GiB. */
+export const MAX_MEMORY_BYTES = 2 ** 32;
+export const MIN_PAGE_SIZE = 1024;
+export const MAX_PAGE_SIZE = 65536;
+
+export type Backing = ArrayBuffer | SharedArrayBuffer;
+
+export interface PhysMemConfig {
+  /** Bytes to create, or a buffer to manage. */
+  memory: number | Backing;
+  pageSize: number;
+  maxOrder: number;
+  nrCpus: number;
+}
+
+function isBacking(value: unknown): value is Backing {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)
+  );
+}
+
+export class PhysMem {
+  readonly buffer: Backing;
+  /** The whole physical memory, byte by byte. */
+  readonly bytes: Uint8Array;
+  /** Header words (layout.ts H_*). */
+  readonly header: Int32Array;
+  /** mem_map: FRAME_WORDS words per frame, for every frame 0..totalPages-1. */
+  readonly frames: Int32Array;
+  readonly pageSize: number;
+  readonly pageShift: number;
+  readonly maxOrder: number;
+  readonly totalPages: number;
+  /** Frames 0..firstManagedPfn-1 hold the header and mem_map and are never handed out. */
+  readonly firstManagedPfn: number;
+  readonly managedPages: number;
+  readonly nrCpus: number;
+
+  constructor(config: PhysMemConfig) {
+    const { memory, pageSize, maxOrder, nrCpus } = config;
+    checkInteger("pageSize", pageSize);
+    if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
+      throw new RangeError(
+        `pageSize must be a power of two in ${MIN_PAGE_SIZE}..${MAX_PAGE_SIZE}, got ${pageSize}`,
+      );
+    }
+    checkInteger("maxOrder", maxOrder);
+    if (maxOrder < 1 || maxOrder > MAX_ORDER_LIMIT) {
+      throw new RangeError(`maxOrder must be in 1..${MAX_ORDER_LIMIT}, got ${maxOrder}`);
+    }
+    checkInteger("cpus", nrCpus);
+    if (nrCpus < 1 || nrCpus > MAX_CPUS_LIMIT) {
+      throw new RangeError(`cpus must be in 1..${MAX_CPUS_LIMIT}, got ${nrCpus}`);
+    }
+
+    let buffer: Backing;
+    let fresh: boolean;
+    if (typeof memory === "number") {
+      checkInteger("memory", memory);
+      if (memory <= 0 || memory > MAX_MEMORY_BYTES) {
+        throw new RangeError(`memory must be in 1..${MAX_MEMORY_BYTES} bytes, got ${memory}`);
+      }
+      buffer = new ArrayBuffer(memory);
+      fresh = true;
+    } else if (isBacking(memory)) {
+      if (memory.byteLength > MAX_MEMORY_BYTES) {
+        throw new RangeError(
+          `memory buffer is ${memory.byteLength} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
+        );
+      }
+      buffer = memory;
+      fresh = false;
+    } else {
+      throw new TypeError(
+        `memory must be a byte count, an ArrayBuffer or a SharedArrayBuffer, got ${describe(memory)}`,
+      );
+    }
+
+    const pageShift = Math.log2(pageSize);
+    const totalPages = Math.floor(buffer.byteLength / pageSize);
+    const hWords = headerWords(nrCpus);
+    const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
+    const reservedBytes = memmapOffset + totalPages * FRAME_BYTES;
+    const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
+    if (firstManagedPfn >= totalPages) {
+      throw new RangeError(
+        `memory of ${buffer.byteLength} bytes is too small: its ${totalPages} pages of ${pageSize} bytes ` +
+          `leave none once ${firstManagedPfn} are reserved for the header and mem_map`,
+      );
+    }
+
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer, 0, totalPages * pageSize);
+    this.header = new Int32Array(buffer, 0, hWords);
+    this.frames = new Int32Array(buffer, memmapOffset, totalPages * FRAME_WORDS);
+    this.pageSize = pageSize;
+    this.pageShift = pageShift;
+    this.maxOrder = maxOrder;
+    this.totalPages = totalPages;
+    this.firstManagedPfn = firstManagedPfn;
+    this.managedPages = totalPages - firstManagedPfn;
+    this.nrCpus = nrCpus;
+
+    if (!fresh) this.bytes.fill(0, 0, firstManagedPfn * pageSize);
+    const h = this.header;
+    h[H_VERSION] = LAYOUT_VERSION;
+    h[H_PAGE_SHIFT] = pageShift;
+    h[H_MAX_ORDER] = maxOrder;
+    h[H_TOTAL_PAGES] = totalPages;
+    h[H_FIRST_PFN] = firstManagedPfn;
+    h[H_MANAGED_PAGES] = this.managedPages;
+    h[H_NR_CPUS] = nrCpus;
+    h[H_MEMMAP_OFFSET] = memmapOffset;
+    h[H_HEADER_WORDS] = hWords;
+  }
+
+  /** Marks the header valid; called once every layer has initialised its state. */
+  seal(): void {
+    this.header[H_MAGIC] = KMEM_MAGIC;
+  }
+
+  /** Bytes of the reserved part (header + mem_map, rounded to pages). */
+  get reservedBytes(): number {
+    return this.firstManagedPfn * this.pageSize;
+  }
+}

@@ -1,0 +1,17 @@
+/* The page allocator layer: buddy system, GFP flags, watermarks, fragmentation indices. */
+export { BuddyAllocator, type LogFn, type Shrinker } from "./buddy.js";
+export {
+  extfragForOrder,
+  extfragIndexMilli,
+  formatMilli,
+  unusableIndexMilli,
+} from "./fragmentation.js";
+export * from "./gfp.js";
+export {
+  computeWatermarks,
+  defaultMinFreeKb,
+  pcpBatch,
+  pcpHigh,
+  WATERMARK_SCALE_FACTOR,
+  type Watermarks,
+} from "./watermarks.js";

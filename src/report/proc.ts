@@ -1,0 +1,101 @@
+/*
+ * /proc-style text, byte for byte in the formats of Linux's files, built from a plain
+ * snapshot of the allocator state so that this layer reads no allocator internals.
+ *
+ *   buddyinfo       mm/vmstat.c frag_show_print:  "Node %d, zone %8s " then "%6lu " per order
+ *   meminfo         fs/proc/meminfo.c show_val_kb: label padded to 16 columns, "%8lu kB"
+ *   vmstat          mm/vmstat.c vmstat_show:       "%s %lu" per counter
+ *   unusable_index  debugfs extfrag/unusable_index: "Node %d, zone %8s " then "%d.%03d " per order
+ *   extfrag_index   debugfs extfrag/extfrag_index:  "Node %d, zone %8s " then "%2d.%03d " per order
+ *   slabinfo        mm/slab_common.c: "slabinfo - version: 2.1" and the column header
+ *   vmallocinfo     mm/vmalloc.c: one line per area
+ */
+
+import { extfragIndexMilli, formatMilli, unusableIndexMilli } from "../page/index.js";
+
+/** What the reports need to know, gathered by the facade. */
+export interface MemSnapshot {
+  pageSize: number;
+  /** nr_free per order of the buddy lists. */
+  freeByOrder: readonly number[];
+  managedPages: number;
+  /** Buddy free pages (NR_FREE_PAGES). */
+  buddyFreePages: number;
+  /** Free pages parked on per-cpu lists. */
+  pcpPages: number;
+  wmarkHigh: number;
+  slabReclaimablePages: number;
+  slabUnreclaimablePages: number;
+  pageTablePages: number;
+  vmallocTotalBytes: number;
+  vmallocUsedPages: number;
+  /** vmstat counters, in print order. */
+  counters: readonly (readonly [string, number])[];
+}
+
+const ZONE = `Node 0, zone ${"Normal".padStart(8)} `;
+
+export function buddyinfo(s: MemSnapshot): string {
+  return `${ZONE}${s.freeByOrder.map((n) => `${String(n).padStart(6)} `).join("")}\n`;
+}
+
+function kbLine(label: string, pages: number, pageSize: number): string {
+  return kbValueLine(label, (pages * pageSize) / 1024);
+}
+
+function kbValueLine(label: string, kb: number): string {
+  return `${`${label}:`.padEnd(16)}${String(Math.floor(kb)).padStart(8)} kB\n`;
+}
+
+/** MemAvailable as si_mem_available: free less the reserve, plus half the reclaimable slab. */
+function memAvailablePages(s: MemSnapshot): number {
+  const free = s.buddyFreePages + s.pcpPages;
+  const reclaimable = s.slabReclaimablePages - Math.min(s.slabReclaimablePages / 2, s.wmarkHigh);
+  return Math.max(0, Math.floor(free - s.wmarkHigh + reclaimable));
+}
+
+export function meminfo(s: MemSnapshot): string {
+  const p = s.pageSize;
+  const slab = s.slabReclaimablePages + s.slabUnreclaimablePages;
+  return (
+    kbLine("MemTotal", s.managedPages, p) +
+    kbLine("MemFree", s.buddyFreePages + s.pcpPages, p) +
+    kbLine("MemAvailable", memAvailablePages(s), p) +
+    kbLine("Slab", slab, p) +
+    kbLine("SReclaimable", s.slabReclaimablePages, p) +
+    kbLine("SUnreclaim", s.slabUnreclaimablePages, p) +
+    kbLine("PageTables", s.pageTablePages, p) +
+    kbValueLine("VmallocTotal", s.vmallocTotalBytes / 1024) +
+    kbLine("VmallocUsed", s.vmallocUsedPages, p) +
+    kbValueLine("VmallocChunk", 0)
+  );
+}
+
+export function vmstat(s: MemSnapshot): string {
+  return s.counters.map(([name, value]) => `${name} ${value}\n`).join("");
+}
+
+export function unusableIndexReport(s: MemSnapshot): string {
+  let line = ZONE;
+  for (let o = 0; o < s.freeByOrder.length; o++) {
+    line += `${formatMilli(unusableIndexMilli(s.freeByOrder, o))} `;
+  }
+  return `${line}\n`;
+}
+
+export function extfragIndexReport(s: MemSnapshot): string {
+  let line = ZONE;
+  for (let o = 0; o < s.freeByOrder.length; o++) {
+    line += `${formatMilli(extfragIndexMilli(s.freeByOrder, o)).padStart(6)} `;
+  }
+  return `${line}\n`;
+}
+
+export function slabinfoHeader(): string {
+  return (
+    "slabinfo - version: 2.1\n" +
+    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>" +
+    " : tunables <limit> <batchcount> <sharedfactor>" +
+    " : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
+  );
+}
