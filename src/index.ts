@@ -41,5 +41,6 @@ export {
   GFP_USER,
   gfpString,
   type LogFn,
+  type Shrinker,
   type Watermarks,
 } from "./page/index.js";

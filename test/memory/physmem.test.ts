@@ -1,0 +1,153 @@
+/* Physical memory: geometry, metadata overhead, adopted buffers, corruption found by verify(). */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Kmem, KmemError } from "../../src/index.js";
+import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { memMap } from "../helpers.js";
+
+function assertCorrupt(mm: Kmem, id: string): void {
+  assert.throws(
+    () => mm.verify(),
+    (err: unknown) =>
+      err instanceof KmemError && err.code === "CORRUPTION" && err.message.includes(id),
+    `verify() should report ${id}`,
+  );
+}
+
+describe("physical memory", () => {
+  it("has the geometry asked for", () => {
+    const mm = new Kmem({ memory: 64 << 20 });
+    assert.equal(mm.pageSize, 4096);
+    assert.equal(mm.maxOrder, 11);
+    assert.equal(mm.totalPages, 16384);
+    assert.equal(mm.memory.length, 64 << 20);
+    assert.ok(mm.managedPages < mm.totalPages);
+  });
+
+  it("spends at most 1% of memory on metadata with 4 KiB pages (from 4 MiB up)", () => {
+    // Below 4 MiB the rounding of the reserved part to whole pages dominates.
+    for (const bytes of [4 << 20, 64 << 20, 256 << 20, 1 << 30]) {
+      const mm = new Kmem({ memory: bytes });
+      const reserved = mm.totalPages - mm.managedPages;
+      assert.ok(reserved / mm.totalPages <= 0.01, `${bytes}: ${reserved} of ${mm.totalPages}`);
+    }
+  });
+
+  it("manages a buffer passed in, whatever it held, and exposes that very buffer", () => {
+    const buffer = new ArrayBuffer(1 << 20);
+    new Uint8Array(buffer).fill(0xff);
+    const mm = new Kmem({ memory: buffer });
+    assert.equal(mm.memory.buffer, buffer);
+    mm.verify();
+    assert.equal(mm.stats().freePages, mm.managedPages);
+    const addr = mm.allocPages(0);
+    assert.equal(mm.memory[addr], 0xff, "page contents are not touched");
+  });
+
+  it("manages a SharedArrayBuffer", () => {
+    const sab = new SharedArrayBuffer(1 << 20);
+    const mm = new Kmem({ memory: sab });
+    assert.equal(mm.memory.buffer, sab);
+    const addr = mm.allocPages(3);
+    assert.notEqual(addr, 0);
+    mm.freePages(addr, 3);
+    mm.verify();
+  });
+
+  it("ignores a trailing partial page of the buffer", () => {
+    const mm = new Kmem({ memory: (1 << 20) + 100 });
+    assert.equal(mm.totalPages, 256);
+    mm.verify();
+  });
+
+  it("works with every page size from 1 KiB to 64 KiB", () => {
+    for (let pageSize = 1024; pageSize <= 65536; pageSize *= 2) {
+      const mm = new Kmem({ memory: 8 << 20, pageSize, minFreeBytes: 0 });
+      const a = mm.allocPages(2);
+      assert.equal(a % (pageSize * 4), 0);
+      mm.freePages(a, 2);
+      mm.verify();
+    }
+  });
+});
+
+describe("verify() finds corrupted metadata", () => {
+  function fresh() {
+    const mm = new Kmem({ memory: 1 << 20, maxOrder: 6, minFreeBytes: 0 });
+    const live = [mm.allocPages(2), mm.allocPages(0)];
+    mm.freePages(live[1] as number, 0);
+    mm.verify();
+    return { mm, f: memMap(mm), h: new Int32Array(mm.buffer, 0, 128), a: live[0] as number };
+  }
+
+  it("LAYOUT-1: a clobbered magic", () => {
+    const { mm, h } = fresh();
+    h[Hdr.MAGIC] = 0;
+    assertCorrupt(mm, "LAYOUT-1");
+  });
+
+  it("MEMMAP-1: a tail frame with flags", () => {
+    const { mm, f, a } = fresh();
+    const pfn = a / 4096 + 1;
+    f[pfn * Frame.WORDS + Pg.FLAGS] = PgFlag.BUDDY;
+    assertCorrupt(mm, "MEMMAP-1");
+  });
+
+  it("MEMMAP-1: a head frame whose flags were wiped", () => {
+    const { mm, f, a } = fresh();
+    f[(a / 4096) * Frame.WORDS + Pg.FLAGS] = 0;
+    assertCorrupt(mm, "MEMMAP-1");
+  });
+
+  it("BUDDY-1: a block with an order its alignment does not allow", () => {
+    const { mm, f, a } = fresh();
+    f[(a / 4096) * Frame.WORDS + Pg.ORDER] = 5;
+    assertCorrupt(mm, "BUDDY-1");
+  });
+
+  it("BUDDY-2: nr_free that disagrees with the list", () => {
+    const { mm, h } = fresh();
+    const top = Hdr.FREE_AREA + 2 * 5 + 1;
+    h[top] = (h[top] as number) + 1;
+    assertCorrupt(mm, "BUDDY-2");
+  });
+
+  it("BUDDY-2: a broken back link", () => {
+    const { mm, f, h } = fresh();
+    let head = 0;
+    for (let o = 0; o < 6 && head === 0; o++) {
+      const first = h[Hdr.FREE_AREA + 2 * o] as number;
+      if (first !== 0 && f[first * Frame.WORDS + Pg.NEXT] !== 0) head = first;
+    }
+    assert.notEqual(head, 0, "some list has two entries");
+    const second = f[head * Frame.WORDS + Pg.NEXT] as number;
+    f[second * Frame.WORDS + Pg.PREV] = 12345;
+    assertCorrupt(mm, "BUDDY-2");
+  });
+
+  it("BUDDY-3: two free buddies left unmerged", () => {
+    const { mm, f, h } = fresh();
+    // Split a free order-5 block by hand into two order-4 halves.
+    const pfn = h[Hdr.FREE_AREA + 2 * 5] as number;
+    assert.notEqual(pfn, 0);
+    f[pfn * Frame.WORDS + Pg.ORDER] = 4;
+    f[(pfn + 16) * Frame.WORDS + Pg.FLAGS] = PgFlag.BUDDY;
+    f[(pfn + 16) * Frame.WORDS + Pg.ORDER] = 4;
+    assertCorrupt(mm, "BUDDY-3");
+  });
+
+  it("BUDDY-4: a free page counter that does not add up", () => {
+    const { mm, h } = fresh();
+    h[Hdr.NR_FREE] = (h[Hdr.NR_FREE] as number) - 1;
+    assertCorrupt(mm, "BUDDY-4");
+  });
+
+  it("PCP-1: a per-cpu page dropped from its list", () => {
+    const { mm, f, a } = fresh();
+    // An allocated order-2 block's head marked as a per-cpu page without being listed.
+    f[(a / 4096) * Frame.WORDS + Pg.FLAGS] = PgFlag.PCP;
+    f[(a / 4096) * Frame.WORDS + Pg.ORDER] = 0;
+    assertCorrupt(mm, "MEMMAP-1");
+  });
+});
