@@ -10,9 +10,11 @@ import { registerPageBenchmarks } from "./pages.js";
 registerPageBenchmarks();
 
 const filter = process.argv[2];
-const rows = await runAll(filter);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rows = await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
-  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}\n\n`,
+  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
+    `per case the lowest median of ${rounds} interleaved rounds\n\n`,
 );
 process.stdout.write(markdown(rows));

@@ -28,7 +28,7 @@
  */
 
 /** Geometry and identity of the layout. */
-export enum Layout {
+export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
@@ -55,7 +55,7 @@ export enum Layout {
 //  +-----------------------------------------------------------------------------------------------+
 //  | events[cpu][event]: vm event counters (Vm.NR_EVENTS per cpu), summed when read                |
 //  +-----------------------------------------------------------------------------------------------+
-export enum Hdr {
+export const enum Hdr {
   MAGIC = 0,
   VERSION = 1,
   PAGE_SHIFT = 2,
@@ -84,14 +84,14 @@ export enum Hdr {
 }
 
 /** One free_area entry: header[Hdr.FREE_AREA + FreeArea.WORDS * order + field]. */
-export enum FreeArea {
+export const enum FreeArea {
   HEAD = 0,
   NR_FREE = 1,
   WORDS = 2,
 }
 
 /** One per-cpu page list: header[pcpBase(cpu) + field]. */
-export enum Pcp {
+export const enum Pcp {
   HEAD = 0,
   TAIL = 1,
   COUNT = 2,
@@ -102,7 +102,7 @@ export enum Pcp {
  * VM event counters, one block per cpu (Linux vm_event_states). The names are the ones
  * `report("vmstat")` prints (VM_EVENT_NAMES).
  */
-export enum Vm {
+export const enum Vm {
   /** pgalloc_normal: pages allocated */
   PGALLOC = 0,
   /** pgfree: pages freed */
@@ -160,13 +160,13 @@ export function eventBase(nrCpus: number, cpu: number): number {
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a
 // block carries flags; the other frames of the block ("tails") are all zero.
-export enum Frame {
+export const enum Frame {
   WORDS = 8,
   BYTES = WORDS * 4,
 }
 
 /** Word offsets inside a frame: frames[pfn * Frame.WORDS + Pg.X]. */
-export enum Pg {
+export const enum Pg {
   FLAGS = 0,
   ORDER = 1,
   NEXT = 2,
@@ -177,7 +177,7 @@ export enum Pg {
 }
 
 /** Page flags. Exactly one of BUDDY, HEAD, PCP is set on a head frame. */
-export enum PgFlag {
+export const enum PgFlag {
   /** head of a free block on free_area[order] */
   BUDDY = 1 << 0,
   /** head of an allocated block of 2^order pages */

@@ -331,19 +331,24 @@ export class BuddyAllocator {
   /** Takes a block past the watermark check: from the per-cpu list for order 0. 0 if none. */
   private rmqueue(order: number): number {
     if (order !== 0) return this.rmqueueSmallest(order);
+    const pfn = this.pcpPop();
+    if (pfn !== 0 || this.pcpRefill() === 0) return pfn;
+    return this.pcpPop();
+  }
+
+  /** Pops the hottest page off this cpu's list; 0 if it is empty. */
+  private pcpPop(): number {
     const p = this.pcp;
-    let pfn = p[Pcp.HEAD] as number;
-    if (pfn === 0) {
-      if (this.pcpRefill() === 0) return 0;
-      pfn = p[Pcp.HEAD] as number;
-    }
+    const pfn = p[Pcp.HEAD] as number;
+    if (pfn === 0) return 0;
     const f = this.f;
-    const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+    const i = pfn * Frame.WORDS;
+    const next = f[i + Pg.NEXT] as number;
     p[Pcp.HEAD] = next;
     if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = 0;
     else p[Pcp.TAIL] = 0;
     p[Pcp.COUNT]--;
-    f[pfn * Frame.WORDS + Pg.NEXT] = 0;
+    f[i + Pg.NEXT] = 0;
     return pfn;
   }
 
@@ -364,6 +369,21 @@ export class BuddyAllocator {
    * the facade validates them.
    */
   allocPages(order: number, gfp: number): number {
+    // Fast path: an order-0 page off this cpu's list when free memory is above the low
+    // watermark (zone_watermark_fast + rmqueue_pcplist): a handful of typed-array loads and
+    // stores. Everything else goes through allocPagesGeneral.
+    if (
+      order === 0 &&
+      this.faultPageAlloc === null &&
+      (this.h[Hdr.NR_FREE] as number) > (this.h[Hdr.WMARK_LOW] as number)
+    ) {
+      const pfn = this.pcpPop();
+      if (pfn !== 0) return this.prepNewPage(pfn, 0, gfp);
+    }
+    return this.allocPagesGeneral(order, gfp);
+  }
+
+  private allocPagesGeneral(order: number, gfp: number): number {
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp);
     }
@@ -534,7 +554,14 @@ export class BuddyAllocator {
   freePages(addr: number, order: number): void {
     const pfn = this.checkFree(addr, order);
     this.ev[Vm.PGFREE] += 1 << order;
-    this.releaseBlock(pfn, order);
+    if (order === 0) {
+      this.pcpPush(pfn);
+    } else {
+      const i = pfn * Frame.WORDS;
+      this.f[i + Pg.FLAGS] = 0;
+      this.f[i + Pg.ORDER] = 0;
+      this.freeOneBlock(pfn, order);
+    }
   }
 
   /** Returns the pfn behind `addr` if it is the head of an allocated order-`order` block. */
@@ -556,18 +583,11 @@ export class BuddyAllocator {
     return pfn;
   }
 
-  /** Puts an allocated block back: order 0 on this cpu's list, larger blocks merged. */
-  releaseBlock(pfn: number, order: number): void {
+  /** free_unref_page: a freed order-0 page goes on this cpu's list; past pcpHigh, a batch leaves. */
+  private pcpPush(pfn: number): void {
     const f = this.f;
-    const i = pfn * Frame.WORDS;
-    if (order !== 0) {
-      f[i + Pg.FLAGS] = 0;
-      f[i + Pg.ORDER] = 0;
-      this.freeOneBlock(pfn, order);
-      return;
-    }
-    const h = this.h;
     const p = this.pcp;
+    const i = pfn * Frame.WORDS;
     const head = p[Pcp.HEAD] as number;
     f[i + Pg.FLAGS] = PgFlag.PCP;
     f[i + Pg.ORDER] = 0;
@@ -576,8 +596,9 @@ export class BuddyAllocator {
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     else p[Pcp.TAIL] = pfn;
     p[Pcp.HEAD] = pfn;
-    const count = ++p[Pcp.COUNT];
-    if (count > (h[Hdr.PCP_HIGH] as number)) this.pcpDrain(this.cpu, h[Hdr.PCP_BATCH] as number);
+    if (++p[Pcp.COUNT] > (this.h[Hdr.PCP_HIGH] as number)) {
+      this.pcpDrain(this.cpu, this.h[Hdr.PCP_BATCH] as number);
+    }
   }
 
   private badAddress(addr: number): never {

@@ -11,7 +11,7 @@
  * The bits as a const enum, inlined by tsc where kmem itself tests them (hot paths must not
  * read imported bindings); the exported constants below are the same values for users.
  */
-export enum Gfp {
+export const enum Gfp {
   DMA = 0x01,
   HIGHMEM = 0x02,
   DMA32 = 0x04,
