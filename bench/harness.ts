@@ -35,7 +35,9 @@ export interface Row {
  * elsewhere only ever adds time, and interleaving the rounds spreads it over every case.
  */
 export async function runAll(filter: string | undefined, rounds: number): Promise<Row[]> {
-  const selected = cases.filter((c) => filter === undefined || `${c.group} ${c.name}`.includes(filter));
+  const selected = cases.filter(
+    (c) => filter === undefined || `${c.group} ${c.name}`.includes(filter),
+  );
   const best = new Map<Case, Row>();
   for (let round = 0; round < rounds; round++) {
     for (const c of selected) bench(`${c.group} | ${c.name}`, c.fn);
