@@ -1,6 +1,7 @@
 /* kmem's public surface: re-exports only. */
 export { KmemError, type KmemErrorCode } from "./errors.js";
 export type { FaultOptions } from "./fault/index.js";
+export { ZERO_SIZE_PTR } from "./kmalloc/index.js";
 export {
   type CacheStats,
   type FaultName,
@@ -44,3 +45,17 @@ export {
   type Shrinker,
   type Watermarks,
 } from "./page/index.js";
+export {
+  type CacheOptions,
+  type Ctor,
+  KmemCache,
+  SLAB_CONSISTENCY_CHECKS,
+  SLAB_FAILSLAB,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_NO_MERGE,
+  SLAB_POISON,
+  SLAB_RECLAIM_ACCOUNT,
+  SLAB_RED_ZONE,
+  SLAB_STORE_USER,
+  SLAB_TRACE,
+} from "./slab/index.js";

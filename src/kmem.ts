@@ -20,15 +20,23 @@ import {
   unusableIndexMilli,
   type Watermarks,
 } from "./page/index.js";
+import { badSize, Kmalloc, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
-  slabinfoHeader,
+  slabinfo,
   unusableIndexReport,
   vmstat,
 } from "./report/index.js";
+import {
+  type CacheOptions,
+  descriptorWords,
+  type KmemCache,
+  SlabAllocator,
+  type SlabCacheInfo,
+} from "./slab/index.js";
 
 /** Options of {@link Kmem}. */
 export interface KmemOptions {
@@ -47,9 +55,22 @@ export interface KmemOptions {
   debug?: string;
   /** Receives allocation-failure reports and fault-injection messages. Default: silent. */
   log?: LogFn;
+  /** Zero every object and page block on allocation (the kernel's init_on_alloc). Default false. */
+  initOnAlloc?: boolean;
+  /** Zero every object on free (init_on_free). Default false. */
+  initOnFree?: boolean;
 }
 
-const OPTION_KEYS = ["memory", "pageSize", "maxOrder", "minFreeBytes", "debug", "log"] as const;
+const OPTION_KEYS = [
+  "memory",
+  "pageSize",
+  "maxOrder",
+  "minFreeBytes",
+  "debug",
+  "log",
+  "initOnAlloc",
+  "initOnFree",
+] as const;
 const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
@@ -76,13 +97,7 @@ const REPORT_NAMES: readonly ReportName[] = [
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
-export interface CacheStats {
-  name: string;
-  objectSize: number;
-  activeObjects: number;
-  totalObjects: number;
-  slabs: number;
-}
+export type CacheStats = SlabCacheInfo;
 
 /** A plain snapshot of the allocator's counters. */
 export interface KmemStats {
@@ -118,7 +133,9 @@ export class Kmem {
   readonly debug: string;
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
-  private faultSlab: FaultAttr | null = null;
+  private readonly slab: SlabAllocator;
+  private readonly km: Kmalloc;
+  private readonly initOnAlloc: boolean;
 
   constructor(options: KmemOptions) {
     if (typeof options !== "object" || options === null) {
@@ -127,7 +144,13 @@ export class Kmem {
     checkKnownKeys("Kmem", options, OPTION_KEYS);
     const pageSize = options.pageSize ?? 4096;
     const maxOrder = options.maxOrder ?? 11;
-    this.phys = new PhysMem({ memory: options.memory, pageSize, maxOrder, nrCpus: 1 });
+    this.phys = new PhysMem({
+      memory: options.memory,
+      pageSize,
+      maxOrder,
+      nrCpus: 1,
+      bootWords: descriptorWords(1),
+    });
     const managedBytes = this.phys.managedPages * pageSize;
     if (options.minFreeBytes !== undefined) {
       checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
@@ -136,8 +159,17 @@ export class Kmem {
     if (options.log !== undefined && typeof options.log !== "function") {
       throw new TypeError(`log must be a function, got ${describe(options.log)}`);
     }
+    this.initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc);
+    const initOnFree = checkBoolean("initOnFree", options.initOnFree);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
+    this.slab = new SlabAllocator(this.phys, this.buddy, {
+      debug: this.debug,
+      initOnAlloc: this.initOnAlloc,
+      initOnFree,
+      log: options.log ?? null,
+    });
+    this.km = new Kmalloc(this.phys, this.buddy, this.slab);
     this.phys.seal();
 
     this.memory = this.phys.bytes;
@@ -164,6 +196,82 @@ export class Kmem {
     if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
     this.buddy.freePages(addr, order);
+  }
+
+  /* ------------------------------------------------------------------ slab caches, kmalloc */
+
+  /**
+   * Creates an object cache (kmem_cache_create). Returns null only when memory for its
+   * descriptor cannot be had. A cache without constructor or debug flags may be merged into
+   * a compatible existing one (SLUB aliasing); the handle behaves the same.
+   */
+  createCache(name: string, size: number, options?: CacheOptions): KmemCache | null {
+    return this.slab.createCache(name, size, options);
+  }
+
+  /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
+  kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.km.kmalloc(size, gfp);
+  }
+
+  /** kmalloc, zeroed. */
+  kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.km.kmalloc(size, gfp | Gfp.ZERO);
+  }
+
+  /** A zeroed array of `n` elements of `size` bytes; 0 if n * size overflows. */
+  kcalloc(n: number, size: number, gfp: number = Gfp.KERNEL): number {
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) badSize("n", n);
+    if (typeof size !== "number" || !Number.isInteger(size) || size < 0) badSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    const bytes = n * size;
+    if (bytes > 0xffffffff) return 0;
+    return this.km.kmalloc(bytes, gfp | Gfp.ZERO);
+  }
+
+  /**
+   * Resizes an allocation: in place while its usable size holds `size`, else a new one with
+   * the contents copied (the old is freed). On failure returns 0 and the old is untouched.
+   * `krealloc(0, n)` is kmalloc; `krealloc(p, 0)` frees and returns ZERO_SIZE_PTR.
+   */
+  krealloc(addr: number, size: number, gfp: number = Gfp.KERNEL): number {
+    if (addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
+    if (size >>> 0 !== size) {
+      this.oddSize("size", size);
+      this.km.ksize(addr);
+      return 0;
+    }
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.km.krealloc(addr, size, gfp, this.initOnAlloc);
+  }
+
+  /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
+  kfree(addr: number): void {
+    if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    this.km.kfree(addr);
+  }
+
+  /** The usable size of a kmalloc allocation (its size class, or its pages). */
+  ksize(addr: number): number {
+    if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
+    return this.km.ksize(addr);
+  }
+
+  /** A size that is not an unsigned 32-bit integer: an error, or 0 when merely too large. */
+  private oddSize(name: string, size: unknown): number {
+    if (typeof size === "number" && Number.isInteger(size) && size > 0) return 0;
+    return badSize(name, size);
+  }
+
+  private badObjectAddress(fn: string, addr: unknown): never {
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${fn}: address must be an integer, got ${describe(addr)}`);
+    }
+    throw new KmemError("INVALID_FREE", `${fn}: address ${addr} is outside physical memory`);
   }
 
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
@@ -236,13 +344,13 @@ export class Kmem {
     }
     const attr = options === null ? null : new FaultAttr(name, options, this.maxOrder);
     if (name === "fail_page_alloc") this.buddy.faultPageAlloc = attr;
-    else this.faultSlab = attr;
+    else this.slab.failslab = attr;
   }
 
   /** The active fault attribute (its counters show what was injected), or null. */
   getFault(name: FaultName): FaultAttr | null {
     if (name === "fail_page_alloc") return this.buddy.faultPageAlloc;
-    if (name === "failslab") return this.faultSlab;
+    if (name === "failslab") return this.slab.failslab;
     throw new TypeError(
       `fault name must be "fail_page_alloc" or "failslab", got ${describe(name)}`,
     );
@@ -253,6 +361,7 @@ export class Kmem {
   /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
   verify(): void {
     this.buddy.verify();
+    this.slab.verify();
   }
 
   stats(): KmemStats {
@@ -269,12 +378,12 @@ export class Kmem {
       freePages: buddyFree + pcp,
       buddyFreePages: buddyFree,
       pcpPages: pcp,
-      slabPages: 0,
+      slabPages: this.slab.slabPages()[0] + this.slab.slabPages()[1],
       vmallocPages: 0,
       pageTablePages: 0,
       freeByOrder: this.buddy.freeByOrder(),
       watermarks: this.buddy.watermarks(),
-      caches: [],
+      caches: this.slab.realCaches().map((c) => this.slab.info(c)),
       events,
     };
   }
@@ -290,7 +399,7 @@ export class Kmem {
       case "vmstat":
         return vmstat(snap);
       case "slabinfo":
-        return slabinfoHeader();
+        return slabinfo(this.slab.realCaches().map((c) => this.slab.info(c)));
       case "vmallocinfo":
         return "";
       case "unusable_index":
@@ -325,11 +434,12 @@ export class Kmem {
 
   private snapshot(): MemSnapshot {
     const b = this.buddy;
+    const [reclaimable, unreclaimable] = this.slab.slabPages();
     const counters: [string, number][] = [
       ["nr_free_pages", b.buddyFreePages()],
       ["nr_free_pcp", b.pcpPages()],
-      ["nr_slab_reclaimable", 0],
-      ["nr_slab_unreclaimable", 0],
+      ["nr_slab_reclaimable", reclaimable],
+      ["nr_slab_unreclaimable", unreclaimable],
       ["nr_page_table_pages", 0],
     ];
     VM_EVENT_NAMES.forEach((name, i) => {
@@ -342,8 +452,8 @@ export class Kmem {
       buddyFreePages: b.buddyFreePages(),
       pcpPages: b.pcpPages(),
       wmarkHigh: b.watermarks().high,
-      slabReclaimablePages: 0,
-      slabUnreclaimablePages: 0,
+      slabReclaimablePages: reclaimable,
+      slabUnreclaimablePages: unreclaimable,
       pageTablePages: 0,
       vmallocTotalBytes: 0,
       vmallocUsedPages: 0,
@@ -356,6 +466,15 @@ export class Kmem {
     return this.phys.buffer;
   }
 }
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean")
+    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+export { ZERO_SIZE_PTR };
 
 function parseDebug(debug: unknown): string {
   if (debug === undefined) return "";

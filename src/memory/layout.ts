@@ -32,7 +32,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 1,
+  VERSION = 2,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -47,13 +47,15 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | wmarkMin  | wmarkLow | wmarkHigh | nrFree   | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | minFreeKb | kswapd    | roots: anchors of the upper layers (slab, vm, ...), 0 until set     |  16..31
+//  | minFreeKb | kswapd    | slabCaches| bootCache | roots: anchors of the upper layers, 0 if unset|  16..31
 //  +-----------+-----------+-----------------------------------------------------------------------+
 //  | free_area[order]: head pfn, nr_free   (FreeArea.WORDS per order, MAX_ORDER_LIMIT orders)      |  32..71
 //  +-----------------------------------------------------------------------------------------------+
 //  | pcp[cpu]: head pfn, tail pfn, count, 0  (Pcp.WORDS per cpu)                                   |  72..
 //  +-----------------------------------------------------------------------------------------------+
 //  | events[cpu][event]: vm event counters (Vm.NR_EVENTS per cpu), summed when read                |
+//  +-----------------------------------------------------------------------------------------------+
+//  | boot cache descriptor: the "kmem_cache" cache that holds every other cache descriptor         |
 //  +-----------------------------------------------------------------------------------------------+
 export const enum Hdr {
   MAGIC = 0,
@@ -78,6 +80,10 @@ export const enum Hdr {
   KSWAPD_PENDING = 17,
   /** Words 18..31: anchors for upper layers. */
   ROOTS = 18,
+  /** Address of the first slab cache descriptor (the slab_caches list), 0 if none. */
+  SLAB_CACHES = ROOTS + 0,
+  /** Address of the boot cache descriptor ("kmem_cache", in the header). */
+  BOOT_CACHE = ROOTS + 1,
   NR_ROOTS = 14,
   FREE_AREA = ROOTS + NR_ROOTS,
   PCP = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
@@ -119,6 +125,26 @@ export const enum Vm {
   FAULT_INJECTED = 6,
   /** kswapd_wake: background reclaim woken below the low watermark (kmem's own) */
   KSWAPD_WAKE = 7,
+  /** slab_alloc_fastpath: objects taken from a cpu freelist (SLUB alloc_fastpath) */
+  SLAB_ALLOC_FAST = 8,
+  /** slab_alloc_slowpath: allocations that had to find a slab (SLUB alloc_slowpath) */
+  SLAB_ALLOC_SLOW = 9,
+  /** slab_free_fastpath: frees onto the cpu freelist (SLUB free_fastpath) */
+  SLAB_FREE_FAST = 10,
+  /** slab_free_slowpath: frees onto a slab's own freelist (SLUB free_slowpath) */
+  SLAB_FREE_SLOW = 11,
+  /** slab_new: slabs allocated from the page allocator (SLUB alloc_slab) */
+  SLAB_NEW = 12,
+  /** slab_discard: empty slabs given back (SLUB free_slab) */
+  SLAB_DISCARD = 13,
+  /** slab_errors: corruption found by the slab debug checks */
+  SLAB_ERRORS = 14,
+  /** kmalloc_large: kmalloc requests served by the page allocator */
+  KMALLOC_LARGE = 15,
+  /** Gauge, pages: slabs of SLAB_RECLAIM_ACCOUNT caches (nr_slab_reclaimable) */
+  NR_SLAB_RECLAIMABLE = 16,
+  /** Gauge, pages: all other slabs (nr_slab_unreclaimable) */
+  NR_SLAB_UNRECLAIMABLE = 17,
   /** Room for the upper layers' counters (slab, vmalloc) without a layout change. */
   NR_EVENTS = 32,
 }
@@ -132,10 +158,26 @@ export const VM_EVENT_NAMES: readonly string[] = [
   "pcp_drain",
   "fault_injected",
   "kswapd_wake",
+  "slab_alloc_fastpath",
+  "slab_alloc_slowpath",
+  "slab_free_fastpath",
+  "slab_free_slowpath",
+  "slab_new",
+  "slab_discard",
+  "slab_errors",
+  "kmalloc_large",
 ];
 
-/** Header size in i32 words for `nrCpus` contexts. */
-export function headerWords(nrCpus: number): number {
+/**
+ * Header size in i32 words for `nrCpus` contexts: the fixed words, the per-cpu lists, the
+ * event counters, then room for the boot slab cache descriptor (`bootWords` words).
+ */
+export function headerWords(nrCpus: number, bootWords: number): number {
+  return bootCacheBase(nrCpus) + bootWords;
+}
+
+/** Word index of the boot cache descriptor inside the header. */
+export function bootCacheBase(nrCpus: number): number {
   return Hdr.PCP + Pcp.WORDS * nrCpus + Vm.NR_EVENTS * nrCpus;
 }
 
@@ -160,6 +202,14 @@ export function eventBase(nrCpus: number, cpu: number): number {
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a
 // block carries flags; the other frames of the block ("tails") are all zero.
+//
+// A slab's head frame (flags HEAD | SLAB) uses the owner words as SLUB's struct slab:
+//  16         20         24                  28         32
+//  +----------+----------+---------+--------+----------+
+//  | cache id | freelist | inuse   | state  | bitmap   |   freelist: first free object, 0 = none;
+//  |          |          | (16 b)  | (16 b) | (<= 32   |   bitmap: allocated objects, when the
+//  +----------+----------+---------+--------+----------+   slab has at most 32 (else on the slab)
+// next/prev link the slab on its cache's partial list.
 export const enum Frame {
   WORDS = 8,
   BYTES = WORDS * 4,
@@ -174,6 +224,14 @@ export const enum Pg {
   /** First of the words an owner (slab, vmalloc, ...) may use while it holds the block. */
   OWNER = 4,
   OWNER_WORDS = 4,
+  /** Slab: id of the cache it belongs to. */
+  SLAB_CACHE = OWNER + 0,
+  /** Slab: address of the first object on the slab's own freelist, 0 if none. */
+  SLAB_FREELIST = OWNER + 1,
+  /** Slab: inuse (low 16 bits: objects not on the slab's own freelist) | SlabState << 16. */
+  SLAB_COUNTERS = OWNER + 2,
+  /** Slab: the allocation bitmap, for slabs of at most 32 objects. */
+  SLAB_BITMAP = OWNER + 3,
 }
 
 /** Page flags. Exactly one of BUDDY, HEAD, PCP is set on a head frame. */
@@ -190,5 +248,20 @@ export const enum PgFlag {
   VMALLOC = 1 << 4,
   /** (with HEAD) page holding a page table */
   PGTABLE = 1 << 5,
+  /** (with HEAD) pages of a large kmalloc (beyond the largest size class) */
+  KMALLOC = 1 << 6,
+  /** Owner bits: a block with any of them belongs to an upper layer. */
+  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,
+}
+
+/** State bits of a slab, in the high half of its SLAB_COUNTERS word. */
+export const enum SlabState {
+  INUSE_MASK = 0xffff,
+  /** the slab is some cpu's slab: its free objects are on that cpu's freelist */
+  FROZEN = 1 << 16,
+  /** the slab is on its cache's partial list */
+  PARTIAL = 1 << 17,
+  /** corruption was found in it: set aside, never allocated from again */
+  QUARANTINED = 1 << 18,
 }

@@ -25,6 +25,8 @@ export interface PhysMemConfig {
   pageSize: number;
   maxOrder: number;
   nrCpus: number;
+  /** Header words the upper layers need after the page allocator's (the boot cache descriptor). */
+  bootWords: number;
 }
 
 function isBacking(value: unknown): value is Backing {
@@ -38,6 +40,8 @@ export class PhysMem {
   readonly buffer: Backing;
   /** The whole physical memory, byte by byte. */
   readonly bytes: Uint8Array;
+  /** The whole physical memory as i32 words (word i is bytes 4i..4i+3). */
+  readonly words: Int32Array;
   /** Header words (layout.ts H_*). */
   readonly header: Int32Array;
   /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
@@ -52,7 +56,7 @@ export class PhysMem {
   readonly nrCpus: number;
 
   constructor(config: PhysMemConfig) {
-    const { memory, pageSize, maxOrder, nrCpus } = config;
+    const { memory, pageSize, maxOrder, nrCpus, bootWords } = config;
     checkInteger("pageSize", pageSize);
     if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
       throw new RangeError(
@@ -93,7 +97,7 @@ export class PhysMem {
 
     const pageShift = Math.log2(pageSize);
     const totalPages = Math.floor(buffer.byteLength / pageSize);
-    const hWords = headerWords(nrCpus);
+    const hWords = headerWords(nrCpus, bootWords);
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
     const reservedBytes = memmapOffset + totalPages * Frame.BYTES;
     const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
@@ -106,6 +110,7 @@ export class PhysMem {
 
     this.buffer = buffer;
     this.bytes = new Uint8Array(buffer, 0, totalPages * pageSize);
+    this.words = new Int32Array(buffer, 0, (totalPages * pageSize) / 4);
     this.header = new Int32Array(buffer, 0, hWords);
     this.frames = new Int32Array(buffer, memmapOffset, totalPages * Frame.WORDS);
     this.pageSize = pageSize;

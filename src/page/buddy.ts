@@ -98,7 +98,8 @@ export class BuddyAllocator {
    * bounds checks folded).
    */
   private readonly pcp: Int32Array;
-  private readonly ev: Int32Array;
+  /** This cpu's event counters (the slab layer counts into them too). */
+  readonly ev: Int32Array;
   /** Every cpu's per-cpu list view, for draining and verify(). */
   private readonly pcps: Int32Array[] = [];
   private readonly nrCpus: number;
@@ -572,7 +573,7 @@ export class BuddyAllocator {
     }
     const pfn = addr >>> this.pageShift;
     const i = pfn * Frame.WORDS;
-    if (((this.f[i + Pg.FLAGS] as number) & PgFlag.HEAD) === 0) this.notAllocated(addr, pfn);
+    if (this.f[i + Pg.FLAGS] !== PgFlag.HEAD) this.notAllocated(addr, pfn);
     const have = this.f[i + Pg.ORDER] as number;
     if (have !== order) {
       throw new KmemError(
@@ -620,8 +621,23 @@ export class BuddyAllocator {
     );
   }
 
-  /** Explains why `pfn` is not an allocated head: free already, or inside another block. */
+  /**
+   * Explains why `pfn` is not the head of a block the page allocator handed out and nobody
+   * else owns: free already, inside another block, or owned by an upper layer.
+   */
   private notAllocated(addr: number, pfn: number): never {
+    const flags = this.f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+    if ((flags & PgFlag.HEAD) !== 0) {
+      const owner =
+        (flags & PgFlag.SLAB) !== 0
+          ? "a slab (free its objects with kfree or the cache's free)"
+          : (flags & PgFlag.KMALLOC) !== 0
+            ? "kmalloc (free it with kfree)"
+            : (flags & PgFlag.VMALLOC) !== 0
+              ? "vmalloc"
+              : "another layer";
+      throw new KmemError("INVALID_FREE", `page ${hex(addr)} belongs to ${owner}`);
+    }
     const owner = this.ownerOf(pfn);
     if (owner === null) {
       throw new KmemError("CORRUPTION", `frame ${pfn} (${hex(addr)}) belongs to no block`);

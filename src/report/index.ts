@@ -4,7 +4,8 @@ export {
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
-  slabinfoHeader,
+  slabinfo,
+  type SlabinfoCache,
   unusableIndexReport,
   vmstat,
 } from "./proc.js";

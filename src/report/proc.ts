@@ -91,11 +91,42 @@ export function extfragIndexReport(s: MemSnapshot): string {
   return `${line}\n`;
 }
 
-export function slabinfoHeader(): string {
-  return (
+/** One cache as slabinfo needs it. */
+export interface SlabinfoCache {
+  name: string;
+  activeObjects: number;
+  totalObjects: number;
+  size: number;
+  objectsPerSlab: number;
+  pagesPerSlab: number;
+  slabs: number;
+  aliases: readonly string[];
+}
+
+/**
+ * /proc/slabinfo, version 2.1 (mm/slab_common.c cache_show): SLUB prints zero tunables and
+ * active_slabs == num_slabs. Caches merged into another are not lines of their own in Linux;
+ * here they follow as comment lines ("# alias NAME -> CACHE") that parsers skip.
+ */
+export function slabinfo(caches: readonly SlabinfoCache[]): string {
+  let text =
     "slabinfo - version: 2.1\n" +
     "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>" +
     " : tunables <limit> <batchcount> <sharedfactor>" +
-    " : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
-  );
+    " : slabdata <active_slabs> <num_slabs> <sharedavail>\n";
+  for (const c of caches) {
+    text +=
+      `${c.name.padEnd(17)} ${pad(c.activeObjects, 6)} ${pad(c.totalObjects, 6)} ${pad(c.size, 6)} ` +
+      `${pad(c.objectsPerSlab, 4)} ${pad(c.pagesPerSlab, 4)}` +
+      ` : tunables ${pad(0, 4)} ${pad(0, 4)} ${pad(0, 4)}` +
+      ` : slabdata ${pad(c.slabs, 6)} ${pad(c.slabs, 6)} ${pad(0, 6)}\n`;
+  }
+  for (const c of caches) {
+    for (const alias of c.aliases) text += `# alias ${alias} -> ${c.name}\n`;
+  }
+  return text;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width);
 }

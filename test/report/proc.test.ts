@@ -1,7 +1,8 @@
 /*
  * /proc formats are an interface: golden text for a fixed history. 4 MiB, 4 KiB pages:
- * 1015 managed pages; allocate order 0 (the per-cpu list refills one page), allocate order
- * 3, free the order-0 page (it stays on the per-cpu list).
+ * 1015 managed pages, one of them the slab of cache descriptors (kmem_cache); allocate
+ * order 0 (the per-cpu list refills one page), allocate order 3, free the order-0 page (it
+ * stays on the per-cpu list).
  */
 
 import assert from "node:assert/strict";
@@ -20,7 +21,7 @@ describe("reports", () => {
   it("buddyinfo: 'Node 0, zone   Normal ' then %6lu per order", () => {
     assert.equal(
       history().report("buddyinfo"),
-      "Node 0, zone   Normal      0      1      1      1      0      1      1      1      1      1      0 \n",
+      "Node 0, zone   Normal      1      0      1      1      0      1      1      1      1      1      0 \n",
     );
   });
 
@@ -29,11 +30,11 @@ describe("reports", () => {
       history().report("meminfo"),
       [
         "MemTotal:           4060 kB",
-        "MemFree:            4028 kB",
-        "MemAvailable:       3656 kB",
-        "Slab:                  0 kB",
+        "MemFree:            4024 kB",
+        "MemAvailable:       3652 kB",
+        "Slab:                  4 kB",
         "SReclaimable:          0 kB",
-        "SUnreclaim:            0 kB",
+        "SUnreclaim:            4 kB",
         "PageTables:            0 kB",
         "VmallocTotal:          0 kB",
         "VmallocUsed:           0 kB",
@@ -47,12 +48,12 @@ describe("reports", () => {
     assert.equal(
       history().report("vmstat"),
       [
-        "nr_free_pages 1006",
+        "nr_free_pages 1005",
         "nr_free_pcp 1",
         "nr_slab_reclaimable 0",
-        "nr_slab_unreclaimable 0",
+        "nr_slab_unreclaimable 1",
         "nr_page_table_pages 0",
-        "pgalloc_normal 9",
+        "pgalloc_normal 10",
         "pgfree 1",
         "allocstall_normal 0",
         "pageoutrun 0",
@@ -60,6 +61,14 @@ describe("reports", () => {
         "pcp_drain 0",
         "fault_injected 0",
         "kswapd_wake 0",
+        "slab_alloc_fastpath 13",
+        "slab_alloc_slowpath 1",
+        "slab_free_fastpath 0",
+        "slab_free_slowpath 0",
+        "slab_new 1",
+        "slab_discard 0",
+        "slab_errors 0",
+        "kmalloc_large 0",
         "",
       ].join("\n"),
     );
@@ -69,7 +78,7 @@ describe("reports", () => {
     const mm = history();
     assert.equal(
       mm.report("unusable_index"),
-      "Node 0, zone   Normal 0.000 0.000 0.001 0.005 0.013 0.013 0.045 0.109 0.236 0.491 1.000 \n",
+      "Node 0, zone   Normal 0.000 0.000 0.000 0.004 0.012 0.012 0.044 0.108 0.235 0.490 1.000 \n",
     );
     assert.equal(
       mm.report("extfrag_index"),
@@ -77,9 +86,30 @@ describe("reports", () => {
     );
   });
 
-  it("slabinfo: the version 2.1 header", () => {
-    const text = history().report("slabinfo");
+  it("slabinfo: the version 2.1 header, a line per cache, aliases as comments", () => {
+    const mm = history();
+    const dentry = mm.createCache("dentry", 192);
+    const objs = [dentry?.alloc(), dentry?.alloc(), mm.kmalloc(100)];
+    assert.ok(objs.every((a) => a !== 0));
+    mm.createCache("my_60", 60); // merged into kmalloc-64
+    const text = mm.report("slabinfo");
     assert.match(text, /^slabinfo - version: 2\.1\n# name {12}<active_objs> <num_objs> <objsize>/);
+    const lines = text.split("\n");
+    // dentry (192 bytes, no flags) merges into kmalloc-192 as well.
+    assert.ok(
+      lines.includes(
+        "kmalloc-192            2     21    192   21    1 : tunables    0    0    0 : slabdata      1      1      0",
+      ),
+      text,
+    );
+    assert.ok(
+      lines.includes(
+        "kmalloc-128            1     32    128   32    1 : tunables    0    0    0 : slabdata      1      1      0",
+      ),
+      text,
+    );
+    assert.ok(lines.includes("# alias dentry -> kmalloc-192"));
+    assert.ok(lines.includes("# alias my_60 -> kmalloc-64"));
   });
 
   it("stats() agrees with the reports", () => {
@@ -87,12 +117,31 @@ describe("reports", () => {
     assert.equal(s.totalPages, 1024);
     assert.equal(s.managedPages, 1015);
     assert.equal(s.reservedPages, 9);
-    assert.equal(s.freePages, 1007);
-    assert.equal(s.buddyFreePages, 1006);
+    assert.equal(s.freePages, 1006);
+    assert.equal(s.buddyFreePages, 1005);
     assert.equal(s.pcpPages, 1);
-    assert.deepEqual(s.freeByOrder, [0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0]);
-    assert.equal(s.events.pgalloc_normal, 9);
+    assert.equal(s.slabPages, 1);
+    assert.deepEqual(s.freeByOrder, [1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0]);
+    assert.equal(s.events.pgalloc_normal, 10);
     assert.equal(s.events.pgfree, 1);
-    assert.deepEqual(s.caches, []);
+    assert.deepEqual(
+      s.caches.map((c) => c.name),
+      [
+        "kmalloc-8k",
+        "kmalloc-4k",
+        "kmalloc-2k",
+        "kmalloc-1k",
+        "kmalloc-512",
+        "kmalloc-256",
+        "kmalloc-192",
+        "kmalloc-128",
+        "kmalloc-96",
+        "kmalloc-64",
+        "kmalloc-32",
+        "kmalloc-16",
+        "kmalloc-8",
+        "kmem_cache",
+      ],
+    );
   });
 });

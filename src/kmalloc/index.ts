@@ -1,0 +1,2 @@
+/* kmalloc: size classes over slab caches, large requests over pages. */
+export { badSize, Kmalloc, kmallocSizes, ZERO_SIZE_PTR } from "./kmalloc.js";

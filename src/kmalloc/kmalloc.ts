@@ -1,0 +1,184 @@
+/*
+ * kmalloc: general-purpose allocation by size, over one slab cache per size class
+ * (mm/slab_common.c). Classes are the powers of two from 8 to 2 * pageSize, plus 96 and 192
+ * (8, 16, 32, 64, 96, 128, 192, 256, 512, 1k, 2k, 4k, 8k with 4 KiB pages); larger requests
+ * go straight to the page allocator (kmalloc_large), flagged KMALLOC on their head frame.
+ *
+ *   size      1..8  9..16  17..32  33..64  65..96  97..128  129..192  193..256  ...
+ *   class       8    16     32      64      96      128      192       256     powers of 2
+ *
+ * Power-of-two classes are naturally aligned (kmalloc(64) % 64 == 0), as Linux guarantees.
+ * kmalloc(0) returns ZERO_SIZE_PTR (16): not NULL, but no byte may be touched, and kfree and
+ * ksize accept it.
+ */
+
+import { describe, hex, KmemError } from "../errors.js";
+import { Frame, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
+import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { type KmemCache, type SlabAllocator, SlabFlag } from "../slab/index.js";
+
+/** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
+export const ZERO_SIZE_PTR = 16;
+
+/** Size classes for a page size: 2^3 .. 2^(pageShift+1), with 96 and 192 among them. */
+export function kmallocSizes(pageSize: number): number[] {
+  const sizes: number[] = [];
+  for (let s = 8; s <= pageSize * 2; s *= 2) {
+    sizes.push(s);
+    if (s === 64) sizes.push(96);
+    if (s === 128) sizes.push(192);
+  }
+  return sizes;
+}
+
+/** "kmalloc-64", "kmalloc-1k". */
+function className(size: number): string {
+  return size >= 1024 && size % 1024 === 0 ? `kmalloc-${size / 1024}k` : `kmalloc-${size}`;
+}
+
+export class Kmalloc {
+  private readonly slab: SlabAllocator;
+  private readonly buddy: BuddyAllocator;
+  private readonly f: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly pageSize: number;
+  private readonly pageShift: number;
+  private readonly maxOrder: number;
+  private readonly firstAddr: number;
+  private readonly endAddr: number;
+  /** The caches, by class index. */
+  readonly caches: KmemCache[] = [];
+  /** Class index for sizes 1..192, by (size - 1) >> 3 (Linux size_index). */
+  private readonly smallIndex = new Int8Array(24);
+  /** Largest size served by a cache (KMALLOC_MAX_CACHE_SIZE). */
+  readonly maxCacheSize: number;
+
+  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator) {
+    this.slab = slab;
+    this.buddy = buddy;
+    this.f = phys.frames;
+    this.bytes = phys.bytes;
+    this.pageSize = phys.pageSize;
+    this.pageShift = phys.pageShift;
+    this.maxOrder = phys.maxOrder;
+    this.firstAddr = phys.firstManagedPfn * phys.pageSize;
+    this.endAddr = phys.totalPages * phys.pageSize;
+    const sizes = kmallocSizes(phys.pageSize);
+    this.maxCacheSize = sizes[sizes.length - 1] as number;
+    for (const size of sizes) {
+      const pow2 = (size & (size - 1)) === 0;
+      const align = pow2 ? Math.min(size, phys.pageSize) : 8;
+      const c = slab.createCacheInternal(className(size), size, align, SlabFlag.KMALLOC, null);
+      if (c === null)
+        throw new RangeError("memory is too small for the kmalloc caches' descriptors");
+      this.caches.push(c);
+    }
+    for (let i = 0; i < 24; i++) {
+      const size = (i + 1) * 8;
+      this.smallIndex[i] = sizes.findIndex((s) => s >= size);
+    }
+  }
+
+  /** The class index for a size in 1..maxCacheSize. */
+  private index(size: number): number {
+    if (size <= 192) return this.smallIndex[(size - 1) >> 3] as number;
+    // Powers of two from 256: class 256 is index 7 (after 8..128, 96, 192).
+    return 31 - Math.clz32(size - 1) + 1 - 8 + 7;
+  }
+
+  /** kmalloc: `size` is a trusted non-negative integer here. */
+  kmalloc(size: number, gfp: number): number {
+    if (size <= this.maxCacheSize) {
+      if (size === 0) return ZERO_SIZE_PTR;
+      return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp);
+    }
+    return this.kmallocLarge(size, gfp);
+  }
+
+  /** kmalloc_large: whole pages, head frame flagged KMALLOC. */
+  private kmallocLarge(size: number, gfp: number): number {
+    const pages = Math.ceil(size / this.pageSize);
+    const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
+    if (order >= this.maxOrder) return 0;
+    const addr = this.buddy.allocPages(order, gfp);
+    if (addr === 0) return 0;
+    const i = (addr >>> this.pageShift) * Frame.WORDS;
+    this.f[i + Pg.FLAGS] = (this.f[i + Pg.FLAGS] as number) | PgFlag.KMALLOC;
+    this.buddy.ev[Vm.KMALLOC_LARGE]++;
+    return addr;
+  }
+
+  /** kfree: `addr` is an unsigned 32-bit integer here. */
+  kfree(addr: number): void {
+    const head = this.slab.slabOf(addr);
+    if (head !== 0) {
+      this.slab.freeInSlab(head, addr);
+      return;
+    }
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return;
+    const order = this.largeOrder(addr, "kfree");
+    const i = (addr >>> this.pageShift) * Frame.WORDS;
+    this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+    this.buddy.freePages(addr, order);
+  }
+
+  /** The order of the large kmalloc at `addr`; a KmemError if it is not one. */
+  private largeOrder(addr: number, fn: string): number {
+    if (addr < this.firstAddr || addr >= this.endAddr) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${fn}(${hex(addr)}): the address is outside managed memory`,
+      );
+    }
+    const pfn = addr >>> this.pageShift;
+    const flags = this.f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+    if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
+      return this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
+    }
+    if ((addr & (this.pageSize - 1)) === 0 && (flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
+      throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
+    }
+    if (flags === PgFlag.HEAD) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${fn}(${hex(addr)}): these pages came from allocPages, not kmalloc (free them with freePages)`,
+      );
+    }
+    throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not an address kmalloc returned`);
+  }
+
+  /** ksize: the usable size of the allocation at `addr`. */
+  ksize(addr: number): number {
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
+    const head = this.slab.slabOf(addr);
+    if (head !== 0) return this.slab.liveObjectCache(head, addr).coreObjectSize;
+    return this.pageSize << this.largeOrder(addr, "ksize");
+  }
+
+  /** krealloc: in place while the allocation's usable size holds `size`, else move. */
+  krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
+    const ks = this.ksize(addr);
+    if (size === 0) {
+      this.kfree(addr);
+      return ZERO_SIZE_PTR;
+    }
+    if (size <= ks) {
+      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.bytes.fill(0, addr + size, addr + ks);
+      return addr;
+    }
+    const moved = this.kmalloc(size, gfp);
+    if (moved === 0) return 0;
+    this.bytes.copyWithin(moved, addr, addr + ks);
+    this.kfree(addr);
+    return moved;
+  }
+}
+
+/** Checks a size argument: a non-negative integer (beyond memory is fine: the call returns 0). */
+export function badSize(name: string, size: unknown): never {
+  if (typeof size !== "number" || !Number.isInteger(size)) {
+    throw new TypeError(`${name} must be a non-negative integer, got ${describe(size)}`);
+  }
+  throw new RangeError(`${name} must be a non-negative integer, got ${size}`);
+}

@@ -1,0 +1,148 @@
+/*
+ * KmemCache: the handle a caller holds for a slab cache. The cache's state lives in its
+ * descriptor in managed memory; the handle keeps the immutable geometry as plain fields and
+ * typed-array views onto the descriptor and onto this context's cpu slot, so that the hot
+ * paths read constants and index small views with literal offsets.
+ *
+ * An alias (a cache merged into a compatible one, as SLUB merges) is a handle with its own
+ * descriptor, name and object size whose geometry and views are those of the cache it was
+ * merged into (`realId`).
+ */
+
+import { describe } from "../errors.js";
+import { Gfp } from "../page/gfp.js";
+import { type CacheGeometry, SlabFlag } from "./layout.js";
+import type { SlabAllocator } from "./slub.js";
+
+/** A constructor: called once per object, with its address, when a slab is built. */
+export type Ctor = (addr: number) => void;
+
+export class KmemCache {
+  /** The name given to createCache. */
+  readonly name: string;
+  /** The size asked for. */
+  readonly objectSize: number;
+  /** Bytes per slot: the object with its alignment and debug metadata (slabinfo's objsize). */
+  readonly size: number;
+  /** @internal Descriptor address of this handle (an alias has its own). */
+  readonly desc: number;
+  /** @internal Cache id of this handle. */
+  readonly id: number;
+  /** @internal Id of the cache that holds the objects (this one, or the one merged into). */
+  readonly realId: number;
+  /** @internal The real cache's object size (what poisoning and red zones use). */
+  readonly coreObjectSize: number;
+  /** @internal Free pointer offset from the object. */
+  readonly offset: number;
+  /** @internal */
+  readonly redLeft: number;
+  /** @internal End of object and right red zone, from the object. */
+  readonly inuse: number;
+  /** @internal Offset of the track records (U), from the object. */
+  readonly track: number;
+  /** @internal */
+  readonly order: number;
+  /** @internal Objects per slab. */
+  readonly objects: number;
+  /** @internal Byte offset of the bitmap in the slab, -1 when it lives in the frame. */
+  readonly bitmap: number;
+  /** @internal 1 / size, for object indices without a division. */
+  readonly recip: number;
+  /** @internal Freelist hardening secret. */
+  readonly secret: number;
+  /** @internal SlabFlag bits of the real cache. */
+  readonly flags: number;
+  /** @internal The flags' debug bits (0 on the fast path). */
+  readonly debug: number;
+  /** @internal */
+  readonly ctor: Ctor | null;
+  /** @internal Descriptor words of the real cache. */
+  readonly dv: Int32Array;
+  /** @internal This context's cpu slot in the real cache's descriptor. */
+  readonly cpu: Int32Array;
+  /** @internal */
+  readonly slab: SlabAllocator;
+  /** @internal Set by destroy(). */
+  dead = false;
+
+  /** @internal Built by the slab allocator; callers get handles from createCache. */
+  constructor(
+    slab: SlabAllocator,
+    name: string,
+    objectSize: number,
+    desc: number,
+    id: number,
+    realId: number,
+    geometry: CacheGeometry,
+    secret: number,
+    flags: number,
+    ctor: Ctor | null,
+    dv: Int32Array,
+    cpu: Int32Array,
+  ) {
+    this.slab = slab;
+    this.name = name;
+    this.objectSize = objectSize;
+    this.size = geometry.size;
+    this.desc = desc;
+    this.id = id;
+    this.realId = realId;
+    this.coreObjectSize = geometry.objectSize;
+    this.offset = geometry.offset;
+    this.redLeft = geometry.redLeft;
+    this.inuse = geometry.inuse;
+    this.track = geometry.track;
+    this.order = geometry.order;
+    this.objects = geometry.objects;
+    this.bitmap = geometry.bitmap;
+    this.recip = 1 / geometry.size;
+    this.secret = secret;
+    this.flags = flags;
+    this.debug = flags & SlabFlag.DEBUG_MASK;
+    this.ctor = ctor;
+    this.dv = dv;
+    this.cpu = cpu;
+  }
+
+  /** Allocates one object; returns its address, or 0 if memory cannot be had. */
+  alloc(gfp: number = Gfp.KERNEL): number {
+    if (this.dead) this.deadCache("alloc");
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
+    return this.slab.alloc(this, gfp);
+  }
+
+  /** Frees an object of this cache. */
+  free(addr: number): void {
+    if (this.dead) this.deadCache("free");
+    this.slab.free(this, addr);
+  }
+
+  /** Gives every empty slab back to the page allocator; returns the pages freed. */
+  shrink(): number {
+    if (this.dead) this.deadCache("shrink");
+    return this.slab.shrink(this);
+  }
+
+  /** Destroys the cache; throws KmemError BUSY (and keeps it) while objects are live. */
+  destroy(): void {
+    if (this.dead) this.deadCache("destroy");
+    this.slab.destroy(this);
+  }
+
+  private deadCache(op: string): never {
+    throw new TypeError(`${op}: cache ${JSON.stringify(this.name)} was destroyed`);
+  }
+
+  toString(): string {
+    return `KmemCache(${JSON.stringify(this.name)}, ${this.objectSize} bytes)`;
+  }
+}
+
+/** Checks a ctor option. */
+export function checkCtor(ctor: unknown): Ctor | null {
+  if (ctor === undefined || ctor === null) return null;
+  if (typeof ctor !== "function") {
+    throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
+  }
+  return ctor as Ctor;
+}

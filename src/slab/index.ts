@@ -1,0 +1,16 @@
+/* The slab layer: object caches over page blocks (SLUB design). */
+export { checkCtor, type Ctor, KmemCache } from "./cache.js";
+export {
+  descriptorWords,
+  SLAB_CONSISTENCY_CHECKS,
+  SLAB_FAILSLAB,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_NO_MERGE,
+  SLAB_POISON,
+  SLAB_RECLAIM_ACCOUNT,
+  SLAB_RED_ZONE,
+  SLAB_STORE_USER,
+  SLAB_TRACE,
+  SlabFlag,
+} from "./layout.js";
+export { type CacheOptions, SlabAllocator, type SlabCacheInfo, type SlabOptions } from "./slub.js";

@@ -1,0 +1,339 @@
+/*
+ * Slab cache geometry: the cache descriptor's words, the object layout inside a slot, and
+ * the choice of slab order (Linux mm/slub.c calculate_sizes, calculate_order, and
+ * mm/slab_common.c calculate_alignment).
+ *
+ * A slab is a block of 2^order pages from the page allocator, carved into `objects` slots
+ * of `size` bytes. Each object has a bit in an allocation bitmap (1 = allocated) that makes
+ * double frees an O(1) check; a slab of at most 32 objects keeps it in its frame descriptor,
+ * a larger one in whole words at its end:
+ *
+ *   slab start                                                            slab end
+ *   +--------+--------+--------+-- ... --+--------+-------------+------------------+
+ *   | slot 0 | slot 1 | slot 2 |         | slot n | padding     | bitmap (n bits,  |
+ *   |        |        |        |         |        | (0x5a, P)   | whole words; n>32)|
+ *   +--------+--------+--------+-- ... --+--------+-------------+------------------+
+ *
+ * A slot, with offsets relative to the object address (as SLUB's are):
+ *
+ *   -redLeft      0                objectSize         inuse        trackOffset     size-redLeft
+ *   +-------------+----------------+------------------+------------+---------------+-----+
+ *   | left red    | object         | right red zone   | free ptr   | alloc track,  | pad |
+ *   | zone (Z)    |                | (Z, >= 1 word)   | (outside)  | free track (U)|     |
+ *   +-------------+----------------+------------------+------------+---------------+-----+
+ *
+ * The free pointer lives inside the object (at objectSize/2 rounded down to a word, as SLUB)
+ * unless the object must keep its contents while free (a constructor) or is poisoned (P);
+ * then it gets a word of its own after the right red zone. Stored free pointers are
+ * hardened: next ^ cache secret ^ byteswap(address where it is stored)
+ * (CONFIG_SLAB_FREELIST_HARDENED).
+ *
+ * Bytes (include/linux/poison.h): a free poisoned object is 0x6b with a final 0xa5; red
+ * zones are 0xbb around a free object and 0xcc around an allocated one; padding is 0x5a.
+ */
+
+import { checkIntegerRange, describe } from "../errors.js";
+
+export const enum Poison {
+  /** POISON_FREE: a free object's bytes. */
+  FREE = 0x6b,
+  /** POISON_END: a free object's last byte. */
+  END = 0xa5,
+  /** POISON_INUSE: slab padding. */
+  INUSE = 0x5a,
+  /** SLUB_RED_INACTIVE: red zones of a free object. */
+  RED_INACTIVE = 0xbb,
+  /** SLUB_RED_ACTIVE: red zones of an allocated object. */
+  RED_ACTIVE = 0xcc,
+}
+
+/** Slab cache flags, with Linux's names. Bits are kmem's own. */
+export const enum SlabFlag {
+  /** Consistency checks on alloc and free (slub_debug F). */
+  CONSISTENCY_CHECKS = 1 << 0,
+  /** Red zones around objects (Z). */
+  RED_ZONE = 1 << 1,
+  /** Poison free objects (P). */
+  POISON = 1 << 2,
+  /** Align objects to cache lines. */
+  HWCACHE_ALIGN = 1 << 3,
+  /** Record who allocated and freed each object (U). */
+  STORE_USER = 1 << 4,
+  /** Log every allocation and free (T). */
+  TRACE = 1 << 5,
+  /** Fault injection applies to this cache when failslab's cacheFilter is on (A). */
+  FAILSLAB = 1 << 6,
+  /** Its slabs are reclaimable (counted as SReclaimable). */
+  RECLAIM_ACCOUNT = 1 << 7,
+  /** Never merge with another cache. */
+  NO_MERGE = 1 << 8,
+  /** A kmalloc size class (internal). */
+  KMALLOC = 1 << 9,
+  VALID_MASK = (1 << 10) - 1,
+  /** Flags that forbid merging (SLAB_NEVER_MERGE). */
+  NEVER_MERGE = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE | FAILSLAB | NO_MERGE,
+  /** Flags that turn on the debug paths. */
+  DEBUG_MASK = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE,
+}
+
+export const SLAB_CONSISTENCY_CHECKS: number = SlabFlag.CONSISTENCY_CHECKS;
+export const SLAB_RED_ZONE: number = SlabFlag.RED_ZONE;
+export const SLAB_POISON: number = SlabFlag.POISON;
+export const SLAB_HWCACHE_ALIGN: number = SlabFlag.HWCACHE_ALIGN;
+export const SLAB_STORE_USER: number = SlabFlag.STORE_USER;
+export const SLAB_TRACE: number = SlabFlag.TRACE;
+export const SLAB_FAILSLAB: number = SlabFlag.FAILSLAB;
+export const SLAB_RECLAIM_ACCOUNT: number = SlabFlag.RECLAIM_ACCOUNT;
+export const SLAB_NO_MERGE: number = SlabFlag.NO_MERGE;
+/** Flags a caller may pass to createCache. */
+export const SLAB_USER_FLAGS: number = SlabFlag.VALID_MASK & ~SlabFlag.KMALLOC;
+
+/** slub_debug letters and the flags they stand for. */
+export function debugFlags(letters: string): number {
+  let flags = 0;
+  for (const ch of letters) {
+    if (ch === "F") flags |= SlabFlag.CONSISTENCY_CHECKS;
+    else if (ch === "Z") flags |= SlabFlag.RED_ZONE;
+    else if (ch === "P") flags |= SlabFlag.POISON;
+    else if (ch === "U") flags |= SlabFlag.STORE_USER;
+    else if (ch === "T") flags |= SlabFlag.TRACE;
+    else if (ch === "A") flags |= SlabFlag.FAILSLAB;
+  }
+  return flags;
+}
+
+// Cache descriptor: Desc.WORDS + CpuSlot.WORDS * nrCpus i32 words, in managed memory (an
+// object of the boot cache "kmem_cache"; the boot cache's own descriptor is in the header).
+//
+//  word 0       1           2        3        4        5          6        7
+//  +----------+-----------+--------+--------+--------+----------+--------+----------+
+//  | magic    | objectSize| size   | align  | flags  | offset   | order  | objects  |
+//  +----------+-----------+--------+--------+--------+----------+--------+----------+
+//  | redLeft  | inuse     | track  | bitmap | secret | minPart. | partial| nrPartial|   8..15
+//  +----------+-----------+--------+--------+--------+----------+--------+----------+
+//  | nrSlabs  | active    | refcnt | next   | prev   | aliasOf  | ctorId | id       |  16..23
+//  +----------+-----------+--------+--------+--------+----------+--------+----------+
+//  | name: 48 bytes of UTF-8, NUL padded                                  | quarant.|  24..36
+//  +----------------------------------------------------------------------+---------+
+//  | reserved                                                                        |  37..39
+//  +---------------------------------------------------------------------------------+
+//  | cpu[0]: slab pfn, freelist, objects start, objects end | cpu[1] ...             |  40..
+//  +---------------------------------------------------------------------------------+
+export const enum Desc {
+  MAGIC = 0,
+  OBJECT_SIZE = 1,
+  SIZE = 2,
+  ALIGN = 3,
+  FLAGS = 4,
+  /** Free pointer offset from the object address. */
+  OFFSET = 5,
+  ORDER = 6,
+  OBJECTS = 7,
+  RED_LEFT = 8,
+  /** Offset of the first byte after object and right red zone. */
+  INUSE = 9,
+  TRACK = 10,
+  /** Byte offset of the allocation bitmap from the slab start; -1: in the frame. */
+  BITMAP = 11,
+  SECRET = 12,
+  MIN_PARTIAL = 13,
+  PARTIAL_HEAD = 14,
+  NR_PARTIAL = 15,
+  NR_SLABS = 16,
+  /** Objects allocated and not freed (excluding ones set aside as corrupt). */
+  ACTIVE = 17,
+  REFCOUNT = 18,
+  NEXT = 19,
+  PREV = 20,
+  ALIAS_OF = 21,
+  CTOR_ID = 22,
+  ID = 23,
+  NAME = 24,
+  NAME_BYTES = 48,
+  /** Objects set aside as corrupt. */
+  QUARANTINED = 36,
+  CPU = 40,
+  WORDS = 40,
+  /** "cach" */
+  MAGIC_VALUE = 0x63616368,
+}
+
+/** One cpu's slot in a descriptor: descriptor[Desc.CPU + CpuSlot.WORDS * cpu + field]. */
+export const enum CpuSlot {
+  /** The cpu slab's pfn, 0 if none. */
+  SLAB = 0,
+  /** First object of the cpu freelist, 0 if empty. */
+  FREELIST = 1,
+  /** Address of the cpu slab's first object, and one past its last slot. */
+  START = 2,
+  END = 3,
+  WORDS = 4,
+}
+
+export function descriptorWords(nrCpus: number): number {
+  return Desc.WORDS + CpuSlot.WORDS * nrCpus;
+}
+
+/** Track record (U): call-site id and sequence number, for allocation then free. */
+export const enum Track {
+  WORDS = 2,
+  BYTES = 8,
+  SITE = 0,
+  SEQ = 1,
+}
+
+/** SLUB's slab_max_order default: slabs of at most 8 pages. */
+export const SLAB_MAX_ORDER = 3;
+const MIN_ALIGN = 8;
+const CACHE_LINE = 64;
+
+export interface CacheGeometry {
+  objectSize: number;
+  size: number;
+  align: number;
+  offset: number;
+  redLeft: number;
+  inuse: number;
+  track: number;
+  order: number;
+  objects: number;
+  bitmap: number;
+  minPartial: number;
+}
+
+function alignUp(x: number, a: number): number {
+  return Math.ceil(x / a) * a;
+}
+
+/** calculate_alignment: HWCACHE_ALIGN halves the line while the object fits twice. */
+export function calculateAlignment(flags: number, align: number, size: number): number {
+  let a = align;
+  if ((flags & SlabFlag.HWCACHE_ALIGN) !== 0) {
+    let ralign = CACHE_LINE;
+    while (size <= ralign / 2) ralign /= 2;
+    a = Math.max(a, ralign);
+  }
+  return alignUp(Math.max(a, MIN_ALIGN), 4);
+}
+
+/** Bytes of bitmap a slab of `n` objects keeps at its end (0: it fits in the frame). */
+export function bitmapBytes(n: number): number {
+  return n <= 32 ? 0 : Math.ceil(n / 32) * 4;
+}
+
+/** Most objects a slab can count (the 16-bit inuse field). */
+export const MAX_OBJECTS_PER_SLAB = 0xffff;
+
+/** Objects of `size` bytes that fit in `slabBytes` together with their bitmap. */
+export function objectsPerSlab(slabBytes: number, size: number): number {
+  let n = Math.min(Math.floor(slabBytes / size), MAX_OBJECTS_PER_SLAB);
+  while (n > 0 && n * size + bitmapBytes(n) > slabBytes) n--;
+  return n;
+}
+
+/**
+ * calculate_order: the smallest order whose leftover is at most 1/16 of the slab (then 1/8,
+ * then 1/4) with at least `minObjects` objects, trying fewer objects before giving up.
+ */
+export function calculateOrder(size: number, pageSize: number, maxOrder: number): number {
+  const top = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
+  let minObjects = 4 * (Math.floor(Math.log2(1)) + 2); // 4 * (fls(nr_cpus) + 1) for one cpu
+  const maxObjects = objectsPerSlab(pageSize << top, size);
+  minObjects = Math.min(minObjects, maxObjects);
+  while (minObjects >= 1) {
+    for (const fraction of [16, 8, 4]) {
+      for (let order = 0; order <= top; order++) {
+        const bytes = pageSize << order;
+        const n = objectsPerSlab(bytes, size);
+        if (n < minObjects) continue;
+        const rem = bytes - n * size - bitmapBytes(n);
+        if (rem <= bytes / fraction) return order;
+      }
+    }
+    minObjects--;
+  }
+  // One object per slab, in the smallest block that holds it.
+  for (let order = 0; order < maxOrder; order++) {
+    if (objectsPerSlab(pageSize << order, size) >= 1) return order;
+  }
+  return -1;
+}
+
+/** calculate_sizes: the slot layout for an object size, alignment and flags. */
+export function calculateGeometry(
+  objectSize: number,
+  requestedAlign: number,
+  flags: number,
+  hasCtor: boolean,
+  pageSize: number,
+  maxOrder: number,
+): CacheGeometry | null {
+  const align = calculateAlignment(flags, requestedAlign, objectSize);
+  const redZone = (flags & SlabFlag.RED_ZONE) !== 0;
+  const poison = (flags & SlabFlag.POISON) !== 0 && !hasCtor;
+  let size = alignUp(objectSize, 4);
+  // At least one word of right red zone, so an overrun hits it before the metadata.
+  if (redZone && size === objectSize) size += 4;
+  const inuse = size;
+  let offset: number;
+  if (hasCtor || poison) {
+    offset = size;
+    size += 4;
+  } else {
+    offset = Math.floor(objectSize / 2 / 4) * 4;
+  }
+  let track = 0;
+  if ((flags & SlabFlag.STORE_USER) !== 0) {
+    track = size;
+    size += 2 * Track.BYTES;
+  }
+  let redLeft = 0;
+  if (redZone) {
+    redLeft = alignUp(4, align);
+    size += redLeft;
+  }
+  size = alignUp(size, align);
+  const order = calculateOrder(size, pageSize, maxOrder);
+  if (order < 0) return null;
+  const slabBytes = pageSize << order;
+  const objects = objectsPerSlab(slabBytes, size);
+  const bitmap = objects <= 32 ? -1 : slabBytes - bitmapBytes(objects);
+  // set_min_partial: ilog2(size) / 2, clamped to 5..10.
+  const minPartial = Math.min(10, Math.max(5, Math.floor(Math.floor(Math.log2(size)) / 2)));
+  return {
+    objectSize,
+    size,
+    align,
+    offset,
+    redLeft,
+    inuse,
+    track,
+    order,
+    objects,
+    bitmap,
+    minPartial,
+  };
+}
+
+/** Validates createCache's name: 1..47 bytes of UTF-8. Returns the encoded bytes. */
+export function encodeCacheName(name: unknown): Uint8Array {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new TypeError(`cache name must be a non-empty string, got ${describe(name)}`);
+  }
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length >= Desc.NAME_BYTES) {
+    throw new RangeError(
+      `cache name must be at most ${Desc.NAME_BYTES - 1} bytes of UTF-8, got ${bytes.length} (${JSON.stringify(name)})`,
+    );
+  }
+  return bytes;
+}
+
+/** Validates an alignment: a power of two from 1 to `max`. */
+export function checkAlign(align: unknown, max: number): number {
+  checkIntegerRange("align", align, 1, max);
+  if ((align & (align - 1)) !== 0) {
+    throw new RangeError(`align must be a power of two, got ${align}`);
+  }
+  return align;
+}

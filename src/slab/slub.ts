@@ -1,0 +1,1225 @@
+/*
+ * The slab allocator, after Linux's SLUB (mm/slub.c): object caches over slabs of pages.
+ *
+ * Each cache has, per cpu, a cpu slab whose free objects form the cpu freelist: allocating
+ * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
+ * paths). A slab that is not a cpu slab keeps freed objects on its own freelist; slabs with
+ * free objects sit on the cache's partial list, full slabs on no list at all. When the cpu
+ * freelist runs dry the allocator takes, in order, objects freed to the cpu slab meanwhile,
+ * a partial slab, or a new slab from the page allocator. Empty slabs beyond min_partial go
+ * back to the page allocator at once; shrink() gives back the rest.
+ *
+ * Always on, O(1), before any state changes: the allocation bitmap catches double frees and
+ * frees of addresses that are not live objects; the slab's cache id catches frees to the
+ * wrong cache; decoded free pointers must land inside the slab (hardened freelists).
+ *
+ * Invariants (verify() reports them by id):
+ *   SLAB-1  a slab's head frame has HEAD | SLAB and the id of a live cache; its order is the
+ *           cache's order
+ *   SLAB-2  inuse == objects - |slab freelist|; every object on a freelist (the slab's, or
+ *           the cpu freelist of a frozen slab) is a slot start inside the slab with its bitmap
+ *           bit clear, and no object is on a freelist twice
+ *   SLAB-3  allocated objects (bitmap bits) + free objects == objects, for slabs not set aside
+ *   SLAB-4  the partial list holds exactly the slabs with PARTIAL set, none frozen or full,
+ *           and its length is nr_partial; a frozen slab is some cpu's slab
+ *   SLAB-5  per cache: active + set-aside objects == bitmap bits over its slabs; nr_slabs is
+ *           the number of its slabs
+ *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
+ *           0xcc, slab padding is 0x5a
+ */
+
+import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
+import type { FaultAttr } from "../fault/index.js";
+import {
+  bootCacheBase,
+  Frame,
+  Hdr,
+  Pg,
+  PgFlag,
+  type PhysMem,
+  SlabState,
+  Vm,
+} from "../memory/index.js";
+import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
+import { checkCtor, type Ctor, KmemCache } from "./cache.js";
+import {
+  CallSites,
+  checkPadding,
+  checkPoison,
+  checkRedZones,
+  type Damage,
+  describeDamage,
+  padRange,
+  poisons,
+  setPoison,
+  setRedZones,
+  trackIndex,
+} from "./debug.js";
+import {
+  type CacheGeometry,
+  CpuSlot,
+  calculateAlignment,
+  calculateGeometry,
+  checkAlign,
+  Desc,
+  debugFlags,
+  descriptorWords,
+  encodeCacheName,
+  Poison,
+  SLAB_USER_FLAGS,
+  SlabFlag,
+  Track,
+} from "./layout.js";
+
+/** Options of createCache. */
+export interface CacheOptions {
+  /** Alignment of objects: a power of two (default 8). */
+  align?: number;
+  /** SLAB_* flags. */
+  flags?: number;
+  /** Called once per object when a slab is built; a freed object keeps its constructed state. */
+  ctor?: Ctor;
+}
+
+/** Per-cache figures, as stats() and slabinfo show them. */
+export interface SlabCacheInfo {
+  name: string;
+  objectSize: number;
+  size: number;
+  activeObjects: number;
+  totalObjects: number;
+  slabs: number;
+  objectsPerSlab: number;
+  pagesPerSlab: number;
+  /** Objects set aside as corrupt. */
+  quarantined: number;
+  /** Names of caches merged into this one. */
+  aliases: string[];
+}
+
+export interface SlabOptions {
+  /** slub_debug letters applied to every cache. */
+  debug: string;
+  initOnAlloc: boolean;
+  initOnFree: boolean;
+  log: LogFn | null;
+}
+
+const CREATE_KEYS = ["align", "flags", "ctor"] as const;
+
+/** Byte swap, for freelist hardening (swab in freelist_ptr_encode). */
+function bswap32(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+/** verify()'s failure: the invariant's id and what is wrong. */
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
+function randomSecret(): number {
+  const v = new Int32Array(1);
+  globalThis.crypto.getRandomValues(v);
+  return (v[0] as number) | 1;
+}
+
+export class SlabAllocator {
+  private readonly buddy: BuddyAllocator;
+  private readonly phys: PhysMem;
+  private readonly f: Int32Array;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly h: Int32Array;
+  private readonly ev: Int32Array;
+  private readonly pageSize: number;
+  private readonly pageShift: number;
+  private readonly firstPfn: number;
+  private readonly totalPages: number;
+  private readonly maxOrder: number;
+  private readonly cpuId: number;
+  private readonly nrCpus: number;
+  /** Handles by cache id; null for a free id. */
+  private readonly caches: (KmemCache | null)[] = [];
+  /** The boot cache, "kmem_cache", whose objects are the other caches' descriptors. */
+  readonly boot: KmemCache;
+  /** failslab, or null when off. */
+  failslab: FaultAttr | null = null;
+  log: LogFn | null;
+  /** Debug flags from the `debug` option, applied to every cache. */
+  readonly globalFlags: number;
+  private readonly initOnAlloc: boolean;
+  private readonly initOnFree: boolean;
+  private readonly sites = new CallSites();
+
+  constructor(phys: PhysMem, buddy: BuddyAllocator, options: SlabOptions) {
+    this.phys = phys;
+    this.buddy = buddy;
+    this.f = phys.frames;
+    this.words = phys.words;
+    this.bytes = phys.bytes;
+    this.h = phys.header;
+    this.ev = buddy.ev;
+    this.pageSize = phys.pageSize;
+    this.pageShift = phys.pageShift;
+    this.firstPfn = phys.firstManagedPfn;
+    this.totalPages = phys.totalPages;
+    this.maxOrder = phys.maxOrder;
+    this.cpuId = buddy.cpu;
+    this.nrCpus = phys.nrCpus;
+    this.log = options.log;
+    this.globalFlags = debugFlags(options.debug);
+    this.initOnAlloc = options.initOnAlloc;
+    this.initOnFree = options.initOnFree;
+
+    const bootDesc = bootCacheBase(phys.nrCpus) * 4;
+    const geometry = calculateGeometry(
+      descriptorWords(phys.nrCpus) * 4,
+      8,
+      0,
+      false,
+      this.pageSize,
+      this.maxOrder,
+    ) as CacheGeometry;
+    this.boot = this.initCache(bootDesc, "kmem_cache", geometry, 0, null, randomSecret());
+    this.h[Hdr.BOOT_CACHE] = bootDesc;
+    buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
+  }
+
+  /* ------------------------------------------------------------------ caches */
+
+  private newId(): number {
+    for (let id = 0; id < this.caches.length; id++) if (this.caches[id] === null) return id;
+    this.caches.push(null);
+    return this.caches.length - 1;
+  }
+
+  private descriptorView(desc: number): Int32Array {
+    return new Int32Array(this.phys.buffer, desc, descriptorWords(this.nrCpus));
+  }
+
+  private cpuView(desc: number): Int32Array {
+    return new Int32Array(
+      this.phys.buffer,
+      desc + (Desc.CPU + CpuSlot.WORDS * this.cpuId) * 4,
+      CpuSlot.WORDS,
+    );
+  }
+
+  /** Writes a descriptor at `desc`, links it on slab_caches and returns its handle. */
+  private initCache(
+    desc: number,
+    name: string,
+    g: CacheGeometry,
+    flags: number,
+    ctor: Ctor | null,
+    secret: number,
+  ): KmemCache {
+    const dv = this.descriptorView(desc);
+    dv.fill(0);
+    const id = this.newId();
+    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
+    dv[Desc.OBJECT_SIZE] = g.objectSize;
+    dv[Desc.SIZE] = g.size;
+    dv[Desc.ALIGN] = g.align;
+    dv[Desc.FLAGS] = flags;
+    dv[Desc.OFFSET] = g.offset;
+    dv[Desc.ORDER] = g.order;
+    dv[Desc.OBJECTS] = g.objects;
+    dv[Desc.RED_LEFT] = g.redLeft;
+    dv[Desc.INUSE] = g.inuse;
+    dv[Desc.TRACK] = g.track;
+    dv[Desc.BITMAP] = g.bitmap;
+    dv[Desc.SECRET] = secret;
+    dv[Desc.MIN_PARTIAL] = g.minPartial;
+    dv[Desc.REFCOUNT] = 1;
+    dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
+    dv[Desc.ID] = id;
+    this.writeName(desc, name);
+    this.linkCache(desc);
+    const c = new KmemCache(
+      this,
+      name,
+      g.objectSize,
+      desc,
+      id,
+      id,
+      g,
+      secret,
+      flags,
+      ctor,
+      dv,
+      this.cpuView(desc),
+    );
+    this.caches[id] = c;
+    return c;
+  }
+
+  private writeName(desc: number, name: string): void {
+    const bytes = encodeCacheName(name);
+    const at = desc + Desc.NAME * 4;
+    this.bytes.fill(0, at, at + Desc.NAME_BYTES);
+    this.bytes.set(bytes, at);
+  }
+
+  private linkCache(desc: number): void {
+    const head = this.h[Hdr.SLAB_CACHES] as number;
+    this.words[(desc >>> 2) + Desc.NEXT] = head;
+    this.words[(desc >>> 2) + Desc.PREV] = 0;
+    if (head !== 0) this.words[(head >>> 2) + Desc.PREV] = desc;
+    this.h[Hdr.SLAB_CACHES] = desc;
+  }
+
+  private unlinkCache(desc: number): void {
+    const w = this.words;
+    const next = w[(desc >>> 2) + Desc.NEXT] as number;
+    const prev = w[(desc >>> 2) + Desc.PREV] as number;
+    if (prev !== 0) w[(prev >>> 2) + Desc.NEXT] = next;
+    else this.h[Hdr.SLAB_CACHES] = next;
+    if (next !== 0) w[(next >>> 2) + Desc.PREV] = prev;
+  }
+
+  /** kmem_cache_create: validates, merges where SLUB would, else builds a new cache. */
+  createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
+    encodeCacheName(name);
+    checkInteger("size", size);
+    const maxSize = this.pageSize << (this.maxOrder - 1);
+    if (size < 1 || size > maxSize) {
+      throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
+    }
+    let opts: CacheOptions = {};
+    if (options !== undefined) {
+      if (typeof options !== "object" || options === null) {
+        throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
+      }
+      checkKnownKeys("createCache", options, CREATE_KEYS);
+      opts = options as CacheOptions;
+    }
+    const align = opts.align === undefined ? 8 : checkAlign(opts.align, this.pageSize);
+    let flags = 0;
+    if (opts.flags !== undefined) {
+      checkInteger("flags", opts.flags);
+      if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
+        throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
+      }
+      flags = opts.flags;
+    }
+    const ctor = checkCtor(opts.ctor);
+    if (this.findByName(name as string) !== null) {
+      throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
+    }
+    return this.createCacheInternal(name as string, size, align, flags, ctor);
+  }
+
+  /** createCache after validation; also makes the kmalloc caches. */
+  createCacheInternal(
+    name: string,
+    size: number,
+    align: number,
+    flags: number,
+    ctor: Ctor | null,
+  ): KmemCache | null {
+    flags |= this.globalFlags;
+    if (ctor === null && (flags & SlabFlag.NEVER_MERGE) === 0) {
+      const real = this.findMergeable(size, align, flags);
+      if (real !== null) return this.createAlias(name, size, real);
+    }
+    const g = calculateGeometry(size, align, flags, ctor !== null, this.pageSize, this.maxOrder);
+    if (g === null)
+      throw new RangeError(
+        `size ${size} does not fit in a slab of at most ${this.maxOrder - 1} orders`,
+      );
+    const desc = this.alloc(this.boot, Gfp.KERNEL);
+    if (desc === 0) return null;
+    return this.initCache(desc, name, g, flags, ctor, randomSecret());
+  }
+
+  /** find_mergeable (mm/slab_common.c): an existing cache this one can share. */
+  private findMergeable(size: number, align: number, flags: number): KmemCache | null {
+    const alignedSize = Math.ceil(size / 8) * 8;
+    const a = calculateAlignment(flags, align, alignedSize);
+    const total = Math.ceil(alignedSize / a) * a;
+    const same = SlabFlag.RECLAIM_ACCOUNT;
+    for (const c of this.caches) {
+      if (c === null || c.id !== c.realId || c === this.boot || c.ctor !== null) continue;
+      if ((c.flags & SlabFlag.NEVER_MERGE) !== 0) continue;
+      if (total > c.size) continue;
+      if ((flags & same) !== (c.flags & same)) continue;
+      if ((c.size & ~(a - 1)) !== c.size) continue;
+      if (c.size - total >= 8) continue;
+      return c;
+    }
+    return null;
+  }
+
+  private createAlias(name: string, size: number, real: KmemCache): KmemCache | null {
+    const desc = this.alloc(this.boot, Gfp.KERNEL);
+    if (desc === 0) return null;
+    const dv = this.descriptorView(desc);
+    dv.fill(0);
+    const id = this.newId();
+    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
+    dv[Desc.OBJECT_SIZE] = size;
+    dv[Desc.ALIAS_OF] = real.desc;
+    dv[Desc.ID] = id;
+    this.writeName(desc, name);
+    this.linkCache(desc);
+    real.dv[Desc.REFCOUNT]++;
+    const g: CacheGeometry = {
+      objectSize: real.coreObjectSize,
+      size: real.size,
+      align: real.dv[Desc.ALIGN] as number,
+      offset: real.offset,
+      redLeft: real.redLeft,
+      inuse: real.inuse,
+      track: real.track,
+      order: real.order,
+      objects: real.objects,
+      bitmap: real.bitmap,
+      minPartial: real.dv[Desc.MIN_PARTIAL] as number,
+    };
+    const c = new KmemCache(
+      this,
+      name,
+      size,
+      desc,
+      id,
+      real.id,
+      g,
+      real.secret,
+      real.flags,
+      null,
+      real.dv,
+      real.cpu,
+    );
+    this.caches[id] = c;
+    return c;
+  }
+
+  findByName(name: string): KmemCache | null {
+    for (const c of this.caches) if (c !== null && c.name === name) return c;
+    return null;
+  }
+
+  /** kmem_cache_destroy. */
+  destroy(c: KmemCache): void {
+    if (c === this.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
+    if (c.id !== c.realId) {
+      const real = this.caches[c.realId] as KmemCache;
+      real.dv[Desc.REFCOUNT]--;
+      this.releaseDescriptor(c);
+      return;
+    }
+    if ((c.dv[Desc.REFCOUNT] as number) > 1) {
+      // Caches merged into this one still use it: only this name goes.
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)} has ${(c.dv[Desc.REFCOUNT] as number) - 1} other cache(s) merged into it; destroy those first`,
+      );
+    }
+    const active = c.dv[Desc.ACTIVE] as number;
+    if (active > 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)} still has ${active} live object(s); free them before destroy()`,
+      );
+    }
+    this.deactivate(c);
+    this.discardAll(c, true);
+    this.releaseDescriptor(c);
+  }
+
+  private releaseDescriptor(c: KmemCache): void {
+    this.unlinkCache(c.desc);
+    c.dead = true;
+    this.caches[c.id] = null;
+    this.free(this.boot, c.desc);
+  }
+
+  /* ------------------------------------------------------------------ allocation */
+
+  /**
+   * slab_alloc: the cpu freelist's first object, or the slow path. About twenty typed-array
+   * operations on the fast path, including the hardened-pointer check and the bitmap bit.
+   */
+  alloc(c: KmemCache, gfp: number): number {
+    if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    return this.slabAlloc(c, gfp);
+  }
+
+  /**
+   * slab_alloc without fault injection: the cpu freelist's first object, or the slow path.
+   * About twenty typed-array operations on the fast path, including the hardened-pointer
+   * check and the bitmap bit.
+   */
+  private slabAlloc(c: KmemCache, gfp: number): number {
+    const cpu = c.cpu;
+    const obj = cpu[CpuSlot.FREELIST] as number;
+    if (obj !== 0) {
+      const fp = obj + c.offset;
+      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      const start = cpu[CpuSlot.START] as number;
+      if (next === 0 || (next >= start && next < (cpu[CpuSlot.END] as number))) {
+        const idx = ((obj - start) * c.recip + 1e-9) | 0;
+        if (this.setBit(c, cpu[CpuSlot.SLAB] as number, idx)) {
+          cpu[CpuSlot.FREELIST] = next;
+          c.dv[Desc.ACTIVE]++;
+          this.ev[Vm.SLAB_ALLOC_FAST]++;
+          if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+            return this.postAlloc(c, obj, gfp);
+          }
+          return obj;
+        }
+      }
+      this.corruptCpuFreelist(c, obj);
+    }
+    return this.allocSlow(c, gfp);
+  }
+
+  /** ___slab_alloc: refill the cpu freelist from the cpu slab, a partial slab or a new slab. */
+  private allocSlow(c: KmemCache, gfp: number): number {
+    this.ev[Vm.SLAB_ALLOC_SLOW]++;
+    const cpu = c.cpu;
+    const f = this.f;
+    for (;;) {
+      const cur = cpu[CpuSlot.SLAB] as number;
+      if (cur !== 0) {
+        const i = cur * Frame.WORDS;
+        const fl = f[i + Pg.SLAB_FREELIST] as number;
+        const counters = f[i + Pg.SLAB_COUNTERS] as number;
+        if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
+          // Objects freed to the cpu slab by the slow path meanwhile.
+          f[i + Pg.SLAB_FREELIST] = 0;
+          f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
+          cpu[CpuSlot.FREELIST] = fl;
+          return this.slabAlloc(c, gfp);
+        }
+        this.deactivate(c);
+      }
+      const partial = c.dv[Desc.PARTIAL_HEAD] as number;
+      if (partial !== 0) {
+        this.removePartial(c, partial);
+        this.freeze(c, partial);
+      } else {
+        const pfn = this.newSlab(c, gfp);
+        if (pfn === 0) return 0;
+        this.freeze(c, pfn);
+      }
+      if (cpu[CpuSlot.FREELIST] !== 0) return this.slabAlloc(c, gfp);
+    }
+  }
+
+  /** Debug checks, owner tracking and zeroing after an object left the freelist. */
+  private postAlloc(c: KmemCache, obj: number, gfp: number): number {
+    if (c.debug !== 0) {
+      const damage =
+        checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
+      if (damage !== null) {
+        // A free object was written to: set it aside (it stays marked allocated, but is
+        // nobody's), report, and let the caller see the use after free.
+        c.dv[Desc.ACTIVE]--;
+        this.quarantineObject(c, this.slabOf(obj), obj);
+        const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
+        throw new KmemError(
+          code,
+          describeDamage(c, obj, damage, this.owners(c, obj)) + "; the object is set aside",
+        );
+      }
+      setRedZones(this.bytes, c, obj, Poison.RED_ACTIVE);
+      if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, obj, 0);
+      if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
+        this.log(`TRACE ${c.name} alloc ${hex(obj)} inuse=${c.dv[Desc.ACTIVE]}`);
+      }
+    }
+    if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && c.ctor === null) {
+      this.bytes.fill(0, obj, obj + c.coreObjectSize);
+    }
+    return obj;
+  }
+
+  /** should_failslab: scope filters, then should_fail_ex with the object size. */
+  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
+    const attr = this.failslab;
+    if (attr === null || c === this.boot) return false;
+    if ((gfp & Gfp.NOFAIL) !== 0) return false;
+    if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
+    if (attr.cacheFilter && (c.flags & SlabFlag.FAILSLAB) === 0) return false;
+    if (!attr.shouldFail(c.coreObjectSize)) return false;
+    this.ev[Vm.FAULT_INJECTED]++;
+    if (attr.verbose > 0 && (gfp & Gfp.NOWARN) === 0 && this.log !== null) this.log(attr.message());
+    return true;
+  }
+
+  /** allocate_slab: pages from the buddy allocator, carved into a freelist of objects. */
+  private newSlab(c: KmemCache, gfp: number): number {
+    const addr = this.buddy.allocPages(c.order, gfp & ~Gfp.ZERO);
+    if (addr === 0) return 0;
+    const pfn = addr >>> this.pageShift;
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+    f[i + Pg.SLAB_CACHE] = c.realId;
+    f[i + Pg.SLAB_COUNTERS] = 0;
+    f[i + Pg.SLAB_BITMAP] = 0;
+    f[i + Pg.NEXT] = 0;
+    f[i + Pg.PREV] = 0;
+    if (c.bitmap >= 0) {
+      const w = (addr + c.bitmap) >>> 2;
+      this.words.fill(0, w, w + Math.ceil(c.objects / 32));
+    }
+    const first = addr + c.redLeft;
+    const w = this.words;
+    for (let k = 0; k < c.objects; k++) {
+      const obj = first + k * c.size;
+      const fp = obj + c.offset;
+      const next = k + 1 < c.objects ? obj + c.size : 0;
+      w[fp >>> 2] = next ^ c.secret ^ bswap32(fp);
+    }
+    f[i + Pg.SLAB_FREELIST] = first;
+    if (c.debug !== 0) this.initDebugSlab(c, addr);
+    c.dv[Desc.NR_SLABS]++;
+    this.ev[Vm.SLAB_NEW]++;
+    this.ev[this.slabGauge(c)] += 1 << c.order;
+    if (c.ctor !== null) {
+      try {
+        for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
+      } catch (err) {
+        // The slab was never used: give it back, and let the constructor's error through.
+        this.discardSlab(c, pfn);
+        throw err;
+      }
+    }
+    return pfn;
+  }
+
+  private initDebugSlab(c: KmemCache, addr: number): void {
+    const first = addr + c.redLeft;
+    for (let k = 0; k < c.objects; k++) {
+      const obj = first + k * c.size;
+      setPoison(this.bytes, c, obj);
+      setRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
+    }
+    if (poisons(c)) {
+      const [from, to] = padRange(c, addr, this.pageSize << c.order);
+      this.bytes.fill(Poison.INUSE, from, to);
+    }
+  }
+
+  /** Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. */
+  private freeze(c: KmemCache, pfn: number): void {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const cpu = c.cpu;
+    const counters = f[i + Pg.SLAB_COUNTERS] as number;
+    cpu[CpuSlot.FREELIST] = f[i + Pg.SLAB_FREELIST] as number;
+    f[i + Pg.SLAB_FREELIST] = 0;
+    f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
+    const start = pfn * this.pageSize + c.redLeft;
+    cpu[CpuSlot.SLAB] = pfn;
+    cpu[CpuSlot.START] = start;
+    cpu[CpuSlot.END] = start + c.objects * c.size;
+  }
+
+  /**
+   * deactivate_slab: hands the cpu freelist back to the cpu slab and files the slab on the
+   * partial list, as empty (given back past min_partial), or as full (on no list).
+   */
+  private deactivate(c: KmemCache): void {
+    const cpu = c.cpu;
+    const pfn = cpu[CpuSlot.SLAB] as number;
+    if (pfn === 0) return;
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    let head = cpu[CpuSlot.FREELIST] as number;
+    cpu[CpuSlot.SLAB] = 0;
+    cpu[CpuSlot.FREELIST] = 0;
+    cpu[CpuSlot.START] = 0;
+    cpu[CpuSlot.END] = 0;
+    let counters = f[i + Pg.SLAB_COUNTERS] as number;
+    if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
+    // Splice the cpu freelist in front of the slab's own.
+    let n = 0;
+    const start = pfn * this.pageSize + c.redLeft;
+    const end = start + c.objects * c.size;
+    let tail = 0;
+    for (let obj = head; obj !== 0;) {
+      n++;
+      tail = obj;
+      const fp = obj + c.offset;
+      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      if (next !== 0 && (next < start || next >= end || n > c.objects)) {
+        this.reportFreelist(c, obj);
+        n = 0;
+        head = 0;
+        counters |= SlabState.QUARANTINED;
+        break;
+      }
+      obj = next;
+    }
+    if (head !== 0) {
+      const fp = tail + c.offset;
+      this.words[fp >>> 2] = (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      f[i + Pg.SLAB_FREELIST] = head;
+    }
+    counters = (counters - n) & ~SlabState.FROZEN;
+    f[i + Pg.SLAB_COUNTERS] = counters;
+    this.place(c, pfn);
+  }
+
+  /** Files an unfrozen slab by how full it is. */
+  private place(c: KmemCache, pfn: number): void {
+    const counters = this.f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+    if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
+    const inuse = counters & SlabState.INUSE_MASK;
+    const onPartial = (counters & SlabState.PARTIAL) !== 0;
+    if (
+      inuse === 0 &&
+      (c.dv[Desc.NR_PARTIAL] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
+    ) {
+      if (onPartial) this.removePartial(c, pfn);
+      this.discardSlab(c, pfn);
+    } else if (inuse < c.objects && !onPartial) {
+      this.addPartial(c, pfn);
+    } else if (inuse === c.objects && onPartial) {
+      this.removePartial(c, pfn);
+    }
+  }
+
+  private addPartial(c: KmemCache, pfn: number): void {
+    const f = this.f;
+    const dv = c.dv;
+    const i = pfn * Frame.WORDS;
+    const head = dv[Desc.PARTIAL_HEAD] as number;
+    f[i + Pg.NEXT] = head;
+    f[i + Pg.PREV] = 0;
+    if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+    dv[Desc.PARTIAL_HEAD] = pfn;
+    dv[Desc.NR_PARTIAL]++;
+    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.PARTIAL;
+  }
+
+  private removePartial(c: KmemCache, pfn: number): void {
+    const f = this.f;
+    const dv = c.dv;
+    const i = pfn * Frame.WORDS;
+    const next = f[i + Pg.NEXT] as number;
+    const prev = f[i + Pg.PREV] as number;
+    if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
+    else dv[Desc.PARTIAL_HEAD] = next;
+    if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
+    f[i + Pg.NEXT] = 0;
+    f[i + Pg.PREV] = 0;
+    dv[Desc.NR_PARTIAL]--;
+    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) & ~SlabState.PARTIAL;
+  }
+
+  /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
+  private slabGauge(c: KmemCache): number {
+    return (c.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0
+      ? Vm.NR_SLAB_RECLAIMABLE
+      : Vm.NR_SLAB_UNRECLAIMABLE;
+  }
+
+  /** discard_slab: the pages go back to the page allocator. */
+  private discardSlab(c: KmemCache, pfn: number): void {
+    c.dv[Desc.NR_SLABS]--;
+    this.ev[Vm.SLAB_DISCARD]++;
+    this.ev[this.slabGauge(c)] -= 1 << c.order;
+    const i = pfn * Frame.WORDS;
+    const f = this.f;
+    f[i + Pg.FLAGS] = PgFlag.HEAD;
+    f[i + Pg.SLAB_CACHE] = 0;
+    f[i + Pg.SLAB_FREELIST] = 0;
+    f[i + Pg.SLAB_COUNTERS] = 0;
+    f[i + Pg.SLAB_BITMAP] = 0;
+    f[i + Pg.NEXT] = 0;
+    f[i + Pg.PREV] = 0;
+    this.buddy.freePages(pfn * this.pageSize, c.order);
+  }
+
+  /* ------------------------------------------------------------------ freeing */
+
+  /**
+   * The slab head frame of a slab object at `addr`, or 0 if `addr` is in no slab. A slab is
+   * a buddy block, aligned to its size: its head is `pfn` rounded down to the slab order.
+   */
+  slabOf(addr: number): number {
+    const pfn = addr >>> this.pageShift;
+    if (pfn < this.firstPfn || pfn >= this.totalPages) return 0;
+    const f = this.f;
+    if (((f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0) return pfn;
+    for (let o = 1; o <= 3; o++) {
+      const head = pfn & ~((1 << o) - 1);
+      const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
+      if (flags === 0) continue;
+      if ((flags & PgFlag.SLAB) !== 0 && (f[head * Frame.WORDS + Pg.ORDER] as number) >= o)
+        return head;
+      return 0;
+    }
+    return 0;
+  }
+
+  /** kmem_cache_free: `c` is the cache the caller named. */
+  free(c: KmemCache, addr: number): void {
+    if (addr >>> 0 !== addr) this.badAddress(addr, c.name);
+    const head = this.slabOf(addr);
+    if (head === 0) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
+      );
+    }
+    const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
+    if (id !== c.realId) {
+      const owner = this.caches[id];
+      throw new KmemError(
+        "WRONG_CACHE",
+        `object ${hex(addr)} belongs to cache ${owner === null || owner === undefined ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+      );
+    }
+    this.freeObject(c, head, addr);
+  }
+
+  /** kfree of a slab object: its cache comes from the slab. */
+  freeInSlab(head: number, addr: number): void {
+    const c = this.caches[this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number] as KmemCache;
+    this.freeObject(c, head, addr);
+  }
+
+  /** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
+  liveObjectCache(head: number, addr: number): KmemCache {
+    const c = this.caches[this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number] as KmemCache;
+    const idx = this.objectIndex(c, head, addr);
+    if (!this.testBit(c, head, idx)) {
+      throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
+    }
+    return c;
+  }
+
+  /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
+  private objectIndex(c: KmemCache, head: number, addr: number): number {
+    const off = addr - (head * this.pageSize + c.redLeft);
+    const idx = (off * c.recip + 1e-9) | 0;
+    if (off < 0 || idx >= c.objects || idx * c.size !== off) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
+      );
+    }
+    return idx;
+  }
+
+  private freeObject(c: KmemCache, head: number, addr: number): void {
+    const idx = this.objectIndex(c, head, addr);
+    if (!this.testBit(c, head, idx)) {
+      throw new KmemError(
+        "DOUBLE_FREE",
+        `${c.name}: object ${hex(addr)} is already free${this.owners(c, addr)}`,
+      );
+    }
+    if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
+    this.clearBit(c, head, idx);
+    c.dv[Desc.ACTIVE]--;
+    const cpu = c.cpu;
+    const fp = addr + c.offset;
+    if (head === cpu[CpuSlot.SLAB]) {
+      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      cpu[CpuSlot.FREELIST] = addr;
+      this.ev[Vm.SLAB_FREE_FAST]++;
+      return;
+    }
+    // __slab_free: onto the slab's own freelist, then file the slab by its new fill.
+    this.ev[Vm.SLAB_FREE_SLOW]++;
+    const f = this.f;
+    const i = head * Frame.WORDS;
+    this.words[fp >>> 2] = (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp);
+    f[i + Pg.SLAB_FREELIST] = addr;
+    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) - 1;
+    this.place(c, head);
+  }
+
+  /** Debug checks and init_on_free before an object goes back on a freelist. */
+  private preFree(c: KmemCache, head: number, addr: number): void {
+    if (c.debug !== 0) {
+      const damage = checkRedZones(this.bytes, c, addr, Poison.RED_ACTIVE);
+      if (damage !== null) {
+        const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+        // In a slab already set aside this object may be one set aside before: count once.
+        if ((counters & SlabState.QUARANTINED) === 0) {
+          c.dv[Desc.ACTIVE]--;
+          this.quarantineObject(c, head, addr);
+        }
+        throw new KmemError(
+          "REDZONE",
+          describeDamage(c, addr, damage, this.owners(c, addr)) + "; the object is set aside",
+        );
+      }
+      if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, addr, 1);
+      if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
+        this.log(`TRACE ${c.name} free ${hex(addr)} inuse=${(c.dv[Desc.ACTIVE] as number) - 1}`);
+      }
+      setPoison(this.bytes, c, addr);
+      setRedZones(this.bytes, c, addr, Poison.RED_INACTIVE);
+    }
+    if (this.initOnFree && c.ctor === null && !poisons(c)) {
+      this.bytes.fill(0, addr, addr + c.coreObjectSize);
+    }
+  }
+
+  private badAddress(addr: unknown, what: string): never {
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
+    }
+    throw new KmemError("INVALID_FREE", `${what}: address ${addr} is outside physical memory`);
+  }
+
+  badGfp(gfp: unknown): never {
+    checkGfp(gfp);
+    throw new TypeError(`gfp must be an integer mask of GFP flags, got ${String(gfp)}`);
+  }
+
+  /* ------------------------------------------------------------------ bitmap */
+
+  private setBit(c: KmemCache, pfn: number, idx: number): boolean {
+    const m = 1 << (idx & 31);
+    if (c.bitmap < 0) {
+      const i = pfn * Frame.WORDS + Pg.SLAB_BITMAP;
+      const w = this.f[i] as number;
+      if ((w & m) !== 0) return false;
+      this.f[i] = w | m;
+      return true;
+    }
+    const wi = ((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5);
+    const w = this.words[wi] as number;
+    if ((w & m) !== 0) return false;
+    this.words[wi] = w | m;
+    return true;
+  }
+
+  private testBit(c: KmemCache, pfn: number, idx: number): boolean {
+    const m = 1 << (idx & 31);
+    if (c.bitmap < 0) return ((this.f[pfn * Frame.WORDS + Pg.SLAB_BITMAP] as number) & m) !== 0;
+    return (
+      ((this.words[((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5)] as number) & m) !== 0
+    );
+  }
+
+  private clearBit(c: KmemCache, pfn: number, idx: number): void {
+    const m = 1 << (idx & 31);
+    if (c.bitmap < 0) {
+      const i = pfn * Frame.WORDS + Pg.SLAB_BITMAP;
+      this.f[i] = (this.f[i] as number) & ~m;
+    } else {
+      const wi = ((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5);
+      this.words[wi] = (this.words[wi] as number) & ~m;
+    }
+  }
+
+  /* ------------------------------------------------------------------ corruption */
+
+  /**
+   * The cpu freelist's first object decodes to a pointer outside its slab, or is marked
+   * allocated: the freelist was overwritten (a use after free). Report it, set the slab
+   * aside, and let the slow path find another.
+   */
+  private corruptCpuFreelist(c: KmemCache, obj: number): void {
+    this.reportFreelist(c, obj);
+    const cpu = c.cpu;
+    const pfn = cpu[CpuSlot.SLAB] as number;
+    const i = pfn * Frame.WORDS;
+    cpu[CpuSlot.FREELIST] = 0;
+    this.f[i + Pg.SLAB_COUNTERS] = (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+    this.deactivate(c);
+  }
+
+  private reportFreelist(c: KmemCache, obj: number): void {
+    this.ev[Vm.SLAB_ERRORS]++;
+    this.log?.(
+      `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
+        `slab at ${hex(this.slabOf(obj) * this.pageSize)} set aside`,
+    );
+  }
+
+  /** Sets aside an object found corrupt: never handed out again, its slab never reused. */
+  private quarantineObject(c: KmemCache, head: number, obj: number): void {
+    this.ev[Vm.SLAB_ERRORS]++;
+    c.dv[Desc.QUARANTINED]++;
+    const i = head * Frame.WORDS;
+    const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
+    if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
+    this.f[i + Pg.SLAB_COUNTERS] = (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+    if (c.cpu[CpuSlot.SLAB] === head) this.deactivate(c);
+    this.log?.(`kmem: cache ${c.name}: object ${hex(obj)} set aside as corrupt`);
+  }
+
+  /* ------------------------------------------------------------------ owner tracking */
+
+  private setTrack(c: KmemCache, obj: number, which: number): void {
+    const t = trackIndex(c, obj, which);
+    this.words[t + Track.SITE] = this.sites.capture();
+    this.words[t + Track.SEQ] = ++this.sites.seq;
+  }
+
+  /** "; allocated at X; freed at Y" for error messages, when the cache tracks owners. */
+  private owners(c: KmemCache, obj: number): string {
+    if ((c.flags & SlabFlag.STORE_USER) === 0) return "";
+    const a = trackIndex(c, obj, 0);
+    const fr = trackIndex(c, obj, 1);
+    let text = "";
+    if (this.words[a + Track.SEQ] !== 0) {
+      text += `; allocated at ${this.sites.name(this.words[a + Track.SITE] as number)} (#${this.words[a + Track.SEQ]})`;
+    }
+    if (this.words[fr + Track.SEQ] !== 0) {
+      text += `; freed at ${this.sites.name(this.words[fr + Track.SITE] as number)} (#${this.words[fr + Track.SEQ]})`;
+    }
+    return text;
+  }
+
+  /* ------------------------------------------------------------------ shrinking */
+
+  /** kmem_cache_shrink: flush the cpu slab, give back every empty slab. Returns pages. */
+  shrink(c: KmemCache): number {
+    const real = this.caches[c.realId] as KmemCache;
+    this.deactivate(real);
+    return this.discardAll(real, false);
+  }
+
+  /** Discards the empty slabs of the partial list (all slabs when `everything`). */
+  private discardAll(c: KmemCache, everything: boolean): number {
+    let pages = 0;
+    const f = this.f;
+    let pfn = c.dv[Desc.PARTIAL_HEAD] as number;
+    while (pfn !== 0) {
+      const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+      if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
+        this.removePartial(c, pfn);
+        this.discardSlab(c, pfn);
+        pages += 1 << c.order;
+      }
+      pfn = next;
+    }
+    if (everything) {
+      // Slabs set aside as corrupt, or full of set-aside objects, are on no list.
+      for (let p = this.firstPfn; p < this.totalPages;) {
+        const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
+        const order = f[p * Frame.WORDS + Pg.ORDER] as number;
+        if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + Pg.SLAB_CACHE] === c.realId) {
+          this.discardSlab(c, p);
+          pages += 1 << order;
+        }
+        p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
+      }
+    }
+    return pages;
+  }
+
+  /** The shrinker registered with the page allocator: empty slabs of every cache. */
+  shrinkAll(nrToScan: number): number {
+    let pages = 0;
+    for (const c of this.caches) {
+      if (c === null || c.id !== c.realId) continue;
+      pages += this.shrink(c);
+      if (pages >= nrToScan) break;
+    }
+    return pages;
+  }
+
+  /* ------------------------------------------------------------------ introspection */
+
+  /** Real caches, newest first (the order of /proc/slabinfo). */
+  realCaches(): KmemCache[] {
+    const out: KmemCache[] = [];
+    for (
+      let d = this.h[Hdr.SLAB_CACHES] as number;
+      d !== 0;
+      d = this.words[(d >>> 2) + Desc.NEXT] as number
+    ) {
+      const c = this.caches[this.words[(d >>> 2) + Desc.ID] as number];
+      if (c !== null && c !== undefined && c.id === c.realId) out.push(c);
+    }
+    if (!out.includes(this.boot)) out.push(this.boot);
+    return out;
+  }
+
+  info(c: KmemCache): SlabCacheInfo {
+    const aliases: string[] = [];
+    for (const a of this.caches)
+      if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
+    const slabs = c.dv[Desc.NR_SLABS] as number;
+    return {
+      name: c.name,
+      objectSize: c.objectSize,
+      size: c.size,
+      activeObjects: c.dv[Desc.ACTIVE] as number,
+      totalObjects: slabs * c.objects,
+      slabs,
+      objectsPerSlab: c.objects,
+      pagesPerSlab: 1 << c.order,
+      quarantined: c.dv[Desc.QUARANTINED] as number,
+      aliases,
+    };
+  }
+
+  /** Pages held by slabs, [reclaimable, unreclaimable]. */
+  slabPages(): [number, number] {
+    return [this.buddy.event(Vm.NR_SLAB_RECLAIMABLE), this.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
+  }
+
+  /** Checks SLAB-1..6; throws KmemError CORRUPTION (or REDZONE/POISON for debug damage). */
+  verify(): void {
+    const f = this.f;
+    const bits = new Map<number, number>();
+    const slabs = new Map<number, number>();
+    const frozen = new Set<number>();
+    for (const c of this.caches) {
+      if (c !== null && c.id === c.realId && c.cpu[CpuSlot.SLAB] !== 0)
+        frozen.add(c.cpu[CpuSlot.SLAB] as number);
+    }
+    for (let pfn = this.firstPfn; pfn < this.totalPages;) {
+      const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+      const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
+      if ((flags & PgFlag.SLAB) !== 0) {
+        const id = f[pfn * Frame.WORDS + Pg.SLAB_CACHE] as number;
+        const c = this.caches[id];
+        if (c === null || c === undefined || c.id !== c.realId)
+          corrupt("SLAB-1", `slab at frame ${pfn} names cache id ${id}, which does not exist`);
+        if (order !== c.order || (flags & PgFlag.HEAD) === 0)
+          corrupt(
+            "SLAB-1",
+            `slab at frame ${pfn} has order ${order}, its cache ${c.name} uses ${c.order}`,
+          );
+        bits.set(id, (bits.get(id) ?? 0) + this.verifySlab(c, pfn, frozen.has(pfn)));
+        slabs.set(id, (slabs.get(id) ?? 0) + 1);
+      }
+      pfn += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 2 ** order : 1;
+    }
+    for (const c of this.caches) {
+      if (c === null || c.id !== c.realId) continue;
+      const set = bits.get(c.id) ?? 0;
+      const expected = (c.dv[Desc.ACTIVE] as number) + (c.dv[Desc.QUARANTINED] as number);
+      if (set !== expected)
+        corrupt(
+          "SLAB-5",
+          `cache ${c.name}: ${set} objects are marked allocated, active + set aside is ${expected}`,
+        );
+      const n = slabs.get(c.id) ?? 0;
+      if (n !== c.dv[Desc.NR_SLABS])
+        corrupt(
+          "SLAB-5",
+          `cache ${c.name}: ${n} slabs exist, nr_slabs says ${c.dv[Desc.NR_SLABS]}`,
+        );
+      // SLAB-4: the partial list.
+      let len = 0;
+      let prev = 0;
+      for (
+        let p = c.dv[Desc.PARTIAL_HEAD] as number;
+        p !== 0;
+        p = f[p * Frame.WORDS + Pg.NEXT] as number
+      ) {
+        const counters = f[p * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+        if (
+          ((f[p * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) === 0 ||
+          f[p * Frame.WORDS + Pg.SLAB_CACHE] !== c.id
+        ) {
+          corrupt("SLAB-4", `partial list of ${c.name} holds frame ${p}, not one of its slabs`);
+        }
+        if (
+          (counters & SlabState.PARTIAL) === 0 ||
+          (counters & (SlabState.FROZEN | SlabState.QUARANTINED)) !== 0
+        ) {
+          corrupt(
+            "SLAB-4",
+            `partial list of ${c.name} holds frame ${p} in state ${hex(counters >>> 16)}`,
+          );
+        }
+        if ((counters & SlabState.INUSE_MASK) >= c.objects)
+          corrupt("SLAB-4", `partial list of ${c.name} holds the full slab at frame ${p}`);
+        if (f[p * Frame.WORDS + Pg.PREV] !== prev)
+          corrupt("SLAB-4", `partial list of ${c.name}: frame ${p} has a wrong back link`);
+        if (++len > (c.dv[Desc.NR_PARTIAL] as number))
+          corrupt("SLAB-4", `partial list of ${c.name} is longer than nr_partial or cyclic`);
+        prev = p;
+      }
+      if (len !== c.dv[Desc.NR_PARTIAL])
+        corrupt(
+          "SLAB-4",
+          `partial list of ${c.name} has ${len} slabs, nr_partial says ${c.dv[Desc.NR_PARTIAL]}`,
+        );
+    }
+  }
+
+  /** SLAB-2, -3, -6 for one slab; returns its number of bitmap bits set. */
+  private verifySlab(c: KmemCache, pfn: number, isCpuSlab: boolean): number {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const counters = f[i + Pg.SLAB_COUNTERS] as number;
+    const base = pfn * this.pageSize;
+    const start = base + c.redLeft;
+    const end = start + c.objects * c.size;
+    let set = 0;
+    for (let k = 0; k < c.objects; k++) if (this.testBit(c, pfn, k)) set++;
+    if ((counters & SlabState.QUARANTINED) !== 0) return set;
+    if (((counters & SlabState.FROZEN) !== 0) !== isCpuSlab) {
+      corrupt(
+        "SLAB-4",
+        `slab at frame ${pfn} of ${c.name} is ${isCpuSlab ? "a cpu slab but not frozen" : "frozen but no cpu's slab"}`,
+      );
+    }
+    const seen = new Set<number>();
+    const walk = (head: number, what: string): number => {
+      let n = 0;
+      for (let obj = head; obj !== 0;) {
+        const off = obj - start;
+        if (obj < start || obj >= end || off % c.size !== 0)
+          corrupt(
+            "SLAB-2",
+            `${what} of slab ${hex(base)} (${c.name}) holds ${hex(obj)}, not an object of it`,
+          );
+        if (seen.has(obj))
+          corrupt("SLAB-2", `${what} of slab ${hex(base)} (${c.name}) holds ${hex(obj)} twice`);
+        seen.add(obj);
+        if (this.testBit(c, pfn, off / c.size))
+          corrupt("SLAB-2", `object ${hex(obj)} of ${c.name} is on ${what} but marked allocated`);
+        n++;
+        const fp = obj + c.offset;
+        obj = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      }
+      return n;
+    };
+    const own = walk(f[i + Pg.SLAB_FREELIST] as number, "the freelist");
+    if ((counters & SlabState.INUSE_MASK) !== c.objects - own) {
+      corrupt(
+        "SLAB-2",
+        `slab ${hex(base)} (${c.name}): inuse ${counters & SlabState.INUSE_MASK}, but ${own} of ${c.objects} objects are on its freelist`,
+      );
+    }
+    const cpuFree = isCpuSlab ? walk(c.cpu[CpuSlot.FREELIST] as number, "the cpu freelist") : 0;
+    if (set + own + cpuFree !== c.objects) {
+      corrupt(
+        "SLAB-3",
+        `slab ${hex(base)} (${c.name}): ${set} allocated + ${own + cpuFree} free != ${c.objects} objects`,
+      );
+    }
+    if (c.debug !== 0) this.verifyDebug(c, pfn, seen);
+    return set;
+  }
+
+  /** SLAB-6: poison and red zones of every object of a debug slab, and its padding. */
+  private verifyDebug(c: KmemCache, pfn: number, free: Set<number>): void {
+    const base = pfn * this.pageSize;
+    for (let k = 0; k < c.objects; k++) {
+      const obj = base + c.redLeft + k * c.size;
+      const isFree = free.has(obj);
+      let damage: Damage | null;
+      if (isFree)
+        damage =
+          checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
+      else damage = checkRedZones(this.bytes, c, obj, Poison.RED_ACTIVE);
+      if (damage !== null) {
+        const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
+        throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, this.owners(c, obj))}`);
+      }
+    }
+    const pad = checkPadding(this.bytes, c, base, this.pageSize << c.order);
+    if (pad !== null) throw new KmemError("REDZONE", `SLAB-6: ${describeDamage(c, base, pad, "")}`);
+  }
+}
