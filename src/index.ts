@@ -1,6 +1,6 @@
 /* kmem's public surface: re-exports only. */
 export { KmemError, type KmemErrorCode } from "./errors.js";
-export type { FaultOptions } from "./fault/index.js";
+export type { FaultOptions, FaultState } from "./fault/index.js";
 export { ZERO_SIZE_PTR } from "./kmalloc/index.js";
 export {
   type CacheStats,

@@ -8,7 +8,7 @@
  */
 
 import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
-import { FaultAttr, type FaultOptions } from "./fault/index.js";
+import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js";
 import { type Backing, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
 import {
   BuddyAllocator,
@@ -142,8 +142,8 @@ export class Kmem {
       throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
     }
     checkKnownKeys("Kmem", options, OPTION_KEYS);
-    const pageSize = options.pageSize ?? 4096;
-    const maxOrder = options.maxOrder ?? 11;
+    const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
+    const maxOrder = options.maxOrder === undefined ? 11 : options.maxOrder;
     this.phys = new PhysMem({
       memory: options.memory,
       pageSize,
@@ -161,6 +161,8 @@ export class Kmem {
     }
     this.initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc);
     const initOnFree = checkBoolean("initOnFree", options.initOnFree);
+    // Every option is valid: only now is the buffer written to.
+    this.phys.init();
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
     this.slab = new SlabAllocator(this.phys, this.buddy, {
@@ -195,7 +197,7 @@ export class Kmem {
   freePages(addr: number, order: number): void {
     if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    this.buddy.freePages(addr, order);
+    if (addr !== 0) this.buddy.freePages(addr, order);
   }
 
   /* ------------------------------------------------------------------ slab caches, kmalloc */
@@ -347,10 +349,10 @@ export class Kmem {
     else this.slab.failslab = attr;
   }
 
-  /** The active fault attribute (its counters show what was injected), or null. */
-  getFault(name: FaultName): FaultAttr | null {
-    if (name === "fail_page_alloc") return this.buddy.faultPageAlloc;
-    if (name === "failslab") return this.slab.failslab;
+  /** A copy of a fault point's knobs and counters (what was injected), or null when off. */
+  getFault(name: FaultName): FaultState | null {
+    if (name === "fail_page_alloc") return this.buddy.faultPageAlloc?.snapshot() ?? null;
+    if (name === "failslab") return this.slab.failslab?.snapshot() ?? null;
     throw new TypeError(
       `fault name must be "fail_page_alloc" or "failslab", got ${describe(name)}`,
     );
@@ -390,6 +392,9 @@ export class Kmem {
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */
   report(name: ReportName): string {
+    if (typeof name !== "string") {
+      throw new TypeError(`report name must be a string, got ${describe(name)}`);
+    }
     const snap = this.snapshot();
     switch (name) {
       case "buddyinfo":
@@ -451,6 +456,7 @@ export class Kmem {
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
       pcpPages: b.pcpPages(),
+      wmarkLow: b.watermarks().low,
       wmarkHigh: b.watermarks().high,
       slabReclaimablePages: reclaimable,
       slabUnreclaimablePages: unreclaimable,

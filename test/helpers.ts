@@ -1,7 +1,7 @@
 /* Shared test helpers: raw views of an instance's metadata and "nothing changed" checks. */
 
 import assert from "node:assert/strict";
-import { __GFP_NOFAIL, type Kmem, KmemError, type KmemErrorCode } from "../src/index.js";
+import { __GFP_MEMALLOC, type Kmem, KmemError, type KmemErrorCode } from "../src/index.js";
 import { Frame, Hdr } from "../src/memory/index.js";
 
 /** The header and mem_map bytes: every bit of allocator state. */
@@ -58,7 +58,7 @@ export function assertBadArgument(
  * Allocates order-0 pages until exactly `free` pages are left free, with a gfp that takes
  * reserves and wakes no reclaim (so the test starts from a quiet state).
  */
-export function consumeUntilFree(mm: Kmem, free: number, gfp: number = __GFP_NOFAIL): number[] {
+export function consumeUntilFree(mm: Kmem, free: number, gfp: number = __GFP_MEMALLOC): number[] {
   const taken: number[] = [];
   while (mm.stats().freePages > free) {
     const addr = mm.allocPages(0, gfp);

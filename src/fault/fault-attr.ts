@@ -16,11 +16,11 @@
  * The random source is a seeded xorshift32, so a failing test replays exactly.
  */
 
-import { checkIntegerRange, checkKnownKeys, checkNumberRange, describe } from "../errors.js";
+import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 
 /** Knobs of one fault-injection point, as Linux's debugfs files. */
 export interface FaultOptions {
-  /** Percent of eligible calls that fail (0..100). Default 0. */
+  /** Percent of eligible calls that fail: an integer 0..100. Default 0. */
   probability?: number;
   /** Only every interval-th eligible call may fail. Default 1. */
   interval?: number;
@@ -42,23 +42,44 @@ export interface FaultOptions {
   seed?: number;
 }
 
-const KNOWN_KEYS = [
+const COMMON_KEYS = [
   "probability",
   "interval",
   "times",
   "space",
   "verbose",
   "ignoreGfpWait",
-  "ignoreGfpHighmem",
-  "minOrder",
-  "cacheFilter",
   "seed",
-] as const;
+];
+/** Each point's own knobs, as its debugfs directory has them. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  fail_page_alloc: [...COMMON_KEYS, "ignoreGfpHighmem", "minOrder"],
+  failslab: [...COMMON_KEYS, "cacheFilter"],
+};
 
 function checkBoolean(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== "boolean") {
     throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
   }
+}
+
+/** The state of a fault-injection point, as `getFault` returns it. */
+export interface FaultState {
+  readonly name: string;
+  readonly probability: number;
+  readonly interval: number;
+  /** Failures still allowed (-1: unlimited). */
+  readonly times: number;
+  readonly space: number;
+  readonly verbose: number;
+  readonly ignoreGfpWait: boolean;
+  readonly ignoreGfpHighmem: boolean;
+  readonly minOrder: number;
+  readonly cacheFilter: boolean;
+  /** Calls seen by the interval filter. */
+  readonly count: number;
+  /** Failures injected so far. */
+  readonly injected: number;
 }
 
 export class FaultAttr {
@@ -84,9 +105,9 @@ export class FaultAttr {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`${name} options must be an object or null, got ${describe(options)}`);
     }
-    checkKnownKeys(name, options, KNOWN_KEYS);
+    checkKnownKeys(name, options, KNOWN_KEYS[name] ?? COMMON_KEYS);
     if (options.probability !== undefined) {
-      checkNumberRange(`${name}.probability`, options.probability, 0, 100);
+      checkIntegerRange(`${name}.probability`, options.probability, 0, 100);
       this.probability = options.probability;
     }
     if (options.interval !== undefined) {
@@ -137,8 +158,11 @@ export class FaultAttr {
     return this.rng % 100;
   }
 
-  /** Linux's should_fail_ex(attr, size): steps 1-6 of the header comment. */
-  shouldFail(size: number): boolean {
+  /**
+   * Linux's should_fail_ex(attr, size): steps 1-6 of the header comment. On a failure with
+   * verbose set, `log` gets fail_dump's message (written before `times` is decremented).
+   */
+  shouldFail(size: number, log: ((line: string) => void) | null): boolean {
     if (this.probability === 0) return false;
     if (this.times === 0) return false;
     if (this.space > size) {
@@ -150,9 +174,28 @@ export class FaultAttr {
       if (this.count % this.interval !== 0) return false;
     }
     if (this.probability < 100 && this.random100() >= this.probability) return false;
+    if (this.verbose > 0 && log !== null) log(this.message());
     if (this.times !== -1) this.times--;
     this.injected++;
     return true;
+  }
+
+  /** A copy of the knobs and counters, for callers to read. */
+  snapshot(): FaultState {
+    return Object.freeze({
+      name: this.name,
+      probability: this.probability,
+      interval: this.interval,
+      times: this.times,
+      space: this.space,
+      verbose: this.verbose,
+      ignoreGfpWait: this.ignoreGfpWait,
+      ignoreGfpHighmem: this.ignoreGfpHighmem,
+      minOrder: this.minOrder,
+      cacheFilter: this.cacheFilter,
+      count: this.count,
+      injected: this.injected,
+    });
   }
 
   /** The kernel's verbose report line. */

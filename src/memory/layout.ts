@@ -19,6 +19,7 @@
  * Invariants (verify() reports them by id):
  *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
  *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
+ * (LAYOUT-1 also covers the other geometry words; the page allocator checks both.)
  */
 
 /*

@@ -29,6 +29,14 @@ export interface PhysMemConfig {
   bootWords: number;
 }
 
+/** Managed pages a memory must leave: the slab of cache descriptors and some to spare. */
+export const MIN_MANAGED_PAGES = 4;
+
+function isResizable(buffer: Backing): boolean {
+  const b = buffer as { resizable?: boolean; growable?: boolean };
+  return b.resizable === true || b.growable === true;
+}
+
 function isBacking(value: unknown): value is Backing {
   return (
     value instanceof ArrayBuffer ||
@@ -54,6 +62,11 @@ export class PhysMem {
   readonly firstManagedPfn: number;
   readonly managedPages: number;
   readonly nrCpus: number;
+  /** Byte offset of the mem_map, and the header's size in words. */
+  readonly memmapOffset: number;
+  readonly headerWords: number;
+  /** True when kmem created the buffer (it is all zero). */
+  private readonly fresh: boolean;
 
   constructor(config: PhysMemConfig) {
     const { memory, pageSize, maxOrder, nrCpus, bootWords } = config;
@@ -82,6 +95,11 @@ export class PhysMem {
       buffer = new ArrayBuffer(memory);
       fresh = true;
     } else if (isBacking(memory)) {
+      if (isResizable(memory)) {
+        throw new TypeError(
+          "memory must not be a resizable ArrayBuffer or growable SharedArrayBuffer: its pages would vanish under live allocations",
+        );
+      }
       if (memory.byteLength > MAX_MEMORY_BYTES) {
         throw new RangeError(
           `memory buffer is ${memory.byteLength} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
@@ -101,10 +119,11 @@ export class PhysMem {
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
     const reservedBytes = memmapOffset + totalPages * Frame.BYTES;
     const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
-    if (firstManagedPfn >= totalPages) {
+    if (firstManagedPfn + MIN_MANAGED_PAGES > totalPages) {
       throw new RangeError(
         `memory of ${buffer.byteLength} bytes is too small: its ${totalPages} pages of ${pageSize} bytes ` +
-          `leave none once ${firstManagedPfn} are reserved for the header and mem_map`,
+          `leave ${Math.max(0, totalPages - firstManagedPfn)} once ${firstManagedPfn} are reserved for the ` +
+          `header and mem_map (at least ${MIN_MANAGED_PAGES} are needed)`,
       );
     }
 
@@ -120,18 +139,28 @@ export class PhysMem {
     this.firstManagedPfn = firstManagedPfn;
     this.managedPages = totalPages - firstManagedPfn;
     this.nrCpus = nrCpus;
+    this.fresh = fresh;
+    this.memmapOffset = memmapOffset;
+    this.headerWords = hWords;
+  }
 
-    if (!fresh) this.bytes.fill(0, 0, firstManagedPfn * pageSize);
+  /**
+   * Takes the buffer over: zeroes the reserved part of an adopted buffer and writes the
+   * geometry words. Nothing is written before this, so a construction that fails validation
+   * leaves a passed-in buffer as it was.
+   */
+  init(): void {
     const h = this.header;
+    if (!this.fresh) this.bytes.fill(0, 0, this.firstManagedPfn * this.pageSize);
     h[Hdr.VERSION] = Layout.VERSION;
-    h[Hdr.PAGE_SHIFT] = pageShift;
-    h[Hdr.MAX_ORDER] = maxOrder;
-    h[Hdr.TOTAL_PAGES] = totalPages;
-    h[Hdr.FIRST_PFN] = firstManagedPfn;
+    h[Hdr.PAGE_SHIFT] = this.pageShift;
+    h[Hdr.MAX_ORDER] = this.maxOrder;
+    h[Hdr.TOTAL_PAGES] = this.totalPages;
+    h[Hdr.FIRST_PFN] = this.firstManagedPfn;
     h[Hdr.MANAGED_PAGES] = this.managedPages;
-    h[Hdr.NR_CPUS] = nrCpus;
-    h[Hdr.MEMMAP_OFFSET] = memmapOffset;
-    h[Hdr.HEADER_WORDS] = hWords;
+    h[Hdr.NR_CPUS] = this.nrCpus;
+    h[Hdr.MEMMAP_OFFSET] = this.memmapOffset;
+    h[Hdr.HEADER_WORDS] = this.headerWords;
   }
 
   /** Marks the header valid; called once every layer has initialised its state. */

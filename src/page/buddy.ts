@@ -53,7 +53,7 @@ const ALLOC_WMARK_MIN = 0;
 const ALLOC_WMARK_LOW = 1;
 const ALLOC_WMARK_MASK = 3;
 const ALLOC_NO_WATERMARKS = 4;
-const ALLOC_MIN_RESERVE = 8; // Gfp.HIGH: min -= min / 2
+const ALLOC_MIN_RESERVE = 8; // __GFP_HIGH: min -= min / 2
 const ALLOC_NON_BLOCK = 16; // cannot reclaim: with MIN_RESERVE, min -= min / 4 more
 
 /** Pages direct reclaim asks for per round (mm/vmscan.c). */
@@ -360,7 +360,7 @@ export class BuddyAllocator {
     this.f[i + Pg.ORDER] = order;
     this.ev[Vm.PGALLOC] += 1 << order;
     const addr = pfn * this.pageSize;
-    if ((gfp & Gfp.ZERO) !== 0) this.bytes.fill(0, addr, addr + (this.pageSize << order));
+    if ((gfp & Gfp.ZERO) !== 0) this.bytes.fill(0, addr, addr + this.pageSize * 2 ** order);
     return addr;
   }
 
@@ -386,7 +386,7 @@ export class BuddyAllocator {
 
   private allocPagesGeneral(order: number, gfp: number): number {
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
-      return this.allocFailed(order, gfp);
+      return this.allocFailed(order, gfp, false);
     }
     if (this.watermarkOk(order, ALLOC_WMARK_LOW)) {
       const pfn = this.rmqueue(order);
@@ -395,12 +395,17 @@ export class BuddyAllocator {
     return this.allocSlowpath(order, gfp);
   }
 
-  /** __alloc_pages_slowpath, for a single context: kswapd, reserves, direct reclaim. */
+  /**
+   * __alloc_pages_slowpath, for a single context: kswapd, the request's reserve tier, the
+   * per-cpu list, memory reserves (__GFP_MEMALLOC, or reclaim's own allocations), direct
+   * reclaim, and for __GFP_NOFAIL a last try with half the min reserve.
+   */
   private allocSlowpath(order: number, gfp: number): number {
-    const allocFlags = this.inReclaim ? ALLOC_NO_WATERMARKS : this.slowAllocFlags(gfp);
+    const allocFlags = this.slowAllocFlags(gfp);
     if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd();
+    const canReclaim = (gfp & Gfp.DIRECT_RECLAIM) !== 0;
     // A context that may sleep could have yielded to kswapd: run its pending work now.
-    if ((gfp & Gfp.DIRECT_RECLAIM) !== 0 && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
+    if (canReclaim && !this.inReclaim && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
     let pfn = this.tryAlloc(order, allocFlags);
     const p = this.pcp;
     if (pfn === 0 && (p[Pcp.COUNT] as number) > 0) {
@@ -408,24 +413,35 @@ export class BuddyAllocator {
       this.pcpDrain(this.cpu, p[Pcp.COUNT] as number);
       pfn = this.tryAlloc(order, allocFlags);
     }
-    if (pfn === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0 && !this.inReclaim) {
+    // __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or reclaim itself (PF_MEMALLOC), may take
+    // everything, unless __GFP_NOMEMALLOC forbids it.
+    if (
+      pfn === 0 &&
+      (gfp & Gfp.NOMEMALLOC) === 0 &&
+      ((gfp & Gfp.MEMALLOC) !== 0 || this.inReclaim)
+    ) {
+      pfn = this.tryAlloc(order, ALLOC_NO_WATERMARKS);
+    }
+    // Direct reclaim does not recurse (a shrinker's own allocation does not reclaim).
+    if (pfn === 0 && canReclaim && !this.inReclaim) {
       // __perform_reclaim + should_reclaim_retry: reclaim in SWAP_CLUSTER_MAX batches while
-      // it makes progress, at most MAX_RECLAIM_RETRIES times (once with Gfp.NORETRY).
+      // it makes progress, at most MAX_RECLAIM_RETRIES times (once with __GFP_NORETRY).
       const tries = (gfp & Gfp.NORETRY) !== 0 ? 1 : MAX_RECLAIM_RETRIES;
-      const batch = Math.max(SWAP_CLUSTER_MAX, 1 << order);
+      const batch = Math.max(SWAP_CLUSTER_MAX, 2 ** order);
       for (let t = 0; t < tries && pfn === 0; t++) {
         this.ev[Vm.ALLOCSTALL]++;
         if (this.directReclaim(batch) === 0) break;
         pfn = this.tryAlloc(order, allocFlags);
       }
-    }
-    if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
-      // No other context can free memory here, so waiting would never end: take what the
-      // reserves hold instead.
-      pfn = this.tryAlloc(order, ALLOC_NO_WATERMARKS);
+      if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
+        // Linux loops here until memory comes free; in a single context nothing else can free
+        // it, so this is the last try, with the NOFAIL share of the reserve
+        // (__alloc_pages_cpuset_fallback with ALLOC_MIN_RESERVE).
+        pfn = this.tryAlloc(order, ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE);
+      }
     }
     if (pfn !== 0) return this.prepNewPage(pfn, order, gfp);
-    return this.allocFailed(order, gfp);
+    return this.allocFailed(order, gfp, true);
   }
 
   private tryAlloc(order: number, allocFlags: number): number {
@@ -440,18 +456,18 @@ export class BuddyAllocator {
     if ((gfp & Gfp.NOFAIL) !== 0) return false;
     if (attr.ignoreGfpHighmem && (gfp & Gfp.HIGHMEM) !== 0) return false;
     if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
-    if (!attr.shouldFail(1 << order)) return false;
+    if (!attr.shouldFail(2 ** order, (gfp & Gfp.NOWARN) === 0 ? this.log : null)) return false;
     this.ev[Vm.FAULT_INJECTED]++;
-    if (attr.verbose > 0 && (gfp & Gfp.NOWARN) === 0 && this.log !== null) {
-      this.log(attr.message());
-    }
     return true;
   }
 
-  /** warn_alloc: reports the failure (unless Gfp.NOWARN) and returns 0. */
-  private allocFailed(order: number, gfp: number): number {
+  /**
+   * Counts a failed allocation and returns 0; `warn` is warn_alloc (a real failure, unless
+   * __GFP_NOWARN; an injected one has only fault injection's own message, as in Linux).
+   */
+  private allocFailed(order: number, gfp: number, warn: boolean): number {
     this.ev[Vm.PGALLOC_FAIL]++;
-    if ((gfp & Gfp.NOWARN) === 0 && this.log !== null) {
+    if (warn && (gfp & Gfp.NOWARN) === 0 && this.log !== null) {
       this.log(`kmem: page allocation failure: order:${order}, mode:${gfpString(gfp)}`);
       this.log(this.freeAreaLine());
     }
@@ -464,7 +480,7 @@ export class BuddyAllocator {
     let totalKb = 0;
     for (let o = 0; o < this.maxOrder; o++) {
       const n = this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number;
-      const kb = (this.pageSize << o) / 1024;
+      const kb = (this.pageSize * 2 ** o) / 1024;
       parts.push(`${n}*${kb}kB`);
       totalKb += n * kb;
     }
@@ -597,7 +613,7 @@ export class BuddyAllocator {
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     else p[Pcp.TAIL] = pfn;
     p[Pcp.HEAD] = pfn;
-    if (++p[Pcp.COUNT] > (this.h[Hdr.PCP_HIGH] as number)) {
+    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number)) {
       this.pcpDrain(this.cpu, this.h[Hdr.PCP_BATCH] as number);
     }
   }
@@ -712,11 +728,16 @@ export class BuddyAllocator {
     return { batch: this.h[Hdr.PCP_BATCH] as number, high: this.h[Hdr.PCP_HIGH] as number };
   }
 
-  /** An event counter summed over all cpus. */
+  /**
+   * A counter summed over all cpus. Event counters are 32-bit and read unsigned (they wrap
+   * at 2^32, as Linux's do on 32-bit machines); gauges (NR_SLAB_*) are signed per cpu.
+   */
   event(index: number): number {
     let sum = 0;
+    const gauge = index >= Vm.NR_SLAB_RECLAIMABLE;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      sum += this.h[eventBase(this.nrCpus, cpu) + index] as number;
+      const v = this.h[eventBase(this.nrCpus, cpu) + index] as number;
+      sum += gauge ? v : v >>> 0;
     }
     return sum;
   }
@@ -748,6 +769,34 @@ export class BuddyAllocator {
       h[Hdr.FIRST_PFN] !== this.firstPfn
     ) {
       corrupt("LAYOUT-1", "header geometry words do not match the instance");
+    }
+
+    if (
+      h[Hdr.MANAGED_PAGES] !== this.managedPages ||
+      h[Hdr.NR_CPUS] !== this.nrCpus ||
+      h[Hdr.MEMMAP_OFFSET] !== f.byteOffset - h.byteOffset ||
+      h[Hdr.HEADER_WORDS] !== h.length
+    ) {
+      corrupt("LAYOUT-1", "header geometry words do not match the instance");
+    }
+    if (this.firstPfn * this.pageSize < f.byteOffset - h.byteOffset + f.byteLength) {
+      corrupt("LAYOUT-2", "the reserved pages do not cover the header and mem_map");
+    }
+    const wmin = h[Hdr.WMARK_MIN] as number;
+    const wlow = h[Hdr.WMARK_LOW] as number;
+    const whigh = h[Hdr.WMARK_HIGH] as number;
+    const batch = h[Hdr.PCP_BATCH] as number;
+    const high = h[Hdr.PCP_HIGH] as number;
+    if (!(wmin >= 0 && wmin <= wlow && wlow <= whigh && whigh <= this.managedPages + 2 * wlow)) {
+      corrupt("LAYOUT-3", `watermarks min ${wmin}, low ${wlow}, high ${whigh} are out of order`);
+    }
+    if (!(batch >= 1 && high >= batch)) {
+      corrupt("LAYOUT-3", `per-cpu list batch ${batch} and high ${high} are out of range`);
+    }
+    // MEMMAP-2: the reserved frames belong to nobody.
+    for (let i = 0; i < this.firstPfn * Frame.WORDS; i++) {
+      if (f[i] !== 0)
+        corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
     }
 
     // MEMMAP-1: walk the frames block by block.

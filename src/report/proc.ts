@@ -23,6 +23,7 @@ export interface MemSnapshot {
   buddyFreePages: number;
   /** Free pages parked on per-cpu lists. */
   pcpPages: number;
+  wmarkLow: number;
   wmarkHigh: number;
   slabReclaimablePages: number;
   slabUnreclaimablePages: number;
@@ -47,11 +48,14 @@ function kbValueLine(label: string, kb: number): string {
   return `${`${label}:`.padEnd(16)}${String(Math.floor(kb)).padStart(8)} kB\n`;
 }
 
-/** MemAvailable as si_mem_available: free less the reserve, plus half the reclaimable slab. */
+/**
+ * MemAvailable as si_mem_available: NR_FREE_PAGES less the reserve (the high watermark),
+ * plus the reclaimable slab less min(half of it, the low watermark).
+ */
 function memAvailablePages(s: MemSnapshot): number {
-  const free = s.buddyFreePages + s.pcpPages;
-  const reclaimable = s.slabReclaimablePages - Math.min(s.slabReclaimablePages / 2, s.wmarkHigh);
-  return Math.max(0, Math.floor(free - s.wmarkHigh + reclaimable));
+  const reclaimable =
+    s.slabReclaimablePages - Math.min(Math.floor(s.slabReclaimablePages / 2), s.wmarkLow);
+  return Math.max(0, s.buddyFreePages - s.wmarkHigh + reclaimable);
 }
 
 export function meminfo(s: MemSnapshot): string {
@@ -59,7 +63,7 @@ export function meminfo(s: MemSnapshot): string {
   const slab = s.slabReclaimablePages + s.slabUnreclaimablePages;
   return (
     kbLine("MemTotal", s.managedPages, p) +
-    kbLine("MemFree", s.buddyFreePages + s.pcpPages, p) +
+    kbLine("MemFree", s.buddyFreePages, p) +
     kbLine("MemAvailable", memAvailablePages(s), p) +
     kbLine("Slab", slab, p) +
     kbLine("SReclaimable", s.slabReclaimablePages, p) +

@@ -543,9 +543,9 @@ export class SlabAllocator {
     if ((gfp & Gfp.NOFAIL) !== 0) return false;
     if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
     if (attr.cacheFilter && (c.flags & SlabFlag.FAILSLAB) === 0) return false;
-    if (!attr.shouldFail(c.coreObjectSize)) return false;
+    if (!attr.shouldFail(c.coreObjectSize, (gfp & Gfp.NOWARN) === 0 ? this.log : null))
+      return false;
     this.ev[Vm.FAULT_INJECTED]++;
-    if (attr.verbose > 0 && (gfp & Gfp.NOWARN) === 0 && this.log !== null) this.log(attr.message());
     return true;
   }
 

@@ -56,6 +56,25 @@ describe("physical memory", () => {
     mm.verify();
   });
 
+  it("leaves a passed-in buffer untouched when the options are rejected", () => {
+    const mm = new Kmem({ memory: 1 << 20 });
+    const a = mm.kmalloc(100);
+    mm.memory.fill(0x5c, a, a + 100);
+    const before = mm.memory.slice();
+    for (const bad of [{ debug: "Q" }, { log: 1 }, { minFreeBytes: -1 }, { initOnFree: "yes" }]) {
+      assert.throws(() => new Kmem({ memory: mm.buffer, ...(bad as object) }));
+    }
+    assert.deepEqual(mm.memory, before);
+    mm.verify();
+    mm.kfree(a);
+  });
+
+  it("refuses resizable buffers, whose pages could vanish under live allocations", () => {
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer;
+    const buffer = new Resizable(1 << 20, { maxByteLength: 2 << 20 });
+    assert.throws(() => new Kmem({ memory: buffer }), /resizable/);
+  });
+
   it("ignores a trailing partial page of the buffer", () => {
     const mm = new Kmem({ memory: (1 << 20) + 100 });
     assert.equal(mm.totalPages, 256);
@@ -76,6 +95,7 @@ describe("physical memory", () => {
 describe("verify() finds corrupted metadata", () => {
   function fresh() {
     const mm = new Kmem({ memory: 1 << 20, maxOrder: 6, minFreeBytes: 0 });
+    mm.allocPages(0); // leaves pages on the per-cpu list
     const live = [mm.allocPages(2), mm.allocPages(0)];
     mm.freePages(live[1] as number, 0);
     mm.verify();
@@ -144,11 +164,54 @@ describe("verify() finds corrupted metadata", () => {
     assertCorrupt(mm, "BUDDY-4");
   });
 
-  it("PCP-1: a per-cpu page dropped from its list", () => {
+  it("MEMMAP-1: an allocated block's head turned into an unlisted per-cpu page", () => {
     const { mm, f, a } = fresh();
-    // An allocated order-2 block's head marked as a per-cpu page without being listed.
     f[(a / 4096) * Frame.WORDS + Pg.FLAGS] = PgFlag.PCP;
     f[(a / 4096) * Frame.WORDS + Pg.ORDER] = 0;
     assertCorrupt(mm, "MEMMAP-1");
+  });
+
+  it("PCP-1: a per-cpu list count that disagrees with the list", () => {
+    const { mm, h } = fresh();
+    assert.ok(mm.stats().pcpPages > 0);
+    h[Hdr.PCP + 2] = (h[Hdr.PCP + 2] as number) + 1;
+    assertCorrupt(mm, "PCP-1");
+  });
+
+  it("PCP-1: a free page flagged per-cpu but on no list", () => {
+    const mm = new Kmem({ memory: 1 << 20, maxOrder: 6, minFreeBytes: 0 });
+    const f = memMap(mm);
+    const a = mm.allocPages(0);
+    // Mark it per-cpu as if freed, without listing it.
+    f[(a / 4096) * Frame.WORDS + Pg.FLAGS] = PgFlag.PCP;
+    assertCorrupt(mm, "PCP-1");
+  });
+
+  it("BUDDY-2: a free list link pointing outside managed memory", () => {
+    const { mm, h } = fresh();
+    h[Hdr.FREE_AREA + 2 * 5] = 3; // a reserved frame
+    assertCorrupt(mm, "BUDDY-2");
+  });
+
+  it("LAYOUT-1: a geometry word changed", () => {
+    const { mm, h } = fresh();
+    h[Hdr.MANAGED_PAGES] = (h[Hdr.MANAGED_PAGES] as number) + 1;
+    assertCorrupt(mm, "LAYOUT-1");
+  });
+
+  it("LAYOUT-3: per-cpu batch or watermarks out of range", () => {
+    const a = fresh();
+    a.h[Hdr.PCP_BATCH] = 0;
+    assertCorrupt(a.mm, "LAYOUT-3");
+    const b = fresh();
+    b.h[Hdr.WMARK_LOW] = (b.h[Hdr.WMARK_HIGH] as number) + 1;
+    assertCorrupt(b.mm, "LAYOUT-3");
+  });
+
+  it("MEMMAP-2: a reserved frame made to look free", () => {
+    const { mm, f, h } = fresh();
+    const last = (h[Hdr.FIRST_PFN] as number) - 1;
+    f[last * Frame.WORDS + Pg.FLAGS] = PgFlag.BUDDY;
+    assertCorrupt(mm, "MEMMAP-2");
   });
 });

@@ -136,6 +136,43 @@ describe("buddy allocator", () => {
     mm.verify();
   });
 
+  it("drains its own per-cpu list for a higher order even without direct reclaim", () => {
+    const mm = new Kmem({ memory: 256 << 10, maxOrder: 6, minFreeBytes: 0 });
+    const pages: number[] = [];
+    for (;;) {
+      const addr = mm.allocPages(0, GFP_ATOMIC);
+      if (addr === 0) break;
+      pages.push(addr);
+    }
+    for (const addr of pages) mm.freePages(addr, 0);
+    assert.ok(mm.stats().pcpPages > 0);
+    assert.notEqual(mm.allocPages(4, GFP_ATOMIC), 0);
+  });
+
+  it("never lets a per-cpu list reach pcpHigh: a batch goes back first", () => {
+    const mm = new Kmem({ memory: 64 << 20, minFreeBytes: 0 });
+    const high = Math.max(Math.floor(mm.watermarks.low / 1), 4 * 3);
+    const pages: number[] = [];
+    for (let i = 0; i < 2 * high; i++) pages.push(mm.allocPages(0));
+    for (const addr of pages) {
+      mm.freePages(addr, 0);
+      assert.ok(mm.stats().pcpPages < high, `${mm.stats().pcpPages} < ${high}`);
+    }
+    assert.ok(mm.stats().events.pcp_drain > 0);
+  });
+
+  it("reports sizes of large blocks without 32-bit overflow", () => {
+    const lines: string[] = [];
+    const mm = new Kmem({
+      memory: 1 << 20,
+      pageSize: 65536,
+      maxOrder: 20,
+      log: (l) => lines.push(l),
+    });
+    assert.equal(mm.allocPages(19), 0);
+    assert.match(lines[1] as string, / 0\*33554432kB = \d+kB$/);
+  });
+
   it("keeps buddies of different owners apart: adjacent allocated and free blocks do not merge", () => {
     const mm = new Kmem({ memory: 1 << 20, maxOrder: 4, minFreeBytes: 0 });
     const a = mm.allocPages(2);

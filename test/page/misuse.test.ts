@@ -67,7 +67,6 @@ describe("freePages misuse", () => {
   it("INVALID_FREE for unaligned, reserved, NULL and out-of-range addresses", () => {
     const { mm, a, intact } = setup();
     assertMisuse(mm, "INVALID_FREE", () => mm.freePages(a + 8, 0));
-    assertMisuse(mm, "INVALID_FREE", () => mm.freePages(0, 0));
     assertMisuse(mm, "INVALID_FREE", () => mm.freePages(PAGE, 0));
     assertMisuse(mm, "INVALID_FREE", () => mm.freePages(mm.memory.length, 0));
     assertMisuse(mm, "INVALID_FREE", () => mm.freePages(-PAGE, 0));
@@ -84,6 +83,22 @@ describe("freePages misuse", () => {
     mm.freePages(c, 3);
     mm.verify();
     assert.equal(mm.stats().freePages, free);
+  });
+
+  it("freePages(0, order) does nothing, as Linux's free_pages(0)", () => {
+    const { mm, intact } = setup();
+    const before = mm.stats();
+    mm.freePages(0, 3);
+    assert.deepEqual(mm.stats(), before);
+    intact();
+  });
+
+  it("freePages(0, order) does nothing, as Linux's free_pages(0)", () => {
+    const { mm, intact } = setup();
+    const before = mm.stats();
+    mm.freePages(0, 3);
+    assert.deepEqual(mm.stats(), before);
+    intact();
   });
 
   it("KmemError carries its code and a message that names the address", () => {

@@ -8,7 +8,9 @@ import { describe, it } from "node:test";
 import {
   __GFP_HIGH,
   __GFP_KSWAPD_RECLAIM,
+  __GFP_MEMALLOC,
   __GFP_NOFAIL,
+  __GFP_NOMEMALLOC,
   __GFP_NORETRY,
   __GFP_NOWARN,
   GFP_ATOMIC,
@@ -76,7 +78,7 @@ describe("reserve tiers per GFP flag", () => {
 
   it("GFP_ATOMIC stops at min - min/2 - (min/2)/4 = 150 free pages", () => {
     const mm = zone();
-    consumeUntilFree(mm, 151, __GFP_NOFAIL);
+    consumeUntilFree(mm, 151);
     assert.notEqual(mm.allocPages(0, GFP_ATOMIC), 0, "151 > 150: allowed");
     mm.drainPages();
     assert.equal(mm.stats().buddyFreePages, 150);
@@ -87,7 +89,7 @@ describe("reserve tiers per GFP flag", () => {
 
   it("an order-k request needs free - (2^k - 1) above the mark", () => {
     const mm = zone();
-    consumeUntilFree(mm, 405, __GFP_NOFAIL);
+    consumeUntilFree(mm, 405);
     // order 2: 405 - 3 = 402 > 400 passes; order 3: 405 - 7 = 398 fails.
     const ok = mm.allocPages(2, GFP_KERNEL);
     assert.notEqual(ok, 0);
@@ -97,23 +99,42 @@ describe("reserve tiers per GFP flag", () => {
 
   it("between min and low the fast path fails, the slow path succeeds and wakes kswapd", () => {
     const mm = zone();
-    consumeUntilFree(mm, 450, __GFP_NOFAIL);
+    consumeUntilFree(mm, 450);
     assert.equal(mm.stats().events.kswapd_wake, 0);
     assert.notEqual(mm.allocPages(0, GFP_NOWAIT), 0);
     assert.equal(mm.stats().events.kswapd_wake, 1);
   });
 
-  it("__GFP_NOFAIL takes the last reserves rather than fail", () => {
+  it("__GFP_NOFAIL takes half the min reserve as a last resort, and needs to be able to wait", () => {
     const mm = zone();
-    consumeUntilFree(mm, 20, __GFP_NOFAIL);
-    assert.equal(mm.allocPages(0, GFP_ATOMIC), 0);
+    consumeUntilFree(mm, 250);
+    assert.equal(mm.allocPages(0, GFP_KERNEL), 0);
+    // ALLOC_MIN_RESERVE: min 400 -> 200, and 250 > 200.
     assert.notEqual(mm.allocPages(0, GFP_KERNEL | __GFP_NOFAIL), 0);
+    // Without __GFP_DIRECT_RECLAIM, NOFAIL cannot be honoured: Linux warns and fails.
+    assert.equal(mm.allocPages(0, GFP_NOWAIT | __GFP_NOFAIL), 0);
+    consumeUntilFree(mm, 150);
+    assert.equal(mm.allocPages(0, GFP_KERNEL | __GFP_NOFAIL), 0, "below half of min: nothing left");
+  });
+
+  it("__GFP_MEMALLOC takes everything; __GFP_NOMEMALLOC forbids it", () => {
+    const mm = zone();
+    consumeUntilFree(mm, 10);
+    assert.equal(mm.allocPages(0, GFP_ATOMIC), 0);
+    assert.notEqual(mm.allocPages(0, GFP_ATOMIC | __GFP_MEMALLOC), 0);
+    assert.equal(mm.allocPages(0, GFP_ATOMIC | __GFP_MEMALLOC | __GFP_NOMEMALLOC), 0);
   });
 
   it("returns 0, never throws, when memory is exhausted", () => {
     const mm = zone();
-    consumeUntilFree(mm, 0, __GFP_NOFAIL);
-    for (const gfp of [GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT, GFP_KERNEL | __GFP_NOFAIL]) {
+    consumeUntilFree(mm, 0);
+    for (const gfp of [
+      GFP_KERNEL,
+      GFP_ATOMIC,
+      GFP_NOWAIT,
+      GFP_KERNEL | __GFP_NOFAIL,
+      __GFP_MEMALLOC,
+    ]) {
       assert.equal(mm.allocPages(0, gfp), 0);
       assert.equal(mm.allocPages(5, gfp), 0);
     }
@@ -125,7 +146,7 @@ describe("reclaim", () => {
   /** A shrinker holding `pages` order-0 pages it gives back on request. */
   function stash(mm: Kmem, pages: number) {
     const held: number[] = [];
-    for (let i = 0; i < pages; i++) held.push(mm.allocPages(0, GFP_ATOMIC | __GFP_NOFAIL));
+    for (let i = 0; i < pages; i++) held.push(mm.allocPages(0, GFP_ATOMIC | __GFP_MEMALLOC));
     const calls: number[] = [];
     const shrinker = (nrToScan: number): number => {
       calls.push(nrToScan);
@@ -176,7 +197,7 @@ describe("reclaim", () => {
   it("kswapd, woken by an atomic request, runs in the next request that may sleep", () => {
     const mm = zone();
     const s = stash(mm, 300);
-    consumeUntilFree(mm, 450, __GFP_NOFAIL);
+    consumeUntilFree(mm, 450);
     mm.registerShrinker(s.shrinker);
     assert.notEqual(mm.allocPages(0, GFP_ATOMIC), 0);
     assert.equal(s.calls.length, 0, "an atomic request does not run shrinkers");
@@ -190,26 +211,28 @@ describe("reclaim", () => {
   it("kswapd() runs background reclaim on demand", () => {
     const mm = zone();
     const s = stash(mm, 300);
-    consumeUntilFree(mm, 450, __GFP_NOFAIL);
+    consumeUntilFree(mm, 450);
     mm.registerShrinker(s.shrinker);
     assert.equal(mm.kswapd(), 150);
     assert.equal(mm.stats().buddyFreePages, 600);
   });
 
-  it("a shrinker's own allocations do not recurse into reclaim", () => {
+  it("a shrinker's own allocations do not recurse into reclaim, and may use the reserves", () => {
     const mm = zone();
     consumeUntilFree(mm, 300);
-    let depth = 0;
+    let calls = 0;
     let inner = -1;
+    let innerNoMemalloc = -1;
     mm.registerShrinker(() => {
-      depth++;
+      calls++;
       inner = mm.allocPages(0, GFP_KERNEL);
-      depth--;
+      innerNoMemalloc = mm.allocPages(0, GFP_KERNEL | __GFP_NOMEMALLOC);
       return 0;
     });
-    mm.allocPages(0, GFP_KERNEL);
-    assert.equal(depth, 0);
+    mm.allocPages(0, GFP_KERNEL & ~__GFP_KSWAPD_RECLAIM);
+    assert.equal(calls, 1, "one round (no progress), and no nested reclaim from inside it");
     assert.notEqual(inner, 0, "reclaim context may use the reserves (PF_MEMALLOC)");
+    assert.equal(innerNoMemalloc, 0, "unless __GFP_NOMEMALLOC");
   });
 
   it("a shrinker returning garbage is a TypeError, and reclaim state is restored", () => {
@@ -228,7 +251,7 @@ describe("failure reports", () => {
   it("reports through log, with the order, gfp mode and free areas", () => {
     const lines: string[] = [];
     const mm = zone((line) => lines.push(line));
-    consumeUntilFree(mm, 0, __GFP_NOFAIL);
+    consumeUntilFree(mm, 0);
     assert.equal(mm.allocPages(3, GFP_KERNEL), 0);
     assert.equal(lines[0], "kmem: page allocation failure: order:3, mode:0xcc0(GFP_KERNEL)");
     assert.match(lines[1] as string, /^Node 0 Normal: 0\*4kB 0\*8kB .* = 0kB$/);
@@ -241,7 +264,7 @@ describe("failure reports", () => {
 
   it("is silent without a log option", () => {
     const mm = zone();
-    consumeUntilFree(mm, 0, __GFP_NOFAIL);
+    consumeUntilFree(mm, 0);
     assert.equal(mm.allocPages(0, GFP_KERNEL), 0);
   });
 });

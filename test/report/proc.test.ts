@@ -30,8 +30,8 @@ describe("reports", () => {
       history().report("meminfo"),
       [
         "MemTotal:           4060 kB",
-        "MemFree:            4024 kB",
-        "MemAvailable:       3652 kB",
+        "MemFree:            4020 kB",
+        "MemAvailable:       3648 kB",
         "Slab:                  4 kB",
         "SReclaimable:          0 kB",
         "SUnreclaim:            4 kB",
