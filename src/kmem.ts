@@ -190,7 +190,7 @@ export class Kmem {
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.buddy.allocPages(order, gfp);
+    return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
 
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */

@@ -979,8 +979,10 @@ export class SlabAllocator {
   /** kmem_cache_shrink: flush the cpu slab, give back every empty slab. Returns pages. */
   shrink(c: KmemCache): number {
     const real = this.caches[c.realId] as KmemCache;
+    const before = real.dv[Desc.NR_SLABS] as number;
     this.deactivate(real);
-    return this.discardAll(real, false);
+    this.discardAll(real, false);
+    return (before - (real.dv[Desc.NR_SLABS] as number)) * 2 ** real.order;
   }
 
   /** Discards the empty slabs of the partial list (all slabs when `everything`). */

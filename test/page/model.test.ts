@@ -108,7 +108,7 @@ function runModel(mm: Kmem, ops: Op[], exactFailures: boolean): void {
 describe("page allocator model", () => {
   it("without a reserve, fails only when no block is large enough", () => {
     fc.assert(
-      fc.property(fc.array(opArb(6), { maxLength: 300 }), (ops) => {
+      fc.property(fc.array(opArb(6), { minLength: 50, maxLength: 300, size: "max" }), (ops) => {
         const mm = new Kmem({ memory: 512 << 10, maxOrder: 6, minFreeBytes: 0 });
         runModel(mm, ops, true);
       }),
@@ -119,7 +119,7 @@ describe("page allocator model", () => {
   it("with Linux's default watermarks and mixed GFP flags, keeps every invariant", () => {
     fc.assert(
       fc.property(
-        fc.array(opArb(11), { maxLength: 300 }),
+        fc.array(opArb(11), { minLength: 50, maxLength: 300, size: "max" }),
         fc.constantFrom(1024, 4096, 16384),
         (ops, pageSize) => {
           const mm = new Kmem({ memory: 4 << 20, pageSize });
@@ -132,7 +132,7 @@ describe("page allocator model", () => {
 
   it("survives long seeded churn near exhaustion", () => {
     fc.assert(
-      fc.property(fc.array(opArb(8), { minLength: 1000, maxLength: 2000 }), (ops) => {
+      fc.property(fc.array(opArb(8), { minLength: 1000, maxLength: 2000, size: "max" }), (ops) => {
         const mm = new Kmem({ memory: 256 << 10, maxOrder: 8, minFreeBytes: 0 });
         runModel(mm, ops, true);
       }),

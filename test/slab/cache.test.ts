@@ -1,0 +1,247 @@
+/* Slab caches: exact scenarios of createCache, alloc/free, constructors, alignment, merging,
+ * partial lists, shrinking and destroying. */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  Kmem,
+  KmemError,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_NO_MERGE,
+  SLAB_RECLAIM_ACCOUNT,
+  type KmemCache,
+} from "../../src/index.js";
+import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slab/layout.js";
+
+function mk(bytes = 4 << 20) {
+  return new Kmem({ memory: bytes, minFreeBytes: 0 });
+}
+
+function cache(mm: Kmem, ...args: Parameters<Kmem["createCache"]>): KmemCache {
+  const c = mm.createCache(...args);
+  assert.ok(c !== null);
+  return c;
+}
+
+describe("slab caches", () => {
+  it("hands out distinct, aligned objects inside slab pages, and takes them back", () => {
+    const mm = mk();
+    const c = cache(mm, "obj100", 100, { flags: SLAB_NO_MERGE });
+    assert.equal(c.name, "obj100");
+    assert.equal(c.objectSize, 100);
+    assert.equal(c.size, 104, "rounded up to the 8-byte minimum alignment");
+    const seen = new Set<number>();
+    const objs: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const a = c.alloc();
+      assert.notEqual(a, 0);
+      assert.equal(a % 8, 0);
+      assert.ok(!seen.has(a));
+      seen.add(a);
+      objs.push(a);
+      mm.memory.fill(i & 0xff, a, a + 100);
+    }
+    objs.forEach((a, i) => {
+      assert.ok(
+        mm.memory.subarray(a, a + 100).every((b) => b === (i & 0xff)),
+        "contents intact",
+      );
+    });
+    mm.verify();
+    const s = mm.stats().caches.find((x) => x.name === "obj100");
+    assert.equal(s?.activeObjects, 500);
+    for (const a of objs) c.free(a);
+    assert.equal(mm.stats().caches.find((x) => x.name === "obj100")?.activeObjects, 0);
+    mm.verify();
+  });
+
+  it("runs the constructor once per object when a slab is built, never on reuse", () => {
+    const mm = mk();
+    const calls: number[] = [];
+    const c = cache(mm, "ctor", 48, {
+      ctor: (addr) => {
+        calls.push(addr);
+        mm.memory.fill(0x42, addr, addr + 48);
+      },
+    });
+    const first = c.alloc();
+    const perSlab = calls.length;
+    assert.ok(perSlab > 1, "the whole slab is constructed at once");
+    assert.ok(calls.includes(first));
+    assert.ok(mm.memory.subarray(first, first + 48).every((b) => b === 0x42));
+    // The user changes the object and frees it: it keeps its state (the free pointer lives
+    // outside the object for caches with a constructor).
+    mm.memory[first + 10] = 0x99;
+    c.free(first);
+    const again = c.alloc();
+    assert.equal(again, first);
+    assert.equal(mm.memory[again + 10], 0x99);
+    assert.ok(mm.memory.subarray(again, again + 10).every((b) => b === 0x42));
+    assert.equal(calls.length, perSlab, "no constructor call on reuse");
+    mm.verify();
+  });
+
+  it("a constructor that throws loses nothing: the slab goes back", () => {
+    const mm = mk();
+    const free = mm.stats().freePages;
+    const c = cache(mm, "bad", 64, {
+      ctor: () => {
+        throw new Error("ctor failed");
+      },
+    });
+    const afterCreate = mm.stats().freePages;
+    assert.throws(() => c.alloc(), /ctor failed/);
+    assert.equal(mm.stats().freePages, afterCreate);
+    mm.verify();
+    c.destroy();
+    assert.ok(mm.stats().freePages <= free);
+  });
+
+  it("aligns as asked: align, SLAB_HWCACHE_ALIGN (64, halved while the object fits twice)", () => {
+    const mm = mk();
+    const a = cache(mm, "a256", 40, { align: 256 });
+    assert.equal(a.size, 256);
+    for (let i = 0; i < 40; i++) assert.equal(a.alloc() % 256, 0);
+    const hw = cache(mm, "hw", 100, { flags: SLAB_HWCACHE_ALIGN });
+    assert.equal(hw.size, 128);
+    assert.equal(hw.alloc() % 64, 0);
+    const small = cache(mm, "hw-small", 20, { flags: SLAB_HWCACHE_ALIGN | SLAB_NO_MERGE });
+    assert.equal(small.size, 32, "20 bytes fit twice in 64: the line halves to 32");
+    mm.verify();
+  });
+
+  it("merges a compatible cache into an existing one (SLUB aliasing), with its own handle", () => {
+    const mm = mk();
+    const mine = cache(mm, "my_60", 60);
+    assert.equal(mine.objectSize, 60);
+    assert.equal(mine.size, 64);
+    const k64 = mm.stats().caches.find((c) => c.name === "kmalloc-64");
+    assert.deepEqual(k64?.aliases, ["my_60"]);
+    const a = mine.alloc();
+    assert.equal(mm.ksize(a), 64, "the object lives in kmalloc-64");
+    mine.free(a);
+    // Not merged: constructor, debug or NO_MERGE flags, or a different reclaim class.
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, ["my_60"]);
+    const r = cache(mm, "reclaim_60", 60, { flags: SLAB_RECLAIM_ACCOUNT });
+    assert.ok(mm.stats().caches.some((c) => c.name === "reclaim_60"));
+    r.alloc();
+    assert.ok(/SReclaimable: +4 kB/.test(mm.report("meminfo")));
+    mine.destroy();
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, []);
+    mm.verify();
+  });
+
+  it("keeps up to min_partial empty slabs, gives back the rest, and shrink() gives back all", () => {
+    const mm = mk(8 << 20);
+    const c = cache(mm, "big", 1024, { flags: SLAB_NO_MERGE });
+    const info = () => mm.stats().caches.find((x) => x.name === "big");
+    const objs: number[] = [];
+    for (let i = 0; i < 400; i++) objs.push(c.alloc());
+    const slabs = info()?.slabs as number;
+    assert.equal(slabs, Math.ceil(400 / (info()?.objectsPerSlab as number)));
+    for (const a of objs) c.free(a);
+    const left = info()?.slabs as number;
+    // min_partial for 1 KiB objects is 5 (ilog2(1024)/2 clamped to 5..10), plus the cpu slab.
+    assert.ok(left <= 6 && left >= 1, `${left} slabs kept`);
+    const pages = c.shrink();
+    assert.equal(pages, left * (info()?.pagesPerSlab as number));
+    assert.equal(info()?.slabs, 0);
+    mm.verify();
+  });
+
+  it("destroy(): BUSY while objects live, and the cache stays usable; afterwards the handle is dead", () => {
+    const mm = mk();
+    const c = cache(mm, "mine", 72, { flags: SLAB_NO_MERGE });
+    const a = c.alloc();
+    assert.throws(
+      () => c.destroy(),
+      (e: unknown) =>
+        e instanceof KmemError && e.code === "BUSY" && /1 live object/.test(e.message),
+    );
+    mm.verify();
+    const b = c.alloc();
+    c.free(a);
+    c.free(b);
+    const free = mm.stats().freePages;
+    c.destroy();
+    assert.ok(mm.stats().freePages > free, "its slabs went back");
+    assert.ok(!mm.stats().caches.some((x) => x.name === "mine"));
+    assert.throws(() => c.alloc(), TypeError);
+    assert.throws(() => c.free(a), TypeError);
+    // The name can be used again.
+    const again = cache(mm, "mine", 72);
+    assert.notEqual(again.alloc(), 0);
+    mm.verify();
+  });
+
+  it("rejects a duplicate name and bad arguments, creating nothing", () => {
+    const mm = mk();
+    cache(mm, "dup", 32, { flags: SLAB_NO_MERGE });
+    const before = mm.stats().caches.length;
+    const bad: Array<[unknown[], RegExp]> = [
+      [["dup", 32], /exists already/],
+      [["", 32], /non-empty string/],
+      [[5, 32], /non-empty string/],
+      [["x".repeat(48), 32], /at most 47 bytes/],
+      [["n", 0], /size must be in 1\.\./],
+      [["n", 1.5], /size must be an integer/],
+      [["n", -8], /size must be in/],
+      [["n", 2 ** 30], /size must be in/],
+      [["n", 32, { align: 3 }], /align must be a power of two/],
+      [["n", 32, { align: 0 }], /align must be in/],
+      [["n", 32, { flags: 1 << 20 }], /flags has unknown bits/],
+      [["n", 32, { ctor: 5 }], /ctor must be a function/],
+      [["n", 32, { colour: 1 }], /unknown option "colour"/],
+      [["n", 32, 7], /options must be an object/],
+    ];
+    for (const [args, pattern] of bad) {
+      assert.throws(
+        () => mm.createCache(...(args as Parameters<Kmem["createCache"]>)),
+        (e: unknown) =>
+          (e instanceof TypeError || e instanceof RangeError) && pattern.test((e as Error).message),
+        JSON.stringify(args),
+      );
+    }
+    assert.equal(mm.stats().caches.length, before);
+    mm.verify();
+  });
+
+  it("returns null, not an exception, when memory for the descriptor cannot be had", () => {
+    const mm = new Kmem({ memory: 256 << 10, minFreeBytes: 0 });
+    // Fill memory, then exhaust the descriptor slab.
+    while (mm.allocPages(0) !== 0);
+    let made = 0;
+    for (let i = 0; i < 100; i++) {
+      const c = mm.createCache(`c${i}`, 8 * (i + 1) + 1000, { flags: SLAB_NO_MERGE });
+      if (c === null) break;
+      made++;
+    }
+    assert.ok(made < 100);
+    mm.verify();
+  });
+});
+
+describe("slab geometry (calculate_order, objects per slab)", () => {
+  it("chooses SLUB's orders for the kmalloc classes", () => {
+    const orders = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192].map((s) =>
+      calculateOrder(s, 4096, 11),
+    );
+    assert.deepEqual(orders, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 3]);
+  });
+
+  it("keeps the bitmap in the frame up to 32 objects, at the slab's end beyond", () => {
+    assert.equal(objectsPerSlab(4096, 128), 32);
+    assert.equal(objectsPerSlab(4096, 64), 63, "64 objects would leave no room for 8 bitmap bytes");
+    assert.equal(objectsPerSlab(32768, 8192), 4);
+  });
+
+  it("spends under 2% of memory on metadata for 64-byte objects", () => {
+    const g = calculateGeometry(64, 8, 0, false, 4096, 11);
+    assert.ok(g !== null);
+    const slabBytes = 4096 << g.order;
+    const bitmap = slabBytes - g.bitmap;
+    const frame = 32 * (1 << g.order);
+    const metadata = (bitmap + frame) / slabBytes;
+    assert.ok(metadata < 0.02, `metadata ${(metadata * 100).toFixed(2)}%`);
+  });
+});

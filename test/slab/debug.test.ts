@@ -1,0 +1,209 @@
+/*
+ * Slab debugging, after Linux's lib/slub_kunit.c: a clobbered red zone, a write after free,
+ * a clobbered free pointer; poisoning, owner tracking, tracing, init_on_alloc/init_on_free.
+ * Each detection names the cache, the object and the offset, sets the object aside, and
+ * leaves a state verify() accepts.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  Kmem,
+  KmemError,
+  SLAB_NO_MERGE,
+  SLAB_POISON,
+  SLAB_RED_ZONE,
+  SLAB_STORE_USER,
+} from "../../src/index.js";
+
+function isKmemError(code: string, pattern: RegExp) {
+  return (e: unknown) => e instanceof KmemError && e.code === code && pattern.test(e.message);
+}
+
+describe("red zones (Z)", () => {
+  it("catches a write just past the object on free, and sets the object aside", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("rz", 64, { flags: SLAB_RED_ZONE });
+    assert.ok(c !== null);
+    const obj = c.alloc();
+    mm.memory[obj + 64] = 0x00; // one byte past the end
+    assert.throws(
+      () => c.free(obj),
+      isKmemError(
+        "REDZONE",
+        new RegExp(
+          `cache rz: object 0x${obj.toString(16)}: right red zone overwritten at offset 64 \\(byte 0x0, expected 0xcc\\)`,
+        ),
+      ),
+    );
+    mm.verify();
+    const info = mm.stats().caches.find((x) => x.name === "rz");
+    assert.equal(info?.quarantined, 1);
+    assert.equal(info?.activeObjects, 0);
+    for (let i = 0; i < 200; i++) assert.notEqual(c.alloc(), obj, "never handed out again");
+    mm.verify();
+  });
+
+  it("catches a write just before the object (left red zone)", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("rzl", 40, { flags: SLAB_RED_ZONE });
+    assert.ok(c !== null);
+    const obj = c.alloc();
+    mm.memory[obj - 1] = 0x41;
+    assert.throws(
+      () => c.free(obj),
+      isKmemError("REDZONE", /left red zone overwritten at offset -1 \(byte 0x41/),
+    );
+    mm.verify();
+  });
+
+  it("applies to kmalloc caches with the debug option, and verify() finds damage to live objects", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "Z" });
+    const p = mm.kmalloc(64);
+    assert.equal(p % 64, 0, "natural alignment holds with red zones");
+    mm.memory[p + 64] = 7;
+    assert.throws(() => mm.verify(), isKmemError("REDZONE", /kmalloc-64.*right red zone/));
+    assert.throws(() => mm.kfree(p), isKmemError("REDZONE", /kmalloc-64/));
+    mm.verify();
+  });
+});
+
+describe("poisoning (P)", () => {
+  it("catches a write after free: verify() reports it, the next allocation sets it aside", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("uaf", 100, { flags: SLAB_POISON | SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const obj = c.alloc();
+    c.free(obj);
+    assert.equal(mm.memory[obj], 0x6b);
+    assert.equal(mm.memory[obj + 99], 0xa5);
+    mm.memory[obj + 20] = 0x00; // use after free
+    assert.throws(
+      () => mm.verify(),
+      isKmemError("POISON", /cache uaf: object .*: object \(poison\) overwritten at offset 20/),
+    );
+    // The freed object is at the head of the freelist: the next allocation finds the damage.
+    assert.throws(() => c.alloc(), isKmemError("POISON", /offset 20.*set aside/));
+    mm.verify();
+    const next = c.alloc();
+    assert.notEqual(next, obj);
+    assert.notEqual(next, 0);
+    assert.equal(mm.stats().caches.find((x) => x.name === "uaf")?.quarantined, 1);
+  });
+
+  it("poisons the slab padding and checks it", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("pad", 1000, { flags: SLAB_POISON | SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const obj = c.alloc();
+    const slab = obj & ~4095;
+    const info = mm.stats().caches.find((x) => x.name === "pad");
+    const end = slab + (info?.objectsPerSlab as number) * c.size;
+    assert.equal(mm.memory[end], 0x5a);
+    mm.memory[end] = 1;
+    assert.throws(() => mm.verify(), isKmemError("REDZONE", /padding overwritten/));
+  });
+
+  it("lays out the slot as SLUB does: red zones, free pointer outside, tracks", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("layout", 64, {
+      flags: SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER,
+    });
+    // 8 left red zone + 64 object + 4 right red zone + 4 free pointer + 16 tracks = 96.
+    assert.equal(c?.size, 96);
+  });
+});
+
+describe("hardened freelists (always on)", () => {
+  it("a clobbered free pointer is caught: the slab is set aside, allocation goes on", () => {
+    const lines: string[] = [];
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, log: (l) => lines.push(l) });
+    const c = mm.createCache("fp", 64, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const a = c.alloc();
+    const b = c.alloc();
+    c.free(a);
+    c.free(b); // b is the freelist head, its free pointer (at offset 32) leads to a
+    mm.memory.fill(0xee, b + 32, b + 36);
+    const got = c.alloc();
+    assert.notEqual(got, 0);
+    assert.notEqual(got, b, "the object with the broken pointer is not handed out");
+    assert.notEqual(got, a);
+    assert.match(lines.join("\n"), /cache fp: free pointer of object 0x[0-9a-f]+ is corrupt/);
+    assert.equal(mm.stats().events.slab_errors, 1);
+    mm.verify();
+  });
+
+  it("stores free pointers encoded: the raw word is not the next object's address", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("enc", 64, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const a = c.alloc();
+    const b = c.alloc();
+    c.free(a);
+    c.free(b);
+    const raw = new DataView(mm.buffer).getUint32(b + 32, true);
+    assert.notEqual(raw, a);
+  });
+});
+
+describe("owner tracking (U) and tracing (T)", () => {
+  it("names where an object was allocated and freed in a double-free report", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "U" });
+    const p = mm.kmalloc(40);
+    mm.kfree(p);
+    assert.throws(
+      () => mm.kfree(p),
+      isKmemError(
+        "DOUBLE_FREE",
+        /allocated at .*debug\.test\.js:\d+.*freed at .*debug\.test\.js:\d+/,
+      ),
+    );
+  });
+
+  it("T logs every allocation and free", () => {
+    const lines: string[] = [];
+    const mm = new Kmem({
+      memory: 2 << 20,
+      minFreeBytes: 0,
+      debug: "T",
+      log: (l) => lines.push(l),
+    });
+    const p = mm.kmalloc(40);
+    mm.kfree(p);
+    assert.ok(lines.includes(`TRACE kmalloc-64 alloc 0x${p.toString(16)} inuse=1`));
+    assert.ok(lines.includes(`TRACE kmalloc-64 free 0x${p.toString(16)} inuse=0`));
+  });
+
+  it("debug caches are never merged", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "FZPU" });
+    mm.createCache("mine", 64);
+    assert.ok(mm.stats().caches.some((c) => c.name === "mine"));
+  });
+});
+
+describe("init_on_alloc and init_on_free", () => {
+  it("initOnAlloc zeroes every object and page block handed out", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, initOnAlloc: true });
+    const p = mm.kmalloc(200);
+    mm.memory.fill(0xff, p, p + 200);
+    mm.kfree(p);
+    const q = mm.kmalloc(200);
+    assert.equal(q, p);
+    assert.ok(mm.memory.subarray(q, q + 256).every((x) => x === 0));
+    const page = mm.allocPages(1);
+    mm.memory.fill(0xff, page, page + 8192);
+    mm.freePages(page, 1);
+    const again = mm.allocPages(1);
+    assert.ok(mm.memory.subarray(again, again + 8192).every((x) => x === 0));
+  });
+
+  it("initOnFree zeroes an object on free (but the free pointer)", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, initOnFree: true });
+    const p = mm.kmalloc(64);
+    mm.memory.fill(0xff, p, p + 64);
+    mm.kfree(p);
+    const nonzero = [...mm.memory.subarray(p, p + 64)].filter((x) => x !== 0).length;
+    assert.ok(nonzero <= 4, `only the free pointer word may be non-zero (${nonzero} bytes)`);
+  });
+});
