@@ -21,4 +21,14 @@ describe("examples", () => {
     assert.match(out, /^DOUBLE_FREE: caught$/m);
     assert.match(out, /^unusable index for order 10: 0\.\d+$/m);
   });
+
+  it("slab", () => {
+    const out = run("slab");
+    assert.match(out, /^vec3 at 0x[0-9a-f]+: 1,1,1$/m);
+    assert.match(out, /^object 12 bytes, slot 16 bytes$/m);
+    assert.match(out, /^ksize\(kmalloc\(100\)\): 128; after krealloc\(180\): 192$/m);
+    assert.match(out, /^kcalloc\(1000, 8\): 8192 usable bytes, zeroed$/m);
+    assert.match(out, /^DOUBLE_FREE: kmalloc-192: object 0x[0-9a-f]+ is already free$/m);
+    assert.match(out, /^vec3 +0 +254 +16 +254 +1 : tunables/m);
+  });
 });
