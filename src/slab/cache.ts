@@ -46,8 +46,13 @@ export class KmemCache {
   readonly objects: number;
   /** @internal Byte offset of the bitmap in the slab, -1 when it lives in the frame. */
   readonly bitmap: number;
-  /** @internal 1 / size, for object indices without a division. */
-  readonly recip: number;
+  /**
+   * @internal Object index + 1 by (offset from the first object) / 8, 0 where no object
+   * starts: object indices without a division (objects are at least 8-byte aligned).
+   */
+  readonly slotIndex: Uint16Array;
+  /** @internal Bytes from the first object to the end of the last slot. */
+  readonly span: number;
   /** @internal Freelist hardening secret. */
   readonly secret: number;
   /** @internal SlabFlag bits of the real cache. */
@@ -79,6 +84,7 @@ export class KmemCache {
     ctor: Ctor | null,
     dv: Int32Array,
     cpu: Int32Array,
+    slotIndex: Uint16Array,
   ) {
     this.slab = slab;
     this.name = name;
@@ -95,7 +101,8 @@ export class KmemCache {
     this.order = geometry.order;
     this.objects = geometry.objects;
     this.bitmap = geometry.bitmap;
-    this.recip = 1 / geometry.size;
+    this.slotIndex = slotIndex;
+    this.span = geometry.objects * geometry.size;
     this.secret = secret;
     this.flags = flags;
     this.debug = flags & SlabFlag.DEBUG_MASK;

@@ -150,6 +150,7 @@ export class SlabAllocator {
   private readonly initOnAlloc: boolean;
   private readonly initOnFree: boolean;
   private readonly sites = new CallSites();
+  private readonly slotTables = new Map<string, Uint16Array>();
 
   constructor(phys: PhysMem, buddy: BuddyAllocator, options: SlabOptions) {
     this.phys = phys;
@@ -249,6 +250,7 @@ export class SlabAllocator {
       ctor,
       dv,
       this.cpuView(desc),
+      this.slotTable(g),
     );
     this.caches[id] = c;
     return c;
@@ -390,9 +392,22 @@ export class SlabAllocator {
       null,
       real.dv,
       real.cpu,
+      real.slotIndex,
     );
     this.caches[id] = c;
     return c;
+  }
+
+  /** The slot index table of a geometry, shared by caches of the same shape. */
+  private slotTable(g: CacheGeometry): Uint16Array {
+    const key = `${g.size}/${g.objects}`;
+    let table = this.slotTables.get(key);
+    if (table === undefined) {
+      table = new Uint16Array(Math.ceil((g.objects * g.size) / 8));
+      for (let k = 0; k < g.objects; k++) table[(k * g.size) / 8] = k + 1;
+      this.slotTables.set(key, table);
+    }
+    return table;
   }
 
   findByName(name: string): KmemCache | null {
@@ -459,7 +474,7 @@ export class SlabAllocator {
       const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
       const start = cpu[CpuSlot.START] as number;
       if (next === 0 || (next >= start && next < (cpu[CpuSlot.END] as number))) {
-        const idx = ((obj - start) * c.recip + 1e-9) | 0;
+        const idx = (c.slotIndex[(obj - start) >>> 3] as number) - 1;
         if (this.setBit(c, cpu[CpuSlot.SLAB] as number, idx)) {
           cpu[CpuSlot.FREELIST] = next;
           c.dv[Desc.ACTIVE]++;
@@ -798,8 +813,10 @@ export class SlabAllocator {
   /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
   private objectIndex(c: KmemCache, head: number, addr: number): number {
     const off = addr - (head * this.pageSize + c.redLeft);
-    const idx = (off * c.recip + 1e-9) | 0;
-    if (off < 0 || idx >= c.objects || idx * c.size !== off) {
+    // One unsigned compare for the range, one lookup for "an object starts here".
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (idx < 0) {
       throw new KmemError(
         "INVALID_FREE",
         `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
