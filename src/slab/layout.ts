@@ -117,7 +117,7 @@ export function debugFlags(letters: string): number {
 //  +----------------------------------------------------------------------+---------+
 //  | reserved                                                                        |  37..39
 //  +---------------------------------------------------------------------------------+
-//  | cpu[0]: slab pfn, freelist, objects start, objects end | cpu[1] ...             |  40..
+//  | cpu[0]: slab pfn, freelist, first object, bitmap word  | cpu[1] ...             |  40..
 //  +---------------------------------------------------------------------------------+
 export const enum Desc {
   MAGIC = 0,
@@ -164,9 +164,10 @@ export const enum CpuSlot {
   SLAB = 0,
   /** First object of the cpu freelist, 0 if empty. */
   FREELIST = 1,
-  /** Address of the cpu slab's first object, and one past its last slot. */
+  /** Address of the cpu slab's first object. */
   START = 2,
-  END = 3,
+  /** Index (in 32-bit words of memory) of the cpu slab's bitmap. */
+  BITMAP = 3,
   WORDS = 4,
 }
 

@@ -151,12 +151,15 @@ export class SlabAllocator {
   private readonly initOnFree: boolean;
   private readonly sites = new CallSites();
   private readonly slotTables = new Map<string, Uint16Array>();
+  /** Index in `words` of the mem_map's first word. */
+  private readonly memmapWord: number;
 
   constructor(phys: PhysMem, buddy: BuddyAllocator, options: SlabOptions) {
     this.phys = phys;
     this.buddy = buddy;
     this.f = phys.frames;
     this.words = phys.words;
+    this.memmapWord = phys.memmapOffset >>> 2;
     this.bytes = phys.bytes;
     this.h = phys.header;
     this.ev = buddy.ev;
@@ -473,9 +476,13 @@ export class SlabAllocator {
       const fp = obj + c.offset;
       const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
       const start = cpu[CpuSlot.START] as number;
-      if (next === 0 || (next >= start && next < (cpu[CpuSlot.END] as number))) {
+      if (next === 0 || (next - start) >>> 0 < c.span) {
         const idx = (c.slotIndex[(obj - start) >>> 3] as number) - 1;
-        if (this.setBit(c, cpu[CpuSlot.SLAB] as number, idx)) {
+        const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
+        const w = this.words[wi] as number;
+        const m = 1 << (idx & 31);
+        if ((w & m) === 0) {
+          this.words[wi] = w | m;
           cpu[CpuSlot.FREELIST] = next;
           c.dv[Desc.ACTIVE]++;
           this.ev[Vm.SLAB_ALLOC_FAST]++;
@@ -631,7 +638,7 @@ export class SlabAllocator {
     const start = pfn * this.pageSize + c.redLeft;
     cpu[CpuSlot.SLAB] = pfn;
     cpu[CpuSlot.START] = start;
-    cpu[CpuSlot.END] = start + c.objects * c.size;
+    cpu[CpuSlot.BITMAP] = this.bitmapWord(c, pfn);
   }
 
   /**
@@ -648,7 +655,7 @@ export class SlabAllocator {
     cpu[CpuSlot.SLAB] = 0;
     cpu[CpuSlot.FREELIST] = 0;
     cpu[CpuSlot.START] = 0;
-    cpu[CpuSlot.END] = 0;
+    cpu[CpuSlot.BITMAP] = 0;
     let counters = f[i + Pg.SLAB_COUNTERS] as number;
     if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
     // Splice the cpu freelist in front of the slab's own.
@@ -896,39 +903,25 @@ export class SlabAllocator {
 
   /* ------------------------------------------------------------------ bitmap */
 
-  private setBit(c: KmemCache, pfn: number, idx: number): boolean {
-    const m = 1 << (idx & 31);
-    if (c.bitmap < 0) {
-      const i = pfn * Frame.WORDS + Pg.SLAB_BITMAP;
-      const w = this.f[i] as number;
-      if ((w & m) !== 0) return false;
-      this.f[i] = w | m;
-      return true;
-    }
-    const wi = ((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5);
-    const w = this.words[wi] as number;
-    if ((w & m) !== 0) return false;
-    this.words[wi] = w | m;
-    return true;
+  /**
+   * Index in `words` of the first word of slab `pfn`'s bitmap: its frame's SLAB_BITMAP word,
+   * or the words at the slab's end. One array for both, so the callers have one path.
+   */
+  private bitmapWord(c: KmemCache, pfn: number): number {
+    return c.bitmap < 0
+      ? this.memmapWord + pfn * Frame.WORDS + Pg.SLAB_BITMAP
+      : (pfn * this.pageSize + c.bitmap) >>> 2;
   }
 
   private testBit(c: KmemCache, pfn: number, idx: number): boolean {
-    const m = 1 << (idx & 31);
-    if (c.bitmap < 0) return ((this.f[pfn * Frame.WORDS + Pg.SLAB_BITMAP] as number) & m) !== 0;
     return (
-      ((this.words[((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5)] as number) & m) !== 0
+      (((this.words[this.bitmapWord(c, pfn) + (idx >>> 5)] as number) >>> (idx & 31)) & 1) !== 0
     );
   }
 
   private clearBit(c: KmemCache, pfn: number, idx: number): void {
-    const m = 1 << (idx & 31);
-    if (c.bitmap < 0) {
-      const i = pfn * Frame.WORDS + Pg.SLAB_BITMAP;
-      this.f[i] = (this.f[i] as number) & ~m;
-    } else {
-      const wi = ((pfn * this.pageSize + c.bitmap) >>> 2) + (idx >>> 5);
-      this.words[wi] = (this.words[wi] as number) & ~m;
-    }
+    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
+    this.words[wi] = (this.words[wi] as number) & ~(1 << (idx & 31));
   }
 
   /* ------------------------------------------------------------------ corruption */
