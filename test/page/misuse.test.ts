@@ -93,14 +93,6 @@ describe("freePages misuse", () => {
     intact();
   });
 
-  it("freePages(0, order) does nothing, as Linux's free_pages(0)", () => {
-    const { mm, intact } = setup();
-    const before = mm.stats();
-    mm.freePages(0, 3);
-    assert.deepEqual(mm.stats(), before);
-    intact();
-  });
-
   it("KmemError carries its code and a message that names the address", () => {
     const { mm, a } = setup();
     mm.freePages(a, 0);
