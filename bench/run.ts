@@ -5,9 +5,11 @@
 
 import os from "node:os";
 import { markdown, runAll } from "./harness.js";
+import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 
 registerPageBenchmarks();
+await registerKmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

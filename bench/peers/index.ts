@@ -1,0 +1,235 @@
+/*
+ * The allocators kmem's benchmarks compare against, behind one interface.
+ *
+ *   const peers = await createPeers(64 << 20);          // all six
+ *   const [tlsf] = await createPeers(64 << 20, ["as-tlsf"]);
+ *
+ * Every peer is a fresh, empty heap of `heapBytes`. Handles are > 0; alloc returns 0 on
+ * failure and never throws. The adapters are thin: they add nothing to the libraries' own
+ * checks (see each one's notes), so a bad or double free has whatever effect the library gives.
+ */
+
+import { MemPool } from "@thi.ng/malloc";
+import Allocator from "malloc";
+import { createWasmHeapManager, type Uint8ArrayRef } from "wasm-heap-manager";
+import { createTlsf } from "./tlsf.js";
+
+export interface PeerAllocator {
+  readonly name: string;
+  /** Returns a handle (an address/offset or an index) > 0, or 0 on failure. */
+  alloc(size: number): number;
+  free(handle: number): void;
+  /** Bytes the allocator's heap currently spans (its high-water mark / footprint), if known, else -1. */
+  footprint(): number;
+  /**
+   * The live block's bytes (its first `size` bytes), for checks; not for timed loops (it may
+   * build a view). Absent where a handle has no memory behind it (the floor).
+   */
+  bytes?(handle: number, size: number): Uint8Array;
+  /** Byte address of a live block in the peer's heap; absent where blocks have no address. */
+  addressOf?(handle: number): number;
+}
+
+export const PEER_NAMES = [
+  "thi.ng/malloc",
+  "malloc",
+  "wasm-heap-manager",
+  "as-tlsf",
+  "Uint8Array",
+  "floor",
+] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+/**
+ * @thi.ng/malloc MemPool over an ArrayBuffer of heapBytes, with its defaults: 8-byte alignment,
+ * split on reuse, and compaction (coalescing) on. Compaction is optional, but without it freed
+ * neighbours never merge and `top` never comes back down: on a 16 MiB heap, after 50,000
+ * 56-byte blocks were freed, 4 KiB requests got 3,308 blocks instead of 4,088, each walking the
+ * 50,000-entry free list (1 s against 9 ms). With it, each free walks the free list once more;
+ * free already walks the used list to find the block, so it is O(live blocks) either way.
+ */
+export function createThingMalloc(heapBytes: number): PeerAllocator {
+  const pool = new MemPool({
+    buf: new ArrayBuffer(heapBytes),
+    align: 8,
+    compact: true,
+    split: true,
+  });
+  const u8 = new Uint8Array(pool.buf);
+  return {
+    name: "@thi.ng/malloc",
+    // malloc rounds with 32-bit bit ops: from 2^31 - 15 bytes on, the size wraps negative and
+    // it returns a small block. No larger-than-heap request can succeed, so none is passed.
+    alloc: (size) => (size > heapBytes ? 0 : pool.malloc(size)),
+    free: (handle) => void pool.free(handle),
+    footprint: () => pool.stats().top,
+    bytes: (handle, size) => u8.subarray(handle, handle + size),
+    addressOf: (handle) => handle,
+  };
+}
+
+/**
+ * codemix "malloc" (skip list of free blocks by size, best fit, boundary tags, coalescing):
+ * `new Allocator(buffer)`, `alloc(bytes)`, `free(address)`.
+ */
+export function createCodemixMalloc(heapBytes: number): PeerAllocator {
+  const heap = new ArrayBuffer(heapBytes);
+  const allocator = new Allocator(heap);
+  const u8 = new Uint8Array(heap);
+  const i32 = allocator.int32Array;
+  return {
+    name: "malloc (codemix)",
+    // alloc throws a RangeError for a size over the buffer's length, but rounds with 32-bit
+    // bit ops first: from 2^31 - 7 bytes on, the size wraps negative and it returns a 16-byte
+    // block. No larger-than-heap request can succeed, so none is passed.
+    alloc: (size) => (size > heapBytes ? 0 : allocator.alloc(size)),
+    free: (handle) => void allocator.free(handle),
+    // The library keeps no top; its last quad is the last block's size tag (> 0 when free,
+    // < 0 when used), so the heap spans up to that tail free block's header.
+    footprint() {
+      const last = i32.length - 1;
+      const tag = i32[last] ?? 0;
+      return tag > 0 ? (last - tag - 1) * 4 : heapBytes;
+    },
+    bytes: (handle, size) => u8.subarray(handle, handle + size),
+    addressOf: (handle) => handle,
+  };
+}
+
+/**
+ * wasm-heap-manager brings no allocator of its own (only never-freeing bump arenas): it wraps a
+ * wasm module's malloc/free in typed references. It wraps AssemblyScript's TLSF here (its own
+ * instance), with clearAllocatedRegions and trackAllocations off (both default on) so that it
+ * does what malloc does; what it adds over the "as-tlsf" peer is its own cost. Handles index
+ * a table of live Uint8ArrayRefs, as a user holding the refs would.
+ */
+export async function createWasmHeapManagerPeer(heapBytes: number): Promise<PeerAllocator> {
+  const tlsf = await createTlsf(heapBytes);
+  const manager = createWasmHeapManager(
+    () => tlsf.memory.buffer,
+    (size) => tlsf.alloc(size),
+    (address) => tlsf.free(address),
+    { clearAllocatedRegions: false, trackAllocations: false },
+  );
+  const refs: (Uint8ArrayRef | null)[] = [null];
+  const freeIds: number[] = [];
+  return {
+    name: "wasm-heap-manager",
+    alloc(size) {
+      let ref: Uint8ArrayRef;
+      try {
+        ref = manager.allocUint8Array(size);
+      } catch {
+        return 0; // it throws "Failed to allocate" when the allocator returns 0
+      }
+      const id = freeIds.pop();
+      if (id === undefined) return refs.push(ref) - 1;
+      refs[id] = ref;
+      return id;
+    },
+    free(handle) {
+      const ref = refs[handle];
+      if (ref === null || ref === undefined) return;
+      ref.free();
+      refs[handle] = null;
+      freeIds.push(handle);
+    },
+    footprint: () => tlsf.memory.buffer.byteLength,
+    bytes: (handle, size) => (refs[handle] as Uint8ArrayRef).view.subarray(0, size),
+    addressOf: (handle) => (refs[handle] as Uint8ArrayRef).address,
+  };
+}
+
+/** AssemblyScript's TLSF (std/assembly/rt/tlsf.ts) compiled to wasm with -O3. */
+export async function createAsTlsf(heapBytes: number): Promise<PeerAllocator> {
+  const tlsf = await createTlsf(heapBytes);
+  const memory = tlsf.memory;
+  return {
+    name: "AssemblyScript TLSF (wasm)",
+    alloc: tlsf.alloc,
+    free: tlsf.free,
+    footprint: () => memory.buffer.byteLength,
+    bytes: (handle, size) => new Uint8Array(memory.buffer, handle, size),
+    addressOf: (handle) => handle,
+  };
+}
+
+/**
+ * `new Uint8Array(size)`, what users do today: handles index a table of live arrays (with a
+ * free-index stack), free drops the reference and the GC does the rest. No heap bound.
+ */
+export function createTypedArrayPeer(): PeerAllocator {
+  const live: (Uint8Array | null)[] = [null];
+  const freeIds: number[] = [];
+  return {
+    name: "new Uint8Array(n)",
+    alloc(size) {
+      let array: Uint8Array;
+      try {
+        array = new Uint8Array(size);
+      } catch {
+        return 0; // RangeError: invalid typed array length
+      }
+      const id = freeIds.pop();
+      if (id === undefined) return live.push(array) - 1;
+      live[id] = array;
+      return id;
+    },
+    free(handle) {
+      live[handle] = null;
+      freeIds.push(handle);
+    },
+    footprint: () => -1,
+    bytes: (handle, size) => (live[handle] as Uint8Array).subarray(0, size),
+  };
+}
+
+/**
+ * The floor: the bookkeeping minimum. A prefilled Int32Array stack of slot indices, one slot
+ * per allocation whatever its size (alloc pops, free pushes), heapBytes / 16 slots. No memory.
+ */
+export function createFloor(heapBytes: number): PeerAllocator {
+  const slots = Math.max(1, Math.floor(heapBytes / 16));
+  const stack = new Int32Array(slots);
+  for (let i = 0; i < slots; i++) stack[i] = slots - i; // pops 1, 2, 3, ...
+  let top = slots;
+  return {
+    name: "floor: LIFO freelist in an Int32Array",
+    alloc: () => (top === 0 ? 0 : (stack[--top] as number)),
+    free(handle) {
+      stack[top++] = handle;
+    },
+    footprint: () => -1,
+  };
+}
+
+/** One fresh peer of each kind named (all by default), each over its own heap of heapBytes. */
+export async function createPeers(
+  heapBytes: number,
+  names: readonly PeerName[] = PEER_NAMES,
+): Promise<PeerAllocator[]> {
+  const peers: PeerAllocator[] = [];
+  for (const name of names) {
+    switch (name) {
+      case "thi.ng/malloc":
+        peers.push(createThingMalloc(heapBytes));
+        break;
+      case "malloc":
+        peers.push(createCodemixMalloc(heapBytes));
+        break;
+      case "wasm-heap-manager":
+        peers.push(await createWasmHeapManagerPeer(heapBytes));
+        break;
+      case "as-tlsf":
+        peers.push(await createAsTlsf(heapBytes));
+        break;
+      case "Uint8Array":
+        peers.push(createTypedArrayPeer());
+        break;
+      case "floor":
+        peers.push(createFloor(heapBytes));
+        break;
+    }
+  }
+  return peers;
+}
