@@ -3,7 +3,9 @@
  * ratios, printed as Markdown (the tables of BENCHMARKS.md come from here).
  */
 
+import { execFileSync } from "node:child_process";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
@@ -20,3 +22,27 @@ process.stdout.write(
     `per case the lowest median of ${rounds} interleaved rounds\n\n`,
 );
 process.stdout.write(markdown(rows));
+
+// Construction in fresh processes: what a program pays once, at start.
+if (filter === undefined || "construction".includes(filter) || filter.includes("cold")) {
+  const script = fileURLToPath(new URL("./construct-cold.js", import.meta.url));
+  const lines = [
+    "### construction in a fresh process (median of 10 processes)",
+    "",
+    "| memory | median | max |",
+    "| --- | ---: | ---: |",
+  ];
+  for (const mib of [64, 256, 1024]) {
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const out = execFileSync(process.execPath, [script, String(mib * 2 ** 20)], {
+        encoding: "utf8",
+      });
+      times.push(Number(out.trim()));
+    }
+    times.sort((a, b) => a - b);
+    const median = ((times[4] as number) + (times[5] as number)) / 2;
+    lines.push(`| ${mib} MiB | ${median.toFixed(2)} ms | ${(times[9] as number).toFixed(2)} ms |`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}

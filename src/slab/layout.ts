@@ -316,12 +316,14 @@ export function calculateGeometry(
   };
 }
 
+const UTF8 = new TextEncoder();
+
 /** Validates createCache's name: 1..47 bytes of UTF-8. Returns the encoded bytes. */
 export function encodeCacheName(name: unknown): Uint8Array {
   if (typeof name !== "string" || name.length === 0) {
     throw new TypeError(`cache name must be a non-empty string, got ${describe(name)}`);
   }
-  const bytes = new TextEncoder().encode(name);
+  const bytes = UTF8.encode(name);
   if (bytes.length >= Desc.NAME_BYTES) {
     throw new RangeError(
       `cache name must be at most ${Desc.NAME_BYTES - 1} bytes of UTF-8, got ${bytes.length} (${JSON.stringify(name)})`,

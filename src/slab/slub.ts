@@ -117,10 +117,18 @@ function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
 
+/** Slot index tables by geometry, shared by every instance (they are never written after). */
+const SLOT_TABLES = new Map<string, Uint16Array>();
+
+/** Random words for freelist secrets, drawn from the platform's CSPRNG a batch at a time. */
+const secrets = new Int32Array(64);
+let secretsLeft = 0;
 function randomSecret(): number {
-  const v = new Int32Array(1);
-  globalThis.crypto.getRandomValues(v);
-  return (v[0] as number) | 1;
+  if (secretsLeft === 0) {
+    globalThis.crypto.getRandomValues(secrets);
+    secretsLeft = secrets.length;
+  }
+  return (secrets[--secretsLeft] as number) | 1;
 }
 
 export class SlabAllocator {
@@ -150,7 +158,6 @@ export class SlabAllocator {
   private readonly initOnAlloc: boolean;
   private readonly initOnFree: boolean;
   private readonly sites = new CallSites();
-  private readonly slotTables = new Map<string, Uint16Array>();
   /** Index in `words` of the mem_map's first word. */
   private readonly memmapWord: number;
 
@@ -404,11 +411,11 @@ export class SlabAllocator {
   /** The slot index table of a geometry, shared by caches of the same shape. */
   private slotTable(g: CacheGeometry): Uint16Array {
     const key = `${g.size}/${g.objects}`;
-    let table = this.slotTables.get(key);
+    let table = SLOT_TABLES.get(key);
     if (table === undefined) {
       table = new Uint16Array(Math.ceil((g.objects * g.size) / 8));
       for (let k = 0; k < g.objects; k++) table[(k * g.size) / 8] = k + 1;
-      this.slotTables.set(key, table);
+      SLOT_TABLES.set(key, table);
     }
     return table;
   }
