@@ -635,6 +635,9 @@ export class SlabAllocator {
 
   /** Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. */
   private freeze(c: KmemCache, pfn: number): void {
+    // A constructor that allocated from this cache while the slab was being built, or a
+    // shrinker run meanwhile, may have installed another cpu slab: file that one first.
+    if (c.cpu[CpuSlot.SLAB] !== 0) this.deactivate(c);
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const cpu = c.cpu;
