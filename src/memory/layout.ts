@@ -126,26 +126,22 @@ export const enum Vm {
   FAULT_INJECTED = 6,
   /** kswapd_wake: background reclaim woken below the low watermark (kmem's own) */
   KSWAPD_WAKE = 7,
-  /** slab_alloc_fastpath: objects taken from a cpu freelist (SLUB alloc_fastpath) */
-  SLAB_ALLOC_FAST = 8,
   /** slab_alloc_slowpath: allocations that had to find a slab (SLUB alloc_slowpath) */
-  SLAB_ALLOC_SLOW = 9,
-  /** slab_free_fastpath: frees onto the cpu freelist (SLUB free_fastpath) */
-  SLAB_FREE_FAST = 10,
+  SLAB_ALLOC_SLOW = 8,
   /** slab_free_slowpath: frees onto a slab's own freelist (SLUB free_slowpath) */
-  SLAB_FREE_SLOW = 11,
+  SLAB_FREE_SLOW = 9,
   /** slab_new: slabs allocated from the page allocator (SLUB alloc_slab) */
-  SLAB_NEW = 12,
+  SLAB_NEW = 10,
   /** slab_discard: empty slabs given back (SLUB free_slab) */
-  SLAB_DISCARD = 13,
+  SLAB_DISCARD = 11,
   /** slab_errors: corruption found by the slab debug checks */
-  SLAB_ERRORS = 14,
+  SLAB_ERRORS = 12,
   /** kmalloc_large: kmalloc requests served by the page allocator */
-  KMALLOC_LARGE = 15,
+  KMALLOC_LARGE = 13,
   /** Gauge, pages: slabs of SLAB_RECLAIM_ACCOUNT caches (nr_slab_reclaimable) */
-  NR_SLAB_RECLAIMABLE = 16,
+  NR_SLAB_RECLAIMABLE = 14,
   /** Gauge, pages: all other slabs (nr_slab_unreclaimable) */
-  NR_SLAB_UNRECLAIMABLE = 17,
+  NR_SLAB_UNRECLAIMABLE = 15,
   /** Room for the upper layers' counters (slab, vmalloc) without a layout change. */
   NR_EVENTS = 32,
 }
@@ -159,9 +155,7 @@ export const VM_EVENT_NAMES: readonly string[] = [
   "pcp_drain",
   "fault_injected",
   "kswapd_wake",
-  "slab_alloc_fastpath",
   "slab_alloc_slowpath",
-  "slab_free_fastpath",
   "slab_free_slowpath",
   "slab_new",
   "slab_discard",

@@ -492,7 +492,6 @@ export class SlabAllocator {
           this.words[wi] = w | m;
           cpu[CpuSlot.FREELIST] = next;
           c.dv[Desc.ACTIVE]++;
-          this.ev[Vm.SLAB_ALLOC_FAST]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp);
           }
@@ -844,21 +843,25 @@ export class SlabAllocator {
 
   private freeObject(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
-    if (!this.testBit(c, head, idx)) {
+    const cpu = c.cpu;
+    const onCpu = head === cpu[CpuSlot.SLAB];
+    // The bitmap word: the cpu slot has it at hand for the cpu slab.
+    const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = this.words[wi] as number;
+    if ((w & m) === 0) {
       throw new KmemError(
         "DOUBLE_FREE",
         `${c.name}: object ${hex(addr)} is already free${this.owners(c, addr)}`,
       );
     }
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
-    this.clearBit(c, head, idx);
+    this.words[wi] = w & ~m;
     c.dv[Desc.ACTIVE]--;
-    const cpu = c.cpu;
     const fp = addr + c.offset;
-    if (head === cpu[CpuSlot.SLAB]) {
+    if (onCpu) {
       this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
       cpu[CpuSlot.FREELIST] = addr;
-      this.ev[Vm.SLAB_FREE_FAST]++;
       return;
     }
     // __slab_free: onto the slab's own freelist, then file the slab by its new fill.
@@ -927,11 +930,6 @@ export class SlabAllocator {
     return (
       (((this.words[this.bitmapWord(c, pfn) + (idx >>> 5)] as number) >>> (idx & 31)) & 1) !== 0
     );
-  }
-
-  private clearBit(c: KmemCache, pfn: number, idx: number): void {
-    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
-    this.words[wi] = (this.words[wi] as number) & ~(1 << (idx & 31));
   }
 
   /* ------------------------------------------------------------------ corruption */
