@@ -68,7 +68,10 @@ export class Kmalloc {
     for (const size of sizes) {
       const pow2 = (size & (size - 1)) === 0;
       const align = pow2 ? Math.min(size, phys.pageSize) : 8;
-      const c = slab.createCacheInternal(className(size), size, align, SlabFlag.KMALLOC, null);
+      // Not mergeable (as with Linux's hardened usercopy): a cache merged into kmalloc-N would
+      // share its objects, and WRONG_CACHE and BUSY could no longer tell them apart.
+      const flags = SlabFlag.KMALLOC | SlabFlag.NO_MERGE;
+      const c = slab.createCacheInternal(className(size), size, align, flags, null);
       if (c === null)
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);
@@ -170,7 +173,13 @@ export class Kmalloc {
     const moved = this.kmalloc(size, gfp);
     if (moved === 0) return 0;
     this.bytes.copyWithin(moved, addr, addr + ks);
-    this.kfree(addr);
+    try {
+      this.kfree(addr);
+    } catch (err) {
+      // The old allocation was found damaged (REDZONE): give the new one back too.
+      this.kfree(moved);
+      throw err;
+    }
     return moved;
   }
 }

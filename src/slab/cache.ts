@@ -30,8 +30,11 @@ export class KmemCache {
   readonly id: number;
   /** @internal Id of the cache that holds the objects (this one, or the one merged into). */
   readonly realId: number;
-  /** @internal The real cache's object size (what poisoning and red zones use). */
-  readonly coreObjectSize: number;
+  /**
+   * @internal The real cache's object size (what poisoning, red zones, zeroing and ksize
+   * use); a merge may raise it to the largest size merged in.
+   */
+  coreObjectSize: number;
   /** @internal Free pointer offset from the object. */
   readonly offset: number;
   /** @internal */

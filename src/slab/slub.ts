@@ -26,6 +26,10 @@
  *           the number of its slabs
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
+ *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
+ *   SLAB-8  a cache's reference count is 1 + the caches merged into it
+ *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
+ *           and bitmap
  */
 
 import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
@@ -116,6 +120,9 @@ function bswap32(x: number): number {
 function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
+
+/** Marks an object set aside (xored with the cache secret and its address). */
+const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
 
 /** Slot index tables by geometry, shared by every instance (they are never written after). */
 const SLOT_TABLES = new Map<string, Uint16Array>();
@@ -376,6 +383,12 @@ export class SlabAllocator {
     this.writeName(desc, name);
     this.linkCache(desc);
     real.dv[Desc.REFCOUNT]++;
+    if (size > real.coreObjectSize) {
+      // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
+      // have no red zones or poison, so nothing else depends on it.
+      real.dv[Desc.OBJECT_SIZE] = size;
+      for (const h of this.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
+    }
     const g: CacheGeometry = {
       objectSize: real.coreObjectSize,
       size: real.size,
@@ -483,8 +496,12 @@ export class SlabAllocator {
       const fp = obj + c.offset;
       const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
       const start = cpu[CpuSlot.START] as number;
-      if (next === 0 || (next - start) >>> 0 < c.span) {
-        const idx = (c.slotIndex[(obj - start) >>> 3] as number) - 1;
+      // The object must be a slot start of the cpu slab (a forged free pointer may land
+      // inside one), and the next pointer must stay inside the slab.
+      const off = obj - start;
+      const idx =
+        (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const w = this.words[wi] as number;
         const m = 1 << (idx & 31);
@@ -820,7 +837,7 @@ export class SlabAllocator {
   liveObjectCache(head: number, addr: number): KmemCache {
     const c = this.caches[this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number] as KmemCache;
     const idx = this.objectIndex(c, head, addr);
-    if (!this.testBit(c, head, idx)) {
+    if (!this.testBit(c, head, idx) || this.isSetAside(c, head, addr)) {
       throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
     }
     return c;
@@ -849,10 +866,11 @@ export class SlabAllocator {
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
     const w = this.words[wi] as number;
-    if ((w & m) === 0) {
+    // A cpu slab is never set aside, so only other slabs need the second test.
+    if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr))) {
       throw new KmemError(
         "DOUBLE_FREE",
-        `${c.name}: object ${hex(addr)} is already free${this.owners(c, addr)}`,
+        `${c.name}: object ${hex(addr)} is already ${(w & m) === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
       );
     }
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
@@ -879,12 +897,8 @@ export class SlabAllocator {
     if (c.debug !== 0) {
       const damage = checkRedZones(this.bytes, c, addr, Poison.RED_ACTIVE);
       if (damage !== null) {
-        const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
-        // In a slab already set aside this object may be one set aside before: count once.
-        if ((counters & SlabState.QUARANTINED) === 0) {
-          c.dv[Desc.ACTIVE]--;
-          this.quarantineObject(c, head, addr);
-        }
+        c.dv[Desc.ACTIVE]--;
+        this.quarantineObject(c, head, addr);
         throw new KmemError(
           "REDZONE",
           describeDamage(c, addr, damage, this.owners(c, addr)) + "; the object is set aside",
@@ -958,9 +972,27 @@ export class SlabAllocator {
   }
 
   /** Sets aside an object found corrupt: never handed out again, its slab never reused. */
+  /**
+   * The word an object set aside carries where its free pointer goes: a later free of it
+   * (a stale pointer) is then told apart from a free of a live object of the same slab.
+   */
+  private quarantineTag(c: KmemCache, obj: number): number {
+    const fp = obj + c.offset;
+    return QUARANTINE_MAGIC ^ c.secret ^ bswap32(fp);
+  }
+
+  private isSetAside(c: KmemCache, head: number, obj: number): boolean {
+    const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+    return (
+      (counters & SlabState.QUARANTINED) !== 0 &&
+      this.words[(obj + c.offset) >>> 2] === this.quarantineTag(c, obj)
+    );
+  }
+
   private quarantineObject(c: KmemCache, head: number, obj: number): void {
     this.ev[Vm.SLAB_ERRORS]++;
     c.dv[Desc.QUARANTINED]++;
+    this.words[(obj + c.offset) >>> 2] = this.quarantineTag(c, obj);
     const i = head * Frame.WORDS;
     const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
     if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
@@ -1086,6 +1118,7 @@ export class SlabAllocator {
 
   /** Checks SLAB-1..6; throws KmemError CORRUPTION (or REDZONE/POISON for debug damage). */
   verify(): void {
+    this.verifyCaches();
     const f = this.f;
     const bits = new Map<number, number>();
     const slabs = new Map<number, number>();
@@ -1116,6 +1149,13 @@ export class SlabAllocator {
       if (c === null || c.id !== c.realId) continue;
       const set = bits.get(c.id) ?? 0;
       const expected = (c.dv[Desc.ACTIVE] as number) + (c.dv[Desc.QUARANTINED] as number);
+      const seen = this.quarantinedSeen.get(c.id) ?? 0;
+      if (seen !== c.dv[Desc.QUARANTINED]) {
+        corrupt(
+          "SLAB-5",
+          `cache ${c.name}: ${seen} objects are set aside, the count says ${c.dv[Desc.QUARANTINED]}`,
+        );
+      }
       if (set !== expected)
         corrupt(
           "SLAB-5",
@@ -1167,6 +1207,69 @@ export class SlabAllocator {
     }
   }
 
+  /** Objects found set aside per cache during a verify() walk. */
+  private readonly quarantinedSeen = new Map<number, number>();
+
+  /**
+   * SLAB-7: the slab_caches list holds every live descriptor once, each with its magic and
+   * id; SLAB-8: a cache's reference count is 1 + its aliases; SLAB-9: a cpu slot is empty,
+   * or names a frozen slab of its cache with that slab's first object and bitmap.
+   */
+  private verifyCaches(): void {
+    this.quarantinedSeen.clear();
+    const live = this.caches.filter((c) => c !== null).length;
+    let n = 0;
+    let prev = 0;
+    for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
+      const w = d >>> 2;
+      if (d < 0 || d + Desc.WORDS * 4 > this.bytes.length || (d & 3) !== 0)
+        corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
+      if (this.words[w + Desc.MAGIC] !== Desc.MAGIC_VALUE)
+        corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);
+      const c = this.caches[this.words[w + Desc.ID] as number];
+      if (c === null || c === undefined || c.desc !== d)
+        corrupt(
+          "SLAB-7",
+          `descriptor at ${hex(d)} has id ${this.words[w + Desc.ID]}, which is not its cache's`,
+        );
+      if (this.words[w + Desc.PREV] !== prev)
+        corrupt("SLAB-7", `descriptor at ${hex(d)} has a wrong back link`);
+      if (++n > live)
+        corrupt("SLAB-7", "slab_caches is longer than the number of caches, or cyclic");
+      prev = d;
+      d = this.words[w + Desc.NEXT] as number;
+    }
+    if (n !== live) corrupt("SLAB-7", `slab_caches holds ${n} caches, ${live} exist`);
+    for (const c of this.caches) {
+      if (c === null || c.id !== c.realId) continue;
+      let aliases = 0;
+      for (const a of this.caches) if (a !== null && a.realId === c.id && a.id !== c.id) aliases++;
+      if (c.dv[Desc.REFCOUNT] !== 1 + aliases)
+        corrupt(
+          "SLAB-8",
+          `cache ${c.name} has refcount ${c.dv[Desc.REFCOUNT]} with ${aliases} aliases`,
+        );
+      const cpu = c.cpu;
+      const pfn = cpu[CpuSlot.SLAB] as number;
+      if (pfn === 0) {
+        if (cpu[CpuSlot.FREELIST] !== 0)
+          corrupt("SLAB-9", `cache ${c.name} has a cpu freelist but no cpu slab`);
+        continue;
+      }
+      const flags =
+        pfn > 0 && pfn < this.totalPages ? (this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) : 0;
+      if ((flags & PgFlag.SLAB) === 0 || this.f[pfn * Frame.WORDS + Pg.SLAB_CACHE] !== c.id) {
+        corrupt("SLAB-9", `cache ${c.name}'s cpu slab is frame ${pfn}, not one of its slabs`);
+      }
+      if (
+        cpu[CpuSlot.START] !== pfn * this.pageSize + c.redLeft ||
+        cpu[CpuSlot.BITMAP] !== this.bitmapWord(c, pfn)
+      ) {
+        corrupt("SLAB-9", `cache ${c.name}'s cpu slot does not match its cpu slab at frame ${pfn}`);
+      }
+    }
+  }
+
   /** SLAB-2, -3, -6 for one slab; returns its number of bitmap bits set. */
   private verifySlab(c: KmemCache, pfn: number, isCpuSlab: boolean): number {
     const f = this.f;
@@ -1177,7 +1280,15 @@ export class SlabAllocator {
     const end = start + c.objects * c.size;
     let set = 0;
     for (let k = 0; k < c.objects; k++) if (this.testBit(c, pfn, k)) set++;
-    if ((counters & SlabState.QUARANTINED) !== 0) return set;
+    if ((counters & SlabState.QUARANTINED) !== 0) {
+      // Objects set aside carry their tag; the others are live or free as anywhere else.
+      let tagged = 0;
+      for (let k = 0; k < c.objects; k++) {
+        if (this.testBit(c, pfn, k) && this.isSetAside(c, pfn, start + k * c.size)) tagged++;
+      }
+      this.quarantinedSeen.set(c.id, (this.quarantinedSeen.get(c.id) ?? 0) + tagged);
+      return set;
+    }
     if (((counters & SlabState.FROZEN) !== 0) !== isCpuSlab) {
       corrupt(
         "SLAB-4",

@@ -208,6 +208,27 @@ describe("verify() finds corrupted metadata", () => {
     assertCorrupt(b.mm, "LAYOUT-3");
   });
 
+  it("SLAB-7/8/9: a cyclic cache list, a wrong refcount, a cpu slot pointing elsewhere", () => {
+    const a = fresh();
+    const w = new Int32Array(a.mm.buffer);
+    const c = a.mm.createCache("x", 64);
+    assert.ok(c !== null);
+    w[(c.desc >>> 2) + 19] = c.desc; // Desc.NEXT to itself
+    assertCorrupt(a.mm, "SLAB-7");
+    const b = fresh();
+    const d = b.mm.createCache("y", 100);
+    b.mm.createCache("y2", 100);
+    assert.ok(d !== null);
+    new Int32Array(b.mm.buffer)[(d.desc >>> 2) + 18] = 1; // Desc.REFCOUNT
+    assertCorrupt(b.mm, "SLAB-8");
+    const e = fresh();
+    const k = e.mm.createCache("z", 64);
+    assert.ok(k !== null);
+    k.alloc();
+    new Int32Array(e.mm.buffer)[(k.desc >>> 2) + 40 + 3] += 4; // cpu slot's bitmap index
+    assertCorrupt(e.mm, "SLAB-9");
+  });
+
   it("MEMMAP-2: a reserved frame made to look free", () => {
     const { mm, f, h } = fresh();
     const last = (h[Hdr.FIRST_PFN] as number) - 1;

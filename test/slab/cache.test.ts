@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  __GFP_ZERO,
+  GFP_KERNEL,
   Kmem,
   KmemError,
   SLAB_HWCACHE_ALIGN,
@@ -112,22 +114,35 @@ describe("slab caches", () => {
 
   it("merges a compatible cache into an existing one (SLUB aliasing), with its own handle", () => {
     const mm = mk();
+    const base = cache(mm, "base64", 64);
     const mine = cache(mm, "my_60", 60);
     assert.equal(mine.objectSize, 60);
     assert.equal(mine.size, 64);
-    const k64 = mm.stats().caches.find((c) => c.name === "kmalloc-64");
-    assert.deepEqual(k64?.aliases, ["my_60"]);
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "base64")?.aliases, ["my_60"]);
     const a = mine.alloc();
-    assert.equal(mm.ksize(a), 64, "the object lives in kmalloc-64");
-    mine.free(a);
-    // Not merged: constructor, debug or NO_MERGE flags, or a different reclaim class.
-    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, ["my_60"]);
+    base.free(a); // the same cache: no WRONG_CACHE between aliases
+    // kmalloc caches never take merges (hardened usercopy): WRONG_CACHE and BUSY stay exact.
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, []);
+    // Not merged: a different reclaim class.
     const r = cache(mm, "reclaim_60", 60, { flags: SLAB_RECLAIM_ACCOUNT });
     assert.ok(mm.stats().caches.some((c) => c.name === "reclaim_60"));
     r.alloc();
     assert.ok(/SReclaimable: +4 kB/.test(mm.report("meminfo")));
     mine.destroy();
-    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, []);
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "base64")?.aliases, []);
+    mm.verify();
+  });
+
+  it("a larger cache merged in raises the object size: zeroing and ksize cover it", () => {
+    const mm = mk();
+    cache(mm, "a100", 100);
+    const b = cache(mm, "b104", 104);
+    const x = b.alloc();
+    mm.memory.fill(0xee, x, x + 104);
+    b.free(x);
+    const y = b.alloc(GFP_KERNEL | __GFP_ZERO);
+    assert.equal(y, x);
+    assert.ok(mm.memory.subarray(y, y + 104).every((v) => v === 0));
     mm.verify();
   });
 

@@ -147,6 +147,78 @@ describe("hardened freelists (always on)", () => {
   });
 });
 
+describe("objects set aside stay aside", () => {
+  it("a stale pointer to an object set aside is a DOUBLE_FREE; destroy() then still sees live objects", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("p", 64, { flags: SLAB_POISON });
+    assert.ok(c !== null);
+    const live = c.alloc();
+    const p = c.alloc();
+    c.free(p);
+    mm.memory[p] = 1;
+    assert.throws(() => c.alloc(), isKmemError("POISON", /set aside/));
+    assert.throws(() => c.free(p), isKmemError("DOUBLE_FREE", /set aside as corrupt/));
+    assert.throws(() => mm.ksize(p), isKmemError("INVALID_FREE", /not allocated/));
+    mm.verify();
+    assert.throws(() => c.destroy(), isKmemError("BUSY", /1 live object/));
+    c.free(live);
+    c.destroy();
+    mm.verify();
+  });
+
+  it("each damaged object is counted once, and destroy() succeeds once the live ones are freed", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0 });
+    const c = mm.createCache("rz2", 64, { flags: SLAB_RED_ZONE });
+    assert.ok(c !== null);
+    const a = c.alloc();
+    const b = c.alloc();
+    mm.memory[a + 64] = 0;
+    assert.throws(() => c.free(a), isKmemError("REDZONE", /set aside/));
+    mm.memory[b + 64] = 0;
+    assert.throws(() => c.free(b), isKmemError("REDZONE", /set aside/));
+    assert.throws(() => c.free(a), isKmemError("DOUBLE_FREE", /set aside/));
+    assert.equal(mm.stats().caches.find((x) => x.name === "rz2")?.quarantined, 2);
+    mm.verify();
+    c.destroy();
+    mm.verify();
+  });
+
+  it("krealloc of a damaged object throws and keeps no new object", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "Z" });
+    const p = mm.kmalloc(8);
+    mm.memory[p + 8] = 0;
+    const active = () =>
+      mm.stats().caches.reduce((n, x) => n + (x.name === "kmem_cache" ? 0 : x.activeObjects), 0);
+    assert.throws(() => mm.krealloc(p, 100), isKmemError("REDZONE", /kmalloc-8/));
+    assert.equal(active(), 0);
+    mm.verify();
+  });
+
+  it("a forged free pointer into the middle of a slot is not followed", () => {
+    const lines: string[] = [];
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, log: (l) => lines.push(l) });
+    const c = mm.createCache("forge", 64, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const [p, q, r] = [c.alloc(), c.alloc(), c.alloc()];
+    c.free(r);
+    c.free(q);
+    c.free(p); // freelist: p -> q -> r
+    // Overwrite p's free pointer with a correctly encoded pointer to q + 8 (the key is
+    // recovered from the stored pointer, which the test knows leads to q).
+    const view = new DataView(mm.buffer);
+    const fp = p + 32;
+    const stored = view.getInt32(fp, true);
+    const bswap = (x: number) =>
+      (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24) | 0;
+    const key = stored ^ q ^ bswap(fp); // the pointer was q: recover secret ^ swab
+    view.setInt32(fp, key ^ (q + 8), true);
+    const got = [c.alloc(), c.alloc(), c.alloc()];
+    for (const g of got) assert.equal((g - p) % 64, 0, `slot start: ${g}`);
+    assert.ok(!got.includes(q + 8));
+    mm.verify();
+  });
+});
+
 describe("owner tracking (U) and tracing (T)", () => {
   it("names where an object was allocated and freed in a double-free report", () => {
     const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "U" });
