@@ -93,7 +93,7 @@ export class Kmalloc {
   kmalloc(size: number, gfp: number): number {
     if (size <= this.maxCacheSize) {
       if (size === 0) return ZERO_SIZE_PTR;
-      return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp);
+      return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
     return this.kmallocLarge(size, gfp);
   }
@@ -167,7 +167,9 @@ export class Kmalloc {
       return ZERO_SIZE_PTR;
     }
     if (size <= ks) {
-      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.bytes.fill(0, addr + size, addr + ks);
+      const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
+      if (this.slab.slabOf(addr) !== 0) this.slab.resizeInPlace(addr, size, zero);
+      else if (zero) this.bytes.fill(0, addr + size, addr + ks);
       return addr;
     }
     const moved = this.kmalloc(size, gfp);

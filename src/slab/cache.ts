@@ -118,7 +118,7 @@ export class KmemCache {
   alloc(gfp: number = Gfp.KERNEL): number {
     if (this.dead) this.deadCache("alloc");
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
-    return this.slab.alloc(this, gfp);
+    return this.slab.alloc(this, gfp, -1);
   }
 
   /** Frees an object of this cache. */

@@ -12,7 +12,7 @@ import { Poison, SlabFlag, Track } from "./layout.js";
 
 /** What a check found: where (offset from the object), what byte, what was expected. */
 export interface Damage {
-  area: "left red zone" | "right red zone" | "object (poison)" | "padding";
+  area: "left red zone" | "right red zone" | "kmalloc red zone" | "object (poison)" | "padding";
   offset: number;
   found: number;
   expected: number;
@@ -33,16 +33,24 @@ function firstWrong(
   return null;
 }
 
-/** Red zones of object `obj` hold `value` (0xbb free, 0xcc allocated)? */
+/**
+ * Red zones of object `obj` hold `value` (0xbb free, 0xcc allocated)? For an allocated object
+ * of a cache that records requested sizes, the bytes from that size to the class size are a
+ * red zone too (`origSize`, or -1).
+ */
 export function checkRedZones(
   bytes: Uint8Array,
   c: KmemCache,
   obj: number,
   value: number,
+  origSize = -1,
 ): Damage | null {
   if ((c.flags & SlabFlag.RED_ZONE) === 0) return null;
   return (
     firstWrong(bytes, obj - c.redLeft, obj, value, obj, "left red zone") ??
+    (origSize >= 0 && origSize < c.coreObjectSize
+      ? firstWrong(bytes, obj + origSize, obj + c.coreObjectSize, value, obj, "kmalloc red zone")
+      : null) ??
     firstWrong(bytes, obj + c.coreObjectSize, obj + c.inuse, value, obj, "right red zone")
   );
 }
@@ -89,6 +97,19 @@ export function checkPadding(
   if (!poisons(c)) return null;
   const [from, to] = padRange(c, slabStart, slabBytes);
   return firstWrong(bytes, from, to, Poison.INUSE, slabStart, "padding");
+}
+
+/** Whether the cache records each object's requested size (kmalloc caches with U). */
+export function keepsOrigSize(c: KmemCache): boolean {
+  return (
+    (c.flags & (SlabFlag.KMALLOC | SlabFlag.STORE_USER)) ===
+    (SlabFlag.KMALLOC | SlabFlag.STORE_USER)
+  );
+}
+
+/** The word holding object `obj`'s requested size, after its two track records. */
+export function origSizeIndex(c: KmemCache, obj: number): number {
+  return (obj + c.track + 2 * Track.BYTES) >>> 2;
 }
 
 /** The words of object `obj`'s track record `which` (0 alloc, 1 free), if the cache keeps them. */

@@ -20,6 +20,8 @@
  *   +-------------+----------------+------------------+------------+---------------+-----+
  *   | left red    | object         | right red zone   | free ptr   | alloc track,  | pad |
  *   | zone (Z)    |                | (Z, >= 1 word)   | (outside)  | free track (U)|     |
+ *   |             |                |                  |            | orig size (U, |     |
+ *   |             |                |                  |            | kmalloc only) |     |
  *   +-------------+----------------+------------------+------------+---------------+-----+
  *
  * The free pointer lives inside the object (at objectSize/2 rounded down to a word, as SLUB)
@@ -287,6 +289,9 @@ export function calculateGeometry(
   if ((flags & SlabFlag.STORE_USER) !== 0) {
     track = size;
     size += 2 * Track.BYTES;
+    // slub_debug_orig_size: a kmalloc cache also records the size asked for, so that the
+    // bytes between it and the class size can be red-zoned too.
+    if ((flags & SlabFlag.KMALLOC) !== 0) size += 4;
   }
   let redLeft = 0;
   if (redZone) {

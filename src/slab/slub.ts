@@ -53,6 +53,8 @@ import {
   checkRedZones,
   type Damage,
   describeDamage,
+  keepsOrigSize,
+  origSizeIndex,
   padRange,
   poisons,
   setPoison,
@@ -347,7 +349,7 @@ export class SlabAllocator {
       throw new RangeError(
         `size ${size} does not fit in a slab of at most ${this.maxOrder - 1} orders`,
       );
-    const desc = this.alloc(this.boot, Gfp.KERNEL);
+    const desc = this.alloc(this.boot, Gfp.KERNEL, -1);
     if (desc === 0) return null;
     return this.initCache(desc, name, g, flags, ctor, randomSecret());
   }
@@ -371,7 +373,7 @@ export class SlabAllocator {
   }
 
   private createAlias(name: string, size: number, real: KmemCache): KmemCache | null {
-    const desc = this.alloc(this.boot, Gfp.KERNEL);
+    const desc = this.alloc(this.boot, Gfp.KERNEL, -1);
     if (desc === 0) return null;
     const dv = this.descriptorView(desc);
     dv.fill(0);
@@ -479,9 +481,10 @@ export class SlabAllocator {
    * slab_alloc: the cpu freelist's first object, or the slow path. About twenty typed-array
    * operations on the fast path, including the hardened-pointer check and the bitmap bit.
    */
-  alloc(c: KmemCache, gfp: number): number {
+  /** `size` is what kmalloc was asked for (recorded by kmalloc caches with U), else -1. */
+  alloc(c: KmemCache, gfp: number, size: number): number {
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
-    return this.slabAlloc(c, gfp);
+    return this.slabAlloc(c, gfp, size);
   }
 
   /**
@@ -489,7 +492,7 @@ export class SlabAllocator {
    * About twenty typed-array operations on the fast path, including the hardened-pointer
    * check and the bitmap bit.
    */
-  private slabAlloc(c: KmemCache, gfp: number): number {
+  private slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
@@ -510,18 +513,18 @@ export class SlabAllocator {
           cpu[CpuSlot.FREELIST] = next;
           c.dv[Desc.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
-            return this.postAlloc(c, obj, gfp);
+            return this.postAlloc(c, obj, gfp, size);
           }
           return obj;
         }
       }
       this.corruptCpuFreelist(c, obj);
     }
-    return this.allocSlow(c, gfp);
+    return this.allocSlow(c, gfp, size);
   }
 
   /** ___slab_alloc: refill the cpu freelist from the cpu slab, a partial slab or a new slab. */
-  private allocSlow(c: KmemCache, gfp: number): number {
+  private allocSlow(c: KmemCache, gfp: number, size: number): number {
     this.ev[Vm.SLAB_ALLOC_SLOW]++;
     const cpu = c.cpu;
     const f = this.f;
@@ -536,7 +539,7 @@ export class SlabAllocator {
           f[i + Pg.SLAB_FREELIST] = 0;
           f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
           cpu[CpuSlot.FREELIST] = fl;
-          return this.slabAlloc(c, gfp);
+          return this.slabAlloc(c, gfp, size);
         }
         this.deactivate(c);
       }
@@ -549,12 +552,12 @@ export class SlabAllocator {
         if (pfn === 0) return 0;
         this.freeze(c, pfn);
       }
-      if (cpu[CpuSlot.FREELIST] !== 0) return this.slabAlloc(c, gfp);
+      if (cpu[CpuSlot.FREELIST] !== 0) return this.slabAlloc(c, gfp, size);
     }
   }
 
   /** Debug checks, owner tracking and zeroing after an object left the freelist. */
-  private postAlloc(c: KmemCache, obj: number, gfp: number): number {
+  private postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
     if (c.debug !== 0) {
       const damage =
         checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
@@ -569,16 +572,55 @@ export class SlabAllocator {
           describeDamage(c, obj, damage, this.owners(c, obj)) + "; the object is set aside",
         );
       }
+    }
+    if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && c.ctor === null) {
+      this.bytes.fill(0, obj, obj + c.coreObjectSize);
+    }
+    if (c.debug !== 0) {
       setRedZones(this.bytes, c, obj, Poison.RED_ACTIVE);
+      if (keepsOrigSize(c)) this.setOrigSize(c, obj, size < 0 ? c.coreObjectSize : size);
       if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, obj, 0);
       if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
         this.log(`TRACE ${c.name} alloc ${hex(obj)} inuse=${c.dv[Desc.ACTIVE]}`);
       }
     }
-    if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && c.ctor === null) {
-      this.bytes.fill(0, obj, obj + c.coreObjectSize);
-    }
     return obj;
+  }
+
+  /**
+   * Records the size a kmalloc object was asked for; with red zones, the bytes from there to
+   * the class size become a red zone (SLUB's kmalloc red zone).
+   */
+  private setOrigSize(c: KmemCache, obj: number, size: number): void {
+    this.words[origSizeIndex(c, obj)] = size;
+    if ((c.flags & SlabFlag.RED_ZONE) !== 0 && size < c.coreObjectSize) {
+      this.bytes.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
+    }
+  }
+
+  /** The size recorded for a kmalloc object, or -1 when the cache does not record it. */
+  private origSize(c: KmemCache, obj: number): number {
+    return keepsOrigSize(c) ? (this.words[origSizeIndex(c, obj)] as number) : -1;
+  }
+
+  /**
+   * krealloc within the usable size: debug caches move the kmalloc red zone to the new size
+   * (newly exposed bytes zeroed when `zero`); others zero the bytes past the new size when
+   * `zero`. `addr` is a live object (ksize checked it).
+   */
+  resizeInPlace(addr: number, size: number, zero: boolean): void {
+    const head = this.slabOf(addr);
+    const c = this.caches[this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number] as KmemCache;
+    const old = this.origSize(c, addr);
+    if (old < 0) {
+      if (zero) this.bytes.fill(0, addr + size, addr + c.coreObjectSize);
+      return;
+    }
+    if (zero && size > old) this.bytes.fill(0, addr + old, addr + size);
+    if (size < old && (c.flags & SlabFlag.RED_ZONE) === 0 && zero) {
+      this.bytes.fill(0, addr + size, addr + old);
+    }
+    this.setOrigSize(c, addr, size);
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
@@ -895,7 +937,7 @@ export class SlabAllocator {
   /** Debug checks and init_on_free before an object goes back on a freelist. */
   private preFree(c: KmemCache, head: number, addr: number): void {
     if (c.debug !== 0) {
-      const damage = checkRedZones(this.bytes, c, addr, Poison.RED_ACTIVE);
+      const damage = checkRedZones(this.bytes, c, addr, Poison.RED_ACTIVE, this.origSize(c, addr));
       if (damage !== null) {
         c.dv[Desc.ACTIVE]--;
         this.quarantineObject(c, head, addr);
@@ -1344,7 +1386,7 @@ export class SlabAllocator {
       if (isFree)
         damage =
           checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
-      else damage = checkRedZones(this.bytes, c, obj, Poison.RED_ACTIVE);
+      else damage = checkRedZones(this.bytes, c, obj, Poison.RED_ACTIVE, this.origSize(c, obj));
       if (damage !== null) {
         const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
         throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, this.owners(c, obj))}`);

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  __GFP_ZERO,
+  GFP_KERNEL,
   Kmem,
   KmemError,
   SLAB_NO_MERGE,
@@ -144,6 +146,46 @@ describe("hardened freelists (always on)", () => {
     c.free(b);
     const raw = new DataView(mm.buffer).getUint32(b + 32, true);
     assert.notEqual(raw, a);
+  });
+});
+
+describe("kmalloc red zones from the requested size (Z with U)", () => {
+  it("test_kmalloc_redzone_access: bytes past the size asked for are a red zone", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "FZPU" });
+    const p = mm.kmalloc(18);
+    assert.equal(mm.ksize(p), 32);
+    assert.equal(mm.memory[p + 18], 0xcc);
+    mm.memory[p + 18] = 0x78;
+    mm.memory[p + 19] = 0x78;
+    assert.throws(
+      () => mm.verify(),
+      isKmemError("REDZONE", /kmalloc-32.*kmalloc red zone overwritten at offset 18/),
+    );
+    assert.throws(
+      () => mm.kfree(p),
+      isKmemError("REDZONE", /kmalloc red zone overwritten at offset 18 \(byte 0x78/),
+    );
+    mm.verify();
+  });
+
+  it("test_krealloc_redzone_zeroing: krealloc moves the red zone and zeroes what it exposes", () => {
+    const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug: "FZPU" });
+    const p = mm.kmalloc(48);
+    mm.memory.fill(0x11, p, p + 48);
+    // Shrink: bytes 40..63 become red zone.
+    assert.equal(mm.krealloc(p, 40, GFP_KERNEL | __GFP_ZERO), p);
+    assert.ok(mm.memory.subarray(p + 40, p + 64).every((x) => x === 0xcc));
+    assert.ok(mm.memory.subarray(p, p + 40).every((x) => x === 0x11));
+    // Grow within the class: bytes 40..55 exposed and zeroed, 56..63 still red zone.
+    assert.equal(mm.krealloc(p, 56, GFP_KERNEL | __GFP_ZERO), p);
+    assert.ok(mm.memory.subarray(p + 40, p + 56).every((x) => x === 0));
+    assert.ok(mm.memory.subarray(p + 56, p + 64).every((x) => x === 0xcc));
+    mm.verify();
+    mm.memory[p + 60] = 1;
+    assert.throws(
+      () => mm.kfree(p),
+      isKmemError("REDZONE", /kmalloc red zone overwritten at offset 60/),
+    );
   });
 });
 
