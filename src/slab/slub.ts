@@ -27,7 +27,8 @@
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
  *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
- *   SLAB-8  a cache's reference count is 1 + the caches merged into it
+ *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
+ *           was not destroyed
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
  *           and bitmap
  */
@@ -443,29 +444,28 @@ export class SlabAllocator {
   /** kmem_cache_destroy. */
   destroy(c: KmemCache): void {
     if (c === this.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
-    if (c.id !== c.realId) {
-      const real = this.caches[c.realId] as KmemCache;
-      real.dv[Desc.REFCOUNT]--;
-      this.releaseDescriptor(c);
+    const real = this.caches[c.realId] as KmemCache;
+    const refs = real.dv[Desc.REFCOUNT] as number;
+    if (refs > 1) {
+      // Other names still use the cache (Linux: the reference count drops, the cache stays).
+      real.dv[Desc.REFCOUNT] = refs - 1;
+      if (c === real) c.dead = true;
+      else this.releaseDescriptor(c);
       return;
     }
-    if ((c.dv[Desc.REFCOUNT] as number) > 1) {
-      // Caches merged into this one still use it: only this name goes.
-      throw new KmemError(
-        "BUSY",
-        `cache ${JSON.stringify(c.name)} has ${(c.dv[Desc.REFCOUNT] as number) - 1} other cache(s) merged into it; destroy those first`,
-      );
-    }
-    const active = c.dv[Desc.ACTIVE] as number;
+    // The last reference: the cache itself goes, once no object is live.
+    const active = real.dv[Desc.ACTIVE] as number;
     if (active > 0) {
       throw new KmemError(
         "BUSY",
-        `cache ${JSON.stringify(c.name)} still has ${active} live object(s); free them before destroy()`,
+        `cache ${JSON.stringify(real.name)} still has ${active} live object(s); free them before destroy()`,
       );
     }
-    this.deactivate(c);
-    this.discardAll(c, true);
-    this.releaseDescriptor(c);
+    if (c !== real) this.releaseDescriptor(c);
+    real.dv[Desc.REFCOUNT] = 0;
+    this.deactivate(real);
+    this.discardAll(real, true);
+    this.releaseDescriptor(real);
   }
 
   private releaseDescriptor(c: KmemCache): void {
@@ -1254,7 +1254,7 @@ export class SlabAllocator {
 
   /**
    * SLAB-7: the slab_caches list holds every live descriptor once, each with its magic and
-   * id; SLAB-8: a cache's reference count is 1 + its aliases; SLAB-9: a cpu slot is empty,
+   * id; SLAB-8: a cache's reference count is its aliases (+1 while its own handle lives); SLAB-9: a cpu slot is empty,
    * or names a frozen slab of its cache with that slab's first object and bitmap.
    */
   private verifyCaches(): void {
@@ -1286,7 +1286,7 @@ export class SlabAllocator {
       if (c === null || c.id !== c.realId) continue;
       let aliases = 0;
       for (const a of this.caches) if (a !== null && a.realId === c.id && a.id !== c.id) aliases++;
-      if (c.dv[Desc.REFCOUNT] !== 1 + aliases)
+      if (c.dv[Desc.REFCOUNT] !== (c.dead ? 0 : 1) + aliases)
         corrupt(
           "SLAB-8",
           `cache ${c.name} has refcount ${c.dv[Desc.REFCOUNT]} with ${aliases} aliases`,

@@ -133,6 +133,29 @@ describe("slab caches", () => {
     mm.verify();
   });
 
+  it("merged caches can be destroyed in any order; the cache goes with the last name", () => {
+    const mm = mk();
+    const a = cache(mm, "a100", 100);
+    const b = cache(mm, "b100", 100);
+    const x = b.alloc();
+    a.destroy(); // b still uses the cache
+    assert.throws(() => a.alloc(), TypeError);
+    const y = b.alloc();
+    mm.verify();
+    assert.throws(
+      () => b.destroy(),
+      (e: unknown) =>
+        e instanceof KmemError && e.code === "BUSY" && /2 live object/.test(e.message),
+    );
+    b.free(x);
+    b.free(y);
+    const free = mm.stats().freePages;
+    b.destroy();
+    assert.ok(!mm.stats().caches.some((c) => c.name === "a100"));
+    assert.ok(mm.stats().freePages > free);
+    mm.verify();
+  });
+
   it("a larger cache merged in raises the object size: zeroing and ksize cover it", () => {
     const mm = mk();
     cache(mm, "a100", 100);
