@@ -276,6 +276,14 @@ export class Kmem {
     throw new KmemError("INVALID_FREE", `${fn}: address ${addr} is outside physical memory`);
   }
 
+  /**
+   * Shrinks every slab cache, kmalloc's included (what `slabinfo -s` does): cpu slabs are
+   * flushed and every empty slab goes back to the page allocator. Returns the pages freed.
+   */
+  shrinkSlabs(): number {
+    return this.slab.shrinkAll(Number.POSITIVE_INFINITY);
+  }
+
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
   drainPages(): number {
     return this.buddy.drainAll();
