@@ -63,21 +63,6 @@ export function checkIntegerRange(
   }
 }
 
-/** Throws TypeError/RangeError unless `value` is a finite number in [min, max]. */
-export function checkNumberRange(
-  name: string,
-  value: unknown,
-  min: number,
-  max: number,
-): asserts value is number {
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  }
-  if (!(value >= min && value <= max)) {
-    throw new RangeError(`${name} must be in ${min}..${max}, got ${value}`);
-  }
-}
-
 /** Throws TypeError if `options` has a key outside `known` (catches misspelt options). */
 export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {

@@ -377,6 +377,7 @@ export class Kmem {
   stats(): KmemStats {
     const buddyFree = this.buddy.buddyFreePages();
     const pcp = this.buddy.pcpPages();
+    const [reclaimable, unreclaimable] = this.slab.slabPages();
     const events: Record<string, number> = {};
     VM_EVENT_NAMES.forEach((name, i) => {
       events[name] = this.buddy.event(i);
@@ -388,7 +389,7 @@ export class Kmem {
       freePages: buddyFree + pcp,
       buddyFreePages: buddyFree,
       pcpPages: pcp,
-      slabPages: this.slab.slabPages()[0] + this.slab.slabPages()[1],
+      slabPages: reclaimable + unreclaimable,
       vmallocPages: 0,
       pageTablePages: 0,
       freeByOrder: this.buddy.freeByOrder(),
@@ -448,6 +449,7 @@ export class Kmem {
   private snapshot(): MemSnapshot {
     const b = this.buddy;
     const [reclaimable, unreclaimable] = this.slab.slabPages();
+    const watermarks = b.watermarks();
     const counters: [string, number][] = [
       ["nr_free_pages", b.buddyFreePages()],
       ["nr_free_pcp", b.pcpPages()],
@@ -464,8 +466,8 @@ export class Kmem {
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
       pcpPages: b.pcpPages(),
-      wmarkLow: b.watermarks().low,
-      wmarkHigh: b.watermarks().high,
+      wmarkLow: watermarks.low,
+      wmarkHigh: watermarks.high,
       slabReclaimablePages: reclaimable,
       slabUnreclaimablePages: unreclaimable,
       pageTablePages: 0,

@@ -167,9 +167,4 @@ export class PhysMem {
   seal(): void {
     this.header[Hdr.MAGIC] = Layout.MAGIC;
   }
-
-  /** Bytes of the reserved part (header + mem_map, rounded to pages). */
-  get reservedBytes(): number {
-    return this.firstManagedPfn * this.pageSize;
-  }
 }

@@ -724,10 +724,6 @@ export class BuddyAllocator {
     };
   }
 
-  pcpLimits(): { batch: number; high: number } {
-    return { batch: this.h[Hdr.PCP_BATCH] as number, high: this.h[Hdr.PCP_HIGH] as number };
-  }
-
   /**
    * A counter summed over all cpus. Event counters are 32-bit and read unsigned (they wrap
    * at 2^32, as Linux's do on 32-bit machines); gauges (NR_SLAB_*) are signed per cpu.

@@ -235,11 +235,7 @@ export class SlabAllocator {
     ctor: Ctor | null,
     secret: number,
   ): KmemCache {
-    const dv = this.descriptorView(desc);
-    dv.fill(0);
-    const id = this.newId();
-    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
-    dv[Desc.OBJECT_SIZE] = g.objectSize;
+    const { dv, id } = this.startDescriptor(desc, name, g.objectSize);
     dv[Desc.SIZE] = g.size;
     dv[Desc.ALIGN] = g.align;
     dv[Desc.FLAGS] = flags;
@@ -254,9 +250,6 @@ export class SlabAllocator {
     dv[Desc.MIN_PARTIAL] = g.minPartial;
     dv[Desc.REFCOUNT] = 1;
     dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
-    dv[Desc.ID] = id;
-    this.writeName(desc, name);
-    this.linkCache(desc);
     const c = new KmemCache(
       this,
       name,
@@ -274,6 +267,23 @@ export class SlabAllocator {
     );
     this.caches[id] = c;
     return c;
+  }
+
+  /** The words every descriptor has (magic, object size, id, name), linked on slab_caches. */
+  private startDescriptor(
+    desc: number,
+    name: string,
+    objectSize: number,
+  ): { dv: Int32Array; id: number } {
+    const dv = this.descriptorView(desc);
+    dv.fill(0);
+    const id = this.newId();
+    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
+    dv[Desc.OBJECT_SIZE] = objectSize;
+    dv[Desc.ID] = id;
+    this.writeName(desc, name);
+    this.linkCache(desc);
+    return { dv, id };
   }
 
   private writeName(desc: number, name: string): void {
@@ -376,15 +386,8 @@ export class SlabAllocator {
   private createAlias(name: string, size: number, real: KmemCache): KmemCache | null {
     const desc = this.alloc(this.boot, Gfp.KERNEL, -1);
     if (desc === 0) return null;
-    const dv = this.descriptorView(desc);
-    dv.fill(0);
-    const id = this.newId();
-    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
-    dv[Desc.OBJECT_SIZE] = size;
+    const { dv, id } = this.startDescriptor(desc, name, size);
     dv[Desc.ALIAS_OF] = real.desc;
-    dv[Desc.ID] = id;
-    this.writeName(desc, name);
-    this.linkCache(desc);
     real.dv[Desc.REFCOUNT]++;
     if (size > real.coreObjectSize) {
       // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
