@@ -85,6 +85,10 @@ export const enum Hdr {
   SLAB_CACHES = ROOTS + 0,
   /** Address of the boot cache descriptor ("kmem_cache", in the header). */
   BOOT_CACHE = ROOTS + 1,
+  /** Address of the vmalloc descriptor (virtual address space and page tables), 0 if none. */
+  VMALLOC = ROOTS + 2,
+  /** Address of the SLOB descriptor (its page lists), 0 unless SLOB serves kmalloc. */
+  SLOB = ROOTS + 3,
   NR_ROOTS = 14,
   FREE_AREA = ROOTS + NR_ROOTS,
   PCP = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
