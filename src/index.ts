@@ -59,3 +59,4 @@ export {
   SLAB_STORE_USER,
   SLAB_TRACE,
 } from "./slab/index.js";
+export { type ByteAllocator, buddyAllocator, kmallocAllocator } from "./alloc/index.js";

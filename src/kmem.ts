@@ -374,6 +374,14 @@ export class Kmem {
     this.slab.verify();
   }
 
+  /**
+   * Pages allocated now (managed pages less the free ones, per-cpu lists counted as free):
+   * cheap enough to read after every operation.
+   */
+  get usedPages(): number {
+    return this.managedPages - this.buddy.buddyFreePages() - this.buddy.pcpPages();
+  }
+
   stats(): KmemStats {
     const buddyFree = this.buddy.buddyFreePages();
     const pcp = this.buddy.pcpPages();

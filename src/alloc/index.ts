@@ -1,0 +1,3 @@
+/* The common allocator interface and the kmem layers behind it. */
+export type { ByteAllocator } from "./allocator.js";
+export { buddyAllocator, kmallocAllocator } from "./kmem-adapters.js";
