@@ -30,10 +30,12 @@ import {
   unusableIndexReport,
   vmstat,
 } from "./report/index.js";
+import { checkMinNr, Mempool, type PoolBackend } from "./mempool/index.js";
+import { SlobAllocator } from "./slob/index.js";
 import {
   type CacheOptions,
   descriptorWords,
-  type KmemCache,
+  KmemCache,
   SlabAllocator,
   type SlabCacheInfo,
 } from "./slab/index.js";
@@ -59,6 +61,11 @@ export interface KmemOptions {
   initOnAlloc?: boolean;
   /** Zero every object on free (init_on_free). Default false. */
   initOnFree?: boolean;
+  /**
+   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
+   * simple list of blocks for tiny memories (no debugging, as in Linux).
+   */
+  slab?: "slub" | "slob";
 }
 
 const OPTION_KEYS = [
@@ -70,6 +77,7 @@ const OPTION_KEYS = [
   "log",
   "initOnAlloc",
   "initOnFree",
+  "slab",
 ] as const;
 const DEBUG_LETTERS = "FZPUTAO-";
 
@@ -133,8 +141,12 @@ export class Kmem {
   readonly debug: string;
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
-  private readonly slab: SlabAllocator;
-  private readonly km: Kmalloc;
+  /** The object allocator: SLUB's, or SLOB's. */
+  private readonly slab: SlabAllocator | SlobAllocator;
+  /** kmalloc: SLUB's size classes, or SLOB itself. */
+  private readonly km: Kmalloc | SlobAllocator;
+  /** Which object allocator serves kmalloc and createCache. */
+  readonly slabAllocator: "slub" | "slob";
   private readonly initOnAlloc: boolean;
 
   constructor(options: KmemOptions) {
@@ -156,6 +168,16 @@ export class Kmem {
       checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
     }
     this.debug = parseDebug(options.debug);
+    const kind = options.slab ?? "slub";
+    if (kind !== "slub" && kind !== "slob") {
+      throw new RangeError(`slab must be "slub" or "slob", got ${describe(kind)}`);
+    }
+    if (kind === "slob" && this.debug !== "") {
+      throw new RangeError(
+        `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
+      );
+    }
+    this.slabAllocator = kind;
     if (options.log !== undefined && typeof options.log !== "function") {
       throw new TypeError(`log must be a function, got ${describe(options.log)}`);
     }
@@ -165,13 +187,24 @@ export class Kmem {
     this.phys.init();
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
-    this.slab = new SlabAllocator(this.phys, this.buddy, {
-      debug: this.debug,
-      initOnAlloc: this.initOnAlloc,
-      initOnFree,
-      log: options.log ?? null,
-    });
-    this.km = new Kmalloc(this.phys, this.buddy, this.slab);
+    if (kind === "slob") {
+      const slob = new SlobAllocator(this.phys, this.buddy, {
+        initOnAlloc: this.initOnAlloc,
+        initOnFree,
+        log: options.log ?? null,
+      });
+      this.slab = slob;
+      this.km = slob;
+    } else {
+      const slub = new SlabAllocator(this.phys, this.buddy, {
+        debug: this.debug,
+        initOnAlloc: this.initOnAlloc,
+        initOnFree,
+        log: options.log ?? null,
+      });
+      this.slab = slub;
+      this.km = new Kmalloc(this.phys, this.buddy, slub);
+    }
     this.phys.seal();
 
     this.memory = this.phys.bytes;
@@ -261,6 +294,48 @@ export class Kmem {
   ksize(addr: number): number {
     if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
     return this.km.ksize(addr);
+  }
+
+  /* ------------------------------------------------------------------ memory pools */
+
+  /**
+   * mempool_create: a pool that keeps `minNr` elements in reserve, from a cache of this
+   * instance or kmalloc blocks of `cacheOrSize` bytes. Returns null (taking nothing) when
+   * the reserve cannot be filled now.
+   */
+  createMempool(minNr: number, cacheOrSize: KmemCache | number): Mempool | null {
+    checkMinNr(minNr);
+    if (typeof cacheOrSize === "number") {
+      const max = this.pageSize << (this.maxOrder - 1);
+      checkIntegerRange("size", cacheOrSize, 1, max);
+      return Mempool.create(this.pools(), minNr, null, cacheOrSize);
+    }
+    if (!(cacheOrSize instanceof KmemCache) || cacheOrSize.slab !== this.slab) {
+      throw new TypeError(
+        `cacheOrSize must be a cache of this instance or a size in bytes, got ${describe(cacheOrSize)}`,
+      );
+    }
+    if (cacheOrSize.dead)
+      throw new TypeError(`cache ${JSON.stringify(cacheOrSize.name)} was destroyed`);
+    return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
+  }
+
+  private poolBackend: PoolBackend | null = null;
+
+  private pools(): PoolBackend {
+    if (this.poolBackend === null) {
+      const km = this.km;
+      const slab = this.slab;
+      this.poolBackend = {
+        words: this.phys.words,
+        bytes: this.memory,
+        kmalloc: (size, gfp) => km.kmalloc(size, gfp),
+        kfree: (addr) => km.kfree(addr),
+        ksize: (addr) => km.ksize(addr),
+        checkLive: (cache, addr, fn) => slab.checkLive(cache, addr, fn),
+      };
+    }
+    return this.poolBackend;
   }
 
   /** A size that is not an unsigned 32-bit integer: an error, or 0 when merely too large. */

@@ -1,2 +1,3 @@
 /* kmalloc: size classes over slab caches, large requests over pages. */
 export { badSize, Kmalloc, kmallocSizes, ZERO_SIZE_PTR } from "./kmalloc.js";
+export { LargeKmalloc } from "./large.js";

@@ -12,9 +12,10 @@
  * ksize accept it.
  */
 
-import { describe, hex, KmemError } from "../errors.js";
-import { Frame, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
+import { describe } from "../errors.js";
+import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { LargeKmalloc } from "./large.js";
 import { type KmemCache, type SlabAllocator, SlabFlag } from "../slab/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
@@ -38,14 +39,9 @@ function className(size: number): string {
 
 export class Kmalloc {
   private readonly slab: SlabAllocator;
-  private readonly buddy: BuddyAllocator;
-  private readonly f: Int32Array;
+  private readonly large: LargeKmalloc;
   private readonly bytes: Uint8Array;
   private readonly pageSize: number;
-  private readonly pageShift: number;
-  private readonly maxOrder: number;
-  private readonly firstAddr: number;
-  private readonly endAddr: number;
   /** The caches, by class index. */
   readonly caches: KmemCache[] = [];
   /** Class index for sizes 1..192, by (size - 1) >> 3 (Linux size_index). */
@@ -55,14 +51,9 @@ export class Kmalloc {
 
   constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator) {
     this.slab = slab;
-    this.buddy = buddy;
-    this.f = phys.frames;
+    this.large = new LargeKmalloc(phys, buddy);
     this.bytes = phys.bytes;
     this.pageSize = phys.pageSize;
-    this.pageShift = phys.pageShift;
-    this.maxOrder = phys.maxOrder;
-    this.firstAddr = phys.firstManagedPfn * phys.pageSize;
-    this.endAddr = phys.totalPages * phys.pageSize;
     const sizes = kmallocSizes(phys.pageSize);
     this.maxCacheSize = sizes[sizes.length - 1] as number;
     for (const size of sizes) {
@@ -95,20 +86,7 @@ export class Kmalloc {
       if (size === 0) return ZERO_SIZE_PTR;
       return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
-    return this.kmallocLarge(size, gfp);
-  }
-
-  /** kmalloc_large: whole pages, head frame flagged KMALLOC. */
-  private kmallocLarge(size: number, gfp: number): number {
-    const pages = Math.ceil(size / this.pageSize);
-    const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
-    if (order >= this.maxOrder) return 0;
-    const addr = this.buddy.allocPages(order, gfp);
-    if (addr === 0) return 0;
-    const i = (addr >>> this.pageShift) * Frame.WORDS;
-    this.f[i + Pg.FLAGS] = (this.f[i + Pg.FLAGS] as number) | PgFlag.KMALLOC;
-    this.buddy.ev[Vm.KMALLOC_LARGE]++;
-    return addr;
+    return this.large.alloc(size, gfp);
   }
 
   /** kfree: `addr` is an unsigned 32-bit integer here. */
@@ -119,35 +97,7 @@ export class Kmalloc {
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
-    const order = this.largeOrder(addr, "kfree");
-    const i = (addr >>> this.pageShift) * Frame.WORDS;
-    this.f[i + Pg.FLAGS] = PgFlag.HEAD;
-    this.buddy.freePages(addr, order);
-  }
-
-  /** The order of the large kmalloc at `addr`; a KmemError if it is not one. */
-  private largeOrder(addr: number, fn: string): number {
-    if (addr < this.firstAddr || addr >= this.endAddr) {
-      throw new KmemError(
-        "INVALID_FREE",
-        `${fn}(${hex(addr)}): the address is outside managed memory`,
-      );
-    }
-    const pfn = addr >>> this.pageShift;
-    const flags = this.f[pfn * Frame.WORDS + Pg.FLAGS] as number;
-    if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
-      return this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
-    }
-    if ((addr & (this.pageSize - 1)) === 0 && (flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
-      throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
-    }
-    if (flags === PgFlag.HEAD) {
-      throw new KmemError(
-        "INVALID_FREE",
-        `${fn}(${hex(addr)}): these pages came from allocPages, not kmalloc (free them with freePages)`,
-      );
-    }
-    throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not an address kmalloc returned`);
+    this.large.free(addr, "kfree");
   }
 
   /** ksize: the usable size of the allocation at `addr`. */
@@ -155,7 +105,7 @@ export class Kmalloc {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
     const head = this.slab.slabOf(addr);
     if (head !== 0) return this.slab.liveObjectCache(head, addr).coreObjectSize;
-    return this.pageSize << this.largeOrder(addr, "ksize");
+    return this.pageSize << this.large.order(addr, "ksize");
   }
 
   /** krealloc: in place while the allocation's usable size holds `size`, else move. */

@@ -12,10 +12,21 @@
 import { describe } from "../errors.js";
 import { Gfp } from "../page/gfp.js";
 import { type CacheGeometry, SlabFlag } from "./layout.js";
-import type { SlabAllocator } from "./slub.js";
 
-/** A constructor: called once per object, with its address, when a slab is built. */
+/**
+ * A constructor: called with an object's address to put it in its constructed state (SLUB:
+ * once per object when a slab is built; SLOB: at every allocation).
+ */
 export type Ctor = (addr: number) => void;
+
+/** @internal What a handle calls: the allocator that owns the cache (SLUB or SLOB). */
+export interface CacheBackend {
+  alloc(c: KmemCache, gfp: number, size: number): number;
+  free(c: KmemCache, addr: number): void;
+  shrink(c: KmemCache): number;
+  destroy(c: KmemCache): void;
+  badGfp(gfp: unknown): never;
+}
 
 export class KmemCache {
   /** The name given to createCache. */
@@ -69,13 +80,13 @@ export class KmemCache {
   /** @internal This context's cpu slot in the real cache's descriptor. */
   readonly cpu: Int32Array;
   /** @internal */
-  readonly slab: SlabAllocator;
+  readonly slab: CacheBackend;
   /** @internal Set by destroy(). */
   dead = false;
 
   /** @internal Built by the slab allocator; callers get handles from createCache. */
   constructor(
-    slab: SlabAllocator,
+    slab: CacheBackend,
     name: string,
     objectSize: number,
     desc: number,

@@ -1,5 +1,5 @@
 /* The slab layer: object caches over page blocks (SLUB design). */
-export { checkCtor, type Ctor, KmemCache } from "./cache.js";
+export { type CacheBackend, checkCtor, type Ctor, KmemCache } from "./cache.js";
 export {
   descriptorWords,
   SLAB_CONSISTENCY_CHECKS,

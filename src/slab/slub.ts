@@ -888,6 +888,29 @@ export class SlabAllocator {
     return c;
   }
 
+  /**
+   * Checks that `addr` is a live object of cache `c` without changing anything (what a free
+   * would check): INVALID_FREE, DOUBLE_FREE or WRONG_CACHE otherwise.
+   */
+  checkLive(c: KmemCache, addr: number, fn: string): void {
+    const head = this.slabOf(addr);
+    if (head === 0) {
+      throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not a slab object`);
+    }
+    const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
+    const owner = this.caches[id] as KmemCache;
+    if (id !== c.realId) {
+      throw new KmemError(
+        "WRONG_CACHE",
+        `${fn}(${hex(addr)}): the object belongs to cache ${JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+      );
+    }
+    const idx = this.objectIndex(c, head, addr);
+    if (!this.testBit(c, head, idx) || this.isSetAside(c, head, addr)) {
+      throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
+    }
+  }
+
   /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
   private objectIndex(c: KmemCache, head: number, addr: number): number {
     const off = addr - (head * this.pageSize + c.redLeft);

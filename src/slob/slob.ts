@@ -1,0 +1,1006 @@
+/*
+ * SLOB, the "simple list of blocks" allocator (Linux mm/slob.c, removed in 6.4): the object
+ * allocator for tiny memories. It serves kmalloc and the object caches from order-0 pages
+ * shared by everyone, first fit over three page lists by request size, in 2-byte units.
+ * Requests that do not fit in a page go to the page allocator (kmalloc_large, or a block of
+ * pages per object for caches of big objects).
+ *
+ * Page lists (heads in the SLOB descriptor, circular, linked through the frames' next/prev):
+ *
+ *   small   blocks < 256 B     a page with free units is on the list of the size of the
+ *   medium  blocks < 1024 B    request that first made it partly free; a full page is on
+ *   large   the rest           no list; a page whose every unit is free goes back at once
+ *
+ * A search walks its list from the head and takes the first page that can hold the block
+ * (first fit, the page's own free list in address order); on success the list is rotated
+ * so the next search starts at that page (Knuth vol. 1, 2.5).
+ *
+ * One SLOB page, in 2-byte units (offsets from the page start):
+ *
+ *   0    2        hdr+obj                                                      pageUnits
+ *   +----+--------+---------------+----+-------------+--------+-------------+
+ *   |frag| units  | object ...    |free| units tag   | obj... | free        |
+ *   |    | tag    |               |    |             |        |             |
+ *   +----+--------+---------------+----+-------------+--------+-------------+
+ *    ^ alignment fragments stay free   ^ frame: UNITS = free units, FREELIST = first free
+ *
+ * Free block (a u16 pair at its first unit; next is the offset of the next free block,
+ * 0 for "none": no free block follows at offset 0):
+ *   units >= 2:  [units - 1][next]
+ *   units == 1:  [0x8000 | next]
+ *
+ * Live block: a 4-byte header before the object (Linux keeps an 8-byte size header before
+ * kmalloc blocks and none before cache objects; kmem keeps 4 bytes before every block):
+ *   [units][tag]   tag = (cache id ^ hash(object address) ^ secret) & 0xffff,
+ *                  cache id 0 for kmalloc, 1 for the cache descriptors ("kmem_cache")
+ * The tag makes a free O(1)-checkable: a free of an address that is not a live object, or
+ * to the wrong cache, is caught before anything is written (an address inside a live
+ * object passes with probability 2^-16 per free). A double free is found for certain: the
+ * free walks the page's free list to its insertion point anyway, and a block overlapping
+ * a free one is refused.
+ *
+ * Invariants (verify()):
+ *   SLOB-1  the descriptor's magic; every list is a well-formed circular list of order-0
+ *           SLOB pages with free units, each tagged with that list
+ *   SLOB-2  a page's free list is in address order, inside the page, without overlaps or
+ *           touching neighbours, and its units add up to the frame's UNITS
+ *   SLOB-3  free and live blocks tile each small page exactly; every live tag decodes to
+ *           a live cache id
+ *   SLOB-4  live objects per cache (and for kmalloc) match the descriptors' counts, and
+ *           the pages found match the slab page gauge
+ */
+
+import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
+import type { FaultAttr } from "../fault/index.js";
+import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
+import { LargeKmalloc } from "../kmalloc/large.js";
+import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
+import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
+import { type CacheBackend, checkCtor, KmemCache } from "../slab/cache.js";
+import {
+  type CacheGeometry,
+  calculateAlignment,
+  checkAlign,
+  encodeCacheName,
+  SLAB_USER_FLAGS,
+  SlabFlag,
+} from "../slab/layout.js";
+import type { CacheOptions, SlabCacheInfo } from "../slab/slub.js";
+
+const enum Slob {
+  /** Bytes per unit. */
+  UNIT = 2,
+  /** Live block header: units (u16) and tag (u16). */
+  HDR = 4,
+  HDR_UNITS = 2,
+  /** Blocks below this many bytes use the small list (SLOB_BREAK1). */
+  BREAK1 = 256,
+  /** ... below this the medium list (SLOB_BREAK2); the rest the large list. */
+  BREAK2 = 1024,
+  /** Alignment of every object (ARCH_KMALLOC_MINALIGN). */
+  MIN_ALIGN = 8,
+  /** Free-block word flag: a block of one unit. */
+  ONE_UNIT = 0x8000,
+  NEXT_MASK = 0x7fff,
+  /** Cache ids: 0 is kmalloc, 1 the descriptors' own cache. */
+  KMALLOC_ID = 0,
+  BOOT_ID = 1,
+  MAX_ID = 0xffff,
+}
+
+/** Owner words of a SLOB page's head frame. */
+const enum SlobPg {
+  /** Free units on the page (sp->units). */
+  UNITS = Pg.OWNER + 0,
+  /** Offset in units of the first free block; pageUnits when none. */
+  FREELIST = Pg.OWNER + 1,
+  /** The SlobList the page is on. */
+  LIST = Pg.OWNER + 2,
+  /** Big pages: the id of the cache whose object the block is. */
+  CACHE = Pg.OWNER + 3,
+}
+
+const enum SlobList {
+  NONE = 0,
+  SMALL = 1,
+  MEDIUM = 2,
+  LARGE = 3,
+  /** Not a list: a block of pages holding one object of a cache of big objects. */
+  BIG = 4,
+}
+
+/** The SLOB descriptor, in the header's boot area, at Hdr.SLOB. */
+const enum SlobDesc {
+  MAGIC = 0,
+  /** Head pfns of the small, medium and large lists (LIST_HEADS + list - 1). */
+  LIST_HEADS = 1,
+  /** Address of the newest cache descriptor, 0 if none. */
+  CACHES = 4,
+  SECRET = 5,
+  /** Live kmalloc objects (excluding kmalloc_large). */
+  KMALLOC_ACTIVE = 6,
+  /** SLOB pages held (small pages and big-object blocks, in pages). */
+  PAGES = 7,
+  WORDS = 8,
+  MAGIC_VALUE = 0x736c6f62, // "slob"
+}
+
+/** A cache descriptor: a SLOB block of the boot cache. */
+const enum CacheDesc {
+  ID = 0,
+  OBJECT_SIZE = 1,
+  ALIGN = 2,
+  FLAGS = 3,
+  ACTIVE = 4,
+  NEXT = 5,
+  PREV = 6,
+  /** Big caches: the order of their page blocks, else -1. */
+  ORDER = 7,
+  NAME = 8,
+  NAME_BYTES = 48,
+  WORDS = NAME + NAME_BYTES / 4,
+}
+
+const CREATE_KEYS = ["align", "flags", "ctor"] as const;
+const NO_SLOTS = new Uint16Array(0);
+
+export interface SlobOptions {
+  initOnAlloc: boolean;
+  initOnFree: boolean;
+  log: LogFn | null;
+}
+
+/** Words of the header's boot area SLOB needs. */
+export const SLOB_DESCRIPTOR_WORDS: number = SlobDesc.WORDS;
+
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
+export class SlobAllocator implements CacheBackend {
+  private readonly buddy: BuddyAllocator;
+  private readonly phys: PhysMem;
+  private readonly large: LargeKmalloc;
+  private readonly f: Int32Array;
+  private readonly u16: Uint16Array;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly ev: Int32Array;
+  /** The descriptor's words. */
+  private readonly d: Int32Array;
+  private readonly pageSize: number;
+  private readonly pageShift: number;
+  private readonly pageUnits: number;
+  private readonly firstPfn: number;
+  private readonly totalPages: number;
+  private readonly maxOrder: number;
+  private readonly secret: number;
+  private readonly initOnAlloc: boolean;
+  private readonly initOnFree: boolean;
+  /** Handles by cache id (0 and 1 are kmalloc and the boot cache: null). */
+  private readonly caches: (KmemCache | null)[] = [null, null];
+  /** Set by pageAlloc when the page it allocated from left its list. */
+  private removed = false;
+  failslab: FaultAttr | null = null;
+  log: LogFn | null;
+
+  constructor(phys: PhysMem, buddy: BuddyAllocator, options: SlobOptions) {
+    this.phys = phys;
+    this.buddy = buddy;
+    this.large = new LargeKmalloc(phys, buddy);
+    this.f = phys.frames;
+    this.bytes = phys.bytes;
+    this.words = phys.words;
+    this.u16 = new Uint16Array(phys.buffer, 0, (phys.totalPages * phys.pageSize) >>> 1);
+    this.ev = buddy.ev;
+    this.pageSize = phys.pageSize;
+    this.pageShift = phys.pageShift;
+    this.pageUnits = phys.pageSize / Slob.UNIT;
+    this.firstPfn = phys.firstManagedPfn;
+    this.totalPages = phys.totalPages;
+    this.maxOrder = phys.maxOrder;
+    this.initOnAlloc = options.initOnAlloc;
+    this.initOnFree = options.initOnFree;
+    this.log = options.log;
+    const desc = bootCacheBase(phys.nrCpus) * 4;
+    this.d = new Int32Array(phys.buffer, desc, SlobDesc.WORDS);
+    this.d.fill(0);
+    this.d[SlobDesc.MAGIC] = SlobDesc.MAGIC_VALUE;
+    const rnd = new Uint16Array(1);
+    crypto.getRandomValues(rnd);
+    this.secret = rnd[0] as number;
+    this.d[SlobDesc.SECRET] = this.secret;
+    phys.header[Hdr.SLOB] = desc;
+  }
+
+  /* ------------------------------------------------------------------ free blocks */
+
+  /** Units of the free block at unit offset `o` of the page at unit index `base`. */
+  private unitsAt(base: number, o: number): number {
+    const v = this.u16[base + o] as number;
+    return (v & Slob.ONE_UNIT) !== 0 ? 1 : v + 1;
+  }
+
+  /** Offset of the free block after the one at `o`; pageUnits for none. */
+  private nextAt(base: number, o: number): number {
+    const v = this.u16[base + o] as number;
+    const n = (v & Slob.ONE_UNIT) !== 0 ? v & Slob.NEXT_MASK : (this.u16[base + o + 1] as number);
+    return n === 0 ? this.pageUnits : n;
+  }
+
+  /** set_slob: writes a free block of `units` at `o` whose successor is `next`. */
+  private setFree(base: number, o: number, units: number, next: number): void {
+    const n = next === this.pageUnits ? 0 : next;
+    if (units === 1) {
+      this.u16[base + o] = Slob.ONE_UNIT | n;
+    } else {
+      this.u16[base + o] = units - 1;
+      this.u16[base + o + 1] = n;
+    }
+  }
+
+  /* ------------------------------------------------------------------ page lists */
+
+  private listOf(bytes: number): number {
+    return bytes < Slob.BREAK1
+      ? SlobList.SMALL
+      : bytes < Slob.BREAK2
+        ? SlobList.MEDIUM
+        : SlobList.LARGE;
+  }
+
+  /** set_slob_page_free: adds the page at the front of `list`. */
+  private listAdd(pfn: number, list: number): void {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
+    if (head === 0) {
+      f[i + Pg.NEXT] = pfn;
+      f[i + Pg.PREV] = pfn;
+    } else {
+      const tail = f[head * Frame.WORDS + Pg.PREV] as number;
+      f[i + Pg.NEXT] = head;
+      f[i + Pg.PREV] = tail;
+      f[tail * Frame.WORDS + Pg.NEXT] = pfn;
+      f[head * Frame.WORDS + Pg.PREV] = pfn;
+    }
+    this.d[SlobDesc.LIST_HEADS + list - 1] = pfn;
+    f[i + SlobPg.LIST] = list;
+  }
+
+  /** clear_slob_page_free. */
+  private listDel(pfn: number): void {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const list = f[i + SlobPg.LIST] as number;
+    const next = f[i + Pg.NEXT] as number;
+    const prev = f[i + Pg.PREV] as number;
+    const h = SlobDesc.LIST_HEADS + list - 1;
+    if (next === pfn) {
+      this.d[h] = 0;
+    } else {
+      f[prev * Frame.WORDS + Pg.NEXT] = next;
+      f[next * Frame.WORDS + Pg.PREV] = prev;
+      if (this.d[h] === pfn) this.d[h] = next;
+    }
+    f[i + Pg.NEXT] = 0;
+    f[i + Pg.PREV] = 0;
+    f[i + SlobPg.LIST] = SlobList.NONE;
+  }
+
+  /* ------------------------------------------------------------------ slob_alloc / slob_free */
+
+  /**
+   * slob_page_alloc: first fit on one page for `units` whose object (HDR bytes in) is
+   * aligned to `align`. Returns the block's unit offset, or -1.
+   */
+  private pageAlloc(pfn: number, units: number, align: number): number {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const base = pfn << (this.pageShift - 1);
+    const end = this.pageUnits;
+    let prev = -1;
+    let cur = f[i + SlobPg.FREELIST] as number;
+    for (;;) {
+      let avail = this.unitsAt(base, cur);
+      const curAddr = (base + cur) * Slob.UNIT;
+      const aligned = ((curAddr + Slob.HDR + align - 1) & -align) - Slob.HDR;
+      const delta = (aligned - curAddr) >>> 1;
+      if (avail >= units + delta) {
+        if (delta !== 0) {
+          // Fragment the head so that the object is aligned.
+          const next = this.nextAt(base, cur);
+          this.setFree(base, cur + delta, avail - delta, next);
+          this.setFree(base, cur, delta, cur + delta);
+          prev = cur;
+          cur += delta;
+          avail -= delta;
+        }
+        const next = this.nextAt(base, cur);
+        if (avail === units) {
+          if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), next);
+          else f[i + SlobPg.FREELIST] = next;
+        } else {
+          if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), cur + units);
+          else f[i + SlobPg.FREELIST] = cur + units;
+          this.setFree(base, cur + units, avail - units, next);
+        }
+        const left = (f[i + SlobPg.UNITS] as number) - units;
+        f[i + SlobPg.UNITS] = left;
+        if (left === 0) {
+          this.listDel(pfn);
+          this.removed = true;
+        }
+        return cur;
+      }
+      const next = this.nextAt(base, cur);
+      if (next === end) return -1;
+      prev = cur;
+      cur = next;
+    }
+  }
+
+  /**
+   * slob_alloc: a block of `bytes` (header included) whose object is aligned to `align`,
+   * tagged for cache `id`. Returns the object's address, or 0.
+   */
+  private slobAlloc(bytes: number, gfp: number, align: number, id: number): number {
+    const units = (bytes + 1) >>> 1;
+    const list = this.listOf(bytes);
+    const h = SlobDesc.LIST_HEADS + list - 1;
+    const f = this.f;
+    const head = this.d[h] as number;
+    let block = -1;
+    let pfn = head;
+    if (head !== 0) {
+      do {
+        const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+        if ((f[pfn * Frame.WORDS + SlobPg.UNITS] as number) >= units) {
+          this.removed = false;
+          block = this.pageAlloc(pfn, units, align);
+          if (block >= 0) {
+            // Start the next search here: fragments spread, searches shorten.
+            if (!this.removed) this.d[h] = pfn;
+            break;
+          }
+        }
+        pfn = next;
+      } while (pfn !== head);
+    }
+    if (block < 0) {
+      const addr = this.buddy.allocPages(0, gfp & ~Gfp.ZERO);
+      if (addr === 0) return 0;
+      pfn = addr >>> this.pageShift;
+      const i = pfn * Frame.WORDS;
+      f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      f[i + SlobPg.UNITS] = this.pageUnits;
+      f[i + SlobPg.FREELIST] = 0;
+      f[i + SlobPg.CACHE] = 0;
+      this.setFree(pfn << (this.pageShift - 1), 0, this.pageUnits, this.pageUnits);
+      this.listAdd(pfn, list);
+      this.pageGauge(1);
+      block = this.pageAlloc(pfn, units, align);
+    }
+    const at = (pfn << (this.pageShift - 1)) + block;
+    const obj = at * Slob.UNIT + Slob.HDR;
+    this.u16[at] = units;
+    this.u16[at + 1] = this.tag(id, obj);
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+      this.bytes.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
+    }
+    return obj;
+  }
+
+  private tag(id: number, obj: number): number {
+    return (id ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
+  }
+
+  private pageGauge(pages: number): void {
+    this.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (this.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + pages;
+    this.d[SlobDesc.PAGES] = (this.d[SlobDesc.PAGES] as number) + pages;
+  }
+
+  /**
+   * Where the block at unit offset `b` of `units` would go on its page's free list: the
+   * free block before it (-1 if it would be first). Throws DOUBLE_FREE, writing nothing,
+   * if the block overlaps a free one.
+   */
+  private insertionPoint(pfn: number, b: number, units: number, fn: string, obj: number): number {
+    const base = pfn << (this.pageShift - 1);
+    const end = this.pageUnits;
+    let prev = -1;
+    let cur = this.f[pfn * Frame.WORDS + SlobPg.FREELIST] as number;
+    while (cur !== end && cur < b + units) {
+      if (cur + this.unitsAt(base, cur) > b) this.alreadyFree(fn, obj);
+      prev = cur;
+      cur = this.nextAt(base, cur);
+    }
+    return prev;
+  }
+
+  private alreadyFree(fn: string, obj: number): never {
+    throw new KmemError("DOUBLE_FREE", `${fn}(${hex(obj)}): the object is already free`);
+  }
+
+  /** slob_free: gives a checked block back to its page (and the page back when all free). */
+  private slobFree(pfn: number, b: number, units: number, prev: number): void {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const base = pfn << (this.pageShift - 1);
+    const end = this.pageUnits;
+    const free = f[i + SlobPg.UNITS] as number;
+    if (free + units === end) {
+      // Every unit free: straight back to the page allocator.
+      if (f[i + SlobPg.LIST] !== SlobList.NONE) this.listDel(pfn);
+      f[i + Pg.FLAGS] = PgFlag.HEAD;
+      f[i + SlobPg.UNITS] = 0;
+      f[i + SlobPg.FREELIST] = 0;
+      this.pageGauge(-1);
+      this.buddy.freePages(pfn << this.pageShift, 0);
+      return;
+    }
+    f[i + SlobPg.UNITS] = free + units;
+    if (f[i + SlobPg.LIST] === SlobList.NONE) {
+      // A full page becomes partly free: this block is its only free one.
+      f[i + SlobPg.FREELIST] = b;
+      this.setFree(base, b, units, end);
+      this.listAdd(pfn, this.listOf(units * Slob.UNIT));
+      return;
+    }
+    if (prev < 0) {
+      let next = f[i + SlobPg.FREELIST] as number;
+      let n = units;
+      if (b + n === next) {
+        n += this.unitsAt(base, next);
+        next = this.nextAt(base, next);
+      }
+      this.setFree(base, b, n, next);
+      f[i + SlobPg.FREELIST] = b;
+      return;
+    }
+    const next = this.nextAt(base, prev);
+    if (next !== end && b + units === next) {
+      this.setFree(base, b, units + this.unitsAt(base, next), this.nextAt(base, next));
+    } else {
+      this.setFree(base, b, units, next);
+    }
+    const prevUnits = this.unitsAt(base, prev);
+    if (prev + prevUnits === b) {
+      this.setFree(base, prev, prevUnits + this.unitsAt(base, b), this.nextAt(base, b));
+    } else {
+      this.setFree(base, prev, prevUnits, b);
+    }
+  }
+
+  /* ------------------------------------------------------------------ checks */
+
+  /**
+   * The cache id of the live object at `obj`, checked; `want` is the cache the caller named
+   * (-1: any, as kfree). Reads only. For a small page `this.units` is set to its units.
+   */
+  private owner(obj: number, want: number, fn: string): number {
+    const pfn = obj >>> this.pageShift;
+    if (pfn < this.firstPfn || pfn >= this.totalPages)
+      this.notObject(obj, fn, "outside managed memory");
+    const i = pfn * Frame.WORDS;
+    const flags = this.f[i + Pg.FLAGS] as number;
+    if (flags !== (PgFlag.HEAD | PgFlag.SLAB)) this.notSlob(obj, pfn, flags, fn);
+    let id: number;
+    if (this.f[i + SlobPg.LIST] === SlobList.BIG) {
+      if ((obj & (this.pageSize - 1)) !== 0) this.notObject(obj, fn, "not the start of an object");
+      id = this.f[i + SlobPg.CACHE] as number;
+    } else {
+      const off = obj & (this.pageSize - 1);
+      if (off < Slob.HDR || (obj & (Slob.MIN_ALIGN - 1)) !== 0) this.badBlock(obj, fn);
+      const at = (obj - Slob.HDR) >>> 1;
+      const units = this.u16[at] as number;
+      id =
+        ((this.u16[at + 1] as number) ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
+      if (
+        units <= Slob.HDR_UNITS ||
+        off - Slob.HDR + units * Slob.UNIT > this.pageSize ||
+        (id !== Slob.KMALLOC_ID && (this.caches[id] ?? null) === null && id !== Slob.BOOT_ID)
+      ) {
+        this.badBlock(obj, fn);
+      }
+    }
+    if (id === Slob.BOOT_ID) this.notObject(obj, fn, "a cache descriptor, not an object");
+    if (want >= 0 && id !== want) {
+      const owner =
+        id === Slob.KMALLOC_ID ? "kmalloc" : JSON.stringify(this.caches[id]?.name ?? "kmem_cache");
+      const named = this.caches[want]?.name ?? "?";
+      throw new KmemError(
+        "WRONG_CACHE",
+        `object ${hex(obj)} belongs to ${owner}, not cache ${JSON.stringify(named)}`,
+      );
+    }
+    return id;
+  }
+
+  /** A header that does not decode: already free, or never an object. */
+  private badBlock(obj: number, fn: string): never {
+    const pfn = obj >>> this.pageShift;
+    const base = pfn << (this.pageShift - 1);
+    const b = ((obj - Slob.HDR) >>> 1) - base;
+    const end = this.pageUnits;
+    for (let cur = this.f[pfn * Frame.WORDS + SlobPg.FREELIST] as number; cur !== end;) {
+      if (cur <= b + 1 && b < cur + this.unitsAt(base, cur)) this.alreadyFree(fn, obj);
+      if (cur > b + 1) break;
+      cur = this.nextAt(base, cur);
+    }
+    this.notObject(obj, fn, "not the start of a live object");
+  }
+
+  private notSlob(obj: number, pfn: number, flags: number, fn: string): never {
+    if ((flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) this.alreadyFree(fn, obj);
+    if (flags === 0) {
+      // A tail frame: inside a block of pages.
+      this.notObject(obj, fn, "inside a block of pages, not the start of an object");
+    }
+    void pfn;
+    this.notObject(obj, fn, "not an object (the page does not belong to the object allocator)");
+  }
+
+  private notObject(obj: number, fn: string, why: string): never {
+    throw new KmemError("INVALID_FREE", `${fn}(${hex(obj)}): ${why}`);
+  }
+
+  /** Frees a checked object of cache `id` (units from the header for small pages). */
+  private release(obj: number, id: number, fn: string): void {
+    const pfn = obj >>> this.pageShift;
+    const i = pfn * Frame.WORDS;
+    if (this.f[i + SlobPg.LIST] === SlobList.BIG) {
+      const order = this.f[i + Pg.ORDER] as number;
+      if (this.initOnFree) this.bytes.fill(0, obj, obj + (this.pageSize << order));
+      this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+      this.f[i + SlobPg.LIST] = SlobList.NONE;
+      this.f[i + SlobPg.CACHE] = 0;
+      this.pageGauge(-(1 << order));
+      this.countFree(id);
+      this.buddy.freePages(obj, order);
+      return;
+    }
+    const at = (obj - Slob.HDR) >>> 1;
+    const units = this.u16[at] as number;
+    const b = at - (pfn << (this.pageShift - 1));
+    const prev = this.insertionPoint(pfn, b, units, fn, obj);
+    if (this.initOnFree) this.bytes.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
+    this.countFree(id);
+    this.slobFree(pfn, b, units, prev);
+  }
+
+  private cacheOf(id: number): KmemCache {
+    return this.caches[id] as KmemCache;
+  }
+
+  private countFree(id: number): void {
+    if (id === Slob.KMALLOC_ID) {
+      this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
+    } else if (id !== Slob.BOOT_ID) {
+      const c = this.caches[id] as KmemCache;
+      c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) - 1;
+    }
+  }
+
+  /* ------------------------------------------------------------------ kmalloc */
+
+  /** Whether a block of `bytes` (header included) with this alignment fits a fresh page. */
+  private fitsPage(bytes: number, align: number): boolean {
+    return align - Slob.HDR + ((bytes + 1) & ~1) <= this.pageSize;
+  }
+
+  private shouldFail(gfp: number, size: number, flags: number): boolean {
+    const attr = this.failslab;
+    if (attr === null || (gfp & Gfp.NOFAIL) !== 0) return false;
+    if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
+    if (attr.cacheFilter && (flags & SlabFlag.FAILSLAB) === 0) return false;
+    if (!attr.shouldFail(size, (gfp & Gfp.NOWARN) === 0 ? this.log : null)) return false;
+    this.ev[Vm.FAULT_INJECTED] = (this.ev[Vm.FAULT_INJECTED] as number) + 1;
+    return true;
+  }
+
+  /** kmalloc: `size` is a trusted non-negative integer. */
+  kmalloc(size: number, gfp: number): number {
+    if (size === 0) return ZERO_SIZE_PTR;
+    const align = (size & (size - 1)) === 0 && size > Slob.MIN_ALIGN ? size : Slob.MIN_ALIGN;
+    if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp);
+    if (this.failslab !== null && this.shouldFail(gfp, size, 0)) return 0;
+    const obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
+    if (obj !== 0)
+      this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
+    return obj;
+  }
+
+  /** kfree: any object (kmalloc or a cache's), or a large kmalloc. */
+  kfree(addr: number): void {
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return;
+    if (this.isSlobPage(addr)) {
+      this.release(addr, this.owner(addr, -1, "kfree"), "kfree");
+      return;
+    }
+    this.large.free(addr, "kfree");
+  }
+
+  /** ksize: the bytes usable at `addr`. */
+  ksize(addr: number): number {
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
+    if (!this.isSlobPage(addr)) return this.pageSize << this.large.order(addr, "ksize");
+    const id = this.owner(addr, -1, "ksize");
+    const pfn = addr >>> this.pageShift;
+    if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) {
+      return this.pageSize << (this.f[pfn * Frame.WORDS + Pg.ORDER] as number);
+    }
+    const at = (addr - Slob.HDR) >>> 1;
+    const units = this.u16[at] as number;
+    // A free block is never taken for a live one: the walk finds it.
+    this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), units, "ksize", addr);
+    return id === Slob.KMALLOC_ID ? units * Slob.UNIT - Slob.HDR : this.cacheOf(id).objectSize;
+  }
+
+  /** krealloc: in place while the block holds `size`, else move. */
+  krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
+    const ks = this.ksize(addr);
+    if (size === 0) {
+      this.kfree(addr);
+      return ZERO_SIZE_PTR;
+    }
+    if (size <= ks) {
+      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.bytes.fill(0, addr + size, addr + ks);
+      return addr;
+    }
+    const moved = this.kmalloc(size, gfp);
+    if (moved === 0) return 0;
+    this.bytes.copyWithin(moved, addr, addr + ks);
+    this.kfree(addr);
+    return moved;
+  }
+
+  private isSlobPage(addr: number): boolean {
+    const pfn = addr >>> this.pageShift;
+    if (pfn < this.firstPfn || pfn >= this.totalPages) return false;
+    return ((this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0;
+  }
+
+  /* ------------------------------------------------------------------ caches */
+
+  /** kmem_cache_create under SLOB: validated as SLUB does; SLOB never merges caches. */
+  createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
+    const nameBytes = encodeCacheName(name);
+    checkInteger("size", size);
+    const maxSize = this.pageSize << (this.maxOrder - 1);
+    if (size < 1 || size > maxSize) {
+      throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
+    }
+    let opts: CacheOptions = {};
+    if (options !== undefined) {
+      if (typeof options !== "object" || options === null) {
+        throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
+      }
+      checkKnownKeys("createCache", options, CREATE_KEYS);
+      opts = options as CacheOptions;
+    }
+    let align = opts.align === undefined ? Slob.MIN_ALIGN : checkAlign(opts.align, this.pageSize);
+    let flags = 0;
+    if (opts.flags !== undefined) {
+      checkInteger("flags", opts.flags);
+      if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
+        throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
+      }
+      flags = opts.flags;
+    }
+    const ctor = checkCtor(opts.ctor);
+    if (this.findByName(name as string) !== null) {
+      throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
+    }
+    align = calculateAlignment(flags, align, size);
+    const id = this.newId();
+    if (id < 0) throw new RangeError(`SLOB has room for ${Slob.MAX_ID - 1} caches`);
+    const descBytes = CacheDesc.WORDS * 4;
+    const desc = this.slobAlloc(descBytes + Slob.HDR, Gfp.KERNEL, Slob.MIN_ALIGN, Slob.BOOT_ID);
+    if (desc === 0) return null;
+    const big = !this.fitsPage(size + Slob.HDR, align);
+    const pages = Math.ceil(size / this.pageSize);
+    const order = big ? (pages <= 1 ? 0 : 32 - Math.clz32(pages - 1)) : -1;
+    const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
+    dv.fill(0);
+    dv[CacheDesc.ID] = id;
+    dv[CacheDesc.OBJECT_SIZE] = size;
+    dv[CacheDesc.ALIGN] = align;
+    dv[CacheDesc.FLAGS] = flags;
+    dv[CacheDesc.ORDER] = order;
+    this.bytes.set(nameBytes, desc + CacheDesc.NAME * 4);
+    // Link as the newest cache.
+    const first = this.d[SlobDesc.CACHES] as number;
+    dv[CacheDesc.NEXT] = first;
+    if (first !== 0) this.words[(first >>> 2) + CacheDesc.PREV] = desc;
+    this.d[SlobDesc.CACHES] = desc;
+    const blockBytes = big ? this.pageSize << order : ((size + Slob.HDR + 1) & ~1) - Slob.HDR;
+    const geometry: CacheGeometry = {
+      objectSize: size,
+      size: blockBytes,
+      align,
+      offset: 0,
+      redLeft: 0,
+      inuse: size,
+      track: 0,
+      order: big ? order : 0,
+      objects: 0,
+      bitmap: -1,
+      minPartial: 0,
+    };
+    const c = new KmemCache(
+      this,
+      name as string,
+      size,
+      desc,
+      id,
+      id,
+      geometry,
+      0,
+      flags,
+      ctor,
+      dv,
+      dv,
+      NO_SLOTS,
+    );
+    this.caches[id] = c;
+    return c;
+  }
+
+  private newId(): number {
+    for (let id = Slob.BOOT_ID + 1; id < this.caches.length; id++)
+      if (this.caches[id] === null) return id;
+    if (this.caches.length > Slob.MAX_ID) return -1;
+    this.caches.push(null);
+    return this.caches.length - 1;
+  }
+
+  findByName(name: string): KmemCache | null {
+    for (const c of this.caches) if (c !== null && c.name === name) return c;
+    return null;
+  }
+
+  /** kmem_cache_alloc: SLOB runs the constructor at every allocation. */
+  alloc(c: KmemCache, gfp: number, _size: number): number {
+    if (this.failslab !== null && this.shouldFail(gfp, c.objectSize, c.flags)) return 0;
+    let obj: number;
+    if ((c.dv[CacheDesc.ORDER] as number) >= 0) {
+      obj = this.buddy.allocPages(c.order, gfp & ~Gfp.ZERO);
+      if (obj === 0) return 0;
+      const i = (obj >>> this.pageShift) * Frame.WORDS;
+      this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      this.f[i + SlobPg.LIST] = SlobList.BIG;
+      this.f[i + SlobPg.CACHE] = c.id;
+      this.pageGauge(1 << c.order);
+      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.bytes.fill(0, obj, obj + c.size);
+    } else {
+      obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
+      if (obj === 0) return 0;
+    }
+    c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+    if (c.ctor !== null) c.ctor(obj);
+    return obj;
+  }
+
+  /** kmem_cache_free. */
+  free(c: KmemCache, addr: number): void {
+    if (addr >>> 0 !== addr) {
+      throw new TypeError(`${c.name}: address must be an unsigned integer, got ${describe(addr)}`);
+    }
+    this.release(addr, this.owner(addr, c.id, c.name + ".free"), c.name + ".free");
+  }
+
+  /** Checks that `addr` is a live object of cache `c` (what a free would check); reads only. */
+  checkLive(c: KmemCache, addr: number, fn: string): void {
+    this.owner(addr, c.id, fn);
+    const pfn = addr >>> this.pageShift;
+    if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) return;
+    const at = (addr - Slob.HDR) >>> 1;
+    this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), this.u16[at] as number, fn, addr);
+  }
+
+  /** SLOB keeps no empty pages: nothing to shrink. */
+  shrink(_c: KmemCache): number {
+    return 0;
+  }
+
+  /** The shrinker's view: nothing to give back either. */
+  shrinkAll(_nrToScan: number): number {
+    return 0;
+  }
+
+  destroy(c: KmemCache): void {
+    const active = c.dv[CacheDesc.ACTIVE] as number;
+    if (active > 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)} still has ${active} live object(s); free them before destroy()`,
+      );
+    }
+    const desc = c.desc;
+    const next = c.dv[CacheDesc.NEXT] as number;
+    const prev = c.dv[CacheDesc.PREV] as number;
+    if (prev !== 0) this.words[(prev >>> 2) + CacheDesc.NEXT] = next;
+    else this.d[SlobDesc.CACHES] = next;
+    if (next !== 0) this.words[(next >>> 2) + CacheDesc.PREV] = prev;
+    this.caches[c.id] = null;
+    c.dead = true;
+    this.release(desc, Slob.BOOT_ID, "destroy");
+  }
+
+  badGfp(gfp: unknown): never {
+    throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
+  }
+
+  /* ------------------------------------------------------------------ introspection */
+
+  /** Caches, newest first. */
+  realCaches(): KmemCache[] {
+    const out: KmemCache[] = [];
+    for (
+      let d = this.d[SlobDesc.CACHES] as number;
+      d !== 0;
+      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+    ) {
+      const c = this.caches[this.words[(d >>> 2) + CacheDesc.ID] as number];
+      if (c !== null && c !== undefined) out.push(c);
+    }
+    return out;
+  }
+
+  info(c: KmemCache): SlabCacheInfo {
+    const active = c.dv[CacheDesc.ACTIVE] as number;
+    const big = (c.dv[CacheDesc.ORDER] as number) >= 0;
+    return {
+      name: c.name,
+      objectSize: c.objectSize,
+      size: c.size,
+      activeObjects: active,
+      totalObjects: active,
+      slabs: big ? active : 0,
+      objectsPerSlab: big ? 1 : 0,
+      pagesPerSlab: big ? 1 << c.order : 0,
+      quarantined: 0,
+      aliases: [],
+    };
+  }
+
+  /** Pages held, [reclaimable, unreclaimable]: SLOB accounts all as unreclaimable. */
+  slabPages(): [number, number] {
+    return [0, this.d[SlobDesc.PAGES] as number];
+  }
+
+  /** Live kmalloc objects served by SLOB (large ones not included). */
+  kmallocActive(): number {
+    return this.d[SlobDesc.KMALLOC_ACTIVE] as number;
+  }
+
+  verify(): void {
+    if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE)
+      corrupt("SLOB-1", "descriptor magic is wrong");
+    const f = this.f;
+    const onList = new Map<number, number>();
+    for (let list = SlobList.SMALL; list <= SlobList.LARGE; list++) {
+      const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
+      if (head === 0) continue;
+      let pfn = head;
+      let steps = 0;
+      do {
+        if (pfn < this.firstPfn || pfn >= this.totalPages)
+          corrupt("SLOB-1", `list ${list} links to pfn ${pfn}`);
+        const i = pfn * Frame.WORDS;
+        if (
+          f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.SLAB) ||
+          f[i + Pg.ORDER] !== 0 ||
+          f[i + SlobPg.LIST] !== list
+        ) {
+          corrupt("SLOB-1", `pfn ${pfn} on list ${list} is not an order-0 SLOB page of that list`);
+        }
+        if ((f[i + SlobPg.UNITS] as number) <= 0)
+          corrupt("SLOB-1", `pfn ${pfn} is on a list but full`);
+        const next = f[i + Pg.NEXT] as number;
+        if (f[next * Frame.WORDS + Pg.PREV] !== pfn)
+          corrupt("SLOB-1", `list ${list}: next(${pfn}).prev is wrong`);
+        onList.set(pfn, list);
+        pfn = next;
+        if (++steps > this.totalPages) corrupt("SLOB-1", `list ${list} does not close`);
+      } while (pfn !== head);
+    }
+    const counts = new Map<number, number>();
+    let pages = 0;
+    for (let pfn = this.firstPfn; pfn < this.totalPages;) {
+      const i = pfn * Frame.WORDS;
+      const flags = f[i + Pg.FLAGS] as number;
+      const order = f[i + Pg.ORDER] as number;
+      const step = (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
+      if ((flags & PgFlag.SLAB) !== 0) {
+        const list = f[i + SlobPg.LIST] as number;
+        pages += 1 << order;
+        if (list === SlobList.BIG) {
+          const id = f[i + SlobPg.CACHE] as number;
+          if ((this.caches[id] ?? null) === null)
+            corrupt("SLOB-3", `big block at pfn ${pfn} names no cache (${id})`);
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        } else {
+          if ((onList.get(pfn) ?? SlobList.NONE) !== list)
+            corrupt("SLOB-1", `pfn ${pfn} says list ${list} but is not on it`);
+          this.verifyPage(pfn, counts);
+        }
+      }
+      pfn += step;
+    }
+    if (pages !== this.d[SlobDesc.PAGES])
+      corrupt("SLOB-4", `${pages} SLOB pages found, the gauge says ${this.d[SlobDesc.PAGES]}`);
+    const km = counts.get(Slob.KMALLOC_ID) ?? 0;
+    if (km !== this.d[SlobDesc.KMALLOC_ACTIVE])
+      corrupt(
+        "SLOB-4",
+        `${km} kmalloc objects found, the count says ${this.d[SlobDesc.KMALLOC_ACTIVE]}`,
+      );
+    let descs = 0;
+    for (const c of this.caches) {
+      if (c === null) continue;
+      descs++;
+      const n = counts.get(c.id) ?? 0;
+      if (n !== c.dv[CacheDesc.ACTIVE])
+        corrupt(
+          "SLOB-4",
+          `cache ${JSON.stringify(c.name)}: ${n} objects found, the count says ${c.dv[CacheDesc.ACTIVE]}`,
+        );
+    }
+    if ((counts.get(Slob.BOOT_ID) ?? 0) !== descs)
+      corrupt(
+        "SLOB-4",
+        `${counts.get(Slob.BOOT_ID) ?? 0} cache descriptors found for ${descs} caches`,
+      );
+  }
+
+  /** SLOB-2 and SLOB-3 on one small page; counts live objects by cache id. */
+  private verifyPage(pfn: number, counts: Map<number, number>): void {
+    const i = pfn * Frame.WORDS;
+    const base = pfn << (this.pageShift - 1);
+    const end = this.pageUnits;
+    let fp = this.f[i + SlobPg.FREELIST] as number;
+    let free = 0;
+    let lastFreeEnd = -1;
+    for (let o = 0; o < end;) {
+      if (o === fp) {
+        const units = this.unitsAt(base, o);
+        const next = this.nextAt(base, o);
+        if (o + units > end)
+          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} runs past the page`);
+        if (next !== end && next <= o + units)
+          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} is not followed in address order`);
+        if (o === lastFreeEnd) corrupt("SLOB-2", `pfn ${pfn}: free blocks touch at unit ${o}`);
+        free += units;
+        lastFreeEnd = o + units;
+        o += units;
+        fp = next;
+      } else {
+        if (fp !== end && fp < o)
+          corrupt("SLOB-2", `pfn ${pfn}: free list points back to unit ${fp}`);
+        const units = this.u16[base + o] as number;
+        const obj = (base + o) * Slob.UNIT + Slob.HDR;
+        const id = this.tag(this.u16[base + o + 1] as number, obj);
+        const live =
+          id === Slob.KMALLOC_ID || id === Slob.BOOT_ID || (this.caches[id] ?? null) !== null;
+        if (units <= Slob.HDR_UNITS || o + units > end || !live) {
+          corrupt(
+            "SLOB-3",
+            `pfn ${pfn}: no valid block at unit ${o} (units ${units}, tag decodes to cache ${id})`,
+          );
+        }
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+        o += units;
+      }
+    }
+    if (fp !== end)
+      corrupt("SLOB-2", `pfn ${pfn}: free list continues past the blocks (unit ${fp})`);
+    if (free !== this.f[i + SlobPg.UNITS])
+      corrupt(
+        "SLOB-2",
+        `pfn ${pfn}: ${free} free units found, the page says ${this.f[i + SlobPg.UNITS]}`,
+      );
+  }
+}
