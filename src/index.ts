@@ -2,6 +2,7 @@
 export { KmemError, type KmemErrorCode } from "./errors.js";
 export type { FaultOptions, FaultState } from "./fault/index.js";
 export { ZERO_SIZE_PTR } from "./kmalloc/index.js";
+export { MEMPOOL_MAX_NR, Mempool } from "./mempool/index.js";
 export {
   type CacheStats,
   type FaultName,

@@ -1,0 +1,267 @@
+/*
+ * Memory pools (Linux mm/mempool.c): a reserve of preallocated elements that guarantees
+ * forward progress when the allocator below fails. An allocation tries the allocator first
+ * (without reclaim, reserves or warnings), then takes an element from the reserve; a free
+ * refills the reserve first, and only a full reserve lets elements go back below.
+ *
+ * The pool's state lives in managed memory: a descriptor and the element array, both from
+ * kmalloc. Elements in the reserve stay allocated in the allocator below (kmalloc or the
+ * cache): the reserve is theirs, not free memory.
+ *
+ *   descriptor (i32 words)                       elements (i32 words, `capacity` of them)
+ *   +-------+-------+--------+----------+------+  +------+------+-----+------+
+ *   | magic | minNr | currNr | elements | size |  | el 0 | el 1 | ... | el currNr-1 | (unused)
+ *   +-------+-------+--------+----------+------+  +------+------+-----+------+
+ *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools)
+ *
+ * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
+ * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
+ * every element in the reserve is a live allocation of the pool's allocator, none twice.
+ */
+
+import { describe, hex, KmemError } from "../errors.js";
+import { Gfp } from "../page/gfp.js";
+import type { KmemCache } from "../slab/index.js";
+
+const enum Pool {
+  MAGIC = 0,
+  MIN_NR = 1,
+  CURR_NR = 2,
+  ELEMENTS = 3,
+  SIZE = 4,
+  CAPACITY = 5,
+  WORDS = 6,
+  MAGIC_VALUE = 0x6d706f6c, // "mpol"
+}
+
+/** Largest reserve a pool may keep. */
+export const MEMPOOL_MAX_NR = 1 << 20;
+
+/** What a pool needs from the instance: kmalloc, the cache calls, and the word view. */
+export interface PoolBackend {
+  readonly words: Int32Array;
+  readonly bytes: Uint8Array;
+  kmalloc(size: number, gfp: number): number;
+  kfree(addr: number): void;
+  ksize(addr: number): number;
+  /** Throws as a free would unless `addr` is a live object of `cache`; changes nothing. */
+  checkLive(cache: KmemCache, addr: number, fn: string): void;
+}
+
+export class Mempool {
+  /** The cache the elements come from, or null for a kmalloc pool. */
+  readonly cache: KmemCache | null;
+  /** Element size in bytes. */
+  readonly size: number;
+  private readonly mm: PoolBackend;
+  private readonly desc: number;
+  private dead = false;
+
+  /** @internal Built by Kmem.createMempool. */
+  constructor(mm: PoolBackend, desc: number, cache: KmemCache | null, size: number) {
+    this.mm = mm;
+    this.desc = desc;
+    this.cache = cache;
+    this.size = size;
+  }
+
+  /**
+   * mempool_create: a pool of `minNr` elements allocated now. Returns null (leaving nothing
+   * behind) when the reserve cannot be filled.
+   */
+  static create(
+    mm: PoolBackend,
+    minNr: number,
+    cache: KmemCache | null,
+    size: number,
+  ): Mempool | null {
+    const desc = mm.kmalloc(Pool.WORDS * 4, Gfp.KERNEL);
+    if (desc === 0) return null;
+    const elements = mm.kmalloc(Math.max(minNr, 1) * 4, Gfp.KERNEL);
+    if (elements === 0) {
+      mm.kfree(desc);
+      return null;
+    }
+    const w = mm.words;
+    const d = desc >>> 2;
+    w[d + Pool.MAGIC] = Pool.MAGIC_VALUE;
+    w[d + Pool.MIN_NR] = minNr;
+    w[d + Pool.CURR_NR] = 0;
+    w[d + Pool.ELEMENTS] = elements;
+    w[d + Pool.SIZE] = cache === null ? size : 0;
+    w[d + Pool.CAPACITY] = Math.max(minNr, 1);
+    const pool = new Mempool(mm, desc, cache, size);
+    while (pool.currNr < minNr) {
+      const el = pool.allocElement(Gfp.KERNEL);
+      if (el === 0) {
+        pool.destroy();
+        return null;
+      }
+      pool.add(el);
+    }
+    return pool;
+  }
+
+  /** Elements the pool guarantees (its reserve's target size). */
+  get minNr(): number {
+    return this.mm.words[(this.desc >>> 2) + Pool.MIN_NR] as number;
+  }
+
+  /** Elements in the reserve now. */
+  get currNr(): number {
+    return this.mm.words[(this.desc >>> 2) + Pool.CURR_NR] as number;
+  }
+
+  private allocElement(gfp: number): number {
+    return this.cache === null ? this.mm.kmalloc(this.size, gfp) : this.cache.alloc(gfp);
+  }
+
+  private freeElement(el: number): void {
+    if (this.cache === null) this.mm.kfree(el);
+    else this.cache.free(el);
+  }
+
+  private add(el: number): void {
+    const w = this.mm.words;
+    const d = this.desc >>> 2;
+    const n = w[d + Pool.CURR_NR] as number;
+    w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] = el;
+    w[d + Pool.CURR_NR] = n + 1;
+  }
+
+  private remove(): number {
+    const w = this.mm.words;
+    const d = this.desc >>> 2;
+    const n = (w[d + Pool.CURR_NR] as number) - 1;
+    w[d + Pool.CURR_NR] = n;
+    return w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] as number;
+  }
+
+  /**
+   * mempool_alloc: the allocator first (no reclaim, no reserves, no warning), then the
+   * reserve, then the allocator once more with the caller's full gfp. Returns 0 only when
+   * all three fail (Linux would then wait for a free; a single context cannot).
+   */
+  alloc(gfp: number = Gfp.KERNEL): number {
+    this.live("alloc");
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
+      throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
+    }
+    const full = (gfp | Gfp.NOMEMALLOC | Gfp.NORETRY | Gfp.NOWARN) & ~Gfp.ZERO;
+    const light = full & ~(Gfp.DIRECT_RECLAIM | Gfp.IO);
+    let el = this.allocElement(light);
+    if (el === 0 && this.currNr > 0) el = this.remove();
+    else if (el === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0) el = this.allocElement(full);
+    if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
+    return el;
+  }
+
+  private zero(el: number): void {
+    this.mm.bytes.fill(0, el, el + (this.cache === null ? this.size : this.cache.objectSize));
+  }
+
+  /**
+   * mempool_free: refills the reserve while it is below minNr, else frees. A free of what
+   * is not a live element (or already in the reserve) throws KmemError and changes nothing.
+   */
+  free(addr: number): void {
+    this.live("free");
+    if (addr >>> 0 !== addr) {
+      throw new TypeError(`free: address must be an unsigned integer, got ${describe(addr)}`);
+    }
+    if (addr === 0) return;
+    this.checkElement(addr);
+    if (this.currNr < this.minNr) this.add(addr);
+    else this.freeElement(addr);
+  }
+
+  private checkElement(addr: number): void {
+    if (this.cache !== null) {
+      this.mm.checkLive(this.cache, addr, "mempool free");
+    } else if (this.mm.ksize(addr) < this.size) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `mempool free(${hex(addr)}): a kmalloc block too small to be an element of ${this.size} bytes`,
+      );
+    }
+    const w = this.mm.words;
+    const d = this.desc >>> 2;
+    const base = (w[d + Pool.ELEMENTS] as number) >>> 2;
+    const n = w[d + Pool.CURR_NR] as number;
+    for (let i = 0; i < n; i++) {
+      if (w[base + i] === addr) {
+        throw new KmemError(
+          "DOUBLE_FREE",
+          `mempool free(${hex(addr)}): the element is already in the reserve`,
+        );
+      }
+    }
+  }
+
+  /**
+   * mempool_resize: shrinking frees the surplus now; growing enlarges the element array and
+   * fills the reserve as far as memory allows (the rest refills through frees). Returns
+   * false, changing nothing, when the larger element array cannot be had.
+   */
+  resize(minNr: number): boolean {
+    this.live("resize");
+    checkMinNr(minNr);
+    const w = this.mm.words;
+    const d = this.desc >>> 2;
+    if (minNr <= this.minNr) {
+      while (this.currNr > minNr) this.freeElement(this.remove());
+      w[d + Pool.MIN_NR] = minNr;
+      return true;
+    }
+    if (minNr > (w[d + Pool.CAPACITY] as number)) {
+      const grown = this.mm.kmalloc(minNr * 4, Gfp.KERNEL);
+      if (grown === 0) return false;
+      const old = w[d + Pool.ELEMENTS] as number;
+      w.copyWithin(grown >>> 2, old >>> 2, (old >>> 2) + this.currNr);
+      this.mm.kfree(old);
+      w[d + Pool.ELEMENTS] = grown;
+      w[d + Pool.CAPACITY] = minNr;
+    }
+    w[d + Pool.MIN_NR] = minNr;
+    while (this.currNr < minNr) {
+      const el = this.allocElement(Gfp.KERNEL);
+      if (el === 0) break;
+      this.add(el);
+    }
+    return true;
+  }
+
+  /**
+   * mempool_destroy: the reserve goes back to the allocator, then the pool's own memory.
+   * Elements still out stay valid allocations of the allocator below (free them there).
+   */
+  destroy(): void {
+    this.live("destroy");
+    while (this.currNr > 0) this.freeElement(this.remove());
+    const w = this.mm.words;
+    const d = this.desc >>> 2;
+    this.mm.kfree(w[d + Pool.ELEMENTS] as number);
+    w[d + Pool.MAGIC] = 0;
+    this.mm.kfree(this.desc);
+    this.dead = true;
+  }
+
+  private live(op: string): void {
+    if (this.dead) throw new TypeError(`${op}: the mempool was destroyed`);
+  }
+
+  toString(): string {
+    const what = this.cache === null ? `kmalloc ${this.size} bytes` : this.cache.name;
+    return `Mempool(${what}, ${this.currNr}/${this.minNr})`;
+  }
+}
+
+/** Checks a minNr argument. */
+export function checkMinNr(minNr: unknown): asserts minNr is number {
+  if (typeof minNr !== "number" || !Number.isInteger(minNr)) {
+    throw new TypeError(`minNr must be an integer, got ${describe(minNr)}`);
+  }
+  if (minNr < 0 || minNr > MEMPOOL_MAX_NR) {
+    throw new RangeError(`minNr must be in 0..${MEMPOOL_MAX_NR}, got ${minNr}`);
+  }
+}
