@@ -23,10 +23,11 @@ export interface BenchAllocator {
 }
 
 class KmemAllocator implements BenchAllocator {
-  readonly name = "kmem kmalloc";
+  readonly name: string;
   private readonly mm: Kmem;
-  constructor(heapBytes: number) {
-    this.mm = new Kmem({ memory: heapBytes });
+  constructor(heapBytes: number, slab: "slub" | "slob" = "slub") {
+    this.mm = new Kmem({ memory: heapBytes, slab });
+    this.name = slab === "slub" ? "kmem kmalloc" : "kmem kmalloc (SLOB)";
   }
   alloc(size: number): number {
     return this.mm.kmalloc(size);
@@ -119,16 +120,17 @@ function batchState(count: number, shuffled: boolean, seed: number): Record<stri
 /** Allocators for one case: kmem and every peer, each on a heap of `heapBytes`. */
 async function allocators(heapBytes: number): Promise<BenchAllocator[]> {
   const peers: PeerAllocator[] = await createPeers(heapBytes);
-  return [new KmemAllocator(heapBytes), ...peers];
+  return [new KmemAllocator(heapBytes), new KmemAllocator(heapBytes, "slob"), ...peers];
 }
 
 /**
- * Peers too slow for a workload at a given size are left out (BENCHMARKS.md says so):
+ * Allocators too slow for a workload at a given size are left out (BENCHMARKS.md says so):
  * @thi.ng/malloc searches its list of live blocks on every free, so its cost per operation
- * grows with the live set (0.14 ms per operation at 10,000 live).
+ * grows with the live set (0.14 ms per operation at 10,000 live); SLOB's first fit walks
+ * its partly free pages (27 us per pair at 100,000 live), as Linux's did.
  */
 function tooSlow(a: BenchAllocator, live: number): boolean {
-  return a.name.startsWith("@thi.ng/malloc") && live > 10_000;
+  return (a.name.startsWith("@thi.ng/malloc") || a.name.endsWith("(SLOB)")) && live > 10_000;
 }
 
 export async function registerKmallocBenchmarks(): Promise<void> {

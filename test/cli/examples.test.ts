@@ -31,4 +31,13 @@ describe("examples", () => {
     assert.match(out, /^DOUBLE_FREE: kmalloc-192: object 0x[0-9a-f]+ is already free$/m);
     assert.match(out, /^vec3 +0 +254 +16 +254 +1 : tunables/m);
   });
+
+  it("slob-mempool", () => {
+    const out = run("slob-mempool");
+    const slob = Number(/^SLOB: 1000 blocks, \d+ usable bytes in (\d+) pages$/m.exec(out)?.[1]);
+    const slub = Number(/^SLUB: the same 1000 blocks in (\d+) pages$/m.exec(out)?.[1]);
+    assert.ok(slob > 0 && slob < slub, out);
+    assert.match(out, /^allocator failing: 8 of 10 served, from the reserve$/m);
+    assert.match(out, /^reserve after the frees: 8\/8$/m);
+  });
 });
