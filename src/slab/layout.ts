@@ -154,6 +154,8 @@ export const enum Desc {
   NAME_BYTES = 48,
   /** Objects set aside as corrupt. */
   QUARANTINED = 36,
+  /** Objects a cpu's sheaf may hold (0: no sheaves, as for debug caches). */
+  SHEAF_CAP = 37,
   CPU = 40,
   WORDS = 40,
   /** "cach" */
@@ -170,7 +172,20 @@ export const enum CpuSlot {
   START = 2,
   /** Index (in 32-bit words of memory) of the cpu slab's bitmap. */
   BITMAP = 3,
-  WORDS = 4,
+  /** Objects in the cpu's sheaf. */
+  SHEAF_COUNT = 4,
+  /** The sheaf: addresses of free objects of any slab of the cache, a stack. */
+  SHEAF = 5,
+  SHEAF_MAX = 32,
+  WORDS = SHEAF + SHEAF_MAX,
+}
+
+/**
+ * A cache's sheaf capacity (Linux 6.18 percpu sheaves; Bonwick's magazines): up to 32
+ * objects, and no more than about two pages' worth, so large objects do not sit idle.
+ */
+export function sheafCapacity(size: number, pageSize: number): number {
+  return Math.max(2, Math.min(CpuSlot.SHEAF_MAX, Math.floor((2 * pageSize) / size)));
 }
 
 export function descriptorWords(nrCpus: number): number {

@@ -67,6 +67,7 @@ import {
   CpuSlot,
   calculateAlignment,
   calculateGeometry,
+  sheafCapacity,
   checkAlign,
   Desc,
   debugFlags,
@@ -250,6 +251,9 @@ export class SlabAllocator {
     dv[Desc.MIN_PARTIAL] = g.minPartial;
     dv[Desc.REFCOUNT] = 1;
     dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
+    // Debug caches check every object on its way in and out: no sheaves (as Linux).
+    dv[Desc.SHEAF_CAP] =
+      (flags & SlabFlag.DEBUG_MASK) !== 0 ? 0 : sheafCapacity(g.size, this.pageSize);
     const c = new KmemCache(
       this,
       name,
@@ -466,6 +470,7 @@ export class SlabAllocator {
     }
     if (c !== real) this.releaseDescriptor(c);
     real.dv[Desc.REFCOUNT] = 0;
+    this.flushSheaf(real, real.cpu[CpuSlot.SHEAF_COUNT] as number);
     this.deactivate(real);
     this.discardAll(real, true);
     this.releaseDescriptor(real);
@@ -497,6 +502,7 @@ export class SlabAllocator {
    */
   private slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
+    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
@@ -524,6 +530,46 @@ export class SlabAllocator {
       this.corruptCpuFreelist(c, obj);
     }
     return this.allocSlow(c, gfp, size);
+  }
+
+  /**
+   * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
+   * free (their bitmap bit clear) but on no freelist; their slabs count them as in use.
+   */
+  private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
+    const cpu = c.cpu;
+    const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
+    const obj = cpu[CpuSlot.SHEAF + n] as number;
+    cpu[CpuSlot.SHEAF_COUNT] = n;
+    const head = this.slabOf(obj);
+    const off = obj - (head * this.pageSize + c.redLeft);
+    const idx =
+      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
+        ? (c.slotIndex[off >>> 3] as number)
+        : 0) - 1;
+    const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = wi < 0 ? m : (this.words[wi] as number);
+    if ((w & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
+    }
+    this.words[wi] = w | m;
+    c.dv[Desc.ACTIVE]++;
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
+    return obj;
+  }
+
+  /** Gives the `k` oldest objects of the cpu's sheaf back to their slabs. */
+  private flushSheaf(c: KmemCache, k: number): void {
+    const cpu = c.cpu;
+    const n = cpu[CpuSlot.SHEAF_COUNT] as number;
+    for (let j = 0; j < k; j++) {
+      const obj = cpu[CpuSlot.SHEAF + j] as number;
+      this.slabFree(c, this.slabOf(obj), obj);
+    }
+    cpu.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + k, CpuSlot.SHEAF + n);
+    cpu[CpuSlot.SHEAF_COUNT] = n - k;
   }
 
   /** ___slab_alloc: refill the cpu freelist from the cpu slab, a partial slab or a new slab. */
@@ -944,16 +990,34 @@ export class SlabAllocator {
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
     this.words[wi] = w & ~m;
     c.dv[Desc.ACTIVE]--;
-    const fp = addr + c.offset;
     if (onCpu) {
+      const fp = addr + c.offset;
       this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
       cpu[CpuSlot.FREELIST] = addr;
       return;
     }
-    // __slab_free: onto the slab's own freelist, then file the slab by its new fill.
+    // An object of another slab: into the cpu's sheaf (free_to_pcs), half of a full sheaf
+    // going back to the slabs first; a cache without sheaves frees to the slab at once.
+    const cap = c.dv[Desc.SHEAF_CAP] as number;
+    if (cap !== 0) {
+      let n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      if (n === cap) {
+        this.flushSheaf(c, n >>> 1);
+        n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      }
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      return;
+    }
+    this.slabFree(c, head, addr);
+  }
+
+  /** __slab_free: onto the slab's own freelist, then file the slab by its new fill. */
+  private slabFree(c: KmemCache, head: number, addr: number): void {
     this.ev[Vm.SLAB_FREE_SLOW]++;
     const f = this.f;
     const i = head * Frame.WORDS;
+    const fp = addr + c.offset;
     this.words[fp >>> 2] = (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp);
     f[i + Pg.SLAB_FREELIST] = addr;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) - 1;
@@ -1098,6 +1162,7 @@ export class SlabAllocator {
   shrink(c: KmemCache): number {
     const real = this.caches[c.realId] as KmemCache;
     const before = real.dv[Desc.NR_SLABS] as number;
+    this.flushSheaf(real, real.cpu[CpuSlot.SHEAF_COUNT] as number);
     this.deactivate(real);
     this.discardAll(real, false);
     return (before - (real.dv[Desc.NR_SLABS] as number)) * 2 ** real.order;
@@ -1195,6 +1260,7 @@ export class SlabAllocator {
       if (c !== null && c.id === c.realId && c.cpu[CpuSlot.SLAB] !== 0)
         frozen.add(c.cpu[CpuSlot.SLAB] as number);
     }
+    const sheaves = this.verifySheaves();
     for (let pfn = this.firstPfn; pfn < this.totalPages;) {
       const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
       const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
@@ -1208,7 +1274,7 @@ export class SlabAllocator {
             "SLAB-1",
             `slab at frame ${pfn} has order ${order}, its cache ${c.name} uses ${c.order}`,
           );
-        bits.set(id, (bits.get(id) ?? 0) + this.verifySlab(c, pfn, frozen.has(pfn)));
+        bits.set(id, (bits.get(id) ?? 0) + this.verifySlab(c, pfn, frozen.has(pfn), sheaves));
         slabs.set(id, (slabs.get(id) ?? 0) + 1);
       }
       pfn += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 2 ** order : 1;
@@ -1338,8 +1404,59 @@ export class SlabAllocator {
     }
   }
 
+  /**
+   * SLAB-10: a cpu sheaf holds at most its cache's capacity of distinct objects, each the
+   * start of an object of one of the cache's slabs with its bitmap bit clear. Returns the
+   * sheaf objects by slab frame.
+   */
+  private verifySheaves(): Map<number, Set<number>> {
+    const bySlab = new Map<number, Set<number>>();
+    for (const c of this.caches) {
+      if (c === null || c.id !== c.realId) continue;
+      const cpu = c.cpu;
+      const n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      if (n < 0 || n > (c.dv[Desc.SHEAF_CAP] as number)) {
+        corrupt(
+          "SLAB-10",
+          `the cpu sheaf of ${c.name} holds ${n} objects, its capacity is ${c.dv[Desc.SHEAF_CAP]}`,
+        );
+      }
+      for (let j = 0; j < n; j++) {
+        const obj = cpu[CpuSlot.SHEAF + j] as number;
+        const head = obj >>> 0 === obj ? this.slabOf(obj) : 0;
+        const off = obj - (head * this.pageSize + c.redLeft);
+        if (
+          head === 0 ||
+          this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.id ||
+          off < 0 ||
+          off >= c.span ||
+          off % c.size !== 0
+        ) {
+          corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not an object of it`);
+        }
+        if (this.testBit(c, head, off / c.size)) {
+          corrupt(
+            "SLAB-10",
+            `object ${hex(obj)} of ${c.name} is in the cpu sheaf but marked allocated`,
+          );
+        }
+        const set = bySlab.get(head) ?? new Set<number>();
+        if (set.has(obj)) corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)} twice`);
+        set.add(obj);
+        bySlab.set(head, set);
+      }
+    }
+    return bySlab;
+  }
+
   /** SLAB-2, -3, -6 for one slab; returns its number of bitmap bits set. */
-  private verifySlab(c: KmemCache, pfn: number, isCpuSlab: boolean): number {
+  private verifySlab(
+    c: KmemCache,
+    pfn: number,
+    isCpuSlab: boolean,
+    sheaves: Map<number, Set<number>>,
+  ): number {
+    const inSheaf = sheaves.get(pfn) ?? new Set<number>();
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const counters = f[i + Pg.SLAB_COUNTERS] as number;
@@ -1375,6 +1492,8 @@ export class SlabAllocator {
           );
         if (seen.has(obj))
           corrupt("SLAB-2", `${what} of slab ${hex(base)} (${c.name}) holds ${hex(obj)} twice`);
+        if (inSheaf.has(obj))
+          corrupt("SLAB-10", `object ${hex(obj)} of ${c.name} is on ${what} and in the cpu sheaf`);
         seen.add(obj);
         if (this.testBit(c, pfn, off / c.size))
           corrupt("SLAB-2", `object ${hex(obj)} of ${c.name} is on ${what} but marked allocated`);
@@ -1392,10 +1511,10 @@ export class SlabAllocator {
       );
     }
     const cpuFree = isCpuSlab ? walk(c.cpu[CpuSlot.FREELIST] as number, "the cpu freelist") : 0;
-    if (set + own + cpuFree !== c.objects) {
+    if (set + own + cpuFree + inSheaf.size !== c.objects) {
       corrupt(
         "SLAB-3",
-        `slab ${hex(base)} (${c.name}): ${set} allocated + ${own + cpuFree} free != ${c.objects} objects`,
+        `slab ${hex(base)} (${c.name}): ${set} allocated + ${own + cpuFree} free + ${inSheaf.size} in the sheaf != ${c.objects} objects`,
       );
     }
     if (c.debug !== 0) this.verifyDebug(c, pfn, seen);

@@ -14,6 +14,7 @@ import {
   type KmemCache,
 } from "../../src/index.js";
 import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slab/layout.js";
+import { assertMisuse } from "../helpers.js";
 
 function mk(bytes = 4 << 20) {
   return new Kmem({ memory: bytes, minFreeBytes: 0 });
@@ -179,8 +180,9 @@ describe("slab caches", () => {
     assert.equal(slabs, Math.ceil(400 / (info()?.objectsPerSlab as number)));
     for (const a of objs) c.free(a);
     const left = info()?.slabs as number;
-    // min_partial for 1 KiB objects is 5 (ilog2(1024)/2 clamped to 5..10), plus the cpu slab.
-    assert.ok(left <= 6 && left >= 1, `${left} slabs kept`);
+    // min_partial for 1 KiB objects is 5 (ilog2(1024)/2 clamped to 5..10), plus the cpu slab,
+    // plus the slabs of the (at most 8) objects left in the cpu sheaf.
+    assert.ok(left <= 6 + 2 && left >= 1, `${left} slabs kept`);
     const pages = c.shrink();
     assert.equal(pages, left * (info()?.pagesPerSlab as number));
     assert.equal(info()?.slabs, 0);
@@ -309,5 +311,62 @@ describe("re-entry", () => {
     for (const a of [...inner, ...outer]) c.free(a);
     mm.verify();
     assert.equal(mm.stats().caches.find((x) => x.name === "selfish")?.activeObjects, 0);
+  });
+});
+
+describe("cpu sheaves", () => {
+  it("take frees of objects of other slabs and serve the next allocations from them", () => {
+    const mm = mk();
+    const c = cache(mm, "sh", 256, { flags: SLAB_NO_MERGE });
+    const objs: number[] = [];
+    for (let i = 0; i < 64; i++) objs.push(c.alloc()); // four slabs of 16
+    const slow = () => mm.stats().events.slab_free_slowpath as number;
+    const before = slow();
+    // The first slab is no longer the cpu slab: its objects go to the sheaf, not the slab.
+    for (let i = 0; i < 8; i++) c.free(objs[i] as number);
+    assert.equal(slow(), before, "no slow-path free");
+    mm.verify();
+    // LIFO: the last freed comes back first.
+    assert.equal(c.alloc(), objs[7]);
+    // A double free of an object sitting in the sheaf is caught, nothing changed.
+    assertMisuse(mm, "DOUBLE_FREE", () => c.free(objs[3] as number), true);
+    // A full sheaf (32 objects of 256 bytes) gives its older half back to the slabs.
+    for (let i = 16; i < 48; i++) c.free(objs[i] as number);
+    assert.ok(slow() > before, "overflow went to the slabs");
+    mm.verify();
+    // shrink() empties the sheaf before giving empty slabs back.
+    for (const a of objs.slice(48)) c.free(a);
+    for (const a of objs.slice(7, 16)) c.free(a);
+    c.shrink();
+    const info = mm.stats().caches.find((x) => x.name === "sh");
+    assert.equal(info?.activeObjects, 0);
+    assert.equal(info?.slabs, 0);
+    mm.verify();
+  });
+
+  it("verify() finds a sheaf entry that is not a free object (SLAB-10)", () => {
+    const mm = mk();
+    const c = cache(mm, "sh2", 128, { flags: SLAB_NO_MERGE });
+    const objs = Array.from({ length: 80 }, () => c.alloc());
+    c.free(objs[0] as number); // into the sheaf
+    mm.verify();
+    // The sheaf sits in the descriptor's cpu slot: overwrite its entry with a live object.
+    const words = new Int32Array(mm.buffer);
+    const at = words.indexOf(objs[0] as number, (c.desc as number) >>> 2);
+    words[at] = objs[1] as number;
+    assert.throws(
+      () => mm.verify(),
+      (e: unknown) => e instanceof KmemError && /SLAB-10/.test(e.message),
+    );
+  });
+
+  it("are off for debug caches: every free is checked on the spot", () => {
+    const mm = new Kmem({ memory: 4 << 20, debug: "FZP" });
+    const c = cache(mm, "dbg", 256, { flags: SLAB_NO_MERGE });
+    const objs = Array.from({ length: 40 }, () => c.alloc());
+    const before = mm.stats().events.slab_free_slowpath as number;
+    c.free(objs[0] as number);
+    assert.equal(mm.stats().events.slab_free_slowpath, before + 1);
+    mm.verify();
   });
 });
