@@ -60,3 +60,9 @@ export {
   SLAB_TRACE,
 } from "./slab/index.js";
 export { type ByteAllocator, buddyAllocator, kmallocAllocator } from "./alloc/index.js";
+export {
+  ResourceMap,
+  type ResourceMapOptions,
+  type ResourceMapStats,
+  type Segment,
+} from "./rmap/index.js";
