@@ -66,3 +66,12 @@ export {
   type ResourceMapStats,
   type Segment,
 } from "./rmap/index.js";
+export {
+  type QcacheStats,
+  VmemArena,
+  type VmemOptions,
+  type VmemPolicy,
+  type VmemSegment,
+  type VmemStats,
+  type XallocOptions,
+} from "./vmem/index.js";
