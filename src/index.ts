@@ -75,3 +75,9 @@ export {
   type VmemStats,
   type XallocOptions,
 } from "./vmem/index.js";
+export {
+  type RmapAllocatorOptions,
+  rmapAllocator,
+  type VmemAllocatorOptions,
+  vmemAllocator,
+} from "./alloc/index.js";
