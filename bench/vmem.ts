@@ -194,15 +194,6 @@ function byteChurnState(a: ByteAllocator, live: number, seed: number): Record<st
   return { slots, slotSize, sizes, picks, pos: 0 };
 }
 
-/**
- * The resource map frees by inserting into a sorted array: with tens of thousands of
- * scattered free segments each free moves about half of them, so one shuffled 100,000-id
- * batch takes seconds; it is left out of that case (BENCHMARKS.md says so).
- */
-function tooSlow(a: IdAllocator, shuffled: boolean): boolean {
-  return shuffled && a.name.startsWith("rmap");
-}
-
 export function registerVmemBenchmarks(): void {
   const group = "vmem/rmap ids";
   for (const a of idAllocators()) {
@@ -214,7 +205,6 @@ export function registerVmemBenchmarks(): void {
   }
   for (const shuffled of [false, true]) {
     for (const a of idAllocators()) {
-      if (tooSlow(a, shuffled)) continue;
       const run = compile("idBatch");
       const state = idBatchState(100_000, shuffled, 13);
       add(
