@@ -157,7 +157,7 @@ export interface VmemStats {
   fails: number;
   /** Free segments examined by searches (the instant-fit fast path examines none). */
   searches: number;
-  /** Extra hash-chain steps taken to find allocated segments. */
+  /** Extra hash-chain steps taken by frees to find their segments. */
   lookups: number;
   /** Spans imported from and released to the source. */
   imports: number;
@@ -247,6 +247,8 @@ export class VmemArena implements SlabArena {
   private nalloc = 0;
   private hashBucket = 0;
   private hashPrev = NIL;
+  /** Chain steps the last hashFind took (counted as lookups once a free succeeds). */
+  private hashSteps = 0;
 
   private memTotal = 0;
   private memInUse = 0;
@@ -1167,6 +1169,7 @@ export class VmemArena implements SlabArena {
     ) {
       this.badFree(addr, size, seg);
     }
+    this.nLookups += this.hashSteps;
     this.hashUnlink(seg);
     this.freeSeg(seg);
   }
@@ -1540,13 +1543,15 @@ export class VmemArena implements SlabArena {
     const k = this.bucketOf(addr);
     let prev = NIL;
     let seg = this.buckets[k] as number;
+    let steps = 0;
     while (seg !== NIL && (b[seg * Bound.WORDS + Bound.START] as number) !== addr) {
-      this.nLookups++;
+      steps++;
       prev = seg;
       seg = s[seg * Seg.WORDS + Seg.KNEXT] as number;
     }
     this.hashBucket = k;
     this.hashPrev = prev;
+    this.hashSteps = steps;
     return seg;
   }
 
