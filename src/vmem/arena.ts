@@ -48,7 +48,8 @@
  *          and the hash holds nothing else
  *  VMEM-6: total = Σ span sizes, imported = Σ imported span sizes, inUse = Σ allocated sizes
  *  VMEM-7: the span list (knext from record 0) holds exactly the span markers, in order
- *  VMEM-8: with a release function, no imported span is a single free segment
+ *  VMEM-8: with a release function, no imported span is a single free segment, unless the
+ *          rotor sits beside it (it is released when the rotor moves on)
  */
 
 import { KmemError, describe, hex } from "../errors.js";
