@@ -9,9 +9,11 @@ import { fileURLToPath } from "node:url";
 import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
+import { registerVmemBenchmarks } from "./vmem.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
+registerVmemBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

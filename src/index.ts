@@ -61,3 +61,24 @@ export {
   SLAB_TRACE,
 } from "./slab/index.js";
 export { type ByteAllocator, buddyAllocator, kmallocAllocator } from "./alloc/index.js";
+export {
+  ResourceMap,
+  type ResourceMapOptions,
+  type ResourceMapStats,
+  type Segment,
+} from "./rmap/index.js";
+export {
+  type QcacheStats,
+  VmemArena,
+  type VmemOptions,
+  type VmemPolicy,
+  type VmemSegment,
+  type VmemStats,
+  type XallocOptions,
+} from "./vmem/index.js";
+export {
+  type RmapAllocatorOptions,
+  rmapAllocator,
+  type VmemAllocatorOptions,
+  vmemAllocator,
+} from "./alloc/index.js";

@@ -40,4 +40,27 @@ describe("examples", () => {
     assert.match(out, /^allocator failing: 8 of 10 served, from the reserve$/m);
     assert.match(out, /^reserve after the frees: 8\/8$/m);
   });
+
+  it("rmap", () => {
+    const out = run("rmap");
+    assert.match(out, /^journal at 0, a at 100, b at 110$/m);
+    assert.match(out, /^first fit: alloc\(5\) takes 100, the hole a left$/m);
+    assert.match(out, /^free segments: \[105, 110\) \[130, 1000\)$/m);
+    assert.match(out, /^after three frees: \[20, 30\) \[100, 1000\)$/m);
+    assert.match(out, /^allocAt\(500, 50\): 500; alloc\(2000\): -1$/m);
+    assert.match(
+      out,
+      /^DOUBLE_FREE: resource map: free of \[110, 130\) overlaps the free segment \[100, 500\)$/m,
+    );
+    assert.match(out, /^available 860, in use 140, 3 free segments, largest 450$/m);
+  });
+
+  it("vmem", () => {
+    const out = run("vmem");
+    assert.match(out, /^pids 0, 1, 2; 1 freed, the next pid is 3$/m);
+    assert.match(out, /^ring at 0x0, buffer at 0x100000 \(0xf0000 would cross 1 MiB\)$/m);
+    assert.match(out, /^heap objects at 0xe1000, 0xe1020, 0xe1400; imported 65536 bytes$/m);
+    assert.match(out, /^DOUBLE_FREE: vmem heap: 0xe1000 is already free \(quantum cache of 32\)$/m);
+    assert.match(out, /^imported 65536 before reap, 0 after; dma in use 1092 KiB$/m);
+  });
 });

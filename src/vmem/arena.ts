@@ -1,0 +1,1586 @@
+/*
+ * The vmem resource allocator of Bonwick & Adams, "Magazines and Vmem" (USENIX 2001), after
+ * illumos `uts/common/os/vmem.c`: an arena is a set of integers (addresses, ids, offsets)
+ * made of spans, each span tiled by free and allocated segments (boundary tags), with
+ * power-of-two freelists that make "instant fit" allocation constant time, a hash of
+ * allocated segments that makes free constant time, constrained allocation (`xalloc`),
+ * import of spans from a source arena, and quantum caches for small sizes.
+ *
+ *   arena list (anext ->), addresses ascending within and across spans
+ *
+ *   SEG0 <-> SPAN [0,64) <-> ALLOC [0,16) <-> FREE [16,64) <-> SPAN [128,256) <-> ... -> SEG0
+ *                                              |
+ *   freelist[5] (sizes 32..63) ------------->  +  (knext/kprev)
+ *   hash[bucket(0)] -> ALLOC [0,16) -> ...        (knext chain)
+ *
+ * - Instant fit: a request of r units takes the head of the first non-empty freelist whose
+ *   segments are all >= r (list highbit(r), or log2(r) when r is a power of two): one bitmap
+ *   lookup, no search. Best fit searches the first list that may hold a fit for the smallest;
+ *   next fit walks the arena list from a rotor (a marker segment) and leaves it after the
+ *   allocation, cycling through the resources (ids are not reused soon).
+ * - Allocating splits a free segment into at most three; freeing coalesces with free
+ *   neighbours in the same span. A span whose segments are all free again, if it was
+ *   imported, goes back to its source.
+ * - Misuse (a free of something not allocated, of the wrong size, twice) is found through
+ *   the hash in O(1) on the good path and classified by a walk on the bad one; it throws
+ *   KmemError before any state changes.
+ *
+ * Deviations from illumos, each for a single-threaded library rather than a kernel:
+ * - Failure is -1 (0 is a valid resource), never a sleep; no VM_SLEEP/VM_NOSLEEP.
+ * - free() checks the size rounded up to the quantum (illumos panics on any mismatch of the
+ *   exact size); free() also accepts what xalloc() returned.
+ * - A constrained instant-fit xalloc that finds nothing in the lists that surely fit also
+ *   searches the list below before it imports or fails, so it fails only when no free
+ *   segment can hold the request.
+ * - Spans are kept in address order (illumos appends them); the hash grows as it fills
+ *   instead of being rescaled by a timer.
+ *
+ * Invariants (verify() reports these ids):
+ *  VMEM-1: the arena list is a consistent doubly linked ring through record 0 holding each
+ *          record in use once (span markers, segments, the rotor); the others are on the
+ *          free-record list
+ *  VMEM-2: span markers ascend without overlap; the segments after a marker tile its span
+ *          exactly; every bound is a multiple of the quantum and every segment non-empty
+ *  VMEM-3: no two free segments are neighbours in the arena list (they are coalesced)
+ *  VMEM-4: each free segment is on freelist highbit(size) - 1 exactly once; the freelists
+ *          are consistent; freemap bit k is set iff freelist k is not empty
+ *  VMEM-5: each allocated segment is in the hash chain of its start's bucket exactly once,
+ *          and the hash holds nothing else
+ *  VMEM-6: total = Σ span sizes, imported = Σ imported span sizes, inUse = Σ allocated sizes
+ *  VMEM-7: the span list (knext from record 0) holds exactly the span markers, in order
+ *  VMEM-8: with a release function, no imported span is a single free segment, unless the
+ *          rotor sits beside it (it is released when the rotor moves on)
+ */
+
+import { KmemError, describe, hex } from "../errors.js";
+import {
+  Bound,
+  FIXED_RECORDS,
+  FREELISTS,
+  NIL,
+  POW2,
+  ROTOR,
+  SEG0,
+  Seg,
+  SegType,
+  Slab,
+  crosses,
+  highbit,
+  lowbit,
+  phaseUp,
+  roundUp,
+} from "./layout.js";
+import { type QcacheStats, QuantumCaches, type SlabArena } from "./qcache.js";
+
+/** Allocation policies, as illumos's VM_INSTANTFIT (default), VM_BESTFIT, VM_NEXTFIT. */
+export type VmemPolicy = "instantfit" | "bestfit" | "nextfit";
+
+const enum Policy {
+  INSTANT = 0,
+  BEST = 1,
+  NEXT = 2,
+}
+
+/** Options of {@link VmemArena}, as vmem_create's arguments. */
+export interface VmemOptions {
+  /** Name, for messages and stats. */
+  name: string;
+  /** Start of the initial span (a multiple of the quantum, >= 0). */
+  base: number;
+  /** Size of the initial span (a multiple of the quantum); 0 = no initial span. */
+  size: number;
+  /** Unit of allocation, a power of two in 1..2^30: every result and size is a multiple. */
+  quantum: number;
+  /** Default policy of alloc(); "instantfit" unless given. */
+  policy?: VmemPolicy;
+  /**
+   * Largest size served by the quantum caches (rounded down to a multiple of the quantum;
+   * at most 16 quanta and 2^28 are cached). Default 0: no caches.
+   */
+  qcacheMax?: number;
+  /** Arena to import spans from (default import: source.alloc, release: source.free). */
+  source?: VmemArena;
+  /** Imports a span of `size` units: its start, or -1. Overrides the source's alloc. */
+  importFn?: (size: number) => number;
+  /** Gives back an imported span when all of it is free. Overrides the source's free. */
+  releaseFn?: (start: number, size: number) => void;
+  /** Smallest span to import (vm_min_import); default 0. */
+  minImport?: number;
+}
+
+/** Constraints of {@link VmemArena.xalloc}, exactly vmem_xalloc's. */
+export interface XallocOptions {
+  /** The result is `phase` mod `align`; a power of two, multiple of the quantum (default: quantum). */
+  align?: number;
+  /** Offset from the alignment, a multiple of the quantum below align (default 0). */
+  phase?: number;
+  /** The result must not straddle a multiple of nocross (a power of two; 0 = no limit). */
+  nocross?: number;
+  /** The result lies in [minaddr, maxaddr): lowest start (default 0). */
+  minaddr?: number;
+  /** One past the highest unit the result may use (default: no limit). */
+  maxaddr?: number;
+  /** "instantfit" (default) or "bestfit"; "nextfit" means instant fit here, as in illumos. */
+  policy?: VmemPolicy;
+}
+
+/** One record of {@link VmemArena.segments}. */
+export interface VmemSegment {
+  base: number;
+  size: number;
+  /** "span": a span marker (the segments after it tile it); "slab": held by a quantum cache. */
+  type: "span" | "free" | "alloc" | "slab";
+  /** For a span: whether it was imported from the source. */
+  imported?: boolean;
+}
+
+/** Totals and counters of a {@link VmemArena} (illumos's vmem kstats). */
+export interface VmemStats {
+  name: string;
+  quantum: number;
+  /** Units in all spans (mem_total). */
+  total: number;
+  /** Units in allocated segments, quantum-cache slabs included (mem_inuse). */
+  inUse: number;
+  /** total - inUse. */
+  free: number;
+  /** Units in spans imported from the source (mem_import). */
+  imported: number;
+  spans: number;
+  freeSegments: number;
+  allocatedSegments: number;
+  /** Largest free segment. */
+  largestFree: number;
+  /** Segment allocations and frees at the arena (quantum-cache objects count in qcaches). */
+  allocs: number;
+  frees: number;
+  /** Requests the arena could not serve. */
+  fails: number;
+  /** Free segments examined by searches (the instant-fit fast path examines none). */
+  searches: number;
+  /** Extra hash-chain steps taken by frees to find their segments. */
+  lookups: number;
+  /** Spans imported from and released to the source. */
+  imports: number;
+  releases: number;
+  /** One entry per quantum cache. */
+  qcaches: QcacheStats[];
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_QUANTUM = 2 ** 30;
+const MAX_QCACHE = 2 ** 28;
+const NQCACHE_MAX = 16;
+const INITIAL_RECORDS = 64;
+const INITIAL_BUCKETS = 16;
+/** Records one operation may need: a split into three (2) plus a new span (2). */
+const MINFREE = 4;
+
+const POLICIES: readonly VmemPolicy[] = ["instantfit", "bestfit", "nextfit"];
+const OPTION_KEYS = [
+  "name",
+  "base",
+  "size",
+  "quantum",
+  "policy",
+  "qcacheMax",
+  "source",
+  "importFn",
+  "releaseFn",
+  "minImport",
+];
+const XALLOC_KEYS = ["align", "phase", "nocross", "minaddr", "maxaddr", "policy"];
+const NO_CONSTRAINTS: XallocOptions = Object.freeze({});
+
+function badInteger(name: string, value: unknown, min: number, max: number): never {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+  throw new RangeError(`${name} must be in ${min}..${max}, got ${value}`);
+}
+
+function policyCode(name: string, value: unknown): Policy {
+  const i = POLICIES.indexOf(value as VmemPolicy);
+  if (i < 0) {
+    throw new (typeof value === "string" ? RangeError : TypeError)(
+      `${name} must be one of ${POLICIES.map((p) => JSON.stringify(p)).join(", ")}, got ${describe(value)}`,
+    );
+  }
+  return i as Policy;
+}
+
+function isPowerOfTwo(x: number): boolean {
+  return x >= 1 && POW2[highbit(x) - 1] === x;
+}
+
+/** A vmem arena: a set of integer resources allocated in segments. */
+export class VmemArena implements SlabArena {
+  readonly name: string;
+  readonly quantum: number;
+  /** Default policy of alloc(). */
+  readonly policy: VmemPolicy;
+  /** Largest size the quantum caches serve (0: none). */
+  readonly qcacheMax: number;
+  /** The arena spans are imported from, if any. */
+  readonly source: VmemArena | null;
+
+  private readonly policyDefault: Policy;
+  private readonly invQuantum: number;
+  private readonly importFn: ((size: number) => number) | null;
+  private readonly releaseFn: ((start: number, size: number) => void) | null;
+  private readonly importQuantum: number;
+  private readonly minImport: number;
+  private readonly qc: QuantumCaches | null;
+
+  private segs: Int32Array;
+  private bounds: Float64Array;
+  private segFree = NIL;
+  private nsegFree = 0;
+
+  private readonly flHead = new Int32Array(FREELISTS).fill(NIL);
+  private freemapLo = 0;
+  private freemapHi = 0;
+
+  private buckets: Int32Array;
+  /** log2 and mask of the bucket count. */
+  private hashBits: number;
+  private hashMask: number;
+  private nalloc = 0;
+  private hashBucket = 0;
+  private hashPrev = NIL;
+  /** Chain steps the last hashFind took (counted as lookups once a free succeeds). */
+  private hashSteps = 0;
+
+  private memTotal = 0;
+  private memInUse = 0;
+  private memImport = 0;
+  private nAllocs = 0;
+  private nFrees = 0;
+  private nFails = 0;
+  private nSearches = 0;
+  private nLookups = 0;
+  private nImports = 0;
+  private nReleases = 0;
+  /** Start chosen by the last search. */
+  private foundAddr = 0;
+  /** Segment made by the last segAlloc. */
+  private lastSeg = NIL;
+
+  constructor(options: VmemOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`VmemArena options must be an object, got ${describe(options)}`);
+    }
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key)) {
+        throw new TypeError(
+          `VmemArena: unknown option ${JSON.stringify(key)} (known: ${OPTION_KEYS.join(", ")})`,
+        );
+      }
+    }
+    const { name, base, size, quantum } = options;
+    if (typeof name !== "string")
+      throw new TypeError(`name must be a string, got ${describe(name)}`);
+    if (!(Number.isInteger(quantum) && isPowerOfTwo(quantum) && quantum <= MAX_QUANTUM)) {
+      if (!Number.isInteger(quantum)) badInteger("quantum", quantum, 1, MAX_QUANTUM);
+      throw new RangeError(`quantum must be a power of two in 1..${MAX_QUANTUM}, got ${quantum}`);
+    }
+    if (!Number.isSafeInteger(base) || base < 0) badInteger("base", base, 0, MAX_SAFE);
+    if (!Number.isSafeInteger(size) || size < 0 || base + size > MAX_SAFE) {
+      badInteger("size", size, 0, MAX_SAFE - base);
+    }
+    if (base % quantum !== 0 || size % quantum !== 0) {
+      throw new RangeError(
+        `base and size must be multiples of the quantum ${quantum}, got base ${base}, size ${size}`,
+      );
+    }
+    this.name = name;
+    this.quantum = quantum;
+    this.invQuantum = 1 / quantum;
+    this.policyDefault =
+      options.policy === undefined ? Policy.INSTANT : policyCode("policy", options.policy);
+    this.policy = POLICIES[this.policyDefault] as VmemPolicy;
+
+    const { source, importFn, releaseFn } = options;
+    if (source !== undefined && !(source instanceof VmemArena)) {
+      throw new TypeError(`source must be a VmemArena, got ${describe(source)}`);
+    }
+    if (importFn !== undefined && typeof importFn !== "function") {
+      throw new TypeError(`importFn must be a function, got ${describe(importFn)}`);
+    }
+    if (releaseFn !== undefined && typeof releaseFn !== "function") {
+      throw new TypeError(`releaseFn must be a function, got ${describe(releaseFn)}`);
+    }
+    this.source = source ?? null;
+    this.importFn = importFn ?? (source ? (n: number) => source.alloc(n) : null);
+    this.releaseFn = releaseFn ?? (source ? (a: number, n: number) => source.free(a, n) : null);
+    this.importQuantum = Math.max(quantum, source?.quantum ?? 1);
+    const minImport = options.minImport ?? 0;
+    if (!Number.isSafeInteger(minImport) || minImport < 0)
+      badInteger("minImport", minImport, 0, MAX_SAFE);
+    this.minImport = minImport;
+
+    const qcacheMax = options.qcacheMax ?? 0;
+    if (!Number.isSafeInteger(qcacheMax) || qcacheMax < 0 || qcacheMax > MAX_QCACHE) {
+      badInteger("qcacheMax", qcacheMax, 0, MAX_QCACHE);
+    }
+    const nq = Math.min(Math.floor(qcacheMax / quantum), NQCACHE_MAX);
+    this.qc = nq > 0 ? new QuantumCaches(this, quantum, nq) : null;
+    this.qcacheMax = nq * quantum;
+
+    this.segs = new Int32Array(0);
+    this.bounds = new Float64Array(0);
+    this.growRecords(INITIAL_RECORDS);
+    // Records 0 (list head, a SPAN so that coalescing stops at it) and 1 (the rotor).
+    const s = this.segs;
+    this.segFree = FIXED_RECORDS;
+    this.nsegFree -= FIXED_RECORDS;
+    s[SEG0 * Seg.WORDS + Seg.TYPE] = SegType.SPAN;
+    s[SEG0 * Seg.WORDS + Seg.ANEXT] = ROTOR;
+    s[SEG0 * Seg.WORDS + Seg.APREV] = ROTOR;
+    s[SEG0 * Seg.WORDS + Seg.KNEXT] = SEG0;
+    s[SEG0 * Seg.WORDS + Seg.KPREV] = SEG0;
+    s[ROTOR * Seg.WORDS + Seg.TYPE] = SegType.ROTOR;
+    s[ROTOR * Seg.WORDS + Seg.ANEXT] = SEG0;
+    s[ROTOR * Seg.WORDS + Seg.APREV] = SEG0;
+
+    this.buckets = new Int32Array(INITIAL_BUCKETS).fill(NIL);
+    this.hashBits = Math.log2(INITIAL_BUCKETS);
+    this.hashMask = INITIAL_BUCKETS - 1;
+
+    if (size > 0) this.add(base, size);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Public entry points
+
+  /**
+   * Allocates `size` units (rounded up to the quantum) with `policy` (default: the arena's).
+   * Sizes up to qcacheMax come from the quantum caches. Returns the start, or -1.
+   */
+  alloc(size: number, policy?: VmemPolicy): number {
+    if (!(size >= 1 && size <= MAX_SAFE && Number.isInteger(size)))
+      badInteger("size", size, 1, MAX_SAFE);
+    const p = policy === undefined ? this.policyDefault : policyCode("policy", policy);
+    const qc = this.qc;
+    if (qc !== null && size <= this.qcacheMax) return qc.alloc(size);
+    const r = this.roundSize(size);
+    if (r < 0) return this.fail();
+    if (p === Policy.INSTANT) return this.instantAlloc(r);
+    if (p === Policy.NEXT) return this.nextfitAlloc(r);
+    return this.xallocCore(r, this.quantum, 0, 0, 0, Infinity, true);
+  }
+
+  /**
+   * Constrained allocation, vmem_xalloc: `size` units starting at `phase` mod `align`, not
+   * straddling a multiple of `nocross`, inside [minaddr, maxaddr). Bypasses the quantum
+   * caches. Imports from the source only when unconstrained by nocross, minaddr, maxaddr.
+   * Returns the start, or -1. Inconsistent constraints throw RangeError.
+   */
+  xalloc(size: number, options?: XallocOptions): number {
+    if (!(size >= 1 && size <= MAX_SAFE && Number.isInteger(size)))
+      badInteger("size", size, 1, MAX_SAFE);
+    const o = options === undefined ? NO_CONSTRAINTS : options;
+    if (typeof o !== "object" || o === null) {
+      throw new TypeError(`xalloc options must be an object, got ${describe(o)}`);
+    }
+    for (const key in o) {
+      if (!XALLOC_KEYS.includes(key)) {
+        throw new TypeError(
+          `xalloc: unknown option ${JSON.stringify(key)} (known: ${XALLOC_KEYS.join(", ")})`,
+        );
+      }
+    }
+    const q = this.quantum;
+    const align = o.align === undefined || o.align === 0 ? q : o.align;
+    const phase = o.phase ?? 0;
+    const nocross = o.nocross ?? 0;
+    const minaddr = o.minaddr ?? 0;
+    const maxaddr = o.maxaddr ?? Infinity;
+    if (!Number.isSafeInteger(align) || !isPowerOfTwo(align) || align % q !== 0) {
+      if (!Number.isInteger(align)) badInteger("align", align, q, MAX_SAFE);
+      throw new RangeError(
+        `align must be a power of two and a multiple of the quantum ${q}, got ${align}`,
+      );
+    }
+    if (!Number.isSafeInteger(phase) || phase < 0 || phase >= align || phase % q !== 0) {
+      if (!Number.isInteger(phase)) badInteger("phase", phase, 0, align - q);
+      throw new RangeError(
+        `phase must be a multiple of the quantum ${q} below align ${align}, got ${phase}`,
+      );
+    }
+    if (
+      !Number.isSafeInteger(nocross) ||
+      (nocross !== 0 && (!isPowerOfTwo(nocross) || nocross % q !== 0))
+    ) {
+      if (!Number.isInteger(nocross)) badInteger("nocross", nocross, 0, MAX_SAFE);
+      throw new RangeError(
+        `nocross must be 0 or a power of two, multiple of the quantum ${q}, got ${nocross}`,
+      );
+    }
+    if (!Number.isSafeInteger(minaddr) || minaddr < 0) badInteger("minaddr", minaddr, 0, MAX_SAFE);
+    if (maxaddr !== Infinity && (!Number.isSafeInteger(maxaddr) || maxaddr <= minaddr)) {
+      badInteger("maxaddr", maxaddr, minaddr + 1, MAX_SAFE);
+    }
+    const best = o.policy === undefined ? false : policyCode("policy", o.policy) === Policy.BEST;
+    const r = this.roundSize(size);
+    if (r < 0) return this.fail();
+    if (nocross !== 0 && (align > nocross || roundUp(phase + r, align) > nocross)) {
+      throw new RangeError(
+        `xalloc: overconstrained: size ${size} at phase ${phase} of align ${align} cannot fit within nocross ${nocross}`,
+      );
+    }
+    return this.xallocCore(r, align, phase, nocross, minaddr, maxaddr, best);
+  }
+
+  /**
+   * Frees `size` units at `addr`: what alloc() or xalloc() returned, with the size asked for
+   * (compared after rounding up to the quantum). Throws KmemError, changing nothing, for
+   * anything else: DOUBLE_FREE when it is free already, INVALID_FREE otherwise.
+   */
+  free(addr: number, size: number): void {
+    if (!Number.isSafeInteger(addr)) badInteger("addr", addr, 0, MAX_SAFE);
+    if (!(size >= 1 && size <= MAX_SAFE && Number.isInteger(size)))
+      badInteger("size", size, 1, MAX_SAFE);
+    const qc = this.qc;
+    if (qc !== null && size <= this.qcacheMax && qc.free(addr, size)) return;
+    this.xfreeCore(addr, size);
+  }
+
+  /** Frees what xalloc() returned (vmem_xfree): bypasses the quantum caches. */
+  xfree(addr: number, size: number): void {
+    if (!Number.isSafeInteger(addr)) badInteger("addr", addr, 0, MAX_SAFE);
+    if (!(size >= 1 && size <= MAX_SAFE && Number.isInteger(size)))
+      badInteger("size", size, 1, MAX_SAFE);
+    this.xfreeCore(addr, size);
+  }
+
+  /**
+   * Adds the span [base, base + size) (vmem_add). Returns base. A span overlapping one the
+   * arena has, or not aligned to the quantum, throws RangeError.
+   */
+  add(base: number, size: number): number {
+    if (!Number.isSafeInteger(base) || base < 0) badInteger("base", base, 0, MAX_SAFE);
+    if (!Number.isSafeInteger(size) || size < 1 || base + size > MAX_SAFE) {
+      badInteger("size", size, 1, MAX_SAFE - base);
+    }
+    const q = this.quantum;
+    if (base % q !== 0 || size % q !== 0) {
+      throw new RangeError(
+        `add: base ${base} and size ${size} must be multiples of the quantum ${q}`,
+      );
+    }
+    this.checkNoOverlap("add", base, size);
+    this.populate();
+    this.spanCreate(base, base + size, false);
+    return base;
+  }
+
+  /** Whether [addr, addr + size) lies inside one span (vmem_contains). */
+  contains(addr: number, size = 1): boolean {
+    if (!Number.isSafeInteger(addr)) badInteger("addr", addr, 0, MAX_SAFE);
+    if (!Number.isSafeInteger(size) || size < 1) badInteger("size", size, 1, MAX_SAFE);
+    const s = this.segs;
+    const b = this.bounds;
+    for (
+      let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
+      sp !== SEG0;
+      sp = s[sp * Seg.WORDS + Seg.KNEXT] as number
+    ) {
+      if (
+        addr >= (b[sp * Bound.WORDS + Bound.START] as number) &&
+        addr + size <= (b[sp * Bound.WORDS + Bound.END] as number)
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Gives the quantum caches' empty slabs back to the arena; returns how many. */
+  reap(): number {
+    return this.qc === null ? 0 : this.qc.reap();
+  }
+
+  /**
+   * Empties the arena (vmem_destroy, but the arena stays usable): reaps the quantum caches
+   * and returns imported spans to the source; every span is removed. Throws KmemError BUSY,
+   * changing nothing, while anything is allocated.
+   */
+  destroy(): void {
+    const qcUnits = this.qc === null ? 0 : this.qc.inUseUnits();
+    if (
+      qcUnits > 0 ||
+      this.memInUse - (this.qc === null ? 0 : this.qc.slabCount() * this.qc.slabSize) > 0
+    ) {
+      throw new KmemError(
+        "BUSY",
+        `vmem ${this.name}: destroy with ${this.memInUse} units allocated`,
+      );
+    }
+    this.reap();
+    // Park the rotor before every span: each span is then one free segment (and an imported
+    // one the rotor kept from being released goes back now).
+    if (this.segs[ROTOR * Seg.WORDS + Seg.APREV] !== SEG0) this.advance(ROTOR, SEG0);
+    const s = this.segs;
+    const b = this.bounds;
+    let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
+    while (sp !== SEG0) {
+      const nextSpan = s[sp * Seg.WORDS + Seg.KNEXT] as number;
+      const seg = s[sp * Seg.WORDS + Seg.ANEXT] as number;
+      const imported = ((s[sp * Seg.WORDS + Seg.TYPE] as number) & SegType.IMPORTED) !== 0;
+      const start = b[seg * Bound.WORDS + Bound.START] as number;
+      const size = (b[seg * Bound.WORDS + Bound.END] as number) - start;
+      this.freelistDelete(seg);
+      this.spanDestroy(seg);
+      if (imported && this.releaseFn !== null) {
+        this.nReleases++;
+        this.releaseFn(start, size);
+      }
+      sp = nextSpan;
+    }
+  }
+
+  /** The arena list: span markers and segments in address order (a copy). */
+  segments(): VmemSegment[] {
+    const out: VmemSegment[] = [];
+    const s = this.segs;
+    const b = this.bounds;
+    for (
+      let r = s[SEG0 * Seg.WORDS + Seg.ANEXT] as number;
+      r !== SEG0;
+      r = s[r * Seg.WORDS + Seg.ANEXT] as number
+    ) {
+      const t = s[r * Seg.WORDS + Seg.TYPE] as number;
+      if (t === SegType.ROTOR) continue;
+      const base = b[r * Bound.WORDS + Bound.START] as number;
+      const size = (b[r * Bound.WORDS + Bound.END] as number) - base;
+      if ((t & SegType.SPAN) !== 0)
+        out.push({ base, size, type: "span", imported: (t & SegType.IMPORTED) !== 0 });
+      else if (t === SegType.FREE) out.push({ base, size, type: "free" });
+      else out.push({ base, size, type: s[r * Seg.WORDS + Seg.SLAB] === NIL ? "alloc" : "slab" });
+    }
+    return out;
+  }
+
+  /** Totals and counters. */
+  stats(): VmemStats {
+    let spans = 0;
+    let freeSegs = 0;
+    let largest = 0;
+    const s = this.segs;
+    const b = this.bounds;
+    for (
+      let r = s[SEG0 * Seg.WORDS + Seg.ANEXT] as number;
+      r !== SEG0;
+      r = s[r * Seg.WORDS + Seg.ANEXT] as number
+    ) {
+      const t = s[r * Seg.WORDS + Seg.TYPE] as number;
+      if ((t & SegType.SPAN) !== 0) spans++;
+      else if (t === SegType.FREE) {
+        freeSegs++;
+        largest = Math.max(
+          largest,
+          (b[r * Bound.WORDS + Bound.END] as number) - (b[r * Bound.WORDS + Bound.START] as number),
+        );
+      }
+    }
+    return {
+      name: this.name,
+      quantum: this.quantum,
+      total: this.memTotal,
+      inUse: this.memInUse,
+      free: this.memTotal - this.memInUse,
+      imported: this.memImport,
+      spans,
+      freeSegments: freeSegs,
+      allocatedSegments: this.nalloc,
+      largestFree: largest,
+      allocs: this.nAllocs,
+      frees: this.nFrees,
+      fails: this.nFails,
+      searches: this.nSearches,
+      lookups: this.nLookups,
+      imports: this.nImports,
+      releases: this.nReleases,
+      qcaches: this.qc === null ? [] : this.qc.stats(),
+    };
+  }
+
+  /**
+   * One past the highest allocated unit, or the lowest span start when nothing is
+   * allocated (0 for an arena without spans): the extent to back when the arena maps memory.
+   */
+  allocatedEnd(): number {
+    const s = this.segs;
+    const b = this.bounds;
+    let lowest = -1;
+    for (
+      let r = s[SEG0 * Seg.WORDS + Seg.APREV] as number;
+      r !== SEG0;
+      r = s[r * Seg.WORDS + Seg.APREV] as number
+    ) {
+      const t = s[r * Seg.WORDS + Seg.TYPE] as number;
+      if (t === SegType.ALLOC) return b[r * Bound.WORDS + Bound.END] as number;
+      if ((t & SegType.SPAN) !== 0) lowest = b[r * Bound.WORDS + Bound.START] as number;
+    }
+    return lowest < 0 ? 0 : lowest;
+  }
+
+  /**
+   * Bytes of metadata in use: 40 per segment record in use (6 i32 + 2 f64), 4 per hash
+   * bucket and 32 per quantum-cache slab record in use (6 i32 + 1 f64), plus the freelist
+   * heads.
+   */
+  metadataBytes(): number {
+    const records = this.segs.length / Seg.WORDS - this.nsegFree;
+    const slabs = this.qc === null ? 0 : this.qc.slabCount();
+    return (
+      records * (Seg.WORDS * 4 + Bound.WORDS * 8) +
+      this.buckets.length * 4 +
+      slabs * (Slab.WORDS * 4 + 8) +
+      FREELISTS * 4
+    );
+  }
+
+  /** Checks VMEM-1..8 and QCACHE-1..2; throws KmemError CORRUPTION naming the first broken. */
+  verify(): void {
+    const corrupt = (id: string, what: string): never => {
+      throw new KmemError("CORRUPTION", `vmem ${this.name}: ${id}: ${what}`);
+    };
+    const s = this.segs;
+    const b = this.bounds;
+    const q = this.quantum;
+    const records = s.length / Seg.WORDS;
+    const start = (r: number) => b[r * Bound.WORDS + Bound.START] as number;
+    const end = (r: number) => b[r * Bound.WORDS + Bound.END] as number;
+    const type = (r: number) => s[r * Seg.WORDS + Seg.TYPE] as number;
+
+    // VMEM-1: the ring, and the free records.
+    const inRing = new Uint8Array(records);
+    let rotors = 0;
+    let n = 0;
+    for (let r = SEG0, prev = s[SEG0 * Seg.WORDS + Seg.APREV] as number; ;) {
+      if (r < 0 || r >= records) corrupt("VMEM-1", `link to record ${r} outside the table`);
+      if (inRing[r]) corrupt("VMEM-1", `record ${r} twice in the arena list`);
+      inRing[r] = 1;
+      if (s[r * Seg.WORDS + Seg.APREV] !== prev)
+        corrupt("VMEM-1", `record ${r}: aprev ${s[r * Seg.WORDS + Seg.APREV]}, expected ${prev}`);
+      if (type(r) === SegType.ROTOR) rotors++;
+      else if (type(r) === SegType.NONE) corrupt("VMEM-1", `free record ${r} in the arena list`);
+      n++;
+      prev = r;
+      r = s[r * Seg.WORDS + Seg.ANEXT] as number;
+      if (r === SEG0) {
+        if (s[SEG0 * Seg.WORDS + Seg.APREV] !== prev) corrupt("VMEM-1", "the ring does not close");
+        break;
+      }
+    }
+    if (rotors !== 1 || type(ROTOR) !== SegType.ROTOR) corrupt("VMEM-1", `${rotors} rotors`);
+    let freeRecords = 0;
+    for (let r = this.segFree; r !== NIL; r = s[r * Seg.WORDS + Seg.KNEXT] as number) {
+      if (r < 0 || r >= records || inRing[r] || type(r) !== SegType.NONE)
+        corrupt("VMEM-1", `bad free record ${r}`);
+      if (++freeRecords > records) corrupt("VMEM-1", "the free-record list loops");
+    }
+    if (freeRecords !== this.nsegFree || n + freeRecords !== records) {
+      corrupt(
+        "VMEM-1",
+        `${n} records in the list and ${freeRecords} free of ${records} (free count ${this.nsegFree})`,
+      );
+    }
+
+    // VMEM-2, 3, 6, 8: walk spans and their segments.
+    let total = 0;
+    let imported = 0;
+    let inUse = 0;
+    let allocated = 0;
+    let prevSpanEnd = -1;
+    let span = NIL;
+    let cursor = 0;
+    let prevType = SegType.SPAN as number;
+    let spanSegs = 0;
+    let spanFreeSegs = 0;
+    let spanRotor = false;
+    const spans: number[] = [];
+    const tagged = new Map<number, { start: number; size: number }>();
+    const closeSpan = () => {
+      if (span === NIL) return;
+      if (cursor !== end(span))
+        corrupt("VMEM-2", `span [${start(span)}, ${end(span)}) is tiled only up to ${cursor}`);
+      // (The rotor beside its one free segment keeps a span from being released.)
+      if (
+        spanSegs === 1 &&
+        spanFreeSegs === 1 &&
+        !spanRotor &&
+        (type(span) & SegType.IMPORTED) !== 0 &&
+        this.releaseFn !== null
+      ) {
+        corrupt(
+          "VMEM-8",
+          `imported span [${start(span)}, ${end(span)}) is all free but was not released`,
+        );
+      }
+    };
+    for (
+      let r = s[SEG0 * Seg.WORDS + Seg.ANEXT] as number;
+      r !== SEG0;
+      r = s[r * Seg.WORDS + Seg.ANEXT] as number
+    ) {
+      const t = type(r);
+      if (t === SegType.ROTOR) {
+        if (span === NIL) continue;
+        prevType = SegType.ROTOR;
+        spanRotor = true;
+        continue;
+      }
+      if ((t & SegType.SPAN) !== 0) {
+        closeSpan();
+        span = r;
+        spans.push(r);
+        if (start(r) < prevSpanEnd || end(r) <= start(r)) {
+          corrupt("VMEM-2", `span [${start(r)}, ${end(r)}) overlaps or precedes the previous one`);
+        }
+        if (start(r) % q !== 0 || end(r) % q !== 0)
+          corrupt("VMEM-2", `span [${start(r)}, ${end(r)}) not aligned to the quantum`);
+        prevSpanEnd = end(r);
+        cursor = start(r);
+        total += end(r) - start(r);
+        if ((t & SegType.IMPORTED) !== 0) imported += end(r) - start(r);
+        prevType = SegType.SPAN;
+        spanSegs = 0;
+        spanFreeSegs = 0;
+        spanRotor = false;
+        continue;
+      }
+      if (span === NIL) corrupt("VMEM-2", `segment [${start(r)}, ${end(r)}) before any span`);
+      if (start(r) !== cursor || end(r) <= start(r) || end(r) % q !== 0) {
+        corrupt(
+          "VMEM-2",
+          `segment [${start(r)}, ${end(r)}) does not continue the span at ${cursor}`,
+        );
+      }
+      cursor = end(r);
+      spanSegs++;
+      if (t === SegType.FREE) {
+        spanFreeSegs++;
+        if (prevType === SegType.FREE) corrupt("VMEM-3", `free segments meet at ${start(r)}`);
+      } else if (t === SegType.ALLOC) {
+        inUse += end(r) - start(r);
+        allocated++;
+        const slab = s[r * Seg.WORDS + Seg.SLAB] as number;
+        if (slab !== NIL) tagged.set(slab, { start: start(r), size: end(r) - start(r) });
+      } else {
+        corrupt("VMEM-1", `record ${r} has type ${t}`);
+      }
+      prevType = t;
+    }
+    closeSpan();
+    if (total !== this.memTotal || imported !== this.memImport || inUse !== this.memInUse) {
+      corrupt(
+        "VMEM-6",
+        `spans ${total}, imported ${imported}, allocated ${inUse}; counted ${this.memTotal}, ${this.memImport}, ${this.memInUse}`,
+      );
+    }
+
+    // VMEM-7: the span list.
+    let i = 0;
+    for (
+      let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number, prev = SEG0;
+      ;
+      sp = s[sp * Seg.WORDS + Seg.KNEXT] as number
+    ) {
+      if (s[sp * Seg.WORDS + Seg.KPREV] !== prev)
+        corrupt("VMEM-7", `span record ${sp} has a bad kprev`);
+      if (sp === SEG0) break;
+      if (spans[i] !== sp)
+        corrupt("VMEM-7", `span list entry ${i} is record ${sp}, expected ${spans[i]}`);
+      i++;
+      prev = sp;
+    }
+    if (i !== spans.length)
+      corrupt("VMEM-7", `span list has ${i} spans, the arena ${spans.length}`);
+
+    // VMEM-4: freelists and freemap.
+    const onList = new Uint8Array(records);
+    for (let k = 0; k < FREELISTS; k++) {
+      const bit = k < 32 ? (this.freemapLo >>> k) & 1 : (this.freemapHi >>> (k - 32)) & 1;
+      const head = this.flHead[k] as number;
+      if ((head !== NIL) !== (bit === 1))
+        corrupt(
+          "VMEM-4",
+          `freelist ${k} ${head === NIL ? "empty" : "non-empty"} but freemap bit ${bit}`,
+        );
+      for (
+        let r = head, prev = NIL;
+        r !== NIL;
+        prev = r, r = s[r * Seg.WORDS + Seg.KNEXT] as number
+      ) {
+        if (r < 0 || r >= records || !inRing[r] || type(r) !== SegType.FREE)
+          corrupt("VMEM-4", `freelist ${k} holds record ${r}, not a free segment`);
+        if (onList[r]) corrupt("VMEM-4", `record ${r} twice on the freelists`);
+        onList[r] = 1;
+        if (s[r * Seg.WORDS + Seg.KPREV] !== prev)
+          corrupt("VMEM-4", `freelist ${k}: record ${r} has a bad kprev`);
+        if (highbit(end(r) - start(r)) - 1 !== k)
+          corrupt("VMEM-4", `segment of size ${end(r) - start(r)} on freelist ${k}`);
+      }
+    }
+    for (let r = 0; r < records; r++) {
+      if (inRing[r] && type(r) === SegType.FREE && !onList[r])
+        corrupt("VMEM-4", `free segment [${start(r)}, ${end(r)}) on no freelist`);
+    }
+
+    // VMEM-5: the hash.
+    let hashed = 0;
+    const inHash = new Uint8Array(records);
+    for (let k = 0; k < this.buckets.length; k++) {
+      for (
+        let r = this.buckets[k] as number;
+        r !== NIL;
+        r = s[r * Seg.WORDS + Seg.KNEXT] as number
+      ) {
+        if (r < 0 || r >= records || !inRing[r] || type(r) !== SegType.ALLOC)
+          corrupt("VMEM-5", `hash bucket ${k} holds record ${r}, not an allocated segment`);
+        if (inHash[r]) corrupt("VMEM-5", `record ${r} twice in the hash`);
+        inHash[r] = 1;
+        if (this.bucketOf(start(r)) !== k)
+          corrupt(
+            "VMEM-5",
+            `segment at ${start(r)} in bucket ${k}, belongs in ${this.bucketOf(start(r))}`,
+          );
+        hashed++;
+      }
+    }
+    if (hashed !== allocated || hashed !== this.nalloc) {
+      corrupt(
+        "VMEM-5",
+        `hash holds ${hashed}, arena has ${allocated} allocated segments, count ${this.nalloc}`,
+      );
+    }
+
+    if (this.qc !== null) this.qc.verify(tagged);
+    else if (tagged.size > 0)
+      corrupt("QCACHE-1", "slab segments in an arena without quantum caches");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // SlabArena: what the quantum caches use.
+
+  /** @internal */
+  slabAlloc(size: number, slab: number): number {
+    const addr = this.xallocCore(size, size, 0, 0, 0, Infinity, false);
+    if (addr !== -1) this.segs[this.lastSeg * Seg.WORDS + Seg.SLAB] = slab;
+    return addr;
+  }
+
+  /** @internal */
+  slabFree(start: number): void {
+    const seg = this.hashFind(start);
+    this.segs[seg * Seg.WORDS + Seg.SLAB] = NIL;
+    this.hashUnlink(seg);
+    this.freeSeg(seg);
+  }
+
+  /** @internal */
+  slabAt(start: number): number {
+    const seg = this.hashFind(start);
+    return seg === NIL ? NIL : (this.segs[seg * Seg.WORDS + Seg.SLAB] as number);
+  }
+
+  /** @internal */
+  arenaAlloc(size: number): number {
+    return this.instantAlloc(this.roundSize(size));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Allocation
+
+  /** Instant fit: the head of the first freelist whose every segment holds r. O(1). */
+  private instantAlloc(r: number): number {
+    if (this.nsegFree < MINFREE) this.populate();
+    const hb = highbit(r);
+    const list = this.firstList(POW2[hb - 1] === r ? hb - 1 : hb);
+    if (list < 0) return this.xallocCore(r, this.quantum, 0, 0, 0, Infinity, false);
+    const seg = this.flHead[list] as number;
+    const addr = this.bounds[seg * Bound.WORDS + Bound.START] as number;
+    this.segAlloc(seg, addr, r);
+    this.nAllocs++;
+    return addr;
+  }
+
+  /**
+   * Next fit (vmem_nextfit_alloc): the first free segment at or after the rotor that holds
+   * r; the rotor then moves past the new segment.
+   */
+  private nextfitAlloc(r: number): number {
+    if (this.nsegFree < MINFREE) this.populate();
+    const s = this.segs;
+    const b = this.bounds;
+    let vsp = s[ROTOR * Seg.WORDS + Seg.ANEXT] as number;
+    // Common case: the segment after the rotor is free and stays on its freelist when r
+    // is taken from its front; the new segment goes behind the rotor, which is as good as
+    // moving the rotor past it.
+    if (s[vsp * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
+      const vsStart = b[vsp * Bound.WORDS + Bound.START] as number;
+      const vsSize = (b[vsp * Bound.WORDS + Bound.END] as number) - vsStart;
+      if (vsSize > r && highbit(vsSize) === highbit(vsSize - r)) {
+        b[vsp * Bound.WORDS + Bound.START] = vsStart + r;
+        const seg = this.segCreate(
+          s[ROTOR * Seg.WORDS + Seg.APREV] as number,
+          vsStart,
+          vsStart + r,
+        );
+        this.hashInsert(seg);
+        this.nAllocs++;
+        return vsStart;
+      }
+    }
+    for (;;) {
+      this.nSearches++;
+      if (
+        s[vsp * Seg.WORDS + Seg.TYPE] === SegType.FREE &&
+        (b[vsp * Bound.WORDS + Bound.END] as number) -
+          (b[vsp * Bound.WORDS + Bound.START] as number) >=
+          r
+      ) {
+        break;
+      }
+      vsp = s[vsp * Seg.WORDS + Seg.ANEXT] as number;
+      if (vsp === ROTOR) {
+        // Full circle. The rotor may itself keep two free neighbours apart: move it on one
+        // and look at what it leaves behind; else import or fail as xalloc does.
+        this.advance(ROTOR, this.segs[ROTOR * Seg.WORDS + Seg.ANEXT] as number);
+        vsp = this.segs[ROTOR * Seg.WORDS + Seg.APREV] as number;
+        const t = this.segs;
+        const u = this.bounds;
+        if (
+          t[vsp * Seg.WORDS + Seg.TYPE] === SegType.FREE &&
+          (u[vsp * Bound.WORDS + Bound.END] as number) -
+            (u[vsp * Bound.WORDS + Bound.START] as number) >=
+            r
+        ) {
+          break;
+        }
+        return this.xallocCore(r, this.quantum, 0, 0, 0, Infinity, false);
+      }
+    }
+    const addr = this.bounds[vsp * Bound.WORDS + Bound.START] as number;
+    const seg = this.segAlloc(vsp, addr, r);
+    this.advance(ROTOR, seg);
+    this.nAllocs++;
+    return addr;
+  }
+
+  /**
+   * The general allocator (vmem_xalloc): search the freelists for a segment that can hold
+   * r at the constraints; failing that, reap the quantum caches, then import from the
+   * source. Returns the start or -1; the segment made is `lastSeg`.
+   */
+  private xallocCore(
+    r: number,
+    align: number,
+    phase: number,
+    nocross: number,
+    minaddr: number,
+    maxaddr: number,
+    best: boolean,
+  ): number {
+    if (this.nsegFree < MINFREE) this.populate();
+    let seg = this.search(r, align, phase, nocross, minaddr, maxaddr, best);
+    if (seg === NIL && this.qc !== null && this.qc.reapable) {
+      this.qc.reap();
+      seg = this.search(r, align, phase, nocross, minaddr, maxaddr, best);
+    }
+    if (
+      seg === NIL &&
+      this.importFn !== null &&
+      nocross === 0 &&
+      minaddr === 0 &&
+      maxaddr === Infinity
+    ) {
+      seg = this.importSpan(r, align, phase);
+    }
+    if (seg === NIL) return this.fail();
+    const addr = this.foundAddr;
+    this.lastSeg = this.segAlloc(seg, addr, r);
+    this.nAllocs++;
+    return addr;
+  }
+
+  /**
+   * The search of vmem_xalloc. Instant fit starts at the first list whose segments surely
+   * hold r (first fit from there on: constraints may reject a segment); best fit starts at
+   * the list that may hold r and takes the smallest fit of the first list with any. Returns
+   * the segment (start of the result in `foundAddr`) or NIL.
+   */
+  private search(
+    r: number,
+    align: number,
+    phase: number,
+    nocross: number,
+    minaddr: number,
+    maxaddr: number,
+    best: boolean,
+  ): number {
+    const s = this.segs;
+    const b = this.bounds;
+    const hb = highbit(r);
+    const exact = POW2[hb - 1] === r;
+    const first = exact || best || this.firstList(hb) < 0 ? hb - 1 : hb;
+    let vbest = NIL;
+    let vbestSize = Infinity;
+    let addr = 0;
+    for (
+      let list = this.firstList(first);
+      list >= 0;
+      list = list + 1 < FREELISTS ? this.firstList(list + 1) : -1
+    ) {
+      for (
+        let seg = this.flHead[list] as number;
+        seg !== NIL;
+        seg = s[seg * Seg.WORDS + Seg.KNEXT] as number
+      ) {
+        this.nSearches++;
+        const segStart = b[seg * Bound.WORDS + Bound.START] as number;
+        const segEnd = b[seg * Bound.WORDS + Bound.END] as number;
+        if (segEnd <= minaddr || segStart >= maxaddr) continue;
+        const lo = segStart > minaddr ? segStart : minaddr;
+        const hi = segEnd < maxaddr ? segEnd : maxaddr;
+        let taddr =
+          lo === segStart && phase === 0 && align === this.quantum ? lo : phaseUp(lo, align, phase);
+        if (nocross !== 0 && crosses(taddr, r, nocross)) {
+          taddr += roundUp(nocross - (taddr % nocross), align);
+        }
+        if (taddr + r > hi || segEnd - segStart >= vbestSize) continue;
+        vbest = seg;
+        vbestSize = segEnd - segStart;
+        addr = taddr;
+        if (!best || vbestSize === r) break;
+      }
+      if (vbest !== NIL) break;
+    }
+    if (vbest === NIL && first === hb) {
+      // Nothing in the lists that surely fit: the list below may still hold a fit.
+      for (
+        let seg = this.flHead[hb - 1] as number;
+        seg !== NIL;
+        seg = s[seg * Seg.WORDS + Seg.KNEXT] as number
+      ) {
+        this.nSearches++;
+        const segStart = b[seg * Bound.WORDS + Bound.START] as number;
+        const segEnd = b[seg * Bound.WORDS + Bound.END] as number;
+        if (segEnd <= minaddr || segStart >= maxaddr) continue;
+        const lo = segStart > minaddr ? segStart : minaddr;
+        const hi = segEnd < maxaddr ? segEnd : maxaddr;
+        let taddr = phaseUp(lo, align, phase);
+        if (nocross !== 0 && crosses(taddr, r, nocross)) {
+          taddr += roundUp(nocross - (taddr % nocross), align);
+        }
+        if (taddr + r > hi) continue;
+        vbest = seg;
+        addr = taddr;
+        break;
+      }
+    }
+    this.foundAddr = addr;
+    return vbest;
+  }
+
+  /** Imports a span large enough for r at align/phase; its free segment, or NIL. */
+  private importSpan(r: number, align: number, phase: number): number {
+    const importFn = this.importFn as (size: number) => number;
+    const aquantum = this.importQuantum;
+    let aphase = phase;
+    if (align > aquantum) aphase = phase % aquantum !== 0 ? align - this.quantum : align - aquantum;
+    const asize = roundUp(Math.max(r + aphase, this.minImport), aquantum);
+    if (asize > MAX_SAFE) return NIL;
+    const vaddr = importFn(asize);
+    if (vaddr === -1) return NIL;
+    if (
+      !Number.isSafeInteger(vaddr) ||
+      vaddr < 0 ||
+      vaddr % aquantum !== 0 ||
+      vaddr + asize > MAX_SAFE
+    ) {
+      throw new RangeError(
+        `vmem ${this.name}: import of ${asize} returned ${describe(vaddr)}, not -1 or a start aligned to ${aquantum}`,
+      );
+    }
+    this.checkNoOverlap("import", vaddr, asize);
+    this.populate();
+    const seg = this.spanCreate(vaddr, vaddr + asize, true);
+    this.nImports++;
+    this.foundAddr = phaseUp(vaddr, align, phase);
+    return seg;
+  }
+
+  /**
+   * Takes [addr, addr + r) out of the free segment vsp (vmem_seg_alloc); what is left on
+   * either side goes back on the freelists. Returns the allocated segment.
+   */
+  private segAlloc(vsp: number, addr: number, r: number): number {
+    const b = this.bounds;
+    const vsStart = b[vsp * Bound.WORDS + Bound.START] as number;
+    const vsEnd = b[vsp * Bound.WORDS + Bound.END] as number;
+    const vsSize = vsEnd - vsStart;
+    const addrEnd = addr + r;
+    // From the front, with the rest on the same freelist: only the start moves.
+    if (addr === vsStart && vsSize > r && highbit(vsSize) === highbit(vsSize - r)) {
+      b[vsp * Bound.WORDS + Bound.START] = addrEnd;
+      const seg = this.segCreate(this.segs[vsp * Seg.WORDS + Seg.APREV] as number, addr, addrEnd);
+      this.hashInsert(seg);
+      return seg;
+    }
+    this.freelistDelete(vsp);
+    if (vsEnd !== addrEnd) this.freelistInsert(this.segCreate(vsp, addrEnd, vsEnd));
+    if (vsStart !== addr)
+      this.freelistInsert(
+        this.segCreate(this.segs[vsp * Seg.WORDS + Seg.APREV] as number, vsStart, addr),
+      );
+    b[vsp * Bound.WORDS + Bound.START] = addr;
+    b[vsp * Bound.WORDS + Bound.END] = addrEnd;
+    this.hashInsert(vsp);
+    return vsp;
+  }
+
+  private fail(): number {
+    this.nFails++;
+    return -1;
+  }
+
+  /** size rounded up to the quantum, or -1 when that exceeds any possible span. */
+  private roundSize(size: number): number {
+    const q = this.quantum;
+    if (size <= 0x3fffffff) return (size + q - 1) & ~(q - 1);
+    if (size > MAX_SAFE - q + 1) return -1;
+    return roundUp(size, q);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Freeing
+
+  /** vmem_xfree: find the segment through the hash, check it, coalesce, maybe release. */
+  private xfreeCore(addr: number, size: number): void {
+    const seg = this.hashFind(addr);
+    const r = this.roundSize(size);
+    if (
+      seg === NIL ||
+      (this.bounds[seg * Bound.WORDS + Bound.END] as number) - addr !== r ||
+      this.segs[seg * Seg.WORDS + Seg.SLAB] !== NIL
+    ) {
+      this.badFree(addr, size, seg);
+    }
+    this.nLookups += this.hashSteps;
+    this.hashUnlink(seg);
+    this.freeSeg(seg);
+  }
+
+  /**
+   * Makes the allocated segment `seg` (already out of the hash) free, coalescing with free
+   * neighbours (vmem_xfree). The merged segment keeps the record of a free neighbour, and
+   * stays on that neighbour's freelist when its size class does not change (the free-side
+   * twin of segAlloc's fast path). An imported span left all free goes back to the source.
+   */
+  private freeSeg(seg: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const start = b[seg * Bound.WORDS + Bound.START] as number;
+    const end = b[seg * Bound.WORDS + Bound.END] as number;
+    this.memInUse -= end - start;
+    this.nFrees++;
+    const vnext = s[seg * Seg.WORDS + Seg.ANEXT] as number;
+    const vprev = s[seg * Seg.WORDS + Seg.APREV] as number;
+    const nextFree = s[vnext * Seg.WORDS + Seg.TYPE] === SegType.FREE;
+    let vsp: number;
+    if (s[vprev * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
+      vsp = vprev;
+      const oldStart = b[vprev * Bound.WORDS + Bound.START] as number;
+      const oldSize = start - oldStart;
+      let newEnd = end;
+      if (nextFree) {
+        newEnd = b[vnext * Bound.WORDS + Bound.END] as number;
+        this.freelistDelete(vnext);
+        this.segDestroy(vnext);
+      }
+      this.segDestroy(seg);
+      if (highbit(oldSize) === highbit(newEnd - oldStart)) {
+        b[vprev * Bound.WORDS + Bound.END] = newEnd;
+      } else {
+        this.freelistDelete(vprev);
+        b[vprev * Bound.WORDS + Bound.END] = newEnd;
+        this.freelistInsert(vprev);
+      }
+    } else if (nextFree) {
+      vsp = vnext;
+      const oldEnd = b[vnext * Bound.WORDS + Bound.END] as number;
+      this.segDestroy(seg);
+      if (highbit(oldEnd - end) === highbit(oldEnd - start)) {
+        b[vnext * Bound.WORDS + Bound.START] = start;
+      } else {
+        this.freelistDelete(vnext);
+        b[vnext * Bound.WORDS + Bound.START] = start;
+        this.freelistInsert(vnext);
+      }
+    } else {
+      vsp = seg;
+      this.freelistInsert(seg);
+    }
+    if (
+      this.releaseFn !== null &&
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+        0 &&
+      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.SPAN) !==
+        0
+    ) {
+      const spanStart = b[vsp * Bound.WORDS + Bound.START] as number;
+      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - spanStart;
+      this.freelistDelete(vsp);
+      this.spanDestroy(vsp);
+      this.nReleases++;
+      this.releaseFn(spanStart, size);
+    }
+  }
+
+  /**
+   * Moves a marker (the rotor) to just after `afterme` (vmem_advance); its old neighbours,
+   * no longer kept apart, coalesce, and an imported span they leave all free is released.
+   */
+  private advance(walker: number, afterme: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const vprev = s[walker * Seg.WORDS + Seg.APREV] as number;
+    const vnext = s[walker * Seg.WORDS + Seg.ANEXT] as number;
+    this.listDelete(walker);
+    this.listInsert(afterme, walker);
+    let vsp = NIL;
+    if (s[vprev * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
+      if (s[vnext * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
+        this.freelistDelete(vnext);
+        this.freelistDelete(vprev);
+        b[vprev * Bound.WORDS + Bound.END] = b[vnext * Bound.WORDS + Bound.END] as number;
+        this.freelistInsert(vprev);
+        this.segDestroy(vnext);
+      }
+      vsp = vprev;
+    } else if (s[vnext * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
+      vsp = vnext;
+    }
+    if (
+      vsp !== NIL &&
+      this.releaseFn !== null &&
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+        0 &&
+      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.SPAN) !==
+        0
+    ) {
+      const start = b[vsp * Bound.WORDS + Bound.START] as number;
+      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - start;
+      this.freelistDelete(vsp);
+      this.spanDestroy(vsp);
+      this.nReleases++;
+      this.releaseFn(start, size);
+    }
+  }
+
+  /** Throws the KmemError for a free that does not match an allocation (cold path). */
+  private badFree(addr: number, size: number, seg: number): never {
+    const s = this.segs;
+    const b = this.bounds;
+    const where = `vmem ${this.name}: free(${hex(addr)}, ${size})`;
+    if (seg !== NIL) {
+      const end = b[seg * Bound.WORDS + Bound.END] as number;
+      if (s[seg * Seg.WORDS + Seg.SLAB] !== NIL) {
+        throw new KmemError(
+          "INVALID_FREE",
+          `${where}: ${hex(addr)} is a quantum-cache slab, not an allocation`,
+        );
+      }
+      throw new KmemError(
+        "INVALID_FREE",
+        `${where}: wrong size: the segment at ${hex(addr)} has ${end - addr} units (quantum ${this.quantum})`,
+      );
+    }
+    for (
+      let r = s[SEG0 * Seg.WORDS + Seg.ANEXT] as number;
+      r !== SEG0;
+      r = s[r * Seg.WORDS + Seg.ANEXT] as number
+    ) {
+      const t = s[r * Seg.WORDS + Seg.TYPE] as number;
+      if (t !== SegType.FREE && t !== SegType.ALLOC) continue;
+      const start = b[r * Bound.WORDS + Bound.START] as number;
+      const end = b[r * Bound.WORDS + Bound.END] as number;
+      if (addr < start || addr >= end) continue;
+      if (t === SegType.FREE) {
+        throw new KmemError(
+          "DOUBLE_FREE",
+          `${where}: ${hex(addr)} is free (in [${hex(start)}, ${hex(end)}))`,
+        );
+      }
+      const what = s[r * Seg.WORDS + Seg.SLAB] !== NIL ? "quantum-cache slab" : "allocated segment";
+      throw new KmemError(
+        "INVALID_FREE",
+        `${where}: ${hex(addr)} is inside the ${what} [${hex(start)}, ${hex(end)}), not its start`,
+      );
+    }
+    throw new KmemError("INVALID_FREE", `${where}: ${hex(addr)} is in no span of the arena`);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Spans
+
+  /** Adds span [start, end) after its predecessor in address order; returns its free segment. */
+  private spanCreate(start: number, end: number, imported: boolean): number {
+    const s = this.segs;
+    const b = this.bounds;
+    let next = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
+    while (next !== SEG0 && (b[next * Bound.WORDS + Bound.START] as number) < start) {
+      next = s[next * Seg.WORDS + Seg.KNEXT] as number;
+    }
+    const span = this.segCreate(s[next * Seg.WORDS + Seg.APREV] as number, start, end);
+    const t = this.segs;
+    t[span * Seg.WORDS + Seg.TYPE] = SegType.SPAN | (imported ? SegType.IMPORTED : 0);
+    const kprev = t[next * Seg.WORDS + Seg.KPREV] as number;
+    t[span * Seg.WORDS + Seg.KNEXT] = next;
+    t[span * Seg.WORDS + Seg.KPREV] = kprev;
+    t[kprev * Seg.WORDS + Seg.KNEXT] = span;
+    t[next * Seg.WORDS + Seg.KPREV] = span;
+    const seg = this.segCreate(span, start, end);
+    this.freelistInsert(seg);
+    this.memTotal += end - start;
+    if (imported) this.memImport += end - start;
+    return seg;
+  }
+
+  /** Removes the span of the free segment vsp (off the freelists), which is all of it. */
+  private spanDestroy(vsp: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const span = s[vsp * Seg.WORDS + Seg.APREV] as number;
+    const size =
+      (b[span * Bound.WORDS + Bound.END] as number) -
+      (b[span * Bound.WORDS + Bound.START] as number);
+    if (((s[span * Seg.WORDS + Seg.TYPE] as number) & SegType.IMPORTED) !== 0)
+      this.memImport -= size;
+    this.memTotal -= size;
+    const kprev = s[span * Seg.WORDS + Seg.KPREV] as number;
+    const knext = s[span * Seg.WORDS + Seg.KNEXT] as number;
+    s[kprev * Seg.WORDS + Seg.KNEXT] = knext;
+    s[knext * Seg.WORDS + Seg.KPREV] = kprev;
+    this.segDestroy(vsp);
+    this.segDestroy(span);
+  }
+
+  private checkNoOverlap(what: string, base: number, size: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    for (
+      let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
+      sp !== SEG0;
+      sp = s[sp * Seg.WORDS + Seg.KNEXT] as number
+    ) {
+      const start = b[sp * Bound.WORDS + Bound.START] as number;
+      const end = b[sp * Bound.WORDS + Bound.END] as number;
+      if (base < end && base + size > start) {
+        throw new RangeError(
+          `vmem ${this.name}: ${what} of [${base}, ${base + size}) overlaps the span [${start}, ${end})`,
+        );
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Segment records, the arena list, freelists, hash
+
+  /** Ensures MINFREE spare records (vmem_populate); may replace the typed arrays. */
+  private populate(): void {
+    if (this.nsegFree < MINFREE) this.growRecords(this.segs.length / Seg.WORDS);
+  }
+
+  private growRecords(more: number): void {
+    const old = this.segs.length / Seg.WORDS;
+    const records = old + more;
+    const segs = new Int32Array(records * Seg.WORDS);
+    segs.set(this.segs);
+    const bounds = new Float64Array(records * Bound.WORDS);
+    bounds.set(this.bounds);
+    for (let r = records - 1; r >= old; r--) {
+      segs[r * Seg.WORDS + Seg.KNEXT] = this.segFree;
+      this.segFree = r;
+    }
+    this.nsegFree += more;
+    this.segs = segs;
+    this.bounds = bounds;
+  }
+
+  /** A new segment [start, end) after `prev` in the arena list (vmem_seg_create). */
+  private segCreate(prev: number, start: number, end: number): number {
+    const s = this.segs;
+    const seg = this.segFree;
+    this.segFree = s[seg * Seg.WORDS + Seg.KNEXT] as number;
+    this.nsegFree--;
+    this.bounds[seg * Bound.WORDS + Bound.START] = start;
+    this.bounds[seg * Bound.WORDS + Bound.END] = end;
+    s[seg * Seg.WORDS + Seg.SLAB] = NIL;
+    this.listInsert(prev, seg);
+    return seg;
+  }
+
+  private segDestroy(seg: number): void {
+    const s = this.segs;
+    this.listDelete(seg);
+    s[seg * Seg.WORDS + Seg.TYPE] = SegType.NONE;
+    s[seg * Seg.WORDS + Seg.KNEXT] = this.segFree;
+    this.segFree = seg;
+    this.nsegFree++;
+  }
+
+  private listInsert(prev: number, seg: number): void {
+    const s = this.segs;
+    const next = s[prev * Seg.WORDS + Seg.ANEXT] as number;
+    s[seg * Seg.WORDS + Seg.ANEXT] = next;
+    s[seg * Seg.WORDS + Seg.APREV] = prev;
+    s[prev * Seg.WORDS + Seg.ANEXT] = seg;
+    s[next * Seg.WORDS + Seg.APREV] = seg;
+  }
+
+  private listDelete(seg: number): void {
+    const s = this.segs;
+    const prev = s[seg * Seg.WORDS + Seg.APREV] as number;
+    const next = s[seg * Seg.WORDS + Seg.ANEXT] as number;
+    s[prev * Seg.WORDS + Seg.ANEXT] = next;
+    s[next * Seg.WORDS + Seg.APREV] = prev;
+  }
+
+  /** Lowest non-empty freelist >= k, or -1. */
+  private firstList(k: number): number {
+    if (k < 32) {
+      const m = this.freemapLo & (-1 << k);
+      if (m !== 0) return lowbit(m);
+      k = 32;
+    }
+    if (k < FREELISTS) {
+      const m = this.freemapHi & (-1 << (k - 32));
+      if (m !== 0) return 32 + lowbit(m);
+    }
+    return -1;
+  }
+
+  /** Puts seg at the head of its freelist (vmem_freelist_insert). */
+  private freelistInsert(seg: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const k =
+      highbit(
+        (b[seg * Bound.WORDS + Bound.END] as number) -
+          (b[seg * Bound.WORDS + Bound.START] as number),
+      ) - 1;
+    const head = this.flHead[k] as number;
+    s[seg * Seg.WORDS + Seg.TYPE] = SegType.FREE;
+    s[seg * Seg.WORDS + Seg.KNEXT] = head;
+    s[seg * Seg.WORDS + Seg.KPREV] = NIL;
+    if (head !== NIL) s[head * Seg.WORDS + Seg.KPREV] = seg;
+    else if (k < 32) this.freemapLo |= 1 << k;
+    else this.freemapHi |= 1 << (k - 32);
+    this.flHead[k] = seg;
+  }
+
+  /** Takes seg off its freelist (vmem_freelist_delete). */
+  private freelistDelete(seg: number): void {
+    const s = this.segs;
+    const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
+    const prev = s[seg * Seg.WORDS + Seg.KPREV] as number;
+    if (next !== NIL) s[next * Seg.WORDS + Seg.KPREV] = prev;
+    if (prev !== NIL) {
+      s[prev * Seg.WORDS + Seg.KNEXT] = next;
+      return;
+    }
+    const b = this.bounds;
+    const k =
+      highbit(
+        (b[seg * Bound.WORDS + Bound.END] as number) -
+          (b[seg * Bound.WORDS + Bound.START] as number),
+      ) - 1;
+    this.flHead[k] = next;
+    if (next === NIL) {
+      if (k < 32) this.freemapLo &= ~(1 << k);
+      else this.freemapHi &= ~(1 << (k - 32));
+    }
+  }
+
+  /**
+   * Hash bucket of a start: its quantum number with the higher bits folded onto the low
+   * ones (illumos's VMEM_HASH_INDEX), so neighbouring segments sit in neighbouring buckets
+   * (a multiplicative hash scattering them cost a cache miss per operation, 2-3x the time).
+   */
+  private bucketOf(addr: number): number {
+    const x = addr * this.invQuantum;
+    const lo = x >>> 0;
+    const hi = (x * 2.3283064365386963e-10) >>> 0;
+    const s = this.hashBits;
+    return (lo + (lo >>> s) + (lo >>> (s << 1)) + hi) & this.hashMask;
+  }
+
+  /** Marks seg allocated and puts it in the hash (vmem_hash_insert). */
+  private hashInsert(seg: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const start = b[seg * Bound.WORDS + Bound.START] as number;
+    s[seg * Seg.WORDS + Seg.TYPE] = SegType.ALLOC;
+    const k = this.bucketOf(start);
+    s[seg * Seg.WORDS + Seg.KNEXT] = this.buckets[k] as number;
+    this.buckets[k] = seg;
+    this.memInUse += (b[seg * Bound.WORDS + Bound.END] as number) - start;
+    if (++this.nalloc > this.buckets.length) this.rehash(this.buckets.length * 4);
+  }
+
+  /** The allocated segment starting at addr, or NIL; remembers where it was for hashUnlink. */
+  private hashFind(addr: number): number {
+    const s = this.segs;
+    const b = this.bounds;
+    const k = this.bucketOf(addr);
+    let prev = NIL;
+    let seg = this.buckets[k] as number;
+    let steps = 0;
+    while (seg !== NIL && (b[seg * Bound.WORDS + Bound.START] as number) !== addr) {
+      steps++;
+      prev = seg;
+      seg = s[seg * Seg.WORDS + Seg.KNEXT] as number;
+    }
+    this.hashBucket = k;
+    this.hashPrev = prev;
+    this.hashSteps = steps;
+    return seg;
+  }
+
+  /** Unlinks the segment the last hashFind found. */
+  private hashUnlink(seg: number): void {
+    const s = this.segs;
+    const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
+    if (this.hashPrev === NIL) this.buckets[this.hashBucket] = next;
+    else s[this.hashPrev * Seg.WORDS + Seg.KNEXT] = next;
+    this.nalloc--;
+  }
+
+  private rehash(nbuckets: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const old = this.buckets;
+    this.buckets = new Int32Array(nbuckets).fill(NIL);
+    this.hashBits = Math.log2(nbuckets);
+    this.hashMask = nbuckets - 1;
+    for (let k = 0; k < old.length; k++) {
+      let seg = old[k] as number;
+      while (seg !== NIL) {
+        const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
+        const j = this.bucketOf(b[seg * Bound.WORDS + Bound.START] as number);
+        s[seg * Seg.WORDS + Seg.KNEXT] = this.buckets[j] as number;
+        this.buckets[j] = seg;
+        seg = next;
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/* Helpers of the vmem tests: "nothing changed" checks and a brute-force placement search. */
+
+import assert from "node:assert/strict";
+import { KmemError, type KmemErrorCode, type VmemArena } from "../../src/index.js";
+
+/** Everything observable about an arena: its walk and its stats, counters included. */
+export function snapshot(arena: VmemArena): unknown {
+  return { segments: arena.segments(), stats: arena.stats() };
+}
+
+/** Asserts `fn` throws KmemError `code` and leaves the arena as it was. */
+export function assertMisuse(arena: VmemArena, code: KmemErrorCode, fn: () => unknown): KmemError {
+  const before = snapshot(arena);
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.deepEqual(snapshot(arena), before, `${code} must leave the arena untouched`);
+  arena.verify();
+  return caught;
+}
+
+/** Asserts `fn` throws `type` with a message matching `pattern`, the arena untouched. */
+export function assertBadArgument(
+  arena: VmemArena,
+  type: typeof TypeError | typeof RangeError,
+  pattern: RegExp,
+  fn: () => unknown,
+): void {
+  const before = snapshot(arena);
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.match((err as Error).message, pattern);
+    return true;
+  });
+  assert.deepEqual(snapshot(arena), before, "a rejected argument must leave the arena untouched");
+  arena.verify();
+}
+
+export interface Constraints {
+  align: number;
+  phase: number;
+  nocross: number;
+  minaddr: number;
+  maxaddr: number;
+}
+
+/** Whether [t, t + size) meets the constraints. */
+export function meets(t: number, size: number, c: Constraints): boolean {
+  if (t % c.align !== c.phase) return false;
+  if (t < c.minaddr || t + size > c.maxaddr) return false;
+  if (c.nocross !== 0 && Math.floor(t / c.nocross) !== Math.floor((t + size - 1) / c.nocross)) {
+    return false;
+  }
+  return true;
+}
+
+/** Every free segment of the arena, from its walk. */
+export function freeSegments(arena: VmemArena): { base: number; size: number }[] {
+  return arena.segments().filter((s) => s.type === "free");
+}
+
+/**
+ * Sizes of the free segments in which `size` units can be placed at the constraints, by
+ * trying every aligned start (small arenas only).
+ */
+export function fittingSegments(arena: VmemArena, size: number, c: Constraints): number[] {
+  const out: number[] = [];
+  for (const s of freeSegments(arena)) {
+    for (let t = s.base; t + size <= s.base + s.size; t++) {
+      if (meets(t, size, c)) {
+        out.push(s.size);
+        break;
+      }
+    }
+  }
+  return out;
+}
