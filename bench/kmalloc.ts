@@ -10,7 +10,7 @@
  * calls megamorphic for the next.
  */
 
-import { Kmem } from "../src/index.js";
+import { Kmem, type Mempool } from "../src/index.js";
 import { Prng } from "../src/workload/index.js";
 import { add } from "./harness.js";
 import { createPeers, type PeerAllocator } from "./peers/index.js";
@@ -34,6 +34,23 @@ class KmemAllocator implements BenchAllocator {
   }
   free(handle: number): void {
     this.mm.kfree(handle);
+  }
+}
+
+/** A memory pool of 512-byte kmalloc elements (every size in these workloads fits one). */
+class MempoolAllocator implements BenchAllocator {
+  readonly name = "kmem mempool (512-byte elements)";
+  private readonly pool: Mempool;
+  constructor(heapBytes: number) {
+    const pool = new Kmem({ memory: heapBytes }).createMempool(64, 512);
+    if (pool === null) throw new Error("no memory for the pool's reserve");
+    this.pool = pool;
+  }
+  alloc(size: number): number {
+    return size <= 512 ? this.pool.alloc() : 0;
+  }
+  free(handle: number): void {
+    this.pool.free(handle);
   }
 }
 
@@ -120,7 +137,12 @@ function batchState(count: number, shuffled: boolean, seed: number): Record<stri
 /** Allocators for one case: kmem and every peer, each on a heap of `heapBytes`. */
 async function allocators(heapBytes: number): Promise<BenchAllocator[]> {
   const peers: PeerAllocator[] = await createPeers(heapBytes);
-  return [new KmemAllocator(heapBytes), new KmemAllocator(heapBytes, "slob"), ...peers];
+  return [
+    new KmemAllocator(heapBytes),
+    new KmemAllocator(heapBytes, "slob"),
+    new MempoolAllocator(heapBytes),
+    ...peers,
+  ];
 }
 
 /**
@@ -137,6 +159,7 @@ export async function registerKmallocBenchmarks(): Promise<void> {
   const HEAP = 256 * 2 ** 20;
   for (const size of [64, 16, 256, 4096]) {
     for (const a of await allocators(HEAP)) {
+      if (a instanceof MempoolAllocator && size > 512) continue;
       const run = compile("pair");
       const state = { size };
       add(`kmalloc(${size}) + kfree pair`, a.name, PAIRS, () => run(a, state));

@@ -60,7 +60,6 @@ export {
   SLAB_STORE_USER,
   SLAB_TRACE,
 } from "./slab/index.js";
-export { type ByteAllocator, buddyAllocator, kmallocAllocator } from "./alloc/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,
@@ -77,6 +76,10 @@ export {
   type XallocOptions,
 } from "./vmem/index.js";
 export {
+  type ByteAllocator,
+  buddyAllocator,
+  kmallocAllocator,
+  mempoolAllocator,
   type RmapAllocatorOptions,
   rmapAllocator,
   type VmemAllocatorOptions,

@@ -1,6 +1,6 @@
 /* The common allocator interface and the kmem layers behind it. */
 export type { ByteAllocator } from "./allocator.js";
-export { buddyAllocator, kmallocAllocator } from "./kmem-adapters.js";
+export { buddyAllocator, kmallocAllocator, mempoolAllocator } from "./kmem-adapters.js";
 export {
   type RmapAllocatorOptions,
   rmapAllocator,

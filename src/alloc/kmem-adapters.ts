@@ -1,6 +1,6 @@
 /*
  * The kmem layers as ByteAllocators: kmalloc (served by SLUB or SLOB, whichever the instance
- * was built with) and the buddy page allocator alone.
+ * was built with), the buddy page allocator alone, and a memory pool of fixed-size elements.
  *
  * Footprint of a layer = pages it has taken x (pageSize + its mem_map entry). Free pages parked
  * on per-cpu lists count as free. The fixed header is not counted: it does not grow with use.
@@ -10,6 +10,39 @@ import { Frame } from "../memory/index.js";
 import type { Kmem } from "../kmem.js";
 import { Gfp } from "../page/index.js";
 import type { ByteAllocator } from "./allocator.js";
+
+/**
+ * A memory pool of `elementSize`-byte kmalloc elements keeping `minNr` in reserve: requests
+ * up to the element size get an element, larger ones fail (-1). Throws RangeError when the
+ * reserve cannot be filled at creation.
+ */
+export function mempoolAllocator(mm: Kmem, elementSize: number, minNr: number): ByteAllocator {
+  const pool = mm.createMempool(minNr, elementSize);
+  if (pool === null) {
+    throw new RangeError(`no memory for a reserve of ${minNr} elements of ${elementSize} bytes`);
+  }
+  const perPage = mm.pageSize + Frame.BYTES;
+  return {
+    name: "mempool",
+    alloc(size: number): number {
+      if (size > elementSize) return -1;
+      const addr = pool.alloc(Gfp.KERNEL);
+      return addr === 0 ? -1 : addr;
+    },
+    free(addr: number): void {
+      pool.free(addr);
+    },
+    footprint(): number {
+      return mm.usedPages * perPage;
+    },
+    usableSize(): number {
+      return elementSize;
+    },
+    verify(): void {
+      mm.verify();
+    },
+  };
+}
 
 /** kmalloc/kfree/krealloc of `mm` (SLUB or SLOB per its `slab` option). */
 export function kmallocAllocator(mm: Kmem, name = "slub"): ByteAllocator {

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buddyAllocator, Kmem, kmallocAllocator } from "../../src/index.js";
+import { buddyAllocator, Kmem, kmallocAllocator, mempoolAllocator } from "../../src/index.js";
 
 describe("kmallocAllocator", () => {
   it("allocates, reallocates and frees through kmalloc, footprint following the pages", () => {
@@ -37,5 +37,28 @@ describe("buddyAllocator", () => {
     assert.equal(a.footprint(), before);
     assert.equal(a.alloc(8 << 20), -1);
     a.verify?.();
+  });
+});
+
+describe("mempoolAllocator", () => {
+  it("hands out elements up to their size, fails larger requests, and refills its reserve", () => {
+    const mm = new Kmem({ memory: 1 << 20 });
+    const a = mempoolAllocator(mm, 256, 4);
+    const x = a.alloc(200);
+    assert.ok(x > 0);
+    assert.equal(a.usableSize?.(x, 200), 256);
+    assert.equal(a.alloc(257), -1, "larger than an element");
+    mm.setFault("failslab", { probability: 100, interval: 1, times: -1, ignoreGfpWait: false });
+    const reserve = [1, 2, 3, 4].map(() => a.alloc(10));
+    assert.ok(
+      reserve.every((r) => r > 0),
+      "the reserve carries four",
+    );
+    assert.equal(a.alloc(10), -1);
+    mm.setFault("failslab", null);
+    for (const r of reserve) a.free(r, 10);
+    a.free(x, 200);
+    a.verify?.();
+    assert.throws(() => mempoolAllocator(new Kmem({ memory: 256 << 10 }), 4096, 1000), RangeError);
   });
 });
