@@ -4,14 +4,15 @@
  * Two passes, each on a fresh, empty instance of the allocator:
  *
  *  1. Timed pass (throughput). Chunks of decoded ops run in a tight loop with a clock read
- *     before and after each chunk, nothing else: ops/s = ops / the sum of those times. The
- *     memory's pages are touched once before, so the first touch of a page by the operating
- *     system is not counted, and uncounted warm-up runs of WARM_OPS ops in all come first (else
- *     a trace of 200,000 ops measures the engine's compiler more than the allocator: 10x). A
- *     trace of fewer than MIN_TIMED_OPS ops then runs several times, each on a fresh instance
- *     over the same buffer, and the median run counts. The
- *     loop is compiled anew for every allocator (see `freshTimedLoop`), so the engine's type
- *     feedback from one allocator does not slow the calls of the next.
+ *     before and after each chunk, nothing else: ops/s = ops / the sum of those times.
+ *     - The memory's pages are touched once before, so the operating system's first touch of
+ *       a page is not counted.
+ *     - Uncounted warm-up runs come first (WARM_OPS ops, at most WARM_MS): without them a
+ *       trace of 200,000 ops measures the engine's compiler more than the allocator (10x).
+ *     - A trace of fewer than MIN_TIMED_OPS ops then runs several times (for at most
+ *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts.
+ *     - The loop is compiled anew for every allocator (`freshTimedLoop`), so the engine's type
+ *       feedback from one allocator does not slow the calls of the next.
  *  2. Measured pass (everything else, untimed as a whole). Every op is timed on its own with a
  *     clock read before and after (the median cost of an empty pair of reads subtracted) into
  *     a latency histogram; after every op the payload (bytes asked for by live blocks) and,
@@ -47,6 +48,8 @@ export interface ReplayOptions {
   check?: boolean;
   /** Stop a pass after this long (at a chunk boundary); the result is then incomplete. */
   timeLimitMs?: number;
+  /** Run the timed pass (default true); without it opsPerSec is 0. */
+  timed?: boolean;
   /** Footprint and payload samples kept for charts (default 200). */
   timelinePoints?: number;
   /** Called after each chunk with the ops done in the current pass. */
@@ -72,7 +75,8 @@ export interface ReplayResult {
   /** Allocation and realloc requests, and how many of them failed. */
   requests: number;
   failures: number;
-  latencyNs: { p50: number; p99: number; max: number; samples: number };
+  /** Per-op latency: percentiles (p999 = 99.9th), the slowest op, and how many ops were timed. */
+  latencyNs: { p50: number; p99: number; p999: number; max: number; samples: number };
   leftovers: { blocks: number; bytes: number };
   /** True if every freed block's contents were checked. */
   contentsChecked: boolean;
@@ -109,9 +113,11 @@ export class AllocatorFault extends Error {
 const MIN_TIMED_OPS = 1_000_000;
 /** ...after uncounted warm-up runs of about this many ops, while the engine compiles. */
 const WARM_OPS = 200_000;
+/** ...or for this long, whichever ends first (a slow allocator is warm sooner). */
+const WARM_MS = 300;
 const MAX_RUNS = 20;
 /** Repeated runs stop after this long (a single run has `timeLimitMs`). */
-const REPEAT_BUDGET_MS = 2000;
+const REPEAT_BUDGET_MS = 1000;
 
 /** Per-id state shared by both passes' loops. */
 interface Blocks {
@@ -239,7 +245,9 @@ export async function replay(
   // Pass 1: throughput, over a buffer whose pages were touched once beforehand, after
   // uncounted warm-up runs of WARM_OPS ops in all.
   const buffer =
-    entry.kind === "range" ? undefined : prefault(new ArrayBuffer(options.memoryBytes));
+    entry.kind === "range" || options.timed === false
+      ? undefined
+      : prefault(new ArrayBuffer(options.memoryBytes));
   const ops = info.header.ops;
   const runs =
     ops >= MIN_TIMED_OPS ? 1 : Math.min(MAX_RUNS, Math.ceil(MIN_TIMED_OPS / Math.max(1, ops)));
@@ -247,7 +255,11 @@ export async function replay(
   const perRunMs: number[] = [];
   let opsTimed = 0;
   let complete = true;
-  const runOnce = async (maxOps: number, counted: boolean): Promise<number> => {
+  const runOnce = async (
+    maxOps: number,
+    counted: boolean,
+    deadline = Infinity,
+  ): Promise<number> => {
     const cand = await entry.create(options.memoryBytes, buffer);
     const ta = cand.allocator;
     const tmem = cand.memory ?? null;
@@ -265,7 +277,7 @@ export async function replay(
         options.onProgress?.(1, done);
         if (t1 - start > limit && done < ops) complete = false;
       }
-      return done < maxOps && complete;
+      return done < maxOps && complete && t1 < deadline;
     });
     if (counted) {
       perRunMs.push(runMs);
@@ -273,9 +285,10 @@ export async function replay(
     }
     return done;
   };
-  try {
-    for (let warmed = 0; warmed < Math.min(WARM_OPS, ops);) {
-      warmed += await runOnce(WARM_OPS - warmed, false);
+  const timedPass = async (): Promise<void> => {
+    const warmDeadline = performance.now() + WARM_MS;
+    for (let warmed = 0; warmed < Math.min(WARM_OPS, ops) && performance.now() < warmDeadline;) {
+      warmed += await runOnce(WARM_OPS - warmed, false, warmDeadline);
     }
     const passStart = performance.now();
     for (let run = 0; run < runs; run++) {
@@ -283,6 +296,10 @@ export async function replay(
       if (runs > 1) options.onProgress?.(1, Math.round((ops * (run + 1)) / runs));
       if (!complete || performance.now() - passStart > REPEAT_BUDGET_MS) break;
     }
+  };
+  try {
+    if (options.timed === false) opsTimed = ops;
+    else await timedPass();
   } catch (err) {
     error = `${entry.name}: threw during the timed pass: ${(err as Error).message}`;
     complete = false;
@@ -480,6 +497,7 @@ export async function replay(
     latencyNs: {
       p50: hist.quantile(0.5),
       p99: hist.quantile(0.99),
+      p999: hist.quantile(0.999),
       max: hist.maxNs,
       samples: hist.count,
     },
@@ -493,4 +511,14 @@ export async function replay(
     buddyinfo: cand.kmem?.stats().freeByOrder ?? null,
   };
   return { result, detail, candidate: cand };
+}
+
+/**
+ * Default memory for replaying a trace: 4x its peak payload, as a power of two, at least
+ * 16 MiB and at most 1 GiB. Roomy for allocators that round up (a slab allocator needs about
+ * 1.3x), tight for one that rounds every request to pages.
+ */
+export function defaultMemoryBytes(peakPayloadBytes: number): number {
+  const want = 2 ** Math.ceil(Math.log2(Math.max(1, 4 * peakPayloadBytes)));
+  return Math.min(2 ** 30, Math.max(16 * 2 ** 20, want));
 }

@@ -4,6 +4,7 @@
  */
 
 import { UnknownNameError } from "../allocators.js";
+import type { Goal } from "../recommend.js";
 import type { TraceSource } from "../source.js";
 import { generateFragmenter } from "./fragmenter.js";
 import { generateKernelMix } from "./kernel-mix.js";
@@ -14,32 +15,39 @@ import { generateWebserver } from "./webserver.js";
 export interface Workload {
   readonly name: string;
   readonly description: string;
+  /** What the system it models cares about most, for `recommend` and the demo. */
+  readonly goal: Goal;
   generate(ops: number, seed: number): TraceSource;
 }
 
 export const WORKLOADS: readonly Workload[] = [
   {
     name: "webserver",
+    goal: "balanced",
     description: "bursty connections: per-connection objects and network buffers, short lives",
     generate: generateWebserver,
   },
   {
     name: "realtime",
+    goal: "latency",
     description: "fixed-size messages through a bounded queue (the memory-pool case)",
     generate: generateRealtime,
   },
   {
     name: "kernel-mix",
+    goal: "balanced",
     description: "slab caches shaped like /proc/slabinfo of a busy box (dentry, inode, ...)",
     generate: generateKernelMix,
   },
   {
     name: "fragmenter",
+    goal: "memory",
     description: "adversarial rounds of growing sizes that defeat buddy and first fit",
     generate: generateFragmenter,
   },
   {
     name: "random",
+    goal: "balanced",
     description: "log-uniform sizes 8..16K, exponential lifetimes, some reallocs",
     generate: generateRandom,
   },
