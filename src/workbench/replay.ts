@@ -7,8 +7,9 @@
  *     before and after each chunk, nothing else: ops/s = ops / the sum of those times.
  *     - The memory's pages are touched once before, so the operating system's first touch of
  *       a page is not counted.
- *     - Uncounted warm-up runs come first (WARM_OPS ops, at most WARM_MS): without them a
- *       trace of 200,000 ops measures the engine's compiler more than the allocator (10x).
+ *     - Uncounted warm-up runs come first (WARM_OPS ops, at most MAX_RUNS runs and WARM_MS):
+ *       without them a trace of 200,000 ops measures the engine's compiler more than the
+ *       allocator (10x).
  *     - A trace of fewer than MIN_TIMED_OPS ops then runs several times (for at most
  *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts.
  *     - The loop is compiled anew for every allocator (`freshTimedLoop`), so the engine's type
@@ -46,10 +47,18 @@ export interface ReplayOptions {
   memoryBytes: number;
   /** Fill blocks with a pattern and check it at free (default true). */
   check?: boolean;
-  /** Stop a pass after this long (at a chunk boundary); the result is then incomplete. */
+  /**
+   * Stop a run after this long (at a chunk boundary); the result then covers the ops done
+   * (`complete` false), and the measured pass replays the same ops.
+   */
   timeLimitMs?: number;
   /** Run the timed pass (default true); without it opsPerSec is 0. */
   timed?: boolean;
+  /**
+   * Scale of the warm-up and repeated runs (default 1): 0.1 warms up and repeats a tenth as
+   * long, for quick checks where the ops/s figure is not the point.
+   */
+  timingScale?: number;
   /** Footprint and payload samples kept for charts (default 200). */
   timelinePoints?: number;
   /** Called after each chunk with the ops done in the current pass. */
@@ -249,8 +258,11 @@ export async function replay(
       ? undefined
       : prefault(new ArrayBuffer(options.memoryBytes));
   const ops = info.header.ops;
+  const scale = options.timingScale ?? 1;
+  const minTimedOps = MIN_TIMED_OPS * scale;
+  const warmOps = WARM_OPS * scale;
   const runs =
-    ops >= MIN_TIMED_OPS ? 1 : Math.min(MAX_RUNS, Math.ceil(MIN_TIMED_OPS / Math.max(1, ops)));
+    ops >= minTimedOps ? 1 : Math.min(MAX_RUNS, Math.ceil(minTimedOps / Math.max(1, ops)));
   const loop = freshTimedLoop(`${entry.name}\0${source.name}`);
   const perRunMs: number[] = [];
   let opsTimed = 0;
@@ -273,8 +285,8 @@ export async function replay(
       const t1 = performance.now();
       runMs += t1 - t0;
       done += chunk.length;
-      if (counted && runs === 1) {
-        options.onProgress?.(1, done);
+      if (counted) {
+        if (runs === 1) options.onProgress?.(1, done);
         if (t1 - start > limit && done < ops) complete = false;
       }
       return done < maxOps && complete && t1 < deadline;
@@ -286,15 +298,17 @@ export async function replay(
     return done;
   };
   const timedPass = async (): Promise<void> => {
-    const warmDeadline = performance.now() + WARM_MS;
-    for (let warmed = 0; warmed < Math.min(WARM_OPS, ops) && performance.now() < warmDeadline;) {
-      warmed += await runOnce(WARM_OPS - warmed, false, warmDeadline);
+    const warmDeadline = performance.now() + WARM_MS * scale;
+    let warmed = 0;
+    for (let run = 0; run < MAX_RUNS && warmed < warmOps; run++) {
+      warmed += await runOnce(warmOps - warmed, false, warmDeadline);
+      if (performance.now() >= warmDeadline) break;
     }
     const passStart = performance.now();
     for (let run = 0; run < runs; run++) {
       await runOnce(ops, true);
       if (runs > 1) options.onProgress?.(1, Math.round((ops * (run + 1)) / runs));
-      if (!complete || performance.now() - passStart > REPEAT_BUDGET_MS) break;
+      if (!complete || performance.now() - passStart > REPEAT_BUDGET_MS * scale) break;
     }
   };
   try {
@@ -330,6 +344,7 @@ export async function replay(
   let requests = 0;
   let failures = 0;
   let done = 0;
+  let curLine = 0;
 
   const fault = (what: string, line: number): never => {
     throw new AllocatorFault(`${entry.name}: ${source.name}:${line}: ${what}`);
@@ -360,6 +375,7 @@ export async function replay(
         const op = c.op[i] as number;
         const want = c.size[i] as number;
         const line = c.line[i] as number;
+        curLine = line;
         const size = want || 1;
         const h = handle[id] as number;
         if (op === Op.Alloc) {
@@ -461,7 +477,7 @@ export async function replay(
     });
   } catch (err) {
     if (err instanceof AllocatorFault) error = err.message;
-    else error = `${entry.name}: threw at op ${done + 1}: ${(err as Error).message}`;
+    else error = `${entry.name}: ${source.name}:${curLine}: threw: ${(err as Error).message}`;
   }
   if (timeline.op[timeline.op.length - 1] !== done) {
     timeline.op.push(done);

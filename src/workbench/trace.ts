@@ -259,7 +259,7 @@ export class RepParser {
     if (opChar === 0x61) op = Op.Alloc;
     else if (opChar === 0x66) op = Op.Free;
     else if (opChar === 0x72) op = Op.Realloc;
-    else this.fail(`unknown op ${quote(b, t0s, end)} (expected a, f or r)`);
+    else this.fail(`unknown op ${quote(b, t0s, t0e)} (expected a, f or r)`);
     const opName = op === Op.Alloc ? "a" : op === Op.Free ? "f" : "r";
     const want = op === Op.Free ? 2 : 3;
     if (count < want) {
