@@ -25,6 +25,7 @@ export interface DemoOptions {
   html: boolean;
   check: boolean;
   timeLimit: number;
+  quick: boolean;
 }
 
 /** The source of Chart.js's UMD build, from the installed package. */
@@ -55,7 +56,11 @@ export async function demoCommand(
       source,
       [],
       options.memory,
-      { check: options.check, timeLimitMs: options.timeLimit * 1000 },
+      {
+        check: options.check,
+        timeLimitMs: options.timeLimit * 1000,
+        timingScale: options.quick ? 0.1 : 1,
+      },
       w.goal,
     );
     const i = source.info;

@@ -3,8 +3,6 @@
  * pipes, files or CI logs, and never on stdout, which carries the results).
  */
 
-import cliProgress from "cli-progress";
-
 export interface Progress {
   /** Sets the bar to `done` of its total, with a label for what runs now. */
   update(done: number, label: string): void;
@@ -16,9 +14,13 @@ const NONE: Progress = {
   stop() {},
 };
 
-/** A bar over `total` units, or a no-op when stderr is not a terminal (or `enabled` is false). */
-export function progressBar(total: number, enabled = true): Progress {
+/**
+ * A bar over `total` units, or a no-op when stderr is not a terminal (or `enabled` is false).
+ * The bar's package is loaded only when a bar is shown.
+ */
+export async function progressBar(total: number, enabled = true): Promise<Progress> {
   if (!enabled || process.stderr.isTTY !== true || total <= 0) return NONE;
+  const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -29,6 +29,7 @@ export interface RecommendOptions {
   json: boolean;
   check: boolean;
   timeLimit: number;
+  quick: boolean;
   seed: number;
   ops: number;
 }
@@ -125,7 +126,11 @@ export async function recommendCommand(
     source,
     options.allocator,
     options.memory,
-    { check: options.check, timeLimitMs: options.timeLimit * 1000 },
+    {
+      check: options.check,
+      timeLimitMs: options.timeLimit * 1000,
+      timingScale: options.quick ? 0.1 : 1,
+    },
     goal,
   );
   if (options.json) {

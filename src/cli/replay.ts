@@ -16,6 +16,7 @@ export interface ReplayCommandOptions {
   json: boolean;
   check: boolean;
   timeLimit: number;
+  quick: boolean;
   seed: number;
   ops: number;
 }
@@ -43,6 +44,7 @@ export async function replayCommand(
   const outcomes = await runPairs(pairs, {
     check: options.check,
     timeLimitMs: options.timeLimit * 1000,
+    timingScale: options.quick ? 0.1 : 1,
   });
   const results: ReplayResult[] = outcomes.map((o) => o.result);
   if (options.json) {

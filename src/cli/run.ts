@@ -65,6 +65,8 @@ export interface Pair {
 export interface RunOptions {
   check: boolean;
   timeLimitMs: number;
+  /** Scale of warm-up and repeated timing runs (1, or 0.1 with --quick). */
+  timingScale?: number;
 }
 
 /** Replays every pair in order, with a progress bar on stderr when it is a terminal. */
@@ -73,7 +75,7 @@ export async function runPairs(
   options: RunOptions,
 ): Promise<ReplayOutcome[]> {
   const weight = (p: Pair): number => p.source.info.header.ops * (p.timed ? 2 : 1);
-  const bar = progressBar(pairs.reduce((s, p) => s + weight(p), 0));
+  const bar = await progressBar(pairs.reduce((s, p) => s + weight(p), 0));
   const outcomes: ReplayOutcome[] = [];
   let before = 0;
   try {
@@ -87,6 +89,7 @@ export async function runPairs(
           check: options.check,
           timeLimitMs: options.timeLimitMs,
           timed: p.timed,
+          timingScale: options.timingScale ?? 1,
           onProgress: (pass, done) =>
             bar.update(before + (p.timed && pass === 2 ? ops : 0) + done, label),
         }),
