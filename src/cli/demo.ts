@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { ALLOCATORS } from "../workbench/allocators.js";
 import { renderHtml, type ReportData, type ReportWorkload } from "../workbench/html-report.js";
 import { writeRep } from "../workbench/rep-writer.js";
@@ -26,6 +26,12 @@ export interface DemoOptions {
   check: boolean;
   timeLimit: number;
   quick: boolean;
+}
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
 /** The source of Chart.js's UMD build, from the installed package. */
@@ -87,7 +93,9 @@ export async function demoCommand(
       },
     });
   }
-  out(`traces: ${traceDir}/ (replay one with: kmem replay ${join(traceDir, "webserver.rep")})\n`);
+  out(
+    `traces: ${shown(traceDir)}/ (replay one: kmem replay ${shown(join(traceDir, "webserver.rep"))})\n`,
+  );
   if (options.html) {
     const data: ReportData = {
       title: "kmem: which allocator, and why",
@@ -99,7 +107,7 @@ export async function demoCommand(
     };
     const file = join(outDir, "report.html");
     await writeFile(file, renderHtml(data, await chartJsSource()));
-    out(`report: ${file} (self-contained, opens offline)\n`);
+    out(`report: ${shown(file)} (self-contained, opens offline)\n`);
   }
   out(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   return faulty ? Exit.AllocatorFault : Exit.Ok;
