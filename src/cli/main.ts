@@ -29,6 +29,14 @@ function bytesArg(value: string): number {
   }
 }
 
+/** --memory: a byte size kmem and the peers can all be given (kmem manages at most 4 GiB). */
+function memoryArg(value: string): number {
+  const n = bytesArg(value);
+  if (n < 64 * 1024 || n > 4 * 2 ** 30)
+    throw new InvalidArgumentError(`must be between 64K and 4G, got ${value}`);
+  return n;
+}
+
 function intArg(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0 || value.trim() === "")
@@ -106,7 +114,7 @@ program
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
-    bytesArg,
+    memoryArg,
   )
   .option("--json", "print one JSON array, an element per (trace, allocator)", false)
   .option(
@@ -155,7 +163,7 @@ program
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
-    bytesArg,
+    memoryArg,
   )
   .option("--json", "print the ranking as JSON", false)
   .addOption(
@@ -211,7 +219,7 @@ program
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
-    bytesArg,
+    memoryArg,
   )
   .option("--no-html", "skip the HTML report")
   .option("--no-check", "skip the contents check")
@@ -246,7 +254,7 @@ program
   .option(
     "-m, --memory <bytes>",
     "physical memory (default: 4× the peak payload, 16M..1G)",
-    bytesArg,
+    memoryArg,
   )
   .addOption(seedOption())
   .addOption(opsOption(DEFAULT_OPS))
