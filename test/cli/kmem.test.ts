@@ -64,11 +64,14 @@ describe("kmem --help", () => {
   });
 
   it("exit 2 on bad usage", async () => {
-    const [u, m, n] = await Promise.all([
+    const [u, m, n, big] = await Promise.all([
       kmem("frobnicate"),
       kmem("replay", SHORT, "--memory", "lots"),
       kmem("gen", "random"),
+      kmem("replay", SHORT, "--memory", "5G"),
     ]);
+    assert.equal(big?.code, 2);
+    assert.match(big?.stderr ?? "", /must be between 64K and 4G, got 5G/);
     assert.equal(u.code, 2);
     assert.match(u.stderr, /unknown command 'frobnicate'/);
     assert.equal(m.code, 2);
