@@ -31,4 +31,16 @@ describe("examples", () => {
     assert.match(out, /^DOUBLE_FREE: kmalloc-192: object 0x[0-9a-f]+ is already free$/m);
     assert.match(out, /^vec3 +0 +254 +16 +254 +1 : tunables/m);
   });
+
+  it("workbench", () => {
+    const out = run("workbench");
+    assert.match(
+      out,
+      /^slub: utilization 0\.\d{3}, [\d.]+ M ops\/s, p99 \d+ ns, \d+ blocks left live$/m,
+    );
+    assert.match(
+      out,
+      /^malloc: utilization 0\.\d{3}, [\d.]+ M ops\/s, p99 \d+ ns, \d+ blocks left live$/m,
+    );
+  });
 });
