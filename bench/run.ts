@@ -10,6 +10,7 @@ import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
+import { replayBenchmarks } from "./replay.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
@@ -17,7 +18,8 @@ registerVmemBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const rows = await runAll(filter, rounds);
+// `npm run bench -- replay` runs the trace replays alone.
+const rows = filter === "replay" ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
   `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
@@ -47,4 +49,10 @@ if (filter === undefined || "construction".includes(filter) || filter.includes("
     lines.push(`| ${mib} MiB | ${median.toFixed(2)} ms | ${(times[9] as number).toFixed(2)} ms |`);
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+// The public traces against every allocator and peer, as `kmem replay` runs them.
+if (filter === undefined || filter === "replay") {
+  const text = await replayBenchmarks((line) => process.stderr.write(`${line}\n`));
+  if (text !== "") process.stdout.write(`\n${text}\n`);
 }

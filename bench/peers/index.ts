@@ -9,8 +9,7 @@
  * checks (see each one's notes), so a bad or double free has whatever effect the library gives.
  */
 
-import { MemPool } from "@thi.ng/malloc";
-import Allocator from "malloc";
+import { codemixMallocHeap, type PeerHeap, thingMallocHeap } from "../../src/workbench/peers.js";
 import { createWasmHeapManager, type Uint8ArrayRef } from "wasm-heap-manager";
 import { createTlsf } from "./tlsf.js";
 
@@ -40,60 +39,27 @@ export const PEER_NAMES = [
 ] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
-/**
- * @thi.ng/malloc MemPool over an ArrayBuffer of heapBytes, with its defaults: 8-byte alignment,
- * split on reuse, and compaction (coalescing) on. Compaction is optional, but without it freed
- * neighbours never merge and `top` never comes back down: on a 16 MiB heap, after 50,000
- * 56-byte blocks were freed, 4 KiB requests got 3,308 blocks instead of 4,088, each walking the
- * 50,000-entry free list (1 s against 9 ms). With it, each free walks the free list once more;
- * free already walks the used list to find the block, so it is O(live blocks) either way.
- */
-export function createThingMalloc(heapBytes: number): PeerAllocator {
-  const pool = new MemPool({
-    buf: new ArrayBuffer(heapBytes),
-    align: 8,
-    compact: true,
-    split: true,
-  });
-  const u8 = new Uint8Array(pool.buf);
+/** A workbench peer heap (src/workbench/peers.ts) as a benchmark peer: its own malloc/free. */
+function fromHeap(heap: PeerHeap): PeerAllocator {
+  const u8 = heap.memory;
   return {
-    name: "@thi.ng/malloc",
-    // malloc rounds with 32-bit bit ops: from 2^31 - 15 bytes on, the size wraps negative and
-    // it returns a small block. No larger-than-heap request can succeed, so none is passed.
-    alloc: (size) => (size > heapBytes ? 0 : pool.malloc(size)),
-    free: (handle) => void pool.free(handle),
-    footprint: () => pool.stats().top,
+    name: heap.name === "malloc" ? "malloc (codemix)" : heap.name,
+    alloc: heap.malloc,
+    free: heap.free,
+    footprint: heap.footprint,
     bytes: (handle, size) => u8.subarray(handle, handle + size),
     addressOf: (handle) => handle,
   };
 }
 
-/**
- * codemix "malloc" (skip list of free blocks by size, best fit, boundary tags, coalescing):
- * `new Allocator(buffer)`, `alloc(bytes)`, `free(address)`.
- */
-export function createCodemixMalloc(heapBytes: number): PeerAllocator {
-  const heap = new ArrayBuffer(heapBytes);
-  const allocator = new Allocator(heap);
-  const u8 = new Uint8Array(heap);
-  const i32 = allocator.int32Array;
-  return {
-    name: "malloc (codemix)",
-    // alloc throws a RangeError for a size over the buffer's length, but rounds with 32-bit
-    // bit ops first: from 2^31 - 7 bytes on, the size wraps negative and it returns a 16-byte
-    // block. No larger-than-heap request can succeed, so none is passed.
-    alloc: (size) => (size > heapBytes ? 0 : allocator.alloc(size)),
-    free: (handle) => void allocator.free(handle),
-    // The library keeps no top; its last quad is the last block's size tag (> 0 when free,
-    // < 0 when used), so the heap spans up to that tail free block's header.
-    footprint() {
-      const last = i32.length - 1;
-      const tag = i32[last] ?? 0;
-      return tag > 0 ? (last - tag - 1) * 4 : heapBytes;
-    },
-    bytes: (handle, size) => u8.subarray(handle, handle + size),
-    addressOf: (handle) => handle,
-  };
+/** @thi.ng/malloc MemPool over a heap of heapBytes (options and notes in the workbench). */
+export async function createThingMalloc(heapBytes: number): Promise<PeerAllocator> {
+  return fromHeap(await thingMallocHeap(heapBytes));
+}
+
+/** codemix "malloc" over a heap of heapBytes. */
+export async function createCodemixMalloc(heapBytes: number): Promise<PeerAllocator> {
+  return fromHeap(await codemixMallocHeap(heapBytes));
 }
 
 /**
@@ -212,10 +178,10 @@ export async function createPeers(
   for (const name of names) {
     switch (name) {
       case "thi.ng/malloc":
-        peers.push(createThingMalloc(heapBytes));
+        peers.push(await createThingMalloc(heapBytes));
         break;
       case "malloc":
-        peers.push(createCodemixMalloc(heapBytes));
+        peers.push(await createCodemixMalloc(heapBytes));
         break;
       case "wasm-heap-manager":
         peers.push(await createWasmHeapManagerPeer(heapBytes));

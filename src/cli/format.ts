@@ -22,8 +22,8 @@ export function formatBytes(bytes: number): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[u]}`;
 }
 
-/** Right-aligned columns under a header row. */
-export function table(rows: readonly (readonly string[])[]): string {
+/** Columns under a header row: the first `left` left-aligned, the others right-aligned. */
+export function table(rows: readonly (readonly string[])[], left = 1): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {
@@ -33,8 +33,34 @@ export function table(rows: readonly (readonly string[])[]): string {
   return rows
     .map((row) =>
       row
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join("  "),
+        .map((cell, i) => (i < left ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
     )
     .join("\n");
+}
+
+/** 1234567 -> "1,234,567". */
+export function formatInt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** Ops per second as "12.3M", "456k". */
+export function formatRate(opsPerSec: number): string {
+  if (opsPerSec >= 1e7) return `${(opsPerSec / 1e6).toFixed(1)}M`;
+  if (opsPerSec >= 1e6) return `${(opsPerSec / 1e6).toFixed(2)}M`;
+  if (opsPerSec >= 1e3) return `${(opsPerSec / 1e3).toFixed(0)}k`;
+  return String(Math.round(opsPerSec));
+}
+
+/** Nanoseconds as "87 ns", "1.2 µs", "35 ms". */
+export function formatNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(ns >= 1e7 ? 0 : 1)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(ns >= 1e4 ? 0 : 1)} µs`;
+  return `${Math.round(ns)} ns`;
+}
+
+/** A share as a percentage with one decimal: 0.1234 -> "12.3%". */
+export function formatPct(share: number | null): string {
+  return share === null ? "-" : `${(100 * share).toFixed(1)}%`;
 }

@@ -14,6 +14,9 @@
  *   +-------+-------+--------+----------+------+  +------+------+-----+------+
  *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools)
  *
+ * An element in the reserve carries "rsrv" ^ its address in its first word (elements of at
+ * least 4 bytes), so a free finds a double free without scanning the reserve.
+ *
  * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
  * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
@@ -32,6 +35,8 @@ const enum Pool {
   CAPACITY = 5,
   WORDS = 6,
   MAGIC_VALUE = 0x6d706f6c, // "mpol"
+  /** First word of an element in the reserve, xored with its address. */
+  RESERVE_TAG = 0x72737276, // "rsrv"
 }
 
 /** Largest reserve a pool may keep. */
@@ -127,6 +132,8 @@ export class Mempool {
     const n = w[d + Pool.CURR_NR] as number;
     w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] = el;
     w[d + Pool.CURR_NR] = n + 1;
+    // Mark the element as held by the reserve, so a free can tell in O(1) that it is not.
+    if (this.tagged) w[el >>> 2] = Pool.RESERVE_TAG ^ el;
   }
 
   private remove(): number {
@@ -134,7 +141,14 @@ export class Mempool {
     const d = this.desc >>> 2;
     const n = (w[d + Pool.CURR_NR] as number) - 1;
     w[d + Pool.CURR_NR] = n;
-    return w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] as number;
+    const el = w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] as number;
+    if (this.tagged) w[el >>> 2] = 0;
+    return el;
+  }
+
+  /** Elements of at least a word carry the reserve tag in their first word. */
+  private get tagged(): boolean {
+    return this.size >= 4;
   }
 
   /**
@@ -185,6 +199,9 @@ export class Mempool {
       );
     }
     const w = this.mm.words;
+    // Without the tag the element is not in the reserve; with it (or a coincidence of the
+    // caller's data), look.
+    if (this.tagged && w[addr >>> 2] !== (Pool.RESERVE_TAG ^ addr)) return;
     const d = this.desc >>> 2;
     const base = (w[d + Pool.ELEMENTS] as number) >>> 2;
     const n = w[d + Pool.CURR_NR] as number;

@@ -63,4 +63,16 @@ describe("examples", () => {
     assert.match(out, /^DOUBLE_FREE: vmem heap: 0xe1000 is already free \(quantum cache of 32\)$/m);
     assert.match(out, /^imported 65536 before reap, 0 after; dma in use 1092 KiB$/m);
   });
+
+  it("workbench", () => {
+    const out = run("workbench");
+    assert.match(
+      out,
+      /^slub: utilization 0\.\d{3}, [\d.]+ M ops\/s, p99 \d+ ns, \d+ blocks left live$/m,
+    );
+    assert.match(
+      out,
+      /^malloc: utilization 0\.\d{3}, [\d.]+ M ops\/s, p99 \d+ ns, \d+ blocks left live$/m,
+    );
+  });
 });
