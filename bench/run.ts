@@ -9,9 +9,11 @@ import { fileURLToPath } from "node:url";
 import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
+import { registerVmallocBenchmarks } from "./vmalloc.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
+registerVmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
