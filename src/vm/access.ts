@@ -56,6 +56,8 @@ export class MemAccess {
   private tlbPage = -1;
   private tlbGen = 0;
   private tlbPhys = 0;
+  /** The physical page of each page of the range being copied (scratch, grown as needed). */
+  private frames = new Float64Array(64);
   /** Eight bytes for accesses that straddle two virtual pages. */
   private readonly scratch = new Uint8Array(8);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -143,28 +145,24 @@ export class MemAccess {
     if (off >>> 0 !== off || off + length > this.vsize || typeof addr !== "number") {
       return this.fault(addr, length, "read");
     }
+    const count = this.walkRange(off, length);
+    if (count < 0) return this.fault(this.pageAddr(addr, -count - 1), length, "read", addr, length);
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const p = this.translate(off + done);
-      if (p < 0) return this.fault(addr + done, length - done, "read", addr, length);
-      const n = this.run(off + done, p, length - done);
-      out.set(this.bytes.subarray(p, p + n), done);
-      done += n;
+    const frames = this.frames;
+    const first = off & this.pageMask;
+    // Page k holds bytes [k * pageSize - first, (k + 1) * pageSize - first) of the range; a
+    // run of physically contiguous pages is one copy.
+    for (let i = 0, k = 0; i < length;) {
+      const p = (frames[k] as number) + (k === 0 ? first : 0);
+      let end = (k + 1) * this.pageSize - first;
+      for (k++; k < count && frames[k] === (frames[k - 1] as number) + this.pageSize; k++) {
+        end += this.pageSize;
+      }
+      const n = Math.min(end, length) - i;
+      out.set(this.bytes.subarray(p, p + n), i);
+      i += n;
     }
     return out;
-  }
-
-  /**
-   * Bytes from space offset `off` (mapped at physical `p`) up to `max` that are physically
-   * contiguous: pages of an area often are, and one copy per run beats one per page.
-   */
-  private run(off: number, p: number, max: number): number {
-    let n = Math.min(max, this.pageSize - (off & this.pageMask));
-    while (n < max && this.translate(off + n) === p + n) {
-      n += Math.min(max - n, this.pageSize);
-    }
-    return n;
   }
 
   /** Copies `data` to `addr`; nothing is written unless every page of the range may be. */
@@ -183,20 +181,46 @@ export class MemAccess {
       this.fault(addr, length, "write");
     }
     // Every page first: a fault must leave memory as it was.
-    for (let done = 0; done < length;) {
-      if (this.translate(off + done) < 0) {
-        this.fault(addr + done, length - done, "write", addr, length);
-      }
-      done += this.pageSize - ((off + done) & this.pageMask);
-    }
+    const count = this.walkRange(off, length);
+    if (count < 0) this.fault(this.pageAddr(addr, -count - 1), length, "write", addr, length);
     // A source inside the managed buffer could be overwritten part-way: copy it first.
     const src = data.buffer === this.bytes.buffer ? data.slice() : data;
-    for (let done = 0; done < length;) {
-      const p = this.translate(off + done);
-      const n = this.run(off + done, p, length - done);
-      this.bytes.set(src.subarray(done, done + n), p);
-      done += n;
+    const frames = this.frames;
+    const first = off & this.pageMask;
+    for (let i = 0, k = 0; i < length;) {
+      const p = (frames[k] as number) + (k === 0 ? first : 0);
+      let end = (k + 1) * this.pageSize - first;
+      for (k++; k < count && frames[k] === (frames[k - 1] as number) + this.pageSize; k++) {
+        end += this.pageSize;
+      }
+      const n = Math.min(end, length) - i;
+      this.bytes.set(src.subarray(i, i + n), p);
+      i += n;
     }
+  }
+
+  /**
+   * Walks every page of [off, off + length) of the space into `frames` (the physical address
+   * of each page, one walk per page); returns their number, or -(k + 1) if page k is unmapped.
+   */
+  private walkRange(off: number, length: number): number {
+    const first = off & this.pageMask;
+    const count = Math.ceil((first + length) / this.pageSize);
+    if (this.frames.length < count) {
+      this.frames = new Float64Array(Math.max(count, 2 * this.frames.length));
+    }
+    const base = off - first;
+    for (let k = 0; k < count; k++) {
+      const p = this.translate(base + k * this.pageSize);
+      if (p < 0) return -(k + 1);
+      this.frames[k] = p;
+    }
+    return count;
+  }
+
+  /** The address where page k of a range starting at `addr` begins (k = 0: addr itself). */
+  private pageAddr(addr: number, k: number): number {
+    return k === 0 ? addr : addr - ((addr - this.vstart) & this.pageMask) + k * this.pageSize;
   }
 
   /* ------------------------------------------------------------------ typed access */
