@@ -151,7 +151,8 @@ export class MemAccess {
     const frames = this.frames;
     const first = off & this.pageMask;
     // Page k holds bytes [k * pageSize - first, (k + 1) * pageSize - first) of the range; a
-    // run of physically contiguous pages is one copy.
+    // run of physically contiguous pages is one copy. A view made with the constructor is
+    // cheaper than subarray(), which looks up the species constructor.
     for (let i = 0, k = 0; i < length;) {
       const p = (frames[k] as number) + (k === 0 ? first : 0);
       let end = (k + 1) * this.pageSize - first;
@@ -159,7 +160,7 @@ export class MemAccess {
         end += this.pageSize;
       }
       const n = Math.min(end, length) - i;
-      out.set(this.bytes.subarray(p, p + n), i);
+      out.set(new Uint8Array(this.bytes.buffer, p, n), i);
       i += n;
     }
     return out;
@@ -194,7 +195,7 @@ export class MemAccess {
         end += this.pageSize;
       }
       const n = Math.min(end, length) - i;
-      this.bytes.set(src.subarray(i, i + n), p);
+      this.bytes.set(new Uint8Array(src.buffer, src.byteOffset + i, n), p);
       i += n;
     }
   }
