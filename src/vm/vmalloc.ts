@@ -137,7 +137,7 @@ export class Vmalloc {
 
   /** Makes the descriptor, the pgd and the first record; false when memory is short. */
   private setup(gfp: number): boolean {
-    const desc = this.records.kmalloc(VmDesc.BYTES, (gfp & ~Gfp.ZERO) | Gfp.ZERO);
+    const desc = this.records.kmalloc(VmDesc.BYTES, gfp | Gfp.ZERO);
     if (desc === 0) return false;
     const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
     d.fill(0);
@@ -189,8 +189,9 @@ export class Vmalloc {
   /* ------------------------------------------------------------------ vmalloc, vfree */
 
   /**
-   * __vmalloc_node_range: `size` bytes (a trusted integer > 0) of virtually contiguous
-   * memory. Returns the virtual address, or 0 when it cannot be had (nothing is kept then).
+   * __vmalloc_node_range: `size` bytes (a non-negative integer, checked by the facade) of
+   * virtually contiguous memory. Returns the virtual address, or 0 for 0 bytes and when it
+   * cannot be had (nothing is kept then, but the layer's set-up once made).
    */
   vmalloc(size: number, gfp: number, caller: number): number {
     const nr = Math.ceil(size / this.pageSize);
