@@ -147,9 +147,13 @@ export class MemAccess {
     }
     const count = this.walkRange(off, length);
     if (count < 0) return this.fault(this.pageAddr(addr, -count - 1), length, "read", addr, length);
-    const out = new Uint8Array(length);
     const frames = this.frames;
     const first = off & this.pageMask;
+    if (count === 1) {
+      const p = (frames[0] as number) + first;
+      return this.bytes.slice(p, p + length);
+    }
+    const out = new Uint8Array(length);
     // Page k holds bytes [k * pageSize - first, (k + 1) * pageSize - first) of the range; a
     // run of physically contiguous pages is one copy. A view made with the constructor is
     // cheaper than subarray(), which looks up the species constructor.
@@ -195,7 +199,7 @@ export class MemAccess {
         end += this.pageSize;
       }
       const n = Math.min(end, length) - i;
-      this.bytes.set(new Uint8Array(src.buffer, src.byteOffset + i, n), p);
+      this.bytes.set(n === length ? src : new Uint8Array(src.buffer, src.byteOffset + i, n), p);
       i += n;
     }
   }
