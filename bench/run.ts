@@ -11,10 +11,12 @@ import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
 import { replayBenchmarks } from "./replay.js";
+import { registerVmallocBenchmarks } from "./vmalloc.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
 registerVmemBenchmarks();
+registerVmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -28,6 +28,7 @@ import {
   meminfo,
   slabinfo,
   unusableIndexReport,
+  vmallocinfo,
   vmstat,
 } from "./report/index.js";
 import { checkMinNr, Mempool, type PoolBackend } from "./mempool/index.js";
@@ -39,6 +40,7 @@ import {
   SlabAllocator,
   type SlabCacheInfo,
 } from "./slab/index.js";
+import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
 /** Options of {@link Kmem}. */
 export interface KmemOptions {
@@ -147,6 +149,8 @@ export class Kmem {
   private readonly km: Kmalloc | SlobAllocator;
   /** Which object allocator serves kmalloc and createCache. */
   readonly slabAllocator: "slub" | "slob";
+  private readonly vm: Vmalloc;
+  private readonly access: MemAccess;
   private readonly initOnAlloc: boolean;
 
   constructor(options: KmemOptions) {
@@ -205,6 +209,8 @@ export class Kmem {
       this.slab = slub;
       this.km = new Kmalloc(this.phys, this.buddy, slub);
     }
+    this.vm = new Vmalloc(this.phys, this.buddy, this.km, this.debug.includes("U"));
+    this.access = new MemAccess(this.phys, this.vm);
     this.phys.seal();
 
     this.memory = this.phys.bytes;
@@ -415,6 +421,217 @@ export class Kmem {
     );
   }
 
+  /* ------------------------------------------------------------------ virtual memory */
+
+  /** First address of the vmalloc space (VMALLOC_START): above physical memory and a hole. */
+  get vmallocStart(): number {
+    return this.vm.start;
+  }
+
+  /** One past the last address of the vmalloc space (VMALLOC_END). */
+  get vmallocEnd(): number {
+    return this.vm.end;
+  }
+
+  /**
+   * Allocates `size` bytes of virtually contiguous memory from pages that need not be
+   * contiguous, followed by an unmapped guard page. Returns the virtual address, or 0 (also
+   * for 0 bytes, as Linux). Use read/write or the typed accessors on it.
+   */
+  vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
+    if (size >>> 0 !== size) this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
+    return this.vm.vmalloc(size, g, this.vm.caller(Caller.VMALLOC));
+  }
+
+  /** vmalloc, zeroed. */
+  vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    if (size >>> 0 !== size) this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.vm.vmalloc(size, gfp | Gfp.ZERO, this.vm.caller(Caller.VZALLOC));
+  }
+
+  /** Frees what vmalloc returned: unmaps it and gives its pages back. `vfree(0)` does nothing. */
+  vfree(addr: number): void {
+    if (addr === 0) return;
+    this.checkVirtual("vfree", addr);
+    this.vm.vfree(addr);
+  }
+
+  /**
+   * Maps pages the caller holds (the addresses of allocated pages, in any order) at
+   * consecutive virtual pages, followed by a guard page. Returns the virtual address, or 0.
+   * The pages stay the caller's: vunmap before freeing them.
+   */
+  vmap(pages: ArrayLike<number>): number {
+    if (!Array.isArray(pages) && !(ArrayBuffer.isView(pages) && !(pages instanceof DataView))) {
+      throw new TypeError(`pages must be an array of page addresses, got ${describe(pages)}`);
+    }
+    return this.vm.vmap(pages, this.vm.caller(Caller.VMAP));
+  }
+
+  /** Undoes a vmap; the pages are not freed. `vunmap(0)` does nothing. */
+  vunmap(addr: number): void {
+    if (addr === 0) return;
+    this.checkVirtual("vunmap", addr);
+    this.vm.vunmap(addr);
+  }
+
+  /**
+   * kmalloc first, vmalloc when that fails (Linux kvmalloc_node): for more than a page,
+   * kmalloc is tried with __GFP_NOWARN | __GFP_NORETRY (unless __GFP_RETRY_MAYFAIL) and
+   * without __GFP_NOFAIL. Flags that are not a superset of GFP_KERNEL get kmalloc only.
+   * Free with kvfree.
+   */
+  kvmalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    return this.kvmallocNode(size, gfp, Caller.KVMALLOC);
+  }
+
+  /** kvmalloc, zeroed. */
+  kvzalloc(size: number, gfp: number = Gfp.KERNEL): number {
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.kvmallocNode(size, gfp | Gfp.ZERO, Caller.KVZALLOC);
+  }
+
+  private kvmallocNode(size: number, gfp: number, caller: Caller): number {
+    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
+    let kgfp = gfp;
+    if (size > this.pageSize) {
+      kgfp |= Gfp.NOWARN;
+      if ((kgfp & Gfp.RETRY_MAYFAIL) === 0) kgfp |= Gfp.NORETRY;
+      kgfp &= ~Gfp.NOFAIL;
+    }
+    const addr = this.kmalloc(size, kgfp);
+    if (addr !== 0 || size <= this.pageSize) return addr;
+    if (size > 0x7fffffff) return 0;
+    const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
+    return this.vm.vmalloc(size, g, this.vm.caller(caller));
+  }
+
+  /** Frees what kvmalloc returned, whichever allocator served it. `kvfree(0)` does nothing. */
+  kvfree(addr: number): void {
+    if (typeof addr === "number" && this.isVmallocAddr(addr)) {
+      this.checkVirtual("kvfree", addr);
+      this.vm.vfree(addr);
+    } else {
+      this.kfree(addr);
+    }
+  }
+
+  /** Whether `addr` lies in the vmalloc space (Linux is_vmalloc_addr). */
+  isVmallocAddr(addr: number): boolean {
+    return addr >= this.vm.start && addr < this.vm.end;
+  }
+
+  /**
+   * The physical address behind `addr`: itself for physical memory, through the page
+   * tables for a virtual one. An address that may not be accessed throws FAULT.
+   */
+  virtToPhys(addr: number): number {
+    return this.access.virtToPhys(addr);
+  }
+
+  /**
+   * A copy of `length` bytes at `addr`, physical or virtual, across page boundaries. A range
+   * touching an unmapped page (a guard page, the NULL page, the reserved header) is FAULT.
+   */
+  read(addr: number, length: number): Uint8Array {
+    return this.access.read(addr, length);
+  }
+
+  /** Writes `bytes` at `addr`, physical or virtual; on FAULT nothing is written. */
+  write(addr: number, bytes: ArrayBufferView): void {
+    if (!(bytes instanceof Uint8Array)) {
+      if (!ArrayBuffer.isView(bytes)) {
+        throw new TypeError(
+          `bytes must be a Uint8Array or another ArrayBufferView, got ${describe(bytes)}`,
+        );
+      }
+      bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    this.access.write(addr, bytes as Uint8Array);
+  }
+
+  /* Typed access (little-endian) at a physical or virtual address; FAULT where unmapped. */
+
+  getUint8(addr: number): number {
+    return this.access.getUint8(addr);
+  }
+  getInt8(addr: number): number {
+    return this.access.getInt8(addr);
+  }
+  getUint16(addr: number): number {
+    return this.access.getUint16(addr);
+  }
+  getInt16(addr: number): number {
+    return this.access.getInt16(addr);
+  }
+  getUint32(addr: number): number {
+    return this.access.getUint32(addr);
+  }
+  getInt32(addr: number): number {
+    return this.access.getInt32(addr);
+  }
+  getFloat32(addr: number): number {
+    return this.access.getFloat32(addr);
+  }
+  getFloat64(addr: number): number {
+    return this.access.getFloat64(addr);
+  }
+  getBigInt64(addr: number): bigint {
+    return this.access.getBigInt64(addr);
+  }
+  getBigUint64(addr: number): bigint {
+    return this.access.getBigUint64(addr);
+  }
+  setUint8(addr: number, value: number): void {
+    this.access.setUint8(addr, value);
+  }
+  setInt8(addr: number, value: number): void {
+    this.access.setInt8(addr, value);
+  }
+  setUint16(addr: number, value: number): void {
+    this.access.setUint16(addr, value);
+  }
+  setInt16(addr: number, value: number): void {
+    this.access.setInt16(addr, value);
+  }
+  setUint32(addr: number, value: number): void {
+    this.access.setUint32(addr, value);
+  }
+  setInt32(addr: number, value: number): void {
+    this.access.setInt32(addr, value);
+  }
+  setFloat32(addr: number, value: number): void {
+    this.access.setFloat32(addr, value);
+  }
+  setFloat64(addr: number, value: number): void {
+    this.access.setFloat64(addr, value);
+  }
+  setBigInt64(addr: number, value: bigint): void {
+    this.access.setBigInt64(addr, value);
+  }
+  setBigUint64(addr: number, value: bigint): void {
+    this.access.setBigUint64(addr, value);
+  }
+
+  /** vfree/vunmap's address check: an integer inside the vmalloc space. */
+  private checkVirtual(fn: string, addr: unknown): void {
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${fn}: address must be an integer, got ${describe(addr)}`);
+    }
+    if (addr < this.vm.start || addr >= this.vm.end) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${fn}(${addr < 0 ? addr : hex(addr)}): not a vmalloc address (the vmalloc space is ${hex(this.vm.start)}..${hex(this.vm.end)})`,
+      );
+    }
+  }
+
   /* ------------------------------------------------------------------ fault injection */
 
   /**
@@ -447,6 +664,16 @@ export class Kmem {
   verify(): void {
     this.buddy.verify();
     this.slab.verify();
+    this.vm.verify((addr) => this.isKmallocObject(addr));
+  }
+
+  /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
+  private isKmallocObject(addr: number): boolean {
+    try {
+      return this.km.ksize(addr) > 0;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -465,6 +692,7 @@ export class Kmem {
     VM_EVENT_NAMES.forEach((name, i) => {
       events[name] = this.buddy.event(i);
     });
+    for (const [name, value] of this.vm.events()) events[name] = value;
     return {
       totalPages: this.totalPages,
       managedPages: this.managedPages,
@@ -473,8 +701,8 @@ export class Kmem {
       buddyFreePages: buddyFree,
       pcpPages: pcp,
       slabPages: reclaimable + unreclaimable,
-      vmallocPages: 0,
-      pageTablePages: 0,
+      vmallocPages: this.vm.vmallocPages(),
+      pageTablePages: this.vm.pageTablePages(),
       freeByOrder: this.buddy.freeByOrder(),
       watermarks: this.buddy.watermarks(),
       caches: this.slab.realCaches().map((c) => this.slab.info(c)),
@@ -498,7 +726,7 @@ export class Kmem {
       case "slabinfo":
         return slabinfo(this.slab.realCaches().map((c) => this.slab.info(c)));
       case "vmallocinfo":
-        return "";
+        return vmallocinfo(this.vm.info(), Math.max(8, (this.vm.end - 1).toString(16).length));
       case "unusable_index":
         return unusableIndexReport(snap);
       case "extfrag_index":
@@ -538,11 +766,13 @@ export class Kmem {
       ["nr_free_pcp", b.pcpPages()],
       ["nr_slab_reclaimable", reclaimable],
       ["nr_slab_unreclaimable", unreclaimable],
-      ["nr_page_table_pages", 0],
+      ["nr_vmalloc", this.vm.vmallocPages()],
+      ["nr_page_table_pages", this.vm.pageTablePages()],
     ];
     VM_EVENT_NAMES.forEach((name, i) => {
       counters.push([name, b.event(i)]);
     });
+    counters.push(...this.vm.events());
     return {
       pageSize: this.pageSize,
       freeByOrder: b.freeByOrder(),
@@ -553,9 +783,9 @@ export class Kmem {
       wmarkHigh: watermarks.high,
       slabReclaimablePages: reclaimable,
       slabUnreclaimablePages: unreclaimable,
-      pageTablePages: 0,
-      vmallocTotalBytes: 0,
-      vmallocUsedPages: 0,
+      pageTablePages: this.vm.pageTablePages(),
+      vmallocTotalBytes: this.vm.size,
+      vmallocUsedPages: this.vm.vmallocPages(),
       counters,
     };
   }

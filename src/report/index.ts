@@ -7,5 +7,7 @@ export {
   slabinfo,
   type SlabinfoCache,
   unusableIndexReport,
+  vmallocinfo,
+  type VmallocinfoArea,
   vmstat,
 } from "./proc.js";

@@ -8,7 +8,7 @@
  *   unusable_index  debugfs extfrag/unusable_index: "Node %d, zone %8s " then "%d.%03d " per order
  *   extfrag_index   debugfs extfrag/extfrag_index:  "Node %d, zone %8s " then "%2d.%03d " per order
  *   slabinfo        mm/slab_common.c: "slabinfo - version: 2.1" and the column header
- *   vmallocinfo     mm/vmalloc.c: one line per area
+ *   vmallocinfo     mm/vmalloc.c vmalloc_info_show: "0x%pK-0x%pK %7ld", caller, " pages=%d", kind, " N0=%u"
  */
 
 import { extfragIndexMilli, formatMilli, unusableIndexMilli } from "../page/index.js";
@@ -133,4 +133,34 @@ export function slabinfo(caches: readonly SlabinfoCache[]): string {
 
 function pad(n: number, width: number): string {
   return String(n).padStart(width);
+}
+
+/** One vmalloc or vmap area as vmallocinfo needs it. */
+export interface VmallocinfoArea {
+  start: number;
+  end: number;
+  size: number;
+  caller: string;
+  /** Pages the area owns (0 for a vmap area, which prints none). */
+  pages: number;
+  kind: "vmalloc" | "vmap";
+}
+
+/**
+ * /proc/vmallocinfo (mm/vmalloc.c vmalloc_info_show): one line per busy area in address
+ * order: the range (guard page included, as Linux prints v->size), the size, the caller,
+ * `pages=N` for areas that own pages, the kind, and the pages per node as a NUMA kernel
+ * prints them. Addresses are hex padded to `digits` (8 when they fit in 32 bits).
+ */
+export function vmallocinfo(areas: readonly VmallocinfoArea[], digits: number): string {
+  let text = "";
+  for (const a of areas) {
+    const range = `0x${a.start.toString(16).padStart(digits, "0")}-0x${a.end.toString(16).padStart(digits, "0")}`;
+    text += `${range} ${pad(a.size, 7)} ${a.caller}`;
+    if (a.pages > 0) text += ` pages=${a.pages}`;
+    text += ` ${a.kind}`;
+    if (a.pages > 0) text += ` N0=${a.pages}`;
+    text += "\n";
+  }
+  return text;
 }

@@ -75,4 +75,20 @@ describe("examples", () => {
       /^malloc: utilization 0\.\d{3}, [\d.]+ M ops\/s, p99 \d+ ns, \d+ blocks left live$/m,
     );
   });
+
+  it("vmalloc", () => {
+    const out = run("vmalloc");
+    assert.match(out, /^vmalloc space: 0x800000\.\.0x1000000$/m);
+    assert.match(out, /^kvmalloc\(64 KiB\): kmalloc$/m);
+    assert.match(out, /^\d{3} pages free, no two adjacent$/m);
+    assert.match(out, /^allocPages\(8\), 1 MiB contiguous: 0$/m);
+    assert.match(out, /^vmalloc\(1 MiB\): 0x800000, pages at 0x[0-9a-f]+, 0x[0-9a-f]+, \.\.\.$/m);
+    assert.match(out, /^hello, vmalloc, 3\.141592653589793$/m);
+    assert.match(out, /^0x00800000-0x00901000 1052672 vmalloc pages=256 vmalloc N0=256$/m);
+    assert.match(
+      out,
+      /^FAULT: getUint8 of 1 byte at 0x900000: .* guard page of the vmalloc area at 0x800000$/m,
+    );
+    assert.match(out, /^kvmalloc\(64 KiB\), fragmented: vmalloc$/m);
+  });
 });

@@ -9,8 +9,17 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
-const HOT = ["../../src/page/buddy.js", "../../src/kmem.js"];
-const ENUMS = ["Hdr", "Pg", "PgFlag", "Pcp", "Vm", "Frame", "FreeArea", "Gfp", "Layout"];
+const HOT = [
+  "../../src/page/buddy.js",
+  "../../src/kmem.js",
+  "../../src/vm/access.js",
+  "../../src/vm/pgtable.js",
+  "../../src/vm/vmalloc.js",
+];
+const ENUMS = [
+  ...["Hdr", "Pg", "PgFlag", "Pcp", "Vm", "Frame", "FreeArea", "Gfp", "Layout"],
+  ...["Pte", "PgVm", "VmDesc", "Va", "VaFlag", "Caller"],
+];
 
 describe("const enum inlining", () => {
   for (const rel of HOT) {

@@ -36,7 +36,7 @@ describe("reports", () => {
         "SReclaimable:          0 kB",
         "SUnreclaim:            4 kB",
         "PageTables:            0 kB",
-        "VmallocTotal:          0 kB",
+        "VmallocTotal:       8192 kB",
         "VmallocUsed:           0 kB",
         "VmallocChunk:          0 kB",
         "",
@@ -52,6 +52,7 @@ describe("reports", () => {
         "nr_free_pcp 1",
         "nr_slab_reclaimable 0",
         "nr_slab_unreclaimable 1",
+        "nr_vmalloc 0",
         "nr_page_table_pages 0",
         "pgalloc_normal 10",
         "pgfree 1",
@@ -67,6 +68,13 @@ describe("reports", () => {
         "slab_discard 0",
         "slab_errors 0",
         "kmalloc_large 0",
+        "vmalloc_alloc 0",
+        "vmalloc_fail 0",
+        "vmalloc_free 0",
+        "vmap 0",
+        "vunmap 0",
+        "pgtable_alloc 0",
+        "pgtable_free 0",
         "",
       ].join("\n"),
     );
@@ -82,6 +90,42 @@ describe("reports", () => {
       mm.report("extfrag_index"),
       "Node 0, zone   Normal -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000  0.753 \n",
     );
+  });
+
+  it("vmallocinfo: range with the guard page, size, caller, pages=, kind, N0=", () => {
+    // 4 MiB of memory: VMALLOC_START = (4 MiB + 8 MiB) & ~(8 MiB - 1) = 8 MiB.
+    const mm = history();
+    assert.equal(mm.report("vmallocinfo"), "");
+    const a = mm.vmalloc(3 * 4096 + 1);
+    mm.vzalloc(4096);
+    const pages = [mm.allocPages(0), mm.allocPages(0)];
+    mm.vmap(pages);
+    assert.equal(
+      mm.report("vmallocinfo"),
+      [
+        "0x00800000-0x00805000   20480 vmalloc pages=4 vmalloc N0=4",
+        "0x00805000-0x00807000    8192 vzalloc pages=1 vmalloc N0=1",
+        "0x00807000-0x0080a000   12288 vmap vmap",
+        "",
+      ].join("\n"),
+    );
+    mm.vfree(a);
+    mm.vmalloc(4096); // best fit: the 5-page hole a left, not the space after the vmap
+    assert.match(mm.report("vmallocinfo"), /^0x00800000-0x00802000 {4}8192 vmalloc pages=1 /);
+    const meminfo = mm.report("meminfo");
+    assert.match(meminfo, /^PageTables: {12}8 kB$/m); // the pgd and one table
+    assert.match(meminfo, /^VmallocTotal: {7}8192 kB$/m);
+    assert.match(meminfo, /^VmallocUsed: {11}8 kB$/m); // two pages: vmap's are not vmalloc's
+    const vmstat = mm.report("vmstat");
+    assert.match(vmstat, /^nr_vmalloc 2$/m);
+    assert.match(vmstat, /^nr_page_table_pages 2$/m);
+    assert.match(vmstat, /^vmalloc_alloc 3$/m);
+    assert.match(vmstat, /^vmalloc_free 1$/m);
+    assert.match(vmstat, /^vmap 1$/m);
+    const s = mm.stats();
+    assert.equal(s.vmallocPages, 2);
+    assert.equal(s.pageTablePages, 2);
+    mm.verify();
   });
 
   it("slabinfo: the version 2.1 header, a line per cache, aliases as comments", () => {

@@ -1,0 +1,5 @@
+/* The virtual-memory layer: the vmalloc space, page tables, vmalloc/vmap, checked access. */
+export { MemAccess } from "./access.js";
+export { type RecordAllocator } from "./areas.js";
+export { VMALLOC_OFFSET, type VmGeometry, vmallocGeometry } from "./layout.js";
+export { Caller, Vmalloc, type VmapAreaInfo } from "./vmalloc.js";

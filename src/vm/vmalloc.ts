@@ -1,0 +1,513 @@
+/*
+ * vmalloc: virtually contiguous memory from physically scattered pages (mm/vmalloc.c).
+ *
+ * An allocation reserves pages + 1 of the vmalloc space by best fit (the extra one is the
+ * guard page, never mapped: an overrun faults instead of reaching the next area), takes
+ * that many order-0 pages from the buddy allocator one by one (so it succeeds however
+ * fragmented memory is), and maps them through the page tables. vmap maps pages the caller
+ * already holds; vfree and vunmap undo either, and vfree gives the pages back.
+ *
+ *   vmalloc(3 pages):   space  [ page 0 | page 1 | page 2 | guard ]
+ *                                  |        |        |
+ *   physical frames:            0x9000   0x3000   0x1c000      (HEAD | VMALLOC each)
+ *
+ * A failure part-way (no page, no table, no record) undoes everything it did: the pages
+ * taken go back, the tables made empty are freed, the area returns to the free space.
+ *
+ * State: the descriptor (layout.ts VmDesc) is kmalloc'd when the first vmalloc or vmap
+ * sets the layer up, anchored at header[Hdr.VMALLOC]; the pgd and the first record are
+ * made then too and stay. Everything else comes and goes with the areas.
+ *
+ * Invariants (verify() reports them by id; VM-2 in pgtable.ts, VM-3..VM-5 in areas.ts):
+ *   VM-1  header[Hdr.VMALLOC] is 0 and no frame is VMALLOC or PGTABLE, or it is a live
+ *         kmalloc object with the magic, this instance's geometry and its pgd
+ *   VM-6  a busy area maps every page but its last (the guard page, unmapped); a vmalloc
+ *         area's pages are HEAD | VMALLOC order-0 frames naming that page and that area; a
+ *         vmap area's pages are allocated managed pages; nothing else is mapped
+ *   VM-7  nr_vmalloc equals the pages of the vmalloc areas and the VMALLOC frames
+ */
+
+import { hex, KmemError } from "../errors.js";
+import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { type BuddyAllocator, Gfp, gfpString } from "../page/index.js";
+import { type RecordAllocator, VmapAreas } from "./areas.js";
+import {
+  PgVm,
+  VaFlag,
+  VM_DESC_EVENT_NAMES,
+  VmDesc,
+  type VmGeometry,
+  vmallocGeometry,
+} from "./layout.js";
+import { PageTables } from "./pgtable.js";
+
+/** Who asked for an area, as vmallocinfo prints it. */
+export const enum Caller {
+  UNKNOWN = 0,
+  VMALLOC = 1,
+  VZALLOC = 2,
+  VMAP = 3,
+  KVMALLOC = 4,
+  KVZALLOC = 5,
+}
+
+const CALLER_NAMES = ["(unknown)", "vmalloc", "vzalloc", "vmap", "kvmalloc", "kvzalloc"];
+
+/** kmem's own source folder: stack frames inside it are not the caller. */
+const LIBRARY_DIR = new URL("..", import.meta.url).pathname;
+
+/** One line of vmallocinfo. */
+export interface VmapAreaInfo {
+  /** First virtual address, and one past the guard page. */
+  start: number;
+  end: number;
+  /** end - start: the mapped pages and the guard page, in bytes (as Linux prints it). */
+  size: number;
+  caller: string;
+  /** Pages the area owns (vmalloc), 0 for a vmap area. */
+  pages: number;
+  kind: "vmalloc" | "vmap";
+}
+
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
+export class Vmalloc {
+  readonly geometry: VmGeometry;
+  /** VMALLOC_START, VMALLOC_END and the space's size in bytes. */
+  readonly start: number;
+  readonly end: number;
+  readonly size: number;
+  private readonly phys: PhysMem;
+  private readonly buddy: BuddyAllocator;
+  private readonly records: RecordAllocator;
+  private readonly h: Int32Array;
+  private readonly f: Int32Array;
+  private readonly pageSize: number;
+  private readonly pageShift: number;
+  private readonly nrPages: number;
+  private readonly pt: PageTables;
+  private readonly areas: VmapAreas;
+  /** The descriptor's address; 0 until the layer is set up. */
+  private desc = 0;
+  /** The descriptor's words (zeros of a stand-in until set-up). */
+  d: Int32Array;
+  /** Record the caller's stack frame, not just the entry point (slub_debug U). */
+  private readonly trackCallers: boolean;
+  private readonly callerNames: string[] = CALLER_NAMES.slice();
+  private readonly callerIds = new Map<string, number>();
+
+  constructor(
+    phys: PhysMem,
+    buddy: BuddyAllocator,
+    records: RecordAllocator,
+    trackCallers: boolean,
+  ) {
+    this.phys = phys;
+    this.buddy = buddy;
+    this.records = records;
+    this.h = phys.header;
+    this.f = phys.frames;
+    this.pageSize = phys.pageSize;
+    this.pageShift = phys.pageShift;
+    this.trackCallers = trackCallers;
+    const g = vmallocGeometry(phys.totalPages, phys.pageShift);
+    this.geometry = g;
+    this.start = g.start;
+    this.end = g.end;
+    this.size = g.end - g.start;
+    this.nrPages = g.nrPages;
+    this.d = new Int32Array(VmDesc.WORDS);
+    this.pt = new PageTables(phys.words, phys.frames, buddy, g.levels, this.d);
+    this.areas = new VmapAreas(phys.words, records, this.d);
+    // A buffer that has the layer set up already (reopened): take its descriptor.
+    const desc = this.h[Hdr.VMALLOC] as number;
+    if (desc !== 0) this.adopt(desc);
+  }
+
+  private adopt(desc: number): void {
+    const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
+    this.desc = desc;
+    this.d = d;
+    this.pt.d = d;
+    this.areas.d = d;
+    this.pt.pgd = ((d[VmDesc.PGD] as number) * this.pageSize) / 4;
+  }
+
+  /** Makes the descriptor, the pgd and the first record; false when memory is short. */
+  private setup(gfp: number): boolean {
+    const desc = this.records.kmalloc(VmDesc.BYTES, gfp | Gfp.ZERO);
+    if (desc === 0) return false;
+    const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
+    d.fill(0);
+    this.pt.d = d;
+    this.areas.d = d;
+    const pgd = this.pt.createPgd(gfp);
+    if (pgd === 0 || !this.areas.init(this.nrPages, gfp)) {
+      this.pt.destroyPgd();
+      this.pt.d = this.d;
+      this.areas.d = this.d;
+      this.records.kfree(desc);
+      return false;
+    }
+    d[VmDesc.START_PAGE] = this.start / this.pageSize;
+    d[VmDesc.NR_PAGES] = this.nrPages;
+    d[VmDesc.LEVELS] = this.geometry.levels;
+    d[VmDesc.PGD] = pgd;
+    d[VmDesc.MAGIC] = VmDesc.MAGIC_VALUE;
+    // Failures counted before the descriptor existed carry over.
+    d[VmDesc.EV_VMALLOC_FAIL] += this.d[VmDesc.EV_VMALLOC_FAIL] as number;
+    this.d = d;
+    this.desc = desc;
+    this.h[Hdr.VMALLOC] = desc;
+    return true;
+  }
+
+  /** A caller id for vmallocinfo: the entry point, or the user's stack frame when tracking. */
+  caller(entry: Caller): number {
+    if (!this.trackCallers) return entry;
+    const lines = (new Error().stack ?? "").split("\n").slice(1);
+    let site = CALLER_NAMES[entry] as string;
+    for (const line of lines) {
+      if (!line.includes(LIBRARY_DIR)) {
+        // "at fn (file:///app/main.js:3:14)" -> "/app/main.js:3:14": one word, as %pS is.
+        const where = /\(([^)]*)\)\s*$/.exec(line)?.[1] ?? line.trim().replace(/^at /, "");
+        site = where.replace(/^file:\/\//, "").replace(/\s/g, "_");
+        break;
+      }
+    }
+    let id = this.callerIds.get(site);
+    if (id === undefined) {
+      id = this.callerNames.length;
+      this.callerNames.push(site);
+      this.callerIds.set(site, id);
+    }
+    return id;
+  }
+
+  /* ------------------------------------------------------------------ vmalloc, vfree */
+
+  /**
+   * __vmalloc_node_range: `size` bytes (a non-negative integer, checked by the facade) of
+   * virtually contiguous memory. Returns the virtual address, or 0 for 0 bytes and when it
+   * cannot be had (nothing is kept then, but the layer's set-up once made).
+   */
+  vmalloc(size: number, gfp: number, caller: number): number {
+    const nr = Math.ceil(size / this.pageSize);
+    if (nr === 0) return 0;
+    if (nr > this.phys.managedPages || nr + 1 > this.nrPages) {
+      return this.failed(size, gfp, "exceeds total pages");
+    }
+    if (this.desc === 0 && !this.setup(gfp)) {
+      return this.failed(size, gfp, "vm_struct allocation failed");
+    }
+    const rec = this.areas.alloc(nr + 1, VaFlag.VMALLOC, caller, gfp & ~Gfp.ZERO);
+    if (rec === 0) return this.failed(size, gfp, "vm_struct allocation failed");
+    const start = this.areas.start(rec);
+    const end = start + nr;
+    const f = this.f;
+    const pt = this.pt;
+    const pageGfp = gfp | Gfp.NOWARN;
+    let t = -1;
+    let page = start;
+    for (; page < end; page++) {
+      if (t < 0 || (page & pt.entryMask) === 0) {
+        t = pt.leaf(page, gfp & ~Gfp.ZERO);
+        if (t < 0) break;
+      }
+      const addr = this.buddy.allocPages(0, pageGfp);
+      if (addr === 0) break;
+      const i = (addr >>> this.pageShift) * Frame.WORDS;
+      f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.VMALLOC;
+      f[i + PgVm.VM_PAGE] = page;
+      f[i + PgVm.VM_AREA] = rec;
+      pt.set(t, page, addr);
+    }
+    if (page < end) {
+      // Part-way: give back every page and table taken, then the area.
+      pt.unmapRange(start, page - start, true);
+      pt.releaseEmpty(page);
+      this.areas.release(rec);
+      return this.failed(size, gfp, "page order 0, failed to allocate pages");
+    }
+    this.d[VmDesc.NR_VMALLOC] += nr;
+    this.d[VmDesc.EV_VMALLOC]++;
+    return this.start + start * this.pageSize;
+  }
+
+  /** warn_alloc's "vmalloc error" (unless __GFP_NOWARN); returns 0. */
+  private failed(size: number, gfp: number, why: string): number {
+    this.d[VmDesc.EV_VMALLOC_FAIL]++;
+    const log = this.buddy.log;
+    if ((gfp & Gfp.NOWARN) === 0 && log !== null) {
+      log(`kmem: vmalloc error: size ${size}, ${why}, mode:${gfpString(gfp)}`);
+    }
+    return 0;
+  }
+
+  /**
+   * vfree: `addr` is an integer inside the vmalloc space. Every misuse is found before any
+   * state changes.
+   */
+  vfree(addr: number): void {
+    const rec = this.busyArea(addr, "vfree", VaFlag.VMALLOC);
+    const start = this.areas.start(rec);
+    const nr = this.areas.pages(rec) - 1;
+    this.pt.unmapRange(start, nr, true);
+    this.d[VmDesc.NR_VMALLOC] -= nr;
+    this.d[VmDesc.EV_VFREE]++;
+    this.d[VmDesc.TLB_GEN]++;
+    this.areas.release(rec);
+  }
+
+  /** The busy area of kind `kind` starting at `addr`, or the KmemError saying why not. */
+  private busyArea(addr: number, fn: string, kind: number): number {
+    const off = addr - this.start;
+    const page = Math.floor(off / this.pageSize);
+    const rec = this.desc !== 0 && off % this.pageSize === 0 ? this.areas.findBusy(page) : 0;
+    if (rec !== 0 && this.areas.flags(rec) === kind) return rec;
+    const where = `${fn}(${hex(addr)})`;
+    if (rec !== 0) {
+      throw new KmemError(
+        "INVALID_FREE",
+        kind === VaFlag.VMALLOC
+          ? `${where}: the area was mapped by vmap (undo it with vunmap)`
+          : `${where}: the area came from vmalloc (free it with vfree)`,
+      );
+    }
+    const around = this.desc === 0 ? 0 : this.areas.containing(page);
+    if (around !== 0 && this.areas.flags(around) !== VaFlag.FREE) {
+      const s = this.start + this.areas.start(around) * this.pageSize;
+      throw new KmemError(
+        "INVALID_FREE",
+        `${where}: not the start of an area: it is inside the area at ${hex(s)}`,
+      );
+    }
+    if (around !== 0 && off % this.pageSize === 0) {
+      throw new KmemError("DOUBLE_FREE", `${where}: no area is mapped there: it is already free`);
+    }
+    throw new KmemError(
+      "INVALID_FREE",
+      `${where}: not an address ${fn === "vfree" ? "vmalloc" : "vmap"} returned`,
+    );
+  }
+
+  /* ------------------------------------------------------------------ vmap, vunmap */
+
+  /**
+   * vmap: maps the pages at the given physical addresses (each page-aligned, managed and
+   * allocated) at consecutive virtual pages. Returns the virtual address, or 0.
+   */
+  vmap(pages: ArrayLike<number>, caller: number): number {
+    const n = pages.length;
+    for (let k = 0; k < n; k++) this.checkVmapPage(pages[k], k);
+    if (n === 0 || n + 1 > this.nrPages) return 0;
+    if (this.desc === 0 && !this.setup(Gfp.KERNEL)) return 0;
+    const rec = this.areas.alloc(n + 1, VaFlag.VMAP, caller, Gfp.KERNEL);
+    if (rec === 0) return 0;
+    const start = this.areas.start(rec);
+    const pt = this.pt;
+    let t = -1;
+    let k = 0;
+    for (; k < n; k++) {
+      const page = start + k;
+      if (t < 0 || (page & pt.entryMask) === 0) {
+        t = pt.leaf(page, Gfp.KERNEL);
+        if (t < 0) break;
+      }
+      pt.set(t, page, pages[k] as number);
+    }
+    if (k < n) {
+      pt.unmapRange(start, k, false);
+      this.areas.release(rec);
+      return 0;
+    }
+    this.d[VmDesc.EV_VMAP]++;
+    return this.start + start * this.pageSize;
+  }
+
+  private checkVmapPage(addr: unknown, k: number): void {
+    const name = `pages[${k}]`;
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${name} must be the integer address of a page, got ${String(addr)}`);
+    }
+    const first = this.phys.firstManagedPfn * this.pageSize;
+    const endAddr = this.phys.totalPages * this.pageSize;
+    if (addr < first || addr >= endAddr || addr % this.pageSize !== 0) {
+      throw new RangeError(
+        `${name} must be a page-aligned address of managed memory (${hex(first)}..${hex(endAddr)}), got ${addr < 0 ? addr : hex(addr)}`,
+      );
+    }
+    const pfn = addr / this.pageSize;
+    const owner = this.buddy.ownerOf(pfn);
+    if (owner === null || (owner.flags & PgFlag.HEAD) === 0) {
+      throw new RangeError(
+        `${name} (${hex(addr)}) is a free page: only allocated pages can be mapped`,
+      );
+    }
+    if ((owner.flags & PgFlag.PGTABLE) !== 0) {
+      throw new RangeError(`${name} (${hex(addr)}) holds a page table`);
+    }
+  }
+
+  /** vunmap: `addr` is an integer inside the vmalloc space. The pages stay the caller's. */
+  vunmap(addr: number): void {
+    const rec = this.busyArea(addr, "vunmap", VaFlag.VMAP);
+    this.pt.unmapRange(this.areas.start(rec), this.areas.pages(rec) - 1, false);
+    this.d[VmDesc.EV_VUNMAP]++;
+    this.d[VmDesc.TLB_GEN]++;
+    this.areas.release(rec);
+  }
+
+  /* ------------------------------------------------------------------ translation */
+
+  /** The page tables (the accessors walk them). */
+  get pageTables(): PageTables {
+    return this.pt;
+  }
+
+  /** What lies at virtual address `addr` (in the space), for a FAULT message. */
+  describe(addr: number): string {
+    const page = Math.floor((addr - this.start) / this.pageSize);
+    const rec = this.desc === 0 ? 0 : this.areas.containing(page);
+    if (rec === 0 || this.areas.flags(rec) === VaFlag.FREE) {
+      return "no area is mapped there (free vmalloc space)";
+    }
+    const s = this.areas.start(rec);
+    const kind = this.areas.flags(rec) === VaFlag.VMALLOC ? "vmalloc" : "vmap";
+    const at = hex(this.start + s * this.pageSize);
+    if (page === s + this.areas.pages(rec) - 1)
+      return `it is the guard page of the ${kind} area at ${at}`;
+    return `the page is not mapped (inside the ${kind} area at ${at})`;
+  }
+
+  /* ------------------------------------------------------------------ introspection */
+
+  /** Pages owned by vmalloc areas (nr_vmalloc, VmallocUsed). */
+  vmallocPages(): number {
+    return this.d[VmDesc.NR_VMALLOC] as number;
+  }
+
+  /** Page-table pages (nr_page_table_pages, PageTables). */
+  pageTablePages(): number {
+    return this.d[VmDesc.NR_PGTABLE] as number;
+  }
+
+  /** kmem's vmalloc event counters, by vmstat name. */
+  events(): [string, number][] {
+    return VM_DESC_EVENT_NAMES.map((name, i) => [
+      name,
+      (this.d[VmDesc.EV_VMALLOC + i] as number) >>> 0,
+    ]);
+  }
+
+  /** The busy areas in address order, as vmallocinfo lists them. */
+  info(): VmapAreaInfo[] {
+    if (this.desc === 0) return [];
+    return this.areas.busy().map((rec) => {
+      const flags = this.areas.flags(rec);
+      const pages = this.areas.pages(rec);
+      const start = this.start + this.areas.start(rec) * this.pageSize;
+      return {
+        start,
+        end: start + pages * this.pageSize,
+        size: pages * this.pageSize,
+        caller: this.callerNames[this.areas.caller(rec)] ?? "(unknown)",
+        pages: flags === VaFlag.VMALLOC ? pages - 1 : 0,
+        kind: flags === VaFlag.VMALLOC ? "vmalloc" : "vmap",
+      };
+    });
+  }
+
+  /** Checks VM-1..VM-7; `isObject` says whether an address is a live kmalloc object. */
+  verify(isObject: (addr: number) => boolean): void {
+    const f = this.f;
+    const managed = this.phys.firstManagedPfn;
+    const total = this.phys.totalPages;
+    const desc = this.h[Hdr.VMALLOC] as number;
+    let vmallocFrames = 0;
+    let tableFrames = 0;
+    for (let pfn = managed; pfn < total; pfn++) {
+      const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+      if ((flags & PgFlag.VMALLOC) !== 0) vmallocFrames++;
+      if ((flags & PgFlag.PGTABLE) !== 0) tableFrames++;
+    }
+    if (desc !== this.desc) {
+      corrupt(
+        "VM-1",
+        `header[VMALLOC] is ${hex(desc)}, the instance's descriptor ${hex(this.desc)}`,
+      );
+    }
+    if (desc === 0) {
+      if (vmallocFrames !== 0 || tableFrames !== 0) {
+        corrupt(
+          "VM-1",
+          `no vmalloc descriptor, yet ${vmallocFrames} VMALLOC and ${tableFrames} PGTABLE frames`,
+        );
+      }
+      return;
+    }
+    const d = this.d;
+    if (
+      !isObject(desc) ||
+      d[VmDesc.MAGIC] !== VmDesc.MAGIC_VALUE ||
+      d[VmDesc.START_PAGE] !== this.start / this.pageSize ||
+      d[VmDesc.NR_PAGES] !== this.nrPages ||
+      d[VmDesc.LEVELS] !== this.geometry.levels ||
+      ((d[VmDesc.PGD] as number) * this.pageSize) / 4 !== this.pt.pgd
+    ) {
+      corrupt("VM-1", "the vmalloc descriptor's magic, geometry or pgd is wrong");
+    }
+    const leaves = this.pt.verify(managed, total, this.nrPages);
+    const busy = this.areas.verify(this.nrPages, isObject);
+    let mapped = 0;
+    let owned = 0;
+    for (const rec of busy) {
+      const start = this.areas.start(rec);
+      const guard = start + this.areas.pages(rec) - 1;
+      const vmalloc = this.areas.flags(rec) === VaFlag.VMALLOC;
+      const at = hex(this.start + start * this.pageSize);
+      if (this.pt.lookup(guard) >= 0)
+        corrupt("VM-6", `the guard page of the area at ${at} is mapped`);
+      for (let page = start; page < guard; page++) {
+        const phys = this.pt.lookup(page);
+        if (phys < 0) corrupt("VM-6", `page ${page - start} of the area at ${at} is not mapped`);
+        const pfn = phys / this.pageSize;
+        if (vmalloc) {
+          const i = pfn * Frame.WORDS;
+          if (
+            f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.VMALLOC) ||
+            f[i + Pg.ORDER] !== 0 ||
+            f[i + PgVm.VM_PAGE] !== page ||
+            f[i + PgVm.VM_AREA] !== rec
+          ) {
+            corrupt(
+              "VM-6",
+              `page ${page - start} of the vmalloc area at ${at} maps frame ${pfn}, which is not its page`,
+            );
+          }
+          owned++;
+        } else {
+          const owner = pfn >= managed ? this.buddy.ownerOf(pfn) : null;
+          if (owner === null || (owner.flags & PgFlag.HEAD) === 0) {
+            corrupt(
+              "VM-6",
+              `page ${page - start} of the vmap area at ${at} maps frame ${pfn}, which is not allocated`,
+            );
+          }
+        }
+        mapped++;
+      }
+    }
+    if (mapped !== leaves) {
+      corrupt("VM-6", `${leaves} pages are mapped but the areas account for ${mapped}`);
+    }
+    if (d[VmDesc.NR_VMALLOC] !== owned || vmallocFrames !== owned) {
+      corrupt(
+        "VM-7",
+        `nr_vmalloc is ${d[VmDesc.NR_VMALLOC]}, the vmalloc areas hold ${owned} pages and ${vmallocFrames} frames are VMALLOC`,
+      );
+    }
+  }
+}
