@@ -5,11 +5,17 @@
  *
  * Validation on the hot paths is a couple of integer compares; a failing check calls out to
  * a cold function that builds the message.
+ *
+ * Each Kmem object is one context (the main thread or a worker) working as one cpu of the
+ * instance in its buffer: `new Kmem` builds the instance and is cpu 0, `Kmem.attach` opens
+ * it as the next free cpu, rebuilding its views and cache handles from the header and the
+ * descriptors in memory. Locks and their order: ARCHITECTURE.md.
  */
 
 import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
 import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js";
-import { type Backing, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import { type Backing, CpuState, Hdr, HdrOption, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import { claimCpu, cpuState, lock, setCpuState, unlock } from "./sync/index.js";
 import {
   BuddyAllocator,
   checkGfp,
@@ -34,10 +40,13 @@ import { checkMinNr, Mempool, type PoolBackend } from "./mempool/index.js";
 import { SlobAllocator } from "./slob/index.js";
 import {
   type CacheOptions,
+  checkCtor,
+  type Ctor,
   descriptorWords,
   KmemCache,
   SlabAllocator,
   type SlabCacheInfo,
+  SlabFlag,
 } from "./slab/index.js";
 
 /** Options of {@link Kmem}. */
@@ -66,6 +75,23 @@ export interface KmemOptions {
    * simple list of blocks for tiny memories (no debugging, as in Linux).
    */
   slab?: "slub" | "slob";
+  /**
+   * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
+   * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
+   * and other contexts open it with {@link Kmem.attach}.
+   */
+  cpus?: number;
+}
+
+/** Options of {@link Kmem.attach}: what belongs to the attaching context alone. */
+export interface AttachOptions {
+  /** Receives this context's allocation-failure reports. Default: silent. */
+  log?: LogFn;
+  /**
+   * Constructors of caches made with one, by cache name: functions cannot cross threads,
+   * so each context registers its own (or later, with {@link Kmem.registerCtor}).
+   */
+  ctors?: Record<string, Ctor>;
 }
 
 const OPTION_KEYS = [
@@ -78,7 +104,12 @@ const OPTION_KEYS = [
   "initOnAlloc",
   "initOnFree",
   "slab",
+  "cpus",
 ] as const;
+const ATTACH_KEYS = ["log", "ctors"] as const;
+
+/** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
+let attaching: { buffer: Backing; options: AttachOptions } | null = null;
 const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
@@ -148,21 +179,82 @@ export class Kmem {
   /** Which object allocator serves kmalloc and createCache. */
   readonly slabAllocator: "slub" | "slob";
   private readonly initOnAlloc: boolean;
+  /** Contexts the instance admits at once (the `cpus` option). */
+  readonly cpus: number;
 
   constructor(options: KmemOptions) {
+    const attach = attaching;
+    attaching = null;
+    if (attach !== null) {
+      // Kmem.attach: open the instance another context built, as a cpu of its own.
+      const phys = PhysMem.attach(attach.buffer);
+      const h = phys.header;
+      const cpu = claimCpu(h, phys.nrCpus);
+      if (cpu < 0) {
+        throw new Error(
+          `Kmem.attach: all ${phys.nrCpus} cpus of the instance are in use (offline one with offlineCpu when its worker exits, or create the instance with more cpus)`,
+        );
+      }
+      try {
+        const opts = h[Hdr.OPTIONS] as number;
+        const log = attach.options.log ?? null;
+        const ctors = new Map(Object.entries(attach.options.ctors ?? {}));
+        this.phys = phys;
+        this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
+        this.buddy.log = log;
+        this.initOnAlloc = (opts & HdrOption.INIT_ON_ALLOC) !== 0;
+        const initOnFree = (opts & HdrOption.INIT_ON_FREE) !== 0;
+        this.slabAllocator = (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub";
+        this.debug = debugLetters(h[Hdr.SLAB_FLAGS] as number);
+        if (this.slabAllocator === "slob") {
+          const slob = new SlobAllocator(
+            phys,
+            this.buddy,
+            { initOnAlloc: this.initOnAlloc, initOnFree, log },
+            false,
+            ctors,
+          );
+          this.slab = slob;
+          this.km = slob;
+        } else {
+          const slub = new SlabAllocator(
+            phys,
+            this.buddy,
+            { debug: this.debug, initOnAlloc: this.initOnAlloc, initOnFree, log },
+            false,
+            ctors,
+          );
+          this.slab = slub;
+          this.km = new Kmalloc(phys, this.buddy, slub, false);
+        }
+      } catch (err) {
+        setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
+        throw err;
+      }
+      this.memory = phys.bytes;
+      this.pageSize = phys.pageSize;
+      this.maxOrder = phys.maxOrder;
+      this.totalPages = phys.totalPages;
+      this.managedPages = phys.managedPages;
+      this.cpus = phys.nrCpus;
+      return;
+    }
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
     }
     checkKnownKeys("Kmem", options, OPTION_KEYS);
     const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
     const maxOrder = options.maxOrder === undefined ? 11 : options.maxOrder;
+    const cpus = options.cpus === undefined ? 1 : options.cpus;
     this.phys = new PhysMem({
       memory: options.memory,
       pageSize,
       maxOrder,
-      nrCpus: 1,
-      bootWords: descriptorWords(1),
+      nrCpus: cpus,
+      bootWords: descriptorWords(cpus),
+      shared: cpus > 1,
     });
+    this.cpus = cpus;
     const managedBytes = this.phys.managedPages * pageSize;
     if (options.minFreeBytes !== undefined) {
       checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
@@ -185,6 +277,12 @@ export class Kmem {
     const initOnFree = checkBoolean("initOnFree", options.initOnFree);
     // Every option is valid: only now is the buffer written to.
     this.phys.init();
+    const h = this.phys.header;
+    h[Hdr.OPTIONS] =
+      (this.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
+      (initOnFree ? HdrOption.INIT_ON_FREE : 0) |
+      (kind === "slob" ? HdrOption.SLOB : 0);
+    claimCpu(h, cpus);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
     if (kind === "slob") {
@@ -212,6 +310,83 @@ export class Kmem {
     this.maxOrder = maxOrder;
     this.totalPages = this.phys.totalPages;
     this.managedPages = this.phys.managedPages;
+  }
+
+  /**
+   * Opens the instance in `buffer` (built by `new Kmem({ memory: sab, cpus })` in another
+   * context) as a cpu of this context's own. Throws an Error when the buffer holds no kmem
+   * instance, one of another layout version, or when all its cpus are taken.
+   */
+  static attach(buffer: SharedArrayBuffer | ArrayBuffer, options: AttachOptions = {}): Kmem {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Kmem.attach options must be an object, got ${describe(options)}`);
+    }
+    checkKnownKeys("Kmem.attach", options, ATTACH_KEYS);
+    if (options.log !== undefined && typeof options.log !== "function") {
+      throw new TypeError(`log must be a function, got ${describe(options.log)}`);
+    }
+    if (options.ctors !== undefined) {
+      if (typeof options.ctors !== "object" || options.ctors === null) {
+        throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
+      }
+      for (const fn of Object.values(options.ctors)) checkCtor(fn);
+    }
+    attaching = { buffer, options };
+    try {
+      return new Kmem({ memory: 0 });
+    } finally {
+      attaching = null;
+    }
+  }
+
+  /** This context's cpu id (0 for the context that built the instance). */
+  get cpu(): number {
+    return this.buddy.cpu;
+  }
+
+  /**
+   * cpu hotplug: gives the per-cpu pages, cpu slabs and sheaves of cpu `id` back to the
+   * shared lists and frees the id for the next attach. Call it from another context when
+   * the worker that was cpu `id` has exited. A lock that cpu still held is reported with a
+   * KmemError DEADLOCK naming it (the cpu then stays unusable).
+   */
+  offlineCpu(id: number): void {
+    checkIntegerRange("cpu", id, 0, this.cpus - 1);
+    if (id === this.cpu) {
+      throw new RangeError(`offlineCpu(${id}): a context cannot take its own cpu offline`);
+    }
+    const h = this.phys.header;
+    if (!setCpuState(h, id, CpuState.ONLINE, CpuState.DEAD)) {
+      throw new RangeError(
+        `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
+      );
+    }
+    this.slab.drainCpu(id);
+    this.buddy.drainOffline(id);
+    setCpuState(h, id, CpuState.DEAD, CpuState.OFFLINE);
+  }
+
+  /** The cache named `name`, made in this context or any other; null if there is none. */
+  findCache(name: string): KmemCache | null {
+    if (typeof name !== "string") {
+      throw new TypeError(`cache name must be a string, got ${describe(name)}`);
+    }
+    const c = this.slab.findByName(name);
+    return c === null || c.dead ? null : c;
+  }
+
+  /**
+   * Registers, for this context, the constructor of the cache named `name` (made with a
+   * constructor in another context): slabs this context builds for it run `ctor`.
+   */
+  registerCtor(name: string, ctor: Ctor): void {
+    if (typeof name !== "string") {
+      throw new TypeError(`cache name must be a string, got ${describe(name)}`);
+    }
+    if (typeof ctor !== "function") {
+      throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
+    }
+    this.slab.registerCtor(name, ctor);
   }
 
   /* ------------------------------------------------------------------ page allocator */
@@ -320,19 +495,37 @@ export class Kmem {
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
+  /**
+   * Opens in this context the pool made (in any context) with {@link createMempool}, by its
+   * `address`. Throws TypeError when there is no pool there.
+   */
+  openMempool(address: number): Mempool {
+    return Mempool.open(this.pools(), address);
+  }
+
   private poolBackend: PoolBackend | null = null;
 
   private pools(): PoolBackend {
     if (this.poolBackend === null) {
       const km = this.km;
       const slab = this.slab;
+      const smp = this.cpus > 1;
+      const words = this.phys.words;
+      const cpu = this.cpu;
       this.poolBackend = {
-        words: this.phys.words,
+        words,
         bytes: this.memory,
         kmalloc: (size, gfp) => km.kmalloc(size, gfp),
         kfree: (addr) => km.kfree(addr),
         ksize: (addr) => km.ksize(addr),
         checkLive: (cache, addr, fn) => slab.checkLive(cache, addr, fn),
+        lock: () => {
+          if (smp) lock(words, Hdr.LOCK_POOL, cpu, "the mempool lock");
+        },
+        unlock: () => {
+          if (smp) unlock(words, Hdr.LOCK_POOL, cpu);
+        },
+        cacheById: (id) => slab.cacheById(id),
       };
     }
     return this.poolBackend;
@@ -574,6 +767,22 @@ function checkBoolean(name: string, value: unknown): boolean {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** The debug letters of slab flags, in slub_debug's order. */
+function debugLetters(flags: number): string {
+  let out = "";
+  if ((flags & SlabFlag.CONSISTENCY_CHECKS) !== 0) out += "F";
+  if ((flags & SlabFlag.RED_ZONE) !== 0) out += "Z";
+  if ((flags & SlabFlag.POISON) !== 0) out += "P";
+  if ((flags & SlabFlag.STORE_USER) !== 0) out += "U";
+  if ((flags & SlabFlag.TRACE) !== 0) out += "T";
+  if ((flags & SlabFlag.FAILSLAB) !== 0) out += "A";
+  return out;
+}
+
+function cpuStateName(state: number): string {
+  return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";
+}
 
 function parseDebug(debug: unknown): string {
   if (debug === undefined) return "";
