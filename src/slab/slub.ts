@@ -1510,9 +1510,13 @@ export class SlabAllocator {
     if (cap !== 0) {
       let n = cpu[CpuSlot.SHEAF_COUNT] as number;
       if (n === cap) {
+        // Another cpu's request to flush everything empties this sheaf too.
         if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
-        this.flushSheaf(c, n >>> 1);
         n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        if (n === cap) {
+          this.flushSheaf(c, n >>> 1);
+          n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        }
       }
       cpu[CpuSlot.SHEAF + n] = addr;
       cpu[CpuSlot.SHEAF_COUNT] = n + 1;

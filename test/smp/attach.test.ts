@@ -80,7 +80,10 @@ describe("Kmem.attach", () => {
     assert.equal(b.debug, "FZ");
     const p = b.kmalloc(32);
     b.memory[p + 32] = 1; // into the red zone
-    assert.throws(() => b.kfree(p), (err: unknown) => err instanceof KmemError && err.code === "REDZONE");
+    assert.throws(
+      () => b.kfree(p),
+      (err: unknown) => err instanceof KmemError && err.code === "REDZONE",
+    );
     const s = new Kmem({ memory: MiB, cpus: 2, slab: "slob" });
     assert.equal(Kmem.attach(s.buffer).slabAllocator, "slob");
   });

@@ -20,6 +20,7 @@ type Op =
   | { kind: "pfree"; ctx: number; pick: number }
   | { kind: "shrink"; ctx: number; cache: number }
   | { kind: "drain"; ctx: number }
+  | { kind: "shrinkAll"; ctx: number }
   | { kind: "offline"; ctx: number };
 
 const ctx = fc.nat(2);
@@ -48,9 +49,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("shrink" as const), ctx, cache: fc.nat(2) }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("drain" as const), ctx }) },
+  // Reclaim's shrinker: asks the other cpus to flush their sheaves and cpu slabs.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("shrinkAll" as const), ctx }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("offline" as const), ctx: fc.integer({ min: 1, max: 2 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant("offline" as const),
+      ctx: fc.integer({ min: 1, max: 2 }),
+    }),
   },
 );
 
@@ -72,7 +78,11 @@ function run(ops: Op[], slab: "slub" | "slob", debug: string): void {
   first.createCache("s24", 24, { flags: SLAB_NO_MERGE });
   first.createCache("s200", 200, { flags: SLAB_NO_MERGE, ctor: ctors.s200 });
   first.createCache("s3000", 3000, { flags: SLAB_NO_MERGE });
-  const contexts: Kmem[] = [first, Kmem.attach(first.buffer, { ctors }), Kmem.attach(first.buffer, { ctors })];
+  const contexts: Kmem[] = [
+    first,
+    Kmem.attach(first.buffer, { ctors }),
+    Kmem.attach(first.buffer, { ctors }),
+  ];
   const cacheOf = (k: number, i: number): KmemCache =>
     (contexts[k] as Kmem).findCache(NAMES[i] as string) as KmemCache;
   const mem = first.memory;
@@ -138,6 +148,9 @@ function run(ops: Op[], slab: "slub" | "slob", debug: string): void {
       case "drain":
         mm.drainPages();
         break;
+      case "shrinkAll":
+        mm.shrinkSlabs();
+        break;
       case "offline":
         // The worker of this context exits; another context offlines its cpu; a new worker
         // attaches (and gets the same id back).
@@ -171,7 +184,8 @@ function run(ops: Op[], slab: "slub" | "slob", debug: string): void {
   const descriptorPages = slab === "slob" ? 0 : (boot?.slabs ?? 0) * (boot?.pagesPerSlab ?? 1);
   assert.equal(st.slabPages, descriptorPages, "only the descriptors' slabs remain");
   assert.equal(st.freePages + st.slabPages, st.managedPages, "every page came back");
-  for (const c of st.caches) assert.equal(c.activeObjects, c.name === "kmem_cache" ? c.activeObjects : 0);
+  for (const c of st.caches)
+    assert.equal(c.activeObjects, c.name === "kmem_cache" ? c.activeObjects : 0);
 }
 
 describe("three contexts over one buffer (model)", () => {
