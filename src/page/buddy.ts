@@ -824,9 +824,12 @@ export class BuddyAllocator {
   /** nr_free per order (free blocks on each buddy list). */
   freeByOrder(): number[] {
     const out: number[] = [];
+    // Under the zone lock, so that a report never shows a block in the middle of a split.
+    this.lockZone();
     for (let o = 0; o < this.maxOrder; o++) {
       out.push(this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number);
     }
+    this.unlockZone();
     return out;
   }
 

@@ -40,4 +40,11 @@ describe("examples", () => {
     assert.match(out, /^allocator failing: 8 of 10 served, from the reserve$/m);
     assert.match(out, /^reserve after the frees: 8\/8$/m);
   });
+
+  it("workers", () => {
+    const out = run("workers");
+    assert.match(out, /^worker was cpu 1; main thread is cpu 0$/m);
+    assert.match(out, /^received 1000 points, sum 499500 \(worker said 499500\)$/m);
+    assert.match(out, /^point objects live: 0$/m);
+  });
 });
