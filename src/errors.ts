@@ -18,7 +18,8 @@ export type KmemErrorCode =
   | "POISON"
   | "BUSY"
   | "FAULT"
-  | "CORRUPTION";
+  | "CORRUPTION"
+  | "DEADLOCK";
 
 /** Misuse of memory or detected corruption. `code` says which; the message says where. */
 export class KmemError extends Error {

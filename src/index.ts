@@ -7,6 +7,7 @@ export {
   type CacheStats,
   type FaultName,
   Kmem,
+  type AttachOptions,
   type KmemOptions,
   type KmemStats,
   type ReportName,

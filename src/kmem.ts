@@ -5,11 +5,17 @@
  *
  * Validation on the hot paths is a couple of integer compares; a failing check calls out to
  * a cold function that builds the message.
+ *
+ * Each Kmem object is one context (the main thread or a worker) working as one cpu of the
+ * instance in its buffer: `new Kmem` builds the instance and is cpu 0, `Kmem.attach` opens
+ * it as the next free cpu, rebuilding its views and cache handles from the header and the
+ * descriptors in memory. Locks and their order: ARCHITECTURE.md.
  */
 
 import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
 import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js";
-import { type Backing, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import { type Backing, CpuState, Hdr, HdrOption, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import { claimCpu, cpuState, lock, setCpuState, unlock } from "./sync/index.js";
 import {
   BuddyAllocator,
   checkGfp,
@@ -35,10 +41,13 @@ import { checkMinNr, Mempool, type PoolBackend } from "./mempool/index.js";
 import { SlobAllocator } from "./slob/index.js";
 import {
   type CacheOptions,
+  checkCtor,
+  type Ctor,
   descriptorWords,
   KmemCache,
   SlabAllocator,
   type SlabCacheInfo,
+  SlabFlag,
 } from "./slab/index.js";
 import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
@@ -68,6 +77,23 @@ export interface KmemOptions {
    * simple list of blocks for tiny memories (no debugging, as in Linux).
    */
   slab?: "slub" | "slob";
+  /**
+   * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
+   * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
+   * and other contexts open it with {@link Kmem.attach}.
+   */
+  cpus?: number;
+}
+
+/** Options of {@link Kmem.attach}: what belongs to the attaching context alone. */
+export interface AttachOptions {
+  /** Receives this context's allocation-failure reports. Default: silent. */
+  log?: LogFn;
+  /**
+   * Constructors of caches made with one, by cache name: functions cannot cross threads,
+   * so each context registers its own (or later, with {@link Kmem.registerCtor}).
+   */
+  ctors?: Record<string, Ctor>;
 }
 
 const OPTION_KEYS = [
@@ -80,7 +106,12 @@ const OPTION_KEYS = [
   "initOnAlloc",
   "initOnFree",
   "slab",
+  "cpus",
 ] as const;
+const ATTACH_KEYS = ["log", "ctors"] as const;
+
+/** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
+let attaching: { buffer: Backing; options: AttachOptions } | null = null;
 const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
@@ -152,21 +183,84 @@ export class Kmem {
   private readonly vm: Vmalloc;
   private readonly access: MemAccess;
   private readonly initOnAlloc: boolean;
+  /** Contexts the instance admits at once (the `cpus` option). */
+  readonly cpus: number;
 
   constructor(options: KmemOptions) {
+    const attach = attaching;
+    attaching = null;
+    if (attach !== null) {
+      // Kmem.attach: open the instance another context built, as a cpu of its own.
+      const phys = PhysMem.attach(attach.buffer);
+      const h = phys.header;
+      const cpu = claimCpu(h, phys.nrCpus);
+      if (cpu < 0) {
+        throw new Error(
+          `Kmem.attach: all ${phys.nrCpus} cpus of the instance are in use (offline one with offlineCpu when its worker exits, or create the instance with more cpus)`,
+        );
+      }
+      try {
+        const opts = h[Hdr.OPTIONS] as number;
+        const log = attach.options.log ?? null;
+        const ctors = new Map(Object.entries(attach.options.ctors ?? {}));
+        this.phys = phys;
+        this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
+        this.buddy.log = log;
+        this.initOnAlloc = (opts & HdrOption.INIT_ON_ALLOC) !== 0;
+        const initOnFree = (opts & HdrOption.INIT_ON_FREE) !== 0;
+        this.slabAllocator = (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub";
+        this.debug = debugLetters(h[Hdr.SLAB_FLAGS] as number);
+        if (this.slabAllocator === "slob") {
+          const slob = new SlobAllocator(
+            phys,
+            this.buddy,
+            { initOnAlloc: this.initOnAlloc, initOnFree, log },
+            false,
+            ctors,
+          );
+          this.slab = slob;
+          this.km = slob;
+        } else {
+          const slub = new SlabAllocator(
+            phys,
+            this.buddy,
+            { debug: this.debug, initOnAlloc: this.initOnAlloc, initOnFree, log },
+            false,
+            ctors,
+          );
+          this.slab = slub;
+          this.km = new Kmalloc(phys, this.buddy, slub, false);
+        }
+      } catch (err) {
+        setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
+        throw err;
+      }
+      this.vm = new Vmalloc(phys, this.buddy, this.km, this.debug.includes("U"));
+      this.access = new MemAccess(phys, this.vm);
+      this.memory = phys.bytes;
+      this.pageSize = phys.pageSize;
+      this.maxOrder = phys.maxOrder;
+      this.totalPages = phys.totalPages;
+      this.managedPages = phys.managedPages;
+      this.cpus = phys.nrCpus;
+      return;
+    }
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
     }
     checkKnownKeys("Kmem", options, OPTION_KEYS);
     const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
     const maxOrder = options.maxOrder === undefined ? 11 : options.maxOrder;
+    const cpus = options.cpus === undefined ? 1 : options.cpus;
     this.phys = new PhysMem({
       memory: options.memory,
       pageSize,
       maxOrder,
-      nrCpus: 1,
-      bootWords: descriptorWords(1),
+      nrCpus: cpus,
+      bootWords: descriptorWords(cpus),
+      shared: cpus > 1,
     });
+    this.cpus = cpus;
     const managedBytes = this.phys.managedPages * pageSize;
     if (options.minFreeBytes !== undefined) {
       checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
@@ -189,6 +283,12 @@ export class Kmem {
     const initOnFree = checkBoolean("initOnFree", options.initOnFree);
     // Every option is valid: only now is the buffer written to.
     this.phys.init();
+    const h = this.phys.header;
+    h[Hdr.OPTIONS] =
+      (this.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
+      (initOnFree ? HdrOption.INIT_ON_FREE : 0) |
+      (kind === "slob" ? HdrOption.SLOB : 0);
+    claimCpu(h, cpus);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
     if (kind === "slob") {
@@ -218,6 +318,83 @@ export class Kmem {
     this.maxOrder = maxOrder;
     this.totalPages = this.phys.totalPages;
     this.managedPages = this.phys.managedPages;
+  }
+
+  /**
+   * Opens the instance in `buffer` (built by `new Kmem({ memory: sab, cpus })` in another
+   * context) as a cpu of this context's own. Throws an Error when the buffer holds no kmem
+   * instance, one of another layout version, or when all its cpus are taken.
+   */
+  static attach(buffer: SharedArrayBuffer | ArrayBuffer, options: AttachOptions = {}): Kmem {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Kmem.attach options must be an object, got ${describe(options)}`);
+    }
+    checkKnownKeys("Kmem.attach", options, ATTACH_KEYS);
+    if (options.log !== undefined && typeof options.log !== "function") {
+      throw new TypeError(`log must be a function, got ${describe(options.log)}`);
+    }
+    if (options.ctors !== undefined) {
+      if (typeof options.ctors !== "object" || options.ctors === null) {
+        throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
+      }
+      for (const fn of Object.values(options.ctors)) checkCtor(fn);
+    }
+    attaching = { buffer, options };
+    try {
+      return new Kmem({ memory: 0 });
+    } finally {
+      attaching = null;
+    }
+  }
+
+  /** This context's cpu id (0 for the context that built the instance). */
+  get cpu(): number {
+    return this.buddy.cpu;
+  }
+
+  /**
+   * cpu hotplug: gives the per-cpu pages, cpu slabs and sheaves of cpu `id` back to the
+   * shared lists and frees the id for the next attach. Call it from another context when
+   * the worker that was cpu `id` has exited. A lock that cpu still held is reported with a
+   * KmemError DEADLOCK naming it (the cpu then stays unusable).
+   */
+  offlineCpu(id: number): void {
+    checkIntegerRange("cpu", id, 0, this.cpus - 1);
+    if (id === this.cpu) {
+      throw new RangeError(`offlineCpu(${id}): a context cannot take its own cpu offline`);
+    }
+    const h = this.phys.header;
+    if (!setCpuState(h, id, CpuState.ONLINE, CpuState.DEAD)) {
+      throw new RangeError(
+        `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
+      );
+    }
+    this.slab.drainCpu(id);
+    this.buddy.drainOffline(id);
+    setCpuState(h, id, CpuState.DEAD, CpuState.OFFLINE);
+  }
+
+  /** The cache named `name`, made in this context or any other; null if there is none. */
+  findCache(name: string): KmemCache | null {
+    if (typeof name !== "string") {
+      throw new TypeError(`cache name must be a string, got ${describe(name)}`);
+    }
+    const c = this.slab.findByName(name);
+    return c === null || c.dead ? null : c;
+  }
+
+  /**
+   * Registers, for this context, the constructor of the cache named `name` (made with a
+   * constructor in another context): slabs this context builds for it run `ctor`.
+   */
+  registerCtor(name: string, ctor: Ctor): void {
+    if (typeof name !== "string") {
+      throw new TypeError(`cache name must be a string, got ${describe(name)}`);
+    }
+    if (typeof ctor !== "function") {
+      throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
+    }
+    this.slab.registerCtor(name, ctor);
   }
 
   /* ------------------------------------------------------------------ page allocator */
@@ -326,19 +503,37 @@ export class Kmem {
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
+  /**
+   * Opens in this context the pool made (in any context) with {@link createMempool}, by its
+   * `address`. Throws TypeError when there is no pool there.
+   */
+  openMempool(address: number): Mempool {
+    return Mempool.open(this.pools(), address);
+  }
+
   private poolBackend: PoolBackend | null = null;
 
   private pools(): PoolBackend {
     if (this.poolBackend === null) {
       const km = this.km;
       const slab = this.slab;
+      const smp = this.cpus > 1;
+      const words = this.phys.words;
+      const cpu = this.cpu;
       this.poolBackend = {
-        words: this.phys.words,
+        words,
         bytes: this.memory,
         kmalloc: (size, gfp) => km.kmalloc(size, gfp),
         kfree: (addr) => km.kfree(addr),
         ksize: (addr) => km.ksize(addr),
         checkLive: (cache, addr, fn) => slab.checkLive(cache, addr, fn),
+        lock: () => {
+          if (smp) lock(words, Hdr.LOCK_POOL, cpu, "the mempool lock");
+        },
+        unlock: () => {
+          if (smp) unlock(words, Hdr.LOCK_POOL, cpu);
+        },
+        cacheById: (id) => slab.cacheById(id),
       };
     }
     return this.poolBackend;
@@ -443,21 +638,53 @@ export class Kmem {
     if (size >>> 0 !== size) this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
-    return this.vm.vmalloc(size, g, this.vm.caller(Caller.VMALLOC));
+    return this.vmallocLocked(size, g, Caller.VMALLOC);
   }
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.vm.vmalloc(size, gfp | Gfp.ZERO, this.vm.caller(Caller.VZALLOC));
+    return this.vmallocLocked(size, gfp | Gfp.ZERO, Caller.VZALLOC);
+  }
+
+  /**
+   * The vmalloc layer under its lock when contexts share the instance (it is taken before the
+   * slab and zone locks: vmalloc allocates records and pages while holding it).
+   */
+  private vmLock(): void {
+    if (this.cpus > 1) lock(this.phys.words, Hdr.LOCK_VMALLOC, this.cpu, "the vmalloc lock");
+    this.vm.refresh();
+  }
+
+  private vmUnlock(): void {
+    if (this.cpus > 1) unlock(this.phys.words, Hdr.LOCK_VMALLOC, this.cpu);
+  }
+
+  private vmallocLocked(size: number, gfp: number, caller: Caller): number {
+    const site = this.vm.caller(caller);
+    this.vmLock();
+    try {
+      return this.vm.vmalloc(size, gfp, site);
+    } finally {
+      this.vmUnlock();
+    }
+  }
+
+  private vfreeLocked(addr: number): void {
+    this.vmLock();
+    try {
+      this.vm.vfree(addr);
+    } finally {
+      this.vmUnlock();
+    }
   }
 
   /** Frees what vmalloc returned: unmaps it and gives its pages back. `vfree(0)` does nothing. */
   vfree(addr: number): void {
     if (addr === 0) return;
     this.checkVirtual("vfree", addr);
-    this.vm.vfree(addr);
+    this.vfreeLocked(addr);
   }
 
   /**
@@ -469,14 +696,25 @@ export class Kmem {
     if (!Array.isArray(pages) && !(ArrayBuffer.isView(pages) && !(pages instanceof DataView))) {
       throw new TypeError(`pages must be an array of page addresses, got ${describe(pages)}`);
     }
-    return this.vm.vmap(pages, this.vm.caller(Caller.VMAP));
+    const site = this.vm.caller(Caller.VMAP);
+    this.vmLock();
+    try {
+      return this.vm.vmap(pages, site);
+    } finally {
+      this.vmUnlock();
+    }
   }
 
   /** Undoes a vmap; the pages are not freed. `vunmap(0)` does nothing. */
   vunmap(addr: number): void {
     if (addr === 0) return;
     this.checkVirtual("vunmap", addr);
-    this.vm.vunmap(addr);
+    this.vmLock();
+    try {
+      this.vm.vunmap(addr);
+    } finally {
+      this.vmUnlock();
+    }
   }
 
   /**
@@ -509,14 +747,14 @@ export class Kmem {
     if (addr !== 0 || size <= this.pageSize) return addr;
     if (size > 0x7fffffff) return 0;
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
-    return this.vm.vmalloc(size, g, this.vm.caller(caller));
+    return this.vmallocLocked(size, g, caller);
   }
 
   /** Frees what kvmalloc returned, whichever allocator served it. `kvfree(0)` does nothing. */
   kvfree(addr: number): void {
     if (typeof addr === "number" && this.isVmallocAddr(addr)) {
       this.checkVirtual("kvfree", addr);
-      this.vm.vfree(addr);
+      this.vfreeLocked(addr);
     } else {
       this.kfree(addr);
     }
@@ -662,6 +900,7 @@ export class Kmem {
 
   /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
   verify(): void {
+    this.vm.refresh();
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
@@ -685,6 +924,7 @@ export class Kmem {
   }
 
   stats(): KmemStats {
+    this.vm.refresh();
     const buddyFree = this.buddy.buddyFreePages();
     const pcp = this.buddy.pcpPages();
     const [reclaimable, unreclaimable] = this.slab.slabPages();
@@ -712,6 +952,7 @@ export class Kmem {
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */
   report(name: ReportName): string {
+    this.vm.refresh();
     if (typeof name !== "string") {
       throw new TypeError(`report name must be a string, got ${describe(name)}`);
     }
@@ -804,6 +1045,22 @@ function checkBoolean(name: string, value: unknown): boolean {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** The debug letters of slab flags, in slub_debug's order. */
+function debugLetters(flags: number): string {
+  let out = "";
+  if ((flags & SlabFlag.CONSISTENCY_CHECKS) !== 0) out += "F";
+  if ((flags & SlabFlag.RED_ZONE) !== 0) out += "Z";
+  if ((flags & SlabFlag.POISON) !== 0) out += "P";
+  if ((flags & SlabFlag.STORE_USER) !== 0) out += "U";
+  if ((flags & SlabFlag.TRACE) !== 0) out += "T";
+  if ((flags & SlabFlag.FAILSLAB) !== 0) out += "A";
+  return out;
+}
+
+function cpuStateName(state: number): string {
+  return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";
+}
 
 function parseDebug(debug: unknown): string {
   if (debug === undefined) return "";

@@ -49,7 +49,8 @@ export class Kmalloc {
   /** Largest size served by a cache (KMALLOC_MAX_CACHE_SIZE). */
   readonly maxCacheSize: number;
 
-  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator) {
+  /** `fresh`: create the size classes' caches; otherwise find those another context made. */
+  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator, fresh = true) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
     this.bytes = phys.bytes;
@@ -62,7 +63,9 @@ export class Kmalloc {
       // Not mergeable (as with Linux's hardened usercopy): a cache merged into kmalloc-N would
       // share its objects, and WRONG_CACHE and BUSY could no longer tell them apart.
       const flags = SlabFlag.KMALLOC | SlabFlag.NO_MERGE;
-      const c = slab.createCacheInternal(className(size), size, align, flags, null);
+      const c = fresh
+        ? slab.createCacheInternal(className(size), size, align, flags, null)
+        : slab.findByName(className(size));
       if (c === null)
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);

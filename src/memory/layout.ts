@@ -33,14 +33,16 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 3,
+  VERSION = 4,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
   MAX_CPUS_LIMIT = 64,
 }
 
-// Header: i32 words at byte 0.
+// Header: i32 words at byte 0. Words that different cpus write often (locks, per-cpu lists,
+// per-cpu counters) start on 64-byte lines of their own, so that two workers do not bounce
+// one cache line between their cores.
 //
 //  word 0        1          2           3          4            5                6          7
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
@@ -52,7 +54,11 @@ export const enum Layout {
 //  +-----------+-----------+-----------------------------------------------------------------------+
 //  | free_area[order]: head pfn, nr_free   (FreeArea.WORDS per order, MAX_ORDER_LIMIT orders)      |  32..71
 //  +-----------------------------------------------------------------------------------------------+
-//  | pcp[cpu]: head pfn, tail pfn, count, 0  (Pcp.WORDS per cpu)                                   |  72..
+//  | options   | slabFlags | cacheSerial | (unused)                                                 |  72..79
+//  +-----------------------------------------------------------------------------------------------+
+//  | locks, one 64-byte line each: zone, slab_mutex, slob, mempool; then the free wait queue      |  80..159
+//  +-----------------------------------------------------------------------------------------------+
+//  | pcp[cpu]: head pfn, tail pfn, count, state, request, (unused)   (Pcp.WORDS = one line per cpu) | 160..
 //  +-----------------------------------------------------------------------------------------------+
 //  | events[cpu][event]: vm event counters (Vm.NR_EVENTS per cpu), summed when read                |
 //  +-----------------------------------------------------------------------------------------------+
@@ -91,7 +97,40 @@ export const enum Hdr {
   SLOB = ROOTS + 3,
   NR_ROOTS = 14,
   FREE_AREA = ROOTS + NR_ROOTS,
-  PCP = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
+  /** Instance-wide options every context follows (HdrOption bits). */
+  OPTIONS = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
+  /** Slab debug flags applied to every new cache (the `debug` option's letters). */
+  SLAB_FLAGS = OPTIONS + 1,
+  /** Serial number of the last cache descriptor written: tells a stale handle from a new cache. */
+  CACHE_SERIAL = OPTIONS + 2,
+  /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
+  LOCKS = OPTIONS + 8,
+  /** The zone lock: free_area, nrFree, free blocks' frames, the lists of offline cpus. */
+  LOCK_ZONE = LOCKS + 0,
+  /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
+  LOCK_SLAB = LOCKS + 16,
+  /** SLOB's one lock: every SLOB list, page and descriptor. */
+  LOCK_SLOB = LOCKS + 32,
+  /** Memory pools' one lock: every pool's reserve. */
+  LOCK_POOL = LOCKS + 48,
+  /**
+   * The free wait queue (a futex word): bumped when pages are freed while a context waits
+   * for memory; sleeping allocations Atomics.wait on it.
+   */
+  FREE_SEQ = LOCKS + 64,
+  /** Contexts waiting on FREE_SEQ. */
+  FREE_WAITERS = LOCKS + 65,
+  /** The vmalloc lock: the vmalloc descriptor, its areas and page tables (shared instances). */
+  LOCK_VMALLOC = LOCKS + 72,
+  PCP = LOCKS + 80,
+}
+
+/** Bits of header[Hdr.OPTIONS]. */
+export const enum HdrOption {
+  INIT_ON_ALLOC = 1 << 0,
+  INIT_ON_FREE = 1 << 1,
+  /** SLOB serves kmalloc and the caches. */
+  SLOB = 1 << 2,
 }
 
 /** One free_area entry: header[Hdr.FREE_AREA + FreeArea.WORDS * order + field]. */
@@ -101,12 +140,37 @@ export const enum FreeArea {
   WORDS = 2,
 }
 
-/** One per-cpu page list: header[pcpBase(cpu) + field]. */
+/**
+ * One cpu's words: its per-cpu page list, its hotplug state and the requests other cpus
+ * post to it: header[pcpBase(cpu) + field]. One 64-byte line per cpu.
+ */
 export const enum Pcp {
   HEAD = 0,
   TAIL = 1,
   COUNT = 2,
-  WORDS = 4,
+  /** CpuState: whether a context has claimed this cpu id. */
+  STATE = 3,
+  /** CpuRequest bits other cpus set (Atomics.or) and the owner serves at its next slow path. */
+  REQUEST = 4,
+  WORDS = 16,
+}
+
+/** Hotplug state of a cpu id (header[pcpBase(cpu) + Pcp.STATE]). */
+export const enum CpuState {
+  /** No context uses the id: free for Kmem.attach. */
+  OFFLINE = 0,
+  /** A context has claimed it; only that context touches the cpu's per-cpu state. */
+  ONLINE = 1,
+  /** offlineCpu() is draining it, or failed to (a lock of it was held): never reused. */
+  DEAD = 2,
+}
+
+/** Requests to a cpu (IPIs, in Linux's terms), served by the owner at its next slow path. */
+export const enum CpuRequest {
+  /** Give the per-cpu page list back to the buddy lists (drain_all_pages). */
+  DRAIN_PAGES = 1 << 0,
+  /** Give cpu slabs and sheaves back to their caches (flush_all). */
+  FLUSH_SLABS = 1 << 1,
 }
 
 /**

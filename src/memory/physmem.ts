@@ -10,7 +10,7 @@
  */
 
 import { checkInteger, describe } from "../errors.js";
-import { Frame, Hdr, headerWords, Layout } from "./layout.js";
+import { bootCacheBase, Frame, Hdr, headerWords, Layout } from "./layout.js";
 
 /** Addresses are unsigned 32-bit: one instance manages at most 4 GiB. */
 export const MAX_MEMORY_BYTES = 2 ** 32;
@@ -22,11 +22,18 @@ export type Backing = ArrayBuffer | SharedArrayBuffer;
 export interface PhysMemConfig {
   /** Bytes to create, or a buffer to manage. */
   memory: number | Backing;
+  /** Create a SharedArrayBuffer (when `memory` is a byte count). */
+  shared?: boolean;
   pageSize: number;
   maxOrder: number;
   nrCpus: number;
   /** Header words the upper layers need after the page allocator's (the boot cache descriptor). */
   bootWords: number;
+}
+
+/** The word view of a buffer's first page, if it is big enough to hold a header. */
+function headerOf(buffer: Backing): Int32Array | null {
+  return buffer.byteLength >= Hdr.PCP * 4 ? new Int32Array(buffer, 0, Hdr.PCP) : null;
 }
 
 /** Managed pages a memory must leave: the slab of cache descriptors and some to spare. */
@@ -92,7 +99,7 @@ export class PhysMem {
       if (memory <= 0 || memory > MAX_MEMORY_BYTES) {
         throw new RangeError(`memory must be in 1..${MAX_MEMORY_BYTES} bytes, got ${memory}`);
       }
-      buffer = new ArrayBuffer(memory);
+      buffer = config.shared === true ? new SharedArrayBuffer(memory) : new ArrayBuffer(memory);
       fresh = true;
     } else if (isBacking(memory)) {
       if (isResizable(memory)) {
@@ -145,6 +152,51 @@ export class PhysMem {
   }
 
   /**
+   * Opens the instance another context built in `buffer`: the geometry comes from its
+   * header, nothing is written. Throws an Error saying why when the buffer holds no kmem
+   * instance of this layout version.
+   */
+  static attach(buffer: unknown): PhysMem {
+    if (!isBacking(buffer)) {
+      throw new TypeError(
+        `Kmem.attach needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, got ${describe(buffer)}`,
+      );
+    }
+    const h = headerOf(buffer);
+    if (h === null || Atomics.load(h, Hdr.MAGIC) !== Layout.MAGIC) {
+      throw new Error(
+        `Kmem.attach: the buffer (${buffer.byteLength} bytes) is not a kmem instance: its header has no kmem magic`,
+      );
+    }
+    const version = h[Hdr.VERSION] as number;
+    if (version !== Layout.VERSION) {
+      throw new Error(
+        `Kmem.attach: the buffer holds a kmem instance of layout version ${version}; this kmem reads version ${Layout.VERSION}`,
+      );
+    }
+    const nrCpus = h[Hdr.NR_CPUS] as number;
+    const pageShift = h[Hdr.PAGE_SHIFT] as number;
+    const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus);
+    const mem = new PhysMem({
+      memory: buffer,
+      pageSize: 2 ** pageShift,
+      maxOrder: h[Hdr.MAX_ORDER] as number,
+      nrCpus,
+      bootWords,
+    });
+    if (
+      h[Hdr.TOTAL_PAGES] !== mem.totalPages ||
+      h[Hdr.FIRST_PFN] !== mem.firstManagedPfn ||
+      h[Hdr.MEMMAP_OFFSET] !== mem.memmapOffset
+    ) {
+      throw new Error(
+        "Kmem.attach: the buffer's kmem header does not match its size (a damaged or truncated instance)",
+      );
+    }
+    return mem;
+  }
+
+  /**
    * Takes the buffer over: zeroes the reserved part of an adopted buffer and writes the
    * geometry words. Nothing is written before this, so a construction that fails validation
    * leaves a passed-in buffer as it was.
@@ -165,6 +217,6 @@ export class PhysMem {
 
   /** Marks the header valid; called once every layer has initialised its state. */
   seal(): void {
-    this.header[Hdr.MAGIC] = Layout.MAGIC;
+    Atomics.store(this.header, Hdr.MAGIC, Layout.MAGIC);
   }
 }

@@ -8,11 +8,16 @@
  * kmalloc. Elements in the reserve stay allocated in the allocator below (kmalloc or the
  * cache): the reserve is theirs, not free memory.
  *
- *   descriptor (i32 words)                       elements (i32 words, `capacity` of them)
- *   +-------+-------+--------+----------+------+  +------+------+-----+------+
- *   | magic | minNr | currNr | elements | size |  | el 0 | el 1 | ... | el currNr-1 | (unused)
- *   +-------+-------+--------+----------+------+  +------+------+-----+------+
- *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools)
+ *   descriptor (i32 words)
+ *   +-------+-------+--------+----------+------+----------+----------+--------------+
+ *   | magic | minNr | currNr | elements | size | capacity | cache id | cache serial |
+ *   +-------+-------+--------+----------+------+----------+----------+--------------+
+ *   elements (i32 words, `capacity` of them)
+ *   +------+------+-----+-------------+----------+
+ *   | el 0 | el 1 | ... | el currNr-1 | (unused) |
+ *   +------+------+-----+-------------+----------+
+ *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools);
+ *             cache id -1 for kmalloc pools
  *
  * An element in the reserve carries "rsrv" ^ its address in its first word (elements of at
  * least 4 bytes), so a free finds a double free without scanning the reserve.
@@ -20,6 +25,11 @@
  * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
  * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
+ *
+ * Concurrency: a pool may be opened in other contexts (Kmem.openMempool). One lock for all
+ * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken first in the lock order) guards the
+ * reserve: minNr, currNr, the element array. It is never held across a call into the
+ * allocator, which may reclaim and run shrinkers that free to a pool.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -33,7 +43,9 @@ const enum Pool {
   ELEMENTS = 3,
   SIZE = 4,
   CAPACITY = 5,
-  WORDS = 6,
+  CACHE_ID = 6,
+  CACHE_SERIAL = 7,
+  WORDS = 8,
   MAGIC_VALUE = 0x6d706f6c, // "mpol"
   /** First word of an element in the reserve, xored with its address. */
   RESERVE_TAG = 0x72737276, // "rsrv"
@@ -51,6 +63,11 @@ export interface PoolBackend {
   ksize(addr: number): number;
   /** Throws as a free would unless `addr` is a live object of `cache`; changes nothing. */
   checkLive(cache: KmemCache, addr: number, fn: string): void;
+  /** Takes and releases the pools' lock (no-ops with one cpu). */
+  lock(): void;
+  unlock(): void;
+  /** This context's handle of cache `id`, or null. */
+  cacheById(id: number): KmemCache | null;
 }
 
 export class Mempool {
@@ -95,6 +112,8 @@ export class Mempool {
     w[d + Pool.ELEMENTS] = elements;
     w[d + Pool.SIZE] = cache === null ? size : 0;
     w[d + Pool.CAPACITY] = Math.max(minNr, 1);
+    w[d + Pool.CACHE_ID] = cache === null ? -1 : cache.id;
+    w[d + Pool.CACHE_SERIAL] = cache === null ? 0 : cache.ownSerial;
     const pool = new Mempool(mm, desc, cache, size);
     while (pool.currNr < minNr) {
       const el = pool.allocElement(Gfp.KERNEL);
@@ -105,6 +124,35 @@ export class Mempool {
       pool.add(el);
     }
     return pool;
+  }
+
+  /**
+   * Opens in this context the pool whose descriptor is at `address` (`pool.address` in the
+   * context that made it). Throws TypeError if there is no pool there.
+   */
+  static open(mm: PoolBackend, address: number): Mempool {
+    const w = mm.words;
+    const d = address >>> 2;
+    if (
+      address >>> 0 !== address ||
+      (address & 3) !== 0 ||
+      d + Pool.WORDS > w.length ||
+      w[d + Pool.MAGIC] !== Pool.MAGIC_VALUE
+    ) {
+      throw new TypeError(`openMempool: no memory pool at ${describe(address)}`);
+    }
+    const id = w[d + Pool.CACHE_ID] as number;
+    if (id < 0) return new Mempool(mm, address, null, w[d + Pool.SIZE] as number);
+    const cache = mm.cacheById(id);
+    if (cache === null || cache.ownSerial !== w[d + Pool.CACHE_SERIAL]) {
+      throw new TypeError(`openMempool: the cache of the pool at ${hex(address)} was destroyed`);
+    }
+    return new Mempool(mm, address, cache, cache.objectSize);
+  }
+
+  /** The descriptor's address: what {@link Mempool.open} (Kmem.openMempool) takes elsewhere. */
+  get address(): number {
+    return this.desc;
   }
 
   /** Elements the pool guarantees (its reserve's target size). */
@@ -164,8 +212,12 @@ export class Mempool {
     const full = (gfp | Gfp.NOMEMALLOC | Gfp.NORETRY | Gfp.NOWARN) & ~Gfp.ZERO;
     const light = full & ~(Gfp.DIRECT_RECLAIM | Gfp.IO);
     let el = this.allocElement(light);
-    if (el === 0 && this.currNr > 0) el = this.remove();
-    else if (el === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0) el = this.allocElement(full);
+    if (el === 0) {
+      this.mm.lock();
+      if (this.currNr > 0) el = this.remove();
+      this.mm.unlock();
+      if (el === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0) el = this.allocElement(full);
+    }
     if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
     return el;
   }
@@ -185,8 +237,18 @@ export class Mempool {
     }
     if (addr === 0) return;
     this.checkElement(addr);
-    if (this.currNr < this.minNr) this.add(addr);
-    else this.freeElement(addr);
+    let kept = false;
+    this.mm.lock();
+    try {
+      this.checkReserve(addr);
+      if (this.currNr < this.minNr) {
+        this.add(addr);
+        kept = true;
+      }
+    } finally {
+      this.mm.unlock();
+    }
+    if (!kept) this.freeElement(addr);
   }
 
   private checkElement(addr: number): void {
@@ -198,6 +260,10 @@ export class Mempool {
         `mempool free(${hex(addr)}): a kmalloc block too small to be an element of ${this.size} bytes`,
       );
     }
+  }
+
+  /** DOUBLE_FREE if `addr` is in the reserve already (lock held). */
+  private checkReserve(addr: number): void {
     const w = this.mm.words;
     // Without the tag the element is not in the reserve; with it (or a coincidence of the
     // caller's data), look.
@@ -225,25 +291,42 @@ export class Mempool {
     checkMinNr(minNr);
     const w = this.mm.words;
     const d = this.desc >>> 2;
+    const mm = this.mm;
     if (minNr <= this.minNr) {
-      while (this.currNr > minNr) this.freeElement(this.remove());
+      mm.lock();
       w[d + Pool.MIN_NR] = minNr;
+      const surplus: number[] = [];
+      while (this.currNr > minNr) surplus.push(this.remove());
+      mm.unlock();
+      for (const el of surplus) this.freeElement(el);
       return true;
     }
     if (minNr > (w[d + Pool.CAPACITY] as number)) {
-      const grown = this.mm.kmalloc(minNr * 4, Gfp.KERNEL);
+      const grown = mm.kmalloc(minNr * 4, Gfp.KERNEL);
       if (grown === 0) return false;
-      const old = w[d + Pool.ELEMENTS] as number;
-      w.copyWithin(grown >>> 2, old >>> 2, (old >>> 2) + this.currNr);
-      this.mm.kfree(old);
-      w[d + Pool.ELEMENTS] = grown;
-      w[d + Pool.CAPACITY] = minNr;
+      mm.lock();
+      let unused = grown;
+      if (minNr > (w[d + Pool.CAPACITY] as number)) {
+        const old = w[d + Pool.ELEMENTS] as number;
+        w.copyWithin(grown >>> 2, old >>> 2, (old >>> 2) + this.currNr);
+        w[d + Pool.ELEMENTS] = grown;
+        w[d + Pool.CAPACITY] = minNr;
+        unused = old;
+      }
+      mm.unlock();
+      mm.kfree(unused);
     }
+    mm.lock();
     w[d + Pool.MIN_NR] = minNr;
+    mm.unlock();
     while (this.currNr < minNr) {
       const el = this.allocElement(Gfp.KERNEL);
       if (el === 0) break;
-      this.add(el);
+      mm.lock();
+      const keep = this.currNr < this.minNr;
+      if (keep) this.add(el);
+      mm.unlock();
+      if (!keep) this.freeElement(el);
     }
     return true;
   }
@@ -254,17 +337,25 @@ export class Mempool {
    */
   destroy(): void {
     this.live("destroy");
-    while (this.currNr > 0) this.freeElement(this.remove());
     const w = this.mm.words;
     const d = this.desc >>> 2;
-    this.mm.kfree(w[d + Pool.ELEMENTS] as number);
+    this.mm.lock();
     w[d + Pool.MAGIC] = 0;
+    const reserve: number[] = [];
+    while (this.currNr > 0) reserve.push(this.remove());
+    this.mm.unlock();
+    for (const el of reserve) this.freeElement(el);
+    this.mm.kfree(w[d + Pool.ELEMENTS] as number);
     this.mm.kfree(this.desc);
     this.dead = true;
   }
 
+  /** A pool destroyed here, or in another context (its magic is gone). */
   private live(op: string): void {
-    if (this.dead) throw new TypeError(`${op}: the mempool was destroyed`);
+    if (this.dead || this.mm.words[(this.desc >>> 2) + Pool.MAGIC] !== Pool.MAGIC_VALUE) {
+      this.dead = true;
+      throw new TypeError(`${op}: the mempool was destroyed`);
+    }
   }
 
   toString(): string {

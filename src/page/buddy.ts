@@ -28,11 +28,26 @@
  *            all-zero tail of exactly one such block
  *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages whose
  *            length is its count
+ *
+ * Concurrency (instances with more than one cpu; the lock order is in ARCHITECTURE.md):
+ *   zone lock       free_area[] (lists and nr_free), nrFree, the frames of free blocks
+ *                   (BUDDY state and links), and the per-cpu lists of cpus that are offline.
+ *                   A block leaves the lock already marked HEAD (or PCP): no other cpu ever
+ *                   sees a frame between states.
+ *   no lock         a cpu's own per-cpu list and event counters: only that cpu touches them
+ *                   while it is online (the order-0 fast paths). Another cpu that wants the
+ *                   pages posts CpuRequest.DRAIN_PAGES; the owner serves it at its next free
+ *                   or slow-path allocation. offlineCpu() drains an offline cpu's list itself.
+ *   Atomics         kswapdPending, cpu states and requests.
+ * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
+ * value only sends a request down the slow path, which checks again under the lock.
  */
 
 import { hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
 import {
+  CpuRequest,
+  CpuState,
   eventBase,
   Frame,
   FreeArea,
@@ -45,6 +60,7 @@ import {
   pcpBase,
   Vm,
 } from "../memory/index.js";
+import { cpuState, lock, unlock } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
 import { computeWatermarks, pcpBatch, pcpHigh, type Watermarks } from "./watermarks.js";
 
@@ -92,6 +108,8 @@ export class BuddyAllocator {
   private readonly pageMask: number;
   /** This context's cpu id: which per-cpu list and counters it uses. */
   readonly cpu: number;
+  /** More than one cpu: take locks (one context alone takes none). */
+  readonly smp: boolean;
   /**
    * This cpu's per-cpu list words and event counters as views of their own: constant
    * indices into a small view are cheaper than offsets into the header (no index arithmetic,
@@ -110,7 +128,11 @@ export class BuddyAllocator {
   /** True while shrinkers run (PF_MEMALLOC). */
   private inReclaim = false;
 
-  constructor(mem: PhysMem, minFreeBytes: number | undefined, cpu = 0) {
+  /**
+   * `fresh`: set up a new instance (watermarks, free lists); otherwise open the one already
+   * in the buffer as cpu `cpu`.
+   */
+  constructor(mem: PhysMem, minFreeBytes: number | undefined, cpu = 0, fresh = true) {
     this.h = mem.header;
     this.f = mem.frames;
     this.bytes = mem.bytes;
@@ -125,6 +147,7 @@ export class BuddyAllocator {
     this.pageMask = mem.pageSize - 1;
     this.nrCpus = mem.nrCpus;
     this.cpu = cpu;
+    this.smp = mem.nrCpus > 1;
     const buffer = this.h.buffer;
     for (let c = 0; c < mem.nrCpus; c++) {
       this.pcps.push(new Int32Array(buffer, this.h.byteOffset + pcpBase(c) * 4, Pcp.WORDS));
@@ -135,6 +158,7 @@ export class BuddyAllocator {
       this.h.byteOffset + eventBase(mem.nrCpus, cpu) * 4,
       Vm.NR_EVENTS,
     );
+    if (!fresh) return;
 
     const w = computeWatermarks(mem.managedPages, mem.pageSize, minFreeBytes);
     const h = this.h;
@@ -199,8 +223,11 @@ export class BuddyAllocator {
     f[i + Pg.PREV] = 0;
   }
 
-  /** __rmqueue_smallest: the smallest free block of order >= `order`, split down. 0 if none. */
-  private rmqueueSmallest(order: number): number {
+  /**
+   * __rmqueue_smallest: the smallest free block of order >= `order`, split down, its head
+   * marked `flags` (HEAD or PCP). 0 if none. Zone lock held.
+   */
+  private rmqueueSmallest(order: number, flags: number): number {
     const h = this.h;
     for (let o = order; o < this.maxOrder; o++) {
       const pfn = h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.HEAD] as number;
@@ -211,12 +238,29 @@ export class BuddyAllocator {
         this.addToFreeArea(pfn + (1 << o), o);
       }
       h[Hdr.NR_FREE] -= 1 << order;
+      const i = pfn * Frame.WORDS;
+      this.f[i + Pg.FLAGS] = flags;
+      this.f[i + Pg.ORDER] = order;
       return pfn;
     }
     return 0;
   }
 
-  /** __free_one_page: merge with free buddies upward, then list. The head's flags are clear. */
+  /* ------------------------------------------------------------------ the zone lock */
+
+  /** Takes the zone lock (when more than one cpu may run). */
+  lockZone(): void {
+    if (this.smp) lock(this.h, Hdr.LOCK_ZONE, this.cpu, "the zone lock");
+  }
+
+  unlockZone(): void {
+    if (this.smp) unlock(this.h, Hdr.LOCK_ZONE, this.cpu);
+  }
+
+  /**
+   * __free_one_page: merge with free buddies upward, then list. The head's flags are clear.
+   * Zone lock held.
+   */
   private freeOneBlock(pfn: number, order: number): void {
     const f = this.f;
     const top = this.maxOrder - 1;
@@ -243,28 +287,32 @@ export class BuddyAllocator {
     const p = this.pcp;
     const batch = h[Hdr.PCP_BATCH] as number;
     let got = 0;
+    this.lockZone();
     for (; got < batch; got++) {
-      const pfn = this.rmqueueSmallest(0);
+      const pfn = this.rmqueueSmallest(0, PgFlag.PCP);
       if (pfn === 0) break;
       const i = pfn * Frame.WORDS;
       const tail = p[Pcp.TAIL] as number;
-      f[i + Pg.FLAGS] = PgFlag.PCP;
-      f[i + Pg.ORDER] = 0;
       f[i + Pg.NEXT] = 0;
       f[i + Pg.PREV] = tail;
       if (tail !== 0) f[tail * Frame.WORDS + Pg.NEXT] = pfn;
       else p[Pcp.HEAD] = pfn;
       p[Pcp.TAIL] = pfn;
     }
+    this.unlockZone();
     p[Pcp.COUNT] += got;
     return got;
   }
 
-  /** Gives the `count` coldest pages of cpu `cpu`'s list back to the buddy lists. */
+  /**
+   * Gives the `count` coldest pages of cpu `cpu`'s list back to the buddy lists: this cpu's
+   * own list, or an offline cpu's.
+   */
   private pcpDrain(cpu: number, count: number): void {
     const f = this.f;
     const p = this.pcps[cpu] as Int32Array;
     let n = 0;
+    this.lockZone();
     while (n < count) {
       const pfn = p[Pcp.TAIL] as number;
       if (pfn === 0) break;
@@ -279,21 +327,73 @@ export class BuddyAllocator {
       this.freeOneBlock(pfn, 0);
       n++;
     }
+    this.unlockZone();
     p[Pcp.COUNT] -= n;
     if (n > 0) this.ev[Vm.PCP_DRAIN]++;
   }
 
-  /** drain_all_pages: empties every per-cpu list. Returns the pages moved. */
+  /**
+   * drain_all_pages: empties this cpu's per-cpu list and those of offline cpus, and asks the
+   * other online cpus to empty theirs (they do at their next free or slow-path allocation).
+   * Returns the pages moved now.
+   */
   drainAll(): number {
     let moved = 0;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const count = (this.pcps[cpu] as Int32Array)[Pcp.COUNT] as number;
+      const p = this.pcps[cpu] as Int32Array;
+      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
+        if ((p[Pcp.COUNT] as number) > 0) Atomics.or(p, Pcp.REQUEST, CpuRequest.DRAIN_PAGES);
+        continue;
+      }
+      const count = p[Pcp.COUNT] as number;
       if (count > 0) {
         this.pcpDrain(cpu, count);
         moved += count;
       }
     }
     return moved;
+  }
+
+  /**
+   * Empties the per-cpu list of `cpu`, which is offline (its context is gone): offlineCpu().
+   * Returns the pages moved.
+   */
+  drainOffline(cpu: number): number {
+    const p = this.pcps[cpu] as Int32Array;
+    const count = p[Pcp.COUNT] as number;
+    if (count > 0) this.pcpDrain(cpu, count);
+    Atomics.store(p, Pcp.REQUEST, 0);
+    return count;
+  }
+
+  /** Requests other cpus posted to this one (CpuRequest bits), 0 if none. */
+  pendingRequests(): number {
+    return this.pcp[Pcp.REQUEST] as number;
+  }
+
+  /**
+   * Serves a DRAIN_PAGES request of another cpu: this cpu's list goes back to the buddy
+   * lists. (FLUSH_SLABS is the slab layer's to serve, where it holds no lock.)
+   */
+  serveRequests(): void {
+    if (((this.pcp[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) === 0) return;
+    this.clearRequest(CpuRequest.DRAIN_PAGES);
+    const count = this.pcp[Pcp.COUNT] as number;
+    if (count > 0) this.pcpDrain(this.cpu, count);
+  }
+
+  /** Clears request bits of this cpu once served. */
+  clearRequest(bits: number): void {
+    Atomics.and(this.pcp, Pcp.REQUEST, ~bits);
+  }
+
+  /** Posts `request` (CpuRequest bits) to every other online cpu. */
+  requestOthers(request: number): void {
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
+        Atomics.or(this.pcps[cpu] as Int32Array, Pcp.REQUEST, request);
+      }
+    }
   }
 
   /* ------------------------------------------------------------------ watermarks */
@@ -331,7 +431,12 @@ export class BuddyAllocator {
 
   /** Takes a block past the watermark check: from the per-cpu list for order 0. 0 if none. */
   private rmqueue(order: number): number {
-    if (order !== 0) return this.rmqueueSmallest(order);
+    if (order !== 0) {
+      this.lockZone();
+      const pfn = this.rmqueueSmallest(order, PgFlag.HEAD);
+      this.unlockZone();
+      return pfn;
+    }
     const pfn = this.pcpPop();
     if (pfn !== 0 || this.pcpRefill() === 0) return pfn;
     return this.pcpPop();
@@ -385,6 +490,7 @@ export class BuddyAllocator {
   }
 
   private allocPagesGeneral(order: number, gfp: number): number {
+    if (((this.pcp[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp, false);
     }
@@ -535,8 +641,7 @@ export class BuddyAllocator {
     if (h[Hdr.KSWAPD_PENDING] !== 0 || (h[Hdr.NR_FREE] as number) > (h[Hdr.WMARK_LOW] as number)) {
       return;
     }
-    h[Hdr.KSWAPD_PENDING] = 1;
-    this.ev[Vm.KSWAPD_WAKE]++;
+    if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) this.ev[Vm.KSWAPD_WAKE]++;
   }
 
   /**
@@ -545,7 +650,7 @@ export class BuddyAllocator {
    */
   kswapd(): number {
     const h = this.h;
-    h[Hdr.KSWAPD_PENDING] = 0;
+    Atomics.store(h, Hdr.KSWAPD_PENDING, 0);
     const free = h[Hdr.NR_FREE] as number;
     const high = h[Hdr.WMARK_HIGH] as number;
     if (free >= high) return 0;
@@ -575,9 +680,11 @@ export class BuddyAllocator {
       this.pcpPush(pfn);
     } else {
       const i = pfn * Frame.WORDS;
+      this.lockZone();
       this.f[i + Pg.FLAGS] = 0;
       this.f[i + Pg.ORDER] = 0;
       this.freeOneBlock(pfn, order);
+      this.unlockZone();
     }
   }
 
@@ -613,9 +720,18 @@ export class BuddyAllocator {
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     else p[Pcp.TAIL] = pfn;
     p[Pcp.HEAD] = pfn;
-    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number)) {
+    // One branch for both rare cases: the list is over pcpHigh, or another cpu asked.
+    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number) || p[Pcp.REQUEST] !== 0) {
+      this.pcpPushSlow();
+    }
+  }
+
+  private pcpPushSlow(): void {
+    const p = this.pcp;
+    if ((p[Pcp.COUNT] as number) >= (this.h[Hdr.PCP_HIGH] as number)) {
       this.pcpDrain(this.cpu, this.h[Hdr.PCP_BATCH] as number);
     }
+    if (((p[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
   }
 
   private badAddress(addr: number): never {
@@ -708,9 +824,12 @@ export class BuddyAllocator {
   /** nr_free per order (free blocks on each buddy list). */
   freeByOrder(): number[] {
     const out: number[] = [];
+    // Under the zone lock, so that a report never shows a block in the middle of a split.
+    this.lockZone();
     for (let o = 0; o < this.maxOrder; o++) {
       out.push(this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number);
     }
+    this.unlockZone();
     return out;
   }
 
@@ -745,8 +864,21 @@ export class BuddyAllocator {
     return out;
   }
 
-  /** Checks every invariant in the header comment; throws CORRUPTION naming the first broken. */
+  /**
+   * Checks every invariant in the header comment; throws CORRUPTION naming the first broken.
+   * Runs under the zone lock; the per-cpu lists of other online cpus are exact only while
+   * those cpus are quiescent.
+   */
   verify(): void {
+    this.lockZone();
+    try {
+      this.verifyLocked();
+    } finally {
+      this.unlockZone();
+    }
+  }
+
+  private verifyLocked(): void {
     const h = this.h;
     const f = this.f;
     const corrupt = (id: string, what: string): never => {

@@ -7,6 +7,9 @@
  * An alias (a cache merged into a compatible one, as SLUB merges) is a handle with its own
  * descriptor, name and object size whose geometry and views are those of the cache it was
  * merged into (`realId`).
+ *
+ * Each context (the main thread, a worker) has its own handles onto the same descriptors:
+ * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
 import { describe } from "../errors.js";
@@ -26,6 +29,16 @@ export interface CacheBackend {
   shrink(c: KmemCache): number;
   destroy(c: KmemCache): void;
   badGfp(gfp: unknown): never;
+}
+
+/** @internal What a handle knows beyond its geometry. */
+export interface CacheHandleExtra {
+  hasCtor: boolean;
+  sheafCap: number;
+  serial: number;
+  ownSerial: number;
+  lockIndex: number;
+  lockName: string;
 }
 
 export class KmemCache {
@@ -73,8 +86,23 @@ export class KmemCache {
   readonly flags: number;
   /** @internal The flags' debug bits (0 on the fast path). */
   readonly debug: number;
-  /** @internal */
-  readonly ctor: Ctor | null;
+  /**
+   * @internal The constructor, or null. A cache made with one in another context gets it
+   * here when this context registers it by name (Kmem.registerCtor).
+   */
+  ctor: Ctor | null;
+  /** @internal The cache was made with a constructor (in whichever context). */
+  readonly hasCtor: boolean;
+  /** @internal Objects a cpu sheaf may hold (0: none). */
+  readonly sheafCap: number;
+  /** @internal The real cache's descriptor serial number when this handle was built. */
+  readonly serial: number;
+  /** @internal This handle's own descriptor serial (an alias's differs from its cache's). */
+  readonly ownSerial: number;
+  /** @internal Index in the word view of memory of the real cache's list_lock. */
+  readonly lockIndex: number;
+  /** @internal The lock's name in errors. */
+  readonly lockName: string;
   /** @internal Descriptor words of the real cache. */
   readonly dv: Int32Array;
   /** @internal This context's cpu slot in the real cache's descriptor. */
@@ -99,6 +127,7 @@ export class KmemCache {
     dv: Int32Array,
     cpu: Int32Array,
     slotIndex: Uint16Array,
+    extra: CacheHandleExtra,
   ) {
     this.slab = slab;
     this.name = name;
@@ -121,6 +150,12 @@ export class KmemCache {
     this.flags = flags;
     this.debug = flags & SlabFlag.DEBUG_MASK;
     this.ctor = ctor;
+    this.hasCtor = extra.hasCtor;
+    this.sheafCap = extra.sheafCap;
+    this.serial = extra.serial;
+    this.ownSerial = extra.ownSerial;
+    this.lockIndex = extra.lockIndex;
+    this.lockName = extra.lockName;
     this.dv = dv;
     this.cpu = cpu;
   }

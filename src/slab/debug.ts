@@ -63,7 +63,7 @@ export function setRedZones(bytes: Uint8Array, c: KmemCache, obj: number, value:
 
 /** Whether free objects of the cache are poisoned (P, and no constructor). */
 export function poisons(c: KmemCache): boolean {
-  return (c.flags & SlabFlag.POISON) !== 0 && c.ctor === null;
+  return (c.flags & SlabFlag.POISON) !== 0 && !c.hasCtor;
 }
 
 /** A free object's poison intact? */

@@ -104,8 +104,11 @@ export function debugFlags(letters: string): number {
   return flags;
 }
 
-// Cache descriptor: Desc.WORDS + CpuSlot.WORDS * nrCpus i32 words, in managed memory (an
-// object of the boot cache "kmem_cache"; the boot cache's own descriptor is in the header).
+// Cache descriptor: the shared words, then one slot per cpu, in managed memory (an object of
+// the boot cache "kmem_cache"; the boot cache's own descriptor is in the header). With one
+// cpu the slot follows at word 40 (78 words in all, so that the thirteen kmalloc caches'
+// descriptors fit one page); with more, descriptors are 64-byte aligned and each slot starts
+// on a line of its own (word 48, then every 48 words), so that two cpus never write one line.
 //
 //  word 0       1           2        3        4        5          6        7
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
@@ -113,14 +116,16 @@ export function debugFlags(letters: string): number {
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
 //  | redLeft  | inuse     | track  | bitmap | secret | minPart. | partial| nrPartial|   8..15
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
-//  | nrSlabs  | active    | refcnt | next   | prev   | aliasOf  | ctorId | id       |  16..23
+//  | nrSlabs  | nameDead  | refcnt | next   | prev   | aliasOf  | ctorId | id       |  16..23
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
-//  | name: 48 bytes of UTF-8, NUL padded                                  | quarant.|  24..36
-//  +----------------------------------------------------------------------+---------+
-//  | reserved                                                                        |  37..39
+//  | name: 48 bytes of UTF-8, NUL padded                                  | quarant. |  24..36
+//  +----------------------------------------------------------------------+----------+
+//  | sheafCap | list_lock | serial   |                                                  37..39
+//  +----------+-----------+----------+----------------------------------------------+
+//  | cpu[0]: slab pfn, freelist, first object, bitmap word, sheaf count, active,     |  40..77
+//  |         sheaf[32]                                  (one cpu: CpuSlot.WORDS)     |
 //  +---------------------------------------------------------------------------------+
-//  | cpu[0]: slab pfn, freelist, first object, bitmap word  | cpu[1] ...             |  40..
-//  +---------------------------------------------------------------------------------+
+//  more cpus: (unused) 40..47 | cpu[0] 48..85, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
 export const enum Desc {
   MAGIC = 0,
   OBJECT_SIZE = 1,
@@ -142,8 +147,8 @@ export const enum Desc {
   PARTIAL_HEAD = 14,
   NR_PARTIAL = 15,
   NR_SLABS = 16,
-  /** Objects allocated and not freed (excluding ones set aside as corrupt). */
-  ACTIVE = 17,
+  /** 1 once the cache's own name was destroyed while merged caches keep it alive. */
+  NAME_DEAD = 17,
   REFCOUNT = 18,
   NEXT = 19,
   PREV = 20,
@@ -156,13 +161,23 @@ export const enum Desc {
   QUARANTINED = 36,
   /** Objects a cpu's sheaf may hold (0: no sheaves, as for debug caches). */
   SHEAF_CAP = 37,
-  CPU = 40,
+  /** The cache's list_lock: partial list, slab freelists and counters, nr_slabs. */
+  LOCK = 38,
+  /** Header[Hdr.CACHE_SERIAL] when the descriptor was written: a handle's identity check. */
+  SERIAL = 39,
+  /** The shared words; the cpu slots follow (see cpuSlotBase). */
   WORDS = 40,
+  /** With more than one cpu: the first slot's word, and the descriptors' alignment. */
+  CPU_SMP = 48,
+  ALIGN_SMP = 64,
   /** "cach" */
   MAGIC_VALUE = 0x63616368,
 }
 
-/** One cpu's slot in a descriptor: descriptor[Desc.CPU + CpuSlot.WORDS * cpu + field]. */
+/**
+ * One cpu's slot in a descriptor: descriptor[Desc.CPU + CpuSlot.WORDS * cpu + field]. Only
+ * the cpu that owns it touches it while that cpu is online (no lock: the fast paths).
+ */
 export const enum CpuSlot {
   /** The cpu slab's pfn, 0 if none. */
   SLAB = 0,
@@ -174,10 +189,27 @@ export const enum CpuSlot {
   BITMAP = 3,
   /** Objects in the cpu's sheaf. */
   SHEAF_COUNT = 4,
+  /**
+   * Objects this cpu allocated less those it freed (may be negative): the cache's active
+   * objects are the sum over cpus, so that no shared counter is written on the fast paths.
+   */
+  ACTIVE = 5,
   /** The sheaf: addresses of free objects of any slab of the cache, a stack. */
-  SHEAF = 5,
+  SHEAF = 6,
   SHEAF_MAX = 32,
   WORDS = SHEAF + SHEAF_MAX,
+  /** The stride between slots with more than one cpu: three 64-byte lines. */
+  LINE_WORDS = 48,
+}
+
+/** Word offset of cpu `cpu`'s slot in a descriptor of an instance with `nrCpus` cpus. */
+export function cpuSlotBase(nrCpus: number, cpu: number): number {
+  return nrCpus === 1 ? Desc.WORDS : Desc.CPU_SMP + CpuSlot.LINE_WORDS * cpu;
+}
+
+/** Alignment of cache descriptors (cache lines when cpus share them). */
+export function descriptorAlign(nrCpus: number): number {
+  return nrCpus === 1 ? 8 : Desc.ALIGN_SMP;
 }
 
 /**
@@ -189,7 +221,7 @@ export function sheafCapacity(size: number, pageSize: number): number {
 }
 
 export function descriptorWords(nrCpus: number): number {
-  return Desc.WORDS + CpuSlot.WORDS * nrCpus;
+  return nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus);
 }
 
 /** Track record (U): call-site id and sequence number, for allocation then free. */

@@ -48,6 +48,10 @@
  *           a live cache id
  *   SLOB-4  live objects per cache (and for kmalloc) match the descriptors' counts, and
  *           the pages found match the slab page gauge
+ *
+ * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
+ * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it, and it is
+ * taken before the zone lock. Constructors run after it is released.
  */
 
 import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
@@ -56,7 +60,8 @@ import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
 import { LargeKmalloc } from "../kmalloc/large.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
-import { type CacheBackend, checkCtor, KmemCache } from "../slab/cache.js";
+import { type CacheBackend, checkCtor, type Ctor, KmemCache } from "../slab/cache.js";
+import { lock, unlock } from "../sync/index.js";
 import {
   type CacheGeometry,
   calculateAlignment,
@@ -138,7 +143,9 @@ const enum CacheDesc {
   ORDER = 7,
   NAME = 8,
   NAME_BYTES = 48,
-  WORDS = NAME + NAME_BYTES / 4,
+  /** Header[Hdr.CACHE_SERIAL] when the descriptor was written (a handle's identity). */
+  SERIAL = NAME + NAME_BYTES / 4,
+  WORDS = SERIAL + 1,
 }
 
 const CREATE_KEYS = ["align", "flags", "ctor"] as const;
@@ -183,8 +190,23 @@ export class SlobAllocator implements CacheBackend {
   private removed = false;
   failslab: FaultAttr | null = null;
   log: LogFn | null;
+  private readonly smp: boolean;
+  private readonly cpu: number;
+  private readonly h: Int32Array;
+  /** Constructors registered in this context, by cache name. */
+  private readonly ctors = new Map<string, Ctor>();
 
-  constructor(phys: PhysMem, buddy: BuddyAllocator, options: SlobOptions) {
+  /**
+   * `fresh`: set up SLOB in a new instance; otherwise open the one another context made
+   * (`ctors`: constructors by cache name for this context).
+   */
+  constructor(
+    phys: PhysMem,
+    buddy: BuddyAllocator,
+    options: SlobOptions,
+    fresh = true,
+    ctors: ReadonlyMap<string, Ctor> = new Map(),
+  ) {
     this.phys = phys;
     this.buddy = buddy;
     this.large = new LargeKmalloc(phys, buddy);
@@ -202,8 +224,17 @@ export class SlobAllocator implements CacheBackend {
     this.initOnAlloc = options.initOnAlloc;
     this.initOnFree = options.initOnFree;
     this.log = options.log;
+    this.smp = buddy.smp;
+    this.cpu = buddy.cpu;
+    this.h = phys.header;
+    for (const [name, fn] of ctors) this.ctors.set(name, fn);
     const desc = bootCacheBase(phys.nrCpus) * 4;
     this.d = new Int32Array(phys.buffer, desc, SlobDesc.WORDS);
+    if (!fresh) {
+      this.secret = this.d[SlobDesc.SECRET] as number;
+      this.syncCaches();
+      return;
+    }
     this.d.fill(0);
     this.d[SlobDesc.MAGIC] = SlobDesc.MAGIC_VALUE;
     const rnd = new Uint16Array(1);
@@ -211,6 +242,138 @@ export class SlobAllocator implements CacheBackend {
     this.secret = rnd[0] as number;
     this.d[SlobDesc.SECRET] = this.secret;
     phys.header[Hdr.SLOB] = desc;
+  }
+
+  /* ------------------------------------------------------------------ the lock */
+
+  private lock(): void {
+    if (this.smp) lock(this.h, Hdr.LOCK_SLOB, this.cpu, "slob_lock");
+  }
+
+  private unlock(): void {
+    if (this.smp) unlock(this.h, Hdr.LOCK_SLOB, this.cpu);
+  }
+
+  /* ------------------------------------------------------------------ handles */
+
+  /**
+   * This context's handle for cache `id`, rebuilt from its descriptor when another context
+   * made the cache (or replaced it); null if no cache has that id. Lock held.
+   */
+  private cacheOf(id: number): KmemCache | null {
+    const c = this.caches[id];
+    if (c !== undefined && c !== null && (!this.smp || c.dv[CacheDesc.SERIAL] === c.serial)) {
+      return c;
+    }
+    if (!this.smp) return null;
+    this.syncCaches();
+    return this.caches[id] ?? null;
+  }
+
+  /** Rebuilds this context's handles from the list of descriptors in memory. Lock held. */
+  private syncCaches(): void {
+    const seen = new Set<number>();
+    for (
+      let d = this.d[SlobDesc.CACHES] as number;
+      d !== 0 && seen.size <= this.totalPages;
+      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+    ) {
+      const id = this.words[(d >>> 2) + CacheDesc.ID] as number;
+      seen.add(id);
+      const known = this.caches[id];
+      const serial = this.words[(d >>> 2) + CacheDesc.SERIAL] as number;
+      if (known !== undefined && known !== null && known.desc === d && known.serial === serial) {
+        continue;
+      }
+      if (known !== undefined && known !== null) known.dead = true;
+      while (this.caches.length <= id) this.caches.push(null);
+      this.caches[id] = this.handle(d);
+    }
+    for (let id = Slob.BOOT_ID + 1; id < this.caches.length; id++) {
+      const c = this.caches[id];
+      if (c !== null && c !== undefined && !seen.has(id)) {
+        c.dead = true;
+        this.caches[id] = null;
+      }
+    }
+  }
+
+  /** A handle for the descriptor at `desc`. */
+  private handle(desc: number): KmemCache {
+    const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
+    const at = desc + CacheDesc.NAME * 4;
+    let end = at;
+    while (end < at + CacheDesc.NAME_BYTES && this.bytes[end] !== 0) end++;
+    const name = new TextDecoder().decode(this.bytes.slice(at, end));
+    return this.makeHandle(desc, dv, name, this.ctors.get(name) ?? null);
+  }
+
+  private makeHandle(desc: number, dv: Int32Array, name: string, ctor: Ctor | null): KmemCache {
+    const size = dv[CacheDesc.OBJECT_SIZE] as number;
+    const order = dv[CacheDesc.ORDER] as number;
+    const big = order >= 0;
+    const blockBytes = big ? this.pageSize << order : ((size + Slob.HDR + 1) & ~1) - Slob.HDR;
+    const geometry: CacheGeometry = {
+      objectSize: size,
+      size: blockBytes,
+      align: dv[CacheDesc.ALIGN] as number,
+      offset: 0,
+      redLeft: 0,
+      inuse: size,
+      track: 0,
+      order: big ? order : 0,
+      objects: 0,
+      bitmap: -1,
+      minPartial: 0,
+    };
+    const id = dv[CacheDesc.ID] as number;
+    return new KmemCache(
+      this,
+      name,
+      size,
+      desc,
+      id,
+      id,
+      geometry,
+      0,
+      dv[CacheDesc.FLAGS] as number,
+      ctor,
+      dv,
+      dv,
+      NO_SLOTS,
+      {
+        hasCtor: false,
+        sheafCap: 0,
+        serial: dv[CacheDesc.SERIAL] as number,
+        ownSerial: dv[CacheDesc.SERIAL] as number,
+        lockIndex: Hdr.LOCK_SLOB,
+        lockName: "slob_lock",
+      },
+    );
+  }
+
+  /** This context's handle of cache `id` (made in any context), or null. */
+  cacheById(id: number): KmemCache | null {
+    this.lock();
+    try {
+      return this.cacheOf(id);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** A handle whose cache another context destroyed is dead here too. */
+  private checkHandle(c: KmemCache, op: string): void {
+    if (this.smp && (c.dead || c.dv[CacheDesc.SERIAL] !== c.serial)) {
+      c.dead = true;
+      throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+    }
+  }
+
+  /** Registers the constructor of cache `name` for this context (SLOB runs it at each alloc). */
+  registerCtor(name: string, ctor: Ctor): void {
+    this.ctors.set(name, ctor);
+    for (const c of this.caches) if (c !== null && c.name === name) c.ctor = ctor;
   }
 
   /* ------------------------------------------------------------------ free blocks */
@@ -499,7 +662,7 @@ export class SlobAllocator implements CacheBackend {
       if (
         units <= Slob.HDR_UNITS ||
         off - Slob.HDR + units * Slob.UNIT > this.pageSize ||
-        (id !== Slob.KMALLOC_ID && (this.caches[id] ?? null) === null && id !== Slob.BOOT_ID)
+        (id !== Slob.KMALLOC_ID && id !== Slob.BOOT_ID && this.cacheOf(id) === null)
       ) {
         this.badBlock(obj, fn);
       }
@@ -507,8 +670,8 @@ export class SlobAllocator implements CacheBackend {
     if (id === Slob.BOOT_ID) this.notObject(obj, fn, "a cache descriptor, not an object");
     if (want >= 0 && id !== want) {
       const owner =
-        id === Slob.KMALLOC_ID ? "kmalloc" : JSON.stringify(this.caches[id]?.name ?? "kmem_cache");
-      const named = this.caches[want]?.name ?? "?";
+        id === Slob.KMALLOC_ID ? "kmalloc" : JSON.stringify(this.cacheOf(id)?.name ?? "kmem_cache");
+      const named = this.cacheOf(want)?.name ?? "?";
       throw new KmemError(
         "WRONG_CACHE",
         `object ${hex(obj)} belongs to ${owner}, not cache ${JSON.stringify(named)}`,
@@ -569,15 +732,11 @@ export class SlobAllocator implements CacheBackend {
     this.slobFree(pfn, b, units, prev);
   }
 
-  private cacheOf(id: number): KmemCache {
-    return this.caches[id] as KmemCache;
-  }
-
   private countFree(id: number): void {
     if (id === Slob.KMALLOC_ID) {
       this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
     } else if (id !== Slob.BOOT_ID) {
-      const c = this.caches[id] as KmemCache;
+      const c = this.cacheOf(id) as KmemCache;
       c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) - 1;
     }
   }
@@ -605,17 +764,27 @@ export class SlobAllocator implements CacheBackend {
     const align = (size & (size - 1)) === 0 && size > Slob.MIN_ALIGN ? size : Slob.MIN_ALIGN;
     if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp);
     if (this.failslab !== null && this.shouldFail(gfp, size, 0)) return 0;
-    const obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
-    if (obj !== 0)
-      this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
-    return obj;
+    this.lock();
+    try {
+      const obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
+      if (obj !== 0)
+        this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
+      return obj;
+    } finally {
+      this.unlock();
+    }
   }
 
   /** kfree: any object (kmalloc or a cache's), or a large kmalloc. */
   kfree(addr: number): void {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
     if (this.isSlobPage(addr)) {
-      this.release(addr, this.owner(addr, -1, "kfree"), "kfree");
+      this.lock();
+      try {
+        this.release(addr, this.owner(addr, -1, "kfree"), "kfree");
+      } finally {
+        this.unlock();
+      }
       return;
     }
     this.large.free(addr, "kfree");
@@ -625,6 +794,15 @@ export class SlobAllocator implements CacheBackend {
   ksize(addr: number): number {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
     if (!this.isSlobPage(addr)) return this.pageSize << this.large.order(addr, "ksize");
+    this.lock();
+    try {
+      return this.ksizeLocked(addr);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private ksizeLocked(addr: number): number {
     const id = this.owner(addr, -1, "ksize");
     const pfn = addr >>> this.pageShift;
     if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) {
@@ -634,7 +812,9 @@ export class SlobAllocator implements CacheBackend {
     const units = this.u16[at] as number;
     // A free block is never taken for a live one: the walk finds it.
     this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), units, "ksize", addr);
-    return id === Slob.KMALLOC_ID ? units * Slob.UNIT - Slob.HDR : this.cacheOf(id).objectSize;
+    return id === Slob.KMALLOC_ID
+      ? units * Slob.UNIT - Slob.HDR
+      : (this.cacheOf(id) as KmemCache).objectSize;
   }
 
   /** krealloc: in place while the block holds `size`, else move. */
@@ -690,114 +870,137 @@ export class SlobAllocator implements CacheBackend {
       flags = opts.flags;
     }
     const ctor = checkCtor(opts.ctor);
-    if (this.findByName(name as string) !== null) {
-      throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
+    this.lock();
+    try {
+      if (this.findLocked(name as string) !== null) {
+        throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
+      }
+      align = calculateAlignment(flags, align, size);
+      const id = this.newId();
+      if (id < 0) throw new RangeError(`SLOB has room for ${Slob.MAX_ID - 1} caches`);
+      const descBytes = CacheDesc.WORDS * 4;
+      const desc = this.slobAlloc(descBytes + Slob.HDR, Gfp.KERNEL, Slob.MIN_ALIGN, Slob.BOOT_ID);
+      if (desc === 0) return null;
+      const big = !this.fitsPage(size + Slob.HDR, align);
+      const pages = Math.ceil(size / this.pageSize);
+      const order = big ? (pages <= 1 ? 0 : 32 - Math.clz32(pages - 1)) : -1;
+      const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
+      dv.fill(0);
+      dv[CacheDesc.ID] = id;
+      dv[CacheDesc.OBJECT_SIZE] = size;
+      dv[CacheDesc.ALIGN] = align;
+      dv[CacheDesc.FLAGS] = flags;
+      dv[CacheDesc.ORDER] = order;
+      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
+      this.bytes.set(nameBytes, desc + CacheDesc.NAME * 4);
+      // Link as the newest cache.
+      const first = this.d[SlobDesc.CACHES] as number;
+      dv[CacheDesc.NEXT] = first;
+      if (first !== 0) this.words[(first >>> 2) + CacheDesc.PREV] = desc;
+      this.d[SlobDesc.CACHES] = desc;
+      if (ctor !== null) this.ctors.set(name as string, ctor);
+      const c = this.makeHandle(desc, dv, name as string, ctor);
+      while (this.caches.length <= id) this.caches.push(null);
+      this.caches[id] = c;
+      return c;
+    } finally {
+      this.unlock();
     }
-    align = calculateAlignment(flags, align, size);
-    const id = this.newId();
-    if (id < 0) throw new RangeError(`SLOB has room for ${Slob.MAX_ID - 1} caches`);
-    const descBytes = CacheDesc.WORDS * 4;
-    const desc = this.slobAlloc(descBytes + Slob.HDR, Gfp.KERNEL, Slob.MIN_ALIGN, Slob.BOOT_ID);
-    if (desc === 0) return null;
-    const big = !this.fitsPage(size + Slob.HDR, align);
-    const pages = Math.ceil(size / this.pageSize);
-    const order = big ? (pages <= 1 ? 0 : 32 - Math.clz32(pages - 1)) : -1;
-    const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
-    dv.fill(0);
-    dv[CacheDesc.ID] = id;
-    dv[CacheDesc.OBJECT_SIZE] = size;
-    dv[CacheDesc.ALIGN] = align;
-    dv[CacheDesc.FLAGS] = flags;
-    dv[CacheDesc.ORDER] = order;
-    this.bytes.set(nameBytes, desc + CacheDesc.NAME * 4);
-    // Link as the newest cache.
-    const first = this.d[SlobDesc.CACHES] as number;
-    dv[CacheDesc.NEXT] = first;
-    if (first !== 0) this.words[(first >>> 2) + CacheDesc.PREV] = desc;
-    this.d[SlobDesc.CACHES] = desc;
-    const blockBytes = big ? this.pageSize << order : ((size + Slob.HDR + 1) & ~1) - Slob.HDR;
-    const geometry: CacheGeometry = {
-      objectSize: size,
-      size: blockBytes,
-      align,
-      offset: 0,
-      redLeft: 0,
-      inuse: size,
-      track: 0,
-      order: big ? order : 0,
-      objects: 0,
-      bitmap: -1,
-      minPartial: 0,
-    };
-    const c = new KmemCache(
-      this,
-      name as string,
-      size,
-      desc,
-      id,
-      id,
-      geometry,
-      0,
-      flags,
-      ctor,
-      dv,
-      dv,
-      NO_SLOTS,
-    );
-    this.caches[id] = c;
-    return c;
   }
 
+  /** The smallest cache id no descriptor in memory uses; -1 when all are taken. Lock held. */
   private newId(): number {
-    for (let id = Slob.BOOT_ID + 1; id < this.caches.length; id++)
-      if (this.caches[id] === null) return id;
-    if (this.caches.length > Slob.MAX_ID) return -1;
-    this.caches.push(null);
-    return this.caches.length - 1;
+    const used = new Set<number>();
+    for (
+      let d = this.d[SlobDesc.CACHES] as number;
+      d !== 0 && used.size <= this.totalPages;
+      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+    ) {
+      used.add(this.words[(d >>> 2) + CacheDesc.ID] as number);
+    }
+    for (let id = Slob.BOOT_ID + 1; id <= Slob.MAX_ID; id++) if (!used.has(id)) return id;
+    return -1;
   }
 
+  /** The cache named `name`, made in any context; null if none. */
   findByName(name: string): KmemCache | null {
+    this.lock();
+    try {
+      return this.findLocked(name);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private findLocked(name: string): KmemCache | null {
+    if (this.smp) this.syncCaches();
     for (const c of this.caches) if (c !== null && c.name === name) return c;
     return null;
   }
 
-  /** kmem_cache_alloc: SLOB runs the constructor at every allocation. */
+  /** kmem_cache_alloc: SLOB runs the constructor at every allocation (after the lock). */
   alloc(c: KmemCache, gfp: number, _size: number): number {
+    this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFail(gfp, c.objectSize, c.flags)) return 0;
     let obj: number;
     if ((c.dv[CacheDesc.ORDER] as number) >= 0) {
       obj = this.buddy.allocPages(c.order, gfp & ~Gfp.ZERO);
       if (obj === 0) return 0;
       const i = (obj >>> this.pageShift) * Frame.WORDS;
-      this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
       this.f[i + SlobPg.LIST] = SlobList.BIG;
       this.f[i + SlobPg.CACHE] = c.id;
-      this.pageGauge(1 << c.order);
       if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.bytes.fill(0, obj, obj + c.size);
+      this.lock();
+      this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      this.pageGauge(1 << c.order);
+      c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+      this.unlock();
     } else {
-      obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
-      if (obj === 0) return 0;
+      this.lock();
+      try {
+        obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
+        if (obj === 0) return 0;
+        c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+      } finally {
+        this.unlock();
+      }
     }
-    c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
     if (c.ctor !== null) c.ctor(obj);
     return obj;
   }
 
   /** kmem_cache_free. */
   free(c: KmemCache, addr: number): void {
+    this.checkHandle(c, "free");
     if (addr >>> 0 !== addr) {
       throw new TypeError(`${c.name}: address must be an unsigned integer, got ${describe(addr)}`);
     }
-    this.release(addr, this.owner(addr, c.id, c.name + ".free"), c.name + ".free");
+    this.lock();
+    try {
+      this.release(addr, this.owner(addr, c.id, c.name + ".free"), c.name + ".free");
+    } finally {
+      this.unlock();
+    }
   }
 
   /** Checks that `addr` is a live object of cache `c` (what a free would check); reads only. */
   checkLive(c: KmemCache, addr: number, fn: string): void {
-    this.owner(addr, c.id, fn);
-    const pfn = addr >>> this.pageShift;
-    if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) return;
-    const at = (addr - Slob.HDR) >>> 1;
-    this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), this.u16[at] as number, fn, addr);
+    this.lock();
+    try {
+      this.owner(addr, c.id, fn);
+      const pfn = addr >>> this.pageShift;
+      if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) return;
+      const at = (addr - Slob.HDR) >>> 1;
+      this.insertionPoint(
+        pfn,
+        at - (pfn << (this.pageShift - 1)),
+        this.u16[at] as number,
+        fn,
+        addr,
+      );
+    } finally {
+      this.unlock();
+    }
   }
 
   /** SLOB keeps no empty pages: nothing to shrink. */
@@ -810,23 +1013,35 @@ export class SlobAllocator implements CacheBackend {
     return 0;
   }
 
+  /** No per-cpu state: nothing to drain when a cpu goes offline. */
+  drainCpu(_cpu: number): number {
+    return 0;
+  }
+
   destroy(c: KmemCache): void {
-    const active = c.dv[CacheDesc.ACTIVE] as number;
-    if (active > 0) {
-      throw new KmemError(
-        "BUSY",
-        `cache ${JSON.stringify(c.name)} still has ${active} live object(s); free them before destroy()`,
-      );
+    this.lock();
+    try {
+      this.checkHandle(c, "destroy");
+      const active = c.dv[CacheDesc.ACTIVE] as number;
+      if (active > 0) {
+        throw new KmemError(
+          "BUSY",
+          `cache ${JSON.stringify(c.name)} still has ${active} live object(s); free them before destroy()`,
+        );
+      }
+      const desc = c.desc;
+      const next = c.dv[CacheDesc.NEXT] as number;
+      const prev = c.dv[CacheDesc.PREV] as number;
+      if (prev !== 0) this.words[(prev >>> 2) + CacheDesc.NEXT] = next;
+      else this.d[SlobDesc.CACHES] = next;
+      if (next !== 0) this.words[(next >>> 2) + CacheDesc.PREV] = prev;
+      c.dv[CacheDesc.SERIAL] = 0;
+      this.caches[c.id] = null;
+      c.dead = true;
+      this.release(desc, Slob.BOOT_ID, "destroy");
+    } finally {
+      this.unlock();
     }
-    const desc = c.desc;
-    const next = c.dv[CacheDesc.NEXT] as number;
-    const prev = c.dv[CacheDesc.PREV] as number;
-    if (prev !== 0) this.words[(prev >>> 2) + CacheDesc.NEXT] = next;
-    else this.d[SlobDesc.CACHES] = next;
-    if (next !== 0) this.words[(next >>> 2) + CacheDesc.PREV] = prev;
-    this.caches[c.id] = null;
-    c.dead = true;
-    this.release(desc, Slob.BOOT_ID, "destroy");
   }
 
   badGfp(gfp: unknown): never {
@@ -837,16 +1052,22 @@ export class SlobAllocator implements CacheBackend {
 
   /** Caches, newest first. */
   realCaches(): KmemCache[] {
-    const out: KmemCache[] = [];
-    for (
-      let d = this.d[SlobDesc.CACHES] as number;
-      d !== 0;
-      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
-    ) {
-      const c = this.caches[this.words[(d >>> 2) + CacheDesc.ID] as number];
-      if (c !== null && c !== undefined) out.push(c);
+    this.lock();
+    try {
+      if (this.smp) this.syncCaches();
+      const out: KmemCache[] = [];
+      for (
+        let d = this.d[SlobDesc.CACHES] as number;
+        d !== 0;
+        d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+      ) {
+        const c = this.caches[this.words[(d >>> 2) + CacheDesc.ID] as number];
+        if (c !== null && c !== undefined) out.push(c);
+      }
+      return out;
+    } finally {
+      this.unlock();
     }
-    return out;
   }
 
   info(c: KmemCache): SlabCacheInfo {
@@ -876,7 +1097,18 @@ export class SlobAllocator implements CacheBackend {
     return this.d[SlobDesc.KMALLOC_ACTIVE] as number;
   }
 
+  /** Checks SLOB-1..4 under the lock (SLOB has no per-cpu state). */
   verify(): void {
+    this.lock();
+    try {
+      if (this.smp) this.syncCaches();
+      this.verifyLocked();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private verifyLocked(): void {
     if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE)
       corrupt("SLOB-1", "descriptor magic is wrong");
     const f = this.f;

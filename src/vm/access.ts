@@ -118,7 +118,12 @@ export class MemAccess {
     const w = this.w;
     const page = off >>> this.pageShift;
     let t = this.pt.pgd;
-    if (t === 0) return -1;
+    if (t === 0) {
+      // Another context may have set the layer up since: take its descriptor.
+      this.vm.refresh();
+      t = this.pt.pgd;
+      if (t === 0) return -1;
+    }
     for (let shift = this.topShift; shift > 0; shift -= this.entryBits) {
       const e = w[t + ((page >>> shift) & this.entryMask)] as number;
       if ((e & Pte.PRESENT) === 0) return -1;

@@ -126,6 +126,13 @@ export class Vmalloc {
     if (desc !== 0) this.adopt(desc);
   }
 
+  /** Takes the descriptor another context of a shared instance made, if there is one now. */
+  refresh(): void {
+    if (this.desc !== 0) return;
+    const desc = this.h[Hdr.VMALLOC] as number;
+    if (desc !== 0) this.adopt(desc);
+  }
+
   private adopt(desc: number): void {
     const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
     this.desc = desc;

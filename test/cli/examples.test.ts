@@ -91,4 +91,11 @@ describe("examples", () => {
     );
     assert.match(out, /^kvmalloc\(64 KiB\), fragmented: vmalloc$/m);
   });
+
+  it("workers", () => {
+    const out = run("workers");
+    assert.match(out, /^worker was cpu 1; main thread is cpu 0$/m);
+    assert.match(out, /^received 1000 points, sum 499500 \(worker said 499500\)$/m);
+    assert.match(out, /^point objects live: 0$/m);
+  });
 });

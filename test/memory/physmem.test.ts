@@ -99,7 +99,7 @@ describe("verify() finds corrupted metadata", () => {
     const live = [mm.allocPages(2), mm.allocPages(0)];
     mm.freePages(live[1] as number, 0);
     mm.verify();
-    return { mm, f: memMap(mm), h: new Int32Array(mm.buffer, 0, 128), a: live[0] as number };
+    return { mm, f: memMap(mm), h: new Int32Array(mm.buffer, 0, 512), a: live[0] as number };
   }
 
   it("LAYOUT-1: a clobbered magic", () => {

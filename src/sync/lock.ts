@@ -1,0 +1,122 @@
+/*
+ * Locks over i32 words of the managed buffer, for contexts (the main thread and workers)
+ * sharing one SharedArrayBuffer: a futex mutex after Drepper's "Futexes are tricky" (mutex
+ * type 3), with the owner's cpu id in the word so that a lock held by a cpu that went
+ * offline is reported instead of waited for forever.
+ *
+ *   lock word   31  30          16 15             0
+ *              +---+-----------+---+---------------+
+ *              | 0 | CONTENDED | 0 | owner cpu + 1 |     0 = free
+ *              +---+-----------+---+---------------+
+ *
+ * lock():   one compareExchange 0 -> cpu + 1 when free (the uncontended case). Otherwise
+ *           spin a little, then mark the word CONTENDED and Atomics.wait on it, in rounds of
+ *           WAIT_MS so that the owner's hotplug state is looked at again after each round.
+ *           Where a context may not block (a browser's main thread, or a buffer that is not
+ *           shared) it only spins.
+ * unlock(): one exchange to 0; Atomics.notify only when the word was CONTENDED.
+ *
+ * Every lock of kmem is taken through these two functions, in the order ARCHITECTURE.md
+ * lists (mempool, slab_mutex, SLOB, a cache's list_lock, zone). An instance with one cpu
+ * takes none: its callers test `smp` first, one predictable branch.
+ *
+ * Invariant LOCK-1 (verify()): at rest, every lock word is 0.
+ */
+
+import { KmemError } from "../errors.js";
+import { CpuState, Hdr, Pcp } from "../memory/index.js";
+
+export const enum LockWord {
+  FREE = 0,
+  OWNER_MASK = 0xffff,
+  CONTENDED = 1 << 30,
+}
+
+/** Failed compareExchanges before a context starts to wait. */
+const SPINS = 100;
+/** A wait round: after it, the owner's state is looked at again. */
+const WAIT_MS = 5;
+
+/**
+ * Whether this thread may block in Atomics.wait (Node's main thread and workers may; a
+ * browser's main thread may not).
+ */
+export const canBlock: boolean = (() => {
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  try {
+    // The word is 0, so this returns "not-equal" at once where waiting is allowed.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Takes the lock at `w[i]` for `cpu`. `w` is a view from byte 0 of the buffer (so that the
+ * header's cpu states are at their Hdr indices); `name` names the lock in errors.
+ */
+export function lock(w: Int32Array, i: number, cpu: number, name: string): void {
+  if (Atomics.compareExchange(w, i, 0, cpu + 1) !== 0) lockSlow(w, i, cpu, name);
+}
+
+/** Takes the lock if it is free; true if taken. */
+export function tryLock(w: Int32Array, i: number, cpu: number): boolean {
+  return Atomics.compareExchange(w, i, 0, cpu + 1) === 0;
+}
+
+/** Releases a lock `cpu` holds. */
+export function unlock(w: Int32Array, i: number, cpu: number): void {
+  if (Atomics.exchange(w, i, 0) !== cpu + 1) Atomics.notify(w, i, 1);
+}
+
+/** The cpu holding the lock at `w[i]`, or -1 if it is free. */
+export function lockOwner(w: Int32Array, i: number): number {
+  return (Atomics.load(w, i) & LockWord.OWNER_MASK) - 1;
+}
+
+function lockSlow(w: Int32Array, i: number, cpu: number, name: string): void {
+  const mine = cpu + 1;
+  const blocking = canBlock && w.buffer instanceof SharedArrayBuffer;
+  for (let spin = 0; ; spin++) {
+    const v = Atomics.load(w, i);
+    if (v === 0) {
+      // Once a context had to wait, others may be waiting too: take it marked contended,
+      // so that our unlock wakes the next one.
+      if (Atomics.compareExchange(w, i, 0, spin < SPINS ? mine : mine | LockWord.CONTENDED) === 0)
+        return;
+      continue;
+    }
+    checkOwner(w, v, cpu, name);
+    if (spin < SPINS) continue;
+    if ((v & LockWord.CONTENDED) === 0) {
+      if (Atomics.compareExchange(w, i, v, v | LockWord.CONTENDED) !== v) continue;
+    }
+    if (blocking) Atomics.wait(w, i, v | LockWord.CONTENDED, WAIT_MS);
+  }
+}
+
+/** A lock that can never be released: held by this very context, or by an offline cpu. */
+function checkOwner(w: Int32Array, v: number, cpu: number, name: string): void {
+  const owner = (v & LockWord.OWNER_MASK) - 1;
+  if (owner === cpu) {
+    throw new KmemError(
+      "DEADLOCK",
+      `${name} is already held by this context (cpu ${cpu}): a shrinker, constructor or log function called back into kmem`,
+    );
+  }
+  const state = w[Hdr.PCP + Pcp.WORDS * owner + Pcp.STATE];
+  if (state !== CpuState.ONLINE) {
+    throw new KmemError(
+      "DEADLOCK",
+      `${name} is held by cpu ${owner}, which went offline while holding it`,
+    );
+  }
+  if (!(w.buffer instanceof SharedArrayBuffer)) {
+    // Contexts over an unshared buffer live in one thread: the owner cannot run meanwhile.
+    throw new KmemError(
+      "DEADLOCK",
+      `${name} is held by cpu ${owner} of this thread (a callback of it called into this context)`,
+    );
+  }
+}

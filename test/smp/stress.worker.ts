@@ -1,0 +1,10 @@
+/* A worker of test/smp/workers.test.ts: attaches to the instance and runs its share. */
+
+import { parentPort, workerData } from "node:worker_threads";
+import { Kmem } from "../../src/index.js";
+import { type StressConfig, stress } from "./stress.js";
+
+const data = workerData as { buffer: SharedArrayBuffer; cfg: StressConfig };
+const mm = Kmem.attach(data.buffer);
+const result = stress(mm, data.cfg);
+parentPort?.postMessage({ cpu: mm.cpu, result });

@@ -1,0 +1,116 @@
+/*
+ * Real workers over one SharedArrayBuffer: the main thread and two workers run the seeded
+ * stress workload of stress.ts at once (same-cpu frees, cross-cpu frees through rings,
+ * caches, pages), bounded in time. Afterwards the workers' cpus are taken offline and
+ * everything must add up: no broken stamp (nothing handed out twice), every cache empty,
+ * verify() clean, and every page back once the caches are shrunk.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import { Kmem } from "../../src/index.js";
+import { makeCaches, newRing, type StressConfig, type StressResult, stress } from "./stress.js";
+
+const WORKER = new URL("./stress.worker.js", import.meta.url);
+
+function runWorker(
+  buffer: SharedArrayBuffer,
+  cfg: StressConfig,
+): Promise<{ cpu: number; result: StressResult }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER, { workerData: { buffer, cfg } });
+    let msg: { cpu: number; result: StressResult } | null = null;
+    w.on("message", (m: { cpu: number; result: StressResult }) => (msg = m));
+    w.on("error", reject);
+    w.on("exit", (code) => {
+      if (code !== 0 || msg === null) reject(new Error(`worker ${cfg.who} exited with ${code}`));
+      else resolve(msg);
+    });
+  });
+}
+
+async function round(
+  slab: "slub" | "slob",
+  seed: number,
+  ops: number,
+  memory = 8 << 20,
+): Promise<{ failures: number; stalls: number }> {
+  const main = new Kmem({ memory, cpus: 3, slab });
+  const cacheNames = makeCaches(main);
+  const rings = [newRing(64), newRing(64), newRing(64)];
+  const deadline = Date.now() + 4000;
+  // who -> ring it sends into: 0 -> 1 -> 2 -> 0 (0 is the main thread).
+  const cfg = (who: number): StressConfig => ({
+    who,
+    seed: seed * 7 + who,
+    ops,
+    deadline,
+    out: rings[who] as SharedArrayBuffer,
+    in: rings[(who + 2) % 3] as SharedArrayBuffer,
+    cacheNames,
+  });
+  const workers = [
+    runWorker(main.buffer as SharedArrayBuffer, cfg(1)),
+    runWorker(main.buffer as SharedArrayBuffer, cfg(2)),
+  ];
+  // The main thread takes part too, once the workers are on their way.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const mine = stress(main, cfg(0));
+  const done = await Promise.all(workers);
+  const results = [mine, ...done.map((d) => d.result)];
+  for (const d of done) main.offlineCpu(d.cpu);
+
+  for (const r of results) assert.deepEqual(r.broken, [], `participant ${r.who}: stamps intact`);
+  const allocs = results.reduce((n, r) => n + r.allocs, 0);
+  const frees = results.reduce((n, r) => n + r.frees + r.received, 0);
+  assert.equal(frees, allocs, "every allocation was freed exactly once");
+  assert.equal(
+    results.reduce((n, r) => n + r.sent, 0),
+    results.reduce((n, r) => n + r.received, 0),
+    "every object sent was received",
+  );
+  assert.ok(
+    results.every((r) => r.sent > 0 && r.received > 0),
+    "cross-cpu frees happened",
+  );
+  main.verify();
+  for (const c of main.stats().caches) {
+    if (c.name !== "kmem_cache") assert.equal(c.activeObjects, 0, `${c.name} is empty`);
+  }
+  for (const name of cacheNames) main.findCache(name)?.destroy();
+  main.shrinkSlabs();
+  main.drainPages();
+  main.verify();
+  const st = main.stats();
+  const boot = st.caches.find((c) => c.name === "kmem_cache");
+  const descriptors = slab === "slob" ? 0 : (boot?.slabs ?? 0) * (boot?.pagesPerSlab ?? 1);
+  assert.equal(st.slabPages, descriptors, "only the descriptors' slabs remain");
+  assert.equal(st.freePages + st.slabPages, st.managedPages, "every page came back");
+  return {
+    failures: results.reduce((n, r) => n + r.failures, 0),
+    stalls: st.events.allocstall_normal ?? 0,
+  };
+}
+
+describe("workers", () => {
+  it("main thread and two workers: kmalloc, caches, pages, cross-cpu frees (SLUB)", async () => {
+    await round("slub", 1, 30000);
+    await round("slub", 2, 30000);
+  });
+
+  it("the same in a small memory: failures, direct reclaim, flush and drain requests", async () => {
+    // 1 MiB: allocations fail, reclaim runs and asks the other cpus to flush and drain.
+    for (const seed of [4, 5]) {
+      const { failures, stalls } = await round("slub", seed, 30000, 1 << 20);
+      assert.ok(
+        failures > 0 && stalls > 0,
+        `memory ran short (${failures} failures, ${stalls} stalls)`,
+      );
+    }
+  });
+
+  it("the same with SLOB behind kmalloc and the caches", async () => {
+    await round("slob", 3, 15000);
+  });
+});
