@@ -9,19 +9,25 @@ import { fileURLToPath } from "node:url";
 import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
+import { runSmpBenchmarks } from "./smp.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const rows = await runAll(filter, rounds);
+// Workers over one SharedArrayBuffer: their own timing, not mitata's (`npm run bench -- smp`).
+const smpOnly = filter === "smp" || filter === "workers";
+const rows = smpOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
   `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
     `per case the lowest median of ${rounds} interleaved rounds\n\n`,
 );
 process.stdout.write(markdown(rows));
+if (filter === undefined || smpOnly) {
+  process.stdout.write(`${await runSmpBenchmarks(Math.max(rounds, 5))}\n`);
+}
 
 // Construction in fresh processes: what a program pays once, at start.
 if (filter === undefined || "construction".includes(filter) || filter.includes("cold")) {
