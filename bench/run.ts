@@ -12,6 +12,7 @@ import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
 import { replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
+import { runSmpBenchmarks } from "./smp.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
@@ -20,14 +21,19 @@ registerVmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-// `npm run bench -- replay` runs the trace replays alone.
-const rows = filter === "replay" ? [] : await runAll(filter, rounds);
+// `npm run bench -- replay` runs the trace replays alone; workers over one SharedArrayBuffer
+// have their own timing, not mitata's (`npm run bench -- smp`).
+const smpOnly = filter === "smp" || filter === "workers";
+const rows = filter === "replay" || smpOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
   `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
     `per case the lowest median of ${rounds} interleaved rounds\n\n`,
 );
 process.stdout.write(markdown(rows));
+if (filter === undefined || smpOnly) {
+  process.stdout.write(`${await runSmpBenchmarks(Math.max(rounds, 5))}\n`);
+}
 
 // Construction in fresh processes: what a program pays once, at start.
 if (filter === undefined || "construction".includes(filter) || filter.includes("cold")) {

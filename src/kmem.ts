@@ -83,6 +83,11 @@ export interface KmemOptions {
    * and other contexts open it with {@link Kmem.attach}.
    */
   cpus?: number;
+  /**
+   * Per-cpu caching (default true). false is for measuring what it buys: per-cpu page lists
+   * hold no page and caches keep no sheaves (cpu slabs remain: SLUB has no path without).
+   */
+  percpu?: boolean;
 }
 
 /** Options of {@link Kmem.attach}: what belongs to the attaching context alone. */
@@ -107,6 +112,7 @@ const OPTION_KEYS = [
   "initOnFree",
   "slab",
   "cpus",
+  "percpu",
 ] as const;
 const ATTACH_KEYS = ["log", "ctors"] as const;
 
@@ -281,13 +287,15 @@ export class Kmem {
     }
     this.initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc);
     const initOnFree = checkBoolean("initOnFree", options.initOnFree);
+    if (options.percpu !== undefined) checkBoolean("percpu", options.percpu);
     // Every option is valid: only now is the buffer written to.
     this.phys.init();
     const h = this.phys.header;
     h[Hdr.OPTIONS] =
       (this.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
       (initOnFree ? HdrOption.INIT_ON_FREE : 0) |
-      (kind === "slob" ? HdrOption.SLOB : 0);
+      (kind === "slob" ? HdrOption.SLOB : 0) |
+      (options.percpu === false ? HdrOption.NO_PERCPU : 0);
     claimCpu(h, cpus);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;

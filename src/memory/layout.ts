@@ -131,6 +131,8 @@ export const enum HdrOption {
   INIT_ON_FREE = 1 << 1,
   /** SLOB serves kmalloc and the caches. */
   SLOB = 1 << 2,
+  /** Per-cpu caching off (measurements): per-cpu page lists of one page, no sheaves. */
+  NO_PERCPU = 1 << 3,
 }
 
 /** One free_area entry: header[Hdr.FREE_AREA + FreeArea.WORDS * order + field]. */

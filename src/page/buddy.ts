@@ -52,6 +52,7 @@ import {
   Frame,
   FreeArea,
   Hdr,
+  HdrOption,
   Layout,
   Pcp,
   Pg,
@@ -167,8 +168,10 @@ export class BuddyAllocator {
     h[Hdr.WMARK_LOW] = w.low;
     h[Hdr.WMARK_HIGH] = w.high;
     const batch = pcpBatch(mem.managedPages, mem.pageSize);
-    h[Hdr.PCP_BATCH] = batch;
-    h[Hdr.PCP_HIGH] = pcpHigh(w.low, batch, mem.nrCpus);
+    const percpu = ((h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
+    // Without per-cpu caching every order-0 page goes to and comes from the buddy lists.
+    h[Hdr.PCP_BATCH] = percpu ? batch : 1;
+    h[Hdr.PCP_HIGH] = percpu ? pcpHigh(w.low, batch, mem.nrCpus) : 1;
     this.freeBootMemory();
   }
 

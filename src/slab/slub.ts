@@ -67,6 +67,7 @@ import {
   CpuRequest,
   Frame,
   Hdr,
+  HdrOption,
   Pg,
   PgFlag,
   type PhysMem,
@@ -362,7 +363,10 @@ export class SlabAllocator {
     dv[Desc.REFCOUNT] = 1;
     dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
     // Debug caches check every object on its way in and out: no sheaves (as Linux).
-    const sheafCap = (flags & SlabFlag.DEBUG_MASK) !== 0 ? 0 : sheafCapacity(g.size, this.pageSize);
+    // So do all caches of an instance made without per-cpu caching.
+    const percpu = ((this.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
+    const sheafCap =
+      (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, this.pageSize);
     dv[Desc.SHEAF_CAP] = sheafCap;
     const c = new KmemCache(
       this,

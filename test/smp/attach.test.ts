@@ -74,6 +74,19 @@ describe("Kmem.attach", () => {
     assert.throws(() => new Kmem({ memory: MiB, cpus: 1.5 }), TypeError);
   });
 
+  it("can switch per-cpu caching off, to measure what it buys", () => {
+    const mm = new Kmem({ memory: 4 * MiB, cpus: 2, percpu: false });
+    const other = Kmem.attach(mm.buffer);
+    other.freePages(other.allocPages(0), 0);
+    assert.equal(mm.stats().pcpPages, 0, "a freed page goes straight to the buddy lists");
+    const c = mm.createCache("c", 64);
+    assert.ok(c !== null);
+    const objs = Array.from({ length: 200 }, () => c.alloc());
+    for (const o of objs) other.kfree(o);
+    mm.verify();
+    assert.throws(() => new Kmem({ memory: MiB, percpu: 1 as never }), /percpu must be a boolean/);
+  });
+
   it("follows the options the instance was made with", () => {
     const a = new Kmem({ memory: 4 * MiB, cpus: 2, debug: "FZ", initOnFree: true });
     const b = Kmem.attach(a.buffer);
