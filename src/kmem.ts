@@ -88,12 +88,20 @@ export interface KmemOptions {
    * hold no page and caches keep no sheaves (cpu slabs remain: SLUB has no path without).
    */
   percpu?: boolean;
+  /**
+   * How long an allocation that may sleep (GFP_KERNEL) waits for another context to free
+   * memory before it returns 0, in ms (default 100); __GFP_NOFAIL waits until it succeeds.
+   * Waiting needs another cpu online; this context's own setting.
+   */
+  allocWaitMs?: number;
 }
 
 /** Options of {@link Kmem.attach}: what belongs to the attaching context alone. */
 export interface AttachOptions {
   /** Receives this context's allocation-failure reports. Default: silent. */
   log?: LogFn;
+  /** As {@link KmemOptions.allocWaitMs}, for this context. */
+  allocWaitMs?: number;
   /**
    * Constructors of caches made with one, by cache name: functions cannot cross threads,
    * so each context registers its own (or later, with {@link Kmem.registerCtor}).
@@ -113,8 +121,10 @@ const OPTION_KEYS = [
   "slab",
   "cpus",
   "percpu",
+  "allocWaitMs",
 ] as const;
-const ATTACH_KEYS = ["log", "ctors"] as const;
+const ATTACH_KEYS = ["log", "ctors", "allocWaitMs"] as const;
+const MAX_WAIT_MS = 2 ** 31 - 1;
 
 /** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
 let attaching: { buffer: Backing; options: AttachOptions } | null = null;
@@ -212,6 +222,9 @@ export class Kmem {
         this.phys = phys;
         this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
         this.buddy.log = log;
+        if (attach.options.allocWaitMs !== undefined) {
+          this.buddy.waitMs = attach.options.allocWaitMs;
+        }
         this.initOnAlloc = (opts & HdrOption.INIT_ON_ALLOC) !== 0;
         const initOnFree = (opts & HdrOption.INIT_ON_FREE) !== 0;
         this.slabAllocator = (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub";
@@ -288,6 +301,9 @@ export class Kmem {
     this.initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc);
     const initOnFree = checkBoolean("initOnFree", options.initOnFree);
     if (options.percpu !== undefined) checkBoolean("percpu", options.percpu);
+    if (options.allocWaitMs !== undefined) {
+      checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
+    }
     // Every option is valid: only now is the buffer written to.
     this.phys.init();
     const h = this.phys.header;
@@ -299,6 +315,7 @@ export class Kmem {
     claimCpu(h, cpus);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
     this.buddy.log = options.log ?? null;
+    if (options.allocWaitMs !== undefined) this.buddy.waitMs = options.allocWaitMs;
     if (kind === "slob") {
       const slob = new SlobAllocator(this.phys, this.buddy, {
         initOnAlloc: this.initOnAlloc,
@@ -340,6 +357,9 @@ export class Kmem {
     checkKnownKeys("Kmem.attach", options, ATTACH_KEYS);
     if (options.log !== undefined && typeof options.log !== "function") {
       throw new TypeError(`log must be a function, got ${describe(options.log)}`);
+    }
+    if (options.allocWaitMs !== undefined) {
+      checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
     }
     if (options.ctors !== undefined) {
       if (typeof options.ctors !== "object" || options.ctors === null) {
@@ -422,6 +442,48 @@ export class Kmem {
     if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
     if (addr !== 0) this.buddy.freePages(addr, order);
+  }
+
+  /**
+   * allocPages that may wait for memory without blocking the thread (for a main thread):
+   * when the request would sleep, it waits with Atomics.waitAsync for another context to free
+   * memory, as long as allocWaitMs allows (__GFP_NOFAIL: until it succeeds, or nobody else
+   * is online). Resolves to the address, or 0.
+   */
+  async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
+    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
+  }
+
+  /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
+  async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
+    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    const pages = Math.ceil(size / this.pageSize);
+    const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
+    return this.waitingFor(order, gfp, () => this.kmalloc(size, gfp));
+  }
+
+  /** Tries `alloc` without sleeping; while it fails and the request may wait, waits async. */
+  private async waitingFor(order: number, gfp: number, alloc: () => number): Promise<number> {
+    const b = this.buddy;
+    const deadline = Date.now() + b.waitMs;
+    const nofail = (gfp & Gfp.NOFAIL) !== 0;
+    for (;;) {
+      const seq = b.freeSeq();
+      b.noWait++;
+      let addr: number;
+      try {
+        addr = alloc();
+      } finally {
+        b.noWait--;
+      }
+      if (addr !== 0 || !b.waitsFor(order, gfp)) return addr;
+      const left = deadline - Date.now();
+      if (!nofail && left <= 0) return 0;
+      if (!(await b.waitForFree(seq, nofail ? 20 : Math.min(left, 20)))) return 0;
+    }
   }
 
   /* ------------------------------------------------------------------ slab caches, kmalloc */

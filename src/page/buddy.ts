@@ -61,7 +61,7 @@ import {
   pcpBase,
   Vm,
 } from "../memory/index.js";
-import { cpuState, lock, unlock } from "../sync/index.js";
+import { canBlock, cpuState, lock, unlock } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
 import { computeWatermarks, pcpBatch, pcpHigh, type Watermarks } from "./watermarks.js";
 
@@ -77,6 +77,10 @@ const ALLOC_NON_BLOCK = 16; // cannot reclaim: with MIN_RESERVE, min -= min / 4 
 const SWAP_CLUSTER_MAX = 32;
 /** Rounds of direct reclaim before giving up (mm/page_alloc.c). */
 const MAX_RECLAIM_RETRIES = 16;
+/** PAGE_ALLOC_COSTLY_ORDER: larger requests do not wait for memory unless told to. */
+const COSTLY_ORDER = 3;
+/** Longest single Atomics.wait of a sleeping allocation: then it asks and tries again. */
+const WAIT_ROUND_MS = 20;
 
 /**
  * A shrinker gives memory back under pressure (slab caches register one). It is asked to
@@ -85,6 +89,15 @@ const MAX_RECLAIM_RETRIES = 16;
 export type Shrinker = (nrToScan: number) => number;
 
 export type LogFn = (line: string) => void;
+
+/** Atomics.waitAsync (ES2024; Node 16+), typed here for the ES2022 library. */
+type WaitAsync = (
+  a: Int32Array,
+  i: number,
+  value: number,
+  ms: number,
+) => { async: boolean; value: Promise<string> | string };
+const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
 
 /** Where a frame stands, as the free/misuse paths and verify() classify it. */
 interface BlockOwner {
@@ -128,6 +141,18 @@ export class BuddyAllocator {
   private readonly shrinkers: Shrinker[] = [];
   /** True while shrinkers run (PF_MEMALLOC). */
   private inReclaim = false;
+  /**
+   * How long a sleeping allocation (GFP_KERNEL, with other cpus online) waits for memory
+   * before it fails, in ms; __GFP_NOFAIL waits for as long as it takes.
+   */
+  waitMs = 100;
+  /**
+   * Non-zero while this context holds a lock an allocation must not sleep under (slab_mutex,
+   * slob_lock): others may need it to free memory. Such requests fail instead of waiting.
+   */
+  noWait = 0;
+  /** Whether this thread may block in Atomics.wait here (a shared buffer, more than one cpu). */
+  private readonly canSleep: boolean;
 
   /**
    * `fresh`: set up a new instance (watermarks, free lists); otherwise open the one already
@@ -149,6 +174,7 @@ export class BuddyAllocator {
     this.nrCpus = mem.nrCpus;
     this.cpu = cpu;
     this.smp = mem.nrCpus > 1;
+    this.canSleep = this.smp && canBlock && mem.buffer instanceof SharedArrayBuffer;
     const buffer = this.h.buffer;
     for (let c = 0; c < mem.nrCpus; c++) {
       this.pcps.push(new Int32Array(buffer, this.h.byteOffset + pcpBase(c) * 4, Pcp.WORDS));
@@ -332,7 +358,10 @@ export class BuddyAllocator {
     }
     this.unlockZone();
     p[Pcp.COUNT] -= n;
-    if (n > 0) this.ev[Vm.PCP_DRAIN]++;
+    if (n > 0) {
+      this.ev[Vm.PCP_DRAIN]++;
+      if (this.smp) this.wakeWaiters();
+    }
   }
 
   /**
@@ -385,9 +414,13 @@ export class BuddyAllocator {
     if (count > 0) this.pcpDrain(this.cpu, count);
   }
 
-  /** Clears request bits of this cpu once served. */
+  /**
+   * Clears request bits of this cpu once served; while some context waits for memory they
+   * stay, so that every page this cpu frees meanwhile goes to the buddy lists at once (a
+   * worker about to exit would otherwise keep it).
+   */
   clearRequest(bits: number): void {
-    Atomics.and(this.pcp, Pcp.REQUEST, ~bits);
+    if (Atomics.load(this.h, Hdr.FREE_WAITERS) === 0) Atomics.and(this.pcp, Pcp.REQUEST, ~bits);
   }
 
   /** Posts `request` (CpuRequest bits) to every other online cpu. */
@@ -542,6 +575,7 @@ export class BuddyAllocator {
         if (this.directReclaim(batch) === 0) break;
         pfn = this.tryAlloc(order, allocFlags);
       }
+      if (pfn === 0 && this.maySleep(order, gfp)) pfn = this.sleepForMemory(order, gfp, allocFlags);
       if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
         // Linux loops here until memory comes free; in a single context nothing else can free
         // it, so this is the last try, with the NOFAIL share of the reserve
@@ -551,6 +585,102 @@ export class BuddyAllocator {
     }
     if (pfn !== 0) return this.prepNewPage(pfn, order, gfp);
     return this.allocFailed(order, gfp, true);
+  }
+
+  /* ------------------------------------------------------------------ sleeping */
+
+  /**
+   * Whether a request that reclaim could not serve may wait for another cpu to free memory:
+   * it may reclaim and retry (not __GFP_NORETRY; a costly order only with
+   * __GFP_RETRY_MAYFAIL or __GFP_NOFAIL), this context may block and holds no lock others
+   * need to free, and another cpu is online to free something.
+   */
+  private maySleep(order: number, gfp: number): boolean {
+    return this.canSleep && this.noWait === 0 && this.waitsFor(order, gfp) && this.othersOnline();
+  }
+
+  /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
+  waitsFor(order: number, gfp: number): boolean {
+    if ((gfp & Gfp.DIRECT_RECLAIM) === 0 || (gfp & Gfp.NORETRY) !== 0) return false;
+    if (order > COSTLY_ORDER && (gfp & (Gfp.RETRY_MAYFAIL | Gfp.NOFAIL)) === 0) return false;
+    return (gfp & Gfp.NOFAIL) !== 0 || this.waitMs > 0;
+  }
+
+  /** Some other cpu is online (and could free memory). */
+  othersOnline(): boolean {
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The sleeping part of the slow path: ask every other cpu for its cached pages and objects
+   * (DRAIN_PAGES, FLUSH_SLABS), reclaim what this cpu can, and wait on the free wait queue
+   * (Atomics.wait on Hdr.FREE_SEQ, which frees bump while someone waits), in rounds, until
+   * the request can be served or `waitMs` has passed (__GFP_NOFAIL: until it can be served).
+   */
+  private sleepForMemory(order: number, gfp: number, allocFlags: number): number {
+    const h = this.h;
+    const nofail = (gfp & Gfp.NOFAIL) !== 0;
+    const deadline = Date.now() + this.waitMs;
+    Atomics.add(h, Hdr.FREE_WAITERS, 1);
+    try {
+      for (;;) {
+        const seq = Atomics.load(h, Hdr.FREE_SEQ);
+        this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
+        this.ev[Vm.ALLOCSTALL]++;
+        this.directReclaim(Math.max(SWAP_CLUSTER_MAX, 2 ** order));
+        const pfn = this.tryAlloc(order, nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags);
+        if (pfn !== 0) return pfn;
+        const left = deadline - Date.now();
+        if (!nofail && left <= 0) return 0;
+        Atomics.wait(h, Hdr.FREE_SEQ, seq, nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS));
+      }
+    } finally {
+      Atomics.sub(h, Hdr.FREE_WAITERS, 1);
+    }
+  }
+
+  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
+  private wakeWaiters(): void {
+    if (Atomics.load(this.h, Hdr.FREE_WAITERS) === 0) return;
+    Atomics.add(this.h, Hdr.FREE_SEQ, 1);
+    Atomics.notify(this.h, Hdr.FREE_SEQ);
+  }
+
+  /**
+   * The wait queue's sequence number, for an asynchronous wait (the Promise variants): read
+   * it before trying, then wait on it if the try failed.
+   */
+  freeSeq(): number {
+    return Atomics.load(this.h, Hdr.FREE_SEQ);
+  }
+
+  /**
+   * Waits without blocking for a free after `seq` (or `ms`): Atomics.waitAsync on the free
+   * wait queue, as a waiter, having asked the other cpus for their cached memory. Resolves
+   * false at once where nobody could free anything (one cpu, or no other cpu online).
+   */
+  async waitForFree(seq: number, ms: number): Promise<boolean> {
+    if (!this.smp || !(this.h.buffer instanceof SharedArrayBuffer) || !this.othersOnline()) {
+      return false;
+    }
+    const h = this.h;
+    Atomics.add(h, Hdr.FREE_WAITERS, 1);
+    try {
+      this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
+      this.ev[Vm.ALLOCSTALL]++;
+      if (waitAsync === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(ms, WAIT_ROUND_MS)));
+      } else {
+        const r = waitAsync(h, Hdr.FREE_SEQ, seq, ms);
+        if (r.async) await r.value;
+      }
+      return true;
+    } finally {
+      Atomics.sub(h, Hdr.FREE_WAITERS, 1);
+    }
   }
 
   private tryAlloc(order: number, allocFlags: number): number {
@@ -688,6 +818,7 @@ export class BuddyAllocator {
       this.f[i + Pg.ORDER] = 0;
       this.freeOneBlock(pfn, order);
       this.unlockZone();
+      if (this.smp) this.wakeWaiters();
     }
   }
 

@@ -280,11 +280,16 @@ export class SlabAllocator {
   private lockSlab(): void {
     if (this.smp && this.slabMutexDepth++ === 0) {
       lock(this.h, Hdr.LOCK_SLAB, this.cpuId, "slab_mutex");
+      // Others may need slab_mutex to free memory: no allocation sleeps while it is held.
+      this.buddy.noWait++;
     }
   }
 
   private unlockSlab(): void {
-    if (this.smp && --this.slabMutexDepth === 0) unlock(this.h, Hdr.LOCK_SLAB, this.cpuId);
+    if (this.smp && --this.slabMutexDepth === 0) {
+      this.buddy.noWait--;
+      unlock(this.h, Hdr.LOCK_SLAB, this.cpuId);
+    }
   }
 
   /** Takes the cache's list_lock. */

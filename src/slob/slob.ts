@@ -51,7 +51,10 @@
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
  * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it, and it is
- * taken before the zone lock. Constructors run after it is released.
+ * taken before the zone lock. Constructors run after it is released. Under it a new page is
+ * taken without direct reclaim (a shrinker may free to SLOB, other cpus need the lock to
+ * free): when that fails, the page is allocated outside the lock with the caller's gfp
+ * (which may reclaim and sleep) and the allocation tried again with it.
  */
 
 import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
@@ -188,6 +191,8 @@ export class SlobAllocator implements CacheBackend {
   private readonly caches: (KmemCache | null)[] = [null, null];
   /** Set by pageAlloc when the page it allocated from left its list. */
   private removed = false;
+  /** A page allocated outside the lock for the next new SLOB page (0: none). */
+  private spare = 0;
   failslab: FaultAttr | null = null;
   log: LogFn | null;
   private readonly smp: boolean;
@@ -531,7 +536,10 @@ export class SlobAllocator implements CacheBackend {
       } while (pfn !== head);
     }
     if (block < 0) {
-      const addr = this.buddy.allocPages(0, gfp & ~Gfp.ZERO);
+      let addr = this.spare;
+      if (addr !== 0) this.spare = 0;
+      else
+        addr = this.buddy.allocPages(0, (this.smp ? gfp & ~Gfp.DIRECT_RECLAIM : gfp) & ~Gfp.ZERO);
       if (addr === 0) return 0;
       pfn = addr >>> this.pageShift;
       const i = pfn * Frame.WORDS;
@@ -764,15 +772,39 @@ export class SlobAllocator implements CacheBackend {
     const align = (size & (size - 1)) === 0 && size > Slob.MIN_ALIGN ? size : Slob.MIN_ALIGN;
     if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp);
     if (this.failslab !== null && this.shouldFail(gfp, size, 0)) return 0;
-    this.lock();
-    try {
-      const obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
-      if (obj !== 0)
-        this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
-      return obj;
-    } finally {
-      this.unlock();
+    for (let retried = false; ; retried = true) {
+      let obj = 0;
+      this.lock();
+      try {
+        obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
+        if (obj !== 0)
+          this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
+      } finally {
+        this.unlock();
+      }
+      if (obj !== 0 || retried || !this.takeSpare(gfp)) {
+        this.dropSpare();
+        return obj;
+      }
     }
+  }
+
+  /**
+   * With several cpus, after an allocation under the lock found no page: allocates one
+   * outside it with the caller's gfp (reclaim, sleeping) for the retry. True if it got one.
+   */
+  private takeSpare(gfp: number): boolean {
+    if (!this.smp || (gfp & Gfp.DIRECT_RECLAIM) === 0) return false;
+    this.spare = this.buddy.allocPages(0, gfp & ~Gfp.ZERO);
+    return this.spare !== 0;
+  }
+
+  /** Gives back a spare page the retry did not need. */
+  private dropSpare(): void {
+    if (this.spare === 0) return;
+    const addr = this.spare;
+    this.spare = 0;
+    this.buddy.freePages(addr, 0);
   }
 
   /** kfree: any object (kmalloc or a cache's), or a large kmalloc. */
@@ -956,14 +988,19 @@ export class SlobAllocator implements CacheBackend {
       c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
       this.unlock();
     } else {
-      this.lock();
-      try {
-        obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
-        if (obj === 0) return 0;
-        c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
-      } finally {
-        this.unlock();
+      for (let retried = false; ; retried = true) {
+        obj = 0;
+        this.lock();
+        try {
+          obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
+          if (obj !== 0) c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+        } finally {
+          this.unlock();
+        }
+        if (obj !== 0 || retried || !this.takeSpare(gfp)) break;
       }
+      this.dropSpare();
+      if (obj === 0) return 0;
     }
     if (c.ctor !== null) c.ctor(obj);
     return obj;

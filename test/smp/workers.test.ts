@@ -17,9 +17,10 @@ const WORKER = new URL("./stress.worker.js", import.meta.url);
 function runWorker(
   buffer: SharedArrayBuffer,
   cfg: StressConfig,
+  waitMs: number,
 ): Promise<{ cpu: number; result: StressResult }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { buffer, cfg } });
+    const w = new Worker(WORKER, { workerData: { buffer, cfg, waitMs } });
     let msg: { cpu: number; result: StressResult } | null = null;
     w.on("message", (m: { cpu: number; result: StressResult }) => (msg = m));
     w.on("error", reject);
@@ -35,8 +36,10 @@ async function round(
   seed: number,
   ops: number,
   memory = 8 << 20,
+  waitMs = 0,
 ): Promise<{ failures: number; stalls: number }> {
-  const main = new Kmem({ memory, cpus: 3, slab });
+  // With waitMs, allocations that fail wait that long for the others to free (sleeping).
+  const main = new Kmem({ memory, cpus: 3, slab, allocWaitMs: waitMs });
   const cacheNames = makeCaches(main);
   const rings = [newRing(64), newRing(64), newRing(64)];
   const deadline = Date.now() + 4000;
@@ -51,8 +54,8 @@ async function round(
     cacheNames,
   });
   const workers = [
-    runWorker(main.buffer as SharedArrayBuffer, cfg(1)),
-    runWorker(main.buffer as SharedArrayBuffer, cfg(2)),
+    runWorker(main.buffer as SharedArrayBuffer, cfg(1), waitMs),
+    runWorker(main.buffer as SharedArrayBuffer, cfg(2), waitMs),
   ];
   // The main thread takes part too, once the workers are on their way.
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -99,10 +102,11 @@ describe("workers", () => {
     await round("slub", 2, 30000);
   });
 
-  it("the same in a small memory: failures, direct reclaim, flush and drain requests", async () => {
-    // 1 MiB: allocations fail, reclaim runs and asks the other cpus to flush and drain.
+  it("the same in a small memory: failures, reclaim, requests, sleeping allocations", async () => {
+    // 1 MiB: allocations fail, reclaim runs and asks the other cpus to flush and drain, and
+    // the failing context sleeps a moment for the others to free.
     for (const seed of [4, 5]) {
-      const { failures, stalls } = await round("slub", seed, 30000, 1 << 20);
+      const { failures, stalls } = await round("slub", seed, 10000, 1 << 20, 1);
       assert.ok(
         failures > 0 && stalls > 0,
         `memory ran short (${failures} failures, ${stalls} stalls)`,
