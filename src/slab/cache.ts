@@ -12,9 +12,15 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { describe } from "../errors.js";
+import { checkInteger, checkKnownKeys, describe, hex } from "../errors.js";
 import { Gfp } from "../page/gfp.js";
-import { type CacheGeometry, SlabFlag } from "./layout.js";
+import {
+  type CacheGeometry,
+  checkAlign,
+  encodeCacheName,
+  SLAB_USER_FLAGS,
+  SlabFlag,
+} from "./layout.js";
 
 /**
  * A constructor: called with an object's address to put it in its constructed state (SLUB:
@@ -201,4 +207,55 @@ export function checkCtor(ctor: unknown): Ctor | null {
     throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
   }
   return ctor as Ctor;
+}
+
+/** createCache's arguments, validated (what SLUB and SLOB both accept). */
+export interface CacheArgs {
+  name: string;
+  /** The name as UTF-8, as descriptors store it. */
+  nameBytes: Uint8Array;
+  size: number;
+  align: number;
+  flags: number;
+  ctor: Ctor | null;
+}
+
+const CREATE_KEYS = ["align", "flags", "ctor"] as const;
+
+/**
+ * Checks createCache's arguments: a name of at most Desc.NAME_BYTES - 1 bytes, a size in
+ * 1..maxSize, known option keys, a power-of-two align up to a page (default 8), known flags,
+ * a ctor function. Throws TypeError/RangeError naming the argument.
+ */
+export function parseCacheArgs(
+  name: unknown,
+  size: unknown,
+  options: unknown,
+  pageSize: number,
+  maxSize: number,
+): CacheArgs {
+  const nameBytes = encodeCacheName(name);
+  checkInteger("size", size);
+  if (size < 1 || size > maxSize) {
+    throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
+  }
+  let opts: { align?: unknown; flags?: unknown; ctor?: unknown } = {};
+  if (options !== undefined) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
+    }
+    checkKnownKeys("createCache", options, CREATE_KEYS);
+    opts = options as typeof opts;
+  }
+  const align = opts.align === undefined ? 8 : checkAlign(opts.align, pageSize);
+  let flags = 0;
+  if (opts.flags !== undefined) {
+    checkInteger("flags", opts.flags);
+    if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
+      throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
+    }
+    flags = opts.flags;
+  }
+  const ctor = checkCtor(opts.ctor);
+  return { name: name as string, nameBytes, size, align, flags, ctor };
 }

@@ -60,7 +60,7 @@
  * owner to give its cpu slabs and sheaves back at its next slow path.
  */
 
-import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
+import { describe, hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
 import {
   bootCacheBase,
@@ -76,7 +76,7 @@ import {
 } from "../memory/index.js";
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { checkCtor, type Ctor, KmemCache } from "./cache.js";
+import { type Ctor, KmemCache, parseCacheArgs } from "./cache.js";
 import {
   CallSites,
   checkPadding,
@@ -100,13 +100,11 @@ import {
   cpuSlotBase,
   descriptorAlign,
   sheafCapacity,
-  checkAlign,
   Desc,
   debugFlags,
   descriptorWords,
   encodeCacheName,
   Poison,
-  SLAB_USER_FLAGS,
   SlabFlag,
   Track,
 } from "./layout.js";
@@ -144,8 +142,6 @@ export interface SlabOptions {
   initOnFree: boolean;
   log: LogFn | null;
 }
-
-const CREATE_KEYS = ["align", "flags", "ctor"] as const;
 
 /** Byte swap, for freelist hardening (swab in freelist_ptr_encode). */
 function bswap32(x: number): number {
@@ -612,36 +608,18 @@ export class SlabAllocator {
 
   /** kmem_cache_create: validates, merges where SLUB would, else builds a new cache. */
   createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
-    encodeCacheName(name);
-    checkInteger("size", size);
-    const maxSize = this.pageSize << (this.maxOrder - 1);
-    if (size < 1 || size > maxSize) {
-      throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
-    }
-    let opts: CacheOptions = {};
-    if (options !== undefined) {
-      if (typeof options !== "object" || options === null) {
-        throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
-      }
-      checkKnownKeys("createCache", options, CREATE_KEYS);
-      opts = options as CacheOptions;
-    }
-    const align = opts.align === undefined ? 8 : checkAlign(opts.align, this.pageSize);
-    let flags = 0;
-    if (opts.flags !== undefined) {
-      checkInteger("flags", opts.flags);
-      if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
-        throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
-      }
-      flags = opts.flags;
-    }
-    const ctor = checkCtor(opts.ctor);
+    const {
+      size: objectSize,
+      align,
+      flags,
+      ctor,
+    } = parseCacheArgs(name, size, options, this.pageSize, this.pageSize << (this.maxOrder - 1));
     this.lockSlab();
     try {
       if (this.findByName(name as string) !== null) {
         throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
       }
-      const c = this.createCacheInternal(name as string, size, align, flags, ctor);
+      const c = this.createCacheInternal(name as string, objectSize, align, flags, ctor);
       if (c !== null && ctor !== null) this.ctors.set(c.name, ctor);
       return c;
     } finally {

@@ -57,23 +57,16 @@
  * (which may reclaim and sleep) and the allocation tried again with it.
  */
 
-import { checkInteger, checkKnownKeys, describe, hex, KmemError } from "../errors.js";
+import { describe, hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
 import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
 import { LargeKmalloc } from "../kmalloc/large.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
-import { type CacheBackend, checkCtor, type Ctor, KmemCache } from "../slab/cache.js";
+import { type CacheBackend, type Ctor, KmemCache, parseCacheArgs } from "../slab/cache.js";
 import { lock, unlock } from "../sync/index.js";
-import {
-  type CacheGeometry,
-  calculateAlignment,
-  checkAlign,
-  encodeCacheName,
-  SLAB_USER_FLAGS,
-  SlabFlag,
-} from "../slab/layout.js";
-import type { CacheOptions, SlabCacheInfo } from "../slab/slub.js";
+import { type CacheGeometry, calculateAlignment, SlabFlag } from "../slab/layout.js";
+import type { SlabCacheInfo } from "../slab/slub.js";
 
 const enum Slob {
   /** Bytes per unit. */
@@ -151,7 +144,6 @@ const enum CacheDesc {
   WORDS = SERIAL + 1,
 }
 
-const CREATE_KEYS = ["align", "flags", "ctor"] as const;
 const NO_SLOTS = new Uint16Array(0);
 
 export interface SlobOptions {
@@ -878,48 +870,34 @@ export class SlobAllocator implements CacheBackend {
 
   /** kmem_cache_create under SLOB: validated as SLUB does; SLOB never merges caches. */
   createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
-    const nameBytes = encodeCacheName(name);
-    checkInteger("size", size);
-    const maxSize = this.pageSize << (this.maxOrder - 1);
-    if (size < 1 || size > maxSize) {
-      throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
-    }
-    let opts: CacheOptions = {};
-    if (options !== undefined) {
-      if (typeof options !== "object" || options === null) {
-        throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
-      }
-      checkKnownKeys("createCache", options, CREATE_KEYS);
-      opts = options as CacheOptions;
-    }
-    let align = opts.align === undefined ? Slob.MIN_ALIGN : checkAlign(opts.align, this.pageSize);
-    let flags = 0;
-    if (opts.flags !== undefined) {
-      checkInteger("flags", opts.flags);
-      if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
-        throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
-      }
-      flags = opts.flags;
-    }
-    const ctor = checkCtor(opts.ctor);
+    const args = parseCacheArgs(
+      name,
+      size,
+      options,
+      this.pageSize,
+      this.pageSize << (this.maxOrder - 1),
+    );
+    const { nameBytes, flags, ctor } = args;
+    const objectSize = args.size;
+    let align = args.align;
     this.lock();
     try {
       if (this.findLocked(name as string) !== null) {
         throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
       }
-      align = calculateAlignment(flags, align, size);
+      align = calculateAlignment(flags, align, objectSize);
       const id = this.newId();
       if (id < 0) throw new RangeError(`SLOB has room for ${Slob.MAX_ID - 1} caches`);
       const descBytes = CacheDesc.WORDS * 4;
       const desc = this.slobAlloc(descBytes + Slob.HDR, Gfp.KERNEL, Slob.MIN_ALIGN, Slob.BOOT_ID);
       if (desc === 0) return null;
-      const big = !this.fitsPage(size + Slob.HDR, align);
-      const pages = Math.ceil(size / this.pageSize);
+      const big = !this.fitsPage(objectSize + Slob.HDR, align);
+      const pages = Math.ceil(objectSize / this.pageSize);
       const order = big ? (pages <= 1 ? 0 : 32 - Math.clz32(pages - 1)) : -1;
       const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
       dv.fill(0);
       dv[CacheDesc.ID] = id;
-      dv[CacheDesc.OBJECT_SIZE] = size;
+      dv[CacheDesc.OBJECT_SIZE] = objectSize;
       dv[CacheDesc.ALIGN] = align;
       dv[CacheDesc.FLAGS] = flags;
       dv[CacheDesc.ORDER] = order;
