@@ -76,7 +76,7 @@ import {
 } from "../memory/index.js";
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { type Ctor, KmemCache, parseCacheArgs } from "./cache.js";
+import { type Ctor, failslabHits, KmemCache, parseCacheArgs } from "./cache.js";
 import {
   CallSites,
   checkPadding,
@@ -1097,11 +1097,7 @@ export class SlabAllocator {
   private shouldFailSlab(c: KmemCache, gfp: number): boolean {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
-    if ((gfp & Gfp.NOFAIL) !== 0) return false;
-    if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
-    if (attr.cacheFilter && (c.flags & SlabFlag.FAILSLAB) === 0) return false;
-    if (!attr.shouldFail(c.coreObjectSize, (gfp & Gfp.NOWARN) === 0 ? this.log : null))
-      return false;
+    if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
     this.ev[Vm.FAULT_INJECTED]++;
     return true;
   }

@@ -63,9 +63,15 @@ import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
 import { LargeKmalloc } from "../kmalloc/large.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
-import { type CacheBackend, type Ctor, KmemCache, parseCacheArgs } from "../slab/cache.js";
+import {
+  type CacheBackend,
+  type Ctor,
+  failslabHits,
+  KmemCache,
+  parseCacheArgs,
+} from "../slab/cache.js";
 import { lock, unlock } from "../sync/index.js";
-import { type CacheGeometry, calculateAlignment, SlabFlag } from "../slab/layout.js";
+import { type CacheGeometry, calculateAlignment } from "../slab/layout.js";
 import type { SlabCacheInfo } from "../slab/slub.js";
 
 const enum Slob {
@@ -750,10 +756,7 @@ export class SlobAllocator implements CacheBackend {
 
   private shouldFail(gfp: number, size: number, flags: number): boolean {
     const attr = this.failslab;
-    if (attr === null || (gfp & Gfp.NOFAIL) !== 0) return false;
-    if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
-    if (attr.cacheFilter && (flags & SlabFlag.FAILSLAB) === 0) return false;
-    if (!attr.shouldFail(size, (gfp & Gfp.NOWARN) === 0 ? this.log : null)) return false;
+    if (attr === null || !failslabHits(attr, gfp, size, flags, this.log)) return false;
     this.ev[Vm.FAULT_INJECTED] = (this.ev[Vm.FAULT_INJECTED] as number) + 1;
     return true;
   }
