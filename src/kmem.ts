@@ -14,7 +14,16 @@
 
 import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
 import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js";
-import { type Backing, CpuState, Hdr, HdrOption, PhysMem, VM_EVENT_NAMES } from "./memory/index.js";
+import {
+  type Backing,
+  CpuState,
+  Hdr,
+  HdrOption,
+  Layout,
+  NUMA_STAT_NAMES,
+  PhysMem,
+  VM_EVENT_NAMES,
+} from "./memory/index.js";
 import { claimCpu, cpuState, lock, setCpuState, unlock } from "./sync/index.js";
 import {
   BuddyAllocator,
@@ -22,6 +31,8 @@ import {
   extfragIndexMilli,
   Gfp,
   type LogFn,
+  Mpol,
+  type NodeInfo,
   type Shrinker,
   unusableIndexMilli,
   type Watermarks,
@@ -32,6 +43,7 @@ import {
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
+  numastat,
   slabinfo,
   unusableIndexReport,
   vmallocinfo,
@@ -53,8 +65,24 @@ import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
 /** Options of {@link Kmem}. */
 export interface KmemOptions {
-  /** Bytes of physical memory to create, or a buffer to manage (its contents are taken over). */
-  memory: number | ArrayBuffer | SharedArrayBuffer;
+  /**
+   * Bytes of physical memory to create, or a buffer to manage (its contents are taken over).
+   * May be left out with `nodes`: the memory is then the nodes' sum.
+   */
+  memory?: number | ArrayBuffer | SharedArrayBuffer;
+  /**
+   * NUMA nodes: the bytes of each (whole pages), in address order. Node 0 holds the header
+   * and mem_map; each node has its own free lists, watermarks and zone lock. With `memory`
+   * given too, the nodes split it and must add up to its whole pages. Default: one node.
+   */
+  nodes?: number[];
+  /**
+   * node_distance table, nodes x nodes (SLIT): 10 on the diagonal, 11..255 elsewhere;
+   * allocations fall back to the nearest node first. Default: 10 local, 20 remote.
+   */
+  distances?: number[][];
+  /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
+  node?: number;
   /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
@@ -107,7 +135,26 @@ export interface AttachOptions {
    * so each context registers its own (or later, with {@link Kmem.registerCtor}).
    */
   ctors?: Record<string, Ctor>;
+  /** This context's node (numa_node_id). Default: the cpu id modulo the number of nodes. */
+  node?: number;
 }
+
+/** A memory policy (set_mempolicy): where this context's allocations go. */
+export interface MemPolicy {
+  /**
+   * "local": this context's node, falling back by distance (default); "preferred": the
+   * first of `nodes`, falling back; "bind": only `nodes`, the nearest first; "interleave":
+   * `nodes` in turn, page by page.
+   */
+  mode: "local" | "preferred" | "bind" | "interleave";
+  /** Node ids (not for "local"). */
+  nodes?: number[];
+}
+
+/** Per-node line of {@link KmemStats.nodes}. */
+export type NodeStats = NodeInfo;
+
+const POLICY_MODES = ["local", "preferred", "bind", "interleave"] as const;
 
 const OPTION_KEYS = [
   "memory",
@@ -122,8 +169,11 @@ const OPTION_KEYS = [
   "cpus",
   "percpu",
   "allocWaitMs",
+  "nodes",
+  "distances",
+  "node",
 ] as const;
-const ATTACH_KEYS = ["log", "ctors", "allocWaitMs"] as const;
+const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node"] as const;
 const MAX_WAIT_MS = 2 ** 31 - 1;
 
 /** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
@@ -141,7 +191,8 @@ export type ReportName =
   | "slabinfo"
   | "vmallocinfo"
   | "unusable_index"
-  | "extfrag_index";
+  | "extfrag_index"
+  | "numastat";
 
 const REPORT_NAMES: readonly ReportName[] = [
   "buddyinfo",
@@ -151,6 +202,7 @@ const REPORT_NAMES: readonly ReportName[] = [
   "vmallocinfo",
   "unusable_index",
   "extfrag_index",
+  "numastat",
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
@@ -177,6 +229,8 @@ export interface KmemStats {
   caches: CacheStats[];
   /** vmstat event counters by name. */
   events: Record<string, number>;
+  /** Per NUMA node: its frames, free pages, watermarks and numastat counters. */
+  nodes: NodeStats[];
 }
 
 export class Kmem {
@@ -201,6 +255,8 @@ export class Kmem {
   private readonly initOnAlloc: boolean;
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
+  /** NUMA nodes (1 without the `nodes` option). */
+  readonly nrNodes: number;
 
   constructor(options: KmemOptions) {
     const attach = attaching;
@@ -222,6 +278,10 @@ export class Kmem {
         this.phys = phys;
         this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
         this.buddy.log = log;
+        if (attach.options.node !== undefined) {
+          checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);
+          this.buddy.setLocalNode(attach.options.node);
+        }
         if (attach.options.allocWaitMs !== undefined) {
           this.buddy.waitMs = attach.options.allocWaitMs;
         }
@@ -262,6 +322,7 @@ export class Kmem {
       this.totalPages = phys.totalPages;
       this.managedPages = phys.managedPages;
       this.cpus = phys.nrCpus;
+      this.nrNodes = phys.nrNodes;
       return;
     }
     if (typeof options !== "object" || options === null) {
@@ -271,15 +332,20 @@ export class Kmem {
     const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
     const maxOrder = options.maxOrder === undefined ? 11 : options.maxOrder;
     const cpus = options.cpus === undefined ? 1 : options.cpus;
+    const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
     this.phys = new PhysMem({
-      memory: options.memory,
+      memory: memoryOf(options),
       pageSize,
       maxOrder,
       nrCpus: cpus,
-      bootWords: descriptorWords(cpus),
+      bootWords: descriptorWords(typeof cpus === "number" ? cpus : 1, nrNodes),
       shared: cpus > 1,
+      ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
+      ...(options.distances === undefined ? {} : { distances: options.distances }),
     });
     this.cpus = cpus;
+    this.nrNodes = this.phys.nrNodes;
+    if (options.node !== undefined) checkIntegerRange("node", options.node, 0, this.nrNodes - 1);
     const managedBytes = this.phys.managedPages * pageSize;
     if (options.minFreeBytes !== undefined) {
       checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
@@ -314,6 +380,7 @@ export class Kmem {
       (options.percpu === false ? HdrOption.NO_PERCPU : 0);
     claimCpu(h, cpus);
     this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
+    this.buddy.setLocalNode(options.node ?? 0);
     this.buddy.log = options.log ?? null;
     if (options.allocWaitMs !== undefined) this.buddy.waitMs = options.allocWaitMs;
     if (kind === "slob") {
@@ -361,6 +428,8 @@ export class Kmem {
     if (options.allocWaitMs !== undefined) {
       checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
     }
+    if (options.node !== undefined)
+      checkIntegerRange("node", options.node, 0, Layout.MAX_NODES - 1);
     if (options.ctors !== undefined) {
       if (typeof options.ctors !== "object" || options.ctors === null) {
         throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
@@ -437,6 +506,91 @@ export class Kmem {
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
 
+  /**
+   * Allocates 2^order pages preferably on node `nid` (alloc_pages_node): the nearest other
+   * node when it has none, never another with __GFP_THISNODE; the memory policy does not
+   * apply. `nid` -1 (NUMA_NO_NODE) is {@link allocPages}.
+   */
+  allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
+    this.checkNode(nid);
+    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
+  }
+
+  /** Checks a node id argument: 0..nrNodes-1, or -1 for no node. */
+  private checkNode(nid: unknown): void {
+    if (typeof nid !== "number" || !Number.isInteger(nid) || nid < -1 || nid >= this.nrNodes) {
+      throw new RangeError(
+        `node must be an integer in -1..${this.nrNodes - 1} (-1: no node), got ${describe(nid)}`,
+      );
+    }
+  }
+
+  /** This context's node (numa_node_id). */
+  get node(): number {
+    return this.buddy.localNode;
+  }
+
+  /** The node whose memory holds `addr` (page_to_nid; a vmalloc address: its page's). */
+  nodeOf(addr: number): number {
+    const phys = this.access.virtToPhys(addr);
+    return this.buddy.nodeOf(phys >>> this.phys.pageShift);
+  }
+
+  /** node_distance(a, b): 10 for a node to itself, larger the farther. */
+  distance(a: number, b: number): number {
+    checkIntegerRange("node", a, 0, this.nrNodes - 1);
+    checkIntegerRange("node", b, 0, this.nrNodes - 1);
+    return this.buddy.distance(a, b);
+  }
+
+  /**
+   * set_mempolicy for this context: where its allocations without a node go (allocPages,
+   * kmalloc's new slabs, vmalloc's pages). See {@link MemPolicy}.
+   */
+  setPolicy(policy: MemPolicy): void {
+    if (typeof policy !== "object" || policy === null) {
+      throw new TypeError(`policy must be an object { mode, nodes }, got ${describe(policy)}`);
+    }
+    checkKnownKeys("setPolicy", policy, ["mode", "nodes"]);
+    const mode = POLICY_MODES.indexOf(policy.mode);
+    if (mode < 0) {
+      throw new RangeError(
+        `policy mode must be one of ${POLICY_MODES.join(", ")}, got ${describe(policy.mode)}`,
+      );
+    }
+    let mask = 0;
+    if (policy.nodes !== undefined) {
+      if (!Array.isArray(policy.nodes)) {
+        throw new TypeError(
+          `policy nodes must be an array of node ids, got ${describe(policy.nodes)}`,
+        );
+      }
+      for (const nid of policy.nodes) {
+        checkIntegerRange("policy node", nid, 0, this.nrNodes - 1);
+        mask |= 1 << nid;
+      }
+    }
+    if (mode === Mpol.LOCAL && mask !== 0) {
+      throw new RangeError('policy mode "local" takes no nodes');
+    }
+    if (mode !== Mpol.LOCAL && mask === 0) {
+      throw new RangeError(`policy mode ${JSON.stringify(policy.mode)} needs at least one node`);
+    }
+    this.buddy.setPolicy(mode, mask);
+  }
+
+  /** This context's memory policy. */
+  getPolicy(): MemPolicy {
+    const { mode, nodes } = this.buddy.getPolicy();
+    const name = POLICY_MODES[mode] as MemPolicy["mode"];
+    if (mode === Mpol.LOCAL) return { mode: name };
+    const list: number[] = [];
+    for (let n = 0; n < this.nrNodes; n++) if ((nodes & (1 << n)) !== 0) list.push(n);
+    return { mode: name, nodes: list };
+  }
+
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
   freePages(addr: number, order: number): void {
     if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
@@ -502,6 +656,17 @@ export class Kmem {
     if (size >>> 0 !== size) return this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     return this.km.kmalloc(size, gfp);
+  }
+
+  /**
+   * kmalloc_node: `size` bytes from a slab (or pages) of node `nid`; without __GFP_THISNODE
+   * another node serves when that one has nothing to spare. `nid` -1: as kmalloc.
+   */
+  kmallocNode(size: number, gfp: number, nid: number): number {
+    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    this.checkNode(nid);
+    return this.km.kmallocNode(size, gfp, nid);
   }
 
   /** kmalloc, zeroed. */
@@ -1017,6 +1182,7 @@ export class Kmem {
       watermarks: this.buddy.watermarks(),
       caches: this.slab.realCaches().map((c) => this.slab.info(c)),
       events,
+      nodes: Array.from({ length: this.nrNodes }, (_, nid) => this.buddy.nodeInfo(nid)),
     };
   }
 
@@ -1042,6 +1208,8 @@ export class Kmem {
         return unusableIndexReport(snap);
       case "extfrag_index":
         return extfragIndexReport(snap);
+      case "numastat":
+        return numastat(snap, NUMA_STAT_NAMES);
       default:
         throw new RangeError(
           `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
@@ -1086,7 +1254,10 @@ export class Kmem {
     counters.push(...this.vm.events());
     return {
       pageSize: this.pageSize,
-      freeByOrder: b.freeByOrder(),
+      nodes: Array.from({ length: this.nrNodes }, (_, nid) => ({
+        freeByOrder: b.freeByOrder(nid),
+        numa: b.numaStats(nid),
+      })),
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
       pcpPages: b.pcpPages(),
@@ -1105,6 +1276,22 @@ export class Kmem {
   get buffer(): Backing {
     return this.phys.buffer;
   }
+}
+
+/** The `memory` option, or with `nodes` alone, their sum. */
+function memoryOf(options: KmemOptions): number | Backing {
+  if (options.memory !== undefined) return options.memory;
+  const nodes: unknown = options.nodes;
+  if (nodes === undefined) {
+    throw new TypeError(
+      "memory must be given: a byte count or a buffer (or nodes: the bytes of each NUMA node)",
+    );
+  }
+  if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === "number")) {
+    // PhysMem names what is wrong with them; a placeholder size gets it there.
+    return 2 ** 20;
+  }
+  return (nodes as number[]).reduce((a, b) => a + b, 0);
 }
 
 function checkBoolean(name: string, value: unknown): boolean {

@@ -92,6 +92,15 @@ export class Kmalloc {
     return this.large.alloc(size, gfp);
   }
 
+  /** kmalloc_node: as kmalloc, from node `nid` (-1: no node). `nid` is trusted here. */
+  kmallocNode(size: number, gfp: number, nid: number): number {
+    if (size <= this.maxCacheSize) {
+      if (size === 0) return ZERO_SIZE_PTR;
+      return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
+    }
+    return this.large.alloc(size, gfp, nid);
+  }
+
   /** kfree: `addr` is an unsigned 32-bit integer here. */
   kfree(addr: number): void {
     const head = this.slab.slabOf(addr);

@@ -6,8 +6,8 @@
  */
 
 import { hex, KmemError } from "../errors.js";
-import { Frame, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
-import type { BuddyAllocator } from "../page/index.js";
+import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
+import { type BuddyAllocator, Gfp } from "../page/index.js";
 
 export class LargeKmalloc {
   private readonly buddy: BuddyAllocator;
@@ -17,6 +17,8 @@ export class LargeKmalloc {
   private readonly maxOrder: number;
   private readonly firstAddr: number;
   private readonly endAddr: number;
+  /** init_on_alloc: every block is zeroed. */
+  private readonly initOnAlloc: boolean;
 
   constructor(phys: PhysMem, buddy: BuddyAllocator) {
     this.buddy = buddy;
@@ -26,14 +28,19 @@ export class LargeKmalloc {
     this.maxOrder = phys.maxOrder;
     this.firstAddr = phys.firstManagedPfn * phys.pageSize;
     this.endAddr = phys.totalPages * phys.pageSize;
+    this.initOnAlloc = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_ALLOC) !== 0;
   }
 
-  /** Whole pages for `size` bytes; 0 when the order is too large or memory is short. */
-  alloc(size: number, gfp: number): number {
+  /**
+   * Whole pages for `size` bytes, on node `nid` (-1: where the memory policy says); 0 when
+   * the order is too large or memory is short. Zeroed with init_on_alloc, as every
+   * allocation is.
+   */
+  alloc(size: number, gfp: number, nid = -1): number {
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
     if (order >= this.maxOrder) return 0;
-    const addr = this.buddy.allocPages(order, gfp);
+    const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
     const i = (addr >>> this.pageShift) * Frame.WORDS;
     this.f[i + Pg.FLAGS] = (this.f[i + Pg.FLAGS] as number) | PgFlag.KMALLOC;

@@ -33,11 +33,16 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 4,
+  VERSION = 5,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
   MAX_CPUS_LIMIT = 64,
+  /** Largest number of NUMA nodes (Linux's NODES_SHIFT = 3). */
+  MAX_NODES = 8,
+  /** node_distance of a node to itself, and the default between two nodes (Linux). */
+  LOCAL_DISTANCE = 10,
+  REMOTE_DISTANCE = 20,
 }
 
 // Header: i32 words at byte 0. Words that different cpus write often (locks, per-cpu lists,
@@ -48,19 +53,23 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | magic     | version  | pageShift | maxOrder | totalPages | firstManagedPfn| managed  | nrCpus |
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | wmarkMin  | wmarkLow | wmarkHigh | nrFree   | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
+//  | nrNodes   | (unused)                        | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | minFreeKb | kswapd    | slabCaches| bootCache | roots: anchors of the upper layers, 0 if unset|  16..31
-//  +-----------+-----------+-----------------------------------------------------------------------+
-//  | free_area[order]: head pfn, nr_free   (FreeArea.WORDS per order, MAX_ORDER_LIMIT orders)      |  32..71
+//  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
+//  +-----------+-----------------------------------------------------------------------------------+
+//  | options   | slabFlags | cacheSerial | (unused)                                                 |  32..47
 //  +-----------------------------------------------------------------------------------------------+
-//  | options   | slabFlags | cacheSerial | (unused)                                                 |  72..79
+//  | locks, one 64-byte line each: slab_mutex, slob, mempool, vmalloc; the free wait queue         |  48..127
 //  +-----------------------------------------------------------------------------------------------+
-//  | locks, one 64-byte line each: zone, slab_mutex, slob, mempool; then the free wait queue      |  80..159
-//  +-----------------------------------------------------------------------------------------------+
-//  | pcp[cpu]: head pfn, tail pfn, count, state, request, (unused)   (Pcp.WORDS = one line per cpu) | 160..
+//  | cpu[cpu]: node 0 pcp list head, tail, count; state; requests   (Pcp.WORDS = one line per cpu) | 128..
 //  +-----------------------------------------------------------------------------------------------+
 //  | events[cpu][event]: vm event counters (Vm.NR_EVENTS per cpu), summed when read                |
+//  +-----------------------------------------------------------------------------------------------+
+//  | zone[node]: its lock, free pages, watermarks, pfn range, distances, free_area (Zone.WORDS)    |
+//  +-----------------------------------------------------------------------------------------------+
+//  | pcp[cpu][node 1..]: the per-cpu lists of the other nodes, a line each (NUMA only)             |
+//  +-----------------------------------------------------------------------------------------------+
+//  | numa[cpu][node]: numastat counters (NumaStat.WORDS per node; each cpu's on lines of its own)  |
 //  +-----------------------------------------------------------------------------------------------+
 //  | boot cache descriptor: the "kmem_cache" cache that holds every other cache descriptor         |
 //  +-----------------------------------------------------------------------------------------------+
@@ -73,11 +82,8 @@ export const enum Hdr {
   FIRST_PFN = 5,
   MANAGED_PAGES = 6,
   NR_CPUS = 7,
-  WMARK_MIN = 8,
-  WMARK_LOW = 9,
-  WMARK_HIGH = 10,
-  /** Pages on the buddy free lists (Linux NR_FREE_PAGES; per-cpu list pages not included). */
-  NR_FREE = 11,
+  /** NUMA nodes, 1..Layout.MAX_NODES: each has a zone block (see Zone). */
+  NR_NODES = 8,
   MEMMAP_OFFSET = 12,
   HEADER_WORDS = 13,
   PCP_BATCH = 14,
@@ -96,23 +102,22 @@ export const enum Hdr {
   /** Address of the SLOB descriptor (its page lists), 0 unless SLOB serves kmalloc. */
   SLOB = ROOTS + 3,
   NR_ROOTS = 14,
-  FREE_AREA = ROOTS + NR_ROOTS,
   /** Instance-wide options every context follows (HdrOption bits). */
-  OPTIONS = FREE_AREA + 2 * Layout.MAX_ORDER_LIMIT,
+  OPTIONS = ROOTS + NR_ROOTS,
   /** Slab debug flags applied to every new cache (the `debug` option's letters). */
   SLAB_FLAGS = OPTIONS + 1,
   /** Serial number of the last cache descriptor written: tells a stale handle from a new cache. */
   CACHE_SERIAL = OPTIONS + 2,
   /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
-  LOCKS = OPTIONS + 8,
-  /** The zone lock: free_area, nrFree, free blocks' frames, the lists of offline cpus. */
-  LOCK_ZONE = LOCKS + 0,
+  LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
-  LOCK_SLAB = LOCKS + 16,
+  LOCK_SLAB = LOCKS + 0,
   /** SLOB's one lock: every SLOB list, page and descriptor. */
-  LOCK_SLOB = LOCKS + 32,
+  LOCK_SLOB = LOCKS + 16,
   /** Memory pools' one lock: every pool's reserve. */
-  LOCK_POOL = LOCKS + 48,
+  LOCK_POOL = LOCKS + 32,
+  /** The vmalloc lock: the vmalloc descriptor, its areas and page tables (shared instances). */
+  LOCK_VMALLOC = LOCKS + 48,
   /**
    * The free wait queue (a futex word): bumped when pages are freed while a context waits
    * for memory; sleeping allocations Atomics.wait on it.
@@ -120,10 +125,69 @@ export const enum Hdr {
   FREE_SEQ = LOCKS + 64,
   /** Contexts waiting on FREE_SEQ. */
   FREE_WAITERS = LOCKS + 65,
-  /** The vmalloc lock: the vmalloc descriptor, its areas and page tables (shared instances). */
-  LOCK_VMALLOC = LOCKS + 72,
   PCP = LOCKS + 80,
 }
+
+/**
+ * A node's zone (Linux: the node's pgdat with its one zone, ZONE_NORMAL): words
+ * header[zoneBase(nrCpus, nid) + Zone.X], starting on a 64-byte line (its lock's).
+ *
+ *  0 (line)   16        17        18        19         20         21        22        24..31
+ *  +--------+---------+---------+---------+----------+----------+---------+---------+------------+
+ *  | lock   | nrFree  | wmark   | wmark   | wmark    | start    | end pfn | managed | distance   |
+ *  |        |         | min     | low     | high     | pfn      | (excl.) |         | [node]     |
+ *  +--------+---------+---------+---------+----------+----------+---------+---------+------------+
+ *  | free_area[order]: head pfn, nr_free (FreeArea.WORDS per order, MAX_ORDER_LIMIT orders) 32..71 |
+ *  +-----------------------------------------------------------------------------------------------+
+ *
+ * start..end are the frames the zone's buddy lists may hold: node 0's start after the
+ * header and mem_map. A node's frames are contiguous and follow the previous node's.
+ */
+export const enum Zone {
+  /** The zone lock: free_area, nrFree, the frames of the zone's free blocks. */
+  LOCK = 0,
+  /** Pages on the zone's buddy lists (NR_FREE_PAGES; per-cpu list pages not included). */
+  NR_FREE = 16,
+  WMARK_MIN = 17,
+  WMARK_LOW = 18,
+  WMARK_HIGH = 19,
+  START_PFN = 20,
+  END_PFN = 21,
+  MANAGED = 22,
+  /** node_distance(this node, n) for n in 0..MAX_NODES-1 (Linux: 10 local, 20 remote). */
+  DISTANCE = 24,
+  FREE_AREA = 32,
+  WORDS = 80,
+}
+
+/**
+ * numastat counters of one cpu for one node (Linux NUMA_HIT..NUMA_OTHER, per allocation):
+ * header[numaBase(nrCpus, nrNodes, cpu) + NumaStat.WORDS * node + NumaStat.X].
+ */
+export const enum NumaStat {
+  /** allocated on this node, the one that was asked for */
+  HIT = 0,
+  /** allocated on this node, though another was asked for */
+  MISS = 1,
+  /** asked for on this node, allocated on another */
+  FOREIGN = 2,
+  /** interleave policy: allocated on the node the interleave chose */
+  INTERLEAVE_HIT = 3,
+  /** allocated on this node by a cpu of this node */
+  LOCAL = 4,
+  /** allocated on this node by a cpu of another node */
+  OTHER = 5,
+  WORDS = 8,
+}
+
+export const NUMA_STAT_NAMES: readonly string[] = [
+  "numa_hit",
+  "numa_miss",
+  "numa_foreign",
+  "interleave_hit",
+  "local_node",
+  "other_node",
+];
 
 /** Bits of header[Hdr.OPTIONS]. */
 export const enum HdrOption {
@@ -135,7 +199,7 @@ export const enum HdrOption {
   NO_PERCPU = 1 << 3,
 }
 
-/** One free_area entry: header[Hdr.FREE_AREA + FreeArea.WORDS * order + field]. */
+/** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */
 export const enum FreeArea {
   HEAD = 0,
   NR_FREE = 1,
@@ -234,19 +298,15 @@ export const VM_EVENT_NAMES: readonly string[] = [
 ];
 
 /**
- * Header size in i32 words for `nrCpus` contexts: the fixed words, the per-cpu lists, the
- * event counters, then room for the boot slab cache descriptor (`bootWords` words).
+ * Header size in i32 words for `nrCpus` contexts and `nrNodes` nodes: the fixed words, the
+ * per-cpu lines, the event counters, the zones, the other nodes' per-cpu lists, the numastat
+ * counters, then room for the boot slab cache descriptor (`bootWords` words).
  */
-export function headerWords(nrCpus: number, bootWords: number): number {
-  return bootCacheBase(nrCpus) + bootWords;
+export function headerWords(nrCpus: number, nrNodes: number, bootWords: number): number {
+  return bootCacheBase(nrCpus, nrNodes) + bootWords;
 }
 
-/** Word index of the boot cache descriptor inside the header. */
-export function bootCacheBase(nrCpus: number): number {
-  return Hdr.PCP + Pcp.WORDS * nrCpus + Vm.NR_EVENTS * nrCpus;
-}
-
-/** Index of cpu `cpu`'s first pcp word. */
+/** Index of cpu `cpu`'s line: its node-0 per-cpu list, hotplug state and requests. */
 export function pcpBase(cpu: number): number {
   return Hdr.PCP + Pcp.WORDS * cpu;
 }
@@ -254,6 +314,32 @@ export function pcpBase(cpu: number): number {
 /** Index of cpu `cpu`'s first event counter, given the number of cpus. */
 export function eventBase(nrCpus: number, cpu: number): number {
   return Hdr.PCP + Pcp.WORDS * nrCpus + Vm.NR_EVENTS * cpu;
+}
+
+/** Index of node `nid`'s zone block. */
+export function zoneBase(nrCpus: number, nid: number): number {
+  return eventBase(nrCpus, nrCpus) + Zone.WORDS * nid;
+}
+
+/** Index of cpu `cpu`'s per-cpu list for node `nid` (its own line for node 0). */
+export function nodePcpBase(nrCpus: number, nrNodes: number, cpu: number, nid: number): number {
+  if (nid === 0) return pcpBase(cpu);
+  return zoneBase(nrCpus, nrNodes) + Pcp.WORDS * (cpu * (nrNodes - 1) + nid - 1);
+}
+
+/** Words of one cpu's numastat block: NumaStat.WORDS per node, rounded up to whole lines. */
+function numaStride(nrNodes: number): number {
+  return Math.ceil((NumaStat.WORDS * nrNodes) / 16) * 16;
+}
+
+/** Index of cpu `cpu`'s numastat counters (node 0's; node n's follow at NumaStat.WORDS * n). */
+export function numaBase(nrCpus: number, nrNodes: number, cpu: number): number {
+  return nodePcpBase(nrCpus, nrNodes, nrCpus, 1) + numaStride(nrNodes) * cpu;
+}
+
+/** Word index of the boot cache descriptor inside the header. */
+export function bootCacheBase(nrCpus: number, nrNodes: number): number {
+  return numaBase(nrCpus, nrNodes, nrCpus);
 }
 
 // mem_map entry: Frame.WORDS x i32 per page frame.

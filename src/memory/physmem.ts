@@ -10,7 +10,7 @@
  */
 
 import { checkInteger, describe } from "../errors.js";
-import { bootCacheBase, Frame, Hdr, headerWords, Layout } from "./layout.js";
+import { bootCacheBase, Frame, Hdr, headerWords, Layout, Zone, zoneBase } from "./layout.js";
 
 /** Addresses are unsigned 32-bit: one instance manages at most 4 GiB. */
 export const MAX_MEMORY_BYTES = 2 ** 32;
@@ -29,6 +29,13 @@ export interface PhysMemConfig {
   nrCpus: number;
   /** Header words the upper layers need after the page allocator's (the boot cache descriptor). */
   bootWords: number;
+  /**
+   * NUMA nodes: the bytes of each, in address order (node 0 first, holding the header and
+   * mem_map). They must add up to the memory's whole pages. Default: one node.
+   */
+  nodes?: readonly number[];
+  /** node_distance table, nodes x nodes: 10 on the diagonal, 11..255 elsewhere. Default 10/20. */
+  distances?: readonly (readonly number[])[];
 }
 
 /** The word view of a buffer's first page, if it is big enough to hold a header. */
@@ -72,6 +79,13 @@ export class PhysMem {
   /** Byte offset of the mem_map, and the header's size in words. */
   readonly memmapOffset: number;
   readonly headerWords: number;
+  /** NUMA nodes (1 without the `nodes` option). */
+  readonly nrNodes: number;
+  /** First frame of each node, and one past its last (node n: nodeStart[n]..nodeEnd[n]-1). */
+  readonly nodeStart: readonly number[];
+  readonly nodeEnd: readonly number[];
+  /** node_distance(a, b) = distances[a][b]. */
+  readonly distances: readonly (readonly number[])[];
   /** True when kmem created the buffer (it is all zero). */
   private readonly fresh: boolean;
 
@@ -122,16 +136,29 @@ export class PhysMem {
 
     const pageShift = Math.log2(pageSize);
     const totalPages = Math.floor(buffer.byteLength / pageSize);
-    const hWords = headerWords(nrCpus, bootWords);
+    const nodePages = checkNodes(config.nodes, pageSize, totalPages);
+    const nrNodes = nodePages.length;
+    const distances = checkDistances(config.distances, nrNodes);
+    const hWords = headerWords(nrCpus, nrNodes, bootWords);
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
     const reservedBytes = memmapOffset + totalPages * Frame.BYTES;
     const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
-    if (firstManagedPfn + MIN_MANAGED_PAGES > totalPages) {
+    const node0Pages = nodePages[0] as number;
+    if (firstManagedPfn + MIN_MANAGED_PAGES > node0Pages) {
+      const what = nrNodes > 1 ? "node 0" : "memory";
       throw new RangeError(
-        `memory of ${buffer.byteLength} bytes is too small: its ${totalPages} pages of ${pageSize} bytes ` +
-          `leave ${Math.max(0, totalPages - firstManagedPfn)} once ${firstManagedPfn} are reserved for the ` +
+        `${what} of ${node0Pages * pageSize} bytes is too small: its ${node0Pages} pages of ${pageSize} bytes ` +
+          `leave ${Math.max(0, node0Pages - firstManagedPfn)} once ${firstManagedPfn} are reserved for the ` +
           `header and mem_map (at least ${MIN_MANAGED_PAGES} are needed)`,
       );
+    }
+    const nodeStart: number[] = [];
+    const nodeEnd: number[] = [];
+    let pfn = 0;
+    for (const pages of nodePages) {
+      nodeStart.push(pfn);
+      pfn += pages;
+      nodeEnd.push(pfn);
     }
 
     this.buffer = buffer;
@@ -146,6 +173,10 @@ export class PhysMem {
     this.firstManagedPfn = firstManagedPfn;
     this.managedPages = totalPages - firstManagedPfn;
     this.nrCpus = nrCpus;
+    this.nrNodes = nrNodes;
+    this.nodeStart = nodeStart;
+    this.nodeEnd = nodeEnd;
+    this.distances = distances;
     this.fresh = fresh;
     this.memmapOffset = memmapOffset;
     this.headerWords = hWords;
@@ -175,14 +206,37 @@ export class PhysMem {
       );
     }
     const nrCpus = h[Hdr.NR_CPUS] as number;
+    const nrNodes = h[Hdr.NR_NODES] as number;
     const pageShift = h[Hdr.PAGE_SHIFT] as number;
-    const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus);
+    if (
+      nrCpus < 1 ||
+      nrCpus > Layout.MAX_CPUS_LIMIT ||
+      nrNodes < 1 ||
+      nrNodes > Layout.MAX_NODES ||
+      (h[Hdr.HEADER_WORDS] as number) * 4 > buffer.byteLength
+    ) {
+      throw new Error("Kmem.attach: the buffer's kmem header is damaged (cpus, nodes or size)");
+    }
+    const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus, nrNodes);
+    const words = new Int32Array(buffer, 0, h[Hdr.HEADER_WORDS] as number);
+    const nodes: number[] = [];
+    const distances: number[][] = [];
+    for (let n = 0; n < nrNodes; n++) {
+      const z = zoneBase(nrCpus, n);
+      const start = n === 0 ? 0 : (words[z + Zone.START_PFN] as number);
+      nodes.push(((words[z + Zone.END_PFN] as number) - start) * 2 ** pageShift);
+      const row: number[] = [];
+      for (let m = 0; m < nrNodes; m++) row.push(words[z + Zone.DISTANCE + m] as number);
+      distances.push(row);
+    }
     const mem = new PhysMem({
       memory: buffer,
       pageSize: 2 ** pageShift,
       maxOrder: h[Hdr.MAX_ORDER] as number,
       nrCpus,
       bootWords,
+      nodes,
+      distances,
     });
     if (
       h[Hdr.TOTAL_PAGES] !== mem.totalPages ||
@@ -211,12 +265,113 @@ export class PhysMem {
     h[Hdr.FIRST_PFN] = this.firstManagedPfn;
     h[Hdr.MANAGED_PAGES] = this.managedPages;
     h[Hdr.NR_CPUS] = this.nrCpus;
+    h[Hdr.NR_NODES] = this.nrNodes;
     h[Hdr.MEMMAP_OFFSET] = this.memmapOffset;
     h[Hdr.HEADER_WORDS] = this.headerWords;
+    for (let n = 0; n < this.nrNodes; n++) {
+      const z = zoneBase(this.nrCpus, n);
+      const start = n === 0 ? this.firstManagedPfn : (this.nodeStart[n] as number);
+      const end = this.nodeEnd[n] as number;
+      h[z + Zone.START_PFN] = start;
+      h[z + Zone.END_PFN] = end;
+      h[z + Zone.MANAGED] = end - start;
+      const row = this.distances[n] as readonly number[];
+      for (let m = 0; m < this.nrNodes; m++) h[z + Zone.DISTANCE + m] = row[m] as number;
+    }
+  }
+
+  /** The node frame `pfn` belongs to (frames past the last node: the last node). */
+  nodeOfPfn(pfn: number): number {
+    const end = this.nodeEnd;
+    for (let n = 0; n < end.length - 1; n++) if (pfn < (end[n] as number)) return n;
+    return end.length - 1;
   }
 
   /** Marks the header valid; called once every layer has initialised its state. */
   seal(): void {
     Atomics.store(this.header, Hdr.MAGIC, Layout.MAGIC);
   }
+}
+
+/**
+ * Pages of each node from the `nodes` option: byte counts, whole pages each, adding up to
+ * the memory's whole pages. Without the option, one node of all of memory.
+ */
+function checkNodes(
+  nodes: readonly number[] | undefined,
+  pageSize: number,
+  totalPages: number,
+): number[] {
+  if (nodes === undefined) return [totalPages];
+  if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > Layout.MAX_NODES) {
+    throw new TypeError(
+      `nodes must be an array of 1..${Layout.MAX_NODES} byte counts, got ${describe(nodes)}`,
+    );
+  }
+  const pages: number[] = [];
+  let sum = 0;
+  nodes.forEach((bytes: unknown, n) => {
+    if (typeof bytes !== "number") {
+      throw new TypeError(
+        `nodes[${n}] must be a byte count (all nodes live in one buffer, at consecutive addresses), got ${describe(bytes)}`,
+      );
+    }
+    checkInteger(`nodes[${n}]`, bytes);
+    if (bytes <= 0 || bytes % pageSize !== 0) {
+      throw new RangeError(
+        `nodes[${n}] must be a positive multiple of the page size (${pageSize}), got ${bytes}`,
+      );
+    }
+    if (n > 0 && bytes / pageSize < MIN_MANAGED_PAGES) {
+      throw new RangeError(
+        `nodes[${n}] is ${bytes} bytes; a node needs at least ${MIN_MANAGED_PAGES} pages (${MIN_MANAGED_PAGES * pageSize} bytes)`,
+      );
+    }
+    pages.push(bytes / pageSize);
+    sum += bytes / pageSize;
+  });
+  if (sum !== totalPages) {
+    throw new RangeError(
+      `nodes add up to ${sum * pageSize} bytes but the memory has ${totalPages * pageSize} bytes of whole pages`,
+    );
+  }
+  return pages;
+}
+
+/** The node_distance table: as given (checked), or Linux's default of 10 local, 20 remote. */
+function checkDistances(
+  distances: readonly (readonly number[])[] | undefined,
+  nrNodes: number,
+): number[][] {
+  const table: number[][] = [];
+  if (distances !== undefined && (!Array.isArray(distances) || distances.length !== nrNodes)) {
+    throw new TypeError(
+      `distances must be a ${nrNodes} x ${nrNodes} array (one row per node), got ${describe(distances)}`,
+    );
+  }
+  for (let a = 0; a < nrNodes; a++) {
+    const row = distances?.[a];
+    if (distances !== undefined && (!Array.isArray(row) || row.length !== nrNodes)) {
+      throw new TypeError(
+        `distances[${a}] must be an array of ${nrNodes} numbers, got ${describe(row)}`,
+      );
+    }
+    const out: number[] = [];
+    for (let b = 0; b < nrNodes; b++) {
+      const d: unknown =
+        row === undefined ? (a === b ? Layout.LOCAL_DISTANCE : Layout.REMOTE_DISTANCE) : row[b];
+      const ok =
+        typeof d === "number" &&
+        Number.isInteger(d) &&
+        (a === b ? d === Layout.LOCAL_DISTANCE : d > Layout.LOCAL_DISTANCE && d <= 255);
+      if (!ok) {
+        throw new RangeError(
+          `distances[${a}][${b}] must be ${a === b ? `${Layout.LOCAL_DISTANCE} (a node to itself)` : `an integer in ${Layout.LOCAL_DISTANCE + 1}..255`}, got ${describe(d)}`,
+        );
+      }
+      out.push(d as number);
+    }
+    table.push(out);
+  }
+  return table;
 }

@@ -17,21 +17,39 @@
  * pcpBatch of its coldest pages go back to the buddy lists. An empty list refills with
  * pcpBatch pages. Pages on it are not counted in nrFree (NR_FREE_PAGES), as in Linux.
  *
+ * NUMA (mm/mempolicy.c, the zonelists of mm/page_alloc.c): each node is a zone of its own
+ * with its free lists, watermarks and lock; a block never spans two nodes (a buddy outside
+ * the zone's frames is never merged). An allocation names a preferred node and a node mask
+ * (from the context's memory policy, or allocPagesNode); the zones are tried in the
+ * preferred node's zonelist order (by distance), skipping nodes outside the mask, the
+ * watermark checked per zone. Each cpu keeps a per-cpu list per node; a freed order-0 page
+ * goes on the list of its own node. numastat counters record where each allocation landed.
+ *
+ *   policy      preferred node                         nodes tried (zonelist order)
+ *   local       this context's node                    all
+ *   preferred   the policy's node                      all
+ *   bind        this context's node if allowed,        the policy's nodes only
+ *               else the nearest allowed
+ *   interleave  the policy's nodes in turn             all
+ *   __GFP_THISNODE: the preferred node only.
+ *
  * Invariants (verify() reports them by id):
- *   BUDDY-1  a free block of order k starts at a pfn divisible by 2^k, inside the managed frames
+ *   BUDDY-1  a free block of order k starts at a pfn divisible by 2^k, inside its zone
  *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k,
  *            and its length is nr_free[k]
  *   BUDDY-3  no free block's buddy is a free block of the same order (they would have merged)
- *   BUDDY-4  header[Hdr.NR_FREE] == sum_k nr_free[k] << k
+ *   BUDDY-4  a zone's nrFree == sum_k nr_free[k] << k
+ *   NODE-1   the zones tile the managed frames in node order, no block crosses a zone's end
  *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
  *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page (PgFlag.PCP), or is an
  *            all-zero tail of exactly one such block
  *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages whose
- *            length is its count
+ *            length is its count, all of the list's node
  *
  * Concurrency (instances with more than one cpu; the lock order is in ARCHITECTURE.md):
- *   zone lock       free_area[] (lists and nr_free), nrFree, the frames of free blocks
- *                   (BUDDY state and links), and the per-cpu lists of cpus that are offline.
+ *   zone lock       (one per node) the zone's free_area[] (lists and nr_free), nrFree, the
+ *                   frames of its free blocks (BUDDY state and links), and the zone's per-cpu
+ *                   lists of cpus that are offline. Never two at once (verify: node order).
  *                   A block leaves the lock already marked HEAD (or PCP): no other cpu ever
  *                   sees a frame between states.
  *   no lock         a cpu's own per-cpu list and event counters: only that cpu touches them
@@ -39,6 +57,7 @@
  *                   pages posts CpuRequest.DRAIN_PAGES; the owner serves it at its next free
  *                   or slow-path allocation. offlineCpu() drains an offline cpu's list itself.
  *   Atomics         kswapdPending, cpu states and requests.
+ *   context-local   the memory policy and the interleave position (Linux: per task).
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  */
@@ -54,16 +73,30 @@ import {
   Hdr,
   HdrOption,
   Layout,
+  NumaStat,
+  nodePcpBase,
+  numaBase,
   Pcp,
   Pg,
   PgFlag,
   type PhysMem,
   pcpBase,
   Vm,
+  Zone,
+  zoneBase,
 } from "../memory/index.js";
 import { canBlock, cpuState, lock, unlock } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
-import { computeWatermarks, pcpBatch, pcpHigh, type Watermarks } from "./watermarks.js";
+import {
+  computeWatermarks,
+  pcpBatch,
+  pcpHigh,
+  type Watermarks,
+  zoneWatermarks,
+} from "./watermarks.js";
+
+/** numastat counters kept per node (NumaStat.HIT..OTHER). */
+const NUMA_STAT_COUNT = 6;
 
 /* alloc_flags of the watermark check (mm/internal.h). */
 const ALLOC_WMARK_MIN = 0;
@@ -99,6 +132,31 @@ type WaitAsync = (
 ) => { async: boolean; value: Promise<string> | string };
 const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
 
+/** Memory policy modes (Linux MPOL_*): see the table in the header comment. */
+export const enum Mpol {
+  LOCAL = 0,
+  PREFERRED = 1,
+  BIND = 2,
+  INTERLEAVE = 3,
+}
+
+/** A node's page counts, for stats and reports. */
+export interface NodeInfo {
+  node: number;
+  /** First frame of the node's zone and one past its last. */
+  startPfn: number;
+  endPfn: number;
+  managedPages: number;
+  /** Pages on the node's buddy lists. */
+  freePages: number;
+  /** The node's free pages parked on per-cpu lists. */
+  pcpPages: number;
+  freeByOrder: number[];
+  watermarks: Watermarks;
+  /** numastat counters, NUMA_STAT_NAMES order, summed over cpus. */
+  numa: number[];
+}
+
 /** Where a frame stands, as the free/misuse paths and verify() classify it. */
 interface BlockOwner {
   head: number;
@@ -124,17 +182,42 @@ export class BuddyAllocator {
   readonly cpu: number;
   /** More than one cpu: take locks (one context alone takes none). */
   readonly smp: boolean;
+  readonly nrNodes: number;
+  /** This context's node (numa_node_id): its local zone and per-cpu list. */
+  localNode = 0;
+  /** Each zone's words (Zone.X), by node. */
+  private readonly zones: Int32Array[] = [];
+  /** Header index of each zone's lock. */
+  private readonly zoneLocks: number[] = [];
+  /** One past each node's last frame, for nodeOf. */
+  private readonly nodeEnds: number[];
+  /** Per node, the nodes in the order allocations try them: by distance, then by id. */
+  private readonly zonelists: number[][] = [];
+  /** All nodes' bits. */
+  readonly allNodes: number;
   /**
-   * This cpu's per-cpu list words and event counters as views of their own: constant
-   * indices into a small view are cheaper than offsets into the header (no index arithmetic,
-   * bounds checks folded).
+   * This cpu's per-cpu list of its local node, its local zone, its own line (hotplug state,
+   * requests) and its event counters as views of their own: constant indices into a small
+   * view are cheaper than offsets into the header (no index arithmetic, bounds checks folded).
    */
-  private readonly pcp: Int32Array;
+  private pcp: Int32Array;
+  private zone: Int32Array;
+  private readonly line: Int32Array;
   /** This cpu's event counters (the slab layer counts into them too). */
   readonly ev: Int32Array;
-  /** Every cpu's per-cpu list view, for draining and verify(). */
+  /** This cpu's numastat counters (NumaStat.WORDS per node), and the index of its node's. */
+  private readonly numa: Int32Array;
+  private numaLocal = 0;
+  /** Every cpu's per-cpu lists, pcps[cpu * nrNodes + node], for draining and verify(). */
   private readonly pcps: Int32Array[] = [];
   private readonly nrCpus: number;
+  /** The memory policy (context-local, as Linux's is per task) and its node mask. */
+  private policy: number = Mpol.LOCAL;
+  private policyNodes = 0;
+  /** The last node the interleave policy chose (Linux il_prev). */
+  private ilPrev = -1;
+  /** Order-0 allocations may take the local per-cpu list directly (the policy allows it). */
+  private fastLocal = true;
   /** fail_page_alloc, or null when off (the hot path tests only this). */
   faultPageAlloc: FaultAttr | null = null;
   log: LogFn | null = null;
@@ -172,58 +255,131 @@ export class BuddyAllocator {
     this.endAddr = mem.totalPages * mem.pageSize;
     this.pageMask = mem.pageSize - 1;
     this.nrCpus = mem.nrCpus;
+    this.nrNodes = mem.nrNodes;
+    this.nodeEnds = mem.nodeEnd.slice();
+    this.allNodes = (1 << mem.nrNodes) - 1;
     this.cpu = cpu;
     this.smp = mem.nrCpus > 1;
     this.canSleep = this.smp && canBlock && mem.buffer instanceof SharedArrayBuffer;
     const buffer = this.h.buffer;
-    for (let c = 0; c < mem.nrCpus; c++) {
-      this.pcps.push(new Int32Array(buffer, this.h.byteOffset + pcpBase(c) * 4, Pcp.WORDS));
+    const at = (index: number, words: number): Int32Array =>
+      new Int32Array(buffer, this.h.byteOffset + index * 4, words);
+    for (let n = 0; n < mem.nrNodes; n++) {
+      this.zones.push(at(zoneBase(mem.nrCpus, n), Zone.WORDS));
+      this.zoneLocks.push(zoneBase(mem.nrCpus, n) + Zone.LOCK);
+      const row = mem.distances[n] as readonly number[];
+      const order = [...Array(mem.nrNodes).keys()];
+      order.sort((a, b) => (row[a] as number) - (row[b] as number) || a - b);
+      this.zonelists.push(order);
     }
-    this.pcp = this.pcps[cpu] as Int32Array;
-    this.ev = new Int32Array(
-      buffer,
-      this.h.byteOffset + eventBase(mem.nrCpus, cpu) * 4,
-      Vm.NR_EVENTS,
-    );
+    for (let c = 0; c < mem.nrCpus; c++) {
+      for (let n = 0; n < mem.nrNodes; n++) {
+        this.pcps.push(at(nodePcpBase(mem.nrCpus, mem.nrNodes, c, n), Pcp.WORDS));
+      }
+    }
+    this.line = at(pcpBase(cpu), Pcp.WORDS);
+    this.ev = at(eventBase(mem.nrCpus, cpu), Vm.NR_EVENTS);
+    this.numa = at(numaBase(mem.nrCpus, mem.nrNodes, cpu), NumaStat.WORDS * mem.nrNodes);
+    this.pcp = this.line;
+    this.zone = this.zones[0] as Int32Array;
+    this.setLocalNode(cpu % mem.nrNodes);
     if (!fresh) return;
 
     const w = computeWatermarks(mem.managedPages, mem.pageSize, minFreeBytes);
     const h = this.h;
     h[Hdr.MIN_FREE_KB] = w.minFreeKb;
-    h[Hdr.WMARK_MIN] = w.min;
-    h[Hdr.WMARK_LOW] = w.low;
-    h[Hdr.WMARK_HIGH] = w.high;
+    // __setup_per_zone_wmarks: each zone's share of min in proportion to its pages.
+    for (const z of this.zones) {
+      const zw = zoneWatermarks(w.min, z[Zone.MANAGED] as number, mem.managedPages);
+      z[Zone.WMARK_MIN] = zw.min;
+      z[Zone.WMARK_LOW] = zw.low;
+      z[Zone.WMARK_HIGH] = zw.high;
+    }
     const batch = pcpBatch(mem.managedPages, mem.pageSize);
     const percpu = ((h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
     // Without per-cpu caching every order-0 page goes to and comes from the buddy lists.
     h[Hdr.PCP_BATCH] = percpu ? batch : 1;
     h[Hdr.PCP_HIGH] = percpu ? pcpHigh(w.low, batch, mem.nrCpus) : 1;
-    this.freeBootMemory();
+    for (const z of this.zones) this.freeBootMemory(z);
   }
 
   /**
-   * Hands the managed frames to the free lists as the largest aligned blocks that fit
+   * Makes `nid` this context's node (numa_node_id): the zone its fast path checks and the
+   * per-cpu list it takes order-0 pages from.
+   */
+  setLocalNode(nid: number): void {
+    this.localNode = nid;
+    this.zone = this.zones[nid] as Int32Array;
+    this.pcp = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
+    this.numaLocal = NumaStat.WORDS * nid;
+    this.updateFastLocal();
+  }
+
+  /**
+   * Sets this context's memory policy: `mode` (Mpol) over the nodes of bit mask `nodes`
+   * (ignored for LOCAL). The caller has checked both.
+   */
+  setPolicy(mode: number, nodes: number): void {
+    this.policy = mode;
+    this.policyNodes = mode === Mpol.LOCAL ? 0 : nodes;
+    this.ilPrev = -1;
+    this.updateFastLocal();
+  }
+
+  /** The memory policy: its mode (Mpol) and node mask. */
+  getPolicy(): { mode: number; nodes: number } {
+    return { mode: this.policy, nodes: this.policyNodes };
+  }
+
+  private updateFastLocal(): void {
+    const local = this.localNode;
+    this.fastLocal =
+      this.nrNodes === 1 ||
+      this.policy === Mpol.LOCAL ||
+      (this.policy === Mpol.PREFERRED && this.firstNode(this.policyNodes) === local) ||
+      (this.policy === Mpol.BIND && (this.policyNodes & (1 << local)) !== 0);
+  }
+
+  private firstNode(mask: number): number {
+    return 31 - Math.clz32(mask & -mask);
+  }
+
+  /** The node frame `pfn` belongs to. */
+  nodeOf(pfn: number): number {
+    if (this.nrNodes === 1) return 0;
+    const ends = this.nodeEnds;
+    let n = 0;
+    while (n < ends.length - 1 && pfn >= (ends[n] as number)) n++;
+    return n;
+  }
+
+  /** node_distance(a, b). */
+  distance(a: number, b: number): number {
+    return (this.zones[a] as Int32Array)[Zone.DISTANCE + b] as number;
+  }
+
+  /**
+   * Hands a zone's frames to its free lists as the largest aligned blocks that fit
    * (memblock_free_all). Per-block work only: tails stay zero.
    */
-  private freeBootMemory(): void {
-    let pfn = this.firstPfn;
-    const end = this.totalPages;
+  private freeBootMemory(z: Int32Array): void {
+    let pfn = z[Zone.START_PFN] as number;
+    const end = z[Zone.END_PFN] as number;
     const top = this.maxOrder - 1;
     while (pfn < end) {
       let order = top;
       while (order > 0 && (pfn % 2 ** order !== 0 || pfn + 2 ** order > end)) order--;
-      this.addToFreeArea(pfn, order);
-      this.h[Hdr.NR_FREE] += 1 << order;
+      this.addToFreeArea(z, pfn, order);
+      z[Zone.NR_FREE] += 1 << order;
       pfn += 1 << order;
     }
   }
 
   /* ------------------------------------------------------------------ free lists */
 
-  private addToFreeArea(pfn: number, order: number): void {
+  private addToFreeArea(h: Int32Array, pfn: number, order: number): void {
     const f = this.f;
-    const h = this.h;
-    const fa = Hdr.FREE_AREA + FreeArea.WORDS * order;
+    const fa = Zone.FREE_AREA + FreeArea.WORDS * order;
     const i = pfn * Frame.WORDS;
     const head = h[fa + FreeArea.HEAD] as number;
     f[i + Pg.FLAGS] = PgFlag.BUDDY;
@@ -235,10 +391,9 @@ export class BuddyAllocator {
     h[fa + FreeArea.NR_FREE]++;
   }
 
-  private delFromFreeArea(pfn: number, order: number): void {
+  private delFromFreeArea(h: Int32Array, pfn: number, order: number): void {
     const f = this.f;
-    const h = this.h;
-    const fa = Hdr.FREE_AREA + FreeArea.WORDS * order;
+    const fa = Zone.FREE_AREA + FreeArea.WORDS * order;
     const i = pfn * Frame.WORDS;
     const next = f[i + Pg.NEXT] as number;
     const prev = f[i + Pg.PREV] as number;
@@ -253,20 +408,19 @@ export class BuddyAllocator {
   }
 
   /**
-   * __rmqueue_smallest: the smallest free block of order >= `order`, split down, its head
-   * marked `flags` (HEAD or PCP). 0 if none. Zone lock held.
+   * __rmqueue_smallest: zone `h`'s smallest free block of order >= `order`, split down, its
+   * head marked `flags` (HEAD or PCP). 0 if none. Zone lock held.
    */
-  private rmqueueSmallest(order: number, flags: number): number {
-    const h = this.h;
+  private rmqueueSmallest(h: Int32Array, order: number, flags: number): number {
     for (let o = order; o < this.maxOrder; o++) {
-      const pfn = h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.HEAD] as number;
+      const pfn = h[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.HEAD] as number;
       if (pfn === 0) continue;
-      this.delFromFreeArea(pfn, o);
+      this.delFromFreeArea(h, pfn, o);
       while (o > order) {
         o--;
-        this.addToFreeArea(pfn + (1 << o), o);
+        this.addToFreeArea(h, pfn + (1 << o), o);
       }
-      h[Hdr.NR_FREE] -= 1 << order;
+      h[Zone.NR_FREE] -= 1 << order;
       const i = pfn * Frame.WORDS;
       this.f[i + Pg.FLAGS] = flags;
       this.f[i + Pg.ORDER] = order;
@@ -277,48 +431,57 @@ export class BuddyAllocator {
 
   /* ------------------------------------------------------------------ the zone lock */
 
-  /** Takes the zone lock (when more than one cpu may run). */
-  lockZone(): void {
-    if (this.smp) lock(this.h, Hdr.LOCK_ZONE, this.cpu, "the zone lock");
+  /** Takes node `nid`'s zone lock (when more than one cpu may run). */
+  lockZone(nid: number): void {
+    if (this.smp) {
+      lock(
+        this.h,
+        this.zoneLocks[nid] as number,
+        this.cpu,
+        this.nrNodes === 1 ? "the zone lock" : `the zone lock of node ${nid}`,
+      );
+    }
   }
 
-  unlockZone(): void {
-    if (this.smp) unlock(this.h, Hdr.LOCK_ZONE, this.cpu);
+  unlockZone(nid: number): void {
+    if (this.smp) unlock(this.h, this.zoneLocks[nid] as number, this.cpu);
   }
 
   /**
-   * __free_one_page: merge with free buddies upward, then list. The head's flags are clear.
-   * Zone lock held.
+   * __free_one_page: merge with free buddies upward (inside the zone), then list. The head's
+   * flags are clear. Zone lock held.
    */
-  private freeOneBlock(pfn: number, order: number): void {
+  private freeOneBlock(z: Int32Array, pfn: number, order: number): void {
     const f = this.f;
     const top = this.maxOrder - 1;
-    const total = this.totalPages;
-    this.h[Hdr.NR_FREE] += 1 << order;
+    const start = z[Zone.START_PFN] as number;
+    const end = z[Zone.END_PFN] as number;
+    z[Zone.NR_FREE] += 1 << order;
     while (order < top) {
       const buddy = pfn ^ (1 << order);
-      if (buddy >= total) break;
+      if (buddy >= end || buddy < start) break;
       const b = buddy * Frame.WORDS;
       if (((f[b + Pg.FLAGS] as number) & PgFlag.BUDDY) === 0 || f[b + Pg.ORDER] !== order) break;
-      this.delFromFreeArea(buddy, order);
+      this.delFromFreeArea(z, buddy, order);
       pfn &= buddy;
       order++;
     }
-    this.addToFreeArea(pfn, order);
+    this.addToFreeArea(z, pfn, order);
   }
 
   /* ------------------------------------------------------------------ per-cpu lists */
 
-  /** Moves `batch` order-0 pages from the buddy lists to this cpu's list. */
-  private pcpRefill(): number {
+  /** Moves a batch of node `nid`'s order-0 pages from its buddy lists to this cpu's list. */
+  private pcpRefill(nid: number): number {
     const h = this.h;
     const f = this.f;
-    const p = this.pcp;
+    const z = this.zones[nid] as Int32Array;
+    const p = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
     const batch = h[Hdr.PCP_BATCH] as number;
     let got = 0;
-    this.lockZone();
+    this.lockZone(nid);
     for (; got < batch; got++) {
-      const pfn = this.rmqueueSmallest(0, PgFlag.PCP);
+      const pfn = this.rmqueueSmallest(z, 0, PgFlag.PCP);
       if (pfn === 0) break;
       const i = pfn * Frame.WORDS;
       const tail = p[Pcp.TAIL] as number;
@@ -328,20 +491,21 @@ export class BuddyAllocator {
       else p[Pcp.HEAD] = pfn;
       p[Pcp.TAIL] = pfn;
     }
-    this.unlockZone();
+    this.unlockZone(nid);
     p[Pcp.COUNT] += got;
     return got;
   }
 
   /**
-   * Gives the `count` coldest pages of cpu `cpu`'s list back to the buddy lists: this cpu's
-   * own list, or an offline cpu's.
+   * Gives the `count` coldest pages of cpu `cpu`'s list for node `nid` back to the node's
+   * buddy lists: this cpu's own list, or an offline cpu's.
    */
-  private pcpDrain(cpu: number, count: number): void {
+  private pcpDrain(cpu: number, nid: number, count: number): void {
     const f = this.f;
-    const p = this.pcps[cpu] as Int32Array;
+    const z = this.zones[nid] as Int32Array;
+    const p = this.pcps[cpu * this.nrNodes + nid] as Int32Array;
     let n = 0;
-    this.lockZone();
+    this.lockZone(nid);
     while (n < count) {
       const pfn = p[Pcp.TAIL] as number;
       if (pfn === 0) break;
@@ -353,10 +517,10 @@ export class BuddyAllocator {
       f[i + Pg.FLAGS] = 0;
       f[i + Pg.NEXT] = 0;
       f[i + Pg.PREV] = 0;
-      this.freeOneBlock(pfn, 0);
+      this.freeOneBlock(z, pfn, 0);
       n++;
     }
-    this.unlockZone();
+    this.unlockZone(nid);
     p[Pcp.COUNT] -= n;
     if (n > 0) {
       this.ev[Vm.PCP_DRAIN]++;
@@ -364,22 +528,22 @@ export class BuddyAllocator {
     }
   }
 
-  /**
-   * drain_all_pages: empties this cpu's per-cpu list and those of offline cpus, and asks the
-   * other online cpus to empty theirs (they do at their next free or slow-path allocation).
-   * Returns the pages moved now.
-   */
-  drainAll(): number {
+  /** Pages on cpu `cpu`'s lists, all nodes. */
+  private cpuPcpCount(cpu: number): number {
+    let n = 0;
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      n += (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
+    }
+    return n;
+  }
+
+  /** Empties every per-cpu list of cpu `cpu` (this cpu's or an offline one's); returns pages moved. */
+  private pcpDrainCpu(cpu: number): number {
     let moved = 0;
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const p = this.pcps[cpu] as Int32Array;
-      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
-        if ((p[Pcp.COUNT] as number) > 0) Atomics.or(p, Pcp.REQUEST, CpuRequest.DRAIN_PAGES);
-        continue;
-      }
-      const count = p[Pcp.COUNT] as number;
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const count = (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
       if (count > 0) {
-        this.pcpDrain(cpu, count);
+        this.pcpDrain(cpu, nid, count);
         moved += count;
       }
     }
@@ -387,31 +551,51 @@ export class BuddyAllocator {
   }
 
   /**
-   * Empties the per-cpu list of `cpu`, which is offline (its context is gone): offlineCpu().
+   * drain_all_pages: empties this cpu's per-cpu lists and those of offline cpus, and asks the
+   * other online cpus to empty theirs (they do at their next free or slow-path allocation).
+   * Returns the pages moved now.
+   */
+  drainAll(): number {
+    let moved = 0;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
+        if (this.cpuPcpCount(cpu) > 0) {
+          Atomics.or(
+            this.pcps[cpu * this.nrNodes] as Int32Array,
+            Pcp.REQUEST,
+            CpuRequest.DRAIN_PAGES,
+          );
+        }
+        continue;
+      }
+      moved += this.pcpDrainCpu(cpu);
+    }
+    return moved;
+  }
+
+  /**
+   * Empties the per-cpu lists of `cpu`, which is offline (its context is gone): offlineCpu().
    * Returns the pages moved.
    */
   drainOffline(cpu: number): number {
-    const p = this.pcps[cpu] as Int32Array;
-    const count = p[Pcp.COUNT] as number;
-    if (count > 0) this.pcpDrain(cpu, count);
-    Atomics.store(p, Pcp.REQUEST, 0);
-    return count;
+    const moved = this.pcpDrainCpu(cpu);
+    Atomics.store(this.pcps[cpu * this.nrNodes] as Int32Array, Pcp.REQUEST, 0);
+    return moved;
   }
 
   /** Requests other cpus posted to this one (CpuRequest bits), 0 if none. */
   pendingRequests(): number {
-    return this.pcp[Pcp.REQUEST] as number;
+    return this.line[Pcp.REQUEST] as number;
   }
 
   /**
-   * Serves a DRAIN_PAGES request of another cpu: this cpu's list goes back to the buddy
+   * Serves a DRAIN_PAGES request of another cpu: this cpu's lists go back to the buddy
    * lists. (FLUSH_SLABS is the slab layer's to serve, where it holds no lock.)
    */
   serveRequests(): void {
-    if (((this.pcp[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) === 0) return;
+    if (((this.line[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) === 0) return;
     this.clearRequest(CpuRequest.DRAIN_PAGES);
-    const count = this.pcp[Pcp.COUNT] as number;
-    if (count > 0) this.pcpDrain(this.cpu, count);
+    this.pcpDrainCpu(this.cpu);
   }
 
   /**
@@ -420,14 +604,14 @@ export class BuddyAllocator {
    * worker about to exit would otherwise keep it).
    */
   clearRequest(bits: number): void {
-    if (Atomics.load(this.h, Hdr.FREE_WAITERS) === 0) Atomics.and(this.pcp, Pcp.REQUEST, ~bits);
+    if (Atomics.load(this.h, Hdr.FREE_WAITERS) === 0) Atomics.and(this.line, Pcp.REQUEST, ~bits);
   }
 
   /** Posts `request` (CpuRequest bits) to every other online cpu. */
   requestOthers(request: number): void {
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
       if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
-        Atomics.or(this.pcps[cpu] as Int32Array, Pcp.REQUEST, request);
+        Atomics.or(this.pcps[cpu * this.nrNodes] as Int32Array, Pcp.REQUEST, request);
       }
     }
   }
@@ -435,14 +619,14 @@ export class BuddyAllocator {
   /* ------------------------------------------------------------------ watermarks */
 
   /**
-   * __zone_watermark_ok: after taking 2^order pages, free pages must stay above the mark
-   * (less the reserve share the flags allow), and a block of order >= `order` must exist.
+   * __zone_watermark_ok: after taking 2^order pages, the zone's free pages must stay above
+   * the mark (less the reserve share the flags allow), and a block of order >= `order` must
+   * exist in it.
    */
-  private watermarkOk(order: number, allocFlags: number): boolean {
-    const h = this.h;
+  private watermarkOk(z: Int32Array, order: number, allocFlags: number): boolean {
     if ((allocFlags & ALLOC_NO_WATERMARKS) !== 0) return true;
-    const free = (h[Hdr.NR_FREE] as number) - ((1 << order) - 1);
-    let min = h[Hdr.WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
+    const free = (z[Zone.NR_FREE] as number) - ((1 << order) - 1);
+    let min = z[Zone.WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
     if ((allocFlags & ALLOC_MIN_RESERVE) !== 0) {
       min -= Math.floor(min / 2);
       if ((allocFlags & ALLOC_NON_BLOCK) !== 0) min -= Math.floor(min / 4);
@@ -450,7 +634,7 @@ export class BuddyAllocator {
     if (free <= min) return false;
     if (order === 0) return true;
     for (let o = order; o < this.maxOrder; o++) {
-      if ((h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number) > 0) return true;
+      if ((z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number) > 0) return true;
     }
     return false;
   }
@@ -465,22 +649,25 @@ export class BuddyAllocator {
 
   /* ------------------------------------------------------------------ allocation */
 
-  /** Takes a block past the watermark check: from the per-cpu list for order 0. 0 if none. */
-  private rmqueue(order: number): number {
+  /**
+   * Takes a block of node `nid` past the watermark check: from this cpu's list of that node
+   * for order 0. 0 if none.
+   */
+  private rmqueue(nid: number, order: number): number {
     if (order !== 0) {
-      this.lockZone();
-      const pfn = this.rmqueueSmallest(order, PgFlag.HEAD);
-      this.unlockZone();
+      this.lockZone(nid);
+      const pfn = this.rmqueueSmallest(this.zones[nid] as Int32Array, order, PgFlag.HEAD);
+      this.unlockZone(nid);
       return pfn;
     }
-    const pfn = this.pcpPop();
-    if (pfn !== 0 || this.pcpRefill() === 0) return pfn;
-    return this.pcpPop();
+    const p = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
+    const pfn = this.pcpPop(p);
+    if (pfn !== 0 || this.pcpRefill(nid) === 0) return pfn;
+    return this.pcpPop(p);
   }
 
-  /** Pops the hottest page off this cpu's list; 0 if it is empty. */
-  private pcpPop(): number {
-    const p = this.pcp;
+  /** Pops the hottest page off per-cpu list `p`; 0 if it is empty. */
+  private pcpPop(p: Int32Array): number {
     const pfn = p[Pcp.HEAD] as number;
     if (pfn === 0) return 0;
     const f = this.f;
@@ -506,54 +693,145 @@ export class BuddyAllocator {
   }
 
   /**
-   * Allocates 2^order physically contiguous pages aligned to their size. Returns the address
-   * of the first, or 0 when the request cannot be met. `order` and `gfp` are trusted here:
-   * the facade validates them.
+   * zone_statistics: counts an allocation that was to prefer node `preferred` and landed on
+   * the node of `pfn`, in this cpu's numastat counters.
    */
-  allocPages(order: number, gfp: number): number {
-    // Fast path: an order-0 page off this cpu's list when free memory is above the low
-    // watermark (zone_watermark_fast + rmqueue_pcplist): a handful of typed-array loads and
-    // stores. Everything else goes through allocPagesGeneral.
-    if (
-      order === 0 &&
-      this.faultPageAlloc === null &&
-      (this.h[Hdr.NR_FREE] as number) > (this.h[Hdr.WMARK_LOW] as number)
-    ) {
-      const pfn = this.pcpPop();
-      if (pfn !== 0) return this.prepNewPage(pfn, 0, gfp);
+  private countNuma(preferred: number, pfn: number): void {
+    const n = this.numa;
+    const nid = this.nodeOf(pfn);
+    const at = NumaStat.WORDS * nid;
+    if (nid === preferred) n[at + NumaStat.HIT]++;
+    else {
+      n[at + NumaStat.MISS]++;
+      n[NumaStat.WORDS * preferred + NumaStat.FOREIGN]++;
     }
-    return this.allocPagesGeneral(order, gfp);
+    n[at + (nid === this.localNode ? NumaStat.LOCAL : NumaStat.OTHER)]++;
   }
 
-  private allocPagesGeneral(order: number, gfp: number): number {
-    if (((this.pcp[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
+  /**
+   * Allocates 2^order physically contiguous pages aligned to their size, where this
+   * context's memory policy says. Returns the address of the first, or 0 when the request
+   * cannot be met. `order` and `gfp` are trusted here: the facade validates them.
+   */
+  allocPages(order: number, gfp: number): number {
+    // Fast path: an order-0 page off this cpu's list of its own node when the zone's free
+    // memory is above the low watermark (zone_watermark_fast + rmqueue_pcplist): a handful
+    // of typed-array loads and stores. Everything else goes through allocPagesGeneral.
+    if (order === 0 && this.fastLocal && this.faultPageAlloc === null) {
+      const z = this.zone;
+      if ((z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)) {
+        const pfn = this.pcpPop(this.pcp);
+        if (pfn !== 0) {
+          const n = this.numa;
+          n[this.numaLocal + NumaStat.HIT]++;
+          n[this.numaLocal + NumaStat.LOCAL]++;
+          return this.prepNewPage(pfn, 0, gfp);
+        }
+      }
+    }
+    return this.allocPolicy(order, gfp);
+  }
+
+  /** The policy's preferred node and mask for one allocation (policy_node, policy_nodemask). */
+  private allocPolicy(order: number, gfp: number): number {
+    const local = this.localNode;
+    switch (this.policy) {
+      case Mpol.PREFERRED:
+        return this.allocPagesGeneral(order, gfp, this.firstNode(this.policyNodes), this.allNodes);
+      case Mpol.BIND: {
+        const mask = this.policyNodes;
+        let nid = local;
+        if ((mask & (1 << local)) === 0) {
+          for (const n of this.zonelists[local] as number[]) {
+            if ((mask & (1 << n)) !== 0) {
+              nid = n;
+              break;
+            }
+          }
+        }
+        return this.allocPagesGeneral(order, gfp, nid, mask);
+      }
+      case Mpol.INTERLEAVE: {
+        // interleave_nodes: the next node of the mask after the last one used.
+        const mask = this.policyNodes;
+        let nid = this.ilPrev;
+        do nid = (nid + 1) % this.nrNodes;
+        while ((mask & (1 << nid)) === 0);
+        this.ilPrev = nid;
+        const addr = this.allocPagesGeneral(order, gfp, nid, this.allNodes);
+        if (addr !== 0 && this.nodeOf(addr >>> this.pageShift) === nid) {
+          this.numa[NumaStat.WORDS * nid + NumaStat.INTERLEAVE_HIT]++;
+        }
+        return addr;
+      }
+      default:
+        return this.allocPagesGeneral(order, gfp, local, this.allNodes);
+    }
+  }
+
+  /**
+   * __alloc_pages_node: 2^order pages preferably on node `nid` (falling back by distance;
+   * only that node with __GFP_THISNODE), whatever the policy. nid -1 (NUMA_NO_NODE): as
+   * {@link allocPages}. `nid` is trusted here.
+   */
+  allocPagesNode(nid: number, order: number, gfp: number): number {
+    if (nid < 0) return this.allocPages(order, gfp);
+    return this.allocPagesGeneral(order, gfp, nid, this.allNodes);
+  }
+
+  private allocPagesGeneral(order: number, gfp: number, nid: number, mask: number): number {
+    if (((this.line[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
+    if ((gfp & Gfp.THISNODE) !== 0) mask &= 1 << nid;
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp, false);
     }
-    if (this.watermarkOk(order, ALLOC_WMARK_LOW)) {
-      const pfn = this.rmqueue(order);
-      if (pfn !== 0) return this.prepNewPage(pfn, order, gfp);
+    let pfn = this.getPageFromFreelist(order, ALLOC_WMARK_LOW, nid, mask);
+    if (pfn === 0) pfn = this.allocSlowpath(order, gfp, nid, mask);
+    if (pfn === 0) return this.allocFailed(order, gfp, true);
+    this.countNuma(nid, pfn);
+    return this.prepNewPage(pfn, order, gfp);
+  }
+
+  /**
+   * get_page_from_freelist: the zones of node `nid`'s zonelist that are in `mask`, in
+   * order, the first whose watermark allows the request. 0 if none can serve it.
+   */
+  private getPageFromFreelist(
+    order: number,
+    allocFlags: number,
+    nid: number,
+    mask: number,
+  ): number {
+    if (this.nrNodes === 1) {
+      if (mask === 0 || !this.watermarkOk(this.zone, order, allocFlags)) return 0;
+      return this.rmqueue(0, order);
     }
-    return this.allocSlowpath(order, gfp);
+    for (const n of this.zonelists[nid] as number[]) {
+      if ((mask & (1 << n)) === 0) continue;
+      if (!this.watermarkOk(this.zones[n] as Int32Array, order, allocFlags)) continue;
+      const pfn = this.rmqueue(n, order);
+      if (pfn !== 0) return pfn;
+    }
+    return 0;
   }
 
   /**
    * __alloc_pages_slowpath, for a single context: kswapd, the request's reserve tier, the
-   * per-cpu list, memory reserves (__GFP_MEMALLOC, or reclaim's own allocations), direct
-   * reclaim, and for __GFP_NOFAIL a last try with half the min reserve.
+   * per-cpu lists, memory reserves (__GFP_MEMALLOC, or reclaim's own allocations), direct
+   * reclaim, and for __GFP_NOFAIL a last try with half the min reserve. Returns the pfn
+   * taken (not yet prepared), 0 if none.
    */
-  private allocSlowpath(order: number, gfp: number): number {
+  private allocSlowpath(order: number, gfp: number, nid: number, mask: number): number {
     const allocFlags = this.slowAllocFlags(gfp);
-    if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd();
+    if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd(nid);
     const canReclaim = (gfp & Gfp.DIRECT_RECLAIM) !== 0;
     // A context that may sleep could have yielded to kswapd: run its pending work now.
     if (canReclaim && !this.inReclaim && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
-    let pfn = this.tryAlloc(order, allocFlags);
-    const p = this.pcp;
-    if (pfn === 0 && (p[Pcp.COUNT] as number) > 0) {
-      // Pages parked on this cpu's list are free memory the buddy lists cannot see.
-      this.pcpDrain(this.cpu, p[Pcp.COUNT] as number);
-      pfn = this.tryAlloc(order, allocFlags);
+    let pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
+    if (pfn === 0 && this.cpuPcpCount(this.cpu) > 0) {
+      // Pages parked on this cpu's lists are free memory the buddy lists cannot see.
+      this.pcpDrainCpu(this.cpu);
+      pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
     }
     // __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or reclaim itself (PF_MEMALLOC), may take
     // everything, unless __GFP_NOMEMALLOC forbids it.
@@ -562,7 +840,7 @@ export class BuddyAllocator {
       (gfp & Gfp.NOMEMALLOC) === 0 &&
       ((gfp & Gfp.MEMALLOC) !== 0 || this.inReclaim)
     ) {
-      pfn = this.tryAlloc(order, ALLOC_NO_WATERMARKS);
+      pfn = this.getPageFromFreelist(order, ALLOC_NO_WATERMARKS, nid, mask);
     }
     // Direct reclaim does not recurse (a shrinker's own allocation does not reclaim).
     if (pfn === 0 && canReclaim && !this.inReclaim) {
@@ -573,18 +851,19 @@ export class BuddyAllocator {
       for (let t = 0; t < tries && pfn === 0; t++) {
         this.ev[Vm.ALLOCSTALL]++;
         if (this.directReclaim(batch) === 0) break;
-        pfn = this.tryAlloc(order, allocFlags);
+        pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
       }
-      if (pfn === 0 && this.maySleep(order, gfp)) pfn = this.sleepForMemory(order, gfp, allocFlags);
+      if (pfn === 0 && this.maySleep(order, gfp)) {
+        pfn = this.sleepForMemory(order, gfp, allocFlags, nid, mask);
+      }
       if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
         // Linux loops here until memory comes free; in a single context nothing else can free
         // it, so this is the last try, with the NOFAIL share of the reserve
         // (__alloc_pages_cpuset_fallback with ALLOC_MIN_RESERVE).
-        pfn = this.tryAlloc(order, ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE);
+        pfn = this.getPageFromFreelist(order, ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE, nid, mask);
       }
     }
-    if (pfn !== 0) return this.prepNewPage(pfn, order, gfp);
-    return this.allocFailed(order, gfp, true);
+    return pfn;
   }
 
   /* ------------------------------------------------------------------ sleeping */
@@ -620,7 +899,13 @@ export class BuddyAllocator {
    * (Atomics.wait on Hdr.FREE_SEQ, which frees bump while someone waits), in rounds, until
    * the request can be served or `waitMs` has passed (__GFP_NOFAIL: until it can be served).
    */
-  private sleepForMemory(order: number, gfp: number, allocFlags: number): number {
+  private sleepForMemory(
+    order: number,
+    gfp: number,
+    allocFlags: number,
+    nid: number,
+    mask: number,
+  ): number {
     const h = this.h;
     const nofail = (gfp & Gfp.NOFAIL) !== 0;
     const deadline = Date.now() + this.waitMs;
@@ -631,7 +916,8 @@ export class BuddyAllocator {
         this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
         this.ev[Vm.ALLOCSTALL]++;
         this.directReclaim(Math.max(SWAP_CLUSTER_MAX, 2 ** order));
-        const pfn = this.tryAlloc(order, nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags);
+        const flags = nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags;
+        const pfn = this.getPageFromFreelist(order, flags, nid, mask);
         if (pfn !== 0) return pfn;
         const left = deadline - Date.now();
         if (!nofail && left <= 0) return 0;
@@ -683,10 +969,6 @@ export class BuddyAllocator {
     }
   }
 
-  private tryAlloc(order: number, allocFlags: number): number {
-    return this.watermarkOk(order, allocFlags) ? this.rmqueue(order) : 0;
-  }
-
   /** should_fail_alloc_page: the scope filters, then should_fail_ex. */
   private shouldFailAlloc(order: number, gfp: number): boolean {
     const attr = this.faultPageAlloc;
@@ -708,22 +990,23 @@ export class BuddyAllocator {
     this.ev[Vm.PGALLOC_FAIL]++;
     if (warn && (gfp & Gfp.NOWARN) === 0 && this.log !== null) {
       this.log(`kmem: page allocation failure: order:${order}, mode:${gfpString(gfp)}`);
-      this.log(this.freeAreaLine());
+      for (let nid = 0; nid < this.nrNodes; nid++) this.log(this.freeAreaLine(nid));
     }
     return 0;
   }
 
-  /** show_free_areas' per-order line: "Normal: 4*4kB 2*8kB ... = 32kB". */
-  freeAreaLine(): string {
+  /** show_free_areas' per-order line of a node: "Node 0 Normal: 4*4kB 2*8kB ... = 32kB". */
+  freeAreaLine(nid: number): string {
+    const z = this.zones[nid] as Int32Array;
     const parts: string[] = [];
     let totalKb = 0;
     for (let o = 0; o < this.maxOrder; o++) {
-      const n = this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number;
+      const n = z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number;
       const kb = (this.pageSize * 2 ** o) / 1024;
       parts.push(`${n}*${kb}kB`);
       totalKb += n * kb;
     }
-    return `Node 0 Normal: ${parts.join(" ")} = ${totalKb}kB`;
+    return `Node ${nid} Normal: ${parts.join(" ")} = ${totalKb}kB`;
   }
 
   /* ------------------------------------------------------------------ reclaim */
@@ -769,26 +1052,31 @@ export class BuddyAllocator {
    * own thread; here it runs when a context that may sleep next allocates (or when
    * {@link kswapd} is called), never inside the atomic request that woke it.
    */
-  private wakeKswapd(): void {
+  private wakeKswapd(nid: number): void {
     const h = this.h;
-    if (h[Hdr.KSWAPD_PENDING] !== 0 || (h[Hdr.NR_FREE] as number) > (h[Hdr.WMARK_LOW] as number)) {
+    const z = this.zones[nid] as Int32Array;
+    if (
+      h[Hdr.KSWAPD_PENDING] !== 0 ||
+      (z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)
+    ) {
       return;
     }
     if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) this.ev[Vm.KSWAPD_WAKE]++;
   }
 
   /**
-   * kswapd's balance_pgdat: shrinks until free memory reaches the high watermark. Returns
-   * the pages freed.
+   * kswapd's balance_pgdat, for every node: shrinks until each zone's free memory reaches its
+   * high watermark. Returns the pages freed.
    */
   kswapd(): number {
-    const h = this.h;
-    Atomics.store(h, Hdr.KSWAPD_PENDING, 0);
-    const free = h[Hdr.NR_FREE] as number;
-    const high = h[Hdr.WMARK_HIGH] as number;
-    if (free >= high) return 0;
+    Atomics.store(this.h, Hdr.KSWAPD_PENDING, 0);
+    let want = 0;
+    for (const z of this.zones) {
+      want += Math.max(0, (z[Zone.WMARK_HIGH] as number) - (z[Zone.NR_FREE] as number));
+    }
+    if (want === 0) return 0;
     this.ev[Vm.PAGEOUTRUN]++;
-    const freed = this.shrinkAll(high - free);
+    const freed = this.shrinkAll(want);
     // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
     if (freed > 0) this.drainAll();
     return freed;
@@ -810,14 +1098,20 @@ export class BuddyAllocator {
     const pfn = this.checkFree(addr, order);
     this.ev[Vm.PGFREE] += 1 << order;
     if (order === 0) {
-      this.pcpPush(pfn);
+      this.pcpPush(
+        pfn,
+        this.nrNodes === 1
+          ? this.pcp
+          : (this.pcps[this.cpu * this.nrNodes + this.nodeOf(pfn)] as Int32Array),
+      );
     } else {
       const i = pfn * Frame.WORDS;
-      this.lockZone();
+      const nid = this.nodeOf(pfn);
+      this.lockZone(nid);
       this.f[i + Pg.FLAGS] = 0;
       this.f[i + Pg.ORDER] = 0;
-      this.freeOneBlock(pfn, order);
-      this.unlockZone();
+      this.freeOneBlock(this.zones[nid] as Int32Array, pfn, order);
+      this.unlockZone(nid);
       if (this.smp) this.wakeWaiters();
     }
   }
@@ -841,10 +1135,12 @@ export class BuddyAllocator {
     return pfn;
   }
 
-  /** free_unref_page: a freed order-0 page goes on this cpu's list; past pcpHigh, a batch leaves. */
-  private pcpPush(pfn: number): void {
+  /**
+   * free_unref_page: a freed order-0 page goes on this cpu's list `p` of the page's node;
+   * past pcpHigh, a batch leaves.
+   */
+  private pcpPush(pfn: number, p: Int32Array): void {
     const f = this.f;
-    const p = this.pcp;
     const i = pfn * Frame.WORDS;
     const head = p[Pcp.HEAD] as number;
     f[i + Pg.FLAGS] = PgFlag.PCP;
@@ -855,17 +1151,16 @@ export class BuddyAllocator {
     else p[Pcp.TAIL] = pfn;
     p[Pcp.HEAD] = pfn;
     // One branch for both rare cases: the list is over pcpHigh, or another cpu asked.
-    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number) || p[Pcp.REQUEST] !== 0) {
-      this.pcpPushSlow();
+    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number) || this.line[Pcp.REQUEST] !== 0) {
+      this.pcpPushSlow(pfn, p);
     }
   }
 
-  private pcpPushSlow(): void {
-    const p = this.pcp;
+  private pcpPushSlow(pfn: number, p: Int32Array): void {
     if ((p[Pcp.COUNT] as number) >= (this.h[Hdr.PCP_HIGH] as number)) {
-      this.pcpDrain(this.cpu, this.h[Hdr.PCP_BATCH] as number);
+      this.pcpDrain(this.cpu, this.nodeOf(pfn), this.h[Hdr.PCP_BATCH] as number);
     }
-    if (((p[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
+    if (((this.line[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
   }
 
   private badAddress(addr: number): never {
@@ -943,9 +1238,11 @@ export class BuddyAllocator {
 
   /* ------------------------------------------------------------------ introspection */
 
-  /** Pages on the buddy free lists (NR_FREE_PAGES). */
+  /** Pages on the buddy free lists of every node (NR_FREE_PAGES). */
   buddyFreePages(): number {
-    return this.h[Hdr.NR_FREE] as number;
+    let n = 0;
+    for (const z of this.zones) n += z[Zone.NR_FREE] as number;
+    return n;
   }
 
   /** Pages parked on all per-cpu lists. */
@@ -955,26 +1252,76 @@ export class BuddyAllocator {
     return n;
   }
 
-  /** nr_free per order (free blocks on each buddy list). */
-  freeByOrder(): number[] {
-    const out: number[] = [];
-    // Under the zone lock, so that a report never shows a block in the middle of a split.
-    this.lockZone();
-    for (let o = 0; o < this.maxOrder; o++) {
-      out.push(this.h[Hdr.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number);
+  /** nr_free per order (free blocks on the buddy lists), of node `nid` or summed over nodes. */
+  freeByOrder(nid = -1): number[] {
+    const out = new Array<number>(this.maxOrder).fill(0);
+    for (let n = 0; n < this.nrNodes; n++) {
+      if (nid >= 0 && n !== nid) continue;
+      const z = this.zones[n] as Int32Array;
+      // Under the zone lock, so that a report never shows a block in the middle of a split.
+      this.lockZone(n);
+      for (let o = 0; o < this.maxOrder; o++) {
+        out[o] =
+          (out[o] as number) +
+          (z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number);
+      }
+      this.unlockZone(n);
     }
-    this.unlockZone();
     return out;
   }
 
-  watermarks(): Watermarks {
-    const h = this.h;
+  /** The watermarks of node `nid`'s zone, or their sums over the zones. */
+  watermarks(nid = -1): Watermarks {
+    const w = { minFreeKb: this.h[Hdr.MIN_FREE_KB] as number, min: 0, low: 0, high: 0 };
+    for (let n = 0; n < this.nrNodes; n++) {
+      if (nid >= 0 && n !== nid) continue;
+      const z = this.zones[n] as Int32Array;
+      w.min += z[Zone.WMARK_MIN] as number;
+      w.low += z[Zone.WMARK_LOW] as number;
+      w.high += z[Zone.WMARK_HIGH] as number;
+    }
+    return w;
+  }
+
+  /** numastat counters of node `nid` (NUMA_STAT_NAMES order), summed over cpus. */
+  numaStats(nid: number): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < NUMA_STAT_COUNT; k++) {
+      let sum = 0;
+      for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+        sum +=
+          (this.h[
+            numaBase(this.nrCpus, this.nrNodes, cpu) + NumaStat.WORDS * nid + k
+          ] as number) >>> 0;
+      }
+      out.push(sum);
+    }
+    return out;
+  }
+
+  /** A node's page counts. */
+  nodeInfo(nid: number): NodeInfo {
+    const z = this.zones[nid] as Int32Array;
+    let pcp = 0;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      pcp += (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
+    }
     return {
-      minFreeKb: h[Hdr.MIN_FREE_KB] as number,
-      min: h[Hdr.WMARK_MIN] as number,
-      low: h[Hdr.WMARK_LOW] as number,
-      high: h[Hdr.WMARK_HIGH] as number,
+      node: nid,
+      startPfn: z[Zone.START_PFN] as number,
+      endPfn: z[Zone.END_PFN] as number,
+      managedPages: z[Zone.MANAGED] as number,
+      freePages: z[Zone.NR_FREE] as number,
+      pcpPages: pcp,
+      freeByOrder: this.freeByOrder(nid),
+      watermarks: this.watermarks(nid),
+      numa: this.numaStats(nid),
     };
+  }
+
+  /** The nodes allocations preferring `nid` try, in order (its zonelist). */
+  zonelist(nid: number): readonly number[] {
+    return this.zonelists[nid] as number[];
   }
 
   /**
@@ -1000,15 +1347,16 @@ export class BuddyAllocator {
 
   /**
    * Checks every invariant in the header comment; throws CORRUPTION naming the first broken.
-   * Runs under the zone lock; the per-cpu lists of other online cpus are exact only while
-   * those cpus are quiescent.
+   * Runs under the zone locks (in node order); the per-cpu lists of other online cpus are
+   * exact only while those cpus are quiescent.
    */
   verify(): void {
-    this.lockZone();
+    let held = 0;
     try {
+      for (; held < this.nrNodes; held++) this.lockZone(held);
       this.verifyLocked();
     } finally {
-      this.unlockZone();
+      while (held > 0) this.unlockZone(--held);
     }
   }
 
@@ -1028,14 +1376,10 @@ export class BuddyAllocator {
       h[Hdr.PAGE_SHIFT] !== this.pageShift ||
       h[Hdr.MAX_ORDER] !== this.maxOrder ||
       h[Hdr.TOTAL_PAGES] !== this.totalPages ||
-      h[Hdr.FIRST_PFN] !== this.firstPfn
-    ) {
-      corrupt("LAYOUT-1", "header geometry words do not match the instance");
-    }
-
-    if (
+      h[Hdr.FIRST_PFN] !== this.firstPfn ||
       h[Hdr.MANAGED_PAGES] !== this.managedPages ||
       h[Hdr.NR_CPUS] !== this.nrCpus ||
+      h[Hdr.NR_NODES] !== this.nrNodes ||
       h[Hdr.MEMMAP_OFFSET] !== f.byteOffset - h.byteOffset ||
       h[Hdr.HEADER_WORDS] !== h.length
     ) {
@@ -1044,16 +1388,46 @@ export class BuddyAllocator {
     if (this.firstPfn * this.pageSize < f.byteOffset - h.byteOffset + f.byteLength) {
       corrupt("LAYOUT-2", "the reserved pages do not cover the header and mem_map");
     }
-    const wmin = h[Hdr.WMARK_MIN] as number;
-    const wlow = h[Hdr.WMARK_LOW] as number;
-    const whigh = h[Hdr.WMARK_HIGH] as number;
     const batch = h[Hdr.PCP_BATCH] as number;
     const high = h[Hdr.PCP_HIGH] as number;
-    if (!(wmin >= 0 && wmin <= wlow && wlow <= whigh && whigh <= this.managedPages + 2 * wlow)) {
-      corrupt("LAYOUT-3", `watermarks min ${wmin}, low ${wlow}, high ${whigh} are out of order`);
-    }
     if (!(batch >= 1 && high >= batch)) {
       corrupt("LAYOUT-3", `per-cpu list batch ${batch} and high ${high} are out of range`);
+    }
+    // NODE-1: the zones tile the managed frames in node order.
+    let expect = this.firstPfn;
+    let managed = 0;
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const z = this.zones[nid] as Int32Array;
+      const start = z[Zone.START_PFN] as number;
+      const end = z[Zone.END_PFN] as number;
+      if (
+        start !== expect ||
+        end <= start ||
+        end !== this.nodeEnds[nid] ||
+        z[Zone.MANAGED] !== end - start
+      ) {
+        corrupt(
+          "NODE-1",
+          `zone of node ${nid} spans frames ${start}..${end - 1}, expected to start at ${expect} and end at ${(this.nodeEnds[nid] as number) - 1}`,
+        );
+      }
+      expect = end;
+      managed += end - start;
+      const wmin = z[Zone.WMARK_MIN] as number;
+      const wlow = z[Zone.WMARK_LOW] as number;
+      const whigh = z[Zone.WMARK_HIGH] as number;
+      if (!(wmin >= 0 && wmin <= wlow && wlow <= whigh && whigh <= end - start + 2 * wlow)) {
+        corrupt(
+          "LAYOUT-3",
+          `node ${nid}: watermarks min ${wmin}, low ${wlow}, high ${whigh} are out of order`,
+        );
+      }
+    }
+    if (expect !== this.totalPages || managed !== this.managedPages) {
+      corrupt(
+        "NODE-1",
+        `the zones cover ${managed} frames up to ${expect}, memory has ${this.managedPages} up to ${this.totalPages}`,
+      );
     }
     // MEMMAP-2: the reserved frames belong to nobody.
     for (let i = 0; i < this.firstPfn * Frame.WORDS; i++) {
@@ -1061,143 +1435,174 @@ export class BuddyAllocator {
         corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
     }
 
-    // MEMMAP-1: walk the frames block by block.
-    const blocksByOrder = new Array<number>(this.maxOrder).fill(0);
-    let pcpSeen = 0;
-    let pfn = this.firstPfn;
-    while (pfn < this.totalPages) {
-      const i = pfn * Frame.WORDS;
-      const flags = f[i + Pg.FLAGS] as number;
-      const state = flags & PgFlag.STATE_MASK;
-      if (state !== PgFlag.BUDDY && state !== PgFlag.HEAD && state !== PgFlag.PCP) {
-        corrupt(
-          "MEMMAP-1",
-          `frame ${pfn} is neither a block head nor inside a block (flags ${hex(flags)})`,
-        );
-      }
-      const order = f[i + Pg.ORDER] as number;
-      if (order < 0 || order >= this.maxOrder || (state === PgFlag.PCP && order !== 0)) {
-        corrupt("MEMMAP-1", `frame ${pfn} has order ${order}`);
-      }
-      if (pfn % 2 ** order !== 0 || pfn + 2 ** order > this.totalPages) {
-        corrupt(
-          "BUDDY-1",
-          `block at frame ${pfn} of order ${order} is misaligned or runs past memory`,
-        );
-      }
-      for (let t = pfn + 1; t < pfn + 2 ** order; t++) {
-        if (f[t * Frame.WORDS + Pg.FLAGS] !== 0 || f[t * Frame.WORDS + Pg.ORDER] !== 0) {
+    // MEMMAP-1: walk each zone's frames block by block.
+    const pcpSeen = new Array<number>(this.nrNodes).fill(0);
+    const blocks: number[][] = [];
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const z = this.zones[nid] as Int32Array;
+      const zstart = z[Zone.START_PFN] as number;
+      const zend = z[Zone.END_PFN] as number;
+      const blocksByOrder = new Array<number>(this.maxOrder).fill(0);
+      blocks.push(blocksByOrder);
+      let pfn = zstart;
+      while (pfn < zend) {
+        const i = pfn * Frame.WORDS;
+        const flags = f[i + Pg.FLAGS] as number;
+        const state = flags & PgFlag.STATE_MASK;
+        if (state !== PgFlag.BUDDY && state !== PgFlag.HEAD && state !== PgFlag.PCP) {
           corrupt(
             "MEMMAP-1",
-            `frame ${t} is inside the order-${order} block at frame ${pfn} but is not a zero tail`,
+            `frame ${pfn} is neither a block head nor inside a block (flags ${hex(flags)})`,
           );
         }
-      }
-      if (state === PgFlag.BUDDY) {
-        blocksByOrder[order] = (blocksByOrder[order] as number) + 1;
-        const buddy = pfn ^ (1 << order);
-        if (
-          order < this.maxOrder - 1 &&
-          buddy < this.totalPages &&
-          ((f[buddy * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.BUDDY) !== 0 &&
-          f[buddy * Frame.WORDS + Pg.ORDER] === order
-        ) {
+        const order = f[i + Pg.ORDER] as number;
+        if (order < 0 || order >= this.maxOrder || (state === PgFlag.PCP && order !== 0)) {
+          corrupt("MEMMAP-1", `frame ${pfn} has order ${order}`);
+        }
+        if (pfn % 2 ** order !== 0 || pfn + 2 ** order > this.totalPages) {
           corrupt(
-            "BUDDY-3",
-            `free blocks at frames ${pfn} and ${buddy} (order ${order}) are unmerged buddies`,
+            "BUDDY-1",
+            `block at frame ${pfn} of order ${order} is misaligned or runs past memory`,
           );
         }
+        if (pfn + 2 ** order > zend) {
+          corrupt(
+            "NODE-1",
+            `block at frame ${pfn} of order ${order} runs past the end of node ${nid}`,
+          );
+        }
+        for (let t = pfn + 1; t < pfn + 2 ** order; t++) {
+          if (f[t * Frame.WORDS + Pg.FLAGS] !== 0 || f[t * Frame.WORDS + Pg.ORDER] !== 0) {
+            corrupt(
+              "MEMMAP-1",
+              `frame ${t} is inside the order-${order} block at frame ${pfn} but is not a zero tail`,
+            );
+          }
+        }
+        if (state === PgFlag.BUDDY) {
+          blocksByOrder[order] = (blocksByOrder[order] as number) + 1;
+          const buddy = pfn ^ (1 << order);
+          if (
+            order < this.maxOrder - 1 &&
+            buddy >= zstart &&
+            buddy < zend &&
+            ((f[buddy * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.BUDDY) !== 0 &&
+            f[buddy * Frame.WORDS + Pg.ORDER] === order
+          ) {
+            corrupt(
+              "BUDDY-3",
+              `free blocks at frames ${pfn} and ${buddy} (order ${order}) are unmerged buddies`,
+            );
+          }
+        }
+        if (state === PgFlag.PCP) pcpSeen[nid] = (pcpSeen[nid] as number) + 1;
+        pfn += 2 ** order;
       }
-      if (state === PgFlag.PCP) pcpSeen++;
-      pfn += 2 ** order;
     }
 
-    // BUDDY-2 and BUDDY-4: the lists agree with the walk.
-    let freePages = 0;
-    for (let o = 0; o < this.maxOrder; o++) {
-      const fa = Hdr.FREE_AREA + FreeArea.WORDS * o;
-      const nr = h[fa + FreeArea.NR_FREE] as number;
-      if (nr !== blocksByOrder[o]) {
+    // BUDDY-2 and BUDDY-4: each zone's lists agree with the walk.
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const z = this.zones[nid] as Int32Array;
+      const zstart = z[Zone.START_PFN] as number;
+      const zend = z[Zone.END_PFN] as number;
+      const blocksByOrder = blocks[nid] as number[];
+      const where = this.nrNodes === 1 ? "" : ` of node ${nid}`;
+      let freePages = 0;
+      for (let o = 0; o < this.maxOrder; o++) {
+        const fa = Zone.FREE_AREA + FreeArea.WORDS * o;
+        const nr = z[fa + FreeArea.NR_FREE] as number;
+        if (nr !== blocksByOrder[o]) {
+          corrupt(
+            "BUDDY-2",
+            `nr_free[${o}]${where} is ${nr} but ${blocksByOrder[o]} free blocks of order ${o} exist`,
+          );
+        }
+        let prev = 0;
+        let cur = z[fa + FreeArea.HEAD] as number;
+        let len = 0;
+        while (cur !== 0) {
+          if (cur < zstart || cur >= zend) {
+            corrupt("BUDDY-2", `free_area[${o}]${where} links to frame ${cur}, outside its zone`);
+          }
+          const i = cur * Frame.WORDS;
+          if (
+            ((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.BUDDY ||
+            f[i + Pg.ORDER] !== o
+          ) {
+            corrupt(
+              "BUDDY-2",
+              `free_area[${o}]${where} holds frame ${cur}, which is not a free block of order ${o}`,
+            );
+          }
+          if (f[i + Pg.PREV] !== prev) {
+            corrupt(
+              "BUDDY-2",
+              `free_area[${o}]${where}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
+            );
+          }
+          if (++len > nr)
+            corrupt("BUDDY-2", `free_area[${o}]${where} is longer than nr_free (${nr}) or cyclic`);
+          prev = cur;
+          cur = f[i + Pg.NEXT] as number;
+        }
+        if (len !== nr)
+          corrupt("BUDDY-2", `free_area[${o}]${where} has ${len} blocks, nr_free says ${nr}`);
+        freePages += nr * 2 ** o;
+      }
+      if (z[Zone.NR_FREE] !== freePages) {
         corrupt(
-          "BUDDY-2",
-          `nr_free[${o}] is ${nr} but ${blocksByOrder[o]} free blocks of order ${o} exist`,
+          "BUDDY-4",
+          `nr_free_pages${where} is ${z[Zone.NR_FREE]} but the free lists hold ${freePages}`,
         );
       }
-      let prev = 0;
-      let cur = h[fa + FreeArea.HEAD] as number;
-      let len = 0;
-      while (cur !== 0) {
-        if (cur < this.firstPfn || cur >= this.totalPages) {
-          corrupt("BUDDY-2", `free_area[${o}] links to frame ${cur}, outside managed memory`);
-        }
-        const i = cur * Frame.WORDS;
-        if (
-          ((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.BUDDY ||
-          f[i + Pg.ORDER] !== o
-        ) {
-          corrupt(
-            "BUDDY-2",
-            `free_area[${o}] holds frame ${cur}, which is not a free block of order ${o}`,
-          );
-        }
-        if (f[i + Pg.PREV] !== prev) {
-          corrupt(
-            "BUDDY-2",
-            `free_area[${o}]: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-          );
-        }
-        if (++len > nr)
-          corrupt("BUDDY-2", `free_area[${o}] is longer than nr_free (${nr}) or cyclic`);
-        prev = cur;
-        cur = f[i + Pg.NEXT] as number;
-      }
-      if (len !== nr) corrupt("BUDDY-2", `free_area[${o}] has ${len} blocks, nr_free says ${nr}`);
-      freePages += nr * 2 ** o;
-    }
-    if (h[Hdr.NR_FREE] !== freePages) {
-      corrupt("BUDDY-4", `nr_free_pages is ${h[Hdr.NR_FREE]} but the free lists hold ${freePages}`);
     }
 
     // PCP-1.
-    let pcpListed = 0;
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const p = this.pcps[cpu] as Int32Array;
-      const count = p[Pcp.COUNT] as number;
-      let prev = 0;
-      let cur = p[Pcp.HEAD] as number;
-      let len = 0;
-      while (cur !== 0) {
-        if (cur < this.firstPfn || cur >= this.totalPages) {
-          corrupt("PCP-1", `pcp list of cpu ${cpu} links to frame ${cur}, outside managed memory`);
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const z = this.zones[nid] as Int32Array;
+      const zstart = z[Zone.START_PFN] as number;
+      const zend = z[Zone.END_PFN] as number;
+      let pcpListed = 0;
+      for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+        const p = this.pcps[cpu * this.nrNodes + nid] as Int32Array;
+        const name = this.nrNodes === 1 ? `cpu ${cpu}` : `cpu ${cpu}, node ${nid}`;
+        const count = p[Pcp.COUNT] as number;
+        let prev = 0;
+        let cur = p[Pcp.HEAD] as number;
+        let len = 0;
+        while (cur !== 0) {
+          if (cur < zstart || cur >= zend) {
+            corrupt("PCP-1", `pcp list of ${name} links to frame ${cur}, outside its zone`);
+          }
+          const i = cur * Frame.WORDS;
+          if (((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.PCP) {
+            corrupt("PCP-1", `pcp list of ${name} holds frame ${cur}, which is not a per-cpu page`);
+          }
+          if (f[i + Pg.PREV] !== prev) {
+            corrupt(
+              "PCP-1",
+              `pcp list of ${name}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
+            );
+          }
+          if (++len > count)
+            corrupt("PCP-1", `pcp list of ${name} is longer than its count (${count}) or cyclic`);
+          prev = cur;
+          cur = f[i + Pg.NEXT] as number;
         }
-        const i = cur * Frame.WORDS;
-        if (((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.PCP) {
+        if (len !== count || p[Pcp.TAIL] !== prev) {
           corrupt(
             "PCP-1",
-            `pcp list of cpu ${cpu} holds frame ${cur}, which is not a per-cpu page`,
+            `pcp list of ${name}: ${len} pages listed, count ${count}, tail ${p[Pcp.TAIL]}`,
           );
         }
-        if (f[i + Pg.PREV] !== prev) {
-          corrupt(
-            "PCP-1",
-            `pcp list of cpu ${cpu}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-          );
-        }
-        if (++len > count)
-          corrupt("PCP-1", `pcp list of cpu ${cpu} is longer than its count (${count}) or cyclic`);
-        prev = cur;
-        cur = f[i + Pg.NEXT] as number;
+        pcpListed += len;
       }
-      if (len !== count || p[Pcp.TAIL] !== prev) {
+      if (pcpListed !== pcpSeen[nid]) {
         corrupt(
           "PCP-1",
-          `pcp list of cpu ${cpu}: ${len} pages listed, count ${count}, tail ${p[Pcp.TAIL]}`,
+          `${pcpSeen[nid]} frames of node ${nid} are marked per-cpu but the lists hold ${pcpListed}`,
         );
       }
-      pcpListed += len;
-    }
-    if (pcpListed !== pcpSeen) {
-      corrupt("PCP-1", `${pcpSeen} frames are marked per-cpu but the lists hold ${pcpListed}`);
     }
   }
 }

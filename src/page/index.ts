@@ -1,5 +1,5 @@
 /* The page allocator layer: buddy system, GFP flags, watermarks, fragmentation indices. */
-export { BuddyAllocator, type LogFn, type Shrinker } from "./buddy.js";
+export { BuddyAllocator, type LogFn, Mpol, type NodeInfo, type Shrinker } from "./buddy.js";
 export {
   extfragForOrder,
   extfragIndexMilli,

@@ -81,3 +81,20 @@ export function pcpBatch(managedPages: number, pageSize: number): number {
 export function pcpHigh(low: number, batch: number, nrCpus: number): number {
   return Math.max(Math.floor(low / nrCpus), batch * 4);
 }
+
+/**
+ * __setup_per_zone_wmarks: a zone's watermarks, its min the share of the instance's `min`
+ * in proportion to its pages, its gap from its own size.
+ */
+export function zoneWatermarks(
+  min: number,
+  zoneManaged: number,
+  totalManaged: number,
+): { min: number; low: number; high: number } {
+  const zmin = Math.floor((min * zoneManaged) / totalManaged);
+  const gap = Math.max(
+    Math.floor(zmin / 4),
+    Math.floor((zoneManaged * WATERMARK_SCALE_FACTOR) / 10000),
+  );
+  return { min: zmin, low: zmin + gap, high: zmin + 2 * gap };
+}

@@ -4,6 +4,8 @@ export {
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
+  type NodeSnapshot,
+  numastat,
   slabinfo,
   type SlabinfoCache,
   unusableIndexReport,

@@ -9,15 +9,24 @@
  *   extfrag_index   debugfs extfrag/extfrag_index:  "Node %d, zone %8s " then "%2d.%03d " per order
  *   slabinfo        mm/slab_common.c: "slabinfo - version: 2.1" and the column header
  *   vmallocinfo     mm/vmalloc.c vmalloc_info_show: "0x%pK-0x%pK %7ld", caller, " pages=%d", kind, " N0=%u"
+ *   numastat        numactl's numastat: a row per counter, a 16-column field per node
+ * The per-zone files have one line per NUMA node.
  */
 
 import { extfragIndexMilli, formatMilli, unusableIndexMilli } from "../page/index.js";
 
+/** A node as the reports need it. */
+export interface NodeSnapshot {
+  /** nr_free per order of the node's buddy lists. */
+  freeByOrder: readonly number[];
+  /** numastat counters, NUMA_STAT_NAMES order. */
+  numa: readonly number[];
+}
+
 /** What the reports need to know, gathered by the facade. */
 export interface MemSnapshot {
   pageSize: number;
-  /** nr_free per order of the buddy lists. */
-  freeByOrder: readonly number[];
+  nodes: readonly NodeSnapshot[];
   managedPages: number;
   /** Buddy free pages (NR_FREE_PAGES). */
   buddyFreePages: number;
@@ -34,10 +43,26 @@ export interface MemSnapshot {
   counters: readonly (readonly [string, number])[];
 }
 
-const ZONE = `Node 0, zone ${"Normal".padStart(8)} `;
+/** The "Node %d, zone %8s " prefix of the per-zone files. */
+function zone(nid: number): string {
+  return `Node ${nid}, zone ${"Normal".padStart(8)} `;
+}
 
 export function buddyinfo(s: MemSnapshot): string {
-  return `${ZONE}${s.freeByOrder.map((n) => `${String(n).padStart(6)} `).join("")}\n`;
+  return s.nodes
+    .map(
+      (n, nid) => `${zone(nid)}${n.freeByOrder.map((k) => `${String(k).padStart(6)} `).join("")}\n`,
+    )
+    .join("");
+}
+
+/** numastat: the counters of every node, a row per counter. */
+export function numastat(s: MemSnapshot, names: readonly string[]): string {
+  let out = "".padEnd(16) + s.nodes.map((_, nid) => `node${nid}`.padStart(16)).join("") + "\n";
+  names.forEach((name, k) => {
+    out += name.padEnd(16) + s.nodes.map((n) => String(n.numa[k]).padStart(16)).join("") + "\n";
+  });
+  return out;
 }
 
 function kbLine(label: string, pages: number, pageSize: number): string {
@@ -80,19 +105,27 @@ export function vmstat(s: MemSnapshot): string {
 }
 
 export function unusableIndexReport(s: MemSnapshot): string {
-  let line = ZONE;
-  for (let o = 0; o < s.freeByOrder.length; o++) {
-    line += `${formatMilli(unusableIndexMilli(s.freeByOrder, o))} `;
-  }
-  return `${line}\n`;
+  return s.nodes
+    .map((n, nid) => {
+      let line = zone(nid);
+      for (let o = 0; o < n.freeByOrder.length; o++) {
+        line += `${formatMilli(unusableIndexMilli(n.freeByOrder, o))} `;
+      }
+      return `${line}\n`;
+    })
+    .join("");
 }
 
 export function extfragIndexReport(s: MemSnapshot): string {
-  let line = ZONE;
-  for (let o = 0; o < s.freeByOrder.length; o++) {
-    line += `${formatMilli(extfragIndexMilli(s.freeByOrder, o)).padStart(6)} `;
-  }
-  return `${line}\n`;
+  return s.nodes
+    .map((n, nid) => {
+      let line = zone(nid);
+      for (let o = 0; o < n.freeByOrder.length; o++) {
+        line += `${formatMilli(extfragIndexMilli(n.freeByOrder, o)).padStart(6)} `;
+      }
+      return `${line}\n`;
+    })
+    .join("");
 }
 
 /** One cache as slabinfo needs it. */

@@ -33,6 +33,8 @@ export type Ctor = (addr: number) => void;
 /** @internal What a handle calls: the allocator that owns the cache (SLUB or SLOB). */
 export interface CacheBackend {
   alloc(c: KmemCache, gfp: number, size: number): number;
+  allocNode(c: KmemCache, gfp: number, size: number, nid: number): number;
+  nodeCount(): number;
   free(c: KmemCache, addr: number): void;
   shrink(c: KmemCache): number;
   destroy(c: KmemCache): void;
@@ -173,6 +175,22 @@ export class KmemCache {
     if (this.dead) this.deadCache("alloc");
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
     return this.slab.alloc(this, gfp, -1);
+  }
+
+  /**
+   * kmem_cache_alloc_node: an object from a slab of node `nid` (-1: as alloc); without
+   * __GFP_THISNODE another node serves when that one has nothing to spare.
+   */
+  allocNode(gfp: number, nid: number): number {
+    if (this.dead) this.deadCache("allocNode");
+    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
+    const nodes = this.slab.nodeCount();
+    if (typeof nid !== "number" || !Number.isInteger(nid) || nid < -1 || nid >= nodes) {
+      throw new RangeError(
+        `${this.name}: node must be an integer in -1..${nodes - 1} (-1: no node), got ${describe(nid)}`,
+      );
+    }
+    return this.slab.allocNode(this, gfp, -1, nid);
   }
 
   /** Frees an object of this cache. */

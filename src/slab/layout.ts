@@ -126,6 +126,7 @@ export function debugFlags(letters: string): number {
 //  |         sheaf[32]                                  (one cpu: CpuSlot.WORDS)     |
 //  +---------------------------------------------------------------------------------+
 //  more cpus: (unused) 40..47 | cpu[0] 48..85, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
+//  more nodes, after the cpu slots: partial head, nrPartial of node 1, of node 2, ...
 export const enum Desc {
   MAGIC = 0,
   OBJECT_SIZE = 1,
@@ -220,8 +221,20 @@ export function sheafCapacity(size: number, pageSize: number): number {
   return Math.max(2, Math.min(CpuSlot.SHEAF_MAX, Math.floor((2 * pageSize) / size)));
 }
 
-export function descriptorWords(nrCpus: number): number {
-  return nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus);
+/**
+ * Words of a cache descriptor: the shared words, the cpu slots, then with NUMA nodes the
+ * partial lists of nodes 1.. (head pfn, nr_partial each; node 0's are PARTIAL_HEAD and
+ * NR_PARTIAL).
+ */
+export function descriptorWords(nrCpus: number, nrNodes = 1): number {
+  return (
+    (nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus)) + 2 * (nrNodes - 1)
+  );
+}
+
+/** Word offset of node `nid`'s partial list head in a descriptor (nr_partial follows). */
+export function partialIndex(nrCpus: number, nid: number): number {
+  return nid === 0 ? Desc.PARTIAL_HEAD : descriptorWords(nrCpus, nid);
 }
 
 /** Track record (U): call-site id and sequence number, for allocation then free. */

@@ -104,6 +104,7 @@ import {
   debugFlags,
   descriptorWords,
   encodeCacheName,
+  partialIndex,
   Poison,
   SlabFlag,
   Track,
@@ -187,6 +188,9 @@ export class SlabAllocator {
   private readonly maxOrder: number;
   private readonly cpuId: number;
   private readonly nrCpus: number;
+  private readonly nrNodes: number;
+  /** Descriptor word of each node's partial list head (its nr_partial follows). */
+  private readonly partialAt: number[] = [];
   /** More than one cpu: locks and atomic bitmaps (one context alone needs neither). */
   private readonly smp: boolean;
   /**
@@ -237,18 +241,20 @@ export class SlabAllocator {
     this.maxOrder = phys.maxOrder;
     this.cpuId = buddy.cpu;
     this.nrCpus = phys.nrCpus;
+    this.nrNodes = phys.nrNodes;
+    for (let n = 0; n < phys.nrNodes; n++) this.partialAt.push(partialIndex(phys.nrCpus, n));
     this.smp = buddy.smp;
     this.log = options.log;
     this.initOnAlloc = options.initOnAlloc;
     this.initOnFree = options.initOnFree;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
 
-    const bootDesc = bootCacheBase(phys.nrCpus) * 4;
+    const bootDesc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     if (fresh) {
       this.globalFlags = debugFlags(options.debug);
       this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
       const geometry = calculateGeometry(
-        descriptorWords(phys.nrCpus) * 4,
+        descriptorWords(phys.nrCpus, phys.nrNodes) * 4,
         descriptorAlign(phys.nrCpus),
         0,
         false,
@@ -315,7 +321,7 @@ export class SlabAllocator {
   }
 
   private descriptorView(desc: number): Int32Array {
-    return new Int32Array(this.phys.buffer, desc, descriptorWords(this.nrCpus));
+    return new Int32Array(this.phys.buffer, desc, descriptorWords(this.nrCpus, this.nrNodes));
   }
 
   /** Cpu `cpu`'s slot in the descriptor at `desc`. */
@@ -845,6 +851,118 @@ export class SlabAllocator {
     return this.slabAlloc(c, gfp, size);
   }
 
+  /**
+   * slab_alloc_node: an object of a slab on node `nid` (-1: no node, as alloc). The cpu's
+   * sheaf serves it when `nid` is this cpu's node (a sheaf holds only objects of its own
+   * node), the cpu slab when it is on `nid`; otherwise one object is taken from a slab of
+   * that node under list_lock (a partial slab, or a new slab there), leaving the cpu slab
+   * as it is, as SLUB's alloc_single_from_partial does. Without __GFP_THISNODE a node with
+   * no slab to spare falls back as Linux's get_partial and the page allocator do.
+   */
+  allocNode(c: KmemCache, gfp: number, size: number, nid: number): number {
+    if (nid < 0 || this.nrNodes === 1) return this.alloc(c, gfp, size);
+    if (this.smp && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
+    if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    const cpu = c.cpu;
+    const local = nid === this.buddy.localNode;
+    if (local && (cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
+    const cur = cpu[CpuSlot.SLAB] as number;
+    if (
+      cur !== 0 &&
+      cpu[CpuSlot.FREELIST] !== 0 &&
+      (local || cpu[CpuSlot.SHEAF_COUNT] === 0) &&
+      this.buddy.nodeOf(cur) === nid
+    ) {
+      return this.smp ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
+    }
+    return this.allocSingle(c, gfp, size, nid);
+  }
+
+  /** One object from a slab of node `nid` (or its fallback), the cpu slab untouched. */
+  private allocSingle(c: KmemCache, gfp: number, size: number, nid: number): number {
+    this.ev[Vm.SLAB_ALLOC_SLOW]++;
+    let obj = 0;
+    this.lockCache(c);
+    try {
+      const pfn = this.getPartial(c, nid, gfp);
+      if (pfn !== 0) obj = this.takeOne(c, pfn);
+    } finally {
+      this.unlockCache(c);
+    }
+    if (obj === 0) {
+      const pfn = this.newSlab(c, gfp, nid);
+      if (pfn === 0) return 0;
+      this.lockCache(c);
+      try {
+        c.dv[Desc.NR_SLABS]++;
+        obj = this.takeOne(c, pfn);
+      } finally {
+        this.unlockCache(c);
+      }
+    }
+    if (obj === 0) return 0;
+    c.cpu[CpuSlot.ACTIVE]++;
+    if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+      return this.postAlloc(c, obj, gfp, size);
+    }
+    return obj;
+  }
+
+  /**
+   * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
+   * allocated and files the slab by its new fill (list_lock held). 0 if the freelist is
+   * damaged (the slab is then set aside).
+   */
+  private takeOne(c: KmemCache, pfn: number): number {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
+    const obj = f[i + Pg.SLAB_FREELIST] as number;
+    const start = pfn * this.pageSize + c.redLeft;
+    const fp = obj + c.offset;
+    const next = obj === 0 ? 0 : (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+    const off = obj - start;
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (obj === 0 || idx < 0 || (next !== 0 && (next - start) >>> 0 >= c.span)) {
+      if (obj !== 0) this.reportFreelist(c, obj);
+      const counters = f[i + Pg.SLAB_COUNTERS] as number;
+      if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
+      f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+      return 0;
+    }
+    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    if (this.smp) Atomics.or(this.words, wi, m);
+    else this.words[wi] = (this.words[wi] as number) | m;
+    f[i + Pg.SLAB_FREELIST] = next;
+    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
+    this.place(c, pfn);
+    return obj;
+  }
+
+  /**
+   * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
+   * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
+   * (get_any_partial). Taken off its list; 0 if none. list_lock held.
+   */
+  private getPartial(c: KmemCache, nid: number, gfp: number): number {
+    const search = nid < 0 ? this.buddy.localNode : nid;
+    const dv = c.dv;
+    let pfn = dv[this.partialAt[search] as number] as number;
+    if (pfn === 0 && this.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
+      const min = dv[Desc.MIN_PARTIAL] as number;
+      for (const n of this.buddy.zonelist(search)) {
+        const at = this.partialAt[n] as number;
+        if (n !== search && (dv[at + 1] as number) > min) {
+          pfn = dv[at] as number;
+          break;
+        }
+      }
+    }
+    if (pfn !== 0) this.removePartial(c, pfn);
+    return pfn;
+  }
+
   private allocSmp(c: KmemCache, gfp: number, size: number): number {
     if (c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
@@ -1005,9 +1123,8 @@ export class SlabAllocator {
           }
         }
         if (!got) {
-          const partial = c.dv[Desc.PARTIAL_HEAD] as number;
+          const partial = this.getPartial(c, -1, gfp);
           if (partial !== 0) {
-            this.removePartial(c, partial);
             this.freezeLocked(c, partial);
             got = true;
           }
@@ -1016,7 +1133,7 @@ export class SlabAllocator {
         this.unlockCache(c);
       }
       if (!got) {
-        const pfn = this.newSlab(c, gfp);
+        const pfn = this.newSlab(c, gfp, -1);
         if (pfn === 0) return 0;
         this.freeze(c, pfn);
       }
@@ -1103,16 +1220,17 @@ export class SlabAllocator {
   }
 
   /**
-   * allocate_slab: pages from the buddy allocator, carved into a freelist of objects, each
-   * constructed. The slab is nobody else's until freeze() counts and installs it.
+   * allocate_slab: pages from the buddy allocator (on node `nid`, -1: where the memory
+   * policy says), carved into a freelist of objects, each constructed. The slab is nobody
+   * else's until it is counted and installed (freeze, or allocSingle).
    */
-  private newSlab(c: KmemCache, gfp: number): number {
+  private newSlab(c: KmemCache, gfp: number, nid: number): number {
     if (c.hasCtor && c.ctor === null) {
       throw new TypeError(
         `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
       );
     }
-    const addr = this.buddy.allocPages(c.order, gfp & ~Gfp.ZERO);
+    const addr = this.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
     if (addr === 0) return 0;
     const pfn = addr >>> this.pageShift;
     const f = this.f;
@@ -1246,9 +1364,10 @@ export class SlabAllocator {
     if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
     const inuse = counters & SlabState.INUSE_MASK;
     const onPartial = (counters & SlabState.PARTIAL) !== 0;
+    const nrPartial = this.nrNodes === 1 ? Desc.NR_PARTIAL : this.partialOf(pfn) + 1;
     if (
       inuse === 0 &&
-      (c.dv[Desc.NR_PARTIAL] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
+      (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
     ) {
       if (onPartial) this.removePartial(c, pfn);
       this.discardSlab(c, pfn);
@@ -1259,16 +1378,22 @@ export class SlabAllocator {
     }
   }
 
+  /** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
+  private partialOf(pfn: number): number {
+    return this.partialAt[this.buddy.nodeOf(pfn)] as number;
+  }
+
   private addPartial(c: KmemCache, pfn: number): void {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
-    const head = dv[Desc.PARTIAL_HEAD] as number;
+    const at = this.nrNodes === 1 ? Desc.PARTIAL_HEAD : this.partialOf(pfn);
+    const head = dv[at] as number;
     f[i + Pg.NEXT] = head;
     f[i + Pg.PREV] = 0;
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
-    dv[Desc.PARTIAL_HEAD] = pfn;
-    dv[Desc.NR_PARTIAL]++;
+    dv[at] = pfn;
+    dv[at + 1]++;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.PARTIAL;
   }
 
@@ -1276,14 +1401,15 @@ export class SlabAllocator {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
+    const at = this.nrNodes === 1 ? Desc.PARTIAL_HEAD : this.partialOf(pfn);
     const next = f[i + Pg.NEXT] as number;
     const prev = f[i + Pg.PREV] as number;
     if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
-    else dv[Desc.PARTIAL_HEAD] = next;
+    else dv[at] = next;
     if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
-    dv[Desc.NR_PARTIAL]--;
+    dv[at + 1]--;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) & ~SlabState.PARTIAL;
   }
 
@@ -1490,7 +1616,8 @@ export class SlabAllocator {
   private freeRemote(c: KmemCache, head: number, addr: number): void {
     const cpu = c.cpu;
     const cap = c.sheafCap;
-    if (cap !== 0) {
+    // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
+    if (cap !== 0 && (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)) {
       let n = cpu[CpuSlot.SHEAF_COUNT] as number;
       if (n === cap) {
         // Another cpu's request to flush everything empties this sheaf too.
@@ -1566,6 +1693,11 @@ export class SlabAllocator {
       throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
     }
     throw new KmemError("INVALID_FREE", `${what}: address ${addr} is outside physical memory`);
+  }
+
+  /** NUMA nodes of the instance (for node arguments). */
+  nodeCount(): number {
+    return this.buddy.nrNodes;
   }
 
   badGfp(gfp: unknown): never {
@@ -1720,15 +1852,17 @@ export class SlabAllocator {
   private discardAll(c: KmemCache, everything: boolean): number {
     let pages = 0;
     const f = this.f;
-    let pfn = c.dv[Desc.PARTIAL_HEAD] as number;
-    while (pfn !== 0) {
-      const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
-      if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
-        this.removePartial(c, pfn);
-        this.discardSlab(c, pfn);
-        pages += 1 << c.order;
+    for (const at of this.partialAt) {
+      let pfn = c.dv[at] as number;
+      while (pfn !== 0) {
+        const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+        if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
+          this.removePartial(c, pfn);
+          this.discardSlab(c, pfn);
+          pages += 1 << c.order;
+        }
+        pfn = next;
       }
-      pfn = next;
     }
     if (everything) {
       // Slabs set aside as corrupt, or full of set-aside objects, are on no list.
@@ -1937,44 +2071,57 @@ export class SlabAllocator {
           "SLAB-5",
           `cache ${c.name}: ${n} slabs exist, nr_slabs says ${c.dv[Desc.NR_SLABS]}`,
         );
-      // SLAB-4: the partial list.
-      let len = 0;
-      let prev = 0;
-      for (
-        let p = c.dv[Desc.PARTIAL_HEAD] as number;
-        p !== 0;
-        p = f[p * Frame.WORDS + Pg.NEXT] as number
+      // SLAB-4: the partial lists, one per node.
+      for (let nid = 0; nid < this.nrNodes; nid++) this.verifyPartial(c, nid, corrupt);
+    }
+  }
+
+  private verifyPartial(
+    c: KmemCache,
+    nid: number,
+    corrupt: (id: string, what: string) => never,
+  ): void {
+    const f = this.f;
+    const at = this.partialAt[nid] as number;
+    const nr = c.dv[at + 1] as number;
+    let len = 0;
+    let prev = 0;
+    for (let p = c.dv[at] as number; p !== 0; p = f[p * Frame.WORDS + Pg.NEXT] as number) {
+      if (
+        this.nrNodes > 1 &&
+        (p < this.firstPfn || p >= this.totalPages || this.buddy.nodeOf(p) !== nid)
       ) {
-        const counters = f[p * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
-        if (
-          ((f[p * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) === 0 ||
-          f[p * Frame.WORDS + Pg.SLAB_CACHE] !== c.id
-        ) {
-          corrupt("SLAB-4", `partial list of ${c.name} holds frame ${p}, not one of its slabs`);
-        }
-        if (
-          (counters & SlabState.PARTIAL) === 0 ||
-          (counters & (SlabState.FROZEN | SlabState.QUARANTINED)) !== 0
-        ) {
-          corrupt(
-            "SLAB-4",
-            `partial list of ${c.name} holds frame ${p} in state ${hex(counters >>> 16)}`,
-          );
-        }
-        if ((counters & SlabState.INUSE_MASK) >= c.objects)
-          corrupt("SLAB-4", `partial list of ${c.name} holds the full slab at frame ${p}`);
-        if (f[p * Frame.WORDS + Pg.PREV] !== prev)
-          corrupt("SLAB-4", `partial list of ${c.name}: frame ${p} has a wrong back link`);
-        if (++len > (c.dv[Desc.NR_PARTIAL] as number))
-          corrupt("SLAB-4", `partial list of ${c.name} is longer than nr_partial or cyclic`);
-        prev = p;
-      }
-      if (len !== c.dv[Desc.NR_PARTIAL])
         corrupt(
           "SLAB-4",
-          `partial list of ${c.name} has ${len} slabs, nr_partial says ${c.dv[Desc.NR_PARTIAL]}`,
+          `partial list of ${c.name} for node ${nid} holds frame ${p}, of another node`,
         );
+      }
+      const counters = f[p * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+      if (
+        ((f[p * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) === 0 ||
+        f[p * Frame.WORDS + Pg.SLAB_CACHE] !== c.id
+      ) {
+        corrupt("SLAB-4", `partial list of ${c.name} holds frame ${p}, not one of its slabs`);
+      }
+      if (
+        (counters & SlabState.PARTIAL) === 0 ||
+        (counters & (SlabState.FROZEN | SlabState.QUARANTINED)) !== 0
+      ) {
+        corrupt(
+          "SLAB-4",
+          `partial list of ${c.name} holds frame ${p} in state ${hex(counters >>> 16)}`,
+        );
+      }
+      if ((counters & SlabState.INUSE_MASK) >= c.objects)
+        corrupt("SLAB-4", `partial list of ${c.name} holds the full slab at frame ${p}`);
+      if (f[p * Frame.WORDS + Pg.PREV] !== prev)
+        corrupt("SLAB-4", `partial list of ${c.name}: frame ${p} has a wrong back link`);
+      if (++len > nr)
+        corrupt("SLAB-4", `partial list of ${c.name} is longer than nr_partial or cyclic`);
+      prev = p;
     }
+    if (len !== nr)
+      corrupt("SLAB-4", `partial list of ${c.name} has ${len} slabs, nr_partial says ${nr}`);
   }
 
   /** Objects found set aside per cache during a verify() walk. */
@@ -1990,7 +2137,11 @@ export class SlabAllocator {
     const max = Math.floor(this.bytes.length / (Desc.WORDS * 4));
     for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
       const w = d >>> 2;
-      if (d < 0 || d + descriptorWords(this.nrCpus) * 4 > this.bytes.length || (d & 3) !== 0)
+      if (
+        d < 0 ||
+        d + descriptorWords(this.nrCpus, this.nrNodes) * 4 > this.bytes.length ||
+        (d & 3) !== 0
+      )
         corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
       if (this.words[w + Desc.MAGIC] !== Desc.MAGIC_VALUE)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);

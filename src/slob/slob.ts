@@ -231,7 +231,7 @@ export class SlobAllocator implements CacheBackend {
     this.cpu = buddy.cpu;
     this.h = phys.header;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
-    const desc = bootCacheBase(phys.nrCpus) * 4;
+    const desc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     this.d = new Int32Array(phys.buffer, desc, SlobDesc.WORDS);
     if (!fresh) {
       this.secret = this.d[SlobDesc.SECRET] as number;
@@ -508,9 +508,10 @@ export class SlobAllocator implements CacheBackend {
 
   /**
    * slob_alloc: a block of `bytes` (header included) whose object is aligned to `align`,
-   * tagged for cache `id`. Returns the object's address, or 0.
+   * tagged for cache `id`, on a page of node `nid` (-1: any page; a new one where the
+   * memory policy says). Returns the object's address, or 0.
    */
-  private slobAlloc(bytes: number, gfp: number, align: number, id: number): number {
+  private slobAlloc(bytes: number, gfp: number, align: number, id: number, nid: number): number {
     const units = (bytes + 1) >>> 1;
     const list = this.listOf(bytes);
     const h = SlobDesc.LIST_HEADS + list - 1;
@@ -521,7 +522,10 @@ export class SlobAllocator implements CacheBackend {
     if (head !== 0) {
       do {
         const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
-        if ((f[pfn * Frame.WORDS + SlobPg.UNITS] as number) >= units) {
+        if (
+          (f[pfn * Frame.WORDS + SlobPg.UNITS] as number) >= units &&
+          (nid < 0 || this.buddy.nodeOf(pfn) === nid)
+        ) {
           this.removed = false;
           block = this.pageAlloc(pfn, units, align);
           if (block >= 0) {
@@ -535,9 +539,12 @@ export class SlobAllocator implements CacheBackend {
     }
     if (block < 0) {
       let addr = this.spare;
-      if (addr !== 0) this.spare = 0;
-      else
-        addr = this.buddy.allocPages(0, (this.smp ? gfp & ~Gfp.DIRECT_RECLAIM : gfp) & ~Gfp.ZERO);
+      if (addr !== 0 && (nid < 0 || this.buddy.nodeOf(addr >>> this.pageShift) === nid)) {
+        this.spare = 0;
+      } else {
+        const pageGfp = (this.smp ? gfp & ~Gfp.DIRECT_RECLAIM : gfp) & ~Gfp.ZERO;
+        addr = this.buddy.allocPagesNode(nid, 0, pageGfp);
+      }
       if (addr === 0) return 0;
       pfn = addr >>> this.pageShift;
       const i = pfn * Frame.WORDS;
@@ -763,21 +770,26 @@ export class SlobAllocator implements CacheBackend {
 
   /** kmalloc: `size` is a trusted non-negative integer. */
   kmalloc(size: number, gfp: number): number {
+    return this.kmallocNode(size, gfp, -1);
+  }
+
+  /** kmalloc_node: on a page of node `nid` (-1: any). `size` and `nid` are trusted. */
+  kmallocNode(size: number, gfp: number, nid: number): number {
     if (size === 0) return ZERO_SIZE_PTR;
     const align = (size & (size - 1)) === 0 && size > Slob.MIN_ALIGN ? size : Slob.MIN_ALIGN;
-    if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp);
+    if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp, nid);
     if (this.failslab !== null && this.shouldFail(gfp, size, 0)) return 0;
     for (let retried = false; ; retried = true) {
       let obj = 0;
       this.lock();
       try {
-        obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID);
+        obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID, nid);
         if (obj !== 0)
           this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
       } finally {
         this.unlock();
       }
-      if (obj !== 0 || retried || !this.takeSpare(gfp)) {
+      if (obj !== 0 || retried || !this.takeSpare(gfp, nid)) {
         this.dropSpare();
         return obj;
       }
@@ -788,9 +800,9 @@ export class SlobAllocator implements CacheBackend {
    * With several cpus, after an allocation under the lock found no page: allocates one
    * outside it with the caller's gfp (reclaim, sleeping) for the retry. True if it got one.
    */
-  private takeSpare(gfp: number): boolean {
+  private takeSpare(gfp: number, nid: number): boolean {
     if (!this.smp || (gfp & Gfp.DIRECT_RECLAIM) === 0) return false;
-    this.spare = this.buddy.allocPages(0, gfp & ~Gfp.ZERO);
+    this.spare = this.buddy.allocPagesNode(nid, 0, gfp & ~Gfp.ZERO);
     return this.spare !== 0;
   }
 
@@ -892,7 +904,13 @@ export class SlobAllocator implements CacheBackend {
       const id = this.newId();
       if (id < 0) throw new RangeError(`SLOB has room for ${Slob.MAX_ID - 1} caches`);
       const descBytes = CacheDesc.WORDS * 4;
-      const desc = this.slobAlloc(descBytes + Slob.HDR, Gfp.KERNEL, Slob.MIN_ALIGN, Slob.BOOT_ID);
+      const desc = this.slobAlloc(
+        descBytes + Slob.HDR,
+        Gfp.KERNEL,
+        Slob.MIN_ALIGN,
+        Slob.BOOT_ID,
+        -1,
+      );
       if (desc === 0) return null;
       const big = !this.fitsPage(objectSize + Slob.HDR, align);
       const pages = Math.ceil(objectSize / this.pageSize);
@@ -952,12 +970,17 @@ export class SlobAllocator implements CacheBackend {
   }
 
   /** kmem_cache_alloc: SLOB runs the constructor at every allocation (after the lock). */
-  alloc(c: KmemCache, gfp: number, _size: number): number {
+  alloc(c: KmemCache, gfp: number, size: number): number {
+    return this.allocNode(c, gfp, size, -1);
+  }
+
+  /** kmem_cache_alloc_node: an object on a page of node `nid` (-1: any). */
+  allocNode(c: KmemCache, gfp: number, _size: number, nid: number): number {
     this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFail(gfp, c.objectSize, c.flags)) return 0;
     let obj: number;
     if ((c.dv[CacheDesc.ORDER] as number) >= 0) {
-      obj = this.buddy.allocPages(c.order, gfp & ~Gfp.ZERO);
+      obj = this.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
       if (obj === 0) return 0;
       const i = (obj >>> this.pageShift) * Frame.WORDS;
       this.f[i + SlobPg.LIST] = SlobList.BIG;
@@ -973,12 +996,13 @@ export class SlobAllocator implements CacheBackend {
         obj = 0;
         this.lock();
         try {
-          obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, c.dv[CacheDesc.ALIGN] as number, c.id);
+          const align = c.dv[CacheDesc.ALIGN] as number;
+          obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, align, c.id, nid);
           if (obj !== 0) c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
         } finally {
           this.unlock();
         }
-        if (obj !== 0 || retried || !this.takeSpare(gfp)) break;
+        if (obj !== 0 || retried || !this.takeSpare(gfp, nid)) break;
       }
       this.dropSpare();
       if (obj === 0) return 0;
@@ -1060,6 +1084,11 @@ export class SlobAllocator implements CacheBackend {
     } finally {
       this.unlock();
     }
+  }
+
+  /** NUMA nodes of the instance (for node arguments). */
+  nodeCount(): number {
+    return this.buddy.nrNodes;
   }
 
   badGfp(gfp: unknown): never {

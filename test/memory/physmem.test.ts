@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Kmem, KmemError } from "../../src/index.js";
-import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { Frame, Hdr, Pg, PgFlag, Zone, zoneBase } from "../../src/memory/index.js";
+
+/** Node 0's zone words in the header of a one-cpu instance. */
+const Z = zoneBase(1, 0);
 import { memMap } from "../helpers.js";
 
 function assertCorrupt(mm: Kmem, id: string): void {
@@ -129,7 +132,7 @@ describe("verify() finds corrupted metadata", () => {
 
   it("BUDDY-2: nr_free that disagrees with the list", () => {
     const { mm, h } = fresh();
-    const top = Hdr.FREE_AREA + 2 * 5 + 1;
+    const top = Z + Zone.FREE_AREA + 2 * 5 + 1;
     h[top] = (h[top] as number) + 1;
     assertCorrupt(mm, "BUDDY-2");
   });
@@ -138,7 +141,7 @@ describe("verify() finds corrupted metadata", () => {
     const { mm, f, h } = fresh();
     let head = 0;
     for (let o = 0; o < 6 && head === 0; o++) {
-      const first = h[Hdr.FREE_AREA + 2 * o] as number;
+      const first = h[Z + Zone.FREE_AREA + 2 * o] as number;
       if (first !== 0 && f[first * Frame.WORDS + Pg.NEXT] !== 0) head = first;
     }
     assert.notEqual(head, 0, "some list has two entries");
@@ -150,7 +153,7 @@ describe("verify() finds corrupted metadata", () => {
   it("BUDDY-3: two free buddies left unmerged", () => {
     const { mm, f, h } = fresh();
     // Split a free order-5 block by hand into two order-4 halves.
-    const pfn = h[Hdr.FREE_AREA + 2 * 5] as number;
+    const pfn = h[Z + Zone.FREE_AREA + 2 * 5] as number;
     assert.notEqual(pfn, 0);
     f[pfn * Frame.WORDS + Pg.ORDER] = 4;
     f[(pfn + 16) * Frame.WORDS + Pg.FLAGS] = PgFlag.BUDDY;
@@ -160,7 +163,7 @@ describe("verify() finds corrupted metadata", () => {
 
   it("BUDDY-4: a free page counter that does not add up", () => {
     const { mm, h } = fresh();
-    h[Hdr.NR_FREE] = (h[Hdr.NR_FREE] as number) - 1;
+    h[Z + Zone.NR_FREE] = (h[Z + Zone.NR_FREE] as number) - 1;
     assertCorrupt(mm, "BUDDY-4");
   });
 
@@ -189,7 +192,7 @@ describe("verify() finds corrupted metadata", () => {
 
   it("BUDDY-2: a free list link pointing outside managed memory", () => {
     const { mm, h } = fresh();
-    h[Hdr.FREE_AREA + 2 * 5] = 3; // a reserved frame
+    h[Z + Zone.FREE_AREA + 2 * 5] = 3; // a reserved frame
     assertCorrupt(mm, "BUDDY-2");
   });
 
@@ -204,7 +207,7 @@ describe("verify() finds corrupted metadata", () => {
     a.h[Hdr.PCP_BATCH] = 0;
     assertCorrupt(a.mm, "LAYOUT-3");
     const b = fresh();
-    b.h[Hdr.WMARK_LOW] = (b.h[Hdr.WMARK_HIGH] as number) + 1;
+    b.h[Z + Zone.WMARK_LOW] = (b.h[Z + Zone.WMARK_HIGH] as number) + 1;
     assertCorrupt(b.mm, "LAYOUT-3");
   });
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Kmem, KmemError } from "../../src/index.js";
-import { Hdr, Layout, Pcp } from "../../src/memory/index.js";
+import { Hdr, Layout, Pcp, Zone, zoneBase } from "../../src/memory/index.js";
 
 const MiB = 1 << 20;
 
@@ -16,7 +16,7 @@ function instance(cpus = 3, memory: number | SharedArrayBuffer = 4 * MiB): Kmem 
 }
 
 function header(mm: Kmem): Int32Array {
-  return new Int32Array(mm.buffer, 0, Hdr.PCP + Pcp.WORDS * mm.cpus);
+  return new Int32Array(mm.buffer, 0, zoneBase(mm.cpus, 1));
 }
 
 describe("Kmem.attach", () => {
@@ -237,7 +237,7 @@ describe("cpu hotplug", () => {
     b.freePages(b.allocPages(0), 0); // a page on b's per-cpu list: offlining takes the lock
     const h = header(a);
     // b dies inside the page allocator, holding the zone lock.
-    h[Hdr.LOCK_ZONE] = b.cpu + 1;
+    h[zoneBase(2, 0) + Zone.LOCK] = b.cpu + 1;
     assert.throws(
       () => a.offlineCpu(b.cpu),
       (err: unknown) =>
@@ -252,7 +252,7 @@ describe("cpu hotplug", () => {
   it("reports a lock taken again by its own context", () => {
     const a = instance(2);
     Kmem.attach(a.buffer);
-    header(a)[Hdr.LOCK_ZONE] = a.cpu + 1;
+    header(a)[zoneBase(2, 0) + Zone.LOCK] = a.cpu + 1;
     assert.throws(
       () => a.allocPages(3),
       (err: unknown) =>

@@ -1,0 +1,390 @@
+/*
+ * NUMA nodes: construction and its errors, placement by memory policy and by node
+ * argument, zonelist fallback in distance order, __GFP_THISNODE, per-node slabs (SLUB and
+ * SLOB), numastat counters and the per-node reports. verify() after every scenario.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  __GFP_THISNODE,
+  GFP_KERNEL,
+  GFP_NOWAIT,
+  Kmem,
+  KmemError,
+  type KmemOptions,
+} from "../../src/index.js";
+
+const MiB = 1 << 20;
+const PAGE = 4096;
+
+function numa(nodes: number[], extra: Partial<KmemOptions> = {}): Kmem {
+  return new Kmem({ nodes, maxOrder: 8, ...extra });
+}
+
+/** Allocates order-0 pages until the allocator says no; returns their addresses. */
+function drain(alloc: () => number, limit = 100000): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < limit; i++) {
+    const a = alloc();
+    if (a === 0) break;
+    out.push(a);
+  }
+  return out;
+}
+
+/** The runs of nodes in `addrs` order: [node, count][]. */
+function runs(mm: Kmem, addrs: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const a of addrs) {
+    const n = mm.nodeOf(a);
+    const last = out[out.length - 1];
+    if (last !== undefined && last[0] === n) last[1]++;
+    else out.push([n, 1]);
+  }
+  return out;
+}
+
+describe("NUMA nodes: construction", () => {
+  it("splits memory into nodes with contiguous frames and reports them", () => {
+    const mm = numa([2 * MiB, 1 * MiB, 1 * MiB]);
+    assert.equal(mm.nrNodes, 3);
+    assert.equal(mm.totalPages, (4 * MiB) / PAGE);
+    const nodes = mm.stats().nodes;
+    assert.equal(nodes.length, 3);
+    assert.equal(nodes[1]?.startPfn, (2 * MiB) / PAGE);
+    assert.equal(nodes[2]?.endPfn, mm.totalPages);
+    assert.equal(
+      nodes.reduce((s, n) => s + n.managedPages, 0),
+      mm.managedPages,
+    );
+    assert.equal(
+      nodes.reduce((s, n) => s + n.freePages, 0),
+      mm.stats().buddyFreePages,
+    );
+    assert.equal(mm.distance(0, 0), 10);
+    assert.equal(mm.distance(0, 2), 20);
+    const info = mm.report("buddyinfo").trimEnd().split("\n");
+    assert.equal(info.length, 3);
+    assert.match(info[2] as string, /^Node 2, zone {3}Normal /);
+    assert.equal(mm.report("extfrag_index").trimEnd().split("\n").length, 3);
+    assert.equal(mm.node, 0);
+    mm.verify();
+  });
+
+  it("one node without the option, exactly as before", () => {
+    const mm = new Kmem({ memory: 4 * MiB });
+    assert.equal(mm.nrNodes, 1);
+    assert.equal(mm.stats().nodes.length, 1);
+    assert.match(mm.report("buddyinfo"), /^Node 0, zone {3}Normal /);
+    assert.match(mm.report("numastat"), /^ {27}node0\nnuma_hit /);
+  });
+
+  it("splits a given buffer, and gives a context its node", () => {
+    const buffer = new ArrayBuffer(3 * MiB);
+    const mm = new Kmem({ memory: buffer, nodes: [2 * MiB, 1 * MiB], node: 1 });
+    assert.equal(mm.node, 1);
+    const a = mm.allocPages(0);
+    assert.equal(mm.nodeOf(a), 1);
+    mm.verify();
+  });
+
+  it("rejects bad node options with a clear error, touching no buffer", () => {
+    const bad: [Partial<KmemOptions>, RegExp][] = [
+      [{ nodes: [] }, /nodes must be an array of 1\.\.8/],
+      [{ nodes: [MiB, 1000] }, /nodes\[1\] must be a positive multiple of the page size/],
+      [{ nodes: [MiB, PAGE] }, /nodes\[1\] is 4096 bytes; a node needs at least 4 pages/],
+      [
+        { nodes: [MiB, new ArrayBuffer(MiB) as unknown as number] },
+        /nodes\[1\] must be a byte count/,
+      ],
+      [{ nodes: new Array(9).fill(MiB) }, /nodes must be an array of 1\.\.8/],
+      [
+        { memory: 3 * MiB, nodes: [MiB, MiB] },
+        /nodes add up to 2097152 bytes but the memory has 3145728/,
+      ],
+      [{ nodes: [MiB, MiB], distances: [[10, 20]] }, /distances must be a 2 x 2 array/],
+      [
+        {
+          nodes: [MiB, MiB],
+          distances: [
+            [10, 20],
+            [20, 11],
+          ],
+        },
+        /distances\[1\]\[1\] must be 10/,
+      ],
+      [
+        {
+          nodes: [MiB, MiB],
+          distances: [
+            [10, 5],
+            [20, 10],
+          ],
+        },
+        /distances\[0\]\[1\] must be an integer in 11\.\.255/,
+      ],
+      [{ nodes: [MiB, MiB], node: 2 }, /node must be/],
+      [{ nodes: [4 * PAGE, MiB] }, /node 0 of 16384 bytes is too small/],
+      [{}, /memory must be given/],
+    ];
+    for (const [opts, re] of bad) {
+      assert.throws(() => new Kmem(opts as KmemOptions), re, JSON.stringify(opts));
+    }
+    const buffer = new ArrayBuffer(2 * MiB);
+    new Uint8Array(buffer).fill(7);
+    assert.throws(() => new Kmem({ memory: buffer, nodes: [MiB, MiB], node: 9 }), /node must be/);
+    assert.ok(
+      new Uint8Array(buffer).every((b) => b === 7),
+      "the buffer is untouched",
+    );
+  });
+
+  it("rejects bad node arguments and policies, changing nothing", () => {
+    const mm = numa([MiB, MiB]);
+    const before = mm.stats();
+    assert.throws(() => mm.allocPagesNode(2, 0), RangeError);
+    assert.throws(() => mm.allocPagesNode(-2, 0), RangeError);
+    assert.throws(() => mm.allocPagesNode(0.5, 0), RangeError);
+    assert.throws(() => mm.allocPagesNode(0, 99), RangeError);
+    assert.throws(() => mm.kmallocNode(64, GFP_KERNEL, 7), RangeError);
+    assert.throws(() => mm.kmallocNode(64, GFP_KERNEL, "1" as unknown as number), RangeError);
+    const c = mm.createCache("thing", 40);
+    assert.ok(c !== null);
+    assert.throws(() => c.allocNode(GFP_KERNEL, 3), /node must be an integer in -1\.\.1/);
+    assert.throws(() => mm.setPolicy({ mode: "bind" }), /needs at least one node/);
+    assert.throws(() => mm.setPolicy({ mode: "local", nodes: [1] }), /takes no nodes/);
+    assert.throws(() => mm.setPolicy({ mode: "wide" as "local" }), /policy mode must be one of/);
+    assert.throws(() => mm.setPolicy({ mode: "bind", nodes: [2] }), RangeError);
+    assert.throws(() => mm.setPolicy(null as unknown as { mode: "local" }), TypeError);
+    assert.deepEqual(mm.getPolicy(), { mode: "local" });
+    assert.throws(() => mm.distance(0, 2), RangeError);
+    assert.throws(() => mm.nodeOf(0), KmemError);
+    assert.deepEqual(mm.stats().nodes, before.nodes);
+    mm.verify();
+  });
+});
+
+describe("NUMA nodes: placement", () => {
+  it("local policy: a context's pages come from its node, then the nearest other", () => {
+    // Node 0's zonelist by distance is 0, 2, 1.
+    const distances = [
+      [10, 30, 20],
+      [30, 10, 20],
+      [20, 20, 10],
+    ];
+    const mm = numa([MiB, MiB, MiB], { distances, minFreeBytes: 0 });
+    const free = mm.stats().freePages;
+    const got = drain(() => mm.allocPages(0, GFP_NOWAIT));
+    assert.deepEqual(
+      runs(mm, got).map(([n]) => n),
+      [0, 2, 1],
+    );
+    assert.equal(got.length, free);
+    mm.verify();
+  });
+
+  it("falls back per zone watermark: the low mark of each zone is kept before moving on", () => {
+    const mm = numa([2 * MiB, 2 * MiB]);
+    const got = drain(() => mm.allocPages(0, GFP_NOWAIT));
+    const order = runs(mm, got).map(([n]) => n);
+    // Node 0 down to its low mark, node 1 to its low mark, then both down to their reserves.
+    assert.deepEqual(order.slice(0, 2), [0, 1]);
+    const nodes = mm.stats().nodes;
+    for (const n of nodes) assert.ok(n.freePages + n.pcpPages >= 0);
+    mm.verify();
+  });
+
+  it("__GFP_THISNODE: only that node, failing while others have memory", () => {
+    const mm = numa([MiB, MiB], { minFreeBytes: 0 });
+    const got = drain(() => mm.allocPagesNode(1, 0, GFP_KERNEL | __GFP_THISNODE));
+    assert.ok(got.length > 0);
+    assert.ok(got.every((a) => mm.nodeOf(a) === 1));
+    assert.equal(got.length, mm.stats().nodes[1]?.managedPages);
+    assert.ok(mm.stats().nodes[0]!.freePages > 0);
+    // Without __GFP_THISNODE the request falls back to node 0.
+    const a = mm.allocPagesNode(1, 0, GFP_KERNEL);
+    assert.equal(mm.nodeOf(a), 0);
+    mm.verify();
+  });
+
+  it("bind: only the policy's nodes, failing when they are full", () => {
+    const mm = numa([MiB, MiB, MiB], { minFreeBytes: 0 });
+    mm.setPolicy({ mode: "bind", nodes: [1, 2] });
+    assert.deepEqual(mm.getPolicy(), { mode: "bind", nodes: [1, 2] });
+    const got = drain(() => mm.allocPages(0, GFP_KERNEL));
+    const nodes = new Set(got.map((a) => mm.nodeOf(a)));
+    assert.deepEqual([...nodes].sort(), [1, 2]);
+    assert.ok(mm.stats().nodes[0]!.freePages > 100, "node 0 is left alone");
+    mm.setPolicy({ mode: "local" });
+    assert.equal(mm.nodeOf(mm.allocPages(0)), 0);
+    mm.verify();
+  });
+
+  it("preferred: the policy's node first, others after", () => {
+    const mm = numa([MiB, MiB], { minFreeBytes: 0 });
+    mm.setPolicy({ mode: "preferred", nodes: [1] });
+    const got = drain(() => mm.allocPages(0, GFP_KERNEL));
+    assert.deepEqual(
+      runs(mm, got).map(([n]) => n),
+      [1, 0],
+    );
+    mm.verify();
+  });
+
+  it("interleave: page by page over the policy's nodes, counted as interleave hits", () => {
+    const mm = numa([MiB, MiB, MiB]);
+    mm.setPolicy({ mode: "interleave", nodes: [0, 2] });
+    const got = Array.from({ length: 10 }, () => mm.allocPages(0));
+    assert.deepEqual(
+      got.map((a) => mm.nodeOf(a)),
+      [0, 2, 0, 2, 0, 2, 0, 2, 0, 2],
+    );
+    const n = mm.stats().nodes;
+    assert.equal(n[0]?.numa[3], 5);
+    assert.equal(n[2]?.numa[3], 5);
+    // vmalloc's pages follow the policy too: a virtually contiguous area over both nodes.
+    const v = mm.vmalloc(8 * PAGE);
+    const spread = new Set(Array.from({ length: 8 }, (_, i) => mm.nodeOf(v + i * PAGE)));
+    assert.deepEqual([...spread].sort(), [0, 2]);
+    mm.vfree(v);
+    for (const a of got) mm.freePages(a, 0);
+    mm.verify();
+  });
+
+  it("higher orders and frees: blocks never cross a node boundary", () => {
+    // Node sizes that are not multiples of the largest block.
+    const mm = numa([MiB + 3 * PAGE, MiB + 5 * PAGE, MiB], { minFreeBytes: 0 });
+    const used = mm.usedPages;
+    const held: [number, number][] = [];
+    for (let order = 7; order >= 0; order--) {
+      for (;;) {
+        const a = mm.allocPages(order, GFP_NOWAIT);
+        if (a === 0) break;
+        const n = mm.nodeOf(a);
+        assert.equal(mm.nodeOf(a + (PAGE << order) - 1), n, "a block lies in one node");
+        held.push([a, order]);
+      }
+    }
+    mm.verify();
+    for (const [a, o] of held) mm.freePages(a, o);
+    mm.verify();
+    assert.equal(mm.usedPages, used);
+  });
+});
+
+describe("NUMA nodes: numastat", () => {
+  it("counts hits, misses, foreign, local and other allocations per node", () => {
+    const mm = numa([MiB, MiB], { minFreeBytes: 0 });
+    const [hit, miss, foreign, , local, other] = [0, 1, 2, 3, 4, 5];
+    const start = mm.stats().nodes;
+    mm.allocPages(0); // node 0, local, hit
+    mm.allocPagesNode(1, 0); // node 1 as asked: hit, from a cpu of node 0: other
+    const s = mm.stats().nodes;
+    const delta = (n: number, k: number) => s[n]!.numa[k]! - start[n]!.numa[k]!;
+    assert.equal(delta(0, hit), 1);
+    assert.equal(delta(0, local), 1);
+    assert.equal(delta(1, hit), 1);
+    assert.equal(delta(1, other), 1);
+    assert.equal(delta(1, local), 0);
+    // Fill node 1, then ask for it again: the page comes from node 0, a miss there and a
+    // foreign allocation for node 1.
+    drain(() => mm.allocPagesNode(1, 0, GFP_KERNEL | __GFP_THISNODE));
+    const before = mm.stats().nodes;
+    const a = mm.allocPagesNode(1, 0);
+    assert.equal(mm.nodeOf(a), 0);
+    const after = mm.stats().nodes;
+    assert.equal(after[0]!.numa[miss]! - before[0]!.numa[miss]!, 1);
+    assert.equal(after[1]!.numa[foreign]! - before[1]!.numa[foreign]!, 1);
+    const text = mm.report("numastat");
+    assert.match(text, /^ {27}node0 {11}node1\n/);
+    for (const name of [
+      "numa_hit",
+      "numa_miss",
+      "numa_foreign",
+      "interleave_hit",
+      "local_node",
+      "other_node",
+    ]) {
+      assert.match(text, new RegExp(`^${name} +\\d+ +\\d+$`, "m"));
+    }
+  });
+});
+
+describe("NUMA nodes: slab objects", () => {
+  for (const slab of ["slub", "slob"] as const) {
+    it(`${slab}: kmallocNode and cache.allocNode place objects on the node asked for`, () => {
+      const mm = numa([2 * MiB, 2 * MiB], { slab });
+      const objs: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const nid = i % 3 === 0 ? 1 : 0;
+        const size = 8 + ((i * 37) % 500);
+        const a = mm.kmallocNode(size, GFP_KERNEL, nid);
+        assert.notEqual(a, 0);
+        assert.equal(mm.nodeOf(a), nid, `object ${i} of ${size} bytes on node ${nid}`);
+        mm.memory.fill(i & 0xff, a, a + size);
+        objs.push(a);
+      }
+      const big = mm.kmallocNode(20000, GFP_KERNEL, 1);
+      assert.equal(mm.nodeOf(big), 1);
+      const c = mm.createCache("node-objs", 200);
+      assert.ok(c !== null);
+      const cobjs = Array.from({ length: 50 }, (_, i) => c.allocNode(GFP_KERNEL, i % 2));
+      cobjs.forEach((a, i) => assert.equal(mm.nodeOf(a), i % 2));
+      // Plain kmalloc from a context of node 0 uses node 0 with SLUB (SLOB, as Linux's,
+      // takes the first page with room, of any node).
+      const plain = mm.kmalloc(64);
+      if (slab === "slub") assert.equal(mm.nodeOf(plain), 0);
+      mm.verify();
+      objs.forEach((a, i) => {
+        const size = 8 + ((i * 37) % 500);
+        assert.ok(
+          mm.read(a, size).every((b) => b === (i & 0xff)),
+          "contents intact",
+        );
+      });
+      for (const a of objs) mm.kfree(a);
+      for (const a of cobjs) c.free(a);
+      mm.kfree(big);
+      mm.kfree(plain);
+      mm.verify();
+      c.destroy();
+      mm.shrinkSlabs();
+      mm.verify();
+    });
+  }
+
+  it("slub: __GFP_THISNODE fails when the node has no memory, the plain request falls back", () => {
+    const mm = numa([2 * MiB, MiB], { minFreeBytes: 0 });
+    const pages = drain(() => mm.allocPagesNode(1, 0, GFP_KERNEL | __GFP_THISNODE));
+    assert.ok(pages.length > 0);
+    assert.equal(mm.kmallocNode(128, GFP_KERNEL | __GFP_THISNODE, 1), 0);
+    const a = mm.kmallocNode(128, GFP_KERNEL, 1);
+    assert.notEqual(a, 0);
+    assert.equal(mm.nodeOf(a), 0);
+    mm.kfree(a);
+    for (const p of pages) mm.freePages(p, 0);
+    mm.verify();
+  });
+
+  it("slub: a context of node 1 fills its cpu slab from node 1, and remote frees stay correct", () => {
+    const mm = numa([2 * MiB, 2 * MiB], { node: 1 });
+    const local = Array.from({ length: 200 }, () => mm.kmalloc(96));
+    assert.ok(local.every((a) => mm.nodeOf(a) === 1));
+    const remote = Array.from({ length: 200 }, () => mm.kmallocNode(96, GFP_KERNEL, 0));
+    assert.ok(remote.every((a) => mm.nodeOf(a) === 0));
+    // Interleaved frees: node-1 objects may go to the cpu's sheaf, node-0 ones to their slabs.
+    for (let i = 0; i < 200; i++) {
+      mm.kfree(remote[i] as number);
+      mm.kfree(local[i] as number);
+    }
+    mm.verify();
+    const again = Array.from({ length: 100 }, () => mm.kmalloc(96));
+    assert.ok(
+      again.every((a) => mm.nodeOf(a) === 1),
+      "the sheaf holds only local objects",
+    );
+    for (const a of again) mm.kfree(a);
+    mm.verify();
+  });
+});
