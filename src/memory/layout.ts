@@ -177,6 +177,8 @@ export const enum NumaStat {
   LOCAL = 4,
   /** allocated on this node by a cpu of another node */
   OTHER = 5,
+  /** the order-0 fast path: a hit and local at once (counted once, added to both when read) */
+  FAST = 6,
   WORDS = 8,
 }
 

@@ -98,6 +98,9 @@ import {
 /** numastat counters kept per node (NumaStat.HIT..OTHER). */
 const NUMA_STAT_COUNT = 6;
 
+/** The fast path's zone when it must not be taken: free pages 0, not above a mark of 0. */
+const NO_FAST_ZONE = new Int32Array(Zone.WORDS);
+
 /* alloc_flags of the watermark check (mm/internal.h). */
 const ALLOC_WMARK_MIN = 0;
 const ALLOC_WMARK_LOW = 1;
@@ -216,8 +219,11 @@ export class BuddyAllocator {
   private policyNodes = 0;
   /** The last node the interleave policy chose (Linux il_prev). */
   private ilPrev = -1;
-  /** Order-0 allocations may take the local per-cpu list directly (the policy allows it). */
-  private fastLocal = true;
+  /**
+   * The zone the order-0 fast path checks: the local zone when the policy lets order-0
+   * allocations take the local per-cpu list directly, else NO_FAST_ZONE (never above its mark).
+   */
+  private fastZone: Int32Array = NO_FAST_ZONE;
   /** fail_page_alloc, or null when off (the hot path tests only this). */
   faultPageAlloc: FaultAttr | null = null;
   log: LogFn | null = null;
@@ -333,11 +339,12 @@ export class BuddyAllocator {
 
   private updateFastLocal(): void {
     const local = this.localNode;
-    this.fastLocal =
+    const fast =
       this.nrNodes === 1 ||
       this.policy === Mpol.LOCAL ||
       (this.policy === Mpol.PREFERRED && this.firstNode(this.policyNodes) === local) ||
       (this.policy === Mpol.BIND && (this.policyNodes & (1 << local)) !== 0);
+    this.fastZone = fast ? this.zone : NO_FAST_ZONE;
   }
 
   private firstNode(mask: number): number {
@@ -717,14 +724,15 @@ export class BuddyAllocator {
     // Fast path: an order-0 page off this cpu's list of its own node when the zone's free
     // memory is above the low watermark (zone_watermark_fast + rmqueue_pcplist): a handful
     // of typed-array loads and stores. Everything else goes through allocPagesGeneral.
-    if (order === 0 && this.fastLocal && this.faultPageAlloc === null) {
-      const z = this.zone;
+    // When the policy sends order-0 pages elsewhere, fastZone is an all-zero dummy whose
+    // check fails: no separate test on this path.
+    if (order === 0 && this.faultPageAlloc === null) {
+      const z = this.fastZone;
       if ((z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)) {
         const pfn = this.pcpPop(this.pcp);
         if (pfn !== 0) {
-          const n = this.numa;
-          n[this.numaLocal + NumaStat.HIT]++;
-          n[this.numaLocal + NumaStat.LOCAL]++;
+          // numa_hit and local_node at once (numaStats adds FAST to both).
+          this.numa[this.numaLocal + NumaStat.FAST]++;
           return this.prepNewPage(pfn, 0, gfp);
         }
       }
@@ -803,7 +811,7 @@ export class BuddyAllocator {
     mask: number,
   ): number {
     if (this.nrNodes === 1) {
-      if (mask === 0 || !this.watermarkOk(this.zone, order, allocFlags)) return 0;
+      if (mask === 0 || !this.watermarkOk(this.zones[0] as Int32Array, order, allocFlags)) return 0;
       return this.rmqueue(0, order);
     }
     for (const n of this.zonelists[nid] as number[]) {
@@ -1097,23 +1105,24 @@ export class BuddyAllocator {
   freePages(addr: number, order: number): void {
     const pfn = this.checkFree(addr, order);
     this.ev[Vm.PGFREE] += 1 << order;
+    if (order === 0 && this.nrNodes === 1) this.pcpPush(pfn, this.pcp);
+    else this.freeBlock(pfn, order);
+  }
+
+  /** Frees a block other than an order-0 page of a one-node instance (kept off the hot path). */
+  private freeBlock(pfn: number, order: number): void {
+    const nid = this.nodeOf(pfn);
     if (order === 0) {
-      this.pcpPush(
-        pfn,
-        this.nrNodes === 1
-          ? this.pcp
-          : (this.pcps[this.cpu * this.nrNodes + this.nodeOf(pfn)] as Int32Array),
-      );
-    } else {
-      const i = pfn * Frame.WORDS;
-      const nid = this.nodeOf(pfn);
-      this.lockZone(nid);
-      this.f[i + Pg.FLAGS] = 0;
-      this.f[i + Pg.ORDER] = 0;
-      this.freeOneBlock(this.zones[nid] as Int32Array, pfn, order);
-      this.unlockZone(nid);
-      if (this.smp) this.wakeWaiters();
+      this.pcpPush(pfn, this.pcps[this.cpu * this.nrNodes + nid] as Int32Array);
+      return;
     }
+    const i = pfn * Frame.WORDS;
+    this.lockZone(nid);
+    this.f[i + Pg.FLAGS] = 0;
+    this.f[i + Pg.ORDER] = 0;
+    this.freeOneBlock(this.zones[nid] as Int32Array, pfn, order);
+    this.unlockZone(nid);
+    if (this.smp) this.wakeWaiters();
   }
 
   /** Returns the pfn behind `addr` if it is the head of an allocated order-`order` block. */
@@ -1285,14 +1294,14 @@ export class BuddyAllocator {
 
   /** numastat counters of node `nid` (NUMA_STAT_NAMES order), summed over cpus. */
   numaStats(nid: number): number[] {
+    const at = (cpu: number, k: number): number =>
+      (this.h[numaBase(this.nrCpus, this.nrNodes, cpu) + NumaStat.WORDS * nid + k] as number) >>> 0;
     const out: number[] = [];
     for (let k = 0; k < NUMA_STAT_COUNT; k++) {
       let sum = 0;
       for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-        sum +=
-          (this.h[
-            numaBase(this.nrCpus, this.nrNodes, cpu) + NumaStat.WORDS * nid + k
-          ] as number) >>> 0;
+        sum += at(cpu, k);
+        if (k === NumaStat.HIT || k === NumaStat.LOCAL) sum += at(cpu, NumaStat.FAST);
       }
       out.push(sum);
     }
