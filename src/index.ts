@@ -10,6 +10,8 @@ export {
   type AttachOptions,
   type KmemOptions,
   type KmemStats,
+  type MemPolicy,
+  type NodeStats,
   type ReportName,
 } from "./kmem.js";
 export {

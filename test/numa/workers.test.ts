@@ -1,0 +1,71 @@
+/*
+ * NUMA with real workers: each worker attaches as a cpu of its own node and its local
+ * allocations land there; the main thread (node 0) frees what they hand back (remote
+ * frees across nodes), takes their cpus offline, and everything adds up.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import { Kmem } from "../../src/index.js";
+
+const WORKER = new URL("./node.worker.js", import.meta.url);
+const MiB = 1 << 20;
+
+interface Reply {
+  cpu: number;
+  node: number;
+  nodes: number[];
+  pages: number[];
+  objects: number[];
+}
+
+function runWorker(buffer: SharedArrayBuffer, node: number, count: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER, { workerData: { buffer, node, count } });
+    let reply: Reply | null = null;
+    w.on("message", (m: Reply) => (reply = m));
+    w.on("error", reject);
+    w.on("exit", (code) => {
+      if (code !== 0 || reply === null) reject(new Error(`worker exited with ${code}`));
+      else resolve(reply);
+    });
+  });
+}
+
+describe("NUMA with workers", () => {
+  it("workers of nodes 1 and 2 allocate locally; the main thread frees across nodes", async () => {
+    const main = new Kmem({ nodes: [4 * MiB, 2 * MiB, 2 * MiB], cpus: 3 });
+    assert.ok(main.buffer instanceof SharedArrayBuffer);
+    const before = main.stats();
+    const replies = await Promise.all([
+      runWorker(main.buffer as SharedArrayBuffer, 1, 150),
+      runWorker(main.buffer as SharedArrayBuffer, 2, 150),
+    ]);
+    for (const r of replies) {
+      assert.ok(
+        r.nodes.every((n) => n === r.node),
+        `every page and object of the node-${r.node} worker is on node ${r.node}`,
+      );
+      for (const a of r.objects) {
+        assert.ok(
+          main.read(a, 128).every((b) => b === r.node + 1),
+          "contents intact",
+        );
+        main.kfree(a);
+      }
+      for (const p of r.pages) main.freePages(p, 0);
+      main.offlineCpu(r.cpu);
+    }
+    main.verify();
+    const after = main.stats();
+    for (const nid of [1, 2]) {
+      const local = (after.nodes[nid]?.numa[4] ?? 0) - (before.nodes[nid]?.numa[4] ?? 0);
+      assert.ok(local >= 150, `node ${nid} counts its workers' allocations as local (${local})`);
+    }
+    main.shrinkSlabs();
+    main.drainPages();
+    main.verify();
+    assert.equal(main.usedPages, before.managedPages - before.freePages);
+  });
+});
