@@ -32,6 +32,18 @@ describe("examples", () => {
     assert.match(out, /^vec3 +0 +254 +16 +254 +1 : tunables/m);
   });
 
+  it("numa", () => {
+    const out = run("numa");
+    assert.match(out, /^local: 0 0$/m);
+    assert.match(out, /^interleave \[1, 2\]: 1 2 1 2 1 2$/m);
+    assert.match(out, /^bind \[2\]: \d+ pages, all on node 2$/m);
+    assert.match(out, /^allocPagesNode\(2, THISNODE\): 0$/m);
+    assert.match(out, /^allocPagesNode\(2\): node 1 \(distance 20\)$/m);
+    assert.match(out, /^kmallocNode\(200, 1\), \(200, 0\): 1 0$/m);
+    assert.match(out, /^interleave_hit +0 +3 +3$/m);
+    assert.match(out, /^Node 2, zone {3}Normal( +\d+){11}$/m);
+  });
+
   it("slob-mempool", () => {
     const out = run("slob-mempool");
     const slob = Number(/^SLOB: 1000 blocks, \d+ usable bytes in (\d+) pages$/m.exec(out)?.[1]);
