@@ -140,6 +140,19 @@ describe("NUMA nodes: construction", () => {
     );
   });
 
+  it("attach: a context's node is checked, and a bad one gives its cpu back", () => {
+    const mm = new Kmem({ nodes: [MiB, MiB], cpus: 3 });
+    assert.throws(() => Kmem.attach(mm.buffer, { node: 2 }), /node must be .*0\.\.1/);
+    assert.throws(() => Kmem.attach(mm.buffer, { node: -1 }), RangeError);
+    const b = Kmem.attach(mm.buffer);
+    assert.equal(b.cpu, 1, "the failed attaches took no cpu");
+    assert.equal(b.node, 1, "default: cpu id modulo the nodes");
+    const c = Kmem.attach(mm.buffer, { node: 0 });
+    assert.equal(c.node, 0);
+    assert.equal(b.nodeOf(b.allocPages(0)), 1);
+    mm.verify();
+  });
+
   it("rejects bad node arguments and policies, changing nothing", () => {
     const mm = numa([MiB, MiB]);
     const before = mm.stats();
