@@ -310,6 +310,17 @@ describe("init_on_alloc and init_on_free", () => {
     mm.freePages(page, 1);
     const again = mm.allocPages(1);
     assert.ok(mm.memory.subarray(again, again + 8192).every((x) => x === 0));
+    mm.freePages(again, 1);
+    // kmalloc_large, and kvmalloc's kmalloc half, too.
+    for (const alloc of [() => mm.kmalloc(20000), () => mm.kvmalloc(20000)]) {
+      const big = alloc();
+      mm.memory.fill(0xff, big, big + 20000);
+      mm.kvfree(big);
+      const next = alloc();
+      assert.equal(next, big);
+      assert.ok(mm.memory.subarray(next, next + 20000).every((x) => x === 0));
+      mm.kvfree(next);
+    }
   });
 
   it("initOnFree zeroes an object on free (but the free pointer)", () => {
