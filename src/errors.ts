@@ -64,6 +64,18 @@ export function checkIntegerRange(
   }
 }
 
+/**
+ * Throws RangeError unless `nid` is a node id of an instance of `nrNodes` nodes, or -1
+ * (NUMA_NO_NODE); `prefix` starts the message (a cache's name).
+ */
+export function checkNodeArg(nid: unknown, nrNodes: number, prefix = ""): asserts nid is number {
+  if (typeof nid !== "number" || !Number.isInteger(nid) || nid < -1 || nid >= nrNodes) {
+    throw new RangeError(
+      `${prefix}node must be an integer in -1..${nrNodes - 1} (-1: no node), got ${describe(nid)}`,
+    );
+  }
+}
+
 /** Throws TypeError if `options` has a key outside `known` (catches misspelt options). */
 export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {

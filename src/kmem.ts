@@ -12,14 +12,20 @@
  * descriptors in memory. Locks and their order: ARCHITECTURE.md.
  */
 
-import { checkIntegerRange, checkKnownKeys, describe, hex, KmemError } from "./errors.js";
+import {
+  checkIntegerRange,
+  checkKnownKeys,
+  checkNodeArg,
+  describe,
+  hex,
+  KmemError,
+} from "./errors.js";
 import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js";
 import {
   type Backing,
   CpuState,
   Hdr,
   HdrOption,
-  Layout,
   NUMA_STAT_NAMES,
   PhysMem,
   VM_EVENT_NAMES,
@@ -334,11 +340,11 @@ export class Kmem {
     const cpus = options.cpus === undefined ? 1 : options.cpus;
     const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
     this.phys = new PhysMem({
-      memory: memoryOf(options),
+      memory: options.memory,
       pageSize,
       maxOrder,
       nrCpus: cpus,
-      bootWords: descriptorWords(typeof cpus === "number" ? cpus : 1, nrNodes),
+      bootWords: descriptorWords(cpus, nrNodes),
       shared: cpus > 1,
       ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
       ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -428,8 +434,6 @@ export class Kmem {
     if (options.allocWaitMs !== undefined) {
       checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
     }
-    if (options.node !== undefined)
-      checkIntegerRange("node", options.node, 0, Layout.MAX_NODES - 1);
     if (options.ctors !== undefined) {
       if (typeof options.ctors !== "object" || options.ctors === null) {
         throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
@@ -512,19 +516,10 @@ export class Kmem {
    * apply. `nid` -1 (NUMA_NO_NODE) is {@link allocPages}.
    */
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
-    this.checkNode(nid);
+    checkNodeArg(nid, this.nrNodes);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
-  }
-
-  /** Checks a node id argument: 0..nrNodes-1, or -1 for no node. */
-  private checkNode(nid: unknown): void {
-    if (typeof nid !== "number" || !Number.isInteger(nid) || nid < -1 || nid >= this.nrNodes) {
-      throw new RangeError(
-        `node must be an integer in -1..${this.nrNodes - 1} (-1: no node), got ${describe(nid)}`,
-      );
-    }
   }
 
   /** This context's node (numa_node_id). */
@@ -665,7 +660,7 @@ export class Kmem {
   kmallocNode(size: number, gfp: number, nid: number): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    this.checkNode(nid);
+    checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid);
   }
 
@@ -1276,22 +1271,6 @@ export class Kmem {
   get buffer(): Backing {
     return this.phys.buffer;
   }
-}
-
-/** The `memory` option, or with `nodes` alone, their sum. */
-function memoryOf(options: KmemOptions): number | Backing {
-  if (options.memory !== undefined) return options.memory;
-  const nodes: unknown = options.nodes;
-  if (nodes === undefined) {
-    throw new TypeError(
-      "memory must be given: a byte count or a buffer (or nodes: the bytes of each NUMA node)",
-    );
-  }
-  if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === "number")) {
-    // PhysMem names what is wrong with them; a placeholder size gets it there.
-    return 2 ** 20;
-  }
-  return (nodes as number[]).reduce((a, b) => a + b, 0);
 }
 
 function checkBoolean(name: string, value: unknown): boolean {

@@ -20,8 +20,8 @@ export const MAX_PAGE_SIZE = 65536;
 export type Backing = ArrayBuffer | SharedArrayBuffer;
 
 export interface PhysMemConfig {
-  /** Bytes to create, or a buffer to manage. */
-  memory: number | Backing;
+  /** Bytes to create, or a buffer to manage; with `nodes` alone, their sum. */
+  memory?: number | Backing | undefined;
   /** Create a SharedArrayBuffer (when `memory` is a byte count). */
   shared?: boolean;
   pageSize: number;
@@ -106,9 +106,25 @@ export class PhysMem {
       throw new RangeError(`cpus must be in 1..${Layout.MAX_CPUS_LIMIT}, got ${nrCpus}`);
     }
 
+    // The nodes' entries are checked first: without `memory`, they make it.
+    const nodeSizes = config.nodes === undefined ? null : checkNodes(config.nodes, pageSize);
+    if (memory === undefined && nodeSizes === null) {
+      throw new TypeError(
+        "memory must be given: a byte count or a buffer (or nodes: the bytes of each NUMA node)",
+      );
+    }
     let buffer: Backing;
     let fresh: boolean;
-    if (typeof memory === "number") {
+    if (memory === undefined) {
+      const bytes = (nodeSizes as number[]).reduce((a, b) => a + b, 0) * pageSize;
+      if (bytes > MAX_MEMORY_BYTES) {
+        throw new RangeError(
+          `nodes add up to ${bytes} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
+        );
+      }
+      buffer = config.shared === true ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      fresh = true;
+    } else if (typeof memory === "number") {
       checkInteger("memory", memory);
       if (memory <= 0 || memory > MAX_MEMORY_BYTES) {
         throw new RangeError(`memory must be in 1..${MAX_MEMORY_BYTES} bytes, got ${memory}`);
@@ -136,7 +152,15 @@ export class PhysMem {
 
     const pageShift = Math.log2(pageSize);
     const totalPages = Math.floor(buffer.byteLength / pageSize);
-    const nodePages = checkNodes(config.nodes, pageSize, totalPages);
+    if (nodeSizes !== null) {
+      const sum = nodeSizes.reduce((a, b) => a + b, 0);
+      if (sum !== totalPages) {
+        throw new RangeError(
+          `nodes add up to ${sum * pageSize} bytes but the memory has ${totalPages * pageSize} bytes of whole pages`,
+        );
+      }
+    }
+    const nodePages = nodeSizes ?? [totalPages];
     const nrNodes = nodePages.length;
     const distances = checkDistances(config.distances, nrNodes);
     const hWords = headerWords(nrCpus, nrNodes, bootWords);
@@ -280,13 +304,6 @@ export class PhysMem {
     }
   }
 
-  /** The node frame `pfn` belongs to (frames past the last node: the last node). */
-  nodeOfPfn(pfn: number): number {
-    const end = this.nodeEnd;
-    for (let n = 0; n < end.length - 1; n++) if (pfn < (end[n] as number)) return n;
-    return end.length - 1;
-  }
-
   /** Marks the header valid; called once every layer has initialised its state. */
   seal(): void {
     Atomics.store(this.header, Hdr.MAGIC, Layout.MAGIC);
@@ -294,23 +311,16 @@ export class PhysMem {
 }
 
 /**
- * Pages of each node from the `nodes` option: byte counts, whole pages each, adding up to
- * the memory's whole pages. Without the option, one node of all of memory.
+ * Pages of each node from the `nodes` option: byte counts, whole pages each (the caller
+ * checks that they add up to the memory's whole pages).
  */
-function checkNodes(
-  nodes: readonly number[] | undefined,
-  pageSize: number,
-  totalPages: number,
-): number[] {
-  if (nodes === undefined) return [totalPages];
+function checkNodes(nodes: readonly number[], pageSize: number): number[] {
   if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > Layout.MAX_NODES) {
     throw new TypeError(
       `nodes must be an array of 1..${Layout.MAX_NODES} byte counts, got ${describe(nodes)}`,
     );
   }
-  const pages: number[] = [];
-  let sum = 0;
-  nodes.forEach((bytes: unknown, n) => {
+  return nodes.map((bytes: unknown, n) => {
     if (typeof bytes !== "number") {
       throw new TypeError(
         `nodes[${n}] must be a byte count (all nodes live in one buffer, at consecutive addresses), got ${describe(bytes)}`,
@@ -327,15 +337,8 @@ function checkNodes(
         `nodes[${n}] is ${bytes} bytes; a node needs at least ${MIN_MANAGED_PAGES} pages (${MIN_MANAGED_PAGES * pageSize} bytes)`,
       );
     }
-    pages.push(bytes / pageSize);
-    sum += bytes / pageSize;
+    return bytes / pageSize;
   });
-  if (sum !== totalPages) {
-    throw new RangeError(
-      `nodes add up to ${sum * pageSize} bytes but the memory has ${totalPages * pageSize} bytes of whole pages`,
-    );
-  }
-  return pages;
 }
 
 /** The node_distance table: as given (checked), or Linux's default of 10 local, 20 remote. */

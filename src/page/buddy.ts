@@ -73,6 +73,7 @@ import {
   Hdr,
   HdrOption,
   Layout,
+  NUMA_STAT_NAMES,
   NumaStat,
   nodePcpBase,
   numaBase,
@@ -94,9 +95,6 @@ import {
   type Watermarks,
   zoneWatermarks,
 } from "./watermarks.js";
-
-/** numastat counters kept per node (NumaStat.HIT..OTHER). */
-const NUMA_STAT_COUNT = 6;
 
 /** The fast path's zone when it must not be taken: free pages 0, not above a mark of 0. */
 const NO_FAST_ZONE = new Int32Array(Zone.WORDS);
@@ -199,12 +197,11 @@ export class BuddyAllocator {
   /** All nodes' bits. */
   readonly allNodes: number;
   /**
-   * This cpu's per-cpu list of its local node, its local zone, its own line (hotplug state,
-   * requests) and its event counters as views of their own: constant indices into a small
+   * This cpu's per-cpu list of its local node, its own line (hotplug state, requests) and
+   * its event counters as views of their own: constant indices into a small
    * view are cheaper than offsets into the header (no index arithmetic, bounds checks folded).
    */
   private pcp: Int32Array;
-  private zone: Int32Array;
   private readonly line: Int32Array;
   /** This cpu's event counters (the slab layer counts into them too). */
   readonly ev: Int32Array;
@@ -287,7 +284,6 @@ export class BuddyAllocator {
     this.ev = at(eventBase(mem.nrCpus, cpu), Vm.NR_EVENTS);
     this.numa = at(numaBase(mem.nrCpus, mem.nrNodes, cpu), NumaStat.WORDS * mem.nrNodes);
     this.pcp = this.line;
-    this.zone = this.zones[0] as Int32Array;
     this.setLocalNode(cpu % mem.nrNodes);
     if (!fresh) return;
 
@@ -315,8 +311,7 @@ export class BuddyAllocator {
    */
   setLocalNode(nid: number): void {
     this.localNode = nid;
-    this.zone = this.zones[nid] as Int32Array;
-    this.pcp = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
+    this.pcp = this.pcpList(this.cpu, nid);
     this.numaLocal = NumaStat.WORDS * nid;
     this.updateFastLocal();
   }
@@ -344,7 +339,7 @@ export class BuddyAllocator {
       this.policy === Mpol.LOCAL ||
       (this.policy === Mpol.PREFERRED && this.firstNode(this.policyNodes) === local) ||
       (this.policy === Mpol.BIND && (this.policyNodes & (1 << local)) !== 0);
-    this.fastZone = fast ? this.zone : NO_FAST_ZONE;
+    this.fastZone = fast ? (this.zones[local] as Int32Array) : NO_FAST_ZONE;
   }
 
   private firstNode(mask: number): number {
@@ -483,7 +478,7 @@ export class BuddyAllocator {
     const h = this.h;
     const f = this.f;
     const z = this.zones[nid] as Int32Array;
-    const p = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
+    const p = this.pcpList(this.cpu, nid);
     const batch = h[Hdr.PCP_BATCH] as number;
     let got = 0;
     this.lockZone(nid);
@@ -510,7 +505,7 @@ export class BuddyAllocator {
   private pcpDrain(cpu: number, nid: number, count: number): void {
     const f = this.f;
     const z = this.zones[nid] as Int32Array;
-    const p = this.pcps[cpu * this.nrNodes + nid] as Int32Array;
+    const p = this.pcpList(cpu, nid);
     let n = 0;
     this.lockZone(nid);
     while (n < count) {
@@ -535,11 +530,19 @@ export class BuddyAllocator {
     }
   }
 
+  /**
+   * Cpu `cpu`'s per-cpu list for node `nid`. Node 0's is the cpu's own line, which also
+   * holds its hotplug state and requests.
+   */
+  private pcpList(cpu: number, nid: number): Int32Array {
+    return this.pcps[cpu * this.nrNodes + nid] as Int32Array;
+  }
+
   /** Pages on cpu `cpu`'s lists, all nodes. */
   private cpuPcpCount(cpu: number): number {
     let n = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
-      n += (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
+      n += this.pcpList(cpu, nid)[Pcp.COUNT] as number;
     }
     return n;
   }
@@ -548,7 +551,7 @@ export class BuddyAllocator {
   private pcpDrainCpu(cpu: number): number {
     let moved = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
-      const count = (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
+      const count = this.pcpList(cpu, nid)[Pcp.COUNT] as number;
       if (count > 0) {
         this.pcpDrain(cpu, nid, count);
         moved += count;
@@ -567,11 +570,7 @@ export class BuddyAllocator {
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
       if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
         if (this.cpuPcpCount(cpu) > 0) {
-          Atomics.or(
-            this.pcps[cpu * this.nrNodes] as Int32Array,
-            Pcp.REQUEST,
-            CpuRequest.DRAIN_PAGES,
-          );
+          Atomics.or(this.pcpList(cpu, 0), Pcp.REQUEST, CpuRequest.DRAIN_PAGES);
         }
         continue;
       }
@@ -586,7 +585,7 @@ export class BuddyAllocator {
    */
   drainOffline(cpu: number): number {
     const moved = this.pcpDrainCpu(cpu);
-    Atomics.store(this.pcps[cpu * this.nrNodes] as Int32Array, Pcp.REQUEST, 0);
+    Atomics.store(this.pcpList(cpu, 0), Pcp.REQUEST, 0);
     return moved;
   }
 
@@ -618,7 +617,7 @@ export class BuddyAllocator {
   requestOthers(request: number): void {
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
       if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) {
-        Atomics.or(this.pcps[cpu * this.nrNodes] as Int32Array, Pcp.REQUEST, request);
+        Atomics.or(this.pcpList(cpu, 0), Pcp.REQUEST, request);
       }
     }
   }
@@ -667,7 +666,7 @@ export class BuddyAllocator {
       this.unlockZone(nid);
       return pfn;
     }
-    const p = this.pcps[this.cpu * this.nrNodes + nid] as Int32Array;
+    const p = this.pcpList(this.cpu, nid);
     const pfn = this.pcpPop(p);
     if (pfn !== 0 || this.pcpRefill(nid) === 0) return pfn;
     return this.pcpPop(p);
@@ -1113,7 +1112,7 @@ export class BuddyAllocator {
   private freeBlock(pfn: number, order: number): void {
     const nid = this.nodeOf(pfn);
     if (order === 0) {
-      this.pcpPush(pfn, this.pcps[this.cpu * this.nrNodes + nid] as Int32Array);
+      this.pcpPush(pfn, this.pcpList(this.cpu, nid));
       return;
     }
     const i = pfn * Frame.WORDS;
@@ -1297,7 +1296,7 @@ export class BuddyAllocator {
     const at = (cpu: number, k: number): number =>
       (this.h[numaBase(this.nrCpus, this.nrNodes, cpu) + NumaStat.WORDS * nid + k] as number) >>> 0;
     const out: number[] = [];
-    for (let k = 0; k < NUMA_STAT_COUNT; k++) {
+    for (let k = 0; k < NUMA_STAT_NAMES.length; k++) {
       let sum = 0;
       for (let cpu = 0; cpu < this.nrCpus; cpu++) {
         sum += at(cpu, k);
@@ -1313,7 +1312,7 @@ export class BuddyAllocator {
     const z = this.zones[nid] as Int32Array;
     let pcp = 0;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      pcp += (this.pcps[cpu * this.nrNodes + nid] as Int32Array)[Pcp.COUNT] as number;
+      pcp += this.pcpList(cpu, nid)[Pcp.COUNT] as number;
     }
     return {
       node: nid,
@@ -1573,7 +1572,7 @@ export class BuddyAllocator {
       const zend = z[Zone.END_PFN] as number;
       let pcpListed = 0;
       for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-        const p = this.pcps[cpu * this.nrNodes + nid] as Int32Array;
+        const p = this.pcpList(cpu, nid);
         const name = this.nrNodes === 1 ? `cpu ${cpu}` : `cpu ${cpu}, node ${nid}`;
         const count = p[Pcp.COUNT] as number;
         let prev = 0;

@@ -49,11 +49,21 @@ function zone(nid: number): string {
 }
 
 export function buddyinfo(s: MemSnapshot): string {
-  return s.nodes
-    .map(
-      (n, nid) => `${zone(nid)}${n.freeByOrder.map((k) => `${String(k).padStart(6)} `).join("")}\n`,
-    )
-    .join("");
+  return perZone(s, (free, o) => `${String(free[o]).padStart(6)} `);
+}
+
+/** The per-zone files: a line per node, its prefix, then `field(nr_free, order)` per order. */
+function perZone(
+  s: MemSnapshot,
+  field: (freeByOrder: readonly number[], order: number) => string,
+): string {
+  let out = "";
+  s.nodes.forEach((n, nid) => {
+    out += zone(nid);
+    for (let o = 0; o < n.freeByOrder.length; o++) out += field(n.freeByOrder, o);
+    out += "\n";
+  });
+  return out;
 }
 
 /** numastat: the counters of every node, a row per counter. */
@@ -105,27 +115,11 @@ export function vmstat(s: MemSnapshot): string {
 }
 
 export function unusableIndexReport(s: MemSnapshot): string {
-  return s.nodes
-    .map((n, nid) => {
-      let line = zone(nid);
-      for (let o = 0; o < n.freeByOrder.length; o++) {
-        line += `${formatMilli(unusableIndexMilli(n.freeByOrder, o))} `;
-      }
-      return `${line}\n`;
-    })
-    .join("");
+  return perZone(s, (free, o) => `${formatMilli(unusableIndexMilli(free, o))} `);
 }
 
 export function extfragIndexReport(s: MemSnapshot): string {
-  return s.nodes
-    .map((n, nid) => {
-      let line = zone(nid);
-      for (let o = 0; o < n.freeByOrder.length; o++) {
-        line += `${formatMilli(extfragIndexMilli(n.freeByOrder, o)).padStart(6)} `;
-      }
-      return `${line}\n`;
-    })
-    .join("");
+  return perZone(s, (free, o) => `${formatMilli(extfragIndexMilli(free, o)).padStart(6)} `);
 }
 
 /** One cache as slabinfo needs it. */

@@ -12,7 +12,7 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { checkInteger, checkKnownKeys, describe, hex } from "../errors.js";
+import { checkInteger, checkKnownKeys, checkNodeArg, describe, hex } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
 import { Gfp } from "../page/gfp.js";
 import type { LogFn } from "../page/index.js";
@@ -184,12 +184,7 @@ export class KmemCache {
   allocNode(gfp: number, nid: number): number {
     if (this.dead) this.deadCache("allocNode");
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
-    const nodes = this.slab.nodeCount();
-    if (typeof nid !== "number" || !Number.isInteger(nid) || nid < -1 || nid >= nodes) {
-      throw new RangeError(
-        `${this.name}: node must be an integer in -1..${nodes - 1} (-1: no node), got ${describe(nid)}`,
-      );
-    }
+    checkNodeArg(nid, this.slab.nodeCount(), `${this.name}: `);
     return this.slab.allocNode(this, gfp, -1, nid);
   }
 

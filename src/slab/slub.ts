@@ -1364,7 +1364,7 @@ export class SlabAllocator {
     if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
     const inuse = counters & SlabState.INUSE_MASK;
     const onPartial = (counters & SlabState.PARTIAL) !== 0;
-    const nrPartial = this.nrNodes === 1 ? Desc.NR_PARTIAL : this.partialOf(pfn) + 1;
+    const nrPartial = this.partialOf(pfn) + 1;
     if (
       inuse === 0 &&
       (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
@@ -1380,14 +1380,16 @@ export class SlabAllocator {
 
   /** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
   private partialOf(pfn: number): number {
-    return this.partialAt[this.buddy.nodeOf(pfn)] as number;
+    return this.nrNodes === 1
+      ? Desc.PARTIAL_HEAD
+      : (this.partialAt[this.buddy.nodeOf(pfn)] as number);
   }
 
   private addPartial(c: KmemCache, pfn: number): void {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
-    const at = this.nrNodes === 1 ? Desc.PARTIAL_HEAD : this.partialOf(pfn);
+    const at = this.partialOf(pfn);
     const head = dv[at] as number;
     f[i + Pg.NEXT] = head;
     f[i + Pg.PREV] = 0;
@@ -1401,7 +1403,7 @@ export class SlabAllocator {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
-    const at = this.nrNodes === 1 ? Desc.PARTIAL_HEAD : this.partialOf(pfn);
+    const at = this.partialOf(pfn);
     const next = f[i + Pg.NEXT] as number;
     const prev = f[i + Pg.PREV] as number;
     if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
