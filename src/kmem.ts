@@ -77,11 +77,13 @@ export interface KmemOptions {
    */
   memory?: number | ArrayBuffer | SharedArrayBuffer;
   /**
-   * NUMA nodes: the bytes of each (whole pages), in address order. Node 0 holds the header
-   * and mem_map; each node has its own free lists, watermarks and zone lock. With `memory`
-   * given too, the nodes split it and must add up to its whole pages. Default: one node.
+   * NUMA nodes, node 0 first (it holds the header and mem_map); each has its own free
+   * lists, watermarks and zone lock. Without `memory`, one buffer per node: a byte count
+   * (whole pages; a buffer is created) or a buffer to take over, each node at its own
+   * address window (see ARCHITECTURE.md). With `memory`, byte counts that split it at
+   * consecutive addresses and add up to its whole pages. Default: one node.
    */
-  nodes?: number[];
+  nodes?: (number | ArrayBuffer | SharedArrayBuffer)[];
   /**
    * node_distance table, nodes x nodes (SLIT): 10 on the diagonal, 11..255 elsewhere;
    * allocations fall back to the nearest node first. Default: 10 local, 20 remote.
@@ -183,7 +185,7 @@ const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node"] as const;
 const MAX_WAIT_MS = 2 ** 31 - 1;
 
 /** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
-let attaching: { buffer: Backing; options: AttachOptions } | null = null;
+let attaching: { buffer: Backing | readonly Backing[]; options: AttachOptions } | null = null;
 const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
@@ -420,10 +422,15 @@ export class Kmem {
 
   /**
    * Opens the instance in `buffer` (built by `new Kmem({ memory: sab, cpus })` in another
-   * context) as a cpu of this context's own. Throws an Error when the buffer holds no kmem
-   * instance, one of another layout version, or when all its cpus are taken.
+   * context) as a cpu of this context's own; an instance with a buffer per node is opened
+   * with all of them, in node order (`mm.buffers`). Throws an Error when the buffer holds no
+   * kmem instance, one of another layout version, when the buffers do not match the
+   * instance's, or when all its cpus are taken.
    */
-  static attach(buffer: SharedArrayBuffer | ArrayBuffer, options: AttachOptions = {}): Kmem {
+  static attach(
+    buffer: SharedArrayBuffer | ArrayBuffer | readonly (SharedArrayBuffer | ArrayBuffer)[],
+    options: AttachOptions = {},
+  ): Kmem {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Kmem.attach options must be an object, got ${describe(options)}`);
     }
@@ -751,8 +758,7 @@ export class Kmem {
       const words = this.phys.words;
       const cpu = this.cpu;
       this.poolBackend = {
-        words,
-        bytes: this.memory,
+        mem: this.phys,
         kmalloc: (size, gfp) => km.kmalloc(size, gfp),
         kfree: (addr) => km.kfree(addr),
         ksize: (addr) => km.ksize(addr),
@@ -1011,6 +1017,15 @@ export class Kmem {
     return this.access.read(addr, length);
   }
 
+  /**
+   * A live Uint8Array over the `length` bytes of physical memory at `addr` (in the buffer
+   * of the node holding them): no copy, writes go straight to memory. The range must lie in
+   * one node's managed memory (any block kmem hands out does); else FAULT.
+   */
+  view(addr: number, length: number): Uint8Array {
+    return this.access.view(addr, length);
+  }
+
   /** Writes `bytes` at `addr`, physical or virtual; on FAULT nothing is written. */
   write(addr: number, bytes: ArrayBufferView): void {
     if (!(bytes instanceof Uint8Array)) {
@@ -1267,9 +1282,20 @@ export class Kmem {
     };
   }
 
-  /** The buffer kmem manages (the one passed in, or the one it created). */
+  /**
+   * The buffer kmem manages (the one passed in, or the one it created); node 0's when each
+   * node has a buffer of its own.
+   */
   get buffer(): Backing {
     return this.phys.buffer;
+  }
+
+  /**
+   * Every buffer of the instance in node order: one, or one per node when the nodes were
+   * given without `memory`. Pass them to {@link Kmem.attach} to open the instance elsewhere.
+   */
+  get buffers(): readonly Backing[] {
+    return this.phys.buffers;
   }
 }
 

@@ -40,7 +40,7 @@ function className(size: number): string {
 export class Kmalloc {
   private readonly slab: SlabAllocator;
   private readonly large: LargeKmalloc;
-  private readonly bytes: Uint8Array;
+  private readonly mem: PhysMem;
   private readonly pageSize: number;
   /** The caches, by class index. */
   readonly caches: KmemCache[] = [];
@@ -53,7 +53,7 @@ export class Kmalloc {
   constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator, fresh = true) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
-    this.bytes = phys.bytes;
+    this.mem = phys;
     this.pageSize = phys.pageSize;
     const sizes = kmallocSizes(phys.pageSize);
     this.maxCacheSize = sizes[sizes.length - 1] as number;
@@ -131,12 +131,12 @@ export class Kmalloc {
     if (size <= ks) {
       const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
       if (this.slab.slabOf(addr) !== 0) this.slab.resizeInPlace(addr, size, zero);
-      else if (zero) this.bytes.fill(0, addr + size, addr + ks);
+      else if (zero) this.mem.fill(0, addr + size, addr + ks);
       return addr;
     }
     const moved = this.kmalloc(size, gfp);
     if (moved === 0) return 0;
-    this.bytes.copyWithin(moved, addr, addr + ks);
+    this.mem.copy(moved, addr, ks);
     try {
       this.kfree(addr);
     } catch (err) {

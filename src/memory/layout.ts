@@ -33,7 +33,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 5,
+  VERSION = 6,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -84,6 +84,10 @@ export const enum Hdr {
   NR_CPUS = 7,
   /** NUMA nodes, 1..Layout.MAX_NODES: each has a zone block (see Zone). */
   NR_NODES = 8,
+  /** log2 of the address window: 31 with one buffer, else each node's window (physmem.ts). */
+  WIN_SHIFT = 9,
+  /** Buffers the memory lives in: 1, or one per node. */
+  NR_BUFFERS = 10,
   MEMMAP_OFFSET = 12,
   HEADER_WORDS = 13,
   PCP_BATCH = 14,

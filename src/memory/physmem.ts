@@ -30,10 +30,11 @@ export interface PhysMemConfig {
   /** Header words the upper layers need after the page allocator's (the boot cache descriptor). */
   bootWords: number;
   /**
-   * NUMA nodes: the bytes of each, in address order (node 0 first, holding the header and
-   * mem_map). They must add up to the memory's whole pages. Default: one node.
+   * NUMA nodes, node 0 first (it holds the header and mem_map). With `memory`, byte counts
+   * that split it and add up to its whole pages. Without, one buffer per node: a byte count
+   * (a buffer of that size is created) or a buffer to take over. Default: one node.
    */
-  nodes?: readonly number[];
+  nodes?: readonly (number | Backing)[];
   /** node_distance table, nodes x nodes: 10 on the diagonal, 11..255 elsewhere. Default 10/20. */
   distances?: readonly (readonly number[])[];
 }
@@ -58,12 +59,49 @@ function isBacking(value: unknown): value is Backing {
   );
 }
 
+/*
+ * Windows. Node memories may be separate buffers, so memory is reached through windows of
+ * 2^winShift bytes: the byte at address a is byteViews[a >>> winShift][a & winMask], the
+ * word at word index i (address 4i) is wordViews[i >>> wordShift][i & wordMask].
+ *
+ *   one buffer (nodes split it or there is one node): windows of 2 GiB over that buffer
+ *
+ *     0                        2 GiB                      4 GiB
+ *     +------------------------+--------------------------+
+ *     | window 0               | window 1 (same buffer)   |
+ *     +------------------------+--------------------------+
+ *
+ *   a buffer per node: window n is node n's buffer; W = the largest node, to a power of two
+ *
+ *     0            W            2W           3W
+ *     +-------+----+----------+-+-----+------+
+ *     |node 0 |hole| node 1   | |node2| hole |     holes: frames of no node, never handed out
+ *     +-------+----+----------+-+-----+------+
+ *
+ * A page block never crosses a window (blocks stay inside their node), so a block's bytes
+ * are one subarray of one view.
+ */
+
 export class PhysMem {
+  /** Node 0's buffer (the only one unless each node has its own). */
   readonly buffer: Backing;
-  /** The whole physical memory, byte by byte. */
+  /** The buffer of each window: one, or one per node. */
+  readonly buffers: readonly Backing[];
+  /** The buffer byte by byte, or node 0's with a buffer per node (header, mem_map in it). */
   readonly bytes: Uint8Array;
-  /** The whole physical memory as i32 words (word i is bytes 4i..4i+3). */
+  /** The same as i32 words (word i is bytes 4i..4i+3). */
   readonly words: Int32Array;
+  /** log2 of the window size, and the mask of an address's offset in its window. */
+  readonly winShift: number;
+  readonly winMask: number;
+  /** The same for word indices: winShift - 2, winMask >>> 2. */
+  readonly wordShift: number;
+  readonly wordMask: number;
+  /** Each window's bytes and words. */
+  readonly byteViews: readonly Uint8Array[];
+  readonly wordViews: readonly Int32Array[];
+  /** True when each node is a buffer of its own. */
+  readonly split: boolean;
   /** Header words (layout.ts H_*). */
   readonly header: Int32Array;
   /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
@@ -107,23 +145,27 @@ export class PhysMem {
     }
 
     // The nodes' entries are checked first: without `memory`, they make it.
-    const nodeSizes = config.nodes === undefined ? null : checkNodes(config.nodes, pageSize);
+    const nodeSizes =
+      config.nodes === undefined ? null : checkNodes(config.nodes, pageSize, memory !== undefined);
     if (memory === undefined && nodeSizes === null) {
       throw new TypeError(
-        "memory must be given: a byte count or a buffer (or nodes: the bytes of each NUMA node)",
+        "memory must be given: a byte count or a buffer (or nodes: the bytes or buffer of each NUMA node)",
       );
     }
     let buffer: Backing;
     let fresh: boolean;
+    let nodeBuffers: Backing[] | null = null;
     if (memory === undefined) {
-      const bytes = (nodeSizes as number[]).reduce((a, b) => a + b, 0) * pageSize;
-      if (bytes > MAX_MEMORY_BYTES) {
-        throw new RangeError(
-          `nodes add up to ${bytes} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
-        );
-      }
-      buffer = config.shared === true ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-      fresh = true;
+      const entries = config.nodes as readonly (number | Backing)[];
+      // Byte counts become buffers of the given buffers' kind (or shared when asked).
+      const given = entries.find(isBacking);
+      const shared = given === undefined ? config.shared === true : !(given instanceof ArrayBuffer);
+      const made = entries.map((e) =>
+        typeof e !== "number" ? e : shared ? new SharedArrayBuffer(e) : new ArrayBuffer(e),
+      );
+      buffer = made[0] as Backing;
+      fresh = typeof entries[0] === "number";
+      if (made.length > 1) nodeBuffers = made;
     } else if (typeof memory === "number") {
       checkInteger("memory", memory);
       if (memory <= 0 || memory > MAX_MEMORY_BYTES) {
@@ -151,8 +193,21 @@ export class PhysMem {
     }
 
     const pageShift = Math.log2(pageSize);
-    const totalPages = Math.floor(buffer.byteLength / pageSize);
-    if (nodeSizes !== null) {
+    let winShift = 31;
+    let totalPages = Math.floor(buffer.byteLength / pageSize);
+    if (nodeBuffers !== null) {
+      const pages = nodeSizes as number[];
+      const largest = Math.max(...pages) * pageSize;
+      winShift = Math.max(pageShift, Math.ceil(Math.log2(largest)));
+      const span =
+        (pages.length - 1) * 2 ** winShift + (pages[pages.length - 1] as number) * pageSize;
+      if (span > MAX_MEMORY_BYTES) {
+        throw new RangeError(
+          `nodes need ${span} bytes of addresses (${pages.length} windows of ${2 ** winShift} bytes, the largest node to a power of two); at most ${MAX_MEMORY_BYTES} can be addressed`,
+        );
+      }
+      totalPages = span / pageSize;
+    } else if (nodeSizes !== null) {
       const sum = nodeSizes.reduce((a, b) => a + b, 0);
       if (sum !== totalPages) {
         throw new RangeError(
@@ -162,6 +217,7 @@ export class PhysMem {
     }
     const nodePages = nodeSizes ?? [totalPages];
     const nrNodes = nodePages.length;
+    const split = nodeBuffers !== null;
     const distances = checkDistances(config.distances, nrNodes);
     const hWords = headerWords(nrCpus, nrNodes, bootWords);
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
@@ -180,14 +236,46 @@ export class PhysMem {
     const nodeEnd: number[] = [];
     let pfn = 0;
     for (const pages of nodePages) {
+      if (split) pfn = nodeStart.length * 2 ** (winShift - pageShift);
       nodeStart.push(pfn);
       pfn += pages;
       nodeEnd.push(pfn);
     }
 
+    // Window views: a buffer per node, or the one buffer cut at every 2 GiB.
+    const buffers = nodeBuffers ?? [buffer];
+    const byteViews: Uint8Array[] = [];
+    const wordViews: Int32Array[] = [];
+    if (split) {
+      nodePages.forEach((pages, n) => {
+        const b = buffers[n] as Backing;
+        byteViews.push(new Uint8Array(b, 0, pages * pageSize));
+        wordViews.push(new Int32Array(b, 0, (pages * pageSize) / 4));
+      });
+    } else {
+      const bytes = totalPages * pageSize;
+      for (let at = 0; at < bytes || at === 0; at += 2 ** winShift) {
+        const len = Math.min(bytes - at, 2 ** winShift);
+        byteViews.push(new Uint8Array(buffer, at, len));
+        wordViews.push(new Int32Array(buffer, at, len / 4));
+      }
+    }
     this.buffer = buffer;
-    this.bytes = new Uint8Array(buffer, 0, totalPages * pageSize);
-    this.words = new Int32Array(buffer, 0, (totalPages * pageSize) / 4);
+    this.buffers = buffers;
+    this.split = split;
+    this.winShift = winShift;
+    this.winMask = 2 ** winShift - 1;
+    this.wordShift = winShift - 2;
+    this.wordMask = 2 ** (winShift - 2) - 1;
+    this.byteViews = byteViews;
+    this.wordViews = wordViews;
+    this.bytes = split
+      ? (byteViews[0] as Uint8Array)
+      : new Uint8Array(buffer, 0, totalPages * pageSize);
+    this.words = split
+      ? (wordViews[0] as Int32Array)
+      : new Int32Array(buffer, 0, (totalPages * pageSize) / 4);
+
     this.header = new Int32Array(buffer, 0, hWords);
     this.frames = new Int32Array(buffer, memmapOffset, totalPages * Frame.WORDS);
     this.pageSize = pageSize;
@@ -195,7 +283,7 @@ export class PhysMem {
     this.maxOrder = maxOrder;
     this.totalPages = totalPages;
     this.firstManagedPfn = firstManagedPfn;
-    this.managedPages = totalPages - firstManagedPfn;
+    this.managedPages = nodePages.reduce((a, b) => a + b, 0) - firstManagedPfn;
     this.nrCpus = nrCpus;
     this.nrNodes = nrNodes;
     this.nodeStart = nodeStart;
@@ -211,10 +299,12 @@ export class PhysMem {
    * header, nothing is written. Throws an Error saying why when the buffer holds no kmem
    * instance of this layout version.
    */
-  static attach(buffer: unknown): PhysMem {
-    if (!isBacking(buffer)) {
+  static attach(given: unknown): PhysMem {
+    const list = Array.isArray(given) ? (given as unknown[]) : null;
+    const buffer: unknown = list === null ? given : list[0];
+    if (!isBacking(buffer) || (list !== null && !list.every(isBacking))) {
       throw new TypeError(
-        `Kmem.attach needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, got ${describe(buffer)}`,
+        `Kmem.attach needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, or the array of its node buffers (mm.buffers), got ${describe(given)}`,
       );
     }
     const h = headerOf(buffer);
@@ -241,6 +331,14 @@ export class PhysMem {
     ) {
       throw new Error("Kmem.attach: the buffer's kmem header is damaged (cpus, nodes or size)");
     }
+    const nrBuffers = h[Hdr.NR_BUFFERS] as number;
+    if (nrBuffers !== (list === null ? 1 : list.length)) {
+      throw new Error(
+        nrBuffers > 1
+          ? `Kmem.attach: the instance keeps its ${nrNodes} nodes in ${nrBuffers} buffers; attach with all of them, in node order (mm.buffers)`
+          : `Kmem.attach: the instance is one buffer, but ${list?.length} were given`,
+      );
+    }
     const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus, nrNodes);
     const words = new Int32Array(buffer, 0, h[Hdr.HEADER_WORDS] as number);
     const nodes: number[] = [];
@@ -254,18 +352,20 @@ export class PhysMem {
       distances.push(row);
     }
     const mem = new PhysMem({
-      memory: buffer,
+      ...(list === null ? { memory: buffer } : {}),
       pageSize: 2 ** pageShift,
       maxOrder: h[Hdr.MAX_ORDER] as number,
       nrCpus,
       bootWords,
-      nodes,
+      nodes: list === null ? nodes : (list as Backing[]),
       distances,
     });
     if (
       h[Hdr.TOTAL_PAGES] !== mem.totalPages ||
       h[Hdr.FIRST_PFN] !== mem.firstManagedPfn ||
-      h[Hdr.MEMMAP_OFFSET] !== mem.memmapOffset
+      h[Hdr.MEMMAP_OFFSET] !== mem.memmapOffset ||
+      h[Hdr.WIN_SHIFT] !== mem.winShift ||
+      mem.nodeEnd.some((end, n) => end !== words[zoneBase(nrCpus, n) + Zone.END_PFN])
     ) {
       throw new Error(
         "Kmem.attach: the buffer's kmem header does not match its size (a damaged or truncated instance)",
@@ -292,6 +392,8 @@ export class PhysMem {
     h[Hdr.NR_NODES] = this.nrNodes;
     h[Hdr.MEMMAP_OFFSET] = this.memmapOffset;
     h[Hdr.HEADER_WORDS] = this.headerWords;
+    h[Hdr.WIN_SHIFT] = this.winShift;
+    h[Hdr.NR_BUFFERS] = this.buffers.length;
     for (let n = 0; n < this.nrNodes; n++) {
       const z = zoneBase(this.nrCpus, n);
       const start = n === 0 ? this.firstManagedPfn : (this.nodeStart[n] as number);
@@ -304,6 +406,56 @@ export class PhysMem {
     }
   }
 
+  /** The i32 at word index `wi` (address 4 * wi), in whichever window. */
+  word(wi: number): number {
+    return (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] as number;
+  }
+
+  setWord(wi: number, value: number): void {
+    (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] = value;
+  }
+
+  /** The byte at `addr`. */
+  byte(addr: number): number {
+    return (this.byteViews[addr >>> this.winShift] as Uint8Array)[addr & this.winMask] as number;
+  }
+
+  /** A live view of the `length` bytes at `addr`, which lie in one window (one block). */
+  span(addr: number, length: number): Uint8Array {
+    const at = addr & this.winMask;
+    return (this.byteViews[addr >>> this.winShift] as Uint8Array).subarray(at, at + length);
+  }
+
+  /** A live i32 view of `n` words at `addr` (a descriptor), which lie in one window. */
+  wordsAt(addr: number, n: number): Int32Array {
+    const v = this.wordViews[addr >>> this.winShift] as Int32Array;
+    return new Int32Array(v.buffer, v.byteOffset + (addr & this.winMask), n);
+  }
+
+  /** Sets the bytes [from, to) to `value`; the range lies in one window. */
+  fill(value: number, from: number, to: number): void {
+    if (to > from) this.span(from, to - from).fill(value);
+  }
+
+  /** Copies `length` bytes from `src` to `dst` (each range in one window; they may overlap). */
+  copy(dst: number, src: number, length: number): void {
+    if (length > 0) this.span(dst, length).set(this.span(src, length));
+  }
+
+  /** Whether `addr` is a byte of memory (header and mem_map included), not of a hole. */
+  hasByte(addr: number): boolean {
+    if (addr >>> 0 !== addr || addr >= this.totalPages * this.pageSize) return false;
+    return (addr & this.winMask) < (this.byteViews[addr >>> this.winShift] as Uint8Array).length;
+  }
+
+  /** Whether frame `pfn` belongs to a node (not the reserve, not a hole between windows). */
+  hasFrame(pfn: number): boolean {
+    if (pfn < this.firstManagedPfn || pfn >= this.totalPages) return false;
+    if (!this.split) return true;
+    const n = pfn >>> (this.winShift - this.pageShift);
+    return pfn < (this.nodeEnd[n] as number);
+  }
+
   /** Marks the header valid; called once every layer has initialised its state. */
   seal(): void {
     Atomics.store(this.header, Hdr.MAGIC, Layout.MAGIC);
@@ -311,30 +463,67 @@ export class PhysMem {
 }
 
 /**
- * Pages of each node from the `nodes` option: byte counts, whole pages each (the caller
- * checks that they add up to the memory's whole pages).
+ * Pages of each node from the `nodes` option. With `memory`, byte counts (the caller checks
+ * that they add up to its whole pages); without, byte counts or buffers (whole pages of each
+ * are used), distinct, of one kind (all shared or none), none resizable.
  */
-function checkNodes(nodes: readonly number[], pageSize: number): number[] {
+function checkNodes(
+  nodes: readonly (number | Backing)[],
+  pageSize: number,
+  withMemory: boolean,
+): number[] {
   if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > Layout.MAX_NODES) {
     throw new TypeError(
-      `nodes must be an array of 1..${Layout.MAX_NODES} byte counts, got ${describe(nodes)}`,
+      `nodes must be an array of 1..${Layout.MAX_NODES} byte counts or buffers, got ${describe(nodes)}`,
     );
   }
-  return nodes.map((bytes: unknown, n) => {
-    if (typeof bytes !== "number") {
+  const seen = new Set<Backing>();
+  let shared: boolean | null = null;
+  return nodes.map((entry: unknown, n) => {
+    let bytes: number;
+    if (typeof entry === "number") {
+      checkInteger(`nodes[${n}]`, entry);
+      if (entry <= 0 || entry % pageSize !== 0 || entry > MAX_MEMORY_BYTES) {
+        throw new RangeError(
+          `nodes[${n}] must be a positive multiple of the page size (${pageSize}) up to ${MAX_MEMORY_BYTES}, got ${entry}`,
+        );
+      }
+      bytes = entry;
+    } else if (isBacking(entry)) {
+      if (withMemory) {
+        throw new TypeError(
+          `nodes[${n}] is a buffer, but memory is given too: nodes that split one memory are byte counts (leave memory out to give each node a buffer)`,
+        );
+      }
+      if (isResizable(entry)) {
+        throw new TypeError(
+          `nodes[${n}] must not be a resizable ArrayBuffer or growable SharedArrayBuffer: its pages would vanish under live allocations`,
+        );
+      }
+      if (seen.has(entry))
+        throw new TypeError(`nodes[${n}] is a buffer already given as another node`);
+      seen.add(entry);
+      const isShared = !(entry instanceof ArrayBuffer);
+      if (shared !== null && shared !== isShared) {
+        throw new TypeError(
+          "nodes mix SharedArrayBuffers and ArrayBuffers: the nodes of one instance are all shared or none",
+        );
+      }
+      shared = isShared;
+      if (entry.byteLength > MAX_MEMORY_BYTES) {
+        throw new RangeError(
+          `nodes[${n}] is a buffer of ${entry.byteLength} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
+        );
+      }
+      bytes = Math.floor(entry.byteLength / pageSize) * pageSize;
+    } else {
       throw new TypeError(
-        `nodes[${n}] must be a byte count (all nodes live in one buffer, at consecutive addresses), got ${describe(bytes)}`,
-      );
-    }
-    checkInteger(`nodes[${n}]`, bytes);
-    if (bytes <= 0 || bytes % pageSize !== 0) {
-      throw new RangeError(
-        `nodes[${n}] must be a positive multiple of the page size (${pageSize}), got ${bytes}`,
+        `nodes[${n}] must be a byte count or a buffer (ArrayBuffer or SharedArrayBuffer), got ${describe(entry)}`,
       );
     }
     if (n > 0 && bytes / pageSize < MIN_MANAGED_PAGES) {
       throw new RangeError(
-        `nodes[${n}] is ${bytes} bytes; a node needs at least ${MIN_MANAGED_PAGES} pages (${MIN_MANAGED_PAGES * pageSize} bytes)`,
+        `nodes[${n}] is ${bytes} bytes of whole pages; a node needs at least ${MIN_MANAGED_PAGES} pages (${MIN_MANAGED_PAGES * pageSize} bytes)`,
       );
     }
     return bytes / pageSize;

@@ -33,6 +33,7 @@
  */
 
 import { describe, hex, KmemError } from "../errors.js";
+import type { PhysMem } from "../memory/index.js";
 import { Gfp } from "../page/gfp.js";
 import type { KmemCache } from "../slab/index.js";
 
@@ -56,8 +57,8 @@ export const MEMPOOL_MAX_NR = 1 << 20;
 
 /** What a pool needs from the instance: kmalloc, the cache calls, and the word view. */
 export interface PoolBackend {
-  readonly words: Int32Array;
-  readonly bytes: Uint8Array;
+  /** The instance's memory, every node's window. */
+  readonly mem: PhysMem;
   kmalloc(size: number, gfp: number): number;
   kfree(addr: number): void;
   ksize(addr: number): number;
@@ -104,16 +105,16 @@ export class Mempool {
       mm.kfree(desc);
       return null;
     }
-    const w = mm.words;
+    const w = mm.mem;
     const d = desc >>> 2;
-    w[d + Pool.MAGIC] = Pool.MAGIC_VALUE;
-    w[d + Pool.MIN_NR] = minNr;
-    w[d + Pool.CURR_NR] = 0;
-    w[d + Pool.ELEMENTS] = elements;
-    w[d + Pool.SIZE] = cache === null ? size : 0;
-    w[d + Pool.CAPACITY] = Math.max(minNr, 1);
-    w[d + Pool.CACHE_ID] = cache === null ? -1 : cache.id;
-    w[d + Pool.CACHE_SERIAL] = cache === null ? 0 : cache.ownSerial;
+    w.setWord(d + Pool.MAGIC, Pool.MAGIC_VALUE);
+    w.setWord(d + Pool.MIN_NR, minNr);
+    w.setWord(d + Pool.CURR_NR, 0);
+    w.setWord(d + Pool.ELEMENTS, elements);
+    w.setWord(d + Pool.SIZE, cache === null ? size : 0);
+    w.setWord(d + Pool.CAPACITY, Math.max(minNr, 1));
+    w.setWord(d + Pool.CACHE_ID, cache === null ? -1 : cache.id);
+    w.setWord(d + Pool.CACHE_SERIAL, cache === null ? 0 : cache.ownSerial);
     const pool = new Mempool(mm, desc, cache, size);
     while (pool.currNr < minNr) {
       const el = pool.allocElement(Gfp.KERNEL);
@@ -131,20 +132,21 @@ export class Mempool {
    * context that made it). Throws TypeError if there is no pool there.
    */
   static open(mm: PoolBackend, address: number): Mempool {
-    const w = mm.words;
+    const w = mm.mem;
     const d = address >>> 2;
     if (
       address >>> 0 !== address ||
       (address & 3) !== 0 ||
-      d + Pool.WORDS > w.length ||
-      w[d + Pool.MAGIC] !== Pool.MAGIC_VALUE
+      !w.hasFrame(address >>> w.pageShift) ||
+      !w.hasFrame((address + Pool.WORDS * 4 - 1) >>> w.pageShift) ||
+      w.word(d + Pool.MAGIC) !== Pool.MAGIC_VALUE
     ) {
       throw new TypeError(`openMempool: no memory pool at ${describe(address)}`);
     }
-    const id = w[d + Pool.CACHE_ID] as number;
-    if (id < 0) return new Mempool(mm, address, null, w[d + Pool.SIZE] as number);
+    const id = w.word(d + Pool.CACHE_ID);
+    if (id < 0) return new Mempool(mm, address, null, w.word(d + Pool.SIZE));
     const cache = mm.cacheById(id);
-    if (cache === null || cache.ownSerial !== w[d + Pool.CACHE_SERIAL]) {
+    if (cache === null || cache.ownSerial !== w.word(d + Pool.CACHE_SERIAL)) {
       throw new TypeError(`openMempool: the cache of the pool at ${hex(address)} was destroyed`);
     }
     return new Mempool(mm, address, cache, cache.objectSize);
@@ -157,12 +159,12 @@ export class Mempool {
 
   /** Elements the pool guarantees (its reserve's target size). */
   get minNr(): number {
-    return this.mm.words[(this.desc >>> 2) + Pool.MIN_NR] as number;
+    return this.mm.mem.word((this.desc >>> 2) + Pool.MIN_NR);
   }
 
   /** Elements in the reserve now. */
   get currNr(): number {
-    return this.mm.words[(this.desc >>> 2) + Pool.CURR_NR] as number;
+    return this.mm.mem.word((this.desc >>> 2) + Pool.CURR_NR);
   }
 
   private allocElement(gfp: number): number {
@@ -175,22 +177,22 @@ export class Mempool {
   }
 
   private add(el: number): void {
-    const w = this.mm.words;
+    const w = this.mm.mem;
     const d = this.desc >>> 2;
-    const n = w[d + Pool.CURR_NR] as number;
-    w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] = el;
-    w[d + Pool.CURR_NR] = n + 1;
+    const n = w.word(d + Pool.CURR_NR);
+    w.setWord((w.word(d + Pool.ELEMENTS) >>> 2) + n, el);
+    w.setWord(d + Pool.CURR_NR, n + 1);
     // Mark the element as held by the reserve, so a free can tell in O(1) that it is not.
-    if (this.tagged) w[el >>> 2] = Pool.RESERVE_TAG ^ el;
+    if (this.tagged) w.setWord(el >>> 2, Pool.RESERVE_TAG ^ el);
   }
 
   private remove(): number {
-    const w = this.mm.words;
+    const w = this.mm.mem;
     const d = this.desc >>> 2;
-    const n = (w[d + Pool.CURR_NR] as number) - 1;
-    w[d + Pool.CURR_NR] = n;
-    const el = w[((w[d + Pool.ELEMENTS] as number) >>> 2) + n] as number;
-    if (this.tagged) w[el >>> 2] = 0;
+    const n = w.word(d + Pool.CURR_NR) - 1;
+    w.setWord(d + Pool.CURR_NR, n);
+    const el = w.word((w.word(d + Pool.ELEMENTS) >>> 2) + n);
+    if (this.tagged) w.setWord(el >>> 2, 0);
     return el;
   }
 
@@ -223,7 +225,7 @@ export class Mempool {
   }
 
   private zero(el: number): void {
-    this.mm.bytes.fill(0, el, el + (this.cache === null ? this.size : this.cache.objectSize));
+    this.mm.mem.fill(0, el, el + (this.cache === null ? this.size : this.cache.objectSize));
   }
 
   /**
@@ -264,15 +266,15 @@ export class Mempool {
 
   /** DOUBLE_FREE if `addr` is in the reserve already (lock held). */
   private checkReserve(addr: number): void {
-    const w = this.mm.words;
+    const w = this.mm.mem;
     // Without the tag the element is not in the reserve; with it (or a coincidence of the
     // caller's data), look.
-    if (this.tagged && w[addr >>> 2] !== (Pool.RESERVE_TAG ^ addr)) return;
+    if (this.tagged && w.word(addr >>> 2) !== (Pool.RESERVE_TAG ^ addr)) return;
     const d = this.desc >>> 2;
-    const base = (w[d + Pool.ELEMENTS] as number) >>> 2;
-    const n = w[d + Pool.CURR_NR] as number;
+    const base = w.word(d + Pool.ELEMENTS) >>> 2;
+    const n = w.word(d + Pool.CURR_NR);
     for (let i = 0; i < n; i++) {
-      if (w[base + i] === addr) {
+      if (w.word(base + i) === addr) {
         throw new KmemError(
           "DOUBLE_FREE",
           `mempool free(${hex(addr)}): the element is already in the reserve`,
@@ -289,35 +291,35 @@ export class Mempool {
   resize(minNr: number): boolean {
     this.live("resize");
     checkMinNr(minNr);
-    const w = this.mm.words;
+    const w = this.mm.mem;
     const d = this.desc >>> 2;
     const mm = this.mm;
     if (minNr <= this.minNr) {
       mm.lock();
-      w[d + Pool.MIN_NR] = minNr;
+      w.setWord(d + Pool.MIN_NR, minNr);
       const surplus: number[] = [];
       while (this.currNr > minNr) surplus.push(this.remove());
       mm.unlock();
       for (const el of surplus) this.freeElement(el);
       return true;
     }
-    if (minNr > (w[d + Pool.CAPACITY] as number)) {
+    if (minNr > w.word(d + Pool.CAPACITY)) {
       const grown = mm.kmalloc(minNr * 4, Gfp.KERNEL);
       if (grown === 0) return false;
       mm.lock();
       let unused = grown;
-      if (minNr > (w[d + Pool.CAPACITY] as number)) {
-        const old = w[d + Pool.ELEMENTS] as number;
-        w.copyWithin(grown >>> 2, old >>> 2, (old >>> 2) + this.currNr);
-        w[d + Pool.ELEMENTS] = grown;
-        w[d + Pool.CAPACITY] = minNr;
+      if (minNr > w.word(d + Pool.CAPACITY)) {
+        const old = w.word(d + Pool.ELEMENTS);
+        for (let i = 0; i < this.currNr; i++) w.setWord((grown >>> 2) + i, w.word((old >>> 2) + i));
+        w.setWord(d + Pool.ELEMENTS, grown);
+        w.setWord(d + Pool.CAPACITY, minNr);
         unused = old;
       }
       mm.unlock();
       mm.kfree(unused);
     }
     mm.lock();
-    w[d + Pool.MIN_NR] = minNr;
+    w.setWord(d + Pool.MIN_NR, minNr);
     mm.unlock();
     while (this.currNr < minNr) {
       const el = this.allocElement(Gfp.KERNEL);
@@ -337,22 +339,22 @@ export class Mempool {
    */
   destroy(): void {
     this.live("destroy");
-    const w = this.mm.words;
+    const w = this.mm.mem;
     const d = this.desc >>> 2;
     this.mm.lock();
-    w[d + Pool.MAGIC] = 0;
+    w.setWord(d + Pool.MAGIC, 0);
     const reserve: number[] = [];
     while (this.currNr > 0) reserve.push(this.remove());
     this.mm.unlock();
     for (const el of reserve) this.freeElement(el);
-    this.mm.kfree(w[d + Pool.ELEMENTS] as number);
+    this.mm.kfree(w.word(d + Pool.ELEMENTS));
     this.mm.kfree(this.desc);
     this.dead = true;
   }
 
   /** A pool destroyed here, or in another context (its magic is gone). */
   private live(op: string): void {
-    if (this.dead || this.mm.words[(this.desc >>> 2) + Pool.MAGIC] !== Pool.MAGIC_VALUE) {
+    if (this.dead || this.mm.mem.word((this.desc >>> 2) + Pool.MAGIC) !== Pool.MAGIC_VALUE) {
       this.dead = true;
       throw new TypeError(`${op}: the mempool was destroyed`);
     }

@@ -168,7 +168,6 @@ interface BlockOwner {
 export class BuddyAllocator {
   private readonly h: Int32Array;
   private readonly f: Int32Array;
-  private readonly bytes: Uint8Array;
   readonly pageSize: number;
   readonly pageShift: number;
   readonly maxOrder: number;
@@ -192,6 +191,11 @@ export class BuddyAllocator {
   private readonly zoneLocks: number[] = [];
   /** One past each node's last frame, for nodeOf. */
   private readonly nodeEnds: number[];
+  /** Each node's first frame (node 0's includes the reserve). */
+  private readonly nodeStarts: number[];
+  /** With a buffer per node, pfn >>> nodeShift is the node (its window); else -1. */
+  private readonly nodeShift: number;
+  private readonly mem: PhysMem;
   /** Per node, the nodes in the order allocations try them: by distance, then by id. */
   private readonly zonelists: number[][] = [];
   /** All nodes' bits. */
@@ -247,7 +251,7 @@ export class BuddyAllocator {
   constructor(mem: PhysMem, minFreeBytes: number | undefined, cpu = 0, fresh = true) {
     this.h = mem.header;
     this.f = mem.frames;
-    this.bytes = mem.bytes;
+    this.mem = mem;
     this.pageSize = mem.pageSize;
     this.pageShift = mem.pageShift;
     this.maxOrder = mem.maxOrder;
@@ -260,6 +264,8 @@ export class BuddyAllocator {
     this.nrCpus = mem.nrCpus;
     this.nrNodes = mem.nrNodes;
     this.nodeEnds = mem.nodeEnd.slice();
+    this.nodeStarts = mem.nodeStart.slice();
+    this.nodeShift = mem.split ? mem.winShift - mem.pageShift : -1;
     this.allNodes = (1 << mem.nrNodes) - 1;
     this.cpu = cpu;
     this.smp = mem.nrCpus > 1;
@@ -349,6 +355,7 @@ export class BuddyAllocator {
   /** The node frame `pfn` belongs to. */
   nodeOf(pfn: number): number {
     if (this.nrNodes === 1) return 0;
+    if (this.nodeShift >= 0) return pfn >>> this.nodeShift;
     const ends = this.nodeEnds;
     let n = 0;
     while (n < ends.length - 1 && pfn >= (ends[n] as number)) n++;
@@ -694,7 +701,7 @@ export class BuddyAllocator {
     this.f[i + Pg.ORDER] = order;
     this.ev[Vm.PGALLOC] += 1 << order;
     const addr = pfn * this.pageSize;
-    if ((gfp & Gfp.ZERO) !== 0) this.bytes.fill(0, addr, addr + this.pageSize * 2 ** order);
+    if ((gfp & Gfp.ZERO) !== 0) this.mem.fill(0, addr, addr + this.pageSize * 2 ** order);
     return addr;
   }
 
@@ -1207,6 +1214,12 @@ export class BuddyAllocator {
               : "another layer";
       throw new KmemError("INVALID_FREE", `page ${hex(addr)} belongs to ${owner}`);
     }
+    if (!this.mem.hasFrame(pfn)) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `address ${hex(addr)} is in no node (between node ${this.nodeOf(pfn)}'s end and the next node's window)`,
+      );
+    }
     const owner = this.ownerOf(pfn);
     if (owner === null) {
       throw new KmemError("CORRUPTION", `frame ${pfn} (${hex(addr)}) belongs to no block`);
@@ -1401,13 +1414,15 @@ export class BuddyAllocator {
     if (!(batch >= 1 && high >= batch)) {
       corrupt("LAYOUT-3", `per-cpu list batch ${batch} and high ${high} are out of range`);
     }
-    // NODE-1: the zones tile the managed frames in node order.
+    // NODE-1: the zones tile the managed frames in node order (with a buffer per node, each
+    // from the start of its window).
     let expect = this.firstPfn;
     let managed = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
       const z = this.zones[nid] as Int32Array;
       const start = z[Zone.START_PFN] as number;
       const end = z[Zone.END_PFN] as number;
+      if (nid > 0) expect = this.nodeStarts[nid] as number;
       if (
         start !== expect ||
         end <= start ||
@@ -1437,10 +1452,23 @@ export class BuddyAllocator {
         `the zones cover ${managed} frames up to ${expect}, memory has ${this.managedPages} up to ${this.totalPages}`,
       );
     }
-    // MEMMAP-2: the reserved frames belong to nobody.
+    // MEMMAP-2: the reserved frames, and those of the holes between node windows, belong
+    // to nobody.
     for (let i = 0; i < this.firstPfn * Frame.WORDS; i++) {
       if (f[i] !== 0)
         corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
+    }
+    for (let nid = 0; nid < this.nrNodes - 1; nid++) {
+      const from = (this.nodeEnds[nid] as number) * Frame.WORDS;
+      const to = (this.nodeStarts[nid + 1] as number) * Frame.WORDS;
+      for (let i = from; i < to; i++) {
+        if (f[i] !== 0) {
+          corrupt(
+            "MEMMAP-2",
+            `frame ${Math.floor(i / Frame.WORDS)} of no node has non-zero metadata`,
+          );
+        }
+      }
     }
 
     // MEMMAP-1: walk each zone's frames block by block.

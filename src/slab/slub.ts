@@ -177,8 +177,25 @@ export class SlabAllocator {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly f: Int32Array;
+  /**
+   * Memory through its windows (physmem.ts): the word at word index i is
+   * wv[i >>> ws][i & wm]; the byte at address a is bv[a >>> bs][a & bm].
+   */
+  private readonly wv: readonly Int32Array[];
+  /** True when each node is a buffer of its own; else `words` is all of memory. */
+  private readonly split: boolean;
+  /**
+   * Several cpus or a buffer per node: the fast paths take their …Smp forms, which flip
+   * bitmap bits with Atomics and reach memory through word()/wordView(). The one-cpu,
+   * one-buffer forms index `words` directly (what fits V8's inlining budget).
+   */
+  private readonly generic: boolean;
   private readonly words: Int32Array;
-  private readonly bytes: Uint8Array;
+  private readonly ws: number;
+  private readonly wm: number;
+  private readonly bv: readonly Uint8Array[];
+  private readonly bs: number;
+  private readonly bm: number;
   private readonly h: Int32Array;
   private readonly ev: Int32Array;
   private readonly pageSize: number;
@@ -229,9 +246,16 @@ export class SlabAllocator {
     this.phys = phys;
     this.buddy = buddy;
     this.f = phys.frames;
+    this.wv = phys.wordViews;
+    this.split = phys.split;
+    this.generic = phys.nrCpus > 1 || phys.split;
     this.words = phys.words;
+    this.ws = phys.wordShift;
+    this.wm = phys.wordMask;
+    this.bv = phys.byteViews;
+    this.bs = phys.winShift;
+    this.bm = phys.winMask;
     this.memmapWord = phys.memmapOffset >>> 2;
-    this.bytes = phys.bytes;
     this.h = phys.header;
     this.ev = buddy.ev;
     this.pageSize = phys.pageSize;
@@ -296,11 +320,15 @@ export class SlabAllocator {
 
   /** Takes the cache's list_lock. */
   private lockCache(c: KmemCache): void {
-    if (this.smp) lock(this.words, c.lockIndex, this.cpuId, c.lockName);
+    if (this.smp) {
+      const wi = c.lockIndex;
+      lock(this.wv[wi >>> this.ws] as Int32Array, wi & this.wm, this.cpuId, c.lockName);
+    }
   }
 
   private unlockCache(c: KmemCache): void {
-    if (this.smp) unlock(this.words, c.lockIndex, this.cpuId);
+    if (this.smp)
+      unlock(this.wv[c.lockIndex >>> this.ws] as Int32Array, c.lockIndex & this.wm, this.cpuId);
   }
 
   /* ------------------------------------------------------------------ caches */
@@ -308,12 +336,8 @@ export class SlabAllocator {
   /** The smallest id no cache in memory uses (slab_mutex held). */
   private newId(): number {
     const used = new Set<number>();
-    for (
-      let d = this.h[Hdr.SLAB_CACHES] as number;
-      d !== 0;
-      d = this.words[(d >>> 2) + Desc.NEXT] as number
-    ) {
-      used.add(this.words[(d >>> 2) + Desc.ID] as number);
+    for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0; d = this.word((d >>> 2) + Desc.NEXT)) {
+      used.add(this.word((d >>> 2) + Desc.ID));
     }
     let id = 0;
     while (used.has(id)) id++;
@@ -321,16 +345,12 @@ export class SlabAllocator {
   }
 
   private descriptorView(desc: number): Int32Array {
-    return new Int32Array(this.phys.buffer, desc, descriptorWords(this.nrCpus, this.nrNodes));
+    return this.phys.wordsAt(desc, descriptorWords(this.nrCpus, this.nrNodes));
   }
 
   /** Cpu `cpu`'s slot in the descriptor at `desc`. */
   private cpuView(desc: number, cpu: number = this.cpuId): Int32Array {
-    return new Int32Array(
-      this.phys.buffer,
-      desc + cpuSlotBase(this.nrCpus, cpu) * 4,
-      CpuSlot.WORDS,
-    );
+    return this.phys.wordsAt(desc + cpuSlotBase(this.nrCpus, cpu) * 4, CpuSlot.WORDS);
   }
 
   /** The handle's extra fields for a real cache at `desc`. */
@@ -338,8 +358,8 @@ export class SlabAllocator {
     return {
       hasCtor,
       sheafCap,
-      serial: this.words[(desc >>> 2) + Desc.SERIAL] as number,
-      ownSerial: this.words[(desc >>> 2) + Desc.SERIAL] as number,
+      serial: this.word((desc >>> 2) + Desc.SERIAL),
+      ownSerial: this.word((desc >>> 2) + Desc.SERIAL),
       lockIndex: (desc >>> 2) + Desc.LOCK,
       lockName: `the list_lock of cache ${name}`,
     };
@@ -419,32 +439,32 @@ export class SlabAllocator {
   private writeName(desc: number, name: string): void {
     const bytes = encodeCacheName(name);
     const at = desc + Desc.NAME * 4;
-    this.bytes.fill(0, at, at + Desc.NAME_BYTES);
-    this.bytes.set(bytes, at);
+    const span = this.phys.span(at, Desc.NAME_BYTES);
+    span.fill(0);
+    span.set(bytes);
   }
 
   private readName(desc: number): string {
     const at = desc + Desc.NAME * 4;
-    let end = at;
-    while (end < at + Desc.NAME_BYTES && this.bytes[end] !== 0) end++;
-    return UTF8_DECODER.decode(this.bytes.slice(at, end));
+    const span = this.phys.span(at, Desc.NAME_BYTES);
+    const end = span.indexOf(0);
+    return UTF8_DECODER.decode(span.slice(0, end < 0 ? Desc.NAME_BYTES : end));
   }
 
   private linkCache(desc: number): void {
     const head = this.h[Hdr.SLAB_CACHES] as number;
-    this.words[(desc >>> 2) + Desc.NEXT] = head;
-    this.words[(desc >>> 2) + Desc.PREV] = 0;
-    if (head !== 0) this.words[(head >>> 2) + Desc.PREV] = desc;
+    this.setWord((desc >>> 2) + Desc.NEXT, head);
+    this.setWord((desc >>> 2) + Desc.PREV, 0);
+    if (head !== 0) this.setWord((head >>> 2) + Desc.PREV, desc);
     this.h[Hdr.SLAB_CACHES] = desc;
   }
 
   private unlinkCache(desc: number): void {
-    const w = this.words;
-    const next = w[(desc >>> 2) + Desc.NEXT] as number;
-    const prev = w[(desc >>> 2) + Desc.PREV] as number;
-    if (prev !== 0) w[(prev >>> 2) + Desc.NEXT] = next;
+    const next = this.word((desc >>> 2) + Desc.NEXT);
+    const prev = this.word((desc >>> 2) + Desc.PREV);
+    if (prev !== 0) this.setWord((prev >>> 2) + Desc.NEXT, next);
     else this.h[Hdr.SLAB_CACHES] = next;
-    if (next !== 0) w[(next >>> 2) + Desc.PREV] = prev;
+    if (next !== 0) this.setWord((next >>> 2) + Desc.PREV, prev);
   }
 
   /**
@@ -454,17 +474,17 @@ export class SlabAllocator {
    */
   private adopt(desc: number): KmemCache {
     const w = desc >>> 2;
-    const id = this.words[w + Desc.ID] as number;
+    const id = this.word(w + Desc.ID);
     const name = this.readName(desc);
-    const aliasOf = this.words[w + Desc.ALIAS_OF] as number;
+    const aliasOf = this.word(w + Desc.ALIAS_OF);
     let c: KmemCache;
     if (aliasOf !== 0) {
-      const realId = this.words[(aliasOf >>> 2) + Desc.ID] as number;
+      const realId = this.word((aliasOf >>> 2) + Desc.ID);
       const real = this.cacheById(realId) as KmemCache;
       c = new KmemCache(
         this,
         name,
-        this.words[w + Desc.OBJECT_SIZE] as number,
+        this.word(w + Desc.OBJECT_SIZE),
         desc,
         id,
         real.id,
@@ -478,7 +498,7 @@ export class SlabAllocator {
         {
           ...this.extra(aliasOf, real.name, false, real.sheafCap),
           serial: real.serial,
-          ownSerial: this.words[w + Desc.SERIAL] as number,
+          ownSerial: this.word(w + Desc.SERIAL),
         },
       );
     } else {
@@ -539,9 +559,9 @@ export class SlabAllocator {
       for (
         let d = this.h[Hdr.SLAB_CACHES] as number;
         d !== 0;
-        d = this.words[(d >>> 2) + Desc.NEXT] as number
+        d = this.word((d >>> 2) + Desc.NEXT)
       ) {
-        if (this.words[(d >>> 2) + Desc.ID] !== id) continue;
+        if (this.word((d >>> 2) + Desc.ID) !== id) continue;
         const known = this.caches[id];
         if (known !== undefined && known !== null && known.desc === d) {
           if (known.dv[Desc.SERIAL] === known.serial) return known;
@@ -568,16 +588,16 @@ export class SlabAllocator {
     for (
       let d = this.h[Hdr.SLAB_CACHES] as number;
       d !== 0 && descs.length <= this.totalPages;
-      d = this.words[(d >>> 2) + Desc.NEXT] as number
+      d = this.word((d >>> 2) + Desc.NEXT)
     ) {
       descs.push(d);
     }
     // Real caches first, so that an alias finds its real cache's handle.
     for (const pass of [0, 1]) {
       for (const d of descs) {
-        const isAlias = this.words[(d >>> 2) + Desc.ALIAS_OF] !== 0;
+        const isAlias = this.word((d >>> 2) + Desc.ALIAS_OF) !== 0;
         if (isAlias !== (pass === 1)) continue;
-        const id = this.words[(d >>> 2) + Desc.ID] as number;
+        const id = this.word((d >>> 2) + Desc.ID);
         const known = this.caches[id];
         if (
           known !== undefined &&
@@ -591,7 +611,7 @@ export class SlabAllocator {
       }
     }
     for (const d of descs) {
-      out.push(this.caches[this.words[(d >>> 2) + Desc.ID] as number] as KmemCache);
+      out.push(this.caches[this.word((d >>> 2) + Desc.ID)] as KmemCache);
     }
     // Handles of caches destroyed in another context.
     this.caches.forEach((c, id) => {
@@ -762,7 +782,7 @@ export class SlabAllocator {
     let n = 0;
     const w = c.desc >>> 2;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      n += this.words[w + cpuSlotBase(this.nrCpus, cpu) + CpuSlot.ACTIVE] as number;
+      n += this.word(w + cpuSlotBase(this.nrCpus, cpu) + CpuSlot.ACTIVE);
     }
     return n;
   }
@@ -827,13 +847,13 @@ export class SlabAllocator {
     if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
     const w = c.desc >>> 2;
     return (
-      this.words[w + Desc.MAGIC] !== Desc.MAGIC_VALUE || this.words[w + Desc.SERIAL] !== c.ownSerial
+      this.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE || this.word(w + Desc.SERIAL) !== c.ownSerial
     );
   }
 
   private releaseDescriptor(c: KmemCache): void {
     this.unlinkCache(c.desc);
-    this.words[(c.desc >>> 2) + Desc.MAGIC] = 0;
+    this.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
     c.dead = true;
     this.caches[c.id] = null;
     this.free(this.boot, c.desc);
@@ -846,7 +866,7 @@ export class SlabAllocator {
    * what kmalloc was asked for (recorded by kmalloc caches with U), else -1.
    */
   alloc(c: KmemCache, gfp: number, size: number): number {
-    if (this.smp) return this.allocSmp(c, gfp, size);
+    if (this.generic) return this.allocSmp(c, gfp, size);
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     return this.slabAlloc(c, gfp, size);
   }
@@ -873,7 +893,7 @@ export class SlabAllocator {
       (local || cpu[CpuSlot.SHEAF_COUNT] === 0) &&
       this.buddy.nodeOf(cur) === nid
     ) {
-      return this.smp ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
+      return this.generic ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
     }
     return this.allocSingle(c, gfp, size, nid);
   }
@@ -919,7 +939,7 @@ export class SlabAllocator {
     const obj = f[i + Pg.SLAB_FREELIST] as number;
     const start = pfn * this.pageSize + c.redLeft;
     const fp = obj + c.offset;
-    const next = obj === 0 ? 0 : (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+    const next = obj === 0 ? 0 : this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
     const off = obj - start;
     const idx =
       (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
@@ -932,8 +952,8 @@ export class SlabAllocator {
     }
     const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    if (this.smp) Atomics.or(this.words, wi, m);
-    else this.words[wi] = (this.words[wi] as number) | m;
+    if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
+    else this.setWord(wi, this.word(wi) | m);
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
@@ -1019,7 +1039,7 @@ export class SlabAllocator {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
       const start = cpu[CpuSlot.START] as number;
       const off = obj - start;
       const idx =
@@ -1028,8 +1048,8 @@ export class SlabAllocator {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const m = 1 << (idx & 31);
         // Objects on this cpu's freelist are this cpu's alone: no other cpu sets their bits.
-        if (((this.words[wi] as number) & m) === 0) {
-          Atomics.or(this.words, wi, m);
+        if ((this.word(wi) & m) === 0) {
+          Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
           cpu[CpuSlot.FREELIST] = next;
           cpu[CpuSlot.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
@@ -1060,13 +1080,13 @@ export class SlabAllocator {
         : 0) - 1;
     const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    const w = wi < 0 ? m : (this.words[wi] as number);
+    const w = wi < 0 ? m : this.word(wi);
     if ((w & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
       cpu[CpuSlot.SHEAF_COUNT] = n + 1;
       corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
     }
-    if (this.smp) Atomics.or(this.words, wi, m);
-    else this.words[wi] = w | m;
+    if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
+    else this.setWord(wi, w | m);
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
@@ -1138,7 +1158,7 @@ export class SlabAllocator {
         this.freeze(c, pfn);
       }
       if (cpu[CpuSlot.FREELIST] !== 0) {
-        return this.smp ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
+        return this.generic ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
       }
     }
   }
@@ -1147,7 +1167,8 @@ export class SlabAllocator {
   private postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
     if (c.debug !== 0) {
       const damage =
-        checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
+        checkPoison(this.win(obj), c, obj & this.bm) ??
+        checkRedZones(this.win(obj), c, obj & this.bm, Poison.RED_INACTIVE);
       if (damage !== null) {
         // A free object was written to: set it aside (it stays marked allocated, but is
         // nobody's), report, and let the caller see the use after free.
@@ -1161,10 +1182,10 @@ export class SlabAllocator {
       }
     }
     if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && !c.hasCtor) {
-      this.bytes.fill(0, obj, obj + this.objectSizeOf(c));
+      this.phys.fill(0, obj, obj + this.objectSizeOf(c));
     }
     if (c.debug !== 0) {
-      setRedZones(this.bytes, c, obj, Poison.RED_ACTIVE);
+      setRedZones(this.win(obj), c, obj & this.bm, Poison.RED_ACTIVE);
       if (keepsOrigSize(c)) this.setOrigSize(c, obj, size < 0 ? c.coreObjectSize : size);
       if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, obj, 0);
       if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
@@ -1179,15 +1200,15 @@ export class SlabAllocator {
    * the class size become a red zone (SLUB's kmalloc red zone).
    */
   private setOrigSize(c: KmemCache, obj: number, size: number): void {
-    this.words[origSizeIndex(c, obj)] = size;
+    this.setWord(origSizeIndex(c, obj), size);
     if ((c.flags & SlabFlag.RED_ZONE) !== 0 && size < c.coreObjectSize) {
-      this.bytes.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
+      this.phys.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
     }
   }
 
   /** The size recorded for a kmalloc object, or -1 when the cache does not record it. */
   private origSize(c: KmemCache, obj: number): number {
-    return keepsOrigSize(c) ? (this.words[origSizeIndex(c, obj)] as number) : -1;
+    return keepsOrigSize(c) ? this.word(origSizeIndex(c, obj)) : -1;
   }
 
   /**
@@ -1200,12 +1221,12 @@ export class SlabAllocator {
     const c = this.cacheById(this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number) as KmemCache;
     const old = this.origSize(c, addr);
     if (old < 0) {
-      if (zero) this.bytes.fill(0, addr + size, addr + this.objectSizeOf(c));
+      if (zero) this.phys.fill(0, addr + size, addr + this.objectSizeOf(c));
       return;
     }
-    if (zero && size > old) this.bytes.fill(0, addr + old, addr + size);
+    if (zero && size > old) this.phys.fill(0, addr + old, addr + size);
     if (size < old && (c.flags & SlabFlag.RED_ZONE) === 0 && zero) {
-      this.bytes.fill(0, addr + size, addr + old);
+      this.phys.fill(0, addr + size, addr + old);
     }
     this.setOrigSize(c, addr, size);
   }
@@ -1242,16 +1263,15 @@ export class SlabAllocator {
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
     if (c.bitmap >= 0) {
-      const w = (addr + c.bitmap) >>> 2;
-      this.words.fill(0, w, w + Math.ceil(c.objects / 32));
+      this.phys.fill(0, addr + c.bitmap, addr + c.bitmap + Math.ceil(c.objects / 32) * 4);
     }
     const first = addr + c.redLeft;
-    const w = this.words;
+    const w = this.wv[addr >>> this.bs] as Int32Array;
     for (let k = 0; k < c.objects; k++) {
       const obj = first + k * c.size;
       const fp = obj + c.offset;
       const next = k + 1 < c.objects ? obj + c.size : 0;
-      w[fp >>> 2] = next ^ c.secret ^ bswap32(fp);
+      w[(fp & this.bm) >>> 2] = next ^ c.secret ^ bswap32(fp);
     }
     f[i + Pg.SLAB_FREELIST] = first;
     if (c.debug !== 0) this.initDebugSlab(c, addr);
@@ -1273,12 +1293,12 @@ export class SlabAllocator {
     const first = addr + c.redLeft;
     for (let k = 0; k < c.objects; k++) {
       const obj = first + k * c.size;
-      setPoison(this.bytes, c, obj);
-      setRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
+      setPoison(this.win(obj), c, obj & this.bm);
+      setRedZones(this.win(obj), c, obj & this.bm, Poison.RED_INACTIVE);
     }
     if (poisons(c)) {
       const [from, to] = padRange(c, addr, this.pageSize << c.order);
-      this.bytes.fill(Poison.INUSE, from, to);
+      this.phys.fill(Poison.INUSE, from, to);
     }
   }
 
@@ -1338,7 +1358,7 @@ export class SlabAllocator {
       n++;
       tail = obj;
       const fp = obj + c.offset;
-      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
       if (next !== 0 && (next < start || next >= end || n > c.objects)) {
         this.reportFreelist(c, obj);
         n = 0;
@@ -1350,7 +1370,7 @@ export class SlabAllocator {
     }
     if (head !== 0) {
       const fp = tail + c.offset;
-      this.words[fp >>> 2] = (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      this.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
       f[i + Pg.SLAB_FREELIST] = head;
     }
     counters = (counters - n) & ~SlabState.FROZEN;
@@ -1485,13 +1505,13 @@ export class SlabAllocator {
         `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
       );
     }
-    if (this.smp) this.freeObjectSmp(c, head, addr);
+    if (this.generic) this.freeObjectSmp(c, head, addr);
     else this.freeObject(c, head, addr);
   }
 
   /** kfree of a slab object: its cache comes from the slab. */
   freeInSlab(head: number, addr: number): void {
-    if (this.smp) {
+    if (this.generic) {
       this.freeObjectSmp(this.slabCache(head), head, addr);
       return;
     }
@@ -1595,15 +1615,16 @@ export class SlabAllocator {
     const onCpu = head === cpu[CpuSlot.SLAB];
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    const w = this.words[wi] as number;
+    const w = this.word(wi);
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
-    if ((Atomics.and(this.words, wi, ~m) & m) === 0) this.alreadyFree(c, addr, 0);
+    if ((Atomics.and(this.wordView(wi), this.wordIndex(wi), ~m) & m) === 0)
+      this.alreadyFree(c, addr, 0);
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
       const fp = addr + c.offset;
-      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      this.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
       cpu[CpuSlot.FREELIST] = addr;
       return;
     }
@@ -1660,7 +1681,7 @@ export class SlabAllocator {
     const f = this.f;
     const i = head * Frame.WORDS;
     const fp = addr + c.offset;
-    this.words[fp >>> 2] = (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp);
+    this.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
     f[i + Pg.SLAB_FREELIST] = addr;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) - 1;
     this.place(c, head);
@@ -1669,7 +1690,13 @@ export class SlabAllocator {
   /** Debug checks and init_on_free before an object goes back on a freelist. */
   private preFree(c: KmemCache, head: number, addr: number): void {
     if (c.debug !== 0) {
-      const damage = checkRedZones(this.bytes, c, addr, Poison.RED_ACTIVE, this.origSize(c, addr));
+      const damage = checkRedZones(
+        this.win(addr),
+        c,
+        addr & this.bm,
+        Poison.RED_ACTIVE,
+        this.origSize(c, addr),
+      );
       if (damage !== null) {
         c.cpu[CpuSlot.ACTIVE]--;
         this.quarantineObject(c, head, addr);
@@ -1682,11 +1709,11 @@ export class SlabAllocator {
       if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
         this.log(`TRACE ${c.name} free ${hex(addr)} inuse=${this.activeObjects(c) - 1}`);
       }
-      setPoison(this.bytes, c, addr);
-      setRedZones(this.bytes, c, addr, Poison.RED_INACTIVE);
+      setPoison(this.win(addr), c, addr & this.bm);
+      setRedZones(this.win(addr), c, addr & this.bm, Poison.RED_INACTIVE);
     }
     if (this.initOnFree && !c.hasCtor && !poisons(c)) {
-      this.bytes.fill(0, addr, addr + this.objectSizeOf(c));
+      this.phys.fill(0, addr, addr + this.objectSizeOf(c));
     }
   }
 
@@ -1707,6 +1734,39 @@ export class SlabAllocator {
     throw new TypeError(`gfp must be an integer mask of GFP flags, got ${String(gfp)}`);
   }
 
+  /* ------------------------------------------------------------------ memory */
+
+  /*
+   * With one buffer (`split` false) a word is words[wi], as it always was: the branch on a
+   * field that never changes folds away in optimized code, and `words` stays a constant
+   * the compiler embeds. With a buffer per node, the window's view and the offset in it.
+   */
+
+  /** The i32 at word index `wi`, in whichever window (node) it is. */
+  private word(wi: number): number {
+    if (!this.split) return this.words[wi] as number;
+    return (this.wv[wi >>> this.ws] as Int32Array)[wi & this.wm] as number;
+  }
+
+  private setWord(wi: number, value: number): void {
+    if (!this.split) this.words[wi] = value;
+    else (this.wv[wi >>> this.ws] as Int32Array)[wi & this.wm] = value;
+  }
+
+  /** The view holding word index `wi`, and its index there (for Atomics). */
+  private wordView(wi: number): Int32Array {
+    return this.split ? (this.wv[wi >>> this.ws] as Int32Array) : this.words;
+  }
+
+  private wordIndex(wi: number): number {
+    return this.split ? wi & this.wm : wi;
+  }
+
+  /** The bytes of the window holding `addr`; index them with addr & bm. */
+  private win(addr: number): Uint8Array {
+    return this.bv[addr >>> this.bs] as Uint8Array;
+  }
+
   /* ------------------------------------------------------------------ bitmap */
 
   /**
@@ -1720,9 +1780,7 @@ export class SlabAllocator {
   }
 
   private testBit(c: KmemCache, pfn: number, idx: number): boolean {
-    return (
-      (((this.words[this.bitmapWord(c, pfn) + (idx >>> 5)] as number) >>> (idx & 31)) & 1) !== 0
-    );
+    return ((this.word(this.bitmapWord(c, pfn) + (idx >>> 5)) >>> (idx & 31)) & 1) !== 0;
   }
 
   /* ------------------------------------------------------------------ corruption */
@@ -1769,7 +1827,7 @@ export class SlabAllocator {
     const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
     return (
       (counters & SlabState.QUARANTINED) !== 0 &&
-      this.words[(obj + c.offset) >>> 2] === this.quarantineTag(c, obj)
+      this.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
     );
   }
 
@@ -1782,7 +1840,7 @@ export class SlabAllocator {
     this.lockCache(c);
     try {
       c.dv[Desc.QUARANTINED]++;
-      this.words[(obj + c.offset) >>> 2] = this.quarantineTag(c, obj);
+      this.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
       const i = head * Frame.WORDS;
       const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
       if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
@@ -1800,8 +1858,8 @@ export class SlabAllocator {
   /** Records the call site (an id of this context's table, tagged with its cpu) and order. */
   private setTrack(c: KmemCache, obj: number, which: number): void {
     const t = trackIndex(c, obj, which);
-    this.words[t + Track.SITE] = this.sites.capture() | (this.cpuId << 24);
-    this.words[t + Track.SEQ] = ++this.sites.seq;
+    this.setWord(t + Track.SITE, this.sites.capture() | (this.cpuId << 24));
+    this.setWord(t + Track.SEQ, ++this.sites.seq);
   }
 
   /** A recorded call site's name; one recorded by another context is named by its cpu. */
@@ -1817,11 +1875,11 @@ export class SlabAllocator {
     const a = trackIndex(c, obj, 0);
     const fr = trackIndex(c, obj, 1);
     let text = "";
-    if (this.words[a + Track.SEQ] !== 0) {
-      text += `; allocated at ${this.siteName(this.words[a + Track.SITE] as number)} (#${this.words[a + Track.SEQ]})`;
+    if (this.word(a + Track.SEQ) !== 0) {
+      text += `; allocated at ${this.siteName(this.word(a + Track.SITE))} (#${this.word(a + Track.SEQ)})`;
     }
-    if (this.words[fr + Track.SEQ] !== 0) {
-      text += `; freed at ${this.siteName(this.words[fr + Track.SITE] as number)} (#${this.words[fr + Track.SEQ]})`;
+    if (this.word(fr + Track.SEQ) !== 0) {
+      text += `; freed at ${this.siteName(this.word(fr + Track.SITE))} (#${this.word(fr + Track.SEQ)})`;
     }
     return text;
   }
@@ -2136,22 +2194,23 @@ export class SlabAllocator {
   private verifyList(): void {
     let n = 0;
     let prev = 0;
-    const max = Math.floor(this.bytes.length / (Desc.WORDS * 4));
+    const max = Math.floor((this.totalPages * this.pageSize) / (Desc.WORDS * 4));
     for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
       const w = d >>> 2;
       if (
         d < 0 ||
-        d + descriptorWords(this.nrCpus, this.nrNodes) * 4 > this.bytes.length ||
-        (d & 3) !== 0
+        (d & 3) !== 0 ||
+        !this.phys.hasByte(d) ||
+        !this.phys.hasByte(d + descriptorWords(this.nrCpus, this.nrNodes) * 4 - 1)
       )
         corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
-      if (this.words[w + Desc.MAGIC] !== Desc.MAGIC_VALUE)
+      if (this.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);
-      if (this.words[w + Desc.PREV] !== prev)
+      if (this.word(w + Desc.PREV) !== prev)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a wrong back link`);
       if (++n > max) corrupt("SLAB-7", "slab_caches is cyclic");
       prev = d;
-      d = this.words[w + Desc.NEXT] as number;
+      d = this.word(w + Desc.NEXT);
     }
   }
 
@@ -2167,15 +2226,15 @@ export class SlabAllocator {
     let n = 0;
     for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
       const w = d >>> 2;
-      const c = this.caches[this.words[w + Desc.ID] as number];
+      const c = this.caches[this.word(w + Desc.ID)];
       if (c === null || c === undefined || c.desc !== d)
         corrupt(
           "SLAB-7",
-          `descriptor at ${hex(d)} has id ${this.words[w + Desc.ID]}, which is not its cache's`,
+          `descriptor at ${hex(d)} has id ${this.word(w + Desc.ID)}, which is not its cache's`,
         );
       if (++n > live)
         corrupt("SLAB-7", "slab_caches is longer than the number of caches, or cyclic");
-      d = this.words[w + Desc.NEXT] as number;
+      d = this.word(w + Desc.NEXT);
     }
     if (n !== live) corrupt("SLAB-7", `slab_caches holds ${n} caches, ${live} exist`);
     for (const c of this.caches) {
@@ -2309,7 +2368,7 @@ export class SlabAllocator {
           corrupt("SLAB-2", `object ${hex(obj)} of ${c.name} is on ${what} but marked allocated`);
         n++;
         const fp = obj + c.offset;
-        obj = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+        obj = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
       }
       return n;
     };
@@ -2341,14 +2400,22 @@ export class SlabAllocator {
       let damage: Damage | null;
       if (isFree)
         damage =
-          checkPoison(this.bytes, c, obj) ?? checkRedZones(this.bytes, c, obj, Poison.RED_INACTIVE);
-      else damage = checkRedZones(this.bytes, c, obj, Poison.RED_ACTIVE, this.origSize(c, obj));
+          checkPoison(this.win(obj), c, obj & this.bm) ??
+          checkRedZones(this.win(obj), c, obj & this.bm, Poison.RED_INACTIVE);
+      else
+        damage = checkRedZones(
+          this.win(obj),
+          c,
+          obj & this.bm,
+          Poison.RED_ACTIVE,
+          this.origSize(c, obj),
+        );
       if (damage !== null) {
         const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
         throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, this.owners(c, obj))}`);
       }
     }
-    const pad = checkPadding(this.bytes, c, base, this.pageSize << c.order);
+    const pad = checkPadding(this.win(base), c, base & this.bm, this.pageSize << c.order);
     if (pad !== null) throw new KmemError("REDZONE", `SLAB-6: ${describeDamage(c, base, pad, "")}`);
   }
 }

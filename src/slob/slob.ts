@@ -170,9 +170,11 @@ export class SlobAllocator implements CacheBackend {
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
   private readonly f: Int32Array;
-  private readonly u16: Uint16Array;
-  private readonly bytes: Uint8Array;
-  private readonly words: Int32Array;
+  /** Memory through its windows (physmem.ts): u16, byte and word views of each. */
+  private readonly u16v: readonly Uint16Array[];
+  /** u16 index i is u16v[i >>> hs][i & hm]. */
+  private readonly hs: number;
+  private readonly hm: number;
   private readonly ev: Int32Array;
   /** The descriptor's words. */
   private readonly d: Int32Array;
@@ -214,9 +216,9 @@ export class SlobAllocator implements CacheBackend {
     this.buddy = buddy;
     this.large = new LargeKmalloc(phys, buddy);
     this.f = phys.frames;
-    this.bytes = phys.bytes;
-    this.words = phys.words;
-    this.u16 = new Uint16Array(phys.buffer, 0, (phys.totalPages * phys.pageSize) >>> 1);
+    this.u16v = phys.byteViews.map((v) => new Uint16Array(v.buffer, v.byteOffset, v.length >>> 1));
+    this.hs = phys.winShift - 1;
+    this.hm = phys.winMask >>> 1;
     this.ev = buddy.ev;
     this.pageSize = phys.pageSize;
     this.pageShift = phys.pageShift;
@@ -232,7 +234,7 @@ export class SlobAllocator implements CacheBackend {
     this.h = phys.header;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
     const desc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
-    this.d = new Int32Array(phys.buffer, desc, SlobDesc.WORDS);
+    this.d = phys.wordsAt(desc, SlobDesc.WORDS);
     if (!fresh) {
       this.secret = this.d[SlobDesc.SECRET] as number;
       this.syncCaches();
@@ -279,12 +281,12 @@ export class SlobAllocator implements CacheBackend {
     for (
       let d = this.d[SlobDesc.CACHES] as number;
       d !== 0 && seen.size <= this.totalPages;
-      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+      d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
     ) {
-      const id = this.words[(d >>> 2) + CacheDesc.ID] as number;
+      const id = this.phys.word((d >>> 2) + CacheDesc.ID);
       seen.add(id);
       const known = this.caches[id];
-      const serial = this.words[(d >>> 2) + CacheDesc.SERIAL] as number;
+      const serial = this.phys.word((d >>> 2) + CacheDesc.SERIAL);
       if (known !== undefined && known !== null && known.desc === d && known.serial === serial) {
         continue;
       }
@@ -303,11 +305,10 @@ export class SlobAllocator implements CacheBackend {
 
   /** A handle for the descriptor at `desc`. */
   private handle(desc: number): KmemCache {
-    const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
-    const at = desc + CacheDesc.NAME * 4;
-    let end = at;
-    while (end < at + CacheDesc.NAME_BYTES && this.bytes[end] !== 0) end++;
-    const name = new TextDecoder().decode(this.bytes.slice(at, end));
+    const dv = this.phys.wordsAt(desc, CacheDesc.WORDS);
+    const span = this.phys.span(desc + CacheDesc.NAME * 4, CacheDesc.NAME_BYTES);
+    const end = span.indexOf(0);
+    const name = new TextDecoder().decode(span.slice(0, end < 0 ? CacheDesc.NAME_BYTES : end));
     return this.makeHandle(desc, dv, name, this.ctors.get(name) ?? null);
   }
 
@@ -383,14 +384,14 @@ export class SlobAllocator implements CacheBackend {
 
   /** Units of the free block at unit offset `o` of the page at unit index `base`. */
   private unitsAt(base: number, o: number): number {
-    const v = this.u16[base + o] as number;
+    const v = this.h16(base + o);
     return (v & Slob.ONE_UNIT) !== 0 ? 1 : v + 1;
   }
 
   /** Offset of the free block after the one at `o`; pageUnits for none. */
   private nextAt(base: number, o: number): number {
-    const v = this.u16[base + o] as number;
-    const n = (v & Slob.ONE_UNIT) !== 0 ? v & Slob.NEXT_MASK : (this.u16[base + o + 1] as number);
+    const v = this.h16(base + o);
+    const n = (v & Slob.ONE_UNIT) !== 0 ? v & Slob.NEXT_MASK : this.h16(base + o + 1);
     return n === 0 ? this.pageUnits : n;
   }
 
@@ -398,14 +399,23 @@ export class SlobAllocator implements CacheBackend {
   private setFree(base: number, o: number, units: number, next: number): void {
     const n = next === this.pageUnits ? 0 : next;
     if (units === 1) {
-      this.u16[base + o] = Slob.ONE_UNIT | n;
+      this.setH16(base + o, Slob.ONE_UNIT | n);
     } else {
-      this.u16[base + o] = units - 1;
-      this.u16[base + o + 1] = n;
+      this.setH16(base + o, units - 1);
+      this.setH16(base + o + 1, n);
     }
   }
 
   /* ------------------------------------------------------------------ page lists */
+
+  /** The u16 at u16 index `i` (address 2 * i), in whichever window (node) it is. */
+  private h16(i: number): number {
+    return (this.u16v[i >>> this.hs] as Uint16Array)[i & this.hm] as number;
+  }
+
+  private setH16(i: number, value: number): void {
+    (this.u16v[i >>> this.hs] as Uint16Array)[i & this.hm] = value;
+  }
 
   private listOf(bytes: number): number {
     return bytes < Slob.BREAK1
@@ -559,10 +569,10 @@ export class SlobAllocator implements CacheBackend {
     }
     const at = (pfn << (this.pageShift - 1)) + block;
     const obj = at * Slob.UNIT + Slob.HDR;
-    this.u16[at] = units;
-    this.u16[at + 1] = this.tag(id, obj);
+    this.setH16(at, units);
+    this.setH16(at + 1, this.tag(id, obj));
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
-      this.bytes.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
+      this.phys.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
     }
     return obj;
   }
@@ -669,9 +679,8 @@ export class SlobAllocator implements CacheBackend {
       const off = obj & (this.pageSize - 1);
       if (off < Slob.HDR || (obj & (Slob.MIN_ALIGN - 1)) !== 0) this.badBlock(obj, fn);
       const at = (obj - Slob.HDR) >>> 1;
-      const units = this.u16[at] as number;
-      id =
-        ((this.u16[at + 1] as number) ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
+      const units = this.h16(at);
+      id = (this.h16(at + 1) ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
       if (
         units <= Slob.HDR_UNITS ||
         off - Slob.HDR + units * Slob.UNIT > this.pageSize ||
@@ -727,7 +736,7 @@ export class SlobAllocator implements CacheBackend {
     const i = pfn * Frame.WORDS;
     if (this.f[i + SlobPg.LIST] === SlobList.BIG) {
       const order = this.f[i + Pg.ORDER] as number;
-      if (this.initOnFree) this.bytes.fill(0, obj, obj + (this.pageSize << order));
+      if (this.initOnFree) this.phys.fill(0, obj, obj + (this.pageSize << order));
       this.f[i + Pg.FLAGS] = PgFlag.HEAD;
       this.f[i + SlobPg.LIST] = SlobList.NONE;
       this.f[i + SlobPg.CACHE] = 0;
@@ -737,10 +746,10 @@ export class SlobAllocator implements CacheBackend {
       return;
     }
     const at = (obj - Slob.HDR) >>> 1;
-    const units = this.u16[at] as number;
+    const units = this.h16(at);
     const b = at - (pfn << (this.pageShift - 1));
     const prev = this.insertionPoint(pfn, b, units, fn, obj);
-    if (this.initOnFree) this.bytes.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
+    if (this.initOnFree) this.phys.fill(0, obj, at * Slob.UNIT + units * Slob.UNIT);
     this.countFree(id);
     this.slobFree(pfn, b, units, prev);
   }
@@ -848,7 +857,7 @@ export class SlobAllocator implements CacheBackend {
       return this.pageSize << (this.f[pfn * Frame.WORDS + Pg.ORDER] as number);
     }
     const at = (addr - Slob.HDR) >>> 1;
-    const units = this.u16[at] as number;
+    const units = this.h16(at);
     // A free block is never taken for a live one: the walk finds it.
     this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), units, "ksize", addr);
     return id === Slob.KMALLOC_ID
@@ -865,12 +874,12 @@ export class SlobAllocator implements CacheBackend {
       return ZERO_SIZE_PTR;
     }
     if (size <= ks) {
-      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.bytes.fill(0, addr + size, addr + ks);
+      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.phys.fill(0, addr + size, addr + ks);
       return addr;
     }
     const moved = this.kmalloc(size, gfp);
     if (moved === 0) return 0;
-    this.bytes.copyWithin(moved, addr, addr + ks);
+    this.phys.copy(moved, addr, ks);
     this.kfree(addr);
     return moved;
   }
@@ -915,7 +924,7 @@ export class SlobAllocator implements CacheBackend {
       const big = !this.fitsPage(objectSize + Slob.HDR, align);
       const pages = Math.ceil(objectSize / this.pageSize);
       const order = big ? (pages <= 1 ? 0 : 32 - Math.clz32(pages - 1)) : -1;
-      const dv = new Int32Array(this.phys.buffer, desc, CacheDesc.WORDS);
+      const dv = this.phys.wordsAt(desc, CacheDesc.WORDS);
       dv.fill(0);
       dv[CacheDesc.ID] = id;
       dv[CacheDesc.OBJECT_SIZE] = objectSize;
@@ -923,11 +932,11 @@ export class SlobAllocator implements CacheBackend {
       dv[CacheDesc.FLAGS] = flags;
       dv[CacheDesc.ORDER] = order;
       dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
-      this.bytes.set(nameBytes, desc + CacheDesc.NAME * 4);
+      this.phys.span(desc + CacheDesc.NAME * 4, nameBytes.length).set(nameBytes);
       // Link as the newest cache.
       const first = this.d[SlobDesc.CACHES] as number;
       dv[CacheDesc.NEXT] = first;
-      if (first !== 0) this.words[(first >>> 2) + CacheDesc.PREV] = desc;
+      if (first !== 0) this.phys.setWord((first >>> 2) + CacheDesc.PREV, desc);
       this.d[SlobDesc.CACHES] = desc;
       if (ctor !== null) this.ctors.set(name as string, ctor);
       const c = this.makeHandle(desc, dv, name as string, ctor);
@@ -945,9 +954,9 @@ export class SlobAllocator implements CacheBackend {
     for (
       let d = this.d[SlobDesc.CACHES] as number;
       d !== 0 && used.size <= this.totalPages;
-      d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+      d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
     ) {
-      used.add(this.words[(d >>> 2) + CacheDesc.ID] as number);
+      used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
     }
     for (let id = Slob.BOOT_ID + 1; id <= Slob.MAX_ID; id++) if (!used.has(id)) return id;
     return -1;
@@ -985,7 +994,7 @@ export class SlobAllocator implements CacheBackend {
       const i = (obj >>> this.pageShift) * Frame.WORDS;
       this.f[i + SlobPg.LIST] = SlobList.BIG;
       this.f[i + SlobPg.CACHE] = c.id;
-      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.bytes.fill(0, obj, obj + c.size);
+      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.phys.fill(0, obj, obj + c.size);
       this.lock();
       this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
       this.pageGauge(1 << c.order);
@@ -1033,13 +1042,7 @@ export class SlobAllocator implements CacheBackend {
       const pfn = addr >>> this.pageShift;
       if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) return;
       const at = (addr - Slob.HDR) >>> 1;
-      this.insertionPoint(
-        pfn,
-        at - (pfn << (this.pageShift - 1)),
-        this.u16[at] as number,
-        fn,
-        addr,
-      );
+      this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), this.h16(at), fn, addr);
     } finally {
       this.unlock();
     }
@@ -1074,9 +1077,9 @@ export class SlobAllocator implements CacheBackend {
       const desc = c.desc;
       const next = c.dv[CacheDesc.NEXT] as number;
       const prev = c.dv[CacheDesc.PREV] as number;
-      if (prev !== 0) this.words[(prev >>> 2) + CacheDesc.NEXT] = next;
+      if (prev !== 0) this.phys.setWord((prev >>> 2) + CacheDesc.NEXT, next);
       else this.d[SlobDesc.CACHES] = next;
-      if (next !== 0) this.words[(next >>> 2) + CacheDesc.PREV] = prev;
+      if (next !== 0) this.phys.setWord((next >>> 2) + CacheDesc.PREV, prev);
       c.dv[CacheDesc.SERIAL] = 0;
       this.caches[c.id] = null;
       c.dead = true;
@@ -1106,9 +1109,9 @@ export class SlobAllocator implements CacheBackend {
       for (
         let d = this.d[SlobDesc.CACHES] as number;
         d !== 0;
-        d = this.words[(d >>> 2) + CacheDesc.NEXT] as number
+        d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
       ) {
-        const c = this.caches[this.words[(d >>> 2) + CacheDesc.ID] as number];
+        const c = this.caches[this.phys.word((d >>> 2) + CacheDesc.ID)];
         if (c !== null && c !== undefined) out.push(c);
       }
       return out;
@@ -1259,9 +1262,9 @@ export class SlobAllocator implements CacheBackend {
       } else {
         if (fp !== end && fp < o)
           corrupt("SLOB-2", `pfn ${pfn}: free list points back to unit ${fp}`);
-        const units = this.u16[base + o] as number;
+        const units = this.h16(base + o);
         const obj = (base + o) * Slob.UNIT + Slob.HDR;
-        const id = this.tag(this.u16[base + o + 1] as number, obj);
+        const id = this.tag(this.h16(base + o + 1), obj);
         const live =
           id === Slob.KMALLOC_ID || id === Slob.BOOT_ID || (this.caches[id] ?? null) !== null;
         if (units <= Slob.HDR_UNITS || o + units > end || !live) {

@@ -27,6 +27,7 @@
  */
 
 import { KmemError } from "../errors.js";
+import type { PhysMem } from "../memory/index.js";
 import { Va, VaFlag, VmDesc } from "./layout.js";
 
 /** What records are allocated from: kmalloc, or anything with its shape. */
@@ -40,13 +41,13 @@ function corrupt(id: string, what: string): never {
 }
 
 export class VmapAreas {
-  /** The whole memory as i32 words: a record at address r is words[(r >>> 2) + Va.X]. */
-  private readonly w: Int32Array;
+  /** The memory's words: a record at address r has word Va.X at index (r >>> 2) + Va.X. */
+  private readonly w: PhysMem;
   private readonly records: RecordAllocator;
   /** The vmalloc descriptor's words (roots and counts). */
   d: Int32Array;
 
-  constructor(words: Int32Array, records: RecordAllocator, d: Int32Array) {
+  constructor(words: PhysMem, records: RecordAllocator, d: Int32Array) {
     this.w = words;
     this.records = records;
     this.d = d;
@@ -57,9 +58,9 @@ export class VmapAreas {
     const rec = this.records.kmalloc(Va.BYTES, gfp);
     if (rec === 0) return false;
     const i = rec >>> 2;
-    this.w.fill(0, i, i + Va.WORDS);
-    this.w[i + Va.START] = 0;
-    this.w[i + Va.PAGES] = nrPages;
+    for (let k = 0; k < Va.WORDS; k++) this.w.setWord(i + k, 0);
+    this.w.setWord(i + Va.START, 0);
+    this.w.setWord(i + Va.PAGES, nrPages);
     this.setFlags(rec, VaFlag.FREE);
     const d = this.d;
     d[VmDesc.HEAD] = rec;
@@ -73,40 +74,40 @@ export class VmapAreas {
   /* ------------------------------------------------------------------ record fields */
 
   start(rec: number): number {
-    return this.w[(rec >>> 2) + Va.START] as number;
+    return this.w.word((rec >>> 2) + Va.START);
   }
 
   pages(rec: number): number {
-    return this.w[(rec >>> 2) + Va.PAGES] as number;
+    return this.w.word((rec >>> 2) + Va.PAGES);
   }
 
   next(rec: number): number {
-    return this.w[(rec >>> 2) + Va.NEXT] as number;
+    return this.w.word((rec >>> 2) + Va.NEXT);
   }
 
   flags(rec: number): number {
-    return (this.w[(rec >>> 2) + Va.INFO] as number) >>> Va.FLAGS_SHIFT;
+    return this.w.word((rec >>> 2) + Va.INFO) >>> Va.FLAGS_SHIFT;
   }
 
   caller(rec: number): number {
-    return this.w[(rec >>> 2) + Va.CALLER] as number;
+    return this.w.word((rec >>> 2) + Va.CALLER);
   }
 
   private setFlags(rec: number, flags: number): void {
     const i = (rec >>> 2) + Va.INFO;
-    this.w[i] = ((this.w[i] as number) & Va.HEIGHT_MASK) | (flags << Va.FLAGS_SHIFT);
+    this.w.setWord(i, (this.w.word(i) & Va.HEIGHT_MASK) | (flags << Va.FLAGS_SHIFT));
   }
 
   private left(rec: number): number {
-    return this.w[(rec >>> 2) + Va.LEFT] as number;
+    return this.w.word((rec >>> 2) + Va.LEFT);
   }
 
   private right(rec: number): number {
-    return this.w[(rec >>> 2) + Va.RIGHT] as number;
+    return this.w.word((rec >>> 2) + Va.RIGHT);
   }
 
   private height(rec: number): number {
-    return rec === 0 ? 0 : (this.w[(rec >>> 2) + Va.INFO] as number) & Va.HEIGHT_MASK;
+    return rec === 0 ? 0 : this.w.word((rec >>> 2) + Va.INFO) & Va.HEIGHT_MASK;
   }
 
   /* ------------------------------------------------------------------ allocation */
@@ -132,7 +133,7 @@ export class VmapAreas {
     if (best === 0) return 0;
     const b = best >>> 2;
     let rec: number;
-    if (w[b + Va.PAGES] === pages) {
+    if (w.word(b + Va.PAGES) === pages) {
       // Exact fit: the free record itself becomes the area.
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, best, true);
       d[VmDesc.NR_FREE]--;
@@ -143,21 +144,21 @@ export class VmapAreas {
       // The free range keeps its upper part; its key changes, so it leaves the tree first.
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, best, true);
       const r = rec >>> 2;
-      const prev = w[b + Va.PREV] as number;
-      w[r + Va.START] = w[b + Va.START] as number;
-      w[r + Va.PAGES] = pages;
-      w[r + Va.NEXT] = best;
-      w[r + Va.PREV] = prev;
-      w[r + Va.INFO] = 0;
-      if (prev !== 0) w[(prev >>> 2) + Va.NEXT] = rec;
+      const prev = w.word(b + Va.PREV);
+      w.setWord(r + Va.START, w.word(b + Va.START));
+      w.setWord(r + Va.PAGES, pages);
+      w.setWord(r + Va.NEXT, best);
+      w.setWord(r + Va.PREV, prev);
+      w.setWord(r + Va.INFO, 0);
+      if (prev !== 0) w.setWord((prev >>> 2) + Va.NEXT, rec);
       else d[VmDesc.HEAD] = rec;
-      w[b + Va.PREV] = rec;
-      w[b + Va.START] += pages;
-      w[b + Va.PAGES] -= pages;
+      w.setWord(b + Va.PREV, rec);
+      w.setWord(b + Va.START, w.word(b + Va.START) + pages);
+      w.setWord(b + Va.PAGES, w.word(b + Va.PAGES) - pages);
       d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, best, true);
     }
     this.setFlags(rec, flags);
-    w[(rec >>> 2) + Va.CALLER] = caller;
+    w.setWord((rec >>> 2) + Va.CALLER, caller);
     d[VmDesc.BUSY_ROOT] = this.insert(d[VmDesc.BUSY_ROOT] as number, rec, false);
     d[VmDesc.NR_BUSY]++;
     return rec;
@@ -170,30 +171,30 @@ export class VmapAreas {
     d[VmDesc.BUSY_ROOT] = this.remove(d[VmDesc.BUSY_ROOT] as number, rec, false);
     d[VmDesc.NR_BUSY]--;
     const r = rec >>> 2;
-    w[r + Va.CALLER] = 0;
-    const prev = w[r + Va.PREV] as number;
-    const next = w[r + Va.NEXT] as number;
+    w.setWord(r + Va.CALLER, 0);
+    const prev = w.word(r + Va.PREV);
+    const next = w.word(r + Va.NEXT);
     const mergePrev = prev !== 0 && this.flags(prev) === VaFlag.FREE;
     const mergeNext = next !== 0 && this.flags(next) === VaFlag.FREE;
     if (mergePrev) {
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, prev, true);
-      let pages = w[r + Va.PAGES] as number;
+      let pages = w.word(r + Va.PAGES);
       if (mergeNext) {
         d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, next, true);
-        pages += w[(next >>> 2) + Va.PAGES] as number;
+        pages += w.word((next >>> 2) + Va.PAGES);
         this.unlink(next);
         d[VmDesc.NR_FREE]--;
         this.records.kfree(next);
       }
-      w[(prev >>> 2) + Va.PAGES] += pages;
+      w.setWord((prev >>> 2) + Va.PAGES, w.word((prev >>> 2) + Va.PAGES) + pages);
       this.unlink(rec);
       this.records.kfree(rec);
       d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, prev, true);
     } else if (mergeNext) {
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, next, true);
       const n = next >>> 2;
-      w[n + Va.START] = w[r + Va.START] as number;
-      w[n + Va.PAGES] += w[r + Va.PAGES] as number;
+      w.setWord(n + Va.START, w.word(r + Va.START));
+      w.setWord(n + Va.PAGES, w.word(n + Va.PAGES) + w.word(r + Va.PAGES));
       this.unlink(rec);
       this.records.kfree(rec);
       d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, next, true);
@@ -207,11 +208,11 @@ export class VmapAreas {
   private unlink(rec: number): void {
     const w = this.w;
     const r = rec >>> 2;
-    const prev = w[r + Va.PREV] as number;
-    const next = w[r + Va.NEXT] as number;
-    if (prev !== 0) w[(prev >>> 2) + Va.NEXT] = next;
+    const prev = w.word(r + Va.PREV);
+    const next = w.word(r + Va.NEXT);
+    if (prev !== 0) w.setWord((prev >>> 2) + Va.NEXT, next);
     else this.d[VmDesc.HEAD] = next;
-    if (next !== 0) w[(next >>> 2) + Va.PREV] = prev;
+    if (next !== 0) w.setWord((next >>> 2) + Va.PREV, prev);
   }
 
   /* ------------------------------------------------------------------ lookup */
@@ -253,26 +254,26 @@ export class VmapAreas {
     const w = this.w;
     const ai = a >>> 2;
     const bi = b >>> 2;
-    if (bySize && w[ai + Va.PAGES] !== w[bi + Va.PAGES]) {
-      return (w[ai + Va.PAGES] as number) < (w[bi + Va.PAGES] as number);
+    if (bySize && w.word(ai + Va.PAGES) !== w.word(bi + Va.PAGES)) {
+      return w.word(ai + Va.PAGES) < w.word(bi + Va.PAGES);
     }
-    return (w[ai + Va.START] as number) < (w[bi + Va.START] as number);
+    return w.word(ai + Va.START) < w.word(bi + Va.START);
   }
 
   private insert(node: number, rec: number, bySize: boolean): number {
     const w = this.w;
     if (node === 0) {
       const r = rec >>> 2;
-      w[r + Va.LEFT] = 0;
-      w[r + Va.RIGHT] = 0;
-      w[r + Va.INFO] = ((w[r + Va.INFO] as number) & ~Va.HEIGHT_MASK) | 1;
+      w.setWord(r + Va.LEFT, 0);
+      w.setWord(r + Va.RIGHT, 0);
+      w.setWord(r + Va.INFO, (w.word(r + Va.INFO) & ~Va.HEIGHT_MASK) | 1);
       return rec;
     }
     const n = node >>> 2;
     if (this.before(rec, node, bySize)) {
-      w[n + Va.LEFT] = this.insert(w[n + Va.LEFT] as number, rec, bySize);
+      w.setWord(n + Va.LEFT, this.insert(w.word(n + Va.LEFT), rec, bySize));
     } else {
-      w[n + Va.RIGHT] = this.insert(w[n + Va.RIGHT] as number, rec, bySize);
+      w.setWord(n + Va.RIGHT, this.insert(w.word(n + Va.RIGHT), rec, bySize));
     }
     return this.rebalance(node);
   }
@@ -283,23 +284,23 @@ export class VmapAreas {
     const w = this.w;
     const n = node >>> 2;
     if (node === rec) {
-      const l = w[n + Va.LEFT] as number;
-      const r = w[n + Va.RIGHT] as number;
-      w[n + Va.LEFT] = 0;
-      w[n + Va.RIGHT] = 0;
+      const l = w.word(n + Va.LEFT);
+      const r = w.word(n + Va.RIGHT);
+      w.setWord(n + Va.LEFT, 0);
+      w.setWord(n + Va.RIGHT, 0);
       if (l === 0) return r;
       if (r === 0) return l;
       let m = r;
       while (this.left(m) !== 0) m = this.left(m);
       const m2 = m >>> 2;
-      w[m2 + Va.RIGHT] = this.removeMin(r);
-      w[m2 + Va.LEFT] = l;
+      w.setWord(m2 + Va.RIGHT, this.removeMin(r));
+      w.setWord(m2 + Va.LEFT, l);
       return this.rebalance(m);
     }
     if (this.before(rec, node, bySize)) {
-      w[n + Va.LEFT] = this.remove(w[n + Va.LEFT] as number, rec, bySize);
+      w.setWord(n + Va.LEFT, this.remove(w.word(n + Va.LEFT), rec, bySize));
     } else {
-      w[n + Va.RIGHT] = this.remove(w[n + Va.RIGHT] as number, rec, bySize);
+      w.setWord(n + Va.RIGHT, this.remove(w.word(n + Va.RIGHT), rec, bySize));
     }
     return this.rebalance(node);
   }
@@ -307,23 +308,23 @@ export class VmapAreas {
   private removeMin(node: number): number {
     const w = this.w;
     const n = node >>> 2;
-    const l = w[n + Va.LEFT] as number;
-    if (l === 0) return w[n + Va.RIGHT] as number;
-    w[n + Va.LEFT] = this.removeMin(l);
+    const l = w.word(n + Va.LEFT);
+    if (l === 0) return w.word(n + Va.RIGHT);
+    w.setWord(n + Va.LEFT, this.removeMin(l));
     return this.rebalance(node);
   }
 
   private fixHeight(node: number): void {
     const i = (node >>> 2) + Va.INFO;
     const h = Math.max(this.height(this.left(node)), this.height(this.right(node))) + 1;
-    this.w[i] = ((this.w[i] as number) & ~Va.HEIGHT_MASK) | h;
+    this.w.setWord(i, (this.w.word(i) & ~Va.HEIGHT_MASK) | h);
   }
 
   private rotateRight(node: number): number {
     const w = this.w;
     const l = this.left(node);
-    w[(node >>> 2) + Va.LEFT] = this.right(l);
-    w[(l >>> 2) + Va.RIGHT] = node;
+    w.setWord((node >>> 2) + Va.LEFT, this.right(l));
+    w.setWord((l >>> 2) + Va.RIGHT, node);
     this.fixHeight(node);
     this.fixHeight(l);
     return l;
@@ -332,8 +333,8 @@ export class VmapAreas {
   private rotateLeft(node: number): number {
     const w = this.w;
     const r = this.right(node);
-    w[(node >>> 2) + Va.RIGHT] = this.left(r);
-    w[(r >>> 2) + Va.LEFT] = node;
+    w.setWord((node >>> 2) + Va.RIGHT, this.left(r));
+    w.setWord((r >>> 2) + Va.LEFT, node);
     this.fixHeight(node);
     this.fixHeight(r);
     return r;
@@ -346,13 +347,13 @@ export class VmapAreas {
     const balance = this.height(l) - this.height(r);
     if (balance > 1) {
       if (this.height(this.left(l)) < this.height(this.right(l))) {
-        this.w[(node >>> 2) + Va.LEFT] = this.rotateLeft(l);
+        this.w.setWord((node >>> 2) + Va.LEFT, this.rotateLeft(l));
       }
       return this.rotateRight(node);
     }
     if (balance < -1) {
       if (this.height(this.right(r)) < this.height(this.left(r))) {
-        this.w[(node >>> 2) + Va.RIGHT] = this.rotateRight(r);
+        this.w.setWord((node >>> 2) + Va.RIGHT, this.rotateRight(r));
       }
       return this.rotateLeft(node);
     }
@@ -387,7 +388,7 @@ export class VmapAreas {
       if (seen.has(rec) || seen.size > limit) corrupt("VM-3", "the address list is cyclic");
       seen.add(rec);
       const r = rec >>> 2;
-      if (this.w[r + Va.PREV] !== prev) {
+      if (this.w.word(r + Va.PREV) !== prev) {
         corrupt("VM-3", `record at page ${this.start(rec)} has a wrong prev link`);
       }
       if (this.start(rec) !== end) {

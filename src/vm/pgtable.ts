@@ -17,7 +17,7 @@
  */
 
 import { KmemError } from "../errors.js";
-import { Frame, Pg, PgFlag } from "../memory/index.js";
+import { Frame, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { PgVm, Pte, VmDesc } from "./layout.js";
 
@@ -26,7 +26,7 @@ function corrupt(id: string, what: string): never {
 }
 
 export class PageTables {
-  private readonly w: Int32Array;
+  private readonly w: PhysMem;
   private readonly f: Int32Array;
   private readonly buddy: BuddyAllocator;
   private readonly pageShift: number;
@@ -44,7 +44,7 @@ export class PageTables {
   private readonly path: Int32Array;
 
   constructor(
-    words: Int32Array,
+    words: PhysMem,
     frames: Int32Array,
     buddy: BuddyAllocator,
     levels: number,
@@ -118,7 +118,7 @@ export class PageTables {
     let t = this.pgd;
     for (let level = this.levels - 1; level > 0; level--) {
       const slot = t + ((page >>> (level * eb)) & this.entryMask);
-      const e = w[slot] as number;
+      const e = w.word(slot);
       if ((e & Pte.PRESENT) !== 0) {
         t = (e & this.addrMask) >>> 2;
         continue;
@@ -129,7 +129,7 @@ export class PageTables {
         this.releaseEmpty(page);
         return -1;
       }
-      w[slot] = table | Pte.PRESENT;
+      w.setWord(slot, table | Pte.PRESENT);
       this.f[this.frameOf(t) + PgVm.PT_ENTRIES]++;
       t = table >>> 2;
     }
@@ -138,7 +138,7 @@ export class PageTables {
 
   /** Sets entry `page` of leaf table `t` (from leaf()) to map the page at `phys`. */
   set(t: number, page: number, phys: number): void {
-    this.w[t + (page & this.entryMask)] = phys | Pte.PRESENT;
+    this.w.setWord(t + (page & this.entryMask), phys | Pte.PRESENT);
     this.f[this.frameOf(t) + PgVm.PT_ENTRIES]++;
   }
 
@@ -152,11 +152,11 @@ export class PageTables {
     let t = this.pgd;
     if (t === 0) return -1;
     for (let shift = (this.levels - 1) * eb; shift > 0; shift -= eb) {
-      const e = w[t + ((page >>> shift) & this.entryMask)] as number;
+      const e = w.word(t + ((page >>> shift) & this.entryMask));
       if ((e & Pte.PRESENT) === 0) return -1;
       t = (e & this.addrMask) >>> 2;
     }
-    const pte = w[t + (page & this.entryMask)] as number;
+    const pte = w.word(t + (page & this.entryMask));
     return (pte & Pte.PRESENT) === 0 ? -1 : (pte & this.addrMask) >>> 0;
   }
 
@@ -186,9 +186,9 @@ export class PageTables {
       while (page > low) {
         page--;
         const slot = t + (page & this.entryMask);
-        const e = w[slot] as number;
+        const e = w.word(slot);
         if ((e & Pte.PRESENT) === 0) continue;
-        w[slot] = 0;
+        w.setWord(slot, 0);
         entries--;
         cleared++;
         if (owned) {
@@ -213,7 +213,7 @@ export class PageTables {
     let t = this.pgd;
     for (let level = this.levels - 1; level > 0; level--) {
       this.path[level] = t;
-      const e = w[t + ((page >>> (level * eb)) & this.entryMask)] as number;
+      const e = w.word(t + ((page >>> (level * eb)) & this.entryMask));
       if ((e & Pte.PRESENT) === 0) return -1;
       t = (e & this.addrMask) >>> 2;
     }
@@ -229,7 +229,7 @@ export class PageTables {
       const t = this.path[level] as number;
       if (this.f[this.frameOf(t) + PgVm.PT_ENTRIES] !== 0) return;
       const parent = this.path[level + 1] as number;
-      this.w[parent + ((page >>> ((level + 1) * eb)) & this.entryMask)] = 0;
+      this.w.setWord(parent + ((page >>> ((level + 1) * eb)) & this.entryMask), 0);
       this.f[this.frameOf(parent) + PgVm.PT_ENTRIES]--;
       this.freeTable(t * 4);
     }
@@ -240,7 +240,7 @@ export class PageTables {
     const eb = this.entryBits;
     for (let level = this.levels - 1; level > 0; level--) {
       const t = this.path[level] as number;
-      const e = this.w[t + ((page >>> (level * eb)) & this.entryMask)] as number;
+      const e = this.w.word(t + ((page >>> (level * eb)) & this.entryMask));
       if ((e & Pte.PRESENT) === 0) return level;
     }
     return 0;
@@ -275,7 +275,7 @@ export class PageTables {
       const perTable = this.entryMask + 1;
       const span = level * this.entryBits;
       for (let k = 0; k < perTable; k++) {
-        const e = this.w[t + k] as number;
+        const e = this.w.word(t + k);
         if (e === 0) continue;
         if ((e & ~this.addrMask) !== Pte.PRESENT) {
           corrupt("VM-2", `entry ${k} of the level-${level} table at frame ${pfn} is ${e >>> 0}`);

@@ -119,8 +119,8 @@ export class Vmalloc {
     this.size = g.end - g.start;
     this.nrPages = g.nrPages;
     this.d = new Int32Array(VmDesc.WORDS);
-    this.pt = new PageTables(phys.words, phys.frames, buddy, g.levels, this.d);
-    this.areas = new VmapAreas(phys.words, records, this.d);
+    this.pt = new PageTables(phys, phys.frames, buddy, g.levels, this.d);
+    this.areas = new VmapAreas(phys, records, this.d);
     // A buffer that has the layer set up already (reopened): take its descriptor.
     const desc = this.h[Hdr.VMALLOC] as number;
     if (desc !== 0) this.adopt(desc);
@@ -134,7 +134,7 @@ export class Vmalloc {
   }
 
   private adopt(desc: number): void {
-    const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
+    const d = this.phys.wordsAt(desc, VmDesc.WORDS);
     this.desc = desc;
     this.d = d;
     this.pt.d = d;
@@ -146,7 +146,7 @@ export class Vmalloc {
   private setup(gfp: number): boolean {
     const desc = this.records.kmalloc(VmDesc.BYTES, gfp | Gfp.ZERO);
     if (desc === 0) return false;
-    const d = new Int32Array(this.h.buffer, desc, VmDesc.WORDS);
+    const d = this.phys.wordsAt(desc, VmDesc.WORDS);
     d.fill(0);
     this.pt.d = d;
     this.areas.d = d;

@@ -78,7 +78,7 @@ function run(ops: Op[]): void {
     maxOrder: 6,
     cpus: 2,
   });
-  const other = Kmem.attach(main.buffer, { node: 2 });
+  const other = Kmem.attach(main.buffers, { node: 2 });
   const ctxs = [main, other];
   const policies: (MemPolicy | null)[] = [null, null];
   const live: Live[] = [];
@@ -121,8 +121,8 @@ function run(ops: Op[]): void {
         const may = allowed(op.ctx, op, op.kind === "pages");
         if (may !== null) assert.ok(may.includes(node), `step ${step}: node ${node} not in ${may}`);
         const s = ++stamp & 0xff;
-        mm.memory[addr] = s;
-        mm.memory[addr + bytes - 1] = s;
+        mm.setUint8(addr, s);
+        mm.setUint8(addr + bytes - 1, s);
         live.push({ addr, order: op.kind === "pages" ? op.order : -1, bytes, stamp: s });
         break;
       }
@@ -132,8 +132,8 @@ function run(ops: Op[]): void {
         const l = live[i] as Live;
         live[i] = live[live.length - 1] as Live;
         live.pop();
-        assert.equal(mm.memory[l.addr], l.stamp, "first byte intact");
-        assert.equal(mm.memory[l.addr + l.bytes - 1], l.stamp, "last byte intact");
+        assert.equal(mm.getUint8(l.addr), l.stamp, "first byte intact");
+        assert.equal(mm.view(l.addr, l.bytes)[l.bytes - 1], l.stamp, "last byte intact");
         // Frees from either context, whichever node the memory is on.
         if (l.order >= 0) mm.freePages(l.addr, l.order);
         else mm.kfree(l.addr);

@@ -7,18 +7,18 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { Kmem } from "../../src/index.js";
 
-const { buffer, node, count } = workerData as {
-  buffer: SharedArrayBuffer;
+const { buffers, node, count } = workerData as {
+  buffers: SharedArrayBuffer[];
   node: number;
   count: number;
 };
-const mm = Kmem.attach(buffer, { node });
+const mm = Kmem.attach(buffers, { node });
 const pages: number[] = [];
 const objects: number[] = [];
 for (let i = 0; i < count; i++) {
   pages.push(mm.allocPages(0));
   const a = mm.kmalloc(128);
-  mm.memory.fill(node + 1, a, a + 128);
+  mm.view(a, 128).fill(node + 1);
   objects.push(a);
 }
 const nodes = [...pages, ...objects].map((a) => (a === 0 ? -1 : mm.nodeOf(a)));

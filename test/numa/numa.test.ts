@@ -46,13 +46,21 @@ function runs(mm: Kmem, addrs: number[]): [number, number][] {
 }
 
 describe("NUMA nodes: construction", () => {
-  it("splits memory into nodes with contiguous frames and reports them", () => {
+  it("gives each node a buffer and an address window of its own, and reports them", () => {
     const mm = numa([2 * MiB, 1 * MiB, 1 * MiB]);
     assert.equal(mm.nrNodes, 3);
-    assert.equal(mm.totalPages, (4 * MiB) / PAGE);
+    assert.deepEqual(
+      mm.buffers.map((b) => b.byteLength),
+      [2 * MiB, MiB, MiB],
+    );
+    assert.equal(mm.buffer, mm.buffers[0]);
+    // Windows of 2 MiB (the largest node): node 1 at 2 MiB, node 2 at 4 MiB, a hole between.
+    assert.equal(mm.totalPages, (5 * MiB) / PAGE);
     const nodes = mm.stats().nodes;
     assert.equal(nodes.length, 3);
     assert.equal(nodes[1]?.startPfn, (2 * MiB) / PAGE);
+    assert.equal(nodes[1]?.endPfn, (3 * MiB) / PAGE);
+    assert.equal(nodes[2]?.startPfn, (4 * MiB) / PAGE);
     assert.equal(nodes[2]?.endPfn, mm.totalPages);
     assert.equal(
       nodes.reduce((s, n) => s + n.managedPages, 0),
@@ -69,6 +77,77 @@ describe("NUMA nodes: construction", () => {
     assert.match(info[2] as string, /^Node 2, zone {3}Normal /);
     assert.equal(mm.report("extfrag_index").trimEnd().split("\n").length, 3);
     assert.equal(mm.node, 0);
+    mm.verify();
+  });
+
+  it("keeps a node's bytes in its own buffer: views, accessors and frees work on every node", () => {
+    // Node 0 of 512 KiB, node 1 of 1 MiB (and a partial page, unused): windows of 1 MiB.
+    const buffers = [new ArrayBuffer(MiB / 2), new ArrayBuffer(MiB + 100)];
+    new Uint8Array(buffers[1] as ArrayBuffer).fill(0x5a);
+    const mm = new Kmem({ nodes: buffers, maxOrder: 6 });
+    assert.equal(mm.buffers[1], buffers[1], "node 1 is the buffer given");
+    const page = mm.allocPagesNode(1, 0);
+    assert.equal(mm.nodeOf(page), 1);
+    const off = page - 2 ** 20; // node 1's window starts at 1 MiB
+    mm.write(page, new Uint8Array([1, 2, 3]));
+    assert.deepEqual([...new Uint8Array(buffers[1] as ArrayBuffer, off, 3)], [1, 2, 3]);
+    mm.setFloat64(page + 8, 2.5);
+    assert.equal(new DataView(buffers[1] as ArrayBuffer).getFloat64(off + 8, true), 2.5);
+    const v = mm.view(page, PAGE);
+    assert.equal(v.buffer, buffers[1], "view() is a live view of the node's buffer");
+    v[100] = 9;
+    assert.equal(mm.getUint8(page + 100), 9);
+    // kmalloc objects, a krealloc that moves across nodes, and vmalloc over both nodes.
+    const a = mm.kmallocNode(100, GFP_KERNEL, 1);
+    mm.view(a, 100).fill(7);
+    const b = mm.krealloc(a, 3000);
+    assert.ok(
+      mm.read(b, 100).every((x) => x === 7),
+      "krealloc copied the contents",
+    );
+    mm.setPolicy({ mode: "interleave", nodes: [0, 1] });
+    const vm = mm.vmalloc(8 * PAGE);
+    const data = Uint8Array.from({ length: 8 * PAGE }, (_, i) => i * 7);
+    mm.write(vm + 1, data.subarray(0, 8 * PAGE - 1));
+    assert.deepEqual(mm.read(vm + 1, 8 * PAGE - 1), data.subarray(0, 8 * PAGE - 1));
+    assert.equal(mm.getUint32(vm + PAGE - 2), new DataView(data.buffer).getUint32(PAGE - 3, true));
+    mm.setPolicy({ mode: "local" });
+    // A node's window ends with its buffer: the hole after it faults, frees there are refused.
+    const end = MiB / 2;
+    assert.throws(
+      () => mm.read(end - 2, 4),
+      (e: unknown) => {
+        return (
+          e instanceof KmemError && e.code === "FAULT" && /past the end of node 0/.test(e.message)
+        );
+      },
+    );
+    assert.throws(
+      () => mm.view(page, PAGE * 1000),
+      (e: unknown) => e instanceof KmemError,
+    );
+    assert.throws(() => mm.view(vm, 8), /vmalloc address has no single view/);
+    assert.throws(
+      () => mm.freePages(end, 0),
+      (e: unknown) => e instanceof KmemError,
+    );
+    mm.vfree(vm);
+    mm.kfree(b);
+    mm.freePages(page, 0);
+    mm.verify();
+  });
+
+  it("splits one memory into nodes at consecutive addresses when memory is given", () => {
+    const mm = new Kmem({ memory: 4 * MiB, nodes: [2 * MiB, 1 * MiB, 1 * MiB], maxOrder: 8 });
+    assert.equal(mm.buffers.length, 1);
+    assert.equal(mm.totalPages, (4 * MiB) / PAGE);
+    const nodes = mm.stats().nodes;
+    assert.equal(nodes[1]?.startPfn, (2 * MiB) / PAGE);
+    assert.equal(nodes[2]?.startPfn, (3 * MiB) / PAGE);
+    assert.equal(nodes[2]?.endPfn, mm.totalPages);
+    const a = mm.allocPagesNode(2, 0);
+    assert.equal(mm.nodeOf(a), 2);
+    assert.equal(mm.view(a, PAGE).buffer, mm.buffer);
     mm.verify();
   });
 
@@ -93,10 +172,33 @@ describe("NUMA nodes: construction", () => {
     const bad: [Partial<KmemOptions>, RegExp][] = [
       [{ nodes: [] }, /nodes must be an array of 1\.\.8/],
       [{ nodes: [MiB, 1000] }, /nodes\[1\] must be a positive multiple of the page size/],
-      [{ nodes: [MiB, PAGE] }, /nodes\[1\] is 4096 bytes; a node needs at least 4 pages/],
       [
-        { nodes: [MiB, new ArrayBuffer(MiB) as unknown as number] },
-        /nodes\[1\] must be a byte count/,
+        { nodes: [MiB, PAGE] },
+        /nodes\[1\] is 4096 bytes of whole pages; a node needs at least 4 pages/,
+      ],
+      [{ nodes: [MiB, "1M" as unknown as number] }, /nodes\[1\] must be a byte count or a buffer/],
+      [
+        { memory: 2 * MiB, nodes: [MiB, new ArrayBuffer(MiB)] },
+        /nodes\[1\] is a buffer, but memory is given too/,
+      ],
+      [
+        { nodes: [new ArrayBuffer(MiB), new SharedArrayBuffer(MiB)] },
+        /nodes mix SharedArrayBuffers and ArrayBuffers/,
+      ],
+      [
+        {
+          nodes: [
+            MiB,
+            new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(MiB, {
+              maxByteLength: 2 * MiB,
+            }),
+          ],
+        },
+        /nodes\[1\] must not be a resizable ArrayBuffer/,
+      ],
+      [
+        { nodes: [MiB, new ArrayBuffer(3 * PAGE + 100)] },
+        /nodes\[1\] is 12288 bytes of whole pages/,
       ],
       [{ nodes: new Array(9).fill(MiB) }, /nodes must be an array of 1\.\.8/],
       [
@@ -131,6 +233,15 @@ describe("NUMA nodes: construction", () => {
     for (const [opts, re] of bad) {
       assert.throws(() => new Kmem(opts as KmemOptions), re, JSON.stringify(opts));
     }
+    const one = new ArrayBuffer(MiB);
+    assert.throws(() => new Kmem({ nodes: [one, one] }), /nodes\[1\] is a buffer already given/);
+    const nodeBufs = [new ArrayBuffer(MiB), new ArrayBuffer(MiB)];
+    for (const b of nodeBufs) new Uint8Array(b).fill(3);
+    assert.throws(() => new Kmem({ nodes: nodeBufs, node: 5 }), /node must be/);
+    assert.ok(
+      nodeBufs.every((b) => new Uint8Array(b).every((x) => x === 3)),
+      "node buffers are untouched",
+    );
     const buffer = new ArrayBuffer(2 * MiB);
     new Uint8Array(buffer).fill(7);
     assert.throws(() => new Kmem({ memory: buffer, nodes: [MiB, MiB], node: 9 }), /node must be/);
@@ -142,12 +253,20 @@ describe("NUMA nodes: construction", () => {
 
   it("attach: a context's node is checked, and a bad one gives its cpu back", () => {
     const mm = new Kmem({ nodes: [MiB, MiB], cpus: 3 });
-    assert.throws(() => Kmem.attach(mm.buffer, { node: 2 }), /node must be .*0\.\.1/);
-    assert.throws(() => Kmem.attach(mm.buffer, { node: -1 }), RangeError);
-    const b = Kmem.attach(mm.buffer);
+    assert.throws(() => Kmem.attach(mm.buffers, { node: 2 }), /node must be .*0\.\.1/);
+    assert.throws(() => Kmem.attach(mm.buffers, { node: -1 }), RangeError);
+    // A buffer per node: attach needs all of them, in node order.
+    assert.throws(() => Kmem.attach(mm.buffer), /keeps its 2 nodes in 2 buffers; attach with all/);
+    assert.throws(
+      () => Kmem.attach([mm.buffers[1] as ArrayBuffer, mm.buffers[0] as ArrayBuffer]),
+      /not a kmem instance/,
+    );
+    assert.throws(() => Kmem.attach([mm.buffer]), /attach with all of them/);
+    assert.throws(() => Kmem.attach([mm.buffer, 5 as unknown as ArrayBuffer]), TypeError);
+    const b = Kmem.attach(mm.buffers);
     assert.equal(b.cpu, 1, "the failed attaches took no cpu");
     assert.equal(b.node, 1, "default: cpu id modulo the nodes");
-    const c = Kmem.attach(mm.buffer, { node: 0 });
+    const c = Kmem.attach(mm.buffers, { node: 0 });
     assert.equal(c.node, 0);
     assert.equal(b.nodeOf(b.allocPages(0)), 1);
     mm.verify();
@@ -335,7 +454,7 @@ describe("NUMA nodes: slab objects", () => {
         const a = mm.kmallocNode(size, GFP_KERNEL, nid);
         assert.notEqual(a, 0);
         assert.equal(mm.nodeOf(a), nid, `object ${i} of ${size} bytes on node ${nid}`);
-        mm.memory.fill(i & 0xff, a, a + size);
+        mm.view(a, size).fill(i & 0xff);
         objs.push(a);
       }
       const big = mm.kmallocNode(20000, GFP_KERNEL, 1);

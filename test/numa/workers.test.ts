@@ -20,9 +20,13 @@ interface Reply {
   objects: number[];
 }
 
-function runWorker(buffer: SharedArrayBuffer, node: number, count: number): Promise<Reply> {
+function runWorker(
+  buffers: readonly SharedArrayBuffer[],
+  node: number,
+  count: number,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { buffer, node, count } });
+    const w = new Worker(WORKER, { workerData: { buffers, node, count } });
     let reply: Reply | null = null;
     w.on("message", (m: Reply) => (reply = m));
     w.on("error", reject);
@@ -36,12 +40,12 @@ function runWorker(buffer: SharedArrayBuffer, node: number, count: number): Prom
 describe("NUMA with workers", () => {
   it("workers of nodes 1 and 2 allocate locally; the main thread frees across nodes", async () => {
     const main = new Kmem({ nodes: [4 * MiB, 2 * MiB, 2 * MiB], cpus: 3 });
-    assert.ok(main.buffer instanceof SharedArrayBuffer);
+    // A buffer per node, each shared: the workers attach with all three.
+    assert.equal(main.buffers.length, 3);
+    assert.ok(main.buffers.every((b) => b instanceof SharedArrayBuffer));
+    const buffers = main.buffers as SharedArrayBuffer[];
     const before = main.stats();
-    const replies = await Promise.all([
-      runWorker(main.buffer as SharedArrayBuffer, 1, 150),
-      runWorker(main.buffer as SharedArrayBuffer, 2, 150),
-    ]);
+    const replies = await Promise.all([runWorker(buffers, 1, 150), runWorker(buffers, 2, 150)]);
     for (const r of replies) {
       assert.ok(
         r.nodes.every((n) => n === r.node),
