@@ -11,6 +11,11 @@ export function metadata(mm: Kmem): Uint8Array {
   return mm.memory.slice(0, firstPfn * mm.pageSize);
 }
 
+/** A copy of every byte of every buffer of the instance (each node's, in node order). */
+export function allMemory(mm: Kmem): Uint8Array {
+  return Buffer.concat(mm.buffers.map((b) => new Uint8Array(b)));
+}
+
 /** The mem_map as i32 words (Frame.WORDS per frame), for corrupting on purpose. */
 export function memMap(mm: Kmem): Int32Array {
   const header = new Int32Array(mm.buffer, 0, 32);
@@ -31,7 +36,7 @@ export function assertMisuse(
   fn: () => unknown,
   whole = false,
 ): KmemError {
-  const snap = () => (whole ? mm.memory.slice() : metadata(mm));
+  const snap = () => (whole ? allMemory(mm) : metadata(mm));
   const before = snap();
   let caught: unknown;
   try {

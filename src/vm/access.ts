@@ -589,7 +589,7 @@ export class MemAccess {
       // The end of the node (window) the range starts in, or the range's start in a hole.
       const at = addr & this.winMask;
       const len = (this.bv[addr >>> this.winShift] as Uint8Array).length;
-      bad = at >= len ? addr : Math.min(addr - at + len, this.physEnd);
+      bad = !this.split ? this.physEnd : at >= len ? addr : Math.min(addr - at + len, this.physEnd);
     } else if (addr >= this.vstart && addr < vend) {
       const stop = Math.min(addr + length, vend);
       while (bad < stop && this.translate(bad - this.vstart) >= 0) {
@@ -602,7 +602,9 @@ export class MemAccess {
         : bad < this.lo
           ? "it is in the reserved region (header and mem_map)"
           : bad < this.physEnd
-            ? `it is past the end of node ${bad >>> this.winShift}, in the hole before the next node's window (at ${hex(((bad >>> this.winShift) + 1) * 2 ** this.winShift)})`
+            ? (bad & this.winMask) === 0
+              ? `node ${bad >>> this.winShift} starts there, in a buffer of its own: one access cannot run from one node into the next`
+              : `it is past the end of node ${bad >>> this.winShift}, in the hole before the next node's window (at ${hex(((bad >>> this.winShift) + 1) * 2 ** this.winShift)})`
             : bad < this.vstart
               ? `it is in the hole between physical memory (ends ${hex(this.physEnd)}) and the vmalloc space (starts ${hex(this.vstart)})`
               : bad >= vend

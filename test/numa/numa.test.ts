@@ -14,6 +14,7 @@ import {
   KmemError,
   type KmemOptions,
 } from "../../src/index.js";
+import { allMemory } from "../helpers.js";
 
 const MiB = 1 << 20;
 const PAGE = 4096;
@@ -134,6 +135,35 @@ describe("NUMA nodes: construction", () => {
     mm.vfree(vm);
     mm.kfree(b);
     mm.freePages(page, 0);
+    mm.verify();
+  });
+
+  it("view(): a live view of one node's bytes; bad arguments and ranges are refused", () => {
+    const mm = new Kmem({ nodes: [MiB, MiB], maxOrder: 6 });
+    const a = mm.allocPagesNode(1, 1);
+    const before = allMemory(mm);
+    assert.throws(() => mm.view(a, -1), RangeError);
+    assert.throws(() => mm.view(a, 1.5), TypeError);
+    assert.throws(() => mm.view(a, "8" as unknown as number), TypeError);
+    assert.throws(() => mm.view(-4, 8), RangeError);
+    assert.throws(() => mm.view(0.5, 8), TypeError);
+    assert.throws(() => mm.view(NaN, 8), TypeError);
+    for (const [addr, len, why] of [
+      [0, 8, /NULL page/],
+      [PAGE, 8, /reserved region/],
+      [2 * MiB - 4, 8, /hole between physical memory \(ends 0x200000\) and the vmalloc space/],
+      [MiB - 4, 8, /node 1 starts there, in a buffer of its own/],
+    ] as const) {
+      assert.throws(
+        () => mm.view(addr, len),
+        (e: unknown) => e instanceof KmemError && e.code === "FAULT" && why.test(e.message),
+        `${addr}+${len}`,
+      );
+    }
+    assert.ok(Buffer.from(allMemory(mm)).equals(Buffer.from(before)), "nothing changed");
+    assert.equal(mm.view(a, 2 * PAGE).length, 2 * PAGE);
+    assert.equal(mm.view(a, 0).length, 0);
+    mm.freePages(a, 1);
     mm.verify();
   });
 

@@ -60,8 +60,15 @@ function stampOf(b: Block, i: number): number {
   return (b.stamp * 31 + i) & 0xff;
 }
 
-function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub"): void {
-  const mm = new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug, slab });
+/**
+ * `split`: two NUMA nodes, each a buffer of its own, pages interleaved between them, so
+ * objects, slabs and large blocks land on both and every access goes through a window.
+ */
+function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub", split = false): void {
+  const mm = split
+    ? new Kmem({ nodes: [1 << 20, 1 << 20], minFreeBytes: 0, debug, slab })
+    : new Kmem({ memory: 2 << 20, minFreeBytes: 0, debug, slab });
+  if (split) mm.setPolicy({ mode: "interleave", nodes: [0, 1] });
   const freeAtStart = mm.stats().freePages;
   const caches = [
     mm.createCache("m24", 24, { flags: SLAB_NO_MERGE }),
@@ -78,7 +85,9 @@ function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub"): void {
   let stamp = 1;
 
   const place = (b: Block) => {
-    assert.ok(b.addr >= first && b.addr + b.size <= mm.memory.length, "inside managed memory");
+    assert.ok(b.addr >= first, "inside managed memory");
+    // One node's managed memory holds it all (view() throws otherwise).
+    if (b.size > 0) assert.equal(mm.view(b.addr, b.size).length, b.size);
     for (const o of live) {
       if (o.size === 0 || b.size === 0) continue;
       assert.ok(
@@ -86,14 +95,14 @@ function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub"): void {
         `overlap ${b.addr} with ${o.addr}`,
       );
     }
-    for (let i = 0; i < b.size; i += 97) mm.memory[b.addr + i] = stampOf(b, i);
-    if (b.size > 0) mm.memory[b.addr + b.size - 1] = stampOf(b, b.size - 1);
+    for (let i = 0; i < b.size; i += 97) mm.setUint8(b.addr + i, stampOf(b, i));
+    if (b.size > 0) mm.setUint8(b.addr + b.size - 1, stampOf(b, b.size - 1));
     live.push(b);
   };
   const check = (b: Block) => {
     for (let i = 0; i < b.size; i += 97)
-      assert.equal(mm.memory[b.addr + i], stampOf(b, i), "contents intact");
-    if (b.size > 0) assert.equal(mm.memory[b.addr + b.size - 1], stampOf(b, b.size - 1));
+      assert.equal(mm.getUint8(b.addr + i), stampOf(b, i), "contents intact");
+    if (b.size > 0) assert.equal(mm.getUint8(b.addr + b.size - 1), stampOf(b, b.size - 1));
   };
   const take = (pick: number, how: Block["how"]): Block | undefined => {
     const mine = live.filter((b) => b.how === how);
@@ -115,7 +124,7 @@ function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub"): void {
         assert.ok(mm.ksize(addr) >= op.size);
         if (op.zero)
           assert.ok(
-            mm.memory.subarray(addr, addr + op.size).every((x) => x === 0),
+            mm.view(addr, op.size).every((x) => x === 0),
             "kzalloc zeroes",
           );
         place({ addr, size: op.size, stamp: stamp++, how: "kmalloc" });
@@ -140,7 +149,7 @@ function run(ops: Op[], debug: string, slab: "slub" | "slob" = "slub"): void {
         if (op.size === 0) break;
         const kept = Math.min(b.size, op.size);
         for (let i = 0; i < kept; i += 97)
-          assert.equal(mm.memory[addr + i], stampOf(b, i), "krealloc copies");
+          assert.equal(mm.getUint8(addr + i), stampOf(b, i), "krealloc copies");
         place({ addr, size: op.size, stamp: stamp++, how: "kmalloc" });
         break;
       }
@@ -226,6 +235,21 @@ describe("slab and kmalloc model", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("and over two nodes that are buffers of their own (SLUB, FZPU, SLOB)", () => {
+    for (const [debug, slab] of [
+      ["", "slub"],
+      ["FZPU", "slub"],
+      ["", "slob"],
+    ] as const) {
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 50, maxLength: 200, size: "max" }), (ops) =>
+          run(ops, debug, slab, true),
+        ),
+        { numRuns: 15 },
+      );
+    }
   });
 
   it("runs out of memory gracefully: 0, never an exception, nothing lost", () => {

@@ -72,37 +72,43 @@ interface Block {
 const NAMES = ["s24", "s200", "s3000"];
 const SIZES = [24, 200, 3000];
 
-function run(ops: Op[], slab: "slub" | "slob", debug: string): void {
-  const first = new Kmem({ memory: 4 << 20, cpus: 3, minFreeBytes: 0, slab, debug });
+/** `split`: two NUMA nodes, each a SharedArrayBuffer of its own, pages interleaved. */
+function run(ops: Op[], slab: "slub" | "slob", debug: string, split = false): void {
+  const first = split
+    ? new Kmem({ nodes: [2 << 20, 2 << 20], cpus: 3, minFreeBytes: 0, slab, debug })
+    : new Kmem({ memory: 4 << 20, cpus: 3, minFreeBytes: 0, slab, debug });
   const ctors = { s200: () => {} };
   first.createCache("s24", 24, { flags: SLAB_NO_MERGE });
   first.createCache("s200", 200, { flags: SLAB_NO_MERGE, ctor: ctors.s200 });
   first.createCache("s3000", 3000, { flags: SLAB_NO_MERGE });
   const contexts: Kmem[] = [
     first,
-    Kmem.attach(first.buffer, { ctors }),
-    Kmem.attach(first.buffer, { ctors }),
+    Kmem.attach(first.buffers, { ctors }),
+    Kmem.attach(first.buffers, { ctors }),
   ];
+  if (split) for (const c of contexts) c.setPolicy({ mode: "interleave", nodes: [0, 1] });
   const cacheOf = (k: number, i: number): KmemCache =>
     (contexts[k] as Kmem).findCache(NAMES[i] as string) as KmemCache;
-  const mem = first.memory;
   const base = (first.totalPages - first.managedPages) * first.pageSize;
   const live: Block[] = [];
   let stamp = 1;
   const stampOf = (b: Block, i: number) => (b.stamp * 31 + i) & 0xff;
   const place = (b: Block) => {
-    assert.ok(b.addr >= base && b.addr + b.size <= mem.length, "inside managed memory");
+    assert.ok(b.addr >= base, "inside managed memory");
+    const mem = first.view(b.addr, b.size); // one node holds it all
+
     for (const o of live) {
       assert.ok(b.addr + b.size <= o.addr || o.addr + o.size <= b.addr, "no overlap");
     }
-    for (let i = 0; i < b.size; i += 61) mem[b.addr + i] = stampOf(b, i);
+    for (let i = 0; i < b.size; i += 61) mem[i] = stampOf(b, i);
     live.push(b);
   };
   const take = (pick: number, how: Block["how"]): Block | undefined => {
     const mine = live.filter((b) => b.how === how);
     if (mine.length === 0) return undefined;
     const b = mine[pick % mine.length] as Block;
-    for (let i = 0; i < b.size; i += 61) assert.equal(mem[b.addr + i], stampOf(b, i), "intact");
+    const mem = first.view(b.addr, b.size);
+    for (let i = 0; i < b.size; i += 61) assert.equal(mem[i], stampOf(b, i), "intact");
     live.splice(live.indexOf(b), 1);
     return b;
   };
@@ -155,7 +161,7 @@ function run(ops: Op[], slab: "slub" | "slob", debug: string): void {
         // The worker of this context exits; another context offlines its cpu; a new worker
         // attaches (and gets the same id back).
         first.offlineCpu(mm.cpu);
-        contexts[op.ctx] = Kmem.attach(first.buffer, { ctors });
+        contexts[op.ctx] = Kmem.attach(first.buffers, { ctors });
         assert.equal((contexts[op.ctx] as Kmem).cpu, op.ctx);
         break;
     }
@@ -205,6 +211,17 @@ describe("three contexts over one buffer (model)", () => {
       ),
       { numRuns: 15 },
     );
+  });
+
+  it("over two nodes that are buffers of their own (SLUB and SLOB)", () => {
+    for (const slab of ["slub", "slob"] as const) {
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 50, maxLength: 150, size: "max" }), (ops) =>
+          run(ops, slab, "", true),
+        ),
+        { numRuns: 12 },
+      );
+    }
   });
 
   it("with SLOB", () => {

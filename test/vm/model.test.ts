@@ -77,8 +77,12 @@ interface Live {
   pages?: number[];
 }
 
-function run(ops: Op[], memory: number, pageSize: number): void {
-  const mm = new Kmem({ memory, pageSize, minFreeBytes: 0 });
+/** `split`: two NUMA nodes of memory / 2, each a buffer of its own, pages interleaved. */
+function run(ops: Op[], memory: number, pageSize: number, split = false): void {
+  const mm = split
+    ? new Kmem({ nodes: [memory / 2, memory / 2], pageSize, minFreeBytes: 0 })
+    : new Kmem({ memory, pageSize, minFreeBytes: 0 });
+  if (split) mm.setPolicy({ mode: "interleave", nodes: [0, 1] });
   const P = mm.pageSize;
   const live: Live[] = [];
   let seed = 1;
@@ -204,7 +208,7 @@ function run(ops: Op[], memory: number, pageSize: number): void {
           mm.vunmap(l.addr);
           // The pages kept what was written through the mapping.
           (l.pages as number[]).reverse().forEach((p, i) => {
-            assert.deepEqual(mm.memory.subarray(p, p + P), l.bytes.subarray(i * P, (i + 1) * P));
+            assert.deepEqual(mm.view(p, P), l.bytes.subarray(i * P, (i + 1) * P));
             mm.freePages(p, 0);
           });
         }
@@ -242,6 +246,15 @@ describe("virtual memory model", () => {
         run(ops, 2 << 20, 4096),
       ),
       { numRuns: 20, seed: 4 },
+    );
+  });
+
+  it("and over two nodes that are buffers of their own", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 20, maxLength: 120, size: "max" }), (ops) =>
+        run(ops, 2 << 20, 4096, true),
+      ),
+      { numRuns: 12, seed: 6 },
     );
   });
 
