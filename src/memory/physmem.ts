@@ -229,7 +229,10 @@ export class PhysMem {
       throw new RangeError(
         `${what} of ${node0Pages * pageSize} bytes is too small: its ${node0Pages} pages of ${pageSize} bytes ` +
           `leave ${Math.max(0, node0Pages - firstManagedPfn)} once ${firstManagedPfn} are reserved for the ` +
-          `header and mem_map (at least ${MIN_MANAGED_PAGES} are needed)`,
+          `header and mem_map (at least ${MIN_MANAGED_PAGES} are needed)` +
+          (split
+            ? `; the mem_map covers ${nrNodes} windows of ${2 ** winShift} bytes (the largest node to a power of two), holes included`
+            : ""),
       );
     }
     const nodeStart: number[] = [];

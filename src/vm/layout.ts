@@ -43,11 +43,10 @@ export function vmallocGeometry(totalPages: number, pageShift: number): VmGeomet
   const start = Math.floor((physEnd + VMALLOC_OFFSET) / VMALLOC_OFFSET) * VMALLOC_OFFSET;
   const entryBits = pageShift - 2;
   const perTable = 2 ** entryBits;
-  // Whole leaf tables, and offsets into the space that fit in 32 bits.
-  const nrPages = Math.min(
-    Math.ceil((2 * totalPages) / perTable) * perTable,
-    2 ** (32 - pageShift),
-  );
+  // Whole leaf tables, and addresses that fit in 32 bits: with physical memory near 4 GiB
+  // the space shrinks (to nothing at all when no whole table fits above it).
+  const below4G = Math.max(0, Math.floor((2 ** 32 - start) / pageSize / perTable) * perTable);
+  const nrPages = Math.min(Math.ceil((2 * totalPages) / perTable) * perTable, below4G);
   let levels = 2;
   while (2 ** (entryBits * levels) < nrPages) levels++;
   return { start, end: start + nrPages * pageSize, nrPages, levels, entryBits };

@@ -72,6 +72,18 @@ describe("the vmalloc space", () => {
     assert.equal(mm.stats().pageTablePages, 1, "emptied tables are freed; the pgd stays");
     mm.verify();
   });
+
+  it("stays below 4 GiB when physical memory is large (addresses are 32-bit)", () => {
+    const mm = new Kmem({ memory: 3 * 2 ** 30 });
+    assert.equal(mm.vmallocStart, 3 * 2 ** 30 + 8 * MiB);
+    assert.equal(mm.vmallocEnd, 2 ** 32, "the space ends where 32 bits do");
+    const a = mm.vmalloc(16 * MiB);
+    assert.ok(a >= mm.vmallocStart && a + 16 * MiB < mm.vmallocEnd);
+    mm.setUint32(a + 16 * MiB - 4, 0xdeadbeef);
+    assert.equal(mm.getUint32(a + 16 * MiB - 4), 0xdeadbeef);
+    mm.vfree(a);
+    mm.verify();
+  });
 });
 
 describe("vmalloc and vfree", () => {
