@@ -1,12 +1,13 @@
 /*
- * NUMA nodes: three nodes with a distance table, where pages go under each memory policy,
- * kmalloc_node, __GFP_THISNODE, and the numastat and buddyinfo reports.
+ * NUMA nodes: three nodes, each a buffer of its own, with a distance table; where pages go
+ * under each memory policy, kmalloc_node, __GFP_THISNODE, a node's bytes in its buffer, and
+ * the numastat and buddyinfo reports.
  */
 import { __GFP_THISNODE, GFP_KERNEL, Kmem } from "kmem";
 
 const MiB = 1024 * 1024;
 const mm = new Kmem({
-  nodes: [4 * MiB, 2 * MiB, 2 * MiB], // node 0 holds the header and mem_map
+  nodes: [4 * MiB, 2 * MiB, 2 * MiB], // a buffer each; node 0 holds the header and mem_map
   distances: [
     [10, 20, 30],
     [20, 10, 20],
@@ -44,7 +45,17 @@ console.log(
 const objs = [mm.kmallocNode(200, GFP_KERNEL, 1), mm.kmallocNode(200, GFP_KERNEL, 0)];
 console.log(`kmallocNode(200, 1), (200, 0): ${nodesOf(objs)}`);
 
-for (const a of [...local, ...spread, ...bound, near]) mm.freePages(a, 0);
+// Every node is a buffer of its own (mm.buffers, to post to workers for Kmem.attach);
+// view() is a live Uint8Array over a block's bytes, in its node's buffer.
+const page = mm.allocPagesNode(1, 0);
+const bytes = mm.view(page, 5);
+bytes.set(new TextEncoder().encode("hello"));
+console.log(
+  `buffers: ${mm.buffers.map((b) => `${b.byteLength / MiB} MiB`).join(", ")}; ` +
+    `node 1's page is in buffer ${mm.buffers.indexOf(bytes.buffer)}: "${mm.read(page, 5).join(",")}"`,
+);
+
+for (const a of [...local, ...spread, ...bound, near, page]) mm.freePages(a, 0);
 for (const a of objs) mm.kfree(a);
 mm.verify();
 console.log(mm.report("numastat").trimEnd());

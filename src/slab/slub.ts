@@ -185,9 +185,10 @@ export class SlabAllocator {
   /** True when each node is a buffer of its own; else `words` is all of memory. */
   private readonly split: boolean;
   /**
-   * Several cpus or a buffer per node: the fast paths take their …Smp forms, which flip
-   * bitmap bits with Atomics and reach memory through word()/wordView(). The one-cpu,
-   * one-buffer forms index `words` directly (what fits V8's inlining budget).
+   * Several cpus or a buffer per node: the fast paths take their …Smp forms, which reach
+   * memory through word()/wordView() and flip bitmap bits with Atomics when there are
+   * several cpus. The one-cpu, one-buffer forms index `words` directly (what fits V8's
+   * inlining budget: a window lookup in them cost 15% of a kmalloc pair).
    */
   private readonly generic: boolean;
   private readonly words: Int32Array;
@@ -1032,7 +1033,10 @@ export class SlabAllocator {
     return this.allocSlow(c, gfp, size);
   }
 
-  /** slabAlloc with several cpus: the bitmap bit is set with Atomics.or. */
+  /**
+   * slabAlloc with several cpus (the bitmap bit is set with Atomics.or) or with a buffer per
+   * node (every word through its window).
+   */
   private slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
@@ -1049,7 +1053,8 @@ export class SlabAllocator {
         const m = 1 << (idx & 31);
         // Objects on this cpu's freelist are this cpu's alone: no other cpu sets their bits.
         if ((this.word(wi) & m) === 0) {
-          Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
+          if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
+          else this.setWord(wi, this.word(wi) | m);
           cpu[CpuSlot.FREELIST] = next;
           cpu[CpuSlot.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
@@ -1607,7 +1612,8 @@ export class SlabAllocator {
 
   /**
    * freeObject with several cpus: the bitmap bit is cleared with Atomics.and, whose result
-   * is the check against a free of the same object in another cpu at the same moment.
+   * is the check against a free of the same object in another cpu at the same moment. With
+   * one cpu and a buffer per node, a plain store through the word's window.
    */
   private freeObjectSmp(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
@@ -1619,7 +1625,8 @@ export class SlabAllocator {
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
-    if ((Atomics.and(this.wordView(wi), this.wordIndex(wi), ~m) & m) === 0)
+    if (!this.smp) this.setWord(wi, w & ~m);
+    else if ((Atomics.and(this.wordView(wi), this.wordIndex(wi), ~m) & m) === 0)
       this.alreadyFree(c, addr, 0);
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {

@@ -40,6 +40,10 @@ describe("examples", () => {
     assert.match(out, /^allocPagesNode\(2, THISNODE\): 0$/m);
     assert.match(out, /^allocPagesNode\(2\): node 1 \(distance 20\)$/m);
     assert.match(out, /^kmallocNode\(200, 1\), \(200, 0\): 1 0$/m);
+    assert.match(
+      out,
+      /^buffers: 4 MiB, 2 MiB, 2 MiB; node 1's page is in buffer 1: "104,101,108,108,111"$/m,
+    );
     assert.match(out, /^interleave_hit +0 +3 +3$/m);
     assert.match(out, /^Node 2, zone {3}Normal( +\d+){11}$/m);
   });
