@@ -347,6 +347,11 @@ export class Vmalloc {
       );
     }
     const pfn = addr / this.pageSize;
+    if (!this.phys.hasFrame(pfn)) {
+      throw new RangeError(
+        `${name} (${hex(addr)}) is in no node: a hole between one node's end and the next node's window`,
+      );
+    }
     const owner = this.buddy.ownerOf(pfn);
     if (owner === null || (owner.flags & PgFlag.HEAD) === 0) {
       throw new RangeError(

@@ -14,7 +14,7 @@ import {
   KmemError,
   type KmemOptions,
 } from "../../src/index.js";
-import { allMemory } from "../helpers.js";
+import { allMemory, assertMisuse } from "../helpers.js";
 
 const MiB = 1 << 20;
 const PAGE = 4096;
@@ -164,6 +164,41 @@ describe("NUMA nodes: construction", () => {
     assert.equal(mm.view(a, 2 * PAGE).length, 2 * PAGE);
     assert.equal(mm.view(a, 0).length, 0);
     mm.freePages(a, 1);
+    mm.verify();
+  });
+
+  it("misuse at a hole or a node's edge is refused with a KmemError, every buffer intact", () => {
+    // Node 0 of 512 KiB in a 1 MiB window: [512 KiB, 1 MiB) is a hole.
+    const mm = new Kmem({ nodes: [MiB / 2, MiB], maxOrder: 6 });
+    const hole = MiB / 2 + 4 * PAGE;
+    const c = mm.createCache("edge", 64);
+    assert.ok(c !== null);
+    const live = [mm.kmallocNode(64, GFP_KERNEL, 1), c.allocNode(GFP_KERNEL, 1)];
+    const pool = mm.createMempool(2, 128);
+    assert.ok(pool !== null);
+    const page1 = mm.allocPagesNode(1, 0);
+    for (const [what, code, fn] of [
+      ["kfree", "INVALID_FREE", () => mm.kfree(hole)],
+      ["kfree of a free page of node 1", "DOUBLE_FREE", () => mm.kfree(page1 + 2 * PAGE)],
+      ["ksize", "INVALID_FREE", () => mm.ksize(hole)],
+      ["krealloc", "INVALID_FREE", () => mm.krealloc(hole, 10)],
+      ["cache free", "INVALID_FREE", () => c.free(hole)],
+      ["freePages", "INVALID_FREE", () => mm.freePages(hole, 0)],
+      ["freePages of node 1 twice", "DOUBLE_FREE", () => mm.freePages(page1 + PAGE, 0)],
+      ["vfree", "INVALID_FREE", () => mm.vfree(hole)],
+      ["pool free", "INVALID_FREE", () => pool.free(hole)],
+      ["getUint32", "FAULT", () => mm.getUint32(hole)],
+      ["write", "FAULT", () => mm.write(MiB / 2 - 2, new Uint8Array(4))],
+    ] as const) {
+      assert.doesNotThrow(() => {
+        assertMisuse(mm, code, fn, true);
+      }, what);
+    }
+    assert.throws(() => mm.vmap([hole]), /pages\[0\] \(0x84000\) is in no node/);
+    for (const a of live.slice(0, 1)) mm.kfree(a);
+    c.free(live[1] as number);
+    pool.destroy();
+    mm.freePages(page1, 0);
     mm.verify();
   });
 
