@@ -75,7 +75,6 @@ function stampWord(who: number, serial: number): number {
 export function stress(mm: Kmem, cfg: StressConfig): StressResult {
   const rng = new Prng(cfg.seed);
   const caches = cfg.cacheNames.map((n) => mm.findCache(n) as KmemCache);
-  const words = new Int32Array(mm.memory.buffer);
   const out = new Int32Array(cfg.out);
   const inn = new Int32Array(cfg.in);
   const held: Held[] = [];
@@ -92,15 +91,16 @@ export function stress(mm: Kmem, cfg: StressConfig): StressResult {
 
   const stampIt = (addr: number): number => {
     const s = stampWord(cfg.who, ++serial);
-    words[addr >>> 2] = s;
-    words[(addr >>> 2) + 1] = addr ^ 0x5a5a5a5a;
+    // Through the accessors: with NUMA nodes in buffers of their own, any node's bytes.
+    mm.setInt32(addr, s);
+    mm.setInt32(addr + 4, addr ^ 0x5a5a5a5a);
     return s;
   };
   const check = (addr: number, stamp: number, what: string): void => {
-    if (words[addr >>> 2] !== stamp || words[(addr >>> 2) + 1] !== (addr ^ 0x5a5a5a5a)) {
+    if (mm.getInt32(addr) !== stamp || mm.getInt32(addr + 4) !== (addr ^ 0x5a5a5a5a)) {
       if (r.broken.length < 5) {
         r.broken.push(
-          `${what} at 0x${addr.toString(16)}: stamp ${words[addr >>> 2]} expected ${stamp}`,
+          `${what} at 0x${addr.toString(16)}: stamp ${mm.getInt32(addr)} expected ${stamp}`,
         );
       }
     }

@@ -15,12 +15,12 @@ import { makeCaches, newRing, type StressConfig, type StressResult, stress } fro
 const WORKER = new URL("./stress.worker.js", import.meta.url);
 
 function runWorker(
-  buffer: SharedArrayBuffer,
+  buffers: readonly SharedArrayBuffer[],
   cfg: StressConfig,
   waitMs: number,
 ): Promise<{ cpu: number; result: StressResult }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { buffer, cfg, waitMs } });
+    const w = new Worker(WORKER, { workerData: { buffers, cfg, waitMs } });
     let msg: { cpu: number; result: StressResult } | null = null;
     w.on("message", (m: { cpu: number; result: StressResult }) => (msg = m));
     w.on("error", reject);
@@ -37,9 +37,20 @@ async function round(
   ops: number,
   memory = 8 << 20,
   waitMs = 0,
+  nodes = 1,
 ): Promise<{ failures: number; stalls: number }> {
   // With waitMs, allocations that fail wait that long for the others to free (sleeping).
-  const main = new Kmem({ memory, cpus: 3, slab, allocWaitMs: waitMs });
+  // With nodes, a SharedArrayBuffer each; a context's node is its cpu id modulo nodes.
+  const main =
+    nodes > 1
+      ? new Kmem({
+          nodes: new Array(nodes).fill(memory / nodes),
+          cpus: 3,
+          slab,
+          allocWaitMs: waitMs,
+        })
+      : new Kmem({ memory, cpus: 3, slab, allocWaitMs: waitMs });
+  const buffers = main.buffers as SharedArrayBuffer[];
   const cacheNames = makeCaches(main);
   const rings = [newRing(64), newRing(64), newRing(64)];
   const deadline = Date.now() + 4000;
@@ -53,10 +64,7 @@ async function round(
     in: rings[(who + 2) % 3] as SharedArrayBuffer,
     cacheNames,
   });
-  const workers = [
-    runWorker(main.buffer as SharedArrayBuffer, cfg(1), waitMs),
-    runWorker(main.buffer as SharedArrayBuffer, cfg(2), waitMs),
-  ];
+  const workers = [runWorker(buffers, cfg(1), waitMs), runWorker(buffers, cfg(2), waitMs)];
   // The main thread takes part too, once the workers are on their way.
   await new Promise((resolve) => setTimeout(resolve, 20));
   const mine = stress(main, cfg(0));
@@ -116,5 +124,10 @@ describe("workers", () => {
 
   it("the same with SLOB behind kmalloc and the caches", async () => {
     await round("slob", 3, 15000);
+  });
+
+  it("the same over two NUMA nodes, a SharedArrayBuffer each (SLUB and SLOB)", async () => {
+    await round("slub", 6, 20000, 8 << 20, 0, 2);
+    await round("slob", 7, 10000, 8 << 20, 0, 2);
   });
 });
