@@ -323,13 +323,12 @@ export class SlabAllocator {
   private lockCache(c: KmemCache): void {
     if (this.smp) {
       const wi = c.lockIndex;
-      lock(this.wv[wi >>> this.ws] as Int32Array, wi & this.wm, this.cpuId, c.lockName);
+      lock(this.wordView(wi), this.wordIndex(wi), this.cpuId, c.lockName, this.h);
     }
   }
 
   private unlockCache(c: KmemCache): void {
-    if (this.smp)
-      unlock(this.wv[c.lockIndex >>> this.ws] as Int32Array, c.lockIndex & this.wm, this.cpuId);
+    if (this.smp) unlock(this.wordView(c.lockIndex), this.wordIndex(c.lockIndex), this.cpuId);
   }
 
   /* ------------------------------------------------------------------ caches */

@@ -53,11 +53,12 @@ export const canBlock: boolean = (() => {
 })();
 
 /**
- * Takes the lock at `w[i]` for `cpu`. `w` is a view from byte 0 of the buffer (so that the
- * header's cpu states are at their Hdr indices); `name` names the lock in errors.
+ * Takes the lock at `w[i]` for `cpu`; `name` names the lock in errors. `h` is a view from
+ * byte 0 of node 0's buffer (the header's cpu states at their Hdr indices): `w` itself
+ * unless the lock word lives elsewhere (a cache's list_lock in a descriptor on another node).
  */
-export function lock(w: Int32Array, i: number, cpu: number, name: string): void {
-  if (Atomics.compareExchange(w, i, 0, cpu + 1) !== 0) lockSlow(w, i, cpu, name);
+export function lock(w: Int32Array, i: number, cpu: number, name: string, h: Int32Array = w): void {
+  if (Atomics.compareExchange(w, i, 0, cpu + 1) !== 0) lockSlow(w, i, cpu, name, h);
 }
 
 /** Takes the lock if it is free; true if taken. */
@@ -75,7 +76,7 @@ export function lockOwner(w: Int32Array, i: number): number {
   return (Atomics.load(w, i) & LockWord.OWNER_MASK) - 1;
 }
 
-function lockSlow(w: Int32Array, i: number, cpu: number, name: string): void {
+function lockSlow(w: Int32Array, i: number, cpu: number, name: string, h: Int32Array): void {
   const mine = cpu + 1;
   const blocking = canBlock && w.buffer instanceof SharedArrayBuffer;
   for (let spin = 0; ; spin++) {
@@ -87,7 +88,7 @@ function lockSlow(w: Int32Array, i: number, cpu: number, name: string): void {
         return;
       continue;
     }
-    checkOwner(w, v, cpu, name);
+    checkOwner(w, h, v, cpu, name);
     if (spin < SPINS) continue;
     if ((v & LockWord.CONTENDED) === 0) {
       if (Atomics.compareExchange(w, i, v, v | LockWord.CONTENDED) !== v) continue;
@@ -97,7 +98,7 @@ function lockSlow(w: Int32Array, i: number, cpu: number, name: string): void {
 }
 
 /** A lock that can never be released: held by this very context, or by an offline cpu. */
-function checkOwner(w: Int32Array, v: number, cpu: number, name: string): void {
+function checkOwner(w: Int32Array, h: Int32Array, v: number, cpu: number, name: string): void {
   const owner = (v & LockWord.OWNER_MASK) - 1;
   if (owner === cpu) {
     throw new KmemError(
@@ -105,7 +106,7 @@ function checkOwner(w: Int32Array, v: number, cpu: number, name: string): void {
       `${name} is already held by this context (cpu ${cpu}): a shrinker, constructor or log function called back into kmem`,
     );
   }
-  const state = w[Hdr.PCP + Pcp.WORDS * owner + Pcp.STATE];
+  const state = h[Hdr.PCP + Pcp.WORDS * owner + Pcp.STATE];
   if (state !== CpuState.ONLINE) {
     throw new KmemError(
       "DEADLOCK",

@@ -12,6 +12,7 @@ import {
   GFP_NOWAIT,
   Kmem,
   KmemError,
+  SLAB_NO_MERGE,
   type KmemOptions,
 } from "../../src/index.js";
 import { allMemory, assertMisuse } from "../helpers.js";
@@ -200,6 +201,33 @@ describe("NUMA nodes: construction", () => {
     pool.destroy();
     mm.freePages(page1, 0);
     mm.verify();
+  });
+
+  it("a cache's list_lock on another node's buffer still knows its owner's cpu state", () => {
+    // Two contexts in one thread over unshared node buffers: a lock the other context holds
+    // can never be released meanwhile, which the owner check (cpu states in node 0's
+    // header) reports as such.
+    const a = new Kmem({ nodes: [new ArrayBuffer(MiB), new ArrayBuffer(MiB)], cpus: 2 });
+    const b = Kmem.attach(a.buffers);
+    a.setPolicy({ mode: "bind", nodes: [1] });
+    let c = null;
+    for (let i = 0; i < 64 && c === null; i++) {
+      const k = a.createCache(`far${i}`, 40, { flags: SLAB_NO_MERGE });
+      if (k !== null && a.nodeOf(k.lockIndex * 4) === 1) c = k;
+    }
+    assert.ok(c !== null, "a cache whose descriptor is on node 1");
+    a.setPolicy({ mode: "local" });
+    new DataView(a.buffers[1] as ArrayBuffer).setInt32(c.lockIndex * 4 - MiB, b.cpu + 1, true);
+    assert.throws(
+      () => {
+        for (let i = 0; i < 1000; i++) c.alloc(); // the slow path takes the list_lock
+      },
+      (err: unknown) =>
+        err instanceof KmemError &&
+        err.code === "DEADLOCK" &&
+        /list_lock of cache far\d+ is held by cpu 1 of this thread/.test(err.message),
+    );
+    new DataView(a.buffers[1] as ArrayBuffer).setInt32(c.lockIndex * 4 - MiB, 0, true);
   });
 
   it("splits one memory into nodes at consecutive addresses when memory is given", () => {
