@@ -29,8 +29,10 @@ import {
   NUMA_STAT_NAMES,
   PhysMem,
   VM_EVENT_NAMES,
+  Zone,
+  zoneBase,
 } from "./memory/index.js";
-import { claimCpu, cpuState, lock, setCpuState, unlock } from "./sync/index.js";
+import { claimCpu, cpuState, forceCpuState, lock, setCpuState, unlock } from "./sync/index.js";
 import {
   BuddyAllocator,
   checkGfp,
@@ -185,7 +187,12 @@ const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node"] as const;
 const MAX_WAIT_MS = 2 ** 31 - 1;
 
 /** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
-let attaching: { buffer: Backing | readonly Backing[]; options: AttachOptions } | null = null;
+let attaching: {
+  buffer: Backing | readonly Backing[];
+  options: AttachOptions;
+  /** Kmem.reopen: take cpu 0 over and drain every other cpu (their contexts are gone). */
+  reopen: boolean;
+} | null = null;
 const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
@@ -273,7 +280,11 @@ export class Kmem {
       // Kmem.attach: open the instance another context built, as a cpu of its own.
       const phys = PhysMem.attach(attach.buffer);
       const h = phys.header;
-      const cpu = claimCpu(h, phys.nrCpus);
+      if (attach.options.node !== undefined) {
+        checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);
+      }
+      const gone = attach.reopen ? takeOver(h, phys) : [];
+      const cpu = attach.reopen ? 0 : claimCpu(h, phys.nrCpus);
       if (cpu < 0) {
         throw new Error(
           `Kmem.attach: all ${phys.nrCpus} cpus of the instance are in use (offline one with offlineCpu when its worker exits, or create the instance with more cpus)`,
@@ -286,10 +297,7 @@ export class Kmem {
         this.phys = phys;
         this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
         this.buddy.log = log;
-        if (attach.options.node !== undefined) {
-          checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);
-          this.buddy.setLocalNode(attach.options.node);
-        }
+        if (attach.options.node !== undefined) this.buddy.setLocalNode(attach.options.node);
         if (attach.options.allocWaitMs !== undefined) {
           this.buddy.waitMs = attach.options.allocWaitMs;
         }
@@ -318,8 +326,15 @@ export class Kmem {
           this.slab = slub;
           this.km = new Kmalloc(phys, this.buddy, slub, false);
         }
+        // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go
+        // back to the shared lists, as offlineCpu does.
+        for (const id of gone) {
+          this.slab.drainCpu(id);
+          this.buddy.drainOffline(id);
+          setCpuState(h, id, CpuState.DEAD, CpuState.OFFLINE);
+        }
       } catch (err) {
-        setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
+        if (!attach.reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
         throw err;
       }
       this.vm = new Vmalloc(phys, this.buddy, this.km, this.debug.includes("U"));
@@ -431,30 +446,25 @@ export class Kmem {
     buffer: SharedArrayBuffer | ArrayBuffer | readonly (SharedArrayBuffer | ArrayBuffer)[],
     options: AttachOptions = {},
   ): Kmem {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Kmem.attach options must be an object, got ${describe(options)}`);
-    }
-    checkKnownKeys("Kmem.attach", options, ATTACH_KEYS);
-    if (options.log !== undefined && typeof options.log !== "function") {
-      throw new TypeError(`log must be a function, got ${describe(options.log)}`);
-    }
-    if (options.allocWaitMs !== undefined) {
-      checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
-    }
-    if (options.ctors !== undefined) {
-      if (typeof options.ctors !== "object" || options.ctors === null) {
-        throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
-      }
-      for (const fn of Object.values(options.ctors)) checkCtor(fn);
-    }
-    attaching = { buffer, options };
-    try {
-      return new Kmem({ memory: 0 });
-    } finally {
-      attaching = null;
-    }
+    return open("Kmem.attach", buffer, options, false);
   }
 
+  /**
+   * Reopens an instance none of whose contexts is running any more: a snapshot (a copy of
+   * its buffer, or of each node's buffer, taken between calls), or a buffer whose workers
+   * have all exited. This context becomes cpu 0 and keeps cpu 0's per-cpu pages and objects;
+   * every other cpu that was online is drained back to the shared lists, as offlineCpu does.
+   * Throws an Error as attach does, and when the snapshot was taken inside a call (a lock
+   * held). Never use it on an instance another context is still using: use attach.
+   */
+  static reopen(
+    buffer: SharedArrayBuffer | ArrayBuffer | readonly (SharedArrayBuffer | ArrayBuffer)[],
+    options: AttachOptions = {},
+  ): Kmem {
+    return open("Kmem.reopen", buffer, options, true);
+  }
+
+  /** This context's cpu id (0 for the context that built the instance). */
   /** This context's cpu id (0 for the context that built the instance). */
   get cpu(): number {
     return this.buddy.cpu;
@@ -1297,6 +1307,70 @@ export class Kmem {
   get buffers(): readonly Backing[] {
     return this.phys.buffers;
   }
+}
+
+/** Kmem.attach and Kmem.reopen: the options checked, then the constructor's attach path. */
+function open(
+  fn: string,
+  buffer: Backing | readonly Backing[],
+  options: AttachOptions,
+  reopen: boolean,
+): Kmem {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${fn} options must be an object, got ${describe(options)}`);
+  }
+  checkKnownKeys(fn, options, ATTACH_KEYS);
+  if (options.log !== undefined && typeof options.log !== "function") {
+    throw new TypeError(`log must be a function, got ${describe(options.log)}`);
+  }
+  if (options.allocWaitMs !== undefined) {
+    checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
+  }
+  if (options.ctors !== undefined) {
+    if (typeof options.ctors !== "object" || options.ctors === null) {
+      throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
+    }
+    for (const ctor of Object.values(options.ctors)) checkCtor(ctor);
+  }
+  attaching = { buffer, options, reopen };
+  try {
+    return new Kmem({ memory: 0 });
+  } finally {
+    attaching = null;
+  }
+}
+
+/**
+ * Kmem.reopen: the instance must be at rest (no lock held, as between calls); cpu 0 becomes
+ * this context's, every other cpu that was online is marked DEAD for draining (returned),
+ * and nobody waits for memory any more.
+ */
+function takeOver(h: Int32Array, phys: PhysMem): number[] {
+  const locks: [number, string][] = [
+    [Hdr.LOCK_SLAB, "slab_mutex"],
+    [Hdr.LOCK_SLOB, "the SLOB lock"],
+    [Hdr.LOCK_POOL, "the mempool lock"],
+    [Hdr.LOCK_VMALLOC, "the vmalloc lock"],
+  ];
+  for (let n = 0; n < phys.nrNodes; n++)
+    locks.push([zoneBase(phys.nrCpus, n) + Zone.LOCK, `the zone lock of node ${n}`]);
+  for (const [i, name] of locks) {
+    if (h[i] !== 0) {
+      throw new Error(
+        `Kmem.reopen: ${name} is held (by cpu ${((h[i] as number) & 0xffff) - 1}): the snapshot was taken inside a call, not between calls`,
+      );
+    }
+  }
+  const gone: number[] = [];
+  for (let id = 1; id < phys.nrCpus; id++) {
+    if (cpuState(h, id) !== CpuState.OFFLINE) {
+      forceCpuState(h, id, CpuState.DEAD);
+      gone.push(id);
+    }
+  }
+  forceCpuState(h, 0, CpuState.ONLINE);
+  h[Hdr.FREE_WAITERS] = 0;
+  return gone;
 }
 
 function checkBoolean(name: string, value: unknown): boolean {

@@ -31,6 +31,11 @@ export function cpuState(h: Int32Array, cpu: number): number {
   return Atomics.load(h, stateIndex(cpu));
 }
 
+/** Sets `cpu`'s state outright (reopening an instance whose contexts are all gone). */
+export function forceCpuState(h: Int32Array, cpu: number, state: number): void {
+  Atomics.store(h, stateIndex(cpu), state);
+}
+
 /** Moves `cpu` from state `from` to `to`; false if it was not in `from`. */
 export function setCpuState(h: Int32Array, cpu: number, from: number, to: number): boolean {
   return Atomics.compareExchange(h, stateIndex(cpu), from, to) === from;

@@ -1,3 +1,3 @@
 /* Locks and cpu ids for contexts sharing one buffer (the main thread and workers). */
-export { claimCpu, cpuState, setCpuState } from "./cpu.js";
+export { claimCpu, cpuState, forceCpuState, setCpuState } from "./cpu.js";
 export { canBlock, LockWord, lock, lockOwner, tryLock, unlock } from "./lock.js";
