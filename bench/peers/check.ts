@@ -140,7 +140,7 @@ function checkPeer(peer: PeerAllocator, seed: number): Report {
   const emptyFootprint = peer.footprint();
 
   // Failure must be a 0, and the heap must still work after it.
-  if (peer.name !== "Uint8Array" && peer.name !== "floor") {
+  if (peer.baseline === undefined) {
     for (const size of [HEAP_BYTES * 2, 2 ** 31]) {
       const h = peer.alloc(size);
       if (h !== 0) throw new Error(`alloc(${size}) on a ${HEAP_BYTES}-byte heap gave ${h}`);
@@ -153,9 +153,9 @@ function checkPeer(peer: PeerAllocator, seed: number): Report {
   // Capacity: 4 KiB blocks until the heap is full (the floor counts slots; no bound for
   // Uint8Array, so it is skipped).
   let fill4k: number | undefined;
-  if (peer.name !== "Uint8Array") {
+  if (peer.baseline !== "Uint8Array") {
     const handles: number[] = [];
-    const size = peer.name === "floor" ? 1 : 4096;
+    const size = peer.baseline === "floor" ? 1 : 4096;
     for (;;) {
       const h = peer.alloc(size);
       if (h === 0) break;
@@ -163,7 +163,7 @@ function checkPeer(peer: PeerAllocator, seed: number): Report {
       if (handles.length > HEAP_BYTES) throw new Error("capacity test never failed");
     }
     fill4k =
-      peer.name === "floor"
+      peer.baseline === "floor"
         ? handles.length / (HEAP_BYTES / 16)
         : (handles.length * size) / HEAP_BYTES;
     for (const h of handles) peer.free(h);

@@ -15,6 +15,11 @@ import { createTlsf } from "./tlsf.js";
 
 export interface PeerAllocator {
   readonly name: string;
+  /**
+   * The two baselines that are no heap: "Uint8Array" (no bound, the GC's memory) and
+   * "floor" (fixed slots, sizes ignored). Absent for real allocators.
+   */
+  readonly baseline?: "Uint8Array" | "floor";
   /** Returns a handle (an address/offset or an index) > 0, or 0 on failure. */
   alloc(size: number): number;
   free(handle: number): void;
@@ -129,6 +134,7 @@ export function createTypedArrayPeer(): PeerAllocator {
   const freeIds: number[] = [];
   return {
     name: "new Uint8Array(n)",
+    baseline: "Uint8Array",
     alloc(size) {
       let array: Uint8Array;
       try {
@@ -161,6 +167,7 @@ export function createFloor(heapBytes: number): PeerAllocator {
   let top = slots;
   return {
     name: "floor: LIFO freelist in an Int32Array",
+    baseline: "floor",
     alloc: () => (top === 0 ? 0 : (stack[--top] as number)),
     free(handle) {
       stack[top++] = handle;
