@@ -1,8 +1,3 @@
-/* Workloads: seeded generators and their runners. */
-export {
-  type PageChurnOptions,
-  type PageChurnResult,
-  pickOrder,
-  runPageChurn,
-} from "./page-churn.js";
+/* Workloads: the seeded PRNG and the page benchmarks' order mix. */
+export { pickOrder } from "./order-mix.js";
 export { Prng } from "./prng.js";
