@@ -278,7 +278,7 @@ export class Kmem {
     attaching = null;
     if (attach !== null) {
       // Kmem.attach: open the instance another context built, as a cpu of its own.
-      const phys = PhysMem.attach(attach.buffer);
+      const phys = PhysMem.attach(attach.buffer, attach.reopen ? "Kmem.reopen" : "Kmem.attach");
       const h = phys.header;
       if (attach.options.node !== undefined) {
         checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);

@@ -302,24 +302,24 @@ export class PhysMem {
    * header, nothing is written. Throws an Error saying why when the buffer holds no kmem
    * instance of this layout version.
    */
-  static attach(given: unknown): PhysMem {
+  static attach(given: unknown, fn = "Kmem.attach"): PhysMem {
     const list = Array.isArray(given) ? (given as unknown[]) : null;
     const buffer: unknown = list === null ? given : list[0];
     if (!isBacking(buffer) || (list !== null && !list.every(isBacking))) {
       throw new TypeError(
-        `Kmem.attach needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, or the array of its node buffers (mm.buffers), got ${describe(given)}`,
+        `${fn} needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, or the array of its node buffers (mm.buffers), got ${describe(given)}`,
       );
     }
     const h = headerOf(buffer);
     if (h === null || Atomics.load(h, Hdr.MAGIC) !== Layout.MAGIC) {
       throw new Error(
-        `Kmem.attach: the buffer (${buffer.byteLength} bytes) is not a kmem instance: its header has no kmem magic`,
+        `${fn}: the buffer (${buffer.byteLength} bytes) is not a kmem instance: its header has no kmem magic`,
       );
     }
     const version = h[Hdr.VERSION] as number;
     if (version !== Layout.VERSION) {
       throw new Error(
-        `Kmem.attach: the buffer holds a kmem instance of layout version ${version}; this kmem reads version ${Layout.VERSION}`,
+        `${fn}: the buffer holds a kmem instance of layout version ${version}; this kmem reads version ${Layout.VERSION}`,
       );
     }
     const nrCpus = h[Hdr.NR_CPUS] as number;
@@ -332,14 +332,17 @@ export class PhysMem {
       nrNodes > Layout.MAX_NODES ||
       (h[Hdr.HEADER_WORDS] as number) * 4 > buffer.byteLength
     ) {
-      throw new Error("Kmem.attach: the buffer's kmem header is damaged (cpus, nodes or size)");
+      throw new Error(`${fn}: the buffer's kmem header is damaged (cpus, nodes or size)`);
     }
     const nrBuffers = h[Hdr.NR_BUFFERS] as number;
+    if (nrBuffers !== 1 && nrBuffers !== nrNodes) {
+      throw new Error(`${fn}: the buffer's kmem header is damaged (buffers)`);
+    }
     if (nrBuffers !== (list === null ? 1 : list.length)) {
       throw new Error(
         nrBuffers > 1
-          ? `Kmem.attach: the instance keeps its ${nrNodes} nodes in ${nrBuffers} buffers; attach with all of them, in node order (mm.buffers)`
-          : `Kmem.attach: the instance is one buffer, but ${list?.length} were given`,
+          ? `${fn}: the instance keeps its ${nrNodes} nodes in ${nrBuffers} buffers; attach with all of them, in node order (mm.buffers)`
+          : `${fn}: the instance is one buffer, but ${list?.length} were given`,
       );
     }
     const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus, nrNodes);
@@ -371,7 +374,7 @@ export class PhysMem {
       mem.nodeEnd.some((end, n) => end !== words[zoneBase(nrCpus, n) + Zone.END_PFN])
     ) {
       throw new Error(
-        "Kmem.attach: the buffer's kmem header does not match its size (a damaged or truncated instance)",
+        `${fn}: the buffer's kmem header does not match its size (a damaged or truncated instance)`,
       );
     }
     return mem;
