@@ -667,7 +667,7 @@ export class Kmem {
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.km.kmalloc(size, gfp);
+    return this.km.kmalloc(size, gfp) >>> 0;
   }
 
   /**
@@ -678,14 +678,14 @@ export class Kmem {
     if (size >>> 0 !== size) return this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
-    return this.km.kmallocNode(size, gfp, nid);
+    return this.km.kmallocNode(size, gfp, nid) >>> 0;
   }
 
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.km.kmalloc(size, gfp | Gfp.ZERO);
+    return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
 
   /** A zeroed array of `n` elements of `size` bytes; 0 if n * size overflows. */
@@ -695,7 +695,7 @@ export class Kmem {
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
     const bytes = n * size;
     if (bytes > 0xffffffff) return 0;
-    return this.km.kmalloc(bytes, gfp | Gfp.ZERO);
+    return this.km.kmalloc(bytes, gfp | Gfp.ZERO) >>> 0;
   }
 
   /**
@@ -711,7 +711,7 @@ export class Kmem {
       return 0;
     }
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.km.krealloc(addr, size, gfp, this.initOnAlloc);
+    return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */

@@ -221,7 +221,7 @@ export class Mempool {
       if (el === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0) el = this.allocElement(full);
     }
     if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
-    return el;
+    return el >>> 0;
   }
 
   private zero(el: number): void {
@@ -274,7 +274,7 @@ export class Mempool {
     const base = w.word(d + Pool.ELEMENTS) >>> 2;
     const n = w.word(d + Pool.CURR_NR);
     for (let i = 0; i < n; i++) {
-      if (w.word(base + i) === addr) {
+      if (w.word(base + i) === (addr | 0)) {
         throw new KmemError(
           "DOUBLE_FREE",
           `mempool free(${hex(addr)}): the element is already in the reserve`,

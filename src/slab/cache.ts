@@ -174,7 +174,8 @@ export class KmemCache {
   alloc(gfp: number = Gfp.KERNEL): number {
     if (this.dead) this.deadCache("alloc");
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
-    return this.slab.alloc(this, gfp, -1);
+    // Object addresses live in i32 words (negative from 2 GiB up): unsigned for the caller.
+    return this.slab.alloc(this, gfp, -1) >>> 0;
   }
 
   /**
@@ -185,7 +186,7 @@ export class KmemCache {
     if (this.dead) this.deadCache("allocNode");
     if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
     checkNodeArg(nid, this.slab.nodeCount(), `${this.name}: `);
-    return this.slab.allocNode(this, gfp, -1, nid);
+    return this.slab.allocNode(this, gfp, -1, nid) >>> 0;
   }
 
   /** Frees an object of this cache. */

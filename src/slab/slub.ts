@@ -336,7 +336,11 @@ export class SlabAllocator {
   /** The smallest id no cache in memory uses (slab_mutex held). */
   private newId(): number {
     const used = new Set<number>();
-    for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0; d = this.word((d >>> 2) + Desc.NEXT)) {
+    for (
+      let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
+      d !== 0;
+      d = this.word((d >>> 2) + Desc.NEXT) >>> 0
+    ) {
       used.add(this.word((d >>> 2) + Desc.ID));
     }
     let id = 0;
@@ -452,7 +456,7 @@ export class SlabAllocator {
   }
 
   private linkCache(desc: number): void {
-    const head = this.h[Hdr.SLAB_CACHES] as number;
+    const head = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
     this.setWord((desc >>> 2) + Desc.NEXT, head);
     this.setWord((desc >>> 2) + Desc.PREV, 0);
     if (head !== 0) this.setWord((head >>> 2) + Desc.PREV, desc);
@@ -460,8 +464,8 @@ export class SlabAllocator {
   }
 
   private unlinkCache(desc: number): void {
-    const next = this.word((desc >>> 2) + Desc.NEXT);
-    const prev = this.word((desc >>> 2) + Desc.PREV);
+    const next = this.word((desc >>> 2) + Desc.NEXT) >>> 0;
+    const prev = this.word((desc >>> 2) + Desc.PREV) >>> 0;
     if (prev !== 0) this.setWord((prev >>> 2) + Desc.NEXT, next);
     else this.h[Hdr.SLAB_CACHES] = next;
     if (next !== 0) this.setWord((next >>> 2) + Desc.PREV, prev);
@@ -476,7 +480,7 @@ export class SlabAllocator {
     const w = desc >>> 2;
     const id = this.word(w + Desc.ID);
     const name = this.readName(desc);
-    const aliasOf = this.word(w + Desc.ALIAS_OF);
+    const aliasOf = this.word(w + Desc.ALIAS_OF) >>> 0;
     let c: KmemCache;
     if (aliasOf !== 0) {
       const realId = this.word((aliasOf >>> 2) + Desc.ID);
@@ -557,9 +561,9 @@ export class SlabAllocator {
     this.lockSlab();
     try {
       for (
-        let d = this.h[Hdr.SLAB_CACHES] as number;
+        let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
         d !== 0;
-        d = this.word((d >>> 2) + Desc.NEXT)
+        d = this.word((d >>> 2) + Desc.NEXT) >>> 0
       ) {
         if (this.word((d >>> 2) + Desc.ID) !== id) continue;
         const known = this.caches[id];
@@ -586,16 +590,16 @@ export class SlabAllocator {
     const out: KmemCache[] = [];
     const descs: number[] = [];
     for (
-      let d = this.h[Hdr.SLAB_CACHES] as number;
+      let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
       d !== 0 && descs.length <= this.totalPages;
-      d = this.word((d >>> 2) + Desc.NEXT)
+      d = this.word((d >>> 2) + Desc.NEXT) >>> 0
     ) {
       descs.push(d);
     }
     // Real caches first, so that an alias finds its real cache's handle.
     for (const pass of [0, 1]) {
       for (const d of descs) {
-        const isAlias = this.word((d >>> 2) + Desc.ALIAS_OF) !== 0;
+        const isAlias = this.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
         if (isAlias !== (pass === 1)) continue;
         const id = this.word((d >>> 2) + Desc.ID);
         const known = this.caches[id];
@@ -936,10 +940,10 @@ export class SlabAllocator {
   private takeOne(c: KmemCache, pfn: number): number {
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    const obj = f[i + Pg.SLAB_FREELIST] as number;
+    const obj = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
     const start = pfn * this.pageSize + c.redLeft;
     const fp = obj + c.offset;
-    const next = obj === 0 ? 0 : this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+    const next = obj === 0 ? 0 : (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
     const off = obj - start;
     const idx =
       (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
@@ -1003,11 +1007,11 @@ export class SlabAllocator {
   private slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
-    const obj = cpu[CpuSlot.FREELIST] as number;
+    const obj = (cpu[CpuSlot.FREELIST] as number) >>> 0;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
-      const start = cpu[CpuSlot.START] as number;
+      const next = ((this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp)) >>> 0;
+      const start = (cpu[CpuSlot.START] as number) >>> 0;
       // The object must be a slot start of the cpu slab (a forged free pointer may land
       // inside one), and the next pointer must stay inside the slab.
       const off = obj - start;
@@ -1039,11 +1043,11 @@ export class SlabAllocator {
   private slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
-    const obj = cpu[CpuSlot.FREELIST] as number;
+    const obj = (cpu[CpuSlot.FREELIST] as number) >>> 0;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
-      const start = cpu[CpuSlot.START] as number;
+      const next = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+      const start = (cpu[CpuSlot.START] as number) >>> 0;
       const off = obj - start;
       const idx =
         (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
@@ -1074,7 +1078,7 @@ export class SlabAllocator {
   private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
-    const obj = cpu[CpuSlot.SHEAF + n] as number;
+    const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
     cpu[CpuSlot.SHEAF_COUNT] = n;
     const head = this.slabOf(obj);
     const off = obj - (head * this.pageSize + c.redLeft);
@@ -1110,7 +1114,7 @@ export class SlabAllocator {
   private flushSheafLocked(c: KmemCache, slot: Int32Array, k: number): void {
     const n = slot[CpuSlot.SHEAF_COUNT] as number;
     for (let j = 0; j < k; j++) {
-      const obj = slot[CpuSlot.SHEAF + j] as number;
+      const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
       this.slabFree(c, this.slabOf(obj), obj);
     }
     slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + k, CpuSlot.SHEAF + n);
@@ -1134,7 +1138,7 @@ export class SlabAllocator {
         const cur = cpu[CpuSlot.SLAB] as number;
         if (cur !== 0) {
           const i = cur * Frame.WORDS;
-          const fl = f[i + Pg.SLAB_FREELIST] as number;
+          const fl = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
           const counters = f[i + Pg.SLAB_COUNTERS] as number;
           if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
             // Objects freed to the cpu slab by the slow path meanwhile.
@@ -1326,7 +1330,7 @@ export class SlabAllocator {
     const i = pfn * Frame.WORDS;
     const cpu = c.cpu;
     const counters = f[i + Pg.SLAB_COUNTERS] as number;
-    cpu[CpuSlot.FREELIST] = f[i + Pg.SLAB_FREELIST] as number;
+    cpu[CpuSlot.FREELIST] = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
     f[i + Pg.SLAB_FREELIST] = 0;
     f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
     const start = pfn * this.pageSize + c.redLeft;
@@ -1346,7 +1350,7 @@ export class SlabAllocator {
     if (pfn === 0) return;
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    let head = cpu[CpuSlot.FREELIST] as number;
+    let head = (cpu[CpuSlot.FREELIST] as number) >>> 0;
     cpu[CpuSlot.SLAB] = 0;
     cpu[CpuSlot.FREELIST] = 0;
     cpu[CpuSlot.START] = 0;
@@ -1362,7 +1366,7 @@ export class SlabAllocator {
       n++;
       tail = obj;
       const fp = obj + c.offset;
-      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const next = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
       if (next !== 0 && (next < start || next >= end || n > c.objects)) {
         this.reportFreelist(c, obj);
         n = 0;
@@ -2201,7 +2205,7 @@ export class SlabAllocator {
     let n = 0;
     let prev = 0;
     const max = Math.floor((this.totalPages * this.pageSize) / (Desc.WORDS * 4));
-    for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
+    for (let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
       const w = d >>> 2;
       if (
         d < 0 ||
@@ -2212,11 +2216,11 @@ export class SlabAllocator {
         corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
       if (this.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);
-      if (this.word(w + Desc.PREV) !== prev)
+      if (this.word(w + Desc.PREV) >>> 0 !== prev)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a wrong back link`);
       if (++n > max) corrupt("SLAB-7", "slab_caches is cyclic");
       prev = d;
-      d = this.word(w + Desc.NEXT);
+      d = this.word(w + Desc.NEXT) >>> 0;
     }
   }
 
@@ -2230,7 +2234,7 @@ export class SlabAllocator {
     this.quarantinedSeen.clear();
     const live = this.caches.filter((c) => c !== null).length;
     let n = 0;
-    for (let d = this.h[Hdr.SLAB_CACHES] as number; d !== 0;) {
+    for (let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
       const w = d >>> 2;
       const c = this.caches[this.word(w + Desc.ID)];
       if (c === null || c === undefined || c.desc !== d)
@@ -2240,7 +2244,7 @@ export class SlabAllocator {
         );
       if (++n > live)
         corrupt("SLAB-7", "slab_caches is longer than the number of caches, or cyclic");
-      d = this.word(w + Desc.NEXT);
+      d = this.word(w + Desc.NEXT) >>> 0;
     }
     if (n !== live) corrupt("SLAB-7", `slab_caches holds ${n} caches, ${live} exist`);
     for (const c of this.caches) {
@@ -2268,7 +2272,7 @@ export class SlabAllocator {
           );
         }
         if (
-          cpu[CpuSlot.START] !== pfn * this.pageSize + c.redLeft ||
+          (cpu[CpuSlot.START] as number) >>> 0 !== pfn * this.pageSize + c.redLeft ||
           cpu[CpuSlot.BITMAP] !== this.bitmapWord(c, pfn)
         ) {
           corrupt(
@@ -2296,7 +2300,7 @@ export class SlabAllocator {
         );
       }
       for (let j = 0; j < n; j++) {
-        const obj = cpu[CpuSlot.SHEAF + j] as number;
+        const obj = (cpu[CpuSlot.SHEAF + j] as number) >>> 0;
         const head = obj >>> 0 === obj ? this.slabOf(obj) : 0;
         const off = obj - (head * this.pageSize + c.redLeft);
         if (
@@ -2374,11 +2378,11 @@ export class SlabAllocator {
           corrupt("SLAB-2", `object ${hex(obj)} of ${c.name} is on ${what} but marked allocated`);
         n++;
         const fp = obj + c.offset;
-        obj = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+        obj = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
       }
       return n;
     };
-    const own = walk(f[i + Pg.SLAB_FREELIST] as number, "the freelist");
+    const own = walk((f[i + Pg.SLAB_FREELIST] as number) >>> 0, "the freelist");
     if ((counters & SlabState.INUSE_MASK) !== c.objects - own) {
       corrupt(
         "SLAB-2",
@@ -2386,7 +2390,9 @@ export class SlabAllocator {
       );
     }
     const cpuFree =
-      cpuSlot !== undefined ? walk(cpuSlot[CpuSlot.FREELIST] as number, "the cpu freelist") : 0;
+      cpuSlot !== undefined
+        ? walk((cpuSlot[CpuSlot.FREELIST] as number) >>> 0, "the cpu freelist")
+        : 0;
     if (set + own + cpuFree + inSheaf.size !== c.objects) {
       corrupt(
         "SLAB-3",

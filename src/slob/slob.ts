@@ -279,9 +279,9 @@ export class SlobAllocator implements CacheBackend {
   private syncCaches(): void {
     const seen = new Set<number>();
     for (
-      let d = this.d[SlobDesc.CACHES] as number;
+      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
       d !== 0 && seen.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
+      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
     ) {
       const id = this.phys.word((d >>> 2) + CacheDesc.ID);
       seen.add(id);
@@ -622,7 +622,7 @@ export class SlobAllocator implements CacheBackend {
       f[i + SlobPg.UNITS] = 0;
       f[i + SlobPg.FREELIST] = 0;
       this.pageGauge(-1);
-      this.buddy.freePages(pfn << this.pageShift, 0);
+      this.buddy.freePages(pfn * this.pageSize, 0);
       return;
     }
     f[i + SlobPg.UNITS] = free + units;
@@ -934,7 +934,7 @@ export class SlobAllocator implements CacheBackend {
       dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
       this.phys.span(desc + CacheDesc.NAME * 4, nameBytes.length).set(nameBytes);
       // Link as the newest cache.
-      const first = this.d[SlobDesc.CACHES] as number;
+      const first = (this.d[SlobDesc.CACHES] as number) >>> 0;
       dv[CacheDesc.NEXT] = first;
       if (first !== 0) this.phys.setWord((first >>> 2) + CacheDesc.PREV, desc);
       this.d[SlobDesc.CACHES] = desc;
@@ -952,9 +952,9 @@ export class SlobAllocator implements CacheBackend {
   private newId(): number {
     const used = new Set<number>();
     for (
-      let d = this.d[SlobDesc.CACHES] as number;
+      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
       d !== 0 && used.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
+      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
     ) {
       used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
     }
@@ -1107,9 +1107,9 @@ export class SlobAllocator implements CacheBackend {
       if (this.smp) this.syncCaches();
       const out: KmemCache[] = [];
       for (
-        let d = this.d[SlobDesc.CACHES] as number;
+        let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
         d !== 0;
-        d = this.phys.word((d >>> 2) + CacheDesc.NEXT)
+        d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
       ) {
         const c = this.caches[this.phys.word((d >>> 2) + CacheDesc.ID)];
         if (c !== null && c !== undefined) out.push(c);

@@ -122,14 +122,14 @@ export class Vmalloc {
     this.pt = new PageTables(phys, phys.frames, buddy, g.levels, this.d);
     this.areas = new VmapAreas(phys, records, this.d);
     // A buffer that has the layer set up already (reopened): take its descriptor.
-    const desc = this.h[Hdr.VMALLOC] as number;
+    const desc = (this.h[Hdr.VMALLOC] as number) >>> 0;
     if (desc !== 0) this.adopt(desc);
   }
 
   /** Takes the descriptor another context of a shared instance made, if there is one now. */
   refresh(): void {
     if (this.desc !== 0) return;
-    const desc = this.h[Hdr.VMALLOC] as number;
+    const desc = (this.h[Hdr.VMALLOC] as number) >>> 0;
     if (desc !== 0) this.adopt(desc);
   }
 
@@ -437,7 +437,7 @@ export class Vmalloc {
     const f = this.f;
     const managed = this.phys.firstManagedPfn;
     const total = this.phys.totalPages;
-    const desc = this.h[Hdr.VMALLOC] as number;
+    const desc = (this.h[Hdr.VMALLOC] as number) >>> 0;
     let vmallocFrames = 0;
     let tableFrames = 0;
     for (let pfn = managed; pfn < total; pfn++) {
