@@ -40,7 +40,11 @@ export interface VmGeometry {
 export function vmallocGeometry(totalPages: number, pageShift: number): VmGeometry {
   const pageSize = 2 ** pageShift;
   const physEnd = totalPages * pageSize;
-  const start = Math.floor((physEnd + VMALLOC_OFFSET) / VMALLOC_OFFSET) * VMALLOC_OFFSET;
+  // Never past 4 GiB: with physical memory reaching that far the space is empty.
+  const start = Math.min(
+    Math.floor((physEnd + VMALLOC_OFFSET) / VMALLOC_OFFSET) * VMALLOC_OFFSET,
+    2 ** 32,
+  );
   const entryBits = pageShift - 2;
   const perTable = 2 ** entryBits;
   // Whole leaf tables, and addresses that fit in 32 bits: with physical memory near 4 GiB

@@ -84,6 +84,17 @@ describe("the vmalloc space", () => {
     mm.vfree(a);
     mm.verify();
   });
+
+  it("is empty when physical memory reaches 4 GiB: vmalloc gives 0, kvmalloc uses kmalloc", () => {
+    const mm = new Kmem({ nodes: [2 ** 31, 2 ** 31] });
+    assert.equal(mm.vmallocStart, 2 ** 32);
+    assert.equal(mm.vmallocEnd, 2 ** 32);
+    assert.equal(mm.vmalloc(4096), 0);
+    const kv = mm.kvmalloc(MiB);
+    assert.ok(kv > 0 && kv < 2 ** 32);
+    mm.kvfree(kv);
+    mm.verify();
+  });
 });
 
 describe("vmalloc and vfree", () => {
