@@ -3,31 +3,68 @@
  * machine is too noisy to compare builds within a few percent):
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     node --no-concurrent-recompilation dist/bench/instructions.js kmalloc 200000 [cpus]
+ *     node --no-concurrent-recompilation dist/bench/instructions.js KIND N [CPUS] [LAYOUT]
  *
- * Run it at two iteration counts and divide the difference of the totals by the difference
- * of the counts: start-up cancels out, what is left is the cost of one pair.
+ *   KIND    kmalloc (kmalloc(64)+kfree), pages (allocPages(0)+freePages), access
+ *           (setUint32+getUint32 on a kmalloc block), vaccess (the same on a vmalloc area)
+ *   LAYOUT  one (64 MiB, one node), ranges (two nodes of 32 MiB splitting one buffer),
+ *           buffers (two nodes of 32 MiB, a buffer each)
+ *
+ * Run it at two iteration counts (1,000,000 and 3,000,000) and divide the difference of the
+ * totals by the difference of the counts: start-up cancels out, what is left is one pair.
+ * Each loop is a function of its own: optimised code, not the module's top level.
  */
 
-import { Kmem } from "../src/index.js";
+import { Kmem, type KmemOptions } from "../src/index.js";
 
 const kind = process.argv[2] ?? "kmalloc";
-const n = Number(process.argv[3] ?? 200000);
+const n = Number(process.argv[3] ?? 1000000);
 const cpus = Number(process.argv[4] ?? 1);
-const memory = 64 * 2 ** 20;
-const mm = new Kmem({ memory: cpus > 1 ? new SharedArrayBuffer(memory) : memory, cpus });
-let sink = 0;
-if (kind === "kmalloc") {
+const layout = process.argv[5] ?? "one";
+const MiB = 2 ** 20;
+const half = 32 * MiB;
+const options: KmemOptions =
+  layout === "buffers"
+    ? { nodes: [half, half], cpus }
+    : layout === "ranges"
+      ? { memory: 2 * half, nodes: [half, half], cpus }
+      : { memory: 2 * half, cpus };
+const mm = new Kmem(options);
+
+function kmallocPairs(mm: Kmem, n: number): number {
+  let sink = 0;
   for (let i = 0; i < n; i++) {
     const a = mm.kmalloc(64);
     mm.kfree(a);
     sink += a & 1;
   }
-} else {
+  return sink;
+}
+
+function pagePairs(mm: Kmem, n: number): number {
+  let sink = 0;
   for (let i = 0; i < n; i++) {
     const a = mm.allocPages(0);
     mm.freePages(a, 0);
     sink += a & 1;
   }
+  return sink;
 }
+
+function accessPairs(mm: Kmem, at: number, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    const a = at + ((i & 255) << 2);
+    mm.setUint32(a, i);
+    sink += mm.getUint32(a);
+  }
+  return sink;
+}
+
+const sink =
+  kind === "kmalloc"
+    ? kmallocPairs(mm, n)
+    : kind === "pages"
+      ? pagePairs(mm, n)
+      : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
 if (sink === 12345) console.log(sink);
