@@ -1,7 +1,7 @@
 /*
  * The stress workload that the main thread and each worker run at once over one instance
- * (test/smp/workers.test.ts): seeded random kmalloc/kfree, cache alloc/free and page
- * alloc/free, and objects passed to the next participant through a ring in a
+ * (test/smp/workers.test.ts): seeded random kmalloc/kfree, cache alloc/free, page
+ * alloc/free, vmalloc/vfree and the elements of a shared mempool, and objects passed to the next participant through a ring in a
  * SharedArrayBuffer, who frees them (a remote free). Every object carries a stamp (owner,
  * serial, address) written at allocation and checked at free: an object handed out twice
  * at once, or freed while another context still writes it, shows up as a broken stamp.
@@ -48,11 +48,13 @@ export interface StressConfig {
   out: SharedArrayBuffer;
   in: SharedArrayBuffer;
   cacheNames: string[];
+  /** The shared memory pool (pool.address in the main thread), opened by each participant. */
+  poolAddress: number;
 }
 
 interface Held {
   addr: number;
-  kind: 0 | 1 | 2; // kmalloc, cache, pages
+  kind: 0 | 1 | 2 | 3 | 4; // kmalloc, cache, pages, vmalloc, mempool
   cache: number;
   order: number;
   stamp: number;
@@ -75,6 +77,7 @@ function stampWord(who: number, serial: number): number {
 export function stress(mm: Kmem, cfg: StressConfig): StressResult {
   const rng = new Prng(cfg.seed);
   const caches = cfg.cacheNames.map((n) => mm.findCache(n) as KmemCache);
+  const pool = mm.openMempool(cfg.poolAddress);
   const out = new Int32Array(cfg.out);
   const inn = new Int32Array(cfg.in);
   const held: Held[] = [];
@@ -109,7 +112,9 @@ export function stress(mm: Kmem, cfg: StressConfig): StressResult {
     check(h.addr, h.stamp, `participant ${cfg.who}`);
     if (h.kind === 0) mm.kfree(h.addr);
     else if (h.kind === 1) (caches[h.cache] as KmemCache).free(h.addr);
-    else mm.freePages(h.addr, h.order);
+    else if (h.kind === 2) mm.freePages(h.addr, h.order);
+    else if (h.kind === 3) mm.vfree(h.addr);
+    else pool.free(h.addr);
     r.frees++;
   };
   const receive = (): boolean => {
@@ -130,8 +135,9 @@ export function stress(mm: Kmem, cfg: StressConfig): StressResult {
     if ((i & 255) === 0 && Date.now() > cfg.deadline) break;
     const dice = rng.below(100);
     if (dice < 30 || held.length === 0) {
-      // Allocate: kmalloc of a random size, an object of a cache, or pages.
-      const kind = dice < 15 ? 0 : dice < 27 ? 1 : 2;
+      // Allocate: kmalloc of a random size, an object of a cache, pages, a vmalloc area of
+      // one to three pages, or a mempool element.
+      const kind = dice < 14 ? 0 : dice < 24 ? 1 : dice < 27 ? 2 : dice < 28 ? 3 : 4;
       let addr = 0;
       let cache = 0;
       let order = 0;
@@ -139,9 +145,13 @@ export function stress(mm: Kmem, cfg: StressConfig): StressResult {
       else if (kind === 1) {
         cache = rng.below(caches.length);
         addr = (caches[cache] as KmemCache).alloc();
-      } else {
+      } else if (kind === 2) {
         order = rng.below(3);
         addr = mm.allocPages(order);
+      } else if (kind === 3) {
+        addr = mm.vmalloc(4096 * (1 + rng.below(3)) - rng.below(100));
+      } else {
+        addr = pool.alloc();
       }
       if (addr === 0) {
         r.failures++;
