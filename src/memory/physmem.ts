@@ -1,9 +1,15 @@
 /*
- * Physical memory: the buffer kmem manages, its page geometry, and the boot-time reservation
- * of the header and the mem_map (see layout.ts for the byte layout).
+ * Physical memory: the buffer kmem manages (or one per NUMA node), its page geometry, and
+ * the boot-time reservation of the header and the mem_map (see layout.ts for the byte
+ * layout).
  *
- * Owns: creating or adopting the buffer, the typed-array views every layer works through,
- * and the header's geometry words. It knows nothing of free lists.
+ * Owns: creating or adopting the buffers, the address windows over them and the typed-array
+ * views every layer works through (see "Windows" below), and the header's geometry words.
+ * It knows nothing of free lists.
+ *
+ * Invariants: a block of pages lies in one window; addresses are u32 and every stored one
+ * is read back unsigned (`>>> 0`) by the layers; node 0's buffer holds the header and the
+ * mem_map, which covers every frame of every window, holes included.
  *
  * Construction does no per-byte work on a fresh buffer (it is zero already, and zero is the
  * meaning of an unused frame); an adopted buffer gets its reserved region zeroed once.
