@@ -769,7 +769,7 @@ export class Kmem {
       const cpu = this.cpu;
       this.poolBackend = {
         mem: this.phys,
-        kmalloc: (size, gfp) => km.kmalloc(size, gfp),
+        kmalloc: (size, gfp) => km.kmalloc(size, gfp) >>> 0,
         kfree: (addr) => km.kfree(addr),
         ksize: (addr) => km.ksize(addr),
         checkLive: (cache, addr, fn) => slab.checkLive(cache, addr, fn),

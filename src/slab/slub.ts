@@ -677,7 +677,7 @@ export class SlabAllocator {
         throw new RangeError(
           `size ${size} does not fit in a slab of at most ${this.maxOrder - 1} orders`,
         );
-      const desc = this.alloc(this.boot, Gfp.KERNEL, -1);
+      const desc = this.alloc(this.boot, Gfp.KERNEL, -1) >>> 0;
       if (desc === 0) return null;
       return this.initCache(desc, name, g, flags, ctor, randomSecret());
     } finally {
@@ -705,7 +705,7 @@ export class SlabAllocator {
   }
 
   private createAlias(name: string, size: number, real: KmemCache): KmemCache | null {
-    const desc = this.alloc(this.boot, Gfp.KERNEL, -1);
+    const desc = this.alloc(this.boot, Gfp.KERNEL, -1) >>> 0;
     if (desc === 0) return null;
     const { dv, id } = this.startDescriptor(desc, name, size);
     dv[Desc.ALIAS_OF] = real.desc;
@@ -1004,14 +1004,16 @@ export class SlabAllocator {
    * of the same word). One function with a branch per step measured 15% slower for one cpu:
    * the larger body no longer inlines.
    */
+  // obj, next and start stay as the i32 words hold them (negative from 2 GiB up): the
+  // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
   private slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
-    const obj = (cpu[CpuSlot.FREELIST] as number) >>> 0;
+    const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = ((this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp)) >>> 0;
-      const start = (cpu[CpuSlot.START] as number) >>> 0;
+      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      const start = cpu[CpuSlot.START] as number;
       // The object must be a slot start of the cpu slab (a forged free pointer may land
       // inside one), and the next pointer must stay inside the slab.
       const off = obj - start;
@@ -1043,11 +1045,11 @@ export class SlabAllocator {
   private slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
-    const obj = (cpu[CpuSlot.FREELIST] as number) >>> 0;
+    const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
-      const start = (cpu[CpuSlot.START] as number) >>> 0;
+      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const start = cpu[CpuSlot.START] as number;
       const off = obj - start;
       const idx =
         (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;

@@ -54,8 +54,10 @@ export class VmapAreas {
   }
 
   /** Sets up an empty space of `nrPages`: one free record. False when it cannot be had. */
+  // Record addresses are kept as the i32 words linking them hold them (`| 0`: negative from
+  // 2 GiB up), so that a record and a link read back compare equal.
   init(nrPages: number, gfp: number): boolean {
-    const rec = this.records.kmalloc(Va.BYTES, gfp);
+    const rec = this.records.kmalloc(Va.BYTES, gfp) | 0;
     if (rec === 0) return false;
     const i = rec >>> 2;
     for (let k = 0; k < Va.WORDS; k++) this.w.setWord(i + k, 0);
@@ -139,7 +141,7 @@ export class VmapAreas {
       d[VmDesc.NR_FREE]--;
       rec = best;
     } else {
-      rec = this.records.kmalloc(Va.BYTES, gfp);
+      rec = this.records.kmalloc(Va.BYTES, gfp) | 0;
       if (rec === 0) return 0;
       // The free range keeps its upper part; its key changes, so it leaves the tree first.
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, best, true);

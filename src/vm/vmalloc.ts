@@ -144,7 +144,7 @@ export class Vmalloc {
 
   /** Makes the descriptor, the pgd and the first record; false when memory is short. */
   private setup(gfp: number): boolean {
-    const desc = this.records.kmalloc(VmDesc.BYTES, gfp | Gfp.ZERO);
+    const desc = this.records.kmalloc(VmDesc.BYTES, gfp | Gfp.ZERO) >>> 0;
     if (desc === 0) return false;
     const d = this.phys.wordsAt(desc, VmDesc.WORDS);
     d.fill(0);
