@@ -283,7 +283,7 @@ export class Kmem {
       if (attach.options.node !== undefined) {
         checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);
       }
-      const gone = attach.reopen ? takeOver(h, phys) : [];
+      if (attach.reopen) checkAtRest(h, phys);
       const cpu = attach.reopen ? 0 : claimCpu(h, phys.nrCpus);
       if (cpu < 0) {
         throw new Error(
@@ -327,7 +327,15 @@ export class Kmem {
           this.km = new Kmalloc(phys, this.buddy, slub, false);
         }
         // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go
-        // back to the shared lists, as offlineCpu does.
+        // back to the shared lists, as offlineCpu does; no cache's list_lock may be held.
+        const held =
+          attach.reopen && this.slab instanceof SlabAllocator ? this.slab.heldListLock() : null;
+        if (held !== null) {
+          throw new Error(
+            `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,
+          );
+        }
+        const gone = attach.reopen ? takeOver(h, phys.nrCpus) : [];
         for (const id of gone) {
           this.slab.drainCpu(id);
           this.buddy.drainOffline(id);
@@ -1340,12 +1348,8 @@ function open(
   }
 }
 
-/**
- * Kmem.reopen: the instance must be at rest (no lock held, as between calls); cpu 0 becomes
- * this context's, every other cpu that was online is marked DEAD for draining (returned),
- * and nobody waits for memory any more.
- */
-function takeOver(h: Int32Array, phys: PhysMem): number[] {
+/** Kmem.reopen: the instance must be at rest (no header or zone lock held, as between calls). */
+function checkAtRest(h: Int32Array, phys: PhysMem): void {
   const locks: [number, string][] = [
     [Hdr.LOCK_SLAB, "slab_mutex"],
     [Hdr.LOCK_SLOB, "the SLOB lock"],
@@ -1361,8 +1365,15 @@ function takeOver(h: Int32Array, phys: PhysMem): number[] {
       );
     }
   }
+}
+
+/**
+ * Kmem.reopen, once the checks passed: cpu 0 becomes this context's, every other cpu
+ * that was online is marked DEAD for draining (returned), and nobody waits for memory.
+ */
+function takeOver(h: Int32Array, nrCpus: number): number[] {
   const gone: number[] = [];
-  for (let id = 1; id < phys.nrCpus; id++) {
+  for (let id = 1; id < nrCpus; id++) {
     if (cpuState(h, id) !== CpuState.OFFLINE) {
       forceCpuState(h, id, CpuState.DEAD);
       gone.push(id);

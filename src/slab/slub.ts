@@ -586,6 +586,14 @@ export class SlabAllocator {
    * Every live cache handle (aliases included), newest first, rebuilt where this context's
    * is missing or stale. slab_mutex held.
    */
+  /** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
+  heldListLock(): string | null {
+    for (const c of this.liveCaches()) {
+      if (c.id === c.realId && this.word(c.lockIndex) !== 0) return c.lockName;
+    }
+    return null;
+  }
+
   private liveCaches(): KmemCache[] {
     const out: KmemCache[] = [];
     const descs: number[] = [];

@@ -111,6 +111,17 @@ describe("Kmem.reopen", () => {
       /slab_mutex is held \(by cpu 1\): the snapshot was taken inside a call/,
     );
     assert.ok(Buffer.from(new Uint8Array(snap)).equals(Buffer.from(before)), "snapshot untouched");
+    // A cache's list_lock held in the snapshot: refused too, before anything changes.
+    const c = mm.createCache("locked", 32, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const snap2 = copy(mm.buffer as SharedArrayBuffer);
+    new Int32Array(snap2)[c.lockIndex] = 2;
+    const before2 = new Uint8Array(snap2).slice();
+    assert.throws(
+      () => Kmem.reopen(snap2),
+      /the list_lock of cache locked is held: the snapshot was taken inside a call/,
+    );
+    assert.ok(Buffer.from(new Uint8Array(snap2)).equals(Buffer.from(before2)), "untouched");
     const good = copy(mm.buffer as SharedArrayBuffer);
     const pristine = new Uint8Array(good).slice();
     assert.throws(
