@@ -418,18 +418,30 @@ export class PhysMem {
     }
   }
 
+  /*
+   * With one buffer (`split` false) a word is words[wi], over the whole buffer: the branch on
+   * a field that never changes folds away in optimized code. With a buffer per node, the
+   * window's view and the offset in it.
+   */
+
   /** The i32 at word index `wi` (address 4 * wi), in whichever window. */
   word(wi: number): number {
+    if (!this.split) return this.words[wi] as number;
     return (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] as number;
   }
 
   setWord(wi: number, value: number): void {
-    (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] = value;
+    if (!this.split) this.words[wi] = value;
+    else (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] = value;
   }
 
-  /** The byte at `addr`. */
-  byte(addr: number): number {
-    return (this.byteViews[addr >>> this.winShift] as Uint8Array)[addr & this.winMask] as number;
+  /** The view holding word index `wi`, and its index there (for Atomics). */
+  wordView(wi: number): Int32Array {
+    return this.split ? (this.wordViews[wi >>> this.wordShift] as Int32Array) : this.words;
+  }
+
+  wordIndex(wi: number): number {
+    return this.split ? wi & this.wordMask : wi;
   }
 
   /** A live view of the `length` bytes at `addr`, which lie in one window (one block). */

@@ -178,22 +178,18 @@ export class SlabAllocator {
   private readonly phys: PhysMem;
   private readonly f: Int32Array;
   /**
-   * Memory through its windows (physmem.ts): the word at word index i is
-   * wv[i >>> ws][i & wm]; the byte at address a is bv[a >>> bs][a & bm].
-   */
-  private readonly wv: readonly Int32Array[];
-  /** True when each node is a buffer of its own; else `words` is all of memory. */
-  private readonly split: boolean;
-  /**
    * Several cpus or a buffer per node: the fast paths take their …Smp forms, which reach
-   * memory through word()/wordView() and flip bitmap bits with Atomics when there are
+   * memory through phys.word()/wordView() and flip bitmap bits with Atomics when there are
    * several cpus. The one-cpu, one-buffer forms index `words` directly (what fits V8's
    * inlining budget: a window lookup in them cost 15% of a kmalloc pair).
    */
   private readonly generic: boolean;
+  /** All of memory with one buffer (what the one-cpu fast paths index); else node 0's. */
   private readonly words: Int32Array;
-  private readonly ws: number;
-  private readonly wm: number;
+  /**
+   * Memory's bytes through its windows (physmem.ts): the byte at address a is
+   * bv[a >>> bs][a & bm]. Words go through phys.word() and its kin.
+   */
   private readonly bv: readonly Uint8Array[];
   private readonly bs: number;
   private readonly bm: number;
@@ -247,12 +243,8 @@ export class SlabAllocator {
     this.phys = phys;
     this.buddy = buddy;
     this.f = phys.frames;
-    this.wv = phys.wordViews;
-    this.split = phys.split;
     this.generic = phys.nrCpus > 1 || phys.split;
     this.words = phys.words;
-    this.ws = phys.wordShift;
-    this.wm = phys.wordMask;
     this.bv = phys.byteViews;
     this.bs = phys.winShift;
     this.bm = phys.winMask;
@@ -323,12 +315,13 @@ export class SlabAllocator {
   private lockCache(c: KmemCache): void {
     if (this.smp) {
       const wi = c.lockIndex;
-      lock(this.wordView(wi), this.wordIndex(wi), this.cpuId, c.lockName, this.h);
+      lock(this.phys.wordView(wi), this.phys.wordIndex(wi), this.cpuId, c.lockName, this.h);
     }
   }
 
   private unlockCache(c: KmemCache): void {
-    if (this.smp) unlock(this.wordView(c.lockIndex), this.wordIndex(c.lockIndex), this.cpuId);
+    if (this.smp)
+      unlock(this.phys.wordView(c.lockIndex), this.phys.wordIndex(c.lockIndex), this.cpuId);
   }
 
   /* ------------------------------------------------------------------ caches */
@@ -339,9 +332,9 @@ export class SlabAllocator {
     for (
       let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
       d !== 0;
-      d = this.word((d >>> 2) + Desc.NEXT) >>> 0
+      d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
     ) {
-      used.add(this.word((d >>> 2) + Desc.ID));
+      used.add(this.phys.word((d >>> 2) + Desc.ID));
     }
     let id = 0;
     while (used.has(id)) id++;
@@ -362,8 +355,8 @@ export class SlabAllocator {
     return {
       hasCtor,
       sheafCap,
-      serial: this.word((desc >>> 2) + Desc.SERIAL),
-      ownSerial: this.word((desc >>> 2) + Desc.SERIAL),
+      serial: this.phys.word((desc >>> 2) + Desc.SERIAL),
+      ownSerial: this.phys.word((desc >>> 2) + Desc.SERIAL),
       lockIndex: (desc >>> 2) + Desc.LOCK,
       lockName: `the list_lock of cache ${name}`,
     };
@@ -457,18 +450,18 @@ export class SlabAllocator {
 
   private linkCache(desc: number): void {
     const head = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    this.setWord((desc >>> 2) + Desc.NEXT, head);
-    this.setWord((desc >>> 2) + Desc.PREV, 0);
-    if (head !== 0) this.setWord((head >>> 2) + Desc.PREV, desc);
+    this.phys.setWord((desc >>> 2) + Desc.NEXT, head);
+    this.phys.setWord((desc >>> 2) + Desc.PREV, 0);
+    if (head !== 0) this.phys.setWord((head >>> 2) + Desc.PREV, desc);
     this.h[Hdr.SLAB_CACHES] = desc;
   }
 
   private unlinkCache(desc: number): void {
-    const next = this.word((desc >>> 2) + Desc.NEXT) >>> 0;
-    const prev = this.word((desc >>> 2) + Desc.PREV) >>> 0;
-    if (prev !== 0) this.setWord((prev >>> 2) + Desc.NEXT, next);
+    const next = this.phys.word((desc >>> 2) + Desc.NEXT) >>> 0;
+    const prev = this.phys.word((desc >>> 2) + Desc.PREV) >>> 0;
+    if (prev !== 0) this.phys.setWord((prev >>> 2) + Desc.NEXT, next);
     else this.h[Hdr.SLAB_CACHES] = next;
-    if (next !== 0) this.setWord((next >>> 2) + Desc.PREV, prev);
+    if (next !== 0) this.phys.setWord((next >>> 2) + Desc.PREV, prev);
   }
 
   /**
@@ -478,17 +471,17 @@ export class SlabAllocator {
    */
   private adopt(desc: number): KmemCache {
     const w = desc >>> 2;
-    const id = this.word(w + Desc.ID);
+    const id = this.phys.word(w + Desc.ID);
     const name = this.readName(desc);
-    const aliasOf = this.word(w + Desc.ALIAS_OF) >>> 0;
+    const aliasOf = this.phys.word(w + Desc.ALIAS_OF) >>> 0;
     let c: KmemCache;
     if (aliasOf !== 0) {
-      const realId = this.word((aliasOf >>> 2) + Desc.ID);
+      const realId = this.phys.word((aliasOf >>> 2) + Desc.ID);
       const real = this.cacheById(realId) as KmemCache;
       c = new KmemCache(
         this,
         name,
-        this.word(w + Desc.OBJECT_SIZE),
+        this.phys.word(w + Desc.OBJECT_SIZE),
         desc,
         id,
         real.id,
@@ -502,7 +495,7 @@ export class SlabAllocator {
         {
           ...this.extra(aliasOf, real.name, false, real.sheafCap),
           serial: real.serial,
-          ownSerial: this.word(w + Desc.SERIAL),
+          ownSerial: this.phys.word(w + Desc.SERIAL),
         },
       );
     } else {
@@ -563,9 +556,9 @@ export class SlabAllocator {
       for (
         let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
         d !== 0;
-        d = this.word((d >>> 2) + Desc.NEXT) >>> 0
+        d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
       ) {
-        if (this.word((d >>> 2) + Desc.ID) !== id) continue;
+        if (this.phys.word((d >>> 2) + Desc.ID) !== id) continue;
         const known = this.caches[id];
         if (known !== undefined && known !== null && known.desc === d) {
           if (known.dv[Desc.SERIAL] === known.serial) return known;
@@ -589,7 +582,7 @@ export class SlabAllocator {
   /** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
   heldListLock(): string | null {
     for (const c of this.liveCaches()) {
-      if (c.id === c.realId && this.word(c.lockIndex) !== 0) return c.lockName;
+      if (c.id === c.realId && this.phys.word(c.lockIndex) !== 0) return c.lockName;
     }
     return null;
   }
@@ -600,16 +593,16 @@ export class SlabAllocator {
     for (
       let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
       d !== 0 && descs.length <= this.totalPages;
-      d = this.word((d >>> 2) + Desc.NEXT) >>> 0
+      d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
     ) {
       descs.push(d);
     }
     // Real caches first, so that an alias finds its real cache's handle.
     for (const pass of [0, 1]) {
       for (const d of descs) {
-        const isAlias = this.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
+        const isAlias = this.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
         if (isAlias !== (pass === 1)) continue;
-        const id = this.word((d >>> 2) + Desc.ID);
+        const id = this.phys.word((d >>> 2) + Desc.ID);
         const known = this.caches[id];
         if (
           known !== undefined &&
@@ -623,7 +616,7 @@ export class SlabAllocator {
       }
     }
     for (const d of descs) {
-      out.push(this.caches[this.word((d >>> 2) + Desc.ID)] as KmemCache);
+      out.push(this.caches[this.phys.word((d >>> 2) + Desc.ID)] as KmemCache);
     }
     // Handles of caches destroyed in another context.
     this.caches.forEach((c, id) => {
@@ -794,7 +787,7 @@ export class SlabAllocator {
     let n = 0;
     const w = c.desc >>> 2;
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      n += this.word(w + cpuSlotBase(this.nrCpus, cpu) + CpuSlot.ACTIVE);
+      n += this.phys.word(w + cpuSlotBase(this.nrCpus, cpu) + CpuSlot.ACTIVE);
     }
     return n;
   }
@@ -859,13 +852,14 @@ export class SlabAllocator {
     if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
     const w = c.desc >>> 2;
     return (
-      this.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE || this.word(w + Desc.SERIAL) !== c.ownSerial
+      this.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
+      this.phys.word(w + Desc.SERIAL) !== c.ownSerial
     );
   }
 
   private releaseDescriptor(c: KmemCache): void {
     this.unlinkCache(c.desc);
-    this.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
+    this.phys.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
     c.dead = true;
     this.caches[c.id] = null;
     this.free(this.boot, c.desc);
@@ -951,7 +945,7 @@ export class SlabAllocator {
     const obj = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
     const start = pfn * this.pageSize + c.redLeft;
     const fp = obj + c.offset;
-    const next = obj === 0 ? 0 : (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+    const next = obj === 0 ? 0 : (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
     const off = obj - start;
     const idx =
       (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
@@ -964,8 +958,8 @@ export class SlabAllocator {
     }
     const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
-    else this.setWord(wi, this.word(wi) | m);
+    if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+    else this.phys.setWord(wi, this.phys.word(wi) | m);
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
@@ -1056,7 +1050,7 @@ export class SlabAllocator {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = this.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const next = this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
       const start = cpu[CpuSlot.START] as number;
       const off = obj - start;
       const idx =
@@ -1065,9 +1059,9 @@ export class SlabAllocator {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const m = 1 << (idx & 31);
         // Objects on this cpu's freelist are this cpu's alone: no other cpu sets their bits.
-        if ((this.word(wi) & m) === 0) {
-          if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
-          else this.setWord(wi, this.word(wi) | m);
+        if ((this.phys.word(wi) & m) === 0) {
+          if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+          else this.phys.setWord(wi, this.phys.word(wi) | m);
           cpu[CpuSlot.FREELIST] = next;
           cpu[CpuSlot.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
@@ -1098,13 +1092,13 @@ export class SlabAllocator {
         : 0) - 1;
     const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    const w = wi < 0 ? m : this.word(wi);
+    const w = wi < 0 ? m : this.phys.word(wi);
     if ((w & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
       cpu[CpuSlot.SHEAF_COUNT] = n + 1;
       corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
     }
-    if (this.smp) Atomics.or(this.wordView(wi), this.wordIndex(wi), m);
-    else this.setWord(wi, w | m);
+    if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+    else this.phys.setWord(wi, w | m);
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
@@ -1218,7 +1212,7 @@ export class SlabAllocator {
    * the class size become a red zone (SLUB's kmalloc red zone).
    */
   private setOrigSize(c: KmemCache, obj: number, size: number): void {
-    this.setWord(origSizeIndex(c, obj), size);
+    this.phys.setWord(origSizeIndex(c, obj), size);
     if ((c.flags & SlabFlag.RED_ZONE) !== 0 && size < c.coreObjectSize) {
       this.phys.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
     }
@@ -1226,7 +1220,7 @@ export class SlabAllocator {
 
   /** The size recorded for a kmalloc object, or -1 when the cache does not record it. */
   private origSize(c: KmemCache, obj: number): number {
-    return keepsOrigSize(c) ? this.word(origSizeIndex(c, obj)) : -1;
+    return keepsOrigSize(c) ? this.phys.word(origSizeIndex(c, obj)) : -1;
   }
 
   /**
@@ -1284,12 +1278,11 @@ export class SlabAllocator {
       this.phys.fill(0, addr + c.bitmap, addr + c.bitmap + Math.ceil(c.objects / 32) * 4);
     }
     const first = addr + c.redLeft;
-    const w = this.wv[addr >>> this.bs] as Int32Array;
     for (let k = 0; k < c.objects; k++) {
       const obj = first + k * c.size;
       const fp = obj + c.offset;
       const next = k + 1 < c.objects ? obj + c.size : 0;
-      w[(fp & this.bm) >>> 2] = next ^ c.secret ^ bswap32(fp);
+      this.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
     }
     f[i + Pg.SLAB_FREELIST] = first;
     if (c.debug !== 0) this.initDebugSlab(c, addr);
@@ -1376,7 +1369,7 @@ export class SlabAllocator {
       n++;
       tail = obj;
       const fp = obj + c.offset;
-      const next = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+      const next = (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
       if (next !== 0 && (next < start || next >= end || n > c.objects)) {
         this.reportFreelist(c, obj);
         n = 0;
@@ -1388,7 +1381,7 @@ export class SlabAllocator {
     }
     if (head !== 0) {
       const fp = tail + c.offset;
-      this.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      this.phys.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
       f[i + Pg.SLAB_FREELIST] = head;
     }
     counters = (counters - n) & ~SlabState.FROZEN;
@@ -1634,17 +1627,17 @@ export class SlabAllocator {
     const onCpu = head === cpu[CpuSlot.SLAB];
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    const w = this.word(wi);
+    const w = this.phys.word(wi);
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
-    if (!this.smp) this.setWord(wi, w & ~m);
-    else if ((Atomics.and(this.wordView(wi), this.wordIndex(wi), ~m) & m) === 0)
+    if (!this.smp) this.phys.setWord(wi, w & ~m);
+    else if ((Atomics.and(this.phys.wordView(wi), this.phys.wordIndex(wi), ~m) & m) === 0)
       this.alreadyFree(c, addr, 0);
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
       const fp = addr + c.offset;
-      this.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
       cpu[CpuSlot.FREELIST] = addr;
       return;
     }
@@ -1701,7 +1694,7 @@ export class SlabAllocator {
     const f = this.f;
     const i = head * Frame.WORDS;
     const fp = addr + c.offset;
-    this.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
+    this.phys.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
     f[i + Pg.SLAB_FREELIST] = addr;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) - 1;
     this.place(c, head);
@@ -1756,32 +1749,6 @@ export class SlabAllocator {
 
   /* ------------------------------------------------------------------ memory */
 
-  /*
-   * With one buffer (`split` false) a word is words[wi], as it always was: the branch on a
-   * field that never changes folds away in optimized code, and `words` stays a constant
-   * the compiler embeds. With a buffer per node, the window's view and the offset in it.
-   */
-
-  /** The i32 at word index `wi`, in whichever window (node) it is. */
-  private word(wi: number): number {
-    if (!this.split) return this.words[wi] as number;
-    return (this.wv[wi >>> this.ws] as Int32Array)[wi & this.wm] as number;
-  }
-
-  private setWord(wi: number, value: number): void {
-    if (!this.split) this.words[wi] = value;
-    else (this.wv[wi >>> this.ws] as Int32Array)[wi & this.wm] = value;
-  }
-
-  /** The view holding word index `wi`, and its index there (for Atomics). */
-  private wordView(wi: number): Int32Array {
-    return this.split ? (this.wv[wi >>> this.ws] as Int32Array) : this.words;
-  }
-
-  private wordIndex(wi: number): number {
-    return this.split ? wi & this.wm : wi;
-  }
-
   /** The bytes of the window holding `addr`; index them with addr & bm. */
   private win(addr: number): Uint8Array {
     return this.bv[addr >>> this.bs] as Uint8Array;
@@ -1800,7 +1767,7 @@ export class SlabAllocator {
   }
 
   private testBit(c: KmemCache, pfn: number, idx: number): boolean {
-    return ((this.word(this.bitmapWord(c, pfn) + (idx >>> 5)) >>> (idx & 31)) & 1) !== 0;
+    return ((this.phys.word(this.bitmapWord(c, pfn) + (idx >>> 5)) >>> (idx & 31)) & 1) !== 0;
   }
 
   /* ------------------------------------------------------------------ corruption */
@@ -1847,7 +1814,7 @@ export class SlabAllocator {
     const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
     return (
       (counters & SlabState.QUARANTINED) !== 0 &&
-      this.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
+      this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
     );
   }
 
@@ -1860,7 +1827,7 @@ export class SlabAllocator {
     this.lockCache(c);
     try {
       c.dv[Desc.QUARANTINED]++;
-      this.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
+      this.phys.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
       const i = head * Frame.WORDS;
       const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
       if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
@@ -1878,8 +1845,8 @@ export class SlabAllocator {
   /** Records the call site (an id of this context's table, tagged with its cpu) and order. */
   private setTrack(c: KmemCache, obj: number, which: number): void {
     const t = trackIndex(c, obj, which);
-    this.setWord(t + Track.SITE, this.sites.capture() | (this.cpuId << 24));
-    this.setWord(t + Track.SEQ, ++this.sites.seq);
+    this.phys.setWord(t + Track.SITE, this.sites.capture() | (this.cpuId << 24));
+    this.phys.setWord(t + Track.SEQ, ++this.sites.seq);
   }
 
   /** A recorded call site's name; one recorded by another context is named by its cpu. */
@@ -1895,11 +1862,11 @@ export class SlabAllocator {
     const a = trackIndex(c, obj, 0);
     const fr = trackIndex(c, obj, 1);
     let text = "";
-    if (this.word(a + Track.SEQ) !== 0) {
-      text += `; allocated at ${this.siteName(this.word(a + Track.SITE))} (#${this.word(a + Track.SEQ)})`;
+    if (this.phys.word(a + Track.SEQ) !== 0) {
+      text += `; allocated at ${this.siteName(this.phys.word(a + Track.SITE))} (#${this.phys.word(a + Track.SEQ)})`;
     }
-    if (this.word(fr + Track.SEQ) !== 0) {
-      text += `; freed at ${this.siteName(this.word(fr + Track.SITE))} (#${this.word(fr + Track.SEQ)})`;
+    if (this.phys.word(fr + Track.SEQ) !== 0) {
+      text += `; freed at ${this.siteName(this.phys.word(fr + Track.SITE))} (#${this.phys.word(fr + Track.SEQ)})`;
     }
     return text;
   }
@@ -2224,13 +2191,13 @@ export class SlabAllocator {
         !this.phys.hasByte(d + descriptorWords(this.nrCpus, this.nrNodes) * 4 - 1)
       )
         corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
-      if (this.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
+      if (this.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);
-      if (this.word(w + Desc.PREV) >>> 0 !== prev)
+      if (this.phys.word(w + Desc.PREV) >>> 0 !== prev)
         corrupt("SLAB-7", `descriptor at ${hex(d)} has a wrong back link`);
       if (++n > max) corrupt("SLAB-7", "slab_caches is cyclic");
       prev = d;
-      d = this.word(w + Desc.NEXT) >>> 0;
+      d = this.phys.word(w + Desc.NEXT) >>> 0;
     }
   }
 
@@ -2246,15 +2213,15 @@ export class SlabAllocator {
     let n = 0;
     for (let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
       const w = d >>> 2;
-      const c = this.caches[this.word(w + Desc.ID)];
+      const c = this.caches[this.phys.word(w + Desc.ID)];
       if (c === null || c === undefined || c.desc !== d)
         corrupt(
           "SLAB-7",
-          `descriptor at ${hex(d)} has id ${this.word(w + Desc.ID)}, which is not its cache's`,
+          `descriptor at ${hex(d)} has id ${this.phys.word(w + Desc.ID)}, which is not its cache's`,
         );
       if (++n > live)
         corrupt("SLAB-7", "slab_caches is longer than the number of caches, or cyclic");
-      d = this.word(w + Desc.NEXT) >>> 0;
+      d = this.phys.word(w + Desc.NEXT) >>> 0;
     }
     if (n !== live) corrupt("SLAB-7", `slab_caches holds ${n} caches, ${live} exist`);
     for (const c of this.caches) {
@@ -2388,7 +2355,7 @@ export class SlabAllocator {
           corrupt("SLAB-2", `object ${hex(obj)} of ${c.name} is on ${what} but marked allocated`);
         n++;
         const fp = obj + c.offset;
-        obj = (this.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+        obj = (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
       }
       return n;
     };
