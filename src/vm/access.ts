@@ -181,10 +181,7 @@ export class MemAccess {
   read(addr: number, length: number): Uint8Array {
     if (length >>> 0 !== length) badLength(length);
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
-      const v = this.bv[addr >>> this.winShift] as Uint8Array;
-      const at = addr & this.winMask;
-      if (at + length <= v.length) return v.slice(at, at + length);
-      return this.readWindows(addr, length);
+      return this.physSpan(addr, length)?.slice() ?? this.readWindows(addr, length);
     }
     if (length === 0) {
       checkAddress(addr);
@@ -229,9 +226,8 @@ export class MemAccess {
   view(addr: number, length: number): Uint8Array {
     if (length >>> 0 !== length) badLength(length);
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
-      const v = this.bv[addr >>> this.winShift] as Uint8Array;
-      const at = addr & this.winMask;
-      if (at + length <= v.length) return v.subarray(at, at + length);
+      const span = this.physSpan(addr, length);
+      if (span !== null) return span;
     }
     checkAddress(addr);
     if (addr >= this.vstart && addr < this.vstart + this.vsize) {
@@ -247,9 +243,8 @@ export class MemAccess {
   write(addr: number, data: Uint8Array): void {
     const length = data.length;
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
-      const v = this.bv[addr >>> this.winShift] as Uint8Array;
-      const at = addr & this.winMask;
-      if (at + length <= v.length) v.set(data, at);
+      const span = this.physSpan(addr, length);
+      if (span !== null) span.set(data);
       else this.writeWindows(addr, data);
       return;
     }
@@ -281,6 +276,16 @@ export class MemAccess {
       );
       i += n;
     }
+  }
+
+  /**
+   * The physical range [addr, addr + length) of managed memory as a live view, or null when
+   * it does not lie in one window (it crosses a node's end, or the 2 GiB point of one buffer).
+   */
+  private physSpan(addr: number, length: number): Uint8Array | null {
+    const v = this.bv[addr >>> this.winShift] as Uint8Array;
+    const at = addr & this.winMask;
+    return at + length <= v.length ? v.subarray(at, at + length) : null;
   }
 
   /** Whether physical page `p` comes right after page `prev` in the same window (one copy). */
