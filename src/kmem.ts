@@ -336,11 +336,7 @@ export class Kmem {
           );
         }
         const gone = attach.reopen ? takeOver(h, phys.nrCpus) : [];
-        for (const id of gone) {
-          this.slab.drainCpu(id);
-          this.buddy.drainOffline(id);
-          setCpuState(h, id, CpuState.DEAD, CpuState.OFFLINE);
-        }
+        for (const id of gone) this.drainDead(id);
       } catch (err) {
         if (!attach.reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
         throw err;
@@ -495,9 +491,14 @@ export class Kmem {
         `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
       );
     }
+    this.drainDead(id);
+  }
+
+  /** Gives a DEAD cpu's per-cpu objects and pages back to the shared lists; it is OFFLINE then. */
+  private drainDead(id: number): void {
     this.slab.drainCpu(id);
     this.buddy.drainOffline(id);
-    setCpuState(h, id, CpuState.DEAD, CpuState.OFFLINE);
+    setCpuState(this.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
   }
 
   /** The cache named `name`, made in this context or any other; null if there is none. */
