@@ -773,6 +773,7 @@ export class Kmem {
     if (this.poolBackend === null) {
       const km = this.km;
       const slab = this.slab;
+      const buddy = this.buddy;
       const smp = this.cpus > 1;
       const words = this.phys.words;
       const cpu = this.cpu;
@@ -789,6 +790,9 @@ export class Kmem {
           if (smp) unlock(words, Hdr.LOCK_POOL, cpu);
         },
         cacheById: (id) => slab.cacheById(id),
+        mayBlock: () => buddy.mayBlock(),
+        othersCouldFree: () => buddy.othersCouldFree(),
+        waitMs: () => buddy.waitMs,
       };
     }
     return this.poolBackend;

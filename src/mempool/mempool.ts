@@ -12,6 +12,8 @@
  *   +-------+-------+--------+----------+------+----------+----------+--------------+
  *   | magic | minNr | currNr | elements | size | capacity | cache id | cache serial |
  *   +-------+-------+--------+----------+------+----------+----------+--------------+
+ *   | wait seq | waiters |      the wait queue (pool->wait): see src/sync/waitq.ts
+ *   +----------+---------+
  *   elements (i32 words, `capacity` of them)
  *   +------+------+-----+-------------+----------+
  *   | el 0 | el 1 | ... | el currNr-1 | (unused) |
@@ -29,13 +31,21 @@
  * Concurrency: a pool may be opened in other contexts (Kmem.openMempool). One lock for all
  * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken first in the lock order) guards the
  * reserve: minNr, currNr, the element array. It is never held across a call into the
- * allocator, which may reclaim and run shrinkers that free to a pool.
+ * allocator, which may reclaim and run shrinkers that free to a pool. The wait queue's two
+ * words change only by Atomics, outside the lock.
+ *
+ * Waiting (mempool_alloc): a request that may reclaim (__GFP_DIRECT_RECLAIM) and found
+ * allocator and reserve dry sleeps on the pool's wait queue until a free wakes it, then
+ * tries again, as Linux does; kmem bounds the wait as its other sleeping allocations
+ * (allocWaitMs; __GFP_NOFAIL without bound) and does not wait where nobody could free (one
+ * cpu, or no other cpu online). allocAsync waits the same way without blocking the thread.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { Gfp } from "../page/gfp.js";
 import type { KmemCache } from "../slab/index.js";
+import { WAIT_ROUND_MS, waitAsyncOn, wakeUp } from "../sync/index.js";
 
 const enum Pool {
   MAGIC = 0,
@@ -46,7 +56,9 @@ const enum Pool {
   CAPACITY = 5,
   CACHE_ID = 6,
   CACHE_SERIAL = 7,
-  WORDS = 8,
+  WAIT_SEQ = 8,
+  WAITERS = 9,
+  WORDS = 10,
   MAGIC_VALUE = 0x6d706f6c, // "mpol"
   /** First word of an element in the reserve, xored with its address. */
   RESERVE_TAG = 0x72737276, // "rsrv"
@@ -69,6 +81,12 @@ export interface PoolBackend {
   unlock(): void;
   /** This context's handle of cache `id`, or null. */
   cacheById(id: number): KmemCache | null;
+  /** Whether this context may block now waiting for another to free (BuddyAllocator.mayBlock). */
+  mayBlock(): boolean;
+  /** Whether a wait without blocking could be woken (BuddyAllocator.othersCouldFree). */
+  othersCouldFree(): boolean;
+  /** allocWaitMs: how long a request without __GFP_NOFAIL waits. */
+  waitMs(): number;
 }
 
 export class Mempool {
@@ -115,6 +133,8 @@ export class Mempool {
     w.setWord(d + Pool.CAPACITY, Math.max(minNr, 1));
     w.setWord(d + Pool.CACHE_ID, cache === null ? -1 : cache.id);
     w.setWord(d + Pool.CACHE_SERIAL, cache === null ? 0 : cache.ownSerial);
+    w.setWord(d + Pool.WAIT_SEQ, 0);
+    w.setWord(d + Pool.WAITERS, 0);
     const pool = new Mempool(mm, desc, cache, size);
     while (pool.currNr < minNr) {
       const el = pool.allocElement(Gfp.KERNEL);
@@ -203,14 +223,59 @@ export class Mempool {
 
   /**
    * mempool_alloc: the allocator first (no reclaim, no reserves, no warning), then the
-   * reserve, then the allocator once more with the caller's full gfp. Returns 0 only when
-   * all three fail (Linux would then wait for a free; a single context cannot).
+   * reserve, then the allocator once more with the caller's full gfp. When all three fail
+   * and the request may reclaim (GFP_KERNEL), it sleeps on the pool's wait queue until a
+   * free refills the reserve, and tries again: up to allocWaitMs, or for as long as it
+   * takes with __GFP_NOFAIL, while another cpu is online to free an element. Returns 0
+   * when it gets nothing.
    */
   alloc(gfp: number = Gfp.KERNEL): number {
     this.live("alloc");
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
-      throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
+    checkPoolGfp(gfp);
+    let el = this.tryAlloc(gfp);
+    if (el === 0 && this.waits(gfp) && this.mm.mayBlock()) el = this.sleepFor(gfp);
+    if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
+    return el >>> 0;
+  }
+
+  /**
+   * alloc that waits without blocking the thread (for a main thread): where alloc would
+   * sleep, it waits with Atomics.waitAsync on the pool's wait queue. Resolves to the
+   * element, or 0.
+   */
+  async allocAsync(gfp: number = Gfp.KERNEL): Promise<number> {
+    this.live("allocAsync");
+    checkPoolGfp(gfp);
+    const mm = this.mm;
+    const { view, seq, waiters } = this.waitQueue();
+    const deadline = Date.now() + mm.waitMs();
+    const nofail = (gfp & Gfp.NOFAIL) !== 0;
+    for (;;) {
+      const before = Atomics.load(view, seq);
+      const el = this.tryAlloc(gfp);
+      if (el !== 0) {
+        if ((gfp & Gfp.ZERO) !== 0) this.zero(el);
+        return el >>> 0;
+      }
+      if (!this.waits(gfp) || !mm.othersCouldFree()) return 0;
+      const left = deadline - Date.now();
+      if (!nofail && left <= 0) return 0;
+      Atomics.add(view, waiters, 1);
+      try {
+        await waitAsyncOn(
+          view,
+          seq,
+          before,
+          nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS),
+        );
+      } finally {
+        Atomics.sub(view, waiters, 1);
+      }
     }
+  }
+
+  /** The three tries of mempool_alloc, without waiting. */
+  private tryAlloc(gfp: number): number {
     const full = (gfp | Gfp.NOMEMALLOC | Gfp.NORETRY | Gfp.NOWARN) & ~Gfp.ZERO;
     const light = full & ~(Gfp.DIRECT_RECLAIM | Gfp.IO);
     let el = this.allocElement(light);
@@ -220,8 +285,47 @@ export class Mempool {
       this.mm.unlock();
       if (el === 0 && (gfp & Gfp.DIRECT_RECLAIM) !== 0) el = this.allocElement(full);
     }
-    if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
-    return el >>> 0;
+    return el;
+  }
+
+  /** Whether a request of these flags waits for an element at all. */
+  private waits(gfp: number): boolean {
+    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) return false;
+    return (gfp & Gfp.NOFAIL) !== 0 || this.mm.waitMs() > 0;
+  }
+
+  /** The pool's wait queue: the view holding its two words, and their indices there. */
+  private waitQueue(): { view: Int32Array; seq: number; waiters: number } {
+    const w = this.mm.mem;
+    const i = (this.desc >>> 2) + Pool.WAIT_SEQ;
+    // Both words lie in the descriptor, one kmalloc object: the same page, the same view.
+    return { view: w.wordView(i), seq: w.wordIndex(i), waiters: w.wordIndex(i + 1) };
+  }
+
+  /**
+   * mempool_alloc's sleep (prepare_to_wait on pool->wait, io_schedule_timeout): rounds of
+   * Atomics.wait on the wait sequence, trying again after each, until an element comes,
+   * the bound passes or every other cpu has gone offline. (The pool cannot be destroyed
+   * meanwhile: destroy refuses while a context waits on it.)
+   */
+  private sleepFor(gfp: number): number {
+    const mm = this.mm;
+    const { view, seq, waiters } = this.waitQueue();
+    const deadline = Date.now() + mm.waitMs();
+    const nofail = (gfp & Gfp.NOFAIL) !== 0;
+    Atomics.add(view, waiters, 1);
+    try {
+      for (;;) {
+        const before = Atomics.load(view, seq);
+        const el = this.tryAlloc(gfp);
+        if (el !== 0) return el;
+        const left = deadline - Date.now();
+        if ((!nofail && left <= 0) || !mm.mayBlock()) return 0;
+        Atomics.wait(view, seq, before, nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS));
+      }
+    } finally {
+      Atomics.sub(view, waiters, 1);
+    }
   }
 
   private zero(el: number): void {
@@ -251,6 +355,11 @@ export class Mempool {
       this.mm.unlock();
     }
     if (!kept) this.freeElement(addr);
+    // wake_up(&pool->wait). A free that went to the allocator wakes sleepers too: their
+    // next try of the allocator may now succeed.
+    const w = this.mm.mem;
+    const i = (this.desc >>> 2) + Pool.WAIT_SEQ;
+    wakeUp(w.wordView(i), w.wordIndex(i), w.wordIndex(i + 1));
   }
 
   private checkElement(addr: number): void {
@@ -336,12 +445,20 @@ export class Mempool {
   /**
    * mempool_destroy: the reserve goes back to the allocator, then the pool's own memory.
    * Elements still out stay valid allocations of the allocator below (free them there).
+   * KmemError BUSY, changing nothing, while another context waits in alloc on this pool.
    */
   destroy(): void {
     this.live("destroy");
     const w = this.mm.mem;
     const d = this.desc >>> 2;
     this.mm.lock();
+    if (w.word(d + Pool.WAITERS) !== 0) {
+      this.mm.unlock();
+      throw new KmemError(
+        "BUSY",
+        `mempool destroy: ${w.word(d + Pool.WAITERS)} context(s) wait for an element of this pool`,
+      );
+    }
     w.setWord(d + Pool.MAGIC, 0);
     const reserve: number[] = [];
     while (this.currNr > 0) reserve.push(this.remove());
@@ -363,6 +480,13 @@ export class Mempool {
   toString(): string {
     const what = this.cache === null ? `kmalloc ${this.size} bytes` : this.cache.name;
     return `Mempool(${what}, ${this.currNr}/${this.minNr})`;
+  }
+}
+
+/** Checks a gfp argument of a pool call. */
+function checkPoolGfp(gfp: number): void {
+  if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
+    throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
   }
 }
 

@@ -86,7 +86,15 @@ import {
   Zone,
   zoneBase,
 } from "../memory/index.js";
-import { canBlock, cpuState, lock, unlock } from "../sync/index.js";
+import {
+  canBlock,
+  cpuState,
+  lock,
+  unlock,
+  WAIT_ROUND_MS,
+  waitAsyncOn,
+  wakeUp,
+} from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
 import {
   computeWatermarks,
@@ -113,8 +121,6 @@ const SWAP_CLUSTER_MAX = 32;
 const MAX_RECLAIM_RETRIES = 16;
 /** PAGE_ALLOC_COSTLY_ORDER: larger requests do not wait for memory unless told to. */
 const COSTLY_ORDER = 3;
-/** Longest single Atomics.wait of a sleeping allocation: then it asks and tries again. */
-const WAIT_ROUND_MS = 20;
 
 /**
  * A shrinker gives memory back under pressure (slab caches register one). It is asked to
@@ -123,15 +129,6 @@ const WAIT_ROUND_MS = 20;
 export type Shrinker = (nrToScan: number) => number;
 
 export type LogFn = (line: string) => void;
-
-/** Atomics.waitAsync (ES2024; Node 16+), typed here for the ES2022 library. */
-type WaitAsync = (
-  a: Int32Array,
-  i: number,
-  value: number,
-  ms: number,
-) => { async: boolean; value: Promise<string> | string };
-const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
 
 /** Memory policy modes (Linux MPOL_*): see the table in the header comment. */
 export const enum Mpol {
@@ -889,7 +886,21 @@ export class BuddyAllocator {
    * need to free, and another cpu is online to free something.
    */
   private maySleep(order: number, gfp: number): boolean {
-    return this.canSleep && this.noWait === 0 && this.waitsFor(order, gfp) && this.othersOnline();
+    return this.waitsFor(order, gfp) && this.mayBlock();
+  }
+
+  /**
+   * Whether this context may block now to wait for another cpu to free something: it may
+   * wait at all (Atomics.wait allowed, a shared buffer, several cpus), holds no lock others
+   * need to free, and another cpu is online.
+   */
+  mayBlock(): boolean {
+    return this.canSleep && this.noWait === 0 && this.othersOnline();
+  }
+
+  /** Whether a wait without blocking could be woken: another cpu online over a shared buffer. */
+  othersCouldFree(): boolean {
+    return this.smp && this.h.buffer instanceof SharedArrayBuffer && this.othersOnline();
   }
 
   /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
@@ -944,9 +955,7 @@ export class BuddyAllocator {
 
   /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
   private wakeWaiters(): void {
-    if (Atomics.load(this.h, Hdr.FREE_WAITERS) === 0) return;
-    Atomics.add(this.h, Hdr.FREE_SEQ, 1);
-    Atomics.notify(this.h, Hdr.FREE_SEQ);
+    wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
   }
 
   /**
@@ -963,20 +972,13 @@ export class BuddyAllocator {
    * false at once where nobody could free anything (one cpu, or no other cpu online).
    */
   async waitForFree(seq: number, ms: number): Promise<boolean> {
-    if (!this.smp || !(this.h.buffer instanceof SharedArrayBuffer) || !this.othersOnline()) {
-      return false;
-    }
+    if (!this.othersCouldFree()) return false;
     const h = this.h;
     Atomics.add(h, Hdr.FREE_WAITERS, 1);
     try {
       this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
       this.ev[Vm.ALLOCSTALL]++;
-      if (waitAsync === undefined) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(ms, WAIT_ROUND_MS)));
-      } else {
-        const r = waitAsync(h, Hdr.FREE_SEQ, seq, ms);
-        if (r.async) await r.value;
-      }
+      await waitAsyncOn(h, Hdr.FREE_SEQ, seq, ms);
       return true;
     } finally {
       Atomics.sub(h, Hdr.FREE_WAITERS, 1);

@@ -108,6 +108,22 @@ for (const slab of ["slub", "slob"] as const) {
       cache.destroy();
     });
 
+    it("allocAsync: the reserve, or 0 at once where nobody could free an element", async () => {
+      const mm = make();
+      const cache = mm.createCache("as", 48) as KmemCache;
+      const pool = mm.createMempool(1, cache) as Mempool;
+      mm.setFault("failslab", failAll);
+      const el = await pool.allocAsync();
+      assert.notEqual(el, 0, "the reserve served it");
+      assert.equal(await pool.allocAsync(), 0, "one cpu: no wait");
+      mm.setFault("failslab", null);
+      await assert.rejects(pool.allocAsync(1 << 30), TypeError);
+      pool.free(el);
+      pool.destroy();
+      await assert.rejects(pool.allocAsync(), /destroyed/);
+      mm.verify();
+    });
+
     it("refuses misuse without changing anything", () => {
       const mm = make();
       const cache = mm.createCache("m", 40, { flags: SLAB_NO_MERGE }) as KmemCache;

@@ -1,0 +1,210 @@
+/*
+ * mempool_alloc's wait: a GFP_KERNEL pool allocation that finds allocator and reserve dry
+ * sleeps on the pool's wait queue until another worker frees an element, gives up after
+ * allocWaitMs, waits past it with __GFP_NOFAIL, does not wait without __GFP_DIRECT_RECLAIM
+ * or where nobody could free; allocAsync waits without blocking the main thread; destroy
+ * refuses while someone waits. failslab keeps the allocator failing in the allocating
+ * context, so only the reserve can serve. Ordering is checked with a shared flag raised
+ * just before the free (no timing assertions).
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import {
+  __GFP_MEMALLOC,
+  __GFP_NOFAIL,
+  GFP_ATOMIC,
+  GFP_KERNEL,
+  GFP_NOWAIT,
+  Kmem,
+  type KmemCache,
+  KmemError,
+  type Mempool,
+} from "../../src/index.js";
+
+const WORKER = new URL("./pool-wait.worker.js", import.meta.url);
+const failAll = { probability: 100, interval: 1, times: -1, ignoreGfpWait: false };
+
+interface Reply {
+  cpu: number;
+  addr?: number;
+  flagged?: boolean;
+}
+
+function start(job: Record<string, unknown>): { done: Promise<Reply> } {
+  const w = new Worker(WORKER, { workerData: job });
+  const done = new Promise<Reply>((resolve, reject) => {
+    let reply: Reply | null = null;
+    w.on("message", (m: Reply) => (reply = m));
+    w.on("error", reject);
+    w.on("exit", () => (reply === null ? reject(new Error("no reply")) : resolve(reply)));
+  });
+  return { done };
+}
+
+/** A shared instance with a pool of two elements whose reserve the main thread has taken. */
+function drained(allocWaitMs = 100): {
+  mm: Kmem;
+  cache: KmemCache;
+  pool: Mempool;
+  taken: number[];
+  flag: SharedArrayBuffer;
+} {
+  const mm = new Kmem({ memory: 1 << 20, cpus: 4, allocWaitMs });
+  const cache = mm.createCache("bio", 200) as KmemCache;
+  const pool = mm.createMempool(2, cache) as Mempool;
+  mm.setFault("failslab", failAll);
+  const taken = [pool.alloc(GFP_ATOMIC), pool.alloc(GFP_ATOMIC)];
+  assert.ok(taken.every((a) => a !== 0));
+  assert.equal(pool.currNr, 0);
+  mm.setFault("failslab", null);
+  return { mm, cache, pool, taken, flag: new SharedArrayBuffer(12) };
+}
+
+function job(
+  mm: Kmem,
+  pool: Mempool,
+  flag: SharedArrayBuffer,
+  fields: Partial<{
+    kind: string;
+    gfp: number;
+    waitMs: number;
+    delayMs: number;
+    elements: number[];
+  }>,
+): Record<string, unknown> {
+  return {
+    buffer: mm.buffer,
+    flag,
+    pool: pool.address,
+    kind: "alloc",
+    gfp: GFP_KERNEL,
+    waitMs: 60000,
+    delayMs: 0,
+    elements: [],
+    ...fields,
+  };
+}
+
+/** Both workers are attached once the flag's third word counts `n`. */
+async function attached(flag: SharedArrayBuffer, n: number): Promise<void> {
+  const f = new Int32Array(flag);
+  while (Atomics.load(f, 2) < n) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+function finish(mm: Kmem, pool: Mempool, cache: KmemCache, replies: Reply[], held: number[]): void {
+  for (const r of replies) mm.offlineCpu(r.cpu);
+  for (const el of held) pool.free(el);
+  assert.equal(pool.currNr, 2, "the reserve is whole again");
+  pool.destroy();
+  cache.destroy();
+  mm.verify();
+}
+
+describe("mempool waits for a free (workers)", () => {
+  it("a GFP_KERNEL allocation is woken by a free to the pool in another worker", async () => {
+    const { mm, cache, pool, taken, flag } = drained();
+    const sleeper = start(job(mm, pool, flag, {}));
+    const waker = start(
+      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
+    );
+    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    assert.equal(a.addr, taken[0], "the sleeper got the element the other worker freed");
+    assert.equal(a.flagged, true, "only after that free");
+    finish(mm, pool, cache, [a, b], taken.slice(1));
+  });
+
+  it("gives up after allocWaitMs when nothing is freed", async () => {
+    const { mm, cache, pool, taken, flag } = drained();
+    // Someone else must be online for a wait to make sense: a waker with nothing to free.
+    const idle = start(job(mm, pool, flag, { kind: "free", delayMs: 2000 }));
+    await attached(flag, 1);
+    const r = await start(job(mm, pool, flag, { waitMs: 50 })).done;
+    assert.equal(r.addr, 0);
+    assert.equal(Atomics.load(new Int32Array(flag), 0), 0, "it returned before anything was freed");
+    const i = await idle.done;
+    finish(mm, pool, cache, [r, i], taken);
+  });
+
+  it("__GFP_NOFAIL waits past allocWaitMs until an element comes", async () => {
+    const { mm, cache, pool, taken, flag } = drained();
+    // failslab passes __GFP_NOFAIL requests: make the allocator fail for real, every
+    // object of the cache and every page taken.
+    const hog: number[] = [];
+    for (let a = cache.alloc(GFP_NOWAIT); a !== 0; a = cache.alloc(GFP_NOWAIT)) hog.push(a);
+    const pages: number[] = [];
+    for (let p = mm.allocPages(0, GFP_NOWAIT | __GFP_MEMALLOC); p !== 0;) {
+      pages.push(p);
+      p = mm.allocPages(0, GFP_NOWAIT | __GFP_MEMALLOC);
+    }
+    mm.drainPages();
+    const sleeper = start(job(mm, pool, flag, { gfp: GFP_KERNEL | __GFP_NOFAIL, waitMs: 10 }));
+    const waker = start(
+      job(mm, pool, flag, { kind: "free", delayMs: 400, elements: [taken[1] as number] }),
+    );
+    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    assert.equal(a.addr, taken[1]);
+    assert.equal(a.flagged, true);
+    for (const p of pages) mm.freePages(p, 0);
+    for (const o of hog) cache.free(o);
+    finish(mm, pool, cache, [a, b], taken.slice(0, 1));
+  });
+
+  it("GFP_ATOMIC does not wait", async () => {
+    const { mm, cache, pool, taken, flag } = drained();
+    const waker = start(
+      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
+    );
+    await attached(flag, 1);
+    const a = await start(job(mm, pool, flag, { gfp: GFP_ATOMIC })).done;
+    assert.equal(a.addr, 0);
+    assert.equal(a.flagged, false, "it returned before the free");
+    const b = await waker.done;
+    finish(mm, pool, cache, [a, b], taken.slice(1));
+  });
+
+  it("destroy refuses while a worker waits, and changes nothing", async () => {
+    const { mm, cache, pool, taken, flag } = drained(60000);
+    const sleeper = start(job(mm, pool, flag, { waitMs: 60000 }));
+    await attached(flag, 1);
+    // The sleeper counts itself a waiter before it first looks at the reserve.
+    let refused = false;
+    for (let i = 0; i < 400 && !refused; i++) {
+      try {
+        pool.destroy();
+        assert.fail("destroy went through while a worker may still wait");
+      } catch (err) {
+        if (err instanceof KmemError && err.code === "BUSY") refused = true;
+        else throw err;
+      }
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(refused, "destroy said BUSY");
+    assert.match(String(pool), /0\/2/);
+    mm.verify();
+    pool.free(taken[0] as number);
+    const a = await sleeper.done;
+    assert.equal(a.addr, taken[0]);
+    finish(mm, pool, cache, [a], taken.slice(1));
+  });
+
+  it("allocAsync waits without blocking the main thread", async () => {
+    const { mm, cache, pool, taken, flag } = drained(60000);
+    const waker = start(
+      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
+    );
+    await attached(flag, 1);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    mm.setFault("failslab", failAll);
+    const el = await pool.allocAsync();
+    mm.setFault("failslab", null);
+    clearInterval(timer);
+    const b = await waker.done;
+    assert.equal(el, taken[0]);
+    assert.equal(Atomics.load(new Int32Array(flag), 0), 1, "after the free");
+    assert.ok(ticks > 0, "the main thread ran meanwhile");
+    finish(mm, pool, cache, [b], [el, taken[1] as number]);
+  });
+});
