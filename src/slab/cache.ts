@@ -49,6 +49,8 @@ export interface CacheHandleExtra {
   ownSerial: number;
   lockIndex: number;
   lockName: string;
+  /** Each node's list_lock name in errors (SLUB; SLOB has its one lock). */
+  nodeLockNames: readonly string[];
 }
 
 export class KmemCache {
@@ -113,6 +115,8 @@ export class KmemCache {
   readonly lockIndex: number;
   /** @internal The lock's name in errors. */
   readonly lockName: string;
+  /** @internal The name of each node's list_lock of the real cache, in errors. */
+  readonly nodeLockNames: readonly string[];
   /** @internal Descriptor words of the real cache. */
   readonly dv: Int32Array;
   /** @internal This context's cpu slot in the real cache's descriptor. */
@@ -166,6 +170,7 @@ export class KmemCache {
     this.ownSerial = extra.ownSerial;
     this.lockIndex = extra.lockIndex;
     this.lockName = extra.lockName;
+    this.nodeLockNames = extra.nodeLockNames;
     this.dv = dv;
     this.cpu = cpu;
   }

@@ -1,7 +1,10 @@
 /* The slab layer: object caches over page blocks (SLUB design). */
 export { type CacheBackend, checkCtor, type Ctor, KmemCache } from "./cache.js";
 export {
+  Desc,
   descriptorWords,
+  NodeRec,
+  nodeRecIndex,
   SLAB_CONSISTENCY_CHECKS,
   SLAB_FAILSLAB,
   SLAB_HWCACHE_ALIGN,

@@ -126,7 +126,8 @@ export function debugFlags(letters: string): number {
 //  |         sheaf[32]                                  (one cpu: CpuSlot.WORDS)     |
 //  +---------------------------------------------------------------------------------+
 //  more cpus: (unused) 40..47 | cpu[0] 48..85, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
-//  more nodes, after the cpu slots: partial head, nrPartial of node 1, of node 2, ...
+//  more nodes, after the cpu slots: node 1's record (NodeRec: partial head, nr_partial,
+//  list_lock, nr_slabs), node 2's, ...; node 0's are words 14, 15, 38 and 16
 export const enum Desc {
   MAGIC = 0,
   OBJECT_SIZE = 1,
@@ -162,7 +163,7 @@ export const enum Desc {
   QUARANTINED = 36,
   /** Objects a cpu's sheaf may hold (0: no sheaves, as for debug caches). */
   SHEAF_CAP = 37,
-  /** The cache's list_lock: partial list, slab freelists and counters, nr_slabs. */
+  /** Node 0's list_lock: its partial list, nr_slabs, and its slabs' freelists and counters. */
   LOCK = 38,
   /** Header[Hdr.CACHE_SERIAL] when the descriptor was written: a handle's identity check. */
   SERIAL = 39,
@@ -222,19 +223,40 @@ export function sheafCapacity(size: number, pageSize: number): number {
 }
 
 /**
+ * A cache's per-node record (Linux struct kmem_cache_node): node 0's words are among the
+ * descriptor's shared words (PARTIAL_HEAD, NR_PARTIAL, LOCK, NR_SLABS); nodes 1.. have one
+ * record each after the cpu slots.
+ */
+export const enum NodeRec {
+  /** First slab of the node's partial list (a pfn), 0 if empty. */
+  PARTIAL_HEAD = 0,
+  NR_PARTIAL = 1,
+  /** The node's list_lock. */
+  LOCK = 2,
+  /** Slabs of the cache on this node. */
+  NR_SLABS = 3,
+  WORDS = 4,
+}
+
+/**
  * Words of a cache descriptor: the shared words, the cpu slots, then with NUMA nodes the
- * partial lists of nodes 1.. (head pfn, nr_partial each; node 0's are PARTIAL_HEAD and
- * NR_PARTIAL).
+ * records of nodes 1.. (NodeRec).
  */
 export function descriptorWords(nrCpus: number, nrNodes = 1): number {
   return (
-    (nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus)) + 2 * (nrNodes - 1)
+    (nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus)) +
+    NodeRec.WORDS * (nrNodes - 1)
   );
 }
 
-/** Word offset of node `nid`'s partial list head in a descriptor (nr_partial follows). */
-export function partialIndex(nrCpus: number, nid: number): number {
-  return nid === 0 ? Desc.PARTIAL_HEAD : descriptorWords(nrCpus, nid);
+/** Word offset in a descriptor of field `field` of node `nid`'s record. */
+export function nodeRecIndex(nrCpus: number, nid: number, field: NodeRec): number {
+  if (nid === 0) {
+    if (field === NodeRec.PARTIAL_HEAD) return Desc.PARTIAL_HEAD;
+    if (field === NodeRec.NR_PARTIAL) return Desc.NR_PARTIAL;
+    return field === NodeRec.LOCK ? Desc.LOCK : Desc.NR_SLABS;
+  }
+  return descriptorWords(nrCpus, nid) + field;
 }
 
 /** Track record (U): call-site id and sequence number, for allocation then free. */

@@ -22,8 +22,8 @@
  *   SLAB-3  allocated objects (bitmap bits) + free objects == objects, for slabs not set aside
  *   SLAB-4  the partial list holds exactly the slabs with PARTIAL set, none frozen or full,
  *           and its length is nr_partial; a frozen slab is some cpu's slab
- *   SLAB-5  per cache: active + set-aside objects == bitmap bits over its slabs; nr_slabs is
- *           the number of its slabs
+ *   SLAB-5  per cache: active + set-aside objects == bitmap bits over its slabs; each node's
+ *           nr_slabs is the number of its slabs on that node
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
  *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
@@ -37,15 +37,18 @@
  * Concurrency (instances with more than one cpu). Lock order, as mm/slub.c writes it:
  *
  *   1. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context)
- *   2. cache->list_lock (Desc.LOCK; never two at once, except verify() in list order)
+ *   2. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *      NodeRec.LOCK for the others; never two at once, except destroy() and verify(),
+ *      which take every node's of a cache in node order, verify() cache after cache)
  *   3. the zone lock (page allocator)
  *
  *   slab_mutex protects the slab_caches list, cache ids, names, reference counts, aliases,
  *     the object size a merge raises, and the serial counter; it keeps a cache alive while
  *     held (createCache, destroy, shrinkAll, verify, looking a cache up by id or name).
- *   list_lock protects the cache's partial list and nr_partial, nr_slabs, the quarantine
- *     count, and of every slab of the cache its frame freelist, inuse and state bits
- *     (FROZEN, PARTIAL, QUARANTINED) and its partial-list links.
+ *   a node's list_lock protects the node's partial list, nr_partial and nr_slabs, and of
+ *     every slab of the cache on that node its frame freelist, inuse and state bits
+ *     (FROZEN, PARTIAL, QUARANTINED) and its partial-list links. The quarantine count is
+ *     one per cache: it changes under a node's lock, with Atomics.add.
  *   No lock: a cpu's slot (cpu slab, cpu freelist, sheaf, active count) is touched only by
  *     its cpu while online: the fast paths. Allocation bitmaps are shared by every cpu
  *     (objects of one slab are freed from anywhere) and flip with Atomics.or / Atomics.and,
@@ -104,7 +107,8 @@ import {
   debugFlags,
   descriptorWords,
   encodeCacheName,
-  partialIndex,
+  NodeRec,
+  nodeRecIndex,
   Poison,
   SlabFlag,
   Track,
@@ -205,6 +209,10 @@ export class SlabAllocator {
   private readonly nrNodes: number;
   /** Descriptor word of each node's partial list head (its nr_partial follows). */
   private readonly partialAt: number[] = [];
+  /** Descriptor word of each node's list_lock. */
+  private readonly lockAt: number[] = [];
+  /** Descriptor word of each node's nr_slabs. */
+  private readonly slabsAt: number[] = [];
   /** More than one cpu: locks and atomic bitmaps (one context alone needs neither). */
   private readonly smp: boolean;
   /**
@@ -259,7 +267,11 @@ export class SlabAllocator {
     this.cpuId = buddy.cpu;
     this.nrCpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
-    for (let n = 0; n < phys.nrNodes; n++) this.partialAt.push(partialIndex(phys.nrCpus, n));
+    for (let n = 0; n < phys.nrNodes; n++) {
+      this.partialAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.PARTIAL_HEAD));
+      this.lockAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.LOCK));
+      this.slabsAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.NR_SLABS));
+    }
     this.smp = buddy.smp;
     this.log = options.log;
     this.initOnAlloc = options.initOnAlloc;
@@ -311,17 +323,36 @@ export class SlabAllocator {
     }
   }
 
-  /** Takes the cache's list_lock. */
-  private lockCache(c: KmemCache): void {
+  /** Takes node `n`'s list_lock of cache `c` (kmem_cache_node.list_lock). */
+  private lockNode(c: KmemCache, n: number): void {
     if (this.smp) {
-      const wi = c.lockIndex;
-      lock(this.phys.wordView(wi), this.phys.wordIndex(wi), this.cpuId, c.lockName, this.h);
+      lock(c.dv, this.lockAt[n] as number, this.cpuId, c.nodeLockNames[n] as string, this.h);
     }
   }
 
-  private unlockCache(c: KmemCache): void {
-    if (this.smp)
-      unlock(this.phys.wordView(c.lockIndex), this.phys.wordIndex(c.lockIndex), this.cpuId);
+  private unlockNode(c: KmemCache, n: number): void {
+    if (this.smp) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
+  }
+
+  /** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
+  private lockAllNodes(c: KmemCache): void {
+    for (let n = 0; n < this.nrNodes; n++) this.lockNode(c, n);
+  }
+
+  private unlockAllNodes(c: KmemCache): void {
+    for (let n = this.nrNodes - 1; n >= 0; n--) this.unlockNode(c, n);
+  }
+
+  /** The node of slab `pfn`: whose list_lock guards it. */
+  private slabNode(pfn: number): number {
+    return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);
+  }
+
+  /** nr_slabs over every node. */
+  private nrSlabs(c: KmemCache): number {
+    let n = 0;
+    for (const at of this.slabsAt) n += c.dv[at] as number;
+    return n;
   }
 
   /* ------------------------------------------------------------------ caches */
@@ -359,6 +390,11 @@ export class SlabAllocator {
       ownSerial: this.phys.word((desc >>> 2) + Desc.SERIAL),
       lockIndex: (desc >>> 2) + Desc.LOCK,
       lockName: `the list_lock of cache ${name}`,
+      nodeLockNames: this.partialAt.map((_, n) =>
+        this.nrNodes === 1
+          ? `the list_lock of cache ${name}`
+          : `the node ${n} list_lock of cache ${name}`,
+      ),
     };
   }
 
@@ -575,18 +611,21 @@ export class SlabAllocator {
     }
   }
 
-  /**
-   * Every live cache handle (aliases included), newest first, rebuilt where this context's
-   * is missing or stale. slab_mutex held.
-   */
   /** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
   heldListLock(): string | null {
     for (const c of this.liveCaches()) {
-      if (c.id === c.realId && this.phys.word(c.lockIndex) !== 0) return c.lockName;
+      if (c.id !== c.realId) continue;
+      for (let n = 0; n < this.nrNodes; n++) {
+        if (c.dv[this.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
+      }
     }
     return null;
   }
 
+  /**
+   * Every live cache handle (aliases included), newest first, rebuilt where this context's
+   * is missing or stale. slab_mutex held.
+   */
   private liveCaches(): KmemCache[] {
     const out: KmemCache[] = [];
     const descs: number[] = [];
@@ -820,15 +859,15 @@ export class SlabAllocator {
       }
       if (c !== real) this.releaseDescriptor(c);
       real.dv[Desc.REFCOUNT] = 0;
-      this.lockCache(real);
+      this.lockAllNodes(real);
       try {
         for (const slot of this.cpuSlots(real)) {
-          this.flushSheafLocked(real, slot, slot[CpuSlot.SHEAF_COUNT] as number);
+          this.flushSheaf(real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
           this.deactivate(real, slot);
         }
-        this.discardAll(real, true);
+        this.discardAll(real);
       } finally {
-        this.unlockCache(real);
+        this.unlockAllNodes(real);
       }
       this.releaseDescriptor(real);
     } finally {
@@ -908,22 +947,24 @@ export class SlabAllocator {
   private allocSingle(c: KmemCache, gfp: number, size: number, nid: number): number {
     this.ev[Vm.SLAB_ALLOC_SLOW]++;
     let obj = 0;
-    this.lockCache(c);
-    try {
-      const pfn = this.getPartial(c, nid, gfp);
-      if (pfn !== 0) obj = this.takeOne(c, pfn);
-    } finally {
-      this.unlockCache(c);
+    const partial = this.getPartial(c, nid, gfp);
+    if (partial !== 0) {
+      try {
+        obj = this.takeOne(c, partial);
+      } finally {
+        this.unlockNode(c, this.slabNode(partial));
+      }
     }
     if (obj === 0) {
       const pfn = this.newSlab(c, gfp, nid);
       if (pfn === 0) return 0;
-      this.lockCache(c);
+      const n = this.slabNode(pfn);
+      this.lockNode(c, n);
       try {
-        c.dv[Desc.NR_SLABS]++;
+        c.dv[this.slabsAt[n] as number]++;
         obj = this.takeOne(c, pfn);
       } finally {
-        this.unlockCache(c);
+        this.unlockNode(c, n);
       }
     }
     if (obj === 0) return 0;
@@ -936,8 +977,8 @@ export class SlabAllocator {
 
   /**
    * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
-   * allocated and files the slab by its new fill (list_lock held). 0 if the freelist is
-   * damaged (the slab is then set aside).
+   * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
+   * the freelist is damaged (the slab is then set aside).
    */
   private takeOne(c: KmemCache, pfn: number): number {
     const f = this.f;
@@ -969,24 +1010,35 @@ export class SlabAllocator {
   /**
    * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
    * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
-   * (get_any_partial). Taken off its list; 0 if none. list_lock held.
+   * (get_any_partial). Taken off its list and returned with its node's list_lock held
+   * (the caller releases it); 0, with no lock held, if none.
    */
   private getPartial(c: KmemCache, nid: number, gfp: number): number {
     const search = nid < 0 ? this.buddy.localNode : nid;
     const dv = c.dv;
+    this.lockNode(c, search);
     let pfn = dv[this.partialAt[search] as number] as number;
-    if (pfn === 0 && this.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
+    if (pfn !== 0) {
+      this.removePartial(c, pfn);
+      return pfn;
+    }
+    this.unlockNode(c, search);
+    if (this.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
       const min = dv[Desc.MIN_PARTIAL] as number;
       for (const n of this.buddy.zonelist(search)) {
         const at = this.partialAt[n] as number;
-        if (n !== search && (dv[at + 1] as number) > min) {
-          pfn = dv[at] as number;
-          break;
+        // nr_partial is read without the lock first, as get_any_partial does.
+        if (n === search || (dv[at + 1] as number) <= min) continue;
+        this.lockNode(c, n);
+        pfn = dv[at] as number;
+        if (pfn !== 0 && (dv[at + 1] as number) > min) {
+          this.removePartial(c, pfn);
+          return pfn;
         }
+        this.unlockNode(c, n);
       }
     }
-    if (pfn !== 0) this.removePartial(c, pfn);
-    return pfn;
+    return 0;
   }
 
   private allocSmp(c: KmemCache, gfp: number, size: number): number {
@@ -1104,25 +1156,51 @@ export class SlabAllocator {
     return obj;
   }
 
-  /** Gives the `k` oldest objects of this cpu's sheaf back to their slabs. */
-  private flushSheaf(c: KmemCache, k: number): void {
-    this.lockCache(c);
-    try {
-      this.flushSheafLocked(c, c.cpu, k);
-    } finally {
-      this.unlockCache(c);
-    }
-  }
-
-  /** Gives the `k` oldest objects of the sheaf in `slot` back to their slabs (list_lock held). */
-  private flushSheafLocked(c: KmemCache, slot: Int32Array, k: number): void {
+  /**
+   * Gives the `k` oldest objects of the sheaf in `slot` back to their slabs, each under its
+   * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
+   * every node's).
+   */
+  private flushSheaf(c: KmemCache, slot: Int32Array, k: number, locked = false): void {
     const n = slot[CpuSlot.SHEAF_COUNT] as number;
-    for (let j = 0; j < k; j++) {
-      const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
-      this.slabFree(c, this.slabOf(obj), obj);
+    let held = -1;
+    try {
+      for (let j = 0; j < k; j++) {
+        const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
+        const head = this.slabOf(obj);
+        const node = this.slabNode(head);
+        if (!locked && node !== held) {
+          if (held >= 0) this.unlockNode(c, held);
+          held = -1;
+          this.lockNode(c, node);
+          held = node;
+        }
+        this.slabFree(c, head, obj);
+      }
+    } finally {
+      if (held >= 0) this.unlockNode(c, held);
     }
     slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + k, CpuSlot.SHEAF + n);
     slot[CpuSlot.SHEAF_COUNT] = n - k;
+  }
+
+  /** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
+  private deactivateSlot(c: KmemCache, slot: Int32Array): void {
+    const pfn = slot[CpuSlot.SLAB] as number;
+    if (pfn === 0) return;
+    const n = this.slabNode(pfn);
+    this.lockNode(c, n);
+    try {
+      this.deactivate(c, slot);
+    } finally {
+      this.unlockNode(c, n);
+    }
+  }
+
+  /** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
+  private flushSlot(c: KmemCache, slot: Int32Array): void {
+    this.flushSheaf(c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
+    this.deactivateSlot(c, slot);
   }
 
   /**
@@ -1137,10 +1215,11 @@ export class SlabAllocator {
     const f = this.f;
     for (;;) {
       let got = false;
-      this.lockCache(c);
-      try {
-        const cur = cpu[CpuSlot.SLAB] as number;
-        if (cur !== 0) {
+      const cur = cpu[CpuSlot.SLAB] as number;
+      if (cur !== 0) {
+        const n = this.slabNode(cur);
+        this.lockNode(c, n);
+        try {
           const i = cur * Frame.WORDS;
           const fl = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
           const counters = f[i + Pg.SLAB_COUNTERS] as number;
@@ -1153,16 +1232,20 @@ export class SlabAllocator {
           } else {
             this.deactivate(c, cpu);
           }
+        } finally {
+          this.unlockNode(c, n);
         }
-        if (!got) {
-          const partial = this.getPartial(c, -1, gfp);
-          if (partial !== 0) {
+      }
+      if (!got) {
+        const partial = this.getPartial(c, -1, gfp);
+        if (partial !== 0) {
+          try {
             this.freezeLocked(c, partial);
-            got = true;
+          } finally {
+            this.unlockNode(c, this.slabNode(partial));
           }
+          got = true;
         }
-      } finally {
-        this.unlockCache(c);
       }
       if (!got) {
         const pfn = this.newSlab(c, gfp, -1);
@@ -1315,20 +1398,24 @@ export class SlabAllocator {
 
   /** Counts a new slab in its cache and makes it this cpu's slab. */
   private freeze(c: KmemCache, pfn: number): void {
-    this.lockCache(c);
+    // A constructor that allocated from this cache while the slab was being built, or a
+    // shrinker run meanwhile, may have installed another cpu slab: file that one first.
+    this.deactivateSlot(c, c.cpu);
+    const n = this.slabNode(pfn);
+    this.lockNode(c, n);
     try {
-      c.dv[Desc.NR_SLABS]++;
+      c.dv[this.slabsAt[n] as number]++;
       this.freezeLocked(c, pfn);
     } finally {
-      this.unlockCache(c);
+      this.unlockNode(c, n);
     }
   }
 
-  /** Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist (list_lock held). */
+  /**
+   * Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. The slab's node
+   * list_lock held; this cpu has no cpu slab of `c`.
+   */
   private freezeLocked(c: KmemCache, pfn: number): void {
-    // A constructor that allocated from this cache while the slab was being built, or a
-    // shrinker run meanwhile, may have installed another cpu slab: file that one first.
-    if (c.cpu[CpuSlot.SLAB] !== 0) this.deactivate(c, c.cpu);
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const cpu = c.cpu;
@@ -1345,7 +1432,7 @@ export class SlabAllocator {
   /**
    * deactivate_slab: hands the cpu freelist of `slot` back to its cpu slab and files the
    * slab on the partial list, as empty (given back past min_partial), or as full (on no
-   * list). list_lock held; `slot` is this cpu's, or one no cpu uses now.
+   * list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
    */
   private deactivate(c: KmemCache, slot: Int32Array): void {
     const cpu = slot;
@@ -1389,7 +1476,7 @@ export class SlabAllocator {
     this.place(c, pfn);
   }
 
-  /** Files an unfrozen slab by how full it is (list_lock held). */
+  /** Files an unfrozen slab by how full it is (its node's list_lock held). */
   private place(c: KmemCache, pfn: number): void {
     const counters = this.f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
     if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
@@ -1453,9 +1540,9 @@ export class SlabAllocator {
       : Vm.NR_SLAB_UNRECLAIMABLE;
   }
 
-  /** discard_slab: the pages go back to the page allocator (list_lock held). */
+  /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
   private discardSlab(c: KmemCache, pfn: number): void {
-    c.dv[Desc.NR_SLABS]--;
+    c.dv[this.slabsAt[this.slabNode(pfn)] as number]--;
     this.ev[Vm.SLAB_DISCARD]++;
     this.ev[this.slabGauge(c)] -= 1 << c.order;
     this.freeSlabPages(c, pfn);
@@ -1660,7 +1747,7 @@ export class SlabAllocator {
         if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
         n = cpu[CpuSlot.SHEAF_COUNT] as number;
         if (n === cap) {
-          this.flushSheaf(c, n >>> 1);
+          this.flushSheaf(c, cpu, n >>> 1);
           n = cpu[CpuSlot.SHEAF_COUNT] as number;
         }
       }
@@ -1668,11 +1755,12 @@ export class SlabAllocator {
       cpu[CpuSlot.SHEAF_COUNT] = n + 1;
       return;
     }
-    this.lockCache(c);
+    const node = this.slabNode(head);
+    this.lockNode(c, node);
     try {
       this.slabFree(c, head, addr);
     } finally {
-      this.unlockCache(c);
+      this.unlockNode(c, node);
     }
   }
 
@@ -1783,13 +1871,14 @@ export class SlabAllocator {
     const pfn = cpu[CpuSlot.SLAB] as number;
     const i = pfn * Frame.WORDS;
     cpu[CpuSlot.FREELIST] = 0;
-    this.lockCache(c);
+    const n = this.slabNode(pfn);
+    this.lockNode(c, n);
     try {
       this.f[i + Pg.SLAB_COUNTERS] =
         (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
       this.deactivate(c, cpu);
     } finally {
-      this.unlockCache(c);
+      this.unlockNode(c, n);
     }
   }
 
@@ -1824,9 +1913,12 @@ export class SlabAllocator {
    */
   private quarantineObject(c: KmemCache, head: number, obj: number): void {
     this.ev[Vm.SLAB_ERRORS]++;
-    this.lockCache(c);
+    const n = this.slabNode(head);
+    this.lockNode(c, n);
     try {
-      c.dv[Desc.QUARANTINED]++;
+      // One count for the cache, under the locks of several nodes: added atomically.
+      if (this.smp) Atomics.add(c.dv, Desc.QUARANTINED, 1);
+      else c.dv[Desc.QUARANTINED]++;
       this.phys.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
       const i = head * Frame.WORDS;
       const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
@@ -1835,7 +1927,7 @@ export class SlabAllocator {
         (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
       if (c.cpu[CpuSlot.SLAB] === head) this.deactivate(c, c.cpu);
     } finally {
-      this.unlockCache(c);
+      this.unlockNode(c, n);
     }
     this.log?.(`kmem: cache ${c.name}: object ${hex(obj)} set aside as corrupt`);
   }
@@ -1883,47 +1975,50 @@ export class SlabAllocator {
   }
 
   private shrinkReal(real: KmemCache): number {
-    this.lockCache(real);
-    try {
-      const before = real.dv[Desc.NR_SLABS] as number;
-      this.flushSheafLocked(real, real.cpu, real.cpu[CpuSlot.SHEAF_COUNT] as number);
-      this.deactivate(real, real.cpu);
-      this.discardAll(real, false);
-      return (before - (real.dv[Desc.NR_SLABS] as number)) * 2 ** real.order;
-    } finally {
-      this.unlockCache(real);
+    const before = this.nrSlabs(real);
+    this.flushSlot(real, real.cpu);
+    for (let n = 0; n < this.nrNodes; n++) {
+      this.lockNode(real, n);
+      try {
+        this.discardEmpty(real, n);
+      } finally {
+        this.unlockNode(real, n);
+      }
+    }
+    // Other cpus may add slabs meanwhile: the count is what was seen to go.
+    return Math.max(0, before - this.nrSlabs(real)) * 2 ** real.order;
+  }
+
+  /** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
+  private discardEmpty(c: KmemCache, n: number): void {
+    const f = this.f;
+    let pfn = c.dv[this.partialAt[n] as number] as number;
+    while (pfn !== 0) {
+      const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+      if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
+        this.removePartial(c, pfn);
+        this.discardSlab(c, pfn);
+      }
+      pfn = next;
     }
   }
 
-  /** Discards the empty slabs of the partial list (all slabs when `everything`); list_lock held. */
-  private discardAll(c: KmemCache, everything: boolean): number {
-    let pages = 0;
+  /**
+   * Discards every slab of `c` (destroy, with no object live): the partial lists', and the
+   * slabs set aside as corrupt or full of set-aside objects, which are on no list. Every
+   * node's list_lock held.
+   */
+  private discardAll(c: KmemCache): void {
+    for (let n = 0; n < this.nrNodes; n++) this.discardEmpty(c, n);
     const f = this.f;
-    for (const at of this.partialAt) {
-      let pfn = c.dv[at] as number;
-      while (pfn !== 0) {
-        const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
-        if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
-          this.removePartial(c, pfn);
-          this.discardSlab(c, pfn);
-          pages += 1 << c.order;
-        }
-        pfn = next;
+    for (let p = this.firstPfn; p < this.totalPages;) {
+      const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
+      const order = f[p * Frame.WORDS + Pg.ORDER] as number;
+      if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + Pg.SLAB_CACHE] === c.realId) {
+        this.discardSlab(c, p);
       }
+      p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
     }
-    if (everything) {
-      // Slabs set aside as corrupt, or full of set-aside objects, are on no list.
-      for (let p = this.firstPfn; p < this.totalPages;) {
-        const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
-        const order = f[p * Frame.WORDS + Pg.ORDER] as number;
-        if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + Pg.SLAB_CACHE] === c.realId) {
-          this.discardSlab(c, p);
-          pages += 1 << order;
-        }
-        p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
-      }
-    }
-    return pages;
   }
 
   /**
@@ -1955,13 +2050,7 @@ export class SlabAllocator {
     for (const c of this.caches) {
       if (c === null || c.id !== c.realId || c.dv[Desc.SERIAL] !== c.serial) continue;
       if (c.cpu[CpuSlot.SLAB] === 0 && c.cpu[CpuSlot.SHEAF_COUNT] === 0) continue;
-      this.lockCache(c);
-      try {
-        this.flushSheafLocked(c, c.cpu, c.cpu[CpuSlot.SHEAF_COUNT] as number);
-        this.deactivate(c, c.cpu);
-      } finally {
-        this.unlockCache(c);
-      }
+      this.flushSlot(c, c.cpu);
     }
   }
 
@@ -1978,14 +2067,8 @@ export class SlabAllocator {
         const slot = this.cpuView(c.desc, cpu);
         const n = slot[CpuSlot.SHEAF_COUNT] as number;
         if (n === 0 && slot[CpuSlot.SLAB] === 0) continue;
-        this.lockCache(c);
-        try {
-          this.flushSheafLocked(c, slot, n);
-          moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
-          this.deactivate(c, slot);
-        } finally {
-          this.unlockCache(c);
-        }
+        moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
+        this.flushSlot(c, slot);
       }
     } finally {
       this.unlockSlab();
@@ -2011,7 +2094,7 @@ export class SlabAllocator {
     const aliases: string[] = [];
     for (const a of this.caches)
       if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
-    const slabs = c.dv[Desc.NR_SLABS] as number;
+    const slabs = this.nrSlabs(c);
     return {
       name: c.name,
       objectSize: c.objectSize,
@@ -2044,12 +2127,12 @@ export class SlabAllocator {
       if (this.smp) this.liveCaches();
       for (const c of this.caches) {
         if (c === null || c.id !== c.realId) continue;
-        this.lockCache(c);
+        this.lockAllNodes(c);
         locked.push(c);
       }
       this.verifyLocked();
     } finally {
-      for (const c of locked.reverse()) this.unlockCache(c);
+      for (const c of locked.reverse()) this.unlockAllNodes(c);
       this.unlockSlab();
     }
   }
@@ -2092,7 +2175,8 @@ export class SlabAllocator {
             `slab at frame ${pfn} has order ${order}, its cache ${c.name} uses ${c.order}`,
           );
         bits.set(id, (bits.get(id) ?? 0) + this.verifySlab(c, pfn, frozen.get(pfn), sheaves));
-        slabs.set(id, (slabs.get(id) ?? 0) + 1);
+        const key = id * this.nrNodes + this.slabNode(pfn);
+        slabs.set(key, (slabs.get(key) ?? 0) + 1);
       }
       pfn += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 2 ** order : 1;
     }
@@ -2112,12 +2196,14 @@ export class SlabAllocator {
           "SLAB-5",
           `cache ${c.name}: ${set} objects are marked allocated, active + set aside is ${expected}`,
         );
-      const n = slabs.get(c.id) ?? 0;
-      if (n !== c.dv[Desc.NR_SLABS])
-        corrupt(
-          "SLAB-5",
-          `cache ${c.name}: ${n} slabs exist, nr_slabs says ${c.dv[Desc.NR_SLABS]}`,
-        );
+      for (let nid = 0; nid < this.nrNodes; nid++) {
+        const n = slabs.get(c.id * this.nrNodes + nid) ?? 0;
+        const counted = c.dv[this.slabsAt[nid] as number] as number;
+        if (n !== counted) {
+          const where = this.nrNodes === 1 ? "" : ` on node ${nid}`;
+          corrupt("SLAB-5", `cache ${c.name}: ${n} slabs exist${where}, nr_slabs says ${counted}`);
+        }
+      }
       // SLAB-4: the partial lists, one per node.
       for (let nid = 0; nid < this.nrNodes; nid++) this.verifyPartial(c, nid, corrupt);
     }

@@ -352,6 +352,7 @@ export class SlobAllocator implements CacheBackend {
         ownSerial: dv[CacheDesc.SERIAL] as number,
         lockIndex: Hdr.LOCK_SLOB,
         lockName: "slob_lock",
+        nodeLockNames: ["slob_lock"],
       },
     );
   }

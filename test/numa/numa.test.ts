@@ -11,10 +11,12 @@ import {
   GFP_KERNEL,
   GFP_NOWAIT,
   Kmem,
+  type KmemCache,
   KmemError,
   SLAB_NO_MERGE,
   type KmemOptions,
 } from "../../src/index.js";
+import { Desc, NodeRec, nodeRecIndex } from "../../src/slab/index.js";
 import { allMemory, assertMisuse } from "../helpers.js";
 
 const MiB = 1 << 20;
@@ -228,6 +230,51 @@ describe("NUMA nodes: construction", () => {
         /list_lock of cache far\d+ is held by cpu 1 of this thread/.test(err.message),
     );
     new DataView(a.buffers[1] as ArrayBuffer).setInt32(c.lockIndex * 4 - MiB, 0, true);
+  });
+
+  it("each node has its own list_lock per cache: one node's held lock stops no other", () => {
+    // Two contexts in one thread over unshared buffers, as above: a held lock is reported.
+    const a = new Kmem({ nodes: [new ArrayBuffer(2 * MiB), new ArrayBuffer(2 * MiB)], cpus: 2 });
+    const b = Kmem.attach(a.buffers);
+    const c = a.findCache("kmalloc-64") as KmemCache;
+    const desc = c.lockIndex - Desc.LOCK;
+    const lockWord = (nid: number) => {
+      const at = (desc + nodeRecIndex(a.cpus, nid, NodeRec.LOCK)) * 4;
+      const bytes = a.view(at, 4);
+      return new DataView(bytes.buffer, bytes.byteOffset, 4);
+    };
+    assert.equal(a.nodeOf(lockWord(1).byteOffset), 0, "the descriptor is on node 0");
+    // Context b holds node 1's list_lock and cannot let go meanwhile (same thread).
+    lockWord(1).setInt32(0, b.cpu + 1, true);
+    const objects: number[] = [];
+    for (let i = 0; i < 3000; i++) objects.push(a.kmalloc(64)); // new slabs, node 0's lock
+    assert.ok(objects.every((o) => o !== 0 && a.nodeOf(o) === 0));
+    for (const o of objects) a.kfree(o); // partial and empty slabs, node 0's lock
+    assert.throws(
+      () => a.kmallocNode(64, GFP_KERNEL | __GFP_THISNODE, 1),
+      (err: unknown) =>
+        err instanceof KmemError &&
+        err.code === "DEADLOCK" &&
+        /the node 1 list_lock of cache kmalloc-64 is held by cpu 1 of this thread/.test(
+          err.message,
+        ),
+    );
+    lockWord(1).setInt32(0, 0, true);
+    const far = a.kmallocNode(64, GFP_KERNEL | __GFP_THISNODE, 1);
+    assert.equal(a.nodeOf(far), 1);
+    a.kfree(far);
+    // And node 0's lock held stops node 0's slow paths, not node 1's.
+    lockWord(0).setInt32(0, b.cpu + 1, true);
+    const far2 = a.kmallocNode(64, GFP_KERNEL | __GFP_THISNODE, 1);
+    assert.equal(a.nodeOf(far2), 1);
+    a.kfree(far2);
+    const near: number[] = [];
+    assert.throws(() => {
+      for (let i = 0; i < 3000; i++) near.push(a.kmalloc(64));
+    }, /the node 0 list_lock of cache kmalloc-64 is held by cpu 1/);
+    lockWord(0).setInt32(0, 0, true);
+    for (const o of near) a.kfree(o);
+    a.verify();
   });
 
   it("splits one memory into nodes at consecutive addresses when memory is given", () => {
