@@ -85,6 +85,8 @@ export class KmemCache {
   readonly objects: number;
   /** @internal Byte offset of the bitmap in the slab, -1 when it lives in the frame. */
   readonly bitmap: number;
+  /** @internal Words from the own bitmap to the remote one; 0: one bitmap (remoteWords). */
+  readonly remote: number;
   /**
    * @internal Object index + 1 by (offset from the first object) / 8, 0 where no object
    * starts: object indices without a division (objects are at least 8-byte aligned).
@@ -158,6 +160,7 @@ export class KmemCache {
     this.order = geometry.order;
     this.objects = geometry.objects;
     this.bitmap = geometry.bitmap;
+    this.remote = geometry.remote;
     this.slotIndex = slotIndex;
     this.span = geometry.objects * geometry.size;
     this.secret = secret;

@@ -283,6 +283,8 @@ export interface CacheGeometry {
   order: number;
   objects: number;
   bitmap: number;
+  /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
+  remote: number;
   minPartial: number;
 }
 
@@ -301,18 +303,33 @@ export function calculateAlignment(flags: number, align: number, size: number): 
   return alignUp(Math.max(a, MIN_ALIGN), 4);
 }
 
-/** Bytes of bitmap a slab of `n` objects keeps at its end (0: it fits in the frame). */
-export function bitmapBytes(n: number): number {
-  return n <= 32 ? 0 : Math.ceil(n / 32) * 4;
+/**
+ * Bytes of bitmap a slab of `n` objects keeps at its end (0: it fits in the frame); twice as
+ * many with `dual` bitmaps (several cpus: see remoteWords).
+ */
+export function bitmapBytes(n: number, dual = false): number {
+  return n <= 32 ? 0 : Math.ceil(n / 32) * 4 * (dual ? 2 : 1);
+}
+
+/**
+ * With several cpus, a slab of more than 32 objects keeps two bitmaps at its end: the
+ * owner's, written with plain stores by the cpu whose cpu slab it is, and the remote one,
+ * right after it, flipped with Atomics by every other cpu; an object is allocated when its
+ * two bits differ. Returns the distance in words from the first to the second, or 0 for
+ * one bitmap (one cpu, or a slab of at most 32 objects, whose one word in the frame flips
+ * with Atomics).
+ */
+export function remoteWords(objects: number, dual: boolean): number {
+  return dual && objects > 32 ? Math.ceil(objects / 32) : 0;
 }
 
 /** Most objects a slab can count (the 16-bit inuse field). */
 export const MAX_OBJECTS_PER_SLAB = 0xffff;
 
-/** Objects of `size` bytes that fit in `slabBytes` together with their bitmap. */
-export function objectsPerSlab(slabBytes: number, size: number): number {
+/** Objects of `size` bytes that fit in `slabBytes` together with their bitmap(s). */
+export function objectsPerSlab(slabBytes: number, size: number, dual = false): number {
   let n = Math.min(Math.floor(slabBytes / size), MAX_OBJECTS_PER_SLAB);
-  while (n > 0 && n * size + bitmapBytes(n) > slabBytes) n--;
+  while (n > 0 && n * size + bitmapBytes(n, dual) > slabBytes) n--;
   return n;
 }
 
@@ -320,18 +337,23 @@ export function objectsPerSlab(slabBytes: number, size: number): number {
  * calculate_order: the smallest order whose leftover is at most 1/16 of the slab (then 1/8,
  * then 1/4) with at least `minObjects` objects, trying fewer objects before giving up.
  */
-export function calculateOrder(size: number, pageSize: number, maxOrder: number): number {
+export function calculateOrder(
+  size: number,
+  pageSize: number,
+  maxOrder: number,
+  dual = false,
+): number {
   const top = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
   let minObjects = 4 * (Math.floor(Math.log2(1)) + 2); // 4 * (fls(nr_cpus) + 1) for one cpu
-  const maxObjects = objectsPerSlab(pageSize << top, size);
+  const maxObjects = objectsPerSlab(pageSize << top, size, dual);
   minObjects = Math.min(minObjects, maxObjects);
   while (minObjects >= 1) {
     for (const fraction of [16, 8, 4]) {
       for (let order = 0; order <= top; order++) {
         const bytes = pageSize << order;
-        const n = objectsPerSlab(bytes, size);
+        const n = objectsPerSlab(bytes, size, dual);
         if (n < minObjects) continue;
-        const rem = bytes - n * size - bitmapBytes(n);
+        const rem = bytes - n * size - bitmapBytes(n, dual);
         if (rem <= bytes / fraction) return order;
       }
     }
@@ -339,12 +361,15 @@ export function calculateOrder(size: number, pageSize: number, maxOrder: number)
   }
   // One object per slab, in the smallest block that holds it.
   for (let order = 0; order < maxOrder; order++) {
-    if (objectsPerSlab(pageSize << order, size) >= 1) return order;
+    if (objectsPerSlab(pageSize << order, size, dual) >= 1) return order;
   }
   return -1;
 }
 
-/** calculate_sizes: the slot layout for an object size, alignment and flags. */
+/**
+ * calculate_sizes: the slot layout for an object size, alignment and flags; `dual`: the
+ * instance has several cpus (two bitmaps per slab of more than 32 objects).
+ */
 export function calculateGeometry(
   objectSize: number,
   requestedAlign: number,
@@ -352,6 +377,7 @@ export function calculateGeometry(
   hasCtor: boolean,
   pageSize: number,
   maxOrder: number,
+  dual = false,
 ): CacheGeometry | null {
   const align = calculateAlignment(flags, requestedAlign, objectSize);
   const redZone = (flags & SlabFlag.RED_ZONE) !== 0;
@@ -381,11 +407,11 @@ export function calculateGeometry(
     size += redLeft;
   }
   size = alignUp(size, align);
-  const order = calculateOrder(size, pageSize, maxOrder);
+  const order = calculateOrder(size, pageSize, maxOrder, dual);
   if (order < 0) return null;
   const slabBytes = pageSize << order;
-  const objects = objectsPerSlab(slabBytes, size);
-  const bitmap = objects <= 32 ? -1 : slabBytes - bitmapBytes(objects);
+  const objects = objectsPerSlab(slabBytes, size, dual);
+  const bitmap = objects <= 32 ? -1 : slabBytes - bitmapBytes(objects, dual);
   // set_min_partial: ilog2(size) / 2, clamped to 5..10.
   const minPartial = Math.min(10, Math.max(5, Math.floor(Math.floor(Math.log2(size)) / 2)));
   return {
@@ -399,6 +425,7 @@ export function calculateGeometry(
     order,
     objects,
     bitmap,
+    remote: remoteWords(objects, dual),
     minPartial,
   };
 }

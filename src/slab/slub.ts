@@ -109,6 +109,7 @@ import {
   encodeCacheName,
   NodeRec,
   nodeRecIndex,
+  remoteWords,
   Poison,
   SlabFlag,
   Track,
@@ -289,6 +290,7 @@ export class SlabAllocator {
         false,
         this.pageSize,
         this.maxOrder,
+        phys.nrCpus > 1,
       ) as CacheGeometry;
       this.boot = this.initCache(bootDesc, "kmem_cache", geometry, 0, null, randomSecret());
       this.h[Hdr.BOOT_CACHE] = bootDesc;
@@ -571,6 +573,7 @@ export class SlabAllocator {
       order: dv[Desc.ORDER] as number,
       objects: dv[Desc.OBJECTS] as number,
       bitmap: dv[Desc.BITMAP] as number,
+      remote: remoteWords(dv[Desc.OBJECTS] as number, this.smp),
       minPartial: dv[Desc.MIN_PARTIAL] as number,
     };
   }
@@ -712,7 +715,15 @@ export class SlabAllocator {
         const real = this.findMergeable(size, align, flags);
         if (real !== null) return this.createAlias(name, size, real);
       }
-      const g = calculateGeometry(size, align, flags, ctor !== null, this.pageSize, this.maxOrder);
+      const g = calculateGeometry(
+        size,
+        align,
+        flags,
+        ctor !== null,
+        this.pageSize,
+        this.maxOrder,
+        this.smp,
+      );
       if (g === null)
         throw new RangeError(
           `size ${size} does not fit in a slab of at most ${this.maxOrder - 1} orders`,
@@ -990,7 +1001,13 @@ export class SlabAllocator {
     const off = obj - start;
     const idx =
       (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-    if (obj === 0 || idx < 0 || (next !== 0 && (next - start) >>> 0 >= c.span)) {
+    // The first object must be a free slot (its bit clear) whose pointer stays in the slab.
+    if (
+      obj === 0 ||
+      idx < 0 ||
+      (next !== 0 && (next - start) >>> 0 >= c.span) ||
+      this.testBit(c, pfn, idx)
+    ) {
       if (obj !== 0) this.reportFreelist(c, obj);
       const counters = f[i + Pg.SLAB_COUNTERS] as number;
       if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
@@ -999,8 +1016,12 @@ export class SlabAllocator {
     }
     const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
-    else this.phys.setWord(wi, this.phys.word(wi) | m);
+    // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
+    if (!this.smp) this.phys.setWord(wi, this.phys.word(wi) | m);
+    else if (c.remote === 0) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+    // No other cpu flips a free object's bit (that would be a double free, refused), so
+    // the flip cannot fail here.
+    else this.flipRemote(wi, c.remote, m, 0);
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
@@ -1110,10 +1131,13 @@ export class SlabAllocator {
       if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const m = 1 << (idx & 31);
-        // Objects on this cpu's freelist are this cpu's alone: no other cpu sets their bits.
-        if ((this.phys.word(wi) & m) === 0) {
-          if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
-          else this.phys.setWord(wi, this.phys.word(wi) | m);
+        const rd = c.remote;
+        const w = this.phys.word(wi);
+        // Objects on this cpu's freelist are this cpu's alone: no other cpu flips their bits.
+        // With two bitmaps the own one is this cpu's alone too: a plain store flips it.
+        if (((rd === 0 ? w : w ^ this.phys.word(wi + rd)) & m) === 0) {
+          if (!this.smp || rd !== 0) this.phys.setWord(wi, w ^ m);
+          else Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
           cpu[CpuSlot.FREELIST] = next;
           cpu[CpuSlot.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
@@ -1144,13 +1168,20 @@ export class SlabAllocator {
         : 0) - 1;
     const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
+    const rd = c.remote;
     const w = wi < 0 ? m : this.phys.word(wi);
-    if ((w & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
+    const state = wi < 0 || rd === 0 ? w : w ^ this.phys.word(wi + rd);
+    if ((state & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
       cpu[CpuSlot.SHEAF_COUNT] = n + 1;
       corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
     }
-    if (this.smp) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
-    else this.phys.setWord(wi, w | m);
+    if (!this.smp) this.phys.setWord(wi, w | m);
+    else if (rd === 0) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+    else if (head === cpu[CpuSlot.SLAB]) this.phys.setWord(wi, w ^ m);
+    else if (!this.flipRemote(wi, rd, m, 0)) {
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, allocated meanwhile`);
+    }
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
@@ -1358,7 +1389,8 @@ export class SlabAllocator {
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
     if (c.bitmap >= 0) {
-      this.phys.fill(0, addr + c.bitmap, addr + c.bitmap + Math.ceil(c.objects / 32) * 4);
+      const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
+      this.phys.fill(0, addr + c.bitmap, addr + c.bitmap + words * 4);
     }
     const first = addr + c.redLeft;
     for (let k = 0; k < c.objects; k++) {
@@ -1714,12 +1746,18 @@ export class SlabAllocator {
     const onCpu = head === cpu[CpuSlot.SLAB];
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
+    const rd = c.remote;
     const w = this.phys.word(wi);
-    if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
-      this.alreadyFree(c, addr, w & m);
+    const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
+    if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
+      this.alreadyFree(c, addr, state & m);
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
     if (!this.smp) this.phys.setWord(wi, w & ~m);
-    else if ((Atomics.and(this.phys.wordView(wi), this.phys.wordIndex(wi), ~m) & m) === 0)
+    else if (rd !== 0) {
+      // The own bitmap is the cpu slab's owner's; any other slab's object flips remotely.
+      if (onCpu) this.phys.setWord(wi, w ^ m);
+      else if (!this.flipRemote(wi, rd, m, m)) this.alreadyFree(c, addr, 0);
+    } else if ((Atomics.and(this.phys.wordView(wi), this.phys.wordIndex(wi), ~m) & m) === 0)
       this.alreadyFree(c, addr, 0);
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
@@ -1854,8 +1892,30 @@ export class SlabAllocator {
       : (pfn * this.pageSize + c.bitmap) >>> 2;
   }
 
+  /** Whether object `idx` of slab `pfn` is allocated (its own and remote bits differ). */
   private testBit(c: KmemCache, pfn: number, idx: number): boolean {
-    return ((this.phys.word(this.bitmapWord(c, pfn) + (idx >>> 5)) >>> (idx & 31)) & 1) !== 0;
+    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
+    const w =
+      c.remote === 0 ? this.phys.word(wi) : this.phys.word(wi) ^ this.phys.word(wi + c.remote);
+    return ((w >>> (idx & 31)) & 1) !== 0;
+  }
+
+  /**
+   * Flips bit `m` of the remote bitmap word `rd` words after own word `wi`, if the object's
+   * state (own ^ remote) is `before` (m: allocated, 0: free); false, flipping nothing,
+   * otherwise. A compareExchange loop: other cpus flip other bits of the word meanwhile,
+   * and the state is checked again on every try, so two cpus freeing one object at once
+   * do not both succeed. The own word is read plainly: only the cpu slab's owner writes
+   * it, and never this object's bit while another cpu frees or allocates the object.
+   */
+  private flipRemote(wi: number, rd: number, m: number, before: number): boolean {
+    const view = this.phys.wordView(wi + rd);
+    const i = this.phys.wordIndex(wi + rd);
+    for (;;) {
+      const r = Atomics.load(view, i);
+      if (((this.phys.word(wi) ^ r) & m) !== before) return false;
+      if (Atomics.compareExchange(view, i, r, r ^ m) === r) return true;
+    }
   }
 
   /* ------------------------------------------------------------------ corruption */

@@ -328,6 +328,7 @@ export class SlobAllocator implements CacheBackend {
       order: big ? order : 0,
       objects: 0,
       bitmap: -1,
+      remote: 0,
       minPartial: 0,
     };
     const id = dv[CacheDesc.ID] as number;

@@ -13,7 +13,12 @@ import {
   SLAB_RECLAIM_ACCOUNT,
   type KmemCache,
 } from "../../src/index.js";
-import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slab/layout.js";
+import {
+  type CacheGeometry,
+  calculateGeometry,
+  calculateOrder,
+  objectsPerSlab,
+} from "../../src/slab/layout.js";
 import { assertMisuse } from "../helpers.js";
 
 function mk(bytes = 4 << 20) {
@@ -275,14 +280,33 @@ describe("slab geometry (calculate_order, objects per slab)", () => {
     assert.equal(objectsPerSlab(32768, 8192), 4);
   });
 
-  it("spends under 2% of memory on metadata for 64-byte objects", () => {
-    const g = calculateGeometry(64, 8, 0, false, 4096, 11);
-    assert.ok(g !== null);
-    const slabBytes = 4096 << g.order;
-    const bitmap = slabBytes - g.bitmap;
-    const frame = 32 * (1 << g.order);
-    const metadata = (bitmap + frame) / slabBytes;
-    assert.ok(metadata < 0.02, `metadata ${(metadata * 100).toFixed(2)}%`);
+  it("spends under 2% of memory on metadata for 64-byte objects, one cpu or several", () => {
+    for (const dual of [false, true]) {
+      const g = calculateGeometry(64, 8, 0, false, 4096, 11, dual);
+      assert.ok(g !== null);
+      const slabBytes = 4096 << g.order;
+      const bitmap = slabBytes - g.bitmap;
+      const frame = 32 * (1 << g.order);
+      const metadata = (bitmap + frame) / slabBytes;
+      assert.ok(metadata < 0.02, `metadata ${(metadata * 100).toFixed(2)}%`);
+    }
+  });
+
+  it("with several cpus, gives a slab of more than 32 objects a second (remote) bitmap", () => {
+    const one = calculateGeometry(8, 8, 0, false, 4096, 11) as CacheGeometry;
+    const two = calculateGeometry(8, 8, 0, false, 4096, 11, true) as CacheGeometry;
+    assert.equal(one.objects, 504);
+    assert.equal(one.remote, 0);
+    assert.equal(two.objects, 496, "496 * 8 + 2 bitmaps of 16 words fill the page");
+    assert.equal(two.remote, 16);
+    assert.equal(two.bitmap, 4096 - 2 * 16 * 4);
+    const big = calculateGeometry(128, 8, 0, false, 4096, 11, true) as CacheGeometry;
+    assert.deepEqual(
+      [big.objects, big.bitmap, big.remote],
+      [32, -1, 0],
+      "32: one word, in the frame",
+    );
+    assert.equal(objectsPerSlab(4096, 64, true), 63);
   });
 });
 
