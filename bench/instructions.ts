@@ -6,7 +6,8 @@
  *     node --no-concurrent-recompilation dist/bench/instructions.js KIND N [CPUS] [LAYOUT]
  *
  *   KIND    kmalloc (kmalloc(64)+kfree), pages (allocPages(0)+freePages), access
- *           (setUint32+getUint32 on a kmalloc block), vaccess (the same on a vmalloc area)
+ *           (setUint32+getUint32 on a kmalloc block), vaccess (the same on a vmalloc area),
+ *           churn (1000 live blocks of 8..512 bytes: free one, allocate one; seeded)
  *   LAYOUT  one (64 MiB, one node), ranges (two nodes of 32 MiB splitting one buffer),
  *           buffers (two nodes of 32 MiB, a buffer each)
  *
@@ -61,10 +62,31 @@ function accessPairs(mm: Kmem, at: number, n: number): number {
   return sink;
 }
 
+function churn(mm: Kmem, n: number): number {
+  const live = new Int32Array(1000);
+  let seed = 1;
+  const next = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 8;
+  };
+  for (let i = 0; i < live.length; i++) live[i] = mm.kmalloc(8 + (next() % 505));
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    const j = next() % live.length;
+    mm.kfree(live[j] as number);
+    const a = mm.kmalloc(8 + (next() % 505));
+    live[j] = a;
+    sink += a & 1;
+  }
+  return sink;
+}
+
 const sink =
   kind === "kmalloc"
     ? kmallocPairs(mm, n)
     : kind === "pages"
       ? pagePairs(mm, n)
-      : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
+      : kind === "churn"
+        ? churn(mm, n)
+        : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
 if (sink === 12345) console.log(sink);

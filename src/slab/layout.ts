@@ -14,6 +14,15 @@
  *   |        |        |        |         |        | (0x5a, P)   | whole words; n>32)|
  *   +--------+--------+--------+-- ... --+--------+-------------+------------------+
  *
+ * With several cpus a slab of more than 32 objects has two bitmaps there, of the same size:
+ *
+ *   ... | slot n | padding | own bitmap (n bits)  | remote bitmap (n bits) |
+ *
+ *   allocated(i) = own(i) XOR remote(i). The cpu whose cpu slab it is flips own bits with
+ *   plain stores (nobody else writes them); every other cpu, and a list_lock holder taking
+ *   an object, flips remote bits with Atomics.xor. So the object fast paths take no Atomics
+ *   call, and no store is lost (remoteWords).
+ *
  * A slot, with offsets relative to the object address (as SLUB's are):
  *
  *   -redLeft      0                objectSize         inuse        trackOffset     size-redLeft

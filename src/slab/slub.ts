@@ -51,8 +51,15 @@
  *     one per cache: it changes under a node's lock, with Atomics.add.
  *   No lock: a cpu's slot (cpu slab, cpu freelist, sheaf, active count) is touched only by
  *     its cpu while online: the fast paths. Allocation bitmaps are shared by every cpu
- *     (objects of one slab are freed from anywhere) and flip with Atomics.or / Atomics.and,
- *     whose result is the double-free check.
+ *     (objects of one slab are freed from anywhere). A slab of more than 32 objects has
+ *     two (layout.ts): its cpu slab owner flips its own bits with plain stores, others flip
+ *     the remote bits with Atomics.xor, whose result (with the own bit) says whether the
+ *     object was in the state expected (else the xor is undone: DOUBLE_FREE); a slab of
+ *     at most 32 objects has one frame word, flipped with Atomics.or / Atomics.and, whose
+ *     result is the double-free check. Two frees of one object at the
+ *     same instant on two cpus are refused at the free when they meet in one word; when one
+ *     is the owner's plain store, the object's state comes out wrong and its next allocation
+ *     finds it (a corrupt cpu freelist or sheaf: the slab set aside), not the free itself.
  *
  * A free of an object of another cpu's slab is a remote free: the object goes into the
  * freeing cpu's sheaf, and a full sheaf goes back to the objects' slabs under their
@@ -1018,10 +1025,9 @@ export class SlabAllocator {
     const m = 1 << (idx & 31);
     // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
     if (!this.smp) this.phys.setWord(wi, this.phys.word(wi) | m);
-    else if (c.remote === 0) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
     // No other cpu flips a free object's bit (that would be a double free, refused), so
-    // the flip cannot fail here.
-    else this.flipRemote(wi, c.remote, m, 0);
+    // this cannot fail here.
+    else this.setBitShared(wi, c.remote, m);
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
@@ -1137,7 +1143,7 @@ export class SlabAllocator {
         // With two bitmaps the own one is this cpu's alone too: a plain store flips it.
         if (((rd === 0 ? w : w ^ this.phys.word(wi + rd)) & m) === 0) {
           if (!this.smp || rd !== 0) this.phys.setWord(wi, w ^ m);
-          else Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
+          else this.setBitShared(wi, 0, m);
           cpu[CpuSlot.FREELIST] = next;
           cpu[CpuSlot.ACTIVE]++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
@@ -1172,16 +1178,11 @@ export class SlabAllocator {
     const w = wi < 0 ? m : this.phys.word(wi);
     const state = wi < 0 || rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
-      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
-      corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
+      this.badSheafObject(c, obj, n);
     }
-    if (!this.smp) this.phys.setWord(wi, w | m);
-    else if (rd === 0) Atomics.or(this.phys.wordView(wi), this.phys.wordIndex(wi), m);
-    else if (head === cpu[CpuSlot.SLAB]) this.phys.setWord(wi, w ^ m);
-    else if (!this.flipRemote(wi, rd, m, 0)) {
-      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
-      corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, allocated meanwhile`);
-    }
+    // This cpu's own bitmap for its cpu slab (or the one bitmap of one cpu): a plain flip.
+    if (!this.smp || (rd !== 0 && head === cpu[CpuSlot.SLAB])) this.phys.setWord(wi, w ^ m);
+    else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
@@ -1752,13 +1753,9 @@ export class SlabAllocator {
     if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, state & m);
     if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
-    if (!this.smp) this.phys.setWord(wi, w & ~m);
-    else if (rd !== 0) {
-      // The own bitmap is the cpu slab's owner's; any other slab's object flips remotely.
-      if (onCpu) this.phys.setWord(wi, w ^ m);
-      else if (!this.flipRemote(wi, rd, m, m)) this.alreadyFree(c, addr, 0);
-    } else if ((Atomics.and(this.phys.wordView(wi), this.phys.wordIndex(wi), ~m) & m) === 0)
-      this.alreadyFree(c, addr, 0);
+    // The own bitmap of this cpu's slab is this cpu's (a plain flip); any other bit is shared.
+    if (!this.smp || (onCpu && rd !== 0)) this.phys.setWord(wi, w ^ m);
+    else this.clearShared(c, wi, rd, w, m, addr);
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
       const fp = addr + c.offset;
@@ -1767,6 +1764,31 @@ export class SlabAllocator {
       return;
     }
     this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * Clears object bit `m` (own word `wi`, holding `w`) where other cpus flip bits of the
+   * same word: Atomics.and on a one-word bitmap (rd 0), Atomics.xor on the remote one.
+   * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
+   * sees the first's flip in what the Atomics call returns (and undoes its xor).
+   */
+  private clearShared(
+    c: KmemCache,
+    wi: number,
+    rd: number,
+    w: number,
+    m: number,
+    addr: number,
+  ): void {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) {
+      if ((Atomics.and(view, i, ~m) & m) === 0) this.alreadyFree(c, addr, 0);
+    } else if (((Atomics.xor(view, i, m) ^ w) & m) === 0) {
+      Atomics.xor(view, i, m);
+      this.alreadyFree(c, addr, 0);
+    }
   }
 
   /**
@@ -1901,21 +1923,27 @@ export class SlabAllocator {
   }
 
   /**
-   * Flips bit `m` of the remote bitmap word `rd` words after own word `wi`, if the object's
-   * state (own ^ remote) is `before` (m: allocated, 0: free); false, flipping nothing,
-   * otherwise. A compareExchange loop: other cpus flip other bits of the word meanwhile,
-   * and the state is checked again on every try, so two cpus freeing one object at once
-   * do not both succeed. The own word is read plainly: only the cpu slab's owner writes
-   * it, and never this object's bit while another cpu frees or allocates the object.
+   * Marks object bit `m` (own bitmap word `wi`) allocated where other cpus flip bits of the
+   * same word: Atomics.or on a one-word bitmap (rd 0), Atomics.xor on the remote bitmap `rd`
+   * words on. False, changing nothing, if the object was allocated already (an xor that
+   * found so is undone).
    */
-  private flipRemote(wi: number, rd: number, m: number, before: number): boolean {
-    const view = this.phys.wordView(wi + rd);
-    const i = this.phys.wordIndex(wi + rd);
-    for (;;) {
-      const r = Atomics.load(view, i);
-      if (((this.phys.word(wi) ^ r) & m) !== before) return false;
-      if (Atomics.compareExchange(view, i, r, r ^ m) === r) return true;
-    }
+  private setBitShared(wi: number, rd: number, m: number): boolean {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) return (Atomics.or(view, i, m) & m) === 0;
+    // The own word is read plainly: only the cpu slab's owner writes it, and never this
+    // object's bit while another cpu allocates or frees the object.
+    if (((Atomics.xor(view, i, m) ^ this.phys.word(wi)) & m) === 0) return true;
+    Atomics.xor(view, i, m);
+    return false;
+  }
+
+  /** A sheaf entry that is not a free object of the cache: put it back, report SLAB-10. */
+  private badSheafObject(c: KmemCache, obj: number, n: number): never {
+    c.cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+    corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
   }
 
   /* ------------------------------------------------------------------ corruption */
