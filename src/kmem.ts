@@ -643,21 +643,32 @@ export class Kmem {
   /** Tries `alloc` without sleeping; while it fails and the request may wait, waits async. */
   private async waitingFor(order: number, gfp: number, alloc: () => number): Promise<number> {
     const b = this.buddy;
-    const deadline = Date.now() + b.waitMs;
-    const nofail = (gfp & Gfp.NOFAIL) !== 0;
-    for (;;) {
-      const seq = b.freeSeq();
+    const attempt = (): number => {
+      // The synchronous call must not sleep itself: this path waits without blocking.
       b.noWait++;
-      let addr: number;
       try {
-        addr = alloc();
+        return alloc();
       } finally {
         b.noWait--;
       }
-      if (addr !== 0 || !b.waitsFor(order, gfp)) return addr;
-      const left = deadline - Date.now();
-      if (!nofail && left <= 0) return 0;
-      if (!(await b.waitForFree(seq, nofail ? 20 : Math.min(left, 20)))) return 0;
+    };
+    let addr = attempt();
+    if (addr !== 0 || !b.waitsFor(order, gfp) || !b.othersCouldFree()) return addr;
+    const deadline = Date.now() + b.waitMs;
+    const nofail = (gfp & Gfp.NOFAIL) !== 0;
+    // A waiter from before the first look at the sequence: a free after it always wakes us.
+    b.addWaiter(1);
+    try {
+      for (;;) {
+        const seq = b.freeSeq();
+        addr = attempt();
+        if (addr !== 0) return addr;
+        const left = deadline - Date.now();
+        if (!nofail && left <= 0) return 0;
+        if (!(await b.waitForFree(seq, nofail ? 20 : Math.min(left, 20)))) return 0;
+      }
+    } finally {
+      b.addWaiter(-1);
     }
   }
 

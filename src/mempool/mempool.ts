@@ -247,31 +247,42 @@ export class Mempool {
     this.live("allocAsync");
     checkPoolGfp(gfp);
     const mm = this.mm;
-    const { view, seq, waiters } = this.waitQueue();
-    const deadline = Date.now() + mm.waitMs();
-    const nofail = (gfp & Gfp.NOFAIL) !== 0;
-    for (;;) {
-      const before = Atomics.load(view, seq);
-      const el = this.tryAlloc(gfp);
-      if (el !== 0) {
-        if ((gfp & Gfp.ZERO) !== 0) this.zero(el);
-        return el >>> 0;
-      }
-      if (!this.waits(gfp) || !mm.othersCouldFree()) return 0;
-      const left = deadline - Date.now();
-      if (!nofail && left <= 0) return 0;
-      Atomics.add(view, waiters, 1);
+    let el = this.tryAlloc(gfp);
+    if (el === 0 && this.waits(gfp) && mm.othersCouldFree() && this.enqueue()) {
+      const { view, seq, waiters } = this.waitQueue();
+      const deadline = Date.now() + mm.waitMs();
+      const nofail = (gfp & Gfp.NOFAIL) !== 0;
       try {
-        await waitAsyncOn(
-          view,
-          seq,
-          before,
-          nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS),
-        );
+        for (;;) {
+          const before = Atomics.load(view, seq);
+          el = this.tryAlloc(gfp);
+          if (el !== 0) break;
+          const left = deadline - Date.now();
+          if ((!nofail && left <= 0) || !mm.othersCouldFree()) break;
+          const ms = nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS);
+          await waitAsyncOn(view, seq, before, ms);
+        }
       } finally {
         Atomics.sub(view, waiters, 1);
       }
     }
+    if (el !== 0 && (gfp & Gfp.ZERO) !== 0) this.zero(el);
+    return el >>> 0;
+  }
+
+  /**
+   * prepare_to_wait: counts this context among the pool's waiters, under the pool lock so
+   * that destroy (which refuses while there are waiters) cannot have freed the descriptor
+   * or free it until the count is dropped again. False if the pool was destroyed meanwhile.
+   */
+  private enqueue(): boolean {
+    const w = this.mm.mem;
+    const d = this.desc >>> 2;
+    this.mm.lock();
+    const alive = w.word(d + Pool.MAGIC) === Pool.MAGIC_VALUE;
+    if (alive) Atomics.add(w.wordView(d + Pool.WAITERS), w.wordIndex(d + Pool.WAITERS), 1);
+    this.mm.unlock();
+    return alive;
   }
 
   /** The three tries of mempool_alloc, without waiting. */
@@ -305,15 +316,16 @@ export class Mempool {
   /**
    * mempool_alloc's sleep (prepare_to_wait on pool->wait, io_schedule_timeout): rounds of
    * Atomics.wait on the wait sequence, trying again after each, until an element comes,
-   * the bound passes or every other cpu has gone offline. (The pool cannot be destroyed
-   * meanwhile: destroy refuses while a context waits on it.)
+   * the bound passes or every other cpu has gone offline. Counted a waiter (enqueue) from
+   * before its first look at the sequence to its return: a free in between always wakes
+   * it, and destroy refuses meanwhile.
    */
   private sleepFor(gfp: number): number {
     const mm = this.mm;
+    if (!this.enqueue()) return 0;
     const { view, seq, waiters } = this.waitQueue();
     const deadline = Date.now() + mm.waitMs();
     const nofail = (gfp & Gfp.NOFAIL) !== 0;
-    Atomics.add(view, waiters, 1);
     try {
       for (;;) {
         const before = Atomics.load(view, seq);
@@ -357,6 +369,11 @@ export class Mempool {
     if (!kept) this.freeElement(addr);
     // wake_up(&pool->wait). A free that went to the allocator wakes sleepers too: their
     // next try of the allocator may now succeed.
+    this.wake();
+  }
+
+  /** wake_up(&pool->wait): the sleepers, if any, try again. */
+  private wake(): void {
     const w = this.mm.mem;
     const i = (this.desc >>> 2) + Pool.WAIT_SEQ;
     wakeUp(w.wordView(i), w.wordIndex(i), w.wordIndex(i + 1));
@@ -438,6 +455,7 @@ export class Mempool {
       if (keep) this.add(el);
       mm.unlock();
       if (!keep) this.freeElement(el);
+      else this.wake();
     }
     return true;
   }

@@ -966,23 +966,23 @@ export class BuddyAllocator {
     return Atomics.load(this.h, Hdr.FREE_SEQ);
   }
 
+  /** Counts a context in (+1) or out (-1) of the free wait queue's waiters. */
+  addWaiter(d: number): void {
+    Atomics.add(this.h, Hdr.FREE_WAITERS, d);
+  }
+
   /**
    * Waits without blocking for a free after `seq` (or `ms`): Atomics.waitAsync on the free
-   * wait queue, as a waiter, having asked the other cpus for their cached memory. Resolves
-   * false at once where nobody could free anything (one cpu, or no other cpu online).
+   * wait queue, having asked the other cpus for their cached memory. The caller is counted
+   * a waiter (addWaiter) from before it read `seq`. Resolves false at once where nobody
+   * could free anything (one cpu, or no other cpu online).
    */
   async waitForFree(seq: number, ms: number): Promise<boolean> {
     if (!this.othersCouldFree()) return false;
-    const h = this.h;
-    Atomics.add(h, Hdr.FREE_WAITERS, 1);
-    try {
-      this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-      this.ev[Vm.ALLOCSTALL]++;
-      await waitAsyncOn(h, Hdr.FREE_SEQ, seq, ms);
-      return true;
-    } finally {
-      Atomics.sub(h, Hdr.FREE_WAITERS, 1);
-    }
+    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
+    this.ev[Vm.ALLOCSTALL]++;
+    await waitAsyncOn(this.h, Hdr.FREE_SEQ, seq, ms);
+    return true;
   }
 
   /** should_fail_alloc_page: the scope filters, then should_fail_ex. */

@@ -345,7 +345,14 @@ export class SlabAllocator {
 
   /** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
   private lockAllNodes(c: KmemCache): void {
-    for (let n = 0; n < this.nrNodes; n++) this.lockNode(c, n);
+    let n = 0;
+    try {
+      for (; n < this.nrNodes; n++) this.lockNode(c, n);
+    } catch (err) {
+      // A lock that cannot be had (DEADLOCK): give back the ones taken, then report.
+      while (--n >= 0) this.unlockNode(c, n);
+      throw err;
+    }
   }
 
   private unlockAllNodes(c: KmemCache): void {
@@ -1025,9 +1032,15 @@ export class SlabAllocator {
     const m = 1 << (idx & 31);
     // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
     if (!this.smp) this.phys.setWord(wi, this.phys.word(wi) | m);
-    // No other cpu flips a free object's bit (that would be a double free, refused), so
-    // this cannot fail here.
-    else this.setBitShared(wi, c.remote, m);
+    // Another cpu flips a free object's bit only in a double free, which it undoes at once:
+    // caught in that moment, the object is not handed out, and the slab is set aside.
+    else if (!this.setBitShared(wi, c.remote, m)) {
+      this.reportFreelist(c, obj);
+      const counters = f[i + Pg.SLAB_COUNTERS] as number;
+      if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
+      f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+      return 0;
+    }
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
@@ -1081,8 +1094,8 @@ export class SlabAllocator {
    * instructions per kmalloc+kfree pair, by callgrind).
    *
    * The fast paths exist twice, for one cpu and for several (…Smp): the same steps, but
-   * with several cpus the bitmap bit flips with an Atomics operation (other cpus flip bits
-   * of the same word). One function with a branch per step measured 15% slower for one cpu:
+   * with several cpus the allocation state lives in two bitmap words or one word that other
+   * cpus flip too (see slabAllocSmp). One function with a branch per step measured 15% slower for one cpu:
    * the larger body no longer inlines.
    */
   // obj, next and start stay as the i32 words hold them (negative from 2 GiB up): the
@@ -1120,8 +1133,9 @@ export class SlabAllocator {
   }
 
   /**
-   * slabAlloc with several cpus (the bitmap bit is set with Atomics.or) or with a buffer per
-   * node (every word through its window).
+   * slabAlloc with several cpus or with a buffer per node (every word through its window).
+   * With several cpus the object's own bit flips with a plain store when its slab has two
+   * bitmaps (this cpu owns its cpu slab's own bitmap), with Atomics.or when it has one word.
    */
   private slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
@@ -1159,7 +1173,7 @@ export class SlabAllocator {
 
   /**
    * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
-   * free (their bitmap bit clear) but on no freelist; their slabs count them as in use.
+   * free (their allocation state clear) but on no freelist; their slabs count them as in use.
    */
   private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
@@ -1720,11 +1734,15 @@ export class SlabAllocator {
     // The bitmap word: the cpu slot has it at hand for the cpu slab.
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
-    const w = this.words[wi] as number;
+    let w = this.words[wi] as number;
     // A cpu slab is never set aside, so only other slabs need the second test.
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
-    if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
+    if (c.debug !== 0 || this.initOnFree) {
+      this.preFree(c, head, addr);
+      // A log function called by preFree may have allocated from this slab meanwhile.
+      w = this.words[wi] as number;
+    }
     this.words[wi] = w & ~m;
     cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
@@ -1737,8 +1755,9 @@ export class SlabAllocator {
   }
 
   /**
-   * freeObject with several cpus: the bitmap bit is cleared with Atomics.and, whose result
-   * is the check against a free of the same object in another cpu at the same moment. With
+   * freeObject with several cpus: the object of this cpu's slab flips its own bit with a
+   * plain store (two bitmaps); any other flips with Atomics (clearShared), whose result is
+   * the check against a free of the same object in another cpu at the same moment. With
    * one cpu and a buffer per node, a plain store through the word's window.
    */
   private freeObjectSmp(c: KmemCache, head: number, addr: number): void {
@@ -1748,11 +1767,15 @@ export class SlabAllocator {
     const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
     const m = 1 << (idx & 31);
     const rd = c.remote;
-    const w = this.phys.word(wi);
+    let w = this.phys.word(wi);
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, state & m);
-    if (c.debug !== 0 || this.initOnFree) this.preFree(c, head, addr);
+    if (c.debug !== 0 || this.initOnFree) {
+      this.preFree(c, head, addr);
+      // A log function called by preFree may have allocated from this slab meanwhile.
+      w = this.phys.word(wi);
+    }
     // The own bitmap of this cpu's slab is this cpu's (a plain flip); any other bit is shared.
     if (!this.smp || (onCpu && rd !== 0)) this.phys.setWord(wi, w ^ m);
     else this.clearShared(c, wi, rd, w, m, addr);
@@ -2204,7 +2227,7 @@ export class SlabAllocator {
 
   /**
    * Checks SLAB-1..10; throws KmemError CORRUPTION (or REDZONE/POISON for debug damage).
-   * Runs under slab_mutex and every cache's list_lock; what other online cpus hold in their
+   * Runs under slab_mutex and every node list_lock of every cache; what other online cpus hold in their
    * slots (cpu slabs, sheaves, counts) is exact only while those cpus are quiescent.
    */
   verify(): void {
@@ -2437,7 +2460,7 @@ export class SlabAllocator {
 
   /**
    * SLAB-10: a cpu sheaf holds at most its cache's capacity of distinct objects, each the
-   * start of an object of one of the cache's slabs with its bitmap bit clear. Returns the
+   * start of an object of one of the cache's slabs, not allocated (own ^ remote bit clear). Returns the
    * sheaf objects by slab frame.
    */
   private verifySheaves(): Map<number, Set<number>> {

@@ -4,13 +4,17 @@
  * nobody to wake touches nothing but one load.
  *
  *   sleeper                                   waker
- *   seq = load(SEQ)                           (makes the thing available)
- *   try; if it worked, done                   if load(WAITERS) > 0:
- *   WAITERS++ ... wait(SEQ, seq, ms) ...        add(SEQ, 1); notify(SEQ)
+ *   WAITERS++                                 (makes the thing available)
+ *   loop:                                     if load(WAITERS) > 0:
+ *     seq = load(SEQ)                           add(SEQ, 1); notify(SEQ)
+ *     try; if it worked, break
+ *     wait(SEQ, seq, ms)
+ *   WAITERS--
  *
- * Reading SEQ before the try is what makes a wake-up between the try and the wait count:
- * the wait then returns at once ("not-equal"). Waits are bounded (rounds of a few ms), so a
- * lost wake-up costs one round, never a hang.
+ * Counting itself a waiter before it reads SEQ, and reading SEQ before each try, is what
+ * makes a wake-up between a try and the wait count: the wait then returns at once
+ * ("not-equal"). Waits are bounded (rounds of a few ms), so a lost wake-up would cost one
+ * round, never a hang.
  */
 
 /** Atomics.waitAsync (ES2024; Node 16+), typed here for the ES2022 library. */

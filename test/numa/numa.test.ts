@@ -275,6 +275,13 @@ describe("NUMA nodes: construction", () => {
     lockWord(0).setInt32(0, 0, true);
     for (const o of near) a.kfree(o);
     a.verify();
+    // verify() takes every node's lock of every cache: one it cannot have (node 1's) makes
+    // it fail, giving back node 0's it took first.
+    lockWord(1).setInt32(0, b.cpu + 1, true);
+    assert.throws(() => a.verify(), /the node 1 list_lock of cache kmalloc-64 is held by cpu 1/);
+    assert.equal(lockWord(0).getInt32(0, true), 0, "node 0's list_lock was released");
+    lockWord(1).setInt32(0, 0, true);
+    a.verify();
   });
 
   it("splits one memory into nodes at consecutive addresses when memory is given", () => {
