@@ -1210,8 +1210,9 @@ export class SlabAllocator {
   private flushSheaf(c: KmemCache, slot: Int32Array, k: number, locked = false): void {
     const n = slot[CpuSlot.SHEAF_COUNT] as number;
     let held = -1;
+    let j = 0;
     try {
-      for (let j = 0; j < k; j++) {
+      for (; j < k; j++) {
         const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
         const head = this.slabOf(obj);
         const node = this.slabNode(head);
@@ -1225,9 +1226,10 @@ export class SlabAllocator {
       }
     } finally {
       if (held >= 0) this.unlockNode(c, held);
+      // The objects given back leave the sheaf, also when a damaged one stopped the loop.
+      slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+      slot[CpuSlot.SHEAF_COUNT] = n - j;
     }
-    slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + k, CpuSlot.SHEAF + n);
-    slot[CpuSlot.SHEAF_COUNT] = n - k;
   }
 
   /** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
