@@ -47,8 +47,6 @@ export interface CacheHandleExtra {
   sheafCap: number;
   serial: number;
   ownSerial: number;
-  lockIndex: number;
-  lockName: string;
   /** Each node's list_lock name in errors (SLUB; SLOB has its one lock). */
   nodeLockNames: readonly string[];
 }
@@ -113,10 +111,6 @@ export class KmemCache {
   readonly serial: number;
   /** @internal This handle's own descriptor serial (an alias's differs from its cache's). */
   readonly ownSerial: number;
-  /** @internal Index in the word view of memory of the real cache's list_lock. */
-  readonly lockIndex: number;
-  /** @internal The lock's name in errors. */
-  readonly lockName: string;
   /** @internal The name of each node's list_lock of the real cache, in errors. */
   readonly nodeLockNames: readonly string[];
   /** @internal Descriptor words of the real cache. */
@@ -171,8 +165,6 @@ export class KmemCache {
     this.sheafCap = extra.sheafCap;
     this.serial = extra.serial;
     this.ownSerial = extra.ownSerial;
-    this.lockIndex = extra.lockIndex;
-    this.lockName = extra.lockName;
     this.nodeLockNames = extra.nodeLockNames;
     this.dv = dv;
     this.cpu = cpu;

@@ -404,8 +404,6 @@ export class SlabAllocator {
       sheafCap,
       serial: this.phys.word((desc >>> 2) + Desc.SERIAL),
       ownSerial: this.phys.word((desc >>> 2) + Desc.SERIAL),
-      lockIndex: (desc >>> 2) + Desc.LOCK,
-      lockName: `the list_lock of cache ${name}`,
       nodeLockNames: this.partialAt.map((_, n) =>
         this.nrNodes === 1
           ? `the list_lock of cache ${name}`

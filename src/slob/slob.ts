@@ -351,8 +351,6 @@ export class SlobAllocator implements CacheBackend {
         sheafCap: 0,
         serial: dv[CacheDesc.SERIAL] as number,
         ownSerial: dv[CacheDesc.SERIAL] as number,
-        lockIndex: Hdr.LOCK_SLOB,
-        lockName: "slob_lock",
         nodeLockNames: ["slob_lock"],
       },
     );

@@ -215,11 +215,12 @@ describe("NUMA nodes: construction", () => {
     let c = null;
     for (let i = 0; i < 64 && c === null; i++) {
       const k = a.createCache(`far${i}`, 40, { flags: SLAB_NO_MERGE });
-      if (k !== null && a.nodeOf(k.lockIndex * 4) === 1) c = k;
+      if (k !== null && a.nodeOf(k.desc) === 1) c = k;
     }
     assert.ok(c !== null, "a cache whose descriptor is on node 1");
     a.setPolicy({ mode: "local" });
-    new DataView(a.buffers[1] as ArrayBuffer).setInt32(c.lockIndex * 4 - MiB, b.cpu + 1, true);
+    const lockAt = c.desc + Desc.LOCK * 4 - MiB;
+    new DataView(a.buffers[1] as ArrayBuffer).setInt32(lockAt, b.cpu + 1, true);
     assert.throws(
       () => {
         for (let i = 0; i < 1000; i++) c.alloc(); // the slow path takes the list_lock
@@ -229,7 +230,7 @@ describe("NUMA nodes: construction", () => {
         err.code === "DEADLOCK" &&
         /list_lock of cache far\d+ is held by cpu 1 of this thread/.test(err.message),
     );
-    new DataView(a.buffers[1] as ArrayBuffer).setInt32(c.lockIndex * 4 - MiB, 0, true);
+    new DataView(a.buffers[1] as ArrayBuffer).setInt32(lockAt, 0, true);
   });
 
   it("each node has its own list_lock per cache: one node's held lock stops no other", () => {
@@ -237,7 +238,7 @@ describe("NUMA nodes: construction", () => {
     const a = new Kmem({ nodes: [new ArrayBuffer(2 * MiB), new ArrayBuffer(2 * MiB)], cpus: 2 });
     const b = Kmem.attach(a.buffers);
     const c = a.findCache("kmalloc-64") as KmemCache;
-    const desc = c.lockIndex - Desc.LOCK;
+    const desc = c.desc >>> 2;
     const lockWord = (nid: number) => {
       const at = (desc + nodeRecIndex(a.cpus, nid, NodeRec.LOCK)) * 4;
       const bytes = a.view(at, 4);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GFP_KERNEL, Kmem, SLAB_NO_MERGE } from "../../src/index.js";
 import { Hdr } from "../../src/memory/index.js";
+import { Desc } from "../../src/slab/index.js";
 
 const MiB = 1 << 20;
 
@@ -115,7 +116,7 @@ describe("Kmem.reopen", () => {
     const c = mm.createCache("locked", 32, { flags: SLAB_NO_MERGE });
     assert.ok(c !== null);
     const snap2 = copy(mm.buffer as SharedArrayBuffer);
-    new Int32Array(snap2)[c.lockIndex] = 2;
+    new Int32Array(snap2)[(c.desc >>> 2) + Desc.LOCK] = 2;
     const before2 = new Uint8Array(snap2).slice();
     assert.throws(
       () => Kmem.reopen(snap2),
