@@ -32,7 +32,15 @@ import {
   Zone,
   zoneBase,
 } from "./memory/index.js";
-import { claimCpu, cpuState, forceCpuState, lock, setCpuState, unlock } from "./sync/index.js";
+import {
+  claimCpu,
+  cpuState,
+  forceCpuState,
+  lock,
+  setCpuState,
+  unlock,
+  waitRound,
+} from "./sync/index.js";
 import {
   BuddyAllocator,
   checkGfp,
@@ -663,9 +671,8 @@ export class Kmem {
         const seq = b.freeSeq();
         addr = attempt();
         if (addr !== 0) return addr;
-        const left = deadline - Date.now();
-        if (!nofail && left <= 0) return 0;
-        if (!(await b.waitForFree(seq, nofail ? 20 : Math.min(left, 20)))) return 0;
+        const ms = waitRound(deadline, nofail);
+        if (ms === 0 || !(await b.waitForFree(seq, ms))) return 0;
       }
     } finally {
       b.addWaiter(-1);

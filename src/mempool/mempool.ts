@@ -45,7 +45,7 @@ import { describe, hex, KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { Gfp } from "../page/gfp.js";
 import type { KmemCache } from "../slab/index.js";
-import { WAIT_ROUND_MS, waitAsyncOn, wakeUp } from "../sync/index.js";
+import { waitAsyncOn, waitRound, wakeUp } from "../sync/index.js";
 
 const enum Pool {
   MAGIC = 0,
@@ -257,9 +257,8 @@ export class Mempool {
           const before = Atomics.load(view, seq);
           el = this.tryAlloc(gfp);
           if (el !== 0) break;
-          const left = deadline - Date.now();
-          if ((!nofail && left <= 0) || !mm.othersCouldFree()) break;
-          const ms = nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS);
+          const ms = waitRound(deadline, nofail);
+          if (ms === 0 || !mm.othersCouldFree()) break;
           await waitAsyncOn(view, seq, before, ms);
         }
       } finally {
@@ -276,11 +275,10 @@ export class Mempool {
    * or free it until the count is dropped again. False if the pool was destroyed meanwhile.
    */
   private enqueue(): boolean {
-    const w = this.mm.mem;
-    const d = this.desc >>> 2;
+    const { view, waiters } = this.waitQueue();
     this.mm.lock();
-    const alive = w.word(d + Pool.MAGIC) === Pool.MAGIC_VALUE;
-    if (alive) Atomics.add(w.wordView(d + Pool.WAITERS), w.wordIndex(d + Pool.WAITERS), 1);
+    const alive = this.mm.mem.word((this.desc >>> 2) + Pool.MAGIC) === Pool.MAGIC_VALUE;
+    if (alive) Atomics.add(view, waiters, 1);
     this.mm.unlock();
     return alive;
   }
@@ -331,9 +329,9 @@ export class Mempool {
         const before = Atomics.load(view, seq);
         const el = this.tryAlloc(gfp);
         if (el !== 0) return el;
-        const left = deadline - Date.now();
-        if ((!nofail && left <= 0) || !mm.mayBlock()) return 0;
-        Atomics.wait(view, seq, before, nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS));
+        const ms = waitRound(deadline, nofail);
+        if (ms === 0 || !mm.mayBlock()) return 0;
+        Atomics.wait(view, seq, before, ms);
       }
     } finally {
       Atomics.sub(view, waiters, 1);

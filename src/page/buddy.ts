@@ -86,15 +86,7 @@ import {
   Zone,
   zoneBase,
 } from "../memory/index.js";
-import {
-  canBlock,
-  cpuState,
-  lock,
-  unlock,
-  WAIT_ROUND_MS,
-  waitAsyncOn,
-  wakeUp,
-} from "../sync/index.js";
+import { canBlock, cpuState, lock, unlock, waitRound, waitAsyncOn, wakeUp } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
 import {
   computeWatermarks,
@@ -944,9 +936,9 @@ export class BuddyAllocator {
         const flags = nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags;
         const pfn = this.getPageFromFreelist(order, flags, nid, mask);
         if (pfn !== 0) return pfn;
-        const left = deadline - Date.now();
-        if (!nofail && left <= 0) return 0;
-        Atomics.wait(h, Hdr.FREE_SEQ, seq, nofail ? WAIT_ROUND_MS : Math.min(left, WAIT_ROUND_MS));
+        const ms = waitRound(deadline, nofail);
+        if (ms === 0) return 0;
+        Atomics.wait(h, Hdr.FREE_SEQ, seq, ms);
       }
     } finally {
       Atomics.sub(h, Hdr.FREE_WAITERS, 1);

@@ -29,6 +29,15 @@ const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.b
 /** A wait round: after it a sleeper looks again (at memory, at who is still online). */
 export const WAIT_ROUND_MS = 20;
 
+/**
+ * How long a sleeper's next wait round may last: WAIT_ROUND_MS, less when `deadline` (a
+ * Date.now() time) comes sooner, 0 once it has passed; with `nofail` there is no bound.
+ */
+export function waitRound(deadline: number, nofail: boolean): number {
+  if (nofail) return WAIT_ROUND_MS;
+  return Math.max(0, Math.min(deadline - Date.now(), WAIT_ROUND_MS));
+}
+
 /** Wakes the sleepers on `w[seq]` (their count at `w[waiters]`), if there are any. */
 export function wakeUp(w: Int32Array, seq: number, waiters: number): void {
   if (Atomics.load(w, waiters) === 0) return;
