@@ -1,6 +1,7 @@
 /* Shared test helpers: raw views of an instance's metadata and "nothing changed" checks. */
 
 import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
 import { __GFP_MEMALLOC, type Kmem, KmemError, type KmemErrorCode } from "../src/index.js";
 import { Frame, Hdr } from "../src/memory/index.js";
 
@@ -85,4 +86,24 @@ export function consumeUntilFree(mm: Kmem, free: number, gfp: number = __GFP_MEM
   mm.drainPages();
   assert.equal(mm.stats().buddyFreePages, free);
   return taken;
+}
+
+/**
+ * Runs the worker script at `url` with `workerData`; resolves with the last message it
+ * posted once it has exited cleanly, rejects if it failed, exited otherwise or said nothing.
+ */
+export function runWorker<R>(url: URL, workerData: unknown): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(url, { workerData });
+    let reply: { value: R } | null = null;
+    w.on("message", (m: R) => (reply = { value: m }));
+    w.on("error", reject);
+    w.on("exit", (code) => {
+      if (code !== 0 || reply === null) {
+        reject(
+          new Error(`${url.pathname} exited with ${code}${reply === null ? ", no reply" : ""}`),
+        );
+      } else resolve(reply.value);
+    });
+  });
 }

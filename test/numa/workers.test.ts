@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Worker } from "node:worker_threads";
 import { Kmem } from "../../src/index.js";
+import { runWorker } from "../helpers.js";
 
 const WORKER = new URL("./node.worker.js", import.meta.url);
 const MiB = 1 << 20;
@@ -20,21 +20,12 @@ interface Reply {
   objects: number[];
 }
 
-function runWorker(
+function nodeWorker(
   buffers: readonly SharedArrayBuffer[],
   node: number,
   count: number,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { buffers, node, count } });
-    let reply: Reply | null = null;
-    w.on("message", (m: Reply) => (reply = m));
-    w.on("error", reject);
-    w.on("exit", (code) => {
-      if (code !== 0 || reply === null) reject(new Error(`worker exited with ${code}`));
-      else resolve(reply);
-    });
-  });
+  return runWorker<Reply>(WORKER, { buffers, node, count });
 }
 
 describe("NUMA with workers", () => {
@@ -45,7 +36,7 @@ describe("NUMA with workers", () => {
     assert.ok(main.buffers.every((b) => b instanceof SharedArrayBuffer));
     const buffers = main.buffers as SharedArrayBuffer[];
     const before = main.stats();
-    const replies = await Promise.all([runWorker(buffers, 1, 150), runWorker(buffers, 2, 150)]);
+    const replies = await Promise.all([nodeWorker(buffers, 1, 150), nodeWorker(buffers, 2, 150)]);
     for (const r of replies) {
       assert.ok(
         r.nodes.every((n) => n === r.node),

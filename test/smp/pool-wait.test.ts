@@ -10,7 +10,6 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Worker } from "node:worker_threads";
 import {
   __GFP_MEMALLOC,
   __GFP_NOFAIL,
@@ -22,6 +21,7 @@ import {
   KmemError,
   type Mempool,
 } from "../../src/index.js";
+import { runWorker } from "../helpers.js";
 
 const WORKER = new URL("./pool-wait.worker.js", import.meta.url);
 const failAll = { probability: 100, interval: 1, times: -1, ignoreGfpWait: false };
@@ -32,15 +32,8 @@ interface Reply {
   flagged?: boolean;
 }
 
-function start(job: Record<string, unknown>): { done: Promise<Reply> } {
-  const w = new Worker(WORKER, { workerData: job });
-  const done = new Promise<Reply>((resolve, reject) => {
-    let reply: Reply | null = null;
-    w.on("message", (m: Reply) => (reply = m));
-    w.on("error", reject);
-    w.on("exit", () => (reply === null ? reject(new Error("no reply")) : resolve(reply)));
-  });
-  return { done };
+function start(job: Record<string, unknown>): Promise<Reply> {
+  return runWorker<Reply>(WORKER, job);
 }
 
 /** A shared instance with a pool of two elements whose reserve the main thread has taken. */
@@ -109,7 +102,7 @@ describe("mempool waits for a free (workers)", () => {
     const waker = start(
       job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
     );
-    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    const [a, b] = await Promise.all([sleeper, waker]);
     assert.equal(a.addr, taken[0], "the sleeper got the element the other worker freed");
     assert.equal(a.flagged, true, "only after that free");
     finish(mm, pool, cache, [a, b], taken.slice(1));
@@ -120,10 +113,10 @@ describe("mempool waits for a free (workers)", () => {
     // Someone else must be online for a wait to make sense: a waker with nothing to free.
     const idle = start(job(mm, pool, flag, { kind: "free", delayMs: 2000 }));
     await attached(flag, 1);
-    const r = await start(job(mm, pool, flag, { waitMs: 50 })).done;
+    const r = await start(job(mm, pool, flag, { waitMs: 50 }));
     assert.equal(r.addr, 0);
     assert.equal(Atomics.load(new Int32Array(flag), 0), 0, "it returned before anything was freed");
-    const i = await idle.done;
+    const i = await idle;
     finish(mm, pool, cache, [r, i], taken);
   });
 
@@ -143,7 +136,7 @@ describe("mempool waits for a free (workers)", () => {
     const waker = start(
       job(mm, pool, flag, { kind: "free", delayMs: 400, elements: [taken[1] as number] }),
     );
-    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    const [a, b] = await Promise.all([sleeper, waker]);
     assert.equal(a.addr, taken[1]);
     assert.equal(a.flagged, true);
     for (const p of pages) mm.freePages(p, 0);
@@ -157,10 +150,10 @@ describe("mempool waits for a free (workers)", () => {
       job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
     );
     await attached(flag, 1);
-    const a = await start(job(mm, pool, flag, { gfp: GFP_ATOMIC })).done;
+    const a = await start(job(mm, pool, flag, { gfp: GFP_ATOMIC }));
     assert.equal(a.addr, 0);
     assert.equal(a.flagged, false, "it returned before the free");
-    const b = await waker.done;
+    const b = await waker;
     finish(mm, pool, cache, [a, b], taken.slice(1));
   });
 
@@ -184,7 +177,7 @@ describe("mempool waits for a free (workers)", () => {
     assert.match(String(pool), /0\/2/);
     mm.verify();
     pool.free(taken[0] as number);
-    const a = await sleeper.done;
+    const a = await sleeper;
     assert.equal(a.addr, taken[0]);
     finish(mm, pool, cache, [a], taken.slice(1));
   });
@@ -201,7 +194,7 @@ describe("mempool waits for a free (workers)", () => {
     const el = await pool.allocAsync();
     mm.setFault("failslab", null);
     clearInterval(timer);
-    const b = await waker.done;
+    const b = await waker;
     assert.equal(el, taken[0]);
     assert.equal(Atomics.load(new Int32Array(flag), 0), 1, "after the free");
     assert.ok(ticks > 0, "the main thread ran meanwhile");

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Worker } from "node:worker_threads";
 import { __GFP_MEMALLOC, __GFP_NOFAIL, GFP_KERNEL, GFP_NOWAIT, Kmem } from "../../src/index.js";
+import { runWorker } from "../helpers.js";
 
 const WORKER = new URL("./sleep.worker.js", import.meta.url);
 
@@ -20,15 +20,8 @@ interface Reply {
   stalls?: number;
 }
 
-function start(job: Record<string, unknown>): { done: Promise<Reply> } {
-  const w = new Worker(WORKER, { workerData: job });
-  const done = new Promise<Reply>((resolve, reject) => {
-    let reply: Reply | null = null;
-    w.on("message", (m: Reply) => (reply = m));
-    w.on("error", reject);
-    w.on("exit", () => (reply === null ? reject(new Error("no reply")) : resolve(reply)));
-  });
-  return { done };
+function start(job: Record<string, unknown>): Promise<Reply> {
+  return runWorker<Reply>(WORKER, job);
 }
 
 /** An instance with every page taken (by the main thread, cpu 0), and those pages. */
@@ -60,7 +53,7 @@ describe("sleeping allocations", () => {
     const sleeper = start({ ...base, kind: "alloc" });
     const give = taken.splice(0, 2);
     const waker = start({ ...base, kind: "free", delayMs: 300, pages: give });
-    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0, "the sleeper got memory");
     assert.equal(a.flagged, true, "only after the other worker freed some");
     assert.ok((a.stalls ?? 0) > 0);
@@ -79,7 +72,7 @@ describe("sleeping allocations", () => {
       waitMs: 50,
       delayMs: 0,
       pages: [],
-    }).done;
+    });
     assert.equal(r.addr, 0);
     assert.ok((r.stalls ?? 0) > 0, "it waited");
     release(mm, [r], taken);
@@ -92,7 +85,7 @@ describe("sleeping allocations", () => {
     const base = { buffer, flag, order: 0, waitMs: 10, delayMs: 0, pages: [] };
     const sleeper = start({ ...base, kind: "alloc", gfp: GFP_KERNEL | __GFP_NOFAIL });
     const waker = start({ ...base, kind: "free", gfp: 0, delayMs: 400, pages: taken.splice(0, 1) });
-    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0);
     assert.equal(a.flagged, true);
     release(mm, [a, b], taken);
@@ -105,7 +98,7 @@ describe("sleeping allocations", () => {
     const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, delayMs: 0, pages: [] };
     const sleeper = start({ ...base, kind: "kmalloc" });
     const waker = start({ ...base, kind: "free", delayMs: 300, pages: taken.splice(0, 2) });
-    const [a, b] = await Promise.all([sleeper.done, waker.done]);
+    const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0);
     assert.equal(a.flagged, true);
     release(mm, [a, b], taken);
@@ -131,7 +124,7 @@ describe("sleeping allocations", () => {
     const timer = setInterval(() => ticks++, 10);
     const page = mm.allocPagesAsync(0);
     const object = mm.kmallocAsync(100);
-    const [p, o, b] = await Promise.all([page, object, waker.done]);
+    const [p, o, b] = await Promise.all([page, object, waker]);
     clearInterval(timer);
     assert.notEqual(p, 0);
     assert.notEqual(o, 0);

@@ -8,27 +8,18 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Worker } from "node:worker_threads";
 import { Kmem } from "../../src/index.js";
+import { runWorker } from "../helpers.js";
 import { makeCaches, newRing, type StressConfig, type StressResult, stress } from "./stress.js";
 
 const WORKER = new URL("./stress.worker.js", import.meta.url);
 
-function runWorker(
+function stressWorker(
   buffers: readonly SharedArrayBuffer[],
   cfg: StressConfig,
   waitMs: number,
 ): Promise<{ cpu: number; result: StressResult }> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { buffers, cfg, waitMs } });
-    let msg: { cpu: number; result: StressResult } | null = null;
-    w.on("message", (m: { cpu: number; result: StressResult }) => (msg = m));
-    w.on("error", reject);
-    w.on("exit", (code) => {
-      if (code !== 0 || msg === null) reject(new Error(`worker ${cfg.who} exited with ${code}`));
-      else resolve(msg);
-    });
-  });
+  return runWorker(WORKER, { buffers, cfg, waitMs });
 }
 
 async function round(
@@ -70,7 +61,7 @@ async function round(
     cacheNames,
     poolAddress: pool.address,
   });
-  const workers = [runWorker(buffers, cfg(1), waitMs), runWorker(buffers, cfg(2), waitMs)];
+  const workers = [stressWorker(buffers, cfg(1), waitMs), stressWorker(buffers, cfg(2), waitMs)];
   // The main thread takes part too, once the workers are on their way.
   await new Promise((resolve) => setTimeout(resolve, 20));
   const mine = stress(main, cfg(0));
