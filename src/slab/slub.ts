@@ -1618,8 +1618,13 @@ export class SlabAllocator {
   slabOf(addr: number): number {
     const pfn = addr >>> this.pageShift;
     if (pfn < this.firstPfn || pfn >= this.totalPages) return 0;
+    if (((this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0) return pfn;
+    return this.slabOfTail(pfn);
+  }
+
+  /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */
+  private slabOfTail(pfn: number): number {
     const f = this.f;
-    if (((f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0) return pfn;
     for (let o = 1; o <= 3; o++) {
       const head = pfn & ~((1 << o) - 1);
       const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
@@ -1669,6 +1674,11 @@ export class SlabAllocator {
     const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
     const c = this.caches[id];
     if (c !== undefined && c !== null && (!this.smp || c.dv[Desc.SERIAL] === c.serial)) return c;
+    return this.slabCacheById(head, id);
+  }
+
+  /** slabCache when this context's handle for cache `id` is missing or stale. */
+  private slabCacheById(head: number, id: number): KmemCache {
     const found = this.cacheById(id);
     if (found === null) {
       throw new KmemError(
@@ -1718,13 +1728,15 @@ export class SlabAllocator {
     // One unsigned compare for the range, one lookup for "an object starts here".
     const idx =
       (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-    if (idx < 0) {
-      throw new KmemError(
-        "INVALID_FREE",
-        `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
-      );
-    }
+    if (idx < 0) this.notObjectStart(c, head, addr);
     return idx;
+  }
+
+  private notObjectStart(c: KmemCache, head: number, addr: number): never {
+    throw new KmemError(
+      "INVALID_FREE",
+      `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
+    );
   }
 
   private freeObject(c: KmemCache, head: number, addr: number): void {
