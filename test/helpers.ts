@@ -27,6 +27,32 @@ export function memMap(mm: Kmem): Int32Array {
   );
 }
 
+/** Runs `fn`, asserts it threw KmemError `code`, and returns the error. */
+export function expectKmemError(code: KmemErrorCode, fn: () => unknown): KmemError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  return caught;
+}
+
+/** Runs `fn` and asserts it threw `type` with a message matching `pattern`. */
+export function expectArgumentError(
+  type: typeof TypeError | typeof RangeError,
+  pattern: RegExp,
+  fn: () => unknown,
+): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.match((err as Error).message, pattern);
+    return true;
+  });
+}
+
 /**
  * Asserts `fn` throws KmemError `code` and leaves every byte of metadata as it was (with
  * `whole`, every byte of memory: slab freelists and bitmaps live in the slabs).
@@ -39,14 +65,7 @@ export function assertMisuse(
 ): KmemError {
   const snap = () => (whole ? allMemory(mm) : metadata(mm));
   const before = snap();
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
+  const caught = expectKmemError(code, fn);
   assert.ok(
     Buffer.from(snap()).equals(Buffer.from(before)),
     `${code} must leave the allocator state untouched`,
@@ -63,11 +82,7 @@ export function assertBadArgument(
   fn: () => unknown,
 ): void {
   const before = metadata(mm);
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
-    assert.match((err as Error).message, pattern);
-    return true;
-  });
+  expectArgumentError(type, pattern, fn);
   assert.deepEqual(metadata(mm), before, "a rejected argument must leave the state untouched");
   mm.verify();
 }

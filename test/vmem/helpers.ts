@@ -1,7 +1,8 @@
 /* Helpers of the vmem tests: "nothing changed" checks and a brute-force placement search. */
 
 import assert from "node:assert/strict";
-import { KmemError, type KmemErrorCode, type VmemArena } from "../../src/index.js";
+import type { KmemError, KmemErrorCode, VmemArena } from "../../src/index.js";
+import { expectArgumentError, expectKmemError } from "../helpers.js";
 
 /** Everything observable about an arena: its walk and its stats, counters included. */
 export function snapshot(arena: VmemArena): unknown {
@@ -11,14 +12,7 @@ export function snapshot(arena: VmemArena): unknown {
 /** Asserts `fn` throws KmemError `code` and leaves the arena as it was. */
 export function assertMisuse(arena: VmemArena, code: KmemErrorCode, fn: () => unknown): KmemError {
   const before = snapshot(arena);
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
+  const caught = expectKmemError(code, fn);
   assert.deepEqual(snapshot(arena), before, `${code} must leave the arena untouched`);
   arena.verify();
   return caught;
@@ -32,11 +26,7 @@ export function assertBadArgument(
   fn: () => unknown,
 ): void {
   const before = snapshot(arena);
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
-    assert.match((err as Error).message, pattern);
-    return true;
-  });
+  expectArgumentError(type, pattern, fn);
   assert.deepEqual(snapshot(arena), before, "a rejected argument must leave the arena untouched");
   arena.verify();
 }
