@@ -54,6 +54,37 @@ export function expectArgumentError(
 }
 
 /**
+ * For the allocators whose state is a plain object's (vmem arenas, resource maps): asserts
+ * `fn` throws KmemError `code`, leaves `snapshot(subject)` as it was, and verify() passes.
+ */
+export function assertMisuseOf<T extends { verify(): void }>(
+  subject: T,
+  snapshot: (subject: T) => unknown,
+  code: KmemErrorCode,
+  fn: () => unknown,
+): KmemError {
+  const before = snapshot(subject);
+  const caught = expectKmemError(code, fn);
+  assert.deepEqual(snapshot(subject), before, `${code} must leave the state untouched`);
+  subject.verify();
+  return caught;
+}
+
+/** As assertMisuseOf, for a bad argument: `type` with a message matching `pattern`. */
+export function assertBadArgumentOf<T extends { verify(): void }>(
+  subject: T,
+  snapshot: (subject: T) => unknown,
+  type: typeof TypeError | typeof RangeError,
+  pattern: RegExp,
+  fn: () => unknown,
+): void {
+  const before = snapshot(subject);
+  expectArgumentError(type, pattern, fn);
+  assert.deepEqual(snapshot(subject), before, "a rejected argument must leave the state untouched");
+  subject.verify();
+}
+
+/**
  * Asserts `fn` throws KmemError `code` and leaves every byte of metadata as it was (with
  * `whole`, every byte of memory: slab freelists and bitmaps live in the slabs).
  */

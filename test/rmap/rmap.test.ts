@@ -5,21 +5,13 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { KmemError, type KmemErrorCode, ResourceMap } from "../../src/index.js";
+import { type KmemError, type KmemErrorCode, ResourceMap } from "../../src/index.js";
+import { assertBadArgumentOf, assertMisuseOf } from "../helpers.js";
+
+const snapshot = (map: ResourceMap) => ({ segments: map.segments(), stats: map.stats() });
 
 function assertMisuse(map: ResourceMap, code: KmemErrorCode, fn: () => unknown): KmemError {
-  const before = { segments: map.segments(), stats: map.stats() };
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof KmemError, `expected KmemError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.deepEqual({ segments: map.segments(), stats: map.stats() }, before, "nothing changed");
-  map.verify();
-  return caught;
+  return assertMisuseOf(map, snapshot, code, fn);
 }
 
 function assertBadArgument(
@@ -28,14 +20,7 @@ function assertBadArgument(
   pattern: RegExp,
   fn: () => unknown,
 ): void {
-  const before = { segments: map.segments(), stats: map.stats() };
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
-    assert.match((err as Error).message, pattern);
-    return true;
-  });
-  assert.deepEqual({ segments: map.segments(), stats: map.stats() }, before);
-  map.verify();
+  assertBadArgumentOf(map, snapshot, type, pattern, fn);
 }
 
 describe("ResourceMap first fit", () => {

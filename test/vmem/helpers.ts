@@ -1,8 +1,7 @@
 /* Helpers of the vmem tests: "nothing changed" checks and a brute-force placement search. */
 
-import assert from "node:assert/strict";
 import type { KmemError, KmemErrorCode, VmemArena } from "../../src/index.js";
-import { expectArgumentError, expectKmemError } from "../helpers.js";
+import { assertBadArgumentOf, assertMisuseOf } from "../helpers.js";
 
 /** Everything observable about an arena: its walk and its stats, counters included. */
 export function snapshot(arena: VmemArena): unknown {
@@ -11,11 +10,7 @@ export function snapshot(arena: VmemArena): unknown {
 
 /** Asserts `fn` throws KmemError `code` and leaves the arena as it was. */
 export function assertMisuse(arena: VmemArena, code: KmemErrorCode, fn: () => unknown): KmemError {
-  const before = snapshot(arena);
-  const caught = expectKmemError(code, fn);
-  assert.deepEqual(snapshot(arena), before, `${code} must leave the arena untouched`);
-  arena.verify();
-  return caught;
+  return assertMisuseOf(arena, snapshot, code, fn);
 }
 
 /** Asserts `fn` throws `type` with a message matching `pattern`, the arena untouched. */
@@ -25,10 +20,7 @@ export function assertBadArgument(
   pattern: RegExp,
   fn: () => unknown,
 ): void {
-  const before = snapshot(arena);
-  expectArgumentError(type, pattern, fn);
-  assert.deepEqual(snapshot(arena), before, "a rejected argument must leave the arena untouched");
-  arena.verify();
+  assertBadArgumentOf(arena, snapshot, type, pattern, fn);
 }
 
 export interface Constraints {
