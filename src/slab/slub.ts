@@ -1614,6 +1614,8 @@ export class SlabAllocator {
   /**
    * The slab head frame of a slab object at `addr`, or 0 if `addr` is in no slab. A slab is
    * a buddy block, aligned to its size: its head is `pfn` rounded down to the slab order.
+   * The free path's rare cases (here slabs of order > 0) are functions of their own, so that
+   * the common one stays within what V8 inlines (ARCHITECTURE.md, "Speed in a JS engine").
    */
   slabOf(addr: number): number {
     const pfn = addr >>> this.pageShift;
