@@ -106,7 +106,7 @@ export class PhysMem {
   /** Each window's bytes and words. */
   readonly byteViews: readonly Uint8Array[];
   readonly wordViews: readonly Int32Array[];
-  /** True when each node is a buffer of its own. */
+  /** True when each node is a buffer of its own (compared `=== true`: see SLUB's `smp`). */
   readonly split: boolean;
   /** Header words (layout.ts H_*). */
   readonly header: Int32Array;
@@ -426,22 +426,22 @@ export class PhysMem {
 
   /** The i32 at word index `wi` (address 4 * wi), in whichever window. */
   word(wi: number): number {
-    if (!this.split) return this.words[wi] as number;
+    if (this.split === false) return this.words[wi] as number;
     return (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] as number;
   }
 
   setWord(wi: number, value: number): void {
-    if (!this.split) this.words[wi] = value;
+    if (this.split === false) this.words[wi] = value;
     else (this.wordViews[wi >>> this.wordShift] as Int32Array)[wi & this.wordMask] = value;
   }
 
   /** The view holding word index `wi`, and its index there (for Atomics). */
   wordView(wi: number): Int32Array {
-    return this.split ? (this.wordViews[wi >>> this.wordShift] as Int32Array) : this.words;
+    return this.split === true ? (this.wordViews[wi >>> this.wordShift] as Int32Array) : this.words;
   }
 
   wordIndex(wi: number): number {
-    return this.split ? wi & this.wordMask : wi;
+    return this.split === true ? wi & this.wordMask : wi;
   }
 
   /** A live view of the `length` bytes at `addr`, which lie in one window (one block). */
@@ -475,7 +475,7 @@ export class PhysMem {
   /** Whether frame `pfn` belongs to a node (not the reserve, not a hole between windows). */
   hasFrame(pfn: number): boolean {
     if (pfn < this.firstManagedPfn || pfn >= this.totalPages) return false;
-    if (!this.split) return true;
+    if (this.split === false) return true;
     const n = pfn >>> (this.winShift - this.pageShift);
     return pfn < (this.nodeEnd[n] as number);
   }
