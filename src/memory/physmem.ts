@@ -419,9 +419,9 @@ export class PhysMem {
   }
 
   /*
-   * With one buffer (`split` false) a word is words[wi], over the whole buffer: the branch on
-   * a field that never changes folds away in optimized code. With a buffer per node, the
-   * window's view and the offset in it.
+   * With one buffer (`split` false) a word is words[wi], over the whole buffer, behind one
+   * compare of a field that never changes. With a buffer per node, the window's view and
+   * the offset in it.
    */
 
   /** The i32 at word index `wi` (address 4 * wi), in whichever window. */
