@@ -22,11 +22,11 @@ export interface BenchAllocator {
   free(handle: number): void;
 }
 
-class KmemAllocator implements BenchAllocator {
+export class KmemAllocator implements BenchAllocator {
   readonly name: string;
   private readonly mm: Kmem;
-  constructor(heapBytes: number, slab: "slub" | "slob" = "slub") {
-    this.mm = new Kmem({ memory: heapBytes, slab });
+  constructor(heapBytes: number, slab: "slub" | "slob" = "slub", cpus = 1) {
+    this.mm = new Kmem({ memory: heapBytes, slab, cpus });
     this.name = slab === "slub" ? "kmem kmalloc" : "kmem kmalloc (SLOB)";
   }
   alloc(size: number): number {
@@ -54,7 +54,8 @@ class MempoolAllocator implements BenchAllocator {
   }
 }
 
-const PAIRS = 1000;
+/** Operations per call of a pair or churn workload. */
+export const PAIRS = 1000;
 
 /** Workload sources: `a` is the allocator, `s` the prepared state. */
 const WORKLOADS = {
@@ -87,7 +88,7 @@ const WORKLOADS = {
 } as const;
 
 let tag = 0;
-function compile(
+export function compile(
   kind: keyof typeof WORKLOADS,
 ): (a: BenchAllocator, s: Record<string, unknown>) => void {
   tag++;
@@ -97,7 +98,7 @@ function compile(
   ) => void;
 }
 
-function churnState(a: BenchAllocator, live: number, seed: number): Record<string, unknown> {
+export function churnState(a: BenchAllocator, live: number, seed: number): Record<string, unknown> {
   const rng = new Prng(seed);
   const slots = new Float64Array(live);
   for (let i = 0; i < live; i++) {
