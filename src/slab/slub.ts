@@ -1026,11 +1026,7 @@ export class SlabAllocator {
       (next !== 0 && (next - start) >>> 0 >= c.span) ||
       this.testBit(c, pfn, idx)
     ) {
-      if (obj !== 0) this.reportFreelist(c, obj);
-      const counters = f[i + Pg.SLAB_COUNTERS] as number;
-      if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
-      f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
-      return 0;
+      return this.setListSlabAside(c, pfn, obj);
     }
     const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
     const m = 1 << (idx & 31);
@@ -1038,17 +1034,25 @@ export class SlabAllocator {
     if (this.smp === false) this.phys.setWord(wi, this.phys.word(wi) | m);
     // Another cpu flips a free object's bit only in a double free, which it undoes at once:
     // caught in that moment, the object is not handed out, and the slab is set aside.
-    else if (!this.setBitShared(wi, c.remote, m)) {
-      this.reportFreelist(c, obj);
-      const counters = f[i + Pg.SLAB_COUNTERS] as number;
-      if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
-      f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
-      return 0;
-    }
+    else if (!this.setBitShared(wi, c.remote, m)) return this.setListSlabAside(c, pfn, obj);
     f[i + Pg.SLAB_FREELIST] = next;
     f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
     this.place(c, pfn);
     return obj;
+  }
+
+  /**
+   * takeOne's failure: reports the damaged freelist at `obj` (0: an empty freelist where
+   * the counters promised an object), takes slab `pfn` off the partial list and sets it
+   * aside (list_lock held). Returns 0, takeOne's "no object".
+   */
+  private setListSlabAside(c: KmemCache, pfn: number, obj: number): 0 {
+    if (obj !== 0) this.reportFreelist(c, obj);
+    const i = pfn * Frame.WORDS;
+    const f = this.f;
+    if (((f[i + Pg.SLAB_COUNTERS] as number) & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
+    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+    return 0;
   }
 
   /**
