@@ -1,4 +1,4 @@
 /* Locks and cpu ids for contexts sharing one buffer (the main thread and workers). */
 export { claimCpu, cpuState, forceCpuState, setCpuState } from "./cpu.js";
 export { canBlock, LockWord, lock, lockOwner, tryLock, unlock } from "./lock.js";
-export { WAIT_ROUND_MS, waitAsyncOn, waitRound, wakeUp } from "./waitq.js";
+export { waitAsyncOn, waitRound, wakeUp } from "./waitq.js";

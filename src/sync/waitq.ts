@@ -27,7 +27,7 @@ type WaitAsync = (
 const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
 
 /** A wait round: after it a sleeper looks again (at memory, at who is still online). */
-export const WAIT_ROUND_MS = 20;
+const WAIT_ROUND_MS = 20;
 
 /**
  * How long a sleeper's next wait round may last: WAIT_ROUND_MS, less when `deadline` (a
