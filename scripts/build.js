@@ -15,62 +15,56 @@
  * solution) and what it references, then checks the outputs of every project. Flags go to
  * tsc (-v: why each project is or is not rebuilt).
  *
- * The projects and their folders are read from the tsconfig files (include, rootDir, outDir,
- * references, sourceMap, declaration), so the list lives in one place.
+ * The projects, their sources and the outputs of each are TypeScript's own reading of the
+ * tsconfig files (include, references, outDir, declaration, sourceMap...).
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
-/** The compiler options that decide which outputs a source has, through `extends`. */
-function loadConfig(path) {
-  const json = JSON.parse(readFileSync(path, "utf8"));
-  const base = json.extends ? loadConfig(resolve(dirname(path), json.extends)) : {};
-  return {
-    ...base,
-    ...json,
-    compilerOptions: { ...base.compilerOptions, ...json.compilerOptions },
-  };
-}
+const require = createRequire(import.meta.url);
+const ts = require("typescript");
 
-function configPath(path) {
-  return existsSync(path) && !path.endsWith(".json") ? join(path, "tsconfig.json") : path;
-}
+const host = {
+  ...ts.sys,
+  onUnRecoverableConfigFileDiagnostic(d) {
+    throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+  },
+};
 
 /**
- * Every project reachable from `roots` (config paths): its folder, the folders it compiles,
- * where it writes, its .tsbuildinfo, and the extensions each source's outputs have.
+ * Every project reachable from `roots` (tsconfig files, or folders with one), as TypeScript
+ * reads it: its config, sources, the outputs of each, and its .tsbuildinfo. A solution file
+ * (references only) is passed through.
  */
 export function projects(roots) {
   const seen = new Map();
   const visit = (path) => {
-    const file = resolve(configPath(path));
+    const file = ts.resolveProjectReferencePath({ path: resolve(path) });
     if (seen.has(file)) return;
-    const config = loadConfig(file);
-    const dir = dirname(file);
-    for (const ref of config.references ?? []) visit(resolve(dir, ref.path));
-    const opts = config.compilerOptions;
-    if (opts.outDir === undefined) return; // a solution file: references only
-    const outDir = resolve(dir, opts.outDir);
-    const exts = [".js"];
-    if (opts.declaration || opts.composite) exts.push(".d.ts");
-    if (opts.sourceMap) exts.push(".js.map");
-    if (opts.declarationMap) exts.push(".d.ts.map");
+    seen.set(file, null);
+    const parsed = ts.getParsedCommandLineOfConfigFile(file, {}, host);
+    if (parsed === undefined || parsed.errors.length > 0) {
+      const why = (parsed?.errors ?? []).map((d) =>
+        ts.flattenDiagnosticMessageText(d.messageText, " "),
+      );
+      throw new Error(`${file}: ${why.join("; ") || "cannot read"}`);
+    }
+    for (const ref of parsed.projectReferences ?? []) visit(ref.path);
+    if (parsed.fileNames.length === 0) return;
     seen.set(file, {
       config: file,
-      rootDir: resolve(dir, opts.rootDir ?? "."),
-      include: (config.include ?? []).map((p) => resolve(dir, p)),
-      outDir,
-      buildInfo: join(outDir, `${basename(file, ".json")}.tsbuildinfo`),
-      exts,
+      outputs: parsed.fileNames.map((f) => ts.getOutputFileNames(parsed, f, false)),
+      outDir: parsed.options.outDir,
+      buildInfo: ts.getTsBuildInfoEmitOutputFilePath(parsed.options),
     });
   };
   for (const root of roots) visit(root);
-  return [...seen.values()];
+  return [...seen.values()].filter((p) => p !== null);
 }
 
 function walk(dir) {
@@ -80,16 +74,6 @@ function walk(dir) {
   );
 }
 
-/** Sources of a project: its .ts files, less declaration files (they have no output). */
-function sources(p) {
-  return p.include.flatMap(walk).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
-}
-
-function outputsOf(p, source) {
-  const stem = join(p.outDir, relative(p.rootDir, source)).slice(0, -".ts".length);
-  return p.exts.map((ext) => stem + ext);
-}
-
 /**
  * What is out of step in the output folders of `all` (every project, so that building one
  * does not remove another's outputs): `stale`, files no source of any project produces (the
@@ -97,13 +81,10 @@ function outputsOf(p, source) {
  * missing.
  */
 export function check(all, built = all) {
-  const expected = new Set(all.flatMap((p) => sources(p).flatMap((s) => outputsOf(p, s))));
-  for (const p of all) expected.add(p.buildInfo);
+  const expected = new Set(all.flatMap((p) => [...p.outputs.flat(), p.buildInfo]));
   const outDirs = [...new Set(all.map((p) => p.outDir))];
   const stale = outDirs.flatMap(walk).filter((f) => !expected.has(f));
-  const incomplete = built.filter((p) =>
-    sources(p).some((s) => outputsOf(p, s).some((o) => !existsSync(o))),
-  );
+  const incomplete = built.filter((p) => p.outputs.flat().some((o) => !existsSync(o)));
   return { stale, incomplete };
 }
 
@@ -115,7 +96,7 @@ function removeEmptyDirs(dir) {
 }
 
 function tsc(configs) {
-  const bin = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  const bin = require.resolve("typescript/bin/tsc");
   const r = spawnSync(process.execPath, [bin, "-b", ...configs], { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
