@@ -7,6 +7,7 @@
  *   0 ok, 1 failure, 2 bad usage, 3 malformed trace (`file:line: what`), 4 allocator fault
  */
 
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { allocatorNames, UnknownNameError } from "../allocators.js";
 import { type Goal, GOALS } from "../recommend.js";
@@ -58,6 +59,13 @@ const out = (text: string): void => {
   process.stdout.write(text);
 };
 
+/** The package's version, from its package.json (three folders up from dist/src/cli/). */
+const version = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
 const allocatorsHelp = allocatorNames().join(", ");
 const workloadsHelp = `workloads:\n${WORKLOADS.map((w) => `  ${w.name.padEnd(11)} ${w.description}`).join("\n")}`;
 const exitHelp = `
@@ -71,6 +79,7 @@ program
     "Kernel memory allocators over an ArrayBuffer: replay traces and workloads against them, " +
       "compare them with npm allocators, and get a recommendation with the numbers behind it",
   )
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError()
   .addHelpText("after", exitHelp)
   .exitOverride((err) => {

@@ -87,6 +87,16 @@ describe("kmem --help", () => {
   });
 });
 
+describe("kmem --version", () => {
+  it("--version and -V print the package's version, exit 0", async () => {
+    const pkg = JSON.parse(
+      readFileSync(fileURLToPath(new URL("../../../package.json", import.meta.url)), "utf8"),
+    ) as { version: string };
+    const runs = await Promise.all([kmem("--version"), kmem("-V")]);
+    for (const r of runs) assert.deepEqual(r, { code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+});
+
 describe("kmem gen", () => {
   it("writes a workload as .rep; the same seed gives the same bytes, another seed others", async () => {
     const gz = ["webserver", "realtime", "fragmenter", "random"];
