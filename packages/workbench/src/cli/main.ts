@@ -80,7 +80,10 @@ program
       "compare them with npm allocators, and get a recommendation with the numbers behind it",
   )
   .version(version, "-V, --version", "print the version")
-  .showHelpAfterError()
+  // A usage error is one line, `kmem: error: what`, then where to read more (each command
+  // names its own --help below), not the whole help.
+  .configureOutput({ outputError: (text, write) => write(`kmem: ${text}`) })
+  .showHelpAfterError("see 'kmem --help'")
   .addHelpText("after", exitHelp)
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? Exit.Ok : Exit.Usage);
@@ -276,6 +279,9 @@ program
       exitCode = await reportCommand(name, opts, out);
     },
   );
+
+for (const command of program.commands)
+  command.showHelpAfterError(`see 'kmem ${command.name()} --help'`);
 
 try {
   await program.parseAsync(process.argv);

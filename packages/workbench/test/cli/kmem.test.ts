@@ -87,6 +87,42 @@ describe("kmem --help", () => {
   });
 });
 
+describe("usage errors", () => {
+  it("one line saying what is wrong, then where to look: not the whole help", async () => {
+    const [option, value, missing, command, top, extra] = await Promise.all([
+      kmem("replay", SHORT, "--frobnicate"),
+      kmem("replay", SHORT, "--memory", "lots"),
+      kmem("gen", "random"),
+      kmem("frobnicate"),
+      kmem("--frobnicate"),
+      kmem("report", "slabinfo", "buddyinfo"),
+    ]);
+    assert.deepEqual(option, {
+      code: 2,
+      stdout: "",
+      stderr: "kmem: error: unknown option '--frobnicate'\nsee 'kmem replay --help'\n",
+    });
+    assert.deepEqual(value, {
+      code: 2,
+      stdout: "",
+      stderr:
+        "kmem: error: option '-m, --memory <bytes>' argument 'lots' is invalid. " +
+        "not a byte size: \"lots\" (try 64M, 1G, 4096)\nsee 'kmem replay --help'\n",
+    });
+    assert.equal(
+      missing.stderr,
+      "kmem: error: required option '-o, --output <file>' not specified\nsee 'kmem gen --help'\n",
+    );
+    assert.equal(command.stderr, "kmem: error: unknown command 'frobnicate'\nsee 'kmem --help'\n");
+    assert.equal(top.stderr, "kmem: error: unknown option '--frobnicate'\nsee 'kmem --help'\n");
+    assert.match(
+      extra.stderr,
+      /^kmem: error: too many arguments for 'report'\. .*\nsee 'kmem report --help'\n$/,
+    );
+    for (const r of [missing, command, top, extra]) assert.equal(r.code, 2);
+  });
+});
+
 describe("kmem --version", () => {
   it("--version and -V print the package's version, exit 0", async () => {
     const pkg = JSON.parse(
