@@ -1,11 +1,11 @@
 /*
- * Writing a trace as a malloc-lab .rep file (gzip-compressed when the path ends in .gz): the
- * four header lines, then one op a line. The output is a function of the ops alone (gzip
+ * Writing a trace as a malloc-lab .rep file (gzip-compressed when the path ends in .gz) or to
+ * a stream: the four header lines, then one op a line. The output is a function of the ops alone (gzip
  * headers carry no time stamp), so a seeded workload always writes the same bytes.
  */
 
 import { createWriteStream } from "node:fs";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { TraceSource } from "./source.js";
@@ -43,4 +43,9 @@ export async function writeRep(path: string, source: TraceSource): Promise<void>
   const out = createWriteStream(path);
   if (path.endsWith(".gz")) await pipeline(text, createGzip({ level: 9 }), out);
   else await pipeline(text, out);
+}
+
+/** Writes `source` as .rep text to a stream that stays open (standard output). */
+export async function writeRepTo(out: Writable, source: TraceSource): Promise<void> {
+  await pipeline(Readable.from(repText(source)), out, { end: false });
 }

@@ -108,7 +108,7 @@ program
   .command("gen")
   .description("write a built-in workload as a malloc-lab .rep trace (gzip if FILE ends in .gz)")
   .argument("<name>", `workload: ${workloadNames().join(", ")}`)
-  .requiredOption("-o, --output <file>", "where to write the trace")
+  .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
   .addOption(seedOption())
   .addOption(opsOption(DEFAULT_OPS))
   .addHelpText("after", `\n${workloadsHelp}\n${exitHelp}`)

@@ -154,6 +154,18 @@ describe("kmem gen", () => {
     for (const w of gz) assert.equal(bytes(`${w}.rep.gz`)[0], 0x1f, "gzip");
   });
 
+  it("-o - writes the trace to stdout and the summary to stderr", async () => {
+    const [file, piped] = await Promise.all([
+      kmem("gen", "kernel-mix", "-o", "p.rep", "--seed", "5", "--ops", "3000"),
+      kmem("gen", "kernel-mix", "-o", "-", "--seed", "5", "--ops", "3000"),
+    ]);
+    assert.equal(file.code, 0, file.stderr);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, readFileSync(join(dir, "p.rep"), "utf8"));
+    assert.equal(piped.stderr, file.stdout.replace(/^p\.rep:/, "stdout:"));
+    assert.equal(existsSync(join(dir, "-")), false);
+  });
+
   it("an unknown workload is bad usage, naming the known ones", async () => {
     const r = await kmem("gen", "browser", "-o", "x.rep");
     assert.equal(r.code, 2);
