@@ -20,6 +20,11 @@ export const REPORTS: readonly ReportName[] = [
   "extfrag_index",
 ];
 
+/** Why a report can be empty, after "is empty". */
+const EMPTY: Partial<Record<ReportName, string>> = {
+  vmallocinfo: ": no vmalloc or vmap area was in use at the end of the workload",
+};
+
 /** Where Linux shows the file: /proc, or debugfs for the fragmentation indices. */
 export function reportPath(name: ReportName): string {
   return name.endsWith("_index") ? `/sys/kernel/debug/extfrag/${name}` : `/proc/${name}`;
@@ -64,7 +69,11 @@ export async function reportCommand(
   if (outcome.result.error !== null) throw new CliError(Exit.AllocatorFault, outcome.result.error);
   for (const n of names) {
     if (names.length > 1) out(`==> ${reportPath(n)} <==\n`);
-    out(mm.report(n));
+    const text = mm.report(n);
+    out(text);
+    // Linux prints no header in vmallocinfo: with no area the file is empty, and so is the
+    // output; the reason goes to stderr rather than a line no /proc reader expects.
+    if (text === "") process.stderr.write(`kmem: ${reportPath(n)} is empty${EMPTY[n] ?? ""}\n`);
     if (names.length > 1) out("\n");
   }
   return Exit.Ok;

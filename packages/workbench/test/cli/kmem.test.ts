@@ -395,6 +395,21 @@ describe("kmem report", () => {
     assert.match(r.stdout, /^MemTotal: +\d+ kB$/m);
   });
 
+  it("an empty file says so on stderr, its stdout as empty as Linux's (vmallocinfo)", async () => {
+    const [one, all] = await Promise.all([
+      kmem("report", "vmallocinfo", "-n", "2000"),
+      kmem("report", "all", "-n", "2000"),
+    ]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, "");
+    const note =
+      "kmem: /proc/vmallocinfo is empty: no vmalloc or vmap area was in use at the end of the workload\n";
+    assert.equal(one.stderr, note);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /==> \/proc\/vmallocinfo <==\n\n==> /);
+    assert.equal(all.stderr, note);
+  });
+
   it("bad usage: an unknown report, a peer", async () => {
     const a = await kmem("report", "zoneinfo");
     assert.equal(a.code, 2);
