@@ -11,9 +11,13 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ALLOCATORS } from "../src/workbench/allocators.js";
-import { defaultMemoryBytes, replay, type ReplayResult } from "../src/workbench/replay.js";
-import { loadTrace } from "../src/workbench/source.js";
+import {
+  ALLOCATORS,
+  defaultMemoryBytes,
+  loadTrace,
+  replay,
+  type ReplayResult,
+} from "kmem-workbench";
 
 const TIME_LIMIT_S = 30;
 const DIR = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));

@@ -1,6 +1,6 @@
 /* The workbench from a program: a built-in workload replayed against two allocators. */
 
-import { findAllocator, findWorkload, replay } from "kmem/workbench";
+import { findAllocator, findWorkload, replay } from "kmem-workbench";
 
 const trace = findWorkload("kernel-mix").generate(20_000, 1); // 20,000 ops, seed 1
 for (const name of ["slub", "malloc"]) {
