@@ -28,6 +28,12 @@ import { fileURLToPath } from "node:url";
 /** The repository (this file runs as dist/test/docs/blocks.js). */
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
+/**
+ * Module names as the docs spell them where an example still imports another: the workbench
+ * becomes the package "kmem-workbench" (the examples follow when it is one).
+ */
+const SHOWN_SPECIFIERS: [string, string][] = [['"kmem/workbench"', '"kmem-workbench"']];
+
 export type BlockKind = "code" | "output";
 
 export interface Block {
@@ -191,6 +197,7 @@ export function render(block: Block, file: string): string {
   if (body === undefined) {
     if (block.kind === "code") {
       body = readFileSync(join(ROOT, examplePath(block.spec, where)), "utf8");
+      for (const [from, to] of SHOWN_SPECIFIERS) body = body.replaceAll(from, to);
       body = "```ts\n" + normalize(body) + "\n```\n";
     } else {
       const text = block.spec.startsWith("$")
