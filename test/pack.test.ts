@@ -90,7 +90,19 @@ describe("npm pack and install", { skip }, () => {
     const lib = pack(ROOT, packs);
     const wb = pack(WORKBENCH, packs);
     for (const [files, must] of [
-      [lib, ["package.json", "README.md", "LICENSE", "dist/src/index.js", "dist/src/index.d.ts"]],
+      [
+        lib,
+        [
+          "package.json",
+          "README.md",
+          "LICENSE",
+          "ARCHITECTURE.md",
+          // The README links to the reference: it travels with it.
+          "docs/README.md",
+          "dist/src/index.js",
+          "dist/src/index.d.ts",
+        ],
+      ],
       [
         wb,
         [
