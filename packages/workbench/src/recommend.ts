@@ -20,6 +20,12 @@
  */
 
 import type { ReplayResult } from "./replay.js";
+import {
+  formatInt as count,
+  formatNs as ns,
+  formatOpsPerSec,
+  formatShare as pct,
+} from "./units.js";
 
 export type CriterionKey = "speed" | "utilization" | "overhead" | "latency" | "failures";
 
@@ -117,27 +123,6 @@ export function rank(
   return ranked.sort((x, y) => y.score - x.score);
 }
 
-function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
-function mops(r: ReplayResult): string {
-  const v = r.opsPerSec / 1e6;
-  return v >= 10 ? `${v.toFixed(1)} M ops/s` : `${v.toFixed(2)} M ops/s`;
-}
-
-function ns(v: number): string {
-  return v >= 10_000
-    ? `${(v / 1000).toFixed(0)} µs`
-    : v >= 1000
-      ? `${(v / 1000).toFixed(1)} µs`
-      : `${v} ns`;
-}
-
-function pct(v: number): string {
-  return `${(100 * v).toFixed(v < 0.01 && v > 0 ? 2 : v < 0.1 ? 1 : 0)}%`;
-}
-
 function times(a: number, b: number): string {
   const x = a / b;
   return `${x >= 10 ? x.toFixed(0) : x.toFixed(1)}×`;
@@ -148,7 +133,7 @@ function describe(key: Criterion["key"], x: Ranked): string {
   const r = x.result;
   switch (key) {
     case "speed":
-      return `runs at ${mops(r)}`;
+      return `runs at ${formatOpsPerSec(r.opsPerSec)}`;
     case "utilization":
       return `uses its memory at ${r.utilization.toFixed(2)} utilization`;
     case "overhead":
