@@ -9,6 +9,7 @@
  * (`document.body.dataset.charts` = the number of charts drawn).
  */
 
+import { seriesStyles } from "./palette.js";
 import type { ReplayDetail, ReplayResult } from "./replay.js";
 
 export interface ReportWorkload {
@@ -33,8 +34,6 @@ interface ChartSpec {
   id: string;
   config: unknown;
 }
-
-const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
 
 function esc(text: string): string {
   return text.replace(
@@ -184,7 +183,8 @@ export function reportCharts(data: ReportData): {
   perWorkload: ChartSpec[][];
 } {
   const names = allocatorsOf(data);
-  const color = (name: string): string => PALETTE[names.indexOf(name) % PALETTE.length] as string;
+  const styles = seriesStyles(names);
+  const color = (name: string): string => styles.get(name)?.color ?? "#000000";
   const labels = data.workloads.map((w) => w.name);
   const metric = (
     pick: (r: ReplayResult) => number,
