@@ -154,7 +154,7 @@ function resultsTable(w: ReportWorkload): string {
   const rows = w.outcomes.map(({ result: r }) => {
     const cells = [
       esc(r.allocator) + (r.error !== null ? " (error)" : r.complete ? "" : " (stopped)"),
-      (r.opsPerSec / 1e6).toFixed(2) + " M",
+      r.opsPerSec === null ? "-" : (r.opsPerSec / 1e6).toFixed(2) + " M",
       r.utilization.toFixed(3),
       r.internalFragmentation === null ? "-" : `${(100 * r.internalFragmentation).toFixed(1)}%`,
       r.overheadFraction === null ? "-" : `${(100 * r.overheadFraction).toFixed(1)}%`,
@@ -187,7 +187,7 @@ export function reportCharts(data: ReportData): {
   const color = (name: string): string => styles.get(name)?.color ?? "#000000";
   const labels = data.workloads.map((w) => w.name);
   const metric = (
-    pick: (r: ReplayResult) => number,
+    pick: (r: ReplayResult) => number | null,
   ): { label: string; data: (number | null)[]; color: string }[] =>
     names.map((name) => ({
       label: name,
@@ -209,7 +209,7 @@ export function reportCharts(data: ReportData): {
       "chart-throughput",
       "Throughput (million ops per second, log scale)",
       labels,
-      metric((r) => Math.round(r.opsPerSec / 1e3) / 1e3),
+      metric((r) => (r.opsPerSec === null ? 0 : Math.round(r.opsPerSec / 1e3) / 1e3)),
       "M ops/s",
       true,
     ),

@@ -402,7 +402,8 @@ export async function isGzip(path: string): Promise<boolean> {
 }
 
 /**
- * Reads and validates the trace at `path` (gzip by its magic bytes), handing each chunk of ops
+ * Reads and validates the trace at `path` (gzip by its magic bytes; a name ending in .gz must
+ * be gzip, else TraceError rather than gzip bytes parsed as text), handing each chunk of ops
  * to `onChunk` as it is decoded. Throws TraceError on the first malformed line; the chunks
  * handed on before it must then be disregarded. I/O errors are thrown as they are.
  */
@@ -412,6 +413,13 @@ export async function readTrace(
   options: { keepChunks?: boolean; highWaterMark?: number } = {},
 ): Promise<TraceInfo> {
   const gzip = await isGzip(path);
+  if (!gzip && /\.gz$/i.test(path)) {
+    throw new TraceError(
+      path,
+      1,
+      "not gzip data: the name ends in .gz, but the file does not start with gzip's magic bytes 1f 8b",
+    );
+  }
   const parser = new RepParser(path, onChunk, options.keepChunks ?? false);
   const raw = createReadStream(path, { highWaterMark: options.highWaterMark ?? 1 << 16 });
   const stream = gzip ? raw.pipe(createGunzip()) : raw;

@@ -61,3 +61,8 @@ export function formatPct(share: number | null): string {
 export function formatShare(v: number): string {
   return `${(100 * v).toFixed(v < 0.01 && v > 0 ? 2 : v < 0.1 ? 1 : 0)}%`;
 }
+
+/** A latency against the clock's floor: below it, "<10 ns" (it cannot be told from 0). */
+export function formatLatency(ns: number, floorNs: number): string {
+  return ns < floorNs ? `<${formatNs(floorNs)}` : formatNs(ns);
+}

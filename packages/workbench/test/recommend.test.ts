@@ -8,12 +8,33 @@ import { explain, pressureMemoryBytes, rank } from "../src/recommend.js";
 import { result } from "./results.js";
 
 describe("rank", () => {
+  it("ranks a run stopped at the time limit after the complete ones, and says so", () => {
+    // The partial run looks best on every figure: it stopped before the trace's peak.
+    const partial = result("partial", { complete: false, ops: 10, opsPerSec: 9e6, utilization: 1 });
+    const done = result("done", { opsPerSec: 1e6, utilization: 0.5 });
+    const ranked = rank([partial, done], [result("partial"), result("done")]);
+    assert.deepEqual(
+      ranked.map((x) => [x.allocator, x.complete]),
+      [
+        ["done", true],
+        ["partial", false],
+      ],
+    );
+    assert.equal(ranked[0]?.scores.speed, 1, "scored against the complete runs");
+    const text = explain(ranked, "t.rep", 1 << 20);
+    assert.match(
+      text,
+      /partial did not finish within the time limit \(its replay stopped after 10 ops\): ranked after/,
+    );
+    assert.doesNotMatch(text, /partial comes second/);
+  });
+
   it("puts the candidate that is better on every criterion first, with a score of 1", () => {
     const good = result("good", { opsPerSec: 5e6, utilization: 0.9, overheadFraction: 0.05 });
     const bad = result("bad", {
       opsPerSec: 5e4,
       utilization: 0.3,
-      latencyNs: { p50: 1000, p99: 9000, p999: 20000, max: 1e6, samples: 1000 },
+      latencyNs: { p50: 1000, p99: 9000, p999: 20000, max: 1e6, samples: 1000, floorNs: 10 },
     });
     const ranked = rank([bad, good], [bad, good]);
     assert.deepEqual(

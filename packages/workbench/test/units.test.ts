@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { explain, rank } from "../src/recommend.js";
 import {
   formatBytes,
+  formatLatency,
   formatNs,
   formatOpsPerSec,
   formatPct,
@@ -54,11 +55,20 @@ describe("units", () => {
   it("the reason paragraph says 3.00 k ops/s, not 0.00 M ops/s, and 8.3 ms, not 8258 µs", () => {
     const slow = result("slow", {
       opsPerSec: 3000,
-      latencyNs: { p50: 100, p99: 400, p999: 8_258_000, max: 9e6, samples: 1000 },
+      latencyNs: { p50: 100, p99: 400, p999: 8_258_000, max: 9e6, samples: 1000, floorNs: 10 },
     });
     const text = explain(rank([slow], [slow]), "t.rep", 1 << 20);
     assert.match(text, /runs at 3\.00 k ops\/s/);
     assert.match(text, /takes 8\.3 ms at the 99\.9th percentile/);
     assert.doesNotMatch(text, /0\.00 M ops\/s|µs/);
+  });
+});
+
+describe("latency against the clock's floor", () => {
+  it("below the floor an op cannot be told from 0: '<10 ns', not '0 ns' or '1 ns'", () => {
+    assert.equal(formatLatency(0, 10), "<10 ns");
+    assert.equal(formatLatency(1, 10), "<10 ns");
+    assert.equal(formatLatency(10, 10), "10 ns");
+    assert.equal(formatLatency(8_258_000, 10), "8.3 ms");
   });
 });

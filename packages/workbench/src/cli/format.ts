@@ -3,6 +3,7 @@
 export {
   formatBytes,
   formatInt,
+  formatLatency,
   formatNs,
   formatOpsPerSec,
   formatPct,

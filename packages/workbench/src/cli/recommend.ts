@@ -17,7 +17,7 @@ import { defaultMemoryBytes, type ReplayOutcome } from "../replay.js";
 import type { TraceSource } from "../source.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { Exit } from "./exit.js";
-import { formatBytes, formatInt, formatNs, formatPct, formatRate, table } from "./format.js";
+import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { selectAllocators } from "./replay.js";
 import { type Pair, resolveSource, type RunOptions, runPairs, shortName } from "./run.js";
 
@@ -91,18 +91,27 @@ export function rankingTable(rec: Recommendation): string {
       "under pressure",
     ],
   ];
+  const notes: string[] = [];
   rec.ranking.forEach((x, i) => {
     const r = x.result;
+    const mark = r.error !== null || x.pressure.error !== null ? " !" : x.complete ? "" : " *";
+    if (mark === " *") {
+      const p = r.complete ? x.pressure : r;
+      notes.push(
+        `* ${x.allocator}: ${r.complete ? "the run under pressure" : "the replay"} stopped at the ` +
+          `time limit after ${formatInt(p.ops)} ops; ranked after the complete runs`,
+      );
+    }
     rows.push([
       String(i + 1),
-      x.allocator,
+      x.allocator + mark,
       x.score.toFixed(2),
       formatRate(r.opsPerSec),
       r.utilization.toFixed(3),
       formatPct(r.overheadFraction),
-      formatNs(r.latencyNs.p99),
-      formatNs(r.latencyNs.p999),
-      formatNs(r.latencyNs.max),
+      formatLatency(r.latencyNs.p99, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.p999, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.max, r.latencyNs.floorNs),
       `${formatInt(r.failures)}/${formatInt(r.requests)}`,
       `${formatInt(x.pressure.failures)}/${formatInt(x.pressure.requests)}`,
     ]);
@@ -110,7 +119,7 @@ export function rankingTable(rec: Recommendation): string {
   const goal = rec.ranking[0]?.goal ?? "balanced";
   const weights = CRITERIA.map((c) => `${c.label} ${GOALS[goal][c.key].toFixed(2)}`).join(", ");
   return (
-    `${table(rows, 2)}\n\nscore: the weighted sum of scores relative to the best candidate ` +
+    `${table(rows, 2)}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}\nscore: the weighted sum of scores relative to the best candidate ` +
     `(goal ${goal}: ${weights})`
   );
 }

@@ -5,11 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MALFORMED } from "../malformed.js";
 
@@ -19,6 +19,7 @@ const ALL = ["slub", "slob", "buddy", "mempool", "rmap", "vmem", "@thi.ng/malloc
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const TRACES = fileURLToPath(new URL("../../../../../../shared/traces/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "kmem-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   code: number;
@@ -166,14 +167,29 @@ describe("kmem gen", () => {
     assert.equal(existsSync(join(dir, "-")), false);
   });
 
-  it("an unknown workload is bad usage, naming the known ones", async () => {
-    const r = await kmem("gen", "browser", "-o", "x.rep");
+  it("an unknown workload is bad usage, naming the known ones, with -o or without", async () => {
+    const [r, bare] = await Promise.all([
+      kmem("gen", "browser", "-o", "x.rep"),
+      kmem("gen", "nosuch"),
+    ]);
     assert.equal(r.code, 2);
     assert.equal(
       r.stderr,
       'kmem: unknown workload "browser" (known: webserver, realtime, kernel-mix, fragmenter, random)\n',
     );
     assert.equal(existsSync(join(dir, "x.rep")), false);
+    // The unknown name first: -o is not what is wrong.
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^kmem: unknown workload "nosuch" \(known: /);
+  });
+
+  it("a missing output folder is said so, exit 1, not a raw ENOENT", async () => {
+    const r = await kmem("gen", "random", "-o", "nodir/x.rep");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/x.rep: there is no folder nodir\n",
+    });
   });
 });
 
@@ -282,7 +298,7 @@ describe("kmem replay", () => {
   });
 });
 
-describe("malformed traces: exit 3 with file:line: what is wrong, and nothing else", () => {
+describe("malformed traces: exit 3 with kmem: file:line: what is wrong, and nothing else", () => {
   const runs = new Map<string, Promise<Run>>();
   const paths = new Map<string, string>();
   before(() => {
@@ -298,7 +314,7 @@ describe("malformed traces: exit 3 with file:line: what is wrong, and nothing el
     it(name, async () => {
       const r = (await runs.get(name)) as Run;
       assert.equal(r.code, 3);
-      assert.equal(r.stderr, `${paths.get(name)}:${line}: ${message}\n`);
+      assert.equal(r.stderr, `kmem: ${paths.get(name)}:${line}: ${message}\n`);
       assert.equal(r.stdout, "");
     });
   }
@@ -311,7 +327,7 @@ describe("malformed traces: exit 3 with file:line: what is wrong, and nothing el
     ]) {
       const r = await kmem(...args);
       assert.equal(r.code, 3);
-      assert.equal(r.stderr, `${path}:5: free of id 0, which is never allocated\n`);
+      assert.equal(r.stderr, `kmem: ${path}:5: free of id 0, which is never allocated\n`);
       assert.equal(r.stdout, "");
     }
   });
@@ -415,11 +431,40 @@ describe("kmem report", () => {
     assert.equal(a.code, 2);
     assert.match(
       a.stderr,
-      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, all\)\n$/,
+      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, all\)\n$/,
     );
     const b = await kmem("report", "buddyinfo", "-a", "malloc");
     assert.equal(b.code, 2);
-    assert.match(b.stderr, /malloc is not a kmem layer/);
+    assert.match(
+      b.stderr,
+      /^kmem: malloc is not a kmem layer: \/proc reports need one of slub, slob, buddy, mempool/,
+    );
+  });
+
+  it("--help names every kmem layer (slob and mempool too); numastat is a report", async () => {
+    const [help, numa, pool] = await Promise.all([
+      kmem("report", "--help"),
+      kmem("report", "numastat", "-n", "2000"),
+      kmem("report", "slabinfo", "-a", "mempool", "-n", "2000"),
+    ]);
+    assert.match(help.stdout.replace(/\s+/g, " "), /the kmem layer: slub, slob, buddy, mempool/);
+    assert.equal(numa.code, 0, numa.stderr);
+    assert.match(numa.stdout, /^ +node0\nnuma_hit +\d+\n/);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.match(pool.stdout, /^kmalloc-1k +\d+/m, "the pool's elements");
+  });
+
+  it("a reader that stops early ends it quietly (kmem report all | head)", async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [MAIN, "report", "all", "-n", "2000"], { cwd: dir });
+      // Closed before the command writes anything: its every write meets EPIPE.
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/);
   });
 });
 
