@@ -33,8 +33,10 @@ export interface Candidate {
    * with no memory behind them).
    */
   readonly memory?: Uint8Array;
-  /** The kmem instance behind a kmem layer, for /proc reports and buddyinfo. */
+  /** The kmem instance behind a kmem layer, for /proc reports, buddyinfo and the page map. */
   readonly kmem?: Kmem;
+  /** The heap's free blocks as flat [offset, bytes] pairs, where the allocator can tell. */
+  freeBlocks?(): number[];
 }
 
 export type AllocatorKind = "kmem" | "range" | "peer";
@@ -93,7 +95,12 @@ function peer(
     description,
     async create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
       const h = await heap(memoryBytes, reuse);
-      return { allocator: peerAllocator(h), memory: h.memory };
+      const walk = h.freeBlocks?.bind(h);
+      return {
+        allocator: peerAllocator(h),
+        memory: h.memory,
+        ...(walk === undefined ? {} : { freeBlocks: walk }),
+      };
     },
   };
 }

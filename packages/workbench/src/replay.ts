@@ -46,6 +46,7 @@
 
 import type { ByteAllocator } from "kmem";
 import type { AllocatorEntry, Candidate } from "./allocators.js";
+import { HeapMapRecorder, type HeapMapSeries, type LiveBlocks } from "./heapmap.js";
 import { clockCost, LatencyHistogram } from "./latency.js";
 import type { TraceSource } from "./source.js";
 import { Op, type OpChunk } from "./trace.js";
@@ -74,6 +75,11 @@ export interface ReplayOptions {
   timingScale?: number;
   /** Footprint and payload samples kept for charts (default 200). */
   timelinePoints?: number;
+  /**
+   * Heap-map snapshots taken over the measured pass (heapmap.ts), besides the first, the
+   * payload peak's and the last; default 0, none.
+   */
+  heapMapFrames?: number;
   /** Called after each chunk with the ops done in the current pass. */
   onProgress?: (pass: 1 | 2, opsDone: number) => void;
 }
@@ -135,6 +141,8 @@ export interface ReplayDetail {
   latencyBuckets: [number, number, number][];
   /** Free blocks per order at the end (kmem layers only). */
   buddyinfo: number[] | null;
+  /** Pictures of memory over the measured pass (with `heapMapFrames`), else null. */
+  heapMap: HeapMapSeries | null;
 }
 
 export interface ReplayOutcome {
@@ -385,6 +393,13 @@ export async function replay(
   let failures = 0;
   let done = 0;
   let curLine = 0;
+  const frames = options.heapMapFrames ?? 0;
+  const maps =
+    frames > 0
+      ? new HeapMapRecorder(cand, options.memoryBytes, opsTimed, info.peakPayloadOp, frames)
+      : null;
+  const live: LiveBlocks = { handle, bytes: usable ?? sizes };
+  maps?.sample(0, a.footprint(), 0, live);
 
   const fault = (what: string, line: number): never => {
     throw new AllocatorFault(`${entry.name}: ${source.name}:${line}: ${what}`);
@@ -499,6 +514,7 @@ export async function replay(
           footprintAtPeak = a.footprint();
         }
         done++;
+        if (maps !== null && done >= maps.next) maps.sample(done, a.footprint(), payload, live);
         if (done % stride === 0) {
           timeline.op.push(done);
           timeline.footprintBytes.push(a.footprint());
@@ -580,6 +596,7 @@ export async function replay(
     timeline,
     latencyBuckets: hist.buckets(),
     buddyinfo: cand.kmem?.stats().freeByOrder ?? null,
+    heapMap: maps?.finish(done, a.footprint(), payload, live) ?? null,
   };
   return options.keepCandidate === true ? { result, detail, candidate: cand } : { result, detail };
 }

@@ -66,6 +66,8 @@ export interface TraceInfo {
   reallocs: number;
   /** Largest sum of the sizes of live blocks at any point. */
   peakPayloadBytes: number;
+  /** Ops done when the payload first reached its peak (0 for a trace that allocates nothing). */
+  peakPayloadOp: number;
   /** Largest single request. */
   maxRequestBytes: number;
   /** Blocks the trace leaves live at its end, and their bytes. */
@@ -146,7 +148,14 @@ export class RepParser {
     this.file = file;
     this.onChunk = onChunk;
     this.keepChunks = keepChunks;
-    this.info = { allocs: 0, frees: 0, reallocs: 0, peakPayloadBytes: 0, maxRequestBytes: 0 };
+    this.info = {
+      allocs: 0,
+      frees: 0,
+      reallocs: 0,
+      peakPayloadBytes: 0,
+      peakPayloadOp: 0,
+      maxRequestBytes: 0,
+    };
   }
 
   /** Lines consumed so far. */
@@ -325,7 +334,10 @@ export class RepParser {
         this.info.reallocs++;
       }
     }
-    if (this.payload > this.info.peakPayloadBytes) this.info.peakPayloadBytes = this.payload;
+    if (this.payload > this.info.peakPayloadBytes) {
+      this.info.peakPayloadBytes = this.payload;
+      this.info.peakPayloadOp = this.opsSeen + 1;
+    }
     if (size > this.info.maxRequestBytes) this.info.maxRequestBytes = size;
     const c = this.chunk;
     const k = c.length;

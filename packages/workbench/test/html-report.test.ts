@@ -12,6 +12,7 @@ const DETAIL: ReplayDetail = {
   timeline: { op: [0, 10], footprintBytes: [0, 4096], payloadBytes: [0, 100] },
   latencyBuckets: [[10, 10, 5]],
   buddyinfo: null,
+  heapMap: null,
 };
 
 function data(names: readonly string[]): ReportData {
