@@ -72,7 +72,7 @@ export interface HeapMapSamples {
   freeBytes: number[];
   /** The largest free block (0 when the allocator names none). */
   largestFreeBytes: number[];
-  /** Objects in use over the objects slabs hold (pages view, SLUB), else null. */
+  /** Objects allocated over the objects slabs hold (slabinfo's active / total; SLUB), else null. */
   slabFill: (number | null)[];
   /** Free blocks per order (pages view: buddyinfo), else empty. */
   freeByOrder: number[][];
@@ -202,7 +202,6 @@ export class HeapMapRecorder {
     const freeByOrder = new Array<number>(this.maxOrder).fill(0);
     let freePages = 0;
     let largest = 0;
-    let used = 0;
     let capacity = 0;
     for (let pfn = 0; pfn < total; pfn++) {
       const k = map.kind[pfn] as number;
@@ -223,7 +222,6 @@ export class HeapMapRecorder {
         const id = map.cache[pfn] as number;
         attr = id >= 0 ? (attrOf.get(id) ?? 0) : 0;
         if (k === PageKind.SLAB && pfn % 2 ** o === 0) {
-          used += u;
           capacity += cap;
         }
       }
@@ -231,7 +229,17 @@ export class HeapMapRecorder {
     }
     this.samples.freeBytes.push(freePages * map.pageSize);
     this.samples.largestFreeBytes.push(largest * map.pageSize);
-    this.samples.slabFill.push(capacity > 0 ? Math.round((1000 * used) / capacity) / 1000 : null);
+    // The slabs' own inuse counters count objects cached per cpu as used; slabinfo's active
+    // objects are exact, so the fill figure is theirs (the cells keep the counters' shade).
+    let active = 0;
+    let objects = 0;
+    if (capacity > 0) {
+      for (const c of mm.stats().caches) {
+        active += c.activeObjects;
+        objects += c.totalObjects;
+      }
+    }
+    this.samples.slabFill.push(objects > 0 ? Math.round((1000 * active) / objects) / 1000 : null);
     this.samples.freeByOrder.push(freeByOrder);
     if (this.pagesPerCell === 1) return page;
     return dominant(page, this.pagesPerCell, this.cells);

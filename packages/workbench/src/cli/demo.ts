@@ -4,16 +4,15 @@
  * the comparison and the ranking, and writes a self-contained HTML report with the charts.
  */
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import os from "node:os";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { ALLOCATORS } from "../allocators.js";
-import { renderHtml, type ReportData, type ReportWorkload } from "../html-report.js";
+import type { ReportWorkload } from "../html-report.js";
 import { writeRep } from "../rep-writer.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { Exit } from "./exit.js";
 import { formatBytes, formatInt } from "./format.js";
+import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { recommendFor } from "./recommend.js";
 import { resultsTable } from "./results.js";
 
@@ -32,12 +31,6 @@ export interface DemoOptions {
 function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
-}
-
-/** The source of Chart.js's UMD build, from the installed package. */
-export async function chartJsSource(): Promise<string> {
-  const main = createRequire(import.meta.url).resolve("chart.js");
-  return readFile(join(dirname(main), "chart.umd.min.js"), "utf8");
 }
 
 export async function demoCommand(
@@ -66,6 +59,7 @@ export async function demoCommand(
         check: options.check,
         timeLimitMs: options.timeLimit * 1000,
         timingScale: options.quick ? 0.1 : 1,
+        heapMapFrames: options.html ? REPORT_FRAMES : 0,
       },
       w.goal,
     );
@@ -80,33 +74,33 @@ export async function demoCommand(
         ` (failures under pressure, ${formatBytes(rec.pressureMemoryBytes)}: ` +
         `${rec.ranking.map((x) => `${x.allocator} ${formatInt(x.pressure.failures)}`).join(", ")})\n\n`,
     );
-    workloads.push({
-      name: w.name,
-      description: w.description,
-      ops: i.header.ops,
-      peakPayloadBytes: i.peakPayloadBytes,
-      memoryBytes: rec.memoryBytes,
-      outcomes: rec.outcomes.map((o) => ({ result: o.result, detail: o.detail })),
-      recommendation: {
-        ranking: rec.ranking.map((x) => ({ allocator: x.allocator, score: x.score })),
-        reason: rec.reason,
-      },
-    });
+    workloads.push(
+      reportTrace(source, w.description, rec.memoryBytes, rec.outcomes, {
+        pressure: { memoryBytes: rec.pressureMemoryBytes, results: rec.pressure },
+        recommendation: {
+          goal: rec.goal,
+          ranking: rec.ranking.map((x) => ({
+            allocator: x.allocator,
+            score: x.score,
+            complete: x.complete,
+          })),
+          reason: rec.reason,
+        },
+      }),
+    );
   }
   out(
     `traces: ${shown(traceDir)}/ (replay one: kmem replay ${shown(join(traceDir, "webserver.rep"))})\n`,
   );
   if (options.html) {
-    const data: ReportData = {
-      title: "kmem: which allocator, and why",
-      subtitle:
-        `${WORKLOADS.length} workloads × ${ALLOCATORS.length} allocators, ${formatInt(options.ops)} ops ` +
-        `each, seed ${options.seed}; Node ${process.version} on ${os.cpus()[0]?.model ?? "unknown cpu"} ` +
-        `(${os.cpus().length} cores), ${new Date().toISOString().slice(0, 10)}`,
-      workloads,
-    };
     const file = join(outDir, "report.html");
-    await writeFile(file, renderHtml(data, await chartJsSource()));
+    await writeReport(
+      file,
+      "kmem: which allocator, and why",
+      `${WORKLOADS.length} workloads × ${ALLOCATORS.length} allocators, ${formatInt(options.ops)} ops ` +
+        `each, seed ${options.seed}`,
+      workloads,
+    );
     out(`report: ${shown(file)} (self-contained, opens offline)\n`);
   }
   out(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

@@ -107,9 +107,19 @@ const seedOption = (): Option =>
 const opsOption = (dflt: number): Option =>
   new Option("-n, --ops <n>", "ops of generated workloads").argParser(positiveArg).default(dflt);
 const timeLimitOption = (): Option =>
-  new Option("--time-limit <seconds>", "stop a replay pass after this long (results then partial)")
+  new Option(
+    "--time-limit <seconds>",
+    "stop each replay pass (timed, measured, under pressure) after this long; the run is then partial, marked *",
+  )
     .argParser(positiveArg)
     .default(120);
+const htmlOption = (): Option =>
+  new Option(
+    "--html <file>",
+    "also write the HTML report (charts, heap maps over the run; self-contained)",
+  );
+const csvOption = (): Option =>
+  new Option("--csv [file]", "print CSV instead of the tables (or write it to FILE)");
 
 program
   .command("gen")
@@ -144,6 +154,8 @@ program
     memoryArg,
   )
   .option("--json", "print one JSON array, an element per (trace, allocator)", false)
+  .addOption(csvOption())
+  .addOption(htmlOption())
   .option(
     "--no-check",
     "skip the contents check (a pattern written into every block, checked at free)",
@@ -171,6 +183,8 @@ ${exitHelp}`,
         allocator: string[];
         memory?: number;
         json: boolean;
+        csv?: boolean | string;
+        html?: string;
         check: boolean;
         timeLimit: number;
         quick: boolean;
@@ -184,15 +198,19 @@ ${exitHelp}`,
 
 program
   .command("recommend")
-  .description("rank the allocators for a trace or workload, with the numbers and the reason")
-  .argument("<trace-or-workload>", `a trace file, or one of ${workloadNames().join(", ")}`)
+  .description(
+    "rank the allocators for traces or workloads, with the numbers and the reason; several: a summary across them",
+  )
+  .argument("<trace-or-workload...>", `trace files, or any of ${workloadNames().join(", ")}`)
   .addOption(allocatorOption())
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
-  .option("--json", "print the ranking as JSON", false)
+  .option("--json", "print the ranking as JSON (an array of them for several traces)", false)
+  .addOption(csvOption())
+  .addOption(htmlOption())
   .addOption(
     new Option(
       "-g, --goal <goal>",
@@ -218,12 +236,14 @@ ${exitHelp}`,
   )
   .action(
     async (
-      target: string,
+      targets: string[],
       opts: {
         allocator: string[];
         goal?: Goal;
         memory?: number;
         json: boolean;
+        csv?: boolean | string;
+        html?: string;
         check: boolean;
         timeLimit: number;
         quick: boolean;
@@ -231,7 +251,7 @@ ${exitHelp}`,
         ops: number;
       },
     ) => {
-      exitCode = await recommendCommand(target, opts, out);
+      exitCode = await recommendCommand(targets, opts, out);
     },
   );
 

@@ -385,6 +385,97 @@ describe("kmem recommend", () => {
   });
 });
 
+describe("your own traces: --html, --csv, several traces", () => {
+  it("replay --csv: a header row and a row per (trace, allocator), units in the names", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "realtime",
+      "-n",
+      "1500",
+      "-a",
+      "slub,malloc",
+      "-q",
+      "--csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\r\n");
+    assert.equal(lines.length, 1 + 2 * 2);
+    assert.match(
+      lines[0] ?? "",
+      /^trace,allocator,memory_bytes,ops,complete,ops_per_sec,.*,p50_ns,.*,error$/,
+    );
+    assert.match(lines[1] ?? "", /short\.rep,slub,16777216,12,true,\d+,/);
+    assert.match(lines[4] ?? "", /^realtime,malloc,/);
+  });
+
+  it("replay of several traces ends with the summary across them; --html writes the report", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "random",
+      "-n",
+      "1500",
+      "-a",
+      "slub,rmap",
+      "-q",
+      "--html",
+      "mine.html",
+      "--csv",
+      "mine.csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^summary over 2 traces: the winner of each criterion per trace$/m);
+    assert.match(r.stdout, /^allocator +traces +ops\/s +util +footprint +p99\.9 +failed +wins$/m);
+    assert.match(r.stdout, /^slub +2\/2 /m);
+    assert.match(r.stdout, /^best over all traces: throughput \S+, utilization \S+/m);
+    assert.match(r.stdout, /^report: mine\.html \(self-contained, opens offline\)$/m);
+    const page = readFileSync(join(dir, "mine.html"), "utf8");
+    assert.match(page, /Across the 2 traces/);
+    assert.match(page, /class="heapmap" data-trace="1"/);
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/);
+    assert.match(readFileSync(join(dir, "mine.csv"), "utf8"), /^trace,allocator,/);
+  });
+
+  it("recommend of several traces: a ranking each, then the summary; --json an array", async () => {
+    const [text, json, csv] = await Promise.all([
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q"),
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q", "--json"),
+      kmem("recommend", "webserver", "-n", "1500", "-a", "slub,malloc", "-q", "--csv"),
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^webserver: 1,500 ops/m);
+    assert.match(text.stdout, /^random: 1,500 ops/m);
+    assert.match(text.stdout, /^allocator +traces +ops\/s .* wins +mean score$/m);
+    const j = JSON.parse(json.stdout) as {
+      trace: string;
+      ranking: { complete: boolean; pressure: { opsPerSec: unknown } }[];
+    }[];
+    assert.deepEqual(
+      j.map((x) => x.trace),
+      ["webserver", "random"],
+    );
+    for (const x of j[0]?.ranking ?? []) {
+      assert.equal(x.complete, true);
+      assert.equal(x.pressure.opsPerSec, null, "a pressure run is not timed: null, not 0");
+    }
+    assert.match(
+      csv.stdout,
+      /^trace,.*,goal,rank,score,pressure_memory_bytes,pressure_requests,pressure_failures,pressure_complete\r\n/,
+    );
+    assert.match(csv.stdout, /\r\nwebserver,\S+,.*,balanced,1,/);
+  });
+
+  it("an --html file in a missing folder stops the command before any replay", async () => {
+    const r = await kmem("recommend", "webserver", "-n", "1500", "--html", "nodir/r.html");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/r.html: there is no folder nodir\n",
+    });
+  });
+});
+
 describe("kmem report", () => {
   it("prints /proc/slabinfo after a workload on slub", async () => {
     const r = await kmem("report", "slabinfo", "-w", "kernel-mix", "-n", "3000");
