@@ -82,7 +82,7 @@ export interface ClockCost {
   /** Median cost in ns of an empty pair of clock reads: subtracted from every sample. */
   costNs: number;
   /**
-   * The spread of that cost (95th less 5th percentile, at least 1 ns): a sample below it is
+   * The spread of that cost (90th less 10th percentile, at least 1 ns): a sample below it is
    * indistinguishable from an op that took no time, and is shown as "< floor" rather than as
    * the 0 or 1 ns the subtraction leaves.
    */
@@ -94,7 +94,7 @@ let clock: ClockCost | null = null;
 /**
  * The clock's cost and floor (ClockCost), measured once per process after a warm-up: the
  * first few thousand reads run in unoptimized code and cost several times more. On the
- * machine of the docs' samples an empty pair costs 40 ns, in steps of 10 ns.
+ * machine of the docs' samples an empty pair costs 40 ns, give or take 10 ns.
  */
 export function clockCost(): ClockCost {
   if (clock !== null) return clock;
@@ -109,7 +109,7 @@ export function clockCost(): ClockCost {
   }
   d.sort();
   const at = (q: number): number => d[Math.floor(q * (pairs - 1))] as number;
-  clock = { costNs: at(0.5), floorNs: Math.max(1, Math.round(at(0.95) - at(0.05))) };
+  clock = { costNs: at(0.5), floorNs: Math.max(1, Math.round(at(0.9) - at(0.1))) };
   return clock;
 }
 

@@ -170,6 +170,14 @@ const MAX_RUNS = 20;
 /** Repeated runs stop after this long (a single run has `timeLimitMs`). */
 const REPEAT_BUDGET_MS = 1000;
 
+/** The timing rules above, for replayers outside this process (native.ts). */
+export const NATIVE_TIMING = {
+  minTimedOps: MIN_TIMED_OPS,
+  warmOps: WARM_OPS,
+  warmMs: WARM_MS,
+  repeatMs: REPEAT_BUDGET_MS,
+};
+
 /** Per-id state shared by both passes' loops. */
 interface Blocks {
   /** Handle of each id; -1 when not live (never allocated, freed, or its alloc failed). */
@@ -288,6 +296,7 @@ export async function replay(
   entry: AllocatorEntry,
   options: ReplayOptions,
 ): Promise<ReplayOutcome> {
+  if (entry.replayTrace !== undefined) return entry.replayTrace(source, options);
   const info = source.info;
   const ids = info.header.ids;
   const limit = options.timeLimitMs ?? Infinity;

@@ -6,7 +6,6 @@
 
 import { mkdir } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { ALLOCATORS } from "../allocators.js";
 import type { ReportWorkload } from "../html-report.js";
 import { writeRep } from "../rep-writer.js";
 import { WORKLOADS } from "../workloads/index.js";
@@ -14,6 +13,7 @@ import { Exit } from "./exit.js";
 import { formatBytes, formatInt } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { recommendFor } from "./recommend.js";
+import { selectAllocators } from "./replay.js";
 import { resultsTable } from "./results.js";
 
 export interface DemoOptions {
@@ -41,9 +41,10 @@ export async function demoCommand(
   const outDir = resolve(options.output);
   const traceDir = join(outDir, "traces");
   await mkdir(traceDir, { recursive: true });
+  const entries = await selectAllocators([]);
   out(
     `kmem demo: ${WORKLOADS.length} built-in workloads, ${formatInt(options.ops)} ops each ` +
-      `(seed ${options.seed}), against ${ALLOCATORS.map((a) => a.name).join(", ")}\n` +
+      `(seed ${options.seed}), against ${entries.map((a) => a.name).join(", ")}\n` +
       `each replayed with the memory shown, and again with 1.5× its peak payload (pressure)\n\n`,
   );
   const workloads: ReportWorkload[] = [];
@@ -97,7 +98,7 @@ export async function demoCommand(
     await writeReport(
       file,
       "kmem: which allocator, and why",
-      `${WORKLOADS.length} workloads × ${ALLOCATORS.length} allocators, ${formatInt(options.ops)} ops ` +
+      `${WORKLOADS.length} workloads × ${entries.length} allocators, ${formatInt(options.ops)} ops ` +
         `each, seed ${options.seed}`,
       workloads,
     );

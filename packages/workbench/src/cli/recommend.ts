@@ -63,7 +63,7 @@ export async function recommendFor(
   run: RunOptions,
   goal: Goal = "balanced",
 ): Promise<Recommendation> {
-  const entries = selectAllocators(allocators);
+  const entries = await selectAllocators(allocators);
   const memoryBytes = memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
   const tight = pressureMemoryBytes(source.info.peakPayloadBytes);
   const pairs: Pair[] = [

@@ -9,7 +9,7 @@ import { ALLOCATORS, type AllocatorEntry, findAllocator } from "../allocators.js
 import { resultsCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
 import { WORKLOADS } from "../workloads/index.js";
-import { Exit } from "./exit.js";
+import { CliError, Exit } from "./exit.js";
 import { formatBytes } from "./format.js";
 import { REPORT_FRAMES, reportTrace, traceDescription, writeReport } from "./html.js";
 import { checkOutputPath, writeOutput } from "./output.js";
@@ -31,12 +31,28 @@ export interface ReplayCommandOptions {
   ops: number;
 }
 
-/** The entries named (comma lists allowed), in registry order; all when none is named. */
-export function selectAllocators(names: readonly string[]): AllocatorEntry[] {
+/**
+ * The entries named (comma lists allowed), in registry order; all when none is named. One
+ * that cannot run here (native code without a compiler) is left out of "all" with a line on
+ * standard error, and is a failure when named.
+ */
+export async function selectAllocators(names: readonly string[]): Promise<AllocatorEntry[]> {
   const wanted = names.flatMap((n) => n.split(",")).filter((n) => n !== "");
-  if (wanted.length === 0) return [...ALLOCATORS];
-  const picked = new Set(wanted.map((n) => findAllocator(n)));
-  return ALLOCATORS.filter((a) => picked.has(a));
+  const picked =
+    wanted.length === 0
+      ? [...ALLOCATORS]
+      : ((set) => ALLOCATORS.filter((a) => set.has(a)))(
+          new Set(wanted.map((n) => findAllocator(n))),
+        );
+  const usable: AllocatorEntry[] = [];
+  for (const entry of picked) {
+    const why = (await entry.available?.()) ?? null;
+    if (why === null) usable.push(entry);
+    else if (wanted.length > 0)
+      throw new CliError(Exit.Failure, `${entry.name} is not available: ${why}`);
+    else process.stderr.write(`kmem: ${entry.name} skipped: ${why}\n`);
+  }
+  return usable;
 }
 
 /** A workload's description, or a trace file's op mix. */
@@ -52,7 +68,7 @@ export async function replayCommand(
   options: ReplayCommandOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
-  const entries = selectAllocators(options.allocator);
+  const entries = await selectAllocators(options.allocator);
   // Output files are checked before anything runs: a typo costs no replay.
   if (options.html !== undefined) checkOutputPath(options.html);
   if (typeof options.csv === "string") checkOutputPath(options.csv);
