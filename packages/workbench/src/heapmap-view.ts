@@ -129,7 +129,9 @@ export const HEAPMAP_SCRIPT = String.raw`
         g.fillStyle = "#333"; g.fillText(String(o), 30 + o * bw + bw / 2 - 6, h - 5);
         if (n > 0) g.fillText(String(n), 30 + o * bw + 1, h - 21 - bh);
       });
-      g.fillText("free blocks per order (log)", 30, 10);
+      g.textAlign = "right";
+      g.fillText("free blocks per order (log scale)", w - 4, 10);
+      g.textAlign = "left";
     }
     function showStats() {
       const s = cur.series.samples, i = at;

@@ -188,7 +188,10 @@ export function latencyPoints(
   const points: { x: number; y: number }[] = [];
   let seen = 0;
   for (const [, high, n] of buckets) {
-    const x = Math.min(NINES, -Math.log10(Math.max(1e-12, 1 - seen / Math.max(1, total))));
+    const x = Math.max(
+      0,
+      Math.min(NINES, -Math.log10(Math.max(1e-12, 1 - seen / Math.max(1, total)))),
+    );
     points.push({ x: Math.round(x * 1e4) / 1e4, y: Math.max(floorNs, high, 1) });
     seen += n;
     if (x >= NINES) break;
@@ -368,10 +371,10 @@ function resultsTable(w: ReportWorkload, color: (n: string) => string): string {
       formatPct(r.overheadFraction),
       formatBytes(r.peakFootprintBytes),
       `${formatInt(r.failures)} / ${formatInt(r.requests)}`,
-      formatLatency(l.p50, l.floorNs),
-      formatLatency(l.p99, l.floorNs),
-      formatLatency(l.p999, l.floorNs),
-      formatLatency(l.max, l.floorNs),
+      esc(formatLatency(l.p50, l.floorNs)),
+      esc(formatLatency(l.p99, l.floorNs)),
+      esc(formatLatency(l.p999, l.floorNs)),
+      esc(formatLatency(l.max, l.floorNs)),
       formatInt(r.leftovers.blocks),
     ];
   });
@@ -456,7 +459,7 @@ function summarySection(data: ReportData, color: (n: string) => string): string 
       r.geoOpsPerSec === null ? "-" : formatOpsPerSec(r.geoOpsPerSec),
       r.geoUtilization === null ? "-" : r.geoUtilization.toFixed(3),
       r.geoFootprintBytes === null ? "-" : formatBytes(Math.round(r.geoFootprintBytes)),
-      r.geoP999Ns === null ? "-" : formatLatency(r.geoP999Ns, 0),
+      r.geoP999Ns === null ? "-" : esc(formatLatency(r.geoP999Ns, 0)),
       formatPct(r.failureRate),
       SUMMARY_CRITERIA.map((c) => r.wins[c.key]).join(" / "),
       r.meanScore === null ? "-" : `${r.meanScore.toFixed(2)} (${r.rankedFirst} first)`,
@@ -500,6 +503,13 @@ function allocatorsSection(names: readonly string[], color: (n: string) => strin
 function heapMapBlock(w: ReportWorkload, k: number, color: (n: string) => string): string {
   const maps = w.outcomes.filter((o) => o.detail.heapMap !== null);
   if (maps.length === 0) return "";
+  const without = w.outcomes
+    .filter((o) => o.detail.heapMap === null)
+    .map((o) => esc(o.result.allocator));
+  const none =
+    without.length === 0
+      ? ""
+      : ` No map for ${without.join(", ")}: native code's memory is in a process of its own.`;
   const buttons = maps
     .map(
       (o) =>
@@ -509,7 +519,7 @@ function heapMapBlock(w: ReportWorkload, k: number, color: (n: string) => string
   return (
     `<h4 id="heapmap-${k}">Heap map</h4>` +
     `<p class="sub">Every page a cell (kmem's allocators; for the others their heap in 4 KiB cells), ` +
-    `by what holds it, over the run: scrub the slider or play. Hover a cell to see what holds it.</p>` +
+    `by what holds it, over the run: scrub the slider or play. Hover a cell to see what holds it.${none}</p>` +
     `<div class="heapmap" data-trace="${k}">` +
     `<div class="hm-bar">${buttons}</div>` +
     `<div class="hm-bar"><button class="hm-play" type="button">▶ play</button>` +
