@@ -38,33 +38,41 @@ let status: Promise<string | null> | null = null;
 /** Compiles the replayer if it is missing or older than its source; null, or why it cannot. */
 export function nativeStatus(): Promise<string | null> {
   status ??= Promise.resolve().then(() => {
-    try {
-      return build();
-    } catch (err) {
-      return `its replayer cannot be built (${(err as Error).message})`;
-    }
+    const compilers = [process.env.CC, "cc", "gcc", "clang"].filter(
+      (c): c is string => c !== undefined && c !== "",
+    );
+    return compileReplayer(compilers, BINARY);
   });
   return status;
 }
 
-function build(): string | null {
+/**
+ * Compiles the replayer to `binary` with the first of `compilers` that works, unless it is
+ * there and newer than its source; null, or why it cannot (one line).
+ */
+export function compileReplayer(compilers: readonly string[], binary: string): string | null {
+  try {
+    return build(compilers, binary);
+  } catch (err) {
+    return `its replayer cannot be built (${(err as Error).message})`;
+  }
+}
+
+function build(compilers: readonly string[], binary: string): string | null {
   if (!existsSync(SOURCE)) return `its source ${SOURCE} is not installed`;
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return null;
-  const compilers = [process.env.CC, "cc", "gcc", "clang"].filter(
-    (c): c is string => c !== undefined && c !== "",
-  );
-  mkdirSync(dirname(BINARY), { recursive: true });
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(SOURCE).mtimeMs) return null;
+  mkdirSync(dirname(binary), { recursive: true });
   // Built under a name of its own, then renamed: processes building at once never see half a file.
-  const tmp = `${BINARY}.${process.pid}.tmp`;
+  const tmp = `${binary}.${process.pid}.tmp`;
   const failures: string[] = [];
   for (const cc of compilers) {
     const r = spawnSync(cc, ["-O2", "-std=c11", "-o", tmp, SOURCE, "-lm"], { encoding: "utf8" });
     if (r.error !== undefined) continue;
     if (r.status === 0) {
-      renameSync(tmp, BINARY);
+      renameSync(tmp, binary);
       return null;
     }
-    failures.push(`${cc}: ${(r.stderr.split("\n")[0] ?? "").trim()}`);
+    failures.push(`${cc}: ${(r.stderr.split("\n")[0] ?? "").trim() || `exit ${r.status}`}`);
   }
   rmSync(tmp, { force: true });
   return failures.length > 0

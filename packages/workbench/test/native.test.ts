@@ -5,14 +5,37 @@
  */
 
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { findAllocator } from "../src/allocators.js";
-import { nativeStatus } from "../src/native.js";
+import { compileReplayer, nativeStatus } from "../src/native.js";
 import { replay } from "../src/replay.js";
 import { TraceBuilder } from "../src/workloads/builder.js";
 import { findWorkload } from "../src/workloads/index.js";
 
 const why = await nativeStatus();
+
+describe("building the native replayer", () => {
+  it("says in one line why it cannot: no compiler, or one that fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kmem-native-test-"));
+    try {
+      const out = join(dir, "replayer");
+      assert.equal(
+        compileReplayer(["/nonexistent/cc"], out),
+        "no C compiler (cc, gcc or clang) on this machine",
+      );
+      assert.equal(
+        compileReplayer(["false"], out),
+        "its replayer does not compile (false: exit 1)",
+      );
+      assert.equal(existsSync(out), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("glibc (native)", { skip: why ?? false }, () => {
   it("is the registry's last entry, by its name or as glibc, and says it is native code", () => {
