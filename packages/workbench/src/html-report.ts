@@ -466,7 +466,8 @@ function summarySection(data: ReportData, color: (n: string) => string): string 
     ]);
     const best = SUMMARY_CRITERIA.map((c) => {
       const a = s.overall[c.key];
-      return `${c.label}: ${a === null ? "-" : `${swatch(color(a))}<b>${esc(a)}</b>`}`;
+      const named = s.rows.some((r) => r.allocator === a);
+      return `${c.label}: ${a === null ? "-" : named ? `${swatch(color(a))}<b>${esc(a)}</b>` : esc(a)}`;
     }).join("; ");
     html +=
       `<h3>Across the ${data.workloads.length} traces</h3>` +

@@ -106,7 +106,11 @@ export interface Summary {
   /** Per trace, the winner of each criterion (null where nobody finished). */
   perTrace: { trace: string; winners: Record<SummaryCriterion["key"], Winner | null> }[];
   rows: SummaryRow[];
-  /** The allocator with the best geometric mean of each criterion, over every trace. */
+  /**
+   * The allocator with the best geometric mean of each criterion over every trace; for
+   * failures "none failed" (or "7 of 9 failed none") when several served every request, and
+   * "a = b" for another tie.
+   */
   overall: Record<SummaryCriterion["key"], string | null>;
 }
 
@@ -152,8 +156,11 @@ export function summarize(traces: readonly TraceResults[]): Summary {
       .filter((r) => r !== undefined);
     const done = mine.filter(ok);
     const wins = {} as Record<SummaryCriterion["key"], number>;
+    // A tie is nobody's win.
     for (const c of SUMMARY_CRITERIA)
-      wins[c.key] = perTrace.filter((p) => p.winners[c.key]?.allocator === name).length;
+      wins[c.key] = perTrace.filter(
+        (p) => p.winners[c.key]?.allocator === name && p.winners[c.key]?.tied === 0,
+      ).length;
     const scores = traces.flatMap(
       (t) => t.ranking?.filter((x) => x.allocator === name).map((x) => x.score) ?? [],
     );
@@ -190,7 +197,15 @@ export function summarize(traces: readonly TraceResults[]): Summary {
       if (v === null) continue;
       if (best === null || (higher ? v > bestV : v < bestV)) [best, bestV] = [r, v];
     }
-    return best?.allocator ?? null;
+    if (best === null) return null;
+    const tied = among.filter((r) => value(r) === bestV).map((r) => r.allocator);
+    if (tied.length === 1) return best.allocator;
+    if (!higher && bestV === 0) {
+      return tied.length === among.length
+        ? "none failed"
+        : `${tied.length} of ${among.length} failed none`;
+    }
+    return tied.join(" = ");
   };
   return {
     perTrace,

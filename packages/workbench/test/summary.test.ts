@@ -32,6 +32,7 @@ describe("summarize", () => {
     assert.equal(s.overall.footprint, "x");
     assert.equal(s.perTrace[0]?.winners.failures?.allocator, "x");
     assert.equal(s.perTrace[1]?.winners.failures?.tied, 1, "both failed nothing on b");
+    assert.equal(s.rows.find((r) => r.allocator === "x")?.wins.failures, 1, "a tie is no win");
   });
 
   it("a run stopped at the time limit is left out of the means and counted", () => {
@@ -44,5 +45,13 @@ describe("summarize", () => {
     assert.equal(y?.incomplete, 1);
     assert.equal(s.perTrace[0]?.winners.speed?.allocator, "x");
     assert.equal(s.overall.speed, "x", "only those that finished every trace");
+    assert.equal(s.overall.failures, "x", "y did not finish a: only x competes");
+    const both = summarize([{ trace: "a", results: [result("x"), result("y")] }]);
+    assert.equal(both.overall.failures, "none failed");
+    assert.equal(both.overall.utilization, "x = y");
+    const some = summarize([
+      { trace: "a", results: [result("x"), result("y"), result("z", { failures: 3 })] },
+    ]);
+    assert.equal(some.overall.failures, "2 of 3 failed none");
   });
 });
