@@ -23,7 +23,7 @@ export const HEAPMAP_SCRIPT = String.raw`
 (() => {
   const KIND = { HOLE: 0, RESERVED: 1, FREE: 2, PCP: 3, SLAB: 4, SLOB: 5, KMALLOC: 6, VMALLOC: 7, PGTABLE: 8, PAGES: 9, USED: 10, UNTOUCHED: 11, OVERHEAD: 12 };
   const KIND_NAMES = ["hole", "reserved (header, mem_map)", "free", "free, per-cpu list", "slab", "SLOB page", "large kmalloc", "vmalloc", "page table", "pages (allocPages)", "live blocks", "past the top (never used)", "headers, padding, other"];
-  const FIXED = { 0: "#f2f2f2", 1: "#4d4d4d", 3: "#f6e27a", 6: "#e6550d", 7: "#756bb1", 8: "#843c39", 9: "#3182bd", 11: "#ffffff", 12: "#b0b0b0" };
+  const FIXED = { 0: "#dcdcdc", 1: "#4d4d4d", 3: "#f6e27a", 6: "#e6550d", 7: "#756bb1", 8: "#843c39", 9: "#3182bd", 11: "#f1f1f1", 12: "#b0b0b0" };
   const mix = (a, b, t) => "#" + [1, 3, 5].map((i) => Math.round(parseInt(a.slice(i, i + 2), 16) * (1 - t) + parseInt(b.slice(i, i + 2), 16) * t).toString(16).padStart(2, "0")).join("");
   const hsl = (h, s, l) => "hsl(" + h.toFixed(0) + "," + s + "%," + l.toFixed(0) + "%)";
   const cacheHue = (attr) => ((attr - 1) * 137.508 + 20) % 360;
@@ -158,7 +158,8 @@ export const HEAPMAP_SCRIPT = String.raw`
       const item = (col, text) => '<span class="hm-key"><i style="background:' + col + '"></i>' + text + "</span>";
       const out = [];
       for (const k of [...seen].sort((a, b) => a - b)) {
-        if (k === KIND.FREE) {
+        if (k === KIND.FREE && s.view === "heap") out.push(item(color(KIND.FREE << 12, s.maxOrder), "free block (the allocator's own lists)"));
+        else if (k === KIND.FREE) {
           out.push(item(color((KIND.FREE << 12) | 0, s.maxOrder), "free, order 0") + (s.maxOrder > 1 ? item(color((KIND.FREE << 12) | (s.maxOrder - 1), s.maxOrder), "free, order " + (s.maxOrder - 1)) : ""));
         } else if (k === KIND.SLAB) continue;
         else if (k === KIND.SLOB) out.push(item(color((KIND.SLOB << 12) | (15 << 8), s.maxOrder), "SLOB page (darker: fuller)"));
@@ -198,7 +199,7 @@ export const HEAPMAP_SCRIPT = String.raw`
       if (i < 0 || i >= s.cells) { tip.textContent = ""; return; }
       const v = frames[at][i], kind = v >>> 12, fill = (v >>> 8) & 15, attr = v & 255;
       let what = KIND_NAMES[kind];
-      if (kind === KIND.FREE || kind === KIND.PCP) what += ", order " + attr;
+      if ((kind === KIND.FREE && s.view === "pages") || kind === KIND.PCP) what += ", order " + attr;
       if ((kind === KIND.SLAB || kind === KIND.SLOB) && attr > 0) what += " of " + (s.caches[attr - 1] || "?");
       if (kind === KIND.SLAB || kind === KIND.SLOB || kind === KIND.USED) what += ", " + Math.round((100 * fill) / 15) + "% full";
       const unit = s.view === "pages" ? (s.cellBytes === s.pageSize ? "pfn " + (i * s.cellBytes) / s.pageSize : "pfns " + (i * s.cellBytes) / s.pageSize + "+") : "offset";
