@@ -402,7 +402,14 @@ export async function replay(
   let failures = 0;
   let done = 0;
   let curLine = 0;
-  const frames = options.heapMapFrames ?? 0;
+  // A heap seen through its blocks costs a walk over every id a snapshot: with tens of
+  // millions of ids, fewer snapshots (at most 2e8 ids walked in all; kmem's page maps walk
+  // pages, not ids).
+  const asked0 = options.heapMapFrames ?? 0;
+  const frames =
+    cand.kmem !== undefined
+      ? asked0
+      : Math.min(asked0, Math.max(2, Math.floor(2e8 / Math.max(1, ids))));
   const maps =
     frames > 0
       ? new HeapMapRecorder(cand, options.memoryBytes, opsTimed, info.peakPayloadOp, frames)
