@@ -69,6 +69,7 @@ import {
   type SlabCacheInfo,
 } from "./slab/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
+import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { drainDeadCpu, type Layers, layersFor, openInstance } from "./instance/wire.js";
 import type { AttachOptions, KmemOptions, SlabKind } from "./instance/options.js";
 
@@ -724,6 +725,40 @@ export class Kmem extends MemAccess {
     }
   }
 
+  /* ------------------------------------------------------------------ compressed memory */
+
+  /**
+   * zs_create_pool: a zsmalloc pool named `name` (unique in the instance), its compaction
+   * registered as a shrinker. Returns null when memory for it cannot be had.
+   */
+  createZsPool(name: string, options?: ZsPoolOptions): ZsPool | null {
+    return this.compression().createPool(name, options);
+  }
+
+  /** The zsmalloc pool named `name`, made in this context or any other; null if none. */
+  findZsPool(name: string): ZsPool | null {
+    return this.compression().findPool(name);
+  }
+
+  private zsContext: ZsContext | null = null;
+  /** What this context's zsmalloc pools and zram devices call (made at first use). */
+  private compression(): ZsContext {
+    if (this.zsContext === null) {
+      this.zsContext = new ZsContext({
+        phys: this.phys,
+        cpu: this.buddy.cpu,
+        allocPages: (order, gfp) => this.buddy.allocPages(order, gfp),
+        freePages: (addr, order) => this.buddy.freePages(addr, order),
+        kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
+        kfree: (addr) => this.km.kfree(addr),
+        isKmallocObject: (addr) => this.isKmallocObject(addr),
+        registerShrinker: (s) => this.registerShrinker(s),
+        unregisterShrinker: (s) => this.unregisterShrinker(s),
+      });
+    }
+    return this.zsContext;
+  }
+
   /* ------------------------------------------------------------------ fault injection */
 
   /**
@@ -758,6 +793,7 @@ export class Kmem extends MemAccess {
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
+    verifyZsmalloc(this.compression());
   }
 
   /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
