@@ -94,4 +94,12 @@ export {
   type ZsPoolOptions,
   type ZsPoolStats,
 } from "./zsmalloc/index.js";
+export {
+  type WritebackMode,
+  Zram,
+  type ZramBackingStore,
+  type ZramOptions,
+  type ZramReportName,
+  type ZramStats,
+} from "./zram/index.js";
 export { type Algorithm, availableAlgorithms, type PageCodec } from "./codec/index.js";

@@ -70,6 +70,7 @@ import {
 } from "./slab/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
+import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
 import { drainDeadCpu, type Layers, layersFor, openInstance } from "./instance/wire.js";
 import type { AttachOptions, KmemOptions, SlabKind } from "./instance/options.js";
 
@@ -740,7 +741,34 @@ export class Kmem extends MemAccess {
     return this.compression().findPool(name);
   }
 
+  /**
+   * A zram device: a compressed RAM block device of `disksize` bytes in page-sized
+   * sectors over a zsmalloc pool of its name (zram0, zram1, ... unless named). Returns
+   * null when memory for it cannot be had.
+   */
+  createZram(options: ZramOptions): Zram | null {
+    return this.zramDevices().createZram(options);
+  }
+
+  /** The zram device named `name`, made in this context or any other; null if none. */
+  findZram(name: string): Zram | null {
+    return this.zramDevices().findZram(name);
+  }
+
   private zsContext: ZsContext | null = null;
+  private zramContext: ZramContext | null = null;
+
+  private zramDevices(): ZramContext {
+    if (this.zramContext === null) {
+      this.zramContext = new ZramContext(this.compression(), {
+        vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
+        vfree: (addr) => this.vm.vfree(addr),
+        virtToPhys: (addr) => this.virtToPhys(addr),
+      });
+    }
+    return this.zramContext;
+  }
+
   /** What this context's zsmalloc pools and zram devices call (made at first use). */
   private compression(): ZsContext {
     if (this.zsContext === null) {
@@ -794,6 +822,7 @@ export class Kmem extends MemAccess {
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
     verifyZsmalloc(this.compression());
+    this.zramDevices().verify();
   }
 
   /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
