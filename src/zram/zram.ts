@@ -108,6 +108,7 @@ export class Zram {
   private readonly page: Uint8Array;
   private readonly pageWords: Int32Array;
   private readonly buffer: Uint8Array;
+  private readonly bufferWords: Int32Array;
   private readonly value = new Int32Array(2);
   /* The slot last looked up: the view holding its entry and the entry's index there. */
   private ev: Int32Array;
@@ -135,6 +136,7 @@ export class Zram {
     this.page = new Uint8Array(this.pageSize);
     this.pageWords = new Int32Array(this.page.buffer);
     this.buffer = new Uint8Array(2 * this.pageSize);
+    this.bufferWords = new Int32Array(this.buffer.buffer);
     this.ev = this.zs.phys.words;
   }
 
@@ -579,10 +581,17 @@ export class Zram {
       }
       const at = this.pool.mapObject(handle, MapMode.WO);
       const p = this.zs.phys;
-      const view = p.byteViews[at >>> p.winShift]!;
-      const off = at & p.winMask;
-      if (compLen === P) view.set(this.page, off);
-      else for (let i = 0; i < compLen; i++) view[off + i] = this.buffer[i]!;
+      if (compLen === P) {
+        p.byteViews[at >>> p.winShift]!.set(this.page, at & p.winMask);
+      } else {
+        // A word at a time: the object is 8-aligned, and its class holds compLen rounded
+        // up to 4 (size + 8 is at most the class size, a multiple of 16).
+        const wi = at >>> 2;
+        const w = p.wordView(wi);
+        const i0 = p.wordIndex(wi);
+        const src = this.bufferWords;
+        for (let k = 0, n = (compLen + 3) >>> 2; k < n; k++) w[i0 + k] = src[k]!;
+      }
       this.pool.unmapObject(handle);
       Atomics.add(d, Zd.STATS + ZramStat.COMPR_DATA_SIZE, compLen);
     }
@@ -657,7 +666,7 @@ export class Zram {
       const view = p.byteViews[at >>> p.winShift]!;
       const off = at & p.winMask;
       if (size === this.pageSize) {
-        for (let i = 0; i < size; i++) out[i] = view[off + i]!;
+        out.set(view.subarray(off, off + size));
       } else {
         this.codec.decompress(view, off, size, out, 0, this.pageSize);
       }
