@@ -355,3 +355,59 @@ function findHandle(mm: Kmem): number {
   (z as unknown as { entryWords(i: number, out: Int32Array): void }).entryWords(0, e);
   return e[0]! >>> 0;
 }
+
+describe("zram and zsmalloc creation under fault injection", () => {
+  it("a pool or device that cannot be made is null, and takes nothing", () => {
+    for (const name of ["fail_page_alloc", "failslab"] as const) {
+      let refused = 0;
+      for (let nth = 1; nth <= 8; nth++) {
+        const mm = new Kmem({ memory: 8 * MiB });
+        // What stays once a device was made and destroyed: the registry with its mapping
+        // area, vmalloc's descriptor and page directory.
+        const warm = mm.createZram({ disksize: 64 * P })!;
+        warm.setBackingStore(memStore(8).store);
+        warm.write(0, pageOf(1, 0, 0, P));
+        warm.destroy();
+        mm.shrinkSlabs();
+        const base = mm.stats().freePages;
+        // The nth allocation fails, the others do not.
+        mm.setFault(
+          name,
+          name === "fail_page_alloc"
+            ? { probability: 100, interval: nth, times: 1, ignoreGfpWait: false, minOrder: 0 }
+            : { probability: 100, interval: nth, times: 1, ignoreGfpWait: false },
+        );
+        const z = mm.createZram({ disksize: 64 * P });
+        const ok = z !== null && z.setBackingStore(memStore(8).store);
+        mm.setFault(name, null);
+        if (!ok) refused++;
+        mm.verify();
+        if (z !== null) {
+          if (ok) z.write(0, pageOf(1, 0, 0, P));
+          z.destroy();
+        }
+        assert.equal(mm.findZsPool("zram1"), null, `${name} #${nth}: no pool left behind`);
+        mm.verify();
+        mm.shrinkSlabs();
+        assert.equal(mm.stats().freePages, base, `${name} #${nth}: nothing kept`);
+      }
+      assert.ok(refused > 0, `${name}: some creations failed`);
+    }
+  });
+});
+
+describe("zram state lives in the buffer", () => {
+  it("a snapshot of the buffer reopened finds the device and its pages", () => {
+    const mm = new Kmem({ memory: 8 * MiB });
+    const z = mm.createZram({ disksize: 32 * P })!;
+    for (let i = 0; i < 32; i++) z.write(i, i % 4 === 0 ? new Uint8Array(P) : pageOf(3, i, 0, P));
+    const copy = Kmem.reopen((mm.buffer as ArrayBuffer).slice(0));
+    const again = copy.findZram("zram0")!;
+    assert.notEqual(again, null);
+    for (let i = 0; i < 32; i++) {
+      assert.ok(eq(again.read(i), i % 4 === 0 ? new Uint8Array(P) : pageOf(3, i, 0, P)));
+    }
+    assert.equal(again.report("mm_stat"), z.report("mm_stat"), "the same counters");
+    copy.verify();
+  });
+});
