@@ -431,10 +431,11 @@ export class ZsPool {
     }
     if (ctx.mappedSpan && ctx.mappedMode !== MapMode.RO) {
       // The header is the pool's: only the caller's bytes go back.
+      // The caller's bytes on the first page may be none: an object that starts 8 bytes
+      // before its page's end has only its header there.
       const area = ctx.mapArea + ZS_HANDLE_SIZE;
-      const at = ctx.mappedPage0 + ZS_HANDLE_SIZE;
-      const head = this.pageSize - (at & this.pageMask);
-      ctx.copyBytes(at, area, head);
+      const head = this.pageSize - (ctx.mappedPage0 & this.pageMask) - ZS_HANDLE_SIZE;
+      if (head > 0) ctx.copyBytes(ctx.mappedPage0 + ZS_HANDLE_SIZE, area, head);
       ctx.copyBytes(ctx.mappedPage1, area + head, ctx.mappedSize - ZS_HANDLE_SIZE - head);
     }
     Atomics.sub(this.f, ctx.mappedFirst * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);

@@ -296,3 +296,26 @@ describe("zsmalloc misuse", () => {
     mm.verify();
   });
 });
+
+describe("zsmalloc regressions", () => {
+  it("an object whose header ends its page maps and unmaps whole (1 and 2 KiB pages)", () => {
+    for (const pageSize of [1024, 2048]) {
+      const mm = new Kmem({ memory: 16 * MiB, pageSize });
+      const pool = mm.createZsPool("edge")!;
+      // Every class, a zspage and a half of objects: every offset a class can start at.
+      const live: { h: number; size: number; seed: number }[] = [];
+      for (const c of pool.stats().classes) {
+        if (c.size > pageSize) continue;
+        const size = Math.min(c.size - 8, pageSize);
+        for (let k = 0; k < c.objsPerZspage * 1.5; k++) {
+          const h = pool.malloc(size);
+          assert.notEqual(h, 0);
+          fill(mm, pool, h, size, live.length);
+          live.push({ h, size, seed: live.length });
+        }
+      }
+      for (const o of live) check(mm, pool, o.h, o.size, o.seed);
+      mm.verify();
+    }
+  });
+});
