@@ -420,7 +420,7 @@ export class Zram {
   report(name: ZramReportName): string {
     const s = this.stats();
     const f = (v: number) => String(v).padStart(8);
-    const fourK = (pages: number) => (pages * this.pageSize) / 4096;
+    const fourK = (pages: number) => Math.floor((pages * this.pageSize) / 4096);
     switch (name) {
       case "mm_stat":
         return (

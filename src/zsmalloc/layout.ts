@@ -211,7 +211,9 @@ export function zsGeometry(pageSize: number, chainSize: number, totalPages: numb
   const pfnBits = Math.max(1, 32 - Math.clz32(totalPages - 1));
   const objIndexBits = 32 - pfnBits;
   const minSize = Math.max(32, Math.floor((chainSize * pageSize) / 2 ** objIndexBits));
-  const delta = pageSize >> CLASS_BITS;
+  // Linux's pages are 4 KiB or more, where pageSize >> 8 is a multiple of ZS_ALIGN; with
+  // 1 and 2 KiB pages kmem keeps the step at 8 bytes, so no header spans two pages.
+  const delta = Math.max(pageSize >> CLASS_BITS, ZS_ALIGN);
   const nrClasses = Math.ceil((pageSize - minSize) / delta) + 1;
   const classRecord = new Uint16Array(nrClasses);
   const size: number[] = [];
