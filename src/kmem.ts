@@ -71,10 +71,17 @@ import {
 import { Caller, MemAccess } from "./vm/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
-import { drainDeadCpu, type Layers, layersFor, openInstance } from "./instance/wire.js";
-import type { AttachOptions, KmemOptions, SlabKind } from "./instance/options.js";
+import {
+  type AttachOptions,
+  drainDeadCpu,
+  type KmemOptions,
+  type Layers,
+  layersFor,
+  openInstance,
+  type SlabKind,
+} from "./instance/index.js";
 
-export type { AttachOptions, KmemOptions } from "./instance/options.js";
+export type { AttachOptions, KmemOptions } from "./instance/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
