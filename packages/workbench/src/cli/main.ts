@@ -20,7 +20,7 @@ import { parseBytes } from "./format.js";
 import { genCommand } from "./gen.js";
 import { recommendCommand } from "./recommend.js";
 import { replayCommand } from "./replay.js";
-import { REPORTS, reportCommand } from "./report.js";
+import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
 
 function bytesArg(value: string): number {
   try {
@@ -295,7 +295,10 @@ program
 program
   .command("report")
   .description("run a workload on a kmem layer and print a /proc-style file of the final state")
-  .argument("<name>", `${REPORTS.join(", ")}, or all`)
+  .argument(
+    "<name>",
+    `${REPORTS.join(", ")}, or all; ${ZRAM_REPORTS.join(", ")} of a zram device the workload's memory is written to`,
+  )
   .option("-w, --workload <w>", "a workload name or a trace file", "kernel-mix")
   .option(
     "-a, --allocator <name>",

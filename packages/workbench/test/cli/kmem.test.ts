@@ -532,12 +532,28 @@ describe("kmem report", () => {
     assert.equal(all.stderr, note);
   });
 
+  it("zram files after the workload's memory is written to zram0: mm_stat, io_stat, classes", async () => {
+    const [mm, io, classes] = await Promise.all([
+      kmem("report", "mm_stat", "-n", "2000"),
+      kmem("report", "io_stat", "-n", "2000"),
+      kmem("report", "zsmalloc-classes", "-n", "2000"),
+    ]);
+    assert.equal(mm.code, 0, mm.stderr);
+    // Nine columns; orig_data_size is a quarter of memory, and some pages are same-filled.
+    const cols = mm.stdout.trim().split(/ +/).map(Number);
+    assert.equal(cols.length, 9, mm.stdout);
+    assert.ok(cols[0]! > 0 && cols[1]! > 0 && cols[1]! < cols[0]!, mm.stdout);
+    assert.equal(io.stdout, "       0        0 0        0\n");
+    assert.match(classes.stdout, /^ class {2}size +10% .* freeable\n/);
+    assert.match(classes.stdout, /\n Total /);
+  });
+
   it("bad usage: an unknown report, a peer", async () => {
     const a = await kmem("report", "zoneinfo");
     assert.equal(a.code, 2);
     assert.match(
       a.stderr,
-      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, all\)\n$/,
+      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
     );
     const b = await kmem("report", "buddyinfo", "-a", "malloc");
     assert.equal(b.code, 2);
