@@ -13,6 +13,7 @@
  *   PCP page                               PCP (free, on a per-cpu list), order 0
  *   HEAD | SLAB                            SLAB (SLUB) or SLOB, by the instance's allocator
  *   HEAD | KMALLOC / VMALLOC / PGTABLE     KMALLOC, VMALLOC, PGTABLE
+ *   HEAD | ZSMALLOC                        ZSMALLOC (a zspage's page)
  *   HEAD with no owner bit                 PAGES (allocPages' caller holds it)
  *
  * Slabs carry their cache id and fill: `used` of `capacity` objects for SLUB (its inuse
@@ -49,6 +50,8 @@ export const PageKind = {
   PGTABLE: 8,
   /** An allocated block no layer above the page allocator claims (allocPages). */
   PAGES: 9,
+  /** A page of a zsmalloc pool (compressed memory). */
+  ZSMALLOC: 10,
 } as const;
 export type PageKind = (typeof PageKind)[keyof typeof PageKind];
 
@@ -64,6 +67,7 @@ export const PAGE_KIND_NAMES: readonly string[] = [
   "vmalloc",
   "pgtable",
   "pages",
+  "zsmalloc",
 ];
 
 /** A slab cache as the page map names it. */
@@ -172,6 +176,7 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup): PageMap {
       } else if ((flags & PgFlag.KMALLOC) !== 0) k = PageKind.KMALLOC;
       else if ((flags & PgFlag.VMALLOC) !== 0) k = PageKind.VMALLOC;
       else if ((flags & PgFlag.PGTABLE) !== 0) k = PageKind.PGTABLE;
+      else if ((flags & PgFlag.ZSMALLOC) !== 0) k = PageKind.ZSMALLOC;
     }
     // A frame no walk reaches as a tail and that is no head would be a broken mem_map (verify()
     // reports it); it is shown as PAGES, one frame wide.

@@ -131,6 +131,20 @@ describe("pageMap", () => {
     assert.equal(m2.used[obj >>> 12], 1);
   });
 
+  it("zsmalloc pages are its own", () => {
+    const mm = new Kmem({ memory: 4 << 20 });
+    const pool = mm.createZsPool("pages");
+    const handles: number[] = [];
+    for (let i = 0; i < 64; i++) handles.push(pool?.malloc(1000) ?? 0);
+    const map = mm.pageMap();
+    assertAgrees(mm, map);
+    assert.ok(count(map, PageKind.ZSMALLOC) >= 16, `${count(map, PageKind.ZSMALLOC)} zspage pages`);
+    for (const h of handles) pool?.free(h);
+    const after = mm.pageMap();
+    assertAgrees(mm, after);
+    assert.ok(count(after, PageKind.ZSMALLOC) < count(map, PageKind.ZSMALLOC));
+  });
+
   it("NUMA nodes in buffers of their own: the frames between windows are holes", () => {
     const mm = new Kmem({ nodes: [3 << 20, 2 << 20] });
     const map = mm.pageMap();

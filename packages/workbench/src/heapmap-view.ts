@@ -21,9 +21,9 @@
 
 export const HEAPMAP_SCRIPT = String.raw`
 (() => {
-  const KIND = { HOLE: 0, RESERVED: 1, FREE: 2, PCP: 3, SLAB: 4, SLOB: 5, KMALLOC: 6, VMALLOC: 7, PGTABLE: 8, PAGES: 9, USED: 10, UNTOUCHED: 11, OVERHEAD: 12 };
-  const KIND_NAMES = ["hole", "reserved (header, mem_map)", "free", "free, per-cpu list", "slab", "SLOB page", "large kmalloc", "vmalloc", "page table", "pages (allocPages)", "live blocks", "past the top (never used)", "headers, padding, other"];
-  const FIXED = { 0: "#dcdcdc", 1: "#4d4d4d", 3: "#f6e27a", 6: "#e6550d", 7: "#756bb1", 8: "#843c39", 9: "#3182bd", 11: "#f1f1f1", 12: "#b0b0b0" };
+  const KIND = { HOLE: 0, RESERVED: 1, FREE: 2, PCP: 3, SLAB: 4, SLOB: 5, KMALLOC: 6, VMALLOC: 7, PGTABLE: 8, PAGES: 9, ZSMALLOC: 10, USED: 11, UNTOUCHED: 12, OVERHEAD: 13 };
+  const KIND_NAMES = ["hole", "reserved (header, mem_map)", "free", "free, per-cpu list", "slab", "SLOB page", "large kmalloc", "vmalloc", "page table", "pages (allocPages)", "zsmalloc (compressed memory)", "live blocks", "past the top (never used)", "headers, padding, other"];
+  const FIXED = { 0: "#dcdcdc", 1: "#4d4d4d", 3: "#f6e27a", 6: "#e6550d", 7: "#756bb1", 8: "#843c39", 9: "#3182bd", 10: "#31a354", 12: "#f1f1f1", 13: "#b0b0b0" };
   const mix = (a, b, t) => "#" + [1, 3, 5].map((i) => Math.round(parseInt(a.slice(i, i + 2), 16) * (1 - t) + parseInt(b.slice(i, i + 2), 16) * t).toString(16).padStart(2, "0")).join("");
   const hsl = (h, s, l) => "hsl(" + h.toFixed(0) + "," + s + "%," + l.toFixed(0) + "%)";
   const cacheHue = (attr) => ((attr - 1) * 137.508 + 20) % 360;

@@ -33,11 +33,11 @@ import type { Candidate } from "./allocators.js";
 export const CellKind = {
   ...PageKind,
   /** Live blocks (fill: their share of the cell). */
-  USED: 10,
+  USED: 11,
   /** Past the heap's top: never handed out. */
-  UNTOUCHED: 11,
+  UNTOUCHED: 12,
   /** Inside the heap, neither a live block nor a free block the allocator names. */
-  OVERHEAD: 12,
+  OVERHEAD: 13,
 } as const;
 
 export const CELL_KIND_NAMES: readonly string[] = [
@@ -51,6 +51,7 @@ export const CELL_KIND_NAMES: readonly string[] = [
   "vmalloc",
   "page table",
   "pages (allocPages)",
+  "zsmalloc (compressed memory)",
   "live blocks",
   "past the top (never used)",
   "headers, padding, other",
