@@ -63,6 +63,7 @@ export {
   SLAB_STORE_USER,
   SLAB_TRACE,
 } from "./slab/index.js";
+export { PAGE_KIND_NAMES, PageKind, type PageMap, type PageMapCache } from "./report/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,

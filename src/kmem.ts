@@ -54,6 +54,8 @@ import {
   type MemSnapshot,
   meminfo,
   numastat,
+  type PageMap,
+  pageMap,
   slabinfo,
   unusableIndexReport,
   vmallocinfo,
@@ -875,6 +877,21 @@ export class Kmem extends MemAccess {
       events,
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => this.buddy.nodeInfo(nid)),
     };
+  }
+
+  /**
+   * What holds every page frame, read from mem_map (src/report/pagemap.ts): a kind per frame
+   * (free by order, slab of a cache with its fill, large kmalloc, vmalloc, page table, the
+   * header and mem_map), for pictures of memory. No lock: exact while no other context
+   * allocates.
+   */
+  pageMap(): PageMap {
+    return pageMap(this.phys, (id) => {
+      const c = this.slab.cacheById(id);
+      return c === null
+        ? null
+        : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
+    });
   }
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */

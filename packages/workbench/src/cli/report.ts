@@ -5,7 +5,7 @@
  */
 
 import type { Kmem, ReportName } from "kmem";
-import { findAllocator, UnknownNameError } from "../allocators.js";
+import { ALLOCATORS, findAllocator, UnknownNameError } from "../allocators.js";
 import { defaultMemoryBytes } from "../replay.js";
 import { CliError, Exit } from "./exit.js";
 import { resolveSource, runPairs } from "./run.js";
@@ -18,6 +18,7 @@ export const REPORTS: readonly ReportName[] = [
   "vmallocinfo",
   "unusable_index",
   "extfrag_index",
+  "numastat",
 ];
 
 /**
@@ -32,8 +33,12 @@ const EMPTY: Partial<Record<ReportName, string>> = {
   vmallocinfo: ": no vmalloc or vmap area was in use at the end of the workload",
 };
 
-/** Where Linux shows the file: /proc, or debugfs for the fragmentation indices. */
+/**
+ * Where Linux shows the file: /proc, debugfs for the fragmentation indices, sysfs and debugfs
+ * for zram's; numastat is numactl's command, whose table this is.
+ */
 export function reportPath(name: ReportName | ZramReport): string {
+  if (name === "numastat") return "numastat";
   if (name === "zsmalloc-classes") return "/sys/kernel/debug/zsmalloc/zram0/classes";
   if ((ZRAM_REPORTS as readonly string[]).includes(name)) return `/sys/block/zram0/${name}`;
   return name.endsWith("_index") ? `/sys/kernel/debug/extfrag/${name}` : `/proc/${name}`;
@@ -79,10 +84,10 @@ export async function reportCommand(
   }
   const entry = findAllocator(options.allocator);
   if (entry.kind !== "kmem") {
+    const layers = ALLOCATORS.filter((a) => a.kind === "kmem").map((a) => a.name);
     throw new CliError(
       Exit.Usage,
-      `${entry.name} is not a kmem layer: /proc reports need one of ` +
-        "slub, buddy (or another kmem layer)",
+      `${entry.name} is not a kmem layer: /proc reports need one of ${layers.join(", ")}`,
     );
   }
   const source = await resolveSource(options.workload, options);
@@ -90,8 +95,9 @@ export async function reportCommand(
   const [outcome] = await runPairs([{ source, entry, memoryBytes, timed: false }], {
     check: true,
     timeLimitMs: Infinity,
+    keepCandidate: true,
   });
-  const mm = outcome?.candidate.kmem;
+  const mm = outcome?.candidate?.kmem;
   if (outcome === undefined || mm === undefined) throw new Error("no kmem instance to report on");
   if (outcome.result.error !== null) throw new CliError(Exit.AllocatorFault, outcome.result.error);
   for (const n of names) {
