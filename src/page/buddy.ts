@@ -89,6 +89,7 @@ import {
 import { canBlock, cpuState, lock, unlock, waitRound, waitAsyncOn, wakeUp } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
 import {
+  Alloc,
   computeWatermarks,
   pcpBatch,
   pcpHigh,
@@ -98,14 +99,6 @@ import {
 
 /** The fast path's zone when it must not be taken: free pages 0, not above a mark of 0. */
 const NO_FAST_ZONE = new Int32Array(Zone.WORDS);
-
-/* alloc_flags of the watermark check (mm/internal.h). */
-const ALLOC_WMARK_MIN = 0;
-const ALLOC_WMARK_LOW = 1;
-const ALLOC_WMARK_MASK = 3;
-const ALLOC_NO_WATERMARKS = 4;
-const ALLOC_MIN_RESERVE = 8; // __GFP_HIGH: min -= min / 2
-const ALLOC_NON_BLOCK = 16; // cannot reclaim: with MIN_RESERVE, min -= min / 4 more
 
 /** Pages direct reclaim asks for per round (mm/vmscan.c). */
 const SWAP_CLUSTER_MAX = 32;
@@ -634,12 +627,12 @@ export class BuddyAllocator {
    * exist in it.
    */
   private watermarkOk(z: Int32Array, order: number, allocFlags: number): boolean {
-    if ((allocFlags & ALLOC_NO_WATERMARKS) !== 0) return true;
+    if ((allocFlags & Alloc.NO_WATERMARKS) !== 0) return true;
     const free = (z[Zone.NR_FREE] as number) - ((1 << order) - 1);
-    let min = z[Zone.WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
-    if ((allocFlags & ALLOC_MIN_RESERVE) !== 0) {
+    let min = z[Zone.WMARK_MIN + (allocFlags & Alloc.WMARK_MASK)] as number;
+    if ((allocFlags & Alloc.MIN_RESERVE) !== 0) {
       min -= Math.floor(min / 2);
-      if ((allocFlags & ALLOC_NON_BLOCK) !== 0) min -= Math.floor(min / 4);
+      if ((allocFlags & Alloc.NON_BLOCK) !== 0) min -= Math.floor(min / 4);
     }
     if (free <= min) return false;
     if (order === 0) return true;
@@ -651,9 +644,9 @@ export class BuddyAllocator {
 
   /** gfp_to_alloc_flags for the slow path. */
   private slowAllocFlags(gfp: number): number {
-    let flags = ALLOC_WMARK_MIN;
-    if ((gfp & Gfp.HIGH) !== 0) flags |= ALLOC_MIN_RESERVE;
-    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) flags |= ALLOC_NON_BLOCK;
+    let flags: number = Alloc.WMARK_MIN;
+    if ((gfp & Gfp.HIGH) !== 0) flags |= Alloc.MIN_RESERVE;
+    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) flags |= Alloc.NON_BLOCK;
     return flags;
   }
 
@@ -796,7 +789,7 @@ export class BuddyAllocator {
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp, false);
     }
-    let pfn = this.getPageFromFreelist(order, ALLOC_WMARK_LOW, nid, mask);
+    let pfn = this.getPageFromFreelist(order, Alloc.WMARK_LOW, nid, mask);
     if (pfn === 0) pfn = this.allocSlowpath(order, gfp, nid, mask);
     if (pfn === 0) return this.allocFailed(order, gfp, true);
     this.countNuma(nid, pfn);
@@ -851,7 +844,7 @@ export class BuddyAllocator {
       (gfp & Gfp.NOMEMALLOC) === 0 &&
       ((gfp & Gfp.MEMALLOC) !== 0 || this.inReclaim)
     ) {
-      pfn = this.getPageFromFreelist(order, ALLOC_NO_WATERMARKS, nid, mask);
+      pfn = this.getPageFromFreelist(order, Alloc.NO_WATERMARKS, nid, mask);
     }
     // Direct reclaim does not recurse (a shrinker's own allocation does not reclaim).
     if (pfn === 0 && canReclaim && !this.inReclaim) {
@@ -871,7 +864,7 @@ export class BuddyAllocator {
         // Linux loops here until memory comes free; in a single context nothing else can free
         // it, so this is the last try, with the NOFAIL share of the reserve
         // (__alloc_pages_cpuset_fallback with ALLOC_MIN_RESERVE).
-        pfn = this.getPageFromFreelist(order, ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE, nid, mask);
+        pfn = this.getPageFromFreelist(order, Alloc.WMARK_MIN | Alloc.MIN_RESERVE, nid, mask);
       }
     }
     return pfn;
@@ -944,7 +937,7 @@ export class BuddyAllocator {
         this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
         this.ev[Vm.ALLOCSTALL]++;
         this.directReclaim(Math.max(SWAP_CLUSTER_MAX, 2 ** order));
-        const flags = nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags;
+        const flags = nofail ? Alloc.WMARK_MIN | Alloc.MIN_RESERVE : allocFlags;
         const pfn = this.getPageFromFreelist(order, flags, nid, mask);
         if (pfn !== 0) return pfn;
         const ms = waitRound(deadline, nofail);
