@@ -72,7 +72,6 @@ import {
   FreeArea,
   Hdr,
   HdrOption,
-  Layout,
   NUMA_STAT_NAMES,
   NumaStat,
   nodePcpBase,
@@ -88,6 +87,7 @@ import {
 } from "../memory/index.js";
 import { canBlock, cpuState, lock, unlock, waitRound, waitAsyncOn, wakeUp } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
+import { verifyBuddy } from "./verify.js";
 import {
   Alloc,
   computeWatermarks,
@@ -147,9 +147,16 @@ interface BlockOwner {
   flags: number;
 }
 
+/**
+ * The page allocator of one context (cpu). The members tagged internal are state the
+ * allocator's other files (reclaim.ts, verify.ts) work on; no other layer uses them, and the
+ * published declarations leave them out.
+ */
 export class BuddyAllocator {
-  private readonly h: Int32Array;
-  private readonly f: Int32Array;
+  /** @internal The header words. */
+  readonly h: Int32Array;
+  /** @internal mem_map: Frame.WORDS words per frame. */
+  readonly f: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
   readonly maxOrder: number;
@@ -167,14 +174,14 @@ export class BuddyAllocator {
   readonly nrNodes: number;
   /** This context's node (numa_node_id): its local zone and per-cpu list. */
   localNode = 0;
-  /** Each zone's words (Zone.X), by node. */
-  private readonly zones: Int32Array[] = [];
+  /** @internal Each zone's words (Zone.X), by node. */
+  readonly zones: Int32Array[] = [];
   /** Header index of each zone's lock. */
   private readonly zoneLocks: number[] = [];
-  /** One past each node's last frame, for nodeOf. */
-  private readonly nodeEnds: number[];
-  /** Each node's first frame (node 0's includes the reserve). */
-  private readonly nodeStarts: number[];
+  /** @internal One past each node's last frame, for nodeOf. */
+  readonly nodeEnds: number[];
+  /** @internal Each node's first frame (node 0's includes the reserve). */
+  readonly nodeStarts: number[];
   /** With a buffer per node, pfn >>> nodeShift is the node (its window); else -1. */
   private readonly nodeShift: number;
   private readonly mem: PhysMem;
@@ -196,7 +203,8 @@ export class BuddyAllocator {
   private numaLocal = 0;
   /** Every cpu's per-cpu lists, pcps[cpu * nrNodes + node], for draining and verify(). */
   private readonly pcps: Int32Array[] = [];
-  private readonly nrCpus: number;
+  /** @internal */
+  readonly nrCpus: number;
   /** The memory policy (context-local, as Linux's is per task) and its node mask. */
   private policy: number = Mpol.LOCAL;
   private policyNodes = 0;
@@ -528,10 +536,10 @@ export class BuddyAllocator {
   }
 
   /**
-   * Cpu `cpu`'s per-cpu list for node `nid`. Node 0's is the cpu's own line, which also
-   * holds its hotplug state and requests.
+   * @internal Cpu `cpu`'s per-cpu list for node `nid`. Node 0's is the cpu's own line, which
+   * also holds its hotplug state and requests.
    */
-  private pcpList(cpu: number, nid: number): Int32Array {
+  pcpList(cpu: number, nid: number): Int32Array {
     return this.pcps[cpu * this.nrNodes + nid] as Int32Array;
   }
 
@@ -1365,278 +1373,10 @@ export class BuddyAllocator {
   }
 
   /**
-   * Checks every invariant in the header comment; throws CORRUPTION naming the first broken.
-   * Runs under the zone locks (in node order); the per-cpu lists of other online cpus are
-   * exact only while those cpus are quiescent.
+   * Checks every invariant of the header; throws CORRUPTION naming the first broken
+   * (verify.ts).
    */
   verify(): void {
-    let held = 0;
-    try {
-      for (; held < this.nrNodes; held++) this.lockZone(held);
-      this.verifyLocked();
-    } finally {
-      while (held > 0) this.unlockZone(--held);
-    }
-  }
-
-  private verifyLocked(): void {
-    const h = this.h;
-    const f = this.f;
-    const corrupt = (id: string, what: string): never => {
-      throw new KmemError("CORRUPTION", `${id}: ${what}`);
-    };
-    if (h[Hdr.MAGIC] !== Layout.MAGIC || h[Hdr.VERSION] !== Layout.VERSION) {
-      corrupt(
-        "LAYOUT-1",
-        `header magic/version is ${hex(h[Hdr.MAGIC] as number)}/${h[Hdr.VERSION]}`,
-      );
-    }
-    if (
-      h[Hdr.PAGE_SHIFT] !== this.pageShift ||
-      h[Hdr.MAX_ORDER] !== this.maxOrder ||
-      h[Hdr.TOTAL_PAGES] !== this.totalPages ||
-      h[Hdr.FIRST_PFN] !== this.firstPfn ||
-      h[Hdr.MANAGED_PAGES] !== this.managedPages ||
-      h[Hdr.NR_CPUS] !== this.nrCpus ||
-      h[Hdr.NR_NODES] !== this.nrNodes ||
-      h[Hdr.MEMMAP_OFFSET] !== f.byteOffset - h.byteOffset ||
-      h[Hdr.HEADER_WORDS] !== h.length
-    ) {
-      corrupt("LAYOUT-1", "header geometry words do not match the instance");
-    }
-    if (this.firstPfn * this.pageSize < f.byteOffset - h.byteOffset + f.byteLength) {
-      corrupt("LAYOUT-2", "the reserved pages do not cover the header and mem_map");
-    }
-    const batch = h[Hdr.PCP_BATCH] as number;
-    const high = h[Hdr.PCP_HIGH] as number;
-    if (!(batch >= 1 && high >= batch)) {
-      corrupt("LAYOUT-3", `per-cpu list batch ${batch} and high ${high} are out of range`);
-    }
-    // NODE-1: the zones tile the managed frames in node order (with a buffer per node, each
-    // from the start of its window).
-    let expect = this.firstPfn;
-    let managed = 0;
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const start = z[Zone.START_PFN] as number;
-      const end = z[Zone.END_PFN] as number;
-      if (nid > 0) expect = this.nodeStarts[nid] as number;
-      if (
-        start !== expect ||
-        end <= start ||
-        end !== this.nodeEnds[nid] ||
-        z[Zone.MANAGED] !== end - start
-      ) {
-        corrupt(
-          "NODE-1",
-          `zone of node ${nid} spans frames ${start}..${end - 1}, expected to start at ${expect} and end at ${(this.nodeEnds[nid] as number) - 1}`,
-        );
-      }
-      expect = end;
-      managed += end - start;
-      const wmin = z[Zone.WMARK_MIN] as number;
-      const wlow = z[Zone.WMARK_LOW] as number;
-      const whigh = z[Zone.WMARK_HIGH] as number;
-      if (!(wmin >= 0 && wmin <= wlow && wlow <= whigh && whigh <= end - start + 2 * wlow)) {
-        corrupt(
-          "LAYOUT-3",
-          `node ${nid}: watermarks min ${wmin}, low ${wlow}, high ${whigh} are out of order`,
-        );
-      }
-    }
-    if (expect !== this.totalPages || managed !== this.managedPages) {
-      corrupt(
-        "NODE-1",
-        `the zones cover ${managed} frames up to ${expect}, memory has ${this.managedPages} up to ${this.totalPages}`,
-      );
-    }
-    // MEMMAP-2: the reserved frames, and those of the holes between node windows, belong
-    // to nobody.
-    for (let i = 0; i < this.firstPfn * Frame.WORDS; i++) {
-      if (f[i] !== 0)
-        corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
-    }
-    for (let nid = 0; nid < this.nrNodes - 1; nid++) {
-      const from = (this.nodeEnds[nid] as number) * Frame.WORDS;
-      const to = (this.nodeStarts[nid + 1] as number) * Frame.WORDS;
-      for (let i = from; i < to; i++) {
-        if (f[i] !== 0) {
-          corrupt(
-            "MEMMAP-2",
-            `frame ${Math.floor(i / Frame.WORDS)} of no node has non-zero metadata`,
-          );
-        }
-      }
-    }
-
-    // MEMMAP-1: walk each zone's frames block by block.
-    const pcpSeen = new Array<number>(this.nrNodes).fill(0);
-    const blocks: number[][] = [];
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      const blocksByOrder = new Array<number>(this.maxOrder).fill(0);
-      blocks.push(blocksByOrder);
-      let pfn = zstart;
-      while (pfn < zend) {
-        const i = pfn * Frame.WORDS;
-        const flags = f[i + Pg.FLAGS] as number;
-        const state = flags & PgFlag.STATE_MASK;
-        if (state !== PgFlag.BUDDY && state !== PgFlag.HEAD && state !== PgFlag.PCP) {
-          corrupt(
-            "MEMMAP-1",
-            `frame ${pfn} is neither a block head nor inside a block (flags ${hex(flags)})`,
-          );
-        }
-        const order = f[i + Pg.ORDER] as number;
-        if (order < 0 || order >= this.maxOrder || (state === PgFlag.PCP && order !== 0)) {
-          corrupt("MEMMAP-1", `frame ${pfn} has order ${order}`);
-        }
-        if (pfn % 2 ** order !== 0 || pfn + 2 ** order > this.totalPages) {
-          corrupt(
-            "BUDDY-1",
-            `block at frame ${pfn} of order ${order} is misaligned or runs past memory`,
-          );
-        }
-        if (pfn + 2 ** order > zend) {
-          corrupt(
-            "NODE-1",
-            `block at frame ${pfn} of order ${order} runs past the end of node ${nid}`,
-          );
-        }
-        for (let t = pfn + 1; t < pfn + 2 ** order; t++) {
-          if (f[t * Frame.WORDS + Pg.FLAGS] !== 0 || f[t * Frame.WORDS + Pg.ORDER] !== 0) {
-            corrupt(
-              "MEMMAP-1",
-              `frame ${t} is inside the order-${order} block at frame ${pfn} but is not a zero tail`,
-            );
-          }
-        }
-        if (state === PgFlag.BUDDY) {
-          blocksByOrder[order] = (blocksByOrder[order] as number) + 1;
-          const buddy = pfn ^ (1 << order);
-          if (
-            order < this.maxOrder - 1 &&
-            buddy >= zstart &&
-            buddy < zend &&
-            ((f[buddy * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.BUDDY) !== 0 &&
-            f[buddy * Frame.WORDS + Pg.ORDER] === order
-          ) {
-            corrupt(
-              "BUDDY-3",
-              `free blocks at frames ${pfn} and ${buddy} (order ${order}) are unmerged buddies`,
-            );
-          }
-        }
-        if (state === PgFlag.PCP) pcpSeen[nid] = (pcpSeen[nid] as number) + 1;
-        pfn += 2 ** order;
-      }
-    }
-
-    // BUDDY-2 and BUDDY-4: each zone's lists agree with the walk.
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      const blocksByOrder = blocks[nid] as number[];
-      const where = this.nrNodes === 1 ? "" : ` of node ${nid}`;
-      let freePages = 0;
-      for (let o = 0; o < this.maxOrder; o++) {
-        const fa = Zone.FREE_AREA + FreeArea.WORDS * o;
-        const nr = z[fa + FreeArea.NR_FREE] as number;
-        if (nr !== blocksByOrder[o]) {
-          corrupt(
-            "BUDDY-2",
-            `nr_free[${o}]${where} is ${nr} but ${blocksByOrder[o]} free blocks of order ${o} exist`,
-          );
-        }
-        let prev = 0;
-        let cur = z[fa + FreeArea.HEAD] as number;
-        let len = 0;
-        while (cur !== 0) {
-          if (cur < zstart || cur >= zend) {
-            corrupt("BUDDY-2", `free_area[${o}]${where} links to frame ${cur}, outside its zone`);
-          }
-          const i = cur * Frame.WORDS;
-          if (
-            ((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.BUDDY ||
-            f[i + Pg.ORDER] !== o
-          ) {
-            corrupt(
-              "BUDDY-2",
-              `free_area[${o}]${where} holds frame ${cur}, which is not a free block of order ${o}`,
-            );
-          }
-          if (f[i + Pg.PREV] !== prev) {
-            corrupt(
-              "BUDDY-2",
-              `free_area[${o}]${where}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-            );
-          }
-          if (++len > nr)
-            corrupt("BUDDY-2", `free_area[${o}]${where} is longer than nr_free (${nr}) or cyclic`);
-          prev = cur;
-          cur = f[i + Pg.NEXT] as number;
-        }
-        if (len !== nr)
-          corrupt("BUDDY-2", `free_area[${o}]${where} has ${len} blocks, nr_free says ${nr}`);
-        freePages += nr * 2 ** o;
-      }
-      if (z[Zone.NR_FREE] !== freePages) {
-        corrupt(
-          "BUDDY-4",
-          `nr_free_pages${where} is ${z[Zone.NR_FREE]} but the free lists hold ${freePages}`,
-        );
-      }
-    }
-
-    // PCP-1.
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      let pcpListed = 0;
-      for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-        const p = this.pcpList(cpu, nid);
-        const name = this.nrNodes === 1 ? `cpu ${cpu}` : `cpu ${cpu}, node ${nid}`;
-        const count = p[Pcp.COUNT] as number;
-        let prev = 0;
-        let cur = p[Pcp.HEAD] as number;
-        let len = 0;
-        while (cur !== 0) {
-          if (cur < zstart || cur >= zend) {
-            corrupt("PCP-1", `pcp list of ${name} links to frame ${cur}, outside its zone`);
-          }
-          const i = cur * Frame.WORDS;
-          if (((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.PCP) {
-            corrupt("PCP-1", `pcp list of ${name} holds frame ${cur}, which is not a per-cpu page`);
-          }
-          if (f[i + Pg.PREV] !== prev) {
-            corrupt(
-              "PCP-1",
-              `pcp list of ${name}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-            );
-          }
-          if (++len > count)
-            corrupt("PCP-1", `pcp list of ${name} is longer than its count (${count}) or cyclic`);
-          prev = cur;
-          cur = f[i + Pg.NEXT] as number;
-        }
-        if (len !== count || p[Pcp.TAIL] !== prev) {
-          corrupt(
-            "PCP-1",
-            `pcp list of ${name}: ${len} pages listed, count ${count}, tail ${p[Pcp.TAIL]}`,
-          );
-        }
-        pcpListed += len;
-      }
-      if (pcpListed !== pcpSeen[nid]) {
-        corrupt(
-          "PCP-1",
-          `${pcpSeen[nid]} frames of node ${nid} are marked per-cpu but the lists hold ${pcpListed}`,
-        );
-      }
-    }
+    verifyBuddy(this);
   }
 }
