@@ -85,8 +85,10 @@ import {
   Zone,
   zoneBase,
 } from "../memory/index.js";
-import { canBlock, cpuState, lock, unlock, waitRound, waitAsyncOn, wakeUp } from "../sync/index.js";
+import { canBlock, cpuState, lock, unlock, wakeUp } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
+import * as reclaim from "./reclaim.js";
+import type { Shrinker } from "./reclaim.js";
 import { verifyBuddy } from "./verify.js";
 import {
   Alloc,
@@ -99,19 +101,6 @@ import {
 
 /** The fast path's zone when it must not be taken: free pages 0, not above a mark of 0. */
 const NO_FAST_ZONE = new Int32Array(Zone.WORDS);
-
-/** Pages direct reclaim asks for per round (mm/vmscan.c). */
-const SWAP_CLUSTER_MAX = 32;
-/** Rounds of direct reclaim before giving up (mm/page_alloc.c). */
-const MAX_RECLAIM_RETRIES = 16;
-/** PAGE_ALLOC_COSTLY_ORDER: larger requests do not wait for memory unless told to. */
-const COSTLY_ORDER = 3;
-
-/**
- * A shrinker gives memory back under pressure (slab caches register one). It is asked to
- * free up to `nrToScan` pages and returns how many it freed.
- */
-export type Shrinker = (nrToScan: number) => number;
 
 export type LogFn = (line: string) => void;
 
@@ -218,9 +207,10 @@ export class BuddyAllocator {
   /** fail_page_alloc, or null when off (the hot path tests only this). */
   faultPageAlloc: FaultAttr | null = null;
   log: LogFn | null = null;
-  private readonly shrinkers: Shrinker[] = [];
-  /** True while shrinkers run (PF_MEMALLOC). */
-  private inReclaim = false;
+  /** @internal The shrinkers reclaim runs, in the order registered. */
+  readonly shrinkers: Shrinker[] = [];
+  /** @internal True while shrinkers run (PF_MEMALLOC). */
+  inReclaim = false;
   /**
    * How long a sleeping allocation (GFP_KERNEL, with other cpus online) waits for memory
    * before it fails, in ms; __GFP_NOFAIL waits for as long as it takes.
@@ -231,8 +221,11 @@ export class BuddyAllocator {
    * slob_lock): others may need it to free memory. Such requests fail instead of waiting.
    */
   noWait = 0;
-  /** Whether this thread may block in Atomics.wait here (a shared buffer, more than one cpu). */
-  private readonly canSleep: boolean;
+  /**
+   * @internal Whether this thread may block in Atomics.wait here (a shared buffer, more than
+   * one cpu).
+   */
+  readonly canSleep: boolean;
 
   /**
    * `fresh`: set up a new instance (watermarks, free lists); otherwise open the one already
@@ -543,8 +536,8 @@ export class BuddyAllocator {
     return this.pcps[cpu * this.nrNodes + nid] as Int32Array;
   }
 
-  /** Pages on cpu `cpu`'s lists, all nodes. */
-  private cpuPcpCount(cpu: number): number {
+  /** @internal Pages on cpu `cpu`'s lists, all nodes. */
+  cpuPcpCount(cpu: number): number {
     let n = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
       n += this.pcpList(cpu, nid)[Pcp.COUNT] as number;
@@ -552,8 +545,11 @@ export class BuddyAllocator {
     return n;
   }
 
-  /** Empties every per-cpu list of cpu `cpu` (this cpu's or an offline one's); returns pages moved. */
-  private pcpDrainCpu(cpu: number): number {
+  /**
+   * @internal Empties every per-cpu list of cpu `cpu` (this cpu's or an offline one's);
+   * returns pages moved.
+   */
+  pcpDrainCpu(cpu: number): number {
     let moved = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
       const count = this.pcpList(cpu, nid)[Pcp.COUNT] as number;
@@ -648,14 +644,6 @@ export class BuddyAllocator {
       if ((z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number) > 0) return true;
     }
     return false;
-  }
-
-  /** gfp_to_alloc_flags for the slow path. */
-  private slowAllocFlags(gfp: number): number {
-    let flags: number = Alloc.WMARK_MIN;
-    if ((gfp & Gfp.HIGH) !== 0) flags |= Alloc.MIN_RESERVE;
-    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) flags |= Alloc.NON_BLOCK;
-    return flags;
   }
 
   /* ------------------------------------------------------------------ allocation */
@@ -798,22 +786,17 @@ export class BuddyAllocator {
       return this.allocFailed(order, gfp, false);
     }
     let pfn = this.getPageFromFreelist(order, Alloc.WMARK_LOW, nid, mask);
-    if (pfn === 0) pfn = this.allocSlowpath(order, gfp, nid, mask);
+    if (pfn === 0) pfn = reclaim.allocSlowpath(this, order, gfp, nid, mask);
     if (pfn === 0) return this.allocFailed(order, gfp, true);
     this.countNuma(nid, pfn);
     return this.prepNewPage(pfn, order, gfp);
   }
 
   /**
-   * get_page_from_freelist: the zones of node `nid`'s zonelist that are in `mask`, in
+   * @internal get_page_from_freelist: the zones of node `nid`'s zonelist that are in `mask`, in
    * order, the first whose watermark allows the request. 0 if none can serve it.
    */
-  private getPageFromFreelist(
-    order: number,
-    allocFlags: number,
-    nid: number,
-    mask: number,
-  ): number {
+  getPageFromFreelist(order: number, allocFlags: number, nid: number, mask: number): number {
     if (this.nrNodes === 1) {
       if (mask === 0 || !this.watermarkOk(this.zones[0] as Int32Array, order, allocFlags)) return 0;
       return this.rmqueue(0, order);
@@ -827,167 +810,7 @@ export class BuddyAllocator {
     return 0;
   }
 
-  /**
-   * __alloc_pages_slowpath, for a single context: kswapd, the request's reserve tier, the
-   * per-cpu lists, memory reserves (__GFP_MEMALLOC, or reclaim's own allocations), direct
-   * reclaim, and for __GFP_NOFAIL a last try with half the min reserve. Returns the pfn
-   * taken (not yet prepared), 0 if none.
-   */
-  private allocSlowpath(order: number, gfp: number, nid: number, mask: number): number {
-    const allocFlags = this.slowAllocFlags(gfp);
-    if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd(nid);
-    const canReclaim = (gfp & Gfp.DIRECT_RECLAIM) !== 0;
-    // A context that may sleep could have yielded to kswapd: run its pending work now.
-    if (canReclaim && !this.inReclaim && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
-    let pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-    if (pfn === 0 && this.cpuPcpCount(this.cpu) > 0) {
-      // Pages parked on this cpu's lists are free memory the buddy lists cannot see.
-      this.pcpDrainCpu(this.cpu);
-      pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-    }
-    // __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or reclaim itself (PF_MEMALLOC), may take
-    // everything, unless __GFP_NOMEMALLOC forbids it.
-    if (
-      pfn === 0 &&
-      (gfp & Gfp.NOMEMALLOC) === 0 &&
-      ((gfp & Gfp.MEMALLOC) !== 0 || this.inReclaim)
-    ) {
-      pfn = this.getPageFromFreelist(order, Alloc.NO_WATERMARKS, nid, mask);
-    }
-    // Direct reclaim does not recurse (a shrinker's own allocation does not reclaim).
-    if (pfn === 0 && canReclaim && !this.inReclaim) {
-      // __perform_reclaim + should_reclaim_retry: reclaim in SWAP_CLUSTER_MAX batches while
-      // it makes progress, at most MAX_RECLAIM_RETRIES times (once with __GFP_NORETRY).
-      const tries = (gfp & Gfp.NORETRY) !== 0 ? 1 : MAX_RECLAIM_RETRIES;
-      const batch = Math.max(SWAP_CLUSTER_MAX, 2 ** order);
-      for (let t = 0; t < tries && pfn === 0; t++) {
-        this.ev[Vm.ALLOCSTALL]++;
-        if (this.directReclaim(batch) === 0) break;
-        pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-      }
-      if (pfn === 0 && this.maySleep(order, gfp)) {
-        pfn = this.sleepForMemory(order, gfp, allocFlags, nid, mask);
-      }
-      if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
-        // Linux loops here until memory comes free; in a single context nothing else can free
-        // it, so this is the last try, with the NOFAIL share of the reserve
-        // (__alloc_pages_cpuset_fallback with ALLOC_MIN_RESERVE).
-        pfn = this.getPageFromFreelist(order, Alloc.WMARK_MIN | Alloc.MIN_RESERVE, nid, mask);
-      }
-    }
-    return pfn;
-  }
-
-  /* ------------------------------------------------------------------ sleeping */
-
-  /**
-   * Whether a request that reclaim could not serve may wait for another cpu to free memory:
-   * it may reclaim and retry (not __GFP_NORETRY; a costly order only with
-   * __GFP_RETRY_MAYFAIL or __GFP_NOFAIL), this context may block and holds no lock others
-   * need to free, and another cpu is online to free something.
-   */
-  private maySleep(order: number, gfp: number): boolean {
-    return this.waitsFor(order, gfp) && this.mayBlock();
-  }
-
-  /**
-   * Whether this context may block now to wait for another cpu to free something: it may
-   * wait at all (Atomics.wait allowed, a shared buffer, several cpus), holds no lock others
-   * need to free, and another cpu is online.
-   */
-  mayBlock(): boolean {
-    return this.canSleep && this.noWait === 0 && this.othersOnline();
-  }
-
-  /** Whether a wait without blocking could be woken: another cpu online over a shared buffer. */
-  othersCouldFree(): boolean {
-    return this.smp && this.h.buffer instanceof SharedArrayBuffer && this.othersOnline();
-  }
-
-  /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
-  waitsFor(order: number, gfp: number): boolean {
-    if ((gfp & Gfp.DIRECT_RECLAIM) === 0 || (gfp & Gfp.NORETRY) !== 0) return false;
-    if (order > COSTLY_ORDER && (gfp & (Gfp.RETRY_MAYFAIL | Gfp.NOFAIL)) === 0) return false;
-    return (gfp & Gfp.NOFAIL) !== 0 || this.waitMs > 0;
-  }
-
-  /** Some other cpu is online (and could free memory). */
-  othersOnline(): boolean {
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) return true;
-    }
-    return false;
-  }
-
-  /**
-   * The sleeping part of the slow path: ask every other cpu for its cached pages and objects
-   * (DRAIN_PAGES, FLUSH_SLABS), reclaim what this cpu can, and wait on the free wait queue
-   * (Atomics.wait on Hdr.FREE_SEQ, which frees bump while someone waits), in rounds, until
-   * the request can be served or `waitMs` has passed (__GFP_NOFAIL: until it can be served).
-   */
-  private sleepForMemory(
-    order: number,
-    gfp: number,
-    allocFlags: number,
-    nid: number,
-    mask: number,
-  ): number {
-    const h = this.h;
-    const nofail = (gfp & Gfp.NOFAIL) !== 0;
-    const deadline = Date.now() + this.waitMs;
-    // Asked before counted in: whoever sees this context among the waiters also finds every
-    // online cpu asked, so a page freed from then on goes to the buddy lists, not a pcp list.
-    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-    Atomics.add(h, Hdr.FREE_WAITERS, 1);
-    try {
-      for (;;) {
-        const seq = Atomics.load(h, Hdr.FREE_SEQ);
-        this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-        this.ev[Vm.ALLOCSTALL]++;
-        this.directReclaim(Math.max(SWAP_CLUSTER_MAX, 2 ** order));
-        const flags = nofail ? Alloc.WMARK_MIN | Alloc.MIN_RESERVE : allocFlags;
-        const pfn = this.getPageFromFreelist(order, flags, nid, mask);
-        if (pfn !== 0) return pfn;
-        const ms = waitRound(deadline, nofail);
-        if (ms === 0) return 0;
-        Atomics.wait(h, Hdr.FREE_SEQ, seq, ms);
-      }
-    } finally {
-      Atomics.sub(h, Hdr.FREE_WAITERS, 1);
-    }
-  }
-
-  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
-  private wakeWaiters(): void {
-    wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
-  }
-
-  /**
-   * The wait queue's sequence number, for an asynchronous wait (the Promise variants): read
-   * it before trying, then wait on it if the try failed.
-   */
-  freeSeq(): number {
-    return Atomics.load(this.h, Hdr.FREE_SEQ);
-  }
-
-  /** Counts a context in (+1) or out (-1) of the free wait queue's waiters. */
-  addWaiter(d: number): void {
-    Atomics.add(this.h, Hdr.FREE_WAITERS, d);
-  }
-
-  /**
-   * Waits without blocking for a free after `seq` (or `ms`): Atomics.waitAsync on the free
-   * wait queue, having asked the other cpus for their cached memory. The caller is counted
-   * a waiter (addWaiter) from before it read `seq`. Resolves false at once where nobody
-   * could free anything (one cpu, or no other cpu online).
-   */
-  async waitForFree(seq: number, ms: number): Promise<boolean> {
-    if (!this.othersCouldFree()) return false;
-    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-    this.ev[Vm.ALLOCSTALL]++;
-    await waitAsyncOn(this.h, Hdr.FREE_SEQ, seq, ms);
-    return true;
-  }
+  /* ------------------------------------------------------------------ failure */
 
   /** should_fail_alloc_page: the scope filters, then should_fail_ex. */
   private shouldFailAlloc(order: number, gfp: number): boolean {
@@ -1029,82 +852,55 @@ export class BuddyAllocator {
     return `Node ${nid} Normal: ${parts.join(" ")} = ${totalKb}kB`;
   }
 
-  /* ------------------------------------------------------------------ reclaim */
+  /* ------------------------------------------------------------------ reclaim and sleeping */
+
+  /*
+   * The entry points of reclaim.ts, for the layers above (the work is there: one line each
+   * here, the details beside the code).
+   */
 
   /** Registers a shrinker run by reclaim (slab caches give back empty slabs through it). */
   registerShrinker(shrinker: Shrinker): void {
-    this.shrinkers.push(shrinker);
+    reclaim.registerShrinker(this, shrinker);
   }
 
   unregisterShrinker(shrinker: Shrinker): void {
-    const i = this.shrinkers.indexOf(shrinker);
-    if (i >= 0) this.shrinkers.splice(i, 1);
+    reclaim.unregisterShrinker(this, shrinker);
   }
 
-  /**
-   * Runs the shrinkers, asking for `nrPages` in all; returns the pages freed. While they run
-   * the context is in reclaim (Linux PF_MEMALLOC): its own allocations do not recurse into
-   * reclaim and may use every reserve.
-   */
-  private shrinkAll(nrPages: number): number {
-    if (this.inReclaim || this.shrinkers.length === 0) return 0;
-    let freed = 0;
-    this.inReclaim = true;
-    try {
-      for (const shrinker of this.shrinkers) {
-        const n = shrinker(Math.max(nrPages - freed, 1));
-        if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
-          throw new TypeError(
-            `a shrinker must return the pages it freed (an integer >= 0), got ${String(n)}`,
-          );
-        }
-        freed += n;
-        if (freed >= nrPages) break;
-      }
-    } finally {
-      this.inReclaim = false;
-    }
-    return freed;
-  }
-
-  /**
-   * wakeup_kswapd: below the low watermark, background reclaim is due. Linux runs it in its
-   * own thread; here it runs when a context that may sleep next allocates (or when
-   * {@link kswapd} is called), never inside the atomic request that woke it.
-   */
-  private wakeKswapd(nid: number): void {
-    const h = this.h;
-    const z = this.zones[nid] as Int32Array;
-    if (
-      h[Hdr.KSWAPD_PENDING] !== 0 ||
-      (z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)
-    ) {
-      return;
-    }
-    if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) this.ev[Vm.KSWAPD_WAKE]++;
-  }
-
-  /**
-   * kswapd's balance_pgdat, for every node: shrinks until each zone's free memory reaches its
-   * high watermark. Returns the pages freed.
-   */
+  /** kswapd's balance_pgdat, for every node: shrinks each zone to its high mark; pages freed. */
   kswapd(): number {
-    Atomics.store(this.h, Hdr.KSWAPD_PENDING, 0);
-    let want = 0;
-    for (const z of this.zones) {
-      want += Math.max(0, (z[Zone.WMARK_HIGH] as number) - (z[Zone.NR_FREE] as number));
-    }
-    if (want === 0) return 0;
-    this.ev[Vm.PAGEOUTRUN]++;
-    const freed = this.shrinkAll(want);
-    // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
-    if (freed > 0) this.drainAll();
-    return freed;
+    return reclaim.kswapd(this);
   }
 
-  /** Direct reclaim: shrinkers, then the per-cpu lists. Returns pages made free. */
-  private directReclaim(nrPages: number): number {
-    return this.shrinkAll(nrPages) + this.drainAll();
+  /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
+  waitsFor(order: number, gfp: number): boolean {
+    return reclaim.waitsFor(this, order, gfp);
+  }
+
+  /** Whether this context may block now to wait for another cpu to free something. */
+  mayBlock(): boolean {
+    return reclaim.mayBlock(this);
+  }
+
+  /** Whether a wait without blocking could be woken: another cpu online over a shared buffer. */
+  othersCouldFree(): boolean {
+    return reclaim.othersCouldFree(this);
+  }
+
+  /** The free wait queue's sequence number, read before a try an asynchronous wait follows. */
+  freeSeq(): number {
+    return reclaim.freeSeq(this);
+  }
+
+  /** Counts a context in (+1) or out (-1) of the free wait queue's waiters. */
+  addWaiter(d: number): void {
+    reclaim.addWaiter(this, d);
+  }
+
+  /** Waits without blocking for a free after `seq` (or `ms`); false at once if nobody could free. */
+  waitForFree(seq: number, ms: number): Promise<boolean> {
+    return reclaim.waitForFree(this, seq, ms);
   }
 
   /* ------------------------------------------------------------------ freeing */
@@ -1135,6 +931,11 @@ export class BuddyAllocator {
     this.freeOneBlock(this.zones[nid] as Int32Array, pfn, order);
     this.unlockZone(nid);
     if (this.smp) this.wakeWaiters();
+  }
+
+  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
+  private wakeWaiters(): void {
+    wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
   }
 
   /** Returns the pfn behind `addr` if it is the head of an allocated order-`order` block. */
