@@ -33,31 +33,60 @@
  *   interleave  the policy's nodes in turn             all
  *   __GFP_THISNODE: the preferred node only.
  *
+ * Files of the page allocator:
+ *   buddy.ts         this class: free lists, zone locks, per-cpu lists, allocation (the
+ *                    order-0 fast path, memory policies, the zonelist walk), freeing and its
+ *                    misuse checks, counters and reports
+ *   reclaim.ts       the slow path once the free lists cannot serve a request: kswapd,
+ *                    reserves, shrinkers, direct reclaim, sleeping for other cpus' frees,
+ *                    __GFP_NOFAIL
+ *   verify.ts        verify(): the invariants below
+ *   watermarks.ts    min/low/high, per-cpu list sizes, the watermark check's alloc flags
+ *   gfp.ts           GFP bits; fragmentation.ts: the extfrag and unusable indices
+ *
  * Invariants (verify() reports them by id):
- *   BUDDY-1  a free block of order k starts at a pfn divisible by 2^k, inside its zone
- *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k,
- *            and its length is nr_free[k]
+ *   LAYOUT-1 the header carries Layout.MAGIC, Layout.VERSION and this instance's geometry
+ *            (page shift, max order, pages, first managed pfn, cpus, nodes, mem_map offset,
+ *            header words); memory/layout.ts gives the words
+ *   LAYOUT-2 the reserved pages cover the header and the mem_map
+ *   LAYOUT-3 per-cpu lists: batch >= 1 and high >= batch; each zone: 0 <= min <= low <= high
+ *            <= its pages + 2 * low
+ *   NODE-1   the zones tile the managed frames in node order, each as its node's geometry
+ *            says (with a buffer per node, from the start of its window); no block crosses
+ *            a zone's end
+ *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
+ *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page
+ *            (PgFlag.PCP, order 0), or is an all-zero tail of exactly one such block
+ *   MEMMAP-2 the frames of the reserved part, and those of the holes between node windows,
+ *            are all zero (they belong to nobody)
+ *   BUDDY-1  a block of order k (free, allocated or per-cpu) starts at a pfn divisible by
+ *            2^k and ends inside memory
+ *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k
+ *            inside its zone, and its length is nr_free[k]
  *   BUDDY-3  no free block's buddy is a free block of the same order (they would have merged)
  *   BUDDY-4  a zone's nrFree == sum_k nr_free[k] << k
- *   NODE-1   the zones tile the managed frames in node order, no block crosses a zone's end
- *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
- *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page (PgFlag.PCP), or is an
- *            all-zero tail of exactly one such block
- *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages whose
- *            length is its count, all of the list's node
+ *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages
+ *            of the list's node whose length is its count, and the lists hold every frame
+ *            marked PCP
  *
- * Concurrency (instances with more than one cpu; the lock order is in ARCHITECTURE.md):
- *   zone lock       (one per node) the zone's free_area[] (lists and nr_free), nrFree, the
- *                   frames of its free blocks (BUDDY state and links), and the zone's per-cpu
- *                   lists of cpus that are offline. Never two at once (verify: node order).
- *                   A block leaves the lock already marked HEAD (or PCP): no other cpu ever
- *                   sees a frame between states.
- *   no lock         a cpu's own per-cpu list and event counters: only that cpu touches them
- *                   while it is online (the order-0 fast paths). Another cpu that wants the
- *                   pages posts CpuRequest.DRAIN_PAGES; the owner serves it at its next free
- *                   or slow-path allocation. offlineCpu() drains an offline cpu's list itself.
- *   Atomics         kswapdPending, cpu states and requests.
+ * Locks (instances with more than one cpu; one context alone takes none):
+ *   zone lock       (Zone.LOCK, one per node) the zone's free_area[] (lists and nr_free),
+ *                   nrFree, the frames of its free blocks (BUDDY state and links), and the
+ *                   zone's per-cpu lists of cpus that are offline. A block leaves the lock
+ *                   already marked HEAD (or PCP): no other cpu ever sees a frame between
+ *                   states.
+ *   no lock         a cpu's own per-cpu lists, its numastat and event counters: only that cpu
+ *                   touches them while it is online (the order-0 fast paths). Another cpu
+ *                   that wants the pages posts CpuRequest.DRAIN_PAGES; the owner serves it at
+ *                   its next free or slow-path allocation. offlineCpu() drains an offline
+ *                   cpu's lists itself.
+ *   Atomics         kswapdPending, the free wait queue (FREE_SEQ, FREE_WAITERS), cpu states
+ *                   and requests.
  *   context-local   the memory policy and the interleave position (Linux: per task).
+ * Lock order: the zone locks come last, after every other lock of the buffer (the whole
+ * order is in ARCHITECTURE.md, "Lock order"). Never two zone locks at once, except verify(),
+ * which takes them all in node order. Nothing outside this layer runs under one: shrinkers,
+ * log lines and fault injection run with none held.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  */
@@ -854,10 +883,7 @@ export class BuddyAllocator {
 
   /* ------------------------------------------------------------------ reclaim and sleeping */
 
-  /*
-   * The entry points of reclaim.ts, for the layers above (the work is there: one line each
-   * here, the details beside the code).
-   */
+  /* The entry points of reclaim.ts for the layers above; the work and its details are there. */
 
   /** Registers a shrinker run by reclaim (slab caches give back empty slabs through it). */
   registerShrinker(shrinker: Shrinker): void {
