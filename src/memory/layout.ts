@@ -19,7 +19,9 @@
  * Invariants (verify() reports them by id):
  *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
  *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
- * (LAYOUT-1 also covers the other geometry words; the page allocator checks both.)
+ * (LAYOUT-1 also covers the other geometry words.) The page allocator's verify() checks
+ * both, and LAYOUT-3 and MEMMAP-1..2 over the same header and mem_map: the header of
+ * src/page/buddy.ts lists every id it reports.
  */
 
 /*

@@ -108,7 +108,7 @@ export class PhysMem {
   readonly wordViews: readonly Int32Array[];
   /** True when each node is a buffer of its own (compared `=== true`: see SLUB's `smp`). */
   readonly split: boolean;
-  /** Header words (layout.ts H_*). */
+  /** Header words (their indices: layout.ts, Hdr and the per-cpu and zone bases). */
   readonly header: Int32Array;
   /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
   readonly frames: Int32Array;
