@@ -522,20 +522,10 @@ export class VmemArena implements SlabArena {
     // one the rotor kept from being released goes back now).
     if (this.segs[ROTOR * Seg.WORDS + Seg.APREV] !== SEG0) this.advance(ROTOR, SEG0);
     const s = this.segs;
-    const b = this.bounds;
     let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
     while (sp !== SEG0) {
       const nextSpan = s[sp * Seg.WORDS + Seg.KNEXT] as number;
-      const seg = s[sp * Seg.WORDS + Seg.ANEXT] as number;
-      const imported = ((s[sp * Seg.WORDS + Seg.TYPE] as number) & SegType.IMPORTED) !== 0;
-      const start = b[seg * Bound.WORDS + Bound.START] as number;
-      const size = (b[seg * Bound.WORDS + Bound.END] as number) - start;
-      this.freelistDelete(seg);
-      this.spanDestroy(seg);
-      if (imported && this.releaseFn !== null) {
-        this.nReleases++;
-        this.releaseFn(start, size);
-      }
+      this.spanRelease(s[sp * Seg.WORDS + Seg.ANEXT] as number);
       sp = nextSpan;
     }
   }
@@ -1225,22 +1215,7 @@ export class VmemArena implements SlabArena {
       vsp = seg;
       this.freelistInsert(seg);
     }
-    if (
-      this.releaseFn !== null &&
-      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.IMPORTED) !==
-        0 &&
-      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.SPAN) !==
-        0
-    ) {
-      const spanStart = b[vsp * Bound.WORDS + Bound.START] as number;
-      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - spanStart;
-      this.freelistDelete(vsp);
-      this.spanDestroy(vsp);
-      this.nReleases++;
-      this.releaseFn(spanStart, size);
-    }
+    if (this.releaseFn !== null) this.releaseIfWhole(vsp);
   }
 
   /**
@@ -1267,23 +1242,7 @@ export class VmemArena implements SlabArena {
     } else if (s[vnext * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
       vsp = vnext;
     }
-    if (
-      vsp !== NIL &&
-      this.releaseFn !== null &&
-      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.IMPORTED) !==
-        0 &&
-      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.SPAN) !==
-        0
-    ) {
-      const start = b[vsp * Bound.WORDS + Bound.START] as number;
-      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - start;
-      this.freelistDelete(vsp);
-      this.spanDestroy(vsp);
-      this.nReleases++;
-      this.releaseFn(start, size);
-    }
+    if (vsp !== NIL && this.releaseFn !== null) this.releaseIfWhole(vsp);
   }
 
   /** Throws the KmemError for a free that does not match an allocation (cold path). */
@@ -1372,6 +1331,46 @@ export class VmemArena implements SlabArena {
     s[knext * Seg.WORDS + Seg.KPREV] = kprev;
     this.segDestroy(vsp);
     this.segDestroy(span);
+  }
+
+  /**
+   * With a release function: gives back the span of the free segment vsp if vsp is all of
+   * it and the span was imported (the end of vmem_xfree and of vmem_advance). vsp then lies
+   * between its span's marker and the next span's (or record 0, a SPAN too).
+   */
+  private releaseIfWhole(vsp: number): void {
+    const s = this.segs;
+    if (
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+        0 &&
+      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.SPAN) !==
+        0
+    ) {
+      this.spanRelease(vsp);
+    }
+  }
+
+  /**
+   * Removes the span whose one free segment is vsp (still on its freelist) and, if it was
+   * imported, gives it back through the release function.
+   */
+  private spanRelease(vsp: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const imported =
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+      0;
+    const start = b[vsp * Bound.WORDS + Bound.START] as number;
+    const size = (b[vsp * Bound.WORDS + Bound.END] as number) - start;
+    this.freelistDelete(vsp);
+    this.spanDestroy(vsp);
+    if (imported && this.releaseFn !== null) {
+      this.nReleases++;
+      this.releaseFn(start, size);
+    }
   }
 
   private checkNoOverlap(what: string, base: number, size: number): void {
