@@ -35,7 +35,15 @@
  * - Spans are kept in address order (illumos appends them); the hash grows as it fills
  *   instead of being rescaled by a timer.
  *
- * Invariants (verify() reports these ids):
+ * Files:
+ *   arena.ts     VmemArena: options, the public entry points, the allocation policies,
+ *                freeing, spans, import and release
+ *   segments.ts  the segment store it extends: records, the arena list, freelists, hash
+ *   qcache.ts    the quantum caches (their invariants, QCACHE-1..2, are in its header)
+ *   verify.ts    verify(): the invariants below, then the quantum caches'
+ *   layout.ts    record layouts and the bit arithmetic
+ *
+ * Invariants (verify() reports these ids, and QCACHE-1..2 of qcache.ts):
  *  VMEM-1: the arena list is a consistent doubly linked ring through record 0 holding each
  *          record in use once (span markers, segments, the rotor); the others are on the
  *          free-record list
