@@ -221,7 +221,7 @@ export class BuddyAllocator {
   private numaLocal = 0;
   /** Every cpu's per-cpu lists, pcps[cpu * nrNodes + node], for draining and verify(). */
   private readonly pcps: Int32Array[] = [];
-  /** @internal */
+  /** @internal The cpus (contexts) the instance admits. */
   readonly nrCpus: number;
   /** The memory policy (context-local, as Linux's is per task) and its node mask. */
   private policy: number = Mpol.LOCAL;
