@@ -62,7 +62,7 @@ export {
   SLAB_RED_ZONE,
   SLAB_STORE_USER,
   SLAB_TRACE,
-} from "./slab/index.js";
+} from "./slub/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,

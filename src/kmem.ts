@@ -76,7 +76,7 @@ import {
   SlabAllocator,
   type SlabCacheInfo,
   SlabFlag,
-} from "./slab/index.js";
+} from "./slub/index.js";
 import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
 /** Options of {@link Kmem}. */

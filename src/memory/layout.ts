@@ -354,7 +354,7 @@ export function bootCacheBase(nrCpus: number, nrNodes: number): number {
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //  | flags    | order    | next pfn | prev pfn | owner-specific words: a slab's cache,      |
 //  |          |          |          |          | freelist and counters; a vmalloc page's    |
-//  |          |          |          |          | area (see slab/ and vm/)                   |
+//  |          |          |          |          | area (see slub/ and vm/)                   |
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a

@@ -69,10 +69,10 @@ import {
   failslabHits,
   KmemCache,
   parseCacheArgs,
-} from "../slab/cache.js";
+} from "../slub/cache.js";
 import { lock, unlock } from "../sync/index.js";
-import { type CacheGeometry, calculateAlignment } from "../slab/layout.js";
-import type { SlabCacheInfo } from "../slab/slub.js";
+import { type CacheGeometry, calculateAlignment } from "../slub/layout.js";
+import type { SlabCacheInfo } from "../slub/slub.js";
 
 const enum Slob {
   /** Bytes per unit. */

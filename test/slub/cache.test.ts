@@ -18,7 +18,7 @@ import {
   calculateGeometry,
   calculateOrder,
   objectsPerSlab,
-} from "../../src/slab/layout.js";
+} from "../../src/slub/layout.js";
 import { assertMisuse } from "../helpers.js";
 
 function mk(bytes = 4 << 20) {

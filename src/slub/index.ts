@@ -1,4 +1,4 @@
-/* The slab layer: object caches over page blocks (SLUB design). */
+/* SLUB: object caches over page blocks (Linux mm/slub.c). */
 export { type CacheBackend, checkCtor, type Ctor, KmemCache } from "./cache.js";
 export {
   Desc,
