@@ -62,7 +62,7 @@ export {
   SLAB_RED_ZONE,
   SLAB_STORE_USER,
   SLAB_TRACE,
-} from "./slub/index.js";
+} from "./slab-common/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,

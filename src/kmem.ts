@@ -71,12 +71,11 @@ import {
   type CacheOptions,
   checkCtor,
   type Ctor,
-  descriptorWords,
   KmemCache,
-  SlabAllocator,
   type SlabCacheInfo,
   SlabFlag,
-} from "./slub/index.js";
+} from "./slab-common/index.js";
+import { descriptorWords, SlabAllocator } from "./slub/index.js";
 import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
 /** Options of {@link Kmem}. */

@@ -16,7 +16,8 @@ import { describe } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { LargeKmalloc } from "./large.js";
-import { type KmemCache, type SlabAllocator, SlabFlag } from "../slub/index.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
+import type { SlabAllocator } from "../slub/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
 export const ZERO_SIZE_PTR = 16;

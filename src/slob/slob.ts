@@ -65,14 +65,16 @@ import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memo
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import {
   type CacheBackend,
+  type CacheGeometry,
+  CacheName,
+  calculateAlignment,
   type Ctor,
   failslabHits,
   KmemCache,
   parseCacheArgs,
-} from "../slub/cache.js";
+  type SlabCacheInfo,
+} from "../slab-common/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { type CacheGeometry, calculateAlignment } from "../slub/layout.js";
-import type { SlabCacheInfo } from "../slub/slub.js";
 
 const enum Slob {
   /** Bytes per unit. */
@@ -144,7 +146,7 @@ const enum CacheDesc {
   /** Big caches: the order of their page blocks, else -1. */
   ORDER = 7,
   NAME = 8,
-  NAME_BYTES = 48,
+  NAME_BYTES = CacheName.BYTES,
   /** Header[Hdr.CACHE_SERIAL] when the descriptor was written (a handle's identity). */
   SERIAL = NAME + NAME_BYTES / 4,
   WORDS = SERIAL + 1,

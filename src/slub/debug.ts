@@ -7,8 +7,8 @@
  */
 
 import { hex } from "../errors.js";
-import type { KmemCache } from "./cache.js";
-import { Poison, SlabFlag, Track } from "./layout.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
+import { Poison, Track } from "./layout.js";
 
 /** What a check found: where (offset from the object), what byte, what was expected. */
 export interface Damage {

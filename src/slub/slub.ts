@@ -86,7 +86,18 @@ import {
 } from "../memory/index.js";
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { type Ctor, failslabHits, KmemCache, parseCacheArgs } from "./cache.js";
+import {
+  type CacheGeometry,
+  calculateAlignment,
+  type Ctor,
+  debugFlags,
+  encodeCacheName,
+  failslabHits,
+  KmemCache,
+  parseCacheArgs,
+  type SlabCacheInfo,
+  SlabFlag,
+} from "../slab-common/index.js";
 import {
   CallSites,
   checkPadding,
@@ -103,50 +114,19 @@ import {
   trackIndex,
 } from "./debug.js";
 import {
-  type CacheGeometry,
   CpuSlot,
-  calculateAlignment,
   calculateGeometry,
   cpuSlotBase,
   descriptorAlign,
   sheafCapacity,
   Desc,
-  debugFlags,
   descriptorWords,
-  encodeCacheName,
   NodeRec,
   nodeRecIndex,
   remoteWords,
   Poison,
-  SlabFlag,
   Track,
 } from "./layout.js";
-
-/** Options of createCache. */
-export interface CacheOptions {
-  /** Alignment of objects: a power of two (default 8). */
-  align?: number;
-  /** SLAB_* flags. */
-  flags?: number;
-  /** Called once per object when a slab is built; a freed object keeps its constructed state. */
-  ctor?: Ctor;
-}
-
-/** Per-cache figures, as stats() and slabinfo show them. */
-export interface SlabCacheInfo {
-  name: string;
-  objectSize: number;
-  size: number;
-  activeObjects: number;
-  totalObjects: number;
-  slabs: number;
-  objectsPerSlab: number;
-  pagesPerSlab: number;
-  /** Objects set aside as corrupt. */
-  quarantined: number;
-  /** Names of caches merged into this one. */
-  aliases: string[];
-}
 
 export interface SlabOptions {
   /** slub_debug letters applied to every cache. */

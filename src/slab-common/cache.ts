@@ -12,23 +12,36 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { checkInteger, checkKnownKeys, checkNodeArg, describe, hex } from "../errors.js";
-import type { FaultAttr } from "../fault/index.js";
-import { Gfp } from "../page/gfp.js";
-import type { LogFn } from "../page/index.js";
-import {
-  type CacheGeometry,
-  checkAlign,
-  encodeCacheName,
-  SLAB_USER_FLAGS,
-  SlabFlag,
-} from "./layout.js";
+import { checkNodeArg } from "../errors.js";
+import { Gfp } from "../page/index.js";
+import { SlabFlag } from "./flags.js";
 
 /**
  * A constructor: called with an object's address to put it in its constructed state (SLUB:
  * once per object when a slab is built; SLOB: at every allocation).
  */
 export type Ctor = (addr: number) => void;
+
+/**
+ * The geometry a handle carries: the object and slot sizes, and how an allocator lays
+ * objects out in its slabs (SLUB's calculate_sizes fills every field; SLOB only the sizes,
+ * alignment and order).
+ */
+export interface CacheGeometry {
+  objectSize: number;
+  size: number;
+  align: number;
+  offset: number;
+  redLeft: number;
+  inuse: number;
+  track: number;
+  order: number;
+  objects: number;
+  bitmap: number;
+  /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
+  remote: number;
+  minPartial: number;
+}
 
 /** @internal What a handle calls: the allocator that owns the cache (SLUB or SLOB). */
 export interface CacheBackend {
@@ -214,82 +227,4 @@ export class KmemCache {
   toString(): string {
     return `KmemCache(${JSON.stringify(this.name)}, ${this.objectSize} bytes)`;
   }
-}
-
-/** Checks a ctor option. */
-export function checkCtor(ctor: unknown): Ctor | null {
-  if (ctor === undefined || ctor === null) return null;
-  if (typeof ctor !== "function") {
-    throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
-  }
-  return ctor as Ctor;
-}
-
-/** createCache's arguments, validated (what SLUB and SLOB both accept). */
-export interface CacheArgs {
-  name: string;
-  /** The name as UTF-8, as descriptors store it. */
-  nameBytes: Uint8Array;
-  size: number;
-  align: number;
-  flags: number;
-  ctor: Ctor | null;
-}
-
-const CREATE_KEYS = ["align", "flags", "ctor"] as const;
-
-/**
- * Checks createCache's arguments: a name of at most Desc.NAME_BYTES - 1 bytes, a size in
- * 1..maxSize, known option keys, a power-of-two align up to a page (default 8), known flags,
- * a ctor function. Throws TypeError/RangeError naming the argument.
- */
-export function parseCacheArgs(
-  name: unknown,
-  size: unknown,
-  options: unknown,
-  pageSize: number,
-  maxSize: number,
-): CacheArgs {
-  const nameBytes = encodeCacheName(name);
-  checkInteger("size", size);
-  if (size < 1 || size > maxSize) {
-    throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
-  }
-  let opts: { align?: unknown; flags?: unknown; ctor?: unknown } = {};
-  if (options !== undefined) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
-    }
-    checkKnownKeys("createCache", options, CREATE_KEYS);
-    opts = options as typeof opts;
-  }
-  const align = opts.align === undefined ? 8 : checkAlign(opts.align, pageSize);
-  let flags = 0;
-  if (opts.flags !== undefined) {
-    checkInteger("flags", opts.flags);
-    if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
-      throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
-    }
-    flags = opts.flags;
-  }
-  const ctor = checkCtor(opts.ctor);
-  return { name: name as string, nameBytes, size, align, flags, ctor };
-}
-
-/**
- * should_failslab's filters, then should_fail_ex with the object size: __GFP_NOFAIL is never
- * failed, ignoreGfpWait spares requests that may reclaim, cacheFilter limits it to
- * SLAB_FAILSLAB caches. Shared by SLUB and SLOB; the caller counts what it injects.
- */
-export function failslabHits(
-  attr: FaultAttr,
-  gfp: number,
-  size: number,
-  cacheFlags: number,
-  log: LogFn | null,
-): boolean {
-  if ((gfp & Gfp.NOFAIL) !== 0) return false;
-  if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
-  if (attr.cacheFilter && (cacheFlags & SlabFlag.FAILSLAB) === 0) return false;
-  return attr.shouldFail(size, (gfp & Gfp.NOWARN) === 0 ? log : null);
 }

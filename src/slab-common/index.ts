@@ -1,0 +1,28 @@
+/* What every object allocator (SLUB, SLOB) shares: the cache handle, flags, checks. */
+export type { SlabCacheInfo } from "./allocator.js";
+export { type CacheBackend, type CacheGeometry, type Ctor, KmemCache } from "./cache.js";
+export {
+  type CacheArgs,
+  CacheName,
+  type CacheOptions,
+  checkAlign,
+  checkCtor,
+  encodeCacheName,
+  parseCacheArgs,
+} from "./create.js";
+export { failslabHits } from "./failslab.js";
+export {
+  calculateAlignment,
+  debugFlags,
+  SLAB_CONSISTENCY_CHECKS,
+  SLAB_FAILSLAB,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_NO_MERGE,
+  SLAB_POISON,
+  SLAB_RECLAIM_ACCOUNT,
+  SLAB_RED_ZONE,
+  SLAB_STORE_USER,
+  SLAB_TRACE,
+  SLAB_USER_FLAGS,
+  SlabFlag,
+} from "./flags.js";
