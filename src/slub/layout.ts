@@ -43,6 +43,7 @@
  * zones are 0xbb around a free object and 0xcc around an allocated one; padding is 0x5a.
  */
 
+import { Pg } from "../memory/index.js";
 import {
   type CacheGeometry,
   CacheName,
@@ -61,6 +62,35 @@ export const enum Poison {
   RED_INACTIVE = 0xbb,
   /** SLUB_RED_ACTIVE: red zones of an allocated object. */
   RED_ACTIVE = 0xcc,
+}
+
+// A slab's head frame (flags HEAD | SLAB) uses the mem_map entry's owner words as SLUB's
+// struct slab; the frame's next/prev link the slab on its node's partial list:
+//  16         20         24                  28         32
+//  +----------+----------+---------+--------+----------+
+//  | cache id | freelist | inuse   | state  | bitmap   |   freelist: first free object, 0 = none;
+//  |          |          | (16 b)  | (16 b) | (<= 32   |   bitmap: allocated objects, when the
+//  +----------+----------+---------+--------+----------+   slab has at most 32 (else on the slab)
+export const enum SlubPg {
+  /** Id of the cache the slab belongs to. */
+  CACHE = Pg.OWNER + 0,
+  /** Address of the first object on the slab's own freelist, 0 if none. */
+  FREELIST = Pg.OWNER + 1,
+  /** inuse (low 16 bits: objects not on the slab's own freelist) | SlabState << 16. */
+  COUNTERS = Pg.OWNER + 2,
+  /** The allocation bitmap, for slabs of at most 32 objects. */
+  BITMAP = Pg.OWNER + 3,
+}
+
+/** State bits of a slab, in the high half of its SlubPg.COUNTERS word. */
+export const enum SlabState {
+  INUSE_MASK = 0xffff,
+  /** the slab is some cpu's slab: its free objects are on that cpu's freelist */
+  FROZEN = 1 << 16,
+  /** the slab is on its cache's partial list */
+  PARTIAL = 1 << 17,
+  /** corruption was found in it: set aside, never allocated from again */
+  QUARANTINED = 1 << 18,
 }
 
 // Cache descriptor: the shared words, then one slot per cpu, in managed memory (an object of

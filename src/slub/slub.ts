@@ -81,7 +81,6 @@ import {
   Pg,
   PgFlag,
   type PhysMem,
-  SlabState,
   Vm,
 } from "../memory/index.js";
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
@@ -125,6 +124,8 @@ import {
   nodeRecIndex,
   remoteWords,
   Poison,
+  SlabState,
+  SlubPg,
   Track,
 } from "./layout.js";
 
@@ -992,7 +993,7 @@ export class SlabAllocator {
   private takeOne(c: KmemCache, pfn: number): number {
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    const obj = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
+    const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
     const start = pfn * this.pageSize + c.redLeft;
     const fp = obj + c.offset;
     const next = obj === 0 ? 0 : (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
@@ -1015,8 +1016,8 @@ export class SlabAllocator {
     // Another cpu flips a free object's bit only in a double free, which it undoes at once:
     // caught in that moment, the object is not handed out, and the slab is set aside.
     else if (!this.setBitShared(wi, c.remote, m)) return this.setListSlabAside(c, pfn, obj);
-    f[i + Pg.SLAB_FREELIST] = next;
-    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) + 1;
+    f[i + SlubPg.FREELIST] = next;
+    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) + 1;
     this.place(c, pfn);
     return obj;
   }
@@ -1030,8 +1031,8 @@ export class SlabAllocator {
     if (obj !== 0) this.reportFreelist(c, obj);
     const i = pfn * Frame.WORDS;
     const f = this.f;
-    if (((f[i + Pg.SLAB_COUNTERS] as number) & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
-    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+    if (((f[i + SlubPg.COUNTERS] as number) & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
+    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
     return 0;
   }
 
@@ -1179,7 +1180,7 @@ export class SlabAllocator {
     const rd = c.remote;
     const w = wi < 0 ? m : this.phys.word(wi);
     const state = wi < 0 || rd === 0 ? w : w ^ this.phys.word(wi + rd);
-    if ((state & m) !== 0 || this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.realId) {
+    if ((state & m) !== 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
       this.badSheafObject(c, obj, n);
     }
     // This cpu's own bitmap for its cpu slab (or the one bitmap of one cpu): a plain flip.
@@ -1258,12 +1259,12 @@ export class SlabAllocator {
         this.lockNode(c, n);
         try {
           const i = cur * Frame.WORDS;
-          const fl = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
-          const counters = f[i + Pg.SLAB_COUNTERS] as number;
+          const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
+          const counters = f[i + SlubPg.COUNTERS] as number;
           if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
             // Objects freed to the cpu slab by the slow path meanwhile.
-            f[i + Pg.SLAB_FREELIST] = 0;
-            f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
+            f[i + SlubPg.FREELIST] = 0;
+            f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
             cpu[CpuSlot.FREELIST] = fl;
             got = true;
           } else {
@@ -1352,7 +1353,7 @@ export class SlabAllocator {
    */
   resizeInPlace(addr: number, size: number, zero: boolean): void {
     const head = this.slabOf(addr);
-    const c = this.cacheById(this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number) as KmemCache;
+    const c = this.cacheById(this.f[head * Frame.WORDS + SlubPg.CACHE] as number) as KmemCache;
     const old = this.origSize(c, addr);
     if (old < 0) {
       if (zero) this.phys.fill(0, addr + size, addr + this.objectSizeOf(c));
@@ -1391,9 +1392,9 @@ export class SlabAllocator {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
-    f[i + Pg.SLAB_CACHE] = c.realId;
-    f[i + Pg.SLAB_COUNTERS] = 0;
-    f[i + Pg.SLAB_BITMAP] = 0;
+    f[i + SlubPg.CACHE] = c.realId;
+    f[i + SlubPg.COUNTERS] = 0;
+    f[i + SlubPg.BITMAP] = 0;
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
     if (c.bitmap >= 0) {
@@ -1407,7 +1408,7 @@ export class SlabAllocator {
       const next = k + 1 < c.objects ? obj + c.size : 0;
       this.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
     }
-    f[i + Pg.SLAB_FREELIST] = first;
+    f[i + SlubPg.FREELIST] = first;
     if (c.debug !== 0) this.initDebugSlab(c, addr);
     if (c.ctor !== null) {
       try {
@@ -1459,10 +1460,10 @@ export class SlabAllocator {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const cpu = c.cpu;
-    const counters = f[i + Pg.SLAB_COUNTERS] as number;
-    cpu[CpuSlot.FREELIST] = (f[i + Pg.SLAB_FREELIST] as number) >>> 0;
-    f[i + Pg.SLAB_FREELIST] = 0;
-    f[i + Pg.SLAB_COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
+    const counters = f[i + SlubPg.COUNTERS] as number;
+    cpu[CpuSlot.FREELIST] = (f[i + SlubPg.FREELIST] as number) >>> 0;
+    f[i + SlubPg.FREELIST] = 0;
+    f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
     const start = pfn * this.pageSize + c.redLeft;
     cpu[CpuSlot.SLAB] = pfn;
     cpu[CpuSlot.START] = start;
@@ -1485,7 +1486,7 @@ export class SlabAllocator {
     cpu[CpuSlot.FREELIST] = 0;
     cpu[CpuSlot.START] = 0;
     cpu[CpuSlot.BITMAP] = 0;
-    let counters = f[i + Pg.SLAB_COUNTERS] as number;
+    let counters = f[i + SlubPg.COUNTERS] as number;
     if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
     // Splice the cpu freelist in front of the slab's own.
     let n = 0;
@@ -1508,17 +1509,17 @@ export class SlabAllocator {
     }
     if (head !== 0) {
       const fp = tail + c.offset;
-      this.phys.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
-      f[i + Pg.SLAB_FREELIST] = head;
+      this.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      f[i + SlubPg.FREELIST] = head;
     }
     counters = (counters - n) & ~SlabState.FROZEN;
-    f[i + Pg.SLAB_COUNTERS] = counters;
+    f[i + SlubPg.COUNTERS] = counters;
     this.place(c, pfn);
   }
 
   /** Files an unfrozen slab by how full it is (its node's list_lock held). */
   private place(c: KmemCache, pfn: number): void {
-    const counters = this.f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+    const counters = this.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
     if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
     const inuse = counters & SlabState.INUSE_MASK;
     const onPartial = (counters & SlabState.PARTIAL) !== 0;
@@ -1554,7 +1555,7 @@ export class SlabAllocator {
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     dv[at] = pfn;
     dv[at + 1]++;
-    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) | SlabState.PARTIAL;
+    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
   }
 
   private removePartial(c: KmemCache, pfn: number): void {
@@ -1570,7 +1571,7 @@ export class SlabAllocator {
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
     dv[at + 1]--;
-    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) & ~SlabState.PARTIAL;
+    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
   }
 
   /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
@@ -1593,10 +1594,10 @@ export class SlabAllocator {
     const i = pfn * Frame.WORDS;
     const f = this.f;
     f[i + Pg.FLAGS] = PgFlag.HEAD;
-    f[i + Pg.SLAB_CACHE] = 0;
-    f[i + Pg.SLAB_FREELIST] = 0;
-    f[i + Pg.SLAB_COUNTERS] = 0;
-    f[i + Pg.SLAB_BITMAP] = 0;
+    f[i + SlubPg.CACHE] = 0;
+    f[i + SlubPg.FREELIST] = 0;
+    f[i + SlubPg.COUNTERS] = 0;
+    f[i + SlubPg.BITMAP] = 0;
     f[i + Pg.NEXT] = 0;
     f[i + Pg.PREV] = 0;
     this.buddy.freePages(pfn * this.pageSize, c.order);
@@ -1642,7 +1643,7 @@ export class SlabAllocator {
         `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
       );
     }
-    const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
+    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
       const owner = this.cacheById(id);
       throw new KmemError(
@@ -1660,13 +1661,13 @@ export class SlabAllocator {
       this.freeObjectSmp(this.slabCache(head), head, addr);
       return;
     }
-    const c = this.caches[this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number] as KmemCache;
+    const c = this.caches[this.f[head * Frame.WORDS + SlubPg.CACHE] as number] as KmemCache;
     this.freeObject(c, head, addr);
   }
 
   /** The cache of the slab at `head` (the real one). */
   private slabCache(head: number): KmemCache {
-    const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
+    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     const c = this.caches[id];
     if (c !== undefined && c !== null && (this.smp === false || c.dv[Desc.SERIAL] === c.serial))
       return c;
@@ -1704,7 +1705,7 @@ export class SlabAllocator {
     if (head === 0) {
       throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not a slab object`);
     }
-    const id = this.f[head * Frame.WORDS + Pg.SLAB_CACHE] as number;
+    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
       const owner = this.cacheById(id);
       throw new KmemError(
@@ -1873,9 +1874,9 @@ export class SlabAllocator {
     const f = this.f;
     const i = head * Frame.WORDS;
     const fp = addr + c.offset;
-    this.phys.setWord(fp >>> 2, (f[i + Pg.SLAB_FREELIST] as number) ^ c.secret ^ bswap32(fp));
-    f[i + Pg.SLAB_FREELIST] = addr;
-    f[i + Pg.SLAB_COUNTERS] = (f[i + Pg.SLAB_COUNTERS] as number) - 1;
+    this.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+    f[i + SlubPg.FREELIST] = addr;
+    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
     this.place(c, head);
   }
 
@@ -1936,12 +1937,12 @@ export class SlabAllocator {
   /* ------------------------------------------------------------------ bitmap */
 
   /**
-   * Index in `words` of the first word of slab `pfn`'s bitmap: its frame's SLAB_BITMAP word,
+   * Index in `words` of the first word of slab `pfn`'s bitmap: its frame's SlubPg.BITMAP word,
    * or the words at the slab's end. One array for both, so the callers have one path.
    */
   private bitmapWord(c: KmemCache, pfn: number): number {
     return c.bitmap < 0
-      ? this.memmapWord + pfn * Frame.WORDS + Pg.SLAB_BITMAP
+      ? this.memmapWord + pfn * Frame.WORDS + SlubPg.BITMAP
       : (pfn * this.pageSize + c.bitmap) >>> 2;
   }
 
@@ -1993,8 +1994,7 @@ export class SlabAllocator {
     const n = this.slabNode(pfn);
     this.lockNode(c, n);
     try {
-      this.f[i + Pg.SLAB_COUNTERS] =
-        (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+      this.f[i + SlubPg.COUNTERS] = (this.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
       this.deactivate(c, cpu);
     } finally {
       this.unlockNode(c, n);
@@ -2019,7 +2019,7 @@ export class SlabAllocator {
   }
 
   private isSetAside(c: KmemCache, head: number, obj: number): boolean {
-    const counters = this.f[head * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+    const counters = this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number;
     return (
       (counters & SlabState.QUARANTINED) !== 0 &&
       this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
@@ -2040,10 +2040,9 @@ export class SlabAllocator {
       else c.dv[Desc.QUARANTINED]++;
       this.phys.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
       const i = head * Frame.WORDS;
-      const counters = this.f[i + Pg.SLAB_COUNTERS] as number;
+      const counters = this.f[i + SlubPg.COUNTERS] as number;
       if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
-      this.f[i + Pg.SLAB_COUNTERS] =
-        (this.f[i + Pg.SLAB_COUNTERS] as number) | SlabState.QUARANTINED;
+      this.f[i + SlubPg.COUNTERS] = (this.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
       if (c.cpu[CpuSlot.SLAB] === head) this.deactivate(c, c.cpu);
     } finally {
       this.unlockNode(c, n);
@@ -2114,7 +2113,7 @@ export class SlabAllocator {
     let pfn = c.dv[this.partialAt[n] as number] as number;
     while (pfn !== 0) {
       const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
-      if (((f[pfn * Frame.WORDS + Pg.SLAB_COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
+      if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
         this.removePartial(c, pfn);
         this.discardSlab(c, pfn);
       }
@@ -2133,7 +2132,7 @@ export class SlabAllocator {
     for (let p = this.firstPfn; p < this.totalPages;) {
       const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
       const order = f[p * Frame.WORDS + Pg.ORDER] as number;
-      if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + Pg.SLAB_CACHE] === c.realId) {
+      if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + SlubPg.CACHE] === c.realId) {
         this.discardSlab(c, p);
       }
       p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
@@ -2284,7 +2283,7 @@ export class SlabAllocator {
       const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
       const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
       if ((flags & PgFlag.SLAB) !== 0) {
-        const id = f[pfn * Frame.WORDS + Pg.SLAB_CACHE] as number;
+        const id = f[pfn * Frame.WORDS + SlubPg.CACHE] as number;
         const c = this.caches[id];
         if (c === null || c === undefined || c.id !== c.realId)
           corrupt("SLAB-1", `slab at frame ${pfn} names cache id ${id}, which does not exist`);
@@ -2348,10 +2347,10 @@ export class SlabAllocator {
           `partial list of ${c.name} for node ${nid} holds frame ${p}, of another node`,
         );
       }
-      const counters = f[p * Frame.WORDS + Pg.SLAB_COUNTERS] as number;
+      const counters = f[p * Frame.WORDS + SlubPg.COUNTERS] as number;
       if (
         ((f[p * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) === 0 ||
-        f[p * Frame.WORDS + Pg.SLAB_CACHE] !== c.id
+        f[p * Frame.WORDS + SlubPg.CACHE] !== c.id
       ) {
         corrupt("SLAB-4", `partial list of ${c.name} holds frame ${p}, not one of its slabs`);
       }
@@ -2447,7 +2446,7 @@ export class SlabAllocator {
         }
         const flags =
           pfn > 0 && pfn < this.totalPages ? (this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) : 0;
-        if ((flags & PgFlag.SLAB) === 0 || this.f[pfn * Frame.WORDS + Pg.SLAB_CACHE] !== c.id) {
+        if ((flags & PgFlag.SLAB) === 0 || this.f[pfn * Frame.WORDS + SlubPg.CACHE] !== c.id) {
           corrupt(
             "SLAB-9",
             `cache ${c.name}'s cpu slab on cpu ${id} is frame ${pfn}, not one of its slabs`,
@@ -2487,7 +2486,7 @@ export class SlabAllocator {
         const off = obj - (head * this.pageSize + c.redLeft);
         if (
           head === 0 ||
-          this.f[head * Frame.WORDS + Pg.SLAB_CACHE] !== c.id ||
+          this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.id ||
           off < 0 ||
           off >= c.span ||
           off % c.size !== 0
@@ -2520,7 +2519,7 @@ export class SlabAllocator {
     const inSheaf = sheaves.get(pfn) ?? new Set<number>();
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    const counters = f[i + Pg.SLAB_COUNTERS] as number;
+    const counters = f[i + SlubPg.COUNTERS] as number;
     const base = pfn * this.pageSize;
     const start = base + c.redLeft;
     const end = start + c.objects * c.size;
@@ -2564,7 +2563,7 @@ export class SlabAllocator {
       }
       return n;
     };
-    const own = walk((f[i + Pg.SLAB_FREELIST] as number) >>> 0, "the freelist");
+    const own = walk((f[i + SlubPg.FREELIST] as number) >>> 0, "the freelist");
     if ((counters & SlabState.INUSE_MASK) !== c.objects - own) {
       corrupt(
         "SLAB-2",
