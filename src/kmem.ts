@@ -75,7 +75,7 @@ import {
   type SlabCacheInfo,
   SlabFlag,
 } from "./slab-common/index.js";
-import { descriptorWords, SlabAllocator } from "./slub/index.js";
+import { descriptorWords, SlubAllocator } from "./slub/index.js";
 import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
 
 /** Options of {@link Kmem}. */
@@ -267,7 +267,7 @@ export class Kmem {
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  private readonly slab: SlabAllocator | SlobAllocator;
+  private readonly slab: SlubAllocator | SlobAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
   private readonly km: Kmalloc | SlobAllocator;
   /** Which object allocator serves kmalloc and createCache. */
@@ -323,7 +323,7 @@ export class Kmem {
           this.slab = slob;
           this.km = slob;
         } else {
-          const slub = new SlabAllocator(
+          const slub = new SlubAllocator(
             phys,
             this.buddy,
             { debug: this.debug, initOnAlloc: this.initOnAlloc, initOnFree, log },
@@ -336,7 +336,7 @@ export class Kmem {
         // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go
         // back to the shared lists, as offlineCpu does; no cache's list_lock may be held.
         const held =
-          attach.reopen && this.slab instanceof SlabAllocator ? this.slab.heldListLock() : null;
+          attach.reopen && this.slab instanceof SlubAllocator ? this.slab.heldListLock() : null;
         if (held !== null) {
           throw new Error(
             `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,
@@ -426,7 +426,7 @@ export class Kmem {
       this.slab = slob;
       this.km = slob;
     } else {
-      const slub = new SlabAllocator(this.phys, this.buddy, {
+      const slub = new SlubAllocator(this.phys, this.buddy, {
         debug: this.debug,
         initOnAlloc: this.initOnAlloc,
         initOnFree,

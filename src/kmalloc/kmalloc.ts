@@ -17,7 +17,7 @@ import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { LargeKmalloc } from "./large.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
-import type { SlabAllocator } from "../slub/index.js";
+import type { SlubAllocator } from "../slub/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
 export const ZERO_SIZE_PTR = 16;
@@ -39,7 +39,7 @@ function className(size: number): string {
 }
 
 export class Kmalloc {
-  private readonly slab: SlabAllocator;
+  private readonly slab: SlubAllocator;
   private readonly large: LargeKmalloc;
   private readonly mem: PhysMem;
   private readonly pageSize: number;
@@ -51,7 +51,7 @@ export class Kmalloc {
   readonly maxCacheSize: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
-  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator, fresh = true) {
+  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlubAllocator, fresh = true) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
     this.mem = phys;

@@ -129,7 +129,7 @@ import {
   Track,
 } from "./layout.js";
 
-export interface SlabOptions {
+export interface SlubOptions {
   /** slub_debug letters applied to every cache. */
   debug: string;
   initOnAlloc: boolean;
@@ -166,7 +166,7 @@ function randomSecret(): number {
   return (secrets[--secretsLeft] as number) | 1;
 }
 
-export class SlabAllocator {
+export class SlubAllocator {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly f: Int32Array;
@@ -238,7 +238,7 @@ export class SlabAllocator {
   constructor(
     phys: PhysMem,
     buddy: BuddyAllocator,
-    options: SlabOptions,
+    options: SlubOptions,
     fresh = true,
     ctors: ReadonlyMap<string, Ctor> = new Map(),
   ) {
