@@ -72,6 +72,7 @@ import {
   checkCtor,
   type Ctor,
   KmemCache,
+  type ObjectAllocator,
   type SlabCacheInfo,
   SlabFlag,
 } from "./slab-common/index.js";
@@ -267,7 +268,7 @@ export class Kmem {
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  private readonly slab: SlubAllocator | SlobAllocator;
+  private readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
   private readonly km: Kmalloc | SlobAllocator;
   /** Which object allocator serves kmalloc and createCache. */

@@ -16,8 +16,7 @@ import { describe } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { LargeKmalloc } from "./large.js";
-import { type KmemCache, SlabFlag } from "../slab-common/index.js";
-import type { SlubAllocator } from "../slub/index.js";
+import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
 export const ZERO_SIZE_PTR = 16;
@@ -39,7 +38,7 @@ function className(size: number): string {
 }
 
 export class Kmalloc {
-  private readonly slab: SlubAllocator;
+  private readonly slab: KmallocBackend;
   private readonly large: LargeKmalloc;
   private readonly mem: PhysMem;
   private readonly pageSize: number;
@@ -51,7 +50,7 @@ export class Kmalloc {
   readonly maxCacheSize: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
-  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlubAllocator, fresh = true) {
+  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: KmallocBackend, fresh = true) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
     this.mem = phys;

@@ -14,6 +14,7 @@
 
 import { checkNodeArg } from "../errors.js";
 import { Gfp } from "../page/index.js";
+import type { ObjectAllocator } from "./allocator.js";
 import { SlabFlag } from "./flags.js";
 
 /**
@@ -41,17 +42,6 @@ export interface CacheGeometry {
   /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
   remote: number;
   minPartial: number;
-}
-
-/** @internal What a handle calls: the allocator that owns the cache (SLUB or SLOB). */
-export interface CacheBackend {
-  alloc(c: KmemCache, gfp: number, size: number): number;
-  allocNode(c: KmemCache, gfp: number, size: number, nid: number): number;
-  nodeCount(): number;
-  free(c: KmemCache, addr: number): void;
-  shrink(c: KmemCache): number;
-  destroy(c: KmemCache): void;
-  badGfp(gfp: unknown): never;
 }
 
 /** @internal What a handle knows beyond its geometry. */
@@ -131,13 +121,13 @@ export class KmemCache {
   /** @internal This context's cpu slot in the real cache's descriptor. */
   readonly cpu: Int32Array;
   /** @internal */
-  readonly slab: CacheBackend;
+  readonly slab: ObjectAllocator;
   /** @internal Set by destroy(). */
   dead = false;
 
   /** @internal Built by the slab allocator; callers get handles from createCache. */
   constructor(
-    slab: CacheBackend,
+    slab: ObjectAllocator,
     name: string,
     objectSize: number,
     desc: number,

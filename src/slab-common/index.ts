@@ -1,6 +1,6 @@
 /* What every object allocator (SLUB, SLOB) shares: the cache handle, flags, checks. */
-export type { SlabCacheInfo } from "./allocator.js";
-export { type CacheBackend, type CacheGeometry, type Ctor, KmemCache } from "./cache.js";
+export type { KmallocBackend, ObjectAllocator, SlabCacheInfo } from "./allocator.js";
+export { type CacheGeometry, type Ctor, KmemCache } from "./cache.js";
 export {
   type CacheArgs,
   CacheName,

@@ -64,13 +64,13 @@ import { LargeKmalloc } from "../kmalloc/large.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import {
-  type CacheBackend,
   type CacheGeometry,
   CacheName,
   calculateAlignment,
   type Ctor,
   failslabHits,
   KmemCache,
+  type ObjectAllocator,
   parseCacheArgs,
   type SlabCacheInfo,
 } from "../slab-common/index.js";
@@ -167,7 +167,7 @@ function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
 
-export class SlobAllocator implements CacheBackend {
+export class SlobAllocator implements ObjectAllocator {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
@@ -1050,17 +1050,20 @@ export class SlobAllocator implements CacheBackend {
     }
   }
 
-  /** SLOB keeps no empty pages: nothing to shrink. */
+  /**
+   * kmem_cache_shrink: the pages given back. A page goes back the moment its last block is
+   * freed (slobFree), so SLOB never holds one a shrink could free: 0, as Linux's SLOB.
+   */
   shrink(_c: KmemCache): number {
     return 0;
   }
 
-  /** The shrinker's view: nothing to give back either. */
+  /** Reclaim's shrink of every cache: 0 pages, for the same reason as shrink. */
   shrinkAll(_nrToScan: number): number {
     return 0;
   }
 
-  /** No per-cpu state: nothing to drain when a cpu goes offline. */
+  /** cpu hotplug: SLOB keeps nothing per cpu (no cpu slab, no sheaf), so a dead cpu left 0. */
   drainCpu(_cpu: number): number {
     return 0;
   }

@@ -92,6 +92,7 @@ import {
   debugFlags,
   encodeCacheName,
   failslabHits,
+  type KmallocBackend,
   KmemCache,
   parseCacheArgs,
   type SlabCacheInfo,
@@ -166,7 +167,7 @@ function randomSecret(): number {
   return (secrets[--secretsLeft] as number) | 1;
 }
 
-export class SlubAllocator {
+export class SlubAllocator implements KmallocBackend {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly f: Int32Array;
