@@ -53,7 +53,7 @@ import {
   unusableIndexMilli,
   type Watermarks,
 } from "./page/index.js";
-import { badSize, Kmalloc, ZERO_SIZE_PTR } from "./kmalloc/index.js";
+import { badSize, Kmalloc, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
   extfragIndexReport,
@@ -270,7 +270,7 @@ export class Kmem {
   /** The object allocator: SLUB's, or SLOB's. */
   private readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
-  private readonly km: Kmalloc | SlobAllocator;
+  private readonly km: KmallocApi;
   /** Which object allocator serves kmalloc and createCache. */
   readonly slabAllocator: "slub" | "slob";
   private readonly vm: Vmalloc;

@@ -59,8 +59,7 @@
 
 import { describe, hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
-import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
-import { LargeKmalloc } from "../kmalloc/large.js";
+import { type KmallocApi, krealloc, LargeKmalloc, ZERO_SIZE_PTR } from "../kmalloc/index.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import {
@@ -167,7 +166,7 @@ function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
 
-export class SlobAllocator implements ObjectAllocator {
+export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
@@ -867,23 +866,13 @@ export class SlobAllocator implements ObjectAllocator {
       : (this.cacheOf(id) as KmemCache).objectSize;
   }
 
-  /** krealloc: in place while the block holds `size`, else move. */
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
-    if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
-    const ks = this.ksize(addr);
-    if (size === 0) {
-      this.kfree(addr);
-      return ZERO_SIZE_PTR;
-    }
-    if (size <= ks) {
-      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.phys.fill(0, addr + size, addr + ks);
-      return addr;
-    }
-    const moved = this.kmalloc(size, gfp);
-    if (moved === 0) return 0;
-    this.phys.copy(moved, addr, ks);
-    this.kfree(addr);
-    return moved;
+    return krealloc(this, this.phys, addr, size, gfp, initOnAlloc);
+  }
+
+  /** SLOB keeps no requested size: only the zeroing past `size`. */
+  resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void {
+    if (zero) this.phys.fill(0, addr + size, addr + usable);
   }
 
   private isSlobPage(addr: number): boolean {
