@@ -44,13 +44,28 @@ export interface CacheGeometry {
   minPartial: number;
 }
 
-/** @internal What a handle knows beyond its geometry. */
-export interface CacheHandleExtra {
+/**
+ * @internal What an allocator builds a handle from: the fields of the same names (below),
+ * the geometry's fields, and `slab`, the allocator itself.
+ */
+export interface KmemCacheInit {
+  slab: ObjectAllocator;
+  name: string;
+  objectSize: number;
+  desc: number;
+  id: number;
+  realId: number;
+  geometry: CacheGeometry;
+  secret: number;
+  flags: number;
+  ctor: Ctor | null;
   hasCtor: boolean;
+  dv: Int32Array;
+  cpu: Int32Array;
+  slotIndex: Uint16Array;
   sheafCap: number;
   serial: number;
   ownSerial: number;
-  /** Each node's list_lock name in errors (SLUB; SLOB has its one lock). */
   nodeLockNames: readonly string[];
 }
 
@@ -74,13 +89,13 @@ export class KmemCache {
   coreObjectSize: number;
   /** @internal Free pointer offset from the object. */
   readonly offset: number;
-  /** @internal */
+  /** @internal Bytes of left red zone before the object (Z). */
   readonly redLeft: number;
   /** @internal End of object and right red zone, from the object. */
   readonly inuse: number;
   /** @internal Offset of the track records (U), from the object. */
   readonly track: number;
-  /** @internal */
+  /** @internal Slabs are blocks of 2^order pages. */
   readonly order: number;
   /** @internal Objects per slab. */
   readonly objects: number;
@@ -120,57 +135,44 @@ export class KmemCache {
   readonly dv: Int32Array;
   /** @internal This context's cpu slot in the real cache's descriptor. */
   readonly cpu: Int32Array;
-  /** @internal */
+  /** @internal The allocator that made the cache (SLUB or SLOB), which the methods call. */
   readonly slab: ObjectAllocator;
   /** @internal Set by destroy(). */
   dead = false;
 
-  /** @internal Built by the slab allocator; callers get handles from createCache. */
-  constructor(
-    slab: ObjectAllocator,
-    name: string,
-    objectSize: number,
-    desc: number,
-    id: number,
-    realId: number,
-    geometry: CacheGeometry,
-    secret: number,
-    flags: number,
-    ctor: Ctor | null,
-    dv: Int32Array,
-    cpu: Int32Array,
-    slotIndex: Uint16Array,
-    extra: CacheHandleExtra,
-  ) {
-    this.slab = slab;
-    this.name = name;
-    this.objectSize = objectSize;
-    this.size = geometry.size;
-    this.desc = desc;
-    this.id = id;
-    this.realId = realId;
-    this.coreObjectSize = geometry.objectSize;
-    this.offset = geometry.offset;
-    this.redLeft = geometry.redLeft;
-    this.inuse = geometry.inuse;
-    this.track = geometry.track;
-    this.order = geometry.order;
-    this.objects = geometry.objects;
-    this.bitmap = geometry.bitmap;
-    this.remote = geometry.remote;
-    this.slotIndex = slotIndex;
-    this.span = geometry.objects * geometry.size;
-    this.secret = secret;
-    this.flags = flags;
-    this.debug = flags & SlabFlag.DEBUG_MASK;
-    this.ctor = ctor;
-    this.hasCtor = extra.hasCtor;
-    this.sheafCap = extra.sheafCap;
-    this.serial = extra.serial;
-    this.ownSerial = extra.ownSerial;
-    this.nodeLockNames = extra.nodeLockNames;
-    this.dv = dv;
-    this.cpu = cpu;
+  /** @internal Built by the object allocator; callers get handles from createCache. */
+  constructor(init: KmemCacheInit) {
+    // Every handle gets its fields in this one order: one hidden class for the fast paths.
+    const g = init.geometry;
+    this.slab = init.slab;
+    this.name = init.name;
+    this.objectSize = init.objectSize;
+    this.size = g.size;
+    this.desc = init.desc;
+    this.id = init.id;
+    this.realId = init.realId;
+    this.coreObjectSize = g.objectSize;
+    this.offset = g.offset;
+    this.redLeft = g.redLeft;
+    this.inuse = g.inuse;
+    this.track = g.track;
+    this.order = g.order;
+    this.objects = g.objects;
+    this.bitmap = g.bitmap;
+    this.remote = g.remote;
+    this.slotIndex = init.slotIndex;
+    this.span = g.objects * g.size;
+    this.secret = init.secret;
+    this.flags = init.flags;
+    this.debug = init.flags & SlabFlag.DEBUG_MASK;
+    this.ctor = init.ctor;
+    this.hasCtor = init.hasCtor;
+    this.sheafCap = init.sheafCap;
+    this.serial = init.serial;
+    this.ownSerial = init.ownSerial;
+    this.nodeLockNames = init.nodeLockNames;
+    this.dv = init.dv;
+    this.cpu = init.cpu;
   }
 
   /** Allocates one object; returns its address, or 0 if memory cannot be had. */
@@ -210,6 +212,7 @@ export class KmemCache {
     this.slab.destroy(this);
   }
 
+  /** @internal */
   private deadCache(op: string): never {
     throw new TypeError(`${op}: cache ${JSON.stringify(this.name)} was destroyed`);
   }

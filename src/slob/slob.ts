@@ -333,28 +333,26 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       minPartial: 0,
     };
     const id = dv[CacheDesc.ID] as number;
-    return new KmemCache(
-      this,
+    return new KmemCache({
+      slab: this,
       name,
-      size,
+      objectSize: size,
       desc,
       id,
-      id,
+      realId: id,
       geometry,
-      0,
-      dv[CacheDesc.FLAGS] as number,
+      secret: 0,
+      flags: dv[CacheDesc.FLAGS] as number,
       ctor,
+      hasCtor: false,
       dv,
-      dv,
-      NO_SLOTS,
-      {
-        hasCtor: false,
-        sheafCap: 0,
-        serial: dv[CacheDesc.SERIAL] as number,
-        ownSerial: dv[CacheDesc.SERIAL] as number,
-        nodeLockNames: ["slob_lock"],
-      },
-    );
+      cpu: dv,
+      slotIndex: NO_SLOTS,
+      sheafCap: 0,
+      serial: dv[CacheDesc.SERIAL] as number,
+      ownSerial: dv[CacheDesc.SERIAL] as number,
+      nodeLockNames: ["slob_lock"],
+    });
   }
 
   /** This context's handle of cache `id` (made in any context), or null. */

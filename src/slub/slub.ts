@@ -429,22 +429,22 @@ export class SlubAllocator implements KmallocBackend {
     const sheafCap =
       (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, this.pageSize);
     dv[Desc.SHEAF_CAP] = sheafCap;
-    const c = new KmemCache(
-      this,
+    const c = new KmemCache({
+      slab: this,
       name,
-      g.objectSize,
+      objectSize: g.objectSize,
       desc,
       id,
-      id,
-      g,
+      realId: id,
+      geometry: g,
       secret,
       flags,
       ctor,
       dv,
-      this.cpuView(desc),
-      this.slotTable(g),
-      this.extra(desc, name, ctor !== null, sheafCap),
-    );
+      cpu: this.cpuView(desc),
+      slotIndex: this.slotTable(g),
+      ...this.extra(desc, name, ctor !== null, sheafCap),
+    });
     this.caches[id] = c;
     return c;
   }
@@ -515,46 +515,28 @@ export class SlubAllocator implements KmallocBackend {
     if (aliasOf !== 0) {
       const realId = this.phys.word((aliasOf >>> 2) + Desc.ID);
       const real = this.cacheById(realId) as KmemCache;
-      c = new KmemCache(
-        this,
-        name,
-        this.phys.word(w + Desc.OBJECT_SIZE),
-        desc,
-        id,
-        real.id,
-        this.geometryOf(real.dv),
-        real.secret,
-        real.flags,
-        null,
-        real.dv,
-        real.cpu,
-        real.slotIndex,
-        {
-          ...this.extra(aliasOf, real.name, false, real.sheafCap),
-          serial: real.serial,
-          ownSerial: this.phys.word(w + Desc.SERIAL),
-        },
-      );
+      const size = this.phys.word(w + Desc.OBJECT_SIZE);
+      c = this.aliasHandle(real, name, size, desc, id, this.phys.word(w + Desc.SERIAL));
     } else {
       const dv = this.descriptorView(desc);
       const g = this.geometryOf(dv);
       const hasCtor = dv[Desc.CTOR_ID] !== 0;
-      c = new KmemCache(
-        this,
+      c = new KmemCache({
+        slab: this,
         name,
-        g.objectSize,
+        objectSize: g.objectSize,
         desc,
         id,
-        id,
-        g,
-        dv[Desc.SECRET] as number,
-        dv[Desc.FLAGS] as number,
-        hasCtor ? (this.ctors.get(name) ?? null) : null,
+        realId: id,
+        geometry: g,
+        secret: dv[Desc.SECRET] as number,
+        flags: dv[Desc.FLAGS] as number,
+        ctor: hasCtor ? (this.ctors.get(name) ?? null) : null,
         dv,
-        this.cpuView(desc),
-        this.slotTable(g),
-        this.extra(desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
-      );
+        cpu: this.cpuView(desc),
+        slotIndex: this.slotTable(g),
+        ...this.extra(desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
+      });
     }
     this.caches[id] = c;
     return c;
@@ -767,28 +749,43 @@ export class SlubAllocator implements KmallocBackend {
       real.dv[Desc.OBJECT_SIZE] = size;
       for (const h of this.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
     }
-    const c = new KmemCache(
-      this,
-      name,
-      size,
-      desc,
-      id,
-      real.id,
-      this.geometryOf(real.dv),
-      real.secret,
-      real.flags,
-      null,
-      real.dv,
-      real.cpu,
-      real.slotIndex,
-      {
-        ...this.extra(real.desc, real.name, false, real.sheafCap),
-        serial: real.serial,
-        ownSerial: dv[Desc.SERIAL] as number,
-      },
-    );
+    const c = this.aliasHandle(real, name, size, desc, id, dv[Desc.SERIAL] as number);
     this.caches[id] = c;
     return c;
+  }
+
+  /**
+   * The handle of an alias of `real`: its own name, object size, descriptor, id and serial;
+   * the geometry, views and locks of `real`.
+   */
+  private aliasHandle(
+    real: KmemCache,
+    name: string,
+    size: number,
+    desc: number,
+    id: number,
+    ownSerial: number,
+  ): KmemCache {
+    return new KmemCache({
+      slab: this,
+      name,
+      objectSize: size,
+      desc,
+      id,
+      realId: real.id,
+      geometry: this.geometryOf(real.dv),
+      secret: real.secret,
+      flags: real.flags,
+      ctor: null,
+      hasCtor: false,
+      dv: real.dv,
+      cpu: real.cpu,
+      slotIndex: real.slotIndex,
+      sheafCap: real.sheafCap,
+      serial: real.serial,
+      ownSerial,
+      nodeLockNames: real.nodeLockNames,
+    });
   }
 
   /** The slot index table of a geometry, shared by caches of the same shape. */
