@@ -77,7 +77,6 @@ import {
   CpuRequest,
   Frame,
   Hdr,
-  HdrOption,
   Pg,
   PgFlag,
   type PhysMem,
@@ -87,14 +86,11 @@ import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js
 import { lock, unlock } from "../sync/index.js";
 import {
   type CacheGeometry,
-  calculateAlignment,
   type Ctor,
   debugFlags,
-  encodeCacheName,
   failslabHits,
   type KmallocBackend,
   KmemCache,
-  parseCacheArgs,
   type SlabCacheInfo,
   SlabFlag,
 } from "../slab-common/index.js";
@@ -116,19 +112,39 @@ import {
 import {
   CpuSlot,
   calculateGeometry,
-  cpuSlotBase,
   descriptorAlign,
-  sheafCapacity,
   Desc,
   descriptorWords,
   NodeRec,
   nodeRecIndex,
-  remoteWords,
   Poison,
   SlabState,
   SlubPg,
   Track,
 } from "./layout.js";
+import {
+  activeObjects,
+  adopt,
+  cacheInfo,
+  checkHandle,
+  cpuSlots,
+  drainCpuCaches,
+  findCacheByName,
+  heldListLockName,
+  initCache,
+  kmemCacheCreate,
+  kmemCacheCreateInternal,
+  kmemCacheDestroy,
+  kmemCacheShrink,
+  listRealCaches,
+  liveCaches,
+  lookupCache,
+  objectSizeOf,
+  randomSecret,
+  registerCacheCtor,
+  shrinkAllCaches,
+  slabPageCounts,
+} from "./registry.js";
 
 export interface SlubOptions {
   /** slub_debug letters applied to every cache. */
@@ -151,26 +167,10 @@ function corrupt(id: string, what: string): never {
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
 
-const UTF8_DECODER = new TextDecoder();
-
-/** Slot index tables by geometry, shared by every instance (they are never written after). */
-const SLOT_TABLES = new Map<string, Uint16Array>();
-
-/** Random words for freelist secrets, drawn from the platform's CSPRNG a batch at a time. */
-const secrets = new Int32Array(64);
-let secretsLeft = 0;
-function randomSecret(): number {
-  if (secretsLeft === 0) {
-    globalThis.crypto.getRandomValues(secrets);
-    secretsLeft = secrets.length;
-  }
-  return (secrets[--secretsLeft] as number) | 1;
-}
-
 export class SlubAllocator implements KmallocBackend {
-  private readonly buddy: BuddyAllocator;
-  private readonly phys: PhysMem;
-  private readonly f: Int32Array;
+  readonly buddy: BuddyAllocator;
+  readonly phys: PhysMem;
+  readonly f: Int32Array;
   /**
    * Several cpus or a buffer per node: the fast paths take their …Smp forms, which reach
    * memory through phys.word()/wordView() and flip bitmap bits with Atomics when there are
@@ -182,39 +182,39 @@ export class SlubAllocator implements KmallocBackend {
    * bigint: some ten instructions when it is true), an explicit compare is one (5% of the
    * kmalloc pair with two cpus).
    */
-  private readonly generic: boolean;
+  readonly generic: boolean;
   /** All of memory with one buffer (what the one-cpu fast paths index); else node 0's. */
-  private readonly words: Int32Array;
+  readonly words: Int32Array;
   /**
    * Memory's bytes through its windows (physmem.ts): the byte at address a is
    * bv[a >>> bs][a & bm]. Words go through phys.word() and its kin.
    */
-  private readonly bv: readonly Uint8Array[];
-  private readonly bs: number;
-  private readonly bm: number;
-  private readonly h: Int32Array;
-  private readonly ev: Int32Array;
-  private readonly pageSize: number;
-  private readonly pageShift: number;
-  private readonly firstPfn: number;
-  private readonly totalPages: number;
-  private readonly maxOrder: number;
-  private readonly cpuId: number;
-  private readonly nrCpus: number;
-  private readonly nrNodes: number;
+  readonly bv: readonly Uint8Array[];
+  readonly bs: number;
+  readonly bm: number;
+  readonly h: Int32Array;
+  readonly ev: Int32Array;
+  readonly pageSize: number;
+  readonly pageShift: number;
+  readonly firstPfn: number;
+  readonly totalPages: number;
+  readonly maxOrder: number;
+  readonly cpuId: number;
+  readonly nrCpus: number;
+  readonly nrNodes: number;
   /** Descriptor word of each node's partial list head (its nr_partial follows). */
-  private readonly partialAt: number[] = [];
+  readonly partialAt: number[] = [];
   /** Descriptor word of each node's list_lock. */
-  private readonly lockAt: number[] = [];
+  readonly lockAt: number[] = [];
   /** Descriptor word of each node's nr_slabs. */
-  private readonly slabsAt: number[] = [];
+  readonly slabsAt: number[] = [];
   /** More than one cpu: locks and atomic bitmaps (one context alone needs neither). */
-  private readonly smp: boolean;
+  readonly smp: boolean;
   /**
    * This context's handles by cache id; null or stale (another context destroyed the cache)
    * entries are rebuilt from the descriptors in memory on use.
    */
-  private readonly caches: (KmemCache | null)[] = [];
+  readonly caches: (KmemCache | null)[] = [];
   /** The boot cache, "kmem_cache", whose objects are the other caches' descriptors. */
   readonly boot: KmemCache;
   /** failslab, or null when off. */
@@ -222,15 +222,15 @@ export class SlubAllocator implements KmallocBackend {
   log: LogFn | null;
   /** Debug flags from the `debug` option, applied to every cache. */
   readonly globalFlags: number;
-  private readonly initOnAlloc: boolean;
-  private readonly initOnFree: boolean;
-  private readonly sites = new CallSites();
+  readonly initOnAlloc: boolean;
+  readonly initOnFree: boolean;
+  readonly sites = new CallSites();
   /** Index in `words` of the mem_map's first word. */
-  private readonly memmapWord: number;
+  readonly memmapWord: number;
   /** Constructors registered in this context, by cache name. */
-  private readonly ctors = new Map<string, Ctor>();
+  readonly ctors = new Map<string, Ctor>();
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
-  private slabMutexDepth = 0;
+  slabMutexDepth = 0;
 
   /**
    * `fresh`: set up the boot cache of a new instance; otherwise open the caches another
@@ -286,25 +286,86 @@ export class SlubAllocator implements KmallocBackend {
         this.maxOrder,
         phys.nrCpus > 1,
       ) as CacheGeometry;
-      this.boot = this.initCache(bootDesc, "kmem_cache", geometry, 0, null, randomSecret());
+      this.boot = initCache(this, bootDesc, "kmem_cache", geometry, 0, null, randomSecret());
       this.h[Hdr.BOOT_CACHE] = bootDesc;
     } else {
       this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-      this.boot = this.adopt(bootDesc);
+      this.boot = adopt(this, bootDesc);
       this.lockSlab();
       try {
-        this.liveCaches();
+        liveCaches(this);
       } finally {
         this.unlockSlab();
       }
     }
-    buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
+    buddy.registerShrinker((nrToScan) => shrinkAllCaches(this, nrToScan));
+  }
+
+  /* ------------------------------------------------------------------ caches (registry.ts) */
+
+  cacheById(id: number): KmemCache | null {
+    return lookupCache(this, id);
+  }
+
+  findByName(name: string): KmemCache | null {
+    return findCacheByName(this, name);
+  }
+
+  registerCtor(name: string, ctor: Ctor): void {
+    registerCacheCtor(this, name, ctor);
+  }
+
+  createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
+    return kmemCacheCreate(this, name, size, options);
+  }
+
+  createCacheInternal(
+    name: string,
+    size: number,
+    align: number,
+    flags: number,
+    ctor: Ctor | null,
+  ): KmemCache | null {
+    return kmemCacheCreateInternal(this, name, size, align, flags, ctor);
+  }
+
+  destroy(c: KmemCache): void {
+    kmemCacheDestroy(this, c);
+  }
+
+  shrink(c: KmemCache): number {
+    return kmemCacheShrink(this, c);
+  }
+
+  shrinkAll(nrToScan: number): number {
+    return shrinkAllCaches(this, nrToScan);
+  }
+
+  drainCpu(cpu: number): number {
+    return drainCpuCaches(this, cpu);
+  }
+
+  realCaches(): KmemCache[] {
+    return listRealCaches(this);
+  }
+
+  info(c: KmemCache): SlabCacheInfo {
+    return cacheInfo(this, c);
+  }
+
+  slabPages(): [number, number] {
+    return slabPageCounts(this);
+  }
+
+  /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
+  heldListLock(): string | null {
+    return heldListLockName(this);
   }
 
   /* ------------------------------------------------------------------ locks */
 
   /** Takes slab_mutex (re-entrant within this context). */
-  private lockSlab(): void {
+  lockSlab(): void {
     if (this.smp === true && this.slabMutexDepth++ === 0) {
       lock(this.h, Hdr.LOCK_SLAB, this.cpuId, "slab_mutex");
       // Others may need slab_mutex to free memory: no allocation sleeps while it is held.
@@ -312,7 +373,7 @@ export class SlubAllocator implements KmallocBackend {
     }
   }
 
-  private unlockSlab(): void {
+  unlockSlab(): void {
     if (this.smp === true && --this.slabMutexDepth === 0) {
       this.buddy.noWait--;
       unlock(this.h, Hdr.LOCK_SLAB, this.cpuId);
@@ -320,18 +381,18 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Takes node `n`'s list_lock of cache `c` (kmem_cache_node.list_lock). */
-  private lockNode(c: KmemCache, n: number): void {
+  lockNode(c: KmemCache, n: number): void {
     if (this.smp === true) {
       lock(c.dv, this.lockAt[n] as number, this.cpuId, c.nodeLockNames[n] as string, this.h);
     }
   }
 
-  private unlockNode(c: KmemCache, n: number): void {
+  unlockNode(c: KmemCache, n: number): void {
     if (this.smp === true) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
   }
 
   /** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
-  private lockAllNodes(c: KmemCache): void {
+  lockAllNodes(c: KmemCache): void {
     let n = 0;
     try {
       for (; n < this.nrNodes; n++) this.lockNode(c, n);
@@ -342,574 +403,20 @@ export class SlubAllocator implements KmallocBackend {
     }
   }
 
-  private unlockAllNodes(c: KmemCache): void {
+  unlockAllNodes(c: KmemCache): void {
     for (let n = this.nrNodes - 1; n >= 0; n--) this.unlockNode(c, n);
   }
 
   /** The node of slab `pfn`: whose list_lock guards it. */
-  private slabNode(pfn: number): number {
+  slabNode(pfn: number): number {
     return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);
   }
 
   /** nr_slabs over every node. */
-  private nrSlabs(c: KmemCache): number {
+  nrSlabs(c: KmemCache): number {
     let n = 0;
     for (const at of this.slabsAt) n += c.dv[at] as number;
     return n;
-  }
-
-  /* ------------------------------------------------------------------ caches */
-
-  /** The smallest id no cache in memory uses (slab_mutex held). */
-  private newId(): number {
-    const used = new Set<number>();
-    for (
-      let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
-      d !== 0;
-      d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-    ) {
-      used.add(this.phys.word((d >>> 2) + Desc.ID));
-    }
-    let id = 0;
-    while (used.has(id)) id++;
-    return id;
-  }
-
-  private descriptorView(desc: number): Int32Array {
-    return this.phys.wordsAt(desc, descriptorWords(this.nrCpus, this.nrNodes));
-  }
-
-  /** Cpu `cpu`'s slot in the descriptor at `desc`. */
-  private cpuView(desc: number, cpu: number = this.cpuId): Int32Array {
-    return this.phys.wordsAt(desc + cpuSlotBase(this.nrCpus, cpu) * 4, CpuSlot.WORDS);
-  }
-
-  /** The handle's extra fields for a real cache at `desc`. */
-  private extra(desc: number, name: string, hasCtor: boolean, sheafCap: number) {
-    return {
-      hasCtor,
-      sheafCap,
-      serial: this.phys.word((desc >>> 2) + Desc.SERIAL),
-      ownSerial: this.phys.word((desc >>> 2) + Desc.SERIAL),
-      nodeLockNames: this.partialAt.map((_, n) =>
-        this.nrNodes === 1
-          ? `the list_lock of cache ${name}`
-          : `the node ${n} list_lock of cache ${name}`,
-      ),
-    };
-  }
-
-  /** Writes a descriptor at `desc`, links it on slab_caches and returns its handle. */
-  private initCache(
-    desc: number,
-    name: string,
-    g: CacheGeometry,
-    flags: number,
-    ctor: Ctor | null,
-    secret: number,
-  ): KmemCache {
-    const { dv, id } = this.startDescriptor(desc, name, g.objectSize);
-    dv[Desc.SIZE] = g.size;
-    dv[Desc.ALIGN] = g.align;
-    dv[Desc.FLAGS] = flags;
-    dv[Desc.OFFSET] = g.offset;
-    dv[Desc.ORDER] = g.order;
-    dv[Desc.OBJECTS] = g.objects;
-    dv[Desc.RED_LEFT] = g.redLeft;
-    dv[Desc.INUSE] = g.inuse;
-    dv[Desc.TRACK] = g.track;
-    dv[Desc.BITMAP] = g.bitmap;
-    dv[Desc.SECRET] = secret;
-    dv[Desc.MIN_PARTIAL] = g.minPartial;
-    dv[Desc.REFCOUNT] = 1;
-    dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
-    // Debug caches check every object on its way in and out: no sheaves (as Linux).
-    // So do all caches of an instance made without per-cpu caching.
-    const percpu = ((this.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
-    const sheafCap =
-      (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, this.pageSize);
-    dv[Desc.SHEAF_CAP] = sheafCap;
-    const c = new KmemCache({
-      slab: this,
-      name,
-      objectSize: g.objectSize,
-      desc,
-      id,
-      realId: id,
-      geometry: g,
-      secret,
-      flags,
-      ctor,
-      dv,
-      cpu: this.cpuView(desc),
-      slotIndex: this.slotTable(g),
-      ...this.extra(desc, name, ctor !== null, sheafCap),
-    });
-    this.caches[id] = c;
-    return c;
-  }
-
-  /**
-   * The words every descriptor has (magic, object size, id, name, serial), linked on
-   * slab_caches (slab_mutex held).
-   */
-  private startDescriptor(
-    desc: number,
-    name: string,
-    objectSize: number,
-  ): { dv: Int32Array; id: number } {
-    const dv = this.descriptorView(desc);
-    dv.fill(0);
-    const id = this.newId();
-    dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
-    dv[Desc.OBJECT_SIZE] = objectSize;
-    dv[Desc.ID] = id;
-    dv[Desc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
-    this.writeName(desc, name);
-    this.linkCache(desc);
-    return { dv, id };
-  }
-
-  private writeName(desc: number, name: string): void {
-    const bytes = encodeCacheName(name);
-    const at = desc + Desc.NAME * 4;
-    const span = this.phys.span(at, Desc.NAME_BYTES);
-    span.fill(0);
-    span.set(bytes);
-  }
-
-  private readName(desc: number): string {
-    const at = desc + Desc.NAME * 4;
-    const span = this.phys.span(at, Desc.NAME_BYTES);
-    const end = span.indexOf(0);
-    return UTF8_DECODER.decode(span.slice(0, end < 0 ? Desc.NAME_BYTES : end));
-  }
-
-  private linkCache(desc: number): void {
-    const head = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    this.phys.setWord((desc >>> 2) + Desc.NEXT, head);
-    this.phys.setWord((desc >>> 2) + Desc.PREV, 0);
-    if (head !== 0) this.phys.setWord((head >>> 2) + Desc.PREV, desc);
-    this.h[Hdr.SLAB_CACHES] = desc;
-  }
-
-  private unlinkCache(desc: number): void {
-    const next = this.phys.word((desc >>> 2) + Desc.NEXT) >>> 0;
-    const prev = this.phys.word((desc >>> 2) + Desc.PREV) >>> 0;
-    if (prev !== 0) this.phys.setWord((prev >>> 2) + Desc.NEXT, next);
-    else this.h[Hdr.SLAB_CACHES] = next;
-    if (next !== 0) this.phys.setWord((next >>> 2) + Desc.PREV, prev);
-  }
-
-  /**
-   * Builds this context's handle for the descriptor at `desc`, which another context (or
-   * this one, before) wrote: geometry and flags from the descriptor, the constructor from
-   * those registered here by name. slab_mutex held (or the instance is being opened).
-   */
-  private adopt(desc: number): KmemCache {
-    const w = desc >>> 2;
-    const id = this.phys.word(w + Desc.ID);
-    const name = this.readName(desc);
-    const aliasOf = this.phys.word(w + Desc.ALIAS_OF) >>> 0;
-    let c: KmemCache;
-    if (aliasOf !== 0) {
-      const realId = this.phys.word((aliasOf >>> 2) + Desc.ID);
-      const real = this.cacheById(realId) as KmemCache;
-      const size = this.phys.word(w + Desc.OBJECT_SIZE);
-      c = this.aliasHandle(real, name, size, desc, id, this.phys.word(w + Desc.SERIAL));
-    } else {
-      const dv = this.descriptorView(desc);
-      const g = this.geometryOf(dv);
-      const hasCtor = dv[Desc.CTOR_ID] !== 0;
-      c = new KmemCache({
-        slab: this,
-        name,
-        objectSize: g.objectSize,
-        desc,
-        id,
-        realId: id,
-        geometry: g,
-        secret: dv[Desc.SECRET] as number,
-        flags: dv[Desc.FLAGS] as number,
-        ctor: hasCtor ? (this.ctors.get(name) ?? null) : null,
-        dv,
-        cpu: this.cpuView(desc),
-        slotIndex: this.slotTable(g),
-        ...this.extra(desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
-      });
-    }
-    this.caches[id] = c;
-    return c;
-  }
-
-  private geometryOf(dv: Int32Array): CacheGeometry {
-    return {
-      objectSize: dv[Desc.OBJECT_SIZE] as number,
-      size: dv[Desc.SIZE] as number,
-      align: dv[Desc.ALIGN] as number,
-      offset: dv[Desc.OFFSET] as number,
-      redLeft: dv[Desc.RED_LEFT] as number,
-      inuse: dv[Desc.INUSE] as number,
-      track: dv[Desc.TRACK] as number,
-      order: dv[Desc.ORDER] as number,
-      objects: dv[Desc.OBJECTS] as number,
-      bitmap: dv[Desc.BITMAP] as number,
-      remote: remoteWords(dv[Desc.OBJECTS] as number, this.smp),
-      minPartial: dv[Desc.MIN_PARTIAL] as number,
-    };
-  }
-
-  /**
-   * This context's handle for cache `id`: the one it has while the descriptor is still the
-   * one it was built for, else rebuilt from memory. null if no cache has that id.
-   */
-  cacheById(id: number): KmemCache | null {
-    const c = this.caches[id];
-    if (c !== undefined && c !== null && (this.smp === false || c.dv[Desc.SERIAL] === c.serial))
-      return c;
-    return this.smp === true ? this.resolve(id) : null;
-  }
-
-  /** Finds cache `id` in memory and builds a handle for it (another context made it). */
-  private resolve(id: number): KmemCache | null {
-    this.lockSlab();
-    try {
-      for (
-        let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
-        d !== 0;
-        d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-      ) {
-        if (this.phys.word((d >>> 2) + Desc.ID) !== id) continue;
-        const known = this.caches[id];
-        if (known !== undefined && known !== null && known.desc === d) {
-          if (known.dv[Desc.SERIAL] === known.serial) return known;
-          known.dead = true;
-        }
-        return this.adopt(d);
-      }
-      const stale = this.caches[id];
-      if (stale !== undefined && stale !== null) stale.dead = true;
-      this.caches[id] = null;
-      return null;
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  /** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
-  heldListLock(): string | null {
-    for (const c of this.liveCaches()) {
-      if (c.id !== c.realId) continue;
-      for (let n = 0; n < this.nrNodes; n++) {
-        if (c.dv[this.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
-      }
-    }
-    return null;
-  }
-
-  /**
-   * Every live cache handle (aliases included), newest first, rebuilt where this context's
-   * is missing or stale. slab_mutex held.
-   */
-  private liveCaches(): KmemCache[] {
-    const out: KmemCache[] = [];
-    const descs: number[] = [];
-    for (
-      let d = (this.h[Hdr.SLAB_CACHES] as number) >>> 0;
-      d !== 0 && descs.length <= this.totalPages;
-      d = this.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-    ) {
-      descs.push(d);
-    }
-    // Real caches first, so that an alias finds its real cache's handle.
-    for (const pass of [0, 1]) {
-      for (const d of descs) {
-        const isAlias = this.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
-        if (isAlias !== (pass === 1)) continue;
-        const id = this.phys.word((d >>> 2) + Desc.ID);
-        const known = this.caches[id];
-        if (
-          known !== undefined &&
-          known !== null &&
-          known.desc === d &&
-          known.dv[Desc.SERIAL] === known.serial
-        ) {
-          continue;
-        }
-        this.adopt(d);
-      }
-    }
-    for (const d of descs) {
-      out.push(this.caches[this.phys.word((d >>> 2) + Desc.ID)] as KmemCache);
-    }
-    // Handles of caches destroyed in another context.
-    this.caches.forEach((c, id) => {
-      if (c !== null && !out.includes(c)) {
-        c.dead = true;
-        this.caches[id] = null;
-      }
-    });
-    return out;
-  }
-
-  /**
-   * Registers the constructor of the cache named `name` for this context: a cache made with
-   * a constructor in another context gets its slabs built here only with it.
-   */
-  registerCtor(name: string, ctor: Ctor): void {
-    this.ctors.set(name, ctor);
-    for (const c of this.caches) if (c !== null && c.name === name && c.hasCtor) c.ctor = ctor;
-  }
-
-  /** kmem_cache_create: validates, merges where SLUB would, else builds a new cache. */
-  createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
-    const {
-      size: objectSize,
-      align,
-      flags,
-      ctor,
-    } = parseCacheArgs(name, size, options, this.pageSize, this.pageSize << (this.maxOrder - 1));
-    this.lockSlab();
-    try {
-      if (this.findByName(name as string) !== null) {
-        throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
-      }
-      const c = this.createCacheInternal(name as string, objectSize, align, flags, ctor);
-      if (c !== null && ctor !== null) this.ctors.set(c.name, ctor);
-      return c;
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  /** createCache after validation; also makes the kmalloc caches. */
-  createCacheInternal(
-    name: string,
-    size: number,
-    align: number,
-    flags: number,
-    ctor: Ctor | null,
-  ): KmemCache | null {
-    flags |= this.globalFlags;
-    this.lockSlab();
-    try {
-      if (ctor === null && (flags & SlabFlag.NEVER_MERGE) === 0) {
-        const real = this.findMergeable(size, align, flags);
-        if (real !== null) return this.createAlias(name, size, real);
-      }
-      const g = calculateGeometry(
-        size,
-        align,
-        flags,
-        ctor !== null,
-        this.pageSize,
-        this.maxOrder,
-        this.smp,
-      );
-      if (g === null)
-        throw new RangeError(
-          `size ${size} does not fit in a slab of at most ${this.maxOrder - 1} orders`,
-        );
-      const desc = this.alloc(this.boot, Gfp.KERNEL, -1) >>> 0;
-      if (desc === 0) return null;
-      return this.initCache(desc, name, g, flags, ctor, randomSecret());
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  /** find_mergeable (mm/slab_common.c): an existing cache this one can share. */
-  private findMergeable(size: number, align: number, flags: number): KmemCache | null {
-    const alignedSize = Math.ceil(size / 8) * 8;
-    const a = calculateAlignment(flags, align, alignedSize);
-    const total = Math.ceil(alignedSize / a) * a;
-    const same = SlabFlag.RECLAIM_ACCOUNT;
-    // Oldest first, as the ids were handed out.
-    for (const c of this.liveCaches().sort((a, b) => a.id - b.id)) {
-      if (c.id !== c.realId || c === this.boot || c.hasCtor) continue;
-      if ((c.flags & SlabFlag.NEVER_MERGE) !== 0) continue;
-      if (total > c.size) continue;
-      if ((flags & same) !== (c.flags & same)) continue;
-      if ((c.size & ~(a - 1)) !== c.size) continue;
-      if (c.size - total >= 8) continue;
-      return c;
-    }
-    return null;
-  }
-
-  private createAlias(name: string, size: number, real: KmemCache): KmemCache | null {
-    const desc = this.alloc(this.boot, Gfp.KERNEL, -1) >>> 0;
-    if (desc === 0) return null;
-    const { dv, id } = this.startDescriptor(desc, name, size);
-    dv[Desc.ALIAS_OF] = real.desc;
-    real.dv[Desc.REFCOUNT]++;
-    if (size > (real.dv[Desc.OBJECT_SIZE] as number)) {
-      // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
-      // have no red zones or poison, so nothing else depends on it.
-      real.dv[Desc.OBJECT_SIZE] = size;
-      for (const h of this.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
-    }
-    const c = this.aliasHandle(real, name, size, desc, id, dv[Desc.SERIAL] as number);
-    this.caches[id] = c;
-    return c;
-  }
-
-  /**
-   * The handle of an alias of `real`: its own name, object size, descriptor, id and serial;
-   * the geometry, views and locks of `real`.
-   */
-  private aliasHandle(
-    real: KmemCache,
-    name: string,
-    size: number,
-    desc: number,
-    id: number,
-    ownSerial: number,
-  ): KmemCache {
-    return new KmemCache({
-      slab: this,
-      name,
-      objectSize: size,
-      desc,
-      id,
-      realId: real.id,
-      geometry: this.geometryOf(real.dv),
-      secret: real.secret,
-      flags: real.flags,
-      ctor: null,
-      hasCtor: false,
-      dv: real.dv,
-      cpu: real.cpu,
-      slotIndex: real.slotIndex,
-      sheafCap: real.sheafCap,
-      serial: real.serial,
-      ownSerial,
-      nodeLockNames: real.nodeLockNames,
-    });
-  }
-
-  /** The slot index table of a geometry, shared by caches of the same shape. */
-  private slotTable(g: CacheGeometry): Uint16Array {
-    const key = `${g.size}/${g.objects}`;
-    let table = SLOT_TABLES.get(key);
-    if (table === undefined) {
-      table = new Uint16Array(Math.ceil((g.objects * g.size) / 8));
-      for (let k = 0; k < g.objects; k++) table[(k * g.size) / 8] = k + 1;
-      SLOT_TABLES.set(key, table);
-    }
-    return table;
-  }
-
-  /** The cache named `name`, made in any context; null if none. */
-  findByName(name: string): KmemCache | null {
-    if (this.smp === false) {
-      for (const c of this.caches) if (c !== null && c.name === name) return c;
-      return null;
-    }
-    this.lockSlab();
-    try {
-      for (const c of this.liveCaches()) if (c.name === name) return c;
-      return null;
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  /** The object size a merge may have raised (read from memory: another context may have). */
-  private objectSizeOf(c: KmemCache): number {
-    return this.smp === true ? (c.dv[Desc.OBJECT_SIZE] as number) : c.coreObjectSize;
-  }
-
-  /** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */
-  private cpuSlots(c: KmemCache): Int32Array[] {
-    const out: Int32Array[] = [];
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      out.push(cpu === this.cpuId ? c.cpu : this.cpuView(c.desc, cpu));
-    }
-    return out;
-  }
-
-  /** Objects allocated and not freed: the sum of every cpu's count. */
-  private activeObjects(c: KmemCache): number {
-    let n = 0;
-    const w = c.desc >>> 2;
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      n += this.phys.word(w + cpuSlotBase(this.nrCpus, cpu) + CpuSlot.ACTIVE);
-    }
-    return n;
-  }
-
-  /** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
-  destroy(c: KmemCache): void {
-    if (c === this.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
-    this.lockSlab();
-    try {
-      this.checkHandle(c, "destroy");
-      const real = this.cacheById(c.realId) as KmemCache;
-      const refs = real.dv[Desc.REFCOUNT] as number;
-      if (refs > 1) {
-        // Other names still use the cache (Linux: the reference count drops, the cache stays).
-        real.dv[Desc.REFCOUNT] = refs - 1;
-        if (c.id === real.id) {
-          real.dv[Desc.NAME_DEAD] = 1;
-          real.dead = true;
-          c.dead = true;
-        } else this.releaseDescriptor(c);
-        return;
-      }
-      // The last reference: the cache itself goes, once no object is live.
-      const active = this.activeObjects(real);
-      if (active > 0) {
-        throw new KmemError(
-          "BUSY",
-          `cache ${JSON.stringify(real.name)} still has ${active} live object(s); free them before destroy()`,
-        );
-      }
-      if (c !== real) this.releaseDescriptor(c);
-      real.dv[Desc.REFCOUNT] = 0;
-      this.lockAllNodes(real);
-      try {
-        for (const slot of this.cpuSlots(real)) {
-          this.flushSheaf(real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
-          this.deactivate(real, slot);
-        }
-        this.discardAll(real);
-      } finally {
-        this.unlockAllNodes(real);
-      }
-      this.releaseDescriptor(real);
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  /** A handle whose cache another context destroyed (or replaced) is dead here too. */
-  private checkHandle(c: KmemCache, op: string): void {
-    if (this.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || this.isGone(c))) {
-      c.dead = true;
-      throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
-    }
-  }
-
-  /**
-   * The handle's name was destroyed in another context: an alias's descriptor released, or
-   * a real cache's name dropped while aliases keep the cache.
-   */
-  private isGone(c: KmemCache): boolean {
-    if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
-    const w = c.desc >>> 2;
-    return (
-      this.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
-      this.phys.word(w + Desc.SERIAL) !== c.ownSerial
-    );
-  }
-
-  private releaseDescriptor(c: KmemCache): void {
-    this.unlinkCache(c.desc);
-    this.phys.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
-    c.dead = true;
-    this.caches[c.id] = null;
-    this.free(this.boot, c.desc);
   }
 
   /* ------------------------------------------------------------------ allocation */
@@ -934,7 +441,7 @@ export class SlubAllocator implements KmallocBackend {
    */
   allocNode(c: KmemCache, gfp: number, size: number, nid: number): number {
     if (nid < 0 || this.nrNodes === 1) return this.alloc(c, gfp, size);
-    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     const cpu = c.cpu;
     const local = nid === this.buddy.localNode;
@@ -952,7 +459,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** One object from a slab of node `nid` (or its fallback), the cpu slab untouched. */
-  private allocSingle(c: KmemCache, gfp: number, size: number, nid: number): number {
+  allocSingle(c: KmemCache, gfp: number, size: number, nid: number): number {
     this.ev[Vm.SLAB_ALLOC_SLOW]++;
     let obj = 0;
     const partial = this.getPartial(c, nid, gfp);
@@ -988,7 +495,7 @@ export class SlubAllocator implements KmallocBackend {
    * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
    * the freelist is damaged (the slab is then set aside).
    */
-  private takeOne(c: KmemCache, pfn: number): number {
+  takeOne(c: KmemCache, pfn: number): number {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
@@ -1025,7 +532,7 @@ export class SlubAllocator implements KmallocBackend {
    * the counters promised an object), takes slab `pfn` off the partial list and sets it
    * aside (list_lock held). Returns 0, takeOne's "no object".
    */
-  private setListSlabAside(c: KmemCache, pfn: number, obj: number): 0 {
+  setListSlabAside(c: KmemCache, pfn: number, obj: number): 0 {
     if (obj !== 0) this.reportFreelist(c, obj);
     const i = pfn * Frame.WORDS;
     const f = this.f;
@@ -1040,7 +547,7 @@ export class SlubAllocator implements KmallocBackend {
    * (get_any_partial). Taken off its list and returned with its node's list_lock held
    * (the caller releases it); 0, with no lock held, if none.
    */
-  private getPartial(c: KmemCache, nid: number, gfp: number): number {
+  getPartial(c: KmemCache, nid: number, gfp: number): number {
     const search = nid < 0 ? this.buddy.localNode : nid;
     const dv = c.dv;
     this.lockNode(c, search);
@@ -1068,8 +575,8 @@ export class SlubAllocator implements KmallocBackend {
     return 0;
   }
 
-  private allocSmp(c: KmemCache, gfp: number, size: number): number {
-    if (c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
+  allocSmp(c: KmemCache, gfp: number, size: number): number {
+    if (c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     return this.slabAllocSmp(c, gfp, size);
   }
@@ -1087,7 +594,7 @@ export class SlubAllocator implements KmallocBackend {
    */
   // obj, next and start stay as the i32 words hold them (negative from 2 GiB up): the
   // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
-  private slabAlloc(c: KmemCache, gfp: number, size: number): number {
+  slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
@@ -1124,7 +631,7 @@ export class SlubAllocator implements KmallocBackend {
    * With several cpus the object's own bit flips with a plain store when its slab has two
    * bitmaps (this cpu owns its cpu slab's own bitmap), with Atomics.or when it has one word.
    */
-  private slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
+  slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
@@ -1162,7 +669,7 @@ export class SlubAllocator implements KmallocBackend {
    * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
    * free (their allocation state clear) but on no freelist; their slabs count them as in use.
    */
-  private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
+  sheafAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
     const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
@@ -1195,7 +702,7 @@ export class SlubAllocator implements KmallocBackend {
    * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
    * every node's).
    */
-  private flushSheaf(c: KmemCache, slot: Int32Array, k: number, locked = false): void {
+  flushSheaf(c: KmemCache, slot: Int32Array, k: number, locked = false): void {
     const n = slot[CpuSlot.SHEAF_COUNT] as number;
     let held = -1;
     let j = 0;
@@ -1221,7 +728,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
-  private deactivateSlot(c: KmemCache, slot: Int32Array): void {
+  deactivateSlot(c: KmemCache, slot: Int32Array): void {
     const pfn = slot[CpuSlot.SLAB] as number;
     if (pfn === 0) return;
     const n = this.slabNode(pfn);
@@ -1234,7 +741,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
-  private flushSlot(c: KmemCache, slot: Int32Array): void {
+  flushSlot(c: KmemCache, slot: Int32Array): void {
     this.flushSheaf(c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
     this.deactivateSlot(c, slot);
   }
@@ -1244,7 +751,7 @@ export class SlubAllocator implements KmallocBackend {
    * meanwhile, a partial slab, or a new slab (allocated without the list_lock held, so that
    * the page allocator's reclaim and a constructor may come back into the slab layer).
    */
-  private allocSlow(c: KmemCache, gfp: number, size: number): number {
+  allocSlow(c: KmemCache, gfp: number, size: number): number {
     this.ev[Vm.SLAB_ALLOC_SLOW]++;
     if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
     const cpu = c.cpu;
@@ -1297,7 +804,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Debug checks, owner tracking and zeroing after an object left the freelist. */
-  private postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
+  postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
     if (c.debug !== 0) {
       const damage =
         checkPoison(this.win(obj), c, obj & this.bm) ??
@@ -1315,14 +822,14 @@ export class SlubAllocator implements KmallocBackend {
       }
     }
     if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && !c.hasCtor) {
-      this.phys.fill(0, obj, obj + this.objectSizeOf(c));
+      this.phys.fill(0, obj, obj + objectSizeOf(this, c));
     }
     if (c.debug !== 0) {
       setRedZones(this.win(obj), c, obj & this.bm, Poison.RED_ACTIVE);
       if (keepsOrigSize(c)) this.setOrigSize(c, obj, size < 0 ? c.coreObjectSize : size);
       if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, obj, 0);
       if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
-        this.log(`TRACE ${c.name} alloc ${hex(obj)} inuse=${this.activeObjects(c)}`);
+        this.log(`TRACE ${c.name} alloc ${hex(obj)} inuse=${activeObjects(this, c)}`);
       }
     }
     return obj;
@@ -1332,7 +839,7 @@ export class SlubAllocator implements KmallocBackend {
    * Records the size a kmalloc object was asked for; with red zones, the bytes from there to
    * the class size become a red zone (SLUB's kmalloc red zone).
    */
-  private setOrigSize(c: KmemCache, obj: number, size: number): void {
+  setOrigSize(c: KmemCache, obj: number, size: number): void {
     this.phys.setWord(origSizeIndex(c, obj), size);
     if ((c.flags & SlabFlag.RED_ZONE) !== 0 && size < c.coreObjectSize) {
       this.phys.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
@@ -1340,7 +847,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** The size recorded for a kmalloc object, or -1 when the cache does not record it. */
-  private origSize(c: KmemCache, obj: number): number {
+  origSize(c: KmemCache, obj: number): number {
     return keepsOrigSize(c) ? this.phys.word(origSizeIndex(c, obj)) : -1;
   }
 
@@ -1351,10 +858,10 @@ export class SlubAllocator implements KmallocBackend {
    */
   resizeInPlace(addr: number, size: number, zero: boolean): void {
     const head = this.slabOf(addr);
-    const c = this.cacheById(this.f[head * Frame.WORDS + SlubPg.CACHE] as number) as KmemCache;
+    const c = lookupCache(this, this.f[head * Frame.WORDS + SlubPg.CACHE] as number) as KmemCache;
     const old = this.origSize(c, addr);
     if (old < 0) {
-      if (zero) this.phys.fill(0, addr + size, addr + this.objectSizeOf(c));
+      if (zero) this.phys.fill(0, addr + size, addr + objectSizeOf(this, c));
       return;
     }
     if (zero && size > old) this.phys.fill(0, addr + old, addr + size);
@@ -1365,7 +872,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
-  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
+  shouldFailSlab(c: KmemCache, gfp: number): boolean {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
@@ -1378,7 +885,7 @@ export class SlubAllocator implements KmallocBackend {
    * policy says), carved into a freelist of objects, each constructed. The slab is nobody
    * else's until it is counted and installed (freeze, or allocSingle).
    */
-  private newSlab(c: KmemCache, gfp: number, nid: number): number {
+  newSlab(c: KmemCache, gfp: number, nid: number): number {
     if (c.hasCtor && c.ctor === null) {
       throw new TypeError(
         `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
@@ -1422,7 +929,7 @@ export class SlubAllocator implements KmallocBackend {
     return pfn;
   }
 
-  private initDebugSlab(c: KmemCache, addr: number): void {
+  initDebugSlab(c: KmemCache, addr: number): void {
     const first = addr + c.redLeft;
     for (let k = 0; k < c.objects; k++) {
       const obj = first + k * c.size;
@@ -1436,7 +943,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Counts a new slab in its cache and makes it this cpu's slab. */
-  private freeze(c: KmemCache, pfn: number): void {
+  freeze(c: KmemCache, pfn: number): void {
     // A constructor that allocated from this cache while the slab was being built, or a
     // shrinker run meanwhile, may have installed another cpu slab: file that one first.
     this.deactivateSlot(c, c.cpu);
@@ -1454,7 +961,7 @@ export class SlubAllocator implements KmallocBackend {
    * Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. The slab's node
    * list_lock held; this cpu has no cpu slab of `c`.
    */
-  private freezeLocked(c: KmemCache, pfn: number): void {
+  freezeLocked(c: KmemCache, pfn: number): void {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const cpu = c.cpu;
@@ -1473,7 +980,7 @@ export class SlubAllocator implements KmallocBackend {
    * slab on the partial list, as empty (given back past min_partial), or as full (on no
    * list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
    */
-  private deactivate(c: KmemCache, slot: Int32Array): void {
+  deactivate(c: KmemCache, slot: Int32Array): void {
     const cpu = slot;
     const pfn = cpu[CpuSlot.SLAB] as number;
     if (pfn === 0) return;
@@ -1516,7 +1023,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Files an unfrozen slab by how full it is (its node's list_lock held). */
-  private place(c: KmemCache, pfn: number): void {
+  place(c: KmemCache, pfn: number): void {
     const counters = this.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
     if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
     const inuse = counters & SlabState.INUSE_MASK;
@@ -1536,13 +1043,13 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
-  private partialOf(pfn: number): number {
+  partialOf(pfn: number): number {
     return this.nrNodes === 1
       ? Desc.PARTIAL_HEAD
       : (this.partialAt[this.buddy.nodeOf(pfn)] as number);
   }
 
-  private addPartial(c: KmemCache, pfn: number): void {
+  addPartial(c: KmemCache, pfn: number): void {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
@@ -1556,7 +1063,7 @@ export class SlubAllocator implements KmallocBackend {
     f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
   }
 
-  private removePartial(c: KmemCache, pfn: number): void {
+  removePartial(c: KmemCache, pfn: number): void {
     const f = this.f;
     const dv = c.dv;
     const i = pfn * Frame.WORDS;
@@ -1573,14 +1080,14 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
-  private slabGauge(c: KmemCache): number {
+  slabGauge(c: KmemCache): number {
     return (c.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0
       ? Vm.NR_SLAB_RECLAIMABLE
       : Vm.NR_SLAB_UNRECLAIMABLE;
   }
 
   /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
-  private discardSlab(c: KmemCache, pfn: number): void {
+  discardSlab(c: KmemCache, pfn: number): void {
     c.dv[this.slabsAt[this.slabNode(pfn)] as number]--;
     this.ev[Vm.SLAB_DISCARD]++;
     this.ev[this.slabGauge(c)] -= 1 << c.order;
@@ -1588,7 +1095,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Clears a slab's frame and gives its pages back. */
-  private freeSlabPages(c: KmemCache, pfn: number): void {
+  freeSlabPages(c: KmemCache, pfn: number): void {
     const i = pfn * Frame.WORDS;
     const f = this.f;
     f[i + Pg.FLAGS] = PgFlag.HEAD;
@@ -1617,7 +1124,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */
-  private slabOfTail(pfn: number): number {
+  slabOfTail(pfn: number): number {
     const f = this.f;
     for (let o = 1; o <= 3; o++) {
       const head = pfn & ~((1 << o) - 1);
@@ -1632,7 +1139,7 @@ export class SlubAllocator implements KmallocBackend {
 
   /** kmem_cache_free: `c` is the cache the caller named. */
   free(c: KmemCache, addr: number): void {
-    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "free");
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "free");
     if (addr >>> 0 !== addr) this.badAddress(addr, c.name);
     const head = this.slabOf(addr);
     if (head === 0) {
@@ -1643,7 +1150,7 @@ export class SlubAllocator implements KmallocBackend {
     }
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
-      const owner = this.cacheById(id);
+      const owner = lookupCache(this, id);
       throw new KmemError(
         "WRONG_CACHE",
         `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
@@ -1664,7 +1171,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** The cache of the slab at `head` (the real one). */
-  private slabCache(head: number): KmemCache {
+  slabCache(head: number): KmemCache {
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     const c = this.caches[id];
     if (c !== undefined && c !== null && (this.smp === false || c.dv[Desc.SERIAL] === c.serial))
@@ -1673,8 +1180,8 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** slabCache when this context's handle for cache `id` is missing or stale. */
-  private slabCacheById(head: number, id: number): KmemCache {
-    const found = this.cacheById(id);
+  slabCacheById(head: number, id: number): KmemCache {
+    const found = lookupCache(this, id);
     if (found === null) {
       throw new KmemError(
         "CORRUPTION",
@@ -1705,7 +1212,7 @@ export class SlubAllocator implements KmallocBackend {
     }
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
-      const owner = this.cacheById(id);
+      const owner = lookupCache(this, id);
       throw new KmemError(
         "WRONG_CACHE",
         `${fn}(${hex(addr)}): the object belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
@@ -1718,7 +1225,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
-  private objectIndex(c: KmemCache, head: number, addr: number): number {
+  objectIndex(c: KmemCache, head: number, addr: number): number {
     const off = addr - (head * this.pageSize + c.redLeft);
     // One unsigned compare for the range, one lookup for "an object starts here".
     const idx =
@@ -1727,14 +1234,14 @@ export class SlubAllocator implements KmallocBackend {
     return idx;
   }
 
-  private notObjectStart(c: KmemCache, head: number, addr: number): never {
+  notObjectStart(c: KmemCache, head: number, addr: number): never {
     throw new KmemError(
       "INVALID_FREE",
       `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
     );
   }
 
-  private freeObject(c: KmemCache, head: number, addr: number): void {
+  freeObject(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
@@ -1767,7 +1274,7 @@ export class SlubAllocator implements KmallocBackend {
    * the check against a free of the same object in another cpu at the same moment. With
    * one cpu and a buffer per node, a plain store through the word's window.
    */
-  private freeObjectSmp(c: KmemCache, head: number, addr: number): void {
+  freeObjectSmp(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
@@ -1802,14 +1309,7 @@ export class SlubAllocator implements KmallocBackend {
    * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
    * sees the first's flip in what the Atomics call returns (and undoes its xor).
    */
-  private clearShared(
-    c: KmemCache,
-    wi: number,
-    rd: number,
-    w: number,
-    m: number,
-    addr: number,
-  ): void {
+  clearShared(c: KmemCache, wi: number, rd: number, w: number, m: number, addr: number): void {
     const ri = wi + rd;
     const view = this.phys.wordView(ri);
     const i = this.phys.wordIndex(ri);
@@ -1826,7 +1326,7 @@ export class SlubAllocator implements KmallocBackend {
    * half of a full sheaf going back to the slabs first; a cache without sheaves frees to
    * the slab at once. The bitmap bit is clear already.
    */
-  private freeRemote(c: KmemCache, head: number, addr: number): void {
+  freeRemote(c: KmemCache, head: number, addr: number): void {
     const cpu = c.cpu;
     const cap = c.sheafCap;
     // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
@@ -1855,7 +1355,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A free of an object that is not allocated (`bit` 0) or was set aside. */
-  private alreadyFree(c: KmemCache, addr: number, bit: number): never {
+  alreadyFree(c: KmemCache, addr: number, bit: number): never {
     throw new KmemError(
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
@@ -1867,7 +1367,7 @@ export class SlubAllocator implements KmallocBackend {
    * held). The slab may be another cpu's slab: the objects wait on its freelist until that
    * cpu's freelist runs dry.
    */
-  private slabFree(c: KmemCache, head: number, addr: number): void {
+  slabFree(c: KmemCache, head: number, addr: number): void {
     this.ev[Vm.SLAB_FREE_SLOW]++;
     const f = this.f;
     const i = head * Frame.WORDS;
@@ -1879,7 +1379,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Debug checks and init_on_free before an object goes back on a freelist. */
-  private preFree(c: KmemCache, head: number, addr: number): void {
+  preFree(c: KmemCache, head: number, addr: number): void {
     if (c.debug !== 0) {
       const damage = checkRedZones(
         this.win(addr),
@@ -1898,17 +1398,17 @@ export class SlubAllocator implements KmallocBackend {
       }
       if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, addr, 1);
       if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
-        this.log(`TRACE ${c.name} free ${hex(addr)} inuse=${this.activeObjects(c) - 1}`);
+        this.log(`TRACE ${c.name} free ${hex(addr)} inuse=${activeObjects(this, c) - 1}`);
       }
       setPoison(this.win(addr), c, addr & this.bm);
       setRedZones(this.win(addr), c, addr & this.bm, Poison.RED_INACTIVE);
     }
     if (this.initOnFree && !c.hasCtor && !poisons(c)) {
-      this.phys.fill(0, addr, addr + this.objectSizeOf(c));
+      this.phys.fill(0, addr, addr + objectSizeOf(this, c));
     }
   }
 
-  private badAddress(addr: unknown, what: string): never {
+  badAddress(addr: unknown, what: string): never {
     if (typeof addr !== "number" || !Number.isInteger(addr)) {
       throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
     }
@@ -1928,7 +1428,7 @@ export class SlubAllocator implements KmallocBackend {
   /* ------------------------------------------------------------------ memory */
 
   /** The bytes of the window holding `addr`; index them with addr & bm. */
-  private win(addr: number): Uint8Array {
+  win(addr: number): Uint8Array {
     return this.bv[addr >>> this.bs] as Uint8Array;
   }
 
@@ -1938,14 +1438,14 @@ export class SlubAllocator implements KmallocBackend {
    * Index in `words` of the first word of slab `pfn`'s bitmap: its frame's SlubPg.BITMAP word,
    * or the words at the slab's end. One array for both, so the callers have one path.
    */
-  private bitmapWord(c: KmemCache, pfn: number): number {
+  bitmapWord(c: KmemCache, pfn: number): number {
     return c.bitmap < 0
       ? this.memmapWord + pfn * Frame.WORDS + SlubPg.BITMAP
       : (pfn * this.pageSize + c.bitmap) >>> 2;
   }
 
   /** Whether object `idx` of slab `pfn` is allocated (its own and remote bits differ). */
-  private testBit(c: KmemCache, pfn: number, idx: number): boolean {
+  testBit(c: KmemCache, pfn: number, idx: number): boolean {
     const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
     const w =
       c.remote === 0 ? this.phys.word(wi) : this.phys.word(wi) ^ this.phys.word(wi + c.remote);
@@ -1958,7 +1458,7 @@ export class SlubAllocator implements KmallocBackend {
    * words on. False, changing nothing, if the object was allocated already (an xor that
    * found so is undone).
    */
-  private setBitShared(wi: number, rd: number, m: number): boolean {
+  setBitShared(wi: number, rd: number, m: number): boolean {
     const ri = wi + rd;
     const view = this.phys.wordView(ri);
     const i = this.phys.wordIndex(ri);
@@ -1971,7 +1471,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A sheaf entry that is not a free object of the cache: put it back, report SLAB-10. */
-  private badSheafObject(c: KmemCache, obj: number, n: number): never {
+  badSheafObject(c: KmemCache, obj: number, n: number): never {
     c.cpu[CpuSlot.SHEAF_COUNT] = n + 1;
     corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
   }
@@ -1983,7 +1483,7 @@ export class SlubAllocator implements KmallocBackend {
    * allocated: the freelist was overwritten (a use after free). Report it, set the slab
    * aside, and let the slow path find another.
    */
-  private corruptCpuFreelist(c: KmemCache, obj: number): void {
+  corruptCpuFreelist(c: KmemCache, obj: number): void {
     this.reportFreelist(c, obj);
     const cpu = c.cpu;
     const pfn = cpu[CpuSlot.SLAB] as number;
@@ -1999,7 +1499,7 @@ export class SlubAllocator implements KmallocBackend {
     }
   }
 
-  private reportFreelist(c: KmemCache, obj: number): void {
+  reportFreelist(c: KmemCache, obj: number): void {
     this.ev[Vm.SLAB_ERRORS]++;
     this.log?.(
       `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
@@ -2011,12 +1511,12 @@ export class SlubAllocator implements KmallocBackend {
    * The word an object set aside carries where its free pointer goes: a later free of it
    * (a stale pointer) is then told apart from a free of a live object of the same slab.
    */
-  private quarantineTag(c: KmemCache, obj: number): number {
+  quarantineTag(c: KmemCache, obj: number): number {
     const fp = obj + c.offset;
     return QUARANTINE_MAGIC ^ c.secret ^ bswap32(fp);
   }
 
-  private isSetAside(c: KmemCache, head: number, obj: number): boolean {
+  isSetAside(c: KmemCache, head: number, obj: number): boolean {
     const counters = this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number;
     return (
       (counters & SlabState.QUARANTINED) !== 0 &&
@@ -2028,7 +1528,7 @@ export class SlubAllocator implements KmallocBackend {
    * Sets aside an object found corrupt: never handed out again, its slab never reused. If
    * the slab is another cpu's slab, that cpu files it at its next slow path.
    */
-  private quarantineObject(c: KmemCache, head: number, obj: number): void {
+  quarantineObject(c: KmemCache, head: number, obj: number): void {
     this.ev[Vm.SLAB_ERRORS]++;
     const n = this.slabNode(head);
     this.lockNode(c, n);
@@ -2051,21 +1551,21 @@ export class SlubAllocator implements KmallocBackend {
   /* ------------------------------------------------------------------ owner tracking */
 
   /** Records the call site (an id of this context's table, tagged with its cpu) and order. */
-  private setTrack(c: KmemCache, obj: number, which: number): void {
+  setTrack(c: KmemCache, obj: number, which: number): void {
     const t = trackIndex(c, obj, which);
     this.phys.setWord(t + Track.SITE, this.sites.capture() | (this.cpuId << 24));
     this.phys.setWord(t + Track.SEQ, ++this.sites.seq);
   }
 
   /** A recorded call site's name; one recorded by another context is named by its cpu. */
-  private siteName(site: number): string {
+  siteName(site: number): string {
     const cpu = site >>> 24;
     const id = site & 0xffffff;
     return cpu === this.cpuId ? this.sites.name(id) : `a call site of cpu ${cpu} (#${id})`;
   }
 
   /** "; allocated at X; freed at Y" for error messages, when the cache tracks owners. */
-  private owners(c: KmemCache, obj: number): string {
+  owners(c: KmemCache, obj: number): string {
     if ((c.flags & SlabFlag.STORE_USER) === 0) return "";
     const a = trackIndex(c, obj, 0);
     const fr = trackIndex(c, obj, 1);
@@ -2079,18 +1579,7 @@ export class SlubAllocator implements KmallocBackend {
     return text;
   }
 
-  /* ------------------------------------------------------------------ shrinking */
-
-  /**
-   * kmem_cache_shrink: flush this cpu's slab and sheaf, give back every empty slab. Other
-   * online cpus are asked to flush theirs at their next slow path. Returns pages freed.
-   */
-  shrink(c: KmemCache): number {
-    this.checkHandle(c, "shrink");
-    return this.shrinkReal(this.cacheById(c.realId) as KmemCache);
-  }
-
-  private shrinkReal(real: KmemCache): number {
+  shrinkReal(real: KmemCache): number {
     const before = this.nrSlabs(real);
     this.flushSlot(real, real.cpu);
     for (let n = 0; n < this.nrNodes; n++) {
@@ -2106,7 +1595,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
-  private discardEmpty(c: KmemCache, n: number): void {
+  discardEmpty(c: KmemCache, n: number): void {
     const f = this.f;
     let pfn = c.dv[this.partialAt[n] as number] as number;
     while (pfn !== 0) {
@@ -2124,7 +1613,7 @@ export class SlubAllocator implements KmallocBackend {
    * slabs set aside as corrupt or full of set-aside objects, which are on no list. Every
    * node's list_lock held.
    */
-  private discardAll(c: KmemCache): void {
+  discardAll(c: KmemCache): void {
     for (let n = 0; n < this.nrNodes; n++) this.discardEmpty(c, n);
     const f = this.f;
     for (let p = this.firstPfn; p < this.totalPages;) {
@@ -2138,96 +1627,16 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /**
-   * The shrinker registered with the page allocator: this cpu's slabs and sheaves, and empty
-   * slabs of every cache; other online cpus are asked to flush theirs (flush_all).
-   */
-  shrinkAll(nrToScan: number): number {
-    let pages = 0;
-    this.lockSlab();
-    try {
-      for (const c of this.liveCaches()) {
-        if (c.id !== c.realId) continue;
-        pages += this.shrinkReal(c);
-        if (pages >= nrToScan) break;
-      }
-    } finally {
-      this.unlockSlab();
-    }
-    if (this.smp === true) this.buddy.requestOthers(CpuRequest.FLUSH_SLABS);
-    return pages;
-  }
-
-  /**
    * Serves a FLUSH_SLABS request of another cpu: this cpu's sheaves and cpu slabs go back to
    * their caches (and empty slabs beyond min_partial to the page allocator).
    */
-  private serveFlush(): void {
+  serveFlush(): void {
     this.buddy.clearRequest(CpuRequest.FLUSH_SLABS);
     for (const c of this.caches) {
       if (c === null || c.id !== c.realId || c.dv[Desc.SERIAL] !== c.serial) continue;
       if (c.cpu[CpuSlot.SLAB] === 0 && c.cpu[CpuSlot.SHEAF_COUNT] === 0) continue;
       this.flushSlot(c, c.cpu);
     }
-  }
-
-  /**
-   * offlineCpu: gives the cpu slabs and sheaves of `cpu`, whose context is gone, back to
-   * their caches. Returns the objects and slabs moved.
-   */
-  drainCpu(cpu: number): number {
-    let moved = 0;
-    this.lockSlab();
-    try {
-      for (const c of this.liveCaches()) {
-        if (c.id !== c.realId) continue;
-        const slot = this.cpuView(c.desc, cpu);
-        const n = slot[CpuSlot.SHEAF_COUNT] as number;
-        if (n === 0 && slot[CpuSlot.SLAB] === 0) continue;
-        moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
-        this.flushSlot(c, slot);
-      }
-    } finally {
-      this.unlockSlab();
-    }
-    return moved;
-  }
-
-  /* ------------------------------------------------------------------ introspection */
-
-  /** Real caches, newest first (the order of /proc/slabinfo). */
-  realCaches(): KmemCache[] {
-    this.lockSlab();
-    try {
-      const out = this.liveCaches().filter((c) => c.id === c.realId);
-      if (!out.includes(this.boot)) out.push(this.boot);
-      return out;
-    } finally {
-      this.unlockSlab();
-    }
-  }
-
-  info(c: KmemCache): SlabCacheInfo {
-    const aliases: string[] = [];
-    for (const a of this.caches)
-      if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
-    const slabs = this.nrSlabs(c);
-    return {
-      name: c.name,
-      objectSize: c.objectSize,
-      size: c.size,
-      activeObjects: this.activeObjects(c),
-      totalObjects: slabs * c.objects,
-      slabs,
-      objectsPerSlab: c.objects,
-      pagesPerSlab: 1 << c.order,
-      quarantined: c.dv[Desc.QUARANTINED] as number,
-      aliases,
-    };
-  }
-
-  /** Pages held by slabs, [reclaimable, unreclaimable]. */
-  slabPages(): [number, number] {
-    return [this.buddy.event(Vm.NR_SLAB_RECLAIMABLE), this.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
   }
 
   /**
@@ -2240,7 +1649,7 @@ export class SlubAllocator implements KmallocBackend {
     const locked: KmemCache[] = [];
     try {
       this.verifyList();
-      if (this.smp === true) this.liveCaches();
+      if (this.smp === true) liveCaches(this);
       for (const c of this.caches) {
         if (c === null || c.id !== c.realId) continue;
         this.lockAllNodes(c);
@@ -2254,16 +1663,16 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Every cpu's slot of every real cache, with the pfn of its cpu slab. */
-  private allSlots(): { c: KmemCache; slot: Int32Array; cpu: number }[] {
+  allSlots(): { c: KmemCache; slot: Int32Array; cpu: number }[] {
     const out: { c: KmemCache; slot: Int32Array; cpu: number }[] = [];
     for (const c of this.caches) {
       if (c === null || c.id !== c.realId) continue;
-      this.cpuSlots(c).forEach((slot, cpu) => out.push({ c, slot, cpu }));
+      cpuSlots(this, c).forEach((slot, cpu) => out.push({ c, slot, cpu }));
     }
     return out;
   }
 
-  private verifyLocked(): void {
+  verifyLocked(): void {
     this.verifyCaches();
     const f = this.f;
     const bits = new Map<number, number>();
@@ -2299,7 +1708,7 @@ export class SlubAllocator implements KmallocBackend {
     for (const c of this.caches) {
       if (c === null || c.id !== c.realId) continue;
       const set = bits.get(c.id) ?? 0;
-      const expected = this.activeObjects(c) + (c.dv[Desc.QUARANTINED] as number);
+      const expected = activeObjects(this, c) + (c.dv[Desc.QUARANTINED] as number);
       const seen = this.quarantinedSeen.get(c.id) ?? 0;
       if (seen !== c.dv[Desc.QUARANTINED]) {
         corrupt(
@@ -2325,11 +1734,7 @@ export class SlubAllocator implements KmallocBackend {
     }
   }
 
-  private verifyPartial(
-    c: KmemCache,
-    nid: number,
-    corrupt: (id: string, what: string) => never,
-  ): void {
+  verifyPartial(c: KmemCache, nid: number, corrupt: (id: string, what: string) => never): void {
     const f = this.f;
     const at = this.partialAt[nid] as number;
     const nr = c.dv[at + 1] as number;
@@ -2374,13 +1779,13 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** Objects found set aside per cache during a verify() walk. */
-  private readonly quarantinedSeen = new Map<number, number>();
+  readonly quarantinedSeen = new Map<number, number>();
 
   /**
    * SLAB-7, the list itself: every link lands on a descriptor inside memory with its magic
    * and the right back link, with no cycle. Checked before any handle is built from it.
    */
-  private verifyList(): void {
+  verifyList(): void {
     let n = 0;
     let prev = 0;
     const max = Math.floor((this.totalPages * this.pageSize) / (Desc.WORDS * 4));
@@ -2409,7 +1814,7 @@ export class SlubAllocator implements KmallocBackend {
    * SLAB-9: a cpu slot is empty, or names a frozen slab of its cache with that slab's first
    * object and bitmap.
    */
-  private verifyCaches(): void {
+  verifyCaches(): void {
     this.quarantinedSeen.clear();
     const live = this.caches.filter((c) => c !== null).length;
     let n = 0;
@@ -2435,7 +1840,7 @@ export class SlubAllocator implements KmallocBackend {
           "SLAB-8",
           `cache ${c.name} has refcount ${c.dv[Desc.REFCOUNT]} with ${aliases} aliases`,
         );
-      this.cpuSlots(c).forEach((cpu, id) => {
+      cpuSlots(this, c).forEach((cpu, id) => {
         const pfn = cpu[CpuSlot.SLAB] as number;
         if (pfn === 0) {
           if (cpu[CpuSlot.FREELIST] !== 0)
@@ -2468,7 +1873,7 @@ export class SlubAllocator implements KmallocBackend {
    * start of an object of one of the cache's slabs, not allocated (own ^ remote bit clear). Returns the
    * sheaf objects by slab frame.
    */
-  private verifySheaves(): Map<number, Set<number>> {
+  verifySheaves(): Map<number, Set<number>> {
     const bySlab = new Map<number, Set<number>>();
     for (const { c, slot: cpu } of this.allSlots()) {
       const n = cpu[CpuSlot.SHEAF_COUNT] as number;
@@ -2507,7 +1912,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** SLAB-2, -3, -6 for one slab; returns its number of bitmap bits set. */
-  private verifySlab(
+  verifySlab(
     c: KmemCache,
     pfn: number,
     cpuSlot: Int32Array | undefined,
@@ -2583,7 +1988,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** SLAB-6: poison and red zones of every object of a debug slab, and its padding. */
-  private verifyDebug(c: KmemCache, pfn: number, free: Set<number>): void {
+  verifyDebug(c: KmemCache, pfn: number, free: Set<number>): void {
     const base = pfn * this.pageSize;
     for (let k = 0; k < c.objects; k++) {
       const obj = base + c.redLeft + k * c.size;
