@@ -31,6 +31,7 @@ import {
   remoteWords,
   sheafCapacity,
 } from "./layout.js";
+import { deactivate, discardAll, flushSheaf, flushSlot, nrSlabs, shrinkReal } from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
 
 const UTF8_DECODER = new TextDecoder();
@@ -584,10 +585,10 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
     slub.lockAllNodes(real);
     try {
       for (const slot of cpuSlots(slub, real)) {
-        slub.flushSheaf(real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
-        slub.deactivate(real, slot);
+        flushSheaf(slub, real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
+        deactivate(slub, real, slot);
       }
-      slub.discardAll(real);
+      discardAll(slub, real);
     } finally {
       slub.unlockAllNodes(real);
     }
@@ -632,7 +633,7 @@ function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
  */
 export function kmemCacheShrink(slub: SlubAllocator, c: KmemCache): number {
   checkHandle(slub, c, "shrink");
-  return slub.shrinkReal(lookupCache(slub, c.realId) as KmemCache);
+  return shrinkReal(slub, lookupCache(slub, c.realId) as KmemCache);
 }
 
 /**
@@ -645,7 +646,7 @@ export function shrinkAllCaches(slub: SlubAllocator, nrToScan: number): number {
   try {
     for (const c of liveCaches(slub)) {
       if (c.id !== c.realId) continue;
-      pages += slub.shrinkReal(c);
+      pages += shrinkReal(slub, c);
       if (pages >= nrToScan) break;
     }
   } finally {
@@ -669,7 +670,7 @@ export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
       const n = slot[CpuSlot.SHEAF_COUNT] as number;
       if (n === 0 && slot[CpuSlot.SLAB] === 0) continue;
       moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
-      slub.flushSlot(c, slot);
+      flushSlot(slub, c, slot);
     }
   } finally {
     slub.unlockSlab();
@@ -693,7 +694,7 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
   const aliases: string[] = [];
   for (const a of slub.caches)
     if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
-  const slabs = slub.nrSlabs(c);
+  const slabs = nrSlabs(slub, c);
   return {
     name: c.name,
     objectSize: c.objectSize,

@@ -101,14 +101,12 @@ import {
   describeDamage,
   keepsOrigSize,
   origSizeIndex,
-  padRange,
   poisons,
   setPoison,
   setRedZones,
   trackIndex,
 } from "./debug.js";
 import {
-  bswap32,
   CpuSlot,
   calculateGeometry,
   descriptorAlign,
@@ -143,6 +141,15 @@ import {
   shrinkAllCaches,
   slabPageCounts,
 } from "./registry.js";
+import {
+  allocSingle,
+  allocSlow,
+  corruptCpuFreelist,
+  flushSheaf,
+  quarantineObject,
+  serveFlush,
+  slabFree,
+} from "./slow.js";
 import { corrupt, verifySlub } from "./verify.js";
 
 export interface SlubOptions {
@@ -155,6 +162,16 @@ export interface SlubOptions {
 
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
+
+/**
+ * Byte swap, for freelist hardening: a free pointer is stored as
+ * next ^ cache secret ^ bswap32(address where it is stored) (swab in freelist_ptr_encode).
+ * Defined here, beside the fast paths that call it twice per object: imported from another
+ * module, V8 did not inline it there (kmalloc(64)+kfree 429 -> 492 instructions).
+ */
+export function bswap32(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
 
 export class SlubAllocator implements KmallocBackend {
   readonly buddy: BuddyAllocator;
@@ -405,13 +422,6 @@ export class SlubAllocator implements KmallocBackend {
     return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);
   }
 
-  /** nr_slabs over every node. */
-  nrSlabs(c: KmemCache): number {
-    let n = 0;
-    for (const at of this.slabsAt) n += c.dv[at] as number;
-    return n;
-  }
-
   /* ------------------------------------------------------------------ allocation */
 
   /**
@@ -448,124 +458,11 @@ export class SlubAllocator implements KmallocBackend {
     ) {
       return this.generic === true ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
     }
-    return this.allocSingle(c, gfp, size, nid);
-  }
-
-  /** One object from a slab of node `nid` (or its fallback), the cpu slab untouched. */
-  allocSingle(c: KmemCache, gfp: number, size: number, nid: number): number {
-    this.ev[Vm.SLAB_ALLOC_SLOW]++;
-    let obj = 0;
-    const partial = this.getPartial(c, nid, gfp);
-    if (partial !== 0) {
-      try {
-        obj = this.takeOne(c, partial);
-      } finally {
-        this.unlockNode(c, this.slabNode(partial));
-      }
-    }
-    if (obj === 0) {
-      const pfn = this.newSlab(c, gfp, nid);
-      if (pfn === 0) return 0;
-      const n = this.slabNode(pfn);
-      this.lockNode(c, n);
-      try {
-        c.dv[this.slabsAt[n] as number]++;
-        obj = this.takeOne(c, pfn);
-      } finally {
-        this.unlockNode(c, n);
-      }
-    }
-    if (obj === 0) return 0;
-    c.cpu[CpuSlot.ACTIVE]++;
-    if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+    const obj = allocSingle(this, c, gfp, nid);
+    if (obj !== 0 && (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc)) {
       return this.postAlloc(c, obj, gfp, size);
     }
     return obj;
-  }
-
-  /**
-   * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
-   * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
-   * the freelist is damaged (the slab is then set aside).
-   */
-  takeOne(c: KmemCache, pfn: number): number {
-    const f = this.f;
-    const i = pfn * Frame.WORDS;
-    const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
-    const start = pfn * this.pageSize + c.redLeft;
-    const fp = obj + c.offset;
-    const next = obj === 0 ? 0 : (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
-    const off = obj - start;
-    const idx =
-      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-    // The first object must be a free slot (its bit clear) whose pointer stays in the slab.
-    if (
-      obj === 0 ||
-      idx < 0 ||
-      (next !== 0 && (next - start) >>> 0 >= c.span) ||
-      this.testBit(c, pfn, idx)
-    ) {
-      return this.setListSlabAside(c, pfn, obj);
-    }
-    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
-    const m = 1 << (idx & 31);
-    // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
-    if (this.smp === false) this.phys.setWord(wi, this.phys.word(wi) | m);
-    // Another cpu flips a free object's bit only in a double free, which it undoes at once:
-    // caught in that moment, the object is not handed out, and the slab is set aside.
-    else if (!this.setBitShared(wi, c.remote, m)) return this.setListSlabAside(c, pfn, obj);
-    f[i + SlubPg.FREELIST] = next;
-    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) + 1;
-    this.place(c, pfn);
-    return obj;
-  }
-
-  /**
-   * takeOne's failure: reports the damaged freelist at `obj` (0: an empty freelist where
-   * the counters promised an object), takes slab `pfn` off the partial list and sets it
-   * aside (list_lock held). Returns 0, takeOne's "no object".
-   */
-  setListSlabAside(c: KmemCache, pfn: number, obj: number): 0 {
-    if (obj !== 0) this.reportFreelist(c, obj);
-    const i = pfn * Frame.WORDS;
-    const f = this.f;
-    if (((f[i + SlubPg.COUNTERS] as number) & SlabState.PARTIAL) !== 0) this.removePartial(c, pfn);
-    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
-    return 0;
-  }
-
-  /**
-   * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
-   * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
-   * (get_any_partial). Taken off its list and returned with its node's list_lock held
-   * (the caller releases it); 0, with no lock held, if none.
-   */
-  getPartial(c: KmemCache, nid: number, gfp: number): number {
-    const search = nid < 0 ? this.buddy.localNode : nid;
-    const dv = c.dv;
-    this.lockNode(c, search);
-    let pfn = dv[this.partialAt[search] as number] as number;
-    if (pfn !== 0) {
-      this.removePartial(c, pfn);
-      return pfn;
-    }
-    this.unlockNode(c, search);
-    if (this.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
-      const min = dv[Desc.MIN_PARTIAL] as number;
-      for (const n of this.buddy.zonelist(search)) {
-        const at = this.partialAt[n] as number;
-        // nr_partial is read without the lock first, as get_any_partial does.
-        if (n === search || (dv[at + 1] as number) <= min) continue;
-        this.lockNode(c, n);
-        pfn = dv[at] as number;
-        if (pfn !== 0 && (dv[at + 1] as number) > min) {
-          this.removePartial(c, pfn);
-          return pfn;
-        }
-        this.unlockNode(c, n);
-      }
-    }
-    return 0;
   }
 
   allocSmp(c: KmemCache, gfp: number, size: number): number {
@@ -614,9 +511,9 @@ export class SlubAllocator implements KmallocBackend {
           return obj;
         }
       }
-      this.corruptCpuFreelist(c, obj);
+      corruptCpuFreelist(this, c, obj);
     }
-    return this.allocSlow(c, gfp, size);
+    return allocSlow(this, c, gfp, size);
   }
 
   /**
@@ -653,9 +550,9 @@ export class SlubAllocator implements KmallocBackend {
           return obj;
         }
       }
-      this.corruptCpuFreelist(c, obj);
+      corruptCpuFreelist(this, c, obj);
     }
-    return this.allocSlow(c, gfp, size);
+    return allocSlow(this, c, gfp, size);
   }
 
   /**
@@ -690,112 +587,6 @@ export class SlubAllocator implements KmallocBackend {
     return obj;
   }
 
-  /**
-   * Gives the `k` oldest objects of the sheaf in `slot` back to their slabs, each under its
-   * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
-   * every node's).
-   */
-  flushSheaf(c: KmemCache, slot: Int32Array, k: number, locked = false): void {
-    const n = slot[CpuSlot.SHEAF_COUNT] as number;
-    let held = -1;
-    let j = 0;
-    try {
-      for (; j < k; j++) {
-        const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
-        const head = this.slabOf(obj);
-        const node = this.slabNode(head);
-        if (!locked && node !== held) {
-          if (held >= 0) this.unlockNode(c, held);
-          held = -1;
-          this.lockNode(c, node);
-          held = node;
-        }
-        this.slabFree(c, head, obj);
-      }
-    } finally {
-      if (held >= 0) this.unlockNode(c, held);
-      // The objects given back leave the sheaf, also when a damaged one stopped the loop.
-      slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
-      slot[CpuSlot.SHEAF_COUNT] = n - j;
-    }
-  }
-
-  /** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
-  deactivateSlot(c: KmemCache, slot: Int32Array): void {
-    const pfn = slot[CpuSlot.SLAB] as number;
-    if (pfn === 0) return;
-    const n = this.slabNode(pfn);
-    this.lockNode(c, n);
-    try {
-      this.deactivate(c, slot);
-    } finally {
-      this.unlockNode(c, n);
-    }
-  }
-
-  /** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
-  flushSlot(c: KmemCache, slot: Int32Array): void {
-    this.flushSheaf(c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
-    this.deactivateSlot(c, slot);
-  }
-
-  /**
-   * ___slab_alloc: refill the cpu freelist from objects freed to the cpu slab by other cpus
-   * meanwhile, a partial slab, or a new slab (allocated without the list_lock held, so that
-   * the page allocator's reclaim and a constructor may come back into the slab layer).
-   */
-  allocSlow(c: KmemCache, gfp: number, size: number): number {
-    this.ev[Vm.SLAB_ALLOC_SLOW]++;
-    if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
-    const cpu = c.cpu;
-    const f = this.f;
-    for (;;) {
-      let got = false;
-      const cur = cpu[CpuSlot.SLAB] as number;
-      if (cur !== 0) {
-        const n = this.slabNode(cur);
-        this.lockNode(c, n);
-        try {
-          const i = cur * Frame.WORDS;
-          const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
-          const counters = f[i + SlubPg.COUNTERS] as number;
-          if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
-            // Objects freed to the cpu slab by the slow path meanwhile.
-            f[i + SlubPg.FREELIST] = 0;
-            f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
-            cpu[CpuSlot.FREELIST] = fl;
-            got = true;
-          } else {
-            this.deactivate(c, cpu);
-          }
-        } finally {
-          this.unlockNode(c, n);
-        }
-      }
-      if (!got) {
-        const partial = this.getPartial(c, -1, gfp);
-        if (partial !== 0) {
-          try {
-            this.freezeLocked(c, partial);
-          } finally {
-            this.unlockNode(c, this.slabNode(partial));
-          }
-          got = true;
-        }
-      }
-      if (!got) {
-        const pfn = this.newSlab(c, gfp, -1);
-        if (pfn === 0) return 0;
-        this.freeze(c, pfn);
-      }
-      if (cpu[CpuSlot.FREELIST] !== 0) {
-        return this.generic === true
-          ? this.slabAllocSmp(c, gfp, size)
-          : this.slabAlloc(c, gfp, size);
-      }
-    }
-  }
-
   /** Debug checks, owner tracking and zeroing after an object left the freelist. */
   postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
     if (c.debug !== 0) {
@@ -806,7 +597,7 @@ export class SlubAllocator implements KmallocBackend {
         // A free object was written to: set it aside (it stays marked allocated, but is
         // nobody's), report, and let the caller see the use after free.
         c.cpu[CpuSlot.ACTIVE]--;
-        this.quarantineObject(c, this.slabOf(obj), obj);
+        quarantineObject(this, c, this.slabOf(obj), obj);
         const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
         throw new KmemError(
           code,
@@ -871,234 +662,6 @@ export class SlubAllocator implements KmallocBackend {
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
     this.ev[Vm.FAULT_INJECTED]++;
     return true;
-  }
-
-  /**
-   * allocate_slab: pages from the buddy allocator (on node `nid`, -1: where the memory
-   * policy says), carved into a freelist of objects, each constructed. The slab is nobody
-   * else's until it is counted and installed (freeze, or allocSingle).
-   */
-  newSlab(c: KmemCache, gfp: number, nid: number): number {
-    if (c.hasCtor && c.ctor === null) {
-      throw new TypeError(
-        `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
-      );
-    }
-    const addr = this.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
-    if (addr === 0) return 0;
-    const pfn = addr >>> this.pageShift;
-    const f = this.f;
-    const i = pfn * Frame.WORDS;
-    f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
-    f[i + SlubPg.CACHE] = c.realId;
-    f[i + SlubPg.COUNTERS] = 0;
-    f[i + SlubPg.BITMAP] = 0;
-    f[i + Pg.NEXT] = 0;
-    f[i + Pg.PREV] = 0;
-    if (c.bitmap >= 0) {
-      const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
-      this.phys.fill(0, addr + c.bitmap, addr + c.bitmap + words * 4);
-    }
-    const first = addr + c.redLeft;
-    for (let k = 0; k < c.objects; k++) {
-      const obj = first + k * c.size;
-      const fp = obj + c.offset;
-      const next = k + 1 < c.objects ? obj + c.size : 0;
-      this.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
-    }
-    f[i + SlubPg.FREELIST] = first;
-    if (c.debug !== 0) this.initDebugSlab(c, addr);
-    if (c.ctor !== null) {
-      try {
-        for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
-      } catch (err) {
-        // The slab was never used: give it back, and let the constructor's error through.
-        this.freeSlabPages(c, pfn);
-        throw err;
-      }
-    }
-    this.ev[Vm.SLAB_NEW]++;
-    this.ev[this.slabGauge(c)] += 1 << c.order;
-    return pfn;
-  }
-
-  initDebugSlab(c: KmemCache, addr: number): void {
-    const first = addr + c.redLeft;
-    for (let k = 0; k < c.objects; k++) {
-      const obj = first + k * c.size;
-      setPoison(this.win(obj), c, obj & this.bm);
-      setRedZones(this.win(obj), c, obj & this.bm, Poison.RED_INACTIVE);
-    }
-    if (poisons(c)) {
-      const [from, to] = padRange(c, addr, this.pageSize << c.order);
-      this.phys.fill(Poison.INUSE, from, to);
-    }
-  }
-
-  /** Counts a new slab in its cache and makes it this cpu's slab. */
-  freeze(c: KmemCache, pfn: number): void {
-    // A constructor that allocated from this cache while the slab was being built, or a
-    // shrinker run meanwhile, may have installed another cpu slab: file that one first.
-    this.deactivateSlot(c, c.cpu);
-    const n = this.slabNode(pfn);
-    this.lockNode(c, n);
-    try {
-      c.dv[this.slabsAt[n] as number]++;
-      this.freezeLocked(c, pfn);
-    } finally {
-      this.unlockNode(c, n);
-    }
-  }
-
-  /**
-   * Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. The slab's node
-   * list_lock held; this cpu has no cpu slab of `c`.
-   */
-  freezeLocked(c: KmemCache, pfn: number): void {
-    const f = this.f;
-    const i = pfn * Frame.WORDS;
-    const cpu = c.cpu;
-    const counters = f[i + SlubPg.COUNTERS] as number;
-    cpu[CpuSlot.FREELIST] = (f[i + SlubPg.FREELIST] as number) >>> 0;
-    f[i + SlubPg.FREELIST] = 0;
-    f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
-    const start = pfn * this.pageSize + c.redLeft;
-    cpu[CpuSlot.SLAB] = pfn;
-    cpu[CpuSlot.START] = start;
-    cpu[CpuSlot.BITMAP] = this.bitmapWord(c, pfn);
-  }
-
-  /**
-   * deactivate_slab: hands the cpu freelist of `slot` back to its cpu slab and files the
-   * slab on the partial list, as empty (given back past min_partial), or as full (on no
-   * list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
-   */
-  deactivate(c: KmemCache, slot: Int32Array): void {
-    const cpu = slot;
-    const pfn = cpu[CpuSlot.SLAB] as number;
-    if (pfn === 0) return;
-    const f = this.f;
-    const i = pfn * Frame.WORDS;
-    let head = (cpu[CpuSlot.FREELIST] as number) >>> 0;
-    cpu[CpuSlot.SLAB] = 0;
-    cpu[CpuSlot.FREELIST] = 0;
-    cpu[CpuSlot.START] = 0;
-    cpu[CpuSlot.BITMAP] = 0;
-    let counters = f[i + SlubPg.COUNTERS] as number;
-    if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
-    // Splice the cpu freelist in front of the slab's own.
-    let n = 0;
-    const start = pfn * this.pageSize + c.redLeft;
-    const end = start + c.objects * c.size;
-    let tail = 0;
-    for (let obj = head; obj !== 0;) {
-      n++;
-      tail = obj;
-      const fp = obj + c.offset;
-      const next = (this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
-      if (next !== 0 && (next < start || next >= end || n > c.objects)) {
-        this.reportFreelist(c, obj);
-        n = 0;
-        head = 0;
-        counters |= SlabState.QUARANTINED;
-        break;
-      }
-      obj = next;
-    }
-    if (head !== 0) {
-      const fp = tail + c.offset;
-      this.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
-      f[i + SlubPg.FREELIST] = head;
-    }
-    counters = (counters - n) & ~SlabState.FROZEN;
-    f[i + SlubPg.COUNTERS] = counters;
-    this.place(c, pfn);
-  }
-
-  /** Files an unfrozen slab by how full it is (its node's list_lock held). */
-  place(c: KmemCache, pfn: number): void {
-    const counters = this.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
-    if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
-    const inuse = counters & SlabState.INUSE_MASK;
-    const onPartial = (counters & SlabState.PARTIAL) !== 0;
-    const nrPartial = this.partialOf(pfn) + 1;
-    if (
-      inuse === 0 &&
-      (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
-    ) {
-      if (onPartial) this.removePartial(c, pfn);
-      this.discardSlab(c, pfn);
-    } else if (inuse < c.objects && !onPartial) {
-      this.addPartial(c, pfn);
-    } else if (inuse === c.objects && onPartial) {
-      this.removePartial(c, pfn);
-    }
-  }
-
-  /** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
-  partialOf(pfn: number): number {
-    return this.nrNodes === 1
-      ? Desc.PARTIAL_HEAD
-      : (this.partialAt[this.buddy.nodeOf(pfn)] as number);
-  }
-
-  addPartial(c: KmemCache, pfn: number): void {
-    const f = this.f;
-    const dv = c.dv;
-    const i = pfn * Frame.WORDS;
-    const at = this.partialOf(pfn);
-    const head = dv[at] as number;
-    f[i + Pg.NEXT] = head;
-    f[i + Pg.PREV] = 0;
-    if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
-    dv[at] = pfn;
-    dv[at + 1]++;
-    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
-  }
-
-  removePartial(c: KmemCache, pfn: number): void {
-    const f = this.f;
-    const dv = c.dv;
-    const i = pfn * Frame.WORDS;
-    const at = this.partialOf(pfn);
-    const next = f[i + Pg.NEXT] as number;
-    const prev = f[i + Pg.PREV] as number;
-    if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
-    else dv[at] = next;
-    if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
-    f[i + Pg.NEXT] = 0;
-    f[i + Pg.PREV] = 0;
-    dv[at + 1]--;
-    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
-  }
-
-  /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
-  slabGauge(c: KmemCache): number {
-    return (c.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0
-      ? Vm.NR_SLAB_RECLAIMABLE
-      : Vm.NR_SLAB_UNRECLAIMABLE;
-  }
-
-  /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
-  discardSlab(c: KmemCache, pfn: number): void {
-    c.dv[this.slabsAt[this.slabNode(pfn)] as number]--;
-    this.ev[Vm.SLAB_DISCARD]++;
-    this.ev[this.slabGauge(c)] -= 1 << c.order;
-    this.freeSlabPages(c, pfn);
-  }
-
-  /** Clears a slab's frame and gives its pages back. */
-  freeSlabPages(c: KmemCache, pfn: number): void {
-    const i = pfn * Frame.WORDS;
-    const f = this.f;
-    f[i + Pg.FLAGS] = PgFlag.HEAD;
-    f[i + SlubPg.CACHE] = 0;
-    f[i + SlubPg.FREELIST] = 0;
-    f[i + SlubPg.COUNTERS] = 0;
-    f[i + SlubPg.BITMAP] = 0;
-    f[i + Pg.NEXT] = 0;
-    f[i + Pg.PREV] = 0;
-    this.buddy.freePages(pfn * this.pageSize, c.order);
   }
 
   /* ------------------------------------------------------------------ freeing */
@@ -1327,10 +890,10 @@ export class SlubAllocator implements KmallocBackend {
       let n = cpu[CpuSlot.SHEAF_COUNT] as number;
       if (n === cap) {
         // Another cpu's request to flush everything empties this sheaf too.
-        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
+        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(this);
         n = cpu[CpuSlot.SHEAF_COUNT] as number;
         if (n === cap) {
-          this.flushSheaf(c, cpu, n >>> 1);
+          flushSheaf(this, c, cpu, n >>> 1);
           n = cpu[CpuSlot.SHEAF_COUNT] as number;
         }
       }
@@ -1341,7 +904,7 @@ export class SlubAllocator implements KmallocBackend {
     const node = this.slabNode(head);
     this.lockNode(c, node);
     try {
-      this.slabFree(c, head, addr);
+      slabFree(this, c, head, addr);
     } finally {
       this.unlockNode(c, node);
     }
@@ -1353,22 +916,6 @@ export class SlubAllocator implements KmallocBackend {
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
     );
-  }
-
-  /**
-   * __slab_free: onto the slab's own freelist, then file the slab by its new fill (list_lock
-   * held). The slab may be another cpu's slab: the objects wait on its freelist until that
-   * cpu's freelist runs dry.
-   */
-  slabFree(c: KmemCache, head: number, addr: number): void {
-    this.ev[Vm.SLAB_FREE_SLOW]++;
-    const f = this.f;
-    const i = head * Frame.WORDS;
-    const fp = addr + c.offset;
-    this.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
-    f[i + SlubPg.FREELIST] = addr;
-    f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
-    this.place(c, head);
   }
 
   /** Debug checks and init_on_free before an object goes back on a freelist. */
@@ -1383,7 +930,7 @@ export class SlubAllocator implements KmallocBackend {
       );
       if (damage !== null) {
         c.cpu[CpuSlot.ACTIVE]--;
-        this.quarantineObject(c, head, addr);
+        quarantineObject(this, c, head, addr);
         throw new KmemError(
           "REDZONE",
           describeDamage(c, addr, damage, this.owners(c, addr)) + "; the object is set aside",
@@ -1469,37 +1016,6 @@ export class SlubAllocator implements KmallocBackend {
     corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
   }
 
-  /* ------------------------------------------------------------------ corruption */
-
-  /**
-   * The cpu freelist's first object decodes to a pointer outside its slab, or is marked
-   * allocated: the freelist was overwritten (a use after free). Report it, set the slab
-   * aside, and let the slow path find another.
-   */
-  corruptCpuFreelist(c: KmemCache, obj: number): void {
-    this.reportFreelist(c, obj);
-    const cpu = c.cpu;
-    const pfn = cpu[CpuSlot.SLAB] as number;
-    const i = pfn * Frame.WORDS;
-    cpu[CpuSlot.FREELIST] = 0;
-    const n = this.slabNode(pfn);
-    this.lockNode(c, n);
-    try {
-      this.f[i + SlubPg.COUNTERS] = (this.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
-      this.deactivate(c, cpu);
-    } finally {
-      this.unlockNode(c, n);
-    }
-  }
-
-  reportFreelist(c: KmemCache, obj: number): void {
-    this.ev[Vm.SLAB_ERRORS]++;
-    this.log?.(
-      `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
-        `slab at ${hex(this.slabOf(obj) * this.pageSize)} set aside`,
-    );
-  }
-
   /**
    * The word an object set aside carries where its free pointer goes: a later free of it
    * (a stale pointer) is then told apart from a free of a live object of the same slab.
@@ -1515,30 +1031,6 @@ export class SlubAllocator implements KmallocBackend {
       (counters & SlabState.QUARANTINED) !== 0 &&
       this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
     );
-  }
-
-  /**
-   * Sets aside an object found corrupt: never handed out again, its slab never reused. If
-   * the slab is another cpu's slab, that cpu files it at its next slow path.
-   */
-  quarantineObject(c: KmemCache, head: number, obj: number): void {
-    this.ev[Vm.SLAB_ERRORS]++;
-    const n = this.slabNode(head);
-    this.lockNode(c, n);
-    try {
-      // One count for the cache, under the locks of several nodes: added atomically.
-      if (this.smp === true) Atomics.add(c.dv, Desc.QUARANTINED, 1);
-      else c.dv[Desc.QUARANTINED]++;
-      this.phys.setWord((obj + c.offset) >>> 2, this.quarantineTag(c, obj));
-      const i = head * Frame.WORDS;
-      const counters = this.f[i + SlubPg.COUNTERS] as number;
-      if ((counters & SlabState.PARTIAL) !== 0) this.removePartial(c, head);
-      this.f[i + SlubPg.COUNTERS] = (this.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
-      if (c.cpu[CpuSlot.SLAB] === head) this.deactivate(c, c.cpu);
-    } finally {
-      this.unlockNode(c, n);
-    }
-    this.log?.(`kmem: cache ${c.name}: object ${hex(obj)} set aside as corrupt`);
   }
 
   /* ------------------------------------------------------------------ owner tracking */
@@ -1570,65 +1062,5 @@ export class SlubAllocator implements KmallocBackend {
       text += `; freed at ${this.siteName(this.phys.word(fr + Track.SITE))} (#${this.phys.word(fr + Track.SEQ)})`;
     }
     return text;
-  }
-
-  shrinkReal(real: KmemCache): number {
-    const before = this.nrSlabs(real);
-    this.flushSlot(real, real.cpu);
-    for (let n = 0; n < this.nrNodes; n++) {
-      this.lockNode(real, n);
-      try {
-        this.discardEmpty(real, n);
-      } finally {
-        this.unlockNode(real, n);
-      }
-    }
-    // Other cpus may add slabs meanwhile: the count is what was seen to go.
-    return Math.max(0, before - this.nrSlabs(real)) * 2 ** real.order;
-  }
-
-  /** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
-  discardEmpty(c: KmemCache, n: number): void {
-    const f = this.f;
-    let pfn = c.dv[this.partialAt[n] as number] as number;
-    while (pfn !== 0) {
-      const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
-      if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
-        this.removePartial(c, pfn);
-        this.discardSlab(c, pfn);
-      }
-      pfn = next;
-    }
-  }
-
-  /**
-   * Discards every slab of `c` (destroy, with no object live): the partial lists', and the
-   * slabs set aside as corrupt or full of set-aside objects, which are on no list. Every
-   * node's list_lock held.
-   */
-  discardAll(c: KmemCache): void {
-    for (let n = 0; n < this.nrNodes; n++) this.discardEmpty(c, n);
-    const f = this.f;
-    for (let p = this.firstPfn; p < this.totalPages;) {
-      const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
-      const order = f[p * Frame.WORDS + Pg.ORDER] as number;
-      if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + SlubPg.CACHE] === c.realId) {
-        this.discardSlab(c, p);
-      }
-      p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
-    }
-  }
-
-  /**
-   * Serves a FLUSH_SLABS request of another cpu: this cpu's sheaves and cpu slabs go back to
-   * their caches (and empty slabs beyond min_partial to the page allocator).
-   */
-  serveFlush(): void {
-    this.buddy.clearRequest(CpuRequest.FLUSH_SLABS);
-    for (const c of this.caches) {
-      if (c === null || c.id !== c.realId || c.dv[Desc.SERIAL] !== c.serial) continue;
-      if (c.cpu[CpuSlot.SLAB] === 0 && c.cpu[CpuSlot.SHEAF_COUNT] === 0) continue;
-      this.flushSlot(c, c.cpu);
-    }
   }
 }

@@ -8,9 +8,9 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { checkPadding, checkPoison, checkRedZones, type Damage, describeDamage } from "./debug.js";
-import { bswap32, CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
+import { CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
 import { activeObjects, cpuSlots, liveCaches } from "./registry.js";
-import type { SlubAllocator } from "./slub.js";
+import { bswap32, type SlubAllocator } from "./slub.js";
 
 /** verify()'s failure: the invariant's id and what is wrong. */
 export function corrupt(id: string, what: string): never {
