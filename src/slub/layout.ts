@@ -256,6 +256,14 @@ export const enum Track {
   SEQ = 1,
 }
 
+/**
+ * Byte swap, for freelist hardening: a free pointer is stored as
+ * next ^ cache secret ^ bswap32(address where it is stored) (swab in freelist_ptr_encode).
+ */
+export function bswap32(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
 /** SLUB's slab_max_order default: slabs of at most 8 pages. */
 export const SLAB_MAX_ORDER = 3;
 

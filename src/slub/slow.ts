@@ -13,8 +13,8 @@ import { CpuRequest, Frame, Pg, PgFlag, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
-import { CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
-import { bswap32, type SlubAllocator } from "./slub.js";
+import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
+import type { SlubAllocator } from "./slub.js";
 
 /** nr_slabs over every node. */
 export function nrSlabs(slub: SlubAllocator, c: KmemCache): number {

@@ -92,21 +92,10 @@ import {
   type KmallocBackend,
   KmemCache,
   type SlabCacheInfo,
-  SlabFlag,
 } from "../slab-common/index.js";
+import { CallSites } from "./debug.js";
 import {
-  CallSites,
-  checkPoison,
-  checkRedZones,
-  describeDamage,
-  keepsOrigSize,
-  origSizeIndex,
-  poisons,
-  setPoison,
-  setRedZones,
-  trackIndex,
-} from "./debug.js";
-import {
+  bswap32,
   CpuSlot,
   calculateGeometry,
   descriptorAlign,
@@ -114,42 +103,12 @@ import {
   descriptorWords,
   NodeRec,
   nodeRecIndex,
-  Poison,
   SlabState,
   SlubPg,
-  Track,
 } from "./layout.js";
-import {
-  activeObjects,
-  adopt,
-  cacheInfo,
-  checkHandle,
-  drainCpuCaches,
-  findCacheByName,
-  heldListLockName,
-  initCache,
-  kmemCacheCreate,
-  kmemCacheCreateInternal,
-  kmemCacheDestroy,
-  kmemCacheShrink,
-  listRealCaches,
-  liveCaches,
-  lookupCache,
-  objectSizeOf,
-  randomSecret,
-  registerCacheCtor,
-  shrinkAllCaches,
-  slabPageCounts,
-} from "./registry.js";
-import {
-  allocSingle,
-  allocSlow,
-  corruptCpuFreelist,
-  flushSheaf,
-  quarantineObject,
-  serveFlush,
-  slabFree,
-} from "./slow.js";
+import * as hooks from "./hooks.js";
+import * as registry from "./registry.js";
+import * as slow from "./slow.js";
 import { corrupt, verifySlub } from "./verify.js";
 
 export interface SlubOptions {
@@ -162,16 +121,6 @@ export interface SlubOptions {
 
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
-
-/**
- * Byte swap, for freelist hardening: a free pointer is stored as
- * next ^ cache secret ^ bswap32(address where it is stored) (swab in freelist_ptr_encode).
- * Defined here, beside the fast paths that call it twice per object: imported from another
- * module, V8 did not inline it there (kmalloc(64)+kfree 429 -> 492 instructions).
- */
-export function bswap32(x: number): number {
-  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
-}
 
 export class SlubAllocator implements KmallocBackend {
   readonly buddy: BuddyAllocator;
@@ -292,37 +241,45 @@ export class SlubAllocator implements KmallocBackend {
         this.maxOrder,
         phys.nrCpus > 1,
       ) as CacheGeometry;
-      this.boot = initCache(this, bootDesc, "kmem_cache", geometry, 0, null, randomSecret());
+      this.boot = registry.initCache(
+        this,
+        bootDesc,
+        "kmem_cache",
+        geometry,
+        0,
+        null,
+        registry.randomSecret(),
+      );
       this.h[Hdr.BOOT_CACHE] = bootDesc;
     } else {
       this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-      this.boot = adopt(this, bootDesc);
+      this.boot = registry.adopt(this, bootDesc);
       this.lockSlab();
       try {
-        liveCaches(this);
+        registry.liveCaches(this);
       } finally {
         this.unlockSlab();
       }
     }
-    buddy.registerShrinker((nrToScan) => shrinkAllCaches(this, nrToScan));
+    buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
   }
 
   /* ------------------------------------------------------------------ caches (registry.ts) */
 
   cacheById(id: number): KmemCache | null {
-    return lookupCache(this, id);
+    return registry.lookupCache(this, id);
   }
 
   findByName(name: string): KmemCache | null {
-    return findCacheByName(this, name);
+    return registry.findCacheByName(this, name);
   }
 
   registerCtor(name: string, ctor: Ctor): void {
-    registerCacheCtor(this, name, ctor);
+    registry.registerCacheCtor(this, name, ctor);
   }
 
   createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
-    return kmemCacheCreate(this, name, size, options);
+    return registry.kmemCacheCreate(this, name, size, options);
   }
 
   createCacheInternal(
@@ -332,44 +289,48 @@ export class SlubAllocator implements KmallocBackend {
     flags: number,
     ctor: Ctor | null,
   ): KmemCache | null {
-    return kmemCacheCreateInternal(this, name, size, align, flags, ctor);
+    return registry.kmemCacheCreateInternal(this, name, size, align, flags, ctor);
   }
 
   destroy(c: KmemCache): void {
-    kmemCacheDestroy(this, c);
+    registry.kmemCacheDestroy(this, c);
   }
 
   shrink(c: KmemCache): number {
-    return kmemCacheShrink(this, c);
+    return registry.kmemCacheShrink(this, c);
   }
 
   shrinkAll(nrToScan: number): number {
-    return shrinkAllCaches(this, nrToScan);
+    return registry.shrinkAllCaches(this, nrToScan);
   }
 
   drainCpu(cpu: number): number {
-    return drainCpuCaches(this, cpu);
+    return registry.drainCpuCaches(this, cpu);
   }
 
   realCaches(): KmemCache[] {
-    return listRealCaches(this);
+    return registry.listRealCaches(this);
   }
 
   info(c: KmemCache): SlabCacheInfo {
-    return cacheInfo(this, c);
+    return registry.cacheInfo(this, c);
   }
 
   slabPages(): [number, number] {
-    return slabPageCounts(this);
+    return registry.slabPageCounts(this);
   }
 
   verify(): void {
     verifySlub(this);
   }
 
+  resizeInPlace(addr: number, size: number, zero: boolean): void {
+    hooks.resizeObject(this, addr, size, zero);
+  }
+
   /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
   heldListLock(): string | null {
-    return heldListLockName(this);
+    return registry.heldListLockName(this);
   }
 
   /* ------------------------------------------------------------------ locks */
@@ -444,7 +405,7 @@ export class SlubAllocator implements KmallocBackend {
    */
   allocNode(c: KmemCache, gfp: number, size: number, nid: number): number {
     if (nid < 0 || this.nrNodes === 1) return this.alloc(c, gfp, size);
-    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     const cpu = c.cpu;
     const local = nid === this.buddy.localNode;
@@ -458,7 +419,7 @@ export class SlubAllocator implements KmallocBackend {
     ) {
       return this.generic === true ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
     }
-    const obj = allocSingle(this, c, gfp, nid);
+    const obj = this.allocSingle(c, gfp, nid);
     if (obj !== 0 && (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc)) {
       return this.postAlloc(c, obj, gfp, size);
     }
@@ -466,7 +427,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   allocSmp(c: KmemCache, gfp: number, size: number): number {
-    if (c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
+    if (c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     return this.slabAllocSmp(c, gfp, size);
   }
@@ -511,9 +472,9 @@ export class SlubAllocator implements KmallocBackend {
           return obj;
         }
       }
-      corruptCpuFreelist(this, c, obj);
+      this.corruptCpuFreelist(c, obj);
     }
-    return allocSlow(this, c, gfp, size);
+    return this.allocSlow(c, gfp, size);
   }
 
   /**
@@ -550,9 +511,9 @@ export class SlubAllocator implements KmallocBackend {
           return obj;
         }
       }
-      corruptCpuFreelist(this, c, obj);
+      this.corruptCpuFreelist(c, obj);
     }
-    return allocSlow(this, c, gfp, size);
+    return this.allocSlow(c, gfp, size);
   }
 
   /**
@@ -585,74 +546,6 @@ export class SlubAllocator implements KmallocBackend {
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
-  }
-
-  /** Debug checks, owner tracking and zeroing after an object left the freelist. */
-  postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
-    if (c.debug !== 0) {
-      const damage =
-        checkPoison(this.win(obj), c, obj & this.bm) ??
-        checkRedZones(this.win(obj), c, obj & this.bm, Poison.RED_INACTIVE);
-      if (damage !== null) {
-        // A free object was written to: set it aside (it stays marked allocated, but is
-        // nobody's), report, and let the caller see the use after free.
-        c.cpu[CpuSlot.ACTIVE]--;
-        quarantineObject(this, c, this.slabOf(obj), obj);
-        const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
-        throw new KmemError(
-          code,
-          describeDamage(c, obj, damage, this.owners(c, obj)) + "; the object is set aside",
-        );
-      }
-    }
-    if (((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) && !c.hasCtor) {
-      this.phys.fill(0, obj, obj + objectSizeOf(this, c));
-    }
-    if (c.debug !== 0) {
-      setRedZones(this.win(obj), c, obj & this.bm, Poison.RED_ACTIVE);
-      if (keepsOrigSize(c)) this.setOrigSize(c, obj, size < 0 ? c.coreObjectSize : size);
-      if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, obj, 0);
-      if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
-        this.log(`TRACE ${c.name} alloc ${hex(obj)} inuse=${activeObjects(this, c)}`);
-      }
-    }
-    return obj;
-  }
-
-  /**
-   * Records the size a kmalloc object was asked for; with red zones, the bytes from there to
-   * the class size become a red zone (SLUB's kmalloc red zone).
-   */
-  setOrigSize(c: KmemCache, obj: number, size: number): void {
-    this.phys.setWord(origSizeIndex(c, obj), size);
-    if ((c.flags & SlabFlag.RED_ZONE) !== 0 && size < c.coreObjectSize) {
-      this.phys.fill(Poison.RED_ACTIVE, obj + size, obj + c.coreObjectSize);
-    }
-  }
-
-  /** The size recorded for a kmalloc object, or -1 when the cache does not record it. */
-  origSize(c: KmemCache, obj: number): number {
-    return keepsOrigSize(c) ? this.phys.word(origSizeIndex(c, obj)) : -1;
-  }
-
-  /**
-   * krealloc within the usable size: debug caches move the kmalloc red zone to the new size
-   * (newly exposed bytes zeroed when `zero`); others zero the bytes past the new size when
-   * `zero`. `addr` is a live object (ksize checked it).
-   */
-  resizeInPlace(addr: number, size: number, zero: boolean): void {
-    const head = this.slabOf(addr);
-    const c = lookupCache(this, this.f[head * Frame.WORDS + SlubPg.CACHE] as number) as KmemCache;
-    const old = this.origSize(c, addr);
-    if (old < 0) {
-      if (zero) this.phys.fill(0, addr + size, addr + objectSizeOf(this, c));
-      return;
-    }
-    if (zero && size > old) this.phys.fill(0, addr + old, addr + size);
-    if (size < old && (c.flags & SlabFlag.RED_ZONE) === 0 && zero) {
-      this.phys.fill(0, addr + size, addr + old);
-    }
-    this.setOrigSize(c, addr, size);
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
@@ -695,7 +588,7 @@ export class SlubAllocator implements KmallocBackend {
 
   /** kmem_cache_free: `c` is the cache the caller named. */
   free(c: KmemCache, addr: number): void {
-    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "free");
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "free");
     if (addr >>> 0 !== addr) this.badAddress(addr, c.name);
     const head = this.slabOf(addr);
     if (head === 0) {
@@ -706,7 +599,7 @@ export class SlubAllocator implements KmallocBackend {
     }
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
-      const owner = lookupCache(this, id);
+      const owner = this.cacheById(id);
       throw new KmemError(
         "WRONG_CACHE",
         `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
@@ -737,7 +630,7 @@ export class SlubAllocator implements KmallocBackend {
 
   /** slabCache when this context's handle for cache `id` is missing or stale. */
   slabCacheById(head: number, id: number): KmemCache {
-    const found = lookupCache(this, id);
+    const found = this.cacheById(id);
     if (found === null) {
       throw new KmemError(
         "CORRUPTION",
@@ -768,7 +661,7 @@ export class SlubAllocator implements KmallocBackend {
     }
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
     if (id !== c.realId) {
-      const owner = lookupCache(this, id);
+      const owner = this.cacheById(id);
       throw new KmemError(
         "WRONG_CACHE",
         `${fn}(${hex(addr)}): the object belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
@@ -890,10 +783,10 @@ export class SlubAllocator implements KmallocBackend {
       let n = cpu[CpuSlot.SHEAF_COUNT] as number;
       if (n === cap) {
         // Another cpu's request to flush everything empties this sheaf too.
-        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(this);
+        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
         n = cpu[CpuSlot.SHEAF_COUNT] as number;
         if (n === cap) {
-          flushSheaf(this, c, cpu, n >>> 1);
+          this.flushSheaf(c, cpu, n >>> 1);
           n = cpu[CpuSlot.SHEAF_COUNT] as number;
         }
       }
@@ -904,7 +797,7 @@ export class SlubAllocator implements KmallocBackend {
     const node = this.slabNode(head);
     this.lockNode(c, node);
     try {
-      slabFree(this, c, head, addr);
+      this.slabFree(c, head, addr);
     } finally {
       this.unlockNode(c, node);
     }
@@ -916,36 +809,6 @@ export class SlubAllocator implements KmallocBackend {
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
     );
-  }
-
-  /** Debug checks and init_on_free before an object goes back on a freelist. */
-  preFree(c: KmemCache, head: number, addr: number): void {
-    if (c.debug !== 0) {
-      const damage = checkRedZones(
-        this.win(addr),
-        c,
-        addr & this.bm,
-        Poison.RED_ACTIVE,
-        this.origSize(c, addr),
-      );
-      if (damage !== null) {
-        c.cpu[CpuSlot.ACTIVE]--;
-        quarantineObject(this, c, head, addr);
-        throw new KmemError(
-          "REDZONE",
-          describeDamage(c, addr, damage, this.owners(c, addr)) + "; the object is set aside",
-        );
-      }
-      if ((c.flags & SlabFlag.STORE_USER) !== 0) this.setTrack(c, addr, 1);
-      if ((c.flags & SlabFlag.TRACE) !== 0 && this.log !== null) {
-        this.log(`TRACE ${c.name} free ${hex(addr)} inuse=${activeObjects(this, c) - 1}`);
-      }
-      setPoison(this.win(addr), c, addr & this.bm);
-      setRedZones(this.win(addr), c, addr & this.bm, Poison.RED_INACTIVE);
-    }
-    if (this.initOnFree && !c.hasCtor && !poisons(c)) {
-      this.phys.fill(0, addr, addr + objectSizeOf(this, c));
-    }
   }
 
   badAddress(addr: unknown, what: string): never {
@@ -1033,34 +896,51 @@ export class SlubAllocator implements KmallocBackend {
     );
   }
 
-  /* ------------------------------------------------------------------ owner tracking */
+  /* ------------------------------------------------------------------ rare paths */
 
-  /** Records the call site (an id of this context's table, tagged with its cpu) and order. */
-  setTrack(c: KmemCache, obj: number, which: number): void {
-    const t = trackIndex(c, obj, which);
-    this.phys.setWord(t + Track.SITE, this.sites.capture() | (this.cpuId << 24));
-    this.phys.setWord(t + Track.SEQ, ++this.sites.seq);
+  // What the fast paths call when they cannot finish: methods over the functions of slow.ts,
+  // hooks.ts and registry.ts, so that each fast path calls them as `this.x(...)`, as it did
+  // when they were methods here. A call of an imported function takes more bytecode, and
+  // the fast paths sit at V8's inlining limits: slabAlloc 360 bytes, freeObject 318 (the
+  // budget that kmalloc(64)+kfree inlines into its caller whole).
+
+  allocSlow(c: KmemCache, gfp: number, size: number): number {
+    return slow.allocSlow(this, c, gfp, size);
   }
 
-  /** A recorded call site's name; one recorded by another context is named by its cpu. */
-  siteName(site: number): string {
-    const cpu = site >>> 24;
-    const id = site & 0xffffff;
-    return cpu === this.cpuId ? this.sites.name(id) : `a call site of cpu ${cpu} (#${id})`;
+  allocSingle(c: KmemCache, gfp: number, nid: number): number {
+    return slow.allocSingle(this, c, gfp, nid);
   }
 
-  /** "; allocated at X; freed at Y" for error messages, when the cache tracks owners. */
+  corruptCpuFreelist(c: KmemCache, obj: number): void {
+    slow.corruptCpuFreelist(this, c, obj);
+  }
+
+  flushSheaf(c: KmemCache, slot: Int32Array, k: number): void {
+    slow.flushSheaf(this, c, slot, k);
+  }
+
+  slabFree(c: KmemCache, head: number, addr: number): void {
+    slow.slabFree(this, c, head, addr);
+  }
+
+  serveFlush(): void {
+    slow.serveFlush(this);
+  }
+
+  postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
+    return hooks.postAlloc(this, c, obj, gfp, size);
+  }
+
+  preFree(c: KmemCache, head: number, addr: number): void {
+    hooks.preFree(this, c, head, addr);
+  }
+
   owners(c: KmemCache, obj: number): string {
-    if ((c.flags & SlabFlag.STORE_USER) === 0) return "";
-    const a = trackIndex(c, obj, 0);
-    const fr = trackIndex(c, obj, 1);
-    let text = "";
-    if (this.phys.word(a + Track.SEQ) !== 0) {
-      text += `; allocated at ${this.siteName(this.phys.word(a + Track.SITE))} (#${this.phys.word(a + Track.SEQ)})`;
-    }
-    if (this.phys.word(fr + Track.SEQ) !== 0) {
-      text += `; freed at ${this.siteName(this.phys.word(fr + Track.SITE))} (#${this.phys.word(fr + Track.SEQ)})`;
-    }
-    return text;
+    return hooks.owners(this, c, obj);
+  }
+
+  checkHandle(c: KmemCache, op: string): void {
+    registry.checkHandle(this, c, op);
   }
 }

@@ -8,9 +8,10 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { checkPadding, checkPoison, checkRedZones, type Damage, describeDamage } from "./debug.js";
-import { CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
+import { bswap32, CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
+import { origSize, owners } from "./hooks.js";
 import { activeObjects, cpuSlots, liveCaches } from "./registry.js";
-import { bswap32, type SlubAllocator } from "./slub.js";
+import type { SlubAllocator } from "./slub.js";
 
 /** verify()'s failure: the invariant's id and what is wrong. */
 export function corrupt(id: string, what: string): never {
@@ -387,11 +388,11 @@ function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<n
         c,
         obj & slub.bm,
         Poison.RED_ACTIVE,
-        slub.origSize(c, obj),
+        origSize(slub, c, obj),
       );
     if (damage !== null) {
       const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
-      throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, slub.owners(c, obj))}`);
+      throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, owners(slub, c, obj))}`);
     }
   }
   const pad = checkPadding(slub.win(base), c, base & slub.bm, slub.pageSize << c.order);
