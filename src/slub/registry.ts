@@ -9,8 +9,8 @@
  * they run under slab_mutex unless they say otherwise.
  */
 
-import { KmemError } from "../errors.js";
-import { CpuRequest, Hdr, HdrOption, Vm } from "../memory/index.js";
+import { hex, KmemError } from "../errors.js";
+import { bootCacheBase, CpuRequest, Frame, Hdr, HdrOption, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import {
   type CacheGeometry,
@@ -22,16 +22,28 @@ import {
   type SlabCacheInfo,
   SlabFlag,
 } from "../slab-common/index.js";
+import { lock, unlock } from "../sync/index.js";
 import {
   CpuSlot,
   calculateGeometry,
   cpuSlotBase,
   Desc,
+  descriptorAlign,
   descriptorWords,
   remoteWords,
   sheafCapacity,
+  SlubPg,
 } from "./layout.js";
-import { deactivate, discardAll, flushSheaf, flushSlot, nrSlabs, shrinkReal } from "./slow.js";
+import {
+  deactivate,
+  discardAll,
+  flushSheaf,
+  flushSlot,
+  lockAllNodes,
+  nrSlabs,
+  shrinkReal,
+  unlockAllNodes,
+} from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
 
 const UTF8_DECODER = new TextDecoder();
@@ -39,15 +51,55 @@ const UTF8_DECODER = new TextDecoder();
 /** Slot index tables by geometry, shared by every instance (they are never written after). */
 const SLOT_TABLES = new Map<string, Uint16Array>();
 
-/** Random words for freelist secrets, drawn from the platform's CSPRNG a batch at a time. */
-const secrets = new Int32Array(64);
-let secretsLeft = 0;
-export function randomSecret(): number {
-  if (secretsLeft === 0) {
-    globalThis.crypto.getRandomValues(secrets);
-    secretsLeft = secrets.length;
+/* ------------------------------------------------------------------ slab_mutex */
+
+/** Takes slab_mutex (re-entrant within a context), which guards what this file changes. */
+export function lockSlabMutex(slub: SlubAllocator): void {
+  if (slub.smp === true && slub.slabMutexDepth++ === 0) {
+    lock(slub.h, Hdr.LOCK_SLAB, slub.cpuId, "slab_mutex");
+    // Others may need slab_mutex to free memory: no allocation sleeps while it is held.
+    slub.buddy.noWait++;
   }
-  return (secrets[--secretsLeft] as number) | 1;
+}
+
+export function unlockSlabMutex(slub: SlubAllocator): void {
+  if (slub.smp === true && --slub.slabMutexDepth === 0) {
+    slub.buddy.noWait--;
+    unlock(slub.h, Hdr.LOCK_SLAB, slub.cpuId);
+  }
+}
+
+/* ------------------------------------------------------------------ descriptors */
+
+/**
+ * The boot cache "kmem_cache", whose objects are the other caches' descriptors: its
+ * descriptor (in the header) written for a new instance (`fresh`), else adopted, with a
+ * handle for every cache other contexts made.
+ */
+export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
+  const desc = bootCacheBase(slub.nrCpus, slub.nrNodes) * 4;
+  if (fresh) {
+    const geometry = calculateGeometry(
+      descriptorWords(slub.nrCpus, slub.nrNodes) * 4,
+      descriptorAlign(slub.nrCpus),
+      0,
+      false,
+      slub.pageSize,
+      slub.maxOrder,
+      slub.nrCpus > 1,
+    ) as CacheGeometry;
+    const boot = initCache(slub, desc, "kmem_cache", geometry, 0, null, randomSecret());
+    slub.h[Hdr.BOOT_CACHE] = desc;
+    return boot;
+  }
+  const boot = adopt(slub, desc);
+  lockSlabMutex(slub);
+  try {
+    liveCaches(slub);
+  } finally {
+    unlockSlabMutex(slub);
+  }
+  return boot;
 }
 
 /** The smallest id no cache in memory uses (slab_mutex held). */
@@ -72,78 +124,6 @@ function descriptorView(slub: SlubAllocator, desc: number): Int32Array {
 /** Cpu `cpu`'s slot in the descriptor at `desc`. */
 export function cpuView(slub: SlubAllocator, desc: number, cpu: number = slub.cpuId): Int32Array {
   return slub.phys.wordsAt(desc + cpuSlotBase(slub.nrCpus, cpu) * 4, CpuSlot.WORDS);
-}
-
-/** The handle's extra fields for a real cache at `desc`. */
-function cacheFields(
-  slub: SlubAllocator,
-  desc: number,
-  name: string,
-  hasCtor: boolean,
-  sheafCap: number,
-) {
-  return {
-    hasCtor,
-    sheafCap,
-    serial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
-    ownSerial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
-    nodeLockNames: slub.partialAt.map((_, n) =>
-      slub.nrNodes === 1
-        ? `the list_lock of cache ${name}`
-        : `the node ${n} list_lock of cache ${name}`,
-    ),
-  };
-}
-
-/** Writes a descriptor at `desc`, links it on slab_caches and returns its handle. */
-export function initCache(
-  slub: SlubAllocator,
-  desc: number,
-  name: string,
-  g: CacheGeometry,
-  flags: number,
-  ctor: Ctor | null,
-  secret: number,
-): KmemCache {
-  const { dv, id } = startDescriptor(slub, desc, name, g.objectSize);
-  dv[Desc.SIZE] = g.size;
-  dv[Desc.ALIGN] = g.align;
-  dv[Desc.FLAGS] = flags;
-  dv[Desc.OFFSET] = g.offset;
-  dv[Desc.ORDER] = g.order;
-  dv[Desc.OBJECTS] = g.objects;
-  dv[Desc.RED_LEFT] = g.redLeft;
-  dv[Desc.INUSE] = g.inuse;
-  dv[Desc.TRACK] = g.track;
-  dv[Desc.BITMAP] = g.bitmap;
-  dv[Desc.SECRET] = secret;
-  dv[Desc.MIN_PARTIAL] = g.minPartial;
-  dv[Desc.REFCOUNT] = 1;
-  dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
-  // Debug caches check every object on its way in and out: no sheaves (as Linux).
-  // So do all caches of an instance made without per-cpu caching.
-  const percpu = ((slub.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
-  const sheafCap =
-    (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, slub.pageSize);
-  dv[Desc.SHEAF_CAP] = sheafCap;
-  const c = new KmemCache({
-    slab: slub,
-    name,
-    objectSize: g.objectSize,
-    desc,
-    id,
-    realId: id,
-    geometry: g,
-    secret,
-    flags,
-    ctor,
-    dv,
-    cpu: cpuView(slub, desc),
-    slotIndex: slotTable(g),
-    ...cacheFields(slub, desc, name, ctor !== null, sheafCap),
-  });
-  slub.caches[id] = c;
-  return c;
 }
 
 /**
@@ -199,165 +179,18 @@ function unlinkCache(slub: SlubAllocator, desc: number): void {
   if (next !== 0) slub.phys.setWord((next >>> 2) + Desc.PREV, prev);
 }
 
-/**
- * Builds this context's handle for the descriptor at `desc`, which another context (or
- * this one, before) wrote: geometry and flags from the descriptor, the constructor from
- * those registered here by name. slab_mutex held (or the instance is being opened).
- */
-export function adopt(slub: SlubAllocator, desc: number): KmemCache {
-  const w = desc >>> 2;
-  const id = slub.phys.word(w + Desc.ID);
-  const name = readName(slub, desc);
-  const aliasOf = slub.phys.word(w + Desc.ALIAS_OF) >>> 0;
-  let c: KmemCache;
-  if (aliasOf !== 0) {
-    const realId = slub.phys.word((aliasOf >>> 2) + Desc.ID);
-    const real = lookupCache(slub, realId) as KmemCache;
-    const size = slub.phys.word(w + Desc.OBJECT_SIZE);
-    c = aliasHandle(slub, real, name, size, desc, id, slub.phys.word(w + Desc.SERIAL));
-  } else {
-    const dv = descriptorView(slub, desc);
-    const g = geometryOf(slub, dv);
-    const hasCtor = dv[Desc.CTOR_ID] !== 0;
-    c = new KmemCache({
-      slab: slub,
-      name,
-      objectSize: g.objectSize,
-      desc,
-      id,
-      realId: id,
-      geometry: g,
-      secret: dv[Desc.SECRET] as number,
-      flags: dv[Desc.FLAGS] as number,
-      ctor: hasCtor ? (slub.ctors.get(name) ?? null) : null,
-      dv,
-      cpu: cpuView(slub, desc),
-      slotIndex: slotTable(g),
-      ...cacheFields(slub, desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
-    });
+/** Random words for freelist secrets, drawn from the platform's CSPRNG a batch at a time. */
+const secrets = new Int32Array(64);
+let secretsLeft = 0;
+export function randomSecret(): number {
+  if (secretsLeft === 0) {
+    globalThis.crypto.getRandomValues(secrets);
+    secretsLeft = secrets.length;
   }
-  slub.caches[id] = c;
-  return c;
+  return (secrets[--secretsLeft] as number) | 1;
 }
 
-function geometryOf(slub: SlubAllocator, dv: Int32Array): CacheGeometry {
-  return {
-    objectSize: dv[Desc.OBJECT_SIZE] as number,
-    size: dv[Desc.SIZE] as number,
-    align: dv[Desc.ALIGN] as number,
-    offset: dv[Desc.OFFSET] as number,
-    redLeft: dv[Desc.RED_LEFT] as number,
-    inuse: dv[Desc.INUSE] as number,
-    track: dv[Desc.TRACK] as number,
-    order: dv[Desc.ORDER] as number,
-    objects: dv[Desc.OBJECTS] as number,
-    bitmap: dv[Desc.BITMAP] as number,
-    remote: remoteWords(dv[Desc.OBJECTS] as number, slub.smp),
-    minPartial: dv[Desc.MIN_PARTIAL] as number,
-  };
-}
-
-/**
- * This context's handle for cache `id`: the one it has while the descriptor is still the
- * one it was built for, else rebuilt from memory. null if no cache has that id.
- */
-export function lookupCache(slub: SlubAllocator, id: number): KmemCache | null {
-  const c = slub.caches[id];
-  if (c !== undefined && c !== null && (slub.smp === false || c.dv[Desc.SERIAL] === c.serial))
-    return c;
-  return slub.smp === true ? resolve(slub, id) : null;
-}
-
-/** Finds cache `id` in memory and builds a handle for it (another context made it). */
-function resolve(slub: SlubAllocator, id: number): KmemCache | null {
-  slub.lockSlab();
-  try {
-    for (
-      let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-      d !== 0;
-      d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-    ) {
-      if (slub.phys.word((d >>> 2) + Desc.ID) !== id) continue;
-      const known = slub.caches[id];
-      if (known !== undefined && known !== null && known.desc === d) {
-        if (known.dv[Desc.SERIAL] === known.serial) return known;
-        known.dead = true;
-      }
-      return adopt(slub, d);
-    }
-    const stale = slub.caches[id];
-    if (stale !== undefined && stale !== null) stale.dead = true;
-    slub.caches[id] = null;
-    return null;
-  } finally {
-    slub.unlockSlab();
-  }
-}
-
-/** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
-export function heldListLockName(slub: SlubAllocator): string | null {
-  for (const c of liveCaches(slub)) {
-    if (c.id !== c.realId) continue;
-    for (let n = 0; n < slub.nrNodes; n++) {
-      if (c.dv[slub.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
-    }
-  }
-  return null;
-}
-
-/**
- * Every live cache handle (aliases included), newest first, rebuilt where this context's
- * is missing or stale. slab_mutex held.
- */
-export function liveCaches(slub: SlubAllocator): KmemCache[] {
-  const out: KmemCache[] = [];
-  const descs: number[] = [];
-  for (
-    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    d !== 0 && descs.length <= slub.totalPages;
-    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-  ) {
-    descs.push(d);
-  }
-  // Real caches first, so that an alias finds its real cache's handle.
-  for (const pass of [0, 1]) {
-    for (const d of descs) {
-      const isAlias = slub.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
-      if (isAlias !== (pass === 1)) continue;
-      const id = slub.phys.word((d >>> 2) + Desc.ID);
-      const known = slub.caches[id];
-      if (
-        known !== undefined &&
-        known !== null &&
-        known.desc === d &&
-        known.dv[Desc.SERIAL] === known.serial
-      ) {
-        continue;
-      }
-      adopt(slub, d);
-    }
-  }
-  for (const d of descs) {
-    out.push(slub.caches[slub.phys.word((d >>> 2) + Desc.ID)] as KmemCache);
-  }
-  // Handles of caches destroyed in another context.
-  slub.caches.forEach((c, id) => {
-    if (c !== null && !out.includes(c)) {
-      c.dead = true;
-      slub.caches[id] = null;
-    }
-  });
-  return out;
-}
-
-/**
- * Registers the constructor of the cache named `name` for this context: a cache made with
- * a constructor in another context gets its slabs built here only with it.
- */
-export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor): void {
-  slub.ctors.set(name, ctor);
-  for (const c of slub.caches) if (c !== null && c.name === name && c.hasCtor) c.ctor = ctor;
-}
+/* ------------------------------------------------------------------ creating, merging */
 
 /** kmem_cache_create: validates, merges where SLUB would, else builds a new cache. */
 export function kmemCacheCreate(
@@ -372,7 +205,7 @@ export function kmemCacheCreate(
     flags,
     ctor,
   } = parseCacheArgs(name, size, options, slub.pageSize, slub.pageSize << (slub.maxOrder - 1));
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     if (findCacheByName(slub, name as string) !== null) {
       throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
@@ -381,7 +214,7 @@ export function kmemCacheCreate(
     if (c !== null && ctor !== null) slub.ctors.set(c.name, ctor);
     return c;
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
 }
 
@@ -395,7 +228,7 @@ export function kmemCacheCreateInternal(
   ctor: Ctor | null,
 ): KmemCache | null {
   flags |= slub.globalFlags;
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     if (ctor === null && (flags & SlabFlag.NEVER_MERGE) === 0) {
       const real = findMergeable(slub, size, align, flags);
@@ -418,7 +251,7 @@ export function kmemCacheCreateInternal(
     if (desc === 0) return null;
     return initCache(slub, desc, name, g, flags, ctor, randomSecret());
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
 }
 
@@ -444,6 +277,78 @@ function findMergeable(
     return c;
   }
   return null;
+}
+
+/** Writes a descriptor at `desc`, links it on slab_caches and returns its handle. */
+export function initCache(
+  slub: SlubAllocator,
+  desc: number,
+  name: string,
+  g: CacheGeometry,
+  flags: number,
+  ctor: Ctor | null,
+  secret: number,
+): KmemCache {
+  const { dv, id } = startDescriptor(slub, desc, name, g.objectSize);
+  dv[Desc.SIZE] = g.size;
+  dv[Desc.ALIGN] = g.align;
+  dv[Desc.FLAGS] = flags;
+  dv[Desc.OFFSET] = g.offset;
+  dv[Desc.ORDER] = g.order;
+  dv[Desc.OBJECTS] = g.objects;
+  dv[Desc.RED_LEFT] = g.redLeft;
+  dv[Desc.INUSE] = g.inuse;
+  dv[Desc.TRACK] = g.track;
+  dv[Desc.BITMAP] = g.bitmap;
+  dv[Desc.SECRET] = secret;
+  dv[Desc.MIN_PARTIAL] = g.minPartial;
+  dv[Desc.REFCOUNT] = 1;
+  dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
+  // Debug caches check every object on its way in and out: no sheaves (as Linux).
+  // So do all caches of an instance made without per-cpu caching.
+  const percpu = ((slub.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
+  const sheafCap =
+    (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, slub.pageSize);
+  dv[Desc.SHEAF_CAP] = sheafCap;
+  const c = new KmemCache({
+    slab: slub,
+    name,
+    objectSize: g.objectSize,
+    desc,
+    id,
+    realId: id,
+    geometry: g,
+    secret,
+    flags,
+    ctor,
+    dv,
+    cpu: cpuView(slub, desc),
+    slotIndex: slotTable(g),
+    ...cacheFields(slub, desc, name, ctor !== null, sheafCap),
+  });
+  slub.caches[id] = c;
+  return c;
+}
+
+/** A real cache's handle fields besides its geometry and views: serials, lock names. */
+function cacheFields(
+  slub: SlubAllocator,
+  desc: number,
+  name: string,
+  hasCtor: boolean,
+  sheafCap: number,
+) {
+  return {
+    hasCtor,
+    sheafCap,
+    serial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
+    ownSerial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
+    nodeLockNames: slub.partialAt.map((_, n) =>
+      slub.nrNodes === 1
+        ? `the list_lock of cache ${name}`
+        : `the node ${n} list_lock of cache ${name}`,
+    ),
+  };
 }
 
 function createAlias(
@@ -515,49 +420,199 @@ function slotTable(g: CacheGeometry): Uint16Array {
   return table;
 }
 
+function geometryOf(slub: SlubAllocator, dv: Int32Array): CacheGeometry {
+  return {
+    objectSize: dv[Desc.OBJECT_SIZE] as number,
+    size: dv[Desc.SIZE] as number,
+    align: dv[Desc.ALIGN] as number,
+    offset: dv[Desc.OFFSET] as number,
+    redLeft: dv[Desc.RED_LEFT] as number,
+    inuse: dv[Desc.INUSE] as number,
+    track: dv[Desc.TRACK] as number,
+    order: dv[Desc.ORDER] as number,
+    objects: dv[Desc.OBJECTS] as number,
+    bitmap: dv[Desc.BITMAP] as number,
+    remote: remoteWords(dv[Desc.OBJECTS] as number, slub.smp),
+    minPartial: dv[Desc.MIN_PARTIAL] as number,
+  };
+}
+
+/* ------------------------------------------------------------------ handles */
+
+/**
+ * Builds this context's handle for the descriptor at `desc`, which another context (or
+ * this one, before) wrote: geometry and flags from the descriptor, the constructor from
+ * those registered here by name. slab_mutex held (or the instance is being opened).
+ */
+export function adopt(slub: SlubAllocator, desc: number): KmemCache {
+  const w = desc >>> 2;
+  const id = slub.phys.word(w + Desc.ID);
+  const name = readName(slub, desc);
+  const aliasOf = slub.phys.word(w + Desc.ALIAS_OF) >>> 0;
+  let c: KmemCache;
+  if (aliasOf !== 0) {
+    const realId = slub.phys.word((aliasOf >>> 2) + Desc.ID);
+    const real = lookupCache(slub, realId) as KmemCache;
+    const size = slub.phys.word(w + Desc.OBJECT_SIZE);
+    c = aliasHandle(slub, real, name, size, desc, id, slub.phys.word(w + Desc.SERIAL));
+  } else {
+    const dv = descriptorView(slub, desc);
+    const g = geometryOf(slub, dv);
+    const hasCtor = dv[Desc.CTOR_ID] !== 0;
+    c = new KmemCache({
+      slab: slub,
+      name,
+      objectSize: g.objectSize,
+      desc,
+      id,
+      realId: id,
+      geometry: g,
+      secret: dv[Desc.SECRET] as number,
+      flags: dv[Desc.FLAGS] as number,
+      ctor: hasCtor ? (slub.ctors.get(name) ?? null) : null,
+      dv,
+      cpu: cpuView(slub, desc),
+      slotIndex: slotTable(g),
+      ...cacheFields(slub, desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
+    });
+  }
+  slub.caches[id] = c;
+  return c;
+}
+
+/**
+ * This context's handle for cache `id`: the one it has while the descriptor is still the
+ * one it was built for, else rebuilt from memory. null if no cache has that id.
+ */
+export function lookupCache(slub: SlubAllocator, id: number): KmemCache | null {
+  const c = slub.caches[id];
+  if (c !== undefined && c !== null && (slub.smp === false || c.dv[Desc.SERIAL] === c.serial))
+    return c;
+  return slub.smp === true ? resolve(slub, id) : null;
+}
+
+/** Finds cache `id` in memory and builds a handle for it (another context made it). */
+function resolve(slub: SlubAllocator, id: number): KmemCache | null {
+  lockSlabMutex(slub);
+  try {
+    for (
+      let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+      d !== 0;
+      d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+    ) {
+      if (slub.phys.word((d >>> 2) + Desc.ID) !== id) continue;
+      const known = slub.caches[id];
+      if (known !== undefined && known !== null && known.desc === d) {
+        if (known.dv[Desc.SERIAL] === known.serial) return known;
+        known.dead = true;
+      }
+      return adopt(slub, d);
+    }
+    const stale = slub.caches[id];
+    if (stale !== undefined && stale !== null) stale.dead = true;
+    slub.caches[id] = null;
+    return null;
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/**
+ * Every live cache handle (aliases included), newest first, rebuilt where this context's
+ * is missing or stale. slab_mutex held.
+ */
+export function liveCaches(slub: SlubAllocator): KmemCache[] {
+  const out: KmemCache[] = [];
+  const descs: number[] = [];
+  for (
+    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+    d !== 0 && descs.length <= slub.totalPages;
+    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+  ) {
+    descs.push(d);
+  }
+  // Real caches first, so that an alias finds its real cache's handle.
+  for (const pass of [0, 1]) {
+    for (const d of descs) {
+      const isAlias = slub.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
+      if (isAlias !== (pass === 1)) continue;
+      const id = slub.phys.word((d >>> 2) + Desc.ID);
+      const known = slub.caches[id];
+      if (
+        known !== undefined &&
+        known !== null &&
+        known.desc === d &&
+        known.dv[Desc.SERIAL] === known.serial
+      ) {
+        continue;
+      }
+      adopt(slub, d);
+    }
+  }
+  for (const d of descs) {
+    out.push(slub.caches[slub.phys.word((d >>> 2) + Desc.ID)] as KmemCache);
+  }
+  // Handles of caches destroyed in another context.
+  slub.caches.forEach((c, id) => {
+    if (c !== null && !out.includes(c)) {
+      c.dead = true;
+      slub.caches[id] = null;
+    }
+  });
+  return out;
+}
+
 /** The cache named `name`, made in any context; null if none. */
 export function findCacheByName(slub: SlubAllocator, name: string): KmemCache | null {
   if (slub.smp === false) {
     for (const c of slub.caches) if (c !== null && c.name === name) return c;
     return null;
   }
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     for (const c of liveCaches(slub)) if (c.name === name) return c;
     return null;
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
 }
 
-/** The object size a merge may have raised (read from memory: another context may have). */
-export function objectSizeOf(slub: SlubAllocator, c: KmemCache): number {
-  return slub.smp === true ? (c.dv[Desc.OBJECT_SIZE] as number) : c.coreObjectSize;
+/**
+ * Registers the constructor of the cache named `name` for this context: a cache made with
+ * a constructor in another context gets its slabs built here only with it.
+ */
+export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor): void {
+  slub.ctors.set(name, ctor);
+  for (const c of slub.caches) if (c !== null && c.name === name && c.hasCtor) c.ctor = ctor;
 }
 
-/** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */
-export function cpuSlots(slub: SlubAllocator, c: KmemCache): Int32Array[] {
-  const out: Int32Array[] = [];
-  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
-    out.push(cpu === slub.cpuId ? c.cpu : cpuView(slub, c.desc, cpu));
+/** A handle whose cache another context destroyed (or replaced) is dead here too. */
+export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
+  if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
+    c.dead = true;
+    throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
   }
-  return out;
 }
 
-/** Objects allocated and not freed: the sum of every cpu's count. */
-export function activeObjects(slub: SlubAllocator, c: KmemCache): number {
-  let n = 0;
+/**
+ * The handle's name was destroyed in another context: an alias's descriptor released, or
+ * a real cache's name dropped while aliases keep the cache.
+ */
+function isGone(slub: SlubAllocator, c: KmemCache): boolean {
+  if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
   const w = c.desc >>> 2;
-  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
-    n += slub.phys.word(w + cpuSlotBase(slub.nrCpus, cpu) + CpuSlot.ACTIVE);
-  }
-  return n;
+  return (
+    slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
+    slub.phys.word(w + Desc.SERIAL) !== c.ownSerial
+  );
 }
+
+/* ------------------------------------------------------------------ destroying */
 
 /** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
 export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
   if (c === slub.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     checkHandle(slub, c, "destroy");
     const real = lookupCache(slub, c.realId) as KmemCache;
@@ -582,7 +637,7 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
     }
     if (c !== real) releaseDescriptor(slub, c);
     real.dv[Desc.REFCOUNT] = 0;
-    slub.lockAllNodes(real);
+    lockAllNodes(slub, real);
     try {
       for (const slot of cpuSlots(slub, real)) {
         flushSheaf(slub, real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
@@ -590,33 +645,12 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
       }
       discardAll(slub, real);
     } finally {
-      slub.unlockAllNodes(real);
+      unlockAllNodes(slub, real);
     }
     releaseDescriptor(slub, real);
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
-}
-
-/** A handle whose cache another context destroyed (or replaced) is dead here too. */
-export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
-  if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
-    c.dead = true;
-    throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
-  }
-}
-
-/**
- * The handle's name was destroyed in another context: an alias's descriptor released, or
- * a real cache's name dropped while aliases keep the cache.
- */
-function isGone(slub: SlubAllocator, c: KmemCache): boolean {
-  if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
-  const w = c.desc >>> 2;
-  return (
-    slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
-    slub.phys.word(w + Desc.SERIAL) !== c.ownSerial
-  );
 }
 
 function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
@@ -626,6 +660,8 @@ function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
   slub.caches[c.id] = null;
   slub.free(slub.boot, c.desc);
 }
+
+/* ------------------------------------------------------------------ every cache */
 
 /**
  * kmem_cache_shrink: flush this cpu's slab and sheaf, give back every empty slab. Other
@@ -642,7 +678,7 @@ export function kmemCacheShrink(slub: SlubAllocator, c: KmemCache): number {
  */
 export function shrinkAllCaches(slub: SlubAllocator, nrToScan: number): number {
   let pages = 0;
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     for (const c of liveCaches(slub)) {
       if (c.id !== c.realId) continue;
@@ -650,7 +686,7 @@ export function shrinkAllCaches(slub: SlubAllocator, nrToScan: number): number {
       if (pages >= nrToScan) break;
     }
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
   if (slub.smp === true) slub.buddy.requestOthers(CpuRequest.FLUSH_SLABS);
   return pages;
@@ -662,7 +698,7 @@ export function shrinkAllCaches(slub: SlubAllocator, nrToScan: number): number {
  */
 export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
   let moved = 0;
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     for (const c of liveCaches(slub)) {
       if (c.id !== c.realId) continue;
@@ -673,20 +709,20 @@ export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
       flushSlot(slub, c, slot);
     }
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
   return moved;
 }
 
 /** Real caches, newest first (the order of /proc/slabinfo). */
 export function listRealCaches(slub: SlubAllocator): KmemCache[] {
-  slub.lockSlab();
+  lockSlabMutex(slub);
   try {
     const out = liveCaches(slub).filter((c) => c.id === c.realId);
     if (!out.includes(slub.boot)) out.push(slub.boot);
     return out;
   } finally {
-    slub.unlockSlab();
+    unlockSlabMutex(slub);
   }
 }
 
@@ -712,4 +748,74 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
 /** Pages held by slabs, [reclaimable, unreclaimable]. */
 export function slabPageCounts(slub: SlubAllocator): [number, number] {
   return [slub.buddy.event(Vm.NR_SLAB_RECLAIMABLE), slub.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
+}
+
+/** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
+export function heldListLockName(slub: SlubAllocator): string | null {
+  for (const c of liveCaches(slub)) {
+    if (c.id !== c.realId) continue;
+    for (let n = 0; n < slub.nrNodes; n++) {
+      if (c.dv[slub.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
+    }
+  }
+  return null;
+}
+
+/** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */
+export function cpuSlots(slub: SlubAllocator, c: KmemCache): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
+    out.push(cpu === slub.cpuId ? c.cpu : cpuView(slub, c.desc, cpu));
+  }
+  return out;
+}
+
+/** Objects allocated and not freed: the sum of every cpu's count. */
+export function activeObjects(slub: SlubAllocator, c: KmemCache): number {
+  let n = 0;
+  const w = c.desc >>> 2;
+  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
+    n += slub.phys.word(w + cpuSlotBase(slub.nrCpus, cpu) + CpuSlot.ACTIVE);
+  }
+  return n;
+}
+
+/** The object size a merge may have raised (read from memory: another context may have). */
+export function objectSizeOf(slub: SlubAllocator, c: KmemCache): number {
+  return slub.smp === true ? (c.dv[Desc.OBJECT_SIZE] as number) : c.coreObjectSize;
+}
+
+/* ------------------------------------------------------------------ an object's cache */
+
+/** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
+export function liveObjectCache(slub: SlubAllocator, head: number, addr: number): KmemCache {
+  const c = slub.slabCache(head);
+  const idx = slub.objectIndex(c, head, addr);
+  if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
+    throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
+  }
+  return c;
+}
+
+/**
+ * Checks that `addr` is a live object of cache `c` without changing anything (what a free
+ * would check): INVALID_FREE, DOUBLE_FREE or WRONG_CACHE otherwise.
+ */
+export function checkLive(slub: SlubAllocator, c: KmemCache, addr: number, fn: string): void {
+  const head = slub.slabOf(addr);
+  if (head === 0) {
+    throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not a slab object`);
+  }
+  const id = slub.f[head * Frame.WORDS + SlubPg.CACHE] as number;
+  if (id !== c.realId) {
+    const owner = slub.cacheById(id);
+    throw new KmemError(
+      "WRONG_CACHE",
+      `${fn}(${hex(addr)}): the object belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+    );
+  }
+  const idx = slub.objectIndex(c, head, addr);
+  if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
+    throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
+  }
 }

@@ -16,11 +16,177 @@ import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
 import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
 import type { SlubAllocator } from "./slub.js";
 
+/* ------------------------------------------------------------------ node lists */
+
 /** nr_slabs over every node. */
 export function nrSlabs(slub: SlubAllocator, c: KmemCache): number {
   let n = 0;
   for (const at of slub.slabsAt) n += c.dv[at] as number;
   return n;
+}
+
+/** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
+export function lockAllNodes(slub: SlubAllocator, c: KmemCache): void {
+  let n = 0;
+  try {
+    for (; n < slub.nrNodes; n++) slub.lockNode(c, n);
+  } catch (err) {
+    // A lock that cannot be had (DEADLOCK): give back the ones taken, then report.
+    while (--n >= 0) slub.unlockNode(c, n);
+    throw err;
+  }
+}
+
+export function unlockAllNodes(slub: SlubAllocator, c: KmemCache): void {
+  for (let n = slub.nrNodes - 1; n >= 0; n--) slub.unlockNode(c, n);
+}
+
+/** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
+function partialOf(slub: SlubAllocator, pfn: number): number {
+  return slub.nrNodes === 1
+    ? Desc.PARTIAL_HEAD
+    : (slub.partialAt[slub.buddy.nodeOf(pfn)] as number);
+}
+
+function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = partialOf(slub, pfn);
+  const head = dv[at] as number;
+  f[i + Pg.NEXT] = head;
+  f[i + Pg.PREV] = 0;
+  if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+  dv[at] = pfn;
+  dv[at + 1]++;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
+}
+
+function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = partialOf(slub, pfn);
+  const next = f[i + Pg.NEXT] as number;
+  const prev = f[i + Pg.PREV] as number;
+  if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
+  else dv[at] = next;
+  if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
+  f[i + Pg.NEXT] = 0;
+  f[i + Pg.PREV] = 0;
+  dv[at + 1]--;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
+}
+
+/** Files an unfrozen slab by how full it is (its node's list_lock held). */
+function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const counters = slub.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
+  if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
+  const inuse = counters & SlabState.INUSE_MASK;
+  const onPartial = (counters & SlabState.PARTIAL) !== 0;
+  const nrPartial = partialOf(slub, pfn) + 1;
+  if (
+    inuse === 0 &&
+    (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
+  ) {
+    if (onPartial) removePartial(slub, c, pfn);
+    discardSlab(slub, c, pfn);
+  } else if (inuse < c.objects && !onPartial) {
+    addPartial(slub, c, pfn);
+  } else if (inuse === c.objects && onPartial) {
+    removePartial(slub, c, pfn);
+  }
+}
+
+/* ------------------------------------------------------------------ allocation */
+
+/**
+ * ___slab_alloc: refill the cpu freelist from objects freed to the cpu slab by other cpus
+ * meanwhile, a partial slab, or a new slab (allocated without the list_lock held, so that
+ * the page allocator's reclaim and a constructor may come back into the slab layer).
+ */
+export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: number): number {
+  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  if ((slub.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(slub);
+  const cpu = c.cpu;
+  const f = slub.f;
+  for (;;) {
+    let got = false;
+    const cur = cpu[CpuSlot.SLAB] as number;
+    if (cur !== 0) {
+      const n = slub.slabNode(cur);
+      slub.lockNode(c, n);
+      try {
+        const i = cur * Frame.WORDS;
+        const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
+        const counters = f[i + SlubPg.COUNTERS] as number;
+        if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
+          // Objects freed to the cpu slab by the slow path meanwhile.
+          f[i + SlubPg.FREELIST] = 0;
+          f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
+          cpu[CpuSlot.FREELIST] = fl;
+          got = true;
+        } else {
+          deactivate(slub, c, cpu);
+        }
+      } finally {
+        slub.unlockNode(c, n);
+      }
+    }
+    if (!got) {
+      const partial = getPartial(slub, c, -1, gfp);
+      if (partial !== 0) {
+        try {
+          freezeLocked(slub, c, partial);
+        } finally {
+          slub.unlockNode(c, slub.slabNode(partial));
+        }
+        got = true;
+      }
+    }
+    if (!got) {
+      const pfn = newSlab(slub, c, gfp, -1);
+      if (pfn === 0) return 0;
+      freeze(slub, c, pfn);
+    }
+    if (cpu[CpuSlot.FREELIST] !== 0) {
+      return slub.generic === true ? slub.slabAllocSmp(c, gfp, size) : slub.slabAlloc(c, gfp, size);
+    }
+  }
+}
+
+/**
+ * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
+ * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
+ * (get_any_partial). Taken off its list and returned with its node's list_lock held
+ * (the caller releases it); 0, with no lock held, if none.
+ */
+function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number): number {
+  const search = nid < 0 ? slub.buddy.localNode : nid;
+  const dv = c.dv;
+  slub.lockNode(c, search);
+  let pfn = dv[slub.partialAt[search] as number] as number;
+  if (pfn !== 0) {
+    removePartial(slub, c, pfn);
+    return pfn;
+  }
+  slub.unlockNode(c, search);
+  if (slub.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
+    const min = dv[Desc.MIN_PARTIAL] as number;
+    for (const n of slub.buddy.zonelist(search)) {
+      const at = slub.partialAt[n] as number;
+      // nr_partial is read without the lock first, as get_any_partial does.
+      if (n === search || (dv[at + 1] as number) <= min) continue;
+      slub.lockNode(c, n);
+      pfn = dv[at] as number;
+      if (pfn !== 0 && (dv[at + 1] as number) > min) {
+        removePartial(slub, c, pfn);
+        return pfn;
+      }
+      slub.unlockNode(c, n);
+    }
+  }
+  return 0;
 }
 
 /**
@@ -102,150 +268,6 @@ function setListSlabAside(slub: SlubAllocator, c: KmemCache, pfn: number, obj: n
   if (((f[i + SlubPg.COUNTERS] as number) & SlabState.PARTIAL) !== 0) removePartial(slub, c, pfn);
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
   return 0;
-}
-
-/**
- * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
- * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
- * (get_any_partial). Taken off its list and returned with its node's list_lock held
- * (the caller releases it); 0, with no lock held, if none.
- */
-function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number): number {
-  const search = nid < 0 ? slub.buddy.localNode : nid;
-  const dv = c.dv;
-  slub.lockNode(c, search);
-  let pfn = dv[slub.partialAt[search] as number] as number;
-  if (pfn !== 0) {
-    removePartial(slub, c, pfn);
-    return pfn;
-  }
-  slub.unlockNode(c, search);
-  if (slub.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
-    const min = dv[Desc.MIN_PARTIAL] as number;
-    for (const n of slub.buddy.zonelist(search)) {
-      const at = slub.partialAt[n] as number;
-      // nr_partial is read without the lock first, as get_any_partial does.
-      if (n === search || (dv[at + 1] as number) <= min) continue;
-      slub.lockNode(c, n);
-      pfn = dv[at] as number;
-      if (pfn !== 0 && (dv[at + 1] as number) > min) {
-        removePartial(slub, c, pfn);
-        return pfn;
-      }
-      slub.unlockNode(c, n);
-    }
-  }
-  return 0;
-}
-
-/**
- * Gives the `k` oldest objects of the sheaf in `slot` back to their slabs, each under its
- * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
- * every node's).
- */
-export function flushSheaf(
-  slub: SlubAllocator,
-  c: KmemCache,
-  slot: Int32Array,
-  k: number,
-  locked = false,
-): void {
-  const n = slot[CpuSlot.SHEAF_COUNT] as number;
-  let held = -1;
-  let j = 0;
-  try {
-    for (; j < k; j++) {
-      const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
-      const head = slub.slabOf(obj);
-      const node = slub.slabNode(head);
-      if (!locked && node !== held) {
-        if (held >= 0) slub.unlockNode(c, held);
-        held = -1;
-        slub.lockNode(c, node);
-        held = node;
-      }
-      slabFree(slub, c, head, obj);
-    }
-  } finally {
-    if (held >= 0) slub.unlockNode(c, held);
-    // The objects given back leave the sheaf, also when a damaged one stopped the loop.
-    slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
-    slot[CpuSlot.SHEAF_COUNT] = n - j;
-  }
-}
-
-/** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
-function deactivateSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
-  const pfn = slot[CpuSlot.SLAB] as number;
-  if (pfn === 0) return;
-  const n = slub.slabNode(pfn);
-  slub.lockNode(c, n);
-  try {
-    deactivate(slub, c, slot);
-  } finally {
-    slub.unlockNode(c, n);
-  }
-}
-
-/** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
-export function flushSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
-  flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
-  deactivateSlot(slub, c, slot);
-}
-
-/**
- * ___slab_alloc: refill the cpu freelist from objects freed to the cpu slab by other cpus
- * meanwhile, a partial slab, or a new slab (allocated without the list_lock held, so that
- * the page allocator's reclaim and a constructor may come back into the slab layer).
- */
-export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: number): number {
-  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
-  if ((slub.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(slub);
-  const cpu = c.cpu;
-  const f = slub.f;
-  for (;;) {
-    let got = false;
-    const cur = cpu[CpuSlot.SLAB] as number;
-    if (cur !== 0) {
-      const n = slub.slabNode(cur);
-      slub.lockNode(c, n);
-      try {
-        const i = cur * Frame.WORDS;
-        const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
-        const counters = f[i + SlubPg.COUNTERS] as number;
-        if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
-          // Objects freed to the cpu slab by the slow path meanwhile.
-          f[i + SlubPg.FREELIST] = 0;
-          f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
-          cpu[CpuSlot.FREELIST] = fl;
-          got = true;
-        } else {
-          deactivate(slub, c, cpu);
-        }
-      } finally {
-        slub.unlockNode(c, n);
-      }
-    }
-    if (!got) {
-      const partial = getPartial(slub, c, -1, gfp);
-      if (partial !== 0) {
-        try {
-          freezeLocked(slub, c, partial);
-        } finally {
-          slub.unlockNode(c, slub.slabNode(partial));
-        }
-        got = true;
-      }
-    }
-    if (!got) {
-      const pfn = newSlab(slub, c, gfp, -1);
-      if (pfn === 0) return 0;
-      freeze(slub, c, pfn);
-    }
-    if (cpu[CpuSlot.FREELIST] !== 0) {
-      return slub.generic === true ? slub.slabAllocSmp(c, gfp, size) : slub.slabAlloc(c, gfp, size);
-    }
-  }
 }
 
 /**
@@ -343,6 +365,24 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   cpu[CpuSlot.BITMAP] = slub.bitmapWord(c, pfn);
 }
 
+/* ------------------------------------------------------------------ giving back */
+
+/**
+ * __slab_free: onto the slab's own freelist, then file the slab by its new fill (list_lock
+ * held). The slab may be another cpu's slab: the objects wait on its freelist until that
+ * cpu's freelist runs dry.
+ */
+export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
+  slub.ev[Vm.SLAB_FREE_SLOW]++;
+  const f = slub.f;
+  const i = head * Frame.WORDS;
+  const fp = addr + c.offset;
+  slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+  f[i + SlubPg.FREELIST] = addr;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
+  place(slub, c, head);
+}
+
 /**
  * deactivate_slab: hands the cpu freelist of `slot` back to its cpu slab and files the
  * slab on the partial list, as empty (given back past min_partial), or as full (on no
@@ -390,61 +430,59 @@ export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array):
   place(slub, c, pfn);
 }
 
-/** Files an unfrozen slab by how full it is (its node's list_lock held). */
-function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
-  const counters = slub.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
-  if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
-  const inuse = counters & SlabState.INUSE_MASK;
-  const onPartial = (counters & SlabState.PARTIAL) !== 0;
-  const nrPartial = partialOf(slub, pfn) + 1;
-  if (
-    inuse === 0 &&
-    (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
-  ) {
-    if (onPartial) removePartial(slub, c, pfn);
-    discardSlab(slub, c, pfn);
-  } else if (inuse < c.objects && !onPartial) {
-    addPartial(slub, c, pfn);
-  } else if (inuse === c.objects && onPartial) {
-    removePartial(slub, c, pfn);
+/** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
+function deactivateSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
+  const pfn = slot[CpuSlot.SLAB] as number;
+  if (pfn === 0) return;
+  const n = slub.slabNode(pfn);
+  slub.lockNode(c, n);
+  try {
+    deactivate(slub, c, slot);
+  } finally {
+    slub.unlockNode(c, n);
   }
 }
 
-/** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
-function partialOf(slub: SlubAllocator, pfn: number): number {
-  return slub.nrNodes === 1
-    ? Desc.PARTIAL_HEAD
-    : (slub.partialAt[slub.buddy.nodeOf(pfn)] as number);
+/**
+ * Gives the `k` oldest objects of the sheaf in `slot` back to their slabs, each under its
+ * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
+ * every node's).
+ */
+export function flushSheaf(
+  slub: SlubAllocator,
+  c: KmemCache,
+  slot: Int32Array,
+  k: number,
+  locked = false,
+): void {
+  const n = slot[CpuSlot.SHEAF_COUNT] as number;
+  let held = -1;
+  let j = 0;
+  try {
+    for (; j < k; j++) {
+      const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
+      const head = slub.slabOf(obj);
+      const node = slub.slabNode(head);
+      if (!locked && node !== held) {
+        if (held >= 0) slub.unlockNode(c, held);
+        held = -1;
+        slub.lockNode(c, node);
+        held = node;
+      }
+      slabFree(slub, c, head, obj);
+    }
+  } finally {
+    if (held >= 0) slub.unlockNode(c, held);
+    // The objects given back leave the sheaf, also when a damaged one stopped the loop.
+    slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+    slot[CpuSlot.SHEAF_COUNT] = n - j;
+  }
 }
 
-function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
-  const f = slub.f;
-  const dv = c.dv;
-  const i = pfn * Frame.WORDS;
-  const at = partialOf(slub, pfn);
-  const head = dv[at] as number;
-  f[i + Pg.NEXT] = head;
-  f[i + Pg.PREV] = 0;
-  if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
-  dv[at] = pfn;
-  dv[at + 1]++;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
-}
-
-function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
-  const f = slub.f;
-  const dv = c.dv;
-  const i = pfn * Frame.WORDS;
-  const at = partialOf(slub, pfn);
-  const next = f[i + Pg.NEXT] as number;
-  const prev = f[i + Pg.PREV] as number;
-  if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
-  else dv[at] = next;
-  if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
-  f[i + Pg.NEXT] = 0;
-  f[i + Pg.PREV] = 0;
-  dv[at + 1]--;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
+/** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
+export function flushSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
+  flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
+  deactivateSlot(slub, c, slot);
 }
 
 /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
@@ -476,21 +514,7 @@ function freeSlabPages(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   slub.buddy.freePages(pfn * slub.pageSize, c.order);
 }
 
-/**
- * __slab_free: onto the slab's own freelist, then file the slab by its new fill (list_lock
- * held). The slab may be another cpu's slab: the objects wait on its freelist until that
- * cpu's freelist runs dry.
- */
-export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
-  slub.ev[Vm.SLAB_FREE_SLOW]++;
-  const f = slub.f;
-  const i = head * Frame.WORDS;
-  const fp = addr + c.offset;
-  slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
-  f[i + SlubPg.FREELIST] = addr;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
-  place(slub, c, head);
-}
+/* ------------------------------------------------------------------ set aside */
 
 /**
  * The cpu freelist's first object decodes to a pointer outside its slab, or is marked
@@ -549,6 +573,8 @@ export function quarantineObject(
   }
   slub.log?.(`kmem: cache ${c.name}: object ${hex(obj)} set aside as corrupt`);
 }
+
+/* ------------------------------------------------------------------ shrinking */
 
 export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
   const before = nrSlabs(slub, real);

@@ -1,13 +1,16 @@
 /*
- * The slab allocator, after Linux's SLUB (mm/slub.c): object caches over slabs of pages.
+ * SLUB (Linux mm/slub.c): object caches over slabs of pages, each cpu allocating from a slab
+ * of its own without a lock. Every other slab is on its node's partial list or, full, on no
+ * list; a free that is not to the cpu's own slab goes through a per-cpu sheaf.
  *
  * Each cache has, per cpu, a cpu slab whose free objects form the cpu freelist: allocating
  * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
- * paths). A slab that is not a cpu slab keeps freed objects on its own freelist; slabs with
- * free objects sit on the cache's partial list, full slabs on no list at all. When the cpu
- * freelist runs dry the allocator takes, in order, objects freed to the cpu slab meanwhile,
- * a partial slab, or a new slab from the page allocator. Empty slabs beyond min_partial go
- * back to the page allocator at once; shrink() gives back the rest.
+ * paths, this file). When the cpu freelist runs dry the allocator takes, in order, objects
+ * freed to the cpu slab meanwhile, a partial slab, or a new slab from the page allocator
+ * (slow.ts). Empty slabs beyond min_partial go back to the page allocator at once; shrink()
+ * gives back the rest. Caches are made, merged, adopted from other contexts and destroyed
+ * by registry.ts; debug checks and zeroing around the fast paths are hooks.ts's; verify()
+ * is verify.ts; the descriptor, slot and frame layouts are layout.ts's.
  *
  * Always on, O(1), before any state changes: the allocation bitmap catches double frees and
  * frees of addresses that are not live objects; the slab's cache id catches frees to the
@@ -34,21 +37,23 @@
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
  *
- * Concurrency (instances with more than one cpu). Lock order, as mm/slub.c writes it:
+ * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
+ * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex, 3 slob_lock (SLOB's, in
+ * place of 2 and 4), 4 a cache's node list_lock, 5 the zone lock (page allocator). SLUB's:
  *
- *   1. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context)
- *   2. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
- *      NodeRec.LOCK for the others; never two at once, except destroy() and verify(),
- *      which take every node's of a cache in node order, verify() cache after cache)
- *   3. the zone lock (page allocator)
+ *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
+ *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
+ *      raises, the serial counter. It keeps a cache alive while held (createCache, destroy,
+ *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
+ *      while it is held.
+ *   4. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
+ *      of every slab of the cache on that node its frame freelist, inuse, state bits
+ *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
+ *      destroy() and verify(), which take every node's of a cache in node order (verify()
+ *      cache after cache). The quarantine count, one per cache, changes under a node's lock
+ *      with Atomics.add. A new slab is allocated with no list_lock held.
  *
- *   slab_mutex protects the slab_caches list, cache ids, names, reference counts, aliases,
- *     the object size a merge raises, and the serial counter; it keeps a cache alive while
- *     held (createCache, destroy, shrinkAll, verify, looking a cache up by id or name).
- *   a node's list_lock protects the node's partial list, nr_partial and nr_slabs, and of
- *     every slab of the cache on that node its frame freelist, inuse and state bits
- *     (FROZEN, PARTIAL, QUARANTINED) and its partial-list links. The quarantine count is
- *     one per cache: it changes under a node's lock, with Atomics.add.
  *   No lock: a cpu's slot (cpu slab, cpu freelist, sheaf, active count) is touched only by
  *     its cpu while online: the fast paths. Allocation bitmaps are shared by every cpu
  *     (objects of one slab are freed from anywhere). A slab of more than 32 objects has
@@ -56,10 +61,10 @@
  *     the remote bits with Atomics.xor, whose result (with the own bit) says whether the
  *     object was in the state expected (else the xor is undone: DOUBLE_FREE); a slab of
  *     at most 32 objects has one frame word, flipped with Atomics.or / Atomics.and, whose
- *     result is the double-free check. Two frees of one object at the
- *     same instant on two cpus are refused at the free when they meet in one word; when one
- *     is the owner's plain store, the object's state comes out wrong and its next allocation
- *     finds it (a corrupt cpu freelist or sheaf: the slab set aside), not the free itself.
+ *     result is the double-free check. Two frees of one object at the same instant on two
+ *     cpus are refused at the free when they meet in one word; when one is the owner's
+ *     plain store, the object's state comes out wrong and its next allocation finds it (a
+ *     corrupt cpu freelist or sheaf: the slab set aside), not the free itself.
  *
  * A free of an object of another cpu's slab is a remote free: the object goes into the
  * freeing cpu's sheaf, and a full sheaf goes back to the objects' slabs under their
@@ -72,20 +77,10 @@
 
 import { describe, hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
-import {
-  bootCacheBase,
-  CpuRequest,
-  Frame,
-  Hdr,
-  Pg,
-  PgFlag,
-  type PhysMem,
-  Vm,
-} from "../memory/index.js";
+import { CpuRequest, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
 import {
-  type CacheGeometry,
   type Ctor,
   debugFlags,
   failslabHits,
@@ -94,18 +89,7 @@ import {
   type SlabCacheInfo,
 } from "../slab-common/index.js";
 import { CallSites } from "./debug.js";
-import {
-  bswap32,
-  CpuSlot,
-  calculateGeometry,
-  descriptorAlign,
-  Desc,
-  descriptorWords,
-  NodeRec,
-  nodeRecIndex,
-  SlabState,
-  SlubPg,
-} from "./layout.js";
+import { bswap32, CpuSlot, Desc, NodeRec, nodeRecIndex, SlabState, SlubPg } from "./layout.js";
 import * as hooks from "./hooks.js";
 import * as registry from "./registry.js";
 import * as slow from "./slow.js";
@@ -122,6 +106,10 @@ export interface SlubOptions {
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
 
+/**
+ * The allocator: its state, its locks and the fast paths. The other files of this folder are
+ * functions over it, reaching its fields directly (so few of them are private).
+ */
 export class SlubAllocator implements KmallocBackend {
   readonly buddy: BuddyAllocator;
   readonly phys: PhysMem;
@@ -139,13 +127,13 @@ export class SlubAllocator implements KmallocBackend {
    */
   readonly generic: boolean;
   /** All of memory with one buffer (what the one-cpu fast paths index); else node 0's. */
-  readonly words: Int32Array;
+  private readonly words: Int32Array;
   /**
    * Memory's bytes through its windows (physmem.ts): the byte at address a is
    * bv[a >>> bs][a & bm]. Words go through phys.word() and its kin.
    */
-  readonly bv: readonly Uint8Array[];
-  readonly bs: number;
+  private readonly bv: readonly Uint8Array[];
+  private readonly bs: number;
   readonly bm: number;
   readonly h: Int32Array;
   readonly ev: Int32Array;
@@ -181,7 +169,7 @@ export class SlubAllocator implements KmallocBackend {
   readonly initOnFree: boolean;
   readonly sites = new CallSites();
   /** Index in `words` of the mem_map's first word. */
-  readonly memmapWord: number;
+  private readonly memmapWord: number;
   /** Constructors registered in this context, by cache name. */
   readonly ctors = new Map<string, Ctor>();
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
@@ -228,39 +216,13 @@ export class SlubAllocator implements KmallocBackend {
     this.initOnFree = options.initOnFree;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
 
-    const bootDesc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     if (fresh) {
       this.globalFlags = debugFlags(options.debug);
       this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
-      const geometry = calculateGeometry(
-        descriptorWords(phys.nrCpus, phys.nrNodes) * 4,
-        descriptorAlign(phys.nrCpus),
-        0,
-        false,
-        this.pageSize,
-        this.maxOrder,
-        phys.nrCpus > 1,
-      ) as CacheGeometry;
-      this.boot = registry.initCache(
-        this,
-        bootDesc,
-        "kmem_cache",
-        geometry,
-        0,
-        null,
-        registry.randomSecret(),
-      );
-      this.h[Hdr.BOOT_CACHE] = bootDesc;
     } else {
       this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-      this.boot = registry.adopt(this, bootDesc);
-      this.lockSlab();
-      try {
-        registry.liveCaches(this);
-      } finally {
-        this.unlockSlab();
-      }
     }
+    this.boot = registry.bootCache(this, fresh);
     buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
   }
 
@@ -335,22 +297,6 @@ export class SlubAllocator implements KmallocBackend {
 
   /* ------------------------------------------------------------------ locks */
 
-  /** Takes slab_mutex (re-entrant within this context). */
-  lockSlab(): void {
-    if (this.smp === true && this.slabMutexDepth++ === 0) {
-      lock(this.h, Hdr.LOCK_SLAB, this.cpuId, "slab_mutex");
-      // Others may need slab_mutex to free memory: no allocation sleeps while it is held.
-      this.buddy.noWait++;
-    }
-  }
-
-  unlockSlab(): void {
-    if (this.smp === true && --this.slabMutexDepth === 0) {
-      this.buddy.noWait--;
-      unlock(this.h, Hdr.LOCK_SLAB, this.cpuId);
-    }
-  }
-
   /** Takes node `n`'s list_lock of cache `c` (kmem_cache_node.list_lock). */
   lockNode(c: KmemCache, n: number): void {
     if (this.smp === true) {
@@ -360,22 +306,6 @@ export class SlubAllocator implements KmallocBackend {
 
   unlockNode(c: KmemCache, n: number): void {
     if (this.smp === true) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
-  }
-
-  /** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
-  lockAllNodes(c: KmemCache): void {
-    let n = 0;
-    try {
-      for (; n < this.nrNodes; n++) this.lockNode(c, n);
-    } catch (err) {
-      // A lock that cannot be had (DEADLOCK): give back the ones taken, then report.
-      while (--n >= 0) this.unlockNode(c, n);
-      throw err;
-    }
-  }
-
-  unlockAllNodes(c: KmemCache): void {
-    for (let n = this.nrNodes - 1; n >= 0; n--) this.unlockNode(c, n);
   }
 
   /** The node of slab `pfn`: whose list_lock guards it. */
@@ -426,7 +356,7 @@ export class SlubAllocator implements KmallocBackend {
     return obj;
   }
 
-  allocSmp(c: KmemCache, gfp: number, size: number): number {
+  private allocSmp(c: KmemCache, gfp: number, size: number): number {
     if (c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
     return this.slabAllocSmp(c, gfp, size);
@@ -520,7 +450,7 @@ export class SlubAllocator implements KmallocBackend {
    * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
    * free (their allocation state clear) but on no freelist; their slabs count them as in use.
    */
-  sheafAlloc(c: KmemCache, gfp: number, size: number): number {
+  private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
     const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
@@ -549,7 +479,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
-  shouldFailSlab(c: KmemCache, gfp: number): boolean {
+  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
@@ -573,7 +503,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */
-  slabOfTail(pfn: number): number {
+  private slabOfTail(pfn: number): number {
     const f = this.f;
     for (let o = 1; o <= 3; o++) {
       const head = pfn & ~((1 << o) - 1);
@@ -629,7 +559,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** slabCache when this context's handle for cache `id` is missing or stale. */
-  slabCacheById(head: number, id: number): KmemCache {
+  private slabCacheById(head: number, id: number): KmemCache {
     const found = this.cacheById(id);
     if (found === null) {
       throw new KmemError(
@@ -642,12 +572,7 @@ export class SlubAllocator implements KmallocBackend {
 
   /** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
   liveObjectCache(head: number, addr: number): KmemCache {
-    const c = this.slabCache(head);
-    const idx = this.objectIndex(c, head, addr);
-    if (!this.testBit(c, head, idx) || this.isSetAside(c, head, addr)) {
-      throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
-    }
-    return c;
+    return registry.liveObjectCache(this, head, addr);
   }
 
   /**
@@ -655,22 +580,7 @@ export class SlubAllocator implements KmallocBackend {
    * would check): INVALID_FREE, DOUBLE_FREE or WRONG_CACHE otherwise.
    */
   checkLive(c: KmemCache, addr: number, fn: string): void {
-    const head = this.slabOf(addr);
-    if (head === 0) {
-      throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not a slab object`);
-    }
-    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
-    if (id !== c.realId) {
-      const owner = this.cacheById(id);
-      throw new KmemError(
-        "WRONG_CACHE",
-        `${fn}(${hex(addr)}): the object belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
-      );
-    }
-    const idx = this.objectIndex(c, head, addr);
-    if (!this.testBit(c, head, idx) || this.isSetAside(c, head, addr)) {
-      throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
-    }
+    registry.checkLive(this, c, addr, fn);
   }
 
   /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
@@ -683,14 +593,14 @@ export class SlubAllocator implements KmallocBackend {
     return idx;
   }
 
-  notObjectStart(c: KmemCache, head: number, addr: number): never {
+  private notObjectStart(c: KmemCache, head: number, addr: number): never {
     throw new KmemError(
       "INVALID_FREE",
       `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
     );
   }
 
-  freeObject(c: KmemCache, head: number, addr: number): void {
+  private freeObject(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
@@ -723,7 +633,7 @@ export class SlubAllocator implements KmallocBackend {
    * the check against a free of the same object in another cpu at the same moment. With
    * one cpu and a buffer per node, a plain store through the word's window.
    */
-  freeObjectSmp(c: KmemCache, head: number, addr: number): void {
+  private freeObjectSmp(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
@@ -758,7 +668,14 @@ export class SlubAllocator implements KmallocBackend {
    * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
    * sees the first's flip in what the Atomics call returns (and undoes its xor).
    */
-  clearShared(c: KmemCache, wi: number, rd: number, w: number, m: number, addr: number): void {
+  private clearShared(
+    c: KmemCache,
+    wi: number,
+    rd: number,
+    w: number,
+    m: number,
+    addr: number,
+  ): void {
     const ri = wi + rd;
     const view = this.phys.wordView(ri);
     const i = this.phys.wordIndex(ri);
@@ -775,7 +692,7 @@ export class SlubAllocator implements KmallocBackend {
    * half of a full sheaf going back to the slabs first; a cache without sheaves frees to
    * the slab at once. The bitmap bit is clear already.
    */
-  freeRemote(c: KmemCache, head: number, addr: number): void {
+  private freeRemote(c: KmemCache, head: number, addr: number): void {
     const cpu = c.cpu;
     const cap = c.sheafCap;
     // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
@@ -804,14 +721,14 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A free of an object that is not allocated (`bit` 0) or was set aside. */
-  alreadyFree(c: KmemCache, addr: number, bit: number): never {
+  private alreadyFree(c: KmemCache, addr: number, bit: number): never {
     throw new KmemError(
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
     );
   }
 
-  badAddress(addr: unknown, what: string): never {
+  private badAddress(addr: unknown, what: string): never {
     if (typeof addr !== "number" || !Number.isInteger(addr)) {
       throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
     }
@@ -874,7 +791,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A sheaf entry that is not a free object of the cache: put it back, report SLAB-10. */
-  badSheafObject(c: KmemCache, obj: number, n: number): never {
+  private badSheafObject(c: KmemCache, obj: number, n: number): never {
     c.cpu[CpuSlot.SHEAF_COUNT] = n + 1;
     corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
   }
@@ -904,43 +821,43 @@ export class SlubAllocator implements KmallocBackend {
   // the fast paths sit at V8's inlining limits: slabAlloc 360 bytes, freeObject 318 (the
   // budget that kmalloc(64)+kfree inlines into its caller whole).
 
-  allocSlow(c: KmemCache, gfp: number, size: number): number {
+  private allocSlow(c: KmemCache, gfp: number, size: number): number {
     return slow.allocSlow(this, c, gfp, size);
   }
 
-  allocSingle(c: KmemCache, gfp: number, nid: number): number {
+  private allocSingle(c: KmemCache, gfp: number, nid: number): number {
     return slow.allocSingle(this, c, gfp, nid);
   }
 
-  corruptCpuFreelist(c: KmemCache, obj: number): void {
+  private corruptCpuFreelist(c: KmemCache, obj: number): void {
     slow.corruptCpuFreelist(this, c, obj);
   }
 
-  flushSheaf(c: KmemCache, slot: Int32Array, k: number): void {
+  private flushSheaf(c: KmemCache, slot: Int32Array, k: number): void {
     slow.flushSheaf(this, c, slot, k);
   }
 
-  slabFree(c: KmemCache, head: number, addr: number): void {
+  private slabFree(c: KmemCache, head: number, addr: number): void {
     slow.slabFree(this, c, head, addr);
   }
 
-  serveFlush(): void {
+  private serveFlush(): void {
     slow.serveFlush(this);
   }
 
-  postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
+  private postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
     return hooks.postAlloc(this, c, obj, gfp, size);
   }
 
-  preFree(c: KmemCache, head: number, addr: number): void {
+  private preFree(c: KmemCache, head: number, addr: number): void {
     hooks.preFree(this, c, head, addr);
   }
 
-  owners(c: KmemCache, obj: number): string {
+  private owners(c: KmemCache, obj: number): string {
     return hooks.owners(this, c, obj);
   }
 
-  checkHandle(c: KmemCache, op: string): void {
+  private checkHandle(c: KmemCache, op: string): void {
     registry.checkHandle(this, c, op);
   }
 }

@@ -10,7 +10,8 @@ import type { KmemCache } from "../slab-common/index.js";
 import { checkPadding, checkPoison, checkRedZones, type Damage, describeDamage } from "./debug.js";
 import { bswap32, CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
 import { origSize, owners } from "./hooks.js";
-import { activeObjects, cpuSlots, liveCaches } from "./registry.js";
+import { activeObjects, cpuSlots, liveCaches, lockSlabMutex, unlockSlabMutex } from "./registry.js";
+import { lockAllNodes, unlockAllNodes } from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
 
 /** verify()'s failure: the invariant's id and what is wrong. */
@@ -24,20 +25,20 @@ export function corrupt(id: string, what: string): never {
  * slots (cpu slabs, sheaves, counts) is exact only while those cpus are quiescent.
  */
 export function verifySlub(slub: SlubAllocator): void {
-  slub.lockSlab();
+  lockSlabMutex(slub);
   const locked: KmemCache[] = [];
   try {
     verifyList(slub);
     if (slub.smp === true) liveCaches(slub);
     for (const c of slub.caches) {
       if (c === null || c.id !== c.realId) continue;
-      slub.lockAllNodes(c);
+      lockAllNodes(slub, c);
       locked.push(c);
     }
     verifyLocked(slub);
   } finally {
-    for (const c of locked.reverse()) slub.unlockAllNodes(c);
-    slub.unlockSlab();
+    for (const c of locked.reverse()) unlockAllNodes(slub, c);
+    unlockSlabMutex(slub);
   }
 }
 
