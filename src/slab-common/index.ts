@@ -2,10 +2,8 @@
 export type { KmallocBackend, ObjectAllocator, SlabCacheInfo } from "./allocator.js";
 export { type CacheGeometry, type Ctor, KmemCache } from "./cache.js";
 export {
-  type CacheArgs,
   CacheName,
   type CacheOptions,
-  checkAlign,
   checkCtor,
   encodeCacheName,
   parseCacheArgs,
@@ -23,6 +21,5 @@ export {
   SLAB_RED_ZONE,
   SLAB_STORE_USER,
   SLAB_TRACE,
-  SLAB_USER_FLAGS,
   SlabFlag,
 } from "./flags.js";
