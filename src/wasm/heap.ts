@@ -158,6 +158,8 @@ export class WasmHeap {
   /** Pointers below this (kmem's header and mem_map, the module's data) are never malloc's. */
   private firstPtr = 0;
   private endPtr = 0;
+  /** The heap's managed bytes: no request larger is served. */
+  private heapBytes = 0;
   /** The memory's bytes from `base` (kmem's view); length 0 once the buffer is detached. */
   private bytes: Uint8Array = new Uint8Array(0);
   private slob = false;
@@ -305,6 +307,7 @@ export class WasmHeap {
     const reserved = (mm.totalPages - mm.managedPages) * mm.pageSize;
     this.firstPtr = offset + reserved;
     this.endPtr = offset + mm.totalPages * mm.pageSize;
+    this.heapBytes = mm.managedPages * mm.pageSize;
     this.bytes = mm.memory;
     this.slob = mm.slabAllocator === "slob";
     // SLOB: caches up to a page (beyond a page less its tag and alignment, an object has a
@@ -462,6 +465,8 @@ export class WasmHeap {
   /** A kmem address of `size` bytes, 16-byte aligned (0 when memory is short). */
   private allocate(size: number, gfp: number): number {
     const mm = this.heap();
+    // More than the heap can never be served (and SLOB's unit arithmetic is 32-bit).
+    if (size > this.heapBytes) return 0;
     const n = size < MALLOC_ALIGN ? MALLOC_ALIGN : size;
     if (this.slob && n <= this.slobMax) {
       const c = this.slobCache((n + MALLOC_ALIGN - 1) >>> 4);
@@ -480,7 +485,7 @@ export class WasmHeap {
     if (alignment === 0 || (alignment & (alignment - 1)) !== 0) return 0;
     if (alignment <= MALLOC_ALIGN) return this.allocate(size, 0);
     const mm = this.heap();
-    if (alignment > mm.pageSize) return 0;
+    if (alignment > mm.pageSize || size > this.heapBytes) return 0;
     const n = Math.max(size, alignment);
     return mm.kmalloc(n <= mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
   }

@@ -207,6 +207,8 @@ for (const kind of KINDS) {
       const { malloc, free } = heap.imports.env;
       free(0);
       assert.equal(malloc(64 * 65536), 0, "more than the memory");
+      for (const n of [0x7fffffff, 0x80000000, 0xfffffff0])
+        assert.equal(malloc(n), 0, `malloc(${n})`);
       const got: number[] = [];
       for (let p; (p = malloc(3000)) !== 0;) got.push(p);
       assert.ok(got.length > 100);
@@ -272,6 +274,7 @@ for (const kind of KINDS) {
       // Growing beyond memory fails and leaves the block as it was.
       fill(same, 90);
       assert.equal(realloc(same, 64 * 65536), 0);
+      assert.equal(realloc(same, 0xffffffbf), 0, "SIZE_MAX - 64");
       assert.ok(kept(same, 90));
       const before = heap.counts();
       assert.equal(realloc(same, 0), 0, "realloc(p, 0) frees p and returns NULL");
