@@ -15,10 +15,15 @@
  * Which allocator serves a request (the C semantics are the module's, the rest kmem's):
  *
  *   size               slab: "slub" (default)              slab: "slob"
- *   0..2*pageSize      kmalloc's size classes from 16      a cache of 16-byte steps
- *                      (every class a multiple of 16)      ("malloc-N", align 16), first fit
- *   larger             kmalloc_large: a block of 2^order pages, order < maxOrder (chosen so
- *                      that a block can be as large as the heap)
+ *   up to 2*pageSize   kmalloc's size classes from 16      up to pageSize: a cache of 16-byte
+ *                      (every class a multiple of 16)      steps ("malloc-N", align 16)
+ *   larger             large: "pages" (default): kmalloc_large, a block of 2^order pages,
+ *                      order < maxOrder (chosen so that a block can be as large as the heap);
+ *                      large: "vmem": whole pages from a vmem arena (Solaris's kmem over
+ *                      segkmem) importing spans of at least LARGE_SPAN from the buddy
+ *                      allocator (a block of pages as with "pages" where no span is free):
+ *                      no rounding to a power of two, but its records are this context's
+ *                      (JavaScript arrays), so a heap of one context only
  *
  * Alignment: 16 bytes (wasm32's max_align_t) for malloc, calloc and realloc; aligned_alloc
  * and posix_memalign up to the page size (a power-of-two kmalloc size is naturally aligned,
@@ -35,6 +40,7 @@ import { Kmem } from "../kmem.js";
 import { Hdr, Layout } from "../memory/index.js";
 import { __GFP_ZERO, GFP_NOWAIT } from "../page/index.js";
 import type { KmemCache } from "../slab/index.js";
+import { VmemArena } from "../vmem/index.js";
 import {
   isGlobal,
   isInstance,
@@ -54,6 +60,12 @@ export const ENOMEM = 48;
 
 /** What a misuse by the module does: throw into its call (it traps), or log and go on. */
 export type MisuseAction = "throw" | "log";
+
+/** Where allocations beyond the object allocator's sizes come from (see the header). */
+export type LargeRoute = "pages" | "vmem";
+
+/** large "vmem": the smallest span the arena imports from the buddy allocator. */
+export const LARGE_SPAN = 1 << 20;
 
 /** Options of {@link WasmHeap.create}. */
 export interface WasmHeapOptions {
@@ -83,6 +95,8 @@ export interface WasmHeapOptions {
   cpus?: number;
   /** slub_debug letters for the slab caches (red zones, poisoning...): catches overruns. */
   debug?: string;
+  /** Large allocations: "pages" (default), or "vmem" (one context only). */
+  large?: LargeRoute;
   /** What a double or invalid free does: "throw" (default) or "log". */
   misuse?: MisuseAction;
   /** Where reports go with misuse "log". Default: console.error. */
@@ -136,6 +150,7 @@ const OPTION_KEYS = [
   "maxOrder",
   "cpus",
   "debug",
+  "large",
   "misuse",
   "log",
 ];
@@ -167,6 +182,11 @@ export class WasmHeap {
   private readonly slobCaches: (KmemCache | null)[] = [];
   private slobMax = 0;
   private pow2Only = false;
+  /** large "vmem": the arena, the sizes of its live allocations, and the smallest size it serves. */
+  private arena: VmemArena | null = null;
+  private readonly arenaSizes = new Map<number, number>();
+  private largeMin = 0;
+  private pageMask = 0;
   private nMalloc = 0;
   private nFree = 0;
   private nRealloc = 0;
@@ -316,6 +336,29 @@ export class WasmHeap {
     // Red zones shift the objects of the two classes that are not powers of two (96, 192:
     // alignment 8) off 16 bytes; their requests go to the next power of two.
     this.pow2Only = mm.debug.includes("Z");
+    this.pageMask = mm.pageSize - 1;
+    if (this.options.large === "vmem") {
+      if (mm.cpus > 1) {
+        throw new RangeError(
+          'large "vmem" keeps its records in this context: it needs a heap of one context (cpus 1)',
+        );
+      }
+      this.largeMin = this.slob ? mm.pageSize : 2 * mm.pageSize;
+      const pageSize = mm.pageSize;
+      const order = (bytes: number): number => Math.ceil(Math.log2(Math.ceil(bytes / pageSize)));
+      this.arena = new VmemArena({
+        name: "malloc-large",
+        base: 0,
+        size: 0,
+        quantum: pageSize,
+        minImport: LARGE_SPAN,
+        importFn: (bytes) => {
+          const a = order(bytes) < mm.maxOrder ? mm.allocPages(order(bytes), GFP_NOWAIT) : 0;
+          return a === 0 ? -1 : a;
+        },
+        releaseFn: (start, bytes) => mm.freePages(start, order(bytes)),
+      });
+    }
   }
 
   /** The kmem instance behind the heap: verify(), stats(), report("slabinfo")... */
@@ -372,7 +415,7 @@ export class WasmHeap {
     const mm = this.heap();
     if (ptr < this.firstPtr || ptr >= this.endPtr) return this.outside("free", ptr);
     try {
-      mm.kfree(ptr - this.base);
+      this.release(mm, ptr - this.base);
     } catch (err) {
       return this.reportMisuse("free", ptr, err);
     }
@@ -407,7 +450,7 @@ export class WasmHeap {
     }
     const from = ptr - this.base;
     this.bytes.copyWithin(a, from, from + Math.min(size, usable));
-    this.heap().kfree(from);
+    this.release(this.heap(), from);
     this.nRealloc++;
     return a + this.base;
   }
@@ -453,9 +496,14 @@ export class WasmHeap {
       return 0;
     }
     try {
-      return mm.ksize(ptr - this.base);
+      const a = ptr - this.base;
+      if (this.arena !== null && (a & this.pageMask) === 0) {
+        const n = this.arenaSizes.get(a);
+        if (n !== undefined) return n;
+      }
+      return mm.ksize(a);
     } catch (err) {
-      this.reportMisuse(call, ptr, err);
+      this.reportMisuse(call, ptr, this.arenaMisuse(ptr - this.base) ?? err);
       return 0;
     }
   }
@@ -472,6 +520,7 @@ export class WasmHeap {
       const c = this.slobCache((n + MALLOC_ALIGN - 1) >>> 4);
       return c === null ? 0 : c.alloc(GFP_NOWAIT | gfp);
     }
+    if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, gfp);
     if (this.pow2Only && n <= 192)
       return mm.kmalloc(2 ** Math.ceil(Math.log2(n)), GFP_NOWAIT | gfp);
     return mm.kmalloc(n, GFP_NOWAIT | gfp);
@@ -487,7 +536,77 @@ export class WasmHeap {
     const mm = this.heap();
     if (alignment > mm.pageSize || size > this.heapBytes) return 0;
     const n = Math.max(size, alignment);
+    if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
     return mm.kmalloc(n <= mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
+  }
+
+  /**
+   * large "vmem": whole pages from the arena (zeroed for calloc); where it can import no span
+   * (none of LARGE_SPAN is free), a block of pages as with "pages".
+   */
+  private allocateLarge(size: number, gfp: number): number {
+    const n = (size + this.pageMask) & ~this.pageMask;
+    const a = (this.arena as VmemArena).alloc(n);
+    if (a < 0) return this.heap().kmalloc(size, GFP_NOWAIT | gfp);
+    this.arenaSizes.set(a, n);
+    if ((gfp & __GFP_ZERO) !== 0) this.bytes.fill(0, a, a + size);
+    return a;
+  }
+
+  /** Frees kmem address `a`: the arena's, or kmem's (which reports a misuse). */
+  private release(mm: Kmem, a: number): void {
+    if (this.arena !== null && (a & this.pageMask) === 0) {
+      const n = this.arenaSizes.get(a);
+      if (n !== undefined) {
+        this.arenaSizes.delete(a);
+        this.arena.free(a, n);
+        return;
+      }
+    }
+    try {
+      mm.kfree(a);
+    } catch (err) {
+      throw this.arenaMisuse(a) ?? err;
+    }
+  }
+
+  /**
+   * What kmem refused to free or size at `a`, when `a` lies in one of the arena's spans (a
+   * large block's): its own finding, or null when the address is none of the arena's.
+   */
+  private arenaMisuse(a: number): KmemError | null {
+    if (this.arena === null) return null;
+    for (const seg of this.arena.segments()) {
+      if (seg.type === "span" || a < seg.base || a >= seg.base + seg.size) continue;
+      if (seg.type === "free")
+        return new KmemError("DOUBLE_FREE", "the large block is already free");
+      for (const [b, n] of this.arenaSizes) {
+        if (b <= a && a < b + n) {
+          return new KmemError("INVALID_FREE", `inside the large block at ${hex(b)} (${n} bytes)`);
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Checks the heap: kmem's verify() (every structure, from the bytes), and with large
+   * "vmem" the arena's own and that each of its allocations lies in a span it imported.
+   */
+  verify(): void {
+    const mm = this.heap();
+    mm.verify();
+    const arena = this.arena;
+    if (arena === null) return;
+    arena.verify();
+    let inUse = 0;
+    for (const n of this.arenaSizes.values()) inUse += n;
+    if (inUse !== arena.stats().inUse) {
+      throw new KmemError(
+        "CORRUPTION",
+        `the large arena holds ${arena.stats().inUse} in use, its allocations add up to ${inUse}`,
+      );
+    }
   }
 
   /** SLOB's cache of `units` * 16 bytes, aligned to 16. */
@@ -614,6 +733,9 @@ function checkOptions(options: unknown): asserts options is WasmHeapOptions {
   if (o.heapBase !== undefined) checkHeapBase(o.heapBase);
   if (o.shared !== undefined && typeof o.shared !== "boolean") {
     throw new TypeError(`shared must be a boolean, got ${describe(o.shared)}`);
+  }
+  if (o.large !== undefined && o.large !== "pages" && o.large !== "vmem") {
+    throw new RangeError(`large must be "pages" or "vmem", got ${describe(o.large)}`);
   }
   if (o.misuse !== undefined && o.misuse !== "throw" && o.misuse !== "log") {
     throw new RangeError(`misuse must be "throw" or "log", got ${describe(o.misuse)}`);

@@ -4,6 +4,8 @@ export type { WasmGlobal, WasmInstance, WasmMemory } from "./webassembly.js";
 export {
   EINVAL,
   ENOMEM,
+  LARGE_SPAN,
+  type LargeRoute,
   MALLOC_ALIGN,
   type MallocCounts,
   type MallocImports,

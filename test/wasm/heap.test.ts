@@ -15,9 +15,18 @@ import { WA, type WasmInstance } from "./wasm-api.js";
 /** A heap base like a small C program's (data from 1024, a 64 KiB stack after it). */
 const HEAP_BASE = 70304;
 
-type Kind = { slab: "slub" | "slob"; debug?: string };
-const KINDS: Kind[] = [{ slab: "slub" }, { slab: "slob" }, { slab: "slub", debug: "FZPU" }];
-const label = (k: Kind) => k.slab + (k.debug === undefined ? "" : ` debug ${k.debug}`);
+type Kind = { slab: "slub" | "slob"; debug?: string; large?: "pages" | "vmem" };
+const KINDS: Kind[] = [
+  { slab: "slub" },
+  { slab: "slob" },
+  { slab: "slub", debug: "FZPU" },
+  { slab: "slub", large: "vmem" },
+  { slab: "slob", large: "vmem" },
+];
+const label = (k: Kind) =>
+  k.slab +
+  (k.debug === undefined ? "" : ` debug ${k.debug}`) +
+  (k.large === undefined ? "" : `, large ${k.large}`);
 
 function heapOf(options: WasmHeapOptions = {}): WasmHeap {
   const heap = WasmHeap.create({ heapBase: HEAP_BASE, initial: 64, ...options });
@@ -50,7 +59,7 @@ function assertReported(
   assert.ok(([] as string[]).concat(code).includes(caught.code), caught.message);
   assert.ok(caught.message.includes(`(0x${ptr.toString(16)})`), caught.message);
   assert.deepEqual(bytes(heap), before, "the report changed memory");
-  heap.kmem.verify();
+  heap.verify();
   return caught;
 }
 
@@ -71,7 +80,7 @@ describe("WasmHeap: creating and laying out", () => {
       "realloc",
     ]);
     assert.equal(heap.kmem.totalPages, (64 * 65536 - 73728) / 4096);
-    heap.kmem.verify();
+    heap.verify();
   });
 
   it("adopts a memory, and lays out at bind(instance) from its __heap_base", async () => {
@@ -150,6 +159,26 @@ describe("WasmHeap: creating and laying out", () => {
     kmem.verify();
   });
 
+  it('large "vmem": exact pages, where "pages" rounds to a power of two', () => {
+    const fit = (large: "pages" | "vmem") => {
+      const heap = WasmHeap.create({ heapBase: HEAP_BASE, initial: 64, large });
+      const got: number[] = [];
+      for (let p; (p = heap.imports.env.malloc(300 << 10)) !== 0;) got.push(p);
+      const sizes = got.map((p) => heap.imports.env.malloc_usable_size(p));
+      assert.ok(got.every((p) => p % 4096 === 0));
+      if (large === "pages") assert.ok(sizes.every((n) => n === 512 << 10));
+      // From the arena's spans while one is free, then a block of pages.
+      else assert.equal(sizes.filter((n) => n === 300 << 10).length, 6, sizes.join(" "));
+      for (const p of got) heap.imports.env.free(p);
+      heap.verify();
+      assert.equal(heap.kmem.usedPages, 1, "the spans went back (one slab remains)");
+      return got.length;
+    };
+    const pages = fit("pages");
+    const vmem = fit("vmem");
+    assert.ok(vmem > pages, `${vmem} blocks of 300 KiB with "vmem", ${pages} with "pages"`);
+  });
+
   it("checks its options", () => {
     assert.throws(() => WasmHeap.create({ nope: 1 } as WasmHeapOptions), /unknown option "nope"/);
     assert.throws(
@@ -166,6 +195,11 @@ describe("WasmHeap: creating and laying out", () => {
     );
     assert.throws(() => WasmHeap.create({ heapBase: 8 * 65536 - 8192, initial: 8 }), /too small/);
     assert.throws(() => WasmHeap.create({ misuse: "ignore" as never }), /misuse must be/);
+    assert.throws(() => WasmHeap.create({ large: "huge" as never }), /large must be/);
+    assert.throws(
+      () => WasmHeap.create({ heapBase: 0, shared: true, cpus: 2, large: "vmem" }),
+      /one context/,
+    );
     assert.throws(() => WasmHeap.create({ slab: "slab" as never, heapBase: 0 }), /slab must be/);
     const memory = new WA.Memory({ initial: 2 });
     assert.throws(() => WasmHeap.create({ memory, initial: 4 }), /leave them out/);
@@ -198,7 +232,7 @@ for (const kind of KINDS) {
       }
       for (const [p] of blocks) free(p);
       assert.equal(heap.counts().live, 0);
-      heap.kmem.verify();
+      heap.verify();
       assert.ok(moduleDataIntact(heap));
     });
 
@@ -216,7 +250,7 @@ for (const kind of KINDS) {
       for (const p of got) free(p);
       assert.notEqual(malloc(3000), 0);
       assert.ok(heap.counts().failures >= 3);
-      heap.kmem.verify();
+      heap.verify();
     });
 
     it("calloc: zeroed (also where freed blocks were dirty), NULL on overflow", () => {
@@ -239,7 +273,7 @@ for (const kind of KINDS) {
       const z = calloc(0, 100);
       assert.notEqual(z, 0, "calloc of 0 bytes is a block of its own");
       free(z);
-      heap.kmem.verify();
+      heap.verify();
     });
 
     it("realloc: NULL is malloc, (p, 0) frees, contents kept, NULL on failure with p intact", () => {
@@ -281,7 +315,7 @@ for (const kind of KINDS) {
       assert.equal(heap.counts().frees, before.frees + 1);
       free(p);
       assert.equal(heap.counts().live, 0);
-      heap.kmem.verify();
+      heap.verify();
     });
 
     it("aligned_alloc: any power of two up to the page size; NULL for others", () => {
@@ -300,7 +334,7 @@ for (const kind of KINDS) {
       }
       for (const align of [0, 3, 24, 8192, 65536]) assert.equal(aligned_alloc(align, 64), 0);
       assert.equal(heap.counts().live, 0);
-      heap.kmem.verify();
+      heap.verify();
     });
 
     it("posix_memalign: EINVAL, ENOMEM or 0 with the block stored at memptr", () => {
@@ -336,7 +370,9 @@ for (const kind of KINDS) {
       for (const n of [1, 17, 100, 1000, 4000, 9000, 100000]) {
         const p = malloc(n);
         const u = malloc_usable_size(p);
-        assert.ok(u >= n && u === heap.kmem.ksize(p - heap.offset), `${n}: ${u}`);
+        const arena = kind.large === "vmem" && n > (kind.slab === "slob" ? 4096 : 8192);
+        const expected = arena ? Math.ceil(n / 4096) * 4096 : heap.kmem.ksize(p - heap.offset);
+        assert.ok(u >= n && u === expected, `${n}: ${u}`);
         free(p);
       }
     });
@@ -397,7 +433,7 @@ for (const kind of KINDS) {
                 assert.ok(!live.has(p));
                 stamp(p, n);
               }
-              heap.kmem.verify();
+              heap.verify();
             }
             for (const [p, { n, tag: t }] of live) {
               assert.ok(
@@ -456,7 +492,7 @@ for (const kind of KINDS) {
       assert.match(logged[0] as string, new RegExp(`^DOUBLE_FREE: free\\(0x${p.toString(16)}\\)`));
       assert.match(logged[3] as string, /^INVALID_FREE: free\(0x64\): .*below the heap/);
       assert.equal(heap.counts().misuses, 4);
-      heap.kmem.verify();
+      heap.verify();
       // The heap goes on as before.
       free(malloc(10));
     });
@@ -484,7 +520,7 @@ describe("WasmHeap over a shared memory", () => {
     }
     assertReported(heap, "DOUBLE_FREE", mine, () => heap.imports.env.free(mine));
     heap.kmem.offlineCpu(1);
-    heap.kmem.verify();
+    heap.verify();
   });
 
   it("attach finds the heap by its base, whatever its page size", () => {
