@@ -142,6 +142,15 @@ describe("a mem_map with room for memory to come (maxMemory)", () => {
     mm.verify();
   });
 
+  it("puts the vmalloc space above the room, where memory to come cannot reach it", () => {
+    const mm = new Kmem({ memory: 4 << 20, maxMemory: 64 << 20 });
+    assert.ok(mm.vmallocStart >= 64 << 20, `vmalloc from 0x${mm.vmallocStart.toString(16)}`);
+    const v = mm.vmalloc(1 << 20);
+    assert.notEqual(v, 0);
+    mm.vfree(v);
+    mm.verify();
+  });
+
   it("keeps its room when opened elsewhere", () => {
     const mm = new Kmem({ memory: 4 << 20, maxMemory: 16 << 20, cpus: 2 });
     const other = Kmem.attach(mm.buffer);
