@@ -54,7 +54,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
         timeLimitMs: TIME_LIMIT_S * 1000,
       });
       results.push(result);
-      log(`${basename(file)} ${entry.name}: ${(result.opsPerSec / 1e6).toFixed(2)} M ops/s`);
+      log(`${basename(file)} ${entry.name}: ${((result.opsPerSec ?? 0) / 1e6).toFixed(2)} M ops/s`);
     }
     rows.push({ trace: basename(file), ops: source.info.header.ops, memory, results });
   }
@@ -88,7 +88,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
   );
   for (const r of rows) {
     out.push(
-      `| ${r.trace} | ${r.results.map((x) => cell(x, (x.opsPerSec / 1e6).toFixed(2))).join(" | ")} |`,
+      `| ${r.trace} | ${r.results.map((x) => cell(x, ((x.opsPerSec ?? 0) / 1e6).toFixed(2))).join(" | ")} |`,
     );
   }
   out.push(

@@ -113,6 +113,8 @@ describe("npm pack and install", { skip }, () => {
           "dist/src/index.js",
           "dist/src/index.d.ts",
           "dist/src/cli/main.js",
+          // The native replayer's source: compiled on first use (nothing built is shipped).
+          "native/replay.c",
         ],
       ],
     ] as const) {

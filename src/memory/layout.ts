@@ -115,6 +115,8 @@ export const enum Hdr {
   VMALLOC = ROOTS + 2,
   /** Address of the SLOB descriptor (its page lists), 0 unless SLOB serves kmalloc. */
   SLOB = ROOTS + 3,
+  /** Address of the zsmalloc registry (its pools, zram devices, mapping areas), 0 if none. */
+  ZS = ROOTS + 4,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -417,8 +419,10 @@ export const enum PgFlag {
   PGTABLE = 1 << 5,
   /** (with HEAD) pages of a large kmalloc (beyond the largest size class) */
   KMALLOC = 1 << 6,
+  /** (with HEAD) a page of a zspage, or a cpu's mapping area (zsmalloc) */
+  ZSMALLOC = 1 << 7,
   /** Owner bits: a block with any of them belongs to an upper layer. */
-  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC,
+  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC | ZSMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,
 }
 

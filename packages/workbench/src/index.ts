@@ -13,8 +13,20 @@ export {
   rangeAllocator,
   UnknownNameError,
 } from "./allocators.js";
+export { resultsCsv, rankingCsv } from "./csv.js";
+export {
+  CELL_KIND_NAMES,
+  CellKind,
+  decodeHeapMap,
+  HeapMapRecorder,
+  type HeapMapSamples,
+  type HeapMapSeries,
+  MAX_CELLS,
+} from "./heapmap.js";
 export { renderHtml, type ReportData, type ReportWorkload } from "./html-report.js";
-export { LatencyHistogram } from "./latency.js";
+export { type ClockCost, clockCost, LatencyHistogram } from "./latency.js";
+export { nativeStatus } from "./native.js";
+export { deltaE, PALETTE, seriesStyles } from "./palette.js";
 export { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
 export { Prng } from "./prng.js";
 export {
@@ -30,6 +42,7 @@ export { writeRep } from "./rep-writer.js";
 export {
   AllocatorFault,
   defaultMemoryBytes,
+  medianCI95,
   replay,
   type ReplayDetail,
   type ReplayOptions,
@@ -37,6 +50,13 @@ export {
   type ReplayResult,
 } from "./replay.js";
 export { loadTrace, memorySource, type TraceSource } from "./source.js";
+export {
+  SUMMARY_CRITERIA,
+  type Summary,
+  type SummaryRow,
+  summarize,
+  type TraceResults,
+} from "./summary.js";
 export {
   Op,
   type OpChunk,
