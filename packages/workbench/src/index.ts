@@ -66,5 +66,18 @@ export {
   type TraceHeader,
   type TraceInfo,
 } from "./trace.js";
+export {
+  importedMemory,
+  instantiate,
+  MALLOC_FAMILY,
+  MALLOC_KINDS,
+  type MallocKind,
+  type Program,
+  type ProgramOptions,
+  runMain,
+} from "./wasm/program.js";
+export { MallocRecorder } from "./wasm/recorder.js";
+export { ProcExit, Wasi, type WasiOptions } from "./wasm/wasi.js";
+export { jsonPages, Zstd } from "./wasm/zstd.js";
 export { TraceBuilder } from "./workloads/builder.js";
 export { DEFAULT_OPS, findWorkload, type Workload, WORKLOADS } from "./workloads/index.js";

@@ -19,6 +19,7 @@ import { CliError, Exit } from "./exit.js";
 import { parseBytes } from "./format.js";
 import { genCommand } from "./gen.js";
 import { recommendCommand } from "./recommend.js";
+import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
 import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
 
@@ -321,6 +322,38 @@ program
       opts: { workload: string; allocator: string; memory?: number; seed: number; ops: number },
     ) => {
       exitCode = await reportCommand(name, opts, out);
+    },
+  );
+
+program
+  .command("record")
+  .description(
+    "run a C program compiled to WebAssembly on kmem and write its malloc calls as a .rep trace",
+  )
+  .argument("<program.wasm>", "a WASI command whose malloc is imported (clients/kmem-malloc.c)")
+  .argument("[args...]", "the program's arguments (after --)")
+  .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
+  .addOption(
+    new Option("--slab <name>", "the object allocator serving malloc")
+      .choices(["slub", "slob"])
+      .default("slub"),
+  )
+  .option("--pages <n>", "the program's memory in 64 KiB pages", positiveArg, 1024)
+  .addHelpText(
+    "after",
+    `
+The program runs with a WASI of no file system (arguments, standard output and error, fixed
+clock and randomness); each malloc, calloc, realloc, aligned_alloc, posix_memalign and free that
+succeeded is an op. How to build such a program: docs/wasm.md.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      file: string,
+      args: string[],
+      opts: { output: string; slab: "slub" | "slob"; pages: number },
+    ) => {
+      exitCode = await recordCommand(file, args, opts, out);
     },
   );
 

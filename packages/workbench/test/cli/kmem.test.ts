@@ -67,7 +67,7 @@ const SHORT = write(
 
 describe("kmem --help", () => {
   it("on every command, exit 0, with the exit codes", async () => {
-    const cmds = [[], ["gen"], ["replay"], ["recommend"], ["demo"], ["report"]];
+    const cmds = [[], ["gen"], ["replay"], ["recommend"], ["demo"], ["report"], ["record"]];
     const runs = await Promise.all(cmds.map((cmd) => kmem(...cmd, "--help")));
     for (const [i, cmd] of cmds.entries()) {
       const r = runs[i] as Run;
