@@ -10,8 +10,8 @@
  * calls megamorphic for the next.
  */
 
+import { Prng } from "kmem-workbench";
 import { Kmem, type Mempool } from "../src/index.js";
-import { Prng } from "../src/workload/index.js";
 import { add } from "./harness.js";
 import { createPeers, type PeerAllocator } from "./peers/index.js";
 

@@ -4,8 +4,9 @@
  * in an Int32Array: the least any page allocator can do.
  */
 
+import { Prng } from "kmem-workbench";
 import { GFP_KERNEL, Kmem } from "../src/index.js";
-import { Prng, pickOrder } from "../src/workload/index.js";
+import { pickOrder } from "./order-mix.js";
 import { add, do_not_optimize } from "./harness.js";
 
 const MiB = 2 ** 20;

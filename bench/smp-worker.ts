@@ -8,8 +8,8 @@
 
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
+import { Prng } from "kmem-workbench";
 import { Kmem } from "../src/index.js";
-import { Prng } from "../src/workload/index.js";
 
 export interface SmpJob {
   /** The instance's buffer, or null to make a one-cpu instance of `heap` bytes here. */

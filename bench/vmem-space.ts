@@ -5,8 +5,8 @@
  * Also the longest the resource map gets in the shuffled id batch. Deterministic (seeded).
  */
 
+import { Prng } from "kmem-workbench";
 import { ResourceMap, VmemArena, type VmemPolicy } from "../src/index.js";
-import { Prng } from "../src/workload/index.js";
 
 const LIVE = 10_000;
 const OPS = 200_000;

@@ -10,6 +10,7 @@
  */
 
 import { NumberAllocator } from "number-allocator";
+import { Prng } from "kmem-workbench";
 import {
   type ByteAllocator,
   Kmem,
@@ -20,7 +21,6 @@ import {
   type VmemPolicy,
   vmemAllocator,
 } from "../src/index.js";
-import { Prng } from "../src/workload/index.js";
 import { add } from "./harness.js";
 
 /** What the id benchmarks drive: one id at a time. */

@@ -8,17 +8,13 @@ console.log(`managed pages: ${mm.managedPages} of ${mm.totalPages}`);
 const block = mm.allocPages(2, GFP_KERNEL | __GFP_ZERO);
 mm.memory.set(new TextEncoder().encode("hello, pages"), block);
 console.log(`order-2 block at 0x${block.toString(16)}, aligned: ${block % (4 * 4096) === 0}`);
-
-// Interrupt-like context: must not wait, may dip into the reserve.
-const urgent = mm.allocPages(0, GFP_ATOMIC);
-
+const urgent = mm.allocPages(0, GFP_ATOMIC); // an interrupt's: no waiting, may use the reserve
 console.log(mm.report("buddyinfo").trimEnd());
 mm.freePages(urgent, 0);
 mm.freePages(block, 2);
 
-// Misuse is caught before any state changes.
 try {
-  mm.freePages(block, 2);
+  mm.freePages(block, 2); // misuse is caught before any state changes
 } catch (err) {
   if (err instanceof KmemError) console.log(`${err.code}: caught`);
 }

@@ -1,15 +1,21 @@
 /*
- * The facade: the one file that knows every layer. It validates arguments at the public
- * boundary (so the layers below can trust theirs), wires the page allocator over physical
- * memory, and gathers state for reports and stats.
+ * The facade: the public class over every layer. It validates arguments at the public
+ * boundary (so the layers below can trust theirs) and calls into the layer that owns the
+ * work; it owns no lock and no state of its own. Wiring the layers is src/instance/wire.ts's
+ * (one path for new, attach and reopen), option checks src/instance/options.ts's; each lock
+ * belongs to the layer whose state it guards (lock order: ARCHITECTURE.md, "Lock order").
  *
  * Validation on the hot paths is a couple of integer compares; a failing check calls out to
  * a cold function that builds the message.
  *
+ * read, write, view, virtToPhys and the typed accessors (getUint32, setFloat64, ...) are
+ * MemAccess's own methods: Kmem extends it, so `mm.getUint32(a)` calls the accessor itself
+ * (forwarders measured free too: 113-114 instructions per set+get pair either way).
+ *
  * Each Kmem object is one context (the main thread or a worker) working as one cpu of the
  * instance in its buffer: `new Kmem` builds the instance and is cpu 0, `Kmem.attach` opens
  * it as the next free cpu, rebuilding its views and cache handles from the header and the
- * descriptors in memory. Locks and their order: ARCHITECTURE.md.
+ * descriptors in memory.
  */
 
 import {
@@ -24,138 +30,59 @@ import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js"
 import {
   type Backing,
   CpuState,
-  Hdr,
-  HdrOption,
   NUMA_STAT_NAMES,
-  PhysMem,
+  type PhysMem,
   VM_EVENT_NAMES,
-  Zone,
-  zoneBase,
 } from "./memory/index.js";
+import { cpuState, setCpuState, waitRound } from "./sync/index.js";
 import {
-  claimCpu,
-  cpuState,
-  forceCpuState,
-  lock,
-  setCpuState,
-  unlock,
-  waitRound,
-} from "./sync/index.js";
-import {
-  BuddyAllocator,
+  type BuddyAllocator,
   checkGfp,
   extfragIndexMilli,
   Gfp,
-  type LogFn,
   Mpol,
   type NodeInfo,
   type Shrinker,
   unusableIndexMilli,
+  validGfp,
   type Watermarks,
 } from "./page/index.js";
-import { badSize, Kmalloc, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
+import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
   numastat,
+  type PageMap,
+  pageMap,
   slabinfo,
   unusableIndexReport,
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
-import { checkMinNr, Mempool, type PoolBackend } from "./mempool/index.js";
-import { SlobAllocator } from "./slob/index.js";
+import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
 import {
   type CacheOptions,
-  checkCtor,
   type Ctor,
   KmemCache,
   type ObjectAllocator,
   type SlabCacheInfo,
-  SlabFlag,
 } from "./slab-common/index.js";
-import { descriptorWords, SlubAllocator } from "./slub/index.js";
-import { Caller, MemAccess, Vmalloc } from "./vm/index.js";
+import { Caller, MemAccess } from "./vm/index.js";
+import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
+import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import {
+  type AttachOptions,
+  drainDeadCpu,
+  type KmemOptions,
+  type Layers,
+  layersFor,
+  openInstance,
+  type SlabKind,
+} from "./instance/index.js";
 
-/** Options of {@link Kmem}. */
-export interface KmemOptions {
-  /**
-   * Bytes of physical memory to create, or a buffer to manage (its contents are taken over).
-   * May be left out with `nodes`: the memory is then the nodes' sum.
-   */
-  memory?: number | ArrayBuffer | SharedArrayBuffer;
-  /**
-   * NUMA nodes, node 0 first (it holds the header and mem_map); each has its own free
-   * lists, watermarks and zone lock. Without `memory`, one buffer per node: a byte count
-   * (whole pages; a buffer is created) or a buffer to take over, each node at its own
-   * address window (see ARCHITECTURE.md). With `memory`, byte counts that split it at
-   * consecutive addresses and add up to its whole pages. Default: one node.
-   */
-  nodes?: (number | ArrayBuffer | SharedArrayBuffer)[];
-  /**
-   * node_distance table, nodes x nodes (SLIT): 10 on the diagonal, 11..255 elsewhere;
-   * allocations fall back to the nearest node first. Default: 10 local, 20 remote.
-   */
-  distances?: number[][];
-  /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
-  node?: number;
-  /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
-  pageSize?: number;
-  /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
-  maxOrder?: number;
-  /**
-   * The min watermark in bytes (vm.min_free_kbytes). Default: derived from memory size as
-   * Linux does. 0 disables the reserve.
-   */
-  minFreeBytes?: number;
-  /** slub_debug-style letters for the slab layer: F, Z, P, U, T, A, O, or "-" for none. */
-  debug?: string;
-  /** Receives allocation-failure reports and fault-injection messages. Default: silent. */
-  log?: LogFn;
-  /** Zero every object and page block on allocation (the kernel's init_on_alloc). Default false. */
-  initOnAlloc?: boolean;
-  /** Zero every object on free (init_on_free). Default false. */
-  initOnFree?: boolean;
-  /**
-   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
-   * simple list of blocks for tiny memories (no debugging, as in Linux).
-   */
-  slab?: "slub" | "slob";
-  /**
-   * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
-   * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
-   * and other contexts open it with {@link Kmem.attach}.
-   */
-  cpus?: number;
-  /**
-   * Per-cpu caching (default true). false is for measuring what it buys: per-cpu page lists
-   * hold no page and caches keep no sheaves (cpu slabs remain: SLUB has no path without).
-   */
-  percpu?: boolean;
-  /**
-   * How long an allocation that may sleep (GFP_KERNEL) waits for another context to free
-   * memory before it returns 0, in ms (default 100); __GFP_NOFAIL waits until it succeeds.
-   * Waiting needs another cpu online; this context's own setting.
-   */
-  allocWaitMs?: number;
-}
-
-/** Options of {@link Kmem.attach}: what belongs to the attaching context alone. */
-export interface AttachOptions {
-  /** Receives this context's allocation-failure reports. Default: silent. */
-  log?: LogFn;
-  /** As {@link KmemOptions.allocWaitMs}, for this context. */
-  allocWaitMs?: number;
-  /**
-   * Constructors of caches made with one, by cache name: functions cannot cross threads,
-   * so each context registers its own (or later, with {@link Kmem.registerCtor}).
-   */
-  ctors?: Record<string, Ctor>;
-  /** This context's node (numa_node_id). Default: the cpu id modulo the number of nodes. */
-  node?: number;
-}
+export type { AttachOptions, KmemOptions } from "./instance/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
@@ -173,35 +100,6 @@ export interface MemPolicy {
 export type NodeStats = NodeInfo;
 
 const POLICY_MODES = ["local", "preferred", "bind", "interleave"] as const;
-
-const OPTION_KEYS = [
-  "memory",
-  "pageSize",
-  "maxOrder",
-  "minFreeBytes",
-  "debug",
-  "log",
-  "initOnAlloc",
-  "initOnFree",
-  "slab",
-  "cpus",
-  "percpu",
-  "allocWaitMs",
-  "nodes",
-  "distances",
-  "node",
-] as const;
-const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node"] as const;
-const MAX_WAIT_MS = 2 ** 31 - 1;
-
-/** Set by Kmem.attach for the constructor it calls (a constructor cannot take it openly). */
-let attaching: {
-  buffer: Backing | readonly Backing[];
-  options: AttachOptions;
-  /** Kmem.reopen: take cpu 0 over and drain every other cpu (their contexts are gone). */
-  reopen: boolean;
-} | null = null;
-const DEBUG_LETTERS = "FZPUTAO-";
 
 /** Names accepted by {@link Kmem.setFault}. */
 export type FaultName = "fail_page_alloc" | "failslab";
@@ -256,10 +154,10 @@ export interface KmemStats {
   nodes: NodeStats[];
 }
 
-export class Kmem {
+export class Kmem extends MemAccess {
   /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
   readonly memory: Uint8Array;
-  readonly pageSize: number;
+  declare readonly pageSize: number;
   readonly maxOrder: number;
   readonly totalPages: number;
   readonly managedPages: number;
@@ -272,9 +170,8 @@ export class Kmem {
   /** kmalloc: SLUB's size classes, or SLOB itself. */
   private readonly km: KmallocApi;
   /** Which object allocator serves kmalloc and createCache. */
-  readonly slabAllocator: "slub" | "slob";
-  private readonly vm: Vmalloc;
-  private readonly access: MemAccess;
+  readonly slabAllocator: SlabKind;
+  private readonly layers: Layers;
   private readonly initOnAlloc: boolean;
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
@@ -282,169 +179,23 @@ export class Kmem {
   readonly nrNodes: number;
 
   constructor(options: KmemOptions) {
-    const attach = attaching;
-    attaching = null;
-    if (attach !== null) {
-      // Kmem.attach: open the instance another context built, as a cpu of its own.
-      const phys = PhysMem.attach(attach.buffer, attach.reopen ? "Kmem.reopen" : "Kmem.attach");
-      const h = phys.header;
-      if (attach.options.node !== undefined) {
-        checkIntegerRange("node", attach.options.node, 0, phys.nrNodes - 1);
-      }
-      if (attach.reopen) checkAtRest(h, phys);
-      const cpu = attach.reopen ? 0 : claimCpu(h, phys.nrCpus);
-      if (cpu < 0) {
-        throw new Error(
-          `Kmem.attach: all ${phys.nrCpus} cpus of the instance are in use (offline one with offlineCpu when its worker exits, or create the instance with more cpus)`,
-        );
-      }
-      try {
-        const opts = h[Hdr.OPTIONS] as number;
-        const log = attach.options.log ?? null;
-        const ctors = new Map(Object.entries(attach.options.ctors ?? {}));
-        this.phys = phys;
-        this.buddy = new BuddyAllocator(phys, undefined, cpu, false);
-        this.buddy.log = log;
-        if (attach.options.node !== undefined) this.buddy.setLocalNode(attach.options.node);
-        if (attach.options.allocWaitMs !== undefined) {
-          this.buddy.waitMs = attach.options.allocWaitMs;
-        }
-        this.initOnAlloc = (opts & HdrOption.INIT_ON_ALLOC) !== 0;
-        const initOnFree = (opts & HdrOption.INIT_ON_FREE) !== 0;
-        this.slabAllocator = (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub";
-        this.debug = debugLetters(h[Hdr.SLAB_FLAGS] as number);
-        if (this.slabAllocator === "slob") {
-          const slob = new SlobAllocator(
-            phys,
-            this.buddy,
-            { initOnAlloc: this.initOnAlloc, initOnFree, log },
-            false,
-            ctors,
-          );
-          this.slab = slob;
-          this.km = slob;
-        } else {
-          const slub = new SlubAllocator(
-            phys,
-            this.buddy,
-            { debug: this.debug, initOnAlloc: this.initOnAlloc, initOnFree, log },
-            false,
-            ctors,
-          );
-          this.slab = slub;
-          this.km = new Kmalloc(phys, this.buddy, slub, false);
-        }
-        // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go
-        // back to the shared lists, as offlineCpu does; no cache's list_lock may be held.
-        const held =
-          attach.reopen && this.slab instanceof SlubAllocator ? this.slab.heldListLock() : null;
-        if (held !== null) {
-          throw new Error(
-            `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,
-          );
-        }
-        const gone = attach.reopen ? takeOver(h, phys.nrCpus) : [];
-        for (const id of gone) this.drainDead(id);
-      } catch (err) {
-        if (!attach.reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
-        throw err;
-      }
-      this.vm = new Vmalloc(phys, this.buddy, this.km, this.debug.includes("U"));
-      this.access = new MemAccess(phys, this.vm);
-      this.memory = phys.bytes;
-      this.pageSize = phys.pageSize;
-      this.maxOrder = phys.maxOrder;
-      this.totalPages = phys.totalPages;
-      this.managedPages = phys.managedPages;
-      this.cpus = phys.nrCpus;
-      this.nrNodes = phys.nrNodes;
-      return;
-    }
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
-    }
-    checkKnownKeys("Kmem", options, OPTION_KEYS);
-    const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
-    const maxOrder = options.maxOrder === undefined ? 11 : options.maxOrder;
-    const cpus = options.cpus === undefined ? 1 : options.cpus;
-    const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
-    this.phys = new PhysMem({
-      memory: options.memory,
-      pageSize,
-      maxOrder,
-      nrCpus: cpus,
-      bootWords: descriptorWords(cpus, nrNodes),
-      shared: cpus > 1,
-      ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
-      ...(options.distances === undefined ? {} : { distances: options.distances }),
-    });
-    this.cpus = cpus;
-    this.nrNodes = this.phys.nrNodes;
-    if (options.node !== undefined) checkIntegerRange("node", options.node, 0, this.nrNodes - 1);
-    const managedBytes = this.phys.managedPages * pageSize;
-    if (options.minFreeBytes !== undefined) {
-      checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
-    }
-    this.debug = parseDebug(options.debug);
-    const kind = options.slab ?? "slub";
-    if (kind !== "slub" && kind !== "slob") {
-      throw new RangeError(`slab must be "slub" or "slob", got ${describe(kind)}`);
-    }
-    if (kind === "slob" && this.debug !== "") {
-      throw new RangeError(
-        `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
-      );
-    }
-    this.slabAllocator = kind;
-    if (options.log !== undefined && typeof options.log !== "function") {
-      throw new TypeError(`log must be a function, got ${describe(options.log)}`);
-    }
-    this.initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc);
-    const initOnFree = checkBoolean("initOnFree", options.initOnFree);
-    if (options.percpu !== undefined) checkBoolean("percpu", options.percpu);
-    if (options.allocWaitMs !== undefined) {
-      checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
-    }
-    // Every option is valid: only now is the buffer written to.
-    this.phys.init();
-    const h = this.phys.header;
-    h[Hdr.OPTIONS] =
-      (this.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
-      (initOnFree ? HdrOption.INIT_ON_FREE : 0) |
-      (kind === "slob" ? HdrOption.SLOB : 0) |
-      (options.percpu === false ? HdrOption.NO_PERCPU : 0);
-    claimCpu(h, cpus);
-    this.buddy = new BuddyAllocator(this.phys, options.minFreeBytes);
-    this.buddy.setLocalNode(options.node ?? 0);
-    this.buddy.log = options.log ?? null;
-    if (options.allocWaitMs !== undefined) this.buddy.waitMs = options.allocWaitMs;
-    if (kind === "slob") {
-      const slob = new SlobAllocator(this.phys, this.buddy, {
-        initOnAlloc: this.initOnAlloc,
-        initOnFree,
-        log: options.log ?? null,
-      });
-      this.slab = slob;
-      this.km = slob;
-    } else {
-      const slub = new SlubAllocator(this.phys, this.buddy, {
-        debug: this.debug,
-        initOnAlloc: this.initOnAlloc,
-        initOnFree,
-        log: options.log ?? null,
-      });
-      this.slab = slub;
-      this.km = new Kmalloc(this.phys, this.buddy, slub);
-    }
-    this.vm = new Vmalloc(this.phys, this.buddy, this.km, this.debug.includes("U"));
-    this.access = new MemAccess(this.phys, this.vm);
-    this.phys.seal();
-
-    this.memory = this.phys.bytes;
-    this.pageSize = pageSize;
-    this.maxOrder = maxOrder;
-    this.totalPages = this.phys.totalPages;
-    this.managedPages = this.phys.managedPages;
+    const layers = layersFor(options);
+    super(layers.phys, layers.vm);
+    const phys = layers.phys;
+    this.layers = layers;
+    this.phys = phys;
+    this.buddy = layers.buddy;
+    this.slab = layers.slab;
+    this.km = layers.km;
+    this.slabAllocator = layers.slabKind;
+    this.debug = layers.debug;
+    this.initOnAlloc = layers.initOnAlloc;
+    this.memory = phys.bytes;
+    this.maxOrder = phys.maxOrder;
+    this.totalPages = phys.totalPages;
+    this.managedPages = phys.managedPages;
+    this.cpus = phys.nrCpus;
+    this.nrNodes = phys.nrNodes;
   }
 
   /**
@@ -458,7 +209,7 @@ export class Kmem {
     buffer: SharedArrayBuffer | ArrayBuffer | readonly (SharedArrayBuffer | ArrayBuffer)[],
     options: AttachOptions = {},
   ): Kmem {
-    return open("Kmem.attach", buffer, options, false);
+    return new Kmem(openInstance("Kmem.attach", buffer, options, false));
   }
 
   /**
@@ -473,10 +224,9 @@ export class Kmem {
     buffer: SharedArrayBuffer | ArrayBuffer | readonly (SharedArrayBuffer | ArrayBuffer)[],
     options: AttachOptions = {},
   ): Kmem {
-    return open("Kmem.reopen", buffer, options, true);
+    return new Kmem(openInstance("Kmem.reopen", buffer, options, true));
   }
 
-  /** This context's cpu id (0 for the context that built the instance). */
   /** This context's cpu id (0 for the context that built the instance). */
   get cpu(): number {
     return this.buddy.cpu;
@@ -499,14 +249,7 @@ export class Kmem {
         `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
       );
     }
-    this.drainDead(id);
-  }
-
-  /** Gives a DEAD cpu's per-cpu objects and pages back to the shared lists; it is OFFLINE then. */
-  private drainDead(id: number): void {
-    this.slab.drainCpu(id);
-    this.buddy.drainOffline(id);
-    setCpuState(this.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
+    drainDeadCpu(this.layers, id);
   }
 
   /** The cache named `name`, made in this context or any other; null if there is none. */
@@ -540,7 +283,7 @@ export class Kmem {
    */
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
 
@@ -552,7 +295,7 @@ export class Kmem {
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
     checkNodeArg(nid, this.nrNodes);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
 
@@ -563,7 +306,7 @@ export class Kmem {
 
   /** The node whose memory holds `addr` (page_to_nid; a vmalloc address: its page's). */
   nodeOf(addr: number): number {
-    const phys = this.access.virtToPhys(addr);
+    const phys = this.virtToPhys(addr);
     return this.buddy.nodeOf(phys >>> this.phys.pageShift);
   }
 
@@ -635,14 +378,14 @@ export class Kmem {
    */
   async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
   }
 
   /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
   async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
     if (size >>> 0 !== size) return this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
     return this.waitingFor(order, gfp, () => this.kmalloc(size, gfp));
@@ -693,7 +436,7 @@ export class Kmem {
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
 
@@ -703,7 +446,7 @@ export class Kmem {
    */
   kmallocNode(size: number, gfp: number, nid: number): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid) >>> 0;
   }
@@ -711,7 +454,7 @@ export class Kmem {
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
 
@@ -719,7 +462,7 @@ export class Kmem {
   kcalloc(n: number, size: number, gfp: number = Gfp.KERNEL): number {
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0) badSize("n", n);
     if (typeof size !== "number" || !Number.isInteger(size) || size < 0) badSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     const bytes = n * size;
     if (bytes > 0xffffffff) return 0;
     return this.km.kmalloc(bytes, gfp | Gfp.ZERO) >>> 0;
@@ -737,7 +480,7 @@ export class Kmem {
       this.km.ksize(addr);
       return 0;
     }
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
@@ -785,35 +528,14 @@ export class Kmem {
     return Mempool.open(this.pools(), address);
   }
 
-  private poolBackend: PoolBackend | null = null;
+  private poolContext: PoolContext | null = null;
 
-  private pools(): PoolBackend {
-    if (this.poolBackend === null) {
-      const km = this.km;
-      const slab = this.slab;
-      const buddy = this.buddy;
-      const smp = this.cpus > 1;
-      const words = this.phys.words;
-      const cpu = this.cpu;
-      this.poolBackend = {
-        mem: this.phys,
-        kmalloc: (size, gfp) => km.kmalloc(size, gfp) >>> 0,
-        kfree: (addr) => km.kfree(addr),
-        ksize: (addr) => km.ksize(addr),
-        checkLive: (cache, addr, fn) => slab.checkLive(cache, addr, fn),
-        lock: () => {
-          if (smp) lock(words, Hdr.LOCK_POOL, cpu, "the mempool lock");
-        },
-        unlock: () => {
-          if (smp) unlock(words, Hdr.LOCK_POOL, cpu);
-        },
-        cacheById: (id) => slab.cacheById(id),
-        mayBlock: () => buddy.mayBlock(),
-        othersCouldFree: () => buddy.othersCouldFree(),
-        waitMs: () => buddy.waitMs,
-      };
+  /** What this context's pools call (made at the first pool). */
+  private pools(): PoolContext {
+    if (this.poolContext === null) {
+      this.poolContext = new PoolContext(this.phys, this.km, this.slab, this.buddy);
     }
-    return this.poolBackend;
+    return this.poolContext;
   }
 
   /** A size that is not an unsigned 32-bit integer: an error, or 0 when merely too large. */
@@ -913,55 +635,23 @@ export class Kmem {
   vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
     if (size >>> 0 !== size) this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
-    return this.vmallocLocked(size, g, Caller.VMALLOC);
+    return this.vm.vmalloc(size, g, Caller.VMALLOC);
   }
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (size >>> 0 !== size) this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
-    return this.vmallocLocked(size, gfp | Gfp.ZERO, Caller.VZALLOC);
-  }
-
-  /**
-   * The vmalloc layer under its lock when contexts share the instance (it is taken before the
-   * slab and zone locks: vmalloc allocates records and pages while holding it).
-   */
-  private vmLock(): void {
-    if (this.cpus > 1) lock(this.phys.words, Hdr.LOCK_VMALLOC, this.cpu, "the vmalloc lock");
-    this.vm.refresh();
-  }
-
-  private vmUnlock(): void {
-    if (this.cpus > 1) unlock(this.phys.words, Hdr.LOCK_VMALLOC, this.cpu);
-  }
-
-  private vmallocLocked(size: number, gfp: number, caller: Caller): number {
-    const site = this.vm.caller(caller);
-    this.vmLock();
-    try {
-      return this.vm.vmalloc(size, gfp, site);
-    } finally {
-      this.vmUnlock();
-    }
-  }
-
-  private vfreeLocked(addr: number): void {
-    this.vmLock();
-    try {
-      this.vm.vfree(addr);
-    } finally {
-      this.vmUnlock();
-    }
+    if (!validGfp(gfp)) checkGfp(gfp);
+    return this.vm.vmalloc(size, gfp | Gfp.ZERO, Caller.VZALLOC);
   }
 
   /** Frees what vmalloc returned: unmaps it and gives its pages back. `vfree(0)` does nothing. */
   vfree(addr: number): void {
     if (addr === 0) return;
     this.checkVirtual("vfree", addr);
-    this.vfreeLocked(addr);
+    this.vm.vfree(addr);
   }
 
   /**
@@ -973,25 +663,14 @@ export class Kmem {
     if (!Array.isArray(pages) && !(ArrayBuffer.isView(pages) && !(pages instanceof DataView))) {
       throw new TypeError(`pages must be an array of page addresses, got ${describe(pages)}`);
     }
-    const site = this.vm.caller(Caller.VMAP);
-    this.vmLock();
-    try {
-      return this.vm.vmap(pages, site);
-    } finally {
-      this.vmUnlock();
-    }
+    return this.vm.vmap(pages);
   }
 
   /** Undoes a vmap; the pages are not freed. `vunmap(0)` does nothing. */
   vunmap(addr: number): void {
     if (addr === 0) return;
     this.checkVirtual("vunmap", addr);
-    this.vmLock();
-    try {
-      this.vm.vunmap(addr);
-    } finally {
-      this.vmUnlock();
-    }
+    this.vm.vunmap(addr);
   }
 
   /**
@@ -1006,13 +685,13 @@ export class Kmem {
 
   /** kvmalloc, zeroed. */
   kvzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     return this.kvmallocNode(size, gfp | Gfp.ZERO, Caller.KVZALLOC);
   }
 
   private kvmallocNode(size: number, gfp: number, caller: Caller): number {
     if (size >>> 0 !== size) return this.oddSize("size", size);
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) checkGfp(gfp);
+    if (!validGfp(gfp)) checkGfp(gfp);
     if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
     let kgfp = gfp;
     if (size > this.pageSize) {
@@ -1024,14 +703,14 @@ export class Kmem {
     if (addr !== 0 || size <= this.pageSize) return addr;
     if (size > 0x7fffffff) return 0;
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
-    return this.vmallocLocked(size, g, caller);
+    return this.vm.vmalloc(size, g, caller);
   }
 
   /** Frees what kvmalloc returned, whichever allocator served it. `kvfree(0)` does nothing. */
   kvfree(addr: number): void {
     if (typeof addr === "number" && this.isVmallocAddr(addr)) {
       this.checkVirtual("kvfree", addr);
-      this.vfreeLocked(addr);
+      this.vm.vfree(addr);
     } else {
       this.kfree(addr);
     }
@@ -1040,107 +719,6 @@ export class Kmem {
   /** Whether `addr` lies in the vmalloc space (Linux is_vmalloc_addr). */
   isVmallocAddr(addr: number): boolean {
     return addr >= this.vm.start && addr < this.vm.end;
-  }
-
-  /**
-   * The physical address behind `addr`: itself for physical memory, through the page
-   * tables for a virtual one. An address that may not be accessed throws FAULT.
-   */
-  virtToPhys(addr: number): number {
-    return this.access.virtToPhys(addr);
-  }
-
-  /**
-   * A copy of `length` bytes at `addr`, physical or virtual, across page boundaries. A range
-   * touching an unmapped page (a guard page, the NULL page, the reserved header) is FAULT.
-   */
-  read(addr: number, length: number): Uint8Array {
-    return this.access.read(addr, length);
-  }
-
-  /**
-   * A live Uint8Array over the `length` bytes of physical memory at `addr` (in the buffer
-   * of the node holding them): no copy, writes go straight to memory. The range must lie in
-   * one node's managed memory (any block kmem hands out does); else FAULT.
-   */
-  view(addr: number, length: number): Uint8Array {
-    return this.access.view(addr, length);
-  }
-
-  /** Writes `bytes` at `addr`, physical or virtual; on FAULT nothing is written. */
-  write(addr: number, bytes: ArrayBufferView): void {
-    if (!(bytes instanceof Uint8Array)) {
-      if (!ArrayBuffer.isView(bytes)) {
-        throw new TypeError(
-          `bytes must be a Uint8Array or another ArrayBufferView, got ${describe(bytes)}`,
-        );
-      }
-      bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    }
-    this.access.write(addr, bytes as Uint8Array);
-  }
-
-  /* Typed access (little-endian) at a physical or virtual address; FAULT where unmapped. */
-
-  getUint8(addr: number): number {
-    return this.access.getUint8(addr);
-  }
-  getInt8(addr: number): number {
-    return this.access.getInt8(addr);
-  }
-  getUint16(addr: number): number {
-    return this.access.getUint16(addr);
-  }
-  getInt16(addr: number): number {
-    return this.access.getInt16(addr);
-  }
-  getUint32(addr: number): number {
-    return this.access.getUint32(addr);
-  }
-  getInt32(addr: number): number {
-    return this.access.getInt32(addr);
-  }
-  getFloat32(addr: number): number {
-    return this.access.getFloat32(addr);
-  }
-  getFloat64(addr: number): number {
-    return this.access.getFloat64(addr);
-  }
-  getBigInt64(addr: number): bigint {
-    return this.access.getBigInt64(addr);
-  }
-  getBigUint64(addr: number): bigint {
-    return this.access.getBigUint64(addr);
-  }
-  setUint8(addr: number, value: number): void {
-    this.access.setUint8(addr, value);
-  }
-  setInt8(addr: number, value: number): void {
-    this.access.setInt8(addr, value);
-  }
-  setUint16(addr: number, value: number): void {
-    this.access.setUint16(addr, value);
-  }
-  setInt16(addr: number, value: number): void {
-    this.access.setInt16(addr, value);
-  }
-  setUint32(addr: number, value: number): void {
-    this.access.setUint32(addr, value);
-  }
-  setInt32(addr: number, value: number): void {
-    this.access.setInt32(addr, value);
-  }
-  setFloat32(addr: number, value: number): void {
-    this.access.setFloat32(addr, value);
-  }
-  setFloat64(addr: number, value: number): void {
-    this.access.setFloat64(addr, value);
-  }
-  setBigInt64(addr: number, value: bigint): void {
-    this.access.setBigInt64(addr, value);
-  }
-  setBigUint64(addr: number, value: bigint): void {
-    this.access.setBigUint64(addr, value);
   }
 
   /** vfree/vunmap's address check: an integer inside the vmalloc space. */
@@ -1154,6 +732,67 @@ export class Kmem {
         `${fn}(${addr < 0 ? addr : hex(addr)}): not a vmalloc address (the vmalloc space is ${hex(this.vm.start)}..${hex(this.vm.end)})`,
       );
     }
+  }
+
+  /* ------------------------------------------------------------------ compressed memory */
+
+  /**
+   * zs_create_pool: a zsmalloc pool named `name` (unique in the instance), its compaction
+   * registered as a shrinker. Returns null when memory for it cannot be had.
+   */
+  createZsPool(name: string, options?: ZsPoolOptions): ZsPool | null {
+    return this.compression().createPool(name, options);
+  }
+
+  /** The zsmalloc pool named `name`, made in this context or any other; null if none. */
+  findZsPool(name: string): ZsPool | null {
+    return this.compression().findPool(name);
+  }
+
+  /**
+   * A zram device: a compressed RAM block device of `disksize` bytes in page-sized
+   * sectors over a zsmalloc pool of its name (zram0, zram1, ... unless named). Returns
+   * null when memory for it cannot be had.
+   */
+  createZram(options: ZramOptions): Zram | null {
+    return this.zramDevices().createZram(options);
+  }
+
+  /** The zram device named `name`, made in this context or any other; null if none. */
+  findZram(name: string): Zram | null {
+    return this.zramDevices().findZram(name);
+  }
+
+  private zsContext: ZsContext | null = null;
+  private zramContext: ZramContext | null = null;
+
+  private zramDevices(): ZramContext {
+    if (this.zramContext === null) {
+      this.zramContext = new ZramContext(this.compression(), {
+        vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
+        vfree: (addr) => this.vm.vfree(addr),
+        virtToPhys: (addr) => this.virtToPhys(addr),
+      });
+    }
+    return this.zramContext;
+  }
+
+  /** What this context's zsmalloc pools and zram devices call (made at first use). */
+  private compression(): ZsContext {
+    if (this.zsContext === null) {
+      this.zsContext = new ZsContext({
+        phys: this.phys,
+        cpu: this.buddy.cpu,
+        allocPages: (order, gfp) => this.buddy.allocPages(order, gfp),
+        freePages: (addr, order) => this.buddy.freePages(addr, order),
+        kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
+        kfree: (addr) => this.km.kfree(addr),
+        isKmallocObject: (addr) => this.isKmallocObject(addr),
+        registerShrinker: (s) => this.registerShrinker(s),
+        unregisterShrinker: (s) => this.unregisterShrinker(s),
+      });
+    }
+    return this.zsContext;
   }
 
   /* ------------------------------------------------------------------ fault injection */
@@ -1190,6 +829,8 @@ export class Kmem {
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
+    verifyZsmalloc(this.compression());
+    this.zramDevices().verify();
   }
 
   /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
@@ -1235,6 +876,21 @@ export class Kmem {
       events,
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => this.buddy.nodeInfo(nid)),
     };
+  }
+
+  /**
+   * What holds every page frame, read from mem_map (src/report/pagemap.ts): a kind per frame
+   * (free by order, slab of a cache with its fill, large kmalloc, vmalloc, page table, the
+   * header and mem_map), for pictures of memory. No lock: exact while no other context
+   * allocates.
+   */
+  pageMap(): PageMap {
+    return pageMap(this.phys, (id) => {
+      const c = this.slab.cacheById(id);
+      return c === null
+        ? null
+        : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
+    });
   }
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */
@@ -1340,109 +996,8 @@ export class Kmem {
   }
 }
 
-/** Kmem.attach and Kmem.reopen: the options checked, then the constructor's attach path. */
-function open(
-  fn: string,
-  buffer: Backing | readonly Backing[],
-  options: AttachOptions,
-  reopen: boolean,
-): Kmem {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${fn} options must be an object, got ${describe(options)}`);
-  }
-  checkKnownKeys(fn, options, ATTACH_KEYS);
-  if (options.log !== undefined && typeof options.log !== "function") {
-    throw new TypeError(`log must be a function, got ${describe(options.log)}`);
-  }
-  if (options.allocWaitMs !== undefined) {
-    checkIntegerRange("allocWaitMs", options.allocWaitMs, 0, MAX_WAIT_MS);
-  }
-  if (options.ctors !== undefined) {
-    if (typeof options.ctors !== "object" || options.ctors === null) {
-      throw new TypeError(`ctors must be an object of functions, got ${describe(options.ctors)}`);
-    }
-    for (const ctor of Object.values(options.ctors)) checkCtor(ctor);
-  }
-  attaching = { buffer, options, reopen };
-  try {
-    return new Kmem({ memory: 0 });
-  } finally {
-    attaching = null;
-  }
-}
-
-/** Kmem.reopen: the instance must be at rest (no header or zone lock held, as between calls). */
-function checkAtRest(h: Int32Array, phys: PhysMem): void {
-  const locks: [number, string][] = [
-    [Hdr.LOCK_SLAB, "slab_mutex"],
-    [Hdr.LOCK_SLOB, "the SLOB lock"],
-    [Hdr.LOCK_POOL, "the mempool lock"],
-    [Hdr.LOCK_VMALLOC, "the vmalloc lock"],
-  ];
-  for (let n = 0; n < phys.nrNodes; n++)
-    locks.push([zoneBase(phys.nrCpus, n) + Zone.LOCK, `the zone lock of node ${n}`]);
-  for (const [i, name] of locks) {
-    if (h[i] !== 0) {
-      throw new Error(
-        `Kmem.reopen: ${name} is held (by cpu ${((h[i] as number) & 0xffff) - 1}): the snapshot was taken inside a call, not between calls`,
-      );
-    }
-  }
-}
-
-/**
- * Kmem.reopen, once the checks passed: cpu 0 becomes this context's, every other cpu
- * that was online is marked DEAD for draining (returned), and nobody waits for memory.
- */
-function takeOver(h: Int32Array, nrCpus: number): number[] {
-  const gone: number[] = [];
-  for (let id = 1; id < nrCpus; id++) {
-    if (cpuState(h, id) !== CpuState.OFFLINE) {
-      forceCpuState(h, id, CpuState.DEAD);
-      gone.push(id);
-    }
-  }
-  forceCpuState(h, 0, CpuState.ONLINE);
-  h[Hdr.FREE_WAITERS] = 0;
-  return gone;
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean")
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
-  return value;
-}
-
 export { ZERO_SIZE_PTR };
-
-/** The debug letters of slab flags, in slub_debug's order. */
-function debugLetters(flags: number): string {
-  let out = "";
-  if ((flags & SlabFlag.CONSISTENCY_CHECKS) !== 0) out += "F";
-  if ((flags & SlabFlag.RED_ZONE) !== 0) out += "Z";
-  if ((flags & SlabFlag.POISON) !== 0) out += "P";
-  if ((flags & SlabFlag.STORE_USER) !== 0) out += "U";
-  if ((flags & SlabFlag.TRACE) !== 0) out += "T";
-  if ((flags & SlabFlag.FAILSLAB) !== 0) out += "A";
-  return out;
-}
 
 function cpuStateName(state: number): string {
   return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";
-}
-
-function parseDebug(debug: unknown): string {
-  if (debug === undefined) return "";
-  if (typeof debug !== "string") {
-    throw new TypeError(`debug must be a string of slub_debug letters, got ${describe(debug)}`);
-  }
-  for (const ch of debug) {
-    if (!DEBUG_LETTERS.includes(ch.toUpperCase())) {
-      throw new RangeError(
-        `debug has unknown letter ${JSON.stringify(ch)} (known: ${DEBUG_LETTERS.split("").join(" ")})`,
-      );
-    }
-  }
-  return debug.toUpperCase().replace(/-/g, "");
 }

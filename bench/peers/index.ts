@@ -9,7 +9,7 @@
  * checks (see each one's notes), so a bad or double free has whatever effect the library gives.
  */
 
-import { codemixMallocHeap, type PeerHeap, thingMallocHeap } from "../../src/workbench/peers.js";
+import { codemixMallocHeap, type PeerHeap, thingMallocHeap } from "kmem-workbench";
 import { createWasmHeapManager, type Uint8ArrayRef } from "wasm-heap-manager";
 import { createTlsf } from "./tlsf.js";
 
@@ -44,7 +44,7 @@ export const PEER_NAMES = [
 ] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
-/** A workbench peer heap (src/workbench/peers.ts) as a benchmark peer: its own malloc/free. */
+/** A workbench peer heap (kmem-workbench's peers.ts) as a benchmark peer: its own malloc/free. */
 function fromHeap(heap: PeerHeap): PeerAllocator {
   const u8 = heap.memory;
   return {

@@ -1,2 +1,3 @@
 /* Memory pools: guaranteed reserves over kmalloc or a cache. */
+export { PoolContext, type PoolCaches, type PoolKmalloc } from "./context.js";
 export { checkMinNr, MEMPOOL_MAX_NR, Mempool, type PoolBackend } from "./mempool.js";

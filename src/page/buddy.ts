@@ -280,7 +280,15 @@ export class BuddyAllocator {
     this.numa = at(numaBase(mem.nrCpus, mem.nrNodes, cpu), NumaStat.WORDS * mem.nrNodes);
     this.pcp = this.line;
     this.setLocalNode(cpu % mem.nrNodes);
-    if (!fresh) return;
+    if (!fresh) {
+      // A cpu that comes online while others sleep for memory is asked at once, as those
+      // already online were (its cpu id is claimed before this load): the pages it frees go
+      // to the buddy lists, not to a pcp list that an idle worker would sit on.
+      if (Atomics.load(this.h, Hdr.FREE_WAITERS) > 0) {
+        Atomics.or(this.line, Pcp.REQUEST, CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
+      }
+      return;
+    }
 
     const w = computeWatermarks(mem.managedPages, mem.pageSize, minFreeBytes);
     const h = this.h;
@@ -926,6 +934,9 @@ export class BuddyAllocator {
     const h = this.h;
     const nofail = (gfp & Gfp.NOFAIL) !== 0;
     const deadline = Date.now() + this.waitMs;
+    // Asked before counted in: whoever sees this context among the waiters also finds every
+    // online cpu asked, so a page freed from then on goes to the buddy lists, not a pcp list.
+    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
     Atomics.add(h, Hdr.FREE_WAITERS, 1);
     try {
       for (;;) {

@@ -128,6 +128,14 @@ export function gfpString(gfp: number): string {
   return `0x${gfp.toString(16)}(${names.length > 0 ? names.join("|") : "none"})`;
 }
 
+/**
+ * The entry points' test of a gfp argument: an int32 made of known GFP bits. A few
+ * instructions where it inlines; checkGfp (cold) says what is wrong.
+ */
+export function validGfp(gfp: number): boolean {
+  return (gfp & ~Gfp.VALID_MASK) === 0 && (gfp | 0) === gfp;
+}
+
 /** Throws TypeError/RangeError unless `gfp` is an integer made of known GFP bits. */
 export function checkGfp(gfp: unknown): asserts gfp is number {
   if (typeof gfp !== "number" || (gfp | 0) !== gfp) {

@@ -38,8 +38,9 @@
  *           no freelist
  *
  * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
- * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex, 3 slob_lock (SLOB's, in
- * place of 2 and 4), 4 a cache's node list_lock, 5 the zone lock (page allocator). SLUB's:
+ * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
+ * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
+ * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
  *
  *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
  *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
@@ -51,8 +52,12 @@
  *      of every slab of the cache on that node its frame freelist, inuse, state bits
  *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
  *      destroy() and verify(), which take every node's of a cache in node order (verify()
- *      cache after cache). The quarantine count, one per cache, changes under a node's lock
- *      with Atomics.add. A new slab is allocated with no list_lock held.
+ *      cache after cache). A slow path takes the lock of the node it works on: the cpu
+ *      slab's to refill or file it, the local node's and then the nearest others' to find a
+ *      partial slab (reading their nr_partial without the lock first, as get_any_partial),
+ *      a slab's own to free to it; a sheaf flush takes each object's node lock in turn. The
+ *      quarantine count, one per cache, changes under a node's lock with Atomics.add. A new
+ *      slab is allocated with no list_lock held.
  *
  *   No lock: a cpu's slot (cpu slab, cpu freelist, sheaf, active count) is touched only by
  *     its cpu while online: the fast paths. Allocation bitmaps are shared by every cpu

@@ -36,7 +36,8 @@ export class MemAccess {
   /** Each window's bytes, as bytes and as a DataView. */
   declare private readonly bv: readonly Uint8Array[];
   declare private readonly dvs: readonly DataView[];
-  declare private readonly buffers: readonly ArrayBufferLike[];
+  /** Every window's buffer (a write from one of them copies first). */
+  declare private readonly windowBuffers: readonly ArrayBufferLike[];
   declare private readonly split: boolean;
   declare private readonly dv: DataView;
   declare private readonly bytes: Uint8Array;
@@ -47,7 +48,8 @@ export class MemAccess {
   /** First address of managed memory and the end of physical memory. */
   declare private readonly lo: number;
   declare private readonly physEnd: number;
-  declare private readonly vm: Vmalloc;
+  /** The vmalloc layer (Kmem, which extends this class, calls it too). */
+  declare protected readonly vm: Vmalloc;
   declare private readonly pt: PageTables;
   declare private readonly wv: readonly Int32Array[];
   declare private readonly pageShift: number;
@@ -59,7 +61,7 @@ export class MemAccess {
   declare private readonly addrMask: number;
   declare private readonly vstart: number;
   declare private readonly vsize: number;
-  declare private readonly pageSize: number;
+  declare readonly pageSize: number;
   declare private readonly pageMask: number;
   /**
    * A one-entry translation cache (TLB): the page last translated and the physical page
@@ -79,7 +81,7 @@ export class MemAccess {
   constructor(phys: PhysMem, vm: Vmalloc) {
     this.bv = phys.byteViews;
     this.dvs = phys.byteViews.map((v) => new DataView(v.buffer, v.byteOffset, v.byteLength));
-    this.buffers = phys.buffers;
+    this.windowBuffers = phys.buffers;
     this.split = phys.split;
     this.bytes = phys.bytes;
     this.dv = new DataView(phys.bytes.buffer, phys.bytes.byteOffset, phys.bytes.byteLength);
@@ -141,7 +143,10 @@ export class MemAccess {
     return this.fault(addr, size, op);
   }
 
-  /** Physical address behind `addr` (physical or virtual); FAULT when unmapped. */
+  /**
+   * The physical address behind `addr`: itself for physical memory, through the page
+   * tables for a virtual one. An address that may not be accessed throws FAULT.
+   */
   virtToPhys(addr: number): number {
     return this.at(addr, 1, "virtToPhys");
   }
@@ -177,7 +182,10 @@ export class MemAccess {
 
   /* ------------------------------------------------------------------ byte ranges */
 
-  /** A copy of `length` bytes at `addr`. */
+  /**
+   * A copy of `length` bytes at `addr`, physical or virtual, across page boundaries. A range
+   * touching an unmapped page (a guard page, the NULL page, the reserved header) is FAULT.
+   */
   read(addr: number, length: number): Uint8Array {
     if (length >>> 0 !== length) badLength(length);
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
@@ -219,9 +227,10 @@ export class MemAccess {
   }
 
   /**
-   * A live view of the `length` bytes of physical memory at `addr`, in the buffer of the
-   * node holding them. Virtual addresses are refused (their pages are not contiguous), as is
-   * a range that leaves its node.
+   * A live Uint8Array over the `length` bytes of physical memory at `addr` (in the buffer
+   * of the node holding them): no copy, writes go straight to memory. The range must lie in
+   * one node's managed memory (any block kmem hands out does); else FAULT. Virtual
+   * addresses are refused (their pages are not contiguous).
    */
   view(addr: number, length: number): Uint8Array {
     if (length >>> 0 !== length) badLength(length);
@@ -239,8 +248,12 @@ export class MemAccess {
     return this.fault(addr, Math.max(length, 1), "view");
   }
 
-  /** Copies `data` to `addr`; nothing is written unless every page of the range may be. */
-  write(addr: number, data: Uint8Array): void {
+  /**
+   * Writes `bytes` (any ArrayBufferView) at `addr`, physical or virtual: nothing is written
+   * unless every page of the range may be (FAULT).
+   */
+  write(addr: number, bytes: ArrayBufferView): void {
+    const data = bytes instanceof Uint8Array ? bytes : asBytes(bytes);
     const length = data.length;
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
       const span = this.physSpan(addr, length);
@@ -260,7 +273,7 @@ export class MemAccess {
     const count = this.walkRange(off, length);
     if (count < 0) this.fault(this.pageAddr(addr, -count - 1), length, "write", addr, length);
     // A source inside the managed buffer could be overwritten part-way: copy it first.
-    const src = this.buffers.includes(data.buffer) ? data.slice() : data;
+    const src = this.windowBuffers.includes(data.buffer) ? data.slice() : data;
     const frames = this.frames;
     const first = off & this.pageMask;
     for (let i = 0, k = 0; i < length;) {
@@ -327,7 +340,7 @@ export class MemAccess {
 
   private writeWindows(addr: number, data: Uint8Array): void {
     const parts = this.windowsOf(addr, data.length, "write");
-    const src = this.buffers.includes(data.buffer) ? data.slice() : data;
+    const src = this.windowBuffers.includes(data.buffer) ? data.slice() : data;
     for (let i = 0, o = 0; i < parts.length; i += 2) {
       const a = parts[i] as number;
       const n = parts[i + 1] as number;
@@ -361,6 +374,9 @@ export class MemAccess {
   }
 
   /* ------------------------------------------------------------------ typed access */
+
+  /* Loads and stores of one value (little-endian) at a physical or virtual address; FAULT
+     where unmapped. An access that straddles two virtual pages is assembled byte by byte. */
 
   getUint8(addr: number): number {
     const p = this.at(addr, 1, "getUint8");
@@ -620,6 +636,16 @@ export class MemAccess {
       `${op} of ${wholeLength} byte${wholeLength === 1 ? "" : "s"} at ${hex(whole)}: address ${hex(bad)} is not mapped: ${what}`,
     );
   }
+}
+
+/** The bytes of any ArrayBufferView, as a Uint8Array over the same memory. */
+function asBytes(bytes: unknown): Uint8Array {
+  if (!ArrayBuffer.isView(bytes)) {
+    throw new TypeError(
+      `bytes must be a Uint8Array or another ArrayBufferView, got ${describe(bytes)}`,
+    );
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function checkAddress(addr: unknown): void {

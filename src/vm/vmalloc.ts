@@ -14,6 +14,11 @@
  * A failure part-way (no page, no table, no record) undoes everything it did: the pages
  * taken go back, the tables made empty are freed, the area returns to the free space.
  *
+ * Lock: the vmalloc lock (Hdr.LOCK_VMALLOC, with more than one cpu) guards the descriptor,
+ * the areas and the page tables; vmalloc, vfree, vmap and vunmap take it, and it is taken
+ * before the slab and zone locks (they allocate records and pages while holding it). The
+ * accessors read the tables without it (a stale translation is caught by TLB_GEN).
+ *
  * State: the descriptor (layout.ts VmDesc) is kmalloc'd when the first vmalloc or vmap
  * sets the layer up, anchored at header[Hdr.VMALLOC]; the pgd and the first record are
  * made then too and stay. Everything else comes and goes with the areas.
@@ -30,6 +35,7 @@
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, gfpString } from "../page/index.js";
+import { lock, unlock } from "../sync/index.js";
 import { type RecordAllocator, VmapAreas } from "./areas.js";
 import {
   PgVm,
@@ -95,6 +101,8 @@ export class Vmalloc {
   d: Int32Array;
   /** Record the caller's stack frame, not just the entry point (slub_debug U). */
   private readonly trackCallers: boolean;
+  /** More than one cpu: the vmalloc lock is taken. */
+  private readonly smp: boolean;
   private readonly callerNames: string[] = CALLER_NAMES.slice();
   private readonly callerIds = new Map<string, number>();
 
@@ -112,7 +120,10 @@ export class Vmalloc {
     this.pageSize = phys.pageSize;
     this.pageShift = phys.pageShift;
     this.trackCallers = trackCallers;
-    const g = vmallocGeometry(phys.totalPages, phys.pageShift);
+    this.smp = phys.nrCpus > 1;
+    // Above every frame the mem_map has room for: memory brought online later (hotplug)
+    // never reaches into the space.
+    const g = vmallocGeometry(phys.maxPages, phys.pageShift);
     this.geometry = g;
     this.start = g.start;
     this.end = g.end;
@@ -172,7 +183,7 @@ export class Vmalloc {
   }
 
   /** A caller id for vmallocinfo: the entry point, or the user's stack frame when tracking. */
-  caller(entry: Caller): number {
+  private caller(entry: Caller): number {
     if (!this.trackCallers) return entry;
     const lines = (new Error().stack ?? "").split("\n").slice(1);
     let site = CALLER_NAMES[entry] as string;
@@ -195,12 +206,33 @@ export class Vmalloc {
 
   /* ------------------------------------------------------------------ vmalloc, vfree */
 
+  /** Takes the vmalloc lock (with more than one cpu) and the descriptor if another made it. */
+  private lock(): void {
+    if (this.smp) lock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu, "the vmalloc lock");
+    this.refresh();
+  }
+
+  private unlock(): void {
+    if (this.smp) unlock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu);
+  }
+
   /**
    * __vmalloc_node_range: `size` bytes (a non-negative integer, checked by the facade) of
-   * virtually contiguous memory. Returns the virtual address, or 0 for 0 bytes and when it
-   * cannot be had (nothing is kept then, but the layer's set-up once made).
+   * virtually contiguous memory, for the entry point `entry`. Returns the virtual address,
+   * or 0 for 0 bytes and when it cannot be had (nothing is kept then, but the layer's
+   * set-up once made).
    */
-  vmalloc(size: number, gfp: number, caller: number): number {
+  vmalloc(size: number, gfp: number, entry: Caller): number {
+    const site = this.caller(entry);
+    this.lock();
+    try {
+      return this.vmallocLocked(size, gfp, site);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private vmallocLocked(size: number, gfp: number, caller: number): number {
     const nr = Math.ceil(size / this.pageSize);
     if (nr === 0) return 0;
     if (nr > this.phys.managedPages || nr + 1 > this.nrPages) {
@@ -258,6 +290,15 @@ export class Vmalloc {
    * state changes.
    */
   vfree(addr: number): void {
+    this.lock();
+    try {
+      this.vfreeLocked(addr);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private vfreeLocked(addr: number): void {
     const rec = this.busyArea(addr, "vfree", VaFlag.VMALLOC);
     const start = this.areas.start(rec);
     const nr = this.areas.pages(rec) - 1;
@@ -306,7 +347,17 @@ export class Vmalloc {
    * vmap: maps the pages at the given physical addresses (each page-aligned, managed and
    * allocated) at consecutive virtual pages. Returns the virtual address, or 0.
    */
-  vmap(pages: ArrayLike<number>, caller: number): number {
+  vmap(pages: ArrayLike<number>): number {
+    const site = this.caller(Caller.VMAP);
+    this.lock();
+    try {
+      return this.vmapLocked(pages, site);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private vmapLocked(pages: ArrayLike<number>, caller: number): number {
     const n = pages.length;
     for (let k = 0; k < n; k++) this.checkVmapPage(pages[k], k);
     if (n === 0 || n + 1 > this.nrPages) return 0;
@@ -365,6 +416,15 @@ export class Vmalloc {
 
   /** vunmap: `addr` is an integer inside the vmalloc space. The pages stay the caller's. */
   vunmap(addr: number): void {
+    this.lock();
+    try {
+      this.vunmapLocked(addr);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private vunmapLocked(addr: number): void {
     const rec = this.busyArea(addr, "vunmap", VaFlag.VMAP);
     this.pt.unmapRange(this.areas.start(rec), this.areas.pages(rec) - 1, false);
     this.d[VmDesc.EV_VUNMAP]++;

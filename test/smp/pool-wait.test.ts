@@ -4,8 +4,13 @@
  * allocWaitMs, waits past it with __GFP_NOFAIL, does not wait without __GFP_DIRECT_RECLAIM
  * or where nobody could free; allocAsync waits without blocking the main thread; destroy
  * refuses while someone waits. failslab keeps the allocator failing in the allocating
- * context, so only the reserve can serve. Ordering is checked with a shared flag raised
- * just before the free (no timing assertions).
+ * context, so only the reserve can serve.
+ *
+ * Nothing here depends on how fast a worker starts or runs: a freeing worker frees only when
+ * the main thread tells it to (a word of the flag buffer), and the main thread tells it only
+ * once the order the test needs has happened -- the sleeper counted among the pool's
+ * waiters (the descriptor's wait queue), or the non-sleeper returned. A shared flag raised
+ * just before the free shows which side of it an allocation returned on.
  */
 
 import assert from "node:assert/strict";
@@ -63,7 +68,6 @@ function job(
     kind: string;
     gfp: number;
     waitMs: number;
-    delayMs: number;
     elements: number[];
   }>,
 ): Record<string, unknown> {
@@ -74,16 +78,37 @@ function job(
     kind: "alloc",
     gfp: GFP_KERNEL,
     waitMs: 60000,
-    delayMs: 0,
     elements: [],
     ...fields,
   };
 }
 
-/** Both workers are attached once the flag's third word counts `n`. */
-async function attached(flag: SharedArrayBuffer, n: number): Promise<void> {
+/** Polls `ready` every few ms, however long it takes (a busy machine only makes it slower). */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** `n` workers are attached once the flag's third word counts them. */
+function attached(flag: SharedArrayBuffer, n: number): Promise<void> {
   const f = new Int32Array(flag);
-  while (Atomics.load(f, 2) < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  return until(() => Atomics.load(f, 2) >= n);
+}
+
+/** Contexts counted among the pool's waiters (the descriptor's WAITERS word, 9). */
+function waiters(mm: Kmem, pool: Mempool): number {
+  return mm.getInt32(pool.address + 9 * 4);
+}
+
+/** Until a context sleeps on the pool's wait queue. */
+function sleeping(mm: Kmem, pool: Mempool): Promise<void> {
+  return until(() => waiters(mm, pool) > 0);
+}
+
+/** Lets the freeing worker free now. */
+function release(flag: SharedArrayBuffer): void {
+  const f = new Int32Array(flag);
+  Atomics.store(f, 1, 1);
+  Atomics.notify(f, 1);
 }
 
 function finish(mm: Kmem, pool: Mempool, cache: KmemCache, replies: Reply[], held: number[]): void {
@@ -99,9 +124,9 @@ describe("mempool waits for a free (workers)", () => {
   it("a GFP_KERNEL allocation is woken by a free to the pool in another worker", async () => {
     const { mm, cache, pool, taken, flag } = drained();
     const sleeper = start(job(mm, pool, flag, {}));
-    const waker = start(
-      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
-    );
+    const waker = start(job(mm, pool, flag, { kind: "free", elements: [taken[0] as number] }));
+    await sleeping(mm, pool);
+    release(flag);
     const [a, b] = await Promise.all([sleeper, waker]);
     assert.equal(a.addr, taken[0], "the sleeper got the element the other worker freed");
     assert.equal(a.flagged, true, "only after that free");
@@ -111,11 +136,12 @@ describe("mempool waits for a free (workers)", () => {
   it("gives up after allocWaitMs when nothing is freed", async () => {
     const { mm, cache, pool, taken, flag } = drained();
     // Someone else must be online for a wait to make sense: a waker with nothing to free.
-    const idle = start(job(mm, pool, flag, { kind: "free", delayMs: 2000 }));
+    const idle = start(job(mm, pool, flag, { kind: "free" }));
     await attached(flag, 1);
     const r = await start(job(mm, pool, flag, { waitMs: 50 }));
     assert.equal(r.addr, 0);
     assert.equal(Atomics.load(new Int32Array(flag), 0), 0, "it returned before anything was freed");
+    release(flag);
     const i = await idle;
     finish(mm, pool, cache, [r, i], taken);
   });
@@ -133,9 +159,13 @@ describe("mempool waits for a free (workers)", () => {
     }
     mm.drainPages();
     const sleeper = start(job(mm, pool, flag, { gfp: GFP_KERNEL | __GFP_NOFAIL, waitMs: 10 }));
-    const waker = start(
-      job(mm, pool, flag, { kind: "free", delayMs: 400, elements: [taken[1] as number] }),
-    );
+    const waker = start(job(mm, pool, flag, { kind: "free", elements: [taken[1] as number] }));
+    await sleeping(mm, pool);
+    // Five times its allocWaitMs asleep: a sleeper that stopped at the bound is gone by now
+    // (the waiter count shows it), one with __GFP_NOFAIL still waits.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(waiters(mm, pool), 1, "still waiting past allocWaitMs");
+    release(flag);
     const [a, b] = await Promise.all([sleeper, waker]);
     assert.equal(a.addr, taken[1]);
     assert.equal(a.flagged, true);
@@ -146,13 +176,12 @@ describe("mempool waits for a free (workers)", () => {
 
   it("GFP_ATOMIC does not wait", async () => {
     const { mm, cache, pool, taken, flag } = drained();
-    const waker = start(
-      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
-    );
+    const waker = start(job(mm, pool, flag, { kind: "free", elements: [taken[0] as number] }));
     await attached(flag, 1);
     const a = await start(job(mm, pool, flag, { gfp: GFP_ATOMIC }));
     assert.equal(a.addr, 0);
     assert.equal(a.flagged, false, "it returned before the free");
+    release(flag);
     const b = await waker;
     finish(mm, pool, cache, [a, b], taken.slice(1));
   });
@@ -160,20 +189,11 @@ describe("mempool waits for a free (workers)", () => {
   it("destroy refuses while a worker waits, and changes nothing", async () => {
     const { mm, cache, pool, taken, flag } = drained(60000);
     const sleeper = start(job(mm, pool, flag, { waitMs: 60000 }));
-    await attached(flag, 1);
-    // The sleeper counts itself a waiter before it first looks at the reserve.
-    let refused = false;
-    for (let i = 0; i < 400 && !refused; i++) {
-      try {
-        pool.destroy();
-        assert.fail("destroy went through while a worker may still wait");
-      } catch (err) {
-        if (err instanceof KmemError && err.code === "BUSY") refused = true;
-        else throw err;
-      }
-      if (!refused) await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    assert.ok(refused, "destroy said BUSY");
+    await sleeping(mm, pool);
+    assert.throws(
+      () => pool.destroy(),
+      (err: unknown) => err instanceof KmemError && err.code === "BUSY",
+    );
     assert.match(String(pool), /0\/2/);
     mm.verify();
     pool.free(taken[0] as number);
@@ -184,12 +204,15 @@ describe("mempool waits for a free (workers)", () => {
 
   it("allocAsync waits without blocking the main thread", async () => {
     const { mm, cache, pool, taken, flag } = drained(60000);
-    const waker = start(
-      job(mm, pool, flag, { kind: "free", delayMs: 300, elements: [taken[0] as number] }),
-    );
+    const waker = start(job(mm, pool, flag, { kind: "free", elements: [taken[0] as number] }));
     await attached(flag, 1);
     let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
+    // The free is let go from a timer of the main thread while allocAsync waits: that the
+    // timer ran at all is the proof that the wait did not block the thread.
+    const timer = setInterval(() => {
+      ticks++;
+      if (waiters(mm, pool) > 0) release(flag);
+    }, 5);
     mm.setFault("failslab", failAll);
     const el = await pool.allocAsync();
     mm.setFault("failslab", null);

@@ -15,7 +15,6 @@ interface Job {
   kind: "alloc" | "free";
   gfp: number;
   waitMs: number;
-  delayMs: number;
   elements: number[];
 }
 
@@ -25,7 +24,7 @@ const pool = mm.openMempool(job.pool);
 const flag = new Int32Array(job.flag);
 Atomics.add(flag, 2, 1); // attached
 if (job.kind === "free") {
-  Atomics.wait(flag, 1, 0, job.delayMs);
+  while (Atomics.load(flag, 1) === 0) Atomics.wait(flag, 1, 0);
   Atomics.store(flag, 0, 1);
   for (const el of job.elements) pool.free(el);
   parentPort?.postMessage({ cpu: mm.cpu });

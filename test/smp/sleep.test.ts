@@ -2,13 +2,18 @@
  * Sleeping allocations: with memory exhausted, a GFP_KERNEL allocation in a worker waits
  * (Atomics.wait on the free wait queue) and is woken by a free in another worker; without a
  * free it gives up after its bound; __GFP_NOFAIL waits past the bound; the Promise variants
- * wait without blocking the main thread. Ordering is checked with a shared flag raised just
- * before the free (no timing assertions).
+ * wait without blocking the main thread.
+ *
+ * Nothing here depends on how fast a worker starts or runs: a freeing worker frees only when
+ * the main thread lets it (a word of the flag buffer), once the sleeper is counted among the
+ * free wait queue's waiters (Hdr.FREE_WAITERS). A shared flag raised just before the free
+ * shows which side of it an allocation returned on.
  */
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { __GFP_MEMALLOC, __GFP_NOFAIL, GFP_KERNEL, GFP_NOWAIT, Kmem } from "../../src/index.js";
+import { Hdr } from "../../src/memory/index.js";
 import { runWorker } from "../helpers.js";
 
 const WORKER = new URL("./sleep.worker.js", import.meta.url);
@@ -38,6 +43,35 @@ function full(allocWaitMs = 100): { mm: Kmem; taken: number[] } {
   return { mm, taken };
 }
 
+/** Polls `ready` every few ms, however long it takes (a busy machine only makes it slower). */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** Contexts sleeping on the free wait queue. */
+function freeWaiters(mm: Kmem): number {
+  return Atomics.load(new Int32Array(mm.buffer, 0, Hdr.FREE_WAITERS + 1), Hdr.FREE_WAITERS);
+}
+
+/** Until a context sleeps for a free, then lets the freeing worker free. */
+async function freeOnceSleeping(mm: Kmem, flag: SharedArrayBuffer): Promise<void> {
+  await until(() => freeWaiters(mm) > 0);
+  letFree(flag);
+}
+
+/** Until the freeing worker is attached (a sleeper asks every online cpu for its pages). */
+function attached(flag: SharedArrayBuffer): Promise<void> {
+  const f = new Int32Array(flag);
+  return until(() => Atomics.load(f, 2) !== 0);
+}
+
+/** Lets the freeing worker free now. */
+function letFree(flag: SharedArrayBuffer): void {
+  const f = new Int32Array(flag);
+  Atomics.store(f, 1, 1);
+  Atomics.notify(f, 1);
+}
+
 function release(mm: Kmem, replies: Reply[], taken: number[]): void {
   for (const r of replies) mm.offlineCpu(r.cpu);
   for (const p of taken) mm.freePages(p, 0);
@@ -49,15 +83,36 @@ describe("sleeping allocations", () => {
     const { mm, taken } = full();
     const flag = new SharedArrayBuffer(12);
     const buffer = mm.buffer as SharedArrayBuffer;
-    const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, delayMs: 0, pages: [] };
-    const sleeper = start({ ...base, kind: "alloc" });
+    const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, pages: [] };
     const give = taken.splice(0, 2);
-    const waker = start({ ...base, kind: "free", delayMs: 300, pages: give });
+    const waker = start({ ...base, kind: "free", pages: give });
+    await attached(flag);
+    const sleeper = start({ ...base, kind: "alloc" });
+    await freeOnceSleeping(mm, flag);
     const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0, "the sleeper got memory");
     assert.equal(a.flagged, true, "only after the other worker freed some");
     assert.ok((a.stalls ?? 0) > 0);
     release(mm, [a, b], taken);
+  });
+
+  it("a worker that comes online while another sleeps frees to the buddy lists, not its pcp list", async () => {
+    const { mm, taken } = full();
+    const flag = new SharedArrayBuffer(12);
+    const buffer = mm.buffer as SharedArrayBuffer;
+    const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, pages: [] };
+    // Someone must be online for the sleeper to wait at all.
+    const idle = start({ ...base, kind: "free" });
+    await attached(flag);
+    const sleeper = start({ ...base, kind: "alloc" });
+    await until(() => freeWaiters(mm) > 0);
+    // The freeing worker attaches after the sleeper asked the cpus online then for their
+    // pages: it is asked as it comes online, and frees at once.
+    letFree(flag);
+    const waker = start({ ...base, kind: "free", pages: taken.splice(0, 1) });
+    const [a, b, c] = await Promise.all([sleeper, waker, idle]);
+    assert.notEqual(a.addr, 0, "the sleeper got the page");
+    release(mm, [a, b, c], taken);
   });
 
   it("gives up after allocWaitMs when nothing is freed", async () => {
@@ -70,7 +125,6 @@ describe("sleeping allocations", () => {
       order: 0,
       gfp: GFP_KERNEL,
       waitMs: 50,
-      delayMs: 0,
       pages: [],
     });
     assert.equal(r.addr, 0);
@@ -82,9 +136,16 @@ describe("sleeping allocations", () => {
     const { mm, taken } = full();
     const flag = new SharedArrayBuffer(12);
     const buffer = mm.buffer as SharedArrayBuffer;
-    const base = { buffer, flag, order: 0, waitMs: 10, delayMs: 0, pages: [] };
+    const base = { buffer, flag, order: 0, waitMs: 10, pages: [] };
+    const waker = start({ ...base, kind: "free", gfp: 0, pages: taken.splice(0, 1) });
+    await attached(flag);
     const sleeper = start({ ...base, kind: "alloc", gfp: GFP_KERNEL | __GFP_NOFAIL });
-    const waker = start({ ...base, kind: "free", gfp: 0, delayMs: 400, pages: taken.splice(0, 1) });
+    await until(() => freeWaiters(mm) > 0);
+    // Five times its allocWaitMs asleep: a sleeper that stopped at the bound is gone by now
+    // (the waiter count shows it), one with __GFP_NOFAIL still waits.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(freeWaiters(mm), 1, "still waiting past allocWaitMs");
+    letFree(flag);
     const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0);
     assert.equal(a.flagged, true);
@@ -95,9 +156,11 @@ describe("sleeping allocations", () => {
     const { mm, taken } = full();
     const flag = new SharedArrayBuffer(12);
     const buffer = mm.buffer as SharedArrayBuffer;
-    const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, delayMs: 0, pages: [] };
+    const base = { buffer, flag, order: 0, gfp: GFP_KERNEL, waitMs: 60000, pages: [] };
+    const waker = start({ ...base, kind: "free", pages: taken.splice(0, 2) });
+    await attached(flag);
     const sleeper = start({ ...base, kind: "kmalloc" });
-    const waker = start({ ...base, kind: "free", delayMs: 300, pages: taken.splice(0, 2) });
+    await freeOnceSleeping(mm, flag);
     const [a, b] = await Promise.all([sleeper, waker]);
     assert.notEqual(a.addr, 0);
     assert.equal(a.flagged, true);
@@ -115,13 +178,17 @@ describe("sleeping allocations", () => {
       order: 0,
       gfp: 0,
       waitMs: 0,
-      delayMs: 300,
       pages: taken.splice(0, 4),
     });
     // Waiting needs someone who could free: let the worker attach first.
-    while (Atomics.load(f, 2) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await attached(flag);
     let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
+    // The free is let go from a timer of the main thread while both wait: that the timer
+    // ran at all is the proof that the waits did not block the thread.
+    const timer = setInterval(() => {
+      ticks++;
+      if (freeWaiters(mm) > 0) letFree(flag);
+    }, 5);
     const page = mm.allocPagesAsync(0);
     const object = mm.kmallocAsync(100);
     const [p, o, b] = await Promise.all([page, object, waker]);

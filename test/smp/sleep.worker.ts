@@ -1,7 +1,7 @@
 /*
  * A worker of test/smp/sleep.test.ts. "alloc": an allocation that may sleep, reporting what
- * it got and whether the flag was up when it returned. "free": after `delayMs`, raises the
- * flag and frees the pages it was given.
+ * it got and whether the flag was up when it returned. "free": once the main thread lets it
+ * (the flag's second word), raises the flag and frees the pages it was given.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
@@ -14,7 +14,6 @@ interface Job {
   order: number;
   gfp: number;
   waitMs: number;
-  delayMs: number;
   pages: number[];
 }
 
@@ -23,7 +22,7 @@ const mm = Kmem.attach(job.buffer, { allocWaitMs: job.waitMs });
 const flag = new Int32Array(job.flag);
 Atomics.store(flag, 2, 1); // attached
 if (job.kind === "free") {
-  Atomics.wait(flag, 1, 0, job.delayMs);
+  while (Atomics.load(flag, 1) === 0) Atomics.wait(flag, 1, 0);
   Atomics.store(flag, 0, 1);
   for (const p of job.pages) mm.freePages(p, 0);
   parentPort?.postMessage({ cpu: mm.cpu });

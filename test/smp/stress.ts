@@ -11,7 +11,7 @@
  */
 
 import { Kmem, type KmemCache } from "../../src/index.js";
-import { Prng } from "../../src/workload/index.js";
+import { Prng } from "../prng.js";
 
 export const enum Ring {
   HEAD = 0,

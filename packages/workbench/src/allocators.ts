@@ -1,0 +1,198 @@
+/*
+ * The allocators the workbench can replay against: a registry of name -> factory. A factory
+ * gets the memory size (the same number of bytes for every candidate: kmem's physical memory,
+ * a peer's heap, a range allocator's span) and returns a fresh, empty Candidate. It may be
+ * handed a buffer of that size to build on (whatever its contents): repeated runs reuse one
+ * buffer, so they do not pay the operating system's first touch of every page again.
+ *
+ * Adding an allocator is one entry in ALLOCATORS.
+ *
+ * The last, "glibc (native)" (alias glibc), is the C library's malloc replayed by native code
+ * (native.ts): compiled on first use, skipped with a reason where no compiler is.
+ */
+
+import {
+  buddyAllocator,
+  type ByteAllocator,
+  Kmem,
+  kmallocAllocator,
+  type KmemOptions,
+  mempoolAllocator,
+  rmapAllocator,
+  vmemAllocator,
+} from "kmem";
+import { nativeStatus, replayNative } from "./native.js";
+import { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
+import { medianCI95, NATIVE_TIMING, type ReplayOptions, type ReplayOutcome } from "./replay.js";
+import type { TraceSource } from "./source.js";
+
+/** The mempool candidate: elements large enough for the realtime workload's largest frame. */
+const MEMPOOL_ELEMENT = 1024;
+const MEMPOOL_RESERVE = 256;
+
+/** One allocator, fresh and empty, ready for a replay. */
+export interface Candidate {
+  readonly allocator: ByteAllocator;
+  /**
+   * The bytes handles point into: contents checks write and read blocks there, and a realloc
+   * without allocator support copies there. Absent for range allocators (handles are numbers
+   * with no memory behind them).
+   */
+  readonly memory?: Uint8Array;
+  /** The kmem instance behind a kmem layer, for /proc reports, buddyinfo and the page map. */
+  readonly kmem?: Kmem;
+  /** The heap's free blocks as flat [offset, bytes] pairs, where the allocator can tell. */
+  freeBlocks?(): number[];
+}
+
+export type AllocatorKind = "kmem" | "range" | "peer" | "native";
+
+export interface AllocatorEntry {
+  /** The name `--allocator` takes. */
+  readonly name: string;
+  readonly kind: AllocatorKind;
+  /** One line for `--help` and reports. */
+  readonly description: string;
+  /** Other names `--allocator` takes for it. */
+  readonly aliases?: readonly string[];
+  /** A fresh, empty instance over `memoryBytes` (over `reuse` if given, a buffer that large). */
+  create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate>;
+  /**
+   * For an allocator outside this process (native code): replays a whole trace itself,
+   * measuring what replay.ts measures. replay() hands such an entry the trace.
+   */
+  replayTrace?(source: TraceSource, options: ReplayOptions): Promise<ReplayOutcome>;
+  /** Whether it can run here: null, or why not (no compiler for native code). */
+  available?(): Promise<string | null>;
+}
+
+/** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
+function kmemLayer(
+  name: string,
+  description: string,
+  adapter: (mm: Kmem) => ByteAllocator,
+  options: Partial<KmemOptions> = {},
+): AllocatorEntry {
+  return {
+    name,
+    kind: "kmem",
+    description,
+    create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
+      const mm = new Kmem({ ...options, memory: reuse ?? memoryBytes });
+      return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
+    },
+  };
+}
+
+/** A range allocator over [0, size): handles are numbers, no memory behind them. */
+export function rangeAllocator(
+  name: string,
+  description: string,
+  create: (size: number) => ByteAllocator,
+): AllocatorEntry {
+  return {
+    name,
+    kind: "range",
+    description,
+    create: (memoryBytes) => Promise.resolve({ allocator: create(memoryBytes) }),
+  };
+}
+
+/** An npm peer over an ArrayBuffer heap of the memory size. */
+function peer(
+  name: string,
+  description: string,
+  heap: (bytes: number, reuse?: ArrayBuffer) => Promise<PeerHeap>,
+): AllocatorEntry {
+  return {
+    name,
+    kind: "peer",
+    description,
+    async create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
+      const h = await heap(memoryBytes, reuse);
+      const walk = h.freeBlocks?.bind(h);
+      return {
+        allocator: peerAllocator(h),
+        memory: h.memory,
+        ...(walk === undefined ? {} : { freeBlocks: walk }),
+      };
+    },
+  };
+}
+
+/** The C library's malloc, replayed by native code (native.ts); its name says so. */
+function native(name: string, alias: string, description: string): AllocatorEntry {
+  return {
+    name,
+    kind: "native",
+    aliases: [alias],
+    description,
+    create: () =>
+      Promise.reject(new Error(`${name} replays whole traces in native code (replayTrace)`)),
+    replayTrace: (source, options) =>
+      replayNative(name, source, options, NATIVE_TIMING, medianCI95),
+    available: nativeStatus,
+  };
+}
+
+/** Every allocator the workbench knows, in the order reports list them. */
+export const ALLOCATORS: readonly AllocatorEntry[] = [
+  kmemLayer("slub", "kmalloc served by SLUB slab caches (kmem)", (mm) =>
+    kmallocAllocator(mm, "slub"),
+  ),
+  kmemLayer(
+    "slob",
+    "kmalloc served by SLOB, first fit in 2-byte units (kmem)",
+    (mm) => kmallocAllocator(mm, "slob"),
+    { slab: "slob" },
+  ),
+  kmemLayer("buddy", "whole page blocks from the buddy allocator (kmem)", (mm) =>
+    buddyAllocator(mm),
+  ),
+  kmemLayer(
+    "mempool",
+    `a memory pool of ${MEMPOOL_ELEMENT}-byte elements, ${MEMPOOL_RESERVE} in reserve (kmem)`,
+    (mm) => mempoolAllocator(mm, MEMPOOL_ELEMENT, MEMPOOL_RESERVE),
+  ),
+  rangeAllocator("rmap", "SVR4 resource map, first fit, 16-byte units (kmem)", (size) =>
+    rmapAllocator(size),
+  ),
+  rangeAllocator("vmem", "Bonwick-Adams vmem arena, instant fit, 16-byte quantum (kmem)", (size) =>
+    vmemAllocator(size),
+  ),
+  peer(
+    "@thi.ng/malloc",
+    "thi.ng MemPool: first fit, address-ordered free list (npm)",
+    thingMallocHeap,
+  ),
+  peer(
+    "malloc",
+    "codemix malloc: best fit over a skip list of free blocks (npm)",
+    codemixMallocHeap,
+  ),
+  native(
+    "glibc (native)",
+    "glibc",
+    "the C library's malloc (glibc's ptmalloc), replayed by native C code, not JavaScript",
+  ),
+];
+
+/** The names ALLOCATORS knows, for messages and help. */
+export function allocatorNames(): string[] {
+  return ALLOCATORS.map((a) => a.name);
+}
+
+/** Thrown for a name the registry does not know; the CLI maps it to a usage error. */
+export class UnknownNameError extends Error {
+  constructor(what: string, name: string, known: readonly string[]) {
+    super(`unknown ${what} ${JSON.stringify(name)} (known: ${known.join(", ")})`);
+    this.name = "UnknownNameError";
+  }
+}
+
+/** The entry named `name` (or an alias); throws UnknownNameError listing the known names. */
+export function findAllocator(name: string): AllocatorEntry {
+  const entry = ALLOCATORS.find((a) => a.name === name || (a.aliases ?? []).includes(name));
+  if (entry === undefined) throw new UnknownNameError("allocator", name, allocatorNames());
+  return entry;
+}

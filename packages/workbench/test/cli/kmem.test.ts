@@ -1,0 +1,615 @@
+/*
+ * The `kmem` command run as a real process (the built dist/src/cli/main.js): every command's
+ * happy path and --help, the --json schema, generator determinism, exit codes, and every
+ * malformed trace with its `file:line` message and nothing else.
+ */
+
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { allocatorNames } from "../../src/allocators.js";
+import { nativeStatus } from "../../src/native.js";
+import { MALFORMED } from "../malformed.js";
+
+/** Every allocator the registry knows, in its order. */
+const ALL = [
+  "slub",
+  "slob",
+  "buddy",
+  "mempool",
+  "rmap",
+  "vmem",
+  "@thi.ng/malloc",
+  "malloc",
+  ...((await nativeStatus()) === null ? ["glibc (native)"] : []),
+];
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const TRACES = fileURLToPath(new URL("../../../../../../shared/traces/", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "kmem-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the binary; several may run at once (the tests start them together where they can). */
+function kmem(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const SHORT = write(
+  "short.rep",
+  "20000\n6\n12\n1\na 0 2040\na 1 2040\nf 1\na 2 48\na 3 4072\nf 3\na 4 4072\nf 0\nf 2\na 5 4072\nf 4\nf 5\n",
+);
+
+describe("kmem --help", () => {
+  it("on every command, exit 0, with the exit codes", async () => {
+    const cmds = [[], ["gen"], ["replay"], ["recommend"], ["demo"], ["report"], ["record"]];
+    const runs = await Promise.all(cmds.map((cmd) => kmem(...cmd, "--help")));
+    for (const [i, cmd] of cmds.entries()) {
+      const r = runs[i] as Run;
+      assert.equal(r.code, 0, `${cmd.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: kmem/);
+      assert.match(r.stdout, /exit codes: 0 ok, 1 failure/);
+    }
+    assert.match(
+      runs[2]?.stdout ?? "",
+      /slub, slob, buddy, mempool, rmap, vmem,\s+@thi\.ng\/malloc, malloc/,
+    );
+    assert.match(runs[1]?.stdout ?? "", /kernel-mix +slab caches shaped like/);
+  });
+
+  it("exit 2 on bad usage", async () => {
+    const [u, m, n, big] = await Promise.all([
+      kmem("frobnicate"),
+      kmem("replay", SHORT, "--memory", "lots"),
+      kmem("gen", "random"),
+      kmem("replay", SHORT, "--memory", "5G"),
+    ]);
+    assert.equal(big?.code, 2);
+    assert.match(big?.stderr ?? "", /must be between 64K and 4G, got 5G/);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /unknown command 'frobnicate'/);
+    assert.equal(m.code, 2);
+    assert.match(m.stderr, /not a byte size: "lots"/);
+    assert.equal(n.code, 2);
+    assert.match(n.stderr, /required option '-o, --output <file>' not specified/);
+  });
+});
+
+describe("usage errors", () => {
+  it("one line saying what is wrong, then where to look: not the whole help", async () => {
+    const [option, value, missing, command, top, extra] = await Promise.all([
+      kmem("replay", SHORT, "--frobnicate"),
+      kmem("replay", SHORT, "--memory", "lots"),
+      kmem("gen", "random"),
+      kmem("frobnicate"),
+      kmem("--frobnicate"),
+      kmem("report", "slabinfo", "buddyinfo"),
+    ]);
+    assert.deepEqual(option, {
+      code: 2,
+      stdout: "",
+      stderr: "kmem: error: unknown option '--frobnicate'\nsee 'kmem replay --help'\n",
+    });
+    assert.deepEqual(value, {
+      code: 2,
+      stdout: "",
+      stderr:
+        "kmem: error: option '-m, --memory <bytes>' argument 'lots' is invalid. " +
+        "not a byte size: \"lots\" (try 64M, 1G, 4096)\nsee 'kmem replay --help'\n",
+    });
+    assert.equal(
+      missing.stderr,
+      "kmem: error: required option '-o, --output <file>' not specified\nsee 'kmem gen --help'\n",
+    );
+    assert.equal(command.stderr, "kmem: error: unknown command 'frobnicate'\nsee 'kmem --help'\n");
+    assert.equal(top.stderr, "kmem: error: unknown option '--frobnicate'\nsee 'kmem --help'\n");
+    assert.match(
+      extra.stderr,
+      /^kmem: error: too many arguments for 'report'\. .*\nsee 'kmem report --help'\n$/,
+    );
+    for (const r of [missing, command, top, extra]) assert.equal(r.code, 2);
+  });
+});
+
+describe("kmem --version", () => {
+  it("--version and -V print the package's version, exit 0", async () => {
+    const pkg = JSON.parse(
+      readFileSync(fileURLToPath(new URL("../../../package.json", import.meta.url)), "utf8"),
+    ) as { version: string };
+    const runs = await Promise.all([kmem("--version"), kmem("-V")]);
+    for (const r of runs) assert.deepEqual(r, { code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+});
+
+describe("kmem gen", () => {
+  it("writes a workload as .rep; the same seed gives the same bytes, another seed others", async () => {
+    const gz = ["webserver", "realtime", "fragmenter", "random"];
+    const [a, b, c, ...rest] = await Promise.all([
+      kmem("gen", "kernel-mix", "-o", "a.rep", "--seed", "5", "--ops", "3000"),
+      kmem("gen", "kernel-mix", "-o", "b.rep", "--seed", "5", "--ops", "3000"),
+      kmem("gen", "kernel-mix", "-o", "c.rep", "--seed", "6", "--ops", "3000"),
+      ...gz.map((w) => kmem("gen", w, "-o", `${w}.rep.gz`, "--ops", "2000")),
+    ]);
+    for (const r of [a, b, c, ...rest]) assert.equal(r?.code, 0, r?.stderr);
+    assert.match(
+      a?.stdout ?? "",
+      /^a\.rep: kernel-mix, seed 5: 3,000 ops \(\d[\d,]* a, [\d,]+ f, 0 r\), [\d,]+ ids, peak payload [\d.]+ [KM]iB, [\d,]+ blocks left live\n$/,
+    );
+    const bytes = (f: string): Buffer => readFileSync(join(dir, f));
+    assert.deepEqual(bytes("a.rep"), bytes("b.rep"));
+    assert.notDeepEqual(bytes("a.rep"), bytes("c.rep"));
+    assert.match(bytes("a.rep").toString(), /^\d+\n\d+\n3000\n1\na 0 \d+\n/);
+    for (const w of gz) assert.equal(bytes(`${w}.rep.gz`)[0], 0x1f, "gzip");
+  });
+
+  it("-o - writes the trace to stdout and the summary to stderr", async () => {
+    const [file, piped] = await Promise.all([
+      kmem("gen", "kernel-mix", "-o", "p.rep", "--seed", "5", "--ops", "3000"),
+      kmem("gen", "kernel-mix", "-o", "-", "--seed", "5", "--ops", "3000"),
+    ]);
+    assert.equal(file.code, 0, file.stderr);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, readFileSync(join(dir, "p.rep"), "utf8"));
+    assert.equal(piped.stderr, file.stdout.replace(/^p\.rep:/, "stdout:"));
+    assert.equal(existsSync(join(dir, "-")), false);
+  });
+
+  it("an unknown workload is bad usage, naming the known ones, with -o or without", async () => {
+    const [r, bare] = await Promise.all([
+      kmem("gen", "browser", "-o", "x.rep"),
+      kmem("gen", "nosuch"),
+    ]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'kmem: unknown workload "browser" (known: webserver, realtime, kernel-mix, fragmenter, random)\n',
+    );
+    assert.equal(existsSync(join(dir, "x.rep")), false);
+    // The unknown name first: -o is not what is wrong.
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^kmem: unknown workload "nosuch" \(known: /);
+  });
+
+  it("a missing output folder is said so, exit 1, not a raw ENOENT", async () => {
+    const r = await kmem("gen", "random", "-o", "nodir/x.rep");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/x.rep: there is no folder nodir\n",
+    });
+  });
+});
+
+describe("kmem replay", () => {
+  it("prints a table per trace", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "realtime",
+      "-n",
+      "2000",
+      "-a",
+      "slub",
+      "-a",
+      "malloc",
+      "-q",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^short\.rep: 12 ops, peak payload 8\.0 KiB, memory 16 MiB\n/);
+    assert.match(
+      r.stdout,
+      /^allocator +ops +ops\/s +peak payload +peak footprint +util +int\.frag +failures +p50 +p99 +max +leftovers$/m,
+    );
+    assert.match(r.stdout, /^slub +12 +\S+ +8\.0 KiB +\S+ \S+ +0\.\d{3} +[\d.]+% +0 /m);
+    assert.match(r.stdout, /^malloc +12 /m);
+    assert.match(r.stdout, /^realtime: 2,000 ops/m);
+    assert.doesNotMatch(r.stdout, /buddy/);
+    assert.equal(r.stderr, "", "no progress bar when stderr is not a terminal");
+  });
+
+  it("--json: one element per (trace, allocator) with the fields of api.md", async () => {
+    const traces = [SHORT];
+    const amptjp = join(TRACES, "malloclab/amptjp-bal.rep");
+    if (existsSync(amptjp)) traces.push(amptjp);
+    const r = await kmem("replay", ...traces, "--json", "--quick");
+    assert.equal(r.code, 0, r.stderr);
+    const results = JSON.parse(r.stdout) as Record<string, unknown>[];
+    assert.equal(results.length, ALL.length * traces.length);
+    for (const x of results) {
+      for (const key of ["trace", "allocator"]) assert.equal(typeof x[key], "string", key);
+      for (const key of [
+        "ops",
+        "opsPerSec",
+        "peakPayloadBytes",
+        "peakFootprintBytes",
+        "utilization",
+        "failures",
+        "memoryBytes",
+        "requests",
+      ]) {
+        assert.equal(typeof x[key], "number", key);
+      }
+      const lat = x.latencyNs as Record<string, number>;
+      for (const key of ["p50", "p99", "p999", "max", "samples"])
+        assert.equal(typeof lat[key], "number");
+      assert.ok(
+        (lat.p50 as number) <= (lat.p99 as number) && (lat.p99 as number) <= (lat.max as number),
+      );
+      const util = x.utilization as number;
+      assert.ok(util > 0 && util <= 1, `utilization ${util}`);
+      assert.ok((x.peakFootprintBytes as number) >= (x.peakPayloadBytes as number));
+      assert.deepEqual(
+        x.leftovers,
+        { blocks: 0, bytes: 0 },
+        "the malloc-lab traces free everything",
+      );
+      assert.equal(x.error, null);
+      assert.equal(x.complete, true);
+      // Range allocators hand out numbers with no memory behind them: nothing to check.
+      assert.equal(x.contentsChecked, !["rmap", "vmem"].includes(x.allocator as string));
+    }
+    assert.deepEqual(
+      results.map((x) => x.allocator),
+      traces.flatMap(() => ALL),
+    );
+    assert.equal(results[0]?.peakPayloadBytes, 8144);
+  });
+
+  it("counts leftovers of a trace that does not free everything", async () => {
+    const path = write("left.rep", "0\n3\n4\n1\na 0 100\na 1 200\nf 0\na 2 50\n");
+    const r = await kmem("replay", path, "--json", "-a", "slub,buddy", "-q");
+    assert.equal(r.code, 0, r.stderr);
+    for (const x of JSON.parse(r.stdout) as { leftovers: unknown }[]) {
+      assert.deepEqual(x.leftovers, { blocks: 2, bytes: 250 });
+    }
+  });
+
+  it("reads gzip-compressed traces", async () => {
+    await kmem("gen", "random", "-o", "r.rep.gz", "--ops", "1500");
+    const r = await kmem("replay", "r.rep.gz", "--json", "-a", "slub", "-q");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { ops: number }[])[0]?.ops, 1500);
+  });
+
+  it("an unknown allocator is bad usage, naming the known ones", async () => {
+    const r = await kmem("replay", SHORT, "-a", "slab");
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      `kmem: unknown allocator "slab" (known: ${allocatorNames().join(", ")})\n`,
+    );
+    assert.equal(r.stdout, "");
+  });
+
+  it("a missing file is a failure (exit 1)", async () => {
+    const r = await kmem("replay", "nosuch.rep");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^kmem: cannot read nosuch\.rep: no such file, nor a built-in workload/);
+  });
+});
+
+describe("malformed traces: exit 3 with kmem: file:line: what is wrong, and nothing else", () => {
+  const runs = new Map<string, Promise<Run>>();
+  const paths = new Map<string, string>();
+  before(() => {
+    // All at once: each is a process that stops at its first line in error.
+    for (const [name, text] of MALFORMED) {
+      const path = write(`bad-${name.replace(/\W+/g, "-")}.rep`, text);
+      paths.set(name, path);
+      // The good trace first: nothing of it may be printed either.
+      runs.set(name, kmem("replay", SHORT, path));
+    }
+  });
+  for (const [name, , line, message] of MALFORMED) {
+    it(name, async () => {
+      const r = (await runs.get(name)) as Run;
+      assert.equal(r.code, 3);
+      assert.equal(r.stderr, `kmem: ${paths.get(name)}:${line}: ${message}\n`);
+      assert.equal(r.stdout, "");
+    });
+  }
+
+  it("recommend and report stop the same way", async () => {
+    const path = write("bad-rec.rep", "0\n1\n1\n1\nf 0\n");
+    for (const args of [
+      ["recommend", path],
+      ["report", "buddyinfo", "-w", path],
+    ]) {
+      const r = await kmem(...args);
+      assert.equal(r.code, 3);
+      assert.equal(r.stderr, `kmem: ${path}:5: free of id 0, which is never allocated\n`);
+      assert.equal(r.stdout, "");
+    }
+  });
+});
+
+describe("kmem recommend", () => {
+  it("ranks the candidates and says why, from the numbers", async () => {
+    const r = await kmem("recommend", "webserver", "-n", "3000", "-q");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^webserver: 3,000 ops, peak payload [\d.]+ [KM]iB; memory 16 MiB, under pressure 1 MiB \(1\.5× the peak payload\)\n/,
+    );
+    assert.match(
+      r.stdout,
+      /^rank +allocator +score +ops\/s +util +overhead +p99 +p99\.9 +max +failures +under pressure$/m,
+    );
+    for (const name of ALL) {
+      assert.match(
+        r.stdout,
+        new RegExp(`^\\d +${name.replace(/[./()]/g, "\\$&")} +[01]\\.\\d\\d `, "m"),
+      );
+    }
+    assert.match(
+      r.stdout,
+      /goal balanced: speed 0\.20, utilization 0\.30, overhead 0\.10, tail latency 0\.15, failures 0\.25/,
+    );
+    const first = /^1 +(.+?) {2,}/m.exec(r.stdout)?.[1] ?? "";
+    const reason = r.stdout.slice(r.stdout.lastIndexOf("\n\n") + 2).replace(/\s+/g, " ");
+    assert.ok(reason.startsWith(`${first} is the best fit for webserver (score`), reason);
+    assert.match(reason, /It runs at [\d.]+ M ops\/s, uses its memory at 0\.\d\d utilization/);
+  });
+
+  it("--json, and a workload's own goal", async () => {
+    const r = await kmem(
+      "recommend",
+      "realtime",
+      "-n",
+      "2000",
+      "--json",
+      "-a",
+      "slub,malloc",
+      "-q",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as {
+      goal: string;
+      ranking: { allocator: string; score: number; result: { trace: string } }[];
+      reason: string;
+    };
+    assert.equal(j.goal, "latency");
+    assert.deepEqual(j.ranking.map((x) => x.allocator).sort(), ["malloc", "slub"]);
+    assert.ok(j.ranking.every((x) => x.score >= 0 && x.score <= 1));
+    assert.match(j.reason, /is the best fit for realtime, where latency counts most/);
+  });
+});
+
+describe("your own traces: --html, --csv, several traces", () => {
+  it("replay --csv: a header row and a row per (trace, allocator), units in the names", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "realtime",
+      "-n",
+      "1500",
+      "-a",
+      "slub,malloc",
+      "-q",
+      "--csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\r\n");
+    assert.equal(lines.length, 1 + 2 * 2);
+    assert.match(
+      lines[0] ?? "",
+      /^trace,allocator,memory_bytes,ops,complete,ops_per_sec,.*,p50_ns,.*,error$/,
+    );
+    assert.match(lines[1] ?? "", /short\.rep,slub,16777216,12,true,\d+,/);
+    assert.match(lines[4] ?? "", /^realtime,malloc,/);
+  });
+
+  it("replay of several traces ends with the summary across them; --html writes the report", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "random",
+      "-n",
+      "1500",
+      "-a",
+      "slub,rmap",
+      "-q",
+      "--html",
+      "mine.html",
+      "--csv",
+      "mine.csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^summary over 2 traces: the winner of each criterion per trace$/m);
+    assert.match(r.stdout, /^allocator +traces +ops\/s +util +footprint +p99\.9 +failed +wins$/m);
+    assert.match(r.stdout, /^slub +2\/2 /m);
+    assert.match(r.stdout, /^best over all traces: throughput \S+, utilization \S+/m);
+    assert.match(r.stdout, /^report: mine\.html \(self-contained, opens offline\)$/m);
+    const page = readFileSync(join(dir, "mine.html"), "utf8");
+    assert.match(page, /Across the 2 traces/);
+    assert.match(page, /class="heapmap" data-trace="1"/);
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/);
+    assert.match(readFileSync(join(dir, "mine.csv"), "utf8"), /^trace,allocator,/);
+  });
+
+  it("recommend of several traces: a ranking each, then the summary; --json an array", async () => {
+    const [text, json, csv] = await Promise.all([
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q"),
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q", "--json"),
+      kmem("recommend", "webserver", "-n", "1500", "-a", "slub,malloc", "-q", "--csv"),
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^webserver: 1,500 ops/m);
+    assert.match(text.stdout, /^random: 1,500 ops/m);
+    assert.match(text.stdout, /^allocator +traces +ops\/s .* wins +mean score$/m);
+    const j = JSON.parse(json.stdout) as {
+      trace: string;
+      ranking: { complete: boolean; pressure: { opsPerSec: unknown } }[];
+    }[];
+    assert.deepEqual(
+      j.map((x) => x.trace),
+      ["webserver", "random"],
+    );
+    for (const x of j[0]?.ranking ?? []) {
+      assert.equal(x.complete, true);
+      assert.equal(x.pressure.opsPerSec, null, "a pressure run is not timed: null, not 0");
+    }
+    assert.match(
+      csv.stdout,
+      /^trace,.*,goal,rank,score,pressure_memory_bytes,pressure_requests,pressure_failures,pressure_complete\r\n/,
+    );
+    assert.match(csv.stdout, /\r\nwebserver,\S+,.*,balanced,1,/);
+  });
+
+  it("an --html file in a missing folder stops the command before any replay", async () => {
+    const r = await kmem("recommend", "webserver", "-n", "1500", "--html", "nodir/r.html");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/r.html: there is no folder nodir\n",
+    });
+  });
+});
+
+describe("kmem report", () => {
+  it("prints /proc/slabinfo after a workload on slub", async () => {
+    const r = await kmem("report", "slabinfo", "-w", "kernel-mix", "-n", "3000");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^slabinfo - version: 2\.1\n# name +<active_objs>/);
+    assert.match(r.stdout, /^kmalloc-192 +[1-9]\d* +\d+ +192 /m, "dentries live in kmalloc-192");
+  });
+
+  it("all: every file, for buddy too", async () => {
+    const r = await kmem("report", "all", "-a", "buddy", "-w", "fragmenter", "-n", "3000");
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of [
+      "/proc/buddyinfo",
+      "/proc/slabinfo",
+      "/proc/meminfo",
+      "/proc/vmstat",
+      "/proc/vmallocinfo",
+      "/sys/kernel/debug/extfrag/unusable_index",
+      "/sys/kernel/debug/extfrag/extfrag_index",
+    ]) {
+      assert.ok(r.stdout.includes(`==> ${f} <==\n`), f);
+    }
+    assert.match(r.stdout, /^Node 0, zone {3}Normal( +\d+){11} ?$/m);
+    assert.match(r.stdout, /^MemTotal: +\d+ kB$/m);
+  });
+
+  it("an empty file says so on stderr, its stdout as empty as Linux's (vmallocinfo)", async () => {
+    const [one, all] = await Promise.all([
+      kmem("report", "vmallocinfo", "-n", "2000"),
+      kmem("report", "all", "-n", "2000"),
+    ]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, "");
+    const note =
+      "kmem: /proc/vmallocinfo is empty: no vmalloc or vmap area was in use at the end of the workload\n";
+    assert.equal(one.stderr, note);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /==> \/proc\/vmallocinfo <==\n\n==> /);
+    assert.equal(all.stderr, note);
+  });
+
+  it("zram files after the workload's memory is written to zram0: mm_stat, io_stat, classes", async () => {
+    const [mm, io, classes] = await Promise.all([
+      kmem("report", "mm_stat", "-n", "2000"),
+      kmem("report", "io_stat", "-n", "2000"),
+      kmem("report", "zsmalloc-classes", "-n", "2000"),
+    ]);
+    assert.equal(mm.code, 0, mm.stderr);
+    // Nine columns; orig_data_size is a quarter of memory, and some pages are same-filled.
+    const cols = mm.stdout.trim().split(/ +/).map(Number);
+    assert.equal(cols.length, 9, mm.stdout);
+    assert.ok(cols[0]! > 0 && cols[1]! > 0 && cols[1]! < cols[0]!, mm.stdout);
+    assert.equal(io.stdout, "       0        0 0        0\n");
+    assert.match(classes.stdout, /^ class {2}size +10% .* freeable\n/);
+    assert.match(classes.stdout, /\n Total /);
+  });
+
+  it("bad usage: an unknown report, a peer", async () => {
+    const a = await kmem("report", "zoneinfo");
+    assert.equal(a.code, 2);
+    assert.match(
+      a.stderr,
+      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
+    );
+    const b = await kmem("report", "buddyinfo", "-a", "malloc");
+    assert.equal(b.code, 2);
+    assert.match(
+      b.stderr,
+      /^kmem: malloc is not a kmem layer: \/proc reports need one of slub, slob, buddy, mempool/,
+    );
+  });
+
+  it("--help names every kmem layer (slob and mempool too); numastat is a report", async () => {
+    const [help, numa, pool] = await Promise.all([
+      kmem("report", "--help"),
+      kmem("report", "numastat", "-n", "2000"),
+      kmem("report", "slabinfo", "-a", "mempool", "-n", "2000"),
+    ]);
+    assert.match(help.stdout.replace(/\s+/g, " "), /the kmem layer: slub, slob, buddy, mempool/);
+    assert.equal(numa.code, 0, numa.stderr);
+    assert.match(numa.stdout, /^ +node0\nnuma_hit +\d+\n/);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.match(pool.stdout, /^kmalloc-1k +\d+/m, "the pool's elements");
+  });
+
+  it("a reader that stops early ends it quietly (kmem report all | head)", async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [MAIN, "report", "all", "-n", "2000"], { cwd: dir });
+      // Closed before the command writes anything: its every write meets EPIPE.
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+  });
+});
+
+describe("kmem demo", () => {
+  it("generates the workloads, compares, ranks, writes the report and says where", async () => {
+    const r = await kmem("demo", "-n", "1500", "-o", "demo-out", "--quick");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^kmem demo: 5 built-in workloads, 1,500 ops each \\(seed 1\\), against ${ALL.join(", ").replace(/[./()]/g, "\\$&")}\n`,
+      ),
+    );
+    for (const w of ["webserver", "realtime", "kernel-mix", "fragmenter", "random"]) {
+      assert.match(r.stdout, new RegExp(`^${w}: `, "m"));
+      assert.ok(existsSync(join(dir, "demo-out", "traces", `${w}.rep`)), w);
+    }
+    assert.equal(r.stdout.match(/^ranking \(goal \w+\): .+? [01]\.\d\d > /gm)?.length, 5);
+    const html = join(dir, "demo-out", "report.html");
+    assert.ok(r.stdout.includes("report: demo-out/report.html (self-contained, opens offline)\n"));
+    const page = readFileSync(html, "utf8");
+    assert.match(page, /^<!doctype html>/);
+    assert.match(page, /Chart\.js v4/, "the charting library is inlined");
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/, "nothing loaded from elsewhere");
+  });
+});

@@ -1,0 +1,256 @@
+/*
+ * The options of `new Kmem`, `Kmem.attach` and `Kmem.reopen`: their types, defaults and
+ * checks. Every option is checked before the buffer is written to, so a bad one leaves a
+ * buffer passed in as it was.
+ */
+
+import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
+import type { LogFn } from "../page/index.js";
+import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
+
+/** Options of {@link Kmem}. */
+export interface KmemOptions {
+  /**
+   * Bytes of physical memory to create, or a buffer to manage (its contents are taken over).
+   * May be left out with `nodes`: the memory is then the nodes' sum.
+   */
+  memory?: number | ArrayBuffer | SharedArrayBuffer;
+  /**
+   * With `memory` a buffer whose start belongs to something else (a WebAssembly module's
+   * data and stack): the byte of it where kmem's memory starts, a multiple of the page
+   * size. Address 0 is that byte: an address is an offset from it, and the bytes before it
+   * are never touched. Default 0.
+   */
+  offset?: number;
+  /**
+   * Bytes the memory may grow to, from `offset`: the mem_map has room for their frames from
+   * the start, the frames beyond the buffer belonging to no zone until memory hotplug brings
+   * them online. Default: the memory's size.
+   * @internal
+   */
+  maxMemory?: number;
+  /**
+   * NUMA nodes, node 0 first (it holds the header and mem_map); each has its own free
+   * lists, watermarks and zone lock. Without `memory`, one buffer per node: a byte count
+   * (whole pages; a buffer is created) or a buffer to take over, each node at its own
+   * address window (see ARCHITECTURE.md). With `memory`, byte counts that split it at
+   * consecutive addresses and add up to its whole pages. Default: one node.
+   */
+  nodes?: (number | ArrayBuffer | SharedArrayBuffer)[];
+  /**
+   * node_distance table, nodes x nodes (SLIT): 10 on the diagonal, 11..255 elsewhere;
+   * allocations fall back to the nearest node first. Default: 10 local, 20 remote.
+   */
+  distances?: number[][];
+  /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
+  node?: number;
+  /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
+  pageSize?: number;
+  /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
+  maxOrder?: number;
+  /**
+   * The min watermark in bytes (vm.min_free_kbytes). Default: derived from memory size as
+   * Linux does. 0 disables the reserve.
+   */
+  minFreeBytes?: number;
+  /** slub_debug-style letters for the slab layer: F, Z, P, U, T, A, O, or "-" for none. */
+  debug?: string;
+  /** Receives allocation-failure reports and fault-injection messages. Default: silent. */
+  log?: LogFn;
+  /** Zero every object and page block on allocation (the kernel's init_on_alloc). Default false. */
+  initOnAlloc?: boolean;
+  /** Zero every object on free (init_on_free). Default false. */
+  initOnFree?: boolean;
+  /**
+   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
+   * simple list of blocks for tiny memories (no debugging, as in Linux).
+   */
+  slab?: SlabKind;
+  /**
+   * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
+   * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
+   * and other contexts open it with {@link Kmem.attach}.
+   */
+  cpus?: number;
+  /**
+   * Per-cpu caching (default true). false is for measuring what it buys: per-cpu page lists
+   * hold no page and caches keep no sheaves (cpu slabs remain: SLUB has no path without).
+   */
+  percpu?: boolean;
+  /**
+   * How long an allocation that may sleep (GFP_KERNEL) waits for another context to free
+   * memory before it returns 0, in ms (default 100); __GFP_NOFAIL waits until it succeeds.
+   * Waiting needs another cpu online; this context's own setting.
+   */
+  allocWaitMs?: number;
+}
+
+/** Options of {@link Kmem.attach} and {@link Kmem.reopen}: what belongs to the opening context alone. */
+export interface AttachOptions {
+  /** Receives this context's allocation-failure reports. Default: silent. */
+  log?: LogFn;
+  /** As {@link KmemOptions.allocWaitMs}, for this context. */
+  allocWaitMs?: number;
+  /**
+   * Constructors of caches made with one, by cache name: functions cannot cross threads,
+   * so each context registers its own (or later, with {@link Kmem.registerCtor}).
+   */
+  ctors?: Record<string, Ctor>;
+  /** This context's node (numa_node_id). Default: the cpu id modulo the number of nodes. */
+  node?: number;
+  /** The `offset` the instance was built with (the byte of the buffer that is address 0). */
+  offset?: number;
+}
+
+/** The object allocators kmalloc and createCache can be served by. */
+export type SlabKind = "slub" | "slob";
+
+/** The options of `new Kmem` that the layers take, checked and with their defaults. */
+export interface Settings {
+  /** slub_debug letters in force, in slub_debug's order ("" for none). */
+  debug: string;
+  slab: SlabKind;
+  log: LogFn | null;
+  initOnAlloc: boolean;
+  initOnFree: boolean;
+  percpu: boolean;
+  node: number;
+  minFreeBytes: number | undefined;
+  allocWaitMs: number | undefined;
+}
+
+const OPTION_KEYS = [
+  "memory",
+  "offset",
+  "maxMemory",
+  "pageSize",
+  "maxOrder",
+  "minFreeBytes",
+  "debug",
+  "log",
+  "initOnAlloc",
+  "initOnFree",
+  "slab",
+  "cpus",
+  "percpu",
+  "allocWaitMs",
+  "nodes",
+  "distances",
+  "node",
+] as const;
+const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
+/** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
+const MAX_WAIT_MS = 2 ** 31 - 1;
+const DEBUG_LETTERS = "FZPUTAO-";
+
+/** `new Kmem`'s argument must be an object of known options (checked before anything else). */
+export function checkOptionsObject(options: unknown): asserts options is KmemOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Kmem options must be an object, got ${describe(options)}`);
+  }
+  checkKnownKeys("Kmem", options, OPTION_KEYS);
+}
+
+/**
+ * The options the physical memory does not check itself (it checks memory, nodes,
+ * distances, pageSize, maxOrder and cpus), once it knows its node count and managed bytes.
+ */
+export function checkSettings(
+  options: KmemOptions,
+  nrNodes: number,
+  managedBytes: number,
+): Settings {
+  if (options.node !== undefined) checkIntegerRange("node", options.node, 0, nrNodes - 1);
+  if (options.minFreeBytes !== undefined) {
+    checkIntegerRange("minFreeBytes", options.minFreeBytes, 0, managedBytes);
+  }
+  const debug = parseDebug(options.debug);
+  const slab = options.slab ?? "slub";
+  if (slab !== "slub" && slab !== "slob") {
+    throw new RangeError(`slab must be "slub" or "slob", got ${describe(slab)}`);
+  }
+  if (slab === "slob" && debug !== "") {
+    throw new RangeError(
+      `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
+    );
+  }
+  checkLog(options.log);
+  const initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc, false);
+  const initOnFree = checkBoolean("initOnFree", options.initOnFree, false);
+  const percpu = checkBoolean("percpu", options.percpu, true);
+  checkWaitMs(options.allocWaitMs);
+  return {
+    debug,
+    slab,
+    log: options.log ?? null,
+    initOnAlloc,
+    initOnFree,
+    percpu,
+    node: options.node ?? 0,
+    minFreeBytes: options.minFreeBytes,
+    allocWaitMs: options.allocWaitMs,
+  };
+}
+
+/** Kmem.attach's and Kmem.reopen's options (`fn` names the call in messages). */
+export function checkAttachOptions(fn: string, options: unknown): asserts options is AttachOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${fn} options must be an object, got ${describe(options)}`);
+  }
+  checkKnownKeys(fn, options, ATTACH_KEYS);
+  const o = options as AttachOptions;
+  checkLog(o.log);
+  checkWaitMs(o.allocWaitMs);
+  if (o.ctors !== undefined) {
+    if (typeof o.ctors !== "object" || o.ctors === null) {
+      throw new TypeError(`ctors must be an object of functions, got ${describe(o.ctors)}`);
+    }
+    for (const ctor of Object.values(o.ctors)) checkCtor(ctor);
+  }
+}
+
+function checkLog(log: unknown): void {
+  if (log !== undefined && typeof log !== "function") {
+    throw new TypeError(`log must be a function, got ${describe(log)}`);
+  }
+}
+
+function checkWaitMs(ms: unknown): void {
+  if (ms !== undefined) checkIntegerRange("allocWaitMs", ms, 0, MAX_WAIT_MS);
+}
+
+function checkBoolean(name: string, value: unknown, otherwise: boolean): boolean {
+  if (value === undefined) return otherwise;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** slub_debug letters: checked, upper case, "-" (none) dropped. */
+function parseDebug(debug: unknown): string {
+  if (debug === undefined) return "";
+  if (typeof debug !== "string") {
+    throw new TypeError(`debug must be a string of slub_debug letters, got ${describe(debug)}`);
+  }
+  for (const ch of debug) {
+    if (!DEBUG_LETTERS.includes(ch.toUpperCase())) {
+      throw new RangeError(
+        `debug has unknown letter ${JSON.stringify(ch)} (known: ${DEBUG_LETTERS.split("").join(" ")})`,
+      );
+    }
+  }
+  return debug.toUpperCase().replace(/-/g, "");
+}
+
+/** The debug letters of slab flags (an instance's header), in slub_debug's order. */
+export function debugLetters(flags: number): string {
+  let out = "";
+  if ((flags & SlabFlag.CONSISTENCY_CHECKS) !== 0) out += "F";
+  if ((flags & SlabFlag.RED_ZONE) !== 0) out += "Z";
+  if ((flags & SlabFlag.POISON) !== 0) out += "P";
+  if ((flags & SlabFlag.STORE_USER) !== 0) out += "U";
+  if ((flags & SlabFlag.TRACE) !== 0) out += "T";
+  if ((flags & SlabFlag.FAILSLAB) !== 0) out += "A";
+  return out;
+}

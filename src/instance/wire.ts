@@ -1,0 +1,253 @@
+/*
+ * Building an instance's layers, and opening one another context built: the one wiring
+ * path of `new Kmem`, `Kmem.attach` and `Kmem.reopen`.
+ *
+ *   new Kmem(options)      options checked -> physical memory laid out -> cpu 0 claimed ->
+ *                          page allocator (watermarks, boot memory freed) -> object
+ *                          allocator (boot caches) -> kmalloc -> vmalloc -> sealed
+ *   Kmem.attach(buffer)    header checked -> the next free cpu claimed -> the same layers
+ *                          over the state in the buffer (no write but the cpu's own)
+ *   Kmem.reopen(buffer)    attach as cpu 0, once no lock is held; every other cpu that was
+ *                          online is drained back to the shared lists (its context is gone)
+ *
+ * attach and reopen hand the Kmem constructor the layers they opened inside its options
+ * object, under a key of this module's own (a symbol), so that a constructor whose
+ * signature is the public one can take either.
+ */
+
+import { checkInteger, checkIntegerRange } from "../errors.js";
+import {
+  type Backing,
+  CpuState,
+  Hdr,
+  HdrOption,
+  PhysMem,
+  Zone,
+  zoneBase,
+} from "../memory/index.js";
+import { BuddyAllocator, type LogFn } from "../page/index.js";
+import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { SlobAllocator } from "../slob/index.js";
+import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
+import { descriptorWords, SlubAllocator } from "../slub/index.js";
+import { claimCpu, cpuState, forceCpuState, setCpuState } from "../sync/index.js";
+import { Vmalloc } from "../vm/index.js";
+import {
+  type AttachOptions,
+  checkAttachOptions,
+  checkOptionsObject,
+  checkSettings,
+  debugLetters,
+  type KmemOptions,
+  type SlabKind,
+} from "./options.js";
+
+/** An instance's layers as one context sees them. */
+export interface Layers {
+  readonly phys: PhysMem;
+  readonly buddy: BuddyAllocator;
+  /** The object allocator: SLUB's, or SLOB's. */
+  readonly slab: ObjectAllocator;
+  /** kmalloc: SLUB's size classes, or SLOB itself. */
+  readonly km: KmallocApi;
+  readonly vm: Vmalloc;
+  readonly slabKind: SlabKind;
+  /** slub_debug letters in force ("" for none). */
+  readonly debug: string;
+  readonly initOnAlloc: boolean;
+}
+
+const OPENED = Symbol("kmem opened layers");
+
+/** Options that carry layers attach or reopen opened (see the header). */
+type Opened = KmemOptions & { readonly [OPENED]: Layers };
+
+/** The layers for `new Kmem(options)`: those attach/reopen opened, or a new instance's. */
+export function layersFor(options: KmemOptions): Layers {
+  const opened =
+    typeof options === "object" && options !== null
+      ? (options as Partial<Opened>)[OPENED]
+      : undefined;
+  return opened ?? createInstance(options);
+}
+
+/** What the object allocators need to be wired, whether new or opened. */
+interface ObjectSettings {
+  slabKind: SlabKind;
+  debug: string;
+  initOnAlloc: boolean;
+  initOnFree: boolean;
+  log: LogFn | null;
+}
+
+/** The object allocator and kmalloc over a page allocator (new, or opened with `ctors`). */
+function wireObjects(
+  phys: PhysMem,
+  buddy: BuddyAllocator,
+  s: ObjectSettings,
+  fresh: boolean,
+  ctors: Map<string, Ctor>,
+): { slab: ObjectAllocator; km: KmallocApi } {
+  const common = { initOnAlloc: s.initOnAlloc, initOnFree: s.initOnFree, log: s.log };
+  if (s.slabKind === "slob") {
+    const slob = new SlobAllocator(phys, buddy, common, fresh, ctors);
+    return { slab: slob, km: slob };
+  }
+  const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
+  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
+}
+
+/** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
+function maxPagesFor(maxMemory: unknown, pageSize: unknown): number | undefined {
+  if (maxMemory === undefined) return undefined;
+  checkInteger("maxMemory", maxMemory);
+  if (maxMemory < 0) throw new RangeError(`maxMemory must not be negative, got ${maxMemory}`);
+  return typeof pageSize === "number" && pageSize > 0 ? Math.floor(maxMemory / pageSize) : 0;
+}
+
+/** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
+function createInstance(options: KmemOptions): Layers {
+  checkOptionsObject(options);
+  const cpus = options.cpus === undefined ? 1 : options.cpus;
+  const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
+  const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
+  const phys = new PhysMem({
+    memory: options.memory,
+    offset: options.offset,
+    maxPages: maxPagesFor(options.maxMemory, pageSize),
+    pageSize,
+    maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
+    nrCpus: cpus,
+    bootWords: descriptorWords(cpus, nrNodes),
+    shared: cpus > 1,
+    ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
+    ...(options.distances === undefined ? {} : { distances: options.distances }),
+  });
+  const s = checkSettings(options, phys.nrNodes, phys.managedPages * phys.pageSize);
+  // Every option is valid: only now is the buffer written to.
+  phys.init();
+  const h = phys.header;
+  h[Hdr.OPTIONS] =
+    (s.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
+    (s.initOnFree ? HdrOption.INIT_ON_FREE : 0) |
+    (s.slab === "slob" ? HdrOption.SLOB : 0) |
+    (s.percpu ? 0 : HdrOption.NO_PERCPU);
+  claimCpu(h, cpus);
+  const buddy = new BuddyAllocator(phys, s.minFreeBytes);
+  buddy.setLocalNode(s.node);
+  buddy.log = s.log;
+  if (s.allocWaitMs !== undefined) buddy.waitMs = s.allocWaitMs;
+  const settings = { ...s, slabKind: s.slab };
+  const { slab, km } = wireObjects(phys, buddy, settings, true, new Map());
+  const vm = new Vmalloc(phys, buddy, km, s.debug.includes("U"));
+  phys.seal();
+  return {
+    phys,
+    buddy,
+    slab,
+    km,
+    vm,
+    slabKind: s.slab,
+    debug: s.debug,
+    initOnAlloc: s.initOnAlloc,
+  };
+}
+
+/**
+ * Kmem.attach (`reopen` false) and Kmem.reopen: opens the instance in `buffer` as a cpu of
+ * this context's own, and returns options that carry its layers to the Kmem constructor.
+ */
+export function openInstance(
+  fn: "Kmem.attach" | "Kmem.reopen",
+  buffer: Backing | readonly Backing[],
+  options: AttachOptions,
+  reopen: boolean,
+): KmemOptions {
+  checkAttachOptions(fn, options);
+  const phys = PhysMem.attach(buffer, fn, options.offset ?? 0);
+  const h = phys.header;
+  if (options.node !== undefined) checkIntegerRange("node", options.node, 0, phys.nrNodes - 1);
+  if (reopen) checkAtRest(h, phys);
+  const cpu = reopen ? 0 : claimCpu(h, phys.nrCpus);
+  if (cpu < 0) {
+    throw new Error(
+      `Kmem.attach: all ${phys.nrCpus} cpus of the instance are in use (offline one with offlineCpu when its worker exits, or create the instance with more cpus)`,
+    );
+  }
+  let layers: Layers;
+  try {
+    const opts = h[Hdr.OPTIONS] as number;
+    const log = options.log ?? null;
+    const buddy = new BuddyAllocator(phys, undefined, cpu, false);
+    buddy.log = log;
+    if (options.node !== undefined) buddy.setLocalNode(options.node);
+    if (options.allocWaitMs !== undefined) buddy.waitMs = options.allocWaitMs;
+    const settings: ObjectSettings = {
+      slabKind: (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub",
+      debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
+      initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
+      initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,
+      log,
+    };
+    const ctors = new Map(Object.entries(options.ctors ?? {}));
+    const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
+    // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go back
+    // to the shared lists, as offlineCpu does; no cache's list_lock may be held.
+    const held = reopen && slab instanceof SlubAllocator ? slab.heldListLock() : null;
+    if (held !== null) {
+      throw new Error(
+        `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,
+      );
+    }
+    const vm = new Vmalloc(phys, buddy, km, settings.debug.includes("U"));
+    layers = { phys, buddy, slab, km, vm, ...settings };
+    if (reopen) for (const id of takeOver(h, phys.nrCpus)) drainDeadCpu(layers, id);
+  } catch (err) {
+    if (!reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
+    throw err;
+  }
+  return { [OPENED]: layers } as Opened;
+}
+
+/** Gives a DEAD cpu's per-cpu objects and pages back to the shared lists; it is OFFLINE then. */
+export function drainDeadCpu(layers: Layers, id: number): void {
+  layers.slab.drainCpu(id);
+  layers.buddy.drainOffline(id);
+  setCpuState(layers.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
+}
+
+/** Kmem.reopen: the instance must be at rest (no header or zone lock held, as between calls). */
+function checkAtRest(h: Int32Array, phys: PhysMem): void {
+  const locks: [number, string][] = [
+    [Hdr.LOCK_SLAB, "slab_mutex"],
+    [Hdr.LOCK_SLOB, "the SLOB lock"],
+    [Hdr.LOCK_POOL, "the mempool lock"],
+    [Hdr.LOCK_VMALLOC, "the vmalloc lock"],
+  ];
+  for (let n = 0; n < phys.nrNodes; n++)
+    locks.push([zoneBase(phys.nrCpus, n) + Zone.LOCK, `the zone lock of node ${n}`]);
+  for (const [i, name] of locks) {
+    if (h[i] !== 0) {
+      throw new Error(
+        `Kmem.reopen: ${name} is held (by cpu ${((h[i] as number) & 0xffff) - 1}): the snapshot was taken inside a call, not between calls`,
+      );
+    }
+  }
+}
+
+/**
+ * Kmem.reopen, once the checks passed: cpu 0 becomes this context's, every other cpu
+ * that was online is marked DEAD for draining (returned), and nobody waits for memory.
+ */
+function takeOver(h: Int32Array, nrCpus: number): number[] {
+  const gone: number[] = [];
+  for (let id = 1; id < nrCpus; id++) {
+    if (cpuState(h, id) !== CpuState.OFFLINE) {
+      forceCpuState(h, id, CpuState.DEAD);
+      gone.push(id);
+    }
+  }
+  forceCpuState(h, 0, CpuState.ONLINE);
+  h[Hdr.FREE_WAITERS] = 0;
+  return gone;
+}
