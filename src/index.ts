@@ -88,3 +88,14 @@ export {
   type VmemAllocatorOptions,
   vmemAllocator,
 } from "./alloc/index.js";
+export {
+  CLASSIC_NAMES,
+  type ClassicAllocator,
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  type ClassicStats,
+  P2Allocator,
+  type P2Bucket,
+  type P2Stats,
+} from "./classic/index.js";

@@ -1,0 +1,11 @@
+/* The classic UNIX kernel allocators over kmem's pages (docs/classic.md). */
+export type { ClassicStats } from "./control.js";
+export { type P2Bucket, P2Allocator, type P2Stats } from "./p2.js";
+export {
+  CLASSIC_NAMES,
+  type ClassicAllocator,
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  createClassicAllocator,
+} from "./registry.js";

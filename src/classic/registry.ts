@@ -1,0 +1,83 @@
+/*
+ * The classic allocators by name: what `mm.createAllocator(name, options)` makes.
+ */
+
+import { checkKnownKeys, describe } from "../errors.js";
+import type { Kmem } from "../kmem.js";
+import { type ClassicStats, NoMemory } from "./control.js";
+import { P2Allocator } from "./p2.js";
+
+/** The surface every classic allocator has. Addresses are physical; 0 is NULL. */
+export interface ClassicAllocator {
+  /** The name createAllocator took. */
+  readonly name: string;
+  /** Byte address of its control block in the managed buffer. */
+  readonly address: number;
+  /** Allocates `size` bytes (0 counts as 1); returns the address, or 0 when it cannot. */
+  alloc(size: number): number;
+  /** Frees what alloc or realloc returned; misuse it can see throws KmemError. */
+  free(addr: number): void;
+  /**
+   * Resizes in place when the block allows, else allocates, copies and frees; returns the
+   * address, or 0 with the old block untouched. realloc(0, n) is alloc(n).
+   */
+  realloc(addr: number, size: number): number;
+  /** Usable bytes of the allocation at `addr`. */
+  usableSize(addr: number): number;
+  /** Checks the allocator's invariants from the bytes; throws KmemError CORRUPTION naming one. */
+  verify(): void;
+  /** Its counters, with the allocator's own on top of {@link ClassicStats}. */
+  stats(): ClassicStats;
+  /** Bytes of backing memory held: pages x (page size + mem_map entry). */
+  footprint(): number;
+}
+
+/** The allocators createAllocator makes, by name. */
+export interface ClassicAllocators {
+  p2: P2Allocator;
+}
+
+/** Options of each allocator (none for p2). */
+export interface ClassicOptions {
+  p2: Record<string, never>;
+}
+
+export type ClassicName = keyof ClassicAllocators;
+
+/** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
+export const CLASSIC_NAMES: readonly ClassicName[] = ["p2"];
+
+const OPTION_KEYS: { readonly [N in ClassicName]: readonly string[] } = {
+  p2: [],
+};
+
+/**
+ * Makes the allocator `name` over `mm`'s pages; null when its control block cannot be had.
+ * A name it does not know is a RangeError, an unknown option a TypeError.
+ */
+export function createClassicAllocator<N extends ClassicName>(
+  mm: Kmem,
+  name: N,
+  options?: ClassicOptions[N],
+): ClassicAllocators[N] | null {
+  if (typeof name !== "string" || !(CLASSIC_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(
+      `allocator name must be one of ${CLASSIC_NAMES.join(", ")}, got ${describe(name)}`,
+    );
+  }
+  const opts: object = options ?? {};
+  if (typeof opts !== "object" || opts === null) {
+    throw new TypeError(`${name}: options must be an object, got ${describe(options)}`);
+  }
+  checkKnownKeys(name, opts, OPTION_KEYS[name]);
+  try {
+    switch (name as ClassicName) {
+      case "p2":
+        return new P2Allocator(mm) as ClassicAllocators[N];
+    }
+  } catch (err) {
+    if (err instanceof NoMemory) return null;
+    throw err;
+  }
+  return null;
+}
