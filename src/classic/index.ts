@@ -1,5 +1,16 @@
 /* The classic UNIX kernel allocators over kmem's pages (docs/classic.md). */
 export type { ClassicStats } from "./control.js";
+export {
+  M_NOWAIT,
+  M_WAITOK,
+  type MalloctType,
+  McKusickKarelsAllocator,
+  type McKusickKarelsOptions,
+  type McKusickKarelsStats,
+  type MkBucket,
+  type MkPageInfo,
+  type MkType,
+} from "./mckusick-karels.js";
 export { type P2Bucket, P2Allocator, type P2Stats } from "./p2.js";
 export {
   CLASSIC_NAMES,

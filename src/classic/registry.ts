@@ -5,6 +5,7 @@
 import { checkKnownKeys, describe } from "../errors.js";
 import type { Kmem } from "../kmem.js";
 import { type ClassicStats, NoMemory } from "./control.js";
+import { McKusickKarelsAllocator, type McKusickKarelsOptions } from "./mckusick-karels.js";
 import { P2Allocator } from "./p2.js";
 
 /** The surface every classic allocator has. Addresses are physical; 0 is NULL. */
@@ -35,20 +36,23 @@ export interface ClassicAllocator {
 /** The allocators createAllocator makes, by name. */
 export interface ClassicAllocators {
   p2: P2Allocator;
+  "mckusick-karels": McKusickKarelsAllocator;
 }
 
 /** Options of each allocator (none for p2). */
 export interface ClassicOptions {
   p2: Record<string, never>;
+  "mckusick-karels": McKusickKarelsOptions;
 }
 
 export type ClassicName = keyof ClassicAllocators;
 
 /** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
-export const CLASSIC_NAMES: readonly ClassicName[] = ["p2"];
+export const CLASSIC_NAMES: readonly ClassicName[] = ["p2", "mckusick-karels"];
 
 const OPTION_KEYS: { readonly [N in ClassicName]: readonly string[] } = {
   p2: [],
+  "mckusick-karels": ["types", "arenaChunkPages"],
 };
 
 /**
@@ -74,6 +78,11 @@ export function createClassicAllocator<N extends ClassicName>(
     switch (name as ClassicName) {
       case "p2":
         return new P2Allocator(mm) as ClassicAllocators[N];
+      case "mckusick-karels":
+        return new McKusickKarelsAllocator(
+          mm,
+          opts as McKusickKarelsOptions,
+        ) as ClassicAllocators[N];
     }
   } catch (err) {
     if (err instanceof NoMemory) return null;
