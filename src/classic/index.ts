@@ -1,6 +1,12 @@
 /* The classic UNIX kernel allocators over kmem's pages (docs/classic.md). */
 export type { ClassicStats } from "./control.js";
 export {
+  LazyBuddyAllocator,
+  type LazyBuddyOptions,
+  type LazyBuddyOrder,
+  type LazyBuddyStats,
+} from "./lazy-buddy.js";
+export {
   M_NOWAIT,
   M_WAITOK,
   type MalloctType,

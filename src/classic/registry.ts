@@ -5,6 +5,7 @@
 import { checkKnownKeys, describe } from "../errors.js";
 import type { Kmem } from "../kmem.js";
 import { type ClassicStats, NoMemory } from "./control.js";
+import { LazyBuddyAllocator, type LazyBuddyOptions } from "./lazy-buddy.js";
 import { McKusickKarelsAllocator, type McKusickKarelsOptions } from "./mckusick-karels.js";
 import { P2Allocator } from "./p2.js";
 
@@ -37,22 +38,31 @@ export interface ClassicAllocator {
 export interface ClassicAllocators {
   p2: P2Allocator;
   "mckusick-karels": McKusickKarelsAllocator;
+  "lazy-buddy": LazyBuddyAllocator;
 }
 
 /** Options of each allocator (none for p2). */
 export interface ClassicOptions {
   p2: Record<string, never>;
   "mckusick-karels": McKusickKarelsOptions;
+  "lazy-buddy": LazyBuddyOptions;
 }
 
 export type ClassicName = keyof ClassicAllocators;
 
 /** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
-export const CLASSIC_NAMES: readonly ClassicName[] = ["p2", "mckusick-karels"];
+export const CLASSIC_NAMES: readonly ClassicName[] = ["p2", "mckusick-karels", "lazy-buddy"];
+
+const MAKERS: { readonly [N in ClassicName]: (mm: Kmem, o: object) => ClassicAllocators[N] } = {
+  p2: (mm) => new P2Allocator(mm),
+  "mckusick-karels": (mm, o) => new McKusickKarelsAllocator(mm, o as McKusickKarelsOptions),
+  "lazy-buddy": (mm, o) => new LazyBuddyAllocator(mm, o as LazyBuddyOptions),
+};
 
 const OPTION_KEYS: { readonly [N in ClassicName]: readonly string[] } = {
   p2: [],
   "mckusick-karels": ["types", "arenaChunkPages"],
+  "lazy-buddy": ["minBlock"],
 };
 
 /**
@@ -75,18 +85,9 @@ export function createClassicAllocator<N extends ClassicName>(
   }
   checkKnownKeys(name, opts, OPTION_KEYS[name]);
   try {
-    switch (name as ClassicName) {
-      case "p2":
-        return new P2Allocator(mm) as ClassicAllocators[N];
-      case "mckusick-karels":
-        return new McKusickKarelsAllocator(
-          mm,
-          opts as McKusickKarelsOptions,
-        ) as ClassicAllocators[N];
-    }
+    return MAKERS[name](mm, opts);
   } catch (err) {
     if (err instanceof NoMemory) return null;
     throw err;
   }
-  return null;
 }
