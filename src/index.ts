@@ -101,6 +101,10 @@ export {
   type LazyBuddyStats,
   M_NOWAIT,
   M_WAITOK,
+  MachZoneAllocator,
+  type MachZoneOptions,
+  type MachZoneStats,
+  MAX_ZONES,
   type MalloctType,
   McKusickKarelsAllocator,
   type McKusickKarelsOptions,
@@ -111,4 +115,6 @@ export {
   P2Allocator,
   type P2Bucket,
   type P2Stats,
+  type ZoneInfo,
+  type ZoneOptions,
 } from "./classic/index.js";

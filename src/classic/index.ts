@@ -7,6 +7,14 @@ export {
   type LazyBuddyStats,
 } from "./lazy-buddy.js";
 export {
+  MachZoneAllocator,
+  type MachZoneOptions,
+  type MachZoneStats,
+  MAX_ZONES,
+  type ZoneInfo,
+  type ZoneOptions,
+} from "./mach-zone.js";
+export {
   M_NOWAIT,
   M_WAITOK,
   type MalloctType,

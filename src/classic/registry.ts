@@ -6,6 +6,7 @@ import { checkKnownKeys, describe } from "../errors.js";
 import type { Kmem } from "../kmem.js";
 import { type ClassicStats, NoMemory } from "./control.js";
 import { LazyBuddyAllocator, type LazyBuddyOptions } from "./lazy-buddy.js";
+import { MachZoneAllocator, type MachZoneOptions } from "./mach-zone.js";
 import { McKusickKarelsAllocator, type McKusickKarelsOptions } from "./mckusick-karels.js";
 import { P2Allocator } from "./p2.js";
 
@@ -39,6 +40,7 @@ export interface ClassicAllocators {
   p2: P2Allocator;
   "mckusick-karels": McKusickKarelsAllocator;
   "lazy-buddy": LazyBuddyAllocator;
+  "mach-zone": MachZoneAllocator;
 }
 
 /** Options of each allocator (none for p2). */
@@ -46,23 +48,26 @@ export interface ClassicOptions {
   p2: Record<string, never>;
   "mckusick-karels": McKusickKarelsOptions;
   "lazy-buddy": LazyBuddyOptions;
+  "mach-zone": MachZoneOptions;
 }
 
 export type ClassicName = keyof ClassicAllocators;
-
-/** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
-export const CLASSIC_NAMES: readonly ClassicName[] = ["p2", "mckusick-karels", "lazy-buddy"];
 
 const MAKERS: { readonly [N in ClassicName]: (mm: Kmem, o: object) => ClassicAllocators[N] } = {
   p2: (mm) => new P2Allocator(mm),
   "mckusick-karels": (mm, o) => new McKusickKarelsAllocator(mm, o as McKusickKarelsOptions),
   "lazy-buddy": (mm, o) => new LazyBuddyAllocator(mm, o as LazyBuddyOptions),
+  "mach-zone": (mm, o) => new MachZoneAllocator(mm, o as MachZoneOptions),
 };
+
+/** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
+export const CLASSIC_NAMES: readonly ClassicName[] = Object.keys(MAKERS) as ClassicName[];
 
 const OPTION_KEYS: { readonly [N in ClassicName]: readonly string[] } = {
   p2: [],
   "mckusick-karels": ["types", "arenaChunkPages"],
   "lazy-buddy": ["minBlock"],
+  "mach-zone": ["zoneCheck"],
 };
 
 /**
