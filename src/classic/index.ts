@@ -1,5 +1,6 @@
 /* The classic UNIX kernel allocators over kmem's pages (docs/classic.md). */
 export type { ClassicStats } from "./control.js";
+export { type DynixClass, DynixAllocator, type DynixOptions, type DynixStats } from "./dynix.js";
 export {
   LazyBuddyAllocator,
   type LazyBuddyOptions,

@@ -5,6 +5,7 @@
 import { checkKnownKeys, describe } from "../errors.js";
 import type { Kmem } from "../kmem.js";
 import { type ClassicStats, NoMemory } from "./control.js";
+import { DynixAllocator, type DynixOptions } from "./dynix.js";
 import { LazyBuddyAllocator, type LazyBuddyOptions } from "./lazy-buddy.js";
 import { MachZoneAllocator, type MachZoneOptions } from "./mach-zone.js";
 import { McKusickKarelsAllocator, type McKusickKarelsOptions } from "./mckusick-karels.js";
@@ -41,6 +42,7 @@ export interface ClassicAllocators {
   "mckusick-karels": McKusickKarelsAllocator;
   "lazy-buddy": LazyBuddyAllocator;
   "mach-zone": MachZoneAllocator;
+  dynix: DynixAllocator;
 }
 
 /** Options of each allocator (none for p2). */
@@ -49,6 +51,7 @@ export interface ClassicOptions {
   "mckusick-karels": McKusickKarelsOptions;
   "lazy-buddy": LazyBuddyOptions;
   "mach-zone": MachZoneOptions;
+  dynix: DynixOptions;
 }
 
 export type ClassicName = keyof ClassicAllocators;
@@ -58,6 +61,7 @@ const MAKERS: { readonly [N in ClassicName]: (mm: Kmem, o: object) => ClassicAll
   "mckusick-karels": (mm, o) => new McKusickKarelsAllocator(mm, o as McKusickKarelsOptions),
   "lazy-buddy": (mm, o) => new LazyBuddyAllocator(mm, o as LazyBuddyOptions),
   "mach-zone": (mm, o) => new MachZoneAllocator(mm, o as MachZoneOptions),
+  dynix: (mm, o) => new DynixAllocator(mm, o as DynixOptions),
 };
 
 /** Every name createAllocator takes, in the order of the literature (Vahalia, chapter 12). */
@@ -68,6 +72,7 @@ const OPTION_KEYS: { readonly [N in ClassicName]: readonly string[] } = {
   "mckusick-karels": ["types", "arenaChunkPages"],
   "lazy-buddy": ["minBlock"],
   "mach-zone": ["zoneCheck"],
+  dynix: ["target", "globalLists", "cpus"],
 };
 
 /**
