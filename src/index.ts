@@ -90,6 +90,7 @@ export {
 } from "./alloc/index.js";
 export {
   CLASSIC_NAMES,
+  classicAllocator,
   type ClassicAllocator,
   type ClassicAllocators,
   type ClassicName,

@@ -1,4 +1,5 @@
 /* The classic UNIX kernel allocators over kmem's pages (docs/classic.md). */
+export { classicAllocator } from "./byte-allocators.js";
 export type { ClassicStats } from "./control.js";
 export { type DynixClass, DynixAllocator, type DynixOptions, type DynixStats } from "./dynix.js";
 export {
