@@ -13,6 +13,18 @@ export {
   rangeAllocator,
   UnknownNameError,
 } from "./allocators.js";
+export {
+  type CompareOptions,
+  type CompareRow,
+  type Comparison,
+  compareAllocators,
+  orderings,
+  PAIRS_LIVE,
+  pairsWorkload,
+  PUBLISHED,
+  PUBLISHED_NOTES,
+  type PublishedFigure,
+} from "./literature.js";
 export { renderHtml, type ReportData, type ReportWorkload } from "./html-report.js";
 export { LatencyHistogram } from "./latency.js";
 export { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
