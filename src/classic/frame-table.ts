@@ -6,8 +6,11 @@
  * The table is sparse. Its entries are grouped in segments of one page each, covering
  * `pageSize / entryBytes` consecutive frames; a segment's page is taken from the page
  * allocator (zeroed) when the allocator first claims a frame in its range and given back
- * when it releases the last. So an empty allocator holds no table at all, and a busy one a
- * page of table per 4 MiB of memory it serves from (4-byte entries, 4 KiB pages).
+ * when it releases the last, but for one spare: the page of the last segment emptied is kept
+ * (all zero) for the next segment to need one, so that a frame claimed and released in turn
+ * (one page coalescing and splitting again) does not take and give back a page each time.
+ * So an empty allocator holds at most that page of table, and a busy one a page of table per
+ * 4 MiB of memory it serves from (4-byte entries, 4 KiB pages).
  *
  * The directory lives in the control block, two words per segment:
  *
@@ -18,9 +21,12 @@
  *
  *   entry(pfn) = dir[2 * (pfn >> segShift)] + (pfn & segMask) * entryBytes
  *
+ * and after the last segment's two words, the spare page's address (0: none).
+ *
  * Invariant (the owner's verify() reports it with its own prefix):
  *  TABLE-1: a segment page is present exactly while some frame of its range is claimed, and
- *           its count is the number of claimed frames
+ *           its count is the number of claimed frames; the table pages counted are the
+ *           present ones and the spare
  */
 
 import { Ctl, type ClassicBase, log2 } from "./control.js";
@@ -41,9 +47,15 @@ export class FrameTable {
 
   /** Words a directory needs for `totalPages` frames of `entryBytes`-byte entries. */
   static dirWords(entryBytes: number, pageSize: number, totalPages: number): number {
-    const perSeg = pageSize / entryBytes;
-    return 2 * Math.ceil(totalPages / perSeg);
+    return 2 * FrameTable.segments(entryBytes, pageSize, totalPages) + 1;
   }
+
+  private static segments(entryBytes: number, pageSize: number, totalPages: number): number {
+    return Math.ceil(totalPages / (pageSize / entryBytes));
+  }
+
+  /** Word index of the spare page's address. */
+  declare private readonly spare: number;
 
   constructor(owner: ClassicBase, dir: number, entryBytes: number) {
     this.owner = owner;
@@ -54,7 +66,8 @@ export class FrameTable {
     this.segShift = owner.pageShift - this.entryShift;
     this.segMask = (1 << this.segShift) - 1;
     this.dir = dir;
-    this.nsegs = FrameTable.dirWords(entryBytes, owner.pageSize, owner.mm.totalPages) / 2;
+    this.nsegs = FrameTable.segments(entryBytes, owner.pageSize, owner.mm.totalPages);
+    this.spare = dir + 2 * this.nsegs;
   }
 
   /** Byte address of `pfn`'s entry, or 0 when no frame of its segment is claimed. */
@@ -71,10 +84,16 @@ export class FrameTable {
     const d = this.dir + ((pfn >>> this.segShift) << 1);
     const w = this.w;
     if (w[d] === 0) {
-      const page = this.owner.takePages(0, gfp | Gfp.ZERO);
-      if (page === 0) return 0;
-      w[d] = page;
-      w[this.owner.ctl + Ctl.TABLE_PAGES]++;
+      const spare = w[this.spare] as number;
+      if (spare !== 0) {
+        w[d] = spare;
+        w[this.spare] = 0;
+      } else {
+        const page = this.owner.takePages(0, gfp | Gfp.ZERO);
+        if (page === 0) return 0;
+        w[d] = page;
+        w[this.owner.ctl + Ctl.TABLE_PAGES]++;
+      }
     }
     w[d + 1]++;
     return ((w[d] as number) >>> 0) + ((pfn & this.segMask) << this.entryShift);
@@ -90,8 +109,12 @@ export class FrameTable {
     else this.mem.fill(0, at, at + this.entryBytes);
     if (--w[d + 1] === 0) {
       w[d] = 0;
-      this.owner.givePages(base, 0);
-      w[this.owner.ctl + Ctl.TABLE_PAGES]--;
+      if (w[this.spare] === 0) {
+        w[this.spare] = base; // every entry of it is zero again
+      } else {
+        this.owner.givePages(base, 0);
+        w[this.owner.ctl + Ctl.TABLE_PAGES]--;
+      }
     }
   }
 
@@ -144,8 +167,9 @@ export class FrameTable {
       }
       if (base !== 0) pages++;
     }
+    if (w[this.spare] !== 0) pages++;
     const held = w[this.owner.ctl + Ctl.TABLE_PAGES] as number;
-    if (held !== pages) return `${held} table pages counted, ${pages} present`;
+    if (held !== pages) return `${held} table pages counted, ${pages} present (spare included)`;
     return null;
   }
 }

@@ -3,7 +3,9 @@
  * Lazy Buddy System for Kernel Memory Allocation", USENIX 1989; Barkley & Lee, "A Lazy Buddy
  * System Bounded by Two Coalescing Delays", SOSP 1989; Vahalia §12.7). A binary buddy system
  * of blocks from `minBlock` bytes up to a page, each page taken from kmem's page allocator and
- * given back when its blocks coalesce into one, and larger requests in whole pages. A buddy
+ * given back when its blocks coalesce into one (but for one kept as a spare, so that a lone
+ * block allocated and freed in turn does not take and give back a page each time), and
+ * larger requests in whole pages. A buddy
  * system coalesces on every free and splits again on the next allocation; the lazy one keeps
  * a freed block "locally free", on a list of its size, unmarked in the buddy map, for as long
  * as enough blocks of that size are allocated, and coalesces only when they are not.
@@ -20,7 +22,7 @@
  *                 halves globally free (D += 1); else a fresh page
  *
  * D >= 0 always (the "lazy space" of the 1989 papers), so once every block is freed no block
- * is locally free and every page has coalesced and gone back. (The rules are as summarised
+ * is locally free and every page has coalesced (and gone back, but for the spare). (The rules are as summarised
  * from Vahalia §12.7; one secondary summary has the split's other half locally free instead,
  * which leaves D unchanged: both stay in the lazy space.) SVR4's kmem_free took the size;
  * this one finds it in the buddy map, so free(addr) needs no size.
@@ -47,7 +49,8 @@
  *   | A     | L     | G     | ghead | lhead | lazy  | reclm | accel | splits| coales|
  *   +-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+
  *
- *   then BUDDY_PAGES (pages in buddy use), then the buddy map's directory.
+ *   then BUDDY_PAGES (pages in buddy use), SPARE (a page all free, kept: the next page the
+ *   buddy system needs; 0 = none), then the buddy map's directory.
  *
  * Invariants (verify() reports these ids):
  *  LB-1: the blocks of every page tile it: each block starts at a multiple of its size and
@@ -58,7 +61,7 @@
  *        list exactly its LOCAL blocks, and A, L, G count the map's blocks of order i
  *  LB-4: the slack D(i) = A(i) - L(i) is >= 0 for every order
  *  LB-5: live and live bytes are the allocated blocks'; pages held = control block + map
- *        pages + buddy pages + pages served whole
+ *        pages + buddy pages + pages served whole + the spare
  *  TABLE-1 (frame-table.ts)
  *
  * What it cannot detect (nor could SVR4's): a write past the end of a block into its buddy,
@@ -135,6 +138,8 @@ export interface LazyBuddyOrder {
 export interface LazyBuddyStats extends ClassicStats {
   /** Pages in buddy use (not the ones served whole). */
   buddyPages: number;
+  /** Whether a wholly free page is kept as the spare. */
+  sparePage: boolean;
   /** Orders that ever had a block, smallest first. */
   orders: LazyBuddyOrder[];
 }
@@ -148,6 +153,8 @@ export class LazyBuddyAllocator extends ClassicBase {
   declare private readonly table: FrameTable;
   declare private readonly ord: number;
   declare private readonly buddyPages: number;
+  /** Word index of the spare page's address (0: none). */
+  declare private readonly spare: number;
   declare private readonly pageMask: number;
 
   constructor(mm: Kmem, options: LazyBuddyOptions = {}) {
@@ -164,7 +171,7 @@ export class LazyBuddyAllocator extends ClassicBase {
     }
     const minShift = log2(minBlock);
     const top = log2(mm.pageSize) - minShift;
-    const own = Ctl.WORDS + (top + 1) * Ord.WORDS + 1;
+    const own = Ctl.WORDS + (top + 1) * Ord.WORDS + 2;
     const units = mm.pageSize >>> minShift;
     super(mm, Kind.LAZY_BUDDY, own + FrameTable.dirWords(units, mm.pageSize, mm.totalPages));
     this.minBlock = minBlock;
@@ -173,6 +180,7 @@ export class LazyBuddyAllocator extends ClassicBase {
     this.pageMask = mm.pageSize - 1;
     this.ord = this.ctl + Ctl.WORDS;
     this.buddyPages = this.ord + (top + 1) * Ord.WORDS;
+    this.spare = this.buddyPages + 1;
     this.table = new FrameTable(this, this.ctl + own, units);
   }
 
@@ -223,13 +231,15 @@ export class LazyBuddyAllocator extends ClassicBase {
     let b: number;
     let e: number;
     if (j > this.top) {
-      b = this.takePages(0, GFP_PAGES);
+      const spare = (w[this.spare] as number) >>> 0;
+      b = spare !== 0 ? spare : this.takePages(0, GFP_PAGES);
       if (b === 0) return 0;
       e = this.table.claim(b >>> this.pageShift, GFP_PAGES);
       if (e === 0) {
-        this.givePages(b, 0);
+        if (spare === 0) this.givePages(b, 0);
         return 0;
       }
+      w[this.spare] = 0;
       w[this.buddyPages]++;
       j = this.top;
     } else {
@@ -337,9 +347,10 @@ export class LazyBuddyAllocator extends ClassicBase {
       off = Math.min(off, boff);
       k++;
     }
-    // The whole page is free: back to the page allocator.
+    // The whole page is free: the spare if there is none, else back to the page allocator.
     this.table.release(page >>> this.pageShift);
-    this.givePages(page, 0);
+    if (w[this.spare] === 0) w[this.spare] = page;
+    else this.givePages(page, 0);
     w[this.buddyPages]--;
   }
 
@@ -578,7 +589,11 @@ export class LazyBuddyAllocator extends ClassicBase {
       );
     }
     const held =
-      (1 << (w[c + Ctl.CTL_ORDER] as number)) + (w[c + Ctl.TABLE_PAGES] as number) + buddy + big;
+      (1 << (w[c + Ctl.CTL_ORDER] as number)) +
+      (w[c + Ctl.TABLE_PAGES] as number) +
+      buddy +
+      big +
+      (w[this.spare] === 0 ? 0 : 1);
     if (w[c + Ctl.PAGES] !== held)
       this.corrupt("LB-5", `${w[c + Ctl.PAGES]} pages counted, ${held} held`);
     const t = this.table.check((pfn) => {
@@ -620,6 +635,11 @@ export class LazyBuddyAllocator extends ClassicBase {
         coalesces: w[o + Ord.COALESCES] as number,
       });
     }
-    return { ...this.baseStats(), buddyPages: w[this.buddyPages] as number, orders };
+    return {
+      ...this.baseStats(),
+      buddyPages: w[this.buddyPages] as number,
+      sparePage: w[this.spare] !== 0,
+      orders,
+    };
   }
 }
