@@ -43,8 +43,9 @@
  *  MK-3: bucket k's list holds exactly the free pieces of its pages, each at a multiple of
  *        its size in a page of bucket k, none twice; each page's count of free pieces is
  *        right; total = pieces of its pages, totalfree = the list's length
- *  MK-4: live and live bytes are those of the allocated pieces and large allocations; the
- *        types' in-use counts and bytes add up to them, none below zero
+ *  MK-4: the types' in-use counts and bytes (kmemstats: MK keeps its live counts there, not
+ *        in the shared header words) add up to the allocated pieces and large allocations,
+ *        none below zero
  *  MK-5: pages held = control block + kmemusage pages + the arena's chunks
  *  TABLE-1 (frame-table.ts)
  *
@@ -279,10 +280,6 @@ export class McKusickKarelsAllocator extends ClassicBase {
     w[ks + Ks.INUSE]++;
     w[ks + Ks.CALLS]++;
     if (use >>> 0 > (w[ks + Ks.MAXUSED] as number) >>> 0) w[ks + Ks.MAXUSED] = use;
-    const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += bytes;
     return va;
   }
 
@@ -306,11 +303,7 @@ export class McKusickKarelsAllocator extends ClassicBase {
     w[ks + Ks.INUSE]++;
     w[ks + Ks.CALLS]++;
     if (use >>> 0 > (w[ks + Ks.MAXUSED] as number) >>> 0) w[ks + Ks.MAXUSED] = use;
-    const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += bytes;
-    w[c + Ctl.BIG_PAGES] += npg;
+    w[this.ctl + Ctl.BIG_PAGES] += npg;
     return pfn * this.pageSize;
   }
 
@@ -377,10 +370,6 @@ export class McKusickKarelsAllocator extends ClassicBase {
     const ks = this.types + type * Ks.WORDS;
     w[ks + Ks.MEMUSE] -= bytes;
     w[ks + Ks.INUSE]--;
-    const c = this.ctl;
-    w[c + Ctl.FREES]++;
-    w[c + Ctl.LIVE]--;
-    w[c + Ctl.LIVE_BYTES] -= bytes;
   }
 
   /** free() of what is not a bucket piece: a large allocation, or misuse. */
@@ -394,11 +383,7 @@ export class McKusickKarelsAllocator extends ClassicBase {
       const ks = this.types + type * Ks.WORDS;
       w[ks + Ks.MEMUSE] -= bytes;
       w[ks + Ks.INUSE]--;
-      const c = this.ctl;
-      w[c + Ctl.FREES]++;
-      w[c + Ctl.LIVE]--;
-      w[c + Ctl.LIVE_BYTES] -= bytes;
-      w[c + Ctl.BIG_PAGES] -= npg;
+      w[this.ctl + Ctl.BIG_PAGES] -= npg;
       return;
     }
     if ((addr & this.pageMask) === 0 && kind === Page.FREE && this.isRunHead(pfn, ent)) {
@@ -582,12 +567,6 @@ export class McKusickKarelsAllocator extends ClassicBase {
       }
     }
     const c = this.ctl;
-    if (w[c + Ctl.LIVE] !== live || (w[c + Ctl.LIVE_BYTES] as number) >>> 0 !== liveBytes) {
-      this.corrupt(
-        "MK-4",
-        `${w[c + Ctl.LIVE]} live of ${(w[c + Ctl.LIVE_BYTES] as number) >>> 0} bytes counted, ${live} of ${liveBytes} found`,
-      );
-    }
     let inuse = 0;
     let memuse = 0;
     for (let t = 0; t < this.ntypes; t++) {
@@ -650,11 +629,24 @@ export class McKusickKarelsAllocator extends ClassicBase {
         atLimit: w[ks + Ks.ATLIMIT] as number,
       };
     });
+    let allocs = 0;
+    let live = 0;
+    let liveBytes = 0;
+    for (const t of types) {
+      allocs += t.calls;
+      live += t.inUse;
+      liveBytes += t.memUse;
+    }
     const a = this.arena.at;
     const chunkPages = w[a + Arena.CHUNK_PAGES] as number;
     const kmemusageBytes = (w[this.ctl + Ctl.TABLE_PAGES] as number) * this.pageSize;
     return {
       ...this.baseStats(),
+      // kmemstats are its counters (the shared words would count every call twice over).
+      allocs,
+      frees: allocs - live,
+      live,
+      liveBytes,
       buckets,
       types,
       arena: {
