@@ -21,11 +21,12 @@ import {
 
 const TIME_LIMIT_S = 30;
 const DIR = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
+/** The repository's own traces of real programs (traces/README.md). */
+const OWN = fileURLToPath(new URL("../../traces/", import.meta.url));
 
 function traceFiles(): string[] {
   const files: string[] = [];
-  for (const sub of ["malloclab", "programs"]) {
-    const dir = join(DIR, sub);
+  for (const dir of [join(DIR, "malloclab"), join(DIR, "programs"), OWN]) {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir).sort()) if (/\.rep(\.gz)?$/.test(f)) files.push(join(dir, f));
   }
@@ -53,7 +54,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
         timeLimitMs: TIME_LIMIT_S * 1000,
       });
       results.push(result);
-      log(`${basename(file)} ${entry.name}: ${(result.opsPerSec / 1e6).toFixed(2)} M ops/s`);
+      log(`${basename(file)} ${entry.name}: ${((result.opsPerSec ?? 0) / 1e6).toFixed(2)} M ops/s`);
     }
     rows.push({ trace: basename(file), ops: source.info.header.ops, memory, results });
   }
@@ -87,7 +88,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
   );
   for (const r of rows) {
     out.push(
-      `| ${r.trace} | ${r.results.map((x) => cell(x, (x.opsPerSec / 1e6).toFixed(2))).join(" | ")} |`,
+      `| ${r.trace} | ${r.results.map((x) => cell(x, ((x.opsPerSec ?? 0) / 1e6).toFixed(2))).join(" | ")} |`,
     );
   }
   out.push(

@@ -22,7 +22,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -77,13 +77,14 @@ function walk(dir) {
 /**
  * What is out of step in the output folders of `all` (every project, so that building one
  * does not remove another's outputs): `stale`, files no source of any project produces (the
- * .tsbuildinfo files excepted), and `incomplete`, the projects of `built` with an output
- * missing.
+ * .tsbuildinfo files excepted, and a native/ folder's, which native code builds), and
+ * `incomplete`, the projects of `built` with an output missing.
  */
 export function check(all, built = all) {
   const expected = new Set(all.flatMap((p) => [...p.outputs.flat(), p.buildInfo]));
   const outDirs = [...new Set(all.map((p) => p.outDir))];
-  const stale = outDirs.flatMap(walk).filter((f) => !expected.has(f));
+  const native = (dir) => (f) => !relative(dir, f).startsWith(`native${sep}`);
+  const stale = outDirs.flatMap((d) => walk(d).filter(native(d))).filter((f) => !expected.has(f));
   const incomplete = built.filter((p) => p.outputs.flat().some((o) => !existsSync(o)));
   return { stale, incomplete };
 }

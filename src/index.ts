@@ -63,6 +63,7 @@ export {
   SLAB_STORE_USER,
   SLAB_TRACE,
 } from "./slab/index.js";
+export { PAGE_KIND_NAMES, PageKind, type PageMap, type PageMapCache } from "./report/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,
@@ -123,3 +124,18 @@ export {
   type ZoneInfo,
   type ZoneOptions,
 } from "./classic/index.js";
+export {
+  type ZsClassStats,
+  ZsPool,
+  type ZsPoolOptions,
+  type ZsPoolStats,
+} from "./zsmalloc/index.js";
+export {
+  type WritebackMode,
+  Zram,
+  type ZramBackingStore,
+  type ZramOptions,
+  type ZramReportName,
+  type ZramStats,
+} from "./zram/index.js";
+export { type Algorithm, availableAlgorithms, type PageCodec } from "./codec/index.js";

@@ -15,7 +15,7 @@
  * signature is the public one can take either.
  */
 
-import { checkIntegerRange } from "../errors.js";
+import { checkInteger, checkIntegerRange } from "../errors.js";
 import {
   type Backing,
   CpuState,
@@ -96,14 +96,25 @@ function wireObjects(
   return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
 }
 
+/** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
+function maxPagesFor(maxMemory: unknown, pageSize: unknown): number | undefined {
+  if (maxMemory === undefined) return undefined;
+  checkInteger("maxMemory", maxMemory);
+  if (maxMemory < 0) throw new RangeError(`maxMemory must not be negative, got ${maxMemory}`);
+  return typeof pageSize === "number" && pageSize > 0 ? Math.floor(maxMemory / pageSize) : 0;
+}
+
 /** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
 function createInstance(options: KmemOptions): Layers {
   checkOptionsObject(options);
   const cpus = options.cpus === undefined ? 1 : options.cpus;
   const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
+  const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
   const phys = new PhysMem({
     memory: options.memory,
-    pageSize: options.pageSize === undefined ? 4096 : options.pageSize,
+    offset: options.offset,
+    maxPages: maxPagesFor(options.maxMemory, pageSize),
+    pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
     bootWords: descriptorWords(cpus, nrNodes),
@@ -152,7 +163,7 @@ export function openInstance(
   reopen: boolean,
 ): KmemOptions {
   checkAttachOptions(fn, options);
-  const phys = PhysMem.attach(buffer, fn);
+  const phys = PhysMem.attach(buffer, fn, options.offset ?? 0);
   const h = phys.header;
   if (options.node !== undefined) checkIntegerRange("node", options.node, 0, phys.nrNodes - 1);
   if (reopen) checkAtRest(h, phys);

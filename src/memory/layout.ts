@@ -9,16 +9,21 @@
  *   +----------------+-------------------------+------------------------------------+
  *   | header         | mem_map                 | managed pages                      |
  *   | Hdr words      | Frame.WORDS x i32 for   | handed out by the page allocator   |
- *   | x i32          | every frame 0..total-1  | (buddy), everything else on top    |
+ *   | x i32          | every frame 0..max-1    | (buddy), everything else on top    |
  *   +----------------+-------------------------+------------------------------------+
  *   ^ address 0 is NULL: frame 0 is always inside the reserved part, never handed out.
  *
- * The reserved part is rounded up to whole pages. With 4 KiB pages the mem_map costs
- * 32 / 4096 = 0.78% of memory (Linux: 64 B per page, 1.56%).
+ * Address 0 is byte `offset` of the buffer (0 unless the buffer's start belongs to someone
+ * else, as a WebAssembly module's data and stack do). The mem_map has room for maxPages
+ * frames (totalPages unless memory may be added later: frames totalPages..maxPages-1 lie
+ * beyond the buffer and belong to no zone). The reserved part is rounded up to whole pages.
+ * With 4 KiB pages the mem_map costs 32 / 4096 = 0.78% of memory (Linux: 64 B per page,
+ * 1.56%).
  *
  * Invariants (verify() reports them by id):
  *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
  *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
+ *             (and >= memmapOffset + maxPages * Frame.BYTES: checked at construction and attach)
  * (LAYOUT-1 also covers the other geometry words; the page allocator checks both.)
  */
 
@@ -33,7 +38,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 7,
+  VERSION = 8,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -53,7 +58,7 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | magic     | version  | pageShift | maxOrder | totalPages | firstManagedPfn| managed  | nrCpus |
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | nrNodes   | (unused)                        | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
+//  | nrNodes   | winShift | nrBuffers | maxPages | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
 //  +-----------+-----------------------------------------------------------------------------------+
@@ -88,6 +93,11 @@ export const enum Hdr {
   WIN_SHIFT = 9,
   /** Buffers the memory lives in: 1, or one per node. */
   NR_BUFFERS = 10,
+  /**
+   * Frames the mem_map has room for (>= TOTAL_PAGES): frames TOTAL_PAGES..MAX_PAGES-1 lie
+   * beyond the buffer, absent until memory hotplug brings them online.
+   */
+  MAX_PAGES = 11,
   MEMMAP_OFFSET = 12,
   HEADER_WORDS = 13,
   PCP_BATCH = 14,
@@ -105,6 +115,8 @@ export const enum Hdr {
   VMALLOC = ROOTS + 2,
   /** Address of the SLOB descriptor (its page lists), 0 unless SLOB serves kmalloc. */
   SLOB = ROOTS + 3,
+  /** Address of the zsmalloc registry (its pools, zram devices, mapping areas), 0 if none. */
+  ZS = ROOTS + 4,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -407,8 +419,10 @@ export const enum PgFlag {
   PGTABLE = 1 << 5,
   /** (with HEAD) pages of a large kmalloc (beyond the largest size class) */
   KMALLOC = 1 << 6,
+  /** (with HEAD) a page of a zspage, or a cpu's mapping area (zsmalloc) */
+  ZSMALLOC = 1 << 7,
   /** Owner bits: a block with any of them belongs to an upper layer. */
-  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC,
+  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC | ZSMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,
 }
 

@@ -109,7 +109,7 @@ export interface CompareOptions {
   /** Ops of the pairs workload (the time column). */
   pairOps: number;
   seed: number;
-  /** Allocators to compare (default: every one the registry knows). */
+  /** Allocators to compare (default: every one the registry knows that can run here). */
   allocators?: readonly AllocatorEntry[];
   /** Memory for every allocator on a source (default: 4x its peak payload, 16 MiB..1 GiB). */
   memoryBytes?: number;
@@ -148,7 +148,7 @@ export interface Comparison {
 
 /** Replays the pairs workload and every source against every allocator. */
 export async function compareAllocators(options: CompareOptions): Promise<Comparison> {
-  const entries = options.allocators ?? ALLOCATORS;
+  const entries = options.allocators ?? (await runnable(ALLOCATORS));
   const pairs = pairsWorkload(options.pairOps, options.seed);
   const memories = options.sources.map(
     (s) => options.memoryBytes ?? defaultMemoryBytes(s.info.peakPayloadBytes),
@@ -194,7 +194,7 @@ export async function compareAllocators(options: CompareOptions): Promise<Compar
     if (published !== null) claimed.add(published);
     rows.push({
       allocator: entry.name,
-      pairNs: t.error === null && t.opsPerSec > 0 ? 2e9 / t.opsPerSec : 0,
+      pairNs: t.error === null && t.opsPerSec !== null && t.opsPerSec > 0 ? 2e9 / t.opsPerSec : 0,
       waste,
       meanWaste: ran.length > 0 ? ran.reduce((a, b) => a + b, 0) / ran.length : null,
       overhead: over.length > 0 ? over.reduce((a, b) => a + b, 0) / over.length : null,
@@ -210,6 +210,13 @@ export async function compareAllocators(options: CompareOptions): Promise<Compar
     pairOps: pairs.info.header.ops,
     rows,
   };
+}
+
+/** The entries that can run here (native code needs a compiler). */
+async function runnable(entries: readonly AllocatorEntry[]): Promise<AllocatorEntry[]> {
+  const out: AllocatorEntry[] = [];
+  for (const e of entries) if (((await e.available?.()) ?? null) === null) out.push(e);
+  return out;
 }
 
 /** The first of a figure's kmem allocators that is being compared. */

@@ -36,7 +36,7 @@ export async function compareCommand(
   options: CompareCommandOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
-  const entries = selectAllocators(options.allocator);
+  const entries = await selectAllocators(options.allocator);
   const ops = options.ops ?? (options.quick ? QUICK_WORKLOAD_OPS : WORKLOAD_OPS);
   const sources =
     traces.length > 0
