@@ -63,6 +63,12 @@ import {
 } from "./report/index.js";
 import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
 import {
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  createClassicAllocator,
+} from "./classic/index.js";
+import {
   type CacheOptions,
   type Ctor,
   KmemCache,
@@ -526,6 +532,20 @@ export class Kmem extends MemAccess {
    */
   openMempool(address: number): Mempool {
     return Mempool.open(this.pools(), address);
+  }
+
+  /* ------------------------------------------------------------------ classic allocators */
+
+  /**
+   * One of the classic UNIX kernel allocators over this instance's pages (docs/classic.md):
+   * "p2", "mckusick-karels", "lazy-buddy", "mach-zone" or "dynix". Returns null when its
+   * control block cannot be had.
+   */
+  createAllocator<N extends ClassicName>(
+    name: N,
+    options?: ClassicOptions[N],
+  ): ClassicAllocators[N] | null {
+    return createClassicAllocator(this, name, options);
   }
 
   private poolContext: PoolContext | null = null;

@@ -23,6 +23,18 @@ export {
   type HeapMapSeries,
   MAX_CELLS,
 } from "./heapmap.js";
+export {
+  type CompareOptions,
+  type CompareRow,
+  type Comparison,
+  compareAllocators,
+  orderings,
+  PAIRS_LIVE,
+  pairsWorkload,
+  PUBLISHED,
+  PUBLISHED_NOTES,
+  type PublishedFigure,
+} from "./literature.js";
 export { renderHtml, type ReportData, type ReportWorkload } from "./html-report.js";
 export { type ClockCost, clockCost, LatencyHistogram } from "./latency.js";
 export { nativeStatus } from "./native.js";

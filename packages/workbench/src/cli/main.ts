@@ -14,6 +14,7 @@ import { type Goal, GOALS } from "../recommend.js";
 import { AllocatorFault } from "../replay.js";
 import { TraceError } from "../trace.js";
 import { DEFAULT_OPS, findWorkload, WORKLOADS, workloadNames } from "../workloads/index.js";
+import { compareCommand } from "./compare.js";
 import { demoCommand } from "./demo.js";
 import { CliError, Exit } from "./exit.js";
 import { parseBytes } from "./format.js";
@@ -290,6 +291,61 @@ program
       quick: boolean;
     }) => {
       exitCode = await demoCommand(opts, out);
+    },
+  );
+
+program
+  .command("compare")
+  .description(
+    "every allocator on the same workloads, in the shape of Bonwick's 1994 comparison: " +
+      "allocate + free time, waste per workload, overhead",
+  )
+  .argument("[trace...]", "trace files or workload names (default: the built-in workloads)")
+  .option(
+    "--literature",
+    "the figures the literature published beside kmem's, and which of their orderings still hold",
+    false,
+  )
+  .addOption(allocatorOption())
+  .option(
+    "-m, --memory <bytes>",
+    "memory per allocator (default: 4× each workload's peak payload, 16M..1G)",
+    memoryArg,
+  )
+  .option("-q, --quick", "smaller workloads, shorter timing runs (numbers less steady)", false)
+  .addOption(seedOption())
+  .addOption(
+    new Option(
+      "-n, --ops <n>",
+      "ops of each generated workload (default 50,000; 10,000 with --quick)",
+    ).argParser(positiveArg),
+  )
+  .addOption(timeLimitOption())
+  .addHelpText(
+    "after",
+    `
+Columns: alloc+free, ns per allocate + free pair (pairs of free one, allocate one over 512
+live blocks of 16..1024 bytes); per workload the waste, 1 - peak payload / peak footprint
+(Bonwick's total fragmentation); its mean; the overhead (metadata and free memory held at the
+payload peak); requests not served. --literature adds Bonwick's 1994 figures (alloc+free on a
+SPARCstation, waste after boot/spike/find/kenbus) and McKusick & Karels' 1988 ones, and says
+which orderings still hold.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      traces: string[],
+      opts: {
+        literature: boolean;
+        allocator: string[];
+        memory?: number;
+        quick: boolean;
+        seed: number;
+        ops?: number;
+        timeLimit: number;
+      },
+    ) => {
+      exitCode = await compareCommand(traces, opts, out);
     },
   );
 
