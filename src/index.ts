@@ -62,7 +62,7 @@ export {
   SLAB_RED_ZONE,
   SLAB_STORE_USER,
   SLAB_TRACE,
-} from "./slab/index.js";
+} from "./slab-common/index.js";
 export { PAGE_KIND_NAMES, PageKind, type PageMap, type PageMapCache } from "./report/index.js";
 export {
   ResourceMap,

@@ -6,7 +6,7 @@
 
 import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 import type { LogFn } from "../page/index.js";
-import { checkCtor, type Ctor, SlabFlag } from "../slab/index.js";
+import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
 
 /** Options of {@link Kmem}. */
 export interface KmemOptions {

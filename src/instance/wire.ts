@@ -26,9 +26,10 @@ import {
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
-import { Kmalloc } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
 import { SlobAllocator } from "../slob/index.js";
-import { type Ctor, descriptorWords, SlabAllocator } from "../slab/index.js";
+import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
+import { descriptorWords, SlubAllocator } from "../slub/index.js";
 import { claimCpu, cpuState, forceCpuState, setCpuState } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
 import {
@@ -46,9 +47,9 @@ export interface Layers {
   readonly phys: PhysMem;
   readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  readonly slab: SlabAllocator | SlobAllocator;
+  readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
-  readonly km: Kmalloc | SlobAllocator;
+  readonly km: KmallocApi;
   readonly vm: Vmalloc;
   readonly slabKind: SlabKind;
   /** slub_debug letters in force ("" for none). */
@@ -86,13 +87,13 @@ function wireObjects(
   s: ObjectSettings,
   fresh: boolean,
   ctors: Map<string, Ctor>,
-): { slab: SlabAllocator | SlobAllocator; km: Kmalloc | SlobAllocator } {
+): { slab: ObjectAllocator; km: KmallocApi } {
   const common = { initOnAlloc: s.initOnAlloc, initOnFree: s.initOnFree, log: s.log };
   if (s.slabKind === "slob") {
     const slob = new SlobAllocator(phys, buddy, common, fresh, ctors);
     return { slab: slob, km: slob };
   }
-  const slub = new SlabAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
+  const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
   return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
 }
 
@@ -192,7 +193,7 @@ export function openInstance(
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
     // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go back
     // to the shared lists, as offlineCpu does; no cache's list_lock may be held.
-    const held = reopen && slab instanceof SlabAllocator ? slab.heldListLock() : null;
+    const held = reopen && slab instanceof SlubAllocator ? slab.heldListLock() : null;
     if (held !== null) {
       throw new Error(
         `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,

@@ -366,19 +366,12 @@ export function bootCacheBase(nrCpus: number, nrNodes: number): number {
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //  | flags    | order    | next pfn | prev pfn | owner-specific words: a slab's cache,      |
 //  |          |          |          |          | freelist and counters; a vmalloc page's    |
-//  |          |          |          |          | area (see slab/ and vm/)                   |
+//  |          |          |          |          | area (SlubPg in slub/layout.ts, SlobPg in  |
+//  |          |          |          |          | slob/slob.ts, PgVm in vm/layout.ts)        |
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a
 // block carries flags; the other frames of the block ("tails") are all zero.
-//
-// A slab's head frame (flags HEAD | SLAB) uses the owner words as SLUB's struct slab:
-//  16         20         24                  28         32
-//  +----------+----------+---------+--------+----------+
-//  | cache id | freelist | inuse   | state  | bitmap   |   freelist: first free object, 0 = none;
-//  |          |          | (16 b)  | (16 b) | (<= 32   |   bitmap: allocated objects, when the
-//  +----------+----------+---------+--------+----------+   slab has at most 32 (else on the slab)
-// next/prev link the slab on its cache's partial list.
 export const enum Frame {
   WORDS = 8,
   BYTES = WORDS * 4,
@@ -393,14 +386,6 @@ export const enum Pg {
   /** First of the words an owner (slab, vmalloc, ...) may use while it holds the block. */
   OWNER = 4,
   OWNER_WORDS = 4,
-  /** Slab: id of the cache it belongs to. */
-  SLAB_CACHE = OWNER + 0,
-  /** Slab: address of the first object on the slab's own freelist, 0 if none. */
-  SLAB_FREELIST = OWNER + 1,
-  /** Slab: inuse (low 16 bits: objects not on the slab's own freelist) | SlabState << 16. */
-  SLAB_COUNTERS = OWNER + 2,
-  /** Slab: the allocation bitmap, for slabs of at most 32 objects. */
-  SLAB_BITMAP = OWNER + 3,
 }
 
 /** Page flags. Exactly one of BUDDY, HEAD, PCP is set on a head frame. */
@@ -424,15 +409,4 @@ export const enum PgFlag {
   /** Owner bits: a block with any of them belongs to an upper layer. */
   OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC | ZSMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,
-}
-
-/** State bits of a slab, in the high half of its SLAB_COUNTERS word. */
-export const enum SlabState {
-  INUSE_MASK = 0xffff,
-  /** the slab is some cpu's slab: its free objects are on that cpu's freelist */
-  FROZEN = 1 << 16,
-  /** the slab is on its cache's partial list */
-  PARTIAL = 1 << 17,
-  /** corruption was found in it: set aside, never allocated from again */
-  QUARANTINED = 1 << 18,
 }

@@ -39,7 +39,7 @@ import { describe, hex, KmemError } from "../errors.js";
 import { Kmem } from "../kmem.js";
 import { Hdr, Layout } from "../memory/index.js";
 import { __GFP_ZERO, GFP_NOWAIT } from "../page/index.js";
-import type { KmemCache } from "../slab/index.js";
+import type { KmemCache } from "../slab-common/index.js";
 import { VmemArena } from "../vmem/index.js";
 import {
   isGlobal,
