@@ -21,11 +21,12 @@ import {
 
 const TIME_LIMIT_S = 30;
 const DIR = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
+/** The repository's own traces of real programs (traces/README.md). */
+const OWN = fileURLToPath(new URL("../../traces/", import.meta.url));
 
 function traceFiles(): string[] {
   const files: string[] = [];
-  for (const sub of ["malloclab", "programs"]) {
-    const dir = join(DIR, sub);
+  for (const dir of [join(DIR, "malloclab"), join(DIR, "programs"), OWN]) {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir).sort()) if (/\.rep(\.gz)?$/.test(f)) files.push(join(dir, f));
   }

@@ -13,6 +13,7 @@ import { registerVmemBenchmarks } from "./vmem.js";
 import { replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
 import { runSmpBenchmarks } from "./smp.js";
+import { wasmBenchmarks } from "./wasm.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
@@ -22,15 +23,19 @@ registerVmallocBenchmarks();
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 // `npm run bench -- replay` runs the trace replays alone; workers over one SharedArrayBuffer
-// have their own timing, not mitata's (`npm run bench -- smp`).
+// have their own timing, not mitata's (`npm run bench -- smp`), and so do the C programs
+// compiled to WebAssembly (`npm run bench -- wasm`).
 const smpOnly = filter === "smp" || filter === "workers";
-const rows = filter === "replay" || smpOnly ? [] : await runAll(filter, rounds);
+const wasmOnly = filter === "wasm";
+const rows = filter === "replay" || smpOnly || wasmOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
-process.stdout.write(
-  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
-    `per case the lowest median of ${rounds} interleaved rounds\n\n`,
-);
-process.stdout.write(markdown(rows));
+if (!wasmOnly) {
+  process.stdout.write(
+    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
+      `per case the lowest median of ${rounds} interleaved rounds\n\n`,
+  );
+  process.stdout.write(markdown(rows));
+}
 if (filter === undefined || smpOnly) {
   process.stdout.write(`${await runSmpBenchmarks(Math.max(rounds, 5))}\n`);
 }
@@ -57,6 +62,13 @@ if (filter === undefined || "construction".includes(filter) || filter.includes("
     lines.push(`| ${mib} MiB | ${median.toFixed(2)} ms | ${(times[9] as number).toFixed(2)} ms |`);
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+// sqlite and zstd compiled to WebAssembly, their malloc kmem's or dlmalloc.
+if (filter === undefined || wasmOnly) {
+  process.stdout.write(
+    `\n${wasmBenchmarks((line) => process.stderr.write(`${line}\n`), Math.max(rounds, 5))}\n`,
+  );
 }
 
 // The public traces against every allocator and peer, as `kmem replay` runs them.

@@ -47,7 +47,7 @@ import {
   validGfp,
   type Watermarks,
 } from "./page/index.js";
-import { badSize, type Kmalloc, ZERO_SIZE_PTR } from "./kmalloc/index.js";
+import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
   extfragIndexReport,
@@ -62,14 +62,19 @@ import {
   vmstat,
 } from "./report/index.js";
 import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
-import type { SlobAllocator } from "./slob/index.js";
+import {
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  createClassicAllocator,
+} from "./classic/index.js";
 import {
   type CacheOptions,
   type Ctor,
   KmemCache,
-  type SlabAllocator,
+  type ObjectAllocator,
   type SlabCacheInfo,
-} from "./slab/index.js";
+} from "./slab-common/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
@@ -167,9 +172,9 @@ export class Kmem extends MemAccess {
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  private readonly slab: SlabAllocator | SlobAllocator;
+  private readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
-  private readonly km: Kmalloc | SlobAllocator;
+  private readonly km: KmallocApi;
   /** Which object allocator serves kmalloc and createCache. */
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
@@ -527,6 +532,20 @@ export class Kmem extends MemAccess {
    */
   openMempool(address: number): Mempool {
     return Mempool.open(this.pools(), address);
+  }
+
+  /* ------------------------------------------------------------------ classic allocators */
+
+  /**
+   * One of the classic UNIX kernel allocators over this instance's pages (docs/classic.md):
+   * "p2", "mckusick-karels", "lazy-buddy", "mach-zone" or "dynix". Returns null when its
+   * control block cannot be had.
+   */
+  createAllocator<N extends ClassicName>(
+    name: N,
+    options?: ClassicOptions[N],
+  ): ClassicAllocators[N] | null {
+    return createClassicAllocator(this, name, options);
   }
 
   private poolContext: PoolContext | null = null;

@@ -27,6 +27,7 @@
  */
 
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { SlubPg } from "../slub/index.js";
 
 /** What holds a page frame: {@link PageMap.kind}'s values. */
 export const PageKind = {
@@ -105,7 +106,7 @@ export type CacheLookup = (id: number) => PageMapCache | null;
 
 /** SLUB's struct slab words of a slab's head frame: [cache id, inuse]. */
 function slubSlab(f: Int32Array, i: number): [number, number] {
-  return [f[i + Pg.SLAB_CACHE] as number, (f[i + Pg.SLAB_COUNTERS] as number) & 0xffff];
+  return [f[i + SlubPg.CACHE] as number, (f[i + SlubPg.COUNTERS] as number) & 0xffff];
 }
 
 /**

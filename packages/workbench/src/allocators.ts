@@ -14,6 +14,7 @@
 import {
   buddyAllocator,
   type ByteAllocator,
+  classicAllocator,
   Kmem,
   kmallocAllocator,
   type KmemOptions,
@@ -153,6 +154,31 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     "mempool",
     `a memory pool of ${MEMPOOL_ELEMENT}-byte elements, ${MEMPOOL_RESERVE} in reserve (kmem)`,
     (mm) => mempoolAllocator(mm, MEMPOOL_ELEMENT, MEMPOOL_RESERVE),
+  ),
+  kmemLayer(
+    "p2",
+    "4.2BSD/Kingsley power-of-two free lists, a header per block, never coalesced (kmem)",
+    (mm) => classicAllocator(mm, "p2"),
+  ),
+  kmemLayer(
+    "mckusick-karels",
+    "4.3BSD McKusick-Karels: buckets sized per page, first-fit pages above two (kmem)",
+    (mm) => classicAllocator(mm, "mckusick-karels"),
+  ),
+  kmemLayer(
+    "lazy-buddy",
+    "SVR4 lazy buddy system: coalescing deferred by the slack of each size (kmem)",
+    (mm) => classicAllocator(mm, "lazy-buddy"),
+  ),
+  kmemLayer(
+    "mach-zone",
+    "Mach zones: kalloc over power-of-two zones, pages back by zone GC (kmem)",
+    (mm) => classicAllocator(mm, "mach-zone"),
+  ),
+  kmemLayer(
+    "dynix",
+    "Dynix/ptx: per-cpu lists, a global layer of lists, coalesce-to-page (kmem)",
+    (mm) => classicAllocator(mm, "dynix"),
   ),
   rangeAllocator("rmap", "SVR4 resource map, first fit, 16-byte units (kmem)", (size) =>
     rmapAllocator(size),

@@ -23,6 +23,18 @@ export {
   type HeapMapSeries,
   MAX_CELLS,
 } from "./heapmap.js";
+export {
+  type CompareOptions,
+  type CompareRow,
+  type Comparison,
+  compareAllocators,
+  orderings,
+  PAIRS_LIVE,
+  pairsWorkload,
+  PUBLISHED,
+  PUBLISHED_NOTES,
+  type PublishedFigure,
+} from "./literature.js";
 export { renderHtml, type ReportData, type ReportWorkload } from "./html-report.js";
 export { type ClockCost, clockCost, LatencyHistogram } from "./latency.js";
 export { nativeStatus } from "./native.js";
@@ -66,5 +78,18 @@ export {
   type TraceHeader,
   type TraceInfo,
 } from "./trace.js";
+export {
+  importedMemory,
+  instantiate,
+  MALLOC_FAMILY,
+  MALLOC_KINDS,
+  type MallocKind,
+  type Program,
+  type ProgramOptions,
+  runMain,
+} from "./wasm/program.js";
+export { MallocRecorder } from "./wasm/recorder.js";
+export { ProcExit, Wasi, type WasiOptions } from "./wasm/wasi.js";
+export { jsonPages, Zstd } from "./wasm/zstd.js";
 export { TraceBuilder } from "./workloads/builder.js";
 export { DEFAULT_OPS, findWorkload, type Workload, WORKLOADS } from "./workloads/index.js";

@@ -14,11 +14,13 @@ import { type Goal, GOALS } from "../recommend.js";
 import { AllocatorFault } from "../replay.js";
 import { TraceError } from "../trace.js";
 import { DEFAULT_OPS, findWorkload, WORKLOADS, workloadNames } from "../workloads/index.js";
+import { compareCommand } from "./compare.js";
 import { demoCommand } from "./demo.js";
 import { CliError, Exit } from "./exit.js";
 import { parseBytes } from "./format.js";
 import { genCommand } from "./gen.js";
 import { recommendCommand } from "./recommend.js";
+import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
 import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
 
@@ -293,6 +295,61 @@ program
   );
 
 program
+  .command("compare")
+  .description(
+    "every allocator on the same workloads, in the shape of Bonwick's 1994 comparison: " +
+      "allocate + free time, waste per workload, overhead",
+  )
+  .argument("[trace...]", "trace files or workload names (default: the built-in workloads)")
+  .option(
+    "--literature",
+    "the figures the literature published beside kmem's, and which of their orderings still hold",
+    false,
+  )
+  .addOption(allocatorOption())
+  .option(
+    "-m, --memory <bytes>",
+    "memory per allocator (default: 4× each workload's peak payload, 16M..1G)",
+    memoryArg,
+  )
+  .option("-q, --quick", "smaller workloads, shorter timing runs (numbers less steady)", false)
+  .addOption(seedOption())
+  .addOption(
+    new Option(
+      "-n, --ops <n>",
+      "ops of each generated workload (default 50,000; 10,000 with --quick)",
+    ).argParser(positiveArg),
+  )
+  .addOption(timeLimitOption())
+  .addHelpText(
+    "after",
+    `
+Columns: alloc+free, ns per allocate + free pair (pairs of free one, allocate one over 512
+live blocks of 16..1024 bytes); per workload the waste, 1 - peak payload / peak footprint
+(Bonwick's total fragmentation); its mean; the overhead (metadata and free memory held at the
+payload peak); requests not served. --literature adds Bonwick's 1994 figures (alloc+free on a
+SPARCstation, waste after boot/spike/find/kenbus) and McKusick & Karels' 1988 ones, and says
+which orderings still hold.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      traces: string[],
+      opts: {
+        literature: boolean;
+        allocator: string[];
+        memory?: number;
+        quick: boolean;
+        seed: number;
+        ops?: number;
+        timeLimit: number;
+      },
+    ) => {
+      exitCode = await compareCommand(traces, opts, out);
+    },
+  );
+
+program
   .command("report")
   .description("run a workload on a kmem layer and print a /proc-style file of the final state")
   .argument(
@@ -321,6 +378,38 @@ program
       opts: { workload: string; allocator: string; memory?: number; seed: number; ops: number },
     ) => {
       exitCode = await reportCommand(name, opts, out);
+    },
+  );
+
+program
+  .command("record")
+  .description(
+    "run a C program compiled to WebAssembly on kmem and write its malloc calls as a .rep trace",
+  )
+  .argument("<program.wasm>", "a WASI command whose malloc is imported (clients/kmem-malloc.c)")
+  .argument("[args...]", "the program's arguments (after --)")
+  .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
+  .addOption(
+    new Option("--slab <name>", "the object allocator serving malloc")
+      .choices(["slub", "slob"])
+      .default("slub"),
+  )
+  .option("--pages <n>", "the program's memory in 64 KiB pages", positiveArg, 1024)
+  .addHelpText(
+    "after",
+    `
+The program runs with a WASI of no file system (arguments, standard output and error, fixed
+clock and randomness); each malloc, calloc, realloc, aligned_alloc, posix_memalign and free that
+succeeded is an op. How to build such a program: docs/wasm.md.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      file: string,
+      args: string[],
+      opts: { output: string; slab: "slub" | "slob"; pages: number },
+    ) => {
+      exitCode = await recordCommand(file, args, opts, out);
     },
   );
 

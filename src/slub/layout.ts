@@ -1,7 +1,7 @@
 /*
- * Slab cache geometry: the cache descriptor's words, the object layout inside a slot, and
- * the choice of slab order (Linux mm/slub.c calculate_sizes, calculate_order, and
- * mm/slab_common.c calculate_alignment).
+ * SLUB's layout: the cache descriptor's words, the object layout inside a slot, and the
+ * choice of slab order (Linux mm/slub.c calculate_sizes, calculate_order; the alignment is
+ * slab-common's calculate_alignment).
  *
  * A slab is a block of 2^order pages from the page allocator, carved into `objects` slots
  * of `size` bytes. Each object has a bit in an allocation bitmap (1 = allocated) that makes
@@ -43,7 +43,13 @@
  * zones are 0xbb around a free object and 0xcc around an allocated one; padding is 0x5a.
  */
 
-import { checkIntegerRange, describe } from "../errors.js";
+import { Pg } from "../memory/index.js";
+import {
+  type CacheGeometry,
+  CacheName,
+  calculateAlignment,
+  SlabFlag,
+} from "../slab-common/index.js";
 
 export const enum Poison {
   /** POISON_FREE: a free object's bytes. */
@@ -58,59 +64,33 @@ export const enum Poison {
   RED_ACTIVE = 0xcc,
 }
 
-/** Slab cache flags, with Linux's names. Bits are kmem's own. */
-export const enum SlabFlag {
-  /** Consistency checks on alloc and free (slub_debug F). */
-  CONSISTENCY_CHECKS = 1 << 0,
-  /** Red zones around objects (Z). */
-  RED_ZONE = 1 << 1,
-  /** Poison free objects (P). */
-  POISON = 1 << 2,
-  /** Align objects to cache lines. */
-  HWCACHE_ALIGN = 1 << 3,
-  /** Record who allocated and freed each object (U). */
-  STORE_USER = 1 << 4,
-  /** Log every allocation and free (T). */
-  TRACE = 1 << 5,
-  /** Fault injection applies to this cache when failslab's cacheFilter is on (A). */
-  FAILSLAB = 1 << 6,
-  /** Its slabs are reclaimable (counted as SReclaimable). */
-  RECLAIM_ACCOUNT = 1 << 7,
-  /** Never merge with another cache. */
-  NO_MERGE = 1 << 8,
-  /** A kmalloc size class (internal). */
-  KMALLOC = 1 << 9,
-  VALID_MASK = (1 << 10) - 1,
-  /** Flags that forbid merging (SLAB_NEVER_MERGE). */
-  NEVER_MERGE = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE | FAILSLAB | NO_MERGE,
-  /** Flags that turn on the debug paths. */
-  DEBUG_MASK = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE,
+// A slab's head frame (flags HEAD | SLAB) uses the mem_map entry's owner words as SLUB's
+// struct slab; the frame's next/prev link the slab on its node's partial list:
+//  16         20         24                  28         32
+//  +----------+----------+---------+--------+----------+
+//  | cache id | freelist | inuse   | state  | bitmap   |   freelist: first free object, 0 = none;
+//  |          |          | (16 b)  | (16 b) | (<= 32   |   bitmap: allocated objects, when the
+//  +----------+----------+---------+--------+----------+   slab has at most 32 (else on the slab)
+export const enum SlubPg {
+  /** Id of the cache the slab belongs to. */
+  CACHE = Pg.OWNER + 0,
+  /** Address of the first object on the slab's own freelist, 0 if none. */
+  FREELIST = Pg.OWNER + 1,
+  /** inuse (low 16 bits: objects not on the slab's own freelist) | SlabState << 16. */
+  COUNTERS = Pg.OWNER + 2,
+  /** The allocation bitmap, for slabs of at most 32 objects. */
+  BITMAP = Pg.OWNER + 3,
 }
 
-export const SLAB_CONSISTENCY_CHECKS: number = SlabFlag.CONSISTENCY_CHECKS;
-export const SLAB_RED_ZONE: number = SlabFlag.RED_ZONE;
-export const SLAB_POISON: number = SlabFlag.POISON;
-export const SLAB_HWCACHE_ALIGN: number = SlabFlag.HWCACHE_ALIGN;
-export const SLAB_STORE_USER: number = SlabFlag.STORE_USER;
-export const SLAB_TRACE: number = SlabFlag.TRACE;
-export const SLAB_FAILSLAB: number = SlabFlag.FAILSLAB;
-export const SLAB_RECLAIM_ACCOUNT: number = SlabFlag.RECLAIM_ACCOUNT;
-export const SLAB_NO_MERGE: number = SlabFlag.NO_MERGE;
-/** Flags a caller may pass to createCache. */
-export const SLAB_USER_FLAGS: number = SlabFlag.VALID_MASK & ~SlabFlag.KMALLOC;
-
-/** slub_debug letters and the flags they stand for. */
-export function debugFlags(letters: string): number {
-  let flags = 0;
-  for (const ch of letters) {
-    if (ch === "F") flags |= SlabFlag.CONSISTENCY_CHECKS;
-    else if (ch === "Z") flags |= SlabFlag.RED_ZONE;
-    else if (ch === "P") flags |= SlabFlag.POISON;
-    else if (ch === "U") flags |= SlabFlag.STORE_USER;
-    else if (ch === "T") flags |= SlabFlag.TRACE;
-    else if (ch === "A") flags |= SlabFlag.FAILSLAB;
-  }
-  return flags;
+/** State bits of a slab, in the high half of its SlubPg.COUNTERS word. */
+export const enum SlabState {
+  INUSE_MASK = 0xffff,
+  /** the slab is some cpu's slab: its free objects are on that cpu's freelist */
+  FROZEN = 1 << 16,
+  /** the slab is on its cache's partial list */
+  PARTIAL = 1 << 17,
+  /** corruption was found in it: set aside, never allocated from again */
+  QUARANTINED = 1 << 18,
 }
 
 // Cache descriptor: the shared words, then one slot per cpu, in managed memory (an object of
@@ -167,7 +147,7 @@ export const enum Desc {
   CTOR_ID = 22,
   ID = 23,
   NAME = 24,
-  NAME_BYTES = 48,
+  NAME_BYTES = CacheName.BYTES,
   /** Objects set aside as corrupt. */
   QUARANTINED = 36,
   /** Objects a cpu's sheaf may hold (0: no sheaves, as for debug caches). */
@@ -276,40 +256,19 @@ export const enum Track {
   SEQ = 1,
 }
 
+/**
+ * Byte swap, for freelist hardening: a free pointer is stored as
+ * next ^ cache secret ^ bswap32(address where it is stored) (swab in freelist_ptr_encode).
+ */
+export function bswap32(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
 /** SLUB's slab_max_order default: slabs of at most 8 pages. */
 export const SLAB_MAX_ORDER = 3;
-const MIN_ALIGN = 8;
-const CACHE_LINE = 64;
-
-export interface CacheGeometry {
-  objectSize: number;
-  size: number;
-  align: number;
-  offset: number;
-  redLeft: number;
-  inuse: number;
-  track: number;
-  order: number;
-  objects: number;
-  bitmap: number;
-  /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
-  remote: number;
-  minPartial: number;
-}
 
 function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
-}
-
-/** calculate_alignment: HWCACHE_ALIGN halves the line while the object fits twice. */
-export function calculateAlignment(flags: number, align: number, size: number): number {
-  let a = align;
-  if ((flags & SlabFlag.HWCACHE_ALIGN) !== 0) {
-    let ralign = CACHE_LINE;
-    while (size <= ralign / 2) ralign /= 2;
-    a = Math.max(a, ralign);
-  }
-  return alignUp(Math.max(a, MIN_ALIGN), 4);
 }
 
 /**
@@ -437,29 +396,4 @@ export function calculateGeometry(
     remote: remoteWords(objects, dual),
     minPartial,
   };
-}
-
-const UTF8 = new TextEncoder();
-
-/** Validates createCache's name: 1..47 bytes of UTF-8. Returns the encoded bytes. */
-export function encodeCacheName(name: unknown): Uint8Array {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new TypeError(`cache name must be a non-empty string, got ${describe(name)}`);
-  }
-  const bytes = UTF8.encode(name);
-  if (bytes.length >= Desc.NAME_BYTES) {
-    throw new RangeError(
-      `cache name must be at most ${Desc.NAME_BYTES - 1} bytes of UTF-8, got ${bytes.length} (${JSON.stringify(name)})`,
-    );
-  }
-  return bytes;
-}
-
-/** Validates an alignment: a power of two from 1 to `max`. */
-export function checkAlign(align: unknown, max: number): number {
-  checkIntegerRange("align", align, 1, max);
-  if ((align & (align - 1)) !== 0) {
-    throw new RangeError(`align must be a power of two, got ${align}`);
-  }
-  return align;
 }

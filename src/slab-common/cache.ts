@@ -12,17 +12,10 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { checkInteger, checkKnownKeys, checkNodeArg, describe, hex } from "../errors.js";
-import type { FaultAttr } from "../fault/index.js";
-import { Gfp } from "../page/gfp.js";
-import type { LogFn } from "../page/index.js";
-import {
-  type CacheGeometry,
-  checkAlign,
-  encodeCacheName,
-  SLAB_USER_FLAGS,
-  SlabFlag,
-} from "./layout.js";
+import { checkNodeArg } from "../errors.js";
+import { Gfp } from "../page/index.js";
+import type { ObjectAllocator } from "./allocator.js";
+import { SlabFlag } from "./flags.js";
 
 /**
  * A constructor: called with an object's address to put it in its constructed state (SLUB:
@@ -30,24 +23,49 @@ import {
  */
 export type Ctor = (addr: number) => void;
 
-/** @internal What a handle calls: the allocator that owns the cache (SLUB or SLOB). */
-export interface CacheBackend {
-  alloc(c: KmemCache, gfp: number, size: number): number;
-  allocNode(c: KmemCache, gfp: number, size: number, nid: number): number;
-  nodeCount(): number;
-  free(c: KmemCache, addr: number): void;
-  shrink(c: KmemCache): number;
-  destroy(c: KmemCache): void;
-  badGfp(gfp: unknown): never;
+/**
+ * The geometry a handle carries: the object and slot sizes, and how an allocator lays
+ * objects out in its slabs (SLUB's calculate_sizes fills every field; SLOB only the sizes,
+ * alignment and order).
+ */
+export interface CacheGeometry {
+  objectSize: number;
+  size: number;
+  align: number;
+  offset: number;
+  redLeft: number;
+  inuse: number;
+  track: number;
+  order: number;
+  objects: number;
+  bitmap: number;
+  /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
+  remote: number;
+  minPartial: number;
 }
 
-/** @internal What a handle knows beyond its geometry. */
-export interface CacheHandleExtra {
+/**
+ * @internal What an allocator builds a handle from: the fields of the same names (below),
+ * the geometry's fields, and `slab`, the allocator itself.
+ */
+export interface KmemCacheInit {
+  slab: ObjectAllocator;
+  name: string;
+  objectSize: number;
+  desc: number;
+  id: number;
+  realId: number;
+  geometry: CacheGeometry;
+  secret: number;
+  flags: number;
+  ctor: Ctor | null;
   hasCtor: boolean;
+  dv: Int32Array;
+  cpu: Int32Array;
+  slotIndex: Uint16Array;
   sheafCap: number;
   serial: number;
   ownSerial: number;
-  /** Each node's list_lock name in errors (SLUB; SLOB has its one lock). */
   nodeLockNames: readonly string[];
 }
 
@@ -71,13 +89,13 @@ export class KmemCache {
   coreObjectSize: number;
   /** @internal Free pointer offset from the object. */
   readonly offset: number;
-  /** @internal */
+  /** @internal Bytes of left red zone before the object (Z). */
   readonly redLeft: number;
   /** @internal End of object and right red zone, from the object. */
   readonly inuse: number;
   /** @internal Offset of the track records (U), from the object. */
   readonly track: number;
-  /** @internal */
+  /** @internal Slabs are blocks of 2^order pages. */
   readonly order: number;
   /** @internal Objects per slab. */
   readonly objects: number;
@@ -117,57 +135,44 @@ export class KmemCache {
   readonly dv: Int32Array;
   /** @internal This context's cpu slot in the real cache's descriptor. */
   readonly cpu: Int32Array;
-  /** @internal */
-  readonly slab: CacheBackend;
+  /** @internal The allocator that made the cache (SLUB or SLOB), which the methods call. */
+  readonly slab: ObjectAllocator;
   /** @internal Set by destroy(). */
   dead = false;
 
-  /** @internal Built by the slab allocator; callers get handles from createCache. */
-  constructor(
-    slab: CacheBackend,
-    name: string,
-    objectSize: number,
-    desc: number,
-    id: number,
-    realId: number,
-    geometry: CacheGeometry,
-    secret: number,
-    flags: number,
-    ctor: Ctor | null,
-    dv: Int32Array,
-    cpu: Int32Array,
-    slotIndex: Uint16Array,
-    extra: CacheHandleExtra,
-  ) {
-    this.slab = slab;
-    this.name = name;
-    this.objectSize = objectSize;
-    this.size = geometry.size;
-    this.desc = desc;
-    this.id = id;
-    this.realId = realId;
-    this.coreObjectSize = geometry.objectSize;
-    this.offset = geometry.offset;
-    this.redLeft = geometry.redLeft;
-    this.inuse = geometry.inuse;
-    this.track = geometry.track;
-    this.order = geometry.order;
-    this.objects = geometry.objects;
-    this.bitmap = geometry.bitmap;
-    this.remote = geometry.remote;
-    this.slotIndex = slotIndex;
-    this.span = geometry.objects * geometry.size;
-    this.secret = secret;
-    this.flags = flags;
-    this.debug = flags & SlabFlag.DEBUG_MASK;
-    this.ctor = ctor;
-    this.hasCtor = extra.hasCtor;
-    this.sheafCap = extra.sheafCap;
-    this.serial = extra.serial;
-    this.ownSerial = extra.ownSerial;
-    this.nodeLockNames = extra.nodeLockNames;
-    this.dv = dv;
-    this.cpu = cpu;
+  /** @internal Built by the object allocator; callers get handles from createCache. */
+  constructor(init: KmemCacheInit) {
+    // Every handle gets its fields in this one order: one hidden class for the fast paths.
+    const g = init.geometry;
+    this.slab = init.slab;
+    this.name = init.name;
+    this.objectSize = init.objectSize;
+    this.size = g.size;
+    this.desc = init.desc;
+    this.id = init.id;
+    this.realId = init.realId;
+    this.coreObjectSize = g.objectSize;
+    this.offset = g.offset;
+    this.redLeft = g.redLeft;
+    this.inuse = g.inuse;
+    this.track = g.track;
+    this.order = g.order;
+    this.objects = g.objects;
+    this.bitmap = g.bitmap;
+    this.remote = g.remote;
+    this.slotIndex = init.slotIndex;
+    this.span = g.objects * g.size;
+    this.secret = init.secret;
+    this.flags = init.flags;
+    this.debug = init.flags & SlabFlag.DEBUG_MASK;
+    this.ctor = init.ctor;
+    this.hasCtor = init.hasCtor;
+    this.sheafCap = init.sheafCap;
+    this.serial = init.serial;
+    this.ownSerial = init.ownSerial;
+    this.nodeLockNames = init.nodeLockNames;
+    this.dv = init.dv;
+    this.cpu = init.cpu;
   }
 
   /** Allocates one object; returns its address, or 0 if memory cannot be had. */
@@ -207,6 +212,7 @@ export class KmemCache {
     this.slab.destroy(this);
   }
 
+  /** @internal */
   private deadCache(op: string): never {
     throw new TypeError(`${op}: cache ${JSON.stringify(this.name)} was destroyed`);
   }
@@ -214,82 +220,4 @@ export class KmemCache {
   toString(): string {
     return `KmemCache(${JSON.stringify(this.name)}, ${this.objectSize} bytes)`;
   }
-}
-
-/** Checks a ctor option. */
-export function checkCtor(ctor: unknown): Ctor | null {
-  if (ctor === undefined || ctor === null) return null;
-  if (typeof ctor !== "function") {
-    throw new TypeError(`ctor must be a function, got ${describe(ctor)}`);
-  }
-  return ctor as Ctor;
-}
-
-/** createCache's arguments, validated (what SLUB and SLOB both accept). */
-export interface CacheArgs {
-  name: string;
-  /** The name as UTF-8, as descriptors store it. */
-  nameBytes: Uint8Array;
-  size: number;
-  align: number;
-  flags: number;
-  ctor: Ctor | null;
-}
-
-const CREATE_KEYS = ["align", "flags", "ctor"] as const;
-
-/**
- * Checks createCache's arguments: a name of at most Desc.NAME_BYTES - 1 bytes, a size in
- * 1..maxSize, known option keys, a power-of-two align up to a page (default 8), known flags,
- * a ctor function. Throws TypeError/RangeError naming the argument.
- */
-export function parseCacheArgs(
-  name: unknown,
-  size: unknown,
-  options: unknown,
-  pageSize: number,
-  maxSize: number,
-): CacheArgs {
-  const nameBytes = encodeCacheName(name);
-  checkInteger("size", size);
-  if (size < 1 || size > maxSize) {
-    throw new RangeError(`size must be in 1..${maxSize}, got ${size}`);
-  }
-  let opts: { align?: unknown; flags?: unknown; ctor?: unknown } = {};
-  if (options !== undefined) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
-    }
-    checkKnownKeys("createCache", options, CREATE_KEYS);
-    opts = options as typeof opts;
-  }
-  const align = opts.align === undefined ? 8 : checkAlign(opts.align, pageSize);
-  let flags = 0;
-  if (opts.flags !== undefined) {
-    checkInteger("flags", opts.flags);
-    if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
-      throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
-    }
-    flags = opts.flags;
-  }
-  const ctor = checkCtor(opts.ctor);
-  return { name: name as string, nameBytes, size, align, flags, ctor };
-}
-
-/**
- * should_failslab's filters, then should_fail_ex with the object size: __GFP_NOFAIL is never
- * failed, ignoreGfpWait spares requests that may reclaim, cacheFilter limits it to
- * SLAB_FAILSLAB caches. Shared by SLUB and SLOB; the caller counts what it injects.
- */
-export function failslabHits(
-  attr: FaultAttr,
-  gfp: number,
-  size: number,
-  cacheFlags: number,
-  log: LogFn | null,
-): boolean {
-  if ((gfp & Gfp.NOFAIL) !== 0) return false;
-  if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
-  if (attr.cacheFilter && (cacheFlags & SlabFlag.FAILSLAB) === 0) return false;
-  return attr.shouldFail(size, (gfp & Gfp.NOWARN) === 0 ? log : null);
 }

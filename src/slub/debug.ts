@@ -7,8 +7,8 @@
  */
 
 import { hex } from "../errors.js";
-import type { KmemCache } from "./cache.js";
-import { Poison, SlabFlag, Track } from "./layout.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
+import { Poison, Track } from "./layout.js";
 
 /** What a check found: where (offset from the object), what byte, what was expected. */
 export interface Damage {
@@ -117,6 +117,9 @@ export function trackIndex(c: KmemCache, obj: number, which: number): number {
   return ((obj + c.track) >>> 2) + which * Track.WORDS;
 }
 
+/** Stack frames captured for owner tracking: kmem's own, then the caller's. */
+const STACK_FRAMES = 32;
+
 /** kmem's own source folder: stack frames inside it are not the caller. */
 const LIBRARY_DIR = new URL("..", import.meta.url).pathname;
 
@@ -132,7 +135,11 @@ export class CallSites {
 
   /** Interns the caller's site. Expensive: only on STORE_USER caches. */
   capture(): number {
+    // V8 records 10 frames by default; kmem's own can be a dozen (a slow path, the hooks).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = STACK_FRAMES;
     const stack = new Error().stack ?? "";
+    Error.stackTraceLimit = limit;
     const lines = stack.split("\n").slice(1);
     let site = "(unknown)";
     for (const line of lines) {

@@ -13,12 +13,8 @@ import {
   SLAB_RECLAIM_ACCOUNT,
   type KmemCache,
 } from "../../src/index.js";
-import {
-  type CacheGeometry,
-  calculateGeometry,
-  calculateOrder,
-  objectsPerSlab,
-} from "../../src/slab/layout.js";
+import type { CacheGeometry } from "../../src/slab-common/index.js";
+import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slub/layout.js";
 import { assertMisuse } from "../helpers.js";
 
 function mk(bytes = 4 << 20) {
