@@ -24,7 +24,9 @@
  *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
  *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
  *             (and >= memmapOffset + maxPages * Frame.BYTES: checked at construction and attach)
- * (LAYOUT-1 also covers the other geometry words; the page allocator checks both.)
+ * (LAYOUT-1 also covers the other geometry words.) The page allocator's verify() checks
+ * both, and LAYOUT-3 and MEMMAP-1..2 over the same header and mem_map: the header of
+ * src/page/buddy.ts lists every id it reports.
  */
 
 /*

@@ -124,7 +124,7 @@ export class PhysMem {
   readonly split: boolean;
   /** The byte of `buffer` that is address 0 (0 unless its start belongs to someone else). */
   readonly offset: number;
-  /** Header words (layout.ts H_*). */
+  /** Header words (their indices: layout.ts, Hdr and the per-cpu and zone bases). */
   readonly header: Int32Array;
   /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
   readonly frames: Int32Array;
