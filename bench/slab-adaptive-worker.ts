@@ -1,7 +1,7 @@
 /*
  * A worker of bench/slab-adaptive.ts: attaches, waits at the start line, hammers the cache
- * "msg" (free a random live object, allocate one) ending an interval (mm.reap()) every
- * INTERVAL operations, frees its live set, ends QUIET idle intervals, reports, and waits for
+ * "msg" (bursts of 64 allocations then 64 frees over a churned live set) ending an interval
+ * (mm.reap()) every INTERVAL operations, frees its live set, ends QUIET idle intervals, reports, and waits for
  * the main thread to have read the instance before it exits.
  *
  *   sync (i32): 0 ready count, 1 go flag, 2 quiet-phase count, 3 exit flag
@@ -23,6 +23,7 @@ export interface AdaptiveJob {
 }
 
 const job = workerData as AdaptiveJob;
+const BURST = 64;
 const mm = Kmem.attach(job.buffer);
 const cache = mm.findCache("msg");
 if (cache === null) throw new Error("no cache msg");
@@ -36,11 +37,16 @@ for (let i = 0; i < job.live; i++) live[i] = cache.alloc();
 Atomics.add(sync, 0, 1);
 Atomics.wait(sync, 1, 0);
 const t0 = performance.now();
-for (let i = 0; i < job.ops; i++) {
-  const k = picks[i & 0xffff] as number;
+// Bursts: BURST objects allocated, then freed, so that the arrays empty and fill and go
+// to the shared layer (a message handler's working set), on top of a churned live set.
+const burst = new Float64Array(BURST);
+for (let i = 0; i < job.ops; i += 2 * BURST) {
+  const k = picks[(i >>> 7) & 0xffff] as number;
   cache.free(live[k] as number);
   live[k] = cache.alloc();
-  if (i % job.interval === job.interval - 1) mm.reap();
+  for (let j = 0; j < BURST; j++) burst[j] = cache.alloc();
+  for (let j = 0; j < BURST; j++) cache.free(burst[j] as number);
+  if (i % job.interval < 2 * BURST) mm.reap();
 }
 const ms = performance.now() - t0;
 /** This cpu's array limit, as slabinfo shows it. */

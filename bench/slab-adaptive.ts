@@ -1,6 +1,6 @@
 /*
  * SLAB's adaptive magazines against fixed arrays (issue 18, part 4), a workload whose load
- * changes: quiet (nothing runs), busy (WORKERS workers hammer one 64-byte cache, each ending
+ * changes: quiet (nothing runs), busy (WORKERS workers hammer one 64-byte cache in bursts, each ending
  * an interval with mm.reap() every INTERVAL operations), quiet again (each worker ends QUIET
  * idle intervals). Reported per configuration, the median of ROUNDS rounds: throughput in the
  * busy phase (million operations per second, all workers) and the memory the cache holds in
@@ -19,8 +19,8 @@ const WORKER = new URL("./slab-adaptive-worker.js", import.meta.url);
 const WORKERS = 3;
 const OPS = 400_000;
 const LIVE = 2000;
-const INTERVAL = 5000;
-const QUIET = 12;
+const INTERVAL = 50_000;
+const QUIET = 2;
 const ROUNDS = Number(process.argv[2] ?? 3);
 
 interface Outcome {
