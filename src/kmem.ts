@@ -629,6 +629,16 @@ export class Kmem extends MemAccess {
     return this.buddy.kswapd();
   }
 
+  /**
+   * Proactive reclaim (Linux's memory.reclaim): swaps out up to `nrPages` pages of
+   * swappable memory (the LRU's coldest first) and runs the shrinkers, whatever the free
+   * memory. Returns the pages freed.
+   */
+  reclaim(nrPages: number): number {
+    checkIntegerRange("nrPages", nrPages, 0, 2 ** 31 - 1);
+    return this.buddy.reclaimPages(nrPages);
+  }
+
   /** The zone watermarks, in pages. */
   get watermarks(): Watermarks {
     return this.buddy.watermarks();

@@ -909,6 +909,11 @@ export class BuddyAllocator {
     return reclaim.kswapd(this);
   }
 
+  /** Proactive reclaim (cgroup v2 memory.reclaim): the LRU and shrinkers, for `nrPages`. */
+  reclaimPages(nrPages: number): number {
+    return reclaim.proactiveReclaim(this, nrPages);
+  }
+
   /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
   waitsFor(order: number, gfp: number): boolean {
     return reclaim.waitsFor(this, order, gfp);

@@ -196,6 +196,16 @@ export function kswapd(b: BuddyAllocator): number {
   return freed;
 }
 
+/**
+ * Proactive reclaim (cgroup v2's memory.reclaim): the LRU, then the shrinkers, asked for
+ * `nrPages`, whatever the watermarks; then the per-cpu lists. Returns the pages reclaimed.
+ */
+export function proactiveReclaim(b: BuddyAllocator, nrPages: number): number {
+  const freed = shrinkAll(b, nrPages);
+  if (freed > 0) b.drainAll();
+  return freed;
+}
+
 /** Direct reclaim: shrinkers, then the per-cpu lists. Returns pages made free. */
 function directReclaim(b: BuddyAllocator, nrPages: number): number {
   return shrinkAll(b, nrPages) + b.drainAll();

@@ -670,6 +670,9 @@ export class SwapContext implements VmSwap {
 
   /* ------------------------------------------------------------------ reclaim */
 
+  /** Frames whose ACCESSED bit the current reclaim call cleared (scratch). */
+  private readonly young = new Set<number>();
+
   /**
    * shrink_lruvec for reclaim (registered as the buddy allocator's lruReclaim): frees up to
    * `nrToScan` pages of the LRU by swapping them out. Skips (0) when no swap slot is free
@@ -683,45 +686,57 @@ export class SwapContext implements VmSwap {
     if (!this.vm.reclaimLock()) return 0;
     let freed = 0;
     let scanned = 0;
-    let cleared = false;
     try {
-      // shrink_active_list: keep the inactive list at least as long as the active one.
-      let move = Math.min(
-        Math.max(0, ((d[Sw.NR_ACTIVE] as number) - (d[Sw.NR_INACTIVE] as number) + 1) >> 1),
-        Math.max(nrToScan, 32),
-      );
-      while (move-- > 0 && d[Sw.ACTIVE_TAIL] !== 0) {
-        const pfn = d[Sw.ACTIVE_TAIL] as number;
-        this.clearYoung(pfn);
-        cleared = true;
-        this.lruDel(pfn);
-        this.lruAddHead(pfn, Lru.INACTIVE);
-        d[Sw.EV + SwEv.PGDEACTIVATE]!++;
-      }
-      // shrink_inactive_list: one pass over the list at most.
-      let budget = d[Sw.NR_INACTIVE] as number;
-      while (freed < nrToScan && budget-- > 0 && d[Sw.INACTIVE_TAIL] !== 0) {
-        const pfn = d[Sw.INACTIVE_TAIL] as number;
-        scanned++;
-        if (this.clearYoung(pfn)) {
-          // Referenced since the last scan: a second chance on the active list.
+      // Passes at a rising priority (DEF_PRIORITY down): a pass that only found referenced
+      // pages cleared their bits, so the next may take them if untouched since.
+      // A page whose bit this call cleared is not taken before the last pass: it had no
+      // time to be referenced again.
+      const young = this.young;
+      young.clear();
+      for (let pass = 0; pass < 3 && freed < nrToScan; pass++) {
+        let cleared = false;
+        // shrink_active_list: keep the inactive list at least as long as the active one.
+        let move = Math.min(
+          Math.max(0, ((d[Sw.NR_ACTIVE] as number) - (d[Sw.NR_INACTIVE] as number) + 1) >> 1),
+          Math.max(nrToScan, 32),
+        );
+        while (move-- > 0 && d[Sw.ACTIVE_TAIL] !== 0) {
+          const pfn = d[Sw.ACTIVE_TAIL] as number;
+          if (this.clearYoung(pfn)) young.add(pfn);
           cleared = true;
           this.lruDel(pfn);
-          this.lruAddHead(pfn, Lru.ACTIVE);
-          d[Sw.EV + SwEv.PGACTIVATE]!++;
-          continue;
+          this.lruAddHead(pfn, Lru.INACTIVE);
+          d[Sw.EV + SwEv.PGDEACTIVATE]!++;
         }
-        if (this.swapOut(pfn)) freed++;
-        else {
-          d[Sw.EV + SwEv.SWAP_FAIL]!++;
-          this.lruDel(pfn);
-          this.lruAddHead(pfn, Lru.ACTIVE);
-          d[Sw.EV + SwEv.PGACTIVATE]!++;
-          if (this.totals()[1] === 0) break;
+        // shrink_inactive_list: one pass over the list at most.
+        let budget = d[Sw.NR_INACTIVE] as number;
+        let stop = false;
+        while (freed < nrToScan && budget-- > 0 && d[Sw.INACTIVE_TAIL] !== 0) {
+          const pfn = d[Sw.INACTIVE_TAIL] as number;
+          scanned++;
+          if (this.clearYoung(pfn) || (pass < 2 && young.has(pfn))) {
+            // Referenced since the last scan: a second chance on the active list.
+            young.add(pfn);
+            cleared = true;
+            this.lruDel(pfn);
+            this.lruAddHead(pfn, Lru.ACTIVE);
+            d[Sw.EV + SwEv.PGACTIVATE]!++;
+            continue;
+          }
+          if (this.swapOut(pfn)) freed++;
+          else {
+            d[Sw.EV + SwEv.SWAP_FAIL]!++;
+            this.lruDel(pfn);
+            this.lruAddHead(pfn, Lru.ACTIVE);
+            d[Sw.EV + SwEv.PGACTIVATE]!++;
+            if (this.totals()[1] === 0) stop = true;
+            if (stop) break;
+          }
         }
+        // The bits cleared take effect only once every TLB drops its translations.
+        if (cleared) this.vm.d[VmDesc.TLB_GEN]!++;
+        if (stop) break;
       }
-      // The bits cleared take effect only once every TLB drops its translations.
-      if (cleared) this.vm.d[VmDesc.TLB_GEN]!++;
       d[Sw.EV + (kswapd ? SwEv.PGSCAN_KSWAPD : SwEv.PGSCAN_DIRECT)]! += scanned;
       d[Sw.EV + (kswapd ? SwEv.PGSTEAL_KSWAPD : SwEv.PGSTEAL_DIRECT)]! += freed;
     } finally {
@@ -878,14 +893,18 @@ export class SwapContext implements VmSwap {
     const has = this.refresh();
     return SW_VMSTAT_NAMES.map(([name, ev]) => [
       name,
-      has ? (this.d[Sw.EV + ev] as number) >>> 0 : 0,
+      (has ? (this.d[Sw.EV + ev] as number) >>> 0 : 0) + (ev === SwEv.OOM_KILL ? this.oomKills : 0),
     ]);
   }
 
   /** Bumps oom_kill (the OOM killer's counter lives with the others). */
   countOomKill(): void {
     if (this.refresh()) Atomics.add(this.d, Sw.EV + SwEv.OOM_KILL, 1);
+    else this.oomKills++;
   }
+
+  /** Kills counted before the descriptor existed (this context's; nothing to swap then). */
+  private oomKills = 0;
 
   /** Pages on the active and inactive lists. */
   lruSizes(): [number, number] {
