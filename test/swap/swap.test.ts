@@ -111,6 +111,42 @@ describe("swappable virtual memory", () => {
     }
   });
 
+  it("with several cpus, reclaim from inside vmalloc works under the context's own lock", () => {
+    const mm = new Kmem({ memory: new SharedArrayBuffer(2 * MiB), cpus: 2 });
+    mm.setZswap({ enabled: true });
+    mm.swapon({ pages: 2048 });
+    const areas: number[] = [];
+    for (let k = 0; k < 20; k++) {
+      const a = mm.vmallocSwappable(32 * P);
+      assert.notEqual(a, 0, `area ${k}`);
+      for (let i = 0; i < 32; i++) mm.write(a + i * P, pageOf(k + 1, i));
+      areas.push(a);
+    }
+    assert.ok(vmstat(mm).zswpout! > 0);
+    mm.verify();
+    for (let k = 0; k < areas.length; k++) {
+      for (let i = 0; i < 32; i++) assert.ok(eq(mm.read(areas[k]! + i * P, P), pageOf(k + 1, i)));
+    }
+    mm.verify();
+  });
+
+  it("the swap stack's own allocations failing: the call fails, nothing changes", () => {
+    const mm = new Kmem({ memory: 2 * MiB });
+    const always = { probability: 100, interval: 1, times: -1, ignoreGfpWait: false } as const;
+    mm.setFault("failslab", always);
+    assert.equal(mm.vmallocSwappable(4 * P), 0, "no swap descriptor");
+    mm.setFault("failslab", null);
+    mm.verify();
+    mm.setZswap({ enabled: true }); // the descriptor, now
+    mm.setFault("failslab", always);
+    assert.equal(mm.swapon({ pages: 4096 }), -1, "no slot table (its area's record)");
+    mm.setFault("failslab", null);
+    assert.deepEqual(mm.swapAreas(), []);
+    mm.verify();
+    assert.equal(mm.swapon({ pages: 64 }), 0);
+    mm.verify();
+  });
+
   it("plain vmalloc, kmalloc and pages are never swapped; GFP_ATOMIC does not reclaim", () => {
     const mm = instance("zswap");
     const plain = mm.vmalloc(64 * P);
