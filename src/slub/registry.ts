@@ -761,6 +761,44 @@ export function heldListLockName(slub: SlubAllocator): string | null {
   return null;
 }
 
+/**
+ * Every node list_lock of every real cache, boot cache first, for offlineCpu's look at the
+ * locks a dead cpu held (sync/robust.ts). Read only, without slab_mutex (a dead cpu may hold
+ * it, or a live one that waits for a list_lock the dead one held): the slab_caches walk is
+ * bounded and cycle-checked, and takes no handle.
+ */
+export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; name: string }[] {
+  const out: { w: Int32Array; i: number; name: string }[] = [];
+  const seen = new Set<number>();
+  const add = (d: number): void => {
+    if (seen.has(d)) return;
+    seen.add(d);
+    if (slub.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0) return;
+    const known = slub.caches[slub.phys.word((d >>> 2) + Desc.ID)];
+    const name = known !== undefined && known !== null && known.desc === d ? known.name : null;
+    for (let n = 0; n < slub.nrNodes; n++) {
+      const wi = (d >>> 2) + (slub.lockAt[n] as number);
+      out.push({
+        w: slub.phys.wordView(wi),
+        i: slub.phys.wordIndex(wi),
+        name:
+          name !== null
+            ? ((known as KmemCache).nodeLockNames[n] as string)
+            : `the node ${n} list_lock of the cache at ${hex(d)}`,
+      });
+    }
+  };
+  add(slub.boot.desc);
+  for (
+    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+    d !== 0 && !seen.has(d) && seen.size <= slub.totalPages;
+    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+  ) {
+    add(d);
+  }
+  return out;
+}
+
 /** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */
 export function cpuSlots(slub: SlubAllocator, c: KmemCache): Int32Array[] {
   const out: Int32Array[] = [];

@@ -295,6 +295,11 @@ export class SlubAllocator implements KmallocBackend {
     hooks.resizeObject(this, addr, size, zero);
   }
 
+  /** @internal Every cache's node list_lock words, for offlineCpu (sync/robust.ts). */
+  listLocks(): { w: Int32Array; i: number; name: string }[] {
+    return registry.listLockWords(this);
+  }
+
   /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
   heldListLock(): string | null {
     return registry.heldListLockName(this);
