@@ -226,7 +226,16 @@ async function sweep(op: string, first: number): Promise<number> {
 }
 
 describe("kill at every point", () => {
-  const ops = ["alloc0", "alloc0-refill", "free0", "free0-drain", "alloc3", "free3"];
+  const ops = [
+    "alloc0",
+    "alloc0-refill",
+    "free0",
+    "free0-drain",
+    "alloc3",
+    "free3",
+    "kmalloc",
+    "kfree",
+  ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
       const steps = await sweep(op, k % STRIDE);
