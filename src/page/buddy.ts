@@ -89,6 +89,19 @@
  * log lines and fault injection run with none held.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
+ *
+ * A context that dies (offlineCpu, sync/robust.ts) at any statement:
+ *   holding the zone lock  recoverZone: the lock taken over, the dead cpu's per-cpu list
+ *                          emptied, free_area[] and nrFree rebuilt from mem_map. The writes
+ *                          under the lock keep every prefix tiling the zone: a block is
+ *                          unmarked (all its frames 0) before it is split or merged, its
+ *                          pieces marked BUDDY as they are listed, a taken block marked HEAD
+ *                          or PCP last; a 0 frame outside every marked block is free.
+ *   on its per-cpu list    recoverPcp walks the list (bounded by the zone's frames) and
+ *                          gives back the frames marked PCP. No PCP frame is ever off a
+ *                          list: pcpPop marks HEAD before it unlinks, pcpPush and pcpRefill
+ *                          mark PCP after they link, pcpDrain unmarks before it unlinks. A
+ *                          page on its way in or out stays allocated (the dead context's).
  */
 
 import { hex, KmemError } from "../errors.js";

@@ -78,6 +78,14 @@
  * slot is touched only when that cpu is offline (offlineCpu), or by destroy() (no context
  * may use a cache being destroyed, as in Linux); otherwise a FLUSH_SLABS request asks the
  * owner to give its cpu slabs and sheaves back at its next slow path.
+ *
+ * A context that dies at any statement of a fast path leaves a slot offlineCpu can read
+ * back (slow.ts flushDeadSlot): an object is marked allocated before it leaves the cpu
+ * freelist or the sheaf, and pushed on the cpu freelist before it is marked free, so an
+ * object of the dead slot marked allocated was in the dead context's hands (it stays so)
+ * and every other one is free. The dead cpu's active count is then set from the bitmaps.
+ * A dead cpu's list_lock or slab_mutex is taken over and released, but what it guards is
+ * not rebuilt yet: offlineCpu names it among the locks it could not repair.
  */
 
 import { describe, hex, KmemError } from "../errors.js";

@@ -150,7 +150,7 @@ function stamped(mm: Kmem, addr: number, len: number): boolean {
  * Runs `op` in a worker killed after `n` steps and checks the instance; returns whether
  * the operation had completed within the n steps.
  */
-async function killAt(op: string, n: number): Promise<boolean> {
+async function killAt(op: string, n: number): Promise<{ done: boolean; locked: boolean }> {
   const mm = new Kmem({ memory: 1 << 20, cpus: 2 });
   const mine: [number, number][] = [];
   for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
@@ -163,6 +163,7 @@ async function killAt(op: string, n: number): Promise<boolean> {
   const w = new Stepped();
   await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op });
   let done = false;
+  let locked = false;
   for (let k = 0; k < n && !done; k++) {
     await w.step();
     done = Atomics.load(ledger, 0) === 1;
@@ -171,6 +172,7 @@ async function killAt(op: string, n: number): Promise<boolean> {
     // The worker never runs again: its cpu is dead.
     const report = mm.offlineCpu(1);
     assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
+    locked = report.recovered.length > 0;
     mm.verify();
     for (const [a, len] of mine) assert.ok(stamped(mm, a, len), `${op} at ${n}: stamp`);
     const h = new Int32Array(mm.buffer, 0, Hdr.PCP + 64);
@@ -215,13 +217,22 @@ async function killAt(op: string, n: number): Promise<boolean> {
   } finally {
     await w.kill();
   }
-  return done;
+  return { done, locked };
 }
 
-/** Every STRIDE-th N of `op` from `first` until the operation completes within N steps. */
-async function sweep(op: string, first: number): Promise<number> {
-  let n = first;
-  for (; n < MAX_STEPS; n += STRIDE) if (await killAt(op, n)) return n;
+/**
+ * Every STRIDE-th N of `op` from `first` until the operation completes within N steps;
+ * returns that N, the kills, and how many found a lock held.
+ */
+async function sweep(op: string, first: number): Promise<[number, number, number]> {
+  let kills = 0;
+  let locked = 0;
+  for (let n = first; n < MAX_STEPS; n += STRIDE) {
+    const r = await killAt(op, n);
+    kills++;
+    if (r.locked) locked++;
+    if (r.done) return [n, kills, locked];
+  }
   assert.fail(`${op} did not complete within ${MAX_STEPS} steps`);
 }
 
@@ -238,8 +249,10 @@ describe("kill at every point", () => {
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
-      const steps = await sweep(op, k % STRIDE);
-      t.diagnostic(`${op}: completes in ${steps} steps or fewer, killed every ${STRIDE}`);
+      const [steps, kills, locked] = await sweep(op, k % STRIDE);
+      t.diagnostic(
+        `${op}: completes in ${steps} steps or fewer; ${kills} kills, ${locked} holding a lock`,
+      );
       assert.ok(steps > 0);
     });
   });
