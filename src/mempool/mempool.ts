@@ -29,7 +29,7 @@
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
  *
  * Concurrency: a pool may be opened in other contexts (Kmem.openMempool). One lock for all
- * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken first in the lock order) guards the
+ * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken before the slab and zone locks: src/sync/lock.ts) guards the
  * reserve: minNr, currNr, the element array. It is never held across a call into the
  * allocator, which may reclaim and run shrinkers that free to a pool. The wait queue's two
  * words change only by Atomics, outside the lock.

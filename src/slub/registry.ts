@@ -5,7 +5,7 @@
  * context wrote (adopt, lookup by id or name). Also what walks every cache: the shrinker,
  * cpu hotplug's drain, slabinfo.
  *
- * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * they run under slab_mutex unless they say otherwise.
  */
 

@@ -4,7 +4,7 @@
  * freelist or sheaf cannot serve, under a node's list_lock unless said otherwise; slabs and
  * objects set aside as corrupt; shrinking, and flushing cpu slots and sheaves.
  *
- * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * its fast paths call them.
  */
 

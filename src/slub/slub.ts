@@ -37,17 +37,15 @@
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
  *
- * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
- * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
- * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
- * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
+ * Locks (instances with more than one cpu), SLUB's two in kmem's one lock order (the
+ * numbered list in the header of src/sync/lock.ts):
  *
- *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
+ *   slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
  *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
  *      raises, the serial counter. It keeps a cache alive while held (createCache, destroy,
  *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
  *      while it is held.
- *   4. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *   a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
  *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
  *      of every slab of the cache on that node its frame freelist, inuse, state bits
  *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
