@@ -923,7 +923,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       dv[CacheDesc.ALIGN] = align;
       dv[CacheDesc.FLAGS] = flags;
       dv[CacheDesc.ORDER] = order;
-      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
+      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL]!;
       this.phys.span(desc + CacheDesc.NAME * 4, nameBytes.length).set(nameBytes);
       // Link as the newest cache.
       const first = (this.d[SlobDesc.CACHES] as number) >>> 0;

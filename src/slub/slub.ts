@@ -398,7 +398,7 @@ export class SlubAllocator implements KmallocBackend {
         if ((w & m) === 0) {
           this.words[wi] = w | m;
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -437,7 +437,7 @@ export class SlubAllocator implements KmallocBackend {
           if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
           else this.setBitShared(wi, 0, m);
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -476,7 +476,7 @@ export class SlubAllocator implements KmallocBackend {
     if (this.smp === false || (rd !== 0 && head === cpu[CpuSlot.SLAB]))
       this.phys.setWord(wi, w ^ m);
     else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
-    cpu[CpuSlot.ACTIVE]++;
+    cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
   }
@@ -486,7 +486,7 @@ export class SlubAllocator implements KmallocBackend {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
-    this.ev[Vm.FAULT_INJECTED]++;
+    this.ev[Vm.FAULT_INJECTED]!++;
     return true;
   }
 
@@ -620,7 +620,7 @@ export class SlubAllocator implements KmallocBackend {
       w = this.words[wi] as number;
     }
     this.words[wi] = w & ~m;
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
       this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
@@ -655,7 +655,7 @@ export class SlubAllocator implements KmallocBackend {
     // The own bitmap of this cpu's slab is this cpu's (a plain flip); any other bit is shared.
     if (this.smp === false || (onCpu && rd !== 0)) this.phys.setWord(wi, w ^ m);
     else this.clearShared(c, wi, rd, w, m, addr);
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
       this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
