@@ -175,7 +175,7 @@ export class Vmalloc {
     d[VmDesc.PGD] = pgd;
     d[VmDesc.MAGIC] = VmDesc.MAGIC_VALUE;
     // Failures counted before the descriptor existed carry over.
-    d[VmDesc.EV_VMALLOC_FAIL] += this.d[VmDesc.EV_VMALLOC_FAIL] as number;
+    d[VmDesc.EV_VMALLOC_FAIL]! += this.d[VmDesc.EV_VMALLOC_FAIL] as number;
     this.d = d;
     this.desc = desc;
     this.h[Hdr.VMALLOC] = desc;
@@ -270,14 +270,14 @@ export class Vmalloc {
       this.areas.release(rec);
       return this.failed(size, gfp, "page order 0, failed to allocate pages");
     }
-    this.d[VmDesc.NR_VMALLOC] += nr;
-    this.d[VmDesc.EV_VMALLOC]++;
+    this.d[VmDesc.NR_VMALLOC]! += nr;
+    this.d[VmDesc.EV_VMALLOC]!++;
     return this.start + start * this.pageSize;
   }
 
   /** warn_alloc's "vmalloc error" (unless __GFP_NOWARN); returns 0. */
   private failed(size: number, gfp: number, why: string): number {
-    this.d[VmDesc.EV_VMALLOC_FAIL]++;
+    this.d[VmDesc.EV_VMALLOC_FAIL]!++;
     const log = this.buddy.log;
     if ((gfp & Gfp.NOWARN) === 0 && log !== null) {
       log(`kmem: vmalloc error: size ${size}, ${why}, mode:${gfpString(gfp)}`);
@@ -303,9 +303,9 @@ export class Vmalloc {
     const start = this.areas.start(rec);
     const nr = this.areas.pages(rec) - 1;
     this.pt.unmapRange(start, nr, true);
-    this.d[VmDesc.NR_VMALLOC] -= nr;
-    this.d[VmDesc.EV_VFREE]++;
-    this.d[VmDesc.TLB_GEN]++;
+    this.d[VmDesc.NR_VMALLOC]! -= nr;
+    this.d[VmDesc.EV_VFREE]!++;
+    this.d[VmDesc.TLB_GEN]!++;
     this.areas.release(rec);
   }
 
@@ -381,7 +381,7 @@ export class Vmalloc {
       this.areas.release(rec);
       return 0;
     }
-    this.d[VmDesc.EV_VMAP]++;
+    this.d[VmDesc.EV_VMAP]!++;
     return this.start + start * this.pageSize;
   }
 
@@ -427,8 +427,8 @@ export class Vmalloc {
   private vunmapLocked(addr: number): void {
     const rec = this.busyArea(addr, "vunmap", VaFlag.VMAP);
     this.pt.unmapRange(this.areas.start(rec), this.areas.pages(rec) - 1, false);
-    this.d[VmDesc.EV_VUNMAP]++;
-    this.d[VmDesc.TLB_GEN]++;
+    this.d[VmDesc.EV_VUNMAP]!++;
+    this.d[VmDesc.TLB_GEN]!++;
     this.areas.release(rec);
   }
 
