@@ -198,7 +198,11 @@ describe("lock order", () => {
     assert.match("0. **vmalloc lock** (`Hdr.LOCK_VMALLOC`)", numbered);
     const others = [
       ...FILES.filter((f) => f.name !== "sync/lock.ts"),
-      ...["ARCHITECTURE.md", "README.md"].map((name) => ({
+      ...[
+        "ARCHITECTURE.md",
+        "README.md",
+        ...readdirSync(join(ROOT, "docs")).map((f) => `docs/${f}`),
+      ].map((name) => ({
         name,
         text: readFileSync(join(ROOT, name), "utf8"),
       })),
