@@ -84,9 +84,9 @@
  *                   and requests.
  *   context-local   the memory policy and the interleave position (Linux: per task).
  * Lock order: the zone locks come last, after every other lock of the buffer (the whole
- * order is the list in the header of src/sync/lock.ts). Never two zone locks at once, except verify(),
- * which takes them all in node order. Nothing outside this layer runs under one: shrinkers,
- * log lines and fault injection run with none held.
+ * order is the list in the header of src/sync/lock.ts). Never two zone locks at once,
+ * except verify(), which takes them all in node order. Nothing outside this layer runs
+ * under one: shrinkers, log lines and fault injection run with none held.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  */

@@ -54,10 +54,10 @@
  * place in kmem's lock order (the list in src/sync/lock.ts's header) in place of SLUB's
  * slab_mutex and list_locks, taken before the zone lock, and it protects all of SLOB: its
  * page lists, every SLOB page's units and free list, its cache list and counts.
- * Constructors run after it is released. Under it a new page is taken without direct reclaim (a shrinker may free
- * to SLOB, other cpus need the lock to free): when that fails, the page is allocated
- * outside the lock with the caller's gfp (which may reclaim and sleep) and the allocation
- * tried again with it.
+ * Constructors run after it is released. Under it a new page is taken without direct
+ * reclaim (a shrinker may free to SLOB, other cpus need the lock to free): when that fails,
+ * the page is allocated outside the lock with the caller's gfp (which may reclaim and
+ * sleep) and the allocation tried again with it.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
