@@ -28,6 +28,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["slub", "slob", "slab"],
   ["vm", "mempool", "zsmalloc"],
   ["zram"],
+  ["swap"],
   ["report"],
   ["instance"],
   ["alloc"],

@@ -26,10 +26,21 @@
  * out of order; what each lock guards and when it is held is in the header of the file
  * named after it (test/facts.test.ts checks that every lock word the code names is here).
  *
- *   0. the vmalloc lock (Hdr.LOCK_VMALLOC), src/vm/vmalloc.ts. Held across the whole of
- *      vmalloc, vzalloc, vfree, vmap and vunmap (and the vmalloc half of kvmalloc and
- *      kvfree), which allocate records (kmalloc) and pages under it, so it comes before
- *      every other lock. The accessors (read, write, typed access, virtToPhys) walk the
+ *   0. the vmalloc lock (Hdr.LOCK_VMALLOC), src/vm/vmalloc.ts; it also guards the swap
+ *      layer's state (src/swap/swap.ts): the LRU lists and the frames' LRU words, the swap
+ *      areas and their slot tables, zswap's entries and counters. Swap-out and swap-in
+ *      hold it; under it they take a zram slot lock (2b) and a zsmalloc pool's lock (4a),
+ *      never a lock before it. Reclaim reaches it from inside an allocation: a swap-in
+ *      allocates its page before taking it (so reclaim and the OOM killer run with it
+ *      free); reclaim takes it with a try (reclaimLock) and skips the LRU when another
+ *      context holds it, and works under it when this context holds it already (an
+ *      allocation inside vmalloc or vmap): every allocation made under it happens where
+ *      the tables and areas are consistent, and swap-out rewrites only leaf entries of LRU
+ *      pages, allocating only zsmalloc objects from the reserves (PF_MEMALLOC: no
+ *      recursion). The OOM killer does not run while this context holds it (a victim's
+ *      vfree takes it). Held across the whole of vmalloc, vzalloc, vfree, vmap and vunmap
+ *      (and the vmalloc half of kvmalloc and kvfree), which allocate records (kmalloc) and
+ *      pages under it, so it comes before every other lock. The accessors (read, write, typed access, virtToPhys) walk the
  *      tables without it, as Linux's page-table walks do: touching an area another context
  *      is freeing is the caller's use after free, and the translation cache is dropped by
  *      the descriptor's generation word that every unmap bumps.
