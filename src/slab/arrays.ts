@@ -175,7 +175,7 @@ export function releaseBlock(slab: SlabAllocator, c: KmemCache): void {
  */
 function lockShared(slab: SlabAllocator, c: KmemCache, n: number, ac: Int32Array): void {
   if (slab.smp === true && !tryLock(c.dv, slab.lockAt[n] as number, slab.cpuId)) {
-    ac[Ac.FAILS]++;
+    ac[Ac.FAILS]!++;
     slab.lockNode(c, n);
   }
 }

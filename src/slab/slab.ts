@@ -124,7 +124,7 @@ export class SlabAllocator extends SlubAllocator {
     ac[Ac.AVAIL] = n;
     ac[Ac.TOUCHED] = 1;
     this.markAllocated(c, obj, ac, n);
-    c.cpu[CpuSlot.ACTIVE]++;
+    c.cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return postAlloc(this, c, obj, gfp, size);
     return obj;
   }
@@ -229,7 +229,7 @@ export class SlabAllocator extends SlubAllocator {
     }
     if (this.smp === false) this.phys.setWord(wi, w & ~m);
     else this.clearShared(c, wi, rd, w, m, addr);
-    c.cpu[CpuSlot.ACTIVE]--;
+    c.cpu[CpuSlot.ACTIVE]!--;
     const v = c.debug === 0 ? this.arraysOf(c) : null;
     if (v === null) {
       arrays.freeToSlab(this, c, head, addr);
