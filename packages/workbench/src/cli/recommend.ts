@@ -17,8 +17,9 @@ import {
 import { rankingCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
 import type { TraceSource } from "../source.js";
-import { WORKLOADS } from "../workloads/index.js";
-import { Exit } from "./exit.js";
+import { findMachine, machineMemoryBytes } from "../machines.js";
+import { MACHINE_WORKLOADS, WORKLOADS } from "../workloads/index.js";
+import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { checkOutputPath, writeOutput } from "./output.js";
@@ -31,6 +32,12 @@ export interface RecommendOptions {
   /** Default: the workload's own goal, else balanced. */
   goal?: Goal;
   memory?: number;
+  /** A machine profile (machines.ts): its workloads by default, its memory scaled. */
+  machine?: string;
+  /** With machine: one of its memory sizes (default: the smallest). */
+  ram?: number;
+  /** With machine: RAM / scale bytes per allocator (default: the profile's). */
+  scale?: number;
   json: boolean;
   /** true: CSV on standard output; a string: CSV to that file. */
   csv?: boolean | string;
@@ -138,17 +145,26 @@ export function rankingTable(rec: Recommendation): string {
 }
 
 export async function recommendCommand(
-  targets: readonly string[],
-  options: RecommendOptions,
+  targetsGiven: readonly string[],
+  optionsGiven: RecommendOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
+  const machine = machineSetup(targetsGiven, optionsGiven);
+  const targets = machine?.targets ?? targetsGiven;
+  const options =
+    machine !== null ? { ...optionsGiven, memory: machine.memoryBytes } : optionsGiven;
+  if (targets.length === 0)
+    throw new CliError(Exit.Usage, "recommend: give traces or workloads, or --machine");
   if (options.html !== undefined) checkOutputPath(options.html);
   if (typeof options.csv === "string") checkOutputPath(options.csv);
   const sources = await resolveSources(targets, options);
   const recs: Recommendation[] = [];
   for (const [k, source] of sources.entries()) {
     const target = targets[k] ?? "";
-    const goal = options.goal ?? WORKLOADS.find((w) => w.name === target)?.goal ?? "balanced";
+    const goal =
+      options.goal ??
+      [...WORKLOADS, ...MACHINE_WORKLOADS].find((w) => w.name === target)?.goal ??
+      "balanced";
     recs.push(
       await recommendFor(
         source,
@@ -165,6 +181,7 @@ export async function recommendCommand(
     );
   }
   const json = (rec: Recommendation): unknown => ({
+    ...(machine !== null ? { machine: machine.json } : {}),
     trace: rec.trace,
     memoryBytes: rec.memoryBytes,
     pressureMemoryBytes: rec.pressureMemoryBytes,
@@ -189,6 +206,7 @@ export async function recommendCommand(
         ranking: r.ranking,
       })),
     );
+  if (machine !== null && !options.json && options.csv !== true) out(`${machine.line}\n\n`);
   if (options.json) {
     // One trace: its object, as before; several: an array of them.
     const body = recs.length === 1 ? json(recs[0] as Recommendation) : recs.map(json);
@@ -252,6 +270,43 @@ export async function recommendCommand(
     rec.ranking.some((x) => x.result.error !== null || x.pressure.error !== null),
   );
   return faulty ? Exit.AllocatorFault : Exit.Ok;
+}
+
+/** What --machine, --ram and --scale stand for, checked; null without --machine. */
+export function machineSetup(
+  targets: readonly string[],
+  options: Pick<RecommendOptions, "machine" | "ram" | "scale" | "memory">,
+): {
+  targets: readonly string[];
+  memoryBytes: number;
+  line: string;
+  json: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
+} | null {
+  if (options.machine === undefined) {
+    if (options.ram !== undefined || options.scale !== undefined)
+      throw new CliError(Exit.Usage, "--ram and --scale need --machine");
+    return null;
+  }
+  if (options.memory !== undefined)
+    throw new CliError(Exit.Usage, "--memory and --machine: give one (--machine sets the memory)");
+  const m = findMachine(options.machine);
+  const ramBytes = options.ram ?? (m.ramBytes[0] as number);
+  const scale = options.scale ?? m.defaultScale;
+  let memoryBytes: number;
+  try {
+    memoryBytes = machineMemoryBytes(m, ramBytes, scale);
+  } catch (err) {
+    throw new CliError(Exit.Usage, (err as Error).message);
+  }
+  const line =
+    `machine ${m.name} (${m.description}): ${formatBytes(ramBytes)} scaled 1/${scale}, ` +
+    `${formatBytes(memoryBytes)} per allocator; each replay runs on one cpu`;
+  return {
+    targets: targets.length > 0 ? targets : m.workloads,
+    memoryBytes,
+    line,
+    json: { name: m.name, ramBytes, scale, memoryBytes, cpus: m.cpus },
+  };
 }
 
 /** Breaks a paragraph into lines of at most `width` characters. */

@@ -8,7 +8,7 @@
 import { ALLOCATORS, type AllocatorEntry, findAllocator } from "../allocators.js";
 import { resultsCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
-import { WORKLOADS } from "../workloads/index.js";
+import { MACHINE_WORKLOADS, WORKLOADS } from "../workloads/index.js";
 import { CliError, Exit } from "./exit.js";
 import { formatBytes } from "./format.js";
 import { REPORT_FRAMES, reportTrace, traceDescription, writeReport } from "./html.js";
@@ -60,7 +60,10 @@ export function describeSource(
   name: string,
   source: Parameters<typeof traceDescription>[0],
 ): string {
-  return WORKLOADS.find((w) => w.name === name)?.description ?? traceDescription(source);
+  return (
+    [...WORKLOADS, ...MACHINE_WORKLOADS].find((w) => w.name === name)?.description ??
+    traceDescription(source)
+  );
 }
 
 export async function replayCommand(
