@@ -19,6 +19,7 @@ import {
   vmemAllocator,
 } from "kmem";
 import { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
+import { tlsfHeap } from "./tlsf.js";
 
 /** The mempool candidate: elements large enough for the realtime workload's largest frame. */
 const MEMPOOL_ELEMENT = 1024;
@@ -30,7 +31,9 @@ export interface Candidate {
   /**
    * The bytes handles point into: contents checks write and read blocks there, and a realloc
    * without allocator support copies there. Absent for range allocators (handles are numbers
-   * with no memory behind them).
+   * with no memory behind them). A heap that grows (a WebAssembly memory) detaches its old
+   * buffer: then this is a getter, read again when a view has length 0, and the allocator
+   * has its own realloc (the timed pass copies through the view it was given).
    */
   readonly memory?: Uint8Array;
   /** The kmem instance behind a kmem layer, for /proc reports and buddyinfo. */
@@ -93,7 +96,12 @@ function peer(
     description,
     async create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
       const h = await heap(memoryBytes, reuse);
-      return { allocator: peerAllocator(h), memory: h.memory };
+      return {
+        allocator: peerAllocator(h),
+        get memory(): Uint8Array {
+          return h.memory;
+        },
+      };
     },
   };
 }
@@ -122,6 +130,11 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
   ),
   rangeAllocator("vmem", "Bonwick-Adams vmem arena, instant fit, 16-byte quantum (kmem)", (size) =>
     vmemAllocator(size),
+  ),
+  peer(
+    "tlsf",
+    "AssemblyScript's TLSF, two-level segregated fit, as WebAssembly (npm assemblyscript)",
+    tlsfHeap,
   ),
   peer(
     "@thi.ng/malloc",

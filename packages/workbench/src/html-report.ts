@@ -345,7 +345,8 @@ ${sections.join("\n")}
 <h2>How to read this</h2>
 <p>Utilization is the peak payload (bytes the trace asked for, live at once) over the peak
 footprint (memory the allocator held: pages with their descriptors for kmem, the heap's
-high-water mark for the npm peers), as malloc-lab defines it. Internal fragmentation is the
+high-water mark for the npm peers, the WebAssembly memory's size for tlsf), as malloc-lab
+defines it. Internal fragmentation is the
 share of the bytes reserved for live blocks that nobody asked for, overhead the share of the
 footprint that is neither (metadata and free memory held), both at the payload peak. Throughput
 comes from a separate pass that does nothing but replay; latencies time every op on its own

@@ -27,6 +27,7 @@ export {
   type Ranked,
 } from "./recommend.js";
 export { writeRep } from "./rep-writer.js";
+export { TLSF_WASM, tlsfHeap } from "./tlsf.js";
 export {
   AllocatorFault,
   defaultMemoryBytes,

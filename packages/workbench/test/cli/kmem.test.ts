@@ -14,7 +14,17 @@ import { fileURLToPath } from "node:url";
 import { MALFORMED } from "../malformed.js";
 
 /** Every allocator the registry knows, in its order. */
-const ALL = ["slub", "slob", "buddy", "mempool", "rmap", "vmem", "@thi.ng/malloc", "malloc"];
+const ALL = [
+  "slub",
+  "slob",
+  "buddy",
+  "mempool",
+  "rmap",
+  "vmem",
+  "tlsf",
+  "@thi.ng/malloc",
+  "malloc",
+];
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const TRACES = fileURLToPath(new URL("../../../../../../shared/traces/", import.meta.url));
@@ -64,7 +74,7 @@ describe("kmem --help", () => {
     }
     assert.match(
       runs[2]?.stdout ?? "",
-      /slub, slob, buddy, mempool, rmap, vmem,\s+@thi\.ng\/malloc, malloc/,
+      /slub, slob, buddy, mempool, rmap, vmem,\s+tlsf, @thi\.ng\/malloc, malloc/,
     );
     assert.match(runs[1]?.stdout ?? "", /kernel-mix +slab caches shaped like/);
   });
@@ -332,7 +342,7 @@ describe("kmem recommend", () => {
     for (const name of ALL) {
       assert.match(
         r.stdout,
-        new RegExp(`^[1-8] +${name.replace(/[./]/g, "\\$&")} +[01]\\.\\d\\d `, "m"),
+        new RegExp(`^[1-9] +${name.replace(/[./]/g, "\\$&")} +[01]\\.\\d\\d `, "m"),
       );
     }
     assert.match(
@@ -429,7 +439,7 @@ describe("kmem demo", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^kmem demo: 5 built-in workloads, 1,500 ops each \(seed 1\), against slub, slob, buddy, mempool, rmap, vmem, @thi\.ng\/malloc, malloc\n/,
+      /^kmem demo: 5 built-in workloads, 1,500 ops each \(seed 1\), against slub, slob, buddy, mempool, rmap, vmem, tlsf, @thi\.ng\/malloc, malloc\n/,
     );
     for (const w of ["webserver", "realtime", "kernel-mix", "fragmenter", "random"]) {
       assert.match(r.stdout, new RegExp(`^${w}: `, "m"));
