@@ -1,15 +1,21 @@
 /*
- * Replay of the public traces (../shared/traces: the 13 CMU malloc-lab traces and the three
- * recorded programs) against every allocator of the workbench, kmem's and the npm peers', as
- * `kmem replay` does it: a timed pass for ops/s, a measured pass for everything else. Prints
- * Markdown tables of utilization, throughput, and tail latency with failures.
+ * Replay of the traces (bench/traces.ts: the 13 CMU malloc-lab traces and the recorded
+ * programs, ../shared/traces and traces/programs) against the allocators of the workbench,
+ * kmem's and the peers', as `kmem replay` does it: a timed pass for ops/s, a measured pass for
+ * everything else.
+ *
+ * - `programsSideBySide`: every program trace against kmem's kmalloc (slub), tlsf, codemix
+ *   malloc and @thi.ng/malloc, each (trace, allocator) in a process of its own
+ *   (replay-one.ts), one run, a 256 MiB heap: the table the goals are judged by.
+ * - `replayBenchmarks`: every trace against every allocator in this process, memory 4x the
+ *   peak payload: utilization, throughput, and tail latency with failures.
  *
  * A pass stops after TIME_LIMIT_S (an allocator whose free walks a list of every live block
  * needs minutes on the program traces); such a cell shows the ops it covered.
  */
 
-import { existsSync, readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { execFile } from "node:child_process";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ALLOCATORS,
@@ -18,18 +24,84 @@ import {
   replay,
   type ReplayResult,
 } from "kmem-workbench";
+import { malloclabTraces, programTraces, traceName } from "./traces.js";
 
 const TIME_LIMIT_S = 30;
-const DIR = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
+const MiB = 2 ** 20;
 
 function traceFiles(): string[] {
-  const files: string[] = [];
-  for (const sub of ["malloclab", "programs"]) {
-    const dir = join(DIR, sub);
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) if (/\.rep(\.gz)?$/.test(f)) files.push(join(dir, f));
+  return [...malloclabTraces(), ...programTraces()];
+}
+
+/** The allocators of the side-by-side table, kmem's first. */
+export const SIDE_BY_SIDE = ["slub", "tlsf", "malloc", "@thi.ng/malloc"] as const;
+const SIDE_NAMES: Record<string, string> = {
+  slub: "kmem kmalloc (slub)",
+  tlsf: "AssemblyScript TLSF",
+  malloc: "codemix malloc",
+  "@thi.ng/malloc": "@thi.ng/malloc",
+};
+const SIDE_MEMORY = 256 * MiB;
+
+/** One replay in a fresh process (replay-one.ts). */
+function replayAlone(file: string, allocator: string): Promise<ReplayResult> {
+  const script = fileURLToPath(new URL("./replay-one.js", import.meta.url));
+  const args = [script, file, allocator, String(SIDE_MEMORY), String(TIME_LIMIT_S)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * MiB }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`${allocator} on ${file}: ${err.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout) as ReplayResult);
+    });
+  });
+}
+
+/**
+ * Every program trace (whose name contains `only`, if given) against SIDE_BY_SIDE, each pair
+ * in a process of its own, one after another: M ops/s and utilization, kmem's ratios to
+ * TLSF's speed and to the best peer's utilization, and the failures. Returns the Markdown
+ * ("" without traces).
+ */
+export async function programsSideBySide(
+  log: (line: string) => void,
+  only?: string,
+): Promise<string> {
+  const files = programTraces().filter((f) => only === undefined || f.includes(only));
+  if (files.length === 0) return "";
+  const out = [
+    "### Program traces side by side: M ops/s, utilization (each in its own process, 256 MiB)",
+    "",
+    `| trace | ops | ${SIDE_BY_SIDE.map((n) => SIDE_NAMES[n]).join(" | ")} | kmem / TLSF speed | kmem / best peer utilization | failures (kmem) |`,
+    `| --- | ---: | ${SIDE_BY_SIDE.map(() => "---:").join(" | ")} | ---: | ---: | ---: |`,
+  ];
+  const partial: string[] = [];
+  for (const file of files) {
+    const results: ReplayResult[] = [];
+    for (const name of SIDE_BY_SIDE) {
+      const r = await replayAlone(file, name);
+      log(
+        `${traceName(file)} ${name}: ${(r.opsPerSec / 1e6).toFixed(2)} M ops/s, ` +
+          `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
+      );
+      if (!r.complete && r.error === null) {
+        partial.push(`${name} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
+      }
+      results.push(r);
+    }
+    const [kmem, tlsf, ...others] = results as [ReplayResult, ReplayResult, ...ReplayResult[]];
+    const bestPeer = Math.max(...[tlsf, ...others].map((r) => (r.error ? 0 : r.utilization)));
+    const cells = results.map((r) =>
+      cell(r, `${(r.opsPerSec / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+    );
+    out.push(
+      `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
+        `${(kmem.opsPerSec / tlsf.opsPerSec).toFixed(2)}× | ` +
+        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} |`,
+    );
   }
-  return files;
+  out.push("");
+  if (partial.length > 0)
+    out.push(`\\* stopped after ${TIME_LIMIT_S} s: ${partial.join("; ")}.`, "");
+  return out.join("\n");
 }
 
 function cell(r: ReplayResult, value: string): string {

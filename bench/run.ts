@@ -10,7 +10,8 @@ import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
-import { replayBenchmarks } from "./replay.js";
+import { breakdownBenchmarks } from "./breakdown.js";
+import { programsSideBySide, replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
 import { runSmpBenchmarks } from "./smp.js";
 
@@ -21,10 +22,12 @@ registerVmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-// `npm run bench -- replay` runs the trace replays alone; workers over one SharedArrayBuffer
-// have their own timing, not mitata's (`npm run bench -- smp`).
+// `npm run bench -- replay` runs the trace replays alone (`-- programs` the side-by-side table
+// of the program traces alone, `-- breakdown [TRACE]` where kmalloc's time and bytes go); workers over
+// one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`).
 const smpOnly = filter === "smp" || filter === "workers";
-const rows = filter === "replay" || smpOnly ? [] : await runAll(filter, rounds);
+const traceOnly = filter === "replay" || filter === "programs" || filter === "breakdown";
+const rows = traceOnly || smpOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
   `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
@@ -59,8 +62,17 @@ if (filter === undefined || "construction".includes(filter) || filter.includes("
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-// The public traces against every allocator and peer, as `kmem replay` runs them.
+// The traces against every allocator and peer, as `kmem replay` runs them.
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+if (filter === undefined || filter === "replay" || filter === "programs") {
+  const text = await programsSideBySide(log, filter === "programs" ? process.argv[3] : undefined);
+  if (text !== "") process.stdout.write(`\n${text}\n`);
+}
 if (filter === undefined || filter === "replay") {
-  const text = await replayBenchmarks((line) => process.stderr.write(`${line}\n`));
+  const text = await replayBenchmarks(log);
+  if (text !== "") process.stdout.write(`\n${text}\n`);
+}
+if (filter === "breakdown") {
+  const text = await breakdownBenchmarks(log, process.argv[3]);
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
