@@ -472,8 +472,11 @@ interface Scheme {
   classes: number[];
   /** Per class: objects per slab and the slab's bytes. */
   geometry: { objects: number; bytes: number }[];
-  /** Large blocks: a power of two of pages, or just the pages they need. */
-  large: "pow2" | "pages";
+  /**
+   * Larger requests: a power of two of pages, just the pages they need, or TLSF blocks packed
+   * with nothing free between them (an arena of boundary-tagged blocks at its best).
+   */
+  large: "pow2" | "pages" | "tlsf";
 }
 
 /** A slab of 2^order pages for `size`: the lowest order wasting at most 1/16, else the least. */
@@ -508,11 +511,11 @@ function schemes(linux: CacheStats[]): Scheme[] {
     objects: c.objectsPerSlab,
     bytes: c.pagesPerSlab * PAGE,
   }));
-  const make = (name: string, classes: number[]): Scheme => ({
+  const make = (name: string, classes: number[], large: Scheme["large"] = "pages"): Scheme => ({
     name,
     classes,
     geometry: classes.map(slabFor),
-    large: "pages",
+    large,
   });
   return [
     {
@@ -529,6 +532,11 @@ function schemes(linux: CacheStats[]): Scheme[] {
     },
     make("4 classes per power of two to 32 KiB, large: exact pages", geometricClasses(4, 32768)),
     make("8 classes per power of two to 32 KiB, large: exact pages", geometricClasses(8, 32768)),
+    make(
+      "8 classes per power of two to 1 KiB, larger: TLSF blocks packed",
+      geometricClasses(8, 1024),
+      "tlsf",
+    ),
   ];
 }
 
@@ -551,11 +559,12 @@ function bounds(t: FlatTrace, list: Scheme[]): { peaks: number[]; tlsf: number }
     }
     return { s, max, index, count: new Int32Array(s.classes.length), bytes: 0, peak: 0 };
   });
-  const largeBytes = (large: "pow2" | "pages", size: number): number => {
+  const tlsfBlock = (size: number): number => Math.max(16, (size + TLSF_HEADER + 15) & ~15);
+  const largeBytes = (large: Scheme["large"], size: number): number => {
+    if (large === "tlsf") return tlsfBlock(size);
     const pages = Math.max(1, Math.ceil(size / PAGE));
     return (large === "pow2" ? 2 ** Math.ceil(Math.log2(pages)) : pages) * PAGE;
   };
-  const tlsfBlock = (size: number): number => Math.max(16, (size + TLSF_HEADER + 15) & ~15);
   let tlsfBytes = 0;
   let tlsfPeak = 0;
   const change = (size: number, delta: 1 | -1): void => {

@@ -65,7 +65,9 @@ if (filter === undefined || "construction".includes(filter) || filter.includes("
 // The traces against every allocator and peer, as `kmem replay` runs them.
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 if (filter === undefined || filter === "replay" || filter === "programs") {
-  const text = await programsSideBySide(log, filter === "programs" ? process.argv[3] : undefined);
+  // BENCH_ROUNDS (default 1) rounds, the best speed of each cell kept.
+  const only = filter === "programs" ? process.argv[3] : undefined;
+  const text = await programsSideBySide(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
 if (filter === undefined || filter === "replay") {
