@@ -759,7 +759,7 @@ interface TraceReport {
   times: Times | null;
 }
 
-async function analyse(file: string, program: boolean): Promise<TraceReport> {
+async function analyse(file: string, program: boolean, timed: boolean): Promise<TraceReport> {
   const t = await flatTrace(file);
   const { mm, paths } = kmemPaths(t);
   const list = schemes(kmallocCaches(mm));
@@ -770,8 +770,8 @@ async function analyse(file: string, program: boolean): Promise<TraceReport> {
   const { run: tlsf } = await tlsfRun(t);
   const tp = await tlsfPeak(t, tlsf.peakOp);
   const b = bounds(t, list);
-  const timed = program ? await times(t) : null;
-  return { t, program, paths, peak, tlsf, tlsfPeak: tp, bounds: b, times: timed };
+  const time = program && timed ? await times(t) : null;
+  return { t, program, paths, peak, tlsf, tlsfPeak: tp, bounds: b, times: time };
 }
 
 function table(head: string[], rows: string[][], align?: string[]): string[] {
@@ -1028,11 +1028,13 @@ function profileTable(self: Map<string, number>, top = 16): string[] {
 
 /**
  * Runs the breakdown on every trace (whose name contains `only`, if given) and returns the
- * Markdown ("" without traces).
+ * Markdown ("" without traces); without `timed`, the memory figures alone (the same on every
+ * run, and quick).
  */
 export async function breakdownBenchmarks(
   log: (line: string) => void,
   only?: string,
+  timed = true,
 ): Promise<string> {
   const pick = (f: string): boolean => only === undefined || f.includes(only);
   const programs = programTraces().filter(pick);
@@ -1043,15 +1045,13 @@ export async function breakdownBenchmarks(
     ...programs.map((f) => [f, true] as const),
     ...malloclab.map((f) => [f, false] as const),
   ]) {
-    const r = await analyse(file, program);
+    const r = await analyse(file, program, timed);
     log(`breakdown: ${r.t.name}`);
     reports.push(r);
   }
   const progs = reports.filter((r) => r.program);
   const names = schemes(kmallocCaches(new Kmem({ memory: 16 * MiB }))).map((s) => s.name);
   const progFiles = programs.filter((f) => progs.some((r) => r.t.name === traceName(f)));
-  const kmemProfile = profile("kmem", progFiles);
-  const tlsfProfile = profile("tlsf", progFiles);
   const out: string[] = [
     "### Paths kmalloc takes (kmem, SLUB)",
     "",
@@ -1069,21 +1069,25 @@ export async function breakdownBenchmarks(
     "",
     ...boundsTable(reports, names),
     "",
-    "### Time: ns per op of the whole trace, and of each size range's blocks replayed alone",
-    "",
-    ...timesTable(progs),
-    "",
-    "### Where kmem's time goes on the program traces (sampling profiler)",
-    "",
-    "Self time by function; a function the engine inlined counts in its caller.",
-    "",
-    ...profileTable(kmemProfile),
-    "",
-    "### Where TLSF's time goes on the program traces (sampling profiler)",
-    "",
-    ...profileTable(tlsfProfile),
-    "",
   ];
+  if (timed && progFiles.length > 0) {
+    out.push(
+      "### Time: ns per op of the whole trace, and of each size range's blocks replayed alone",
+      "",
+      ...timesTable(progs),
+      "",
+      "### Where kmem's time goes on the program traces (sampling profiler)",
+      "",
+      "Self time by function; a function the engine inlined counts in its caller.",
+      "",
+      ...profileTable(profile("kmem", progFiles)),
+      "",
+      "### Where TLSF's time goes on the program traces (sampling profiler)",
+      "",
+      ...profileTable(profile("tlsf", progFiles)),
+      "",
+    );
+  }
   for (const r of progs) {
     out.push(`### Size classes of ${r.t.name} at kmalloc's peak`, "", ...classTable(r), "");
   }

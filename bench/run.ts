@@ -23,10 +23,11 @@ registerVmallocBenchmarks();
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 // `npm run bench -- replay` runs the trace replays alone (`-- programs` the side-by-side table
-// of the program traces alone, `-- breakdown [TRACE]` where kmalloc's time and bytes go); workers over
+// of the program traces alone, `-- breakdown [TRACE]` where kmalloc's time and bytes go,
+// `-- breakdown-memory [TRACE]` its memory figures alone); workers over
 // one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`).
 const smpOnly = filter === "smp" || filter === "workers";
-const traceOnly = filter === "replay" || filter === "programs" || filter === "breakdown";
+const traceOnly = ["replay", "programs", "breakdown", "breakdown-memory"].includes(filter ?? "");
 const rows = traceOnly || smpOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
@@ -74,7 +75,7 @@ if (filter === undefined || filter === "replay") {
   const text = await replayBenchmarks(log);
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
-if (filter === "breakdown") {
-  const text = await breakdownBenchmarks(log, process.argv[3]);
+if (filter === "breakdown" || filter === "breakdown-memory") {
+  const text = await breakdownBenchmarks(log, process.argv[3], filter === "breakdown");
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
