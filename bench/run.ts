@@ -31,8 +31,12 @@ const traceOnly = ["replay", "programs", "breakdown", "breakdown-memory"].includ
 const rows = traceOnly || smpOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 process.stdout.write(
-  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
-    `per case the lowest median of ${rounds} interleaved rounds\n\n`,
+  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}` +
+    `${rows.length > 0 ? `; per case the lowest median of ${rounds} interleaved rounds` : ""}; ` +
+    `load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(", ")}\n\n`,
 );
 process.stdout.write(markdown(rows));
 if (filter === undefined || smpOnly) {
