@@ -84,11 +84,11 @@ export async function programsSideBySide(
       for (const [i, name] of SIDE_BY_SIDE.entries()) {
         const r = await replayAlone(file, name);
         log(
-          `${traceName(file)} ${name}: ${(r.opsPerSec / 1e6).toFixed(2)} M ops/s, ` +
+          `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
             `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
         );
         const was = best[i];
-        if (was === undefined || r.opsPerSec > was.opsPerSec) best[i] = r;
+        if (was === undefined || speed(r) > speed(was)) best[i] = r;
       }
     }
     for (const r of best) {
@@ -101,11 +101,11 @@ export async function programsSideBySide(
       ...[tlsf, ...others].map((r) => (r.error === null && r.complete ? r.utilization : 0)),
     );
     const cells = best.map((r) =>
-      cell(r, `${(r.opsPerSec / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+      cell(r, `${(speed(r) / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
     );
     out.push(
       `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
-        `${(kmem.opsPerSec / tlsf.opsPerSec).toFixed(2)}× | ` +
+        `${(speed(kmem) / speed(tlsf)).toFixed(2)}× | ` +
         `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} |`,
     );
   }
@@ -118,6 +118,11 @@ export async function programsSideBySide(
     );
   }
   return out.join("\n");
+}
+
+/** Ops per second, 0 where nothing was served. */
+function speed(r: ReplayResult): number {
+  return r.opsPerSec ?? 0;
 }
 
 function cell(r: ReplayResult, value: string): string {
@@ -141,7 +146,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
         timeLimitMs: TIME_LIMIT_S * 1000,
       });
       results.push(result);
-      log(`${basename(file)} ${entry.name}: ${(result.opsPerSec / 1e6).toFixed(2)} M ops/s`);
+      log(`${basename(file)} ${entry.name}: ${((result.opsPerSec ?? 0) / 1e6).toFixed(2)} M ops/s`);
     }
     rows.push({ trace: basename(file), ops: source.info.header.ops, memory, results });
   }
@@ -175,7 +180,7 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
   );
   for (const r of rows) {
     out.push(
-      `| ${r.trace} | ${r.results.map((x) => cell(x, (x.opsPerSec / 1e6).toFixed(2))).join(" | ")} |`,
+      `| ${r.trace} | ${r.results.map((x) => cell(x, ((x.opsPerSec ?? 0) / 1e6).toFixed(2))).join(" | ")} |`,
     );
   }
   out.push(

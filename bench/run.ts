@@ -14,6 +14,7 @@ import { breakdownBenchmarks } from "./breakdown.js";
 import { programsSideBySide, replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
 import { runSmpBenchmarks } from "./smp.js";
+import { wasmBenchmarks } from "./wasm.js";
 
 registerPageBenchmarks();
 await registerKmallocBenchmarks();
@@ -25,20 +26,24 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 // `npm run bench -- replay` runs the trace replays alone (`-- programs` the side-by-side table
 // of the program traces alone, `-- breakdown [TRACE]` where kmalloc's time and bytes go,
 // `-- breakdown-memory [TRACE]` its memory figures alone); workers over
-// one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`).
+// one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`), and so do
+// the C programs compiled to WebAssembly (`npm run bench -- wasm`).
 const smpOnly = filter === "smp" || filter === "workers";
+const wasmOnly = filter === "wasm";
 const traceOnly = ["replay", "programs", "breakdown", "breakdown-memory"].includes(filter ?? "");
-const rows = traceOnly || smpOnly ? [] : await runAll(filter, rounds);
+const rows = traceOnly || smpOnly || wasmOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
-process.stdout.write(
-  `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}` +
-    `${rows.length > 0 ? `; per case the lowest median of ${rounds} interleaved rounds` : ""}; ` +
-    `load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(1))
-      .join(", ")}\n\n`,
-);
-process.stdout.write(markdown(rows));
+if (!wasmOnly) {
+  process.stdout.write(
+    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}` +
+      `${rows.length > 0 ? `; per case the lowest median of ${rounds} interleaved rounds` : ""}; ` +
+      `load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(", ")}\n\n`,
+  );
+  process.stdout.write(markdown(rows));
+}
 if (filter === undefined || smpOnly) {
   process.stdout.write(`${await runSmpBenchmarks(Math.max(rounds, 5))}\n`);
 }
@@ -65,6 +70,13 @@ if (filter === undefined || "construction".includes(filter) || filter.includes("
     lines.push(`| ${mib} MiB | ${median.toFixed(2)} ms | ${(times[9] as number).toFixed(2)} ms |`);
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+// sqlite and zstd compiled to WebAssembly, their malloc kmem's or dlmalloc.
+if (filter === undefined || wasmOnly) {
+  process.stdout.write(
+    `\n${wasmBenchmarks((line) => process.stderr.write(`${line}\n`), Math.max(rounds, 5))}\n`,
+  );
 }
 
 // The traces against every allocator and peer, as `kmem replay` runs them.

@@ -1,7 +1,7 @@
 /*
  * The traces the replay benchmarks run: the 13 CMU malloc-lab traces and the three recorded
  * programs of ../shared/traces (beside the repository), and the programs recorded for this
- * repository in traces/programs. Missing folders give no traces.
+ * repository in traces/ and traces/programs. Missing folders give no traces.
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -27,9 +27,13 @@ export function malloclabTraces(): string[] {
   return repFiles(join(SHARED_TRACES, "malloclab"));
 }
 
-/** The recorded programs: the shared ones, then the repository's own. */
+/** The recorded programs: the shared ones, then the repository's own (traces/ and traces/programs). */
 export function programTraces(): string[] {
-  return [...repFiles(join(SHARED_TRACES, "programs")), ...repFiles(join(OWN_TRACES, "programs"))];
+  return [
+    ...repFiles(join(SHARED_TRACES, "programs")),
+    ...repFiles(OWN_TRACES),
+    ...repFiles(join(OWN_TRACES, "programs")),
+  ];
 }
 
 /** A trace's name without its folder and extension. */

@@ -24,7 +24,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { buildWasm, wasmOf } from "./wasm.js";
@@ -81,15 +81,16 @@ function walk(dir) {
 /**
  * What is out of step in the output folders of `all` (every project, so that building one
  * does not remove another's outputs): `stale`, files no source of any project produces (the
- * .tsbuildinfo files and WebAssembly modules excepted), and `incomplete`, the projects of
- * `built` with an output of tsc missing.
+ * .tsbuildinfo files, WebAssembly modules, and a native/ folder's, which native code builds
+ * excepted), and `incomplete`, the projects of `built` with an output of tsc missing.
  */
 export function check(all, built = all) {
   const expected = new Set(
     all.flatMap((p) => [...p.outputs.flat(), p.buildInfo, ...p.wasm.map((m) => m.output)]),
   );
   const outDirs = [...new Set(all.map((p) => p.outDir))];
-  const stale = outDirs.flatMap(walk).filter((f) => !expected.has(f));
+  const native = (dir) => (f) => !relative(dir, f).startsWith(`native${sep}`);
+  const stale = outDirs.flatMap((d) => walk(d).filter(native(d))).filter((f) => !expected.has(f));
   const incomplete = built.filter((p) => p.outputs.flat().some((o) => !existsSync(o)));
   return { stale, incomplete };
 }

@@ -62,7 +62,8 @@ export {
   SLAB_RED_ZONE,
   SLAB_STORE_USER,
   SLAB_TRACE,
-} from "./slab/index.js";
+} from "./slab-common/index.js";
+export { PAGE_KIND_NAMES, PageKind, type PageMap, type PageMapCache } from "./report/index.js";
 export {
   ResourceMap,
   type ResourceMapOptions,
@@ -88,3 +89,53 @@ export {
   type VmemAllocatorOptions,
   vmemAllocator,
 } from "./alloc/index.js";
+export {
+  CLASSIC_NAMES,
+  classicAllocator,
+  type ClassicAllocator,
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  type ClassicStats,
+  DynixAllocator,
+  type DynixClass,
+  type DynixOptions,
+  type DynixStats,
+  LazyBuddyAllocator,
+  type LazyBuddyOptions,
+  type LazyBuddyOrder,
+  type LazyBuddyStats,
+  M_NOWAIT,
+  M_WAITOK,
+  MachZoneAllocator,
+  type MachZoneOptions,
+  type MachZoneStats,
+  MAX_ZONES,
+  type MalloctType,
+  McKusickKarelsAllocator,
+  type McKusickKarelsOptions,
+  type McKusickKarelsStats,
+  type MkBucket,
+  type MkPageInfo,
+  type MkType,
+  P2Allocator,
+  type P2Bucket,
+  type P2Stats,
+  type ZoneInfo,
+  type ZoneOptions,
+} from "./classic/index.js";
+export {
+  type ZsClassStats,
+  ZsPool,
+  type ZsPoolOptions,
+  type ZsPoolStats,
+} from "./zsmalloc/index.js";
+export {
+  type WritebackMode,
+  Zram,
+  type ZramBackingStore,
+  type ZramOptions,
+  type ZramReportName,
+  type ZramStats,
+} from "./zram/index.js";
+export { type Algorithm, availableAlgorithms, type PageCodec } from "./codec/index.js";

@@ -47,32 +47,48 @@ import {
   validGfp,
   type Watermarks,
 } from "./page/index.js";
-import { badSize, type Kmalloc, ZERO_SIZE_PTR } from "./kmalloc/index.js";
+import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
   extfragIndexReport,
   type MemSnapshot,
   meminfo,
   numastat,
+  type PageMap,
+  pageMap,
   slabinfo,
   unusableIndexReport,
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
 import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
-import type { SlobAllocator } from "./slob/index.js";
+import {
+  type ClassicAllocators,
+  type ClassicName,
+  type ClassicOptions,
+  createClassicAllocator,
+} from "./classic/index.js";
 import {
   type CacheOptions,
   type Ctor,
   KmemCache,
-  type SlabAllocator,
+  type ObjectAllocator,
   type SlabCacheInfo,
-} from "./slab/index.js";
+} from "./slab-common/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
-import { drainDeadCpu, type Layers, layersFor, openInstance } from "./instance/wire.js";
-import type { AttachOptions, KmemOptions, SlabKind } from "./instance/options.js";
+import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
+import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import {
+  type AttachOptions,
+  drainDeadCpu,
+  type KmemOptions,
+  type Layers,
+  layersFor,
+  openInstance,
+  type SlabKind,
+} from "./instance/index.js";
 
-export type { AttachOptions, KmemOptions } from "./instance/options.js";
+export type { AttachOptions, KmemOptions } from "./instance/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
@@ -156,9 +172,9 @@ export class Kmem extends MemAccess {
   private readonly phys: PhysMem;
   private readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  private readonly slab: SlabAllocator | SlobAllocator;
+  private readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
-  private readonly km: Kmalloc | SlobAllocator;
+  private readonly km: KmallocApi;
   /** Which object allocator serves kmalloc and createCache. */
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
@@ -518,6 +534,20 @@ export class Kmem extends MemAccess {
     return Mempool.open(this.pools(), address);
   }
 
+  /* ------------------------------------------------------------------ classic allocators */
+
+  /**
+   * One of the classic UNIX kernel allocators over this instance's pages (docs/classic.md):
+   * "p2", "mckusick-karels", "lazy-buddy", "mach-zone" or "dynix". Returns null when its
+   * control block cannot be had.
+   */
+  createAllocator<N extends ClassicName>(
+    name: N,
+    options?: ClassicOptions[N],
+  ): ClassicAllocators[N] | null {
+    return createClassicAllocator(this, name, options);
+  }
+
   private poolContext: PoolContext | null = null;
 
   /** What this context's pools call (made at the first pool). */
@@ -724,6 +754,67 @@ export class Kmem extends MemAccess {
     }
   }
 
+  /* ------------------------------------------------------------------ compressed memory */
+
+  /**
+   * zs_create_pool: a zsmalloc pool named `name` (unique in the instance), its compaction
+   * registered as a shrinker. Returns null when memory for it cannot be had.
+   */
+  createZsPool(name: string, options?: ZsPoolOptions): ZsPool | null {
+    return this.compression().createPool(name, options);
+  }
+
+  /** The zsmalloc pool named `name`, made in this context or any other; null if none. */
+  findZsPool(name: string): ZsPool | null {
+    return this.compression().findPool(name);
+  }
+
+  /**
+   * A zram device: a compressed RAM block device of `disksize` bytes in page-sized
+   * sectors over a zsmalloc pool of its name (zram0, zram1, ... unless named). Returns
+   * null when memory for it cannot be had.
+   */
+  createZram(options: ZramOptions): Zram | null {
+    return this.zramDevices().createZram(options);
+  }
+
+  /** The zram device named `name`, made in this context or any other; null if none. */
+  findZram(name: string): Zram | null {
+    return this.zramDevices().findZram(name);
+  }
+
+  private zsContext: ZsContext | null = null;
+  private zramContext: ZramContext | null = null;
+
+  private zramDevices(): ZramContext {
+    if (this.zramContext === null) {
+      this.zramContext = new ZramContext(this.compression(), {
+        vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
+        vfree: (addr) => this.vm.vfree(addr),
+        virtToPhys: (addr) => this.virtToPhys(addr),
+      });
+    }
+    return this.zramContext;
+  }
+
+  /** What this context's zsmalloc pools and zram devices call (made at first use). */
+  private compression(): ZsContext {
+    if (this.zsContext === null) {
+      this.zsContext = new ZsContext({
+        phys: this.phys,
+        cpu: this.buddy.cpu,
+        allocPages: (order, gfp) => this.buddy.allocPages(order, gfp),
+        freePages: (addr, order) => this.buddy.freePages(addr, order),
+        kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
+        kfree: (addr) => this.km.kfree(addr),
+        isKmallocObject: (addr) => this.isKmallocObject(addr),
+        registerShrinker: (s) => this.registerShrinker(s),
+        unregisterShrinker: (s) => this.unregisterShrinker(s),
+      });
+    }
+    return this.zsContext;
+  }
+
   /* ------------------------------------------------------------------ fault injection */
 
   /**
@@ -758,6 +849,8 @@ export class Kmem extends MemAccess {
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
+    verifyZsmalloc(this.compression());
+    this.zramDevices().verify();
   }
 
   /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
@@ -803,6 +896,21 @@ export class Kmem extends MemAccess {
       events,
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => this.buddy.nodeInfo(nid)),
     };
+  }
+
+  /**
+   * What holds every page frame, read from mem_map (src/report/pagemap.ts): a kind per frame
+   * (free by order, slab of a cache with its fill, large kmalloc, vmalloc, page table, the
+   * header and mem_map), for pictures of memory. No lock: exact while no other context
+   * allocates.
+   */
+  pageMap(): PageMap {
+    return pageMap(this.phys, (id) => {
+      const c = this.slab.cacheById(id);
+      return c === null
+        ? null
+        : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
+    });
   }
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */

@@ -7,7 +7,7 @@ import { Frame, Hdr } from "../src/memory/index.js";
 
 /** The header and mem_map bytes: every bit of allocator state. */
 export function metadata(mm: Kmem): Uint8Array {
-  const header = new Int32Array(mm.buffer, 0, 32);
+  const header = new Int32Array(mm.buffer, mm.memory.byteOffset, 32);
   const firstPfn = header[Hdr.FIRST_PFN] as number;
   return mm.memory.slice(0, firstPfn * mm.pageSize);
 }
@@ -19,10 +19,10 @@ export function allMemory(mm: Kmem): Uint8Array {
 
 /** The mem_map as i32 words (Frame.WORDS per frame), for corrupting on purpose. */
 export function memMap(mm: Kmem): Int32Array {
-  const header = new Int32Array(mm.buffer, 0, 32);
+  const header = new Int32Array(mm.buffer, mm.memory.byteOffset, 32);
   return new Int32Array(
     mm.buffer,
-    header[Hdr.MEMMAP_OFFSET] as number,
+    mm.memory.byteOffset + (header[Hdr.MEMMAP_OFFSET] as number),
     mm.totalPages * Frame.WORDS,
   );
 }

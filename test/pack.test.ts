@@ -116,6 +116,8 @@ describe("npm pack and install", { skip }, () => {
           "dist/src/cli/main.js",
           // The tlsf allocator's WebAssembly, built: no compiler is needed where it installs.
           "dist/src/tlsf.wasm",
+          // The native replayer's source: compiled on first use (nothing built is shipped).
+          "native/replay.c",
         ],
       ],
     ] as const) {
@@ -157,14 +159,17 @@ describe("npm pack and install", { skip }, () => {
       const { Kmem } = await import("kmem");
       const mm = new Kmem({ memory: 1 << 22 });
       const a = mm.kmalloc(100);
+      const { WasmHeap } = await import("kmem/wasm");
+      const heap = WasmHeap.create({ heapBase: 70000, initial: 4 });
+      const p = heap.imports.env.malloc(100);
       const { WORKLOADS } = await import("kmem-workbench");
-      process.stdout.write(JSON.stringify({ a: a > 0, workloads: WORKLOADS.length }));
+      process.stdout.write(JSON.stringify({ a: a > 0, p: p % 16, workloads: WORKLOADS.length }));
     `;
     const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
       cwd: app,
       encoding: "utf8",
     });
-    assert.deepEqual(JSON.parse(out), { a: true, workloads: 5 });
+    assert.deepEqual(JSON.parse(out), { a: true, p: 0, workloads: 5 });
     const { version } = JSON.parse(readFileSync(join(WORKBENCH, "package.json"), "utf8")) as {
       version: string;
     };

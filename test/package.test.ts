@@ -38,6 +38,13 @@ describe("package", () => {
     assert.equal(typeof mod.KmemError, "function");
   });
 
+  it('resolves `import ... from "kmem/wasm"`, the WebAssembly heap, with its own entry', async () => {
+    const specifier = "kmem/wasm";
+    const mod = (await import(specifier)) as Record<string, unknown>;
+    assert.equal(typeof mod.WasmHeap, "function");
+    assert.equal(mod.KmemError, ((await import("kmem")) as Record<string, unknown>).KmemError);
+  });
+
   it("the library imports nothing from npm and declares no dependencies", () => {
     const files = sources(SRC);
     assert.ok(files.length > 20);

@@ -6,7 +6,7 @@
 
 import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 import type { LogFn } from "../page/index.js";
-import { checkCtor, type Ctor, SlabFlag } from "../slab/index.js";
+import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
 
 /** Options of {@link Kmem}. */
 export interface KmemOptions {
@@ -15,6 +15,20 @@ export interface KmemOptions {
    * May be left out with `nodes`: the memory is then the nodes' sum.
    */
   memory?: number | ArrayBuffer | SharedArrayBuffer;
+  /**
+   * With `memory` a buffer whose start belongs to something else (a WebAssembly module's
+   * data and stack): the byte of it where kmem's memory starts, a multiple of the page
+   * size. Address 0 is that byte: an address is an offset from it, and the bytes before it
+   * are never touched. Default 0.
+   */
+  offset?: number;
+  /**
+   * Bytes the memory may grow to, from `offset`: the mem_map has room for their frames from
+   * the start, the frames beyond the buffer belonging to no zone until memory hotplug brings
+   * them online. Default: the memory's size.
+   * @internal
+   */
+  maxMemory?: number;
   /**
    * NUMA nodes, node 0 first (it holds the header and mem_map); each has its own free
    * lists, watermarks and zone lock. Without `memory`, one buffer per node: a byte count
@@ -84,6 +98,8 @@ export interface AttachOptions {
   ctors?: Record<string, Ctor>;
   /** This context's node (numa_node_id). Default: the cpu id modulo the number of nodes. */
   node?: number;
+  /** The `offset` the instance was built with (the byte of the buffer that is address 0). */
+  offset?: number;
 }
 
 /** The object allocators kmalloc and createCache can be served by. */
@@ -105,6 +121,8 @@ export interface Settings {
 
 const OPTION_KEYS = [
   "memory",
+  "offset",
+  "maxMemory",
   "pageSize",
   "maxOrder",
   "minFreeBytes",
@@ -120,7 +138,7 @@ const OPTION_KEYS = [
   "distances",
   "node",
 ] as const;
-const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node"] as const;
+const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
 /** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
 const MAX_WAIT_MS = 2 ** 31 - 1;
 const DEBUG_LETTERS = "FZPUTAO-";

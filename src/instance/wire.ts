@@ -15,7 +15,7 @@
  * signature is the public one can take either.
  */
 
-import { checkIntegerRange } from "../errors.js";
+import { checkInteger, checkIntegerRange } from "../errors.js";
 import {
   type Backing,
   CpuState,
@@ -26,9 +26,10 @@ import {
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
-import { Kmalloc } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
 import { SlobAllocator } from "../slob/index.js";
-import { type Ctor, descriptorWords, SlabAllocator } from "../slab/index.js";
+import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
+import { descriptorWords, SlubAllocator } from "../slub/index.js";
 import { claimCpu, cpuState, forceCpuState, setCpuState } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
 import {
@@ -46,9 +47,9 @@ export interface Layers {
   readonly phys: PhysMem;
   readonly buddy: BuddyAllocator;
   /** The object allocator: SLUB's, or SLOB's. */
-  readonly slab: SlabAllocator | SlobAllocator;
+  readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
-  readonly km: Kmalloc | SlobAllocator;
+  readonly km: KmallocApi;
   readonly vm: Vmalloc;
   readonly slabKind: SlabKind;
   /** slub_debug letters in force ("" for none). */
@@ -86,14 +87,22 @@ function wireObjects(
   s: ObjectSettings,
   fresh: boolean,
   ctors: Map<string, Ctor>,
-): { slab: SlabAllocator | SlobAllocator; km: Kmalloc | SlobAllocator } {
+): { slab: ObjectAllocator; km: KmallocApi } {
   const common = { initOnAlloc: s.initOnAlloc, initOnFree: s.initOnFree, log: s.log };
   if (s.slabKind === "slob") {
     const slob = new SlobAllocator(phys, buddy, common, fresh, ctors);
     return { slab: slob, km: slob };
   }
-  const slub = new SlabAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
+  const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
   return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
+}
+
+/** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
+function maxPagesFor(maxMemory: unknown, pageSize: unknown): number | undefined {
+  if (maxMemory === undefined) return undefined;
+  checkInteger("maxMemory", maxMemory);
+  if (maxMemory < 0) throw new RangeError(`maxMemory must not be negative, got ${maxMemory}`);
+  return typeof pageSize === "number" && pageSize > 0 ? Math.floor(maxMemory / pageSize) : 0;
 }
 
 /** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
@@ -101,9 +110,12 @@ function createInstance(options: KmemOptions): Layers {
   checkOptionsObject(options);
   const cpus = options.cpus === undefined ? 1 : options.cpus;
   const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
+  const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
   const phys = new PhysMem({
     memory: options.memory,
-    pageSize: options.pageSize === undefined ? 4096 : options.pageSize,
+    offset: options.offset,
+    maxPages: maxPagesFor(options.maxMemory, pageSize),
+    pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
     bootWords: descriptorWords(cpus, nrNodes),
@@ -152,7 +164,7 @@ export function openInstance(
   reopen: boolean,
 ): KmemOptions {
   checkAttachOptions(fn, options);
-  const phys = PhysMem.attach(buffer, fn);
+  const phys = PhysMem.attach(buffer, fn, options.offset ?? 0);
   const h = phys.header;
   if (options.node !== undefined) checkIntegerRange("node", options.node, 0, phys.nrNodes - 1);
   if (reopen) checkAtRest(h, phys);
@@ -181,7 +193,7 @@ export function openInstance(
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
     // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go back
     // to the shared lists, as offlineCpu does; no cache's list_lock may be held.
-    const held = reopen && slab instanceof SlabAllocator ? slab.heldListLock() : null;
+    const held = reopen && slab instanceof SlubAllocator ? slab.heldListLock() : null;
     if (held !== null) {
       throw new Error(
         `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,

@@ -1,3 +1,10 @@
 /* kmalloc: size classes over slab caches, large requests over pages. */
-export { badSize, Kmalloc, kmallocSizes, ZERO_SIZE_PTR } from "./kmalloc.js";
+export {
+  badSize,
+  Kmalloc,
+  type KmallocApi,
+  kmallocSizes,
+  krealloc,
+  ZERO_SIZE_PTR,
+} from "./kmalloc.js";
 export { LargeKmalloc } from "./large.js";

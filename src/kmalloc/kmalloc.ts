@@ -16,7 +16,7 @@ import { describe } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { LargeKmalloc } from "./large.js";
-import { type KmemCache, type SlabAllocator, SlabFlag } from "../slab/index.js";
+import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
 export const ZERO_SIZE_PTR = 16;
@@ -32,13 +32,72 @@ export function kmallocSizes(pageSize: number): number[] {
   return sizes;
 }
 
+/**
+ * A kmalloc front end: size classes over an object allocator's caches (Kmalloc), or SLOB,
+ * which serves kmalloc itself. Sizes, gfp masks, nodes and addresses come checked (the
+ * facade's entry points): a size is a non-negative integer, an address unsigned.
+ */
+export interface KmallocApi {
+  kmalloc(size: number, gfp: number): number;
+  /** kmalloc_node: from node `nid` (-1: no node). */
+  kmallocNode(size: number, gfp: number, nid: number): number;
+  /** kfree: `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
+  kfree(addr: number): void;
+  /** ksize: the usable size of the allocation at `addr`; KmemError if it is not one. */
+  ksize(addr: number): number;
+  /** krealloc: the shared krealloc() below, over this front end. */
+  krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number;
+  /**
+   * krealloc's resize in place, `size` within `usable` (ksize): the bytes from `size` on
+   * zeroed when `zero`, and whatever else the allocator keeps about the requested size.
+   */
+  resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void;
+}
+
+/**
+ * krealloc over any front end: in place while the allocation's usable size holds `size`,
+ * else a new allocation with the contents copied and the old one freed; on failure 0, the
+ * old untouched. `krealloc(0, n)` is kmalloc, `krealloc(p, 0)` frees and returns
+ * ZERO_SIZE_PTR. `zero` (__GFP_ZERO or init_on_alloc) zeroes what lies past `size`.
+ */
+export function krealloc(
+  km: KmallocApi,
+  mem: PhysMem,
+  addr: number,
+  size: number,
+  gfp: number,
+  initOnAlloc: boolean,
+): number {
+  if (addr === 0 || addr === ZERO_SIZE_PTR) return km.kmalloc(size, gfp);
+  const ks = km.ksize(addr);
+  if (size === 0) {
+    km.kfree(addr);
+    return ZERO_SIZE_PTR;
+  }
+  if (size <= ks) {
+    km.resizeInPlace(addr, size, ks, (gfp & Gfp.ZERO) !== 0 || initOnAlloc);
+    return addr;
+  }
+  const moved = km.kmalloc(size, gfp);
+  if (moved === 0) return 0;
+  mem.copy(moved, addr, ks);
+  try {
+    km.kfree(addr);
+  } catch (err) {
+    // The old allocation was found damaged (REDZONE): give the new one back too.
+    km.kfree(moved);
+    throw err;
+  }
+  return moved;
+}
+
 /** "kmalloc-64", "kmalloc-1k". */
 function className(size: number): string {
   return size >= 1024 && size % 1024 === 0 ? `kmalloc-${size / 1024}k` : `kmalloc-${size}`;
 }
 
-export class Kmalloc {
-  private readonly slab: SlabAllocator;
+export class Kmalloc implements KmallocApi {
+  private readonly slab: KmallocBackend;
   private readonly large: LargeKmalloc;
   private readonly mem: PhysMem;
   private readonly pageSize: number;
@@ -50,7 +109,7 @@ export class Kmalloc {
   readonly maxCacheSize: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
-  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: SlabAllocator, fresh = true) {
+  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: KmallocBackend, fresh = true) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
     this.mem = phys;
@@ -120,31 +179,14 @@ export class Kmalloc {
     return this.pageSize << this.large.order(addr, "ksize");
   }
 
-  /** krealloc: in place while the allocation's usable size holds `size`, else move. */
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
-    if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
-    const ks = this.ksize(addr);
-    if (size === 0) {
-      this.kfree(addr);
-      return ZERO_SIZE_PTR;
-    }
-    if (size <= ks) {
-      const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
-      if (this.slab.slabOf(addr) !== 0) this.slab.resizeInPlace(addr, size, zero);
-      else if (zero) this.mem.fill(0, addr + size, addr + ks);
-      return addr;
-    }
-    const moved = this.kmalloc(size, gfp);
-    if (moved === 0) return 0;
-    this.mem.copy(moved, addr, ks);
-    try {
-      this.kfree(addr);
-    } catch (err) {
-      // The old allocation was found damaged (REDZONE): give the new one back too.
-      this.kfree(moved);
-      throw err;
-    }
-    return moved;
+    return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
+  }
+
+  /** A slab object: its allocator moves the kmalloc red zone; pages: zeroed past `size`. */
+  resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void {
+    if (this.slab.slabOf(addr) !== 0) this.slab.resizeInPlace(addr, size, zero);
+    else if (zero) this.mem.fill(0, addr + size, addr + usable);
   }
 }
 

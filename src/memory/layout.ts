@@ -9,17 +9,24 @@
  *   +----------------+-------------------------+------------------------------------+
  *   | header         | mem_map                 | managed pages                      |
  *   | Hdr words      | Frame.WORDS x i32 for   | handed out by the page allocator   |
- *   | x i32          | every frame 0..total-1  | (buddy), everything else on top    |
+ *   | x i32          | every frame 0..max-1    | (buddy), everything else on top    |
  *   +----------------+-------------------------+------------------------------------+
  *   ^ address 0 is NULL: frame 0 is always inside the reserved part, never handed out.
  *
- * The reserved part is rounded up to whole pages. With 4 KiB pages the mem_map costs
- * 32 / 4096 = 0.78% of memory (Linux: 64 B per page, 1.56%).
+ * Address 0 is byte `offset` of the buffer (0 unless the buffer's start belongs to someone
+ * else, as a WebAssembly module's data and stack do). The mem_map has room for maxPages
+ * frames (totalPages unless memory may be added later: frames totalPages..maxPages-1 lie
+ * beyond the buffer and belong to no zone). The reserved part is rounded up to whole pages.
+ * With 4 KiB pages the mem_map costs 32 / 4096 = 0.78% of memory (Linux: 64 B per page,
+ * 1.56%).
  *
  * Invariants (verify() reports them by id):
  *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
  *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
- * (LAYOUT-1 also covers the other geometry words; the page allocator checks both.)
+ *             (and >= memmapOffset + maxPages * Frame.BYTES: checked at construction and attach)
+ * (LAYOUT-1 also covers the other geometry words.) The page allocator's verify() checks
+ * both, and LAYOUT-3 and MEMMAP-1..2 over the same header and mem_map: the header of
+ * src/page/buddy.ts lists every id it reports.
  */
 
 /*
@@ -33,7 +40,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 7,
+  VERSION = 8,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -53,7 +60,7 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | magic     | version  | pageShift | maxOrder | totalPages | firstManagedPfn| managed  | nrCpus |
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
-//  | nrNodes   | (unused)                        | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
+//  | nrNodes   | winShift | nrBuffers | maxPages | memmapOff  | headerWords    | pcpBatch | pcpHigh|  8..15
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
 //  +-----------+-----------------------------------------------------------------------------------+
@@ -88,6 +95,11 @@ export const enum Hdr {
   WIN_SHIFT = 9,
   /** Buffers the memory lives in: 1, or one per node. */
   NR_BUFFERS = 10,
+  /**
+   * Frames the mem_map has room for (>= TOTAL_PAGES): frames TOTAL_PAGES..MAX_PAGES-1 lie
+   * beyond the buffer, absent until memory hotplug brings them online.
+   */
+  MAX_PAGES = 11,
   MEMMAP_OFFSET = 12,
   HEADER_WORDS = 13,
   PCP_BATCH = 14,
@@ -105,6 +117,8 @@ export const enum Hdr {
   VMALLOC = ROOTS + 2,
   /** Address of the SLOB descriptor (its page lists), 0 unless SLOB serves kmalloc. */
   SLOB = ROOTS + 3,
+  /** Address of the zsmalloc registry (its pools, zram devices, mapping areas), 0 if none. */
+  ZS = ROOTS + 4,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -354,19 +368,12 @@ export function bootCacheBase(nrCpus: number, nrNodes: number): number {
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //  | flags    | order    | next pfn | prev pfn | owner-specific words: a slab's cache,      |
 //  |          |          |          |          | freelist and counters; a vmalloc page's    |
-//  |          |          |          |          | area (see slab/ and vm/)                   |
+//  |          |          |          |          | area (SlubPg in slub/layout.ts, SlobPg in  |
+//  |          |          |          |          | slob/slob.ts, PgVm in vm/layout.ts)        |
 //  +----------+----------+----------+----------+----------+----------+----------+----------+
 //
 // Links are pfns with 0 as "none" (frame 0 is never on a list). Only the head frame of a
 // block carries flags; the other frames of the block ("tails") are all zero.
-//
-// A slab's head frame (flags HEAD | SLAB) uses the owner words as SLUB's struct slab:
-//  16         20         24                  28         32
-//  +----------+----------+---------+--------+----------+
-//  | cache id | freelist | inuse   | state  | bitmap   |   freelist: first free object, 0 = none;
-//  |          |          | (16 b)  | (16 b) | (<= 32   |   bitmap: allocated objects, when the
-//  +----------+----------+---------+--------+----------+   slab has at most 32 (else on the slab)
-// next/prev link the slab on its cache's partial list.
 export const enum Frame {
   WORDS = 8,
   BYTES = WORDS * 4,
@@ -381,14 +388,6 @@ export const enum Pg {
   /** First of the words an owner (slab, vmalloc, ...) may use while it holds the block. */
   OWNER = 4,
   OWNER_WORDS = 4,
-  /** Slab: id of the cache it belongs to. */
-  SLAB_CACHE = OWNER + 0,
-  /** Slab: address of the first object on the slab's own freelist, 0 if none. */
-  SLAB_FREELIST = OWNER + 1,
-  /** Slab: inuse (low 16 bits: objects not on the slab's own freelist) | SlabState << 16. */
-  SLAB_COUNTERS = OWNER + 2,
-  /** Slab: the allocation bitmap, for slabs of at most 32 objects. */
-  SLAB_BITMAP = OWNER + 3,
 }
 
 /** Page flags. Exactly one of BUDDY, HEAD, PCP is set on a head frame. */
@@ -407,18 +406,9 @@ export const enum PgFlag {
   PGTABLE = 1 << 5,
   /** (with HEAD) pages of a large kmalloc (beyond the largest size class) */
   KMALLOC = 1 << 6,
+  /** (with HEAD) a page of a zspage, or a cpu's mapping area (zsmalloc) */
+  ZSMALLOC = 1 << 7,
   /** Owner bits: a block with any of them belongs to an upper layer. */
-  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC,
+  OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC | ZSMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,
-}
-
-/** State bits of a slab, in the high half of its SLAB_COUNTERS word. */
-export const enum SlabState {
-  INUSE_MASK = 0xffff,
-  /** the slab is some cpu's slab: its free objects are on that cpu's freelist */
-  FROZEN = 1 << 16,
-  /** the slab is on its cache's partial list */
-  PARTIAL = 1 << 17,
-  /** corruption was found in it: set aside, never allocated from again */
-  QUARANTINED = 1 << 18,
 }

@@ -13,6 +13,10 @@
  *
  * Construction does no per-byte work on a fresh buffer (it is zero already, and zero is the
  * meaning of an unused frame); an adopted buffer gets its reserved region zeroed once.
+ *
+ * A buffer whose start belongs to someone else (a WebAssembly module's data and stack) is
+ * managed from byte `offset` on: address 0 is that byte, every view starts there, and the
+ * bytes before it are never read or written.
  */
 
 import { checkInteger, describe } from "../errors.js";
@@ -28,6 +32,16 @@ export type Backing = ArrayBuffer | SharedArrayBuffer;
 export interface PhysMemConfig {
   /** Bytes to create, or a buffer to manage; with `nodes` alone, their sum. */
   memory?: number | Backing | undefined;
+  /**
+   * With `memory` a buffer: the byte of it that is address 0 (a multiple of the page size;
+   * default 0). The bytes before it are left alone.
+   */
+  offset?: number | undefined;
+  /**
+   * Frames the mem_map has room for (default: the memory's). With one buffer only: frames
+   * beyond the buffer's end, up to this many, can be brought online later (memory hotplug).
+   */
+  maxPages?: number | undefined;
   /** Create a SharedArrayBuffer (when `memory` is a byte count). */
   shared?: boolean;
   pageSize: number;
@@ -45,9 +59,9 @@ export interface PhysMemConfig {
   distances?: readonly (readonly number[])[];
 }
 
-/** The word view of a buffer's first page, if it is big enough to hold a header. */
-function headerOf(buffer: Backing): Int32Array | null {
-  return buffer.byteLength >= Hdr.PCP * 4 ? new Int32Array(buffer, 0, Hdr.PCP) : null;
+/** The words of a header at byte `offset` of a buffer, if the buffer is big enough to hold one. */
+function headerOf(buffer: Backing, offset: number): Int32Array | null {
+  return buffer.byteLength >= offset + Hdr.PCP * 4 ? new Int32Array(buffer, offset, Hdr.PCP) : null;
 }
 
 /** Managed pages a memory must leave: the slab of cache descriptors and some to spare. */
@@ -108,7 +122,9 @@ export class PhysMem {
   readonly wordViews: readonly Int32Array[];
   /** True when each node is a buffer of its own (compared `=== true`: see SLUB's `smp`). */
   readonly split: boolean;
-  /** Header words (layout.ts H_*). */
+  /** The byte of `buffer` that is address 0 (0 unless its start belongs to someone else). */
+  readonly offset: number;
+  /** Header words (their indices: layout.ts, Hdr and the per-cpu and zone bases). */
   readonly header: Int32Array;
   /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
   readonly frames: Int32Array;
@@ -116,6 +132,8 @@ export class PhysMem {
   readonly pageShift: number;
   readonly maxOrder: number;
   readonly totalPages: number;
+  /** Frames the mem_map has room for: totalPages, or more where memory may be added later. */
+  readonly maxPages: number;
   /** Frames 0..firstManagedPfn-1 hold the header and mem_map and are never handed out. */
   readonly firstManagedPfn: number;
   readonly managedPages: number;
@@ -158,6 +176,7 @@ export class PhysMem {
         "memory must be given: a byte count or a buffer (or nodes: the bytes or buffer of each NUMA node)",
       );
     }
+    const offset = checkOffset(config.offset, memory, pageSize);
     let buffer: Backing;
     let fresh: boolean;
     let nodeBuffers: Backing[] | null = null;
@@ -185,9 +204,9 @@ export class PhysMem {
           "memory must not be a resizable ArrayBuffer or growable SharedArrayBuffer: its pages would vanish under live allocations",
         );
       }
-      if (memory.byteLength > MAX_MEMORY_BYTES) {
+      if (memory.byteLength - offset > MAX_MEMORY_BYTES) {
         throw new RangeError(
-          `memory buffer is ${memory.byteLength} bytes; at most ${MAX_MEMORY_BYTES} can be managed`,
+          `memory buffer is ${memory.byteLength - offset} bytes${offset > 0 ? ` from offset ${offset}` : ""}; at most ${MAX_MEMORY_BYTES} can be managed`,
         );
       }
       buffer = memory;
@@ -200,7 +219,7 @@ export class PhysMem {
 
     const pageShift = Math.log2(pageSize);
     let winShift = 31;
-    let totalPages = Math.floor(buffer.byteLength / pageSize);
+    let totalPages = Math.floor((buffer.byteLength - offset) / pageSize);
     if (nodeBuffers !== null) {
       const pages = nodeSizes as number[];
       const largest = Math.max(...pages) * pageSize;
@@ -225,9 +244,10 @@ export class PhysMem {
     const nrNodes = nodePages.length;
     const split = nodeBuffers !== null;
     const distances = checkDistances(config.distances, nrNodes);
+    const maxPages = checkMaxPages(config.maxPages, totalPages, nrNodes, pageSize);
     const hWords = headerWords(nrCpus, nrNodes, bootWords);
     const memmapOffset = Math.ceil((hWords * 4) / 8) * 8;
-    const reservedBytes = memmapOffset + totalPages * Frame.BYTES;
+    const reservedBytes = memmapOffset + maxPages * Frame.BYTES;
     const firstManagedPfn = Math.ceil(reservedBytes / pageSize);
     const node0Pages = nodePages[0] as number;
     if (firstManagedPfn + MIN_MANAGED_PAGES > node0Pages) {
@@ -236,6 +256,7 @@ export class PhysMem {
         `${what} of ${node0Pages * pageSize} bytes is too small: its ${node0Pages} pages of ${pageSize} bytes ` +
           `leave ${Math.max(0, node0Pages - firstManagedPfn)} once ${firstManagedPfn} are reserved for the ` +
           `header and mem_map (at least ${MIN_MANAGED_PAGES} are needed)` +
+          (maxPages > totalPages ? `; the mem_map has room for ${maxPages} pages` : "") +
           (split
             ? `; the mem_map covers ${nrNodes} windows of ${2 ** winShift} bytes (the largest node to a power of two), holes included`
             : ""),
@@ -265,13 +286,14 @@ export class PhysMem {
       const bytes = totalPages * pageSize;
       for (let at = 0; at < bytes || at === 0; at += 2 ** winShift) {
         const len = Math.min(bytes - at, 2 ** winShift);
-        byteViews.push(new Uint8Array(buffer, at, len));
-        wordViews.push(new Int32Array(buffer, at, len / 4));
+        byteViews.push(new Uint8Array(buffer, offset + at, len));
+        wordViews.push(new Int32Array(buffer, offset + at, len / 4));
       }
     }
     this.buffer = buffer;
     this.buffers = buffers;
     this.split = split;
+    this.offset = offset;
     this.winShift = winShift;
     this.winMask = 2 ** winShift - 1;
     this.wordShift = winShift - 2;
@@ -280,17 +302,18 @@ export class PhysMem {
     this.wordViews = wordViews;
     this.bytes = split
       ? (byteViews[0] as Uint8Array)
-      : new Uint8Array(buffer, 0, totalPages * pageSize);
+      : new Uint8Array(buffer, offset, totalPages * pageSize);
     this.words = split
       ? (wordViews[0] as Int32Array)
-      : new Int32Array(buffer, 0, (totalPages * pageSize) / 4);
+      : new Int32Array(buffer, offset, (totalPages * pageSize) / 4);
 
-    this.header = new Int32Array(buffer, 0, hWords);
-    this.frames = new Int32Array(buffer, memmapOffset, totalPages * Frame.WORDS);
+    this.header = new Int32Array(buffer, offset, hWords);
+    this.frames = new Int32Array(buffer, offset + memmapOffset, totalPages * Frame.WORDS);
     this.pageSize = pageSize;
     this.pageShift = pageShift;
     this.maxOrder = maxOrder;
     this.totalPages = totalPages;
+    this.maxPages = maxPages;
     this.firstManagedPfn = firstManagedPfn;
     this.managedPages = nodePages.reduce((a, b) => a + b, 0) - firstManagedPfn;
     this.nrCpus = nrCpus;
@@ -304,11 +327,11 @@ export class PhysMem {
   }
 
   /**
-   * Opens the instance another context built in `buffer`: the geometry comes from its
-   * header, nothing is written. Throws an Error saying why when the buffer holds no kmem
-   * instance of this layout version.
+   * Opens the instance another context built in `buffer` (from byte `offset`, as it was
+   * built): the geometry comes from its header, nothing is written. Throws an Error saying
+   * why when the buffer holds no kmem instance of this layout version.
    */
-  static attach(given: unknown, fn = "Kmem.attach"): PhysMem {
+  static attach(given: unknown, fn = "Kmem.attach", offset = 0): PhysMem {
     const list = Array.isArray(given) ? (given as unknown[]) : null;
     const buffer: unknown = list === null ? given : list[0];
     if (!isBacking(buffer) || (list !== null && !list.every(isBacking))) {
@@ -316,10 +339,12 @@ export class PhysMem {
         `${fn} needs the SharedArrayBuffer (or ArrayBuffer) of a kmem instance, or the array of its node buffers (mm.buffers), got ${describe(given)}`,
       );
     }
-    const h = headerOf(buffer);
+    if (offset !== 0) checkOffset(offset, list === null ? buffer : 0, MIN_PAGE_SIZE);
+    const h = headerOf(buffer, offset);
     if (h === null || Atomics.load(h, Hdr.MAGIC) !== Layout.MAGIC) {
+      const where = offset === 0 ? "" : ` at offset ${offset}`;
       throw new Error(
-        `${fn}: the buffer (${buffer.byteLength} bytes) is not a kmem instance: its header has no kmem magic`,
+        `${fn}: the buffer (${buffer.byteLength} bytes) is not a kmem instance: its header${where} has no kmem magic`,
       );
     }
     const version = h[Hdr.VERSION] as number;
@@ -336,7 +361,7 @@ export class PhysMem {
       nrCpus > Layout.MAX_CPUS_LIMIT ||
       nrNodes < 1 ||
       nrNodes > Layout.MAX_NODES ||
-      (h[Hdr.HEADER_WORDS] as number) * 4 > buffer.byteLength
+      (h[Hdr.HEADER_WORDS] as number) * 4 > buffer.byteLength - offset
     ) {
       throw new Error(`${fn}: the buffer's kmem header is damaged (cpus, nodes or size)`);
     }
@@ -352,7 +377,7 @@ export class PhysMem {
       );
     }
     const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus, nrNodes);
-    const words = new Int32Array(buffer, 0, h[Hdr.HEADER_WORDS] as number);
+    const words = new Int32Array(buffer, offset, h[Hdr.HEADER_WORDS] as number);
     const nodes: number[] = [];
     const distances: number[][] = [];
     for (let n = 0; n < nrNodes; n++) {
@@ -364,7 +389,8 @@ export class PhysMem {
       distances.push(row);
     }
     const mem = new PhysMem({
-      ...(list === null ? { memory: buffer } : {}),
+      ...(list === null ? { memory: buffer, offset } : {}),
+      maxPages: h[Hdr.MAX_PAGES] as number,
       pageSize: 2 ** pageShift,
       maxOrder: h[Hdr.MAX_ORDER] as number,
       nrCpus,
@@ -406,6 +432,7 @@ export class PhysMem {
     h[Hdr.HEADER_WORDS] = this.headerWords;
     h[Hdr.WIN_SHIFT] = this.winShift;
     h[Hdr.NR_BUFFERS] = this.buffers.length;
+    h[Hdr.MAX_PAGES] = this.maxPages;
     for (let n = 0; n < this.nrNodes; n++) {
       const z = zoneBase(this.nrCpus, n);
       const start = n === 0 ? this.firstManagedPfn : (this.nodeStart[n] as number);
@@ -590,4 +617,44 @@ function checkDistances(
     table.push(out);
   }
   return table;
+}
+
+/**
+ * The `offset` option: a multiple of the page size inside a buffer given as `memory` (0
+ * when left out). `memory` is 0 from attach with several buffers, where no offset is allowed.
+ */
+function checkOffset(offset: unknown, memory: unknown, pageSize: number): number {
+  if (offset === undefined || offset === 0) return 0;
+  checkInteger("offset", offset);
+  if (!isBacking(memory)) {
+    throw new TypeError(
+      "offset needs memory to be a buffer (one buffer whose start belongs to someone else), not a byte count or nodes of their own",
+    );
+  }
+  if (offset < 0 || offset % pageSize !== 0 || offset >= memory.byteLength) {
+    throw new RangeError(
+      `offset must be a multiple of the page size (${pageSize}) inside the buffer (${memory.byteLength} bytes), got ${offset}`,
+    );
+  }
+  return offset;
+}
+
+/** The `maxPages` room: at least the memory's pages, one node, addresses under 4 GiB. */
+function checkMaxPages(
+  maxPages: unknown,
+  totalPages: number,
+  nrNodes: number,
+  pageSize: number,
+): number {
+  if (maxPages === undefined || maxPages === 0 || maxPages === totalPages) return totalPages;
+  checkInteger("maxPages", maxPages);
+  if (nrNodes !== 1) {
+    throw new RangeError("maxPages beyond the memory's pages needs one node");
+  }
+  if (maxPages < totalPages || maxPages * pageSize > MAX_MEMORY_BYTES) {
+    throw new RangeError(
+      `maxPages must be in ${totalPages}..${MAX_MEMORY_BYTES / pageSize} (the memory's pages up to 4 GiB), got ${maxPages}`,
+    );
+  }
+  return maxPages;
 }

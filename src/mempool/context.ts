@@ -7,7 +7,7 @@
 
 import { Hdr, type PhysMem } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
-import type { KmemCache } from "../slab/index.js";
+import type { KmemCache } from "../slab-common/index.js";
 import { lock, unlock } from "../sync/index.js";
 import type { PoolBackend } from "./mempool.js";
 

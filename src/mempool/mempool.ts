@@ -43,8 +43,8 @@
 
 import { describe, hex, KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
-import { Gfp } from "../page/gfp.js";
-import type { KmemCache } from "../slab/index.js";
+import { Gfp } from "../page/index.js";
+import type { KmemCache } from "../slab-common/index.js";
 import { waitAsyncOn, waitRound, wakeUp } from "../sync/index.js";
 
 const enum Pool {

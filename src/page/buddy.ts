@@ -33,31 +33,60 @@
  *   interleave  the policy's nodes in turn             all
  *   __GFP_THISNODE: the preferred node only.
  *
+ * Files of the page allocator:
+ *   buddy.ts         this class: free lists, zone locks, per-cpu lists, allocation (the
+ *                    order-0 fast path, memory policies, the zonelist walk), freeing and its
+ *                    misuse checks, counters and reports
+ *   reclaim.ts       the slow path once the free lists cannot serve a request: kswapd,
+ *                    reserves, shrinkers, direct reclaim, sleeping for other cpus' frees,
+ *                    __GFP_NOFAIL
+ *   verify.ts        verify(): the invariants below
+ *   watermarks.ts    min/low/high, per-cpu list sizes, the watermark check's alloc flags
+ *   gfp.ts           GFP bits; fragmentation.ts: the extfrag and unusable indices
+ *
  * Invariants (verify() reports them by id):
- *   BUDDY-1  a free block of order k starts at a pfn divisible by 2^k, inside its zone
- *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k,
- *            and its length is nr_free[k]
+ *   LAYOUT-1 the header carries Layout.MAGIC, Layout.VERSION and this instance's geometry
+ *            (page shift, max order, pages, first managed pfn, cpus, nodes, mem_map offset,
+ *            header words); memory/layout.ts gives the words
+ *   LAYOUT-2 the reserved pages cover the header and the mem_map
+ *   LAYOUT-3 per-cpu lists: batch >= 1 and high >= batch; each zone: 0 <= min <= low <= high
+ *            <= its pages + 2 * low
+ *   NODE-1   the zones tile the managed frames in node order, each as its node's geometry
+ *            says (with a buffer per node, from the start of its window); no block crosses
+ *            a zone's end
+ *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
+ *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page
+ *            (PgFlag.PCP, order 0), or is an all-zero tail of exactly one such block
+ *   MEMMAP-2 the frames of the reserved part, and those of the holes between node windows,
+ *            are all zero (they belong to nobody)
+ *   BUDDY-1  a block of order k (free, allocated or per-cpu) starts at a pfn divisible by
+ *            2^k and ends inside memory
+ *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k
+ *            inside its zone, and its length is nr_free[k]
  *   BUDDY-3  no free block's buddy is a free block of the same order (they would have merged)
  *   BUDDY-4  a zone's nrFree == sum_k nr_free[k] << k
- *   NODE-1   the zones tile the managed frames in node order, no block crosses a zone's end
- *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
- *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page (PgFlag.PCP), or is an
- *            all-zero tail of exactly one such block
- *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages whose
- *            length is its count, all of the list's node
+ *   PCP-1    each per-cpu list is a consistent doubly linked list of PgFlag.PCP order-0 pages
+ *            of the list's node whose length is its count, and the lists hold every frame
+ *            marked PCP
  *
- * Concurrency (instances with more than one cpu; the lock order is in ARCHITECTURE.md):
- *   zone lock       (one per node) the zone's free_area[] (lists and nr_free), nrFree, the
- *                   frames of its free blocks (BUDDY state and links), and the zone's per-cpu
- *                   lists of cpus that are offline. Never two at once (verify: node order).
- *                   A block leaves the lock already marked HEAD (or PCP): no other cpu ever
- *                   sees a frame between states.
- *   no lock         a cpu's own per-cpu list and event counters: only that cpu touches them
- *                   while it is online (the order-0 fast paths). Another cpu that wants the
- *                   pages posts CpuRequest.DRAIN_PAGES; the owner serves it at its next free
- *                   or slow-path allocation. offlineCpu() drains an offline cpu's list itself.
- *   Atomics         kswapdPending, cpu states and requests.
+ * Locks (instances with more than one cpu; one context alone takes none):
+ *   zone lock       (Zone.LOCK, one per node) the zone's free_area[] (lists and nr_free),
+ *                   nrFree, the frames of its free blocks (BUDDY state and links), and the
+ *                   zone's per-cpu lists of cpus that are offline. A block leaves the lock
+ *                   already marked HEAD (or PCP): no other cpu ever sees a frame between
+ *                   states.
+ *   no lock         a cpu's own per-cpu lists, its numastat and event counters: only that cpu
+ *                   touches them while it is online (the order-0 fast paths). Another cpu
+ *                   that wants the pages posts CpuRequest.DRAIN_PAGES; the owner serves it at
+ *                   its next free or slow-path allocation. offlineCpu() drains an offline
+ *                   cpu's lists itself.
+ *   Atomics         kswapdPending, the free wait queue (FREE_SEQ, FREE_WAITERS), cpu states
+ *                   and requests.
  *   context-local   the memory policy and the interleave position (Linux: per task).
+ * Lock order: the zone locks come last, after every other lock of the buffer (the whole
+ * order is in ARCHITECTURE.md, "Lock order"). Never two zone locks at once, except verify(),
+ * which takes them all in node order. Nothing outside this layer runs under one: shrinkers,
+ * log lines and fault injection run with none held.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  */
@@ -72,7 +101,6 @@ import {
   FreeArea,
   Hdr,
   HdrOption,
-  Layout,
   NUMA_STAT_NAMES,
   NumaStat,
   nodePcpBase,
@@ -86,9 +114,13 @@ import {
   Zone,
   zoneBase,
 } from "../memory/index.js";
-import { canBlock, cpuState, lock, unlock, waitRound, waitAsyncOn, wakeUp } from "../sync/index.js";
+import { canBlock, cpuState, lock, unlock, wakeUp } from "../sync/index.js";
 import { Gfp, gfpString } from "./gfp.js";
+import * as reclaim from "./reclaim.js";
+import type { Shrinker } from "./reclaim.js";
+import { verifyBuddy } from "./verify.js";
 import {
+  Alloc,
   computeWatermarks,
   pcpBatch,
   pcpHigh,
@@ -98,27 +130,6 @@ import {
 
 /** The fast path's zone when it must not be taken: free pages 0, not above a mark of 0. */
 const NO_FAST_ZONE = new Int32Array(Zone.WORDS);
-
-/* alloc_flags of the watermark check (mm/internal.h). */
-const ALLOC_WMARK_MIN = 0;
-const ALLOC_WMARK_LOW = 1;
-const ALLOC_WMARK_MASK = 3;
-const ALLOC_NO_WATERMARKS = 4;
-const ALLOC_MIN_RESERVE = 8; // __GFP_HIGH: min -= min / 2
-const ALLOC_NON_BLOCK = 16; // cannot reclaim: with MIN_RESERVE, min -= min / 4 more
-
-/** Pages direct reclaim asks for per round (mm/vmscan.c). */
-const SWAP_CLUSTER_MAX = 32;
-/** Rounds of direct reclaim before giving up (mm/page_alloc.c). */
-const MAX_RECLAIM_RETRIES = 16;
-/** PAGE_ALLOC_COSTLY_ORDER: larger requests do not wait for memory unless told to. */
-const COSTLY_ORDER = 3;
-
-/**
- * A shrinker gives memory back under pressure (slab caches register one). It is asked to
- * free up to `nrToScan` pages and returns how many it freed.
- */
-export type Shrinker = (nrToScan: number) => number;
 
 export type LogFn = (line: string) => void;
 
@@ -154,9 +165,16 @@ interface BlockOwner {
   flags: number;
 }
 
+/**
+ * The page allocator of one context (cpu). The members tagged internal are state the
+ * allocator's other files (reclaim.ts, verify.ts) work on; no other layer uses them, and the
+ * published declarations leave them out.
+ */
 export class BuddyAllocator {
-  private readonly h: Int32Array;
-  private readonly f: Int32Array;
+  /** @internal The header words. */
+  readonly h: Int32Array;
+  /** @internal mem_map: Frame.WORDS words per frame. */
+  readonly f: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
   readonly maxOrder: number;
@@ -174,14 +192,14 @@ export class BuddyAllocator {
   readonly nrNodes: number;
   /** This context's node (numa_node_id): its local zone and per-cpu list. */
   localNode = 0;
-  /** Each zone's words (Zone.X), by node. */
-  private readonly zones: Int32Array[] = [];
+  /** @internal Each zone's words (Zone.X), by node. */
+  readonly zones: Int32Array[] = [];
   /** Header index of each zone's lock. */
   private readonly zoneLocks: number[] = [];
-  /** One past each node's last frame, for nodeOf. */
-  private readonly nodeEnds: number[];
-  /** Each node's first frame (node 0's includes the reserve). */
-  private readonly nodeStarts: number[];
+  /** @internal One past each node's last frame, for nodeOf. */
+  readonly nodeEnds: number[];
+  /** @internal Each node's first frame (node 0's includes the reserve). */
+  readonly nodeStarts: number[];
   /** With a buffer per node, pfn >>> nodeShift is the node (its window); else -1. */
   private readonly nodeShift: number;
   private readonly mem: PhysMem;
@@ -203,7 +221,8 @@ export class BuddyAllocator {
   private numaLocal = 0;
   /** Every cpu's per-cpu lists, pcps[cpu * nrNodes + node], for draining and verify(). */
   private readonly pcps: Int32Array[] = [];
-  private readonly nrCpus: number;
+  /** @internal The cpus (contexts) the instance admits. */
+  readonly nrCpus: number;
   /** The memory policy (context-local, as Linux's is per task) and its node mask. */
   private policy: number = Mpol.LOCAL;
   private policyNodes = 0;
@@ -217,9 +236,10 @@ export class BuddyAllocator {
   /** fail_page_alloc, or null when off (the hot path tests only this). */
   faultPageAlloc: FaultAttr | null = null;
   log: LogFn | null = null;
-  private readonly shrinkers: Shrinker[] = [];
-  /** True while shrinkers run (PF_MEMALLOC). */
-  private inReclaim = false;
+  /** @internal The shrinkers reclaim runs, in the order registered. */
+  readonly shrinkers: Shrinker[] = [];
+  /** @internal True while shrinkers run (PF_MEMALLOC). */
+  inReclaim = false;
   /**
    * How long a sleeping allocation (GFP_KERNEL, with other cpus online) waits for memory
    * before it fails, in ms; __GFP_NOFAIL waits for as long as it takes.
@@ -230,8 +250,11 @@ export class BuddyAllocator {
    * slob_lock): others may need it to free memory. Such requests fail instead of waiting.
    */
   noWait = 0;
-  /** Whether this thread may block in Atomics.wait here (a shared buffer, more than one cpu). */
-  private readonly canSleep: boolean;
+  /**
+   * @internal Whether this thread may block in Atomics.wait here (a shared buffer, more than
+   * one cpu).
+   */
+  readonly canSleep: boolean;
 
   /**
    * `fresh`: set up a new instance (watermarks, free lists); otherwise open the one already
@@ -535,15 +558,15 @@ export class BuddyAllocator {
   }
 
   /**
-   * Cpu `cpu`'s per-cpu list for node `nid`. Node 0's is the cpu's own line, which also
-   * holds its hotplug state and requests.
+   * @internal Cpu `cpu`'s per-cpu list for node `nid`. Node 0's is the cpu's own line, which
+   * also holds its hotplug state and requests.
    */
-  private pcpList(cpu: number, nid: number): Int32Array {
+  pcpList(cpu: number, nid: number): Int32Array {
     return this.pcps[cpu * this.nrNodes + nid] as Int32Array;
   }
 
-  /** Pages on cpu `cpu`'s lists, all nodes. */
-  private cpuPcpCount(cpu: number): number {
+  /** @internal Pages on cpu `cpu`'s lists, all nodes. */
+  cpuPcpCount(cpu: number): number {
     let n = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
       n += this.pcpList(cpu, nid)[Pcp.COUNT] as number;
@@ -551,8 +574,11 @@ export class BuddyAllocator {
     return n;
   }
 
-  /** Empties every per-cpu list of cpu `cpu` (this cpu's or an offline one's); returns pages moved. */
-  private pcpDrainCpu(cpu: number): number {
+  /**
+   * @internal Empties every per-cpu list of cpu `cpu` (this cpu's or an offline one's);
+   * returns pages moved.
+   */
+  pcpDrainCpu(cpu: number): number {
     let moved = 0;
     for (let nid = 0; nid < this.nrNodes; nid++) {
       const count = this.pcpList(cpu, nid)[Pcp.COUNT] as number;
@@ -634,12 +660,12 @@ export class BuddyAllocator {
    * exist in it.
    */
   private watermarkOk(z: Int32Array, order: number, allocFlags: number): boolean {
-    if ((allocFlags & ALLOC_NO_WATERMARKS) !== 0) return true;
+    if ((allocFlags & Alloc.NO_WATERMARKS) !== 0) return true;
     const free = (z[Zone.NR_FREE] as number) - ((1 << order) - 1);
-    let min = z[Zone.WMARK_MIN + (allocFlags & ALLOC_WMARK_MASK)] as number;
-    if ((allocFlags & ALLOC_MIN_RESERVE) !== 0) {
+    let min = z[Zone.WMARK_MIN + (allocFlags & Alloc.WMARK_MASK)] as number;
+    if ((allocFlags & Alloc.MIN_RESERVE) !== 0) {
       min -= Math.floor(min / 2);
-      if ((allocFlags & ALLOC_NON_BLOCK) !== 0) min -= Math.floor(min / 4);
+      if ((allocFlags & Alloc.NON_BLOCK) !== 0) min -= Math.floor(min / 4);
     }
     if (free <= min) return false;
     if (order === 0) return true;
@@ -647,14 +673,6 @@ export class BuddyAllocator {
       if ((z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] as number) > 0) return true;
     }
     return false;
-  }
-
-  /** gfp_to_alloc_flags for the slow path. */
-  private slowAllocFlags(gfp: number): number {
-    let flags = ALLOC_WMARK_MIN;
-    if ((gfp & Gfp.HIGH) !== 0) flags |= ALLOC_MIN_RESERVE;
-    if ((gfp & Gfp.DIRECT_RECLAIM) === 0) flags |= ALLOC_NON_BLOCK;
-    return flags;
   }
 
   /* ------------------------------------------------------------------ allocation */
@@ -796,23 +814,18 @@ export class BuddyAllocator {
     if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp, false);
     }
-    let pfn = this.getPageFromFreelist(order, ALLOC_WMARK_LOW, nid, mask);
-    if (pfn === 0) pfn = this.allocSlowpath(order, gfp, nid, mask);
+    let pfn = this.getPageFromFreelist(order, Alloc.WMARK_LOW, nid, mask);
+    if (pfn === 0) pfn = reclaim.allocSlowpath(this, order, gfp, nid, mask);
     if (pfn === 0) return this.allocFailed(order, gfp, true);
     this.countNuma(nid, pfn);
     return this.prepNewPage(pfn, order, gfp);
   }
 
   /**
-   * get_page_from_freelist: the zones of node `nid`'s zonelist that are in `mask`, in
+   * @internal get_page_from_freelist: the zones of node `nid`'s zonelist that are in `mask`, in
    * order, the first whose watermark allows the request. 0 if none can serve it.
    */
-  private getPageFromFreelist(
-    order: number,
-    allocFlags: number,
-    nid: number,
-    mask: number,
-  ): number {
+  getPageFromFreelist(order: number, allocFlags: number, nid: number, mask: number): number {
     if (this.nrNodes === 1) {
       if (mask === 0 || !this.watermarkOk(this.zones[0] as Int32Array, order, allocFlags)) return 0;
       return this.rmqueue(0, order);
@@ -826,167 +839,7 @@ export class BuddyAllocator {
     return 0;
   }
 
-  /**
-   * __alloc_pages_slowpath, for a single context: kswapd, the request's reserve tier, the
-   * per-cpu lists, memory reserves (__GFP_MEMALLOC, or reclaim's own allocations), direct
-   * reclaim, and for __GFP_NOFAIL a last try with half the min reserve. Returns the pfn
-   * taken (not yet prepared), 0 if none.
-   */
-  private allocSlowpath(order: number, gfp: number, nid: number, mask: number): number {
-    const allocFlags = this.slowAllocFlags(gfp);
-    if ((gfp & Gfp.KSWAPD_RECLAIM) !== 0) this.wakeKswapd(nid);
-    const canReclaim = (gfp & Gfp.DIRECT_RECLAIM) !== 0;
-    // A context that may sleep could have yielded to kswapd: run its pending work now.
-    if (canReclaim && !this.inReclaim && this.h[Hdr.KSWAPD_PENDING] !== 0) this.kswapd();
-    let pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-    if (pfn === 0 && this.cpuPcpCount(this.cpu) > 0) {
-      // Pages parked on this cpu's lists are free memory the buddy lists cannot see.
-      this.pcpDrainCpu(this.cpu);
-      pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-    }
-    // __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or reclaim itself (PF_MEMALLOC), may take
-    // everything, unless __GFP_NOMEMALLOC forbids it.
-    if (
-      pfn === 0 &&
-      (gfp & Gfp.NOMEMALLOC) === 0 &&
-      ((gfp & Gfp.MEMALLOC) !== 0 || this.inReclaim)
-    ) {
-      pfn = this.getPageFromFreelist(order, ALLOC_NO_WATERMARKS, nid, mask);
-    }
-    // Direct reclaim does not recurse (a shrinker's own allocation does not reclaim).
-    if (pfn === 0 && canReclaim && !this.inReclaim) {
-      // __perform_reclaim + should_reclaim_retry: reclaim in SWAP_CLUSTER_MAX batches while
-      // it makes progress, at most MAX_RECLAIM_RETRIES times (once with __GFP_NORETRY).
-      const tries = (gfp & Gfp.NORETRY) !== 0 ? 1 : MAX_RECLAIM_RETRIES;
-      const batch = Math.max(SWAP_CLUSTER_MAX, 2 ** order);
-      for (let t = 0; t < tries && pfn === 0; t++) {
-        this.ev[Vm.ALLOCSTALL]++;
-        if (this.directReclaim(batch) === 0) break;
-        pfn = this.getPageFromFreelist(order, allocFlags, nid, mask);
-      }
-      if (pfn === 0 && this.maySleep(order, gfp)) {
-        pfn = this.sleepForMemory(order, gfp, allocFlags, nid, mask);
-      }
-      if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
-        // Linux loops here until memory comes free; in a single context nothing else can free
-        // it, so this is the last try, with the NOFAIL share of the reserve
-        // (__alloc_pages_cpuset_fallback with ALLOC_MIN_RESERVE).
-        pfn = this.getPageFromFreelist(order, ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE, nid, mask);
-      }
-    }
-    return pfn;
-  }
-
-  /* ------------------------------------------------------------------ sleeping */
-
-  /**
-   * Whether a request that reclaim could not serve may wait for another cpu to free memory:
-   * it may reclaim and retry (not __GFP_NORETRY; a costly order only with
-   * __GFP_RETRY_MAYFAIL or __GFP_NOFAIL), this context may block and holds no lock others
-   * need to free, and another cpu is online to free something.
-   */
-  private maySleep(order: number, gfp: number): boolean {
-    return this.waitsFor(order, gfp) && this.mayBlock();
-  }
-
-  /**
-   * Whether this context may block now to wait for another cpu to free something: it may
-   * wait at all (Atomics.wait allowed, a shared buffer, several cpus), holds no lock others
-   * need to free, and another cpu is online.
-   */
-  mayBlock(): boolean {
-    return this.canSleep && this.noWait === 0 && this.othersOnline();
-  }
-
-  /** Whether a wait without blocking could be woken: another cpu online over a shared buffer. */
-  othersCouldFree(): boolean {
-    return this.smp && this.h.buffer instanceof SharedArrayBuffer && this.othersOnline();
-  }
-
-  /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
-  waitsFor(order: number, gfp: number): boolean {
-    if ((gfp & Gfp.DIRECT_RECLAIM) === 0 || (gfp & Gfp.NORETRY) !== 0) return false;
-    if (order > COSTLY_ORDER && (gfp & (Gfp.RETRY_MAYFAIL | Gfp.NOFAIL)) === 0) return false;
-    return (gfp & Gfp.NOFAIL) !== 0 || this.waitMs > 0;
-  }
-
-  /** Some other cpu is online (and could free memory). */
-  othersOnline(): boolean {
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      if (cpu !== this.cpu && cpuState(this.h, cpu) === CpuState.ONLINE) return true;
-    }
-    return false;
-  }
-
-  /**
-   * The sleeping part of the slow path: ask every other cpu for its cached pages and objects
-   * (DRAIN_PAGES, FLUSH_SLABS), reclaim what this cpu can, and wait on the free wait queue
-   * (Atomics.wait on Hdr.FREE_SEQ, which frees bump while someone waits), in rounds, until
-   * the request can be served or `waitMs` has passed (__GFP_NOFAIL: until it can be served).
-   */
-  private sleepForMemory(
-    order: number,
-    gfp: number,
-    allocFlags: number,
-    nid: number,
-    mask: number,
-  ): number {
-    const h = this.h;
-    const nofail = (gfp & Gfp.NOFAIL) !== 0;
-    const deadline = Date.now() + this.waitMs;
-    // Asked before counted in: whoever sees this context among the waiters also finds every
-    // online cpu asked, so a page freed from then on goes to the buddy lists, not a pcp list.
-    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-    Atomics.add(h, Hdr.FREE_WAITERS, 1);
-    try {
-      for (;;) {
-        const seq = Atomics.load(h, Hdr.FREE_SEQ);
-        this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-        this.ev[Vm.ALLOCSTALL]++;
-        this.directReclaim(Math.max(SWAP_CLUSTER_MAX, 2 ** order));
-        const flags = nofail ? ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE : allocFlags;
-        const pfn = this.getPageFromFreelist(order, flags, nid, mask);
-        if (pfn !== 0) return pfn;
-        const ms = waitRound(deadline, nofail);
-        if (ms === 0) return 0;
-        Atomics.wait(h, Hdr.FREE_SEQ, seq, ms);
-      }
-    } finally {
-      Atomics.sub(h, Hdr.FREE_WAITERS, 1);
-    }
-  }
-
-  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
-  private wakeWaiters(): void {
-    wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
-  }
-
-  /**
-   * The wait queue's sequence number, for an asynchronous wait (the Promise variants): read
-   * it before trying, then wait on it if the try failed.
-   */
-  freeSeq(): number {
-    return Atomics.load(this.h, Hdr.FREE_SEQ);
-  }
-
-  /** Counts a context in (+1) or out (-1) of the free wait queue's waiters. */
-  addWaiter(d: number): void {
-    Atomics.add(this.h, Hdr.FREE_WAITERS, d);
-  }
-
-  /**
-   * Waits without blocking for a free after `seq` (or `ms`): Atomics.waitAsync on the free
-   * wait queue, having asked the other cpus for their cached memory. The caller is counted
-   * a waiter (addWaiter) from before it read `seq`. Resolves false at once where nobody
-   * could free anything (one cpu, or no other cpu online).
-   */
-  async waitForFree(seq: number, ms: number): Promise<boolean> {
-    if (!this.othersCouldFree()) return false;
-    this.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-    this.ev[Vm.ALLOCSTALL]++;
-    await waitAsyncOn(this.h, Hdr.FREE_SEQ, seq, ms);
-    return true;
-  }
+  /* ------------------------------------------------------------------ failure */
 
   /** should_fail_alloc_page: the scope filters, then should_fail_ex. */
   private shouldFailAlloc(order: number, gfp: number): boolean {
@@ -1028,82 +881,52 @@ export class BuddyAllocator {
     return `Node ${nid} Normal: ${parts.join(" ")} = ${totalKb}kB`;
   }
 
-  /* ------------------------------------------------------------------ reclaim */
+  /* ------------------------------------------------------------------ reclaim and sleeping */
+
+  /* The entry points of reclaim.ts for the layers above; the work and its details are there. */
 
   /** Registers a shrinker run by reclaim (slab caches give back empty slabs through it). */
   registerShrinker(shrinker: Shrinker): void {
-    this.shrinkers.push(shrinker);
+    reclaim.registerShrinker(this, shrinker);
   }
 
   unregisterShrinker(shrinker: Shrinker): void {
-    const i = this.shrinkers.indexOf(shrinker);
-    if (i >= 0) this.shrinkers.splice(i, 1);
+    reclaim.unregisterShrinker(this, shrinker);
   }
 
-  /**
-   * Runs the shrinkers, asking for `nrPages` in all; returns the pages freed. While they run
-   * the context is in reclaim (Linux PF_MEMALLOC): its own allocations do not recurse into
-   * reclaim and may use every reserve.
-   */
-  private shrinkAll(nrPages: number): number {
-    if (this.inReclaim || this.shrinkers.length === 0) return 0;
-    let freed = 0;
-    this.inReclaim = true;
-    try {
-      for (const shrinker of this.shrinkers) {
-        const n = shrinker(Math.max(nrPages - freed, 1));
-        if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
-          throw new TypeError(
-            `a shrinker must return the pages it freed (an integer >= 0), got ${String(n)}`,
-          );
-        }
-        freed += n;
-        if (freed >= nrPages) break;
-      }
-    } finally {
-      this.inReclaim = false;
-    }
-    return freed;
-  }
-
-  /**
-   * wakeup_kswapd: below the low watermark, background reclaim is due. Linux runs it in its
-   * own thread; here it runs when a context that may sleep next allocates (or when
-   * {@link kswapd} is called), never inside the atomic request that woke it.
-   */
-  private wakeKswapd(nid: number): void {
-    const h = this.h;
-    const z = this.zones[nid] as Int32Array;
-    if (
-      h[Hdr.KSWAPD_PENDING] !== 0 ||
-      (z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)
-    ) {
-      return;
-    }
-    if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) this.ev[Vm.KSWAPD_WAKE]++;
-  }
-
-  /**
-   * kswapd's balance_pgdat, for every node: shrinks until each zone's free memory reaches its
-   * high watermark. Returns the pages freed.
-   */
+  /** kswapd's balance_pgdat, for every node: shrinks each zone to its high mark; pages freed. */
   kswapd(): number {
-    Atomics.store(this.h, Hdr.KSWAPD_PENDING, 0);
-    let want = 0;
-    for (const z of this.zones) {
-      want += Math.max(0, (z[Zone.WMARK_HIGH] as number) - (z[Zone.NR_FREE] as number));
-    }
-    if (want === 0) return 0;
-    this.ev[Vm.PAGEOUTRUN]++;
-    const freed = this.shrinkAll(want);
-    // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
-    if (freed > 0) this.drainAll();
-    return freed;
+    return reclaim.kswapd(this);
   }
 
-  /** Direct reclaim: shrinkers, then the per-cpu lists. Returns pages made free. */
-  private directReclaim(nrPages: number): number {
-    return this.shrinkAll(nrPages) + this.drainAll();
+  /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */
+  waitsFor(order: number, gfp: number): boolean {
+    return reclaim.waitsFor(this, order, gfp);
+  }
+
+  /** Whether this context may block now to wait for another cpu to free something. */
+  mayBlock(): boolean {
+    return reclaim.mayBlock(this);
+  }
+
+  /** Whether a wait without blocking could be woken: another cpu online over a shared buffer. */
+  othersCouldFree(): boolean {
+    return reclaim.othersCouldFree(this);
+  }
+
+  /** The free wait queue's sequence number, read before a try an asynchronous wait follows. */
+  freeSeq(): number {
+    return reclaim.freeSeq(this);
+  }
+
+  /** Counts a context in (+1) or out (-1) of the free wait queue's waiters. */
+  addWaiter(d: number): void {
+    reclaim.addWaiter(this, d);
+  }
+
+  /** Waits without blocking for a free after `seq` (or `ms`); false at once if nobody could free. */
+  waitForFree(seq: number, ms: number): Promise<boolean> {
+    return reclaim.waitForFree(this, seq, ms);
   }
 
   /* ------------------------------------------------------------------ freeing */
@@ -1134,6 +957,11 @@ export class BuddyAllocator {
     this.freeOneBlock(this.zones[nid] as Int32Array, pfn, order);
     this.unlockZone(nid);
     if (this.smp) this.wakeWaiters();
+  }
+
+  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
+  private wakeWaiters(): void {
+    wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
   }
 
   /** Returns the pfn behind `addr` if it is the head of an allocated order-`order` block. */
@@ -1372,278 +1200,10 @@ export class BuddyAllocator {
   }
 
   /**
-   * Checks every invariant in the header comment; throws CORRUPTION naming the first broken.
-   * Runs under the zone locks (in node order); the per-cpu lists of other online cpus are
-   * exact only while those cpus are quiescent.
+   * Checks every invariant of the header; throws CORRUPTION naming the first broken
+   * (verify.ts).
    */
   verify(): void {
-    let held = 0;
-    try {
-      for (; held < this.nrNodes; held++) this.lockZone(held);
-      this.verifyLocked();
-    } finally {
-      while (held > 0) this.unlockZone(--held);
-    }
-  }
-
-  private verifyLocked(): void {
-    const h = this.h;
-    const f = this.f;
-    const corrupt = (id: string, what: string): never => {
-      throw new KmemError("CORRUPTION", `${id}: ${what}`);
-    };
-    if (h[Hdr.MAGIC] !== Layout.MAGIC || h[Hdr.VERSION] !== Layout.VERSION) {
-      corrupt(
-        "LAYOUT-1",
-        `header magic/version is ${hex(h[Hdr.MAGIC] as number)}/${h[Hdr.VERSION]}`,
-      );
-    }
-    if (
-      h[Hdr.PAGE_SHIFT] !== this.pageShift ||
-      h[Hdr.MAX_ORDER] !== this.maxOrder ||
-      h[Hdr.TOTAL_PAGES] !== this.totalPages ||
-      h[Hdr.FIRST_PFN] !== this.firstPfn ||
-      h[Hdr.MANAGED_PAGES] !== this.managedPages ||
-      h[Hdr.NR_CPUS] !== this.nrCpus ||
-      h[Hdr.NR_NODES] !== this.nrNodes ||
-      h[Hdr.MEMMAP_OFFSET] !== f.byteOffset - h.byteOffset ||
-      h[Hdr.HEADER_WORDS] !== h.length
-    ) {
-      corrupt("LAYOUT-1", "header geometry words do not match the instance");
-    }
-    if (this.firstPfn * this.pageSize < f.byteOffset - h.byteOffset + f.byteLength) {
-      corrupt("LAYOUT-2", "the reserved pages do not cover the header and mem_map");
-    }
-    const batch = h[Hdr.PCP_BATCH] as number;
-    const high = h[Hdr.PCP_HIGH] as number;
-    if (!(batch >= 1 && high >= batch)) {
-      corrupt("LAYOUT-3", `per-cpu list batch ${batch} and high ${high} are out of range`);
-    }
-    // NODE-1: the zones tile the managed frames in node order (with a buffer per node, each
-    // from the start of its window).
-    let expect = this.firstPfn;
-    let managed = 0;
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const start = z[Zone.START_PFN] as number;
-      const end = z[Zone.END_PFN] as number;
-      if (nid > 0) expect = this.nodeStarts[nid] as number;
-      if (
-        start !== expect ||
-        end <= start ||
-        end !== this.nodeEnds[nid] ||
-        z[Zone.MANAGED] !== end - start
-      ) {
-        corrupt(
-          "NODE-1",
-          `zone of node ${nid} spans frames ${start}..${end - 1}, expected to start at ${expect} and end at ${(this.nodeEnds[nid] as number) - 1}`,
-        );
-      }
-      expect = end;
-      managed += end - start;
-      const wmin = z[Zone.WMARK_MIN] as number;
-      const wlow = z[Zone.WMARK_LOW] as number;
-      const whigh = z[Zone.WMARK_HIGH] as number;
-      if (!(wmin >= 0 && wmin <= wlow && wlow <= whigh && whigh <= end - start + 2 * wlow)) {
-        corrupt(
-          "LAYOUT-3",
-          `node ${nid}: watermarks min ${wmin}, low ${wlow}, high ${whigh} are out of order`,
-        );
-      }
-    }
-    if (expect !== this.totalPages || managed !== this.managedPages) {
-      corrupt(
-        "NODE-1",
-        `the zones cover ${managed} frames up to ${expect}, memory has ${this.managedPages} up to ${this.totalPages}`,
-      );
-    }
-    // MEMMAP-2: the reserved frames, and those of the holes between node windows, belong
-    // to nobody.
-    for (let i = 0; i < this.firstPfn * Frame.WORDS; i++) {
-      if (f[i] !== 0)
-        corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
-    }
-    for (let nid = 0; nid < this.nrNodes - 1; nid++) {
-      const from = (this.nodeEnds[nid] as number) * Frame.WORDS;
-      const to = (this.nodeStarts[nid + 1] as number) * Frame.WORDS;
-      for (let i = from; i < to; i++) {
-        if (f[i] !== 0) {
-          corrupt(
-            "MEMMAP-2",
-            `frame ${Math.floor(i / Frame.WORDS)} of no node has non-zero metadata`,
-          );
-        }
-      }
-    }
-
-    // MEMMAP-1: walk each zone's frames block by block.
-    const pcpSeen = new Array<number>(this.nrNodes).fill(0);
-    const blocks: number[][] = [];
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      const blocksByOrder = new Array<number>(this.maxOrder).fill(0);
-      blocks.push(blocksByOrder);
-      let pfn = zstart;
-      while (pfn < zend) {
-        const i = pfn * Frame.WORDS;
-        const flags = f[i + Pg.FLAGS] as number;
-        const state = flags & PgFlag.STATE_MASK;
-        if (state !== PgFlag.BUDDY && state !== PgFlag.HEAD && state !== PgFlag.PCP) {
-          corrupt(
-            "MEMMAP-1",
-            `frame ${pfn} is neither a block head nor inside a block (flags ${hex(flags)})`,
-          );
-        }
-        const order = f[i + Pg.ORDER] as number;
-        if (order < 0 || order >= this.maxOrder || (state === PgFlag.PCP && order !== 0)) {
-          corrupt("MEMMAP-1", `frame ${pfn} has order ${order}`);
-        }
-        if (pfn % 2 ** order !== 0 || pfn + 2 ** order > this.totalPages) {
-          corrupt(
-            "BUDDY-1",
-            `block at frame ${pfn} of order ${order} is misaligned or runs past memory`,
-          );
-        }
-        if (pfn + 2 ** order > zend) {
-          corrupt(
-            "NODE-1",
-            `block at frame ${pfn} of order ${order} runs past the end of node ${nid}`,
-          );
-        }
-        for (let t = pfn + 1; t < pfn + 2 ** order; t++) {
-          if (f[t * Frame.WORDS + Pg.FLAGS] !== 0 || f[t * Frame.WORDS + Pg.ORDER] !== 0) {
-            corrupt(
-              "MEMMAP-1",
-              `frame ${t} is inside the order-${order} block at frame ${pfn} but is not a zero tail`,
-            );
-          }
-        }
-        if (state === PgFlag.BUDDY) {
-          blocksByOrder[order] = (blocksByOrder[order] as number) + 1;
-          const buddy = pfn ^ (1 << order);
-          if (
-            order < this.maxOrder - 1 &&
-            buddy >= zstart &&
-            buddy < zend &&
-            ((f[buddy * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.BUDDY) !== 0 &&
-            f[buddy * Frame.WORDS + Pg.ORDER] === order
-          ) {
-            corrupt(
-              "BUDDY-3",
-              `free blocks at frames ${pfn} and ${buddy} (order ${order}) are unmerged buddies`,
-            );
-          }
-        }
-        if (state === PgFlag.PCP) pcpSeen[nid] = (pcpSeen[nid] as number) + 1;
-        pfn += 2 ** order;
-      }
-    }
-
-    // BUDDY-2 and BUDDY-4: each zone's lists agree with the walk.
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      const blocksByOrder = blocks[nid] as number[];
-      const where = this.nrNodes === 1 ? "" : ` of node ${nid}`;
-      let freePages = 0;
-      for (let o = 0; o < this.maxOrder; o++) {
-        const fa = Zone.FREE_AREA + FreeArea.WORDS * o;
-        const nr = z[fa + FreeArea.NR_FREE] as number;
-        if (nr !== blocksByOrder[o]) {
-          corrupt(
-            "BUDDY-2",
-            `nr_free[${o}]${where} is ${nr} but ${blocksByOrder[o]} free blocks of order ${o} exist`,
-          );
-        }
-        let prev = 0;
-        let cur = z[fa + FreeArea.HEAD] as number;
-        let len = 0;
-        while (cur !== 0) {
-          if (cur < zstart || cur >= zend) {
-            corrupt("BUDDY-2", `free_area[${o}]${where} links to frame ${cur}, outside its zone`);
-          }
-          const i = cur * Frame.WORDS;
-          if (
-            ((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.BUDDY ||
-            f[i + Pg.ORDER] !== o
-          ) {
-            corrupt(
-              "BUDDY-2",
-              `free_area[${o}]${where} holds frame ${cur}, which is not a free block of order ${o}`,
-            );
-          }
-          if (f[i + Pg.PREV] !== prev) {
-            corrupt(
-              "BUDDY-2",
-              `free_area[${o}]${where}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-            );
-          }
-          if (++len > nr)
-            corrupt("BUDDY-2", `free_area[${o}]${where} is longer than nr_free (${nr}) or cyclic`);
-          prev = cur;
-          cur = f[i + Pg.NEXT] as number;
-        }
-        if (len !== nr)
-          corrupt("BUDDY-2", `free_area[${o}]${where} has ${len} blocks, nr_free says ${nr}`);
-        freePages += nr * 2 ** o;
-      }
-      if (z[Zone.NR_FREE] !== freePages) {
-        corrupt(
-          "BUDDY-4",
-          `nr_free_pages${where} is ${z[Zone.NR_FREE]} but the free lists hold ${freePages}`,
-        );
-      }
-    }
-
-    // PCP-1.
-    for (let nid = 0; nid < this.nrNodes; nid++) {
-      const z = this.zones[nid] as Int32Array;
-      const zstart = z[Zone.START_PFN] as number;
-      const zend = z[Zone.END_PFN] as number;
-      let pcpListed = 0;
-      for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-        const p = this.pcpList(cpu, nid);
-        const name = this.nrNodes === 1 ? `cpu ${cpu}` : `cpu ${cpu}, node ${nid}`;
-        const count = p[Pcp.COUNT] as number;
-        let prev = 0;
-        let cur = p[Pcp.HEAD] as number;
-        let len = 0;
-        while (cur !== 0) {
-          if (cur < zstart || cur >= zend) {
-            corrupt("PCP-1", `pcp list of ${name} links to frame ${cur}, outside its zone`);
-          }
-          const i = cur * Frame.WORDS;
-          if (((f[i + Pg.FLAGS] as number) & PgFlag.STATE_MASK) !== PgFlag.PCP) {
-            corrupt("PCP-1", `pcp list of ${name} holds frame ${cur}, which is not a per-cpu page`);
-          }
-          if (f[i + Pg.PREV] !== prev) {
-            corrupt(
-              "PCP-1",
-              `pcp list of ${name}: frame ${cur} has prev ${f[i + Pg.PREV]}, expected ${prev}`,
-            );
-          }
-          if (++len > count)
-            corrupt("PCP-1", `pcp list of ${name} is longer than its count (${count}) or cyclic`);
-          prev = cur;
-          cur = f[i + Pg.NEXT] as number;
-        }
-        if (len !== count || p[Pcp.TAIL] !== prev) {
-          corrupt(
-            "PCP-1",
-            `pcp list of ${name}: ${len} pages listed, count ${count}, tail ${p[Pcp.TAIL]}`,
-          );
-        }
-        pcpListed += len;
-      }
-      if (pcpListed !== pcpSeen[nid]) {
-        corrupt(
-          "PCP-1",
-          `${pcpSeen[nid]} frames of node ${nid} are marked per-cpu but the lists hold ${pcpListed}`,
-        );
-      }
-    }
+    verifyBuddy(this);
   }
 }

@@ -1,5 +1,5 @@
-/* The page allocator layer: buddy system, GFP flags, watermarks, fragmentation indices. */
-export { BuddyAllocator, type LogFn, Mpol, type NodeInfo, type Shrinker } from "./buddy.js";
+/* The page allocator layer: buddy system, reclaim, GFP flags, watermarks, fragmentation indices. */
+export { BuddyAllocator, type LogFn, Mpol, type NodeInfo } from "./buddy.js";
 export {
   extfragForOrder,
   extfragIndexMilli,
@@ -7,6 +7,7 @@ export {
   unusableIndexMilli,
 } from "./fragmentation.js";
 export * from "./gfp.js";
+export type { Shrinker } from "./reclaim.js";
 export {
   computeWatermarks,
   defaultMinFreeKb,

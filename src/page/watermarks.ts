@@ -14,6 +14,21 @@
  * would otherwise reserve half of a 256 KiB memory. An explicit minFreeBytes is taken as is.
  */
 
+/**
+ * alloc_flags of the watermark check (mm/internal.h): which mark (the low two bits index
+ * Zone.WMARK_MIN..HIGH) and which share of the reserve below it a request may take.
+ */
+export const enum Alloc {
+  WMARK_MIN = 0,
+  WMARK_LOW = 1,
+  WMARK_MASK = 3,
+  NO_WATERMARKS = 4,
+  /** __GFP_HIGH: min -= min / 2. */
+  MIN_RESERVE = 8,
+  /** Cannot reclaim: with MIN_RESERVE, min -= min / 4 more. */
+  NON_BLOCK = 16,
+}
+
 export const WATERMARK_SCALE_FACTOR = 10;
 const MIN_FREE_KB_FLOOR = 128;
 const MIN_FREE_KB_CEILING = 262144;

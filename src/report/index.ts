@@ -13,3 +13,11 @@ export {
   type VmallocinfoArea,
   vmstat,
 } from "./proc.js";
+export {
+  type CacheLookup,
+  PAGE_KIND_NAMES,
+  PageKind,
+  type PageMap,
+  type PageMapCache,
+  pageMap,
+} from "./pagemap.js";

@@ -50,29 +50,33 @@
  *           the pages found match the slab page gauge
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
- * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it, and it is
- * taken before the zone lock. Constructors run after it is released. Under it a new page is
- * taken without direct reclaim (a shrinker may free to SLOB, other cpus need the lock to
- * free): when that fails, the page is allocated outside the lock with the caller's gfp
- * (which may reclaim and sleep) and the allocation tried again with it.
+ * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It is lock 3
+ * of kmem's lock order (slub.ts's header lists it), in place of SLUB's slab_mutex and
+ * list_locks, taken before the zone lock, and it protects all of SLOB: its page lists,
+ * every SLOB page's units and free list, its cache list and counts. Constructors run after
+ * it is released. Under it a new page is taken without direct reclaim (a shrinker may free
+ * to SLOB, other cpus need the lock to free): when that fails, the page is allocated
+ * outside the lock with the caller's gfp (which may reclaim and sleep) and the allocation
+ * tried again with it.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
 import type { FaultAttr } from "../fault/index.js";
-import { ZERO_SIZE_PTR } from "../kmalloc/kmalloc.js";
-import { LargeKmalloc } from "../kmalloc/large.js";
+import { type KmallocApi, krealloc, LargeKmalloc, ZERO_SIZE_PTR } from "../kmalloc/index.js";
 import { bootCacheBase, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import {
-  type CacheBackend,
+  type CacheGeometry,
+  CacheName,
+  calculateAlignment,
   type Ctor,
   failslabHits,
   KmemCache,
+  type ObjectAllocator,
   parseCacheArgs,
-} from "../slab/cache.js";
+  type SlabCacheInfo,
+} from "../slab-common/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { type CacheGeometry, calculateAlignment } from "../slab/layout.js";
-import type { SlabCacheInfo } from "../slab/slub.js";
 
 const enum Slob {
   /** Bytes per unit. */
@@ -144,7 +148,7 @@ const enum CacheDesc {
   /** Big caches: the order of their page blocks, else -1. */
   ORDER = 7,
   NAME = 8,
-  NAME_BYTES = 48,
+  NAME_BYTES = CacheName.BYTES,
   /** Header[Hdr.CACHE_SERIAL] when the descriptor was written (a handle's identity). */
   SERIAL = NAME + NAME_BYTES / 4,
   WORDS = SERIAL + 1,
@@ -165,7 +169,7 @@ function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
 
-export class SlobAllocator implements CacheBackend {
+export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
@@ -332,28 +336,26 @@ export class SlobAllocator implements CacheBackend {
       minPartial: 0,
     };
     const id = dv[CacheDesc.ID] as number;
-    return new KmemCache(
-      this,
+    return new KmemCache({
+      slab: this,
       name,
-      size,
+      objectSize: size,
       desc,
       id,
-      id,
+      realId: id,
       geometry,
-      0,
-      dv[CacheDesc.FLAGS] as number,
+      secret: 0,
+      flags: dv[CacheDesc.FLAGS] as number,
       ctor,
+      hasCtor: false,
       dv,
-      dv,
-      NO_SLOTS,
-      {
-        hasCtor: false,
-        sheafCap: 0,
-        serial: dv[CacheDesc.SERIAL] as number,
-        ownSerial: dv[CacheDesc.SERIAL] as number,
-        nodeLockNames: ["slob_lock"],
-      },
-    );
+      cpu: dv,
+      slotIndex: NO_SLOTS,
+      sheafCap: 0,
+      serial: dv[CacheDesc.SERIAL] as number,
+      ownSerial: dv[CacheDesc.SERIAL] as number,
+      nodeLockNames: ["slob_lock"],
+    });
   }
 
   /** This context's handle of cache `id` (made in any context), or null. */
@@ -865,23 +867,13 @@ export class SlobAllocator implements CacheBackend {
       : (this.cacheOf(id) as KmemCache).objectSize;
   }
 
-  /** krealloc: in place while the block holds `size`, else move. */
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
-    if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
-    const ks = this.ksize(addr);
-    if (size === 0) {
-      this.kfree(addr);
-      return ZERO_SIZE_PTR;
-    }
-    if (size <= ks) {
-      if ((gfp & Gfp.ZERO) !== 0 || initOnAlloc) this.phys.fill(0, addr + size, addr + ks);
-      return addr;
-    }
-    const moved = this.kmalloc(size, gfp);
-    if (moved === 0) return 0;
-    this.phys.copy(moved, addr, ks);
-    this.kfree(addr);
-    return moved;
+    return krealloc(this, this.phys, addr, size, gfp, initOnAlloc);
+  }
+
+  /** SLOB keeps no requested size: only the zeroing past `size`. */
+  resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void {
+    if (zero) this.phys.fill(0, addr + size, addr + usable);
   }
 
   private isSlobPage(addr: number): boolean {
@@ -1048,17 +1040,20 @@ export class SlobAllocator implements CacheBackend {
     }
   }
 
-  /** SLOB keeps no empty pages: nothing to shrink. */
+  /**
+   * kmem_cache_shrink: the pages given back. A page goes back the moment its last block is
+   * freed (slobFree), so SLOB never holds one a shrink could free: 0, as Linux's SLOB.
+   */
   shrink(_c: KmemCache): number {
     return 0;
   }
 
-  /** The shrinker's view: nothing to give back either. */
+  /** Reclaim's shrink of every cache: 0 pages, for the same reason as shrink. */
   shrinkAll(_nrToScan: number): number {
     return 0;
   }
 
-  /** No per-cpu state: nothing to drain when a cpu goes offline. */
+  /** cpu hotplug: SLOB keeps nothing per cpu (no cpu slab, no sheaf), so a dead cpu left 0. */
   drainCpu(_cpu: number): number {
     return 0;
   }

@@ -121,7 +121,9 @@ export class Vmalloc {
     this.pageShift = phys.pageShift;
     this.trackCallers = trackCallers;
     this.smp = phys.nrCpus > 1;
-    const g = vmallocGeometry(phys.totalPages, phys.pageShift);
+    // Above every frame the mem_map has room for: memory brought online later (hotplug)
+    // never reaches into the space.
+    const g = vmallocGeometry(phys.maxPages, phys.pageShift);
     this.geometry = g;
     this.start = g.start;
     this.end = g.end;

@@ -35,7 +35,15 @@
  * - Spans are kept in address order (illumos appends them); the hash grows as it fills
  *   instead of being rescaled by a timer.
  *
- * Invariants (verify() reports these ids):
+ * Files:
+ *   arena.ts     VmemArena: options, the public entry points, the allocation policies,
+ *                freeing, spans, import and release
+ *   segments.ts  the segment store it extends: records, the arena list, freelists, hash
+ *   qcache.ts    the quantum caches (their invariants, QCACHE-1..2, are in its header)
+ *   verify.ts    verify(): the invariants below, then the quantum caches'
+ *   layout.ts    record layouts and the bit arithmetic
+ *
+ * Invariants (verify() reports these ids, and QCACHE-1..2 of qcache.ts):
  *  VMEM-1: the arena list is a consistent doubly linked ring through record 0 holding each
  *          record in use once (span markers, segments, the rotor); the others are on the
  *          free-record list
@@ -55,7 +63,6 @@
 import { KmemError, describe, hex } from "../errors.js";
 import {
   Bound,
-  FIXED_RECORDS,
   FREELISTS,
   NIL,
   POW2,
@@ -66,11 +73,12 @@ import {
   Slab,
   crosses,
   highbit,
-  lowbit,
   phaseUp,
   roundUp,
 } from "./layout.js";
 import { type QcacheStats, QuantumCaches, type SlabArena } from "./qcache.js";
+import { MINFREE, SegmentStore } from "./segments.js";
+import { verifyArena } from "./verify.js";
 
 /** Allocation policies, as illumos's VM_INSTANTFIT (default), VM_BESTFIT, VM_NEXTFIT. */
 export type VmemPolicy = "instantfit" | "bestfit" | "nextfit";
@@ -171,10 +179,6 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_QUANTUM = 2 ** 30;
 const MAX_QCACHE = 2 ** 28;
 const NQCACHE_MAX = 16;
-const INITIAL_RECORDS = 64;
-const INITIAL_BUCKETS = 16;
-/** Records one operation may need: a split into three (2) plus a new span (2). */
-const MINFREE = 4;
 
 const POLICIES: readonly VmemPolicy[] = ["instantfit", "bestfit", "nextfit"];
 const OPTION_KEYS = [
@@ -214,7 +218,7 @@ function isPowerOfTwo(x: number): boolean {
 }
 
 /** A vmem arena: a set of integer resources allocated in segments. */
-export class VmemArena implements SlabArena {
+export class VmemArena extends SegmentStore implements SlabArena {
   readonly name: string;
   readonly quantum: number;
   /** Default policy of alloc(). */
@@ -225,34 +229,13 @@ export class VmemArena implements SlabArena {
   readonly source: VmemArena | null;
 
   private readonly policyDefault: Policy;
-  private readonly invQuantum: number;
   private readonly importFn: ((size: number) => number) | null;
   private readonly releaseFn: ((start: number, size: number) => void) | null;
   private readonly importQuantum: number;
   private readonly minImport: number;
   private readonly qc: QuantumCaches | null;
 
-  private segs: Int32Array;
-  private bounds: Float64Array;
-  private segFree = NIL;
-  private nsegFree = 0;
-
-  private readonly flHead = new Int32Array(FREELISTS).fill(NIL);
-  private freemapLo = 0;
-  private freemapHi = 0;
-
-  private buckets: Int32Array;
-  /** log2 and mask of the bucket count. */
-  private hashBits: number;
-  private hashMask: number;
-  private nalloc = 0;
-  private hashBucket = 0;
-  private hashPrev = NIL;
-  /** Chain steps the last hashFind took (counted as lookups once a free succeeds). */
-  private hashSteps = 0;
-
   private memTotal = 0;
-  private memInUse = 0;
   private memImport = 0;
   private nAllocs = 0;
   private nFrees = 0;
@@ -293,9 +276,9 @@ export class VmemArena implements SlabArena {
         `base and size must be multiples of the quantum ${quantum}, got base ${base}, size ${size}`,
       );
     }
+    super(quantum);
     this.name = name;
     this.quantum = quantum;
-    this.invQuantum = 1 / quantum;
     this.policyDefault =
       options.policy === undefined ? Policy.INSTANT : policyCode("policy", options.policy);
     this.policy = POLICIES[this.policyDefault] as VmemPolicy;
@@ -326,26 +309,6 @@ export class VmemArena implements SlabArena {
     const nq = Math.min(Math.floor(qcacheMax / quantum), NQCACHE_MAX);
     this.qc = nq > 0 ? new QuantumCaches(this, quantum, nq) : null;
     this.qcacheMax = nq * quantum;
-
-    this.segs = new Int32Array(0);
-    this.bounds = new Float64Array(0);
-    this.growRecords(INITIAL_RECORDS);
-    // Records 0 (list head, a SPAN so that coalescing stops at it) and 1 (the rotor).
-    const s = this.segs;
-    this.segFree = FIXED_RECORDS;
-    this.nsegFree -= FIXED_RECORDS;
-    s[SEG0 * Seg.WORDS + Seg.TYPE] = SegType.SPAN;
-    s[SEG0 * Seg.WORDS + Seg.ANEXT] = ROTOR;
-    s[SEG0 * Seg.WORDS + Seg.APREV] = ROTOR;
-    s[SEG0 * Seg.WORDS + Seg.KNEXT] = SEG0;
-    s[SEG0 * Seg.WORDS + Seg.KPREV] = SEG0;
-    s[ROTOR * Seg.WORDS + Seg.TYPE] = SegType.ROTOR;
-    s[ROTOR * Seg.WORDS + Seg.ANEXT] = SEG0;
-    s[ROTOR * Seg.WORDS + Seg.APREV] = SEG0;
-
-    this.buckets = new Int32Array(INITIAL_BUCKETS).fill(NIL);
-    this.hashBits = Math.log2(INITIAL_BUCKETS);
-    this.hashMask = INITIAL_BUCKETS - 1;
 
     if (size > 0) this.add(base, size);
   }
@@ -522,20 +485,10 @@ export class VmemArena implements SlabArena {
     // one the rotor kept from being released goes back now).
     if (this.segs[ROTOR * Seg.WORDS + Seg.APREV] !== SEG0) this.advance(ROTOR, SEG0);
     const s = this.segs;
-    const b = this.bounds;
     let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number;
     while (sp !== SEG0) {
       const nextSpan = s[sp * Seg.WORDS + Seg.KNEXT] as number;
-      const seg = s[sp * Seg.WORDS + Seg.ANEXT] as number;
-      const imported = ((s[sp * Seg.WORDS + Seg.TYPE] as number) & SegType.IMPORTED) !== 0;
-      const start = b[seg * Bound.WORDS + Bound.START] as number;
-      const size = (b[seg * Bound.WORDS + Bound.END] as number) - start;
-      this.freelistDelete(seg);
-      this.spanDestroy(seg);
-      if (imported && this.releaseFn !== null) {
-        this.nReleases++;
-        this.releaseFn(start, size);
-      }
+      this.spanRelease(s[sp * Seg.WORDS + Seg.ANEXT] as number);
       sp = nextSpan;
     }
   }
@@ -642,225 +595,30 @@ export class VmemArena implements SlabArena {
     );
   }
 
-  /** Checks VMEM-1..8 and QCACHE-1..2; throws KmemError CORRUPTION naming the first broken. */
+  /**
+   * Checks VMEM-1..8 (the header) and QCACHE-1..2 (qcache.ts); throws KmemError CORRUPTION
+   * naming the first broken (verify.ts).
+   */
   verify(): void {
-    const corrupt = (id: string, what: string): never => {
-      throw new KmemError("CORRUPTION", `vmem ${this.name}: ${id}: ${what}`);
-    };
-    const s = this.segs;
-    const b = this.bounds;
-    const q = this.quantum;
-    const records = s.length / Seg.WORDS;
-    const start = (r: number) => b[r * Bound.WORDS + Bound.START] as number;
-    const end = (r: number) => b[r * Bound.WORDS + Bound.END] as number;
-    const type = (r: number) => s[r * Seg.WORDS + Seg.TYPE] as number;
-
-    // VMEM-1: the ring, and the free records.
-    const inRing = new Uint8Array(records);
-    let rotors = 0;
-    let n = 0;
-    for (let r = SEG0, prev = s[SEG0 * Seg.WORDS + Seg.APREV] as number; ;) {
-      if (r < 0 || r >= records) corrupt("VMEM-1", `link to record ${r} outside the table`);
-      if (inRing[r]) corrupt("VMEM-1", `record ${r} twice in the arena list`);
-      inRing[r] = 1;
-      if (s[r * Seg.WORDS + Seg.APREV] !== prev)
-        corrupt("VMEM-1", `record ${r}: aprev ${s[r * Seg.WORDS + Seg.APREV]}, expected ${prev}`);
-      if (type(r) === SegType.ROTOR) rotors++;
-      else if (type(r) === SegType.NONE) corrupt("VMEM-1", `free record ${r} in the arena list`);
-      n++;
-      prev = r;
-      r = s[r * Seg.WORDS + Seg.ANEXT] as number;
-      if (r === SEG0) {
-        if (s[SEG0 * Seg.WORDS + Seg.APREV] !== prev) corrupt("VMEM-1", "the ring does not close");
-        break;
-      }
-    }
-    if (rotors !== 1 || type(ROTOR) !== SegType.ROTOR) corrupt("VMEM-1", `${rotors} rotors`);
-    let freeRecords = 0;
-    for (let r = this.segFree; r !== NIL; r = s[r * Seg.WORDS + Seg.KNEXT] as number) {
-      if (r < 0 || r >= records || inRing[r] || type(r) !== SegType.NONE)
-        corrupt("VMEM-1", `bad free record ${r}`);
-      if (++freeRecords > records) corrupt("VMEM-1", "the free-record list loops");
-    }
-    if (freeRecords !== this.nsegFree || n + freeRecords !== records) {
-      corrupt(
-        "VMEM-1",
-        `${n} records in the list and ${freeRecords} free of ${records} (free count ${this.nsegFree})`,
-      );
-    }
-
-    // VMEM-2, 3, 6, 8: walk spans and their segments.
-    let total = 0;
-    let imported = 0;
-    let inUse = 0;
-    let allocated = 0;
-    let prevSpanEnd = -1;
-    let span = NIL;
-    let cursor = 0;
-    let prevType = SegType.SPAN as number;
-    let spanSegs = 0;
-    let spanFreeSegs = 0;
-    let spanRotor = false;
-    const spans: number[] = [];
-    const tagged = new Map<number, { start: number; size: number }>();
-    const closeSpan = () => {
-      if (span === NIL) return;
-      if (cursor !== end(span))
-        corrupt("VMEM-2", `span [${start(span)}, ${end(span)}) is tiled only up to ${cursor}`);
-      // (The rotor beside its one free segment keeps a span from being released.)
-      if (
-        spanSegs === 1 &&
-        spanFreeSegs === 1 &&
-        !spanRotor &&
-        (type(span) & SegType.IMPORTED) !== 0 &&
-        this.releaseFn !== null
-      ) {
-        corrupt(
-          "VMEM-8",
-          `imported span [${start(span)}, ${end(span)}) is all free but was not released`,
-        );
-      }
-    };
-    for (
-      let r = s[SEG0 * Seg.WORDS + Seg.ANEXT] as number;
-      r !== SEG0;
-      r = s[r * Seg.WORDS + Seg.ANEXT] as number
-    ) {
-      const t = type(r);
-      if (t === SegType.ROTOR) {
-        if (span === NIL) continue;
-        prevType = SegType.ROTOR;
-        spanRotor = true;
-        continue;
-      }
-      if ((t & SegType.SPAN) !== 0) {
-        closeSpan();
-        span = r;
-        spans.push(r);
-        if (start(r) < prevSpanEnd || end(r) <= start(r)) {
-          corrupt("VMEM-2", `span [${start(r)}, ${end(r)}) overlaps or precedes the previous one`);
-        }
-        if (start(r) % q !== 0 || end(r) % q !== 0)
-          corrupt("VMEM-2", `span [${start(r)}, ${end(r)}) not aligned to the quantum`);
-        prevSpanEnd = end(r);
-        cursor = start(r);
-        total += end(r) - start(r);
-        if ((t & SegType.IMPORTED) !== 0) imported += end(r) - start(r);
-        prevType = SegType.SPAN;
-        spanSegs = 0;
-        spanFreeSegs = 0;
-        spanRotor = false;
-        continue;
-      }
-      if (span === NIL) corrupt("VMEM-2", `segment [${start(r)}, ${end(r)}) before any span`);
-      if (start(r) !== cursor || end(r) <= start(r) || end(r) % q !== 0) {
-        corrupt(
-          "VMEM-2",
-          `segment [${start(r)}, ${end(r)}) does not continue the span at ${cursor}`,
-        );
-      }
-      cursor = end(r);
-      spanSegs++;
-      if (t === SegType.FREE) {
-        spanFreeSegs++;
-        if (prevType === SegType.FREE) corrupt("VMEM-3", `free segments meet at ${start(r)}`);
-      } else if (t === SegType.ALLOC) {
-        inUse += end(r) - start(r);
-        allocated++;
-        const slab = s[r * Seg.WORDS + Seg.SLAB] as number;
-        if (slab !== NIL) tagged.set(slab, { start: start(r), size: end(r) - start(r) });
-      } else {
-        corrupt("VMEM-1", `record ${r} has type ${t}`);
-      }
-      prevType = t;
-    }
-    closeSpan();
-    if (total !== this.memTotal || imported !== this.memImport || inUse !== this.memInUse) {
-      corrupt(
-        "VMEM-6",
-        `spans ${total}, imported ${imported}, allocated ${inUse}; counted ${this.memTotal}, ${this.memImport}, ${this.memInUse}`,
-      );
-    }
-
-    // VMEM-7: the span list.
-    let i = 0;
-    for (
-      let sp = s[SEG0 * Seg.WORDS + Seg.KNEXT] as number, prev = SEG0;
-      ;
-      sp = s[sp * Seg.WORDS + Seg.KNEXT] as number
-    ) {
-      if (s[sp * Seg.WORDS + Seg.KPREV] !== prev)
-        corrupt("VMEM-7", `span record ${sp} has a bad kprev`);
-      if (sp === SEG0) break;
-      if (spans[i] !== sp)
-        corrupt("VMEM-7", `span list entry ${i} is record ${sp}, expected ${spans[i]}`);
-      i++;
-      prev = sp;
-    }
-    if (i !== spans.length)
-      corrupt("VMEM-7", `span list has ${i} spans, the arena ${spans.length}`);
-
-    // VMEM-4: freelists and freemap.
-    const onList = new Uint8Array(records);
-    for (let k = 0; k < FREELISTS; k++) {
-      const bit = k < 32 ? (this.freemapLo >>> k) & 1 : (this.freemapHi >>> (k - 32)) & 1;
-      const head = this.flHead[k] as number;
-      if ((head !== NIL) !== (bit === 1))
-        corrupt(
-          "VMEM-4",
-          `freelist ${k} ${head === NIL ? "empty" : "non-empty"} but freemap bit ${bit}`,
-        );
-      for (
-        let r = head, prev = NIL;
-        r !== NIL;
-        prev = r, r = s[r * Seg.WORDS + Seg.KNEXT] as number
-      ) {
-        if (r < 0 || r >= records || !inRing[r] || type(r) !== SegType.FREE)
-          corrupt("VMEM-4", `freelist ${k} holds record ${r}, not a free segment`);
-        if (onList[r]) corrupt("VMEM-4", `record ${r} twice on the freelists`);
-        onList[r] = 1;
-        if (s[r * Seg.WORDS + Seg.KPREV] !== prev)
-          corrupt("VMEM-4", `freelist ${k}: record ${r} has a bad kprev`);
-        if (highbit(end(r) - start(r)) - 1 !== k)
-          corrupt("VMEM-4", `segment of size ${end(r) - start(r)} on freelist ${k}`);
-      }
-    }
-    for (let r = 0; r < records; r++) {
-      if (inRing[r] && type(r) === SegType.FREE && !onList[r])
-        corrupt("VMEM-4", `free segment [${start(r)}, ${end(r)}) on no freelist`);
-    }
-
-    // VMEM-5: the hash.
-    let hashed = 0;
-    const inHash = new Uint8Array(records);
-    for (let k = 0; k < this.buckets.length; k++) {
-      for (
-        let r = this.buckets[k] as number;
-        r !== NIL;
-        r = s[r * Seg.WORDS + Seg.KNEXT] as number
-      ) {
-        if (r < 0 || r >= records || !inRing[r] || type(r) !== SegType.ALLOC)
-          corrupt("VMEM-5", `hash bucket ${k} holds record ${r}, not an allocated segment`);
-        if (inHash[r]) corrupt("VMEM-5", `record ${r} twice in the hash`);
-        inHash[r] = 1;
-        if (this.bucketOf(start(r)) !== k)
-          corrupt(
-            "VMEM-5",
-            `segment at ${start(r)} in bucket ${k}, belongs in ${this.bucketOf(start(r))}`,
-          );
-        hashed++;
-      }
-    }
-    if (hashed !== allocated || hashed !== this.nalloc) {
-      corrupt(
-        "VMEM-5",
-        `hash holds ${hashed}, arena has ${allocated} allocated segments, count ${this.nalloc}`,
-      );
-    }
-
-    if (this.qc !== null) this.qc.verify(tagged);
-    else if (tagged.size > 0)
-      corrupt("QCACHE-1", "slab segments in an arena without quantum caches");
+    verifyArena({
+      name: this.name,
+      quantum: this.quantum,
+      segs: this.segs,
+      bounds: this.bounds,
+      segFree: this.segFree,
+      nsegFree: this.nsegFree,
+      flHead: this.flHead,
+      freemapLo: this.freemapLo,
+      freemapHi: this.freemapHi,
+      buckets: this.buckets,
+      nalloc: this.nalloc,
+      bucketOf: (addr) => this.bucketOf(addr),
+      memTotal: this.memTotal,
+      memImport: this.memImport,
+      memInUse: this.memInUse,
+      releases: this.releaseFn !== null,
+      qc: this.qc,
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1225,22 +983,7 @@ export class VmemArena implements SlabArena {
       vsp = seg;
       this.freelistInsert(seg);
     }
-    if (
-      this.releaseFn !== null &&
-      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.IMPORTED) !==
-        0 &&
-      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.SPAN) !==
-        0
-    ) {
-      const spanStart = b[vsp * Bound.WORDS + Bound.START] as number;
-      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - spanStart;
-      this.freelistDelete(vsp);
-      this.spanDestroy(vsp);
-      this.nReleases++;
-      this.releaseFn(spanStart, size);
-    }
+    if (this.releaseFn !== null) this.releaseIfWhole(vsp);
   }
 
   /**
@@ -1267,23 +1010,7 @@ export class VmemArena implements SlabArena {
     } else if (s[vnext * Seg.WORDS + Seg.TYPE] === SegType.FREE) {
       vsp = vnext;
     }
-    if (
-      vsp !== NIL &&
-      this.releaseFn !== null &&
-      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.IMPORTED) !==
-        0 &&
-      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
-        SegType.SPAN) !==
-        0
-    ) {
-      const start = b[vsp * Bound.WORDS + Bound.START] as number;
-      const size = (b[vsp * Bound.WORDS + Bound.END] as number) - start;
-      this.freelistDelete(vsp);
-      this.spanDestroy(vsp);
-      this.nReleases++;
-      this.releaseFn(start, size);
-    }
+    if (vsp !== NIL && this.releaseFn !== null) this.releaseIfWhole(vsp);
   }
 
   /** Throws the KmemError for a free that does not match an allocation (cold path). */
@@ -1374,6 +1101,46 @@ export class VmemArena implements SlabArena {
     this.segDestroy(span);
   }
 
+  /**
+   * With a release function: gives back the span of the free segment vsp if vsp is all of
+   * it and the span was imported (the end of vmem_xfree and of vmem_advance). vsp then lies
+   * between its span's marker and the next span's (or record 0, a SPAN too).
+   */
+  private releaseIfWhole(vsp: number): void {
+    const s = this.segs;
+    if (
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+        0 &&
+      ((s[(s[vsp * Seg.WORDS + Seg.ANEXT] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.SPAN) !==
+        0
+    ) {
+      this.spanRelease(vsp);
+    }
+  }
+
+  /**
+   * Removes the span whose one free segment is vsp (still on its freelist) and, if it was
+   * imported, gives it back through the release function.
+   */
+  private spanRelease(vsp: number): void {
+    const s = this.segs;
+    const b = this.bounds;
+    const imported =
+      ((s[(s[vsp * Seg.WORDS + Seg.APREV] as number) * Seg.WORDS + Seg.TYPE] as number) &
+        SegType.IMPORTED) !==
+      0;
+    const start = b[vsp * Bound.WORDS + Bound.START] as number;
+    const size = (b[vsp * Bound.WORDS + Bound.END] as number) - start;
+    this.freelistDelete(vsp);
+    this.spanDestroy(vsp);
+    if (imported && this.releaseFn !== null) {
+      this.nReleases++;
+      this.releaseFn(start, size);
+    }
+  }
+
   private checkNoOverlap(what: string, base: number, size: number): void {
     const s = this.segs;
     const b = this.bounds;
@@ -1388,198 +1155,6 @@ export class VmemArena implements SlabArena {
         throw new RangeError(
           `vmem ${this.name}: ${what} of [${base}, ${base + size}) overlaps the span [${start}, ${end})`,
         );
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Segment records, the arena list, freelists, hash
-
-  /** Ensures MINFREE spare records (vmem_populate); may replace the typed arrays. */
-  private populate(): void {
-    if (this.nsegFree < MINFREE) this.growRecords(this.segs.length / Seg.WORDS);
-  }
-
-  private growRecords(more: number): void {
-    const old = this.segs.length / Seg.WORDS;
-    const records = old + more;
-    const segs = new Int32Array(records * Seg.WORDS);
-    segs.set(this.segs);
-    const bounds = new Float64Array(records * Bound.WORDS);
-    bounds.set(this.bounds);
-    for (let r = records - 1; r >= old; r--) {
-      segs[r * Seg.WORDS + Seg.KNEXT] = this.segFree;
-      this.segFree = r;
-    }
-    this.nsegFree += more;
-    this.segs = segs;
-    this.bounds = bounds;
-  }
-
-  /** A new segment [start, end) after `prev` in the arena list (vmem_seg_create). */
-  private segCreate(prev: number, start: number, end: number): number {
-    const s = this.segs;
-    const seg = this.segFree;
-    this.segFree = s[seg * Seg.WORDS + Seg.KNEXT] as number;
-    this.nsegFree--;
-    this.bounds[seg * Bound.WORDS + Bound.START] = start;
-    this.bounds[seg * Bound.WORDS + Bound.END] = end;
-    s[seg * Seg.WORDS + Seg.SLAB] = NIL;
-    this.listInsert(prev, seg);
-    return seg;
-  }
-
-  private segDestroy(seg: number): void {
-    const s = this.segs;
-    this.listDelete(seg);
-    s[seg * Seg.WORDS + Seg.TYPE] = SegType.NONE;
-    s[seg * Seg.WORDS + Seg.KNEXT] = this.segFree;
-    this.segFree = seg;
-    this.nsegFree++;
-  }
-
-  private listInsert(prev: number, seg: number): void {
-    const s = this.segs;
-    const next = s[prev * Seg.WORDS + Seg.ANEXT] as number;
-    s[seg * Seg.WORDS + Seg.ANEXT] = next;
-    s[seg * Seg.WORDS + Seg.APREV] = prev;
-    s[prev * Seg.WORDS + Seg.ANEXT] = seg;
-    s[next * Seg.WORDS + Seg.APREV] = seg;
-  }
-
-  private listDelete(seg: number): void {
-    const s = this.segs;
-    const prev = s[seg * Seg.WORDS + Seg.APREV] as number;
-    const next = s[seg * Seg.WORDS + Seg.ANEXT] as number;
-    s[prev * Seg.WORDS + Seg.ANEXT] = next;
-    s[next * Seg.WORDS + Seg.APREV] = prev;
-  }
-
-  /** Lowest non-empty freelist >= k, or -1. */
-  private firstList(k: number): number {
-    if (k < 32) {
-      const m = this.freemapLo & (-1 << k);
-      if (m !== 0) return lowbit(m);
-      k = 32;
-    }
-    if (k < FREELISTS) {
-      const m = this.freemapHi & (-1 << (k - 32));
-      if (m !== 0) return 32 + lowbit(m);
-    }
-    return -1;
-  }
-
-  /** Puts seg at the head of its freelist (vmem_freelist_insert). */
-  private freelistInsert(seg: number): void {
-    const s = this.segs;
-    const b = this.bounds;
-    const k =
-      highbit(
-        (b[seg * Bound.WORDS + Bound.END] as number) -
-          (b[seg * Bound.WORDS + Bound.START] as number),
-      ) - 1;
-    const head = this.flHead[k] as number;
-    s[seg * Seg.WORDS + Seg.TYPE] = SegType.FREE;
-    s[seg * Seg.WORDS + Seg.KNEXT] = head;
-    s[seg * Seg.WORDS + Seg.KPREV] = NIL;
-    if (head !== NIL) s[head * Seg.WORDS + Seg.KPREV] = seg;
-    else if (k < 32) this.freemapLo |= 1 << k;
-    else this.freemapHi |= 1 << (k - 32);
-    this.flHead[k] = seg;
-  }
-
-  /** Takes seg off its freelist (vmem_freelist_delete). */
-  private freelistDelete(seg: number): void {
-    const s = this.segs;
-    const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
-    const prev = s[seg * Seg.WORDS + Seg.KPREV] as number;
-    if (next !== NIL) s[next * Seg.WORDS + Seg.KPREV] = prev;
-    if (prev !== NIL) {
-      s[prev * Seg.WORDS + Seg.KNEXT] = next;
-      return;
-    }
-    const b = this.bounds;
-    const k =
-      highbit(
-        (b[seg * Bound.WORDS + Bound.END] as number) -
-          (b[seg * Bound.WORDS + Bound.START] as number),
-      ) - 1;
-    this.flHead[k] = next;
-    if (next === NIL) {
-      if (k < 32) this.freemapLo &= ~(1 << k);
-      else this.freemapHi &= ~(1 << (k - 32));
-    }
-  }
-
-  /**
-   * Hash bucket of a start: its quantum number with the higher bits folded onto the low
-   * ones (illumos's VMEM_HASH_INDEX), so neighbouring segments sit in neighbouring buckets
-   * (a multiplicative hash scattering them cost a cache miss per operation, 2-3x the time).
-   */
-  private bucketOf(addr: number): number {
-    const x = addr * this.invQuantum;
-    const lo = x >>> 0;
-    const hi = (x * 2.3283064365386963e-10) >>> 0;
-    const s = this.hashBits;
-    return (lo + (lo >>> s) + (lo >>> (s << 1)) + hi) & this.hashMask;
-  }
-
-  /** Marks seg allocated and puts it in the hash (vmem_hash_insert). */
-  private hashInsert(seg: number): void {
-    const s = this.segs;
-    const b = this.bounds;
-    const start = b[seg * Bound.WORDS + Bound.START] as number;
-    s[seg * Seg.WORDS + Seg.TYPE] = SegType.ALLOC;
-    const k = this.bucketOf(start);
-    s[seg * Seg.WORDS + Seg.KNEXT] = this.buckets[k] as number;
-    this.buckets[k] = seg;
-    this.memInUse += (b[seg * Bound.WORDS + Bound.END] as number) - start;
-    if (++this.nalloc > this.buckets.length) this.rehash(this.buckets.length * 4);
-  }
-
-  /** The allocated segment starting at addr, or NIL; remembers where it was for hashUnlink. */
-  private hashFind(addr: number): number {
-    const s = this.segs;
-    const b = this.bounds;
-    const k = this.bucketOf(addr);
-    let prev = NIL;
-    let seg = this.buckets[k] as number;
-    let steps = 0;
-    while (seg !== NIL && (b[seg * Bound.WORDS + Bound.START] as number) !== addr) {
-      steps++;
-      prev = seg;
-      seg = s[seg * Seg.WORDS + Seg.KNEXT] as number;
-    }
-    this.hashBucket = k;
-    this.hashPrev = prev;
-    this.hashSteps = steps;
-    return seg;
-  }
-
-  /** Unlinks the segment the last hashFind found. */
-  private hashUnlink(seg: number): void {
-    const s = this.segs;
-    const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
-    if (this.hashPrev === NIL) this.buckets[this.hashBucket] = next;
-    else s[this.hashPrev * Seg.WORDS + Seg.KNEXT] = next;
-    this.nalloc--;
-  }
-
-  private rehash(nbuckets: number): void {
-    const s = this.segs;
-    const b = this.bounds;
-    const old = this.buckets;
-    this.buckets = new Int32Array(nbuckets).fill(NIL);
-    this.hashBits = Math.log2(nbuckets);
-    this.hashMask = nbuckets - 1;
-    for (let k = 0; k < old.length; k++) {
-      let seg = old[k] as number;
-      while (seg !== NIL) {
-        const next = s[seg * Seg.WORDS + Seg.KNEXT] as number;
-        const j = this.bucketOf(b[seg * Bound.WORDS + Bound.START] as number);
-        s[seg * Seg.WORDS + Seg.KNEXT] = this.buckets[j] as number;
-        this.buckets[j] = seg;
-        seg = next;
       }
     }
   }

@@ -3,8 +3,8 @@
  * an example's source and what it prints, and what `kmem` commands print, filled in from real
  * runs between markers, so that no output shown is copied by hand.
  *
- *   <!-- code: examples/pages.ts -->     the example's source, as a ts block
- *   <!-- /code -->
+ *   <!-- code: examples/pages.ts -->     the example's source, as a ts block (or a C
+ *   <!-- /code -->                       source of clients/, as a c block)
  *   <!-- output: examples/pages.ts -->   what the built example (dist/examples/pages.js)
  *   <!-- /output -->                     prints, as a plain block
  *   <!-- output:                         what the commands print: each line "$ command", run
@@ -15,6 +15,8 @@
  *
  * Whatever lies between a marker and its end is replaced. Trailing blanks of each line are
  * dropped (Linux's /proc formats end lines with a space). Markers inside fenced code are text.
+ * An example that cannot run here exits with 77 (automake's "skipped"), saying why on
+ * stderr: its block is left as it is, and its test skips (fails under CI).
  * `npm run docs` rewrites the blocks (update.ts); test/docs/outputs.test.ts fails while one
  * differs from what the example or command prints now.
  */
@@ -106,6 +108,12 @@ function examplePath(spec: string, line: string): string {
   return spec;
 }
 
+/** A code block's file: an example, or a C source of clients/ (checked). */
+function codePath(spec: string, line: string): string {
+  if (/^clients\/[\w/-]+\.c$/.test(spec) && existsSync(join(ROOT, spec))) return spec;
+  return examplePath(spec, line);
+}
+
 /** Lines without trailing blanks, no blank lines at the end. */
 export function normalize(text: string): string {
   return text
@@ -134,6 +142,9 @@ const PRELUDE =
   'kmem() { "$KMEM_NODE" "$KMEM_BIN" "$@"; }\n' +
   'npx() { if [ "$1" = kmem ]; then shift; kmem "$@"; else command npx "$@"; fi; }\n';
 
+/** An example that cannot run here (it exited with 77): what it needs is missing. */
+export class ExampleSkipped extends Error {}
+
 function runExample(spec: string): string {
   const file = join(ROOT, "dist", spec.replace(/\.ts$/, ".js"));
   const r = spawnSync(process.execPath, [file], {
@@ -142,6 +153,7 @@ function runExample(spec: string): string {
     timeout: 120_000,
     maxBuffer: 16 << 20,
   });
+  if (r.status === 77) throw new ExampleSkipped(`${spec}: ${r.stderr.trim() || "cannot run here"}`);
   if (r.status !== 0) {
     throw new Error(`${spec} exited with ${r.status ?? r.signal}: ${r.stderr || r.error}`);
   }
@@ -190,8 +202,8 @@ export function render(block: Block, file: string): string {
   let body = cache.get(key);
   if (body === undefined) {
     if (block.kind === "code") {
-      body = readFileSync(join(ROOT, examplePath(block.spec, where)), "utf8");
-      body = "```ts\n" + normalize(body) + "\n```\n";
+      body = readFileSync(join(ROOT, codePath(block.spec, where)), "utf8");
+      body = "```" + (block.spec.endsWith(".c") ? "c" : "ts") + "\n" + normalize(body) + "\n```\n";
     } else {
       const text = block.spec.startsWith("$")
         ? runCommands(block.spec, where)
@@ -208,7 +220,13 @@ export function rewrite(text: string, file: string): string {
   let out = "";
   let at = 0;
   for (const b of parseBlocks(text, file)) {
-    out += text.slice(at, b.start) + render(b, file);
+    let body = b.shown;
+    try {
+      body = render(b, file);
+    } catch (err) {
+      if (!(err instanceof ExampleSkipped)) throw err;
+    }
+    out += text.slice(at, b.start) + body;
     at = b.end;
   }
   return out + text.slice(at);

@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 
 const HOT = [
   "../../src/page/buddy.js",
+  "../../src/page/reclaim.js",
+  "../../src/page/verify.js",
   "../../src/kmem.js",
   "../../src/vm/access.js",
   "../../src/vm/pgtable.js",

@@ -16,7 +16,7 @@ import {
   SLAB_NO_MERGE,
   type KmemOptions,
 } from "../../src/index.js";
-import { Desc, NodeRec, nodeRecIndex } from "../../src/slab/index.js";
+import { Desc, NodeRec, nodeRecIndex } from "../../src/slub/index.js";
 import { allMemory, assertMisuse } from "../helpers.js";
 
 const MiB = 1 << 20;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GFP_KERNEL, Kmem, SLAB_NO_MERGE } from "../../src/index.js";
 import { Hdr } from "../../src/memory/index.js";
-import { Desc } from "../../src/slab/index.js";
+import { Desc } from "../../src/slub/index.js";
 
 const MiB = 1 << 20;
 

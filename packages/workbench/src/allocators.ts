@@ -6,11 +6,15 @@
  * buffer, so they do not pay the operating system's first touch of every page again.
  *
  * Adding an allocator is one entry in ALLOCATORS.
+ *
+ * The last, "glibc (native)" (alias glibc), is the C library's malloc replayed by native code
+ * (native.ts): compiled on first use, skipped with a reason where no compiler is.
  */
 
 import {
   buddyAllocator,
   type ByteAllocator,
+  classicAllocator,
   Kmem,
   kmallocAllocator,
   type KmemOptions,
@@ -18,7 +22,10 @@ import {
   rmapAllocator,
   vmemAllocator,
 } from "kmem";
+import { nativeStatus, replayNative } from "./native.js";
 import { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
+import { medianCI95, NATIVE_TIMING, type ReplayOptions, type ReplayOutcome } from "./replay.js";
+import type { TraceSource } from "./source.js";
 import { tlsfHeap } from "./tlsf.js";
 
 /** The mempool candidate: elements large enough for the realtime workload's largest frame. */
@@ -36,11 +43,13 @@ export interface Candidate {
    * has its own realloc (the timed pass copies through the view it was given).
    */
   readonly memory?: Uint8Array;
-  /** The kmem instance behind a kmem layer, for /proc reports and buddyinfo. */
+  /** The kmem instance behind a kmem layer, for /proc reports, buddyinfo and the page map. */
   readonly kmem?: Kmem;
+  /** The heap's free blocks as flat [offset, bytes] pairs, where the allocator can tell. */
+  freeBlocks?(): number[];
 }
 
-export type AllocatorKind = "kmem" | "range" | "peer";
+export type AllocatorKind = "kmem" | "range" | "peer" | "native";
 
 export interface AllocatorEntry {
   /** The name `--allocator` takes. */
@@ -48,8 +57,17 @@ export interface AllocatorEntry {
   readonly kind: AllocatorKind;
   /** One line for `--help` and reports. */
   readonly description: string;
+  /** Other names `--allocator` takes for it. */
+  readonly aliases?: readonly string[];
   /** A fresh, empty instance over `memoryBytes` (over `reuse` if given, a buffer that large). */
   create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate>;
+  /**
+   * For an allocator outside this process (native code): replays a whole trace itself,
+   * measuring what replay.ts measures. replay() hands such an entry the trace.
+   */
+  replayTrace?(source: TraceSource, options: ReplayOptions): Promise<ReplayOutcome>;
+  /** Whether it can run here: null, or why not (no compiler for native code). */
+  available?(): Promise<string | null>;
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
@@ -96,13 +114,30 @@ function peer(
     description,
     async create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
       const h = await heap(memoryBytes, reuse);
+      const walk = h.freeBlocks?.bind(h);
       return {
         allocator: peerAllocator(h),
         get memory(): Uint8Array {
           return h.memory;
         },
+        ...(walk === undefined ? {} : { freeBlocks: walk }),
       };
     },
+  };
+}
+
+/** The C library's malloc, replayed by native code (native.ts); its name says so. */
+function native(name: string, alias: string, description: string): AllocatorEntry {
+  return {
+    name,
+    kind: "native",
+    aliases: [alias],
+    description,
+    create: () =>
+      Promise.reject(new Error(`${name} replays whole traces in native code (replayTrace)`)),
+    replayTrace: (source, options) =>
+      replayNative(name, source, options, NATIVE_TIMING, medianCI95),
+    available: nativeStatus,
   };
 }
 
@@ -125,6 +160,31 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     `a memory pool of ${MEMPOOL_ELEMENT}-byte elements, ${MEMPOOL_RESERVE} in reserve (kmem)`,
     (mm) => mempoolAllocator(mm, MEMPOOL_ELEMENT, MEMPOOL_RESERVE),
   ),
+  kmemLayer(
+    "p2",
+    "4.2BSD/Kingsley power-of-two free lists, a header per block, never coalesced (kmem)",
+    (mm) => classicAllocator(mm, "p2"),
+  ),
+  kmemLayer(
+    "mckusick-karels",
+    "4.3BSD McKusick-Karels: buckets sized per page, first-fit pages above two (kmem)",
+    (mm) => classicAllocator(mm, "mckusick-karels"),
+  ),
+  kmemLayer(
+    "lazy-buddy",
+    "SVR4 lazy buddy system: coalescing deferred by the slack of each size (kmem)",
+    (mm) => classicAllocator(mm, "lazy-buddy"),
+  ),
+  kmemLayer(
+    "mach-zone",
+    "Mach zones: kalloc over power-of-two zones, pages back by zone GC (kmem)",
+    (mm) => classicAllocator(mm, "mach-zone"),
+  ),
+  kmemLayer(
+    "dynix",
+    "Dynix/ptx: per-cpu lists, a global layer of lists, coalesce-to-page (kmem)",
+    (mm) => classicAllocator(mm, "dynix"),
+  ),
   rangeAllocator("rmap", "SVR4 resource map, first fit, 16-byte units (kmem)", (size) =>
     rmapAllocator(size),
   ),
@@ -146,6 +206,11 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     "codemix malloc: best fit over a skip list of free blocks (npm)",
     codemixMallocHeap,
   ),
+  native(
+    "glibc (native)",
+    "glibc",
+    "the C library's malloc (glibc's ptmalloc), replayed by native C code, not JavaScript",
+  ),
 ];
 
 /** The names ALLOCATORS knows, for messages and help. */
@@ -161,9 +226,9 @@ export class UnknownNameError extends Error {
   }
 }
 
-/** The entry named `name`; throws UnknownNameError listing the known names. */
+/** The entry named `name` (or an alias); throws UnknownNameError listing the known names. */
 export function findAllocator(name: string): AllocatorEntry {
-  const entry = ALLOCATORS.find((a) => a.name === name);
+  const entry = ALLOCATORS.find((a) => a.name === name || (a.aliases ?? []).includes(name));
   if (entry === undefined) throw new UnknownNameError("allocator", name, allocatorNames());
   return entry;
 }

@@ -13,8 +13,32 @@ export {
   rangeAllocator,
   UnknownNameError,
 } from "./allocators.js";
+export { resultsCsv, rankingCsv } from "./csv.js";
+export {
+  CELL_KIND_NAMES,
+  CellKind,
+  decodeHeapMap,
+  HeapMapRecorder,
+  type HeapMapSamples,
+  type HeapMapSeries,
+  MAX_CELLS,
+} from "./heapmap.js";
+export {
+  type CompareOptions,
+  type CompareRow,
+  type Comparison,
+  compareAllocators,
+  orderings,
+  PAIRS_LIVE,
+  pairsWorkload,
+  PUBLISHED,
+  PUBLISHED_NOTES,
+  type PublishedFigure,
+} from "./literature.js";
 export { renderHtml, type ReportData, type ReportWorkload } from "./html-report.js";
-export { LatencyHistogram } from "./latency.js";
+export { type ClockCost, clockCost, LatencyHistogram } from "./latency.js";
+export { nativeStatus } from "./native.js";
+export { deltaE, PALETTE, seriesStyles } from "./palette.js";
 export { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
 export { Prng } from "./prng.js";
 export {
@@ -31,6 +55,7 @@ export { TLSF_WASM, tlsfHeap } from "./tlsf.js";
 export {
   AllocatorFault,
   defaultMemoryBytes,
+  medianCI95,
   replay,
   type ReplayDetail,
   type ReplayOptions,
@@ -38,6 +63,13 @@ export {
   type ReplayResult,
 } from "./replay.js";
 export { loadTrace, memorySource, type TraceSource } from "./source.js";
+export {
+  SUMMARY_CRITERIA,
+  type Summary,
+  type SummaryRow,
+  summarize,
+  type TraceResults,
+} from "./summary.js";
 export {
   Op,
   type OpChunk,
@@ -47,5 +79,18 @@ export {
   type TraceHeader,
   type TraceInfo,
 } from "./trace.js";
+export {
+  importedMemory,
+  instantiate,
+  MALLOC_FAMILY,
+  MALLOC_KINDS,
+  type MallocKind,
+  type Program,
+  type ProgramOptions,
+  runMain,
+} from "./wasm/program.js";
+export { MallocRecorder } from "./wasm/recorder.js";
+export { ProcExit, Wasi, type WasiOptions } from "./wasm/wasi.js";
+export { jsonPages, Zstd } from "./wasm/zstd.js";
 export { TraceBuilder } from "./workloads/builder.js";
 export { DEFAULT_OPS, findWorkload, type Workload, WORKLOADS } from "./workloads/index.js";

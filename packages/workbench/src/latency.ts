@@ -11,8 +11,9 @@
  *   values (ns):   0 .. 31 | 32 .. 63 | 64 ..127 (2 ns wide) | ...
  *
  * The clock is performance.now() (a double in ms with sub-ns resolution in Node); reading it
- * costs 100..200 ns on some machines, so `clockCostNs()` measures an empty read pair and that
- * median is subtracted from every sample (values below it read as 0).
+ * costs 40..200 ns depending on the machine, so `clockCost()` measures an empty read pair and
+ * that median is subtracted from every sample (values below it read as 0). Samples below the
+ * spread of that cost (its floor) cannot be told from 0: reports show them as "< floor".
  */
 
 const SUB_BITS = 5;
@@ -76,15 +77,27 @@ function bucketHigh(b: number): number {
   return (SUB + (b % SUB) + 1) * 2 ** (exp - SUB_BITS) - 1;
 }
 
-let clockCost = -1;
+/** What a timed op carries on top of its own time, and what the clock cannot tell apart. */
+export interface ClockCost {
+  /** Median cost in ns of an empty pair of clock reads: subtracted from every sample. */
+  costNs: number;
+  /**
+   * The spread of that cost (90th less 10th percentile, at least 1 ns): a sample below it is
+   * indistinguishable from an op that took no time, and is shown as "< floor" rather than as
+   * the 0 or 1 ns the subtraction leaves.
+   */
+  floorNs: number;
+}
+
+let clock: ClockCost | null = null;
 
 /**
- * Median cost in ns of an empty pair of clock reads (what a timed op carries on top), measured
- * once per process after a warm-up: the first few thousand reads run in unoptimized code and
- * cost several times more.
+ * The clock's cost and floor (ClockCost), measured once per process after a warm-up: the
+ * first few thousand reads run in unoptimized code and cost several times more. On the
+ * machine of the docs' samples an empty pair costs 40 ns, give or take 10 ns.
  */
-export function clockCostNs(): number {
-  if (clockCost >= 0) return clockCost;
+export function clockCost(): ClockCost {
+  if (clock !== null) return clock;
   const pairs = 20001;
   const d = new Float64Array(pairs);
   for (let round = 0; round < 2; round++) {
@@ -95,6 +108,12 @@ export function clockCostNs(): number {
     }
   }
   d.sort();
-  clockCost = d[pairs >> 1] as number;
-  return clockCost;
+  const at = (q: number): number => d[Math.floor(q * (pairs - 1))] as number;
+  clock = { costNs: at(0.5), floorNs: Math.max(1, Math.round(at(0.9) - at(0.1))) };
+  return clock;
+}
+
+/** Median cost in ns of an empty pair of clock reads (clockCost().costNs). */
+export function clockCostNs(): number {
+  return clockCost().costNs;
 }

@@ -28,6 +28,11 @@ export interface PeerHeap {
   footprint(): number;
   /** Bytes reserved for the live block at `handle` (the block minus its header). */
   usableSize(handle: number): number;
+  /**
+   * The heap's free blocks as [offset, bytes] pairs (flat), read from the library's own
+   * structures, for the heap map: what the library could hand out without growing its top.
+   */
+  freeBlocks?(): number[];
 }
 
 /**
@@ -62,6 +67,15 @@ export async function thingMallocHeap(heapBytes: number, reuse?: ArrayBuffer): P
     free: (handle) => void pool.free(handle),
     footprint: () => state[2] as number,
     usableSize: (handle) => (u32[(handle - 8) >>> 2] as number) - 8,
+    // The free list from its head (state word 0), each block's size and next in its header.
+    freeBlocks() {
+      const out: number[] = [];
+      for (let b = state[0] as number, n = 0; b !== 0 && n < heapBytes >>> 3; n++) {
+        out.push(b, u32[b >>> 2] as number);
+        b = u32[(b + 4) >>> 2] as number;
+      }
+      return out;
+    },
   };
 }
 
@@ -93,6 +107,21 @@ export async function codemixMallocHeap(heapBytes: number, reuse?: ArrayBuffer):
       return tag > 0 ? (last - tag - 1) * 4 : heapBytes;
     },
     usableSize: (handle) => allocator.sizeOf(handle),
+    // Every block in address order, from the first (quad 68: the 65-quad skip-list header
+    // after one quad, and two quads of tags): a size tag in the quad before the block,
+    // positive when free, the block's quads after it, then the tag again.
+    freeBlocks() {
+      const out: number[] = [];
+      const end = i32.length - 1;
+      for (let q = 68; q < end;) {
+        const tag = i32[q - 1] ?? 0;
+        const size = Math.abs(tag);
+        if (size === 0) break;
+        if (tag > 0) out.push(q * 4, size * 4);
+        q += size + 2;
+      }
+      return out;
+    },
   };
 }
 

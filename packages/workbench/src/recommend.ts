@@ -15,11 +15,17 @@
  *
  * Speed and latency are scored by orders of magnitude: 150 against 300 ns an op matters less
  * to a system than a quarter of its memory. A candidate that misbehaved (a failed check)
- * scores 0. The reason paragraph is written from the numbers: who leads on what, by how much,
- * and where each other candidate loses the most.
+ * scores 0. A candidate whose replay stopped at the time limit is ranked after every one that
+ * finished, whatever its score: its figures cover a prefix of the trace (perhaps before the
+ * peak), and not finishing in time is itself the verdict; the best values the others are
+ * scored against come from the complete runs.
+ *
+ * The reason paragraph is written from the numbers: who leads on what, by how much, and where
+ * each other candidate loses the most.
  */
 
 import type { ReplayResult } from "./replay.js";
+import { formatInt as count, formatLatency, formatOpsPerSec, formatShare as pct } from "./units.js";
 
 export type CriterionKey = "speed" | "utilization" | "overhead" | "latency" | "failures";
 
@@ -65,6 +71,8 @@ export interface Ranked {
   result: ReplayResult;
   /** The same trace replayed with pressureMemoryBytes. */
   pressure: ReplayResult;
+  /** Both replays covered the whole trace (else the candidate is ranked after those that did). */
+  complete: boolean;
 }
 
 function rate(failures: number, requests: number): number {
@@ -94,48 +102,31 @@ export function rank(
 ): Ranked[] {
   const weights = GOALS[goal];
   const ok = (r: ReplayResult): boolean => r.error === null;
+  const finished = results.filter((r) => ok(r) && r.complete);
+  const basis = finished.length > 0 ? finished : results.filter(ok);
   const best = {
-    speed: Math.max(1, ...results.filter(ok).map((r) => r.opsPerSec)),
-    utilization: Math.max(1e-9, ...results.filter(ok).map((r) => r.utilization)),
-    overhead: Math.max(1e-9, ...results.filter(ok).map((r) => 1 - overheadOf(r))),
-    latency: Math.min(...results.filter(ok).map(tailOf)),
+    speed: Math.max(1, ...basis.map((r) => r.opsPerSec ?? 0)),
+    utilization: Math.max(1e-9, ...basis.map((r) => r.utilization)),
+    overhead: Math.max(1e-9, ...basis.map((r) => 1 - overheadOf(r))),
+    latency: Math.min(...basis.map(tailOf)),
   };
   const ranked = results.map((r, i): Ranked => {
     const p = pressure[i] as ReplayResult;
     const scores = {
-      speed: magnitude(Math.max(1, r.opsPerSec) / best.speed),
+      speed: magnitude(Math.max(1, r.opsPerSec ?? 0) / best.speed),
       utilization: r.utilization / best.utilization,
       overhead: (1 - overheadOf(r)) / best.overhead,
       latency: magnitude(best.latency / tailOf(r)),
       failures: Math.max(0, 1 - 5 * (rate(r.failures, r.requests) + rate(p.failures, p.requests))),
     };
+    for (const c of CRITERIA) scores[c.key] = Math.min(1, scores[c.key]);
     let score = 0;
     for (const c of CRITERIA) score += weights[c.key] * scores[c.key];
     if (!ok(r) || !ok(p)) score = 0;
-    return { allocator: r.allocator, goal, score, scores, result: r, pressure: p };
+    const complete = r.complete && p.complete;
+    return { allocator: r.allocator, goal, score, scores, result: r, pressure: p, complete };
   });
-  return ranked.sort((x, y) => y.score - x.score);
-}
-
-function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
-function mops(r: ReplayResult): string {
-  const v = r.opsPerSec / 1e6;
-  return v >= 10 ? `${v.toFixed(1)} M ops/s` : `${v.toFixed(2)} M ops/s`;
-}
-
-function ns(v: number): string {
-  return v >= 10_000
-    ? `${(v / 1000).toFixed(0)} µs`
-    : v >= 1000
-      ? `${(v / 1000).toFixed(1)} µs`
-      : `${v} ns`;
-}
-
-function pct(v: number): string {
-  return `${(100 * v).toFixed(v < 0.01 && v > 0 ? 2 : v < 0.1 ? 1 : 0)}%`;
+  return ranked.sort((x, y) => Number(y.complete) - Number(x.complete) || y.score - x.score);
 }
 
 function times(a: number, b: number): string {
@@ -148,13 +139,13 @@ function describe(key: Criterion["key"], x: Ranked): string {
   const r = x.result;
   switch (key) {
     case "speed":
-      return `runs at ${mops(r)}`;
+      return `runs at ${formatOpsPerSec(r.opsPerSec)}`;
     case "utilization":
       return `uses its memory at ${r.utilization.toFixed(2)} utilization`;
     case "overhead":
       return `holds ${pct(overheadOf(r))} of its footprint in metadata and free memory at the peak`;
     case "latency":
-      return `takes ${ns(r.latencyNs.p999)} at the 99.9th percentile`;
+      return `takes ${formatLatency(r.latencyNs.p999, r.latencyNs.floorNs)} at the 99.9th percentile`;
     case "failures": {
       const f = r.failures;
       const pf = x.pressure.failures;
@@ -204,7 +195,7 @@ export function explain(ranked: Ranked[], traceName: string, pressureBytes: numb
         "it reserves for live blocks at the peak were not asked for.",
     );
   }
-  if (second !== undefined && second.score > 0) {
+  if (second !== undefined && second.score > 0 && second.complete) {
     const [c, gap] = largestGap(second, first);
     const [loss] = largestGap(first, second);
     parts.push(
@@ -216,19 +207,28 @@ export function explain(ranked: Ranked[], traceName: string, pressureBytes: numb
     );
   }
   for (const x of ranked.slice(2)) {
-    if (x.score === 0) continue;
+    if (x.score === 0 || !x.complete) continue;
     const [loss] = largestGap(first, x);
     parts.push(
       `${x.allocator} (${x.score.toFixed(2)}) loses most on ${loss.label}: it ${describe(loss.key, x)}.`,
     );
   }
-  const speedRatio =
-    second !== undefined && second.result.opsPerSec > 0
-      ? first.result.opsPerSec / second.result.opsPerSec
-      : 0;
-  if (speedRatio > 1.5) {
+  const mine = first.result.opsPerSec ?? 0;
+  const theirs = second?.complete === true ? (second.result.opsPerSec ?? 0) : 0;
+  if (second !== undefined && theirs > 0 && mine / theirs > 1.5) {
+    parts.push(`${first.allocator} is ${times(mine, theirs)} as fast as ${second.allocator} here.`);
+  }
+  const partial = ranked.filter((x) => !x.complete && x.result.error === null);
+  if (partial.length > 0) {
     parts.push(
-      `${first.allocator} is ${times(first.result.opsPerSec, (second as Ranked).result.opsPerSec)} as fast as ${(second as Ranked).allocator} here.`,
+      partial
+        .map((x) => {
+          const r = x.result.complete ? x.pressure : x.result;
+          const run = x.result.complete ? "its run under pressure" : "its replay";
+          return `${x.allocator} did not finish within the time limit (${run} stopped after ${count(r.ops)} ops)`;
+        })
+        .join("; ") +
+        ": ranked after the candidates that did, its figures covering only the ops it replayed.",
     );
   }
   const failedUnderPressure = ranked.filter((x) => x.pressure.failures > 0 && x.score > 0);

@@ -11,7 +11,11 @@
  *       without them a trace of 200,000 ops measures the engine's compiler more than the
  *       allocator (10x).
  *     - A trace of fewer than MIN_TIMED_OPS ops then runs several times (for at most
- *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts.
+ *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts,
+ *       and with 6 runs or more the 95% confidence interval of that median is given.
+ *     - Only ops the allocator carried out count: a failed allocation, and the free of a
+ *       block that failed to allocate, are not ops served (an allocator that refuses
+ *       everything does no work, and would otherwise look fastest).
  *     - The loop is compiled anew for every allocator (`freshTimedLoop`), so the engine's type
  *       feedback from one allocator does not slow the calls of the next.
  *  2. Measured pass (everything else, untimed as a whole). Every op is timed on its own with a
@@ -19,6 +23,10 @@
  *     a latency histogram; after every op the payload (bytes asked for by live blocks) and,
  *     after every allocation, the footprint are read; blocks are filled with a pattern and
  *     checked when freed (contents check); verify() runs after every chunk.
+ *
+ * Each pass stops at a chunk boundary once it has run `timeLimitMs` (the timed pass, the
+ * measured pass, and a pressure run alike); the result then covers the ops of the measured
+ * pass (`complete` false).
  *
  * Op semantics, for every allocator alike:
  *   a id n   alloc(max(n, 1)); a failure (-1) is counted and the id marked failed
@@ -38,7 +46,8 @@
 
 import type { ByteAllocator } from "kmem";
 import type { AllocatorEntry, Candidate } from "./allocators.js";
-import { clockCostNs, LatencyHistogram } from "./latency.js";
+import { HeapMapRecorder, type HeapMapSeries, type LiveBlocks } from "./heapmap.js";
+import { clockCost, LatencyHistogram } from "./latency.js";
 import type { TraceSource } from "./source.js";
 import { Op, type OpChunk } from "./trace.js";
 
@@ -52,8 +61,13 @@ export interface ReplayOptions {
    * (`complete` false), and the measured pass replays the same ops.
    */
   timeLimitMs?: number;
-  /** Run the timed pass (default true); without it opsPerSec is 0. */
+  /** Run the timed pass (default true); without it opsPerSec is null (not measured). */
   timed?: boolean;
+  /**
+   * Keep the measured pass's allocator in the outcome (default false), for /proc reports of
+   * its final state. Without it a replay holds none of its memory once it returns.
+   */
+  keepCandidate?: boolean;
   /**
    * Scale of the warm-up and repeated runs (default 1): 0.1 warms up and repeats a tenth as
    * long, for quick checks where the ops/s figure is not the point.
@@ -61,6 +75,11 @@ export interface ReplayOptions {
   timingScale?: number;
   /** Footprint and payload samples kept for charts (default 200). */
   timelinePoints?: number;
+  /**
+   * Heap-map snapshots taken over the measured pass (heapmap.ts), besides the first, the
+   * payload peak's and the last; default 0, none.
+   */
+  heapMapFrames?: number;
   /** Called after each chunk with the ops done in the current pass. */
   onProgress?: (pass: 1 | 2, opsDone: number) => void;
 }
@@ -70,11 +89,20 @@ export interface ReplayResult {
   trace: string;
   allocator: string;
   memoryBytes: number;
-  /** Ops replayed: all of the trace's unless `complete` is false. */
+  /** Ops the figures cover: all of the trace's unless `complete` is false. */
   ops: number;
   complete: boolean;
-  opsPerSec: number;
-  /** Time of the timed pass, ms. */
+  /**
+   * Ops served per second in the timed pass (median run): failed allocations and the frees
+   * of blocks that failed are not counted. null when not measured (a pressure run, or no op
+   * was served).
+   */
+  opsPerSec: number | null;
+  /** 95% confidence interval of the median rate over the timed runs (6 runs or more), else null. */
+  opsPerSecCI95: [number, number] | null;
+  /** Timed runs counted (after the uncounted warm-up). */
+  runs: number;
+  /** Time of the median timed run, ms. */
   elapsedMs: number;
   peakPayloadBytes: number;
   peakFootprintBytes: number;
@@ -84,11 +112,23 @@ export interface ReplayResult {
   /** Allocation and realloc requests, and how many of them failed. */
   requests: number;
   failures: number;
-  /** Per-op latency: percentiles (p999 = 99.9th), the slowest op, and how many ops were timed. */
-  latencyNs: { p50: number; p99: number; p999: number; max: number; samples: number };
+  /**
+   * Per-op latency: percentiles (p999 = 99.9th), the slowest op, how many ops were timed, and
+   * the clock's floor (ops below it are indistinguishable from 0: shown as "< floor").
+   */
+  latencyNs: {
+    p50: number;
+    p99: number;
+    p999: number;
+    max: number;
+    samples: number;
+    floorNs: number;
+  };
   leftovers: { blocks: number; bytes: number };
   /** True if every freed block's contents were checked. */
   contentsChecked: boolean;
+  /** Why they were not (`contentsChecked` false), else null. */
+  contentsNotChecked: string | null;
   /** What went wrong when the allocator misbehaved (threw, failed a check); else null. */
   error: string | null;
 }
@@ -101,13 +141,15 @@ export interface ReplayDetail {
   latencyBuckets: [number, number, number][];
   /** Free blocks per order at the end (kmem layers only). */
   buddyinfo: number[] | null;
+  /** Pictures of memory over the measured pass (with `heapMapFrames`), else null. */
+  heapMap: HeapMapSeries | null;
 }
 
 export interface ReplayOutcome {
   result: ReplayResult;
   detail: ReplayDetail;
-  /** The allocator of the measured pass, in its final state (for /proc reports). */
-  candidate: Candidate;
+  /** The allocator of the measured pass, in its final state (with `keepCandidate` only). */
+  candidate?: Candidate;
 }
 
 /** An allocator broke a rule the workbench checks (contents, verify(), an exception). */
@@ -128,6 +170,14 @@ const MAX_RUNS = 20;
 /** Repeated runs stop after this long (a single run has `timeLimitMs`). */
 const REPEAT_BUDGET_MS = 1000;
 
+/** The timing rules above, for replayers outside this process (native.ts). */
+export const NATIVE_TIMING = {
+  minTimedOps: MIN_TIMED_OPS,
+  warmOps: WARM_OPS,
+  warmMs: WARM_MS,
+  repeatMs: REPEAT_BUDGET_MS,
+};
+
 /** Per-id state shared by both passes' loops. */
 interface Blocks {
   /** Handle of each id; -1 when not live (never allocated, freed, or its alloc failed). */
@@ -141,8 +191,9 @@ function newBlocks(ids: number): Blocks {
 }
 
 /**
- * The timed loop over one chunk; returns the failures. It must not refer to anything outside
- * its parameters: `freshTimedLoop` recompiles it from its source text.
+ * The timed loop over one chunk; returns the ops not served (failed requests, and frees of
+ * blocks that failed). It must not refer to anything outside its parameters: `freshTimedLoop`
+ * recompiles it from its source text.
  */
 function timedChunk(
   a: ByteAllocator,
@@ -155,7 +206,7 @@ function timedChunk(
   const ids = c.id;
   const req = c.size;
   const n = c.length;
-  let failures = 0;
+  let unserved = 0;
   for (let i = 0; i < n; i++) {
     const id = ids[i] as number;
     const op = ops[i] as number;
@@ -164,13 +215,13 @@ function timedChunk(
       const h = a.alloc(size);
       handle[id] = h;
       sizes[id] = size;
-      if (h < 0) failures++;
+      if (h < 0) unserved++;
     } else if (op === 1) {
       const h = handle[id] as number;
       if (h >= 0) {
         a.free(h, sizes[id] as number);
         handle[id] = -1;
-      }
+      } else unserved++;
     } else {
       const size = (req[i] as number) || 1;
       const h = handle[id] as number;
@@ -185,14 +236,14 @@ function timedChunk(
           a.free(h, old);
         }
       }
-      if (moved < 0) failures++;
+      if (moved < 0) unserved++;
       else {
         handle[id] = moved;
         sizes[id] = size;
       }
     }
   }
-  return failures;
+  return unserved;
 }
 
 type TimedLoop = typeof timedChunk;
@@ -245,6 +296,7 @@ export async function replay(
   entry: AllocatorEntry,
   options: ReplayOptions,
 ): Promise<ReplayOutcome> {
+  if (entry.replayTrace !== undefined) return entry.replayTrace(source, options);
   const info = source.info;
   const ids = info.header.ids;
   const limit = options.timeLimitMs ?? Infinity;
@@ -264,7 +316,7 @@ export async function replay(
   const runs =
     ops >= minTimedOps ? 1 : Math.min(MAX_RUNS, Math.ceil(minTimedOps / Math.max(1, ops)));
   const loop = freshTimedLoop(`${entry.name}\0${source.name}`);
-  const perRunMs: number[] = [];
+  const perRun: { ms: number; rate: number }[] = [];
   let opsTimed = 0;
   let complete = true;
   const runOnce = async (
@@ -279,9 +331,10 @@ export async function replay(
     const start = performance.now();
     let runMs = 0;
     let done = 0;
+    let unserved = 0;
     await source.forEachChunk((chunk) => {
       const t0 = performance.now();
-      loop(ta, tmem, chunk, tb.handle, tb.size);
+      unserved += loop(ta, tmem, chunk, tb.handle, tb.size);
       const t1 = performance.now();
       runMs += t1 - t0;
       done += chunk.length;
@@ -292,13 +345,13 @@ export async function replay(
       return done < maxOps && complete && t1 < deadline;
     });
     if (counted) {
-      perRunMs.push(runMs);
+      perRun.push({ ms: runMs, rate: runMs > 0 ? (done - unserved) / (runMs / 1000) : 0 });
       opsTimed = done;
     }
     return done;
   };
   const timedPass = async (): Promise<void> => {
-    const warmDeadline = performance.now() + WARM_MS * scale;
+    const warmDeadline = performance.now() + Math.min(WARM_MS * scale, limit);
     let warmed = 0;
     for (let run = 0; run < MAX_RUNS && warmed < warmOps; run++) {
       warmed += await runOnce(warmOps - warmed, false, warmDeadline);
@@ -318,8 +371,10 @@ export async function replay(
     error = `${entry.name}: threw during the timed pass: ${(err as Error).message}`;
     complete = false;
   }
-  perRunMs.sort((x, y) => x - y);
-  const elapsedMs = perRunMs.length > 0 ? (perRunMs[perRunMs.length >> 1] as number) : 0;
+  const rates = perRun.map((r) => r.rate).sort((x, y) => x - y);
+  const ms = perRun.map((r) => r.ms).sort((x, y) => x - y);
+  const elapsedMs = ms.length > 0 ? (ms[ms.length >> 1] as number) : 0;
+  const medianRate = rates.length > 0 ? (rates[rates.length >> 1] as number) : 0;
 
   // Pass 2: everything else, over the same ops.
   const cand = await entry.create(options.memoryBytes, buffer);
@@ -337,7 +392,9 @@ export async function replay(
   const usable = usableOf !== null ? new Float64Array(ids) : null;
   const gen = new Uint32Array(ids);
   const hist = new LatencyHistogram();
-  const clockNs = clockCostNs();
+  const clock = clockCost();
+  const clockNs = clock.costNs;
+  const passStart = performance.now();
   const stride = Math.max(1, Math.floor(opsTimed / (options.timelinePoints ?? 200)));
   const timeline = { op: [0], footprintBytes: [a.footprint()], payloadBytes: [0] };
   let payload = 0;
@@ -350,6 +407,20 @@ export async function replay(
   let failures = 0;
   let done = 0;
   let curLine = 0;
+  // A heap seen through its blocks costs a walk over every id a snapshot: with tens of
+  // millions of ids, fewer snapshots (at most 2e8 ids walked in all; kmem's page maps walk
+  // pages, not ids).
+  const asked0 = options.heapMapFrames ?? 0;
+  const frames =
+    cand.kmem !== undefined
+      ? asked0
+      : Math.min(asked0, Math.max(2, Math.floor(2e8 / Math.max(1, ids))));
+  const maps =
+    frames > 0
+      ? new HeapMapRecorder(cand, options.memoryBytes, opsTimed, info.peakPayloadOp, frames)
+      : null;
+  const live: LiveBlocks = { handle, bytes: usable ?? sizes };
+  maps?.sample(0, a.footprint(), 0, live);
 
   const fault = (what: string, line: number): never => {
     throw new AllocatorFault(`${entry.name}: ${source.name}:${line}: ${what}`);
@@ -466,6 +537,7 @@ export async function replay(
           footprintAtPeak = a.footprint();
         }
         done++;
+        if (maps !== null && done >= maps.next) maps.sample(done, a.footprint(), payload, live);
         if (done % stride === 0) {
           timeline.op.push(done);
           timeline.footprintBytes.push(a.footprint());
@@ -480,6 +552,10 @@ export async function replay(
         }
       }
       options.onProgress?.(2, done);
+      if (done < opsTimed && performance.now() - passStart > limit) {
+        complete = false;
+        return false;
+      }
       return done < opsTimed;
     });
   } catch (err) {
@@ -504,9 +580,11 @@ export async function replay(
     trace: source.name,
     allocator: entry.name,
     memoryBytes: options.memoryBytes,
-    ops: opsTimed,
+    ops: done,
     complete: complete && error === null,
-    opsPerSec: elapsedMs > 0 ? Math.round(opsTimed / (elapsedMs / 1000)) : 0,
+    opsPerSec: medianRate > 0 ? Math.round(medianRate) : null,
+    opsPerSecCI95: medianCI95(rates),
+    runs: perRun.length,
     elapsedMs: Math.round(elapsedMs * 1000) / 1000,
     peakPayloadBytes: peakPayload,
     peakFootprintBytes: peakFootprint,
@@ -523,17 +601,41 @@ export async function replay(
       p999: hist.quantile(0.999),
       max: hist.maxNs,
       samples: hist.count,
+      floorNs: clock.floorNs,
     },
     leftovers: { blocks: leftBlocks, bytes: leftBytes },
     contentsChecked: mem !== null && error === null,
+    contentsNotChecked:
+      mem !== null && error === null
+        ? null
+        : !check
+          ? "the contents check was turned off (--no-check)"
+          : cand.memory === undefined
+            ? "a range allocator: its handles are numbers with no memory behind them to fill"
+            : "the replay stopped at an error",
     error,
   };
   const detail: ReplayDetail = {
     timeline,
     latencyBuckets: hist.buckets(),
     buddyinfo: cand.kmem?.stats().freeByOrder ?? null,
+    heapMap: maps?.finish(done, a.footprint(), payload, live) ?? null,
   };
-  return { result, detail, candidate: cand };
+  return options.keepCandidate === true ? { result, detail, candidate: cand } : { result, detail };
+}
+
+/**
+ * The 95% confidence interval of the median of `sorted` (ascending), from order statistics
+ * (the binomial distribution of the ranks, normal approximation): null below 6 values, where
+ * the interval would be the whole range.
+ */
+export function medianCI95(sorted: readonly number[]): [number, number] | null {
+  const n = sorted.length;
+  if (n < 6) return null;
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const lo = Math.max(0, Math.floor(n / 2 - half) - 1);
+  const hi = Math.min(n - 1, Math.ceil(n / 2 + half) - 1);
+  return [Math.round(sorted[lo] as number), Math.round(sorted[hi] as number)];
 }
 
 /**

@@ -66,6 +66,8 @@ export interface TraceInfo {
   reallocs: number;
   /** Largest sum of the sizes of live blocks at any point. */
   peakPayloadBytes: number;
+  /** Ops done when the payload first reached its peak (0 for a trace that allocates nothing). */
+  peakPayloadOp: number;
   /** Largest single request. */
   maxRequestBytes: number;
   /** Blocks the trace leaves live at its end, and their bytes. */
@@ -146,7 +148,14 @@ export class RepParser {
     this.file = file;
     this.onChunk = onChunk;
     this.keepChunks = keepChunks;
-    this.info = { allocs: 0, frees: 0, reallocs: 0, peakPayloadBytes: 0, maxRequestBytes: 0 };
+    this.info = {
+      allocs: 0,
+      frees: 0,
+      reallocs: 0,
+      peakPayloadBytes: 0,
+      peakPayloadOp: 0,
+      maxRequestBytes: 0,
+    };
   }
 
   /** Lines consumed so far. */
@@ -325,7 +334,10 @@ export class RepParser {
         this.info.reallocs++;
       }
     }
-    if (this.payload > this.info.peakPayloadBytes) this.info.peakPayloadBytes = this.payload;
+    if (this.payload > this.info.peakPayloadBytes) {
+      this.info.peakPayloadBytes = this.payload;
+      this.info.peakPayloadOp = this.opsSeen + 1;
+    }
     if (size > this.info.maxRequestBytes) this.info.maxRequestBytes = size;
     const c = this.chunk;
     const k = c.length;
@@ -402,7 +414,8 @@ export async function isGzip(path: string): Promise<boolean> {
 }
 
 /**
- * Reads and validates the trace at `path` (gzip by its magic bytes), handing each chunk of ops
+ * Reads and validates the trace at `path` (gzip by its magic bytes; a name ending in .gz must
+ * be gzip, else TraceError rather than gzip bytes parsed as text), handing each chunk of ops
  * to `onChunk` as it is decoded. Throws TraceError on the first malformed line; the chunks
  * handed on before it must then be disregarded. I/O errors are thrown as they are.
  */
@@ -412,6 +425,13 @@ export async function readTrace(
   options: { keepChunks?: boolean; highWaterMark?: number } = {},
 ): Promise<TraceInfo> {
   const gzip = await isGzip(path);
+  if (!gzip && /\.gz$/i.test(path)) {
+    throw new TraceError(
+      path,
+      1,
+      "not gzip data: the name ends in .gz, but the file does not start with gzip's magic bytes 1f 8b",
+    );
+  }
   const parser = new RepParser(path, onChunk, options.keepChunks ?? false);
   const raw = createReadStream(path, { highWaterMark: options.highWaterMark ?? 1 << 16 });
   const stream = gzip ? raw.pipe(createGunzip()) : raw;

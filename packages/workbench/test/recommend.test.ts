@@ -5,39 +5,36 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { LatencyHistogram } from "../src/latency.js";
 import { explain, pressureMemoryBytes, rank } from "../src/recommend.js";
-import type { ReplayResult } from "../src/replay.js";
-
-function result(allocator: string, over: Partial<ReplayResult> = {}): ReplayResult {
-  return {
-    trace: "t.rep",
-    allocator,
-    memoryBytes: 16 << 20,
-    ops: 1000,
-    complete: true,
-    opsPerSec: 1e6,
-    elapsedMs: 1,
-    peakPayloadBytes: 1000,
-    peakFootprintBytes: 1250,
-    utilization: 0.8,
-    internalFragmentation: 0.1,
-    overheadFraction: 0.1,
-    requests: 500,
-    failures: 0,
-    latencyNs: { p50: 100, p99: 400, p999: 1000, max: 5000, samples: 1000 },
-    leftovers: { blocks: 0, bytes: 0 },
-    contentsChecked: true,
-    error: null,
-    ...over,
-  };
-}
+import { result } from "./results.js";
 
 describe("rank", () => {
+  it("ranks a run stopped at the time limit after the complete ones, and says so", () => {
+    // The partial run looks best on every figure: it stopped before the trace's peak.
+    const partial = result("partial", { complete: false, ops: 10, opsPerSec: 9e6, utilization: 1 });
+    const done = result("done", { opsPerSec: 1e6, utilization: 0.5 });
+    const ranked = rank([partial, done], [result("partial"), result("done")]);
+    assert.deepEqual(
+      ranked.map((x) => [x.allocator, x.complete]),
+      [
+        ["done", true],
+        ["partial", false],
+      ],
+    );
+    assert.equal(ranked[0]?.scores.speed, 1, "scored against the complete runs");
+    const text = explain(ranked, "t.rep", 1 << 20);
+    assert.match(
+      text,
+      /partial did not finish within the time limit \(its replay stopped after 10 ops\): ranked after/,
+    );
+    assert.doesNotMatch(text, /partial comes second/);
+  });
+
   it("puts the candidate that is better on every criterion first, with a score of 1", () => {
     const good = result("good", { opsPerSec: 5e6, utilization: 0.9, overheadFraction: 0.05 });
     const bad = result("bad", {
       opsPerSec: 5e4,
       utilization: 0.3,
-      latencyNs: { p50: 1000, p99: 9000, p999: 20000, max: 1e6, samples: 1000 },
+      latencyNs: { p50: 1000, p99: 9000, p999: 20000, max: 1e6, samples: 1000, floorNs: 10 },
     });
     const ranked = rank([bad, good], [bad, good]);
     assert.deepEqual(

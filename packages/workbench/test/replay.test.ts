@@ -13,7 +13,7 @@ import {
   findAllocator,
   UnknownNameError,
 } from "../src/allocators.js";
-import { defaultMemoryBytes, replay } from "../src/replay.js";
+import { defaultMemoryBytes, medianCI95, replay } from "../src/replay.js";
 import type { TraceSource } from "../src/source.js";
 import { TraceBuilder } from "../src/workloads/builder.js";
 import { findWorkload } from "../src/workloads/index.js";
@@ -47,7 +47,7 @@ describe("replay", () => {
       assert.equal(r.trace, "mixed");
       assert.equal(r.ops, 3000);
       assert.equal(r.complete, true);
-      assert.ok(r.opsPerSec > 0);
+      assert.ok((r.opsPerSec ?? 0) > 0);
       // The pool's elements are 1 KiB: larger requests fail, by design.
       if (entry.name === "mempool") assert.ok(r.failures > 0);
       else assert.equal(r.failures, 0);
@@ -185,10 +185,70 @@ describe("replay", () => {
     assert.equal(r.error, null);
   });
 
-  it("a measured pass alone (timed: false) reports no speed", async () => {
+  it("a measured pass alone (timed: false) reports no speed: null, not 0", async () => {
     const { result: r } = await replay(mixed(), findAllocator("slub"), { ...opts, timed: false });
-    assert.equal(r.opsPerSec, 0);
+    assert.equal(r.opsPerSec, null);
+    assert.equal(r.opsPerSecCI95, null);
+    assert.equal(r.runs, 0);
     assert.equal(r.ops, 3000);
+  });
+
+  it("counts only ops served: a pool refusing every request has no speed to show", async () => {
+    // Every request is larger than the pool's 1 KiB elements: all refused, nothing served.
+    const b = new TraceBuilder(4000);
+    while (!b.full) b.free(b.alloc(2000));
+    const { result: r } = await replay(b.finish("big"), findAllocator("mempool"), opts);
+    assert.equal(r.failures, r.requests);
+    assert.equal(r.opsPerSec, null, "refused ops are no throughput");
+    // Half refused: the rate counts the other half only, so it stays a rate of work done.
+    const h = new TraceBuilder(4000);
+    let k = 0;
+    while (!h.full) h.free(h.alloc(k++ % 2 === 0 ? 2000 : 100));
+    const { result: half } = await replay(h.finish("half"), findAllocator("mempool"), opts);
+    assert.equal(half.failures, 1000);
+    assert.ok((half.opsPerSec ?? 0) > 0);
+  });
+
+  it("the time limit stops the measured pass too (a pressure run, a slow measured pass)", async () => {
+    const source = findWorkload("random").generate(40_000, 1);
+    const { result: r } = await replay(source, findAllocator("slub"), {
+      memoryBytes: 16 * MiB,
+      timed: false,
+      timeLimitMs: 0,
+    });
+    assert.equal(r.complete, false);
+    assert.ok(r.ops > 0 && r.ops < 40_000, `${r.ops} ops`);
+    assert.equal(r.latencyNs.samples, r.ops);
+  });
+
+  it("keeps no allocator once it returns, unless asked (the /proc reports ask)", async () => {
+    const slub = findAllocator("slub");
+    const plain = await replay(mixed(), slub, opts);
+    assert.equal(plain.candidate, undefined);
+    const kept = await replay(mixed(), slub, { ...opts, keepCandidate: true });
+    assert.ok(kept.candidate?.kmem !== undefined);
+  });
+
+  it("says why contents were not checked", async () => {
+    const [range, off, on] = await Promise.all([
+      replay(mixed(), findAllocator("rmap"), opts),
+      replay(mixed(), findAllocator("slub"), { ...opts, check: false }),
+      replay(mixed(), findAllocator("slub"), opts),
+    ]);
+    assert.match(
+      range.result.contentsNotChecked ?? "",
+      /^a range allocator: its handles are numbers/,
+    );
+    assert.match(off.result.contentsNotChecked ?? "", /turned off \(--no-check\)/);
+    assert.equal(on.result.contentsNotChecked, null);
+  });
+
+  it("the median rate's 95% interval from order statistics, from 6 runs on", () => {
+    assert.equal(medianCI95([1, 2, 3, 4, 5]), null);
+    const runs = Array.from({ length: 20 }, (_, i) => 100 + i);
+    const [lo, hi] = medianCI95(runs) ?? [0, 0];
+    assert.ok(lo < 110 && hi > 110 && lo >= 100 && hi <= 119, `${lo}..${hi}`);
+    assert.deepEqual(medianCI95([5, 5, 5, 5, 5, 5]), [5, 5]);
   });
 });
 
@@ -199,12 +259,13 @@ describe("registry", () => {
       (err: unknown) =>
         err instanceof UnknownNameError &&
         err.message ===
-          'unknown allocator "dlmalloc" (known: slub, slob, buddy, mempool, rmap, vmem, tlsf, @thi.ng/malloc, malloc)',
+          'unknown allocator "dlmalloc" (known: slub, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, tlsf, @thi.ng/malloc, malloc, glibc (native))',
     );
   });
 
   it("gives fresh, empty instances, also over a reused buffer", async () => {
-    for (const entry of ALLOCATORS) {
+    // Native code replays whole traces in a process of its own: it makes no instance here.
+    for (const entry of ALLOCATORS.filter((a) => a.kind !== "native")) {
       const a = await entry.create(4 * MiB);
       const h = a.allocator.alloc(100);
       assert.ok(h >= 0, entry.name);

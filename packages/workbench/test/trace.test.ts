@@ -1,10 +1,10 @@
 /* The .rep reader: parsing, streaming across buffer boundaries, gzip, and every malformed case. */
 
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { loadTrace } from "../src/source.js";
 import { type OpChunk, readTrace, RepParser, TraceError } from "../src/trace.js";
@@ -34,7 +34,20 @@ async function collect(path: string, highWaterMark?: number): Promise<string[]> 
   return ops(chunks);
 }
 
+after(() => rmSync(dir, { recursive: true, force: true }));
+
 describe("trace reader", () => {
+  it("a .gz name that is not gzip is a malformed trace, not text read as a trace", async () => {
+    const path = file(SMALL, ".rep.gz");
+    await assert.rejects(
+      readTrace(path, () => {}),
+      (err: unknown) =>
+        err instanceof TraceError &&
+        err.message ===
+          `${path}:1: not gzip data: the name ends in .gz, but the file does not start with gzip's magic bytes 1f 8b`,
+    );
+  });
+
   it("decodes ops with their lines and sums up the trace", async () => {
     const path = file(SMALL);
     const chunks: OpChunk[] = [];

@@ -4,17 +4,16 @@
  * the comparison and the ranking, and writes a self-contained HTML report with the charts.
  */
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import os from "node:os";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { ALLOCATORS } from "../allocators.js";
-import { renderHtml, type ReportData, type ReportWorkload } from "../html-report.js";
+import { mkdir } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import type { ReportWorkload } from "../html-report.js";
 import { writeRep } from "../rep-writer.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { Exit } from "./exit.js";
 import { formatBytes, formatInt } from "./format.js";
+import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { recommendFor } from "./recommend.js";
+import { selectAllocators } from "./replay.js";
 import { resultsTable } from "./results.js";
 
 export interface DemoOptions {
@@ -34,12 +33,6 @@ function shown(path: string): string {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
-/** The source of Chart.js's UMD build, from the installed package. */
-export async function chartJsSource(): Promise<string> {
-  const main = createRequire(import.meta.url).resolve("chart.js");
-  return readFile(join(dirname(main), "chart.umd.min.js"), "utf8");
-}
-
 export async function demoCommand(
   options: DemoOptions,
   out: (text: string) => void,
@@ -48,9 +41,10 @@ export async function demoCommand(
   const outDir = resolve(options.output);
   const traceDir = join(outDir, "traces");
   await mkdir(traceDir, { recursive: true });
+  const entries = await selectAllocators([]);
   out(
     `kmem demo: ${WORKLOADS.length} built-in workloads, ${formatInt(options.ops)} ops each ` +
-      `(seed ${options.seed}), against ${ALLOCATORS.map((a) => a.name).join(", ")}\n` +
+      `(seed ${options.seed}), against ${entries.map((a) => a.name).join(", ")}\n` +
       `each replayed with the memory shown, and again with 1.5× its peak payload (pressure)\n\n`,
   );
   const workloads: ReportWorkload[] = [];
@@ -66,6 +60,7 @@ export async function demoCommand(
         check: options.check,
         timeLimitMs: options.timeLimit * 1000,
         timingScale: options.quick ? 0.1 : 1,
+        heapMapFrames: options.html ? REPORT_FRAMES : 0,
       },
       w.goal,
     );
@@ -80,33 +75,33 @@ export async function demoCommand(
         ` (failures under pressure, ${formatBytes(rec.pressureMemoryBytes)}: ` +
         `${rec.ranking.map((x) => `${x.allocator} ${formatInt(x.pressure.failures)}`).join(", ")})\n\n`,
     );
-    workloads.push({
-      name: w.name,
-      description: w.description,
-      ops: i.header.ops,
-      peakPayloadBytes: i.peakPayloadBytes,
-      memoryBytes: rec.memoryBytes,
-      outcomes: rec.outcomes.map((o) => ({ result: o.result, detail: o.detail })),
-      recommendation: {
-        ranking: rec.ranking.map((x) => ({ allocator: x.allocator, score: x.score })),
-        reason: rec.reason,
-      },
-    });
+    workloads.push(
+      reportTrace(source, w.description, rec.memoryBytes, rec.outcomes, {
+        pressure: { memoryBytes: rec.pressureMemoryBytes, results: rec.pressure },
+        recommendation: {
+          goal: rec.goal,
+          ranking: rec.ranking.map((x) => ({
+            allocator: x.allocator,
+            score: x.score,
+            complete: x.complete,
+          })),
+          reason: rec.reason,
+        },
+      }),
+    );
   }
   out(
     `traces: ${shown(traceDir)}/ (replay one: kmem replay ${shown(join(traceDir, "webserver.rep"))})\n`,
   );
   if (options.html) {
-    const data: ReportData = {
-      title: "kmem: which allocator, and why",
-      subtitle:
-        `${WORKLOADS.length} workloads × ${ALLOCATORS.length} allocators, ${formatInt(options.ops)} ops ` +
-        `each, seed ${options.seed}; Node ${process.version} on ${os.cpus()[0]?.model ?? "unknown cpu"} ` +
-        `(${os.cpus().length} cores), ${new Date().toISOString().slice(0, 10)}`,
-      workloads,
-    };
     const file = join(outDir, "report.html");
-    await writeFile(file, renderHtml(data, await chartJsSource()));
+    await writeReport(
+      file,
+      "kmem: which allocator, and why",
+      `${WORKLOADS.length} workloads × ${entries.length} allocators, ${formatInt(options.ops)} ops ` +
+        `each, seed ${options.seed}`,
+      workloads,
+    );
     out(`report: ${shown(file)} (self-contained, opens offline)\n`);
   }
   out(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

@@ -4,7 +4,7 @@
  *   0  success
  *   1  failure: an I/O error, or kmem refused the configuration
  *   2  bad usage: an unknown command, option, allocator, workload or report name, a bad value
- *   3  malformed trace: the message is `file:line: what is wrong`, and nothing else was done
+ *   3  malformed trace: the message is `kmem: file:line: what is wrong`, nothing else was done
  *   4  an allocator misbehaved during a replay (a contents check, verify() or an exception);
  *     the results were still printed
  */

@@ -5,8 +5,9 @@
 
 import { writeRep, writeRepTo } from "../rep-writer.js";
 import { findWorkload } from "../workloads/index.js";
-import { Exit } from "./exit.js";
+import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt } from "./format.js";
+import { checkOutputPath } from "./output.js";
 
 export interface GenOptions {
   output: string;
@@ -20,8 +21,9 @@ export async function genCommand(
   out: (text: string) => void,
 ): Promise<Exit> {
   const workload = findWorkload(name);
-  const source = workload.generate(options.ops, options.seed);
   const toStdout = options.output === "-";
+  if (!toStdout) checkOutputPath(options.output);
+  const source = workload.generate(options.ops, options.seed);
   if (toStdout) {
     try {
       await writeRepTo(process.stdout, source);
@@ -31,7 +33,11 @@ export async function genCommand(
       throw err;
     }
   } else {
-    await writeRep(options.output, source);
+    try {
+      await writeRep(options.output, source);
+    } catch (err) {
+      throw new CliError(Exit.Failure, `cannot write ${options.output}: ${(err as Error).message}`);
+    }
   }
   const i = source.info;
   const summary = (text: string): void => {

@@ -9,18 +9,20 @@
 
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { allocatorNames, UnknownNameError } from "../allocators.js";
+import { ALLOCATORS, allocatorNames, UnknownNameError } from "../allocators.js";
 import { type Goal, GOALS } from "../recommend.js";
 import { AllocatorFault } from "../replay.js";
 import { TraceError } from "../trace.js";
-import { DEFAULT_OPS, WORKLOADS, workloadNames } from "../workloads/index.js";
+import { DEFAULT_OPS, findWorkload, WORKLOADS, workloadNames } from "../workloads/index.js";
+import { compareCommand } from "./compare.js";
 import { demoCommand } from "./demo.js";
 import { CliError, Exit } from "./exit.js";
 import { parseBytes } from "./format.js";
 import { genCommand } from "./gen.js";
 import { recommendCommand } from "./recommend.js";
+import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
-import { REPORTS, reportCommand } from "./report.js";
+import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
 
 function bytesArg(value: string): number {
   try {
@@ -59,6 +61,13 @@ const out = (text: string): void => {
   process.stdout.write(text);
 };
 
+// A reader that stops early (`kmem report all | head`) closes the pipe: what it wanted, it
+// has. Writes after that fail with EPIPE, which would otherwise be an unhandled error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : Exit.Ok);
+});
+
 /** The package's version, from its package.json (three folders up from dist/src/cli/). */
 const version = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
@@ -70,7 +79,7 @@ const allocatorsHelp = allocatorNames().join(", ");
 const workloadsHelp = `workloads:\n${WORKLOADS.map((w) => `  ${w.name.padEnd(11)} ${w.description}`).join("\n")}`;
 const exitHelp = `
 exit codes: 0 ok, 1 failure (I/O, configuration refused), 2 bad usage,
-  3 malformed trace (the message is file:line: what is wrong), 4 an allocator misbehaved`;
+  3 malformed trace (the message is kmem: file:line: what is wrong), 4 an allocator misbehaved`;
 
 const program = new Command();
 program
@@ -100,21 +109,39 @@ const seedOption = (): Option =>
 const opsOption = (dflt: number): Option =>
   new Option("-n, --ops <n>", "ops of generated workloads").argParser(positiveArg).default(dflt);
 const timeLimitOption = (): Option =>
-  new Option("--time-limit <seconds>", "stop a replay pass after this long (results then partial)")
+  new Option(
+    "--time-limit <seconds>",
+    "stop each replay pass (timed, measured, under pressure) after this long; the run is then partial, marked *",
+  )
     .argParser(positiveArg)
     .default(120);
+const htmlOption = (): Option =>
+  new Option(
+    "--html <file>",
+    "also write the HTML report (charts, heap maps over the run; self-contained)",
+  );
+const csvOption = (): Option =>
+  new Option("--csv [file]", "print CSV instead of the tables (or write it to FILE)");
 
 program
   .command("gen")
   .description("write a built-in workload as a malloc-lab .rep trace (gzip if FILE ends in .gz)")
   .argument("<name>", `workload: ${workloadNames().join(", ")}`)
-  .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
+  // Checked in the action, after the name: commander checks required options before the
+  // arguments, and `kmem gen nosuch` should hear of the unknown name first.
+  .option("-o, --output <file>", "where to write the trace (-: standard output); required")
   .addOption(seedOption())
   .addOption(opsOption(DEFAULT_OPS))
   .addHelpText("after", `\n${workloadsHelp}\n${exitHelp}`)
-  .action(async (name: string, opts: { output: string; seed: number; ops: number }) => {
-    exitCode = await genCommand(name, opts, out);
-  });
+  .action(
+    async (name: string, opts: { output?: string; seed: number; ops: number }, cmd: Command) => {
+      findWorkload(name);
+      const output = opts.output;
+      if (output === undefined)
+        cmd.error("error: required option '-o, --output <file>' not specified");
+      exitCode = await genCommand(name, { ...opts, output }, out);
+    },
+  );
 
 program
   .command("replay")
@@ -129,6 +156,8 @@ program
     memoryArg,
   )
   .option("--json", "print one JSON array, an element per (trace, allocator)", false)
+  .addOption(csvOption())
+  .addOption(htmlOption())
   .option(
     "--no-check",
     "skip the contents check (a pattern written into every block, checked at free)",
@@ -156,6 +185,8 @@ ${exitHelp}`,
         allocator: string[];
         memory?: number;
         json: boolean;
+        csv?: boolean | string;
+        html?: string;
         check: boolean;
         timeLimit: number;
         quick: boolean;
@@ -169,15 +200,19 @@ ${exitHelp}`,
 
 program
   .command("recommend")
-  .description("rank the allocators for a trace or workload, with the numbers and the reason")
-  .argument("<trace-or-workload>", `a trace file, or one of ${workloadNames().join(", ")}`)
+  .description(
+    "rank the allocators for traces or workloads, with the numbers and the reason; several: a summary across them",
+  )
+  .argument("<trace-or-workload...>", `trace files, or any of ${workloadNames().join(", ")}`)
   .addOption(allocatorOption())
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
-  .option("--json", "print the ranking as JSON", false)
+  .option("--json", "print the ranking as JSON (an array of them for several traces)", false)
+  .addOption(csvOption())
+  .addOption(htmlOption())
   .addOption(
     new Option(
       "-g, --goal <goal>",
@@ -203,12 +238,14 @@ ${exitHelp}`,
   )
   .action(
     async (
-      target: string,
+      targets: string[],
       opts: {
         allocator: string[];
         goal?: Goal;
         memory?: number;
         json: boolean;
+        csv?: boolean | string;
+        html?: string;
         check: boolean;
         timeLimit: number;
         quick: boolean;
@@ -216,7 +253,7 @@ ${exitHelp}`,
         ops: number;
       },
     ) => {
-      exitCode = await recommendCommand(target, opts, out);
+      exitCode = await recommendCommand(targets, opts, out);
     },
   );
 
@@ -258,11 +295,75 @@ program
   );
 
 program
+  .command("compare")
+  .description(
+    "every allocator on the same workloads, in the shape of Bonwick's 1994 comparison: " +
+      "allocate + free time, waste per workload, overhead",
+  )
+  .argument("[trace...]", "trace files or workload names (default: the built-in workloads)")
+  .option(
+    "--literature",
+    "the figures the literature published beside kmem's, and which of their orderings still hold",
+    false,
+  )
+  .addOption(allocatorOption())
+  .option(
+    "-m, --memory <bytes>",
+    "memory per allocator (default: 4× each workload's peak payload, 16M..1G)",
+    memoryArg,
+  )
+  .option("-q, --quick", "smaller workloads, shorter timing runs (numbers less steady)", false)
+  .addOption(seedOption())
+  .addOption(
+    new Option(
+      "-n, --ops <n>",
+      "ops of each generated workload (default 50,000; 10,000 with --quick)",
+    ).argParser(positiveArg),
+  )
+  .addOption(timeLimitOption())
+  .addHelpText(
+    "after",
+    `
+Columns: alloc+free, ns per allocate + free pair (pairs of free one, allocate one over 512
+live blocks of 16..1024 bytes); per workload the waste, 1 - peak payload / peak footprint
+(Bonwick's total fragmentation); its mean; the overhead (metadata and free memory held at the
+payload peak); requests not served. --literature adds Bonwick's 1994 figures (alloc+free on a
+SPARCstation, waste after boot/spike/find/kenbus) and McKusick & Karels' 1988 ones, and says
+which orderings still hold.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      traces: string[],
+      opts: {
+        literature: boolean;
+        allocator: string[];
+        memory?: number;
+        quick: boolean;
+        seed: number;
+        ops?: number;
+        timeLimit: number;
+      },
+    ) => {
+      exitCode = await compareCommand(traces, opts, out);
+    },
+  );
+
+program
   .command("report")
   .description("run a workload on a kmem layer and print a /proc-style file of the final state")
-  .argument("<name>", `${REPORTS.join(", ")}, or all`)
+  .argument(
+    "<name>",
+    `${REPORTS.join(", ")}, or all; ${ZRAM_REPORTS.join(", ")} of a zram device the workload's memory is written to`,
+  )
   .option("-w, --workload <w>", "a workload name or a trace file", "kernel-mix")
-  .option("-a, --allocator <name>", "the kmem layer: slub or buddy", "slub")
+  .option(
+    "-a, --allocator <name>",
+    `the kmem layer: ${ALLOCATORS.filter((a) => a.kind === "kmem")
+      .map((a) => a.name)
+      .join(", ")}`,
+    "slub",
+  )
   .option(
     "-m, --memory <bytes>",
     "physical memory (default: 4× the peak payload, 16M..1G)",
@@ -280,6 +381,38 @@ program
     },
   );
 
+program
+  .command("record")
+  .description(
+    "run a C program compiled to WebAssembly on kmem and write its malloc calls as a .rep trace",
+  )
+  .argument("<program.wasm>", "a WASI command whose malloc is imported (clients/kmem-malloc.c)")
+  .argument("[args...]", "the program's arguments (after --)")
+  .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
+  .addOption(
+    new Option("--slab <name>", "the object allocator serving malloc")
+      .choices(["slub", "slob"])
+      .default("slub"),
+  )
+  .option("--pages <n>", "the program's memory in 64 KiB pages", positiveArg, 1024)
+  .addHelpText(
+    "after",
+    `
+The program runs with a WASI of no file system (arguments, standard output and error, fixed
+clock and randomness); each malloc, calloc, realloc, aligned_alloc, posix_memalign and free that
+succeeded is an op. How to build such a program: docs/wasm.md.
+${exitHelp}`,
+  )
+  .action(
+    async (
+      file: string,
+      args: string[],
+      opts: { output: string; slab: "slub" | "slob"; pages: number },
+    ) => {
+      exitCode = await recordCommand(file, args, opts, out);
+    },
+  );
+
 for (const command of program.commands)
   command.showHelpAfterError(`see 'kmem ${command.name()} --help'`);
 
@@ -288,7 +421,7 @@ try {
   process.exitCode = exitCode;
 } catch (err) {
   if (err instanceof TraceError) {
-    process.stderr.write(`${err.message}\n`);
+    process.stderr.write(`kmem: ${err.message}\n`);
     process.exitCode = Exit.BadTrace;
   } else if (err instanceof UnknownNameError) {
     process.stderr.write(`kmem: ${err.message}\n`);

@@ -1,7 +1,8 @@
 /*
- * `kmem recommend TRACE|WORKLOAD [--memory BYTES]`: replays against every candidate, at the
- * memory given (or the default for the trace) and again under pressure, ranks them
- * (src/recommend.ts), prints the numbers and the reason.
+ * `kmem recommend TRACE|WORKLOAD... [--memory BYTES] [--json | --csv [FILE]] [--html FILE]`:
+ * per trace, replays against every candidate at the memory given (or the default for the
+ * trace) and again under pressure, ranks them (src/recommend.ts), prints the numbers and the
+ * reason; for several traces, the cross-trace summary after them.
  */
 
 import {
@@ -13,13 +14,17 @@ import {
   rank,
   type Ranked,
 } from "../recommend.js";
-import { defaultMemoryBytes, type ReplayOutcome } from "../replay.js";
+import { rankingCsv } from "../csv.js";
+import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
 import type { TraceSource } from "../source.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { Exit } from "./exit.js";
-import { formatBytes, formatInt, formatNs, formatPct, formatRate, table } from "./format.js";
-import { selectAllocators } from "./replay.js";
-import { type Pair, resolveSource, type RunOptions, runPairs, shortName } from "./run.js";
+import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
+import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
+import { checkOutputPath, writeOutput } from "./output.js";
+import { describeSource, selectAllocators } from "./replay.js";
+import { type Pair, resolveSources, type RunOptions, runPairs, shortName } from "./run.js";
+import { summaryText } from "./summary.js";
 
 export interface RecommendOptions {
   allocator: string[];
@@ -27,6 +32,9 @@ export interface RecommendOptions {
   goal?: Goal;
   memory?: number;
   json: boolean;
+  /** true: CSV on standard output; a string: CSV to that file. */
+  csv?: boolean | string;
+  html?: string;
   check: boolean;
   timeLimit: number;
   quick: boolean;
@@ -42,6 +50,9 @@ export interface Recommendation {
   reason: string;
   /** The full-memory replays, in registry order (with chart data). */
   outcomes: ReplayOutcome[];
+  /** The runs under pressure, in registry order. */
+  pressure: ReplayResult[];
+  goal: Goal;
 }
 
 /** Replays `source` against the candidates twice (full memory, pressure) and ranks them. */
@@ -52,7 +63,7 @@ export async function recommendFor(
   run: RunOptions,
   goal: Goal = "balanced",
 ): Promise<Recommendation> {
-  const entries = selectAllocators(allocators);
+  const entries = await selectAllocators(allocators);
   const memoryBytes = memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
   const tight = pressureMemoryBytes(source.info.peakPayloadBytes);
   const pairs: Pair[] = [
@@ -71,6 +82,8 @@ export async function recommendFor(
     ranking,
     reason: explain(ranking, name, tight),
     outcomes: outcomes.slice(0, entries.length),
+    pressure,
+    goal,
   };
 }
 
@@ -91,18 +104,27 @@ export function rankingTable(rec: Recommendation): string {
       "under pressure",
     ],
   ];
+  const notes: string[] = [];
   rec.ranking.forEach((x, i) => {
     const r = x.result;
+    const mark = r.error !== null || x.pressure.error !== null ? " !" : x.complete ? "" : " *";
+    if (mark === " *") {
+      const p = r.complete ? x.pressure : r;
+      notes.push(
+        `* ${x.allocator}: ${r.complete ? "the run under pressure" : "the replay"} stopped at the ` +
+          `time limit after ${formatInt(p.ops)} ops; ranked after the complete runs`,
+      );
+    }
     rows.push([
       String(i + 1),
-      x.allocator,
+      x.allocator + mark,
       x.score.toFixed(2),
       formatRate(r.opsPerSec),
       r.utilization.toFixed(3),
       formatPct(r.overheadFraction),
-      formatNs(r.latencyNs.p99),
-      formatNs(r.latencyNs.p999),
-      formatNs(r.latencyNs.max),
+      formatLatency(r.latencyNs.p99, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.p999, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.max, r.latencyNs.floorNs),
       `${formatInt(r.failures)}/${formatInt(r.requests)}`,
       `${formatInt(x.pressure.failures)}/${formatInt(x.pressure.requests)}`,
     ]);
@@ -110,61 +132,125 @@ export function rankingTable(rec: Recommendation): string {
   const goal = rec.ranking[0]?.goal ?? "balanced";
   const weights = CRITERIA.map((c) => `${c.label} ${GOALS[goal][c.key].toFixed(2)}`).join(", ");
   return (
-    `${table(rows, 2)}\n\nscore: the weighted sum of scores relative to the best candidate ` +
+    `${table(rows, 2)}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}\nscore: the weighted sum of scores relative to the best candidate ` +
     `(goal ${goal}: ${weights})`
   );
 }
 
 export async function recommendCommand(
-  target: string,
+  targets: readonly string[],
   options: RecommendOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
-  const source = await resolveSource(target, options);
-  const goal = options.goal ?? WORKLOADS.find((w) => w.name === target)?.goal ?? "balanced";
-  const rec = await recommendFor(
-    source,
-    options.allocator,
-    options.memory,
-    {
-      check: options.check,
-      timeLimitMs: options.timeLimit * 1000,
-      timingScale: options.quick ? 0.1 : 1,
-    },
-    goal,
-  );
-  if (options.json) {
-    out(
-      `${JSON.stringify(
+  if (options.html !== undefined) checkOutputPath(options.html);
+  if (typeof options.csv === "string") checkOutputPath(options.csv);
+  const sources = await resolveSources(targets, options);
+  const recs: Recommendation[] = [];
+  for (const [k, source] of sources.entries()) {
+    const target = targets[k] ?? "";
+    const goal = options.goal ?? WORKLOADS.find((w) => w.name === target)?.goal ?? "balanced";
+    recs.push(
+      await recommendFor(
+        source,
+        options.allocator,
+        options.memory,
         {
-          trace: rec.trace,
-          memoryBytes: rec.memoryBytes,
-          pressureMemoryBytes: rec.pressureMemoryBytes,
-          goal,
-          weights: GOALS[goal],
-          ranking: rec.ranking.map((x) => ({
-            allocator: x.allocator,
-            score: x.score,
-            scores: x.scores,
-            result: x.result,
-            pressure: x.pressure,
-          })),
-          reason: rec.reason,
+          check: options.check,
+          timeLimitMs: options.timeLimit * 1000,
+          timingScale: options.quick ? 0.1 : 1,
+          heapMapFrames: options.html !== undefined ? REPORT_FRAMES : 0,
         },
-        null,
-        2,
-      )}\n`,
+        goal,
+      ),
     );
-  } else {
-    const i = source.info;
-    out(
-      `${shortName(source.name)}: ${formatInt(i.header.ops)} ops, peak payload ` +
-        `${formatBytes(i.peakPayloadBytes)}; memory ${formatBytes(rec.memoryBytes)}, under pressure ` +
-        `${formatBytes(rec.pressureMemoryBytes)} (1.5× the peak payload)\n\n`,
-    );
-    out(`${rankingTable(rec)}\n\n${wrap(rec.reason, 100)}\n`);
   }
-  const faulty = rec.ranking.some((x) => x.result.error !== null || x.pressure.error !== null);
+  const json = (rec: Recommendation): unknown => ({
+    trace: rec.trace,
+    memoryBytes: rec.memoryBytes,
+    pressureMemoryBytes: rec.pressureMemoryBytes,
+    goal: rec.goal,
+    weights: GOALS[rec.goal],
+    ranking: rec.ranking.map((x) => ({
+      allocator: x.allocator,
+      score: x.score,
+      complete: x.complete,
+      scores: x.scores,
+      result: x.result,
+      pressure: x.pressure,
+    })),
+    reason: rec.reason,
+  });
+  const csv = (): string =>
+    rankingCsv(
+      recs.map((r) => ({
+        trace: r.trace,
+        goal: r.goal,
+        pressureMemoryBytes: r.pressureMemoryBytes,
+        ranking: r.ranking,
+      })),
+    );
+  if (options.json) {
+    // One trace: its object, as before; several: an array of them.
+    const body = recs.length === 1 ? json(recs[0] as Recommendation) : recs.map(json);
+    out(`${JSON.stringify(body, null, 2)}\n`);
+  } else if (options.csv === true) {
+    out(csv());
+  } else {
+    for (const [k, rec] of recs.entries()) {
+      const i = (sources[k] as TraceSource).info;
+      out(
+        `${shortName(rec.trace)}: ${formatInt(i.header.ops)} ops, peak payload ` +
+          `${formatBytes(i.peakPayloadBytes)}; memory ${formatBytes(rec.memoryBytes)}, under pressure ` +
+          `${formatBytes(rec.pressureMemoryBytes)} (1.5× the peak payload)\n\n`,
+      );
+      out(`${rankingTable(rec)}\n\n${wrap(rec.reason, 100)}\n`);
+      if (k < recs.length - 1) out("\n");
+    }
+    const summary = summaryText(
+      recs.map((r) => ({
+        trace: r.trace,
+        results: r.outcomes.map((o) => o.result),
+        ranking: r.ranking,
+      })),
+    );
+    if (summary !== "") out(`\n${summary}`);
+  }
+  if (typeof options.csv === "string") await writeOutput(options.csv, csv());
+  if (options.html !== undefined) {
+    await writeReport(
+      options.html,
+      recs.length === 1
+        ? `kmem recommend: ${shortName(recs[0]?.trace ?? "")}`
+        : `kmem recommend: ${recs.length} traces`,
+      `${recs.length} trace${recs.length === 1 ? "" : "s"} ranked, each replayed with the memory shown and under pressure`,
+      recs.map((rec, k) =>
+        reportTrace(
+          sources[k] as TraceSource,
+          describeSource(targets[k] ?? "", sources[k] as TraceSource),
+          rec.memoryBytes,
+          rec.outcomes,
+          {
+            pressure: { memoryBytes: rec.pressureMemoryBytes, results: rec.pressure },
+            recommendation: {
+              goal: rec.goal,
+              ranking: rec.ranking.map((x) => ({
+                allocator: x.allocator,
+                score: x.score,
+                complete: x.complete,
+              })),
+              reason: rec.reason,
+            },
+          },
+        ),
+      ),
+    );
+    const line = `report: ${options.html} (self-contained, opens offline)\n`;
+    if (options.json || options.csv === true) process.stderr.write(line);
+    else out(line);
+  }
+  const faulty = recs.some((rec) =>
+    rec.ranking.some((x) => x.result.error !== null || x.pressure.error !== null),
+  );
   return faulty ? Exit.AllocatorFault : Exit.Ok;
 }
 

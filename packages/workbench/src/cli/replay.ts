@@ -1,19 +1,29 @@
 /*
- * `kmem replay TRACE... [--allocator NAME]... [--memory BYTES] [--json]`: every trace against
- * every allocator named (all by default); a table, or one JSON array with --json.
+ * `kmem replay TRACE... [--allocator NAME]... [--memory BYTES] [--json | --csv [FILE]]
+ * [--html FILE]`: every trace against every allocator named (all by default); a table per
+ * trace and, for several traces, the cross-trace summary; or one JSON array, or CSV; and the
+ * HTML report with the heap maps.
  */
 
 import { ALLOCATORS, type AllocatorEntry, findAllocator } from "../allocators.js";
-import { defaultMemoryBytes, type ReplayResult } from "../replay.js";
-import { Exit } from "./exit.js";
+import { resultsCsv } from "../csv.js";
+import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
+import { WORKLOADS } from "../workloads/index.js";
+import { CliError, Exit } from "./exit.js";
 import { formatBytes } from "./format.js";
+import { REPORT_FRAMES, reportTrace, traceDescription, writeReport } from "./html.js";
+import { checkOutputPath, writeOutput } from "./output.js";
 import { resultsTable } from "./results.js";
 import { type Pair, resolveSources, runPairs, shortName } from "./run.js";
+import { summaryText } from "./summary.js";
 
 export interface ReplayCommandOptions {
   allocator: string[];
   memory?: number;
   json: boolean;
+  /** true: CSV on standard output; a string: CSV to that file. */
+  csv?: boolean | string;
+  html?: string;
   check: boolean;
   timeLimit: number;
   quick: boolean;
@@ -21,12 +31,36 @@ export interface ReplayCommandOptions {
   ops: number;
 }
 
-/** The entries named (comma lists allowed), in registry order; all when none is named. */
-export function selectAllocators(names: readonly string[]): AllocatorEntry[] {
+/**
+ * The entries named (comma lists allowed), in registry order; all when none is named. One
+ * that cannot run here (native code without a compiler) is left out of "all" with a line on
+ * standard error, and is a failure when named.
+ */
+export async function selectAllocators(names: readonly string[]): Promise<AllocatorEntry[]> {
   const wanted = names.flatMap((n) => n.split(",")).filter((n) => n !== "");
-  if (wanted.length === 0) return [...ALLOCATORS];
-  const picked = new Set(wanted.map((n) => findAllocator(n)));
-  return ALLOCATORS.filter((a) => picked.has(a));
+  const picked =
+    wanted.length === 0
+      ? [...ALLOCATORS]
+      : ((set) => ALLOCATORS.filter((a) => set.has(a)))(
+          new Set(wanted.map((n) => findAllocator(n))),
+        );
+  const usable: AllocatorEntry[] = [];
+  for (const entry of picked) {
+    const why = (await entry.available?.()) ?? null;
+    if (why === null) usable.push(entry);
+    else if (wanted.length > 0)
+      throw new CliError(Exit.Failure, `${entry.name} is not available: ${why}`);
+    else process.stderr.write(`kmem: ${entry.name} skipped: ${why}\n`);
+  }
+  return usable;
+}
+
+/** A workload's description, or a trace file's op mix. */
+export function describeSource(
+  name: string,
+  source: Parameters<typeof traceDescription>[0],
+): string {
+  return WORKLOADS.find((w) => w.name === name)?.description ?? traceDescription(source);
 }
 
 export async function replayCommand(
@@ -34,7 +68,10 @@ export async function replayCommand(
   options: ReplayCommandOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
-  const entries = selectAllocators(options.allocator);
+  const entries = await selectAllocators(options.allocator);
+  // Output files are checked before anything runs: a typo costs no replay.
+  if (options.html !== undefined) checkOutputPath(options.html);
+  if (typeof options.csv === "string") checkOutputPath(options.csv);
   const sources = await resolveSources(traces, options);
   const pairs: Pair[] = [];
   for (const source of sources) {
@@ -45,20 +82,58 @@ export async function replayCommand(
     check: options.check,
     timeLimitMs: options.timeLimit * 1000,
     timingScale: options.quick ? 0.1 : 1,
+    heapMapFrames: options.html !== undefined ? REPORT_FRAMES : 0,
   });
   const results: ReplayResult[] = outcomes.map((o) => o.result);
+  const perTrace = sources.map((source, k) => ({
+    source,
+    outcomes: outcomes.slice(k * entries.length, (k + 1) * entries.length),
+  }));
   if (options.json) {
     out(`${JSON.stringify(results, null, 2)}\n`);
+  } else if (options.csv === true) {
+    out(resultsCsv(results));
   } else {
-    for (const source of sources) {
-      const mine = results.filter((r) => r.trace === source.name);
+    for (const { source, outcomes: mine } of perTrace) {
       const i = source.info;
       out(
         `${shortName(source.name)}: ${i.header.ops.toLocaleString("en-US")} ops, peak payload ` +
-          `${formatBytes(i.peakPayloadBytes)}, memory ${formatBytes((mine[0] as ReplayResult).memoryBytes)}\n`,
+          `${formatBytes(i.peakPayloadBytes)}, memory ${formatBytes((mine[0] as ReplayOutcome).result.memoryBytes)}\n`,
       );
-      out(`${resultsTable(mine, false)}\n\n`);
+      out(
+        `${resultsTable(
+          mine.map((o) => o.result),
+          false,
+        )}\n\n`,
+      );
     }
+    out(
+      summaryText(
+        perTrace.map((t) => ({ trace: t.source.name, results: t.outcomes.map((o) => o.result) })),
+      ),
+    );
+  }
+  if (typeof options.csv === "string") await writeOutput(options.csv, resultsCsv(results));
+  if (options.html !== undefined) {
+    await writeReport(
+      options.html,
+      sources.length === 1
+        ? `kmem replay: ${shortName(sources[0]?.name ?? "")}`
+        : `kmem replay: ${sources.length} traces`,
+      `${sources.length} trace${sources.length === 1 ? "" : "s"} × ${entries.length} allocators`,
+      perTrace.map(({ source, outcomes: mine }, k) =>
+        reportTrace(
+          source,
+          describeSource(traces[k] ?? "", source),
+          (mine[0] as ReplayOutcome).result.memoryBytes,
+          mine,
+        ),
+      ),
+    );
+    const where = options.json || options.csv === true ? process.stderr : null;
+    const line = `report: ${options.html} (self-contained, opens offline)\n`;
+    if (where !== null) where.write(line);
+    else out(line);
   }
   return results.some((r) => r.error !== null) ? Exit.AllocatorFault : Exit.Ok;
 }

@@ -4,8 +4,8 @@
  * still allocated, as on a running system.
  */
 
-import type { ReportName } from "kmem";
-import { findAllocator, UnknownNameError } from "../allocators.js";
+import type { Kmem, ReportName } from "kmem";
+import { ALLOCATORS, findAllocator, UnknownNameError } from "../allocators.js";
 import { defaultMemoryBytes } from "../replay.js";
 import { CliError, Exit } from "./exit.js";
 import { resolveSource, runPairs } from "./run.js";
@@ -18,16 +18,46 @@ export const REPORTS: readonly ReportName[] = [
   "vmallocinfo",
   "unusable_index",
   "extfrag_index",
+  "numastat",
 ];
+
+/**
+ * Files of a zram device (and its zsmalloc pool) that the workload's memory is written to:
+ * a quarter of the managed pages, from the first, as reclaim would write them out.
+ */
+export const ZRAM_REPORTS = ["mm_stat", "io_stat", "bd_stat", "zsmalloc-classes"] as const;
+type ZramReport = (typeof ZRAM_REPORTS)[number];
 
 /** Why a report can be empty, after "is empty". */
 const EMPTY: Partial<Record<ReportName, string>> = {
   vmallocinfo: ": no vmalloc or vmap area was in use at the end of the workload",
 };
 
-/** Where Linux shows the file: /proc, or debugfs for the fragmentation indices. */
-export function reportPath(name: ReportName): string {
+/**
+ * Where Linux shows the file: /proc, debugfs for the fragmentation indices, sysfs and debugfs
+ * for zram's; numastat is numactl's command, whose table this is.
+ */
+export function reportPath(name: ReportName | ZramReport): string {
+  if (name === "numastat") return "numastat";
+  if (name === "zsmalloc-classes") return "/sys/kernel/debug/zsmalloc/zram0/classes";
+  if ((ZRAM_REPORTS as readonly string[]).includes(name)) return `/sys/block/zram0/${name}`;
   return name.endsWith("_index") ? `/sys/kernel/debug/extfrag/${name}` : `/proc/${name}`;
+}
+
+/** The report `name` of zram0 after the workload's memory was written to it. */
+function zramReport(mm: Kmem, name: ZramReport): string {
+  let z = mm.findZram("zram0");
+  if (z === null) {
+    const pages = Math.floor(mm.managedPages / 4);
+    const start = mm.stats().reservedPages * mm.pageSize;
+    const image = mm.read(start, pages * mm.pageSize);
+    z = mm.createZram({ disksize: pages * mm.pageSize });
+    if (z === null) throw new Error("no memory left for a zram device");
+    for (let i = 0; i < pages; i++)
+      z.write(i, image.subarray(i * mm.pageSize, (i + 1) * mm.pageSize));
+    mm.verify();
+  }
+  return name === "zsmalloc-classes" ? z.pool.report("classes") : z.report(name);
 }
 
 export interface ReportOptions {
@@ -43,19 +73,21 @@ export async function reportCommand(
   options: ReportOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
-  const names: ReportName[] =
+  const names: (ReportName | ZramReport)[] =
     name === "all"
       ? [...REPORTS]
-      : REPORTS.includes(name as ReportName)
-        ? [name as ReportName]
+      : REPORTS.includes(name as ReportName) || (ZRAM_REPORTS as readonly string[]).includes(name)
+        ? [name as ReportName | ZramReport]
         : [];
-  if (names.length === 0) throw new UnknownNameError("report", name, [...REPORTS, "all"]);
+  if (names.length === 0) {
+    throw new UnknownNameError("report", name, [...REPORTS, ...ZRAM_REPORTS, "all"]);
+  }
   const entry = findAllocator(options.allocator);
   if (entry.kind !== "kmem") {
+    const layers = ALLOCATORS.filter((a) => a.kind === "kmem").map((a) => a.name);
     throw new CliError(
       Exit.Usage,
-      `${entry.name} is not a kmem layer: /proc reports need one of ` +
-        "slub, buddy (or another kmem layer)",
+      `${entry.name} is not a kmem layer: /proc reports need one of ${layers.join(", ")}`,
     );
   }
   const source = await resolveSource(options.workload, options);
@@ -63,17 +95,22 @@ export async function reportCommand(
   const [outcome] = await runPairs([{ source, entry, memoryBytes, timed: false }], {
     check: true,
     timeLimitMs: Infinity,
+    keepCandidate: true,
   });
-  const mm = outcome?.candidate.kmem;
+  const mm = outcome?.candidate?.kmem;
   if (outcome === undefined || mm === undefined) throw new Error("no kmem instance to report on");
   if (outcome.result.error !== null) throw new CliError(Exit.AllocatorFault, outcome.result.error);
   for (const n of names) {
     if (names.length > 1) out(`==> ${reportPath(n)} <==\n`);
-    const text = mm.report(n);
+    const text = (ZRAM_REPORTS as readonly string[]).includes(n)
+      ? zramReport(mm, n as ZramReport)
+      : mm.report(n as ReportName);
     out(text);
     // Linux prints no header in vmallocinfo: with no area the file is empty, and so is the
     // output; the reason goes to stderr rather than a line no /proc reader expects.
-    if (text === "") process.stderr.write(`kmem: ${reportPath(n)} is empty${EMPTY[n] ?? ""}\n`);
+    if (text === "") {
+      process.stderr.write(`kmem: ${reportPath(n)} is empty${EMPTY[n as ReportName] ?? ""}\n`);
+    }
     if (names.length > 1) out("\n");
   }
   return Exit.Ok;

@@ -1,7 +1,7 @@
 /* The results table of `kmem replay`, `recommend` and `demo`, with notes under it. */
 
 import type { ReplayResult } from "../replay.js";
-import { formatBytes, formatInt, formatNs, formatPct, formatRate, table } from "./format.js";
+import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { shortName } from "./run.js";
 
 const HEADER = [
@@ -29,15 +29,15 @@ export function resultsTable(results: readonly ReplayResult[], withTrace = true)
     const row = [
       `${r.allocator}${mark}`,
       formatInt(r.ops),
-      r.opsPerSec > 0 ? formatRate(r.opsPerSec) : "-",
+      formatRate(r.opsPerSec),
       formatBytes(r.peakPayloadBytes),
       formatBytes(r.peakFootprintBytes),
       r.utilization.toFixed(3),
       formatPct(r.internalFragmentation),
       formatInt(r.failures),
-      formatNs(r.latencyNs.p50),
-      formatNs(r.latencyNs.p99),
-      formatNs(r.latencyNs.max),
+      formatLatency(r.latencyNs.p50, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.p99, r.latencyNs.floorNs),
+      formatLatency(r.latencyNs.max, r.latencyNs.floorNs),
       formatInt(r.leftovers.blocks),
     ];
     rows.push(withTrace ? [shortName(r.trace), ...row] : row);

@@ -67,6 +67,10 @@ export interface RunOptions {
   timeLimitMs: number;
   /** Scale of warm-up and repeated timing runs (1, or 0.1 with --quick). */
   timingScale?: number;
+  /** Keep each measured pass's allocator in its outcome (for /proc reports). */
+  keepCandidate?: boolean;
+  /** Heap-map snapshots of each timed pair's measured pass (for --html); default none. */
+  heapMapFrames?: number;
 }
 
 /** Replays every pair in order, with a progress bar on stderr when it is a terminal. */
@@ -90,6 +94,8 @@ export async function runPairs(
           timeLimitMs: options.timeLimitMs,
           timed: p.timed,
           timingScale: options.timingScale ?? 1,
+          keepCandidate: options.keepCandidate ?? false,
+          heapMapFrames: p.timed ? (options.heapMapFrames ?? 0) : 0,
           onProgress: (pass, done) =>
             bar.update(before + (p.timed && pass === 2 ? ops : 0) + done, label),
         }),

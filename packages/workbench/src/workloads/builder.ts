@@ -23,6 +23,7 @@ export class TraceBuilder {
   private opCount = 0;
   private payload = 0;
   private peak = 0;
+  private peakOp = 0;
   private allocs = 0;
   private frees = 0;
   private reallocs = 0;
@@ -119,7 +120,10 @@ export class TraceBuilder {
     c.line[k] = HEADER_LINES + this.opCount + 1;
     c.length = k + 1;
     this.opCount++;
-    if (this.payload > this.peak) this.peak = this.payload;
+    if (this.payload > this.peak) {
+      this.peak = this.payload;
+      this.peakOp = this.opCount;
+    }
   }
 
   /** The finished trace. Its header's heap size is 2 x the peak payload, to a power of two. */
@@ -140,6 +144,7 @@ export class TraceBuilder {
       frees: this.frees,
       reallocs: this.reallocs,
       peakPayloadBytes: this.peak,
+      peakPayloadOp: this.peakOp,
       maxRequestBytes: this.maxRequest,
       leftoverBlocks: this.nLive,
       leftoverBytes,

@@ -5,30 +5,26 @@
  */
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { allocatorNames } from "../../src/allocators.js";
+import { nativeStatus } from "../../src/native.js";
 import { MALFORMED } from "../malformed.js";
 
-/** Every allocator the registry knows, in its order. */
-const ALL = [
-  "slub",
-  "slob",
-  "buddy",
-  "mempool",
-  "rmap",
-  "vmem",
-  "tlsf",
-  "@thi.ng/malloc",
-  "malloc",
-];
+/** Every allocator the registry knows, in its order; the native one only where it can run. */
+const NATIVE = await nativeStatus();
+const ALL = allocatorNames().filter((n) => n !== "glibc (native)" || NATIVE === null);
+/** ALL as help text wraps it: names separated by a comma and blanks or a line break. */
+const ALL_LISTED = ALL.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join(",\\s+");
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const TRACES = fileURLToPath(new URL("../../../../../../shared/traces/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "kmem-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   code: number;
@@ -64,7 +60,7 @@ const SHORT = write(
 
 describe("kmem --help", () => {
   it("on every command, exit 0, with the exit codes", async () => {
-    const cmds = [[], ["gen"], ["replay"], ["recommend"], ["demo"], ["report"]];
+    const cmds = [[], ["gen"], ["replay"], ["recommend"], ["demo"], ["report"], ["record"]];
     const runs = await Promise.all(cmds.map((cmd) => kmem(...cmd, "--help")));
     for (const [i, cmd] of cmds.entries()) {
       const r = runs[i] as Run;
@@ -72,10 +68,7 @@ describe("kmem --help", () => {
       assert.match(r.stdout, /^Usage: kmem/);
       assert.match(r.stdout, /exit codes: 0 ok, 1 failure/);
     }
-    assert.match(
-      runs[2]?.stdout ?? "",
-      /slub, slob, buddy, mempool, rmap, vmem,\s+tlsf, @thi\.ng\/malloc, malloc/,
-    );
+    assert.match(runs[2]?.stdout ?? "", new RegExp(ALL_LISTED));
     assert.match(runs[1]?.stdout ?? "", /kernel-mix +slab caches shaped like/);
   });
 
@@ -176,14 +169,29 @@ describe("kmem gen", () => {
     assert.equal(existsSync(join(dir, "-")), false);
   });
 
-  it("an unknown workload is bad usage, naming the known ones", async () => {
-    const r = await kmem("gen", "browser", "-o", "x.rep");
+  it("an unknown workload is bad usage, naming the known ones, with -o or without", async () => {
+    const [r, bare] = await Promise.all([
+      kmem("gen", "browser", "-o", "x.rep"),
+      kmem("gen", "nosuch"),
+    ]);
     assert.equal(r.code, 2);
     assert.equal(
       r.stderr,
       'kmem: unknown workload "browser" (known: webserver, realtime, kernel-mix, fragmenter, random)\n',
     );
     assert.equal(existsSync(join(dir, "x.rep")), false);
+    // The unknown name first: -o is not what is wrong.
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^kmem: unknown workload "nosuch" \(known: /);
+  });
+
+  it("a missing output folder is said so, exit 1, not a raw ENOENT", async () => {
+    const r = await kmem("gen", "random", "-o", "nodir/x.rep");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/x.rep: there is no folder nodir\n",
+    });
   });
 });
 
@@ -281,7 +289,10 @@ describe("kmem replay", () => {
   it("an unknown allocator is bad usage, naming the known ones", async () => {
     const r = await kmem("replay", SHORT, "-a", "slab");
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `kmem: unknown allocator "slab" (known: ${ALL.join(", ")})\n`);
+    assert.equal(
+      r.stderr,
+      `kmem: unknown allocator "slab" (known: ${allocatorNames().join(", ")})\n`,
+    );
     assert.equal(r.stdout, "");
   });
 
@@ -292,7 +303,7 @@ describe("kmem replay", () => {
   });
 });
 
-describe("malformed traces: exit 3 with file:line: what is wrong, and nothing else", () => {
+describe("malformed traces: exit 3 with kmem: file:line: what is wrong, and nothing else", () => {
   const runs = new Map<string, Promise<Run>>();
   const paths = new Map<string, string>();
   before(() => {
@@ -308,7 +319,7 @@ describe("malformed traces: exit 3 with file:line: what is wrong, and nothing el
     it(name, async () => {
       const r = (await runs.get(name)) as Run;
       assert.equal(r.code, 3);
-      assert.equal(r.stderr, `${paths.get(name)}:${line}: ${message}\n`);
+      assert.equal(r.stderr, `kmem: ${paths.get(name)}:${line}: ${message}\n`);
       assert.equal(r.stdout, "");
     });
   }
@@ -321,7 +332,7 @@ describe("malformed traces: exit 3 with file:line: what is wrong, and nothing el
     ]) {
       const r = await kmem(...args);
       assert.equal(r.code, 3);
-      assert.equal(r.stderr, `${path}:5: free of id 0, which is never allocated\n`);
+      assert.equal(r.stderr, `kmem: ${path}:5: free of id 0, which is never allocated\n`);
       assert.equal(r.stdout, "");
     }
   });
@@ -342,14 +353,14 @@ describe("kmem recommend", () => {
     for (const name of ALL) {
       assert.match(
         r.stdout,
-        new RegExp(`^[1-9] +${name.replace(/[./]/g, "\\$&")} +[01]\\.\\d\\d `, "m"),
+        new RegExp(`^\\d+ +${name.replace(/[./()]/g, "\\$&")} +[01]\\.\\d\\d `, "m"),
       );
     }
     assert.match(
       r.stdout,
       /goal balanced: speed 0\.20, utilization 0\.30, overhead 0\.10, tail latency 0\.15, failures 0\.25/,
     );
-    const first = /^1 +(\S+)/m.exec(r.stdout)?.[1] ?? "";
+    const first = /^1 +(.+?) {2,}/m.exec(r.stdout)?.[1] ?? "";
     const reason = r.stdout.slice(r.stdout.lastIndexOf("\n\n") + 2).replace(/\s+/g, " ");
     assert.ok(reason.startsWith(`${first} is the best fit for webserver (score`), reason);
     assert.match(reason, /It runs at [\d.]+ M ops\/s, uses its memory at 0\.\d\d utilization/);
@@ -376,6 +387,97 @@ describe("kmem recommend", () => {
     assert.deepEqual(j.ranking.map((x) => x.allocator).sort(), ["malloc", "slub"]);
     assert.ok(j.ranking.every((x) => x.score >= 0 && x.score <= 1));
     assert.match(j.reason, /is the best fit for realtime, where latency counts most/);
+  });
+});
+
+describe("your own traces: --html, --csv, several traces", () => {
+  it("replay --csv: a header row and a row per (trace, allocator), units in the names", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "realtime",
+      "-n",
+      "1500",
+      "-a",
+      "slub,malloc",
+      "-q",
+      "--csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\r\n");
+    assert.equal(lines.length, 1 + 2 * 2);
+    assert.match(
+      lines[0] ?? "",
+      /^trace,allocator,memory_bytes,ops,complete,ops_per_sec,.*,p50_ns,.*,error$/,
+    );
+    assert.match(lines[1] ?? "", /short\.rep,slub,16777216,12,true,\d+,/);
+    assert.match(lines[4] ?? "", /^realtime,malloc,/);
+  });
+
+  it("replay of several traces ends with the summary across them; --html writes the report", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "random",
+      "-n",
+      "1500",
+      "-a",
+      "slub,rmap",
+      "-q",
+      "--html",
+      "mine.html",
+      "--csv",
+      "mine.csv",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^summary over 2 traces: the winner of each criterion per trace$/m);
+    assert.match(r.stdout, /^allocator +traces +ops\/s +util +footprint +p99\.9 +failed +wins$/m);
+    assert.match(r.stdout, /^slub +2\/2 /m);
+    assert.match(r.stdout, /^best over all traces: throughput \S+, utilization \S+/m);
+    assert.match(r.stdout, /^report: mine\.html \(self-contained, opens offline\)$/m);
+    const page = readFileSync(join(dir, "mine.html"), "utf8");
+    assert.match(page, /Across the 2 traces/);
+    assert.match(page, /class="heapmap" data-trace="1"/);
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/);
+    assert.match(readFileSync(join(dir, "mine.csv"), "utf8"), /^trace,allocator,/);
+  });
+
+  it("recommend of several traces: a ranking each, then the summary; --json an array", async () => {
+    const [text, json, csv] = await Promise.all([
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q"),
+      kmem("recommend", "webserver", "random", "-n", "1500", "-a", "slub,malloc", "-q", "--json"),
+      kmem("recommend", "webserver", "-n", "1500", "-a", "slub,malloc", "-q", "--csv"),
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^webserver: 1,500 ops/m);
+    assert.match(text.stdout, /^random: 1,500 ops/m);
+    assert.match(text.stdout, /^allocator +traces +ops\/s .* wins +mean score$/m);
+    const j = JSON.parse(json.stdout) as {
+      trace: string;
+      ranking: { complete: boolean; pressure: { opsPerSec: unknown } }[];
+    }[];
+    assert.deepEqual(
+      j.map((x) => x.trace),
+      ["webserver", "random"],
+    );
+    for (const x of j[0]?.ranking ?? []) {
+      assert.equal(x.complete, true);
+      assert.equal(x.pressure.opsPerSec, null, "a pressure run is not timed: null, not 0");
+    }
+    assert.match(
+      csv.stdout,
+      /^trace,.*,goal,rank,score,pressure_memory_bytes,pressure_requests,pressure_failures,pressure_complete\r\n/,
+    );
+    assert.match(csv.stdout, /\r\nwebserver,\S+,.*,balanced,1,/);
+  });
+
+  it("an --html file in a missing folder stops the command before any replay", async () => {
+    const r = await kmem("recommend", "webserver", "-n", "1500", "--html", "nodir/r.html");
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: "",
+      stderr: "kmem: cannot write nodir/r.html: there is no folder nodir\n",
+    });
   });
 });
 
@@ -420,16 +522,61 @@ describe("kmem report", () => {
     assert.equal(all.stderr, note);
   });
 
+  it("zram files after the workload's memory is written to zram0: mm_stat, io_stat, classes", async () => {
+    const [mm, io, classes] = await Promise.all([
+      kmem("report", "mm_stat", "-n", "2000"),
+      kmem("report", "io_stat", "-n", "2000"),
+      kmem("report", "zsmalloc-classes", "-n", "2000"),
+    ]);
+    assert.equal(mm.code, 0, mm.stderr);
+    // Nine columns; orig_data_size is a quarter of memory, and some pages are same-filled.
+    const cols = mm.stdout.trim().split(/ +/).map(Number);
+    assert.equal(cols.length, 9, mm.stdout);
+    assert.ok(cols[0]! > 0 && cols[1]! > 0 && cols[1]! < cols[0]!, mm.stdout);
+    assert.equal(io.stdout, "       0        0 0        0\n");
+    assert.match(classes.stdout, /^ class {2}size +10% .* freeable\n/);
+    assert.match(classes.stdout, /\n Total /);
+  });
+
   it("bad usage: an unknown report, a peer", async () => {
     const a = await kmem("report", "zoneinfo");
     assert.equal(a.code, 2);
     assert.match(
       a.stderr,
-      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, all\)\n$/,
+      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
     );
     const b = await kmem("report", "buddyinfo", "-a", "malloc");
     assert.equal(b.code, 2);
-    assert.match(b.stderr, /malloc is not a kmem layer/);
+    assert.match(
+      b.stderr,
+      /^kmem: malloc is not a kmem layer: \/proc reports need one of slub, slob, buddy, mempool/,
+    );
+  });
+
+  it("--help names every kmem layer (slob and mempool too); numastat is a report", async () => {
+    const [help, numa, pool] = await Promise.all([
+      kmem("report", "--help"),
+      kmem("report", "numastat", "-n", "2000"),
+      kmem("report", "slabinfo", "-a", "mempool", "-n", "2000"),
+    ]);
+    assert.match(help.stdout.replace(/\s+/g, " "), /the kmem layer: slub, slob, buddy, mempool/);
+    assert.equal(numa.code, 0, numa.stderr);
+    assert.match(numa.stdout, /^ +node0\nnuma_hit +\d+\n/);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.match(pool.stdout, /^kmalloc-1k +\d+/m, "the pool's elements");
+  });
+
+  it("a reader that stops early ends it quietly (kmem report all | head)", async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [MAIN, "report", "all", "-n", "2000"], { cwd: dir });
+      // Closed before the command writes anything: its every write meets EPIPE.
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/);
   });
 });
 
@@ -439,13 +586,15 @@ describe("kmem demo", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^kmem demo: 5 built-in workloads, 1,500 ops each \(seed 1\), against slub, slob, buddy, mempool, rmap, vmem, tlsf, @thi\.ng\/malloc, malloc\n/,
+      new RegExp(
+        `^kmem demo: 5 built-in workloads, 1,500 ops each \\(seed 1\\), against ${ALL_LISTED}\n`,
+      ),
     );
     for (const w of ["webserver", "realtime", "kernel-mix", "fragmenter", "random"]) {
       assert.match(r.stdout, new RegExp(`^${w}: `, "m"));
       assert.ok(existsSync(join(dir, "demo-out", "traces", `${w}.rep`)), w);
     }
-    assert.equal(r.stdout.match(/^ranking \(goal \w+\): \S+ [01]\.\d\d > /gm)?.length, 5);
+    assert.equal(r.stdout.match(/^ranking \(goal \w+\): .+? [01]\.\d\d > /gm)?.length, 5);
     const html = join(dir, "demo-out", "report.html");
     assert.ok(r.stdout.includes("report: demo-out/report.html (self-contained, opens offline)\n"));
     const page = readFileSync(html, "utf8");

@@ -1,0 +1,325 @@
+/*
+ * Real C programs compiled to WebAssembly (clients/): sqlite and zstd with their malloc
+ * served by kmem (SLUB, SLOB) and by wasi-libc's dlmalloc inside the module. Per program and
+ * malloc: the wall time of the run and the process's cpu time over it (each the lowest of
+ * BENCH_ROUNDS runs, on fresh instances, in two processes of its own, each after a run to
+ * warm up; the processes of the mallocs in turn), the
+ * malloc-family calls, the peak of memory in use, and the smallest memory the run completes
+ * in. On a loaded machine the cpu time is the steadier figure.
+ *
+ *   npm run bench -- wasm        (or node dist/bench/wasm.js after npm run build)
+ *
+ * Peak in use: kmem's pages taken (slabs and large blocks) at their most, sampled after every
+ * call; dlmalloc's heap top (what it took with sbrk) above the heap base. Memory needed: the
+ * smallest WebAssembly memory (64 KiB pages) the run completes in with the same output:
+ * bisected for kmem, whose heap is as large as the memory it is given; for dlmalloc, the
+ * memory it grew to from the module's minimum (it asks for more as it needs it, and never
+ * gives any back). The timed runs give every malloc the same 64 MiB, so that none grows the
+ * memory; a last row times dlmalloc growing the memory from the module's minimum instead.
+ */
+
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import {
+  instantiate,
+  jsonPages,
+  type MallocKind,
+  type Program,
+  runMain,
+  Zstd,
+} from "kmem-workbench";
+
+const BUILD = fileURLToPath(new URL("../../clients/build.js", import.meta.url));
+/** The mallocs compared: kmem's object allocators with each large route, and dlmalloc. */
+interface Config {
+  name: string;
+  malloc: MallocKind;
+  large?: "pages" | "vmem";
+  /** dlmalloc: start from the module's minimum memory and grow it, rather than 64 MiB. */
+  grow?: boolean;
+}
+
+const CONFIGS: readonly Config[] = [
+  { name: "kmem slub", malloc: "slub" },
+  { name: "kmem slub, large vmem", malloc: "slub", large: "vmem" },
+  { name: "kmem slob", malloc: "slob" },
+  { name: "kmem slob, large vmem", malloc: "slob", large: "vmem" },
+  { name: "dlmalloc (wasi-libc, in the module)", malloc: "libc" },
+  { name: "dlmalloc, growing the memory", malloc: "libc", grow: true },
+];
+const WASM_PAGE = 65536;
+
+interface Workload {
+  name: string;
+  what: string;
+  /** clients/build.js's program name. */
+  client: "sqlite" | "zstd";
+  args?: string[];
+  /** Runs the work on an instantiated program; returns its output (compared across runs). */
+  run(p: Program): string;
+}
+
+const pages = jsonPages(1000, 11);
+const inputBytes = pages.reduce((n, p) => n + p.length, 0);
+
+const WORKLOADS: Workload[] = [
+  {
+    name: "sqlite",
+    what: "clients/sqlite/workload.c: 20,000 inserts, 2 indexes, 11 queries, deletes, a rollback, a commit",
+    client: "sqlite",
+    args: ["sqlite", "20000"],
+    run(p) {
+      const status = runMain(p);
+      if (status !== 0) throw new Error(`exit ${status}: ${p.wasi.text(2)}`);
+      return p.wasi.text(1);
+    },
+  },
+  {
+    name: "zstd one-shot",
+    what: `1,000 JSON pages (${(inputBytes / 2 ** 20).toFixed(1)} MiB), each ZSTD_compress (level 3, a context per call) and ZSTD_decompress`,
+    client: "zstd",
+    run(p) {
+      const z = new Zstd(p);
+      let out = 0;
+      for (const page of pages) {
+        const frame = z.compress(page, 3);
+        out += frame.length;
+        if (z.decompress(frame, page.length).length !== page.length) throw new Error("short");
+      }
+      return String(out);
+    },
+  },
+  {
+    name: "zstd with contexts",
+    what: "the same pages through one compression and one decompression context",
+    client: "zstd",
+    run(p) {
+      const z = new Zstd(p);
+      const c = z.createCCtx();
+      const d = z.createDCtx();
+      let out = 0;
+      for (const page of pages) {
+        const frame = z.compress(page, 3, c);
+        out += frame.length;
+        if (z.decompress(frame, page.length, d).length !== page.length) throw new Error("short");
+      }
+      z.freeCCtx(c);
+      z.freeDCtx(d);
+      return String(out);
+    },
+  },
+];
+
+interface Outcome {
+  output: string;
+  ms: number;
+  /** CPU time of the process over the run (its other threads, the engine's compilers, too). */
+  cpuMs: number;
+  /** Peak bytes in use (see the header). */
+  peak: number;
+  calls: number;
+  memoryPages: number;
+}
+
+/**
+ * One run of `w` on `cfg` in `memoryPages` (64 KiB each): kmem's heap is that memory; dlmalloc
+ * starts with it and grows it when full (0: from what the module asks for).
+ */
+function runOnce(
+  bytes: Uint8Array,
+  w: Workload,
+  cfg: Config,
+  memoryPages: number,
+  meter: boolean,
+): Outcome {
+  let program: Program | null = null;
+  let peakPages = 0;
+  program = instantiate(bytes, {
+    malloc: cfg.malloc,
+    ...(w.args === undefined ? {} : { args: w.args }),
+    pages: memoryPages,
+    ...(cfg.large === undefined ? {} : { heap: { large: cfg.large } }),
+    ...(meter
+      ? {
+          wrap: (env) => {
+            const sample = <T>(r: T): T => {
+              const used = (program as Program).heap?.kmem.usedPages ?? 0;
+              if (used > peakPages) peakPages = used;
+              return r;
+            };
+            return {
+              ...env,
+              malloc: (n) => sample(env.malloc(n)),
+              calloc: (c, n) => sample(env.calloc(c, n)),
+              realloc: (p, n) => sample(env.realloc(p, n)),
+              aligned_alloc: (a, n) => sample(env.aligned_alloc(a, n)),
+              posix_memalign: (m, a, n) => sample(env.posix_memalign(m, a, n)),
+            };
+          },
+        }
+      : {}),
+  });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const output = w.run(program);
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const heap = program.heap;
+  const pageSize = heap?.kmem.pageSize ?? 0;
+  const c = heap?.counts();
+  return {
+    output,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peak:
+      heap === null ? program.memory.buffer.byteLength - program.heapBase : peakPages * pageSize,
+    calls: c === undefined ? 0 : c.mallocs + c.frees + c.reallocs,
+    memoryPages: program.memory.buffer.byteLength / WASM_PAGE,
+  };
+}
+
+/** The smallest memory (pages) `w` completes in on kmem with output `expected`. */
+function smallestMemory(
+  bytes: Uint8Array,
+  w: Workload,
+  cfg: Config,
+  expected: string,
+  hi: number,
+): number {
+  const ok = (pages: number): boolean => {
+    try {
+      return runOnce(bytes, w, cfg, pages, false).output === expected;
+    } catch {
+      return false;
+    }
+  };
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (ok(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return hi;
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Memory of the timed runs, in 64 KiB pages (every workload fits). */
+const MEMORY_PAGES = 1024;
+
+const HERE = fileURLToPath(import.meta.url);
+
+function clientPath(paths: Record<string, string>, w: Workload, cfg: Config): string {
+  return paths[`${w.client}-${cfg.malloc === "libc" ? "libc" : "kmem"}`] as string;
+}
+
+/**
+ * Times `w` on `cfg` in a child process: one run to warm up (the engine tiers the module's code
+ * up as it runs), then `rounds` runs; the lowest wall and cpu time, and the output.
+ */
+function timeInChild(
+  paths: Record<string, string>,
+  w: Workload,
+  cfg: Config,
+  rounds: number,
+): { ms: number; cpuMs: number; output: string } {
+  const args = [HERE, "--time", clientPath(paths, w, cfg), w.name, cfg.name, String(rounds)];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${w.name} on ${cfg.name}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { ms: number; cpuMs: number; output: string };
+}
+
+/** The child's side of timeInChild. */
+function timeHere(path: string, workload: string, config: string, rounds: number): string {
+  const w = WORKLOADS.find((x) => x.name === workload) as Workload;
+  const cfg = CONFIGS.find((c) => c.name === config) as Config;
+  const bytes = readFileSync(path);
+  let ms = Infinity;
+  let cpuMs = Infinity;
+  let output = "";
+  for (let i = -1; i < rounds; i++) {
+    const o = runOnce(bytes, w, cfg, cfg.grow ? 0 : MEMORY_PAGES, false);
+    output = o.output;
+    if (i < 0) continue;
+    ms = Math.min(ms, o.ms);
+    cpuMs = Math.min(cpuMs, o.cpuMs);
+  }
+  return JSON.stringify({ ms, cpuMs, output });
+}
+
+/** Runs every workload on every malloc; returns the Markdown, or a line saying why not. */
+export function wasmBenchmarks(log: (line: string) => void, rounds: number): string {
+  const r = spawnSync(process.execPath, [BUILD, "--json", "sqlite", "zstd"], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return `(WebAssembly clients not built: ${r.stderr.trim()})\n`;
+  const paths = JSON.parse(r.stdout) as Record<string, string>;
+  const lines: string[] = [];
+  for (const w of WORKLOADS) {
+    lines.push(`### ${w.name}`, "", `${w.what}.`, "");
+    lines.push(
+      "| malloc | wall time | vs dlmalloc | cpu time | vs dlmalloc | malloc calls | peak in use | memory needed |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    const bytes = new Map(CONFIGS.map((c) => [c.name, readFileSync(clientPath(paths, w, c))]));
+    const memory = MEMORY_PAGES;
+    // Each malloc timed in a process of its own (kmem's code, shared by every configuration in
+    // one process, would turn polymorphic and be optimised for none), twice in turn.
+    let expected: string | null = null;
+    const best = new Map<string, { ms: number; cpuMs: number }>();
+    for (let pass = 0; pass < 2; pass++) {
+      for (const cfg of CONFIGS) {
+        const t = timeInChild(paths, w, cfg, Math.ceil(rounds / 2));
+        if (expected === null) expected = t.output;
+        else if (t.output !== expected)
+          throw new Error(`${w.name} on ${cfg.name}: the output differs`);
+        const b = best.get(cfg.name) ?? { ms: Infinity, cpuMs: Infinity };
+        best.set(cfg.name, { ms: Math.min(b.ms, t.ms), cpuMs: Math.min(b.cpuMs, t.cpuMs) });
+      }
+    }
+    const results: { cfg: Config; ms: number; cpuMs: number; peak: number; needed: number }[] = [];
+    let calls = 0;
+    for (const cfg of CONFIGS) {
+      const b = bytes.get(cfg.name) as Uint8Array;
+      // dlmalloc's peak and the memory it needs: grown from the module's minimum.
+      const metered = runOnce(b, w, cfg, cfg.malloc === "libc" ? 0 : memory, true);
+      const needed =
+        cfg.malloc === "libc"
+          ? metered.memoryPages
+          : smallestMemory(b, w, cfg, expected as string, memory);
+      const t = best.get(cfg.name) as { ms: number; cpuMs: number };
+      if (cfg.malloc !== "libc") calls = metered.calls;
+      results.push({ cfg, ...t, peak: metered.peak, needed });
+      log(
+        `${w.name} on ${cfg.name}: ${t.ms.toFixed(0)} ms (cpu ${t.cpuMs.toFixed(0)} ms), peak ${mib(metered.peak)}, needs ${needed} pages`,
+      );
+    }
+    const base = results.find((x) => x.cfg.malloc === "libc" && x.cfg.grow !== true) as {
+      ms: number;
+      cpuMs: number;
+    };
+    for (const x of results) {
+      lines.push(
+        `| ${x.cfg.name} | ${x.ms.toFixed(0)} ms | ${(x.ms / base.ms).toFixed(2)}× | ${x.cpuMs.toFixed(0)} ms | ${(x.cpuMs / base.cpuMs).toFixed(2)}× | ${calls.toLocaleString("en-US")} | ${mib(x.peak)} | ${mib(x.needed * WASM_PAGE)} (${x.needed} pages) |`,
+      );
+    }
+    lines.push("");
+  }
+  const cpu = os.cpus()[0]?.model ?? "unknown cpu";
+  return (
+    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
+    `wall and cpu time each the lowest of ${rounds} runs (in two processes per malloc, each warmed up by a run)\n\n${lines.join("\n")}`
+  );
+}
+
+if (process.argv[1] === HERE) {
+  const [mode, path, workload, config, n] = process.argv.slice(2);
+  if (mode === "--time") {
+    process.stdout.write(timeHere(path as string, workload as string, config as string, Number(n)));
+  } else {
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+    process.stdout.write(wasmBenchmarks((line) => process.stderr.write(`${line}\n`), rounds));
+  }
+}

@@ -1,0 +1,3 @@
+/* Building and opening instances: options and the one wiring path of new, attach, reopen. */
+export type { AttachOptions, KmemOptions, SlabKind } from "./options.js";
+export { drainDeadCpu, type Layers, layersFor, openInstance } from "./wire.js";

@@ -1,0 +1,821 @@
+/*
+ * SLUB's cache registry (Linux mm/slab_common.c, and the cache half of mm/slub.c): creating
+ * a cache or merging it into a compatible one (an alias), destroying it, cache ids, names
+ * and the slab_caches list in memory, and this context's handles onto descriptors any
+ * context wrote (adopt, lookup by id or name). Also what walks every cache: the shrinker,
+ * cpu hotplug's drain, slabinfo.
+ *
+ * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * they run under slab_mutex unless they say otherwise.
+ */
+
+import { hex, KmemError } from "../errors.js";
+import { bootCacheBase, CpuRequest, Frame, Hdr, HdrOption, Vm } from "../memory/index.js";
+import { Gfp } from "../page/index.js";
+import {
+  type CacheGeometry,
+  calculateAlignment,
+  type Ctor,
+  encodeCacheName,
+  KmemCache,
+  parseCacheArgs,
+  type SlabCacheInfo,
+  SlabFlag,
+} from "../slab-common/index.js";
+import { lock, unlock } from "../sync/index.js";
+import {
+  CpuSlot,
+  calculateGeometry,
+  cpuSlotBase,
+  Desc,
+  descriptorAlign,
+  descriptorWords,
+  remoteWords,
+  sheafCapacity,
+  SlubPg,
+} from "./layout.js";
+import {
+  deactivate,
+  discardAll,
+  flushSheaf,
+  flushSlot,
+  lockAllNodes,
+  nrSlabs,
+  shrinkReal,
+  unlockAllNodes,
+} from "./slow.js";
+import type { SlubAllocator } from "./slub.js";
+
+const UTF8_DECODER = new TextDecoder();
+
+/** Slot index tables by geometry, shared by every instance (they are never written after). */
+const SLOT_TABLES = new Map<string, Uint16Array>();
+
+/* ------------------------------------------------------------------ slab_mutex */
+
+/** Takes slab_mutex (re-entrant within a context), which guards what this file changes. */
+export function lockSlabMutex(slub: SlubAllocator): void {
+  if (slub.smp === true && slub.slabMutexDepth++ === 0) {
+    lock(slub.h, Hdr.LOCK_SLAB, slub.cpuId, "slab_mutex");
+    // Others may need slab_mutex to free memory: no allocation sleeps while it is held.
+    slub.buddy.noWait++;
+  }
+}
+
+export function unlockSlabMutex(slub: SlubAllocator): void {
+  if (slub.smp === true && --slub.slabMutexDepth === 0) {
+    slub.buddy.noWait--;
+    unlock(slub.h, Hdr.LOCK_SLAB, slub.cpuId);
+  }
+}
+
+/* ------------------------------------------------------------------ descriptors */
+
+/**
+ * The boot cache "kmem_cache", whose objects are the other caches' descriptors: its
+ * descriptor (in the header) written for a new instance (`fresh`), else adopted, with a
+ * handle for every cache other contexts made.
+ */
+export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
+  const desc = bootCacheBase(slub.nrCpus, slub.nrNodes) * 4;
+  if (fresh) {
+    const geometry = calculateGeometry(
+      descriptorWords(slub.nrCpus, slub.nrNodes) * 4,
+      descriptorAlign(slub.nrCpus),
+      0,
+      false,
+      slub.pageSize,
+      slub.maxOrder,
+      slub.nrCpus > 1,
+    ) as CacheGeometry;
+    const boot = initCache(slub, desc, "kmem_cache", geometry, 0, null, randomSecret());
+    slub.h[Hdr.BOOT_CACHE] = desc;
+    return boot;
+  }
+  const boot = adopt(slub, desc);
+  lockSlabMutex(slub);
+  try {
+    liveCaches(slub);
+  } finally {
+    unlockSlabMutex(slub);
+  }
+  return boot;
+}
+
+/** The smallest id no cache in memory uses (slab_mutex held). */
+function newId(slub: SlubAllocator): number {
+  const used = new Set<number>();
+  for (
+    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+    d !== 0;
+    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+  ) {
+    used.add(slub.phys.word((d >>> 2) + Desc.ID));
+  }
+  let id = 0;
+  while (used.has(id)) id++;
+  return id;
+}
+
+function descriptorView(slub: SlubAllocator, desc: number): Int32Array {
+  return slub.phys.wordsAt(desc, descriptorWords(slub.nrCpus, slub.nrNodes));
+}
+
+/** Cpu `cpu`'s slot in the descriptor at `desc`. */
+export function cpuView(slub: SlubAllocator, desc: number, cpu: number = slub.cpuId): Int32Array {
+  return slub.phys.wordsAt(desc + cpuSlotBase(slub.nrCpus, cpu) * 4, CpuSlot.WORDS);
+}
+
+/**
+ * The words every descriptor has (magic, object size, id, name, serial), linked on
+ * slab_caches (slab_mutex held).
+ */
+function startDescriptor(
+  slub: SlubAllocator,
+  desc: number,
+  name: string,
+  objectSize: number,
+): { dv: Int32Array; id: number } {
+  const dv = descriptorView(slub, desc);
+  dv.fill(0);
+  const id = newId(slub);
+  dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
+  dv[Desc.OBJECT_SIZE] = objectSize;
+  dv[Desc.ID] = id;
+  dv[Desc.SERIAL] = ++slub.h[Hdr.CACHE_SERIAL];
+  writeName(slub, desc, name);
+  linkCache(slub, desc);
+  return { dv, id };
+}
+
+function writeName(slub: SlubAllocator, desc: number, name: string): void {
+  const bytes = encodeCacheName(name);
+  const at = desc + Desc.NAME * 4;
+  const span = slub.phys.span(at, Desc.NAME_BYTES);
+  span.fill(0);
+  span.set(bytes);
+}
+
+function readName(slub: SlubAllocator, desc: number): string {
+  const at = desc + Desc.NAME * 4;
+  const span = slub.phys.span(at, Desc.NAME_BYTES);
+  const end = span.indexOf(0);
+  return UTF8_DECODER.decode(span.slice(0, end < 0 ? Desc.NAME_BYTES : end));
+}
+
+function linkCache(slub: SlubAllocator, desc: number): void {
+  const head = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+  slub.phys.setWord((desc >>> 2) + Desc.NEXT, head);
+  slub.phys.setWord((desc >>> 2) + Desc.PREV, 0);
+  if (head !== 0) slub.phys.setWord((head >>> 2) + Desc.PREV, desc);
+  slub.h[Hdr.SLAB_CACHES] = desc;
+}
+
+function unlinkCache(slub: SlubAllocator, desc: number): void {
+  const next = slub.phys.word((desc >>> 2) + Desc.NEXT) >>> 0;
+  const prev = slub.phys.word((desc >>> 2) + Desc.PREV) >>> 0;
+  if (prev !== 0) slub.phys.setWord((prev >>> 2) + Desc.NEXT, next);
+  else slub.h[Hdr.SLAB_CACHES] = next;
+  if (next !== 0) slub.phys.setWord((next >>> 2) + Desc.PREV, prev);
+}
+
+/** Random words for freelist secrets, drawn from the platform's CSPRNG a batch at a time. */
+const secrets = new Int32Array(64);
+let secretsLeft = 0;
+export function randomSecret(): number {
+  if (secretsLeft === 0) {
+    globalThis.crypto.getRandomValues(secrets);
+    secretsLeft = secrets.length;
+  }
+  return (secrets[--secretsLeft] as number) | 1;
+}
+
+/* ------------------------------------------------------------------ creating, merging */
+
+/** kmem_cache_create: validates, merges where SLUB would, else builds a new cache. */
+export function kmemCacheCreate(
+  slub: SlubAllocator,
+  name: unknown,
+  size: unknown,
+  options: unknown,
+): KmemCache | null {
+  const {
+    size: objectSize,
+    align,
+    flags,
+    ctor,
+  } = parseCacheArgs(name, size, options, slub.pageSize, slub.pageSize << (slub.maxOrder - 1));
+  lockSlabMutex(slub);
+  try {
+    if (findCacheByName(slub, name as string) !== null) {
+      throw new RangeError(`a cache named ${JSON.stringify(name)} exists already`);
+    }
+    const c = kmemCacheCreateInternal(slub, name as string, objectSize, align, flags, ctor);
+    if (c !== null && ctor !== null) slub.ctors.set(c.name, ctor);
+    return c;
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/** createCache after validation; also makes the kmalloc caches. */
+export function kmemCacheCreateInternal(
+  slub: SlubAllocator,
+  name: string,
+  size: number,
+  align: number,
+  flags: number,
+  ctor: Ctor | null,
+): KmemCache | null {
+  flags |= slub.globalFlags;
+  lockSlabMutex(slub);
+  try {
+    if (ctor === null && (flags & SlabFlag.NEVER_MERGE) === 0) {
+      const real = findMergeable(slub, size, align, flags);
+      if (real !== null) return createAlias(slub, name, size, real);
+    }
+    const g = calculateGeometry(
+      size,
+      align,
+      flags,
+      ctor !== null,
+      slub.pageSize,
+      slub.maxOrder,
+      slub.smp,
+    );
+    if (g === null)
+      throw new RangeError(
+        `size ${size} does not fit in a slab of at most ${slub.maxOrder - 1} orders`,
+      );
+    const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
+    if (desc === 0) return null;
+    return initCache(slub, desc, name, g, flags, ctor, randomSecret());
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/** find_mergeable (mm/slab_common.c): an existing cache this one can share. */
+function findMergeable(
+  slub: SlubAllocator,
+  size: number,
+  align: number,
+  flags: number,
+): KmemCache | null {
+  const alignedSize = Math.ceil(size / 8) * 8;
+  const a = calculateAlignment(flags, align, alignedSize);
+  const total = Math.ceil(alignedSize / a) * a;
+  const same = SlabFlag.RECLAIM_ACCOUNT;
+  // Oldest first, as the ids were handed out.
+  for (const c of liveCaches(slub).sort((a, b) => a.id - b.id)) {
+    if (c.id !== c.realId || c === slub.boot || c.hasCtor) continue;
+    if ((c.flags & SlabFlag.NEVER_MERGE) !== 0) continue;
+    if (total > c.size) continue;
+    if ((flags & same) !== (c.flags & same)) continue;
+    if ((c.size & ~(a - 1)) !== c.size) continue;
+    if (c.size - total >= 8) continue;
+    return c;
+  }
+  return null;
+}
+
+/** Writes a descriptor at `desc`, links it on slab_caches and returns its handle. */
+export function initCache(
+  slub: SlubAllocator,
+  desc: number,
+  name: string,
+  g: CacheGeometry,
+  flags: number,
+  ctor: Ctor | null,
+  secret: number,
+): KmemCache {
+  const { dv, id } = startDescriptor(slub, desc, name, g.objectSize);
+  dv[Desc.SIZE] = g.size;
+  dv[Desc.ALIGN] = g.align;
+  dv[Desc.FLAGS] = flags;
+  dv[Desc.OFFSET] = g.offset;
+  dv[Desc.ORDER] = g.order;
+  dv[Desc.OBJECTS] = g.objects;
+  dv[Desc.RED_LEFT] = g.redLeft;
+  dv[Desc.INUSE] = g.inuse;
+  dv[Desc.TRACK] = g.track;
+  dv[Desc.BITMAP] = g.bitmap;
+  dv[Desc.SECRET] = secret;
+  dv[Desc.MIN_PARTIAL] = g.minPartial;
+  dv[Desc.REFCOUNT] = 1;
+  dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
+  // Debug caches check every object on its way in and out: no sheaves (as Linux).
+  // So do all caches of an instance made without per-cpu caching.
+  const percpu = ((slub.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
+  const sheafCap =
+    (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, slub.pageSize);
+  dv[Desc.SHEAF_CAP] = sheafCap;
+  const c = new KmemCache({
+    slab: slub,
+    name,
+    objectSize: g.objectSize,
+    desc,
+    id,
+    realId: id,
+    geometry: g,
+    secret,
+    flags,
+    ctor,
+    dv,
+    cpu: cpuView(slub, desc),
+    slotIndex: slotTable(g),
+    ...cacheFields(slub, desc, name, ctor !== null, sheafCap),
+  });
+  slub.caches[id] = c;
+  return c;
+}
+
+/** A real cache's handle fields besides its geometry and views: serials, lock names. */
+function cacheFields(
+  slub: SlubAllocator,
+  desc: number,
+  name: string,
+  hasCtor: boolean,
+  sheafCap: number,
+) {
+  return {
+    hasCtor,
+    sheafCap,
+    serial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
+    ownSerial: slub.phys.word((desc >>> 2) + Desc.SERIAL),
+    nodeLockNames: slub.partialAt.map((_, n) =>
+      slub.nrNodes === 1
+        ? `the list_lock of cache ${name}`
+        : `the node ${n} list_lock of cache ${name}`,
+    ),
+  };
+}
+
+function createAlias(
+  slub: SlubAllocator,
+  name: string,
+  size: number,
+  real: KmemCache,
+): KmemCache | null {
+  const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
+  if (desc === 0) return null;
+  const { dv, id } = startDescriptor(slub, desc, name, size);
+  dv[Desc.ALIAS_OF] = real.desc;
+  real.dv[Desc.REFCOUNT]++;
+  if (size > (real.dv[Desc.OBJECT_SIZE] as number)) {
+    // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
+    // have no red zones or poison, so nothing else depends on it.
+    real.dv[Desc.OBJECT_SIZE] = size;
+    for (const h of slub.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
+  }
+  const c = aliasHandle(slub, real, name, size, desc, id, dv[Desc.SERIAL] as number);
+  slub.caches[id] = c;
+  return c;
+}
+
+/**
+ * The handle of an alias of `real`: its own name, object size, descriptor, id and serial;
+ * the geometry, views and locks of `real`.
+ */
+function aliasHandle(
+  slub: SlubAllocator,
+  real: KmemCache,
+  name: string,
+  size: number,
+  desc: number,
+  id: number,
+  ownSerial: number,
+): KmemCache {
+  return new KmemCache({
+    slab: slub,
+    name,
+    objectSize: size,
+    desc,
+    id,
+    realId: real.id,
+    geometry: geometryOf(slub, real.dv),
+    secret: real.secret,
+    flags: real.flags,
+    ctor: null,
+    hasCtor: false,
+    dv: real.dv,
+    cpu: real.cpu,
+    slotIndex: real.slotIndex,
+    sheafCap: real.sheafCap,
+    serial: real.serial,
+    ownSerial,
+    nodeLockNames: real.nodeLockNames,
+  });
+}
+
+/** The slot index table of a geometry, shared by caches of the same shape. */
+function slotTable(g: CacheGeometry): Uint16Array {
+  const key = `${g.size}/${g.objects}`;
+  let table = SLOT_TABLES.get(key);
+  if (table === undefined) {
+    table = new Uint16Array(Math.ceil((g.objects * g.size) / 8));
+    for (let k = 0; k < g.objects; k++) table[(k * g.size) / 8] = k + 1;
+    SLOT_TABLES.set(key, table);
+  }
+  return table;
+}
+
+function geometryOf(slub: SlubAllocator, dv: Int32Array): CacheGeometry {
+  return {
+    objectSize: dv[Desc.OBJECT_SIZE] as number,
+    size: dv[Desc.SIZE] as number,
+    align: dv[Desc.ALIGN] as number,
+    offset: dv[Desc.OFFSET] as number,
+    redLeft: dv[Desc.RED_LEFT] as number,
+    inuse: dv[Desc.INUSE] as number,
+    track: dv[Desc.TRACK] as number,
+    order: dv[Desc.ORDER] as number,
+    objects: dv[Desc.OBJECTS] as number,
+    bitmap: dv[Desc.BITMAP] as number,
+    remote: remoteWords(dv[Desc.OBJECTS] as number, slub.smp),
+    minPartial: dv[Desc.MIN_PARTIAL] as number,
+  };
+}
+
+/* ------------------------------------------------------------------ handles */
+
+/**
+ * Builds this context's handle for the descriptor at `desc`, which another context (or
+ * this one, before) wrote: geometry and flags from the descriptor, the constructor from
+ * those registered here by name. slab_mutex held (or the instance is being opened).
+ */
+export function adopt(slub: SlubAllocator, desc: number): KmemCache {
+  const w = desc >>> 2;
+  const id = slub.phys.word(w + Desc.ID);
+  const name = readName(slub, desc);
+  const aliasOf = slub.phys.word(w + Desc.ALIAS_OF) >>> 0;
+  let c: KmemCache;
+  if (aliasOf !== 0) {
+    const realId = slub.phys.word((aliasOf >>> 2) + Desc.ID);
+    const real = lookupCache(slub, realId) as KmemCache;
+    const size = slub.phys.word(w + Desc.OBJECT_SIZE);
+    c = aliasHandle(slub, real, name, size, desc, id, slub.phys.word(w + Desc.SERIAL));
+  } else {
+    const dv = descriptorView(slub, desc);
+    const g = geometryOf(slub, dv);
+    const hasCtor = dv[Desc.CTOR_ID] !== 0;
+    c = new KmemCache({
+      slab: slub,
+      name,
+      objectSize: g.objectSize,
+      desc,
+      id,
+      realId: id,
+      geometry: g,
+      secret: dv[Desc.SECRET] as number,
+      flags: dv[Desc.FLAGS] as number,
+      ctor: hasCtor ? (slub.ctors.get(name) ?? null) : null,
+      dv,
+      cpu: cpuView(slub, desc),
+      slotIndex: slotTable(g),
+      ...cacheFields(slub, desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
+    });
+  }
+  slub.caches[id] = c;
+  return c;
+}
+
+/**
+ * This context's handle for cache `id`: the one it has while the descriptor is still the
+ * one it was built for, else rebuilt from memory. null if no cache has that id.
+ */
+export function lookupCache(slub: SlubAllocator, id: number): KmemCache | null {
+  const c = slub.caches[id];
+  if (c !== undefined && c !== null && (slub.smp === false || c.dv[Desc.SERIAL] === c.serial))
+    return c;
+  return slub.smp === true ? resolve(slub, id) : null;
+}
+
+/** Finds cache `id` in memory and builds a handle for it (another context made it). */
+function resolve(slub: SlubAllocator, id: number): KmemCache | null {
+  lockSlabMutex(slub);
+  try {
+    for (
+      let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+      d !== 0;
+      d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+    ) {
+      if (slub.phys.word((d >>> 2) + Desc.ID) !== id) continue;
+      const known = slub.caches[id];
+      if (known !== undefined && known !== null && known.desc === d) {
+        if (known.dv[Desc.SERIAL] === known.serial) return known;
+        known.dead = true;
+      }
+      return adopt(slub, d);
+    }
+    const stale = slub.caches[id];
+    if (stale !== undefined && stale !== null) stale.dead = true;
+    slub.caches[id] = null;
+    return null;
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/**
+ * Every live cache handle (aliases included), newest first, rebuilt where this context's
+ * is missing or stale. slab_mutex held.
+ */
+export function liveCaches(slub: SlubAllocator): KmemCache[] {
+  const out: KmemCache[] = [];
+  const descs: number[] = [];
+  for (
+    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+    d !== 0 && descs.length <= slub.totalPages;
+    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+  ) {
+    descs.push(d);
+  }
+  // Real caches first, so that an alias finds its real cache's handle.
+  for (const pass of [0, 1]) {
+    for (const d of descs) {
+      const isAlias = slub.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0;
+      if (isAlias !== (pass === 1)) continue;
+      const id = slub.phys.word((d >>> 2) + Desc.ID);
+      const known = slub.caches[id];
+      if (
+        known !== undefined &&
+        known !== null &&
+        known.desc === d &&
+        known.dv[Desc.SERIAL] === known.serial
+      ) {
+        continue;
+      }
+      adopt(slub, d);
+    }
+  }
+  for (const d of descs) {
+    out.push(slub.caches[slub.phys.word((d >>> 2) + Desc.ID)] as KmemCache);
+  }
+  // Handles of caches destroyed in another context.
+  slub.caches.forEach((c, id) => {
+    if (c !== null && !out.includes(c)) {
+      c.dead = true;
+      slub.caches[id] = null;
+    }
+  });
+  return out;
+}
+
+/** The cache named `name`, made in any context; null if none. */
+export function findCacheByName(slub: SlubAllocator, name: string): KmemCache | null {
+  if (slub.smp === false) {
+    for (const c of slub.caches) if (c !== null && c.name === name) return c;
+    return null;
+  }
+  lockSlabMutex(slub);
+  try {
+    for (const c of liveCaches(slub)) if (c.name === name) return c;
+    return null;
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/**
+ * Registers the constructor of the cache named `name` for this context: a cache made with
+ * a constructor in another context gets its slabs built here only with it.
+ */
+export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor): void {
+  slub.ctors.set(name, ctor);
+  for (const c of slub.caches) if (c !== null && c.name === name && c.hasCtor) c.ctor = ctor;
+}
+
+/** A handle whose cache another context destroyed (or replaced) is dead here too. */
+export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
+  if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
+    c.dead = true;
+    throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+  }
+}
+
+/**
+ * The handle's name was destroyed in another context: an alias's descriptor released, or
+ * a real cache's name dropped while aliases keep the cache.
+ */
+function isGone(slub: SlubAllocator, c: KmemCache): boolean {
+  if (c.id === c.realId) return c.dv[Desc.NAME_DEAD] !== 0;
+  const w = c.desc >>> 2;
+  return (
+    slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
+    slub.phys.word(w + Desc.SERIAL) !== c.ownSerial
+  );
+}
+
+/* ------------------------------------------------------------------ destroying */
+
+/** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
+export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
+  if (c === slub.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
+  lockSlabMutex(slub);
+  try {
+    checkHandle(slub, c, "destroy");
+    const real = lookupCache(slub, c.realId) as KmemCache;
+    const refs = real.dv[Desc.REFCOUNT] as number;
+    if (refs > 1) {
+      // Other names still use the cache (Linux: the reference count drops, the cache stays).
+      real.dv[Desc.REFCOUNT] = refs - 1;
+      if (c.id === real.id) {
+        real.dv[Desc.NAME_DEAD] = 1;
+        real.dead = true;
+        c.dead = true;
+      } else releaseDescriptor(slub, c);
+      return;
+    }
+    // The last reference: the cache itself goes, once no object is live.
+    const active = activeObjects(slub, real);
+    if (active > 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(real.name)} still has ${active} live object(s); free them before destroy()`,
+      );
+    }
+    if (c !== real) releaseDescriptor(slub, c);
+    real.dv[Desc.REFCOUNT] = 0;
+    lockAllNodes(slub, real);
+    try {
+      for (const slot of cpuSlots(slub, real)) {
+        flushSheaf(slub, real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
+        deactivate(slub, real, slot);
+      }
+      discardAll(slub, real);
+    } finally {
+      unlockAllNodes(slub, real);
+    }
+    releaseDescriptor(slub, real);
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
+  unlinkCache(slub, c.desc);
+  slub.phys.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
+  c.dead = true;
+  slub.caches[c.id] = null;
+  slub.free(slub.boot, c.desc);
+}
+
+/* ------------------------------------------------------------------ every cache */
+
+/**
+ * kmem_cache_shrink: flush this cpu's slab and sheaf, give back every empty slab. Other
+ * online cpus are asked to flush theirs at their next slow path. Returns pages freed.
+ */
+export function kmemCacheShrink(slub: SlubAllocator, c: KmemCache): number {
+  checkHandle(slub, c, "shrink");
+  return shrinkReal(slub, lookupCache(slub, c.realId) as KmemCache);
+}
+
+/**
+ * The shrinker registered with the page allocator: this cpu's slabs and sheaves, and empty
+ * slabs of every cache; other online cpus are asked to flush theirs (flush_all).
+ */
+export function shrinkAllCaches(slub: SlubAllocator, nrToScan: number): number {
+  let pages = 0;
+  lockSlabMutex(slub);
+  try {
+    for (const c of liveCaches(slub)) {
+      if (c.id !== c.realId) continue;
+      pages += shrinkReal(slub, c);
+      if (pages >= nrToScan) break;
+    }
+  } finally {
+    unlockSlabMutex(slub);
+  }
+  if (slub.smp === true) slub.buddy.requestOthers(CpuRequest.FLUSH_SLABS);
+  return pages;
+}
+
+/**
+ * offlineCpu: gives the cpu slabs and sheaves of `cpu`, whose context is gone, back to
+ * their caches. Returns the objects and slabs moved.
+ */
+export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
+  let moved = 0;
+  lockSlabMutex(slub);
+  try {
+    for (const c of liveCaches(slub)) {
+      if (c.id !== c.realId) continue;
+      const slot = cpuView(slub, c.desc, cpu);
+      const n = slot[CpuSlot.SHEAF_COUNT] as number;
+      if (n === 0 && slot[CpuSlot.SLAB] === 0) continue;
+      moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
+      flushSlot(slub, c, slot);
+    }
+  } finally {
+    unlockSlabMutex(slub);
+  }
+  return moved;
+}
+
+/** Real caches, newest first (the order of /proc/slabinfo). */
+export function listRealCaches(slub: SlubAllocator): KmemCache[] {
+  lockSlabMutex(slub);
+  try {
+    const out = liveCaches(slub).filter((c) => c.id === c.realId);
+    if (!out.includes(slub.boot)) out.push(slub.boot);
+    return out;
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
+  const aliases: string[] = [];
+  for (const a of slub.caches)
+    if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
+  const slabs = nrSlabs(slub, c);
+  return {
+    name: c.name,
+    objectSize: c.objectSize,
+    size: c.size,
+    activeObjects: activeObjects(slub, c),
+    totalObjects: slabs * c.objects,
+    slabs,
+    objectsPerSlab: c.objects,
+    pagesPerSlab: 1 << c.order,
+    quarantined: c.dv[Desc.QUARANTINED] as number,
+    aliases,
+  };
+}
+
+/** Pages held by slabs, [reclaimable, unreclaimable]. */
+export function slabPageCounts(slub: SlubAllocator): [number, number] {
+  return [slub.buddy.event(Vm.NR_SLAB_RECLAIMABLE), slub.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
+}
+
+/** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
+export function heldListLockName(slub: SlubAllocator): string | null {
+  for (const c of liveCaches(slub)) {
+    if (c.id !== c.realId) continue;
+    for (let n = 0; n < slub.nrNodes; n++) {
+      if (c.dv[slub.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
+    }
+  }
+  return null;
+}
+
+/** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */
+export function cpuSlots(slub: SlubAllocator, c: KmemCache): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
+    out.push(cpu === slub.cpuId ? c.cpu : cpuView(slub, c.desc, cpu));
+  }
+  return out;
+}
+
+/** Objects allocated and not freed: the sum of every cpu's count. */
+export function activeObjects(slub: SlubAllocator, c: KmemCache): number {
+  let n = 0;
+  const w = c.desc >>> 2;
+  for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
+    n += slub.phys.word(w + cpuSlotBase(slub.nrCpus, cpu) + CpuSlot.ACTIVE);
+  }
+  return n;
+}
+
+/** The object size a merge may have raised (read from memory: another context may have). */
+export function objectSizeOf(slub: SlubAllocator, c: KmemCache): number {
+  return slub.smp === true ? (c.dv[Desc.OBJECT_SIZE] as number) : c.coreObjectSize;
+}
+
+/* ------------------------------------------------------------------ an object's cache */
+
+/** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
+export function liveObjectCache(slub: SlubAllocator, head: number, addr: number): KmemCache {
+  const c = slub.slabCache(head);
+  const idx = slub.objectIndex(c, head, addr);
+  if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
+    throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
+  }
+  return c;
+}
+
+/**
+ * Checks that `addr` is a live object of cache `c` without changing anything (what a free
+ * would check): INVALID_FREE, DOUBLE_FREE or WRONG_CACHE otherwise.
+ */
+export function checkLive(slub: SlubAllocator, c: KmemCache, addr: number, fn: string): void {
+  const head = slub.slabOf(addr);
+  if (head === 0) {
+    throw new KmemError("INVALID_FREE", `${fn}(${hex(addr)}): not a slab object`);
+  }
+  const id = slub.f[head * Frame.WORDS + SlubPg.CACHE] as number;
+  if (id !== c.realId) {
+    const owner = slub.cacheById(id);
+    throw new KmemError(
+      "WRONG_CACHE",
+      `${fn}(${hex(addr)}): the object belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+    );
+  }
+  const idx = slub.objectIndex(c, head, addr);
+  if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
+    throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
+  }
+}

@@ -1,0 +1,637 @@
+/*
+ * SLUB's slow paths and partial lists (Linux mm/slub.c ___slab_alloc, get_partial,
+ * allocate_slab, deactivate_slab, __slab_free, discard_slab): what runs when a cpu's
+ * freelist or sheaf cannot serve, under a node's list_lock unless said otherwise; slabs and
+ * objects set aside as corrupt; shrinking, and flushing cpu slots and sheaves.
+ *
+ * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * its fast paths call them.
+ */
+
+import { hex } from "../errors.js";
+import { CpuRequest, Frame, Pg, PgFlag, Vm } from "../memory/index.js";
+import { Gfp } from "../page/index.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
+import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
+import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
+import type { SlubAllocator } from "./slub.js";
+
+/* ------------------------------------------------------------------ node lists */
+
+/** nr_slabs over every node. */
+export function nrSlabs(slub: SlubAllocator, c: KmemCache): number {
+  let n = 0;
+  for (const at of slub.slabsAt) n += c.dv[at] as number;
+  return n;
+}
+
+/** Every node's list_lock of `c`, in node order (destroy and verify need them all). */
+export function lockAllNodes(slub: SlubAllocator, c: KmemCache): void {
+  let n = 0;
+  try {
+    for (; n < slub.nrNodes; n++) slub.lockNode(c, n);
+  } catch (err) {
+    // A lock that cannot be had (DEADLOCK): give back the ones taken, then report.
+    while (--n >= 0) slub.unlockNode(c, n);
+    throw err;
+  }
+}
+
+export function unlockAllNodes(slub: SlubAllocator, c: KmemCache): void {
+  for (let n = slub.nrNodes - 1; n >= 0; n--) slub.unlockNode(c, n);
+}
+
+/** Descriptor word of the partial list head of slab `pfn`'s node (nr_partial follows). */
+function partialOf(slub: SlubAllocator, pfn: number): number {
+  return slub.nrNodes === 1
+    ? Desc.PARTIAL_HEAD
+    : (slub.partialAt[slub.buddy.nodeOf(pfn)] as number);
+}
+
+function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = partialOf(slub, pfn);
+  const head = dv[at] as number;
+  f[i + Pg.NEXT] = head;
+  f[i + Pg.PREV] = 0;
+  if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+  dv[at] = pfn;
+  dv[at + 1]++;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
+}
+
+function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = partialOf(slub, pfn);
+  const next = f[i + Pg.NEXT] as number;
+  const prev = f[i + Pg.PREV] as number;
+  if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
+  else dv[at] = next;
+  if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
+  f[i + Pg.NEXT] = 0;
+  f[i + Pg.PREV] = 0;
+  dv[at + 1]--;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
+}
+
+/** Files an unfrozen slab by how full it is (its node's list_lock held). */
+function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const counters = slub.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
+  if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
+  const inuse = counters & SlabState.INUSE_MASK;
+  const onPartial = (counters & SlabState.PARTIAL) !== 0;
+  const nrPartial = partialOf(slub, pfn) + 1;
+  if (
+    inuse === 0 &&
+    (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
+  ) {
+    if (onPartial) removePartial(slub, c, pfn);
+    discardSlab(slub, c, pfn);
+  } else if (inuse < c.objects && !onPartial) {
+    addPartial(slub, c, pfn);
+  } else if (inuse === c.objects && onPartial) {
+    removePartial(slub, c, pfn);
+  }
+}
+
+/* ------------------------------------------------------------------ allocation */
+
+/**
+ * ___slab_alloc: refill the cpu freelist from objects freed to the cpu slab by other cpus
+ * meanwhile, a partial slab, or a new slab (allocated without the list_lock held, so that
+ * the page allocator's reclaim and a constructor may come back into the slab layer).
+ */
+export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: number): number {
+  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  if ((slub.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(slub);
+  const cpu = c.cpu;
+  const f = slub.f;
+  for (;;) {
+    let got = false;
+    const cur = cpu[CpuSlot.SLAB] as number;
+    if (cur !== 0) {
+      const n = slub.slabNode(cur);
+      slub.lockNode(c, n);
+      try {
+        const i = cur * Frame.WORDS;
+        const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
+        const counters = f[i + SlubPg.COUNTERS] as number;
+        if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
+          // Objects freed to the cpu slab by the slow path meanwhile.
+          f[i + SlubPg.FREELIST] = 0;
+          f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
+          cpu[CpuSlot.FREELIST] = fl;
+          got = true;
+        } else {
+          deactivate(slub, c, cpu);
+        }
+      } finally {
+        slub.unlockNode(c, n);
+      }
+    }
+    if (!got) {
+      const partial = getPartial(slub, c, -1, gfp);
+      if (partial !== 0) {
+        try {
+          freezeLocked(slub, c, partial);
+        } finally {
+          slub.unlockNode(c, slub.slabNode(partial));
+        }
+        got = true;
+      }
+    }
+    if (!got) {
+      const pfn = newSlab(slub, c, gfp, -1);
+      if (pfn === 0) return 0;
+      freeze(slub, c, pfn);
+    }
+    if (cpu[CpuSlot.FREELIST] !== 0) {
+      return slub.generic === true ? slub.slabAllocSmp(c, gfp, size) : slub.slabAlloc(c, gfp, size);
+    }
+  }
+}
+
+/**
+ * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
+ * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
+ * (get_any_partial). Taken off its list and returned with its node's list_lock held
+ * (the caller releases it); 0, with no lock held, if none.
+ */
+function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number): number {
+  const search = nid < 0 ? slub.buddy.localNode : nid;
+  const dv = c.dv;
+  slub.lockNode(c, search);
+  let pfn = dv[slub.partialAt[search] as number] as number;
+  if (pfn !== 0) {
+    removePartial(slub, c, pfn);
+    return pfn;
+  }
+  slub.unlockNode(c, search);
+  if (slub.nrNodes > 1 && (nid < 0 || (gfp & Gfp.THISNODE) === 0)) {
+    const min = dv[Desc.MIN_PARTIAL] as number;
+    for (const n of slub.buddy.zonelist(search)) {
+      const at = slub.partialAt[n] as number;
+      // nr_partial is read without the lock first, as get_any_partial does.
+      if (n === search || (dv[at + 1] as number) <= min) continue;
+      slub.lockNode(c, n);
+      pfn = dv[at] as number;
+      if (pfn !== 0 && (dv[at + 1] as number) > min) {
+        removePartial(slub, c, pfn);
+        return pfn;
+      }
+      slub.unlockNode(c, n);
+    }
+  }
+  return 0;
+}
+
+/**
+ * One object from a slab of node `nid` (or its fallback), the cpu slab untouched: counted
+ * active, not yet through postAlloc.
+ */
+export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): number {
+  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  let obj = 0;
+  const partial = getPartial(slub, c, nid, gfp);
+  if (partial !== 0) {
+    try {
+      obj = takeOne(slub, c, partial);
+    } finally {
+      slub.unlockNode(c, slub.slabNode(partial));
+    }
+  }
+  if (obj === 0) {
+    const pfn = newSlab(slub, c, gfp, nid);
+    if (pfn === 0) return 0;
+    const n = slub.slabNode(pfn);
+    slub.lockNode(c, n);
+    try {
+      c.dv[slub.slabsAt[n] as number]++;
+      obj = takeOne(slub, c, pfn);
+    } finally {
+      slub.unlockNode(c, n);
+    }
+  }
+  if (obj !== 0) c.cpu[CpuSlot.ACTIVE]++;
+  return obj;
+}
+
+/**
+ * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
+ * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
+ * the freelist is damaged (the slab is then set aside).
+ */
+function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number): number {
+  const f = slub.f;
+  const i = pfn * Frame.WORDS;
+  const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
+  const start = pfn * slub.pageSize + c.redLeft;
+  const fp = obj + c.offset;
+  const next = obj === 0 ? 0 : (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+  const off = obj - start;
+  const idx = (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+  // The first object must be a free slot (its bit clear) whose pointer stays in the slab.
+  if (
+    obj === 0 ||
+    idx < 0 ||
+    (next !== 0 && (next - start) >>> 0 >= c.span) ||
+    slub.testBit(c, pfn, idx)
+  ) {
+    return setListSlabAside(slub, c, pfn, obj);
+  }
+  const wi = slub.bitmapWord(c, pfn) + (idx >>> 5);
+  const m = 1 << (idx & 31);
+  // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
+  if (slub.smp === false) slub.phys.setWord(wi, slub.phys.word(wi) | m);
+  // Another cpu flips a free object's bit only in a double free, which it undoes at once:
+  // caught in that moment, the object is not handed out, and the slab is set aside.
+  else if (!slub.setBitShared(wi, c.remote, m)) return setListSlabAside(slub, c, pfn, obj);
+  f[i + SlubPg.FREELIST] = next;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) + 1;
+  place(slub, c, pfn);
+  return obj;
+}
+
+/**
+ * takeOne's failure: reports the damaged freelist at `obj` (0: an empty freelist where
+ * the counters promised an object), takes slab `pfn` off the partial list and sets it
+ * aside (list_lock held). Returns 0, takeOne's "no object".
+ */
+function setListSlabAside(slub: SlubAllocator, c: KmemCache, pfn: number, obj: number): 0 {
+  if (obj !== 0) reportFreelist(slub, c, obj);
+  const i = pfn * Frame.WORDS;
+  const f = slub.f;
+  if (((f[i + SlubPg.COUNTERS] as number) & SlabState.PARTIAL) !== 0) removePartial(slub, c, pfn);
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
+  return 0;
+}
+
+/**
+ * allocate_slab: pages from the buddy allocator (on node `nid`, -1: where the memory
+ * policy says), carved into a freelist of objects, each constructed. The slab is nobody
+ * else's until it is counted and installed (freeze, or allocSingle).
+ */
+function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): number {
+  if (c.hasCtor && c.ctor === null) {
+    throw new TypeError(
+      `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
+    );
+  }
+  const addr = slub.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
+  if (addr === 0) return 0;
+  const pfn = addr >>> slub.pageShift;
+  const f = slub.f;
+  const i = pfn * Frame.WORDS;
+  f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+  f[i + SlubPg.CACHE] = c.realId;
+  f[i + SlubPg.COUNTERS] = 0;
+  f[i + SlubPg.BITMAP] = 0;
+  f[i + Pg.NEXT] = 0;
+  f[i + Pg.PREV] = 0;
+  if (c.bitmap >= 0) {
+    const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
+    slub.phys.fill(0, addr + c.bitmap, addr + c.bitmap + words * 4);
+  }
+  const first = addr + c.redLeft;
+  for (let k = 0; k < c.objects; k++) {
+    const obj = first + k * c.size;
+    const fp = obj + c.offset;
+    const next = k + 1 < c.objects ? obj + c.size : 0;
+    slub.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
+  }
+  f[i + SlubPg.FREELIST] = first;
+  if (c.debug !== 0) initDebugSlab(slub, c, addr);
+  if (c.ctor !== null) {
+    try {
+      for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
+    } catch (err) {
+      // The slab was never used: give it back, and let the constructor's error through.
+      freeSlabPages(slub, c, pfn);
+      throw err;
+    }
+  }
+  slub.ev[Vm.SLAB_NEW]++;
+  slub.ev[slabGauge(c)] += 1 << c.order;
+  return pfn;
+}
+
+function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number): void {
+  const first = addr + c.redLeft;
+  for (let k = 0; k < c.objects; k++) {
+    const obj = first + k * c.size;
+    setPoison(slub.win(obj), c, obj & slub.bm);
+    setRedZones(slub.win(obj), c, obj & slub.bm, Poison.RED_INACTIVE);
+  }
+  if (poisons(c)) {
+    const [from, to] = padRange(c, addr, slub.pageSize << c.order);
+    slub.phys.fill(Poison.INUSE, from, to);
+  }
+}
+
+/** Counts a new slab in its cache and makes it this cpu's slab. */
+function freeze(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  // A constructor that allocated from this cache while the slab was being built, or a
+  // shrinker run meanwhile, may have installed another cpu slab: file that one first.
+  deactivateSlot(slub, c, c.cpu);
+  const n = slub.slabNode(pfn);
+  slub.lockNode(c, n);
+  try {
+    c.dv[slub.slabsAt[n] as number]++;
+    freezeLocked(slub, c, pfn);
+  } finally {
+    slub.unlockNode(c, n);
+  }
+}
+
+/**
+ * Makes `pfn` this cpu's slab: its freelist becomes the cpu freelist. The slab's node
+ * list_lock held; this cpu has no cpu slab of `c`.
+ */
+function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const f = slub.f;
+  const i = pfn * Frame.WORDS;
+  const cpu = c.cpu;
+  const counters = f[i + SlubPg.COUNTERS] as number;
+  cpu[CpuSlot.FREELIST] = (f[i + SlubPg.FREELIST] as number) >>> 0;
+  f[i + SlubPg.FREELIST] = 0;
+  f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
+  const start = pfn * slub.pageSize + c.redLeft;
+  cpu[CpuSlot.SLAB] = pfn;
+  cpu[CpuSlot.START] = start;
+  cpu[CpuSlot.BITMAP] = slub.bitmapWord(c, pfn);
+}
+
+/* ------------------------------------------------------------------ giving back */
+
+/**
+ * __slab_free: onto the slab's own freelist, then file the slab by its new fill (list_lock
+ * held). The slab may be another cpu's slab: the objects wait on its freelist until that
+ * cpu's freelist runs dry.
+ */
+export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
+  slub.ev[Vm.SLAB_FREE_SLOW]++;
+  const f = slub.f;
+  const i = head * Frame.WORDS;
+  const fp = addr + c.offset;
+  slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+  f[i + SlubPg.FREELIST] = addr;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
+  place(slub, c, head);
+}
+
+/**
+ * deactivate_slab: hands the cpu freelist of `slot` back to its cpu slab and files the
+ * slab on the partial list, as empty (given back past min_partial), or as full (on no
+ * list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
+ */
+export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
+  const cpu = slot;
+  const pfn = cpu[CpuSlot.SLAB] as number;
+  if (pfn === 0) return;
+  const f = slub.f;
+  const i = pfn * Frame.WORDS;
+  let head = (cpu[CpuSlot.FREELIST] as number) >>> 0;
+  cpu[CpuSlot.SLAB] = 0;
+  cpu[CpuSlot.FREELIST] = 0;
+  cpu[CpuSlot.START] = 0;
+  cpu[CpuSlot.BITMAP] = 0;
+  let counters = f[i + SlubPg.COUNTERS] as number;
+  if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
+  // Splice the cpu freelist in front of the slab's own.
+  let n = 0;
+  const start = pfn * slub.pageSize + c.redLeft;
+  const end = start + c.objects * c.size;
+  let tail = 0;
+  for (let obj = head; obj !== 0;) {
+    n++;
+    tail = obj;
+    const fp = obj + c.offset;
+    const next = (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+    if (next !== 0 && (next < start || next >= end || n > c.objects)) {
+      reportFreelist(slub, c, obj);
+      n = 0;
+      head = 0;
+      counters |= SlabState.QUARANTINED;
+      break;
+    }
+    obj = next;
+  }
+  if (head !== 0) {
+    const fp = tail + c.offset;
+    slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+    f[i + SlubPg.FREELIST] = head;
+  }
+  counters = (counters - n) & ~SlabState.FROZEN;
+  f[i + SlubPg.COUNTERS] = counters;
+  place(slub, c, pfn);
+}
+
+/** Hands the cpu slab of `slot` back (deactivate) under its node's list_lock. */
+function deactivateSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
+  const pfn = slot[CpuSlot.SLAB] as number;
+  if (pfn === 0) return;
+  const n = slub.slabNode(pfn);
+  slub.lockNode(c, n);
+  try {
+    deactivate(slub, c, slot);
+  } finally {
+    slub.unlockNode(c, n);
+  }
+}
+
+/**
+ * Gives the `k` oldest objects of the sheaf in `slot` back to their slabs, each under its
+ * slab's node list_lock: taken here, one node at a time, unless `locked` (the caller holds
+ * every node's).
+ */
+export function flushSheaf(
+  slub: SlubAllocator,
+  c: KmemCache,
+  slot: Int32Array,
+  k: number,
+  locked = false,
+): void {
+  const n = slot[CpuSlot.SHEAF_COUNT] as number;
+  let held = -1;
+  let j = 0;
+  try {
+    for (; j < k; j++) {
+      const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
+      const head = slub.slabOf(obj);
+      const node = slub.slabNode(head);
+      if (!locked && node !== held) {
+        if (held >= 0) slub.unlockNode(c, held);
+        held = -1;
+        slub.lockNode(c, node);
+        held = node;
+      }
+      slabFree(slub, c, head, obj);
+    }
+  } finally {
+    if (held >= 0) slub.unlockNode(c, held);
+    // The objects given back leave the sheaf, also when a damaged one stopped the loop.
+    slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+    slot[CpuSlot.SHEAF_COUNT] = n - j;
+  }
+}
+
+/** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
+export function flushSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
+  flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number);
+  deactivateSlot(slub, c, slot);
+}
+
+/** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
+function slabGauge(c: KmemCache): number {
+  return (c.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0
+    ? Vm.NR_SLAB_RECLAIMABLE
+    : Vm.NR_SLAB_UNRECLAIMABLE;
+}
+
+/** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
+function discardSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]--;
+  slub.ev[Vm.SLAB_DISCARD]++;
+  slub.ev[slabGauge(c)] -= 1 << c.order;
+  freeSlabPages(slub, c, pfn);
+}
+
+/** Clears a slab's frame and gives its pages back. */
+function freeSlabPages(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const i = pfn * Frame.WORDS;
+  const f = slub.f;
+  f[i + Pg.FLAGS] = PgFlag.HEAD;
+  f[i + SlubPg.CACHE] = 0;
+  f[i + SlubPg.FREELIST] = 0;
+  f[i + SlubPg.COUNTERS] = 0;
+  f[i + SlubPg.BITMAP] = 0;
+  f[i + Pg.NEXT] = 0;
+  f[i + Pg.PREV] = 0;
+  slub.buddy.freePages(pfn * slub.pageSize, c.order);
+}
+
+/* ------------------------------------------------------------------ set aside */
+
+/**
+ * The cpu freelist's first object decodes to a pointer outside its slab, or is marked
+ * allocated: the freelist was overwritten (a use after free). Report it, set the slab
+ * aside, and let the slow path find another.
+ */
+export function corruptCpuFreelist(slub: SlubAllocator, c: KmemCache, obj: number): void {
+  reportFreelist(slub, c, obj);
+  const cpu = c.cpu;
+  const pfn = cpu[CpuSlot.SLAB] as number;
+  const i = pfn * Frame.WORDS;
+  cpu[CpuSlot.FREELIST] = 0;
+  const n = slub.slabNode(pfn);
+  slub.lockNode(c, n);
+  try {
+    slub.f[i + SlubPg.COUNTERS] = (slub.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
+    deactivate(slub, c, cpu);
+  } finally {
+    slub.unlockNode(c, n);
+  }
+}
+
+function reportFreelist(slub: SlubAllocator, c: KmemCache, obj: number): void {
+  slub.ev[Vm.SLAB_ERRORS]++;
+  slub.log?.(
+    `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
+      `slab at ${hex(slub.slabOf(obj) * slub.pageSize)} set aside`,
+  );
+}
+
+/**
+ * Sets aside an object found corrupt: never handed out again, its slab never reused. If
+ * the slab is another cpu's slab, that cpu files it at its next slow path.
+ */
+export function quarantineObject(
+  slub: SlubAllocator,
+  c: KmemCache,
+  head: number,
+  obj: number,
+): void {
+  slub.ev[Vm.SLAB_ERRORS]++;
+  const n = slub.slabNode(head);
+  slub.lockNode(c, n);
+  try {
+    // One count for the cache, under the locks of several nodes: added atomically.
+    if (slub.smp === true) Atomics.add(c.dv, Desc.QUARANTINED, 1);
+    else c.dv[Desc.QUARANTINED]++;
+    slub.phys.setWord((obj + c.offset) >>> 2, slub.quarantineTag(c, obj));
+    const i = head * Frame.WORDS;
+    const counters = slub.f[i + SlubPg.COUNTERS] as number;
+    if ((counters & SlabState.PARTIAL) !== 0) removePartial(slub, c, head);
+    slub.f[i + SlubPg.COUNTERS] = (slub.f[i + SlubPg.COUNTERS] as number) | SlabState.QUARANTINED;
+    if (c.cpu[CpuSlot.SLAB] === head) deactivate(slub, c, c.cpu);
+  } finally {
+    slub.unlockNode(c, n);
+  }
+  slub.log?.(`kmem: cache ${c.name}: object ${hex(obj)} set aside as corrupt`);
+}
+
+/* ------------------------------------------------------------------ shrinking */
+
+export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
+  const before = nrSlabs(slub, real);
+  flushSlot(slub, real, real.cpu);
+  for (let n = 0; n < slub.nrNodes; n++) {
+    slub.lockNode(real, n);
+    try {
+      discardEmpty(slub, real, n);
+    } finally {
+      slub.unlockNode(real, n);
+    }
+  }
+  // Other cpus may add slabs meanwhile: the count is what was seen to go.
+  return Math.max(0, before - nrSlabs(slub, real)) * 2 ** real.order;
+}
+
+/** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
+function discardEmpty(slub: SlubAllocator, c: KmemCache, n: number): void {
+  const f = slub.f;
+  let pfn = c.dv[slub.partialAt[n] as number] as number;
+  while (pfn !== 0) {
+    const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
+    if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
+      removePartial(slub, c, pfn);
+      discardSlab(slub, c, pfn);
+    }
+    pfn = next;
+  }
+}
+
+/**
+ * Discards every slab of `c` (destroy, with no object live): the partial lists', and the
+ * slabs set aside as corrupt or full of set-aside objects, which are on no list. Every
+ * node's list_lock held.
+ */
+export function discardAll(slub: SlubAllocator, c: KmemCache): void {
+  for (let n = 0; n < slub.nrNodes; n++) discardEmpty(slub, c, n);
+  const f = slub.f;
+  for (let p = slub.firstPfn; p < slub.totalPages;) {
+    const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
+    const order = f[p * Frame.WORDS + Pg.ORDER] as number;
+    if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + SlubPg.CACHE] === c.realId) {
+      discardSlab(slub, c, p);
+    }
+    p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
+  }
+}
+
+/**
+ * Serves a FLUSH_SLABS request of another cpu: this cpu's sheaves and cpu slabs go back to
+ * their caches (and empty slabs beyond min_partial to the page allocator).
+ */
+export function serveFlush(slub: SlubAllocator): void {
+  slub.buddy.clearRequest(CpuRequest.FLUSH_SLABS);
+  for (const c of slub.caches) {
+    if (c === null || c.id !== c.realId || c.dv[Desc.SERIAL] !== c.serial) continue;
+    if (c.cpu[CpuSlot.SLAB] === 0 && c.cpu[CpuSlot.SHEAF_COUNT] === 0) continue;
+    flushSlot(slub, c, c.cpu);
+  }
+}

@@ -1,0 +1,868 @@
+/*
+ * SLUB (Linux mm/slub.c): object caches over slabs of pages, each cpu allocating from a slab
+ * of its own without a lock. Every other slab is on its node's partial list or, full, on no
+ * list; a free that is not to the cpu's own slab goes through a per-cpu sheaf.
+ *
+ * Each cache has, per cpu, a cpu slab whose free objects form the cpu freelist: allocating
+ * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
+ * paths, this file). When the cpu freelist runs dry the allocator takes, in order, objects
+ * freed to the cpu slab meanwhile, a partial slab, or a new slab from the page allocator
+ * (slow.ts). Empty slabs beyond min_partial go back to the page allocator at once; shrink()
+ * gives back the rest. Caches are made, merged, adopted from other contexts and destroyed
+ * by registry.ts; debug checks and zeroing around the fast paths are hooks.ts's; verify()
+ * is verify.ts; the descriptor, slot and frame layouts are layout.ts's.
+ *
+ * Always on, O(1), before any state changes: the allocation bitmap catches double frees and
+ * frees of addresses that are not live objects; the slab's cache id catches frees to the
+ * wrong cache; decoded free pointers must land inside the slab (hardened freelists).
+ *
+ * Invariants (verify() reports them by id):
+ *   SLAB-1  a slab's head frame has HEAD | SLAB and the id of a live cache; its order is the
+ *           cache's order
+ *   SLAB-2  inuse == objects - |slab freelist|; every object on a freelist (the slab's, or
+ *           the cpu freelist of a frozen slab) is a slot start inside the slab with its bitmap
+ *           bit clear, and no object is on a freelist twice
+ *   SLAB-3  allocated objects (bitmap bits) + free objects == objects, for slabs not set aside
+ *   SLAB-4  the partial list holds exactly the slabs with PARTIAL set, none frozen or full,
+ *           and its length is nr_partial; a frozen slab is some cpu's slab
+ *   SLAB-5  per cache: active + set-aside objects == bitmap bits over its slabs; each node's
+ *           nr_slabs is the number of its slabs on that node
+ *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
+ *           0xcc, slab padding is 0x5a
+ *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
+ *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
+ *           was not destroyed
+ *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
+ *           and bitmap
+ *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
+ *           no freelist
+ *
+ * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
+ * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
+ * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
+ * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
+ *
+ *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
+ *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
+ *      raises, the serial counter. It keeps a cache alive while held (createCache, destroy,
+ *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
+ *      while it is held.
+ *   4. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
+ *      of every slab of the cache on that node its frame freelist, inuse, state bits
+ *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
+ *      destroy() and verify(), which take every node's of a cache in node order (verify()
+ *      cache after cache). A slow path takes the lock of the node it works on: the cpu
+ *      slab's to refill or file it, the local node's and then the nearest others' to find a
+ *      partial slab (reading their nr_partial without the lock first, as get_any_partial),
+ *      a slab's own to free to it; a sheaf flush takes each object's node lock in turn. The
+ *      quarantine count, one per cache, changes under a node's lock with Atomics.add. A new
+ *      slab is allocated with no list_lock held.
+ *
+ *   No lock: a cpu's slot (cpu slab, cpu freelist, sheaf, active count) is touched only by
+ *     its cpu while online: the fast paths. Allocation bitmaps are shared by every cpu
+ *     (objects of one slab are freed from anywhere). A slab of more than 32 objects has
+ *     two (layout.ts): its cpu slab owner flips its own bits with plain stores, others flip
+ *     the remote bits with Atomics.xor, whose result (with the own bit) says whether the
+ *     object was in the state expected (else the xor is undone: DOUBLE_FREE); a slab of
+ *     at most 32 objects has one frame word, flipped with Atomics.or / Atomics.and, whose
+ *     result is the double-free check. Two frees of one object at the same instant on two
+ *     cpus are refused at the free when they meet in one word; when one is the owner's
+ *     plain store, the object's state comes out wrong and its next allocation finds it (a
+ *     corrupt cpu freelist or sheaf: the slab set aside), not the free itself.
+ *
+ * A free of an object of another cpu's slab is a remote free: the object goes into the
+ * freeing cpu's sheaf, and a full sheaf goes back to the objects' slabs under their
+ * list_lock, onto the frame freelist of a slab another cpu has frozen too (SLUB's
+ * __slab_free); that cpu takes those objects when its cpu freelist runs dry. Another cpu's
+ * slot is touched only when that cpu is offline (offlineCpu), or by destroy() (no context
+ * may use a cache being destroyed, as in Linux); otherwise a FLUSH_SLABS request asks the
+ * owner to give its cpu slabs and sheaves back at its next slow path.
+ */
+
+import { describe, hex, KmemError } from "../errors.js";
+import type { FaultAttr } from "../fault/index.js";
+import { CpuRequest, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
+import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
+import { lock, unlock } from "../sync/index.js";
+import {
+  type Ctor,
+  debugFlags,
+  failslabHits,
+  type KmallocBackend,
+  KmemCache,
+  type SlabCacheInfo,
+} from "../slab-common/index.js";
+import { CallSites } from "./debug.js";
+import { bswap32, CpuSlot, Desc, NodeRec, nodeRecIndex, SlabState, SlubPg } from "./layout.js";
+import * as hooks from "./hooks.js";
+import * as registry from "./registry.js";
+import * as slow from "./slow.js";
+import { corrupt, verifySlub } from "./verify.js";
+
+export interface SlubOptions {
+  /** slub_debug letters applied to every cache. */
+  debug: string;
+  initOnAlloc: boolean;
+  initOnFree: boolean;
+  log: LogFn | null;
+}
+
+/** Marks an object set aside (xored with the cache secret and its address). */
+const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
+
+/**
+ * The allocator: its state, its locks and the fast paths. The other files of this folder are
+ * functions over it, reaching its fields directly (so few of them are private).
+ */
+export class SlubAllocator implements KmallocBackend {
+  readonly buddy: BuddyAllocator;
+  readonly phys: PhysMem;
+  readonly f: Int32Array;
+  /**
+   * Several cpus or a buffer per node: the fast paths take their …Smp forms, which reach
+   * memory through phys.word()/wordView() and flip bitmap bits with Atomics when there are
+   * several cpus. The one-cpu, one-buffer forms index `words` directly (what fits V8's
+   * inlining budget: a window lookup in them cost 15% of a kmalloc pair).
+   *
+   * `generic` and `smp` are compared with `=== true` / `=== false`: V8's optimised code
+   * tests a bare `if (this.smp)` as it would any value (false, "", undetectable, number,
+   * bigint: some ten instructions when it is true), an explicit compare is one (5% of the
+   * kmalloc pair with two cpus).
+   */
+  readonly generic: boolean;
+  /** All of memory with one buffer (what the one-cpu fast paths index); else node 0's. */
+  private readonly words: Int32Array;
+  /**
+   * Memory's bytes through its windows (physmem.ts): the byte at address a is
+   * bv[a >>> bs][a & bm]. Words go through phys.word() and its kin.
+   */
+  private readonly bv: readonly Uint8Array[];
+  private readonly bs: number;
+  readonly bm: number;
+  readonly h: Int32Array;
+  readonly ev: Int32Array;
+  readonly pageSize: number;
+  readonly pageShift: number;
+  readonly firstPfn: number;
+  readonly totalPages: number;
+  readonly maxOrder: number;
+  readonly cpuId: number;
+  readonly nrCpus: number;
+  readonly nrNodes: number;
+  /** Descriptor word of each node's partial list head (its nr_partial follows). */
+  readonly partialAt: number[] = [];
+  /** Descriptor word of each node's list_lock. */
+  readonly lockAt: number[] = [];
+  /** Descriptor word of each node's nr_slabs. */
+  readonly slabsAt: number[] = [];
+  /** More than one cpu: locks and atomic bitmaps (one context alone needs neither). */
+  readonly smp: boolean;
+  /**
+   * This context's handles by cache id; null or stale (another context destroyed the cache)
+   * entries are rebuilt from the descriptors in memory on use.
+   */
+  readonly caches: (KmemCache | null)[] = [];
+  /** The boot cache, "kmem_cache", whose objects are the other caches' descriptors. */
+  readonly boot: KmemCache;
+  /** failslab, or null when off. */
+  failslab: FaultAttr | null = null;
+  log: LogFn | null;
+  /** Debug flags from the `debug` option, applied to every cache. */
+  readonly globalFlags: number;
+  readonly initOnAlloc: boolean;
+  readonly initOnFree: boolean;
+  readonly sites = new CallSites();
+  /** Index in `words` of the mem_map's first word. */
+  private readonly memmapWord: number;
+  /** Constructors registered in this context, by cache name. */
+  readonly ctors = new Map<string, Ctor>();
+  /** How deep this context holds slab_mutex (it is re-entrant within a context). */
+  slabMutexDepth = 0;
+
+  /**
+   * `fresh`: set up the boot cache of a new instance; otherwise open the caches another
+   * context made (`ctors`: constructors by cache name for this context).
+   */
+  constructor(
+    phys: PhysMem,
+    buddy: BuddyAllocator,
+    options: SlubOptions,
+    fresh = true,
+    ctors: ReadonlyMap<string, Ctor> = new Map(),
+  ) {
+    this.phys = phys;
+    this.buddy = buddy;
+    this.f = phys.frames;
+    this.generic = phys.nrCpus > 1 || phys.split;
+    this.words = phys.words;
+    this.bv = phys.byteViews;
+    this.bs = phys.winShift;
+    this.bm = phys.winMask;
+    this.memmapWord = phys.memmapOffset >>> 2;
+    this.h = phys.header;
+    this.ev = buddy.ev;
+    this.pageSize = phys.pageSize;
+    this.pageShift = phys.pageShift;
+    this.firstPfn = phys.firstManagedPfn;
+    this.totalPages = phys.totalPages;
+    this.maxOrder = phys.maxOrder;
+    this.cpuId = buddy.cpu;
+    this.nrCpus = phys.nrCpus;
+    this.nrNodes = phys.nrNodes;
+    for (let n = 0; n < phys.nrNodes; n++) {
+      this.partialAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.PARTIAL_HEAD));
+      this.lockAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.LOCK));
+      this.slabsAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.NR_SLABS));
+    }
+    this.smp = buddy.smp;
+    this.log = options.log;
+    this.initOnAlloc = options.initOnAlloc;
+    this.initOnFree = options.initOnFree;
+    for (const [name, fn] of ctors) this.ctors.set(name, fn);
+
+    if (fresh) {
+      this.globalFlags = debugFlags(options.debug);
+      this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
+    } else {
+      this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
+    }
+    this.boot = registry.bootCache(this, fresh);
+    buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
+  }
+
+  /* ------------------------------------------------------------------ caches (registry.ts) */
+
+  cacheById(id: number): KmemCache | null {
+    return registry.lookupCache(this, id);
+  }
+
+  findByName(name: string): KmemCache | null {
+    return registry.findCacheByName(this, name);
+  }
+
+  registerCtor(name: string, ctor: Ctor): void {
+    registry.registerCacheCtor(this, name, ctor);
+  }
+
+  createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
+    return registry.kmemCacheCreate(this, name, size, options);
+  }
+
+  createCacheInternal(
+    name: string,
+    size: number,
+    align: number,
+    flags: number,
+    ctor: Ctor | null,
+  ): KmemCache | null {
+    return registry.kmemCacheCreateInternal(this, name, size, align, flags, ctor);
+  }
+
+  destroy(c: KmemCache): void {
+    registry.kmemCacheDestroy(this, c);
+  }
+
+  shrink(c: KmemCache): number {
+    return registry.kmemCacheShrink(this, c);
+  }
+
+  shrinkAll(nrToScan: number): number {
+    return registry.shrinkAllCaches(this, nrToScan);
+  }
+
+  drainCpu(cpu: number): number {
+    return registry.drainCpuCaches(this, cpu);
+  }
+
+  realCaches(): KmemCache[] {
+    return registry.listRealCaches(this);
+  }
+
+  info(c: KmemCache): SlabCacheInfo {
+    return registry.cacheInfo(this, c);
+  }
+
+  slabPages(): [number, number] {
+    return registry.slabPageCounts(this);
+  }
+
+  verify(): void {
+    verifySlub(this);
+  }
+
+  resizeInPlace(addr: number, size: number, zero: boolean): void {
+    hooks.resizeObject(this, addr, size, zero);
+  }
+
+  /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
+  heldListLock(): string | null {
+    return registry.heldListLockName(this);
+  }
+
+  /* ------------------------------------------------------------------ locks */
+
+  /** Takes node `n`'s list_lock of cache `c` (kmem_cache_node.list_lock). */
+  lockNode(c: KmemCache, n: number): void {
+    if (this.smp === true) {
+      lock(c.dv, this.lockAt[n] as number, this.cpuId, c.nodeLockNames[n] as string, this.h);
+    }
+  }
+
+  unlockNode(c: KmemCache, n: number): void {
+    if (this.smp === true) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
+  }
+
+  /** The node of slab `pfn`: whose list_lock guards it. */
+  slabNode(pfn: number): number {
+    return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);
+  }
+
+  /* ------------------------------------------------------------------ allocation */
+
+  /**
+   * slab_alloc: failslab, then the cpu freelist's first object or the slow path. `size` is
+   * what kmalloc was asked for (recorded by kmalloc caches with U), else -1.
+   */
+  alloc(c: KmemCache, gfp: number, size: number): number {
+    if (this.generic === true) return this.allocSmp(c, gfp, size);
+    if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    return this.slabAlloc(c, gfp, size);
+  }
+
+  /**
+   * slab_alloc_node: an object of a slab on node `nid` (-1: no node, as alloc). The cpu's
+   * sheaf serves it when `nid` is this cpu's node (a sheaf holds only objects of its own
+   * node), the cpu slab when it is on `nid`; otherwise one object is taken from a slab of
+   * that node under list_lock (a partial slab, or a new slab there), leaving the cpu slab
+   * as it is, as SLUB's alloc_single_from_partial does. Without __GFP_THISNODE a node with
+   * no slab to spare falls back as Linux's get_partial and the page allocator do.
+   */
+  allocNode(c: KmemCache, gfp: number, size: number, nid: number): number {
+    if (nid < 0 || this.nrNodes === 1) return this.alloc(c, gfp, size);
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
+    if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    const cpu = c.cpu;
+    const local = nid === this.buddy.localNode;
+    if (local && (cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
+    const cur = cpu[CpuSlot.SLAB] as number;
+    if (
+      cur !== 0 &&
+      cpu[CpuSlot.FREELIST] !== 0 &&
+      (local || cpu[CpuSlot.SHEAF_COUNT] === 0) &&
+      this.buddy.nodeOf(cur) === nid
+    ) {
+      return this.generic === true ? this.slabAllocSmp(c, gfp, size) : this.slabAlloc(c, gfp, size);
+    }
+    const obj = this.allocSingle(c, gfp, nid);
+    if (obj !== 0 && (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc)) {
+      return this.postAlloc(c, obj, gfp, size);
+    }
+    return obj;
+  }
+
+  private allocSmp(c: KmemCache, gfp: number, size: number): number {
+    if (c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "alloc");
+    if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    return this.slabAllocSmp(c, gfp, size);
+  }
+
+  /**
+   * slab_alloc without fault injection: the cpu freelist's first object, or the slow path.
+   * About fifteen typed-array operations on the fast path: the hardened-pointer decode and
+   * its range check, the slot check, the bitmap bit, the active count (some 500 machine
+   * instructions per kmalloc+kfree pair, by callgrind).
+   *
+   * The fast paths exist twice, for one cpu and for several (…Smp): the same steps, but
+   * with several cpus the allocation state lives in two bitmap words or one word that other
+   * cpus flip too (see slabAllocSmp). One function with a branch per step measured 15% slower for one cpu:
+   * the larger body no longer inlines.
+   */
+  // obj, next and start stay as the i32 words hold them (negative from 2 GiB up): the
+  // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
+  slabAlloc(c: KmemCache, gfp: number, size: number): number {
+    const cpu = c.cpu;
+    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
+    const obj = cpu[CpuSlot.FREELIST] as number;
+    if (obj !== 0) {
+      const fp = obj + c.offset;
+      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      const start = cpu[CpuSlot.START] as number;
+      // The object must be a slot start of the cpu slab (a forged free pointer may land
+      // inside one), and the next pointer must stay inside the slab.
+      const off = obj - start;
+      const idx =
+        (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
+        const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
+        const w = this.words[wi] as number;
+        const m = 1 << (idx & 31);
+        if ((w & m) === 0) {
+          this.words[wi] = w | m;
+          cpu[CpuSlot.FREELIST] = next;
+          cpu[CpuSlot.ACTIVE]++;
+          if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+            return this.postAlloc(c, obj, gfp, size);
+          }
+          return obj;
+        }
+      }
+      this.corruptCpuFreelist(c, obj);
+    }
+    return this.allocSlow(c, gfp, size);
+  }
+
+  /**
+   * slabAlloc with several cpus or with a buffer per node (every word through its window).
+   * With several cpus the object's own bit flips with a plain store when its slab has two
+   * bitmaps (this cpu owns its cpu slab's own bitmap), with Atomics.or when it has one word.
+   */
+  slabAllocSmp(c: KmemCache, gfp: number, size: number): number {
+    const cpu = c.cpu;
+    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
+    const obj = cpu[CpuSlot.FREELIST] as number;
+    if (obj !== 0) {
+      const fp = obj + c.offset;
+      const next = this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const start = cpu[CpuSlot.START] as number;
+      const off = obj - start;
+      const idx =
+        (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
+        const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
+        const m = 1 << (idx & 31);
+        const rd = c.remote;
+        const w = this.phys.word(wi);
+        // Objects on this cpu's freelist are this cpu's alone: no other cpu flips their bits.
+        // With two bitmaps the own one is this cpu's alone too: a plain store flips it.
+        if (((rd === 0 ? w : w ^ this.phys.word(wi + rd)) & m) === 0) {
+          if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
+          else this.setBitShared(wi, 0, m);
+          cpu[CpuSlot.FREELIST] = next;
+          cpu[CpuSlot.ACTIVE]++;
+          if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+            return this.postAlloc(c, obj, gfp, size);
+          }
+          return obj;
+        }
+      }
+      this.corruptCpuFreelist(c, obj);
+    }
+    return this.allocSlow(c, gfp, size);
+  }
+
+  /**
+   * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
+   * free (their allocation state clear) but on no freelist; their slabs count them as in use.
+   */
+  private sheafAlloc(c: KmemCache, gfp: number, size: number): number {
+    const cpu = c.cpu;
+    const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
+    const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
+    cpu[CpuSlot.SHEAF_COUNT] = n;
+    const head = this.slabOf(obj);
+    const off = obj - (head * this.pageSize + c.redLeft);
+    const idx =
+      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
+        ? (c.slotIndex[off >>> 3] as number)
+        : 0) - 1;
+    const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const rd = c.remote;
+    const w = wi < 0 ? m : this.phys.word(wi);
+    const state = wi < 0 || rd === 0 ? w : w ^ this.phys.word(wi + rd);
+    if ((state & m) !== 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
+      this.badSheafObject(c, obj, n);
+    }
+    // This cpu's own bitmap for its cpu slab (or the one bitmap of one cpu): a plain flip.
+    if (this.smp === false || (rd !== 0 && head === cpu[CpuSlot.SLAB]))
+      this.phys.setWord(wi, w ^ m);
+    else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
+    cpu[CpuSlot.ACTIVE]++;
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
+    return obj;
+  }
+
+  /** should_failslab: scope filters, then should_fail_ex with the object size. */
+  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
+    const attr = this.failslab;
+    if (attr === null || c === this.boot) return false;
+    if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
+    this.ev[Vm.FAULT_INJECTED]++;
+    return true;
+  }
+
+  /* ------------------------------------------------------------------ freeing */
+
+  /**
+   * The slab head frame of a slab object at `addr`, or 0 if `addr` is in no slab. A slab is
+   * a buddy block, aligned to its size: its head is `pfn` rounded down to the slab order.
+   * The free path's rare cases (here slabs of order > 0) are functions of their own, so that
+   * the common one stays within what V8 inlines (ARCHITECTURE.md, "Speed in a JS engine").
+   */
+  slabOf(addr: number): number {
+    const pfn = addr >>> this.pageShift;
+    if (pfn < this.firstPfn || pfn >= this.totalPages) return 0;
+    if (((this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0) return pfn;
+    return this.slabOfTail(pfn);
+  }
+
+  /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */
+  private slabOfTail(pfn: number): number {
+    const f = this.f;
+    for (let o = 1; o <= 3; o++) {
+      const head = pfn & ~((1 << o) - 1);
+      const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
+      if (flags === 0) continue;
+      if ((flags & PgFlag.SLAB) !== 0 && (f[head * Frame.WORDS + Pg.ORDER] as number) >= o)
+        return head;
+      return 0;
+    }
+    return 0;
+  }
+
+  /** kmem_cache_free: `c` is the cache the caller named. */
+  free(c: KmemCache, addr: number): void {
+    if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "free");
+    if (addr >>> 0 !== addr) this.badAddress(addr, c.name);
+    const head = this.slabOf(addr);
+    if (head === 0) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
+      );
+    }
+    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
+    if (id !== c.realId) {
+      const owner = this.cacheById(id);
+      throw new KmemError(
+        "WRONG_CACHE",
+        `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+      );
+    }
+    if (this.generic === true) this.freeObjectSmp(c, head, addr);
+    else this.freeObject(c, head, addr);
+  }
+
+  /** kfree of a slab object: its cache comes from the slab. */
+  freeInSlab(head: number, addr: number): void {
+    if (this.generic === true) {
+      this.freeObjectSmp(this.slabCache(head), head, addr);
+      return;
+    }
+    const c = this.caches[this.f[head * Frame.WORDS + SlubPg.CACHE] as number] as KmemCache;
+    this.freeObject(c, head, addr);
+  }
+
+  /** The cache of the slab at `head` (the real one). */
+  slabCache(head: number): KmemCache {
+    const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
+    const c = this.caches[id];
+    if (c !== undefined && c !== null && (this.smp === false || c.dv[Desc.SERIAL] === c.serial))
+      return c;
+    return this.slabCacheById(head, id);
+  }
+
+  /** slabCache when this context's handle for cache `id` is missing or stale. */
+  private slabCacheById(head: number, id: number): KmemCache {
+    const found = this.cacheById(id);
+    if (found === null) {
+      throw new KmemError(
+        "CORRUPTION",
+        `SLAB-1: slab at frame ${head} names cache id ${id}, which does not exist`,
+      );
+    }
+    return found;
+  }
+
+  /** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
+  liveObjectCache(head: number, addr: number): KmemCache {
+    return registry.liveObjectCache(this, head, addr);
+  }
+
+  /**
+   * Checks that `addr` is a live object of cache `c` without changing anything (what a free
+   * would check): INVALID_FREE, DOUBLE_FREE or WRONG_CACHE otherwise.
+   */
+  checkLive(c: KmemCache, addr: number, fn: string): void {
+    registry.checkLive(this, c, addr, fn);
+  }
+
+  /** Index of the object starting at `addr` in slab `head`; INVALID_FREE if none starts there. */
+  objectIndex(c: KmemCache, head: number, addr: number): number {
+    const off = addr - (head * this.pageSize + c.redLeft);
+    // One unsigned compare for the range, one lookup for "an object starts here".
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (idx < 0) this.notObjectStart(c, head, addr);
+    return idx;
+  }
+
+  private notObjectStart(c: KmemCache, head: number, addr: number): never {
+    throw new KmemError(
+      "INVALID_FREE",
+      `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
+    );
+  }
+
+  private freeObject(c: KmemCache, head: number, addr: number): void {
+    const idx = this.objectIndex(c, head, addr);
+    const cpu = c.cpu;
+    const onCpu = head === cpu[CpuSlot.SLAB];
+    // The bitmap word: the cpu slot has it at hand for the cpu slab.
+    const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    let w = this.words[wi] as number;
+    // A cpu slab is never set aside, so only other slabs need the second test.
+    if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
+      this.alreadyFree(c, addr, w & m);
+    if (c.debug !== 0 || this.initOnFree) {
+      this.preFree(c, head, addr);
+      // A log function called by preFree may have allocated from this slab meanwhile.
+      w = this.words[wi] as number;
+    }
+    this.words[wi] = w & ~m;
+    cpu[CpuSlot.ACTIVE]--;
+    if (onCpu) {
+      const fp = addr + c.offset;
+      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      cpu[CpuSlot.FREELIST] = addr;
+      return;
+    }
+    this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * freeObject with several cpus: the object of this cpu's slab flips its own bit with a
+   * plain store (two bitmaps); any other flips with Atomics (clearShared), whose result is
+   * the check against a free of the same object in another cpu at the same moment. With
+   * one cpu and a buffer per node, a plain store through the word's window.
+   */
+  private freeObjectSmp(c: KmemCache, head: number, addr: number): void {
+    const idx = this.objectIndex(c, head, addr);
+    const cpu = c.cpu;
+    const onCpu = head === cpu[CpuSlot.SLAB];
+    const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const rd = c.remote;
+    let w = this.phys.word(wi);
+    const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
+    if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
+      this.alreadyFree(c, addr, state & m);
+    if (c.debug !== 0 || this.initOnFree) {
+      this.preFree(c, head, addr);
+      // A log function called by preFree may have allocated from this slab meanwhile.
+      w = this.phys.word(wi);
+    }
+    // The own bitmap of this cpu's slab is this cpu's (a plain flip); any other bit is shared.
+    if (this.smp === false || (onCpu && rd !== 0)) this.phys.setWord(wi, w ^ m);
+    else this.clearShared(c, wi, rd, w, m, addr);
+    cpu[CpuSlot.ACTIVE]--;
+    if (onCpu) {
+      const fp = addr + c.offset;
+      this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      cpu[CpuSlot.FREELIST] = addr;
+      return;
+    }
+    this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * Clears object bit `m` (own word `wi`, holding `w`) where other cpus flip bits of the
+   * same word: Atomics.and on a one-word bitmap (rd 0), Atomics.xor on the remote one.
+   * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
+   * sees the first's flip in what the Atomics call returns (and undoes its xor).
+   */
+  private clearShared(
+    c: KmemCache,
+    wi: number,
+    rd: number,
+    w: number,
+    m: number,
+    addr: number,
+  ): void {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) {
+      if ((Atomics.and(view, i, ~m) & m) === 0) this.alreadyFree(c, addr, 0);
+    } else if (((Atomics.xor(view, i, m) ^ w) & m) === 0) {
+      Atomics.xor(view, i, m);
+      this.alreadyFree(c, addr, 0);
+    }
+  }
+
+  /**
+   * A free of an object of another slab than this cpu's: into the cpu's sheaf (free_to_pcs),
+   * half of a full sheaf going back to the slabs first; a cache without sheaves frees to
+   * the slab at once. The bitmap bit is clear already.
+   */
+  private freeRemote(c: KmemCache, head: number, addr: number): void {
+    const cpu = c.cpu;
+    const cap = c.sheafCap;
+    // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
+    if (cap !== 0 && (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)) {
+      let n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      if (n === cap) {
+        // Another cpu's request to flush everything empties this sheaf too.
+        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
+        n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        if (n === cap) {
+          this.flushSheaf(c, cpu, n >>> 1);
+          n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        }
+      }
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      return;
+    }
+    const node = this.slabNode(head);
+    this.lockNode(c, node);
+    try {
+      this.slabFree(c, head, addr);
+    } finally {
+      this.unlockNode(c, node);
+    }
+  }
+
+  /** A free of an object that is not allocated (`bit` 0) or was set aside. */
+  private alreadyFree(c: KmemCache, addr: number, bit: number): never {
+    throw new KmemError(
+      "DOUBLE_FREE",
+      `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
+    );
+  }
+
+  private badAddress(addr: unknown, what: string): never {
+    if (typeof addr !== "number" || !Number.isInteger(addr)) {
+      throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
+    }
+    throw new KmemError("INVALID_FREE", `${what}: address ${addr} is outside physical memory`);
+  }
+
+  /** NUMA nodes of the instance (for node arguments). */
+  nodeCount(): number {
+    return this.buddy.nrNodes;
+  }
+
+  badGfp(gfp: unknown): never {
+    checkGfp(gfp);
+    throw new TypeError(`gfp must be an integer mask of GFP flags, got ${String(gfp)}`);
+  }
+
+  /* ------------------------------------------------------------------ memory */
+
+  /** The bytes of the window holding `addr`; index them with addr & bm. */
+  win(addr: number): Uint8Array {
+    return this.bv[addr >>> this.bs] as Uint8Array;
+  }
+
+  /* ------------------------------------------------------------------ bitmap */
+
+  /**
+   * Index in `words` of the first word of slab `pfn`'s bitmap: its frame's SlubPg.BITMAP word,
+   * or the words at the slab's end. One array for both, so the callers have one path.
+   */
+  bitmapWord(c: KmemCache, pfn: number): number {
+    return c.bitmap < 0
+      ? this.memmapWord + pfn * Frame.WORDS + SlubPg.BITMAP
+      : (pfn * this.pageSize + c.bitmap) >>> 2;
+  }
+
+  /** Whether object `idx` of slab `pfn` is allocated (its own and remote bits differ). */
+  testBit(c: KmemCache, pfn: number, idx: number): boolean {
+    const wi = this.bitmapWord(c, pfn) + (idx >>> 5);
+    const w =
+      c.remote === 0 ? this.phys.word(wi) : this.phys.word(wi) ^ this.phys.word(wi + c.remote);
+    return ((w >>> (idx & 31)) & 1) !== 0;
+  }
+
+  /**
+   * Marks object bit `m` (own bitmap word `wi`) allocated where other cpus flip bits of the
+   * same word: Atomics.or on a one-word bitmap (rd 0), Atomics.xor on the remote bitmap `rd`
+   * words on. False, changing nothing, if the object was allocated already (an xor that
+   * found so is undone).
+   */
+  setBitShared(wi: number, rd: number, m: number): boolean {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) return (Atomics.or(view, i, m) & m) === 0;
+    // The own word is read plainly: only the cpu slab's owner writes it, and never this
+    // object's bit while another cpu allocates or frees the object.
+    if (((Atomics.xor(view, i, m) ^ this.phys.word(wi)) & m) === 0) return true;
+    Atomics.xor(view, i, m);
+    return false;
+  }
+
+  /** A sheaf entry that is not a free object of the cache: put it back, report SLAB-10. */
+  private badSheafObject(c: KmemCache, obj: number, n: number): never {
+    c.cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+    corrupt("SLAB-10", `the cpu sheaf of ${c.name} holds ${hex(obj)}, not a free object of it`);
+  }
+
+  /**
+   * The word an object set aside carries where its free pointer goes: a later free of it
+   * (a stale pointer) is then told apart from a free of a live object of the same slab.
+   */
+  quarantineTag(c: KmemCache, obj: number): number {
+    const fp = obj + c.offset;
+    return QUARANTINE_MAGIC ^ c.secret ^ bswap32(fp);
+  }
+
+  isSetAside(c: KmemCache, head: number, obj: number): boolean {
+    const counters = this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number;
+    return (
+      (counters & SlabState.QUARANTINED) !== 0 &&
+      this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
+    );
+  }
+
+  /* ------------------------------------------------------------------ rare paths */
+
+  // What the fast paths call when they cannot finish: methods over the functions of slow.ts,
+  // hooks.ts and registry.ts, so that each fast path calls them as `this.x(...)`, as it did
+  // when they were methods here. A call of an imported function takes more bytecode, and
+  // the fast paths sit at V8's inlining limits: slabAlloc 360 bytes, freeObject 318 (the
+  // budget that kmalloc(64)+kfree inlines into its caller whole).
+
+  private allocSlow(c: KmemCache, gfp: number, size: number): number {
+    return slow.allocSlow(this, c, gfp, size);
+  }
+
+  private allocSingle(c: KmemCache, gfp: number, nid: number): number {
+    return slow.allocSingle(this, c, gfp, nid);
+  }
+
+  private corruptCpuFreelist(c: KmemCache, obj: number): void {
+    slow.corruptCpuFreelist(this, c, obj);
+  }
+
+  private flushSheaf(c: KmemCache, slot: Int32Array, k: number): void {
+    slow.flushSheaf(this, c, slot, k);
+  }
+
+  private slabFree(c: KmemCache, head: number, addr: number): void {
+    slow.slabFree(this, c, head, addr);
+  }
+
+  private serveFlush(): void {
+    slow.serveFlush(this);
+  }
+
+  private postAlloc(c: KmemCache, obj: number, gfp: number, size: number): number {
+    return hooks.postAlloc(this, c, obj, gfp, size);
+  }
+
+  private preFree(c: KmemCache, head: number, addr: number): void {
+    hooks.preFree(this, c, head, addr);
+  }
+
+  private owners(c: KmemCache, obj: number): string {
+    return hooks.owners(this, c, obj);
+  }
+
+  private checkHandle(c: KmemCache, op: string): void {
+    registry.checkHandle(this, c, op);
+  }
+}

@@ -1,0 +1,746 @@
+/*
+ * WasmHeap: kmem as the malloc of a C (or C++, or Rust) program compiled to WebAssembly. The
+ * module imports its memory and the malloc family from `env`; kmem manages the memory above
+ * the module's heap base, leaving its data and stack alone:
+ *
+ *   0      1024                    __heap_base  offset (page-aligned)                end
+ *   +------+-----------------------+------------+-----------------------------------+
+ *   | NULL | data, stack (module)  | (padding)  | kmem: header, mem_map, pages      |
+ *   +------+-----------------------+------------+-----------------------------------+
+ *
+ * A pointer p of the module is kmem address p - offset (docs/wasm.md); NULL is NULL. Every
+ * import takes and returns wasm i32 values: sizes and pointers arrive signed and are read
+ * back unsigned (`>>> 0`).
+ *
+ * Which allocator serves a request (the C semantics are the module's, the rest kmem's):
+ *
+ *   size               slab: "slub" (default)              slab: "slob"
+ *   up to 2*pageSize   kmalloc's size classes from 16      up to pageSize: a cache of 16-byte
+ *                      (every class a multiple of 16)      steps ("malloc-N", align 16)
+ *   larger             large: "pages" (default): kmalloc_large, a block of 2^order pages,
+ *                      order < maxOrder (chosen so that a block can be as large as the heap);
+ *                      large: "vmem": whole pages from a vmem arena (Solaris's kmem over
+ *                      segkmem) importing spans of at least LARGE_SPAN from the buddy
+ *                      allocator (a block of pages as with "pages" where no span is free):
+ *                      no rounding to a power of two, but its records are this context's
+ *                      (JavaScript arrays), so a heap of one context only
+ *
+ * Alignment: 16 bytes (wasm32's max_align_t) for malloc, calloc and realloc; aligned_alloc
+ * and posix_memalign up to the page size (a power-of-two kmalloc size is naturally aligned,
+ * and pages are page-aligned since `offset` is).
+ *
+ * Misuse by the module (a double free, a free of what malloc did not return) is found by
+ * kmem before anything changes and reported with the module's address: thrown as a
+ * KmemError through the module's call (it traps, as glibc aborts; the default), or passed
+ * to `log` with the call ignored ("log"). Either way the memory is as it was.
+ */
+
+import { describe, hex, KmemError } from "../errors.js";
+import { Kmem } from "../kmem.js";
+import { Hdr, Layout } from "../memory/index.js";
+import { __GFP_ZERO, GFP_NOWAIT } from "../page/index.js";
+import type { KmemCache } from "../slab-common/index.js";
+import { VmemArena } from "../vmem/index.js";
+import {
+  isGlobal,
+  isInstance,
+  isMemory,
+  type WasmInstance,
+  type WasmMemory,
+  wasmApi,
+} from "./webassembly.js";
+
+/** Bytes of a WebAssembly page. */
+export const WASM_PAGE = 65536;
+/** malloc's alignment: wasm32's max_align_t (long double is 16 bytes). */
+export const MALLOC_ALIGN = 16;
+/** errno values of wasi-libc (and Emscripten): what posix_memalign returns. */
+export const EINVAL = 28;
+export const ENOMEM = 48;
+
+/** What a misuse by the module does: throw into its call (it traps), or log and go on. */
+export type MisuseAction = "throw" | "log";
+
+/** Where allocations beyond the object allocator's sizes come from (see the header). */
+export type LargeRoute = "pages" | "vmem";
+
+/** large "vmem": the smallest span the arena imports from the buddy allocator. */
+export const LARGE_SPAN = 1 << 20;
+
+/** Options of {@link WasmHeap.create}. */
+export interface WasmHeapOptions {
+  /** The memory to manage (the module's, or one it will import). Default: a new one. */
+  memory?: WasmMemory;
+  /**
+   * Where the module's heap starts: its `__heap_base` (link with
+   * `-Wl,--export=__heap_base`). Default: learnt from the instance by {@link WasmHeap.bind}.
+   */
+  heapBase?: number;
+  /** Pages (64 KiB) of a new memory. Default 256 (16 MiB). */
+  initial?: number;
+  /**
+   * Pages (64 KiB) the memory may grow to: a new memory's maximum, and the room the mem_map
+   * keeps for them. Default: `initial` (a new memory), the memory's size (one given).
+   */
+  maximum?: number;
+  /** Create a shared memory (a SharedArrayBuffer: workers open it with attach). Default false. */
+  shared?: boolean;
+  /** The object allocator behind malloc: "slub" (default) or "slob". */
+  slab?: "slub" | "slob";
+  /** kmem's page size: a power of two, 1 KiB..64 KiB (the largest alignment served). Default 4096. */
+  pageSize?: number;
+  /** Orders 0..maxOrder-1: the largest block, hence the largest malloc. Default: the heap's size. */
+  maxOrder?: number;
+  /** Contexts (the main thread and workers) that may use the heap at once. Default 1. */
+  cpus?: number;
+  /** slub_debug letters for the slab caches (red zones, poisoning...): catches overruns. */
+  debug?: string;
+  /** Large allocations: "pages" (default), or "vmem" (one context only). */
+  large?: LargeRoute;
+  /** What a double or invalid free does: "throw" (default) or "log". */
+  misuse?: MisuseAction;
+  /** Where reports go with misuse "log". Default: console.error. */
+  log?: (message: string) => void;
+}
+
+/** Options of {@link WasmHeap.attach}. */
+export interface WasmHeapAttachOptions {
+  /** The module's `__heap_base`, as the heap was created with. */
+  heapBase: number;
+  misuse?: MisuseAction;
+  log?: (message: string) => void;
+}
+
+/** The malloc family as a module imports it from `env`. */
+export interface MallocImports {
+  memory: WasmMemory;
+  malloc(size: number): number;
+  free(ptr: number): void;
+  calloc(count: number, size: number): number;
+  realloc(ptr: number, size: number): number;
+  aligned_alloc(alignment: number, size: number): number;
+  posix_memalign(memptr: number, alignment: number, size: number): number;
+  malloc_usable_size(ptr: number): number;
+}
+
+/** Calls counted by this context (see {@link WasmHeap.counts}). */
+export interface MallocCounts {
+  /** Successful allocations: malloc, calloc, aligned_alloc, posix_memalign. */
+  mallocs: number;
+  /** Frees of a live block (free(NULL) not counted). */
+  frees: number;
+  /** Successful reallocs of a live block (realloc(NULL, n) counts as a malloc). */
+  reallocs: number;
+  /** Allocations that returned NULL. */
+  failures: number;
+  /** Misuses reported. */
+  misuses: number;
+  /** mallocs - frees: blocks live now (this context's count). */
+  live: number;
+}
+
+const OPTION_KEYS = [
+  "memory",
+  "heapBase",
+  "initial",
+  "maximum",
+  "shared",
+  "slab",
+  "pageSize",
+  "maxOrder",
+  "cpus",
+  "debug",
+  "large",
+  "misuse",
+  "log",
+];
+
+const KMALLOC_MAX_ORDER = 20;
+
+export class WasmHeap {
+  /** The module's memory. */
+  readonly memory: WasmMemory;
+  /** What the module imports: `{ env: { memory, malloc, free, ... } }`. */
+  readonly imports: { env: MallocImports };
+  /** The memory's maximum in pages (the mem_map's room). */
+  readonly maximum: number;
+  private readonly options: WasmHeapOptions;
+  private readonly misuse: MisuseAction;
+  private readonly log: (message: string) => void;
+  private mm: Kmem | null = null;
+  /** The byte of memory that is kmem's address 0. */
+  private base = 0;
+  /** Pointers below this (kmem's header and mem_map, the module's data) are never malloc's. */
+  private firstPtr = 0;
+  private endPtr = 0;
+  /** The heap's managed bytes: no request larger is served. */
+  private heapBytes = 0;
+  /** The memory's bytes from `base` (kmem's view); length 0 once the buffer is detached. */
+  private bytes: Uint8Array = new Uint8Array(0);
+  private slob = false;
+  /** slab "slob": the malloc-N caches by N / 16, made on first use. */
+  private readonly slobCaches: (KmemCache | null)[] = [];
+  private slobMax = 0;
+  private pow2Only = false;
+  /** large "vmem": the arena, the sizes of its live allocations, and the smallest size it serves. */
+  private arena: VmemArena | null = null;
+  private readonly arenaSizes = new Map<number, number>();
+  private largeMin = 0;
+  private pageMask = 0;
+  private nMalloc = 0;
+  private nFree = 0;
+  private nRealloc = 0;
+  private nFail = 0;
+  private nMisuse = 0;
+
+  private constructor(memory: WasmMemory, maximum: number, options: WasmHeapOptions) {
+    this.memory = memory;
+    this.maximum = maximum;
+    this.options = options;
+    this.misuse = options.misuse ?? "throw";
+    this.log = options.log ?? ((message: string) => console.error(message));
+    const env: MallocImports = {
+      memory,
+      malloc: (size) => this.malloc(size >>> 0),
+      free: (ptr) => this.free(ptr >>> 0),
+      calloc: (count, size) => this.calloc(count >>> 0, size >>> 0),
+      realloc: (ptr, size) => this.realloc(ptr >>> 0, size >>> 0),
+      aligned_alloc: (alignment, size) => this.alignedAlloc(alignment >>> 0, size >>> 0),
+      posix_memalign: (memptr, alignment, size) =>
+        this.posixMemalign(memptr >>> 0, alignment >>> 0, size >>> 0),
+      malloc_usable_size: (ptr) => this.usableSize(ptr >>> 0),
+    };
+    this.imports = { env };
+  }
+
+  /**
+   * A heap over `memory` (adopted) or a new memory of `initial` pages. With `heapBase` it is
+   * laid out at once; without, at {@link WasmHeap.bind}, once the module is instantiated.
+   */
+  static create(options: WasmHeapOptions = {}): WasmHeap {
+    checkOptions(options);
+    let memory = options.memory;
+    let maximum: number;
+    if (memory === undefined) {
+      const initial = options.initial ?? 256;
+      maximum = options.maximum ?? initial;
+      if (maximum < initial) {
+        throw new RangeError(`maximum (${maximum} pages) must be at least initial (${initial})`);
+      }
+      memory = new wasmApi.Memory({ initial, maximum, shared: options.shared === true });
+    } else {
+      const pages = memory.buffer.byteLength / WASM_PAGE;
+      maximum = options.maximum ?? pages;
+      if (maximum < pages) {
+        throw new RangeError(`maximum (${maximum} pages) is below the memory's ${pages} pages`);
+      }
+    }
+    const heap = new WasmHeap(memory, maximum, options);
+    if (options.heapBase !== undefined) heap.layOut(options.heapBase);
+    return heap;
+  }
+
+  /**
+   * Opens the heap another context created over a shared `memory` (a worker's view of it),
+   * as a cpu of its own (see Kmem.attach).
+   */
+  static attach(memory: WasmMemory, options: WasmHeapAttachOptions): WasmHeap {
+    if (!isMemory(memory)) {
+      throw new TypeError(`memory must be a WebAssembly.Memory, got ${describe(memory)}`);
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`WasmHeap.attach options must be an object, got ${describe(options)}`);
+    }
+    checkHeapBase(options.heapBase);
+    const buffer = memory.buffer;
+    const heap = new WasmHeap(memory, buffer.byteLength / WASM_PAGE, {
+      ...(options.misuse === undefined ? {} : { misuse: options.misuse }),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    });
+    // The heap starts at the heap base rounded up to its page size: try each page size.
+    let last: unknown = null;
+    for (let pageSize = 1024; pageSize <= 65536; pageSize *= 2) {
+      const offset = alignUp(options.heapBase, pageSize);
+      if (offset >= buffer.byteLength || !headerAt(buffer, offset, pageSize)) continue;
+      try {
+        heap.adopt(Kmem.attach(buffer, { offset }), offset);
+        return heap;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last ?? new Error(`WasmHeap.attach: no heap above heap base ${hex(options.heapBase)}`);
+  }
+
+  /**
+   * Lays the heap out at the instance's `__heap_base` (exported with
+   * `-Wl,--export=__heap_base`), before the module runs; or at `heapBase` given as a number.
+   */
+  bind(source: WasmInstance | number): this {
+    if (this.mm !== null) throw new Error("WasmHeap.bind: the heap is laid out already");
+    let heapBase: unknown = source;
+    if (isInstance(source) || (typeof source === "object" && source !== null)) {
+      const g = (source as WasmInstance).exports?.__heap_base;
+      if (!isGlobal(g)) {
+        throw new TypeError(
+          "WasmHeap.bind: the instance exports no __heap_base global (link with -Wl,--export=__heap_base, or pass heapBase)",
+        );
+      }
+      heapBase = g.value;
+    }
+    this.layOut(heapBase);
+    return this;
+  }
+
+  private layOut(heapBase: unknown): void {
+    checkHeapBase(heapBase);
+    const o = this.options;
+    const pageSize = o.pageSize ?? 4096;
+    const buffer = this.memory.buffer;
+    const offset = alignUp(heapBase, typeof pageSize === "number" ? pageSize : 4096);
+    if (offset >= buffer.byteLength) {
+      throw new RangeError(
+        `the memory (${buffer.byteLength / WASM_PAGE} pages) ends at ${hex(buffer.byteLength)}, below the heap base ${hex(heapBase)}: give it more pages`,
+      );
+    }
+    const room = this.maximum * WASM_PAGE - offset;
+    const maxOrder =
+      o.maxOrder ??
+      Math.min(KMALLOC_MAX_ORDER, Math.max(11, Math.floor(Math.log2(room / pageSize)) + 1));
+    const mm = new Kmem({
+      memory: buffer,
+      offset,
+      pageSize,
+      maxOrder,
+      minFreeBytes: 0,
+      slab: o.slab ?? "slub",
+      ...(room > buffer.byteLength - offset ? { maxMemory: room } : {}),
+      ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
+      ...(o.debug === undefined ? {} : { debug: o.debug }),
+    });
+    this.adopt(mm, offset);
+  }
+
+  private adopt(mm: Kmem, offset: number): void {
+    this.mm = mm;
+    this.base = offset;
+    const reserved = (mm.totalPages - mm.managedPages) * mm.pageSize;
+    this.firstPtr = offset + reserved;
+    this.endPtr = offset + mm.totalPages * mm.pageSize;
+    this.heapBytes = mm.managedPages * mm.pageSize;
+    this.bytes = mm.memory;
+    this.slob = mm.slabAllocator === "slob";
+    // SLOB: caches up to a page (beyond a page less its tag and alignment, an object has a
+    // page of its own); larger requests are kmalloc_large's pages.
+    this.slobMax = mm.pageSize;
+    // Red zones shift the objects of the two classes that are not powers of two (96, 192:
+    // alignment 8) off 16 bytes; their requests go to the next power of two.
+    this.pow2Only = mm.debug.includes("Z");
+    this.pageMask = mm.pageSize - 1;
+    if (this.options.large === "vmem") {
+      if (mm.cpus > 1) {
+        throw new RangeError(
+          'large "vmem" keeps its records in this context: it needs a heap of one context (cpus 1)',
+        );
+      }
+      this.largeMin = this.slob ? mm.pageSize : 2 * mm.pageSize;
+      const pageSize = mm.pageSize;
+      const order = (bytes: number): number => Math.ceil(Math.log2(Math.ceil(bytes / pageSize)));
+      this.arena = new VmemArena({
+        name: "malloc-large",
+        base: 0,
+        size: 0,
+        quantum: pageSize,
+        minImport: LARGE_SPAN,
+        importFn: (bytes) => {
+          const a = order(bytes) < mm.maxOrder ? mm.allocPages(order(bytes), GFP_NOWAIT) : 0;
+          return a === 0 ? -1 : a;
+        },
+        releaseFn: (start, bytes) => mm.freePages(start, order(bytes)),
+      });
+    }
+  }
+
+  /** The kmem instance behind the heap: verify(), stats(), report("slabinfo")... */
+  get kmem(): Kmem {
+    return this.mm ?? this.notLaidOut();
+  }
+
+  /** The byte of memory that is kmem address 0: pointer p is kmem address p - offset. */
+  get offset(): number {
+    if (this.mm === null) this.notLaidOut();
+    return this.base;
+  }
+
+  /** Calls counted by this context. */
+  counts(): MallocCounts {
+    return {
+      mallocs: this.nMalloc,
+      frees: this.nFree,
+      reallocs: this.nRealloc,
+      failures: this.nFail,
+      misuses: this.nMisuse,
+      live: this.nMalloc - this.nFree,
+    };
+  }
+
+  /* ------------------------------------------------------------------ the imports */
+
+  /** malloc: 16-byte aligned; malloc(0) returns a block of its own (as dlmalloc's). */
+  malloc(size: number): number {
+    const a = this.allocate(size, 0);
+    if (a === 0) {
+      this.nFail++;
+      return 0;
+    }
+    this.nMalloc++;
+    return a + this.base;
+  }
+
+  /** calloc: zeroed; NULL when count * size overflows size_t. */
+  calloc(count: number, size: number): number {
+    const bytes = count * size;
+    const a = bytes > 0xffffffff ? 0 : this.allocate(bytes, __GFP_ZERO);
+    if (a === 0) {
+      this.nFail++;
+      return 0;
+    }
+    this.nMalloc++;
+    return a + this.base;
+  }
+
+  /** free: free(NULL) does nothing; a misuse is reported (see the file's header). */
+  free(ptr: number): void {
+    if (ptr === 0) return;
+    const mm = this.heap();
+    if (ptr < this.firstPtr || ptr >= this.endPtr) return this.outside("free", ptr);
+    try {
+      this.release(mm, ptr - this.base);
+    } catch (err) {
+      return this.reportMisuse("free", ptr, err);
+    }
+    this.nFree++;
+  }
+
+  /**
+   * realloc: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL (as
+   * dlmalloc and glibc); in place while the block holds n bytes and is not twice too large;
+   * on failure NULL, the block left as it was.
+   */
+  realloc(ptr: number, size: number): number {
+    if (ptr === 0) return this.malloc(size);
+    if (size === 0) {
+      this.free(ptr);
+      return 0;
+    }
+    const usable = this.usable("realloc", ptr);
+    if (usable === 0) return 0; // misuse, reported
+    if (size <= usable && (size > usable >>> 1 || usable <= MALLOC_ALIGN)) {
+      this.nRealloc++;
+      return ptr;
+    }
+    const a = this.allocate(size, 0);
+    if (a === 0) {
+      if (size <= usable) {
+        this.nRealloc++;
+        return ptr; // shrinking never fails: keep the block
+      }
+      this.nFail++;
+      return 0;
+    }
+    const from = ptr - this.base;
+    this.bytes.copyWithin(a, from, from + Math.min(size, usable));
+    this.release(this.heap(), from);
+    this.nRealloc++;
+    return a + this.base;
+  }
+
+  /** aligned_alloc: NULL for an alignment that is not a power of two or exceeds the page size. */
+  alignedAlloc(alignment: number, size: number): number {
+    const a = this.allocateAligned(alignment, size);
+    if (a === 0) {
+      this.nFail++;
+      return 0;
+    }
+    this.nMalloc++;
+    return a + this.base;
+  }
+
+  /**
+   * posix_memalign: EINVAL unless the alignment is a power of two multiple of sizeof(void *)
+   * (4); ENOMEM when memory is short (also for an alignment above the page size); else 0,
+   * the block's address stored at `memptr`.
+   */
+  posixMemalign(memptr: number, alignment: number, size: number): number {
+    if (alignment < 4 || (alignment & (alignment - 1)) !== 0) return EINVAL;
+    const a = this.allocateAligned(alignment, size);
+    if (a === 0) {
+      this.nFail++;
+      return ENOMEM;
+    }
+    new DataView(this.memory.buffer).setUint32(memptr, a + this.base, true);
+    this.nMalloc++;
+    return 0;
+  }
+
+  /** malloc_usable_size: the bytes usable at ptr (0 for NULL). */
+  usableSize(ptr: number): number {
+    return ptr === 0 ? 0 : this.usable("malloc_usable_size", ptr);
+  }
+
+  /** The usable size of the block at `ptr` (not NULL), or 0 with the misuse reported. */
+  private usable(call: string, ptr: number): number {
+    const mm = this.heap();
+    if (ptr < this.firstPtr || ptr >= this.endPtr) {
+      this.outside(call, ptr);
+      return 0;
+    }
+    try {
+      const a = ptr - this.base;
+      if (this.arena !== null && (a & this.pageMask) === 0) {
+        const n = this.arenaSizes.get(a);
+        if (n !== undefined) return n;
+      }
+      return mm.ksize(a);
+    } catch (err) {
+      this.reportMisuse(call, ptr, this.arenaMisuse(ptr - this.base) ?? err);
+      return 0;
+    }
+  }
+
+  /* ------------------------------------------------------------------ kmem */
+
+  /** A kmem address of `size` bytes, 16-byte aligned (0 when memory is short). */
+  private allocate(size: number, gfp: number): number {
+    const mm = this.heap();
+    // More than the heap can never be served (and SLOB's unit arithmetic is 32-bit).
+    if (size > this.heapBytes) return 0;
+    const n = size < MALLOC_ALIGN ? MALLOC_ALIGN : size;
+    if (this.slob && n <= this.slobMax) {
+      const c = this.slobCache((n + MALLOC_ALIGN - 1) >>> 4);
+      return c === null ? 0 : c.alloc(GFP_NOWAIT | gfp);
+    }
+    if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, gfp);
+    if (this.pow2Only && n <= 192)
+      return mm.kmalloc(2 ** Math.ceil(Math.log2(n)), GFP_NOWAIT | gfp);
+    return mm.kmalloc(n, GFP_NOWAIT | gfp);
+  }
+
+  /**
+   * An allocation aligned to `alignment` (a power of two up to the page size): a power-of-two
+   * kmalloc size is naturally aligned (up to the page size), pages are page-aligned.
+   */
+  private allocateAligned(alignment: number, size: number): number {
+    if (alignment === 0 || (alignment & (alignment - 1)) !== 0) return 0;
+    if (alignment <= MALLOC_ALIGN) return this.allocate(size, 0);
+    const mm = this.heap();
+    if (alignment > mm.pageSize || size > this.heapBytes) return 0;
+    const n = Math.max(size, alignment);
+    if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
+    return mm.kmalloc(n <= mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
+  }
+
+  /**
+   * large "vmem": whole pages from the arena (zeroed for calloc); where it can import no span
+   * (none of LARGE_SPAN is free), a block of pages as with "pages".
+   */
+  private allocateLarge(size: number, gfp: number): number {
+    const n = (size + this.pageMask) & ~this.pageMask;
+    const a = (this.arena as VmemArena).alloc(n);
+    if (a < 0) return this.heap().kmalloc(size, GFP_NOWAIT | gfp);
+    this.arenaSizes.set(a, n);
+    if ((gfp & __GFP_ZERO) !== 0) this.bytes.fill(0, a, a + size);
+    return a;
+  }
+
+  /** Frees kmem address `a`: the arena's, or kmem's (which reports a misuse). */
+  private release(mm: Kmem, a: number): void {
+    if (this.arena !== null && (a & this.pageMask) === 0) {
+      const n = this.arenaSizes.get(a);
+      if (n !== undefined) {
+        this.arenaSizes.delete(a);
+        this.arena.free(a, n);
+        return;
+      }
+    }
+    try {
+      mm.kfree(a);
+    } catch (err) {
+      throw this.arenaMisuse(a) ?? err;
+    }
+  }
+
+  /**
+   * What kmem refused to free or size at `a`, when `a` lies in one of the arena's spans (a
+   * large block's): its own finding, or null when the address is none of the arena's.
+   */
+  private arenaMisuse(a: number): KmemError | null {
+    if (this.arena === null) return null;
+    for (const seg of this.arena.segments()) {
+      if (seg.type === "span" || a < seg.base || a >= seg.base + seg.size) continue;
+      if (seg.type === "free")
+        return new KmemError("DOUBLE_FREE", "the large block is already free");
+      for (const [b, n] of this.arenaSizes) {
+        if (b <= a && a < b + n) {
+          return new KmemError("INVALID_FREE", `inside the large block at ${hex(b)} (${n} bytes)`);
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Checks the heap: kmem's verify() (every structure, from the bytes), and with large
+   * "vmem" the arena's own and that each of its allocations lies in a span it imported.
+   */
+  verify(): void {
+    const mm = this.heap();
+    mm.verify();
+    const arena = this.arena;
+    if (arena === null) return;
+    arena.verify();
+    let inUse = 0;
+    for (const n of this.arenaSizes.values()) inUse += n;
+    if (inUse !== arena.stats().inUse) {
+      throw new KmemError(
+        "CORRUPTION",
+        `the large arena holds ${arena.stats().inUse} in use, its allocations add up to ${inUse}`,
+      );
+    }
+  }
+
+  /** SLOB's cache of `units` * 16 bytes, aligned to 16. */
+  private slobCache(units: number): KmemCache | null {
+    const c = this.slobCaches[units];
+    if (c !== undefined && c !== null) return c;
+    const mm = this.heap();
+    const name = `malloc-${units * MALLOC_ALIGN}`;
+    const made = mm.findCache(name) ?? mm.createCache(name, units * MALLOC_ALIGN, { align: 16 });
+    this.slobCaches[units] = made;
+    return made;
+  }
+
+  private heap(): Kmem {
+    const mm = this.mm;
+    if (mm === null) return this.notLaidOut();
+    if (this.bytes.length === 0) this.detached();
+    return mm;
+  }
+
+  private notLaidOut(): never {
+    throw new Error(
+      "WasmHeap: the heap is not laid out yet: pass heapBase to WasmHeap.create, or call heap.bind(instance) before the module runs",
+    );
+  }
+
+  private detached(): never {
+    throw new Error(
+      "WasmHeap: the memory grew (memory.grow) under the heap and its buffer was replaced; a heap over a memory that grows is not supported yet",
+    );
+  }
+
+  /* ------------------------------------------------------------------ misuse */
+
+  /** A pointer outside the heap: below it (the module's data, kmem's metadata) or beyond. */
+  private outside(call: string, ptr: number): void {
+    // (The code kmem gives an address that is not an allocation's, whichever call it reached.)
+    const where =
+      ptr < this.base
+        ? "below the heap (the module's data and stack)"
+        : ptr < this.firstPtr
+          ? "inside the heap's metadata (kmem's header and mem_map)"
+          : "beyond the end of the heap";
+    this.reportMisuse(
+      call,
+      ptr,
+      new KmemError("INVALID_FREE", `not an address malloc returned: it lies ${where}`),
+    );
+  }
+
+  /**
+   * Reports kmem's finding about `ptr` with the module's addresses (kmem's are relative to
+   * `offset`): throws it, or logs it and returns.
+   */
+  private reportMisuse(call: string, ptr: number, err: unknown): void {
+    if (!(err instanceof KmemError)) throw err;
+    this.nMisuse++;
+    const prefix = `${err.code}: `;
+    let text = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    const lo = this.firstPtr - this.base;
+    const hi = this.endPtr - this.base;
+    text = text.replace(/0x[0-9a-f]+/g, (h) => {
+      const a = parseInt(h, 16);
+      return a >= lo && a < hi ? hex(a + this.base) : h;
+    });
+    // kmem's own call name gives way to the module's.
+    text = text.replace(/^k(?:free|size)\(0x[0-9a-f]+\): /, "");
+    const report = new KmemError(err.code, `${call}(${hex(ptr)}): ${text}`);
+    if (this.misuse === "log") this.log(report.message);
+    else throw report;
+  }
+}
+
+function alignUp(value: number, align: number): number {
+  return Math.ceil(value / align) * align;
+}
+
+function checkHeapBase(heapBase: unknown): asserts heapBase is number {
+  if (
+    typeof heapBase !== "number" ||
+    !Number.isInteger(heapBase) ||
+    heapBase < 0 ||
+    heapBase >= 2 ** 32
+  ) {
+    throw new TypeError(
+      `heapBase must be an address (an integer in 0..2^32-1), got ${describe(heapBase)}`,
+    );
+  }
+}
+
+/** Whether a kmem header of this page size starts at `offset` ("kmem" magic, pageShift). */
+function headerAt(buffer: ArrayBufferLike, offset: number, pageSize: number): boolean {
+  if (offset + 16 > buffer.byteLength) return false;
+  const h = new Int32Array(buffer, offset, 4);
+  return h[Hdr.MAGIC] === Layout.MAGIC && h[Hdr.PAGE_SHIFT] === Math.log2(pageSize);
+}
+
+function checkOptions(options: unknown): asserts options is WasmHeapOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`WasmHeap options must be an object, got ${describe(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new TypeError(
+        `WasmHeap: unknown option ${JSON.stringify(key)} (known: ${OPTION_KEYS.join(", ")})`,
+      );
+    }
+  }
+  if (o.memory !== undefined && !isMemory(o.memory)) {
+    throw new TypeError(`memory must be a WebAssembly.Memory, got ${describe(o.memory)}`);
+  }
+  if (o.memory !== undefined && (o.initial !== undefined || o.shared !== undefined)) {
+    throw new TypeError("initial and shared describe a new memory: leave them out with memory");
+  }
+  for (const key of ["initial", "maximum"]) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65536)) {
+      throw new RangeError(
+        `${key} must be a number of 64 KiB pages in 1..65536, got ${describe(v)}`,
+      );
+    }
+  }
+  if (o.heapBase !== undefined) checkHeapBase(o.heapBase);
+  if (o.shared !== undefined && typeof o.shared !== "boolean") {
+    throw new TypeError(`shared must be a boolean, got ${describe(o.shared)}`);
+  }
+  if (o.large !== undefined && o.large !== "pages" && o.large !== "vmem") {
+    throw new RangeError(`large must be "pages" or "vmem", got ${describe(o.large)}`);
+  }
+  if (o.misuse !== undefined && o.misuse !== "throw" && o.misuse !== "log") {
+    throw new RangeError(`misuse must be "throw" or "log", got ${describe(o.misuse)}`);
+  }
+  if (o.log !== undefined && typeof o.log !== "function") {
+    throw new TypeError(`log must be a function, got ${describe(o.log)}`);
+  }
+}

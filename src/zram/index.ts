@@ -1,0 +1,10 @@
+/* zram: a compressed RAM block device over zsmalloc (Linux drivers/block/zram). */
+export { ZramContext, type ZramOptions } from "./registry.js";
+export {
+  type WritebackMode,
+  Zram,
+  type ZramBackingStore,
+  type ZramReportName,
+  type ZramStats,
+  type ZramVm,
+} from "./zram.js";

@@ -1,0 +1,392 @@
+/* Slab caches: exact scenarios of createCache, alloc/free, constructors, alignment, merging,
+ * partial lists, shrinking and destroying. */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  __GFP_ZERO,
+  GFP_KERNEL,
+  Kmem,
+  KmemError,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_NO_MERGE,
+  SLAB_RECLAIM_ACCOUNT,
+  type KmemCache,
+} from "../../src/index.js";
+import type { CacheGeometry } from "../../src/slab-common/index.js";
+import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slub/layout.js";
+import { assertMisuse } from "../helpers.js";
+
+function mk(bytes = 4 << 20) {
+  return new Kmem({ memory: bytes, minFreeBytes: 0 });
+}
+
+function cache(mm: Kmem, ...args: Parameters<Kmem["createCache"]>): KmemCache {
+  const c = mm.createCache(...args);
+  assert.ok(c !== null);
+  return c;
+}
+
+describe("slab caches", () => {
+  it("hands out distinct, aligned objects inside slab pages, and takes them back", () => {
+    const mm = mk();
+    const c = cache(mm, "obj100", 100, { flags: SLAB_NO_MERGE });
+    assert.equal(c.name, "obj100");
+    assert.equal(c.objectSize, 100);
+    assert.equal(c.size, 104, "rounded up to the 8-byte minimum alignment");
+    const seen = new Set<number>();
+    const objs: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const a = c.alloc();
+      assert.notEqual(a, 0);
+      assert.equal(a % 8, 0);
+      assert.ok(!seen.has(a));
+      seen.add(a);
+      objs.push(a);
+      mm.memory.fill(i & 0xff, a, a + 100);
+    }
+    objs.forEach((a, i) => {
+      assert.ok(
+        mm.memory.subarray(a, a + 100).every((b) => b === (i & 0xff)),
+        "contents intact",
+      );
+    });
+    mm.verify();
+    const s = mm.stats().caches.find((x) => x.name === "obj100");
+    assert.equal(s?.activeObjects, 500);
+    for (const a of objs) c.free(a);
+    assert.equal(mm.stats().caches.find((x) => x.name === "obj100")?.activeObjects, 0);
+    mm.verify();
+  });
+
+  it("runs the constructor once per object when a slab is built, never on reuse", () => {
+    const mm = mk();
+    const calls: number[] = [];
+    const c = cache(mm, "ctor", 48, {
+      ctor: (addr) => {
+        calls.push(addr);
+        mm.memory.fill(0x42, addr, addr + 48);
+      },
+    });
+    const first = c.alloc();
+    const perSlab = calls.length;
+    assert.ok(perSlab > 1, "the whole slab is constructed at once");
+    assert.ok(calls.includes(first));
+    assert.ok(mm.memory.subarray(first, first + 48).every((b) => b === 0x42));
+    // The user changes the object and frees it: it keeps its state (the free pointer lives
+    // outside the object for caches with a constructor).
+    mm.memory[first + 10] = 0x99;
+    c.free(first);
+    const again = c.alloc();
+    assert.equal(again, first);
+    assert.equal(mm.memory[again + 10], 0x99);
+    assert.ok(mm.memory.subarray(again, again + 10).every((b) => b === 0x42));
+    assert.equal(calls.length, perSlab, "no constructor call on reuse");
+    mm.verify();
+  });
+
+  it("a constructor that throws loses nothing: the slab goes back", () => {
+    const mm = mk();
+    const free = mm.stats().freePages;
+    const c = cache(mm, "bad", 64, {
+      ctor: () => {
+        throw new Error("ctor failed");
+      },
+    });
+    const afterCreate = mm.stats().freePages;
+    assert.throws(() => c.alloc(), /ctor failed/);
+    assert.equal(mm.stats().freePages, afterCreate);
+    mm.verify();
+    c.destroy();
+    assert.ok(mm.stats().freePages <= free);
+  });
+
+  it("aligns as asked: align, SLAB_HWCACHE_ALIGN (64, halved while the object fits twice)", () => {
+    const mm = mk();
+    const a = cache(mm, "a256", 40, { align: 256 });
+    assert.equal(a.size, 256);
+    for (let i = 0; i < 40; i++) assert.equal(a.alloc() % 256, 0);
+    const hw = cache(mm, "hw", 100, { flags: SLAB_HWCACHE_ALIGN });
+    assert.equal(hw.size, 128);
+    assert.equal(hw.alloc() % 64, 0);
+    const small = cache(mm, "hw-small", 20, { flags: SLAB_HWCACHE_ALIGN | SLAB_NO_MERGE });
+    assert.equal(small.size, 32, "20 bytes fit twice in 64: the line halves to 32");
+    mm.verify();
+  });
+
+  it("merges a compatible cache into an existing one (SLUB aliasing), with its own handle", () => {
+    const mm = mk();
+    const base = cache(mm, "base64", 64);
+    const mine = cache(mm, "my_60", 60);
+    assert.equal(mine.objectSize, 60);
+    assert.equal(mine.size, 64);
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "base64")?.aliases, ["my_60"]);
+    const a = mine.alloc();
+    base.free(a); // the same cache: no WRONG_CACHE between aliases
+    // kmalloc caches never take merges (hardened usercopy): WRONG_CACHE and BUSY stay exact.
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "kmalloc-64")?.aliases, []);
+    // Not merged: a different reclaim class.
+    const r = cache(mm, "reclaim_60", 60, { flags: SLAB_RECLAIM_ACCOUNT });
+    assert.ok(mm.stats().caches.some((c) => c.name === "reclaim_60"));
+    r.alloc();
+    assert.ok(/SReclaimable: +4 kB/.test(mm.report("meminfo")));
+    mine.destroy();
+    assert.deepEqual(mm.stats().caches.find((c) => c.name === "base64")?.aliases, []);
+    mm.verify();
+  });
+
+  it("merged caches can be destroyed in any order; the cache goes with the last name", () => {
+    const mm = mk();
+    const a = cache(mm, "a100", 100);
+    const b = cache(mm, "b100", 100);
+    const x = b.alloc();
+    a.destroy(); // b still uses the cache
+    assert.throws(() => a.alloc(), TypeError);
+    const y = b.alloc();
+    mm.verify();
+    assert.throws(
+      () => b.destroy(),
+      (e: unknown) =>
+        e instanceof KmemError && e.code === "BUSY" && /2 live object/.test(e.message),
+    );
+    b.free(x);
+    b.free(y);
+    const free = mm.stats().freePages;
+    b.destroy();
+    assert.ok(!mm.stats().caches.some((c) => c.name === "a100"));
+    assert.ok(mm.stats().freePages > free);
+    mm.verify();
+  });
+
+  it("a larger cache merged in raises the object size: zeroing and ksize cover it", () => {
+    const mm = mk();
+    cache(mm, "a100", 100);
+    const b = cache(mm, "b104", 104);
+    const x = b.alloc();
+    mm.memory.fill(0xee, x, x + 104);
+    b.free(x);
+    const y = b.alloc(GFP_KERNEL | __GFP_ZERO);
+    assert.equal(y, x);
+    assert.ok(mm.memory.subarray(y, y + 104).every((v) => v === 0));
+    mm.verify();
+  });
+
+  it("keeps up to min_partial empty slabs, gives back the rest, and shrink() gives back all", () => {
+    const mm = mk(8 << 20);
+    const c = cache(mm, "big", 1024, { flags: SLAB_NO_MERGE });
+    const info = () => mm.stats().caches.find((x) => x.name === "big");
+    const objs: number[] = [];
+    for (let i = 0; i < 400; i++) objs.push(c.alloc());
+    const slabs = info()?.slabs as number;
+    assert.equal(slabs, Math.ceil(400 / (info()?.objectsPerSlab as number)));
+    for (const a of objs) c.free(a);
+    const left = info()?.slabs as number;
+    // min_partial for 1 KiB objects is 5 (ilog2(1024)/2 clamped to 5..10), plus the cpu slab,
+    // plus the slabs of the (at most 8) objects left in the cpu sheaf.
+    assert.ok(left <= 6 + 2 && left >= 1, `${left} slabs kept`);
+    const pages = c.shrink();
+    assert.equal(pages, left * (info()?.pagesPerSlab as number));
+    assert.equal(info()?.slabs, 0);
+    mm.verify();
+  });
+
+  it("destroy(): BUSY while objects live, and the cache stays usable; afterwards the handle is dead", () => {
+    const mm = mk();
+    const c = cache(mm, "mine", 72, { flags: SLAB_NO_MERGE });
+    const a = c.alloc();
+    assert.throws(
+      () => c.destroy(),
+      (e: unknown) =>
+        e instanceof KmemError && e.code === "BUSY" && /1 live object/.test(e.message),
+    );
+    mm.verify();
+    const b = c.alloc();
+    c.free(a);
+    c.free(b);
+    const free = mm.stats().freePages;
+    c.destroy();
+    assert.ok(mm.stats().freePages > free, "its slabs went back");
+    assert.ok(!mm.stats().caches.some((x) => x.name === "mine"));
+    assert.throws(() => c.alloc(), TypeError);
+    assert.throws(() => c.free(a), TypeError);
+    // The name can be used again.
+    const again = cache(mm, "mine", 72);
+    assert.notEqual(again.alloc(), 0);
+    mm.verify();
+  });
+
+  it("rejects a duplicate name and bad arguments, creating nothing", () => {
+    const mm = mk();
+    cache(mm, "dup", 32, { flags: SLAB_NO_MERGE });
+    const before = mm.stats().caches.length;
+    const bad: Array<[unknown[], RegExp]> = [
+      [["dup", 32], /exists already/],
+      [["", 32], /non-empty string/],
+      [[5, 32], /non-empty string/],
+      [["x".repeat(48), 32], /at most 47 bytes/],
+      [["n", 0], /size must be in 1\.\./],
+      [["n", 1.5], /size must be an integer/],
+      [["n", -8], /size must be in/],
+      [["n", 2 ** 30], /size must be in/],
+      [["n", 32, { align: 3 }], /align must be a power of two/],
+      [["n", 32, { align: 0 }], /align must be in/],
+      [["n", 32, { flags: 1 << 20 }], /flags has unknown bits/],
+      [["n", 32, { ctor: 5 }], /ctor must be a function/],
+      [["n", 32, { colour: 1 }], /unknown option "colour"/],
+      [["n", 32, 7], /options must be an object/],
+    ];
+    for (const [args, pattern] of bad) {
+      assert.throws(
+        () => mm.createCache(...(args as Parameters<Kmem["createCache"]>)),
+        (e: unknown) =>
+          (e instanceof TypeError || e instanceof RangeError) && pattern.test((e as Error).message),
+        JSON.stringify(args),
+      );
+    }
+    assert.equal(mm.stats().caches.length, before);
+    mm.verify();
+  });
+
+  it("returns null, not an exception, when memory for the descriptor cannot be had", () => {
+    const mm = new Kmem({ memory: 256 << 10, minFreeBytes: 0 });
+    // Fill memory, then exhaust the descriptor slab.
+    while (mm.allocPages(0) !== 0);
+    let made = 0;
+    for (let i = 0; i < 100; i++) {
+      const c = mm.createCache(`c${i}`, 8 * (i + 1) + 1000, { flags: SLAB_NO_MERGE });
+      if (c === null) break;
+      made++;
+    }
+    assert.ok(made < 100);
+    mm.verify();
+  });
+});
+
+describe("slab geometry (calculate_order, objects per slab)", () => {
+  it("chooses SLUB's orders for the kmalloc classes", () => {
+    const orders = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192].map((s) =>
+      calculateOrder(s, 4096, 11),
+    );
+    assert.deepEqual(orders, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 3]);
+  });
+
+  it("keeps the bitmap in the frame up to 32 objects, at the slab's end beyond", () => {
+    assert.equal(objectsPerSlab(4096, 128), 32);
+    assert.equal(objectsPerSlab(4096, 64), 63, "64 objects would leave no room for 8 bitmap bytes");
+    assert.equal(objectsPerSlab(32768, 8192), 4);
+  });
+
+  it("spends under 2% of memory on metadata for 64-byte objects, one cpu or several", () => {
+    for (const dual of [false, true]) {
+      const g = calculateGeometry(64, 8, 0, false, 4096, 11, dual);
+      assert.ok(g !== null);
+      const slabBytes = 4096 << g.order;
+      const bitmap = slabBytes - g.bitmap;
+      const frame = 32 * (1 << g.order);
+      const metadata = (bitmap + frame) / slabBytes;
+      assert.ok(metadata < 0.02, `metadata ${(metadata * 100).toFixed(2)}%`);
+    }
+  });
+
+  it("with several cpus, gives a slab of more than 32 objects a second (remote) bitmap", () => {
+    const one = calculateGeometry(8, 8, 0, false, 4096, 11) as CacheGeometry;
+    const two = calculateGeometry(8, 8, 0, false, 4096, 11, true) as CacheGeometry;
+    assert.equal(one.objects, 504);
+    assert.equal(one.remote, 0);
+    assert.equal(two.objects, 496, "496 * 8 + 2 bitmaps of 16 words fill the page");
+    assert.equal(two.remote, 16);
+    assert.equal(two.bitmap, 4096 - 2 * 16 * 4);
+    const big = calculateGeometry(128, 8, 0, false, 4096, 11, true) as CacheGeometry;
+    assert.deepEqual(
+      [big.objects, big.bitmap, big.remote],
+      [32, -1, 0],
+      "32: one word, in the frame",
+    );
+    assert.equal(objectsPerSlab(4096, 64, true), 63);
+  });
+});
+
+describe("re-entry", () => {
+  it("a constructor that allocates from its own cache loses nothing", () => {
+    const mm = new Kmem({ memory: 4 << 20, minFreeBytes: 0 });
+    const inner: number[] = [];
+    let depth = 0;
+    const c = mm.createCache("selfish", 256, {
+      ctor: () => {
+        // While the first slab is being built, take one object from the same cache.
+        if (depth === 0 && inner.length === 0) {
+          depth++;
+          inner.push(c?.alloc() ?? 0);
+          depth--;
+        }
+      },
+    });
+    assert.ok(c !== null);
+    const outer: number[] = [];
+    for (let i = 0; i < 40; i++) outer.push(c.alloc());
+    assert.notEqual(inner[0], 0);
+    const all = new Set([...inner, ...outer]);
+    assert.equal(all.size, inner.length + outer.length, "no object handed out twice");
+    mm.verify();
+    for (const a of [...inner, ...outer]) c.free(a);
+    mm.verify();
+    assert.equal(mm.stats().caches.find((x) => x.name === "selfish")?.activeObjects, 0);
+  });
+});
+
+describe("cpu sheaves", () => {
+  it("take frees of objects of other slabs and serve the next allocations from them", () => {
+    const mm = mk();
+    const c = cache(mm, "sh", 256, { flags: SLAB_NO_MERGE });
+    const objs: number[] = [];
+    for (let i = 0; i < 64; i++) objs.push(c.alloc()); // four slabs of 16
+    const slow = () => mm.stats().events.slab_free_slowpath as number;
+    const before = slow();
+    // The first slab is no longer the cpu slab: its objects go to the sheaf, not the slab.
+    for (let i = 0; i < 8; i++) c.free(objs[i] as number);
+    assert.equal(slow(), before, "no slow-path free");
+    mm.verify();
+    // LIFO: the last freed comes back first.
+    assert.equal(c.alloc(), objs[7]);
+    // A double free of an object sitting in the sheaf is caught, nothing changed.
+    assertMisuse(mm, "DOUBLE_FREE", () => c.free(objs[3] as number), true);
+    // A full sheaf (32 objects of 256 bytes) gives its older half back to the slabs.
+    for (let i = 16; i < 48; i++) c.free(objs[i] as number);
+    assert.ok(slow() > before, "overflow went to the slabs");
+    mm.verify();
+    // shrink() empties the sheaf before giving empty slabs back.
+    for (const a of objs.slice(48)) c.free(a);
+    for (const a of objs.slice(7, 16)) c.free(a);
+    c.shrink();
+    const info = mm.stats().caches.find((x) => x.name === "sh");
+    assert.equal(info?.activeObjects, 0);
+    assert.equal(info?.slabs, 0);
+    mm.verify();
+  });
+
+  it("verify() finds a sheaf entry that is not a free object (SLAB-10)", () => {
+    const mm = mk();
+    const c = cache(mm, "sh2", 128, { flags: SLAB_NO_MERGE });
+    const objs = Array.from({ length: 80 }, () => c.alloc());
+    c.free(objs[0] as number); // into the sheaf
+    mm.verify();
+    // The sheaf sits in the descriptor's cpu slot: overwrite its entry with a live object.
+    const words = new Int32Array(mm.buffer);
+    const at = words.indexOf(objs[0] as number, (c.desc as number) >>> 2);
+    words[at] = objs[1] as number;
+    assert.throws(
+      () => mm.verify(),
+      (e: unknown) => e instanceof KmemError && /SLAB-10/.test(e.message),
+    );
+  });
+
+  it("are off for debug caches: every free is checked on the spot", () => {
+    const mm = new Kmem({ memory: 4 << 20, debug: "FZP" });
+    const c = cache(mm, "dbg", 256, { flags: SLAB_NO_MERGE });
+    const objs = Array.from({ length: 40 }, () => c.alloc());
+    const before = mm.stats().events.slab_free_slowpath as number;
+    c.free(objs[0] as number);
+    assert.equal(mm.stats().events.slab_free_slowpath, before + 1);
+    mm.verify();
+  });
+});
