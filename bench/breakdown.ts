@@ -35,7 +35,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CacheStats, Kmem } from "../src/index.js";
-import { type PeerHeap, tlsfHeap } from "kmem-workbench";
+import { mallocMaxOrder, type PeerHeap, tlsfHeap } from "kmem-workbench";
 import { KMEM, LOOP, TLSF, type Timed } from "./timed-loops.js";
 import { type FlatTrace, flatTrace, malloclabTraces, programTraces, traceName } from "./traces.js";
 
@@ -44,8 +44,14 @@ const HEAP = 256 * MiB;
 const PAGE = 4096;
 /** A page's mem_map entry, counted in the kmem adapters' footprint. */
 const FRAME = 32;
-/** kmalloc's largest request: 2^(MAX_ORDER - 1) pages (KMALLOC_MAX_SIZE). */
-const KMALLOC_MAX = 4 * MiB;
+/**
+ * kmalloc's largest request: 2^(maxOrder - 1) pages. The instances are built as the
+ * workbench's slub is, with orders up to the memory's size (mallocMaxOrder), not Linux's 4 MiB.
+ */
+const MAX_ORDER = mallocMaxOrder(HEAP);
+const KMALLOC_MAX = (PAGE << (MAX_ORDER - 1)) as number;
+/** Linux's size classes (the schemes' reference): an instance made with sizeClasses "linux". */
+const LINUX_CLASSES = { memory: 16 * MiB, sizeClasses: "linux" } as const;
 /** TLSF's block header and the free tag of a block's size word. */
 const TLSF_HEADER = 4;
 
@@ -139,7 +145,7 @@ function kmallocCaches(mm: Kmem): CacheStats[] {
 
 /** Replays `t` on a fresh Kmem up to op `until` (all by default), counting paths. */
 function kmemPaths(t: FlatTrace, until = t.ops - 1): { mm: Kmem; paths: KmemPaths; live: Live } {
-  const mm = new Kmem({ memory: HEAP });
+  const mm = new Kmem({ memory: HEAP, maxOrder: MAX_ORDER });
   const caches = kmallocCaches(mm);
   const sizes = caches.map((c) => c.objectSize);
   const LARGE = sizes.length;
@@ -505,9 +511,14 @@ function geometricClasses(per: number, max: number): number[] {
   return out;
 }
 
-function schemes(linux: CacheStats[]): Scheme[] {
+function schemes(linux: CacheStats[], fine: CacheStats[]): Scheme[] {
   const linuxSizes = linux.map((c) => c.objectSize);
   const linuxGeometry = linux.map((c) => ({
+    objects: c.objectsPerSlab,
+    bytes: c.pagesPerSlab * PAGE,
+  }));
+  const fineSizes = fine.map((c) => c.objectSize);
+  const fineGeometry = fine.map((c) => ({
     objects: c.objectsPerSlab,
     bytes: c.pagesPerSlab * PAGE,
   }));
@@ -519,15 +530,21 @@ function schemes(linux: CacheStats[]): Scheme[] {
   });
   return [
     {
-      name: "kmalloc's (Linux) classes, large: 2^order pages",
+      name: "Linux's classes, large: 2^order pages",
       classes: linuxSizes,
       geometry: linuxGeometry,
       large: "pow2",
     },
     {
-      name: "kmalloc's classes, large: exact pages",
+      name: "Linux's classes, large: exact pages",
       classes: linuxSizes,
       geometry: linuxGeometry,
+      large: "pages",
+    },
+    {
+      name: "kmalloc's default (fine) classes and slabs, large: exact pages",
+      classes: fineSizes,
+      geometry: fineGeometry,
       large: "pages",
     },
     make("4 classes per power of two to 32 KiB, large: exact pages", geometricClasses(4, 32768)),
@@ -762,7 +779,7 @@ interface TraceReport {
 async function analyse(file: string, program: boolean, timed: boolean): Promise<TraceReport> {
   const t = await flatTrace(file);
   const { mm, paths } = kmemPaths(t);
-  const list = schemes(kmallocCaches(mm));
+  const list = schemes(kmallocCaches(new Kmem(LINUX_CLASSES)), kmallocCaches(mm));
   const peak = kmemPeak(t, paths.peakOp);
   if (peak.pages !== paths.peakPages) {
     throw new Error(`${t.name}: the peak replayed to ${peak.pages} pages, not ${paths.peakPages}`);
@@ -1050,7 +1067,10 @@ export async function breakdownBenchmarks(
     reports.push(r);
   }
   const progs = reports.filter((r) => r.program);
-  const names = schemes(kmallocCaches(new Kmem({ memory: 16 * MiB }))).map((s) => s.name);
+  const names = schemes(
+    kmallocCaches(new Kmem(LINUX_CLASSES)),
+    kmallocCaches(new Kmem({ memory: 16 * MiB })),
+  ).map((s) => s.name);
   const progFiles = programs.filter((f) => progs.some((r) => r.t.name === traceName(f)));
   const out: string[] = [
     "### Paths kmalloc takes (kmem, SLUB)",

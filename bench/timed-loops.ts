@@ -4,7 +4,7 @@
  */
 
 import { Kmem } from "../src/index.js";
-import { type PeerHeap, tlsfHeap } from "kmem-workbench";
+import { mallocMaxOrder, type PeerHeap, tlsfHeap } from "kmem-workbench";
 import type { FlatTrace } from "./traces.js";
 
 const HEAP = 256 * 2 ** 20;
@@ -17,7 +17,8 @@ export interface Timed<A> {
 
 /** kmalloc, kfree and krealloc called on a Kmem, no adapter. */
 export const KMEM: Timed<Kmem> = {
-  fresh: () => new Kmem({ memory: HEAP }),
+  // As the workbench's slub: orders up to the memory's size, so no request fails for size.
+  fresh: () => new Kmem({ memory: HEAP, maxOrder: mallocMaxOrder(HEAP) }),
   run(mm, t, addr, from, to) {
     for (let i = from; i < to; i++) {
       const op = t.op[i] as number;

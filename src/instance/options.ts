@@ -6,6 +6,7 @@
 
 import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 import type { LogFn } from "../page/index.js";
+import type { SizeClasses } from "../kmalloc/index.js";
 import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
 
 /** Options of {@link Kmem}. */
@@ -67,6 +68,12 @@ export interface KmemOptions {
    */
   slab?: SlabKind;
   /**
+   * kmalloc's size classes (SLUB; SLOB has none): "fine" (default), 8, 16..64 bytes in steps
+   * of 16 and four classes per power of two above, or "linux", Linux's powers of two with 96
+   * and 192 (docs/slab.md).
+   */
+  sizeClasses?: SizeClasses;
+  /**
    * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
    * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
    * and other contexts open it with {@link Kmem.attach}.
@@ -110,6 +117,7 @@ export interface Settings {
   /** slub_debug letters in force, in slub_debug's order ("" for none). */
   debug: string;
   slab: SlabKind;
+  sizeClasses: SizeClasses;
   log: LogFn | null;
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -131,6 +139,7 @@ const OPTION_KEYS = [
   "initOnAlloc",
   "initOnFree",
   "slab",
+  "sizeClasses",
   "cpus",
   "percpu",
   "allocWaitMs",
@@ -174,6 +183,10 @@ export function checkSettings(
       `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
     );
   }
+  const sizeClasses = options.sizeClasses ?? "fine";
+  if (sizeClasses !== "fine" && sizeClasses !== "linux") {
+    throw new RangeError(`sizeClasses must be "fine" or "linux", got ${describe(sizeClasses)}`);
+  }
   checkLog(options.log);
   const initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc, false);
   const initOnFree = checkBoolean("initOnFree", options.initOnFree, false);
@@ -182,6 +195,7 @@ export function checkSettings(
   return {
     debug,
     slab,
+    sizeClasses,
     log: options.log ?? null,
     initOnAlloc,
     initOnFree,

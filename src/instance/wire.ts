@@ -26,7 +26,7 @@ import {
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
-import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, SlubAllocator } from "../slub/index.js";
@@ -74,6 +74,7 @@ export function layersFor(options: KmemOptions): Layers {
 /** What the object allocators need to be wired, whether new or opened. */
 interface ObjectSettings {
   slabKind: SlabKind;
+  sizeClasses: SizeClasses;
   debug: string;
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -94,7 +95,7 @@ function wireObjects(
     return { slab: slob, km: slob };
   }
   const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
-  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
+  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh, s.sizeClasses) };
 }
 
 /** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
@@ -131,7 +132,8 @@ function createInstance(options: KmemOptions): Layers {
     (s.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
     (s.initOnFree ? HdrOption.INIT_ON_FREE : 0) |
     (s.slab === "slob" ? HdrOption.SLOB : 0) |
-    (s.percpu ? 0 : HdrOption.NO_PERCPU);
+    (s.percpu ? 0 : HdrOption.NO_PERCPU) |
+    (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0);
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
   buddy.setLocalNode(s.node);
@@ -184,6 +186,7 @@ export function openInstance(
     if (options.allocWaitMs !== undefined) buddy.waitMs = options.allocWaitMs;
     const settings: ObjectSettings = {
       slabKind: (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub",
+      sizeClasses: (opts & HdrOption.LINUX_SIZES) !== 0 ? "linux" : "fine",
       debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
       initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
       initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,

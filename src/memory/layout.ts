@@ -40,7 +40,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 8,
+  VERSION = 9,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -217,6 +217,8 @@ export const enum HdrOption {
   SLOB = 1 << 2,
   /** Per-cpu caching off (measurements): per-cpu page lists of one page, no sheaves. */
   NO_PERCPU = 1 << 3,
+  /** kmalloc's size classes are Linux's (KmemOptions.sizeClasses "linux"), not the fine set. */
+  LINUX_SIZES = 1 << 4,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

@@ -71,18 +71,34 @@ export interface AllocatorEntry {
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
+/**
+ * The largest page order for kmalloc over `memoryBytes` (4 KiB pages): blocks up to the
+ * memory's size (Linux's 11 orders at least, 20 at most), so that a request above Linux's
+ * KMALLOC_MAX_SIZE (4 MiB) is served from pages as a C malloc would serve it, not refused
+ * for its size; kmalloc gives back the tail of the block it takes (alloc_pages_exact).
+ */
+export function mallocMaxOrder(memoryBytes: number): number {
+  return Math.min(20, Math.max(11, Math.floor(Math.log2(memoryBytes / 4096)) + 1));
+}
+
 function kmemLayer(
   name: string,
   description: string,
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
+  mallocSized = false,
 ): AllocatorEntry {
   return {
     name,
     kind: "kmem",
     description,
     create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
-      const mm = new Kmem({ ...options, memory: reuse ?? memoryBytes });
+      const memory = reuse ?? memoryBytes;
+      const mm = new Kmem({
+        ...options,
+        ...(mallocSized ? { maxOrder: mallocMaxOrder(reuse?.byteLength ?? memoryBytes) } : {}),
+        memory,
+      });
       return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
     },
   };
@@ -143,14 +159,19 @@ function native(name: string, alias: string, description: string): AllocatorEntr
 
 /** Every allocator the workbench knows, in the order reports list them. */
 export const ALLOCATORS: readonly AllocatorEntry[] = [
-  kmemLayer("slub", "kmalloc served by SLUB slab caches (kmem)", (mm) =>
-    kmallocAllocator(mm, "slub"),
+  kmemLayer(
+    "slub",
+    "kmalloc served by SLUB slab caches (kmem)",
+    (mm) => kmallocAllocator(mm, "slub"),
+    {},
+    true,
   ),
   kmemLayer(
     "slob",
     "kmalloc served by SLOB, first fit in 2-byte units (kmem)",
     (mm) => kmallocAllocator(mm, "slob"),
     { slab: "slob" },
+    true,
   ),
   kmemLayer("buddy", "whole page blocks from the buddy allocator (kmem)", (mm) =>
     buddyAllocator(mm),

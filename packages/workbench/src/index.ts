@@ -10,6 +10,7 @@ export {
   allocatorNames,
   type Candidate,
   findAllocator,
+  mallocMaxOrder,
   rangeAllocator,
   UnknownNameError,
 } from "./allocators.js";
