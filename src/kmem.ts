@@ -522,7 +522,10 @@ export class Kmem extends MemAccess {
       );
     }
     if (cacheOrSize.dead)
-      throw new TypeError(`cache ${JSON.stringify(cacheOrSize.name)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `createMempool: cache ${JSON.stringify(cacheOrSize.name)} was destroyed`,
+      );
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 

@@ -167,7 +167,10 @@ export class Mempool {
     if (id < 0) return new Mempool(mm, address, null, w.word(d + Pool.SIZE));
     const cache = mm.cacheById(id);
     if (cache === null || cache.ownSerial !== w.word(d + Pool.CACHE_SERIAL)) {
-      throw new TypeError(`openMempool: the cache of the pool at ${hex(address)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `openMempool: the cache of the pool at ${hex(address)} was destroyed`,
+      );
     }
     return new Mempool(mm, address, cache, cache.objectSize);
   }
@@ -489,7 +492,7 @@ export class Mempool {
   private live(op: string): void {
     if (this.dead || this.mm.mem.word((this.desc >>> 2) + Pool.MAGIC) !== Pool.MAGIC_VALUE) {
       this.dead = true;
-      throw new TypeError(`${op}: the mempool was destroyed`);
+      throw new KmemError("DESTROYED", `${op}: the mempool was destroyed`);
     }
   }
 

@@ -12,7 +12,7 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { checkNodeArg } from "../errors.js";
+import { checkNodeArg, KmemError } from "../errors.js";
 import { Gfp } from "../page/index.js";
 import type { ObjectAllocator } from "./allocator.js";
 import { SlabFlag } from "./flags.js";
@@ -214,7 +214,7 @@ export class KmemCache {
 
   /** @internal */
   private deadCache(op: string): never {
-    throw new TypeError(`${op}: cache ${JSON.stringify(this.name)} was destroyed`);
+    throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(this.name)} was destroyed`);
   }
 
   toString(): string {

@@ -372,7 +372,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private checkHandle(c: KmemCache, op: string): void {
     if (this.smp && (c.dead || c.dv[CacheDesc.SERIAL] !== c.serial)) {
       c.dead = true;
-      throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+      throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
     }
   }
 

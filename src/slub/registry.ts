@@ -105,16 +105,40 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
 /** The smallest id no cache in memory uses (slab_mutex held). */
 function newId(slub: SlubAllocator): number {
   const used = new Set<number>();
-  for (
-    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    d !== 0;
-    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-  ) {
-    used.add(slub.phys.word((d >>> 2) + Desc.ID));
-  }
+  for (const d of cacheDescriptors(slub)) used.add(slub.phys.word((d >>> 2) + Desc.ID));
   let id = 0;
   while (used.has(id)) id++;
   return id;
+}
+
+/**
+ * The descriptors on the slab_caches list, newest first: the one walk of the list read
+ * from memory. Bounded by the descriptors memory can hold and checked link by link (inside
+ * memory, aligned, with its magic, back link and an id a handle can take), so a damaged or
+ * cyclic list is CORRUPTION (SLAB-7), never a hang or a silent truncation.
+ */
+export function cacheDescriptors(slub: SlubAllocator): number[] {
+  const descs: number[] = [];
+  const bytes = descriptorWords(slub.nrCpus, slub.nrNodes) * 4;
+  const max = Math.floor((slub.totalPages * slub.pageSize) / bytes) + 1;
+  let prev = 0;
+  for (let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
+    if ((d & 3) !== 0 || !slub.phys.hasByte(d) || !slub.phys.hasByte(d + bytes - 1))
+      throw new KmemError("CORRUPTION", `SLAB-7: slab_caches links to ${hex(d)}`);
+    const w = d >>> 2;
+    if (slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has a bad magic`);
+    if (slub.phys.word(w + Desc.PREV) >>> 0 !== prev)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has a wrong back link`);
+    const id = slub.phys.word(w + Desc.ID);
+    if (id < 0 || id >= max)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has id ${id}`);
+    if (descs.length >= max) throw new KmemError("CORRUPTION", "SLAB-7: slab_caches is cyclic");
+    descs.push(d);
+    prev = d;
+    d = slub.phys.word(w + Desc.NEXT) >>> 0;
+  }
+  return descs;
 }
 
 function descriptorView(slub: SlubAllocator, desc: number): Int32Array {
@@ -495,11 +519,7 @@ export function lookupCache(slub: SlubAllocator, id: number): KmemCache | null {
 function resolve(slub: SlubAllocator, id: number): KmemCache | null {
   lockSlabMutex(slub);
   try {
-    for (
-      let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-      d !== 0;
-      d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-    ) {
+    for (const d of cacheDescriptors(slub)) {
       if (slub.phys.word((d >>> 2) + Desc.ID) !== id) continue;
       const known = slub.caches[id];
       if (known !== undefined && known !== null && known.desc === d) {
@@ -523,14 +543,7 @@ function resolve(slub: SlubAllocator, id: number): KmemCache | null {
  */
 export function liveCaches(slub: SlubAllocator): KmemCache[] {
   const out: KmemCache[] = [];
-  const descs: number[] = [];
-  for (
-    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    d !== 0 && descs.length <= slub.totalPages;
-    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-  ) {
-    descs.push(d);
-  }
+  const descs = cacheDescriptors(slub);
   // Real caches first, so that an alias finds its real cache's handle.
   for (const pass of [0, 1]) {
     for (const d of descs) {
@@ -590,7 +603,7 @@ export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor)
 export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
   if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
     c.dead = true;
-    throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+    throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
   }
 }
 
@@ -611,7 +624,13 @@ function isGone(slub: SlubAllocator, c: KmemCache): boolean {
 
 /** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
 export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
-  if (c === slub.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
+  if (c.id === c.realId && (c === slub.boot || (c.flags & SlabFlag.KMALLOC) !== 0)) {
+    // kmem's own caches: the descriptors' cache and kmalloc's size classes.
+    throw new KmemError(
+      "BUSY",
+      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : "kmalloc"}); it cannot be destroyed`,
+    );
+  }
   lockSlabMutex(slub);
   try {
     checkHandle(slub, c, "destroy");
