@@ -30,6 +30,7 @@ import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js"
 import {
   type Backing,
   CpuState,
+  Hdr,
   NUMA_STAT_NAMES,
   type PhysMem,
   VM_EVENT_NAMES,
@@ -61,7 +62,7 @@ import {
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
-import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
+import { checkMinNr, checkNotReserved, Mempool, PoolContext } from "./mempool/index.js";
 import {
   type ClassicAllocators,
   type ClassicName,
@@ -179,6 +180,8 @@ export class Kmem extends MemAccess {
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
   private readonly initOnAlloc: boolean;
+  /** The header's words (Hdr.POOLS: whether a free must look in mempool reserves). */
+  private readonly hdr: Int32Array;
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
@@ -202,6 +205,8 @@ export class Kmem extends MemAccess {
     this.managedPages = phys.managedPages;
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
+    this.hdr = phys.words;
+    this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
   }
 
   /**
@@ -487,12 +492,14 @@ export class Kmem extends MemAccess {
       return 0;
     }
     if (!validGfp(gfp)) checkGfp(gfp);
+    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "krealloc");
     return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
     if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "kfree");
     this.km.kfree(addr);
   }
 

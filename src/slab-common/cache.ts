@@ -13,6 +13,7 @@
  */
 
 import { checkNodeArg, KmemError } from "../errors.js";
+import { Hdr } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import type { ObjectAllocator } from "./allocator.js";
 import { SlabFlag } from "./flags.js";
@@ -197,7 +198,9 @@ export class KmemCache {
   /** Frees an object of this cache. */
   free(addr: number): void {
     if (this.dead) this.deadCache("free");
-    this.slab.free(this, addr);
+    const slab = this.slab;
+    if (slab.h[Hdr.POOLS] !== 0 && slab.reserved !== null) slab.reserved(addr, `${this.name}.free`);
+    slab.free(this, addr);
   }
 
   /** Gives every empty slab back to the page allocator; returns the pages freed. */

@@ -201,7 +201,10 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   log: LogFn | null;
   private readonly smp: boolean;
   private readonly cpu: number;
-  private readonly h: Int32Array;
+  readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  private ctorDepth = 0;
   /** Constructors registered in this context, by cache name. */
   private readonly ctors = new Map<string, Ctor>();
 
@@ -1008,7 +1011,15 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.dropSpare();
       if (obj === 0) return 0;
     }
-    if (c.ctor !== null) c.ctor(obj);
+    if (c.ctor !== null) {
+      // While a constructor runs, no cache may be destroyed (destroy checks).
+      this.ctorDepth++;
+      try {
+        c.ctor(obj);
+      } finally {
+        this.ctorDepth--;
+      }
+    }
     return obj;
   }
 
@@ -1059,6 +1070,12 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   destroy(c: KmemCache): void {
+    if (this.ctorDepth !== 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while an object is being built`,
+      );
+    }
     this.lock();
     try {
       this.checkHandle(c, "destroy");

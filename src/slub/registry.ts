@@ -624,6 +624,12 @@ function isGone(slub: SlubAllocator, c: KmemCache): boolean {
 
 /** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
 export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
+  if (slub.ctorDepth !== 0) {
+    throw new KmemError(
+      "BUSY",
+      `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while a slab is being built`,
+    );
+  }
   if (c.id === c.realId && (c === slub.boot || (c.flags & SlabFlag.KMALLOC) !== 0)) {
     // kmem's own caches: the descriptors' cache and kmalloc's size classes.
     throw new KmemError(
