@@ -378,7 +378,12 @@ export class Kmem extends MemAccess {
   freePages(addr: number, order: number): void {
     if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
     if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if (addr !== 0) this.buddy.freePages(addr, order);
+    if (addr === 0) return;
+    // A page still mapped by vmap() is refused (vmalloc.ts checkNotMapped).
+    if (this.hdr[Hdr.VMALLOC] !== 0) {
+      this.vm.checkNotMapped(Math.floor(addr / this.pageSize), 1 << order, "freePages");
+    }
+    this.buddy.freePages(addr, order);
   }
 
   /**
