@@ -293,7 +293,8 @@ export class Kmem extends MemAccess {
    * of the first page, or 0 if the request cannot be met.
    */
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -305,7 +306,8 @@ export class Kmem extends MemAccess {
    */
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
     checkNodeArg(nid, this.nrNodes);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -376,8 +378,9 @@ export class Kmem extends MemAccess {
 
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
   freePages(addr: number, order: number): void {
-    if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badAddress("freePages", addr);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (addr === 0) return;
     // A page still mapped by vmap() is refused (vmalloc.ts checkNotMapped).
     if (this.hdr[Hdr.VMALLOC] !== 0) {
@@ -393,14 +396,15 @@ export class Kmem extends MemAccess {
    * is online). Resolves to the address, or 0.
    */
   async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
   }
 
   /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
   async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
@@ -451,7 +455,7 @@ export class Kmem extends MemAccess {
 
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
@@ -461,7 +465,7 @@ export class Kmem extends MemAccess {
    * another node serves when that one has nothing to spare. `nid` -1: as kmalloc.
    */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid) >>> 0;
@@ -469,7 +473,7 @@ export class Kmem extends MemAccess {
 
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
@@ -490,8 +494,8 @@ export class Kmem extends MemAccess {
    * `krealloc(0, n)` is kmalloc; `krealloc(p, 0)` frees and returns ZERO_SIZE_PTR.
    */
   krealloc(addr: number, size: number, gfp: number = Gfp.KERNEL): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
-    if (size >>> 0 !== size) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
+    if (typeof size !== "number" || size >>> 0 !== size) {
       this.oddSize("size", size);
       this.km.ksize(addr);
       return 0;
@@ -503,14 +507,21 @@ export class Kmem extends MemAccess {
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
-    if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
-    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "kfree");
+    if (typeof addr !== "number" || addr >>> 0 !== addr || this.hdr[Hdr.POOLS] !== 0)
+      this.kfreeChecked(addr);
+    else this.km.kfree(addr);
+  }
+
+  /** kfree of an odd address, or while some mempool exists (its reserve is looked at). */
+  private kfreeChecked(addr: number): void {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    checkNotReserved(this.pools(), addr, "kfree");
     this.km.kfree(addr);
   }
 
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
   ksize(addr: number): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
     return this.km.ksize(addr);
   }
 
@@ -669,7 +680,7 @@ export class Kmem extends MemAccess {
    */
   vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
     return this.vm.vmalloc(size, g, Caller.VMALLOC);
@@ -677,7 +688,7 @@ export class Kmem extends MemAccess {
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.vm.vmalloc(size, gfp | Gfp.ZERO, Caller.VZALLOC);
   }
@@ -725,7 +736,7 @@ export class Kmem extends MemAccess {
   }
 
   private kvmallocNode(size: number, gfp: number, caller: Caller): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
     let kgfp = gfp;

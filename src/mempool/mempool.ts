@@ -363,7 +363,7 @@ export class Mempool {
    */
   free(addr: number): void {
     this.live("free");
-    if (addr >>> 0 !== addr) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) {
       throw new TypeError(`free: address must be an unsigned integer, got ${describe(addr)}`);
     }
     if (addr === 0) return;
@@ -573,7 +573,7 @@ export function checkNotReserved(mm: PoolBackend, addr: number, fn: string): voi
 
 /** Checks a gfp argument of a pool call. */
 function checkPoolGfp(gfp: number): void {
-  if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
+  if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
     throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
   }
 }

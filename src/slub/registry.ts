@@ -92,6 +92,21 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
     slub.h[Hdr.BOOT_CACHE] = desc;
     return boot;
   }
+  // Opened: the header must hold SLUB's boot cache (not SLOB's descriptor, not damage).
+  const w = desc >>> 2;
+  const bootId = slub.phys.word(w + Desc.ID);
+  if (
+    slub.h[Hdr.SLOB] !== 0 ||
+    slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
+    slub.h[Hdr.BOOT_CACHE] !== desc ||
+    bootId < 0 ||
+    bootId > slub.totalPages * slub.pageSize
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: the boot cache kmem_cache is damaged (magic, id ${bootId}) or the instance is SLOB's`,
+    );
+  }
   const boot = adopt(slub, desc);
   lockSlabMutex(slub);
   try {
@@ -817,7 +832,8 @@ export function liveObjectCache(slub: SlubAllocator, head: number, addr: number)
   const c = slub.slabCache(head);
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
-    throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
+    // A freed object, as kfree says of it (and SLOB's ksize): DOUBLE_FREE.
+    throw new KmemError("DOUBLE_FREE", `${c.name}: object ${hex(addr)} is already free`);
   }
   return c;
 }

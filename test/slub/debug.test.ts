@@ -200,7 +200,7 @@ describe("objects set aside stay aside", () => {
     mm.memory[p] = 1;
     assert.throws(() => c.alloc(), isKmemError("POISON", /set aside/));
     assert.throws(() => c.free(p), isKmemError("DOUBLE_FREE", /set aside as corrupt/));
-    assert.throws(() => mm.ksize(p), isKmemError("INVALID_FREE", /not allocated/));
+    assert.throws(() => mm.ksize(p), isKmemError("DOUBLE_FREE", /already free/));
     mm.verify();
     assert.throws(() => c.destroy(), isKmemError("BUSY", /1 live object/));
     c.free(live);
