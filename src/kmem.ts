@@ -182,6 +182,8 @@ export class Kmem extends MemAccess {
   private readonly initOnAlloc: boolean;
   /** The header's words (Hdr.POOLS: whether a free must look in mempool reserves). */
   private readonly hdr: Int32Array;
+  /** What kfree frees through: km, or once pools exist a front that checks reserves. */
+  private freer: { kfree(addr: number): void };
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
@@ -206,7 +208,9 @@ export class Kmem extends MemAccess {
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
     this.hdr = phys.words;
+    this.freer = layers.km;
     this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
+    if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
   }
 
   /**
@@ -507,16 +511,25 @@ export class Kmem extends MemAccess {
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
-    if (typeof addr !== "number" || addr >>> 0 !== addr || this.hdr[Hdr.POOLS] !== 0)
-      this.kfreeChecked(addr);
-    else this.km.kfree(addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    this.freer.kfree(addr);
   }
 
-  /** kfree of an odd address, or while some mempool exists (its reserve is looked at). */
-  private kfreeChecked(addr: number): void {
-    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
-    checkNotReserved(this.pools(), addr, "kfree");
-    this.km.kfree(addr);
+  /**
+   * From the first mempool this context sees on (made or opened here, or present when it
+   * attached), kfree looks in the pools' reserves first: `freer` becomes a front of km
+   * that does (kfree itself keeps the size it had without pools, and its speed).
+   */
+  private watchPools(): void {
+    if (this.freer !== this.km) return;
+    const km = this.km;
+    const pools = this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        checkNotReserved(pools, addr, "kfree");
+        km.kfree(addr);
+      },
+    };
   }
 
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
@@ -537,6 +550,7 @@ export class Kmem extends MemAccess {
     if (typeof cacheOrSize === "number") {
       const max = this.pageSize << (this.maxOrder - 1);
       checkIntegerRange("size", cacheOrSize, 1, max);
+      this.watchPools();
       return Mempool.create(this.pools(), minNr, null, cacheOrSize);
     }
     if (!(cacheOrSize instanceof KmemCache) || cacheOrSize.slab !== this.slab) {
@@ -549,6 +563,7 @@ export class Kmem extends MemAccess {
         "DESTROYED",
         `createMempool: cache ${JSON.stringify(cacheOrSize.name)} was destroyed`,
       );
+    this.watchPools();
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
@@ -557,6 +572,7 @@ export class Kmem extends MemAccess {
    * `address`. Throws TypeError when there is no pool there.
    */
   openMempool(address: number): Mempool {
+    this.watchPools();
     return Mempool.open(this.pools(), address);
   }
 

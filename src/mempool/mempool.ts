@@ -535,7 +535,19 @@ function inReserve(w: PhysMem, desc: number, addr: number): boolean {
     throw new KmemError("CORRUPTION", `POOL-1: the mempool at ${hex(desc)} holds ${n} of ${cap}`);
   }
   if (n === 0) return false;
-  const a = w.wordsAt(w.word(d + Pool.ELEMENTS), n);
+  const el = w.word(d + Pool.ELEMENTS) >>> 0;
+  if (
+    (el & 3) !== 0 ||
+    !w.hasByte(el) ||
+    !w.hasByte(el + cap * 4 - 1) ||
+    el >>> w.winShift !== (el + cap * 4 - 1) >>> w.winShift
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `POOL-1: the mempool at ${hex(desc)} has its elements at ${hex(el)}`,
+    );
+  }
+  const a = w.wordsAt(el, n);
   const at = reserveSlot(a, n, addr);
   return at > 0 && a[at - 1] === (addr | 0);
 }

@@ -311,7 +311,20 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       if (id <= Slob.BOOT_ID || id > Slob.MAX_ID) {
         corrupt("SLOB-5", `cache descriptor at ${hex(d)} has id ${id}`);
       }
-      this.checkAlign(this.phys.word(w + CacheDesc.ALIGN), d);
+      const align = this.phys.word(w + CacheDesc.ALIGN);
+      this.checkAlign(align, d);
+      const size = this.phys.word(w + CacheDesc.OBJECT_SIZE);
+      const order = this.phys.word(w + CacheDesc.ORDER);
+      const big = size >= 1 && !this.fitsPage(size + Slob.HDR, align);
+      if (
+        size < 1 ||
+        size > this.pageSize * 2 ** (this.maxOrder - 1) ||
+        (big
+          ? order < 0 || order >= this.maxOrder || this.pageSize * 2 ** order < size
+          : order !== -1)
+      ) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has size ${size} and order ${order}`);
+      }
       if (out.length >= max) corrupt("SLOB-5", "the cache list is cyclic");
       out.push(d);
       prev = d;

@@ -432,7 +432,7 @@ function aliasHandle(
     desc,
     id,
     realId: real.id,
-    geometry: geometryOf(slub, real.dv),
+    geometry: geometryOf(slub, real.dv, real.desc),
     secret: real.secret,
     flags: real.flags,
     ctor: null,
@@ -459,7 +459,39 @@ function slotTable(g: CacheGeometry): Uint16Array {
   return table;
 }
 
-function geometryOf(slub: SlubAllocator, dv: Int32Array): CacheGeometry {
+/**
+ * The geometry in a descriptor, range-checked before it sizes a table or a slab: damage is
+ * CORRUPTION (SLAB-7), not an engine error or a slab laid out over its neighbours.
+ */
+function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeometry {
+  const size = dv[Desc.SIZE] as number;
+  const order = dv[Desc.ORDER] as number;
+  const objects = dv[Desc.OBJECTS] as number;
+  const align = dv[Desc.ALIGN] as number;
+  const slab = order >= 0 && order < slub.maxOrder ? slub.pageSize * 2 ** order : 0;
+  const within = (v: number, hi: number) => v >= 0 && v <= hi;
+  if (
+    slab === 0 ||
+    size < 8 ||
+    (size & 7) !== 0 ||
+    objects < 1 ||
+    objects * size > slab ||
+    !within(dv[Desc.OBJECT_SIZE] as number, size) ||
+    !within(dv[Desc.OFFSET] as number, size - 4) ||
+    !within(dv[Desc.RED_LEFT] as number, size) ||
+    !within(dv[Desc.INUSE] as number, size) ||
+    !within(dv[Desc.TRACK] as number, size) ||
+    (dv[Desc.BITMAP] !== -1 && !within(dv[Desc.BITMAP] as number, slab - 4)) ||
+    align < 1 ||
+    (align & (align - 1)) !== 0 ||
+    align > slub.pageSize ||
+    (dv[Desc.MIN_PARTIAL] as number) < 0
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}, ${objects} objects)`,
+    );
+  }
   return {
     objectSize: dv[Desc.OBJECT_SIZE] as number,
     size: dv[Desc.SIZE] as number,
@@ -491,12 +523,18 @@ export function adopt(slub: SlubAllocator, desc: number): KmemCache {
   let c: KmemCache;
   if (aliasOf !== 0) {
     const realId = slub.phys.word((aliasOf >>> 2) + Desc.ID);
-    const real = lookupCache(slub, realId) as KmemCache;
+    const real = lookupCache(slub, realId);
+    if (real === null || real.id !== real.realId) {
+      throw new KmemError(
+        "CORRUPTION",
+        `SLAB-7: alias descriptor at ${hex(desc)} names ${hex(aliasOf)}, not a live cache`,
+      );
+    }
     const size = slub.phys.word(w + Desc.OBJECT_SIZE);
     c = aliasHandle(slub, real, name, size, desc, id, slub.phys.word(w + Desc.SERIAL));
   } else {
     const dv = descriptorView(slub, desc);
-    const g = geometryOf(slub, dv);
+    const g = geometryOf(slub, dv, desc);
     const hasCtor = dv[Desc.CTOR_ID] !== 0;
     c = new KmemCache({
       slab: slub,
@@ -515,6 +553,8 @@ export function adopt(slub: SlubAllocator, desc: number): KmemCache {
       ...cacheFields(slub, desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
     });
   }
+  // No holes: every loop over the handles sees null or a handle (an id from memory may jump).
+  while (slub.caches.length < id) slub.caches.push(null);
   slub.caches[id] = c;
   return c;
 }
@@ -617,6 +657,10 @@ export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor)
 /** A handle whose cache another context destroyed (or replaced) is dead here too. */
 export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
   if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
+    if (c.id === c.realId && (c.flags & SlabFlag.KMALLOC) !== 0) {
+      // kmalloc's caches are never destroyed: a changed serial is damage.
+      throw new KmemError("CORRUPTION", `SLAB-7: the descriptor of ${c.name} changed its serial`);
+    }
     c.dead = true;
     throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
   }
