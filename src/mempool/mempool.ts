@@ -27,10 +27,10 @@
  * allocation takes the last), so that "is this element in the reserve" is a binary search
  * and nothing is ever written into an element: a cache with a constructor gets its objects
  * back in their constructed state. Every pool is on one list (Hdr.POOLS, under the pools'
- * lock): kfree, krealloc, kvfree and a cache's free look an address up in every reserve
- * while that list is not empty (one test of a header word when no pool exists), so an
- * element freed to the pool and then to the allocator below is DOUBLE_FREE, not an element
- * with two owners.
+ * lock): krealloc and a cache's free look an address up in every reserve while that list
+ * is not empty (one test of a header word when no pool exists), kfree once its context has
+ * seen a pool (Kmem.watchPools), so an element freed to the pool and then to the allocator
+ * below is DOUBLE_FREE, not an element with two owners.
  *
  * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
  * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
