@@ -32,15 +32,19 @@
  * seen a pool (Kmem.watchPools), so an element freed to the pool and then to the allocator
  * below is DOUBLE_FREE, not an element with two owners.
  *
- * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
+ * Invariants (checked where a free reads them; damage is CORRUPTION):
+ *   POOL-1  the list of pools is a well-formed list of descriptors with their magic, and
+ *           each reserve's count and element array lie inside its capacity and memory
+ *
+ * And: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
  * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
  *
  * Concurrency: a pool may be opened in other contexts (Kmem.openMempool). One lock for all
- * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken first in the lock order) guards the
- * reserve: minNr, currNr, the element array. It is never held across a call into the
- * allocator, which may reclaim and run shrinkers that free to a pool. The wait queue's two
- * words change only by Atomics, outside the lock.
+ * pools (Hdr.LOCK_POOL, as Linux's pool->lock; taken before the slab and zone locks, see
+ * src/sync/lock.ts) guards the reserve: minNr, currNr, the element array. It is never held
+ * across a call into the allocator, which may reclaim and run shrinkers that free to a
+ * pool. The wait queue's two words change only by Atomics, outside the lock.
  *
  * Waiting (mempool_alloc): a request that may reclaim (__GFP_DIRECT_RECLAIM) and found
  * allocator and reserve dry sleeps on the pool's wait queue until a free wakes it, then

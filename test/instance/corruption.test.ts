@@ -83,11 +83,13 @@ describe("the boot cache and the options word", () => {
     const slub = new Kmem({ memory: 1 << 20 });
     slub.kfree(slub.kmalloc(100));
     const s1 = slub.buffer.slice(0);
-    new Int32Array(s1)[Hdr.OPTIONS] |= HdrOption.SLOB;
+    const w1 = new Int32Array(s1);
+    w1[Hdr.OPTIONS] = (w1[Hdr.OPTIONS] as number) | HdrOption.SLOB;
     expectCorruption(() => Kmem.reopen(s1), /SLOB/);
     const slob = new Kmem({ memory: 1 << 20, slab: "slob" });
     const s2 = slob.buffer.slice(0);
-    new Int32Array(s2)[Hdr.OPTIONS] &= ~HdrOption.SLOB;
+    const w2 = new Int32Array(s2);
+    w2[Hdr.OPTIONS] = (w2[Hdr.OPTIONS] as number) & ~HdrOption.SLOB;
     expectCorruption(() => Kmem.reopen(s2));
   });
 });
