@@ -78,6 +78,7 @@ import {
   type SlabCacheInfo,
 } from "./slab-common/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
+import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
 import {
@@ -640,6 +641,64 @@ export class Kmem extends MemAccess {
     return this.slab.shrinkAll(Number.POSITIVE_INFINITY);
   }
 
+  /* ---------------------------------------------------------- SLAB (slab: "slab") */
+
+  /**
+   * SLAB's tunables: what `echo "name limit batchcount shared" > /proc/slabinfo` does.
+   * Refused (RangeError, nothing changed) unless limit >= 1, 1 <= batchcount <= limit and
+   * shared >= 0, as Linux refuses it; SLUB and SLOB have no tunables (Linux: EIO).
+   */
+  tuneCache(name: string, tunables: { limit: number; batchcount: number; shared: number }): void {
+    if (typeof name !== "string")
+      throw new TypeError(`tuneCache: name must be a string, got ${describe(name)}`);
+    if (typeof tunables !== "object" || tunables === null) {
+      throw new TypeError(`tuneCache: tunables must be an object, got ${describe(tunables)}`);
+    }
+    checkKnownKeys("tuneCache", tunables, ["limit", "batchcount", "shared"]);
+    if (!(this.slab instanceof SlabAllocator)) {
+      throw new RangeError(
+        `tuneCache: the ${this.slabAllocator} allocator has no tunables (slab: "slab" has)`,
+      );
+    }
+    const c = this.slab.findByName(name);
+    if (c === null) throw new RangeError(`tuneCache: no cache named ${JSON.stringify(name)}`);
+    this.slab.tuneCache(c, tunables.limit, tunables.batchcount, tunables.shared);
+  }
+
+  /**
+   * SLAB's cache_reap on this context's cpu, every cache: idle per-cpu arrays give back a
+   * fifth of their limit, idle shared arrays likewise, alien arrays drain, and a few empty
+   * slabs go back to the page allocator; with `adaptive` the round also resizes the arrays.
+   * Linux runs it every 2 s; kmem runs it when called (the reclaim path drains the arrays
+   * whole), or on a timer only when asked (reapEvery). 0s for SLUB and SLOB.
+   */
+  reap(): { objects: number; pages: number } {
+    if (!(this.slab instanceof SlabAllocator)) return { objects: 0, pages: 0 };
+    return this.slab.reap();
+  }
+
+  /**
+   * Runs reap() every `ms` milliseconds on this context until the returned function is
+   * called. The timer does not keep the process alive (it is unref'd where timers can be).
+   */
+  reapEvery(ms: number): () => void {
+    checkIntegerRange("ms", ms, 1, 2 ** 31 - 1);
+    const t = setInterval(() => this.reap(), ms);
+    (t as { unref?: () => void }).unref?.();
+    return () => clearInterval(t);
+  }
+
+  /** slabinfo's lines: SLAB's real tunables and sharedavail, zeros for SLUB. */
+  private slabinfoCaches() {
+    const slab = this.slab;
+    return slab.realCaches().map((c) => {
+      const info = slab.info(c);
+      if (!(slab instanceof SlabAllocator)) return info;
+      const [limit, batchcount, shared, sharedAvail] = slab.tunables(c);
+      return { ...info, tunables: { limit, batchcount, shared, sharedAvail } };
+    });
+  }
+
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
   drainPages(): number {
     return this.buddy.drainAll();
@@ -1133,7 +1192,7 @@ export class Kmem extends MemAccess {
       case "vmstat":
         return vmstat(snap);
       case "slabinfo":
-        return slabinfo(this.slab.realCaches().map((c) => this.slab.info(c)));
+        return slabinfo(this.slabinfoCaches());
       case "vmallocinfo":
         return vmallocinfo(this.vm.info(), Math.max(8, (this.vm.end - 1).toString(16).length));
       case "unusable_index":

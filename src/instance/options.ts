@@ -69,10 +69,16 @@ export interface KmemOptions {
   /** Zero every object on free (init_on_free). Default false. */
   initOnFree?: boolean;
   /**
-   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
-   * simple list of blocks for tiny memories (no debugging, as in Linux).
+   * The object allocator behind kmalloc and createCache: "slub" (default), "slob", the
+   * simple list of blocks for tiny memories (no debugging, as in Linux), or "slab", Linux's
+   * SLAB: per-cpu array caches with tunables (Kmem.tuneCache) and reaping (Kmem.reap).
    */
   slab?: SlabKind;
+  /**
+   * slab "slab" only: per-cpu array limits adapt to load (Bonwick & Adams's magazine
+   * resizing: grow under lock contention, shrink when idle, at each Kmem.reap()). Default false.
+   */
+  adaptive?: boolean;
   /**
    * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
    * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
@@ -110,7 +116,7 @@ export interface AttachOptions {
 }
 
 /** The object allocators kmalloc and createCache can be served by. */
-export type SlabKind = "slub" | "slob";
+export type SlabKind = "slub" | "slob" | "slab";
 
 /** The options of `new Kmem` that the layers take, checked and with their defaults. */
 export interface Settings {
@@ -121,6 +127,7 @@ export interface Settings {
   initOnAlloc: boolean;
   initOnFree: boolean;
   percpu: boolean;
+  adaptive: boolean;
   node: number;
   minFreeBytes: number | undefined;
   allocWaitMs: number | undefined;
@@ -140,6 +147,7 @@ const OPTION_KEYS = [
   "slab",
   "cpus",
   "percpu",
+  "adaptive",
   "allocWaitMs",
   "nodes",
   "distances",
@@ -174,8 +182,12 @@ export function checkSettings(
   }
   const debug = parseDebug(options.debug);
   const slab = options.slab ?? "slub";
-  if (slab !== "slub" && slab !== "slob") {
-    throw new RangeError(`slab must be "slub" or "slob", got ${describe(slab)}`);
+  if (slab !== "slub" && slab !== "slob" && slab !== "slab") {
+    throw new RangeError(`slab must be "slub", "slab" or "slob", got ${describe(slab)}`);
+  }
+  const adaptive = checkBoolean("adaptive", options.adaptive, false);
+  if (adaptive && slab !== "slab") {
+    throw new RangeError(`adaptive needs slab: "slab" (the adaptive part is SLAB's array caches)`);
   }
   if (slab === "slob" && debug !== "") {
     throw new RangeError(
@@ -194,6 +206,7 @@ export function checkSettings(
     initOnAlloc,
     initOnFree,
     percpu,
+    adaptive,
     node: options.node ?? 0,
     minFreeBytes: options.minFreeBytes,
     allocWaitMs: options.allocWaitMs,

@@ -28,6 +28,7 @@ import {
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
 import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, SlubAllocator } from "../slub/index.js";
@@ -57,7 +58,7 @@ import {
 export interface Layers {
   readonly phys: PhysMem;
   readonly buddy: BuddyAllocator;
-  /** The object allocator: SLUB's, or SLOB's. */
+  /** The object allocator: SLUB's, SLAB's or SLOB's. */
   readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
   readonly km: KmallocApi;
@@ -89,6 +90,9 @@ interface ObjectSettings {
   initOnAlloc: boolean;
   initOnFree: boolean;
   log: LogFn | null;
+  /** SLAB: adaptive array limits; per-cpu caching on. */
+  adaptive: boolean;
+  percpu: boolean;
 }
 
 /** The object allocator and kmalloc over a page allocator (new, or opened with `ctors`). */
@@ -103,6 +107,11 @@ function wireObjects(
   if (s.slabKind === "slob") {
     const slob = new SlobAllocator(phys, buddy, common, fresh, ctors);
     return { slab: slob, km: slob };
+  }
+  if (s.slabKind === "slab") {
+    const options = { ...common, debug: s.debug, adaptive: s.adaptive };
+    const slab = new SlabAllocator(phys, buddy, options, fresh, ctors, s.percpu);
+    return { slab, km: new Kmalloc(phys, buddy, slab, fresh) };
   }
   const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
   return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
@@ -152,6 +161,8 @@ function createInstance(options: KmemOptions): Layers {
     (s.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
     (s.initOnFree ? HdrOption.INIT_ON_FREE : 0) |
     (s.slab === "slob" ? HdrOption.SLOB : 0) |
+    (s.slab === "slab" ? HdrOption.SLAB : 0) |
+    (s.adaptive ? HdrOption.ADAPTIVE : 0) |
     (s.percpu ? 0 : HdrOption.NO_PERCPU);
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
@@ -206,7 +217,10 @@ export function openInstance(
     if (options.node !== undefined) buddy.setLocalNode(options.node);
     if (options.allocWaitMs !== undefined) buddy.waitMs = options.allocWaitMs;
     const settings: ObjectSettings = {
-      slabKind: (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub",
+      slabKind:
+        (opts & HdrOption.SLOB) !== 0 ? "slob" : (opts & HdrOption.SLAB) !== 0 ? "slab" : "slub",
+      adaptive: (opts & HdrOption.ADAPTIVE) !== 0,
+      percpu: (opts & HdrOption.NO_PERCPU) === 0,
       debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
       initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
       initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,

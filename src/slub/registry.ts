@@ -736,6 +736,7 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
         flushSheaf(slub, real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
         deactivate(slub, real, slot);
       }
+      slub.releaseCached(real);
       discardAll(slub, real);
     } finally {
       unlockAllNodes(slub, real);

@@ -276,6 +276,26 @@ function verifySheaves(slub: SlubAllocator): Map<number, Set<number>> {
       bySlab.set(head, set);
     }
   }
+  // Objects of caches of free objects outside SLUB's own (SLAB's arrays): the same checks.
+  for (const { c, obj, where, id } of slub.cachedObjects()) {
+    const head = obj >>> 0 === obj ? slub.slabOf(obj) : 0;
+    const off = obj - (head * slub.pageSize + c.redLeft);
+    if (
+      head === 0 ||
+      slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.id ||
+      off < 0 ||
+      off >= c.span ||
+      off % c.size !== 0
+    ) {
+      corrupt(id, `${where} of ${c.name} holds ${hex(obj)}, not an object of it`);
+    }
+    if (slub.testBit(c, head, off / c.size))
+      corrupt(id, `object ${hex(obj)} of ${c.name} is in ${where} but marked allocated`);
+    const set = bySlab.get(head) ?? new Set<number>();
+    if (set.has(obj)) corrupt(id, `${where} of ${c.name} holds ${hex(obj)}, held elsewhere too`);
+    set.add(obj);
+    bySlab.set(head, set);
+  }
   return bySlab;
 }
 

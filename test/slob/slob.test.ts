@@ -32,8 +32,9 @@ describe("SLOB", () => {
       /SLOB has no debugging/,
     );
     assert.throws(
-      () => new Kmem({ memory: 1 << 20, slab: "slab" as "slob" }),
-      (e: unknown) => e instanceof RangeError && /slab must be "slub" or "slob"/.test(e.message),
+      () => new Kmem({ memory: 1 << 20, slab: "slub2" as "slob" }),
+      (e: unknown) =>
+        e instanceof RangeError && /slab must be "slub", "slab" or "slob"/.test(e.message),
     );
   });
 

@@ -99,6 +99,8 @@ describe("Kmem.attach", () => {
     );
     const s = new Kmem({ memory: MiB, cpus: 2, slab: "slob" });
     assert.equal(Kmem.attach(s.buffer).slabAllocator, "slob");
+    const t = new Kmem({ memory: MiB, cpus: 2, slab: "slab", adaptive: true });
+    assert.equal(Kmem.attach(t.buffer).slabAllocator, "slab");
   });
 });
 

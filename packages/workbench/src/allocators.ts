@@ -147,6 +147,12 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     kmallocAllocator(mm, "slub"),
   ),
   kmemLayer(
+    "slab",
+    "kmalloc served by Linux's SLAB: per-cpu array caches over slabs (kmem)",
+    (mm) => kmallocAllocator(mm, "slab"),
+    { slab: "slab" },
+  ),
+  kmemLayer(
     "slob",
     "kmalloc served by SLOB, first fit in 2-byte units (kmem)",
     (mm) => kmallocAllocator(mm, "slob"),
