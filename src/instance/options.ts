@@ -44,6 +44,13 @@ export interface KmemOptions {
   distances?: number[][];
   /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
   node?: number;
+  /**
+   * With `memory` (or `nodes`) a buffer that holds a kmem instance already: `true` builds a
+   * new instance over it, discarding the old one (every context still using it must be gone).
+   * Without it `new Kmem` refuses such a buffer (KmemError BUSY): open it with
+   * {@link Kmem.attach} or {@link Kmem.reopen} instead. Default false.
+   */
+  reinit?: boolean;
   /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
@@ -145,6 +152,7 @@ const OPTION_KEYS = [
   "nodes",
   "distances",
   "node",
+  "reinit",
 ] as const;
 const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
 /** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
@@ -194,7 +202,7 @@ export function checkSettings(
   return {
     debug,
     slab,
-    log: options.log ?? null,
+    log: guardLog(options.log),
     initOnAlloc,
     initOnFree,
     percpu,
@@ -220,6 +228,25 @@ export function checkAttachOptions(fn: string, options: unknown): asserts option
     }
     for (const ctor of Object.values(o.ctors)) checkCtor(ctor);
   }
+}
+
+/**
+ * The `log` callback as the layers call it: a report made while the callback runs (it
+ * allocated, and that allocation failed or was injected a fault) is dropped, so a callback
+ * that allocates cannot recurse without bound.
+ */
+export function guardLog(log: LogFn | undefined): LogFn | null {
+  if (log === undefined) return null;
+  let depth = 0;
+  return (message) => {
+    if (depth !== 0) return;
+    depth++;
+    try {
+      log(message);
+    } finally {
+      depth--;
+    }
+  };
 }
 
 function checkLog(log: unknown): void {

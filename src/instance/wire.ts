@@ -15,12 +15,13 @@
  * signature is the public one can take either.
  */
 
-import { checkInteger, checkIntegerRange } from "../errors.js";
+import { checkInteger, checkIntegerRange, describe, KmemError } from "../errors.js";
 import {
   type Backing,
   CpuState,
   Hdr,
   HdrOption,
+  Layout,
   PhysMem,
   Zone,
   zoneBase,
@@ -48,6 +49,7 @@ import {
   checkOptionsObject,
   checkSettings,
   debugLetters,
+  guardLog,
   type KmemOptions,
   type SlabKind,
 } from "./options.js";
@@ -142,6 +144,16 @@ function createInstance(options: KmemOptions): Layers {
     ...(options.distances === undefined ? {} : { distances: options.distances }),
   });
   const s = checkSettings(options, phys.nrNodes, phys.managedPages * phys.pageSize);
+  if (options.reinit !== undefined && typeof options.reinit !== "boolean") {
+    throw new TypeError(`reinit must be a boolean, got ${describe(options.reinit)}`);
+  }
+  if (options.reinit !== true && phys.header[Hdr.MAGIC] === Layout.MAGIC) {
+    // A buffer holding an instance (perhaps one other contexts use): never silently rebuilt.
+    throw new KmemError(
+      "BUSY",
+      `new Kmem: the buffer holds a kmem instance (layout version ${phys.header[Hdr.VERSION]}); open it with Kmem.attach or Kmem.reopen, or pass reinit: true to discard it`,
+    );
+  }
   // Every option is valid: only now is the buffer written to.
   phys.init();
   const h = phys.header;
@@ -199,7 +211,7 @@ export function openInstance(
   let layers: Layers;
   try {
     const opts = h[Hdr.OPTIONS] as number;
-    const log = options.log ?? null;
+    const log = guardLog(options.log);
     const buddy = new BuddyAllocator(phys, undefined, cpu, false);
     buddy.log = log;
     if (options.node !== undefined) buddy.setLocalNode(options.node);

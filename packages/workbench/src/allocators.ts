@@ -79,7 +79,12 @@ function kmemLayer(
     kind: "kmem",
     description,
     create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
-      const mm = new Kmem({ ...options, memory: reuse ?? memoryBytes });
+      // A reused buffer holds the previous run's instance: rebuilt on purpose.
+      const mm = new Kmem({
+        ...options,
+        memory: reuse ?? memoryBytes,
+        ...(reuse === undefined ? {} : { reinit: true }),
+      });
       return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
     },
   };
