@@ -84,7 +84,7 @@ export class LargeKmalloc {
       this.buddy.freePages((pfn + at) << this.pageShift, k);
       at += 1 << k;
     }
-    this.buddy.ev[Vm.KMALLOC_LARGE]++;
+    this.buddy.ev[Vm.KMALLOC_LARGE]!++;
     return addr;
   }
 
@@ -144,7 +144,8 @@ export class LargeKmalloc {
         `${fn}(${hex(addr)}): inside the large allocation at ${hex((this.f[i + Large.HEAD_PFN] as number) << this.pageShift)}, not its start`,
       );
     }
-    if ((addr & (this.pageSize - 1)) === 0 && (flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
+    // Memory that is free (an object whose slab page went back, too): as kfree of a freed object.
+    if ((flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
       throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
     }
     if (flags === PgFlag.HEAD) {

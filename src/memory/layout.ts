@@ -20,13 +20,12 @@
  * With 4 KiB pages the mem_map costs 32 / 4096 = 0.78% of memory (Linux: 64 B per page,
  * 1.56%).
  *
- * Invariants (verify() reports them by id):
- *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
- *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
- *             (and >= memmapOffset + maxPages * Frame.BYTES: checked at construction and attach)
- * (LAYOUT-1 also covers the other geometry words.) The page allocator's verify() checks
- * both, and LAYOUT-3 and MEMMAP-1..2 over the same header and mem_map: the header of
- * src/page/buddy.ts lists every id it reports.
+ * Invariants: the header of src/page/buddy.ts lists the ids the page allocator's verify()
+ * reports over this header and mem_map (LAYOUT-1..3, MEMMAP-1..2). In the words of this
+ * file, LAYOUT-1 is header[Hdr.MAGIC] == Layout.MAGIC, header[Hdr.VERSION] ==
+ * Layout.VERSION and the geometry words; LAYOUT-2 is firstManagedPfn * pageSize >=
+ * memmapOffset + totalPages * Frame.BYTES (and >= memmapOffset + maxPages * Frame.BYTES:
+ * checked at construction and attach).
  */
 
 /*
@@ -40,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 10,
+  VERSION = 12,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -121,6 +120,11 @@ export const enum Hdr {
   ZS = ROOTS + 4,
   /** Address of the swap descriptor (LRU lists, swap areas, zswap; src/swap), 0 if none. */
   SWAP = ROOTS + 5,
+  /**
+   * Address of the newest memory pool descriptor (the list of pools, through their
+   * descriptors), 0 if none: a free of an element held in a pool's reserve is refused.
+   */
+  POOLS = ROOTS + 6,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -219,8 +223,12 @@ export const enum HdrOption {
   SLOB = 1 << 2,
   /** Per-cpu caching off (measurements): per-cpu page lists of one page, no sheaves. */
   NO_PERCPU = 1 << 3,
+  /** Linux's SLAB serves kmalloc and the caches (src/slab). */
+  SLAB = 1 << 4,
+  /** SLAB's per-cpu arrays adapt their limits (Bonwick & Adams's magazine resizing). */
+  ADAPTIVE = 1 << 5,
   /** kmalloc's size classes are Linux's (KmemOptions.sizeClasses "linux"), not the fine set. */
-  LINUX_SIZES = 1 << 4,
+  LINUX_SIZES = 1 << 6,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

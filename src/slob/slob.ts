@@ -48,16 +48,19 @@
  *           a live cache id
  *   SLOB-4  live objects per cache (and for kmalloc) match the descriptors' counts, and
  *           the pages found match the slab page gauge
+ *   SLOB-5  the list of cache descriptors is a well-formed list (inside memory, back links,
+ *           no cycle), each with an id in 2..0xffff and an alignment a power of two
+ *           8..pageSize
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
- * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It is lock 3
- * of kmem's lock order (slub.ts's header lists it), in place of SLUB's slab_mutex and
- * list_locks, taken before the zone lock, and it protects all of SLOB: its page lists,
- * every SLOB page's units and free list, its cache list and counts. Constructors run after
- * it is released. Under it a new page is taken without direct reclaim (a shrinker may free
- * to SLOB, other cpus need the lock to free): when that fails, the page is allocated
- * outside the lock with the caller's gfp (which may reclaim and sleep) and the allocation
- * tried again with it.
+ * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It has its
+ * place in kmem's lock order (the list in src/sync/lock.ts's header) in place of SLUB's
+ * slab_mutex and list_locks, taken before the zone lock, and it protects all of SLOB: its
+ * page lists, every SLOB page's units and free list, its cache list and counts.
+ * Constructors run after it is released. Under it a new page is taken without direct
+ * reclaim (a shrinker may free to SLOB, other cpus need the lock to free): when that fails,
+ * the page is allocated outside the lock with the caller's gfp (which may reclaim and
+ * sleep) and the allocation tried again with it.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -77,8 +80,9 @@ import {
   type SlabCacheInfo,
 } from "../slab-common/index.js";
 import { lock, unlock } from "../sync/index.js";
+import { verifySlob } from "./verify.js";
 
-const enum Slob {
+export const enum Slob {
   /** Bytes per unit. */
   UNIT = 2,
   /** Live block header: units (u16) and tag (u16). */
@@ -100,7 +104,7 @@ const enum Slob {
 }
 
 /** Owner words of a SLOB page's head frame. */
-const enum SlobPg {
+export const enum SlobPg {
   /** Free units on the page (sp->units). */
   UNITS = Pg.OWNER + 0,
   /** Offset in units of the first free block; pageUnits when none. */
@@ -111,7 +115,7 @@ const enum SlobPg {
   CACHE = Pg.OWNER + 3,
 }
 
-const enum SlobList {
+export const enum SlobList {
   NONE = 0,
   SMALL = 1,
   MEDIUM = 2,
@@ -121,7 +125,7 @@ const enum SlobList {
 }
 
 /** The SLOB descriptor, in the header's boot area, at Hdr.SLOB. */
-const enum SlobDesc {
+export const enum SlobDesc {
   MAGIC = 0,
   /** Head pfns of the small, medium and large lists (LIST_HEADS + list - 1). */
   LIST_HEADS = 1,
@@ -137,7 +141,7 @@ const enum SlobDesc {
 }
 
 /** A cache descriptor: a SLOB block of the boot cache. */
-const enum CacheDesc {
+export const enum CacheDesc {
   ID = 0,
   OBJECT_SIZE = 1,
   ALIGN = 2,
@@ -156,6 +160,11 @@ const enum CacheDesc {
 
 const NO_SLOTS = new Uint16Array(0);
 
+/** Damage found while reading SLOB's metadata: KmemError CORRUPTION naming the invariant. */
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
 export interface SlobOptions {
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -165,34 +174,35 @@ export interface SlobOptions {
 /** Words of the header's boot area SLOB needs. */
 export const SLOB_DESCRIPTOR_WORDS: number = SlobDesc.WORDS;
 
-function corrupt(id: string, what: string): never {
-  throw new KmemError("CORRUPTION", `${id}: ${what}`);
-}
-
 export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
-  private readonly f: Int32Array;
+  /** @internal */
+  readonly f: Int32Array;
   /** Memory through its windows (physmem.ts): u16, byte and word views of each. */
   private readonly u16v: readonly Uint16Array[];
   /** u16 index i is u16v[i >>> hs][i & hm]. */
   private readonly hs: number;
   private readonly hm: number;
   private readonly ev: Int32Array;
-  /** The descriptor's words. */
-  private readonly d: Int32Array;
+  /** @internal The descriptor's words. */
+  readonly d: Int32Array;
   private readonly pageSize: number;
-  private readonly pageShift: number;
-  private readonly pageUnits: number;
-  private readonly firstPfn: number;
-  private readonly totalPages: number;
+  /** @internal */
+  readonly pageShift: number;
+  /** @internal */
+  readonly pageUnits: number;
+  /** @internal */
+  readonly firstPfn: number;
+  /** @internal */
+  readonly totalPages: number;
   private readonly maxOrder: number;
   private readonly secret: number;
   private readonly initOnAlloc: boolean;
   private readonly initOnFree: boolean;
-  /** Handles by cache id (0 and 1 are kmalloc and the boot cache: null). */
-  private readonly caches: (KmemCache | null)[] = [null, null];
+  /** @internal Handles by cache id (0 and 1 are kmalloc and the boot cache: null). */
+  readonly caches: (KmemCache | null)[] = [null, null];
   /** Set by pageAlloc when the page it allocated from left its list. */
   private removed = false;
   /** A page allocated outside the lock for the next new SLOB page (0: none). */
@@ -201,7 +211,10 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   log: LogFn | null;
   private readonly smp: boolean;
   private readonly cpu: number;
-  private readonly h: Int32Array;
+  readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  private ctorDepth = 0;
   /** Constructors registered in this context, by cache name. */
   private readonly ctors = new Map<string, Ctor>();
 
@@ -240,6 +253,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const desc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     this.d = phys.wordsAt(desc, SlobDesc.WORDS);
     if (!fresh) {
+      if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE || phys.header[Hdr.SLOB] !== desc) {
+        corrupt("SLOB-1", "the options say SLOB, but the SLOB descriptor is missing or damaged");
+      }
       this.secret = this.d[SlobDesc.SECRET] as number;
       this.syncCaches();
       return;
@@ -279,14 +295,62 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return this.caches[id] ?? null;
   }
 
+  /**
+   * The cache descriptors on the list in memory, newest first: the one walk of that list.
+   * Bounded by the descriptors memory can hold and checked link by link (inside memory,
+   * aligned, back link, id, alignment), so a damaged or cyclic list is CORRUPTION (SLOB-5),
+   * never a hang or an unbounded array. Lock held.
+   */
+  private cacheDescs(): number[] {
+    const out: number[] = [];
+    const bytes = CacheDesc.WORDS * 4;
+    const max = Math.floor((this.totalPages * this.pageSize) / (bytes + Slob.HDR));
+    let prev = 0;
+    for (let d = (this.d[SlobDesc.CACHES] as number) >>> 0; d !== 0;) {
+      if ((d & 3) !== 0 || !this.phys.hasByte(d) || !this.phys.hasByte(d + bytes - 1)) {
+        corrupt("SLOB-5", `the cache list links to ${hex(d)}`);
+      }
+      const w = d >>> 2;
+      if (this.phys.word(w + CacheDesc.PREV) >>> 0 !== prev) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has a wrong back link`);
+      }
+      const id = this.phys.word(w + CacheDesc.ID);
+      if (id <= Slob.BOOT_ID || id > Slob.MAX_ID) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has id ${id}`);
+      }
+      const align = this.phys.word(w + CacheDesc.ALIGN);
+      this.checkAlign(align, d);
+      const size = this.phys.word(w + CacheDesc.OBJECT_SIZE);
+      const order = this.phys.word(w + CacheDesc.ORDER);
+      const big = size >= 1 && !this.fitsPage(size + Slob.HDR, align);
+      if (
+        size < 1 ||
+        size > this.pageSize * 2 ** (this.maxOrder - 1) ||
+        (big
+          ? order < 0 || order >= this.maxOrder || this.pageSize * 2 ** order < size
+          : order !== -1)
+      ) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has size ${size} and order ${order}`);
+      }
+      if (out.length >= max) corrupt("SLOB-5", "the cache list is cyclic");
+      out.push(d);
+      prev = d;
+      d = this.phys.word(w + CacheDesc.NEXT) >>> 0;
+    }
+    return out;
+  }
+
+  /** A cache's alignment read from memory: a power of two, 8..pageSize, else CORRUPTION. */
+  private checkAlign(align: number, desc: number): void {
+    if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0) {
+      corrupt("SLOB-5", `cache descriptor at ${hex(desc)} has alignment ${align}`);
+    }
+  }
+
   /** Rebuilds this context's handles from the list of descriptors in memory. Lock held. */
   private syncCaches(): void {
     const seen = new Set<number>();
-    for (
-      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-      d !== 0 && seen.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-    ) {
+    for (const d of this.cacheDescs()) {
       const id = this.phys.word((d >>> 2) + CacheDesc.ID);
       seen.add(id);
       const known = this.caches[id];
@@ -372,7 +436,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private checkHandle(c: KmemCache, op: string): void {
     if (this.smp && (c.dead || c.dv[CacheDesc.SERIAL] !== c.serial)) {
       c.dead = true;
-      throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+      throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
     }
   }
 
@@ -384,14 +448,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /* ------------------------------------------------------------------ free blocks */
 
-  /** Units of the free block at unit offset `o` of the page at unit index `base`. */
-  private unitsAt(base: number, o: number): number {
+  /** @internal Units of the free block at unit offset `o` of the page at unit index `base`. */
+  unitsAt(base: number, o: number): number {
     const v = this.h16(base + o);
     return (v & Slob.ONE_UNIT) !== 0 ? 1 : v + 1;
   }
 
-  /** Offset of the free block after the one at `o`; pageUnits for none. */
-  private nextAt(base: number, o: number): number {
+  /** @internal Offset of the free block after the one at `o`; pageUnits for none. */
+  nextAt(base: number, o: number): number {
     const v = this.h16(base + o);
     const n = (v & Slob.ONE_UNIT) !== 0 ? v & Slob.NEXT_MASK : this.h16(base + o + 1);
     return n === 0 ? this.pageUnits : n;
@@ -410,8 +474,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /* ------------------------------------------------------------------ page lists */
 
-  /** The u16 at u16 index `i` (address 2 * i), in whichever window (node) it is. */
-  private h16(i: number): number {
+  /** @internal The u16 at u16 index `i` (address 2 * i), in whichever window (node) it is. */
+  h16(i: number): number {
     return (this.u16v[i >>> this.hs] as Uint16Array)[i & this.hm] as number;
   }
 
@@ -579,7 +643,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return obj;
   }
 
-  private tag(id: number, obj: number): number {
+  /** @internal The tag of a block of cache `id` whose object is at `obj`. */
+  tag(id: number, obj: number): number {
     return (id ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
   }
 
@@ -923,7 +988,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       dv[CacheDesc.ALIGN] = align;
       dv[CacheDesc.FLAGS] = flags;
       dv[CacheDesc.ORDER] = order;
-      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
+      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL]!;
       this.phys.span(desc + CacheDesc.NAME * 4, nameBytes.length).set(nameBytes);
       // Link as the newest cache.
       const first = (this.d[SlobDesc.CACHES] as number) >>> 0;
@@ -943,13 +1008,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   /** The smallest cache id no descriptor in memory uses; -1 when all are taken. Lock held. */
   private newId(): number {
     const used = new Set<number>();
-    for (
-      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-      d !== 0 && used.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-    ) {
-      used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
-    }
+    for (const d of this.cacheDescs()) used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
     for (let id = Slob.BOOT_ID + 1; id <= Slob.MAX_ID; id++) if (!used.has(id)) return id;
     return -1;
   }
@@ -998,6 +1057,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         this.lock();
         try {
           const align = c.dv[CacheDesc.ALIGN] as number;
+          // Read from memory: checked before it shapes a block (a damaged one would overlap).
+          if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0)
+            this.checkAlign(align, c.desc);
           obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, align, c.id, nid);
           if (obj !== 0) c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
         } finally {
@@ -1008,7 +1070,15 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.dropSpare();
       if (obj === 0) return 0;
     }
-    if (c.ctor !== null) c.ctor(obj);
+    if (c.ctor !== null) {
+      // While a constructor runs, no cache may be destroyed (destroy checks).
+      this.ctorDepth++;
+      try {
+        c.ctor(obj);
+      } finally {
+        this.ctorDepth--;
+      }
+    }
     return obj;
   }
 
@@ -1059,6 +1129,12 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   destroy(c: KmemCache): void {
+    if (this.ctorDepth !== 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while an object is being built`,
+      );
+    }
     this.lock();
     try {
       this.checkHandle(c, "destroy");
@@ -1101,11 +1177,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     try {
       if (this.smp) this.syncCaches();
       const out: KmemCache[] = [];
-      for (
-        let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-        d !== 0;
-        d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-      ) {
+      for (const d of this.cacheDescs()) {
         const c = this.caches[this.phys.word((d >>> 2) + CacheDesc.ID)];
         if (c !== null && c !== undefined) out.push(c);
       }
@@ -1142,142 +1214,15 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return this.d[SlobDesc.KMALLOC_ACTIVE] as number;
   }
 
-  /** Checks SLOB-1..4 under the lock (SLOB has no per-cpu state). */
+  /** Checks SLOB-1..5 under the lock (SLOB has no per-cpu state). */
   verify(): void {
     this.lock();
     try {
       if (this.smp) this.syncCaches();
-      this.verifyLocked();
+      this.cacheDescs();
+      verifySlob(this);
     } finally {
       this.unlock();
     }
-  }
-
-  private verifyLocked(): void {
-    if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE)
-      corrupt("SLOB-1", "descriptor magic is wrong");
-    const f = this.f;
-    const onList = new Map<number, number>();
-    for (let list = SlobList.SMALL; list <= SlobList.LARGE; list++) {
-      const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
-      if (head === 0) continue;
-      let pfn = head;
-      let steps = 0;
-      do {
-        if (pfn < this.firstPfn || pfn >= this.totalPages)
-          corrupt("SLOB-1", `list ${list} links to pfn ${pfn}`);
-        const i = pfn * Frame.WORDS;
-        if (
-          f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.SLAB) ||
-          f[i + Pg.ORDER] !== 0 ||
-          f[i + SlobPg.LIST] !== list
-        ) {
-          corrupt("SLOB-1", `pfn ${pfn} on list ${list} is not an order-0 SLOB page of that list`);
-        }
-        if ((f[i + SlobPg.UNITS] as number) <= 0)
-          corrupt("SLOB-1", `pfn ${pfn} is on a list but full`);
-        const next = f[i + Pg.NEXT] as number;
-        if (f[next * Frame.WORDS + Pg.PREV] !== pfn)
-          corrupt("SLOB-1", `list ${list}: next(${pfn}).prev is wrong`);
-        onList.set(pfn, list);
-        pfn = next;
-        if (++steps > this.totalPages) corrupt("SLOB-1", `list ${list} does not close`);
-      } while (pfn !== head);
-    }
-    const counts = new Map<number, number>();
-    let pages = 0;
-    for (let pfn = this.firstPfn; pfn < this.totalPages;) {
-      const i = pfn * Frame.WORDS;
-      const flags = f[i + Pg.FLAGS] as number;
-      const order = f[i + Pg.ORDER] as number;
-      const step = (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
-      if ((flags & PgFlag.SLAB) !== 0) {
-        const list = f[i + SlobPg.LIST] as number;
-        pages += 1 << order;
-        if (list === SlobList.BIG) {
-          const id = f[i + SlobPg.CACHE] as number;
-          if ((this.caches[id] ?? null) === null)
-            corrupt("SLOB-3", `big block at pfn ${pfn} names no cache (${id})`);
-          counts.set(id, (counts.get(id) ?? 0) + 1);
-        } else {
-          if ((onList.get(pfn) ?? SlobList.NONE) !== list)
-            corrupt("SLOB-1", `pfn ${pfn} says list ${list} but is not on it`);
-          this.verifyPage(pfn, counts);
-        }
-      }
-      pfn += step;
-    }
-    if (pages !== this.d[SlobDesc.PAGES])
-      corrupt("SLOB-4", `${pages} SLOB pages found, the gauge says ${this.d[SlobDesc.PAGES]}`);
-    const km = counts.get(Slob.KMALLOC_ID) ?? 0;
-    if (km !== this.d[SlobDesc.KMALLOC_ACTIVE])
-      corrupt(
-        "SLOB-4",
-        `${km} kmalloc objects found, the count says ${this.d[SlobDesc.KMALLOC_ACTIVE]}`,
-      );
-    let descs = 0;
-    for (const c of this.caches) {
-      if (c === null) continue;
-      descs++;
-      const n = counts.get(c.id) ?? 0;
-      if (n !== c.dv[CacheDesc.ACTIVE])
-        corrupt(
-          "SLOB-4",
-          `cache ${JSON.stringify(c.name)}: ${n} objects found, the count says ${c.dv[CacheDesc.ACTIVE]}`,
-        );
-    }
-    if ((counts.get(Slob.BOOT_ID) ?? 0) !== descs)
-      corrupt(
-        "SLOB-4",
-        `${counts.get(Slob.BOOT_ID) ?? 0} cache descriptors found for ${descs} caches`,
-      );
-  }
-
-  /** SLOB-2 and SLOB-3 on one small page; counts live objects by cache id. */
-  private verifyPage(pfn: number, counts: Map<number, number>): void {
-    const i = pfn * Frame.WORDS;
-    const base = pfn << (this.pageShift - 1);
-    const end = this.pageUnits;
-    let fp = this.f[i + SlobPg.FREELIST] as number;
-    let free = 0;
-    let lastFreeEnd = -1;
-    for (let o = 0; o < end;) {
-      if (o === fp) {
-        const units = this.unitsAt(base, o);
-        const next = this.nextAt(base, o);
-        if (o + units > end)
-          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} runs past the page`);
-        if (next !== end && next <= o + units)
-          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} is not followed in address order`);
-        if (o === lastFreeEnd) corrupt("SLOB-2", `pfn ${pfn}: free blocks touch at unit ${o}`);
-        free += units;
-        lastFreeEnd = o + units;
-        o += units;
-        fp = next;
-      } else {
-        if (fp !== end && fp < o)
-          corrupt("SLOB-2", `pfn ${pfn}: free list points back to unit ${fp}`);
-        const units = this.h16(base + o);
-        const obj = (base + o) * Slob.UNIT + Slob.HDR;
-        const id = this.tag(this.h16(base + o + 1), obj);
-        const live =
-          id === Slob.KMALLOC_ID || id === Slob.BOOT_ID || (this.caches[id] ?? null) !== null;
-        if (units <= Slob.HDR_UNITS || o + units > end || !live) {
-          corrupt(
-            "SLOB-3",
-            `pfn ${pfn}: no valid block at unit ${o} (units ${units}, tag decodes to cache ${id})`,
-          );
-        }
-        counts.set(id, (counts.get(id) ?? 0) + 1);
-        o += units;
-      }
-    }
-    if (fp !== end)
-      corrupt("SLOB-2", `pfn ${pfn}: free list continues past the blocks (unit ${fp})`);
-    if (free !== this.f[i + SlobPg.UNITS])
-      corrupt(
-        "SLOB-2",
-        `pfn ${pfn}: ${free} free units found, the page says ${this.f[i + SlobPg.UNITS]}`,
-      );
   }
 }

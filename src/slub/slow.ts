@@ -4,7 +4,7 @@
  * freelist or sheaf cannot serve, under a node's list_lock unless said otherwise; slabs and
  * objects set aside as corrupt; shrinking, and flushing cpu slots and sheaves.
  *
- * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * its fast paths call them.
  */
 
@@ -58,7 +58,7 @@ function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   f[i + Pg.PREV] = 0;
   if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
   dv[at] = pfn;
-  dv[at + 1]++;
+  dv[at + 1]!++;
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
 }
 
@@ -74,7 +74,7 @@ function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
-  dv[at + 1]--;
+  dv[at + 1]!--;
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
 }
 
@@ -106,7 +106,7 @@ function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
  * the page allocator's reclaim and a constructor may come back into the slab layer).
  */
 export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: number): number {
-  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
   if ((slub.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(slub);
   const cpu = c.cpu;
   const f = slub.f;
@@ -194,7 +194,7 @@ function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number)
  * active, not yet through postAlloc.
  */
 export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): number {
-  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
   let obj = 0;
   const partial = getPartial(slub, c, nid, gfp);
   if (partial !== 0) {
@@ -210,14 +210,64 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
     const n = slub.slabNode(pfn);
     slub.lockNode(c, n);
     try {
-      c.dv[slub.slabsAt[n] as number]++;
+      c.dv[slub.slabsAt[n] as number]!++;
       obj = takeOne(slub, c, pfn);
     } finally {
       slub.unlockNode(c, n);
     }
   }
-  if (obj !== 0) c.cpu[CpuSlot.ACTIVE]++;
+  if (obj !== 0) c.cpu[CpuSlot.ACTIVE]!++;
   return obj;
+}
+
+/**
+ * SLAB's refill (src/slab): up to `k` free objects off the slabs of node `nid` (-1: this
+ * cpu's, with get_partial's fallback), partial slabs first, then new ones, into `dst` from
+ * index `at`. They stay free (bitmap bits clear) but count in use in their slabs, as objects
+ * in a SLUB sheaf do. Takes and drops each slab's node list_lock. Returns how many.
+ */
+export function takeFree(
+  slub: SlubAllocator,
+  c: KmemCache,
+  gfp: number,
+  nid: number,
+  dst: Int32Array,
+  at: number,
+  k: number,
+): number {
+  let got = 0;
+  const f = slub.f;
+  while (got < k) {
+    let pfn = getPartial(slub, c, nid, gfp);
+    let fresh = false;
+    if (pfn === 0) {
+      pfn = newSlab(slub, c, gfp, nid);
+      if (pfn === 0) break;
+      fresh = true;
+      slub.lockNode(c, slub.slabNode(pfn));
+    }
+    try {
+      if (fresh) c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!++;
+      const i = pfn * Frame.WORDS;
+      let taken = 0;
+      while (
+        got < k &&
+        f[i + SlubPg.FREELIST] !== 0 &&
+        ((f[i + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) === 0
+      ) {
+        const obj = takeOne(slub, c, pfn, false);
+        if (obj === 0) break;
+        dst[at + got++] = obj;
+        taken++;
+      }
+      // A partial slab taken off its list and not touched goes back on it.
+      if (taken === 0) place(slub, c, pfn);
+    } finally {
+      slub.unlockNode(c, slub.slabNode(pfn));
+    }
+    slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
+  }
+  return got;
 }
 
 /**
@@ -225,7 +275,7 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
  * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
  * the freelist is damaged (the slab is then set aside).
  */
-function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number): number {
+function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number, mark = true): number {
   const f = slub.f;
   const i = pfn * Frame.WORDS;
   const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
@@ -245,8 +295,11 @@ function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number): number {
   }
   const wi = slub.bitmapWord(c, pfn) + (idx >>> 5);
   const m = 1 << (idx & 31);
-  // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
-  if (slub.smp === false) slub.phys.setWord(wi, slub.phys.word(wi) | m);
+  // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap). SLAB's
+  // array caches take objects free (`mark` false): counted in use by the slab, bit clear.
+  if (!mark) {
+    // nothing to flip
+  } else if (slub.smp === false) slub.phys.setWord(wi, slub.phys.word(wi) | m);
   // Another cpu flips a free object's bit only in a double free, which it undoes at once:
   // caught in that moment, the object is not handed out, and the slab is set aside.
   else if (!slub.setBitShared(wi, c.remote, m)) return setListSlabAside(slub, c, pfn, obj);
@@ -306,16 +359,20 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   f[i + SlubPg.FREELIST] = first;
   if (c.debug !== 0) initDebugSlab(slub, c, addr);
   if (c.ctor !== null) {
+    // While constructors run, no cache may be destroyed (kmemCacheDestroy checks).
+    slub.ctorDepth++;
     try {
       for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
     } catch (err) {
       // The slab was never used: give it back, and let the constructor's error through.
       freeSlabPages(slub, c, pfn);
       throw err;
+    } finally {
+      slub.ctorDepth--;
     }
   }
-  slub.ev[Vm.SLAB_NEW]++;
-  slub.ev[slabGauge(c)] += 1 << c.order;
+  slub.ev[Vm.SLAB_NEW]!++;
+  slub.ev[slabGauge(c)]! += 1 << c.order;
   return pfn;
 }
 
@@ -340,7 +397,7 @@ function freeze(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   const n = slub.slabNode(pfn);
   slub.lockNode(c, n);
   try {
-    c.dv[slub.slabsAt[n] as number]++;
+    c.dv[slub.slabsAt[n] as number]!++;
     freezeLocked(slub, c, pfn);
   } finally {
     slub.unlockNode(c, n);
@@ -373,7 +430,7 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
  * cpu's freelist runs dry.
  */
 export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
-  slub.ev[Vm.SLAB_FREE_SLOW]++;
+  slub.ev[Vm.SLAB_FREE_SLOW]!++;
   const f = slub.f;
   const i = head * Frame.WORDS;
   const fp = addr + c.offset;
@@ -558,9 +615,9 @@ function slabGauge(c: KmemCache): number {
 
 /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
 function discardSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
-  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]--;
-  slub.ev[Vm.SLAB_DISCARD]++;
-  slub.ev[slabGauge(c)] -= 1 << c.order;
+  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!--;
+  slub.ev[Vm.SLAB_DISCARD]!++;
+  slub.ev[slabGauge(c)]! -= 1 << c.order;
   freeSlabPages(slub, c, pfn);
 }
 
@@ -602,7 +659,7 @@ export function corruptCpuFreelist(slub: SlubAllocator, c: KmemCache, obj: numbe
 }
 
 function reportFreelist(slub: SlubAllocator, c: KmemCache, obj: number): void {
-  slub.ev[Vm.SLAB_ERRORS]++;
+  slub.ev[Vm.SLAB_ERRORS]!++;
   slub.log?.(
     `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
       `slab at ${hex(slub.slabOf(obj) * slub.pageSize)} set aside`,
@@ -619,13 +676,13 @@ export function quarantineObject(
   head: number,
   obj: number,
 ): void {
-  slub.ev[Vm.SLAB_ERRORS]++;
+  slub.ev[Vm.SLAB_ERRORS]!++;
   const n = slub.slabNode(head);
   slub.lockNode(c, n);
   try {
     // One count for the cache, under the locks of several nodes: added atomically.
     if (slub.smp === true) Atomics.add(c.dv, Desc.QUARANTINED, 1);
-    else c.dv[Desc.QUARANTINED]++;
+    else c.dv[Desc.QUARANTINED]!++;
     slub.phys.setWord((obj + c.offset) >>> 2, slub.quarantineTag(c, obj));
     const i = head * Frame.WORDS;
     const counters = slub.f[i + SlubPg.COUNTERS] as number;
@@ -655,18 +712,29 @@ export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
   return Math.max(0, before - nrSlabs(slub, real)) * 2 ** real.order;
 }
 
-/** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
-function discardEmpty(slub: SlubAllocator, c: KmemCache, n: number): void {
+/**
+ * Discards the empty slabs of node `n`'s partial list, at most `max` of them (that node's
+ * list_lock held). Returns how many.
+ */
+export function discardEmpty(
+  slub: SlubAllocator,
+  c: KmemCache,
+  n: number,
+  max = Number.POSITIVE_INFINITY,
+): number {
   const f = slub.f;
   let pfn = c.dv[slub.partialAt[n] as number] as number;
-  while (pfn !== 0) {
+  let done = 0;
+  while (pfn !== 0 && done < max) {
     const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
     if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
       removePartial(slub, c, pfn);
       discardSlab(slub, c, pfn);
+      done++;
     }
     pfn = next;
   }
+  return done;
 }
 
 /**

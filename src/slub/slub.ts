@@ -37,17 +37,15 @@
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
  *
- * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
- * skipped, none out of order: 0 vmalloc (and the swap state, src/swap), 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
- * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
- * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
+ * Locks (instances with more than one cpu), SLUB's two in kmem's one lock order (the
+ * numbered list in the header of src/sync/lock.ts):
  *
- *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
+ *   slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
  *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
  *      raises, the serial counter. It keeps a cache alive while held (createCache, destroy,
  *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
  *      while it is held.
- *   4. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *   a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
  *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
  *      of every slab of the cache on that node its frame freelist, inuse, state bits
  *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
@@ -116,6 +114,16 @@ export interface SlubOptions {
   log: LogFn | null;
 }
 
+/** A free object that sits in a cache of free objects (SLAB's arrays), for verify(). */
+export interface CachedObject {
+  c: KmemCache;
+  obj: number;
+  /** Where it is, for messages ("the array cache of cpu 1"). */
+  where: string;
+  /** The invariant id verify() reports a bad entry under. */
+  id: string;
+}
+
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
 
@@ -149,6 +157,7 @@ export class SlubAllocator implements KmallocBackend {
   private readonly bs: number;
   readonly bm: number;
   readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
   readonly ev: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
@@ -187,6 +196,8 @@ export class SlubAllocator implements KmallocBackend {
   readonly ctors = new Map<string, Ctor>();
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  ctorDepth = 0;
 
   /**
    * `fresh`: set up the boot cache of a new instance; otherwise open the caches another
@@ -413,7 +424,7 @@ export class SlubAllocator implements KmallocBackend {
         if ((w & m) === 0) {
           this.words[wi] = w | m;
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -452,7 +463,7 @@ export class SlubAllocator implements KmallocBackend {
           if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
           else this.setBitShared(wi, 0, m);
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -493,17 +504,17 @@ export class SlubAllocator implements KmallocBackend {
     // Marked allocated, then taken off the sheaf: a context dying between leaves an
     // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
     cpu[CpuSlot.SHEAF_COUNT] = n;
-    cpu[CpuSlot.ACTIVE]++;
+    cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
-  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
+  protected shouldFailSlab(c: KmemCache, gfp: number): boolean {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
-    this.ev[Vm.FAULT_INJECTED]++;
+    this.ev[Vm.FAULT_INJECTED]!++;
     return true;
   }
 
@@ -637,7 +648,7 @@ export class SlubAllocator implements KmallocBackend {
       w = this.words[wi] as number;
     }
     this.words[wi] = w & ~m;
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
       this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
@@ -679,12 +690,12 @@ export class SlubAllocator implements KmallocBackend {
       // shared with every cpu (Atomics.and, whose result is the double-free check).
       if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
       else this.clearOwnShared(c, wi, m, addr);
-      cpu[CpuSlot.ACTIVE]--;
+      cpu[CpuSlot.ACTIVE]!--;
       return;
     }
     if (this.smp === false) this.phys.setWord(wi, w ^ m);
     else this.clearShared(c, wi, rd, w, m, addr);
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     this.freeRemote(c, head, addr);
   }
 
@@ -706,7 +717,7 @@ export class SlubAllocator implements KmallocBackend {
    * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
    * sees the first's flip in what the Atomics call returns (and undoes its xor).
    */
-  private clearShared(
+  protected clearShared(
     c: KmemCache,
     wi: number,
     rd: number,
@@ -759,14 +770,14 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A free of an object that is not allocated (`bit` 0) or was set aside. */
-  private alreadyFree(c: KmemCache, addr: number, bit: number): never {
+  protected alreadyFree(c: KmemCache, addr: number, bit: number): never {
     throw new KmemError(
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
     );
   }
 
-  private badAddress(addr: unknown, what: string): never {
+  protected badAddress(addr: unknown, what: string): never {
     if (typeof addr !== "number" || !Number.isInteger(addr)) {
       throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
     }
@@ -850,6 +861,23 @@ export class SlubAllocator implements KmallocBackend {
       this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
     );
   }
+
+  /* ------------------------------------------------------------------ for SLAB (src/slab) */
+
+  /**
+   * Free objects held outside the slabs' freelists and the sheaves, by cache: none for SLUB.
+   * Linux's SLAB (src/slab), built on these slabs, returns its array caches' objects, which
+   * verify() then counts as it counts sheaf objects.
+   */
+  cachedObjects(): CachedObject[] {
+    return [];
+  }
+
+  /**
+   * Before destroy() discards every slab of `c` (every node's list_lock held): what holds
+   * objects of it besides the slabs goes. Nothing for SLUB; SLAB's array caches.
+   */
+  releaseCached(_c: KmemCache): void {}
 
   /* ------------------------------------------------------------------ rare paths */
 

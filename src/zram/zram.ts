@@ -15,7 +15,7 @@
  * Every slot has a lock word; a read holds it while it decompresses; writeback drops it
  * while the backing store writes, then checks the slot did not change (ZRAM_UNDER_WB).
  *
- * Lock order: a slot's lock, then the pool's (ARCHITECTURE.md); the backing bitmap's lock
+ * Lock order: a slot's lock, then the pool's (src/sync/lock.ts); the backing bitmap's lock
  * alone. Nothing is allocated under a slot lock.
  */
 
@@ -480,7 +480,7 @@ export class Zram {
   }
 
   private checkAlive(fn: string): void {
-    if (!this.alive()) throw new TypeError(`${fn}: ${this.name} was destroyed`);
+    if (!this.alive()) throw new KmemError("DESTROYED", `${fn}: ${this.name} was destroyed`);
   }
 
   private checkIndex(fn: string, index: unknown): asserts index is number {

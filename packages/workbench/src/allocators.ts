@@ -98,6 +98,8 @@ function kmemLayer(
         ...options,
         ...(mallocSized ? { maxOrder: mallocMaxOrder(reuse?.byteLength ?? memoryBytes) } : {}),
         memory,
+        // A reused buffer holds the previous run's instance: rebuilt on purpose.
+        ...(reuse === undefined ? {} : { reinit: true }),
       });
       return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
     },
@@ -164,6 +166,13 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     "kmalloc served by SLUB slab caches (kmem)",
     (mm) => kmallocAllocator(mm, "slub"),
     {},
+    true,
+  ),
+  kmemLayer(
+    "slab",
+    "kmalloc served by Linux's SLAB: per-cpu array caches over slabs (kmem)",
+    (mm) => kmallocAllocator(mm, "slab"),
+    { slab: "slab" },
     true,
   ),
   kmemLayer(

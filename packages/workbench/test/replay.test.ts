@@ -259,7 +259,7 @@ describe("registry", () => {
       (err: unknown) =>
         err instanceof UnknownNameError &&
         err.message ===
-          'unknown allocator "dlmalloc" (known: slub, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, tlsf, @thi.ng/malloc, malloc, glibc (native))',
+          'unknown allocator "dlmalloc" (known: slub, slab, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, tlsf, @thi.ng/malloc, malloc, glibc (native))',
     );
   });
 
