@@ -30,6 +30,7 @@ import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js"
 import {
   type Backing,
   CpuState,
+  Hdr,
   NUMA_STAT_NAMES,
   type PhysMem,
   VM_EVENT_NAMES,
@@ -62,7 +63,7 @@ import {
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
-import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
+import { checkMinNr, checkNotReserved, Mempool, PoolContext } from "./mempool/index.js";
 import {
   type ClassicAllocators,
   type ClassicName,
@@ -195,6 +196,10 @@ export class Kmem extends MemAccess {
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
   private readonly initOnAlloc: boolean;
+  /** The header's words (Hdr.POOLS: whether a free must look in mempool reserves). */
+  private readonly hdr: Int32Array;
+  /** What kfree frees through: km, or once pools exist a front that checks reserves. */
+  private freer: { kfree(addr: number): void };
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
@@ -218,6 +223,10 @@ export class Kmem extends MemAccess {
     this.managedPages = phys.managedPages;
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
+    this.hdr = phys.words;
+    this.freer = layers.km;
+    this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
+    if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
     this.swapLayer = this.wireSwap();
   }
 
@@ -308,7 +317,8 @@ export class Kmem extends MemAccess {
    * of the first page, or 0 if the request cannot be met.
    */
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -320,7 +330,8 @@ export class Kmem extends MemAccess {
    */
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
     checkNodeArg(nid, this.nrNodes);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -391,9 +402,15 @@ export class Kmem extends MemAccess {
 
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
   freePages(addr: number, order: number): void {
-    if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if (addr !== 0) this.buddy.freePages(addr, order);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badAddress("freePages", addr);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
+    if (addr === 0) return;
+    // A page still mapped by vmap() is refused (vmalloc.ts checkNotMapped).
+    if (this.hdr[Hdr.VMALLOC] !== 0) {
+      this.vm.checkNotMapped(Math.floor(addr / this.pageSize), 1 << order, "freePages");
+    }
+    this.buddy.freePages(addr, order);
   }
 
   /**
@@ -403,14 +420,15 @@ export class Kmem extends MemAccess {
    * is online). Resolves to the address, or 0.
    */
   async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
   }
 
   /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
   async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
@@ -461,7 +479,7 @@ export class Kmem extends MemAccess {
 
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
@@ -471,7 +489,7 @@ export class Kmem extends MemAccess {
    * another node serves when that one has nothing to spare. `nid` -1: as kmalloc.
    */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid) >>> 0;
@@ -479,7 +497,7 @@ export class Kmem extends MemAccess {
 
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
@@ -500,25 +518,43 @@ export class Kmem extends MemAccess {
    * `krealloc(0, n)` is kmalloc; `krealloc(p, 0)` frees and returns ZERO_SIZE_PTR.
    */
   krealloc(addr: number, size: number, gfp: number = Gfp.KERNEL): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
-    if (size >>> 0 !== size) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
+    if (typeof size !== "number" || size >>> 0 !== size) {
       this.oddSize("size", size);
       this.km.ksize(addr);
       return 0;
     }
     if (!validGfp(gfp)) checkGfp(gfp);
+    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "krealloc");
     return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
-    if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
-    this.km.kfree(addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    this.freer.kfree(addr);
+  }
+
+  /**
+   * From the first mempool this context sees on (made or opened here, or present when it
+   * attached), kfree looks in the pools' reserves first: `freer` becomes a front of km
+   * that does (kfree itself keeps the size it had without pools, and its speed).
+   */
+  private watchPools(): void {
+    if (this.freer !== this.km) return;
+    const km = this.km;
+    const pools = this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        checkNotReserved(pools, addr, "kfree");
+        km.kfree(addr);
+      },
+    };
   }
 
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
   ksize(addr: number): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
     return this.km.ksize(addr);
   }
 
@@ -534,6 +570,7 @@ export class Kmem extends MemAccess {
     if (typeof cacheOrSize === "number") {
       const max = this.pageSize << (this.maxOrder - 1);
       checkIntegerRange("size", cacheOrSize, 1, max);
+      this.watchPools();
       return Mempool.create(this.pools(), minNr, null, cacheOrSize);
     }
     if (!(cacheOrSize instanceof KmemCache) || cacheOrSize.slab !== this.slab) {
@@ -542,7 +579,11 @@ export class Kmem extends MemAccess {
       );
     }
     if (cacheOrSize.dead)
-      throw new TypeError(`cache ${JSON.stringify(cacheOrSize.name)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `createMempool: cache ${JSON.stringify(cacheOrSize.name)} was destroyed`,
+      );
+    this.watchPools();
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
@@ -551,6 +592,7 @@ export class Kmem extends MemAccess {
    * `address`. Throws TypeError when there is no pool there.
    */
   openMempool(address: number): Mempool {
+    this.watchPools();
     return Mempool.open(this.pools(), address);
   }
 
@@ -742,7 +784,7 @@ export class Kmem extends MemAccess {
    */
   vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
     return this.vm.vmalloc(size, g, Caller.VMALLOC);
@@ -750,7 +792,7 @@ export class Kmem extends MemAccess {
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.vm.vmalloc(size, gfp | Gfp.ZERO, Caller.VZALLOC);
   }
@@ -798,7 +840,7 @@ export class Kmem extends MemAccess {
   }
 
   private kvmallocNode(size: number, gfp: number, caller: Caller): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
     let kgfp = gfp;

@@ -15,18 +15,19 @@
  * signature is the public one can take either.
  */
 
-import { checkInteger, checkIntegerRange } from "../errors.js";
+import { checkInteger, checkIntegerRange, describe, KmemError } from "../errors.js";
 import {
   type Backing,
   CpuState,
   Hdr,
   HdrOption,
+  Layout,
   PhysMem,
   Zone,
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
-import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
@@ -48,6 +49,7 @@ import {
   checkOptionsObject,
   checkSettings,
   debugLetters,
+  guardLog,
   type KmemOptions,
   type SlabKind,
 } from "./options.js";
@@ -84,6 +86,7 @@ export function layersFor(options: KmemOptions): Layers {
 /** What the object allocators need to be wired, whether new or opened. */
 interface ObjectSettings {
   slabKind: SlabKind;
+  sizeClasses: SizeClasses;
   debug: string;
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -109,10 +112,10 @@ function wireObjects(
   if (s.slabKind === "slab") {
     const options = { ...common, debug: s.debug, adaptive: s.adaptive };
     const slab = new SlabAllocator(phys, buddy, options, fresh, ctors, s.percpu);
-    return { slab, km: new Kmalloc(phys, buddy, slab, fresh) };
+    return { slab, km: new Kmalloc(phys, buddy, slab, fresh, s.sizeClasses) };
   }
   const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
-  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
+  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh, s.sizeClasses) };
 }
 
 /** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
@@ -142,6 +145,16 @@ function createInstance(options: KmemOptions): Layers {
     ...(options.distances === undefined ? {} : { distances: options.distances }),
   });
   const s = checkSettings(options, phys.nrNodes, phys.managedPages * phys.pageSize);
+  if (options.reinit !== undefined && typeof options.reinit !== "boolean") {
+    throw new TypeError(`reinit must be a boolean, got ${describe(options.reinit)}`);
+  }
+  if (options.reinit !== true && phys.header[Hdr.MAGIC] === Layout.MAGIC) {
+    // A buffer holding an instance (perhaps one other contexts use): never silently rebuilt.
+    throw new KmemError(
+      "BUSY",
+      `new Kmem: the buffer holds a kmem instance (layout version ${phys.header[Hdr.VERSION]}); open it with Kmem.attach or Kmem.reopen, or pass reinit: true to discard it`,
+    );
+  }
   // Every option is valid: only now is the buffer written to.
   phys.init();
   const h = phys.header;
@@ -151,7 +164,8 @@ function createInstance(options: KmemOptions): Layers {
     (s.slab === "slob" ? HdrOption.SLOB : 0) |
     (s.slab === "slab" ? HdrOption.SLAB : 0) |
     (s.adaptive ? HdrOption.ADAPTIVE : 0) |
-    (s.percpu ? 0 : HdrOption.NO_PERCPU);
+    (s.percpu ? 0 : HdrOption.NO_PERCPU) |
+    (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0);
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
   buddy.setLocalNode(s.node);
@@ -199,7 +213,7 @@ export function openInstance(
   let layers: Layers;
   try {
     const opts = h[Hdr.OPTIONS] as number;
-    const log = options.log ?? null;
+    const log = guardLog(options.log);
     const buddy = new BuddyAllocator(phys, undefined, cpu, false);
     buddy.log = log;
     if (options.node !== undefined) buddy.setLocalNode(options.node);
@@ -209,6 +223,7 @@ export function openInstance(
         (opts & HdrOption.SLOB) !== 0 ? "slob" : (opts & HdrOption.SLAB) !== 0 ? "slab" : "slub",
       adaptive: (opts & HdrOption.ADAPTIVE) !== 0,
       percpu: (opts & HdrOption.NO_PERCPU) === 0,
+      sizeClasses: (opts & HdrOption.LINUX_SIZES) !== 0 ? "linux" : "fine",
       debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
       initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
       initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,

@@ -359,12 +359,16 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   f[i + SlubPg.FREELIST] = first;
   if (c.debug !== 0) initDebugSlab(slub, c, addr);
   if (c.ctor !== null) {
+    // While constructors run, no cache may be destroyed (kmemCacheDestroy checks).
+    slub.ctorDepth++;
     try {
       for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
     } catch (err) {
       // The slab was never used: give it back, and let the constructor's error through.
       freeSlabPages(slub, c, pfn);
       throw err;
+    } finally {
+      slub.ctorDepth--;
     }
   }
   slub.ev[Vm.SLAB_NEW]!++;

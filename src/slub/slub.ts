@@ -157,6 +157,7 @@ export class SlubAllocator implements KmallocBackend {
   private readonly bs: number;
   readonly bm: number;
   readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
   readonly ev: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
@@ -195,6 +196,8 @@ export class SlubAllocator implements KmallocBackend {
   readonly ctors = new Map<string, Ctor>();
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  ctorDepth = 0;
 
   /**
    * `fresh`: set up the boot cache of a new instance; otherwise open the caches another

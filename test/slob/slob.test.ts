@@ -293,7 +293,7 @@ describe("SLOB misuse: KmemError and nothing changed", () => {
     a.free(x);
     a.destroy();
     mm.verify();
-    assert.throws(() => a.alloc(), /was destroyed/);
+    assert.throws(() => a.alloc(), { code: "DESTROYED", message: /was destroyed/ });
     const again = mm.createCache("a", 40);
     assert.ok(again !== null, "the name is free again");
   });

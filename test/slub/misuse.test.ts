@@ -115,8 +115,8 @@ function suite(slab: SlabAllocatorName): void {
       const { mm, objs, intact } = setup();
       const k = mm.kmalloc(100);
       mm.kfree(k);
-      assertMisuse(mm, "INVALID_FREE", () => mm.ksize(k), true);
-      assertMisuse(mm, "INVALID_FREE", () => mm.krealloc(k, 500), true);
+      assertMisuse(mm, "DOUBLE_FREE", () => mm.ksize(k), true);
+      assertMisuse(mm, "DOUBLE_FREE", () => mm.krealloc(k, 500), true);
       assertMisuse(mm, "INVALID_FREE", () => mm.ksize((objs[3] as number) + 4), true);
       intact();
     });
