@@ -68,6 +68,28 @@ function machineArg(value: string): string {
   return findMachine(value).name;
 }
 
+// Machine profiles (machines.ts): --machine, --ram, --scale, on recommend and replay.
+function machineOption(): Option {
+  return new Option(
+    "--machine <name>",
+    `a machine profile: its workloads, its memory scaled (${MACHINES.map((m) => `${m.name}: ${m.description}`).join("; ")})`,
+  ).argParser(machineArg);
+}
+
+function ramOption(): Option {
+  return new Option(
+    "--ram <bytes>",
+    "with --machine: which of its memory sizes (default: the smallest)",
+  ).argParser(bytesArg);
+}
+
+function scaleOption(): Option {
+  return new Option(
+    "--scale <n>",
+    "with --machine: memory per allocator is RAM / n, a power of two (default 256)",
+  ).argParser(positiveArg);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -163,13 +185,16 @@ program
   .description(
     "replay traces (.rep or .rep.gz files, or built-in workload names) against allocators",
   )
-  .argument("<trace...>", "trace files or workload names")
+  .argument("[trace...]", "trace files or workload names (default with --machine: its workloads)")
   .addOption(allocatorOption())
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
+  .addOption(machineOption())
+  .addOption(ramOption())
+  .addOption(scaleOption())
   .option("--json", "print one JSON array, an element per (trace, allocator)", false)
   .addOption(csvOption())
   .addOption(htmlOption())
@@ -199,6 +224,9 @@ ${exitHelp}`,
       opts: {
         allocator: string[];
         memory?: number;
+        machine?: string;
+        ram?: number;
+        scale?: number;
         json: boolean;
         csv?: boolean | string;
         html?: string;
@@ -228,23 +256,9 @@ program
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
-  // Machine profiles (machines.ts): --machine, --ram, --scale.
-  .addOption(
-    new Option(
-      "--machine <name>",
-      `a machine profile: its workloads, its memory scaled (${MACHINES.map((m) => `${m.name}: ${m.description}`).join("; ")})`,
-    ).argParser(machineArg),
-  )
-  .option(
-    "--ram <bytes>",
-    "with --machine: which of its memory sizes (default: the smallest)",
-    bytesArg,
-  )
-  .option(
-    "--scale <n>",
-    "with --machine: memory per allocator is RAM / n, a power of two (default 256)",
-    positiveArg,
-  )
+  .addOption(machineOption())
+  .addOption(ramOption())
+  .addOption(scaleOption())
   .option("--json", "print the ranking as JSON (an array of them for several traces)", false)
   .addOption(csvOption())
   .addOption(htmlOption())

@@ -17,11 +17,11 @@ import {
 import { rankingCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
 import type { TraceSource } from "../source.js";
-import { findMachine, machineMemoryBytes } from "../machines.js";
 import { MACHINE_WORKLOADS, WORKLOADS } from "../workloads/index.js";
 import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
+import { machineSetup } from "./machine.js";
 import { checkOutputPath, writeOutput } from "./output.js";
 import { describeSource, selectAllocators } from "./replay.js";
 import { type Pair, resolveSources, type RunOptions, runPairs, shortName } from "./run.js";
@@ -270,43 +270,6 @@ export async function recommendCommand(
     rec.ranking.some((x) => x.result.error !== null || x.pressure.error !== null),
   );
   return faulty ? Exit.AllocatorFault : Exit.Ok;
-}
-
-/** What --machine, --ram and --scale stand for, checked; null without --machine. */
-export function machineSetup(
-  targets: readonly string[],
-  options: Pick<RecommendOptions, "machine" | "ram" | "scale" | "memory">,
-): {
-  targets: readonly string[];
-  memoryBytes: number;
-  line: string;
-  json: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
-} | null {
-  if (options.machine === undefined) {
-    if (options.ram !== undefined || options.scale !== undefined)
-      throw new CliError(Exit.Usage, "--ram and --scale need --machine");
-    return null;
-  }
-  if (options.memory !== undefined)
-    throw new CliError(Exit.Usage, "--memory and --machine: give one (--machine sets the memory)");
-  const m = findMachine(options.machine);
-  const ramBytes = options.ram ?? (m.ramBytes[0] as number);
-  const scale = options.scale ?? m.defaultScale;
-  let memoryBytes: number;
-  try {
-    memoryBytes = machineMemoryBytes(m, ramBytes, scale);
-  } catch (err) {
-    throw new CliError(Exit.Usage, (err as Error).message);
-  }
-  const line =
-    `machine ${m.name} (${m.description}): ${formatBytes(ramBytes)} scaled 1/${scale}, ` +
-    `${formatBytes(memoryBytes)} per allocator; each replay runs on one cpu`;
-  return {
-    targets: targets.length > 0 ? targets : m.workloads,
-    memoryBytes,
-    line,
-    json: { name: m.name, ramBytes, scale, memoryBytes, cpus: m.cpus },
-  };
 }
 
 /** Breaks a paragraph into lines of at most `width` characters. */

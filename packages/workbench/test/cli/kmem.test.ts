@@ -438,6 +438,27 @@ describe("kmem recommend --machine", () => {
     }
   });
 
+  it("replay --machine rpi --ram 2G: the four workloads at 8 MiB each; bad usage refused", async () => {
+    const [r, csv, bad, none] = await Promise.all([
+      kmem("replay", "--machine", "rpi", "--ram", "2G", "-n", "1000", "-a", "slab,buddy", "-q"),
+      kmem("replay", "--machine", "rpi", "broker", "-n", "1000", "-a", "slob", "-q", "--csv"),
+      kmem("replay", "--machine", "rpi", "--scale", "6", "-n", "100"),
+      kmem("replay", "-n", "100"),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^machine rpi .*: 2 GiB scaled 1\/256, 8 MiB per allocator;/);
+    for (const w of ["webserver", "broker", "desktop", "control-loop"])
+      assert.match(r.stdout, new RegExp(`^${w}: 1,000 ops, peak payload .*, memory 8 MiB$`, "m"));
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = csv.stdout.trimEnd().split("\r\n");
+    assert.equal(rows.length, 2);
+    assert.match(rows[1] ?? "", /^broker,slob,4194304,1000,true,/);
+    for (const x of [bad, none]) {
+      assert.equal(x.code, 2, x.stderr);
+      assert.equal(x.stdout, "");
+    }
+  });
+
   it("refuses an unknown machine, a size it does not come in, a bad scale, --memory beside it", async () => {
     const bad = [
       ["--machine", "rpi5"],
