@@ -15,7 +15,7 @@
  *        | (guard) |          |        |          |        |    |          |        |
  *        +---------+----------+--------+----------+--------+----+----------+--------+
  *   object page:  | obj |  canary ...   |     or     |  ... canary  | obj |
- *                 left edge (even sample)             right edge (odd sample)
+ *                 left edge (even allocation)         right edge (odd allocation)
  *
  * Page 0 holds the metadata, i32 words: [0] sequence counter, then 8 words per object:
  * state (0 never used, 1 allocated, 2 freed), address, size, cache id, allocation and free
@@ -175,7 +175,8 @@ export class Kfence {
     const page = this.pool + (2 * slot + 1) * this.ps;
     const core = c.coreObjectSize;
     const align = (core & (core - 1)) === 0 ? Math.min(core, this.ps) : 8;
-    const right = (seq & 1) === 1;
+    // Left and right edges in turn (Linux picks at random), by this context's count.
+    const right = (this.allocated & 1) === 1;
     const addr = right ? page + Math.floor((this.ps - size) / align) * align : page;
     const m = this.mem;
     for (let a = page; a < page + this.ps; a++) m[a] = canary(a);

@@ -1,8 +1,9 @@
 /*
  * kmemleak (Linux mm/kmemleak.c): every slab object, kmalloc_large block and vmalloc area
  * this context allocates is recorded; a scan is a conservative tracing collection over
- * them. The roots are what the caller names (values it holds, ranges of memory to read)
- * and the objects marked not-a-leak; every 4-byte aligned word of a reached object that
+ * them. The roots are the instance's anchors in the header (as a kernel's globals are),
+ * what the caller names (values it holds, ranges of memory to read) and the objects
+ * marked not-a-leak; every 4-byte aligned word of a reached object that
  * points at the start of, or inside, a recorded object reaches that one too. Objects left
  * unreached are reported in kmemleak's form:
  *
@@ -23,7 +24,7 @@
  * Locks: none; the records are this context's own, memory is read as it is.
  */
 
-import type { PhysMem } from "../memory/index.js";
+import { Hdr, type PhysMem } from "../memory/index.js";
 import { addrHex, callerStack, ReportLog } from "../kasan/report.js";
 
 /** A range of memory kmemleak reads as a root. */
@@ -63,7 +64,6 @@ export class Kmemleak {
   readonly log = new ReportLog(1);
   private readonly objects = new Map<number, Rec>();
   private seq = 0;
-  private readonly lo: number;
   private readonly physEnd: number;
   private readonly ps: number;
 
@@ -72,7 +72,6 @@ export class Kmemleak {
     private readonly translate: (addr: number) => number,
     private readonly cpu: number,
   ) {
-    this.lo = phys.firstManagedPfn * phys.pageSize;
     this.physEnd = phys.totalPages * phys.pageSize;
     this.ps = phys.pageSize;
   }
@@ -182,6 +181,9 @@ export class Kmemleak {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = (4 - (addr & 3)) & 3; i + 4 <= bytes.length; i += 4) mark(dv.getUint32(i, true));
     };
+    // The instance's own anchors are roots, as a kernel's globals are: the header words
+    // that hold its upper layers' descriptors (vmalloc's, zsmalloc's, the slab caches').
+    scanRange(Hdr.ROOTS * 4, Hdr.NR_ROOTS * 4);
     for (const root of roots) {
       if (typeof root === "number") mark(root);
       else scanRange(root.addr, root.size);
@@ -203,7 +205,7 @@ export class Kmemleak {
   /** A copy of [addr, addr + size): physical, or virtual page by page ("" where unmapped). */
   private readRange(addr: number, size: number): Uint8Array {
     const out = new Uint8Array(Math.max(0, size));
-    if (addr >= this.lo && addr + size <= this.physEnd) {
+    if (addr >= 0 && addr + size <= this.physEnd) {
       out.set(this.phys.bytes.subarray(addr, addr + size));
       return out;
     }
