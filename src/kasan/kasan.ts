@@ -50,7 +50,7 @@ import { KmemError } from "../errors.js";
 import { Frame, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
-import { addrHex, callerStack, ReportLog, RULE } from "./report.js";
+import { addrHex, callerStack, captureStack, ReportLog, RULE, stackLines } from "./report.js";
 import { badValue, firstBad, poison, Shadow, unpoison } from "./shadow.js";
 
 /** What KASAN needs of the instance's layers. */
@@ -68,10 +68,8 @@ export interface KasanEnv {
 
 interface Freed {
   size: number;
-  stack: string[] | null;
+  stack: Error | null;
 }
-
-const NO_STACK: string[] = [];
 
 export class Kasan {
   readonly sh: Uint8Array;
@@ -90,7 +88,7 @@ export class Kasan {
   /** Objects freed by this context and not reused since: size and free stack. */
   private readonly freed = new Map<number, Freed>();
   /** Allocation stacks by object (with `stacks`). */
-  private readonly allocStacks: Map<number, string[]> | null;
+  private readonly allocStacks: Map<number, Error> | null;
   /** vmalloc ranges this context freed, [start, end) pairs, the last 64. */
   private readonly vfreed: number[] = [];
 
@@ -128,7 +126,7 @@ export class Kasan {
     unpoison(sh, addr, size);
     poison(sh, addr + size, slot + c.size, Shadow.SLAB_REDZONE);
     this.freed.delete(addr);
-    if (this.allocStacks !== null) this.allocStacks.set(addr, callerStack());
+    if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
 
   /**
@@ -149,7 +147,7 @@ export class Kasan {
     const size = c.coreObjectSize;
     this.freed.set(addr, {
       size: this.liveSize(addr, size),
-      stack: this.allocStacks === null ? null : callerStack(),
+      stack: this.allocStacks === null ? null : captureStack(),
     });
     this.sh.fill(Shadow.SLAB_FREE, addr >>> 3, (addr + size + 7) >>> 3);
     if (this.quarantineLimit === 0) {
@@ -262,7 +260,7 @@ export class Kasan {
     unpoison(this.sh, addr, size);
     poison(this.sh, addr + size, addr + (this.pageSize << order), Shadow.PAGE_REDZONE);
     this.freed.delete(addr);
-    if (this.allocStacks !== null) this.allocStacks.set(addr, callerStack());
+    if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
 
   /** Before kfree of a kmalloc_large block: a second free is a double free. */
@@ -278,7 +276,7 @@ export class Kasan {
     if (size >= 0) {
       this.freed.set(addr, {
         size,
-        stack: this.allocStacks === null ? null : callerStack(),
+        stack: this.allocStacks === null ? null : captureStack(),
       });
     }
     this.sh.fill(Shadow.PAGE_FREE, addr >>> 3, (addr + bytes) >>> 3);
@@ -307,7 +305,7 @@ export class Kasan {
         i -= 2;
       }
     }
-    if (this.allocStacks !== null) this.allocStacks.set(addr, callerStack());
+    if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
 
   /** The physical pages of the vmalloc area at `addr` (before it is freed). */
@@ -328,7 +326,7 @@ export class Kasan {
     if (this.vfreed.length > 128) this.vfreed.splice(0, 2);
     this.freed.set(addr, {
       size: pages.length * this.pageSize,
-      stack: this.allocStacks === null ? null : callerStack(),
+      stack: this.allocStacks === null ? null : captureStack(),
     });
   }
 
@@ -505,10 +503,11 @@ export class Kasan {
 
   private stacksOf(obj: number, lines: string[]): void {
     const a = this.allocStacks?.get(obj);
-    if (a !== undefined) lines.push("", `Allocated by task cpu${this.cpu}:`, ...a);
+    if (a !== undefined) lines.push("", `Allocated by task cpu${this.cpu}:`, ...stackLines(a));
     const fr = this.freed.get(obj)?.stack;
-    if (fr !== undefined && fr !== null)
-      lines.push("", `Freed by task cpu${this.cpu}:`, ...(fr.length === 0 ? NO_STACK : fr));
+    if (fr !== undefined && fr !== null) {
+      lines.push("", `Freed by task cpu${this.cpu}:`, ...stackLines(fr));
+    }
   }
 
   /** Five rows of 16 shadow bytes around `bad`'s, each row's memory address first. */

@@ -11,10 +11,24 @@ export const RULE = "===========================================================
 
 /** The caller's frames (outside the library), at most `depth`, each as "  at ...". */
 export function callerStack(depth = 6): string[] {
+  return stackLines(captureStack(), depth);
+}
+
+/**
+ * The stack here, captured but not formatted (V8 formats `.stack` on first read, the
+ * expensive part): what the sanitizers keep per allocation, formatted only in a report.
+ */
+export function captureStack(): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
-  const stack = new Error().stack ?? "";
+  const err = new Error();
   Error.stackTraceLimit = limit;
+  return err;
+}
+
+/** A captured stack's frames outside the library, at most `depth`. */
+export function stackLines(err: Error, depth = 6): string[] {
+  const stack = err.stack ?? "";
   const out: string[] = [];
   for (const line of stack.split("\n").slice(1)) {
     if (line.includes(LIBRARY_DIR) || line.includes("(node:")) continue;

@@ -35,7 +35,14 @@
 import { KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
-import { addrHex, callerStack, ReportLog, RULE } from "../kasan/report.js";
+import {
+  addrHex,
+  callerStack,
+  captureStack,
+  ReportLog,
+  RULE,
+  stackLines,
+} from "../kasan/report.js";
 
 const enum Meta {
   SEQ = 0,
@@ -98,7 +105,7 @@ export class Kfence {
   allocated = 0;
   sampled = 0;
   /** Allocation and free stacks by slot (this context's). */
-  private readonly stacks = new Map<number, { alloc: string[]; free: string[] | null }>();
+  private readonly stacks = new Map<number, { alloc: Error; free: Error | null }>();
   /** Cache names by real id, as seen at allocation. */
   private readonly cacheNames = new Map<number, string>();
 
@@ -187,7 +194,7 @@ export class Kfence {
     this.setW(slot, Meta.CACHE, c.realId);
     this.setW(slot, Meta.ALLOC_SEQ, seq);
     this.setW(slot, Meta.ALLOC_CPU, this.cpu);
-    this.stacks.set(slot, { alloc: callerStack(), free: null });
+    this.stacks.set(slot, { alloc: captureStack(), free: null });
     this.cacheNames.set(c.realId, c.name);
     this.allocated++;
     return addr;
@@ -231,7 +238,7 @@ export class Kfence {
     this.setW(i, Meta.FREE_SEQ, seq);
     this.setW(i, Meta.FREE_CPU, this.cpu);
     const st = this.stacks.get(i);
-    if (st !== undefined) st.free = callerStack();
+    if (st !== undefined) st.free = captureStack();
     Atomics.store(this.words, this.meta + Meta.FIRST + i * Meta.WORDS + Meta.STATE, State.FREED);
     if (bad >= 0) {
       const map: string[] = [];
@@ -340,14 +347,14 @@ export class Kfence {
           "",
           `allocated by task cpu${this.w(i, Meta.ALLOC_CPU)} (#${this.w(i, Meta.ALLOC_SEQ)}):`,
         );
-        if (st !== undefined) lines.push(...st.alloc);
+        if (st !== undefined) lines.push(...stackLines(st.alloc));
       }
       if (this.w(i, Meta.STATE) === State.FREED) {
         lines.push(
           "",
           `freed by task cpu${this.w(i, Meta.FREE_CPU)} (#${this.w(i, Meta.FREE_SEQ)}):`,
         );
-        if (st?.free) lines.push(...st.free);
+        if (st?.free) lines.push(...stackLines(st.free));
       }
     }
     lines.push(RULE, "");

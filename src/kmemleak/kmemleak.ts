@@ -25,7 +25,7 @@
  */
 
 import { Hdr, type PhysMem } from "../memory/index.js";
-import { addrHex, callerStack, ReportLog } from "../kasan/report.js";
+import { addrHex, captureStack, ReportLog, stackLines } from "../kasan/report.js";
 
 /** A range of memory kmemleak reads as a root. */
 export interface KmemleakRange {
@@ -53,7 +53,7 @@ interface Rec {
   size: number;
   cache: string;
   seq: number;
-  stack: string[];
+  stack: Error;
   /** Marked not-a-leak (kmemleak_not_leak): a root, never reported. */
   notLeak: boolean;
   /** Cleared (echo clear): not reported again. */
@@ -81,7 +81,7 @@ export class Kmemleak {
       size,
       cache,
       seq: ++this.seq,
-      stack: callerStack(),
+      stack: captureStack(),
       notLeak: false,
       cleared: false,
     });
@@ -120,6 +120,7 @@ export class Kmemleak {
     for (const addr of this.unreached(roots)) {
       const r = this.objects.get(addr) as Rec;
       if (r.cleared) continue;
+      const stack = stackLines(r.stack);
       const bytes = this.readRange(addr, Math.min(32, r.size));
       const lines = [
         `unreferenced object 0x${addrHex(addr)} (size ${r.size}):`,
@@ -134,13 +135,13 @@ export class Kmemleak {
         ).join("");
         lines.push(`    ${hexes.padEnd(47)}  ${text}`);
       }
-      lines.push("  backtrace (crc 0):", ...r.stack.map((l) => `   ${l}`));
+      lines.push("  backtrace (crc 0):", ...stack.map((l) => `   ${l}`));
       leaks.push({
         addr,
         size: r.size,
         cache: r.cache,
         seq: r.seq,
-        stack: r.stack,
+        stack,
         bytes,
         report: lines.join("\n") + "\n",
       });
