@@ -20,8 +20,8 @@
  * carries the state (a page is mapped at one virtual address at a time, by vmalloc).
  *
  * Invariant (checked by tests, not by verify(): the shadow is advice, not metadata):
- *   KASAN-1  a byte of a live object, from its start to its requested size, has shadow
- *            0x00 or a partial value covering it; every other byte of its slot is poisoned
+ *   - a byte of a live object, from its start to its requested size, has shadow
+ *     0x00 or a partial value covering it; every other byte of its slot is poisoned
  */
 
 /** Shadow values (Linux KASAN_* in mm/kasan/kasan.h). */

@@ -24,10 +24,10 @@
  * so contexts sharing the pool never hand out one slot twice.
  *
  * Invariants (checked by tests):
- *   KFENCE-1  an allocated object's page, outside the object, holds the canary
- *             0xaa ^ (address & 7) until the object is freed
- *   KFENCE-2  no more than N objects are allocated at once; each slot's address lies in
- *             its page
+ *   - an allocated object's page, outside the object, holds the canary
+ *     0xaa ^ (address & 7) until the object is freed
+ *   - no more than N objects are allocated at once; each slot's address lies in
+ *     its page
  *
  * Locks: none; the state word is claimed atomically and only its owner writes the rest.
  */
@@ -35,14 +35,7 @@
 import { KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
-import {
-  addrHex,
-  callerStack,
-  captureStack,
-  ReportLog,
-  RULE,
-  stackLines,
-} from "../kasan/report.js";
+import { addrHex, callerStack, captureStack, ReportLog, RULE, stackLines } from "../kasan/index.js";
 
 const enum Meta {
   SEQ = 0,

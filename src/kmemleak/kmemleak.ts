@@ -25,7 +25,7 @@
  */
 
 import { Hdr, type PhysMem } from "../memory/index.js";
-import { addrHex, captureStack, ReportLog, stackLines } from "../kasan/report.js";
+import { addrHex, captureStack, ReportLog, stackLines } from "../kasan/index.js";
 
 /** A range of memory kmemleak reads as a root. */
 export interface KmemleakRange {
