@@ -20,6 +20,7 @@ export type KmemErrorCode =
   | "FAULT"
   | "CORRUPTION"
   | "DEADLOCK"
+  | "DESTROYED"
   /* The sanitizers' findings (src/kasan, src/kfence). */
   | "KASAN"
   | "KFENCE";
