@@ -255,10 +255,10 @@ export class Kasan {
 
   /* ------------------------------------------------------------------ pages, vmalloc */
 
-  /** A kmalloc_large block of `order` handed out for `size` bytes. */
-  largeAllocated(addr: number, size: number, order: number): void {
+  /** A kmalloc_large block of `bytes` (whole pages) handed out for `size` bytes. */
+  largeAllocated(addr: number, size: number, bytes: number): void {
     unpoison(this.sh, addr, size);
-    poison(this.sh, addr + size, addr + (this.pageSize << order), Shadow.PAGE_REDZONE);
+    poison(this.sh, addr + size, addr + bytes, Shadow.PAGE_REDZONE);
     this.freed.delete(addr);
     if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
@@ -272,7 +272,11 @@ export class Kasan {
 
   /** After a block of 2^order pages went back to the page allocator. */
   pagesFreed(addr: number, order: number, size = -1): void {
-    const bytes = this.pageSize << order;
+    this.blockFreed(addr, this.pageSize << order, size);
+  }
+
+  /** After a block of `bytes` (whole pages) went back to the page allocator. */
+  blockFreed(addr: number, bytes: number, size = -1): void {
     if (size >= 0) {
       this.freed.set(addr, {
         size,

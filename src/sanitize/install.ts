@@ -23,11 +23,11 @@
  */
 
 import { KmemError } from "../errors.js";
-import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { Hdr, type PhysMem } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
-import type { Kmalloc } from "../kmalloc/index.js";
+import { type Kmalloc, largePages } from "../kmalloc/index.js";
 import type { Vmalloc } from "../vm/index.js";
 import { Kasan } from "../kasan/index.js";
 import { Kfence } from "../kfence/index.js";
@@ -231,13 +231,12 @@ export function installSanitizers(
   const kmKrealloc = orig<Kmalloc["krealloc"]>(km, "krealloc");
   const kmResize = orig<Kmalloc["resizeInPlace"]>(km, "resizeInPlace");
   const f = phys.frames;
-  const orderOf = (addr: number): number => {
-    const i = (addr >>> phys.pageShift) * Frame.WORDS;
-    return (f[i + Pg.FLAGS] as number) & PgFlag.KMALLOC ? (f[i + Pg.ORDER] as number) : -1;
-  };
+  /** The bytes of the kmalloc_large block at `addr` (its pages: not a power of two). */
+  const largeBytes = (addr: number): number =>
+    largePages(f, addr >>> phys.pageShift) << phys.pageShift;
   const large = (a: number, size: number): number => {
     if (a !== 0 && size > km.maxCacheSize) {
-      kasan?.largeAllocated(a >>> 0, size, orderOf(a >>> 0));
+      kasan?.largeAllocated(a >>> 0, size, largeBytes(a >>> 0));
       leak?.add(a >>> 0, size, "kmalloc_large");
     }
     return a;
@@ -255,9 +254,9 @@ export function installSanitizers(
       return;
     }
     kasan?.largeFreeing(addr, "kfree");
-    const order = orderOf(addr);
+    const bytes = largeBytes(addr);
     kmKfree.call(km, addr);
-    kasan?.pagesFreed(addr, order, -1);
+    kasan?.blockFreed(addr, bytes, -1);
     leak?.remove(addr);
   });
   hook(km, "ksize", (addr: number): number => {

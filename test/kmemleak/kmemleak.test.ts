@@ -30,7 +30,7 @@ describe("kmemleak", () => {
     const l = leaks[0];
     assert.ok(l !== undefined);
     assert.equal(l.size, 48);
-    assert.equal(l.cache, "kmalloc-64");
+    assert.equal(l.cache, "kmalloc-48");
     assert.match(l.report, /^unreferenced object 0x[0-9a-f]{8} \(size 48\):\n/);
     assert.match(
       l.report,
