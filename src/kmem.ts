@@ -81,6 +81,10 @@ import { Caller, MemAccess } from "./vm/index.js";
 import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import { installSanitizers, type Sanitizers } from "./sanitize/index.js";
+import type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
+import type { Kmalloc } from "./kmalloc/index.js";
+import type { SlubAllocator } from "./slub/index.js";
 import {
   checkZswapConfig,
   OomKiller,
@@ -101,7 +105,8 @@ import {
   type SlabKind,
 } from "./instance/index.js";
 
-export type { AttachOptions, KmemOptions } from "./instance/index.js";
+export type { AttachOptions, KasanOptions, KfenceOptions, KmemOptions } from "./instance/index.js";
+export type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
@@ -134,7 +139,11 @@ export type ReportName =
   | "extfrag_index"
   | "numastat"
   | "swaps"
-  | "dmesg";
+  | "dmesg"
+  | SanitizerReport;
+
+/** The sanitizers' reports ({@link Kmem.report}): what each found in this context. */
+export type SanitizerReport = "kasan" | "kfence" | "kmemleak";
 
 const REPORT_NAMES: readonly ReportName[] = [
   "buddyinfo",
@@ -147,6 +156,9 @@ const REPORT_NAMES: readonly ReportName[] = [
   "numastat",
   "swaps",
   "dmesg",
+  "kasan",
+  "kfence",
+  "kmemleak",
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
@@ -204,6 +216,8 @@ export class Kmem extends MemAccess {
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
   readonly nrNodes: number;
+  /** KASAN, KFENCE and kmemleak in this context, or null when none is on. */
+  private readonly sanitizers: Sanitizers | null;
 
   constructor(options: KmemOptions) {
     const layers = layersFor(options);
@@ -228,6 +242,21 @@ export class Kmem extends MemAccess {
     this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
     if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
     this.swapLayer = this.wireSwap();
+    // Sanitizers: hooks installed on this context's objects only (src/sanitize/install.ts).
+    this.sanitizers =
+      layers.sanitizers === null
+        ? null
+        : installSanitizers(
+            this,
+            {
+              phys,
+              buddy: layers.buddy,
+              slab: layers.slab as SlubAllocator,
+              km: layers.km as Kmalloc,
+              vm: layers.vm,
+            },
+            layers.sanitizers,
+          );
   }
 
   /**
@@ -1205,11 +1234,69 @@ export class Kmem extends MemAccess {
         return swaps(this.swapLayer.areas(), this.pageSize);
       case "dmesg":
         return this.oomKiller?.dmesg() ?? "";
+      case "kasan":
+      case "kfence":
+      case "kmemleak":
+        return this.sanitizerReport(name);
       default:
         throw new RangeError(
           `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
         );
     }
+  }
+
+  /* ------------------------------------------------------------------ sanitizers */
+
+  /**
+   * kmemleak's scan (echo scan > /sys/kernel/debug/kmemleak): the objects this context
+   * allocated that nothing reaches from `roots` (values held outside memory, such as the
+   * addresses a program keeps in variables, and ranges of memory to read) or from objects
+   * marked not-a-leak, oldest first, each with its report text. Needs `kmemleak: true`.
+   */
+  kmemleakScan(roots: readonly (number | KmemleakRange)[] = []): KmemleakLeak[] {
+    return this.leakTracker("kmemleakScan").scan(checkRoots(roots));
+  }
+
+  /** kmemleak_not_leak: the object at `addr` is never reported (and is scanned as a root). */
+  kmemleakNotLeak(addr: number): void {
+    if (addr >>> 0 !== addr) this.badAddress("kmemleakNotLeak", addr);
+    if (!this.leakTracker("kmemleakNotLeak").notLeak(addr)) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `kmemleakNotLeak: ${hex(addr)} is not an object kmemleak tracks in this context`,
+      );
+    }
+  }
+
+  /** echo clear: the objects unreferenced now (from `roots`) are not reported again. */
+  kmemleakClear(roots: readonly (number | KmemleakRange)[] = []): void {
+    this.leakTracker("kmemleakClear").clear(checkRoots(roots));
+  }
+
+  private leakTracker(fn: string): NonNullable<Sanitizers["kmemleak"]> {
+    const leak = this.sanitizers?.kmemleak ?? null;
+    if (leak === null) throw new TypeError(`${fn}: kmemleak is off (new Kmem({ kmemleak: true }))`);
+    return leak;
+  }
+
+  /** The text of report("kasan" | "kfence" | "kmemleak"). */
+  private sanitizerReport(name: SanitizerReport): string {
+    const san = this.sanitizers;
+    if (name === "kasan") {
+      const k = san?.kasan ?? null;
+      if (k === null) return "kasan: off\n";
+      const q = k.quarantined();
+      return (
+        k.log.text() +
+        `kasan: ${k.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${k.quarantineLimit} bytes\n`
+      );
+    }
+    if (name === "kfence") {
+      const f = san?.kfence ?? null;
+      return f === null ? "kfence: off\n" : f.log.text() + f.stats();
+    }
+    const l = san?.kmemleak ?? null;
+    return l === null ? "kmemleak: off\n" : l.log.text();
   }
 
   /**
@@ -1295,6 +1382,26 @@ export class Kmem extends MemAccess {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** kmemleakScan's roots: numbers (values) and { addr, size } ranges. */
+function checkRoots(roots: unknown): readonly (number | KmemleakRange)[] {
+  if (!Array.isArray(roots)) {
+    throw new TypeError(
+      `roots must be an array of addresses and { addr, size } ranges, got ${describe(roots)}`,
+    );
+  }
+  for (const r of roots as unknown[]) {
+    if (typeof r === "number" && Number.isInteger(r)) continue;
+    if (typeof r === "object" && r !== null) {
+      const { addr, size } = r as Partial<KmemleakRange>;
+      if (Number.isInteger(addr) && Number.isInteger(size) && (size as number) >= 0) continue;
+    }
+    throw new TypeError(
+      `roots must hold integer addresses and { addr, size } ranges, got ${describe(r)}`,
+    );
+  }
+  return roots as readonly (number | KmemleakRange)[];
+}
 
 function cpuStateName(state: number): string {
   return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";

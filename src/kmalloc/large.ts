@@ -28,6 +28,15 @@ const enum Large {
   HEAD_PFN = Pg.OWNER + 1,
 }
 
+/**
+ * The pages of the large allocation whose first piece starts at frame `pfn`, or 0 if that
+ * frame does not start one (for the sanitizers, which poison and unpoison whole blocks).
+ */
+export function largePages(f: Int32Array, pfn: number): number {
+  const i = pfn * Frame.WORDS;
+  return f[i + Pg.FLAGS] === (PgFlag.HEAD | PgFlag.KMALLOC) ? (f[i + Large.PAGES] as number) : 0;
+}
+
 export class LargeKmalloc {
   private readonly buddy: BuddyAllocator;
   private readonly f: Int32Array;
