@@ -47,6 +47,7 @@ import {
   validGfp,
   type Watermarks,
 } from "./page/index.js";
+import { type GrowableMemory, growMemory, onlineMemory } from "./page/hotplug.js";
 import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,
@@ -58,6 +59,8 @@ import {
   pageMap,
   slabinfo,
   unusableIndexReport,
+  type ZoneSnapshot,
+  zoneinfo,
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
@@ -119,7 +122,8 @@ export type ReportName =
   | "vmallocinfo"
   | "unusable_index"
   | "extfrag_index"
-  | "numastat";
+  | "numastat"
+  | "zoneinfo";
 
 const REPORT_NAMES: readonly ReportName[] = [
   "buddyinfo",
@@ -130,6 +134,7 @@ const REPORT_NAMES: readonly ReportName[] = [
   "unusable_index",
   "extfrag_index",
   "numastat",
+  "zoneinfo",
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
@@ -161,12 +166,8 @@ export interface KmemStats {
 }
 
 export class Kmem extends MemAccess {
-  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
-  readonly memory: Uint8Array;
   declare readonly pageSize: number;
   readonly maxOrder: number;
-  readonly totalPages: number;
-  readonly managedPages: number;
   /** The slab debug letters in force ("" for none). */
   readonly debug: string;
   private readonly phys: PhysMem;
@@ -196,10 +197,9 @@ export class Kmem extends MemAccess {
     this.slabAllocator = layers.slabKind;
     this.debug = layers.debug;
     this.initOnAlloc = layers.initOnAlloc;
-    this.memory = phys.bytes;
     this.maxOrder = phys.maxOrder;
-    this.totalPages = phys.totalPages;
-    this.managedPages = phys.managedPages;
+    // Memory hotplug renews the views this object and its layers keep (memory/remap.ts).
+    phys.roots.push(this);
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
   }
@@ -231,6 +231,57 @@ export class Kmem extends MemAccess {
     options: AttachOptions = {},
   ): Kmem {
     return new Kmem(openInstance("Kmem.reopen", buffer, options, true));
+  }
+
+  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
+  get memory(): Uint8Array {
+    return this.phys.bytes;
+  }
+
+  /** Frames of the memory present (header and mem_map included); hotplug adds to them. */
+  get totalPages(): number {
+    return this.phys.totalPages;
+  }
+
+  /** Pages the page allocator manages (totalram): totalPages less the reserved ones. */
+  get managedPages(): number {
+    return this.phys.managedPages;
+  }
+
+  /* ------------------------------------------------------------------ memory hotplug */
+
+  /** Frames the mem_map has room for (the `maxMemory` option): the most totalPages grows to. */
+  get maxPages(): number {
+    return this.phys.maxPages;
+  }
+
+  /**
+   * Grows the WebAssembly.Memory this instance manages (created with `maxMemory` beyond
+   * its size: the mem_map's room) by `pages` of 64 KiB (`memory.grow`), and brings the new
+   * pages online in the page allocator, as Linux's memory hotplug onlines a section: the
+   * zone grows, the watermarks and per-cpu list sizes follow, the pages join the buddy
+   * lists ({@link report} "meminfo", "zoneinfo" and "buddyinfo" show them). Every view of
+   * this thread's contexts over the memory is renewed; other threads' catch up at their
+   * next slow path. Returns the kmem pages brought online: 0 when the memory refuses to
+   * grow (its maximum, or the engine), nothing changed.
+   */
+  growMemory(memory: GrowableMemory, pages: number): number {
+    checkGrowable(memory);
+    checkIntegerRange("pages", pages, 0, 65536);
+    return growMemory(this.buddy, memory, pages);
+  }
+
+  /**
+   * Brings online what the memory holds beyond the pages this instance has (another context
+   * grew it, or the program did with `memory.grow`; a shared memory only: a non-shared
+   * memory grown behind kmem's back has lost its views), and catches this context up with
+   * memory others brought online. With a WebAssembly.Memory, this context also renews its
+   * views by itself from then on (at its slow paths). Returns the pages this context sees
+   * more than before.
+   */
+  onlineMemory(memory: GrowableMemory | Backing): number {
+    const buffer = isBackingValue(memory) ? memory : (checkGrowable(memory), memory.buffer);
+    return onlineMemory(this.buddy, isBackingValue(memory) ? null : memory, buffer);
   }
 
   /** This context's cpu id (0 for the context that built the instance). */
@@ -846,6 +897,8 @@ export class Kmem extends MemAccess {
   /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
   verify(): void {
     this.vm.refresh();
+    // Memory another context brought online: this context's views first (page/hotplug.ts).
+    this.phys.sync();
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
@@ -937,6 +990,8 @@ export class Kmem extends MemAccess {
         return extfragIndexReport(snap);
       case "numastat":
         return numastat(snap, NUMA_STAT_NAMES);
+      case "zoneinfo":
+        return zoneinfo(snap);
       default:
         throw new RangeError(
           `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
@@ -984,6 +1039,7 @@ export class Kmem extends MemAccess {
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => ({
         freeByOrder: b.freeByOrder(nid),
         numa: b.numaStats(nid),
+        zone: zoneOf(b.nodeInfo(nid)),
       })),
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
@@ -1017,6 +1073,42 @@ export class Kmem extends MemAccess {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** A node's zone as zoneinfo prints it (memory hotplug grows the last one's span). */
+function zoneOf(n: NodeInfo): ZoneSnapshot {
+  const spanned = n.endPfn - n.startPfn;
+  return {
+    free: n.freePages,
+    min: n.watermarks.min,
+    low: n.watermarks.low,
+    high: n.watermarks.high,
+    startPfn: n.startPfn,
+    spanned,
+    present: spanned,
+    managed: n.managedPages,
+  };
+}
+
+function isBackingValue(value: unknown): value is Backing {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)
+  );
+}
+
+function checkGrowable(memory: unknown): asserts memory is GrowableMemory {
+  const m = memory as Partial<GrowableMemory> | null;
+  if (
+    typeof m !== "object" ||
+    m === null ||
+    typeof m.grow !== "function" ||
+    !isBackingValue(m.buffer)
+  ) {
+    throw new TypeError(
+      `memory must be a WebAssembly.Memory (a buffer and grow), got ${describe(memory)}`,
+    );
+  }
+}
 
 function cpuStateName(state: number): string {
   return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";

@@ -2,6 +2,7 @@
 export * from "./layout.js";
 export {
   type Backing,
+  MAX_GROWABLE_BYTES,
   MAX_MEMORY_BYTES,
   MAX_PAGE_SIZE,
   MIN_PAGE_SIZE,

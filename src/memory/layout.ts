@@ -40,7 +40,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 8,
+  VERSION = 9,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -64,7 +64,7 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
 //  +-----------+-----------------------------------------------------------------------------------+
-//  | options   | slabFlags | cacheSerial | (unused)                                                 |  32..47
+//  | options   | slabFlags | cacheSerial | (unused) | memGeneration (word 40) | (unused)             |  32..47
 //  +-----------------------------------------------------------------------------------------------+
 //  | locks, one 64-byte line each: slab_mutex, slob, mempool, vmalloc; the free wait queue         |  48..127
 //  +-----------------------------------------------------------------------------------------------+
@@ -126,6 +126,12 @@ export const enum Hdr {
   SLAB_FLAGS = OPTIONS + 1,
   /** Serial number of the last cache descriptor written: tells a stale handle from a new cache. */
   CACHE_SERIAL = OPTIONS + 2,
+  /**
+   * Memory hotplug: bumped (under the zone lock) each time memory is brought online. A
+   * context whose views were made at another generation renews them before it touches a
+   * frame it took from a shared list (src/memory/physmem.ts, "Growth").
+   */
+  MEM_GENERATION = OPTIONS + 8,
   /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
   LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */

@@ -12,6 +12,8 @@ export {
   vmallocinfo,
   type VmallocinfoArea,
   vmstat,
+  type ZoneSnapshot,
+  zoneinfo,
 } from "./proc.js";
 export {
   type CacheLookup,
