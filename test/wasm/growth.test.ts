@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
@@ -34,6 +33,28 @@ function fill(mem: Uint8Array, p: number, n: number, seed: number): void {
 function intact(mem: Uint8Array, p: number, n: number, seed: number): boolean {
   for (let i = 0; i < n; i++) if (mem[p + i] !== ((seed * 31 + i) & 0xff)) return false;
   return true;
+}
+
+/** The worker's next message; its error, or an exit before it, rejects. */
+function next<T>(w: Worker): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      w.off("message", onMessage);
+      w.off("error", reject);
+      w.off("exit", onExit);
+    };
+    const onMessage = (m: T): void => {
+      done();
+      resolve(m);
+    };
+    const onExit = (code: number): void => {
+      done();
+      reject(new Error(`the worker exited (${code}) without replying`));
+    };
+    w.on("message", onMessage);
+    w.on("error", reject);
+    w.on("exit", onExit);
+  });
 }
 
 describe("WasmHeap: growth as memory hotplug", () => {
@@ -208,7 +229,7 @@ describe("WasmHeap: growth as memory hotplug", () => {
       workerData: { memory: heap.memory, heapBase: HEAP_BASE, count: 300 },
     });
     try {
-      const [ready] = (await once(w, "message")) as [{ pages: number }];
+      const ready = await next<{ pages: number }>(w);
       const oldEnd = heap.offset + ready.pages * heap.kmem.pageSize;
       // The main thread fills the memory it has, then grows it (once) for the next block.
       const mine: number[] = [];
@@ -216,9 +237,7 @@ describe("WasmHeap: growth as memory hotplug", () => {
       const last = mine[mine.length - 1] as number;
       assert.ok(last >= oldEnd, "the last block lies in the grown memory");
       w.postMessage({ freeing: last });
-      const [reply] = (await once(w, "message")) as [
-        { cpu: number; pages: number; blocks: number[] },
-      ];
+      const reply = await next<{ cpu: number; pages: number; blocks: number[] }>(w);
       assert.equal(reply.cpu, 1);
       // The worker grew the memory further itself: this context catches up.
       heap.kmem.onlineMemory(heap.memory);
@@ -236,7 +255,6 @@ describe("WasmHeap: growth as memory hotplug", () => {
         reply.blocks.some((p) => p >= oldEnd),
         "the worker allocated in grown memory",
       );
-      await once(w, "exit");
       for (const p of reply.blocks) heap.imports.env.free(p);
       for (const p of mine.slice(0, -1)) heap.imports.env.free(p);
       heap.kmem.offlineCpu(1);
@@ -301,12 +319,21 @@ describe("Kmem over a WebAssembly.Memory: growMemory and onlineMemory", () => {
 
   it("onlineMemory: pages a program grew itself (shared) come online on request", () => {
     const memory = new WA.Memory({ initial: 16, maximum: 32, shared: true });
-    const mm = new Kmem({ memory: memory.buffer, maxMemory: 32 * WASM_PAGE });
+    const mm = new Kmem({ memory: memory.buffer, maxMemory: 32 * WASM_PAGE, cpus: 3 });
+    const old = memory.buffer;
     const total0 = mm.totalPages;
     memory.grow(4);
     assert.equal(mm.totalPages, total0, "nothing online until asked");
+    // attach takes a buffer longer than the pages online.
+    const early = Kmem.attach(memory.buffer);
+    assert.equal(early.totalPages, total0);
     assert.equal(mm.onlineMemory(memory), 64);
     assert.equal(mm.onlineMemory(memory), 0);
+    assert.throws(() => Kmem.attach(old), /memory grew/);
+    // The early context had no memory to renew from: given one, it catches up.
+    assert.equal(early.onlineMemory(memory), 64);
+    assert.equal(early.totalPages, mm.totalPages);
+    early.verify();
     mm.verify();
     const buddy = mm.report("buddyinfo");
     assert.match(buddy, /Node 0/);
