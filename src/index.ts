@@ -139,3 +139,11 @@ export {
   type ZramStats,
 } from "./zram/index.js";
 export { type Algorithm, availableAlgorithms, type PageCodec } from "./codec/index.js";
+export {
+  MAX_SWAPFILES,
+  type OomVictim,
+  type SwapAreaInfo,
+  type SwaponOptions,
+  type ZswapConfig,
+  type ZswapStats,
+} from "./swap/index.js";

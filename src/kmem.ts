@@ -58,6 +58,7 @@ import {
   type PageMap,
   pageMap,
   slabinfo,
+  swaps,
   unusableIndexReport,
   type ZoneSnapshot,
   zoneinfo,
@@ -81,6 +82,16 @@ import {
 import { Caller, MemAccess } from "./vm/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import {
+  checkZswapConfig,
+  OomKiller,
+  type OomVictim,
+  type SwapAreaInfo,
+  SwapContext,
+  type SwaponOptions,
+  type ZswapConfig,
+  type ZswapStats,
+} from "./swap/index.js";
 import {
   type AttachOptions,
   drainDeadCpu,
@@ -123,6 +134,8 @@ export type ReportName =
   | "unusable_index"
   | "extfrag_index"
   | "numastat"
+  | "swaps"
+  | "dmesg"
   | "zoneinfo";
 
 const REPORT_NAMES: readonly ReportName[] = [
@@ -134,6 +147,8 @@ const REPORT_NAMES: readonly ReportName[] = [
   "unusable_index",
   "extfrag_index",
   "numastat",
+  "swaps",
+  "dmesg",
   "zoneinfo",
 ];
 
@@ -202,6 +217,7 @@ export class Kmem extends MemAccess {
     phys.roots.push(this);
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
+    this.swapLayer = this.wireSwap();
   }
 
   /**
@@ -664,6 +680,16 @@ export class Kmem extends MemAccess {
     return this.buddy.kswapd();
   }
 
+  /**
+   * Proactive reclaim (Linux's memory.reclaim): swaps out up to `nrPages` pages of
+   * swappable memory (the LRU's coldest first) and runs the shrinkers, whatever the free
+   * memory. Returns the pages freed.
+   */
+  reclaim(nrPages: number): number {
+    checkIntegerRange("nrPages", nrPages, 0, 2 ** 31 - 1);
+    return this.buddy.reclaimPages(nrPages);
+  }
+
   /** The zone watermarks, in pages. */
   get watermarks(): Watermarks {
     return this.buddy.watermarks();
@@ -866,6 +892,140 @@ export class Kmem extends MemAccess {
     return this.zsContext;
   }
 
+  /* ------------------------------------------------------------------ swap, zswap, OOM */
+
+  private readonly swapLayer: SwapContext;
+  private oomKiller: OomKiller | null = null;
+
+  /** The swap layer of this context, hooked into vmalloc, the tables and reclaim. */
+  private wireSwap(): SwapContext {
+    const swap = new SwapContext({
+      phys: this.phys,
+      buddy: this.buddy,
+      vm: this.vm,
+      kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
+      kfree: (addr) => this.km.kfree(addr),
+      isKmallocObject: (addr) => this.isKmallocObject(addr),
+      vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
+      vfree: (addr) => this.vm.vfree(addr),
+      virtToPhys: (addr) => this.virtToPhys(addr),
+      zs: () => this.compression(),
+      zramAt: (addr) => this.zramDevices().openAt(addr),
+    });
+    this.vm.swap = swap;
+    this.vm.pageTables.swapHooks = swap;
+    this.buddy.lruReclaim = (nr, kswapd) => swap.reclaim(nr, kswapd);
+    return swap;
+  }
+
+  /**
+   * vmalloc of swappable memory: as {@link vmalloc}, its pages on the LRU lists, so that
+   * reclaim may compress them into zswap or write them to a swap area, and an access
+   * through the accessors brings them back (a fault). Kernel memory (kmalloc, pages, plain
+   * vmalloc) is never swapped, as in Linux, where only user pages are. Free with vfree.
+   */
+  vmallocSwappable(size: number, gfp: number = Gfp.KERNEL): number {
+    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (!validGfp(gfp)) checkGfp(gfp);
+    if (!this.swapLayer.ensure()) return 0;
+    const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
+    return this.vm.vmalloc(size, g, Caller.VMALLOC, true);
+  }
+
+  /**
+   * swapon: a zram device as a swap area, or `{ pages }` for an area no device backs (only
+   * zswap can hold its pages: what zswap rejects stays in memory). Returns the area's type
+   * (the swap entries' type field), or -1 when memory for its slot table cannot be had.
+   */
+  swapon(device: Zram | { pages: number }, options: SwaponOptions = {}): number {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `swapon options must be an object { priority? }, got ${describe(options)}`,
+      );
+    }
+    checkKnownKeys("swapon", options, ["priority"]);
+    if (options.priority !== undefined) {
+      checkIntegerRange("priority", options.priority, -32768, 32767);
+    }
+    let zram: Zram | null = null;
+    let slots: number;
+    if (typeof device === "object" && device !== null && "disksize" in device && "pool" in device) {
+      zram = device as Zram;
+      if (!zram.alive()) throw new RangeError(`swapon: ${zram.name} was destroyed`);
+      slots = Math.min(zram.nrPages, 2 ** 27);
+    } else if (typeof device === "object" && device !== null && "pages" in device) {
+      checkKnownKeys("swapon", device, ["pages"]);
+      checkIntegerRange("pages", device.pages, 1, 2 ** 27 - 1);
+      slots = device.pages + 1;
+    } else {
+      throw new TypeError(`swapon takes a zram device or { pages }, got ${describe(device)}`);
+    }
+    if (slots < 2) throw new RangeError("swapon: the device has no page besides the header slot");
+    return this.swapLayer.swapon(zram, slots, options.priority);
+  }
+
+  /**
+   * swapoff: brings every page of swap area `type` back into memory and removes the area.
+   * False when memory for them cannot be had (the pages brought back stay; the area too).
+   */
+  swapoff(type: number): boolean {
+    checkIntegerRange("type", type, 0, 7);
+    return this.swapLayer.swapoff(type);
+  }
+
+  /** The swap areas, as /proc/swaps lists them. */
+  swapAreas(): SwapAreaInfo[] {
+    return this.swapLayer.areas();
+  }
+
+  /** zswap's parameters (/sys/module/zswap/parameters). */
+  get zswap(): ZswapConfig {
+    return this.swapLayer.zswapConfig;
+  }
+
+  /** Sets zswap's parameters (any of enabled, compressor, maxPoolPercent, acceptThresholdPercent). */
+  setZswap(options: Partial<ZswapConfig>): void {
+    checkZswapConfig(options);
+    if (!this.swapLayer.setZswap(options)) {
+      throw new KmemError("FAULT", "setZswap: no memory for the swap descriptor");
+    }
+  }
+
+  /** zswap's debugfs counters, its pool's pages and what it stores. */
+  zswapStats(): ZswapStats {
+    return this.swapLayer.zswapStats();
+  }
+
+  /**
+   * Registers a victim for the OOM killer of this context: when reclaim cannot make
+   * progress for a request that may wait, the one of highest badness (its pages() plus
+   * oomScoreAdj thousandths of memory and swap; -1000: never) is killed and the request
+   * tried again. Returns its pid (for unregisterOomVictim and the log).
+   */
+  registerOomVictim(victim: OomVictim): number {
+    return this.oom().register(victim);
+  }
+
+  /** Forgets an OOM victim; false if `pid` names none. */
+  unregisterOomVictim(pid: number): boolean {
+    return this.oom().unregister(pid);
+  }
+
+  private oom(): OomKiller {
+    if (this.oomKiller === null) {
+      const killer = new OomKiller(
+        this.pageSize,
+        () => this.managedPages + this.swapLayer.totals()[0],
+        () => this.buddy.log,
+        () => this.vm.locked,
+        () => this.swapLayer.countOomKill(),
+      );
+      this.oomKiller = killer;
+      this.buddy.oomKiller = (order, gfp) => killer.kill(order, gfp);
+    }
+    return this.oomKiller;
+  }
+
   /* ------------------------------------------------------------------ fault injection */
 
   /**
@@ -990,6 +1150,10 @@ export class Kmem extends MemAccess {
         return extfragIndexReport(snap);
       case "numastat":
         return numastat(snap, NUMA_STAT_NAMES);
+      case "swaps":
+        return swaps(this.swapLayer.areas(), this.pageSize);
+      case "dmesg":
+        return this.oomKiller?.dmesg() ?? "";
       case "zoneinfo":
         return zoneinfo(snap);
       default:
@@ -1034,7 +1198,17 @@ export class Kmem extends MemAccess {
       counters.push([name, b.event(i)]);
     });
     counters.push(...this.vm.events());
+    counters.push(...this.swapLayer.vmstat());
+    const [swapTotal, swapFree] = this.swapLayer.totals();
+    const [active, inactive] = this.swapLayer.lruSizes();
+    const zswap = this.swapLayer.zswapStats();
     return {
+      activePages: active,
+      inactivePages: inactive,
+      swapTotalPages: swapTotal,
+      swapFreePages: swapFree,
+      zswapPages: zswap.poolPages,
+      zswappedPages: zswap.storedPages,
       pageSize: this.pageSize,
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => ({
         freeByOrder: b.freeByOrder(nid),

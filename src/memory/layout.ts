@@ -40,7 +40,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 9,
+  VERSION = 10,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -119,6 +119,8 @@ export const enum Hdr {
   SLOB = ROOTS + 3,
   /** Address of the zsmalloc registry (its pools, zram devices, mapping areas), 0 if none. */
   ZS = ROOTS + 4,
+  /** Address of the swap descriptor (LRU lists, swap areas, zswap; src/swap), 0 if none. */
+  SWAP = ROOTS + 5,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,

@@ -248,6 +248,16 @@ export class BuddyAllocator {
   /** @internal True while shrinkers run (PF_MEMALLOC). */
   inReclaim = false;
   /**
+   * @internal The LRU's reclaim (src/swap: pages of swappable vmalloc areas swapped out),
+   * run before the shrinkers; `kswapd` says who asks (pgscan_kswapd or pgscan_direct).
+   */
+  lruReclaim: ((nrToScan: number, kswapd: boolean) => number) | null = null;
+  /**
+   * @internal The OOM killer (src/swap/oom.ts): kills a victim and returns true, or false
+   * when there is none to kill.
+   */
+  oomKiller: ((order: number, gfp: number) => boolean) | null = null;
+  /**
    * How long a sleeping allocation (GFP_KERNEL, with other cpus online) waits for memory
    * before it fails, in ms; __GFP_NOFAIL waits for as long as it takes.
    */
@@ -930,6 +940,11 @@ export class BuddyAllocator {
   /** kswapd's balance_pgdat, for every node: shrinks each zone to its high mark; pages freed. */
   kswapd(): number {
     return reclaim.kswapd(this);
+  }
+
+  /** Proactive reclaim (cgroup v2 memory.reclaim): the LRU and shrinkers, for `nrPages`. */
+  reclaimPages(nrPages: number): number {
+    return reclaim.proactiveReclaim(this, nrPages);
   }
 
   /** Whether a request of these flags waits for memory at all (sleeping or asynchronously). */

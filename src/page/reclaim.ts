@@ -1,7 +1,8 @@
 /*
  * Reclaim and sleeping: the page allocator's slow path (__alloc_pages_slowpath) and what it
- * calls once the free lists cannot serve a request at the low watermark. Shrinkers are the
- * only reclaimable memory (mm/vmscan.c's shrink_slab); kswapd has no thread of its own.
+ * calls once the free lists cannot serve a request at the low watermark. Reclaimable memory
+ * is the LRU of swappable vmalloc pages (shrink_lruvec: src/swap pages them out to zswap or
+ * a swap area) and the shrinkers (shrink_slab); kswapd has no thread of its own.
  *
  *   allocPagesGeneral: get_page_from_freelist at low fails -> allocSlowpath
  *     wake kswapd (a zone below low); run it now if pending and the request may reclaim
@@ -10,6 +11,8 @@
  *     __GFP_DIRECT_RECLAIM, not in reclaim already:
  *       up to 16 rounds (1 with __GFP_NORETRY): shrinkers + per-cpu drain, then a try
  *       may sleep (other cpus online): sleepForMemory, rounds until served or waitMs
+ *       no progress, a request that may wait (not costly, not NORETRY/RETRY_MAYFAIL):
+ *         the OOM killer (src/swap/oom.ts) kills a victim, then a try; until none is left
  *       __GFP_NOFAIL: a last try with half the min reserve
  *
  * Shrinkers never run under a lock of this layer (the zone lock is taken and given back
@@ -82,6 +85,17 @@ export function allocSlowpath(
     if (pfn === 0 && maySleep(b, order, gfp)) {
       pfn = sleepForMemory(b, order, gfp, allocFlags, nid, mask);
     }
+    // __alloc_pages_may_oom: reclaim made no progress; kill, then try again (with reclaim:
+    // the victim's pages may have gone to per-cpu lists or be reclaimable now).
+    if (pfn === 0 && b.oomKiller !== null && mayOom(order, gfp)) {
+      while (pfn === 0 && b.oomKiller(order, gfp)) {
+        b.drainAll();
+        pfn = b.getPageFromFreelist(order, allocFlags, nid, mask);
+        if (pfn === 0 && directReclaim(b, batch) > 0) {
+          pfn = b.getPageFromFreelist(order, allocFlags, nid, mask);
+        }
+      }
+    }
     if (pfn === 0 && (gfp & Gfp.NOFAIL) !== 0) {
       // Linux loops here until memory comes free; in a single context nothing else can free
       // it, so this is the last try, with the NOFAIL share of the reserve
@@ -90,6 +104,15 @@ export function allocSlowpath(
     }
   }
   return pfn;
+}
+
+/**
+ * Whether a failed request may call the OOM killer (__alloc_pages_may_oom): it may reclaim
+ * and retry, is not of a costly order (unless __GFP_NOFAIL), is not __GFP_THISNODE.
+ */
+function mayOom(order: number, gfp: number): boolean {
+  if ((gfp & (Gfp.NORETRY | Gfp.RETRY_MAYFAIL | Gfp.THISNODE)) !== 0) return false;
+  return order <= COSTLY_ORDER || (gfp & Gfp.NOFAIL) !== 0;
 }
 
 /** gfp_to_alloc_flags for the slow path. */
@@ -117,12 +140,15 @@ export function unregisterShrinker(b: BuddyAllocator, shrinker: Shrinker): void 
  * the context is in reclaim (Linux PF_MEMALLOC): its own allocations do not recurse into
  * reclaim and may use every reserve.
  */
-function shrinkAll(b: BuddyAllocator, nrPages: number): number {
-  if (b.inReclaim || b.shrinkers.length === 0) return 0;
+function shrinkAll(b: BuddyAllocator, nrPages: number, kswapd = false): number {
+  if (b.inReclaim || (b.shrinkers.length === 0 && b.lruReclaim === null)) return 0;
   let freed = 0;
   b.inReclaim = true;
   try {
+    // shrink_node: the LRU first, then the slab shrinkers.
+    if (b.lruReclaim !== null) freed += b.lruReclaim(nrPages, kswapd);
     for (const shrinker of b.shrinkers) {
+      if (freed >= nrPages) break;
       const n = shrinker(Math.max(nrPages - freed, 1));
       if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
         throw new TypeError(
@@ -164,8 +190,18 @@ export function kswapd(b: BuddyAllocator): number {
   }
   if (want === 0) return 0;
   b.ev[Vm.PAGEOUTRUN]++;
-  const freed = shrinkAll(b, want);
+  const freed = shrinkAll(b, want, true);
   // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
+  if (freed > 0) b.drainAll();
+  return freed;
+}
+
+/**
+ * Proactive reclaim (cgroup v2's memory.reclaim): the LRU, then the shrinkers, asked for
+ * `nrPages`, whatever the watermarks; then the per-cpu lists. Returns the pages reclaimed.
+ */
+export function proactiveReclaim(b: BuddyAllocator, nrPages: number): number {
+  const freed = shrinkAll(b, nrPages);
   if (freed > 0) b.drainAll();
   return freed;
 }

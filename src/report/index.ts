@@ -8,6 +8,8 @@ export {
   numastat,
   slabinfo,
   type SlabinfoCache,
+  swaps,
+  type SwapsArea,
   unusableIndexReport,
   vmallocinfo,
   type VmallocinfoArea,

@@ -55,6 +55,14 @@ export interface MemSnapshot {
   pageTablePages: number;
   vmallocTotalBytes: number;
   vmallocUsedPages: number;
+  /** The LRU of swappable pages (Active(anon), Inactive(anon)). */
+  activePages: number;
+  inactivePages: number;
+  /** Swap areas' slots, free slots; zswap's pool pages and the pages stored in it. */
+  swapTotalPages: number;
+  swapFreePages: number;
+  zswapPages: number;
+  zswappedPages: number;
   /** vmstat counters, in print order. */
   counters: readonly (readonly [string, number])[];
 }
@@ -139,6 +147,12 @@ export function meminfo(s: MemSnapshot): string {
     kbLine("MemTotal", s.managedPages, p) +
     kbLine("MemFree", s.buddyFreePages, p) +
     kbLine("MemAvailable", memAvailablePages(s), p) +
+    kbLine("Active", s.activePages, p) +
+    kbLine("Inactive", s.inactivePages, p) +
+    kbLine("SwapTotal", s.swapTotalPages, p) +
+    kbLine("SwapFree", s.swapFreePages, p) +
+    kbLine("Zswap", s.zswapPages, p) +
+    kbLine("Zswapped", s.zswappedPages, p) +
     kbLine("Slab", slab, p) +
     kbLine("SReclaimable", s.slabReclaimablePages, p) +
     kbLine("SUnreclaim", s.slabUnreclaimablePages, p) +
@@ -199,6 +213,31 @@ export function slabinfo(caches: readonly SlabinfoCache[]): string {
 
 function pad(n: number, width: number): string {
   return String(n).padStart(width);
+}
+
+/** One swap area as /proc/swaps needs it. */
+export interface SwapsArea {
+  name: string;
+  /** Pages of the area, and pages in use. */
+  size: number;
+  used: number;
+  priority: number;
+}
+
+/**
+ * /proc/swaps (mm/swapfile.c swap_show): a header, then per area its name, type, size and
+ * used in kB, and priority. An area with a zram device is a "partition"; one only zswap
+ * holds pages of is printed as a "file" named zswap.
+ */
+export function swaps(areas: readonly SwapsArea[], pageSize: number): string {
+  let text = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+  const kb = pageSize / 1024;
+  for (const a of areas) {
+    const name = a.name === "zswap" ? "zswap" : `/dev/${a.name}`;
+    const type = a.name === "zswap" ? "file" : "partition";
+    text += `${name.padEnd(40)}${type}\t${type === "file" ? "\t" : ""}${a.size * kb}\t\t${a.used * kb}\t\t${a.priority}\n`;
+  }
+  return text;
 }
 
 /** One vmalloc or vmap area as vmallocinfo needs it. */

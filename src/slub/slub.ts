@@ -38,7 +38,7 @@
  *           no freelist
  *
  * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
- * skipped, none out of order: 0 vmalloc, 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
+ * skipped, none out of order: 0 vmalloc (and the swap state, src/swap), 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
  * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
  * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
  *

@@ -16,6 +16,12 @@
  * access to a physical address is two compares and a DataView load; to a virtual one, a
  * page-table walk more (two loads with 4 KiB pages). An access that straddles two virtual
  * pages (unaligned, at a page end) is assembled byte by byte through the tables.
+ *
+ * Swappable memory (src/swap): the walk sets a leaf entry's ACCESSED bit when it is clear,
+ * as an MMU does when it loads a translation into its TLB; a hit in the one-entry TLB
+ * touches no entry (reclaim, clearing the bits, drops every TLB through TLB_GEN). A swap
+ * entry in the walk is a fault the swap layer serves (swap-in) before the access goes on;
+ * a range whose pages were translated while reclaim ran (TLB_GEN moved) is walked again.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -190,8 +196,31 @@ export class MemAccess {
       t = (e & this.addrMask) >>> 2;
     }
     const pte = (wv[t >>> ws] as Int32Array)[(t + (page & this.entryMask)) & wm] as number;
-    if ((pte & Pte.PRESENT) === 0) return -1;
+    if ((pte & Pte.PRESENT) === 0) return pte === 0 ? -1 : this.swapFault(off);
+    if ((pte & Pte.ACCESSED) === 0) this.young(t, page, pte);
     return ((pte & this.addrMask) >>> 0) + (off & this.pageMask);
+  }
+
+  /** Sets the ACCESSED bit of `page`'s entry in leaf table `t` (unless it changed since). */
+  private young(t: number, page: number, pte: number): void {
+    const w = this.wv[t >>> this.wordShift] as Int32Array;
+    Atomics.compareExchange(
+      w,
+      (t + (page & this.entryMask)) & this.wordMask,
+      pte,
+      pte | Pte.ACCESSED,
+    );
+  }
+
+  /**
+   * A swap entry met by the walk of `off` (do_swap_page): the swap layer brings the page
+   * back, then the walk is done again. -1 if there is nothing to bring back; the swap layer
+   * throws FAULT when no page can be had for it.
+   */
+  private swapFault(off: number): number {
+    const swap = this.vm.swap;
+    if (swap === null || !swap.swapIn(off >>> this.pageShift)) return -1;
+    return this.translate(off);
   }
 
   /* ------------------------------------------------------------------ byte ranges */
@@ -374,12 +403,23 @@ export class MemAccess {
       this.frames = new Float64Array(Math.max(count, 2 * this.frames.length));
     }
     const base = off - first;
-    for (let k = 0; k < count; k++) {
-      const p = this.translate(base + k * this.pageSize);
-      if (p < 0) return -(k + 1);
-      this.frames[k] = p;
+    // A swap-in on the way may reclaim (and swap out) a page translated before it: then
+    // TLB_GEN moved, and the walk is done again (the pages brought back are active now).
+    for (let round = 0; ; round++) {
+      const gen = this.vm.d[VmDesc.TLB_GEN] as number;
+      for (let k = 0; k < count; k++) {
+        const p = this.translate(base + k * this.pageSize);
+        if (p < 0) return -(k + 1);
+        this.frames[k] = p;
+      }
+      if (this.vm.d[VmDesc.TLB_GEN] === gen) return count;
+      if (round === 16) {
+        throw new KmemError(
+          "FAULT",
+          `an access of ${length} bytes at ${hex(this.vstart + off)}: its pages do not fit in memory at once (swapped out again while the others were brought back)`,
+        );
+      }
     }
-    return count;
   }
 
   /** The address where page k of a range starting at `addr` begins (k = 0: addr itself). */

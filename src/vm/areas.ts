@@ -88,7 +88,12 @@ export class VmapAreas {
   }
 
   flags(rec: number): number {
-    return this.w.word((rec >>> 2) + Va.INFO) >>> Va.FLAGS_SHIFT;
+    return (this.w.word((rec >>> 2) + Va.INFO) >>> Va.FLAGS_SHIFT) & VaFlag.KIND_MASK;
+  }
+
+  /** Whether a vmalloc area's pages may be swapped out (VaFlag.SWAPPABLE). */
+  swappable(rec: number): boolean {
+    return ((this.w.word((rec >>> 2) + Va.INFO) >>> Va.FLAGS_SHIFT) & VaFlag.SWAPPABLE) !== 0;
   }
 
   caller(rec: number): number {

@@ -66,8 +66,27 @@ export function vmallocGeometry(totalPages: number, pageShift: number): VmGeomet
 //
 // As x86's: the frame address with flag bits below it. An entry of 0 maps nothing (guard
 // pages, free space). Read as unsigned: addresses of 2 GiB and up have the sign bit set.
+// ACCESSED is x86's _PAGE_ACCESSED: set by the accessors' page-table walk when they load
+// the translation into their TLB (as the MMU sets it on a TLB fill), cleared by reclaim's
+// LRU scan (which then drops every TLB: TLB_GEN), on pages of swappable areas only.
+//
+// A leaf entry without PRESENT that is not 0 is a swap entry (pte_to_swp_entry), the
+// page's place in a swap area (src/swap):
+//
+//  31                                             4 3        1     0
+//  +-----------------------------------------------+----------+-----+
+//  | offset: the slot in the area (1..2^28-1)      | type     |  0  |
+//  +-----------------------------------------------+----------+-----+
+//    type: the swap area (0..7, MAX_SWAPFILES 8); slot 0 of an area is never used (Linux
+//    keeps the swap header there), so a swap entry is never 0.
 export const enum Pte {
   PRESENT = 1,
+  ACCESSED = 2,
+  /** The flag bits of a present entry. */
+  FLAGS = PRESENT | ACCESSED,
+  SWP_TYPE_SHIFT = 1,
+  SWP_TYPE_MASK = 7,
+  SWP_OFFSET_SHIFT = 4,
 }
 
 // Virtual page index (page) -> entries, for 4 KiB pages (two levels, as i386 without PAE):
@@ -87,14 +106,24 @@ export const enum Pte {
 // A vmalloc page's frame (HEAD | VMALLOC, order 0):
 //  16         20         24         28         32
 //  +----------+----------+----------+----------+
-//  | page     | area     | 0        | 0        |   page: the page index it is mapped at;
+//  | page     | area     | lru      | 0        |   page: the page index it is mapped at;
 //  +----------+----------+----------+----------+   area: address of its vmap_area record
+//   lru: 0, or the LRU list a page of a swappable area is on (Lru.INACTIVE, Lru.ACTIVE),
+//   linked through the frame's next and prev words (Linux page->lru; src/swap)
 export const enum PgVm {
   PT_LEVEL = Pg.OWNER + 0,
   PT_ENTRIES = Pg.OWNER + 1,
   PT_BASE = Pg.OWNER + 2,
   VM_PAGE = Pg.OWNER + 0,
   VM_AREA = Pg.OWNER + 1,
+  VM_LRU = Pg.OWNER + 2,
+}
+
+/** Which LRU list a page is on (frame word PgVm.VM_LRU). */
+export const enum Lru {
+  NONE = 0,
+  INACTIVE = 1,
+  ACTIVE = 2,
 }
 
 // The vmalloc descriptor: VmDesc.WORDS i32 words, kmalloc'd at the first vmalloc or vmap,
@@ -178,7 +207,7 @@ export const enum Va {
   FLAGS_SHIFT = 8,
 }
 
-/** Kinds of record (INFO >> FLAGS_SHIFT); exactly one is set. */
+/** Kinds of record (INFO >> FLAGS_SHIFT); exactly one kind is set (SWAPPABLE is a modifier). */
 export const enum VaFlag {
   /** a free range of the space */
   FREE = 1,
@@ -186,4 +215,8 @@ export const enum VaFlag {
   VMALLOC = 2,
   /** a vmap area: it maps pages someone else owns (VM_MAP) */
   VMAP = 4,
+  /** (with VMALLOC) its pages are on the LRU lists and may be swapped out (src/swap) */
+  SWAPPABLE = 8,
+  /** The kind bits. */
+  KIND_MASK = FREE | VMALLOC | VMAP,
 }

@@ -11,9 +11,14 @@
  * Invariants (verify() reports them by id):
  *   VM-2  every table reachable from the pgd is a HEAD | PGTABLE order-0 frame, reached
  *         once, whose owner words give its level and first page, and whose entry count is
- *         its number of present entries (0 only for the pgd); entries have no bits besides
- *         the address and PRESENT, and point inside physical memory (tables: managed
- *         frames); nr_page_table_pages equals the tables reached and the PGTABLE frames
+ *         its number of non-zero entries (0 only for the pgd); entries above the leaves
+ *         have no bits besides the address and PRESENT, leaf entries none besides the
+ *         address, PRESENT and ACCESSED, or are swap entries (checked by src/swap, SWAP-2);
+ *         entries point inside physical memory (tables: managed frames);
+ *         nr_page_table_pages equals the tables reached and the PGTABLE frames
+ *
+ * A swap entry (layout.ts) counts as an entry of its table: a table with only swap entries
+ * left stays, and unmapRange hands each swap entry it clears to the swap layer's hooks.
  */
 
 import { KmemError } from "../errors.js";
@@ -25,7 +30,17 @@ function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
 
+/** What unmapRange calls for swappable memory (src/swap installs them). */
+export interface PtSwapHooks {
+  /** A page on an LRU list is being unmapped: take it off (its frame index). */
+  lruDel(pfn: number): void;
+  /** A swap entry is being cleared: free its slot. */
+  freeSwapEntry(entry: number): void;
+}
+
 export class PageTables {
+  /** The swap layer's hooks, once a swappable area or swap area exists. */
+  swapHooks: PtSwapHooks | null = null;
   private readonly w: PhysMem;
   private readonly f: Int32Array;
   private readonly buddy: BuddyAllocator;
@@ -187,13 +202,19 @@ export class PageTables {
         page--;
         const slot = t + (page & this.entryMask);
         const e = w.word(slot);
-        if ((e & Pte.PRESENT) === 0) continue;
+        if (e === 0) continue;
         w.setWord(slot, 0);
         entries--;
+        if ((e & Pte.PRESENT) === 0) {
+          // A swap entry of a swappable area (nothing else leaves one).
+          this.swapHooks?.freeSwapEntry(e);
+          continue;
+        }
         cleared++;
         if (owned) {
           const phys = (e & this.addrMask) >>> 0;
           const i = (phys >>> this.pageShift) * Frame.WORDS;
+          if (f[i + PgVm.VM_LRU] !== 0) this.swapHooks?.lruDel(phys >>> this.pageShift);
           f[i + Pg.FLAGS] = PgFlag.HEAD;
           f[i + PgVm.VM_PAGE] = 0;
           f[i + PgVm.VM_AREA] = 0;
@@ -204,6 +225,15 @@ export class PageTables {
       if (entries === 0) this.releaseEmpty(low);
     }
     return cleared;
+  }
+
+  /**
+   * The word index of `page`'s leaf entry, or -1 when no leaf table covers it: what reclaim
+   * and the swap-in fault read and replace.
+   */
+  entryIndex(page: number): number {
+    const t = this.walk(page);
+    return t < 0 ? -1 : t + (page & this.entryMask);
   }
 
   /** Word index of the leaf table covering `page`, or -1; fills `path`. */
@@ -252,7 +282,12 @@ export class PageTables {
    * Checks VM-2 and returns the number of present leaf entries. `managed` is the first
    * managed frame, `total` the number of frames.
    */
-  verify(managed: number, total: number, nrPages: number): number {
+  verify(
+    managed: number,
+    total: number,
+    nrPages: number,
+    onSwapEntry: (page: number, entry: number) => void = () => {},
+  ): number {
     if (this.pgd === 0) return 0;
     const seen = new Set<number>();
     let leaves = 0;
@@ -277,10 +312,17 @@ export class PageTables {
       for (let k = 0; k < perTable; k++) {
         const e = this.w.word(t + k);
         if (e === 0) continue;
-        if ((e & ~this.addrMask) !== Pte.PRESENT) {
+        const page = base + k * 2 ** span;
+        if (level === 0 && (e & Pte.PRESENT) === 0) {
+          if (page >= nrPages) corrupt("VM-2", `a swap entry at page ${page}, beyond the space`);
+          present++;
+          onSwapEntry(page, e);
+          continue;
+        }
+        const bits = e & ~this.addrMask;
+        if (bits !== Pte.PRESENT && (level !== 0 || bits !== Pte.FLAGS)) {
           corrupt("VM-2", `entry ${k} of the level-${level} table at frame ${pfn} is ${e >>> 0}`);
         }
-        const page = base + k * 2 ** span;
         if (page >= nrPages) corrupt("VM-2", `an entry maps page ${page}, beyond the space`);
         const target = ((e & this.addrMask) >>> 0) / 2 ** this.pageShift;
         present++;

@@ -30,12 +30,22 @@
  *         area's pages are HEAD | VMALLOC order-0 frames naming that page and that area; a
  *         vmap area's pages are allocated managed pages; nothing else is mapped
  *   VM-7  nr_vmalloc equals the pages of the vmalloc areas and the VMALLOC frames
+ * (VM-6 and VM-7 count a swapped-out page of a swappable area as its swap entry: it has
+ * no frame; src/swap checks the entry, SWAP-2.)
+ *
+ * Swappable areas (vmalloc(..., swappable)): their pages go on the LRU lists of src/swap
+ * once mapped; swap-out replaces a page's entry by a swap entry and frees the page, the
+ * accessors' fault brings it back. Swap state is guarded by this file's lock too (0 in the
+ * lock order). Reclaim may run while this context holds the lock: every allocation made
+ * under it happens where the tables and areas are consistent, and swap-out only rewrites
+ * leaf entries of LRU pages (never a table, a record or a page being mapped), so
+ * reclaimLock() lets this context's reclaim in and tries the lock for any other.
  */
 
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp, gfpString } from "../page/index.js";
-import { lock, unlock } from "../sync/index.js";
+import { lock, tryLock, unlock } from "../sync/index.js";
 import { type RecordAllocator, VmapAreas } from "./areas.js";
 import {
   PgVm,
@@ -46,6 +56,16 @@ import {
   vmallocGeometry,
 } from "./layout.js";
 import { PageTables } from "./pgtable.js";
+
+/** What the vmalloc layer calls in the swap layer (src/swap installs it). */
+export interface VmSwap {
+  /** The pages [start, end) of swappable area `rec` were just mapped: onto the LRU. */
+  lruAddRange(start: number, end: number): void;
+  /** The accessors met swap entry `entry` at page `page`: bring it back; false if gone. */
+  swapIn(page: number): boolean;
+  /** verify(): the swap entries of the tables (page -> entry) and the swappable areas. */
+  verify(entries: Map<number, number>, swappable: [number, number, number][]): void;
+}
 
 /** Who asked for an area, as vmallocinfo prints it. */
 export const enum Caller {
@@ -104,6 +124,10 @@ export class Vmalloc {
   /** More than one cpu: the vmalloc lock is taken. */
   private readonly smp: boolean;
   private readonly callerNames: string[] = CALLER_NAMES.slice();
+  /** The vmalloc lock's depth in this context (reclaim under it: reclaimLock). */
+  private held = 0;
+  /** The swap layer, once anything swappable exists in this context. */
+  swap: VmSwap | null = null;
   private readonly callerIds = new Map<string, number>();
 
   constructor(
@@ -207,13 +231,56 @@ export class Vmalloc {
   /* ------------------------------------------------------------------ vmalloc, vfree */
 
   /** Takes the vmalloc lock (with more than one cpu) and the descriptor if another made it. */
-  private lock(): void {
+  lock(): void {
     if (this.smp) lock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu, "the vmalloc lock");
+    this.held++;
     this.refresh();
   }
 
-  private unlock(): void {
+  unlock(): void {
+    this.held--;
     if (this.smp) unlock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu);
+  }
+
+  /**
+   * For reclaim: the lock, or leave to work under it when this context holds it already
+   * (reclaim from an allocation made under it, see the header); false when another
+   * context holds it (reclaim skips the LRU then, as shrink_folio_list skips a locked
+   * folio). Release with reclaimUnlock(true) when this returned true.
+   */
+  reclaimLock(): boolean {
+    if (this.held > 0) {
+      this.held++;
+      return true;
+    }
+    if (this.smp && !tryLock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu)) return false;
+    this.held++;
+    this.refresh();
+    return true;
+  }
+
+  reclaimUnlock(): void {
+    this.held--;
+    if (this.held === 0 && this.smp) unlock(this.phys.words, Hdr.LOCK_VMALLOC, this.buddy.cpu);
+  }
+
+  /** Whether this context holds the vmalloc lock (the OOM killer does not run under it). */
+  get locked(): boolean {
+    return this.held > 0;
+  }
+
+  /** The descriptor's address (0 before set-up). */
+  get descriptor(): number {
+    return this.desc;
+  }
+
+  /** The swappable area record holding `page`, or 0. */
+  swappableArea(page: number): number {
+    if (this.desc === 0) return 0;
+    const rec = this.areas.containing(page);
+    return rec !== 0 && this.areas.flags(rec) === VaFlag.VMALLOC && this.areas.swappable(rec)
+      ? rec
+      : 0;
   }
 
   /**
@@ -222,17 +289,17 @@ export class Vmalloc {
    * or 0 for 0 bytes and when it cannot be had (nothing is kept then, but the layer's
    * set-up once made).
    */
-  vmalloc(size: number, gfp: number, entry: Caller): number {
+  vmalloc(size: number, gfp: number, entry: Caller, swappable = false): number {
     const site = this.caller(entry);
     this.lock();
     try {
-      return this.vmallocLocked(size, gfp, site);
+      return this.vmallocLocked(size, gfp, site, swappable);
     } finally {
       this.unlock();
     }
   }
 
-  private vmallocLocked(size: number, gfp: number, caller: number): number {
+  private vmallocLocked(size: number, gfp: number, caller: number, swappable: boolean): number {
     const nr = Math.ceil(size / this.pageSize);
     if (nr === 0) return 0;
     if (nr > this.phys.managedPages || nr + 1 > this.nrPages) {
@@ -241,7 +308,8 @@ export class Vmalloc {
     if (this.desc === 0 && !this.setup(gfp)) {
       return this.failed(size, gfp, "vm_struct allocation failed");
     }
-    const rec = this.areas.alloc(nr + 1, VaFlag.VMALLOC, caller, gfp & ~Gfp.ZERO);
+    const kind = swappable ? VaFlag.VMALLOC | VaFlag.SWAPPABLE : VaFlag.VMALLOC;
+    const rec = this.areas.alloc(nr + 1, kind, caller, gfp & ~Gfp.ZERO);
     if (rec === 0) return this.failed(size, gfp, "vm_struct allocation failed");
     const start = this.areas.start(rec);
     const end = start + nr;
@@ -272,6 +340,7 @@ export class Vmalloc {
     }
     this.d[VmDesc.NR_VMALLOC] += nr;
     this.d[VmDesc.EV_VMALLOC]++;
+    if (swappable) this.swap?.lruAddRange(start, end);
     return this.start + start * this.pageSize;
   }
 
@@ -302,8 +371,9 @@ export class Vmalloc {
     const rec = this.busyArea(addr, "vfree", VaFlag.VMALLOC);
     const start = this.areas.start(rec);
     const nr = this.areas.pages(rec) - 1;
-    this.pt.unmapRange(start, nr, true);
-    this.d[VmDesc.NR_VMALLOC] -= nr;
+    // Pages swapped out have no frame: only the pages mapped count out of nr_vmalloc.
+    const mapped = this.pt.unmapRange(start, nr, true);
+    this.d[VmDesc.NR_VMALLOC] -= mapped;
     this.d[VmDesc.EV_VFREE]++;
     this.d[VmDesc.TLB_GEN]++;
     this.areas.release(rec);
@@ -531,19 +601,30 @@ export class Vmalloc {
     ) {
       corrupt("VM-1", "the vmalloc descriptor's magic, geometry or pgd is wrong");
     }
-    const leaves = this.pt.verify(managed, total, this.nrPages);
+    const swapEntries = new Map<number, number>();
+    const leaves = this.pt.verify(managed, total, this.nrPages, (page, e) => {
+      swapEntries.set(page, e);
+    });
     const busy = this.areas.verify(this.nrPages, isObject);
+    const swappable: [number, number, number][] = [];
     let mapped = 0;
     let owned = 0;
+    let swapped = 0;
     for (const rec of busy) {
       const start = this.areas.start(rec);
       const guard = start + this.areas.pages(rec) - 1;
       const vmalloc = this.areas.flags(rec) === VaFlag.VMALLOC;
+      const swaps = vmalloc && this.areas.swappable(rec);
+      if (swaps) swappable.push([rec, start, guard]);
       const at = hex(this.start + start * this.pageSize);
-      if (this.pt.lookup(guard) >= 0)
+      if (this.pt.lookup(guard) >= 0 || swapEntries.has(guard))
         corrupt("VM-6", `the guard page of the area at ${at} is mapped`);
       for (let page = start; page < guard; page++) {
         const phys = this.pt.lookup(page);
+        if (phys < 0 && swaps && swapEntries.has(page)) {
+          swapped++;
+          continue;
+        }
         if (phys < 0) corrupt("VM-6", `page ${page - start} of the area at ${at} is not mapped`);
         const pfn = phys / this.pageSize;
         if (vmalloc) {
@@ -574,6 +655,16 @@ export class Vmalloc {
     }
     if (mapped !== leaves) {
       corrupt("VM-6", `${leaves} pages are mapped but the areas account for ${mapped}`);
+    }
+    if (swapped !== swapEntries.size) {
+      corrupt(
+        "VM-6",
+        `${swapEntries.size} swap entries are in the tables but the swappable areas account for ${swapped}`,
+      );
+    }
+    if (this.swap !== null) this.swap.verify(swapEntries, swappable);
+    else if (swappable.length > 0 || swapEntries.size > 0) {
+      corrupt("VM-6", "swappable areas exist but this context has no swap layer");
     }
     if (d[VmDesc.NR_VMALLOC] !== owned || vmallocFrames !== owned) {
       corrupt(

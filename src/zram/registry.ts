@@ -136,6 +136,13 @@ export class ZramContext implements ZramOwner {
     }
   }
 
+  /** The device whose descriptor is at `at` (a swap area's), opened in this context. */
+  openAt(at: number): Zram {
+    const have = this.devices.get(at);
+    if (have !== undefined && have.alive()) return have;
+    return this.open(at, this.zs.readName(at + Zd.NAME * 4));
+  }
+
   private open(at: number, name: string): Zram {
     const have = this.devices.get(at);
     if (have !== undefined && have.alive()) return have;

@@ -386,6 +386,10 @@ export class ZsContext {
 
   /** This context's handle of the live pool whose descriptor is at `at`. */
   openPoolAt(at: number): ZsPool {
+    // Through the registry: it sets this cpu's mapping area (map of an object that spans
+    // two pages copies through it), which a context that never looked a pool up by name
+    // would otherwise not have.
+    this.registry(false);
     return this.open(
       at,
       this.readName(at + Pool.NAME * 4),

@@ -65,7 +65,7 @@ describe("verify() of the virtual-memory layer", () => {
 
   it("VM-2: page-table entries, counts and frames", () => {
     const s1 = setup();
-    s1.words[s1.pte(s1.a)] |= 2; // a bit no entry has
+    s1.words[s1.pte(s1.a)] |= 4; // a bit no entry has
     corrupted(s1.mm, "VM-2");
     const s2 = setup();
     const table = s2.pte(s2.a) >>> 10; // the pte table's frame

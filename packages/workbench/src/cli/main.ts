@@ -23,6 +23,7 @@ import { recommendCommand } from "./recommend.js";
 import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
 import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
+import { OVERCOMMIT_REPORTS, type OvercommitCliOptions, overcommitCommand } from "./overcommit.js";
 
 function bytesArg(value: string): number {
   try {
@@ -380,6 +381,26 @@ program
       exitCode = await reportCommand(name, opts, out);
     },
   );
+
+program
+  .command("overcommit")
+  .description(
+    "a working set larger than memory on swappable memory, with no swap, zswap, a zram swap area and both",
+  )
+  .option("-m, --memory <bytes>", "physical memory", memoryArg, 8 * 2 ** 20)
+  .option("--ratio <x>", "the working set as a multiple of memory (at most ~1.8)", Number, 1.4)
+  .option("--hot <share>", "share of the working set accessed again and again", Number, 0.25)
+  .option("--accesses <n>", "accesses after the set is written", positiveArg, 5000)
+  .option("--setup <name>", "only this setup: none, zswap, zram, zswap+zram")
+  .option("--algorithm <name>", "compressor of zswap and zram: lz4 or zstd", "lz4")
+  .option(
+    "--report <name>",
+    `then print this file of the last setup: ${OVERCOMMIT_REPORTS.join(", ")}`,
+  )
+  .addOption(seedOption())
+  .action((opts: OvercommitCliOptions) => {
+    exitCode = overcommitCommand(opts, out);
+  });
 
 program
   .command("record")
