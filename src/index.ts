@@ -3,6 +3,8 @@ export { KmemError, type KmemErrorCode } from "./errors.js";
 export type { FaultOptions, FaultState } from "./fault/index.js";
 export { ZERO_SIZE_PTR } from "./kmalloc/index.js";
 export { MEMPOOL_MAX_NR, Mempool } from "./mempool/index.js";
+// What offlineCpu() returns for a context that died.
+export type { DeadCpuReport } from "./sync/index.js";
 export {
   type CacheStats,
   type FaultName,

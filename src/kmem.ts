@@ -34,7 +34,7 @@ import {
   type PhysMem,
   VM_EVENT_NAMES,
 } from "./memory/index.js";
-import { cpuState, setCpuState, waitRound } from "./sync/index.js";
+import { cpuState, type DeadCpuReport, setCpuState, waitRound } from "./sync/index.js";
 import {
   type BuddyAllocator,
   checkGfp,
@@ -306,12 +306,15 @@ export class Kmem extends MemAccess {
   }
 
   /**
-   * cpu hotplug: gives the per-cpu pages, cpu slabs and sheaves of cpu `id` back to the
-   * shared lists and frees the id for the next attach. Call it from another context when
-   * the worker that was cpu `id` has exited. A lock that cpu still held is reported with a
-   * KmemError DEADLOCK naming it (the cpu then stays unusable).
+   * cpu hotplug: the context that was cpu `id` is gone (its worker exited, was terminated or
+   * threw; call it from another context once it is). Every lock that cpu held is taken
+   * over, what it guards repaired from the buffer's ground truth where kmem knows how, and
+   * released (a lock is never left held: other contexts waiting for it go on); its per-cpu
+   * pages, cpu slabs and sheaves go back to the shared lists; then the id is free for the
+   * next attach. Returns what was done ({@link DeadCpuReport}): the locks recovered and
+   * those released without a repair (verify() says whether their state is whole).
    */
-  offlineCpu(id: number): void {
+  offlineCpu(id: number): DeadCpuReport {
     checkIntegerRange("cpu", id, 0, this.cpus - 1);
     if (id === this.cpu) {
       throw new RangeError(`offlineCpu(${id}): a context cannot take its own cpu offline`);
@@ -322,7 +325,7 @@ export class Kmem extends MemAccess {
         `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
       );
     }
-    drainDeadCpu(this.layers, id);
+    return drainDeadCpu(this.layers, id);
   }
 
   /** The cache named `name`, made in this context or any other; null if there is none. */

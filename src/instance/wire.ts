@@ -30,7 +30,16 @@ import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, SlubAllocator } from "../slub/index.js";
-import { claimCpu, cpuState, forceCpuState, setCpuState } from "../sync/index.js";
+import {
+  claimCpu,
+  cpuState,
+  type DeadCpuReport,
+  forceCpuState,
+  lockOwner,
+  type RobustLock,
+  recoverLocks,
+  setCpuState,
+} from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
 import {
   type AttachOptions,
@@ -168,6 +177,8 @@ export function openInstance(
   const h = phys.header;
   if (options.node !== undefined) checkIntegerRange("node", options.node, 0, phys.nrNodes - 1);
   if (reopen) checkAtRest(h, phys);
+  // Reopened: cpu 0 becomes this context's, every other cpu that was online is DEAD.
+  const gone = reopen ? takeOver(h, phys.nrCpus) : [];
   const cpu = reopen ? 0 : claimCpu(h, phys.nrCpus);
   if (cpu < 0) {
     throw new Error(
@@ -190,33 +201,92 @@ export function openInstance(
       log,
     };
     const ctors = new Map(Object.entries(options.ctors ?? {}));
-    const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
-    // Reopened: the per-cpu pages and objects of the cpus whose contexts are gone go back
-    // to the shared lists, as offlineCpu does; no cache's list_lock may be held.
-    const held = reopen && slab instanceof SlubAllocator ? slab.heldListLock() : null;
-    if (held !== null) {
-      throw new Error(
-        `Kmem.reopen: ${held} is held: the snapshot was taken inside a call, not between calls`,
-      );
+    // Reopened: the header and zone locks of the cpus whose contexts are gone are recovered
+    // before the object allocator opens (it takes slab_mutex).
+    // (any cpu but 0: one that was OFFLINE cannot hold a lock, but a snapshot may say so).
+    if (reopen) {
+      const locks = robustLocks(phys, buddy, null);
+      for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
+    const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
     const vm = new Vmalloc(phys, buddy, km, settings.debug.includes("U"));
     layers = { phys, buddy, slab, km, vm, ...settings };
-    if (reopen) for (const id of takeOver(h, phys.nrCpus)) drainDeadCpu(layers, id);
+    // Then their list_locks, per-cpu pages and objects, as offlineCpu does; and a list_lock
+    // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
+    for (const id of gone) drainDeadCpu(layers, id);
+    if (reopen) {
+      const locks = robustLocks(phys, buddy, slab);
+      for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
+    }
   } catch (err) {
     if (!reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
+    // Reopened: the buffer stays as takeOver left it (cpu 0 this context's, the others DEAD).
     throw err;
   }
   return { [OPENED]: layers } as Opened;
 }
 
-/** Gives a DEAD cpu's per-cpu objects and pages back to the shared lists; it is OFFLINE then. */
-export function drainDeadCpu(layers: Layers, id: number): void {
-  layers.slab.drainCpu(id);
-  layers.buddy.drainOffline(id);
-  setCpuState(layers.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
+/* ------------------------------------------------------------------ dead contexts */
+
+function newReport(cpu: number): DeadCpuReport {
+  return { cpu, recovered: [], unrecovered: [], pages: 0, objects: 0 };
 }
 
-/** Kmem.reopen: the instance must be at rest (no header or zone lock held, as between calls). */
+/**
+ * Every lock word of the instance in lock order (ARCHITECTURE.md, "Lock order"), each with
+ * its recovery (sync/robust.ts). zsmalloc's and zram's locks are not in it yet.
+ */
+function robustLocks(
+  phys: PhysMem,
+  buddy: BuddyAllocator,
+  slab: ObjectAllocator | null,
+): RobustLock[] {
+  const h = phys.header;
+  const locks: RobustLock[] = [
+    { w: h, i: Hdr.LOCK_VMALLOC, name: "the vmalloc lock", recover: null },
+    { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: null },
+    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
+    { w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null },
+  ];
+  if (slab instanceof SlubAllocator) {
+    for (const l of slab.listLocks()) locks.push({ ...l, recover: null });
+  }
+  for (let n = 0; n < phys.nrNodes; n++) {
+    locks.push({
+      w: h,
+      i: buddy.zoneLockAt(n),
+      name: phys.nrNodes === 1 ? "the zone lock" : `the zone lock of node ${n}`,
+      recover: (dead) => buddy.recoverZone(n, dead),
+    });
+  }
+  return locks;
+}
+
+/**
+ * offlineCpu of cpu `id`, DEAD: the locks it held are taken over, what they guard repaired
+ * and released (sync/robust.ts); its per-cpu objects and pages go back to the shared lists;
+ * then it is OFFLINE (free for the next attach), no lock naming it. Returns what was done.
+ */
+export function drainDeadCpu(layers: Layers, id: number): DeadCpuReport {
+  const report = newReport(id);
+  const locks = robustLocks(layers.phys, layers.buddy, layers.slab);
+  recoverLocks(locks, id, layers.buddy.cpu, report);
+  report.objects = layers.slab.drainCpu(id);
+  report.pages = layers.buddy.drainOffline(id);
+  for (const l of locks) {
+    // Not one can name it now (it was dead before the call, and every one it held was
+    // released), short of a context that was not dead after all.
+    if (lockOwner(l.w, l.i) === id) report.unrecovered.push(`${l.name}: held again by cpu ${id}`);
+  }
+  setCpuState(layers.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
+  return report;
+}
+
+/**
+ * Kmem.reopen: no header or zone lock may be held by cpu 0, the context that becomes this
+ * one (its snapshot was taken inside its own call); those of other cpus, whose contexts are
+ * gone, are recovered as offlineCpu does.
+ */
 function checkAtRest(h: Int32Array, phys: PhysMem): void {
   const locks: [number, string][] = [
     [Hdr.LOCK_SLAB, "slab_mutex"],
@@ -227,7 +297,7 @@ function checkAtRest(h: Int32Array, phys: PhysMem): void {
   for (let n = 0; n < phys.nrNodes; n++)
     locks.push([zoneBase(phys.nrCpus, n) + Zone.LOCK, `the zone lock of node ${n}`]);
   for (const [i, name] of locks) {
-    if (h[i] !== 0) {
+    if (((h[i] as number) & 0xffff) === 1) {
       throw new Error(
         `Kmem.reopen: ${name} is held (by cpu ${((h[i] as number) & 0xffff) - 1}): the snapshot was taken inside a call, not between calls`,
       );

@@ -255,7 +255,10 @@ export const enum CpuState {
   OFFLINE = 0,
   /** A context has claimed it; only that context touches the cpu's per-cpu state. */
   ONLINE = 1,
-  /** offlineCpu() is draining it, or failed to (a lock of it was held): never reused. */
+  /**
+   * Its context died: offlineCpu() is taking its locks over and draining it (OFFLINE after;
+   * DEAD for good only if that threw). Its locks are waited for, not reported.
+   */
   DEAD = 2,
 }
 

@@ -94,6 +94,19 @@
  * plain JavaScript, no lock taken) when the header's MEM_GENERATION changed.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
+ *
+ * A context that dies (offlineCpu, sync/robust.ts) at any statement:
+ *   holding the zone lock  recoverZone: the lock taken over, the dead cpu's per-cpu list
+ *                          emptied, free_area[] and nrFree rebuilt from mem_map. The writes
+ *                          under the lock keep every prefix tiling the zone: a block is
+ *                          unmarked (all its frames 0) before it is split or merged, its
+ *                          pieces marked BUDDY as they are listed, a taken block marked HEAD
+ *                          or PCP last; a 0 frame outside every marked block is free.
+ *   on its per-cpu list    recoverPcp walks the list (bounded by the zone's frames) and
+ *                          gives back the frames marked PCP. No PCP frame is ever off a
+ *                          list: pcpPop marks HEAD before it unlinks, pcpPush and pcpRefill
+ *                          mark PCP after they link, pcpDrain unmarks before it unlinks. A
+ *                          page on its way in or out stays allocated (the dead context's).
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -553,7 +566,9 @@ export class BuddyAllocator {
     let got = 0;
     this.lockZone(nid);
     for (; got < batch; got++) {
-      const pfn = this.rmqueueSmallest(z, 0, PgFlag.PCP);
+      // Taken unmarked, linked, then marked PCP: a context dying at any point here leaves
+      // no PCP frame off its list (see recoverZone).
+      const pfn = this.rmqueueSmallest(z, 0, 0);
       if (pfn === 0) break;
       const i = pfn * Frame.WORDS;
       const tail = p[Pcp.TAIL] as number;
@@ -562,6 +577,7 @@ export class BuddyAllocator {
       if (tail !== 0) f[tail * Frame.WORDS + Pg.NEXT] = pfn;
       else p[Pcp.HEAD] = pfn;
       p[Pcp.TAIL] = pfn;
+      f[i + Pg.FLAGS] = PgFlag.PCP;
     }
     this.unlockZone(nid);
     p[Pcp.COUNT] += got;
@@ -583,10 +599,11 @@ export class BuddyAllocator {
       if (pfn === 0) break;
       const i = pfn * Frame.WORDS;
       const prev = f[i + Pg.PREV] as number;
+      // Unmarked before it is unlinked (no PCP frame is ever off its list).
+      f[i + Pg.FLAGS] = 0;
       p[Pcp.TAIL] = prev;
       if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = 0;
       else p[Pcp.HEAD] = 0;
-      f[i + Pg.FLAGS] = 0;
       f[i + Pg.NEXT] = 0;
       f[i + Pg.PREV] = 0;
       this.freeOneBlock(z, pfn, 0);
@@ -653,13 +670,122 @@ export class BuddyAllocator {
   }
 
   /**
-   * Empties the per-cpu lists of `cpu`, which is offline (its context is gone): offlineCpu().
-   * Returns the pages moved.
+   * Empties the per-cpu lists of `cpu`, which is DEAD (its context is gone, maybe in the
+   * middle of a list operation): offlineCpu(). Each node's list is walked under its zone
+   * lock without trusting it (recoverPcp). Returns the pages moved.
    */
   drainOffline(cpu: number): number {
-    const moved = this.pcpDrainCpu(cpu);
+    let moved = 0;
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      this.lockZone(nid);
+      try {
+        moved += this.recoverPcp(nid, cpu, false);
+      } finally {
+        this.unlockZone(nid);
+      }
+    }
     Atomics.store(this.pcpList(cpu, 0), Pcp.REQUEST, 0);
     return moved;
+  }
+
+  /* ------------------------------------------------------------------ dead contexts */
+
+  /**
+   * The zone lock of node `nid` was taken over from cpu `dead`, which died holding it
+   * (offlineCpu; the lock is held by this context now): the dead cpu's per-cpu list of
+   * the node is emptied (recoverPcp), then the zone's free lists and nrFree are rebuilt
+   * from mem_map, the ground truth. Returns a line saying what was found.
+   *
+   * Every write under the zone lock is ordered so that any prefix of it leaves frames that
+   * tile the zone: a block is unmarked (all its frames zero) before it is taken apart or
+   * merged, pieces are marked BUDDY as they are listed, a taken block is marked HEAD or PCP
+   * last. So a frame that is 0 and not inside a marked block was on its way between two
+   * states in the dead context's hands: it is free. Links, list heads and counts are not
+   * trusted at all.
+   */
+  recoverZone(nid: number, dead: number): string {
+    const f = this.f;
+    const z = this.zones[nid] as Int32Array;
+    const start = z[Zone.START_PFN] as number;
+    const end = z[Zone.END_PFN] as number;
+    const top = this.maxOrder;
+    const pcp = this.recoverPcp(nid, dead, true);
+    const before = z[Zone.NR_FREE] as number;
+    const blocks: number[] = [];
+    let pfn = start;
+    while (pfn < end) {
+      const i = pfn * Frame.WORDS;
+      const flags = f[i + Pg.FLAGS] as number;
+      let order = f[i + Pg.ORDER] as number;
+      if (order < 0 || order >= top || pfn % 2 ** order !== 0 || pfn + 2 ** order > end) {
+        order = 0;
+      }
+      if (flags === 0 || (flags & PgFlag.BUDDY) !== 0) {
+        if (flags === 0) order = 0;
+        blocks.push(pfn, order);
+        f[i + Pg.FLAGS] = 0;
+        f[i + Pg.ORDER] = 0;
+        f[i + Pg.NEXT] = 0;
+        f[i + Pg.PREV] = 0;
+      }
+      pfn += 2 ** order;
+    }
+    for (let o = 0; o < top; o++) {
+      z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.HEAD] = 0;
+      z[Zone.FREE_AREA + FreeArea.WORDS * o + FreeArea.NR_FREE] = 0;
+    }
+    z[Zone.NR_FREE] = 0;
+    for (let k = 0; k < blocks.length; k += 2) {
+      this.freeOneBlock(z, blocks[k] as number, blocks[k + 1] as number);
+    }
+    const after = z[Zone.NR_FREE] as number;
+    if (this.smp) this.wakeWaiters();
+    return `free lists rebuilt from mem_map (${pcp} per-cpu pages back, nr_free ${before} -> ${after})`;
+  }
+
+  /**
+   * Empties cpu `cpu`'s per-cpu list of node `nid`, the cpu being DEAD (zone lock held):
+   * the list is walked from its head, at most the zone's frames, and its frames still
+   * marked PCP go back to the buddy lists (`rebuild` false) or are left 0 for
+   * recoverZone's scan (`rebuild` true). A frame on the list marked otherwise was being
+   * taken or given by the dying context (pcpPop marks HEAD before unlinking, pcpPush marks
+   * PCP after linking, pcpRefill likewise, pcpDrain unmarks before unlinking): it is its
+   * own, allocated, or 0 and found free by the scan. Returns the pages given back.
+   */
+  private recoverPcp(nid: number, cpu: number, rebuild: boolean): number {
+    const f = this.f;
+    const z = this.zones[nid] as Int32Array;
+    const start = z[Zone.START_PFN] as number;
+    const end = z[Zone.END_PFN] as number;
+    const p = this.pcpList(cpu, nid);
+    const pages: number[] = [];
+    let pfn = p[Pcp.HEAD] as number;
+    for (let n = end - start; n > 0 && pfn >= start && pfn < end; n--) {
+      const i = pfn * Frame.WORDS;
+      const next = f[i + Pg.NEXT] as number;
+      if (f[i + Pg.FLAGS] === PgFlag.PCP) {
+        pages.push(pfn);
+        f[i + Pg.FLAGS] = 0;
+        f[i + Pg.ORDER] = 0;
+        f[i + Pg.NEXT] = 0;
+        f[i + Pg.PREV] = 0;
+      }
+      pfn = next;
+    }
+    p[Pcp.HEAD] = 0;
+    p[Pcp.TAIL] = 0;
+    p[Pcp.COUNT] = 0;
+    if (!rebuild) for (const pg of pages) this.freeOneBlock(z, pg, 0);
+    if (pages.length > 0) {
+      this.ev[Vm.PCP_DRAIN]++;
+      if (!rebuild && this.smp) this.wakeWaiters();
+    }
+    return pages.length;
+  }
+
+  /** @internal Word index of node `nid`'s zone lock in the header. */
+  zoneLockAt(nid: number): number {
+    return this.zoneLocks[nid] as number;
   }
 
   /** Requests other cpus posted to this one (CpuRequest bits), 0 if none. */
@@ -743,6 +869,8 @@ export class BuddyAllocator {
     if (pfn === 0) return 0;
     const f = this.f;
     const i = pfn * Frame.WORDS;
+    // Marked allocated before it leaves the list (no PCP frame is ever off its list).
+    f[i + Pg.FLAGS] = PgFlag.HEAD;
     const next = f[i + Pg.NEXT] as number;
     p[Pcp.HEAD] = next;
     if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = 0;
@@ -752,11 +880,8 @@ export class BuddyAllocator {
     return pfn;
   }
 
-  /** Marks a taken block allocated and returns its address. */
+  /** Counts a taken block (pcpPop or rmqueueSmallest marked it HEAD) and returns its address. */
   private prepNewPage(pfn: number, order: number, gfp: number): number {
-    const i = pfn * Frame.WORDS;
-    this.f[i + Pg.FLAGS] = PgFlag.HEAD;
-    this.f[i + Pg.ORDER] = order;
     this.ev[Vm.PGALLOC] += 1 << order;
     const addr = pfn * this.pageSize;
     if ((gfp & Gfp.ZERO) !== 0) this.mem.fill(0, addr, addr + this.pageSize * 2 ** order);
@@ -1039,13 +1164,13 @@ export class BuddyAllocator {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     const head = p[Pcp.HEAD] as number;
-    f[i + Pg.FLAGS] = PgFlag.PCP;
-    f[i + Pg.ORDER] = 0;
+    // Linked, then marked PCP (its order is 0 already): no PCP frame is ever off its list.
     f[i + Pg.NEXT] = head;
     f[i + Pg.PREV] = 0;
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     else p[Pcp.TAIL] = pfn;
     p[Pcp.HEAD] = pfn;
+    f[i + Pg.FLAGS] = PgFlag.PCP;
     // One branch for both rare cases: the list is over pcpHigh, or another cpu asked.
     if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number) || this.line[Pcp.REQUEST] !== 0) {
       this.pcpPushSlow(pfn, p);

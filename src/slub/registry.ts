@@ -10,7 +10,16 @@
  */
 
 import { hex, KmemError } from "../errors.js";
-import { bootCacheBase, CpuRequest, Frame, Hdr, HdrOption, Vm } from "../memory/index.js";
+import {
+  bootCacheBase,
+  CpuRequest,
+  Frame,
+  Hdr,
+  HdrOption,
+  Pg,
+  PgFlag,
+  Vm,
+} from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import {
   type CacheGeometry,
@@ -38,7 +47,7 @@ import {
   deactivate,
   discardAll,
   flushSheaf,
-  flushSlot,
+  flushDeadSlot,
   lockAllNodes,
   nrSlabs,
   shrinkReal,
@@ -700,18 +709,65 @@ export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
   let moved = 0;
   lockSlabMutex(slub);
   try {
-    for (const c of liveCaches(slub)) {
-      if (c.id !== c.realId) continue;
+    const caches = liveCaches(slub).filter((c) => c.id === c.realId);
+    if (!caches.includes(slub.boot)) caches.push(slub.boot);
+    for (const c of caches) {
       const slot = cpuView(slub, c.desc, cpu);
-      const n = slot[CpuSlot.SHEAF_COUNT] as number;
-      if (n === 0 && slot[CpuSlot.SLAB] === 0) continue;
-      moved += n + (slot[CpuSlot.SLAB] !== 0 ? 1 : 0);
-      flushSlot(slub, c, slot);
+      if (slot[CpuSlot.SHEAF_COUNT] === 0 && slot[CpuSlot.SLAB] === 0) continue;
+      moved += flushDeadSlot(slub, c, slot);
     }
+    recountDeadActive(slub, caches, cpu);
   } finally {
     unlockSlabMutex(slub);
   }
   return moved;
+}
+
+/**
+ * The dead cpu's active count of each cache, from the ground truth: a cpu may die between
+ * flipping an object's bit and counting it, so its count is set to what makes active + set
+ * aside equal the bits marked allocated over the cache's slabs (SLAB-5). Exact when no other
+ * cpu is inside an allocation or free of the cache at that moment; otherwise it may be off
+ * by the objects those are flipping.
+ */
+function recountDeadActive(slub: SlubAllocator, caches: readonly KmemCache[], dead: number): void {
+  const f = slub.f;
+  const bits = new Map<number, number>();
+  for (let pfn = slub.firstPfn; pfn < slub.totalPages;) {
+    const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+    const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
+    if ((flags & PgFlag.SLAB) !== 0) {
+      const id = f[pfn * Frame.WORDS + SlubPg.CACHE] as number;
+      const c = caches.find((k) => k.id === id);
+      if (c !== undefined) bits.set(id, (bits.get(id) ?? 0) + allocatedIn(slub, c, pfn));
+    }
+    pfn +=
+      (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 && order >= 0 && order < 32 ? 2 ** order : 1;
+  }
+  for (const c of caches) {
+    let others = 0;
+    for (let cpu = 0; cpu < slub.nrCpus; cpu++) {
+      if (cpu !== dead) others += cpuView(slub, c.desc, cpu)[CpuSlot.ACTIVE] as number;
+    }
+    const want = (bits.get(c.id) ?? 0) - (c.dv[Desc.QUARANTINED] as number) - others;
+    cpuView(slub, c.desc, dead)[CpuSlot.ACTIVE] = want;
+  }
+}
+
+/** Objects of slab `pfn` of `c` marked allocated (own XOR remote bitmap). */
+function allocatedIn(slub: SlubAllocator, c: KmemCache, pfn: number): number {
+  const wi = slub.bitmapWord(c, pfn);
+  let n = 0;
+  for (let k = 0; k * 32 < c.objects; k++) {
+    let x = slub.phys.word(wi + k);
+    if (c.remote !== 0) x ^= slub.phys.word(wi + k + c.remote);
+    const left = c.objects - k * 32;
+    if (left < 32) x &= (1 << left) - 1;
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+  }
+  return n;
 }
 
 /** Real caches, newest first (the order of /proc/slabinfo). */
@@ -759,6 +815,44 @@ export function heldListLockName(slub: SlubAllocator): string | null {
     }
   }
   return null;
+}
+
+/**
+ * Every node list_lock of every real cache, boot cache first, for offlineCpu's look at the
+ * locks a dead cpu held (sync/robust.ts). Read only, without slab_mutex (a dead cpu may hold
+ * it, or a live one that waits for a list_lock the dead one held): the slab_caches walk is
+ * bounded and cycle-checked, and takes no handle.
+ */
+export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; name: string }[] {
+  const out: { w: Int32Array; i: number; name: string }[] = [];
+  const seen = new Set<number>();
+  const add = (d: number): void => {
+    if (seen.has(d)) return;
+    seen.add(d);
+    if (slub.phys.word((d >>> 2) + Desc.ALIAS_OF) >>> 0 !== 0) return;
+    const known = slub.caches[slub.phys.word((d >>> 2) + Desc.ID)];
+    const name = known !== undefined && known !== null && known.desc === d ? known.name : null;
+    for (let n = 0; n < slub.nrNodes; n++) {
+      const wi = (d >>> 2) + (slub.lockAt[n] as number);
+      out.push({
+        w: slub.phys.wordView(wi),
+        i: slub.phys.wordIndex(wi),
+        name:
+          name !== null
+            ? ((known as KmemCache).nodeLockNames[n] as string)
+            : `the node ${n} list_lock of the cache at ${hex(d)}`,
+      });
+    }
+  };
+  add(slub.boot.desc);
+  for (
+    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
+    d !== 0 && !seen.has(d) && seen.size <= slub.totalPages;
+    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
+  ) {
+    add(d);
+  }
+  return out;
 }
 
 /** Cpu slot views of every cpu for a real cache (cold paths: destroy, offline, verify). */

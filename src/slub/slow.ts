@@ -485,6 +485,70 @@ export function flushSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): 
   deactivateSlot(slub, c, slot);
 }
 
+/* ------------------------------------------------------------------ dead cpus */
+
+/**
+ * Index of the object starting at `obj` in slab `head` of cache `c`, or -1 when `obj` is not
+ * one (read from a dead cpu's slot: nothing in it is trusted).
+ */
+function deadObjectIndex(slub: SlubAllocator, c: KmemCache, head: number, obj: number): number {
+  if (head === 0 || slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) return -1;
+  const off = obj - (head * slub.pageSize + c.redLeft);
+  return (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+}
+
+/**
+ * offlineCpu: everything the slot of a DEAD cpu holds of `c` goes back, as flushSlot does,
+ * without trusting it: the cpu died at some statement of a fast path. The fast paths write
+ * in an order that makes this possible (slub.ts): an object is marked allocated before it
+ * leaves the cpu freelist or sheaf, and pushed on the cpu freelist before it is marked
+ * free. So an object on the dead cpu's freelist or in its sheaf that is marked allocated
+ * was in its hands (it stays allocated); every other one is free and goes back. Walks are
+ * bounded by the slab's objects and the sheaf's capacity. Returns the objects and slabs
+ * moved.
+ */
+export function flushDeadSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): number {
+  const cap = c.sheafCap;
+  const count = Math.min(Math.max(slot[CpuSlot.SHEAF_COUNT] as number, 0), cap);
+  let kept = 0;
+  for (let j = 0; j < count; j++) {
+    const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
+    const head = slub.slabOf(obj);
+    const idx = deadObjectIndex(slub, c, head, obj);
+    if (idx < 0 || slub.testBit(c, head, idx)) continue;
+    slot[CpuSlot.SHEAF + kept++] = obj;
+  }
+  slot[CpuSlot.SHEAF_COUNT] = kept;
+  flushSheaf(slub, c, slot, kept);
+  const pfn = slot[CpuSlot.SLAB] as number;
+  if (pfn === 0) return kept;
+  const node = slub.slabNode(pfn);
+  slub.lockNode(c, node);
+  try {
+    // The cpu freelist, its allocated objects left out and its links written anew.
+    const seen = new Set<number>();
+    const free: number[] = [];
+    let obj = (slot[CpuSlot.FREELIST] as number) >>> 0;
+    while (obj !== 0 && seen.size < c.objects && !seen.has(obj)) {
+      const idx = deadObjectIndex(slub, c, pfn, obj);
+      if (idx < 0) break;
+      seen.add(obj);
+      if (!slub.testBit(c, pfn, idx)) free.push(obj);
+      const fp = obj + c.offset;
+      obj = (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
+    }
+    for (let k = 0; k < free.length; k++) {
+      const fp = (free[k] as number) + c.offset;
+      slub.phys.setWord(fp >>> 2, (free[k + 1] ?? 0) ^ c.secret ^ bswap32(fp));
+    }
+    slot[CpuSlot.FREELIST] = free[0] ?? 0;
+    deactivate(slub, c, slot);
+  } finally {
+    slub.unlockNode(c, node);
+  }
+  return kept + 1;
+}
+
 /** The vmstat gauge a cache's slab pages count in (nr_slab_reclaimable or _unreclaimable). */
 function slabGauge(c: KmemCache): number {
   return (c.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0

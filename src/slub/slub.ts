@@ -78,6 +78,14 @@
  * slot is touched only when that cpu is offline (offlineCpu), or by destroy() (no context
  * may use a cache being destroyed, as in Linux); otherwise a FLUSH_SLABS request asks the
  * owner to give its cpu slabs and sheaves back at its next slow path.
+ *
+ * A context that dies at any statement of a fast path leaves a slot offlineCpu can read
+ * back (slow.ts flushDeadSlot): an object is marked allocated before it leaves the cpu
+ * freelist or the sheaf, and pushed on the cpu freelist before it is marked free, so an
+ * object of the dead slot marked allocated was in the dead context's hands (it stays so)
+ * and every other one is free. The dead cpu's active count is then set from the bitmaps.
+ * A dead cpu's list_lock or slab_mutex is taken over and released, but what it guards is
+ * not rebuilt yet: offlineCpu names it among the locks it could not repair.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -299,6 +307,11 @@ export class SlubAllocator implements KmallocBackend {
     hooks.resizeObject(this, addr, size, zero);
   }
 
+  /** @internal Every cache's node list_lock words, for offlineCpu (sync/robust.ts). */
+  listLocks(): { w: Int32Array; i: number; name: string }[] {
+    return registry.listLockWords(this);
+  }
+
   /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
   heldListLock(): string | null {
     return registry.heldListLockName(this);
@@ -475,7 +488,6 @@ export class SlubAllocator implements KmallocBackend {
     const cpu = c.cpu;
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
     const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
-    cpu[CpuSlot.SHEAF_COUNT] = n;
     const head = this.slabOf(obj);
     const off = obj - (head * this.pageSize + c.redLeft);
     const idx =
@@ -494,6 +506,9 @@ export class SlubAllocator implements KmallocBackend {
     if (this.smp === false || (rd !== 0 && head === cpu[CpuSlot.SLAB]))
       this.phys.setWord(wi, w ^ m);
     else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
+    // Marked allocated, then taken off the sheaf: a context dying between leaves an
+    // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
+    cpu[CpuSlot.SHEAF_COUNT] = n;
     cpu[CpuSlot.ACTIVE]++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
@@ -678,17 +693,35 @@ export class SlubAllocator implements KmallocBackend {
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.phys.word(wi);
     }
-    // The own bitmap of this cpu's slab is this cpu's (a plain flip); any other bit is shared.
-    if (this.smp === false || (onCpu && rd !== 0)) this.phys.setWord(wi, w ^ m);
-    else this.clearShared(c, wi, rd, w, m, addr);
-    cpu[CpuSlot.ACTIVE]--;
     if (onCpu) {
+      // Pushed on the cpu freelist, then marked free: a context dying between leaves an
+      // allocated object on its freelist (offlineCpu skips it), never a free one on none.
       const fp = addr + c.offset;
       this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
       cpu[CpuSlot.FREELIST] = addr;
+      // The own bitmap of this cpu's slab is this cpu's (a plain flip); a one-word bitmap is
+      // shared with every cpu (Atomics.and, whose result is the double-free check).
+      if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
+      else this.clearOwnShared(c, wi, m, addr);
+      cpu[CpuSlot.ACTIVE]--;
       return;
     }
+    if (this.smp === false) this.phys.setWord(wi, w ^ m);
+    else this.clearShared(c, wi, rd, w, m, addr);
+    cpu[CpuSlot.ACTIVE]--;
     this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * Clears bit `m` of a one-word bitmap (word `wi`) for an object just pushed on this cpu's
+   * freelist: DOUBLE_FREE, the push undone, if another cpu freed it at the same moment.
+   */
+  private clearOwnShared(c: KmemCache, wi: number, m: number, addr: number): void {
+    if ((Atomics.and(this.phys.wordView(wi), this.phys.wordIndex(wi), ~m) & m) === 0) {
+      const fp = addr + c.offset;
+      c.cpu[CpuSlot.FREELIST] = this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      this.alreadyFree(c, addr, 0);
+    }
   }
 
   /**

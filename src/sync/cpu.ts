@@ -3,8 +3,10 @@
  * per-cpu lists and counters. The ids are claimed in the header, atomically, so that two
  * workers attaching at once never get the same one.
  *
- *   OFFLINE --claimCpu--> ONLINE --offlineCpu: drained--> OFFLINE (free for the next attach)
- *                                      \--a lock of it is held--> DEAD (never reused)
+ *   OFFLINE --claimCpu--> ONLINE --offlineCpu--> DEAD --its locks recovered, its per-cpu
+ *      ^                                                state drained (robust.ts)--+
+ *      +-----------------------------------------------------------------------------+
+ *   A cpu stays DEAD (never reused) only if its drain threw (corruption found).
  */
 
 import { CpuState, Hdr, Pcp } from "../memory/index.js";

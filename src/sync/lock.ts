@@ -1,8 +1,8 @@
 /*
  * Locks over i32 words of the managed buffer, for contexts (the main thread and workers)
  * sharing one SharedArrayBuffer: a futex mutex after Drepper's "Futexes are tricky" (mutex
- * type 3), with the owner's cpu id in the word so that a lock held by a cpu that went
- * offline is reported instead of waited for forever.
+ * type 3), with the owner's cpu id in the word so that the lock of a context that died
+ * can be found and taken over (robust.ts: Linux's robust futexes, FUTEX_OWNER_DIED).
  *
  *   lock word   31  30          16 15             0
  *              +---+-----------+---+---------------+
@@ -11,7 +11,10 @@
  *
  * lock():   one compareExchange 0 -> cpu + 1 when free (the uncontended case). Otherwise
  *           spin a little, then mark the word CONTENDED and Atomics.wait on it, in rounds of
- *           WAIT_MS so that the owner's hotplug state is looked at again after each round.
+ *           WAIT_MS so that the owner's hotplug state is looked at again after each round: an
+ *           owner that is DEAD is waited for too (offlineCpu takes its locks over, repairs
+ *           what they guard and releases them); one that is OFFLINE cannot release it
+ *           (DEADLOCK; offlineCpu never lets a cpu id go while a lock names it).
  *           Where a context may not block (a browser's main thread, or a buffer that is not
  *           shared) it only spins.
  * unlock(): one exchange to 0; Atomics.notify only when the word was CONTENDED.
@@ -71,6 +74,19 @@ export function unlock(w: Int32Array, i: number, cpu: number): void {
   if (Atomics.exchange(w, i, 0) !== cpu + 1) Atomics.notify(w, i, 1);
 }
 
+/**
+ * Takes over the lock at `w[i]` for `cpu` if cpu `dead` holds it (FUTEX_OWNER_DIED): the
+ * word then names `cpu`, its CONTENDED bit kept so that the unlock wakes the waiters. True
+ * if taken over; false if `dead` does not hold it.
+ */
+export function takeOverLock(w: Int32Array, i: number, dead: number, cpu: number): boolean {
+  for (;;) {
+    const v = Atomics.load(w, i);
+    if ((v & LockWord.OWNER_MASK) !== dead + 1) return false;
+    if (Atomics.compareExchange(w, i, v, (v & LockWord.CONTENDED) | (cpu + 1)) === v) return true;
+  }
+}
+
 /** The cpu holding the lock at `w[i]`, or -1 if it is free. */
 export function lockOwner(w: Int32Array, i: number): number {
   return (Atomics.load(w, i) & LockWord.OWNER_MASK) - 1;
@@ -97,7 +113,7 @@ function lockSlow(w: Int32Array, i: number, cpu: number, name: string, h: Int32A
   }
 }
 
-/** A lock that can never be released: held by this very context, or by an offline cpu. */
+/** A lock that can never be released: held by this very context, or by an OFFLINE cpu. */
 function checkOwner(w: Int32Array, h: Int32Array, v: number, cpu: number, name: string): void {
   const owner = (v & LockWord.OWNER_MASK) - 1;
   if (owner === cpu) {
@@ -107,7 +123,9 @@ function checkOwner(w: Int32Array, h: Int32Array, v: number, cpu: number, name: 
     );
   }
   const state = h[Hdr.PCP + Pcp.WORDS * owner + Pcp.STATE];
-  if (state !== CpuState.ONLINE) {
+  // A DEAD owner's locks are being taken over and repaired by offlineCpu (robust.ts), which
+  // releases each once its state is whole again: wait for that as for any owner.
+  if (state !== CpuState.ONLINE && state !== CpuState.DEAD) {
     throw new KmemError(
       "DEADLOCK",
       `${name} is held by cpu ${owner}, which went offline while holding it`,

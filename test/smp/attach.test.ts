@@ -231,22 +231,46 @@ describe("cpu hotplug", () => {
     assert.throws(() => a.offlineCpu(1.5), TypeError);
   });
 
-  it("reports a lock held by a cpu that went offline, naming it, instead of hanging", () => {
+  it("takes over and repairs the zone lock of a cpu that died holding it", () => {
     const a = instance(2);
     const b = Kmem.attach(a.buffer);
     b.freePages(b.allocPages(0), 0); // a page on b's per-cpu list: offlining takes the lock
+    const free = a.stats().buddyFreePages + a.stats().pcpPages;
     const h = header(a);
     // b dies inside the page allocator, holding the zone lock.
     h[zoneBase(2, 0) + Zone.LOCK] = b.cpu + 1;
-    assert.throws(
-      () => a.offlineCpu(b.cpu),
-      (err: unknown) =>
-        err instanceof KmemError &&
-        err.code === "DEADLOCK" &&
-        /the zone lock is held by cpu 1, which went offline/.test(err.message),
-    );
-    assert.throws(() => a.allocPages(5), /the zone lock is held by cpu 1/);
-    assert.throws(() => a.offlineCpu(b.cpu), /cpu 1 is not online \(state dead\)/);
+    const report = a.offlineCpu(b.cpu);
+    assert.equal(report.cpu, 1);
+    assert.deepEqual(report.unrecovered, []);
+    assert.equal(report.recovered.length, 1);
+    assert.match(report.recovered[0] as string, /^the zone lock: free lists rebuilt from mem_map/);
+    assert.equal(h[zoneBase(2, 0) + Zone.LOCK], 0);
+    a.verify();
+    assert.equal(a.stats().buddyFreePages + a.stats().pcpPages, free);
+    // The id is free again, and a context that gets it works (no hang, no DEADLOCK).
+    const c = Kmem.attach(a.buffer);
+    assert.equal(c.cpu, 1);
+    const p = c.allocPages(5);
+    assert.ok(p !== 0);
+    assert.ok(a.allocPages(5) !== 0);
+    c.freePages(p, 5);
+    a.verify();
+  });
+
+  it("releases, and reports, a lock of a dead cpu that it cannot repair", () => {
+    const a = instance(2);
+    const b = Kmem.attach(a.buffer);
+    header(a)[Hdr.LOCK_VMALLOC] = b.cpu + 1;
+    const report = a.offlineCpu(b.cpu);
+    assert.deepEqual(report.recovered, []);
+    assert.equal(report.unrecovered.length, 1);
+    assert.match(report.unrecovered[0] as string, /^the vmalloc lock: released/);
+    assert.equal(header(a)[Hdr.LOCK_VMALLOC], 0);
+    const v = a.vmalloc(3 * 4096);
+    assert.ok(v !== 0);
+    a.vfree(v);
+    a.verify();
+    assert.equal(Kmem.attach(a.buffer).cpu, 1);
   });
 
   it("reports a lock taken again by its own context", () => {

@@ -1,0 +1,259 @@
+/*
+ * Kill at every point: a worker runs one operation (page allocation and free, with and
+ * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree)
+ * and is stopped dead after N statements, for N over the whole operation; then the main
+ * thread offlines its cpu and checks that verify() passes, that its own allocations are
+ * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
+ * and that every page comes back but those the dead context held.
+ *
+ * The steps are the inspector's: the main thread's inspector session drives the worker
+ * (NodeWorker domain, waitForDebuggerOnStart), which stops at a `debugger` statement before
+ * the operation; each Debugger.stepInto runs one statement or call. After N steps the
+ * worker stays paused for good while the main thread recovers (a context that never runs
+ * again is what a dead one is); it is terminated afterwards. Nothing depends on timing.
+ *
+ * `npm test` runs every STRIDE-th N of each operation, starting at a different N for each
+ * operation; KMEM_KILL_ALL=1 (set by .ci/run) runs every N.
+ */
+
+import assert from "node:assert/strict";
+import { Session } from "node:inspector";
+import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import { Kmem } from "../../src/index.js";
+import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { memMap } from "../helpers.js";
+
+const WORKER = new URL("./kill.worker.js", import.meta.url);
+const ALL = process.env["KMEM_KILL_ALL"] === "1";
+const STRIDE = ALL ? 1 : 9;
+/** Steps past which an operation is taken to run for ever (a hang is a failure). */
+const MAX_STEPS = 20000;
+
+interface Message {
+  id?: number;
+  method?: string;
+  params?: { reason?: string };
+  result?: unknown;
+  error?: unknown;
+}
+
+/** A worker driven statement by statement through the main thread's inspector session. */
+class Stepped {
+  private readonly session = new Session();
+  private sid = "";
+  private nextId = 1;
+  private readonly replies = new Map<number, (m: Message) => void>();
+  private paused: ((reason: string) => void) | null = null;
+  private worker: Worker | null = null;
+
+  private post(method: string, params: object = {}): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.session.post(method, params, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  private send(method: string, params: object = {}): Promise<Message> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.replies.set(id, resolve);
+      this.session.post("NodeWorker.sendMessageToWorker", {
+        sessionId: this.sid,
+        message: JSON.stringify({ id, method, params }),
+      });
+    });
+  }
+
+  private untilPaused(): Promise<string> {
+    return new Promise((resolve) => (this.paused = resolve));
+  }
+
+  /** Starts the worker and lets it run to its `debugger` statement. */
+  async start(data: object): Promise<void> {
+    this.session.connect();
+    let attached: () => void = () => {};
+    const isAttached = new Promise<void>((resolve) => (attached = resolve));
+    this.session.on("NodeWorker.attachedToWorker", (m) => {
+      this.sid = (m.params as { sessionId: string }).sessionId;
+      attached();
+    });
+    this.session.on("NodeWorker.receivedMessageFromWorker", (m) => {
+      const msg = JSON.parse((m.params as { message: string }).message) as Message;
+      if (msg.id !== undefined) {
+        this.replies.get(msg.id)?.(msg);
+        this.replies.delete(msg.id);
+      } else if (msg.method === "Debugger.paused") {
+        const p = this.paused;
+        this.paused = null;
+        p?.(msg.params?.reason ?? "");
+      }
+    });
+    await this.post("NodeWorker.enable", { waitForDebuggerOnStart: true });
+    this.worker = new Worker(WORKER, { workerData: data });
+    await isAttached;
+    await this.send("Debugger.enable");
+    let paused = this.untilPaused();
+    await this.send("Runtime.runIfWaitingForDebugger");
+    // A first stop at the script's start (Break on start), then the debugger statement.
+    while ((await paused) !== "other") {
+      paused = this.untilPaused();
+      await this.send("Debugger.resume");
+    }
+  }
+
+  /** Runs one statement (Debugger.stepInto). */
+  async step(): Promise<void> {
+    const paused = this.untilPaused();
+    await this.send("Debugger.stepInto");
+    await paused;
+  }
+
+  /** Ends the worker, paused where it is. */
+  async kill(): Promise<void> {
+    void this.send("Runtime.terminateExecution");
+    await this.send("Debugger.resume");
+    await this.worker?.terminate();
+    await this.post("NodeWorker.disable");
+    this.session.disconnect();
+  }
+}
+
+/** Free pages: the buddy lists' and the per-cpu lists'. */
+function freePages(mm: Kmem): number {
+  const s = mm.stats();
+  return s.buddyFreePages + s.pcpPages;
+}
+
+/** Pages a dead context may take with it: what the operation had in hand. */
+const SLACK: Record<string, number> = {
+  "alloc0-refill": 1,
+  alloc0: 1,
+  free0: 0,
+  "free0-drain": 0,
+  alloc3: 8,
+  free3: 0,
+  kmalloc: 1,
+  kfree: 0,
+};
+
+/** Stamps a range with a pattern of its own. */
+function stamp(mm: Kmem, addr: number, len: number): void {
+  for (let i = 0; i < len; i++) mm.memory[addr + i] = (addr + i * 7) & 0xff;
+}
+
+function stamped(mm: Kmem, addr: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (mm.memory[addr + i] !== ((addr + i * 7) & 0xff)) return false;
+  return true;
+}
+
+/**
+ * Runs `op` in a worker killed after `n` steps and checks the instance; returns whether
+ * the operation had completed within the n steps.
+ */
+async function killAt(op: string, n: number): Promise<{ done: boolean; locked: boolean }> {
+  const mm = new Kmem({ memory: 1 << 20, cpus: 2 });
+  const mine: [number, number][] = [];
+  for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
+  for (let i = 0; i < 6; i++) mine.push([mm.kmalloc(64), 64]);
+  for (const [a, len] of mine) stamp(mm, a, len);
+  mm.drainPages();
+  const before = freePages(mm);
+  const ledgerBuf = new SharedArrayBuffer(4 * 64);
+  const ledger = new Int32Array(ledgerBuf);
+  const w = new Stepped();
+  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op });
+  let done = false;
+  let locked = false;
+  for (let k = 0; k < n && !done; k++) {
+    await w.step();
+    done = Atomics.load(ledger, 0) === 1;
+  }
+  try {
+    // The worker never runs again: its cpu is dead.
+    const report = mm.offlineCpu(1);
+    assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
+    locked = report.recovered.length > 0;
+    mm.verify();
+    for (const [a, len] of mine) assert.ok(stamped(mm, a, len), `${op} at ${n}: stamp`);
+    const h = new Int32Array(mm.buffer, 0, Hdr.PCP + 64);
+    for (const i of [Hdr.LOCK_SLAB, Hdr.LOCK_SLOB, Hdr.LOCK_POOL, Hdr.LOCK_VMALLOC]) {
+      assert.equal(h[i], 0);
+    }
+    // What the dead context held goes back, then what this one holds.
+    const f = memMap(mm);
+    for (let k = 0; k < (ledger[1] as number); k++) {
+      const e = ledger[2 + k] as number;
+      const addr = Math.floor(e / 16);
+      const order = e % 16;
+      if (order === 15) {
+        try {
+          mm.kfree(addr);
+        } catch (err) {
+          // Only the operation's own object may be free already (kfree killed after it).
+          assert.ok(op === "kfree", `${op} at ${n}: ${String(err)}`);
+        }
+      } else if ((f[(addr / mm.pageSize) * Frame.WORDS + Pg.FLAGS] as number) === PgFlag.HEAD) {
+        mm.freePages(addr, order);
+      }
+    }
+    const other = Kmem.attach(mm.buffer);
+    assert.equal(other.cpu, 1, "the dead cpu's id is free again");
+    other.kfree(other.kmalloc(64));
+    other.freePages(other.allocPages(3), 3);
+    mm.offlineCpu(other.cpu);
+    mm.shrinkSlabs();
+    mm.drainPages();
+    const after = freePages(mm);
+    assert.ok(after <= before, `${op} at ${n}: ${after} free pages, ${before} before`);
+    assert.ok(
+      before - after <= (SLACK[op] as number),
+      `${op} at ${n}: ${before - after} pages lost (at most ${SLACK[op]} were in its hands)`,
+    );
+    for (const [a, len] of mine) {
+      if (len === 64) mm.kfree(a);
+      else mm.freePages(a, Math.log2(len / 4096));
+    }
+    mm.verify();
+  } finally {
+    await w.kill();
+  }
+  return { done, locked };
+}
+
+/**
+ * Every STRIDE-th N of `op` from `first` until the operation completes within N steps;
+ * returns that N, the kills, and how many found a lock held.
+ */
+async function sweep(op: string, first: number): Promise<[number, number, number]> {
+  let kills = 0;
+  let locked = 0;
+  for (let n = first; n < MAX_STEPS; n += STRIDE) {
+    const r = await killAt(op, n);
+    kills++;
+    if (r.locked) locked++;
+    if (r.done) return [n, kills, locked];
+  }
+  assert.fail(`${op} did not complete within ${MAX_STEPS} steps`);
+}
+
+describe("kill at every point", () => {
+  const ops = [
+    "alloc0",
+    "alloc0-refill",
+    "free0",
+    "free0-drain",
+    "alloc3",
+    "free3",
+    "kmalloc",
+    "kfree",
+  ];
+  ops.forEach((op, k) => {
+    it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
+      const [steps, kills, locked] = await sweep(op, k % STRIDE);
+      t.diagnostic(
+        `${op}: completes in ${steps} steps or fewer; ${kills} kills, ${locked} holding a lock`,
+      );
+      assert.ok(steps > 0);
+    });
+  });
+});

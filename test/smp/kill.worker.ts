@@ -1,0 +1,92 @@
+/*
+ * A worker of test/smp/kill.test.ts: attaches, prepares (what it allocates goes into the
+ * ledger, so that the main thread can count it after the worker is gone), stops at the
+ * `debugger` statement below, runs one operation, and raises the done flag. The main thread
+ * steps it statement by statement through the operation with the inspector and kills it
+ * after N steps.
+ *
+ * ledger: [0] done flag, [1] count, [2..] addresses the worker holds (pages: address * 16 +
+ * order; objects: address * 16 + 15).
+ */
+
+import { workerData } from "node:worker_threads";
+import { Kmem } from "../../src/index.js";
+import { Hdr } from "../../src/memory/index.js";
+
+interface Job {
+  buffer: SharedArrayBuffer;
+  ledger: SharedArrayBuffer;
+  op: string;
+}
+
+const job = workerData as Job;
+const mm = Kmem.attach(job.buffer);
+const ledger = new Int32Array(job.ledger);
+const OBJECT = 15;
+
+function hold(addr: number, order: number): number {
+  const n = ledger[1] as number;
+  ledger[2 + n] = addr * 16 + order;
+  ledger[1] = n + 1;
+  return addr;
+}
+
+/** Pages onto this cpu's per-cpu list until it holds `count` (freed pages stay in it). */
+function fillPcp(count: number): void {
+  const pages: number[] = [];
+  for (let i = 0; i < count; i++) pages.push(mm.allocPages(0));
+  for (const p of pages) mm.freePages(p, 0);
+}
+
+let op: () => void;
+switch (job.op) {
+  case "alloc0-refill": // this cpu's list is empty: a batch comes from the buddy lists
+    op = () => void mm.allocPages(0);
+    break;
+  case "alloc0": {
+    fillPcp(4);
+    op = () => void mm.allocPages(0);
+    break;
+  }
+  case "free0": {
+    const p = hold(mm.allocPages(0), 0);
+    op = () => mm.freePages(p, 0);
+    break;
+  }
+  case "free0-drain": {
+    // The list one below its high mark: the free pushes a batch back to the buddy lists.
+    const high = new Int32Array(job.buffer, 0, Hdr.PCP_HIGH + 1)[Hdr.PCP_HIGH] as number;
+    const pages: number[] = [];
+    for (let i = 0; i < high; i++) pages.push(mm.allocPages(0));
+    mm.drainPages();
+    for (let i = 1; i < high; i++) mm.freePages(pages[i] as number, 0);
+    const p = hold(pages[0] as number, 0);
+    op = () => mm.freePages(p, 0);
+    break;
+  }
+  case "alloc3":
+    op = () => void mm.allocPages(3);
+    break;
+  case "free3": {
+    const p = hold(mm.allocPages(3), 3);
+    op = () => mm.freePages(p, 3);
+    break;
+  }
+  case "kmalloc": {
+    hold(mm.kmalloc(64), OBJECT);
+    op = () => void mm.kmalloc(64);
+    break;
+  }
+  case "kfree": {
+    const a = hold(mm.kmalloc(64), OBJECT);
+    hold(mm.kmalloc(64), OBJECT);
+    op = () => mm.kfree(a);
+    break;
+  }
+  default:
+    throw new Error(`unknown op ${job.op}`);
+}
+// eslint-disable-next-line no-debugger
+debugger;
+op();
+Atomics.store(ledger, 0, 1);
