@@ -46,8 +46,10 @@ import {
   unusableIndexMilli,
   validGfp,
   type Watermarks,
+  type GrowableMemory,
+  growMemory,
+  onlineMemory,
 } from "./page/index.js";
-import { type GrowableMemory, growMemory, onlineMemory } from "./page/hotplug.js";
 import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
   buddyinfo,

@@ -9,3 +9,4 @@ export {
   PhysMem,
   type PhysMemConfig,
 } from "./physmem.js";
+export type { ViewPlan } from "./remap.js";

@@ -26,8 +26,7 @@
  * took it from a list under a lock.
  */
 
-import { type Backing, Frame, Hdr, HdrOption, Zone } from "../memory/index.js";
-import type { ViewPlan } from "../memory/remap.js";
+import { type Backing, Frame, Hdr, HdrOption, Zone, type ViewPlan } from "../memory/index.js";
 import type { BuddyAllocator } from "./buddy.js";
 import {
   computeWatermarks,
