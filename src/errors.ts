@@ -19,7 +19,11 @@ export type KmemErrorCode =
   | "BUSY"
   | "FAULT"
   | "CORRUPTION"
-  | "DEADLOCK";
+  | "DEADLOCK"
+  | "DESTROYED"
+  /* The sanitizers' findings (src/kasan, src/kfence). */
+  | "KASAN"
+  | "KFENCE";
 
 /** Misuse of memory or detected corruption. `code` says which; the message says where. */
 export class KmemError extends Error {

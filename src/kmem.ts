@@ -30,6 +30,7 @@ import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js"
 import {
   type Backing,
   CpuState,
+  Hdr,
   NUMA_STAT_NAMES,
   type PhysMem,
   VM_EVENT_NAMES,
@@ -67,7 +68,7 @@ import {
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
-import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
+import { checkMinNr, checkNotReserved, Mempool, PoolContext } from "./mempool/index.js";
 import {
   type ClassicAllocators,
   type ClassicName,
@@ -82,8 +83,13 @@ import {
   type SlabCacheInfo,
 } from "./slab-common/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
+import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import { installSanitizers, type Sanitizers } from "./sanitize/index.js";
+import type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
+import type { Kmalloc } from "./kmalloc/index.js";
+import type { SlubAllocator } from "./slub/index.js";
 import {
   checkZswapConfig,
   OomKiller,
@@ -104,7 +110,8 @@ import {
   type SlabKind,
 } from "./instance/index.js";
 
-export type { AttachOptions, KmemOptions } from "./instance/index.js";
+export type { AttachOptions, KasanOptions, KfenceOptions, KmemOptions } from "./instance/index.js";
+export type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
@@ -138,7 +145,11 @@ export type ReportName =
   | "numastat"
   | "swaps"
   | "dmesg"
-  | "zoneinfo";
+  | "zoneinfo"
+  | SanitizerReport;
+
+/** The sanitizers' reports ({@link Kmem.report}): what each found in this context. */
+export type SanitizerReport = "kasan" | "kfence" | "kmemleak";
 
 const REPORT_NAMES: readonly ReportName[] = [
   "buddyinfo",
@@ -152,6 +163,9 @@ const REPORT_NAMES: readonly ReportName[] = [
   "swaps",
   "dmesg",
   "zoneinfo",
+  "kasan",
+  "kfence",
+  "kmemleak",
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
@@ -197,10 +211,16 @@ export class Kmem extends MemAccess {
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
   private readonly initOnAlloc: boolean;
+  /** The header's words (Hdr.POOLS: whether a free must look in mempool reserves). */
+  private readonly hdr: Int32Array;
+  /** What kfree frees through: km, or once pools exist a front that checks reserves. */
+  private freer: { kfree(addr: number): void };
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
   readonly nrNodes: number;
+  /** KASAN, KFENCE and kmemleak in this context, or null when none is on. */
+  private readonly sanitizers: Sanitizers | null;
 
   constructor(options: KmemOptions) {
     const layers = layersFor(options);
@@ -219,7 +239,26 @@ export class Kmem extends MemAccess {
     phys.roots.push(this);
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
+    this.hdr = phys.words;
+    this.freer = layers.km;
+    this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
+    if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
     this.swapLayer = this.wireSwap();
+    // Sanitizers: hooks installed on this context's objects only (src/sanitize/install.ts).
+    this.sanitizers =
+      layers.sanitizers === null
+        ? null
+        : installSanitizers(
+            this,
+            {
+              phys,
+              buddy: layers.buddy,
+              slab: layers.slab as SlubAllocator,
+              km: layers.km as Kmalloc,
+              vm: layers.vm,
+            },
+            layers.sanitizers,
+          );
   }
 
   /**
@@ -360,7 +399,8 @@ export class Kmem extends MemAccess {
    * of the first page, or 0 if the request cannot be met.
    */
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -372,7 +412,8 @@ export class Kmem extends MemAccess {
    */
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
     checkNodeArg(nid, this.nrNodes);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -443,9 +484,15 @@ export class Kmem extends MemAccess {
 
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
   freePages(addr: number, order: number): void {
-    if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if (addr !== 0) this.buddy.freePages(addr, order);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badAddress("freePages", addr);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
+    if (addr === 0) return;
+    // A page still mapped by vmap() is refused (vmalloc.ts checkNotMapped).
+    if (this.hdr[Hdr.VMALLOC] !== 0) {
+      this.vm.checkNotMapped(Math.floor(addr / this.pageSize), 1 << order, "freePages");
+    }
+    this.buddy.freePages(addr, order);
   }
 
   /**
@@ -455,14 +502,15 @@ export class Kmem extends MemAccess {
    * is online). Resolves to the address, or 0.
    */
   async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
   }
 
   /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
   async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
@@ -513,7 +561,7 @@ export class Kmem extends MemAccess {
 
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
@@ -523,7 +571,7 @@ export class Kmem extends MemAccess {
    * another node serves when that one has nothing to spare. `nid` -1: as kmalloc.
    */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid) >>> 0;
@@ -531,7 +579,7 @@ export class Kmem extends MemAccess {
 
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
@@ -552,25 +600,43 @@ export class Kmem extends MemAccess {
    * `krealloc(0, n)` is kmalloc; `krealloc(p, 0)` frees and returns ZERO_SIZE_PTR.
    */
   krealloc(addr: number, size: number, gfp: number = Gfp.KERNEL): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
-    if (size >>> 0 !== size) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
+    if (typeof size !== "number" || size >>> 0 !== size) {
       this.oddSize("size", size);
       this.km.ksize(addr);
       return 0;
     }
     if (!validGfp(gfp)) checkGfp(gfp);
+    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "krealloc");
     return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
-    if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
-    this.km.kfree(addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    this.freer.kfree(addr);
+  }
+
+  /**
+   * From the first mempool this context sees on (made or opened here, or present when it
+   * attached), kfree looks in the pools' reserves first: `freer` becomes a front of km
+   * that does (kfree itself keeps the size it had without pools, and its speed).
+   */
+  private watchPools(): void {
+    if (this.freer !== this.km) return;
+    const km = this.km;
+    const pools = this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        checkNotReserved(pools, addr, "kfree");
+        km.kfree(addr);
+      },
+    };
   }
 
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
   ksize(addr: number): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
     return this.km.ksize(addr);
   }
 
@@ -586,6 +652,7 @@ export class Kmem extends MemAccess {
     if (typeof cacheOrSize === "number") {
       const max = this.pageSize << (this.maxOrder - 1);
       checkIntegerRange("size", cacheOrSize, 1, max);
+      this.watchPools();
       return Mempool.create(this.pools(), minNr, null, cacheOrSize);
     }
     if (!(cacheOrSize instanceof KmemCache) || cacheOrSize.slab !== this.slab) {
@@ -594,7 +661,11 @@ export class Kmem extends MemAccess {
       );
     }
     if (cacheOrSize.dead)
-      throw new TypeError(`cache ${JSON.stringify(cacheOrSize.name)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `createMempool: cache ${JSON.stringify(cacheOrSize.name)} was destroyed`,
+      );
+    this.watchPools();
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
@@ -603,6 +674,7 @@ export class Kmem extends MemAccess {
    * `address`. Throws TypeError when there is no pool there.
    */
   openMempool(address: number): Mempool {
+    this.watchPools();
     return Mempool.open(this.pools(), address);
   }
 
@@ -649,6 +721,64 @@ export class Kmem extends MemAccess {
    */
   shrinkSlabs(): number {
     return this.slab.shrinkAll(Number.POSITIVE_INFINITY);
+  }
+
+  /* ---------------------------------------------------------- SLAB (slab: "slab") */
+
+  /**
+   * SLAB's tunables: what `echo "name limit batchcount shared" > /proc/slabinfo` does.
+   * Refused (RangeError, nothing changed) unless limit >= 1, 1 <= batchcount <= limit and
+   * shared >= 0, as Linux refuses it; SLUB and SLOB have no tunables (Linux: EIO).
+   */
+  tuneCache(name: string, tunables: { limit: number; batchcount: number; shared: number }): void {
+    if (typeof name !== "string")
+      throw new TypeError(`tuneCache: name must be a string, got ${describe(name)}`);
+    if (typeof tunables !== "object" || tunables === null) {
+      throw new TypeError(`tuneCache: tunables must be an object, got ${describe(tunables)}`);
+    }
+    checkKnownKeys("tuneCache", tunables, ["limit", "batchcount", "shared"]);
+    if (!(this.slab instanceof SlabAllocator)) {
+      throw new RangeError(
+        `tuneCache: the ${this.slabAllocator} allocator has no tunables (slab: "slab" has)`,
+      );
+    }
+    const c = this.slab.findByName(name);
+    if (c === null) throw new RangeError(`tuneCache: no cache named ${JSON.stringify(name)}`);
+    this.slab.tuneCache(c, tunables.limit, tunables.batchcount, tunables.shared);
+  }
+
+  /**
+   * SLAB's cache_reap on this context's cpu, every cache: idle per-cpu arrays give back a
+   * fifth of their limit, idle shared arrays likewise, alien arrays drain, and a few empty
+   * slabs go back to the page allocator; with `adaptive` the round also resizes the arrays.
+   * Linux runs it every 2 s; kmem runs it when called (the reclaim path drains the arrays
+   * whole), or on a timer only when asked (reapEvery). 0s for SLUB and SLOB.
+   */
+  reap(): { objects: number; pages: number } {
+    if (!(this.slab instanceof SlabAllocator)) return { objects: 0, pages: 0 };
+    return this.slab.reap();
+  }
+
+  /**
+   * Runs reap() every `ms` milliseconds on this context until the returned function is
+   * called. The timer does not keep the process alive (it is unref'd where timers can be).
+   */
+  reapEvery(ms: number): () => void {
+    checkIntegerRange("ms", ms, 1, 2 ** 31 - 1);
+    const t = setInterval(() => this.reap(), ms);
+    (t as { unref?: () => void }).unref?.();
+    return () => clearInterval(t);
+  }
+
+  /** slabinfo's lines: SLAB's real tunables and sharedavail, zeros for SLUB. */
+  private slabinfoCaches() {
+    const slab = this.slab;
+    return slab.realCaches().map((c) => {
+      const info = slab.info(c);
+      if (!(slab instanceof SlabAllocator)) return info;
+      const [limit, batchcount, shared, sharedAvail] = slab.tunables(c);
+      return { ...info, tunables: { limit, batchcount, shared, sharedAvail } };
+    });
   }
 
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
@@ -736,7 +866,7 @@ export class Kmem extends MemAccess {
    */
   vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
     return this.vm.vmalloc(size, g, Caller.VMALLOC);
@@ -744,7 +874,7 @@ export class Kmem extends MemAccess {
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.vm.vmalloc(size, gfp | Gfp.ZERO, Caller.VZALLOC);
   }
@@ -792,7 +922,7 @@ export class Kmem extends MemAccess {
   }
 
   private kvmallocNode(size: number, gfp: number, caller: Caller): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
     let kgfp = gfp;
@@ -1146,7 +1276,7 @@ export class Kmem extends MemAccess {
       case "vmstat":
         return vmstat(snap);
       case "slabinfo":
-        return slabinfo(this.slab.realCaches().map((c) => this.slab.info(c)));
+        return slabinfo(this.slabinfoCaches());
       case "vmallocinfo":
         return vmallocinfo(this.vm.info(), Math.max(8, (this.vm.end - 1).toString(16).length));
       case "unusable_index":
@@ -1161,11 +1291,69 @@ export class Kmem extends MemAccess {
         return this.oomKiller?.dmesg() ?? "";
       case "zoneinfo":
         return zoneinfo(snap);
+      case "kasan":
+      case "kfence":
+      case "kmemleak":
+        return this.sanitizerReport(name);
       default:
         throw new RangeError(
           `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
         );
     }
+  }
+
+  /* ------------------------------------------------------------------ sanitizers */
+
+  /**
+   * kmemleak's scan (echo scan > /sys/kernel/debug/kmemleak): the objects this context
+   * allocated that nothing reaches from `roots` (values held outside memory, such as the
+   * addresses a program keeps in variables, and ranges of memory to read) or from objects
+   * marked not-a-leak, oldest first, each with its report text. Needs `kmemleak: true`.
+   */
+  kmemleakScan(roots: readonly (number | KmemleakRange)[] = []): KmemleakLeak[] {
+    return this.leakTracker("kmemleakScan").scan(checkRoots(roots));
+  }
+
+  /** kmemleak_not_leak: the object at `addr` is never reported (and is scanned as a root). */
+  kmemleakNotLeak(addr: number): void {
+    if (addr >>> 0 !== addr) this.badAddress("kmemleakNotLeak", addr);
+    if (!this.leakTracker("kmemleakNotLeak").notLeak(addr)) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `kmemleakNotLeak: ${hex(addr)} is not an object kmemleak tracks in this context`,
+      );
+    }
+  }
+
+  /** echo clear: the objects unreferenced now (from `roots`) are not reported again. */
+  kmemleakClear(roots: readonly (number | KmemleakRange)[] = []): void {
+    this.leakTracker("kmemleakClear").clear(checkRoots(roots));
+  }
+
+  private leakTracker(fn: string): NonNullable<Sanitizers["kmemleak"]> {
+    const leak = this.sanitizers?.kmemleak ?? null;
+    if (leak === null) throw new TypeError(`${fn}: kmemleak is off (new Kmem({ kmemleak: true }))`);
+    return leak;
+  }
+
+  /** The text of report("kasan" | "kfence" | "kmemleak"). */
+  private sanitizerReport(name: SanitizerReport): string {
+    const san = this.sanitizers;
+    if (name === "kasan") {
+      const k = san?.kasan ?? null;
+      if (k === null) return "kasan: off\n";
+      const q = k.quarantined();
+      return (
+        k.log.text() +
+        `kasan: ${k.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${k.quarantineLimit} bytes\n`
+      );
+    }
+    if (name === "kfence") {
+      const f = san?.kfence ?? null;
+      return f === null ? "kfence: off\n" : f.log.text() + f.stats();
+    }
+    const l = san?.kmemleak ?? null;
+    return l === null ? "kmemleak: off\n" : l.log.text();
   }
 
   /**
@@ -1287,6 +1475,26 @@ function checkGrowable(memory: unknown): asserts memory is GrowableMemory {
       `memory must be a WebAssembly.Memory (a buffer and grow), got ${describe(memory)}`,
     );
   }
+}
+
+/** kmemleakScan's roots: numbers (values) and { addr, size } ranges. */
+function checkRoots(roots: unknown): readonly (number | KmemleakRange)[] {
+  if (!Array.isArray(roots)) {
+    throw new TypeError(
+      `roots must be an array of addresses and { addr, size } ranges, got ${describe(roots)}`,
+    );
+  }
+  for (const r of roots as unknown[]) {
+    if (typeof r === "number" && Number.isInteger(r)) continue;
+    if (typeof r === "object" && r !== null) {
+      const { addr, size } = r as Partial<KmemleakRange>;
+      if (Number.isInteger(addr) && Number.isInteger(size) && (size as number) >= 0) continue;
+    }
+    throw new TypeError(
+      `roots must hold integer addresses and { addr, size } ranges, got ${describe(r)}`,
+    );
+  }
+  return roots as readonly (number | KmemleakRange)[];
 }
 
 function cpuStateName(state: number): string {

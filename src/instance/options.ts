@@ -6,6 +6,7 @@
 
 import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 import type { LogFn } from "../page/index.js";
+import type { SizeClasses } from "../kmalloc/index.js";
 import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
 
 /** Options of {@link Kmem}. */
@@ -44,6 +45,13 @@ export interface KmemOptions {
   distances?: number[][];
   /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
   node?: number;
+  /**
+   * With `memory` (or `nodes`) a buffer that holds a kmem instance already: `true` builds a
+   * new instance over it, discarding the old one (every context still using it must be gone).
+   * Without it `new Kmem` refuses such a buffer (KmemError BUSY): open it with
+   * {@link Kmem.attach} or {@link Kmem.reopen} instead. Default false.
+   */
+  reinit?: boolean;
   /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
@@ -62,10 +70,22 @@ export interface KmemOptions {
   /** Zero every object on free (init_on_free). Default false. */
   initOnFree?: boolean;
   /**
-   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
-   * simple list of blocks for tiny memories (no debugging, as in Linux).
+   * The object allocator behind kmalloc and createCache: "slub" (default), "slob", the
+   * simple list of blocks for tiny memories (no debugging, as in Linux), or "slab", Linux's
+   * SLAB: per-cpu array caches with tunables (Kmem.tuneCache) and reaping (Kmem.reap).
    */
   slab?: SlabKind;
+  /**
+   * kmalloc's size classes (SLUB and SLAB; SLOB has none): "fine" (default), 8, 16..64 bytes in steps
+   * of 16 and four classes per power of two above, or "linux", Linux's powers of two with 96
+   * and 192 (docs/slab.md).
+   */
+  sizeClasses?: SizeClasses;
+  /**
+   * slab "slab" only: per-cpu array limits adapt to load (Bonwick & Adams's magazine
+   * resizing: grow under lock contention, shrink when idle, at each Kmem.reap()). Default false.
+   */
+  adaptive?: boolean;
   /**
    * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
    * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
@@ -83,6 +103,41 @@ export interface KmemOptions {
    * Waiting needs another cpu online; this context's own setting.
    */
   allocWaitMs?: number;
+  /* Sanitizers (docs/sanitizers.md). */
+  /**
+   * KASAN: a shadow of one byte per 8 bytes of memory (in the reserved part of the buffer,
+   * shared by every context), poisoned and unpoisoned by every allocator, checked by every
+   * accessor; a bad access throws KmemError KASAN with Linux's report. `quarantine`: bytes
+   * of freed objects held back from reuse per context (default 1/32 of memory, at most
+   * 1 MiB); `stacks`: record a JS stack at each allocation and free for the reports.
+   * Needs `slab: "slub"` and one buffer. Default off.
+   */
+  kasan?: boolean | KasanOptions;
+  /**
+   * KFENCE: every `sampleInterval`-th slab allocation of a context (or the first after
+   * `sampleMs` ms) comes from a pool of `objects` guarded pages. Default off.
+   */
+  kfence?: KfenceOptions;
+  /** kmemleak: track every object so that {@link Kmem.kmemleakScan} can look for leaks. */
+  kmemleak?: boolean;
+}
+
+/** KASAN's knobs ({@link KmemOptions.kasan}). */
+export interface KasanOptions {
+  /** Bytes of freed objects a context holds back from reuse (0: none). */
+  quarantine?: number;
+  /** Record a JS stack at every allocation and free, for the reports. Default false. */
+  stacks?: boolean;
+}
+
+/** KFENCE's knobs ({@link KmemOptions.kfence}). */
+export interface KfenceOptions {
+  /** One slab allocation in this many (per context) is sampled. Default 100. */
+  sampleInterval?: number;
+  /** Sample the first allocation after this many ms instead (Linux's kfence.sample_interval). */
+  sampleMs?: number;
+  /** Objects in the pool, 1..127 (each a page between guard pages). Default 63. */
+  objects?: number;
 }
 
 /** Options of {@link Kmem.attach} and {@link Kmem.reopen}: what belongs to the opening context alone. */
@@ -103,20 +158,26 @@ export interface AttachOptions {
 }
 
 /** The object allocators kmalloc and createCache can be served by. */
-export type SlabKind = "slub" | "slob";
+export type SlabKind = "slub" | "slob" | "slab";
 
 /** The options of `new Kmem` that the layers take, checked and with their defaults. */
 export interface Settings {
   /** slub_debug letters in force, in slub_debug's order ("" for none). */
   debug: string;
   slab: SlabKind;
+  sizeClasses: SizeClasses;
   log: LogFn | null;
   initOnAlloc: boolean;
   initOnFree: boolean;
   percpu: boolean;
+  adaptive: boolean;
   node: number;
   minFreeBytes: number | undefined;
   allocWaitMs: number | undefined;
+  /** Sanitizers, checked (null: off). */
+  kasan: { quarantine: number | undefined; stacks: boolean } | null;
+  kfence: { sampleInterval: number; sampleMs: number; objects: number } | null;
+  kmemleak: boolean;
 }
 
 const OPTION_KEYS = [
@@ -131,12 +192,18 @@ const OPTION_KEYS = [
   "initOnAlloc",
   "initOnFree",
   "slab",
+  "sizeClasses",
   "cpus",
   "percpu",
+  "adaptive",
   "allocWaitMs",
   "nodes",
   "distances",
   "node",
+  "kasan",
+  "kfence",
+  "kmemleak",
+  "reinit",
 ] as const;
 const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
 /** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
@@ -166,30 +233,85 @@ export function checkSettings(
   }
   const debug = parseDebug(options.debug);
   const slab = options.slab ?? "slub";
-  if (slab !== "slub" && slab !== "slob") {
-    throw new RangeError(`slab must be "slub" or "slob", got ${describe(slab)}`);
+  if (slab !== "slub" && slab !== "slob" && slab !== "slab") {
+    throw new RangeError(`slab must be "slub", "slab" or "slob", got ${describe(slab)}`);
+  }
+  const adaptive = checkBoolean("adaptive", options.adaptive, false);
+  if (adaptive && slab !== "slab") {
+    throw new RangeError(`adaptive needs slab: "slab" (the adaptive part is SLAB's array caches)`);
   }
   if (slab === "slob" && debug !== "") {
     throw new RangeError(
       `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
     );
   }
+  const sizeClasses = options.sizeClasses ?? "fine";
+  if (sizeClasses !== "fine" && sizeClasses !== "linux") {
+    throw new RangeError(`sizeClasses must be "fine" or "linux", got ${describe(sizeClasses)}`);
+  }
   checkLog(options.log);
   const initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc, false);
   const initOnFree = checkBoolean("initOnFree", options.initOnFree, false);
   const percpu = checkBoolean("percpu", options.percpu, true);
   checkWaitMs(options.allocWaitMs);
+  const sanitizers = checkSanitizers(options, slab);
   return {
+    ...sanitizers,
     debug,
     slab,
-    log: options.log ?? null,
+    sizeClasses,
+    log: guardLog(options.log),
     initOnAlloc,
     initOnFree,
     percpu,
+    adaptive,
     node: options.node ?? 0,
     minFreeBytes: options.minFreeBytes,
     allocWaitMs: options.allocWaitMs,
   };
+}
+
+/** The sanitizer options: KASAN, KFENCE, kmemleak. */
+function checkSanitizers(
+  options: KmemOptions,
+  slab: SlabKind,
+): Pick<Settings, "kasan" | "kfence" | "kmemleak"> {
+  let kasan: Settings["kasan"] = null;
+  const k = options.kasan;
+  if (k !== undefined && k !== false) {
+    if (k !== true && (typeof k !== "object" || k === null)) {
+      throw new TypeError(`kasan must be a boolean or { quarantine, stacks }, got ${describe(k)}`);
+    }
+    const o = k === true ? {} : k;
+    if (k !== true) checkKnownKeys("kasan", o, ["quarantine", "stacks"]);
+    if (o.quarantine !== undefined) checkIntegerRange("kasan.quarantine", o.quarantine, 0, 2 ** 32);
+    kasan = { quarantine: o.quarantine, stacks: checkBoolean("kasan.stacks", o.stacks, false) };
+  }
+  let kfence: Settings["kfence"] = null;
+  const f = options.kfence;
+  if (f !== undefined) {
+    if (typeof f !== "object" || f === null) {
+      throw new TypeError(
+        `kfence must be an object { sampleInterval, sampleMs, objects }, got ${describe(f)}`,
+      );
+    }
+    checkKnownKeys("kfence", f, ["sampleInterval", "sampleMs", "objects"]);
+    if (f.sampleInterval !== undefined) {
+      checkIntegerRange("kfence.sampleInterval", f.sampleInterval, 1, 2 ** 31 - 1);
+    }
+    if (f.sampleMs !== undefined) checkIntegerRange("kfence.sampleMs", f.sampleMs, 0, 2 ** 31 - 1);
+    if (f.objects !== undefined) checkIntegerRange("kfence.objects", f.objects, 1, 127);
+    kfence = {
+      sampleInterval: f.sampleInterval ?? (f.sampleMs === undefined ? 100 : 0),
+      sampleMs: f.sampleMs ?? -1,
+      objects: f.objects ?? 63,
+    };
+  }
+  const kmemleak = checkBoolean("kmemleak", options.kmemleak, false);
+  if ((kasan !== null || kfence !== null || kmemleak) && slab !== "slub") {
+    throw new RangeError('kasan, kfence and kmemleak need slab: "slub"');
+  }
+  return { kasan, kfence, kmemleak };
 }
 
 /** Kmem.attach's and Kmem.reopen's options (`fn` names the call in messages). */
@@ -207,6 +329,25 @@ export function checkAttachOptions(fn: string, options: unknown): asserts option
     }
     for (const ctor of Object.values(o.ctors)) checkCtor(ctor);
   }
+}
+
+/**
+ * The `log` callback as the layers call it: a report made while the callback runs (it
+ * allocated, and that allocation failed or was injected a fault) is dropped, so a callback
+ * that allocates cannot recurse without bound.
+ */
+export function guardLog(log: LogFn | undefined): LogFn | null {
+  if (log === undefined) return null;
+  let depth = 0;
+  return (message) => {
+    if (depth !== 0) return;
+    depth++;
+    try {
+      log(message);
+    } finally {
+      depth--;
+    }
+  };
 }
 
 function checkLog(log: unknown): void {

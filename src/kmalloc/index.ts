@@ -4,7 +4,8 @@ export {
   Kmalloc,
   type KmallocApi,
   kmallocSizes,
+  type SizeClasses,
   krealloc,
   ZERO_SIZE_PTR,
 } from "./kmalloc.js";
-export { LargeKmalloc } from "./large.js";
+export { largePages, LargeKmalloc } from "./large.js";

@@ -95,8 +95,8 @@ export interface WasmHeapOptions {
   maximum?: number;
   /** Create a shared memory (a SharedArrayBuffer: workers open it with attach). Default false. */
   shared?: boolean;
-  /** The object allocator behind malloc: "slub" (default) or "slob". */
-  slab?: "slub" | "slob";
+  /** The object allocator behind malloc: "slub" (default), "slab" or "slob". */
+  slab?: "slub" | "slab" | "slob";
   /** kmem's page size: a power of two, 1 KiB..64 KiB (the largest alignment served). Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1: the largest block, hence the largest malloc. Default: the heap's size. */
@@ -357,8 +357,8 @@ export class WasmHeap {
     // SLOB: caches up to a page (beyond a page less its tag and alignment, an object has a
     // page of its own); larger requests are kmalloc_large's pages.
     this.slobMax = mm.pageSize;
-    // Red zones shift the objects of the two classes that are not powers of two (96, 192:
-    // alignment 8) off 16 bytes; their requests go to the next power of two.
+    // Red zones shift the objects of the classes that are not powers of two (alignment 8)
+    // off 16 bytes; their requests go to the next power of two.
     this.pow2Only = mm.debug.includes("Z");
     this.pageMask = mm.pageSize - 1;
     if (this.options.large === "vmem") {
@@ -605,7 +605,7 @@ export class WasmHeap {
       return c === null ? 0 : c.alloc(GFP_NOWAIT | gfp);
     }
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, gfp);
-    if (this.pow2Only && n <= 192)
+    if (this.pow2Only && n <= 2 * mm.pageSize)
       return mm.kmalloc(2 ** Math.ceil(Math.log2(n)), GFP_NOWAIT | gfp);
     return mm.kmalloc(n, GFP_NOWAIT | gfp);
   }
@@ -628,7 +628,8 @@ export class WasmHeap {
     if (alignment > mm.pageSize || size > this.maxHeapBytes) return 0;
     const n = Math.max(size, alignment);
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
-    return mm.kmalloc(n <= mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
+    // Up to the largest class a power of two (classes between are 8- or 16-byte aligned).
+    return mm.kmalloc(n <= 2 * mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
   }
 
   /**
