@@ -34,7 +34,8 @@ try {
 const leaky = new Kmem({ memory: 1024 * 1024, kmemleak: true });
 const list = leaky.kmalloc(64);
 leaky.setUint32(list, leaky.kmalloc(32)); // reachable from `list`
-leaky.kmalloc(48); // nobody keeps this one
+const lost = leaky.kmalloc(48); // nobody keeps this one
+leaky.write(lost, new TextEncoder().encode("a note nobody will read again..."));
 for (const leak of leaky.kmemleakScan([list])) {
   console.log(leak.report.split("  backtrace")[0]);
 }

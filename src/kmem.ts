@@ -47,6 +47,9 @@ import {
   unusableIndexMilli,
   validGfp,
   type Watermarks,
+  type GrowableMemory,
+  growMemory,
+  onlineMemory,
 } from "./page/index.js";
 import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
@@ -60,6 +63,8 @@ import {
   slabinfo,
   swaps,
   unusableIndexReport,
+  type ZoneSnapshot,
+  zoneinfo,
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
@@ -140,6 +145,7 @@ export type ReportName =
   | "numastat"
   | "swaps"
   | "dmesg"
+  | "zoneinfo"
   | SanitizerReport;
 
 /** The sanitizers' reports ({@link Kmem.report}): what each found in this context. */
@@ -156,6 +162,7 @@ const REPORT_NAMES: readonly ReportName[] = [
   "numastat",
   "swaps",
   "dmesg",
+  "zoneinfo",
   "kasan",
   "kfence",
   "kmemleak",
@@ -190,12 +197,8 @@ export interface KmemStats {
 }
 
 export class Kmem extends MemAccess {
-  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
-  readonly memory: Uint8Array;
   declare readonly pageSize: number;
   readonly maxOrder: number;
-  readonly totalPages: number;
-  readonly managedPages: number;
   /** The slab debug letters in force ("" for none). */
   readonly debug: string;
   private readonly phys: PhysMem;
@@ -231,10 +234,9 @@ export class Kmem extends MemAccess {
     this.slabAllocator = layers.slabKind;
     this.debug = layers.debug;
     this.initOnAlloc = layers.initOnAlloc;
-    this.memory = phys.bytes;
     this.maxOrder = phys.maxOrder;
-    this.totalPages = phys.totalPages;
-    this.managedPages = phys.managedPages;
+    // Memory hotplug renews the views this object and its layers keep (memory/remap.ts).
+    phys.roots.push(this);
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
     this.hdr = phys.words;
@@ -286,6 +288,57 @@ export class Kmem extends MemAccess {
     options: AttachOptions = {},
   ): Kmem {
     return new Kmem(openInstance("Kmem.reopen", buffer, options, true));
+  }
+
+  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
+  get memory(): Uint8Array {
+    return this.phys.bytes;
+  }
+
+  /** Frames of the memory present (header and mem_map included); hotplug adds to them. */
+  get totalPages(): number {
+    return this.phys.totalPages;
+  }
+
+  /** Pages the page allocator manages (totalram): totalPages less the reserved ones. */
+  get managedPages(): number {
+    return this.phys.managedPages;
+  }
+
+  /* ------------------------------------------------------------------ memory hotplug */
+
+  /** Frames the mem_map has room for (the `maxMemory` option): the most totalPages grows to. */
+  get maxPages(): number {
+    return this.phys.maxPages;
+  }
+
+  /**
+   * Grows the WebAssembly.Memory this instance manages (created with `maxMemory` beyond
+   * its size: the mem_map's room) by `pages` of 64 KiB (`memory.grow`), and brings the new
+   * pages online in the page allocator, as Linux's memory hotplug onlines a section: the
+   * zone grows, the watermarks and per-cpu list sizes follow, the pages join the buddy
+   * lists ({@link report} "meminfo", "zoneinfo" and "buddyinfo" show them). Every view of
+   * this thread's contexts over the memory is renewed; other threads' catch up at their
+   * next slow path. Returns the kmem pages brought online: 0 when the memory refuses to
+   * grow (its maximum, or the engine), nothing changed.
+   */
+  growMemory(memory: GrowableMemory, pages: number): number {
+    checkGrowable(memory);
+    checkIntegerRange("pages", pages, 0, 65536);
+    return growMemory(this.buddy, memory, pages);
+  }
+
+  /**
+   * Brings online what the memory holds beyond the pages this instance has (another context
+   * grew it, or the program did with `memory.grow`; a shared memory only: a non-shared
+   * memory grown behind kmem's back has lost its views), and catches this context up with
+   * memory others brought online. With a WebAssembly.Memory, this context also renews its
+   * views by itself from then on (at its slow paths). Returns the pages this context sees
+   * more than before.
+   */
+  onlineMemory(memory: GrowableMemory | Backing): number {
+    const buffer = isBackingValue(memory) ? memory : (checkGrowable(memory), memory.buffer);
+    return onlineMemory(this.buddy, isBackingValue(memory) ? null : memory, buffer);
   }
 
   /** This context's cpu id (0 for the context that built the instance). */
@@ -1139,6 +1192,8 @@ export class Kmem extends MemAccess {
   /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
   verify(): void {
     this.vm.refresh();
+    // Memory another context brought online: this context's views first (page/hotplug.ts).
+    this.phys.sync();
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
@@ -1234,6 +1289,8 @@ export class Kmem extends MemAccess {
         return swaps(this.swapLayer.areas(), this.pageSize);
       case "dmesg":
         return this.oomKiller?.dmesg() ?? "";
+      case "zoneinfo":
+        return zoneinfo(snap);
       case "kasan":
       case "kfence":
       case "kmemleak":
@@ -1349,6 +1406,7 @@ export class Kmem extends MemAccess {
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => ({
         freeByOrder: b.freeByOrder(nid),
         numa: b.numaStats(nid),
+        zone: zoneOf(b.nodeInfo(nid)),
       })),
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
@@ -1382,6 +1440,42 @@ export class Kmem extends MemAccess {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** A node's zone as zoneinfo prints it (memory hotplug grows the last one's span). */
+function zoneOf(n: NodeInfo): ZoneSnapshot {
+  const spanned = n.endPfn - n.startPfn;
+  return {
+    free: n.freePages,
+    min: n.watermarks.min,
+    low: n.watermarks.low,
+    high: n.watermarks.high,
+    startPfn: n.startPfn,
+    spanned,
+    present: spanned,
+    managed: n.managedPages,
+  };
+}
+
+function isBackingValue(value: unknown): value is Backing {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)
+  );
+}
+
+function checkGrowable(memory: unknown): asserts memory is GrowableMemory {
+  const m = memory as Partial<GrowableMemory> | null;
+  if (
+    typeof m !== "object" ||
+    m === null ||
+    typeof m.grow !== "function" ||
+    !isBackingValue(m.buffer)
+  ) {
+    throw new TypeError(
+      `memory must be a WebAssembly.Memory (a buffer and grow), got ${describe(memory)}`,
+    );
+  }
+}
 
 /** kmemleakScan's roots: numbers (values) and { addr, size } ranges. */
 function checkRoots(roots: unknown): readonly (number | KmemleakRange)[] {

@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 13,
+  VERSION = 14,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -63,7 +63,7 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
 //  +-----------+-----------------------------------------------------------------------------------+
-//  | options   | slabFlags | cacheSerial | kasan shadow, bytes | kfence pool, objects | (unused)        |  32..47
+//  | options   | slabFlags | cacheSerial | kasan shadow, bytes | kfence pool, objects, interval | memGeneration (40) |  32..47
 //  +-----------------------------------------------------------------------------------------------+
 //  | locks, one 64-byte line each: slab_mutex, slob, mempool, vmalloc; the free wait queue         |  48..127
 //  +-----------------------------------------------------------------------------------------------+
@@ -143,6 +143,12 @@ export const enum Hdr {
   KFENCE_OBJECTS = OPTIONS + 6,
   /** KFENCE's sample interval in allocations (what contexts that attach use). */
   KFENCE_INTERVAL = OPTIONS + 7,
+  /**
+   * Memory hotplug: bumped (under the zone lock) each time memory is brought online. A
+   * context whose views were made at another generation renews them before it touches a
+   * frame it took from a shared list (src/memory/physmem.ts, "Growth").
+   */
+  MEM_GENERATION = OPTIONS + 8,
   /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
   LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
