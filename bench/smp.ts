@@ -108,7 +108,7 @@ export async function runSmpBenchmarks(rounds: number): Promise<string> {
     () => churn(2, false),
     () => churn(1, null),
     () => churn(2, null),
-  ])) as number[];
+  ])) as [number, number, number, number, number, number];
   lines.push(
     "### kmalloc/kfree churn in workers (1000 live blocks of 8..512 B each; M ops/s, best of " +
       `${rounds})`,
@@ -125,7 +125,7 @@ export async function runSmpBenchmarks(rounds: number): Promise<string> {
     () => pair(false),
     () => prodcons(true),
     () => prodcons(false),
-  ])) as number[];
+  ])) as [number, number, number, number];
   lines.push(
     "### kmalloc(64) allocated in one worker, freed in another (M objects/s, best of " +
       `${rounds})`,

@@ -3,7 +3,7 @@
  * boundary (so the layers below can trust theirs) and calls into the layer that owns the
  * work; it owns no lock and no state of its own. Wiring the layers is src/instance/wire.ts's
  * (one path for new, attach and reopen), option checks src/instance/options.ts's; each lock
- * belongs to the layer whose state it guards (lock order: ARCHITECTURE.md, "Lock order").
+ * belongs to the layer whose state it guards (lock order: the header of src/sync/lock.ts).
  *
  * Validation on the hot paths is a couple of integer compares; a failing check calls out to
  * a cold function that builds the message.

@@ -138,27 +138,23 @@ describe("declarations", () => {
     assert.ok(tagged > 0, "the sources tag something @internal");
   });
 
-  // Known until the library's sources agree with stripInternal (remove an entry once its error
-  // is gone): VmemArena implements SlabArena, whose members it tags @internal; stripped, they
-  // leave references that a user's compiler (skipLibCheck off, TypeScript's default) rejects.
-  const KNOWN = [/incorrectly implements interface 'SlabArena'/];
   it("the library's .d.ts type-check on their own, as a user's compiler reads them", () => {
-    const program = ts.createProgram([join(ROOT, "dist/src/index.d.ts")], {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: false,
-      types: [],
-      lib: ["lib.es2022.d.ts"],
-    });
+    const program = ts.createProgram(
+      [join(ROOT, "dist/src/index.d.ts"), join(ROOT, "dist/src/wasm/index.d.ts")],
+      {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+        lib: ["lib.es2022.d.ts"],
+      },
+    );
     const errors = ts
       .getPreEmitDiagnostics(program)
       .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
-    assert.deepEqual(
-      errors.filter((e) => !KNOWN.some((k) => k.test(e))),
-      [],
-    );
+    assert.deepEqual(errors, []);
   });
 });

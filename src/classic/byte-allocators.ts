@@ -8,7 +8,7 @@
  * `kmem compare`, which runs them all in one process, that alone slowed the later ones).
  */
 
-import type { ByteAllocator } from "../alloc/allocator.js";
+import type { ByteAllocator } from "../alloc/index.js";
 import type { Kmem } from "../kmem.js";
 import type { DynixAllocator } from "./dynix.js";
 import type { LazyBuddyAllocator } from "./lazy-buddy.js";

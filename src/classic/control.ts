@@ -151,14 +151,14 @@ export abstract class ClassicBase {
   /** 2^order pages from the page allocator (counted as held), or 0. */
   takePages(order: number, gfp: number): number {
     const addr = this.rawTake(order, gfp);
-    if (addr !== 0) this.w[this.ctl + Ctl.PAGES] += 1 << order;
+    if (addr !== 0) this.w[this.ctl + Ctl.PAGES]! += 1 << order;
     return addr;
   }
 
   /** Gives back 2^order pages from takePages. */
   givePages(addr: number, order: number): void {
     this.mm.freePages(addr, order);
-    this.w[this.ctl + Ctl.PAGES] -= 1 << order;
+    this.w[this.ctl + Ctl.PAGES]! -= 1 << order;
   }
 
   /** Pages held now, metadata included. */
@@ -197,7 +197,7 @@ export abstract class ClassicBase {
 
   /** Counts a failed allocation and returns 0 (NULL). */
   protected failed(): number {
-    this.w[this.ctl + Ctl.FAILS]++;
+    this.w[this.ctl + Ctl.FAILS]!++;
     return 0;
   }
 

@@ -235,11 +235,11 @@ export class DynixAllocator extends ClassicBase {
       if (b === 0) return this.failed();
     }
     w[pc + Pc.MAIN] = w[b >>> 2] as number;
-    w[pc + Pc.MAIN_N]--;
+    w[pc + Pc.MAIN_N]!--;
     const ctl = this.ctl;
-    w[ctl + Ctl.ALLOCS]++;
-    w[ctl + Ctl.LIVE]++;
-    w[ctl + Ctl.LIVE_BYTES] += 1 << (c + MIN_SHIFT);
+    w[ctl + Ctl.ALLOCS]!++;
+    w[ctl + Ctl.LIVE]!++;
+    w[ctl + Ctl.LIVE_BYTES]! += 1 << (c + MIN_SHIFT);
     return b;
   }
 
@@ -258,8 +258,8 @@ export class DynixAllocator extends ClassicBase {
     const list = (w[g + Gc.LISTS] as number) >>> 0;
     if (list !== 0) {
       w[g + Gc.LISTS] = w[(list >>> 2) + 1] as number;
-      w[g + Gc.NLISTS]--;
-      w[g + Gc.FROM_GLOBAL]++;
+      w[g + Gc.NLISTS]!--;
+      w[g + Gc.FROM_GLOBAL]!++;
       w[pc + Pc.MAIN] = list;
       w[pc + Pc.MAIN_N] = w[g + Gc.TARGET] as number;
       return list;
@@ -300,8 +300,8 @@ export class DynixAllocator extends ClassicBase {
       if (nfree === 0) this.unlinkPage(g, e);
     }
     if (got === 0) return 0;
-    w[g + Gc.CFREE] -= got;
-    w[g + Gc.FROM_COALESCE]++;
+    w[g + Gc.CFREE]! -= got;
+    w[g + Gc.FROM_COALESCE]!++;
     w[pc + Pc.MAIN] = head;
     w[pc + Pc.MAIN_N] = got;
     return head;
@@ -330,8 +330,8 @@ export class DynixAllocator extends ClassicBase {
     w[e + Pg.FREE] = addr;
     const g = this.gc + c * Gc.WORDS;
     this.linkPage(g, pfn, e);
-    w[g + Gc.CFREE] += per;
-    w[this.blockPages]++;
+    w[g + Gc.CFREE]! += per;
+    w[this.blockPages]!++;
     return pfn;
   }
 
@@ -368,10 +368,10 @@ export class DynixAllocator extends ClassicBase {
     const w = this.w;
     w[ent >>> 2] = LARGE | (order << 8);
     const ctl = this.ctl;
-    w[ctl + Ctl.ALLOCS]++;
-    w[ctl + Ctl.LIVE]++;
-    w[ctl + Ctl.LIVE_BYTES] += this.pageSize << order;
-    w[ctl + Ctl.BIG_PAGES] += 1 << order;
+    w[ctl + Ctl.ALLOCS]!++;
+    w[ctl + Ctl.LIVE]!++;
+    w[ctl + Ctl.LIVE_BYTES]! += this.pageSize << order;
+    w[ctl + Ctl.BIG_PAGES]! += 1 << order;
     return addr;
   }
 
@@ -385,11 +385,11 @@ export class DynixAllocator extends ClassicBase {
     if ((w[pc + Pc.MAIN_N] as number) >= (w[g + Gc.TARGET] as number)) this.rotate(c, pc, g);
     w[addr >>> 2] = w[pc + Pc.MAIN] as number;
     w[pc + Pc.MAIN] = addr;
-    w[pc + Pc.MAIN_N]++;
+    w[pc + Pc.MAIN_N]!++;
     const ctl = this.ctl;
-    w[ctl + Ctl.FREES]++;
-    w[ctl + Ctl.LIVE]--;
-    w[ctl + Ctl.LIVE_BYTES] -= 1 << (c + MIN_SHIFT);
+    w[ctl + Ctl.FREES]!++;
+    w[ctl + Ctl.LIVE]!--;
+    w[ctl + Ctl.LIVE_BYTES]! -= 1 << (c + MIN_SHIFT);
   }
 
   /** A full main list: aux (full) goes to the global layer, main becomes aux, main is empty. */
@@ -409,11 +409,11 @@ export class DynixAllocator extends ClassicBase {
     if ((w[g + Gc.NLISTS] as number) < this.globalLists) {
       w[(list >>> 2) + 1] = w[g + Gc.LISTS] as number;
       w[g + Gc.LISTS] = list;
-      w[g + Gc.NLISTS]++;
-      w[g + Gc.TO_GLOBAL]++;
+      w[g + Gc.NLISTS]!++;
+      w[g + Gc.TO_GLOBAL]!++;
       return;
     }
-    w[g + Gc.TO_COALESCE]++;
+    w[g + Gc.TO_COALESCE]!++;
     for (let b = list; b !== 0;) {
       const next = (w[b >>> 2] as number) >>> 0;
       this.coalesce(c, g, b);
@@ -430,14 +430,14 @@ export class DynixAllocator extends ClassicBase {
     w[e + Pg.FREE] = b;
     const nfree = (w[e + Pg.NFREE] as number) + 1;
     w[e + Pg.NFREE] = nfree;
-    w[g + Gc.CFREE]++;
+    w[g + Gc.CFREE]!++;
     if (nfree === 1) this.linkPage(g, pfn, e);
     if (nfree === this.pageSize >>> (c + MIN_SHIFT)) {
       this.unlinkPage(g, e);
-      w[g + Gc.CFREE] -= nfree;
+      w[g + Gc.CFREE]! -= nfree;
       this.table.release(pfn);
       this.givePages(pfn * this.pageSize, 0);
-      w[this.blockPages]--;
+      w[this.blockPages]!--;
     }
   }
 
@@ -500,10 +500,10 @@ export class DynixAllocator extends ClassicBase {
     this.table.release(addr >>> this.pageShift);
     this.givePages(addr, order);
     const ctl = this.ctl;
-    w[ctl + Ctl.FREES]++;
-    w[ctl + Ctl.LIVE]--;
-    w[ctl + Ctl.LIVE_BYTES] -= this.pageSize << order;
-    w[ctl + Ctl.BIG_PAGES] -= 1 << order;
+    w[ctl + Ctl.FREES]!++;
+    w[ctl + Ctl.LIVE]!--;
+    w[ctl + Ctl.LIVE_BYTES]! -= this.pageSize << order;
+    w[ctl + Ctl.BIG_PAGES]! -= 1 << order;
   }
 
   usableSize(addr: number): number {

@@ -92,10 +92,10 @@ export class FrameTable {
         const page = this.owner.takePages(0, gfp | Gfp.ZERO);
         if (page === 0) return 0;
         w[d] = page;
-        w[this.owner.ctl + Ctl.TABLE_PAGES]++;
+        w[this.owner.ctl + Ctl.TABLE_PAGES]!++;
       }
     }
-    w[d + 1]++;
+    w[d + 1]!++;
     return ((w[d] as number) >>> 0) + ((pfn & this.segMask) << this.entryShift);
   }
 
@@ -107,13 +107,13 @@ export class FrameTable {
     const at = base + ((pfn & this.segMask) << this.entryShift);
     if (this.entryShift === 2) w[at >>> 2] = 0;
     else this.mem.fill(0, at, at + this.entryBytes);
-    if (--w[d + 1] === 0) {
+    if (--w[d + 1]! === 0) {
       w[d] = 0;
       if (w[this.spare] === 0) {
         w[this.spare] = base; // every entry of it is zero again
       } else {
         this.owner.givePages(base, 0);
-        w[this.owner.ctl + Ctl.TABLE_PAGES]--;
+        w[this.owner.ctl + Ctl.TABLE_PAGES]!--;
       }
     }
   }

@@ -195,7 +195,7 @@ export class LazyBuddyAllocator extends ClassicBase {
     if (b !== 0) {
       // Locally free: off its list, no buddy map to consult (D += 2).
       w[o + Ord.LHEAD] = w[b >>> 2] as number;
-      w[o + Ord.L]--;
+      w[o + Ord.L]!--;
       this.mem[this.table.at(b >>> this.pageShift) + ((b & this.pageMask) >>> this.minShift)] =
         ALLOCATED | k;
     } else {
@@ -204,7 +204,7 @@ export class LazyBuddyAllocator extends ClassicBase {
         const next = (w[b >>> 2] as number) >>> 0;
         w[o + Ord.GHEAD] = next;
         if (next !== 0) w[(next >>> 2) + 1] = 0;
-        w[o + Ord.G]--;
+        w[o + Ord.G]!--;
         this.mem[this.table.at(b >>> this.pageShift) + ((b & this.pageMask) >>> this.minShift)] =
           ALLOCATED | k;
       } else {
@@ -212,11 +212,11 @@ export class LazyBuddyAllocator extends ClassicBase {
         if (b === 0) return this.failed();
       }
     }
-    w[o + Ord.A]++;
+    w[o + Ord.A]!++;
     const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += this.minBlock << k;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += this.minBlock << k;
     return b;
   }
 
@@ -240,24 +240,24 @@ export class LazyBuddyAllocator extends ClassicBase {
         return 0;
       }
       w[this.spare] = 0;
-      w[this.buddyPages]++;
+      w[this.buddyPages]!++;
       j = this.top;
     } else {
       const o = this.ord + j * Ord.WORDS;
       b = (w[o + Ord.GHEAD] as number) >>> 0;
       this.unlink(o, b);
-      w[o + Ord.G]--;
+      w[o + Ord.G]!--;
       e = this.table.at(b >>> this.pageShift);
     }
     const base = b & this.pageMask;
     while (j > k) {
-      w[this.ord + j * Ord.WORDS + Ord.SPLITS]++;
+      w[this.ord + j * Ord.WORDS + Ord.SPLITS]!++;
       j--;
       const half = this.minBlock << j;
       const buddy = b + half;
       this.mem[e + ((base + half) >>> this.minShift)] = GLOBAL | j;
       this.push(this.ord + j * Ord.WORDS, buddy);
-      w[this.ord + j * Ord.WORDS + Ord.G]++;
+      w[this.ord + j * Ord.WORDS + Ord.G]!++;
     }
     this.mem[e + (base >>> this.minShift)] = ALLOCATED | k;
     return b;
@@ -277,10 +277,10 @@ export class LazyBuddyAllocator extends ClassicBase {
     this.mem[e] = LARGE | ALLOCATED | order;
     const w = this.w;
     const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += this.pageSize << order;
-    w[c + Ctl.BIG_PAGES] += 1 << order;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += this.pageSize << order;
+    w[c + Ctl.BIG_PAGES]! += 1 << order;
     return addr;
   }
 
@@ -298,30 +298,30 @@ export class LazyBuddyAllocator extends ClassicBase {
     const w = this.w;
     const o = this.ord + k * Ord.WORDS;
     const d = (w[o + Ord.A] as number) - (w[o + Ord.L] as number);
-    w[o + Ord.A]--;
+    w[o + Ord.A]!--;
     if (d >= 2) {
       // Lazy: locally free, on its size's list, the buddy map untouched but for its state.
       this.mem[e + (off >>> this.minShift)] = LOCAL | k;
       w[addr >>> 2] = w[o + Ord.LHEAD] as number;
       w[o + Ord.LHEAD] = addr;
-      w[o + Ord.L]++;
-      w[o + Ord.LAZY]++;
+      w[o + Ord.L]!++;
+      w[o + Ord.LAZY]!++;
     } else if (d === 1) {
-      w[o + Ord.RECLAIM]++;
+      w[o + Ord.RECLAIM]!++;
       this.globalFree(addr, k, e);
     } else {
       // Accelerated: this block and a locally free one go back to the buddy map.
-      w[o + Ord.ACCEL]++;
+      w[o + Ord.ACCEL]!++;
       this.globalFree(addr, k, e);
       const l = (w[o + Ord.LHEAD] as number) >>> 0;
       w[o + Ord.LHEAD] = w[l >>> 2] as number;
-      w[o + Ord.L]--;
+      w[o + Ord.L]!--;
       this.globalFree(l, k, this.table.at(l >>> this.pageShift));
     }
     const c = this.ctl;
-    w[c + Ctl.FREES]++;
-    w[c + Ctl.LIVE]--;
-    w[c + Ctl.LIVE_BYTES] -= this.minBlock << k;
+    w[c + Ctl.FREES]!++;
+    w[c + Ctl.LIVE]!--;
+    w[c + Ctl.LIVE_BYTES]! -= this.minBlock << k;
   }
 
   /** Marks block `b` of order `k` globally free and coalesces it with free buddies. */
@@ -337,12 +337,12 @@ export class LazyBuddyAllocator extends ClassicBase {
       if (mem[e + (boff >>> this.minShift)] !== (GLOBAL | k)) {
         mem[e + (off >>> this.minShift)] = GLOBAL | k;
         this.push(o, page + off);
-        w[o + Ord.G]++;
+        w[o + Ord.G]!++;
         return;
       }
       this.unlink(o, page + boff);
-      w[o + Ord.G]--;
-      w[o + Ord.COALESCES]++;
+      w[o + Ord.G]!--;
+      w[o + Ord.COALESCES]!++;
       mem[e + (Math.max(off, boff) >>> this.minShift)] = 0;
       off = Math.min(off, boff);
       k++;
@@ -351,7 +351,7 @@ export class LazyBuddyAllocator extends ClassicBase {
     this.table.release(page >>> this.pageShift);
     if (w[this.spare] === 0) w[this.spare] = page;
     else this.givePages(page, 0);
-    w[this.buddyPages]--;
+    w[this.buddyPages]!--;
   }
 
   /** free() of what is not an allocated buddy block: pages served whole, or misuse. */
@@ -362,10 +362,10 @@ export class LazyBuddyAllocator extends ClassicBase {
       this.givePages(addr, order);
       const w = this.w;
       const c = this.ctl;
-      w[c + Ctl.FREES]++;
-      w[c + Ctl.LIVE]--;
-      w[c + Ctl.LIVE_BYTES] -= this.pageSize << order;
-      w[c + Ctl.BIG_PAGES] -= 1 << order;
+      w[c + Ctl.FREES]!++;
+      w[c + Ctl.LIVE]!--;
+      w[c + Ctl.LIVE_BYTES]! -= this.pageSize << order;
+      w[c + Ctl.BIG_PAGES]! -= 1 << order;
       return;
     }
     const state = byte & STATE_MASK;

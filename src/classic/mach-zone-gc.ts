@@ -32,7 +32,7 @@ export function zoneGc(a: MachZoneAllocator): number {
   const ctl = a.ctl;
   const n = w[ctl + Zc.NZONES] as number;
   const pageSize = a.pageSize;
-  w[ctl + Zc.GC_RUNS]++;
+  w[ctl + Zc.GC_RUNS]!++;
   let doomed = 0; // the pages to free, linked through their first word
   let pages = 0;
   for (let z = 0; z < n; z++) {
@@ -50,8 +50,8 @@ export function zoneGc(a: MachZoneAllocator): number {
     const scan = (w[zr + Zr.FREE] as number) >>> 0;
     w[zr + Zr.FREE] = 0;
     for (let e = scan; e !== 0; e = (w[e >>> 2] as number) >>> 0) {
-      w[countsOf(e)] += 1 << 16;
-      w[ctl + Zc.GC_COLLECTED]++;
+      w[countsOf(e)]! += 1 << 16;
+      w[ctl + Zc.GC_COLLECTED]!++;
     }
     // Pass 2: free the elements of pages all free, keep the others in order.
     let keepHead = 0;
@@ -64,22 +64,22 @@ export function zoneGc(a: MachZoneAllocator): number {
       if (counts >>> 16 === alloc) {
         w[t] = (alloc - 1) | (((counts >>> 16) - 1) << 16);
         cur -= elem;
-        w[zr + Zr.GC_FREED]++;
-        w[ctl + Zc.GC_FREED]++;
+        w[zr + Zr.GC_FREED]!++;
+        w[ctl + Zc.GC_FREED]!++;
         if (alloc === 1) {
           const page = (e & zmask) >>> 0;
           w[page >>> 2] = doomed;
           w[(page >>> 2) + 1] = order;
           doomed = page;
-          w[zr + Zr.GC_PAGES] += 1 << order;
+          w[zr + Zr.GC_PAGES]! += 1 << order;
         }
       } else {
         w[t] = alloc; // zone_page_keep: collect_count 0
         if (keepTail === 0) keepHead = e;
         else w[keepTail >>> 2] = e;
         keepTail = e;
-        w[zr + Zr.GC_KEPT]++;
-        w[ctl + Zc.GC_KEPT]++;
+        w[zr + Zr.GC_KEPT]!++;
+        w[ctl + Zc.GC_KEPT]!++;
       }
       e = next;
     }
@@ -99,7 +99,7 @@ export function zoneGc(a: MachZoneAllocator): number {
     a.givePages(page, order);
     pages += 1 << order;
   }
-  w[ctl + Zc.GC_PAGES] += pages;
+  w[ctl + Zc.GC_PAGES]! += pages;
   return pages;
 }
 

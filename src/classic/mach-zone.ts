@@ -285,12 +285,12 @@ export class MachZoneAllocator extends ClassicBase {
       if (e === 0) return this.failed();
     }
     w[zr + Zr.FREE] = w[e >>> 2] as number;
-    w[zr + Zr.COUNT]++;
-    w[zr + Zr.ALLOCS]++;
+    w[zr + Zr.COUNT]!++;
+    w[zr + Zr.ALLOCS]!++;
     const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += w[zr + Zr.ELEM_SIZE] as number;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += w[zr + Zr.ELEM_SIZE] as number;
     return e;
   }
 
@@ -310,7 +310,7 @@ export class MachZoneAllocator extends ClassicBase {
         2 ** 32 - allocSize,
         max + Math.max(allocSize, Math.floor(max / 2)),
       );
-      w[zr + Zr.OVERFLOWS]++;
+      w[zr + Zr.OVERFLOWS]!++;
     }
     const order = w[zr + Zr.PAGE_ORDER] as number;
     const zpage = this.pageSize << order;
@@ -335,7 +335,7 @@ export class MachZoneAllocator extends ClassicBase {
           w[at >>> 2] = k + 1 < per ? at + elem : head;
         }
         w[zr + Zr.FREE] = addr;
-        w[zr + Zr.CUR_SIZE] += per * elem;
+        w[zr + Zr.CUR_SIZE]! += per * elem;
       }
     } finally {
       this.growing = false;
@@ -372,10 +372,10 @@ export class MachZoneAllocator extends ClassicBase {
     }
     const w = this.w;
     const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += this.pageSize << order;
-    w[c + Ctl.BIG_PAGES] += 1 << order;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += this.pageSize << order;
+    w[c + Ctl.BIG_PAGES]! += 1 << order;
     return addr;
   }
 
@@ -405,11 +405,11 @@ export class MachZoneAllocator extends ClassicBase {
     if (this.zoneCheck) this.checkNotFree(zr, addr);
     w[addr >>> 2] = w[zr + Zr.FREE] as number;
     w[zr + Zr.FREE] = addr;
-    w[zr + Zr.COUNT]--;
+    w[zr + Zr.COUNT]!--;
     const c = this.ctl;
-    w[c + Ctl.FREES]++;
-    w[c + Ctl.LIVE]--;
-    w[c + Ctl.LIVE_BYTES] -= w[zr + Zr.ELEM_SIZE] as number;
+    w[c + Ctl.FREES]!++;
+    w[c + Ctl.LIVE]!--;
+    w[c + Ctl.LIVE_BYTES]! -= w[zr + Zr.ELEM_SIZE] as number;
   }
 
   /** zone_check: the element must not be on the free list already. */
@@ -459,10 +459,10 @@ export class MachZoneAllocator extends ClassicBase {
     this.table.release(addr >>> this.pageShift);
     this.givePages(addr, order);
     const c = this.ctl;
-    w[c + Ctl.FREES]++;
-    w[c + Ctl.LIVE]--;
-    w[c + Ctl.LIVE_BYTES] -= this.pageSize << order;
-    w[c + Ctl.BIG_PAGES] -= 1 << order;
+    w[c + Ctl.FREES]!++;
+    w[c + Ctl.LIVE]!--;
+    w[c + Ctl.LIVE_BYTES]! -= this.pageSize << order;
+    w[c + Ctl.BIG_PAGES]! -= 1 << order;
   }
 
   /** Usable bytes at `addr`: its zone's element size, or its pages. */

@@ -272,13 +272,13 @@ export class McKusickKarelsAllocator extends ClassicBase {
       if (va === 0) return this.noPages(ks, gfp);
     }
     w[kb + Kb.NEXT] = w[va >>> 2] as number;
-    w[this.table.at(va >>> this.pageShift) >>> 2] -= Ku.COUNT_ONE;
-    w[kb + Kb.TOTALFREE]--;
-    w[kb + Kb.CALLS]++;
+    w[this.table.at(va >>> this.pageShift) >>> 2]! -= Ku.COUNT_ONE;
+    w[kb + Kb.TOTALFREE]!--;
+    w[kb + Kb.CALLS]!++;
     const bytes = 1 << indx;
     const use = (w[ks + Ks.MEMUSE] = (w[ks + Ks.MEMUSE] as number) + bytes);
-    w[ks + Ks.INUSE]++;
-    w[ks + Ks.CALLS]++;
+    w[ks + Ks.INUSE]!++;
+    w[ks + Ks.CALLS]!++;
     if (use >>> 0 > (w[ks + Ks.MAXUSED] as number) >>> 0) w[ks + Ks.MAXUSED] = use;
     return va;
   }
@@ -300,26 +300,26 @@ export class McKusickKarelsAllocator extends ClassicBase {
     this.arena.set(pfn, Page.LARGE, 0, npg);
     const bytes = npg * this.pageSize;
     const use = (w[ks + Ks.MEMUSE] = (w[ks + Ks.MEMUSE] as number) + bytes);
-    w[ks + Ks.INUSE]++;
-    w[ks + Ks.CALLS]++;
+    w[ks + Ks.INUSE]!++;
+    w[ks + Ks.CALLS]!++;
     if (use >>> 0 > (w[ks + Ks.MAXUSED] as number) >>> 0) w[ks + Ks.MAXUSED] = use;
-    w[this.ctl + Ctl.BIG_PAGES] += npg;
+    w[this.ctl + Ctl.BIG_PAGES]! += npg;
     return pfn * this.pageSize;
   }
 
   /** A type at its limit: a waiting caller goes on (counted), another gets 0 (counted). */
   private atLimit(ks: number, gfp: number): boolean {
     if ((gfp & Gfp.DIRECT_RECLAIM) === 0) {
-      this.w[ks + Ks.ATLIMIT]++;
+      this.w[ks + Ks.ATLIMIT]!++;
       return false;
     }
-    this.w[ks + Ks.LIMBLOCKS]++;
+    this.w[ks + Ks.LIMBLOCKS]!++;
     return true;
   }
 
   /** No pages for a request: counted against its type when it could have waited. */
   private noPages(ks: number, gfp: number): number {
-    if ((gfp & Gfp.NOFAIL) !== 0) this.w[ks + Ks.MAPBLOCKS]++;
+    if ((gfp & Gfp.NOFAIL) !== 0) this.w[ks + Ks.MAPBLOCKS]!++;
     return this.failed();
   }
 
@@ -338,8 +338,8 @@ export class McKusickKarelsAllocator extends ClassicBase {
       w[at >>> 2] = k + 1 < elm ? at + allocsize : 0;
     }
     w[kb + Kb.NEXT] = va;
-    w[kb + Kb.TOTAL] += elm;
-    w[kb + Kb.TOTALFREE] += elm;
+    w[kb + Kb.TOTAL]! += elm;
+    w[kb + Kb.TOTALFREE]! += elm;
     return va;
   }
 
@@ -361,15 +361,15 @@ export class McKusickKarelsAllocator extends ClassicBase {
     if (freecnt >= elm) this.multipleFrees(addr, indx);
     w[e] = ent + Ku.COUNT_ONE;
     if (freecnt + 1 === elm && (w[kb + Kb.TOTALFREE] as number) > (w[kb + Kb.HIGHWAT] as number)) {
-      w[kb + Kb.COULDFREE]++;
+      w[kb + Kb.COULDFREE]!++;
     }
-    w[kb + Kb.TOTALFREE]++;
+    w[kb + Kb.TOTALFREE]!++;
     w[addr >>> 2] = w[kb + Kb.NEXT] as number;
     w[kb + Kb.NEXT] = addr;
     const bytes = 1 << indx;
     const ks = this.types + type * Ks.WORDS;
-    w[ks + Ks.MEMUSE] -= bytes;
-    w[ks + Ks.INUSE]--;
+    w[ks + Ks.MEMUSE]! -= bytes;
+    w[ks + Ks.INUSE]!--;
   }
 
   /** free() of what is not a bucket piece: a large allocation, or misuse. */
@@ -381,9 +381,9 @@ export class McKusickKarelsAllocator extends ClassicBase {
       this.arena.free(pfn, npg);
       const bytes = npg * this.pageSize;
       const ks = this.types + type * Ks.WORDS;
-      w[ks + Ks.MEMUSE] -= bytes;
-      w[ks + Ks.INUSE]--;
-      w[this.ctl + Ctl.BIG_PAGES] -= npg;
+      w[ks + Ks.MEMUSE]! -= bytes;
+      w[ks + Ks.INUSE]!--;
+      w[this.ctl + Ctl.BIG_PAGES]! -= npg;
       return;
     }
     if ((addr & this.pageMask) === 0 && kind === Page.FREE && this.isRunHead(pfn, ent)) {
@@ -500,7 +500,7 @@ export class McKusickKarelsAllocator extends ClassicBase {
       if (kind === Page.BUCKET) {
         const indx = kuIndx(e);
         if (indx < MINBUCKET || indx >= MINBUCKET + nbk) return;
-        bucketPages[indx - MINBUCKET]++;
+        bucketPages[indx - MINBUCKET]!++;
         pagesOf.set(pfn, 0);
         const elm = w[this.kb0 + (indx - MINBUCKET) * Kb.WORDS + Kb.ELMPERCL] as number;
         live += elm - kuCount(e);

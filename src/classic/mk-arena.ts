@@ -154,7 +154,7 @@ export class KmemArena {
     if (len === npg) {
       this.unlink(pfn);
       if (len > 1) this.set(pfn + len - 1, Page.INTERIOR, 0, 0);
-      w[this.at + Arena.RUNS]--;
+      w[this.at + Arena.RUNS]!--;
     } else {
       const rest = pfn + npg;
       const next = w[pfn * this.pw] as number;
@@ -168,7 +168,7 @@ export class KmemArena {
       this.set(pfn + len - 1, Page.FREE, 0, len - npg);
     }
     this.set(pfn, Page.INTERIOR, 0, 0);
-    w[this.at + Arena.FREE_PAGES] -= npg;
+    w[this.at + Arena.FREE_PAGES]! -= npg;
     return pfn;
   }
 
@@ -206,7 +206,7 @@ export class KmemArena {
         if (next !== 0) w[next * this.pw + 1] = pfn;
       } else {
         this.unlink(r);
-        w[this.at + Arena.RUNS]--;
+        w[this.at + Arena.RUNS]!--;
       }
       this.set(r, Page.INTERIOR, 0, 0);
       len += rl;
@@ -219,11 +219,11 @@ export class KmemArena {
     }
     if (!mergeLeft && !mergeRight) {
       this.insert(pfn);
-      w[this.at + Arena.RUNS]++;
+      w[this.at + Arena.RUNS]!++;
     }
     this.set(start, Page.FREE, 0, len);
     this.set(start + len - 1, Page.FREE, 0, len);
-    w[this.at + Arena.FREE_PAGES] += npg;
+    w[this.at + Arena.FREE_PAGES]! += npg;
     const c = kuChunk(w[this.ku(start)] as number);
     if (c !== 0 && len === 1 << (c - 1)) this.shrink(start, c - 1);
   }
@@ -248,10 +248,10 @@ export class KmemArena {
     this.set(pfn, Page.FREE, 0, n);
     this.set(pfn + n - 1, Page.FREE, 0, n);
     this.insert(pfn);
-    w[this.at + Arena.RUNS]++;
-    w[this.at + Arena.FREE_PAGES] += n;
-    w[this.at + Arena.CHUNKS]++;
-    w[this.at + Arena.CHUNK_PAGES] += n;
+    w[this.at + Arena.RUNS]!++;
+    w[this.at + Arena.FREE_PAGES]! += n;
+    w[this.at + Arena.CHUNKS]!++;
+    w[this.at + Arena.CHUNK_PAGES]! += n;
     return pfn;
   }
 
@@ -260,10 +260,10 @@ export class KmemArena {
     const w = this.w;
     const n = 1 << order;
     this.unlink(pfn);
-    w[this.at + Arena.RUNS]--;
-    w[this.at + Arena.FREE_PAGES] -= n;
-    w[this.at + Arena.CHUNKS]--;
-    w[this.at + Arena.CHUNK_PAGES] -= n;
+    w[this.at + Arena.RUNS]!--;
+    w[this.at + Arena.FREE_PAGES]! -= n;
+    w[this.at + Arena.CHUNKS]!--;
+    w[this.at + Arena.CHUNK_PAGES]! -= n;
     for (let i = 0; i < n; i++) this.table.release(pfn + i);
     this.o.givePages(pfn * this.o.pageSize, order);
   }

@@ -143,11 +143,11 @@ export class P2Allocator extends ClassicBase {
     w[slot] = w[hw + 1] as number;
     w[hw] = MAGIC | (b << 8) | (ALLOCATED << 16);
     w[hw + 1] = size;
-    w[this.nfree + b]--;
+    w[this.nfree + b]!--;
     const c = this.ctl;
-    w[c + Ctl.ALLOCS]++;
-    w[c + Ctl.LIVE]++;
-    w[c + Ctl.LIVE_BYTES] += (MIN_BLOCK << b) - HDR_BYTES;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += (MIN_BLOCK << b) - HDR_BYTES;
     return h + HDR_BYTES;
   }
 
@@ -160,11 +160,11 @@ export class P2Allocator extends ClassicBase {
     w[hw] = MAGIC | (b << 8) | (FREE << 16);
     w[hw + 1] = w[this.nextf + b] as number;
     w[this.nextf + b] = h;
-    w[this.nfree + b]++;
+    w[this.nfree + b]!++;
     const c = this.ctl;
-    w[c + Ctl.FREES]++;
-    w[c + Ctl.LIVE]--;
-    w[c + Ctl.LIVE_BYTES] -= (MIN_BLOCK << b) - HDR_BYTES;
+    w[c + Ctl.FREES]!++;
+    w[c + Ctl.LIVE]!--;
+    w[c + Ctl.LIVE_BYTES]! -= (MIN_BLOCK << b) - HDR_BYTES;
   }
 
   /**
@@ -255,8 +255,8 @@ export class P2Allocator extends ClassicBase {
       w[(at >>> 2) + 1] = k + 1 < n ? at + blockBytes : 0;
     }
     w[this.nextf + b] = addr;
-    w[this.carved + b] += n;
-    w[this.nfree + b] += n;
+    w[this.carved + b]! += n;
+    w[this.nfree + b]! += n;
     return addr;
   }
 
@@ -292,9 +292,9 @@ export class P2Allocator extends ClassicBase {
           return;
         }
         const state = (hdr >>> 16) & 0xff;
-        blocks[b]++;
+        blocks[b]!++;
         if (state === FREE) {
-          free[b]++;
+          free[b]!++;
           freeAt.add(h);
         } else if (state === ALLOCATED) {
           live++;

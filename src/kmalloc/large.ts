@@ -44,7 +44,7 @@ export class LargeKmalloc {
     if (addr === 0) return 0;
     const i = (addr >>> this.pageShift) * Frame.WORDS;
     this.f[i + Pg.FLAGS] = (this.f[i + Pg.FLAGS] as number) | PgFlag.KMALLOC;
-    this.buddy.ev[Vm.KMALLOC_LARGE]++;
+    this.buddy.ev[Vm.KMALLOC_LARGE]!++;
     return addr;
   }
 

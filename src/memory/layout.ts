@@ -20,13 +20,12 @@
  * With 4 KiB pages the mem_map costs 32 / 4096 = 0.78% of memory (Linux: 64 B per page,
  * 1.56%).
  *
- * Invariants (verify() reports them by id):
- *   LAYOUT-1  header[Hdr.MAGIC] == Layout.MAGIC and header[Hdr.VERSION] == Layout.VERSION
- *   LAYOUT-2  firstManagedPfn * pageSize >= memmapOffset + totalPages * Frame.BYTES
- *             (and >= memmapOffset + maxPages * Frame.BYTES: checked at construction and attach)
- * (LAYOUT-1 also covers the other geometry words.) The page allocator's verify() checks
- * both, and LAYOUT-3 and MEMMAP-1..2 over the same header and mem_map: the header of
- * src/page/buddy.ts lists every id it reports.
+ * Invariants: the header of src/page/buddy.ts lists the ids the page allocator's verify()
+ * reports over this header and mem_map (LAYOUT-1..3, MEMMAP-1..2). In the words of this
+ * file, LAYOUT-1 is header[Hdr.MAGIC] == Layout.MAGIC, header[Hdr.VERSION] ==
+ * Layout.VERSION and the geometry words; LAYOUT-2 is firstManagedPfn * pageSize >=
+ * memmapOffset + totalPages * Frame.BYTES (and >= memmapOffset + maxPages * Frame.BYTES:
+ * checked at construction and attach).
  */
 
 /*

@@ -2,7 +2,7 @@
  * What a pool needs from the instance it lives in, gathered once per context: kmalloc and
  * the cache calls of the object allocator, the page allocator's view of waiting, and the
  * pools' lock (Hdr.LOCK_POOL: one lock for every pool of the instance, as Linux's
- * pool->lock, first in the lock order; taken only with more than one cpu).
+ * pool->lock, in the lock order of src/sync/lock.ts; taken only with more than one cpu).
  */
 
 import { Hdr, type PhysMem } from "../memory/index.js";

@@ -29,10 +29,10 @@
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
  *
  * Concurrency: a pool may be opened in other contexts (Kmem.openMempool). One lock for all
- * pools (Hdr.LOCK_POOL, as Linux's pool->lock, taken first in the lock order) guards the
- * reserve: minNr, currNr, the element array. It is never held across a call into the
- * allocator, which may reclaim and run shrinkers that free to a pool. The wait queue's two
- * words change only by Atomics, outside the lock.
+ * pools (Hdr.LOCK_POOL, as Linux's pool->lock; taken before the slab and zone locks, see
+ * src/sync/lock.ts) guards the reserve: minNr, currNr, the element array. It is never held
+ * across a call into the allocator, which may reclaim and run shrinkers that free to a
+ * pool. The wait queue's two words change only by Atomics, outside the lock.
  *
  * Waiting (mempool_alloc): a request that may reclaim (__GFP_DIRECT_RECLAIM) and found
  * allocator and reserve dry sleeps on the pool's wait queue until a free wakes it, then

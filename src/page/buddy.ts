@@ -84,9 +84,9 @@
  *                   and requests.
  *   context-local   the memory policy and the interleave position (Linux: per task).
  * Lock order: the zone locks come last, after every other lock of the buffer (the whole
- * order is in ARCHITECTURE.md, "Lock order"). Never two zone locks at once, except verify(),
- * which takes them all in node order. Nothing outside this layer runs under one: shrinkers,
- * log lines and fault injection run with none held.
+ * order is the list in the header of src/sync/lock.ts). Never two zone locks at once,
+ * except verify(), which takes them all in node order. Nothing outside this layer runs
+ * under one: shrinkers, log lines and fault injection run with none held.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  *
@@ -422,7 +422,7 @@ export class BuddyAllocator {
       let order = top;
       while (order > 0 && (pfn % 2 ** order !== 0 || pfn + 2 ** order > end)) order--;
       this.addToFreeArea(z, pfn, order);
-      z[Zone.NR_FREE] += 1 << order;
+      z[Zone.NR_FREE]! += 1 << order;
       pfn += 1 << order;
     }
   }
@@ -440,7 +440,7 @@ export class BuddyAllocator {
     f[i + Pg.PREV] = 0;
     if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
     h[fa + FreeArea.HEAD] = pfn;
-    h[fa + FreeArea.NR_FREE]++;
+    h[fa + FreeArea.NR_FREE]!++;
   }
 
   private delFromFreeArea(h: Int32Array, pfn: number, order: number): void {
@@ -452,7 +452,7 @@ export class BuddyAllocator {
     if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
     else h[fa + FreeArea.HEAD] = next;
     if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
-    h[fa + FreeArea.NR_FREE]--;
+    h[fa + FreeArea.NR_FREE]!--;
     f[i + Pg.FLAGS] = 0;
     f[i + Pg.ORDER] = 0;
     f[i + Pg.NEXT] = 0;
@@ -472,7 +472,7 @@ export class BuddyAllocator {
         o--;
         this.addToFreeArea(h, pfn + (1 << o), o);
       }
-      h[Zone.NR_FREE] -= 1 << order;
+      h[Zone.NR_FREE]! -= 1 << order;
       const i = pfn * Frame.WORDS;
       this.f[i + Pg.FLAGS] = flags;
       this.f[i + Pg.ORDER] = order;
@@ -508,7 +508,7 @@ export class BuddyAllocator {
     const top = this.maxOrder - 1;
     const start = z[Zone.START_PFN] as number;
     const end = z[Zone.END_PFN] as number;
-    z[Zone.NR_FREE] += 1 << order;
+    z[Zone.NR_FREE]! += 1 << order;
     while (order < top) {
       const buddy = pfn ^ (1 << order);
       if (buddy >= end || buddy < start) break;
@@ -547,7 +547,7 @@ export class BuddyAllocator {
       f[i + Pg.FLAGS] = PgFlag.PCP;
     }
     this.unlockZone(nid);
-    p[Pcp.COUNT] += got;
+    p[Pcp.COUNT]! += got;
     return got;
   }
 
@@ -577,9 +577,9 @@ export class BuddyAllocator {
       n++;
     }
     this.unlockZone(nid);
-    p[Pcp.COUNT] -= n;
+    p[Pcp.COUNT]! -= n;
     if (n > 0) {
-      this.ev[Vm.PCP_DRAIN]++;
+      this.ev[Vm.PCP_DRAIN]!++;
       if (this.smp) this.wakeWaiters();
     }
   }
@@ -744,7 +744,7 @@ export class BuddyAllocator {
     p[Pcp.COUNT] = 0;
     if (!rebuild) for (const pg of pages) this.freeOneBlock(z, pg, 0);
     if (pages.length > 0) {
-      this.ev[Vm.PCP_DRAIN]++;
+      this.ev[Vm.PCP_DRAIN]!++;
       if (!rebuild && this.smp) this.wakeWaiters();
     }
     return pages.length;
@@ -842,14 +842,14 @@ export class BuddyAllocator {
     p[Pcp.HEAD] = next;
     if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = 0;
     else p[Pcp.TAIL] = 0;
-    p[Pcp.COUNT]--;
+    p[Pcp.COUNT]!--;
     f[i + Pg.NEXT] = 0;
     return pfn;
   }
 
   /** Counts a taken block (pcpPop or rmqueueSmallest marked it HEAD) and returns its address. */
   private prepNewPage(pfn: number, order: number, gfp: number): number {
-    this.ev[Vm.PGALLOC] += 1 << order;
+    this.ev[Vm.PGALLOC]! += 1 << order;
     const addr = pfn * this.pageSize;
     if ((gfp & Gfp.ZERO) !== 0) this.mem.fill(0, addr, addr + this.pageSize * 2 ** order);
     return addr;
@@ -863,12 +863,12 @@ export class BuddyAllocator {
     const n = this.numa;
     const nid = this.nodeOf(pfn);
     const at = NumaStat.WORDS * nid;
-    if (nid === preferred) n[at + NumaStat.HIT]++;
+    if (nid === preferred) n[at + NumaStat.HIT]!++;
     else {
-      n[at + NumaStat.MISS]++;
-      n[NumaStat.WORDS * preferred + NumaStat.FOREIGN]++;
+      n[at + NumaStat.MISS]!++;
+      n[NumaStat.WORDS * preferred + NumaStat.FOREIGN]!++;
     }
-    n[at + (nid === this.localNode ? NumaStat.LOCAL : NumaStat.OTHER)]++;
+    n[at + (nid === this.localNode ? NumaStat.LOCAL : NumaStat.OTHER)]!++;
   }
 
   /**
@@ -888,7 +888,7 @@ export class BuddyAllocator {
         const pfn = this.pcpPop(this.pcp);
         if (pfn !== 0) {
           // numa_hit and local_node at once (numaStats adds FAST to both).
-          this.numa[this.numaLocal + NumaStat.FAST]++;
+          this.numa[this.numaLocal + NumaStat.FAST]!++;
           return this.prepNewPage(pfn, 0, gfp);
         }
       }
@@ -924,7 +924,7 @@ export class BuddyAllocator {
         this.ilPrev = nid;
         const addr = this.allocPagesGeneral(order, gfp, nid, this.allNodes);
         if (addr !== 0 && this.nodeOf(addr >>> this.pageShift) === nid) {
-          this.numa[NumaStat.WORDS * nid + NumaStat.INTERLEAVE_HIT]++;
+          this.numa[NumaStat.WORDS * nid + NumaStat.INTERLEAVE_HIT]!++;
         }
         return addr;
       }
@@ -985,7 +985,7 @@ export class BuddyAllocator {
     if (attr.ignoreGfpHighmem && (gfp & Gfp.HIGHMEM) !== 0) return false;
     if (attr.ignoreGfpWait && (gfp & Gfp.DIRECT_RECLAIM) !== 0) return false;
     if (!attr.shouldFail(2 ** order, (gfp & Gfp.NOWARN) === 0 ? this.log : null)) return false;
-    this.ev[Vm.FAULT_INJECTED]++;
+    this.ev[Vm.FAULT_INJECTED]!++;
     return true;
   }
 
@@ -994,7 +994,7 @@ export class BuddyAllocator {
    * __GFP_NOWARN; an injected one has only fault injection's own message, as in Linux).
    */
   private allocFailed(order: number, gfp: number, warn: boolean): number {
-    this.ev[Vm.PGALLOC_FAIL]++;
+    this.ev[Vm.PGALLOC_FAIL]!++;
     if (warn && (gfp & Gfp.NOWARN) === 0 && this.log !== null) {
       this.log(`kmem: page allocation failure: order:${order}, mode:${gfpString(gfp)}`);
       for (let nid = 0; nid < this.nrNodes; nid++) this.log(this.freeAreaLine(nid));
@@ -1078,7 +1078,7 @@ export class BuddyAllocator {
    */
   freePages(addr: number, order: number): void {
     const pfn = this.checkFree(addr, order);
-    this.ev[Vm.PGFREE] += 1 << order;
+    this.ev[Vm.PGFREE]! += 1 << order;
     if (order === 0 && this.nrNodes === 1) this.pcpPush(pfn, this.pcp);
     else this.freeBlock(pfn, order);
   }
@@ -1139,7 +1139,7 @@ export class BuddyAllocator {
     p[Pcp.HEAD] = pfn;
     f[i + Pg.FLAGS] = PgFlag.PCP;
     // One branch for both rare cases: the list is over pcpHigh, or another cpu asked.
-    if (++p[Pcp.COUNT] >= (this.h[Hdr.PCP_HIGH] as number) || this.line[Pcp.REQUEST] !== 0) {
+    if (++p[Pcp.COUNT]! >= (this.h[Hdr.PCP_HIGH] as number) || this.line[Pcp.REQUEST] !== 0) {
       this.pcpPushSlow(pfn, p);
     }
   }

@@ -78,7 +78,7 @@ export function allocSlowpath(
     const tries = (gfp & Gfp.NORETRY) !== 0 ? 1 : MAX_RECLAIM_RETRIES;
     const batch = Math.max(SWAP_CLUSTER_MAX, 2 ** order);
     for (let t = 0; t < tries && pfn === 0; t++) {
-      b.ev[Vm.ALLOCSTALL]++;
+      b.ev[Vm.ALLOCSTALL]!++;
       if (directReclaim(b, batch) === 0) break;
       pfn = b.getPageFromFreelist(order, allocFlags, nid, mask);
     }
@@ -175,7 +175,7 @@ function wakeKswapd(b: BuddyAllocator, nid: number): void {
   if (h[Hdr.KSWAPD_PENDING] !== 0 || (z[Zone.NR_FREE] as number) > (z[Zone.WMARK_LOW] as number)) {
     return;
   }
-  if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) b.ev[Vm.KSWAPD_WAKE]++;
+  if (Atomics.exchange(h, Hdr.KSWAPD_PENDING, 1) === 0) b.ev[Vm.KSWAPD_WAKE]!++;
 }
 
 /**
@@ -189,7 +189,7 @@ export function kswapd(b: BuddyAllocator): number {
     want += Math.max(0, (z[Zone.WMARK_HIGH] as number) - (z[Zone.NR_FREE] as number));
   }
   if (want === 0) return 0;
-  b.ev[Vm.PAGEOUTRUN]++;
+  b.ev[Vm.PAGEOUTRUN]!++;
   const freed = shrinkAll(b, want, true);
   // What the shrinkers freed may sit on per-cpu lists, where the watermarks cannot see it.
   if (freed > 0) b.drainAll();
@@ -277,7 +277,7 @@ function sleepForMemory(
     for (;;) {
       const seq = Atomics.load(h, Hdr.FREE_SEQ);
       b.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-      b.ev[Vm.ALLOCSTALL]++;
+      b.ev[Vm.ALLOCSTALL]!++;
       directReclaim(b, Math.max(SWAP_CLUSTER_MAX, 2 ** order));
       const flags = nofail ? Alloc.WMARK_MIN | Alloc.MIN_RESERVE : allocFlags;
       const pfn = b.getPageFromFreelist(order, flags, nid, mask);
@@ -313,7 +313,7 @@ export function addWaiter(b: BuddyAllocator, d: number): void {
 export async function waitForFree(b: BuddyAllocator, seq: number, ms: number): Promise<boolean> {
   if (!othersCouldFree(b)) return false;
   b.requestOthers(CpuRequest.DRAIN_PAGES | CpuRequest.FLUSH_SLABS);
-  b.ev[Vm.ALLOCSTALL]++;
+  b.ev[Vm.ALLOCSTALL]!++;
   await waitAsyncOn(b.h, Hdr.FREE_SEQ, seq, ms);
   return true;
 }

@@ -50,14 +50,14 @@
  *           the pages found match the slab page gauge
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
- * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It is lock 3
- * of kmem's lock order (slub.ts's header lists it), in place of SLUB's slab_mutex and
- * list_locks, taken before the zone lock, and it protects all of SLOB: its page lists,
- * every SLOB page's units and free list, its cache list and counts. Constructors run after
- * it is released. Under it a new page is taken without direct reclaim (a shrinker may free
- * to SLOB, other cpus need the lock to free): when that fails, the page is allocated
- * outside the lock with the caller's gfp (which may reclaim and sleep) and the allocation
- * tried again with it.
+ * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It has its
+ * place in kmem's lock order (the list in src/sync/lock.ts's header) in place of SLUB's
+ * slab_mutex and list_locks, taken before the zone lock, and it protects all of SLOB: its
+ * page lists, every SLOB page's units and free list, its cache list and counts.
+ * Constructors run after it is released. Under it a new page is taken without direct
+ * reclaim (a shrinker may free to SLOB, other cpus need the lock to free): when that fails,
+ * the page is allocated outside the lock with the caller's gfp (which may reclaim and
+ * sleep) and the allocation tried again with it.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -77,8 +77,9 @@ import {
   type SlabCacheInfo,
 } from "../slab-common/index.js";
 import { lock, unlock } from "../sync/index.js";
+import { verifySlob } from "./verify.js";
 
-const enum Slob {
+export const enum Slob {
   /** Bytes per unit. */
   UNIT = 2,
   /** Live block header: units (u16) and tag (u16). */
@@ -100,7 +101,7 @@ const enum Slob {
 }
 
 /** Owner words of a SLOB page's head frame. */
-const enum SlobPg {
+export const enum SlobPg {
   /** Free units on the page (sp->units). */
   UNITS = Pg.OWNER + 0,
   /** Offset in units of the first free block; pageUnits when none. */
@@ -111,7 +112,7 @@ const enum SlobPg {
   CACHE = Pg.OWNER + 3,
 }
 
-const enum SlobList {
+export const enum SlobList {
   NONE = 0,
   SMALL = 1,
   MEDIUM = 2,
@@ -121,7 +122,7 @@ const enum SlobList {
 }
 
 /** The SLOB descriptor, in the header's boot area, at Hdr.SLOB. */
-const enum SlobDesc {
+export const enum SlobDesc {
   MAGIC = 0,
   /** Head pfns of the small, medium and large lists (LIST_HEADS + list - 1). */
   LIST_HEADS = 1,
@@ -137,7 +138,7 @@ const enum SlobDesc {
 }
 
 /** A cache descriptor: a SLOB block of the boot cache. */
-const enum CacheDesc {
+export const enum CacheDesc {
   ID = 0,
   OBJECT_SIZE = 1,
   ALIGN = 2,
@@ -165,34 +166,35 @@ export interface SlobOptions {
 /** Words of the header's boot area SLOB needs. */
 export const SLOB_DESCRIPTOR_WORDS: number = SlobDesc.WORDS;
 
-function corrupt(id: string, what: string): never {
-  throw new KmemError("CORRUPTION", `${id}: ${what}`);
-}
-
 export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private readonly buddy: BuddyAllocator;
   private readonly phys: PhysMem;
   private readonly large: LargeKmalloc;
-  private readonly f: Int32Array;
+  /** @internal */
+  readonly f: Int32Array;
   /** Memory through its windows (physmem.ts): u16, byte and word views of each. */
   private readonly u16v: readonly Uint16Array[];
   /** u16 index i is u16v[i >>> hs][i & hm]. */
   private readonly hs: number;
   private readonly hm: number;
   private readonly ev: Int32Array;
-  /** The descriptor's words. */
-  private readonly d: Int32Array;
+  /** @internal The descriptor's words. */
+  readonly d: Int32Array;
   private readonly pageSize: number;
-  private readonly pageShift: number;
-  private readonly pageUnits: number;
-  private readonly firstPfn: number;
-  private readonly totalPages: number;
+  /** @internal */
+  readonly pageShift: number;
+  /** @internal */
+  readonly pageUnits: number;
+  /** @internal */
+  readonly firstPfn: number;
+  /** @internal */
+  readonly totalPages: number;
   private readonly maxOrder: number;
   private readonly secret: number;
   private readonly initOnAlloc: boolean;
   private readonly initOnFree: boolean;
-  /** Handles by cache id (0 and 1 are kmalloc and the boot cache: null). */
-  private readonly caches: (KmemCache | null)[] = [null, null];
+  /** @internal Handles by cache id (0 and 1 are kmalloc and the boot cache: null). */
+  readonly caches: (KmemCache | null)[] = [null, null];
   /** Set by pageAlloc when the page it allocated from left its list. */
   private removed = false;
   /** A page allocated outside the lock for the next new SLOB page (0: none). */
@@ -384,14 +386,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /* ------------------------------------------------------------------ free blocks */
 
-  /** Units of the free block at unit offset `o` of the page at unit index `base`. */
-  private unitsAt(base: number, o: number): number {
+  /** @internal Units of the free block at unit offset `o` of the page at unit index `base`. */
+  unitsAt(base: number, o: number): number {
     const v = this.h16(base + o);
     return (v & Slob.ONE_UNIT) !== 0 ? 1 : v + 1;
   }
 
-  /** Offset of the free block after the one at `o`; pageUnits for none. */
-  private nextAt(base: number, o: number): number {
+  /** @internal Offset of the free block after the one at `o`; pageUnits for none. */
+  nextAt(base: number, o: number): number {
     const v = this.h16(base + o);
     const n = (v & Slob.ONE_UNIT) !== 0 ? v & Slob.NEXT_MASK : this.h16(base + o + 1);
     return n === 0 ? this.pageUnits : n;
@@ -410,8 +412,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /* ------------------------------------------------------------------ page lists */
 
-  /** The u16 at u16 index `i` (address 2 * i), in whichever window (node) it is. */
-  private h16(i: number): number {
+  /** @internal The u16 at u16 index `i` (address 2 * i), in whichever window (node) it is. */
+  h16(i: number): number {
     return (this.u16v[i >>> this.hs] as Uint16Array)[i & this.hm] as number;
   }
 
@@ -579,7 +581,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return obj;
   }
 
-  private tag(id: number, obj: number): number {
+  /** @internal The tag of a block of cache `id` whose object is at `obj`. */
+  tag(id: number, obj: number): number {
     return (id ^ (Math.imul(obj, 0x9e3779b1) >>> 16) ^ this.secret) & 0xffff;
   }
 
@@ -923,7 +926,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       dv[CacheDesc.ALIGN] = align;
       dv[CacheDesc.FLAGS] = flags;
       dv[CacheDesc.ORDER] = order;
-      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL];
+      dv[CacheDesc.SERIAL] = ++this.h[Hdr.CACHE_SERIAL]!;
       this.phys.span(desc + CacheDesc.NAME * 4, nameBytes.length).set(nameBytes);
       // Link as the newest cache.
       const first = (this.d[SlobDesc.CACHES] as number) >>> 0;
@@ -1147,137 +1150,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     this.lock();
     try {
       if (this.smp) this.syncCaches();
-      this.verifyLocked();
+      verifySlob(this);
     } finally {
       this.unlock();
     }
-  }
-
-  private verifyLocked(): void {
-    if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE)
-      corrupt("SLOB-1", "descriptor magic is wrong");
-    const f = this.f;
-    const onList = new Map<number, number>();
-    for (let list = SlobList.SMALL; list <= SlobList.LARGE; list++) {
-      const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
-      if (head === 0) continue;
-      let pfn = head;
-      let steps = 0;
-      do {
-        if (pfn < this.firstPfn || pfn >= this.totalPages)
-          corrupt("SLOB-1", `list ${list} links to pfn ${pfn}`);
-        const i = pfn * Frame.WORDS;
-        if (
-          f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.SLAB) ||
-          f[i + Pg.ORDER] !== 0 ||
-          f[i + SlobPg.LIST] !== list
-        ) {
-          corrupt("SLOB-1", `pfn ${pfn} on list ${list} is not an order-0 SLOB page of that list`);
-        }
-        if ((f[i + SlobPg.UNITS] as number) <= 0)
-          corrupt("SLOB-1", `pfn ${pfn} is on a list but full`);
-        const next = f[i + Pg.NEXT] as number;
-        if (f[next * Frame.WORDS + Pg.PREV] !== pfn)
-          corrupt("SLOB-1", `list ${list}: next(${pfn}).prev is wrong`);
-        onList.set(pfn, list);
-        pfn = next;
-        if (++steps > this.totalPages) corrupt("SLOB-1", `list ${list} does not close`);
-      } while (pfn !== head);
-    }
-    const counts = new Map<number, number>();
-    let pages = 0;
-    for (let pfn = this.firstPfn; pfn < this.totalPages;) {
-      const i = pfn * Frame.WORDS;
-      const flags = f[i + Pg.FLAGS] as number;
-      const order = f[i + Pg.ORDER] as number;
-      const step = (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
-      if ((flags & PgFlag.SLAB) !== 0) {
-        const list = f[i + SlobPg.LIST] as number;
-        pages += 1 << order;
-        if (list === SlobList.BIG) {
-          const id = f[i + SlobPg.CACHE] as number;
-          if ((this.caches[id] ?? null) === null)
-            corrupt("SLOB-3", `big block at pfn ${pfn} names no cache (${id})`);
-          counts.set(id, (counts.get(id) ?? 0) + 1);
-        } else {
-          if ((onList.get(pfn) ?? SlobList.NONE) !== list)
-            corrupt("SLOB-1", `pfn ${pfn} says list ${list} but is not on it`);
-          this.verifyPage(pfn, counts);
-        }
-      }
-      pfn += step;
-    }
-    if (pages !== this.d[SlobDesc.PAGES])
-      corrupt("SLOB-4", `${pages} SLOB pages found, the gauge says ${this.d[SlobDesc.PAGES]}`);
-    const km = counts.get(Slob.KMALLOC_ID) ?? 0;
-    if (km !== this.d[SlobDesc.KMALLOC_ACTIVE])
-      corrupt(
-        "SLOB-4",
-        `${km} kmalloc objects found, the count says ${this.d[SlobDesc.KMALLOC_ACTIVE]}`,
-      );
-    let descs = 0;
-    for (const c of this.caches) {
-      if (c === null) continue;
-      descs++;
-      const n = counts.get(c.id) ?? 0;
-      if (n !== c.dv[CacheDesc.ACTIVE])
-        corrupt(
-          "SLOB-4",
-          `cache ${JSON.stringify(c.name)}: ${n} objects found, the count says ${c.dv[CacheDesc.ACTIVE]}`,
-        );
-    }
-    if ((counts.get(Slob.BOOT_ID) ?? 0) !== descs)
-      corrupt(
-        "SLOB-4",
-        `${counts.get(Slob.BOOT_ID) ?? 0} cache descriptors found for ${descs} caches`,
-      );
-  }
-
-  /** SLOB-2 and SLOB-3 on one small page; counts live objects by cache id. */
-  private verifyPage(pfn: number, counts: Map<number, number>): void {
-    const i = pfn * Frame.WORDS;
-    const base = pfn << (this.pageShift - 1);
-    const end = this.pageUnits;
-    let fp = this.f[i + SlobPg.FREELIST] as number;
-    let free = 0;
-    let lastFreeEnd = -1;
-    for (let o = 0; o < end;) {
-      if (o === fp) {
-        const units = this.unitsAt(base, o);
-        const next = this.nextAt(base, o);
-        if (o + units > end)
-          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} runs past the page`);
-        if (next !== end && next <= o + units)
-          corrupt("SLOB-2", `pfn ${pfn}: free block at unit ${o} is not followed in address order`);
-        if (o === lastFreeEnd) corrupt("SLOB-2", `pfn ${pfn}: free blocks touch at unit ${o}`);
-        free += units;
-        lastFreeEnd = o + units;
-        o += units;
-        fp = next;
-      } else {
-        if (fp !== end && fp < o)
-          corrupt("SLOB-2", `pfn ${pfn}: free list points back to unit ${fp}`);
-        const units = this.h16(base + o);
-        const obj = (base + o) * Slob.UNIT + Slob.HDR;
-        const id = this.tag(this.h16(base + o + 1), obj);
-        const live =
-          id === Slob.KMALLOC_ID || id === Slob.BOOT_ID || (this.caches[id] ?? null) !== null;
-        if (units <= Slob.HDR_UNITS || o + units > end || !live) {
-          corrupt(
-            "SLOB-3",
-            `pfn ${pfn}: no valid block at unit ${o} (units ${units}, tag decodes to cache ${id})`,
-          );
-        }
-        counts.set(id, (counts.get(id) ?? 0) + 1);
-        o += units;
-      }
-    }
-    if (fp !== end)
-      corrupt("SLOB-2", `pfn ${pfn}: free list continues past the blocks (unit ${fp})`);
-    if (free !== this.f[i + SlobPg.UNITS])
-      corrupt(
-        "SLOB-2",
-        `pfn ${pfn}: ${free} free units found, the page says ${this.f[i + SlobPg.UNITS]}`,
-      );
   }
 }

@@ -41,7 +41,7 @@ export function postAlloc(
     if (damage !== null) {
       // A free object was written to: set it aside (it stays marked allocated, but is
       // nobody's), report, and let the caller see the use after free.
-      c.cpu[CpuSlot.ACTIVE]--;
+      c.cpu[CpuSlot.ACTIVE]!--;
       quarantineObject(slub, c, slub.slabOf(obj), obj);
       const code = damage.area === "object (poison)" ? "POISON" : "REDZONE";
       throw new KmemError(
@@ -111,7 +111,7 @@ export function preFree(slub: SlubAllocator, c: KmemCache, head: number, addr: n
       origSize(slub, c, addr),
     );
     if (damage !== null) {
-      c.cpu[CpuSlot.ACTIVE]--;
+      c.cpu[CpuSlot.ACTIVE]!--;
       quarantineObject(slub, c, head, addr);
       throw new KmemError(
         "REDZONE",

@@ -166,7 +166,7 @@ export const enum Desc {
 }
 
 /**
- * One cpu's slot in a descriptor: descriptor[Desc.CPU + CpuSlot.WORDS * cpu + field]. Only
+ * One cpu's slot in a descriptor: descriptor[cpuSlotBase(nrCpus, cpu) + field]. Only
  * the cpu that owns it touches it while that cpu is online (no lock: the fast paths).
  */
 export const enum CpuSlot {

@@ -5,7 +5,7 @@
  * context wrote (adopt, lookup by id or name). Also what walks every cache: the shrinker,
  * cpu hotplug's drain, slabinfo.
  *
- * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * they run under slab_mutex unless they say otherwise.
  */
 
@@ -151,7 +151,7 @@ function startDescriptor(
   dv[Desc.MAGIC] = Desc.MAGIC_VALUE;
   dv[Desc.OBJECT_SIZE] = objectSize;
   dv[Desc.ID] = id;
-  dv[Desc.SERIAL] = ++slub.h[Hdr.CACHE_SERIAL];
+  dv[Desc.SERIAL] = ++slub.h[Hdr.CACHE_SERIAL]!;
   writeName(slub, desc, name);
   linkCache(slub, desc);
   return { dv, id };
@@ -370,7 +370,7 @@ function createAlias(
   if (desc === 0) return null;
   const { dv, id } = startDescriptor(slub, desc, name, size);
   dv[Desc.ALIAS_OF] = real.desc;
-  real.dv[Desc.REFCOUNT]++;
+  real.dv[Desc.REFCOUNT]!++;
   if (size > (real.dv[Desc.OBJECT_SIZE] as number)) {
     // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
     // have no red zones or poison, so nothing else depends on it.

@@ -4,7 +4,7 @@
  * freelist or sheaf cannot serve, under a node's list_lock unless said otherwise; slabs and
  * objects set aside as corrupt; shrinking, and flushing cpu slots and sheaves.
  *
- * Functions take the allocator (slub.ts, whose header has the lock order and invariants);
+ * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * its fast paths call them.
  */
 
@@ -58,7 +58,7 @@ function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   f[i + Pg.PREV] = 0;
   if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
   dv[at] = pfn;
-  dv[at + 1]++;
+  dv[at + 1]!++;
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
 }
 
@@ -74,7 +74,7 @@ function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
-  dv[at + 1]--;
+  dv[at + 1]!--;
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
 }
 
@@ -106,7 +106,7 @@ function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
  * the page allocator's reclaim and a constructor may come back into the slab layer).
  */
 export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: number): number {
-  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
   if ((slub.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) serveFlush(slub);
   const cpu = c.cpu;
   const f = slub.f;
@@ -194,7 +194,7 @@ function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number)
  * active, not yet through postAlloc.
  */
 export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): number {
-  slub.ev[Vm.SLAB_ALLOC_SLOW]++;
+  slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
   let obj = 0;
   const partial = getPartial(slub, c, nid, gfp);
   if (partial !== 0) {
@@ -210,13 +210,13 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
     const n = slub.slabNode(pfn);
     slub.lockNode(c, n);
     try {
-      c.dv[slub.slabsAt[n] as number]++;
+      c.dv[slub.slabsAt[n] as number]!++;
       obj = takeOne(slub, c, pfn);
     } finally {
       slub.unlockNode(c, n);
     }
   }
-  if (obj !== 0) c.cpu[CpuSlot.ACTIVE]++;
+  if (obj !== 0) c.cpu[CpuSlot.ACTIVE]!++;
   return obj;
 }
 
@@ -314,8 +314,8 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
       throw err;
     }
   }
-  slub.ev[Vm.SLAB_NEW]++;
-  slub.ev[slabGauge(c)] += 1 << c.order;
+  slub.ev[Vm.SLAB_NEW]!++;
+  slub.ev[slabGauge(c)]! += 1 << c.order;
   return pfn;
 }
 
@@ -340,7 +340,7 @@ function freeze(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   const n = slub.slabNode(pfn);
   slub.lockNode(c, n);
   try {
-    c.dv[slub.slabsAt[n] as number]++;
+    c.dv[slub.slabsAt[n] as number]!++;
     freezeLocked(slub, c, pfn);
   } finally {
     slub.unlockNode(c, n);
@@ -373,7 +373,7 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
  * cpu's freelist runs dry.
  */
 export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
-  slub.ev[Vm.SLAB_FREE_SLOW]++;
+  slub.ev[Vm.SLAB_FREE_SLOW]!++;
   const f = slub.f;
   const i = head * Frame.WORDS;
   const fp = addr + c.offset;
@@ -558,9 +558,9 @@ function slabGauge(c: KmemCache): number {
 
 /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
 function discardSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
-  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]--;
-  slub.ev[Vm.SLAB_DISCARD]++;
-  slub.ev[slabGauge(c)] -= 1 << c.order;
+  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!--;
+  slub.ev[Vm.SLAB_DISCARD]!++;
+  slub.ev[slabGauge(c)]! -= 1 << c.order;
   freeSlabPages(slub, c, pfn);
 }
 
@@ -602,7 +602,7 @@ export function corruptCpuFreelist(slub: SlubAllocator, c: KmemCache, obj: numbe
 }
 
 function reportFreelist(slub: SlubAllocator, c: KmemCache, obj: number): void {
-  slub.ev[Vm.SLAB_ERRORS]++;
+  slub.ev[Vm.SLAB_ERRORS]!++;
   slub.log?.(
     `kmem: cache ${c.name}: free pointer of object ${hex(obj)} is corrupt (overwritten after free?); ` +
       `slab at ${hex(slub.slabOf(obj) * slub.pageSize)} set aside`,
@@ -619,13 +619,13 @@ export function quarantineObject(
   head: number,
   obj: number,
 ): void {
-  slub.ev[Vm.SLAB_ERRORS]++;
+  slub.ev[Vm.SLAB_ERRORS]!++;
   const n = slub.slabNode(head);
   slub.lockNode(c, n);
   try {
     // One count for the cache, under the locks of several nodes: added atomically.
     if (slub.smp === true) Atomics.add(c.dv, Desc.QUARANTINED, 1);
-    else c.dv[Desc.QUARANTINED]++;
+    else c.dv[Desc.QUARANTINED]!++;
     slub.phys.setWord((obj + c.offset) >>> 2, slub.quarantineTag(c, obj));
     const i = head * Frame.WORDS;
     const counters = slub.f[i + SlubPg.COUNTERS] as number;

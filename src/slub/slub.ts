@@ -37,17 +37,15 @@
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
  *
- * Locks (instances with more than one cpu). kmem takes its locks in one order, any of them
- * skipped, none out of order: 0 vmalloc (and the swap state, src/swap), 1 mempool, 2 slab_mutex (then zsmalloc's 2a-2c:
- * its registry, a zram slot, a zram backing bitmap), 3 slob_lock (SLOB's, in place of 2 and
- * 4), 4 a cache's node list_lock (then 4a, a zsmalloc pool's), 5 the zone lock. SLUB's:
+ * Locks (instances with more than one cpu), SLUB's two in kmem's one lock order (the
+ * numbered list in the header of src/sync/lock.ts):
  *
- *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
+ *   slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context): the slab_caches list,
  *      cache ids, names, reference counts, aliases and nameDead, the object size a merge
  *      raises, the serial counter. It keeps a cache alive while held (createCache, destroy,
  *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
  *      while it is held.
- *   4. a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
+ *   a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
  *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
  *      of every slab of the cache on that node its frame freelist, inuse, state bits
  *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
@@ -413,7 +411,7 @@ export class SlubAllocator implements KmallocBackend {
         if ((w & m) === 0) {
           this.words[wi] = w | m;
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -452,7 +450,7 @@ export class SlubAllocator implements KmallocBackend {
           if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
           else this.setBitShared(wi, 0, m);
           cpu[CpuSlot.FREELIST] = next;
-          cpu[CpuSlot.ACTIVE]++;
+          cpu[CpuSlot.ACTIVE]!++;
           if (c.debug !== 0 || (gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
             return this.postAlloc(c, obj, gfp, size);
           }
@@ -493,7 +491,7 @@ export class SlubAllocator implements KmallocBackend {
     // Marked allocated, then taken off the sheaf: a context dying between leaves an
     // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
     cpu[CpuSlot.SHEAF_COUNT] = n;
-    cpu[CpuSlot.ACTIVE]++;
+    cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
     return obj;
   }
@@ -503,7 +501,7 @@ export class SlubAllocator implements KmallocBackend {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
-    this.ev[Vm.FAULT_INJECTED]++;
+    this.ev[Vm.FAULT_INJECTED]!++;
     return true;
   }
 
@@ -637,7 +635,7 @@ export class SlubAllocator implements KmallocBackend {
       w = this.words[wi] as number;
     }
     this.words[wi] = w & ~m;
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
       this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
@@ -679,12 +677,12 @@ export class SlubAllocator implements KmallocBackend {
       // shared with every cpu (Atomics.and, whose result is the double-free check).
       if (this.smp === false || rd !== 0) this.phys.setWord(wi, w ^ m);
       else this.clearOwnShared(c, wi, m, addr);
-      cpu[CpuSlot.ACTIVE]--;
+      cpu[CpuSlot.ACTIVE]!--;
       return;
     }
     if (this.smp === false) this.phys.setWord(wi, w ^ m);
     else this.clearShared(c, wi, rd, w, m, addr);
-    cpu[CpuSlot.ACTIVE]--;
+    cpu[CpuSlot.ACTIVE]!--;
     this.freeRemote(c, head, addr);
   }
 

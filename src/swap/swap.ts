@@ -63,8 +63,7 @@ import {
 } from "../codec/index.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
-import { Lru, PgVm, Pte, VmDesc } from "../vm/layout.js";
-import type { PageTables, Vmalloc, VmSwap } from "../vm/index.js";
+import { Lru, PgVm, type PageTables, Pte, type Vmalloc, VmDesc, type VmSwap } from "../vm/index.js";
 import { MapMode, type ZsContext, type ZsPool } from "../zsmalloc/index.js";
 import type { Zram } from "../zram/index.js";
 import {

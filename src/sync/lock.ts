@@ -19,11 +19,54 @@
  *           shared) it only spins.
  * unlock(): one exchange to 0; Atomics.notify only when the word was CONTENDED.
  *
- * Every lock of kmem is taken through these two functions, in the order ARCHITECTURE.md
- * lists (mempool, slab_mutex, SLOB, a cache's list_lock, zone). An instance with one cpu
- * takes none: its callers test `smp` first, one predictable branch.
+ * Every lock of kmem is taken through these two functions, in the lock order below. An
+ * instance with one cpu takes none: its callers test `smp` first, one predictable branch.
+ * At rest (between calls) every lock word is 0.
+ */
+
+/*
+ * Lock order: the one list. kmem takes its locks in this order, any of them skipped, none
+ * out of order; what each lock guards and when it is held is in the header of the file
+ * named after it (test/facts.test.ts checks that every lock word the code names is here).
  *
- * Invariant LOCK-1 (verify()): at rest, every lock word is 0.
+ *   0. the vmalloc lock (Hdr.LOCK_VMALLOC), src/vm/vmalloc.ts; it also guards the swap
+ *      layer's state (src/swap/swap.ts): the LRU lists and the frames' LRU words, the swap
+ *      areas and their slot tables, zswap's entries and counters. Swap-out and swap-in
+ *      hold it; under it they take a zram slot lock (2b) and a zsmalloc pool's lock (4a),
+ *      never a lock before it. Reclaim reaches it from inside an allocation: a swap-in
+ *      allocates its page before taking it (so reclaim and the OOM killer run with it
+ *      free); reclaim takes it with a try (reclaimLock) and skips the LRU when another
+ *      context holds it, and works under it when this context holds it already (an
+ *      allocation inside vmalloc or vmap): every allocation made under it happens where
+ *      the tables and areas are consistent, and swap-out rewrites only leaf entries of LRU
+ *      pages, allocating only zsmalloc objects from the reserves (PF_MEMALLOC: no
+ *      recursion). The OOM killer does not run while this context holds it (a victim's
+ *      vfree takes it). Held across the whole of vmalloc, vzalloc, vfree, vmap and vunmap
+ *      (and the vmalloc half of kvmalloc and kvfree), which allocate records (kmalloc) and
+ *      pages under it, so it comes before every other lock. The accessors (read, write, typed access, virtToPhys) walk the
+ *      tables without it, as Linux's page-table walks do: touching an area another context
+ *      is freeing is the caller's use after free, and the translation cache is dropped by
+ *      the descriptor's generation word that every unmap bumps.
+ *   1. the mempool lock (Hdr.LOCK_POOL), src/mempool/mempool.ts. Never held across a call
+ *      into the allocator (which may reclaim and run shrinkers).
+ *   2. slab_mutex (Hdr.LOCK_SLAB; re-entrant within one context), src/slub/slub.ts.
+ *      2a. the zsmalloc registry lock (Reg.LOCK), src/zsmalloc/context.ts. Held for list
+ *          work only; never across an allocation or a free.
+ *      2b. a zram slot lock (ZramEntry.LOCK, word 3 of the slot's table entry),
+ *          src/zram/zram.ts: the slot's handle, flags, size and value. Never two at once.
+ *          Held across the free of the slot's object (so before the pool's lock, and before
+ *          a slab's list_lock or SLOB's lock for the handle's kfree) and across
+ *          decompressing it; not across the backing store's calls.
+ *      2c. a zram device's backing bitmap lock (Zd.BD_LOCK), src/zram/zram.ts: the bitmap
+ *          of backing blocks; taken alone or under a slot lock.
+ *   3. slob_lock (Hdr.LOCK_SLOB; SLOB only, in place of 2 and 4), src/slob/slob.ts.
+ *   4. a cache's node list_lock (Desc.LOCK for node 0, NodeRec.LOCK for the others),
+ *      src/slub/slub.ts.
+ *      4a. a zsmalloc pool's lock (Pool.LOCK), src/zsmalloc/zsmalloc.ts. Taken under a slot
+ *          lock or alone (or under reclaim's callers: compaction is a shrinker); held
+ *          across the freeing of a zspage's pages (the zone lock after it), never across
+ *          an allocation or a kfree, so reclaim never finds it held by its own context.
+ *   5. the zone lock (Zone.LOCK, one per node), src/page/buddy.ts.
  */
 
 import { KmemError } from "../errors.js";

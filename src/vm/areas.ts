@@ -143,7 +143,7 @@ export class VmapAreas {
     if (w.word(b + Va.PAGES) === pages) {
       // Exact fit: the free record itself becomes the area.
       d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, best, true);
-      d[VmDesc.NR_FREE]--;
+      d[VmDesc.NR_FREE]!--;
       rec = best;
     } else {
       rec = this.records.kmalloc(Va.BYTES, gfp) | 0;
@@ -167,7 +167,7 @@ export class VmapAreas {
     this.setFlags(rec, flags);
     w.setWord((rec >>> 2) + Va.CALLER, caller);
     d[VmDesc.BUSY_ROOT] = this.insert(d[VmDesc.BUSY_ROOT] as number, rec, false);
-    d[VmDesc.NR_BUSY]++;
+    d[VmDesc.NR_BUSY]!++;
     return rec;
   }
 
@@ -176,7 +176,7 @@ export class VmapAreas {
     const w = this.w;
     const d = this.d;
     d[VmDesc.BUSY_ROOT] = this.remove(d[VmDesc.BUSY_ROOT] as number, rec, false);
-    d[VmDesc.NR_BUSY]--;
+    d[VmDesc.NR_BUSY]!--;
     const r = rec >>> 2;
     w.setWord(r + Va.CALLER, 0);
     const prev = w.word(r + Va.PREV);
@@ -190,7 +190,7 @@ export class VmapAreas {
         d[VmDesc.FREE_ROOT] = this.remove(d[VmDesc.FREE_ROOT] as number, next, true);
         pages += w.word((next >>> 2) + Va.PAGES);
         this.unlink(next);
-        d[VmDesc.NR_FREE]--;
+        d[VmDesc.NR_FREE]!--;
         this.records.kfree(next);
       }
       w.setWord((prev >>> 2) + Va.PAGES, w.word((prev >>> 2) + Va.PAGES) + pages);
@@ -208,7 +208,7 @@ export class VmapAreas {
     } else {
       this.setFlags(rec, VaFlag.FREE);
       d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, rec, true);
-      d[VmDesc.NR_FREE]++;
+      d[VmDesc.NR_FREE]!++;
     }
   }
 

@@ -86,8 +86,8 @@ export class PageTables {
     this.f[i + PgVm.PT_LEVEL] = level;
     this.f[i + PgVm.PT_ENTRIES] = 0;
     this.f[i + PgVm.PT_BASE] = base;
-    this.d[VmDesc.NR_PGTABLE]++;
-    this.d[VmDesc.EV_PGTABLE_ALLOC]++;
+    this.d[VmDesc.NR_PGTABLE]!++;
+    this.d[VmDesc.EV_PGTABLE_ALLOC]!++;
     return addr;
   }
 
@@ -97,8 +97,8 @@ export class PageTables {
     this.f[i + PgVm.PT_LEVEL] = 0;
     this.f[i + PgVm.PT_ENTRIES] = 0;
     this.f[i + PgVm.PT_BASE] = 0;
-    this.d[VmDesc.NR_PGTABLE]--;
-    this.d[VmDesc.EV_PGTABLE_FREE]++;
+    this.d[VmDesc.NR_PGTABLE]!--;
+    this.d[VmDesc.EV_PGTABLE_FREE]!++;
     this.buddy.freePages(addr, 0);
   }
 
@@ -145,7 +145,7 @@ export class PageTables {
         return -1;
       }
       w.setWord(slot, table | Pte.PRESENT);
-      this.f[this.frameOf(t) + PgVm.PT_ENTRIES]++;
+      this.f[this.frameOf(t) + PgVm.PT_ENTRIES]!++;
       t = table >>> 2;
     }
     return t;
@@ -154,7 +154,7 @@ export class PageTables {
   /** Sets entry `page` of leaf table `t` (from leaf()) to map the page at `phys`. */
   set(t: number, page: number, phys: number): void {
     this.w.setWord(t + (page & this.entryMask), phys | Pte.PRESENT);
-    this.f[this.frameOf(t) + PgVm.PT_ENTRIES]++;
+    this.f[this.frameOf(t) + PgVm.PT_ENTRIES]!++;
   }
 
   /**
@@ -260,7 +260,7 @@ export class PageTables {
       if (this.f[this.frameOf(t) + PgVm.PT_ENTRIES] !== 0) return;
       const parent = this.path[level + 1] as number;
       this.w.setWord(parent + ((page >>> ((level + 1) * eb)) & this.entryMask), 0);
-      this.f[this.frameOf(parent) + PgVm.PT_ENTRIES]--;
+      this.f[this.frameOf(parent) + PgVm.PT_ENTRIES]!--;
       this.freeTable(t * 4);
     }
   }

@@ -199,7 +199,7 @@ export class Vmalloc {
     d[VmDesc.PGD] = pgd;
     d[VmDesc.MAGIC] = VmDesc.MAGIC_VALUE;
     // Failures counted before the descriptor existed carry over.
-    d[VmDesc.EV_VMALLOC_FAIL] += this.d[VmDesc.EV_VMALLOC_FAIL] as number;
+    d[VmDesc.EV_VMALLOC_FAIL]! += this.d[VmDesc.EV_VMALLOC_FAIL] as number;
     this.d = d;
     this.desc = desc;
     this.h[Hdr.VMALLOC] = desc;
@@ -338,15 +338,15 @@ export class Vmalloc {
       this.areas.release(rec);
       return this.failed(size, gfp, "page order 0, failed to allocate pages");
     }
-    this.d[VmDesc.NR_VMALLOC] += nr;
-    this.d[VmDesc.EV_VMALLOC]++;
+    this.d[VmDesc.NR_VMALLOC]! += nr;
+    this.d[VmDesc.EV_VMALLOC]!++;
     if (swappable) this.swap?.lruAddRange(start, end);
     return this.start + start * this.pageSize;
   }
 
   /** warn_alloc's "vmalloc error" (unless __GFP_NOWARN); returns 0. */
   private failed(size: number, gfp: number, why: string): number {
-    this.d[VmDesc.EV_VMALLOC_FAIL]++;
+    this.d[VmDesc.EV_VMALLOC_FAIL]!++;
     const log = this.buddy.log;
     if ((gfp & Gfp.NOWARN) === 0 && log !== null) {
       log(`kmem: vmalloc error: size ${size}, ${why}, mode:${gfpString(gfp)}`);
@@ -373,9 +373,9 @@ export class Vmalloc {
     const nr = this.areas.pages(rec) - 1;
     // Pages swapped out have no frame: only the pages mapped count out of nr_vmalloc.
     const mapped = this.pt.unmapRange(start, nr, true);
-    this.d[VmDesc.NR_VMALLOC] -= mapped;
-    this.d[VmDesc.EV_VFREE]++;
-    this.d[VmDesc.TLB_GEN]++;
+    this.d[VmDesc.NR_VMALLOC]! -= mapped;
+    this.d[VmDesc.EV_VFREE]!++;
+    this.d[VmDesc.TLB_GEN]!++;
     this.areas.release(rec);
   }
 
@@ -451,7 +451,7 @@ export class Vmalloc {
       this.areas.release(rec);
       return 0;
     }
-    this.d[VmDesc.EV_VMAP]++;
+    this.d[VmDesc.EV_VMAP]!++;
     return this.start + start * this.pageSize;
   }
 
@@ -497,8 +497,8 @@ export class Vmalloc {
   private vunmapLocked(addr: number): void {
     const rec = this.busyArea(addr, "vunmap", VaFlag.VMAP);
     this.pt.unmapRange(this.areas.start(rec), this.areas.pages(rec) - 1, false);
-    this.d[VmDesc.EV_VUNMAP]++;
-    this.d[VmDesc.TLB_GEN]++;
+    this.d[VmDesc.EV_VUNMAP]!++;
+    this.d[VmDesc.TLB_GEN]!++;
     this.areas.release(rec);
   }
 

@@ -76,7 +76,7 @@ import {
   phaseUp,
   roundUp,
 } from "./layout.js";
-import { type QcacheStats, QuantumCaches, type SlabArena } from "./qcache.js";
+import { type QcacheStats, QuantumCaches } from "./qcache.js";
 import { MINFREE, SegmentStore } from "./segments.js";
 import { verifyArena } from "./verify.js";
 
@@ -218,7 +218,7 @@ function isPowerOfTwo(x: number): boolean {
 }
 
 /** A vmem arena: a set of integer resources allocated in segments. */
-export class VmemArena extends SegmentStore implements SlabArena {
+export class VmemArena extends SegmentStore {
   readonly name: string;
   readonly quantum: number;
   /** Default policy of alloc(). */
@@ -622,7 +622,8 @@ export class VmemArena extends SegmentStore implements SlabArena {
   }
 
   // ---------------------------------------------------------------------------------------
-  // SlabArena: what the quantum caches use.
+  // SlabArena: what the quantum caches use (internal: checked where the arena hands itself
+  // to its QuantumCaches, not declared with `implements`, whose .d.ts would name them).
 
   /** @internal */
   slabAlloc(size: number, slab: number): number {

@@ -122,7 +122,7 @@ export class QuantumCaches {
         slab = this.newSlab(c);
         if (slab === NIL) {
           const addr = this.arena.arenaAlloc((c + 1) * this.quantum);
-          if (addr !== -1) this.counters[c * Counter.WORDS + Counter.FALLBACKS]++;
+          if (addr !== -1) this.counters[c * Counter.WORDS + Counter.FALLBACKS]!++;
           return addr;
         }
       }
@@ -144,8 +144,8 @@ export class QuantumCaches {
     const nfree = (s[slab * Slab.WORDS + Slab.NFREE] as number) - 1;
     s[slab * Slab.WORDS + Slab.NFREE] = nfree;
     if (nfree === 0) this.unlinkPartial(c, slab);
-    this.counters[c * Counter.WORDS + Counter.ALLOCS]++;
-    this.counters[c * Counter.WORDS + Counter.IN_USE]++;
+    this.counters[c * Counter.WORDS + Counter.ALLOCS]!++;
+    this.counters[c * Counter.WORDS + Counter.IN_USE]!++;
     return (this.slabStart[slab] as number) + idx * (c + 1) * this.quantum;
   }
 
@@ -193,8 +193,8 @@ export class QuantumCaches {
         this.releaseSlab(slab);
       }
     }
-    this.counters[c * Counter.WORDS + Counter.FREES]++;
-    this.counters[c * Counter.WORDS + Counter.IN_USE]--;
+    this.counters[c * Counter.WORDS + Counter.FREES]!++;
+    this.counters[c * Counter.WORDS + Counter.IN_USE]!--;
     return true;
   }
 
@@ -361,13 +361,13 @@ export class QuantumCaches {
     t[slab * Slab.WORDS + Slab.BITMAP] = bitsFrom(objects);
     t[slab * Slab.WORDS + Slab.BITMAP + 1] = bitsFrom(objects - 32);
     this.slabStart[slab] = start;
-    this.counters[c * Counter.WORDS + Counter.SLABS]++;
+    this.counters[c * Counter.WORDS + Counter.SLABS]!++;
     return slab;
   }
 
   private releaseSlab(slab: number): void {
     const c = this.slabs[slab * Slab.WORDS + Slab.CACHE] as number;
-    this.counters[c * Counter.WORDS + Counter.SLABS]--;
+    this.counters[c * Counter.WORDS + Counter.SLABS]!--;
     const start = this.slabStart[slab] as number;
     this.putSlab(slab);
     this.arena.slabFree(start);

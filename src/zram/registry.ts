@@ -3,6 +3,7 @@
  * every other (the registry's list of devices, src/zsmalloc/context.ts), each with a
  * zspool of its own name. Linux's zram_add/zram_remove and disksize_store.
  *
+ * Invariants (verify() reports them by id):
  *   ZRAM-1  a device's descriptor is a live kmalloc object with its magic, on the
  *           registry's doubly linked list; its pool is a live pool of its name; its table
  *           is a vmalloc area of nr pages entries

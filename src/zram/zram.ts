@@ -15,7 +15,7 @@
  * Every slot has a lock word; a read holds it while it decompresses; writeback drops it
  * while the backing store writes, then checks the slot did not change (ZRAM_UNDER_WB).
  *
- * Lock order: a slot's lock, then the pool's (ARCHITECTURE.md); the backing bitmap's lock
+ * Lock order: a slot's lock, then the pool's (src/sync/lock.ts); the backing bitmap's lock
  * alone. Nothing is allocated under a slot lock.
  */
 

@@ -10,7 +10,7 @@
  * zspage is on the list of its fullness group, and allocation takes the first zspage from
  * the 99% group down, so that nearly full zspages fill up and nearly empty ones drain.
  *
- * Locking (ARCHITECTURE.md, lock order): one lock per pool (Linux's pool->lock) over its
+ * Locking (lock order: src/sync/lock.ts): one lock per pool (Linux's pool->lock) over its
  * lists, stats, zspage frames and object headers, held for O(1) work per call (compaction:
  * per class). Nothing is allocated under it: a new zspage's pages and a handle are
  * allocated before it is taken, so reclaim (which may run this pool's compaction as a

@@ -228,7 +228,7 @@ describe("verify() finds corrupted metadata", () => {
     const k = e.mm.createCache("z", 64);
     assert.ok(k !== null);
     k.alloc();
-    new Int32Array(e.mm.buffer)[(k.desc >>> 2) + 40 + 3] += 4; // cpu slot's bitmap index
+    new Int32Array(e.mm.buffer)[(k.desc >>> 2) + 40 + 3]! += 4; // cpu slot's bitmap index
     assertCorrupt(e.mm, "SLAB-9");
   });
 

@@ -90,7 +90,7 @@ function run(ops: Op[]): void {
     pages: boolean,
   ): number[] | null => {
     if (op.nid >= 0) return op.thisnode ? [op.nid] : null;
-    const p = policies[c];
+    const p = policies[c]!;
     // Bind holds for pages; kmalloc objects may come from a cpu slab an earlier request put
     // elsewhere (SLUB's node check applies only to requests with a node).
     if (pages && p?.mode === "bind") return p.nodes as number[];

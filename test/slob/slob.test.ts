@@ -299,7 +299,7 @@ describe("SLOB misuse: KmemError and nothing changed", () => {
 
   it("verify() finds a clobbered block header", () => {
     const { mm, k } = setup();
-    mm.memory[k - 3] ^= 0x40;
+    mm.memory[k - 3]! ^= 0x40;
     assert.throws(
       () => mm.verify(),
       (e: unknown) => e instanceof KmemError && e.code === "CORRUPTION" && /SLOB-3/.test(e.message),

@@ -59,20 +59,20 @@ describe("verify() of the virtual-memory layer", () => {
     s2.words[s2.desc + VmDesc.MAGIC] = 0;
     corrupted(s2.mm, "VM-1");
     const s3 = setup();
-    s3.words[s3.desc + VmDesc.NR_PAGES]++;
+    s3.words[s3.desc + VmDesc.NR_PAGES]!++;
     corrupted(s3.mm, "VM-1");
   });
 
   it("VM-2: page-table entries, counts and frames", () => {
     const s1 = setup();
-    s1.words[s1.pte(s1.a)] |= 4; // a bit no entry has
+    s1.words[s1.pte(s1.a)]! |= 4; // a bit no entry has
     corrupted(s1.mm, "VM-2");
     const s2 = setup();
     const table = s2.pte(s2.a) >>> 10; // the pte table's frame
-    s2.frames[table * Frame.WORDS + PgVm.PT_ENTRIES]++;
+    s2.frames[table * Frame.WORDS + PgVm.PT_ENTRIES]!++;
     corrupted(s2.mm, "VM-2");
     const s3 = setup();
-    s3.words[s3.desc + VmDesc.NR_PGTABLE]++;
+    s3.words[s3.desc + VmDesc.NR_PGTABLE]!++;
     corrupted(s3.mm, "VM-2");
     const s4 = setup();
     s4.frames[(s4.pte(s4.a) >>> 10) * Frame.WORDS + PgVm.PT_LEVEL] = 1;
@@ -81,13 +81,13 @@ describe("verify() of the virtual-memory layer", () => {
 
   it("VM-3: the records tile the space", () => {
     const s1 = setup();
-    s1.words[s1.record(s1.b) + Va.START]++;
+    s1.words[s1.record(s1.b) + Va.START]!++;
     corrupted(s1.mm, "VM-3");
     const s2 = setup();
     s2.words[s2.record(s2.b) + Va.PREV] = 0;
     corrupted(s2.mm, "VM-3");
     const s3 = setup();
-    s3.words[s3.record(s3.b) + Va.INFO] |= 7 << Va.FLAGS_SHIFT;
+    s3.words[s3.record(s3.b) + Va.INFO]! |= 7 << Va.FLAGS_SHIFT;
     corrupted(s3.mm, "VM-3");
   });
 
@@ -103,10 +103,10 @@ describe("verify() of the virtual-memory layer", () => {
 
   it("VM-5: the trees and counts", () => {
     const s1 = setup();
-    s1.words[s1.record(s1.a) + Va.INFO] += 3; // a wrong height
+    s1.words[s1.record(s1.a) + Va.INFO]! += 3; // a wrong height
     corrupted(s1.mm, "VM-5");
     const s2 = setup();
-    s2.words[s2.desc + VmDesc.NR_BUSY]++;
+    s2.words[s2.desc + VmDesc.NR_BUSY]!++;
     corrupted(s2.mm, "VM-5");
     const s3 = setup();
     s3.words[s3.desc + VmDesc.BUSY_ROOT] = 0;
@@ -117,11 +117,11 @@ describe("verify() of the virtual-memory layer", () => {
     const s1 = setup();
     // Map a's guard page (and count it, so the table itself is consistent).
     s1.words[s1.pte(s1.a + 3 * P)] = s1.mm.allocPages(0) | 1;
-    s1.frames[(s1.pte(s1.a) >>> 10) * Frame.WORDS + PgVm.PT_ENTRIES]++;
+    s1.frames[(s1.pte(s1.a) >>> 10) * Frame.WORDS + PgVm.PT_ENTRIES]!++;
     corrupted(s1.mm, "VM-6");
     const s2 = setup();
     const frame = (s2.mm.virtToPhys(s2.a + P) / P) * Frame.WORDS;
-    s2.frames[frame + PgVm.VM_PAGE]++;
+    s2.frames[frame + PgVm.VM_PAGE]!++;
     corrupted(s2.mm, "VM-6");
     const s3 = setup();
     // Point a's second page at b's frame.
@@ -131,7 +131,7 @@ describe("verify() of the virtual-memory layer", () => {
 
   it("VM-7: nr_vmalloc counts the vmalloc areas' frames", () => {
     const s1 = setup();
-    s1.words[s1.desc + VmDesc.NR_VMALLOC]--;
+    s1.words[s1.desc + VmDesc.NR_VMALLOC]!--;
     corrupted(s1.mm, "VM-7");
     const s2 = setup();
     // A VMALLOC frame no area maps.
