@@ -12,7 +12,8 @@
  *           mitata benchmarks call them (bench/kmalloc.ts: an adapter object, the workload
  *           compiled per case; 256 MiB, LAYOUT ignored)
  *   LAYOUT  one (64 MiB, one node), ranges (two nodes of 32 MiB splitting one buffer),
- *           buffers (two nodes of 32 MiB, a buffer each)
+ *           buffers (two nodes of 32 MiB, a buffer each), slab (as one, with Linux's SLAB
+ *           behind kmalloc: slab: "slab")
  *
  * Run it at two iteration counts (1,000,000 and 3,000,000) and divide the difference of the
  * totals by the difference of the counts: start-up cancels out, what is left is one pair.
@@ -32,7 +33,9 @@ const options: KmemOptions =
     ? { nodes: [half, half], cpus }
     : layout === "ranges"
       ? { memory: 2 * half, nodes: [half, half], cpus }
-      : { memory: 2 * half, cpus };
+      : layout === "slab"
+        ? { memory: 2 * half, cpus, slab: "slab" }
+        : { memory: 2 * half, cpus };
 const mm = new Kmem(options);
 
 function kmallocPairs(mm: Kmem, n: number): number {

@@ -19,7 +19,8 @@ export type KmemErrorCode =
   | "BUSY"
   | "FAULT"
   | "CORRUPTION"
-  | "DEADLOCK";
+  | "DEADLOCK"
+  | "DESTROYED";
 
 /** Misuse of memory or detected corruption. `code` says which; the message says where. */
 export class KmemError extends Error {

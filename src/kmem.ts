@@ -30,6 +30,7 @@ import { FaultAttr, type FaultOptions, type FaultState } from "./fault/index.js"
 import {
   type Backing,
   CpuState,
+  Hdr,
   NUMA_STAT_NAMES,
   type PhysMem,
   VM_EVENT_NAMES,
@@ -62,7 +63,7 @@ import {
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
-import { checkMinNr, Mempool, PoolContext } from "./mempool/index.js";
+import { checkMinNr, checkNotReserved, Mempool, PoolContext } from "./mempool/index.js";
 import {
   type ClassicAllocators,
   type ClassicName,
@@ -77,6 +78,7 @@ import {
   type SlabCacheInfo,
 } from "./slab-common/index.js";
 import { Caller, MemAccess } from "./vm/index.js";
+import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
 import {
@@ -194,6 +196,10 @@ export class Kmem extends MemAccess {
   readonly slabAllocator: SlabKind;
   private readonly layers: Layers;
   private readonly initOnAlloc: boolean;
+  /** The header's words (Hdr.POOLS: whether a free must look in mempool reserves). */
+  private readonly hdr: Int32Array;
+  /** What kfree frees through: km, or once pools exist a front that checks reserves. */
+  private freer: { kfree(addr: number): void };
   /** Contexts the instance admits at once (the `cpus` option). */
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
@@ -217,6 +223,10 @@ export class Kmem extends MemAccess {
     this.managedPages = phys.managedPages;
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
+    this.hdr = phys.words;
+    this.freer = layers.km;
+    this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
+    if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
     this.swapLayer = this.wireSwap();
   }
 
@@ -307,7 +317,8 @@ export class Kmem extends MemAccess {
    * of the first page, or 0 if the request cannot be met.
    */
   allocPages(order: number, gfp: number = Gfp.KERNEL): number {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPages(order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -319,7 +330,8 @@ export class Kmem extends MemAccess {
    */
   allocPagesNode(nid: number, order: number, gfp: number = Gfp.KERNEL): number {
     checkNodeArg(nid, this.nrNodes);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
   }
@@ -390,9 +402,15 @@ export class Kmem extends MemAccess {
 
   /** Frees a block from {@link allocPages}; the order must be the one it was allocated with. */
   freePages(addr: number, order: number): void {
-    if (addr >>> 0 !== addr) this.badAddress("freePages", addr);
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
-    if (addr !== 0) this.buddy.freePages(addr, order);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badAddress("freePages", addr);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
+    if (addr === 0) return;
+    // A page still mapped by vmap() is refused (vmalloc.ts checkNotMapped).
+    if (this.hdr[Hdr.VMALLOC] !== 0) {
+      this.vm.checkNotMapped(Math.floor(addr / this.pageSize), 1 << order, "freePages");
+    }
+    this.buddy.freePages(addr, order);
   }
 
   /**
@@ -402,14 +420,15 @@ export class Kmem extends MemAccess {
    * is online). Resolves to the address, or 0.
    */
   async allocPagesAsync(order: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (order >>> 0 !== order || order >= this.maxOrder) this.badOrder(order);
+    if (typeof order !== "number" || order >>> 0 !== order || order >= this.maxOrder)
+      this.badOrder(order);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.waitingFor(order, gfp, () => this.allocPages(order, gfp));
   }
 
   /** kmalloc that may wait for memory without blocking the thread (see allocPagesAsync). */
   async kmallocAsync(size: number, gfp: number = Gfp.KERNEL): Promise<number> {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
@@ -460,7 +479,7 @@ export class Kmem extends MemAccess {
 
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
@@ -470,7 +489,7 @@ export class Kmem extends MemAccess {
    * another node serves when that one has nothing to spare. `nid` -1: as kmalloc.
    */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     checkNodeArg(nid, this.nrNodes);
     return this.km.kmallocNode(size, gfp, nid) >>> 0;
@@ -478,7 +497,7 @@ export class Kmem extends MemAccess {
 
   /** kmalloc, zeroed. */
   kzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.km.kmalloc(size, gfp | Gfp.ZERO) >>> 0;
   }
@@ -499,25 +518,43 @@ export class Kmem extends MemAccess {
    * `krealloc(0, n)` is kmalloc; `krealloc(p, 0)` frees and returns ZERO_SIZE_PTR.
    */
   krealloc(addr: number, size: number, gfp: number = Gfp.KERNEL): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
-    if (size >>> 0 !== size) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("krealloc", addr);
+    if (typeof size !== "number" || size >>> 0 !== size) {
       this.oddSize("size", size);
       this.km.ksize(addr);
       return 0;
     }
     if (!validGfp(gfp)) checkGfp(gfp);
+    if (this.hdr[Hdr.POOLS] !== 0) checkNotReserved(this.pools(), addr, "krealloc");
     return this.km.krealloc(addr, size, gfp, this.initOnAlloc) >>> 0;
   }
 
   /** Frees what kmalloc returned; `kfree(0)` and `kfree(ZERO_SIZE_PTR)` do nothing. */
   kfree(addr: number): void {
-    if (addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
-    this.km.kfree(addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("kfree", addr);
+    this.freer.kfree(addr);
+  }
+
+  /**
+   * From the first mempool this context sees on (made or opened here, or present when it
+   * attached), kfree looks in the pools' reserves first: `freer` becomes a front of km
+   * that does (kfree itself keeps the size it had without pools, and its speed).
+   */
+  private watchPools(): void {
+    if (this.freer !== this.km) return;
+    const km = this.km;
+    const pools = this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        checkNotReserved(pools, addr, "kfree");
+        km.kfree(addr);
+      },
+    };
   }
 
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
   ksize(addr: number): number {
-    if (addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
+    if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
     return this.km.ksize(addr);
   }
 
@@ -533,6 +570,7 @@ export class Kmem extends MemAccess {
     if (typeof cacheOrSize === "number") {
       const max = this.pageSize << (this.maxOrder - 1);
       checkIntegerRange("size", cacheOrSize, 1, max);
+      this.watchPools();
       return Mempool.create(this.pools(), minNr, null, cacheOrSize);
     }
     if (!(cacheOrSize instanceof KmemCache) || cacheOrSize.slab !== this.slab) {
@@ -541,7 +579,11 @@ export class Kmem extends MemAccess {
       );
     }
     if (cacheOrSize.dead)
-      throw new TypeError(`cache ${JSON.stringify(cacheOrSize.name)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `createMempool: cache ${JSON.stringify(cacheOrSize.name)} was destroyed`,
+      );
+    this.watchPools();
     return Mempool.create(this.pools(), minNr, cacheOrSize, cacheOrSize.objectSize);
   }
 
@@ -550,6 +592,7 @@ export class Kmem extends MemAccess {
    * `address`. Throws TypeError when there is no pool there.
    */
   openMempool(address: number): Mempool {
+    this.watchPools();
     return Mempool.open(this.pools(), address);
   }
 
@@ -596,6 +639,64 @@ export class Kmem extends MemAccess {
    */
   shrinkSlabs(): number {
     return this.slab.shrinkAll(Number.POSITIVE_INFINITY);
+  }
+
+  /* ---------------------------------------------------------- SLAB (slab: "slab") */
+
+  /**
+   * SLAB's tunables: what `echo "name limit batchcount shared" > /proc/slabinfo` does.
+   * Refused (RangeError, nothing changed) unless limit >= 1, 1 <= batchcount <= limit and
+   * shared >= 0, as Linux refuses it; SLUB and SLOB have no tunables (Linux: EIO).
+   */
+  tuneCache(name: string, tunables: { limit: number; batchcount: number; shared: number }): void {
+    if (typeof name !== "string")
+      throw new TypeError(`tuneCache: name must be a string, got ${describe(name)}`);
+    if (typeof tunables !== "object" || tunables === null) {
+      throw new TypeError(`tuneCache: tunables must be an object, got ${describe(tunables)}`);
+    }
+    checkKnownKeys("tuneCache", tunables, ["limit", "batchcount", "shared"]);
+    if (!(this.slab instanceof SlabAllocator)) {
+      throw new RangeError(
+        `tuneCache: the ${this.slabAllocator} allocator has no tunables (slab: "slab" has)`,
+      );
+    }
+    const c = this.slab.findByName(name);
+    if (c === null) throw new RangeError(`tuneCache: no cache named ${JSON.stringify(name)}`);
+    this.slab.tuneCache(c, tunables.limit, tunables.batchcount, tunables.shared);
+  }
+
+  /**
+   * SLAB's cache_reap on this context's cpu, every cache: idle per-cpu arrays give back a
+   * fifth of their limit, idle shared arrays likewise, alien arrays drain, and a few empty
+   * slabs go back to the page allocator; with `adaptive` the round also resizes the arrays.
+   * Linux runs it every 2 s; kmem runs it when called (the reclaim path drains the arrays
+   * whole), or on a timer only when asked (reapEvery). 0s for SLUB and SLOB.
+   */
+  reap(): { objects: number; pages: number } {
+    if (!(this.slab instanceof SlabAllocator)) return { objects: 0, pages: 0 };
+    return this.slab.reap();
+  }
+
+  /**
+   * Runs reap() every `ms` milliseconds on this context until the returned function is
+   * called. The timer does not keep the process alive (it is unref'd where timers can be).
+   */
+  reapEvery(ms: number): () => void {
+    checkIntegerRange("ms", ms, 1, 2 ** 31 - 1);
+    const t = setInterval(() => this.reap(), ms);
+    (t as { unref?: () => void }).unref?.();
+    return () => clearInterval(t);
+  }
+
+  /** slabinfo's lines: SLAB's real tunables and sharedavail, zeros for SLUB. */
+  private slabinfoCaches() {
+    const slab = this.slab;
+    return slab.realCaches().map((c) => {
+      const info = slab.info(c);
+      if (!(slab instanceof SlabAllocator)) return info;
+      const [limit, batchcount, shared, sharedAvail] = slab.tunables(c);
+      return { ...info, tunables: { limit, batchcount, shared, sharedAvail } };
+    });
   }
 
   /** Empties the per-cpu page lists into the buddy lists (Linux drain_all_pages). */
@@ -683,7 +784,7 @@ export class Kmem extends MemAccess {
    */
   vmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     // Beyond 4 GiB is not an error: it fails below as exceeding memory, with the warning.
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     const g = this.initOnAlloc ? gfp | Gfp.ZERO : gfp;
     return this.vm.vmalloc(size, g, Caller.VMALLOC);
@@ -691,7 +792,7 @@ export class Kmem extends MemAccess {
 
   /** vmalloc, zeroed. */
   vzalloc(size: number, gfp: number = Gfp.KERNEL): number {
-    if (size >>> 0 !== size) this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     return this.vm.vmalloc(size, gfp | Gfp.ZERO, Caller.VZALLOC);
   }
@@ -739,7 +840,7 @@ export class Kmem extends MemAccess {
   }
 
   private kvmallocNode(size: number, gfp: number, caller: Caller): number {
-    if (size >>> 0 !== size) return this.oddSize("size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
     if (!validGfp(gfp)) checkGfp(gfp);
     if ((gfp & Gfp.KERNEL) !== Gfp.KERNEL) return this.kmalloc(size, gfp);
     let kgfp = gfp;
@@ -1091,7 +1192,7 @@ export class Kmem extends MemAccess {
       case "vmstat":
         return vmstat(snap);
       case "slabinfo":
-        return slabinfo(this.slab.realCaches().map((c) => this.slab.info(c)));
+        return slabinfo(this.slabinfoCaches());
       case "vmallocinfo":
         return vmallocinfo(this.vm.info(), Math.max(8, (this.vm.end - 1).toString(16).length));
       case "unusable_index":

@@ -150,3 +150,10 @@ export function runWorker<R>(url: URL, workerData: unknown): Promise<R> {
     });
   });
 }
+
+/**
+ * The object allocators whose caches are SLUB's slabs and so share the slab test suites
+ * (model, misuse, debug, failslab): SLUB and SLAB. SLOB has its own (test/slob).
+ */
+export const SLAB_ALLOCATORS = ["slub", "slab"] as const;
+export type SlabAllocatorName = (typeof SLAB_ALLOCATORS)[number];

@@ -44,6 +44,13 @@ export interface KmemOptions {
   distances?: number[][];
   /** This context's node (numa_node_id), 0..nodes-1. Default 0. */
   node?: number;
+  /**
+   * With `memory` (or `nodes`) a buffer that holds a kmem instance already: `true` builds a
+   * new instance over it, discarding the old one (every context still using it must be gone).
+   * Without it `new Kmem` refuses such a buffer (KmemError BUSY): open it with
+   * {@link Kmem.attach} or {@link Kmem.reopen} instead. Default false.
+   */
+  reinit?: boolean;
   /** Page size in bytes: a power of two, 1 KiB..64 KiB. Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1 exist (Linux: 11 orders, 4 MiB blocks with 4 KiB pages). Default 11. */
@@ -62,10 +69,16 @@ export interface KmemOptions {
   /** Zero every object on free (init_on_free). Default false. */
   initOnFree?: boolean;
   /**
-   * The object allocator behind kmalloc and createCache: "slub" (default) or "slob", the
-   * simple list of blocks for tiny memories (no debugging, as in Linux).
+   * The object allocator behind kmalloc and createCache: "slub" (default), "slob", the
+   * simple list of blocks for tiny memories (no debugging, as in Linux), or "slab", Linux's
+   * SLAB: per-cpu array caches with tunables (Kmem.tuneCache) and reaping (Kmem.reap).
    */
   slab?: SlabKind;
+  /**
+   * slab "slab" only: per-cpu array limits adapt to load (Bonwick & Adams's magazine
+   * resizing: grow under lock contention, shrink when idle, at each Kmem.reap()). Default false.
+   */
+  adaptive?: boolean;
   /**
    * Contexts (main thread and workers) that may use the instance at once, 1..64. Default 1.
    * With more than one, `memory` should be a SharedArrayBuffer (a byte count creates one)
@@ -103,7 +116,7 @@ export interface AttachOptions {
 }
 
 /** The object allocators kmalloc and createCache can be served by. */
-export type SlabKind = "slub" | "slob";
+export type SlabKind = "slub" | "slob" | "slab";
 
 /** The options of `new Kmem` that the layers take, checked and with their defaults. */
 export interface Settings {
@@ -114,6 +127,7 @@ export interface Settings {
   initOnAlloc: boolean;
   initOnFree: boolean;
   percpu: boolean;
+  adaptive: boolean;
   node: number;
   minFreeBytes: number | undefined;
   allocWaitMs: number | undefined;
@@ -133,10 +147,12 @@ const OPTION_KEYS = [
   "slab",
   "cpus",
   "percpu",
+  "adaptive",
   "allocWaitMs",
   "nodes",
   "distances",
   "node",
+  "reinit",
 ] as const;
 const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
 /** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
@@ -166,8 +182,12 @@ export function checkSettings(
   }
   const debug = parseDebug(options.debug);
   const slab = options.slab ?? "slub";
-  if (slab !== "slub" && slab !== "slob") {
-    throw new RangeError(`slab must be "slub" or "slob", got ${describe(slab)}`);
+  if (slab !== "slub" && slab !== "slob" && slab !== "slab") {
+    throw new RangeError(`slab must be "slub", "slab" or "slob", got ${describe(slab)}`);
+  }
+  const adaptive = checkBoolean("adaptive", options.adaptive, false);
+  if (adaptive && slab !== "slab") {
+    throw new RangeError(`adaptive needs slab: "slab" (the adaptive part is SLAB's array caches)`);
   }
   if (slab === "slob" && debug !== "") {
     throw new RangeError(
@@ -182,10 +202,11 @@ export function checkSettings(
   return {
     debug,
     slab,
-    log: options.log ?? null,
+    log: guardLog(options.log),
     initOnAlloc,
     initOnFree,
     percpu,
+    adaptive,
     node: options.node ?? 0,
     minFreeBytes: options.minFreeBytes,
     allocWaitMs: options.allocWaitMs,
@@ -207,6 +228,25 @@ export function checkAttachOptions(fn: string, options: unknown): asserts option
     }
     for (const ctor of Object.values(o.ctors)) checkCtor(ctor);
   }
+}
+
+/**
+ * The `log` callback as the layers call it: a report made while the callback runs (it
+ * allocated, and that allocation failed or was injected a fault) is dropped, so a callback
+ * that allocates cannot recurse without bound.
+ */
+export function guardLog(log: LogFn | undefined): LogFn | null {
+  if (log === undefined) return null;
+  let depth = 0;
+  return (message) => {
+    if (depth !== 0) return;
+    depth++;
+    try {
+      log(message);
+    } finally {
+      depth--;
+    }
+  };
 }
 
 function checkLog(log: unknown): void {

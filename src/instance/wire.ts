@@ -15,18 +15,20 @@
  * signature is the public one can take either.
  */
 
-import { checkInteger, checkIntegerRange } from "../errors.js";
+import { checkInteger, checkIntegerRange, describe, KmemError } from "../errors.js";
 import {
   type Backing,
   CpuState,
   Hdr,
   HdrOption,
+  Layout,
   PhysMem,
   Zone,
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
 import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, SlubAllocator } from "../slub/index.js";
@@ -48,6 +50,7 @@ import {
   checkOptionsObject,
   checkSettings,
   debugLetters,
+  guardLog,
   type KmemOptions,
   type SlabKind,
 } from "./options.js";
@@ -56,7 +59,7 @@ import {
 export interface Layers {
   readonly phys: PhysMem;
   readonly buddy: BuddyAllocator;
-  /** The object allocator: SLUB's, or SLOB's. */
+  /** The object allocator: SLUB's, SLAB's or SLOB's. */
   readonly slab: ObjectAllocator;
   /** kmalloc: SLUB's size classes, or SLOB itself. */
   readonly km: KmallocApi;
@@ -88,6 +91,9 @@ interface ObjectSettings {
   initOnAlloc: boolean;
   initOnFree: boolean;
   log: LogFn | null;
+  /** SLAB: adaptive array limits; per-cpu caching on. */
+  adaptive: boolean;
+  percpu: boolean;
 }
 
 /** The object allocator and kmalloc over a page allocator (new, or opened with `ctors`). */
@@ -102,6 +108,11 @@ function wireObjects(
   if (s.slabKind === "slob") {
     const slob = new SlobAllocator(phys, buddy, common, fresh, ctors);
     return { slab: slob, km: slob };
+  }
+  if (s.slabKind === "slab") {
+    const options = { ...common, debug: s.debug, adaptive: s.adaptive };
+    const slab = new SlabAllocator(phys, buddy, options, fresh, ctors, s.percpu);
+    return { slab, km: new Kmalloc(phys, buddy, slab, fresh) };
   }
   const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
   return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
@@ -134,6 +145,16 @@ function createInstance(options: KmemOptions): Layers {
     ...(options.distances === undefined ? {} : { distances: options.distances }),
   });
   const s = checkSettings(options, phys.nrNodes, phys.managedPages * phys.pageSize);
+  if (options.reinit !== undefined && typeof options.reinit !== "boolean") {
+    throw new TypeError(`reinit must be a boolean, got ${describe(options.reinit)}`);
+  }
+  if (options.reinit !== true && phys.header[Hdr.MAGIC] === Layout.MAGIC) {
+    // A buffer holding an instance (perhaps one other contexts use): never silently rebuilt.
+    throw new KmemError(
+      "BUSY",
+      `new Kmem: the buffer holds a kmem instance (layout version ${phys.header[Hdr.VERSION]}); open it with Kmem.attach or Kmem.reopen, or pass reinit: true to discard it`,
+    );
+  }
   // Every option is valid: only now is the buffer written to.
   phys.init();
   const h = phys.header;
@@ -141,6 +162,8 @@ function createInstance(options: KmemOptions): Layers {
     (s.initOnAlloc ? HdrOption.INIT_ON_ALLOC : 0) |
     (s.initOnFree ? HdrOption.INIT_ON_FREE : 0) |
     (s.slab === "slob" ? HdrOption.SLOB : 0) |
+    (s.slab === "slab" ? HdrOption.SLAB : 0) |
+    (s.adaptive ? HdrOption.ADAPTIVE : 0) |
     (s.percpu ? 0 : HdrOption.NO_PERCPU);
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
@@ -189,13 +212,16 @@ export function openInstance(
   let layers: Layers;
   try {
     const opts = h[Hdr.OPTIONS] as number;
-    const log = options.log ?? null;
+    const log = guardLog(options.log);
     const buddy = new BuddyAllocator(phys, undefined, cpu, false);
     buddy.log = log;
     if (options.node !== undefined) buddy.setLocalNode(options.node);
     if (options.allocWaitMs !== undefined) buddy.waitMs = options.allocWaitMs;
     const settings: ObjectSettings = {
-      slabKind: (opts & HdrOption.SLOB) !== 0 ? "slob" : "slub",
+      slabKind:
+        (opts & HdrOption.SLOB) !== 0 ? "slob" : (opts & HdrOption.SLAB) !== 0 ? "slab" : "slub",
+      adaptive: (opts & HdrOption.ADAPTIVE) !== 0,
+      percpu: (opts & HdrOption.NO_PERCPU) === 0,
       debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
       initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
       initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,

@@ -12,7 +12,7 @@
  * ksize accept it.
  */
 
-import { describe } from "../errors.js";
+import { describe, KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { LargeKmalloc } from "./large.js";
@@ -125,6 +125,13 @@ export class Kmalloc implements KmallocApi {
       const c = fresh
         ? slab.createCacheInternal(className(size), size, align, flags, null)
         : slab.findByName(className(size));
+      if (c === null && !fresh) {
+        // Opened: the cache was made with the instance, so its descriptor is damaged.
+        throw new KmemError(
+          "CORRUPTION",
+          `SLAB-7: the kmalloc cache ${className(size)} is missing`,
+        );
+      }
       if (c === null)
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);

@@ -69,7 +69,8 @@ export class LargeKmalloc {
     if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
       return this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
     }
-    if ((addr & (this.pageSize - 1)) === 0 && (flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
+    // Memory that is free (an object whose slab page went back, too): as kfree of a freed object.
+    if ((flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
       throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
     }
     if (flags === PgFlag.HEAD) {

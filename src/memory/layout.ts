@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 9,
+  VERSION = 11,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -120,6 +120,11 @@ export const enum Hdr {
   ZS = ROOTS + 4,
   /** Address of the swap descriptor (LRU lists, swap areas, zswap; src/swap), 0 if none. */
   SWAP = ROOTS + 5,
+  /**
+   * Address of the newest memory pool descriptor (the list of pools, through their
+   * descriptors), 0 if none: a free of an element held in a pool's reserve is refused.
+   */
+  POOLS = ROOTS + 6,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -218,6 +223,10 @@ export const enum HdrOption {
   SLOB = 1 << 2,
   /** Per-cpu caching off (measurements): per-cpu page lists of one page, no sheaves. */
   NO_PERCPU = 1 << 3,
+  /** Linux's SLAB serves kmalloc and the caches (src/slab). */
+  SLAB = 1 << 4,
+  /** SLAB's per-cpu arrays adapt their limits (Bonwick & Adams's magazine resizing). */
+  ADAPTIVE = 1 << 5,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

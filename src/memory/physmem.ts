@@ -377,6 +377,9 @@ export class PhysMem {
       );
     }
     const bootWords = (h[Hdr.HEADER_WORDS] as number) - bootCacheBase(nrCpus, nrNodes);
+    if (bootWords <= 0 || (h[Hdr.HEADER_WORDS] as number) * 4 > buffer.byteLength - offset) {
+      throw new Error(`${fn}: the buffer's kmem header is damaged (its size)`);
+    }
     const words = new Int32Array(buffer, offset, h[Hdr.HEADER_WORDS] as number);
     const nodes: number[] = [];
     const distances: number[][] = [];
@@ -388,16 +391,24 @@ export class PhysMem {
       for (let m = 0; m < nrNodes; m++) row.push(words[z + Zone.DISTANCE + m] as number);
       distances.push(row);
     }
-    const mem = new PhysMem({
-      ...(list === null ? { memory: buffer, offset } : {}),
-      maxPages: h[Hdr.MAX_PAGES] as number,
-      pageSize: 2 ** pageShift,
-      maxOrder: h[Hdr.MAX_ORDER] as number,
-      nrCpus,
-      bootWords,
-      nodes: list === null ? nodes : (list as Backing[]),
-      distances,
-    });
+    let mem: PhysMem;
+    try {
+      mem = new PhysMem({
+        ...(list === null ? { memory: buffer, offset } : {}),
+        maxPages: h[Hdr.MAX_PAGES] as number,
+        pageSize: 2 ** pageShift,
+        maxOrder: h[Hdr.MAX_ORDER] as number,
+        nrCpus,
+        bootWords,
+        nodes: list === null ? nodes : (list as Backing[]),
+        distances,
+      });
+    } catch (err) {
+      // Every value here came from the header: what the geometry refuses is its damage.
+      throw new Error(
+        `${fn}: the buffer's kmem header is damaged (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
     if (
       h[Hdr.TOTAL_PAGES] !== mem.totalPages ||
       h[Hdr.FIRST_PFN] !== mem.firstManagedPfn ||

@@ -1,3 +1,9 @@
 /* Memory pools: guaranteed reserves over kmalloc or a cache. */
 export { PoolContext, type PoolCaches, type PoolKmalloc } from "./context.js";
-export { checkMinNr, MEMPOOL_MAX_NR, Mempool, type PoolBackend } from "./mempool.js";
+export {
+  checkMinNr,
+  checkNotReserved,
+  MEMPOOL_MAX_NR,
+  Mempool,
+  type PoolBackend,
+} from "./mempool.js";

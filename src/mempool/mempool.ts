@@ -21,10 +21,22 @@
  *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools);
  *             cache id -1 for kmalloc pools
  *
- * An element in the reserve carries "rsrv" ^ its address in its first word (elements of at
- * least 4 bytes), so a free finds a double free without scanning the reserve.
+ *   | wait seq | waiters | next | prev |   (next/prev: the list of pools, Hdr.POOLS)
  *
- * Invariants: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
+ * The reserve is kept sorted by address (the element array in ascending order; an
+ * allocation takes the last), so that "is this element in the reserve" is a binary search
+ * and nothing is ever written into an element: a cache with a constructor gets its objects
+ * back in their constructed state. Every pool is on one list (Hdr.POOLS, under the pools'
+ * lock): krealloc and a cache's free look an address up in every reserve while that list
+ * is not empty (one test of a header word when no pool exists), kfree once its context has
+ * seen a pool (Kmem.watchPools), so an element freed to the pool and then to the allocator
+ * below is DOUBLE_FREE, not an element with two owners.
+ *
+ * Invariants (checked where a free reads them; damage is CORRUPTION):
+ *   POOL-1  the list of pools is a well-formed list of descriptors with their magic, and
+ *           each reserve's count and element array lie inside its capacity and memory
+ *
+ * And: 0 <= currNr <= capacity; currNr <= minNr except right after a shrinking
  * resize, which frees the surplus at once (so currNr <= minNr always holds after a call);
  * every element in the reserve is a live allocation of the pool's allocator, none twice.
  *
@@ -42,7 +54,7 @@
  */
 
 import { describe, hex, KmemError } from "../errors.js";
-import type { PhysMem } from "../memory/index.js";
+import { Hdr, type PhysMem } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { waitAsyncOn, waitRound, wakeUp } from "../sync/index.js";
@@ -58,10 +70,11 @@ const enum Pool {
   CACHE_SERIAL = 7,
   WAIT_SEQ = 8,
   WAITERS = 9,
-  WORDS = 10,
+  /** The list of pools (Hdr.POOLS): the next older and the next newer descriptor, or 0. */
+  NEXT = 10,
+  PREV = 11,
+  WORDS = 12,
   MAGIC_VALUE = 0x6d706f6c, // "mpol"
-  /** First word of an element in the reserve, xored with its address. */
-  RESERVE_TAG = 0x72737276, // "rsrv"
 }
 
 /** Largest reserve a pool may keep. */
@@ -135,6 +148,13 @@ export class Mempool {
     w.setWord(d + Pool.CACHE_SERIAL, cache === null ? 0 : cache.ownSerial);
     w.setWord(d + Pool.WAIT_SEQ, 0);
     w.setWord(d + Pool.WAITERS, 0);
+    mm.lock();
+    const first = w.words[Hdr.POOLS] as number;
+    w.setWord(d + Pool.NEXT, first);
+    w.setWord(d + Pool.PREV, 0);
+    if (first !== 0) w.setWord((first >>> 2) + Pool.PREV, desc);
+    w.words[Hdr.POOLS] = desc;
+    mm.unlock();
     const pool = new Mempool(mm, desc, cache, size);
     while (pool.currNr < minNr) {
       const el = pool.allocElement(Gfp.KERNEL);
@@ -167,7 +187,10 @@ export class Mempool {
     if (id < 0) return new Mempool(mm, address, null, w.word(d + Pool.SIZE));
     const cache = mm.cacheById(id);
     if (cache === null || cache.ownSerial !== w.word(d + Pool.CACHE_SERIAL)) {
-      throw new TypeError(`openMempool: the cache of the pool at ${hex(address)} was destroyed`);
+      throw new KmemError(
+        "DESTROYED",
+        `openMempool: the cache of the pool at ${hex(address)} was destroyed`,
+      );
     }
     return new Mempool(mm, address, cache, cache.objectSize);
   }
@@ -196,29 +219,25 @@ export class Mempool {
     else this.cache.free(el);
   }
 
+  /** Puts `el` in the reserve, keeping the element array sorted by address (lock held). */
   private add(el: number): void {
     const w = this.mm.mem;
     const d = this.desc >>> 2;
     const n = w.word(d + Pool.CURR_NR);
-    w.setWord((w.word(d + Pool.ELEMENTS) >>> 2) + n, el);
+    const a = w.wordsAt(w.word(d + Pool.ELEMENTS), n + 1);
+    const at = reserveSlot(a, n, el);
+    a.copyWithin(at + 1, at, n);
+    a[at] = el;
     w.setWord(d + Pool.CURR_NR, n + 1);
-    // Mark the element as held by the reserve, so a free can tell in O(1) that it is not.
-    if (this.tagged) w.setWord(el >>> 2, Pool.RESERVE_TAG ^ el);
   }
 
+  /** Takes the last element of the reserve (lock held). */
   private remove(): number {
     const w = this.mm.mem;
     const d = this.desc >>> 2;
     const n = w.word(d + Pool.CURR_NR) - 1;
     w.setWord(d + Pool.CURR_NR, n);
-    const el = w.word((w.word(d + Pool.ELEMENTS) >>> 2) + n);
-    if (this.tagged) w.setWord(el >>> 2, 0);
-    return el;
-  }
-
-  /** Elements of at least a word carry the reserve tag in their first word. */
-  private get tagged(): boolean {
-    return this.size >= 4;
+    return w.word((w.word(d + Pool.ELEMENTS) >>> 2) + n);
   }
 
   /**
@@ -348,7 +367,7 @@ export class Mempool {
    */
   free(addr: number): void {
     this.live("free");
-    if (addr >>> 0 !== addr) {
+    if (typeof addr !== "number" || addr >>> 0 !== addr) {
       throw new TypeError(`free: address must be an unsigned integer, got ${describe(addr)}`);
     }
     if (addr === 0) return;
@@ -390,20 +409,11 @@ export class Mempool {
 
   /** DOUBLE_FREE if `addr` is in the reserve already (lock held). */
   private checkReserve(addr: number): void {
-    const w = this.mm.mem;
-    // Without the tag the element is not in the reserve; with it (or a coincidence of the
-    // caller's data), look.
-    if (this.tagged && w.word(addr >>> 2) !== (Pool.RESERVE_TAG ^ addr)) return;
-    const d = this.desc >>> 2;
-    const base = w.word(d + Pool.ELEMENTS) >>> 2;
-    const n = w.word(d + Pool.CURR_NR);
-    for (let i = 0; i < n; i++) {
-      if (w.word(base + i) === (addr | 0)) {
-        throw new KmemError(
-          "DOUBLE_FREE",
-          `mempool free(${hex(addr)}): the element is already in the reserve`,
-        );
-      }
+    if (inReserve(this.mm.mem, this.desc, addr)) {
+      throw new KmemError(
+        "DOUBLE_FREE",
+        `mempool free(${hex(addr)}): the element is already in the reserve`,
+      );
     }
   }
 
@@ -476,6 +486,11 @@ export class Mempool {
       );
     }
     w.setWord(d + Pool.MAGIC, 0);
+    const next = w.word(d + Pool.NEXT);
+    const prev = w.word(d + Pool.PREV);
+    if (prev !== 0) w.setWord((prev >>> 2) + Pool.NEXT, next);
+    else w.words[Hdr.POOLS] = next;
+    if (next !== 0) w.setWord((next >>> 2) + Pool.PREV, prev);
     const reserve: number[] = [];
     while (this.currNr > 0) reserve.push(this.remove());
     this.mm.unlock();
@@ -489,7 +504,7 @@ export class Mempool {
   private live(op: string): void {
     if (this.dead || this.mm.mem.word((this.desc >>> 2) + Pool.MAGIC) !== Pool.MAGIC_VALUE) {
       this.dead = true;
-      throw new TypeError(`${op}: the mempool was destroyed`);
+      throw new KmemError("DESTROYED", `${op}: the mempool was destroyed`);
     }
   }
 
@@ -499,9 +514,82 @@ export class Mempool {
   }
 }
 
+/**
+ * Where `el` goes in the sorted reserve `a` of `n` elements (addresses compared unsigned):
+ * the index of the first element above it.
+ */
+function reserveSlot(a: Int32Array, n: number, el: number): number {
+  let lo = 0;
+  let hi = n;
+  const key = el >>> 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as number) >>> 0 <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Whether `addr` is in the reserve of the pool at `desc` (pools' lock held). */
+function inReserve(w: PhysMem, desc: number, addr: number): boolean {
+  const d = desc >>> 2;
+  const n = w.word(d + Pool.CURR_NR);
+  const cap = w.word(d + Pool.CAPACITY);
+  if (n < 0 || n > cap || cap > MEMPOOL_MAX_NR) {
+    throw new KmemError("CORRUPTION", `POOL-1: the mempool at ${hex(desc)} holds ${n} of ${cap}`);
+  }
+  if (n === 0) return false;
+  const el = w.word(d + Pool.ELEMENTS) >>> 0;
+  if (
+    (el & 3) !== 0 ||
+    !w.hasByte(el) ||
+    !w.hasByte(el + cap * 4 - 1) ||
+    el >>> w.winShift !== (el + cap * 4 - 1) >>> w.winShift
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `POOL-1: the mempool at ${hex(desc)} has its elements at ${hex(el)}`,
+    );
+  }
+  const a = w.wordsAt(el, n);
+  const at = reserveSlot(a, n, addr);
+  return at > 0 && a[at - 1] === (addr | 0);
+}
+
+/**
+ * Throws DOUBLE_FREE if `addr` is held in the reserve of any pool: what kfree, krealloc,
+ * kvfree and a cache's free check (the caller has seen Hdr.POOLS non-zero). The walk of
+ * the list is bounded and checked: damage is CORRUPTION.
+ */
+export function checkNotReserved(mm: PoolBackend, addr: number, fn: string): void {
+  const w = mm.mem;
+  const max = Math.floor((w.totalPages * w.pageSize) / (Pool.WORDS * 4));
+  mm.lock();
+  try {
+    let n = 0;
+    for (let p = (w.words[Hdr.POOLS] as number) >>> 0; p !== 0;) {
+      if ((p & 3) !== 0 || !w.hasByte(p) || !w.hasByte(p + Pool.WORDS * 4 - 1)) {
+        throw new KmemError("CORRUPTION", `POOL-1: the list of mempools links to ${hex(p)}`);
+      }
+      if (w.word((p >>> 2) + Pool.MAGIC) !== Pool.MAGIC_VALUE || ++n > max) {
+        throw new KmemError("CORRUPTION", `POOL-1: the list of mempools is damaged at ${hex(p)}`);
+      }
+      if (inReserve(w, p, addr)) {
+        throw new KmemError(
+          "DOUBLE_FREE",
+          `${fn}(${hex(addr)}): the object is held in the reserve of the mempool at ${hex(p)}`,
+        );
+      }
+      p = w.word((p >>> 2) + Pool.NEXT) >>> 0;
+    }
+  } finally {
+    mm.unlock();
+  }
+}
+
 /** Checks a gfp argument of a pool call. */
 function checkPoolGfp(gfp: number): void {
-  if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
+  if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) {
     throw new TypeError(`gfp must be a combination of GFP flags, got ${describe(gfp)}`);
   }
 }

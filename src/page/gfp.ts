@@ -133,7 +133,7 @@ export function gfpString(gfp: number): string {
  * instructions where it inlines; checkGfp (cold) says what is wrong.
  */
 export function validGfp(gfp: number): boolean {
-  return (gfp & ~Gfp.VALID_MASK) === 0 && (gfp | 0) === gfp;
+  return typeof gfp === "number" && (gfp & ~Gfp.VALID_MASK) === 0 && (gfp | 0) === gfp;
 }
 
 /** Throws TypeError/RangeError unless `gfp` is an integer made of known GFP bits. */

@@ -146,10 +146,13 @@ export interface SlabinfoCache {
   pagesPerSlab: number;
   slabs: number;
   aliases: readonly string[];
+  /** SLAB's tunables and sharedavail; absent (printed as zeros) for SLUB. */
+  tunables?: { limit: number; batchcount: number; shared: number; sharedAvail: number };
 }
 
 /**
- * /proc/slabinfo, version 2.1 (mm/slab_common.c cache_show): SLUB prints zero tunables and
+ * /proc/slabinfo, version 2.1 (mm/slab_common.c cache_show): SLUB prints zero tunables (SLAB
+ * its limit, batchcount, shared factor and the objects in its shared arrays) and
  * active_slabs == num_slabs. Caches merged into another are not lines of their own in Linux;
  * here they follow as comment lines ("# alias NAME -> CACHE") that parsers skip.
  */
@@ -163,8 +166,8 @@ export function slabinfo(caches: readonly SlabinfoCache[]): string {
     text +=
       `${c.name.padEnd(17)} ${pad(c.activeObjects, 6)} ${pad(c.totalObjects, 6)} ${pad(c.size, 6)} ` +
       `${pad(c.objectsPerSlab, 4)} ${pad(c.pagesPerSlab, 4)}` +
-      ` : tunables ${pad(0, 4)} ${pad(0, 4)} ${pad(0, 4)}` +
-      ` : slabdata ${pad(c.slabs, 6)} ${pad(c.slabs, 6)} ${pad(0, 6)}\n`;
+      ` : tunables ${pad(c.tunables?.limit ?? 0, 4)} ${pad(c.tunables?.batchcount ?? 0, 4)} ${pad(c.tunables?.shared ?? 0, 4)}` +
+      ` : slabdata ${pad(c.slabs, 6)} ${pad(c.slabs, 6)} ${pad(c.tunables?.sharedAvail ?? 0, 6)}\n`;
   }
   for (const c of caches) {
     for (const alias of c.aliases) text += `# alias ${alias} -> ${c.name}\n`;

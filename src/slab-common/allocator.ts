@@ -43,6 +43,13 @@ export interface SlabCacheInfo {
 export interface ObjectAllocator {
   /** failslab's knobs and counters, or null when it is off. */
   failslab: FaultAttr | null;
+  /** The instance's header words (what a cache's free reads Hdr.POOLS from). */
+  readonly h: Int32Array;
+  /**
+   * Set by the instance: throws DOUBLE_FREE when `addr` is held in a mempool's reserve
+   * (called by a cache's free only while some pool exists, Hdr.POOLS non-zero).
+   */
+  reserved: ((addr: number, fn: string) => void) | null;
 
   /** kmem_cache_create: checks its arguments; null when no memory for the descriptor. */
   createCache(name: unknown, size: unknown, options: unknown): KmemCache | null;

@@ -12,7 +12,8 @@
  * a handle is valid while its descriptor's serial number is the one it was built with.
  */
 
-import { checkNodeArg } from "../errors.js";
+import { checkNodeArg, describe, KmemError } from "../errors.js";
+import { Hdr } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import type { ObjectAllocator } from "./allocator.js";
 import { SlabFlag } from "./flags.js";
@@ -178,7 +179,8 @@ export class KmemCache {
   /** Allocates one object; returns its address, or 0 if memory cannot be had. */
   alloc(gfp: number = Gfp.KERNEL): number {
     if (this.dead) this.deadCache("alloc");
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
+    if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp)
+      this.slab.badGfp(gfp);
     // Object addresses live in i32 words (negative from 2 GiB up): unsigned for the caller.
     return this.slab.alloc(this, gfp, -1) >>> 0;
   }
@@ -189,7 +191,8 @@ export class KmemCache {
    */
   allocNode(gfp: number, nid: number): number {
     if (this.dead) this.deadCache("allocNode");
-    if ((gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp) this.slab.badGfp(gfp);
+    if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp)
+      this.slab.badGfp(gfp);
     checkNodeArg(nid, this.slab.nodeCount(), `${this.name}: `);
     return this.slab.allocNode(this, gfp, -1, nid) >>> 0;
   }
@@ -197,7 +200,12 @@ export class KmemCache {
   /** Frees an object of this cache. */
   free(addr: number): void {
     if (this.dead) this.deadCache("free");
-    this.slab.free(this, addr);
+    if (typeof addr !== "number") {
+      throw new TypeError(`${this.name}.free: address must be an integer, got ${describe(addr)}`);
+    }
+    const slab = this.slab;
+    if (slab.h[Hdr.POOLS] !== 0 && slab.reserved !== null) slab.reserved(addr, `${this.name}.free`);
+    slab.free(this, addr);
   }
 
   /** Gives every empty slab back to the page allocator; returns the pages freed. */
@@ -214,7 +222,7 @@ export class KmemCache {
 
   /** @internal */
   private deadCache(op: string): never {
-    throw new TypeError(`${op}: cache ${JSON.stringify(this.name)} was destroyed`);
+    throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(this.name)} was destroyed`);
   }
 
   toString(): string {

@@ -64,8 +64,11 @@ export function parseCacheArgs(
   let flags = 0;
   if (opts.flags !== undefined) {
     checkInteger("flags", opts.flags);
-    if ((opts.flags & ~SLAB_USER_FLAGS) !== 0 || opts.flags < 0) {
-      throw new RangeError(`flags has unknown bits: ${hex(opts.flags >>> 0)}`);
+    if (opts.flags < 0 || opts.flags > 0xffffffff || (opts.flags & ~SLAB_USER_FLAGS) !== 0) {
+      // Checked before any bit operation: flags of 2^32 and more would lose their high bits.
+      throw new RangeError(
+        `flags has unknown bits: ${opts.flags < 0 || opts.flags > 0xffffffff ? opts.flags : hex(opts.flags)}`,
+      );
     }
     flags = opts.flags;
   }

@@ -48,6 +48,9 @@
  *           a live cache id
  *   SLOB-4  live objects per cache (and for kmalloc) match the descriptors' counts, and
  *           the pages found match the slab page gauge
+ *   SLOB-5  the list of cache descriptors is a well-formed list (inside memory, back links,
+ *           no cycle), each with an id in 2..0xffff and an alignment a power of two
+ *           8..pageSize
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
  * lock (slob_lock); so does kmem (Hdr.LOCK_SLOB): every entry point takes it. It has its
@@ -157,6 +160,11 @@ export const enum CacheDesc {
 
 const NO_SLOTS = new Uint16Array(0);
 
+/** Damage found while reading SLOB's metadata: KmemError CORRUPTION naming the invariant. */
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
 export interface SlobOptions {
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -203,7 +211,10 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   log: LogFn | null;
   private readonly smp: boolean;
   private readonly cpu: number;
-  private readonly h: Int32Array;
+  readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  private ctorDepth = 0;
   /** Constructors registered in this context, by cache name. */
   private readonly ctors = new Map<string, Ctor>();
 
@@ -242,6 +253,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const desc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     this.d = phys.wordsAt(desc, SlobDesc.WORDS);
     if (!fresh) {
+      if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE || phys.header[Hdr.SLOB] !== desc) {
+        corrupt("SLOB-1", "the options say SLOB, but the SLOB descriptor is missing or damaged");
+      }
       this.secret = this.d[SlobDesc.SECRET] as number;
       this.syncCaches();
       return;
@@ -281,14 +295,62 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return this.caches[id] ?? null;
   }
 
+  /**
+   * The cache descriptors on the list in memory, newest first: the one walk of that list.
+   * Bounded by the descriptors memory can hold and checked link by link (inside memory,
+   * aligned, back link, id, alignment), so a damaged or cyclic list is CORRUPTION (SLOB-5),
+   * never a hang or an unbounded array. Lock held.
+   */
+  private cacheDescs(): number[] {
+    const out: number[] = [];
+    const bytes = CacheDesc.WORDS * 4;
+    const max = Math.floor((this.totalPages * this.pageSize) / (bytes + Slob.HDR));
+    let prev = 0;
+    for (let d = (this.d[SlobDesc.CACHES] as number) >>> 0; d !== 0;) {
+      if ((d & 3) !== 0 || !this.phys.hasByte(d) || !this.phys.hasByte(d + bytes - 1)) {
+        corrupt("SLOB-5", `the cache list links to ${hex(d)}`);
+      }
+      const w = d >>> 2;
+      if (this.phys.word(w + CacheDesc.PREV) >>> 0 !== prev) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has a wrong back link`);
+      }
+      const id = this.phys.word(w + CacheDesc.ID);
+      if (id <= Slob.BOOT_ID || id > Slob.MAX_ID) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has id ${id}`);
+      }
+      const align = this.phys.word(w + CacheDesc.ALIGN);
+      this.checkAlign(align, d);
+      const size = this.phys.word(w + CacheDesc.OBJECT_SIZE);
+      const order = this.phys.word(w + CacheDesc.ORDER);
+      const big = size >= 1 && !this.fitsPage(size + Slob.HDR, align);
+      if (
+        size < 1 ||
+        size > this.pageSize * 2 ** (this.maxOrder - 1) ||
+        (big
+          ? order < 0 || order >= this.maxOrder || this.pageSize * 2 ** order < size
+          : order !== -1)
+      ) {
+        corrupt("SLOB-5", `cache descriptor at ${hex(d)} has size ${size} and order ${order}`);
+      }
+      if (out.length >= max) corrupt("SLOB-5", "the cache list is cyclic");
+      out.push(d);
+      prev = d;
+      d = this.phys.word(w + CacheDesc.NEXT) >>> 0;
+    }
+    return out;
+  }
+
+  /** A cache's alignment read from memory: a power of two, 8..pageSize, else CORRUPTION. */
+  private checkAlign(align: number, desc: number): void {
+    if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0) {
+      corrupt("SLOB-5", `cache descriptor at ${hex(desc)} has alignment ${align}`);
+    }
+  }
+
   /** Rebuilds this context's handles from the list of descriptors in memory. Lock held. */
   private syncCaches(): void {
     const seen = new Set<number>();
-    for (
-      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-      d !== 0 && seen.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-    ) {
+    for (const d of this.cacheDescs()) {
       const id = this.phys.word((d >>> 2) + CacheDesc.ID);
       seen.add(id);
       const known = this.caches[id];
@@ -374,7 +436,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private checkHandle(c: KmemCache, op: string): void {
     if (this.smp && (c.dead || c.dv[CacheDesc.SERIAL] !== c.serial)) {
       c.dead = true;
-      throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+      throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
     }
   }
 
@@ -946,13 +1008,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   /** The smallest cache id no descriptor in memory uses; -1 when all are taken. Lock held. */
   private newId(): number {
     const used = new Set<number>();
-    for (
-      let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-      d !== 0 && used.size <= this.totalPages;
-      d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-    ) {
-      used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
-    }
+    for (const d of this.cacheDescs()) used.add(this.phys.word((d >>> 2) + CacheDesc.ID));
     for (let id = Slob.BOOT_ID + 1; id <= Slob.MAX_ID; id++) if (!used.has(id)) return id;
     return -1;
   }
@@ -1001,6 +1057,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         this.lock();
         try {
           const align = c.dv[CacheDesc.ALIGN] as number;
+          // Read from memory: checked before it shapes a block (a damaged one would overlap).
+          if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0)
+            this.checkAlign(align, c.desc);
           obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, align, c.id, nid);
           if (obj !== 0) c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
         } finally {
@@ -1011,7 +1070,15 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.dropSpare();
       if (obj === 0) return 0;
     }
-    if (c.ctor !== null) c.ctor(obj);
+    if (c.ctor !== null) {
+      // While a constructor runs, no cache may be destroyed (destroy checks).
+      this.ctorDepth++;
+      try {
+        c.ctor(obj);
+      } finally {
+        this.ctorDepth--;
+      }
+    }
     return obj;
   }
 
@@ -1062,6 +1129,12 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   destroy(c: KmemCache): void {
+    if (this.ctorDepth !== 0) {
+      throw new KmemError(
+        "BUSY",
+        `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while an object is being built`,
+      );
+    }
     this.lock();
     try {
       this.checkHandle(c, "destroy");
@@ -1104,11 +1177,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     try {
       if (this.smp) this.syncCaches();
       const out: KmemCache[] = [];
-      for (
-        let d = (this.d[SlobDesc.CACHES] as number) >>> 0;
-        d !== 0;
-        d = this.phys.word((d >>> 2) + CacheDesc.NEXT) >>> 0
-      ) {
+      for (const d of this.cacheDescs()) {
         const c = this.caches[this.phys.word((d >>> 2) + CacheDesc.ID)];
         if (c !== null && c !== undefined) out.push(c);
       }
@@ -1145,11 +1214,12 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return this.d[SlobDesc.KMALLOC_ACTIVE] as number;
   }
 
-  /** Checks SLOB-1..4 under the lock (SLOB has no per-cpu state). */
+  /** Checks SLOB-1..5 under the lock (SLOB has no per-cpu state). */
   verify(): void {
     this.lock();
     try {
       if (this.smp) this.syncCaches();
+      this.cacheDescs();
       verifySlob(this);
     } finally {
       this.unlock();

@@ -101,6 +101,21 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
     slub.h[Hdr.BOOT_CACHE] = desc;
     return boot;
   }
+  // Opened: the header must hold SLUB's boot cache (not SLOB's descriptor, not damage).
+  const w = desc >>> 2;
+  const bootId = slub.phys.word(w + Desc.ID);
+  if (
+    slub.h[Hdr.SLOB] !== 0 ||
+    slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE ||
+    slub.h[Hdr.BOOT_CACHE] !== desc ||
+    bootId < 0 ||
+    bootId > slub.totalPages * slub.pageSize
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: the boot cache kmem_cache is damaged (magic, id ${bootId}) or the instance is SLOB's`,
+    );
+  }
   const boot = adopt(slub, desc);
   lockSlabMutex(slub);
   try {
@@ -114,16 +129,40 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
 /** The smallest id no cache in memory uses (slab_mutex held). */
 function newId(slub: SlubAllocator): number {
   const used = new Set<number>();
-  for (
-    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    d !== 0;
-    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-  ) {
-    used.add(slub.phys.word((d >>> 2) + Desc.ID));
-  }
+  for (const d of cacheDescriptors(slub)) used.add(slub.phys.word((d >>> 2) + Desc.ID));
   let id = 0;
   while (used.has(id)) id++;
   return id;
+}
+
+/**
+ * The descriptors on the slab_caches list, newest first: the one walk of the list read
+ * from memory. Bounded by the descriptors memory can hold and checked link by link (inside
+ * memory, aligned, with its magic, back link and an id a handle can take), so a damaged or
+ * cyclic list is CORRUPTION (SLAB-7), never a hang or a silent truncation.
+ */
+export function cacheDescriptors(slub: SlubAllocator): number[] {
+  const descs: number[] = [];
+  const bytes = descriptorWords(slub.nrCpus, slub.nrNodes) * 4;
+  const max = Math.floor((slub.totalPages * slub.pageSize) / bytes) + 1;
+  let prev = 0;
+  for (let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
+    if ((d & 3) !== 0 || !slub.phys.hasByte(d) || !slub.phys.hasByte(d + bytes - 1))
+      throw new KmemError("CORRUPTION", `SLAB-7: slab_caches links to ${hex(d)}`);
+    const w = d >>> 2;
+    if (slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has a bad magic`);
+    if (slub.phys.word(w + Desc.PREV) >>> 0 !== prev)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has a wrong back link`);
+    const id = slub.phys.word(w + Desc.ID);
+    if (id < 0 || id >= max)
+      throw new KmemError("CORRUPTION", `SLAB-7: descriptor at ${hex(d)} has id ${id}`);
+    if (descs.length >= max) throw new KmemError("CORRUPTION", "SLAB-7: slab_caches is cyclic");
+    descs.push(d);
+    prev = d;
+    d = slub.phys.word(w + Desc.NEXT) >>> 0;
+  }
+  return descs;
 }
 
 function descriptorView(slub: SlubAllocator, desc: number): Int32Array {
@@ -402,7 +441,7 @@ function aliasHandle(
     desc,
     id,
     realId: real.id,
-    geometry: geometryOf(slub, real.dv),
+    geometry: geometryOf(slub, real.dv, real.desc),
     secret: real.secret,
     flags: real.flags,
     ctor: null,
@@ -429,7 +468,39 @@ function slotTable(g: CacheGeometry): Uint16Array {
   return table;
 }
 
-function geometryOf(slub: SlubAllocator, dv: Int32Array): CacheGeometry {
+/**
+ * The geometry in a descriptor, range-checked before it sizes a table or a slab: damage is
+ * CORRUPTION (SLAB-7), not an engine error or a slab laid out over its neighbours.
+ */
+function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeometry {
+  const size = dv[Desc.SIZE] as number;
+  const order = dv[Desc.ORDER] as number;
+  const objects = dv[Desc.OBJECTS] as number;
+  const align = dv[Desc.ALIGN] as number;
+  const slab = order >= 0 && order < slub.maxOrder ? slub.pageSize * 2 ** order : 0;
+  const within = (v: number, hi: number) => v >= 0 && v <= hi;
+  if (
+    slab === 0 ||
+    size < 8 ||
+    (size & 7) !== 0 ||
+    objects < 1 ||
+    objects * size > slab ||
+    !within(dv[Desc.OBJECT_SIZE] as number, size) ||
+    !within(dv[Desc.OFFSET] as number, size - 4) ||
+    !within(dv[Desc.RED_LEFT] as number, size) ||
+    !within(dv[Desc.INUSE] as number, size) ||
+    !within(dv[Desc.TRACK] as number, size) ||
+    (dv[Desc.BITMAP] !== -1 && !within(dv[Desc.BITMAP] as number, slab - 4)) ||
+    align < 1 ||
+    (align & (align - 1)) !== 0 ||
+    align > slub.pageSize ||
+    (dv[Desc.MIN_PARTIAL] as number) < 0
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}, ${objects} objects)`,
+    );
+  }
   return {
     objectSize: dv[Desc.OBJECT_SIZE] as number,
     size: dv[Desc.SIZE] as number,
@@ -461,12 +532,18 @@ export function adopt(slub: SlubAllocator, desc: number): KmemCache {
   let c: KmemCache;
   if (aliasOf !== 0) {
     const realId = slub.phys.word((aliasOf >>> 2) + Desc.ID);
-    const real = lookupCache(slub, realId) as KmemCache;
+    const real = lookupCache(slub, realId);
+    if (real === null || real.id !== real.realId) {
+      throw new KmemError(
+        "CORRUPTION",
+        `SLAB-7: alias descriptor at ${hex(desc)} names ${hex(aliasOf)}, not a live cache`,
+      );
+    }
     const size = slub.phys.word(w + Desc.OBJECT_SIZE);
     c = aliasHandle(slub, real, name, size, desc, id, slub.phys.word(w + Desc.SERIAL));
   } else {
     const dv = descriptorView(slub, desc);
-    const g = geometryOf(slub, dv);
+    const g = geometryOf(slub, dv, desc);
     const hasCtor = dv[Desc.CTOR_ID] !== 0;
     c = new KmemCache({
       slab: slub,
@@ -485,6 +562,8 @@ export function adopt(slub: SlubAllocator, desc: number): KmemCache {
       ...cacheFields(slub, desc, name, hasCtor, dv[Desc.SHEAF_CAP] as number),
     });
   }
+  // No holes: every loop over the handles sees null or a handle (an id from memory may jump).
+  while (slub.caches.length < id) slub.caches.push(null);
   slub.caches[id] = c;
   return c;
 }
@@ -504,11 +583,7 @@ export function lookupCache(slub: SlubAllocator, id: number): KmemCache | null {
 function resolve(slub: SlubAllocator, id: number): KmemCache | null {
   lockSlabMutex(slub);
   try {
-    for (
-      let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-      d !== 0;
-      d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-    ) {
+    for (const d of cacheDescriptors(slub)) {
       if (slub.phys.word((d >>> 2) + Desc.ID) !== id) continue;
       const known = slub.caches[id];
       if (known !== undefined && known !== null && known.desc === d) {
@@ -532,14 +607,7 @@ function resolve(slub: SlubAllocator, id: number): KmemCache | null {
  */
 export function liveCaches(slub: SlubAllocator): KmemCache[] {
   const out: KmemCache[] = [];
-  const descs: number[] = [];
-  for (
-    let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0;
-    d !== 0 && descs.length <= slub.totalPages;
-    d = slub.phys.word((d >>> 2) + Desc.NEXT) >>> 0
-  ) {
-    descs.push(d);
-  }
+  const descs = cacheDescriptors(slub);
   // Real caches first, so that an alias finds its real cache's handle.
   for (const pass of [0, 1]) {
     for (const d of descs) {
@@ -598,8 +666,12 @@ export function registerCacheCtor(slub: SlubAllocator, name: string, ctor: Ctor)
 /** A handle whose cache another context destroyed (or replaced) is dead here too. */
 export function checkHandle(slub: SlubAllocator, c: KmemCache, op: string): void {
   if (slub.smp === true && (c.dead || c.dv[Desc.SERIAL] !== c.serial || isGone(slub, c))) {
+    if (c.id === c.realId && (c.flags & SlabFlag.KMALLOC) !== 0) {
+      // kmalloc's caches are never destroyed: a changed serial is damage.
+      throw new KmemError("CORRUPTION", `SLAB-7: the descriptor of ${c.name} changed its serial`);
+    }
     c.dead = true;
-    throw new TypeError(`${op}: cache ${JSON.stringify(c.name)} was destroyed`);
+    throw new KmemError("DESTROYED", `${op}: cache ${JSON.stringify(c.name)} was destroyed`);
   }
 }
 
@@ -620,7 +692,19 @@ function isGone(slub: SlubAllocator, c: KmemCache): boolean {
 
 /** kmem_cache_destroy. No context may use the cache meanwhile (as in Linux). */
 export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
-  if (c === slub.boot) throw new TypeError("the boot cache kmem_cache cannot be destroyed");
+  if (slub.ctorDepth !== 0) {
+    throw new KmemError(
+      "BUSY",
+      `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while a slab is being built`,
+    );
+  }
+  if (c.id === c.realId && (c === slub.boot || (c.flags & SlabFlag.KMALLOC) !== 0)) {
+    // kmem's own caches: the descriptors' cache and kmalloc's size classes.
+    throw new KmemError(
+      "BUSY",
+      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : "kmalloc"}); it cannot be destroyed`,
+    );
+  }
   lockSlabMutex(slub);
   try {
     checkHandle(slub, c, "destroy");
@@ -652,6 +736,7 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
         flushSheaf(slub, real, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
         deactivate(slub, real, slot);
       }
+      slub.releaseCached(real);
       discardAll(slub, real);
     } finally {
       unlockAllNodes(slub, real);
@@ -875,7 +960,8 @@ export function liveObjectCache(slub: SlubAllocator, head: number, addr: number)
   const c = slub.slabCache(head);
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
-    throw new KmemError("INVALID_FREE", `${c.name}: object ${hex(addr)} is not allocated`);
+    // A freed object, as kfree says of it (and SLOB's ksize): DOUBLE_FREE.
+    throw new KmemError("DOUBLE_FREE", `${c.name}: object ${hex(addr)} is already free`);
   }
   return c;
 }

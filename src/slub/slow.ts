@@ -221,11 +221,61 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
 }
 
 /**
+ * SLAB's refill (src/slab): up to `k` free objects off the slabs of node `nid` (-1: this
+ * cpu's, with get_partial's fallback), partial slabs first, then new ones, into `dst` from
+ * index `at`. They stay free (bitmap bits clear) but count in use in their slabs, as objects
+ * in a SLUB sheaf do. Takes and drops each slab's node list_lock. Returns how many.
+ */
+export function takeFree(
+  slub: SlubAllocator,
+  c: KmemCache,
+  gfp: number,
+  nid: number,
+  dst: Int32Array,
+  at: number,
+  k: number,
+): number {
+  let got = 0;
+  const f = slub.f;
+  while (got < k) {
+    let pfn = getPartial(slub, c, nid, gfp);
+    let fresh = false;
+    if (pfn === 0) {
+      pfn = newSlab(slub, c, gfp, nid);
+      if (pfn === 0) break;
+      fresh = true;
+      slub.lockNode(c, slub.slabNode(pfn));
+    }
+    try {
+      if (fresh) c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!++;
+      const i = pfn * Frame.WORDS;
+      let taken = 0;
+      while (
+        got < k &&
+        f[i + SlubPg.FREELIST] !== 0 &&
+        ((f[i + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) === 0
+      ) {
+        const obj = takeOne(slub, c, pfn, false);
+        if (obj === 0) break;
+        dst[at + got++] = obj;
+        taken++;
+      }
+      // A partial slab taken off its list and not touched goes back on it.
+      if (taken === 0) place(slub, c, pfn);
+    } finally {
+      slub.unlockNode(c, slub.slabNode(pfn));
+    }
+    slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
+  }
+  return got;
+}
+
+/**
  * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
  * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
  * the freelist is damaged (the slab is then set aside).
  */
-function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number): number {
+function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number, mark = true): number {
   const f = slub.f;
   const i = pfn * Frame.WORDS;
   const obj = (f[i + SlubPg.FREELIST] as number) >>> 0;
@@ -245,8 +295,11 @@ function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number): number {
   }
   const wi = slub.bitmapWord(c, pfn) + (idx >>> 5);
   const m = 1 << (idx & 31);
-  // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap).
-  if (slub.smp === false) slub.phys.setWord(wi, slub.phys.word(wi) | m);
+  // Not a cpu slab: the bit flips as any other cpu's would (on the remote bitmap). SLAB's
+  // array caches take objects free (`mark` false): counted in use by the slab, bit clear.
+  if (!mark) {
+    // nothing to flip
+  } else if (slub.smp === false) slub.phys.setWord(wi, slub.phys.word(wi) | m);
   // Another cpu flips a free object's bit only in a double free, which it undoes at once:
   // caught in that moment, the object is not handed out, and the slab is set aside.
   else if (!slub.setBitShared(wi, c.remote, m)) return setListSlabAside(slub, c, pfn, obj);
@@ -306,12 +359,16 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   f[i + SlubPg.FREELIST] = first;
   if (c.debug !== 0) initDebugSlab(slub, c, addr);
   if (c.ctor !== null) {
+    // While constructors run, no cache may be destroyed (kmemCacheDestroy checks).
+    slub.ctorDepth++;
     try {
       for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
     } catch (err) {
       // The slab was never used: give it back, and let the constructor's error through.
       freeSlabPages(slub, c, pfn);
       throw err;
+    } finally {
+      slub.ctorDepth--;
     }
   }
   slub.ev[Vm.SLAB_NEW]!++;
@@ -655,18 +712,29 @@ export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
   return Math.max(0, before - nrSlabs(slub, real)) * 2 ** real.order;
 }
 
-/** Discards the empty slabs of node `n`'s partial list (that node's list_lock held). */
-function discardEmpty(slub: SlubAllocator, c: KmemCache, n: number): void {
+/**
+ * Discards the empty slabs of node `n`'s partial list, at most `max` of them (that node's
+ * list_lock held). Returns how many.
+ */
+export function discardEmpty(
+  slub: SlubAllocator,
+  c: KmemCache,
+  n: number,
+  max = Number.POSITIVE_INFINITY,
+): number {
   const f = slub.f;
   let pfn = c.dv[slub.partialAt[n] as number] as number;
-  while (pfn !== 0) {
+  let done = 0;
+  while (pfn !== 0 && done < max) {
     const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
     if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
       removePartial(slub, c, pfn);
       discardSlab(slub, c, pfn);
+      done++;
     }
     pfn = next;
   }
+  return done;
 }
 
 /**

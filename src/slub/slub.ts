@@ -114,6 +114,16 @@ export interface SlubOptions {
   log: LogFn | null;
 }
 
+/** A free object that sits in a cache of free objects (SLAB's arrays), for verify(). */
+export interface CachedObject {
+  c: KmemCache;
+  obj: number;
+  /** Where it is, for messages ("the array cache of cpu 1"). */
+  where: string;
+  /** The invariant id verify() reports a bad entry under. */
+  id: string;
+}
+
 /** Marks an object set aside (xored with the cache secret and its address). */
 const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
 
@@ -147,6 +157,7 @@ export class SlubAllocator implements KmallocBackend {
   private readonly bs: number;
   readonly bm: number;
   readonly h: Int32Array;
+  reserved: ((addr: number, fn: string) => void) | null = null;
   readonly ev: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
@@ -185,6 +196,8 @@ export class SlubAllocator implements KmallocBackend {
   readonly ctors = new Map<string, Ctor>();
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
+  /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
+  ctorDepth = 0;
 
   /**
    * `fresh`: set up the boot cache of a new instance; otherwise open the caches another
@@ -492,7 +505,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** should_failslab: scope filters, then should_fail_ex with the object size. */
-  private shouldFailSlab(c: KmemCache, gfp: number): boolean {
+  protected shouldFailSlab(c: KmemCache, gfp: number): boolean {
     const attr = this.failslab;
     if (attr === null || c === this.boot) return false;
     if (!failslabHits(attr, gfp, c.coreObjectSize, c.flags, this.log)) return false;
@@ -699,7 +712,7 @@ export class SlubAllocator implements KmallocBackend {
    * DOUBLE_FREE if the object was free already: of two cpus freeing it at once, the second
    * sees the first's flip in what the Atomics call returns (and undoes its xor).
    */
-  private clearShared(
+  protected clearShared(
     c: KmemCache,
     wi: number,
     rd: number,
@@ -752,14 +765,14 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** A free of an object that is not allocated (`bit` 0) or was set aside. */
-  private alreadyFree(c: KmemCache, addr: number, bit: number): never {
+  protected alreadyFree(c: KmemCache, addr: number, bit: number): never {
     throw new KmemError(
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,
     );
   }
 
-  private badAddress(addr: unknown, what: string): never {
+  protected badAddress(addr: unknown, what: string): never {
     if (typeof addr !== "number" || !Number.isInteger(addr)) {
       throw new TypeError(`${what}: address must be an integer, got ${describe(addr)}`);
     }
@@ -843,6 +856,23 @@ export class SlubAllocator implements KmallocBackend {
       this.phys.word((obj + c.offset) >>> 2) === this.quarantineTag(c, obj)
     );
   }
+
+  /* ------------------------------------------------------------------ for SLAB (src/slab) */
+
+  /**
+   * Free objects held outside the slabs' freelists and the sheaves, by cache: none for SLUB.
+   * Linux's SLAB (src/slab), built on these slabs, returns its array caches' objects, which
+   * verify() then counts as it counts sheaf objects.
+   */
+  cachedObjects(): CachedObject[] {
+    return [];
+  }
+
+  /**
+   * Before destroy() discards every slab of `c` (every node's list_lock held): what holds
+   * objects of it besides the slabs goes. Nothing for SLUB; SLAB's array caches.
+   */
+  releaseCached(_c: KmemCache): void {}
 
   /* ------------------------------------------------------------------ rare paths */
 

@@ -8,9 +8,16 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { checkPadding, checkPoison, checkRedZones, type Damage, describeDamage } from "./debug.js";
-import { bswap32, CpuSlot, Desc, descriptorWords, Poison, SlabState, SlubPg } from "./layout.js";
+import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
 import { origSize, owners } from "./hooks.js";
-import { activeObjects, cpuSlots, liveCaches, lockSlabMutex, unlockSlabMutex } from "./registry.js";
+import {
+  activeObjects,
+  cacheDescriptors,
+  cpuSlots,
+  liveCaches,
+  lockSlabMutex,
+  unlockSlabMutex,
+} from "./registry.js";
 import { lockAllNodes, unlockAllNodes } from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
 
@@ -168,26 +175,7 @@ function verifyPartial(slub: SlubAllocator, c: KmemCache, nid: number): void {
  * and the right back link, with no cycle. Checked before any handle is built from it.
  */
 function verifyList(slub: SlubAllocator): void {
-  let n = 0;
-  let prev = 0;
-  const max = Math.floor((slub.totalPages * slub.pageSize) / (Desc.WORDS * 4));
-  for (let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
-    const w = d >>> 2;
-    if (
-      d < 0 ||
-      (d & 3) !== 0 ||
-      !slub.phys.hasByte(d) ||
-      !slub.phys.hasByte(d + descriptorWords(slub.nrCpus, slub.nrNodes) * 4 - 1)
-    )
-      corrupt("SLAB-7", `slab_caches links to ${hex(d)}`);
-    if (slub.phys.word(w + Desc.MAGIC) !== Desc.MAGIC_VALUE)
-      corrupt("SLAB-7", `descriptor at ${hex(d)} has a bad magic`);
-    if (slub.phys.word(w + Desc.PREV) >>> 0 !== prev)
-      corrupt("SLAB-7", `descriptor at ${hex(d)} has a wrong back link`);
-    if (++n > max) corrupt("SLAB-7", "slab_caches is cyclic");
-    prev = d;
-    d = slub.phys.word(w + Desc.NEXT) >>> 0;
-  }
+  cacheDescriptors(slub);
 }
 
 /**
@@ -287,6 +275,26 @@ function verifySheaves(slub: SlubAllocator): Map<number, Set<number>> {
       set.add(obj);
       bySlab.set(head, set);
     }
+  }
+  // Objects of caches of free objects outside SLUB's own (SLAB's arrays): the same checks.
+  for (const { c, obj, where, id } of slub.cachedObjects()) {
+    const head = obj >>> 0 === obj ? slub.slabOf(obj) : 0;
+    const off = obj - (head * slub.pageSize + c.redLeft);
+    if (
+      head === 0 ||
+      slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.id ||
+      off < 0 ||
+      off >= c.span ||
+      off % c.size !== 0
+    ) {
+      corrupt(id, `${where} of ${c.name} holds ${hex(obj)}, not an object of it`);
+    }
+    if (slub.testBit(c, head, off / c.size))
+      corrupt(id, `object ${hex(obj)} of ${c.name} is in ${where} but marked allocated`);
+    const set = bySlab.get(head) ?? new Set<number>();
+    if (set.has(obj)) corrupt(id, `${where} of ${c.name} holds ${hex(obj)}, held elsewhere too`);
+    set.add(obj);
+    bySlab.set(head, set);
   }
   return bySlab;
 }

@@ -69,7 +69,7 @@
  *   5. the zone lock (Zone.LOCK, one per node), src/page/buddy.ts.
  */
 
-import { KmemError } from "../errors.js";
+import { hex, KmemError } from "../errors.js";
 import { CpuState, Hdr, Pcp } from "../memory/index.js";
 
 export const enum LockWord {
@@ -163,6 +163,13 @@ function checkOwner(w: Int32Array, h: Int32Array, v: number, cpu: number, name: 
     throw new KmemError(
       "DEADLOCK",
       `${name} is already held by this context (cpu ${cpu}): a shrinker, constructor or log function called back into kmem`,
+    );
+  }
+  if (owner < 0 || owner >= (h[Hdr.NR_CPUS] as number)) {
+    // Read from memory: a lock word naming no cpu of the instance is damage, not a holder.
+    throw new KmemError(
+      "CORRUPTION",
+      `${name}: its lock word ${hex(v >>> 0)} names cpu ${owner}, not a cpu of the instance`,
     );
   }
   const state = h[Hdr.PCP + Pcp.WORDS * owner + Pcp.STATE];

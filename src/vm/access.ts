@@ -216,7 +216,7 @@ export class MemAccess {
    * touching an unmapped page (a guard page, the NULL page, the reserved header) is FAULT.
    */
   read(addr: number, length: number): Uint8Array {
-    if (length >>> 0 !== length) badLength(length);
+    if (typeof length !== "number" || length >>> 0 !== length) badLength(length);
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
       return this.physSpan(addr, length)?.slice() ?? this.readWindows(addr, length);
     }
@@ -225,7 +225,12 @@ export class MemAccess {
       return new Uint8Array(0);
     }
     const off = addr - this.vstart;
-    if (off >>> 0 !== off || off + length > this.vsize || typeof addr !== "number") {
+    if (
+      typeof off !== "number" ||
+      off >>> 0 !== off ||
+      off + length > this.vsize ||
+      typeof addr !== "number"
+    ) {
       return this.fault(addr, length, "read");
     }
     const count = this.walkRange(off, length);
@@ -262,7 +267,7 @@ export class MemAccess {
    * addresses are refused (their pages are not contiguous).
    */
   view(addr: number, length: number): Uint8Array {
-    if (length >>> 0 !== length) badLength(length);
+    if (typeof length !== "number" || length >>> 0 !== length) badLength(length);
     if (addr >>> 0 === addr && addr >= this.lo && addr + length <= this.physEnd) {
       const span = this.physSpan(addr, length);
       if (span !== null) return span;
@@ -295,7 +300,12 @@ export class MemAccess {
       return;
     }
     const off = addr - this.vstart;
-    if (off >>> 0 !== off || off + length > this.vsize || typeof addr !== "number") {
+    if (
+      typeof off !== "number" ||
+      off >>> 0 !== off ||
+      off + length > this.vsize ||
+      typeof addr !== "number"
+    ) {
       this.fault(addr, length, "write");
     }
     // Every page first: a fault must leave memory as it was.

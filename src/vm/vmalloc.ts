@@ -502,6 +502,36 @@ export class Vmalloc {
     this.areas.release(rec);
   }
 
+  /**
+   * freePages of the block of `count` frames at `pfn`: INVALID_FREE naming the vmap area
+   * that still maps one of them (the pages are the caller's, but their mapping must go
+   * first, or writes through it land in their next owner). Looks only while a vmap area
+   * is live (vmap events outnumber vunmap's).
+   */
+  checkNotMapped(pfn: number, count: number, fn: string): void {
+    this.lock();
+    try {
+      if (this.desc === 0 || this.d[VmDesc.EV_VMAP] === this.d[VmDesc.EV_VUNMAP]) return;
+      for (const rec of this.areas.busy()) {
+        if (this.areas.flags(rec) !== VaFlag.VMAP) continue;
+        const start = this.areas.start(rec);
+        const end = start + this.areas.pages(rec) - 1;
+        for (let page = start; page < end; page++) {
+          const phys = this.pt.lookup(page);
+          const p = Math.floor(phys / this.pageSize);
+          if (phys >= 0 && p >= pfn && p < pfn + count) {
+            throw new KmemError(
+              "INVALID_FREE",
+              `${fn}(${hex(pfn * this.pageSize)}): frame ${p} is still mapped by the vmap area at ${hex(this.start + start * this.pageSize)} (vunmap it first)`,
+            );
+          }
+        }
+      }
+    } finally {
+      this.unlock();
+    }
+  }
+
   /* ------------------------------------------------------------------ translation */
 
   /** The page tables (the accessors walk them). */

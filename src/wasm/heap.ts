@@ -85,8 +85,8 @@ export interface WasmHeapOptions {
   maximum?: number;
   /** Create a shared memory (a SharedArrayBuffer: workers open it with attach). Default false. */
   shared?: boolean;
-  /** The object allocator behind malloc: "slub" (default) or "slob". */
-  slab?: "slub" | "slob";
+  /** The object allocator behind malloc: "slub" (default), "slab" or "slob". */
+  slab?: "slub" | "slab" | "slob";
   /** kmem's page size: a power of two, 1 KiB..64 KiB (the largest alignment served). Default 4096. */
   pageSize?: number;
   /** Orders 0..maxOrder-1: the largest block, hence the largest malloc. Default: the heap's size. */

@@ -480,7 +480,7 @@ export class Zram {
   }
 
   private checkAlive(fn: string): void {
-    if (!this.alive()) throw new TypeError(`${fn}: ${this.name} was destroyed`);
+    if (!this.alive()) throw new KmemError("DESTROYED", `${fn}: ${this.name} was destroyed`);
   }
 
   private checkIndex(fn: string, index: unknown): asserts index is number {

@@ -732,7 +732,7 @@ export class ZsPool {
   private checkAlive(fn: string): void {
     if (!this.alive()) {
       this.dead = true;
-      throw new TypeError(`${fn}: zspool ${JSON.stringify(this.name)} was destroyed`);
+      throw new KmemError("DESTROYED", `${fn}: zspool ${JSON.stringify(this.name)} was destroyed`);
     }
   }
 

@@ -71,8 +71,9 @@ interface Live {
   stamp: number;
 }
 
-function run(ops: Op[]): void {
+function run(ops: Op[], slab: "slub" | "slab" = "slub"): void {
   const main = new Kmem({
+    slab,
     nodes: [512 * KiB, 256 * KiB, 256 * KiB],
     distances: DISTANCES,
     maxOrder: 6,
@@ -173,6 +174,15 @@ describe("NUMA model", () => {
         run(ops);
       }),
       { numRuns: 40, seed: 20261202 },
+    );
+  });
+
+  it("the same with SLAB (alien arrays for frees of another node's objects)", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 400, size: "max" }), (ops) => {
+        run(ops, "slab");
+      }),
+      { numRuns: 25, seed: 20261206 },
     );
   });
 });

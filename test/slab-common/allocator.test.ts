@@ -40,7 +40,7 @@ for (const slab of ALLOCATORS) {
       if (slab === "slob") assert.equal(shrunk, 0, "SLOB gave every empty page back at free");
       assert.equal(c.shrink(), 0, "nothing left to give back");
       c.destroy();
-      assert.throws(() => c.alloc(), TypeError);
+      assert.throws(() => c.alloc(), { code: "DESTROYED" });
       mm.verify();
     });
 

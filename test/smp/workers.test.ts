@@ -23,7 +23,7 @@ function stressWorker(
 }
 
 async function round(
-  slab: "slub" | "slob",
+  slab: "slub" | "slob" | "slab",
   seed: number,
   ops: number,
   memory = 8 << 20,
@@ -130,12 +130,19 @@ describe("workers", () => {
     }
   });
 
+  it("the same with SLAB behind kmalloc and the caches (and in a small memory)", async () => {
+    await round("slab", 8, 30000);
+    const { failures } = await round("slab", 9, 10000, 1 << 20, 1);
+    assert.ok(failures > 0, "memory ran short");
+  });
+
   it("the same with SLOB behind kmalloc and the caches", async () => {
     await round("slob", 3, 15000);
   });
 
-  it("the same over two NUMA nodes, a SharedArrayBuffer each (SLUB and SLOB)", async () => {
+  it("the same over two NUMA nodes, a SharedArrayBuffer each (SLUB, SLOB and SLAB)", async () => {
     await round("slub", 6, 20000, 8 << 20, 0, 2);
     await round("slob", 7, 10000, 8 << 20, 0, 2);
+    await round("slab", 10, 20000, 8 << 20, 0, 2);
   });
 });

@@ -200,7 +200,7 @@ describe("WasmHeap: creating and laying out", () => {
       () => WasmHeap.create({ heapBase: 0, shared: true, cpus: 2, large: "vmem" }),
       /one context/,
     );
-    assert.throws(() => WasmHeap.create({ slab: "slab" as never, heapBase: 0 }), /slab must be/);
+    assert.throws(() => WasmHeap.create({ slab: "slub2" as never, heapBase: 0 }), /slab must be/);
     const memory = new WA.Memory({ initial: 2 });
     assert.throws(() => WasmHeap.create({ memory, initial: 4 }), /leave them out/);
     assert.throws(() => WasmHeap.create({ memory, maximum: 1 }), /below the memory's 2 pages/);

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GFP_KERNEL, Kmem, type ZsPool } from "../../src/index.js";
 import { zsGeometry } from "../../src/zsmalloc/index.js";
-import { assertMisuse, expectArgumentError } from "../helpers.js";
+import { assertMisuse, expectArgumentError, expectKmemError } from "../helpers.js";
 
 const MiB = 1 << 20;
 
@@ -271,7 +271,7 @@ describe("zsmalloc misuse", () => {
     assertMisuse(mm, "BUSY", () => a.destroy(), true);
     a.free(h);
     a.destroy();
-    expectArgumentError(TypeError, /was destroyed/, () => a.malloc(10));
+    assert.match(expectKmemError("DESTROYED", () => a.malloc(10)).message, /was destroyed/);
     assert.equal(mm.findZsPool("a"), null);
     assert.equal(mm.findZsPool("b"), b);
     mm.verify();

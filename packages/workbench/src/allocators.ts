@@ -79,7 +79,12 @@ function kmemLayer(
     kind: "kmem",
     description,
     create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
-      const mm = new Kmem({ ...options, memory: reuse ?? memoryBytes });
+      // A reused buffer holds the previous run's instance: rebuilt on purpose.
+      const mm = new Kmem({
+        ...options,
+        memory: reuse ?? memoryBytes,
+        ...(reuse === undefined ? {} : { reinit: true }),
+      });
       return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
     },
   };
@@ -140,6 +145,12 @@ function native(name: string, alias: string, description: string): AllocatorEntr
 export const ALLOCATORS: readonly AllocatorEntry[] = [
   kmemLayer("slub", "kmalloc served by SLUB slab caches (kmem)", (mm) =>
     kmallocAllocator(mm, "slub"),
+  ),
+  kmemLayer(
+    "slab",
+    "kmalloc served by Linux's SLAB: per-cpu array caches over slabs (kmem)",
+    (mm) => kmallocAllocator(mm, "slab"),
+    { slab: "slab" },
   ),
   kmemLayer(
     "slob",

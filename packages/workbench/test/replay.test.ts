@@ -259,7 +259,7 @@ describe("registry", () => {
       (err: unknown) =>
         err instanceof UnknownNameError &&
         err.message ===
-          'unknown allocator "tlsf" (known: slub, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, @thi.ng/malloc, malloc, glibc (native))',
+          'unknown allocator "tlsf" (known: slub, slab, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, @thi.ng/malloc, malloc, glibc (native))',
     );
   });
 

@@ -412,7 +412,7 @@ program
   .requiredOption("-o, --output <file>", "where to write the trace (-: standard output)")
   .addOption(
     new Option("--slab <name>", "the object allocator serving malloc")
-      .choices(["slub", "slob"])
+      .choices(["slub", "slab", "slob"])
       .default("slub"),
   )
   .option("--pages <n>", "the program's memory in 64 KiB pages", positiveArg, 1024)
@@ -428,7 +428,7 @@ ${exitHelp}`,
     async (
       file: string,
       args: string[],
-      opts: { output: string; slab: "slub" | "slob"; pages: number },
+      opts: { output: string; slab: "slub" | "slab" | "slob"; pages: number },
     ) => {
       exitCode = await recordCommand(file, args, opts, out);
     },

@@ -15,7 +15,7 @@ import { formatBytes, formatInt } from "./format.js";
 
 export interface RecordOptions {
   output: string;
-  slab: "slub" | "slob";
+  slab: "slub" | "slab" | "slob";
   pages: number;
 }
 

@@ -16,7 +16,7 @@ import {
 } from "./webassembly.js";
 
 /** Who serves malloc: kmem's object allocators, or the module's own. */
-export type MallocKind = "slub" | "slob" | "libc";
+export type MallocKind = "slub" | "slab" | "slob" | "libc";
 
 export const MALLOC_KINDS: readonly MallocKind[] = ["slub", "slob", "libc"];
 

@@ -1,0 +1,402 @@
+/*
+ * SLAB's array caches (Linux mm/slab.c cache_alloc_refill, cache_flusharray, free_block,
+ * __cache_free_alien, alloc_arraycache): the slow paths between a cpu's array, its node's
+ * shared array and the slabs; a cache's array block, made on first use.
+ *
+ * Functions take the allocator (slab.ts, whose header has the invariants and locks).
+ */
+
+import { KmemError } from "../errors.js";
+import { CpuRequest, Vm } from "../memory/index.js";
+import { Gfp } from "../page/index.js";
+import type { KmemCache } from "../slab-common/index.js";
+import { allocSingle, lockSlabMutex, slabFree, takeFree, unlockSlabMutex } from "../slub/index.js";
+import { tryLock } from "../sync/index.js";
+import {
+  Ac,
+  ALIEN_LIMIT,
+  ALIEN_STRIDE,
+  BATCHREFILL_LIMIT,
+  Block,
+  blockShape,
+  blockWord,
+  defaultTunables,
+  MAGAZINE_SIZES,
+  MAGAZINE_START,
+} from "./layout.js";
+import type { ArrayViews, SlabAllocator } from "./slab.js";
+import { drainEveryCache } from "./tune.js";
+
+/** Descriptor word of the array block's address. */
+export function blockAt(slab: SlabAllocator): number {
+  return blockWord(slab.nrCpus);
+}
+
+/* ------------------------------------------------------------------ the block */
+
+/**
+ * The views of `c`'s arrays for this context; the block is made (under slab_mutex) by the
+ * first context to use the cache. null: the cache has no arrays (a debug cache, per-cpu
+ * caching off, or no memory for the block: objects then go to and from the slabs).
+ */
+export function openArrays(slab: SlabAllocator, c: KmemCache): ArrayViews | null {
+  if (!slab.percpu || c.debug !== 0) return null;
+  const at = blockAt(slab);
+  let b = (c.dv[at] as number) >>> 0;
+  if (b === 0) {
+    lockSlabMutex(slab);
+    try {
+      b = (c.dv[at] as number) >>> 0;
+      if (b === 0) {
+        const t = defaultTunables(c.size, slab.pageSize, slab.nrCpus);
+        let limit = t.limit;
+        let cap = t.limit;
+        if (slab.adaptive) {
+          limit = Math.min(t.limit, MAGAZINE_SIZES[MAGAZINE_START] as number);
+          cap = Math.max(t.limit, MAGAZINE_SIZES[MAGAZINE_SIZES.length - 1] as number);
+        }
+        b = makeBlock(slab, c, limit, (limit + 1) >>> 1, t.shared, cap, t.batch * t.shared);
+        if (b === 0) return null;
+      }
+    } finally {
+      unlockSlabMutex(slab);
+    }
+  }
+  return viewsOf(slab, c, b);
+}
+
+/** Builds (and keeps) this context's views of the block at `b`. */
+export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayViews {
+  const hdr = slab.phys.wordsAt(b, Block.WORDS);
+  if (hdr[Block.MAGIC] !== Block.MAGIC_VALUE || hdr[Block.CACHE] !== c.realId) {
+    throw new KmemError("CORRUPTION", `ASLAB-1: the array block of ${c.name} is damaged`);
+  }
+  const s = blockShape(
+    hdr[Block.CAP] as number,
+    hdr[Block.SHARED_CAP] as number,
+    slab.nrCpus,
+    slab.nrNodes,
+  );
+  const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * slab.cpuId) * 4, Ac.ENTRY + s.cap);
+  const shared: Int32Array[] = [];
+  if (s.sharedCap > 0) {
+    for (let n = 0; n < slab.nrNodes; n++) {
+      shared.push(
+        slab.phys.wordsAt(b + (s.sharedBase + s.sharedStride * n) * 4, Ac.ENTRY + s.sharedCap),
+      );
+    }
+  }
+  const alien: Int32Array[] = [];
+  if (slab.nrNodes > 1) {
+    for (let n = 0; n < slab.nrNodes; n++) {
+      const w = s.alienBase + ALIEN_STRIDE * (slab.cpuId * slab.nrNodes + n);
+      alien.push(slab.phys.wordsAt(b + w * 4, Ac.ENTRY + ALIEN_LIMIT));
+    }
+  }
+  const v: ArrayViews = { serial: c.serial, block: b, hdr, ac, shared, alien };
+  slab.views[c.realId] = v;
+  return v;
+}
+
+/**
+ * alloc_arraycache for every cpu, node and node pair at once: a zeroed block with the
+ * tunables written in, its address stored in the descriptor (slab_mutex held). 0 if the
+ * page allocator has no block.
+ */
+export function makeBlock(
+  slab: SlabAllocator,
+  c: KmemCache,
+  limit: number,
+  batch: number,
+  shared: number,
+  cap: number,
+  sharedCap: number,
+): number {
+  const s = blockShape(cap, sharedCap, slab.nrCpus, slab.nrNodes);
+  let order = 0;
+  while (slab.pageSize << order < s.words * 4) order++;
+  if (order >= slab.maxOrder) return 0;
+  const b = slab.buddy.allocPages(order, Gfp.KERNEL | Gfp.NOWARN) >>> 0;
+  if (b === 0) return 0;
+  slab.phys.fill(0, b, b + (slab.pageSize << order));
+  // Slab metadata, as Linux's kmalloc'd arrays are: counted in nr_slab_unreclaimable.
+  slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + (1 << order);
+  const hdr = slab.phys.wordsAt(b, Block.WORDS);
+  hdr[Block.MAGIC] = Block.MAGIC_VALUE;
+  hdr[Block.CACHE] = c.realId;
+  hdr[Block.ORDER] = order;
+  hdr[Block.LIMIT] = limit;
+  hdr[Block.BATCH] = batch;
+  hdr[Block.SHARED] = shared;
+  hdr[Block.CAP] = cap;
+  hdr[Block.SHARED_CAP] = sharedCap;
+  hdr[Block.ADAPTIVE] = slab.adaptive ? 1 : 0;
+  const mag = MAGAZINE_SIZES.indexOf(limit);
+  for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
+    const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY);
+    ac[Ac.LIMIT] = limit;
+    ac[Ac.BATCH] = batch;
+    ac[Ac.MAG] = mag < 0 ? MAGAZINE_START : mag;
+  }
+  for (let n = 0; n < slab.nrNodes && sharedCap > 0; n++) {
+    const sh = slab.phys.wordsAt(b + (s.sharedBase + s.sharedStride * n) * 4, Ac.ENTRY);
+    sh[Ac.LIMIT] = sharedCap;
+    sh[Ac.BATCH] = batch;
+  }
+  if (slab.nrNodes > 1) {
+    for (let k = 0; k < slab.nrCpus * slab.nrNodes; k++) {
+      const al = slab.phys.wordsAt(b + (s.alienBase + ALIEN_STRIDE * k) * 4, Ac.ENTRY);
+      al[Ac.LIMIT] = ALIEN_LIMIT;
+      al[Ac.BATCH] = ALIEN_LIMIT;
+    }
+  }
+  Atomics.store(c.dv, blockAt(slab), b | 0);
+  return b;
+}
+
+/** destroy(): the block goes back to the page allocator, with whatever its arrays held. */
+export function releaseBlock(slab: SlabAllocator, c: KmemCache): void {
+  const at = blockAt(slab);
+  const b = (c.dv[at] as number) >>> 0;
+  if (b === 0) return;
+  const order = slab.phys.word((b >>> 2) + Block.ORDER);
+  slab.phys.setWord((b >>> 2) + Block.MAGIC, 0);
+  c.dv[at] = 0;
+  slab.views[c.realId] = undefined;
+  slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) - (1 << order);
+  slab.buddy.freePages(b, order);
+}
+
+/* ------------------------------------------------------------------ locks */
+
+/**
+ * Takes node `n`'s list_lock of `c` for the shared layer: a trylock first, whose failures
+ * this cpu's array counts (Bonwick & Adams's contention measure), then the lock.
+ */
+function lockShared(slab: SlabAllocator, c: KmemCache, n: number, ac: Int32Array): void {
+  if (slab.smp === true && !tryLock(c.dv, slab.lockAt[n] as number, slab.cpuId)) {
+    ac[Ac.FAILS]!++;
+    slab.lockNode(c, n);
+  }
+}
+
+/* ------------------------------------------------------------------ refill and flush */
+
+/**
+ * cache_alloc_refill: up to batchcount objects (BATCHREFILL_LIMIT if the array was not
+ * touched since the last reap) from this node's shared array, else from the slabs (partial
+ * slabs, else new ones). Returns the array's new avail (0: no memory).
+ */
+export function refill(slab: SlabAllocator, c: KmemCache, v: ArrayViews, gfp: number): number {
+  if ((slab.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) drainEveryCache(slab);
+  const ac = v.ac;
+  let batch = ac[Ac.BATCH] as number;
+  if (ac[Ac.TOUCHED] === 0 && batch > BATCHREFILL_LIMIT) batch = BATCHREFILL_LIMIT;
+  batch = Math.max(1, Math.min(batch, ac[Ac.LIMIT] as number));
+  const node = slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
+  const sh = v.shared[node];
+  if (sh !== undefined && (sh[Ac.AVAIL] as number) > 0) {
+    let k = 0;
+    lockShared(slab, c, node, ac);
+    try {
+      const avail = sh[Ac.AVAIL] as number;
+      k = Math.min(batch, avail);
+      // transfer_objects: the most recently freed of the shared array.
+      ac.set(sh.subarray(Ac.ENTRY + avail - k, Ac.ENTRY + avail), Ac.ENTRY);
+      sh[Ac.AVAIL] = avail - k;
+      sh[Ac.TOUCHED] = 1;
+    } finally {
+      slab.unlockNode(c, node);
+    }
+    if (k > 0) {
+      ac[Ac.AVAIL] = k;
+      ac[Ac.TOUCHED] = 1;
+      return k;
+    }
+  }
+  // The local node's slabs (cache_grow there if it has none); another node's only when
+  // this one has no memory (fallback_alloc).
+  const g = gfp & ~Gfp.ZERO;
+  let got = takeFree(slab, c, slab.nrNodes === 1 ? g : g | Gfp.THISNODE, node, ac, Ac.ENTRY, batch);
+  if (got === 0 && slab.nrNodes > 1 && (gfp & Gfp.THISNODE) === 0) {
+    got = takeFree(slab, c, g, -1, ac, Ac.ENTRY, batch);
+  }
+  ac[Ac.AVAIL] = got;
+  if (got > 0) ac[Ac.TOUCHED] = 1;
+  return got;
+}
+
+/**
+ * cache_flusharray: the array is at its limit. Its batchcount oldest objects go to this
+ * node's shared array if it has room, else back to their slabs (free_block); more if a
+ * lower limit was set meanwhile. Returns the new avail.
+ */
+export function flushArray(slab: SlabAllocator, c: KmemCache, v: ArrayViews): number {
+  const ac = v.ac;
+  const n = ac[Ac.AVAIL] as number;
+  const limit = ac[Ac.LIMIT] as number;
+  const batch = Math.min(n, Math.max(ac[Ac.BATCH] as number, n - limit + 1, 1));
+  const node = slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
+  const sh = v.shared[node];
+  let moved = 0;
+  if (sh !== undefined) {
+    lockShared(slab, c, node, ac);
+    try {
+      const avail = sh[Ac.AVAIL] as number;
+      const room = (sh[Ac.LIMIT] as number) - avail;
+      if (room > 0) {
+        moved = Math.min(batch, room);
+        sh.set(ac.subarray(Ac.ENTRY, Ac.ENTRY + moved), Ac.ENTRY + avail);
+        sh[Ac.AVAIL] = avail + moved;
+      }
+    } finally {
+      slab.unlockNode(c, node);
+    }
+  }
+  if (moved === 0) {
+    freeObjects(slab, c, ac, Ac.ENTRY, batch);
+    moved = batch;
+  }
+  ac.copyWithin(Ac.ENTRY, Ac.ENTRY + moved, Ac.ENTRY + n);
+  ac[Ac.AVAIL] = n - moved;
+  return n - moved;
+}
+
+/**
+ * free_block: `k` objects of `arr` from index `from` back to their slabs, each under its
+ * node's list_lock (taken here, one node at a time). Their allocation bits are clear.
+ */
+export function freeObjects(
+  slab: SlabAllocator,
+  c: KmemCache,
+  arr: Int32Array,
+  from: number,
+  k: number,
+): void {
+  let held = -1;
+  try {
+    for (let j = 0; j < k; j++) {
+      const obj = (arr[from + j] as number) >>> 0;
+      const head = slab.slabOf(obj);
+      const node = slab.slabNode(head);
+      if (node !== held) {
+        if (held >= 0) slab.unlockNode(c, held);
+        held = -1;
+        slab.lockNode(c, node);
+        held = node;
+      }
+      slabFree(slab, c, head, obj);
+    }
+  } finally {
+    if (held >= 0) slab.unlockNode(c, held);
+  }
+}
+
+/**
+ * Takes the `k` oldest objects of a shared array under its node's lock and frees them to
+ * their slabs after. Returns how many.
+ */
+export function drainShared(
+  slab: SlabAllocator,
+  c: KmemCache,
+  sh: Int32Array,
+  n: number,
+  k: number,
+): number {
+  let out: Int32Array;
+  slab.lockNode(c, n);
+  try {
+    const avail = sh[Ac.AVAIL] as number;
+    k = Math.min(k, avail);
+    out = sh.slice(Ac.ENTRY, Ac.ENTRY + k);
+    sh.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + avail);
+    sh[Ac.AVAIL] = avail - k;
+  } finally {
+    slab.unlockNode(c, n);
+  }
+  freeObjects(slab, c, out, 0, k);
+  return k;
+}
+
+/* ------------------------------------------------------------------ alien arrays */
+
+/**
+ * __cache_free_alien: an object of node `node`'s slab freed on a cpu of another node goes
+ * to this cpu's alien array for that node; a full one drains first.
+ */
+export function freeAlien(
+  slab: SlabAllocator,
+  c: KmemCache,
+  v: ArrayViews,
+  node: number,
+  addr: number,
+): void {
+  const al = v.alien[node] as Int32Array;
+  if ((al[Ac.AVAIL] as number) >= ALIEN_LIMIT) drainAlien(slab, c, v, node);
+  const n = al[Ac.AVAIL] as number;
+  al[Ac.ENTRY + n] = addr;
+  al[Ac.AVAIL] = n + 1;
+}
+
+/**
+ * __drain_alien_cache: this cpu's alien array for `node` goes to that node's shared array
+ * as far as it has room, the rest back to the slabs, under that node's list_lock.
+ */
+export function drainAlien(slab: SlabAllocator, c: KmemCache, v: ArrayViews, node: number): number {
+  const al = v.alien[node] as Int32Array;
+  return drainAlienArray(slab, c, al, v.shared[node], node);
+}
+
+export function drainAlienArray(
+  slab: SlabAllocator,
+  c: KmemCache,
+  al: Int32Array,
+  sh: Int32Array | undefined,
+  node: number,
+): number {
+  const n = al[Ac.AVAIL] as number;
+  if (n === 0) return 0;
+  slab.lockNode(c, node);
+  try {
+    let moved = 0;
+    if (sh !== undefined) {
+      const avail = sh[Ac.AVAIL] as number;
+      moved = Math.min(n, (sh[Ac.LIMIT] as number) - avail);
+      if (moved > 0) {
+        sh.set(al.subarray(Ac.ENTRY, Ac.ENTRY + moved), Ac.ENTRY + avail);
+        sh[Ac.AVAIL] = avail + moved;
+      } else moved = 0;
+    }
+    for (let j = moved; j < n; j++) {
+      const obj = (al[Ac.ENTRY + j] as number) >>> 0;
+      slabFree(slab, c, slab.slabOf(obj), obj);
+    }
+    al[Ac.AVAIL] = 0;
+  } finally {
+    slab.unlockNode(c, node);
+  }
+  return n;
+}
+
+/* ------------------------------------------------------------------ without arrays */
+
+/** One object from the slabs of node `nid` (-1: any, local first), marked allocated. */
+export function allocFromSlabs(
+  slab: SlabAllocator,
+  c: KmemCache,
+  gfp: number,
+  nid: number,
+): number {
+  return allocSingle(slab, c, gfp, nid);
+}
+
+/** An object (its bit cleared) straight back to its slab. */
+export function freeToSlab(slab: SlabAllocator, c: KmemCache, head: number, addr: number): void {
+  const node = slab.slabNode(head);
+  slab.lockNode(c, node);
+  try {
+    slabFree(slab, c, head, addr);
+  } finally {
+    slab.unlockNode(c, node);
+  }
+}

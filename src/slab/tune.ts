@@ -1,0 +1,320 @@
+/*
+ * SLAB's tunables and reaping (Linux mm/slab.c do_tune_cpucache, slabinfo_write,
+ * cache_reap, drain_array, drain_freelist, drain_cpu_caches) and the adaptive magazines
+ * (Bonwick & Adams 2001, illumos kmem_cache_magazine_resize): what changes the arrays'
+ * limits and what empties them.
+ *
+ * An interval of the adaptive rule is a reap round: `mm.reap()` ends one for the cpu that
+ * calls it (cache_reap runs per cpu in Linux), so tests and the workbench drive intervals
+ * explicitly; nothing here reads a clock.
+ */
+
+import { checkInteger, KmemError } from "../errors.js";
+import { CpuRequest, CpuState } from "../memory/index.js";
+import type { KmemCache } from "../slab-common/index.js";
+import { discardEmpty, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
+import { cpuState } from "../sync/index.js";
+import {
+  drainAlienArray,
+  drainShared,
+  freeObjects,
+  makeBlock,
+  openArrays,
+  releaseBlock,
+  viewsOf,
+} from "./arrays.js";
+import {
+  Ac,
+  ALIEN_STRIDE,
+  Block,
+  blockShape,
+  blockWord,
+  DEPOT_CONTENTION,
+  freeLimit,
+  MAGAZINE_SIZES,
+} from "./layout.js";
+import type { ArrayViews, SlabAllocator } from "./slab.js";
+
+/* ------------------------------------------------------------------ draining */
+
+/** The `k` oldest objects of this cpu's array `ac` back to their slabs. */
+function drainOwn(slab: SlabAllocator, c: KmemCache, ac: Int32Array, k: number): number {
+  const n = ac[Ac.AVAIL] as number;
+  k = Math.min(k, n);
+  if (k <= 0) return 0;
+  freeObjects(slab, c, ac, Ac.ENTRY, k);
+  ac.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + n);
+  ac[Ac.AVAIL] = n - k;
+  return k;
+}
+
+/** Real caches with arrays this context has views of. */
+function cachesWithArrays(slab: SlabAllocator): { c: KmemCache; v: ArrayViews }[] {
+  const out: { c: KmemCache; v: ArrayViews }[] = [];
+  for (const c of slab.caches) {
+    if (c === null || c.id !== c.realId || c.dead) continue;
+    if ((c.dv[blockWord(slab.nrCpus)] as number) === 0) continue;
+    const v = slab.arraysOf(c);
+    if (v !== null) out.push({ c, v });
+  }
+  return out;
+}
+
+/**
+ * drain_cpu_caches for this cpu and every node: this cpu's array and alien arrays, and
+ * every node's shared array. Returns the objects given back.
+ */
+export function drainAll(slab: SlabAllocator, c: KmemCache): number {
+  const v = slab.arraysOf(c);
+  if (v === null) return 0;
+  let n = drainOwn(slab, c, v.ac, v.ac[Ac.AVAIL] as number);
+  v.alien.forEach((al, node) => {
+    n += drainAlienArray(slab, c, al, v.shared[node], node);
+  });
+  v.shared.forEach((sh, node) => {
+    n += drainShared(slab, c, sh, node, sh[Ac.AVAIL] as number);
+  });
+  return n;
+}
+
+/**
+ * What the shrinker and a FLUSH_SLABS request run first: every cache's arrays of this cpu,
+ * and the shared arrays, back to the slabs.
+ */
+export function drainEveryCache(slab: SlabAllocator): number {
+  slab.buddy.clearRequest(CpuRequest.FLUSH_SLABS);
+  let n = 0;
+  for (const { c } of cachesWithArrays(slab)) n += drainAll(slab, c);
+  return n;
+}
+
+/** cpu hotplug: the arrays of dead cpu `cpu` go back to the slabs. */
+export function drainDeadCpu(slab: SlabAllocator, cpu: number): number {
+  let n = 0;
+  lockSlabMutex(slab);
+  try {
+    for (const c of slab.caches) {
+      if (c === null || c.id !== c.realId || c.dead) continue;
+      const b = (c.dv[blockWord(slab.nrCpus)] as number) >>> 0;
+      if (b === 0) continue;
+      const v = viewsOf(slab, c, b);
+      const s = blockShape(
+        v.hdr[Block.CAP] as number,
+        v.hdr[Block.SHARED_CAP] as number,
+        slab.nrCpus,
+        slab.nrNodes,
+      );
+      const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
+      n += drainOwn(slab, c, ac, ac[Ac.AVAIL] as number);
+      for (let node = 0; node < slab.nrNodes && slab.nrNodes > 1; node++) {
+        const w = s.alienBase + ALIEN_STRIDE * (cpu * slab.nrNodes + node);
+        const al = slab.phys.wordsAt(b + w * 4, Ac.ENTRY + 12);
+        n += drainAlienArray(slab, c, al, v.shared[node], node);
+      }
+    }
+  } finally {
+    unlockSlabMutex(slab);
+  }
+  return n;
+}
+
+/* ------------------------------------------------------------------ cache_reap */
+
+/**
+ * cache_reap on this cpu: for every cache, the alien arrays drain; this cpu's array, if it
+ * was not touched since the last round, gives back (limit + 4) / 5 objects (else it is
+ * marked untouched); so does this node's shared array; and up to
+ * (free_limit + 5 * num - 1) / (5 * num) empty slabs of this node go back to the page
+ * allocator. With adaptive caches the round also ends a contention interval (adapt).
+ */
+export function reapAll(slab: SlabAllocator): { objects: number; pages: number } {
+  let objects = 0;
+  let pages = 0;
+  lockSlabMutex(slab);
+  let list: { c: KmemCache; v: ArrayViews }[];
+  try {
+    list = cachesWithArrays(slab);
+  } finally {
+    unlockSlabMutex(slab);
+  }
+  for (const { c, v } of list) {
+    const r = reapCache(slab, c, v);
+    objects += r.objects;
+    pages += r.pages;
+  }
+  return { objects, pages };
+}
+
+function reapCache(
+  slab: SlabAllocator,
+  c: KmemCache,
+  v: ArrayViews,
+): { objects: number; pages: number } {
+  let objects = 0;
+  v.alien.forEach((al, node) => {
+    objects += drainAlienArray(slab, c, al, v.shared[node], node);
+  });
+  const ac = v.ac;
+  const touched = ac[Ac.TOUCHED] !== 0;
+  if (v.hdr[Block.ADAPTIVE] !== 0) objects += adapt(slab, c, ac, touched);
+  if (touched) ac[Ac.TOUCHED] = 0;
+  else objects += drainOwn(slab, c, ac, (((ac[Ac.LIMIT] as number) + 4) / 5) | 0);
+  const node = slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
+  const sh = v.shared[node];
+  if (sh !== undefined) {
+    if (sh[Ac.TOUCHED] !== 0) sh[Ac.TOUCHED] = 0;
+    else objects += drainShared(slab, c, sh, node, (((sh[Ac.LIMIT] as number) + 4) / 5) | 0);
+  }
+  const limit = freeLimit(slab.nrCpus, v.hdr[Block.BATCH] as number, c.objects);
+  const max = Math.floor((limit + 5 * c.objects - 1) / (5 * c.objects));
+  let slabs = 0;
+  slab.lockNode(c, node);
+  try {
+    slabs = discardEmpty(slab, c, node, max);
+  } finally {
+    slab.unlockNode(c, node);
+  }
+  return { objects, pages: slabs << c.order };
+}
+
+/**
+ * Bonwick & Adams's rule at the end of an interval: more failed trylocks of the shared
+ * layer than DEPOT_CONTENTION since the last one grow this cpu's array to the next
+ * magazine size; an array not touched in the interval shrinks to the one below (SLAB's
+ * touched rule), giving back what no longer fits. Returns the objects given back.
+ */
+function adapt(slab: SlabAllocator, c: KmemCache, ac: Int32Array, touched: boolean): number {
+  const fails = (ac[Ac.FAILS] as number) - (ac[Ac.FAILS_SEEN] as number);
+  ac[Ac.FAILS_SEEN] = ac[Ac.FAILS] as number;
+  let mag = ac[Ac.MAG] as number;
+  if (fails > DEPOT_CONTENTION && mag < MAGAZINE_SIZES.length - 1) mag++;
+  else if (!touched && mag > 0) mag--;
+  else return 0;
+  const limit = MAGAZINE_SIZES[mag] as number;
+  ac[Ac.MAG] = mag;
+  ac[Ac.LIMIT] = limit;
+  ac[Ac.BATCH] = (limit + 1) >>> 1;
+  const excess = (ac[Ac.AVAIL] as number) - limit;
+  return excess > 0 ? drainOwn(slab, c, ac, excess) : 0;
+}
+
+/* ------------------------------------------------------------------ tunables */
+
+/**
+ * slabinfo_write + do_tune_cpucache: limit >= 1, 1 <= batchcount <= limit, shared >= 0, or
+ * RangeError (Linux: -EINVAL, nothing changed). Limits the arrays have room for take effect
+ * at once (each cpu's array gives back what is over at its next flush, this cpu's now);
+ * larger ones need a new block, which needs every other cpu offline (KmemError BUSY).
+ */
+export function tuneCache(
+  slab: SlabAllocator,
+  c: KmemCache,
+  limit: number,
+  batch: number,
+  shared: number,
+): void {
+  checkInteger("limit", limit);
+  checkInteger("batchcount", batch);
+  checkInteger("shared", shared);
+  if (limit < 1 || batch < 1 || batch > limit || shared < 0) {
+    throw new RangeError(
+      `tuneCache ${c.name}: limit ${limit} batchcount ${batch} shared ${shared} refused (need limit >= 1, 1 <= batchcount <= limit, shared >= 0)`,
+    );
+  }
+  if (!slab.percpu || c.debug !== 0) {
+    throw new RangeError(
+      `tuneCache ${c.name}: the cache has no array caches (${c.debug !== 0 ? "a debug cache" : "per-cpu caching is off"})`,
+    );
+  }
+  const v = openArrays(slab, c);
+  if (v === null) throw new KmemError("BUSY", `tuneCache ${c.name}: no memory for its arrays`);
+  const sharedCap = slab.nrCpus > 1 ? batch * shared : 0;
+  lockSlabMutex(slab);
+  try {
+    const hdr = v.hdr;
+    if (limit <= (hdr[Block.CAP] as number) && sharedCap <= (hdr[Block.SHARED_CAP] as number)) {
+      hdr[Block.LIMIT] = limit;
+      hdr[Block.BATCH] = batch;
+      hdr[Block.SHARED] = shared;
+      const s = blockShape(
+        hdr[Block.CAP] as number,
+        hdr[Block.SHARED_CAP] as number,
+        slab.nrCpus,
+        slab.nrNodes,
+      );
+      const mag = MAGAZINE_SIZES.indexOf(limit);
+      for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
+        const ac = slab.phys.wordsAt(v.block + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY);
+        ac[Ac.LIMIT] = limit;
+        ac[Ac.BATCH] = batch;
+        if (mag >= 0) ac[Ac.MAG] = mag;
+      }
+      drainOwn(slab, c, v.ac, (v.ac[Ac.AVAIL] as number) - limit);
+      v.shared.forEach((sh, node) => {
+        const over = (sh[Ac.AVAIL] as number) - sharedCap;
+        if (over > 0) drainShared(slab, c, sh, node, over);
+        sh[Ac.LIMIT] = sharedCap;
+        sh[Ac.BATCH] = batch;
+      });
+      return;
+    }
+    for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
+      if (cpu !== slab.cpuId && cpuState(slab.h, cpu) === CpuState.ONLINE) {
+        throw new KmemError(
+          "BUSY",
+          `tuneCache ${c.name}: a limit of ${limit} (shared ${sharedCap}) needs larger arrays than its ${v.hdr[Block.CAP]}, made only while no other cpu is online`,
+        );
+      }
+    }
+    drainAll(slab, c);
+    // Offline cpus hold nothing (offlineCpu drained them); dead ones are drained here.
+    drainDeadCpuOf(slab, c, v);
+    const adaptive = slab.adaptive ? 143 : 0;
+    releaseBlock(slab, c);
+    const b = makeBlock(slab, c, limit, batch, shared, Math.max(limit, adaptive), sharedCap);
+    if (b === 0) throw new KmemError("BUSY", `tuneCache ${c.name}: no memory for its arrays`);
+    viewsOf(slab, c, b);
+  } finally {
+    unlockSlabMutex(slab);
+  }
+}
+
+/** Every other cpu's arrays of `c` back to the slabs (no other cpu is online). */
+function drainDeadCpuOf(slab: SlabAllocator, c: KmemCache, v: ArrayViews): void {
+  const s = blockShape(
+    v.hdr[Block.CAP] as number,
+    v.hdr[Block.SHARED_CAP] as number,
+    slab.nrCpus,
+    slab.nrNodes,
+  );
+  for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
+    if (cpu === slab.cpuId) continue;
+    const ac = slab.phys.wordsAt(v.block + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
+    drainOwn(slab, c, ac, ac[Ac.AVAIL] as number);
+    for (let node = 0; node < slab.nrNodes && slab.nrNodes > 1; node++) {
+      const w = s.alienBase + ALIEN_STRIDE * (cpu * slab.nrNodes + node);
+      const al = slab.phys.wordsAt(v.block + w * 4, Ac.ENTRY + 12);
+      drainAlienArray(slab, c, al, v.shared[node], node);
+    }
+  }
+}
+
+/**
+ * slabinfo's columns: [limit, batchcount, sharedfactor, sharedavail]; this cpu's limit
+ * and batchcount when adaptive caches made them differ from the cache's.
+ */
+export function tunablesOf(slab: SlabAllocator, c: KmemCache): [number, number, number, number] {
+  const b = (c.dv[blockWord(slab.nrCpus)] as number) >>> 0;
+  if (b === 0) return [0, 0, 0, 0];
+  const v = slab.arraysOf(c);
+  if (v === null) return [0, 0, 0, 0];
+  let sharedAvail = 0;
+  for (const sh of v.shared) sharedAvail += sh[Ac.AVAIL] as number;
+  const adaptive = v.hdr[Block.ADAPTIVE] !== 0;
+  return [
+    adaptive ? (v.ac[Ac.LIMIT] as number) : (v.hdr[Block.LIMIT] as number),
+    adaptive ? (v.ac[Ac.BATCH] as number) : (v.hdr[Block.BATCH] as number),
+    v.hdr[Block.SHARED] as number,
+    sharedAvail,
+  ];
+}
