@@ -1,15 +1,21 @@
 /*
- * Replay of the public traces (../shared/traces: the 13 CMU malloc-lab traces and the three
- * recorded programs) against every allocator of the workbench, kmem's and the npm peers', as
- * `kmem replay` does it: a timed pass for ops/s, a measured pass for everything else. Prints
- * Markdown tables of utilization, throughput, and tail latency with failures.
+ * Replay of the traces (bench/traces.ts: the 13 CMU malloc-lab traces and the recorded
+ * programs, ../shared/traces and traces/programs) against the allocators of the workbench,
+ * kmem's and the peers', as `kmem replay` does it: a timed pass for ops/s, a measured pass for
+ * everything else.
+ *
+ * - `programsSideBySide`: every program trace against kmem's kmalloc (slub), tlsf, codemix
+ *   malloc and @thi.ng/malloc, each (trace, allocator) in a process of its own
+ *   (replay-one.ts), one run, a 256 MiB heap: the table the goals are judged by.
+ * - `replayBenchmarks`: every trace against every allocator in this process, memory 4x the
+ *   peak payload: utilization, throughput, and tail latency with failures.
  *
  * A pass stops after TIME_LIMIT_S (an allocator whose free walks a list of every live block
  * needs minutes on the program traces); such a cell shows the ops it covered.
  */
 
-import { existsSync, readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { execFile } from "node:child_process";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ALLOCATORS,
@@ -18,19 +24,105 @@ import {
   replay,
   type ReplayResult,
 } from "kmem-workbench";
+import { malloclabTraces, programTraces, traceName } from "./traces.js";
 
 const TIME_LIMIT_S = 30;
-const DIR = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
-/** The repository's own traces of real programs (traces/README.md). */
-const OWN = fileURLToPath(new URL("../../traces/", import.meta.url));
+const MiB = 2 ** 20;
 
 function traceFiles(): string[] {
-  const files: string[] = [];
-  for (const dir of [join(DIR, "malloclab"), join(DIR, "programs"), OWN]) {
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) if (/\.rep(\.gz)?$/.test(f)) files.push(join(dir, f));
+  return [...malloclabTraces(), ...programTraces()];
+}
+
+/** The allocators of the side-by-side table, kmem's first. */
+export const SIDE_BY_SIDE = ["slub", "tlsf", "malloc", "@thi.ng/malloc"] as const;
+const SIDE_NAMES: Record<string, string> = {
+  slub: "kmem kmalloc (slub)",
+  tlsf: "AssemblyScript TLSF",
+  malloc: "codemix malloc",
+  "@thi.ng/malloc": "@thi.ng/malloc",
+};
+const SIDE_MEMORY = 256 * MiB;
+
+/** One replay in a fresh process (replay-one.ts). */
+function replayAlone(file: string, allocator: string): Promise<ReplayResult> {
+  const script = fileURLToPath(new URL("./replay-one.js", import.meta.url));
+  const args = [script, file, allocator, String(SIDE_MEMORY), String(TIME_LIMIT_S)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * MiB }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`${allocator} on ${file}: ${err.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout) as ReplayResult);
+    });
+  });
+}
+
+/**
+ * Every program trace (whose name contains `only`, if given) against SIDE_BY_SIDE, each pair
+ * in a process of its own, `rounds` times over (trace by trace, the allocators one after
+ * another; a cell keeps its best speed: load from elsewhere only ever takes speed away):
+ * M ops/s and utilization, kmem's ratios to TLSF's speed and to the best peer's utilization
+ * (of the peers that replayed the whole trace), and kmem's failures. Returns the Markdown
+ * ("" without traces).
+ */
+export async function programsSideBySide(
+  log: (line: string) => void,
+  only?: string,
+  rounds = 1,
+): Promise<string> {
+  const files = programTraces().filter((f) => only === undefined || f.includes(only));
+  if (files.length === 0) return "";
+  const runs = rounds > 1 ? `, best of ${rounds} rounds` : "";
+  const out = [
+    `### Program traces side by side: M ops/s, utilization (each in its own process, 256 MiB${runs})`,
+    "",
+    `| trace | ops | ${SIDE_BY_SIDE.map((n) => SIDE_NAMES[n]).join(" | ")} | kmem / TLSF speed | kmem / best peer utilization | failures (kmem) |`,
+    `| --- | ---: | ${SIDE_BY_SIDE.map(() => "---:").join(" | ")} | ---: | ---: | ---: |`,
+  ];
+  const partial: string[] = [];
+  for (const file of files) {
+    const best: ReplayResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, name] of SIDE_BY_SIDE.entries()) {
+        const r = await replayAlone(file, name);
+        log(
+          `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
+            `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
+        );
+        const was = best[i];
+        if (was === undefined || speed(r) > speed(was)) best[i] = r;
+      }
+    }
+    for (const r of best) {
+      if (!r.complete && r.error === null) {
+        partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
+      }
+    }
+    const [kmem, tlsf, ...others] = best as [ReplayResult, ReplayResult, ...ReplayResult[]];
+    const bestPeer = Math.max(
+      ...[tlsf, ...others].map((r) => (r.error === null && r.complete ? r.utilization : 0)),
+    );
+    const cells = best.map((r) =>
+      cell(r, `${(speed(r) / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+    );
+    out.push(
+      `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
+        `${(speed(kmem) / speed(tlsf)).toFixed(2)}× | ` +
+        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} |`,
+    );
   }
-  return files;
+  out.push("");
+  if (partial.length > 0) {
+    out.push(
+      `\\* stopped after ${TIME_LIMIT_S} s (its utilization covers those ops only, and is left ` +
+        `out of the best peer's): ${partial.join("; ")}.`,
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+/** Ops per second, 0 where nothing was served. */
+function speed(r: ReplayResult): number {
+  return r.opsPerSec ?? 0;
 }
 
 function cell(r: ReplayResult, value: string): string {

@@ -10,7 +10,8 @@ import { markdown, runAll } from "./harness.js";
 import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
-import { replayBenchmarks } from "./replay.js";
+import { breakdownBenchmarks } from "./breakdown.js";
+import { programsSideBySide, replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
 import { runSmpBenchmarks } from "./smp.js";
 import { wasmBenchmarks } from "./wasm.js";
@@ -22,17 +23,24 @@ registerVmallocBenchmarks();
 
 const filter = process.argv[2];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-// `npm run bench -- replay` runs the trace replays alone; workers over one SharedArrayBuffer
-// have their own timing, not mitata's (`npm run bench -- smp`), and so do the C programs
-// compiled to WebAssembly (`npm run bench -- wasm`).
+// `npm run bench -- replay` runs the trace replays alone (`-- programs` the side-by-side table
+// of the program traces alone, `-- breakdown [TRACE]` where kmalloc's time and bytes go,
+// `-- breakdown-memory [TRACE]` its memory figures alone); workers over
+// one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`), and so do
+// the C programs compiled to WebAssembly (`npm run bench -- wasm`).
 const smpOnly = filter === "smp" || filter === "workers";
 const wasmOnly = filter === "wasm";
-const rows = filter === "replay" || smpOnly || wasmOnly ? [] : await runAll(filter, rounds);
+const traceOnly = ["replay", "programs", "breakdown", "breakdown-memory"].includes(filter ?? "");
+const rows = traceOnly || smpOnly || wasmOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 if (!wasmOnly) {
   process.stdout.write(
-    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ` +
-      `per case the lowest median of ${rounds} interleaved rounds\n\n`,
+    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}` +
+      `${rows.length > 0 ? `; per case the lowest median of ${rounds} interleaved rounds` : ""}; ` +
+      `load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(", ")}\n\n`,
   );
   process.stdout.write(markdown(rows));
 }
@@ -71,8 +79,19 @@ if (filter === undefined || wasmOnly) {
   );
 }
 
-// The public traces against every allocator and peer, as `kmem replay` runs them.
+// The traces against every allocator and peer, as `kmem replay` runs them.
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+if (filter === undefined || filter === "replay" || filter === "programs") {
+  // BENCH_ROUNDS (default 1) rounds, the best speed of each cell kept.
+  const only = filter === "programs" ? process.argv[3] : undefined;
+  const text = await programsSideBySide(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
+  if (text !== "") process.stdout.write(`\n${text}\n`);
+}
 if (filter === undefined || filter === "replay") {
-  const text = await replayBenchmarks((line) => process.stderr.write(`${line}\n`));
+  const text = await replayBenchmarks(log);
+  if (text !== "") process.stdout.write(`\n${text}\n`);
+}
+if (filter === "breakdown" || filter === "breakdown-memory") {
+  const text = await breakdownBenchmarks(log, process.argv[3], filter === "breakdown");
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }

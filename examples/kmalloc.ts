@@ -1,4 +1,4 @@
-// kmalloc: memory of any size from Linux's size classes, and misuse caught before it does harm.
+// kmalloc: memory of any size from size classes or pages, and misuse caught before it does harm.
 import { Kmem, KmemError } from "kmem";
 
 const mm = new Kmem({ memory: 16 * 1024 * 1024 });

@@ -16,7 +16,9 @@
  * tsc (-v: why each project is or is not rebuilt).
  *
  * The projects, their sources and the outputs of each are TypeScript's own reading of the
- * tsconfig files (include, references, outDir, declaration, sourceMap...).
+ * tsconfig files (include, references, outDir, declaration, sourceMap...). A project may
+ * also own WebAssembly modules (scripts/wasm.js), compiled after tsc when they are older
+ * than their sources.
  */
 
 import { spawnSync } from "node:child_process";
@@ -25,6 +27,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { buildWasm, wasmOf } from "./wasm.js";
 
 const require = createRequire(import.meta.url);
 const ts = require("typescript");
@@ -38,8 +41,8 @@ const host = {
 
 /**
  * Every project reachable from `roots` (tsconfig files, or folders with one), as TypeScript
- * reads it: its config, sources, the outputs of each, and its .tsbuildinfo. A solution file
- * (references only) is passed through.
+ * reads it: its config, sources, the outputs of each, and its .tsbuildinfo; and its
+ * WebAssembly modules (scripts/wasm.js). A solution file (references only) is passed through.
  */
 export function projects(roots) {
   const seen = new Map();
@@ -61,6 +64,7 @@ export function projects(roots) {
       outputs: parsed.fileNames.map((f) => ts.getOutputFileNames(parsed, f, false)),
       outDir: parsed.options.outDir,
       buildInfo: ts.getTsBuildInfoEmitOutputFilePath(parsed.options),
+      wasm: wasmOf(file),
     });
   };
   for (const root of roots) visit(root);
@@ -77,11 +81,13 @@ function walk(dir) {
 /**
  * What is out of step in the output folders of `all` (every project, so that building one
  * does not remove another's outputs): `stale`, files no source of any project produces (the
- * .tsbuildinfo files excepted, and a native/ folder's, which native code builds), and
- * `incomplete`, the projects of `built` with an output missing.
+ * .tsbuildinfo files, WebAssembly modules, and a native/ folder's, which native code builds
+ * excepted), and `incomplete`, the projects of `built` with an output of tsc missing.
  */
 export function check(all, built = all) {
-  const expected = new Set(all.flatMap((p) => [...p.outputs.flat(), p.buildInfo]));
+  const expected = new Set(
+    all.flatMap((p) => [...p.outputs.flat(), p.buildInfo, ...p.wasm.map((m) => m.output)]),
+  );
   const outDirs = [...new Set(all.map((p) => p.outDir))];
   const native = (dir) => (f) => !relative(dir, f).startsWith(`native${sep}`);
   const stale = outDirs.flatMap((d) => walk(d).filter(native(d))).filter((f) => !expected.has(f));
@@ -102,7 +108,7 @@ function tsc(configs) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-function main() {
+async function main() {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const args = process.argv.slice(2);
   const flags = args.filter((a) => a.startsWith("-"));
@@ -133,7 +139,8 @@ function main() {
       process.exit(1);
     }
   }
+  await buildWasm(built.flatMap((p) => p.wasm));
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
-  main();
+  await main();

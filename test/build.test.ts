@@ -1,11 +1,12 @@
 /*
  * scripts/build.js, the incremental build's check of the output folders: outputs without a
  * source (a deleted or moved file's, a source map once maps are off) are stale, a project
- * with an output missing is built again; and the dist/ these tests run from is in step.
+ * with an output missing is built again; and the dist/ these tests run from is in step, its
+ * WebAssembly (scripts/wasm.js) included.
  */
 
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { describe, it } from "node:test";
@@ -15,6 +16,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 interface Project {
   config: string;
+  wasm: { source: string; output: string }[];
 }
 interface Build {
   projects(roots: string[]): Project[];
@@ -103,5 +105,12 @@ describe("scripts/build.js", () => {
       incomplete.map((p) => p.config),
       [],
     );
+    // The WebAssembly the workbench owns is built, and no older than its source.
+    const wasm = all.flatMap((p) => p.wasm);
+    assert.ok(wasm.some((m) => m.output.endsWith("tlsf.wasm")));
+    for (const m of wasm) {
+      assert.ok(existsSync(m.output), m.output);
+      assert.ok(statSync(m.output).mtimeMs >= statSync(m.source).mtimeMs, m.output);
+    }
   });
 });

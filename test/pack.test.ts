@@ -2,8 +2,9 @@
  * The two packages as npm packs and installs them: `npm pack` of each (its prepack script
  * builds it) holds the built code, README and LICENSE, and none of the tests, sources or
  * build records; both tarballs install into an empty folder (from npm's cache where it can),
- * where `import("kmem")`, `import("kmem-workbench")` and `kmem --version` work; the library
- * alone installs nothing but itself.
+ * where `import("kmem")`, `import("kmem-workbench")`, `kmem --version` and a replay against
+ * the tlsf allocator (its WebAssembly shipped built) work; the library alone installs nothing
+ * but itself.
  */
 
 import assert from "node:assert/strict";
@@ -113,6 +114,8 @@ describe("npm pack and install", { skip }, () => {
           "dist/src/index.js",
           "dist/src/index.d.ts",
           "dist/src/cli/main.js",
+          // The tlsf allocator's WebAssembly, built: no compiler is needed where it installs.
+          "dist/src/tlsf.wasm",
           // The native replayer's source: compiled on first use (nothing built is shipped).
           "native/replay.c",
         ],
@@ -176,6 +179,13 @@ describe("npm pack and install", { skip }, () => {
       encoding: "utf8",
     });
     assert.equal(kmem, `${version}\n`);
+    const replayed = execFileSync(
+      join(app, "node_modules/.bin/kmem"),
+      ["replay", "realtime", "-n", "2000", "-a", "tlsf", "--json", "--quick"],
+      { cwd: app, env, encoding: "utf8" },
+    );
+    const [tlsf] = JSON.parse(replayed) as { allocator: string; error: string | null }[];
+    assert.deepEqual([tlsf?.allocator, tlsf?.error], ["tlsf", null]);
     // One library: the workbench's "kmem" is the one installed beside it.
     assert.equal(existsSync(join(app, "node_modules/kmem-workbench/node_modules/kmem")), false);
   });

@@ -9,9 +9,8 @@
  * checks (see each one's notes), so a bad or double free has whatever effect the library gives.
  */
 
-import { codemixMallocHeap, type PeerHeap, thingMallocHeap } from "kmem-workbench";
+import { codemixMallocHeap, type PeerHeap, thingMallocHeap, tlsfHeap } from "kmem-workbench";
 import { createWasmHeapManager, type Uint8ArrayRef } from "wasm-heap-manager";
-import { createTlsf } from "./tlsf.js";
 
 export interface PeerAllocator {
   readonly name: string;
@@ -44,15 +43,17 @@ export const PEER_NAMES = [
 ] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
-/** A workbench peer heap (kmem-workbench's peers.ts) as a benchmark peer: its own malloc/free. */
-function fromHeap(heap: PeerHeap): PeerAllocator {
-  const u8 = heap.memory;
+/**
+ * A workbench peer heap (kmem-workbench's peers.ts and tlsf.ts) as a benchmark peer: its own
+ * malloc/free. `heap.memory` is read per call: TLSF's grows, which detaches its old view.
+ */
+function fromHeap(heap: PeerHeap, name = heap.name): PeerAllocator {
   return {
-    name: heap.name === "malloc" ? "malloc (codemix)" : heap.name,
+    name,
     alloc: heap.malloc,
     free: heap.free,
     footprint: heap.footprint,
-    bytes: (handle, size) => u8.subarray(handle, handle + size),
+    bytes: (handle, size) => heap.memory.subarray(handle, handle + size),
     addressOf: (handle) => handle,
   };
 }
@@ -64,21 +65,21 @@ export async function createThingMalloc(heapBytes: number): Promise<PeerAllocato
 
 /** codemix "malloc" over a heap of heapBytes. */
 export async function createCodemixMalloc(heapBytes: number): Promise<PeerAllocator> {
-  return fromHeap(await codemixMallocHeap(heapBytes));
+  return fromHeap(await codemixMallocHeap(heapBytes), "malloc (codemix)");
 }
 
 /**
  * wasm-heap-manager brings no allocator of its own (only never-freeing bump arenas): it wraps a
  * wasm module's malloc/free in typed references. It wraps AssemblyScript's TLSF here (its own
- * instance), with clearAllocatedRegions and trackAllocations off (both default on) so that it
+ * instance of the workbench's `tlsf`), with clearAllocatedRegions and trackAllocations off (both default on) so that it
  * does what malloc does; what it adds over the "as-tlsf" peer is its own cost. Handles index
  * a table of live Uint8ArrayRefs, as a user holding the refs would.
  */
 export async function createWasmHeapManagerPeer(heapBytes: number): Promise<PeerAllocator> {
-  const tlsf = await createTlsf(heapBytes);
+  const tlsf = await tlsfHeap(heapBytes);
   const manager = createWasmHeapManager(
-    () => tlsf.memory.buffer,
-    (size) => tlsf.alloc(size),
+    () => tlsf.memory.buffer as ArrayBuffer,
+    (size) => tlsf.malloc(size),
     (address) => tlsf.free(address),
     { clearAllocatedRegions: false, trackAllocations: false },
   );
@@ -105,24 +106,18 @@ export async function createWasmHeapManagerPeer(heapBytes: number): Promise<Peer
       refs[handle] = null;
       freeIds.push(handle);
     },
-    footprint: () => tlsf.memory.buffer.byteLength,
+    footprint: tlsf.footprint,
     bytes: (handle, size) => (refs[handle] as Uint8ArrayRef).view.subarray(0, size),
     addressOf: (handle) => (refs[handle] as Uint8ArrayRef).address,
   };
 }
 
-/** AssemblyScript's TLSF (std/assembly/rt/tlsf.ts) compiled to wasm with -O3. */
+/**
+ * AssemblyScript's TLSF (std/assembly/rt/tlsf.ts): the workbench's `tlsf`, the module the
+ * build compiles with `--runtime minimal -O3 --noAssert`.
+ */
 export async function createAsTlsf(heapBytes: number): Promise<PeerAllocator> {
-  const tlsf = await createTlsf(heapBytes);
-  const memory = tlsf.memory;
-  return {
-    name: "AssemblyScript TLSF (wasm)",
-    alloc: tlsf.alloc,
-    free: tlsf.free,
-    footprint: () => memory.buffer.byteLength,
-    bytes: (handle, size) => new Uint8Array(memory.buffer, handle, size),
-    addressOf: (handle) => handle,
-  };
+  return fromHeap(await tlsfHeap(heapBytes), "AssemblyScript TLSF (wasm)");
 }
 
 /**

@@ -6,6 +6,7 @@
 
 import { checkIntegerRange, checkKnownKeys, describe } from "../errors.js";
 import type { LogFn } from "../page/index.js";
+import type { SizeClasses } from "../kmalloc/index.js";
 import { checkCtor, type Ctor, SlabFlag } from "../slab-common/index.js";
 
 /** Options of {@link Kmem}. */
@@ -75,6 +76,12 @@ export interface KmemOptions {
    */
   slab?: SlabKind;
   /**
+   * kmalloc's size classes (SLUB and SLAB; SLOB has none): "fine" (default), 8, 16..64 bytes in steps
+   * of 16 and four classes per power of two above, or "linux", Linux's powers of two with 96
+   * and 192 (docs/slab.md).
+   */
+  sizeClasses?: SizeClasses;
+  /**
    * slab "slab" only: per-cpu array limits adapt to load (Bonwick & Adams's magazine
    * resizing: grow under lock contention, shrink when idle, at each Kmem.reap()). Default false.
    */
@@ -123,6 +130,7 @@ export interface Settings {
   /** slub_debug letters in force, in slub_debug's order ("" for none). */
   debug: string;
   slab: SlabKind;
+  sizeClasses: SizeClasses;
   log: LogFn | null;
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -145,6 +153,7 @@ const OPTION_KEYS = [
   "initOnAlloc",
   "initOnFree",
   "slab",
+  "sizeClasses",
   "cpus",
   "percpu",
   "adaptive",
@@ -194,6 +203,10 @@ export function checkSettings(
       `debug ${JSON.stringify(options.debug)} needs slab: "slub" (SLOB has no debugging, as in Linux)`,
     );
   }
+  const sizeClasses = options.sizeClasses ?? "fine";
+  if (sizeClasses !== "fine" && sizeClasses !== "linux") {
+    throw new RangeError(`sizeClasses must be "fine" or "linux", got ${describe(sizeClasses)}`);
+  }
   checkLog(options.log);
   const initOnAlloc = checkBoolean("initOnAlloc", options.initOnAlloc, false);
   const initOnFree = checkBoolean("initOnFree", options.initOnFree, false);
@@ -202,6 +215,7 @@ export function checkSettings(
   return {
     debug,
     slab,
+    sizeClasses,
     log: guardLog(options.log),
     initOnAlloc,
     initOnFree,

@@ -27,7 +27,7 @@ import {
   zoneBase,
 } from "../memory/index.js";
 import { BuddyAllocator, type LogFn } from "../page/index.js";
-import { Kmalloc, type KmallocApi } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
@@ -87,6 +87,7 @@ export function layersFor(options: KmemOptions): Layers {
 /** What the object allocators need to be wired, whether new or opened. */
 interface ObjectSettings {
   slabKind: SlabKind;
+  sizeClasses: SizeClasses;
   debug: string;
   initOnAlloc: boolean;
   initOnFree: boolean;
@@ -112,10 +113,10 @@ function wireObjects(
   if (s.slabKind === "slab") {
     const options = { ...common, debug: s.debug, adaptive: s.adaptive };
     const slab = new SlabAllocator(phys, buddy, options, fresh, ctors, s.percpu);
-    return { slab, km: new Kmalloc(phys, buddy, slab, fresh) };
+    return { slab, km: new Kmalloc(phys, buddy, slab, fresh, s.sizeClasses) };
   }
   const slub = new SlubAllocator(phys, buddy, { ...common, debug: s.debug }, fresh, ctors);
-  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh) };
+  return { slab: slub, km: new Kmalloc(phys, buddy, slub, fresh, s.sizeClasses) };
 }
 
 /** The mem_map's room in frames for `maxMemory` bytes (checked by PhysMem), or undefined. */
@@ -164,7 +165,8 @@ function createInstance(options: KmemOptions): Layers {
     (s.slab === "slob" ? HdrOption.SLOB : 0) |
     (s.slab === "slab" ? HdrOption.SLAB : 0) |
     (s.adaptive ? HdrOption.ADAPTIVE : 0) |
-    (s.percpu ? 0 : HdrOption.NO_PERCPU);
+    (s.percpu ? 0 : HdrOption.NO_PERCPU) |
+    (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0);
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
   buddy.setLocalNode(s.node);
@@ -222,6 +224,7 @@ export function openInstance(
         (opts & HdrOption.SLOB) !== 0 ? "slob" : (opts & HdrOption.SLAB) !== 0 ? "slab" : "slub",
       adaptive: (opts & HdrOption.ADAPTIVE) !== 0,
       percpu: (opts & HdrOption.NO_PERCPU) === 0,
+      sizeClasses: (opts & HdrOption.LINUX_SIZES) !== 0 ? "linux" : "fine",
       debug: debugLetters(h[Hdr.SLAB_FLAGS] as number),
       initOnAlloc: (opts & HdrOption.INIT_ON_ALLOC) !== 0,
       initOnFree: (opts & HdrOption.INIT_ON_FREE) !== 0,

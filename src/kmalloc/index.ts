@@ -4,6 +4,7 @@ export {
   Kmalloc,
   type KmallocApi,
   kmallocSizes,
+  type SizeClasses,
   krealloc,
   ZERO_SIZE_PTR,
 } from "./kmalloc.js";

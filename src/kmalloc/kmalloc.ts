@@ -1,15 +1,26 @@
 /*
  * kmalloc: general-purpose allocation by size, over one slab cache per size class
- * (mm/slab_common.c). Classes are the powers of two from 8 to 2 * pageSize, plus 96 and 192
- * (8, 16, 32, 64, 96, 128, 192, 256, 512, 1k, 2k, 4k, 8k with 4 KiB pages); larger requests
- * go straight to the page allocator (kmalloc_large), flagged KMALLOC on their head frame.
+ * (mm/slab_common.c); larger requests go straight to the page allocator (kmalloc_large),
+ * flagged KMALLOC on their head frame. Two sets of classes, up to 2 * pageSize each:
  *
- *   size      1..8  9..16  17..32  33..64  65..96  97..128  129..192  193..256  ...
- *   class       8    16     32      64      96      128      192       256     powers of 2
+ *  - "fine" (the default): 8, then the multiples of 16 to 64, then four classes per power
+ *    of two (p + p/4, p + p/2, p + 3p/4, 2p), 33 classes with 4 KiB pages, so that a request
+ *    wastes at most a fifth of its class above 64 bytes (Bonwick's Solaris kmem had some 30
+ *    classes from 8 bytes to 9 KiB in 10-20% steps, for the same reason). Every class from
+ *    16 on is a multiple of 16, so its objects are 16-byte aligned (a C malloc's
+ *    max_align_t) without debugging;
  *
- * Power-of-two classes are naturally aligned (kmalloc(64) % 64 == 0), as Linux guarantees.
- * kmalloc(0) returns ZERO_SIZE_PTR (16): not NULL, but no byte may be touched, and kfree and
- * ksize accept it.
+ *      size   1..8  9..16  17..32  33..48  49..64  65..80  81..96  97..112  113..128  129..160
+ *      class    8    16     32      48      64      80      96     112       128       160
+ *
+ *  - "linux": Linux's, the powers of two from 8 plus 96 and 192 (8, 16, 32, 64, 96, 128, 192,
+ *    256, 512, 1k, 2k, 4k, 8k with 4 KiB pages): a request may waste half its class.
+ *
+ * Power-of-two classes are naturally aligned (kmalloc(64) % 64 == 0), as Linux guarantees;
+ * the others are 8-byte aligned (ARCH_KMALLOC_MINALIGN). A size finds its class in one load,
+ * a byte table indexed by (size - 1) >> 3 (Linux's size_index, over every class). kmalloc(0)
+ * returns ZERO_SIZE_PTR (16): not NULL, but no byte may be touched, and kfree and ksize
+ * accept it.
  */
 
 import { describe, KmemError } from "../errors.js";
@@ -21,13 +32,27 @@ import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/in
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
 export const ZERO_SIZE_PTR = 16;
 
-/** Size classes for a page size: 2^3 .. 2^(pageShift+1), with 96 and 192 among them. */
-export function kmallocSizes(pageSize: number): number[] {
+/** kmalloc's sets of size classes: "fine" (the default) and Linux's. */
+export type SizeClasses = "fine" | "linux";
+
+/**
+ * The size classes of a set for a page size, ascending, up to 2 * pageSize: "linux" 2^3 ..
+ * 2^(pageShift+1) with 96 and 192; "fine" 8, 16..64 in steps of 16, then four per power of two.
+ */
+export function kmallocSizes(pageSize: number, set: SizeClasses = "fine"): number[] {
   const sizes: number[] = [];
-  for (let s = 8; s <= pageSize * 2; s *= 2) {
-    sizes.push(s);
-    if (s === 64) sizes.push(96);
-    if (s === 128) sizes.push(192);
+  if (set === "linux") {
+    for (let s = 8; s <= pageSize * 2; s *= 2) {
+      sizes.push(s);
+      if (s === 64) sizes.push(96);
+      if (s === 128) sizes.push(192);
+    }
+    return sizes;
+  }
+  sizes.push(8);
+  for (let s = 16; s <= 64; s += 16) sizes.push(s);
+  for (let p = 64; p < pageSize * 2; p *= 2) {
+    for (let q = 1; q <= 4; q++) sizes.push(p + (p / 4) * q);
   }
   return sizes;
 }
@@ -100,21 +125,28 @@ export class Kmalloc implements KmallocApi {
   private readonly slab: KmallocBackend;
   private readonly large: LargeKmalloc;
   private readonly mem: PhysMem;
-  private readonly pageSize: number;
   /** The caches, by class index. */
   readonly caches: KmemCache[] = [];
-  /** Class index for sizes 1..192, by (size - 1) >> 3 (Linux size_index). */
-  private readonly smallIndex = new Int8Array(24);
+  /** Class index of every size 1..maxCacheSize, by (size - 1) >> 3 (Linux size_index). */
+  private readonly sizeIndex: Uint8Array;
   /** Largest size served by a cache (KMALLOC_MAX_CACHE_SIZE). */
   readonly maxCacheSize: number;
+  /** The set of size classes. */
+  readonly sizeClasses: SizeClasses;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
-  constructor(phys: PhysMem, buddy: BuddyAllocator, slab: KmallocBackend, fresh = true) {
+  constructor(
+    phys: PhysMem,
+    buddy: BuddyAllocator,
+    slab: KmallocBackend,
+    fresh = true,
+    sizeClasses: SizeClasses = "fine",
+  ) {
     this.slab = slab;
     this.large = new LargeKmalloc(phys, buddy);
     this.mem = phys;
-    this.pageSize = phys.pageSize;
-    const sizes = kmallocSizes(phys.pageSize);
+    this.sizeClasses = sizeClasses;
+    const sizes = kmallocSizes(phys.pageSize, sizeClasses);
     this.maxCacheSize = sizes[sizes.length - 1] as number;
     for (const size of sizes) {
       const pow2 = (size & (size - 1)) === 0;
@@ -136,34 +168,35 @@ export class Kmalloc implements KmallocApi {
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);
     }
-    for (let i = 0; i < 24; i++) {
-      const size = (i + 1) * 8;
-      this.smallIndex[i] = sizes.findIndex((s) => s >= size);
+    // Every class is a multiple of 8: the sizes 8i+1..8i+8 share one.
+    this.sizeIndex = new Uint8Array(this.maxCacheSize >> 3);
+    for (let i = 0, c = 0; i < this.sizeIndex.length; i++) {
+      while ((sizes[c] as number) < (i + 1) * 8) c++;
+      this.sizeIndex[i] = c;
     }
   }
 
   /** The class index for a size in 1..maxCacheSize. */
   private index(size: number): number {
-    if (size <= 192) return this.smallIndex[(size - 1) >> 3] as number;
-    // Powers of two from 256: class 256 is index 7 (after 8..128, 96, 192).
-    return 31 - Math.clz32(size - 1) + 1 - 8 + 7;
+    return this.sizeIndex[(size - 1) >> 3] as number;
   }
 
   /** kmalloc: `size` is a trusted non-negative integer here. */
   kmalloc(size: number, gfp: number): number {
-    if (size <= this.maxCacheSize) {
-      if (size === 0) return ZERO_SIZE_PTR;
+    // One compare for 1..maxCacheSize: size 0 wraps to 2^32 - 1.
+    if ((size - 1) >>> 0 < this.maxCacheSize) {
       return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
+    if (size === 0) return ZERO_SIZE_PTR;
     return this.large.alloc(size, gfp);
   }
 
   /** kmalloc_node: as kmalloc, from node `nid` (-1: no node). `nid` is trusted here. */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if (size <= this.maxCacheSize) {
-      if (size === 0) return ZERO_SIZE_PTR;
+    if ((size - 1) >>> 0 < this.maxCacheSize) {
       return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
     }
+    if (size === 0) return ZERO_SIZE_PTR;
     return this.large.alloc(size, gfp, nid);
   }
 
@@ -183,7 +216,7 @@ export class Kmalloc implements KmallocApi {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
     const head = this.slab.slabOf(addr);
     if (head !== 0) return this.slab.liveObjectCache(head, addr).coreObjectSize;
-    return this.pageSize << this.large.order(addr, "ksize");
+    return this.large.usable(addr, "ksize");
   }
 
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {

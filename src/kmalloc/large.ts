@@ -1,13 +1,32 @@
 /*
  * kmalloc_large: requests beyond what the object allocator serves go straight to the page
- * allocator as one block of 2^order pages, its head frame flagged HEAD | KMALLOC so that
- * kfree and ksize recognise it (and tell it from pages taken with allocPages). Shared by
- * the SLUB and SLOB kmalloc front ends.
+ * allocator, shared by the SLUB and SLOB kmalloc front ends. A request of n pages takes the
+ * block of 2^order pages that holds it and gives the tail back at once, as Linux's
+ * alloc_pages_exact does: the n pages stay allocated as the blocks of n's binary
+ * decomposition (largest first, each aligned to its size), the rest goes back to the buddy
+ * lists as the blocks that tile it. A request wastes less than a page, never half its block.
+ *
+ *   n = 5, order 3:   [0 1 2 3][4] allocated (orders 2, 0)   [5][6 7] freed (orders 0, 1)
+ *
+ * Every piece's head frame is HEAD | KMALLOC with its order, so the page allocator and its
+ * verify() see ordinary allocated blocks; the first piece's frame (the address kmalloc
+ * returned) holds the page count in its first owner word, Large.PAGES, the others 0 there and
+ * the head's pfn in Large.HEAD_PFN. kfree and ksize accept the first piece's address only:
+ * an address inside a large allocation, a block from allocPages, a free block are refused
+ * before anything changes.
  */
 
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
+
+/** The owner words of a large kmalloc's head frames. */
+const enum Large {
+  /** The first piece: the allocation's pages (> 0); other pieces: 0. */
+  PAGES = Pg.OWNER + 0,
+  /** Pieces after the first: the first piece's pfn. */
+  HEAD_PFN = Pg.OWNER + 1,
+}
 
 export class LargeKmalloc {
   private readonly buddy: BuddyAllocator;
@@ -33,8 +52,8 @@ export class LargeKmalloc {
 
   /**
    * Whole pages for `size` bytes, on node `nid` (-1: where the memory policy says); 0 when
-   * the order is too large or memory is short. Zeroed with init_on_alloc, as every
-   * allocation is.
+   * the block that holds them would exceed the largest order or memory is short. Zeroed with
+   * init_on_alloc, as every allocation is.
    */
   alloc(size: number, gfp: number, nid = -1): number {
     const pages = Math.ceil(size / this.pageSize);
@@ -42,22 +61,72 @@ export class LargeKmalloc {
     if (order >= this.maxOrder) return 0;
     const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
-    const i = (addr >>> this.pageShift) * Frame.WORDS;
-    this.f[i + Pg.FLAGS] = (this.f[i + Pg.FLAGS] as number) | PgFlag.KMALLOC;
+    const f = this.f;
+    const pfn = addr >>> this.pageShift;
+    // The pieces that stay: n's binary decomposition from the top, each aligned to its size.
+    let at = 0;
+    for (let k = order; k >= 0; k--) {
+      if ((pages & (1 << k)) === 0) continue;
+      const i = (pfn + at) * Frame.WORDS;
+      f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.KMALLOC;
+      f[i + Pg.ORDER] = k;
+      f[i + Large.PAGES] = at === 0 ? pages : 0;
+      f[i + Large.HEAD_PFN] = at === 0 ? 0 : pfn;
+      at += 1 << k;
+    }
+    // The tail goes back, block by block (each aligned: the lowest set bit of its offset).
+    const end = 1 << order;
+    while (at < end) {
+      const k = 31 - Math.clz32(at & -at);
+      const i = (pfn + at) * Frame.WORDS;
+      f[i + Pg.FLAGS] = PgFlag.HEAD;
+      f[i + Pg.ORDER] = k;
+      this.buddy.freePages((pfn + at) << this.pageShift, k);
+      at += 1 << k;
+    }
     this.buddy.ev[Vm.KMALLOC_LARGE]!++;
     return addr;
   }
 
   /** Frees a large allocation; `fn` names the caller in errors. */
   free(addr: number, fn: string): void {
-    const order = this.order(addr, fn);
-    const i = (addr >>> this.pageShift) * Frame.WORDS;
-    this.f[i + Pg.FLAGS] = PgFlag.HEAD;
-    this.buddy.freePages(addr, order);
+    const pages = this.pages(addr, fn);
+    const f = this.f;
+    const pfn = addr >>> this.pageShift;
+    // Every piece is checked before the first goes back.
+    for (let k = 31, at = 0; k >= 0; k--) {
+      if ((pages & (1 << k)) === 0) continue;
+      const i = (pfn + at) * Frame.WORDS;
+      if (
+        f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.KMALLOC) ||
+        f[i + Pg.ORDER] !== k ||
+        (at !== 0 && (f[i + Large.PAGES] !== 0 || f[i + Large.HEAD_PFN] !== pfn))
+      ) {
+        throw new KmemError(
+          "CORRUPTION",
+          `${fn}(${hex(addr)}): the frame of page ${pfn + at}, piece ${at} of the ${pages} pages, does not belong to it`,
+        );
+      }
+      at += 1 << k;
+    }
+    for (let k = 31, at = 0; k >= 0; k--) {
+      if ((pages & (1 << k)) === 0) continue;
+      const i = (pfn + at) * Frame.WORDS;
+      f[i + Pg.FLAGS] = PgFlag.HEAD;
+      f[i + Large.PAGES] = 0;
+      f[i + Large.HEAD_PFN] = 0;
+      this.buddy.freePages((pfn + at) << this.pageShift, k);
+      at += 1 << k;
+    }
   }
 
-  /** The order of the large allocation at `addr`; a KmemError if it is not one. */
-  order(addr: number, fn: string): number {
+  /** The usable bytes of the large allocation at `addr`; a KmemError if it is not one. */
+  usable(addr: number, fn: string): number {
+    return this.pages(addr, fn) * this.pageSize;
+  }
+
+  /** The pages of the large allocation at `addr`; a KmemError if it is not one. */
+  private pages(addr: number, fn: string): number {
     if (addr < this.firstAddr || addr >= this.endAddr) {
       throw new KmemError(
         "INVALID_FREE",
@@ -65,9 +134,15 @@ export class LargeKmalloc {
       );
     }
     const pfn = addr >>> this.pageShift;
-    const flags = this.f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+    const i = pfn * Frame.WORDS;
+    const flags = this.f[i + Pg.FLAGS] as number;
+    const pages = this.f[i + Large.PAGES] as number;
     if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
-      return this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
+      if (pages > 0) return pages;
+      throw new KmemError(
+        "INVALID_FREE",
+        `${fn}(${hex(addr)}): inside the large allocation at ${hex((this.f[i + Large.HEAD_PFN] as number) << this.pageShift)}, not its start`,
+      );
     }
     // Memory that is free (an object whose slab page went back, too): as kfree of a freed object.
     if ((flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {

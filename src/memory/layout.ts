@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 11,
+  VERSION = 12,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -227,6 +227,8 @@ export const enum HdrOption {
   SLAB = 1 << 4,
   /** SLAB's per-cpu arrays adapt their limits (Bonwick & Adams's magazine resizing). */
   ADAPTIVE = 1 << 5,
+  /** kmalloc's size classes are Linux's (KmemOptions.sizeClasses "linux"), not the fine set. */
+  LINUX_SIZES = 1 << 6,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

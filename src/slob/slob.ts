@@ -908,7 +908,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   /** ksize: the bytes usable at `addr`. */
   ksize(addr: number): number {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
-    if (!this.isSlobPage(addr)) return this.pageSize << this.large.order(addr, "ksize");
+    if (!this.isSlobPage(addr)) return this.large.usable(addr, "ksize");
     this.lock();
     try {
       return this.ksizeLocked(addr);

@@ -333,8 +333,8 @@ export class WasmHeap {
     // SLOB: caches up to a page (beyond a page less its tag and alignment, an object has a
     // page of its own); larger requests are kmalloc_large's pages.
     this.slobMax = mm.pageSize;
-    // Red zones shift the objects of the two classes that are not powers of two (96, 192:
-    // alignment 8) off 16 bytes; their requests go to the next power of two.
+    // Red zones shift the objects of the classes that are not powers of two (alignment 8)
+    // off 16 bytes; their requests go to the next power of two.
     this.pow2Only = mm.debug.includes("Z");
     this.pageMask = mm.pageSize - 1;
     if (this.options.large === "vmem") {
@@ -521,7 +521,7 @@ export class WasmHeap {
       return c === null ? 0 : c.alloc(GFP_NOWAIT | gfp);
     }
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, gfp);
-    if (this.pow2Only && n <= 192)
+    if (this.pow2Only && n <= 2 * mm.pageSize)
       return mm.kmalloc(2 ** Math.ceil(Math.log2(n)), GFP_NOWAIT | gfp);
     return mm.kmalloc(n, GFP_NOWAIT | gfp);
   }
@@ -537,7 +537,8 @@ export class WasmHeap {
     if (alignment > mm.pageSize || size > this.heapBytes) return 0;
     const n = Math.max(size, alignment);
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
-    return mm.kmalloc(n <= mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
+    // Up to the largest class a power of two (classes between are 8- or 16-byte aligned).
+    return mm.kmalloc(n <= 2 * mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
   }
 
   /**

@@ -11,7 +11,7 @@ describe("kmallocAllocator", () => {
     const before = a.footprint();
     const x = a.alloc(100);
     assert.ok(x > 0);
-    assert.equal(a.usableSize?.(x, 100), 128);
+    assert.equal(a.usableSize?.(x, 100), 112);
     assert.ok(a.footprint() > before, "a new slab is counted");
     mm.memory[x] = 7;
     const y = a.realloc?.(x, 100, 3000) ?? -1;

@@ -2,25 +2,121 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, Kmem, ZERO_SIZE_PTR } from "../../src/index.js";
-import { kmallocSizes } from "../../src/kmalloc/index.js";
+import { kmallocSizes, type SizeClasses } from "../../src/kmalloc/index.js";
 
-function mm(pageSize = 4096) {
-  return new Kmem({ memory: 8 << 20, pageSize, minFreeBytes: 0 });
+function mm(pageSize = 4096, sizeClasses: SizeClasses = "fine", memory = 8 << 20) {
+  return new Kmem({ memory, pageSize, minFreeBytes: 0, sizeClasses });
 }
 
-describe("kmalloc", () => {
-  it("has Linux's size classes, scaled with the page size", () => {
+const SETS: readonly SizeClasses[] = ["fine", "linux"];
+
+describe("kmalloc size classes", () => {
+  it("linux: Linux's classes, scaled with the page size", () => {
     assert.deepEqual(
-      kmallocSizes(4096),
+      kmallocSizes(4096, "linux"),
       [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192],
     );
-    assert.deepEqual(kmallocSizes(1024), [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048]);
-    assert.equal(kmallocSizes(65536).at(-1), 131072);
+    assert.deepEqual(
+      kmallocSizes(1024, "linux"),
+      [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048],
+    );
+    assert.equal(kmallocSizes(65536, "linux").at(-1), 131072);
   });
 
-  it("rounds every size to its class (ksize), larger ones to whole pages", () => {
+  it("fine (the default): 8, 16..64 in steps of 16, then four classes per power of two", () => {
+    assert.deepEqual(kmallocSizes(4096), kmallocSizes(4096, "fine"));
+    assert.deepEqual(
+      kmallocSizes(1024).slice(0, 16),
+      [8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448],
+    );
+    assert.equal(kmallocSizes(4096).length, 33);
+  });
+
+  it("every set: ascending multiples of 8 up to 2 pages, each power of two a class; fine: multiples of 16 from 16, steps of at most a quarter above 64", () => {
+    for (const set of SETS) {
+      for (const pageSize of [1024, 4096, 65536]) {
+        const sizes = kmallocSizes(pageSize, set);
+        assert.equal(sizes[0], 8);
+        assert.equal(sizes.at(-1), 2 * pageSize);
+        assert.ok(sizes.length < 256, "a class index fits a byte");
+        for (const [i, s] of sizes.entries()) {
+          assert.equal(s % 8, 0);
+          if (i > 0) assert.ok(s > (sizes[i - 1] as number));
+        }
+        for (let p = 8; p <= 2 * pageSize; p *= 2) assert.ok(sizes.includes(p), `${set}: ${p}`);
+        if (set === "fine") {
+          assert.ok(sizes.every((s) => s === 8 || s % 16 === 0));
+          for (let i = 1; i < sizes.length; i++) {
+            const [a, b] = [sizes[i - 1] as number, sizes[i] as number];
+            assert.ok(b <= 64 || b - a <= a / 4, `${a} -> ${b}`);
+          }
+        }
+      }
+    }
+  });
+
+  it("the instance keeps its set: slabinfo names the classes, an attached context uses them", () => {
+    for (const set of SETS) {
+      const k = new Kmem({ memory: new SharedArrayBuffer(8 << 20), cpus: 2, sizeClasses: set });
+      const names = k
+        .report("slabinfo")
+        .split("\n")
+        .map((l) => l.split(" ")[0])
+        .filter((n) => n?.startsWith("kmalloc-"));
+      assert.equal(names.includes("kmalloc-48"), set === "fine");
+      assert.equal(names.includes("kmalloc-96"), true);
+      const other = Kmem.attach(k.buffer);
+      const p = other.kmalloc(40);
+      assert.equal(other.ksize(p), set === "fine" ? 48 : 64);
+      k.kfree(p);
+      k.offlineCpu(other.cpu);
+      k.verify();
+    }
+  });
+
+  it("refuses an unknown set", () => {
+    assert.throws(
+      () => new Kmem({ memory: 8 << 20, sizeClasses: "bonwick" as SizeClasses }),
+      /sizeClasses must be "fine" or "linux"/,
+    );
+  });
+});
+
+describe("kmalloc", () => {
+  it("fine: rounds every size to its class (ksize), larger ones to whole pages", () => {
     const k = mm();
+    const expect: Array<[number, number]> = [
+      [1, 8],
+      [9, 16],
+      [17, 32],
+      [33, 48],
+      [57, 64],
+      [65, 80],
+      [97, 112],
+      [129, 160],
+      [193, 224],
+      [257, 320],
+      [1025, 1280],
+      [4097, 5120],
+      [7169, 8192],
+      [8193, 12288],
+      [12289, 16384],
+      [16385, 20480],
+      [100000, 102400],
+    ];
+    for (const [size, usable] of expect) {
+      const p = k.kmalloc(size);
+      assert.notEqual(p, 0);
+      assert.equal(k.ksize(p), usable, `kmalloc(${size})`);
+      k.kfree(p);
+    }
+    k.verify();
+  });
+
+  it("linux: rounds every size to its class (ksize), larger ones to whole pages", () => {
+    const k = mm(4096, "linux");
     const expect: Array<[number, number]> = [
       [1, 8],
       [8, 8],
@@ -39,9 +135,9 @@ describe("kmalloc", () => {
       [2049, 4096],
       [4097, 8192],
       [8192, 8192],
-      [8193, 16384],
-      [12288, 16384],
-      [16385, 32768],
+      [8193, 12288],
+      [12288, 12288],
+      [16385, 20480],
     ];
     for (const [size, usable] of expect) {
       const p = k.kmalloc(size);
@@ -52,7 +148,13 @@ describe("kmalloc", () => {
     k.verify();
   });
 
-  it("aligns power-of-two sizes naturally", () => {
+  it("aligns power-of-two sizes naturally, the others to 8 bytes", () => {
+    for (const set of SETS) {
+      const k = mm(4096, set);
+      for (const size of [24, 40, 80, 100, 1280, 5000]) {
+        assert.equal(k.kmalloc(size) % (set === "fine" ? 16 : 8), 0);
+      }
+    }
     const k = mm();
     for (const size of [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]) {
       for (let i = 0; i < 5; i++) {
@@ -86,7 +188,7 @@ describe("kmalloc", () => {
   });
 
   it("krealloc: in place while the class holds it, else moved with its contents", () => {
-    const k = mm();
+    const k = mm(4096, "linux");
     const p = k.kmalloc(50);
     for (let i = 0; i < 50; i++) k.memory[p + i] = i;
     assert.equal(k.krealloc(p, 60), p, "64-byte class holds 60");
@@ -106,7 +208,7 @@ describe("kmalloc", () => {
   });
 
   it("krealloc that cannot grow returns 0 and leaves the old allocation intact", () => {
-    const k = mm();
+    const k = mm(4096, "linux");
     const p = k.kmalloc(100);
     k.memory.fill(0x77, p, p + 100);
     k.setFault("failslab", { probability: 100, times: -1 });
@@ -118,7 +220,7 @@ describe("kmalloc", () => {
   });
 
   it("krealloc with __GFP_ZERO in place zeroes the tail past the new size", () => {
-    const k = mm();
+    const k = mm(4096, "linux");
     const p = k.kmalloc(100);
     k.memory.fill(0x33, p, p + 128);
     assert.equal(k.krealloc(p, 40, GFP_KERNEL | __GFP_ZERO), p);
@@ -126,20 +228,106 @@ describe("kmalloc", () => {
     assert.ok(k.memory.subarray(p, p + 40).every((x) => x === 0x33));
   });
 
-  it("large requests are whole pages from the page allocator, freed with kfree", () => {
+  it("large requests are whole pages from the page allocator, the block's tail given back, freed with kfree", () => {
     const k = mm();
     const before = k.stats().freePages;
     const p = k.kmalloc(100000);
     assert.equal(p % 4096, 0);
-    assert.equal(k.ksize(p), 131072);
+    assert.equal(k.ksize(p), 102400, "25 pages, not 32");
+    assert.equal(k.stats().freePages, before - 25);
     assert.equal(k.stats().events.kmalloc_large, 1);
-    assert.throws(() => k.freePages(p, 5), /belongs to kmalloc/);
+    k.memory.fill(0x5a, p, p + 100000);
+    k.verify();
+    assert.throws(() => k.freePages(p, 4), /belongs to kmalloc/);
+    assert.throws(() => k.freePages(p + 16 * 4096, 3), /belongs to kmalloc/);
+    assert.throws(() => k.kfree(p + 16 * 4096), /inside the large allocation/);
+    assert.throws(() => k.kfree(p + 4096), /not an address kmalloc returned/);
+    assert.throws(() => k.ksize(p + 24 * 4096), /inside the large allocation/);
+    assert.ok(k.memory.subarray(p, p + 100000).every((x) => x === 0x5a));
     k.kfree(p);
+    assert.throws(() => k.kfree(p), /already free|not an address/);
     k.drainPages();
     assert.equal(k.stats().freePages, before);
     assert.equal(k.kmalloc(64 << 20), 0, "beyond the largest order: 0");
     k.verify();
   });
+
+  it("with more orders, a request above 4 MiB is served and takes only its pages", () => {
+    const k = new Kmem({ memory: 32 << 20, maxOrder: 14, minFreeBytes: 0 });
+    const before = k.stats().freePages;
+    const p = k.kmalloc(10_000_074);
+    assert.notEqual(p, 0);
+    assert.equal(k.ksize(p), 2442 * 4096);
+    assert.equal(k.stats().freePages, before - 2442);
+    k.memory.fill(1, p, p + 10_000_074);
+    k.verify();
+    k.kfree(p);
+    k.drainPages();
+    assert.equal(k.stats().freePages, before);
+    k.verify();
+  });
+
+  for (const set of SETS) {
+    it(`${set}: random kmalloc, krealloc and kfree keep every block's contents, ksize >= request, verify() clean`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.tuple(
+              fc.integer({ min: 0, max: 9 }),
+              fc.oneof(
+                fc.integer({ min: 1, max: 256 }),
+                fc.integer({ min: 1, max: 9000 }),
+                fc.integer({ min: 1, max: 70000 }),
+              ),
+            ),
+            { maxLength: 120 },
+          ),
+          (ops) => {
+            const k = mm(4096, set, 16 << 20);
+            const live: Array<{ p: number; n: number; tag: number }> = [];
+            let tag = 1;
+            const check = (b: { p: number; n: number; tag: number }): void => {
+              assert.ok(k.ksize(b.p) >= b.n);
+              for (let i = 0; i < b.n; i += 97) assert.equal(k.memory[b.p + i], (b.tag + i) & 255);
+            };
+            const fill = (b: { p: number; n: number; tag: number }): void => {
+              for (let i = 0; i < b.n; i += 97) k.memory[b.p + i] = (b.tag + i) & 255;
+            };
+            for (const [op, size] of ops) {
+              if (op < 5 || live.length === 0) {
+                const p = k.kmalloc(size);
+                assert.notEqual(p, 0);
+                const b = { p, n: size, tag: tag++ };
+                fill(b);
+                live.push(b);
+              } else {
+                const j = (size * 7) % live.length;
+                const b = live[j] as { p: number; n: number; tag: number };
+                check(b);
+                if (op < 8) {
+                  k.kfree(b.p);
+                  live.splice(j, 1);
+                } else {
+                  const q = k.krealloc(b.p, size);
+                  assert.notEqual(q, 0);
+                  const n = Math.min(b.n, size);
+                  const moved = { p: q, n, tag: b.tag };
+                  check(moved);
+                  live[j] = { p: q, n: size, tag: tag++ };
+                  fill(live[j] as { p: number; n: number; tag: number });
+                }
+              }
+            }
+            for (const b of live) check(b);
+            k.verify();
+            for (const b of live) k.kfree(b.p);
+            k.verify();
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  }
 
   it("works with 1 KiB and 64 KiB pages", () => {
     for (const pageSize of [1024, 65536]) {

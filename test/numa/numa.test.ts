@@ -422,6 +422,9 @@ describe("NUMA nodes: construction", () => {
 
   it("rejects bad node arguments and policies, changing nothing", () => {
     const mm = numa([MiB, MiB]);
+    // A cache to misuse, made first: its descriptor may take a page.
+    const c = mm.createCache("thing", 40);
+    assert.ok(c !== null);
     const before = mm.stats();
     assert.throws(() => mm.allocPagesNode(2, 0), RangeError);
     assert.throws(() => mm.allocPagesNode(-2, 0), RangeError);
@@ -429,8 +432,6 @@ describe("NUMA nodes: construction", () => {
     assert.throws(() => mm.allocPagesNode(0, 99), RangeError);
     assert.throws(() => mm.kmallocNode(64, GFP_KERNEL, 7), RangeError);
     assert.throws(() => mm.kmallocNode(64, GFP_KERNEL, "1" as unknown as number), RangeError);
-    const c = mm.createCache("thing", 40);
-    assert.ok(c !== null);
     assert.throws(() => c.allocNode(GFP_KERNEL, 3), /node must be an integer in -1\.\.1/);
     assert.throws(() => mm.setPolicy({ mode: "bind" }), /needs at least one node/);
     assert.throws(() => mm.setPolicy({ mode: "local", nodes: [1] }), /takes no nodes/);

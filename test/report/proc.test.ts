@@ -1,5 +1,6 @@
 /*
- * /proc formats are an interface: golden text for a fixed history. 4 MiB, 4 KiB pages:
+ * /proc formats are an interface: golden text for a fixed history. 4 MiB, 4 KiB pages,
+ * Linux's kmalloc size classes:
  * 1015 managed pages, one of them the slab of cache descriptors (kmem_cache); allocate
  * order 0 (the per-cpu list refills one page), allocate order 3, free the order-0 page (it
  * stays on the per-cpu list).
@@ -10,7 +11,7 @@ import { describe, it } from "node:test";
 import { Kmem } from "../../src/index.js";
 
 function history(): Kmem {
-  const mm = new Kmem({ memory: 4 << 20 });
+  const mm = new Kmem({ memory: 4 << 20, sizeClasses: "linux" });
   const a = mm.allocPages(0);
   mm.allocPages(3);
   mm.freePages(a, 0);

@@ -26,6 +26,7 @@ import { nativeStatus, replayNative } from "./native.js";
 import { codemixMallocHeap, peerAllocator, type PeerHeap, thingMallocHeap } from "./peers.js";
 import { medianCI95, NATIVE_TIMING, type ReplayOptions, type ReplayOutcome } from "./replay.js";
 import type { TraceSource } from "./source.js";
+import { tlsfHeap } from "./tlsf.js";
 
 /** The mempool candidate: elements large enough for the realtime workload's largest frame. */
 const MEMPOOL_ELEMENT = 1024;
@@ -37,7 +38,9 @@ export interface Candidate {
   /**
    * The bytes handles point into: contents checks write and read blocks there, and a realloc
    * without allocator support copies there. Absent for range allocators (handles are numbers
-   * with no memory behind them).
+   * with no memory behind them). A heap that grows (a WebAssembly memory) detaches its old
+   * buffer: then this is a getter, read again when a view has length 0, and the allocator
+   * has its own realloc (the timed pass copies through the view it was given).
    */
   readonly memory?: Uint8Array;
   /** The kmem instance behind a kmem layer, for /proc reports, buddyinfo and the page map. */
@@ -68,21 +71,34 @@ export interface AllocatorEntry {
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
+/**
+ * The largest page order for kmalloc over `memoryBytes` (4 KiB pages): blocks up to the
+ * memory's size (Linux's 11 orders at least, 20 at most), so that a request above Linux's
+ * KMALLOC_MAX_SIZE (4 MiB) is served from pages as a C malloc would serve it, not refused
+ * for its size; kmalloc gives back the tail of the block it takes (alloc_pages_exact).
+ */
+export function mallocMaxOrder(memoryBytes: number): number {
+  return Math.min(20, Math.max(11, Math.floor(Math.log2(memoryBytes / 4096)) + 1));
+}
+
 function kmemLayer(
   name: string,
   description: string,
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
+  mallocSized = false,
 ): AllocatorEntry {
   return {
     name,
     kind: "kmem",
     description,
     create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
-      // A reused buffer holds the previous run's instance: rebuilt on purpose.
+      const memory = reuse ?? memoryBytes;
       const mm = new Kmem({
         ...options,
-        memory: reuse ?? memoryBytes,
+        ...(mallocSized ? { maxOrder: mallocMaxOrder(reuse?.byteLength ?? memoryBytes) } : {}),
+        memory,
+        // A reused buffer holds the previous run's instance: rebuilt on purpose.
         ...(reuse === undefined ? {} : { reinit: true }),
       });
       return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
@@ -119,7 +135,9 @@ function peer(
       const walk = h.freeBlocks?.bind(h);
       return {
         allocator: peerAllocator(h),
-        memory: h.memory,
+        get memory(): Uint8Array {
+          return h.memory;
+        },
         ...(walk === undefined ? {} : { freeBlocks: walk }),
       };
     },
@@ -143,20 +161,26 @@ function native(name: string, alias: string, description: string): AllocatorEntr
 
 /** Every allocator the workbench knows, in the order reports list them. */
 export const ALLOCATORS: readonly AllocatorEntry[] = [
-  kmemLayer("slub", "kmalloc served by SLUB slab caches (kmem)", (mm) =>
-    kmallocAllocator(mm, "slub"),
+  kmemLayer(
+    "slub",
+    "kmalloc served by SLUB slab caches (kmem)",
+    (mm) => kmallocAllocator(mm, "slub"),
+    {},
+    true,
   ),
   kmemLayer(
     "slab",
     "kmalloc served by Linux's SLAB: per-cpu array caches over slabs (kmem)",
     (mm) => kmallocAllocator(mm, "slab"),
     { slab: "slab" },
+    true,
   ),
   kmemLayer(
     "slob",
     "kmalloc served by SLOB, first fit in 2-byte units (kmem)",
     (mm) => kmallocAllocator(mm, "slob"),
     { slab: "slob" },
+    true,
   ),
   kmemLayer("buddy", "whole page blocks from the buddy allocator (kmem)", (mm) =>
     buddyAllocator(mm),
@@ -196,6 +220,11 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
   ),
   rangeAllocator("vmem", "Bonwick-Adams vmem arena, instant fit, 16-byte quantum (kmem)", (size) =>
     vmemAllocator(size),
+  ),
+  peer(
+    "tlsf",
+    "AssemblyScript's TLSF, two-level segregated fit, as WebAssembly (npm assemblyscript)",
+    tlsfHeap,
   ),
   peer(
     "@thi.ng/malloc",

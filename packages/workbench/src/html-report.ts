@@ -539,7 +539,7 @@ function heapMapBlock(w: ReportWorkload, k: number, color: (n: string) => string
 const HOW_TO_READ = `
 <p><b>Utilization</b> is the peak payload (bytes the trace asked for, live at once) over the peak
 footprint (memory the allocator held: pages with their descriptors for kmem, the heap's
-high-water mark for the npm peers, the highest byte handed out plus the metadata for the range
+high-water mark for the npm peers, the WebAssembly memory's size for tlsf, the highest byte handed out plus the metadata for the range
 allocators, the C library's own figures for glibc), as malloc-lab defines it: 1 is perfect.
 <b>Internal fragmentation</b> is the share of the bytes reserved for live blocks that nobody
 asked for, <b>overhead</b> the share of the footprint that is neither payload nor reserved for

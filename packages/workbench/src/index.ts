@@ -10,6 +10,7 @@ export {
   allocatorNames,
   type Candidate,
   findAllocator,
+  mallocMaxOrder,
   rangeAllocator,
   UnknownNameError,
 } from "./allocators.js";
@@ -51,6 +52,7 @@ export {
   type Ranked,
 } from "./recommend.js";
 export { writeRep } from "./rep-writer.js";
+export { TLSF_WASM, tlsfHeap } from "./tlsf.js";
 export {
   AllocatorFault,
   defaultMemoryBytes,

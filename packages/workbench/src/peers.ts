@@ -5,7 +5,8 @@
  *
  * A PeerHeap exposes the library's own calls unchanged (`malloc` returns 0 on failure, as
  * both libraries do), so benchmarks can call them without a wrapper; `peerAllocator` puts
- * one behind the ByteAllocator interface the workbench drives.
+ * one behind the ByteAllocator interface the workbench drives. AssemblyScript's TLSF, a
+ * PeerHeap over a WebAssembly memory, is in tlsf.ts.
  */
 
 import type { ByteAllocator } from "kmem";
@@ -13,7 +14,7 @@ import type { ByteAllocator } from "kmem";
 /** A peer library's heap: its own malloc/free, and what the workbench measures. */
 export interface PeerHeap {
   readonly name: string;
-  /** The heap's bytes: handles are offsets into it. */
+  /** The heap's bytes: handles are offsets into it (for a heap that grows, as it is now). */
   readonly memory: Uint8Array;
   /** The library's malloc: an offset > 0, or 0 on failure. Never throws. */
   malloc(size: number): number;

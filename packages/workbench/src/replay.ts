@@ -379,7 +379,12 @@ export async function replay(
   // Pass 2: everything else, over the same ops.
   const cand = await entry.create(options.memoryBytes, buffer);
   const a = cand.allocator;
-  const mem = check ? (cand.memory ?? null) : null;
+  // A heap that grows detaches its old buffer (views of length 0): its view is taken again.
+  let mem = check ? (cand.memory ?? null) : null;
+  const view = (): Uint8Array | null => {
+    if (mem !== null && mem.byteLength === 0) mem = cand.memory ?? null;
+    return mem;
+  };
   const usableOf = a.usableSize?.bind(a) ?? null;
   const handle = new Float64Array(ids).fill(-1);
   const sizes = new Int32Array(ids);
@@ -421,6 +426,7 @@ export async function replay(
     throw new AllocatorFault(`${entry.name}: ${source.name}:${line}: ${what}`);
   };
   const checked = (h: number, len: number, id: number, line: number, when: string): void => {
+    const mem = view();
     if (mem === null) return;
     const tag = tagOf(id, gen[id] as number);
     const at = checkBlock(mem, h, len, tag);
@@ -434,6 +440,7 @@ export async function replay(
     }
   };
   const fill = (h: number, len: number, id: number): void => {
+    const mem = view();
     if (mem !== null) mem.fill(tagOf(id, gen[id] as number), h, h + len);
   };
 

@@ -255,11 +255,11 @@ describe("replay", () => {
 describe("registry", () => {
   it("names the known allocators when asked for an unknown one", () => {
     assert.throws(
-      () => findAllocator("tlsf"),
+      () => findAllocator("dlmalloc"),
       (err: unknown) =>
         err instanceof UnknownNameError &&
         err.message ===
-          'unknown allocator "tlsf" (known: slub, slab, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, @thi.ng/malloc, malloc, glibc (native))',
+          'unknown allocator "dlmalloc" (known: slub, slab, slob, buddy, mempool, p2, mckusick-karels, lazy-buddy, mach-zone, dynix, rmap, vmem, tlsf, @thi.ng/malloc, malloc, glibc (native))',
     );
   });
 
@@ -271,9 +271,10 @@ describe("registry", () => {
       assert.ok(h >= 0, entry.name);
       const b = await entry.create(4 * MiB, a.memory?.buffer as ArrayBuffer);
       const before = b.allocator.footprint();
-      // A memory pool holds its reserve from the start (256 elements of 1 KiB).
+      // A memory pool holds its reserve from the start (256 elements of 1 KiB); tlsf's
+      // WebAssembly memory starts at one 64 KiB page.
       const limit = entry.name === "mempool" ? 300 * 1024 : 64 * 1024;
-      assert.ok(before < limit, `${entry.name}: an empty instance holds ${before} bytes`);
+      assert.ok(before <= limit, `${entry.name}: an empty instance holds ${before} bytes`);
       assert.ok(b.allocator.alloc(100) >= 0);
     }
   });
