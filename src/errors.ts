@@ -20,7 +20,10 @@ export type KmemErrorCode =
   | "FAULT"
   | "CORRUPTION"
   | "DEADLOCK"
-  | "DESTROYED";
+  | "DESTROYED"
+  /* The sanitizers' findings (src/kasan, src/kfence). */
+  | "KASAN"
+  | "KFENCE";
 
 /** Misuse of memory or detected corruption. `code` says which; the message says where. */
 export class KmemError extends Error {

@@ -16,6 +16,14 @@ export {
   type NodeStats,
   type ReportName,
 } from "./kmem.js";
+/* Sanitizers (docs/sanitizers.md). */
+export type {
+  KasanOptions,
+  KfenceOptions,
+  KmemleakLeak,
+  KmemleakRange,
+  SanitizerReport,
+} from "./kmem.js";
 export {
   __GFP_ACCOUNT,
   __GFP_COMP,

@@ -47,6 +47,9 @@ import {
   unusableIndexMilli,
   validGfp,
   type Watermarks,
+  type GrowableMemory,
+  growMemory,
+  onlineMemory,
 } from "./page/index.js";
 import { badSize, type KmallocApi, ZERO_SIZE_PTR } from "./kmalloc/index.js";
 import {
@@ -60,6 +63,8 @@ import {
   slabinfo,
   swaps,
   unusableIndexReport,
+  type ZoneSnapshot,
+  zoneinfo,
   vmallocinfo,
   vmstat,
 } from "./report/index.js";
@@ -81,6 +86,10 @@ import { Caller, MemAccess } from "./vm/index.js";
 import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
+import { installSanitizers, type Sanitizers } from "./sanitize/index.js";
+import type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
+import type { Kmalloc } from "./kmalloc/index.js";
+import type { SlubAllocator } from "./slub/index.js";
 import {
   checkZswapConfig,
   OomKiller,
@@ -101,7 +110,8 @@ import {
   type SlabKind,
 } from "./instance/index.js";
 
-export type { AttachOptions, KmemOptions } from "./instance/index.js";
+export type { AttachOptions, KasanOptions, KfenceOptions, KmemOptions } from "./instance/index.js";
+export type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
 
 /** A memory policy (set_mempolicy): where this context's allocations go. */
 export interface MemPolicy {
@@ -134,7 +144,12 @@ export type ReportName =
   | "extfrag_index"
   | "numastat"
   | "swaps"
-  | "dmesg";
+  | "dmesg"
+  | "zoneinfo"
+  | SanitizerReport;
+
+/** The sanitizers' reports ({@link Kmem.report}): what each found in this context. */
+export type SanitizerReport = "kasan" | "kfence" | "kmemleak";
 
 const REPORT_NAMES: readonly ReportName[] = [
   "buddyinfo",
@@ -147,6 +162,10 @@ const REPORT_NAMES: readonly ReportName[] = [
   "numastat",
   "swaps",
   "dmesg",
+  "zoneinfo",
+  "kasan",
+  "kfence",
+  "kmemleak",
 ];
 
 /** Per-cache line of {@link KmemStats.caches}. */
@@ -178,12 +197,8 @@ export interface KmemStats {
 }
 
 export class Kmem extends MemAccess {
-  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
-  readonly memory: Uint8Array;
   declare readonly pageSize: number;
   readonly maxOrder: number;
-  readonly totalPages: number;
-  readonly managedPages: number;
   /** The slab debug letters in force ("" for none). */
   readonly debug: string;
   private readonly phys: PhysMem;
@@ -204,6 +219,8 @@ export class Kmem extends MemAccess {
   readonly cpus: number;
   /** NUMA nodes (1 without the `nodes` option). */
   readonly nrNodes: number;
+  /** KASAN, KFENCE and kmemleak in this context, or null when none is on. */
+  private readonly sanitizers: Sanitizers | null;
 
   constructor(options: KmemOptions) {
     const layers = layersFor(options);
@@ -217,10 +234,9 @@ export class Kmem extends MemAccess {
     this.slabAllocator = layers.slabKind;
     this.debug = layers.debug;
     this.initOnAlloc = layers.initOnAlloc;
-    this.memory = phys.bytes;
     this.maxOrder = phys.maxOrder;
-    this.totalPages = phys.totalPages;
-    this.managedPages = phys.managedPages;
+    // Memory hotplug renews the views this object and its layers keep (memory/remap.ts).
+    phys.roots.push(this);
     this.cpus = phys.nrCpus;
     this.nrNodes = phys.nrNodes;
     this.hdr = phys.words;
@@ -228,6 +244,21 @@ export class Kmem extends MemAccess {
     this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
     if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
     this.swapLayer = this.wireSwap();
+    // Sanitizers: hooks installed on this context's objects only (src/sanitize/install.ts).
+    this.sanitizers =
+      layers.sanitizers === null
+        ? null
+        : installSanitizers(
+            this,
+            {
+              phys,
+              buddy: layers.buddy,
+              slab: layers.slab as SlubAllocator,
+              km: layers.km as Kmalloc,
+              vm: layers.vm,
+            },
+            layers.sanitizers,
+          );
   }
 
   /**
@@ -257,6 +288,57 @@ export class Kmem extends MemAccess {
     options: AttachOptions = {},
   ): Kmem {
     return new Kmem(openInstance("Kmem.reopen", buffer, options, true));
+  }
+
+  /** The whole physical memory; `memory.buffer` is the buffer passed in, if one was. */
+  get memory(): Uint8Array {
+    return this.phys.bytes;
+  }
+
+  /** Frames of the memory present (header and mem_map included); hotplug adds to them. */
+  get totalPages(): number {
+    return this.phys.totalPages;
+  }
+
+  /** Pages the page allocator manages (totalram): totalPages less the reserved ones. */
+  get managedPages(): number {
+    return this.phys.managedPages;
+  }
+
+  /* ------------------------------------------------------------------ memory hotplug */
+
+  /** Frames the mem_map has room for (the `maxMemory` option): the most totalPages grows to. */
+  get maxPages(): number {
+    return this.phys.maxPages;
+  }
+
+  /**
+   * Grows the WebAssembly.Memory this instance manages (created with `maxMemory` beyond
+   * its size: the mem_map's room) by `pages` of 64 KiB (`memory.grow`), and brings the new
+   * pages online in the page allocator, as Linux's memory hotplug onlines a section: the
+   * zone grows, the watermarks and per-cpu list sizes follow, the pages join the buddy
+   * lists ({@link report} "meminfo", "zoneinfo" and "buddyinfo" show them). Every view of
+   * this thread's contexts over the memory is renewed; other threads' catch up at their
+   * next slow path. Returns the kmem pages brought online: 0 when the memory refuses to
+   * grow (its maximum, or the engine), nothing changed.
+   */
+  growMemory(memory: GrowableMemory, pages: number): number {
+    checkGrowable(memory);
+    checkIntegerRange("pages", pages, 0, 65536);
+    return growMemory(this.buddy, memory, pages);
+  }
+
+  /**
+   * Brings online what the memory holds beyond the pages this instance has (another context
+   * grew it, or the program did with `memory.grow`; a shared memory only: a non-shared
+   * memory grown behind kmem's back has lost its views), and catches this context up with
+   * memory others brought online. With a WebAssembly.Memory, this context also renews its
+   * views by itself from then on (at its slow paths). Returns the pages this context sees
+   * more than before.
+   */
+  onlineMemory(memory: GrowableMemory | Backing): number {
+    const buffer = isBackingValue(memory) ? memory : (checkGrowable(memory), memory.buffer);
+    return onlineMemory(this.buddy, isBackingValue(memory) ? null : memory, buffer);
   }
 
   /** This context's cpu id (0 for the context that built the instance). */
@@ -1110,6 +1192,8 @@ export class Kmem extends MemAccess {
   /** Walks every structure; throws KmemError CORRUPTION naming the first inconsistency. */
   verify(): void {
     this.vm.refresh();
+    // Memory another context brought online: this context's views first (page/hotplug.ts).
+    this.phys.sync();
     this.buddy.verify();
     this.slab.verify();
     this.vm.verify((addr) => this.isKmallocObject(addr));
@@ -1205,11 +1289,71 @@ export class Kmem extends MemAccess {
         return swaps(this.swapLayer.areas(), this.pageSize);
       case "dmesg":
         return this.oomKiller?.dmesg() ?? "";
+      case "zoneinfo":
+        return zoneinfo(snap);
+      case "kasan":
+      case "kfence":
+      case "kmemleak":
+        return this.sanitizerReport(name);
       default:
         throw new RangeError(
           `report name must be one of ${REPORT_NAMES.join(", ")}, got ${describe(name)}`,
         );
     }
+  }
+
+  /* ------------------------------------------------------------------ sanitizers */
+
+  /**
+   * kmemleak's scan (echo scan > /sys/kernel/debug/kmemleak): the objects this context
+   * allocated that nothing reaches from `roots` (values held outside memory, such as the
+   * addresses a program keeps in variables, and ranges of memory to read) or from objects
+   * marked not-a-leak, oldest first, each with its report text. Needs `kmemleak: true`.
+   */
+  kmemleakScan(roots: readonly (number | KmemleakRange)[] = []): KmemleakLeak[] {
+    return this.leakTracker("kmemleakScan").scan(checkRoots(roots));
+  }
+
+  /** kmemleak_not_leak: the object at `addr` is never reported (and is scanned as a root). */
+  kmemleakNotLeak(addr: number): void {
+    if (addr >>> 0 !== addr) this.badAddress("kmemleakNotLeak", addr);
+    if (!this.leakTracker("kmemleakNotLeak").notLeak(addr)) {
+      throw new KmemError(
+        "INVALID_FREE",
+        `kmemleakNotLeak: ${hex(addr)} is not an object kmemleak tracks in this context`,
+      );
+    }
+  }
+
+  /** echo clear: the objects unreferenced now (from `roots`) are not reported again. */
+  kmemleakClear(roots: readonly (number | KmemleakRange)[] = []): void {
+    this.leakTracker("kmemleakClear").clear(checkRoots(roots));
+  }
+
+  private leakTracker(fn: string): NonNullable<Sanitizers["kmemleak"]> {
+    const leak = this.sanitizers?.kmemleak ?? null;
+    if (leak === null) throw new TypeError(`${fn}: kmemleak is off (new Kmem({ kmemleak: true }))`);
+    return leak;
+  }
+
+  /** The text of report("kasan" | "kfence" | "kmemleak"). */
+  private sanitizerReport(name: SanitizerReport): string {
+    const san = this.sanitizers;
+    if (name === "kasan") {
+      const k = san?.kasan ?? null;
+      if (k === null) return "kasan: off\n";
+      const q = k.quarantined();
+      return (
+        k.log.text() +
+        `kasan: ${k.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${k.quarantineLimit} bytes\n`
+      );
+    }
+    if (name === "kfence") {
+      const f = san?.kfence ?? null;
+      return f === null ? "kfence: off\n" : f.log.text() + f.stats();
+    }
+    const l = san?.kmemleak ?? null;
+    return l === null ? "kmemleak: off\n" : l.log.text();
   }
 
   /**
@@ -1262,6 +1406,7 @@ export class Kmem extends MemAccess {
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => ({
         freeByOrder: b.freeByOrder(nid),
         numa: b.numaStats(nid),
+        zone: zoneOf(b.nodeInfo(nid)),
       })),
       managedPages: this.managedPages,
       buddyFreePages: b.buddyFreePages(),
@@ -1295,6 +1440,62 @@ export class Kmem extends MemAccess {
 }
 
 export { ZERO_SIZE_PTR };
+
+/** A node's zone as zoneinfo prints it (memory hotplug grows the last one's span). */
+function zoneOf(n: NodeInfo): ZoneSnapshot {
+  const spanned = n.endPfn - n.startPfn;
+  return {
+    free: n.freePages,
+    min: n.watermarks.min,
+    low: n.watermarks.low,
+    high: n.watermarks.high,
+    startPfn: n.startPfn,
+    spanned,
+    present: spanned,
+    managed: n.managedPages,
+  };
+}
+
+function isBackingValue(value: unknown): value is Backing {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)
+  );
+}
+
+function checkGrowable(memory: unknown): asserts memory is GrowableMemory {
+  const m = memory as Partial<GrowableMemory> | null;
+  if (
+    typeof m !== "object" ||
+    m === null ||
+    typeof m.grow !== "function" ||
+    !isBackingValue(m.buffer)
+  ) {
+    throw new TypeError(
+      `memory must be a WebAssembly.Memory (a buffer and grow), got ${describe(memory)}`,
+    );
+  }
+}
+
+/** kmemleakScan's roots: numbers (values) and { addr, size } ranges. */
+function checkRoots(roots: unknown): readonly (number | KmemleakRange)[] {
+  if (!Array.isArray(roots)) {
+    throw new TypeError(
+      `roots must be an array of addresses and { addr, size } ranges, got ${describe(roots)}`,
+    );
+  }
+  for (const r of roots as unknown[]) {
+    if (typeof r === "number" && Number.isInteger(r)) continue;
+    if (typeof r === "object" && r !== null) {
+      const { addr, size } = r as Partial<KmemleakRange>;
+      if (Number.isInteger(addr) && Number.isInteger(size) && (size as number) >= 0) continue;
+    }
+    throw new TypeError(
+      `roots must hold integer addresses and { addr, size } ranges, got ${describe(r)}`,
+    );
+  }
+  return roots as readonly (number | KmemleakRange)[];
+}
 
 function cpuStateName(state: number): string {
   return state === CpuState.OFFLINE ? "offline" : state === CpuState.ONLINE ? "online" : "dead";

@@ -103,6 +103,41 @@ export interface KmemOptions {
    * Waiting needs another cpu online; this context's own setting.
    */
   allocWaitMs?: number;
+  /* Sanitizers (docs/sanitizers.md). */
+  /**
+   * KASAN: a shadow of one byte per 8 bytes of memory (in the reserved part of the buffer,
+   * shared by every context), poisoned and unpoisoned by every allocator, checked by every
+   * accessor; a bad access throws KmemError KASAN with Linux's report. `quarantine`: bytes
+   * of freed objects held back from reuse per context (default 1/32 of memory, at most
+   * 1 MiB); `stacks`: record a JS stack at each allocation and free for the reports.
+   * Needs `slab: "slub"` and one buffer. Default off.
+   */
+  kasan?: boolean | KasanOptions;
+  /**
+   * KFENCE: every `sampleInterval`-th slab allocation of a context (or the first after
+   * `sampleMs` ms) comes from a pool of `objects` guarded pages. Default off.
+   */
+  kfence?: KfenceOptions;
+  /** kmemleak: track every object so that {@link Kmem.kmemleakScan} can look for leaks. */
+  kmemleak?: boolean;
+}
+
+/** KASAN's knobs ({@link KmemOptions.kasan}). */
+export interface KasanOptions {
+  /** Bytes of freed objects a context holds back from reuse (0: none). */
+  quarantine?: number;
+  /** Record a JS stack at every allocation and free, for the reports. Default false. */
+  stacks?: boolean;
+}
+
+/** KFENCE's knobs ({@link KmemOptions.kfence}). */
+export interface KfenceOptions {
+  /** One slab allocation in this many (per context) is sampled. Default 100. */
+  sampleInterval?: number;
+  /** Sample the first allocation after this many ms instead (Linux's kfence.sample_interval). */
+  sampleMs?: number;
+  /** Objects in the pool, 1..127 (each a page between guard pages). Default 63. */
+  objects?: number;
 }
 
 /** Options of {@link Kmem.attach} and {@link Kmem.reopen}: what belongs to the opening context alone. */
@@ -139,6 +174,10 @@ export interface Settings {
   node: number;
   minFreeBytes: number | undefined;
   allocWaitMs: number | undefined;
+  /** Sanitizers, checked (null: off). */
+  kasan: { quarantine: number | undefined; stacks: boolean } | null;
+  kfence: { sampleInterval: number; sampleMs: number; objects: number } | null;
+  kmemleak: boolean;
 }
 
 const OPTION_KEYS = [
@@ -161,6 +200,9 @@ const OPTION_KEYS = [
   "nodes",
   "distances",
   "node",
+  "kasan",
+  "kfence",
+  "kmemleak",
   "reinit",
 ] as const;
 const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
@@ -212,7 +254,9 @@ export function checkSettings(
   const initOnFree = checkBoolean("initOnFree", options.initOnFree, false);
   const percpu = checkBoolean("percpu", options.percpu, true);
   checkWaitMs(options.allocWaitMs);
+  const sanitizers = checkSanitizers(options, slab);
   return {
+    ...sanitizers,
     debug,
     slab,
     sizeClasses,
@@ -225,6 +269,49 @@ export function checkSettings(
     minFreeBytes: options.minFreeBytes,
     allocWaitMs: options.allocWaitMs,
   };
+}
+
+/** The sanitizer options: KASAN, KFENCE, kmemleak. */
+function checkSanitizers(
+  options: KmemOptions,
+  slab: SlabKind,
+): Pick<Settings, "kasan" | "kfence" | "kmemleak"> {
+  let kasan: Settings["kasan"] = null;
+  const k = options.kasan;
+  if (k !== undefined && k !== false) {
+    if (k !== true && (typeof k !== "object" || k === null)) {
+      throw new TypeError(`kasan must be a boolean or { quarantine, stacks }, got ${describe(k)}`);
+    }
+    const o = k === true ? {} : k;
+    if (k !== true) checkKnownKeys("kasan", o, ["quarantine", "stacks"]);
+    if (o.quarantine !== undefined) checkIntegerRange("kasan.quarantine", o.quarantine, 0, 2 ** 32);
+    kasan = { quarantine: o.quarantine, stacks: checkBoolean("kasan.stacks", o.stacks, false) };
+  }
+  let kfence: Settings["kfence"] = null;
+  const f = options.kfence;
+  if (f !== undefined) {
+    if (typeof f !== "object" || f === null) {
+      throw new TypeError(
+        `kfence must be an object { sampleInterval, sampleMs, objects }, got ${describe(f)}`,
+      );
+    }
+    checkKnownKeys("kfence", f, ["sampleInterval", "sampleMs", "objects"]);
+    if (f.sampleInterval !== undefined) {
+      checkIntegerRange("kfence.sampleInterval", f.sampleInterval, 1, 2 ** 31 - 1);
+    }
+    if (f.sampleMs !== undefined) checkIntegerRange("kfence.sampleMs", f.sampleMs, 0, 2 ** 31 - 1);
+    if (f.objects !== undefined) checkIntegerRange("kfence.objects", f.objects, 1, 127);
+    kfence = {
+      sampleInterval: f.sampleInterval ?? (f.sampleMs === undefined ? 100 : 0),
+      sampleMs: f.sampleMs ?? -1,
+      objects: f.objects ?? 63,
+    };
+  }
+  const kmemleak = checkBoolean("kmemleak", options.kmemleak, false);
+  if ((kasan !== null || kfence !== null || kmemleak) && slab !== "slub") {
+    throw new RangeError('kasan, kfence and kmemleak need slab: "slub"');
+  }
+  return { kasan, kfence, kmemleak };
 }
 
 /** Kmem.attach's and Kmem.reopen's options (`fn` names the call in messages). */

@@ -18,6 +18,7 @@
 import { checkInteger, checkIntegerRange, describe, KmemError } from "../errors.js";
 import {
   type Backing,
+  bootCacheBase,
   CpuState,
   Hdr,
   HdrOption,
@@ -26,7 +27,10 @@ import {
   Zone,
   zoneBase,
 } from "../memory/index.js";
-import { BuddyAllocator, type LogFn } from "../page/index.js";
+import { BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
+import { shadowBytesFor } from "../kasan/index.js";
+import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
+import type { SanitizerSettings } from "../sanitize/index.js";
 import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
@@ -68,6 +72,8 @@ export interface Layers {
   /** slub_debug letters in force ("" for none). */
   readonly debug: string;
   readonly initOnAlloc: boolean;
+  /** KASAN, KFENCE and kmemleak, or null when none is on. */
+  readonly sanitizers: SanitizerSettings | null;
 }
 
 const OPENED = Symbol("kmem opened layers");
@@ -133,6 +139,7 @@ function createInstance(options: KmemOptions): Layers {
   const cpus = options.cpus === undefined ? 1 : options.cpus;
   const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
   const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
+  const shadow = kasanShadowBytes(options);
   const phys = new PhysMem({
     memory: options.memory,
     offset: options.offset,
@@ -140,7 +147,7 @@ function createInstance(options: KmemOptions): Layers {
     pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
-    bootWords: descriptorWords(cpus, nrNodes),
+    bootWords: descriptorWords(cpus, nrNodes) + shadow / 4,
     shared: cpus > 1,
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -156,6 +163,8 @@ function createInstance(options: KmemOptions): Layers {
       `new Kmem: the buffer holds a kmem instance (layout version ${phys.header[Hdr.VERSION]}); open it with Kmem.attach or Kmem.reopen, or pass reinit: true to discard it`,
     );
   }
+  const kfenceOrder = s.kfence === null ? -1 : kfencePoolOrder(s.kfence.objects);
+  if (s.kfence !== null) checkKfence(s.kfence.objects, kfenceOrder, phys);
   // Every option is valid: only now is the buffer written to.
   phys.init();
   const h = phys.header;
@@ -166,13 +175,30 @@ function createInstance(options: KmemOptions): Layers {
     (s.slab === "slab" ? HdrOption.SLAB : 0) |
     (s.adaptive ? HdrOption.ADAPTIVE : 0) |
     (s.percpu ? 0 : HdrOption.NO_PERCPU) |
-    (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0);
+    (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0) |
+    (s.kasan !== null ? HdrOption.KASAN : 0) |
+    (s.kmemleak ? HdrOption.KMEMLEAK : 0);
+  if (s.kasan !== null) {
+    h[Hdr.KASAN_SHADOW] =
+      (bootCacheBase(cpus, phys.nrNodes) + descriptorWords(cpus, phys.nrNodes)) * 4;
+    h[Hdr.KASAN_SHADOW_BYTES] = shadow;
+  }
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
   buddy.setLocalNode(s.node);
   buddy.log = s.log;
   if (s.allocWaitMs !== undefined) buddy.waitMs = s.allocWaitMs;
-  const settings = { ...s, slabKind: s.slab };
+  if (s.kfence !== null) {
+    // The KFENCE pool: one block, taken before anything else can fragment memory.
+    const pool = buddy.allocPages(kfenceOrder, Gfp.KERNEL | Gfp.ZERO);
+    if (pool === 0) throw new RangeError("memory is too small for the KFENCE pool");
+    h[Hdr.KFENCE_POOL] = pool;
+    h[Hdr.KFENCE_OBJECTS] = s.kfence.objects;
+    h[Hdr.KFENCE_INTERVAL] = s.kfence.sampleInterval > 0 ? s.kfence.sampleInterval : 100;
+  }
+  // KASAN's caches carry red zones (generic KASAN adds them to every cache).
+  const debug = s.kasan !== null && !s.debug.includes("Z") ? withRedZone(s.debug) : s.debug;
+  const settings = { ...s, debug, slabKind: s.slab };
   const { slab, km } = wireObjects(phys, buddy, settings, true, new Map());
   const vm = new Vmalloc(phys, buddy, km, s.debug.includes("U"));
   phys.seal();
@@ -183,9 +209,61 @@ function createInstance(options: KmemOptions): Layers {
     km,
     vm,
     slabKind: s.slab,
-    debug: s.debug,
+    debug,
     initOnAlloc: s.initOnAlloc,
+    sanitizers:
+      s.kasan === null && s.kfence === null && !s.kmemleak
+        ? null
+        : { kasan: s.kasan, kfence: s.kfence, kmemleak: s.kmemleak, fresh: true },
   };
+}
+
+/* ---------------------------------------------------------------- sanitizers */
+
+/**
+ * Bytes of KASAN shadow `options` need (0 without kasan): one per 8 bytes of the memory
+ * (and of what it may grow to), kept in the header after the boot cache descriptor.
+ */
+function kasanShadowBytes(options: KmemOptions): number {
+  if (options.kasan === undefined || options.kasan === false) return 0;
+  const m = options.memory;
+  let bytes: number;
+  if (typeof m === "number") bytes = m;
+  else if (
+    m instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && m instanceof SharedArrayBuffer)
+  ) {
+    bytes = m.byteLength - (typeof options.offset === "number" ? options.offset : 0);
+  } else {
+    throw new RangeError(
+      "kasan needs memory given as one byte count or buffer (not nodes of their own)",
+    );
+  }
+  if (typeof options.maxMemory === "number") bytes = Math.max(bytes, options.maxMemory);
+  return Number.isFinite(bytes) && bytes > 0 ? shadowBytesFor(bytes) : 0;
+}
+
+/** The KFENCE pool must fit: its metadata in a page, its pages in one block. */
+function checkKfence(objects: number, order: number, phys: PhysMem): void {
+  const max = kfenceMaxObjects(phys.pageSize);
+  if (objects > max) {
+    throw new RangeError(
+      `kfence.objects must be at most ${max} with ${phys.pageSize}-byte pages, got ${objects}`,
+    );
+  }
+  if (order >= phys.maxOrder) {
+    throw new RangeError(
+      `kfence.objects ${objects} needs a block of order ${order}; the largest is ${phys.maxOrder - 1}`,
+    );
+  }
+}
+
+/** slub_debug letters with Z added, in slub_debug's order. */
+function withRedZone(letters: string): string {
+  return "FZPUTAO"
+    .split("")
+    .filter((ch) => ch === "Z" || letters.includes(ch))
+    .join("");
 }
 
 /**
@@ -240,7 +318,21 @@ export function openInstance(
     }
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
     const vm = new Vmalloc(phys, buddy, km, settings.debug.includes("U"));
-    layers = { phys, buddy, slab, km, vm, ...settings };
+    const kasanOn = (opts & HdrOption.KASAN) !== 0;
+    const kfenceOn = (h[Hdr.KFENCE_POOL] as number) !== 0;
+    const leakOn = (opts & HdrOption.KMEMLEAK) !== 0;
+    const sanitizers: SanitizerSettings | null =
+      !kasanOn && !kfenceOn && !leakOn
+        ? null
+        : {
+            kasan: kasanOn ? { quarantine: undefined, stacks: false } : null,
+            kfence: kfenceOn
+              ? { sampleInterval: h[Hdr.KFENCE_INTERVAL] as number, sampleMs: -1 }
+              : null,
+            kmemleak: leakOn,
+            fresh: false,
+          };
+    layers = { phys, buddy, slab, km, vm, ...settings, sanitizers };
     // Then their list_locks, per-cpu pages and objects, as offlineCpu does; and a list_lock
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
     for (const id of gone) drainDeadCpu(layers, id);

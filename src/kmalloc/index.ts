@@ -8,4 +8,4 @@ export {
   krealloc,
   ZERO_SIZE_PTR,
 } from "./kmalloc.js";
-export { LargeKmalloc } from "./large.js";
+export { largePages, LargeKmalloc } from "./large.js";

@@ -28,6 +28,15 @@ const enum Large {
   HEAD_PFN = Pg.OWNER + 1,
 }
 
+/**
+ * The pages of the large allocation whose first piece starts at frame `pfn`, or 0 if that
+ * frame does not start one (for the sanitizers, which poison and unpoison whole blocks).
+ */
+export function largePages(f: Int32Array, pfn: number): number {
+  const i = pfn * Frame.WORDS;
+  return f[i + Pg.FLAGS] === (PgFlag.HEAD | PgFlag.KMALLOC) ? (f[i + Large.PAGES] as number) : 0;
+}
+
 export class LargeKmalloc {
   private readonly buddy: BuddyAllocator;
   private readonly f: Int32Array;
@@ -35,7 +44,9 @@ export class LargeKmalloc {
   private readonly pageShift: number;
   private readonly maxOrder: number;
   private readonly firstAddr: number;
-  private readonly endAddr: number;
+  /** One past the last byte present (memory hotplug raises it). */
+  private endAddr: number;
+  private readonly phys: PhysMem;
   /** init_on_alloc: every block is zeroed. */
   private readonly initOnAlloc: boolean;
 
@@ -47,7 +58,16 @@ export class LargeKmalloc {
     this.maxOrder = phys.maxOrder;
     this.firstAddr = phys.firstManagedPfn * phys.pageSize;
     this.endAddr = phys.totalPages * phys.pageSize;
+    this.phys = phys;
+    phys.resized.push(() => {
+      this.endAddr = phys.totalPages * phys.pageSize;
+    });
     this.initOnAlloc = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_ALLOC) !== 0;
+  }
+
+  /** Whether `addr`, beyond this context's memory, was brought online by another since. */
+  private onlineSince(addr: number): boolean {
+    return this.phys.sync() && addr < this.endAddr;
   }
 
   /**
@@ -127,7 +147,7 @@ export class LargeKmalloc {
 
   /** The pages of the large allocation at `addr`; a KmemError if it is not one. */
   private pages(addr: number, fn: string): number {
-    if (addr < this.firstAddr || addr >= this.endAddr) {
+    if (addr < this.firstAddr || (addr >= this.endAddr && !this.onlineSince(addr))) {
       throw new KmemError(
         "INVALID_FREE",
         `${fn}(${hex(addr)}): the address is outside managed memory`,

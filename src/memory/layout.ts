@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 12,
+  VERSION = 14,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -63,7 +63,7 @@ export const enum Layout {
 //  +-----------+----------+-----------+----------+------------+----------------+----------+--------+
 //  | minFreeKb | kswapd    | roots: anchors of the upper layers, 0 if unset                        |  16..31
 //  +-----------+-----------------------------------------------------------------------------------+
-//  | options   | slabFlags | cacheSerial | (unused)                                                 |  32..47
+//  | options   | slabFlags | cacheSerial | kasan shadow, bytes | kfence pool, objects, interval | memGeneration (40) |  32..47
 //  +-----------------------------------------------------------------------------------------------+
 //  | locks, one 64-byte line each: slab_mutex, slob, mempool, vmalloc; the free wait queue         |  48..127
 //  +-----------------------------------------------------------------------------------------------+
@@ -132,6 +132,23 @@ export const enum Hdr {
   SLAB_FLAGS = OPTIONS + 1,
   /** Serial number of the last cache descriptor written: tells a stale handle from a new cache. */
   CACHE_SERIAL = OPTIONS + 2,
+  /* Sanitizers (src/kasan, src/kfence): 0 when off. */
+  /** Byte address of the KASAN shadow (one byte per 8 bytes of memory, in the header). */
+  KASAN_SHADOW = OPTIONS + 3,
+  /** Bytes of the KASAN shadow. */
+  KASAN_SHADOW_BYTES = OPTIONS + 4,
+  /** Address of the KFENCE pool (its first page holds the objects' metadata). */
+  KFENCE_POOL = OPTIONS + 5,
+  /** Objects of the KFENCE pool (each a page between guard pages). */
+  KFENCE_OBJECTS = OPTIONS + 6,
+  /** KFENCE's sample interval in allocations (what contexts that attach use). */
+  KFENCE_INTERVAL = OPTIONS + 7,
+  /**
+   * Memory hotplug: bumped (under the zone lock) each time memory is brought online. A
+   * context whose views were made at another generation renews them before it touches a
+   * frame it took from a shared list (src/memory/physmem.ts, "Growth").
+   */
+  MEM_GENERATION = OPTIONS + 8,
   /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
   LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
@@ -229,6 +246,9 @@ export const enum HdrOption {
   ADAPTIVE = 1 << 5,
   /** kmalloc's size classes are Linux's (KmemOptions.sizeClasses "linux"), not the fine set. */
   LINUX_SIZES = 1 << 6,
+  /* Sanitizers: KASAN's shadow and quarantine, kmemleak's object tracking. */
+  KASAN = 1 << 7,
+  KMEMLEAK = 1 << 8,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

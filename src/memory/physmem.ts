@@ -17,10 +17,26 @@
  * A buffer whose start belongs to someone else (a WebAssembly module's data and stack) is
  * managed from byte `offset` on: address 0 is that byte, every view starts there, and the
  * bytes before it are never read or written.
+ *
+ * Growth (memory hotplug). A WebAssembly.Memory grows in place (`memory.grow`), but its
+ * buffer is replaced: a non-shared memory's old buffer is detached at once (every view of it
+ * reads as empty), a shared memory's keeps its old length, the longer one reached only
+ * through `memory.buffer`. So every typed-array view of the memory, this class's and those
+ * the layers keep, is renewed over the new buffer (src/memory/remap.ts walks them from
+ * `roots`): in this thread at once, by whoever grows (every PhysMem of this thread over the
+ * buffer is in one registry); in other threads (workers over a shared memory) lazily, by
+ * `sync()`, which compares the header's MEM_GENERATION with the generation its views were
+ * made at and renews them from `source` (the memory's buffer now). The page allocator calls
+ * it under the zone lock, and the object allocators under their list locks, the only places
+ * a frame another context brought online can reach this one; an address beyond this
+ * context's views fails the layers' bounds checks, whose error paths sync and look again.
+ * The mem_map's view covers its whole room (maxPages frames) from the start, and a memory
+ * that may grow is one window (at most 2 GiB of room), so the views' layout stays the same.
  */
 
 import { checkInteger, describe } from "../errors.js";
 import { bootCacheBase, Frame, Hdr, headerWords, Layout, Zone, zoneBase } from "./layout.js";
+import { applyViews, collectViews, type ViewPlan } from "./remap.js";
 
 /** Addresses are unsigned 32-bit: one instance manages at most 4 GiB. */
 export const MAX_MEMORY_BYTES = 2 ** 32;
@@ -42,6 +58,11 @@ export interface PhysMemConfig {
    * beyond the buffer's end, up to this many, can be brought online later (memory hotplug).
    */
   maxPages?: number | undefined;
+  /**
+   * Frames present (attach: the header's count), when the buffer holds more than are online
+   * yet (a memory grown but not yet brought online). Default: the buffer's whole pages.
+   */
+  pages?: number | undefined;
   /** Create a SharedArrayBuffer (when `memory` is a byte count). */
   shared?: boolean;
   pageSize: number;
@@ -63,6 +84,15 @@ export interface PhysMemConfig {
 function headerOf(buffer: Backing, offset: number): Int32Array | null {
   return buffer.byteLength >= offset + Hdr.PCP * 4 ? new Int32Array(buffer, offset, Hdr.PCP) : null;
 }
+
+/** The most room a memory that grows may have (one window of addresses: see "Growth"). */
+export const MAX_GROWABLE_BYTES = 2 ** 31;
+
+/**
+ * This thread's PhysMem objects by the buffer they manage, so that whoever grows the memory
+ * renews them all (a non-shared memory's old buffer is detached by the grow).
+ */
+const contexts = new WeakMap<Backing, WeakRef<PhysMem>[]>();
 
 /** Managed pages a memory must leave: the slab of cache descriptors and some to spare. */
 export const MIN_MANAGED_PAGES = 4;
@@ -104,13 +134,13 @@ function isBacking(value: unknown): value is Backing {
 
 export class PhysMem {
   /** Node 0's buffer (the only one unless each node has its own). */
-  readonly buffer: Backing;
+  buffer: Backing;
   /** The buffer of each window: one, or one per node. */
-  readonly buffers: readonly Backing[];
+  buffers: readonly Backing[];
   /** The buffer byte by byte, or node 0's with a buffer per node (header, mem_map in it). */
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   /** The same as i32 words (word i is bytes 4i..4i+3). */
-  readonly words: Int32Array;
+  words: Int32Array;
   /** log2 of the window size, and the mask of an address's offset in its window. */
   readonly winShift: number;
   readonly winMask: number;
@@ -118,25 +148,25 @@ export class PhysMem {
   readonly wordShift: number;
   readonly wordMask: number;
   /** Each window's bytes and words. */
-  readonly byteViews: readonly Uint8Array[];
-  readonly wordViews: readonly Int32Array[];
+  byteViews: readonly Uint8Array[];
+  wordViews: readonly Int32Array[];
   /** True when each node is a buffer of its own (compared `=== true`: see SLUB's `smp`). */
   readonly split: boolean;
   /** The byte of `buffer` that is address 0 (0 unless its start belongs to someone else). */
   readonly offset: number;
   /** Header words (their indices: layout.ts, Hdr and the per-cpu and zone bases). */
-  readonly header: Int32Array;
-  /** mem_map: Frame.WORDS words per frame, for every frame 0..totalPages-1. */
-  readonly frames: Int32Array;
+  header: Int32Array;
+  /** mem_map: Frame.WORDS words per frame, for every frame of its room (0..maxPages-1). */
+  frames: Int32Array;
   readonly pageSize: number;
   readonly pageShift: number;
   readonly maxOrder: number;
-  readonly totalPages: number;
+  totalPages: number;
   /** Frames the mem_map has room for: totalPages, or more where memory may be added later. */
   readonly maxPages: number;
   /** Frames 0..firstManagedPfn-1 hold the header and mem_map and are never handed out. */
   readonly firstManagedPfn: number;
-  readonly managedPages: number;
+  managedPages: number;
   readonly nrCpus: number;
   /** Byte offset of the mem_map, and the header's size in words. */
   readonly memmapOffset: number;
@@ -145,11 +175,19 @@ export class PhysMem {
   readonly nrNodes: number;
   /** First frame of each node, and one past its last (node n: nodeStart[n]..nodeEnd[n]-1). */
   readonly nodeStart: readonly number[];
-  readonly nodeEnd: readonly number[];
+  nodeEnd: readonly number[];
   /** node_distance(a, b) = distances[a][b]. */
   readonly distances: readonly (readonly number[])[];
   /** True when kmem created the buffer (it is all zero). */
   private readonly fresh: boolean;
+  /** The header's MEM_GENERATION this context's views were made at (see "Growth"). */
+  generation = 0;
+  /** Where this context finds the memory's buffer after a grow (`memory.buffer`), if known. */
+  source: (() => Backing) | null = null;
+  /** Objects whose views of the memory are renewed with this one's (the Kmem, a WasmHeap). */
+  readonly roots: object[] = [];
+  /** Run after the views were renewed over more pages: layers update their geometry. */
+  readonly resized: (() => void)[] = [];
 
   constructor(config: PhysMemConfig) {
     const { memory, pageSize, maxOrder, nrCpus, bootWords } = config;
@@ -220,6 +258,14 @@ export class PhysMem {
     const pageShift = Math.log2(pageSize);
     let winShift = 31;
     let totalPages = Math.floor((buffer.byteLength - offset) / pageSize);
+    if (config.pages !== undefined && nodeBuffers === null) {
+      if (config.pages > totalPages) {
+        throw new RangeError(
+          `the buffer holds ${totalPages} pages but the instance has ${config.pages} online: its memory grew; open it with the memory's buffer now (memory.buffer)`,
+        );
+      }
+      totalPages = config.pages;
+    }
     if (nodeBuffers !== null) {
       const pages = nodeSizes as number[];
       const largest = Math.max(...pages) * pageSize;
@@ -308,7 +354,7 @@ export class PhysMem {
       : new Int32Array(buffer, offset, (totalPages * pageSize) / 4);
 
     this.header = new Int32Array(buffer, offset, hWords);
-    this.frames = new Int32Array(buffer, offset + memmapOffset, totalPages * Frame.WORDS);
+    this.frames = new Int32Array(buffer, offset + memmapOffset, maxPages * Frame.WORDS);
     this.pageSize = pageSize;
     this.pageShift = pageShift;
     this.maxOrder = maxOrder;
@@ -324,6 +370,11 @@ export class PhysMem {
     this.fresh = fresh;
     this.memmapOffset = memmapOffset;
     this.headerWords = hWords;
+    if (!split) {
+      const list = contexts.get(buffer) ?? [];
+      list.push(new WeakRef(this));
+      contexts.set(buffer, list);
+    }
   }
 
   /**
@@ -394,7 +445,7 @@ export class PhysMem {
     let mem: PhysMem;
     try {
       mem = new PhysMem({
-        ...(list === null ? { memory: buffer, offset } : {}),
+        ...(list === null ? { memory: buffer, offset, pages: h[Hdr.TOTAL_PAGES] as number } : {}),
         maxPages: h[Hdr.MAX_PAGES] as number,
         pageSize: 2 ** pageShift,
         maxOrder: h[Hdr.MAX_ORDER] as number,
@@ -420,7 +471,82 @@ export class PhysMem {
         `${fn}: the buffer's kmem header does not match its size (a damaged or truncated instance)`,
       );
     }
+    mem.generation = Atomics.load(h, Hdr.MEM_GENERATION);
     return mem;
+  }
+
+  /* ------------------------------------------------------------------ growth */
+
+  /** This thread's PhysMem objects over this one's buffer, this one included. */
+  peers(): PhysMem[] {
+    const list = contexts.get(this.buffer) ?? [];
+    const live: PhysMem[] = [];
+    for (const ref of list) {
+      const p = ref.deref();
+      if (p !== undefined) live.push(p);
+    }
+    if (live.length !== list.length)
+      contexts.set(
+        this.buffer,
+        live.map((p) => new WeakRef(p)),
+      );
+    if (!live.includes(this)) live.push(this);
+    return live;
+  }
+
+  /** Where every view of this context (its own and its roots') lies, before a grow. */
+  collectViews(): ViewPlan {
+    return collectViews(
+      [this, ...this.roots],
+      this.buffer,
+      this.offset,
+      this.totalPages * this.pageSize,
+    );
+  }
+
+  /**
+   * Renews the views of `plan` over `buffer` (the memory's buffer now), the views of the whole
+   * memory lengthened to `totalPages`; then the geometry, and the layers' (`resized`).
+   */
+  applyViews(plan: ViewPlan, buffer: Backing, totalPages: number): void {
+    const old = this.buffer;
+    applyViews(plan, buffer, totalPages * this.pageSize);
+    if (buffer !== old) {
+      const list = contexts.get(old) ?? [];
+      contexts.delete(old);
+      contexts.set(buffer, [...(contexts.get(buffer) ?? []), ...list]);
+    }
+    if (totalPages !== this.totalPages) {
+      this.totalPages = totalPages;
+      this.managedPages = totalPages - this.firstManagedPfn;
+      this.nodeEnd = [totalPages];
+      for (const fn of this.resized) fn();
+    }
+  }
+
+  /** collectViews then applyViews, for views that are still readable (a shared memory's). */
+  renew(buffer: Backing, totalPages: number): void {
+    this.applyViews(this.collectViews(), buffer, totalPages);
+  }
+
+  /**
+   * Catches up with memory another context brought online (see "Growth"): false when the
+   * views are current; else renews them over `source()` and returns true. Throws an Error
+   * when this context has no way to the grown buffer.
+   */
+  sync(): boolean {
+    const gen = Atomics.load(this.header, Hdr.MEM_GENERATION);
+    if (gen === this.generation) return false;
+    const total = Atomics.load(this.header, Hdr.TOTAL_PAGES);
+    const buffer = this.source === null ? null : this.source();
+    if (buffer === null || buffer.byteLength - this.offset < total * this.pageSize) {
+      throw new Error(
+        `kmem: another context brought memory online (now ${total} pages); this context cannot see it: open the instance with its WebAssembly.Memory (mm.onlineMemory(memory))`,
+      );
+    }
+    if (total > this.totalPages || buffer !== this.buffer) this.renew(buffer, total);
+    this.generation = gen;
+    return true;
   }
 
   /**
@@ -662,9 +788,9 @@ function checkMaxPages(
   if (nrNodes !== 1) {
     throw new RangeError("maxPages beyond the memory's pages needs one node");
   }
-  if (maxPages < totalPages || maxPages * pageSize > MAX_MEMORY_BYTES) {
+  if (maxPages < totalPages || maxPages * pageSize > MAX_GROWABLE_BYTES) {
     throw new RangeError(
-      `maxPages must be in ${totalPages}..${MAX_MEMORY_BYTES / pageSize} (the memory's pages up to 4 GiB), got ${maxPages}`,
+      `maxPages must be in ${totalPages}..${MAX_GROWABLE_BYTES / pageSize} (the memory's pages; memory that grows up to 2 GiB), got ${maxPages}`,
     );
   }
   return maxPages;

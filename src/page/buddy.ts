@@ -43,11 +43,13 @@
  *   verify.ts        verify(): the invariants below
  *   watermarks.ts    min/low/high, per-cpu list sizes, the watermark check's alloc flags
  *   gfp.ts           GFP bits; fragmentation.ts: the extfrag and unusable indices
+ *   hotplug.ts       memory hotplug: bringing grown memory online (online_pages)
  *
  * Invariants (verify() reports them by id):
  *   LAYOUT-1 the header carries Layout.MAGIC, Layout.VERSION and this instance's geometry
  *            (page shift, max order, pages, first managed pfn, cpus, nodes, mem_map offset,
- *            header words); memory/layout.ts gives the words
+ *            header words, the mem_map's room); memory/layout.ts gives the words; this
+ *            context's views cover the pages online (page/hotplug.ts)
  *   LAYOUT-2 the reserved pages cover the header and the mem_map
  *   LAYOUT-3 per-cpu lists: batch >= 1 and high >= batch; each zone: 0 <= min <= low <= high
  *            <= its pages + 2 * low
@@ -57,8 +59,9 @@
  *   MEMMAP-1 the managed frames are tiled by blocks: each frame is the head of a free block
  *            (PgFlag.BUDDY), of an allocated block (PgFlag.HEAD) or a per-cpu page
  *            (PgFlag.PCP, order 0), or is an all-zero tail of exactly one such block
- *   MEMMAP-2 the frames of the reserved part, and those of the holes between node windows,
- *            are all zero (they belong to nobody)
+ *   MEMMAP-2 the frames of the reserved part, those of the holes between node windows, and
+ *            those of the mem_map's room not online yet (memory hotplug), are all zero
+ *            (they belong to nobody)
  *   BUDDY-1  a block of order k (free, allocated or per-cpu) starts at a pfn divisible by
  *            2^k and ends inside memory
  *   BUDDY-2  free_area[k] is a consistent doubly linked list of PgFlag.BUDDY heads of order k
@@ -86,7 +89,10 @@
  * Lock order: the zone locks come last, after every other lock of the buffer (the whole
  * order is the list in the header of src/sync/lock.ts). Never two zone locks at once,
  * except verify(), which takes them all in node order. Nothing outside this layer runs
- * under one: shrinkers, log lines and fault injection run with none held.
+ * under one: shrinkers, log lines and fault injection run with none held. Memory hotplug
+ * (hotplug.ts) onlines under the last zone's lock, and a context renews its views there
+ * (physmem.ts, "Growth": plain JavaScript, no lock taken) when the header's
+ * MEM_GENERATION changed.
  * Reads of nrFree and nr_free for the watermark checks take no lock (as Linux's do): a stale
  * value only sends a request down the slow path, which checks again under the lock.
  *
@@ -191,12 +197,13 @@ export class BuddyAllocator {
   readonly pageSize: number;
   readonly pageShift: number;
   readonly maxOrder: number;
-  readonly totalPages: number;
+  /** Frames present and managed (memory hotplug raises both: {@link resized}). */
+  totalPages: number;
   readonly firstPfn: number;
-  readonly managedPages: number;
+  managedPages: number;
   /** The first address that can be handed out, and one past the last. */
   private readonly startAddr: number;
-  private readonly endAddr: number;
+  private endAddr: number;
   private readonly pageMask: number;
   /** This context's cpu id: which per-cpu list and counters it uses. */
   readonly cpu: number;
@@ -215,7 +222,8 @@ export class BuddyAllocator {
   readonly nodeStarts: number[];
   /** With a buffer per node, pfn >>> nodeShift is the node (its window); else -1. */
   private readonly nodeShift: number;
-  private readonly mem: PhysMem;
+  /** @internal The physical memory (its views, geometry and growth). */
+  readonly mem: PhysMem;
   /** Per node, the nodes in the order allocations try them: by distance, then by id. */
   private readonly zonelists: number[][] = [];
   /** All nodes' bits. */
@@ -326,6 +334,7 @@ export class BuddyAllocator {
     this.numa = at(numaBase(mem.nrCpus, mem.nrNodes, cpu), NumaStat.WORDS * mem.nrNodes);
     this.pcp = this.line;
     this.setLocalNode(cpu % mem.nrNodes);
+    mem.resized.push(() => this.resized());
     if (!fresh) {
       // A cpu that comes online while others sleep for memory is asked at once, as those
       // already online were (its cpu id is claimed before this load): the pages it frees go
@@ -483,7 +492,11 @@ export class BuddyAllocator {
 
   /* ------------------------------------------------------------------ the zone lock */
 
-  /** Takes node `nid`'s zone lock (when more than one cpu may run). */
+  /**
+   * Takes node `nid`'s zone lock (when more than one cpu may run). Under it, this context
+   * first catches up with memory another brought online (hotplug.ts): the zone's lists may
+   * hold its frames now.
+   */
   lockZone(nid: number): void {
     if (this.smp) {
       lock(
@@ -492,7 +505,27 @@ export class BuddyAllocator {
         this.cpu,
         this.nrNodes === 1 ? "the zone lock" : `the zone lock of node ${nid}`,
       );
+      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.mem.generation) this.syncLocked(nid);
     }
+  }
+
+  /** lockZone's catching up, the lock given back if this context cannot. */
+  private syncLocked(nid: number): void {
+    try {
+      this.mem.sync();
+    } catch (err) {
+      this.unlockZone(nid);
+      throw err;
+    }
+  }
+
+  /** @internal After memory hotplug: the geometry of the memory now present. */
+  resized(): void {
+    const mem = this.mem;
+    this.totalPages = mem.totalPages;
+    this.managedPages = mem.managedPages;
+    this.endAddr = mem.totalPages * mem.pageSize;
+    this.nodeEnds[this.nrNodes - 1] = mem.nodeEnd[this.nrNodes - 1] as number;
   }
 
   unlockZone(nid: number): void {
@@ -503,7 +536,8 @@ export class BuddyAllocator {
    * __free_one_page: merge with free buddies upward (inside the zone), then list. The head's
    * flags are clear. Zone lock held.
    */
-  private freeOneBlock(z: Int32Array, pfn: number, order: number): void {
+  /** @internal */
+  freeOneBlock(z: Int32Array, pfn: number, order: number): void {
     const f = this.f;
     const top = this.maxOrder - 1;
     const start = z[Zone.START_PFN] as number;
@@ -1099,8 +1133,8 @@ export class BuddyAllocator {
     if (this.smp) this.wakeWaiters();
   }
 
-  /** After pages went back to the buddy lists: wakes the contexts waiting for memory. */
-  private wakeWaiters(): void {
+  /** @internal After pages went back to the buddy lists: wakes the contexts waiting for memory. */
+  wakeWaiters(): void {
     wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);
   }
 

@@ -7,6 +7,7 @@ export {
   unusableIndexMilli,
 } from "./fragmentation.js";
 export * from "./gfp.js";
+export { type GrowableMemory, growMemory, onlineMemory, onlinePages } from "./hotplug.js";
 export type { Shrinker } from "./reclaim.js";
 export {
   computeWatermarks,

@@ -57,6 +57,17 @@ function checkHeader(b: BuddyAllocator): void {
   ) {
     corrupt("LAYOUT-1", "header geometry words do not match the instance");
   }
+  // Memory hotplug: this context's views cover the frames online now, and no more.
+  if (
+    h[Hdr.MAX_PAGES] !== b.mem.maxPages ||
+    b.totalPages > b.mem.maxPages ||
+    (!b.mem.split && b.mem.bytes.length !== b.totalPages * b.pageSize)
+  ) {
+    corrupt(
+      "LAYOUT-1",
+      `the views cover ${b.mem.bytes.length} bytes, the header has ${h[Hdr.TOTAL_PAGES]} pages online of room for ${h[Hdr.MAX_PAGES]}`,
+    );
+  }
   if (b.firstPfn * b.pageSize < f.byteOffset - h.byteOffset + f.byteLength) {
     corrupt("LAYOUT-2", "the reserved pages do not cover the header and mem_map");
   }
@@ -119,6 +130,15 @@ function checkReserved(b: BuddyAllocator): void {
   for (let i = 0; i < b.firstPfn * Frame.WORDS; i++) {
     if (f[i] !== 0)
       corrupt("MEMMAP-2", `reserved frame ${Math.floor(i / Frame.WORDS)} has non-zero metadata`);
+  }
+  // The mem_map's room beyond the frames online (memory hotplug brings them in).
+  for (let i = b.totalPages * Frame.WORDS; i < b.mem.maxPages * Frame.WORDS; i++) {
+    if (f[i] !== 0) {
+      corrupt(
+        "MEMMAP-2",
+        `frame ${Math.floor(i / Frame.WORDS)}, not online, has non-zero metadata`,
+      );
+    }
   }
   for (let nid = 0; nid < b.nrNodes - 1; nid++) {
     const from = (b.nodeEnds[nid] as number) * Frame.WORDS;

@@ -14,6 +14,8 @@ export {
   vmallocinfo,
   type VmallocinfoArea,
   vmstat,
+  type ZoneSnapshot,
+  zoneinfo,
 } from "./proc.js";
 export {
   type CacheLookup,

@@ -10,6 +10,8 @@
  *   slabinfo        mm/slab_common.c: "slabinfo - version: 2.1" and the column header
  *   vmallocinfo     mm/vmalloc.c vmalloc_info_show: "0x%pK-0x%pK %7ld", caller, " pages=%d", kind, " N0=%u"
  *   numastat        numactl's numastat: a row per counter, a 16-column field per node
+ *   zoneinfo        mm/vmstat.c zoneinfo_show_print: "Node %d, zone %8s", "  pages free     %lu",
+ *                   the watermarks, spanned, present and managed ("        %-8s %lu"), start_pfn
  * The per-zone files have one line per NUMA node.
  */
 
@@ -21,6 +23,20 @@ export interface NodeSnapshot {
   freeByOrder: readonly number[];
   /** numastat counters, NUMA_STAT_NAMES order. */
   numa: readonly number[];
+  /** The node's zone, for zoneinfo. */
+  zone?: ZoneSnapshot;
+}
+
+/** A zone's pages as zoneinfo shows them. */
+export interface ZoneSnapshot {
+  free: number;
+  min: number;
+  low: number;
+  high: number;
+  startPfn: number;
+  spanned: number;
+  present: number;
+  managed: number;
 }
 
 /** What the reports need to know, gathered by the facade. */
@@ -70,6 +86,29 @@ function perZone(
     out += zone(nid);
     for (let o = 0; o < n.freeByOrder.length; o++) out += field(n.freeByOrder, o);
     out += "\n";
+  });
+  return out;
+}
+
+/** zoneinfo: each node's zone, its free pages, watermarks and spans (those hotplug grows). */
+export function zoneinfo(s: MemSnapshot): string {
+  let out = "";
+  s.nodes.forEach((n, nid) => {
+    const z = n.zone;
+    if (z === undefined) return;
+    out += `Node ${nid}, zone ${"Normal".padStart(8)}\n`;
+    out += `  pages free     ${z.free}\n`;
+    for (const [k, v] of [
+      ["min", z.min],
+      ["low", z.low],
+      ["high", z.high],
+      ["spanned", z.spanned],
+      ["present", z.present],
+      ["managed", z.managed],
+    ] as const) {
+      out += `        ${k.padEnd(8)} ${v}\n`;
+    }
+    out += `  start_pfn:           ${z.startPfn}\n`;
   });
   return out;
 }

@@ -195,8 +195,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   readonly pageUnits: number;
   /** @internal */
   readonly firstPfn: number;
-  /** @internal */
-  readonly totalPages: number;
+  /** @internal Frames present (memory hotplug raises it). */
+  totalPages: number;
   private readonly maxOrder: number;
   private readonly secret: number;
   private readonly initOnAlloc: boolean;
@@ -242,6 +242,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     this.pageUnits = phys.pageSize / Slob.UNIT;
     this.firstPfn = phys.firstManagedPfn;
     this.totalPages = phys.totalPages;
+    phys.resized.push(() => {
+      this.totalPages = phys.totalPages;
+    });
     this.maxOrder = phys.maxOrder;
     this.initOnAlloc = options.initOnAlloc;
     this.initOnFree = options.initOnFree;
@@ -269,10 +272,32 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     phys.header[Hdr.SLOB] = desc;
   }
 
+  /**
+   * Whether frame `pfn`, beyond those this context sees, was brought online by another
+   * context since (page/hotplug.ts): then this context sees it now.
+   */
+  private onlineSince(pfn: number): boolean {
+    return pfn >= this.totalPages && this.phys.sync() && pfn < this.totalPages;
+  }
+
   /* ------------------------------------------------------------------ the lock */
 
   private lock(): void {
-    if (this.smp) lock(this.h, Hdr.LOCK_SLOB, this.cpu, "slob_lock");
+    if (this.smp) {
+      lock(this.h, Hdr.LOCK_SLOB, this.cpu, "slob_lock");
+      // Its pages may lie in memory another context brought online (page/hotplug.ts).
+      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) this.syncLocked();
+    }
+  }
+
+  /** lock's catching up with memory hotplug, the lock given back if it cannot. */
+  private syncLocked(): void {
+    try {
+      this.phys.sync();
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
   }
 
   private unlock(): void {
@@ -733,7 +758,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
    */
   private owner(obj: number, want: number, fn: string): number {
     const pfn = obj >>> this.pageShift;
-    if (pfn < this.firstPfn || pfn >= this.totalPages)
+    if ((pfn < this.firstPfn || pfn >= this.totalPages) && !this.onlineSince(pfn))
       this.notObject(obj, fn, "outside managed memory");
     const i = pfn * Frame.WORDS;
     const flags = this.f[i + Pg.FLAGS] as number;
@@ -943,7 +968,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   private isSlobPage(addr: number): boolean {
     const pfn = addr >>> this.pageShift;
-    if (pfn < this.firstPfn || pfn >= this.totalPages) return false;
+    if ((pfn < this.firstPfn || pfn >= this.totalPages) && !this.onlineSince(pfn)) return false;
     return ((this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0;
   }
 

@@ -162,7 +162,8 @@ export class SlubAllocator implements KmallocBackend {
   readonly pageSize: number;
   readonly pageShift: number;
   readonly firstPfn: number;
-  readonly totalPages: number;
+  /** Frames present (memory hotplug raises it). */
+  totalPages: number;
   readonly maxOrder: number;
   readonly cpuId: number;
   readonly nrCpus: number;
@@ -225,6 +226,9 @@ export class SlubAllocator implements KmallocBackend {
     this.pageShift = phys.pageShift;
     this.firstPfn = phys.firstManagedPfn;
     this.totalPages = phys.totalPages;
+    phys.resized.push(() => {
+      this.totalPages = phys.totalPages;
+    });
     this.maxOrder = phys.maxOrder;
     this.cpuId = buddy.cpu;
     this.nrCpus = phys.nrCpus;
@@ -325,6 +329,18 @@ export class SlubAllocator implements KmallocBackend {
   lockNode(c: KmemCache, n: number): void {
     if (this.smp === true) {
       lock(c.dv, this.lockAt[n] as number, this.cpuId, c.nodeLockNames[n] as string, this.h);
+      // A partial slab may lie in memory another context brought online (page/hotplug.ts).
+      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) this.syncLocked(c, n);
+    }
+  }
+
+  /** lockNode's catching up with memory hotplug, the lock given back if it cannot. */
+  private syncLocked(c: KmemCache, n: number): void {
+    try {
+      this.phys.sync();
+    } catch (err) {
+      this.unlockNode(c, n);
+      throw err;
     }
   }
 
@@ -523,9 +539,17 @@ export class SlubAllocator implements KmallocBackend {
    */
   slabOf(addr: number): number {
     const pfn = addr >>> this.pageShift;
-    if (pfn < this.firstPfn || pfn >= this.totalPages) return 0;
+    if (pfn < this.firstPfn || pfn >= this.totalPages) return this.slabOfOutside(addr, pfn);
     if (((this.f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0) return pfn;
     return this.slabOfTail(pfn);
+  }
+
+  /**
+   * slabOf beyond the frames this context sees: once more if another context brought memory
+   * online since (page/hotplug.ts), else 0.
+   */
+  private slabOfOutside(addr: number, pfn: number): number {
+    return pfn >= this.firstPfn && this.phys.sync() ? this.slabOf(addr) : 0;
   }
 
   /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */

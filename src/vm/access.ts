@@ -53,7 +53,9 @@ export class MemAccess {
   declare private readonly wordMask: number;
   /** First address of managed memory and the end of physical memory. */
   declare private readonly lo: number;
-  declare private readonly physEnd: number;
+  declare private physEnd: number;
+  /** The physical memory (memory hotplug: `at` catches up before it faults). */
+  declare private readonly mem: PhysMem;
   /** The vmalloc layer (Kmem, which extends this class, calls it too). */
   declare protected readonly vm: Vmalloc;
   declare private readonly pt: PageTables;
@@ -97,6 +99,10 @@ export class MemAccess {
     this.wordMask = phys.wordMask;
     this.lo = phys.firstManagedPfn * phys.pageSize;
     this.physEnd = phys.totalPages * phys.pageSize;
+    this.mem = phys;
+    phys.resized.push(() => {
+      this.physEnd = phys.totalPages * phys.pageSize;
+    });
     this.vm = vm;
     this.pt = vm.pageTables;
     this.wv = phys.wordViews;
@@ -132,6 +138,14 @@ export class MemAccess {
         this.tlbPhys = p - (off & this.pageMask);
         return p;
       }
+    }
+    return this.atOutside(addr, size, op);
+  }
+
+  /** `at` past the memory this context sees: again if another context brought more online. */
+  private atOutside(addr: number, size: number, op: string): number {
+    if (addr >>> 0 === addr && addr >= this.physEnd && addr < this.vstart && this.mem.sync()) {
+      return this.at(addr, size, op);
     }
     return this.fault(addr, size, op);
   }

@@ -29,6 +29,13 @@
  * and posix_memalign up to the page size (a power-of-two kmalloc size is naturally aligned,
  * and pages are page-aligned since `offset` is).
  *
+ * Growth (memory hotplug, docs/wasm.md): when kmem cannot serve a request, the heap grows
+ * the memory (`memory.grow`, by at least GROW_STEP and twice the request, up to `maximum`)
+ * and the page allocator brings the new pages online (page/hotplug.ts), then the request is
+ * tried again; past the maximum, or when the engine refuses, malloc returns NULL with
+ * nothing changed. Another context (a worker over a shared memory) sees the new pages at
+ * its next slow path, or when a pointer lies beyond the heap it knew (then it looks again).
+ *
  * Misuse by the module (a double free, a free of what malloc did not return) is found by
  * kmem before anything changes and reported with the module's address: thrown as a
  * KmemError through the module's call (it traps, as glibc aborts; the default), or passed
@@ -37,7 +44,7 @@
 
 import { describe, hex, KmemError } from "../errors.js";
 import { Kmem } from "../kmem.js";
-import { Hdr, Layout } from "../memory/index.js";
+import { Hdr, Layout, MAX_GROWABLE_BYTES } from "../memory/index.js";
 import { __GFP_ZERO, GFP_NOWAIT } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { VmemArena } from "../vmem/index.js";
@@ -66,6 +73,9 @@ export type LargeRoute = "pages" | "vmem";
 
 /** large "vmem": the smallest span the arena imports from the buddy allocator. */
 export const LARGE_SPAN = 1 << 20;
+
+/** The least a grow adds: 16 WebAssembly pages (1 MiB). */
+export const GROW_STEP = 16;
 
 /** Options of {@link WasmHeap.create}. */
 export interface WasmHeapOptions {
@@ -173,10 +183,12 @@ export class WasmHeap {
   /** Pointers below this (kmem's header and mem_map, the module's data) are never malloc's. */
   private firstPtr = 0;
   private endPtr = 0;
-  /** The heap's managed bytes: no request larger is served. */
-  private heapBytes = 0;
-  /** The memory's bytes from `base` (kmem's view); length 0 once the buffer is detached. */
-  private bytes: Uint8Array = new Uint8Array(0);
+  /** The heap's managed bytes once grown to `maximum`: no request larger is served. */
+  private maxHeapBytes = 0;
+  /** kmem's totalPages when the bounds above were taken. */
+  private seenPages = 0;
+  /** Times this context grew the memory. */
+  private nGrow = 0;
   private slob = false;
   /** slab "slob": the malloc-N caches by N / 16, made on first use. */
   private readonly slobCaches: (KmemCache | null)[] = [];
@@ -253,7 +265,7 @@ export class WasmHeap {
     }
     checkHeapBase(options.heapBase);
     const buffer = memory.buffer;
-    const heap = new WasmHeap(memory, buffer.byteLength / WASM_PAGE, {
+    const heap = new WasmHeap(memory, 65536, {
       ...(options.misuse === undefined ? {} : { misuse: options.misuse }),
       ...(options.log === undefined ? {} : { log: options.log }),
     });
@@ -263,7 +275,10 @@ export class WasmHeap {
       const offset = alignUp(options.heapBase, pageSize);
       if (offset >= buffer.byteLength || !headerAt(buffer, offset, pageSize)) continue;
       try {
-        heap.adopt(Kmem.attach(buffer, { offset }), offset);
+        const mm = Kmem.attach(buffer, { offset });
+        // This context renews its views from the memory after another grew it.
+        mm.onlineMemory(memory);
+        heap.adopt(mm, offset);
         return heap;
       } catch (err) {
         last = err;
@@ -303,7 +318,8 @@ export class WasmHeap {
         `the memory (${buffer.byteLength / WASM_PAGE} pages) ends at ${hex(buffer.byteLength)}, below the heap base ${hex(heapBase)}: give it more pages`,
       );
     }
-    const room = this.maximum * WASM_PAGE - offset;
+    // Room for the maximum, in one window of addresses (physmem.ts, "Growth").
+    const room = Math.min(this.maximum * WASM_PAGE - offset, MAX_GROWABLE_BYTES);
     const maxOrder =
       o.maxOrder ??
       Math.min(KMALLOC_MAX_ORDER, Math.max(11, Math.floor(Math.log2(room / pageSize)) + 1));
@@ -318,6 +334,7 @@ export class WasmHeap {
       ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
       ...(o.debug === undefined ? {} : { debug: o.debug }),
     });
+    if (room > buffer.byteLength - offset) mm.onlineMemory(this.memory);
     this.adopt(mm, offset);
   }
 
@@ -326,9 +343,16 @@ export class WasmHeap {
     this.base = offset;
     const reserved = (mm.totalPages - mm.managedPages) * mm.pageSize;
     this.firstPtr = offset + reserved;
-    this.endPtr = offset + mm.totalPages * mm.pageSize;
-    this.heapBytes = mm.managedPages * mm.pageSize;
-    this.bytes = mm.memory;
+    this.maxHeapBytes = (mm.maxPages - (mm.totalPages - mm.managedPages)) * mm.pageSize;
+    // Attached: the memory may grow as far as the mem_map has room.
+    const most = Math.floor((offset + mm.maxPages * mm.pageSize) / WASM_PAGE);
+    if (most > this.maximum || this.maximum === 65536) {
+      (this as { maximum: number }).maximum = Math.max(
+        most,
+        this.memory.buffer.byteLength / WASM_PAGE,
+      );
+    }
+    this.bounds();
     this.slob = mm.slabAllocator === "slob";
     // SLOB: caches up to a page (beyond a page less its tag and alignment, an object has a
     // page of its own); larger requests are kmalloc_large's pages.
@@ -359,6 +383,46 @@ export class WasmHeap {
         releaseFn: (start, bytes) => mm.freePages(start, order(bytes)),
       });
     }
+  }
+
+  /** The heap's bounds from kmem's present pages (again after memory was brought online). */
+  private bounds(): void {
+    const mm = this.mm as Kmem;
+    this.seenPages = mm.totalPages;
+    this.endPtr = this.base + mm.totalPages * mm.pageSize;
+  }
+
+  /**
+   * Grows the memory for a request of `size` bytes that kmem could not serve (see the
+   * header): false when it cannot grow (its maximum, or the engine refuses).
+   */
+  private grow(size: number): boolean {
+    const mm = this.heap();
+    // No block of pages is that large: growing would not help.
+    if (size > mm.pageSize * 2 ** (mm.maxOrder - 1)) return false;
+    // Memory another context brought online first: the request may fit now.
+    if (mm.onlineMemory(this.memory) > 0) {
+      this.bounds();
+      return true;
+    }
+    const now = this.memory.buffer.byteLength / WASM_PAGE;
+    const want = Math.max(GROW_STEP, Math.ceil((2 * size + mm.pageSize) / WASM_PAGE));
+    const delta = Math.min(want, this.maximum - now);
+    if (delta <= 0) return false;
+    const added = mm.growMemory(this.memory, delta);
+    if (added === 0) return false;
+    this.nGrow++;
+    this.bounds();
+    return true;
+  }
+
+  /** The memory's pages (64 KiB) now, the maximum, and the times this context grew it. */
+  growth(): { pages: number; maximum: number; grows: number } {
+    return {
+      pages: this.memory.buffer.byteLength / WASM_PAGE,
+      maximum: this.maximum,
+      grows: this.nGrow,
+    };
   }
 
   /** The kmem instance behind the heap: verify(), stats(), report("slabinfo")... */
@@ -413,7 +477,9 @@ export class WasmHeap {
   free(ptr: number): void {
     if (ptr === 0) return;
     const mm = this.heap();
-    if (ptr < this.firstPtr || ptr >= this.endPtr) return this.outside("free", ptr);
+    if ((ptr < this.firstPtr || ptr >= this.endPtr) && !this.grownTo(ptr)) {
+      return this.outside("free", ptr);
+    }
     try {
       this.release(mm, ptr - this.base);
     } catch (err) {
@@ -449,7 +515,7 @@ export class WasmHeap {
       return 0;
     }
     const from = ptr - this.base;
-    this.bytes.copyWithin(a, from, from + Math.min(size, usable));
+    this.heap().memory.copyWithin(a, from, from + Math.min(size, usable));
     this.release(this.heap(), from);
     this.nRealloc++;
     return a + this.base;
@@ -491,7 +557,7 @@ export class WasmHeap {
   /** The usable size of the block at `ptr` (not NULL), or 0 with the misuse reported. */
   private usable(call: string, ptr: number): number {
     const mm = this.heap();
-    if (ptr < this.firstPtr || ptr >= this.endPtr) {
+    if ((ptr < this.firstPtr || ptr >= this.endPtr) && !this.grownTo(ptr)) {
       this.outside(call, ptr);
       return 0;
     }
@@ -510,11 +576,29 @@ export class WasmHeap {
 
   /* ------------------------------------------------------------------ kmem */
 
-  /** A kmem address of `size` bytes, 16-byte aligned (0 when memory is short). */
+  /**
+   * Whether `ptr`, beyond the heap this context knew, lies in memory brought online since
+   * (by another context): then the bounds are renewed.
+   */
+  private grownTo(ptr: number): boolean {
+    if (ptr < this.endPtr || this.mm === null) return false;
+    this.mm.onlineMemory(this.memory);
+    if (this.mm.totalPages !== this.seenPages) this.bounds();
+    return ptr < this.endPtr;
+  }
+
+  /** A kmem address of `size` bytes, 16-byte aligned (0 when memory is short, even grown). */
   private allocate(size: number, gfp: number): number {
+    for (;;) {
+      const a = this.allocateOnce(size, gfp);
+      if (a !== 0 || !this.grow(size)) return a;
+    }
+  }
+
+  private allocateOnce(size: number, gfp: number): number {
     const mm = this.heap();
-    // More than the heap can never be served (and SLOB's unit arithmetic is 32-bit).
-    if (size > this.heapBytes) return 0;
+    // More than the heap can ever hold is never served (and SLOB's unit arithmetic is 32-bit).
+    if (size > this.maxHeapBytes) return 0;
     const n = size < MALLOC_ALIGN ? MALLOC_ALIGN : size;
     if (this.slob && n <= this.slobMax) {
       const c = this.slobCache((n + MALLOC_ALIGN - 1) >>> 4);
@@ -533,8 +617,15 @@ export class WasmHeap {
   private allocateAligned(alignment: number, size: number): number {
     if (alignment === 0 || (alignment & (alignment - 1)) !== 0) return 0;
     if (alignment <= MALLOC_ALIGN) return this.allocate(size, 0);
+    for (;;) {
+      const a = this.allocateAlignedOnce(alignment, size);
+      if (a !== 0 || alignment > this.heap().pageSize || !this.grow(size)) return a;
+    }
+  }
+
+  private allocateAlignedOnce(alignment: number, size: number): number {
     const mm = this.heap();
-    if (alignment > mm.pageSize || size > this.heapBytes) return 0;
+    if (alignment > mm.pageSize || size > this.maxHeapBytes) return 0;
     const n = Math.max(size, alignment);
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
     // Up to the largest class a power of two (classes between are 8- or 16-byte aligned).
@@ -550,7 +641,7 @@ export class WasmHeap {
     const a = (this.arena as VmemArena).alloc(n);
     if (a < 0) return this.heap().kmalloc(size, GFP_NOWAIT | gfp);
     this.arenaSizes.set(a, n);
-    if ((gfp & __GFP_ZERO) !== 0) this.bytes.fill(0, a, a + size);
+    if ((gfp & __GFP_ZERO) !== 0) this.heap().memory.fill(0, a, a + size);
     return a;
   }
 
@@ -624,7 +715,7 @@ export class WasmHeap {
   private heap(): Kmem {
     const mm = this.mm;
     if (mm === null) return this.notLaidOut();
-    if (this.bytes.length === 0) this.detached();
+    if (mm.memory.length === 0) this.detached();
     return mm;
   }
 
@@ -636,7 +727,7 @@ export class WasmHeap {
 
   private detached(): never {
     throw new Error(
-      "WasmHeap: the memory grew (memory.grow) under the heap and its buffer was replaced; a heap over a memory that grows is not supported yet",
+      "WasmHeap: the memory grew (memory.grow) under the heap, not through it, and its buffer was replaced with kmem's views of it: let the heap grow it (malloc does), or share the memory",
     );
   }
 

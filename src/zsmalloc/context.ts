@@ -281,7 +281,7 @@ export class ZsContext {
   geometry(chainSize: number): ZsGeometry {
     let g = this.geometries.get(chainSize);
     if (g === undefined) {
-      g = zsGeometry(this.phys.pageSize, chainSize, this.phys.totalPages);
+      g = zsGeometry(this.phys.pageSize, chainSize, this.phys.maxPages);
       this.geometries.set(chainSize, g);
     }
     return g;

@@ -109,7 +109,7 @@ function verifyPool(ctx: ZsContext, at: number, reached: Set<number>): void {
   if (head[Pool.MAGIC] !== Pool.MAGIC_VALUE || chain < MIN_CHAIN_SIZE || chain > MAX_CHAIN_SIZE) {
     corrupt("ZS-1", `${where} has no magic or a chain size of ${chain}`);
   }
-  const g = zsGeometry(p.pageSize, chain, p.totalPages);
+  const g = zsGeometry(p.pageSize, chain, p.maxPages);
   const base = recordsOffset(g);
   const d = p.wordsAt(at, base + g.size.length * Rec.WORDS);
   if (

@@ -199,7 +199,7 @@ describe("bad arguments", () => {
       mm.setFault("fail_page_alloc", { probabilty: 1 } as unknown as { probability: number }),
     );
     assertBadArgument(mm, RangeError, /report name must be one of/, () =>
-      mm.report("zoneinfo" as "meminfo"),
+      mm.report("pagetypeinfo" as "meminfo"),
     );
     assertBadArgument(mm, RangeError, /order must be in 0\.\.10/, () => mm.unusableIndex(11));
     assertBadArgument(mm, TypeError, /order must be an integer/, () => mm.extfragIndex(0.5));

@@ -78,10 +78,10 @@ interface Live {
 }
 
 /** `split`: two NUMA nodes of memory / 2, each a buffer of its own, pages interleaved. */
-function run(ops: Op[], memory: number, pageSize: number, split = false): void {
+function run(ops: Op[], memory: number, pageSize: number, split = false, kasan = false): void {
   const mm = split
     ? new Kmem({ nodes: [memory / 2, memory / 2], pageSize, minFreeBytes: 0 })
-    : new Kmem({ memory, pageSize, minFreeBytes: 0 });
+    : new Kmem({ memory, pageSize, minFreeBytes: 0, kasan });
   if (split) mm.setPolicy({ mode: "interleave", nodes: [0, 1] });
   const P = mm.pageSize;
   const live: Live[] = [];
@@ -246,6 +246,15 @@ describe("virtual memory model", () => {
         run(ops, 2 << 20, 4096),
       ),
       { numRuns: 20, seed: 4 },
+    );
+  });
+
+  it("and under KASAN, which reports nothing on correct traffic", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 20, maxLength: 120, size: "max" }), (ops) =>
+        run(ops, 2 << 20, 4096, false, true),
+      ),
+      { numRuns: 20 },
     );
   });
 

@@ -36,7 +36,8 @@ export interface ProgramOptions {
   /** argv (the program's name first). */
   args?: readonly string[];
   /**
-   * Pages (64 KiB) of memory: the kmem heap's whole memory (default 256, 16 MiB), or the
+   * Pages (64 KiB) of memory: the kmem heap's to start with (default 256, 16 MiB; it grows up
+   * to heap.maximum, default the same), or the
    * libc module's to start with (default: what it asks for; it grows as it needs).
    */
   pages?: number;
@@ -148,7 +149,8 @@ export function instantiate(bytes: Uint8Array, options: ProgramOptions): Program
     heap = WasmHeap.create({
       ...options.heap,
       initial: pages,
-      ...(limits.max === null ? {} : { maximum: Math.min(limits.max, pages) }),
+      // The heap grows up to heap.maximum (memory hotplug), within the module's own limit.
+      maximum: Math.min(limits.max ?? 65536, Math.max(pages, options.heap?.maximum ?? pages)),
       slab: options.malloc,
     });
     memory = heap.memory;

@@ -57,4 +57,23 @@ describe("sqlite on kmem", { skip }, () => {
       assert.equal(trace.info.frees, c.frees);
     });
   }
+
+  it("grows its memory as it needs (memory hotplug), the same results", () => {
+    // 48 pages (3 MiB) hold sqlite's data and stack and a little heap: the rest is grown.
+    const program = instantiate(built.bytes("sqlite-kmem"), {
+      malloc: "slub",
+      args: ["sqlite", ROWS],
+      pages: 48,
+      heap: { maximum: 1024 },
+    });
+    const heap = program.heap as NonNullable<typeof program.heap>;
+    assert.equal(runMain(program), 0, program.wasi.text(2));
+    assert.equal(program.wasi.text(1), expected);
+    const g = heap.growth();
+    assert.ok(g.grows >= 2 && g.pages > 48 && g.pages <= 1024, JSON.stringify(g));
+    assert.equal(heap.counts().failures, 0);
+    const total = (heap.kmem.report("meminfo").match(/^MemTotal:\s+(\d+) kB/m) ?? [])[1];
+    assert.equal(Number(total) * 1024, heap.kmem.managedPages * heap.kmem.pageSize);
+    heap.kmem.verify();
+  });
 });

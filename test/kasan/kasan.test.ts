@@ -1,0 +1,356 @@
+/*
+ * KASAN, translated from Linux's mm/kasan/kasan_test_c.c where the cases carry over: each
+ * out-of-bounds kind (right and left of a kmalloc object, past a krealloc'd size, a
+ * kmalloc_large tail, vmalloc's tail and guard page, the page allocator), use after
+ * kfree/vfree/free_pages, the quarantine, double and invalid frees; each report begins
+ * with "BUG: KASAN: " and its kind, as Linux's does. Plus the shadow in the buffer
+ * (attach sees it), the options' checks and an instance without KASAN left as it was.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Kmem, KmemError } from "../../src/index.js";
+
+const MiB = 1 << 20;
+const P = 4096;
+
+/** Asserts `fn` throws KmemError KASAN whose report has `kind` (and `more`, if given). */
+function kasan(fn: () => unknown, kind: string, more?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof KmemError && err.code === "KASAN", String(err));
+    assert.match(err.message, new RegExp(`BUG: KASAN: ${kind} in `));
+    if (more !== undefined) assert.match(err.message, more);
+    return true;
+  });
+}
+
+function mk(extra: object = {}): Kmem {
+  return new Kmem({ memory: 8 * MiB, kasan: true, ...extra });
+}
+
+describe("KASAN: slab out of bounds", () => {
+  it("kmalloc_oob_right: the exact right bound of kmalloc(115), and the slot's end", () => {
+    const mm = mk();
+    const p = mm.kmalloc(128 - 8 - 5);
+    for (let i = 0; i < 115; i++) mm.setUint8(p + i, i);
+    kasan(() => mm.setUint8(p + 115, 1), "slab-out-of-bounds", /Write of size 1 at addr/);
+    kasan(() => mm.setUint8(p + 120, 1), "slab-out-of-bounds");
+    kasan(
+      () => mm.getUint8(p + 128),
+      "slab-out-of-bounds",
+      /located 13 bytes to the right of\n allocated 115-byte region/,
+    );
+    // Nothing was written by the refused stores.
+    assert.equal(mm.getUint8(p + 114), 114);
+    mm.kfree(p);
+    mm.verify();
+  });
+
+  it("kmalloc_oob_left: the byte before kmalloc(15)", () => {
+    const mm = mk();
+    const p = mm.kmalloc(15);
+    kasan(() => mm.getUint8(p - 1), "slab-out-of-bounds", /1 bytes to the left of/);
+    mm.kfree(p);
+  });
+
+  it("a typed access that runs past the end: getUint32 at size - 2", () => {
+    const mm = mk();
+    const p = mm.kmalloc(10);
+    mm.setUint16(p + 8, 7);
+    kasan(() => mm.getUint32(p + 8), "slab-out-of-bounds", /Read of size 4/);
+    kasan(() => mm.write(p, new Uint8Array(11)), "slab-out-of-bounds", /Write of size 11/);
+    assert.deepEqual(mm.read(p + 8, 2), new Uint8Array([7, 0]));
+  });
+
+  it("ksize_unpoisons_memory: ksize does not widen the object", () => {
+    const mm = mk();
+    const p = mm.kmalloc(115);
+    const real = mm.ksize(p);
+    assert.ok(real > 115);
+    kasan(() => mm.getUint8(p + 115), "slab-out-of-bounds");
+    kasan(() => mm.getUint8(p + 120), "slab-out-of-bounds");
+    kasan(() => mm.getUint8(p + real - 1), "slab-out-of-bounds");
+  });
+
+  it("cache objects: past the object size of a cache", () => {
+    const mm = mk();
+    const c = mm.createCache("test_cache", 200);
+    assert.ok(c !== null);
+    const p = c.alloc();
+    mm.setUint8(p + 199, 1);
+    kasan(() => mm.getUint8(p + 200), "slab-out-of-bounds", /cache test_cache/);
+    c.free(p);
+    kasan(() => mm.getUint8(p), "slab-use-after-free");
+    c.destroy();
+  });
+
+  it("krealloc_more_oob: krealloc(kmalloc(201), 235)", () => {
+    const mm = mk();
+    const p1 = mm.kmalloc(201);
+    const p2 = mm.krealloc(p1, 235);
+    for (const off of [200, 201, 218, 234]) mm.setUint8(p2 + off, 1);
+    kasan(() => mm.setUint8(p2 + 235, 1), "slab-out-of-bounds");
+    kasan(() => mm.setUint8(p2 + 240, 1), "slab-out-of-bounds");
+    mm.kfree(p2);
+  });
+
+  it("krealloc_less_oob: krealloc(kmalloc(235), 201)", () => {
+    const mm = mk();
+    const p1 = mm.kmalloc(235);
+    const p2 = mm.krealloc(p1, 201);
+    assert.equal(p2, p1);
+    mm.setUint8(p2 + 200, 1);
+    for (const off of [201, 208, 218, 234, 235]) {
+      kasan(() => mm.setUint8(p2 + off, 1), "slab-out-of-bounds");
+    }
+    mm.kfree(p2);
+  });
+
+  it("krealloc_uaf: krealloc of a freed pointer is reported", () => {
+    const mm = mk();
+    const p = mm.kmalloc(201);
+    mm.kfree(p);
+    kasan(() => mm.krealloc(p, 235), "slab-use-after-free", /in krealloc/);
+  });
+});
+
+describe("KASAN: use after free and the quarantine", () => {
+  it("kmalloc_uaf: read ptr[8] after kfree(kmalloc(10))", () => {
+    const mm = mk();
+    const p = mm.kmalloc(10);
+    mm.kfree(p);
+    kasan(
+      () => mm.getUint8(p + 8),
+      "slab-use-after-free",
+      /located 8 bytes inside of\n freed 10-byte region/,
+    );
+  });
+
+  it("kmalloc_uaf2: the quarantine hands out another address", () => {
+    const mm = mk();
+    const p1 = mm.kmalloc(43);
+    mm.kfree(p1);
+    const p2 = mm.kmalloc(43);
+    assert.notEqual(p2, p1);
+    kasan(() => mm.getUint8(p1 + 40), "slab-use-after-free");
+    mm.setUint8(p2 + 40, 1);
+    mm.kfree(p2);
+  });
+
+  it("the quarantine is bounded: freed objects come back once it overflows", () => {
+    const mm = mk({ kasan: { quarantine: 4 * 64 } });
+    const seen = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const p = mm.kmalloc(64);
+      seen.add(p);
+      mm.kfree(p);
+    }
+    assert.ok(seen.size <= 6, `${seen.size} addresses`);
+    mm.verify();
+  });
+
+  it("quarantine 0: reuse at once, use after free still caught until reuse", () => {
+    const mm = mk({ kasan: { quarantine: 0 } });
+    const p = mm.kmalloc(64);
+    mm.kfree(p);
+    kasan(() => mm.getUint32(p), "slab-use-after-free");
+    assert.equal(mm.kmalloc(64), p);
+    mm.getUint32(p);
+  });
+
+  it("kmalloc_large_uaf and page_alloc_uaf", () => {
+    const mm = mk();
+    const big = mm.kmalloc(2 * P + 10);
+    mm.kfree(big);
+    kasan(() => mm.getUint8(big), "use-after-free");
+    const pages = mm.allocPages(4);
+    mm.setUint32(pages + 16 * P - 4, 1);
+    mm.freePages(pages, 4);
+    kasan(() => mm.getUint8(pages), "use-after-free", /physical page/);
+  });
+
+  it("vfree then access: use-after-free", () => {
+    const mm = mk();
+    const v = mm.vmalloc(3 * P);
+    mm.setUint32(v + P, 1);
+    mm.vfree(v);
+    kasan(() => mm.getUint32(v + P), "use-after-free", /freed vmalloc area/);
+    // A new area at the same place is good again.
+    const w = mm.vmalloc(3 * P);
+    assert.equal(w, v);
+    mm.setUint32(w + P, 2);
+  });
+
+  it("the shrinker and shrinkSlabs empty the quarantine", () => {
+    const mm = mk();
+    const before = mm.stats().slabPages;
+    const ps = Array.from({ length: 100 }, () => mm.kmalloc(512));
+    for (const p of ps) mm.kfree(p);
+    assert.match(mm.report("kasan"), /quarantine \d+ objects/);
+    mm.shrinkSlabs();
+    assert.match(mm.report("kasan"), /quarantine 0 objects, 0 of/);
+    assert.ok(mm.stats().slabPages <= before);
+    mm.verify();
+  });
+
+  it("destroying a cache first gives its quarantined objects back", () => {
+    const mm = mk();
+    const c = mm.createCache("q", 64);
+    assert.ok(c !== null);
+    const objs = Array.from({ length: 10 }, () => c.alloc());
+    for (const o of objs) c.free(o);
+    c.destroy();
+    mm.verify();
+  });
+});
+
+describe("KASAN: out of bounds of pages and vmalloc", () => {
+  it("kmalloc_pagealloc_oob_right: the tail of a kmalloc_large block", () => {
+    const mm = mk();
+    const size = 2 * P + 10;
+    const p = mm.kmalloc(size);
+    mm.setUint8(p + size - 1, 1);
+    kasan(() => mm.setUint8(p + size, 1), "slab-out-of-bounds", /kmalloc_large/);
+    mm.kfree(p);
+  });
+
+  it("vmalloc_oob: first and last byte fine, size + 5 reported, guard page too", () => {
+    const mm = mk();
+    const size = P / 2 - 8 - 5;
+    const v = mm.vmalloc(size);
+    mm.setUint8(v, 1);
+    mm.setUint8(v + size - 1, 1);
+    kasan(() => mm.getUint8(v + size + 5), "vmalloc-out-of-bounds");
+    kasan(() => mm.getUint8(v + P), "vmalloc-out-of-bounds", /guard page/);
+    // The underlying page is reachable (vmalloc_to_page).
+    assert.ok(mm.virtToPhys(v) > 0);
+    mm.vfree(v);
+  });
+
+  it("a vmalloc area over several pages: every page's bytes up to the size", () => {
+    const mm = mk();
+    const size = 3 * P + 100;
+    const v = mm.vmalloc(size);
+    mm.write(v, new Uint8Array(size).fill(7));
+    assert.equal(mm.read(v, size)[size - 1], 7);
+    kasan(() => mm.read(v + size - 1, 2), "vmalloc-out-of-bounds");
+    mm.vfree(v);
+  });
+
+  it("pages: a whole block is usable, a free page next to it is not", () => {
+    const mm = mk();
+    const a = mm.allocPages(1);
+    mm.setUint32(a + 2 * P - 4, 1);
+    // The buddy of a freshly split block is free.
+    const b = a + 2 * P;
+    const nearFree = mm.stats().freePages > 0;
+    assert.ok(nearFree);
+    try {
+      mm.getUint8(b);
+    } catch (err) {
+      assert.ok(err instanceof KmemError && err.code === "KASAN");
+      assert.match(err.message, /BUG: KASAN: use-after-free/);
+    }
+    mm.freePages(a, 1);
+  });
+});
+
+describe("KASAN: double and invalid frees", () => {
+  it("kmem_cache_double_free and kmem_cache_invalid_free", () => {
+    const mm = mk();
+    const c = mm.createCache("test_cache", 200);
+    assert.ok(c !== null);
+    const p = c.alloc();
+    c.free(p);
+    kasan(() => c.free(p), "double-free", /in kmem_cache_free/);
+    const q = c.alloc();
+    kasan(() => c.free(q + 1), "invalid-free");
+    // The invalid free freed nothing: the object is still live.
+    mm.setUint8(q, 1);
+    c.free(q);
+    mm.verify();
+  });
+
+  it("kmalloc_double_kzfree, kmalloc_large double free", () => {
+    const mm = mk();
+    const p = mm.kzalloc(16);
+    mm.kfree(p);
+    kasan(() => mm.kfree(p), "double-free", /in kfree/);
+    const big = mm.kmalloc(3 * P);
+    mm.kfree(big);
+    kasan(() => mm.kfree(big), "double-free");
+    mm.verify();
+  });
+
+  it("mempool elements come through the hooks: usable while held", () => {
+    const mm = mk();
+    const pool = mm.createMempool(2, 64);
+    assert.ok(pool !== null);
+    const e = pool.alloc();
+    mm.setUint8(e, 1);
+    pool.free(e);
+    pool.destroy();
+  });
+});
+
+describe("KASAN: the shadow and the options", () => {
+  it("another context sees the same shadow", () => {
+    const mm = new Kmem({ memory: new SharedArrayBuffer(8 * MiB), cpus: 2, kasan: true });
+    const p = mm.kmalloc(20);
+    const other = Kmem.attach(mm.buffer);
+    other.setUint8(p + 19, 1);
+    kasan(() => other.getUint8(p + 20), "slab-out-of-bounds");
+    mm.kfree(p);
+    kasan(() => other.getUint8(p), "slab-use-after-free");
+  });
+
+  it("a snapshot reopened keeps KASAN", () => {
+    const mm = mk();
+    const p = mm.kmalloc(20);
+    const copy = (mm.buffer as ArrayBuffer).slice(0);
+    const re = Kmem.reopen(copy);
+    kasan(() => re.getUint8(p + 24), "slab-out-of-bounds");
+    re.setUint8(p, 1);
+  });
+
+  it("options are checked", () => {
+    assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: 1 as never }), TypeError);
+    assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: { x: 1 } as never }), TypeError);
+    assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: true, slab: "slob" }), RangeError);
+    assert.throws(() => new Kmem({ nodes: [4 * MiB, 4 * MiB], kasan: true }), RangeError);
+  });
+
+  it("without kasan nothing is installed and nothing reported", () => {
+    const mm = new Kmem({ memory: 8 * MiB });
+    assert.equal(Object.getOwnPropertyNames(mm).includes("getUint8"), false);
+    assert.equal(mm.debug, "");
+    const p = mm.kmalloc(10);
+    mm.kfree(p);
+    mm.getUint8(p + 8);
+    assert.equal(mm.report("kasan"), "kasan: off\n");
+  });
+
+  it("kasan adds SLUB red zones (Z) to every cache, as generic KASAN does", () => {
+    assert.equal(mk().debug, "Z");
+    assert.equal(mk({ debug: "FU" }).debug, "FZU");
+  });
+
+  it("the report keeps every report of the context, with the shadow around", () => {
+    const mm = mk();
+    const p = mm.kmalloc(8);
+    kasan(() => mm.getUint8(p + 8), "slab-out-of-bounds");
+    const text = mm.report("kasan");
+    assert.match(text, /^={66}\nBUG: KASAN: slab-out-of-bounds in getUint8\n/);
+    assert.match(text, /Memory state around the buggy address:\n/);
+    assert.match(text, /\n>[0-9a-f]{8}: (([0-9a-f]{2}) ?){16}\n +\^\n/);
+    assert.match(text, /kasan: 1 reports/);
+  });
+
+  it("stacks: the report names where the object was allocated and freed", () => {
+    const mm = mk({ kasan: { stacks: true } });
+    const p = mm.kmalloc(32);
+    mm.kfree(p);
+    kasan(() => mm.getUint8(p), "slab-use-after-free", /Allocated by task cpu0:\n.*kasan\.test/);
+    kasan(() => mm.getUint8(p), "slab-use-after-free", /Freed by task cpu0:\n.*kasan\.test/);
+  });
+});
