@@ -366,7 +366,7 @@ export class Kmem extends MemAccess {
         `offlineCpu(${id}): cpu ${id} is not online (state ${cpuStateName(cpuState(h, id))})`,
       );
     }
-    return drainDeadCpu(this.layers, id);
+    return drainDeadCpu(this.layers, id, (addr) => this.virtToPhys(addr));
   }
 
   /** The cache named `name`, made in this context or any other; null if there is none. */

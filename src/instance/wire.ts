@@ -47,6 +47,7 @@ import {
   setCpuState,
 } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
+import { zsLockWords } from "../zram/index.js";
 import {
   type AttachOptions,
   checkAttachOptions,
@@ -355,23 +356,30 @@ function newReport(cpu: number): DeadCpuReport {
 
 /**
  * Every lock word of the instance in lock order (ARCHITECTURE.md, "Lock order"), each with
- * its recovery (sync/robust.ts). zsmalloc's and zram's locks are not in it yet.
+ * its recovery (sync/robust.ts). zsmalloc's and zram's (from their registry: zram/robust.ts)
+ * are released without a repair; a zram slot lock is found through the page tables
+ * (`virtToPhys`), and left out without it. What could not be looked at goes to `skipped`.
  */
 function robustLocks(
   phys: PhysMem,
   buddy: BuddyAllocator,
   slab: ObjectAllocator | null,
+  virtToPhys: ((addr: number) => number) | null = null,
+  skipped: string[] = [],
 ): RobustLock[] {
   const h = phys.header;
+  const zs = zsLockWords(phys, virtToPhys, skipped);
   const locks: RobustLock[] = [
     { w: h, i: Hdr.LOCK_VMALLOC, name: "the vmalloc lock", recover: null },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: null },
     { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
-    { w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null },
   ];
+  for (const l of zs.outer) locks.push({ ...l, recover: null });
+  locks.push({ w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null });
   if (slab instanceof SlubAllocator) {
     for (const l of slab.listLocks()) locks.push({ ...l, recover: null });
   }
+  for (const l of zs.inner) locks.push({ ...l, recover: null });
   for (let n = 0; n < phys.nrNodes; n++) {
     locks.push({
       w: h,
@@ -388,10 +396,16 @@ function robustLocks(
  * and released (sync/robust.ts); its per-cpu objects and pages go back to the shared lists;
  * then it is OFFLINE (free for the next attach), no lock naming it. Returns what was done.
  */
-export function drainDeadCpu(layers: Layers, id: number): DeadCpuReport {
+export function drainDeadCpu(
+  layers: Layers,
+  id: number,
+  virtToPhys: ((addr: number) => number) | null = null,
+): DeadCpuReport {
   const report = newReport(id);
-  const locks = robustLocks(layers.phys, layers.buddy, layers.slab);
+  const skipped: string[] = [];
+  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, virtToPhys, skipped);
   recoverLocks(locks, id, layers.buddy.cpu, report);
+  for (const s of skipped) report.unrecovered.push(s);
   report.objects = layers.slab.drainCpu(id);
   report.pages = layers.buddy.drainOffline(id);
   for (const l of locks) {

@@ -891,17 +891,6 @@ export function slabPageCounts(slub: SlubAllocator): [number, number] {
   return [slub.buddy.event(Vm.NR_SLAB_RECLAIMABLE), slub.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
 }
 
-/** The name of a cache list_lock that is held, or null (reopening a snapshot: none may be). */
-export function heldListLockName(slub: SlubAllocator): string | null {
-  for (const c of liveCaches(slub)) {
-    if (c.id !== c.realId) continue;
-    for (let n = 0; n < slub.nrNodes; n++) {
-      if (c.dv[slub.lockAt[n] as number] !== 0) return c.nodeLockNames[n] as string;
-    }
-  }
-  return null;
-}
-
 /**
  * Every node list_lock of every real cache, boot cache first, for offlineCpu's look at the
  * locks a dead cpu held (sync/robust.ts). Read only, without slab_mutex (a dead cpu may hold

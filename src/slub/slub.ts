@@ -323,11 +323,6 @@ export class SlubAllocator implements KmallocBackend {
     return registry.listLockWords(this);
   }
 
-  /** The name of a cache list_lock that is held, or null (Kmem.reopen: none may be). */
-  heldListLock(): string | null {
-    return registry.heldListLockName(this);
-  }
-
   /* ------------------------------------------------------------------ locks */
 
   /** Takes node `n`'s list_lock of cache `c` (kmem_cache_node.list_lock). */

@@ -5,8 +5,9 @@
  * A context's death is learnt by one call only: offlineCpu(id) from a context that lives
  * (or Kmem.reopen, for every cpu but 0). The lock word names its owner's cpu, so the locks a
  * dead cpu held are found by looking at every lock word of the instance, whose places are
- * all known (the header's locks, each zone's, each cache's node list_locks: the RobustLock
- * list the instance builds, lock order first to last). That costs nothing while no context
+ * all known (the header's locks, each zone's, each cache's node list_locks, zsmalloc's and
+ * zram's from their registry: the RobustLock list the instance builds, lock order first to
+ * last). That costs nothing while no context
  * dies -- no held-locks list to keep up on each lock and unlock, and no window between
  * taking a lock and recording it -- and a death is rare and slow anyway.
  *

@@ -56,6 +56,7 @@ import {
   vmallocGeometry,
 } from "./layout.js";
 import { PageTables } from "./pgtable.js";
+import { verifyVmalloc } from "./verify.js";
 
 /** What the vmalloc layer calls in the swap layer (src/swap installs it). */
 export interface VmSwap {
@@ -95,28 +96,33 @@ export interface VmapAreaInfo {
   kind: "vmalloc" | "vmap";
 }
 
-function corrupt(id: string, what: string): never {
-  throw new KmemError("CORRUPTION", `${id}: ${what}`);
-}
-
 export class Vmalloc {
   readonly geometry: VmGeometry;
   /** VMALLOC_START, VMALLOC_END and the space's size in bytes. */
   readonly start: number;
   readonly end: number;
   readonly size: number;
-  private readonly phys: PhysMem;
-  private readonly buddy: BuddyAllocator;
+  /** @internal */
+  readonly phys: PhysMem;
+  /** @internal */
+  readonly buddy: BuddyAllocator;
   private readonly records: RecordAllocator;
-  private readonly h: Int32Array;
-  private readonly f: Int32Array;
-  private readonly pageSize: number;
+  /** @internal */
+  readonly h: Int32Array;
+  /** @internal */
+  readonly f: Int32Array;
+  /** @internal */
+  readonly pageSize: number;
   private readonly pageShift: number;
-  private readonly nrPages: number;
-  private readonly pt: PageTables;
-  private readonly areas: VmapAreas;
+  /** @internal */
+  readonly nrPages: number;
+  /** @internal */
+  readonly pt: PageTables;
+  /** @internal */
+  readonly areas: VmapAreas;
   /** The descriptor's address; 0 until the layer is set up. */
-  private desc = 0;
+  /** @internal */
+  desc = 0;
   /** The descriptor's words (zeros of a stand-in until set-up). */
   d: Int32Array;
   /** Record the caller's stack frame, not just the entry point (slub_debug U). */
@@ -592,115 +598,8 @@ export class Vmalloc {
     });
   }
 
-  /** Checks VM-1..VM-7; `isObject` says whether an address is a live kmalloc object. */
+  /** Checks VM-1..VM-7 (verify.ts); `isObject` says whether an address is a live kmalloc object. */
   verify(isObject: (addr: number) => boolean): void {
-    const f = this.f;
-    const managed = this.phys.firstManagedPfn;
-    const total = this.phys.totalPages;
-    const desc = (this.h[Hdr.VMALLOC] as number) >>> 0;
-    let vmallocFrames = 0;
-    let tableFrames = 0;
-    for (let pfn = managed; pfn < total; pfn++) {
-      const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
-      if ((flags & PgFlag.VMALLOC) !== 0) vmallocFrames++;
-      if ((flags & PgFlag.PGTABLE) !== 0) tableFrames++;
-    }
-    if (desc !== this.desc) {
-      corrupt(
-        "VM-1",
-        `header[VMALLOC] is ${hex(desc)}, the instance's descriptor ${hex(this.desc)}`,
-      );
-    }
-    if (desc === 0) {
-      if (vmallocFrames !== 0 || tableFrames !== 0) {
-        corrupt(
-          "VM-1",
-          `no vmalloc descriptor, yet ${vmallocFrames} VMALLOC and ${tableFrames} PGTABLE frames`,
-        );
-      }
-      return;
-    }
-    const d = this.d;
-    if (
-      !isObject(desc) ||
-      d[VmDesc.MAGIC] !== VmDesc.MAGIC_VALUE ||
-      d[VmDesc.START_PAGE] !== this.start / this.pageSize ||
-      d[VmDesc.NR_PAGES] !== this.nrPages ||
-      d[VmDesc.LEVELS] !== this.geometry.levels ||
-      ((d[VmDesc.PGD] as number) * this.pageSize) / 4 !== this.pt.pgd
-    ) {
-      corrupt("VM-1", "the vmalloc descriptor's magic, geometry or pgd is wrong");
-    }
-    const swapEntries = new Map<number, number>();
-    const leaves = this.pt.verify(managed, total, this.nrPages, (page, e) => {
-      swapEntries.set(page, e);
-    });
-    const busy = this.areas.verify(this.nrPages, isObject);
-    const swappable: [number, number, number][] = [];
-    let mapped = 0;
-    let owned = 0;
-    let swapped = 0;
-    for (const rec of busy) {
-      const start = this.areas.start(rec);
-      const guard = start + this.areas.pages(rec) - 1;
-      const vmalloc = this.areas.flags(rec) === VaFlag.VMALLOC;
-      const swaps = vmalloc && this.areas.swappable(rec);
-      if (swaps) swappable.push([rec, start, guard]);
-      const at = hex(this.start + start * this.pageSize);
-      if (this.pt.lookup(guard) >= 0 || swapEntries.has(guard))
-        corrupt("VM-6", `the guard page of the area at ${at} is mapped`);
-      for (let page = start; page < guard; page++) {
-        const phys = this.pt.lookup(page);
-        if (phys < 0 && swaps && swapEntries.has(page)) {
-          swapped++;
-          continue;
-        }
-        if (phys < 0) corrupt("VM-6", `page ${page - start} of the area at ${at} is not mapped`);
-        const pfn = phys / this.pageSize;
-        if (vmalloc) {
-          const i = pfn * Frame.WORDS;
-          if (
-            f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.VMALLOC) ||
-            f[i + Pg.ORDER] !== 0 ||
-            f[i + PgVm.VM_PAGE] !== page ||
-            f[i + PgVm.VM_AREA] !== rec
-          ) {
-            corrupt(
-              "VM-6",
-              `page ${page - start} of the vmalloc area at ${at} maps frame ${pfn}, which is not its page`,
-            );
-          }
-          owned++;
-        } else {
-          const owner = pfn >= managed ? this.buddy.ownerOf(pfn) : null;
-          if (owner === null || (owner.flags & PgFlag.HEAD) === 0) {
-            corrupt(
-              "VM-6",
-              `page ${page - start} of the vmap area at ${at} maps frame ${pfn}, which is not allocated`,
-            );
-          }
-        }
-        mapped++;
-      }
-    }
-    if (mapped !== leaves) {
-      corrupt("VM-6", `${leaves} pages are mapped but the areas account for ${mapped}`);
-    }
-    if (swapped !== swapEntries.size) {
-      corrupt(
-        "VM-6",
-        `${swapEntries.size} swap entries are in the tables but the swappable areas account for ${swapped}`,
-      );
-    }
-    if (this.swap !== null) this.swap.verify(swapEntries, swappable);
-    else if (swappable.length > 0 || swapEntries.size > 0) {
-      corrupt("VM-6", "swappable areas exist but this context has no swap layer");
-    }
-    if (d[VmDesc.NR_VMALLOC] !== owned || vmallocFrames !== owned) {
-      corrupt(
-        "VM-7",
-        `nr_vmalloc is ${d[VmDesc.NR_VMALLOC]}, the vmalloc areas hold ${owned} pages and ${vmallocFrames} frames are VMALLOC`,
-      );
-    }
+    verifyVmalloc(this, isObject);
   }
 }

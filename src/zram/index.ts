@@ -8,3 +8,4 @@ export {
   type ZramStats,
   type ZramVm,
 } from "./zram.js";
+export { type LockWord, zsLockWords } from "./robust.js";

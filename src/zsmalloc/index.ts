@@ -2,6 +2,7 @@
 export { ZsContext, type ZsDeps, type ZsPoolOptions } from "./context.js";
 export {
   DEFAULT_CHAIN_SIZE,
+  Pool,
   Reg,
   registryWords,
   type ZsGeometry,

@@ -6,7 +6,7 @@
  * after N steps.
  *
  * ledger: [0] done flag, [1] count, [2..] addresses the worker holds (pages: address * 16 +
- * order; objects: address * 16 + 15).
+ * order; objects: address * 16 + 15; zsmalloc handles of pool "kp": handle * 16 + 14).
  */
 
 import { workerData } from "node:worker_threads";
@@ -23,6 +23,7 @@ const job = workerData as Job;
 const mm = Kmem.attach(job.buffer);
 const ledger = new Int32Array(job.ledger);
 const OBJECT = 15;
+const HANDLE = 14;
 
 function hold(addr: number, order: number): number {
   const n = ledger[1] as number;
@@ -81,6 +82,29 @@ switch (job.op) {
     const a = hold(mm.kmalloc(64), OBJECT);
     hold(mm.kmalloc(64), OBJECT);
     op = () => mm.kfree(a);
+    break;
+  }
+  case "zs-malloc": {
+    // Pool "kp" (made by the main thread) has no object of this class: a zspage is made.
+    const pool = mm.findZsPool("kp");
+    if (pool === null) throw new Error("no pool kp");
+    op = () => void hold(pool.malloc(100), HANDLE);
+    break;
+  }
+  case "zs-free": {
+    // The zspage's only object: its pages go back under the pool's lock.
+    const pool = mm.findZsPool("kp");
+    if (pool === null) throw new Error("no pool kp");
+    const handle = hold(pool.malloc(100), HANDLE);
+    op = () => pool.free(handle);
+    break;
+  }
+  case "zram-discard": {
+    // Slot 0 of "z0" holds a compressed page (written by the main thread): its object is
+    // freed under the slot lock, then its handle.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    op = () => z.discard(0);
     break;
   }
   default:
