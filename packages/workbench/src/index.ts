@@ -95,3 +95,13 @@ export { ProcExit, Wasi, type WasiOptions } from "./wasm/wasi.js";
 export { jsonPages, Zstd } from "./wasm/zstd.js";
 export { TraceBuilder } from "./workloads/builder.js";
 export { DEFAULT_OPS, findWorkload, type Workload, WORKLOADS } from "./workloads/index.js";
+
+// Machine profiles (`--machine`) and their workloads.
+export {
+  findMachine,
+  type Machine,
+  machineMemoryBytes,
+  machineNames,
+  MACHINES,
+} from "./machines.js";
+export { MACHINE_WORKLOADS } from "./workloads/index.js";

@@ -16,7 +16,7 @@ import { loadTrace, type TraceSource } from "../src/source.js";
 import { Op, type OpChunk } from "../src/trace.js";
 import { EventQueue } from "../src/workloads/builder.js";
 import { IdSet } from "../src/workloads/dist.js";
-import { findWorkload, WORKLOADS } from "../src/workloads/index.js";
+import { findWorkload, MACHINE_WORKLOADS, WORKLOADS } from "../src/workloads/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kmem-workloads-"));
 
@@ -40,7 +40,7 @@ async function opList(source: TraceSource): Promise<[number, number, number][]> 
 }
 
 describe("workloads", () => {
-  for (const w of WORKLOADS) {
+  for (const w of [...WORKLOADS, ...MACHINE_WORKLOADS]) {
     it(`${w.name}: deterministic, exact op count, a valid trace that reads back the same`, async () => {
       const a = w.generate(5000, 7);
       const b = w.generate(5000, 7);
@@ -87,6 +87,62 @@ describe("workloads", () => {
       [64, 256, 1024],
     );
     assert.ok(most <= 256 && most >= 200, `at most ${most} live`);
+  });
+
+  it("broker: 128- and 512-byte messages only, at most 8 queues of 128 live", async () => {
+    const ops = await opList(findWorkload("broker").generate(20_000, 3));
+    let live = 0;
+    let most = 0;
+    const sizes = new Map<number, number>();
+    for (const [op, , size] of ops) {
+      if (op === Op.Alloc) {
+        live++;
+        sizes.set(size, (sizes.get(size) ?? 0) + 1);
+      } else live--;
+      most = Math.max(most, live);
+    }
+    assert.deepEqual(
+      [...sizes.keys()].sort((x, y) => x - y),
+      [128, 512],
+    );
+    assert.ok((sizes.get(128) ?? 0) > 5 * (sizes.get(512) ?? 0), "mostly telemetry");
+    assert.ok(most <= 8 * 128 && most >= 100, `at most ${most} live`);
+  });
+
+  it("control-loop: the same three objects every tick, a fixed live set, rare 1 KiB logs", async () => {
+    const ops = await opList(findWorkload("control-loop").generate(20_000, 5));
+    const sizes = new Map<number, number>();
+    let live = 0;
+    let most = 0;
+    const liveSize = new Map<number, number>();
+    for (const [op, id, size] of ops) {
+      if (op === Op.Alloc) {
+        live++;
+        liveSize.set(id, size);
+        sizes.set(size, (sizes.get(size) ?? 0) + 1);
+      } else {
+        live--;
+        liveSize.delete(id);
+      }
+      most = Math.max(most, live);
+    }
+    assert.deepEqual(
+      [...sizes.keys()].sort((x, y) => x - y),
+      [32, 64, 256, 1024],
+    );
+    assert.ok(Math.abs((sizes.get(32) ?? 0) - (sizes.get(256) ?? 0)) <= 1, "one of each per tick");
+    assert.ok((sizes.get(1024) ?? 0) * 50 < (sizes.get(64) ?? 0), "logs are rare");
+    assert.ok(most <= 32 * 3 + 1, `at most ${most} live: 32 ticks of three objects and a log`);
+  });
+
+  it("desktop: small, medium and large sizes, some reallocs, a bounded live set", async () => {
+    const src = findWorkload("desktop").generate(20_000, 1);
+    const ops = await opList(src);
+    const big = ops.filter(([op, , size]) => op === Op.Alloc && size >= 65536).length;
+    const small = ops.filter(([op, , size]) => op === Op.Alloc && size <= 256).length;
+    assert.ok(big > 0 && small > 20 * big, `${small} small, ${big} large`);
+    assert.ok(ops.some(([op]) => op === Op.Realloc));
+    assert.ok(src.info.peakPayloadBytes < 8 << 20, `peak ${src.info.peakPayloadBytes}`);
   });
 
   it("kernel-mix: dentries, buffer heads and inodes among the most frequent sizes", async () => {

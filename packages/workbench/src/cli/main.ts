@@ -12,8 +12,15 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ALLOCATORS, allocatorNames, UnknownNameError } from "../allocators.js";
 import { type Goal, GOALS } from "../recommend.js";
 import { AllocatorFault } from "../replay.js";
+import { findMachine, machineNames, MACHINES } from "../machines.js";
 import { TraceError } from "../trace.js";
-import { DEFAULT_OPS, findWorkload, WORKLOADS, workloadNames } from "../workloads/index.js";
+import {
+  DEFAULT_OPS,
+  findWorkload,
+  MACHINE_WORKLOADS,
+  WORKLOADS,
+  workloadNames,
+} from "../workloads/index.js";
 import { compareCommand } from "./compare.js";
 import { demoCommand } from "./demo.js";
 import { CliError, Exit } from "./exit.js";
@@ -54,6 +61,35 @@ function positiveArg(value: string): number {
   return n;
 }
 
+/** --machine: a known profile's name. */
+function machineArg(value: string): string {
+  if (!machineNames().includes(value))
+    throw new InvalidArgumentError(`unknown machine; known: ${machineNames().join(", ")}`);
+  return findMachine(value).name;
+}
+
+// Machine profiles (machines.ts): --machine, --ram, --scale, on recommend and replay.
+function machineOption(): Option {
+  return new Option(
+    "--machine <name>",
+    `a machine profile: its workloads, its memory scaled (${MACHINES.map((m) => `${m.name}: ${m.description}`).join("; ")})`,
+  ).argParser(machineArg);
+}
+
+function ramOption(): Option {
+  return new Option(
+    "--ram <bytes>",
+    "with --machine: which of its memory sizes (default: the smallest)",
+  ).argParser(bytesArg);
+}
+
+function scaleOption(): Option {
+  return new Option(
+    "--scale <n>",
+    "with --machine: memory per allocator is RAM / n, a power of two (default 256)",
+  ).argParser(positiveArg);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -77,7 +113,7 @@ const version = (
 ).version;
 
 const allocatorsHelp = allocatorNames().join(", ");
-const workloadsHelp = `workloads:\n${WORKLOADS.map((w) => `  ${w.name.padEnd(11)} ${w.description}`).join("\n")}`;
+const workloadsHelp = `workloads:\n${[...WORKLOADS, ...MACHINE_WORKLOADS].map((w) => `  ${w.name.padEnd(12)} ${w.description}`).join("\n")}`;
 const exitHelp = `
 exit codes: 0 ok, 1 failure (I/O, configuration refused), 2 bad usage,
   3 malformed trace (the message is kmem: file:line: what is wrong), 4 an allocator misbehaved`;
@@ -149,13 +185,16 @@ program
   .description(
     "replay traces (.rep or .rep.gz files, or built-in workload names) against allocators",
   )
-  .argument("<trace...>", "trace files or workload names")
+  .argument("[trace...]", "trace files or workload names (default with --machine: its workloads)")
   .addOption(allocatorOption())
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
+  .addOption(machineOption())
+  .addOption(ramOption())
+  .addOption(scaleOption())
   .option("--json", "print one JSON array, an element per (trace, allocator)", false)
   .addOption(csvOption())
   .addOption(htmlOption())
@@ -185,6 +224,9 @@ ${exitHelp}`,
       opts: {
         allocator: string[];
         memory?: number;
+        machine?: string;
+        ram?: number;
+        scale?: number;
         json: boolean;
         csv?: boolean | string;
         html?: string;
@@ -204,13 +246,19 @@ program
   .description(
     "rank the allocators for traces or workloads, with the numbers and the reason; several: a summary across them",
   )
-  .argument("<trace-or-workload...>", `trace files, or any of ${workloadNames().join(", ")}`)
+  .argument(
+    "[trace-or-workload...]",
+    `trace files, or any of ${workloadNames().join(", ")} (default with --machine: its workloads)`,
+  )
   .addOption(allocatorOption())
   .option(
     "-m, --memory <bytes>",
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
+  .addOption(machineOption())
+  .addOption(ramOption())
+  .addOption(scaleOption())
   .option("--json", "print the ranking as JSON (an array of them for several traces)", false)
   .addOption(csvOption())
   .addOption(htmlOption())
@@ -244,6 +292,9 @@ ${exitHelp}`,
         allocator: string[];
         goal?: Goal;
         memory?: number;
+        machine?: string;
+        ram?: number;
+        scale?: number;
         json: boolean;
         csv?: boolean | string;
         html?: string;

@@ -17,10 +17,11 @@ import {
 import { rankingCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
 import type { TraceSource } from "../source.js";
-import { WORKLOADS } from "../workloads/index.js";
-import { Exit } from "./exit.js";
+import { MACHINE_WORKLOADS, WORKLOADS } from "../workloads/index.js";
+import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
+import { machineSetup } from "./machine.js";
 import { checkOutputPath, writeOutput } from "./output.js";
 import { describeSource, selectAllocators } from "./replay.js";
 import { type Pair, resolveSources, type RunOptions, runPairs, shortName } from "./run.js";
@@ -31,6 +32,12 @@ export interface RecommendOptions {
   /** Default: the workload's own goal, else balanced. */
   goal?: Goal;
   memory?: number;
+  /** A machine profile (machines.ts): its workloads by default, its memory scaled. */
+  machine?: string;
+  /** With machine: one of its memory sizes (default: the smallest). */
+  ram?: number;
+  /** With machine: RAM / scale bytes per allocator (default: the profile's). */
+  scale?: number;
   json: boolean;
   /** true: CSV on standard output; a string: CSV to that file. */
   csv?: boolean | string;
@@ -138,17 +145,26 @@ export function rankingTable(rec: Recommendation): string {
 }
 
 export async function recommendCommand(
-  targets: readonly string[],
-  options: RecommendOptions,
+  targetsGiven: readonly string[],
+  optionsGiven: RecommendOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
+  const machine = machineSetup(targetsGiven, optionsGiven);
+  const targets = machine?.targets ?? targetsGiven;
+  const options =
+    machine !== null ? { ...optionsGiven, memory: machine.memoryBytes } : optionsGiven;
+  if (targets.length === 0)
+    throw new CliError(Exit.Usage, "recommend: give traces or workloads, or --machine");
   if (options.html !== undefined) checkOutputPath(options.html);
   if (typeof options.csv === "string") checkOutputPath(options.csv);
   const sources = await resolveSources(targets, options);
   const recs: Recommendation[] = [];
   for (const [k, source] of sources.entries()) {
     const target = targets[k] ?? "";
-    const goal = options.goal ?? WORKLOADS.find((w) => w.name === target)?.goal ?? "balanced";
+    const goal =
+      options.goal ??
+      [...WORKLOADS, ...MACHINE_WORKLOADS].find((w) => w.name === target)?.goal ??
+      "balanced";
     recs.push(
       await recommendFor(
         source,
@@ -165,6 +181,7 @@ export async function recommendCommand(
     );
   }
   const json = (rec: Recommendation): unknown => ({
+    ...(machine !== null ? { machine: machine.json } : {}),
     trace: rec.trace,
     memoryBytes: rec.memoryBytes,
     pressureMemoryBytes: rec.pressureMemoryBytes,
@@ -189,6 +206,7 @@ export async function recommendCommand(
         ranking: r.ranking,
       })),
     );
+  if (machine !== null && !options.json && options.csv !== true) out(`${machine.line}\n\n`);
   if (options.json) {
     // One trace: its object, as before; several: an array of them.
     const body = recs.length === 1 ? json(recs[0] as Recommendation) : recs.map(json);

@@ -8,16 +8,17 @@
 import { ALLOCATORS, type AllocatorEntry, findAllocator } from "../allocators.js";
 import { resultsCsv } from "../csv.js";
 import { defaultMemoryBytes, type ReplayOutcome, type ReplayResult } from "../replay.js";
-import { WORKLOADS } from "../workloads/index.js";
+import { MACHINE_WORKLOADS, WORKLOADS } from "../workloads/index.js";
 import { CliError, Exit } from "./exit.js";
 import { formatBytes } from "./format.js";
 import { REPORT_FRAMES, reportTrace, traceDescription, writeReport } from "./html.js";
+import { type MachineOptions, machineSetup } from "./machine.js";
 import { checkOutputPath, writeOutput } from "./output.js";
 import { resultsTable } from "./results.js";
 import { type Pair, resolveSources, runPairs, shortName } from "./run.js";
 import { summaryText } from "./summary.js";
 
-export interface ReplayCommandOptions {
+export interface ReplayCommandOptions extends MachineOptions {
   allocator: string[];
   memory?: number;
   json: boolean;
@@ -60,7 +61,10 @@ export function describeSource(
   name: string,
   source: Parameters<typeof traceDescription>[0],
 ): string {
-  return WORKLOADS.find((w) => w.name === name)?.description ?? traceDescription(source);
+  return (
+    [...WORKLOADS, ...MACHINE_WORKLOADS].find((w) => w.name === name)?.description ??
+    traceDescription(source)
+  );
 }
 
 export async function replayCommand(
@@ -68,14 +72,19 @@ export async function replayCommand(
   options: ReplayCommandOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
+  const machine = machineSetup(traces, options);
+  const targets = machine?.targets ?? traces;
+  if (targets.length === 0)
+    throw new CliError(Exit.Usage, "replay: give traces or workloads, or --machine");
   const entries = await selectAllocators(options.allocator);
   // Output files are checked before anything runs: a typo costs no replay.
   if (options.html !== undefined) checkOutputPath(options.html);
   if (typeof options.csv === "string") checkOutputPath(options.csv);
-  const sources = await resolveSources(traces, options);
+  const sources = await resolveSources(targets, options);
   const pairs: Pair[] = [];
   for (const source of sources) {
-    const memoryBytes = options.memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
+    const memoryBytes =
+      machine?.memoryBytes ?? options.memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
     for (const entry of entries) pairs.push({ source, entry, memoryBytes, timed: true });
   }
   const outcomes = await runPairs(pairs, {
@@ -94,6 +103,7 @@ export async function replayCommand(
   } else if (options.csv === true) {
     out(resultsCsv(results));
   } else {
+    if (machine !== null) out(`${machine.line}\n\n`);
     for (const { source, outcomes: mine } of perTrace) {
       const i = source.info;
       out(
@@ -124,7 +134,7 @@ export async function replayCommand(
       perTrace.map(({ source, outcomes: mine }, k) =>
         reportTrace(
           source,
-          describeSource(traces[k] ?? "", source),
+          describeSource(targets[k] ?? "", source),
           (mine[0] as ReplayOutcome).result.memoryBytes,
           mine,
         ),

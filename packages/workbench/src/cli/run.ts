@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import type { AllocatorEntry } from "../allocators.js";
 import { replay, type ReplayOutcome } from "../replay.js";
 import { loadTrace, type TraceSource } from "../source.js";
-import { WORKLOADS, workloadNames } from "../workloads/index.js";
+import { MACHINE_WORKLOADS, WORKLOADS, workloadNames } from "../workloads/index.js";
 import { CliError, Exit } from "./exit.js";
 import { progressBar } from "./progress.js";
 
@@ -32,7 +32,7 @@ export async function resolveSource(arg: string, options: SourceOptions): Promis
       throw err;
     }
   }
-  const workload = WORKLOADS.find((w) => w.name === arg);
+  const workload = [...WORKLOADS, ...MACHINE_WORKLOADS].find((w) => w.name === arg);
   if (workload !== undefined) return workload.generate(options.ops, options.seed);
   throw new CliError(
     Exit.Failure,

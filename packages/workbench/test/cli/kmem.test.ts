@@ -177,7 +177,7 @@ describe("kmem gen", () => {
     assert.equal(r.code, 2);
     assert.equal(
       r.stderr,
-      'kmem: unknown workload "browser" (known: webserver, realtime, kernel-mix, fragmenter, random)\n',
+      'kmem: unknown workload "browser" (known: webserver, realtime, kernel-mix, fragmenter, random, broker, desktop, control-loop)\n',
     );
     assert.equal(existsSync(join(dir, "x.rep")), false);
     // The unknown name first: -o is not what is wrong.
@@ -387,6 +387,96 @@ describe("kmem recommend", () => {
     assert.deepEqual(j.ranking.map((x) => x.allocator).sort(), ["malloc", "slub"]);
     assert.ok(j.ranking.every((x) => x.score >= 0 && x.score <= 1));
     assert.match(j.reason, /is the best fit for realtime, where latency counts most/);
+  });
+});
+
+describe("kmem recommend --machine", () => {
+  it("rpi: its four workloads ranked at 1 GiB scaled, SLAB, SLUB, SLOB and buddy in each", async () => {
+    const args = ["recommend", "--machine", "rpi", "-n", "1500", "-a", "slab,slub,slob,buddy"];
+    const [text, json] = await Promise.all([
+      kmem(...args, "-q"),
+      kmem(...args, "-q", "--json", "--ram", "8G", "--scale", "1024"),
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^machine rpi \(a Raspberry Pi 4\/5: 1, 2, 4 or 8 GiB, 4 cpus\): 1 GiB scaled 1\/256, 4 MiB per allocator; each replay runs on one cpu\n/,
+    );
+    for (const w of ["webserver", "broker", "desktop", "control-loop"]) {
+      assert.match(text.stdout, new RegExp(`^${w}: 1,500 ops, .*; memory 4 MiB,`, "m"));
+    }
+    assert.match(text.stdout, /is the best fit for control-loop, where latency counts most/);
+    assert.equal(json.code, 0, json.stderr);
+    const recs = JSON.parse(json.stdout) as {
+      machine: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
+      trace: string;
+      memoryBytes: number;
+      goal: string;
+      ranking: { allocator: string; score: number; result: { latencyNs: { p99: number } } }[];
+    }[];
+    assert.deepEqual(
+      recs.map((r) => [r.trace, r.goal]),
+      [
+        ["webserver", "balanced"],
+        ["broker", "balanced"],
+        ["desktop", "balanced"],
+        ["control-loop", "latency"],
+      ],
+    );
+    for (const r of recs) {
+      assert.deepEqual(r.machine, {
+        name: "rpi",
+        ramBytes: 8 * 2 ** 30,
+        scale: 1024,
+        memoryBytes: 8 << 20,
+        cpus: 4,
+      });
+      assert.equal(r.memoryBytes, 8 << 20);
+      assert.deepEqual(r.ranking.map((x) => x.allocator).sort(), ["buddy", "slab", "slob", "slub"]);
+      assert.ok(r.ranking.every((x) => x.score >= 0 && x.score <= 1));
+      assert.ok(r.ranking.every((x, i) => i === 0 || x.score <= (r.ranking[i - 1]?.score ?? 1)));
+    }
+  });
+
+  it("replay --machine rpi --ram 2G: the four workloads at 8 MiB each; bad usage refused", async () => {
+    const [r, csv, bad, none] = await Promise.all([
+      kmem("replay", "--machine", "rpi", "--ram", "2G", "-n", "1000", "-a", "slab,buddy", "-q"),
+      kmem("replay", "--machine", "rpi", "broker", "-n", "1000", "-a", "slob", "-q", "--csv"),
+      kmem("replay", "--machine", "rpi", "--scale", "6", "-n", "100"),
+      kmem("replay", "-n", "100"),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^machine rpi .*: 2 GiB scaled 1\/256, 8 MiB per allocator;/);
+    for (const w of ["webserver", "broker", "desktop", "control-loop"])
+      assert.match(r.stdout, new RegExp(`^${w}: 1,000 ops, peak payload .*, memory 8 MiB$`, "m"));
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = csv.stdout.trimEnd().split("\r\n");
+    assert.equal(rows.length, 2);
+    assert.match(rows[1] ?? "", /^broker,slob,4194304,1000,true,/);
+    for (const x of [bad, none]) {
+      assert.equal(x.code, 2, x.stderr);
+      assert.equal(x.stdout, "");
+    }
+  });
+
+  it("refuses an unknown machine, a size it does not come in, a bad scale, --memory beside it", async () => {
+    const bad = [
+      ["--machine", "rpi5"],
+      ["--machine", "rpi", "--ram", "3G"],
+      ["--machine", "rpi", "--scale", "3"],
+      ["--machine", "rpi", "--scale", "0"],
+      ["--machine", "rpi", "--scale", "32768"],
+      ["--machine", "rpi", "--memory", "16M"],
+      ["--ram", "1G", "webserver"],
+      ["--scale", "256", "webserver"],
+      [],
+    ];
+    const runs = await Promise.all(bad.map((a) => kmem("recommend", ...a, "-n", "100")));
+    for (const [i, r] of runs.entries()) {
+      assert.equal(r.code, 2, `${(bad[i] ?? []).join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^(error|kmem): /m);
+    }
   });
 });
 
