@@ -19,6 +19,7 @@ export const REPORTS: readonly ReportName[] = [
   "unusable_index",
   "extfrag_index",
   "numastat",
+  "zoneinfo",
 ];
 
 /**

@@ -628,12 +628,19 @@ describe("kmem report", () => {
     assert.match(classes.stdout, /\n Total /);
   });
 
+  it("zoneinfo: the zone's free pages, watermarks and span, as Linux prints them", async () => {
+    const r = await kmem("report", "zoneinfo");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Node 0, zone {3}Normal\n {2}pages free {5}\d+\n {8}min {6}\d+\n/);
+    assert.match(r.stdout, /\n {8}managed {2}\d+\n/);
+  });
+
   it("bad usage: an unknown report, a peer", async () => {
-    const a = await kmem("report", "zoneinfo");
+    const a = await kmem("report", "pagetypeinfo");
     assert.equal(a.code, 2);
     assert.match(
       a.stderr,
-      /^kmem: unknown report "zoneinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
+      /^kmem: unknown report "pagetypeinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, zoneinfo, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
     );
     const b = await kmem("report", "buddyinfo", "-a", "malloc");
     assert.equal(b.code, 2);
