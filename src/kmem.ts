@@ -1342,18 +1342,14 @@ export class Kmem extends MemAccess {
     if (name === "kasan") {
       const k = san?.kasan ?? null;
       if (k === null) return "kasan: off\n";
-      const q = k.quarantined();
-      return (
-        k.log.text() +
-        `kasan: ${k.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${k.quarantineLimit} bytes\n`
-      );
+      return k.log.text() + k.summary();
     }
     if (name === "kfence") {
       const f = san?.kfence ?? null;
       return f === null ? "kfence: off\n" : f.log.text() + f.stats();
     }
     const l = san?.kmemleak ?? null;
-    return l === null ? "kmemleak: off\n" : l.log.text();
+    return l === null ? "kmemleak: off\n" : l.log.text() + l.summary();
   }
 
   /**

@@ -235,6 +235,43 @@ export class Kasan {
     return n;
   }
 
+  /**
+   * The state mm.report("kasan") ends with: the reports made, the quarantine, and the
+   * shadow's granules by value (what is accessible, red zone, freed, free pages).
+   */
+  summary(): string {
+    const q = this.quarantined();
+    const counts = new Float64Array(256);
+    const sh = this.sh;
+    const first = this.lo >>> 3;
+    const end = Math.min(sh.length, this.physEnd >>> 3);
+    for (let g = first; g < end; g++) {
+      const v = sh[g] as number;
+      counts[v] = (counts[v] as number) + 1;
+    }
+    let partial = 0;
+    for (let v = 1; v < 8; v++) partial += counts[v] as number;
+    const kinds: [string, number][] = [
+      ["accessible", counts[0] as number],
+      ["partial", partial],
+      ["slab red zone", counts[Shadow.SLAB_REDZONE] as number],
+      ["slab freed", counts[Shadow.SLAB_FREE] as number],
+      ["page red zone", counts[Shadow.PAGE_REDZONE] as number],
+      ["vmalloc red zone", counts[Shadow.VMALLOC_INVALID] as number],
+      ["page free", counts[Shadow.PAGE_FREE] as number],
+    ];
+    const granules = end - first;
+    let other = granules;
+    for (const [, n] of kinds) other -= n;
+    if (other > 0) kinds.push(["other", other]);
+    return (
+      `kasan: ${this.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${this.quarantineLimit} bytes\n` +
+      `shadow: ${sh.length} bytes, one per 8 bytes of memory; the ${granules} granules of managed memory: ` +
+      kinds.map(([k, n]) => `${n} ${k}`).join(", ") +
+      "\n"
+    );
+  }
+
   /** Objects and bytes in the quarantine. */
   quarantined(): { objects: number; bytes: number } {
     return { objects: this.qAddr.length - this.qHead, bytes: this.qBytes };

@@ -68,6 +68,11 @@ export interface AllocatorEntry {
   replayTrace?(source: TraceSource, options: ReplayOptions): Promise<ReplayOutcome>;
   /** Whether it can run here: null, or why not (no compiler for native code). */
   available?(): Promise<string | null>;
+  /**
+   * A kmem layer that can run under kmem's sanitizers: the same layer with `options` added
+   * (KASAN, KFENCE, kmemleak), named `NAME+label`. Its footprint counts KASAN's shadow.
+   */
+  sanitized?(options: Partial<KmemOptions>, label: string): AllocatorEntry;
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
@@ -87,6 +92,7 @@ function kmemLayer(
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
   mallocSized = false,
+  sanitizable = false,
 ): AllocatorEntry {
   return {
     name,
@@ -101,8 +107,28 @@ function kmemLayer(
         // A reused buffer holds the previous run's instance: rebuilt on purpose.
         ...(reuse === undefined ? {} : { reinit: true }),
       });
-      return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
+      const allocator = adapter(mm);
+      if (options.kasan !== undefined && options.kasan !== false) {
+        // KASAN's shadow (one byte per 8 of memory) lies in the buffer's reserved part,
+        // outside the pages the footprint counts: it is memory KASAN costs, so it counts.
+        const shadow = Math.ceil((reuse?.byteLength ?? memoryBytes) / 32) * 4;
+        const footprint = allocator.footprint.bind(allocator);
+        allocator.footprint = () => footprint() + shadow;
+      }
+      return Promise.resolve({ allocator, memory: mm.memory, kmem: mm });
     },
+    ...(sanitizable
+      ? {
+          sanitized: (extra: Partial<KmemOptions>, label: string): AllocatorEntry =>
+            kmemLayer(
+              `${name}+${label}`,
+              `${description}, under ${label}`,
+              adapter,
+              { ...options, ...extra },
+              mallocSized,
+            ),
+        }
+      : {}),
   };
 }
 
@@ -167,6 +193,7 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     (mm) => kmallocAllocator(mm, "slub"),
     {},
     true,
+    true,
   ),
   kmemLayer(
     "slab",
@@ -182,13 +209,21 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     { slab: "slob" },
     true,
   ),
-  kmemLayer("buddy", "whole page blocks from the buddy allocator (kmem)", (mm) =>
-    buddyAllocator(mm),
+  kmemLayer(
+    "buddy",
+    "whole page blocks from the buddy allocator (kmem)",
+    (mm) => buddyAllocator(mm),
+    {},
+    false,
+    true,
   ),
   kmemLayer(
     "mempool",
     `a memory pool of ${MEMPOOL_ELEMENT}-byte elements, ${MEMPOOL_RESERVE} in reserve (kmem)`,
     (mm) => mempoolAllocator(mm, MEMPOOL_ELEMENT, MEMPOOL_RESERVE),
+    {},
+    false,
+    true,
   ),
   kmemLayer(
     "p2",
