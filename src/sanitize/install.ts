@@ -7,8 +7,8 @@
  * move (Linux patches its KASAN/KFENCE hooks in with static keys for the same reason).
  *
  *   entry point                      hooks
- *   SLUB alloc, allocNode            KFENCE sample -> KFENCE pool; else SLUB, then KASAN
- *                                    unpoison; kmemleak records the object
+ *   SLUB alloc, allocNode            KFENCE: a countdown; at 0 a sample -> KFENCE pool;
+ *                                    else SLUB, then KASAN unpoison; kmemleak records it
  *   SLUB free (kmem_cache_free)      KFENCE object -> KFENCE free; else KASAN checks,
  *   SLUB freeInSlab (kfree)          poisons, quarantines (SLUB frees it later)
  *   SLUB destroy, shrink, shrinkAll  the quarantine is emptied first (of that cache)
@@ -18,6 +18,10 @@
  *   allocPages, freePages            KASAN unpoison / poison the block
  *   vmalloc, vfree                   KASAN per page through the page tables; kmemleak
  *   the accessors                    KFENCE guard pages and freed objects, then KASAN
+ *
+ * A hook is installed only where one of the sanitizers on needs it: with KFENCE alone an
+ * allocation costs a decrement of its countdown (Linux's kfence_allocation_gate), a kfree
+ * a range compare, and kmalloc, allocNode and freeInSlab are not hooked at all.
  *
  * Lock order: the hooks take no lock; the methods they wrap take theirs as before.
  */
@@ -154,28 +158,54 @@ export function installSanitizers(
     kasan?.objectAllocated(c, a, n);
     leak?.add(a, n, c.name);
   };
-  const sampled = (c: KmemCache, size: number): number => {
-    if (kfence === null || c === s.boot || !kfence.sample()) return 0;
-    const n = size < 0 ? c.objectSize : size;
-    const a = kfence.alloc(c, n);
-    if (a !== 0) {
-      if (kasan !== null) kasan.resized(a, n, n, true);
-      leak?.add(a, n, c.name);
+  /** KASAN or kmemleak: each allocation is unpoisoned or recorded after SLUB's. */
+  const after = kasan !== null || leak !== null;
+  if (kfence !== null) {
+    // kfence_alloc: the countdown is the whole cost of an allocation that is not sampled;
+    // only when it reaches 0 does KFENCE look at the allocation (rearm, then its pool).
+    const sampled = (c: KmemCache, size: number): number => {
+      if (!kfence.rearm() || c === s.boot) return 0;
+      const n = size < 0 ? c.objectSize : size;
+      const a = kfence.alloc(c, n);
+      if (a !== 0) {
+        if (kasan !== null) kasan.resized(a, n, n, true);
+        leak?.add(a, n, c.name);
+      }
+      return a;
+    };
+    if (after) {
+      hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
+        if (--kfence.left === 0) {
+          const k = sampled(c, size);
+          if (k !== 0) return k;
+        }
+        const a = sAlloc.call(s, c, gfp, size);
+        if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
+        return a;
+      });
+    } else {
+      hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
+        if (--kfence.left === 0) {
+          const k = sampled(c, size);
+          if (k !== 0) return k;
+        }
+        return sAlloc.call(s, c, gfp, size);
+      });
     }
-    return a;
-  };
-  hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
-    const k = sampled(c, size);
-    if (k !== 0) return k;
-    const a = sAlloc.call(s, c, gfp, size);
-    if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
-    return a;
-  });
-  hook(s, "allocNode", (c: KmemCache, gfp: number, size: number, nid: number): number => {
-    const a = sAllocNode.call(s, c, gfp, size, nid);
-    if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
-    return a;
-  });
+  } else {
+    hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
+      const a = sAlloc.call(s, c, gfp, size);
+      if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
+      return a;
+    });
+  }
+  if (after) {
+    hook(s, "allocNode", (c: KmemCache, gfp: number, size: number, nid: number): number => {
+      const a = sAllocNode.call(s, c, gfp, size, nid);
+      if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
+      return a;
+    });
+  }
   const kfenceFree = (addr: number, c: KmemCache | null, fn: string): boolean => {
     if (kfence === null || !kfence.owns(addr)) return false;
     const size = kfence.free(addr, c, fn);
@@ -194,16 +224,19 @@ export function installSanitizers(
     }
     leak?.remove(addr);
   });
-  hook(s, "freeInSlab", (head: number, addr: number): void => {
-    if (kasan !== null) {
-      kasan.objectFree(s.slabCache(head), addr, true, "kfree", () => {
-        s.liveObjectCache(head, addr);
-      });
-    } else {
-      sFreeInSlab.call(s, head, addr);
-    }
-    leak?.remove(addr);
-  });
+  // KFENCE's objects are in no slab: kfree never hands them to freeInSlab.
+  if (after) {
+    hook(s, "freeInSlab", (head: number, addr: number): void => {
+      if (kasan !== null) {
+        kasan.objectFree(s.slabCache(head), addr, true, "kfree", () => {
+          s.liveObjectCache(head, addr);
+        });
+      } else {
+        sFreeInSlab.call(s, head, addr);
+      }
+      leak?.remove(addr);
+    });
+  }
   if (kasan !== null) {
     const sDestroy = orig<SlubAllocator["destroy"]>(s, "destroy");
     const sShrink = orig<SlubAllocator["shrink"]>(s, "shrink");
@@ -241,24 +274,32 @@ export function installSanitizers(
     }
     return a;
   };
-  hook(km, "kmalloc", (size: number, gfp: number): number =>
-    large(kmKmalloc.call(km, size, gfp), size),
-  );
-  hook(km, "kmallocNode", (size: number, gfp: number, nid: number): number =>
-    large(kmKmallocNode.call(km, size, gfp, nid), size),
-  );
-  hook(km, "kfree", (addr: number): void => {
-    if (kfenceFree(addr, null, "kfree")) return;
-    if (addr === 0 || s.slabOf(addr) !== 0 || addr < phys.firstManagedPfn * phys.pageSize) {
+  if (after) {
+    hook(km, "kmalloc", (size: number, gfp: number): number =>
+      large(kmKmalloc.call(km, size, gfp), size),
+    );
+    hook(km, "kmallocNode", (size: number, gfp: number, nid: number): number =>
+      large(kmKmallocNode.call(km, size, gfp, nid), size),
+    );
+    hook(km, "kfree", (addr: number): void => {
+      if (kfenceFree(addr, null, "kfree")) return;
+      if (addr === 0 || s.slabOf(addr) !== 0 || addr < phys.firstManagedPfn * phys.pageSize) {
+        kmKfree.call(km, addr);
+        return;
+      }
+      kasan?.largeFreeing(addr, "kfree");
+      const bytes = largeBytes(addr);
       kmKfree.call(km, addr);
-      return;
-    }
-    kasan?.largeFreeing(addr, "kfree");
-    const bytes = largeBytes(addr);
-    kmKfree.call(km, addr);
-    kasan?.blockFreed(addr, bytes, -1);
-    leak?.remove(addr);
-  });
+      kasan?.blockFreed(addr, bytes, -1);
+      leak?.remove(addr);
+    });
+  } else if (kfence !== null) {
+    // KFENCE alone: a kfree costs one range compare (is_kfence_address) before kmalloc's.
+    hook(km, "kfree", (addr: number): void => {
+      if (kfence.owns(addr)) kfenceFree(addr, null, "kfree");
+      else kmKfree.call(km, addr);
+    });
+  }
   hook(km, "ksize", (addr: number): number => {
     if (kfence !== null && kfence.owns(addr)) return kfence.ksize(addr, "ksize");
     kasan?.checkByte(addr, "ksize");
