@@ -304,6 +304,29 @@ describe("KASAN: the shadow and the options", () => {
     kasan(() => other.getUint8(p), "slab-use-after-free");
   });
 
+  it("a context that attaches follows the instance's quarantine and stacks", () => {
+    const mm = new Kmem({
+      memory: new SharedArrayBuffer(8 * MiB),
+      cpus: 2,
+      kasan: { quarantine: 0, stacks: true },
+    });
+    const other = Kmem.attach(mm.buffer);
+    assert.match(other.report("kasan"), /quarantine 0 objects, 0 of 0 bytes/);
+    const p = other.kmalloc(32);
+    other.kfree(p);
+    kasan(() => other.getUint8(p), "slab-use-after-free", /Freed by task cpu1:\n.*kasan\.test/);
+    const dflt = new Kmem({ memory: new SharedArrayBuffer(8 * MiB), cpus: 2, kasan: true });
+    const third = Kmem.attach(dflt.buffer);
+    assert.equal(
+      /of (\d+) bytes/.exec(third.report("kasan"))?.[1],
+      /of (\d+) bytes/.exec(dflt.report("kasan"))?.[1],
+    );
+    const q = third.kmalloc(32);
+    third.kfree(q);
+    kasan(() => third.getUint8(q), "slab-use-after-free");
+    assert.doesNotMatch(third.report("kasan"), /Freed by task/);
+  });
+
   it("a snapshot reopened keeps KASAN", () => {
     const mm = mk();
     const p = mm.kmalloc(20);
@@ -352,5 +375,41 @@ describe("KASAN: the shadow and the options", () => {
     mm.kfree(p);
     kasan(() => mm.getUint8(p), "slab-use-after-free", /Allocated by task cpu0:\n.*kasan\.test/);
     kasan(() => mm.getUint8(p), "slab-use-after-free", /Freed by task cpu0:\n.*kasan\.test/);
+  });
+});
+
+describe("KASAN over SLAB (its arrays kept: red zones are each object's slack)", () => {
+  const slab = (): Kmem => mk({ slab: "slab" });
+
+  it("out of bounds past the requested size, use after free, double free", () => {
+    const mm = slab();
+    assert.equal(mm.debug, "");
+    const p = mm.kmalloc(100);
+    mm.setUint8(p + 99, 1);
+    kasan(() => mm.getUint8(p + 100), "slab-out-of-bounds", /allocated 100-byte region/);
+    mm.kfree(p);
+    kasan(() => mm.getUint32(p + 8), "slab-use-after-free", /cache kmalloc-/);
+    kasan(() => mm.kfree(p), "double-free");
+    const c = mm.createCache("slab_cache", 200);
+    assert.ok(c !== null);
+    const q = c.alloc();
+    kasan(() => c.free(q + 8), "invalid-free");
+    c.free(q);
+    kasan(() => c.free(q), "double-free", /in kmem_cache_free/);
+    mm.verify();
+  });
+
+  it("objects freed to the arrays come back through the quarantine, usable again", () => {
+    const mm = new Kmem({ memory: 8 * MiB, slab: "slab", kasan: { quarantine: 4096 } });
+    for (let round = 0; round < 3; round++) {
+      const ps = Array.from({ length: 200 }, (_, i) => mm.kmalloc(16 + (i % 48)));
+      for (const p of ps) mm.setUint8(p, 7);
+      for (const p of ps) mm.kfree(p);
+    }
+    assert.match(
+      mm.report("kasan"),
+      /^kasan: 0 reports; quarantine \d+ objects, \d+ of 4096 bytes\n/,
+    );
+    mm.verify();
   });
 });

@@ -120,3 +120,16 @@ describe("kmemleak", () => {
     assert.throws(() => mm.kmemleakScan([{ addr: 1 }] as never), TypeError);
   });
 });
+
+describe("kmemleak over SLAB", () => {
+  it("finds the object nothing points to, not the one a root reaches", () => {
+    const mm = new Kmem({ memory: 8 * MiB, kmemleak: true, slab: "slab" });
+    const kept = mm.kmalloc(64);
+    mm.setUint32(kept, mm.kmalloc(32));
+    const lost = mm.kmalloc(48);
+    assert.deepEqual(
+      mm.kmemleakScan([kept]).map((l) => l.addr),
+      [lost],
+    );
+  });
+});

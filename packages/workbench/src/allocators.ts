@@ -201,6 +201,7 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     (mm) => kmallocAllocator(mm, "slab"),
     { slab: "slab" },
     true,
+    true,
   ),
   kmemLayer(
     "slob",
