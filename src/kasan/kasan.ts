@@ -349,6 +349,38 @@ export class Kasan {
     if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
 
+  /**
+   * Swapped-out vmalloc pages (by page index in vmalloc space), each with its accessible
+   * bytes: a page swapped back in gets its shadow again (src/swap frees the page and
+   * brings the contents back in another one).
+   */
+  private readonly swapped = new Map<number, number>();
+
+  /** The accessible bytes at the start of page `phys` (its leading unpoisoned granules). */
+  accessibleBytes(phys: number): number {
+    return this.liveSize(phys, this.pageSize);
+  }
+
+  /** Page `vpage` of vmalloc space (physical `phys`, `bytes` accessible) was swapped out. */
+  pageSwappedOut(vpage: number, phys: number, bytes: number): void {
+    this.swapped.set(vpage, bytes);
+    this.sh.fill(Shadow.PAGE_FREE, phys >>> 3, (phys + this.pageSize) >>> 3);
+  }
+
+  /**
+   * Page `vpage` is mapped at `phys` after a swap-in: the shadow it had when it was
+   * swapped out; a page another context swapped out (a fresh page's shadow still says
+   * free) becomes accessible whole. A page that was present already is left as it is.
+   */
+  pageSwappedIn(vpage: number, phys: number): void {
+    const bytes = this.swapped.get(vpage);
+    if (bytes === undefined && this.sh[phys >>> 3] !== Shadow.PAGE_FREE) return;
+    this.swapped.delete(vpage);
+    const n = bytes ?? this.pageSize;
+    unpoison(this.sh, phys, n);
+    poison(this.sh, phys + n, phys + this.pageSize, Shadow.VMALLOC_INVALID);
+  }
+
   /** The physical pages of the vmalloc area at `addr` (before it is freed). */
   vmallocPages(addr: number): number[] {
     const pages: number[] = [];

@@ -17,6 +17,7 @@
  *   resizeInPlace                    large blocks, use after free at krealloc/ksize
  *   allocPages, freePages            KASAN unpoison / poison the block
  *   vmalloc, vfree                   KASAN per page through the page tables; kmemleak
+ *   swap-out, swap-in (src/swap)     KASAN: the page's shadow saved, restored in the new page
  *   the accessors                    KFENCE guard pages and freed objects, then KASAN
  *
  * A hook is installed only where one of the sanitizers on needs it: with KFENCE alone an
@@ -27,12 +28,12 @@
  */
 
 import { KmemError } from "../errors.js";
-import { Hdr, type PhysMem } from "../memory/index.js";
+import { Frame, Hdr, type PhysMem } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
 import { type Kmalloc, largePages } from "../kmalloc/index.js";
-import type { Vmalloc } from "../vm/index.js";
+import { PgVm, type Vmalloc } from "../vm/index.js";
 import { Kasan } from "../kasan/index.js";
 import { Kfence } from "../kfence/index.js";
 import { Kmemleak } from "../kmemleak/index.js";
@@ -350,8 +351,8 @@ export function installSanitizers(
   if (kasan !== null || leak !== null) {
     const vmVmalloc = orig<Vmalloc["vmalloc"]>(vm, "vmalloc");
     const vmVfree = orig<Vmalloc["vfree"]>(vm, "vfree");
-    hook(vm, "vmalloc", (size: number, gfp: number, entry: never): number => {
-      const a = vmVmalloc.call(vm, size, gfp, entry);
+    hook(vm, "vmalloc", (size: number, gfp: number, entry: never, swappable?: boolean): number => {
+      const a = vmVmalloc.call(vm, size, gfp, entry, swappable);
       if (a !== 0) {
         kasan?.vmallocAllocated(a, size);
         leak?.add(a, size, "vmalloc");
@@ -363,6 +364,32 @@ export function installSanitizers(
       vmVfree.call(vm, addr);
       if (pages !== null) kasan?.vmallocFreed(addr, pages);
       leak?.remove(addr);
+    });
+  }
+
+  /* ---------------------------------------------------------------- swap */
+
+  // Swappable vmalloc memory: a page swapped out is freed (its shadow: free) and comes
+  // back in another page, which gets the shadow the old one had.
+  const sw = vm.swap;
+  if (kasan !== null && sw !== null) {
+    const swOut = orig<(pfn: number) => boolean>(sw, "swapOut");
+    const swIn = orig<(page: number) => boolean>(sw, "swapIn");
+    const ps = phys.pageSize;
+    hook(sw, "swapOut", (pfn: number): boolean => {
+      const vpage = f[pfn * Frame.WORDS + PgVm.VM_PAGE] as number;
+      const bytes = kasan.accessibleBytes(pfn * ps);
+      const ok = swOut.call(sw, pfn);
+      if (ok) kasan.pageSwappedOut(vpage, pfn * ps, bytes);
+      return ok;
+    });
+    hook(sw, "swapIn", (page: number): boolean => {
+      const ok = swIn.call(sw, page);
+      if (ok) {
+        const p = translate(vm.start + page * ps);
+        if (p >= 0) kasan.pageSwappedIn(page, p);
+      }
+      return ok;
     });
   }
 

@@ -413,3 +413,28 @@ describe("KASAN over SLAB (its arrays kept: red zones are each object's slack)",
     mm.verify();
   });
 });
+
+describe("KASAN over swappable memory", () => {
+  it("a page swapped out and back in keeps its shadow: contents usable, the tail still poisoned", () => {
+    const mm = mk();
+    mm.setZswap({ enabled: true });
+    assert.equal(mm.swapon({ pages: 256 }), 0);
+    const size = 3 * P + 100;
+    const a = mm.vmallocSwappable(size);
+    assert.notEqual(a, 0);
+    for (let i = 0; i < 4; i++) mm.setUint32(a + i * P, 1000 + i);
+    let out = 0;
+    for (let k = 0; k < 8 && out < 4; k++) out += mm.reclaim(64);
+    const vmstat = mm.report("vmstat");
+    assert.match(vmstat, /^zswpout [1-9]/m, "pages were swapped out");
+    // Back in through the accessors: no report on the area's own bytes.
+    for (let i = 0; i < 4; i++) assert.equal(mm.getUint32(a + i * P), 1000 + i);
+    mm.setUint8(a + size - 1, 1);
+    assert.match(mm.report("vmstat"), /^zswpin [1-9]/m);
+    kasan(() => mm.getUint8(a + size), "vmalloc-out-of-bounds");
+    kasan(() => mm.getUint8(a + 4 * P), "vmalloc-out-of-bounds");
+    mm.vfree(a);
+    kasan(() => mm.getUint8(a), "use-after-free");
+    mm.verify();
+  });
+});
