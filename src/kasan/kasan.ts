@@ -53,17 +53,44 @@ import type { SlubAllocator } from "../slub/index.js";
 import { addrHex, callerStack, captureStack, ReportLog, RULE, stackLines } from "./report.js";
 import { badValue, firstBad, poison, Shadow, unpoison } from "./shadow.js";
 
+/** The slab object a buggy address belongs to (for reports). */
+export interface SlabObject {
+  /** Its start. */
+  obj: number;
+  /** Its cache's name, and the object size the report gives. */
+  cache: string;
+  size: number;
+}
+
 /** What KASAN needs of the instance's layers. */
 export interface KasanEnv {
   readonly phys: PhysMem;
-  readonly slub: SlubAllocator;
   /** vmalloc space [vstart, vend). */
   readonly vstart: number;
   readonly vend: number;
   /** The physical address behind a virtual one, or -1 when its page is not mapped. */
   translate(addr: number): number;
-  /** The real (un-hooked) free of a slab object: kmem_cache_free, or kfree's. */
-  realFree(c: KmemCache, addr: number, viaKfree: boolean): void;
+  /**
+   * The real (un-hooked) free of a slab object: kmem_cache_free, or kfree's (`c` null: a
+   * kmalloc object of SLOB, which has no cache).
+   */
+  realFree(c: KmemCache | null, addr: number, viaKfree: boolean): void;
+  /** The slab object at or nearest below `addr` in its slab page; null outside slab pages. */
+  objectAt(addr: number): SlabObject | null;
+}
+
+/** SLUB's objectAt: slot arithmetic in the slab holding `addr`. */
+export function slubObjectAt(
+  slub: SlubAllocator,
+  addr: number,
+  pageSize: number,
+): SlabObject | null {
+  const head = slub.slabOf(addr);
+  if (head === 0) return null;
+  const c = slub.slabCache(head);
+  const base = head * pageSize;
+  const i = Math.floor((addr - base) / c.size);
+  return { obj: base + i * c.size + c.redLeft, cache: c.name, size: c.coreObjectSize };
 }
 
 interface Freed {
@@ -78,10 +105,11 @@ export class Kasan {
   private readonly physEnd: number;
   private readonly pageSize: number;
   private readonly cpu: number;
-  /** Quarantine: objects, their caches, kfree or not, bytes; a FIFO from `qHead`. */
+  /** Quarantine: objects, their caches, kfree or not, their bytes; a FIFO from `qHead`. */
   private qAddr: number[] = [];
-  private qCache: KmemCache[] = [];
+  private qCache: (KmemCache | null)[] = [];
   private qKfree: boolean[] = [];
+  private qSize: number[] = [];
   private qHead = 0;
   private qBytes = 0;
   readonly quarantineLimit: number;
@@ -130,11 +158,31 @@ export class Kasan {
   }
 
   /**
+   * A SLOB block handed out at `addr` for `size` of its `usable` bytes: the rest of the
+   * block is a red zone (its slack), the block header before it stays as it was.
+   */
+  blockAllocated(addr: number, size: number, usable: number): void {
+    unpoison(this.sh, addr, size);
+    poison(this.sh, addr + size, addr + usable, Shadow.SLAB_REDZONE);
+    this.freed.delete(addr);
+    if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
+  }
+
+  /**
    * A free of slab object `addr` of `c` (kfree when `viaKfree`): a double or invalid free
    * is reported; else the object is poisoned and quarantined. `check` throws as the
    * allocator's free would for an object that is not live.
    */
   objectFree(c: KmemCache, addr: number, viaKfree: boolean, fn: string, check: () => void): void {
+    this.checkFree(addr, fn, check);
+    this.quarantine(c, addr, c.coreObjectSize, viaKfree);
+  }
+
+  /**
+   * Before a slab object is freed: a second free (its shadow says freed) or a free the
+   * allocator's `check` refuses (INVALID_FREE, DOUBLE_FREE) is reported.
+   */
+  checkFree(addr: number, fn: string, check: () => void): void {
     if (this.sh[addr >>> 3] === Shadow.SLAB_FREE) this.badFree("double-free", addr, fn);
     try {
       check();
@@ -144,7 +192,13 @@ export class Kasan {
       }
       throw err;
     }
-    const size = c.coreObjectSize;
+  }
+
+  /**
+   * A checked free of slab object `addr` of `size` bytes (of cache `c`, null for SLOB's
+   * kmalloc): poisoned, and into the quarantine (the allocator frees it later).
+   */
+  quarantine(c: KmemCache | null, addr: number, size: number, viaKfree: boolean): void {
     this.freed.set(addr, {
       size: this.liveSize(addr, size),
       stack: this.allocStacks === null ? null : captureStack(),
@@ -157,6 +211,7 @@ export class Kasan {
     this.qAddr.push(addr);
     this.qCache.push(c);
     this.qKfree.push(viaKfree);
+    this.qSize.push(size);
     this.qBytes += size;
     while (this.qBytes > this.quarantineLimit) this.releaseOldest();
   }
@@ -176,13 +231,14 @@ export class Kasan {
   private releaseOldest(): void {
     const i = this.qHead++;
     const addr = this.qAddr[i] as number;
-    const c = this.qCache[i] as KmemCache;
+    const c = this.qCache[i] as KmemCache | null;
     const kfree = this.qKfree[i] as boolean;
-    this.qBytes -= c.coreObjectSize;
+    this.qBytes -= this.qSize[i] as number;
     if (this.qHead > 256 && this.qHead * 2 > this.qAddr.length) {
       this.qAddr = this.qAddr.slice(this.qHead);
       this.qCache = this.qCache.slice(this.qHead);
       this.qKfree = this.qKfree.slice(this.qHead);
+      this.qSize = this.qSize.slice(this.qHead);
       this.qHead = 0;
     }
     // SLUB's own checks run now (red zones with slub_debug): damage found is logged
@@ -210,27 +266,31 @@ export class Kasan {
       this.qAddr = [];
       this.qCache = [];
       this.qKfree = [];
+      this.qSize = [];
       this.qHead = 0;
       return n;
     }
     const keepA: number[] = [];
-    const keepC: KmemCache[] = [];
+    const keepC: (KmemCache | null)[] = [];
     const keepK: boolean[] = [];
+    const keepS: number[] = [];
     for (let i = this.qHead; i < this.qAddr.length; i++) {
-      const qc = this.qCache[i] as KmemCache;
-      if (qc.realId === c.realId) {
-        this.qBytes -= qc.coreObjectSize;
+      const qc = this.qCache[i] as KmemCache | null;
+      if (qc !== null && qc.realId === c.realId) {
+        this.qBytes -= this.qSize[i] as number;
         this.env.realFree(qc, this.qAddr[i] as number, this.qKfree[i] as boolean);
         n++;
       } else {
         keepA.push(this.qAddr[i] as number);
         keepC.push(qc);
         keepK.push(this.qKfree[i] as boolean);
+        keepS.push(this.qSize[i] as number);
       }
     }
     this.qAddr = keepA;
     this.qCache = keepC;
     this.qKfree = keepK;
+    this.qSize = keepS;
     this.qHead = 0;
     return n;
   }
@@ -473,7 +533,7 @@ export class Kasan {
     badVirt = bad,
   ): never {
     const v = badValue(this.sh, bad);
-    const inSlab = this.env.slub.slabOf(bad) !== 0;
+    const inSlab = this.env.objectAt(bad) !== null;
     const kind =
       v === Shadow.SLAB_REDZONE || v === Shadow.PAGE_REDZONE
         ? "slab-out-of-bounds"
@@ -518,24 +578,18 @@ export class Kasan {
 
   /** "The buggy address belongs to ...": the object or page holding physical `bad`. */
   private describe(bad: number, badVirt: number, lines: string[]): void {
-    const slub = this.env.slub;
-    const head = slub.slabOf(bad);
+    const o = this.env.objectAt(bad);
     const ps = this.pageSize;
     if (badVirt !== bad) {
       lines.push(`The buggy address ${addrHex(badVirt)} maps physical address ${addrHex(bad)}`);
     }
-    if (head !== 0) {
-      const c = slub.slabCache(head);
-      const base = head * ps;
-      const i = Math.floor((bad - base) / c.size);
-      const obj = base + i * c.size + c.redLeft;
+    if (o !== null && o.obj >= 0) {
+      const obj = o.obj;
       const freed = this.sh[obj >>> 3] === Shadow.SLAB_FREE;
-      const size = freed
-        ? (this.freed.get(obj)?.size ?? c.coreObjectSize)
-        : this.liveSize(obj, c.coreObjectSize);
+      const size = freed ? (this.freed.get(obj)?.size ?? o.size) : this.liveSize(obj, o.size);
       lines.push(
         `The buggy address belongs to the object at ${addrHex(obj)}`,
-        ` which belongs to the cache ${c.name} of size ${c.coreObjectSize}`,
+        ` which belongs to the cache ${o.cache} of size ${o.size}`,
         `The buggy address is located ${where(bad, obj, size)}`,
         ` ${freed ? "freed" : "allocated"} ${size}-byte region [${addrHex(obj)}, ${addrHex(obj + size)})`,
       );

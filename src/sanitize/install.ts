@@ -34,9 +34,11 @@ import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
 import { type Kmalloc, largePages } from "../kmalloc/index.js";
 import { PgVm, type Vmalloc } from "../vm/index.js";
-import { Kasan } from "../kasan/index.js";
+import { Kasan, slubObjectAt } from "../kasan/index.js";
 import { Kfence } from "../kfence/index.js";
 import { Kmemleak } from "../kmemleak/index.js";
+import { SlobAllocator } from "../slob/index.js";
+import { installSlobHooks, type SlobBlocks, slobObjectAt, slobRealFree } from "./slob.js";
 
 /** The sanitizer settings an instance's layers carry (from its options or its header). */
 export interface SanitizerSettings {
@@ -120,6 +122,9 @@ export function installSanitizers(
       throw err;
     }
   };
+  // SLOB serves kmalloc and the caches itself (slob.ts); SLUB and SLAB through kmalloc.
+  const slob = (s as unknown) instanceof SlobAllocator ? (s as unknown as SlobAllocator) : null;
+  const blocks: SlobBlocks = new Map();
   const sAlloc = orig<SlubAllocator["alloc"]>(s, "alloc");
   const sAllocNode = orig<SlubAllocator["allocNode"]>(s, "allocNode");
   const sFree = orig<SlubAllocator["free"]>(s, "free");
@@ -132,7 +137,21 @@ export function installSanitizers(
   let kasan: Kasan | null = null;
   if (settings.kasan !== null) {
     kasan = new Kasan(
-      { phys, slub: s, vstart: vm.start, vend: vm.end, translate, realFree },
+      {
+        phys,
+        vstart: vm.start,
+        vend: vm.end,
+        translate,
+        realFree:
+          slob === null
+            ? (c: KmemCache | null, addr: number, viaKfree: boolean) =>
+                realFree(c as KmemCache, addr, viaKfree)
+            : slobRealFree(slob, blocks),
+        objectAt:
+          slob === null
+            ? (addr: number) => slubObjectAt(s, addr, phys.pageSize)
+            : (addr: number) => slobObjectAt(phys, blocks, addr),
+      },
       h[Hdr.KASAN_SHADOW] as number,
       h[Hdr.KASAN_SHADOW_BYTES] as number,
       settings.kasan.quarantine,
@@ -152,173 +171,179 @@ export function installSanitizers(
   const leak = settings.kmemleak ? new Kmemleak(phys, translate, buddy.cpu) : null;
   const san: Sanitizers = { kasan, kfence, kmemleak: leak };
 
-  /* ---------------------------------------------------------------- SLUB */
+  if (slob !== null) installSlobHooks(phys, slob, blocks, kasan, leak);
+  else installSlubHooks();
 
-  const allocated = (c: KmemCache, a: number, size: number): void => {
-    const n = size < 0 ? c.objectSize : size;
-    kasan?.objectAllocated(c, a, n);
-    leak?.add(a, n, c.name);
-  };
-  /** KASAN or kmemleak: each allocation is unpoisoned or recorded after SLUB's. */
-  const after = kasan !== null || leak !== null;
-  if (kfence !== null) {
-    // kfence_alloc: the countdown is the whole cost of an allocation that is not sampled;
-    // only when it reaches 0 does KFENCE look at the allocation (rearm, then its pool).
-    const sampled = (c: KmemCache, size: number): number => {
-      if (!kfence.rearm() || c === s.boot) return 0;
+  /** SLUB's (and SLAB's) hooks, and kmalloc's over them. */
+  function installSlubHooks(): void {
+    /* ---------------------------------------------------------------- SLUB */
+
+    const allocated = (c: KmemCache, a: number, size: number): void => {
       const n = size < 0 ? c.objectSize : size;
-      const a = kfence.alloc(c, n);
-      if (a !== 0) {
-        if (kasan !== null) kasan.resized(a, n, n, true);
-        leak?.add(a, n, c.name);
-      }
-      return a;
+      kasan?.objectAllocated(c, a, n);
+      leak?.add(a, n, c.name);
     };
-    if (after) {
-      hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
-        if (--kfence.left === 0) {
-          const k = sampled(c, size);
-          if (k !== 0) return k;
+    /** KASAN or kmemleak: each allocation is unpoisoned or recorded after SLUB's. */
+    const after = kasan !== null || leak !== null;
+    if (kfence !== null) {
+      // kfence_alloc: the countdown is the whole cost of an allocation that is not sampled;
+      // only when it reaches 0 does KFENCE look at the allocation (rearm, then its pool).
+      const sampled = (c: KmemCache, size: number): number => {
+        if (!kfence.rearm() || c === s.boot) return 0;
+        const n = size < 0 ? c.objectSize : size;
+        const a = kfence.alloc(c, n);
+        if (a !== 0) {
+          if (kasan !== null) kasan.resized(a, n, n, true);
+          leak?.add(a, n, c.name);
         }
+        return a;
+      };
+      if (after) {
+        hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
+          if (--kfence.left === 0) {
+            const k = sampled(c, size);
+            if (k !== 0) return k;
+          }
+          const a = sAlloc.call(s, c, gfp, size);
+          if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
+          return a;
+        });
+      } else {
+        hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
+          if (--kfence.left === 0) {
+            const k = sampled(c, size);
+            if (k !== 0) return k;
+          }
+          return sAlloc.call(s, c, gfp, size);
+        });
+      }
+    } else {
+      hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
         const a = sAlloc.call(s, c, gfp, size);
         if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
         return a;
       });
-    } else {
-      hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
-        if (--kfence.left === 0) {
-          const k = sampled(c, size);
-          if (k !== 0) return k;
-        }
-        return sAlloc.call(s, c, gfp, size);
+    }
+    if (after) {
+      hook(s, "allocNode", (c: KmemCache, gfp: number, size: number, nid: number): number => {
+        const a = sAllocNode.call(s, c, gfp, size, nid);
+        if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
+        return a;
       });
     }
-  } else {
-    hook(s, "alloc", (c: KmemCache, gfp: number, size: number): number => {
-      const a = sAlloc.call(s, c, gfp, size);
-      if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
-      return a;
-    });
-  }
-  if (after) {
-    hook(s, "allocNode", (c: KmemCache, gfp: number, size: number, nid: number): number => {
-      const a = sAllocNode.call(s, c, gfp, size, nid);
-      if (a !== 0 && c !== s.boot) allocated(c, a >>> 0, size);
-      return a;
-    });
-  }
-  const kfenceFree = (addr: number, c: KmemCache | null, fn: string): boolean => {
-    if (kfence === null || !kfence.owns(addr)) return false;
-    const size = kfence.free(addr, c, fn);
-    if (kasan !== null) kasan.pagesFreed(addr & ~(phys.pageSize - 1), 0, size);
-    leak?.remove(addr);
-    return true;
-  };
-  hook(s, "free", (c: KmemCache, addr: number): void => {
-    if (kfenceFree(addr, c, "kmem_cache_free")) return;
-    if (kasan !== null) {
-      kasan.objectFree(c, addr, false, "kmem_cache_free", () =>
-        s.checkLive(c, addr, "kmem_cache_free"),
-      );
-    } else {
-      sFree.call(s, c, addr);
-    }
-    leak?.remove(addr);
-  });
-  // KFENCE's objects are in no slab: kfree never hands them to freeInSlab.
-  if (after) {
-    hook(s, "freeInSlab", (head: number, addr: number): void => {
+    const kfenceFree = (addr: number, c: KmemCache | null, fn: string): boolean => {
+      if (kfence === null || !kfence.owns(addr)) return false;
+      const size = kfence.free(addr, c, fn);
+      if (kasan !== null) kasan.pagesFreed(addr & ~(phys.pageSize - 1), 0, size);
+      leak?.remove(addr);
+      return true;
+    };
+    hook(s, "free", (c: KmemCache, addr: number): void => {
+      if (kfenceFree(addr, c, "kmem_cache_free")) return;
       if (kasan !== null) {
-        kasan.objectFree(s.slabCache(head), addr, true, "kfree", () => {
-          s.liveObjectCache(head, addr);
-        });
+        kasan.objectFree(c, addr, false, "kmem_cache_free", () =>
+          s.checkLive(c, addr, "kmem_cache_free"),
+        );
       } else {
-        sFreeInSlab.call(s, head, addr);
+        sFree.call(s, c, addr);
       }
       leak?.remove(addr);
     });
-  }
-  if (kasan !== null) {
-    const sDestroy = orig<SlubAllocator["destroy"]>(s, "destroy");
-    const sShrink = orig<SlubAllocator["shrink"]>(s, "shrink");
-    const sShrinkAll = orig<SlubAllocator["shrinkAll"]>(s, "shrinkAll");
-    hook(s, "destroy", (c: KmemCache): void => {
-      kasan.drain(c);
-      sDestroy.call(s, c);
-    });
-    hook(s, "shrink", (c: KmemCache): number => {
-      kasan.drain(c);
-      return sShrink.call(s, c);
-    });
-    hook(s, "shrinkAll", (n: number): number => {
-      kasan.drain();
-      return sShrinkAll.call(s, n);
-    });
-  }
-
-  /* ---------------------------------------------------------------- kmalloc */
-
-  const kmKmalloc = orig<Kmalloc["kmalloc"]>(km, "kmalloc");
-  const kmKmallocNode = orig<Kmalloc["kmallocNode"]>(km, "kmallocNode");
-  const kmKfree = orig<Kmalloc["kfree"]>(km, "kfree");
-  const kmKsize = orig<Kmalloc["ksize"]>(km, "ksize");
-  const kmKrealloc = orig<Kmalloc["krealloc"]>(km, "krealloc");
-  const kmResize = orig<Kmalloc["resizeInPlace"]>(km, "resizeInPlace");
-  const f = phys.frames;
-  /** The bytes of the kmalloc_large block at `addr` (its pages: not a power of two). */
-  const largeBytes = (addr: number): number =>
-    largePages(f, addr >>> phys.pageShift) << phys.pageShift;
-  const large = (a: number, size: number): number => {
-    if (a !== 0 && size > km.maxCacheSize) {
-      kasan?.largeAllocated(a >>> 0, size, largeBytes(a >>> 0));
-      leak?.add(a >>> 0, size, "kmalloc_large");
+    // KFENCE's objects are in no slab: kfree never hands them to freeInSlab.
+    if (after) {
+      hook(s, "freeInSlab", (head: number, addr: number): void => {
+        if (kasan !== null) {
+          kasan.objectFree(s.slabCache(head), addr, true, "kfree", () => {
+            s.liveObjectCache(head, addr);
+          });
+        } else {
+          sFreeInSlab.call(s, head, addr);
+        }
+        leak?.remove(addr);
+      });
     }
-    return a;
-  };
-  if (after) {
-    hook(km, "kmalloc", (size: number, gfp: number): number =>
-      large(kmKmalloc.call(km, size, gfp), size),
-    );
-    hook(km, "kmallocNode", (size: number, gfp: number, nid: number): number =>
-      large(kmKmallocNode.call(km, size, gfp, nid), size),
-    );
-    hook(km, "kfree", (addr: number): void => {
-      if (kfenceFree(addr, null, "kfree")) return;
-      if (addr === 0 || s.slabOf(addr) !== 0 || addr < phys.firstManagedPfn * phys.pageSize) {
+    if (kasan !== null) {
+      const sDestroy = orig<SlubAllocator["destroy"]>(s, "destroy");
+      const sShrink = orig<SlubAllocator["shrink"]>(s, "shrink");
+      const sShrinkAll = orig<SlubAllocator["shrinkAll"]>(s, "shrinkAll");
+      hook(s, "destroy", (c: KmemCache): void => {
+        kasan.drain(c);
+        sDestroy.call(s, c);
+      });
+      hook(s, "shrink", (c: KmemCache): number => {
+        kasan.drain(c);
+        return sShrink.call(s, c);
+      });
+      hook(s, "shrinkAll", (n: number): number => {
+        kasan.drain();
+        return sShrinkAll.call(s, n);
+      });
+    }
+
+    /* ---------------------------------------------------------------- kmalloc */
+
+    const kmKmalloc = orig<Kmalloc["kmalloc"]>(km, "kmalloc");
+    const kmKmallocNode = orig<Kmalloc["kmallocNode"]>(km, "kmallocNode");
+    const kmKfree = orig<Kmalloc["kfree"]>(km, "kfree");
+    const kmKsize = orig<Kmalloc["ksize"]>(km, "ksize");
+    const kmKrealloc = orig<Kmalloc["krealloc"]>(km, "krealloc");
+    const kmResize = orig<Kmalloc["resizeInPlace"]>(km, "resizeInPlace");
+    const f = phys.frames;
+    /** The bytes of the kmalloc_large block at `addr` (its pages: not a power of two). */
+    const largeBytes = (addr: number): number =>
+      largePages(f, addr >>> phys.pageShift) << phys.pageShift;
+    const large = (a: number, size: number): number => {
+      if (a !== 0 && size > km.maxCacheSize) {
+        kasan?.largeAllocated(a >>> 0, size, largeBytes(a >>> 0));
+        leak?.add(a >>> 0, size, "kmalloc_large");
+      }
+      return a;
+    };
+    if (after) {
+      hook(km, "kmalloc", (size: number, gfp: number): number =>
+        large(kmKmalloc.call(km, size, gfp), size),
+      );
+      hook(km, "kmallocNode", (size: number, gfp: number, nid: number): number =>
+        large(kmKmallocNode.call(km, size, gfp, nid), size),
+      );
+      hook(km, "kfree", (addr: number): void => {
+        if (kfenceFree(addr, null, "kfree")) return;
+        if (addr === 0 || s.slabOf(addr) !== 0 || addr < phys.firstManagedPfn * phys.pageSize) {
+          kmKfree.call(km, addr);
+          return;
+        }
+        kasan?.largeFreeing(addr, "kfree");
+        const bytes = largeBytes(addr);
         kmKfree.call(km, addr);
-        return;
-      }
-      kasan?.largeFreeing(addr, "kfree");
-      const bytes = largeBytes(addr);
-      kmKfree.call(km, addr);
-      kasan?.blockFreed(addr, bytes, -1);
-      leak?.remove(addr);
+        kasan?.blockFreed(addr, bytes, -1);
+        leak?.remove(addr);
+      });
+    } else if (kfence !== null) {
+      // KFENCE alone: a kfree costs one range compare (is_kfence_address) before kmalloc's.
+      hook(km, "kfree", (addr: number): void => {
+        if (kfence.owns(addr)) kfenceFree(addr, null, "kfree");
+        else kmKfree.call(km, addr);
+      });
+    }
+    hook(km, "ksize", (addr: number): number => {
+      if (kfence !== null && kfence.owns(addr)) return kfence.ksize(addr, "ksize");
+      kasan?.checkByte(addr, "ksize");
+      return kmKsize.call(km, addr);
     });
-  } else if (kfence !== null) {
-    // KFENCE alone: a kfree costs one range compare (is_kfence_address) before kmalloc's.
-    hook(km, "kfree", (addr: number): void => {
-      if (kfence.owns(addr)) kfenceFree(addr, null, "kfree");
-      else kmKfree.call(km, addr);
+    hook(km, "krealloc", (addr: number, size: number, gfp: number, init: boolean): number => {
+      kasan?.checkByte(addr, "krealloc");
+      return kmKrealloc.call(km, addr, size, gfp, init);
+    });
+    hook(km, "resizeInPlace", (addr: number, size: number, usable: number, zero: boolean): void => {
+      if (kfence !== null && kfence.owns(addr)) {
+        kfence.resize(addr, size, zero);
+      } else {
+        kmResize.call(km, addr, size, usable, zero);
+      }
+      kasan?.resized(addr, size, usable, s.slabOf(addr) !== 0 || kfence?.owns(addr) === true);
+      leak?.resize(addr, size);
     });
   }
-  hook(km, "ksize", (addr: number): number => {
-    if (kfence !== null && kfence.owns(addr)) return kfence.ksize(addr, "ksize");
-    kasan?.checkByte(addr, "ksize");
-    return kmKsize.call(km, addr);
-  });
-  hook(km, "krealloc", (addr: number, size: number, gfp: number, init: boolean): number => {
-    kasan?.checkByte(addr, "krealloc");
-    return kmKrealloc.call(km, addr, size, gfp, init);
-  });
-  hook(km, "resizeInPlace", (addr: number, size: number, usable: number, zero: boolean): void => {
-    if (kfence !== null && kfence.owns(addr)) {
-      kfence.resize(addr, size, zero);
-    } else {
-      kmResize.call(km, addr, size, usable, zero);
-    }
-    kasan?.resized(addr, size, usable, s.slabOf(addr) !== 0 || kfence?.owns(addr) === true);
-    leak?.resize(addr, size);
-  });
 
   /* ---------------------------------------------------------------- pages, vmalloc */
 
@@ -377,7 +402,7 @@ export function installSanitizers(
     const swIn = orig<(page: number) => boolean>(sw, "swapIn");
     const ps = phys.pageSize;
     hook(sw, "swapOut", (pfn: number): boolean => {
-      const vpage = f[pfn * Frame.WORDS + PgVm.VM_PAGE] as number;
+      const vpage = phys.frames[pfn * Frame.WORDS + PgVm.VM_PAGE] as number;
       const bytes = kasan.accessibleBytes(pfn * ps);
       const ok = swOut.call(sw, pfn);
       if (ok) kasan.pageSwappedOut(vpage, pfn * ps, bytes);

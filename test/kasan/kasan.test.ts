@@ -339,7 +339,10 @@ describe("KASAN: the shadow and the options", () => {
   it("options are checked", () => {
     assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: 1 as never }), TypeError);
     assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: { x: 1 } as never }), TypeError);
-    assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: true, slab: "slob" }), RangeError);
+    assert.throws(
+      () => new Kmem({ memory: 8 * MiB, kfence: { sampleInterval: 1 }, slab: "slob" }),
+      RangeError,
+    );
     assert.throws(() => new Kmem({ nodes: [4 * MiB, 4 * MiB], kasan: true }), RangeError);
   });
 
@@ -435,6 +438,64 @@ describe("KASAN over swappable memory", () => {
     kasan(() => mm.getUint8(a + 4 * P), "vmalloc-out-of-bounds");
     mm.vfree(a);
     kasan(() => mm.getUint8(a), "use-after-free");
+    mm.verify();
+  });
+});
+
+describe("KASAN over SLOB (no slots: each block's slack is its red zone)", () => {
+  const slob = (extra: object = {}): Kmem => mk({ slab: "slob", ...extra });
+
+  it("out of bounds past the requested size, use after free, double and invalid frees", () => {
+    const mm = slob();
+    const p = mm.kmalloc(100);
+    mm.setUint8(p + 99, 1);
+    kasan(
+      () => mm.getUint8(p + 100),
+      "slab-out-of-bounds",
+      /belongs to the object at [0-9a-f]+\n which belongs to the cache kmalloc of size \d+\n.*\n allocated 100-byte region/,
+    );
+    mm.kfree(p);
+    kasan(() => mm.getUint32(p + 8), "slab-use-after-free", /freed 100-byte region/);
+    kasan(() => mm.ksize(p), "slab-use-after-free");
+    kasan(() => mm.kfree(p), "double-free");
+    const q = mm.kmalloc(40);
+    kasan(() => mm.kfree(q + 8), "invalid-free");
+    mm.setUint8(q, 1);
+    mm.kfree(q);
+    mm.verify();
+  });
+
+  it("caches and kmalloc_large: poisoned at free, the large tail a page red zone", () => {
+    const mm = slob();
+    const c = mm.createCache("slob_cache", 200);
+    assert.ok(c !== null);
+    const o = c.alloc();
+    mm.setUint8(o + 199, 1);
+    c.free(o);
+    kasan(() => mm.getUint8(o), "slab-use-after-free", /cache slob_cache of size 200/);
+    kasan(() => c.free(o), "double-free", /in kmem_cache_free/);
+    const big = mm.kmalloc(3 * P + 10);
+    mm.setUint8(big + 3 * P + 9, 1);
+    kasan(() => mm.getUint8(big + 3 * P + 10), "slab-out-of-bounds");
+    mm.kfree(big);
+    kasan(() => mm.kfree(big), "double-free");
+    c.destroy();
+    mm.verify();
+  });
+
+  it("krealloc moves the boundary; the quarantine gives blocks back to SLOB", () => {
+    const mm = slob({ kasan: { quarantine: 2048 } });
+    const p = mm.kmalloc(64);
+    const q = mm.krealloc(p, 40);
+    assert.equal(q, p);
+    kasan(() => mm.getUint8(q + 40), "slab-out-of-bounds");
+    for (let round = 0; round < 3; round++) {
+      const ps = Array.from({ length: 100 }, (_, i) => mm.kmalloc(8 + (i % 90)));
+      for (const a of ps) mm.setUint8(a, 7);
+      for (const a of ps) mm.kfree(a);
+    }
+    assert.match(mm.report("kasan"), /quarantine \d+ objects, \d+ of 2048 bytes\n/);
+    mm.kfree(q);
     mm.verify();
   });
 });

@@ -121,15 +121,22 @@ describe("kmemleak", () => {
   });
 });
 
-describe("kmemleak over SLAB", () => {
+describe("kmemleak over SLAB and SLOB", () => {
   it("finds the object nothing points to, not the one a root reaches", () => {
-    const mm = new Kmem({ memory: 8 * MiB, kmemleak: true, slab: "slab" });
-    const kept = mm.kmalloc(64);
-    mm.setUint32(kept, mm.kmalloc(32));
-    const lost = mm.kmalloc(48);
-    assert.deepEqual(
-      mm.kmemleakScan([kept]).map((l) => l.addr),
-      [lost],
-    );
+    for (const slab of ["slab", "slob"] as const) {
+      const mm = new Kmem({ memory: 8 * MiB, kmemleak: true, slab });
+      const kept = mm.kmalloc(64);
+      mm.setUint32(kept, mm.kmalloc(32));
+      const lost = mm.kmalloc(48);
+      const freed = mm.kmalloc(16);
+      mm.kfree(freed);
+      const leaks = mm.kmemleakScan([kept]);
+      assert.deepEqual(
+        leaks.map((l) => l.addr),
+        [lost],
+        slab,
+      );
+      assert.equal(leaks[0]?.size, 48);
+    }
   });
 });

@@ -70,9 +70,10 @@ export interface AllocatorEntry {
   available?(): Promise<string | null>;
   /**
    * A kmem layer that can run under kmem's sanitizers: the same layer with `options` added
-   * (KASAN, KFENCE, kmemleak), named `NAME+label`. Its footprint counts KASAN's shadow.
+   * (KASAN, KFENCE, kmemleak), named `NAME+label`, or null when that sanitizer does not
+   * apply to it (KFENCE over SLOB). Its footprint counts KASAN's shadow.
    */
-  sanitized?(options: Partial<KmemOptions>, label: string): AllocatorEntry;
+  sanitized?(options: Partial<KmemOptions>, label: string): AllocatorEntry | null;
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
@@ -92,7 +93,7 @@ function kmemLayer(
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
   mallocSized = false,
-  sanitizable = false,
+  sanitizable: boolean | "no-kfence" = false,
 ): AllocatorEntry {
   return {
     name,
@@ -119,14 +120,16 @@ function kmemLayer(
     },
     ...(sanitizable
       ? {
-          sanitized: (extra: Partial<KmemOptions>, label: string): AllocatorEntry =>
-            kmemLayer(
-              `${name}+${label}`,
-              `${description}, under ${label}`,
-              adapter,
-              { ...options, ...extra },
-              mallocSized,
-            ),
+          sanitized: (extra: Partial<KmemOptions>, label: string): AllocatorEntry | null =>
+            sanitizable === "no-kfence" && extra.kfence !== undefined
+              ? null
+              : kmemLayer(
+                  `${name}+${label}`,
+                  `${description}, under ${label}`,
+                  adapter,
+                  { ...options, ...extra },
+                  mallocSized,
+                ),
         }
       : {}),
   };
@@ -209,6 +212,7 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     (mm) => kmallocAllocator(mm, "slob"),
     { slab: "slob" },
     true,
+    "no-kfence",
   ),
   kmemLayer(
     "buddy",

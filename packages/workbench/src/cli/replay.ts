@@ -50,10 +50,13 @@ function withSanitized(
   for (const e of entries) {
     out.push(e);
     if (e.sanitized === undefined) continue;
-    if (options.kasan === true) out.push(e.sanitized({ kasan: true }, "kasan"));
+    const add = (v: AllocatorEntry | null): void => {
+      if (v !== null) out.push(v);
+    };
+    if (options.kasan === true) add(e.sanitized({ kasan: true }, "kasan"));
     if (options.kfence !== undefined && options.kfence !== false) {
       const interval = options.kfence === true ? 100 : options.kfence;
-      out.push(e.sanitized({ kfence: { sampleInterval: interval } }, "kfence"));
+      add(e.sanitized({ kfence: { sampleInterval: interval } }, "kfence"));
     }
   }
   if (out.length === entries.length) {

@@ -120,6 +120,9 @@ async function sanitizerReport(
     );
   }
   const entry = plain.sanitized(sanitizerOptions(name, options.interval), name);
+  if (entry === null) {
+    throw new CliError(Exit.Usage, `${TITLES[name]} does not run over ${plain.name}`);
+  }
   const source = await resolveSource(options.trace ?? options.workload, options);
   const memoryBytes = options.memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
   let run;
