@@ -168,6 +168,15 @@ export class Kasan {
     if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
   }
 
+  /** A block of another allocator (the classic ones) freed: its `bytes` poisoned as freed. */
+  blockPoisoned(addr: number, bytes: number): void {
+    this.sh.fill(Shadow.SLAB_FREE, addr >>> 3, (addr + bytes + 7) >>> 3);
+    this.freed.set(addr, {
+      size: bytes,
+      stack: this.allocStacks === null ? null : captureStack(),
+    });
+  }
+
   /**
    * A free of slab object `addr` of `c` (kfree when `viaKfree`): a double or invalid free
    * is reported; else the object is poisoned and quarantined. `check` throws as the

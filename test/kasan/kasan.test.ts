@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { Kmem, KmemError } from "../../src/index.js";
 
 const MiB = 1 << 20;
@@ -497,5 +498,57 @@ describe("KASAN over SLOB (no slots: each block's slack is its red zone)", () =>
     assert.match(mm.report("kasan"), /quarantine \d+ objects, \d+ of 2048 bytes\n/);
     mm.kfree(q);
     mm.verify();
+  });
+});
+
+describe("KASAN over the classic allocators", () => {
+  const NAMES = ["p2", "mckusick-karels", "lazy-buddy", "mach-zone", "dynix"] as const;
+
+  it("each: past the size asked, after free, a second free; random traffic reports nothing", () => {
+    for (const name of NAMES) {
+      const mm = mk();
+      const a = mm.createAllocator(name);
+      assert.ok(a !== null, name);
+      const p = a.alloc(100);
+      mm.setUint8(p + 99, 1);
+      kasan(() => mm.getUint8(p + 100), "slab-out-of-bounds");
+      a.free(p);
+      kasan(() => mm.getUint8(p), "slab-use-after-free");
+      kasan(() => a.free(p), "double-free", new RegExp(`in ${name}\\.free`));
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 2 })), {
+            minLength: 20,
+            maxLength: 120,
+          }),
+          (ops) => {
+            const live: [number, number][] = [];
+            for (const [size, op] of ops) {
+              if (op === 0 || live.length === 0) {
+                const q = a.alloc(size);
+                if (q === 0) continue;
+                mm.write(q, new Uint8Array(size).fill(size & 0xff));
+                live.push([q, size]);
+              } else {
+                const [q, n] = live.splice(size % live.length, 1)[0] as [number, number];
+                assert.equal(mm.getUint8(q + n - 1), n & 0xff);
+                if (op === 1) a.free(q);
+                else {
+                  const r: number = a.realloc(q, size);
+                  assert.notEqual(r, 0);
+                  assert.equal(mm.getUint8(r), n & 0xff);
+                  mm.write(r, new Uint8Array(size).fill(size & 0xff));
+                  live.push([r, size]);
+                }
+              }
+            }
+            for (const [q] of live) a.free(q);
+            a.verify();
+          },
+        ),
+        { numRuns: 10 },
+      );
+      mm.verify();
+    }
   });
 });

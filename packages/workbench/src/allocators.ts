@@ -93,7 +93,7 @@ function kmemLayer(
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
   mallocSized = false,
-  sanitizable: boolean | "no-kfence" = false,
+  sanitizable: boolean | "no-kfence" | "kasan" = false,
 ): AllocatorEntry {
   return {
     name,
@@ -121,7 +121,8 @@ function kmemLayer(
     ...(sanitizable
       ? {
           sanitized: (extra: Partial<KmemOptions>, label: string): AllocatorEntry | null =>
-            sanitizable === "no-kfence" && extra.kfence !== undefined
+            (sanitizable === "no-kfence" && extra.kfence !== undefined) ||
+            (sanitizable === "kasan" && extra.kasan === undefined)
               ? null
               : kmemLayer(
                   `${name}+${label}`,
@@ -234,26 +235,41 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     "p2",
     "4.2BSD/Kingsley power-of-two free lists, a header per block, never coalesced (kmem)",
     (mm) => classicAllocator(mm, "p2"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "mckusick-karels",
     "4.3BSD McKusick-Karels: buckets sized per page, first-fit pages above two (kmem)",
     (mm) => classicAllocator(mm, "mckusick-karels"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "lazy-buddy",
     "SVR4 lazy buddy system: coalescing deferred by the slack of each size (kmem)",
     (mm) => classicAllocator(mm, "lazy-buddy"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "mach-zone",
     "Mach zones: kalloc over power-of-two zones, pages back by zone GC (kmem)",
     (mm) => classicAllocator(mm, "mach-zone"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "dynix",
     "Dynix/ptx: per-cpu lists, a global layer of lists, coalesce-to-page (kmem)",
     (mm) => classicAllocator(mm, "dynix"),
+    {},
+    false,
+    "kasan",
   ),
   rangeAllocator("rmap", "SVR4 resource map, first fit, 16-byte units (kmem)", (size) =>
     rmapAllocator(size),

@@ -13,7 +13,7 @@
  * accessors: its figures under a sanitizer are the allocator's side of the cost.
  */
 
-import { type Kmem, KmemError, type KmemOptions } from "kmem";
+import { type ByteAllocator, type Kmem, KmemError, type KmemOptions } from "kmem";
 import type { AllocatorEntry } from "./allocators.js";
 import type { TraceSource } from "./source.js";
 import { Op } from "./trace.js";
@@ -139,7 +139,7 @@ export async function runSanitized(
   });
   const live: number[] = [];
   for (const h of handle) if (h >= 0) live.push(h);
-  const planted = plant === null ? "" : plantBug(mm, name, plant);
+  const planted = plant === null ? "" : plantBug(mm, a, name, plant);
   if (name === "kmemleak") mm.kmemleakScan(live);
   return { mm, ops, accesses, bytes, reports, damaged, planted, live };
 }
@@ -179,25 +179,33 @@ function kfenceObject(mm: Kmem): number {
   return got;
 }
 
-/** Plants bug `kind` where sanitizer `name` reports it; returns what was done and the report. */
-function plantBug(mm: Kmem, name: SanitizerName, kind: string): string {
+/**
+ * Plants bug `kind` where sanitizer `name` reports it (KASAN: in a block of the layer's own
+ * allocator `a`; KFENCE: in a sampled kmalloc object); returns what was done and whether it
+ * was reported.
+ */
+function plantBug(mm: Kmem, a: ByteAllocator, name: SanitizerName, kind: string): string {
   if (name === "kmemleak") {
     const lost = mm.kmalloc(48);
     mm.write(lost, new TextEncoder().encode("planted: an object nothing points to."));
     return `planted: kmalloc(48) at 0x${lost.toString(16)}, its address dropped`;
   }
   if (name === "kasan") {
-    const p = mm.kmalloc(100);
-    const at = `kmalloc(100) at 0x${p.toString(16)}`;
+    const p = a.alloc(100);
+    if (p < 0) return "planted: nothing (no memory for a 100-byte block)";
+    const at = `a 100-byte block of ${a.name} at 0x${p.toString(16)}`;
     if (kind === "oob") {
       const r = drawn(`planted: getUint8 one byte past ${at}`, () => mm.getUint8(p + 100));
-      mm.kfree(p);
+      a.free(p, 100);
       return r;
     }
-    mm.kfree(p);
-    if (kind === "uaf")
-      return drawn(`planted: getUint32 at ${at} + 8 after kfree`, () => mm.getUint32(p + 8));
-    return drawn(`planted: kfree of ${at} twice`, () => mm.kfree(p));
+    a.free(p, 100);
+    if (kind === "uaf") {
+      return drawn(`planted: getUint32 8 bytes into ${at} after its free`, () =>
+        mm.getUint32(p + 8),
+      );
+    }
+    return drawn(`planted: free of ${at} twice`, () => a.free(p, 100));
   }
   const p = kfenceObject(mm);
   if (p === 0) return "planted: nothing (no KFENCE object could be had: the pool is full)";

@@ -603,7 +603,7 @@ describe("kmem report kasan, kfence, kmemleak", () => {
   it("--plant: the planted bug's report, in Linux's words, without the callers' stacks", async () => {
     const [oob, uaf, fence, corrupt, leak] = await Promise.all([
       kmem("report", "kasan", "-n", "2000", "--plant", "oob"),
-      kmem("report", "kasan", "-n", "2000", "--plant", "uaf"),
+      kmem("report", "kasan", "-a", "mach-zone", "-n", "2000", "--plant", "uaf"),
       kmem("report", "kfence", "-n", "2000", "--plant", "oob"),
       kmem("report", "kfence", "-n", "2000", "--plant", "corruption"),
       kmem("report", "kmemleak", "-n", "2000", "--plant", "leak"),
@@ -611,10 +611,11 @@ describe("kmem report kasan, kfence, kmemleak", () => {
     for (const r of [oob, uaf, fence, corrupt, leak]) assert.equal(r.code, 0, r.stderr);
     assert.match(
       oob.stdout,
-      /\nplanted: getUint8 one byte past kmalloc\(100\) at 0x[0-9a-f]+: reported\n/,
+      /\nplanted: getUint8 one byte past a 100-byte block of slub at 0x[0-9a-f]+: reported\n/,
     );
     assert.match(oob.stdout, /\nBUG: KASAN: slab-out-of-bounds in getUint8\nRead of size 1 at /);
     assert.match(oob.stdout, /\n allocated 100-byte region \[/);
+    assert.match(uaf.stdout, /\nplanted: getUint32 8 bytes into a 100-byte block of mach-zone /);
     assert.match(uaf.stdout, /\nBUG: KASAN: slab-use-after-free in getUint32\n/);
     assert.match(fence.stdout, /\nBUG: KFENCE: out-of-bounds read in getUint8\n/);
     assert.match(fence.stdout, /\nbugs: 1\n$/);
