@@ -75,7 +75,8 @@ export class Kasan {
   readonly sh: Uint8Array;
   readonly log = new ReportLog();
   private readonly lo: number;
-  private readonly physEnd: number;
+  /** The end of the present memory (memory hotplug moves it: the shadow covers the room). */
+  private physEnd: number;
   private readonly pageSize: number;
   private readonly cpu: number;
   /** Quarantine: objects, their caches, kfree or not, bytes; a FIFO from `qHead`. */
@@ -104,6 +105,9 @@ export class Kasan {
     this.sh = new Uint8Array(phys.buffer, phys.offset + shadowAddr, shadowBytes);
     this.lo = phys.firstManagedPfn * phys.pageSize;
     this.physEnd = phys.totalPages * phys.pageSize;
+    phys.resized.push(() => {
+      this.physEnd = phys.totalPages * phys.pageSize;
+    });
     this.pageSize = phys.pageSize;
     this.cpu = cpu;
     const bytes = phys.managedPages * phys.pageSize;
@@ -359,6 +363,17 @@ export class Kasan {
       if (bad >= 0) this.report(addr, size, write, fn, bad, a + (bad - p));
       a = next;
     }
+  }
+
+  /**
+   * Reports an access of `size` bytes at `addr` that no allocation can own (kmem's own
+   * header and mem_map, reached by a WebAssembly module's load or store): Linux's
+   * wild-memory-access, `what` saying where the address lies.
+   */
+  wild(addr: number, size: number, write: boolean, fn: string, what: string): never {
+    const lines = this.head("wild-memory-access", fn);
+    lines.push(this.accessLine(addr, size, write), "", `The buggy address lies in ${what}`);
+    this.finish(lines);
   }
 
   /** An access that reached an unmapped vmalloc page: a guard page, or a freed area. */
