@@ -43,12 +43,19 @@ import {
   writeFileSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, delimiter, dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = join(HERE, "build");
+// npm puts node_modules/.bin first on PATH, and a binaryen package there (the AssemblyScript
+// peer's) has a wasm-opt of its own: the system's (Debian's binaryen) is meant, for clang's
+// own run of it as well.
+process.env.PATH = (process.env.PATH ?? "")
+  .split(delimiter)
+  .filter((dir) => !/node_modules[\\/]\.bin$/.test(dir))
+  .join(delimiter);
 const CLANG = process.env.CLANG ?? "clang";
 const WASM_OPT = process.env.WASM_OPT ?? "wasm-opt";
 const SYSROOT = process.env.WASI_SYSROOT ?? "/usr";

@@ -9,8 +9,9 @@
  *   load_val_{i32,i64,f32,f64}(id, value)  after a load, with the value    the value
  *   store_val_{i32,i64,f32,f64}(id, value) before a store, with the value  the value
  *
- * (A v128 access calls load_ptr/store_ptr only; atomics and memory.copy/fill are not
- * rewritten.) The heap serves them from a small module of its own, written here byte by
+ * Newer binaryen (not Debian's 108) also wraps memory.grow: memory_grow_pre(id, delta) and
+ * memory_grow_post(id, result), each returning its value. (A v128 access calls
+ * load_ptr/store_ptr only; atomics and memory.copy/fill are not rewritten.) The heap serves them from a small module of its own, written here byte by
  * byte over the same memory, so that the check of an access is wasm calling wasm, never a
  * call into JavaScript:
  *
@@ -31,6 +32,8 @@
 
 /** The imports `wasm-opt --instrument-memory` adds to a module (all from `env`). */
 export interface InstrumentImports {
+  memory_grow_pre(id: number, delta: number): number;
+  memory_grow_post(id: number, result: number): number;
   load_ptr(id: number, bytes: number, offset: number, ptr: number): number;
   store_ptr(id: number, bytes: number, offset: number, ptr: number): number;
   load_val_i32(id: number, value: number): number;
@@ -45,6 +48,8 @@ export interface InstrumentImports {
 
 /** The names of {@link InstrumentImports}. */
 export const INSTRUMENT_IMPORTS: readonly (keyof InstrumentImports)[] = [
+  "memory_grow_pre",
+  "memory_grow_post",
   "load_ptr",
   "store_ptr",
   "load_val_i32",
@@ -172,6 +177,8 @@ export function checkerModule(shared: boolean): Uint8Array {
       [...name(`load_val_${t}`), 0x00, 3 + i],
       [...name(`store_val_${t}`), 0x00, 3 + i],
     ]),
+    [...name("memory_grow_pre"), 0x00, 3],
+    [...name("memory_grow_post"), 0x00, 3],
     ...CHECKER_GLOBALS.map((g, i) => [...name(g), 0x03, i]),
   ]);
   const body = (code: number[]): number[] => [...uleb(code.length), ...code];
