@@ -47,6 +47,7 @@
  */
 
 import { KmemError } from "../errors.js";
+import { largePages } from "../kmalloc/index.js";
 import { Frame, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
@@ -499,10 +500,12 @@ export class Kasan {
     }
     const flags = f[h * Frame.WORDS + Pg.FLAGS] as number;
     if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.HEAD) !== 0) {
+      // A large block of exact pages is several buddy blocks: the first holds its size.
+      h = largeFirst(f, h);
       const start = h * ps;
-      const size = this.liveSize(start, ps << (f[h * Frame.WORDS + Pg.ORDER] as number));
+      const size = this.liveSize(start, largePages(f, h) * ps);
       lines.push(
-        `The buggy address belongs to the physical page: pfn ${h} (kmalloc_large, order ${f[h * Frame.WORDS + Pg.ORDER] as number})`,
+        `The buggy address belongs to the physical page: pfn ${h} (kmalloc_large, ${largePages(f, h)} pages)`,
         `The buggy address is located ${where(bad, start, size)}`,
         ` allocated ${size}-byte region [${addrHex(start)}, ${addrHex(start + size)})`,
       );
@@ -543,6 +546,11 @@ export class Kasan {
       if (r === row) lines.push(" ".repeat(addrHex(r * 8).length + 3 + (g - row) * 3) + "^");
     }
   }
+}
+
+/** The first buddy block of the large kmalloc whose block (of its pieces) starts at `pfn`. */
+function largeFirst(f: Int32Array, pfn: number): number {
+  return largePages(f, pfn) === 0 ? (f[pfn * Frame.WORDS + Pg.OWNER + 1] as number) : pfn;
 }
 
 function where(bad: number, start: number, size: number): string {

@@ -167,6 +167,48 @@ describe("KASAN for WebAssembly clients", { skip }, () => {
 });
 
 describe("WasmHeap kasan option", () => {
+  // The imports called from JavaScript as an instrumented module calls them (no toolchain).
+  for (const options of [{}, { large: "vmem" as const }, { shared: true }]) {
+    it(`poisons what malloc, realloc and malloc_usable_size hand out (${JSON.stringify(options)})`, () => {
+      const heap = WasmHeap.create({ initial: 256, heapBase: 70000, kasan: true, ...options });
+      const env = heap.imports.env;
+      const load = env.load_ptr as (...a: number[]) => number;
+      const store = env.store_ptr as (...a: number[]) => number;
+      const big = env.malloc(100_000);
+      assert.equal(load(1, 4, 99_996, big), big);
+      const oob = reportOf(() => load(1, 4, 100_000, big));
+      assert.match(oob, /BUG: KASAN: slab-out-of-bounds in load #1\nRead of size 4 /);
+      if (options.large === undefined) {
+        assert.deepEqual(region(oob), [big, big + 100_000], "the whole large block");
+      }
+      env.free(big);
+      assert.match(
+        reportOf(() => load(2, 4, 0, big)),
+        /BUG: KASAN: use-after-free in load #2/,
+      );
+      const p = env.malloc(20);
+      assert.equal(store(3, 4, 16, p), p);
+      assert.match(
+        reportOf(() => store(3, 4, 20, p)),
+        /slab-out-of-bounds in store #3/,
+      );
+      assert.equal(env.realloc(p, 30), p, "in place");
+      assert.equal(store(3, 2, 28, p), p);
+      assert.deepEqual(region(reportOf(() => store(3, 1, 30, p))), [p, p + 30]);
+      const q = env.realloc(p, 5);
+      assert.notEqual(q, p);
+      assert.deepEqual(region(reportOf(() => load(4, 1, 5, q))), [q, q + 5]);
+      assert.equal(env.malloc_usable_size(q), 16);
+      assert.equal(load(4, 1, 15, q), q, "what malloc_usable_size said the program has");
+      env.free(q);
+      assert.match(
+        reportOf(() => env.free(q)),
+        /^KASAN: BUG: KASAN: double-free in free\n/,
+      );
+      heap.verify();
+    });
+  }
+
   it("is checked, and without it the heap has no instrumentation imports", () => {
     assert.throws(() => WasmHeap.create({ kasan: true, slab: "slob" }), RangeError);
     assert.throws(() => WasmHeap.create({ kasan: { bogus: 1 } as never }), TypeError);
