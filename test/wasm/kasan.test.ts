@@ -209,6 +209,29 @@ describe("WasmHeap kasan option", () => {
     });
   }
 
+  it("is on in a context attached to a heap that has it (one shadow for all)", () => {
+    const heap = WasmHeap.create({
+      initial: 64,
+      heapBase: 70000,
+      kasan: true,
+      shared: true,
+      cpus: 2,
+    });
+    const p = heap.imports.env.malloc(24);
+    const other = WasmHeap.attach(heap.memory, { heapBase: 70000 });
+    const load = other.imports.env.load_ptr as (...a: number[]) => number;
+    assert.match(
+      reportOf(() => load(1, 4, 24, p)),
+      /slab-out-of-bounds in load #1\n.* by task cpu1\n/,
+    );
+    other.imports.env.free(p);
+    const mine = heap.imports.env.load_ptr as (...a: number[]) => number;
+    assert.match(
+      reportOf(() => mine(1, 4, 0, p)),
+      /slab-use-after-free in load #1\n.* by task cpu0\n/,
+    );
+  });
+
   it("is checked, and without it the heap has no instrumentation imports", () => {
     assert.throws(() => WasmHeap.create({ kasan: true, slab: "slob" }), RangeError);
     assert.throws(() => WasmHeap.create({ kasan: { bogus: 1 } as never }), TypeError);
