@@ -200,6 +200,10 @@ describe("WasmHeap kasan option", () => {
       assert.deepEqual(region(reportOf(() => load(4, 1, 5, q))), [q, q + 5]);
       assert.equal(env.malloc_usable_size(q), 16);
       assert.equal(load(4, 1, 15, q), q, "what malloc_usable_size said the program has");
+      const r = env.aligned_alloc(64, 40);
+      assert.equal(r % 64, 0);
+      assert.deepEqual(region(reportOf(() => store(5, 8, 40, r))), [r, r + 40]);
+      env.free(r);
       env.free(q);
       assert.match(
         reportOf(() => env.free(q)),
