@@ -239,6 +239,8 @@ export class WasmHeap {
   private checker: Record<string, unknown> | null = null;
   /** The function of each access site (the instrumentation's id) the slow path met. */
   private readonly sites = new Map<number, string>();
+  /** The sites that made a report. */
+  private readonly reported = new Set<number>();
 
   private constructor(memory: WasmMemory, maximum: number, options: WasmHeapOptions) {
     this.memory = memory;
@@ -849,6 +851,13 @@ export class WasmHeap {
       }
       kasan.check(a, bytes, write, fn);
     } catch (err) {
+      // Logged, a site reports once (a loop over a bad pointer would report at every turn).
+      if (this.misuse === "log" && this.reported.has(id)) {
+        if (!(err instanceof KmemError)) throw err;
+        this.nMisuse++;
+        return;
+      }
+      this.reported.add(id);
       this.reportKasan(err, null);
     }
   }

@@ -128,11 +128,13 @@ describe("KASAN for WebAssembly clients", { skip }, () => {
 
   it('with misuse "log" reports and lets the program go on', () => {
     const logged: string[] = [];
-    const { ex } = run({ kasan: true, misuse: "log", log: (m) => logged.push(m) });
+    const { heap, ex } = run({ kasan: true, misuse: "log", log: (m) => logged.push(m) });
     assert.equal(ex.oob_write?.(40), 0);
+    assert.equal(ex.oob_write?.(24), 0, "the same store: counted, not logged again");
     assert.equal(ex.clean?.(100), run({}, "bugs-kmem").ex.clean?.(100));
     assert.equal(logged.length, 1);
     assert.match(logged[0] as string, /^KASAN: BUG: KASAN: slab-out-of-bounds in oob_write/);
+    assert.equal(heap.counts().misuses, 2);
   });
 
   it("covers the memory the heap grows into", () => {
