@@ -14,3 +14,17 @@ export {
   unlockSlabMutex,
 } from "./registry.js";
 export { allocSingle, discardEmpty, slabFree, takeFree } from "./slow.js";
+// SLAB's own slab layer (src/slab/slabs.ts) lays out its slots as SLUB does and checks them
+// with the same debug helpers; its verify() reuses the cache-list checks.
+export {
+  bitmapBytes,
+  calculateGeometry,
+  MAX_OBJECTS_PER_SLAB,
+  Poison,
+  remoteWords,
+} from "./layout.js";
+export { checkPoison, checkRedZones, describeDamage, setPoison, setRedZones } from "./debug.js";
+export { origSize, owners } from "./hooks.js";
+export { activeObjects, cacheDescriptors } from "./registry.js";
+export { lockAllNodes, unlockAllNodes } from "./slow.js";
+export { corrupt, verifyCaches } from "./verify.js";
