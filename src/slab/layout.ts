@@ -287,7 +287,8 @@ function slabOrder(
 }
 
 /**
- * SLAB's __kmem_cache_create layout: the slot as SLUB lays it out (red zones, tracks), then
+ * SLAB's __kmem_cache_create layout: the slot as SLUB lays it out (red zones, tracks; no
+ * free pointer word), then
  * the slab: OBJFREELIST when the index array fits in an object that needs to keep nothing
  * while free (no constructor, no poison, no init_on_free); else off slab when the index
  * array would not fit in the left-over (and `offSlab` allows it: not for a freelist cache
@@ -305,7 +306,18 @@ export function slabGeometry(
   memoryBytes: number,
   offSlab: boolean,
 ): CacheGeometry | null {
-  const g = calculateGeometry(objectSize, align, flags, hasCtor, pageSize, maxOrder, dual);
+  // SLUB's slot without a free pointer word of its own: SLAB's free objects are named by
+  // index arrays, and a constructed or poisoned object keeps its bytes while free. (The
+  // word at `offset`, inside the object, only tags an object set aside as corrupt.)
+  const g = calculateGeometry(
+    objectSize,
+    align,
+    flags & ~SlabFlag.POISON,
+    false,
+    pageSize,
+    maxOrder,
+    dual,
+  );
   if (g === null) return null;
   // slab_max_order: 1 with more than 32 MiB of memory, else 0 (SLAB_MAX_ORDER_HI, _LO).
   const top = memoryBytes > 32 << 20 ? 1 : 0;

@@ -102,6 +102,7 @@ import {
 import * as arrays from "./arrays.js";
 import {
   Ac,
+  blockWord,
   COLOUR_UNIT,
   freelistCacheSize,
   Mgmt,
@@ -156,6 +157,8 @@ export class SlabAllocator extends SlubAllocator {
   private freelists: { c: KmemCache; addrs: number[] } | null = null;
   /** A freelist cache is being made: its own index arrays stay on its slabs. */
   private makingFreelistCache = false;
+  /** Descriptor word of the block's address. */
+  readonly blockIdx: number;
 
   constructor(
     phys: PhysMem,
@@ -168,6 +171,7 @@ export class SlabAllocator extends SlubAllocator {
     super(phys, buddy, options, fresh, ctors);
     this.adaptive = options.adaptive;
     this.percpu = percpu;
+    this.blockIdx = blockWord(this.nrCpus);
   }
 
   /* ------------------------------------------------------------------ caches */
@@ -239,8 +243,12 @@ export class SlabAllocator extends SlubAllocator {
   override alloc(c: KmemCache, gfp: number, size: number): number {
     if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
-    const v = this.arraysOf(c);
-    if (v === null) return 0;
+    let v = this.views[c.realId];
+    if (v === undefined || v.serial !== c.serial || v.block !== c.dv[this.blockIdx]) {
+      const opened = arrays.openArrays(this, c);
+      if (opened === null) return 0;
+      v = opened;
+    }
     const ac = v.ac;
     let n = ac[Ac.AVAIL] as number;
     if (n === 0) {
@@ -374,13 +382,24 @@ export class SlabAllocator extends SlubAllocator {
    * node's object, or, without arrays, the slab itself.
    */
   private freeToArray(c: KmemCache, head: number, addr: number): void {
-    const idx = this.objectIndex(c, head, addr);
+    // objectIndex, with the slab's counters read once (colour, and the quarantine bit).
+    const counters = this.f[head * Frame.WORDS + SlabPg.COUNTERS] as number;
+    const off =
+      addr - (head * this.pageSize + (counters >>> SlabPg.COLOUR_SHIFT) * COLOUR_UNIT + c.redLeft);
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (idx < 0) this.notObjectAt(c, head, addr);
     const wi = this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
     const rd = c.remote;
     let w = this.phys.word(wi);
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
-    if ((state & m) === 0 || this.isSetAside(c, head, addr)) this.alreadyFree(c, addr, state & m);
+    if (
+      (state & m) === 0 ||
+      ((counters & SlabPg.QUARANTINED) !== 0 && this.isSetAside(c, head, addr))
+    ) {
+      this.alreadyFree(c, addr, state & m);
+    }
     if (c.debug !== 0 || this.initOnFree) {
       this.preFreeChecked(c, head, addr);
       w = this.phys.word(wi);
@@ -388,7 +407,10 @@ export class SlabAllocator extends SlubAllocator {
     if (this.smp === false) this.phys.setWord(wi, w & ~m);
     else this.clearShared(c, wi, rd, w, m, addr);
     c.cpu[CpuSlot.ACTIVE]!--;
-    const v = this.arraysOf(c) as ArrayViews;
+    let v = this.views[c.realId];
+    if (v === undefined || v.serial !== c.serial || v.block !== c.dv[this.blockIdx]) {
+      v = this.arraysOf(c) as ArrayViews;
+    }
     if (v.arrays === false) {
       arrays.freeToSlab(this, c, addr);
       return;
@@ -423,7 +445,7 @@ export class SlabAllocator extends SlubAllocator {
   /** This context's views of `c`'s block, made on first use; null: no memory for it. */
   arraysOf(c: KmemCache): ArrayViews | null {
     const v = this.views[c.realId];
-    if (v !== undefined && v.serial === c.serial && v.block === c.dv[arrays.blockAt(this)]) {
+    if (v !== undefined && v.serial === c.serial && v.block === c.dv[this.blockIdx]) {
       return v;
     }
     return arrays.openArrays(this, c);

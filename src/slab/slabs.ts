@@ -124,6 +124,7 @@ export function takeObjects(
   dst: Int32Array,
   at: number,
   k: number,
+  touch = true,
 ): number {
   const f = slab.f;
   const nr = v.nodes[node] as Int32Array;
@@ -135,7 +136,8 @@ export function takeObjects(
     if (pfn === 0) {
       pfn = nr[Node.FREE_HEAD] as number;
       if (pfn === 0) break;
-      nr[Node.FREE_TOUCHED] = 1;
+      // (Not for the slab this cpu just grew: Linux allocates from it directly.)
+      if (touch) nr[Node.FREE_TOUCHED] = 1;
     }
     const i = pfn * Frame.WORDS;
     listDel(slab, nr, pfn);
@@ -219,10 +221,11 @@ function takeLocked(
   dst: Int32Array,
   at: number,
   k: number,
+  touch = true,
 ): number {
   slab.lockNode(c, node);
   try {
-    return takeObjects(slab, c, v, node, dst, at, k);
+    return takeObjects(slab, c, v, node, dst, at, k, touch);
   } finally {
     slab.unlockNode(c, node);
   }
@@ -240,14 +243,16 @@ function fillNode(
   k: number,
 ): number {
   let node = nid;
+  let grown = false;
   for (;;) {
     if (node >= 0) {
-      const got = takeLocked(slab, c, v, node, dst, at, k);
+      const got = takeLocked(slab, c, v, node, dst, at, k, !grown);
       if (got > 0) return got;
     }
     const pfn = grow(slab, c, v, gfp, nid);
     if (pfn === 0) return 0;
     node = slab.slabNode(pfn);
+    grown = true;
   }
 }
 
