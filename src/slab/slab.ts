@@ -159,6 +159,10 @@ export class SlabAllocator extends SlubAllocator {
   private makingFreelistCache = false;
   /** Descriptor word of the block's address. */
   readonly blockIdx: number;
+  /** All of memory as words (what the one-cpu, one-buffer paths index; `generic` false). */
+  private readonly mem: Int32Array;
+  /** One cpu, one node, one buffer: the fast paths' own forms (compared `=== true`). */
+  private readonly fast: boolean;
 
   constructor(
     phys: PhysMem,
@@ -172,6 +176,8 @@ export class SlabAllocator extends SlubAllocator {
     this.adaptive = options.adaptive;
     this.percpu = percpu;
     this.blockIdx = blockWord(this.nrCpus);
+    this.mem = phys.words;
+    this.fast = !this.generic && this.nrNodes === 1;
   }
 
   /* ------------------------------------------------------------------ caches */
@@ -239,10 +245,37 @@ export class SlabAllocator extends SlubAllocator {
 
   /* ------------------------------------------------------------------ allocation */
 
-  /** ____cache_alloc: the array's most recently freed object, or a refill first. */
+  /**
+   * ____cache_alloc: the array's most recently freed object; an empty array (or views to
+   * make) goes through allocRefill. The object's bit is set as it leaves the array.
+   */
   override alloc(c: KmemCache, gfp: number, size: number): number {
     if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) checkHandle(this, c, "alloc");
     if (this.failslab !== null && this.shouldFailSlab(c, gfp)) return 0;
+    const v = this.views[c.realId];
+    // Another context may have replaced the block (tuneCache): only with several cpus.
+    if (
+      v === undefined ||
+      v.serial !== c.serial ||
+      (this.smp === true && v.block !== c.dv[this.blockIdx]) ||
+      v.ac[Ac.AVAIL] === 0
+    ) {
+      return this.allocRefill(c, gfp, size);
+    }
+    const ac = v.ac;
+    const n = (ac[Ac.AVAIL] as number) - 1;
+    const obj = (ac[Ac.ENTRY + n] as number) >>> 0;
+    ac[Ac.AVAIL] = n;
+    ac[Ac.TOUCHED] = 1;
+    if (this.fast === true) this.markAllocatedFast(c, obj, ac, n);
+    else this.markAllocated(c, obj, ac, n);
+    c.cpu[CpuSlot.ACTIVE]!++;
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return postAlloc(this, c, obj, gfp, size);
+    return obj;
+  }
+
+  /** alloc with views to make or refresh, an empty array to refill, or no arrays. */
+  private allocRefill(c: KmemCache, gfp: number, size: number): number {
     let v = this.views[c.realId];
     if (v === undefined || v.serial !== c.serial || v.block !== c.dv[this.blockIdx]) {
       const opened = arrays.openArrays(this, c);
@@ -305,19 +338,17 @@ export class SlabAllocator extends SlubAllocator {
    */
   private markAllocated(c: KmemCache, obj: number, ac: Int32Array, n: number): void {
     const head = this.slabOf(obj);
+    const i = head * Frame.WORDS;
     const off =
       obj -
       (head * this.pageSize +
-        ((this.f[head * Frame.WORDS + SlabPg.COUNTERS] as number) >>> SlabPg.COLOUR_SHIFT) *
-          COLOUR_UNIT +
+        ((this.f[i + SlabPg.COUNTERS] as number) >>> SlabPg.COLOUR_SHIFT) * COLOUR_UNIT +
         c.redLeft);
     const idx =
       (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
         ? (c.slotIndex[off >>> 3] as number)
         : 0) - 1;
-    if (idx < 0 || this.f[head * Frame.WORDS + SlabPg.CACHE] !== c.realId) {
-      this.badEntry(c, obj, ac, n);
-    }
+    if (idx < 0 || this.f[i + SlabPg.CACHE] !== c.realId) this.badEntry(c, obj, ac, n);
     const wi = this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
     if (this.smp === false) {
@@ -325,6 +356,28 @@ export class SlabAllocator extends SlubAllocator {
       if ((w & m) !== 0) this.badEntry(c, obj, ac, n);
       this.phys.setWord(wi, w | m);
     } else if (!this.setBitShared(wi, c.remote, m)) this.badEntry(c, obj, ac, n);
+  }
+
+  /** markAllocated with one cpu, one node and one buffer: the word indexed directly. */
+  private markAllocatedFast(c: KmemCache, obj: number, ac: Int32Array, n: number): void {
+    const head = this.slabOf(obj);
+    const i = head * Frame.WORDS;
+    const off =
+      obj -
+      (head * this.pageSize +
+        ((this.f[i + SlabPg.COUNTERS] as number) >>> SlabPg.COLOUR_SHIFT) * COLOUR_UNIT +
+        c.redLeft);
+    const idx =
+      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
+        ? (c.slotIndex[off >>> 3] as number)
+        : 0) - 1;
+    const wi = this.bitmapWord(c, head) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = this.mem[wi] as number;
+    if (idx < 0 || this.f[i + SlabPg.CACHE] !== c.realId || (w & m) !== 0) {
+      this.badEntry(c, obj, ac, n);
+    }
+    this.mem[wi] = w | m;
   }
 
   private badEntry(c: KmemCache, obj: number, ac: Int32Array, n: number): never {
@@ -377,11 +430,52 @@ export class SlabAllocator extends SlubAllocator {
   }
 
   /**
+   * __cache_free with one cpu, one node and one buffer, the common case inline: a live
+   * object of a cache with arrays goes on the array. Anything else (several cpus, no views
+   * yet, no arrays, debug or init_on_free, a bit already clear, a slab set aside) goes to
+   * freeGeneric before anything changes.
+   */
+  private freeToArray(c: KmemCache, head: number, addr: number): void {
+    const v = this.views[c.realId];
+    if (
+      this.fast === false ||
+      v === undefined ||
+      v.serial !== c.serial ||
+      v.arrays === false ||
+      c.debug !== 0 ||
+      this.initOnFree
+    ) {
+      this.freeGeneric(c, head, addr);
+      return;
+    }
+    const counters = this.f[head * Frame.WORDS + SlabPg.COUNTERS] as number;
+    const off =
+      addr - (head * this.pageSize + (counters >>> SlabPg.COLOUR_SHIFT) * COLOUR_UNIT + c.redLeft);
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (idx < 0) this.notObjectAt(c, head, addr);
+    const wi = this.bitmapWord(c, head) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = this.mem[wi] as number;
+    if ((w & m) === 0 || (counters & SlabPg.QUARANTINED) !== 0) {
+      this.freeGeneric(c, head, addr);
+      return;
+    }
+    this.mem[wi] = w & ~m;
+    c.cpu[CpuSlot.ACTIVE]!--;
+    const ac = v.ac;
+    let n = ac[Ac.AVAIL] as number;
+    if (n >= (ac[Ac.LIMIT] as number)) n = arrays.flushArray(this, c, v);
+    ac[Ac.ENTRY + n] = addr;
+    ac[Ac.AVAIL] = n + 1;
+  }
+
+  /**
    * __cache_free: the allocation bit must be set (else DOUBLE_FREE, nothing changed); debug
    * checks; then the array (full: cache_flusharray first), an alien array for another
    * node's object, or, without arrays, the slab itself.
    */
-  private freeToArray(c: KmemCache, head: number, addr: number): void {
+  private freeGeneric(c: KmemCache, head: number, addr: number): void {
     // objectIndex, with the slab's counters read once (colour, and the quarantine bit).
     const counters = this.f[head * Frame.WORDS + SlabPg.COUNTERS] as number;
     const off =
@@ -408,7 +502,11 @@ export class SlabAllocator extends SlubAllocator {
     else this.clearShared(c, wi, rd, w, m, addr);
     c.cpu[CpuSlot.ACTIVE]!--;
     let v = this.views[c.realId];
-    if (v === undefined || v.serial !== c.serial || v.block !== c.dv[this.blockIdx]) {
+    if (
+      v === undefined ||
+      v.serial !== c.serial ||
+      (this.smp === true && v.block !== c.dv[this.blockIdx])
+    ) {
       v = this.arraysOf(c) as ArrayViews;
     }
     if (v.arrays === false) {
