@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { Kmem, KmemError, SLAB_NO_MERGE, SLAB_POISON } from "../../src/index.js";
+import { GFP_KERNEL, Kmem, KmemError, SLAB_NO_MERGE, SLAB_POISON } from "../../src/index.js";
 import type { ArrayViews, SlabAllocator } from "../../src/slab/slab.js";
 
 const MiB = 1 << 20;
@@ -317,6 +317,48 @@ describe("SLAB's slab layer: the freelist index array", () => {
     assert.equal(mm.stats().events.slab_errors, 1);
     c.free(b);
     c.free(a);
+  });
+});
+
+describe("SLAB's slab layer: NUMA", () => {
+  it("each node has its own lists; alien frees drain to the owning node's lists", () => {
+    const mm = new Kmem({ nodes: [2 * MiB, 2 * MiB], node: 1, slab: "slab", minFreeBytes: 0 });
+    const c = mm.createCache("nl", 128, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const v = viewsOf(mm, "nl");
+    const num = info(mm, "nl").objectsPerSlab;
+    const local = Array.from({ length: 2 * num }, () => c.alloc());
+    const remote = Array.from({ length: 2 * num }, () => c.allocNode(GFP_KERNEL, 0));
+    assert.ok(local.every((a) => mm.nodeOf(a) === 1));
+    assert.ok(remote.every((a) => mm.nodeOf(a) === 0));
+    const s = slabOf(mm);
+    const onNode = (nid: number, head: number): number[] => {
+      const out: number[] = [];
+      for (let p = v.nodes[nid]![head] as number; p !== 0; p = s.f[p * WORDS + NEXT] as number) {
+        out.push(p);
+      }
+      return out;
+    };
+    for (const p of [...onNode(0, FULL_HEAD), ...onNode(0, PARTIAL_HEAD)]) {
+      assert.equal(mm.nodeOf(p * PAGE), 0);
+    }
+    for (const p of [...onNode(1, FULL_HEAD), ...onNode(1, PARTIAL_HEAD)]) {
+      assert.equal(mm.nodeOf(p * PAGE), 1);
+    }
+    mm.verify();
+    // Frees on node 1 of node 0's objects: alien array, then node 0's shared array or slabs.
+    const before = v.nodes[0]![FREE_OBJECTS] as number;
+    for (const a of remote) c.free(a);
+    mm.reap();
+    const shared0 = v.shared[0]?.[0] ?? 0;
+    assert.equal(
+      (v.nodes[0]![FREE_OBJECTS] as number) - before + shared0,
+      remote.length,
+      "every remote object is back with node 0, in its slabs or its shared array",
+    );
+    mm.verify();
+    for (const a of local) c.free(a);
+    mm.verify();
   });
 });
 
