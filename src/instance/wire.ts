@@ -48,6 +48,7 @@ import {
 } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
 import { zsLockWords } from "../zram/index.js";
+import { recoverPools } from "../mempool/index.js";
 import {
   type AttachOptions,
   checkAttachOptions,
@@ -371,13 +372,16 @@ function robustLocks(
   const zs = zsLockWords(phys, virtToPhys, skipped);
   const locks: RobustLock[] = [
     { w: h, i: Hdr.LOCK_VMALLOC, name: "the vmalloc lock", recover: null },
-    { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: null },
+    { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
     { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: null });
   locks.push({ w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null });
   if (slab instanceof SlubAllocator) {
-    for (const l of slab.listLocks()) locks.push({ ...l, recover: null });
+    // SLUB's are rebuilt from mem_map (slub/recover.ts); SLAB's also guard its shared and
+    // alien arrays, which that does not rebuild.
+    const arrays = slab instanceof SlabAllocator;
+    for (const l of slab.listLocks()) locks.push(arrays ? { ...l, recover: null } : l);
   }
   for (const l of zs.inner) locks.push({ ...l, recover: null });
   for (let n = 0; n < phys.nrNodes; n++) {
