@@ -314,7 +314,7 @@ export function openInstance(
     // before the object allocator opens (it takes slab_mutex).
     // (any cpu but 0: one that was OFFLINE cannot hold a lock, but a snapshot may say so).
     if (reopen) {
-      const locks = robustLocks(phys, buddy, null);
+      const locks = robustLocks(phys, buddy, null, null);
       for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
@@ -338,7 +338,7 @@ export function openInstance(
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
     for (const id of gone) drainDeadCpu(layers, id);
     if (reopen) {
-      const locks = robustLocks(phys, buddy, slab);
+      const locks = robustLocks(phys, buddy, slab, vm);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
   } catch (err) {
@@ -365,13 +365,19 @@ function robustLocks(
   phys: PhysMem,
   buddy: BuddyAllocator,
   slab: ObjectAllocator | null,
+  vm: Vmalloc | null,
   virtToPhys: ((addr: number) => number) | null = null,
   skipped: string[] = [],
 ): RobustLock[] {
   const h = phys.header;
   const zs = zsLockWords(phys, virtToPhys, skipped);
   const locks: RobustLock[] = [
-    { w: h, i: Hdr.LOCK_VMALLOC, name: "the vmalloc lock", recover: null },
+    {
+      w: h,
+      i: Hdr.LOCK_VMALLOC,
+      name: "the vmalloc lock",
+      recover: vm === null ? null : () => vm.recover(),
+    },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
     { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
   ];
@@ -407,7 +413,7 @@ export function drainDeadCpu(
 ): DeadCpuReport {
   const report = newReport(id);
   const skipped: string[] = [];
-  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, virtToPhys, skipped);
+  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, layers.vm, virtToPhys, skipped);
   recoverLocks(locks, id, layers.buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   report.objects = layers.slab.drainCpu(id);

@@ -148,6 +148,9 @@ const SLACK: Record<string, number> = {
   "cache-free-locked": 0,
   "pool-free": 0,
   "pool-alloc": 0,
+  // The area (three pages and a table) when it was made and not yet recorded as held.
+  vmalloc: 4,
+  vfree: 1,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
@@ -161,6 +164,8 @@ const THIN: Record<string, number> = {
   "cache-free-locked": 2,
   "pool-free": 3,
   "pool-alloc": 2,
+  vmalloc: 30,
+  vfree: 6,
 };
 
 /** A page for zram that compresses (not one value repeated). */
@@ -246,6 +251,10 @@ async function killAt(
       assert.equal(pool64.currNr, 3);
     }
   }
+  // The main thread's vmalloc areas around the worker's (vmalloc, vfree).
+  const areas =
+    op.startsWith("vmalloc") || op === "vfree" ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
+  for (const a of areas) mm.write(a, new Uint8Array(4096).fill(a & 0xff));
   mm.drainPages();
   const before = freePages(mm);
   const ledgerBuf = new SharedArrayBuffer(4 * 64);
@@ -308,7 +317,14 @@ async function killAt(
       const e = ledger[2 + k] as number;
       const addr = Math.floor(e / 16);
       const order = e % 16;
-      if (order === 13) {
+      if (order === 12) {
+        try {
+          mm.vfree(addr);
+        } catch (err) {
+          // Only the area a vfree was given may be free already.
+          assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
+        }
+      } else if (order === 13) {
         kc?.free(addr);
       } else if (order === 14) {
         try {
@@ -347,6 +363,12 @@ async function killAt(
       }
     }
     if (kc !== null) kc.free(kc.alloc());
+    if (areas.length > 0) {
+      for (const a of areas) {
+        assert.deepEqual(mm.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
+      }
+      mm.vfree(mm.vmalloc(5 * 4096));
+    }
     if (pool64 !== null) {
       // The element the worker was freeing is in the reserve, or still its (freed here);
       // the reserve holds distinct live elements, sorted, and serves and takes back.
@@ -381,6 +403,7 @@ async function killAt(
       `${op} at ${n}: ${before - after} pages lost (at most ${SLACK[op]} were in its hands)`,
     );
     for (const o of theirs) kc?.free(o);
+    for (const a of areas) mm.vfree(a);
     for (const [a, len] of mine) {
       if (len === 64) mm.kfree(a);
       else mm.freePages(a, Math.log2(len / 4096));
@@ -433,6 +456,8 @@ describe("kill at every point", () => {
     "cache-free-locked",
     "pool-free",
     "pool-alloc",
+    "vmalloc",
+    "vfree",
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {

@@ -7,7 +7,7 @@
  *
  * ledger: [0] done flag, [1] count, [2..] addresses the worker holds (pages: address * 16 +
  * order; objects: address * 16 + 15; zsmalloc handles of pool "kp": handle * 16 + 14; objects
- * of cache "kt": address * 16 + 13).
+ * of cache "kt": address * 16 + 13; vmalloc areas: address * 16 + 12).
  */
 
 import { workerData } from "node:worker_threads";
@@ -28,6 +28,7 @@ const ledger = new Int32Array(job.ledger);
 const OBJECT = 15;
 const HANDLE = 14;
 const CACHE_OBJECT = 13;
+const VMALLOC_AREA = 12;
 const objs = new Int32Array(job.objs);
 
 function hold(addr: number, order: number): number {
@@ -135,6 +136,15 @@ switch (job.op) {
     const c = mm.findCache("kd");
     if (c === null) throw new Error("no cache kd");
     op = () => c.free(objs[0] as number);
+    break;
+  }
+  case "vmalloc": // three pages, a record split from the free space, maybe a table
+    op = () => void hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
+    break;
+  case "vfree": {
+    // The area's pages and record go back, merging with the free space after it.
+    const a = hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
+    op = () => mm.vfree(a);
     break;
   }
   case "pool-free": {
