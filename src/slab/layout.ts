@@ -47,6 +47,11 @@ export const enum Block {
   SHARED_CAP = 7,
   /** 1: the per-cpu limits adapt (Bonwick & Adams's magazine resizing). */
   ADAPTIVE = 8,
+  /**
+   * Failed trylocks of the shared layer by every cpu, ever (Bonwick & Adams's
+   * cache_depot_contention: the depot, and so its count, is the cache's).
+   */
+  FAILS = 9,
   WORDS = 16,
   /** "arry" */
   MAGIC_VALUE = 0x61727279,
@@ -62,7 +67,7 @@ export const enum Ac {
   TOUCHED = 3,
   /** Failed trylocks of the node list_lock this cpu met (refill and flush), ever. */
   FAILS = 4,
-  /** FAILS when the last interval ended (adaptive). */
+  /** Block.FAILS when this cpu's last interval ended (adaptive). */
   FAILS_SEEN = 5,
   /** Index in MAGAZINE_SIZES of the limit (adaptive). */
   MAG = 6,

@@ -18,6 +18,7 @@ const MiB = 1 << 20;
 const AVAIL = 0;
 const LIMIT = 1;
 const FAILS = 4;
+const BLOCK_FAILS = 9;
 const SIZES = [1, 3, 7, 15, 31, 47, 63, 95, 143];
 
 /** slabinfo's limit of cache `name` (this cpu's, with adaptive caches). */
@@ -77,6 +78,7 @@ describe("SLAB: adaptive magazines under a contended shared layer", () => {
         const before = ac[FAILS] as number;
         cache.free(pool.pop() as number); // cache_flusharray: the trylock fails, then waits
         assert.equal(ac[FAILS], before + 1, "one failed trylock");
+        assert.equal(v.hdr[BLOCK_FAILS], requests, "counted for the cache too");
         while (Atomics.load(s, 2) < requests) Atomics.wait(s, 2, requests - 1);
       };
 
