@@ -23,6 +23,8 @@ export function machineSetup(
   targets: readonly string[];
   memoryBytes: number;
   line: string;
+  /** The machine's workloads that run on every cpu at once. */
+  smpWorkloads: readonly string[];
   json: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
 } | null {
   if (options.machine === undefined) {
@@ -48,6 +50,7 @@ export function machineSetup(
     targets: targets.length > 0 ? targets : m.workloads,
     memoryBytes,
     line,
+    smpWorkloads: m.smpWorkloads,
     json: { name: m.name, ramBytes, scale, memoryBytes, cpus: m.cpus },
   };
 }
