@@ -9,7 +9,7 @@
 
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
-import { buddyAllocator, type ByteAllocator, Kmem, kmallocAllocator } from "kmem";
+import { __GFP_NORETRY, type ByteAllocator, GFP_KERNEL, Kmem } from "kmem";
 import { findWorkload } from "./workloads/index.js";
 import type { TraceSource } from "./source.js";
 import { Op } from "./trace.js";
@@ -35,8 +35,41 @@ export interface SmpReply {
 
 const job = workerData as SmpJob;
 const mm = Kmem.attach(job.buffer);
+/**
+ * A request that fails is not retried and does not wait for another cpu to free memory
+ * (__GFP_NORETRY: one round of reclaim, as on one cpu there is nothing to wait for), so that
+ * a failure costs here what it costs in a one-cpu replay.
+ */
+const GFP = GFP_KERNEL | __GFP_NORETRY;
+const orderOf = (size: number): number => {
+  const pages = Math.ceil(size / mm.pageSize);
+  return pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
+};
 const a: ByteAllocator =
-  job.allocator === "buddy" ? buddyAllocator(mm) : kmallocAllocator(mm, job.allocator);
+  job.allocator === "buddy"
+    ? {
+        name: "buddy",
+        alloc: (size) => {
+          const order = orderOf(size);
+          const p = order < mm.maxOrder ? mm.allocPages(order, GFP) : 0;
+          return p === 0 ? -1 : p;
+        },
+        free: (p, size) => mm.freePages(p, orderOf(size)),
+        footprint: () => mm.usedPages * mm.pageSize,
+      }
+    : {
+        name: job.allocator,
+        alloc: (size) => {
+          const p = mm.kmalloc(size, GFP);
+          return p === 0 ? -1 : p;
+        },
+        free: (p) => mm.kfree(p),
+        realloc: (p, _old, size) => {
+          const q = mm.krealloc(p, size, GFP);
+          return q === 0 ? -1 : q;
+        },
+        footprint: () => mm.usedPages * mm.pageSize,
+      };
 const traces = job.seeds.map((seed) => findWorkload(job.workload).generate(job.ops, seed));
 const sync = new Int32Array(job.sync);
 let requests = 0;

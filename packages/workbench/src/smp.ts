@@ -8,7 +8,9 @@
  * the result says how many cores the machine has and its load.
  *
  * Only kmem's layers that serve several contexts take part: kmalloc over SLAB, SLUB and SLOB,
- * and the buddy system. The npm peers have no shared heap.
+ * and the buddy system. The npm peers have no shared heap. Requests are GFP_KERNEL |
+ * __GFP_NORETRY: one that fails does not wait for another worker to free memory (a
+ * GFP_KERNEL request would, up to 100 ms each), so that failures count as on one cpu.
  */
 
 import { availableParallelism, loadavg } from "node:os";
