@@ -237,6 +237,7 @@ export async function programsSlabFamily(
     "| trace | ops | SLUB | SLAB | SLOB | SLAB / SLUB speed | SLOB / SLUB speed | SLAB / SLUB utilization | SLOB / SLUB utilization | failures (SLUB, SLAB, SLOB) |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
+  const partial: string[] = [];
   for (const file of files) {
     const best: ReplayResult[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -248,6 +249,11 @@ export async function programsSlabFamily(
         );
         const was = best[i];
         if (was === undefined || speed(r) > speed(was)) best[i] = r;
+      }
+    }
+    for (const r of best) {
+      if (!r.complete && r.error === null) {
+        partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
       }
     }
     const [slub, slab, slob] = best as [ReplayResult, ReplayResult, ReplayResult];
@@ -263,5 +269,11 @@ export async function programsSlabFamily(
     );
   }
   out.push("");
+  if (partial.length > 0) {
+    out.push(
+      `\\* stopped after ${TIME_LIMIT_S} s (its utilization covers those ops only): ${partial.join("; ")}.`,
+      "",
+    );
+  }
   return out.join("\n");
 }
