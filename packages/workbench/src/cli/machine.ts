@@ -13,6 +13,7 @@ export interface MachineOptions {
   ram?: number;
   scale?: number;
   memory?: number;
+  workers?: number;
 }
 
 /** What --machine, --ram and --scale stand for, checked; null without --machine. */
@@ -28,8 +29,8 @@ export function machineSetup(
   json: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
 } | null {
   if (options.machine === undefined) {
-    if (options.ram !== undefined || options.scale !== undefined)
-      throw new CliError(Exit.Usage, "--ram and --scale need --machine");
+    if (options.ram !== undefined || options.scale !== undefined || options.workers !== undefined)
+      throw new CliError(Exit.Usage, "--ram, --scale and --workers need --machine");
     return null;
   }
   if (options.memory !== undefined)

@@ -153,6 +153,11 @@ export async function recommendCommand(
   out: (text: string) => void,
 ): Promise<Exit> {
   if (optionsGiven.machine !== undefined && optionsGiven.ram === 0) {
+    if (optionsGiven.json || optionsGiven.csv !== undefined || optionsGiven.html !== undefined)
+      throw new CliError(
+        Exit.Usage,
+        "--ram all prints each size in turn: give one size with --json, --csv or --html",
+      );
     // --ram all: each of the machine's memory sizes in turn.
     let worst = Exit.Ok;
     const { findMachine } = await import("../machines.js");

@@ -546,6 +546,9 @@ describe("kmem recommend --machine", () => {
       ["--machine", "rpi", "--memory", "16M"],
       ["--ram", "1G", "webserver"],
       ["--scale", "256", "webserver"],
+      ["--workers", "4", "webserver"],
+      ["--machine", "rpi", "--ram", "all", "--json"],
+      ["--markdown", "webserver"],
       [],
     ];
     const runs = await Promise.all(bad.map((a) => kmem("recommend", ...a, "-n", "100")));
