@@ -457,7 +457,7 @@ describe("kmem recommend --machine", () => {
       "-n",
       "2000",
       "-a",
-      "slab,buddy,slub,glibc",
+      "slab,buddy,glibc",
       "--workers",
       "2",
       "-q",
@@ -467,13 +467,11 @@ describe("kmem recommend --machine", () => {
       r.stdout,
       /^broker on 2 cpus: a worker per cpu over one SharedArrayBuffer, each its own trace of 1,000 ops, 4 MiB in all; .*; \d+ cores here, load [\d.]+$/m,
     );
-    const rows = r.stdout.match(
-      /^(slab|slub|buddy) +[\d.]+[kM]? +[\d.]+[kM]? +[\d.]+× +0\/[\d,]+$/gm,
-    );
-    assert.equal(rows?.length, 3, r.stdout);
+    const rows = r.stdout.match(/^(slab|buddy) +[\d.]+[kM]? +[\d.]+[kM]? +[\d.]+× +0\/[\d,]+$/gm);
+    assert.equal(rows?.length, 2, r.stdout);
     assert.match(
       r.stdout,
-      /^on 2 cpus: (slab|slub|buddy) .* > .* > .* \(failures first, then throughput\); 2 cpus asked, \d+ cores here/m,
+      /^on 2 cpus: (slab|buddy) [\d.]+[kM]? > (slab|buddy) [\d.]+[kM]? \(failures first, then throughput\); 2 cpus asked, \d+ cores here/m,
     );
   });
 
@@ -767,9 +765,9 @@ describe("kmem demo --machine", () => {
       "--machine",
       "rpi",
       "--ram",
-      "2G",
+      "1G",
       "-n",
-      "1000",
+      "400",
       "-o",
       "demo-rpi",
       "--no-html",
@@ -778,11 +776,11 @@ describe("kmem demo --machine", () => {
       "--quick",
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^kmem demo: 4 machine workloads, 1,000 ops each \(seed 1\), against /);
-    assert.match(r.stdout, /^machine rpi .*: 2 GiB scaled 1\/256, 8 MiB per allocator;/m);
+    assert.match(r.stdout, /^kmem demo: 4 machine workloads, 400 ops each \(seed 1\), against /);
+    assert.match(r.stdout, /^machine rpi .*: 1 GiB scaled 1\/256, 4 MiB per allocator;/m);
     for (const w of ["webserver", "broker", "desktop", "control-loop"]) {
       assert.match(r.stdout, new RegExp(`^${w}: `, "m"));
-      assert.match(r.stdout, new RegExp(`memory 8 MiB`));
+      assert.match(r.stdout, new RegExp(`memory 4 MiB`));
     }
   });
 });
