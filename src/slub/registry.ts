@@ -34,7 +34,6 @@ import {
 import { lock, unlock } from "../sync/index.js";
 import {
   CpuSlot,
-  calculateGeometry,
   cpuSlotBase,
   Desc,
   descriptorAlign,
@@ -88,13 +87,11 @@ export function unlockSlabMutex(slub: SlubAllocator): void {
 export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
   const desc = bootCacheBase(slub.nrCpus, slub.nrNodes) * 4;
   if (fresh) {
-    const geometry = calculateGeometry(
+    const geometry = slub.cacheGeometry(
       descriptorWords(slub.nrCpus, slub.nrNodes) * 4,
       descriptorAlign(slub.nrCpus),
       0,
       false,
-      slub.pageSize,
-      slub.maxOrder,
       slub.nrCpus > 1,
     ) as CacheGeometry;
     const boot = initCache(slub, desc, "kmem_cache", geometry, 0, null, randomSecret());
@@ -282,15 +279,7 @@ export function kmemCacheCreateInternal(
       const real = findMergeable(slub, size, align, flags);
       if (real !== null) return createAlias(slub, name, size, real);
     }
-    const g = calculateGeometry(
-      size,
-      align,
-      flags,
-      ctor !== null,
-      slub.pageSize,
-      slub.maxOrder,
-      slub.smp,
-    );
+    const g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
     if (g === null)
       throw new RangeError(
         `size ${size} does not fit in a slab of at most ${slub.maxOrder - 1} orders`,

@@ -18,7 +18,7 @@ const MiB = 1 << 20;
 const AVAIL = 0;
 const LIMIT = 1;
 const FAILS = 4;
-const BLOCK_FAILS = 9;
+const BLOCK_FAILS = 10;
 const SIZES = [1, 3, 7, 15, 31, 47, 63, 95, 143];
 
 /** slabinfo's limit of cache `name` (this cpu's, with adaptive caches). */

@@ -14,7 +14,7 @@ const MiB = 1 << 20;
 /** Words of an array cache's header (src/slab/layout.ts, Ac). */
 const AVAIL = 0;
 const LIMIT = 1;
-const BLOCK_FAILS = 9;
+const BLOCK_FAILS = 10;
 
 function slabOf(mm: Kmem): SlabAllocator {
   return (mm as unknown as { slab: SlabAllocator }).slab;
