@@ -52,6 +52,7 @@ import {
   shrinkReal,
   unlockAllNodes,
 } from "./slow.js";
+import { recoverNode } from "./recover.js";
 import type { SlubAllocator } from "./slub.js";
 
 const UTF8_DECODER = new TextDecoder();
@@ -880,14 +881,22 @@ export function slabPageCounts(slub: SlubAllocator): [number, number] {
   return [slub.buddy.event(Vm.NR_SLAB_RECLAIMABLE), slub.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
 }
 
+/** A node list_lock word of a cache, and its recovery after its owner died (recover.ts). */
+export interface ListLockWord {
+  readonly w: Int32Array;
+  readonly i: number;
+  readonly name: string;
+  readonly recover: (dead: number) => string;
+}
+
 /**
  * Every node list_lock of every real cache, boot cache first, for offlineCpu's look at the
  * locks a dead cpu held (sync/robust.ts). Read only, without slab_mutex (a dead cpu may hold
  * it, or a live one that waits for a list_lock the dead one held): the slab_caches walk is
  * bounded and cycle-checked, and takes no handle.
  */
-export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; name: string }[] {
-  const out: { w: Int32Array; i: number; name: string }[] = [];
+export function listLockWords(slub: SlubAllocator): ListLockWord[] {
+  const out: ListLockWord[] = [];
   const seen = new Set<number>();
   const add = (d: number): void => {
     if (seen.has(d)) return;
@@ -904,6 +913,8 @@ export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; 
           name !== null
             ? ((known as KmemCache).nodeLockNames[n] as string)
             : `the node ${n} list_lock of the cache at ${hex(d)}`,
+        recover: (dead) =>
+          recoverNode(slub, name !== null ? (known as KmemCache) : adopt(slub, d), n, dead),
       });
     }
   };

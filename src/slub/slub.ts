@@ -82,8 +82,11 @@
  * freelist or the sheaf, and pushed on the cpu freelist before it is marked free, so an
  * object of the dead slot marked allocated was in the dead context's hands (it stays so)
  * and every other one is free. The dead cpu's active count is then set from the bitmaps.
- * A dead cpu's list_lock or slab_mutex is taken over and released, but what it guards is
- * not rebuilt yet: offlineCpu names it among the locks it could not repair.
+ * A remote free puts the object in the sheaf (or on its slab's freelist, under the
+ * list_lock) before it clears the object's bit: a death between leaves it allocated, the
+ * dead context's, never free on no list. A dead cpu's list_lock is taken over and what it
+ * guards rebuilt (recover.ts, whose header has how); its slab_mutex is taken over and
+ * released without a repair: offlineCpu names it among the locks it could not repair.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -343,7 +346,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** @internal Every cache's node list_lock words, for offlineCpu (sync/robust.ts). */
-  listLocks(): { w: Int32Array; i: number; name: string }[] {
+  listLocks(): registry.ListLockWord[] {
     return registry.listLockWords(this);
   }
 
@@ -725,10 +728,72 @@ export class SlubAllocator implements KmallocBackend {
       cpu[CpuSlot.ACTIVE]!--;
       return;
     }
-    if (this.smp === false) this.phys.setWord(wi, w ^ m);
-    else this.clearShared(c, wi, rd, w, m, addr);
+    if (this.smp === true) {
+      this.freeRemoteSmp(c, head, addr, wi, m);
+      return;
+    }
+    this.phys.setWord(wi, w ^ m);
     cpu[CpuSlot.ACTIVE]!--;
     this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * A remote free with several cpus: the object goes into this cpu's sheaf, or onto its
+   * slab's freelist under the list_lock, before its bit is cleared. A context dying at any
+   * statement leaves it allocated in its sheaf (offlineCpu skips it: the dead context's) or
+   * on a freelist with its bit set (which the list_lock's recovery clears: recover.ts),
+   * never free on no list and in no sheaf.
+   */
+  private freeRemoteSmp(c: KmemCache, head: number, addr: number, wi: number, m: number): void {
+    const cpu = c.cpu;
+    const cap = c.sheafCap;
+    const rd = c.remote;
+    if (cap !== 0 && (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)) {
+      let n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      if (n === cap) {
+        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
+        n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        if (n === cap) {
+          this.flushSheaf(c, cpu, n >>> 1);
+          n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        }
+      }
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      if (!this.clearBit(wi, rd, m)) {
+        cpu[CpuSlot.SHEAF_COUNT] = n;
+        this.alreadyFree(c, addr, 0);
+      }
+      cpu[CpuSlot.ACTIVE]!--;
+      return;
+    }
+    const node = this.slabNode(head);
+    this.lockNode(c, node);
+    try {
+      slow.slabPush(this, c, head, addr);
+      if (!this.clearBit(wi, rd, m)) {
+        slow.slabUnpush(this, c, head, addr);
+        this.alreadyFree(c, addr, 0);
+      }
+      slow.placeSlab(this, c, head);
+    } finally {
+      this.unlockNode(c, node);
+    }
+    cpu[CpuSlot.ACTIVE]!--;
+  }
+
+  /**
+   * Clears object bit `m` (own word `wi`) of another cpu's slab with Atomics: false,
+   * changing nothing, if the object was free already (freed by another cpu meanwhile).
+   */
+  private clearBit(wi: number, rd: number, m: number): boolean {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) return (Atomics.and(view, i, ~m) & m) !== 0;
+    if (((Atomics.xor(view, i, m) ^ this.phys.word(wi)) & m) !== 0) return true;
+    Atomics.xor(view, i, m);
+    return false;
   }
 
   /**

@@ -28,6 +28,7 @@
 
 import { KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
+import { Gfp } from "../page/index.js";
 import { Va, VaFlag, VmDesc } from "./layout.js";
 
 /** What records are allocated from: kmalloc, or anything with its shape. */
@@ -210,6 +211,72 @@ export class VmapAreas {
       d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, rec, true);
       d[VmDesc.NR_FREE]!++;
     }
+  }
+
+  /**
+   * offlineCpu (vmalloc.ts recover): the records laid out anew around `busy` (busy records,
+   * in address order, not overlapping): the free ranges between them take records of
+   * `spare` (a new one if short; the rest are freed), the address list and both trees are
+   * rebuilt, and the counts. Throws when a record cannot be had.
+   */
+  rebuild(nrPages: number, busy: readonly number[], spare: number[]): void {
+    const w = this.w;
+    const d = this.d;
+    const seq: number[] = [];
+    const free: number[] = [];
+    const gap = (from: number, to: number): void => {
+      const rec = spare.pop() ?? this.records.kmalloc(Va.BYTES, Gfp.ATOMIC) | 0;
+      if (rec === 0) throw new Error("no memory for a free range's record");
+      const r = rec >>> 2;
+      w.setWord(r + Va.START, from);
+      w.setWord(r + Va.PAGES, to - from);
+      w.setWord(r + Va.INFO, VaFlag.FREE << Va.FLAGS_SHIFT);
+      w.setWord(r + Va.CALLER, 0);
+      seq.push(rec);
+      free.push(rec);
+    };
+    let at = 0;
+    for (const rec of busy) {
+      const s = this.start(rec);
+      if (s > at) gap(at, s);
+      seq.push(rec);
+      at = s + this.pages(rec);
+    }
+    if (at < nrPages) gap(at, nrPages);
+    for (const rec of spare) this.records.kfree(rec);
+    spare.length = 0;
+    for (let k = 0; k < seq.length; k++) {
+      const r = (seq[k] as number) >>> 2;
+      w.setWord(r + Va.PREV, k === 0 ? 0 : (seq[k - 1] as number));
+      w.setWord(r + Va.NEXT, seq[k + 1] ?? 0);
+    }
+    d[VmDesc.HEAD] = seq[0] ?? 0;
+    d[VmDesc.BUSY_ROOT] = 0;
+    d[VmDesc.FREE_ROOT] = 0;
+    for (const rec of busy) {
+      d[VmDesc.BUSY_ROOT] = this.insert(d[VmDesc.BUSY_ROOT] as number, rec, false);
+    }
+    for (const rec of free) {
+      d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, rec, true);
+    }
+    d[VmDesc.NR_BUSY] = busy.length;
+    d[VmDesc.NR_FREE] = free.length;
+  }
+
+  /**
+   * The records of the address list, bounded (each visited once, at most `max`); null if
+   * the list leaves memory or loops.
+   */
+  listed(max: number): number[] | null {
+    const out: number[] = [];
+    const seen = new Set<number>();
+    for (let rec = this.d[VmDesc.HEAD] as number; rec !== 0; rec = this.next(rec)) {
+      if (seen.has(rec) || out.length >= max || (rec & 3) !== 0 || !this.w.hasByte(rec >>> 0))
+        return null;
+      seen.add(rec);
+      out.push(rec);
+    }
+    return out;
   }
 
   private unlink(rec: number): void {
