@@ -1017,8 +1017,8 @@ export class Kmem extends MemAccess {
         cpu: this.buddy.cpu,
         allocPages: (order, gfp) => this.buddy.allocPages(order, gfp),
         freePages: (addr, order) => this.buddy.freePages(addr, order),
-        kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
-        kfree: (addr) => this.km.kfree(addr),
+        kmalloc: (size, gfp) => this.km.kmallocOwn(size, gfp),
+        kfree: (addr) => this.km.kfreeOwn(addr),
         isKmallocObject: (addr) => this.isKmallocObject(addr),
         registerShrinker: (s) => this.registerShrinker(s),
         unregisterShrinker: (s) => this.unregisterShrinker(s),
@@ -1038,8 +1038,8 @@ export class Kmem extends MemAccess {
       phys: this.phys,
       buddy: this.buddy,
       vm: this.vm,
-      kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
-      kfree: (addr) => this.km.kfree(addr),
+      kmalloc: (size, gfp) => this.km.kmallocOwn(size, gfp),
+      kfree: (addr) => this.km.kfreeOwn(addr),
       isKmallocObject: (addr) => this.isKmallocObject(addr),
       vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
       vfree: (addr) => this.vm.vfree(addr),
@@ -1201,10 +1201,13 @@ export class Kmem extends MemAccess {
     this.zramDevices().verify();
   }
 
-  /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
+  /**
+   * Whether `addr` is a live block of kmem's own metadata (kmallocOwn): vmalloc's records
+   * and descriptor, zsmalloc's, zram's and swap's descriptors are.
+   */
   private isKmallocObject(addr: number): boolean {
     try {
-      return this.km.ksize(addr) > 0;
+      return this.km.ksizeOwn(addr) > 0;
     } catch {
       return false;
     }

@@ -77,6 +77,17 @@ export interface KmallocApi {
    * zeroed when `zero`, and whatever else the allocator keeps about the requested size.
    */
   resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void;
+  /**
+   * kmem's own metadata (the descriptors and records of vmalloc, mempools, zsmalloc, zram
+   * and swap): blocks kfree, ksize and krealloc refuse, freed by kfreeOwn only. SLUB and
+   * SLAB serve them from caches of their own (kmem_meta-N, flagged KMEM_OWN), SLOB tags
+   * them with an id of their own; beyond those, pages flagged so.
+   */
+  kmallocOwn(size: number, gfp: number): number;
+  /** Frees what kmallocOwn returned. */
+  kfreeOwn(addr: number): void;
+  /** The usable size of what kmallocOwn returned; KmemError if `addr` is not one. */
+  ksizeOwn(addr: number): number;
 }
 
 /**
@@ -133,6 +144,8 @@ export class Kmalloc implements KmallocApi {
   readonly maxCacheSize: number;
   /** The set of size classes. */
   readonly sizeClasses: SizeClasses;
+  /** kmem_meta-16 .. kmem_meta-(2 * pageSize), by log2(size) - 4 (kmallocOwn). */
+  private readonly ownCaches: KmemCache[] = [];
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
   constructor(
@@ -167,6 +180,19 @@ export class Kmalloc implements KmallocApi {
       if (c === null)
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);
+    }
+    // kmem's own metadata: kmem_meta-16 .. kmem_meta-(2 * pageSize), made with the
+    // instance (no context takes slab_mutex for them later, in the middle of an operation).
+    for (let bytes = 16; bytes <= this.maxCacheSize; bytes *= 2) {
+      const name = `kmem_meta-${bytes}`;
+      const c = fresh
+        ? slab.ownCache(name, bytes, Math.min(bytes, phys.pageSize))
+        : slab.findByName(name);
+      if (c === null && !fresh)
+        throw new KmemError("CORRUPTION", `SLAB-7: the cache ${name} is missing`);
+      if (c === null)
+        throw new RangeError("memory is too small for kmem's own caches' descriptors");
+      this.ownCaches.push(c);
     }
     // Every class is a multiple of 8: the sizes 8i+1..8i+8 share one.
     this.sizeIndex = new Uint8Array(this.maxCacheSize >> 3);
@@ -221,6 +247,23 @@ export class Kmalloc implements KmallocApi {
 
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
+  }
+
+  kmallocOwn(size: number, gfp: number): number {
+    if (size > this.maxCacheSize) return this.large.alloc(size, gfp, -1, true);
+    const i = size <= 16 ? 0 : 28 - Math.clz32(size - 1);
+    return this.slab.alloc(this.ownCaches[i] as KmemCache, gfp, size);
+  }
+
+  kfreeOwn(addr: number): void {
+    if (this.slab.slabOf(addr) !== 0) this.slab.freeOwn(addr);
+    else this.large.free(addr, "kfree", true);
+  }
+
+  ksizeOwn(addr: number): number {
+    const head = this.slab.slabOf(addr);
+    if (head !== 0) return this.slab.ksizeOwn(head, addr);
+    return this.large.usable(addr, "ksize", true);
   }
 
   /** A slab object: its allocator moves the kmalloc red zone; pages: zeroed past `size`. */

@@ -27,6 +27,12 @@ export const enum SlabFlag {
   /** A kmalloc size class (internal). */
   KMALLOC = 1 << 9,
   VALID_MASK = (1 << 10) - 1,
+  /**
+   * kmem's own metadata (internal, never a caller's): the cache descriptors' cache and the
+   * kmem_meta-N caches of kmallocOwn. kfree, ksize and krealloc refuse their objects; only
+   * kmem frees them (freeOwn).
+   */
+  KMEM_OWN = 1 << 10,
   /** Flags that forbid merging (SLAB_NEVER_MERGE). */
   NEVER_MERGE = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE | FAILSLAB | NO_MERGE,
   /** Flags that turn on the debug paths. */

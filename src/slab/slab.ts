@@ -223,7 +223,7 @@ export class SlabAllocator extends SlubAllocator {
     let w = this.phys.word(wi);
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) === 0 || this.isSetAside(c, head, addr)) this.alreadyFree(c, addr, state & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       preFree(this, c, head, addr);
       w = this.phys.word(wi);
     }

@@ -97,7 +97,15 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
       slub.maxOrder,
       slub.nrCpus > 1,
     ) as CacheGeometry;
-    const boot = initCache(slub, desc, "kmem_cache", geometry, 0, null, randomSecret());
+    const boot = initCache(
+      slub,
+      desc,
+      "kmem_cache",
+      geometry,
+      SlabFlag.KMEM_OWN,
+      null,
+      randomSecret(),
+    );
     slub.h[Hdr.BOOT_CACHE] = desc;
     return boot;
   }
@@ -298,6 +306,26 @@ export function kmemCacheCreateInternal(
     const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
     if (desc === 0) return null;
     return initCache(slub, desc, name, g, flags, ctor, randomSecret());
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/**
+ * The cache of kmem's own metadata named `name` (kmem_meta-N): found in memory, or made
+ * (not mergeable, flagged KMEM_OWN) under slab_mutex, so that two contexts make one.
+ */
+export function ownCache(
+  slub: SlubAllocator,
+  name: string,
+  size: number,
+  align: number,
+): KmemCache | null {
+  lockSlabMutex(slub);
+  try {
+    for (const c of liveCaches(slub)) if (c.name === name && c.id === c.realId) return c;
+    const flags = SlabFlag.KMEM_OWN | SlabFlag.NO_MERGE;
+    return kmemCacheCreateInternal(slub, name, size, align, flags, null);
   } finally {
     unlockSlabMutex(slub);
   }
@@ -698,11 +726,11 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
       `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while a slab is being built`,
     );
   }
-  if (c.id === c.realId && (c === slub.boot || (c.flags & SlabFlag.KMALLOC) !== 0)) {
-    // kmem's own caches: the descriptors' cache and kmalloc's size classes.
+  if (c.id === c.realId && (c.flags & (SlabFlag.KMALLOC | SlabFlag.KMEM_OWN)) !== 0) {
+    // kmem's own caches: the descriptors' cache, kmalloc's size classes, kmem_meta-N.
     throw new KmemError(
       "BUSY",
-      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : "kmalloc"}); it cannot be destroyed`,
+      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : (c.flags & SlabFlag.KMALLOC) !== 0 ? "kmalloc" : "kmem's metadata"}); it cannot be destroyed`,
     );
   }
   lockSlabMutex(slub);
@@ -752,7 +780,7 @@ function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
   slub.phys.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
   c.dead = true;
   slub.caches[c.id] = null;
-  slub.free(slub.boot, c.desc);
+  slub.freeOwn(c.desc);
 }
 
 /* ------------------------------------------------------------------ every cache */
@@ -958,6 +986,7 @@ export function objectSizeOf(slub: SlubAllocator, c: KmemCache): number {
 /** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
 export function liveObjectCache(slub: SlubAllocator, head: number, addr: number): KmemCache {
   const c = slub.slabCache(head);
+  if ((c.flags & SlabFlag.KMEM_OWN) !== 0 && !slub.ownAccess) refuseOwn(c, addr, "ksize");
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
     // A freed object, as kfree says of it (and SLOB's ksize): DOUBLE_FREE.
@@ -987,4 +1016,19 @@ export function checkLive(slub: SlubAllocator, c: KmemCache, addr: number, fn: s
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
     throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
   }
+}
+
+/**
+ * A caller's kfree, ksize or kmem_cache_free of an object of kmem's own caches (a cache
+ * descriptor, kmem_meta-N): refused before anything changes.
+ */
+export function refuseOwn(c: KmemCache, addr: number, fn: string): never {
+  const what =
+    c.name === "kmem_cache"
+      ? "a cache descriptor"
+      : "kmem's own metadata (a vmalloc, mempool, zsmalloc, zram or swap descriptor)";
+  throw new KmemError(
+    "INVALID_FREE",
+    `${fn}(${hex(addr)}): ${what}, an object of ${c.name}; only kmem frees it`,
+  );
 }

@@ -98,6 +98,7 @@ import {
   type KmallocBackend,
   KmemCache,
   type SlabCacheInfo,
+  SlabFlag,
 } from "../slab-common/index.js";
 import { CallSites } from "./debug.js";
 import { bswap32, CpuSlot, Desc, NodeRec, nodeRecIndex, SlabState, SlubPg } from "./layout.js";
@@ -195,6 +196,8 @@ export class SlubAllocator implements KmallocBackend {
   private readonly memmapWord: number;
   /** Constructors registered in this context, by cache name. */
   readonly ctors = new Map<string, Ctor>();
+  /** Set while kmem itself frees or sizes an object of its own caches (freeOwn, ksizeOwn). */
+  ownAccess = false;
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
   /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
@@ -599,6 +602,43 @@ export class SlubAllocator implements KmallocBackend {
     this.freeObject(c, head, addr);
   }
 
+  /**
+   * kmem's free of an object of its own caches (KMEM_OWN: a cache descriptor, kmem_meta-N),
+   * which kfree, ksize and kmem_cache_free refuse to a caller.
+   */
+  freeOwn(addr: number): void {
+    const head = this.slabOf(addr);
+    const c = head === 0 ? null : this.slabCache(head);
+    if (c === null || (c.flags & SlabFlag.KMEM_OWN) === 0) {
+      throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+    }
+    this.ownAccess = true;
+    try {
+      this.free(c, addr);
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** ksize of an object of kmem's own caches: its cache's object size. */
+  ksizeOwn(head: number, addr: number): number {
+    this.ownAccess = true;
+    try {
+      const c = registry.liveObjectCache(this, head, addr);
+      if ((c.flags & SlabFlag.KMEM_OWN) === 0) {
+        throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+      }
+      return c.coreObjectSize;
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** The cache of kmem's own metadata named `name` (kmem_meta-N), made on first use. */
+  ownCache(name: string, size: number, align: number): KmemCache | null {
+    return registry.ownCache(this, name, size, align);
+  }
+
   /** The cache of the slab at `head` (the real one). */
   slabCache(head: number): KmemCache {
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
@@ -661,7 +701,7 @@ export class SlubAllocator implements KmallocBackend {
     // A cpu slab is never set aside, so only other slabs need the second test.
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.words[wi] as number;
@@ -694,7 +734,7 @@ export class SlubAllocator implements KmallocBackend {
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, state & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.phys.word(wi);
