@@ -243,6 +243,7 @@ export class Kmem extends MemAccess {
     this.freer = layers.km;
     this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
     if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
+    else if (this.cpus > 1) this.watchPoolsLater();
     this.swapLayer = this.wireSwap();
     // Sanitizers: hooks installed on this context's objects only (src/sanitize/install.ts).
     this.sanitizers =
@@ -629,6 +630,23 @@ export class Kmem extends MemAccess {
     this.freer = {
       kfree(addr: number): void {
         checkNotReserved(pools, addr, "kfree");
+        km.kfree(addr);
+      },
+    };
+  }
+
+  /**
+   * With several cpus and no pool yet, another context may make the first one at any time:
+   * kfree looks at the header's list of pools first (one word), and in the reserves once it
+   * is not empty. One context alone sees every pool made, so keeps kfree as it is.
+   */
+  private watchPoolsLater(): void {
+    const km = this.km;
+    const hdr = this.hdr;
+    const pools = () => this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        if (hdr[Hdr.POOLS] !== 0) checkNotReserved(pools(), addr, "kfree");
         km.kfree(addr);
       },
     };

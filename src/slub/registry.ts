@@ -529,6 +529,22 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
       `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}, ${objects} objects)`,
     );
   }
+  // The flags decide the debug checks: a flag whose metadata the slots lack is damage, not
+  // a red zone or poison overwritten in every object.
+  const flags = dv[Desc.FLAGS] as number;
+  const hasCtor = dv[Desc.CTOR_ID] !== 0;
+  const poison = (flags & SlabFlag.POISON) !== 0 && !hasCtor;
+  if (
+    (flags & ~(SlabFlag.VALID_MASK | SlabFlag.KMEM_OWN)) !== 0 ||
+    ((flags & SlabFlag.RED_ZONE) !== 0) !== (dv[Desc.RED_LEFT] as number) > 0 ||
+    ((flags & SlabFlag.STORE_USER) !== 0) !== (dv[Desc.TRACK] as number) > 0 ||
+    (hasCtor || poison) !== (dv[Desc.OFFSET] === dv[Desc.INUSE])
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: descriptor at ${hex(desc)} has flags ${hex(flags)} its slot layout does not have`,
+    );
+  }
   return {
     objectSize: dv[Desc.OBJECT_SIZE] as number,
     size: dv[Desc.SIZE] as number,

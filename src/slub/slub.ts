@@ -29,7 +29,9 @@
  *           nr_slabs is the number of its slabs on that node
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
- *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
+ *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact;
+ *           its flags are the ones it was made with and agree with its slot layout (red
+ *           zone, poison or constructor, user tracking)
  *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
  *           was not destroyed
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
