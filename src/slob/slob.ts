@@ -875,7 +875,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /** Whether a block of `bytes` (header included) with this alignment fits a fresh page. */
   private fitsPage(bytes: number, align: number): boolean {
-    return align - Slob.HDR + ((bytes + 1) & ~1) <= this.pageSize;
+    // The first compare keeps the bit arithmetic from wrapping at 2 GiB.
+    return bytes <= this.pageSize && align - Slob.HDR + ((bytes + 1) & ~1) <= this.pageSize;
   }
 
   private shouldFail(gfp: number, size: number, flags: number): boolean {

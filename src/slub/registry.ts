@@ -290,7 +290,7 @@ export function kmemCacheCreateInternal(
       const real = findMergeable(slub, size, align, flags);
       if (real !== null) return createAlias(slub, name, size, real);
     }
-    const g = calculateGeometry(
+    let g = calculateGeometry(
       size,
       align,
       flags,
@@ -299,6 +299,24 @@ export function kmemCacheCreateInternal(
       slub.maxOrder,
       slub.smp,
     );
+    if (
+      g !== null &&
+      slub.debugOrderOff &&
+      (flags & SlabFlag.DEBUG_METADATA) !== 0 &&
+      pageOrder(g.size, slub.pageSize) > pageOrder(size, slub.pageSize)
+    ) {
+      // slub_debug O (disable_higher_order_debug): the metadata would raise the order.
+      flags &= ~SlabFlag.DEBUG_METADATA;
+      g = calculateGeometry(
+        size,
+        align,
+        flags,
+        ctor !== null,
+        slub.pageSize,
+        slub.maxOrder,
+        slub.smp,
+      );
+    }
     if (g === null)
       throw new RangeError(
         `size ${size} does not fit in a slab of at most ${slub.maxOrder - 1} orders`,
@@ -329,6 +347,12 @@ export function ownCache(
   } finally {
     unlockSlabMutex(slub);
   }
+}
+
+/** get_order: the page order of a block of `bytes`. */
+function pageOrder(bytes: number, pageSize: number): number {
+  const pages = Math.ceil(bytes / pageSize);
+  return pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
 }
 
 /** find_mergeable (mm/slab_common.c): an existing cache this one can share. */

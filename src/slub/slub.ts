@@ -191,6 +191,8 @@ export class SlubAllocator implements KmallocBackend {
   log: LogFn | null;
   /** Debug flags from the `debug` option, applied to every cache. */
   readonly globalFlags: number;
+  /** slub_debug O: no metadata debugging for a cache it would move to a higher order. */
+  readonly debugOrderOff: boolean;
   readonly initOnAlloc: boolean;
   readonly initOnFree: boolean;
   readonly sites = new CallSites();
@@ -249,12 +251,11 @@ export class SlubAllocator implements KmallocBackend {
     this.initOnFree = options.initOnFree;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
 
-    if (fresh) {
-      this.globalFlags = debugFlags(options.debug);
-      this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
-    } else {
-      this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-    }
+    // The debug letters, O included, live in the header for the contexts that attach.
+    if (fresh) this.h[Hdr.SLAB_FLAGS] = debugFlags(options.debug);
+    const all = this.h[Hdr.SLAB_FLAGS] as number;
+    this.globalFlags = all & ~SlabFlag.ORDER_OFF;
+    this.debugOrderOff = (all & SlabFlag.ORDER_OFF) !== 0;
     this.boot = registry.bootCache(this, fresh);
     buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
   }
