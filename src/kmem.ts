@@ -1022,6 +1022,7 @@ export class Kmem extends MemAccess {
         vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
         vfree: (addr) => this.vm.vfree(addr),
         virtToPhys: (addr) => this.virtToPhys(addr),
+        swapAreaOn: (addr) => this.swapLayer.areaOn(addr),
       });
     }
     return this.zramContext;
