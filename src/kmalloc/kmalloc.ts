@@ -144,8 +144,10 @@ export class Kmalloc implements KmallocApi {
   readonly maxCacheSize: number;
   /** The set of size classes. */
   readonly sizeClasses: SizeClasses;
-  /** kmem_meta-16 .. kmem_meta-(2 * pageSize), by log2(size) - 4 (kmallocOwn). */
+  /** kmem_meta-16, -32, then every fourth power of two up to 2 * pageSize (kmallocOwn). */
   private readonly ownCaches: KmemCache[] = [];
+  /** The largest of them: beyond it kmallocOwn takes pages. */
+  private readonly ownMax: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
   constructor(
@@ -181,9 +183,12 @@ export class Kmalloc implements KmallocApi {
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);
     }
-    // kmem's own metadata: kmem_meta-16 .. kmem_meta-(2 * pageSize), made with the
-    // instance (no context takes slab_mutex for them later, in the middle of an operation).
-    for (let bytes = 16; bytes <= this.maxCacheSize; bytes *= 2) {
+    // kmem's own metadata: kmem_meta-16 and -32 (zsmalloc's handles, vmalloc's records),
+    // then powers of four (few descriptors: an instance of 1 MiB keeps its pages), made with
+    // the instance (no context takes slab_mutex for them later, in an operation).
+    let top = 0;
+    for (let bytes = 16; bytes <= this.maxCacheSize; bytes *= bytes < 32 ? 2 : 4) {
+      top = bytes;
       const name = `kmem_meta-${bytes}`;
       const c = fresh
         ? slab.ownCache(name, bytes, Math.min(bytes, phys.pageSize))
@@ -194,6 +199,7 @@ export class Kmalloc implements KmallocApi {
         throw new RangeError("memory is too small for kmem's own caches' descriptors");
       this.ownCaches.push(c);
     }
+    this.ownMax = top;
     // Every class is a multiple of 8: the sizes 8i+1..8i+8 share one.
     this.sizeIndex = new Uint8Array(this.maxCacheSize >> 3);
     for (let i = 0, c = 0; i < this.sizeIndex.length; i++) {
@@ -250,8 +256,9 @@ export class Kmalloc implements KmallocApi {
   }
 
   kmallocOwn(size: number, gfp: number): number {
-    if (size > this.maxCacheSize) return this.large.alloc(size, gfp, -1, true);
-    const i = size <= 16 ? 0 : 28 - Math.clz32(size - 1);
+    if (size > this.ownMax) return this.large.alloc(size, gfp, -1, true);
+    // 16, 32, then 2^(2i + 3): i = (ceil(log2 size) - 2) / 2.
+    const i = size <= 16 ? 0 : size <= 32 ? 1 : (30 - Math.clz32(size - 1)) >> 1;
     return this.slab.alloc(this.ownCaches[i] as KmemCache, gfp, size);
   }
 
