@@ -18,6 +18,13 @@
  * memory; two rows time kmem (SLUB) and dlmalloc growing the memory from the module's minimum
  * instead (kmem: the minimum and the mem_map's room for 64 MiB; it grows by memory hotplug),
  * their memory needed what they grew to.
+ *
+ * KASAN (`node dist/bench/wasm.js --kasan`, after npm run build): sqlite (SQLITE_ROWS rows,
+ * 5000 by default) on kmem's SLUB without KASAN, with KASAN over the heap alone (the module
+ * not instrumented: poisoning, red zones, the quarantine), with the module instrumented by
+ * wasm-opt --instrument-memory and every access checked by the heap's checker module, and the
+ * same with each check a call into JavaScript (the route of a checker written in JS). Each
+ * row in a process of its own, warmed up by a run; the median of BENCH_ROUNDS runs (5).
  */
 
 import { spawnSync } from "node:child_process";
@@ -329,9 +336,165 @@ export function wasmBenchmarks(log: (line: string) => void, rounds: number): str
   );
 }
 
+/* ---------------------------------------------------------------- KASAN */
+
+interface KasanRow {
+  name: string;
+  client: "sqlite-kmem" | "sqlite-kasan";
+  kasan: boolean;
+  /** Each load_ptr/store_ptr a JavaScript function calling the checker. */
+  viaJs?: boolean;
+}
+
+const KASAN_ROWS: readonly KasanRow[] = [
+  { name: "kmem slub, no KASAN", client: "sqlite-kmem", kasan: false },
+  { name: "KASAN over the heap, module not instrumented", client: "sqlite-kmem", kasan: true },
+  {
+    name: "KASAN, module instrumented (every access checked)",
+    client: "sqlite-kasan",
+    kasan: true,
+  },
+  {
+    name: "the same, each check a call into JavaScript",
+    client: "sqlite-kasan",
+    kasan: true,
+    viaJs: true,
+  },
+];
+
+type Env = Record<string, unknown>;
+
+/** One run of sqlite for `row`: cpu and wall ms, output, accesses checked (when `count`). */
+function kasanOnce(
+  bytes: Uint8Array,
+  row: KasanRow,
+  rows: string,
+  count: boolean,
+): { ms: number; cpuMs: number; output: string; accesses: number } {
+  let accesses = 0;
+  const wrap = (env: Env): Env => {
+    if (!row.viaJs && !count) return env;
+    const load = env.load_ptr as (...a: number[]) => number;
+    const store = env.store_ptr as (...a: number[]) => number;
+    return {
+      ...env,
+      load_ptr: count
+        ? (i: number, b: number, o: number, p: number) => (accesses++, load(i, b, o, p))
+        : (i: number, b: number, o: number, p: number) => load(i, b, o, p),
+      store_ptr: count
+        ? (i: number, b: number, o: number, p: number) => (accesses++, store(i, b, o, p))
+        : (i: number, b: number, o: number, p: number) => store(i, b, o, p),
+    };
+  };
+  const program = instantiate(bytes, {
+    malloc: "slub",
+    args: ["sqlite", rows],
+    pages: MEMORY_PAGES,
+    heap: row.kasan ? { kasan: true } : {},
+    wrap: wrap as never,
+  });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const status = runMain(program);
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (status !== 0) throw new Error(`${row.name}: exit ${status}: ${program.wasi.text(2)}`);
+  const misuses = program.heap?.counts().misuses ?? 0;
+  if (misuses !== 0) throw new Error(`${row.name}: ${misuses} reports`);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, output: program.wasi.text(1), accesses };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The child's side: `rounds` runs after one to warm up; medians. */
+function kasanHere(path: string, rowName: string, rows: string, rounds: number): string {
+  const row = KASAN_ROWS.find((r) => r.name === rowName) as KasanRow;
+  const bytes = readFileSync(path);
+  const ms: number[] = [];
+  const cpuMs: number[] = [];
+  let output = "";
+  for (let i = -1; i < rounds; i++) {
+    const o = kasanOnce(bytes, row, rows, false);
+    output = o.output;
+    if (i < 0) continue;
+    ms.push(o.ms);
+    cpuMs.push(o.cpuMs);
+  }
+  return JSON.stringify({ ms: median(ms), cpuMs: median(cpuMs), output });
+}
+
+/** sqlite under KASAN: the Markdown table, or a line saying why not. */
+export function kasanBenchmarks(log: (line: string) => void, rounds: number, rows: string): string {
+  const r = spawnSync(process.execPath, [BUILD, "--json", "sqlite-kmem", "sqlite-kasan"], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return `(clients not built: ${r.stderr.trim()})\n`;
+  const paths = JSON.parse(r.stdout) as Record<string, string>;
+  const accesses = kasanOnce(
+    readFileSync(paths["sqlite-kasan"] as string),
+    KASAN_ROWS[2] as KasanRow,
+    rows,
+    true,
+  ).accesses;
+  const results: { row: KasanRow; ms: number; cpuMs: number }[] = [];
+  let expected: string | null = null;
+  for (const row of KASAN_ROWS) {
+    const args = [
+      HERE,
+      "--kasan-time",
+      paths[row.client] as string,
+      row.name,
+      rows,
+      String(rounds),
+    ];
+    const c = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+    if (c.status !== 0) throw new Error(`${row.name}: ${c.stderr}`);
+    const t = JSON.parse(c.stdout) as { ms: number; cpuMs: number; output: string };
+    if (expected === null) expected = t.output;
+    else if (t.output !== expected) throw new Error(`${row.name}: the output differs`);
+    results.push({ row, ms: t.ms, cpuMs: t.cpuMs });
+    log(`${row.name}: ${t.ms.toFixed(0)} ms (cpu ${t.cpuMs.toFixed(0)} ms)`);
+  }
+  const base = results[0] as { ms: number; cpuMs: number };
+  const lines = [
+    `sqlite, ${Number(rows).toLocaleString("en-US")} rows: ${accesses.toLocaleString("en-US")} loads and stores checked in the instrumented runs, no report.`,
+    "",
+    "| sqlite on kmem (SLUB) | wall time (median) | vs no KASAN | cpu time (median) | vs no KASAN |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...results.map(
+      (x) =>
+        `| ${x.row.name} | ${x.ms.toFixed(0)} ms | ${(x.ms / base.ms).toFixed(2)}× | ${x.cpuMs.toFixed(0)} ms | ${(x.cpuMs / base.cpuMs).toFixed(2)}× |`,
+    ),
+  ];
+  const cpu = os.cpus()[0]?.model ?? "unknown cpu";
+  return (
+    `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}, ` +
+    `load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(
+        ", ",
+      )}; each row the median of ${rounds} runs in a process of its own, after a run to warm up\n\n${lines.join("\n")}\n`
+  );
+}
+
 if (process.argv[1] === HERE) {
   const [mode, path, workload, config, n] = process.argv.slice(2);
-  if (mode === "--time") {
+  if (mode === "--kasan-time") {
+    process.stdout.write(
+      kasanHere(path as string, workload as string, config as string, Number(n)),
+    );
+  } else if (mode === "--kasan") {
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+    const rows = process.env.SQLITE_ROWS ?? "5000";
+    process.stdout.write(
+      kasanBenchmarks((line) => process.stderr.write(`${line}\n`), rounds, rows),
+    );
+  } else if (mode === "--time") {
     process.stdout.write(timeHere(path as string, workload as string, config as string, Number(n)));
   } else {
     const rounds = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -2,12 +2,15 @@
 /*
  * Builds the clients: real C programs compiled to WebAssembly with Debian's clang and
  * wasi-libc, each twice: NAME-kmem with kmem-malloc.c (its malloc family imported from kmem's
- * WasmHeap) and NAME-libc with wasi-libc's own dlmalloc inside the module, for comparison.
+ * WasmHeap) and NAME-libc with wasi-libc's own dlmalloc inside the module, for comparison;
+ * on request a third, NAME-kasan: NAME-kmem with its function names kept and every load and
+ * store instrumented by binaryen (`wasm-opt -g -O2 --instrument-memory`), for WasmHeap's KASAN.
  *
  *   node clients/build.js [--json] [--check] [NAME...]
  *
- *   NAME      sqlite-kmem, sqlite-libc, zstd-kmem, zstd-libc, csem-kmem, csem-libc (default:
- *             all); a program's name alone (sqlite) builds both of its variants
+ *   NAME      sqlite-kmem, sqlite-libc, zstd-kmem, zstd-libc, csem-kmem, csem-libc, bugs-kmem,
+ *             bugs-libc (default: all), or NAME-kasan of any program (needs wasm-opt); a
+ *             program's name alone (sqlite) builds its -kmem and -libc variants
  *   --json    prints {"NAME": "/path/to/NAME-HASH.wasm", ...} on standard output
  *   --check   only says whether the toolchain is here (exit 0) or what is missing (exit 2)
  *
@@ -18,7 +21,12 @@
  * version, the flags, the sources), so a second run builds nothing and a changed input
  * builds only what depends on it. sqlite3.c takes about a minute; the rest seconds.
  *
- * Environment: CLANG (default clang), WASI_SYSROOT (default /usr, Debian's wasi-libc).
+ * clang runs wasm-opt -O2 over what it links when binaryen is installed (dropping the function
+ * names); the -kasan variant is linked without it and optimized by the instrumenting run,
+ * which keeps the names (KASAN's reports name the C function that made the access).
+ *
+ * Environment: CLANG (default clang), WASI_SYSROOT (default /usr, Debian's wasi-libc),
+ * WASM_OPT (default wasm-opt, Debian's binaryen).
  * Exit status: 0 built, 1 a build failed, 2 no toolchain.
  */
 
@@ -35,13 +43,21 @@ import {
   writeFileSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, delimiter, dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = join(HERE, "build");
+// npm puts node_modules/.bin first on PATH, and a binaryen package there (the AssemblyScript
+// peer's) has a wasm-opt of its own: the system's (Debian's binaryen) is meant, for clang's
+// own run of it as well.
+process.env.PATH = (process.env.PATH ?? "")
+  .split(delimiter)
+  .filter((dir) => !/node_modules[\\/]\.bin$/.test(dir))
+  .join(delimiter);
 const CLANG = process.env.CLANG ?? "clang";
+const WASM_OPT = process.env.WASM_OPT ?? "wasm-opt";
 const SYSROOT = process.env.WASI_SYSROOT ?? "/usr";
 const SOURCES = JSON.parse(readFileSync(join(HERE, "sources.json"), "utf8"));
 
@@ -111,9 +127,25 @@ const PROGRAMS = {
     includes: [],
     kind: "command",
   },
+  bugs: {
+    package: null,
+    units: () => [],
+    unitFlags: [],
+    own: ["kasan/bugs.c"],
+    includes: [],
+    kind: "reactor",
+  },
 };
 
-const VARIANTS = ["kmem", "libc"];
+const VARIANTS = ["kmem", "libc", "kasan"];
+/** What a program's name alone (or no name) builds. */
+const DEFAULT_VARIANTS = ["kmem", "libc"];
+
+/** Why this machine cannot instrument modules (no binaryen), or null when it can. */
+export function wasmOptMissing() {
+  const v = spawnSync(WASM_OPT, ["--version"], { encoding: "utf8" });
+  return v.error !== undefined || v.status !== 0 ? `no ${WASM_OPT} (Debian's binaryen)` : null;
+}
 
 /** Why this machine cannot build the clients, or null when it can. */
 export function toolchainMissing() {
@@ -261,6 +293,18 @@ async function buildProgram(name, variants, version) {
   ];
   const out = {};
   for (const variant of variants) {
+    if (variant === "kasan") {
+      out[`${name}-kasan`] = await buildKasan(
+        name,
+        own,
+        shim,
+        objects,
+        includes,
+        linkFlags,
+        version,
+      );
+      continue;
+    }
     const sources = variant === "kmem" ? [...own, shim] : own;
     const key = hash(
       version,
@@ -281,12 +325,56 @@ async function buildProgram(name, variants, version) {
   return out;
 }
 
+/**
+ * NAME-kasan: the -kmem variant's sources compiled alone (-O2), linked without clang's own
+ * wasm-opt run, then optimized and instrumented by wasm-opt keeping the names (-g).
+ */
+async function buildKasan(name, own, shim, objects, includes, linkFlags, version) {
+  const optVersion = spawnSync(WASM_OPT, ["--version"], { encoding: "utf8" }).stdout.trim();
+  const ownObjects = await Promise.all(
+    [...own, shim].map((src) =>
+      compile(
+        src,
+        includes,
+        hash(
+          version,
+          CFLAGS,
+          includes.map((i) => relative(HERE, i)),
+          relative(HERE, src),
+          readFileSync(src, "utf8"),
+        ),
+      ),
+    ),
+  );
+  const key = hash(
+    version,
+    optVersion,
+    CFLAGS,
+    linkFlags,
+    [...objects, ...ownObjects].map((o) => basename(o)),
+  );
+  const wasm = join(OUT, `${name}-kasan-${key}.wasm`);
+  if (!existsSync(wasm)) {
+    const linked = `${wasm}.${process.pid}.linked.tmp`;
+    const tmp = `${wasm}.${process.pid}.tmp`;
+    try {
+      await run(CLANG, [...TARGET, ...ownObjects, ...objects, ...linkFlags, "-o", linked]);
+      await run(WASM_OPT, ["-g", "-O2", "--instrument-memory", linked, "-o", tmp]);
+      publish(tmp, wasm);
+    } finally {
+      rmSync(linked, { force: true });
+      rmSync(tmp, { force: true });
+    }
+  }
+  return wasm;
+}
+
 /** Builds `names` (program names or NAME-VARIANT); returns { "NAME-VARIANT": path }. */
 export async function build(names) {
   const version = clangVersion();
   const wanted = new Map();
   for (const n of names.length === 0 ? Object.keys(PROGRAMS) : names) {
-    const [program, variant] = n.split(/-(?=kmem$|libc$)/);
+    const [program, variant] = n.split(/-(?=kmem$|libc$|kasan$)/);
     if (!(program in PROGRAMS) || (variant !== undefined && !VARIANTS.includes(variant))) {
       throw new Error(
         `unknown client ${JSON.stringify(n)} (known: ${Object.keys(PROGRAMS)
@@ -295,7 +383,7 @@ export async function build(names) {
       );
     }
     const set = wanted.get(program) ?? new Set();
-    for (const v of variant === undefined ? VARIANTS : [variant]) set.add(v);
+    for (const v of variant === undefined ? DEFAULT_VARIANTS : [variant]) set.add(v);
     wanted.set(program, set);
   }
   const out = {};
@@ -317,6 +405,11 @@ async function main(argv) {
     process.stderr.write(
       `clients/build.js: ${missing}: install Debian's clang lld wasi-libc libclang-rt-14-dev-wasm32\n`,
     );
+    return 2;
+  }
+  const noOpt = names.some((n) => n.endsWith("-kasan")) ? wasmOptMissing() : null;
+  if (noOpt !== null) {
+    process.stderr.write(`clients/build.js: ${noOpt}: install Debian's binaryen\n`);
     return 2;
   }
   try {

@@ -47,6 +47,7 @@
  */
 
 import { KmemError } from "../errors.js";
+import { largePages } from "../kmalloc/index.js";
 import { Frame, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
@@ -75,7 +76,8 @@ export class Kasan {
   readonly sh: Uint8Array;
   readonly log = new ReportLog();
   private readonly lo: number;
-  private readonly physEnd: number;
+  /** The end of the present memory (memory hotplug moves it: the shadow covers the room). */
+  private physEnd: number;
   private readonly pageSize: number;
   private readonly cpu: number;
   /** Quarantine: objects, their caches, kfree or not, bytes; a FIFO from `qHead`. */
@@ -104,6 +106,9 @@ export class Kasan {
     this.sh = new Uint8Array(phys.buffer, phys.offset + shadowAddr, shadowBytes);
     this.lo = phys.firstManagedPfn * phys.pageSize;
     this.physEnd = phys.totalPages * phys.pageSize;
+    phys.resized.push(() => {
+      this.physEnd = phys.totalPages * phys.pageSize;
+    });
     this.pageSize = phys.pageSize;
     this.cpu = cpu;
     const bytes = phys.managedPages * phys.pageSize;
@@ -361,6 +366,17 @@ export class Kasan {
     }
   }
 
+  /**
+   * Reports an access of `size` bytes at `addr` that no allocation can own (kmem's own
+   * header and mem_map, reached by a WebAssembly module's load or store): Linux's
+   * wild-memory-access, `what` saying where the address lies.
+   */
+  wild(addr: number, size: number, write: boolean, fn: string, what: string): never {
+    const lines = this.head("wild-memory-access", fn);
+    lines.push(this.accessLine(addr, size, write), "", `The buggy address lies in ${what}`);
+    this.finish(lines);
+  }
+
   /** An access that reached an unmapped vmalloc page: a guard page, or a freed area. */
   private reportVirtual(
     addr: number,
@@ -484,10 +500,12 @@ export class Kasan {
     }
     const flags = f[h * Frame.WORDS + Pg.FLAGS] as number;
     if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.HEAD) !== 0) {
+      // A large block of exact pages is several buddy blocks: the first holds its size.
+      h = largeFirst(f, h);
       const start = h * ps;
-      const size = this.liveSize(start, ps << (f[h * Frame.WORDS + Pg.ORDER] as number));
+      const size = this.liveSize(start, largePages(f, h) * ps);
       lines.push(
-        `The buggy address belongs to the physical page: pfn ${h} (kmalloc_large, order ${f[h * Frame.WORDS + Pg.ORDER] as number})`,
+        `The buggy address belongs to the physical page: pfn ${h} (kmalloc_large, ${largePages(f, h)} pages)`,
         `The buggy address is located ${where(bad, start, size)}`,
         ` allocated ${size}-byte region [${addrHex(start)}, ${addrHex(start + size)})`,
       );
@@ -528,6 +546,11 @@ export class Kasan {
       if (r === row) lines.push(" ".repeat(addrHex(r * 8).length + 3 + (g - row) * 3) + "^");
     }
   }
+}
+
+/** The first buddy block of the large kmalloc whose block (of its pieces) starts at `pfn`. */
+function largeFirst(f: Int32Array, pfn: number): number {
+  return largePages(f, pfn) === 0 ? (f[pfn * Frame.WORDS + Pg.OWNER + 1] as number) : pfn;
 }
 
 function where(bad: number, start: number, size: number): string {

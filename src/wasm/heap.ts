@@ -40,18 +40,37 @@
  * kmem before anything changes and reported with the module's address: thrown as a
  * KmemError through the module's call (it traps, as glibc aborts; the default), or passed
  * to `log` with the call ignored ("log"). Either way the memory is as it was.
+ *
+ * KASAN (`kasan`, docs/sanitizers.md): kmem's KASAN over the heap, and for a module
+ * instrumented by binaryen (`wasm-opt --instrument-memory`) every load and store checked
+ * against its shadow (kasan.ts here: the imports, served by a checker module in wasm). What
+ * malloc hands out is unpoisoned to the bytes asked for, the rest of the block poisoned; a
+ * free poisons the block and quarantines it. A bad access is reported in KASAN's form with
+ * the module's addresses and the C function that made it: thrown through the module (it
+ * traps) or logged with the access let through, as `misuse` says. Without `kasan` the
+ * imports and every path are the ones a heap always had.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
-import { Kmem } from "../kmem.js";
+import { addrHex, type Kasan } from "../kasan/index.js";
+import type { Sanitizers } from "../sanitize/index.js";
+import { type KasanOptions, Kmem } from "../kmem.js";
 import { Hdr, Layout, MAX_GROWABLE_BYTES } from "../memory/index.js";
 import { __GFP_ZERO, GFP_NOWAIT } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { VmemArena } from "../vmem/index.js";
 import {
+  CHECKER_GLOBALS,
+  CHECKER_PREFIX,
+  checkerModule,
+  INSTRUMENT_IMPORTS,
+  type InstrumentImports,
+} from "./kasan.js";
+import {
   isGlobal,
   isInstance,
   isMemory,
+  type WasmGlobal,
   type WasmInstance,
   type WasmMemory,
   wasmApi,
@@ -111,6 +130,13 @@ export interface WasmHeapOptions {
   misuse?: MisuseAction;
   /** Where reports go with misuse "log". Default: console.error. */
   log?: (message: string) => void;
+  /**
+   * KASAN (as `new Kmem({ kasan })`: true, or `{ quarantine, stacks }`): the heap's objects
+   * poisoned and unpoisoned, freed ones quarantined, and the loads and stores of a module
+   * instrumented with `wasm-opt --instrument-memory` checked (the imports it adds are in
+   * `imports.env`). The shadow takes 1/8 of `maximum` from the memory. Needs slab "slub".
+   */
+  kasan?: boolean | KasanOptions;
 }
 
 /** Options of {@link WasmHeap.attach}. */
@@ -163,6 +189,7 @@ const OPTION_KEYS = [
   "large",
   "misuse",
   "log",
+  "kasan",
 ];
 
 const KMALLOC_MAX_ORDER = 20;
@@ -170,8 +197,11 @@ const KMALLOC_MAX_ORDER = 20;
 export class WasmHeap {
   /** The module's memory. */
   readonly memory: WasmMemory;
-  /** What the module imports: `{ env: { memory, malloc, free, ... } }`. */
-  readonly imports: { env: MallocImports };
+  /**
+   * What the module imports: `{ env: { memory, malloc, free, ... } }`; with `kasan`, also
+   * the imports of `wasm-opt --instrument-memory` (load_ptr, store_ptr, ...).
+   */
+  readonly imports: { env: MallocImports & Partial<InstrumentImports> };
   /** The memory's maximum in pages (the mem_map's room). */
   readonly maximum: number;
   private readonly options: WasmHeapOptions;
@@ -204,6 +234,13 @@ export class WasmHeap {
   private nRealloc = 0;
   private nFail = 0;
   private nMisuse = 0;
+  /** KASAN of this context (kasan on), and the checker module's exports. */
+  private kasan: Kasan | null = null;
+  private checker: Record<string, unknown> | null = null;
+  /** The function of each access site (the instrumentation's id) the slow path met. */
+  private readonly sites = new Map<number, string>();
+  /** The sites that made a report. */
+  private readonly reported = new Set<number>();
 
   private constructor(memory: WasmMemory, maximum: number, options: WasmHeapOptions) {
     this.memory = memory;
@@ -223,6 +260,7 @@ export class WasmHeap {
       malloc_usable_size: (ptr) => this.usableSize(ptr >>> 0),
     };
     this.imports = { env };
+    if (options.kasan !== undefined && options.kasan !== false) this.makeChecker();
   }
 
   /**
@@ -333,6 +371,7 @@ export class WasmHeap {
       ...(room > buffer.byteLength - offset ? { maxMemory: room } : {}),
       ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
       ...(o.debug === undefined ? {} : { debug: o.debug }),
+      ...(o.kasan === undefined || o.kasan === false ? {} : { kasan: o.kasan }),
     });
     if (room > buffer.byteLength - offset) mm.onlineMemory(this.memory);
     this.adopt(mm, offset);
@@ -343,6 +382,7 @@ export class WasmHeap {
     this.base = offset;
     const reserved = (mm.totalPages - mm.managedPages) * mm.pageSize;
     this.firstPtr = offset + reserved;
+    this.adoptKasan(mm, offset, reserved);
     this.maxHeapBytes = (mm.maxPages - (mm.totalPages - mm.managedPages)) * mm.pageSize;
     // Attached: the memory may grow as far as the mem_map has room.
     const most = Math.floor((offset + mm.maxPages * mm.pageSize) / WASM_PAGE);
@@ -378,6 +418,8 @@ export class WasmHeap {
         minImport: LARGE_SPAN,
         importFn: (bytes) => {
           const a = order(bytes) < mm.maxOrder ? mm.allocPages(order(bytes), GFP_NOWAIT) : 0;
+          // KASAN: a span's free space is poisoned until the arena hands it out.
+          if (a !== 0) this.kasan?.blockFreed(a, pageSize << order(bytes));
           return a === 0 ? -1 : a;
         },
         releaseFn: (start, bytes) => mm.freePages(start, order(bytes)),
@@ -502,12 +544,14 @@ export class WasmHeap {
     const usable = this.usable("realloc", ptr);
     if (usable === 0) return 0; // misuse, reported
     if (size <= usable && (size > usable >>> 1 || usable <= MALLOC_ALIGN)) {
+      if (this.kasan !== null) this.kasanResized(ptr - this.base, size, usable);
       this.nRealloc++;
       return ptr;
     }
     const a = this.allocate(size, 0);
     if (a === 0) {
       if (size <= usable) {
+        if (this.kasan !== null) this.kasanResized(ptr - this.base, size, usable);
         this.nRealloc++;
         return ptr; // shrinking never fails: keep the block
       }
@@ -551,7 +595,11 @@ export class WasmHeap {
 
   /** malloc_usable_size: the bytes usable at ptr (0 for NULL). */
   usableSize(ptr: number): number {
-    return ptr === 0 ? 0 : this.usable("malloc_usable_size", ptr);
+    if (ptr === 0) return 0;
+    const n = this.usable("malloc_usable_size", ptr);
+    // KASAN: the program may use what it was told it has (Linux's ksize unpoisons it too).
+    if (this.kasan !== null && n !== 0) this.kasanResized(ptr - this.base, n, n);
+    return n;
   }
 
   /** The usable size of the block at `ptr` (not NULL), or 0 with the misuse reported. */
@@ -591,7 +639,9 @@ export class WasmHeap {
   private allocate(size: number, gfp: number): number {
     for (;;) {
       const a = this.allocateOnce(size, gfp);
-      if (a !== 0 || !this.grow(size)) return a;
+      if (a !== 0 || !this.grow(size)) {
+        return a === 0 || this.kasan === null ? a : this.kasanAllocated(a, size);
+      }
     }
   }
 
@@ -619,7 +669,9 @@ export class WasmHeap {
     if (alignment <= MALLOC_ALIGN) return this.allocate(size, 0);
     for (;;) {
       const a = this.allocateAlignedOnce(alignment, size);
-      if (a !== 0 || alignment > this.heap().pageSize || !this.grow(size)) return a;
+      if (a !== 0 || alignment > this.heap().pageSize || !this.grow(size)) {
+        return a === 0 || this.kasan === null ? a : this.kasanAllocated(a, size);
+      }
     }
   }
 
@@ -652,6 +704,7 @@ export class WasmHeap {
       if (n !== undefined) {
         this.arenaSizes.delete(a);
         this.arena.free(a, n);
+        this.kasan?.blockFreed(a, n, n);
         return;
       }
     }
@@ -731,6 +784,122 @@ export class WasmHeap {
     );
   }
 
+  /* ------------------------------------------------------------------ KASAN */
+
+  /** The checker module (kasan.ts) and the instrumentation's imports in `imports.env`. */
+  private makeChecker(): void {
+    if (this.checker !== null) return;
+    const shared =
+      typeof SharedArrayBuffer !== "undefined" && this.memory.buffer instanceof SharedArrayBuffer;
+    const instance = new wasmApi.Instance(new wasmApi.Module(checkerModule(shared)), {
+      env: { memory: this.memory },
+      kasan: {
+        slow: (id: number, bytes: number, a: number, write: number): void =>
+          this.kasanSlow(id, bytes >>> 0, a >>> 0, write !== 0),
+      },
+    });
+    const ex = instance.exports;
+    const env = this.imports.env as unknown as Record<string, unknown>;
+    for (const n of INSTRUMENT_IMPORTS) env[n] = ex[n];
+    this.checker = ex;
+  }
+
+  /** With KASAN on in `mm` (created with it, or attached to a heap that has it): checks on. */
+  private adoptKasan(mm: Kmem, offset: number, reserved: number): void {
+    // The facade keeps its sanitizers to itself; the heap is part of the library.
+    const san = (mm as unknown as { sanitizers: Sanitizers | null }).sanitizers;
+    const kasan = san?.kasan ?? null;
+    if (kasan === null) return;
+    this.kasan = kasan;
+    this.makeChecker();
+    const ex = this.checker as Record<string, unknown>;
+    const values = [offset, kasan.sh.length * 8, reserved, kasan.sh.byteOffset];
+    CHECKER_GLOBALS.forEach((g, i) => {
+      (ex[g] as WasmGlobal).value = values[i] as number;
+    });
+  }
+
+  /** A block handed out for `size` bytes: the rest of it poisoned (a red zone). */
+  private kasanAllocated(a: number, size: number): number {
+    const n = this.arena === null ? undefined : this.arenaSizes.get(a);
+    this.kasanResized(a, size, n ?? this.heap().ksize(a));
+    return a;
+  }
+
+  /** The block at kmem address `a` (of `usable` bytes) is now `size` bytes. */
+  private kasanResized(a: number, size: number, usable: number): void {
+    const slab = usable <= 2 * this.heap().pageSize && !this.arenaSizes.has(a);
+    (this.kasan as Kasan).resized(a, size, usable, slab);
+  }
+
+  /**
+   * The checker's slow path: an access of `bytes` at kmem address `a` that the shadow did
+   * not pass at once. KASAN's full check finds it good, or reports it.
+   */
+  private kasanSlow(id: number, bytes: number, a: number, write: boolean): void {
+    const kasan = this.kasan;
+    if (kasan === null) return;
+    let fn = this.sites.get(id);
+    if (fn === undefined) {
+      fn = wasmCaller() ?? `${write ? "store" : "load"} #${id}`;
+      this.sites.set(id, fn);
+    }
+    if (!write && wordAtATime(fn) && this.wordRead(a, bytes)) return;
+    try {
+      if (a < this.firstPtr - this.base) {
+        kasan.wild(a, bytes, write, fn, "kmem's header and mem_map, in no allocation");
+      }
+      kasan.check(a, bytes, write, fn);
+    } catch (err) {
+      // Logged, a site reports once (a loop over a bad pointer would report at every turn).
+      if (this.misuse === "log" && this.reported.has(id)) {
+        if (!(err instanceof KmemError)) throw err;
+        this.nMisuse++;
+        return;
+      }
+      this.reported.add(id);
+      this.reportKasan(err, null);
+    }
+  }
+
+  /**
+   * A read of an aligned word whose first byte is accessible: a C library's string function
+   * reading a word at a time, the word holding the string's end (Linux exempts its own such
+   * reads, read_word_at_a_time, from KASAN).
+   */
+  private wordRead(a: number, bytes: number): boolean {
+    if ((bytes !== 4 && bytes !== 8) || (a & (bytes - 1)) !== 0) return false;
+    const v = (this.kasan as Kasan).sh[a >>> 3] as number;
+    return v === 0 || (v < 8 && (a & 7) < v);
+  }
+
+  /**
+   * A KASAN report with the module's addresses (kmem's plus `offset`), the checker's own
+   * frames left out, in `call` when given: thrown, or logged (the access goes on).
+   */
+  private reportKasan(err: unknown, call: string | null): void {
+    if (!(err instanceof KmemError) || err.code !== "KASAN") throw err;
+    this.nMisuse++;
+    const prefix = "KASAN: ";
+    const text = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    const cut = text.indexOf("\nCall trace:");
+    const head = cut < 0 ? text : text.slice(0, cut);
+    const trace = cut < 0 ? "" : text.slice(cut);
+    const span = this.kasan === null ? 0 : this.kasan.sh.length * 8;
+    let out = head.replace(/\b[0-9a-f]{8}\b/g, (h) => {
+      const a = parseInt(h, 16);
+      return a < span ? addrHex(a + this.base) : h;
+    });
+    if (call !== null) out = out.replace(/^(BUG: KASAN: \S+ in )\S+/, `$1${call}`);
+    out += trace
+      .split("\n")
+      .filter((line) => !line.includes(CHECKER_PREFIX))
+      .join("\n");
+    const report = new KmemError("KASAN", out);
+    if (this.misuse === "log") this.log(report.message);
+    else throw report;
+  }
+
   /* ------------------------------------------------------------------ misuse */
 
   /** A pointer outside the heap: below it (the module's data, kmem's metadata) or beyond. */
@@ -755,6 +924,10 @@ export class WasmHeap {
    */
   private reportMisuse(call: string, ptr: number, err: unknown): void {
     if (!(err instanceof KmemError)) throw err;
+    if (err.code === "KASAN") {
+      // KASAN's double-free, invalid-free, use-after-free: in the module's call.
+      return this.reportKasan(err, call);
+    }
     this.nMisuse++;
     const prefix = `${err.code}: `;
     let text = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
@@ -770,6 +943,54 @@ export class WasmHeap {
     if (this.misuse === "log") this.log(report.message);
     else throw report;
   }
+}
+
+/**
+ * The C library's (wasi-libc's, musl's) functions that read strings a word at a time, the
+ * last word past the string's end (never past the word holding it).
+ */
+const WORD_AT_A_TIME = new Set([
+  "strlen",
+  "strchrnul",
+  "__strchrnul",
+  "strchr",
+  "memchr",
+  "strnlen",
+  "stpcpy",
+  "__stpcpy",
+  "strcpy",
+  "stpncpy",
+  "__stpncpy",
+  "strncpy",
+  "strlcpy",
+  "memccpy",
+]);
+
+/**
+ * Whether the function `fn` may read a word at a time: one of WORD_AT_A_TIME, or any when
+ * the module has no names (then any aligned word read whose first byte is good passes).
+ */
+function wordAtATime(fn: string): boolean {
+  return WORD_AT_A_TIME.has(fn) || fn.startsWith("wasm-function[") || fn.includes(" #");
+}
+
+/**
+ * The innermost function of the WebAssembly module on the stack (its name, with a name
+ * section: `wasm-opt -g` keeps it), past the checker's own frames; null when none.
+ */
+function wasmCaller(): string | null {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = limit;
+  for (const line of stack.split("\n")) {
+    if (!line.includes("wasm://") || line.includes(CHECKER_PREFIX)) continue;
+    const named = /at (\S+) \(wasm:/.exec(line);
+    if (named !== null) return named[1] as string;
+    const index = /wasm-function\[(\d+)\]/.exec(line);
+    return index === null ? null : `wasm-function[${index[1]}]`;
+  }
+  return null;
 }
 
 function alignUp(value: number, align: number): number {
@@ -834,5 +1055,28 @@ function checkOptions(options: unknown): asserts options is WasmHeapOptions {
   }
   if (o.log !== undefined && typeof o.log !== "function") {
     throw new TypeError(`log must be a function, got ${describe(o.log)}`);
+  }
+  checkKasan(o.kasan, o.slab);
+}
+
+/** `kasan`: a boolean or { quarantine, stacks } (as new Kmem's), over SLUB only. */
+function checkKasan(kasan: unknown, slab: unknown): void {
+  if (kasan === undefined || kasan === false) return;
+  if (kasan !== true) {
+    if (typeof kasan !== "object" || kasan === null || Array.isArray(kasan)) {
+      throw new TypeError(
+        `kasan must be a boolean or { quarantine, stacks }, got ${describe(kasan)}`,
+      );
+    }
+    for (const key of Object.keys(kasan)) {
+      if (key !== "quarantine" && key !== "stacks") {
+        throw new TypeError(
+          `kasan: unknown option ${JSON.stringify(key)} (known: quarantine, stacks)`,
+        );
+      }
+    }
+  }
+  if (slab !== undefined && slab !== "slub") {
+    throw new RangeError(`kasan needs slab "slub", got ${describe(slab)}`);
   }
 }

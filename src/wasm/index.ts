@@ -1,6 +1,7 @@
 /* kmem/wasm: kmem as the malloc of a program compiled to WebAssembly (docs/wasm.md). */
 export { KmemError, type KmemErrorCode } from "../errors.js";
 export type { WasmGlobal, WasmInstance, WasmMemory } from "./webassembly.js";
+export type { InstrumentImports } from "./kasan.js";
 export {
   EINVAL,
   ENOMEM,

@@ -29,7 +29,11 @@ interface MemoryDescriptor {
 interface WebAssemblyApi {
   Memory: { new (descriptor: MemoryDescriptor): WasmMemory; prototype: WasmMemory };
   Global: { prototype: WasmGlobal };
-  Instance: { prototype: WasmInstance };
+  Instance: {
+    new (module: object, imports: Record<string, Record<string, unknown>>): WasmInstance;
+    prototype: WasmInstance;
+  };
+  Module: new (bytes: Uint8Array) => object;
 }
 
 /** The global WebAssembly object (Node 20+ and every browser have one). */

@@ -58,6 +58,31 @@ describe("sqlite on kmem", { skip }, () => {
     });
   }
 
+  // KASAN (KMEM_SLOW=1, npm run test:slow: building sqlite-kasan runs binaryen's optimizer
+  // over sqlite, some 15 s): every load and store of sqlite checked, no report.
+  it(
+    "runs instrumented under KASAN with no report, the same results",
+    {
+      skip: process.env.KMEM_SLOW === undefined ? "KMEM_SLOW=1 (npm run test:slow)" : false,
+    },
+    () => {
+      const kasan = buildClients("sqlite-kasan");
+      if (typeof kasan === "string") return void assert.ok(true, kasan);
+      const program = instantiate(kasan.bytes("sqlite-kasan"), {
+        malloc: "slub",
+        args: ["sqlite", ROWS],
+        pages: 768,
+        heap: { kasan: true },
+      });
+      const heap = program.heap as NonNullable<typeof program.heap>;
+      assert.equal(runMain(program), 0, program.wasi.text(2));
+      assert.equal(program.wasi.text(1), expected);
+      assert.equal(heap.counts().misuses, 0);
+      assert.match(heap.kmem.report("kasan"), /^kasan: 0 reports;/m);
+      heap.verify();
+    },
+  );
+
   it("grows its memory as it needs (memory hotplug), the same results", () => {
     // 48 pages (3 MiB) hold sqlite's data and stack and a little heap: the rest is grown.
     const program = instantiate(built.bytes("sqlite-kmem"), {
