@@ -262,12 +262,15 @@ export class Kmalloc implements KmallocApi {
     return this.slab.alloc(this.ownCaches[i] as KmemCache, gfp, size);
   }
 
-  kfreeOwn(addr: number): void {
+  kfreeOwn(address: number): void {
+    // Addresses read back from descriptor words are i32: unsigned from 2 GiB up.
+    const addr = address >>> 0;
     if (this.slab.slabOf(addr) !== 0) this.slab.freeOwn(addr);
     else this.large.free(addr, "kfree", true);
   }
 
-  ksizeOwn(addr: number): number {
+  ksizeOwn(address: number): number {
+    const addr = address >>> 0;
     const head = this.slab.slabOf(addr);
     if (head !== 0) return this.slab.ksizeOwn(head, addr);
     return this.large.usable(addr, "ksize", true);

@@ -902,7 +902,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   /** Frees what kmallocOwn returned. */
-  kfreeOwn(addr: number): void {
+  kfreeOwn(address: number): void {
+    // Addresses read back from descriptor words are i32: unsigned from 2 GiB up.
+    const addr = address >>> 0;
     if (this.isSlobPage(addr)) {
       this.lock();
       try {
@@ -916,7 +918,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   /** The usable size of what kmallocOwn returned. */
-  ksizeOwn(addr: number): number {
+  ksizeOwn(address: number): number {
+    const addr = address >>> 0;
     if (!this.isSlobPage(addr)) return this.large.usable(addr, "ksize", true);
     this.lock();
     try {

@@ -98,6 +98,7 @@ describe("kmem's own metadata is refused to kfree, ksize and krealloc", () => {
       assert.notEqual(handle, 0);
       refused(mm, word(mm, Hdr.ZS * 4), /kmem's own metadata/);
       refused(mm, handle, /kmem's own metadata/);
+      refused(mm, zs.address, /kmem's own metadata/);
       const zram = mm.createZram({ disksize: 64 * mm.pageSize });
       assert.ok(zram !== null);
       refused(mm, zram.address, /kmem's own metadata/);
