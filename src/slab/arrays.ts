@@ -10,7 +10,7 @@ import { KmemError } from "../errors.js";
 import { CpuRequest, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
-import { allocSingle, lockSlabMutex, slabFree, takeFree, unlockSlabMutex } from "../slub/index.js";
+import { Desc, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
 import { tryLock } from "../sync/index.js";
 import {
   Ac,
@@ -21,10 +21,16 @@ import {
   blockShape,
   blockWord,
   defaultTunables,
+  freeLimit,
+  freelistCacheSize,
   MAGAZINE_SIZES,
   MAGAZINE_START,
+  Mgmt,
+  Node,
+  slabShape,
 } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
+import { destroySlabs, fill, putObjects } from "./slabs.js";
 import { drainEveryCache } from "./tune.js";
 
 /** Descriptor word of the array block's address. */
@@ -35,12 +41,12 @@ export function blockAt(slab: SlabAllocator): number {
 /* ------------------------------------------------------------------ the block */
 
 /**
- * The views of `c`'s arrays for this context; the block is made (under slab_mutex) by the
- * first context to use the cache. null: the cache has no arrays (a debug cache, per-cpu
- * caching off, or no memory for the block: objects then go to and from the slabs).
+ * The views of `c`'s block for this context; the block is made (under slab_mutex) by the
+ * first context to use the cache. Every cache has one: its node records (the slab lists)
+ * live there; a debug cache, or every cache when per-cpu caching is off, has arrays of no
+ * slots (objects go to and from the slabs). null: no memory for the block.
  */
 export function openArrays(slab: SlabAllocator, c: KmemCache): ArrayViews | null {
-  if (!slab.percpu || c.debug !== 0) return null;
   const at = blockAt(slab);
   let b = (c.dv[at] as number) >>> 0;
   if (b === 0) {
@@ -49,13 +55,17 @@ export function openArrays(slab: SlabAllocator, c: KmemCache): ArrayViews | null
       b = (c.dv[at] as number) >>> 0;
       if (b === 0) {
         const t = defaultTunables(c.size, slab.pageSize, slab.nrCpus);
-        let limit = t.limit;
-        let cap = t.limit;
-        if (slab.adaptive) {
-          limit = Math.min(t.limit, MAGAZINE_SIZES[MAGAZINE_START] as number);
-          cap = Math.max(t.limit, MAGAZINE_SIZES[MAGAZINE_SIZES.length - 1] as number);
+        if (!slab.percpu || c.debug !== 0) {
+          b = makeBlock(slab, c, t.limit, t.batch, 0, 0, 0, false);
+        } else {
+          let limit = t.limit;
+          let cap = t.limit;
+          if (slab.adaptive) {
+            limit = Math.min(t.limit, MAGAZINE_SIZES[MAGAZINE_START] as number);
+            cap = Math.max(t.limit, MAGAZINE_SIZES[MAGAZINE_SIZES.length - 1] as number);
+          }
+          b = makeBlock(slab, c, limit, (limit + 1) >>> 1, t.shared, cap, t.batch * t.shared);
         }
-        b = makeBlock(slab, c, limit, (limit + 1) >>> 1, t.shared, cap, t.batch * t.shared);
         if (b === 0) return null;
       }
     } finally {
@@ -63,6 +73,11 @@ export function openArrays(slab: SlabAllocator, c: KmemCache): ArrayViews | null
     }
   }
   return viewsOf(slab, c, b);
+}
+
+/** The name of the cache whose objects hold off-slab index arrays of `bytes` bytes. */
+export function freelistCacheName(bytes: number): string {
+  return `slab-freelist-${bytes}`;
 }
 
 /** Builds (and keeps) this context's views of the block at `b`. */
@@ -77,7 +92,11 @@ export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayView
     slab.nrCpus,
     slab.nrNodes,
   );
-  const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * slab.cpuId) * 4, Ac.ENTRY + s.cap);
+  const nodes: Int32Array[] = [];
+  for (let n = 0; n < slab.nrNodes; n++) {
+    nodes.push(slab.phys.wordsAt(b + (Block.WORDS + Node.WORDS * n) * 4, Node.WORDS));
+  }
+  const ac = slab.phys.wordsAt(b + (s.acBase + s.acStride * slab.cpuId) * 4, Ac.ENTRY + s.cap);
   const shared: Int32Array[] = [];
   if (s.sharedCap > 0) {
     for (let n = 0; n < slab.nrNodes; n++) {
@@ -93,15 +112,40 @@ export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayView
       alien.push(slab.phys.wordsAt(b + w * 4, Ac.ENTRY + ALIEN_LIMIT));
     }
   }
-  const v: ArrayViews = { serial: c.serial, block: b, hdr, ac, shared, alien };
+  const mgmt = c.dv[Desc.MIN_PARTIAL] as number as Mgmt;
+  const shape = slabShape(
+    c.size,
+    c.objects,
+    c.order,
+    c.bitmap,
+    c.dv[Desc.ALIGN] as number,
+    mgmt,
+    slab.pageSize,
+  );
+  const fcache =
+    mgmt === Mgmt.OFF_SLAB
+      ? slab.findByName(freelistCacheName(freelistCacheSize(c.objects)))
+      : null;
+  const v: ArrayViews = {
+    serial: c.serial,
+    block: b,
+    hdr,
+    ac,
+    shared,
+    alien,
+    nodes,
+    shape,
+    fcache,
+    arrays: hdr[Block.ARRAYS] !== 0,
+  };
   slab.views[c.realId] = v;
   return v;
 }
 
 /**
- * alloc_arraycache for every cpu, node and node pair at once: a zeroed block with the
- * tunables written in, its address stored in the descriptor (slab_mutex held). 0 if the
- * page allocator has no block.
+ * alloc_arraycache for every cpu, node and node pair at once, and each node's
+ * kmem_cache_node: a zeroed block with the tunables and free_limit written in, its address
+ * stored in the descriptor (slab_mutex held). 0 if the page allocator has no block.
  */
 export function makeBlock(
   slab: SlabAllocator,
@@ -111,6 +155,7 @@ export function makeBlock(
   shared: number,
   cap: number,
   sharedCap: number,
+  arrays = true,
 ): number {
   const s = blockShape(cap, sharedCap, slab.nrCpus, slab.nrNodes);
   let order = 0;
@@ -130,10 +175,15 @@ export function makeBlock(
   hdr[Block.SHARED] = shared;
   hdr[Block.CAP] = cap;
   hdr[Block.SHARED_CAP] = sharedCap;
-  hdr[Block.ADAPTIVE] = slab.adaptive ? 1 : 0;
+  hdr[Block.ADAPTIVE] = slab.adaptive && arrays ? 1 : 0;
+  hdr[Block.ARRAYS] = arrays ? 1 : 0;
+  for (let n = 0; n < slab.nrNodes; n++) {
+    const nr = slab.phys.wordsAt(b + (Block.WORDS + Node.WORDS * n) * 4, Node.WORDS);
+    nr[Node.FREE_LIMIT] = freeLimit(slab.nrCpus, batch, c.objects);
+  }
   const mag = MAGAZINE_SIZES.indexOf(limit);
-  for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
-    const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY);
+  for (let cpu = 0; cpu < slab.nrCpus && arrays; cpu++) {
+    const ac = slab.phys.wordsAt(b + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY);
     ac[Ac.LIMIT] = limit;
     ac[Ac.BATCH] = batch;
     ac[Ac.MAG] = mag < 0 ? MAGAZINE_START : mag;
@@ -143,7 +193,7 @@ export function makeBlock(
     sh[Ac.LIMIT] = sharedCap;
     sh[Ac.BATCH] = batch;
   }
-  if (slab.nrNodes > 1) {
+  if (slab.nrNodes > 1 && arrays) {
     for (let k = 0; k < slab.nrCpus * slab.nrNodes; k++) {
       const al = slab.phys.wordsAt(b + (s.alienBase + ALIEN_STRIDE * k) * 4, Ac.ENTRY);
       al[Ac.LIMIT] = ALIEN_LIMIT;
@@ -154,15 +204,20 @@ export function makeBlock(
   return b;
 }
 
-/** destroy(): the block goes back to the page allocator, with whatever its arrays held. */
+/** destroy(): the block goes back to the page allocator (its slabs are gone already). */
 export function releaseBlock(slab: SlabAllocator, c: KmemCache): void {
   const at = blockAt(slab);
   const b = (c.dv[at] as number) >>> 0;
   if (b === 0) return;
-  const order = slab.phys.word((b >>> 2) + Block.ORDER);
-  slab.phys.setWord((b >>> 2) + Block.MAGIC, 0);
   c.dv[at] = 0;
   slab.views[c.realId] = undefined;
+  freeBlock(slab, b);
+}
+
+/** A block's pages back to the page allocator. */
+export function freeBlock(slab: SlabAllocator, b: number): void {
+  const order = slab.phys.word((b >>> 2) + Block.ORDER);
+  slab.phys.setWord((b >>> 2) + Block.MAGIC, 0);
   slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) - (1 << order);
   slab.buddy.freePages(b, order);
 }
@@ -216,11 +271,7 @@ export function refill(slab: SlabAllocator, c: KmemCache, v: ArrayViews, gfp: nu
   }
   // The local node's slabs (cache_grow there if it has none); another node's only when
   // this one has no memory (fallback_alloc).
-  const g = gfp & ~Gfp.ZERO;
-  let got = takeFree(slab, c, slab.nrNodes === 1 ? g : g | Gfp.THISNODE, node, ac, Ac.ENTRY, batch);
-  if (got === 0 && slab.nrNodes > 1 && (gfp & Gfp.THISNODE) === 0) {
-    got = takeFree(slab, c, g, -1, ac, Ac.ENTRY, batch);
-  }
+  const got = fill(slab, c, v, gfp, node, ac, Ac.ENTRY, batch);
   ac[Ac.AVAIL] = got;
   if (got > 0) ac[Ac.TOUCHED] = 1;
   return got;
@@ -264,7 +315,8 @@ export function flushArray(slab: SlabAllocator, c: KmemCache, v: ArrayViews): nu
 
 /**
  * free_block: `k` objects of `arr` from index `from` back to their slabs, each under its
- * node's list_lock (taken here, one node at a time). Their allocation bits are clear.
+ * node's list_lock (taken here, one node at a time); slabs past free_limit destroyed once
+ * the lock is dropped. Their allocation bits are clear.
  */
 export function freeObjects(
   slab: SlabAllocator,
@@ -273,22 +325,31 @@ export function freeObjects(
   from: number,
   k: number,
 ): void {
-  let held = -1;
+  const v = slab.arraysOf(c) as ArrayViews;
+  const doomed: number[] = [];
+  let j = 0;
   try {
-    for (let j = 0; j < k; j++) {
-      const obj = (arr[from + j] as number) >>> 0;
-      const head = slab.slabOf(obj);
-      const node = slab.slabNode(head);
-      if (node !== held) {
-        if (held >= 0) slab.unlockNode(c, held);
-        held = -1;
-        slab.lockNode(c, node);
-        held = node;
+    while (j < k) {
+      // A run of objects of one node, under that node's lock.
+      const node = slab.slabNode(slab.slabOf((arr[from + j] as number) >>> 0));
+      let end = j + 1;
+      while (
+        end < k &&
+        (slab.nrNodes === 1 ||
+          slab.slabNode(slab.slabOf((arr[from + end] as number) >>> 0)) === node)
+      ) {
+        end++;
       }
-      slabFree(slab, c, head, obj);
+      slab.lockNode(c, node);
+      try {
+        putObjects(slab, c, v, node, arr, from + j, end - j, doomed);
+      } finally {
+        slab.unlockNode(c, node);
+      }
+      j = end;
     }
   } finally {
-    if (held >= 0) slab.unlockNode(c, held);
+    destroySlabs(slab, c, v, doomed);
   }
 }
 
@@ -356,6 +417,8 @@ export function drainAlienArray(
 ): number {
   const n = al[Ac.AVAIL] as number;
   if (n === 0) return 0;
+  const v = slab.arraysOf(c) as ArrayViews;
+  const doomed: number[] = [];
   slab.lockNode(c, node);
   try {
     let moved = 0;
@@ -367,36 +430,42 @@ export function drainAlienArray(
         sh[Ac.AVAIL] = avail + moved;
       } else moved = 0;
     }
-    for (let j = moved; j < n; j++) {
-      const obj = (al[Ac.ENTRY + j] as number) >>> 0;
-      slabFree(slab, c, slab.slabOf(obj), obj);
-    }
+    putObjects(slab, c, v, node, al, Ac.ENTRY + moved, n - moved, doomed);
     al[Ac.AVAIL] = 0;
   } finally {
     slab.unlockNode(c, node);
+    destroySlabs(slab, c, v, doomed);
   }
   return n;
 }
 
 /* ------------------------------------------------------------------ without arrays */
 
-/** One object from the slabs of node `nid` (-1: any, local first), marked allocated. */
+/**
+ * One object from the slabs of node `nid` (-1: this cpu's, with fallback), counted in its
+ * slab; the caller marks it allocated. 0: no memory.
+ */
 export function allocFromSlabs(
   slab: SlabAllocator,
   c: KmemCache,
+  v: ArrayViews,
   gfp: number,
   nid: number,
 ): number {
-  return allocSingle(slab, c, gfp, nid);
+  const one = slab.one;
+  const node = nid >= 0 ? nid : slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
+  if (fill(slab, c, v, nid >= 0 ? gfp | Gfp.THISNODE : gfp, node, one, 0, 1) === 0) {
+    // __GFP_THISNODE for a node that has no memory: fall back unless the caller asked for it.
+    if (nid < 0 || (gfp & Gfp.THISNODE) !== 0 || fill(slab, c, v, gfp, node, one, 0, 1) === 0) {
+      return 0;
+    }
+  }
+  return (one[0] as number) >>> 0;
 }
 
 /** An object (its bit cleared) straight back to its slab. */
-export function freeToSlab(slab: SlabAllocator, c: KmemCache, head: number, addr: number): void {
-  const node = slab.slabNode(head);
-  slab.lockNode(c, node);
-  try {
-    slabFree(slab, c, head, addr);
-  } finally {
-    slab.unlockNode(c, node);
-  }
+export function freeToSlab(slab: SlabAllocator, c: KmemCache, addr: number): void {
+  const one = slab.one;
+  one[0] = addr;
+  freeObjects(slab, c, one, 0, 1);
 }

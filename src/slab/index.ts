@@ -1,2 +1,2 @@
-/* Linux's SLAB (mm/slab.c): array caches over SLUB's slabs. */
+/* Linux's SLAB (mm/slab.c): array caches over slabs on three lists per node. */
 export { SlabAllocator, type SlabOptions } from "./slab.js";

@@ -12,15 +12,15 @@
 import { checkInteger, KmemError } from "../errors.js";
 import { CpuRequest, CpuState } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
-import { discardEmpty, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
+import { liveCaches, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
 import { cpuState } from "../sync/index.js";
 import {
   drainAlienArray,
   drainShared,
   freeObjects,
+  freeBlock,
   makeBlock,
   openArrays,
-  releaseBlock,
   viewsOf,
 } from "./arrays.js";
 import {
@@ -32,8 +32,10 @@ import {
   DEPOT_CONTENTION,
   freeLimit,
   MAGAZINE_SIZES,
+  Node,
 } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
+import { drainFreelist } from "./slabs.js";
 
 /* ------------------------------------------------------------------ draining */
 
@@ -48,7 +50,7 @@ function drainOwn(slab: SlabAllocator, c: KmemCache, ac: Int32Array, k: number):
   return k;
 }
 
-/** Real caches with arrays this context has views of. */
+/** Real caches with a block (their arrays and slab lists), with this context's views. */
 function cachesWithArrays(slab: SlabAllocator): { c: KmemCache; v: ArrayViews }[] {
   const out: { c: KmemCache; v: ArrayViews }[] = [];
   for (const c of slab.caches) {
@@ -65,6 +67,7 @@ function cachesWithArrays(slab: SlabAllocator): { c: KmemCache; v: ArrayViews }[
  * every node's shared array. Returns the objects given back.
  */
 export function drainAll(slab: SlabAllocator, c: KmemCache): number {
+  if ((c.dv[blockWord(slab.nrCpus)] as number) === 0) return 0;
   const v = slab.arraysOf(c);
   if (v === null) return 0;
   let n = drainOwn(slab, c, v.ac, v.ac[Ac.AVAIL] as number);
@@ -88,6 +91,40 @@ export function drainEveryCache(slab: SlabAllocator): number {
   return n;
 }
 
+/** Every node's free slabs of `c` destroyed (kmem_cache_shrink). Returns pages. */
+export function drainFreeSlabs(slab: SlabAllocator, c: KmemCache): number {
+  if ((c.dv[blockWord(slab.nrCpus)] as number) === 0) return 0;
+  const v = slab.arraysOf(c);
+  if (v === null) return 0;
+  let n = 0;
+  for (let node = 0; node < slab.nrNodes; node++) {
+    n += drainFreelist(slab, c, v, node, Number.POSITIVE_INFINITY);
+  }
+  return n << c.order;
+}
+
+/**
+ * The shrinker: this cpu's arrays and the shared arrays of every cache, then free slabs
+ * of every cache until `nrToScan` pages came back; other online cpus are asked to drain
+ * theirs (FLUSH_SLABS). Returns pages.
+ */
+export function shrinkEveryCache(slab: SlabAllocator, nrToScan: number): number {
+  drainEveryCache(slab);
+  let pages = 0;
+  lockSlabMutex(slab);
+  try {
+    for (const c of liveCaches(slab)) {
+      if (c.id !== c.realId) continue;
+      pages += drainFreeSlabs(slab, c);
+      if (pages >= nrToScan) break;
+    }
+  } finally {
+    unlockSlabMutex(slab);
+  }
+  if (slab.smp === true) slab.buddy.requestOthers(CpuRequest.FLUSH_SLABS);
+  return pages;
+}
+
 /** cpu hotplug: the arrays of dead cpu `cpu` go back to the slabs. */
 export function drainDeadCpu(slab: SlabAllocator, cpu: number): number {
   let n = 0;
@@ -104,7 +141,7 @@ export function drainDeadCpu(slab: SlabAllocator, cpu: number): number {
         slab.nrCpus,
         slab.nrNodes,
       );
-      const ac = slab.phys.wordsAt(b + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
+      const ac = slab.phys.wordsAt(b + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
       n += drainOwn(slab, c, ac, ac[Ac.AVAIL] as number);
       for (let node = 0; node < slab.nrNodes && slab.nrNodes > 1; node++) {
         const w = s.alienBase + ALIEN_STRIDE * (cpu * slab.nrNodes + node);
@@ -151,28 +188,31 @@ function reapCache(
   v: ArrayViews,
 ): { objects: number; pages: number } {
   let objects = 0;
-  v.alien.forEach((al, node) => {
-    objects += drainAlienArray(slab, c, al, v.shared[node], node);
-  });
-  const ac = v.ac;
-  const touched = ac[Ac.TOUCHED] !== 0;
-  if (v.hdr[Block.ADAPTIVE] !== 0) objects += adapt(slab, c, ac, touched);
-  if (touched) ac[Ac.TOUCHED] = 0;
-  else objects += drainOwn(slab, c, ac, (((ac[Ac.LIMIT] as number) + 4) / 5) | 0);
   const node = slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
+  if (v.arrays) {
+    v.alien.forEach((al, n) => {
+      objects += drainAlienArray(slab, c, al, v.shared[n], n);
+    });
+    const ac = v.ac;
+    const touched = ac[Ac.TOUCHED] !== 0;
+    if (v.hdr[Block.ADAPTIVE] !== 0) objects += adapt(slab, c, ac, touched);
+    if (touched) ac[Ac.TOUCHED] = 0;
+    else objects += drainOwn(slab, c, ac, (((ac[Ac.LIMIT] as number) + 4) / 5) | 0);
+  }
   const sh = v.shared[node];
   if (sh !== undefined) {
     if (sh[Ac.TOUCHED] !== 0) sh[Ac.TOUCHED] = 0;
     else objects += drainShared(slab, c, sh, node, (((sh[Ac.LIMIT] as number) + 4) / 5) | 0);
   }
-  const limit = freeLimit(slab.nrCpus, v.hdr[Block.BATCH] as number, c.objects);
-  const max = Math.floor((limit + 5 * c.objects - 1) / (5 * c.objects));
+  // drain_freelist: a node whose free list served no allocation since the last round gives
+  // back up to (free_limit + 5 * num - 1) / (5 * num) free slabs.
+  const nr = v.nodes[node] as Int32Array;
   let slabs = 0;
-  slab.lockNode(c, node);
-  try {
-    slabs = discardEmpty(slab, c, node, max);
-  } finally {
-    slab.unlockNode(c, node);
+  if (nr[Node.FREE_TOUCHED] !== 0) nr[Node.FREE_TOUCHED] = 0;
+  else {
+    const limit = nr[Node.FREE_LIMIT] as number;
+    const max = Math.floor((limit + 5 * c.objects - 1) / (5 * c.objects));
+    slabs = drainFreelist(slab, c, v, node, max);
   }
   return { objects, pages: slabs << c.order };
 }
@@ -236,6 +276,11 @@ export function tuneCache(
       hdr[Block.LIMIT] = limit;
       hdr[Block.BATCH] = batch;
       hdr[Block.SHARED] = shared;
+      v.nodes.forEach((nr, node) => {
+        slab.lockNode(c, node);
+        nr[Node.FREE_LIMIT] = freeLimit(slab.nrCpus, batch, c.objects);
+        slab.unlockNode(c, node);
+      });
       const s = blockShape(
         hdr[Block.CAP] as number,
         hdr[Block.SHARED_CAP] as number,
@@ -244,7 +289,7 @@ export function tuneCache(
       );
       const mag = MAGAZINE_SIZES.indexOf(limit);
       for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
-        const ac = slab.phys.wordsAt(v.block + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY);
+        const ac = slab.phys.wordsAt(v.block + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY);
         ac[Ac.LIMIT] = limit;
         ac[Ac.BATCH] = batch;
         if (mag >= 0) ac[Ac.MAG] = mag;
@@ -270,10 +315,16 @@ export function tuneCache(
     // Offline cpus hold nothing (offlineCpu drained them); dead ones are drained here.
     drainDeadCpuOf(slab, c, v);
     const adaptive = slab.adaptive ? 143 : 0;
-    releaseBlock(slab, c);
     const b = makeBlock(slab, c, limit, batch, shared, Math.max(limit, adaptive), sharedCap);
     if (b === 0) throw new KmemError("BUSY", `tuneCache ${c.name}: no memory for its arrays`);
-    viewsOf(slab, c, b);
+    // The slab lists move to the new block with the node records (free_limit anew).
+    const nv = viewsOf(slab, c, b);
+    v.nodes.forEach((nr, node) => {
+      const limitNow = nv.nodes[node]![Node.FREE_LIMIT] as number;
+      nv.nodes[node]!.set(nr);
+      nv.nodes[node]![Node.FREE_LIMIT] = limitNow;
+    });
+    freeBlock(slab, v.block);
   } finally {
     unlockSlabMutex(slab);
   }
@@ -289,7 +340,7 @@ function drainDeadCpuOf(slab: SlabAllocator, c: KmemCache, v: ArrayViews): void 
   );
   for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
     if (cpu === slab.cpuId) continue;
-    const ac = slab.phys.wordsAt(v.block + (Block.WORDS + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
+    const ac = slab.phys.wordsAt(v.block + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
     drainOwn(slab, c, ac, ac[Ac.AVAIL] as number);
     for (let node = 0; node < slab.nrNodes && slab.nrNodes > 1; node++) {
       const w = s.alienBase + ALIEN_STRIDE * (cpu * slab.nrNodes + node);
@@ -307,7 +358,7 @@ export function tunablesOf(slab: SlabAllocator, c: KmemCache): [number, number, 
   const b = (c.dv[blockWord(slab.nrCpus)] as number) >>> 0;
   if (b === 0) return [0, 0, 0, 0];
   const v = slab.arraysOf(c);
-  if (v === null) return [0, 0, 0, 0];
+  if (v === null || !v.arrays) return [0, 0, 0, 0];
   let sharedAvail = 0;
   for (const sh of v.shared) sharedAvail += sh[Ac.AVAIL] as number;
   const adaptive = v.hdr[Block.ADAPTIVE] !== 0;

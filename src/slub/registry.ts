@@ -34,7 +34,6 @@ import {
 import { lock, unlock } from "../sync/index.js";
 import {
   CpuSlot,
-  calculateGeometry,
   cpuSlotBase,
   Desc,
   descriptorAlign,
@@ -88,13 +87,11 @@ export function unlockSlabMutex(slub: SlubAllocator): void {
 export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
   const desc = bootCacheBase(slub.nrCpus, slub.nrNodes) * 4;
   if (fresh) {
-    const geometry = calculateGeometry(
+    const geometry = slub.cacheGeometry(
       descriptorWords(slub.nrCpus, slub.nrNodes) * 4,
       descriptorAlign(slub.nrCpus),
       0,
       false,
-      slub.pageSize,
-      slub.maxOrder,
       slub.nrCpus > 1,
     ) as CacheGeometry;
     const boot = initCache(
@@ -290,15 +287,7 @@ export function kmemCacheCreateInternal(
       const real = findMergeable(slub, size, align, flags);
       if (real !== null) return createAlias(slub, name, size, real);
     }
-    let g = calculateGeometry(
-      size,
-      align,
-      flags,
-      ctor !== null,
-      slub.pageSize,
-      slub.maxOrder,
-      slub.smp,
-    );
+    let g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
     if (
       g !== null &&
       slub.debugOrderOff &&
@@ -307,15 +296,7 @@ export function kmemCacheCreateInternal(
     ) {
       // slub_debug O (disable_higher_order_debug): the metadata would raise the order.
       flags &= ~SlabFlag.DEBUG_METADATA;
-      g = calculateGeometry(
-        size,
-        align,
-        flags,
-        ctor !== null,
-        slub.pageSize,
-        slub.maxOrder,
-        slub.smp,
-      );
+      g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
     }
     if (g === null)
       throw new RangeError(
@@ -562,7 +543,9 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
     (flags & ~(SlabFlag.VALID_MASK | SlabFlag.KMEM_OWN)) !== 0 ||
     ((flags & SlabFlag.RED_ZONE) !== 0) !== (dv[Desc.RED_LEFT] as number) > 0 ||
     ((flags & SlabFlag.STORE_USER) !== 0) !== (dv[Desc.TRACK] as number) > 0 ||
-    (hasCtor || poison) !== (dv[Desc.OFFSET] === dv[Desc.INUSE])
+    // SLUB's free pointer leaves the object for poison or a constructor (SLAB's never does).
+    (((slub.h[Hdr.OPTIONS] as number) & HdrOption.SLAB) === 0 &&
+      (hasCtor || poison) !== (dv[Desc.OFFSET] === dv[Desc.INUSE]))
   ) {
     throw new KmemError(
       "CORRUPTION",

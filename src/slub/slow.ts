@@ -221,56 +221,6 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
 }
 
 /**
- * SLAB's refill (src/slab): up to `k` free objects off the slabs of node `nid` (-1: this
- * cpu's, with get_partial's fallback), partial slabs first, then new ones, into `dst` from
- * index `at`. They stay free (bitmap bits clear) but count in use in their slabs, as objects
- * in a SLUB sheaf do. Takes and drops each slab's node list_lock. Returns how many.
- */
-export function takeFree(
-  slub: SlubAllocator,
-  c: KmemCache,
-  gfp: number,
-  nid: number,
-  dst: Int32Array,
-  at: number,
-  k: number,
-): number {
-  let got = 0;
-  const f = slub.f;
-  while (got < k) {
-    let pfn = getPartial(slub, c, nid, gfp);
-    let fresh = false;
-    if (pfn === 0) {
-      pfn = newSlab(slub, c, gfp, nid);
-      if (pfn === 0) break;
-      fresh = true;
-      slub.lockNode(c, slub.slabNode(pfn));
-    }
-    try {
-      if (fresh) c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!++;
-      const i = pfn * Frame.WORDS;
-      let taken = 0;
-      while (
-        got < k &&
-        f[i + SlubPg.FREELIST] !== 0 &&
-        ((f[i + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) === 0
-      ) {
-        const obj = takeOne(slub, c, pfn, false);
-        if (obj === 0) break;
-        dst[at + got++] = obj;
-        taken++;
-      }
-      // A partial slab taken off its list and not touched goes back on it.
-      if (taken === 0) place(slub, c, pfn);
-    } finally {
-      slub.unlockNode(c, slub.slabNode(pfn));
-    }
-    slub.ev[Vm.SLAB_ALLOC_SLOW]!++;
-  }
-  return got;
-}
-
-/**
  * Takes the first object off slab `pfn`'s own freelist (not a cpu slab), marks it
  * allocated and files the slab by its new fill (the slab's node list_lock held). 0 if
  * the freelist is damaged (the slab is then set aside).

@@ -94,6 +94,7 @@ import { CpuRequest, Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/
 import { type BuddyAllocator, checkGfp, Gfp, type LogFn } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
 import {
+  type CacheGeometry,
   type Ctor,
   debugFlags,
   failslabHits,
@@ -103,7 +104,16 @@ import {
   SlabFlag,
 } from "../slab-common/index.js";
 import { CallSites } from "./debug.js";
-import { bswap32, CpuSlot, Desc, NodeRec, nodeRecIndex, SlabState, SlubPg } from "./layout.js";
+import {
+  bswap32,
+  CpuSlot,
+  calculateGeometry,
+  Desc,
+  NodeRec,
+  nodeRecIndex,
+  SlabState,
+  SlubPg,
+} from "./layout.js";
 import * as hooks from "./hooks.js";
 import * as registry from "./registry.js";
 import * as slow from "./slow.js";
@@ -276,6 +286,20 @@ export class SlubAllocator implements KmallocBackend {
 
   createCache(name: unknown, size: unknown, options: unknown): KmemCache | null {
     return registry.kmemCacheCreate(this, name, size, options);
+  }
+
+  /**
+   * calculate_sizes and the slab order of a new cache (layout.ts); `dual`: two bitmaps per
+   * slab of more than 32 objects. SLAB (src/slab) lays out its slabs its own way.
+   */
+  cacheGeometry(
+    objectSize: number,
+    align: number,
+    flags: number,
+    hasCtor: boolean,
+    dual: boolean,
+  ): CacheGeometry | null {
+    return calculateGeometry(objectSize, align, flags, hasCtor, this.pageSize, this.maxOrder, dual);
   }
 
   createCacheInternal(
@@ -577,20 +601,9 @@ export class SlubAllocator implements KmallocBackend {
     if (this.smp === true && c.dv[Desc.SERIAL] !== c.serial) this.checkHandle(c, "free");
     if (addr >>> 0 !== addr) this.badAddress(addr, c.name);
     const head = this.slabOf(addr);
-    if (head === 0) {
-      throw new KmemError(
-        "INVALID_FREE",
-        `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
-      );
-    }
+    if (head === 0) this.notSlabObject(c, addr);
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
-    if (id !== c.realId) {
-      const owner = this.cacheById(id);
-      throw new KmemError(
-        "WRONG_CACHE",
-        `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
-      );
-    }
+    if (id !== c.realId) this.wrongCache(c, addr, id);
     if (this.generic === true) this.freeObjectSmp(c, head, addr);
     else this.freeObject(c, head, addr);
   }
@@ -829,6 +842,23 @@ export class SlubAllocator implements KmallocBackend {
     } finally {
       this.unlockNode(c, node);
     }
+  }
+
+  /** kmem_cache_free of an address in no slab: INVALID_FREE (cold: the free paths stay small). */
+  protected notSlabObject(c: KmemCache, addr: number): never {
+    throw new KmemError(
+      "INVALID_FREE",
+      `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
+    );
+  }
+
+  /** kmem_cache_free of an object of the slab of cache `id`, not of `c`: WRONG_CACHE. */
+  protected wrongCache(c: KmemCache, addr: number, id: number): never {
+    const owner = this.cacheById(id);
+    throw new KmemError(
+      "WRONG_CACHE",
+      `object ${hex(addr)} belongs to cache ${owner === null ? "?" : JSON.stringify(owner.name)}, not ${JSON.stringify(c.name)}`,
+    );
   }
 
   /** A free of an object that is not allocated (`bit` 0) or was set aside. */

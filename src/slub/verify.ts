@@ -184,7 +184,7 @@ function verifyList(slub: SlubAllocator): void {
  * SLAB-9: a cpu slot is empty, or names a frozen slab of its cache with that slab's first
  * object and bitmap.
  */
-function verifyCaches(slub: SlubAllocator): void {
+export function verifyCaches(slub: SlubAllocator): void {
   const live = slub.caches.filter((c) => c !== null).length;
   let n = 0;
   for (let d = (slub.h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {

@@ -22,7 +22,7 @@ import { SLAB_ALLOCATORS, type SlabAllocatorName } from "../helpers.js";
 
 /** Why SLAB skips the tests of free pointers: its free objects sit in arrays (test/slab). */
 const POINTER_FREELISTS =
-  "SLAB's free objects of non-debug caches sit in array caches, not on free pointer lists";
+  "SLAB names its free objects in freelist index arrays and array caches, not free pointer lists";
 
 /** The suite, for one of the allocators built on SLUB's slabs. */
 function suite(slab: SlabAllocatorName): void {
