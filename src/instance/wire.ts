@@ -79,6 +79,14 @@ export interface Layers {
 
 const OPENED = Symbol("kmem opened layers");
 
+/** vmalloc's descriptor and records: kmem's own metadata, which kfree refuses (kmallocOwn). */
+function ownRecords(km: KmallocApi): {
+  kmalloc(s: number, g: number): number;
+  kfree(a: number): void;
+} {
+  return { kmalloc: (size, gfp) => km.kmallocOwn(size, gfp), kfree: (addr) => km.kfreeOwn(addr) };
+}
+
 /** Options that carry layers attach or reopen opened (see the header). */
 type Opened = KmemOptions & { readonly [OPENED]: Layers };
 
@@ -201,7 +209,7 @@ function createInstance(options: KmemOptions): Layers {
   const debug = s.kasan !== null && !s.debug.includes("Z") ? withRedZone(s.debug) : s.debug;
   const settings = { ...s, debug, slabKind: s.slab };
   const { slab, km } = wireObjects(phys, buddy, settings, true, new Map());
-  const vm = new Vmalloc(phys, buddy, km, s.debug.includes("U"));
+  const vm = new Vmalloc(phys, buddy, ownRecords(km), s.debug.includes("U"));
   phys.seal();
   return {
     phys,
@@ -318,7 +326,7 @@ export function openInstance(
       for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
-    const vm = new Vmalloc(phys, buddy, km, settings.debug.includes("U"));
+    const vm = new Vmalloc(phys, buddy, ownRecords(km), settings.debug.includes("U"));
     const kasanOn = (opts & HdrOption.KASAN) !== 0;
     const kfenceOn = (h[Hdr.KFENCE_POOL] as number) !== 0;
     const leakOn = (opts & HdrOption.KMEMLEAK) !== 0;

@@ -107,6 +107,9 @@ export interface PoolBackend {
   kmalloc(size: number, gfp: number): number;
   kfree(addr: number): void;
   ksize(addr: number): number;
+  /** The pool's own memory (descriptor, element array): kmem's metadata, which kfree refuses. */
+  kmallocOwn(size: number, gfp: number): number;
+  kfreeOwn(addr: number): void;
   /** Throws as a free would unless `addr` is a live object of `cache`; changes nothing. */
   checkLive(cache: KmemCache, addr: number, fn: string): void;
   /** Takes and releases the pools' lock (no-ops with one cpu). */
@@ -149,11 +152,11 @@ export class Mempool {
     cache: KmemCache | null,
     size: number,
   ): Mempool | null {
-    const desc = mm.kmalloc(Pool.WORDS * 4, Gfp.KERNEL);
+    const desc = mm.kmallocOwn(Pool.WORDS * 4, Gfp.KERNEL);
     if (desc === 0) return null;
-    const elements = mm.kmalloc(Math.max(minNr, 1) * 4, Gfp.KERNEL);
+    const elements = mm.kmallocOwn(Math.max(minNr, 1) * 4, Gfp.KERNEL);
     if (elements === 0) {
-      mm.kfree(desc);
+      mm.kfreeOwn(desc);
       return null;
     }
     const w = mm.mem;
@@ -462,7 +465,7 @@ export class Mempool {
       return true;
     }
     if (minNr > w.word(d + Pool.CAPACITY)) {
-      const grown = mm.kmalloc(minNr * 4, Gfp.KERNEL);
+      const grown = mm.kmallocOwn(minNr * 4, Gfp.KERNEL);
       if (grown === 0) return false;
       mm.lock();
       let unused = grown;
@@ -474,7 +477,7 @@ export class Mempool {
         unused = old;
       }
       mm.unlock();
-      mm.kfree(unused);
+      mm.kfreeOwn(unused);
     }
     mm.lock();
     w.setWord(d + Pool.MIN_NR, minNr);
@@ -519,8 +522,8 @@ export class Mempool {
     while (this.currNr > 0) reserve.push(this.remove());
     this.mm.unlock();
     for (const el of reserve) this.freeElement(el);
-    this.mm.kfree(w.word(d + Pool.ELEMENTS));
-    this.mm.kfree(this.desc);
+    this.mm.kfreeOwn(w.word(d + Pool.ELEMENTS));
+    this.mm.kfreeOwn(this.desc);
     this.dead = true;
   }
 

@@ -25,7 +25,7 @@
 import { KmemError } from "../errors.js";
 import { Hdr, type PhysMem } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
-import type { KmemCache } from "../slab-common/index.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
 import { type Kmalloc, largePages } from "../kmalloc/index.js";
 import type { Vmalloc } from "../vm/index.js";
@@ -155,7 +155,8 @@ export function installSanitizers(
     leak?.add(a, n, c.name);
   };
   const sampled = (c: KmemCache, size: number): number => {
-    if (kfence === null || c === s.boot || !kfence.sample()) return 0;
+    // kmem's own caches (KMEM_OWN) are never sampled: a KFENCE object would escape their check.
+    if (kfence === null || (c.flags & SlabFlag.KMEM_OWN) !== 0 || !kfence.sample()) return 0;
     const n = size < 0 ? c.objectSize : size;
     const a = kfence.alloc(c, n);
     if (a !== 0) {
@@ -185,7 +186,10 @@ export function installSanitizers(
   };
   hook(s, "free", (c: KmemCache, addr: number): void => {
     if (kfenceFree(addr, c, "kmem_cache_free")) return;
-    if (kasan !== null) {
+    if ((c.flags & SlabFlag.KMEM_OWN) !== 0) {
+      // kmem's own metadata: freed at once (no quarantine), refused to a caller.
+      sFree.call(s, c, addr);
+    } else if (kasan !== null) {
       kasan.objectFree(c, addr, false, "kmem_cache_free", () =>
         s.checkLive(c, addr, "kmem_cache_free"),
       );

@@ -29,7 +29,9 @@
  *           nr_slabs is the number of its slabs on that node
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
- *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
+ *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact;
+ *           its flags are the ones it was made with and agree with its slot layout (red
+ *           zone, poison or constructor, user tracking)
  *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
  *           was not destroyed
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
@@ -102,6 +104,7 @@ import {
   type KmallocBackend,
   KmemCache,
   type SlabCacheInfo,
+  SlabFlag,
 } from "../slab-common/index.js";
 import { CallSites } from "./debug.js";
 import {
@@ -201,6 +204,8 @@ export class SlubAllocator implements KmallocBackend {
   log: LogFn | null;
   /** Debug flags from the `debug` option, applied to every cache. */
   readonly globalFlags: number;
+  /** slub_debug O: no metadata debugging for a cache it would move to a higher order. */
+  readonly debugOrderOff: boolean;
   readonly initOnAlloc: boolean;
   readonly initOnFree: boolean;
   readonly sites = new CallSites();
@@ -208,6 +213,8 @@ export class SlubAllocator implements KmallocBackend {
   private readonly memmapWord: number;
   /** Constructors registered in this context, by cache name. */
   readonly ctors = new Map<string, Ctor>();
+  /** Set while kmem itself frees or sizes an object of its own caches (freeOwn, ksizeOwn). */
+  ownAccess = false;
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
   /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
@@ -257,12 +264,11 @@ export class SlubAllocator implements KmallocBackend {
     this.initOnFree = options.initOnFree;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
 
-    if (fresh) {
-      this.globalFlags = debugFlags(options.debug);
-      this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
-    } else {
-      this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-    }
+    // The debug letters, O included, live in the header for the contexts that attach.
+    if (fresh) this.h[Hdr.SLAB_FLAGS] = debugFlags(options.debug);
+    const all = this.h[Hdr.SLAB_FLAGS] as number;
+    this.globalFlags = all & ~SlabFlag.ORDER_OFF;
+    this.debugOrderOff = (all & SlabFlag.ORDER_OFF) !== 0;
     this.boot = registry.bootCache(this, fresh);
     buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
   }
@@ -615,6 +621,43 @@ export class SlubAllocator implements KmallocBackend {
     this.freeObject(c, head, addr);
   }
 
+  /**
+   * kmem's free of an object of its own caches (KMEM_OWN: a cache descriptor, kmem_meta-N),
+   * which kfree, ksize and kmem_cache_free refuse to a caller.
+   */
+  freeOwn(addr: number): void {
+    const head = this.slabOf(addr);
+    const c = head === 0 ? null : this.slabCache(head);
+    if (c === null || (c.flags & SlabFlag.KMEM_OWN) === 0) {
+      throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+    }
+    this.ownAccess = true;
+    try {
+      this.free(c, addr);
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** ksize of an object of kmem's own caches: its cache's object size. */
+  ksizeOwn(head: number, addr: number): number {
+    this.ownAccess = true;
+    try {
+      const c = registry.liveObjectCache(this, head, addr);
+      if ((c.flags & SlabFlag.KMEM_OWN) === 0) {
+        throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+      }
+      return c.coreObjectSize;
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** The cache of kmem's own metadata named `name` (kmem_meta-N), made on first use. */
+  ownCache(name: string, size: number, align: number): KmemCache | null {
+    return registry.ownCache(this, name, size, align);
+  }
+
   /** The cache of the slab at `head` (the real one). */
   slabCache(head: number): KmemCache {
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
@@ -677,7 +720,7 @@ export class SlubAllocator implements KmallocBackend {
     // A cpu slab is never set aside, so only other slabs need the second test.
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.words[wi] as number;
@@ -710,7 +753,7 @@ export class SlubAllocator implements KmallocBackend {
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, state & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.phys.word(wi);

@@ -223,6 +223,7 @@ export class PageTables {
           f[i + Pg.FLAGS] = PgFlag.HEAD;
           f[i + PgVm.VM_PAGE] = 0;
           f[i + PgVm.VM_AREA] = 0;
+          f[i + PgVm.VM_REJECT] = 0;
           this.buddy.freePages(phys, 0);
         }
       }

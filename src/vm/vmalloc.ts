@@ -353,6 +353,7 @@ export class Vmalloc {
       f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.VMALLOC;
       f[i + PgVm.VM_PAGE] = page;
       f[i + PgVm.VM_AREA] = rec;
+      f[i + PgVm.VM_REJECT] = 0;
       pt.set(t, page, addr);
     }
     if (page < end) {
