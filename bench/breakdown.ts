@@ -799,103 +799,87 @@ function table(head: string[], rows: string[][], align?: string[]): string[] {
   ];
 }
 
-function pathsTable(reports: TraceReport[]): string[] {
+/**
+ * A table with a row per trace: its name, then the cells `row` gives, by heading (in the
+ * order it lists them; every row lists the same headings).
+ */
+function traceTable(
+  reports: readonly TraceReport[],
+  row: (r: TraceReport) => Record<string, string>,
+): string[] {
+  const rows = reports.map(row);
+  const head = Object.keys(rows[0] ?? {});
   return table(
-    [
-      "trace",
-      "kmalloc calls",
-      "slab fast path",
-      "slab slow path",
-      "new slabs",
-      "large (pages)",
-      "failed (> 4 MiB)",
-      "kfree calls",
-      "free fast path",
-      "free slow path",
-      "slabs discarded",
-      "krealloc",
-      "in place",
-      "in place, oversized",
-      "moved",
-    ],
-    reports.map(({ t, paths: p }) => {
-      const large = p.classes[p.classes.length - 1] as ClassCounts;
-      const slabAllocs = p.allocs - p.failed - large.allocs;
-      const slabFrees = p.frees - large.frees;
-      const slow = p.events.slab_alloc_slowpath ?? 0;
-      const freeSlow = p.events.slab_free_slowpath ?? 0;
-      return [
-        t.name,
-        int(p.allocs),
-        pct(slabAllocs - slow, p.allocs),
-        pct(slow, p.allocs),
-        int(p.events.slab_new ?? 0),
-        int(p.events.kmalloc_large ?? 0),
-        `${int(p.failed + p.reallocFailed)}${p.failedTooLarge !== p.failed + p.reallocFailed ? ` (${int(p.failedTooLarge)})` : ""}`,
-        int(p.frees),
-        pct(slabFrees - freeSlow, p.frees),
-        pct(freeSlow, p.frees),
-        int(p.events.slab_discard ?? 0),
-        int(p.reallocs),
-        pct(p.inPlace, p.reallocs),
-        int(p.inPlaceOversized),
-        `${pct(p.moved, p.reallocs)} (${p.moves.map(int).join("/")})`,
-      ];
-    }),
+    ["trace", ...head],
+    rows.map((cells, i) => [
+      (reports[i] as TraceReport).t.name,
+      ...head.map((h) => cells[h] ?? ""),
+    ]),
   );
 }
 
+function pathsTable(reports: TraceReport[]): string[] {
+  return traceTable(reports, ({ paths: p }) => {
+    const large = p.classes[p.classes.length - 1] as ClassCounts;
+    const slabAllocs = p.allocs - p.failed - large.allocs;
+    const slabFrees = p.frees - large.frees;
+    const slow = p.events.slab_alloc_slowpath ?? 0;
+    const freeSlow = p.events.slab_free_slowpath ?? 0;
+    const failed = p.failed + p.reallocFailed;
+    return {
+      "kmalloc calls": int(p.allocs),
+      "slab fast path": pct(slabAllocs - slow, p.allocs),
+      "slab slow path": pct(slow, p.allocs),
+      "new slabs": int(p.events.slab_new ?? 0),
+      "large (pages)": int(p.events.kmalloc_large ?? 0),
+      "failed (> 4 MiB)": `${int(failed)}${p.failedTooLarge !== failed ? ` (${int(p.failedTooLarge)})` : ""}`,
+      "kfree calls": int(p.frees),
+      "free fast path": pct(slabFrees - freeSlow, p.frees),
+      "free slow path": pct(freeSlow, p.frees),
+      "slabs discarded": int(p.events.slab_discard ?? 0),
+      krealloc: int(p.reallocs),
+      "in place": pct(p.inPlace, p.reallocs),
+      "in place, oversized": int(p.inPlaceOversized),
+      moved: `${pct(p.moved, p.reallocs)} (${p.moves.map(int).join("/")})`,
+    };
+  });
+}
+
 function footprintTable(reports: TraceReport[]): string[] {
-  return table(
-    [
-      "trace",
-      "peak footprint",
-      "payload",
-      "class rounding",
-      "large: to pages",
-      "large: to 2^order",
-      "free slots in used slabs",
-      "empty slabs",
-      "slab tails",
-      "other caches, other pages",
-      "mem_map",
-    ],
-    reports.map(({ t, peak: k }) => {
-      const fp = k.pages * (PAGE + FRAME);
-      let rounding = 0;
-      let freeSlots = 0;
-      let empty = 0;
-      let tails = 0;
-      let slabRequested = 0;
-      for (const c of k.classes) {
-        slabRequested += c.requested;
-        rounding += c.live * c.size - c.requested;
-        empty += c.emptySlabs * c.objectsPerSlab * c.size;
-        freeSlots += (c.totalObjects - c.live) * c.size - c.emptySlabs * c.objectsPerSlab * c.size;
-        tails += c.slabs * (c.pagesPerSlab * PAGE - c.objectsPerSlab * c.size);
-      }
-      const toPages = k.large.exactPages * PAGE - k.large.requested;
-      const toPow2 = (k.large.pages - k.large.exactPages) * PAGE;
-      const other = (k.otherCachePages + k.otherPages) * PAGE;
-      const payload = slabRequested + k.large.requested;
-      const sum =
-        payload + rounding + toPages + toPow2 + freeSlots + empty + tails + other + k.pages * FRAME;
-      if (Math.abs(sum - fp) > 1) throw new Error(`${t.name}: the parts sum to ${sum}, not ${fp}`);
-      return [
-        t.name,
-        mib(fp),
-        pct(payload, fp),
-        pct(rounding, fp),
-        pct(toPages, fp),
-        pct(toPow2, fp),
-        pct(freeSlots, fp),
-        pct(empty, fp),
-        pct(tails, fp),
-        pct(other, fp),
-        pct(k.pages * FRAME, fp),
-      ];
-    }),
-  );
+  return traceTable(reports, ({ t, peak: k }) => {
+    const fp = k.pages * (PAGE + FRAME);
+    let rounding = 0;
+    let freeSlots = 0;
+    let empty = 0;
+    let tails = 0;
+    let slabRequested = 0;
+    for (const c of k.classes) {
+      slabRequested += c.requested;
+      rounding += c.live * c.size - c.requested;
+      empty += c.emptySlabs * c.objectsPerSlab * c.size;
+      freeSlots += (c.totalObjects - c.live) * c.size - c.emptySlabs * c.objectsPerSlab * c.size;
+      tails += c.slabs * (c.pagesPerSlab * PAGE - c.objectsPerSlab * c.size);
+    }
+    const toPages = k.large.exactPages * PAGE - k.large.requested;
+    const toPow2 = (k.large.pages - k.large.exactPages) * PAGE;
+    const other = (k.otherCachePages + k.otherPages) * PAGE;
+    const payload = slabRequested + k.large.requested;
+    const sum =
+      payload + rounding + toPages + toPow2 + freeSlots + empty + tails + other + k.pages * FRAME;
+    if (Math.abs(sum - fp) > 1) throw new Error(`${t.name}: the parts sum to ${sum}, not ${fp}`);
+    return {
+      "peak footprint": mib(fp),
+      payload: pct(payload, fp),
+      "class rounding": pct(rounding, fp),
+      "large: to pages": pct(toPages, fp),
+      "large: to 2^order": pct(toPow2, fp),
+      "free slots in used slabs": pct(freeSlots, fp),
+      "empty slabs": pct(empty, fp),
+      "slab tails": pct(tails, fp),
+      "other caches, other pages": pct(other, fp),
+      mem_map: pct(k.pages * FRAME, fp),
+    };
+  });
 }
 
 function classTable(r: TraceReport): string[] {
@@ -953,85 +937,52 @@ function classTable(r: TraceReport): string[] {
 }
 
 function tlsfTable(reports: TraceReport[]): string[] {
-  return table(
-    [
-      "trace",
-      "peak memory",
-      "payload",
-      "rounding",
-      "headers",
-      "free blocks among used",
-      "free tail (grown, unused)",
-      "root",
-      "utilization (memory)",
-      "utilization (high-water)",
-      "realloc in place",
-    ],
-    reports.map(({ t, tlsf: r, tlsfPeak: p }) => [
-      t.name,
-      mib(p.bytes),
-      pct(p.payload, p.bytes),
-      pct(p.usable - p.payload, p.bytes),
-      pct(p.live * TLSF_HEADER, p.bytes),
-      pct(p.freeInside, p.bytes),
-      pct(p.freeTail, p.bytes),
-      pct(p.root + TLSF_HEADER, p.bytes),
-      (r.peakPayload / r.peakBytes).toFixed(3),
-      (r.peakPayload / r.highWater).toFixed(3),
-      pct(r.inPlace, r.inPlace + r.moved),
-    ]),
-  );
+  return traceTable(reports, ({ tlsf: r, tlsfPeak: p }) => ({
+    "peak memory": mib(p.bytes),
+    payload: pct(p.payload, p.bytes),
+    rounding: pct(p.usable - p.payload, p.bytes),
+    headers: pct(p.live * TLSF_HEADER, p.bytes),
+    "free blocks among used": pct(p.freeInside, p.bytes),
+    "free tail (grown, unused)": pct(p.freeTail, p.bytes),
+    root: pct(p.root + TLSF_HEADER, p.bytes),
+    "utilization (memory)": (r.peakPayload / r.peakBytes).toFixed(3),
+    "utilization (high-water)": (r.peakPayload / r.highWater).toFixed(3),
+    "realloc in place": pct(r.inPlace, r.inPlace + r.moved),
+  }));
 }
 
 function boundsTable(reports: TraceReport[], names: string[]): string[] {
-  return table(
-    [
-      "trace",
-      "kmem (peak footprint)",
-      ...names,
-      "TLSF blocks, packed",
-      "TLSF (memory)",
-      "TLSF (high-water)",
-    ],
-    reports.map(({ t, paths, bounds: b, tlsf }) => {
-      // The trace's own peak payload: kmem's may be less, by the blocks it could not serve.
-      const payload = t.peakPayloadBytes;
-      return [
-        t.name,
-        (paths.peakPayload / (paths.peakPages * (PAGE + FRAME))).toFixed(3),
-        ...b.peaks.map((x) => (payload / x).toFixed(3)),
-        (payload / b.tlsf).toFixed(3),
-        (tlsf.peakPayload / tlsf.peakBytes).toFixed(3),
-        (tlsf.peakPayload / tlsf.highWater).toFixed(3),
-      ];
-    }),
-  );
+  return traceTable(reports, ({ t, paths, bounds: b, tlsf }) => {
+    // The trace's own peak payload: kmem's may be less, by the blocks it could not serve.
+    const payload = t.peakPayloadBytes;
+    return {
+      "kmem (peak footprint)": (paths.peakPayload / (paths.peakPages * (PAGE + FRAME))).toFixed(3),
+      ...Object.fromEntries(
+        names.map((n, i) => [n, (payload / (b.peaks[i] as number)).toFixed(3)]),
+      ),
+      "TLSF blocks, packed": (payload / b.tlsf).toFixed(3),
+      "TLSF (memory)": (tlsf.peakPayload / tlsf.peakBytes).toFixed(3),
+      "TLSF (high-water)": (tlsf.peakPayload / tlsf.highWater).toFixed(3),
+    };
+  });
 }
 
 function timesTable(reports: TraceReport[]): string[] {
-  return table(
-    [
-      "trace",
-      "loop alone",
-      "kmem",
-      "TLSF",
-      "kmem / TLSF",
-      ...RANGE_NAMES.map((n) => `${n} B: ops, kmem / TLSF ns`),
-    ],
-    reports.map((r) => {
-      const w = r.times as Times;
-      return [
-        r.t.name,
-        w.loop.toFixed(1),
-        w.kmem.toFixed(1),
-        w.tlsf.toFixed(1),
-        `${(w.kmem / w.tlsf).toFixed(2)}×`,
-        ...w.ranges.map((x) =>
-          x.ops === 0 ? "-" : `${pct(x.ops, r.t.ops)}: ${x.kmem.toFixed(0)} / ${x.tlsf.toFixed(0)}`,
-        ),
-      ];
-    }),
-  );
+  return traceTable(reports, ({ t, times }) => {
+    const w = times as Times;
+    return {
+      "loop alone": w.loop.toFixed(1),
+      kmem: w.kmem.toFixed(1),
+      TLSF: w.tlsf.toFixed(1),
+      "kmem / TLSF": `${(w.kmem / w.tlsf).toFixed(2)}×`,
+      ...Object.fromEntries(
+        w.ranges.map((x, i) => [
+          `${RANGE_NAMES[i] as string} B: ops, kmem / TLSF ns`,
+          x.ops === 0 ? "-" : `${pct(x.ops, t.ops)}: ${x.kmem.toFixed(0)} / ${x.tlsf.toFixed(0)}`,
+        ]),
+      ),
+    };
+  });
 }
 
 function profileTable(self: Map<string, number>, top = 16): string[] {

@@ -25,9 +25,10 @@ export interface BenchAllocator {
 export class KmemAllocator implements BenchAllocator {
   readonly name: string;
   private readonly mm: Kmem;
-  constructor(heapBytes: number, slab: "slub" | "slob" = "slub", cpus = 1) {
+  constructor(heapBytes: number, slab: "slub" | "slob" | "slab" = "slub", cpus = 1) {
     this.mm = new Kmem({ memory: heapBytes, slab, cpus });
-    this.name = slab === "slub" ? "kmem kmalloc" : "kmem kmalloc (SLOB)";
+    this.name =
+      slab === "slub" ? "kmem kmalloc" : `kmem kmalloc (${slab === "slob" ? "SLOB" : "SLAB"})`;
   }
   alloc(size: number): number {
     return this.mm.kmalloc(size);
@@ -141,6 +142,7 @@ async function allocators(heapBytes: number): Promise<BenchAllocator[]> {
   return [
     new KmemAllocator(heapBytes),
     new KmemAllocator(heapBytes, "slob"),
+    new KmemAllocator(heapBytes, "slab"),
     new MempoolAllocator(heapBytes),
     ...peers,
   ];

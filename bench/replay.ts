@@ -211,3 +211,69 @@ export async function replayBenchmarks(log: (line: string) => void): Promise<str
   for (const e of errors) out.push(`error: ${e}`, "");
   return out.join("\n");
 }
+
+/* ------------------------------------------------------------------ the slab allocators */
+
+/** The slab allocators of the program-trace table of their own, SLUB first. */
+export const SLAB_FAMILY = ["slub", "slab", "slob"] as const;
+
+/**
+ * Every program trace (whose name contains `only`, if given) against SLUB, SLAB and SLOB
+ * (kmalloc over each), each pair in a process of its own as programsSideBySide runs them,
+ * the best speed of `rounds`: M ops/s and utilization, SLAB's and SLOB's ratios to SLUB,
+ * and failures. Returns the Markdown ("" without traces).
+ */
+export async function programsSlabFamily(
+  log: (line: string) => void,
+  only?: string,
+  rounds = 1,
+): Promise<string> {
+  const files = programTraces().filter((f) => only === undefined || f.includes(only));
+  if (files.length === 0) return "";
+  const runs = rounds > 1 ? `, best of ${rounds} rounds` : "";
+  const out = [
+    `### Program traces, the slab allocators: M ops/s, utilization (each in its own process, 256 MiB${runs})`,
+    "",
+    "| trace | ops | SLUB | SLAB | SLOB | SLAB / SLUB speed | SLOB / SLUB speed | SLAB / SLUB utilization | SLOB / SLUB utilization | failures (SLUB, SLAB, SLOB) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const partial: string[] = [];
+  for (const file of files) {
+    const best: ReplayResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, name] of SLAB_FAMILY.entries()) {
+        const r = await replayAlone(file, name);
+        log(
+          `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
+            `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
+        );
+        const was = best[i];
+        if (was === undefined || speed(r) > speed(was)) best[i] = r;
+      }
+    }
+    for (const r of best) {
+      if (!r.complete && r.error === null) {
+        partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
+      }
+    }
+    const [slub, slab, slob] = best as [ReplayResult, ReplayResult, ReplayResult];
+    const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : "-");
+    const cells = best.map((r) =>
+      cell(r, `${(speed(r) / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+    );
+    out.push(
+      `| ${traceName(file)} | ${slub.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
+        `${ratio(speed(slab), speed(slub))} | ${ratio(speed(slob), speed(slub))} | ` +
+        `${ratio(slab.utilization, slub.utilization)} | ${ratio(slob.utilization, slub.utilization)} | ` +
+        `${slub.failures}, ${slab.failures}, ${slob.failures} |`,
+    );
+  }
+  out.push("");
+  if (partial.length > 0) {
+    out.push(
+      `\\* stopped after ${TIME_LIMIT_S} s (its utilization covers those ops only): ${partial.join("; ")}.`,
+      "",
+    );
+  }
+  return out.join("\n");
+}

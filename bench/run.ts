@@ -11,9 +11,9 @@ import { registerKmallocBenchmarks } from "./kmalloc.js";
 import { registerPageBenchmarks } from "./pages.js";
 import { registerVmemBenchmarks } from "./vmem.js";
 import { breakdownBenchmarks } from "./breakdown.js";
-import { programsSideBySide, replayBenchmarks } from "./replay.js";
+import { programsSideBySide, programsSlabFamily, replayBenchmarks } from "./replay.js";
 import { registerVmallocBenchmarks } from "./vmalloc.js";
-import { runSmpBenchmarks } from "./smp.js";
+import { runSmpBenchmarks, runSmpSlabBenchmarks } from "./smp.js";
 import { wasmBenchmarks } from "./wasm.js";
 
 registerPageBenchmarks();
@@ -29,9 +29,12 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 // one SharedArrayBuffer have their own timing, not mitata's (`npm run bench -- smp`), and so do
 // the C programs compiled to WebAssembly (`npm run bench -- wasm`).
 const smpOnly = filter === "smp" || filter === "workers";
+const smpSlabOnly = filter === "smp-slab";
 const wasmOnly = filter === "wasm";
-const traceOnly = ["replay", "programs", "breakdown", "breakdown-memory"].includes(filter ?? "");
-const rows = traceOnly || smpOnly || wasmOnly ? [] : await runAll(filter, rounds);
+const traceOnly = ["replay", "programs", "programs-slab", "breakdown", "breakdown-memory"].includes(
+  filter ?? "",
+);
+const rows = traceOnly || smpOnly || smpSlabOnly || wasmOnly ? [] : await runAll(filter, rounds);
 const cpu = os.cpus()[0]?.model ?? "unknown cpu";
 if (!wasmOnly) {
   process.stdout.write(
@@ -46,6 +49,10 @@ if (!wasmOnly) {
 }
 if (filter === undefined || smpOnly) {
   process.stdout.write(`${await runSmpBenchmarks(Math.max(rounds, 5))}\n`);
+}
+// The same worker cases over SLUB, SLAB and SLOB (`-- smp-slab` alone).
+if (filter === undefined || smpOnly || filter === "smp-slab") {
+  process.stdout.write(`${await runSmpSlabBenchmarks(Math.max(rounds, 3))}\n`);
 }
 
 // Construction in fresh processes: what a program pays once, at start.
@@ -85,6 +92,12 @@ if (filter === undefined || filter === "replay" || filter === "programs") {
   // BENCH_ROUNDS (default 1) rounds, the best speed of each cell kept.
   const only = filter === "programs" ? process.argv[3] : undefined;
   const text = await programsSideBySide(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
+  if (text !== "") process.stdout.write(`\n${text}\n`);
+}
+// The same program traces against SLUB, SLAB and SLOB (`-- programs-slab [TRACE]` alone).
+if (filter === undefined || filter === "programs" || filter === "programs-slab") {
+  const only = filter?.startsWith("programs") === true ? process.argv[3] : undefined;
+  const text = await programsSlabFamily(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
 if (filter === undefined || filter === "replay") {

@@ -47,8 +47,8 @@ async function race(mm: Kmem | null, jobs: Omit<SmpJob, "start" | "buffer" | "he
   return results;
 }
 
-function instance(percpu: boolean): Kmem {
-  return new Kmem({ memory: HEAP, cpus: 3, percpu });
+function instance(percpu: boolean, slab: "slub" | "slab" | "slob" = "slub"): Kmem {
+  return new Kmem({ memory: HEAP, cpus: 3, percpu, slab });
 }
 
 /**
@@ -68,8 +68,12 @@ async function best(rounds: number, cases: (() => Promise<number>)[]): Promise<n
 
 const OPS = 1_000_000;
 
-async function churn(workers: number, percpu: boolean | null): Promise<number> {
-  const mm = percpu === null ? null : instance(percpu);
+async function churn(
+  workers: number,
+  percpu: boolean | null,
+  slab: "slub" | "slab" | "slob" = "slub",
+): Promise<number> {
+  const mm = percpu === null ? null : instance(percpu, slab);
   const jobs = Array.from({ length: workers }, (_, i) => ({
     kind: "churn" as const,
     ops: OPS,
@@ -85,9 +89,9 @@ async function pair(percpu: boolean): Promise<number> {
   return OPS / (res[0] as Done).ms / 1000;
 }
 
-async function prodcons(percpu: boolean): Promise<number> {
+async function prodcons(percpu: boolean, slab: "slub" | "slab" | "slob" = "slub"): Promise<number> {
   const ring = new SharedArrayBuffer((2 + 1024) * 4);
-  const res = await race(instance(percpu), [
+  const res = await race(instance(percpu, slab), [
     { kind: "produce", ops: OPS, seed: 1, ring },
     { kind: "consume", ops: OPS, seed: 2, ring },
   ]);
@@ -136,5 +140,35 @@ export async function runSmpBenchmarks(rounds: number): Promise<string> {
     `| producer worker -> ring -> consumer worker frees | ${fmt(pc)} | ${fmt(pcOff)} |`,
     "",
   );
+  return lines.join("\n");
+}
+
+/* ------------------------------------------------------------------ the slab allocators */
+
+/**
+ * The churn and producer/consumer cases of runSmpBenchmarks with kmalloc over SLUB, SLAB and
+ * SLOB (per-cpu caching on), the cases interleaved round by round; Markdown.
+ */
+export async function runSmpSlabBenchmarks(rounds: number): Promise<string> {
+  const kinds = ["slub", "slab", "slob"] as const;
+  const cases = kinds.flatMap((k) => [
+    () => churn(1, true, k),
+    () => churn(2, true, k),
+    () => prodcons(true, k),
+  ]);
+  const r = await best(rounds, cases);
+  const lines = [
+    `### Workers and the slab allocators (cpus: 3, SharedArrayBuffer; M ops/s, best of ${rounds})`,
+    "",
+    "| kmalloc over | churn, 1 worker | churn, 2 workers | 2 workers / 1 | producer -> consumer frees (M objects/s) |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
+  kinds.forEach((k, i) => {
+    const [one, two, pc] = r.slice(3 * i, 3 * i + 3) as [number, number, number];
+    lines.push(
+      `| ${k.toUpperCase()} | ${fmt(one)} | ${fmt(two)} | ${fmt(two / one)}× | ${fmt(pc)} |`,
+    );
+  });
+  lines.push("");
   return lines.join("\n");
 }

@@ -1,6 +1,6 @@
 /*
  * Real C programs compiled to WebAssembly (clients/): sqlite and zstd with their malloc
- * served by kmem (SLUB, SLOB) and by wasi-libc's dlmalloc inside the module. Per program and
+ * served by kmem (SLUB, SLAB, SLOB) and by wasi-libc's dlmalloc inside the module. Per program and
  * malloc: the wall time of the run and the process's cpu time over it (each the lowest of
  * BENCH_ROUNDS runs, on fresh instances, in two processes of its own, each after a run to
  * warm up; the processes of the mallocs in turn), the
@@ -54,6 +54,7 @@ interface Config {
 const CONFIGS: readonly Config[] = [
   { name: "kmem slub", malloc: "slub" },
   { name: "kmem slub, large vmem", malloc: "slub", large: "vmem" },
+  { name: "kmem slab", malloc: "slab" },
   { name: "kmem slob", malloc: "slob" },
   { name: "kmem slob, large vmem", malloc: "slob", large: "vmem" },
   { name: "kmem slub, growing the memory", malloc: "slub", grow: true },

@@ -243,6 +243,7 @@ export class Kmem extends MemAccess {
     this.freer = layers.km;
     this.slab.reserved = (addr, fn) => checkNotReserved(this.pools(), addr, fn);
     if (this.hdr[Hdr.POOLS] !== 0) this.watchPools();
+    else if (this.cpus > 1) this.watchPoolsLater();
     this.swapLayer = this.wireSwap();
     // Sanitizers: hooks installed on this context's objects only (src/sanitize/install.ts).
     this.sanitizers =
@@ -634,6 +635,23 @@ export class Kmem extends MemAccess {
     };
   }
 
+  /**
+   * With several cpus and no pool yet, another context may make the first one at any time:
+   * kfree looks at the header's list of pools first (one word), and in the reserves once it
+   * is not empty. One context alone sees every pool made, so keeps kfree as it is.
+   */
+  private watchPoolsLater(): void {
+    const km = this.km;
+    const hdr = this.hdr;
+    const pools = () => this.pools();
+    this.freer = {
+      kfree(addr: number): void {
+        if (hdr[Hdr.POOLS] !== 0) checkNotReserved(pools(), addr, "kfree");
+        km.kfree(addr);
+      },
+    };
+  }
+
   /** The usable size of a kmalloc allocation (its size class, or its pages). */
   ksize(addr: number): number {
     if (typeof addr !== "number" || addr >>> 0 !== addr) this.badObjectAddress("ksize", addr);
@@ -1008,6 +1026,7 @@ export class Kmem extends MemAccess {
         vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
         vfree: (addr) => this.vm.vfree(addr),
         virtToPhys: (addr) => this.virtToPhys(addr),
+        swapAreaOn: (addr) => this.swapLayer.areaOn(addr),
       });
     }
     return this.zramContext;
@@ -1021,8 +1040,8 @@ export class Kmem extends MemAccess {
         cpu: this.buddy.cpu,
         allocPages: (order, gfp) => this.buddy.allocPages(order, gfp),
         freePages: (addr, order) => this.buddy.freePages(addr, order),
-        kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
-        kfree: (addr) => this.km.kfree(addr),
+        kmalloc: (size, gfp) => this.km.kmallocOwn(size, gfp),
+        kfree: (addr) => this.km.kfreeOwn(addr),
         isKmallocObject: (addr) => this.isKmallocObject(addr),
         registerShrinker: (s) => this.registerShrinker(s),
         unregisterShrinker: (s) => this.unregisterShrinker(s),
@@ -1042,8 +1061,8 @@ export class Kmem extends MemAccess {
       phys: this.phys,
       buddy: this.buddy,
       vm: this.vm,
-      kmalloc: (size, gfp) => this.km.kmalloc(size, gfp),
-      kfree: (addr) => this.km.kfree(addr),
+      kmalloc: (size, gfp) => this.km.kmallocOwn(size, gfp),
+      kfree: (addr) => this.km.kfreeOwn(addr),
       isKmallocObject: (addr) => this.isKmallocObject(addr),
       vzalloc: (size) => this.vm.vmalloc(size, Gfp.KERNEL | Gfp.ZERO, Caller.VZALLOC),
       vfree: (addr) => this.vm.vfree(addr),
@@ -1205,10 +1224,13 @@ export class Kmem extends MemAccess {
     this.zramDevices().verify();
   }
 
-  /** Whether `addr` is a live kmalloc object (vmalloc's records and descriptor are). */
+  /**
+   * Whether `addr` is a live block of kmem's own metadata (kmallocOwn): vmalloc's records
+   * and descriptor, zsmalloc's, zram's and swap's descriptors are.
+   */
   private isKmallocObject(addr: number): boolean {
     try {
-      return this.km.ksize(addr) > 0;
+      return this.km.ksizeOwn(addr) > 0;
     } catch {
       return false;
     }

@@ -3,9 +3,10 @@
  * (NULL) becomes -1, free and realloc drop the size the workbench passes (each allocator
  * finds it itself).
  *
- * One small class per allocator rather than one generic adapter: V8 keeps type feedback per
- * function, and one adapter shared by five allocators would make its calls megamorphic (in
- * `kmem compare`, which runs them all in one process, that alone slowed the later ones).
+ * alloc and free are each allocator's own functions rather than one generic adapter's: V8
+ * keeps type feedback per function, and one pair shared by five allocators would make its
+ * calls megamorphic (in `kmem compare`, which runs them all in one process, that alone
+ * slowed the later ones). The calls off that pair are shared (ClassicBytes).
  */
 
 import type { ByteAllocator } from "../alloc/index.js";
@@ -17,129 +18,58 @@ import type { McKusickKarelsAllocator } from "./mckusick-karels.js";
 import type { P2Allocator } from "./p2.js";
 import type { ClassicName, ClassicOptions } from "./registry.js";
 
-class P2Bytes implements ByteAllocator {
+/** What an adapter calls of its allocator. */
+interface Classic {
+  alloc(size: number): number;
+  free(addr: number): void;
+  realloc(addr: number, size: number): number;
+  footprint(): number;
+  usableSize(addr: number): number;
+  verify(): void;
+}
+
+/** The calls off the alloc/free pair, shared: realloc, footprint, usableSize, verify. */
+abstract class ClassicBytes<A extends Classic> {
+  constructor(protected readonly a: A) {}
+  realloc(addr: number, _oldSize: number, size: number): number {
+    return this.a.realloc(addr, size) || -1;
+  }
+  footprint(): number {
+    return this.a.footprint();
+  }
+  usableSize(addr: number): number {
+    return this.a.usableSize(addr);
+  }
+  verify(): void {
+    this.a.verify();
+  }
+}
+
+// alloc and free, each allocator's own (monomorphic): NULL (0) becomes -1.
+class P2Bytes extends ClassicBytes<P2Allocator> implements ByteAllocator {
   readonly name = "p2";
-  constructor(private readonly a: P2Allocator) {}
-  alloc(size: number): number {
-    const p = this.a.alloc(size);
-    return p === 0 ? -1 : p;
-  }
-  free(addr: number): void {
-    this.a.free(addr);
-  }
-  realloc(addr: number, _oldSize: number, size: number): number {
-    const p = this.a.realloc(addr, size);
-    return p === 0 ? -1 : p;
-  }
-  footprint(): number {
-    return this.a.footprint();
-  }
-  usableSize(addr: number): number {
-    return this.a.usableSize(addr);
-  }
-  verify(): void {
-    this.a.verify();
-  }
+  alloc = (size: number): number => this.a.alloc(size) || -1;
+  free = (addr: number): void => this.a.free(addr);
 }
-
-class McKusickKarelsBytes implements ByteAllocator {
+class McKusickKarelsBytes extends ClassicBytes<McKusickKarelsAllocator> implements ByteAllocator {
   readonly name = "mckusick-karels";
-  constructor(private readonly a: McKusickKarelsAllocator) {}
-  alloc(size: number): number {
-    const p = this.a.alloc(size);
-    return p === 0 ? -1 : p;
-  }
-  free(addr: number): void {
-    this.a.free(addr);
-  }
-  realloc(addr: number, _oldSize: number, size: number): number {
-    const p = this.a.realloc(addr, size);
-    return p === 0 ? -1 : p;
-  }
-  footprint(): number {
-    return this.a.footprint();
-  }
-  usableSize(addr: number): number {
-    return this.a.usableSize(addr);
-  }
-  verify(): void {
-    this.a.verify();
-  }
+  alloc = (size: number): number => this.a.alloc(size) || -1;
+  free = (addr: number): void => this.a.free(addr);
 }
-
-class LazyBuddyBytes implements ByteAllocator {
+class LazyBuddyBytes extends ClassicBytes<LazyBuddyAllocator> implements ByteAllocator {
   readonly name = "lazy-buddy";
-  constructor(private readonly a: LazyBuddyAllocator) {}
-  alloc(size: number): number {
-    const p = this.a.alloc(size);
-    return p === 0 ? -1 : p;
-  }
-  free(addr: number): void {
-    this.a.free(addr);
-  }
-  realloc(addr: number, _oldSize: number, size: number): number {
-    const p = this.a.realloc(addr, size);
-    return p === 0 ? -1 : p;
-  }
-  footprint(): number {
-    return this.a.footprint();
-  }
-  usableSize(addr: number): number {
-    return this.a.usableSize(addr);
-  }
-  verify(): void {
-    this.a.verify();
-  }
+  alloc = (size: number): number => this.a.alloc(size) || -1;
+  free = (addr: number): void => this.a.free(addr);
 }
-
-class MachZoneBytes implements ByteAllocator {
+class MachZoneBytes extends ClassicBytes<MachZoneAllocator> implements ByteAllocator {
   readonly name = "mach-zone";
-  constructor(private readonly a: MachZoneAllocator) {}
-  alloc(size: number): number {
-    const p = this.a.alloc(size);
-    return p === 0 ? -1 : p;
-  }
-  free(addr: number): void {
-    this.a.free(addr);
-  }
-  realloc(addr: number, _oldSize: number, size: number): number {
-    const p = this.a.realloc(addr, size);
-    return p === 0 ? -1 : p;
-  }
-  footprint(): number {
-    return this.a.footprint();
-  }
-  usableSize(addr: number): number {
-    return this.a.usableSize(addr);
-  }
-  verify(): void {
-    this.a.verify();
-  }
+  alloc = (size: number): number => this.a.alloc(size) || -1;
+  free = (addr: number): void => this.a.free(addr);
 }
-
-class DynixBytes implements ByteAllocator {
+class DynixBytes extends ClassicBytes<DynixAllocator> implements ByteAllocator {
   readonly name = "dynix";
-  constructor(private readonly a: DynixAllocator) {}
-  alloc(size: number): number {
-    const p = this.a.alloc(size);
-    return p === 0 ? -1 : p;
-  }
-  free(addr: number): void {
-    this.a.free(addr);
-  }
-  realloc(addr: number, _oldSize: number, size: number): number {
-    const p = this.a.realloc(addr, size);
-    return p === 0 ? -1 : p;
-  }
-  footprint(): number {
-    return this.a.footprint();
-  }
-  usableSize(addr: number): number {
-    return this.a.usableSize(addr);
-  }
-  verify(): void {
-    this.a.verify();
-  }
+  alloc = (size: number): number => this.a.alloc(size) || -1;
+  free = (addr: number): void => this.a.free(addr);
 }
 
 /**

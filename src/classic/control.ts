@@ -37,6 +37,7 @@ import { describe, hex, KmemError } from "../errors.js";
 import type { Kmem } from "../kmem.js";
 import { Frame } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
+import type { FrameTable } from "./frame-table.js";
 
 export const CTL_MAGIC = 0x6b6c6173; // "klas"
 
@@ -195,6 +196,27 @@ export abstract class ClassicBase {
     };
   }
 
+  /** Counts an allocation of 2^order pages served whole at `addr`, and returns `addr`. */
+  protected countWhole(addr: number, order: number): number {
+    const w = this.w;
+    const c = this.ctl;
+    w[c + Ctl.ALLOCS]!++;
+    w[c + Ctl.LIVE]!++;
+    w[c + Ctl.LIVE_BYTES]! += this.pageSize << order;
+    w[c + Ctl.BIG_PAGES]! += 1 << order;
+    return addr;
+  }
+
+  /** Counts the free of 2^order pages served whole. */
+  protected uncountWhole(order: number): void {
+    const w = this.w;
+    const c = this.ctl;
+    w[c + Ctl.FREES]!++;
+    w[c + Ctl.LIVE]!--;
+    w[c + Ctl.LIVE_BYTES]! -= this.pageSize << order;
+    w[c + Ctl.BIG_PAGES]! -= 1 << order;
+  }
+
   /** Counts a failed allocation and returns 0 (NULL). */
   protected failed(): number {
     this.w[this.ctl + Ctl.FAILS]!++;
@@ -226,6 +248,49 @@ export abstract class ClassicBase {
   /** Throws CORRUPTION naming invariant `id`. */
   protected corrupt(id: string, what: string): never {
     throw new KmemError("CORRUPTION", `${this.name}: ${id}: ${what}`);
+  }
+
+  /*
+   * The checks every verify() ends with, on the control block's counts (what each allocator
+   * found by its own walk is passed in).
+   */
+
+  /** The live allocations and their bytes as counted, against those found (invariant `id`). */
+  checkLive(id: string, live: number, liveBytes: number, what = "live"): void {
+    const w = this.w;
+    const c = this.ctl;
+    if (w[c + Ctl.LIVE] !== live || (w[c + Ctl.LIVE_BYTES] as number) >>> 0 !== liveBytes) {
+      this.corrupt(
+        id,
+        `${w[c + Ctl.LIVE]} ${what} of ${(w[c + Ctl.LIVE_BYTES] as number) >>> 0} bytes counted, ${live} of ${liveBytes} found`,
+      );
+    }
+  }
+
+  /** The pages held as counted: the control block, the frame-table pages and `pages` more. */
+  checkHeld(id: string, pages: number): void {
+    const w = this.w;
+    const c = this.ctl;
+    const held =
+      (1 << (w[c + Ctl.CTL_ORDER] as number)) + (w[c + Ctl.TABLE_PAGES] as number) + pages;
+    if (w[c + Ctl.PAGES] !== held)
+      this.corrupt(id, `${w[c + Ctl.PAGES]} pages counted, ${held} held`);
+  }
+
+  /**
+   * TABLE-1 of a frame table (frame-table.ts) whose frames are claimed while `claimed(pfn)`;
+   * by default while the frame's entry is present and its first word is not 0.
+   */
+  checkTable(table: FrameTable, claimed?: (pfn: number) => boolean): void {
+    const w = this.w;
+    const t = table.check(
+      claimed ??
+        ((pfn) => {
+          const e = table.at(pfn);
+          return e !== 0 && w[e >>> 2] !== 0;
+        }),
+    );
+    if (t !== null) this.corrupt("TABLE-1", t);
   }
 }
 

@@ -367,12 +367,7 @@ export class DynixAllocator extends ClassicBase {
     }
     const w = this.w;
     w[ent >>> 2] = LARGE | (order << 8);
-    const ctl = this.ctl;
-    w[ctl + Ctl.ALLOCS]!++;
-    w[ctl + Ctl.LIVE]!++;
-    w[ctl + Ctl.LIVE_BYTES]! += this.pageSize << order;
-    w[ctl + Ctl.BIG_PAGES]! += 1 << order;
-    return addr;
+    return this.countWhole(addr, order);
   }
 
   /** Frees onto the current cpu's main list (a full main becomes aux; a full aux goes global). */
@@ -499,11 +494,7 @@ export class DynixAllocator extends ClassicBase {
     const order = (w[this.table.at(addr >>> this.pageShift) >>> 2] as number) >>> 8;
     this.table.release(addr >>> this.pageShift);
     this.givePages(addr, order);
-    const ctl = this.ctl;
-    w[ctl + Ctl.FREES]!++;
-    w[ctl + Ctl.LIVE]!--;
-    w[ctl + Ctl.LIVE_BYTES]! -= this.pageSize << order;
-    w[ctl + Ctl.BIG_PAGES]! -= 1 << order;
+    this.uncountWhole(order);
   }
 
   usableSize(addr: number): number {
@@ -665,30 +656,15 @@ export class DynixAllocator extends ClassicBase {
       }
     });
     const ctl = this.ctl;
-    if (w[ctl + Ctl.LIVE] !== live || (w[ctl + Ctl.LIVE_BYTES] as number) >>> 0 !== liveBytes) {
-      this.corrupt(
-        "DYNIX-4",
-        `${w[ctl + Ctl.LIVE]} live of ${(w[ctl + Ctl.LIVE_BYTES] as number) >>> 0} bytes counted, ${live} of ${liveBytes} found`,
-      );
-    }
+    this.checkLive("DYNIX-4", live, liveBytes);
     if (w[this.blockPages] !== blockPages || w[ctl + Ctl.BIG_PAGES] !== big) {
       this.corrupt(
         "DYNIX-4",
         `${w[this.blockPages]} block pages and ${w[ctl + Ctl.BIG_PAGES]} whole counted, ${blockPages} and ${big} found`,
       );
     }
-    const held =
-      (1 << (w[ctl + Ctl.CTL_ORDER] as number)) +
-      (w[ctl + Ctl.TABLE_PAGES] as number) +
-      blockPages +
-      big;
-    if (w[ctl + Ctl.PAGES] !== held)
-      this.corrupt("DYNIX-4", `${w[ctl + Ctl.PAGES]} pages counted, ${held} held`);
-    const t = this.table.check((pfn) => {
-      const e = this.table.at(pfn);
-      return e !== 0 && w[e >>> 2] !== 0;
-    });
-    if (t !== null) this.corrupt("TABLE-1", t);
+    this.checkHeld("DYNIX-4", blockPages + big);
+    this.checkTable(this.table);
   }
 
   stats(): DynixStats {

@@ -275,13 +275,7 @@ export class LazyBuddyAllocator extends ClassicBase {
       return this.failed();
     }
     this.mem[e] = LARGE | ALLOCATED | order;
-    const w = this.w;
-    const c = this.ctl;
-    w[c + Ctl.ALLOCS]!++;
-    w[c + Ctl.LIVE]!++;
-    w[c + Ctl.LIVE_BYTES]! += this.pageSize << order;
-    w[c + Ctl.BIG_PAGES]! += 1 << order;
-    return addr;
+    return this.countWhole(addr, order);
   }
 
   /** Frees what alloc returned, lazily or not as the slack of its size says. */
@@ -360,12 +354,7 @@ export class LazyBuddyAllocator extends ClassicBase {
       const order = byte & ORDER_MASK;
       this.table.release(addr >>> this.pageShift);
       this.givePages(addr, order);
-      const w = this.w;
-      const c = this.ctl;
-      w[c + Ctl.FREES]!++;
-      w[c + Ctl.LIVE]!--;
-      w[c + Ctl.LIVE_BYTES]! -= this.pageSize << order;
-      w[c + Ctl.BIG_PAGES]! -= 1 << order;
+      this.uncountWhole(order);
       return;
     }
     const state = byte & STATE_MASK;
@@ -576,31 +565,18 @@ export class LazyBuddyAllocator extends ClassicBase {
       if (a - l < 0) this.corrupt("LB-4", `${size}-byte blocks: slack A - L = ${a - l} < 0`);
     }
     const c = this.ctl;
-    if (w[c + Ctl.LIVE] !== live || (w[c + Ctl.LIVE_BYTES] as number) >>> 0 !== liveBytes) {
-      this.corrupt(
-        "LB-5",
-        `${w[c + Ctl.LIVE]} live of ${(w[c + Ctl.LIVE_BYTES] as number) >>> 0} bytes counted, ${live} of ${liveBytes} found`,
-      );
-    }
+    this.checkLive("LB-5", live, liveBytes);
     if (w[this.buddyPages] !== buddy || w[c + Ctl.BIG_PAGES] !== big) {
       this.corrupt(
         "LB-5",
         `${w[this.buddyPages]} buddy pages and ${w[c + Ctl.BIG_PAGES]} whole counted, ${buddy} and ${big} found`,
       );
     }
-    const held =
-      (1 << (w[c + Ctl.CTL_ORDER] as number)) +
-      (w[c + Ctl.TABLE_PAGES] as number) +
-      buddy +
-      big +
-      (w[this.spare] === 0 ? 0 : 1);
-    if (w[c + Ctl.PAGES] !== held)
-      this.corrupt("LB-5", `${w[c + Ctl.PAGES]} pages counted, ${held} held`);
-    const t = this.table.check((pfn) => {
+    this.checkHeld("LB-5", buddy + big + (w[this.spare] === 0 ? 0 : 1));
+    this.checkTable(this.table, (pfn) => {
       const e = this.table.at(pfn);
       return e !== 0 && mem[e] !== 0;
     });
-    if (t !== null) this.corrupt("TABLE-1", t);
   }
 
   stats(): LazyBuddyStats {

@@ -370,13 +370,7 @@ export class MachZoneAllocator extends ClassicBase {
       this.givePages(addr, order);
       return this.failed();
     }
-    const w = this.w;
-    const c = this.ctl;
-    w[c + Ctl.ALLOCS]!++;
-    w[c + Ctl.LIVE]!++;
-    w[c + Ctl.LIVE_BYTES]! += this.pageSize << order;
-    w[c + Ctl.BIG_PAGES]! += 1 << order;
-    return addr;
+    return this.countWhole(addr, order);
   }
 
   /** kfree(addr): back to the zone its page belongs to (or the pages served whole). */
@@ -458,11 +452,7 @@ export class MachZoneAllocator extends ClassicBase {
     const order = ((w[e >>> 2] as number) >>> 16) & 0x1f;
     this.table.release(addr >>> this.pageShift);
     this.givePages(addr, order);
-    const c = this.ctl;
-    w[c + Ctl.FREES]!++;
-    w[c + Ctl.LIVE]!--;
-    w[c + Ctl.LIVE_BYTES]! -= this.pageSize << order;
-    w[c + Ctl.BIG_PAGES]! -= 1 << order;
+    this.uncountWhole(order);
   }
 
   /** Usable bytes at `addr`: its zone's element size, or its pages. */

@@ -589,14 +589,8 @@ export class McKusickKarelsAllocator extends ClassicBase {
     }
     if (w[c + Ctl.BIG_PAGES] !== big)
       this.corrupt("MK-4", `${w[c + Ctl.BIG_PAGES]} large pages counted, ${big} found`);
-    const held =
-      (1 << (w[c + Ctl.CTL_ORDER] as number)) +
-      (w[c + Ctl.TABLE_PAGES] as number) +
-      (w[this.arena.at + Arena.CHUNK_PAGES] as number);
-    if (w[c + Ctl.PAGES] !== held)
-      this.corrupt("MK-5", `${w[c + Ctl.PAGES]} pages counted, ${held} held`);
-    const t = this.table.check((pfn) => this.arena.ku(pfn) !== 0 && w[this.arena.ku(pfn)] !== 0);
-    if (t !== null) this.corrupt("TABLE-1", t);
+    this.checkHeld("MK-5", w[this.arena.at + Arena.CHUNK_PAGES] as number);
+    this.checkTable(this.table, (pfn) => this.arena.ku(pfn) !== 0 && w[this.arena.ku(pfn)] !== 0);
   }
 
   stats(): McKusickKarelsStats {

@@ -344,23 +344,9 @@ export class P2Allocator extends ClassicBase {
         this.corrupt("P2-3", `bucket ${b}: ${w[this.nfree + b]} free counted, ${free[b]} found`);
       }
     }
-    const c = this.ctl;
-    if (w[c + Ctl.LIVE] !== live || (w[c + Ctl.LIVE_BYTES] as number) >>> 0 !== liveBytes) {
-      this.corrupt(
-        "P2-3",
-        `${w[c + Ctl.LIVE]} live blocks of ${(w[c + Ctl.LIVE_BYTES] as number) >>> 0} bytes counted, ${live} of ${liveBytes} found`,
-      );
-    }
-    const held =
-      (1 << (w[c + Ctl.CTL_ORDER] as number)) + (w[c + Ctl.TABLE_PAGES] as number) + pages;
-    if (w[c + Ctl.PAGES] !== held) {
-      this.corrupt("P2-4", `${w[c + Ctl.PAGES]} pages counted, ${held} held`);
-    }
-    const t = this.table.check((pfn) => {
-      const e = this.table.at(pfn);
-      return e !== 0 && w[e >>> 2] !== 0;
-    });
-    if (t !== null) this.corrupt("TABLE-1", t);
+    this.checkLive("P2-3", live, liveBytes, "live blocks");
+    this.checkHeld("P2-4", pages);
+    this.checkTable(this.table);
   }
 
   stats(): P2Stats {

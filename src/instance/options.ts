@@ -393,5 +393,6 @@ export function debugLetters(flags: number): string {
   if ((flags & SlabFlag.STORE_USER) !== 0) out += "U";
   if ((flags & SlabFlag.TRACE) !== 0) out += "T";
   if ((flags & SlabFlag.FAILSLAB) !== 0) out += "A";
+  if ((flags & SlabFlag.ORDER_OFF) !== 0) out += "O";
   return out;
 }

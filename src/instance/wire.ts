@@ -48,6 +48,7 @@ import {
 } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
 import { zsLockWords } from "../zram/index.js";
+import { recoverPools } from "../mempool/index.js";
 import {
   type AttachOptions,
   checkAttachOptions,
@@ -77,6 +78,14 @@ export interface Layers {
 }
 
 const OPENED = Symbol("kmem opened layers");
+
+/** vmalloc's descriptor and records: kmem's own metadata, which kfree refuses (kmallocOwn). */
+function ownRecords(km: KmallocApi): {
+  kmalloc(s: number, g: number): number;
+  kfree(a: number): void;
+} {
+  return { kmalloc: (size, gfp) => km.kmallocOwn(size, gfp), kfree: (addr) => km.kfreeOwn(addr) };
+}
 
 /** Options that carry layers attach or reopen opened (see the header). */
 type Opened = KmemOptions & { readonly [OPENED]: Layers };
@@ -209,7 +218,7 @@ function createInstance(options: KmemOptions): Layers {
       : s.debug;
   const settings = { ...s, debug, slabKind: s.slab };
   const { slab, km } = wireObjects(phys, buddy, settings, true, new Map());
-  const vm = new Vmalloc(phys, buddy, km, s.debug.includes("U"));
+  const vm = new Vmalloc(phys, buddy, ownRecords(km), s.debug.includes("U"));
   phys.seal();
   return {
     phys,
@@ -322,11 +331,11 @@ export function openInstance(
     // before the object allocator opens (it takes slab_mutex).
     // (any cpu but 0: one that was OFFLINE cannot hold a lock, but a snapshot may say so).
     if (reopen) {
-      const locks = robustLocks(phys, buddy, null);
+      const locks = robustLocks(phys, buddy, null, null);
       for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
-    const vm = new Vmalloc(phys, buddy, km, settings.debug.includes("U"));
+    const vm = new Vmalloc(phys, buddy, ownRecords(km), settings.debug.includes("U"));
     const kasanOn = (opts & HdrOption.KASAN) !== 0;
     const kfenceOn = (h[Hdr.KFENCE_POOL] as number) !== 0;
     const leakOn = (opts & HdrOption.KMEMLEAK) !== 0;
@@ -358,7 +367,7 @@ export function openInstance(
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
     for (const id of gone) drainDeadCpu(layers, id);
     if (reopen) {
-      const locks = robustLocks(phys, buddy, slab);
+      const locks = robustLocks(phys, buddy, slab, vm);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
   } catch (err) {
@@ -385,20 +394,29 @@ function robustLocks(
   phys: PhysMem,
   buddy: BuddyAllocator,
   slab: ObjectAllocator | null,
+  vm: Vmalloc | null,
   virtToPhys: ((addr: number) => number) | null = null,
   skipped: string[] = [],
 ): RobustLock[] {
   const h = phys.header;
   const zs = zsLockWords(phys, virtToPhys, skipped);
   const locks: RobustLock[] = [
-    { w: h, i: Hdr.LOCK_VMALLOC, name: "the vmalloc lock", recover: null },
-    { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: null },
+    {
+      w: h,
+      i: Hdr.LOCK_VMALLOC,
+      name: "the vmalloc lock",
+      recover: vm === null ? null : () => vm.recover(),
+    },
+    { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
     { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: null });
   locks.push({ w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null });
   if (slab instanceof SlubAllocator) {
-    for (const l of slab.listLocks()) locks.push({ ...l, recover: null });
+    // SLUB's are rebuilt from mem_map (slub/recover.ts); SLAB's also guard its shared and
+    // alien arrays, which that does not rebuild.
+    const arrays = slab instanceof SlabAllocator;
+    for (const l of slab.listLocks()) locks.push(arrays ? { ...l, recover: null } : l);
   }
   for (const l of zs.inner) locks.push({ ...l, recover: null });
   for (let n = 0; n < phys.nrNodes; n++) {
@@ -424,7 +442,7 @@ export function drainDeadCpu(
 ): DeadCpuReport {
   const report = newReport(id);
   const skipped: string[] = [];
-  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, virtToPhys, skipped);
+  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, layers.vm, virtToPhys, skipped);
   recoverLocks(locks, id, layers.buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   report.objects = layers.slab.drainCpu(id);

@@ -77,6 +77,17 @@ export interface KmallocApi {
    * zeroed when `zero`, and whatever else the allocator keeps about the requested size.
    */
   resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void;
+  /**
+   * kmem's own metadata (the descriptors and records of vmalloc, mempools, zsmalloc, zram
+   * and swap): blocks kfree, ksize and krealloc refuse, freed by kfreeOwn only. SLUB and
+   * SLAB serve them from caches of their own (kmem_meta-N, flagged KMEM_OWN), SLOB tags
+   * them with an id of their own; beyond those, pages flagged so.
+   */
+  kmallocOwn(size: number, gfp: number): number;
+  /** Frees what kmallocOwn returned. */
+  kfreeOwn(addr: number): void;
+  /** The usable size of what kmallocOwn returned; KmemError if `addr` is not one. */
+  ksizeOwn(addr: number): number;
 }
 
 /**
@@ -133,6 +144,10 @@ export class Kmalloc implements KmallocApi {
   readonly maxCacheSize: number;
   /** The set of size classes. */
   readonly sizeClasses: SizeClasses;
+  /** kmem_meta-16, -32, then every fourth power of two up to 2 * pageSize (kmallocOwn). */
+  private readonly ownCaches: KmemCache[] = [];
+  /** The largest of them: beyond it kmallocOwn takes pages. */
+  private readonly ownMax: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
   constructor(
@@ -168,6 +183,23 @@ export class Kmalloc implements KmallocApi {
         throw new RangeError("memory is too small for the kmalloc caches' descriptors");
       this.caches.push(c);
     }
+    // kmem's own metadata: kmem_meta-16 and -32 (zsmalloc's handles, vmalloc's records),
+    // then powers of four (few descriptors: an instance of 1 MiB keeps its pages), made with
+    // the instance (no context takes slab_mutex for them later, in an operation).
+    let top = 0;
+    for (let bytes = 16; bytes <= this.maxCacheSize; bytes *= bytes < 32 ? 2 : 4) {
+      top = bytes;
+      const name = `kmem_meta-${bytes}`;
+      const c = fresh
+        ? slab.ownCache(name, bytes, Math.min(bytes, phys.pageSize))
+        : slab.findByName(name);
+      if (c === null && !fresh)
+        throw new KmemError("CORRUPTION", `SLAB-7: the cache ${name} is missing`);
+      if (c === null)
+        throw new RangeError("memory is too small for kmem's own caches' descriptors");
+      this.ownCaches.push(c);
+    }
+    this.ownMax = top;
     // Every class is a multiple of 8: the sizes 8i+1..8i+8 share one.
     this.sizeIndex = new Uint8Array(this.maxCacheSize >> 3);
     for (let i = 0, c = 0; i < this.sizeIndex.length; i++) {
@@ -221,6 +253,27 @@ export class Kmalloc implements KmallocApi {
 
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
+  }
+
+  kmallocOwn(size: number, gfp: number): number {
+    if (size > this.ownMax) return this.large.alloc(size, gfp, -1, true);
+    // 16, 32, then 2^(2i + 3): i = (ceil(log2 size) - 2) / 2.
+    const i = size <= 16 ? 0 : size <= 32 ? 1 : (30 - Math.clz32(size - 1)) >> 1;
+    return this.slab.alloc(this.ownCaches[i] as KmemCache, gfp, size);
+  }
+
+  kfreeOwn(address: number): void {
+    // Addresses read back from descriptor words are i32: unsigned from 2 GiB up.
+    const addr = address >>> 0;
+    if (this.slab.slabOf(addr) !== 0) this.slab.freeOwn(addr);
+    else this.large.free(addr, "kfree", true);
+  }
+
+  ksizeOwn(address: number): number {
+    const addr = address >>> 0;
+    const head = this.slab.slabOf(addr);
+    if (head !== 0) return this.slab.ksizeOwn(head, addr);
+    return this.large.usable(addr, "ksize", true);
   }
 
   /** A slab object: its allocator moves the kmalloc red zone; pages: zeroed past `size`. */

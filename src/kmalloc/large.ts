@@ -13,7 +13,8 @@
  * returned) holds the page count in its first owner word, Large.PAGES, the others 0 there and
  * the head's pfn in Large.HEAD_PFN. kfree and ksize accept the first piece's address only:
  * an address inside a large allocation, a block from allocPages, a free block are refused
- * before anything changes.
+ * before anything changes. kmem's own metadata beyond the largest class (kmallocOwn) is such a block with
+ * HEAD_PFN = OWN on its first piece: kfree and ksize refuse it, kfreeOwn frees it.
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -24,8 +25,10 @@ import { type BuddyAllocator, Gfp } from "../page/index.js";
 const enum Large {
   /** The first piece: the allocation's pages (> 0); other pieces: 0. */
   PAGES = Pg.OWNER + 0,
-  /** Pieces after the first: the first piece's pfn. */
+  /** Pieces after the first: the first piece's pfn; the first: OWN for kmem's metadata, or 0. */
   HEAD_PFN = Pg.OWNER + 1,
+  /** HEAD_PFN of the first piece of kmem's own metadata (kmallocOwn): kfree refuses it. */
+  OWN = -1,
 }
 
 /**
@@ -75,7 +78,7 @@ export class LargeKmalloc {
    * the block that holds them would exceed the largest order or memory is short. Zeroed with
    * init_on_alloc, as every allocation is.
    */
-  alloc(size: number, gfp: number, nid = -1): number {
+  alloc(size: number, gfp: number, nid = -1, own = false): number {
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
     if (order >= this.maxOrder) return 0;
@@ -91,7 +94,7 @@ export class LargeKmalloc {
       f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.KMALLOC;
       f[i + Pg.ORDER] = k;
       f[i + Large.PAGES] = at === 0 ? pages : 0;
-      f[i + Large.HEAD_PFN] = at === 0 ? 0 : pfn;
+      f[i + Large.HEAD_PFN] = at !== 0 ? pfn : own ? Large.OWN : 0;
       at += 1 << k;
     }
     // The tail goes back, block by block (each aligned: the lowest set bit of its offset).
@@ -108,9 +111,9 @@ export class LargeKmalloc {
     return addr;
   }
 
-  /** Frees a large allocation; `fn` names the caller in errors. */
-  free(addr: number, fn: string): void {
-    const pages = this.pages(addr, fn);
+  /** Frees a large allocation; `fn` names the caller in errors; `own`: kmem's metadata. */
+  free(addr: number, fn: string, own = false): void {
+    const pages = this.pages(addr, fn, own);
     const f = this.f;
     const pfn = addr >>> this.pageShift;
     // Every piece is checked before the first goes back.
@@ -141,12 +144,15 @@ export class LargeKmalloc {
   }
 
   /** The usable bytes of the large allocation at `addr`; a KmemError if it is not one. */
-  usable(addr: number, fn: string): number {
-    return this.pages(addr, fn) * this.pageSize;
+  usable(addr: number, fn: string, own = false): number {
+    return this.pages(addr, fn, own) * this.pageSize;
   }
 
-  /** The pages of the large allocation at `addr`; a KmemError if it is not one. */
-  private pages(addr: number, fn: string): number {
+  /**
+   * The pages of the large allocation at `addr`; a KmemError if it is not one, or if it is
+   * kmem's own metadata and `own` is not set (or the other way round).
+   */
+  private pages(addr: number, fn: string, own = false): number {
     if (addr < this.firstAddr || (addr >= this.endAddr && !this.onlineSince(addr))) {
       throw new KmemError(
         "INVALID_FREE",
@@ -158,7 +164,15 @@ export class LargeKmalloc {
     const flags = this.f[i + Pg.FLAGS] as number;
     const pages = this.f[i + Large.PAGES] as number;
     if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
-      if (pages > 0) return pages;
+      if (pages > 0) {
+        if ((this.f[i + Large.HEAD_PFN] === Large.OWN) === own) return pages;
+        throw new KmemError(
+          "INVALID_FREE",
+          own
+            ? `${fn}(${hex(addr)}): not kmem's own metadata`
+            : `${fn}(${hex(addr)}): kmem's own metadata (pages of a vmalloc, mempool, zsmalloc, zram or swap descriptor); only kmem frees it`,
+        );
+      }
       throw new KmemError(
         "INVALID_FREE",
         `${fn}(${hex(addr)}): inside the large allocation at ${hex((this.f[i + Large.HEAD_PFN] as number) << this.pageShift)}, not its start`,

@@ -622,12 +622,22 @@ export class PhysMem {
 
   /** Sets the bytes [from, to) to `value`; the range lies in one window. */
   fill(value: number, from: number, to: number): void {
-    if (to > from) this.span(from, to - from).fill(value);
+    if (to <= from) return;
+    const w = from >>> this.winShift;
+    const at = from & this.winMask;
+    // Within the window's view, without a subarray object (krealloc and zeroing call this).
+    (this.byteViews[w] as Uint8Array).fill(value, at, at + (to - from));
   }
 
   /** Copies `length` bytes from `src` to `dst` (each range in one window; they may overlap). */
   copy(dst: number, src: number, length: number): void {
-    if (length > 0) this.span(dst, length).set(this.span(src, length));
+    if (length <= 0) return;
+    const w = dst >>> this.winShift;
+    if (src >>> this.winShift === w) {
+      // One window (always, with one buffer): a memmove within its view, no subarray objects.
+      const s = src & this.winMask;
+      (this.byteViews[w] as Uint8Array).copyWithin(dst & this.winMask, s, s + length);
+    } else this.span(dst, length).set(this.span(src, length));
   }
 
   /** Whether `addr` is a byte of memory (header and mem_map included), not of a hole. */

@@ -16,6 +16,8 @@ export interface PoolKmalloc {
   kmalloc(size: number, gfp: number): number;
   kfree(addr: number): void;
   ksize(addr: number): number;
+  kmallocOwn(size: number, gfp: number): number;
+  kfreeOwn(addr: number): void;
 }
 
 /** The cache calls a pool makes (the object allocator). */
@@ -51,6 +53,14 @@ export class PoolContext implements PoolBackend {
 
   ksize(addr: number): number {
     return this.km.ksize(addr);
+  }
+
+  kmallocOwn(size: number, gfp: number): number {
+    return this.km.kmallocOwn(size, gfp) >>> 0;
+  }
+
+  kfreeOwn(addr: number): void {
+    this.km.kfreeOwn(addr);
   }
 
   checkLive(cache: KmemCache, addr: number, fn: string): void {

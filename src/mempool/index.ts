@@ -6,4 +6,5 @@ export {
   MEMPOOL_MAX_NR,
   Mempool,
   type PoolBackend,
+  recoverPools,
 } from "./mempool.js";

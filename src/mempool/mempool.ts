@@ -21,7 +21,8 @@
  *             capacity >= minNr; size: element bytes (kmalloc pools) or 0 (cache pools);
  *             cache id -1 for kmalloc pools
  *
- *   | wait seq | waiters | next | prev |   (next/prev: the list of pools, Hdr.POOLS)
+ *   | wait seq | waiters | next | prev | pending el | pending n |
+ *                          (next/prev: the list of pools, Hdr.POOLS; pending: add()'s intent)
  *
  * The reserve is kept sorted by address (the element array in ascending order; an
  * allocation takes the last), so that "is this element in the reserve" is a binary search
@@ -45,6 +46,19 @@
  * src/sync/lock.ts) guards the reserve: minNr, currNr, the element array. It is never held
  * across a call into the allocator, which may reclaim and run shrinkers that free to a
  * pool. The wait queue's two words change only by Atomics, outside the lock.
+ *
+ * A dead context (offlineCpu, src/sync/robust.ts) that held the pools' lock: recoverPools
+ * puts right what its critical section left, from the list itself and one intent record:
+ *   the list of pools   rebuilt from the next links (each prev set from them), and a
+ *                       descriptor a destroy had unmarked (magic 0) unlinked: roll forward
+ *   the reserve         add() writes its intent (the element, the count before) into the
+ *                       descriptor before its first store to the array and clears it after
+ *                       the count; an intent found set is rolled forward: the reserve
+ *                       becomes the old elements (read back from the array, whichever of
+ *                       add's stores were made) and the new one, sorted. remove() lowers the
+ *                       count before it reads the element: a death between loses only that
+ *                       element, which was the dead context's. A shrinking resize's surplus
+ *                       and a grown array are the dead context's in the same way.
  *
  * Waiting (mempool_alloc): a request that may reclaim (__GFP_DIRECT_RECLAIM) and found
  * allocator and reserve dry sleeps on the pool's wait queue until a free wakes it, then
@@ -73,7 +87,13 @@ const enum Pool {
   /** The list of pools (Hdr.POOLS): the next older and the next newer descriptor, or 0. */
   NEXT = 10,
   PREV = 11,
-  WORDS = 12,
+  /**
+   * The intent record of add(): the element joining the reserve (0: none) and the count
+   * it joins, written before the element array changes (see "A dead context" above).
+   */
+  PENDING_EL = 12,
+  PENDING_N = 13,
+  WORDS = 14,
   MAGIC_VALUE = 0x6d706f6c, // "mpol"
 }
 
@@ -87,6 +107,9 @@ export interface PoolBackend {
   kmalloc(size: number, gfp: number): number;
   kfree(addr: number): void;
   ksize(addr: number): number;
+  /** The pool's own memory (descriptor, element array): kmem's metadata, which kfree refuses. */
+  kmallocOwn(size: number, gfp: number): number;
+  kfreeOwn(addr: number): void;
   /** Throws as a free would unless `addr` is a live object of `cache`; changes nothing. */
   checkLive(cache: KmemCache, addr: number, fn: string): void;
   /** Takes and releases the pools' lock (no-ops with one cpu). */
@@ -129,11 +152,11 @@ export class Mempool {
     cache: KmemCache | null,
     size: number,
   ): Mempool | null {
-    const desc = mm.kmalloc(Pool.WORDS * 4, Gfp.KERNEL);
+    const desc = mm.kmallocOwn(Pool.WORDS * 4, Gfp.KERNEL);
     if (desc === 0) return null;
-    const elements = mm.kmalloc(Math.max(minNr, 1) * 4, Gfp.KERNEL);
+    const elements = mm.kmallocOwn(Math.max(minNr, 1) * 4, Gfp.KERNEL);
     if (elements === 0) {
-      mm.kfree(desc);
+      mm.kfreeOwn(desc);
       return null;
     }
     const w = mm.mem;
@@ -226,9 +249,13 @@ export class Mempool {
     const n = w.word(d + Pool.CURR_NR);
     const a = w.wordsAt(w.word(d + Pool.ELEMENTS), n + 1);
     const at = reserveSlot(a, n, el);
+    // The intent first (recoverPools), then the array, the count, and the intent cleared.
+    w.setWord(d + Pool.PENDING_N, n);
+    w.setWord(d + Pool.PENDING_EL, el);
     a.copyWithin(at + 1, at, n);
     a[at] = el;
     w.setWord(d + Pool.CURR_NR, n + 1);
+    w.setWord(d + Pool.PENDING_EL, 0);
   }
 
   /** Takes the last element of the reserve (lock held). */
@@ -438,7 +465,7 @@ export class Mempool {
       return true;
     }
     if (minNr > w.word(d + Pool.CAPACITY)) {
-      const grown = mm.kmalloc(minNr * 4, Gfp.KERNEL);
+      const grown = mm.kmallocOwn(minNr * 4, Gfp.KERNEL);
       if (grown === 0) return false;
       mm.lock();
       let unused = grown;
@@ -450,7 +477,7 @@ export class Mempool {
         unused = old;
       }
       mm.unlock();
-      mm.kfree(unused);
+      mm.kfreeOwn(unused);
     }
     mm.lock();
     w.setWord(d + Pool.MIN_NR, minNr);
@@ -495,8 +522,8 @@ export class Mempool {
     while (this.currNr > 0) reserve.push(this.remove());
     this.mm.unlock();
     for (const el of reserve) this.freeElement(el);
-    this.mm.kfree(w.word(d + Pool.ELEMENTS));
-    this.mm.kfree(this.desc);
+    this.mm.kfreeOwn(w.word(d + Pool.ELEMENTS));
+    this.mm.kfreeOwn(this.desc);
     this.dead = true;
   }
 
@@ -585,6 +612,64 @@ export function checkNotReserved(mm: PoolBackend, addr: number, fn: string): voi
   } finally {
     mm.unlock();
   }
+}
+
+/**
+ * offlineCpu: the pools' lock was held by a context that died (held now by this one). The
+ * list of pools and each pool's reserve are put right (the header's "A dead context").
+ * Returns what was done; throws on damage no death explains.
+ */
+export function recoverPools(w: PhysMem): string {
+  const max = Math.floor((w.totalPages * w.pageSize) / (Pool.WORDS * 4));
+  const ok = (p: number): boolean =>
+    (p & 3) === 0 && w.hasByte(p) && w.hasByte(p + Pool.WORDS * 4 - 1);
+  let pools = 0;
+  let unlinked = 0;
+  let redone = 0;
+  let prev = 0;
+  for (let p = (w.words[Hdr.POOLS] as number) >>> 0; p !== 0;) {
+    if (!ok(p) || ++pools > max) throw new Error(`the list of mempools is damaged at ${hex(p)}`);
+    const d = p >>> 2;
+    const next = w.word(d + Pool.NEXT) >>> 0;
+    if (w.word(d + Pool.MAGIC) !== Pool.MAGIC_VALUE) {
+      // A destroy that had unmarked it: unlinked (its descriptor is the dead context's).
+      if (prev === 0) w.words[Hdr.POOLS] = next;
+      else w.setWord((prev >>> 2) + Pool.NEXT, next);
+      unlinked++;
+      p = next;
+      continue;
+    }
+    w.setWord(d + Pool.PREV, prev);
+    const el = w.word(d + Pool.PENDING_EL) >>> 0;
+    if (el !== 0) {
+      redone++;
+      const n = w.word(d + Pool.PENDING_N);
+      const cap = w.word(d + Pool.CAPACITY);
+      if (w.word(d + Pool.CURR_NR) !== n + 1) {
+        if (n < 0 || n + 1 > cap || cap > MEMPOOL_MAX_NR) {
+          throw new Error(`the mempool at ${hex(p)} records ${n} of ${cap} elements`);
+        }
+        const a = w.wordsAt(w.word(d + Pool.ELEMENTS) >>> 0, n + 1);
+        const seen = Array.from(a, (x) => x >>> 0);
+        // Before the shift a[n] is stale; after it one element is in it twice; after the
+        // store the new element is in it: the old elements are a[0..n) in the first case,
+        // the others less the copy or the new element.
+        const sorted = seen.every((x, k) => k === 0 || x > (seen[k - 1] as number));
+        const dup = seen.findIndex((x, k) => k > 0 && x === seen[k - 1]);
+        let old: number[];
+        if (sorted && seen.includes(el)) old = seen.filter((x) => x !== el);
+        else if (dup > 0) old = seen.filter((_, k) => k !== dup);
+        else old = seen.slice(0, n);
+        const all = [...old, el].sort((x, y) => x - y);
+        for (let k = 0; k <= n; k++) a[k] = all[k] as number;
+        w.setWord(d + Pool.CURR_NR, n + 1);
+      }
+      w.setWord(d + Pool.PENDING_EL, 0);
+    }
+    prev = p;
+    p = next;
+  }
+  return `${pools - unlinked} pools${unlinked > 0 ? `, ${unlinked} half-destroyed unlinked` : ""}${redone > 0 ? `, ${redone} element${redone > 1 ? "s" : ""} put in a reserve` : ""}`;
 }
 
 /** Checks a gfp argument of a pool call. */

@@ -30,7 +30,7 @@
 import { KmemError } from "../errors.js";
 import { Frame, Hdr, type PhysMem } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
-import type { KmemCache } from "../slab-common/index.js";
+import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
 import { type Kmalloc, largePages } from "../kmalloc/index.js";
 import { PgVm, type Vmalloc } from "../vm/index.js";
@@ -189,7 +189,8 @@ export function installSanitizers(
       // kfence_alloc: the countdown is the whole cost of an allocation that is not sampled;
       // only when it reaches 0 does KFENCE look at the allocation (rearm, then its pool).
       const sampled = (c: KmemCache, size: number): number => {
-        if (!kfence.rearm() || c === s.boot) return 0;
+        // kmem's own caches (KMEM_OWN) are never sampled: a KFENCE object would escape their check.
+        if (!kfence.rearm() || (c.flags & SlabFlag.KMEM_OWN) !== 0) return 0;
         const n = size < 0 ? c.objectSize : size;
         const a = kfence.alloc(c, n);
         if (a !== 0) {
@@ -240,7 +241,10 @@ export function installSanitizers(
     };
     hook(s, "free", (c: KmemCache, addr: number): void => {
       if (kfenceFree(addr, c, "kmem_cache_free")) return;
-      if (kasan !== null) {
+      if ((c.flags & SlabFlag.KMEM_OWN) !== 0) {
+        // kmem's own metadata: freed at once (no quarantine), refused to a caller.
+        sFree.call(s, c, addr);
+      } else if (kasan !== null) {
         kasan.objectFree(c, addr, false, "kmem_cache_free", () =>
           s.checkLive(c, addr, "kmem_cache_free"),
         );

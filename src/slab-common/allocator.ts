@@ -114,4 +114,10 @@ export interface KmallocBackend extends ObjectAllocator {
   liveObjectCache(head: number, addr: number): KmemCache;
   /** krealloc within the object: moves the kmalloc red zone, zeroes past `size` if `zero`. */
   resizeInPlace(addr: number, size: number, zero: boolean): void;
+  /** The cache of kmem's own metadata named `name` (KMEM_OWN), found or made; null: no memory. */
+  ownCache(name: string, size: number, align: number): KmemCache | null;
+  /** kmem's free of an object of its own caches (a caller's kfree of it is refused). */
+  freeOwn(addr: number): void;
+  /** ksize of an object of kmem's own caches (slab `head`). */
+  ksizeOwn(head: number, addr: number): number;
 }

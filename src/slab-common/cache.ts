@@ -118,6 +118,11 @@ export class KmemCache {
   /** @internal The flags' debug bits (0 on the fast path). */
   readonly debug: number;
   /**
+   * @internal What sends a free down its slow branch: the debug bits, and KMEM_OWN for
+   * kmem's own caches (whose objects only kmem may free). 0 on the fast path.
+   */
+  readonly freeChecks: number;
+  /**
    * @internal The constructor, or null. A cache made with one in another context gets it
    * here when this context registers it by name (Kmem.registerCtor).
    */
@@ -166,6 +171,7 @@ export class KmemCache {
     this.secret = init.secret;
     this.flags = init.flags;
     this.debug = init.flags & SlabFlag.DEBUG_MASK;
+    this.freeChecks = init.flags & (SlabFlag.DEBUG_MASK | SlabFlag.KMEM_OWN);
     this.ctor = init.ctor;
     this.hasCtor = init.hasCtor;
     this.sheafCap = init.sheafCap;

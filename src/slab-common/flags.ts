@@ -27,6 +27,21 @@ export const enum SlabFlag {
   /** A kmalloc size class (internal). */
   KMALLOC = 1 << 9,
   VALID_MASK = (1 << 10) - 1,
+  /**
+   * kmem's own metadata (internal, never a caller's): the cache descriptors' cache and the
+   * kmem_meta-N caches of kmallocOwn. kfree, ksize and krealloc refuse their objects; only
+   * kmem frees them (freeOwn).
+   */
+  KMEM_OWN = 1 << 10,
+  /**
+   * slub_debug O (an instance's debug option, never a cache's flag): a cache whose slots
+   * need a higher page order with the debug metadata than its objects alone do gets no
+   * metadata debugging (red zone, poison, user tracking), as Linux's
+   * disable_higher_order_debug.
+   */
+  ORDER_OFF = 1 << 30,
+  /** The debugging that puts metadata in the slots (Linux DEBUG_METADATA_FLAGS). */
+  DEBUG_METADATA = RED_ZONE | POISON | STORE_USER,
   /** Flags that forbid merging (SLAB_NEVER_MERGE). */
   NEVER_MERGE = CONSISTENCY_CHECKS | RED_ZONE | POISON | STORE_USER | TRACE | FAILSLAB | NO_MERGE,
   /** Flags that turn on the debug paths. */
@@ -55,6 +70,7 @@ export function debugFlags(letters: string): number {
     else if (ch === "U") flags |= SlabFlag.STORE_USER;
     else if (ch === "T") flags |= SlabFlag.TRACE;
     else if (ch === "A") flags |= SlabFlag.FAILSLAB;
+    else if (ch === "O") flags |= SlabFlag.ORDER_OFF;
   }
   return flags;
 }

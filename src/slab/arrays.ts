@@ -226,11 +226,12 @@ export function freeBlock(slab: SlabAllocator, b: number): void {
 
 /**
  * Takes node `n`'s list_lock of `c` for the shared layer: a trylock first, whose failures
- * this cpu's array counts (Bonwick & Adams's contention measure), then the lock.
+ * this cpu's array and the cache count (Bonwick & Adams's contention measure), then the lock.
  */
-function lockShared(slab: SlabAllocator, c: KmemCache, n: number, ac: Int32Array): void {
+function lockShared(slab: SlabAllocator, c: KmemCache, n: number, v: ArrayViews): void {
   if (slab.smp === true && !tryLock(c.dv, slab.lockAt[n] as number, slab.cpuId)) {
-    ac[Ac.FAILS]!++;
+    v.ac[Ac.FAILS]!++;
+    Atomics.add(v.hdr, Block.FAILS, 1);
     slab.lockNode(c, n);
   }
 }
@@ -252,7 +253,7 @@ export function refill(slab: SlabAllocator, c: KmemCache, v: ArrayViews, gfp: nu
   const sh = v.shared[node];
   if (sh !== undefined && (sh[Ac.AVAIL] as number) > 0) {
     let k = 0;
-    lockShared(slab, c, node, ac);
+    lockShared(slab, c, node, v);
     try {
       const avail = sh[Ac.AVAIL] as number;
       k = Math.min(batch, avail);
@@ -291,7 +292,7 @@ export function flushArray(slab: SlabAllocator, c: KmemCache, v: ArrayViews): nu
   const sh = v.shared[node];
   let moved = 0;
   if (sh !== undefined) {
-    lockShared(slab, c, node, ac);
+    lockShared(slab, c, node, v);
     try {
       const avail = sh[Ac.AVAIL] as number;
       const room = (sh[Ac.LIMIT] as number) - avail;

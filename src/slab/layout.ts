@@ -57,6 +57,11 @@ export const enum Block {
   ADAPTIVE = 8,
   /** 1: the cache has array caches; 0: every object goes to and from the slabs. */
   ARRAYS = 9,
+  /**
+   * Failed trylocks of the shared layer by every cpu, ever (Bonwick & Adams's
+   * cache_depot_contention: the depot, and so its count, is the cache's).
+   */
+  FAILS = 10,
   WORDS = 16,
   /** "arry" */
   MAGIC_VALUE = 0x61727279,
@@ -72,7 +77,7 @@ export const enum Ac {
   TOUCHED = 3,
   /** Failed trylocks of the node list_lock this cpu met (refill and flush), ever. */
   FAILS = 4,
-  /** FAILS when the last interval ended (adaptive). */
+  /** Block.FAILS when this cpu's last interval ended (adaptive). */
   FAILS_SEEN = 5,
   /** Index in MAGAZINE_SIZES of the limit (adaptive). */
   MAG = 6,

@@ -442,7 +442,7 @@ export class SlabAllocator extends SlubAllocator {
       v === undefined ||
       v.serial !== c.serial ||
       v.arrays === false ||
-      c.debug !== 0 ||
+      c.freeChecks !== 0 ||
       this.initOnFree
     ) {
       this.freeGeneric(c, head, addr);
@@ -494,7 +494,7 @@ export class SlabAllocator extends SlubAllocator {
     ) {
       this.alreadyFree(c, addr, state & m);
     }
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFreeChecked(c, head, addr);
       w = this.phys.word(wi);
     }

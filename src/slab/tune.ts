@@ -195,7 +195,7 @@ function reapCache(
     });
     const ac = v.ac;
     const touched = ac[Ac.TOUCHED] !== 0;
-    if (v.hdr[Block.ADAPTIVE] !== 0) objects += adapt(slab, c, ac, touched);
+    if (v.hdr[Block.ADAPTIVE] !== 0) objects += adapt(slab, c, v, touched);
     if (touched) ac[Ac.TOUCHED] = 0;
     else objects += drainOwn(slab, c, ac, (((ac[Ac.LIMIT] as number) + 4) / 5) | 0);
   }
@@ -218,16 +218,20 @@ function reapCache(
 }
 
 /**
- * Bonwick & Adams's rule at the end of an interval: more failed trylocks of the shared
- * layer than DEPOT_CONTENTION since the last one grow this cpu's array to the next
- * magazine size; an array not touched in the interval shrinks to the one below (SLAB's
- * touched rule), giving back what no longer fits. Returns the objects given back.
+ * Bonwick & Adams's rule at the end of this cpu's interval: more failed trylocks of the
+ * cache's shared layer than DEPOT_CONTENTION since the last one, by any cpu (the depot's
+ * contention is the cache's, as in illumos), grow this cpu's array to the next magazine
+ * size if it was used in the interval; an array not touched in the interval shrinks to the
+ * one below (SLAB's touched rule), giving back what no longer fits. Returns the objects
+ * given back.
  */
-function adapt(slab: SlabAllocator, c: KmemCache, ac: Int32Array, touched: boolean): number {
-  const fails = (ac[Ac.FAILS] as number) - (ac[Ac.FAILS_SEEN] as number);
-  ac[Ac.FAILS_SEEN] = ac[Ac.FAILS] as number;
+function adapt(slab: SlabAllocator, c: KmemCache, v: ArrayViews, touched: boolean): number {
+  const ac = v.ac;
+  const total = Atomics.load(v.hdr, Block.FAILS);
+  const fails = (total - (ac[Ac.FAILS_SEEN] as number)) | 0;
+  ac[Ac.FAILS_SEEN] = total;
   let mag = ac[Ac.MAG] as number;
-  if (fails > DEPOT_CONTENTION && mag < MAGAZINE_SIZES.length - 1) mag++;
+  if (touched && fails > DEPOT_CONTENTION && mag < MAGAZINE_SIZES.length - 1) mag++;
   else if (!touched && mag > 0) mag--;
   else return 0;
   const limit = MAGAZINE_SIZES[mag] as number;

@@ -32,7 +32,9 @@
  * Live block: a 4-byte header before the object (Linux keeps an 8-byte size header before
  * kmalloc blocks and none before cache objects; kmem keeps 4 bytes before every block):
  *   [units][tag]   tag = (cache id ^ hash(object address) ^ secret) & 0xffff,
- *                  cache id 0 for kmalloc, 1 for the cache descriptors ("kmem_cache")
+ *                  cache id 0 for kmalloc, 1 for the cache descriptors ("kmem_cache"),
+ *                  0xffff for kmem's own metadata (kmallocOwn: vmalloc's descriptor and
+ *                  records, mempools', zsmalloc's, zram's and swap's), which only kmem frees
  * The tag makes a free O(1)-checkable: a free of an address that is not a live object, or
  * to the wrong cache, is caught before anything is written (an address inside a live
  * object passes with probability 2^-16 per free). A double free is found for certain: the
@@ -49,7 +51,7 @@
  *   SLOB-4  live objects per cache (and for kmalloc) match the descriptors' counts, and
  *           the pages found match the slab page gauge
  *   SLOB-5  the list of cache descriptors is a well-formed list (inside memory, back links,
- *           no cycle), each with an id in 2..0xffff and an alignment a power of two
+ *           no cycle), each with an id in 2..0xfffe and an alignment a power of two
  *           8..pageSize
  *
  * Concurrency: SLOB is one list of blocks shared by everyone, and Linux guarded it with one
@@ -97,10 +99,12 @@ export const enum Slob {
   /** Free-block word flag: a block of one unit. */
   ONE_UNIT = 0x8000,
   NEXT_MASK = 0x7fff,
-  /** Cache ids: 0 is kmalloc, 1 the descriptors' own cache. */
+  /** Cache ids: 0 is kmalloc, 1 the descriptors' own cache, 2..MAX_ID caches. */
   KMALLOC_ID = 0,
   BOOT_ID = 1,
-  MAX_ID = 0xffff,
+  MAX_ID = 0xfffe,
+  /** kmem's own metadata (kmallocOwn): blocks kfree, ksize and krealloc refuse. */
+  OWN_ID = 0xffff,
 }
 
 /** Owner words of a SLOB page's head frame. */
@@ -776,12 +780,24 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       if (
         units <= Slob.HDR_UNITS ||
         off - Slob.HDR + units * Slob.UNIT > this.pageSize ||
-        (id !== Slob.KMALLOC_ID && id !== Slob.BOOT_ID && this.cacheOf(id) === null)
+        (id !== Slob.KMALLOC_ID &&
+          id !== Slob.BOOT_ID &&
+          id !== Slob.OWN_ID &&
+          this.cacheOf(id) === null)
       ) {
         this.badBlock(obj, fn);
       }
     }
     if (id === Slob.BOOT_ID) this.notObject(obj, fn, "a cache descriptor, not an object");
+    if ((id === Slob.OWN_ID) !== (want === Slob.OWN_ID)) {
+      this.notObject(
+        obj,
+        fn,
+        id === Slob.OWN_ID
+          ? "kmem's own metadata (a vmalloc, mempool, zsmalloc, zram or swap descriptor); only kmem frees it"
+          : "not kmem's own metadata",
+      );
+    }
     if (want >= 0 && id !== want) {
       const owner =
         id === Slob.KMALLOC_ID ? "kmalloc" : JSON.stringify(this.cacheOf(id)?.name ?? "kmem_cache");
@@ -849,7 +865,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private countFree(id: number): void {
     if (id === Slob.KMALLOC_ID) {
       this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
-    } else if (id !== Slob.BOOT_ID) {
+    } else if (id !== Slob.BOOT_ID && id !== Slob.OWN_ID) {
       const c = this.cacheOf(id) as KmemCache;
       c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) - 1;
     }
@@ -859,7 +875,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /** Whether a block of `bytes` (header included) with this alignment fits a fresh page. */
   private fitsPage(bytes: number, align: number): boolean {
-    return align - Slob.HDR + ((bytes + 1) & ~1) <= this.pageSize;
+    // The first compare keeps the bit arithmetic from wrapping at 2 GiB.
+    return bytes <= this.pageSize && align - Slob.HDR + ((bytes + 1) & ~1) <= this.pageSize;
   }
 
   private shouldFail(gfp: number, size: number, flags: number): boolean {
@@ -876,16 +893,55 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   /** kmalloc_node: on a page of node `nid` (-1: any). `size` and `nid` are trusted. */
   kmallocNode(size: number, gfp: number, nid: number): number {
+    return this.kmallocAs(size, gfp, nid, Slob.KMALLOC_ID);
+  }
+
+  /** kmem's own metadata: a block tagged OWN_ID, or pages flagged so. */
+  kmallocOwn(size: number, gfp: number): number {
+    return this.kmallocAs(size, gfp, -1, Slob.OWN_ID);
+  }
+
+  /** Frees what kmallocOwn returned. */
+  kfreeOwn(address: number): void {
+    // Addresses read back from descriptor words are i32: unsigned from 2 GiB up.
+    const addr = address >>> 0;
+    if (this.isSlobPage(addr)) {
+      this.lock();
+      try {
+        this.release(addr, this.owner(addr, Slob.OWN_ID, "kfree"), "kfree");
+      } finally {
+        this.unlock();
+      }
+      return;
+    }
+    this.large.free(addr, "kfree", true);
+  }
+
+  /** The usable size of what kmallocOwn returned. */
+  ksizeOwn(address: number): number {
+    const addr = address >>> 0;
+    if (!this.isSlobPage(addr)) return this.large.usable(addr, "ksize", true);
+    this.lock();
+    try {
+      return this.ksizeLocked(addr, Slob.OWN_ID);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** kmalloc_node for cache id `id`: kmalloc's (0), or kmem's own metadata. */
+  private kmallocAs(size: number, gfp: number, nid: number, id: number): number {
     if (size === 0) return ZERO_SIZE_PTR;
     const align = (size & (size - 1)) === 0 && size > Slob.MIN_ALIGN ? size : Slob.MIN_ALIGN;
-    if (!this.fitsPage(size + Slob.HDR, align)) return this.large.alloc(size, gfp, nid);
+    if (!this.fitsPage(size + Slob.HDR, align))
+      return this.large.alloc(size, gfp, nid, id === Slob.OWN_ID);
     if (this.failslab !== null && this.shouldFail(gfp, size, 0)) return 0;
     for (let retried = false; ; retried = true) {
       let obj = 0;
       this.lock();
       try {
-        obj = this.slobAlloc(size + Slob.HDR, gfp, align, Slob.KMALLOC_ID, nid);
-        if (obj !== 0)
+        obj = this.slobAlloc(size + Slob.HDR, gfp, align, id, nid);
+        if (obj !== 0 && id === Slob.KMALLOC_ID)
           this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
       } finally {
         this.unlock();
@@ -942,8 +998,8 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     }
   }
 
-  private ksizeLocked(addr: number): number {
-    const id = this.owner(addr, -1, "ksize");
+  private ksizeLocked(addr: number, want = -1): number {
+    const id = this.owner(addr, want, "ksize");
     const pfn = addr >>> this.pageShift;
     if (this.f[pfn * Frame.WORDS + SlobPg.LIST] === SlobList.BIG) {
       return this.pageSize << (this.f[pfn * Frame.WORDS + Pg.ORDER] as number);
@@ -952,7 +1008,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const units = this.h16(at);
     // A free block is never taken for a live one: the walk finds it.
     this.insertionPoint(pfn, at - (pfn << (this.pageShift - 1)), units, "ksize", addr);
-    return id === Slob.KMALLOC_ID
+    return id === Slob.KMALLOC_ID || id === Slob.OWN_ID
       ? units * Slob.UNIT - Slob.HDR
       : (this.cacheOf(id) as KmemCache).objectSize;
   }

@@ -118,7 +118,11 @@ function verifyPage(s: SlobAllocator, pfn: number, counts: Map<number, number>):
       const units = s.h16(base + o);
       const obj = (base + o) * Slob.UNIT + Slob.HDR;
       const id = s.tag(s.h16(base + o + 1), obj);
-      const live = id === Slob.KMALLOC_ID || id === Slob.BOOT_ID || (s.caches[id] ?? null) !== null;
+      const live =
+        id === Slob.KMALLOC_ID ||
+        id === Slob.BOOT_ID ||
+        id === Slob.OWN_ID ||
+        (s.caches[id] ?? null) !== null;
       if (units <= Slob.HDR_UNITS || o + units > end || !live) {
         corrupt(
           "SLOB-3",

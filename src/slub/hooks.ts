@@ -22,7 +22,7 @@ import {
   trackIndex,
 } from "./debug.js";
 import { CpuSlot, Poison, SlubPg, Track } from "./layout.js";
-import { activeObjects, lookupCache, objectSizeOf } from "./registry.js";
+import { activeObjects, lookupCache, objectSizeOf, refuseOwn } from "./registry.js";
 import { quarantineObject } from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
 
@@ -102,6 +102,7 @@ export function resizeObject(slub: SlubAllocator, addr: number, size: number, ze
 
 /** Debug checks and init_on_free before an object goes back on a freelist. */
 export function preFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
+  if ((c.flags & SlabFlag.KMEM_OWN) !== 0 && !slub.ownAccess) refuseOwn(c, addr, "kfree");
   if (c.debug !== 0) {
     const damage = checkRedZones(
       slub.win(addr),

@@ -52,6 +52,7 @@ import {
   shrinkReal,
   unlockAllNodes,
 } from "./slow.js";
+import { recoverNode } from "./recover.js";
 import type { SlubAllocator } from "./slub.js";
 
 const UTF8_DECODER = new TextDecoder();
@@ -94,7 +95,15 @@ export function bootCache(slub: SlubAllocator, fresh: boolean): KmemCache {
       false,
       slub.nrCpus > 1,
     ) as CacheGeometry;
-    const boot = initCache(slub, desc, "kmem_cache", geometry, 0, null, randomSecret());
+    const boot = initCache(
+      slub,
+      desc,
+      "kmem_cache",
+      geometry,
+      SlabFlag.KMEM_OWN,
+      null,
+      randomSecret(),
+    );
     slub.h[Hdr.BOOT_CACHE] = desc;
     return boot;
   }
@@ -279,7 +288,17 @@ export function kmemCacheCreateInternal(
       const real = findMergeable(slub, size, align, flags);
       if (real !== null) return createAlias(slub, name, size, real);
     }
-    const g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
+    let g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
+    if (
+      g !== null &&
+      slub.debugOrderOff &&
+      (flags & SlabFlag.DEBUG_METADATA) !== 0 &&
+      pageOrder(g.size, slub.pageSize) > pageOrder(size, slub.pageSize)
+    ) {
+      // slub_debug O (disable_higher_order_debug): the metadata would raise the order.
+      flags &= ~SlabFlag.DEBUG_METADATA;
+      g = slub.cacheGeometry(size, align, flags, ctor !== null, slub.smp);
+    }
     if (g === null)
       throw new RangeError(
         `size ${size} does not fit in a slab of at most ${slub.maxOrder - 1} orders`,
@@ -290,6 +309,32 @@ export function kmemCacheCreateInternal(
   } finally {
     unlockSlabMutex(slub);
   }
+}
+
+/**
+ * The cache of kmem's own metadata named `name` (kmem_meta-N): found in memory, or made
+ * (not mergeable, flagged KMEM_OWN) under slab_mutex, so that two contexts make one.
+ */
+export function ownCache(
+  slub: SlubAllocator,
+  name: string,
+  size: number,
+  align: number,
+): KmemCache | null {
+  lockSlabMutex(slub);
+  try {
+    for (const c of liveCaches(slub)) if (c.name === name && c.id === c.realId) return c;
+    const flags = SlabFlag.KMEM_OWN | SlabFlag.NO_MERGE;
+    return kmemCacheCreateInternal(slub, name, size, align, flags, null);
+  } finally {
+    unlockSlabMutex(slub);
+  }
+}
+
+/** get_order: the page order of a block of `bytes`. */
+function pageOrder(bytes: number, pageSize: number): number {
+  const pages = Math.ceil(bytes / pageSize);
+  return pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
 }
 
 /** find_mergeable (mm/slab_common.c): an existing cache this one can share. */
@@ -490,6 +535,24 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
       `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}, ${objects} objects)`,
     );
   }
+  // The flags decide the debug checks: a flag whose metadata the slots lack is damage, not
+  // a red zone or poison overwritten in every object.
+  const flags = dv[Desc.FLAGS] as number;
+  const hasCtor = dv[Desc.CTOR_ID] !== 0;
+  const poison = (flags & SlabFlag.POISON) !== 0 && !hasCtor;
+  if (
+    (flags & ~(SlabFlag.VALID_MASK | SlabFlag.KMEM_OWN)) !== 0 ||
+    ((flags & SlabFlag.RED_ZONE) !== 0) !== (dv[Desc.RED_LEFT] as number) > 0 ||
+    ((flags & SlabFlag.STORE_USER) !== 0) !== (dv[Desc.TRACK] as number) > 0 ||
+    // SLUB's free pointer leaves the object for poison or a constructor (SLAB's never does).
+    (((slub.h[Hdr.OPTIONS] as number) & HdrOption.SLAB) === 0 &&
+      (hasCtor || poison) !== (dv[Desc.OFFSET] === dv[Desc.INUSE]))
+  ) {
+    throw new KmemError(
+      "CORRUPTION",
+      `SLAB-7: descriptor at ${hex(desc)} has flags ${hex(flags)} its slot layout does not have`,
+    );
+  }
   return {
     objectSize: dv[Desc.OBJECT_SIZE] as number,
     size: dv[Desc.SIZE] as number,
@@ -687,11 +750,11 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
       `cache ${JSON.stringify(c.name)}: destroy() from a constructor, while a slab is being built`,
     );
   }
-  if (c.id === c.realId && (c === slub.boot || (c.flags & SlabFlag.KMALLOC) !== 0)) {
-    // kmem's own caches: the descriptors' cache and kmalloc's size classes.
+  if (c.id === c.realId && (c.flags & (SlabFlag.KMALLOC | SlabFlag.KMEM_OWN)) !== 0) {
+    // kmem's own caches: the descriptors' cache, kmalloc's size classes, kmem_meta-N.
     throw new KmemError(
       "BUSY",
-      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : "kmalloc"}); it cannot be destroyed`,
+      `cache ${JSON.stringify(c.name)} is kmem's own (${c === slub.boot ? "cache descriptors" : (c.flags & SlabFlag.KMALLOC) !== 0 ? "kmalloc" : "kmem's metadata"}); it cannot be destroyed`,
     );
   }
   lockSlabMutex(slub);
@@ -741,7 +804,7 @@ function releaseDescriptor(slub: SlubAllocator, c: KmemCache): void {
   slub.phys.setWord((c.desc >>> 2) + Desc.MAGIC, 0);
   c.dead = true;
   slub.caches[c.id] = null;
-  slub.free(slub.boot, c.desc);
+  slub.freeOwn(c.desc);
 }
 
 /* ------------------------------------------------------------------ every cache */
@@ -880,14 +943,22 @@ export function slabPageCounts(slub: SlubAllocator): [number, number] {
   return [slub.buddy.event(Vm.NR_SLAB_RECLAIMABLE), slub.buddy.event(Vm.NR_SLAB_UNRECLAIMABLE)];
 }
 
+/** A node list_lock word of a cache, and its recovery after its owner died (recover.ts). */
+export interface ListLockWord {
+  readonly w: Int32Array;
+  readonly i: number;
+  readonly name: string;
+  readonly recover: (dead: number) => string;
+}
+
 /**
  * Every node list_lock of every real cache, boot cache first, for offlineCpu's look at the
  * locks a dead cpu held (sync/robust.ts). Read only, without slab_mutex (a dead cpu may hold
  * it, or a live one that waits for a list_lock the dead one held): the slab_caches walk is
  * bounded and cycle-checked, and takes no handle.
  */
-export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; name: string }[] {
-  const out: { w: Int32Array; i: number; name: string }[] = [];
+export function listLockWords(slub: SlubAllocator): ListLockWord[] {
+  const out: ListLockWord[] = [];
   const seen = new Set<number>();
   const add = (d: number): void => {
     if (seen.has(d)) return;
@@ -904,6 +975,8 @@ export function listLockWords(slub: SlubAllocator): { w: Int32Array; i: number; 
           name !== null
             ? ((known as KmemCache).nodeLockNames[n] as string)
             : `the node ${n} list_lock of the cache at ${hex(d)}`,
+        recover: (dead) =>
+          recoverNode(slub, name !== null ? (known as KmemCache) : adopt(slub, d), n, dead),
       });
     }
   };
@@ -947,6 +1020,7 @@ export function objectSizeOf(slub: SlubAllocator, c: KmemCache): number {
 /** The real cache of a slab object, for ksize. Throws as a free would if it is not live. */
 export function liveObjectCache(slub: SlubAllocator, head: number, addr: number): KmemCache {
   const c = slub.slabCache(head);
+  if ((c.flags & SlabFlag.KMEM_OWN) !== 0 && !slub.ownAccess) refuseOwn(c, addr, "ksize");
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
     // A freed object, as kfree says of it (and SLOB's ksize): DOUBLE_FREE.
@@ -976,4 +1050,19 @@ export function checkLive(slub: SlubAllocator, c: KmemCache, addr: number, fn: s
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
     throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
   }
+}
+
+/**
+ * A caller's kfree, ksize or kmem_cache_free of an object of kmem's own caches (a cache
+ * descriptor, kmem_meta-N): refused before anything changes.
+ */
+export function refuseOwn(c: KmemCache, addr: number, fn: string): never {
+  const what =
+    c.name === "kmem_cache"
+      ? "a cache descriptor"
+      : "kmem's own metadata (a vmalloc, mempool, zsmalloc, zram or swap descriptor)";
+  throw new KmemError(
+    "INVALID_FREE",
+    `${fn}(${hex(addr)}): ${what}, an object of ${c.name}; only kmem frees it`,
+  );
 }

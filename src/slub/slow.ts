@@ -121,10 +121,11 @@ export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: 
         const fl = (f[i + SlubPg.FREELIST] as number) >>> 0;
         const counters = f[i + SlubPg.COUNTERS] as number;
         if (fl !== 0 && (counters & SlabState.QUARANTINED) === 0 && cpu[CpuSlot.FREELIST] === 0) {
-          // Objects freed to the cpu slab by the slow path meanwhile.
+          // Objects freed to the cpu slab by the slow path meanwhile: on the cpu freelist
+          // before they leave the slab's (recover.ts: a list on both is the cpu's).
+          cpu[CpuSlot.FREELIST] = fl;
           f[i + SlubPg.FREELIST] = 0;
           f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
-          cpu[CpuSlot.FREELIST] = fl;
           got = true;
         } else {
           deactivate(slub, c, cpu);
@@ -210,7 +211,7 @@ export function allocSingle(slub: SlubAllocator, c: KmemCache, gfp: number, nid:
     const n = slub.slabNode(pfn);
     slub.lockNode(c, n);
     try {
-      c.dv[slub.slabsAt[n] as number]!++;
+      countSlab(slub, c, pfn);
       obj = takeOne(slub, c, pfn);
     } finally {
       slub.unlockNode(c, n);
@@ -289,7 +290,8 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   const pfn = addr >>> slub.pageShift;
   const f = slub.f;
   const i = pfn * Frame.WORDS;
-  f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+  // Marked SLAB only when counted (countSlab, under the list_lock): until then a plain
+  // page in this context's hands, which a death here takes with it.
   f[i + SlubPg.CACHE] = c.realId;
   f[i + SlubPg.COUNTERS] = 0;
   f[i + SlubPg.BITMAP] = 0;
@@ -339,6 +341,15 @@ function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number): void {
   }
 }
 
+/**
+ * Marks a new slab SLAB and counts it in its node's nr_slabs (the node's list_lock held):
+ * from here on it is the cache's, and a death leaves it where recover.ts finds it.
+ */
+function countSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  slub.f[pfn * Frame.WORDS + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+  c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!++;
+}
+
 /** Counts a new slab in its cache and makes it this cpu's slab. */
 function freeze(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   // A constructor that allocated from this cache while the slab was being built, or a
@@ -347,7 +358,7 @@ function freeze(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   const n = slub.slabNode(pfn);
   slub.lockNode(c, n);
   try {
-    c.dv[slub.slabsAt[n] as number]!++;
+    countSlab(slub, c, pfn);
     freezeLocked(slub, c, pfn);
   } finally {
     slub.unlockNode(c, n);
@@ -363,13 +374,15 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   const i = pfn * Frame.WORDS;
   const cpu = c.cpu;
   const counters = f[i + SlubPg.COUNTERS] as number;
+  // The slot names the slab, then takes its freelist, then the slab gives it up: each
+  // prefix is one recover.ts reads back (a slab a slot names is frozen; a freelist on
+  // both the slot and the slab is the slot's).
+  cpu[CpuSlot.SLAB] = pfn;
+  cpu[CpuSlot.START] = pfn * slub.pageSize + c.redLeft;
+  cpu[CpuSlot.BITMAP] = slub.bitmapWord(c, pfn);
   cpu[CpuSlot.FREELIST] = (f[i + SlubPg.FREELIST] as number) >>> 0;
   f[i + SlubPg.FREELIST] = 0;
   f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
-  const start = pfn * slub.pageSize + c.redLeft;
-  cpu[CpuSlot.SLAB] = pfn;
-  cpu[CpuSlot.START] = start;
-  cpu[CpuSlot.BITMAP] = slub.bitmapWord(c, pfn);
 }
 
 /* ------------------------------------------------------------------ giving back */
@@ -380,6 +393,12 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
  * cpu's freelist runs dry.
  */
 export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
+  slabPush(slub, c, head, addr);
+  place(slub, c, head);
+}
+
+/** slabFree without the filing: onto slab `head`'s own freelist (list_lock held). */
+export function slabPush(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
   slub.ev[Vm.SLAB_FREE_SLOW]!++;
   const f = slub.f;
   const i = head * Frame.WORDS;
@@ -387,6 +406,19 @@ export function slabFree(slub: SlubAllocator, c: KmemCache, head: number, addr: 
   slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
   f[i + SlubPg.FREELIST] = addr;
   f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) - 1;
+}
+
+/** Undoes slabPush of `addr`, still the freelist's first object (a double free caught late). */
+export function slabUnpush(slub: SlubAllocator, c: KmemCache, head: number, addr: number): void {
+  const f = slub.f;
+  const i = head * Frame.WORDS;
+  const fp = addr + c.offset;
+  f[i + SlubPg.FREELIST] = slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) + 1;
+}
+
+/** place(), for slub.ts: files slab `head` by its fill (list_lock held). */
+export function placeSlab(slub: SlubAllocator, c: KmemCache, head: number): void {
   place(slub, c, head);
 }
 
@@ -402,10 +434,6 @@ export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array):
   const f = slub.f;
   const i = pfn * Frame.WORDS;
   let head = (cpu[CpuSlot.FREELIST] as number) >>> 0;
-  cpu[CpuSlot.SLAB] = 0;
-  cpu[CpuSlot.FREELIST] = 0;
-  cpu[CpuSlot.START] = 0;
-  cpu[CpuSlot.BITMAP] = 0;
   let counters = f[i + SlubPg.COUNTERS] as number;
   if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
   // Splice the cpu freelist in front of the slab's own.
@@ -427,11 +455,17 @@ export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array):
     }
     obj = next;
   }
+  // The cpu freelist joins the slab's before the slot lets go of it, the slot before the
+  // slab is unfrozen: each prefix is one recover.ts reads back.
   if (head !== 0) {
     const fp = tail + c.offset;
     slub.phys.setWord(fp >>> 2, (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ bswap32(fp));
     f[i + SlubPg.FREELIST] = head;
   }
+  cpu[CpuSlot.FREELIST] = 0;
+  cpu[CpuSlot.SLAB] = 0;
+  cpu[CpuSlot.START] = 0;
+  cpu[CpuSlot.BITMAP] = 0;
   counters = (counters - n) & ~SlabState.FROZEN;
   f[i + SlubPg.COUNTERS] = counters;
   place(slub, c, pfn);
@@ -462,7 +496,7 @@ export function flushSheaf(
   k: number,
   locked = false,
 ): void {
-  const n = slot[CpuSlot.SHEAF_COUNT] as number;
+  let n = slot[CpuSlot.SHEAF_COUNT] as number;
   let held = -1;
   let j = 0;
   try {
@@ -471,7 +505,13 @@ export function flushSheaf(
       const head = slub.slabOf(obj);
       const node = slub.slabNode(head);
       if (!locked && node !== held) {
-        if (held >= 0) slub.unlockNode(c, held);
+        if (held >= 0) {
+          dropFlushed(slot, j, n);
+          n -= j;
+          k -= j;
+          j = 0;
+          slub.unlockNode(c, held);
+        }
         held = -1;
         slub.lockNode(c, node);
         held = node;
@@ -479,11 +519,19 @@ export function flushSheaf(
       slabFree(slub, c, head, obj);
     }
   } finally {
+    // The objects given back leave the sheaf (also when a damaged one stopped the loop)
+    // before the lock they went back under is released: no other cpu can take one of them
+    // while a dead context's sheaf still names it (recover.ts).
+    dropFlushed(slot, j, n);
     if (held >= 0) slub.unlockNode(c, held);
-    // The objects given back leave the sheaf, also when a damaged one stopped the loop.
-    slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
-    slot[CpuSlot.SHEAF_COUNT] = n - j;
   }
+}
+
+/** The first `j` of the `n` objects of a sheaf leave it. */
+function dropFlushed(slot: Int32Array, j: number, n: number): void {
+  if (j === 0) return;
+  slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+  slot[CpuSlot.SHEAF_COUNT] = n - j;
 }
 
 /** Everything the cpu of `slot` holds of `c` goes back: its sheaf, then its cpu slab. */
@@ -498,7 +546,12 @@ export function flushSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Array): 
  * Index of the object starting at `obj` in slab `head` of cache `c`, or -1 when `obj` is not
  * one (read from a dead cpu's slot: nothing in it is trusted).
  */
-function deadObjectIndex(slub: SlubAllocator, c: KmemCache, head: number, obj: number): number {
+export function deadObjectIndex(
+  slub: SlubAllocator,
+  c: KmemCache,
+  head: number,
+  obj: number,
+): number {
   if (head === 0 || slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) return -1;
   const off = obj - (head * slub.pageSize + c.redLeft);
   return (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
@@ -518,11 +571,14 @@ export function flushDeadSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Arra
   const cap = c.sheafCap;
   const count = Math.min(Math.max(slot[CpuSlot.SHEAF_COUNT] as number, 0), cap);
   let kept = 0;
+  const inSheaf = new Set<number>();
   for (let j = 0; j < count; j++) {
     const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
     const head = slub.slabOf(obj);
     const idx = deadObjectIndex(slub, c, head, obj);
-    if (idx < 0 || slub.testBit(c, head, idx)) continue;
+    // An object twice (a copy left by a sheaf's compaction) goes back once.
+    if (idx < 0 || slub.testBit(c, head, idx) || inSheaf.has(obj)) continue;
+    inSheaf.add(obj);
     slot[CpuSlot.SHEAF + kept++] = obj;
   }
   slot[CpuSlot.SHEAF_COUNT] = kept;

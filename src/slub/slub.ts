@@ -29,7 +29,9 @@
  *           nr_slabs is the number of its slabs on that node
  *   SLAB-6  (debug) free objects are poisoned and red-zoned 0xbb, allocated ones red-zoned
  *           0xcc, slab padding is 0x5a
- *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact
+ *   SLAB-7  the slab_caches list holds every live cache descriptor once, magic and id intact;
+ *           its flags are the ones it was made with and agree with its slot layout (red
+ *           zone, poison or constructor, user tracking)
  *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
  *           was not destroyed
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
@@ -82,8 +84,11 @@
  * freelist or the sheaf, and pushed on the cpu freelist before it is marked free, so an
  * object of the dead slot marked allocated was in the dead context's hands (it stays so)
  * and every other one is free. The dead cpu's active count is then set from the bitmaps.
- * A dead cpu's list_lock or slab_mutex is taken over and released, but what it guards is
- * not rebuilt yet: offlineCpu names it among the locks it could not repair.
+ * A remote free puts the object in the sheaf (or on its slab's freelist, under the
+ * list_lock) before it clears the object's bit: a death between leaves it allocated, the
+ * dead context's, never free on no list. A dead cpu's list_lock is taken over and what it
+ * guards rebuilt (recover.ts, whose header has how); its slab_mutex is taken over and
+ * released without a repair: offlineCpu names it among the locks it could not repair.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -99,6 +104,7 @@ import {
   type KmallocBackend,
   KmemCache,
   type SlabCacheInfo,
+  SlabFlag,
 } from "../slab-common/index.js";
 import { CallSites } from "./debug.js";
 import {
@@ -198,6 +204,8 @@ export class SlubAllocator implements KmallocBackend {
   log: LogFn | null;
   /** Debug flags from the `debug` option, applied to every cache. */
   readonly globalFlags: number;
+  /** slub_debug O: no metadata debugging for a cache it would move to a higher order. */
+  readonly debugOrderOff: boolean;
   readonly initOnAlloc: boolean;
   readonly initOnFree: boolean;
   readonly sites = new CallSites();
@@ -205,6 +213,8 @@ export class SlubAllocator implements KmallocBackend {
   private readonly memmapWord: number;
   /** Constructors registered in this context, by cache name. */
   readonly ctors = new Map<string, Ctor>();
+  /** Set while kmem itself frees or sizes an object of its own caches (freeOwn, ksizeOwn). */
+  ownAccess = false;
   /** How deep this context holds slab_mutex (it is re-entrant within a context). */
   slabMutexDepth = 0;
   /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
@@ -254,12 +264,11 @@ export class SlubAllocator implements KmallocBackend {
     this.initOnFree = options.initOnFree;
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
 
-    if (fresh) {
-      this.globalFlags = debugFlags(options.debug);
-      this.h[Hdr.SLAB_FLAGS] = this.globalFlags;
-    } else {
-      this.globalFlags = this.h[Hdr.SLAB_FLAGS] as number;
-    }
+    // The debug letters, O included, live in the header for the contexts that attach.
+    if (fresh) this.h[Hdr.SLAB_FLAGS] = debugFlags(options.debug);
+    const all = this.h[Hdr.SLAB_FLAGS] as number;
+    this.globalFlags = all & ~SlabFlag.ORDER_OFF;
+    this.debugOrderOff = (all & SlabFlag.ORDER_OFF) !== 0;
     this.boot = registry.bootCache(this, fresh);
     buddy.registerShrinker((nrToScan) => this.shrinkAll(nrToScan));
   }
@@ -343,7 +352,7 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** @internal Every cache's node list_lock words, for offlineCpu (sync/robust.ts). */
-  listLocks(): { w: Int32Array; i: number; name: string }[] {
+  listLocks(): registry.ListLockWord[] {
     return registry.listLockWords(this);
   }
 
@@ -612,6 +621,43 @@ export class SlubAllocator implements KmallocBackend {
     this.freeObject(c, head, addr);
   }
 
+  /**
+   * kmem's free of an object of its own caches (KMEM_OWN: a cache descriptor, kmem_meta-N),
+   * which kfree, ksize and kmem_cache_free refuse to a caller.
+   */
+  freeOwn(addr: number): void {
+    const head = this.slabOf(addr);
+    const c = head === 0 ? null : this.slabCache(head);
+    if (c === null || (c.flags & SlabFlag.KMEM_OWN) === 0) {
+      throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+    }
+    this.ownAccess = true;
+    try {
+      this.free(c, addr);
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** ksize of an object of kmem's own caches: its cache's object size. */
+  ksizeOwn(head: number, addr: number): number {
+    this.ownAccess = true;
+    try {
+      const c = registry.liveObjectCache(this, head, addr);
+      if ((c.flags & SlabFlag.KMEM_OWN) === 0) {
+        throw new KmemError("INVALID_FREE", `${hex(addr)} is not an object of kmem's own caches`);
+      }
+      return c.coreObjectSize;
+    } finally {
+      this.ownAccess = false;
+    }
+  }
+
+  /** The cache of kmem's own metadata named `name` (kmem_meta-N), made on first use. */
+  ownCache(name: string, size: number, align: number): KmemCache | null {
+    return registry.ownCache(this, name, size, align);
+  }
+
   /** The cache of the slab at `head` (the real one). */
   slabCache(head: number): KmemCache {
     const id = this.f[head * Frame.WORDS + SlubPg.CACHE] as number;
@@ -674,7 +720,7 @@ export class SlubAllocator implements KmallocBackend {
     // A cpu slab is never set aside, so only other slabs need the second test.
     if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, w & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.words[wi] as number;
@@ -707,7 +753,7 @@ export class SlubAllocator implements KmallocBackend {
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
     if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
       this.alreadyFree(c, addr, state & m);
-    if (c.debug !== 0 || this.initOnFree) {
+    if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
       w = this.phys.word(wi);
@@ -725,10 +771,72 @@ export class SlubAllocator implements KmallocBackend {
       cpu[CpuSlot.ACTIVE]!--;
       return;
     }
-    if (this.smp === false) this.phys.setWord(wi, w ^ m);
-    else this.clearShared(c, wi, rd, w, m, addr);
+    if (this.smp === true) {
+      this.freeRemoteSmp(c, head, addr, wi, m);
+      return;
+    }
+    this.phys.setWord(wi, w ^ m);
     cpu[CpuSlot.ACTIVE]!--;
     this.freeRemote(c, head, addr);
+  }
+
+  /**
+   * A remote free with several cpus: the object goes into this cpu's sheaf, or onto its
+   * slab's freelist under the list_lock, before its bit is cleared. A context dying at any
+   * statement leaves it allocated in its sheaf (offlineCpu skips it: the dead context's) or
+   * on a freelist with its bit set (which the list_lock's recovery clears: recover.ts),
+   * never free on no list and in no sheaf.
+   */
+  private freeRemoteSmp(c: KmemCache, head: number, addr: number, wi: number, m: number): void {
+    const cpu = c.cpu;
+    const cap = c.sheafCap;
+    const rd = c.remote;
+    if (cap !== 0 && (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)) {
+      let n = cpu[CpuSlot.SHEAF_COUNT] as number;
+      if (n === cap) {
+        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
+        n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        if (n === cap) {
+          this.flushSheaf(c, cpu, n >>> 1);
+          n = cpu[CpuSlot.SHEAF_COUNT] as number;
+        }
+      }
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      if (!this.clearBit(wi, rd, m)) {
+        cpu[CpuSlot.SHEAF_COUNT] = n;
+        this.alreadyFree(c, addr, 0);
+      }
+      cpu[CpuSlot.ACTIVE]!--;
+      return;
+    }
+    const node = this.slabNode(head);
+    this.lockNode(c, node);
+    try {
+      slow.slabPush(this, c, head, addr);
+      if (!this.clearBit(wi, rd, m)) {
+        slow.slabUnpush(this, c, head, addr);
+        this.alreadyFree(c, addr, 0);
+      }
+      slow.placeSlab(this, c, head);
+    } finally {
+      this.unlockNode(c, node);
+    }
+    cpu[CpuSlot.ACTIVE]!--;
+  }
+
+  /**
+   * Clears object bit `m` (own word `wi`) of another cpu's slab with Atomics: false,
+   * changing nothing, if the object was free already (freed by another cpu meanwhile).
+   */
+  private clearBit(wi: number, rd: number, m: number): boolean {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) return (Atomics.and(view, i, ~m) & m) !== 0;
+    if (((Atomics.xor(view, i, m) ^ this.phys.word(wi)) & m) !== 0) return true;
+    Atomics.xor(view, i, m);
+    return false;
   }
 
   /**

@@ -179,8 +179,8 @@ function verifyList(slub: SlubAllocator): void {
 }
 
 /**
- * SLAB-7: the slab_caches list holds every live descriptor once, each with its magic and
- * id; SLAB-8: a cache's reference count is its aliases (+1 while its own name lives);
+ * SLAB-7: the slab_caches list holds every live descriptor once, each with its magic,
+ * id and flags; SLAB-8: a cache's reference count is its aliases (+1 while its own name lives);
  * SLAB-9: a cpu slot is empty, or names a frozen slab of its cache with that slab's first
  * object and bitmap.
  */
@@ -201,6 +201,8 @@ export function verifyCaches(slub: SlubAllocator): void {
   if (n !== live) corrupt("SLAB-7", `slab_caches holds ${n} caches, ${live} exist`);
   for (const c of slub.caches) {
     if (c === null || c.id !== c.realId) continue;
+    if (c.dv[Desc.FLAGS] !== c.flags)
+      corrupt("SLAB-7", `cache ${c.name} has flags ${c.dv[Desc.FLAGS]}, made with ${c.flags}`);
     let aliases = 0;
     for (const a of slub.caches) if (a !== null && a.realId === c.id && a.id !== c.id) aliases++;
     if (c.dv[Desc.REFCOUNT] !== (c.dv[Desc.NAME_DEAD] !== 0 ? 0 : 1) + aliases)

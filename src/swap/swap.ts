@@ -377,6 +377,22 @@ export class SwapContext implements VmSwap {
     return out;
   }
 
+  /** The swap area (its type) on the zram device at `dev`, or -1 when none is. */
+  areaOn(dev: number): number {
+    if (!this.refresh()) return -1;
+    this.vm.lock();
+    try {
+      for (let t = 0; t < MAX_SWAPFILES; t++) {
+        const a = this.areaBase(t);
+        if (this.d[a + Area.FLAGS] !== 0 && (this.d[a + Area.DEV] as number) >>> 0 === dev)
+          return t;
+      }
+      return -1;
+    } finally {
+      this.vm.unlock();
+    }
+  }
+
   /** The areas swapped on, as /proc/swaps lists them. */
   areas(): SwapAreaInfo[] {
     if (!this.refresh()) return [];
@@ -781,10 +797,21 @@ export class SwapContext implements VmSwap {
     const view = this.phys.byteViews[phys >>> this.phys.winShift]!;
     const at = phys & this.phys.winMask;
     this.page.set(view.subarray(at, at + this.pageSize));
+    const dev = (d[a + Area.DEV] as number) >>> 0;
+    // zswap refused these very bytes as incompressible, and nothing lies behind it: they
+    // stay on the LRU without being compressed again (Linux keeps a rejected folio too).
+    const mark = this.f[i + PgVm.VM_REJECT] as number;
+    if (mark !== 0 && dev === 0 && mark === pageHash(this.pageWords)) {
+      d[a + Area.NR_FREE]!++;
+      return false;
+    }
     let where = 0;
+    const poor = d[Sw.EV + SwEv.REJECT_COMPRESS_POOR] as number;
     if (this.zswapStore(a, slot)) where = SlotFlag.ZSWAP;
     else {
-      const dev = (d[a + Area.DEV] as number) >>> 0;
+      if (dev === 0 && d[Sw.EV + SwEv.REJECT_COMPRESS_POOR] !== poor) {
+        this.f[i + PgVm.VM_REJECT] = pageHash(this.pageWords);
+      }
       if (dev !== 0 && this.deps.zramAt(dev).write(slot, this.page)) {
         this.slotAt(a, slot);
         this.sv[this.si + Slot.STATE] = SlotFlag.USED | SlotFlag.DEV;
@@ -813,6 +840,7 @@ export class SwapContext implements VmSwap {
     this.f[i + Pg.FLAGS] = PgFlag.HEAD;
     this.f[i + PgVm.VM_PAGE] = 0;
     this.f[i + PgVm.VM_AREA] = 0;
+    this.f[i + PgVm.VM_REJECT] = 0;
     this.buddy.freePages(phys, 0);
     d[Sw.EV + (where === SlotFlag.ZSWAP ? SwEv.ZSWPOUT : SwEv.PSWPOUT)]!++;
     return true;
@@ -873,6 +901,7 @@ export class SwapContext implements VmSwap {
       this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.VMALLOC;
       this.f[i + PgVm.VM_PAGE] = page;
       this.f[i + PgVm.VM_AREA] = area;
+      this.f[i + PgVm.VM_REJECT] = 0;
       this.lruAddHead(phys >>> this.pageShift, Lru.ACTIVE);
       this.phys.setWord(ti, phys | Pte.PRESENT | Pte.ACCESSED);
       this.vm.d[VmDesc.NR_VMALLOC]!++;
@@ -1108,4 +1137,11 @@ export function checkZswapConfig(c: unknown): asserts c is Partial<ZswapConfig> 
       throw new RangeError(`${key} must be an integer in 0..100, got ${describe(v)}`);
     }
   }
+}
+
+/** A hash of a page's words, never 0: whether a page zswap refused changed since. */
+function pageHash(words: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < words.length; k++) h = Math.imul(h ^ (words[k] as number), 0x01000193);
+  return h | 1;
 }

@@ -28,12 +28,21 @@
 
 import { KmemError } from "../errors.js";
 import type { PhysMem } from "../memory/index.js";
+import { Gfp } from "../page/index.js";
 import { Va, VaFlag, VmDesc } from "./layout.js";
 
 /** What records are allocated from: kmalloc, or anything with its shape. */
 export interface RecordAllocator {
   kmalloc(size: number, gfp: number): number;
   kfree(addr: number): void;
+}
+
+/** Deeper than any AVL tree of 32-bit counts (height < 1.44 log2(n + 2)). */
+const MAX_TREE_DEPTH = 48;
+
+/** A walk down a tree went deeper than any AVL tree: a cycle of damaged links. */
+function tooDeep(): never {
+  corrupt("VM-5", "a tree is cyclic (deeper than any balanced tree)");
 }
 
 function corrupt(id: string, what: string): never {
@@ -129,7 +138,8 @@ export class VmapAreas {
     const d = this.d;
     let best = 0;
     let cur = d[VmDesc.FREE_ROOT] as number;
-    while (cur !== 0) {
+    for (let depth = 0; cur !== 0; depth++) {
+      if (depth > MAX_TREE_DEPTH) tooDeep();
       if (this.pages(cur) >= pages) {
         best = cur;
         cur = this.left(cur);
@@ -212,6 +222,72 @@ export class VmapAreas {
     }
   }
 
+  /**
+   * offlineCpu (vmalloc.ts recover): the records laid out anew around `busy` (busy records,
+   * in address order, not overlapping): the free ranges between them take records of
+   * `spare` (a new one if short; the rest are freed), the address list and both trees are
+   * rebuilt, and the counts. Throws when a record cannot be had.
+   */
+  rebuild(nrPages: number, busy: readonly number[], spare: number[]): void {
+    const w = this.w;
+    const d = this.d;
+    const seq: number[] = [];
+    const free: number[] = [];
+    const gap = (from: number, to: number): void => {
+      const rec = spare.pop() ?? this.records.kmalloc(Va.BYTES, Gfp.ATOMIC) | 0;
+      if (rec === 0) throw new Error("no memory for a free range's record");
+      const r = rec >>> 2;
+      w.setWord(r + Va.START, from);
+      w.setWord(r + Va.PAGES, to - from);
+      w.setWord(r + Va.INFO, VaFlag.FREE << Va.FLAGS_SHIFT);
+      w.setWord(r + Va.CALLER, 0);
+      seq.push(rec);
+      free.push(rec);
+    };
+    let at = 0;
+    for (const rec of busy) {
+      const s = this.start(rec);
+      if (s > at) gap(at, s);
+      seq.push(rec);
+      at = s + this.pages(rec);
+    }
+    if (at < nrPages) gap(at, nrPages);
+    for (const rec of spare) this.records.kfree(rec);
+    spare.length = 0;
+    for (let k = 0; k < seq.length; k++) {
+      const r = (seq[k] as number) >>> 2;
+      w.setWord(r + Va.PREV, k === 0 ? 0 : (seq[k - 1] as number));
+      w.setWord(r + Va.NEXT, seq[k + 1] ?? 0);
+    }
+    d[VmDesc.HEAD] = seq[0] ?? 0;
+    d[VmDesc.BUSY_ROOT] = 0;
+    d[VmDesc.FREE_ROOT] = 0;
+    for (const rec of busy) {
+      d[VmDesc.BUSY_ROOT] = this.insert(d[VmDesc.BUSY_ROOT] as number, rec, false);
+    }
+    for (const rec of free) {
+      d[VmDesc.FREE_ROOT] = this.insert(d[VmDesc.FREE_ROOT] as number, rec, true);
+    }
+    d[VmDesc.NR_BUSY] = busy.length;
+    d[VmDesc.NR_FREE] = free.length;
+  }
+
+  /**
+   * The records of the address list, bounded (each visited once, at most `max`); null if
+   * the list leaves memory or loops.
+   */
+  listed(max: number): number[] | null {
+    const out: number[] = [];
+    const seen = new Set<number>();
+    for (let rec = this.d[VmDesc.HEAD] as number; rec !== 0; rec = this.next(rec)) {
+      if (seen.has(rec) || out.length >= max || (rec & 3) !== 0 || !this.w.hasByte(rec >>> 0))
+        return null;
+      seen.add(rec);
+      out.push(rec);
+    }
+    return out;
+  }
+
   private unlink(rec: number): void {
     const w = this.w;
     const r = rec >>> 2;
@@ -227,7 +303,8 @@ export class VmapAreas {
   /** The busy area starting at page `start`, or 0. */
   findBusy(start: number): number {
     let cur = this.d[VmDesc.BUSY_ROOT] as number;
-    while (cur !== 0) {
+    for (let depth = 0; cur !== 0; depth++) {
+      if (depth > MAX_TREE_DEPTH) tooDeep();
       const s = this.start(cur);
       if (start === s) return cur;
       cur = start < s ? this.left(cur) : this.right(cur);
@@ -241,7 +318,8 @@ export class VmapAreas {
     // after it (or the first record) holds the page.
     let cur = this.d[VmDesc.BUSY_ROOT] as number;
     let floor = 0;
-    while (cur !== 0) {
+    for (let depth = 0; cur !== 0; depth++) {
+      if (depth > MAX_TREE_DEPTH) tooDeep();
       if (this.start(cur) <= page) {
         floor = cur;
         cur = this.right(cur);
@@ -250,7 +328,11 @@ export class VmapAreas {
       }
     }
     let rec = floor === 0 ? (this.d[VmDesc.HEAD] as number) : floor;
-    while (rec !== 0 && this.start(rec) + this.pages(rec) <= page) rec = this.next(rec);
+    // Every record holds a page at least: the list is no longer than the space.
+    for (let n = 0; rec !== 0 && this.start(rec) + this.pages(rec) <= page; n++) {
+      if (n > (this.d[VmDesc.NR_PAGES] as number)) corrupt("VM-3", "the address list is cyclic");
+      rec = this.next(rec);
+    }
     return rec !== 0 && this.start(rec) <= page ? rec : 0;
   }
 
@@ -267,8 +349,9 @@ export class VmapAreas {
     return w.word(ai + Va.START) < w.word(bi + Va.START);
   }
 
-  private insert(node: number, rec: number, bySize: boolean): number {
+  private insert(node: number, rec: number, bySize: boolean, depth = 0): number {
     const w = this.w;
+    if (depth > MAX_TREE_DEPTH) tooDeep();
     if (node === 0) {
       const r = rec >>> 2;
       w.setWord(r + Va.LEFT, 0);
@@ -278,16 +361,17 @@ export class VmapAreas {
     }
     const n = node >>> 2;
     if (this.before(rec, node, bySize)) {
-      w.setWord(n + Va.LEFT, this.insert(w.word(n + Va.LEFT), rec, bySize));
+      w.setWord(n + Va.LEFT, this.insert(w.word(n + Va.LEFT), rec, bySize, depth + 1));
     } else {
-      w.setWord(n + Va.RIGHT, this.insert(w.word(n + Va.RIGHT), rec, bySize));
+      w.setWord(n + Va.RIGHT, this.insert(w.word(n + Va.RIGHT), rec, bySize, depth + 1));
     }
     return this.rebalance(node);
   }
 
   /** Removes `rec` (found by its key, which must not have changed since it was inserted). */
-  private remove(node: number, rec: number, bySize: boolean): number {
+  private remove(node: number, rec: number, bySize: boolean, depth = 0): number {
     if (node === 0) corrupt("VM-5", `record at ${rec} is missing from its tree`);
+    if (depth > MAX_TREE_DEPTH) tooDeep();
     const w = this.w;
     const n = node >>> 2;
     if (node === rec) {
@@ -298,16 +382,19 @@ export class VmapAreas {
       if (l === 0) return r;
       if (r === 0) return l;
       let m = r;
-      while (this.left(m) !== 0) m = this.left(m);
+      for (let k = depth; this.left(m) !== 0; k++) {
+        if (k > MAX_TREE_DEPTH) tooDeep();
+        m = this.left(m);
+      }
       const m2 = m >>> 2;
       w.setWord(m2 + Va.RIGHT, this.removeMin(r));
       w.setWord(m2 + Va.LEFT, l);
       return this.rebalance(m);
     }
     if (this.before(rec, node, bySize)) {
-      w.setWord(n + Va.LEFT, this.remove(w.word(n + Va.LEFT), rec, bySize));
+      w.setWord(n + Va.LEFT, this.remove(w.word(n + Va.LEFT), rec, bySize, depth + 1));
     } else {
-      w.setWord(n + Va.RIGHT, this.remove(w.word(n + Va.RIGHT), rec, bySize));
+      w.setWord(n + Va.RIGHT, this.remove(w.word(n + Va.RIGHT), rec, bySize, depth + 1));
     }
     return this.rebalance(node);
   }
@@ -372,7 +459,10 @@ export class VmapAreas {
   /** Busy records in address order. */
   busy(): number[] {
     const out: number[] = [];
+    let n = 0;
     for (let rec = this.d[VmDesc.HEAD] as number; rec !== 0; rec = this.next(rec)) {
+      if (++n > (this.d[VmDesc.NR_PAGES] as number) + 1)
+        corrupt("VM-3", "the address list is cyclic");
       if (this.flags(rec) !== VaFlag.FREE) out.push(rec);
     }
     return out;
@@ -449,12 +539,14 @@ export class VmapAreas {
   }
 
   /** In-order walk checking AVL heights and balance; returns the height. */
-  private walkTree(node: number, out: number[], limit: number): number {
+  private walkTree(node: number, out: number[], limit: number, depth = 0): number {
     if (node === 0) return 0;
-    if (out.length > limit) corrupt("VM-5", "a tree is cyclic");
-    const lh = this.walkTree(this.left(node), out, limit);
+    // A cycle through left links pushes nothing before it recurses again: the depth bounds
+    // it (an AVL tree of 2^32 nodes is less than 47 deep).
+    if (out.length > limit || depth > MAX_TREE_DEPTH) corrupt("VM-5", "a tree is cyclic");
+    const lh = this.walkTree(this.left(node), out, limit, depth + 1);
     out.push(node);
-    const rh = this.walkTree(this.right(node), out, limit);
+    const rh = this.walkTree(this.right(node), out, limit, depth + 1);
     const h = Math.max(lh, rh) + 1;
     if (this.height(node) !== h || Math.abs(lh - rh) > 1) {
       corrupt("VM-5", `tree node at page ${this.start(node)} has a wrong height or balance`);

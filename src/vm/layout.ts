@@ -106,10 +106,13 @@ export const enum Pte {
 // A vmalloc page's frame (HEAD | VMALLOC, order 0):
 //  16         20         24         28         32
 //  +----------+----------+----------+----------+
-//  | page     | area     | lru      | 0        |   page: the page index it is mapped at;
+//  | page     | area     | lru      | reject   |   page: the page index it is mapped at;
 //  +----------+----------+----------+----------+   area: address of its vmap_area record
 //   lru: 0, or the LRU list a page of a swappable area is on (Lru.INACTIVE, Lru.ACTIVE),
 //   linked through the frame's next and prev words (Linux page->lru; src/swap)
+//   reject: 0, or a hash of the page's bytes when zswap last refused it as incompressible
+//   with no device behind (reject_compress_poor): reclaim does not compress it again
+//   while its bytes hash the same (src/swap)
 export const enum PgVm {
   PT_LEVEL = Pg.OWNER + 0,
   PT_ENTRIES = Pg.OWNER + 1,
@@ -117,6 +120,7 @@ export const enum PgVm {
   VM_PAGE = Pg.OWNER + 0,
   VM_AREA = Pg.OWNER + 1,
   VM_LRU = Pg.OWNER + 2,
+  VM_REJECT = Pg.OWNER + 3,
 }
 
 /** Which LRU list a page is on (frame word PgVm.VM_LRU). */

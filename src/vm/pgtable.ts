@@ -91,6 +91,11 @@ export class PageTables {
     return addr;
   }
 
+  /** @internal A table frame found unreachable (offlineCpu): freed. */
+  freeOrphanTable(addr: number): void {
+    this.freeTable(addr);
+  }
+
   private freeTable(addr: number): void {
     const i = (addr >>> this.pageShift) * Frame.WORDS;
     this.f[i + Pg.FLAGS] = PgFlag.HEAD;
@@ -218,6 +223,7 @@ export class PageTables {
           f[i + Pg.FLAGS] = PgFlag.HEAD;
           f[i + PgVm.VM_PAGE] = 0;
           f[i + PgVm.VM_AREA] = 0;
+          f[i + PgVm.VM_REJECT] = 0;
           this.buddy.freePages(phys, 0);
         }
       }
@@ -249,6 +255,42 @@ export class PageTables {
     }
     this.path[0] = t;
     return t;
+  }
+
+  /**
+   * offlineCpu (vmalloc.ts recover): every table's count of entries set from its entries
+   * (a context may die between writing an entry and counting it), and the tables left
+   * empty below the pgd freed. Returns the tables whose count was wrong.
+   */
+  recount(reachable: Set<number>): number {
+    if (this.pgd === 0) return 0;
+    return this.recountTable(this.pgd, this.levels - 1, reachable);
+  }
+
+  private recountTable(t: number, level: number, reachable: Set<number>): number {
+    const w = this.w;
+    reachable.add((t * 4) >>> this.pageShift);
+    let fixed = 0;
+    let n = 0;
+    for (let k = 0; k <= this.entryMask; k++) {
+      const e = w.word(t + k);
+      if (e === 0) continue;
+      if (level > 0 && (e & Pte.PRESENT) !== 0) {
+        const child = (e & this.addrMask) >>> 2;
+        fixed += this.recountTable(child, level - 1, reachable);
+        if (this.f[this.frameOf(child) + PgVm.PT_ENTRIES] === 0) {
+          reachable.delete((child * 4) >>> this.pageShift);
+          w.setWord(t + k, 0);
+          this.freeTable(child * 4);
+          continue;
+        }
+      }
+      n++;
+    }
+    const fi = this.frameOf(t) + PgVm.PT_ENTRIES;
+    if (this.f[fi] !== n) fixed++;
+    this.f[fi] = n;
+    return fixed;
   }
 
   /** Frees the empty tables on the path to `page`, bottom up; the pgd stays. */

@@ -33,6 +33,24 @@
  * (VM-6 and VM-7 count a swapped-out page of a swappable area as its swap entry: it has
  * no frame; src/swap checks the entry, SWAP-2.)
  *
+ * A dead context (offlineCpu, src/sync/robust.ts) that held the lock: recover() rebuilds
+ * what it guards from ground truth, with no record of what was under way:
+ *   page tables     each table's entry count from its entries; empty tables below the pgd
+ *                   and PGTABLE frames no table links to (a table made, not yet linked)
+ *                   freed; nr_page_table_pages recounted
+ *   areas           the busy records of the address list are the areas (a record's fields
+ *                   are written before it is linked, its kind after); an area not wholly
+ *                   mapped, or with its guard page mapped, was being made or undone: it is
+ *                   unmapped (its pages freed if it owns them) and joins the free space
+ *                   (roll back a vmalloc or vmap, roll forward a vfree or vunmap)
+ *   frames          a VMALLOC frame not mapped where it says (taken, not yet mapped) freed
+ *   free space      the ranges between the areas, on records of the old list (others
+ *                   freed, one made if short), the list and both trees rebuilt, the counts
+ *                   and nr_vmalloc recounted, the translation generation bumped
+ * A record allocated and not linked, or unlinked and not yet freed, and a page taken and
+ * not yet marked, are the dead context's. The swap layer's state, which this lock also
+ * guards, is not rebuilt: a death inside swap-out or swap-in is left for verify() to find.
+ *
  * Swappable areas (vmalloc(..., swappable)): their pages go on the LRU lists of src/swap
  * once mapped; swap-out replaces a page's entry by a swap entry and frees the page, the
  * accessors' fault brings it back. Swap state is guarded by this file's lock too (0 in the
@@ -335,6 +353,7 @@ export class Vmalloc {
       f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.VMALLOC;
       f[i + PgVm.VM_PAGE] = page;
       f[i + PgVm.VM_AREA] = rec;
+      f[i + PgVm.VM_REJECT] = 0;
       pt.set(t, page, addr);
     }
     if (page < end) {
@@ -383,6 +402,110 @@ export class Vmalloc {
     this.d[VmDesc.EV_VFREE]!++;
     this.d[VmDesc.TLB_GEN]!++;
     this.areas.release(rec);
+  }
+
+  /**
+   * offlineCpu: the vmalloc lock was held by cpu `dead`, which died inside a critical
+   * section (the lock is this context's now). Rebuilt from ground truth (the header's "A
+   * dead context"). Returns what was done; throws on damage no death explains.
+   */
+  recover(): string {
+    this.refresh();
+    const f = this.f;
+    const total = this.phys.totalPages;
+    if (this.desc === 0) {
+      // A first vmalloc that died setting the space up: its pgd is the only table.
+      let lost = 0;
+      for (let pfn = this.phys.firstManagedPfn; pfn < total; pfn++) {
+        const i = pfn * Frame.WORDS;
+        if (((f[i + Pg.FLAGS] as number) & PgFlag.PGTABLE) === 0) continue;
+        f[i + Pg.FLAGS] = PgFlag.HEAD;
+        f[i + PgVm.PT_LEVEL] = 0;
+        f[i + PgVm.PT_ENTRIES] = 0;
+        f[i + PgVm.PT_BASE] = 0;
+        this.buddy.freePages(pfn * this.pageSize, 0);
+        lost++;
+      }
+      return `no vmalloc space yet${lost > 0 ? `; ${lost} table of a setup half done freed` : ""}`;
+    }
+    if (this.d[VmDesc.MAGIC] !== VmDesc.MAGIC_VALUE) throw new Error("the descriptor's magic");
+    const pt = this.pt;
+    const areas = this.areas;
+    // 1. Page tables: counts from entries, empty and unreachable tables freed.
+    const reachable = new Set<number>();
+    const fixedTables = pt.recount(reachable);
+    let orphanTables = 0;
+    for (let pfn = this.phys.firstManagedPfn; pfn < total; pfn++) {
+      const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+      if ((flags & PgFlag.PGTABLE) !== 0 && !reachable.has(pfn)) {
+        pt.freeOrphanTable(pfn * this.pageSize);
+        orphanTables++;
+      }
+    }
+    this.d[VmDesc.NR_PGTABLE] = reachable.size;
+    // 2. The areas: the busy records of the address list (fields written before a record is
+    //    linked); an area not wholly mapped (a vmalloc or vmap half done, a vfree or vunmap
+    //    half undone) is unmapped, its pages freed if it owns them, and it becomes free.
+    const listed = areas.listed(this.nrPages + 2);
+    if (listed === null) throw new Error("the list of areas is damaged");
+    const busy: number[] = [];
+    const spare: number[] = [];
+    let end = 0;
+    let torn = 0;
+    for (const rec of listed) {
+      const kind = areas.flags(rec);
+      if (kind !== VaFlag.VMALLOC && kind !== VaFlag.VMAP) {
+        spare.push(rec);
+        continue;
+      }
+      const start = areas.start(rec);
+      const pages = areas.pages(rec);
+      if (start < end || pages < 2 || start + pages > this.nrPages) {
+        throw new Error(`the area at page ${start} overlaps or leaves the space`);
+      }
+      end = start + pages;
+      let whole = true;
+      for (let page = start; page < end - 1 && whole; page++) {
+        if (pt.lookup(page) >= 0) continue;
+        const e = pt.entryIndex(page);
+        whole = e >= 0 && this.phys.word(e) !== 0 && areas.swappable(rec);
+      }
+      if (whole && pt.lookup(end - 1) < 0) {
+        busy.push(rec);
+        continue;
+      }
+      pt.unmapRange(start, pages, kind === VaFlag.VMALLOC);
+      spare.push(rec);
+      torn++;
+    }
+    // 3. Frames a vmalloc had marked and not mapped yet: freed.
+    let orphanPages = 0;
+    for (let pfn = this.phys.firstManagedPfn; pfn < total; pfn++) {
+      const i = pfn * Frame.WORDS;
+      if (((f[i + Pg.FLAGS] as number) & PgFlag.VMALLOC) === 0) continue;
+      if (pt.lookup(f[i + PgVm.VM_PAGE] as number) === pfn * this.pageSize) continue;
+      f[i + Pg.FLAGS] = PgFlag.HEAD;
+      f[i + PgVm.VM_PAGE] = 0;
+      f[i + PgVm.VM_AREA] = 0;
+      this.buddy.freePages(pfn * this.pageSize, 0);
+      orphanPages++;
+    }
+    // 4. The free space, the list and both trees around the busy areas; the counts.
+    areas.rebuild(this.nrPages, busy, spare);
+    let owned = 0;
+    for (let pfn = this.phys.firstManagedPfn; pfn < total; pfn++) {
+      if (((f[pfn * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.VMALLOC) !== 0) owned++;
+    }
+    this.d[VmDesc.NR_VMALLOC] = owned;
+    this.d[VmDesc.TLB_GEN]!++;
+    const fixes = [
+      torn > 0 ? `${torn} area${torn > 1 ? "s" : ""} half made or half freed undone` : "",
+      orphanPages > 0 ? `${orphanPages} unmapped pages freed` : "",
+      fixedTables + orphanTables > 0
+        ? `${fixedTables} table counts and ${orphanTables} lost tables put right`
+        : "",
+    ].filter((x) => x !== "");
+    return `${busy.length} areas and the free space rebuilt${fixes.length > 0 ? `; ${fixes.join(", ")}` : ""}`;
   }
 
   /** The busy area of kind `kind` starting at `addr`, or the KmemError saying why not. */

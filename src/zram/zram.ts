@@ -73,6 +73,8 @@ export interface ZramVm {
   vzalloc(size: number): number;
   vfree(addr: number): void;
   virtToPhys(addr: number): number;
+  /** The swap area (its type) on the device at `addr`, or -1 when none is. */
+  swapAreaOn(addr: number): number;
 }
 
 const W = ZramEntry.WORDS;
@@ -450,9 +452,20 @@ export class Zram {
     }
   }
 
-  /** Frees every sector, the table, the pool and the device. No other context may use it. */
+  /**
+   * Frees every sector, the table, the pool and the device. No other context may use it.
+   * KmemError BUSY, nothing changed, while it is a swap area (swapoff it first: Linux's
+   * zram_remove is -EBUSY while swap holds the block device open).
+   */
   destroy(): void {
     this.checkAlive("destroy");
+    const type = this.vm.swapAreaOn(this.address);
+    if (type >= 0) {
+      throw new KmemError(
+        "BUSY",
+        `destroy: ${this.name} is swap area ${type}; swapoff(${type}) before destroying it`,
+      );
+    }
     for (let i = 0; i < this.nrPages; i++) {
       this.slotLock(i);
       this.freeSlot(i);

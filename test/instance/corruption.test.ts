@@ -93,3 +93,30 @@ describe("the boot cache and the options word", () => {
     expectCorruption(() => Kmem.reopen(s2));
   });
 });
+
+describe("a cache descriptor's flags", () => {
+  // POISON, RED_ZONE, STORE_USER: debug checks the slots were not laid out for.
+  for (const [name, bit] of [
+    ["POISON", 1 << 2],
+    ["RED_ZONE", 1 << 1],
+    ["STORE_USER", 1 << 4],
+    ["an unknown bit", 1 << 20],
+  ] as const) {
+    it(`a debug flag set by damage (${name}) is CORRUPTION (SLAB-7), not a POISON or REDZONE of the objects`, () => {
+      const mm = new Kmem({ memory: 1 << 20, minFreeBytes: 0 });
+      const c = mm.findCache("kmalloc-80");
+      assert.ok(c !== null);
+      for (let i = 0; i < 10; i++) mm.kfree(mm.kmalloc(70 + i));
+      const keep = mm.kmalloc(72);
+      const snap = mm.buffer.slice(0);
+      const w = (c.desc >>> 2) + Desc.FLAGS;
+      new Int32Array(snap)[w]! ^= bit;
+      expectCorruption(() => Kmem.reopen(snap), /SLAB-7/);
+      words(mm)[w]! ^= bit;
+      expectCorruption(() => mm.verify(), /SLAB-7/);
+      words(mm)[w]! ^= bit;
+      mm.kfree(keep);
+      mm.verify();
+    });
+  }
+});

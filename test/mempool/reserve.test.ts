@@ -77,3 +77,33 @@ for (const slab of ["slub", "slob"] as const) {
     });
   });
 }
+
+describe("mempool reserves and contexts attached before the first pool", () => {
+  for (const slab of ["slub", "slob"] as const) {
+    it(`${slab}: a context attached before createMempool cannot kfree an element of a reserve`, () => {
+      const mm = new Kmem({
+        memory: new SharedArrayBuffer(2 << 20),
+        cpus: 3,
+        slab,
+        minFreeBytes: 0,
+      });
+      // Both attached while no pool exists; the pool is made by one of them.
+      const early = Kmem.attach(mm.buffer);
+      const maker = Kmem.attach(mm.buffer);
+      const pool = maker.createMempool(4, 128);
+      assert.ok(pool !== null);
+      const e = reserved(maker, pool);
+      for (const ctx of [early, mm]) {
+        const err = assertMisuse(ctx, "DOUBLE_FREE", () => ctx.kfree(e), true);
+        assert.match(err.message, /reserve of the mempool/);
+      }
+      // An element out of the pool is an ordinary object to them.
+      const out = pool.alloc();
+      assert.notEqual(out, 0);
+      pool.free(out);
+      const k = early.kmalloc(128);
+      early.kfree(k);
+      mm.verify();
+    });
+  }
+});

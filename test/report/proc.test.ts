@@ -1,7 +1,7 @@
 /*
  * /proc formats are an interface: golden text for a fixed history. 4 MiB, 4 KiB pages,
  * Linux's kmalloc size classes:
- * 1015 managed pages, one of them the slab of cache descriptors (kmem_cache); allocate
+ * 1015 managed pages, two of them the slabs of cache descriptors (kmem_cache); allocate
  * order 0 (the per-cpu list refills one page), allocate order 3, free the order-0 page (it
  * stays on the per-cpu list).
  */
@@ -22,7 +22,7 @@ describe("reports", () => {
   it("buddyinfo: 'Node 0, zone   Normal ' then %6lu per order", () => {
     assert.equal(
       history().report("buddyinfo"),
-      "Node 0, zone   Normal      1      0      1      1      0      1      1      1      1      1      0 \n",
+      "Node 0, zone   Normal      0      0      1      1      0      1      1      1      1      1      0 \n",
     );
   });
 
@@ -31,17 +31,17 @@ describe("reports", () => {
       history().report("meminfo"),
       [
         "MemTotal:           4060 kB",
-        "MemFree:            4020 kB",
-        "MemAvailable:       3648 kB",
+        "MemFree:            4016 kB",
+        "MemAvailable:       3644 kB",
         "Active:                0 kB",
         "Inactive:              0 kB",
         "SwapTotal:             0 kB",
         "SwapFree:              0 kB",
         "Zswap:                 0 kB",
         "Zswapped:              0 kB",
-        "Slab:                  4 kB",
+        "Slab:                  8 kB",
         "SReclaimable:          0 kB",
-        "SUnreclaim:            4 kB",
+        "SUnreclaim:            8 kB",
         "PageTables:            0 kB",
         "VmallocTotal:       8192 kB",
         "VmallocUsed:           0 kB",
@@ -55,13 +55,13 @@ describe("reports", () => {
     assert.equal(
       history().report("vmstat"),
       [
-        "nr_free_pages 1005",
+        "nr_free_pages 1004",
         "nr_free_pcp 1",
         "nr_slab_reclaimable 0",
-        "nr_slab_unreclaimable 1",
+        "nr_slab_unreclaimable 2",
         "nr_vmalloc 0",
         "nr_page_table_pages 0",
-        "pgalloc_normal 10",
+        "pgalloc_normal 11",
         "pgfree 1",
         "allocstall_normal 0",
         "pageoutrun 0",
@@ -69,9 +69,9 @@ describe("reports", () => {
         "pcp_drain 0",
         "fault_injected 0",
         "kswapd_wake 0",
-        "slab_alloc_slowpath 1",
+        "slab_alloc_slowpath 2",
         "slab_free_slowpath 0",
-        "slab_new 1",
+        "slab_new 2",
         "slab_discard 0",
         "slab_errors 0",
         "kmalloc_large 0",
@@ -104,11 +104,11 @@ describe("reports", () => {
     const mm = history();
     assert.equal(
       mm.report("unusable_index"),
-      "Node 0, zone   Normal 0.000 0.000 0.000 0.004 0.012 0.012 0.044 0.108 0.235 0.490 1.000 \n",
+      "Node 0, zone   Normal 0.000 0.000 0.000 0.003 0.011 0.011 0.043 0.107 0.235 0.490 1.000 \n",
     );
     assert.equal(
       mm.report("extfrag_index"),
-      "Node 0, zone   Normal -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000  0.753 \n",
+      "Node 0, zone   Normal -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000 -1.000  0.718 \n",
     );
   });
 
@@ -177,16 +177,22 @@ describe("reports", () => {
     assert.equal(s.totalPages, 1024);
     assert.equal(s.managedPages, 1015);
     assert.equal(s.reservedPages, 9);
-    assert.equal(s.freePages, 1006);
-    assert.equal(s.buddyFreePages, 1005);
+    assert.equal(s.freePages, 1005);
+    assert.equal(s.buddyFreePages, 1004);
     assert.equal(s.pcpPages, 1);
-    assert.equal(s.slabPages, 1);
-    assert.deepEqual(s.freeByOrder, [1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0]);
-    assert.equal(s.events.pgalloc_normal, 10);
+    assert.equal(s.slabPages, 2);
+    assert.deepEqual(s.freeByOrder, [0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0]);
+    assert.equal(s.events.pgalloc_normal, 11);
     assert.equal(s.events.pgfree, 1);
     assert.deepEqual(
       s.caches.map((c) => c.name),
       [
+        "kmem_meta-8192",
+        "kmem_meta-2048",
+        "kmem_meta-512",
+        "kmem_meta-128",
+        "kmem_meta-32",
+        "kmem_meta-16",
         "kmalloc-8k",
         "kmalloc-4k",
         "kmalloc-2k",

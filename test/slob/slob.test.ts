@@ -316,3 +316,21 @@ describe("SLOB misuse: KmemError and nothing changed", () => {
     mm.verify();
   });
 });
+
+describe("SLOB sizes from 2 GiB up", () => {
+  it("kmalloc, kzalloc, kmallocNode and krealloc of 2 GiB .. 4 GiB - 1 return 0, nothing changed", () => {
+    const mm = new Kmem({ memory: 4 << 20, slab: "slob", minFreeBytes: 0 });
+    const keep = mm.kmalloc(100);
+    const used = mm.usedPages;
+    for (const size of [2 ** 31 - 1, 2 ** 31, 2 ** 31 + 4, 2 ** 32 - 4, 2 ** 32 - 1]) {
+      assert.equal(mm.kmalloc(size), 0, `kmalloc(${size})`);
+      assert.equal(mm.kzalloc(size), 0, `kzalloc(${size})`);
+      assert.equal(mm.kmallocNode(size, GFP_KERNEL, 0), 0, `kmallocNode(${size})`);
+      assert.equal(mm.krealloc(keep, size), 0, `krealloc(${size})`);
+    }
+    assert.equal(mm.usedPages, used);
+    assert.equal(mm.ksize(keep) >= 100, true);
+    mm.kfree(keep);
+    mm.verify();
+  });
+});

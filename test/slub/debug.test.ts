@@ -376,3 +376,31 @@ function suite(slab: SlabAllocatorName): void {
 }
 
 for (const slab of SLAB_ALLOCATORS) describe(slab, () => suite(slab));
+
+describe("slub_debug O", () => {
+  const slot = (mm: Kmem, name: string) => mm.findCache(name)?.size;
+
+  it("switches metadata debugging off for a cache it would move to a higher order", () => {
+    const z = new Kmem({ memory: 4 << 20, debug: "Z" });
+    const zo = new Kmem({ memory: new SharedArrayBuffer(4 << 20), cpus: 2, debug: "ZO" });
+    assert.equal(zo.debug, "ZO");
+    const red = (mm: Kmem, name: string) =>
+      ((mm.findCache(name)?.flags ?? 0) & SLAB_RED_ZONE) !== 0;
+    assert.ok((slot(z, "kmalloc-4k") as number) > 4096, "red zones make a slot of order 1");
+    assert.ok(red(z, "kmalloc-4k"));
+    assert.equal(slot(zo, "kmalloc-4k"), 4096);
+    assert.ok(!red(zo, "kmalloc-4k"));
+    assert.ok(red(zo, "kmalloc-64"), "a cache whose order stays keeps its red zones");
+    // A context that attaches has O too: its new caches follow the same rule.
+    const other = Kmem.attach(zo.buffer);
+    assert.equal(other.debug, "ZO");
+    const big = other.createCache("big", 4096);
+    const small = other.createCache("small", 100);
+    assert.ok(big !== null && small !== null);
+    assert.equal(big.flags & SLAB_RED_ZONE, 0);
+    assert.notEqual(small.flags & SLAB_RED_ZONE, 0);
+    const p = zo.kmalloc(4000);
+    zo.kfree(p);
+    zo.verify();
+  });
+});

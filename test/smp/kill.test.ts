@@ -1,7 +1,9 @@
 /*
  * Kill at every point: a worker runs one operation (page allocation and free, with and
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
- * zs_malloc with a new zspage, zs_free of a zspage's last object, a zram discard)
+ * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
+ * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
+ * object, a zram discard)
  * and is stopped dead after N statements, for N over the whole operation; then the main
  * thread offlines its cpu and checks that verify() passes, that its own allocations are
  * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
@@ -139,10 +141,32 @@ const SLACK: Record<string, number> = {
   "zs-malloc": 9,
   "zs-free": 8,
   "zram-discard": 8,
+  // The new slab (made before it is counted under the list_lock).
+  "cache-new": 1,
+  "cache-partial": 0,
+  "cache-flush": 0,
+  "cache-free-locked": 0,
+  "pool-free": 0,
+  "pool-alloc": 0,
+  // The area (three pages and a table) when it was made and not yet recorded as held.
+  vmalloc: 4,
+  vfree: 1,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
-const THIN: Record<string, number> = { "zs-malloc": 20, "zs-free": 8, "zram-discard": 4 };
+const THIN: Record<string, number> = {
+  "zs-malloc": 60,
+  "zs-free": 8,
+  "zram-discard": 4,
+  "cache-new": 12,
+  "cache-partial": 4,
+  "cache-flush": 10,
+  "cache-free-locked": 2,
+  "pool-free": 3,
+  "pool-alloc": 2,
+  vmalloc: 30,
+  vfree: 6,
+};
 
 /** A page for zram that compresses (not one value repeated). */
 function zramPage(seed: number): Uint8Array {
@@ -158,7 +182,7 @@ function zramPage(seed: number): Uint8Array {
  * guards is whole.
  */
 const UNREPAIRED =
-  /^(zspool "(kp|z0)" lock|z0 slot 0 lock|the zsmalloc registry lock|z0 backing bitmap lock|the list_lock of cache [-\w]+): released/;
+  /^(zspool "(kp|z0)" lock|z0 slot 0 lock|the zsmalloc registry lock|z0 backing bitmap lock): released/;
 
 /** Stamps a range with a pattern of its own. */
 function stamp(mm: Kmem, addr: number, len: number): void {
@@ -178,7 +202,8 @@ async function killAt(
   op: string,
   n: number,
 ): Promise<{ done: boolean; locked: boolean; unrepaired: boolean }> {
-  const mm = new Kmem({ memory: 1 << 20, cpus: 2 });
+  // Without per-cpu caching a remote free goes to the slab under the list_lock (no sheaf).
+  const mm = new Kmem({ memory: 1 << 20, cpus: 2, percpu: op !== "cache-free-locked" });
   const mine: [number, number][] = [];
   for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
   for (let i = 0; i < 6; i++) mine.push([mm.kmalloc(64), 64]);
@@ -191,12 +216,51 @@ async function killAt(
     assert.ok(z.write(0, zramPage(0)) && z.write(1, zramPage(1)));
     mm.shrinkSlabs();
   }
+  // Caches "kt" and "kd" for the cache- ops; `theirs` holds the main thread's objects of
+  // them (freed after the count), objs what the worker frees.
+  const objsBuf = new SharedArrayBuffer(4 * 64);
+  const objs = new Int32Array(objsBuf);
+  const kc = op.startsWith("cache-")
+    ? mm.createCache(op === "cache-free-locked" ? "kd" : "kt", 64)
+    : null;
+  const theirs: number[] = [];
+  if (kc !== null && op === "cache-partial") {
+    const a = [kc.alloc(), kc.alloc(), kc.alloc()];
+    kc.free(a[1] as number);
+    theirs.push(a[0] as number, a[2] as number);
+    kc.shrink();
+  } else if (kc !== null && op === "cache-flush") {
+    const cap = (kc as unknown as { sheafCap: number }).sheafCap;
+    for (let k = 0; k < 70; k++) {
+      const o = kc.alloc();
+      if (k <= cap) objs[k] = o;
+      else theirs.push(o);
+    }
+  } else if (kc !== null && op === "cache-free-locked") {
+    objs[0] = kc.alloc();
+    theirs.push(kc.alloc());
+  }
+  // A pool of 4 elements of 64 bytes for the pool- ops, one of them out (pool-free).
+  const pool64 = op.startsWith("pool-") ? mm.createMempool(4, 64) : null;
+  if (pool64 !== null) {
+    objs[0] = pool64.address;
+    if (op === "pool-free") {
+      mm.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
+      objs[1] = pool64.alloc();
+      mm.setFault("failslab", null);
+      assert.equal(pool64.currNr, 3);
+    }
+  }
+  // The main thread's vmalloc areas around the worker's (vmalloc, vfree).
+  const areas =
+    op.startsWith("vmalloc") || op === "vfree" ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
+  for (const a of areas) mm.write(a, new Uint8Array(4096).fill(a & 0xff));
   mm.drainPages();
   const before = freePages(mm);
   const ledgerBuf = new SharedArrayBuffer(4 * 64);
   const ledger = new Int32Array(ledgerBuf);
   const w = new Stepped();
-  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op });
+  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op, objs: objsBuf });
   let done = false;
   let locked = false;
   let unrepaired = false;
@@ -253,7 +317,16 @@ async function killAt(
       const e = ledger[2 + k] as number;
       const addr = Math.floor(e / 16);
       const order = e % 16;
-      if (order === 14) {
+      if (order === 12) {
+        try {
+          mm.vfree(addr);
+        } catch (err) {
+          // Only the area a vfree was given may be free already.
+          assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
+        }
+      } else if (order === 13) {
+        kc?.free(addr);
+      } else if (order === 14) {
         try {
           pool?.free(addr);
         } catch (err) {
@@ -277,6 +350,45 @@ async function killAt(
       assert.ok(z.write(0, zramPage(0)));
       pool?.free(pool.malloc(100));
     }
+    if (op === "cache-flush" || op === "cache-free-locked") {
+      // The object the worker was freeing: allocated still, unless the free got far enough.
+      const o = objs[op === "cache-flush" ? (kc as unknown as { sheafCap: number }).sheafCap : 0];
+      try {
+        kc?.free(o as number);
+      } catch (err) {
+        assert.ok(
+          err instanceof KmemError && err.code === "DOUBLE_FREE",
+          `${op} at ${n}: ${String(err)}`,
+        );
+      }
+    }
+    if (kc !== null) kc.free(kc.alloc());
+    if (areas.length > 0) {
+      for (const a of areas) {
+        assert.deepEqual(mm.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
+      }
+      mm.vfree(mm.vmalloc(5 * 4096));
+    }
+    if (pool64 !== null) {
+      // The element the worker was freeing is in the reserve, or still its (freed here);
+      // the reserve holds distinct live elements, sorted, and serves and takes back.
+      if (op === "pool-free") {
+        try {
+          pool64.free(objs[1] as number);
+        } catch (err) {
+          assert.ok(
+            err instanceof KmemError && err.code === "DOUBLE_FREE",
+            `${op} at ${n}: ${String(err)}`,
+          );
+        }
+        assert.equal(pool64.currNr, 4, `${op} at ${n}: the reserve is full again`);
+      }
+      mm.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
+      const e = pool64.alloc();
+      mm.setFault("failslab", null);
+      assert.notEqual(e, 0);
+      pool64.free(e);
+    }
     const other = Kmem.attach(mm.buffer);
     assert.equal(other.cpu, 1, "the dead cpu's id is free again");
     other.kfree(other.kmalloc(64));
@@ -290,6 +402,8 @@ async function killAt(
       before - after <= (SLACK[op] as number),
       `${op} at ${n}: ${before - after} pages lost (at most ${SLACK[op]} were in its hands)`,
     );
+    for (const o of theirs) kc?.free(o);
+    for (const a of areas) mm.vfree(a);
     for (const [a, len] of mine) {
       if (len === 64) mm.kfree(a);
       else mm.freePages(a, Math.log2(len / 4096));
@@ -336,6 +450,14 @@ describe("kill at every point", () => {
     "zs-malloc",
     "zs-free",
     "zram-discard",
+    "cache-new",
+    "cache-partial",
+    "cache-flush",
+    "cache-free-locked",
+    "pool-free",
+    "pool-alloc",
+    "vmalloc",
+    "vfree",
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {

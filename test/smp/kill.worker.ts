@@ -6,7 +6,8 @@
  * after N steps.
  *
  * ledger: [0] done flag, [1] count, [2..] addresses the worker holds (pages: address * 16 +
- * order; objects: address * 16 + 15; zsmalloc handles of pool "kp": handle * 16 + 14).
+ * order; objects: address * 16 + 15; zsmalloc handles of pool "kp": handle * 16 + 14; objects
+ * of cache "kt": address * 16 + 13; vmalloc areas: address * 16 + 12).
  */
 
 import { workerData } from "node:worker_threads";
@@ -17,6 +18,8 @@ interface Job {
   buffer: SharedArrayBuffer;
   ledger: SharedArrayBuffer;
   op: string;
+  /** Objects the main thread allocated for the worker to free (cache-flush, cache-free-locked). */
+  objs: SharedArrayBuffer;
 }
 
 const job = workerData as Job;
@@ -24,6 +27,9 @@ const mm = Kmem.attach(job.buffer);
 const ledger = new Int32Array(job.ledger);
 const OBJECT = 15;
 const HANDLE = 14;
+const CACHE_OBJECT = 13;
+const VMALLOC_AREA = 12;
+const objs = new Int32Array(job.objs);
 
 function hold(addr: number, order: number): number {
   const n = ledger[1] as number;
@@ -105,6 +111,54 @@ switch (job.op) {
     const z = mm.findZram("z0");
     if (z === null) throw new Error("no zram z0");
     op = () => z.discard(0);
+    break;
+  }
+  case "cache-new": // cache "kt" has no slab: a new one is made, counted and frozen
+  case "cache-partial": {
+    // cache "kt" has a partial slab (the main thread's): taken off the list and frozen
+    const c = mm.findCache("kt");
+    if (c === null) throw new Error("no cache kt");
+    op = () => void hold(c.alloc(), CACHE_OBJECT);
+    break;
+  }
+  case "cache-flush": {
+    // objs: objects of a full slab of "kt", not this cpu's: the first fill the sheaf, the
+    // next free flushes half of it back under the list_lock (the slab goes partial).
+    const c = mm.findCache("kt");
+    if (c === null) throw new Error("no cache kt");
+    const cap = (c as unknown as { sheafCap: number }).sheafCap;
+    for (let k = 0; k < cap; k++) c.free(objs[k] as number);
+    op = () => c.free(objs[cap] as number);
+    break;
+  }
+  case "cache-free-locked": {
+    // cache "kd" (no per-cpu caching: no sheaf): a remote free goes to the slab under the list_lock
+    const c = mm.findCache("kd");
+    if (c === null) throw new Error("no cache kd");
+    op = () => c.free(objs[0] as number);
+    break;
+  }
+  case "vmalloc": // three pages, a record split from the free space, maybe a table
+    op = () => void hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
+    break;
+  case "vfree": {
+    // The area's pages and record go back, merging with the free space after it.
+    const a = hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
+    op = () => mm.vfree(a);
+    break;
+  }
+  case "pool-free": {
+    // objs: [0] the pool's address, [1] an element it gave from its reserve: the free puts
+    // it back in the reserve (sorted) under the mempool lock.
+    const pool = mm.openMempool(objs[0] as number);
+    op = () => pool.free(objs[1] as number);
+    break;
+  }
+  case "pool-alloc": {
+    // The allocator fails (failslab, this context's): the element comes from the reserve.
+    const pool = mm.openMempool(objs[0] as number);
+    mm.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
+    op = () => void hold(pool.alloc(), OBJECT);
     break;
   }
   default:

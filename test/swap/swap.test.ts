@@ -561,3 +561,59 @@ describe("misuse", () => {
     mm.verify();
   });
 });
+
+describe("a zram device in use as a swap area", () => {
+  it("destroy() is BUSY, nothing changed, until swapoff; then it goes", () => {
+    const mm = new Kmem({ memory: 2 * MiB });
+    const z = mm.createZram({ disksize: 4 * MiB, name: "busy" });
+    assert.ok(z !== null);
+    const type = mm.swapon(z);
+    const a = mm.vmallocSwappable(64 * P);
+    assert.notEqual(a, 0);
+    for (let i = 0; i < 64; i++) mm.write(a + i * P, pageOf(7, i));
+    mm.reclaim(48);
+    const before = Buffer.from(mm.memory);
+    const err = expectKmemError("BUSY", () => z.destroy());
+    assert.match(err.message, /busy is swap area 0; swapoff\(0\)/);
+    assert.ok(Buffer.from(mm.memory).equals(before), "a refused destroy changed memory");
+    mm.verify();
+    for (let i = 0; i < 64; i++) assert.ok(eq(mm.read(a + i * P, P), pageOf(7, i)));
+    assert.equal(mm.swapoff(type), true);
+    z.destroy();
+    assert.equal(mm.findZram("busy"), null);
+    mm.vfree(a);
+    mm.verify();
+  });
+});
+
+describe("zswap and an incompressible page", () => {
+  it("with zswap's area the only one, a page refused as incompressible is not compressed again until it changes", () => {
+    const mm = instance("zswap", 4 * MiB);
+    const a = mm.vmallocSwappable(8 * P);
+    // Random bytes do not compress; each page differs.
+    let x = 12345;
+    const noise = (tag: number) => {
+      const b = new Uint8Array(P);
+      for (let k = 0; k < P; k++) {
+        x = (Math.imul(x, 1103515245) + 12345 + tag) >>> 0;
+        b[k] = x >>> 24;
+      }
+      return b;
+    };
+    const pages = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => noise(i));
+    pages.forEach((b, i) => mm.write(a + i * P, b));
+    const poor = () => mm.zswapStats().rejectCompressPoor;
+    for (let pass = 0; pass < 4 && poor() < 8; pass++) mm.reclaim(8);
+    assert.equal(poor(), 8, "every page was tried once and refused");
+    for (let pass = 0; pass < 4; pass++) mm.reclaim(8);
+    assert.equal(poor(), 8, "no page was compressed again");
+    // A page written since is tried again.
+    pages[3] = noise(99);
+    mm.write(a + 3 * P, pages[3]);
+    for (let pass = 0; pass < 6; pass++) mm.reclaim(8);
+    assert.equal(poor(), 9);
+    pages.forEach((b, i) => assert.ok(eq(mm.read(a + i * P, P), b)));
+    mm.vfree(a);
+    mm.verify();
+  });
+});

@@ -140,3 +140,39 @@ describe("verify() of the virtual-memory layer", () => {
     corrupted(s2.mm, "VM-7");
   });
 });
+
+describe("a cycle in an area tree", () => {
+  for (const slab of ["slub", "slob"] as const) {
+    for (const root of [VmDesc.BUSY_ROOT, VmDesc.FREE_ROOT]) {
+      const tree = root === VmDesc.BUSY_ROOT ? "busy" : "free";
+      it(`${slab}: a node linked to itself is CORRUPTION or harmless, never a stack overflow or a hang (${tree} tree)`, () => {
+        const calls = [
+          (mm: Kmem) => mm.verify(),
+          (mm: Kmem) => mm.vmalloc(P),
+          (mm: Kmem, areas: number[]) => mm.vfree(areas[0] as number),
+          (mm: Kmem, areas: number[]) => mm.vfree(areas[2] as number),
+          (mm: Kmem) => mm.vmalloc(40 * P),
+        ];
+        let corruption = 0;
+        for (const call of calls) {
+          const mm = new Kmem({ memory: 4 * MiB, slab });
+          const areas = [mm.vmalloc(3 * P), mm.vmalloc(P), mm.vmalloc(2 * P)];
+          mm.vfree(areas[1] as number);
+          const words = new Int32Array(mm.buffer);
+          const desc = (words[Hdr.VMALLOC] as number) >>> 2;
+          const node = (words[desc + root] as number) >>> 2;
+          words[node + Va.LEFT] = node * 4;
+          words[node + Va.RIGHT] = node * 4;
+          try {
+            call(mm, areas);
+          } catch (err) {
+            assert.ok(err instanceof KmemError, String(err));
+            assert.equal(err.code, "CORRUPTION");
+            corruption++;
+          }
+        }
+        assert.ok(corruption >= 2, "verify and the search down the tree find the cycle");
+      });
+    }
+  }
+});

@@ -17,6 +17,8 @@ export interface Machine {
   readonly cpus: number;
   /** The workloads it runs, built-in workload names. */
   readonly workloads: readonly string[];
+  /** Those of them that run on every cpu at once (a worker per cpu, smp.ts). */
+  readonly smpWorkloads: readonly string[];
   /** RAM is divided by this unless --scale says otherwise. */
   readonly defaultScale: number;
 }
@@ -30,6 +32,7 @@ export const MACHINES: readonly Machine[] = [
     ramBytes: [1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB],
     cpus: 4,
     workloads: ["webserver", "broker", "desktop", "control-loop"],
+    smpWorkloads: ["webserver", "broker"],
     defaultScale: 256,
   },
 ];

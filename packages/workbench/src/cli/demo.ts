@@ -2,25 +2,33 @@
  * `kmem demo` (and `npm start`): the question kmem answers, on the built-in workloads. Generates
  * each workload, replays it against every allocator (and again under memory pressure), prints
  * the comparison and the ranking, and writes a self-contained HTML report with the charts.
+ * With --machine (--ram, --scale, --workers): the machine's workloads at its memory, scaled,
+ * then those that run on every cpu on its cpus (smp.ts).
  */
 
 import { mkdir } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { ReportWorkload } from "../html-report.js";
 import { writeRep } from "../rep-writer.js";
-import { WORKLOADS } from "../workloads/index.js";
+import { findWorkload, WORKLOADS } from "../workloads/index.js";
 import { Exit } from "./exit.js";
 import { formatBytes, formatInt } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
+import { machineSetup } from "./machine.js";
 import { recommendFor } from "./recommend.js";
 import { selectAllocators } from "./replay.js";
 import { resultsTable } from "./results.js";
+import { runSmp, smpAllocators, smpText } from "./smp.js";
 
 export interface DemoOptions {
   output: string;
   ops: number;
   seed: number;
   memory?: number;
+  machine?: string;
+  ram?: number;
+  scale?: number;
+  workers?: number;
   html: boolean;
   check: boolean;
   timeLimit: number;
@@ -42,20 +50,24 @@ export async function demoCommand(
   const traceDir = join(outDir, "traces");
   await mkdir(traceDir, { recursive: true });
   const entries = await selectAllocators([]);
+  const machine = machineSetup([], options);
+  const chosen = machine === null ? WORKLOADS : machine.targets.map((t) => findWorkload(t));
+  const memory = machine?.memoryBytes ?? options.memory;
   out(
-    `kmem demo: ${WORKLOADS.length} built-in workloads, ${formatInt(options.ops)} ops each ` +
+    `kmem demo: ${chosen.length} ${machine === null ? "built-in" : "machine"} workloads, ${formatInt(options.ops)} ops each ` +
       `(seed ${options.seed}), against ${entries.map((a) => a.name).join(", ")}\n` +
+      (machine === null ? "" : `${machine.line}\n`) +
       `each replayed with the memory shown, and again with 1.5× its peak payload (pressure)\n\n`,
   );
   const workloads: ReportWorkload[] = [];
   let faulty = false;
-  for (const w of WORKLOADS) {
+  for (const w of chosen) {
     const source = w.generate(options.ops, options.seed);
     await writeRep(join(traceDir, `${w.name}.rep`), source);
     const rec = await recommendFor(
       source,
       [],
-      options.memory,
+      memory,
       {
         check: options.check,
         timeLimitMs: options.timeLimit * 1000,
@@ -90,6 +102,21 @@ export async function demoCommand(
       }),
     );
   }
+  const workers = options.workers ?? machine?.json.cpus ?? 0;
+  if (machine !== null && workers > 1 && smpAllocators([]).length > 0) {
+    for (const target of machine.smpWorkloads) {
+      const s = await runSmp(
+        target,
+        [],
+        workers,
+        machine.memoryBytes,
+        Math.max(1000, Math.floor(options.ops / workers)),
+        options.seed,
+      );
+      out(`${smpText(s)}\n`);
+      faulty ||= s.results.some((r) => r.all.error !== null || r.one.error !== null);
+    }
+  }
   out(
     `traces: ${shown(traceDir)}/ (replay one: kmem replay ${shown(join(traceDir, "webserver.rep"))})\n`,
   );
@@ -98,7 +125,7 @@ export async function demoCommand(
     await writeReport(
       file,
       "kmem: which allocator, and why",
-      `${WORKLOADS.length} workloads × ${entries.length} allocators, ${formatInt(options.ops)} ops ` +
+      `${chosen.length} workloads × ${entries.length} allocators, ${formatInt(options.ops)} ops ` +
         `each, seed ${options.seed}`,
       workloads,
     );

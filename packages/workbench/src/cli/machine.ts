@@ -13,6 +13,7 @@ export interface MachineOptions {
   ram?: number;
   scale?: number;
   memory?: number;
+  workers?: number;
 }
 
 /** What --machine, --ram and --scale stand for, checked; null without --machine. */
@@ -23,11 +24,13 @@ export function machineSetup(
   targets: readonly string[];
   memoryBytes: number;
   line: string;
+  /** The machine's workloads that run on every cpu at once. */
+  smpWorkloads: readonly string[];
   json: { name: string; ramBytes: number; scale: number; memoryBytes: number; cpus: number };
 } | null {
   if (options.machine === undefined) {
-    if (options.ram !== undefined || options.scale !== undefined)
-      throw new CliError(Exit.Usage, "--ram and --scale need --machine");
+    if (options.ram !== undefined || options.scale !== undefined || options.workers !== undefined)
+      throw new CliError(Exit.Usage, "--ram, --scale and --workers need --machine");
     return null;
   }
   if (options.memory !== undefined)
@@ -48,6 +51,7 @@ export function machineSetup(
     targets: targets.length > 0 ? targets : m.workloads,
     memoryBytes,
     line,
+    smpWorkloads: m.smpWorkloads,
     json: { name: m.name, ramBytes, scale, memoryBytes, cpus: m.cpus },
   };
 }

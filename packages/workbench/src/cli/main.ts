@@ -26,6 +26,7 @@ import { demoCommand } from "./demo.js";
 import { CliError, Exit } from "./exit.js";
 import { parseBytes } from "./format.js";
 import { genCommand } from "./gen.js";
+import { machineTableCommand, type TableKind } from "./machine-table.js";
 import { recommendCommand } from "./recommend.js";
 import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
@@ -69,7 +70,7 @@ function machineArg(value: string): string {
   return findMachine(value).name;
 }
 
-// Machine profiles (machines.ts): --machine, --ram, --scale, on recommend and replay.
+// Machine profiles (machines.ts): --machine, --ram, --scale, on recommend, replay and demo.
 function machineOption(): Option {
   return new Option(
     "--machine <name>",
@@ -77,11 +78,19 @@ function machineOption(): Option {
   ).argParser(machineArg);
 }
 
-function ramOption(): Option {
+function ramOption(all = false): Option {
   return new Option(
     "--ram <bytes>",
-    "with --machine: which of its memory sizes (default: the smallest)",
-  ).argParser(bytesArg);
+    `with --machine: which of its memory sizes (default: the smallest${all ? "; all: each in turn" : ""})`,
+  ).argParser(all ? (v: string) => (v === "all" ? 0 : bytesArg(v)) : bytesArg);
+}
+
+// The machine's cpus (smp.ts): recommend and demo run its smpWorkloads on them.
+function workersOption(): Option {
+  return new Option(
+    "--workers <n>",
+    "with --machine: workers (cpus) for its workloads that run on every cpu (default: its cpus; 0: none)",
+  ).argParser(intArg);
 }
 
 function scaleOption(): Option {
@@ -267,8 +276,17 @@ program
     memoryArg,
   )
   .addOption(machineOption())
-  .addOption(ramOption())
+  .addOption(ramOption(true))
   .addOption(scaleOption())
+  .addOption(workersOption())
+  .addOption(
+    new Option(
+      "--markdown [kind]",
+      "with --machine: one Markdown table over its workloads and memory sizes (ranking: timed; memory: utilization and failures only)",
+    )
+      .choices(["ranking", "memory"])
+      .preset("ranking"),
+  )
   .option("--json", "print the ranking as JSON (an array of them for several traces)", false)
   .addOption(csvOption())
   .addOption(htmlOption())
@@ -305,6 +323,8 @@ ${exitHelp}`,
         machine?: string;
         ram?: number;
         scale?: number;
+        workers?: number;
+        markdown?: TableKind;
         json: boolean;
         csv?: boolean | string;
         html?: string;
@@ -315,7 +335,11 @@ ${exitHelp}`,
         ops: number;
       },
     ) => {
-      exitCode = await recommendCommand(targets, opts, out);
+      const { markdown } = opts;
+      exitCode =
+        markdown !== undefined
+          ? await machineTableCommand(targets, { ...opts, markdown }, out)
+          : await recommendCommand(targets, opts, out);
     },
   );
 
@@ -332,6 +356,10 @@ program
     "memory per allocator (default: 4× the peak payload, 16M..1G)",
     memoryArg,
   )
+  .addOption(machineOption())
+  .addOption(ramOption())
+  .addOption(scaleOption())
+  .addOption(workersOption())
   .option("--no-html", "skip the HTML report")
   .option("--no-check", "skip the contents check")
   .addOption(timeLimitOption())
@@ -347,6 +375,10 @@ program
       ops: number;
       seed: number;
       memory?: number;
+      machine?: string;
+      ram?: number;
+      scale?: number;
+      workers?: number;
       html: boolean;
       check: boolean;
       timeLimit: number;

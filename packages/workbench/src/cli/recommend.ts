@@ -22,6 +22,7 @@ import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { machineSetup } from "./machine.js";
+import { runSmp, smpAllocators, smpText } from "./smp.js";
 import { checkOutputPath, writeOutput } from "./output.js";
 import { describeSource, selectAllocators } from "./replay.js";
 import { type Pair, resolveSources, type RunOptions, runPairs, shortName } from "./run.js";
@@ -38,6 +39,8 @@ export interface RecommendOptions {
   ram?: number;
   /** With machine: RAM / scale bytes per allocator (default: the profile's). */
   scale?: number;
+  /** With machine: workers for its smpWorkloads (default: its cpus; 0 or 1: none). */
+  workers?: number;
   json: boolean;
   /** true: CSV on standard output; a string: CSV to that file. */
   csv?: boolean | string;
@@ -149,6 +152,23 @@ export async function recommendCommand(
   optionsGiven: RecommendOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
+  if (optionsGiven.machine !== undefined && optionsGiven.ram === 0) {
+    if (optionsGiven.json || optionsGiven.csv !== undefined || optionsGiven.html !== undefined)
+      throw new CliError(
+        Exit.Usage,
+        "--ram all prints each size in turn: give one size with --json, --csv or --html",
+      );
+    // --ram all: each of the machine's memory sizes in turn.
+    let worst = Exit.Ok;
+    const { findMachine } = await import("../machines.js");
+    const sizes = findMachine(optionsGiven.machine).ramBytes;
+    for (const [k, ram] of sizes.entries()) {
+      if (k > 0) out("\n");
+      const code = await recommendCommand(targetsGiven, { ...optionsGiven, ram }, out);
+      if (code !== Exit.Ok) worst = code;
+    }
+    return worst;
+  }
   const machine = machineSetup(targetsGiven, optionsGiven);
   const targets = machine?.targets ?? targetsGiven;
   const options =
@@ -159,6 +179,7 @@ export async function recommendCommand(
   if (typeof options.csv === "string") checkOutputPath(options.csv);
   const sources = await resolveSources(targets, options);
   const recs: Recommendation[] = [];
+  let smpFaulty = false;
   for (const [k, source] of sources.entries()) {
     const target = targets[k] ?? "";
     const goal =
@@ -232,6 +253,22 @@ export async function recommendCommand(
       })),
     );
     if (summary !== "") out(`\n${summary}`);
+    // The machine's workloads that run on every cpu: a worker per cpu (smp.ts).
+    const workers = optionsGiven.workers ?? machine?.json.cpus ?? 0;
+    if (machine !== null && workers > 1 && smpAllocators(options.allocator).length > 0) {
+      for (const target of targets.filter((t) => machine.smpWorkloads.includes(t))) {
+        const s = await runSmp(
+          target,
+          options.allocator,
+          workers,
+          machine.memoryBytes,
+          Math.max(1000, Math.floor(options.ops / workers)),
+          options.seed,
+        );
+        out(`\n${smpText(s)}`);
+        if (s.results.some((r) => r.all.error !== null || r.one.error !== null)) smpFaulty = true;
+      }
+    }
   }
   if (typeof options.csv === "string") await writeOutput(options.csv, csv());
   if (options.html !== undefined) {
@@ -269,7 +306,7 @@ export async function recommendCommand(
   const faulty = recs.some((rec) =>
     rec.ranking.some((x) => x.result.error !== null || x.pressure.error !== null),
   );
-  return faulty ? Exit.AllocatorFault : Exit.Ok;
+  return faulty || smpFaulty ? Exit.AllocatorFault : Exit.Ok;
 }
 
 /** Breaks a paragraph into lines of at most `width` characters. */

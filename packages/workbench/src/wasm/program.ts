@@ -18,7 +18,7 @@ import {
 /** Who serves malloc: kmem's object allocators, or the module's own. */
 export type MallocKind = "slub" | "slab" | "slob" | "libc";
 
-export const MALLOC_KINDS: readonly MallocKind[] = ["slub", "slob", "libc"];
+export const MALLOC_KINDS: readonly MallocKind[] = ["slub", "slab", "slob", "libc"];
 
 /** The malloc family's names, as a module imports them from env. */
 export const MALLOC_FAMILY = [

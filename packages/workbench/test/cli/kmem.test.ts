@@ -392,7 +392,17 @@ describe("kmem recommend", () => {
 
 describe("kmem recommend --machine", () => {
   it("rpi: its four workloads ranked at 1 GiB scaled, SLAB, SLUB, SLOB and buddy in each", async () => {
-    const args = ["recommend", "--machine", "rpi", "-n", "1500", "-a", "slab,slub,slob,buddy"];
+    const args = [
+      "recommend",
+      "--machine",
+      "rpi",
+      "-n",
+      "1500",
+      "-a",
+      "slab,slub,slob,buddy",
+      "--workers",
+      "0",
+    ];
     const [text, json] = await Promise.all([
       kmem(...args, "-q"),
       kmem(...args, "-q", "--json", "--ram", "8G", "--scale", "1024"),
@@ -438,6 +448,71 @@ describe("kmem recommend --machine", () => {
     }
   });
 
+  it("runs broker with a worker per cpu over one SharedArrayBuffer, and says how many cores were real", async () => {
+    const r = await kmem(
+      "recommend",
+      "--machine",
+      "rpi",
+      "broker",
+      "-n",
+      "2000",
+      "-a",
+      "slab,buddy,glibc",
+      "--workers",
+      "2",
+      "-q",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^broker on 2 cpus: a worker per cpu over one SharedArrayBuffer, each its own trace of 1,000 ops, 4 MiB in all; .*; \d+ cores here, load [\d.]+$/m,
+    );
+    const rows = r.stdout.match(/^(slab|buddy) +[\d.]+[kM]? +[\d.]+[kM]? +[\d.]+× +0\/[\d,]+$/gm);
+    assert.equal(rows?.length, 2, r.stdout);
+    assert.match(
+      r.stdout,
+      /^on 2 cpus: (slab|buddy) [\d.]+[kM]? > (slab|buddy) [\d.]+[kM]? \(failures first, then throughput\); 2 cpus asked, \d+ cores here/m,
+    );
+  });
+
+  it("--markdown memory: one table over the sizes, the same bytes on every run", async () => {
+    const args = [
+      "recommend",
+      "--machine",
+      "rpi",
+      "control-loop",
+      "broker",
+      "--markdown",
+      "memory",
+    ];
+    const [a, b, bad] = await Promise.all([
+      kmem(...args, "--scale", "1024", "-n", "600", "-a", "slob,slab,buddy", "-q"),
+      kmem(...args, "--scale", "1024", "-n", "600", "-a", "slob,slab,buddy", "-q"),
+      kmem(...args, "--json"),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(a.stdout, b.stdout);
+    const lines = a.stdout.trimEnd().split("\n");
+    assert.equal(
+      lines[2],
+      "| workload (peak payload) | rpi | fewest failures, then utilization | SLAB | SLOB | buddy |",
+    );
+    const rows = lines.slice(4);
+    assert.equal(rows.length, 8, a.stdout);
+    for (const [i, l] of rows.entries()) {
+      const w = i < 4 ? "control-loop" : "broker";
+      const g = [1, 2, 4, 8][i % 4] as number;
+      const name = i % 4 === 0 ? `${w} \\(\\d+(\\.\\d)? [KM]iB\\)` : w;
+      assert.match(
+        l,
+        new RegExp(
+          `^\\| ${name} \\| ${g} GiB \\| \\w+ [01]\\.\\d\\d( \\| [01]\\.\\d\\d, [\\d.]+%(, [\\d,]+ failed)?){3} \\|$`,
+        ),
+      );
+    }
+    assert.equal(bad.code, 2);
+  });
+
   it("replay --machine rpi --ram 2G: the four workloads at 8 MiB each; bad usage refused", async () => {
     const [r, csv, bad, none] = await Promise.all([
       kmem("replay", "--machine", "rpi", "--ram", "2G", "-n", "1000", "-a", "slab,buddy", "-q"),
@@ -469,6 +544,9 @@ describe("kmem recommend --machine", () => {
       ["--machine", "rpi", "--memory", "16M"],
       ["--ram", "1G", "webserver"],
       ["--scale", "256", "webserver"],
+      ["--workers", "4", "webserver"],
+      ["--machine", "rpi", "--ram", "all", "--json"],
+      ["--markdown", "webserver"],
       [],
     ];
     const runs = await Promise.all(bad.map((a) => kmem("recommend", ...a, "-n", "100")));
@@ -768,6 +846,33 @@ describe("kmem report", () => {
     });
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+  });
+});
+
+describe("kmem demo --machine", () => {
+  it("rpi: the machine's workloads at its memory, scaled", async () => {
+    const r = await kmem(
+      "demo",
+      "--machine",
+      "rpi",
+      "--ram",
+      "1G",
+      "-n",
+      "400",
+      "-o",
+      "demo-rpi",
+      "--no-html",
+      "--workers",
+      "0",
+      "--quick",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^kmem demo: 4 machine workloads, 400 ops each \(seed 1\), against /);
+    assert.match(r.stdout, /^machine rpi .*: 1 GiB scaled 1\/256, 4 MiB per allocator;/m);
+    for (const w of ["webserver", "broker", "desktop", "control-loop"]) {
+      assert.match(r.stdout, new RegExp(`^${w}: `, "m"));
+      assert.match(r.stdout, new RegExp(`memory 4 MiB`));
+    }
   });
 });
 
