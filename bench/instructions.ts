@@ -14,7 +14,7 @@
  *   LAYOUT  one (64 MiB, one node), ranges (two nodes of 32 MiB splitting one buffer),
  *           buffers (two nodes of 32 MiB, a buffer each), slab (as one, with Linux's SLAB
  *           behind kmalloc: slab: "slab"); kasan, kfence: one with that sanitizer on (kfence
- *           sampling one allocation in 100)
+ *           sampling one allocation in 100; kfence-rare: never, so that only its hooks count)
  *
  * Run it at two iteration counts (1,000,000 and 3,000,000) and divide the difference of the
  * totals by the difference of the counts: start-up cancels out, what is left is one pair.
@@ -40,7 +40,9 @@ const options: KmemOptions =
           ? { memory: 2 * half, cpus, kasan: true }
           : layout === "kfence"
             ? { memory: 2 * half, cpus, kfence: { sampleInterval: 100 } }
-            : { memory: 2 * half, cpus };
+            : layout === "kfence-rare"
+              ? { memory: 2 * half, cpus, kfence: { sampleInterval: 2 ** 31 - 1 } }
+              : { memory: 2 * half, cpus };
 const mm = new Kmem(options);
 
 function kmallocPairs(mm: Kmem, n: number): number {

@@ -86,7 +86,7 @@ import { Caller, MemAccess } from "./vm/index.js";
 import { SlabAllocator } from "./slab/index.js";
 import { verifyZsmalloc, ZsContext, type ZsPool, type ZsPoolOptions } from "./zsmalloc/index.js";
 import { type Zram, ZramContext, type ZramOptions } from "./zram/index.js";
-import { installSanitizers, type Sanitizers } from "./sanitize/index.js";
+import { hookClassic, installSanitizers, type Sanitizers } from "./sanitize/index.js";
 import type { KmemleakLeak, KmemleakRange } from "./kmemleak/index.js";
 import type { Kmalloc } from "./kmalloc/index.js";
 import type { SlubAllocator } from "./slub/index.js";
@@ -707,7 +707,11 @@ export class Kmem extends MemAccess {
     name: N,
     options?: ClassicOptions[N],
   ): ClassicAllocators[N] | null {
-    return createClassicAllocator(this, name, options);
+    const a = createClassicAllocator(this, name, options);
+    /* Sanitizers: KASAN over the allocator's blocks (src/sanitize/classic.ts). */
+    const kasan = this.sanitizers?.kasan ?? null;
+    if (a !== null && kasan !== null) hookClassic(a, kasan, name);
+    return a;
   }
 
   private poolContext: PoolContext | null = null;
@@ -1364,18 +1368,14 @@ export class Kmem extends MemAccess {
     if (name === "kasan") {
       const k = san?.kasan ?? null;
       if (k === null) return "kasan: off\n";
-      const q = k.quarantined();
-      return (
-        k.log.text() +
-        `kasan: ${k.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${k.quarantineLimit} bytes\n`
-      );
+      return k.log.text() + k.summary();
     }
     if (name === "kfence") {
       const f = san?.kfence ?? null;
       return f === null ? "kfence: off\n" : f.log.text() + f.stats();
     }
     const l = san?.kmemleak ?? null;
-    return l === null ? "kmemleak: off\n" : l.log.text();
+    return l === null ? "kmemleak: off\n" : l.log.text() + l.summary();
   }
 
   /**

@@ -16,7 +16,7 @@ import type { LazyBuddyAllocator } from "./lazy-buddy.js";
 import type { MachZoneAllocator } from "./mach-zone.js";
 import type { McKusickKarelsAllocator } from "./mckusick-karels.js";
 import type { P2Allocator } from "./p2.js";
-import { type ClassicName, type ClassicOptions, createClassicAllocator } from "./registry.js";
+import type { ClassicName, ClassicOptions } from "./registry.js";
 
 /** What an adapter calls of its allocator. */
 interface Classic {
@@ -81,7 +81,8 @@ export function classicAllocator<N extends ClassicName>(
   name: N,
   options?: ClassicOptions[N],
 ): ByteAllocator {
-  const a = createClassicAllocator(mm, name, options);
+  // Through the instance, so that its sanitizers see the blocks (src/sanitize/classic.ts).
+  const a = mm.createAllocator(name, options);
   if (a === null) throw new RangeError(`${name}: no memory for its control block`);
   switch (name as ClassicName) {
     case "p2":

@@ -110,7 +110,7 @@ export interface KmemOptions {
    * accessor; a bad access throws KmemError KASAN with Linux's report. `quarantine`: bytes
    * of freed objects held back from reuse per context (default 1/32 of memory, at most
    * 1 MiB); `stacks`: record a JS stack at each allocation and free for the reports.
-   * Needs `slab: "slub"` and one buffer. Default off.
+   * Needs memory given as one buffer. Default off.
    */
   kasan?: boolean | KasanOptions;
   /**
@@ -308,8 +308,8 @@ function checkSanitizers(
     };
   }
   const kmemleak = checkBoolean("kmemleak", options.kmemleak, false);
-  if ((kasan !== null || kfence !== null || kmemleak) && slab !== "slub") {
-    throw new RangeError('kasan, kfence and kmemleak need slab: "slub"');
+  if (kfence !== null && slab === "slob") {
+    throw new RangeError('kfence needs slab: "slub" or "slab" (it samples slab caches)');
   }
   return { kasan, kfence, kmemleak };
 }

@@ -186,11 +186,15 @@ function createInstance(options: KmemOptions): Layers {
     (s.percpu ? 0 : HdrOption.NO_PERCPU) |
     (s.sizeClasses === "linux" ? HdrOption.LINUX_SIZES : 0) |
     (s.kasan !== null ? HdrOption.KASAN : 0) |
+    (s.kasan?.stacks === true ? HdrOption.KASAN_STACKS : 0) |
     (s.kmemleak ? HdrOption.KMEMLEAK : 0);
   if (s.kasan !== null) {
     h[Hdr.KASAN_SHADOW] =
       (bootCacheBase(cpus, phys.nrNodes) + descriptorWords(cpus, phys.nrNodes)) * 4;
     h[Hdr.KASAN_SHADOW_BYTES] = shadow;
+    // Contexts that attach follow the instance's quarantine (no more than memory is useful).
+    const q = s.kasan.quarantine;
+    h[Hdr.KASAN_QUARANTINE] = q === undefined ? -1 : Math.min(q, 2 ** 31 - 1);
   }
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
@@ -204,9 +208,14 @@ function createInstance(options: KmemOptions): Layers {
     h[Hdr.KFENCE_POOL] = pool;
     h[Hdr.KFENCE_OBJECTS] = s.kfence.objects;
     h[Hdr.KFENCE_INTERVAL] = s.kfence.sampleInterval > 0 ? s.kfence.sampleInterval : 100;
+    h[Hdr.KFENCE_MS] = s.kfence.sampleMs;
   }
-  // KASAN's caches carry red zones (generic KASAN adds them to every cache).
-  const debug = s.kasan !== null && !s.debug.includes("Z") ? withRedZone(s.debug) : s.debug;
+  // KASAN's SLUB caches carry red zones (generic KASAN adds them to every cache). SLAB's
+  // keep their arrays (a debug cache has none): their red zones are each object's slack.
+  const debug =
+    s.kasan !== null && s.slab === "slub" && !s.debug.includes("Z")
+      ? withRedZone(s.debug)
+      : s.debug;
   const settings = { ...s, debug, slabKind: s.slab };
   const { slab, km } = wireObjects(phys, buddy, settings, true, new Map());
   const vm = new Vmalloc(phys, buddy, ownRecords(km), s.debug.includes("U"));
@@ -334,9 +343,21 @@ export function openInstance(
       !kasanOn && !kfenceOn && !leakOn
         ? null
         : {
-            kasan: kasanOn ? { quarantine: undefined, stacks: false } : null,
+            // The instance's settings, from the header, as every context follows them.
+            kasan: kasanOn
+              ? {
+                  quarantine:
+                    (h[Hdr.KASAN_QUARANTINE] as number) < 0
+                      ? undefined
+                      : (h[Hdr.KASAN_QUARANTINE] as number),
+                  stacks: (opts & HdrOption.KASAN_STACKS) !== 0,
+                }
+              : null,
             kfence: kfenceOn
-              ? { sampleInterval: h[Hdr.KFENCE_INTERVAL] as number, sampleMs: -1 }
+              ? {
+                  sampleInterval: h[Hdr.KFENCE_INTERVAL] as number,
+                  sampleMs: h[Hdr.KFENCE_MS] as number,
+                }
               : null,
             kmemleak: leakOn,
             fresh: false,

@@ -54,17 +54,44 @@ import type { SlubAllocator } from "../slub/index.js";
 import { addrHex, callerStack, captureStack, ReportLog, RULE, stackLines } from "./report.js";
 import { badValue, firstBad, poison, Shadow, unpoison } from "./shadow.js";
 
+/** The slab object a buggy address belongs to (for reports). */
+export interface SlabObject {
+  /** Its start. */
+  obj: number;
+  /** Its cache's name, and the object size the report gives. */
+  cache: string;
+  size: number;
+}
+
 /** What KASAN needs of the instance's layers. */
 export interface KasanEnv {
   readonly phys: PhysMem;
-  readonly slub: SlubAllocator;
   /** vmalloc space [vstart, vend). */
   readonly vstart: number;
   readonly vend: number;
   /** The physical address behind a virtual one, or -1 when its page is not mapped. */
   translate(addr: number): number;
-  /** The real (un-hooked) free of a slab object: kmem_cache_free, or kfree's. */
-  realFree(c: KmemCache, addr: number, viaKfree: boolean): void;
+  /**
+   * The real (un-hooked) free of a slab object: kmem_cache_free, or kfree's (`c` null: a
+   * kmalloc object of SLOB, which has no cache).
+   */
+  realFree(c: KmemCache | null, addr: number, viaKfree: boolean): void;
+  /** The slab object at or nearest below `addr` in its slab page; null outside slab pages. */
+  objectAt(addr: number): SlabObject | null;
+}
+
+/** SLUB's objectAt: slot arithmetic in the slab holding `addr`. */
+export function slubObjectAt(
+  slub: SlubAllocator,
+  addr: number,
+  pageSize: number,
+): SlabObject | null {
+  const head = slub.slabOf(addr);
+  if (head === 0) return null;
+  const c = slub.slabCache(head);
+  const base = head * pageSize;
+  const i = Math.floor((addr - base) / c.size);
+  return { obj: base + i * c.size + c.redLeft, cache: c.name, size: c.coreObjectSize };
 }
 
 interface Freed {
@@ -80,10 +107,11 @@ export class Kasan {
   private physEnd: number;
   private readonly pageSize: number;
   private readonly cpu: number;
-  /** Quarantine: objects, their caches, kfree or not, bytes; a FIFO from `qHead`. */
+  /** Quarantine: objects, their caches, kfree or not, their bytes; a FIFO from `qHead`. */
   private qAddr: number[] = [];
-  private qCache: KmemCache[] = [];
+  private qCache: (KmemCache | null)[] = [];
   private qKfree: boolean[] = [];
+  private qSize: number[] = [];
   private qHead = 0;
   private qBytes = 0;
   readonly quarantineLimit: number;
@@ -135,11 +163,40 @@ export class Kasan {
   }
 
   /**
+   * A SLOB block handed out at `addr` for `size` of its `usable` bytes: the rest of the
+   * block is a red zone (its slack), the block header before it stays as it was.
+   */
+  blockAllocated(addr: number, size: number, usable: number): void {
+    unpoison(this.sh, addr, size);
+    poison(this.sh, addr + size, addr + usable, Shadow.SLAB_REDZONE);
+    this.freed.delete(addr);
+    if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
+  }
+
+  /** A block of another allocator (the classic ones) freed: its `bytes` poisoned as freed. */
+  blockPoisoned(addr: number, bytes: number): void {
+    this.sh.fill(Shadow.SLAB_FREE, addr >>> 3, (addr + bytes + 7) >>> 3);
+    this.freed.set(addr, {
+      size: bytes,
+      stack: this.allocStacks === null ? null : captureStack(),
+    });
+  }
+
+  /**
    * A free of slab object `addr` of `c` (kfree when `viaKfree`): a double or invalid free
    * is reported; else the object is poisoned and quarantined. `check` throws as the
    * allocator's free would for an object that is not live.
    */
   objectFree(c: KmemCache, addr: number, viaKfree: boolean, fn: string, check: () => void): void {
+    this.checkFree(addr, fn, check);
+    this.quarantine(c, addr, c.coreObjectSize, viaKfree);
+  }
+
+  /**
+   * Before a slab object is freed: a second free (its shadow says freed) or a free the
+   * allocator's `check` refuses (INVALID_FREE, DOUBLE_FREE) is reported.
+   */
+  checkFree(addr: number, fn: string, check: () => void): void {
     if (this.sh[addr >>> 3] === Shadow.SLAB_FREE) this.badFree("double-free", addr, fn);
     try {
       check();
@@ -149,7 +206,13 @@ export class Kasan {
       }
       throw err;
     }
-    const size = c.coreObjectSize;
+  }
+
+  /**
+   * A checked free of slab object `addr` of `size` bytes (of cache `c`, null for SLOB's
+   * kmalloc): poisoned, and into the quarantine (the allocator frees it later).
+   */
+  quarantine(c: KmemCache | null, addr: number, size: number, viaKfree: boolean): void {
     this.freed.set(addr, {
       size: this.liveSize(addr, size),
       stack: this.allocStacks === null ? null : captureStack(),
@@ -162,6 +225,7 @@ export class Kasan {
     this.qAddr.push(addr);
     this.qCache.push(c);
     this.qKfree.push(viaKfree);
+    this.qSize.push(size);
     this.qBytes += size;
     while (this.qBytes > this.quarantineLimit) this.releaseOldest();
   }
@@ -181,13 +245,14 @@ export class Kasan {
   private releaseOldest(): void {
     const i = this.qHead++;
     const addr = this.qAddr[i] as number;
-    const c = this.qCache[i] as KmemCache;
+    const c = this.qCache[i] as KmemCache | null;
     const kfree = this.qKfree[i] as boolean;
-    this.qBytes -= c.coreObjectSize;
+    this.qBytes -= this.qSize[i] as number;
     if (this.qHead > 256 && this.qHead * 2 > this.qAddr.length) {
       this.qAddr = this.qAddr.slice(this.qHead);
       this.qCache = this.qCache.slice(this.qHead);
       this.qKfree = this.qKfree.slice(this.qHead);
+      this.qSize = this.qSize.slice(this.qHead);
       this.qHead = 0;
     }
     // SLUB's own checks run now (red zones with slub_debug): damage found is logged
@@ -215,29 +280,70 @@ export class Kasan {
       this.qAddr = [];
       this.qCache = [];
       this.qKfree = [];
+      this.qSize = [];
       this.qHead = 0;
       return n;
     }
     const keepA: number[] = [];
-    const keepC: KmemCache[] = [];
+    const keepC: (KmemCache | null)[] = [];
     const keepK: boolean[] = [];
+    const keepS: number[] = [];
     for (let i = this.qHead; i < this.qAddr.length; i++) {
-      const qc = this.qCache[i] as KmemCache;
-      if (qc.realId === c.realId) {
-        this.qBytes -= qc.coreObjectSize;
+      const qc = this.qCache[i] as KmemCache | null;
+      if (qc !== null && qc.realId === c.realId) {
+        this.qBytes -= this.qSize[i] as number;
         this.env.realFree(qc, this.qAddr[i] as number, this.qKfree[i] as boolean);
         n++;
       } else {
         keepA.push(this.qAddr[i] as number);
         keepC.push(qc);
         keepK.push(this.qKfree[i] as boolean);
+        keepS.push(this.qSize[i] as number);
       }
     }
     this.qAddr = keepA;
     this.qCache = keepC;
     this.qKfree = keepK;
+    this.qSize = keepS;
     this.qHead = 0;
     return n;
+  }
+
+  /**
+   * The state mm.report("kasan") ends with: the reports made, the quarantine, and the
+   * shadow's granules by value (what is accessible, red zone, freed, free pages).
+   */
+  summary(): string {
+    const q = this.quarantined();
+    const counts = new Float64Array(256);
+    const sh = this.sh;
+    const first = this.lo >>> 3;
+    const end = Math.min(sh.length, this.physEnd >>> 3);
+    for (let g = first; g < end; g++) {
+      const v = sh[g] as number;
+      counts[v] = (counts[v] as number) + 1;
+    }
+    let partial = 0;
+    for (let v = 1; v < 8; v++) partial += counts[v] as number;
+    const kinds: [string, number][] = [
+      ["accessible", counts[0] as number],
+      ["partial", partial],
+      ["slab red zone", counts[Shadow.SLAB_REDZONE] as number],
+      ["slab freed", counts[Shadow.SLAB_FREE] as number],
+      ["page red zone", counts[Shadow.PAGE_REDZONE] as number],
+      ["vmalloc red zone", counts[Shadow.VMALLOC_INVALID] as number],
+      ["page free", counts[Shadow.PAGE_FREE] as number],
+    ];
+    const granules = end - first;
+    let other = granules;
+    for (const [, n] of kinds) other -= n;
+    if (other > 0) kinds.push(["other", other]);
+    return (
+      `kasan: ${this.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${this.quarantineLimit} bytes\n` +
+      `shadow: ${sh.length} bytes, one per 8 bytes of memory; the ${granules} granules of managed memory: ` +
+      kinds.map(([k, n]) => `${n} ${k}`).join(", ") +
+      "\n"
+    );
   }
 
   /** Objects and bytes in the quarantine. */
@@ -315,6 +421,38 @@ export class Kasan {
       }
     }
     if (this.allocStacks !== null) this.allocStacks.set(addr, captureStack());
+  }
+
+  /**
+   * Swapped-out vmalloc pages (by page index in vmalloc space), each with its accessible
+   * bytes: a page swapped back in gets its shadow again (src/swap frees the page and
+   * brings the contents back in another one).
+   */
+  private readonly swapped = new Map<number, number>();
+
+  /** The accessible bytes at the start of page `phys` (its leading unpoisoned granules). */
+  accessibleBytes(phys: number): number {
+    return this.liveSize(phys, this.pageSize);
+  }
+
+  /** Page `vpage` of vmalloc space (physical `phys`, `bytes` accessible) was swapped out. */
+  pageSwappedOut(vpage: number, phys: number, bytes: number): void {
+    this.swapped.set(vpage, bytes);
+    this.sh.fill(Shadow.PAGE_FREE, phys >>> 3, (phys + this.pageSize) >>> 3);
+  }
+
+  /**
+   * Page `vpage` is mapped at `phys` after a swap-in: the shadow it had when it was
+   * swapped out; a page another context swapped out (a fresh page's shadow still says
+   * free) becomes accessible whole. A page that was present already is left as it is.
+   */
+  pageSwappedIn(vpage: number, phys: number): void {
+    const bytes = this.swapped.get(vpage);
+    if (bytes === undefined && this.sh[phys >>> 3] !== Shadow.PAGE_FREE) return;
+    this.swapped.delete(vpage);
+    const n = bytes ?? this.pageSize;
+    unpoison(this.sh, phys, n);
+    poison(this.sh, phys + n, phys + this.pageSize, Shadow.VMALLOC_INVALID);
   }
 
   /** The physical pages of the vmalloc area at `addr` (before it is freed). */
@@ -420,7 +558,7 @@ export class Kasan {
     badVirt = bad,
   ): never {
     const v = badValue(this.sh, bad);
-    const inSlab = this.env.slub.slabOf(bad) !== 0;
+    const inSlab = this.env.objectAt(bad) !== null;
     const kind =
       v === Shadow.SLAB_REDZONE || v === Shadow.PAGE_REDZONE
         ? "slab-out-of-bounds"
@@ -465,24 +603,18 @@ export class Kasan {
 
   /** "The buggy address belongs to ...": the object or page holding physical `bad`. */
   private describe(bad: number, badVirt: number, lines: string[]): void {
-    const slub = this.env.slub;
-    const head = slub.slabOf(bad);
+    const o = this.env.objectAt(bad);
     const ps = this.pageSize;
     if (badVirt !== bad) {
       lines.push(`The buggy address ${addrHex(badVirt)} maps physical address ${addrHex(bad)}`);
     }
-    if (head !== 0) {
-      const c = slub.slabCache(head);
-      const base = head * ps;
-      const i = Math.floor((bad - base) / c.size);
-      const obj = base + i * c.size + c.redLeft;
+    if (o !== null && o.obj >= 0) {
+      const obj = o.obj;
       const freed = this.sh[obj >>> 3] === Shadow.SLAB_FREE;
-      const size = freed
-        ? (this.freed.get(obj)?.size ?? c.coreObjectSize)
-        : this.liveSize(obj, c.coreObjectSize);
+      const size = freed ? (this.freed.get(obj)?.size ?? o.size) : this.liveSize(obj, o.size);
       lines.push(
         `The buggy address belongs to the object at ${addrHex(obj)}`,
-        ` which belongs to the cache ${c.name} of size ${c.coreObjectSize}`,
+        ` which belongs to the cache ${o.cache} of size ${o.size}`,
         `The buggy address is located ${where(bad, obj, size)}`,
         ` ${freed ? "freed" : "allocated"} ${size}-byte region [${addrHex(obj)}, ${addrHex(obj + size)})`,
       );

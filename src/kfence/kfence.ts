@@ -4,8 +4,10 @@
  * or right edge; the rest of its page is a canary pattern checked when it is freed. An
  * access through the checked accessors to a guard page, or to a freed object's page, is
  * reported at once; damage to the canary at free. One allocation in `sampleInterval` (per
- * context, counted: deterministic), or the first after `sampleMs`, is sampled; objects
- * larger than a page and caches with constructors are never sampled.
+ * context, counted: deterministic), or the first after `sampleMs` (the clock read every
+ * CLOCK_STRIDE allocations), is sampled; objects larger than a page and caches with
+ * constructors are never sampled. An allocation not sampled costs the hook a decrement of
+ * `left` and a compare (Linux: kfence_alloc's static key and kfence_allocation_gate).
  *
  * The pool (2^order pages from the page allocator at construction, Hdr.KFENCE_POOL):
  *
@@ -63,6 +65,9 @@ function canary(addr: number): number {
   return 0xaa ^ (addr & 7);
 }
 
+/** With `sampleMs`: allocations between two reads of the clock. */
+const CLOCK_STRIDE = 16;
+
 /** Pages of a pool of `objects` objects, to a power of two: its order. */
 export function kfencePoolOrder(objects: number): number {
   return Math.ceil(Math.log2(2 * objects + 1));
@@ -92,8 +97,16 @@ export class Kfence {
   private readonly interval: number;
   private readonly ms: number;
   private readonly cpu: number;
-  private count = 0;
   private next = 0;
+  /** The canary of a page (the pattern repeats every 8 bytes), and its two words. */
+  private readonly canaryPage: Uint8Array;
+  private readonly canaryWords: Int32Array;
+  /**
+   * Slab allocations left until the next sampling decision (kfence_allocation_gate): the
+   * allocation hook decrements it and calls {@link rearm} only when it reaches 0, so an
+   * allocation that is not sampled costs a decrement and a compare.
+   */
+  left: number;
   /** Allocations served by the pool from this context, and the sampling decisions made. */
   allocated = 0;
   sampled = 0;
@@ -113,22 +126,47 @@ export class Kfence {
     this.interval = s.sampleInterval;
     this.ms = s.sampleMs;
     this.cpu = s.cpu;
+    this.left = this.ms >= 0 ? 1 : this.interval;
+    this.canaryPage = new Uint8Array(this.ps);
+    for (let a = 0; a < this.ps; a++) this.canaryPage[a] = canary(a);
+    this.canaryWords = new Int32Array(this.canaryPage.buffer, 0, 2);
     if (s.fresh) this.words.fill(0, this.meta, this.meta + this.ps / 4);
   }
 
-  /** Whether this allocation is sampled (counted per context, or by the clock). */
-  sample(): boolean {
+  /**
+   * The countdown ({@link left}) reached 0: whether this allocation is sampled, the
+   * countdown set again. Counted: every `interval`-th allocation. By the clock: the clock
+   * is read every CLOCK_STRIDE allocations, and the first read at least `sampleMs` after
+   * the last sample samples (Linux's timer opens the gate, the next allocation takes it).
+   */
+  rearm(): boolean {
     if (this.ms >= 0) {
+      this.left = CLOCK_STRIDE;
       const now = Date.now();
       if (now < this.next) return false;
       this.next = now + this.ms;
-      this.sampled++;
-      return true;
+    } else {
+      this.left = this.interval;
     }
-    if (++this.count < this.interval) return false;
-    this.count = 0;
     this.sampled++;
     return true;
+  }
+
+  /** Whether this allocation is sampled: the countdown and {@link rearm} in one call. */
+  sample(): boolean {
+    return --this.left === 0 && this.rearm();
+  }
+
+  /** The first byte of [from, to) in an object page whose canary is damaged, or -1. */
+  private damaged(from: number, to: number): number {
+    const m = this.mem;
+    const w = this.words;
+    const cw = this.canaryWords;
+    let a = from;
+    for (; a < to && (a & 3) !== 0; a++) if (m[a] !== canary(a)) return a;
+    for (; a + 4 <= to; a += 4) if (w[a >>> 2] !== cw[(a >>> 2) & 1]) break;
+    for (; a < to; a++) if (m[a] !== canary(a)) return a;
+    return -1;
   }
 
   /** Whether `addr` lies in the pool. */
@@ -179,7 +217,7 @@ export class Kfence {
     const right = (this.allocated & 1) === 1;
     const addr = right ? page + Math.floor((this.ps - size) / align) * align : page;
     const m = this.mem;
-    for (let a = page; a < page + this.ps; a++) m[a] = canary(a);
+    m.set(this.canaryPage, page);
     // Zeroed whatever the flags (__GFP_ZERO, init_on_alloc): no stale data of the slot.
     m.fill(0, addr, addr + size);
     this.setW(slot, Meta.ADDR, addr);
@@ -219,14 +257,8 @@ export class Kfence {
     const size = this.w(i, Meta.SIZE);
     const page = this.pool + (2 * i + 1) * this.ps;
     const m = this.mem;
-    let bad = -1;
-    for (let a = page; a < page + this.ps; a++) {
-      if (a === addr) a += size;
-      if (a < page + this.ps && m[a] !== canary(a)) {
-        bad = a;
-        break;
-      }
-    }
+    let bad = this.damaged(page, addr);
+    if (bad < 0) bad = this.damaged(addr + size, page + this.ps);
     const seq = Atomics.add(this.words, this.meta + Meta.SEQ, 1) + 1;
     this.setW(i, Meta.FREE_SEQ, seq);
     this.setW(i, Meta.FREE_CPU, this.cpu);

@@ -114,10 +114,23 @@ export class Kmemleak {
     return this.objects.size;
   }
 
+  /** The last scan's counts: objects tracked, unreferenced, reported (not cleared); or null. */
+  private last: { tracked: number; unreferenced: number; reported: number } | null = null;
+
+  /** The state mm.report("kmemleak") ends with: objects tracked, the last scan's counts. */
+  summary(): string {
+    const l = this.last;
+    return l === null
+      ? `kmemleak: ${this.objects.size} objects tracked; no scan yet\n`
+      : `kmemleak: ${this.objects.size} objects tracked; last scan: ${l.tracked} objects scanned, ` +
+          `${l.tracked - l.unreferenced} referenced, ${l.unreferenced} unreferenced, ${l.reported} new suspected memory leaks\n`;
+  }
+
   /** A scan: the unreferenced objects, oldest first; the text kept for report("kmemleak"). */
   scan(roots: readonly (number | KmemleakRange)[] = []): KmemleakLeak[] {
     const leaks: KmemleakLeak[] = [];
-    for (const addr of this.unreached(roots)) {
+    const unreached = this.unreached(roots);
+    for (const addr of unreached) {
       const r = this.objects.get(addr) as Rec;
       if (r.cleared) continue;
       const stack = stackLines(r.stack);
@@ -147,6 +160,11 @@ export class Kmemleak {
       });
     }
     leaks.sort((a, b) => a.seq - b.seq);
+    this.last = {
+      tracked: this.objects.size,
+      unreferenced: unreached.length,
+      reported: leaks.length,
+    };
     this.log.clear();
     this.log.add(leaks.map((l) => l.report).join(""));
     return leaks;

@@ -149,6 +149,11 @@ export const enum Hdr {
    * frame it took from a shared list (src/memory/physmem.ts, "Growth").
    */
   MEM_GENERATION = OPTIONS + 8,
+  /* Sanitizer settings every context that opens the instance follows (src/sanitize). */
+  /** KASAN's quarantine in bytes per context, -1 for its default (1/32 of memory, <= 1 MiB). */
+  KASAN_QUARANTINE = OPTIONS + 9,
+  /** KFENCE's sample interval in ms (kfence.sampleMs), -1 when it counts allocations. */
+  KFENCE_MS = OPTIONS + 10,
   /** Lock words, each on a 64-byte line of its own (see src/sync/lock.ts for the protocol). */
   LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
@@ -249,6 +254,8 @@ export const enum HdrOption {
   /* Sanitizers: KASAN's shadow and quarantine, kmemleak's object tracking. */
   KASAN = 1 << 7,
   KMEMLEAK = 1 << 8,
+  /** KASAN records the allocation and free stacks (kasan.stacks). */
+  KASAN_STACKS = 1 << 9,
 }
 
 /** One free_area entry: zone[Zone.FREE_AREA + FreeArea.WORDS * order + field]. */

@@ -1,4 +1,5 @@
-/* The sanitizers' hooks into the allocators (see install.ts). */
+/* The sanitizers' hooks into the allocators (see install.ts, slob.ts, classic.ts). */
+export { hookClassic } from "./classic.js";
 export {
   installSanitizers,
   type SanitizerLayers,

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { Kmem, KmemError } from "../../src/index.js";
 
 const MiB = 1 << 20;
@@ -304,6 +305,29 @@ describe("KASAN: the shadow and the options", () => {
     kasan(() => other.getUint8(p), "slab-use-after-free");
   });
 
+  it("a context that attaches follows the instance's quarantine and stacks", () => {
+    const mm = new Kmem({
+      memory: new SharedArrayBuffer(8 * MiB),
+      cpus: 2,
+      kasan: { quarantine: 0, stacks: true },
+    });
+    const other = Kmem.attach(mm.buffer);
+    assert.match(other.report("kasan"), /quarantine 0 objects, 0 of 0 bytes/);
+    const p = other.kmalloc(32);
+    other.kfree(p);
+    kasan(() => other.getUint8(p), "slab-use-after-free", /Freed by task cpu1:\n.*kasan\.test/);
+    const dflt = new Kmem({ memory: new SharedArrayBuffer(8 * MiB), cpus: 2, kasan: true });
+    const third = Kmem.attach(dflt.buffer);
+    assert.equal(
+      /of (\d+) bytes/.exec(third.report("kasan"))?.[1],
+      /of (\d+) bytes/.exec(dflt.report("kasan"))?.[1],
+    );
+    const q = third.kmalloc(32);
+    third.kfree(q);
+    kasan(() => third.getUint8(q), "slab-use-after-free");
+    assert.doesNotMatch(third.report("kasan"), /Freed by task/);
+  });
+
   it("a snapshot reopened keeps KASAN", () => {
     const mm = mk();
     const p = mm.kmalloc(20);
@@ -316,7 +340,10 @@ describe("KASAN: the shadow and the options", () => {
   it("options are checked", () => {
     assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: 1 as never }), TypeError);
     assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: { x: 1 } as never }), TypeError);
-    assert.throws(() => new Kmem({ memory: 8 * MiB, kasan: true, slab: "slob" }), RangeError);
+    assert.throws(
+      () => new Kmem({ memory: 8 * MiB, kfence: { sampleInterval: 1 }, slab: "slob" }),
+      RangeError,
+    );
     assert.throws(() => new Kmem({ nodes: [4 * MiB, 4 * MiB], kasan: true }), RangeError);
   });
 
@@ -352,5 +379,176 @@ describe("KASAN: the shadow and the options", () => {
     mm.kfree(p);
     kasan(() => mm.getUint8(p), "slab-use-after-free", /Allocated by task cpu0:\n.*kasan\.test/);
     kasan(() => mm.getUint8(p), "slab-use-after-free", /Freed by task cpu0:\n.*kasan\.test/);
+  });
+});
+
+describe("KASAN over SLAB (its arrays kept: red zones are each object's slack)", () => {
+  const slab = (): Kmem => mk({ slab: "slab" });
+
+  it("out of bounds past the requested size, use after free, double free", () => {
+    const mm = slab();
+    assert.equal(mm.debug, "");
+    const p = mm.kmalloc(100);
+    mm.setUint8(p + 99, 1);
+    kasan(() => mm.getUint8(p + 100), "slab-out-of-bounds", /allocated 100-byte region/);
+    mm.kfree(p);
+    kasan(() => mm.getUint32(p + 8), "slab-use-after-free", /cache kmalloc-/);
+    kasan(() => mm.kfree(p), "double-free");
+    const c = mm.createCache("slab_cache", 200);
+    assert.ok(c !== null);
+    const q = c.alloc();
+    kasan(() => c.free(q + 8), "invalid-free");
+    c.free(q);
+    kasan(() => c.free(q), "double-free", /in kmem_cache_free/);
+    mm.verify();
+  });
+
+  it("objects freed to the arrays come back through the quarantine, usable again", () => {
+    const mm = new Kmem({ memory: 8 * MiB, slab: "slab", kasan: { quarantine: 4096 } });
+    for (let round = 0; round < 3; round++) {
+      const ps = Array.from({ length: 200 }, (_, i) => mm.kmalloc(16 + (i % 48)));
+      for (const p of ps) mm.setUint8(p, 7);
+      for (const p of ps) mm.kfree(p);
+    }
+    assert.match(
+      mm.report("kasan"),
+      /^kasan: 0 reports; quarantine \d+ objects, \d+ of 4096 bytes\n/,
+    );
+    mm.verify();
+  });
+});
+
+describe("KASAN over swappable memory", () => {
+  it("a page swapped out and back in keeps its shadow: contents usable, the tail still poisoned", () => {
+    const mm = mk();
+    mm.setZswap({ enabled: true });
+    assert.equal(mm.swapon({ pages: 256 }), 0);
+    const size = 3 * P + 100;
+    const a = mm.vmallocSwappable(size);
+    assert.notEqual(a, 0);
+    for (let i = 0; i < 4; i++) mm.setUint32(a + i * P, 1000 + i);
+    let out = 0;
+    for (let k = 0; k < 8 && out < 4; k++) out += mm.reclaim(64);
+    const vmstat = mm.report("vmstat");
+    assert.match(vmstat, /^zswpout [1-9]/m, "pages were swapped out");
+    // Back in through the accessors: no report on the area's own bytes.
+    for (let i = 0; i < 4; i++) assert.equal(mm.getUint32(a + i * P), 1000 + i);
+    mm.setUint8(a + size - 1, 1);
+    assert.match(mm.report("vmstat"), /^zswpin [1-9]/m);
+    kasan(() => mm.getUint8(a + size), "vmalloc-out-of-bounds");
+    kasan(() => mm.getUint8(a + 4 * P), "vmalloc-out-of-bounds");
+    mm.vfree(a);
+    kasan(() => mm.getUint8(a), "use-after-free");
+    mm.verify();
+  });
+});
+
+describe("KASAN over SLOB (no slots: each block's slack is its red zone)", () => {
+  const slob = (extra: object = {}): Kmem => mk({ slab: "slob", ...extra });
+
+  it("out of bounds past the requested size, use after free, double and invalid frees", () => {
+    const mm = slob();
+    const p = mm.kmalloc(100);
+    mm.setUint8(p + 99, 1);
+    kasan(
+      () => mm.getUint8(p + 100),
+      "slab-out-of-bounds",
+      /belongs to the object at [0-9a-f]+\n which belongs to the cache kmalloc of size \d+\n.*\n allocated 100-byte region/,
+    );
+    mm.kfree(p);
+    kasan(() => mm.getUint32(p + 8), "slab-use-after-free", /freed 100-byte region/);
+    kasan(() => mm.ksize(p), "slab-use-after-free");
+    kasan(() => mm.kfree(p), "double-free");
+    const q = mm.kmalloc(40);
+    kasan(() => mm.kfree(q + 8), "invalid-free");
+    mm.setUint8(q, 1);
+    mm.kfree(q);
+    mm.verify();
+  });
+
+  it("caches and kmalloc_large: poisoned at free, the large tail a page red zone", () => {
+    const mm = slob();
+    const c = mm.createCache("slob_cache", 200);
+    assert.ok(c !== null);
+    const o = c.alloc();
+    mm.setUint8(o + 199, 1);
+    c.free(o);
+    kasan(() => mm.getUint8(o), "slab-use-after-free", /cache slob_cache of size 200/);
+    kasan(() => c.free(o), "double-free", /in kmem_cache_free/);
+    const big = mm.kmalloc(3 * P + 10);
+    mm.setUint8(big + 3 * P + 9, 1);
+    kasan(() => mm.getUint8(big + 3 * P + 10), "slab-out-of-bounds");
+    mm.kfree(big);
+    kasan(() => mm.kfree(big), "double-free");
+    c.destroy();
+    mm.verify();
+  });
+
+  it("krealloc moves the boundary; the quarantine gives blocks back to SLOB", () => {
+    const mm = slob({ kasan: { quarantine: 2048 } });
+    const p = mm.kmalloc(64);
+    const q = mm.krealloc(p, 40);
+    assert.equal(q, p);
+    kasan(() => mm.getUint8(q + 40), "slab-out-of-bounds");
+    for (let round = 0; round < 3; round++) {
+      const ps = Array.from({ length: 100 }, (_, i) => mm.kmalloc(8 + (i % 90)));
+      for (const a of ps) mm.setUint8(a, 7);
+      for (const a of ps) mm.kfree(a);
+    }
+    assert.match(mm.report("kasan"), /quarantine \d+ objects, \d+ of 2048 bytes\n/);
+    mm.kfree(q);
+    mm.verify();
+  });
+});
+
+describe("KASAN over the classic allocators", () => {
+  const NAMES = ["p2", "mckusick-karels", "lazy-buddy", "mach-zone", "dynix"] as const;
+
+  it("each: past the size asked, after free, a second free; random traffic reports nothing", () => {
+    for (const name of NAMES) {
+      const mm = mk();
+      const a = mm.createAllocator(name);
+      assert.ok(a !== null, name);
+      const p = a.alloc(100);
+      mm.setUint8(p + 99, 1);
+      kasan(() => mm.getUint8(p + 100), "slab-out-of-bounds");
+      a.free(p);
+      kasan(() => mm.getUint8(p), "slab-use-after-free");
+      kasan(() => a.free(p), "double-free", new RegExp(`in ${name}\\.free`));
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 2 })), {
+            minLength: 20,
+            maxLength: 120,
+          }),
+          (ops) => {
+            const live: [number, number][] = [];
+            for (const [size, op] of ops) {
+              if (op === 0 || live.length === 0) {
+                const q = a.alloc(size);
+                if (q === 0) continue;
+                mm.write(q, new Uint8Array(size).fill(size & 0xff));
+                live.push([q, size]);
+              } else {
+                const [q, n] = live.splice(size % live.length, 1)[0] as [number, number];
+                assert.equal(mm.getUint8(q + n - 1), n & 0xff);
+                if (op === 1) a.free(q);
+                else {
+                  const r: number = a.realloc(q, size);
+                  assert.notEqual(r, 0);
+                  assert.equal(mm.getUint8(r), n & 0xff);
+                  mm.write(r, new Uint8Array(size).fill(size & 0xff));
+                  live.push([r, size]);
+                }
+              }
+            }
+            for (const [q] of live) a.free(q);
+            a.verify();
+          },
+        ),
+        { numRuns: 10 },
+      );
+      mm.verify();
+    }
   });
 });

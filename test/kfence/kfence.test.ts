@@ -160,3 +160,26 @@ describe("KFENCE", () => {
     kfence(() => mm.getUint8(p), /use-after-free/);
   });
 });
+
+describe("KFENCE over SLAB, and its countdown", () => {
+  it("SLAB's allocations are sampled as SLUB's: guard pages, use after free", () => {
+    const mm = mk({ slab: "slab" });
+    const p = sampled(mm, 32, true);
+    kfence(() => mm.getUint8(p + 32), /out-of-bounds read/);
+    mm.kfree(p);
+    kfence(() => mm.getUint8(p), /use-after-free read/);
+    mm.verify();
+  });
+
+  it("exactly every N-th slab allocation is sampled, the others untouched by KFENCE", () => {
+    const mm = new Kmem({ memory: 8 * MiB, kfence: { sampleInterval: 5, objects: 15 } });
+    const total = (): number =>
+      Number(/total allocations: (\d+)/.exec(mm.report("kfence"))?.[1] ?? -1);
+    const seen: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      mm.kmalloc(24);
+      seen.push(total());
+    }
+    assert.deepEqual(seen, [0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4]);
+  });
+});

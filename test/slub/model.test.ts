@@ -251,6 +251,24 @@ describe("slab and kmalloc model", () => {
     }
   });
 
+  it("keeps every invariant under KASAN with SLAB's arrays, which reports nothing", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 50, maxLength: 150, size: "max" }), (ops) =>
+        run(ops, "", "slab", false, true),
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it("keeps every invariant under KASAN with SLOB, which reports nothing", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 50, maxLength: 150, size: "max" }), (ops) =>
+        run(ops, "", "slob", false, true),
+      ),
+      { numRuns: 15 },
+    );
+  });
+
   it("keeps every invariant with SLOB serving kmalloc and the caches", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 50, maxLength: 250, size: "max" }), (ops) =>

@@ -68,6 +68,12 @@ export interface AllocatorEntry {
   replayTrace?(source: TraceSource, options: ReplayOptions): Promise<ReplayOutcome>;
   /** Whether it can run here: null, or why not (no compiler for native code). */
   available?(): Promise<string | null>;
+  /**
+   * A kmem layer that can run under kmem's sanitizers: the same layer with `options` added
+   * (KASAN, KFENCE, kmemleak), named `NAME+label`, or null when that sanitizer does not
+   * apply to it (KFENCE over SLOB). Its footprint counts KASAN's shadow.
+   */
+  sanitized?(options: Partial<KmemOptions>, label: string): AllocatorEntry | null;
 }
 
 /** A kmem layer: a fresh `new Kmem({ memory, ...options })` and an adapter over it. */
@@ -87,6 +93,7 @@ function kmemLayer(
   adapter: (mm: Kmem) => ByteAllocator,
   options: Partial<KmemOptions> = {},
   mallocSized = false,
+  sanitizable: boolean | "no-kfence" | "kasan" = false,
 ): AllocatorEntry {
   return {
     name,
@@ -101,8 +108,31 @@ function kmemLayer(
         // A reused buffer holds the previous run's instance: rebuilt on purpose.
         ...(reuse === undefined ? {} : { reinit: true }),
       });
-      return Promise.resolve({ allocator: adapter(mm), memory: mm.memory, kmem: mm });
+      const allocator = adapter(mm);
+      if (options.kasan !== undefined && options.kasan !== false) {
+        // KASAN's shadow (one byte per 8 of memory) lies in the buffer's reserved part,
+        // outside the pages the footprint counts: it is memory KASAN costs, so it counts.
+        const shadow = Math.ceil((reuse?.byteLength ?? memoryBytes) / 32) * 4;
+        const footprint = allocator.footprint.bind(allocator);
+        allocator.footprint = () => footprint() + shadow;
+      }
+      return Promise.resolve({ allocator, memory: mm.memory, kmem: mm });
     },
+    ...(sanitizable
+      ? {
+          sanitized: (extra: Partial<KmemOptions>, label: string): AllocatorEntry | null =>
+            (sanitizable === "no-kfence" && extra.kfence !== undefined) ||
+            (sanitizable === "kasan" && extra.kasan === undefined)
+              ? null
+              : kmemLayer(
+                  `${name}+${label}`,
+                  `${description}, under ${label}`,
+                  adapter,
+                  { ...options, ...extra },
+                  mallocSized,
+                ),
+        }
+      : {}),
   };
 }
 
@@ -167,12 +197,14 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     (mm) => kmallocAllocator(mm, "slub"),
     {},
     true,
+    true,
   ),
   kmemLayer(
     "slab",
     "kmalloc served by Linux's SLAB: per-cpu array caches over slabs (kmem)",
     (mm) => kmallocAllocator(mm, "slab"),
     { slab: "slab" },
+    true,
     true,
   ),
   kmemLayer(
@@ -181,39 +213,63 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     (mm) => kmallocAllocator(mm, "slob"),
     { slab: "slob" },
     true,
+    "no-kfence",
   ),
-  kmemLayer("buddy", "whole page blocks from the buddy allocator (kmem)", (mm) =>
-    buddyAllocator(mm),
+  kmemLayer(
+    "buddy",
+    "whole page blocks from the buddy allocator (kmem)",
+    (mm) => buddyAllocator(mm),
+    {},
+    false,
+    true,
   ),
   kmemLayer(
     "mempool",
     `a memory pool of ${MEMPOOL_ELEMENT}-byte elements, ${MEMPOOL_RESERVE} in reserve (kmem)`,
     (mm) => mempoolAllocator(mm, MEMPOOL_ELEMENT, MEMPOOL_RESERVE),
+    {},
+    false,
+    true,
   ),
   kmemLayer(
     "p2",
     "4.2BSD/Kingsley power-of-two free lists, a header per block, never coalesced (kmem)",
     (mm) => classicAllocator(mm, "p2"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "mckusick-karels",
     "4.3BSD McKusick-Karels: buckets sized per page, first-fit pages above two (kmem)",
     (mm) => classicAllocator(mm, "mckusick-karels"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "lazy-buddy",
     "SVR4 lazy buddy system: coalescing deferred by the slack of each size (kmem)",
     (mm) => classicAllocator(mm, "lazy-buddy"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "mach-zone",
     "Mach zones: kalloc over power-of-two zones, pages back by zone GC (kmem)",
     (mm) => classicAllocator(mm, "mach-zone"),
+    {},
+    false,
+    "kasan",
   ),
   kmemLayer(
     "dynix",
     "Dynix/ptx: per-cpu lists, a global layer of lists, coalesce-to-page (kmem)",
     (mm) => classicAllocator(mm, "dynix"),
+    {},
+    false,
+    "kasan",
   ),
   rangeAllocator("rmap", "SVR4 resource map, first fit, 16-byte units (kmem)", (size) =>
     rmapAllocator(size),

@@ -31,6 +31,7 @@ import { recommendCommand } from "./recommend.js";
 import { recordCommand } from "./record.js";
 import { replayCommand } from "./replay.js";
 import { REPORTS, reportCommand, ZRAM_REPORTS } from "./report.js";
+import { PLANTS, SANITIZERS } from "../sanitize.js";
 import { OVERCOMMIT_REPORTS, type OvercommitCliOptions, overcommitCommand } from "./overcommit.js";
 
 function bytesArg(value: string): number {
@@ -217,6 +218,13 @@ program
     "warm up and repeat timing runs a tenth as long (ops/s less steady)",
     false,
   )
+  .option("--kasan", "also run each kmem layer under KASAN (slub+kasan): its cost beside it")
+  .addOption(
+    new Option(
+      "--kfence [interval]",
+      "also run each kmem layer under KFENCE, sampling one slab allocation in interval (default 100)",
+    ).argParser(positiveArg),
+  )
   .addOption(seedOption())
   .addOption(opsOption(DEFAULT_OPS))
   .addHelpText(
@@ -244,6 +252,8 @@ ${exitHelp}`,
         quick: boolean;
         seed: number;
         ops: number;
+        kasan?: boolean;
+        kfence?: boolean | number;
       },
     ) => {
       exitCode = await replayCommand(traces, opts, out);
@@ -435,12 +445,29 @@ ${exitHelp}`,
 
 program
   .command("report")
-  .description("run a workload on a kmem layer and print a /proc-style file of the final state")
+  .description(
+    "run a workload on a kmem layer and print a /proc-style file of the final state, or what a sanitizer found",
+  )
   .argument(
     "<name>",
-    `${REPORTS.join(", ")}, or all; ${ZRAM_REPORTS.join(", ")} of a zram device the workload's memory is written to`,
+    `${REPORTS.join(", ")}, or all; ${ZRAM_REPORTS.join(", ")} of a zram device the workload's memory is written to; ${SANITIZERS.join(", ")}: the workload under that sanitizer`,
   )
   .option("-w, --workload <w>", "a workload name or a trace file", "kernel-mix")
+  .option("-t, --trace <file>", "a trace file (instead of --workload)")
+  .addOption(
+    new Option(
+      "--plant <bug>",
+      `with kasan, kfence, kmemleak: plant a bug after the workload (${Object.entries(PLANTS)
+        .map(([k, v]) => `${k}: ${v.join(", ")}`)
+        .join("; ")})`,
+    ),
+  )
+  .addOption(
+    new Option(
+      "--interval <n>",
+      "with kfence: sample one slab allocation in n (default 100)",
+    ).argParser(positiveArg),
+  )
   .option(
     "-a, --allocator <name>",
     `the kmem layer: ${ALLOCATORS.filter((a) => a.kind === "kmem")
@@ -459,7 +486,16 @@ program
   .action(
     async (
       name: string,
-      opts: { workload: string; allocator: string; memory?: number; seed: number; ops: number },
+      opts: {
+        workload: string;
+        trace?: string;
+        allocator: string;
+        memory?: number;
+        seed: number;
+        ops: number;
+        plant?: string;
+        interval?: number;
+      },
     ) => {
       exitCode = await reportCommand(name, opts, out);
     },

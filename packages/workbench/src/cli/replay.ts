@@ -30,6 +30,66 @@ export interface ReplayCommandOptions extends MachineOptions {
   quick: boolean;
   seed: number;
   ops: number;
+  /** Each kmem layer again under KASAN, beside its plain run. */
+  kasan?: boolean;
+  /** Each kmem layer again under KFENCE (true: sampling one allocation in 100; a number: in that many). */
+  kfence?: boolean | number;
+}
+
+/**
+ * The entries with their sanitized variants after each kmem layer that can run under them
+ * (`slub`, then `slub+kasan`, `slub+kfence`): the cost of a sanitizer is its row beside the
+ * plain one.
+ */
+function withSanitized(
+  entries: readonly AllocatorEntry[],
+  options: Pick<ReplayCommandOptions, "kasan" | "kfence">,
+): AllocatorEntry[] {
+  if (options.kasan !== true && options.kfence === undefined) return [...entries];
+  const out: AllocatorEntry[] = [];
+  for (const e of entries) {
+    out.push(e);
+    if (e.sanitized === undefined) continue;
+    const add = (v: AllocatorEntry | null): void => {
+      if (v !== null) out.push(v);
+    };
+    if (options.kasan === true) add(e.sanitized({ kasan: true }, "kasan"));
+    if (options.kfence !== undefined && options.kfence !== false) {
+      const interval = options.kfence === true ? 100 : options.kfence;
+      add(e.sanitized({ kfence: { sampleInterval: interval } }, "kfence"));
+    }
+  }
+  if (out.length === entries.length) {
+    const layers = ALLOCATORS.filter((a) => a.sanitized !== undefined).map((a) => a.name);
+    throw new CliError(
+      Exit.Usage,
+      `--kasan and --kfence need a kmem layer that can run under them: ${layers.join(", ")}`,
+    );
+  }
+  return out;
+}
+
+/** Under the table: each sanitized run's speed and footprint relative to its plain run. */
+export function sanitizerCost(results: readonly ReplayResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    const plus = r.allocator.lastIndexOf("+");
+    if (plus < 0) continue;
+    const base = results.find((p) => p.allocator === r.allocator.slice(0, plus));
+    if (base === undefined) continue;
+    const speed =
+      r.opsPerSec !== null && base.opsPerSec !== null && base.opsPerSec > 0
+        ? `ops/s ${(r.opsPerSec / base.opsPerSec).toFixed(2)}×`
+        : "ops/s -";
+    const mem =
+      base.peakFootprintBytes > 0
+        ? `peak footprint ${(r.peakFootprintBytes / base.peakFootprintBytes).toFixed(2)}×`
+        : "peak footprint -";
+    lines.push(`  ${r.allocator.padEnd(14)} ${speed}, ${mem} of ${base.allocator}'s`);
+  }
+  return lines.length === 0
+    ? ""
+    : `Under the sanitizers (beside the plain run; KASAN's footprint counts its shadow):\n${lines.join("\n")}\n\n`;
 }
 
 /**
@@ -76,7 +136,7 @@ export async function replayCommand(
   const targets = machine?.targets ?? traces;
   if (targets.length === 0)
     throw new CliError(Exit.Usage, "replay: give traces or workloads, or --machine");
-  const entries = await selectAllocators(options.allocator);
+  const entries = withSanitized(await selectAllocators(options.allocator), options);
   // Output files are checked before anything runs: a typo costs no replay.
   if (options.html !== undefined) checkOutputPath(options.html);
   if (typeof options.csv === "string") checkOutputPath(options.csv);
@@ -116,6 +176,7 @@ export async function replayCommand(
           false,
         )}\n\n`,
       );
+      out(sanitizerCost(mine.map((o) => o.result)));
     }
     out(
       summaryText(

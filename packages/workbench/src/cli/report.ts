@@ -1,14 +1,25 @@
 /*
- * `kmem report NAME [--workload W]`: replays a workload (or a trace file) against a kmem layer
- * and prints the /proc-style file NAME of the final state: blocks the workload left live are
- * still allocated, as on a running system.
+ * `kmem report NAME [--workload W | --trace FILE]`: replays a workload (or a trace file)
+ * against a kmem layer and prints the /proc-style file NAME of the final state: blocks the
+ * workload left live are still allocated, as on a running system. `kasan`, `kfence` and
+ * `kmemleak` run it under that sanitizer instead (sanitize.ts) and print what it found and
+ * its state, a bug planted first with `--plant`.
  */
 
 import type { Kmem, ReportName } from "kmem";
 import { ALLOCATORS, findAllocator, UnknownNameError } from "../allocators.js";
 import { defaultMemoryBytes } from "../replay.js";
+import {
+  PLANTS,
+  runSanitized,
+  SANITIZERS,
+  type SanitizerName,
+  sanitizerOptions,
+  withoutStacks,
+} from "../sanitize.js";
 import { CliError, Exit } from "./exit.js";
-import { resolveSource, runPairs } from "./run.js";
+import { formatBytes } from "./format.js";
+import { resolveSource, runPairs, shortName } from "./run.js";
 
 export const REPORTS: readonly ReportName[] = [
   "buddyinfo",
@@ -63,10 +74,81 @@ function zramReport(mm: Kmem, name: ZramReport): string {
 
 export interface ReportOptions {
   workload: string;
+  /** A trace file, instead of the workload. */
+  trace?: string;
   allocator: string;
   memory?: number;
   seed: number;
   ops: number;
+  /** kasan, kfence, kmemleak: a bug to plant after the trace (PLANTS). */
+  plant?: string;
+  /** kfence: one slab allocation in this many is sampled. */
+  interval?: number;
+}
+
+const TITLES: Record<SanitizerName, string> = {
+  kasan: "KASAN",
+  kfence: "KFENCE",
+  kmemleak: "kmemleak",
+};
+
+/**
+ * `kmem report kasan|kfence|kmemleak`: the trace under that sanitizer (sanitize.ts), then
+ * what it found and its state, as mm.report gives them; the callers' stacks left out.
+ */
+async function sanitizerReport(
+  name: SanitizerName,
+  options: ReportOptions,
+  out: (text: string) => void,
+): Promise<Exit> {
+  const plant = options.plant ?? null;
+  if (plant !== null && !PLANTS[name].includes(plant)) {
+    throw new CliError(
+      Exit.Usage,
+      `--plant ${plant}: ${TITLES[name]} reports ${PLANTS[name].join(", ")}`,
+    );
+  }
+  if (options.interval !== undefined && name !== "kfence") {
+    throw new CliError(Exit.Usage, "--interval is KFENCE's sample interval: kmem report kfence");
+  }
+  const plain = findAllocator(options.allocator);
+  if (plain.sanitized === undefined) {
+    const layers = ALLOCATORS.filter((a) => a.sanitized !== undefined).map((a) => a.name);
+    throw new CliError(
+      Exit.Usage,
+      `${plain.name} cannot run under the sanitizers: one of ${layers.join(", ")}`,
+    );
+  }
+  const entry = plain.sanitized(sanitizerOptions(name, options.interval), name);
+  if (entry === null) {
+    throw new CliError(Exit.Usage, `${TITLES[name]} does not run over ${plain.name}`);
+  }
+  const source = await resolveSource(options.trace ?? options.workload, options);
+  const memoryBytes = options.memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
+  let run;
+  try {
+    run = await runSanitized(source, entry, memoryBytes, name, plant);
+  } catch (err) {
+    if (err instanceof RangeError) throw new CliError(Exit.Failure, err.message);
+    throw err;
+  }
+  const accesses =
+    name === "kmemleak"
+      ? ""
+      : `, ${run.accesses.toLocaleString("en-US")} accesses checked (${formatBytes(run.bytes)})`;
+  out(
+    `${shortName(source.name)} on ${plain.name} under ${TITLES[name]}: ` +
+      `${run.ops.toLocaleString("en-US")} ops${accesses}, memory ${formatBytes(memoryBytes)}` +
+      (name === "kmemleak"
+        ? `; scanned with the trace's ${run.live.length.toLocaleString("en-US")} live blocks as roots`
+        : "") +
+      "\n",
+  );
+  if (run.planted !== "") out(`${run.planted}\n`);
+  out("\n");
+  for (const d of run.damaged) out(`${d}\n`);
+  out(withoutStacks(run.mm.report(name)));
+  return run.reports > 0 || run.damaged.length > 0 ? Exit.AllocatorFault : Exit.Ok;
 }
 
 export async function reportCommand(
@@ -74,6 +156,12 @@ export async function reportCommand(
   options: ReportOptions,
   out: (text: string) => void,
 ): Promise<Exit> {
+  if ((SANITIZERS as readonly string[]).includes(name)) {
+    return sanitizerReport(name as SanitizerName, options, out);
+  }
+  if (options.plant !== undefined || options.interval !== undefined) {
+    throw new CliError(Exit.Usage, "--plant and --interval are for kasan, kfence and kmemleak");
+  }
   const names: (ReportName | ZramReport)[] =
     name === "all"
       ? [...REPORTS]
@@ -81,7 +169,7 @@ export async function reportCommand(
         ? [name as ReportName | ZramReport]
         : [];
   if (names.length === 0) {
-    throw new UnknownNameError("report", name, [...REPORTS, ...ZRAM_REPORTS, "all"]);
+    throw new UnknownNameError("report", name, [...REPORTS, ...ZRAM_REPORTS, ...SANITIZERS, "all"]);
   }
   const entry = findAllocator(options.allocator);
   if (entry.kind !== "kmem") {
@@ -91,7 +179,7 @@ export async function reportCommand(
       `${entry.name} is not a kmem layer: /proc reports need one of ${layers.join(", ")}`,
     );
   }
-  const source = await resolveSource(options.workload, options);
+  const source = await resolveSource(options.trace ?? options.workload, options);
   const memoryBytes = options.memory ?? defaultMemoryBytes(source.info.peakPayloadBytes);
   const [outcome] = await runPairs([{ source, entry, memoryBytes, timed: false }], {
     check: true,

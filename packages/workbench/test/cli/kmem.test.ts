@@ -649,6 +649,97 @@ describe("your own traces: --html, --csv, several traces", () => {
   });
 });
 
+describe("kmem report kasan, kfence, kmemleak", () => {
+  it("a workload under each: nothing found, the sanitizer's state", async () => {
+    const [kasan, kfence, leak] = await Promise.all([
+      kmem("report", "kasan", "-n", "2000"),
+      kmem("report", "kfence", "-n", "2000", "--interval", "10"),
+      kmem("report", "kmemleak", "-t", SHORT),
+    ]);
+    assert.equal(kasan.code, 0, kasan.stderr);
+    assert.match(
+      kasan.stdout,
+      /^kernel-mix on slub under KASAN: 2,000 ops, 2,000 accesses checked \(.*\), memory 16 MiB\n\n/,
+    );
+    assert.doesNotMatch(kasan.stdout, /BUG: KASAN/);
+    assert.match(kasan.stdout, /\nkasan: 0 reports; quarantine [1-9]\d* objects, /);
+    assert.match(
+      kasan.stdout,
+      /\nshadow: \d+ bytes, .*: [1-9]\d* accessible, .* [1-9]\d* slab freed, /,
+    );
+    assert.equal(kfence.code, 0, kfence.stderr);
+    assert.match(kfence.stdout, /\ntotal allocations: [1-9]\d*\n/);
+    assert.match(kfence.stdout, /\nbugs: 0\n$/);
+    assert.equal(leak.code, 0, leak.stderr);
+    assert.match(
+      leak.stdout,
+      /^short\.rep on slub under kmemleak: 12 ops, memory 16 MiB; scanned with the trace's 0 live blocks as roots\n/,
+    );
+    assert.match(leak.stdout, /\nkmemleak: 0 objects tracked; last scan: 0 objects scanned, /);
+  });
+
+  it("--plant: the planted bug's report, in Linux's words, without the callers' stacks", async () => {
+    const [oob, uaf, fence, corrupt, leak] = await Promise.all([
+      kmem("report", "kasan", "-n", "2000", "--plant", "oob"),
+      kmem("report", "kasan", "-a", "mach-zone", "-n", "2000", "--plant", "uaf"),
+      kmem("report", "kfence", "-n", "2000", "--plant", "oob"),
+      kmem("report", "kfence", "-n", "2000", "--plant", "corruption"),
+      kmem("report", "kmemleak", "-n", "2000", "--plant", "leak"),
+    ]);
+    for (const r of [oob, uaf, fence, corrupt, leak]) assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      oob.stdout,
+      /\nplanted: getUint8 one byte past a 100-byte block of slub at 0x[0-9a-f]+: reported\n/,
+    );
+    assert.match(oob.stdout, /\nBUG: KASAN: slab-out-of-bounds in getUint8\nRead of size 1 at /);
+    assert.match(oob.stdout, /\n allocated 100-byte region \[/);
+    assert.match(uaf.stdout, /\nplanted: getUint32 8 bytes into a 100-byte block of mach-zone /);
+    assert.match(uaf.stdout, /\nBUG: KASAN: slab-use-after-free in getUint32\n/);
+    assert.match(fence.stdout, /\nBUG: KFENCE: out-of-bounds read in getUint8\n/);
+    assert.match(fence.stdout, /\nbugs: 1\n$/);
+    assert.match(corrupt.stdout, /\nBUG: KFENCE: memory corruption in kfree\n/);
+    assert.match(leak.stdout, /\nunreferenced object 0x[0-9a-f]{8} \(size 48\):\n/);
+    assert.match(leak.stdout, / 1 unreferenced, 1 new suspected memory leaks\n$/);
+    for (const r of [oob, uaf, fence, corrupt, leak]) assert.doesNotMatch(r.stdout, /^\s+at /m);
+  });
+
+  it("bad usage: a bug the sanitizer does not report, a layer it cannot run on", async () => {
+    const [a, b, c] = await Promise.all([
+      kmem("report", "kasan", "--plant", "leak"),
+      kmem("report", "kasan", "-a", "malloc"),
+      kmem("report", "slabinfo", "--plant", "oob"),
+    ]);
+    assert.equal(a.code, 2);
+    assert.equal(a.stderr, "kmem: --plant leak: KASAN reports oob, uaf, double-free\n");
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /^kmem: malloc cannot run under the sanitizers: one of slub/);
+    assert.equal(c.code, 2);
+  });
+
+  it("replay --kasan --kfence: each kmem layer again under them, the cost beside the plain run", async () => {
+    const r = await kmem(
+      "replay",
+      SHORT,
+      "-a",
+      "slub",
+      "-a",
+      "malloc",
+      "--kasan",
+      "--kfence",
+      "5",
+      "-q",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .split("\n")
+      .filter((l) => /^(slub|malloc)/.test(l))
+      .map((l) => l.split(/ +/)[0]);
+    assert.deepEqual(rows, ["slub", "slub+kasan", "slub+kfence", "malloc"]);
+    assert.match(r.stdout, /\n {2}slub\+kasan +ops\/s [\d.]+×, peak footprint [\d.]+× of slub's\n/);
+    assert.match(r.stdout, /\n {2}slub\+kfence +ops\/s /);
+  });
+});
+
 describe("kmem report", () => {
   it("prints /proc/slabinfo after a workload on slub", async () => {
     const r = await kmem("report", "slabinfo", "-w", "kernel-mix", "-n", "3000");
@@ -718,7 +809,7 @@ describe("kmem report", () => {
     assert.equal(a.code, 2);
     assert.match(
       a.stderr,
-      /^kmem: unknown report "pagetypeinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, zoneinfo, mm_stat, io_stat, bd_stat, zsmalloc-classes, all\)\n$/,
+      /^kmem: unknown report "pagetypeinfo" \(known: buddyinfo, slabinfo, meminfo, vmstat, vmallocinfo, unusable_index, extfrag_index, numastat, zoneinfo, mm_stat, io_stat, bd_stat, zsmalloc-classes, kasan, kfence, kmemleak, all\)\n$/,
     );
     const b = await kmem("report", "buddyinfo", "-a", "malloc");
     assert.equal(b.code, 2);
