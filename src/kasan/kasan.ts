@@ -51,6 +51,7 @@ import { largePages } from "../kmalloc/index.js";
 import { Frame, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import type { SlubAllocator } from "../slub/index.js";
+import { SlabAllocator, slabStart } from "../slab/index.js";
 import { addrHex, callerStack, captureStack, ReportLog, RULE, stackLines } from "./report.js";
 import { badValue, firstBad, poison, Shadow, unpoison } from "./shadow.js";
 
@@ -80,7 +81,7 @@ export interface KasanEnv {
   objectAt(addr: number): SlabObject | null;
 }
 
-/** SLUB's objectAt: slot arithmetic in the slab holding `addr`. */
+/** SLUB's and SLAB's objectAt: slot arithmetic in the slab holding `addr`. */
 export function slubObjectAt(
   slub: SlubAllocator,
   addr: number,
@@ -89,8 +90,9 @@ export function slubObjectAt(
   const head = slub.slabOf(addr);
   if (head === 0) return null;
   const c = slub.slabCache(head);
-  const base = head * pageSize;
-  const i = Math.floor((addr - base) / c.size);
+  // A SLAB slab's objects start at its colour (src/slab/slabs.ts), a SLUB slab's at its page.
+  const base = slub instanceof SlabAllocator ? slabStart(slub, head) : head * pageSize;
+  const i = Math.max(0, Math.floor((addr - base) / c.size));
   return { obj: base + i * c.size + c.redLeft, cache: c.name, size: c.coreObjectSize };
 }
 

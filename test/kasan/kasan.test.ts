@@ -403,6 +403,32 @@ describe("KASAN over SLAB (its arrays kept: red zones are each object's slack)",
     mm.verify();
   });
 
+  it("a report on a coloured slab names the object the address lies in, from the slab's colour", () => {
+    const mm = slab();
+    const c = mm.createCache("coloured", 300);
+    assert.ok(c !== null);
+    // 300 bytes in 304-byte slots (the 4 bytes of slack a red zone), 13 to a page with 131
+    // bytes left over: two colours, so every other slab starts its objects 64 bytes in, and
+    // slot arithmetic from the page's start would name a neighbour.
+    const objs = Array.from({ length: 120 }, () => c.alloc());
+    for (const p of objs) {
+      const m = /allocated 300-byte region \[([0-9a-f]+), /.exec(
+        (() => {
+          try {
+            mm.getUint8(p + 300);
+          } catch (err) {
+            return (err as Error).message;
+          }
+          return "";
+        })(),
+      );
+      assert.ok(m !== null, `a report for the object at ${p}`);
+      assert.equal(Number.parseInt(m[1] as string, 16), p);
+    }
+    for (const p of objs) c.free(p);
+    mm.verify();
+  });
+
   it("objects freed to the arrays come back through the quarantine, usable again", () => {
     const mm = new Kmem({ memory: 8 * MiB, slab: "slab", kasan: { quarantine: 4096 } });
     for (let round = 0; round < 3; round++) {
