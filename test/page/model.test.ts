@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, Kmem } from "../../src/index.js";
+import { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, Kmem, KmemError } from "../../src/index.js";
 
 type Op =
   | { kind: "alloc"; order: number; gfp: number }
@@ -43,7 +43,12 @@ interface Live {
   stamp: number;
 }
 
-function runModel(mm: Kmem, ops: Op[], exactFailures: boolean): void {
+/**
+ * Runs `ops` against `mm` beside a reference of which pages are whose. With `checked` (an
+ * instance made with KASAN) every live block is also touched at both ends through the
+ * checked accessors (no report may come), and a freed block's first byte must report.
+ */
+function runModel(mm: Kmem, ops: Op[], exactFailures: boolean, checked = false): void {
   const pageSize = mm.pageSize;
   const firstManaged = (mm.totalPages - mm.managedPages) * pageSize;
   const owner = new Int32Array(mm.totalPages).fill(-1);
@@ -72,6 +77,10 @@ function runModel(mm: Kmem, ops: Op[], exactFailures: boolean): void {
           owner[p] = stamp;
         }
         mm.memory.fill(stamp & 0xff, addr, addr + size);
+        if (checked) {
+          mm.setUint8(addr, stamp & 0xff);
+          assert.equal(mm.getUint8(addr + size - 1), stamp & 0xff);
+        }
         live.push({ addr, order: op.order, stamp });
         stamp++;
       }
@@ -88,6 +97,13 @@ function runModel(mm: Kmem, ops: Op[], exactFailures: boolean): void {
       }
       assert.equal(bytes[size - 1], block.stamp & 0xff);
       mm.freePages(block.addr, block.order);
+      if (checked) {
+        assert.throws(
+          () => mm.getUint8(block.addr),
+          (err: unknown) => err instanceof KmemError && err.code === "KASAN",
+          "a freed block reports",
+        );
+      }
       const first = block.addr / pageSize;
       for (let p = first; p < first + (1 << block.order); p++) owner[p] = -1;
     } else {
@@ -127,6 +143,16 @@ describe("page allocator model", () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it("under KASAN: no report on live blocks, a report on every freed one", () => {
+    fc.assert(
+      fc.property(fc.array(opArb(6), { minLength: 50, maxLength: 200, size: "max" }), (ops) => {
+        const mm = new Kmem({ memory: 512 << 10, maxOrder: 6, minFreeBytes: 0, kasan: true });
+        runModel(mm, ops, false, true);
+      }),
+      { numRuns: 40 },
     );
   });
 
