@@ -470,3 +470,41 @@ describe("SLAB's slab layer: a model against a reference", () => {
     );
   });
 });
+
+describe("SLAB's slab layer: a grow that cannot get pages", () => {
+  it("returns 0 with nothing changed, every object intact, and grows again once pages come", () => {
+    const mm = new Kmem({ memory: 8 * MiB, slab: "slab" });
+    const c = mm.createCache("grow_fails", 200, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const live: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const p = c.alloc();
+      assert.notEqual(p, 0);
+      mm.setUint32(p, i);
+      live.push(p);
+    }
+    mm.setFault("fail_page_alloc", {
+      probability: 100,
+      times: -1,
+      ignoreGfpWait: false,
+      minOrder: 0,
+    });
+    // Whatever the arrays and slabs still hold is served; then each grow fails cleanly.
+    let failed = 0;
+    for (let i = 0; i < 400 && failed === 0; i++) {
+      const p = c.alloc();
+      if (p === 0) failed++;
+      else live.push(p);
+    }
+    assert.equal(failed, 1, "a grow failed and returned 0");
+    assert.ok((mm.stats().events.fault_injected ?? 0) >= 1);
+    mm.verify();
+    for (let i = 0; i < 100; i++) assert.equal(mm.getUint32(live[i] as number), i);
+    mm.setFault("fail_page_alloc", { probability: 0 });
+    const q = c.alloc();
+    assert.notEqual(q, 0, "grows again once pages come");
+    live.push(q);
+    for (const p of live) c.free(p);
+    mm.verify();
+  });
+});
