@@ -79,23 +79,7 @@ export async function programsSideBySide(
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const best: ReplayResult[] = [];
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, name] of SIDE_BY_SIDE.entries()) {
-        const r = await replayAlone(file, name);
-        log(
-          `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
-            `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
-        );
-        const was = best[i];
-        if (was === undefined || speed(r) > speed(was)) best[i] = r;
-      }
-    }
-    for (const r of best) {
-      if (!r.complete && r.error === null) {
-        partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
-      }
-    }
+    const best = await bestOfRounds(file, SIDE_BY_SIDE, rounds, log, partial);
     const [kmem, tlsf, ...others] = best as [ReplayResult, ReplayResult, ...ReplayResult[]];
     const bestPeer = Math.max(
       ...[tlsf, ...others].map((r) => (r.error === null && r.complete ? r.utilization : 0)),
@@ -118,6 +102,38 @@ export async function programsSideBySide(
     );
   }
   return out.join("\n");
+}
+
+/**
+ * Each allocator of `names` on trace `file`, `rounds` times, each run in a process of its own
+ * and logged; the fastest run of each, in `names`' order. Runs that stopped short (not for
+ * an error) are named in `partial`.
+ */
+async function bestOfRounds(
+  file: string,
+  names: readonly string[],
+  rounds: number,
+  log: (line: string) => void,
+  partial: string[],
+): Promise<ReplayResult[]> {
+  const best: ReplayResult[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, name] of names.entries()) {
+      const r = await replayAlone(file, name);
+      log(
+        `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
+          `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
+      );
+      const was = best[i];
+      if (was === undefined || speed(r) > speed(was)) best[i] = r;
+    }
+  }
+  for (const r of best) {
+    if (!r.complete && r.error === null) {
+      partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
+    }
+  }
+  return best;
 }
 
 /** Ops per second, 0 where nothing was served. */
@@ -239,23 +255,7 @@ export async function programsSlabFamily(
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const best: ReplayResult[] = [];
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, name] of SLAB_FAMILY.entries()) {
-        const r = await replayAlone(file, name);
-        log(
-          `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
-            `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
-        );
-        const was = best[i];
-        if (was === undefined || speed(r) > speed(was)) best[i] = r;
-      }
-    }
-    for (const r of best) {
-      if (!r.complete && r.error === null) {
-        partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
-      }
-    }
+    const best = await bestOfRounds(file, SLAB_FAMILY, rounds, log, partial);
     const [slub, slab, slob] = best as [ReplayResult, ReplayResult, ReplayResult];
     const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : "-");
     const cells = best.map((r) =>
