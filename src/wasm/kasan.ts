@@ -30,6 +30,8 @@
  * The value hooks return their value: they cost a call each (wasm to wasm).
  */
 
+import { name, section, uleb, vec } from "./encode.js";
+
 /** The imports `wasm-opt --instrument-memory` adds to a module (all from `env`). */
 export interface InstrumentImports {
   memory_grow_pre(id: number, delta: number): number;
@@ -64,24 +66,6 @@ export const INSTRUMENT_IMPORTS: readonly (keyof InstrumentImports)[] = [
 
 /** The checker's function names (in its name section): frames of it are not the program's. */
 export const CHECKER_PREFIX = "kmem_kasan_";
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-const name = (s: string): number[] => {
-  const bytes = [...s].map((c) => c.charCodeAt(0));
-  return [...uleb(bytes.length), ...bytes];
-};
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 const I32 = 0x7f;
 const I64 = 0x7e;

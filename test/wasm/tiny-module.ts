@@ -12,16 +12,7 @@
  *     (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
  */
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
+import { name, section, uleb, vec } from "../../src/wasm/encode.js";
 
 function sleb(n: number): number[] {
   const out: number[] = [];
@@ -35,10 +26,6 @@ function sleb(n: number): number[] {
     out.push(b | 0x80);
   }
 }
-
-const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s)];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 const I32 = 0x7f;
 
