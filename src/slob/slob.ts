@@ -300,7 +300,13 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         corrupt("SLOB-1", "the options say SLOB, but the SLOB descriptor is missing or damaged");
       }
       this.secret = this.d[SlobDesc.SECRET] as number;
-      this.syncCaches();
+      // Under the lock: another context may be linking a cache meanwhile.
+      this.lock();
+      try {
+        this.syncCaches();
+      } finally {
+        this.unlock();
+      }
       return;
     }
     this.d.fill(0);
