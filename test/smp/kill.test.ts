@@ -21,7 +21,8 @@
  * operation; KMEM_KILL_ALL=1 (set by .ci/run) runs every N, with one worker per operation
  * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
  * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
- * opening it would wait for, the copy is reopened instead).
+ * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
+ * a worker at every N of the shorter operations (quadratic: minutes each).
  *
  * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
  * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
@@ -38,6 +39,8 @@ import { memMap } from "../helpers.js";
 
 const WORKER = new URL("./kill.worker.js", import.meta.url);
 const ALL = process.env["KMEM_KILL_ALL"] === "1";
+/** With KMEM_KILL_ALL: every N killed for real (sweep) but for the SNAPSHOTS operations. */
+const REAL = process.env["KMEM_KILL_REAL"] === "1";
 const STRIDE = ALL ? 1 : 9;
 /** Steps past which an operation is taken to run for ever (a hang is a failure). */
 const MAX_STEPS = 20000;
@@ -743,7 +746,7 @@ describe("kill at every point", () => {
       const stride = ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
       const first = ALL ? 0 : (FIRST[op] ?? k % stride);
       const [steps, kills, locked, unrepaired] =
-        ALL || SNAPSHOTS.has(op)
+        (ALL && !REAL) || SNAPSHOTS.has(op)
           ? await sweepSnapshots(op, false, stride, first)
           : await sweep(op, first, stride, false, !ALL && FIRST[op] !== undefined);
       t.diagnostic(
