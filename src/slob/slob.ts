@@ -368,24 +368,6 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     d[SlobDesc.JOURNAL_COUNT] = n + 1;
   }
 
-  /** f[i] = v, journaled. */
-  private setF(i: number, v: number): void {
-    if (this.smp) this.note(i * 4 + JournalKind.FRAME, this.f[i] as number);
-    this.f[i] = v;
-  }
-
-  /** The descriptor's word k = v, journaled. */
-  private setD(k: number, v: number): void {
-    if (this.smp) this.note((this.dWord + k) * 4 + JournalKind.WORD, this.d[k] as number);
-    this.d[k] = v;
-  }
-
-  /** Memory word w = v, journaled. */
-  private setW(w: number, v: number): void {
-    if (this.smp) this.note(w * 4 + JournalKind.WORD, this.phys.word(w));
-    this.phys.setWord(w, v);
-  }
-
   /** The critical section's stores are final (before it hands a page to the page allocator). */
   private commit(): void {
     this.d[SlobDesc.JOURNAL_COUNT] = 0;
@@ -636,17 +618,58 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const i = pfn * Frame.WORDS;
     const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
     if (head === 0) {
-      this.setF(i + Pg.NEXT, pfn);
-      this.setF(i + Pg.PREV, pfn);
+      {
+        if (this.smp)
+          this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+        this.f[i + Pg.NEXT] = pfn;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+        this.f[i + Pg.PREV] = pfn;
+      }
     } else {
       const tail = f[head * Frame.WORDS + Pg.PREV] as number;
-      this.setF(i + Pg.NEXT, head);
-      this.setF(i + Pg.PREV, tail);
-      this.setF(tail * Frame.WORDS + Pg.NEXT, pfn);
-      this.setF(head * Frame.WORDS + Pg.PREV, pfn);
+      {
+        if (this.smp)
+          this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+        this.f[i + Pg.NEXT] = head;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+        this.f[i + Pg.PREV] = tail;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (tail * Frame.WORDS + Pg.NEXT) * 4 + JournalKind.FRAME,
+            this.f[tail * Frame.WORDS + Pg.NEXT] as number,
+          );
+        this.f[tail * Frame.WORDS + Pg.NEXT] = pfn;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (head * Frame.WORDS + Pg.PREV) * 4 + JournalKind.FRAME,
+            this.f[head * Frame.WORDS + Pg.PREV] as number,
+          );
+        this.f[head * Frame.WORDS + Pg.PREV] = pfn;
+      }
     }
-    this.setD(SlobDesc.LIST_HEADS + list - 1, pfn);
-    this.setF(i + SlobPg.LIST, list);
+    {
+      if (this.smp)
+        this.note(
+          (this.dWord + SlobDesc.LIST_HEADS + list - 1) * 4 + JournalKind.WORD,
+          this.d[SlobDesc.LIST_HEADS + list - 1] as number,
+        );
+      this.d[SlobDesc.LIST_HEADS + list - 1] = pfn;
+    }
+    {
+      if (this.smp)
+        this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+      this.f[i + SlobPg.LIST] = list;
+    }
   }
 
   /** clear_slob_page_free. */
@@ -658,15 +681,45 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const prev = f[i + Pg.PREV] as number;
     const h = SlobDesc.LIST_HEADS + list - 1;
     if (next === pfn) {
-      this.setD(h, 0);
+      {
+        if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+        this.d[h] = 0;
+      }
     } else {
-      this.setF(prev * Frame.WORDS + Pg.NEXT, next);
-      this.setF(next * Frame.WORDS + Pg.PREV, prev);
-      if (this.d[h] === pfn) this.setD(h, next);
+      {
+        if (this.smp)
+          this.note(
+            (prev * Frame.WORDS + Pg.NEXT) * 4 + JournalKind.FRAME,
+            this.f[prev * Frame.WORDS + Pg.NEXT] as number,
+          );
+        this.f[prev * Frame.WORDS + Pg.NEXT] = next;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (next * Frame.WORDS + Pg.PREV) * 4 + JournalKind.FRAME,
+            this.f[next * Frame.WORDS + Pg.PREV] as number,
+          );
+        this.f[next * Frame.WORDS + Pg.PREV] = prev;
+      }
+      if (this.d[h] === pfn) {
+        if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+        this.d[h] = next;
+      }
     }
-    this.setF(i + Pg.NEXT, 0);
-    this.setF(i + Pg.PREV, 0);
-    this.setF(i + SlobPg.LIST, SlobList.NONE);
+    {
+      if (this.smp) this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+      this.f[i + Pg.NEXT] = 0;
+    }
+    {
+      if (this.smp) this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+      this.f[i + Pg.PREV] = 0;
+    }
+    {
+      if (this.smp)
+        this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+      this.f[i + SlobPg.LIST] = SlobList.NONE;
+    }
   }
 
   /* ------------------------------------------------------------------ slob_alloc / slob_free */
@@ -700,14 +753,35 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         const next = this.nextAt(base, cur);
         if (avail === units) {
           if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), next);
-          else this.setF(i + SlobPg.FREELIST, next);
+          else {
+            if (this.smp)
+              this.note(
+                (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+                this.f[i + SlobPg.FREELIST] as number,
+              );
+            this.f[i + SlobPg.FREELIST] = next;
+          }
         } else {
           if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), cur + units);
-          else this.setF(i + SlobPg.FREELIST, cur + units);
+          else {
+            if (this.smp)
+              this.note(
+                (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+                this.f[i + SlobPg.FREELIST] as number,
+              );
+            this.f[i + SlobPg.FREELIST] = cur + units;
+          }
           this.setFree(base, cur + units, avail - units, next);
         }
         const left = (f[i + SlobPg.UNITS] as number) - units;
-        this.setF(i + SlobPg.UNITS, left);
+        {
+          if (this.smp)
+            this.note(
+              (i + SlobPg.UNITS) * 4 + JournalKind.FRAME,
+              this.f[i + SlobPg.UNITS] as number,
+            );
+          this.f[i + SlobPg.UNITS] = left;
+        }
         if (left === 0) {
           this.listDel(pfn);
           this.removed = true;
@@ -745,7 +819,10 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
           block = this.pageAlloc(pfn, units, align);
           if (block >= 0) {
             // Start the next search here: fragments spread, searches shorten.
-            if (!this.removed) this.setD(h, pfn);
+            if (!this.removed) {
+              if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+              this.d[h] = pfn;
+            }
             break;
           }
         }
@@ -765,10 +842,29 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       const i = pfn * Frame.WORDS;
       // Undone, the page goes back to the page allocator.
       if (this.smp) this.note(pfn * 4 + JournalKind.PAGE, 0);
-      this.setF(i + Pg.FLAGS, PgFlag.HEAD | PgFlag.SLAB);
-      this.setF(i + SlobPg.UNITS, this.pageUnits);
-      this.setF(i + SlobPg.FREELIST, 0);
-      this.setF(i + SlobPg.CACHE, 0);
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+        this.f[i + SlobPg.UNITS] = this.pageUnits;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = 0;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = 0;
+      }
       this.setFree(pfn << (this.pageShift - 1), 0, this.pageUnits, this.pageUnits);
       this.listAdd(pfn, list);
       this.pageGauge(1);
@@ -791,8 +887,18 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   private pageGauge(pages: number): void {
     const ev = this.evWord + Vm.NR_SLAB_UNRECLAIMABLE;
-    this.setW(ev, (this.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + pages);
-    this.setD(SlobDesc.PAGES, (this.d[SlobDesc.PAGES] as number) + pages);
+    {
+      if (this.smp) this.note(ev * 4 + JournalKind.WORD, this.phys.word(ev));
+      this.phys.setWord(ev, (this.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + pages);
+    }
+    {
+      if (this.smp)
+        this.note(
+          (this.dWord + SlobDesc.PAGES) * 4 + JournalKind.WORD,
+          this.d[SlobDesc.PAGES] as number,
+        );
+      this.d[SlobDesc.PAGES] = (this.d[SlobDesc.PAGES] as number) + pages;
+    }
   }
 
   /**
@@ -827,19 +933,45 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     if (free + units === end) {
       // Every unit free: straight back to the page allocator.
       if (f[i + SlobPg.LIST] !== SlobList.NONE) this.listDel(pfn);
-      this.setF(i + Pg.FLAGS, PgFlag.HEAD);
-      this.setF(i + SlobPg.UNITS, 0);
-      this.setF(i + SlobPg.FREELIST, 0);
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+        this.f[i + SlobPg.UNITS] = 0;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = 0;
+      }
       this.pageGauge(-1);
       // SLOB's part is done (nothing to undo): the page is the page allocator's business.
       this.commit();
       this.buddy.freePages(pfn * this.pageSize, 0);
       return;
     }
-    this.setF(i + SlobPg.UNITS, free + units);
+    {
+      if (this.smp)
+        this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+      this.f[i + SlobPg.UNITS] = free + units;
+    }
     if (f[i + SlobPg.LIST] === SlobList.NONE) {
       // A full page becomes partly free: this block is its only free one.
-      this.setF(i + SlobPg.FREELIST, b);
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = b;
+      }
       this.setFree(base, b, units, end);
       this.listAdd(pfn, this.listOf(units * Slob.UNIT));
       return;
@@ -852,7 +984,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         next = this.nextAt(base, next);
       }
       this.setFree(base, b, n, next);
-      this.setF(i + SlobPg.FREELIST, b);
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = b;
+      }
       return;
     }
     const next = this.nextAt(base, prev);
@@ -960,9 +1099,21 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     if (this.f[i + SlobPg.LIST] === SlobList.BIG) {
       const order = this.f[i + Pg.ORDER] as number;
       if (this.initOnFree) this.phys.fill(0, obj, obj + (this.pageSize << order));
-      this.setF(i + Pg.FLAGS, PgFlag.HEAD);
-      this.setF(i + SlobPg.LIST, SlobList.NONE);
-      this.setF(i + SlobPg.CACHE, 0);
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+        this.f[i + SlobPg.LIST] = SlobList.NONE;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = 0;
+      }
       this.pageGauge(-(1 << order));
       this.countFree(id);
       this.commit();
@@ -980,10 +1131,27 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   private countFree(id: number): void {
     if (id === Slob.KMALLOC_ID) {
-      this.setD(SlobDesc.KMALLOC_ACTIVE, (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1);
+      {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.KMALLOC_ACTIVE) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.KMALLOC_ACTIVE] as number,
+          );
+        this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
+      }
     } else if (id !== Slob.BOOT_ID && id !== Slob.OWN_ID) {
       const c = this.cacheOf(id) as KmemCache;
-      this.setW((c.desc >>> 2) + CacheDesc.ACTIVE, (c.dv[CacheDesc.ACTIVE] as number) - 1);
+      {
+        if (this.smp)
+          this.note(
+            ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+            this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+          );
+        this.phys.setWord(
+          (c.desc >>> 2) + CacheDesc.ACTIVE,
+          (c.dv[CacheDesc.ACTIVE] as number) - 1,
+        );
+      }
     }
   }
 
@@ -1057,8 +1225,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.lock();
       try {
         obj = this.slobAlloc(size + Slob.HDR, gfp, align, id, nid);
-        if (obj !== 0 && id === Slob.KMALLOC_ID)
-          this.setD(SlobDesc.KMALLOC_ACTIVE, (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1);
+        if (obj !== 0 && id === Slob.KMALLOC_ID) {
+          if (this.smp)
+            this.note(
+              (this.dWord + SlobDesc.KMALLOC_ACTIVE) * 4 + JournalKind.WORD,
+              this.d[SlobDesc.KMALLOC_ACTIVE] as number,
+            );
+          this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
+        }
       } finally {
         this.unlock();
       }
@@ -1190,8 +1364,22 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       // Link as the newest cache.
       const first = (this.d[SlobDesc.CACHES] as number) >>> 0;
       dv[CacheDesc.NEXT] = first;
-      if (first !== 0) this.setW((first >>> 2) + CacheDesc.PREV, desc);
-      this.setD(SlobDesc.CACHES, desc);
+      if (first !== 0) {
+        if (this.smp)
+          this.note(
+            ((first >>> 2) + CacheDesc.PREV) * 4 + JournalKind.WORD,
+            this.phys.word((first >>> 2) + CacheDesc.PREV),
+          );
+        this.phys.setWord((first >>> 2) + CacheDesc.PREV, desc);
+      }
+      {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.CACHES) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.CACHES] as number,
+          );
+        this.d[SlobDesc.CACHES] = desc;
+      }
       if (ctor !== null) this.ctors.set(name as string, ctor);
       const c = this.makeHandle(desc, dv, name as string, ctor);
       while (this.caches.length <= id) this.caches.push(null);
@@ -1243,11 +1431,33 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.phys.fill(0, obj, obj + c.size);
       this.lock();
       if (this.smp) this.note((obj >>> this.pageShift) * 4 + JournalKind.PAGE, c.order);
-      this.setF(i + SlobPg.LIST, SlobList.BIG);
-      this.setF(i + SlobPg.CACHE, c.id);
-      this.setF(i + Pg.FLAGS, PgFlag.HEAD | PgFlag.SLAB);
+      {
+        if (this.smp)
+          this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+        this.f[i + SlobPg.LIST] = SlobList.BIG;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = c.id;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      }
       this.pageGauge(1 << c.order);
-      this.setW((c.desc >>> 2) + CacheDesc.ACTIVE, (c.dv[CacheDesc.ACTIVE] as number) + 1);
+      {
+        if (this.smp)
+          this.note(
+            ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+            this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+          );
+        this.phys.setWord(
+          (c.desc >>> 2) + CacheDesc.ACTIVE,
+          (c.dv[CacheDesc.ACTIVE] as number) + 1,
+        );
+      }
       this.unlock();
     } else {
       for (let retried = false; ; retried = true) {
@@ -1259,8 +1469,17 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
           if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0)
             this.checkAlign(align, c.desc);
           obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, align, c.id, nid);
-          if (obj !== 0)
-            this.setW((c.desc >>> 2) + CacheDesc.ACTIVE, (c.dv[CacheDesc.ACTIVE] as number) + 1);
+          if (obj !== 0) {
+            if (this.smp)
+              this.note(
+                ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+                this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+              );
+            this.phys.setWord(
+              (c.desc >>> 2) + CacheDesc.ACTIVE,
+              (c.dv[CacheDesc.ACTIVE] as number) + 1,
+            );
+          }
         } finally {
           this.unlock();
         }
@@ -1354,10 +1573,37 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       const desc = c.desc;
       const next = c.dv[CacheDesc.NEXT] as number;
       const prev = c.dv[CacheDesc.PREV] as number;
-      if (prev !== 0) this.setW((prev >>> 2) + CacheDesc.NEXT, next);
-      else this.setD(SlobDesc.CACHES, next);
-      if (next !== 0) this.setW((next >>> 2) + CacheDesc.PREV, prev);
-      this.setW((desc >>> 2) + CacheDesc.SERIAL, 0);
+      if (prev !== 0) {
+        if (this.smp)
+          this.note(
+            ((prev >>> 2) + CacheDesc.NEXT) * 4 + JournalKind.WORD,
+            this.phys.word((prev >>> 2) + CacheDesc.NEXT),
+          );
+        this.phys.setWord((prev >>> 2) + CacheDesc.NEXT, next);
+      } else {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.CACHES) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.CACHES] as number,
+          );
+        this.d[SlobDesc.CACHES] = next;
+      }
+      if (next !== 0) {
+        if (this.smp)
+          this.note(
+            ((next >>> 2) + CacheDesc.PREV) * 4 + JournalKind.WORD,
+            this.phys.word((next >>> 2) + CacheDesc.PREV),
+          );
+        this.phys.setWord((next >>> 2) + CacheDesc.PREV, prev);
+      }
+      {
+        if (this.smp)
+          this.note(
+            ((desc >>> 2) + CacheDesc.SERIAL) * 4 + JournalKind.WORD,
+            this.phys.word((desc >>> 2) + CacheDesc.SERIAL),
+          );
+        this.phys.setWord((desc >>> 2) + CacheDesc.SERIAL, 0);
+      }
       this.caches[c.id] = null;
       c.dead = true;
       this.release(desc, Slob.BOOT_ID, "destroy");
