@@ -162,6 +162,8 @@ export function zsLockWords(
  *   a handle a write allocated (NEW) that no       freed, object and handle: the write
  *   slot holds                                     never completed, and no one else can
  *                                                  know the handle (roll back)
+ *   a write storing its entry (SLOT, under the     the entry stored as recorded (roll
+ *   slot lock)                                     forward); the old object is OLD's
  *   NEW held by its slot                           kept (the write completed)
  *   a handle a slot let go of (OLD)                its object freed if still allocated,
  *                                                  then the handle itself (roll forward:
@@ -239,7 +241,8 @@ export class ZsRecovery {
     if (reg !== null) {
       const i = intentAt(phys.nrCpus, dead);
       const dev = (reg[i + Intent.DEVICE] as number) >>> 0;
-      const inFlight = reg[i + Intent.NEW] !== 0 || reg[i + Intent.OLD] !== 0;
+      const inFlight =
+        reg[i + Intent.NEW] !== 0 || reg[i + Intent.OLD] !== 0 || reg[i + Intent.SLOT] !== 0;
       if (inFlight && isDesc(phys, dev, Zd.WORDS, Zd.MAGIC_VALUE)) this.dirty.add(dev);
       for (const d of this.dirty) {
         const name = nameAt(phys, d + Zd.NAME * 4);
@@ -248,7 +251,7 @@ export class ZsRecovery {
           continue;
         }
         try {
-          recovered.push(`${name}: ${settle(zs, reg, i, d, dead, virtToPhys)}`);
+          recovered.push(`${name}: ${settle(zs, reg, i, d, virtToPhys)}`);
         } catch (err) {
           unrecovered.push(`${name}: not settled: ${String(err)}`);
         }
@@ -256,6 +259,7 @@ export class ZsRecovery {
       if (inFlight) {
         reg[i + Intent.NEW] = 0;
         reg[i + Intent.OLD] = 0;
+        reg[i + Intent.SLOT] = 0;
       }
       reg[i + Intent.DEVICE] = 0;
     }
@@ -295,14 +299,14 @@ function relinkRegistry(phys: PhysMem): string {
 
 /**
  * Device `dev` after cpu `dead` died in one of its calls: every slot lock taken (index
- * order), NEW and OLD of the cpu's intent record (at `i`) settled, the stats recounted.
+ * order); a write that was storing its entry rolled forward (SLOT); NEW and OLD of the
+ * cpu's intent record (at `i`) settled; the stats recounted.
  */
 function settle(
   zs: ZsContext,
   reg: Int32Array,
   i: number,
   dev: number,
-  dead: number,
   virtToPhys: (addr: number) => number,
 ): string {
   const phys = zs.phys;
@@ -316,17 +320,37 @@ function settle(
   let locked = 0;
   const kfree: number[] = [];
   let freed = 0;
-  let stored = 0;
-  let compr = 0;
-  let same = 0;
-  let huge = 0;
+  let rolled = 0;
   try {
     for (; locked < nr; locked++) {
       const wi = (at[locked] as number) + ZramEntry.LOCK;
-      if (smp)
-        lock(phys.wordView(wi), phys.wordIndex(wi), zs.cpu, `slot ${locked} lock`, phys.header);
+      const name = `slot ${locked} lock`;
+      if (smp) lock(phys.wordView(wi), phys.wordIndex(wi), zs.cpu, name, phys.header);
     }
+    const mine = (reg[i + Intent.DEVICE] as number) >>> 0 === dev;
+    const slot = (reg[i + Intent.SLOT] as number) - 1;
+    if (mine && slot >= 0 && slot < nr) {
+      // A write storing its entry: stored (roll forward); an old object not yet let go of
+      // is now OLD's.
+      const e = at[slot] as number;
+      const old = phys.word(e + ZramEntry.FLAGS);
+      const oldHandle = phys.word(e + ZramEntry.HANDLE) >>> 0;
+      const compressed = (old & (ZramFlag.SAME | ZramFlag.WB)) === 0;
+      if (old !== 0 && compressed && oldHandle !== 0 && reg[i + Intent.OLD] === 0) {
+        reg[i + Intent.OLD] = oldHandle;
+      }
+      phys.setWord(e + ZramEntry.FLAGS, 0);
+      phys.setWord(e + ZramEntry.HANDLE, reg[i + Intent.ENTRY] as number);
+      phys.setWord(e + ZramEntry.ELEMENT_HI, reg[i + Intent.ENTRY + 2] as number);
+      phys.setWord(e + ZramEntry.FLAGS, reg[i + Intent.ENTRY + 1] as number);
+      rolled++;
+    }
+    reg[i + Intent.SLOT] = 0;
     const owned = new Set<number>();
+    let stored = 0;
+    let compr = 0;
+    let same = 0;
+    let huge = 0;
     for (let k = 0; k < nr; k++) {
       const e = at[k] as number;
       const flags = phys.word(e + ZramEntry.FLAGS);
@@ -346,7 +370,7 @@ function settle(
       compr += flags & ZramFlag.SIZE_MASK;
       if ((flags & ZramFlag.HUGE) !== 0) huge++;
     }
-    if ((reg[i + Intent.DEVICE] as number) >>> 0 === dev) {
+    if (mine) {
       for (const w of [Intent.NEW, Intent.OLD]) {
         const handle = (reg[i + w] as number) >>> 0;
         reg[i + w] = 0;
@@ -376,8 +400,7 @@ function settle(
     }
   }
   for (const h of kfree) zs.kfree(h);
-  void dead;
-  return `${nr} slots settled, ${freed} objects and ${kfree.length} handles no slot holds freed, stats recounted`;
+  return `${nr} slots settled${rolled > 0 ? ", a write's entry stored" : ""}, ${freed} objects and ${kfree.length} handles no slot holds freed, stats recounted`;
 }
 
 /** A ZsContext for offlineCpu's repairs in a context that may never have opened a pool. */

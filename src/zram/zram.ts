@@ -636,6 +636,17 @@ export class Zram {
     }
     this.slotLock(index);
     try {
+      // The entry to be, named by the intent record (robust.ts rolls it forward).
+      const reg = this.reg;
+      const it = this.intent;
+      const same = flags === ZramFlag.SAME;
+      reg[it + Intent.DEVICE] = this.address;
+      reg[it + Intent.ENTRY] = same ? this.value[0]! : handle;
+      reg[it + Intent.ENTRY + 1] = same
+        ? ZramFlag.SAME
+        : compLen | (compLen === P ? ZramFlag.HUGE : 0);
+      reg[it + Intent.ENTRY + 2] = same ? this.value[1]! : 0;
+      reg[it + Intent.SLOT] = index + 1;
       this.freeSlot(index);
       const ev = this.ev;
       const e = this.ei;
@@ -656,6 +667,7 @@ export class Zram {
         }
       }
       Atomics.add(d, Zd.STATS + ZramStat.PAGES_STORED, 1);
+      reg[it + Intent.SLOT] = 0;
     } finally {
       this.slotUnlock(index);
     }

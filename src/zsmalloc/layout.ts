@@ -139,6 +139,8 @@ export function registryWords(nrCpus: number): number {
  *  DEVICE      the zram device of NEW and OLD (descriptor address)
  *  NEW         a handle a zram write allocated and has not yet stored in its slot
  *  OLD         a handle a zram slot let go of, being freed (before its handle's kfree)
+ *  SLOT        slot index + 1 of the write storing its entry (under the slot's lock),
+ *  ENTRY..+2   and that entry: handle (or value), flags, value's high word
  */
 export const enum Intent {
   BUILD = 0,
@@ -146,7 +148,9 @@ export const enum Intent {
   DEVICE = 2,
   NEW = 3,
   OLD = 4,
-  WORDS = 5,
+  SLOT = 5,
+  ENTRY = 6,
+  WORDS = 9,
 }
 
 /** Registry word of cpu `cpu`'s intent record. */

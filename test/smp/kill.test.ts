@@ -182,10 +182,10 @@ const SLACK: Record<string, number> = {
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
 const THIN: Record<string, number> = {
-  "zs-malloc": 60,
+  "zs-malloc": 150,
   "zs-free": 8,
   "zram-discard": 4,
-  "zram-write": 40,
+  "zram-write": 200,
   "cache-new": 12,
   "cache-partial": 4,
   "cache-flush": 10,
@@ -194,10 +194,10 @@ const THIN: Record<string, number> = {
   "pool-alloc": 2,
   vmalloc: 30,
   vfree: 6,
-  "slab-grow": 12,
+  "slab-grow": 50,
   "slab-refill": 4,
   "slab-flush": 4,
-  "slab-free-block": 4,
+  "slab-free-block": 8,
 };
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
