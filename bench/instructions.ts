@@ -14,7 +14,8 @@
  *   LAYOUT  one (64 MiB, one node), ranges (two nodes of 32 MiB splitting one buffer),
  *           buffers (two nodes of 32 MiB, a buffer each), slab (as one, with Linux's SLAB
  *           behind kmalloc: slab: "slab"); kasan, kfence: one with that sanitizer on (kfence
- *           sampling one allocation in 100; kfence-rare: never, so that only its hooks count)
+ *           sampling one allocation in 100; kfence-rare: never, so that only its hooks count);
+ *           slob (as one, with SLOB: slab: "slob")
  *
  * Run it at two iteration counts (1,000,000 and 3,000,000) and divide the difference of the
  * totals by the difference of the counts: start-up cancels out, what is left is one pair.
@@ -42,7 +43,9 @@ const options: KmemOptions =
             ? { memory: 2 * half, cpus, kfence: { sampleInterval: 100 } }
             : layout === "kfence-rare"
               ? { memory: 2 * half, cpus, kfence: { sampleInterval: 2 ** 31 - 1 } }
-              : { memory: 2 * half, cpus };
+              : layout === "slob"
+                ? { memory: 2 * half, cpus, slab: "slob" }
+                : { memory: 2 * half, cpus };
 const mm = new Kmem(options);
 
 function kmallocPairs(mm: Kmem, n: number): number {

@@ -8,7 +8,10 @@
  *   Kmem.attach(buffer)    header checked -> the next free cpu claimed -> the same layers
  *                          over the state in the buffer (no write but the cpu's own)
  *   Kmem.reopen(buffer)    attach as cpu 0, once no lock is held; every other cpu that was
- *                          online is drained back to the shared lists (its context is gone)
+ *                          online is drained back to the shared lists (its context is gone):
+ *                          its locks whose repair needs only the memory (zone, mempool,
+ *                          slab_mutex, SLOB) recovered before the layers open, the rest
+ *                          (the vmalloc lock, list_locks) once they are, in lock order
  *
  * attach and reopen hand the Kmem constructor the layers they opened inside its options
  * object, under a key of this module's own (a symbol), so that a constructor whose
@@ -33,9 +36,9 @@ import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
 import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
-import { SlobAllocator } from "../slob/index.js";
+import { SLOB_DESCRIPTOR_WORDS, SlobAllocator, undoJournal } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
-import { descriptorWords, SlubAllocator } from "../slub/index.js";
+import { descriptorWords, repairRegistry, SlubAllocator } from "../slub/index.js";
 import {
   claimCpu,
   cpuState,
@@ -149,6 +152,7 @@ function createInstance(options: KmemOptions): Layers {
   const nrNodes = Array.isArray(options.nodes) ? options.nodes.length : 1;
   const pageSize = options.pageSize === undefined ? 4096 : options.pageSize;
   const shadow = kasanShadowBytes(options);
+  const boot = bootWordsFor(options.slab, cpus, nrNodes);
   const phys = new PhysMem({
     memory: options.memory,
     offset: options.offset,
@@ -156,7 +160,7 @@ function createInstance(options: KmemOptions): Layers {
     pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
-    bootWords: descriptorWords(cpus, nrNodes) + shadow / 4,
+    bootWords: boot + shadow / 4,
     shared: cpus > 1,
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -189,8 +193,7 @@ function createInstance(options: KmemOptions): Layers {
     (s.kasan?.stacks === true ? HdrOption.KASAN_STACKS : 0) |
     (s.kmemleak ? HdrOption.KMEMLEAK : 0);
   if (s.kasan !== null) {
-    h[Hdr.KASAN_SHADOW] =
-      (bootCacheBase(cpus, phys.nrNodes) + descriptorWords(cpus, phys.nrNodes)) * 4;
+    h[Hdr.KASAN_SHADOW] = (bootCacheBase(cpus, phys.nrNodes) + boot) * 4;
     h[Hdr.KASAN_SHADOW_BYTES] = shadow;
     // Contexts that attach follow the instance's quarantine (no more than memory is useful).
     const q = s.kasan.quarantine;
@@ -234,6 +237,15 @@ function createInstance(options: KmemOptions): Layers {
         ? null
         : { kasan: s.kasan, kfence: s.kfence, kmemleak: s.kmemleak, fresh: true },
   };
+}
+
+/**
+ * Words of the header's boot area: SLUB's (and SLAB's) boot cache descriptor, or SLOB's
+ * descriptor with its undo journal, whichever is larger for the slab option given.
+ */
+function bootWordsFor(slab: unknown, cpus: number, nrNodes: number): number {
+  const slub = descriptorWords(cpus, nrNodes);
+  return slab === "slob" ? Math.max(slub, SLOB_DESCRIPTOR_WORDS) : slub;
 }
 
 /* ---------------------------------------------------------------- sanitizers */
@@ -328,11 +340,16 @@ export function openInstance(
     };
     const ctors = new Map(Object.entries(options.ctors ?? {}));
     // Reopened: the header and zone locks of the cpus whose contexts are gone are recovered
-    // before the object allocator opens (it takes slab_mutex).
+    // before the object allocator opens (it takes slab_mutex), those whose recovery needs
+    // only the memory: the zone's, the mempool lock, slab_mutex (the registry), SLOB's.
     // (any cpu but 0: one that was OFFLINE cannot hold a lock, but a snapshot may say so).
+    // The vmalloc lock stays its dead owner's until the layers are open (drainDeadCpu below
+    // recovers it, with every lock left, in lock order).
     if (reopen) {
       const zr = new ZsRecovery(phys);
-      const locks = robustLocks(phys, buddy, null, null, null, [], zr);
+      const locks = robustLocks(phys, buddy, null, null, null, [], zr).filter(
+        (l) => l.i !== Hdr.LOCK_VMALLOC,
+      );
       for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
       for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
@@ -390,7 +407,9 @@ function newReport(cpu: number): DeadCpuReport {
 
 /**
  * Every lock word of the instance in lock order (ARCHITECTURE.md, "Lock order"), each with
- * its recovery (sync/robust.ts). zsmalloc's and zram's are found from their registry and
+ * its recovery (sync/robust.ts). slab_mutex's from its intent record (slub/registry.ts),
+ * SLOB's from its journal (slob/slob.ts), both from the memory alone when no allocator is
+ * open yet (reopen). zsmalloc's and zram's are found from their registry and
  * repaired by `zr` (zram/robust.ts: pages it frees wait in zr.pending until every lock is
  * released); a zram slot lock is found through the page tables (`virtToPhys`), and left
  * out without it. What could not be looked at goes to `skipped`.
@@ -414,10 +433,23 @@ function robustLocks(
       recover: vm === null ? null : () => vm.recover(),
     },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
-    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
+    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairRegistry(phys) },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
-  locks.push({ w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null });
+  // SLOB's lock: the critical section under way undone from its journal (slob.ts); before
+  // SLOB is open (reopen), in the memory alone.
+  const slobDesc = (h[Hdr.SLOB] as number) >>> 0;
+  locks.push({
+    w: h,
+    i: Hdr.LOCK_SLOB,
+    name: "the SLOB lock",
+    recover:
+      slab instanceof SlobAllocator
+        ? () => slab.recover()
+        : slobDesc === 0
+          ? null
+          : () => undoJournal(phys, phys.wordsAt(slobDesc, SLOB_DESCRIPTOR_WORDS)),
+  });
   if (slab instanceof SlubAllocator) {
     // SLUB's are rebuilt from mem_map (slub/recover.ts); SLAB's, its shared array and three
     // lists too (slab/recover.ts).

@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 19,
+  VERSION = 20,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -158,6 +158,20 @@ export const enum Hdr {
   LOCKS = OPTIONS + 16,
   /** slab_mutex: the list of caches, cache ids, reference counts and aliases. */
   LOCK_SLAB = LOCKS + 0,
+  /*
+   * slab_mutex's intent record, on the lock's own line (src/slub/registry.ts): the registry
+   * change under way (0: none), the descriptor it makes or releases, the real cache it
+   * changes, that cache's reference count and object size before it.
+   */
+  SLAB_INTENT = LOCKS + 1,
+  SLAB_INTENT_DESC = LOCKS + 2,
+  SLAB_INTENT_REAL = LOCKS + 3,
+  SLAB_INTENT_REFS = LOCKS + 4,
+  SLAB_INTENT_SIZE = LOCKS + 5,
+  /** Work a repaired intent leaves for offlineCpu's drain: a real cache to tear down... */
+  SLAB_TEARDOWN = LOCKS + 6,
+  /** ...and 1 when a cache descriptor may be allocated and on no list (to be freed). */
+  SLAB_SWEEP = LOCKS + 7,
   /** SLOB's one lock: every SLOB list, page and descriptor. */
   LOCK_SLOB = LOCKS + 16,
   /** Memory pools' one lock: every pool's reserve. */

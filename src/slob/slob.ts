@@ -63,6 +63,23 @@
  * reclaim (a shrinker may free to SLOB, other cpus need the lock to free): when that fails,
  * the page is allocated outside the lock with the caller's gfp (which may reclaim and
  * sleep) and the allocation tried again with it.
+ *
+ * A context that dies holding the lock (offlineCpu, Kmem.reopen: src/sync/robust.ts): with
+ * several cpus every store under the lock to SLOB's metadata (frame words, free-block and
+ * block headers, the descriptor's lists and counts, cache descriptors' links and counts,
+ * the slab page gauge) is preceded by an undo record of the word it replaces, in the
+ * journal at the end of the SLOB descriptor (SlobDesc.JOURNAL, 64 entries; a critical
+ * section makes at most about 40 stores); a page taken for SLOB under the lock is
+ * recorded before it is marked. The journal is emptied when the lock is released, and
+ * before a page goes back to the page allocator (SLOB's part is final then). recover()
+ * (undoJournal) restores every word, newest first: the alloc, free, cache creation or
+ * destroy under way is undone as if never begun (an object being freed stays allocated,
+ * the dead context's), and the pages it had taken are freed by the next holder of the lock
+ * (drainCpu takes it at once). A journal found when the lock is taken is settled the same
+ * way. The journal's contents are the ground truth of the repair, not the pages: a
+ * half-split free block reads back as no tiling at all. Object contents and a new cache
+ * descriptor's fields are not journaled: the undone block is free again. With one cpu
+ * (no other context to recover) nothing is journaled.
  */
 
 import { describe, hex, KmemError } from "../errors.js";
@@ -140,7 +157,14 @@ export const enum SlobDesc {
   KMALLOC_ACTIVE = 6,
   /** SLOB pages held (small pages and big-object blocks, in pages). */
   PAGES = 7,
-  WORDS = 8,
+  /**
+   * The undo journal of the critical section under way (several cpus only; see the
+   * header): entries written, then each entry's code (index * 4 + JournalKind) and old value.
+   */
+  JOURNAL_COUNT = 8,
+  JOURNAL = 9,
+  JOURNAL_ENTRIES = 64,
+  WORDS = JOURNAL + 2 * JOURNAL_ENTRIES,
   MAGIC_VALUE = 0x736c6f62, // "slob"
 }
 
@@ -160,6 +184,13 @@ export const enum CacheDesc {
   /** Header[Hdr.CACHE_SERIAL] when the descriptor was written (a handle's identity). */
   SERIAL = NAME + NAME_BYTES / 4,
   WORDS = SERIAL + 1,
+}
+
+/** What a journal entry undoes: a mem_map word, a memory word, or a page taken for SLOB. */
+export const enum JournalKind {
+  FRAME = 0,
+  WORD = 1,
+  PAGE = 2,
 }
 
 const NO_SLOTS = new Uint16Array(0);
@@ -192,6 +223,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   private readonly ev: Int32Array;
   /** @internal The descriptor's words. */
   readonly d: Int32Array;
+  /** Memory word indices of the descriptor's word 0 and of this cpu's event counters. */
+  private readonly dWord: number;
+  private readonly evWord: number;
   private readonly pageSize: number;
   /** @internal */
   readonly pageShift: number;
@@ -259,12 +293,20 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     for (const [name, fn] of ctors) this.ctors.set(name, fn);
     const desc = bootCacheBase(phys.nrCpus, phys.nrNodes) * 4;
     this.d = phys.wordsAt(desc, SlobDesc.WORDS);
+    this.dWord = desc >>> 2;
+    this.evWord = (this.ev.byteOffset - phys.header.byteOffset) >>> 2;
     if (!fresh) {
       if (this.d[SlobDesc.MAGIC] !== SlobDesc.MAGIC_VALUE || phys.header[Hdr.SLOB] !== desc) {
         corrupt("SLOB-1", "the options say SLOB, but the SLOB descriptor is missing or damaged");
       }
       this.secret = this.d[SlobDesc.SECRET] as number;
-      this.syncCaches();
+      // Under the lock: another context may be linking a cache meanwhile.
+      this.lock();
+      try {
+        this.syncCaches();
+      } finally {
+        this.unlock();
+      }
       return;
     }
     this.d.fill(0);
@@ -291,6 +333,9 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       lock(this.h, Hdr.LOCK_SLOB, this.cpu, "slob_lock");
       // Its pages may lie in memory another context brought online (page/hotplug.ts).
       if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) this.syncLocked();
+      // A journal left behind: a holder died (its pages to free after recover()), or its
+      // lock was released without a repair.
+      if (this.d[SlobDesc.JOURNAL_COUNT] !== 0) this.settle();
     }
   }
 
@@ -305,7 +350,53 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   private unlock(): void {
-    if (this.smp) unlock(this.h, Hdr.LOCK_SLOB, this.cpu);
+    if (this.smp) {
+      this.d[SlobDesc.JOURNAL_COUNT] = 0;
+      unlock(this.h, Hdr.LOCK_SLOB, this.cpu);
+    }
+  }
+
+  /* ------------------------------------------------------------------ the undo journal */
+
+  /** Records, before a store under the lock, the value it replaces (several cpus only). */
+  private note(code: number, old: number): void {
+    const d = this.d;
+    const n = d[SlobDesc.JOURNAL_COUNT] as number;
+    if (n >= SlobDesc.JOURNAL_ENTRIES) throw new Error("SLOB's undo journal is full");
+    d[SlobDesc.JOURNAL + 2 * n] = code;
+    d[SlobDesc.JOURNAL + 2 * n + 1] = old;
+    d[SlobDesc.JOURNAL_COUNT] = n + 1;
+  }
+
+  /** The critical section's stores are final (before it hands a page to the page allocator). */
+  private commit(): void {
+    this.d[SlobDesc.JOURNAL_COUNT] = 0;
+  }
+
+  /** A journal found at lock time: undone, and the pages it names freed. Lock held. */
+  private settle(): void {
+    undoJournal(this.phys, this.d);
+    const n = this.d[SlobDesc.JOURNAL_COUNT] as number;
+    for (let k = 0; k < n; k++) {
+      const pfn = Math.floor(((this.d[SlobDesc.JOURNAL + 2 * k] as number) >>> 0) / 4);
+      const order = this.d[SlobDesc.JOURNAL + 2 * k + 1] as number;
+      // Entry by entry: a death in between frees no page twice.
+      this.d[SlobDesc.JOURNAL + 2 * k] = 0;
+      if (pfn !== 0) this.buddy.freePages(pfn * this.pageSize, order);
+    }
+    this.d[SlobDesc.JOURNAL_COUNT] = 0;
+    this.syncCaches();
+  }
+
+  /**
+   * slob_lock's recovery after its holder died (offlineCpu), the lock held: the critical
+   * section under way undone from the journal; the pages it had taken are freed when the
+   * lock is next taken (drainCpu, right after), the zone lock free by then.
+   */
+  recover(): string {
+    const r = undoJournal(this.phys, this.d);
+    this.syncCaches();
+    return r;
   }
 
   /* ------------------------------------------------------------------ handles */
@@ -509,6 +600,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   private setH16(i: number, value: number): void {
+    if (this.smp) this.note((i >>> 1) * 4 + JournalKind.WORD, this.phys.word(i >>> 1));
     (this.u16v[i >>> this.hs] as Uint16Array)[i & this.hm] = value;
   }
 
@@ -526,17 +618,58 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const i = pfn * Frame.WORDS;
     const head = this.d[SlobDesc.LIST_HEADS + list - 1] as number;
     if (head === 0) {
-      f[i + Pg.NEXT] = pfn;
-      f[i + Pg.PREV] = pfn;
+      {
+        if (this.smp)
+          this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+        this.f[i + Pg.NEXT] = pfn;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+        this.f[i + Pg.PREV] = pfn;
+      }
     } else {
       const tail = f[head * Frame.WORDS + Pg.PREV] as number;
-      f[i + Pg.NEXT] = head;
-      f[i + Pg.PREV] = tail;
-      f[tail * Frame.WORDS + Pg.NEXT] = pfn;
-      f[head * Frame.WORDS + Pg.PREV] = pfn;
+      {
+        if (this.smp)
+          this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+        this.f[i + Pg.NEXT] = head;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+        this.f[i + Pg.PREV] = tail;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (tail * Frame.WORDS + Pg.NEXT) * 4 + JournalKind.FRAME,
+            this.f[tail * Frame.WORDS + Pg.NEXT] as number,
+          );
+        this.f[tail * Frame.WORDS + Pg.NEXT] = pfn;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (head * Frame.WORDS + Pg.PREV) * 4 + JournalKind.FRAME,
+            this.f[head * Frame.WORDS + Pg.PREV] as number,
+          );
+        this.f[head * Frame.WORDS + Pg.PREV] = pfn;
+      }
     }
-    this.d[SlobDesc.LIST_HEADS + list - 1] = pfn;
-    f[i + SlobPg.LIST] = list;
+    {
+      if (this.smp)
+        this.note(
+          (this.dWord + SlobDesc.LIST_HEADS + list - 1) * 4 + JournalKind.WORD,
+          this.d[SlobDesc.LIST_HEADS + list - 1] as number,
+        );
+      this.d[SlobDesc.LIST_HEADS + list - 1] = pfn;
+    }
+    {
+      if (this.smp)
+        this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+      this.f[i + SlobPg.LIST] = list;
+    }
   }
 
   /** clear_slob_page_free. */
@@ -548,15 +681,45 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     const prev = f[i + Pg.PREV] as number;
     const h = SlobDesc.LIST_HEADS + list - 1;
     if (next === pfn) {
-      this.d[h] = 0;
+      {
+        if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+        this.d[h] = 0;
+      }
     } else {
-      f[prev * Frame.WORDS + Pg.NEXT] = next;
-      f[next * Frame.WORDS + Pg.PREV] = prev;
-      if (this.d[h] === pfn) this.d[h] = next;
+      {
+        if (this.smp)
+          this.note(
+            (prev * Frame.WORDS + Pg.NEXT) * 4 + JournalKind.FRAME,
+            this.f[prev * Frame.WORDS + Pg.NEXT] as number,
+          );
+        this.f[prev * Frame.WORDS + Pg.NEXT] = next;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (next * Frame.WORDS + Pg.PREV) * 4 + JournalKind.FRAME,
+            this.f[next * Frame.WORDS + Pg.PREV] as number,
+          );
+        this.f[next * Frame.WORDS + Pg.PREV] = prev;
+      }
+      if (this.d[h] === pfn) {
+        if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+        this.d[h] = next;
+      }
     }
-    f[i + Pg.NEXT] = 0;
-    f[i + Pg.PREV] = 0;
-    f[i + SlobPg.LIST] = SlobList.NONE;
+    {
+      if (this.smp) this.note((i + Pg.NEXT) * 4 + JournalKind.FRAME, this.f[i + Pg.NEXT] as number);
+      this.f[i + Pg.NEXT] = 0;
+    }
+    {
+      if (this.smp) this.note((i + Pg.PREV) * 4 + JournalKind.FRAME, this.f[i + Pg.PREV] as number);
+      this.f[i + Pg.PREV] = 0;
+    }
+    {
+      if (this.smp)
+        this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+      this.f[i + SlobPg.LIST] = SlobList.NONE;
+    }
   }
 
   /* ------------------------------------------------------------------ slob_alloc / slob_free */
@@ -590,14 +753,35 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         const next = this.nextAt(base, cur);
         if (avail === units) {
           if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), next);
-          else f[i + SlobPg.FREELIST] = next;
+          else {
+            if (this.smp)
+              this.note(
+                (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+                this.f[i + SlobPg.FREELIST] as number,
+              );
+            this.f[i + SlobPg.FREELIST] = next;
+          }
         } else {
           if (prev >= 0) this.setFree(base, prev, this.unitsAt(base, prev), cur + units);
-          else f[i + SlobPg.FREELIST] = cur + units;
+          else {
+            if (this.smp)
+              this.note(
+                (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+                this.f[i + SlobPg.FREELIST] as number,
+              );
+            this.f[i + SlobPg.FREELIST] = cur + units;
+          }
           this.setFree(base, cur + units, avail - units, next);
         }
         const left = (f[i + SlobPg.UNITS] as number) - units;
-        f[i + SlobPg.UNITS] = left;
+        {
+          if (this.smp)
+            this.note(
+              (i + SlobPg.UNITS) * 4 + JournalKind.FRAME,
+              this.f[i + SlobPg.UNITS] as number,
+            );
+          this.f[i + SlobPg.UNITS] = left;
+        }
         if (left === 0) {
           this.listDel(pfn);
           this.removed = true;
@@ -635,7 +819,10 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
           block = this.pageAlloc(pfn, units, align);
           if (block >= 0) {
             // Start the next search here: fragments spread, searches shorten.
-            if (!this.removed) this.d[h] = pfn;
+            if (!this.removed) {
+              if (this.smp) this.note((this.dWord + h) * 4 + JournalKind.WORD, this.d[h] as number);
+              this.d[h] = pfn;
+            }
             break;
           }
         }
@@ -653,10 +840,31 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       if (addr === 0) return 0;
       pfn = addr >>> this.pageShift;
       const i = pfn * Frame.WORDS;
-      f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
-      f[i + SlobPg.UNITS] = this.pageUnits;
-      f[i + SlobPg.FREELIST] = 0;
-      f[i + SlobPg.CACHE] = 0;
+      // Undone, the page goes back to the page allocator.
+      if (this.smp) this.note(pfn * 4 + JournalKind.PAGE, 0);
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+        this.f[i + SlobPg.UNITS] = this.pageUnits;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = 0;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = 0;
+      }
       this.setFree(pfn << (this.pageShift - 1), 0, this.pageUnits, this.pageUnits);
       this.listAdd(pfn, list);
       this.pageGauge(1);
@@ -678,8 +886,19 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
   }
 
   private pageGauge(pages: number): void {
-    this.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (this.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + pages;
-    this.d[SlobDesc.PAGES] = (this.d[SlobDesc.PAGES] as number) + pages;
+    const ev = this.evWord + Vm.NR_SLAB_UNRECLAIMABLE;
+    {
+      if (this.smp) this.note(ev * 4 + JournalKind.WORD, this.phys.word(ev));
+      this.phys.setWord(ev, (this.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + pages);
+    }
+    {
+      if (this.smp)
+        this.note(
+          (this.dWord + SlobDesc.PAGES) * 4 + JournalKind.WORD,
+          this.d[SlobDesc.PAGES] as number,
+        );
+      this.d[SlobDesc.PAGES] = (this.d[SlobDesc.PAGES] as number) + pages;
+    }
   }
 
   /**
@@ -714,17 +933,45 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     if (free + units === end) {
       // Every unit free: straight back to the page allocator.
       if (f[i + SlobPg.LIST] !== SlobList.NONE) this.listDel(pfn);
-      f[i + Pg.FLAGS] = PgFlag.HEAD;
-      f[i + SlobPg.UNITS] = 0;
-      f[i + SlobPg.FREELIST] = 0;
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+        this.f[i + SlobPg.UNITS] = 0;
+      }
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = 0;
+      }
       this.pageGauge(-1);
+      // SLOB's part is done (nothing to undo): the page is the page allocator's business.
+      this.commit();
       this.buddy.freePages(pfn * this.pageSize, 0);
       return;
     }
-    f[i + SlobPg.UNITS] = free + units;
+    {
+      if (this.smp)
+        this.note((i + SlobPg.UNITS) * 4 + JournalKind.FRAME, this.f[i + SlobPg.UNITS] as number);
+      this.f[i + SlobPg.UNITS] = free + units;
+    }
     if (f[i + SlobPg.LIST] === SlobList.NONE) {
       // A full page becomes partly free: this block is its only free one.
-      f[i + SlobPg.FREELIST] = b;
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = b;
+      }
       this.setFree(base, b, units, end);
       this.listAdd(pfn, this.listOf(units * Slob.UNIT));
       return;
@@ -737,7 +984,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
         next = this.nextAt(base, next);
       }
       this.setFree(base, b, n, next);
-      f[i + SlobPg.FREELIST] = b;
+      {
+        if (this.smp)
+          this.note(
+            (i + SlobPg.FREELIST) * 4 + JournalKind.FRAME,
+            this.f[i + SlobPg.FREELIST] as number,
+          );
+        this.f[i + SlobPg.FREELIST] = b;
+      }
       return;
     }
     const next = this.nextAt(base, prev);
@@ -845,11 +1099,24 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     if (this.f[i + SlobPg.LIST] === SlobList.BIG) {
       const order = this.f[i + Pg.ORDER] as number;
       if (this.initOnFree) this.phys.fill(0, obj, obj + (this.pageSize << order));
-      this.f[i + Pg.FLAGS] = PgFlag.HEAD;
-      this.f[i + SlobPg.LIST] = SlobList.NONE;
-      this.f[i + SlobPg.CACHE] = 0;
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+        this.f[i + SlobPg.LIST] = SlobList.NONE;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = 0;
+      }
       this.pageGauge(-(1 << order));
       this.countFree(id);
+      this.commit();
       this.buddy.freePages(obj, order);
       return;
     }
@@ -864,10 +1131,27 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
 
   private countFree(id: number): void {
     if (id === Slob.KMALLOC_ID) {
-      this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
+      {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.KMALLOC_ACTIVE) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.KMALLOC_ACTIVE] as number,
+          );
+        this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) - 1;
+      }
     } else if (id !== Slob.BOOT_ID && id !== Slob.OWN_ID) {
       const c = this.cacheOf(id) as KmemCache;
-      c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) - 1;
+      {
+        if (this.smp)
+          this.note(
+            ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+            this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+          );
+        this.phys.setWord(
+          (c.desc >>> 2) + CacheDesc.ACTIVE,
+          (c.dv[CacheDesc.ACTIVE] as number) - 1,
+        );
+      }
     }
   }
 
@@ -941,8 +1225,14 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.lock();
       try {
         obj = this.slobAlloc(size + Slob.HDR, gfp, align, id, nid);
-        if (obj !== 0 && id === Slob.KMALLOC_ID)
+        if (obj !== 0 && id === Slob.KMALLOC_ID) {
+          if (this.smp)
+            this.note(
+              (this.dWord + SlobDesc.KMALLOC_ACTIVE) * 4 + JournalKind.WORD,
+              this.d[SlobDesc.KMALLOC_ACTIVE] as number,
+            );
           this.d[SlobDesc.KMALLOC_ACTIVE] = (this.d[SlobDesc.KMALLOC_ACTIVE] as number) + 1;
+        }
       } finally {
         this.unlock();
       }
@@ -1074,8 +1364,22 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       // Link as the newest cache.
       const first = (this.d[SlobDesc.CACHES] as number) >>> 0;
       dv[CacheDesc.NEXT] = first;
-      if (first !== 0) this.phys.setWord((first >>> 2) + CacheDesc.PREV, desc);
-      this.d[SlobDesc.CACHES] = desc;
+      if (first !== 0) {
+        if (this.smp)
+          this.note(
+            ((first >>> 2) + CacheDesc.PREV) * 4 + JournalKind.WORD,
+            this.phys.word((first >>> 2) + CacheDesc.PREV),
+          );
+        this.phys.setWord((first >>> 2) + CacheDesc.PREV, desc);
+      }
+      {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.CACHES) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.CACHES] as number,
+          );
+        this.d[SlobDesc.CACHES] = desc;
+      }
       if (ctor !== null) this.ctors.set(name as string, ctor);
       const c = this.makeHandle(desc, dv, name as string, ctor);
       while (this.caches.length <= id) this.caches.push(null);
@@ -1124,13 +1428,36 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       obj = this.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
       if (obj === 0) return 0;
       const i = (obj >>> this.pageShift) * Frame.WORDS;
-      this.f[i + SlobPg.LIST] = SlobList.BIG;
-      this.f[i + SlobPg.CACHE] = c.id;
       if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) this.phys.fill(0, obj, obj + c.size);
       this.lock();
-      this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      if (this.smp) this.note((obj >>> this.pageShift) * 4 + JournalKind.PAGE, c.order);
+      {
+        if (this.smp)
+          this.note((i + SlobPg.LIST) * 4 + JournalKind.FRAME, this.f[i + SlobPg.LIST] as number);
+        this.f[i + SlobPg.LIST] = SlobList.BIG;
+      }
+      {
+        if (this.smp)
+          this.note((i + SlobPg.CACHE) * 4 + JournalKind.FRAME, this.f[i + SlobPg.CACHE] as number);
+        this.f[i + SlobPg.CACHE] = c.id;
+      }
+      {
+        if (this.smp)
+          this.note((i + Pg.FLAGS) * 4 + JournalKind.FRAME, this.f[i + Pg.FLAGS] as number);
+        this.f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+      }
       this.pageGauge(1 << c.order);
-      c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+      {
+        if (this.smp)
+          this.note(
+            ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+            this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+          );
+        this.phys.setWord(
+          (c.desc >>> 2) + CacheDesc.ACTIVE,
+          (c.dv[CacheDesc.ACTIVE] as number) + 1,
+        );
+      }
       this.unlock();
     } else {
       for (let retried = false; ; retried = true) {
@@ -1142,7 +1469,17 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
           if (align < Slob.MIN_ALIGN || align > this.pageSize || (align & (align - 1)) !== 0)
             this.checkAlign(align, c.desc);
           obj = this.slobAlloc(c.objectSize + Slob.HDR, gfp, align, c.id, nid);
-          if (obj !== 0) c.dv[CacheDesc.ACTIVE] = (c.dv[CacheDesc.ACTIVE] as number) + 1;
+          if (obj !== 0) {
+            if (this.smp)
+              this.note(
+                ((c.desc >>> 2) + CacheDesc.ACTIVE) * 4 + JournalKind.WORD,
+                this.phys.word((c.desc >>> 2) + CacheDesc.ACTIVE),
+              );
+            this.phys.setWord(
+              (c.desc >>> 2) + CacheDesc.ACTIVE,
+              (c.dv[CacheDesc.ACTIVE] as number) + 1,
+            );
+          }
         } finally {
           this.unlock();
         }
@@ -1204,8 +1541,15 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
     return 0;
   }
 
-  /** cpu hotplug: SLOB keeps nothing per cpu (no cpu slab, no sheaf), so a dead cpu left 0. */
+  /**
+   * cpu hotplug: SLOB keeps nothing per cpu (no cpu slab, no sheaf), so a dead cpu left 0.
+   * The lock is taken once: pages a dead holder had taken (its journal) go back.
+   */
   drainCpu(_cpu: number): number {
+    if (this.smp) {
+      this.lock();
+      this.unlock();
+    }
     return 0;
   }
 
@@ -1229,10 +1573,37 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       const desc = c.desc;
       const next = c.dv[CacheDesc.NEXT] as number;
       const prev = c.dv[CacheDesc.PREV] as number;
-      if (prev !== 0) this.phys.setWord((prev >>> 2) + CacheDesc.NEXT, next);
-      else this.d[SlobDesc.CACHES] = next;
-      if (next !== 0) this.phys.setWord((next >>> 2) + CacheDesc.PREV, prev);
-      c.dv[CacheDesc.SERIAL] = 0;
+      if (prev !== 0) {
+        if (this.smp)
+          this.note(
+            ((prev >>> 2) + CacheDesc.NEXT) * 4 + JournalKind.WORD,
+            this.phys.word((prev >>> 2) + CacheDesc.NEXT),
+          );
+        this.phys.setWord((prev >>> 2) + CacheDesc.NEXT, next);
+      } else {
+        if (this.smp)
+          this.note(
+            (this.dWord + SlobDesc.CACHES) * 4 + JournalKind.WORD,
+            this.d[SlobDesc.CACHES] as number,
+          );
+        this.d[SlobDesc.CACHES] = next;
+      }
+      if (next !== 0) {
+        if (this.smp)
+          this.note(
+            ((next >>> 2) + CacheDesc.PREV) * 4 + JournalKind.WORD,
+            this.phys.word((next >>> 2) + CacheDesc.PREV),
+          );
+        this.phys.setWord((next >>> 2) + CacheDesc.PREV, prev);
+      }
+      {
+        if (this.smp)
+          this.note(
+            ((desc >>> 2) + CacheDesc.SERIAL) * 4 + JournalKind.WORD,
+            this.phys.word((desc >>> 2) + CacheDesc.SERIAL),
+          );
+        this.phys.setWord((desc >>> 2) + CacheDesc.SERIAL, 0);
+      }
       this.caches[c.id] = null;
       c.dead = true;
       this.release(desc, Slob.BOOT_ID, "destroy");
@@ -1306,4 +1677,37 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       this.unlock();
     }
   }
+}
+
+/**
+ * Undoes the journal of a critical section whose holder died (slob_lock held, or the
+ * instance being reopened): every store restored, newest first, and the journal left
+ * holding only the pages the section had taken (for the next holder of the lock to free).
+ * Needs only the memory. Entries are range-checked: damage is CORRUPTION (SLOB-1).
+ */
+export function undoJournal(phys: PhysMem, d: Int32Array): string {
+  const n = d[SlobDesc.JOURNAL_COUNT] as number;
+  if (n < 0 || n > SlobDesc.JOURNAL_ENTRIES) corrupt("SLOB-1", `the journal holds ${n} entries`);
+  const pages: [number, number][] = [];
+  let undone = 0;
+  for (let k = n - 1; k >= 0; k--) {
+    const code = (d[SlobDesc.JOURNAL + 2 * k] as number) >>> 0;
+    // 0: a page entry already dealt with (settle).
+    if (code === 0) continue;
+    const old = d[SlobDesc.JOURNAL + 2 * k + 1] as number;
+    const kind = code % 4;
+    const at = (code - kind) / 4;
+    if (kind === JournalKind.FRAME && at < phys.frames.length) phys.frames[at] = old;
+    else if (kind === JournalKind.WORD && phys.hasByte(at * 4 + 3)) phys.setWord(at, old);
+    else if (kind === JournalKind.PAGE && at > 0 && at < phys.totalPages) pages.push([at, old]);
+    else corrupt("SLOB-1", `journal entry ${k} is ${code}`);
+    if (kind !== JournalKind.PAGE) undone++;
+  }
+  pages.forEach(([pfn, order], k) => {
+    d[SlobDesc.JOURNAL + 2 * k] = pfn * 4 + JournalKind.PAGE;
+    d[SlobDesc.JOURNAL + 2 * k + 1] = order;
+  });
+  d[SlobDesc.JOURNAL_COUNT] = pages.length;
+  if (undone === 0 && pages.length === 0) return "no operation was under way";
+  return `the operation under way undone (${undone} stores)${pages.length > 0 ? `; ${pages.length} page${pages.length > 1 ? "s" : ""} it had taken to be freed` : ""}`;
 }

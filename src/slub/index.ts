@@ -1,6 +1,8 @@
 /* SLUB: object caches over page blocks (Linux mm/slub.c). */
 export { Desc, descriptorWords, NodeRec, nodeRecIndex, SlubPg } from "./layout.js";
 export { SlubAllocator, type SlubOptions } from "./slub.js";
+// slab_mutex's recovery after a dead context (offlineCpu, Kmem.reopen: src/instance).
+export { repairRegistry } from "./registry.js";
 // What Linux's SLAB (src/slab) builds on: SLUB's registry, slot layout and debug hooks.
 export { CpuSlot, cpuSlotBase } from "./layout.js";
 export type { CachedObject } from "./slub.js";

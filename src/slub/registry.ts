@@ -7,6 +7,34 @@
  *
  * Functions take the allocator (slub.ts, whose header has the locks and invariants);
  * they run under slab_mutex unless they say otherwise.
+ *
+ * A context that dies holding slab_mutex (offlineCpu, Kmem.reopen: src/sync/robust.ts)
+ * leaves the registry whole through slab_mutex's intent record (header words on the
+ * lock's own line, Hdr.SLAB_INTENT..SLAB_SWEEP), written before the first store of every
+ * change of the registry and cleared after its last:
+ *
+ *   CREATE   a cache or an alias being made: the descriptor once allocated, the real
+ *            cache and its reference count and object size before the merge
+ *            -> rolled back: the descriptor taken off slab_caches (the list rewritten from
+ *            its NEXT links, whether it was linked, half linked or not at all), its magic
+ *            cleared; the real cache's count and object size as they were
+ *   DROP     destroy() of a name others still use -> rolled forward: the count dropped,
+ *            the name dead (a real cache's) or the alias descriptor off the list
+ *   DESTROY  destroy() of the last name -> rolled forward: the alias descriptor off the
+ *            list, the count 0, the name dead; the slabs left to the drain (SLAB_TEARDOWN)
+ *   RELEASE  destroy(), the slabs gone -> its descriptor off the list
+ *
+ * That much (repairRegistry) needs the memory alone: reopen runs it before any allocator
+ * is open. What needs the slabs and their list_locks is done by offlineCpu's drain
+ * (drainCpuCaches, slab_mutex taken again, every lock of the dead cpu repaired and the
+ * dead cpu's slots given back; finishRegistry): a destroyed cache's slots flushed, its
+ * slabs freed and its descriptor released; then, when a descriptor may be allocated and on
+ * no list (SLAB_SWEEP: one made or released half way, or taken by an allocation that died
+ * before the record named it), every object of the boot cache kmem_cache that is
+ * allocated, not set aside and on no list is freed (SLUB; SLAB's boot cache keeps it).
+ * Meanwhile a cache being torn down has count 0 and is merged into by no one. The other
+ * sections under slab_mutex change no registry word (lookups, adopting handles, the
+ * shrinker, verify, the drain: what they touch under a list_lock is recover.ts's).
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -18,6 +46,7 @@ import {
   HdrOption,
   Pg,
   PgFlag,
+  type PhysMem,
   Vm,
 } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
@@ -303,9 +332,15 @@ export function kmemCacheCreateInternal(
       throw new RangeError(
         `size ${size} does not fit in a slab of at most ${slub.maxOrder - 1} orders`,
       );
-    const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
-    if (desc === 0) return null;
-    return initCache(slub, desc, name, g, flags, ctor, randomSecret());
+    intend(slub, Intent.CREATE, 0, 0);
+    try {
+      const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
+      if (desc === 0) return null;
+      slub.h[Hdr.SLAB_INTENT_DESC] = desc;
+      return initCache(slub, desc, name, g, flags, ctor, randomSecret());
+    } finally {
+      slub.h[Hdr.SLAB_INTENT] = Intent.NONE;
+    }
   } finally {
     unlockSlabMutex(slub);
   }
@@ -351,6 +386,8 @@ function findMergeable(
   // Oldest first, as the ids were handed out.
   for (const c of liveCaches(slub).sort((a, b) => a.id - b.id)) {
     if (c.id !== c.realId || c === slub.boot || c.hasCtor) continue;
+    // A cache a dead context was destroying, its slabs not yet gone (finishRegistry).
+    if (c.dv[Desc.REFCOUNT] === 0) continue;
     if ((c.flags & SlabFlag.NEVER_MERGE) !== 0) continue;
     if (total > c.size) continue;
     if ((flags & same) !== (c.flags & same)) continue;
@@ -439,20 +476,26 @@ function createAlias(
   size: number,
   real: KmemCache,
 ): KmemCache | null {
-  const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
-  if (desc === 0) return null;
-  const { dv, id } = startDescriptor(slub, desc, name, size);
-  dv[Desc.ALIAS_OF] = real.desc;
-  real.dv[Desc.REFCOUNT]!++;
-  if (size > (real.dv[Desc.OBJECT_SIZE] as number)) {
-    // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
-    // have no red zones or poison, so nothing else depends on it.
-    real.dv[Desc.OBJECT_SIZE] = size;
-    for (const h of slub.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
+  intend(slub, Intent.CREATE, 0, real.desc);
+  try {
+    const desc = slub.alloc(slub.boot, Gfp.KERNEL, -1) >>> 0;
+    if (desc === 0) return null;
+    slub.h[Hdr.SLAB_INTENT_DESC] = desc;
+    const { dv, id } = startDescriptor(slub, desc, name, size);
+    dv[Desc.ALIAS_OF] = real.desc;
+    real.dv[Desc.REFCOUNT]!++;
+    if (size > (real.dv[Desc.OBJECT_SIZE] as number)) {
+      // __kmem_cache_alias: s->object_size = max(s->object_size, size). Mergeable caches
+      // have no red zones or poison, so nothing else depends on it.
+      real.dv[Desc.OBJECT_SIZE] = size;
+      for (const h of slub.caches) if (h !== null && h.realId === real.id) h.coreObjectSize = size;
+    }
+    const c = aliasHandle(slub, real, name, size, desc, id, dv[Desc.SERIAL] as number);
+    slub.caches[id] = c;
+    return c;
+  } finally {
+    slub.h[Hdr.SLAB_INTENT] = Intent.NONE;
   }
-  const c = aliasHandle(slub, real, name, size, desc, id, dv[Desc.SERIAL] as number);
-  slub.caches[id] = c;
-  return c;
 }
 
 /**
@@ -758,12 +801,14 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
     );
   }
   lockSlabMutex(slub);
+  let intended = false;
   try {
     checkHandle(slub, c, "destroy");
     const real = lookupCache(slub, c.realId) as KmemCache;
     const refs = real.dv[Desc.REFCOUNT] as number;
     if (refs > 1) {
       // Other names still use the cache (Linux: the reference count drops, the cache stays).
+      intended = intend(slub, Intent.DROP, c.desc, real.desc);
       real.dv[Desc.REFCOUNT] = refs - 1;
       if (c.id === real.id) {
         real.dv[Desc.NAME_DEAD] = 1;
@@ -780,6 +825,7 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
         `cache ${JSON.stringify(real.name)} still has ${active} live object(s); free them before destroy()`,
       );
     }
+    intended = intend(slub, Intent.DESTROY, c.desc, real.desc);
     if (c !== real) releaseDescriptor(slub, c);
     real.dv[Desc.REFCOUNT] = 0;
     lockAllNodes(slub, real);
@@ -793,8 +839,10 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
     } finally {
       unlockAllNodes(slub, real);
     }
+    slub.h[Hdr.SLAB_INTENT] = Intent.RELEASE;
     releaseDescriptor(slub, real);
   } finally {
+    if (intended) slub.h[Hdr.SLAB_INTENT] = Intent.NONE;
     unlockSlabMutex(slub);
   }
 }
@@ -854,6 +902,8 @@ export function drainCpuCaches(slub: SlubAllocator, cpu: number): number {
       moved += flushDeadSlot(slub, c, slot);
     }
     recountDeadActive(slub, caches, cpu);
+    // A registry change a dead context left (its recovery's part that needs the slabs).
+    finishRegistry(slub);
   } finally {
     unlockSlabMutex(slub);
   }
@@ -1072,4 +1122,191 @@ export function refuseOwn(c: KmemCache, addr: number, fn: string): never {
     "INVALID_FREE",
     `${fn}(${hex(addr)}): ${what}, an object of ${c.name}; only kmem frees it`,
   );
+}
+
+/* ------------------------------------------------------------------ dead contexts */
+
+/** slab_mutex's intent record's operations (Hdr.SLAB_INTENT; see the header). */
+export const enum Intent {
+  NONE = 0,
+  /** A descriptor being made (SLAB_INTENT_DESC once allocated): a cache, or an alias of REAL. */
+  CREATE = 1,
+  /** destroy() of a name of REAL that others still use: DESC's name dropped. */
+  DROP = 2,
+  /** destroy() of REAL's last name (DESC): alias released, then the slabs. */
+  DESTROY = 3,
+  /** destroy(), REAL's slabs gone: its descriptor released. */
+  RELEASE = 4,
+}
+
+/**
+ * Writes slab_mutex's intent record before the first store of a registry change (the
+ * real cache's reference count and object size as they were). Returns true.
+ */
+function intend(slub: SlubAllocator, op: Intent, desc: number, real: number): boolean {
+  const h = slub.h;
+  h[Hdr.SLAB_INTENT_DESC] = desc;
+  h[Hdr.SLAB_INTENT_REAL] = real;
+  h[Hdr.SLAB_INTENT_REFS] = real === 0 ? 0 : slub.phys.word((real >>> 2) + Desc.REFCOUNT);
+  h[Hdr.SLAB_INTENT_SIZE] = real === 0 ? 0 : slub.phys.word((real >>> 2) + Desc.OBJECT_SIZE);
+  h[Hdr.SLAB_INTENT] = op;
+  return true;
+}
+
+/**
+ * Rewrites the slab_caches list without the descriptor at `gone` (whether it is on it,
+ * half linked or half unlinked): the list as the NEXT links from the head give it, `gone`
+ * skipped, every link written again. Bounded and cycle-checked; damage is CORRUPTION.
+ */
+function relinkWithout(phys: PhysMem, gone: number): void {
+  const h = phys.header;
+  const bytes = descriptorWords(h[Hdr.NR_CPUS] as number, h[Hdr.NR_NODES] as number) * 4;
+  const max =
+    Math.floor(((h[Hdr.TOTAL_PAGES] as number) * 2 ** (h[Hdr.PAGE_SHIFT] as number)) / bytes) + 1;
+  const descs: number[] = [];
+  const seen = new Set<number>();
+  for (let d = (h[Hdr.SLAB_CACHES] as number) >>> 0; d !== 0;) {
+    if (
+      (d & 3) !== 0 ||
+      !phys.hasByte(d) ||
+      !phys.hasByte(d + bytes - 1) ||
+      seen.has(d) ||
+      seen.size > max
+    )
+      throw new KmemError("CORRUPTION", `SLAB-7: slab_caches links to ${hex(d)}`);
+    seen.add(d);
+    if (d !== gone) descs.push(d);
+    d = phys.word((d >>> 2) + Desc.NEXT) >>> 0;
+  }
+  h[Hdr.SLAB_CACHES] = descs[0] ?? 0;
+  descs.forEach((d, k) => {
+    phys.setWord((d >>> 2) + Desc.PREV, descs[k - 1] ?? 0);
+    phys.setWord((d >>> 2) + Desc.NEXT, descs[k + 1] ?? 0);
+  });
+}
+
+/** Takes the descriptor at `desc` off slab_caches for good (its object freed by the sweep). */
+function dropDescriptor(phys: PhysMem, desc: number): void {
+  relinkWithout(phys, desc);
+  phys.setWord((desc >>> 2) + Desc.MAGIC, 0);
+  phys.header[Hdr.SLAB_SWEEP] = 1;
+}
+
+/**
+ * slab_mutex's recovery (offlineCpu, Kmem.reopen), slab_mutex held: the registry change a
+ * dead context left half done, from the intent record, rolled back (a cache or alias being
+ * made) or forward (a destroy); what needs the slabs and their list_locks (a destroyed
+ * cache's slabs, the descriptor objects to free) is left to finishRegistry. Needs only the
+ * memory (reopen runs it before any allocator is open). Returns what was done.
+ */
+export function repairRegistry(phys: PhysMem): string {
+  const h = phys.header;
+  const op = h[Hdr.SLAB_INTENT] as number;
+  const desc = (h[Hdr.SLAB_INTENT_DESC] as number) >>> 0;
+  const real = (h[Hdr.SLAB_INTENT_REAL] as number) >>> 0;
+  let done: string;
+  switch (op) {
+    case Intent.NONE:
+      return "no registry change was under way";
+    case Intent.CREATE:
+      // Roll back: the new descriptor off the list, the real cache's count and size as before.
+      if (desc !== 0) dropDescriptor(phys, desc);
+      else h[Hdr.SLAB_SWEEP] = 1;
+      if (real !== 0) {
+        phys.setWord((real >>> 2) + Desc.REFCOUNT, h[Hdr.SLAB_INTENT_REFS] as number);
+        phys.setWord((real >>> 2) + Desc.OBJECT_SIZE, h[Hdr.SLAB_INTENT_SIZE] as number);
+      }
+      done = `the ${real !== 0 ? "alias" : "cache"} being made undone`;
+      break;
+    case Intent.DROP:
+      // Roll forward: the name is gone, the cache stays for the others.
+      phys.setWord((real >>> 2) + Desc.REFCOUNT, (h[Hdr.SLAB_INTENT_REFS] as number) - 1);
+      if (desc === real) phys.setWord((real >>> 2) + Desc.NAME_DEAD, 1);
+      else dropDescriptor(phys, desc);
+      done = "a destroy of one of a merged cache's names completed";
+      break;
+    case Intent.DESTROY:
+      // Roll forward: the alias and the name go now, the slabs at the drain.
+      if (desc !== real) dropDescriptor(phys, desc);
+      phys.setWord((real >>> 2) + Desc.REFCOUNT, 0);
+      phys.setWord((real >>> 2) + Desc.NAME_DEAD, 1);
+      h[Hdr.SLAB_TEARDOWN] = real;
+      done = `a destroy completed (the cache's slabs go back at the drain)`;
+      break;
+    case Intent.RELEASE:
+      dropDescriptor(phys, real);
+      done = "a destroy completed (the descriptor released)";
+      break;
+    default:
+      throw new KmemError("CORRUPTION", `SLAB-7: slab_mutex's intent record says ${op}`);
+  }
+  h[Hdr.SLAB_INTENT] = Intent.NONE;
+  return done;
+}
+
+/**
+ * offlineCpu's drain, slab_mutex held, the dead cpu's slots given back: completes what
+ * repairRegistry left (an intent it never saw is repaired first): the slabs of a cache
+ * whose destroy was rolled forward go back and its descriptor is released; cache
+ * descriptors allocated and on no list (made or released half way) are freed.
+ */
+function finishRegistry(slub: SlubAllocator): void {
+  const h = slub.h;
+  // (A record naming no operation is damage its recovery reported: left for verify().)
+  const op = h[Hdr.SLAB_INTENT] as number;
+  if (op >= Intent.CREATE && op <= Intent.RELEASE) repairRegistry(slub.phys);
+  const real = (h[Hdr.SLAB_TEARDOWN] as number) >>> 0;
+  if (real !== 0) {
+    const c = slub.caches.find((k) => k !== null && k.desc === real && k.id === k.realId);
+    if (c !== undefined && c !== null) {
+      lockAllNodes(slub, c);
+      try {
+        for (const slot of cpuSlots(slub, c)) {
+          flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
+          deactivate(slub, c, slot);
+        }
+        slub.releaseCached(c);
+        discardAll(slub, c);
+      } finally {
+        unlockAllNodes(slub, c);
+      }
+      c.dead = true;
+      slub.caches[c.id] = null;
+    }
+    dropDescriptor(slub.phys, real);
+    h[Hdr.SLAB_TEARDOWN] = 0;
+  }
+  if (h[Hdr.SLAB_SWEEP] !== 0) {
+    sweepDescriptors(slub);
+    h[Hdr.SLAB_SWEEP] = 0;
+  }
+}
+
+/**
+ * Frees every object of the boot cache kmem_cache that is allocated, not set aside and no
+ * descriptor on slab_caches: one a dead context was making or releasing. slab_mutex held
+ * (no other context allocates or frees one meanwhile). SLAB's objects may sit in its
+ * arrays with their bits set: there the object is left (the report says so).
+ */
+function sweepDescriptors(slub: SlubAllocator): number {
+  if (((slub.h[Hdr.OPTIONS] as number) & HdrOption.SLAB) !== 0) return 0;
+  const boot = slub.boot;
+  const linked = new Set(cacheDescriptors(slub));
+  const f = slub.f;
+  const orphans: number[] = [];
+  for (let pfn = slub.firstPfn; pfn < slub.totalPages;) {
+    const flags = f[pfn * Frame.WORDS + Pg.FLAGS] as number;
+    const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
+    if ((flags & PgFlag.SLAB) !== 0 && f[pfn * Frame.WORDS + SlubPg.CACHE] === boot.id) {
+      for (let idx = 0; idx < boot.objects; idx++) {
+        const obj = pfn * slub.pageSize + boot.redLeft + idx * boot.size;
+        if (slub.testBit(boot, pfn, idx) && !slub.isSetAside(boot, pfn, obj) && !linked.has(obj))
+          orphans.push(obj);
+      }
+    }
+    pfn +=
+      (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 && order >= 0 && order < 32 ? 2 ** order : 1;
+  }
+  for (const obj of orphans) slub.freeOwn(obj);
+  return orphans.length;
 }

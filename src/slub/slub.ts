@@ -87,8 +87,9 @@
  * A remote free puts the object in the sheaf (or on its slab's freelist, under the
  * list_lock) before it clears the object's bit: a death between leaves it allocated, the
  * dead context's, never free on no list. A dead cpu's list_lock is taken over and what it
- * guards rebuilt (recover.ts, whose header has how); its slab_mutex is taken over and
- * released without a repair: offlineCpu names it among the locks it could not repair.
+ * guards rebuilt (recover.ts, whose header has how); its slab_mutex is taken over and the
+ * registry change it left half done rolled back or forward from slab_mutex's intent
+ * record (registry.ts, whose header has how).
  */
 
 import { describe, hex, KmemError } from "../errors.js";

@@ -259,15 +259,32 @@ describe("cpu hotplug", () => {
     a.verify();
   });
 
-  it("releases, and reports, a lock of a dead cpu that it cannot repair", () => {
+  it("repairs slab_mutex of a dead cpu that changed no cache", () => {
     const a = instance(2);
     const b = Kmem.attach(a.buffer);
     header(a)[Hdr.LOCK_SLAB] = b.cpu + 1;
     const report = a.offlineCpu(b.cpu);
+    assert.deepEqual(report.recovered, ["slab_mutex: no registry change was under way"]);
+    assert.deepEqual(report.unrecovered, []);
+    assert.equal(header(a)[Hdr.LOCK_SLAB], 0);
+    a.verify();
+  });
+
+  it("releases, and reports, a lock of a dead cpu whose repair fails", () => {
+    const a = instance(2);
+    const b = Kmem.attach(a.buffer);
+    // slab_mutex held, its intent record damaged (an operation that does not exist).
+    header(a)[Hdr.LOCK_SLAB] = b.cpu + 1;
+    header(a)[Hdr.SLAB_INTENT] = 99;
+    const report = a.offlineCpu(b.cpu);
     assert.deepEqual(report.recovered, []);
     assert.equal(report.unrecovered.length, 1);
-    assert.match(report.unrecovered[0] as string, /^slab_mutex: released/);
+    assert.match(
+      report.unrecovered[0] as string,
+      /^slab_mutex: released; recovery failed: .*CORRUPTION/,
+    );
     assert.equal(header(a)[Hdr.LOCK_SLAB], 0);
+    header(a)[Hdr.SLAB_INTENT] = 0;
     const c = a.createCache("after", 40);
     assert.ok(c !== null);
     c.free(c.alloc());

@@ -3,9 +3,11 @@
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
  * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
- * object, a zram discard, a zram write over a stored page; with Linux's SLAB, an array
- * refill that grows a slab or takes from a partial one, a full array's flush to the shared
- * array or back to the slabs)
+ * object, a zram discard, a zram write over a stored page, vmalloc and vfree, pool alloc
+ * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
+ * one, a full array's flush to the shared array or back to the slabs; under slab_mutex a
+ * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
+ * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed)
  * and is stopped dead after N statements, for N over the whole operation; then the main
  * thread offlines its cpu and checks that verify() passes, that its own allocations are
  * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
@@ -18,7 +20,15 @@
  * again is what a dead one is); it is terminated afterwards. Nothing depends on timing.
  *
  * `npm test` runs every STRIDE-th N of each operation, starting at a different N for each
- * operation; KMEM_KILL_ALL=1 (set by .ci/run) runs every N.
+ * operation; KMEM_KILL_ALL=1 (set by .ci/run) runs every N, with one worker per operation
+ * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
+ * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
+ * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
+ * a worker at every N of the shorter operations (quadratic: minutes each).
+ *
+ * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
+ * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
+ * and every kind of operation runs on it.
  */
 
 import assert from "node:assert/strict";
@@ -26,12 +36,14 @@ import { Session } from "node:inspector";
 import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { Kmem, KmemError } from "../../src/index.js";
+import { Kmem, KmemError, SLAB_NO_MERGE } from "../../src/index.js";
 import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
 import { memMap } from "../helpers.js";
 
 const WORKER = new URL("./kill.worker.js", import.meta.url);
 const ALL = process.env["KMEM_KILL_ALL"] === "1";
+/** With KMEM_KILL_ALL: every N killed for real (sweep) but for the SNAPSHOTS operations. */
+const REAL = process.env["KMEM_KILL_REAL"] === "1";
 const STRIDE = ALL ? 1 : 9;
 /** Steps past which an operation is taken to run for ever (a hang is a failure). */
 const MAX_STEPS = 20000;
@@ -178,6 +190,24 @@ const SLACK: Record<string, number> = {
   "slab-refill": 0,
   "slab-flush": 0,
   "slab-free-block": 0,
+  // slab_mutex: a slab for the descriptor (made before it is counted), a slab of the cache.
+  "cache-create": 2,
+  "cache-alias": 2,
+  "cache-destroy": 1,
+  "cache-destroy-alias": 0,
+  // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
+  "slob-kmalloc": 1,
+  "slob-kfree": 1,
+  "slob-alloc": 1,
+  "slob-create": 1,
+  "slob-destroy": 1,
+};
+
+/** Pages a kill may give back beyond those taken before: a descriptors' slab left empty. */
+const GAIN: Record<string, number> = {
+  "cache-destroy": 1,
+  "cache-destroy-alias": 1,
+  "slob-destroy": 1,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
@@ -198,6 +228,50 @@ const THIN: Record<string, number> = {
   "slab-refill": 4,
   "slab-flush": 4,
   "slab-free-block": 8,
+  "cache-create": 600,
+  "cache-destroy": 60,
+  "cache-destroy-alias": 20,
+  "slob-kmalloc": 20,
+  "slob-kfree": 13,
+  "slob-alloc": 17,
+  "slob-create": 25,
+  "slob-destroy": 14,
+};
+
+/**
+ * Where a sampled sweep makes its one kill (else it starts at a different N for each
+ * operation and goes on to the end): createCache walks every cache before its intent
+ * record is written, which is where its sampled kill goes.
+ */
+const FIRST: Record<string, number> = {
+  "cache-create": 4600,
+};
+
+/**
+ * The long operations: sampled from snapshots of one worker's run (sweepSnapshots), one
+ * run's steps instead of one per kill. The others are killed for real at each sampled N
+ * (sweep): their offlineCpu runs in the context of the instance, with slab_mutex or
+ * SLOB's lock held by the dead cpu.
+ */
+const SNAPSHOTS = new Set([
+  "zs-malloc",
+  "zs-free",
+  "zram-discard",
+  "cache-new",
+  "cache-flush",
+  "vmalloc",
+  "vfree",
+]);
+
+/** Run only when every N is (KMEM_KILL_ALL): long, and sharing its code with one sampled. */
+const EVERY_POINT_ONLY = new Set(["cache-alias", "cache-create-reopen"]);
+
+/** The reopen sweeps, sampled more thinly still. */
+const REOPEN_THIN: Record<string, number> = {
+  vmalloc: 30,
+  vfree: 6,
+  "cache-create": 40,
+  "slob-kmalloc": 8,
 };
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
@@ -221,27 +295,61 @@ function stamp(mm: Kmem, addr: number, len: number): void {
   for (let i = 0; i < len; i++) mm.memory[addr + i] = (addr + i * 7) & 0xff;
 }
 
+/** A copy of a shared buffer. */
+function copyOf(b: ArrayBufferLike): SharedArrayBuffer {
+  const out = new SharedArrayBuffer(b.byteLength);
+  new Uint8Array(out).set(new Uint8Array(b));
+  return out;
+}
+
+/** stamped() over another context's view of the memory (a reopened snapshot). */
+function stampedIn(mm: Kmem, addr: number, len: number): boolean {
+  const got = mm.read(addr, len);
+  for (let i = 0; i < len; i++) if (got[i] !== ((addr + i * 7) & 0xff)) return false;
+  return true;
+}
+
 function stamped(mm: Kmem, addr: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (mm.memory[addr + i] !== ((addr + i * 7) & 0xff)) return false;
   return true;
 }
 
+/** An instance made ready for `op`, and what the checks after a kill need of it. */
+interface Scene {
+  op: string;
+  mm: Kmem;
+  mine: [number, number][];
+  /** The cache the cache- and slob- ops use ("kt" or "kd"). */
+  kcName: string | null;
+  sheafCap: number;
+  theirs: number[];
+  objs: Int32Array;
+  objsBuf: SharedArrayBuffer;
+  areas: number[];
+  pool64: number;
+  compressed: boolean;
+  registry: boolean;
+  before: number;
+}
+
 /**
- * Runs `op` in a worker killed after `n` steps and checks the instance; returns whether
- * the operation had completed within the n steps.
+ * Builds the instance for `op` (`cpus`: 2, or 3 when snapshots are checked by a context
+ * of their own) with the main thread's allocations around what the worker will do.
  */
-async function killAt(
-  op: string,
-  n: number,
-): Promise<{ done: boolean; locked: boolean; unrepaired: boolean }> {
+function setUp(op: string, cpus: number): Scene {
   // Without per-cpu caching a remote free goes to the slab under the list_lock (no sheaf).
+  const slob = op.startsWith("slob-");
+  // The registry ops walk every cache: Linux's size classes make fewer (and fewer steps).
+  const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy))/.test(op);
   // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
   const slabKind = op.startsWith("slab-");
   const mm = new Kmem({
     memory: 1 << 20,
-    cpus: 2,
+    cpus,
     percpu: op !== "cache-free-locked",
+    ...(slob ? { slab: "slob" as const } : {}),
     ...(slabKind ? { slab: "slab" as const } : {}),
+    ...(registry ? { sizeClasses: "linux" as const } : {}),
   });
   const mine: [number, number][] = [];
   for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
@@ -249,7 +357,7 @@ async function killAt(
   for (const [a, len] of mine) stamp(mm, a, len);
   // zsmalloc and zram: a pool "kp" and a device "z0" (and its pool), slots 0 and 1 written.
   const compressed = op.startsWith("zs-") || op.startsWith("zram-");
-  const pool = compressed ? mm.createZsPool("kp") : null;
+  if (compressed) assert.notEqual(mm.createZsPool("kp"), null);
   const z = compressed ? mm.createZram({ disksize: 16 * 4096, name: "z0" }) : null;
   if (z !== null) {
     assert.ok(z.write(0, zramPage(0)) && z.write(1, zramPage(1)));
@@ -259,14 +367,22 @@ async function killAt(
   // them (freed after the count), objs what the worker frees.
   const objsBuf = new SharedArrayBuffer(4 * 64);
   const objs = new Int32Array(objsBuf);
-  const kc = op.startsWith("cache-")
-    ? mm.createCache(op === "cache-free-locked" ? "kd" : "kt", 64)
-    : slabKind
-      ? mm.createCache("ks", 64)
-      : null;
+  const kc =
+    op.startsWith("cache-") || slob
+      ? mm.createCache(op === "cache-free-locked" ? "kd" : "kt", 64)
+      : slabKind
+        ? mm.createCache("ks", 64)
+        : null;
   if (slabKind) {
     mm.tuneCache("ks", { limit: 8, batchcount: 4, shared: op === "slab-free-block" ? 0 : 1 });
   }
+  // The registry ops' caches: "kz" to destroy (no object left), "ka" an alias of "kt".
+  if (op === "cache-destroy" || op === "slob-destroy") {
+    const kz = mm.createCache("kz", 96, { flags: SLAB_NO_MERGE });
+    kz?.free(kz.alloc());
+    kz?.shrink();
+  }
+  if (op === "cache-destroy-alias") assert.notEqual(mm.createCache("ka", 64), null);
   const theirs: number[] = [];
   if (kc !== null && op === "cache-partial") {
     const a = [kc.alloc(), kc.alloc(), kc.alloc()];
@@ -312,158 +428,311 @@ async function killAt(
   for (const a of areas) mm.write(a, new Uint8Array(4096).fill(a & 0xff));
   mm.drainPages();
   const before = freePages(mm);
+  return {
+    op,
+    mm,
+    mine,
+    kcName: kc === null ? null : kc.name,
+    sheafCap: kc === null ? 0 : (kc as unknown as { sheafCap: number }).sheafCap,
+    theirs,
+    objs,
+    objsBuf,
+    areas,
+    pool64: pool64 === null ? 0 : pool64.address,
+    compressed,
+    registry,
+    before,
+  };
+}
+
+/**
+ * The checks after the worker of `sc` died after `n` steps: `m` (a context of the instance,
+ * or of a snapshot of it) offlines cpu 1 (or the snapshot is reopened) and checks what it
+ * finds; `ledger` is the worker's ledger as it was then.
+ */
+function checkAfter(
+  sc: Scene,
+  m: Kmem,
+  ledger: Int32Array,
+  n: number,
+  done: boolean,
+  reopenOf: SharedArrayBuffer | null,
+): { done: boolean; locked: boolean; unrepaired: boolean } {
+  const { op, mine, theirs, objs, areas, compressed, registry, before } = sc;
+  let locked = false;
+  let unrepaired = false;
+  if (reopenOf !== null) {
+    // A snapshot of the buffer as the worker left it, reopened: every lock it held is
+    // recovered (the vmalloc lock once the layers are open) and the instance is whole.
+    const snap = reopenOf;
+    const r = Kmem.reopen(snap);
+    r.verify();
+    const h = new Int32Array(snap, 0, Hdr.PCP + 64);
+    for (const i of [Hdr.LOCK_SLAB, Hdr.LOCK_SLOB, Hdr.LOCK_POOL, Hdr.LOCK_VMALLOC]) {
+      assert.equal(h[i], 0, `${op} at ${n}: lock word ${i}`);
+    }
+    for (const [a, len] of mine) assert.ok(stampedIn(r, a, len), `${op} at ${n}: stamp`);
+    for (const a of areas) {
+      assert.deepEqual(r.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
+    }
+    r.vfree(r.vmalloc(5 * 4096));
+    r.kfree(r.kmalloc(64));
+    r.freePages(r.allocPages(3), 3);
+    const kq = r.createCache("kq", 96, { flags: SLAB_NO_MERGE });
+    assert.notEqual(kq, null, `${op} at ${n}: createCache`);
+    kq?.free(kq.alloc());
+    kq?.destroy();
+    for (const a of areas) r.vfree(a);
+    r.verify();
+    return { done, locked: false, unrepaired: false };
+  }
+  // The worker never runs again: its cpu is dead.
+  const report = m.offlineCpu(1);
+  locked = report.recovered.length > 0;
+  // The main thread's handles, as this context sees them (no lock the dead cpu held now).
+  const kc = sc.kcName === null ? null : m.findCache(sc.kcName);
+  const pool = compressed ? m.findZsPool("kp") : null;
+  const z = compressed ? m.findZram("z0") : null;
+  const pool64 = sc.pool64 === 0 ? null : m.openMempool(sc.pool64);
+  unrepaired = report.unrecovered.length > 0;
+  assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
+  m.verify();
+  for (const [a, len] of mine) assert.ok(stamped(m, a, len), `${op} at ${n}: stamp`);
+  const h = new Int32Array(m.buffer, 0, Hdr.PCP + 64);
+  for (const i of [Hdr.LOCK_SLAB, Hdr.LOCK_SLOB, Hdr.LOCK_POOL, Hdr.LOCK_VMALLOC]) {
+    assert.equal(h[i], 0);
+  }
+  // What the dead context held goes back, then what this one holds.
+  const f = memMap(m);
+  for (let k = 0; k < (ledger[1] as number); k++) {
+    const e = ledger[2 + k] as number;
+    const addr = Math.floor(e / 16);
+    const order = e % 16;
+    if (order === 12) {
+      try {
+        m.vfree(addr);
+      } catch (err) {
+        // Only the area a vfree was given may be free already.
+        assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
+      }
+    } else if (order === 13) {
+      kc?.free(addr);
+    } else if (order === 14) {
+      try {
+        pool?.free(addr);
+      } catch (err) {
+        // Only the handle a free was given may be free already.
+        assert.ok(op === "zs-free", `${op} at ${n}: ${String(err)}`);
+      }
+    } else if (order === 15) {
+      try {
+        m.kfree(addr);
+      } catch (err) {
+        // Only the operation's own object may be free already (kfree killed after it).
+        assert.ok(op === "kfree" || op === "slob-kfree", `${op} at ${n}: ${String(err)}`);
+      }
+    } else if ((f[(addr / m.pageSize) * Frame.WORDS + Pg.FLAGS] as number) === PgFlag.HEAD) {
+      m.freePages(addr, order);
+    }
+  }
+  if (z !== null && pool !== null) {
+    assert.deepEqual(z.read(1), zramPage(1), `${op} at ${n}: zram slot 1`);
+    // Slot 0 as before (discarded or not), or as written.
+    const s0 = z.read(0);
+    const zero = new Uint8Array(4096);
+    const written = new Uint8Array(4096);
+    written[4095] = 2; // what zram-write writes
+    assert.ok(
+      [zramPage(0), written, zero].some((p) => Buffer.compare(p, s0) === 0),
+      `${op} at ${n}: zram slot 0`,
+    );
+    if (op !== "zram-discard") assert.notDeepEqual(s0, zero, `${op} at ${n}: slot 0 lost`);
+    assert.ok(z.write(0, zramPage(0)));
+    assert.ok(z.write(2, zramPage(3)));
+    z.discard(2);
+    const h = pool.malloc(100);
+    pool.free(pool.malloc(3000));
+    pool.compact();
+    z.compact();
+    pool.free(h);
+    const st = z.stats();
+    assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
+  }
+  if (op === "slab-flush" || op === "slab-free-block") {
+    try {
+      kc?.free(objs[8] as number);
+    } catch (err) {
+      assert.ok(
+        err instanceof KmemError && err.code === "DOUBLE_FREE",
+        `${op} at ${n}: ${String(err)}`,
+      );
+    }
+  }
+  if (op === "cache-flush" || op === "cache-free-locked") {
+    // The object the worker was freeing: allocated still, unless the free got far enough.
+    const o = objs[op === "cache-flush" ? sc.sheafCap : 0];
+    try {
+      kc?.free(o as number);
+    } catch (err) {
+      assert.ok(
+        err instanceof KmemError && err.code === "DOUBLE_FREE",
+        `${op} at ${n}: ${String(err)}`,
+      );
+    }
+  }
+  if (kc !== null) kc.free(kc.alloc());
+  if (registry) {
+    // The worker's cache: gone (rolled back or destroyed) or whole; the next cache works.
+    for (const name of ["kn", "ka", "kz"]) {
+      const c = m.findCache(name);
+      if (c === null) continue;
+      c.free(c.alloc());
+      c.shrink();
+      c.destroy();
+      assert.equal(m.findCache(name), null, `${op} at ${n}: ${name} destroyed`);
+    }
+    const kq = m.createCache("kq", 96, { flags: SLAB_NO_MERGE });
+    assert.notEqual(kq, null, `${op} at ${n}: createCache`);
+    kq?.free(kq.alloc());
+    kq?.shrink();
+    kq?.destroy();
+    m.verify();
+  }
+  if (areas.length > 0) {
+    for (const a of areas) {
+      assert.deepEqual(m.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
+    }
+    m.vfree(m.vmalloc(5 * 4096));
+  }
+  if (pool64 !== null) {
+    // The element the worker was freeing is in the reserve, or still its (freed here);
+    // the reserve holds distinct live elements, sorted, and serves and takes back.
+    if (op === "pool-free") {
+      try {
+        pool64.free(objs[1] as number);
+      } catch (err) {
+        assert.ok(
+          err instanceof KmemError && err.code === "DOUBLE_FREE",
+          `${op} at ${n}: ${String(err)}`,
+        );
+      }
+      assert.equal(pool64.currNr, 4, `${op} at ${n}: the reserve is full again`);
+    }
+    m.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
+    const e = pool64.alloc();
+    m.setFault("failslab", null);
+    assert.notEqual(e, 0);
+    pool64.free(e);
+  }
+  const other = Kmem.attach(m.buffer);
+  assert.equal(other.cpu, 1, "the dead cpu's id is free again");
+  other.kfree(other.kmalloc(64));
+  other.freePages(other.allocPages(3), 3);
+  m.offlineCpu(other.cpu);
+  m.shrinkSlabs();
+  m.drainPages();
+  const after = freePages(m);
+  assert.ok(
+    after <= before + (GAIN[op] ?? 0),
+    `${op} at ${n}: ${after} free pages, ${before} before`,
+  );
+  assert.ok(
+    before - after <= (SLACK[op] as number),
+    `${op} at ${n}: ${before - after} pages lost (at most ${SLACK[op]} were in its hands)`,
+  );
+  for (const o of theirs) kc?.free(o);
+  for (const a of areas) m.vfree(a);
+  for (const [a, len] of mine) {
+    if (len === 64) m.kfree(a);
+    else m.freePages(a, Math.log2(len / 4096));
+  }
+  m.verify();
+  return { done, locked, unrepaired };
+}
+
+/**
+ * Runs `op` in a worker killed after `n` steps and checks the instance; returns whether
+ * the operation had completed within the n steps.
+ */
+async function killAt(
+  op: string,
+  n: number,
+  reopen = false,
+): Promise<{ done: boolean; locked: boolean; unrepaired: boolean }> {
+  const sc = setUp(op, 2);
   const ledgerBuf = new SharedArrayBuffer(4 * 64);
   const ledger = new Int32Array(ledgerBuf);
   const w = new Stepped();
-  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op, objs: objsBuf }, SKIP[op] ?? null);
+  await w.start(
+    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf },
+    SKIP[op] ?? null,
+  );
   let done = false;
-  let locked = false;
-  let unrepaired = false;
   for (let k = 0; k < n && !done; k++) {
     await w.step();
     done = Atomics.load(ledger, 0) === 1;
   }
   try {
-    // The worker never runs again: its cpu is dead.
-    const report = mm.offlineCpu(1);
-    locked = report.recovered.length > 0;
-    unrepaired = report.unrecovered.length > 0;
-    assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
-    mm.verify();
-    for (const [a, len] of mine) assert.ok(stamped(mm, a, len), `${op} at ${n}: stamp`);
-    const h = new Int32Array(mm.buffer, 0, Hdr.PCP + 64);
-    for (const i of [Hdr.LOCK_SLAB, Hdr.LOCK_SLOB, Hdr.LOCK_POOL, Hdr.LOCK_VMALLOC]) {
-      assert.equal(h[i], 0);
-    }
-    // What the dead context held goes back, then what this one holds.
-    const f = memMap(mm);
-    for (let k = 0; k < (ledger[1] as number); k++) {
-      const e = ledger[2 + k] as number;
-      const addr = Math.floor(e / 16);
-      const order = e % 16;
-      if (order === 12) {
-        try {
-          mm.vfree(addr);
-        } catch (err) {
-          // Only the area a vfree was given may be free already.
-          assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
-        }
-      } else if (order === 13) {
-        kc?.free(addr);
-      } else if (order === 14) {
-        try {
-          pool?.free(addr);
-        } catch (err) {
-          // Only the handle a free was given may be free already.
-          assert.ok(op === "zs-free", `${op} at ${n}: ${String(err)}`);
-        }
-      } else if (order === 15) {
-        try {
-          mm.kfree(addr);
-        } catch (err) {
-          // Only the operation's own object may be free already (kfree killed after it).
-          assert.ok(op === "kfree", `${op} at ${n}: ${String(err)}`);
-        }
-      } else if ((f[(addr / mm.pageSize) * Frame.WORDS + Pg.FLAGS] as number) === PgFlag.HEAD) {
-        mm.freePages(addr, order);
-      }
-    }
-    if (z !== null && pool !== null) {
-      assert.deepEqual(z.read(1), zramPage(1), `${op} at ${n}: zram slot 1`);
-      // Slot 0 as before (discarded or not), or as written.
-      const s0 = z.read(0);
-      const zero = new Uint8Array(4096);
-      const written = new Uint8Array(4096);
-      written[4095] = 2; // what zram-write writes
-      assert.ok(
-        [zramPage(0), written, zero].some((p) => Buffer.compare(p, s0) === 0),
-        `${op} at ${n}: zram slot 0`,
-      );
-      if (op !== "zram-discard") assert.notDeepEqual(s0, zero, `${op} at ${n}: slot 0 lost`);
-      assert.ok(z.write(0, zramPage(0)));
-      assert.ok(z.write(2, zramPage(3)));
-      z.discard(2);
-      const h = pool.malloc(100);
-      pool.free(pool.malloc(3000));
-      pool.compact();
-      z.compact();
-      pool.free(h);
-      const st = z.stats();
-      assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
-    }
-    if (op === "slab-flush" || op === "slab-free-block") {
-      try {
-        kc?.free(objs[8] as number);
-      } catch (err) {
-        assert.ok(
-          err instanceof KmemError && err.code === "DOUBLE_FREE",
-          `${op} at ${n}: ${String(err)}`,
-        );
-      }
-    }
-    if (op === "cache-flush" || op === "cache-free-locked") {
-      // The object the worker was freeing: allocated still, unless the free got far enough.
-      const o = objs[op === "cache-flush" ? (kc as unknown as { sheafCap: number }).sheafCap : 0];
-      try {
-        kc?.free(o as number);
-      } catch (err) {
-        assert.ok(
-          err instanceof KmemError && err.code === "DOUBLE_FREE",
-          `${op} at ${n}: ${String(err)}`,
-        );
-      }
-    }
-    if (kc !== null) kc.free(kc.alloc());
-    if (areas.length > 0) {
-      for (const a of areas) {
-        assert.deepEqual(mm.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
-      }
-      mm.vfree(mm.vmalloc(5 * 4096));
-    }
-    if (pool64 !== null) {
-      // The element the worker was freeing is in the reserve, or still its (freed here);
-      // the reserve holds distinct live elements, sorted, and serves and takes back.
-      if (op === "pool-free") {
-        try {
-          pool64.free(objs[1] as number);
-        } catch (err) {
-          assert.ok(
-            err instanceof KmemError && err.code === "DOUBLE_FREE",
-            `${op} at ${n}: ${String(err)}`,
-          );
-        }
-        assert.equal(pool64.currNr, 4, `${op} at ${n}: the reserve is full again`);
-      }
-      mm.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
-      const e = pool64.alloc();
-      mm.setFault("failslab", null);
-      assert.notEqual(e, 0);
-      pool64.free(e);
-    }
-    const other = Kmem.attach(mm.buffer);
-    assert.equal(other.cpu, 1, "the dead cpu's id is free again");
-    other.kfree(other.kmalloc(64));
-    other.freePages(other.allocPages(3), 3);
-    mm.offlineCpu(other.cpu);
-    mm.shrinkSlabs();
-    mm.drainPages();
-    const after = freePages(mm);
-    assert.ok(after <= before, `${op} at ${n}: ${after} free pages, ${before} before`);
-    assert.ok(
-      before - after <= (SLACK[op] as number),
-      `${op} at ${n}: ${before - after} pages lost (at most ${SLACK[op]} were in its hands)`,
-    );
-    for (const o of theirs) kc?.free(o);
-    for (const a of areas) mm.vfree(a);
-    for (const [a, len] of mine) {
-      if (len === 64) mm.kfree(a);
-      else mm.freePages(a, Math.log2(len / 4096));
-    }
-    mm.verify();
+    return checkAfter(sc, sc.mm, ledger, n, done, reopen ? copyOf(sc.mm.buffer) : null);
   } finally {
     await w.kill();
   }
-  return { done, locked, unrepaired };
+}
+
+/**
+ * Every N of `op` with one worker: after each step the buffer is copied (the worker is
+ * paused: the copy is the memory of a context dead at that statement) and checked by a
+ * context attached to the copy (or the copy is reopened), and the worker steps on. Each
+ * step costs one step, not N: what makes every N of the long operations affordable.
+ */
+async function sweepSnapshots(
+  op: string,
+  reopen: boolean,
+  every = 1,
+  first = 0,
+): Promise<[number, number, number, number]> {
+  const sc = setUp(op, 3);
+  const ledgerBuf = new SharedArrayBuffer(4 * 64);
+  const ledger = new Int32Array(ledgerBuf);
+  const w = new Stepped();
+  await w.start(
+    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf },
+    SKIP[op] ?? null,
+  );
+  let locked = 0;
+  let unrepaired = 0;
+  let reopened = 0;
+  let checked = 0;
+  try {
+    for (let n = 0; n < MAX_STEPS; n++) {
+      const done = Atomics.load(ledger, 0) === 1;
+      if (!done && (n < first || (n - first) % every !== 0)) {
+        await w.step();
+        continue;
+      }
+      checked++;
+      const snap = copyOf(sc.mm.buffer);
+      const led = new Int32Array(ledger);
+      // Opening the copy takes slab_mutex (and reads SLOB's lists): while the dead cpu
+      // holds either, only reopen can open it (it recovers them first).
+      const hv = new Int32Array(snap, 0, Hdr.PCP);
+      const held =
+        ((hv[Hdr.LOCK_SLAB] as number) & 0xffff) === 2 ||
+        ((hv[Hdr.LOCK_SLOB] as number) & 0xffff) === 2;
+      const r =
+        reopen || held
+          ? checkAfter(sc, sc.mm, led, n, done, snap)
+          : checkAfter(sc, Kmem.attach(snap), led, n, done, null);
+      if (held && !reopen) reopened++;
+      if (r.locked) locked++;
+      if (r.unrepaired) unrepaired++;
+      if (done) return [n, checked - reopened, locked, unrepaired];
+      await w.step();
+    }
+  } finally {
+    await w.kill();
+  }
+  assert.fail(`${op} did not complete within ${MAX_STEPS} steps`);
 }
 
 /**
@@ -474,16 +743,18 @@ async function sweep(
   op: string,
   first: number,
   stride: number,
+  reopen = false,
+  once = false,
 ): Promise<[number, number, number, number]> {
   let kills = 0;
   let locked = 0;
   let unrepaired = 0;
   for (let n = first; n < MAX_STEPS; n += stride) {
-    const r = await killAt(op, n);
+    const r = await killAt(op, n, reopen);
     kills++;
     if (r.locked) locked++;
     if (r.unrepaired) unrepaired++;
-    if (r.done) return [n, kills, locked, unrepaired];
+    if (r.done || once) return [n, kills, locked, unrepaired];
   }
   assert.fail(`${op} did not complete within ${MAX_STEPS} steps`);
 }
@@ -510,6 +781,15 @@ describe("kill at every point", () => {
     "pool-alloc",
     "vmalloc",
     "vfree",
+    "cache-create",
+    "cache-alias",
+    "cache-destroy",
+    "cache-destroy-alias",
+    "slob-kmalloc",
+    "slob-kfree",
+    "slob-alloc",
+    "slob-create",
+    "slob-destroy",
     "slab-grow",
     "slab-refill",
     "slab-flush",
@@ -517,11 +797,37 @@ describe("kill at every point", () => {
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
+      if (!ALL && EVERY_POINT_ONLY.has(op)) {
+        t.diagnostic(`${op}: run with KMEM_KILL_ALL=1 (npm run test:slow)`);
+        return;
+      }
       const stride = ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
-      const [steps, kills, locked, unrepaired] = await sweep(op, k % stride, stride);
+      const first = ALL ? 0 : (FIRST[op] ?? k % stride);
+      const [steps, kills, locked, unrepaired] =
+        (ALL && !REAL) || SNAPSHOTS.has(op)
+          ? await sweepSnapshots(op, false, stride, first)
+          : await sweep(op, first, stride, false, !ALL && FIRST[op] !== undefined);
       t.diagnostic(
         `${op}: completes in ${steps} steps or fewer; ${kills} kills, ${locked} holding a lock, ${unrepaired} released unrepaired`,
       );
+      assert.ok(steps > 0);
+    });
+  });
+});
+
+/** Kmem.reopen of a snapshot taken where the worker died (the vmalloc lock held, ...). */
+describe("kill at every point, then reopen", () => {
+  const ops = ["vmalloc", "vfree", "cache-create", "slob-kmalloc"];
+  ops.forEach((op, k) => {
+    it(`${op}: a snapshot reopened after a kill at any statement is whole`, async (t) => {
+      if (!ALL && EVERY_POINT_ONLY.has(`${op}-reopen`)) {
+        t.diagnostic(`${op}: run with KMEM_KILL_ALL=1 (npm run test:slow)`);
+        return;
+      }
+      const stride = ALL ? 1 : (REOPEN_THIN[op] ?? 1) * STRIDE;
+      const first = ALL ? 0 : (FIRST[op] ?? (k * 7) % stride);
+      const [steps, kills] = await sweepSnapshots(op, true, stride, first);
+      t.diagnostic(`${op}: completes in ${steps} steps or fewer; ${kills} snapshots reopened`);
       assert.ok(steps > 0);
     });
   });

@@ -11,7 +11,7 @@
  */
 
 import { workerData } from "node:worker_threads";
-import { Kmem } from "../../src/index.js";
+import { Kmem, SLAB_NO_MERGE } from "../../src/index.js";
 import { Hdr } from "../../src/memory/index.js";
 
 interface Job {
@@ -187,6 +187,55 @@ switch (job.op) {
     const pool = mm.openMempool(objs[0] as number);
     mm.setFault("failslab", { probability: 100, times: 1, verbose: 0 });
     op = () => void hold(pool.alloc(), OBJECT);
+    break;
+  }
+  /* slab_mutex: the registry (caches made, merged, destroyed), and SLOB's lock. */
+  case "cache-create": // a cache of its own: a descriptor allocated, written and linked
+    op = () => void mm.createCache("kn", 96, { flags: SLAB_NO_MERGE });
+    break;
+  case "cache-alias": // merged into "kt": an alias descriptor, kt's count raised
+    op = () => void mm.createCache("ka", 56);
+    break;
+  case "cache-destroy": {
+    // "kz" (the main thread's) has a partial slab; this cpu's slab of it too: both go back.
+    const c = mm.findCache("kz");
+    if (c === null) throw new Error("no cache kz");
+    c.free(c.alloc());
+    op = () => c.destroy();
+    break;
+  }
+  case "cache-destroy-alias": {
+    // "ka", an alias of "kt": its name dropped, its descriptor released.
+    const c = mm.findCache("ka");
+    if (c === null) throw new Error("no cache ka");
+    op = () => c.destroy();
+    break;
+  }
+  case "slob-kmalloc": // SLOB: first fit, a page split (a new page when none has room)
+    hold(mm.kmalloc(200), OBJECT);
+    op = () => void hold(mm.kmalloc(200), OBJECT);
+    break;
+  case "slob-kfree": {
+    // The object's units merge with their free neighbours; the page's last one frees it.
+    const a = hold(mm.kmalloc(100), OBJECT);
+    op = () => mm.kfree(a);
+    break;
+  }
+  case "slob-alloc": {
+    // An object of SLOB cache "kt" (aligned blocks on the small list).
+    const c = mm.findCache("kt");
+    if (c === null) throw new Error("no cache kt");
+    op = () => void hold(c.alloc(), CACHE_OBJECT);
+    break;
+  }
+  case "slob-create": // a SLOB cache: its descriptor a block of the boot cache, linked
+    op = () => void mm.createCache("kn", 96);
+    break;
+  case "slob-destroy": {
+    // "kz" (the main thread's, no live object): unlinked, its descriptor block freed.
+    const c = mm.findCache("kz");
+    if (c === null) throw new Error("no cache kz");
+    op = () => c.destroy();
     break;
   }
   default:
