@@ -20,7 +20,7 @@
  * again is what a dead one is); it is terminated afterwards. Nothing depends on timing.
  *
  * `npm test` runs every STRIDE-th N of each operation, starting at a different N for each
- * operation; KMEM_KILL_ALL=1 (set by .ci/run) runs every N, with one worker per operation
+ * operation; KMEM_KILL_ALL=1 (`npm run test:slow`) runs every N, with one worker per operation
  * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
  * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
  * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
