@@ -297,24 +297,17 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   f[i + SlubPg.BITMAP] = 0;
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
-  // The slab lies in one window of memory (a buddy block): its words are indexed in that
-  // window's view directly, without a window lookup per word.
-  const view = slub.phys.wordView(addr >>> 2);
-  const shift = (addr >>> 2) - slub.phys.wordIndex(addr >>> 2);
   if (c.bitmap >= 0) {
-    const wi = ((addr + c.bitmap) >>> 2) - shift;
     const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
-    for (let k = 0; k < words; k++) view[wi + k] = 0;
+    slub.phys.fill(0, addr + c.bitmap, addr + c.bitmap + words * 4);
   }
-  // The freelist in address order, each free pointer hardened (freelist_ptr_encode).
   const first = addr + c.redLeft;
-  const size = c.size;
-  const secret = c.secret;
-  let fp = first + c.offset;
-  for (let k = c.objects - 1; k > 0; k--, fp += size) {
-    view[(fp >>> 2) - shift] = (fp - c.offset + size) ^ secret ^ bswap32(fp);
+  for (let k = 0; k < c.objects; k++) {
+    const obj = first + k * c.size;
+    const fp = obj + c.offset;
+    const next = k + 1 < c.objects ? obj + c.size : 0;
+    slub.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
   }
-  view[(fp >>> 2) - shift] = secret ^ bswap32(fp);
   f[i + SlubPg.FREELIST] = first;
   if (c.debug !== 0) initDebugSlab(slub, c, addr);
   if (c.ctor !== null) {
@@ -506,18 +499,10 @@ export function flushSheaf(
   let n = slot[CpuSlot.SHEAF_COUNT] as number;
   let held = -1;
   let j = 0;
-  // The slab the last objects went back to, filed (place) once they are all on its freelist,
-  // under the same list_lock: objects freed one after another are mostly of one slab, and
-  // one filing serves them all (a recovery after a death here files every slab anew).
-  let last = 0;
   try {
     for (; j < k; j++) {
       const obj = (slot[CpuSlot.SHEAF + j] as number) >>> 0;
       const head = slub.slabOf(obj);
-      if (head !== last && last !== 0) {
-        place(slub, c, last);
-        last = 0;
-      }
       const node = slub.slabNode(head);
       if (!locked && node !== held) {
         if (held >= 0) {
@@ -531,19 +516,14 @@ export function flushSheaf(
         slub.lockNode(c, node);
         held = node;
       }
-      slabPush(slub, c, head, obj);
-      last = head;
+      slabFree(slub, c, head, obj);
     }
   } finally {
     // The objects given back leave the sheaf (also when a damaged one stopped the loop)
     // before the lock they went back under is released: no other cpu can take one of them
     // while a dead context's sheaf still names it (recover.ts).
-    try {
-      if (last !== 0) place(slub, c, last);
-    } finally {
-      dropFlushed(slot, j, n);
-      if (held >= 0) slub.unlockNode(c, held);
-    }
+    dropFlushed(slot, j, n);
+    if (held >= 0) slub.unlockNode(c, held);
   }
 }
 

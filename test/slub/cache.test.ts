@@ -364,7 +364,7 @@ describe("cpu sheaves", () => {
     mm.verify();
   });
 
-  it("a flush files each slab once its objects are back: full slabs become partial, empty ones go past min_partial", () => {
+  it("a flush gives a run of objects back to their slabs: full slabs become partial, empty ones go past min_partial", () => {
     const mm = mk(8 << 20);
     const c = cache(mm, "flush", 256, { flags: SLAB_NO_MERGE });
     const info = () => mm.stats().caches.find((x) => x.name === "flush");
