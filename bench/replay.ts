@@ -6,7 +6,8 @@
  *
  * - `programsSideBySide`: every program trace against kmem's kmalloc (slub), tlsf, codemix
  *   malloc and @thi.ng/malloc, each (trace, allocator) in a process of its own
- *   (replay-one.ts), one run, a 256 MiB heap: the table the goals are judged by.
+ *   (replay-one.ts), a 256 MiB heap, the median of BENCH_ROUNDS rounds with their range:
+ *   the table the goals are judged by.
  * - `replayBenchmarks`: every trace against every allocator in this process, memory 4x the
  *   peak payload: utilization, throughput, and tail latency with failures.
  *
@@ -58,10 +59,10 @@ function replayAlone(file: string, allocator: string): Promise<ReplayResult> {
 /**
  * Every program trace (whose name contains `only`, if given) against SIDE_BY_SIDE, each pair
  * in a process of its own, `rounds` times over (trace by trace, the allocators one after
- * another; a cell keeps its best speed: load from elsewhere only ever takes speed away):
- * M ops/s and utilization, kmem's ratios to TLSF's speed and to the best peer's utilization
- * (of the peers that replayed the whole trace), and kmem's failures. Returns the Markdown
- * ("" without traces).
+ * another, kmem and TLSF taking turns to go first): the median M ops/s of the rounds with
+ * their range, and utilization; kmem's ratios to TLSF's speed (medians) and to the best
+ * peer's utilization (of the peers that replayed the whole trace), and kmem's failures.
+ * Returns the Markdown ("" without traces).
  */
 export async function programsSideBySide(
   log: (line: string) => void,
@@ -70,7 +71,7 @@ export async function programsSideBySide(
 ): Promise<string> {
   const files = programTraces().filter((f) => only === undefined || f.includes(only));
   if (files.length === 0) return "";
-  const runs = rounds > 1 ? `, best of ${rounds} rounds` : "";
+  const runs = rounds > 1 ? `, median of ${rounds} rounds (range)` : "";
   const out = [
     `### Program traces side by side: M ops/s, utilization (each in its own process, 256 MiB${runs})`,
     "",
@@ -79,13 +80,17 @@ export async function programsSideBySide(
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const best = await bestOfRounds(file, SIDE_BY_SIDE, rounds, log, partial);
-    const [kmem, tlsf, ...others] = best as [ReplayResult, ReplayResult, ...ReplayResult[]];
+    const each = await medianOfRounds(file, SIDE_BY_SIDE, rounds, log, partial);
+    const [kmem, tlsf, ...others] = each.map((m) => m.median) as [
+      ReplayResult,
+      ReplayResult,
+      ...ReplayResult[],
+    ];
     const bestPeer = Math.max(
       ...[tlsf, ...others].map((r) => (r.error === null && r.complete ? r.utilization : 0)),
     );
-    const cells = best.map((r) =>
-      cell(r, `${(speed(r) / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+    const cells = each.map((m) =>
+      cell(m.median, `${speedRange(m)}, ${(m.median.utilization * 100).toFixed(1)}%`),
     );
     out.push(
       `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
@@ -104,36 +109,77 @@ export async function programsSideBySide(
   return out.join("\n");
 }
 
+/** An allocator's runs on one trace: the median run by speed, and the slowest and fastest. */
+export interface Rounds {
+  median: ReplayResult;
+  min: number;
+  max: number;
+}
+
+/**
+ * The order the allocators of `names` run in, in round `round`: the first two take turns
+ * to go first (kmem and TLSF, SLUB and SLAB), so that neither always meets the machine as
+ * the other left it.
+ */
+export function roundOrder(names: readonly string[], round: number): number[] {
+  const order = names.map((_, i) => i);
+  if (round % 2 === 1 && order.length >= 2) [order[0], order[1]] = [1, 0];
+  return order;
+}
+
+/**
+ * The median run of `runs` by speed (the lower middle one of an even count), with the range
+ * of their speeds.
+ */
+export function medianRun(runs: readonly ReplayResult[]): Rounds {
+  const sorted = [...runs].sort((a, b) => speed(a) - speed(b));
+  return {
+    median: sorted[(sorted.length - 1) >> 1] as ReplayResult,
+    min: speed(sorted[0] as ReplayResult),
+    max: speed(sorted[sorted.length - 1] as ReplayResult),
+  };
+}
+
 /**
  * Each allocator of `names` on trace `file`, `rounds` times, each run in a process of its own
- * and logged; the fastest run of each, in `names`' order. Runs that stopped short (not for
- * an error) are named in `partial`.
+ * and logged, the first two alternating (roundOrder); per allocator, in `names`' order, the
+ * median run and the range of speeds. Median runs that stopped short (not for an error) are
+ * named in `partial`.
  */
-async function bestOfRounds(
+async function medianOfRounds(
   file: string,
   names: readonly string[],
   rounds: number,
   log: (line: string) => void,
   partial: string[],
-): Promise<ReplayResult[]> {
-  const best: ReplayResult[] = [];
+): Promise<Rounds[]> {
+  const runs: ReplayResult[][] = names.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, name] of names.entries()) {
+    for (const i of roundOrder(names, round)) {
+      const name = names[i] as string;
       const r = await replayAlone(file, name);
       log(
         `${traceName(file)} ${name}: ${(speed(r) / 1e6).toFixed(2)} M ops/s, ` +
           `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
       );
-      const was = best[i];
-      if (was === undefined || speed(r) > speed(was)) best[i] = r;
+      runs[i]?.push(r);
     }
   }
-  for (const r of best) {
+  const each = runs.map(medianRun);
+  for (const { median: r } of each) {
     if (!r.complete && r.error === null) {
       partial.push(`${r.allocator} on ${traceName(file)}: ${r.ops.toLocaleString("en-US")} ops`);
     }
   }
-  return best;
+  return each;
+}
+
+/** M ops/s of the median run, with the range of the rounds when there were several. */
+function speedRange(m: Rounds): string {
+  const mops = (x: number): string => (x / 1e6).toFixed(2);
+  return m.min === m.max
+    ? mops(speed(m.median))
+    : `${mops(speed(m.median))} (${mops(m.min)}-${mops(m.max)})`;
 }
 
 /** Ops per second, 0 where nothing was served. */
@@ -236,8 +282,8 @@ export const SLAB_FAMILY = ["slub", "slab", "slob"] as const;
 /**
  * Every program trace (whose name contains `only`, if given) against SLUB, SLAB and SLOB
  * (kmalloc over each), each pair in a process of its own as programsSideBySide runs them,
- * the best speed of `rounds`: M ops/s and utilization, SLAB's and SLOB's ratios to SLUB,
- * and failures. Returns the Markdown ("" without traces).
+ * the median speed of `rounds` with its range: M ops/s and utilization, SLAB's and SLOB's
+ * ratios to SLUB (medians), and failures. Returns the Markdown ("" without traces).
  */
 export async function programsSlabFamily(
   log: (line: string) => void,
@@ -246,7 +292,7 @@ export async function programsSlabFamily(
 ): Promise<string> {
   const files = programTraces().filter((f) => only === undefined || f.includes(only));
   if (files.length === 0) return "";
-  const runs = rounds > 1 ? `, best of ${rounds} rounds` : "";
+  const runs = rounds > 1 ? `, median of ${rounds} rounds (range)` : "";
   const out = [
     `### Program traces, the slab allocators: M ops/s, utilization (each in its own process, 256 MiB${runs})`,
     "",
@@ -255,11 +301,15 @@ export async function programsSlabFamily(
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const best = await bestOfRounds(file, SLAB_FAMILY, rounds, log, partial);
-    const [slub, slab, slob] = best as [ReplayResult, ReplayResult, ReplayResult];
+    const each = await medianOfRounds(file, SLAB_FAMILY, rounds, log, partial);
+    const [slub, slab, slob] = each.map((m) => m.median) as [
+      ReplayResult,
+      ReplayResult,
+      ReplayResult,
+    ];
     const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : "-");
-    const cells = best.map((r) =>
-      cell(r, `${(speed(r) / 1e6).toFixed(2)}, ${(r.utilization * 100).toFixed(1)}%`),
+    const cells = each.map((m) =>
+      cell(m.median, `${speedRange(m)}, ${(m.median.utilization * 100).toFixed(1)}%`),
     );
     out.push(
       `| ${traceName(file)} | ${slub.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +

@@ -89,15 +89,15 @@ if (filter === undefined || wasmOnly) {
 // The traces against every allocator and peer, as `kmem replay` runs them.
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 if (filter === undefined || filter === "replay" || filter === "programs") {
-  // BENCH_ROUNDS (default 1) rounds, the best speed of each cell kept.
+  // BENCH_ROUNDS (default 3) rounds, each cell the median speed with the range.
   const only = filter === "programs" ? process.argv[3] : undefined;
-  const text = await programsSideBySide(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
+  const text = await programsSideBySide(log, only, rounds);
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
 // The same program traces against SLUB, SLAB and SLOB (`-- programs-slab [TRACE]` alone).
 if (filter === undefined || filter === "programs" || filter === "programs-slab") {
   const only = filter?.startsWith("programs") === true ? process.argv[3] : undefined;
-  const text = await programsSlabFamily(log, only, Number(process.env.BENCH_ROUNDS ?? 1));
+  const text = await programsSlabFamily(log, only, rounds);
   if (text !== "") process.stdout.write(`\n${text}\n`);
 }
 if (filter === undefined || filter === "replay") {

@@ -76,8 +76,8 @@ export interface KmemOptions {
    */
   slab?: SlabKind;
   /**
-   * kmalloc's size classes (SLUB and SLAB; SLOB has none): "fine" (default), 8, 16..64 bytes in steps
-   * of 16 and four classes per power of two above, or "linux", Linux's powers of two with 96
+   * kmalloc's size classes (SLUB and SLAB; SLOB has none): "fine" (default), 8..64 bytes in steps
+   * of 8 and four classes per power of two above, or "linux", Linux's powers of two with 96
    * and 192 (docs/slab.md).
    */
   sizeClasses?: SizeClasses;

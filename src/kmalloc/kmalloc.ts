@@ -3,24 +3,30 @@
  * (mm/slab_common.c); larger requests go straight to the page allocator (kmalloc_large),
  * flagged KMALLOC on their head frame. Two sets of classes, up to 2 * pageSize each:
  *
- *  - "fine" (the default): 8, then the multiples of 16 to 64, then four classes per power
- *    of two (p + p/4, p + p/2, p + 3p/4, 2p), 33 classes with 4 KiB pages, so that a request
- *    wastes at most a fifth of its class above 64 bytes (Bonwick's Solaris kmem had some 30
- *    classes from 8 bytes to 9 KiB in 10-20% steps, for the same reason). Every class from
- *    16 on is a multiple of 16, so its objects are 16-byte aligned (a C malloc's
- *    max_align_t) without debugging;
+ *  - "fine" (the default): the multiples of 8 to 64, then four classes per power of two
+ *    (p + p/4, p + p/2, p + 3p/4, 2p), 36 classes with 4 KiB pages, so that a request
+ *    wastes at most 7 bytes up to 64 and a fifth of its class above (Bonwick's Solaris kmem
+ *    had some 30 classes from 8 bytes to 9 KiB in 10-20% steps, for the same reason; the
+ *    24-, 40- and 56-byte classes took jq's 17-24-byte blocks and Python's small objects
+ *    out of kmalloc-32 and -64: BENCHMARKS.md, "Real programs");
  *
- *      size   1..8  9..16  17..32  33..48  49..64  65..80  81..96  97..112  113..128  129..160
- *      class    8    16     32      48      64      80      96     112       128       160
+ *      size   1..8  9..16  17..24  25..32  33..40  41..48  49..56  57..64  65..80  81..96
+ *      class    8    16     24      32      40      48      56      64      80      96
  *
  *  - "linux": Linux's, the powers of two from 8 plus 96 and 192 (8, 16, 32, 64, 96, 128, 192,
  *    256, 512, 1k, 2k, 4k, 8k with 4 KiB pages): a request may waste half its class.
  *
  * Power-of-two classes are naturally aligned (kmalloc(64) % 64 == 0), as Linux guarantees;
- * the others are 8-byte aligned (ARCH_KMALLOC_MINALIGN). A size finds its class in one load,
- * a byte table indexed by (size - 1) >> 3 (Linux's size_index, over every class). kmalloc(0)
- * returns ZERO_SIZE_PTR (16): not NULL, but no byte may be touched, and kfree and ksize
- * accept it.
+ * the others are 8-byte aligned (ARCH_KMALLOC_MINALIGN), and 16-byte aligned when their size
+ * is a multiple of 16 (every class from 64 on). kmalloc's guarantee is Linux's: 8 bytes, and
+ * a power of two's own size. A C malloc must give 16 bytes (max_align_t) to every request of
+ * 16 bytes or more (C17 7.22.3: a 16-byte long double fits in it): a malloc over kmalloc
+ * rounds such requests up to a multiple of 16 first (WasmHeap does), so that the 24-, 40-
+ * and 56-byte classes serve it nothing.
+ *
+ * A size finds its class in one load, a byte table indexed by (size - 1) >> 3 (Linux's
+ * size_index, over every class). kmalloc(0) returns ZERO_SIZE_PTR (16): not NULL, but no
+ * byte may be touched, and kfree and ksize accept it.
  */
 
 import { describe, KmemError } from "../errors.js";
@@ -37,7 +43,7 @@ export type SizeClasses = "fine" | "linux";
 
 /**
  * The size classes of a set for a page size, ascending, up to 2 * pageSize: "linux" 2^3 ..
- * 2^(pageShift+1) with 96 and 192; "fine" 8, 16..64 in steps of 16, then four per power of two.
+ * 2^(pageShift+1) with 96 and 192; "fine" 8..64 in steps of 8, then four per power of two.
  */
 export function kmallocSizes(pageSize: number, set: SizeClasses = "fine"): number[] {
   const sizes: number[] = [];
@@ -49,8 +55,7 @@ export function kmallocSizes(pageSize: number, set: SizeClasses = "fine"): numbe
     }
     return sizes;
   }
-  sizes.push(8);
-  for (let s = 16; s <= 64; s += 16) sizes.push(s);
+  for (let s = 8; s <= 64; s += 8) sizes.push(s);
   for (let p = 64; p < pageSize * 2; p *= 2) {
     for (let q = 1; q <= 4; q++) sizes.push(p + (p / 4) * q);
   }

@@ -15,8 +15,10 @@
  * Which allocator serves a request (the C semantics are the module's, the rest kmem's):
  *
  *   size               slab: "slub" (default)              slab: "slob"
- *   up to 2*pageSize   kmalloc's size classes from 16      up to pageSize: a cache of 16-byte
- *                      (every class a multiple of 16)      steps ("malloc-N", align 16)
+ *   up to 2*pageSize   kmalloc's size classes from 16,     up to pageSize: a cache of 16-byte
+ *                      the size rounded up to a multiple   steps ("malloc-N", align 16)
+ *                      of 16 (so never the 8-aligned
+ *                      24-, 40- and 56-byte classes)
  *   larger             large: "pages" (default): kmalloc_large, a block of 2^order pages,
  *                      order < maxOrder (chosen so that a block can be as large as the heap);
  *                      large: "vmem": whole pages from a vmem arena (Solaris's kmem over
@@ -649,7 +651,10 @@ export class WasmHeap {
     const mm = this.heap();
     // More than the heap can ever hold is never served (and SLOB's unit arithmetic is 32-bit).
     if (size > this.maxHeapBytes) return 0;
-    const n = size < MALLOC_ALIGN ? MALLOC_ALIGN : size;
+    // A multiple of 16 (max_align_t): kmalloc's 24-, 40- and 56-byte classes are 8-aligned,
+    // and C's malloc owes 16 bytes of alignment to every request of 16 bytes or more. The
+    // classes above 64 bytes are multiples of 16.
+    const n = size <= MALLOC_ALIGN ? MALLOC_ALIGN : size <= 64 ? (size + 15) & ~15 : size;
     if (this.slob && n <= this.slobMax) {
       const c = this.slobCache((n + MALLOC_ALIGN - 1) >>> 4);
       return c === null ? 0 : c.alloc(GFP_NOWAIT | gfp);

@@ -25,16 +25,16 @@ describe("kmalloc size classes", () => {
     assert.equal(kmallocSizes(65536, "linux").at(-1), 131072);
   });
 
-  it("fine (the default): 8, 16..64 in steps of 16, then four classes per power of two", () => {
+  it("fine (the default): 8..64 in steps of 8, then four classes per power of two", () => {
     assert.deepEqual(kmallocSizes(4096), kmallocSizes(4096, "fine"));
     assert.deepEqual(
-      kmallocSizes(1024).slice(0, 16),
-      [8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448],
+      kmallocSizes(1024).slice(0, 19),
+      [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448],
     );
-    assert.equal(kmallocSizes(4096).length, 33);
+    assert.equal(kmallocSizes(4096).length, 36);
   });
 
-  it("every set: ascending multiples of 8 up to 2 pages, each power of two a class; fine: multiples of 16 from 16, steps of at most a quarter above 64", () => {
+  it("every set: ascending multiples of 8 up to 2 pages, each power of two a class; fine: steps of 8 to 64, multiples of 16 from 64, steps of at most a quarter above 64", () => {
     for (const set of SETS) {
       for (const pageSize of [1024, 4096, 65536]) {
         const sizes = kmallocSizes(pageSize, set);
@@ -47,7 +47,7 @@ describe("kmalloc size classes", () => {
         }
         for (let p = 8; p <= 2 * pageSize; p *= 2) assert.ok(sizes.includes(p), `${set}: ${p}`);
         if (set === "fine") {
-          assert.ok(sizes.every((s) => s === 8 || s % 16 === 0));
+          assert.ok(sizes.every((s) => s <= 64 || s % 16 === 0));
           for (let i = 1; i < sizes.length; i++) {
             const [a, b] = [sizes[i - 1] as number, sizes[i] as number];
             assert.ok(b <= 64 || b - a <= a / 4, `${a} -> ${b}`);
@@ -66,9 +66,10 @@ describe("kmalloc size classes", () => {
         .map((l) => l.split(" ")[0])
         .filter((n) => n?.startsWith("kmalloc-"));
       assert.equal(names.includes("kmalloc-48"), set === "fine");
+      assert.equal(names.includes("kmalloc-24"), set === "fine");
       assert.equal(names.includes("kmalloc-96"), true);
       const other = Kmem.attach(k.buffer);
-      const p = other.kmalloc(40);
+      const p = other.kmalloc(44);
       assert.equal(other.ksize(p), set === "fine" ? 48 : 64);
       k.kfree(p);
       k.offlineCpu(other.cpu);
@@ -90,8 +91,12 @@ describe("kmalloc", () => {
     const expect: Array<[number, number]> = [
       [1, 8],
       [9, 16],
-      [17, 32],
-      [33, 48],
+      [17, 24],
+      [24, 24],
+      [25, 32],
+      [33, 40],
+      [41, 48],
+      [49, 56],
       [57, 64],
       [65, 80],
       [97, 112],
@@ -148,13 +153,22 @@ describe("kmalloc", () => {
     k.verify();
   });
 
-  it("aligns power-of-two sizes naturally, the others to 8 bytes", () => {
+  it("aligns power-of-two sizes naturally, the others to 8 bytes (fine: 16 from 64 bytes on)", () => {
     for (const set of SETS) {
       const k = mm(4096, set);
       for (const size of [24, 40, 80, 100, 1280, 5000]) {
-        assert.equal(k.kmalloc(size) % (set === "fine" ? 16 : 8), 0);
+        for (let i = 0; i < 3; i++) {
+          const p = k.kmalloc(size);
+          assert.equal(p % (set === "fine" && size > 64 ? 16 : 8), 0, `kmalloc(${size}) at ${p}`);
+        }
       }
     }
+    // The fine 24-byte class: objects every 24 bytes, 8-byte aligned and no more.
+    const f = mm();
+    const a = f.kmalloc(20);
+    const b = f.kmalloc(20);
+    assert.equal(Math.abs(b - a), 24);
+    assert.deepEqual([a % 8, b % 8, (a % 16) + (b % 16)], [0, 0, 8]);
     const k = mm();
     for (const size of [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]) {
       for (let i = 0; i < 5; i++) {

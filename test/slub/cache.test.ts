@@ -364,6 +364,40 @@ describe("cpu sheaves", () => {
     mm.verify();
   });
 
+  it("a flush gives a run of objects back to their slabs: full slabs become partial, empty ones go past min_partial", () => {
+    const mm = mk(8 << 20);
+    const c = cache(mm, "flush", 256, { flags: SLAB_NO_MERGE });
+    const info = () => mm.stats().caches.find((x) => x.name === "flush");
+    const events = () => mm.stats().events;
+    const objs: number[] = [];
+    for (let i = 0; i < 16 * 12; i++) objs.push(c.alloc()); // twelve slabs of 16
+    // A new slab hands its objects out in address order (its freelist as carved).
+    for (let i = 1; i < 16; i++) assert.equal(objs[i], (objs[0] as number) + i * 256);
+    assert.equal(info()?.slabs, 12);
+    const discarded = events().slab_discard as number;
+    const slow = events().slab_free_slowpath as number;
+    // Ten full slabs freed in allocation order, through the sheaf (32 objects) and its
+    // flushes of 16: each slab's objects go back together.
+    for (let i = 0; i < 160; i++) c.free(objs[i] as number);
+    mm.verify();
+    const flushed = (events().slab_free_slowpath as number) - slow;
+    assert.ok(flushed >= 160 - 32 && flushed % 16 === 0, `${flushed} objects flushed`);
+    // Every emptied slab past min_partial (5 for 256 bytes) went back to the page allocator.
+    const gone = (events().slab_discard as number) - discarded;
+    assert.ok(gone >= flushed / 16 - 5 && gone <= flushed / 16, `${gone} slabs discarded`);
+    assert.equal(info()?.slabs, 12 - gone);
+    // Half a slab's objects back: that slab is partial, and the next allocations reuse it.
+    for (let i = 168; i < 176; i++) c.free(objs[i] as number);
+    for (let i = 0; i < 64; i++) c.free(c.alloc());
+    mm.verify();
+    for (const a of objs.slice(160, 168)) c.free(a);
+    for (const a of objs.slice(176)) c.free(a);
+    c.shrink();
+    assert.equal(info()?.activeObjects, 0);
+    assert.equal(info()?.slabs, 0);
+    mm.verify();
+  });
+
   it("verify() finds a sheaf entry that is not a free object (SLAB-10)", () => {
     const mm = mk();
     const c = cache(mm, "sh2", 128, { flags: SLAB_NO_MERGE });

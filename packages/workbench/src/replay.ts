@@ -7,9 +7,11 @@
  *     before and after each chunk, nothing else: ops/s = ops / the sum of those times.
  *     - The memory's pages are touched once before, so the operating system's first touch of
  *       a page is not counted.
- *     - Uncounted warm-up runs come first (WARM_OPS ops, at most MAX_RUNS runs and WARM_MS):
- *       without them a trace of 200,000 ops measures the engine's compiler more than the
- *       allocator (10x).
+ *     - Uncounted warm-up runs of the whole trace come first, each on a fresh instance, until
+ *       two in a row ran at rates within WARM_AGREE of each other and WARM_OPS ops were run
+ *       (at most MAX_RUNS runs and WARM_MS): without them a trace of 200,000 ops measures
+ *       the engine's compiler more than the allocator (10x), and on a loaded machine the
+ *       optimizing compiler, short of a core, may still be at work well after a fixed count.
  *     - A trace of fewer than MIN_TIMED_OPS ops then runs several times (for at most
  *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts,
  *       and with 6 runs or more the 95% confidence interval of that median is given.
@@ -162,10 +164,12 @@ export class AllocatorFault extends Error {
 
 /** A trace shorter than this is timed over several runs... */
 const MIN_TIMED_OPS = 1_000_000;
-/** ...after uncounted warm-up runs of about this many ops, while the engine compiles. */
+/** ...after uncounted warm-up runs of the trace, at least this many ops in all... */
 const WARM_OPS = 200_000;
-/** ...or for this long, whichever ends first (a slow allocator is warm sooner). */
-const WARM_MS = 300;
+/** ...until two runs in a row agree within this fraction of their rate (the engine is done)... */
+const WARM_AGREE = 0.05;
+/** ...or for at most this long (a slow allocator, or a rate that never settles). */
+const WARM_MS = 2000;
 const MAX_RUNS = 20;
 /** Repeated runs stop after this long (a single run has `timeLimitMs`). */
 const REPEAT_BUDGET_MS = 1000;
@@ -263,6 +267,15 @@ function freshTimedLoop(key: string): TimedLoop {
   return loop;
 }
 
+/**
+ * Whether two warm-up runs in a row ran at rates (any unit) within WARM_AGREE of the larger:
+ * the engine has compiled what the trace needs, and the timed runs can start.
+ */
+export function warmSettled(before: number, rate: number): boolean {
+  const top = Math.max(before, rate);
+  return top > 0 && Math.abs(rate - before) <= WARM_AGREE * top;
+}
+
 /** Pattern byte of a block: never 0, differs between neighbouring ids and generations. */
 function tagOf(id: number, generation: number): number {
   return ((Math.imul(id + 1, 0x9e3779b1) + Math.imul(generation, 0x85ebca6b)) >>> 24) | 1;
@@ -319,6 +332,9 @@ export async function replay(
   const perRun: { ms: number; rate: number }[] = [];
   let opsTimed = 0;
   let complete = true;
+  // The loop's time in the last run and the ops it served (warm-up runs compare them).
+  let lastMs = 0;
+  let lastServed = 0;
   const runOnce = async (
     maxOps: number,
     counted: boolean,
@@ -344,6 +360,8 @@ export async function replay(
       }
       return done < maxOps && complete && t1 < deadline;
     });
+    lastMs = runMs;
+    lastServed = done - unserved;
     if (counted) {
       perRun.push({ ms: runMs, rate: runMs > 0 ? (done - unserved) / (runMs / 1000) : 0 });
       opsTimed = done;
@@ -353,9 +371,13 @@ export async function replay(
   const timedPass = async (): Promise<void> => {
     const warmDeadline = performance.now() + Math.min(WARM_MS * scale, limit);
     let warmed = 0;
-    for (let run = 0; run < MAX_RUNS && warmed < warmOps; run++) {
-      warmed += await runOnce(warmOps - warmed, false, warmDeadline);
-      if (performance.now() >= warmDeadline) break;
+    let before = -1;
+    for (let run = 0; run < MAX_RUNS; run++) {
+      warmed += await runOnce(ops, false, warmDeadline);
+      const rate = lastMs > 0 ? lastServed / lastMs : 0;
+      const settled = before >= 0 && warmSettled(before, rate);
+      before = rate;
+      if (performance.now() >= warmDeadline || (settled && warmed >= warmOps)) break;
     }
     const passStart = performance.now();
     for (let run = 0; run < runs; run++) {

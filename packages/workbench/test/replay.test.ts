@@ -13,7 +13,7 @@ import {
   findAllocator,
   UnknownNameError,
 } from "../src/allocators.js";
-import { defaultMemoryBytes, medianCI95, replay } from "../src/replay.js";
+import { defaultMemoryBytes, medianCI95, replay, warmSettled } from "../src/replay.js";
 import type { TraceSource } from "../src/source.js";
 import { TraceBuilder } from "../src/workloads/builder.js";
 import { findWorkload } from "../src/workloads/index.js";
@@ -36,6 +36,17 @@ function mixed(): TraceSource {
 }
 
 const opts = { memoryBytes: 16 * MiB, timeLimitMs: 10_000, timingScale: 0.05 };
+
+describe("replay: the warm-up", () => {
+  it("is over once two runs in a row agree within 5% of the larger rate", () => {
+    assert.equal(warmSettled(100, 104), true);
+    assert.equal(warmSettled(104, 100), true);
+    assert.equal(warmSettled(100, 95), true);
+    assert.equal(warmSettled(100, 94.9), false);
+    assert.equal(warmSettled(50, 100), false, "still compiling: twice as fast");
+    assert.equal(warmSettled(0, 0), false, "nothing ran");
+  });
+});
 
 describe("replay", () => {
   for (const entry of ALLOCATORS) {
