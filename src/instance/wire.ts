@@ -31,7 +31,7 @@ import { BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import { shadowBytesFor } from "../kasan/index.js";
 import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
-import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi, KmallocHeap, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
 import { SlobAllocator } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
@@ -156,7 +156,7 @@ function createInstance(options: KmemOptions): Layers {
     pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
-    bootWords: descriptorWords(cpus, nrNodes) + shadow / 4,
+    bootWords: descriptorWords(cpus, nrNodes) + shadow / 4 + KmallocHeap.headerWords(nrNodes),
     shared: cpus > 1,
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -195,6 +195,19 @@ function createInstance(options: KmemOptions): Layers {
     // Contexts that attach follow the instance's quarantine (no more than memory is useful).
     const q = s.kasan.quarantine;
     h[Hdr.KASAN_QUARANTINE] = q === undefined ? -1 : Math.min(q, 2 ** 31 - 1);
+  }
+  // The kmalloc heap (src/kmalloc/heap.ts): kmalloc's fine classes over SLUB or SLAB, no
+  // sanitizer; its descriptors in the header, after the KASAN shadow's room.
+  if (
+    s.slab !== "slob" &&
+    s.sizeClasses === "fine" &&
+    s.kasan === null &&
+    s.kfence === null &&
+    !s.kmemleak &&
+    KmallocHeap.fits(phys)
+  ) {
+    const at = (bootCacheBase(cpus, phys.nrNodes) + descriptorWords(cpus, phys.nrNodes)) * 4;
+    h[Hdr.KHEAP] = KmallocHeap.headerAddress(at + shadow);
   }
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
@@ -367,7 +380,7 @@ export function openInstance(
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
     for (const id of gone) drainDeadCpu(layers, id);
     if (reopen) {
-      const locks = robustLocks(phys, buddy, slab, vm);
+      const locks = robustLocks(phys, buddy, slab, vm, null, [], km);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
     }
   } catch (err) {
@@ -397,6 +410,7 @@ function robustLocks(
   vm: Vmalloc | null,
   virtToPhys: ((addr: number) => number) | null = null,
   skipped: string[] = [],
+  km: KmallocApi | null = null,
 ): RobustLock[] {
   const h = phys.header;
   const zs = zsLockWords(phys, virtToPhys, skipped);
@@ -419,6 +433,18 @@ function robustLocks(
     for (const l of slab.listLocks()) locks.push(arrays ? { ...l, recover: null } : l);
   }
   for (const l of zs.inner) locks.push({ ...l, recover: null });
+  // The kmalloc heap's locks (4b), one per node: rebuilt from their chunks' blocks.
+  if (km instanceof Kmalloc && km.heap !== null) {
+    const heap = km.heap;
+    for (const l of heap.lockWords()) {
+      locks.push({
+        w: l.w,
+        i: l.i,
+        name: phys.nrNodes === 1 ? "the kmalloc heap lock" : `the kmalloc heap lock of node ${l.n}`,
+        recover: () => heap.recover(l.n),
+      });
+    }
+  }
   for (let n = 0; n < phys.nrNodes; n++) {
     locks.push({
       w: h,
@@ -442,7 +468,15 @@ export function drainDeadCpu(
 ): DeadCpuReport {
   const report = newReport(id);
   const skipped: string[] = [];
-  const locks = robustLocks(layers.phys, layers.buddy, layers.slab, layers.vm, virtToPhys, skipped);
+  const locks = robustLocks(
+    layers.phys,
+    layers.buddy,
+    layers.slab,
+    layers.vm,
+    virtToPhys,
+    skipped,
+    layers.km,
+  );
   recoverLocks(locks, id, layers.buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   report.objects = layers.slab.drainCpu(id);

@@ -3,7 +3,8 @@
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
  * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
- * object, a zram discard)
+ * object, a zram discard, the kmalloc heap's allocation with and without a new chunk, its
+ * free merging both neighbours or giving a chunk back, its krealloc growing in place)
  * and is stopped dead after N statements, for N over the whole operation; then the main
  * thread offlines its cpu and checks that verify() passes, that its own allocations are
  * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
@@ -151,6 +152,13 @@ const SLACK: Record<string, number> = {
   // The area (three pages and a table) when it was made and not yet recorded as held.
   vmalloc: 4,
   vfree: 1,
+  // The kmalloc heap: a chunk taken and not yet in the heap, or one taken out and not yet
+  // freed, or a chunk kept by the block the dead context allocated and never returned.
+  "heap-grow": 16,
+  "heap-alloc": 16,
+  "heap-free": 0,
+  "heap-free-chunk": 16,
+  "heap-realloc": 0,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
@@ -166,6 +174,11 @@ const THIN: Record<string, number> = {
   "pool-alloc": 2,
   vmalloc: 30,
   vfree: 6,
+  "heap-grow": 12,
+  "heap-alloc": 8,
+  "heap-free": 8,
+  "heap-free-chunk": 8,
+  "heap-realloc": 8,
 };
 
 /** A page for zram that compresses (not one value repeated). */
@@ -338,7 +351,7 @@ async function killAt(
           mm.kfree(addr);
         } catch (err) {
           // Only the operation's own object may be free already (kfree killed after it).
-          assert.ok(op === "kfree", `${op} at ${n}: ${String(err)}`);
+          assert.ok(op === "kfree" || op.startsWith("heap-free"), `${op} at ${n}: ${String(err)}`);
         }
       } else if ((f[(addr / mm.pageSize) * Frame.WORDS + Pg.FLAGS] as number) === PgFlag.HEAD) {
         mm.freePages(addr, order);
@@ -458,6 +471,11 @@ describe("kill at every point", () => {
     "pool-alloc",
     "vmalloc",
     "vfree",
+    "heap-grow",
+    "heap-alloc",
+    "heap-free",
+    "heap-free-chunk",
+    "heap-realloc",
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
