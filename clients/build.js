@@ -18,7 +18,7 @@
  * versions, checked against their integrity hashes), fetched with `npm pack` and unpacked
  * without running any install script. Everything built goes to clients/build/ (never
  * committed): objects and modules are named by a hash of their inputs (the compiler's
- * version, the flags, the sources), so a second run builds nothing and a changed input
+ * and wasm-opt's versions, the flags, the sources), so a second run builds nothing and a changed input
  * builds only what depends on it. sqlite3.c takes about a minute; the rest seconds.
  *
  * clang runs wasm-opt -O2 over what it links when binaryen is installed (dropping the function
@@ -168,6 +168,11 @@ function clangVersion() {
   return spawnSync(CLANG, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
 }
 
+/** wasm-opt's version line, or "none": clang's link output depends on whether it is there. */
+function wasmOptVersion() {
+  return spawnSync(WASM_OPT, ["--version"], { encoding: "utf8" }).stdout?.trim() || "none";
+}
+
 function hash(...parts) {
   const h = createHash("sha256");
   for (const p of parts) h.update(typeof p === "string" ? p : JSON.stringify(p)).update("\0");
@@ -308,6 +313,7 @@ async function buildProgram(name, variants, version) {
     const sources = variant === "kmem" ? [...own, shim] : own;
     const key = hash(
       version,
+      wasmOptVersion(),
       CFLAGS,
       linkFlags,
       includes.map((i) => relative(HERE, i)),
@@ -330,7 +336,7 @@ async function buildProgram(name, variants, version) {
  * wasm-opt run, then optimized and instrumented by wasm-opt keeping the names (-g).
  */
 async function buildKasan(name, own, shim, objects, includes, linkFlags, version) {
-  const optVersion = spawnSync(WASM_OPT, ["--version"], { encoding: "utf8" }).stdout.trim();
+  const optVersion = wasmOptVersion();
   const ownObjects = await Promise.all(
     [...own, shim].map((src) =>
       compile(

@@ -47,7 +47,7 @@ import {
   setCpuState,
 } from "../sync/index.js";
 import { Vmalloc } from "../vm/index.js";
-import { zsLockWords } from "../zram/index.js";
+import { recoveryContext, ZsRecovery, zsLockWords } from "../zram/index.js";
 import { recoverPools } from "../mempool/index.js";
 import {
   type AttachOptions,
@@ -344,8 +344,10 @@ export function openInstance(
     // before the object allocator opens (it takes slab_mutex).
     // (any cpu but 0: one that was OFFLINE cannot hold a lock, but a snapshot may say so).
     if (reopen) {
-      const locks = robustLocks(phys, buddy, null, null);
+      const zr = new ZsRecovery(phys);
+      const locks = robustLocks(phys, buddy, null, null, null, [], zr);
       for (let id = 1; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
+      for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
     const { slab, km } = wireObjects(phys, buddy, settings, false, ctors);
     const vm = new Vmalloc(phys, buddy, ownRecords(km), settings.debug.includes("U"));
@@ -380,8 +382,10 @@ export function openInstance(
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
     for (const id of gone) drainDeadCpu(layers, id);
     if (reopen) {
-      const locks = robustLocks(phys, buddy, slab, vm, null, [], km);
+      const zr = new ZsRecovery(phys);
+      const locks = robustLocks(phys, buddy, slab, vm, null, [], zr, km);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
+      for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
   } catch (err) {
     if (!reopen) setCpuState(h, cpu, CpuState.ONLINE, CpuState.OFFLINE);
@@ -399,9 +403,10 @@ function newReport(cpu: number): DeadCpuReport {
 
 /**
  * Every lock word of the instance in lock order (ARCHITECTURE.md, "Lock order"), each with
- * its recovery (sync/robust.ts). zsmalloc's and zram's (from their registry: zram/robust.ts)
- * are released without a repair; a zram slot lock is found through the page tables
- * (`virtToPhys`), and left out without it. What could not be looked at goes to `skipped`.
+ * its recovery (sync/robust.ts). zsmalloc's and zram's are found from their registry and
+ * repaired by `zr` (zram/robust.ts: pages it frees wait in zr.pending until every lock is
+ * released); a zram slot lock is found through the page tables (`virtToPhys`), and left
+ * out without it. What could not be looked at goes to `skipped`.
  */
 function robustLocks(
   phys: PhysMem,
@@ -410,6 +415,7 @@ function robustLocks(
   vm: Vmalloc | null,
   virtToPhys: ((addr: number) => number) | null = null,
   skipped: string[] = [],
+  zr: ZsRecovery | null = null,
   km: KmallocApi | null = null,
 ): RobustLock[] {
   const h = phys.header;
@@ -424,15 +430,14 @@ function robustLocks(
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
     { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: null },
   ];
-  for (const l of zs.outer) locks.push({ ...l, recover: null });
+  for (const l of zs.outer) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
   locks.push({ w: h, i: Hdr.LOCK_SLOB, name: "the SLOB lock", recover: null });
   if (slab instanceof SlubAllocator) {
-    // SLUB's are rebuilt from mem_map (slub/recover.ts); SLAB's also guard its shared and
-    // alien arrays, which that does not rebuild.
-    const arrays = slab instanceof SlabAllocator;
-    for (const l of slab.listLocks()) locks.push(arrays ? { ...l, recover: null } : l);
+    // SLUB's are rebuilt from mem_map (slub/recover.ts); SLAB's, its shared array and three
+    // lists too (slab/recover.ts).
+    for (const l of slab.listLocks()) locks.push(l);
   }
-  for (const l of zs.inner) locks.push({ ...l, recover: null });
+  for (const l of zs.inner) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
   // The kmalloc heap's locks (4b), one per node: rebuilt from their chunks' blocks.
   if (km instanceof Kmalloc && km.heap !== null) {
     const heap = km.heap;
@@ -468,17 +473,23 @@ export function drainDeadCpu(
 ): DeadCpuReport {
   const report = newReport(id);
   const skipped: string[] = [];
-  const locks = robustLocks(
-    layers.phys,
-    layers.buddy,
-    layers.slab,
-    layers.vm,
-    virtToPhys,
-    skipped,
-    layers.km,
-  );
-  recoverLocks(locks, id, layers.buddy.cpu, report);
+  const { phys, buddy, km } = layers;
+  const zr = new ZsRecovery(phys);
+  const locks = robustLocks(phys, buddy, layers.slab, layers.vm, virtToPhys, skipped, zr, km);
+  recoverLocks(locks, id, buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
+  // zsmalloc's and zram's intent records, once no lock is held (zram/robust.ts).
+  const zs = recoveryContext({
+    phys,
+    cpu: buddy.cpu,
+    allocPages: (order, gfp) => buddy.allocPages(order, gfp),
+    freePages: (addr, order) => buddy.freePages(addr, order),
+    kmalloc: (size, gfp) => km.kmallocOwn(size, gfp),
+    kfree: (addr) => km.kfreeOwn(addr),
+  });
+  const zd = zr.drain(zs, id, virtToPhys);
+  report.recovered.push(...zd.recovered);
+  report.unrecovered.push(...zd.unrecovered);
   report.objects = layers.slab.drainCpu(id);
   report.pages = layers.buddy.drainOffline(id);
   for (const l of locks) {

@@ -341,7 +341,7 @@ export class Kasan {
     for (const [, n] of kinds) other -= n;
     if (other > 0) kinds.push(["other", other]);
     return (
-      `kasan: ${this.log.count} reports; quarantine ${q.objects} objects, ${q.bytes} of ${this.quarantineLimit} bytes\n` +
+      `kasan: ${this.log.count} report${this.log.count === 1 ? "" : "s"}; quarantine ${q.objects} objects, ${q.bytes} of ${this.quarantineLimit} bytes\n` +
       `shadow: ${sh.length} bytes, one per 8 bytes of memory; the ${granules} granules of managed memory: ` +
       kinds.map(([k, n]) => `${n} ${k}`).join(", ") +
       "\n"

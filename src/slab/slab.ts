@@ -112,6 +112,7 @@ import {
 } from "./layout.js";
 import * as slabs from "./slabs.js";
 import * as tune from "./tune.js";
+import { recoverSlabNode } from "./recover.js";
 import { cachedObjects, verifySlab } from "./verify.js";
 
 export interface SlabOptions extends SlubOptions {
@@ -265,10 +266,12 @@ export class SlabAllocator extends SlubAllocator {
     const ac = v.ac;
     const n = (ac[Ac.AVAIL] as number) - 1;
     const obj = (ac[Ac.ENTRY + n] as number) >>> 0;
-    ac[Ac.AVAIL] = n;
-    ac[Ac.TOUCHED] = 1;
+    // Marked allocated before it leaves the array: never counted in its slab and in
+    // neither (a context dying between: recover.ts).
     if (this.fast === true) this.markAllocatedFast(c, obj, ac, n);
     else this.markAllocated(c, obj, ac, n);
+    ac[Ac.AVAIL] = n;
+    ac[Ac.TOUCHED] = 1;
     c.cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return postAlloc(this, c, obj, gfp, size);
     return obj;
@@ -291,9 +294,9 @@ export class SlabAllocator extends SlubAllocator {
     }
     n--;
     const obj = (ac[Ac.ENTRY + n] as number) >>> 0;
+    this.markAllocated(c, obj, ac, n);
     ac[Ac.AVAIL] = n;
     ac[Ac.TOUCHED] = 1;
-    this.markAllocated(c, obj, ac, n);
     c.cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return postAlloc(this, c, obj, gfp, size);
     return obj;
@@ -461,13 +464,14 @@ export class SlabAllocator extends SlubAllocator {
       this.freeGeneric(c, head, addr);
       return;
     }
-    this.mem[wi] = w & ~m;
     c.cpu[CpuSlot.ACTIVE]!--;
     const ac = v.ac;
     let n = ac[Ac.AVAIL] as number;
     if (n >= (ac[Ac.LIMIT] as number)) n = arrays.flushArray(this, c, v);
+    // In the array before it is marked free (recover.ts); flushArray leaves its bits be.
     ac[Ac.ENTRY + n] = addr;
     ac[Ac.AVAIL] = n + 1;
+    this.mem[wi] = w & ~m;
   }
 
   /**
@@ -498,9 +502,6 @@ export class SlabAllocator extends SlubAllocator {
       this.preFreeChecked(c, head, addr);
       w = this.phys.word(wi);
     }
-    if (this.smp === false) this.phys.setWord(wi, w & ~m);
-    else this.clearShared(c, wi, rd, w, m, addr);
-    c.cpu[CpuSlot.ACTIVE]!--;
     let v = this.views[c.realId];
     if (
       v === undefined ||
@@ -509,22 +510,42 @@ export class SlabAllocator extends SlubAllocator {
     ) {
       v = this.arraysOf(c) as ArrayViews;
     }
-    if (v.arrays === false) {
-      arrays.freeToSlab(this, c, addr);
+    if (
+      v.arrays === false ||
+      (this.nrNodes > 1 && this.buddy.nodeOf(head) !== this.buddy.localNode)
+    ) {
+      if (this.smp === false) this.phys.setWord(wi, w & ~m);
+      else this.clearShared(c, wi, rd, w, m, addr);
+      c.cpu[CpuSlot.ACTIVE]!--;
+      if (v.arrays === false) arrays.freeToSlab(this, c, addr);
+      else arrays.freeAlien(this, c, v, this.buddy.nodeOf(head), addr);
       return;
     }
-    if (this.nrNodes > 1) {
-      const node = this.buddy.nodeOf(head);
-      if (node !== this.buddy.localNode) {
-        arrays.freeAlien(this, c, v, node, addr);
-        return;
-      }
-    }
+    // Into the array, then marked free: a context dying between leaves it allocated, never
+    // counted in its slab and in no array (recover.ts). Of two cpus freeing it at once, the
+    // second's flip finds it free and takes it back out of its array.
     const ac = v.ac;
     let n = ac[Ac.AVAIL] as number;
     if (n >= (ac[Ac.LIMIT] as number)) n = arrays.flushArray(this, c, v);
     ac[Ac.ENTRY + n] = addr;
     ac[Ac.AVAIL] = n + 1;
+    if (this.smp === false) this.phys.setWord(wi, w & ~m);
+    else if (!this.flipFree(wi, rd, w, m)) {
+      ac[Ac.AVAIL] = n;
+      this.alreadyFree(c, addr, 0);
+    }
+    c.cpu[CpuSlot.ACTIVE]!--;
+  }
+
+  /** clearShared's flip, reporting instead of throwing: false when it was free already. */
+  private flipFree(wi: number, rd: number, w: number, m: number): boolean {
+    const ri = wi + rd;
+    const view = this.phys.wordView(ri);
+    const i = this.phys.wordIndex(ri);
+    if (rd === 0) return (Atomics.and(view, i, ~m) & m) !== 0;
+    if (((Atomics.xor(view, i, m) ^ w) & m) !== 0) return true;
+    Atomics.xor(view, i, m);
+    return false;
   }
 
   /** preFree; damage it finds sets the object aside, and its slab leaves the lists. */
@@ -581,6 +602,38 @@ export class SlabAllocator extends SlubAllocator {
 
   override drainCpu(cpu: number): number {
     return tune.drainDeadCpu(this, cpu) + super.drainCpu(cpu);
+  }
+
+  /**
+   * @internal Every cache's node list_lock words for offlineCpu, each recovered as SLAB's
+   * (recover.ts: the shared array and the three lists), not as SLUB's.
+   */
+  override listLocks(): ReturnType<SlubAllocator["listLocks"]> {
+    return super.listLocks().map((l) => ({
+      ...l,
+      recover: (dead: number) => {
+        const c = this.cacheById(l.cacheId);
+        if (c === null || c.desc !== l.desc) return l.recover(dead);
+        return recoverSlabNode(this, c, l.node, dead);
+      },
+    }));
+  }
+
+  /**
+   * @internal Whether `obj` is an object start of a slab of `c` on node `n`, not set aside,
+   * its allocation bit clear (recover.ts; cold).
+   */
+  isFreeObjectOf(c: KmemCache, obj: number, n: number): boolean {
+    const pfn = obj >>> 0 === obj ? this.slabOf(obj) : 0;
+    if (pfn === 0 || this.slabNode(pfn) !== n) return false;
+    const i = pfn * Frame.WORDS;
+    const counters = this.f[i + SlabPg.COUNTERS] as number;
+    if (this.f[i + SlabPg.CACHE] !== c.realId || (counters & SlabPg.QUARANTINED) !== 0) {
+      return false;
+    }
+    const off = obj - slabs.slabStart(this, pfn) - c.redLeft;
+    if (off < 0 || off % c.size !== 0 || off / c.size >= c.objects) return false;
+    return !this.testBit(c, pfn, off / c.size);
   }
 
   override verify(): void {

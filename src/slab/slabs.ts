@@ -28,7 +28,7 @@ import { Frame, Pg, PgFlag, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import { Poison, setPoison, setRedZones } from "../slub/index.js";
-import { COLOUR_UNIT, Mgmt, Node, SlabList, SlabPg } from "./layout.js";
+import { Ac, COLOUR_UNIT, Mgmt, Node, SlabList, SlabPg } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
 
 /* ------------------------------------------------------------------ a slab's parts */
@@ -59,7 +59,7 @@ function setEntry(slab: SlabAllocator, fl: number, i: number, idx: number, v: nu
 const HEAD = [0, Node.FULL_HEAD, Node.PARTIAL_HEAD, Node.FREE_HEAD] as const;
 
 /** Adds slab `pfn` to list `list` of node record `nr`, at its head or its tail. */
-function listAdd(
+export function listAdd(
   slab: SlabAllocator,
   nr: Int32Array,
   pfn: number,
@@ -160,6 +160,8 @@ export function takeObjects(
       dst[at + got++] = first + o * c.size;
       active++;
     }
+    // An array's count first (recover.ts): what the slab counts is in the array.
+    if (at === Ac.ENTRY) dst[Ac.AVAIL] = got;
     nr[Node.FREE_OBJECTS] = (nr[Node.FREE_OBJECTS] as number) - (active - (counters & 0xffff));
     counters = (counters & ~SlabPg.ACTIVE_MASK) | active;
     if (bad) {
@@ -308,7 +310,8 @@ export function grow(
   }
   const f = slab.f;
   const i = pfn * Frame.WORDS;
-  f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
+  // Marked SLAB only once counted, under the list_lock (recover.ts: ground truth).
+  f[i + Pg.FLAGS] = PgFlag.HEAD;
   f[i + SlabPg.CACHE] = c.realId;
   f[i + SlabPg.FREELIST] = fl;
   f[i + SlabPg.COUNTERS] = (offset / COLOUR_UNIT) << SlabPg.COLOUR_SHIFT;
@@ -349,6 +352,7 @@ export function grow(
   slab.ev[slabGauge(c)]! += 1 << c.order;
   slab.lockNode(c, node);
   try {
+    f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.SLAB;
     listAdd(slab, nr, pfn, SlabList.FREE, true);
     c.dv[slab.slabsAt[node] as number]!++;
     nr[Node.FREE_OBJECTS] = (nr[Node.FREE_OBJECTS] as number) + c.objects;
@@ -438,6 +442,8 @@ export function putObjects(
 function detachFree(slab: SlabAllocator, c: KmemCache, nr: Int32Array, node: number): number {
   const pfn = nr[Node.FREE_TAIL] as number;
   listDel(slab, nr, pfn);
+  // Unmarked while the lock is held: no longer one of the cache's slabs (recover.ts).
+  slab.f[pfn * Frame.WORDS + Pg.FLAGS] = PgFlag.HEAD;
   nr[Node.FREE_OBJECTS] = (nr[Node.FREE_OBJECTS] as number) - c.objects;
   c.dv[slab.slabsAt[node] as number]!--;
   return pfn;

@@ -35,6 +35,7 @@ import {
   Node,
 } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
+import { deadArrayObjects } from "./recover.js";
 import { drainFreelist } from "./slabs.js";
 
 /* ------------------------------------------------------------------ draining */
@@ -142,10 +143,16 @@ export function drainDeadCpu(slab: SlabAllocator, cpu: number): number {
         slab.nrNodes,
       );
       const ac = slab.phys.wordsAt(b + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY + s.cap);
+      // Only what the cpu can still give back: an object half taken or half given back
+      // by a refill, flush or free it died in is its slab's, or in use (recover.ts).
+      const avail = Math.min(Math.max(ac[Ac.AVAIL] as number, 0), s.cap);
+      ac[Ac.AVAIL] = deadArrayObjects(slab, c, ac, Ac.ENTRY, avail);
       n += drainOwn(slab, c, ac, ac[Ac.AVAIL] as number);
       for (let node = 0; node < slab.nrNodes && slab.nrNodes > 1; node++) {
         const w = s.alienBase + ALIEN_STRIDE * (cpu * slab.nrNodes + node);
         const al = slab.phys.wordsAt(b + w * 4, Ac.ENTRY + 12);
+        const k = Math.min(Math.max(al[Ac.AVAIL] as number, 0), 12);
+        al[Ac.AVAIL] = deadArrayObjects(slab, c, al, Ac.ENTRY, k);
         n += drainAlienArray(slab, c, al, v.shared[node], node);
       }
     }

@@ -949,6 +949,10 @@ export interface ListLockWord {
   readonly i: number;
   readonly name: string;
   readonly recover: (dead: number) => string;
+  /** The cache's descriptor and id, and the node (SLAB recovers its own way). */
+  readonly desc: number;
+  readonly cacheId: number;
+  readonly node: number;
 }
 
 /**
@@ -977,6 +981,9 @@ export function listLockWords(slub: SlubAllocator): ListLockWord[] {
             : `the node ${n} list_lock of the cache at ${hex(d)}`,
         recover: (dead) =>
           recoverNode(slub, name !== null ? (known as KmemCache) : adopt(slub, d), n, dead),
+        desc: d,
+        cacheId: slub.phys.word((d >>> 2) + Desc.ID),
+        node: n,
       });
     }
   };

@@ -53,7 +53,9 @@
  *      2a. the zsmalloc registry lock (Reg.LOCK), src/zsmalloc/context.ts. Held for list
  *          work only; never across an allocation or a free.
  *      2b. a zram slot lock (ZramEntry.LOCK, word 3 of the slot's table entry),
- *          src/zram/zram.ts: the slot's handle, flags, size and value. Never two at once.
+ *          src/zram/zram.ts: the slot's handle, flags, size and value. Never two at once,
+ *          but by offlineCpu settling a device (src/zram/robust.ts): every slot lock of it
+ *          in index order, nothing else held.
  *          Held across the free of the slot's object (so before the pool's lock, and before
  *          a slab's list_lock or SLOB's lock for the handle's kfree) and across
  *          decompressing it; not across the backing store's calls.

@@ -8,4 +8,4 @@ export {
   type ZramStats,
   type ZramVm,
 } from "./zram.js";
-export { type LockWord, zsLockWords } from "./robust.js";
+export { type LockWord, recoveryContext, ZsRecovery, zsLockWords } from "./robust.js";

@@ -17,13 +17,18 @@
  *
  * Lock order: a slot's lock, then the pool's (src/sync/lock.ts); the backing bitmap's lock
  * alone. Nothing is allocated under a slot lock.
+ *
+ * A context may die anywhere (offlineCpu): an entry's flags are written last and cleared
+ * first; a handle outside its slot is named by the cpu's intent record (NEW: allocated by a
+ * write, OLD: let go of by a slot, until its object is freed); the stats of the slots
+ * change only under their locks. robust.ts repairs from these.
  */
 
 import { describe, KmemError } from "../errors.js";
 import { algoName, fillSame, type PageCodec, sameFilled } from "../codec/index.js";
 import { Gfp } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
-import { MapMode, type ZsContext, type ZsPool } from "../zsmalloc/index.js";
+import { Intent, intentAt, MapMode, type ZsContext, type ZsPool } from "../zsmalloc/index.js";
 import { Zd, ZramEntry, ZramFlag, ZramStat } from "./layout.js";
 
 /** Names accepted by {@link Zram.report}. */
@@ -116,6 +121,9 @@ export class Zram {
   private ev: Int32Array;
   private ei = 0;
   private store: ZramBackingStore | null = null;
+  /** The registry, and this cpu's intent record in it (zsmalloc/layout.ts, Intent). */
+  private readonly reg: Int32Array;
+  private readonly intent: number;
   private dead = false;
 
   /** @internal */
@@ -140,6 +148,8 @@ export class Zram {
     this.buffer = new Uint8Array(2 * this.pageSize);
     this.bufferWords = new Int32Array(this.buffer.buffer);
     this.ev = this.zs.phys.words;
+    this.reg = this.zs.registry(false) ?? new Int32Array(0);
+    this.intent = intentAt(this.zs.phys.nrCpus, this.cpu);
   }
 
   /* ------------------------------------------------------------------ block I/O */
@@ -536,31 +546,44 @@ export class Zram {
     return (flags & (ZramFlag.SIZE_MASK | ZramFlag.SAME | ZramFlag.WB)) !== 0;
   }
 
-  /** zram_free_page: the slot's memory (object, backing block) goes; under its lock. */
+  /**
+   * zram_free_page: the slot's memory (object, backing block) goes; under its lock. The
+   * entry is cleared first (its flags before its handle); a handle let go of is named by
+   * this cpu's intent record (OLD) until its object is freed, and kfree'd after (robust.ts).
+   */
   private freeSlot(index: number): void {
     void index;
     const ev = this.ev;
     const e = this.ei;
     const d = this.d;
     const flags = ev[e + ZramEntry.FLAGS]!;
+    const handle = ev[e + ZramEntry.HANDLE]! >>> 0;
+    if ((flags & (ZramFlag.WB | ZramFlag.SAME)) === 0 && handle === 0) {
+      ev[e + ZramEntry.FLAGS] = flags & ZramFlag.UNDER_WB;
+      return;
+    }
+    const compressed = (flags & (ZramFlag.WB | ZramFlag.SAME)) === 0;
+    if (compressed) {
+      this.reg[this.intent + Intent.DEVICE] = this.address;
+      this.reg[this.intent + Intent.OLD] = handle;
+    }
+    ev[e + ZramEntry.FLAGS] = 0;
+    ev[e + ZramEntry.HANDLE] = 0;
+    ev[e + ZramEntry.ELEMENT_HI] = 0;
     if ((flags & ZramFlag.HUGE) !== 0) Atomics.sub(d, Zd.STATS + ZramStat.HUGE_PAGES, 1);
     if ((flags & ZramFlag.WB) !== 0) {
-      this.freeBlock(ev[e + ZramEntry.HANDLE]!);
+      this.freeBlock(handle);
     } else if ((flags & ZramFlag.SAME) !== 0) {
       Atomics.sub(d, Zd.STATS + ZramStat.SAME_PAGES, 1);
     } else {
-      const handle = ev[e + ZramEntry.HANDLE]! >>> 0;
-      if (handle === 0) {
-        ev[e + ZramEntry.FLAGS] = flags & ZramFlag.UNDER_WB;
-        return;
-      }
-      this.pool.zsFree(handle);
       Atomics.sub(d, Zd.STATS + ZramStat.COMPR_DATA_SIZE, flags & ZramFlag.SIZE_MASK);
     }
     Atomics.sub(d, Zd.STATS + ZramStat.PAGES_STORED, 1);
-    ev[e + ZramEntry.HANDLE] = 0;
-    ev[e + ZramEntry.ELEMENT_HI] = 0;
-    ev[e + ZramEntry.FLAGS] = 0;
+    if (compressed) {
+      this.pool.zsFreeObject(handle);
+      this.reg[this.intent + Intent.OLD] = 0;
+      this.zs.kfree(handle);
+    }
   }
 
   /** zram_write_page, from this context's stream page. */
@@ -581,6 +604,9 @@ export class Zram {
         handle = this.pool.zsMalloc(compLen, Gfp.NOIO);
         if (handle === 0) return false;
       }
+      // Named by this cpu's intent record until its slot holds it (robust.ts).
+      this.reg[this.intent + Intent.DEVICE] = this.address;
+      this.reg[this.intent + Intent.NEW] = handle;
       const used = this.pool.totalPages;
       for (let max = Atomics.load(d, Zd.STATS + ZramStat.MAX_USED_PAGES); used > max;) {
         const seen = Atomics.compareExchange(d, Zd.STATS + ZramStat.MAX_USED_PAGES, max, used);
@@ -589,6 +615,7 @@ export class Zram {
       }
       const limit = Atomics.load(d, Zd.LIMIT_PAGES);
       if (limit !== 0 && used > limit) {
+        this.reg[this.intent + Intent.NEW] = 0;
         this.pool.zsFree(handle);
         return false;
       }
@@ -606,13 +633,24 @@ export class Zram {
         for (let k = 0, n = (compLen + 3) >>> 2; k < n; k++) w[i0 + k] = src[k]!;
       }
       this.pool.unmapObject(handle);
-      Atomics.add(d, Zd.STATS + ZramStat.COMPR_DATA_SIZE, compLen);
     }
     this.slotLock(index);
     try {
+      // The entry to be, named by the intent record (robust.ts rolls it forward).
+      const reg = this.reg;
+      const it = this.intent;
+      const same = flags === ZramFlag.SAME;
+      reg[it + Intent.DEVICE] = this.address;
+      reg[it + Intent.ENTRY] = same ? this.value[0]! : handle;
+      reg[it + Intent.ENTRY + 1] = same
+        ? ZramFlag.SAME
+        : compLen | (compLen === P ? ZramFlag.HUGE : 0);
+      reg[it + Intent.ENTRY + 2] = same ? this.value[1]! : 0;
+      reg[it + Intent.SLOT] = index + 1;
       this.freeSlot(index);
       const ev = this.ev;
       const e = this.ei;
+      // The flags last: a slot whose flags are 0 is empty (robust.ts).
       if (flags === ZramFlag.SAME) {
         ev[e + ZramEntry.HANDLE] = this.value[0]!;
         ev[e + ZramEntry.ELEMENT_HI] = this.value[1]!;
@@ -621,12 +659,15 @@ export class Zram {
       } else {
         ev[e + ZramEntry.HANDLE] = handle;
         ev[e + ZramEntry.FLAGS] = compLen | (compLen === P ? ZramFlag.HUGE : 0);
+        this.reg[this.intent + Intent.NEW] = 0;
+        Atomics.add(d, Zd.STATS + ZramStat.COMPR_DATA_SIZE, compLen);
         if (compLen === P) {
           Atomics.add(d, Zd.STATS + ZramStat.HUGE_PAGES, 1);
           Atomics.add(d, Zd.STATS + ZramStat.HUGE_PAGES_SINCE, 1);
         }
       }
       Atomics.add(d, Zd.STATS + ZramStat.PAGES_STORED, 1);
+      reg[it + Intent.SLOT] = 0;
     } finally {
       this.slotUnlock(index);
     }

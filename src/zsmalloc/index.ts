@@ -2,6 +2,8 @@
 export { ZsContext, type ZsDeps, type ZsPoolOptions } from "./context.js";
 export {
   DEFAULT_CHAIN_SIZE,
+  Intent,
+  intentAt,
   Pool,
   Reg,
   registryWords,
@@ -9,5 +11,6 @@ export {
   zsGeometry,
   ZS_HANDLE_SIZE,
 } from "./layout.js";
+export { drainBuild, recoverPool, registryOf } from "./recover.js";
 export { verifyZsmalloc } from "./verify.js";
 export { MapMode, type ZsClassStats, ZsPool, type ZsPoolStats } from "./zsmalloc.js";

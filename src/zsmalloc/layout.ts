@@ -107,10 +107,10 @@ export const enum ZsInfo {
  * The registry (Hdr.ZS): every pool and zram device of the instance, and each cpu's
  * mapping area. kmalloc'd once, by the first pool made in any context.
  *
- *  0       1        2        3       4          5        16 (line)  32..
- *  +-------+--------+--------+-------+----------+--------+----------+---------------------+
- *  | magic | nextId | pools  | zrams | nextZram | nrCpus | lock     | map area [cpu]      |
- *  +-------+--------+--------+-------+----------+--------+----------+---------------------+
+ *  0       1        2        3       4          5        16 (line)  32..             32+nrCpus..
+ *  +-------+--------+--------+-------+----------+--------+----------+----------------+---------------+
+ *  | magic | nextId | pools  | zrams | nextZram | nrCpus | lock     | map area [cpu] | intent [cpu]  |
+ *  +-------+--------+--------+-------+----------+--------+----------+----------------+---------------+
  */
 export const enum Reg {
   MAGIC = 0,
@@ -125,7 +125,37 @@ export const enum Reg {
 }
 
 export function registryWords(nrCpus: number): number {
-  return Reg.MAP_AREA + nrCpus;
+  return Reg.MAP_AREA + nrCpus * (1 + Intent.WORDS);
+}
+
+/*
+ * Each cpu's intent record, after the mapping areas (words intentAt(nrCpus, cpu) + Intent.*):
+ * what the cpu has in hand outside a lock, so that offlineCpu can finish or undo it when
+ * the cpu's context dies (src/zsmalloc/recover.ts, src/zram/robust.ts). 0: nothing.
+ *
+ *  BUILD       first pfn of the zspage it is making (allocZspage), until the zspage is on
+ *              its list (cleared under the pool's lock)
+ *  BUILD_POOL  that zspage's pool (descriptor address)
+ *  DEVICE      the zram device of NEW and OLD (descriptor address)
+ *  NEW         a handle a zram write allocated and has not yet stored in its slot
+ *  OLD         a handle a zram slot let go of, being freed (before its handle's kfree)
+ *  SLOT        slot index + 1 of the write storing its entry (under the slot's lock),
+ *  ENTRY..+2   and that entry: handle (or value), flags, value's high word
+ */
+export const enum Intent {
+  BUILD = 0,
+  BUILD_POOL = 1,
+  DEVICE = 2,
+  NEW = 3,
+  OLD = 4,
+  SLOT = 5,
+  ENTRY = 6,
+  WORDS = 9,
+}
+
+/** Registry word of cpu `cpu`'s intent record. */
+export function intentAt(nrCpus: number, cpu: number): number {
+  return Reg.MAP_AREA + nrCpus + cpu * Intent.WORDS;
 }
 
 /*
@@ -134,7 +164,7 @@ export function registryWords(nrCpus: number): number {
  *
  *  0     1    2     3     4      5         6          7        8      9        10
  *  magic| id | next| prev| chain| classes | records  | minSize| delta| idxBits| hugeSize|
- *  11 pagesAllocated | 12 pagesCompacted | 13 compacting | 16 lock (line) | 24..31 name |
+ *  11 pagesAllocated | 12 pagesCompacted | 13 compacting (cpu + 1) | 16 lock (line) | 24..31 name |
  *  32.. classMap[classes] | records, from a 16-word boundary
  */
 export const enum Pool {

@@ -17,6 +17,10 @@
  * shrinker) never finds it held. A mapped object's zspage counts its mappings in its frame;
  * compaction does not move objects out of a mapped zspage (Linux: the zspage's migrate
  * read lock), so a mapping stays valid without the lock.
+ *
+ * A context may die anywhere (offlineCpu): a zspage being made is named by its cpu's
+ * intent record until it is on its list, and a pool's lock is repaired from the zspages
+ * themselves (recover.ts).
  */
 
 import { KmemError, hex } from "../errors.js";
@@ -27,10 +31,13 @@ import {
   FREE_END,
   Fullness,
   fullnessGroup,
+  Intent,
+  intentAt,
   OBJ_ALLOCATED_TAG,
   Pool,
   Rec,
   recordsOffset,
+  Reg,
   ZS_HANDLE_SIZE,
   ZSPAGE_MAGIC,
   type ZsGeometry,
@@ -103,6 +110,9 @@ export class ZsPool {
   private readonly smp: boolean;
   private readonly cpu: number;
   private readonly scratch = new Int32Array(32);
+  /** The registry, and this cpu's intent record in it (layout.ts, Intent). */
+  private readonly reg: Int32Array;
+  private readonly intent: number;
   private dead = false;
   /* locate()'s results (no allocation per call). */
   private locFirst = 0;
@@ -130,6 +140,8 @@ export class ZsPool {
     this.idxMask = 2 ** g.objIndexBits - 1;
     this.smp = ctx.phys.nrCpus > 1;
     this.cpu = ctx.cpu;
+    this.reg = ctx.registry(false) ?? new Int32Array(Reg.MAP_AREA + 1);
+    this.intent = intentAt(ctx.phys.nrCpus, ctx.cpu);
     this.shrinker = (nrToScan: number) => (this.alive() ? this.compactPages(nrToScan) : 0);
   }
 
@@ -345,12 +357,23 @@ export class ZsPool {
     Atomics.add(d, Pool.PAGES_ALLOCATED, d[b + Rec.PAGES]!);
     d[b + Rec.OBJS_ALLOCATED]! += d[b + Rec.OBJS]!;
     d[b + Rec.OBJS_INUSE]!++;
+    // On its list and counted: no longer this cpu's to undo (recover.ts).
+    this.reg[this.intent + Intent.BUILD] = 0;
     this.unlock();
     return handle;
   }
 
   /** @internal zs_free of a handle checked to be an integer. */
   zsFree(handle: number): void {
+    this.zsFreeObject(handle);
+    this.ctx.kfree(handle);
+  }
+
+  /**
+   * @internal zs_free but for the handle's own kfree, which the caller does (zram, once
+   * its intent record no longer names the handle: src/zram/robust.ts).
+   */
+  zsFreeObject(handle: number): void {
     this.lock();
     try {
       const obj = this.locate(handle, "free");
@@ -372,7 +395,6 @@ export class ZsPool {
     } finally {
       this.unlock();
     }
-    this.ctx.kfree(handle);
   }
 
   /** @internal map with checked arguments; returns the object's address. */
@@ -446,7 +468,8 @@ export class ZsPool {
   /** Compaction for reclaim and compact(): every class, largest first. */
   compactPages(_nrToScan: number): number {
     const d = this.d;
-    if (Atomics.exchange(d, Pool.COMPACTING, 1) !== 0) return 0;
+    // The compacting cpu + 1: offlineCpu clears it for a cpu that died compacting.
+    if (Atomics.compareExchange(d, Pool.COMPACTING, 0, this.cpu + 1) !== 0) return 0;
     let freed = 0;
     try {
       for (let r = 0; r < this.g.size.length; r++) {
@@ -542,7 +565,12 @@ export class ZsPool {
     return fg;
   }
 
-  /** alloc_zspage + create_page_chain + init_zspage, before the lock is taken. */
+  /**
+   * alloc_zspage + create_page_chain + init_zspage, before the lock is taken. Each page's
+   * frame is written as it comes (its flags last) and linked from the page before, the
+   * first named by this cpu's intent record (BUILD): a context that dies here leaves a
+   * chain offlineCpu frees (recover.ts), less at most the page it had just been given.
+   */
   private allocZspage(r: number, b: number, gfp: number): number {
     const d = this.d;
     const f = this.f;
@@ -550,34 +578,35 @@ export class ZsPool {
     const size = d[b + Rec.SIZE]!;
     const objs = d[b + Rec.OBJS]!;
     const pfns = this.scratch;
-    for (let i = 0; i < nr; i++) {
-      const addr = this.ctx.allocPage(gfp);
-      if (addr === 0) {
-        while (--i >= 0) this.ctx.freePage(pfns[i]! * this.pageSize);
-        return 0;
-      }
-      pfns[i] = addr >>> this.pageShift;
-    }
-    const first = pfns[0]!;
+    const reg = this.reg;
     const cls = this.g.index[r]! << ZsInfo.CLASS_SHIFT;
     const huge = objs === 1 && nr === 1;
     let off = 0;
     let k = 0;
     for (let i = 0; i < nr; i++) {
-      const pfn = pfns[i]!;
+      const addr = this.ctx.allocPage(gfp);
+      if (addr === 0) {
+        reg[this.intent + Intent.BUILD] = 0;
+        while (--i >= 0) this.releasePage(pfns[i]!);
+        return 0;
+      }
+      const pfn = addr >>> this.pageShift;
+      pfns[i] = pfn;
+      const first = pfns[0]!;
       const fi = pfn * W;
-      const next = i + 1 < nr ? pfns[i + 1]! : 0;
-      f[fi + Pg.FLAGS] = ZS_FLAGS;
-      f[fi + ZsPg.NEXT_PAGE] = next;
+      if (i === 0) {
+        reg[this.intent + Intent.BUILD_POOL] = this.address;
+        reg[this.intent + Intent.BUILD] = pfn;
+      }
+      f[fi + ZsPg.NEXT_PAGE] = 0;
       f[fi + ZsPg.POOL] = this.id;
+      f[fi + Pg.PREV] = 0;
       if (i === 0) {
         f[fi + Pg.NEXT] = 0;
-        f[fi + Pg.PREV] = 0;
         f[fi + ZsPg.INFO] = ZSPAGE_MAGIC | ZsInfo.FIRST | (huge ? ZsInfo.HUGE : 0) | cls;
         f[fi + ZsPg.INUSE] = 0; // inuse 0, first free object 0
       } else {
         f[fi + Pg.NEXT] = first;
-        f[fi + Pg.PREV] = 0;
         f[fi + ZsPg.INFO] = ZSPAGE_MAGIC | cls;
         f[fi + ZsPg.FIRST_OBJ] = off;
       }
@@ -589,8 +618,24 @@ export class ZsPool {
         this.setWord((page + off) >>> 2, k + 1 < objs ? (k + 1) << 1 : FREE_END);
       }
       off &= this.pageMask;
+      f[fi + Pg.FLAGS] = ZS_FLAGS;
+      if (i > 0) f[pfns[i - 1]! * W + ZsPg.NEXT_PAGE] = pfn;
     }
-    return first;
+    return pfns[0]!;
+  }
+
+  /** A page of a zspage never made goes back to the page allocator, its frame cleared. */
+  private releasePage(pfn: number): void {
+    const f = this.f;
+    const fi = pfn * W;
+    f[fi + Pg.FLAGS] = PgFlag.HEAD;
+    f[fi + Pg.NEXT] = 0;
+    f[fi + Pg.PREV] = 0;
+    f[fi + ZsPg.INFO] = 0;
+    f[fi + ZsPg.INUSE] = 0;
+    f[fi + ZsPg.NEXT_PAGE] = 0;
+    f[fi + ZsPg.POOL] = 0;
+    this.ctx.freePage(pfn * this.pageSize);
   }
 
   /** __free_zspage: the pages go back to the page allocator. Its list is group 0's. */

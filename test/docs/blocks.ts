@@ -142,6 +142,12 @@ const PRELUDE =
   'kmem() { "$KMEM_NODE" "$KMEM_BIN" "$@"; }\n' +
   'npx() { if [ "$1" = kmem ]; then shift; kmem "$@"; else command npx "$@"; fi; }\n';
 
+/**
+ * A guard against a hang, not a time limit: an example that builds a WebAssembly client
+ * compiles sqlite first (a minute on an idle core, several on a busy machine).
+ */
+const HANG_MS = 15 * 60_000;
+
 /** An example that cannot run here (it exited with 77): what it needs is missing. */
 export class ExampleSkipped extends Error {}
 
@@ -150,7 +156,7 @@ function runExample(spec: string): string {
   const r = spawnSync(process.execPath, [file], {
     cwd: ROOT,
     encoding: "utf8",
-    timeout: 120_000,
+    timeout: HANG_MS,
     maxBuffer: 16 << 20,
   });
   if (r.status === 77) throw new ExampleSkipped(`${spec}: ${r.stderr.trim() || "cannot run here"}`);
@@ -179,7 +185,7 @@ function runCommands(spec: string, where: string): string {
         cwd: dir,
         env,
         encoding: "utf8",
-        timeout: 120_000,
+        timeout: HANG_MS,
         maxBuffer: 16 << 20,
       });
       if (r.status !== 0) {

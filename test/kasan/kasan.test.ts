@@ -370,7 +370,7 @@ describe("KASAN: the shadow and the options", () => {
     assert.match(text, /^={66}\nBUG: KASAN: slab-out-of-bounds in getUint8\n/);
     assert.match(text, /Memory state around the buggy address:\n/);
     assert.match(text, /\n>[0-9a-f]{8}: (([0-9a-f]{2}) ?){16}\n +\^\n/);
-    assert.match(text, /kasan: 1 reports/);
+    assert.match(text, /kasan: 1 report/);
   });
 
   it("stacks: the report names where the object was allocated and freed", () => {

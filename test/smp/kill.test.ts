@@ -3,8 +3,10 @@
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
  * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
- * object, a zram discard, the kmalloc heap's allocation with and without a new chunk, its
- * free merging both neighbours or giving a chunk back, its krealloc growing in place)
+ * object, a zram discard, a zram write over a stored page; with Linux's SLAB, an array
+ * refill that grows a slab or takes from a partial one, a full array's flush to the shared
+ * array or back to the slabs; the kmalloc heap's allocation with and without a new chunk,
+ * its free merging both neighbours or giving a chunk back, its krealloc growing in place)
  * and is stopped dead after N statements, for N over the whole operation; then the main
  * thread offlines its cpu and checks that verify() passes, that its own allocations are
  * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
@@ -23,6 +25,7 @@
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
 import { describe, it } from "node:test";
+import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { Kmem, KmemError } from "../../src/index.js";
 import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
@@ -72,8 +75,12 @@ class Stepped {
     return new Promise((resolve) => (this.paused = resolve));
   }
 
-  /** Starts the worker and lets it run to its `debugger` statement. */
-  async start(data: object): Promise<void> {
+  /**
+   * Starts the worker and lets it run to its `debugger` statement, then on to the first
+   * line of `skip.file` holding `skip.text` (a long prefix of the operation with no shared
+   * state, not stepped through), if given.
+   */
+  async start(data: object, skip: { file: URL; text: string } | null = null): Promise<void> {
     this.session.connect();
     let attached: () => void = () => {};
     const isAttached = new Promise<void>((resolve) => (attached = resolve));
@@ -102,6 +109,20 @@ class Stepped {
     while ((await paused) !== "other") {
       paused = this.untilPaused();
       await this.send("Debugger.resume");
+    }
+    if (skip !== null) {
+      const lines = readFileSync(skip.file, "utf8").split("\n");
+      const line = lines.findIndex((l) => l.includes(skip.text));
+      assert.ok(line >= 0, `no line of ${skip.file.pathname} holds ${skip.text}`);
+      const name = skip.file.pathname.split("/").slice(-2).join("/");
+      const bp = (await this.send("Debugger.setBreakpointByUrl", {
+        lineNumber: line,
+        urlRegex: `${name.replace(/[.]/g, "\\.")}$`,
+      })) as { result?: { breakpointId?: string } };
+      paused = this.untilPaused();
+      await this.send("Debugger.resume");
+      await paused;
+      await this.send("Debugger.removeBreakpoint", { breakpointId: bp.result?.breakpointId });
     }
   }
 
@@ -142,6 +163,7 @@ const SLACK: Record<string, number> = {
   "zs-malloc": 9,
   "zs-free": 8,
   "zram-discard": 8,
+  "zram-write": 8,
   // The new slab (made before it is counted under the list_lock).
   "cache-new": 1,
   "cache-partial": 0,
@@ -152,6 +174,11 @@ const SLACK: Record<string, number> = {
   // The area (three pages and a table) when it was made and not yet recorded as held.
   vmalloc: 4,
   vfree: 1,
+  // SLAB: the new slab (counted under the list_lock); nothing else leaves the lists.
+  "slab-grow": 1,
+  "slab-refill": 0,
+  "slab-flush": 0,
+  "slab-free-block": 0,
   // The kmalloc heap: a chunk taken and not yet in the heap, or one taken out and not yet
   // freed, or a chunk kept by the block the dead context allocated and never returned.
   "heap-grow": 16,
@@ -163,9 +190,10 @@ const SLACK: Record<string, number> = {
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
 const THIN: Record<string, number> = {
-  "zs-malloc": 60,
+  "zs-malloc": 150,
   "zs-free": 8,
   "zram-discard": 4,
+  "zram-write": 200,
   "cache-new": 12,
   "cache-partial": 4,
   "cache-flush": 10,
@@ -174,11 +202,24 @@ const THIN: Record<string, number> = {
   "pool-alloc": 2,
   vmalloc: 30,
   vfree: 6,
+  "slab-grow": 50,
+  "slab-refill": 4,
+  "slab-flush": 4,
+  "slab-free-block": 8,
   "heap-grow": 12,
   "heap-alloc": 8,
   "heap-free": 8,
   "heap-free-chunk": 8,
   "heap-realloc": 8,
+};
+
+/** Where stepping starts for an operation whose start is long and touches nothing shared. */
+const SKIP: Record<string, { file: URL; text: string }> = {
+  // After compression: the object's allocation, the copy, the slot's swap, the old's free.
+  "zram-write": {
+    file: new URL("../../src/zram/zram.js", import.meta.url),
+    text: "handle = this.pool.zsMalloc(compLen, 2048",
+  },
 };
 
 /** A page for zram that compresses (not one value repeated). */
@@ -187,15 +228,6 @@ function zramPage(seed: number): Uint8Array {
   for (let i = 0; i < page.length; i++) page[i] = ((i >> 5) * 7 + seed) & 0xff;
   return page;
 }
-
-/**
- * The locks whose state offlineCpu does not repair yet (the handle's kmalloc may take a
- * list_lock): a kill inside them is reported, the
- * lock released (a context waiting for it goes on) and verify() says whether what it
- * guards is whole.
- */
-const UNREPAIRED =
-  /^(zspool "(kp|z0)" lock|z0 slot 0 lock|the zsmalloc registry lock|z0 backing bitmap lock): released/;
 
 /** Stamps a range with a pattern of its own. */
 function stamp(mm: Kmem, addr: number, len: number): void {
@@ -216,7 +248,14 @@ async function killAt(
   n: number,
 ): Promise<{ done: boolean; locked: boolean; unrepaired: boolean }> {
   // Without per-cpu caching a remote free goes to the slab under the list_lock (no sheaf).
-  const mm = new Kmem({ memory: 1 << 20, cpus: 2, percpu: op !== "cache-free-locked" });
+  // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
+  const slabKind = op.startsWith("slab-");
+  const mm = new Kmem({
+    memory: 1 << 20,
+    cpus: 2,
+    percpu: op !== "cache-free-locked",
+    ...(slabKind ? { slab: "slab" as const } : {}),
+  });
   const mine: [number, number][] = [];
   for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
   for (let i = 0; i < 6; i++) mine.push([mm.kmalloc(64), 64]);
@@ -235,7 +274,12 @@ async function killAt(
   const objs = new Int32Array(objsBuf);
   const kc = op.startsWith("cache-")
     ? mm.createCache(op === "cache-free-locked" ? "kd" : "kt", 64)
-    : null;
+    : slabKind
+      ? mm.createCache("ks", 64)
+      : null;
+  if (slabKind) {
+    mm.tuneCache("ks", { limit: 8, batchcount: 4, shared: op === "slab-free-block" ? 0 : 1 });
+  }
   const theirs: number[] = [];
   if (kc !== null && op === "cache-partial") {
     const a = [kc.alloc(), kc.alloc(), kc.alloc()];
@@ -252,6 +296,17 @@ async function killAt(
   } else if (kc !== null && op === "cache-free-locked") {
     objs[0] = kc.alloc();
     theirs.push(kc.alloc());
+  } else if (kc !== null && op === "slab-refill") {
+    // A partial slab (two objects in use) and nothing in any array.
+    const a = [kc.alloc(), kc.alloc(), kc.alloc()];
+    kc.free(a[1] as number);
+    theirs.push(a[0] as number, a[2] as number);
+    kc.shrink();
+  } else if (kc !== null && (op === "slab-flush" || op === "slab-free-block")) {
+    // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
+    for (let k = 0; k < 9; k++) objs[k] = kc.alloc();
+    for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
+    kc.shrink();
   }
   // A pool of 4 elements of 64 bytes for the pool- ops, one of them out (pool-free).
   const pool64 = op.startsWith("pool-") ? mm.createMempool(4, 64) : null;
@@ -273,7 +328,7 @@ async function killAt(
   const ledgerBuf = new SharedArrayBuffer(4 * 64);
   const ledger = new Int32Array(ledgerBuf);
   const w = new Stepped();
-  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op, objs: objsBuf });
+  await w.start({ buffer: mm.buffer, ledger: ledgerBuf, op, objs: objsBuf }, SKIP[op] ?? null);
   let done = false;
   let locked = false;
   let unrepaired = false;
@@ -285,38 +340,7 @@ async function killAt(
     // The worker never runs again: its cpu is dead.
     const report = mm.offlineCpu(1);
     locked = report.recovered.length > 0;
-    // A zspage being built (allocZspage, no lock held) is left in limbo: its pages are
-    // marked ZSMALLOC in no pool's lists, and verify() says so (ZS-6) for good. Not yet
-    // repaired; counted as unrepaired.
-    let limbo = false;
-    if (op === "zs-malloc" && report.unrecovered.length === 0) {
-      try {
-        mm.verify();
-      } catch (err) {
-        assert.ok(
-          err instanceof KmemError && /ZS-6/.test(err.message),
-          `${op} at ${n}: ${String(err)}`,
-        );
-        limbo = true;
-      }
-    }
-    if (compressed && (report.unrecovered.length > 0 || limbo)) {
-      for (const u of report.unrecovered) assert.match(u, UNREPAIRED, `${op} killed at ${n}`);
-      // Released: every call that takes these locks goes on (one waiting for good would
-      // hang the test); verify() finds the state whole or names what is not.
-      unrepaired = true;
-      try {
-        mm.verify();
-      } catch (err) {
-        assert.ok(err instanceof KmemError, `${op} at ${n}: ${String(err)}`);
-      }
-      for (const [a, len] of mine) assert.ok(stamped(mm, a, len), `${op} at ${n}: stamp`);
-      const h = new Int32Array(mm.buffer, 0, Hdr.PCP + 64);
-      for (const i of [Hdr.LOCK_SLAB, Hdr.LOCK_SLOB, Hdr.LOCK_POOL, Hdr.LOCK_VMALLOC]) {
-        assert.equal(h[i], 0);
-      }
-      return { done, locked, unrepaired };
-    }
+    unrepaired = report.unrecovered.length > 0;
     assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
     mm.verify();
     for (const [a, len] of mine) assert.ok(stamped(mm, a, len), `${op} at ${n}: stamp`);
@@ -357,11 +381,38 @@ async function killAt(
         mm.freePages(addr, order);
       }
     }
-    if (z !== null) {
+    if (z !== null && pool !== null) {
       assert.deepEqual(z.read(1), zramPage(1), `${op} at ${n}: zram slot 1`);
-      // Slot 0 as before (discarded or not).
+      // Slot 0 as before (discarded or not), or as written.
+      const s0 = z.read(0);
+      const zero = new Uint8Array(4096);
+      const written = new Uint8Array(4096);
+      written[4095] = 2; // what zram-write writes
+      assert.ok(
+        [zramPage(0), written, zero].some((p) => Buffer.compare(p, s0) === 0),
+        `${op} at ${n}: zram slot 0`,
+      );
+      if (op !== "zram-discard") assert.notDeepEqual(s0, zero, `${op} at ${n}: slot 0 lost`);
       assert.ok(z.write(0, zramPage(0)));
-      pool?.free(pool.malloc(100));
+      assert.ok(z.write(2, zramPage(3)));
+      z.discard(2);
+      const h = pool.malloc(100);
+      pool.free(pool.malloc(3000));
+      pool.compact();
+      z.compact();
+      pool.free(h);
+      const st = z.stats();
+      assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
+    }
+    if (op === "slab-flush" || op === "slab-free-block") {
+      try {
+        kc?.free(objs[8] as number);
+      } catch (err) {
+        assert.ok(
+          err instanceof KmemError && err.code === "DOUBLE_FREE",
+          `${op} at ${n}: ${String(err)}`,
+        );
+      }
     }
     if (op === "cache-flush" || op === "cache-free-locked") {
       // The object the worker was freeing: allocated still, unless the free got far enough.
@@ -463,6 +514,7 @@ describe("kill at every point", () => {
     "zs-malloc",
     "zs-free",
     "zram-discard",
+    "zram-write",
     "cache-new",
     "cache-partial",
     "cache-flush",
@@ -471,6 +523,10 @@ describe("kill at every point", () => {
     "pool-alloc",
     "vmalloc",
     "vfree",
+    "slab-grow",
+    "slab-refill",
+    "slab-flush",
+    "slab-free-block",
     "heap-grow",
     "heap-alloc",
     "heap-free",

@@ -113,6 +113,34 @@ switch (job.op) {
     op = () => z.discard(0);
     break;
   }
+  case "zram-write": {
+    // Slot 0 of "z0" holds a compressed page: a new one (zeros but its last byte: quick to
+    // compress, to a few bytes) goes into an object of a new zspage of the smallest class,
+    // stored under the slot lock, and the old object freed.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    const page = new Uint8Array(4096);
+    page[4095] = 2;
+    op = () => void z.write(0, page);
+    break;
+  }
+  case "slab-grow": // SLAB cache "ks" has no slab: the refill grows one, then takes from it
+  case "slab-refill": {
+    // (slab-refill: "ks" has a partial slab: the refill takes its free objects)
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    op = () => void hold(c.alloc(), CACHE_OBJECT);
+    break;
+  }
+  case "slab-flush": // the array full (limit 8): half of it to the shared array
+  case "slab-free-block": {
+    // (slab-free-block: no shared array: back to the slabs under the list_lock, free_block)
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 8; k++) c.free(objs[k] as number);
+    op = () => c.free(objs[8] as number);
+    break;
+  }
   case "cache-new": // cache "kt" has no slab: a new one is made, counted and frozen
   case "cache-partial": {
     // cache "kt" has a partial slab (the main thread's): taken off the list and frozen

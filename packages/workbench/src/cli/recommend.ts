@@ -22,7 +22,7 @@ import { CliError, Exit } from "./exit.js";
 import { formatBytes, formatInt, formatLatency, formatPct, formatRate, table } from "./format.js";
 import { REPORT_FRAMES, reportTrace, writeReport } from "./html.js";
 import { machineSetup } from "./machine.js";
-import { runSmp, smpAllocators, smpText } from "./smp.js";
+import { runSmp, type SmpSection, smpAllocators, smpText } from "./smp.js";
 import { checkOutputPath, writeOutput } from "./output.js";
 import { describeSource, selectAllocators } from "./replay.js";
 import { type Pair, resolveSources, type RunOptions, runPairs, shortName } from "./run.js";
@@ -201,7 +201,26 @@ export async function recommendCommand(
       ),
     );
   }
-  const json = (rec: Recommendation): unknown => ({
+  // The machine's workloads that run on every cpu: a worker per cpu (smp.ts), run before
+  // any output so that --json carries them too.
+  const smp = new Map<string, SmpSection>();
+  const workers = optionsGiven.workers ?? machine?.json.cpus ?? 0;
+  const smpShown = options.json || options.csv !== true;
+  if (machine !== null && workers > 1 && smpShown && smpAllocators(options.allocator).length > 0) {
+    for (const target of targets.filter((t) => machine.smpWorkloads.includes(t))) {
+      const s = await runSmp(
+        target,
+        options.allocator,
+        workers,
+        machine.memoryBytes,
+        Math.max(1000, Math.floor(options.ops / workers)),
+        options.seed,
+      );
+      smp.set(target, s);
+      if (s.results.some((r) => r.all.error !== null || r.one.error !== null)) smpFaulty = true;
+    }
+  }
+  const json = (rec: Recommendation, k: number): unknown => ({
     ...(machine !== null ? { machine: machine.json } : {}),
     trace: rec.trace,
     memoryBytes: rec.memoryBytes,
@@ -217,6 +236,7 @@ export async function recommendCommand(
       pressure: x.pressure,
     })),
     reason: rec.reason,
+    ...(smp.has(targets[k] ?? "") ? { smp: smp.get(targets[k] ?? "") } : {}),
   });
   const csv = (): string =>
     rankingCsv(
@@ -230,7 +250,7 @@ export async function recommendCommand(
   if (machine !== null && !options.json && options.csv !== true) out(`${machine.line}\n\n`);
   if (options.json) {
     // One trace: its object, as before; several: an array of them.
-    const body = recs.length === 1 ? json(recs[0] as Recommendation) : recs.map(json);
+    const body = recs.length === 1 ? json(recs[0] as Recommendation, 0) : recs.map(json);
     out(`${JSON.stringify(body, null, 2)}\n`);
   } else if (options.csv === true) {
     out(csv());
@@ -253,22 +273,7 @@ export async function recommendCommand(
       })),
     );
     if (summary !== "") out(`\n${summary}`);
-    // The machine's workloads that run on every cpu: a worker per cpu (smp.ts).
-    const workers = optionsGiven.workers ?? machine?.json.cpus ?? 0;
-    if (machine !== null && workers > 1 && smpAllocators(options.allocator).length > 0) {
-      for (const target of targets.filter((t) => machine.smpWorkloads.includes(t))) {
-        const s = await runSmp(
-          target,
-          options.allocator,
-          workers,
-          machine.memoryBytes,
-          Math.max(1000, Math.floor(options.ops / workers)),
-          options.seed,
-        );
-        out(`\n${smpText(s)}`);
-        if (s.results.some((r) => r.all.error !== null || r.one.error !== null)) smpFaulty = true;
-      }
-    }
+    for (const s of smp.values()) out(`\n${smpText(s)}`);
   }
   if (typeof options.csv === "string") await writeOutput(options.csv, csv());
   if (options.html !== undefined) {

@@ -473,6 +473,34 @@ describe("kmem recommend --machine", () => {
       r.stdout,
       /^on 2 cpus: (slab|buddy) [\d.]+[kM]? > (slab|buddy) [\d.]+[kM]? \(failures first, then throughput\); 2 cpus asked, \d+ cores here/m,
     );
+    // --json carries the same runs, under the ranking's `smp`.
+    const j = await kmem(
+      "recommend",
+      "--machine",
+      "rpi",
+      "broker",
+      "-n",
+      "2000",
+      "-a",
+      "slub",
+      "--workers",
+      "2",
+      "--json",
+    );
+    assert.equal(j.code, 0, j.stderr);
+    const body = JSON.parse(j.stdout) as {
+      smp: {
+        workload: string;
+        cpus: number;
+        results: { allocator: string; all: { failures: number } }[];
+      };
+    };
+    assert.equal(body.smp.workload, "broker");
+    assert.equal(body.smp.cpus, 2);
+    assert.deepEqual(
+      body.smp.results.map((x) => [x.allocator, x.all.failures]),
+      [["slub", 0]],
+    );
   });
 
   it("--markdown memory: one table over the sizes, the same bytes on every run", async () => {
