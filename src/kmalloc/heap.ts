@@ -1,6 +1,7 @@
 /*
  * The kmalloc heap: kmalloc's requests above HEAP_MIN bytes (and up to a quarter of a
- * chunk) in the default ("fine") size classes, carved best-fit out of page-backed chunks
+ * chunk) in the default ("fine") size classes, but powers of two (their classes: naturally
+ * aligned) and whole pages (pages: page-aligned), carved best-fit out of page-backed chunks
  * the way TLSF carves its pool (Masmano et al., "TLSF: a new dynamic memory allocator for
  * real-time systems", 2004): two-level segregated free lists with bitmaps give a good fit
  * in O(1), boundary tags merge a freed block with both physical neighbours at once.

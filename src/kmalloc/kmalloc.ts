@@ -164,6 +164,8 @@ export class Kmalloc implements KmallocApi {
   private readonly classMax: number;
   /** The largest size the heap serves (0 without one); beyond it, whole pages. */
   private readonly heapMax: number;
+  /** pageSize - 1: a request of whole pages takes pages, not a heap block. */
+  private readonly pageMask: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
   constructor(
@@ -236,6 +238,7 @@ export class Kmalloc implements KmallocApi {
         : null;
     this.classMax = this.heap === null ? this.maxCacheSize : Math.min(HEAP_MIN, this.maxCacheSize);
     this.heapMax = this.heap === null ? 0 : this.heap.maxSize;
+    this.pageMask = phys.pageSize - 1;
   }
 
   /** The class index for a size in 1..maxCacheSize. */
@@ -250,8 +253,9 @@ export class Kmalloc implements KmallocApi {
       return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
     if (size === 0) return ZERO_SIZE_PTR;
-    // Powers of two stay in their classes: naturally aligned, as Linux guarantees.
-    if (size <= this.heapMax && (size & (size - 1)) !== 0) {
+    // Powers of two stay in their classes (naturally aligned, as Linux guarantees), whole
+    // pages take pages (page-aligned, as kmalloc_large's are).
+    if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
       return (this.heap as KmallocHeap).alloc(size, gfp, -1);
     }
     if (size <= this.maxCacheSize) {
@@ -266,7 +270,7 @@ export class Kmalloc implements KmallocApi {
       return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
     }
     if (size === 0) return ZERO_SIZE_PTR;
-    if (size <= this.heapMax && (size & (size - 1)) !== 0) {
+    if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
       return (this.heap as KmallocHeap).alloc(size, gfp, nid);
     }
     if (size <= this.maxCacheSize) {
