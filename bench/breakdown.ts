@@ -35,6 +35,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CacheStats, Kmem } from "../src/index.js";
+import type { KmallocHeap } from "../src/kmalloc/index.js";
 import { mallocMaxOrder, type PeerHeap, tlsfHeap } from "kmem-workbench";
 import { KMEM, LOOP, TLSF, type Timed } from "./timed-loops.js";
 import { type FlatTrace, flatTrace, malloclabTraces, programTraces, traceName } from "./traces.js";
@@ -131,8 +132,15 @@ interface KmemPeak {
   payload: number;
   classes: PeakClass[];
   large: { live: number; requested: number; pages: number; exactPages: number };
+  /** The kmalloc heap: its live blocks, their requested bytes, and its chunks' pages. */
+  heap: { live: number; requested: number; pages: number };
   otherCachePages: number;
   otherPages: number;
+}
+
+/** kmalloc's heap (src/kmalloc/heap.ts) of an instance, or null without one. */
+function heapOf(mm: Kmem): KmallocHeap | null {
+  return (mm as unknown as { km: { heap?: KmallocHeap | null } }).km.heap ?? null;
 }
 
 /** The kmalloc caches of a fresh instance, smallest first: names, sizes, slab geometry. */
@@ -159,8 +167,15 @@ function kmemPaths(t: FlatTrace, until = t.ops - 1): { mm: Kmem; paths: KmemPath
       discards: 0,
     })),
     { name: "large (pages)", size: 0, allocs: 0, frees: 0, newSlabs: 0, discards: 0 },
+    { name: "heap (chunks)", size: 0, allocs: 0, frees: 0, newSlabs: 0, discards: 0 },
   ];
+  // A block of the kmalloc heap (src/kmalloc/heap.ts) is kept with its ksize negated.
+  const HEAP_CLASS = LARGE + 1;
+  const heap = heapOf(mm);
+  const ksizeOf = (a: number): number =>
+    heap !== null && heap.chunkOf(a) !== 0 ? -mm.ksize(a) : mm.ksize(a);
   const classOf = (ks: number): number => {
+    if (ks < 0) return HEAP_CLASS;
     const i = sizes.indexOf(ks);
     return i < 0 ? LARGE : i;
   };
@@ -215,7 +230,7 @@ function kmemPaths(t: FlatTrace, until = t.ops - 1): { mm: Kmem; paths: KmemPath
         if (size > KMALLOC_MAX) p.failedTooLarge++;
         continue;
       }
-      const k = mm.ksize(a);
+      const k = ksizeOf(a);
       const c = classes[classOf(k)] as ClassCounts;
       c.allocs++;
       if (c.size > 0 && mm.usedPages > u0) c.newSlabs++;
@@ -232,7 +247,7 @@ function kmemPaths(t: FlatTrace, until = t.ops - 1): { mm: Kmem; paths: KmemPath
         p.reallocFailed++;
         continue;
       }
-      const k1 = mm.ksize(b);
+      const k1 = ksizeOf(b);
       const c0 = classOf(k0);
       const c1 = classOf(k1);
       if (b === a) {
@@ -304,6 +319,7 @@ function kmemPeak(t: FlatTrace, peakOp: number): KmemPeak {
     });
   }
   const large = { live: 0, requested: 0, pages: 0, exactPages: 0 };
+  const heap = { live: 0, requested: 0, pages: (heapOf(mm)?.stats().bytes ?? 0) / PAGE };
   let payload = 0;
   for (let id = 0; id < t.ids; id++) {
     if (live.addr[id] === 0) continue;
@@ -311,7 +327,10 @@ function kmemPeak(t: FlatTrace, peakOp: number): KmemPeak {
     const want = live.req[id] as number;
     payload += want;
     const c = bySize.get(k);
-    if (c !== undefined) {
+    if (k < 0) {
+      heap.live++;
+      heap.requested += want;
+    } else if (c !== undefined) {
       c.live++;
       c.requested += want;
     } else {
@@ -344,8 +363,9 @@ function kmemPeak(t: FlatTrace, peakOp: number): KmemPeak {
     payload,
     classes: [...bySize.values()].sort((a, b) => a.size - b.size),
     large,
+    heap,
     otherCachePages: slabPages - kmallocSlabPages,
-    otherPages: pages - slabPages - large.pages,
+    otherPages: pages - slabPages - large.pages - heap.pages,
   };
 }
 
@@ -820,9 +840,10 @@ function traceTable(
 
 function pathsTable(reports: TraceReport[]): string[] {
   return traceTable(reports, ({ paths: p }) => {
-    const large = p.classes[p.classes.length - 1] as ClassCounts;
-    const slabAllocs = p.allocs - p.failed - large.allocs;
-    const slabFrees = p.frees - large.frees;
+    const large = p.classes[p.classes.length - 2] as ClassCounts;
+    const heap = p.classes[p.classes.length - 1] as ClassCounts;
+    const slabAllocs = p.allocs - p.failed - large.allocs - heap.allocs;
+    const slabFrees = p.frees - large.frees - heap.frees;
     const slow = p.events.slab_alloc_slowpath ?? 0;
     const freeSlow = p.events.slab_free_slowpath ?? 0;
     const failed = p.failed + p.reallocFailed;
@@ -832,6 +853,7 @@ function pathsTable(reports: TraceReport[]): string[] {
       "slab slow path": pct(slow, p.allocs),
       "new slabs": int(p.events.slab_new ?? 0),
       "large (pages)": int(p.events.kmalloc_large ?? 0),
+      heap: pct(heap.allocs, p.allocs),
       "failed (> 4 MiB)": `${int(failed)}${p.failedTooLarge !== failed ? ` (${int(p.failedTooLarge)})` : ""}`,
       "kfree calls": int(p.frees),
       "free fast path": pct(slabFrees - freeSlow, p.frees),
@@ -863,9 +885,19 @@ function footprintTable(reports: TraceReport[]): string[] {
     const toPages = k.large.exactPages * PAGE - k.large.requested;
     const toPow2 = (k.large.pages - k.large.exactPages) * PAGE;
     const other = (k.otherCachePages + k.otherPages) * PAGE;
-    const payload = slabRequested + k.large.requested;
+    const heapRest = k.heap.pages * PAGE - k.heap.requested;
+    const payload = slabRequested + k.large.requested + k.heap.requested;
     const sum =
-      payload + rounding + toPages + toPow2 + freeSlots + empty + tails + other + k.pages * FRAME;
+      payload +
+      rounding +
+      toPages +
+      toPow2 +
+      freeSlots +
+      empty +
+      tails +
+      heapRest +
+      other +
+      k.pages * FRAME;
     if (Math.abs(sum - fp) > 1) throw new Error(`${t.name}: the parts sum to ${sum}, not ${fp}`);
     return {
       "peak footprint": mib(fp),
@@ -876,6 +908,7 @@ function footprintTable(reports: TraceReport[]): string[] {
       "free slots in used slabs": pct(freeSlots, fp),
       "empty slabs": pct(empty, fp),
       "slab tails": pct(tails, fp),
+      "heap: headers, rounding, free space": pct(heapRest, fp),
       "other caches, other pages": pct(other, fp),
       mem_map: pct(k.pages * FRAME, fp),
     };
@@ -904,7 +937,7 @@ function classTable(r: TraceReport): string[] {
         int(c.emptySlabs),
       ];
     });
-  const large = r.paths.classes[r.paths.classes.length - 1] as ClassCounts;
+  const large = r.paths.classes[r.paths.classes.length - 2] as ClassCounts;
   rows.push([
     "large (pages)",
     int(large.allocs),

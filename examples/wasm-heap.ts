@@ -10,7 +10,7 @@ console.log(`kmem manages ${hex(heap.offset)}..${hex(heap.memory.buffer.byteLeng
 
 const name = malloc(100); // kmalloc-128: 16-byte aligned, as malloc must be
 new TextEncoder().encodeInto("kmem", new Uint8Array(heap.memory.buffer, name));
-const table = calloc(1000, 8); // zeroed, from kmalloc-8k
+const table = calloc(1000, 8); // zeroed, a block of the kmalloc heap
 const moved = realloc(name, 300); // to kmalloc-512, the bytes with it
 const text = new TextDecoder().decode(new Uint8Array(heap.memory.buffer, moved, 4));
 console.log(`malloc(100) ${hex(name)}, realloc to 300 ${hex(moved)}: "${text}"`);

@@ -739,10 +739,11 @@ export class Kmem extends MemAccess {
 
   /**
    * Shrinks every slab cache, kmalloc's included (what `slabinfo -s` does): cpu slabs are
-   * flushed and every empty slab goes back to the page allocator. Returns the pages freed.
+   * flushed and every empty slab goes back to the page allocator, and so do the kmalloc
+   * heap's empty chunks. Returns the pages freed.
    */
   shrinkSlabs(): number {
-    return this.slab.shrinkAll(Number.POSITIVE_INFINITY);
+    return this.slab.shrinkAll(Number.POSITIVE_INFINITY) + (this.km.shrinkHeap?.() ?? 0);
   }
 
   /* ---------------------------------------------------------- SLAB (slab: "slab") */
@@ -1219,6 +1220,7 @@ export class Kmem extends MemAccess {
     this.phys.sync();
     this.buddy.verify();
     this.slab.verify();
+    this.km.verifyHeap?.();
     this.vm.verify((addr) => this.isKmallocObject(addr));
     verifyZsmalloc(this.compression());
     this.zramDevices().verify();
@@ -1441,6 +1443,7 @@ export class Kmem extends MemAccess {
       vmallocTotalBytes: this.vm.size,
       vmallocUsedPages: this.vm.vmallocPages(),
       counters,
+      kheap: this.km.heapStats?.() ?? null,
     };
   }
 

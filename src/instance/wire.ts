@@ -34,7 +34,7 @@ import { BuddyAllocator, Gfp, type LogFn } from "../page/index.js";
 import { shadowBytesFor } from "../kasan/index.js";
 import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
-import { Kmalloc, type KmallocApi, type SizeClasses } from "../kmalloc/index.js";
+import { Kmalloc, type KmallocApi, KmallocHeap, type SizeClasses } from "../kmalloc/index.js";
 import { SlabAllocator } from "../slab/index.js";
 import { SLOB_DESCRIPTOR_WORDS, SlobAllocator, undoJournal } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
@@ -160,7 +160,7 @@ function createInstance(options: KmemOptions): Layers {
     pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
-    bootWords: boot + shadow / 4,
+    bootWords: boot + shadow / 4 + KmallocHeap.headerWords(nrNodes),
     shared: cpus > 1,
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -198,6 +198,19 @@ function createInstance(options: KmemOptions): Layers {
     // Contexts that attach follow the instance's quarantine (no more than memory is useful).
     const q = s.kasan.quarantine;
     h[Hdr.KASAN_QUARANTINE] = q === undefined ? -1 : Math.min(q, 2 ** 31 - 1);
+  }
+  // The kmalloc heap (src/kmalloc/heap.ts): kmalloc's fine classes over SLUB or SLAB, no
+  // sanitizer; its descriptors in the header, after the KASAN shadow's room.
+  if (
+    s.slab !== "slob" &&
+    s.sizeClasses === "fine" &&
+    s.kasan === null &&
+    s.kfence === null &&
+    !s.kmemleak &&
+    KmallocHeap.fits(phys)
+  ) {
+    const at = (bootCacheBase(cpus, phys.nrNodes) + boot) * 4;
+    h[Hdr.KHEAP] = KmallocHeap.headerAddress(at + shadow);
   }
   claimCpu(h, cpus);
   const buddy = new BuddyAllocator(phys, s.minFreeBytes);
@@ -387,7 +400,7 @@ export function openInstance(
     for (const id of gone) drainDeadCpu(layers, id);
     if (reopen) {
       const zr = new ZsRecovery(phys);
-      const locks = robustLocks(phys, buddy, slab, vm, null, [], zr);
+      const locks = robustLocks(phys, buddy, slab, vm, null, [], zr, km);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
       for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
@@ -422,6 +435,7 @@ function robustLocks(
   virtToPhys: ((addr: number) => number) | null = null,
   skipped: string[] = [],
   zr: ZsRecovery | null = null,
+  km: KmallocApi | null = null,
 ): RobustLock[] {
   const h = phys.header;
   const zs = zsLockWords(phys, virtToPhys, skipped);
@@ -456,6 +470,18 @@ function robustLocks(
     for (const l of slab.listLocks()) locks.push(l);
   }
   for (const l of zs.inner) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
+  // The kmalloc heap's locks (4b), one per node: rebuilt from their chunks' blocks.
+  if (km instanceof Kmalloc && km.heap !== null) {
+    const heap = km.heap;
+    for (const l of heap.lockWords()) {
+      locks.push({
+        w: l.w,
+        i: l.i,
+        name: phys.nrNodes === 1 ? "the kmalloc heap lock" : `the kmalloc heap lock of node ${l.n}`,
+        recover: () => heap.recover(l.n),
+      });
+    }
+  }
   for (let n = 0; n < phys.nrNodes; n++) {
     locks.push({
       w: h,
@@ -481,7 +507,7 @@ export function drainDeadCpu(
   const skipped: string[] = [];
   const { phys, buddy, km } = layers;
   const zr = new ZsRecovery(phys);
-  const locks = robustLocks(phys, buddy, layers.slab, layers.vm, virtToPhys, skipped, zr);
+  const locks = robustLocks(phys, buddy, layers.slab, layers.vm, virtToPhys, skipped, zr, km);
   recoverLocks(locks, id, buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   // zsmalloc's and zram's intent records, once no lock is held (zram/robust.ts).

@@ -9,3 +9,4 @@ export {
   ZERO_SIZE_PTR,
 } from "./kmalloc.js";
 export { largePages, LargeKmalloc } from "./large.js";
+export { CHUNK_BYTES, HEAP_MIN, type HeapStats, KmallocHeap } from "./heap.js";

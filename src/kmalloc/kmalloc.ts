@@ -30,8 +30,9 @@
  */
 
 import { describe, KmemError } from "../errors.js";
-import type { PhysMem } from "../memory/index.js";
+import { Hdr, HdrOption, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { HEAP_MIN, KmallocHeap, type HeapStats } from "./heap.js";
 import { LargeKmalloc } from "./large.js";
 import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/index.js";
 
@@ -93,6 +94,12 @@ export interface KmallocApi {
   kfreeOwn(addr: number): void;
   /** The usable size of what kmallocOwn returned; KmemError if `addr` is not one. */
   ksizeOwn(addr: number): number;
+  /** The invariants of kmalloc's own structures beyond the slab caches (its heap). */
+  verifyHeap?(): void;
+  /** Gives the heap's spare chunks back to the page allocator; returns their pages. */
+  shrinkHeap?(): number;
+  /** The heap's chunks and blocks, or null without one. */
+  heapStats?(): HeapStats | null;
 }
 
 /**
@@ -153,6 +160,17 @@ export class Kmalloc implements KmallocApi {
   private readonly ownCaches: KmemCache[] = [];
   /** The largest of them: beyond it kmallocOwn takes pages. */
   private readonly ownMax: number;
+  /**
+   * The heap for the sizes above the classes' route (heap.ts), or null: Linux's classes,
+   * the sanitizers, or a memory whose largest block is too small for a chunk.
+   */
+  readonly heap: KmallocHeap | null;
+  /** The largest size the size classes serve: HEAP_MIN with a heap, else maxCacheSize. */
+  private readonly classMax: number;
+  /** The largest size the heap serves (0 without one); beyond it, whole pages. */
+  private readonly heapMax: number;
+  /** pageSize - 1: a request of whole pages takes pages, not a heap block. */
+  private readonly pageMask: number;
 
   /** `fresh`: create the size classes' caches; otherwise find those another context made. */
   constructor(
@@ -211,6 +229,21 @@ export class Kmalloc implements KmallocApi {
       while ((sizes[c] as number) < (i + 1) * 8) c++;
       this.sizeIndex[i] = c;
     }
+    // The heap, when the instance was made with one (its descriptors in the header).
+    const opts = phys.header[Hdr.OPTIONS] as number;
+    this.heap =
+      (phys.header[Hdr.KHEAP] as number) !== 0
+        ? new KmallocHeap(
+            phys,
+            buddy,
+            fresh,
+            (opts & HdrOption.INIT_ON_ALLOC) !== 0,
+            (opts & HdrOption.INIT_ON_FREE) !== 0,
+          )
+        : null;
+    this.classMax = this.heap === null ? this.maxCacheSize : Math.min(HEAP_MIN, this.maxCacheSize);
+    this.heapMax = this.heap === null ? 0 : this.heap.maxSize;
+    this.pageMask = phys.pageSize - 1;
   }
 
   /** The class index for a size in 1..maxCacheSize. */
@@ -220,20 +253,34 @@ export class Kmalloc implements KmallocApi {
 
   /** kmalloc: `size` is a trusted non-negative integer here. */
   kmalloc(size: number, gfp: number): number {
-    // One compare for 1..maxCacheSize: size 0 wraps to 2^32 - 1.
-    if ((size - 1) >>> 0 < this.maxCacheSize) {
+    // One compare for 1..classMax: size 0 wraps to 2^32 - 1.
+    if ((size - 1) >>> 0 < this.classMax) {
       return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
     if (size === 0) return ZERO_SIZE_PTR;
+    // Powers of two stay in their classes (naturally aligned, as Linux guarantees), whole
+    // pages take pages (page-aligned, as kmalloc_large's are).
+    if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
+      return (this.heap as KmallocHeap).alloc(size, gfp, -1);
+    }
+    if (size <= this.maxCacheSize) {
+      return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
+    }
     return this.large.alloc(size, gfp);
   }
 
   /** kmalloc_node: as kmalloc, from node `nid` (-1: no node). `nid` is trusted here. */
   kmallocNode(size: number, gfp: number, nid: number): number {
-    if ((size - 1) >>> 0 < this.maxCacheSize) {
+    if ((size - 1) >>> 0 < this.classMax) {
       return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
     }
     if (size === 0) return ZERO_SIZE_PTR;
+    if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
+      return (this.heap as KmallocHeap).alloc(size, gfp, nid);
+    }
+    if (size <= this.maxCacheSize) {
+      return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
+    }
     return this.large.alloc(size, gfp, nid);
   }
 
@@ -245,6 +292,13 @@ export class Kmalloc implements KmallocApi {
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
+    if (this.heap !== null) {
+      const c = this.heap.chunkOf(addr);
+      if (c !== 0) {
+        this.heap.free(c, addr);
+        return;
+      }
+    }
     this.large.free(addr, "kfree");
   }
 
@@ -253,11 +307,47 @@ export class Kmalloc implements KmallocApi {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
     const head = this.slab.slabOf(addr);
     if (head !== 0) return this.slab.liveObjectCache(head, addr).coreObjectSize;
+    if (this.heap !== null) {
+      const c = this.heap.chunkOf(addr);
+      if (c !== 0) return this.heap.usable(c, addr, "ksize");
+    }
     return this.large.usable(addr, "ksize");
   }
 
+  /**
+   * krealloc: a heap block is resized in place when it can be (shrunk by splitting, grown
+   * into a free next block), else moved; the rest as the shared krealloc() does.
+   */
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
+    const heap = this.heap;
+    if (heap !== null && size !== 0 && addr !== ZERO_SIZE_PTR) {
+      const c = addr === 0 ? 0 : heap.chunkOf(addr);
+      if (c !== 0) {
+        const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
+        if (size <= heap.chunkBytes && heap.resize(c, addr, size, zero) >= 0) return addr;
+        const ks = heap.usable(c, addr, "krealloc");
+        const moved = this.kmalloc(size, gfp);
+        if (moved === 0) return 0;
+        this.mem.copy(moved, addr, ks < size ? ks : size);
+        heap.free(c, addr);
+        return moved;
+      }
+    }
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
+  }
+
+  /** The heap's invariants (HEAP-1..5), when kmalloc has one. */
+  verifyHeap(): void {
+    this.heap?.verify();
+  }
+
+  shrinkHeap(): number {
+    return this.heap === null ? 0 : this.heap.shrink();
+  }
+
+  /** The heap's chunks and blocks, or null without one. */
+  heapStats(): HeapStats | null {
+    return this.heap === null ? null : this.heap.stats();
   }
 
   kmallocOwn(size: number, gfp: number): number {
@@ -283,7 +373,9 @@ export class Kmalloc implements KmallocApi {
 
   /** A slab object: its allocator moves the kmalloc red zone; pages: zeroed past `size`. */
   resizeInPlace(addr: number, size: number, usable: number, zero: boolean): void {
+    const c = this.heap === null ? 0 : this.heap.chunkOf(addr);
     if (this.slab.slabOf(addr) !== 0) this.slab.resizeInPlace(addr, size, zero);
+    else if (c !== 0) (this.heap as KmallocHeap).resize(c, addr, size, zero);
     else if (zero) this.mem.fill(0, addr + size, addr + usable);
   }
 }

@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 21,
+  VERSION = 22,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -125,6 +125,11 @@ export const enum Hdr {
    * descriptors), 0 if none: a free of an element held in a pool's reserve is refused.
    */
   POOLS = ROOTS + 6,
+  /**
+   * Address of the kmalloc heap's descriptors (one per node: src/kmalloc/heap.ts), 0 when
+   * kmalloc has no heap (Linux's size classes, SLOB, the sanitizers).
+   */
+  KHEAP = ROOTS + 7,
   NR_ROOTS = 14,
   /** Instance-wide options every context follows (HdrOption bits). */
   OPTIONS = ROOTS + NR_ROOTS,
@@ -464,6 +469,8 @@ export const enum PgFlag {
   KMALLOC = 1 << 6,
   /** (with HEAD) a page of a zspage, or a cpu's mapping area (zsmalloc) */
   ZSMALLOC = 1 << 7,
+  /** (with HEAD | KMALLOC) a chunk of the kmalloc heap (src/kmalloc/heap.ts) */
+  KHEAP = 1 << 8,
   /** Owner bits: a block with any of them belongs to an upper layer. */
   OWNER_MASK = SLAB | VMALLOC | PGTABLE | KMALLOC | ZSMALLOC,
   STATE_MASK = BUDDY | HEAD | PCP,

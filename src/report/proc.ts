@@ -65,6 +65,12 @@ export interface MemSnapshot {
   zswappedPages: number;
   /** vmstat counters, in print order. */
   counters: readonly (readonly [string, number])[];
+  /**
+   * The kmalloc heap (src/kmalloc/heap.ts), bytes: its chunks, allocated blocks (headers
+   * included), free space and largest free block; absent without a heap (and not printed
+   * while it holds no chunk).
+   */
+  kheap?: { bytes: number; used: number; free: number; largestFree: number } | null;
 }
 
 /** The "Node %d, zone %8s " prefix of the per-zone files. */
@@ -159,7 +165,14 @@ export function meminfo(s: MemSnapshot): string {
     kbLine("PageTables", s.pageTablePages, p) +
     kbValueLine("VmallocTotal", s.vmallocTotalBytes / 1024) +
     kbLine("VmallocUsed", s.vmallocUsedPages, p) +
-    kbValueLine("VmallocChunk", 0)
+    kbValueLine("VmallocChunk", 0) +
+    (s.kheap == null || s.kheap.bytes === 0
+      ? ""
+      : // kmem's own lines: the kmalloc heap's chunks, blocks, free space, largest free block.
+        kbValueLine("KmallocHeap", s.kheap.bytes / 1024) +
+        kbValueLine("KmallocHeapUsed", s.kheap.used / 1024) +
+        kbValueLine("KmallocHeapFree", s.kheap.free / 1024) +
+        kbValueLine("KmallocHeapMax", s.kheap.largestFree / 1024))
   );
 }
 

@@ -68,6 +68,10 @@
  *          lock or alone (or under reclaim's callers: compaction is a shrinker); held
  *          across the freeing of a zspage's pages (the zone lock after it), never across
  *          an allocation or a kfree, so reclaim never finds it held by its own context.
+      4b. the kmalloc heap lock (HeapDesc.LOCK, one per node), src/kmalloc/heap.ts: the
+          heap's free lists, its chunks' blocks and chunk list. A leaf but for the zone
+          lock: never held across an allocation from the page allocator (a new chunk is
+          taken before it), nor across a call out of the heap.
  *   5. the zone lock (Zone.LOCK, one per node), src/page/buddy.ts.
  */
 

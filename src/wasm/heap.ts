@@ -685,8 +685,10 @@ export class WasmHeap {
     if (alignment > mm.pageSize || size > this.maxHeapBytes) return 0;
     const n = Math.max(size, alignment);
     if (this.arena !== null && n > this.largeMin) return this.allocateLarge(n, 0);
-    // Up to the largest class a power of two (classes between are 8- or 16-byte aligned).
-    return mm.kmalloc(n <= 2 * mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : n, GFP_NOWAIT);
+    // Up to the largest class a power of two (classes between are 8- or 16-byte aligned);
+    // above it whole pages (a kmalloc of whole pages takes pages, page-aligned).
+    const pages = Math.ceil(n / mm.pageSize) * mm.pageSize;
+    return mm.kmalloc(n <= 2 * mm.pageSize ? 2 ** Math.ceil(Math.log2(n)) : pages, GFP_NOWAIT);
   }
 
   /**

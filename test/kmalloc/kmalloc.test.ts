@@ -86,7 +86,7 @@ describe("kmalloc size classes", () => {
 });
 
 describe("kmalloc", () => {
-  it("fine: rounds every size to its class (ksize), larger ones to whole pages", () => {
+  it("fine: rounds every size to its class (ksize) up to 1 KiB, the heap's blocks to 16 bytes above, powers of two to their class, large ones to whole pages", () => {
     const k = mm();
     const expect: Array<[number, number]> = [
       [1, 8],
@@ -103,11 +103,16 @@ describe("kmalloc", () => {
       [129, 160],
       [193, 224],
       [257, 320],
-      [1025, 1280],
-      [4097, 5120],
-      [7169, 8192],
-      [8193, 12288],
-      [12289, 16384],
+      [1024, 1024],
+      [1025, 1040],
+      [2048, 2048],
+      [4097, 4112],
+      [7169, 7184],
+      [8192, 8192],
+      [8193, 8208],
+      [12289, 12304],
+      [16368, 16368],
+      [16369, 16384],
       [16385, 20480],
       [100000, 102400],
     ];

@@ -58,7 +58,7 @@ describe("pageMap", () => {
   it("allocPages, large kmalloc, vmalloc: whole blocks of their kind and order", () => {
     const mm = new Kmem({ memory: 8 << 20 });
     const pages = mm.allocPages(3);
-    const large = mm.kmalloc(3 * 4096);
+    const large = mm.kmalloc(5 * 4096); // above the kmalloc heap's largest block
     const v = mm.vmalloc(64 * 1024);
     const map = mm.pageMap();
     assertAgrees(mm, map);
@@ -67,9 +67,9 @@ describe("pageMap", () => {
       assert.equal(map.kind[at(pages) + k], PageKind.PAGES);
       assert.equal(map.order[at(pages) + k], 3);
     }
-    // Three pages: the fourth of the order-2 block went back (alloc_pages_exact).
-    for (let k = 0; k < 3; k++) assert.equal(map.kind[at(large) + k], PageKind.KMALLOC);
-    assert.notEqual(map.kind[at(large) + 3], PageKind.KMALLOC);
+    // Five pages: the last three of the order-3 block went back (alloc_pages_exact).
+    for (let k = 0; k < 5; k++) assert.equal(map.kind[at(large) + k], PageKind.KMALLOC);
+    assert.notEqual(map.kind[at(large) + 5], PageKind.KMALLOC);
     assert.equal(map.kind[at(mm.virtToPhys(v))], PageKind.VMALLOC);
     assert.equal(count(map, PageKind.VMALLOC), 16);
     assert.ok(count(map, PageKind.PGTABLE) >= 1);

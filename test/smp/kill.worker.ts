@@ -238,6 +238,43 @@ switch (job.op) {
     op = () => c.destroy();
     break;
   }
+  case "heap-grow": // the heap has no chunk yet: one is taken and put in
+    op = () => void hold(mm.kmalloc(3000), OBJECT);
+    break;
+  case "heap-alloc": {
+    // A chunk with room: a free block is split.
+    hold(mm.kmalloc(3000), OBJECT);
+    op = () => void hold(mm.kmalloc(3000), OBJECT);
+    break;
+  }
+  case "heap-free": {
+    // Its neighbours on both sides are free: the three merge.
+    const a = mm.kmalloc(3000);
+    const b = hold(mm.kmalloc(3000), OBJECT);
+    const c = mm.kmalloc(3000);
+    hold(mm.kmalloc(3000), OBJECT);
+    mm.kfree(a);
+    mm.kfree(c);
+    op = () => mm.kfree(b);
+    break;
+  }
+  case "heap-free-chunk": {
+    // A spare chunk is kept already: the chunk this free empties goes back.
+    const first = [0, 1, 2, 3].map(() => mm.kmalloc(16000));
+    const last = hold(mm.kmalloc(16000), OBJECT);
+    for (const a of first) mm.kfree(a);
+    op = () => mm.kfree(last);
+    break;
+  }
+  case "heap-realloc": {
+    // The next block is free: the block grows into it.
+    const a = hold(mm.kmalloc(3000), OBJECT);
+    const b = mm.kmalloc(3000);
+    hold(mm.kmalloc(3000), OBJECT);
+    mm.kfree(b);
+    op = () => void mm.krealloc(a, 5000);
+    break;
+  }
   default:
     throw new Error(`unknown op ${job.op}`);
 }

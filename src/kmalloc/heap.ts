@@ -1,0 +1,1063 @@
+/*
+ * The kmalloc heap: kmalloc's requests above HEAP_MIN bytes (and up to a quarter of a
+ * chunk) in the default ("fine") size classes, but powers of two (their classes: naturally
+ * aligned) and whole pages (pages: page-aligned), carved best-fit out of page-backed chunks
+ * the way TLSF carves its pool (Masmano et al., "TLSF: a new dynamic memory allocator for
+ * real-time systems", 2004): two-level segregated free lists with bitmaps give a good fit
+ * in O(1), boundary tags merge a freed block with both physical neighbours at once.
+ *
+ * Linux's kmalloc serves these sizes from power-of-two slab caches (kmalloc-2k .. -8k) and
+ * the page allocator: a 4,097-byte request takes 8 KiB, a 12 KiB one an order-2 block cut
+ * back to 3 pages, and a krealloc always moves. Program traces allocate many blocks of a
+ * few KiB (strings, buffers, pages of a database): measured on them, classes above 1 KiB
+ * waste 5-16% of the footprint and the page route costs 3,400-4,600 instructions per
+ * allocation (BENCHMARKS.md, "Real programs"). The heap wastes at most 15 bytes of a block
+ * plus its 16-byte header, and a krealloc grows into a free neighbour or shrinks in place.
+ * `sizeClasses: "linux"` keeps Linux's route; so do KASAN, KFENCE and kmemleak, whose hooks
+ * know slab objects and whole pages only (docs/sanitizers.md).
+ *
+ * A chunk is one buddy block of 2^order pages (CHUNK_BYTES), aligned to its size, flagged
+ * HEAD | KMALLOC | KHEAP on its head frame, so that kfree, ksize and krealloc find it in
+ * O(1) from any address inside (the head is the address rounded down to the chunk size):
+ *
+ *   chunk (CHUNK_BYTES, aligned)
+ *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-----+
+ *   | start bitmap    | header | payload    | header | free block  |         | header | ... |
+ *   | 1 bit / 16 B    | 16 B   | (16-byte   | 16 B   | next, prev  |         |        |     |
+ *   | of the chunk    |        |  aligned)  |        | links       |         |        |     |
+ *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-----+
+ *   ^ chunk start                                                       blocks tile to the end
+ *
+ *   block header (4 x i32)      word 0: size in bytes, header included (a multiple of 16,
+ *                                        >= 32) | FREE (bit 0)
+ *                               word 1: the previous block's size (0 for the first block)
+ *                               word 2: check = mix(address, word 0, word 1, secret)
+ *                               word 3: allocated: the size requested; free: next free block
+ *   free block, payload word 0: the previous free block on its list (0: the list's head)
+ *
+ * The start bitmap has a bit for each 16 bytes of the chunk, set where the payload of an
+ * allocated block starts: kfree refuses an address whose bit is clear before it reads any
+ * header (inside a block, a header, free space: INVALID_FREE; a block freed already:
+ * DOUBLE_FREE), deterministically. The check word, with a secret drawn per instance, turns
+ * a header a user's overflow rewrote into CORRUPTION at the next free of the block or of a
+ * neighbour (both neighbours' headers are checked before a free changes anything), or at
+ * verify(), instead of a heap that hands out overlapping blocks.
+ *
+ * The frame of a chunk's head keeps the chunk list and counters (ChunkPg): the next and
+ * previous chunk of its heap (pfns), its allocated blocks, and the heap (node) it belongs
+ * to. Each node has a heap of its own, with its lock, its free lists and bitmaps, in a
+ * descriptor in the header (after the KASAN shadow's room, anchored at Hdr.KHEAP):
+ *
+ *   descriptor of node n (HeapDesc.WORDS i32)
+ *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
+ *   | lock | secret | chunks | nr     | empty | fl   | live | used | sl bitmaps   | heads    |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |      | bytes| [FL]         | [FL][SL] |
+ *   | line)|        |        |        |       |      |      |      |              |          |
+ *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
+ *
+ * An empty chunk goes back to the page allocator unless it is the node's only one (one
+ * spare, so that a program that frees and allocates one block does not take and give back a
+ * chunk each time). A request the heap does not serve (above HEAP_MAX) takes whole pages
+ * (large.ts).
+ *
+ * Lock: the heap lock (HeapDesc.LOCK, one per node; src/sync/lock.ts gives the order) guards
+ * the descriptor, the blocks of the heap's chunks and their frames' ChunkPg words. It is a
+ * leaf: never held across a call into the page allocator (a chunk is taken before the lock
+ * and put in under it; an empty one is taken out under it and freed after).
+ *
+ * Recovery (a context that died holding the lock): the blocks are the ground truth. Every
+ * store that changes which blocks there are is one word (a block's size word: a split writes
+ * the new block's header first, inside the old block, then shrinks it; a merge grows the
+ * lowest block), so any prefix of an allocation, a free or a resize leaves the chunks tiled
+ * by whole blocks. recover() walks the node's chunks (found in the mem_map by their flags),
+ * rewrites every header's previous-size and check words from the walk, merges neighbours
+ * left free side by side, and rebuilds the start bitmaps, the free lists, the chunk list
+ * and the counters. A block a dying context had allocated but not returned stays allocated
+ * (a leak, as with any allocation of a context that died).
+ *
+ * Invariants (verify() reports them by id):
+ *   HEAP-1 each node's chunk list is a consistent doubly linked list of frames flagged HEAD |
+ *          KMALLOC | KHEAP of the chunk order, naming the node's heap; its length is the
+ *          descriptor's chunk count, and every chunk frame of memory is on one list
+ *   HEAP-2 the blocks of a chunk tile it: sizes multiples of 16, at least 32, each block's
+ *          previous-size word the size of the block before it, its check word valid, no two
+ *          free blocks side by side
+ *   HEAP-3 a chunk's start bitmap has a bit set exactly at the payload of each allocated
+ *          block, and the chunk's allocated-block count is their number
+ *   HEAP-4 every free block is on exactly the free list its size maps to, the lists are
+ *          consistent doubly linked lists, and the first- and second-level bitmaps say
+ *          which lists are non-empty
+ *   HEAP-5 the descriptor's counters: live blocks and bytes are the sums over the chunks,
+ *          the empty-chunk count is the number of chunks with no allocated block (at most 1)
+ */
+
+import { hex, KmemError } from "../errors.js";
+import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { lock, unlock } from "../sync/index.js";
+
+/** Smallest request the heap serves is HEAP_MIN + 1 bytes; below it, the size classes. */
+export const HEAP_MIN = 1024;
+/** A chunk: one buddy block of this many bytes (or the largest block, if smaller). */
+export const CHUNK_BYTES = 64 * 1024;
+
+/** Words of a node's heap descriptor (see the header's diagram). */
+export const enum HeapDesc {
+  /** The heap lock: its own 64-byte line. */
+  LOCK = 0,
+  SECRET = 16,
+  /** pfn of the first chunk, 0 if none. */
+  CHUNKS = 17,
+  NR_CHUNKS = 18,
+  /** Chunks with no allocated block (at most one: the spare). */
+  EMPTY = 19,
+  /** First-level bitmap: bit fl set when some list of fl is non-empty. */
+  FL_MAP = 20,
+  /** Allocated blocks. */
+  LIVE = 21,
+  /** Bytes of the allocated blocks, headers included. */
+  USED = 22,
+  /** Second-level bitmaps, one word per fl. */
+  SL_MAP = 32,
+  /** List heads, [fl][sl]: block addresses, 0 for empty. */
+  HEADS = 64,
+  FL = 24,
+  SL_BITS = 4,
+  SL = 16,
+  WORDS = HEADS + FL * SL,
+}
+
+/** Words of a block header, and its constants. */
+const enum Blk {
+  SIZE = 0,
+  PREV = 1,
+  CHECK = 2,
+  /** Allocated: the requested size; free: the next free block. */
+  LINK = 3,
+  /** Free: the previous free block (payload word 0). */
+  BACK = 4,
+  FREE = 1,
+  HDR = 16,
+  MIN = 32,
+}
+
+/** Owner words of a chunk's head frame. */
+export const enum ChunkPg {
+  NEXT = Pg.OWNER + 0,
+  PREV = Pg.OWNER + 1,
+  /** Allocated blocks in the chunk. */
+  LIVE = Pg.OWNER + 2,
+  /** The heap (node index) the chunk belongs to. */
+  HEAP = Pg.OWNER + 3,
+}
+
+/** A chunk's head frame flags. */
+export const CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP;
+
+/** What stats() reports of the heaps. */
+export interface HeapStats {
+  chunks: number;
+  /** Bytes of the chunks. */
+  bytes: number;
+  /** Allocated blocks, and their bytes (headers included). */
+  live: number;
+  used: number;
+  /** Free bytes in the chunks, and the largest free block's. */
+  free: number;
+  largestFree: number;
+}
+
+function corrupt(id: string, what: string): never {
+  throw new KmemError("CORRUPTION", `${id}: ${what}`);
+}
+
+export class KmallocHeap {
+  private readonly phys: PhysMem;
+  private readonly buddy: BuddyAllocator;
+  private f: Int32Array;
+  private readonly pageShift: number;
+  /** log2 of the chunk's pages, bytes, and the chunk's bytes less one. */
+  readonly order: number;
+  readonly chunkBytes: number;
+  private readonly chunkMask: number;
+  /** Bytes of the start bitmap at the chunk's start (where the first block begins). */
+  private readonly mapBytes: number;
+  /** The largest request served here. */
+  readonly maxSize: number;
+  /** Each node's descriptor. */
+  private d: Int32Array[] = [];
+  private readonly descAddr: number;
+  private readonly smp: boolean;
+  private readonly cpu: number;
+  private readonly h: Int32Array;
+  private readonly initOnAlloc: boolean;
+  private readonly initOnFree: boolean;
+  /** The memory's words (one buffer). */
+  private w: Int32Array;
+
+  /**
+   * The heap of an instance whose header names its descriptors (Hdr.KHEAP): `fresh`, they
+   * are set up (zeroed, a secret drawn for each); otherwise opened as they are.
+   */
+  constructor(
+    phys: PhysMem,
+    buddy: BuddyAllocator,
+    fresh: boolean,
+    initOnAlloc: boolean,
+    initOnFree: boolean,
+  ) {
+    this.phys = phys;
+    this.buddy = buddy;
+    this.f = phys.frames;
+    this.w = phys.words;
+    this.pageShift = phys.pageShift;
+    this.order = KmallocHeap.chunkOrder(phys);
+    this.chunkBytes = phys.pageSize << this.order;
+    this.chunkMask = this.chunkBytes - 1;
+    this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
+    this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
+    this.smp = phys.nrCpus > 1;
+    this.cpu = buddy.cpu;
+    this.h = phys.header;
+    this.initOnAlloc = initOnAlloc;
+    this.initOnFree = initOnFree;
+    this.descAddr = phys.header[Hdr.KHEAP] as number;
+    this.views();
+    if (fresh) {
+      phys.fill(0, this.descAddr, this.descAddr + phys.nrNodes * HeapDesc.WORDS * 4);
+      const rnd = new Uint32Array(1);
+      for (const d of this.d) {
+        globalThis.crypto.getRandomValues(rnd);
+        d[HeapDesc.SECRET] = rnd[0] as number;
+      }
+    }
+    phys.resized.push(() => {
+      this.f = phys.frames;
+      this.w = phys.words;
+      this.views();
+    });
+  }
+
+  /** Header words to reserve for the descriptors of `nrNodes` heaps (with room to align). */
+  static headerWords(nrNodes: number): number {
+    return nrNodes * HeapDesc.WORDS + 16;
+  }
+
+  /** The descriptors' address in a header whose free room starts at byte `at`: a line's start. */
+  static headerAddress(at: number): number {
+    return (at + 63) & ~63;
+  }
+
+  /** The chunk order for a memory: CHUNK_BYTES, or less when the largest block is smaller. */
+  static chunkOrder(phys: PhysMem): number {
+    const want = 31 - Math.clz32(Math.max(1, CHUNK_BYTES >>> phys.pageShift));
+    return Math.min(want, phys.maxOrder - 1);
+  }
+
+  /**
+   * Whether an instance of this memory can have a heap: one buffer (the heap's words are
+   * one view; nodes that are buffers of their own keep the classes' route), and a chunk
+   * that holds 8 blocks of HEAP_MIN bytes.
+   */
+  static fits(phys: PhysMem): boolean {
+    return !phys.split && phys.pageSize << KmallocHeap.chunkOrder(phys) >= 8 * (HEAP_MIN + 64);
+  }
+
+  private views(): void {
+    const out: Int32Array[] = [];
+    for (let n = 0; n < this.phys.nrNodes; n++) {
+      out.push(this.phys.wordsAt(this.descAddr + n * HeapDesc.WORDS * 4, HeapDesc.WORDS));
+    }
+    this.d = out;
+  }
+
+  /* ------------------------------------------------------------------ words */
+
+  /** Word `k` of the block (or chunk) at `b` (the memory is one buffer: see fits()). */
+  private rd(b: number, k: number): number {
+    return this.w[(b >>> 2) + k] as number;
+  }
+
+  private wr(b: number, k: number, v: number): void {
+    this.w[(b >>> 2) + k] = v;
+  }
+
+  /** The check word of a header at `b` with size word `w0` and previous-size `w1`. */
+  private static mix(s: number, b: number, w0: number, w1: number): number {
+    return Math.imul(b ^ w0 ^ s, -1640531535) ^ Math.imul(w1 ^ (s >>> 7), -2048144789) ^ s;
+  }
+
+  /** Writes a header's size and previous-size words, then its check word. */
+  private setHeader(d: Int32Array, b: number, w0: number, w1: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    w[i + Blk.SIZE] = w0;
+    w[i + Blk.PREV] = w1;
+    w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, w0, w1);
+  }
+
+  /** Rewrites a header's previous-size word (its neighbour before it changed size). */
+  private setPrev(d: Int32Array, b: number, w1: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    w[i + Blk.PREV] = w1;
+    w[i + Blk.CHECK] = KmallocHeap.mix(
+      d[HeapDesc.SECRET] as number,
+      b,
+      w[i + Blk.SIZE] as number,
+      w1,
+    );
+  }
+
+  private headerOk(d: Int32Array, b: number): boolean {
+    const w = this.w;
+    const i = b >>> 2;
+    return (
+      w[i + Blk.CHECK] ===
+      KmallocHeap.mix(
+        d[HeapDesc.SECRET] as number,
+        b,
+        w[i + Blk.SIZE] as number,
+        w[i + Blk.PREV] as number,
+      )
+    );
+  }
+
+  /* ------------------------------------------------------------------ free lists */
+
+  /** The list index of a free block of `size` bytes (TLSF mapping_insert). */
+  private static index(size: number): number {
+    const fl = 31 - Math.clz32(size);
+    return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
+  }
+
+  private insert(d: Int32Array, b: number, size: number): void {
+    const w = this.w;
+    const fl = 31 - Math.clz32(size);
+    const sl = (size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1);
+    const at = HeapDesc.HEADS + ((fl << HeapDesc.SL_BITS) | sl);
+    const head = d[at] as number;
+    const i = b >>> 2;
+    w[i + Blk.LINK] = head;
+    w[i + Blk.BACK] = 0;
+    if (head !== 0) w[(head >>> 2) + Blk.BACK] = b;
+    d[at] = b;
+    d[HeapDesc.FL_MAP] = (d[HeapDesc.FL_MAP] as number) | (1 << fl);
+    d[HeapDesc.SL_MAP + fl] = (d[HeapDesc.SL_MAP + fl] as number) | (1 << sl);
+  }
+
+  private remove(d: Int32Array, b: number, size: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    const next = w[i + Blk.LINK] as number;
+    const prev = w[i + Blk.BACK] as number;
+    if (next !== 0) w[(next >>> 2) + Blk.BACK] = prev;
+    if (prev !== 0) {
+      w[(prev >>> 2) + Blk.LINK] = next;
+      return;
+    }
+    const fl = 31 - Math.clz32(size);
+    const sl = (size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1);
+    d[HeapDesc.HEADS + ((fl << HeapDesc.SL_BITS) | sl)] = next;
+    if (next !== 0) return;
+    const map = (d[HeapDesc.SL_MAP + fl] as number) & ~(1 << sl);
+    d[HeapDesc.SL_MAP + fl] = map;
+    if (map === 0) d[HeapDesc.FL_MAP] = (d[HeapDesc.FL_MAP] as number) & ~(1 << fl);
+  }
+
+  /** A free block of at least `need` bytes (TLSF mapping_search + find_suitable_block), or 0. */
+  private find(d: Int32Array, need: number): number {
+    const r = need + (1 << (31 - Math.clz32(need) - HeapDesc.SL_BITS)) - 1;
+    let fl = 31 - Math.clz32(r);
+    const sl = (r >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1);
+    if (fl >= HeapDesc.FL) return 0;
+    let map = (d[HeapDesc.SL_MAP + fl] as number) & (-1 << sl);
+    if (map === 0) {
+      const fmap = (d[HeapDesc.FL_MAP] as number) & (-2 << fl);
+      if (fmap === 0) return 0;
+      fl = 31 - Math.clz32(fmap & -fmap);
+      map = d[HeapDesc.SL_MAP + fl] as number;
+    }
+    return d[HeapDesc.HEADS + ((fl << HeapDesc.SL_BITS) | (31 - Math.clz32(map & -map)))] as number;
+  }
+
+  /* ------------------------------------------------------------------ chunks */
+
+  /** The chunk holding `addr` (its address), or 0 if `addr` is in no chunk. */
+  chunkOf(addr: number): number {
+    const pfn = (addr >>> this.pageShift) & ~((1 << this.order) - 1);
+    const p = this.phys;
+    if (pfn < p.firstManagedPfn || pfn >= p.totalPages) {
+      if (pfn < p.firstManagedPfn || !p.sync() || pfn >= p.totalPages) return 0;
+    }
+    const i = pfn * Frame.WORDS;
+    const f = this.f;
+    return f[i + Pg.FLAGS] === CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
+      ? (pfn << this.pageShift) >>> 0
+      : 0;
+  }
+
+  private lockHeap(d: Int32Array): void {
+    if (this.smp) {
+      lock(d, HeapDesc.LOCK, this.cpu, "the kmalloc heap lock", this.h);
+      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) {
+        try {
+          this.phys.sync();
+        } catch (err) {
+          unlock(d, HeapDesc.LOCK, this.cpu);
+          throw err;
+        }
+      }
+    }
+  }
+
+  private unlockHeap(d: Int32Array): void {
+    if (this.smp) unlock(d, HeapDesc.LOCK, this.cpu);
+  }
+
+  /** The descriptor of node `nid`'s heap (-1: this context's node). */
+  private heapOf(nid: number): number {
+    return nid < 0 ? this.buddy.localNode : nid;
+  }
+
+  /**
+   * A new chunk from the page allocator (no lock held: it may reclaim), its contents set
+   * (one free block, an empty start bitmap) but not yet in a heap; 0 when memory is short.
+   */
+  private newChunk(d: Int32Array, gfp: number, nid: number): number {
+    const c = this.buddy.allocPagesNode(nid, this.order, gfp & ~Gfp.ZERO) >>> 0;
+    if (c === 0) return 0;
+    this.phys.fill(0, c, c + this.mapBytes);
+    this.setHeader(d, c + this.mapBytes, (this.chunkBytes - this.mapBytes) | Blk.FREE, 0);
+    return c;
+  }
+
+  /** Puts the new chunk `c` in heap `n` (the lock held): its frame's flags are set last. */
+  private addChunk(d: Int32Array, n: number, c: number): void {
+    const pfn = c >>> this.pageShift;
+    const i = pfn * Frame.WORDS;
+    const f = this.f;
+    const first = d[HeapDesc.CHUNKS] as number;
+    f[i + ChunkPg.NEXT] = first;
+    f[i + ChunkPg.PREV] = 0;
+    f[i + ChunkPg.LIVE] = 0;
+    f[i + ChunkPg.HEAP] = n;
+    f[i + Pg.FLAGS] = CHUNK_FLAGS;
+    if (first !== 0) f[first * Frame.WORDS + ChunkPg.PREV] = pfn;
+    d[HeapDesc.CHUNKS] = pfn;
+    d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
+    d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
+    this.insert(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
+  }
+
+  /**
+   * Takes the empty chunk `c` out of heap `d` (its one free block off its list, the chunk
+   * off the chunk list, its frame an ordinary allocated block again), the lock held; the
+   * caller frees its pages once the lock is released.
+   */
+  private unlinkChunk(d: Int32Array, c: number): void {
+    this.remove(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
+    const f = this.f;
+    const pfn = c >>> this.pageShift;
+    const i = pfn * Frame.WORDS;
+    const next = f[i + ChunkPg.NEXT] as number;
+    const prev = f[i + ChunkPg.PREV] as number;
+    if (next !== 0) f[next * Frame.WORDS + ChunkPg.PREV] = prev;
+    if (prev !== 0) f[prev * Frame.WORDS + ChunkPg.NEXT] = next;
+    else d[HeapDesc.CHUNKS] = next;
+    d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) - 1;
+    f[i + Pg.FLAGS] = PgFlag.HEAD;
+    f[i + ChunkPg.NEXT] = 0;
+    f[i + ChunkPg.PREV] = 0;
+    f[i + ChunkPg.LIVE] = 0;
+    f[i + ChunkPg.HEAP] = 0;
+  }
+
+  /* ------------------------------------------------------------------ alloc */
+
+  /** A block for `size` bytes (HEAP_MIN < size <= maxSize) from node `nid`'s heap; 0 if none. */
+  alloc(size: number, gfp: number, nid: number): number {
+    const n = this.heapOf(nid);
+    const d = this.d[n] as Int32Array;
+    const need = (size + Blk.HDR + 15) & ~15;
+    let spare = 0;
+    this.lockHeap(d);
+    let b = this.find(d, need);
+    if (b === 0) {
+      this.unlockHeap(d);
+      const c = this.newChunk(d, gfp, nid);
+      if (c === 0) return 0;
+      this.lockHeap(d);
+      b = this.find(d, need);
+      // Another context may have grown the heap meanwhile: then the new chunk goes back.
+      if (b === 0) {
+        this.addChunk(d, n, c);
+        b = this.find(d, need);
+      } else spare = c;
+    }
+    this.take(d, b, need, size);
+    this.unlockHeap(d);
+    if (spare !== 0) this.buddy.freePages(spare, this.order);
+    const p = b + Blk.HDR;
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+      this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
+    }
+    return p;
+  }
+
+  /** Allocates the free block `b` for `need` bytes (the lock held): split, bit set, counted. */
+  private take(d: Int32Array, b: number, need: number, size: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    const bsize = (w[i + Blk.SIZE] as number) & ~Blk.FREE;
+    this.remove(d, b, bsize);
+    const rest = bsize - need;
+    const prev = w[i + Blk.PREV] as number;
+    let got = bsize;
+    if (rest >= Blk.MIN) {
+      // The new free block's header first (inside b), its successor's back link, then b.
+      const r = b + need;
+      this.setHeader(d, r, rest | Blk.FREE, need);
+      const after = r + rest;
+      if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
+      got = need;
+      this.setHeader(d, b, need, prev);
+      this.insert(d, r, rest);
+    } else this.setHeader(d, b, bsize, prev);
+    w[i + Blk.LINK] = size;
+    const c = (b & ~this.chunkMask) >>> 0;
+    const g = (b + Blk.HDR - c) >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    w[wb] = (w[wb] as number) | (1 << (g & 31));
+    const f = this.f;
+    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
+    const live = f[fi] as number;
+    f[fi] = live + 1;
+    if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
+    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
+    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got;
+  }
+
+  /* ------------------------------------------------------------------ free */
+
+  /**
+   * Checks that `p` (in chunk `c`) is an allocated block's payload, the lock held: its start
+   * bit, its header and (`near`: for a change) both neighbours' headers. Returns the block's
+   * header address; throws (the lock released) otherwise, nothing changed.
+   */
+  private checked(d: Int32Array, c: number, p: number, fn: string, near = true): number {
+    const w = this.w;
+    const off = p - c;
+    const g = off >>> 4;
+    if ((off & 15) !== 0 || off < this.mapBytes + Blk.HDR) this.notStart(d, p, fn);
+    if (((w[(c >>> 2) + (g >>> 5)] as number) & (1 << (g & 31))) === 0) this.notAllocated(d, p, fn);
+    const b = p - Blk.HDR;
+    const i = b >>> 2;
+    const w0 = w[i + Blk.SIZE] as number;
+    const w1 = w[i + Blk.PREV] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    const end = b + w0;
+    if (
+      w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1) ||
+      (w0 & 15) !== 0 ||
+      w0 < Blk.MIN ||
+      end - c > this.chunkBytes ||
+      (w1 !== 0 ? b - w1 - c < this.mapBytes || w1 < Blk.MIN : b - c !== this.mapBytes)
+    ) {
+      this.damaged(
+        d,
+        p,
+        fn,
+        "the block's header was overwritten (an overflow of the block before it?)",
+      );
+    }
+    if (!near) return b;
+    if ((end & this.chunkMask) !== 0) {
+      const e = end >>> 2;
+      if (
+        w[e + Blk.PREV] !== w0 ||
+        w[e + Blk.CHECK] !== KmallocHeap.mix(s, end, w[e + Blk.SIZE] as number, w0)
+      ) {
+        this.damaged(
+          d,
+          p,
+          fn,
+          "the next block's header was overwritten (an overflow of this block?)",
+        );
+      }
+    }
+    if (w1 !== 0) {
+      const q = b - w1;
+      const j = q >>> 2;
+      const qw0 = w[j + Blk.SIZE] as number;
+      if (
+        (qw0 & ~Blk.FREE) !== w1 ||
+        w[j + Blk.CHECK] !== KmallocHeap.mix(s, q, qw0, w[j + Blk.PREV] as number)
+      ) {
+        this.damaged(d, p, fn, "the previous block's header was overwritten");
+      }
+    }
+    return b;
+  }
+
+  private notStart(d: Int32Array, p: number, fn: string): never {
+    this.unlockHeap(d);
+    throw new KmemError(
+      "INVALID_FREE",
+      `${fn}(${hex(p)}): not the start of a kmalloc block (inside a heap chunk's metadata or a block)`,
+    );
+  }
+
+  private damaged(d: Int32Array, p: number, fn: string, what: string): never {
+    this.unlockHeap(d);
+    throw new KmemError("CORRUPTION", `${fn}(${hex(p)}): ${what}`);
+  }
+
+  /** kfree of an address whose start bit is clear: a free block's, or no block's. */
+  private notAllocated(d: Int32Array, p: number, fn: string): never {
+    const b = p - Blk.HDR;
+    const free = this.headerOk(d, b) && (this.rd(b, Blk.SIZE) & Blk.FREE) !== 0;
+    this.unlockHeap(d);
+    if (free) throw new KmemError("DOUBLE_FREE", `${fn}(${hex(p)}): the block is already free`);
+    throw new KmemError(
+      "INVALID_FREE",
+      `${fn}(${hex(p)}): not the start of a kmalloc block (inside a block or free space of the heap)`,
+    );
+  }
+
+  /** kfree of `p` in chunk `c`. */
+  free(c: number, p: number): void {
+    const f = this.f;
+    const fi = (c >>> this.pageShift) * Frame.WORDS;
+    const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
+    this.lockHeap(d);
+    const b = this.checked(d, c, p, "kfree");
+    const w = this.w;
+    const i = b >>> 2;
+    const size = w[i + Blk.SIZE] as number;
+    if (this.initOnFree) this.phys.fill(0, p, b + size);
+    const g = (p - c) >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    w[wb] = (w[wb] as number) & ~(1 << (g & 31));
+    let start = b;
+    let total = size;
+    const end = b + size;
+    if ((end & this.chunkMask) !== 0) {
+      const nw = w[(end >>> 2) + Blk.SIZE] as number;
+      if ((nw & Blk.FREE) !== 0) {
+        this.remove(d, end, nw & ~Blk.FREE);
+        total += nw & ~Blk.FREE;
+      }
+    }
+    const w1 = w[i + Blk.PREV] as number;
+    if (w1 !== 0 && ((w[((b - w1) >>> 2) + Blk.SIZE] as number) & Blk.FREE) !== 0) {
+      start = b - w1;
+      this.remove(d, start, w1);
+      total += w1;
+    }
+    this.setHeader(d, start, total | Blk.FREE, w[(start >>> 2) + Blk.PREV] as number);
+    const after = start + total;
+    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
+    this.insert(d, start, total);
+    const live = (f[fi + ChunkPg.LIVE] as number) - 1;
+    f[fi + ChunkPg.LIVE] = live;
+    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
+    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
+    if (live === 0) this.emptied(d, c);
+    else this.unlockHeap(d);
+  }
+
+  /** Chunk `c` has no block left (the lock held, released here): the spare, or given back. */
+  private emptied(d: Int32Array, c: number): void {
+    if ((d[HeapDesc.EMPTY] as number) === 0) {
+      d[HeapDesc.EMPTY] = 1;
+      this.unlockHeap(d);
+      return;
+    }
+    // A spare is kept already: this chunk goes back to the page allocator.
+    this.unlinkChunk(d, c);
+    this.unlockHeap(d);
+    this.buddy.freePages(c, this.order);
+  }
+
+  /** ksize: the usable bytes of the block at `p` in chunk `c`. */
+  usable(c: number, p: number, fn: string): number {
+    const d = this.d[
+      this.f[(c >>> this.pageShift) * Frame.WORDS + ChunkPg.HEAP] as number
+    ] as Int32Array;
+    this.lockHeap(d);
+    const b = this.checked(d, c, p, fn, false);
+    const size = this.rd(b, Blk.SIZE);
+    this.unlockHeap(d);
+    return size - Blk.HDR;
+  }
+
+  /**
+   * krealloc in place: the block at `p` (chunk `c`) made to hold `size` bytes, shrunk by
+   * splitting or grown into a free next block. Returns its usable bytes after, or -1 when it
+   * cannot grow in place (nothing changed); `zero`: bytes past `size` zeroed.
+   */
+  resize(c: number, p: number, size: number, zero: boolean): number {
+    const i = (c >>> this.pageShift) * Frame.WORDS;
+    const d = this.d[this.f[i + ChunkPg.HEAP] as number] as Int32Array;
+    this.lockHeap(d);
+    const b = this.checked(d, c, p, "krealloc");
+    const cur = this.rd(b, Blk.SIZE);
+    const prev = this.rd(b, Blk.PREV);
+    const need = Math.max(Blk.MIN, (size + Blk.HDR + 15) & ~15);
+    const end = b + cur;
+    const atEnd = (end & this.chunkMask) === 0;
+    const nw = atEnd ? 0 : this.rd(end, Blk.SIZE);
+    const nextFree = (nw & Blk.FREE) !== 0 ? nw & ~Blk.FREE : 0;
+    let got = cur;
+    if (need <= cur) {
+      const rest = cur - need + nextFree;
+      if (cur - need >= Blk.MIN || (nextFree !== 0 && need < cur)) {
+        // The freed tail (merged with a free next block) first, then the block shrinks.
+        if (nextFree !== 0) this.remove(d, end, nextFree);
+        const r = b + need;
+        this.setHeader(d, r, rest | Blk.FREE, need);
+        const after = r + rest;
+        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
+        this.setHeader(d, b, need, prev);
+        this.insert(d, r, rest);
+        got = need;
+      }
+    } else if (nextFree !== 0 && cur + nextFree >= need) {
+      this.remove(d, end, nextFree);
+      const total = cur + nextFree;
+      const rest = total - need;
+      if (rest >= Blk.MIN) {
+        const r = b + need;
+        this.setHeader(d, r, rest | Blk.FREE, need);
+        const after = r + rest;
+        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
+        this.setHeader(d, b, need, prev);
+        this.insert(d, r, rest);
+        got = need;
+      } else {
+        const after = b + total;
+        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
+        this.setHeader(d, b, total, prev);
+        got = total;
+      }
+    } else {
+      this.unlockHeap(d);
+      return -1;
+    }
+    this.wr(b, Blk.LINK, size);
+    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got - cur;
+    this.unlockHeap(d);
+    // Zeroed: past `size` (shrunk), or what the block gained (grown: as a move would be).
+    if (zero) this.phys.fill(0, got > cur ? b + cur : p + size, b + got);
+    return got - Blk.HDR;
+  }
+
+  /** Gives every empty chunk (the spares) back to the page allocator; returns their pages. */
+  shrink(): number {
+    let pages = 0;
+    for (const d of this.d) {
+      const gone: number[] = [];
+      this.lockHeap(d);
+      for (let pfn = d[HeapDesc.CHUNKS] as number; pfn !== 0;) {
+        const next = this.f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
+        if (this.f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
+          const c = (pfn << this.pageShift) >>> 0;
+          this.unlinkChunk(d, c);
+          d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
+          gone.push(c);
+        }
+        pfn = next;
+      }
+      this.unlockHeap(d);
+      for (const c of gone) this.buddy.freePages(c, this.order);
+      pages += gone.length << this.order;
+    }
+    return pages;
+  }
+
+  /* ------------------------------------------------------------------ introspection */
+
+  /** The chunks of every node, by address (from their list). */
+  private chunks(n: number): number[] {
+    const out: number[] = [];
+    const d = this.d[n] as Int32Array;
+    const max = d[HeapDesc.NR_CHUNKS] as number;
+    for (let pfn = d[HeapDesc.CHUNKS] as number; pfn !== 0 && out.length <= max;) {
+      out.push((pfn << this.pageShift) >>> 0);
+      pfn = this.f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
+    }
+    return out;
+  }
+
+  stats(): HeapStats {
+    const s: HeapStats = { chunks: 0, bytes: 0, live: 0, used: 0, free: 0, largestFree: 0 };
+    for (let n = 0; n < this.d.length; n++) {
+      const d = this.d[n] as Int32Array;
+      this.lockHeap(d);
+      try {
+        s.chunks += d[HeapDesc.NR_CHUNKS] as number;
+        s.live += d[HeapDesc.LIVE] as number;
+        s.used += d[HeapDesc.USED] as number;
+        for (const c of this.chunks(n)) {
+          for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+            const w0 = this.rd(b, Blk.SIZE);
+            const size = w0 & ~Blk.FREE;
+            if (size < Blk.MIN) break;
+            if ((w0 & Blk.FREE) !== 0) {
+              s.free += size - Blk.HDR;
+              s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
+            }
+            b += size;
+          }
+        }
+      } finally {
+        this.unlockHeap(d);
+      }
+    }
+    s.bytes = s.chunks * this.chunkBytes;
+    return s;
+  }
+
+  /** verify(): HEAP-1..HEAP-5 over every node's heap (between calls). */
+  verify(): void {
+    const p = this.phys;
+    const f = this.f;
+    let listed = 0;
+    for (let n = 0; n < this.d.length; n++) {
+      const d = this.d[n] as Int32Array;
+      const chunks = this.chunks(n);
+      if (chunks.length !== (d[HeapDesc.NR_CHUNKS] as number)) {
+        corrupt(
+          "HEAP-1",
+          `node ${n}'s heap lists ${chunks.length} chunks, its count says ${d[HeapDesc.NR_CHUNKS]}`,
+        );
+      }
+      listed += chunks.length;
+      let prevPfn = 0;
+      let live = 0;
+      let used = 0;
+      let empty = 0;
+      const free = new Set<number>();
+      for (const c of chunks) {
+        const pfn = c >>> this.pageShift;
+        const i = pfn * Frame.WORDS;
+        if (
+          f[i + Pg.FLAGS] !== CHUNK_FLAGS ||
+          f[i + Pg.ORDER] !== this.order ||
+          f[i + ChunkPg.HEAP] !== n ||
+          f[i + ChunkPg.PREV] !== prevPfn
+        ) {
+          corrupt(
+            "HEAP-1",
+            `chunk ${hex(c)} of node ${n}'s heap: its frame is not a chunk's of this list`,
+          );
+        }
+        prevPfn = pfn;
+        let blocks = 0;
+        let prevSize = 0;
+        let prevFree = false;
+        const starts = new Set<number>();
+        let b = c + this.mapBytes;
+        while (b - c < this.chunkBytes) {
+          const w0 = this.rd(b, Blk.SIZE);
+          const size = w0 & ~Blk.FREE;
+          if (
+            (size & 15) !== 0 ||
+            size < Blk.MIN ||
+            b - c + size > this.chunkBytes ||
+            this.rd(b, Blk.PREV) !== prevSize ||
+            !this.headerOk(d, b)
+          ) {
+            corrupt(
+              "HEAP-2",
+              `block ${hex(b)} of chunk ${hex(c)}: header ${hex(w0)}, prev ${this.rd(b, Blk.PREV)} (expected ${prevSize})`,
+            );
+          }
+          const isFree = (w0 & Blk.FREE) !== 0;
+          if (isFree && prevFree) corrupt("HEAP-2", `blocks before ${hex(b)} and it are both free`);
+          if (isFree) free.add(b);
+          else {
+            blocks++;
+            used += size;
+            starts.add(b + Blk.HDR);
+          }
+          prevFree = isFree;
+          prevSize = size;
+          b += size;
+        }
+        for (let g = 0; g < this.chunkBytes >>> 4; g++) {
+          const bit = (this.rd(c + ((g >>> 5) << 2), 0) >>> (g & 31)) & 1;
+          if ((bit === 1) !== starts.has(c + g * 16)) {
+            corrupt("HEAP-3", `chunk ${hex(c)}: the start bit of ${hex(c + g * 16)} is ${bit}`);
+          }
+        }
+        if (f[i + ChunkPg.LIVE] !== blocks) {
+          corrupt(
+            "HEAP-3",
+            `chunk ${hex(c)} counts ${f[i + ChunkPg.LIVE]} blocks, holds ${blocks}`,
+          );
+        }
+        live += blocks;
+        if (blocks === 0) empty++;
+      }
+      // HEAP-4: the lists hold the free blocks, each where its size maps.
+      let onLists = 0;
+      for (let fl = 0; fl < HeapDesc.FL; fl++) {
+        let slMap = 0;
+        for (let sl = 0; sl < HeapDesc.SL; sl++) {
+          const idx = (fl << HeapDesc.SL_BITS) | sl;
+          let back = 0;
+          for (let b = d[HeapDesc.HEADS + idx] as number; b !== 0; b = this.rd(b, Blk.LINK)) {
+            if (!free.has(b) || this.rd(b, Blk.BACK) !== back) {
+              corrupt(
+                "HEAP-4",
+                `list ${fl}/${sl} of node ${n}: ${hex(b)} is not a free block linked back to ${hex(back)}`,
+              );
+            }
+            if (KmallocHeap.index(this.rd(b, Blk.SIZE) & ~Blk.FREE) !== idx) {
+              corrupt("HEAP-4", `free block ${hex(b)} is on list ${fl}/${sl}, not its size's`);
+            }
+            free.delete(b);
+            onLists++;
+            back = b;
+            slMap |= 1 << sl;
+          }
+        }
+        if (
+          (d[HeapDesc.SL_MAP + fl] as number) !== slMap ||
+          (((d[HeapDesc.FL_MAP] as number) >>> fl) & 1) !== (slMap !== 0 ? 1 : 0)
+        ) {
+          corrupt("HEAP-4", `node ${n}: the bitmaps of first level ${fl} do not match its lists`);
+        }
+      }
+      if (free.size !== 0)
+        corrupt(
+          "HEAP-4",
+          `free block ${hex([...free][0] as number)} is on no list (${onLists} listed)`,
+        );
+      if (
+        d[HeapDesc.LIVE] !== live ||
+        d[HeapDesc.USED] !== used ||
+        d[HeapDesc.EMPTY] !== empty ||
+        empty > 1
+      ) {
+        corrupt(
+          "HEAP-5",
+          `node ${n}: counters live ${d[HeapDesc.LIVE]}, used ${d[HeapDesc.USED]}, empty ${d[HeapDesc.EMPTY]}; the chunks hold ${live} blocks of ${used} bytes, ${empty} empty`,
+        );
+      }
+    }
+    // HEAP-1: every chunk frame of memory is on a list.
+    let framed = 0;
+    for (let pfn = p.firstManagedPfn; pfn < p.totalPages; pfn++) {
+      if (f[pfn * Frame.WORDS + Pg.FLAGS] === CHUNK_FLAGS) framed++;
+    }
+    if (framed !== listed)
+      corrupt("HEAP-1", `${framed} chunk frames in memory, ${listed} on the lists`);
+  }
+
+  /* ------------------------------------------------------------------ recovery */
+
+  /**
+   * Rebuilds node `n`'s heap from its chunks' blocks, the lock held by the caller (its owner
+   * died inside a call): see the header. Returns what was done.
+   */
+  recover(n: number): string {
+    const d = this.d[n] as Int32Array;
+    const f = this.f;
+    const p = this.phys;
+    for (let k = HeapDesc.FL_MAP; k < HeapDesc.WORDS; k++) d[k] = 0;
+    d[HeapDesc.CHUNKS] = 0;
+    d[HeapDesc.NR_CHUNKS] = 0;
+    d[HeapDesc.EMPTY] = 0;
+    let chunks = 0;
+    let repaired = 0;
+    for (let pfn = p.firstManagedPfn; pfn < p.totalPages; pfn++) {
+      const i = pfn * Frame.WORDS;
+      if (f[i + Pg.FLAGS] !== CHUNK_FLAGS || f[i + ChunkPg.HEAP] !== n) continue;
+      const c = (pfn << this.pageShift) >>> 0;
+      chunks++;
+      // The blocks by their size words; headers rewritten, neighbours merged, bits rebuilt.
+      this.phys.fill(0, c, c + this.mapBytes);
+      let live = 0;
+      let prevB = 0;
+      let prevSize = 0;
+      let prevFree = false;
+      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+        const w0 = this.rd(b, Blk.SIZE);
+        let size = w0 & ~Blk.FREE;
+        const isFree = (w0 & Blk.FREE) !== 0;
+        if ((size & 15) !== 0 || size < Blk.MIN || b - c + size > this.chunkBytes) {
+          // Not a block: the rest of the chunk becomes one free block (never seen torn so).
+          size = this.chunkBytes - (b - c);
+          repaired++;
+          this.setHeader(d, b, size | Blk.FREE, prevSize);
+          if (prevFree) {
+            size += prevSize;
+            this.setHeader(d, prevB, size | Blk.FREE, this.rd(prevB, Blk.PREV));
+            b = prevB;
+          }
+          prevB = b;
+          prevSize = size;
+          prevFree = true;
+          break;
+        }
+        if (isFree && prevFree) {
+          const merged = prevSize + size;
+          this.setHeader(d, prevB, merged | Blk.FREE, this.rd(prevB, Blk.PREV));
+          prevSize = merged;
+          b = prevB + merged;
+          repaired++;
+          continue;
+        }
+        if (this.rd(b, Blk.PREV) !== prevSize || !this.headerOk(d, b)) repaired++;
+        this.setHeader(d, b, w0, prevSize);
+        if (!isFree) {
+          live++;
+          d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + size;
+          const g = (b + Blk.HDR - c) >>> 4;
+          const wb = c + ((g >>> 5) << 2);
+          this.wr(wb, 0, this.rd(wb, 0) | (1 << (g & 31)));
+        }
+        prevB = b;
+        prevSize = size;
+        prevFree = isFree;
+        b += size;
+      }
+      f[i + ChunkPg.LIVE] = live;
+      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + live;
+      if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
+      const first = d[HeapDesc.CHUNKS] as number;
+      f[i + ChunkPg.NEXT] = first;
+      f[i + ChunkPg.PREV] = 0;
+      if (first !== 0) f[first * Frame.WORDS + ChunkPg.PREV] = pfn;
+      d[HeapDesc.CHUNKS] = pfn;
+      d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
+      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+        const w0 = this.rd(b, Blk.SIZE);
+        if ((w0 & Blk.FREE) !== 0) this.insert(d, b, w0 & ~Blk.FREE);
+        b += w0 & ~Blk.FREE;
+      }
+    }
+    // More than one empty chunk (a free that died before giving one back): kept, as spares.
+    if ((d[HeapDesc.EMPTY] as number) > 1) {
+      for (let pfn = d[HeapDesc.CHUNKS] as number; pfn !== 0;) {
+        const next = f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
+        if ((d[HeapDesc.EMPTY] as number) > 1 && f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
+          const c = (pfn << this.pageShift) >>> 0;
+          this.unlinkChunk(d, c);
+          d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
+          this.buddy.freePages(c, this.order);
+        }
+        pfn = next;
+      }
+    }
+    return `the kmalloc heap of node ${n}: ${chunks} chunks walked, ${repaired} headers repaired, free lists rebuilt`;
+  }
+
+  /** The heap lock words, node by node (for the robust lock list). */
+  lockWords(): { w: Int32Array; i: number; n: number }[] {
+    return this.d.map((w, n) => ({ w, i: HeapDesc.LOCK as number, n }));
+  }
+}

@@ -1,0 +1,316 @@
+/*
+ * The kmalloc heap (src/kmalloc/heap.ts): kmalloc's requests above 1 KiB in the fine
+ * classes. Against a model (contents intact, no overlap, verify() after every step), misuse
+ * of every kind refused before anything changes, krealloc in place, chunks given back,
+ * fault injection, and instances opened with heap blocks live.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { __GFP_ZERO, GFP_KERNEL, Kmem } from "../../src/index.js";
+import { CHUNK_BYTES, HEAP_MIN, type Kmalloc } from "../../src/kmalloc/index.js";
+import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { expectKmemError, memMap } from "../helpers.js";
+
+function mm(memory = 8 << 20, extra: object = {}): Kmem {
+  return new Kmem({ memory, minFreeBytes: 0, ...extra });
+}
+
+function km(k: Kmem): Kmalloc {
+  return (k as unknown as { km: Kmalloc }).km;
+}
+
+function header(k: Kmem): Int32Array {
+  return new Int32Array(k.buffer, 0, Hdr.PCP);
+}
+
+/** Whether `addr` lies in a heap chunk (its head frame flagged KHEAP). */
+function inChunk(k: Kmem, addr: number): boolean {
+  const f = memMap(k);
+  const pages = CHUNK_BYTES / k.pageSize;
+  const head = Math.floor(addr / k.pageSize / pages) * pages;
+  return ((f[head * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.KHEAP) !== 0;
+}
+
+/** Stamps every 61st byte of [p, p + n) and its last 16. */
+function stamp(k: Kmem, p: number, n: number, tag: number): void {
+  for (let i = 0; i < n; i += 61) k.memory[p + i] = (tag + i) & 255;
+  for (let i = Math.max(0, n - 16); i < n; i++) k.memory[p + i] = (tag + i) & 255;
+}
+
+/** Whether the first `n` bytes of a stamp are intact. */
+function stamped(k: Kmem, p: number, n: number, tag: number): boolean {
+  for (let i = 0; i < n; i += 61) if (k.memory[p + i] !== ((tag + i) & 255)) return false;
+  return true;
+}
+
+describe("kmalloc heap: routes", () => {
+  it("serves sizes above 1 KiB that are not powers of two, 16-byte aligned, in chunks", () => {
+    const k = mm();
+    assert.ok(header(k)[Hdr.KHEAP] !== 0);
+    for (const size of [HEAP_MIN + 1, 1500, 3000, 4097, 7000, 12000]) {
+      const p = k.kmalloc(size);
+      assert.equal(p % 16, 0);
+      assert.ok(inChunk(k, p), `kmalloc(${size})`);
+      assert.equal(k.ksize(p), Math.ceil(size / 16) * 16);
+    }
+    for (const size of [100, HEAP_MIN, 2048, 4096, 8192]) {
+      assert.ok(!inChunk(k, k.kmalloc(size)), `kmalloc(${size}) is a slab object`);
+    }
+    assert.ok(!inChunk(k, k.kmalloc(CHUNK_BYTES)), "a chunk's size takes pages");
+    k.verify();
+  });
+
+  it("is not there with Linux's classes, SLOB, or a sanitizer", () => {
+    for (const extra of [
+      { sizeClasses: "linux" },
+      { slab: "slob" },
+      { kasan: true },
+      { kmemleak: true },
+      { kfence: { objects: 4 } },
+    ]) {
+      const k = mm(8 << 20, extra);
+      assert.equal(header(k)[Hdr.KHEAP], 0, JSON.stringify(extra));
+      const p = k.kmalloc(3000);
+      assert.ok(!inChunk(k, p));
+      k.kfree(p);
+      k.verify();
+    }
+  });
+
+  it("zeroes with __GFP_ZERO (kzalloc) even reused memory", () => {
+    const k = mm();
+    const p = k.kmalloc(3000);
+    k.memory.fill(0xaa, p, p + 3000);
+    k.kfree(p);
+    const q = k.kmalloc(3000, GFP_KERNEL | __GFP_ZERO);
+    assert.ok(k.memory.subarray(q, q + k.ksize(q)).every((x) => x === 0));
+  });
+
+  it("keeps one empty chunk, gives the others back, and shrinkSlabs the last", () => {
+    const k = mm();
+    k.drainPages();
+    const before = k.stats().freePages;
+    const blocks = Array.from({ length: 40 }, () => k.kmalloc(12000));
+    k.verify();
+    for (const p of blocks) k.kfree(p);
+    k.verify();
+    const h = km(k).heapStats();
+    assert.equal(h?.chunks, 1);
+    assert.equal(h?.live, 0);
+    k.drainPages();
+    assert.equal(k.stats().freePages, before - CHUNK_BYTES / k.pageSize);
+    k.shrinkSlabs();
+    k.drainPages();
+    assert.equal(k.stats().freePages, before);
+    k.verify();
+  });
+
+  it("fail_page_alloc when a chunk is needed: kmalloc returns 0 and nothing is lost", () => {
+    const k = mm();
+    const kept = k.kmalloc(3000);
+    k.drainPages();
+    const before = k.stats().freePages;
+    k.setFault("fail_page_alloc", {
+      probability: 100,
+      times: -1,
+      verbose: 0,
+      ignoreGfpWait: false,
+    });
+    // The first chunk has room for a few; then a new one is needed, and refused.
+    const got: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const p = k.kmalloc(9000);
+      if (p === 0) break;
+      got.push(p);
+    }
+    assert.ok(got.length < 30);
+    assert.equal(k.krealloc(kept, 40000), 0, "a move that needs pages fails, the block kept");
+    k.setFault("fail_page_alloc", null);
+    k.verify();
+    for (const p of got) k.kfree(p);
+    k.drainPages();
+    assert.equal(k.stats().freePages, before);
+    assert.notEqual(k.kmalloc(9000), 0);
+    k.verify();
+  });
+});
+
+describe("kmalloc heap: krealloc", () => {
+  it("grows into a free next block, shrinks by splitting, moves only when it must", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    const c = k.kmalloc(3000);
+    stamp(k, a, 3000, 1);
+    k.kfree(b);
+    const a2 = k.krealloc(a, 5000);
+    assert.equal(a2, a, "grown in place");
+    assert.ok(k.ksize(a) >= 5000);
+    assert.ok(stamped(k, a, 3000, 1));
+    k.verify();
+    const a3 = k.krealloc(a, 1500);
+    assert.equal(a3, a, "shrunk in place");
+    assert.equal(k.ksize(a), 1504);
+    k.verify();
+    // The tail went back: a block of its size fits there.
+    const d = k.kmalloc(3000);
+    assert.ok(d > a && d < c, "the freed tail is reused");
+    stamp(k, c, 3000, 7);
+    const c2 = k.krealloc(c, 60000);
+    assert.notEqual(c2, 0);
+    assert.ok(stamped(k, c2, 3000, 7), "moved with its contents");
+    k.verify();
+  });
+
+  it("zeroes what a krealloc with __GFP_ZERO adds", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    k.memory.fill(0xcc, a, a + 3000);
+    k.memory.fill(0xdd, b, b + 3000);
+    k.kfree(b);
+    assert.equal(k.krealloc(a, 5000, GFP_KERNEL | __GFP_ZERO), a);
+    assert.ok(k.memory.subarray(a + 3000, a + 5000).every((x) => x === 0));
+  });
+});
+
+describe("kmalloc heap: misuse is refused before anything changes", () => {
+  it("an address inside a block, in its header, in free space, in the bitmap: INVALID_FREE", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    k.kfree(b);
+    const chunk = a - (a % CHUNK_BYTES);
+    for (const bad of [a + 16, a + 8, a - 16, a + 1, b + 32, chunk + 64, chunk]) {
+      expectKmemError("INVALID_FREE", () => k.kfree(bad));
+      expectKmemError("INVALID_FREE", () => k.ksize(bad));
+      expectKmemError("INVALID_FREE", () => k.krealloc(bad, 5000));
+      k.verify();
+    }
+    assert.equal(k.ksize(a), 3008);
+  });
+
+  it("a block freed twice: DOUBLE_FREE, also after it merged with a neighbour; a stale address inside a block: INVALID_FREE", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    k.kmalloc(3000);
+    k.kfree(b);
+    expectKmemError("DOUBLE_FREE", () => k.kfree(b));
+    k.kfree(a);
+    // b's header is inside the merged free block now, intact: still a double free.
+    expectKmemError("DOUBLE_FREE", () => k.kfree(b));
+    expectKmemError("DOUBLE_FREE", () => k.kfree(a));
+    // Reused: a new block covers a and b, written; b is inside it.
+    const c = k.kmalloc(5000);
+    assert.equal(c, a);
+    k.memory.fill(7, c, c + 5000);
+    const e = expectKmemError("INVALID_FREE", () => k.kfree(b));
+    assert.match(e.message, /not the start/);
+    k.verify();
+  });
+
+  it("an overflow that rewrites the next block's header: CORRUPTION at the next free and at verify()", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    const c = k.kmalloc(3000);
+    k.memory.fill(0x41, a, a + k.ksize(a) + 8); // 8 bytes into b's header
+    expectKmemError("CORRUPTION", () => k.kfree(a));
+    expectKmemError("CORRUPTION", () => k.kfree(b));
+    expectKmemError("CORRUPTION", () => k.verify());
+    assert.equal(k.ksize(c), 3008, "the rest of the heap is served");
+  });
+
+  it("kmem's own metadata is refused by kfree; heap blocks by kfreeOwn", () => {
+    const k = mm();
+    const own = km(k).kmallocOwn(3000, GFP_KERNEL);
+    assert.ok(!inChunk(k, own));
+    expectKmemError("INVALID_FREE", () => k.kfree(own));
+    const p = k.kmalloc(3000);
+    expectKmemError("INVALID_FREE", () => km(k).kfreeOwn(p));
+    k.verify();
+    km(k).kfreeOwn(own);
+    k.kfree(p);
+    k.verify();
+  });
+});
+
+describe("kmalloc heap: against a model", () => {
+  it("random kmalloc, krealloc, kfree: contents intact, no overlap, verify() clean at every step", () => {
+    const size = fc.oneof(
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: HEAP_MIN - 8, max: 9000 }),
+      fc.integer({ min: 9000, max: 40000 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), size, fc.nat()), { maxLength: 80 }),
+        (ops) => {
+          const k = mm(4 << 20);
+          const live: { p: number; n: number; tag: number }[] = [];
+          let tag = 1;
+          for (const [op, n, pick] of ops) {
+            if (op < 5 || live.length === 0) {
+              const p = k.kmalloc(n);
+              assert.notEqual(p, 0);
+              live.push({ p, n, tag });
+              stamp(k, p, n, tag++);
+            } else if (op < 7) {
+              const b = live[pick % live.length] as { p: number; n: number; tag: number };
+              const q = k.krealloc(b.p, n);
+              assert.notEqual(q, 0);
+              assert.ok(stamped(k, q, Math.min(n, b.n), b.tag), "krealloc keeps the contents");
+              b.p = q;
+              b.n = n;
+              stamp(k, q, n, (b.tag = tag++));
+            } else {
+              const i = pick % live.length;
+              k.kfree((live[i] as { p: number }).p);
+              live[i] = live[live.length - 1] as { p: number; n: number; tag: number };
+              live.pop();
+            }
+            k.verify();
+            const spans = live.map((b) => [b.p, b.p + k.ksize(b.p)] as const);
+            spans.sort((x, y) => x[0] - y[0]);
+            for (let i = 1; i < spans.length; i++) {
+              assert.ok((spans[i - 1] as readonly number[])[1]! <= spans[i]![0], "no overlap");
+            }
+            for (const b of live) assert.ok(stamped(k, b.p, b.n, b.tag), "contents intact");
+          }
+        },
+      ),
+      { numRuns: process.env["KMEM_SLOW"] === "1" ? 300 : 25 },
+    );
+  });
+});
+
+describe("kmalloc heap: instances opened with blocks live", () => {
+  it("Kmem.attach frees and resizes the other context's blocks; Kmem.reopen of a copy serves them", () => {
+    const a = new Kmem({ memory: 4 << 20, cpus: 2 });
+    const blocks = [a.kmalloc(3000), a.kmalloc(5000), a.kmalloc(7000)];
+    blocks.forEach((p, i) => stamp(a, p, 3000, i + 1));
+    const b = Kmem.attach(a.buffer);
+    assert.ok(stamped(b, blocks[0] as number, 3000, 1));
+    b.kfree(blocks[1] as number);
+    assert.equal(b.krealloc(blocks[0] as number, 8000), blocks[0], "grown into the freed block");
+    const mine = b.kmalloc(4000);
+    a.verify();
+    b.verify();
+    const copy = new SharedArrayBuffer(a.buffer.byteLength);
+    new Uint8Array(copy).set(new Uint8Array(a.buffer));
+    const r = Kmem.reopen(copy);
+    r.verify();
+    assert.ok(stamped(r, blocks[2] as number, 3000, 3));
+    r.kfree(mine);
+    r.kfree(blocks[0] as number);
+    expectKmemError("DOUBLE_FREE", () => r.kfree(blocks[1] as number));
+    r.kfree(blocks[2] as number);
+    r.verify();
+    b.kfree(mine);
+    a.offlineCpu(b.cpu);
+    a.verify();
+  });
+});
