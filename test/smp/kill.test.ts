@@ -46,7 +46,7 @@ const WORKER = new URL("./kill.worker.js", import.meta.url);
 const ALL = process.env["KMEM_KILL_ALL"] === "1";
 /** With KMEM_KILL_ALL: every N killed for real (sweep) but for the SNAPSHOTS operations. */
 const REAL = process.env["KMEM_KILL_REAL"] === "1";
-const STRIDE = ALL ? 1 : 9;
+const STRIDE = ALL ? 1 : 15;
 /** Steps past which an operation is taken to run for ever (a hang is a failure). */
 const MAX_STEPS = 20000;
 
