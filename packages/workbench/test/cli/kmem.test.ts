@@ -449,19 +449,9 @@ describe("kmem recommend --machine", () => {
   });
 
   it("runs broker with a worker per cpu over one SharedArrayBuffer, and says how many cores were real", async () => {
-    const r = await kmem(
-      "recommend",
-      "--machine",
-      "rpi",
-      "broker",
-      "-n",
-      "2000",
-      "-a",
-      "slab,buddy,glibc",
-      "--workers",
-      "2",
-      "-q",
-    );
+    // broker on two workers, 1,000 ops each: the text, then --json.
+    const broker = ["recommend", "--machine", "rpi", "broker", "-n", "2000", "--workers", "2"];
+    const r = await kmem(...broker, "-a", "slab,buddy,glibc", "-q");
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -474,19 +464,7 @@ describe("kmem recommend --machine", () => {
       /^on 2 cpus: (slab|buddy) [\d.]+[kM]? > (slab|buddy) [\d.]+[kM]? \(failures first, then throughput\); 2 cpus asked, \d+ cores here/m,
     );
     // --json carries the same runs, under the ranking's `smp`.
-    const j = await kmem(
-      "recommend",
-      "--machine",
-      "rpi",
-      "broker",
-      "-n",
-      "2000",
-      "-a",
-      "slub",
-      "--workers",
-      "2",
-      "--json",
-    );
+    const j = await kmem(...broker, "-a", "slub", "--json");
     assert.equal(j.code, 0, j.stderr);
     const body = JSON.parse(j.stdout) as {
       smp: {
