@@ -35,7 +35,7 @@ import { shadowBytesFor } from "../kasan/index.js";
 import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
 import { Kmalloc, type KmallocApi, KmallocHeap, type SizeClasses } from "../kmalloc/index.js";
-import { SlabAllocator } from "../slab/index.js";
+import { repairArrays, SlabAllocator } from "../slab/index.js";
 import { SLOB_DESCRIPTOR_WORDS, SlobAllocator, undoJournal } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, repairRegistry, SlubAllocator } from "../slub/index.js";
@@ -447,7 +447,7 @@ function robustLocks(
       recover: vm === null ? null : () => vm.recover(),
     },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
-    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairRegistry(phys) },
+    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairSlabMutex(phys) },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
   // SLOB's lock: the critical section under way undone from its journal (slob.ts); before
@@ -491,6 +491,17 @@ function robustLocks(
     });
   }
   return locks;
+}
+
+/**
+ * slab_mutex's recovery: the registry's intent record (slub/registry.ts), then, with
+ * Linux's SLAB, its array intent record (slab/recover.ts).
+ */
+function repairSlabMutex(phys: PhysMem): string {
+  const done = repairRegistry(phys);
+  if (((phys.header[Hdr.OPTIONS] as number) & HdrOption.SLAB) === 0) return done;
+  const arrays = repairArrays(phys);
+  return arrays === "" ? done : `${done}; ${arrays}`;
 }
 
 /**

@@ -73,7 +73,6 @@ import {
 } from "./layout.js";
 import {
   deactivate,
-  discardAll,
   flushSheaf,
   flushDeadSlot,
   lockAllNodes,
@@ -835,10 +834,11 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
         deactivate(slub, real, slot);
       }
       slub.releaseCached(real);
-      discardAll(slub, real);
+      slub.discardSlabs(real);
     } finally {
       unlockAllNodes(slub, real);
     }
+    slub.afterRelease(real);
     slub.h[Hdr.SLAB_INTENT] = Intent.RELEASE;
     releaseDescriptor(slub, real);
   } finally {
@@ -1266,10 +1266,11 @@ function finishRegistry(slub: SlubAllocator): void {
           deactivate(slub, c, slot);
         }
         slub.releaseCached(c);
-        discardAll(slub, c);
+        slub.discardSlabs(c);
       } finally {
         unlockAllNodes(slub, c);
       }
+      slub.afterRelease(c);
       c.dead = true;
       slub.caches[c.id] = null;
     }
@@ -1285,11 +1286,11 @@ function finishRegistry(slub: SlubAllocator): void {
 /**
  * Frees every object of the boot cache kmem_cache that is allocated, not set aside and no
  * descriptor on slab_caches: one a dead context was making or releasing. slab_mutex held
- * (no other context allocates or frees one meanwhile). SLAB's objects may sit in its
- * arrays with their bits set: there the object is left (the report says so).
+ * (no other context allocates or frees one meanwhile). SLAB: its array objects have their
+ * bits clear, and the dead cpu's array was given back first (an object it held half taken
+ * or half freed dropped from it: src/slab/recover.ts), so an object counted here is in none.
  */
 function sweepDescriptors(slub: SlubAllocator): number {
-  if (((slub.h[Hdr.OPTIONS] as number) & HdrOption.SLAB) !== 0) return 0;
   const boot = slub.boot;
   const linked = new Set(cacheDescriptors(slub));
   const f = slub.f;
@@ -1299,7 +1300,7 @@ function sweepDescriptors(slub: SlubAllocator): number {
     const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
     if ((flags & PgFlag.SLAB) !== 0 && f[pfn * Frame.WORDS + SlubPg.CACHE] === boot.id) {
       for (let idx = 0; idx < boot.objects; idx++) {
-        const obj = pfn * slub.pageSize + boot.redLeft + idx * boot.size;
+        const obj = slub.objectBase(pfn) + boot.redLeft + idx * boot.size;
         if (slub.testBit(boot, pfn, idx) && !slub.isSetAside(boot, pfn, obj) && !linked.has(obj))
           orphans.push(obj);
       }

@@ -5,7 +5,9 @@
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
  * object, a zram discard, a zram write over a stored page, vmalloc and vfree, pool alloc
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
- * one, a full array's flush to the shared array or back to the slabs; under slab_mutex a
+ * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
+ * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
+ * a tune in place; under slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
  * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed; the
  * kmalloc heap's allocation with and without a new chunk, its free merging both neighbours
@@ -26,7 +28,8 @@
  * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
  * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
  * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
- * a worker at every N of the shorter operations (quadratic: minutes each).
+ * a worker at every N of the shorter operations (quadratic: minutes each);
+ * KMEM_KILL_STRIDE=k kills a worker for real at every k-th N of each operation run.
  *
  * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
  * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
@@ -47,6 +50,8 @@ const ALL = process.env["KMEM_KILL_ALL"] === "1";
 /** With KMEM_KILL_ALL: every N killed for real (sweep) but for the SNAPSHOTS operations. */
 const REAL = process.env["KMEM_KILL_REAL"] === "1";
 const STRIDE = ALL ? 1 : 15;
+/** KMEM_KILL_STRIDE=k: real kills at every k-th N of each operation (a denser sample). */
+const DENSE = Number(process.env["KMEM_KILL_STRIDE"] ?? 0);
 /** Steps past which an operation is taken to run for ever (a hang is a failure). */
 const MAX_STEPS = 20000;
 
@@ -187,6 +192,7 @@ const SLACK: Record<string, number> = {
   // The area (three pages and a table) when it was made and not yet recorded as held.
   vmalloc: 4,
   vfree: 1,
+  "vfree-zone": 1,
   // SLAB: the new slab (counted under the list_lock); nothing else leaves the lists.
   "slab-grow": 1,
   "slab-refill": 0,
@@ -197,6 +203,11 @@ const SLACK: Record<string, number> = {
   "cache-alias": 2,
   "cache-destroy": 1,
   "cache-destroy-alias": 0,
+  // SLAB under slab_mutex: a slab for the descriptor, the array block being made or freed;
+  // a slab or block being freed by the destroy; the tune only moves objects.
+  "slab-cache-create": 2,
+  "slab-cache-destroy": 1,
+  "slab-tune": 0,
   // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
   "slob-kmalloc": 1,
   "slob-kfree": 1,
@@ -217,6 +228,8 @@ const GAIN: Record<string, number> = {
   "cache-destroy": 1,
   "cache-destroy-alias": 1,
   "slob-destroy": 1,
+  // kz's slabs, block and index arrays' slab, and the descriptors' slab.
+  "slab-cache-destroy": 8,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
@@ -240,6 +253,9 @@ const THIN: Record<string, number> = {
   "cache-create": 600,
   "cache-destroy": 60,
   "cache-destroy-alias": 20,
+  "slab-cache-create": 600,
+  "slab-cache-destroy": 60,
+  "slab-tune": 20,
   "slob-kmalloc": 20,
   "slob-kfree": 13,
   "slob-alloc": 17,
@@ -290,6 +306,11 @@ const REOPEN_THIN: Record<string, number> = {
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
 const SKIP: Record<string, { file: URL; text: string }> = {
+  // Inside the zone lock, freeing the area's first page: the vmalloc lock held as well.
+  "vfree-zone": {
+    file: new URL("../../src/page/buddy.js", import.meta.url),
+    text: "while (n < count) {",
+  },
   // After compression: the object's allocation, the copy, the slot's swap, the old's free.
   "zram-write": {
     file: new URL("../../src/zram/zram.js", import.meta.url),
@@ -354,13 +375,13 @@ function setUp(op: string, cpus: number): Scene {
   // Without per-cpu caching a remote free goes to the slab under the list_lock (no sheaf).
   const slob = op.startsWith("slob-");
   // The registry ops walk every cache: Linux's size classes make fewer (and fewer steps).
-  const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy))/.test(op);
+  const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy)|slab-cache-)/.test(op);
   // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
   const slabKind = op.startsWith("slab-");
   const mm = new Kmem({
     memory: 1 << 20,
     cpus,
-    percpu: op !== "cache-free-locked",
+    percpu: op !== "cache-free-locked" && op !== "vfree-zone",
     ...(slob ? { slab: "slob" as const } : {}),
     ...(slabKind ? { slab: "slab" as const } : {}),
     ...(registry ? { sizeClasses: "linux" as const } : {}),
@@ -397,6 +418,14 @@ function setUp(op: string, cpus: number): Scene {
     kz?.shrink();
   }
   if (op === "cache-destroy-alias") assert.notEqual(mm.createCache("ka", 64), null);
+  if (op === "slab-cache-destroy") {
+    // OFF_SLAB (a constructor: no OBJFREELIST): three slabs, each with its index array in
+    // an object of slab-freelist-N; objects in this cpu's array and on the slabs.
+    const kz = mm.createCache("kz", 512, { flags: SLAB_NO_MERGE, ctor: () => {} });
+    assert.ok(kz !== null);
+    const all = Array.from({ length: 20 }, () => kz.alloc());
+    for (const a of all) kz.free(a);
+  }
   const theirs: number[] = [];
   if (kc !== null && op === "cache-partial") {
     const a = [kc.alloc(), kc.alloc(), kc.alloc()];
@@ -419,7 +448,10 @@ function setUp(op: string, cpus: number): Scene {
     kc.free(a[1] as number);
     theirs.push(a[0] as number, a[2] as number);
     kc.shrink();
-  } else if (kc !== null && (op === "slab-flush" || op === "slab-free-block")) {
+  } else if (
+    kc !== null &&
+    (op === "slab-flush" || op === "slab-free-block" || op === "slab-tune")
+  ) {
     // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
     for (let k = 0; k < 9; k++) objs[k] = kc.alloc();
     for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
@@ -438,7 +470,7 @@ function setUp(op: string, cpus: number): Scene {
   }
   // The main thread's vmalloc areas around the worker's (vmalloc, vfree).
   const areas =
-    op.startsWith("vmalloc") || op === "vfree" ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
+    op.startsWith("vmalloc") || op.startsWith("vfree") ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
   for (const a of areas) mm.write(a, new Uint8Array(4096).fill(a & 0xff));
   mm.drainPages();
   const before = freePages(mm);
@@ -527,7 +559,7 @@ function checkAfter(
         m.vfree(addr);
       } catch (err) {
         // Only the area a vfree was given may be free already.
-        assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
+        assert.ok(op.startsWith("vfree"), `${op} at ${n}: ${String(err)}`);
       }
     } else if (order === 13) {
       kc?.free(addr);
@@ -575,7 +607,7 @@ function checkAfter(
     const st = z.stats();
     assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
   }
-  if (op === "slab-flush" || op === "slab-free-block") {
+  if (op === "slab-flush" || op === "slab-free-block" || op === "slab-tune") {
     try {
       kc?.free(objs[8] as number);
     } catch (err) {
@@ -603,6 +635,8 @@ function checkAfter(
     for (const name of ["kn", "ka", "kz"]) {
       const c = m.findCache(name);
       if (c === null) continue;
+      // kz of slab-cache-destroy has a constructor: this context's, if it is another.
+      if (op === "slab-cache-destroy" && m !== sc.mm) m.registerCtor(name, () => {});
       c.free(c.alloc());
       c.shrink();
       c.destroy();
@@ -811,6 +845,9 @@ describe("kill at every point", () => {
     "slab-refill",
     "slab-flush",
     "slab-free-block",
+    "slab-cache-create",
+    "slab-cache-destroy",
+    "slab-tune",
     "heap-grow",
     "heap-alloc",
     "heap-free",
@@ -823,17 +860,31 @@ describe("kill at every point", () => {
         t.diagnostic(`${op}: run with KMEM_KILL_ALL=1 (npm run test:slow)`);
         return;
       }
-      const stride = ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
-      const first = ALL ? 0 : (FIRST[op] ?? k % stride);
+      const stride = DENSE > 0 ? DENSE : ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
+      const first = ALL || DENSE > 0 ? 0 : (FIRST[op] ?? k % stride);
       const [steps, kills, locked, unrepaired] =
         (ALL && !REAL) || SNAPSHOTS.has(op)
           ? await sweepSnapshots(op, false, stride, first)
-          : await sweep(op, first, stride, false, !ALL && FIRST[op] !== undefined);
+          : await sweep(op, first, stride, false, !ALL && !DENSE && FIRST[op] !== undefined);
       t.diagnostic(
         `${op}: completes in ${steps} steps or fewer; ${kills} kills, ${locked} holding a lock, ${unrepaired} released unrepaired`,
       );
       assert.ok(steps > 0);
     });
+  });
+});
+
+/**
+ * A worker killed inside vfree while it holds the zone lock too (no per-cpu lists: each
+ * page goes straight to the zone): the vmalloc recovery frees the area's pages into that
+ * zone, whose lock is recovered and released first (src/sync/robust.ts).
+ */
+describe("kill with an inner lock held", () => {
+  it("vfree killed inside the zone lock: both locks recovered, the area's pages freed", async () => {
+    for (const n of [0, 4]) {
+      const r = await killAt("vfree-zone", n);
+      assert.ok(!r.done && r.locked, `vfree-zone at ${n}: killed holding the locks`);
+    }
   });
 });
 
