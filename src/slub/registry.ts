@@ -27,7 +27,8 @@
  * That much (repairRegistry) needs the memory alone: reopen runs it before any allocator
  * is open. What needs the slabs and their list_locks is done by offlineCpu's drain
  * (drainCpuCaches, slab_mutex taken again, every lock of the dead cpu repaired and the
- * dead cpu's slots given back; finishRegistry): a destroyed cache's slots flushed, its
+ * dead cpu's slots given back; finishRegistry): a destroyed cache's slots let go of (a
+ * flush of any cpu's sheaf the dead context was in is not redone: every slab goes), its
  * slabs freed and its descriptor released; then, when a descriptor may be allocated and on
  * no list (SLAB_SWEEP: one made or released half way, or taken by an allocation that died
  * before the record named it), every object of the boot cache kmem_cache that is
@@ -1261,9 +1262,11 @@ function finishRegistry(slub: SlubAllocator): void {
     if (c !== undefined && c !== null) {
       lockAllNodes(slub, c);
       try {
+        // Every slab goes: the slots (the dead context may have been half way through
+        // flushing one, its own or another cpu's) are let go of, not flushed, so that no
+        // object goes back twice; no object of the cache is live.
         for (const slot of cpuSlots(slub, c)) {
-          flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
-          deactivate(slub, c, slot);
+          slot.fill(0, CpuSlot.SLAB, CpuSlot.SHEAF_COUNT + 1);
         }
         slub.releaseCached(c);
         slub.discardSlabs(c);

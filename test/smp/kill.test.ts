@@ -8,7 +8,8 @@
  * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
  * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
  * a tune in place; under slab_mutex a
- * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
+ * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's,
+ * or with another cpu's sheaf and cpu slab to flush);
  * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed; the
  * kmalloc heap's allocation with and without a new chunk, its free merging both neighbours
  * or giving a chunk back, its krealloc growing in place)
@@ -202,6 +203,7 @@ const SLACK: Record<string, number> = {
   "cache-create": 2,
   "cache-alias": 2,
   "cache-destroy": 1,
+  "cache-destroy-remote": 1,
   "cache-destroy-alias": 0,
   // SLAB under slab_mutex: a slab for the descriptor, the array block being made or freed;
   // a slab or block being freed by the destroy; the tune only moves objects.
@@ -226,6 +228,7 @@ const SLACK: Record<string, number> = {
 /** Pages a kill may give back beyond those taken before: a descriptors' slab left empty. */
 const GAIN: Record<string, number> = {
   "cache-destroy": 1,
+  "cache-destroy-remote": 2,
   "cache-destroy-alias": 1,
   "slob-destroy": 1,
   // kz's slabs, block and index arrays' slab, and the descriptors' slab.
@@ -252,6 +255,7 @@ const THIN: Record<string, number> = {
   "slab-free-block": 8,
   "cache-create": 600,
   "cache-destroy": 60,
+  "cache-destroy-remote": 60,
   "cache-destroy-alias": 20,
   "slab-cache-create": 600,
   "slab-cache-destroy": 60,
@@ -416,6 +420,14 @@ function setUp(op: string, cpus: number): Scene {
     const kz = mm.createCache("kz", 96, { flags: SLAB_NO_MERGE });
     kz?.free(kz.alloc());
     kz?.shrink();
+  }
+  if (op === "cache-destroy-remote") {
+    // This cpu's sheaf holds objects of "kz" and its cpu slab is one: the worker's destroy
+    // flushes them (another cpu's), under every node's list_lock.
+    const kz = mm.createCache("kz", 96, { flags: SLAB_NO_MERGE });
+    assert.ok(kz !== null);
+    const objs = Array.from({ length: 6 }, () => kz.alloc());
+    for (const o of objs) kz.free(o);
   }
   if (op === "cache-destroy-alias") assert.notEqual(mm.createCache("ka", 64), null);
   if (op === "slab-cache-destroy") {
@@ -835,6 +847,7 @@ describe("kill at every point", () => {
     "cache-create",
     "cache-alias",
     "cache-destroy",
+    "cache-destroy-remote",
     "cache-destroy-alias",
     "slob-kmalloc",
     "slob-kfree",

@@ -197,6 +197,7 @@ switch (job.op) {
   case "cache-alias": // merged into "kt": an alias descriptor, kt's count raised
     op = () => void mm.createCache("ka", 56);
     break;
+  case "cache-destroy-remote": // (the main thread's sheaf and cpu slab of "kz" flushed too)
   case "cache-destroy": {
     // "kz" (the main thread's) has a partial slab; this cpu's slab of it too: both go back.
     const c = mm.findCache("kz");
