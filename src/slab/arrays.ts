@@ -419,7 +419,8 @@ export function drainShared(
 
 /**
  * __cache_free_alien: an object of node `node`'s slab freed on a cpu of another node goes
- * to this cpu's alien array for that node; a full one drains first.
+ * to this cpu's alien array for that node (returned; the caller marks it free after: its
+ * bit is still set); a full one drains first.
  */
 export function freeAlien(
   slab: SlabAllocator,
@@ -427,12 +428,13 @@ export function freeAlien(
   v: ArrayViews,
   node: number,
   addr: number,
-): void {
+): Int32Array {
   const al = v.alien[node] as Int32Array;
   if ((al[Ac.AVAIL] as number) >= ALIEN_LIMIT) drainAlien(slab, c, v, node);
   const n = al[Ac.AVAIL] as number;
   al[Ac.ENTRY + n] = addr;
   al[Ac.AVAIL] = n + 1;
+  return al;
 }
 
 /**

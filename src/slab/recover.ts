@@ -29,6 +29,13 @@
  *                                                          cache on the node, free, in no
  *                                                          slab's free part, once
  *
+ * The dead cpu's own arrays, its alien arrays among them (NUMA), are given back by
+ * drainDeadCpu (tune.ts), each entry kept only if deadArrayObjects finds it free and in no
+ * slab's free part or shared array: an object pushed and not yet marked free (a free goes
+ * into the array, the alien array too, before its bit is cleared) stays allocated, and an
+ * alien array drained half way into its node's shared array and slabs (under that node's
+ * list_lock, rebuilt above) keeps only what had not gone yet.
+ *
  * The objects in other cpus' arrays are theirs (changed without a lock): they are the
  * objects counted active whose bits are clear and that no shared array holds, and are not
  * looked at. Nothing read is trusted: a count past the slab's objects or an index array

@@ -499,15 +499,24 @@ export class SlabAllocator extends SlubAllocator {
     ) {
       v = this.arraysOf(c) as ArrayViews;
     }
-    if (
-      v.arrays === false ||
-      (this.nrNodes > 1 && this.buddy.nodeOf(head) !== this.buddy.localNode)
-    ) {
+    if (v.arrays === false) {
       if (this.smp === false) this.phys.setWord(wi, w & ~m);
       else this.clearShared(c, wi, rd, w, m, addr);
       c.cpu[CpuSlot.ACTIVE]!--;
-      if (v.arrays === false) arrays.freeToSlab(this, c, addr);
-      else arrays.freeAlien(this, c, v, this.buddy.nodeOf(head), addr);
+      arrays.freeToSlab(this, c, addr);
+      return;
+    }
+    if (this.nrNodes > 1 && this.buddy.nodeOf(head) !== this.buddy.localNode) {
+      // Into the alien array, then marked free, as into the cpu's array below: a context
+      // dying between leaves it allocated, in no array once its own are given back.
+      const al = arrays.freeAlien(this, c, v, this.buddy.nodeOf(head), addr);
+      const k = (al[Ac.AVAIL] as number) - 1;
+      if (this.smp === false) this.phys.setWord(wi, w & ~m);
+      else if (!this.flipFree(wi, rd, w, m)) {
+        al[Ac.AVAIL] = k;
+        this.alreadyFree(c, addr, 0);
+      }
+      c.cpu[CpuSlot.ACTIVE]!--;
       return;
     }
     // Into the array, then marked free: a context dying between leaves it allocated, never

@@ -7,7 +7,8 @@
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
  * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
  * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
- * a tune in place; under slab_mutex a
+ * a tune in place, on two nodes a free into a full alien array (drained first); under
+ * slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's,
  * or with another cpu's sheaf and cpu slab to flush);
  * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed; the
@@ -210,6 +211,7 @@ const SLACK: Record<string, number> = {
   "slab-cache-create": 2,
   "slab-cache-destroy": 1,
   "slab-tune": 0,
+  "slab-alien": 0,
   // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
   "slob-kmalloc": 1,
   "slob-kfree": 1,
@@ -255,11 +257,12 @@ const THIN: Record<string, number> = {
   "slab-free-block": 8,
   "cache-create": 600,
   "cache-destroy": 60,
-  "cache-destroy-remote": 60,
+  "cache-destroy-remote": 100,
   "cache-destroy-alias": 20,
   "slab-cache-create": 600,
-  "slab-cache-destroy": 60,
-  "slab-tune": 20,
+  "slab-cache-destroy": 150,
+  "slab-tune": 60,
+  "slab-alien": 25,
   "slob-kmalloc": 20,
   "slob-kfree": 13,
   "slob-alloc": 17,
@@ -382,8 +385,11 @@ function setUp(op: string, cpus: number): Scene {
   const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy)|slab-cache-)/.test(op);
   // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
   const slabKind = op.startsWith("slab-");
+  // slab-alien: two nodes (the worker's cpu 1 is node 1's).
+  const numa = op === "slab-alien";
   const mm = new Kmem({
     memory: 1 << 20,
+    ...(numa ? { nodes: [1 << 19, 1 << 19] } : {}),
     cpus,
     percpu: op !== "cache-free-locked" && op !== "vfree-zone",
     ...(slob ? { slab: "slob" as const } : {}),
@@ -459,6 +465,11 @@ function setUp(op: string, cpus: number): Scene {
     const a = [kc.alloc(), kc.alloc(), kc.alloc()];
     kc.free(a[1] as number);
     theirs.push(a[0] as number, a[2] as number);
+    kc.shrink();
+  } else if (kc !== null && op === "slab-alien") {
+    // objs[0..12]: node 0's objects (this cpu's node) the worker, on node 1, frees.
+    for (let k = 0; k < 13; k++) objs[k] = kc.alloc();
+    for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
     kc.shrink();
   } else if (
     kc !== null &&
@@ -619,9 +630,14 @@ function checkAfter(
     const st = z.stats();
     assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
   }
-  if (op === "slab-flush" || op === "slab-free-block" || op === "slab-tune") {
+  if (
+    op === "slab-flush" ||
+    op === "slab-free-block" ||
+    op === "slab-tune" ||
+    op === "slab-alien"
+  ) {
     try {
-      kc?.free(objs[8] as number);
+      kc?.free(objs[op === "slab-alien" ? 12 : 8] as number);
     } catch (err) {
       assert.ok(
         err instanceof KmemError && err.code === "DOUBLE_FREE",
@@ -861,6 +877,7 @@ describe("kill at every point", () => {
     "slab-cache-create",
     "slab-cache-destroy",
     "slab-tune",
+    "slab-alien",
     "heap-grow",
     "heap-alloc",
     "heap-free",

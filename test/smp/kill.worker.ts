@@ -228,6 +228,16 @@ switch (job.op) {
     op = () => c.destroy();
     break;
   }
+  case "slab-alien": {
+    // Two nodes: this cpu is node 1's, objs are node 0's. Twelve fill this cpu's alien
+    // array for node 0; the thirteenth drains it into node 0's shared array and slabs
+    // (node 0's list_lock), then goes in.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 12; k++) c.free(objs[k] as number);
+    op = () => c.free(objs[12] as number);
+    break;
+  }
   case "slab-tune": {
     // "ks": this cpu's array at its limit (8); tuned to 4 in place, 4 objects drain back.
     const c = mm.findCache("ks");
