@@ -278,10 +278,15 @@ const THIN: Record<string, number> = {
 /**
  * Where a sampled sweep makes its one kill (else it starts at a different N for each
  * operation and goes on to the end): createCache walks every cache before its intent
- * record is written, which is where its sampled kill goes.
+ * record is written, which is where its sampled kill goes; the SLAB cache ops are long.
  */
 const FIRST: Record<string, number> = {
   "cache-create": 4600,
+  // The SLAB cache ops: one kill each by default, inside slab_mutex (the array block made
+  // or tuned, the slabs and index arrays given back, the tunables written).
+  "slab-cache-create": 6500,
+  "slab-cache-destroy": 2500,
+  "slab-tune": 1800,
 };
 
 /**
