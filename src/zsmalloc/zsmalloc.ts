@@ -409,6 +409,9 @@ export class ZsPool {
     this.lock();
     try {
       this.locate(handle, "map");
+      // Named by this cpu's intent record with the count (offlineCpu takes it down).
+      this.reg[this.intent + Intent.MAP_POOL] = this.address;
+      this.reg[this.intent + Intent.MAP] = this.locFirst;
       Atomics.add(this.f, this.locFirst * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);
     } finally {
       this.unlock();
@@ -460,7 +463,12 @@ export class ZsPool {
       if (head > 0) ctx.copyBytes(ctx.mappedPage0 + ZS_HANDLE_SIZE, area, head);
       ctx.copyBytes(ctx.mappedPage1, area + head, ctx.mappedSize - ZS_HANDLE_SIZE - head);
     }
+    // Under the lock, with the intent record (recoverPool recounts mapcounts from them).
+    this.lock();
     Atomics.sub(this.f, ctx.mappedFirst * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);
+    this.reg[this.intent + Intent.MAP] = 0;
+    this.reg[this.intent + Intent.MAP_POOL] = 0;
+    this.unlock();
     ctx.mappedHandle = 0;
     ctx.mappedPool = null;
   }
