@@ -289,7 +289,7 @@ const SNAPSHOTS = new Set([
 ]);
 
 /** Run only when every N is (KMEM_KILL_ALL): long, and sharing its code with one sampled. */
-const EVERY_POINT_ONLY = new Set(["cache-alias", "cache-create-reopen"]);
+const EVERY_POINT_ONLY = new Set(["cache-alias", "cache-create-reopen", "zram-write-reopen"]);
 
 /** The reopen sweeps, sampled more thinly still. */
 const REOPEN_THIN: Record<string, number> = {
@@ -297,6 +297,10 @@ const REOPEN_THIN: Record<string, number> = {
   vfree: 6,
   "cache-create": 40,
   "slob-kmalloc": 8,
+  "zram-write": 200,
+  "zram-writeback": 10,
+  "zram-discard-wb": 4,
+  "zs-map": 4,
 };
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
@@ -559,6 +563,30 @@ function checkAfter(
     for (const [a, len] of mine) assert.ok(stampedIn(r, a, len), `${op} at ${n}: stamp`);
     for (const a of areas) {
       assert.deepEqual(r.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
+    }
+    if (compressed) {
+      // zram's slots as before or as written (none lost), and the device and pool serve.
+      const z = r.findZram("z0");
+      const pool = r.findZsPool("kp");
+      assert.ok(z !== null && pool !== null, `${op} at ${n}: zram z0 and pool kp`);
+      if (op === "zram-writeback" || op === "zram-discard-wb") {
+        z.setBackingStore(backingStore(sc.backing));
+      }
+      assert.deepEqual(z.read(1), zramPage(1), `${op} at ${n}: zram slot 1`);
+      const s0 = z.read(0);
+      const written = new Uint8Array(4096);
+      written[4095] = 2;
+      const ok = [zramPage(0), written];
+      if (op.startsWith("zram-discard")) ok.push(new Uint8Array(4096));
+      assert.ok(
+        ok.some((p) => Buffer.compare(p, s0) === 0),
+        `${op} at ${n}: zram slot 0`,
+      );
+      assert.ok(z.write(0, zramPage(0)));
+      pool.free(pool.malloc(100));
+      pool.compact();
+      assert.equal(z.stats().origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
+      r.verify();
     }
     r.vfree(r.vmalloc(5 * 4096));
     r.kfree(r.kmalloc(64));
@@ -927,7 +955,16 @@ describe("kill at every point", () => {
 
 /** Kmem.reopen of a snapshot taken where the worker died (the vmalloc lock held, ...). */
 describe("kill at every point, then reopen", () => {
-  const ops = ["vmalloc", "vfree", "cache-create", "slob-kmalloc"];
+  const ops = [
+    "vmalloc",
+    "vfree",
+    "cache-create",
+    "slob-kmalloc",
+    "zram-write",
+    "zram-writeback",
+    "zram-discard-wb",
+    "zs-map",
+  ];
   ops.forEach((op, k) => {
     it(`${op}: a snapshot reopened after a kill at any statement is whole`, async (t) => {
       if (!ALL && EVERY_POINT_ONLY.has(`${op}-reopen`)) {
