@@ -9,7 +9,7 @@
  * A slot lock is a word of the device's table, a vmalloc area: the table's pages are found
  * through the page tables (`virtToPhys`; a page that cannot be translated is left out, and
  * named). Without `virtToPhys` (Kmem.reopen, before vmalloc opens) the slot locks are left
- * out.
+ * out; reopen repairs them, and settles the devices, once the layers are open.
  */
 
 import { Hdr, type PhysMem } from "../memory/index.js";
@@ -154,8 +154,14 @@ export function zsLockWords(
  *   a slot lock           the entry made whole: flags 0 (written last, cleared first) is
  *                         an empty slot, its handle and value cleared; the device settled
  *                         by drain()
- *   the bitmap lock       the next-block hint put back in range; a block being taken or
- *                         given back stays as the bitmap says
+ *   the bitmap lock       the block the dead cpu was taking (named before its bit is
+ *                         set) or giving back (its slot cleared before) given back: no
+ *                         slot holds it; bd_count recounted from the bits; the
+ *                         next-block hint put back in range
+ *
+ * drain() first takes down the mapping the cpu held (MAP: the zspage's mapcount, under
+ * the pool's lock), so that compaction moves that zspage again (a death inside the lock
+ * was settled by recoverPool, which recounts mapcounts from the live cpus' records).
  *
  * drain(), holding every slot lock of each device concerned, in index order (nothing
  * else held; no other context holds two: src/sync/lock.ts, 2b):
@@ -169,6 +175,11 @@ export function zsLockWords(
  *   a handle a slot let go of (OLD)                its object freed if still allocated,
  *                                                  then the handle itself (roll forward:
  *                                                  the slot is empty already)
+ *   a writeback's commit (SLOT, ENTRY: WB and     rolled forward, as a write's: the page
+ *   its block)                                     is in the block already
+ *   a slot its writeback marked (WB_SLOT)          no longer UNDER_WB
+ *   a backing block in its hands (BLOCK) that no   given back (its bit cleared under the
+ *   slot holds                                     bitmap lock); one its slot holds kept
  *   the device's stats                             pages_stored, compr_data_size,
  *                                                  same_pages and huge_pages recounted
  *                                                  from the slots
@@ -177,15 +188,6 @@ export function zsLockWords(
  * its flags (written last), so a handle a slot does not name was not yet its, and the
  * write that made it is gone (the caller never learnt it succeeded). A slot naming a freed
  * handle cannot be left: the entry is cleared before its handle is freed.
- *
- *   a backing block (BLOCK) no slot holds         given back (bit cleared, bd_count
- *                                                  recounted); one its slot holds kept
- *   a slot under writeback (WB_SLOT)               no longer UNDER_WB
- *   a writeback's commit (SLOT, ENTRY: the block)  rolled forward, as a write's
- *
- * and, before the devices, the zspage the cpu had mapped (MAP): its mapcount taken down,
- * so that compaction moves it again. The bitmap lock's repair gives back the block the
- * dead cpu was taking or giving back inside it (BLOCK), and recounts bd_count.
  *
  * What stays lost is what the dead context had in hand between two records: a handle it
  * had just been given (before NEW names it), a zspage page it had just been given (before

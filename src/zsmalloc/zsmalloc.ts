@@ -16,7 +16,9 @@
  * allocated before it is taken, so reclaim (which may run this pool's compaction as a
  * shrinker) never finds it held. A mapped object's zspage counts its mappings in its frame;
  * compaction does not move objects out of a mapped zspage (Linux: the zspage's migrate
- * read lock), so a mapping stays valid without the lock.
+ * read lock), so a mapping stays valid without the lock. The cpu's intent record names the
+ * zspage it has mapped, written and cleared with the count under the pool's lock, so that
+ * offlineCpu takes a dead cpu's mapping down (recover.ts).
  *
  * A context may die anywhere (offlineCpu): a zspage being made is named by its cpu's
  * intent record until it is on its list, and a pool's lock is repaired from the zspages

@@ -3,7 +3,9 @@
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
  * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
- * object, a zram discard, a zram write over a stored page, vmalloc and vfree, pool alloc
+ * object, a zram discard, a zram write over a stored page, a zram writeback of a page to
+ * the backing store and a discard of a written-back page, a zsmalloc object mapped, read
+ * and unmapped (compaction must move its zspage after the kill), vmalloc and vfree, pool alloc
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
  * one, a full array's flush to the shared array or back to the slabs; under slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
@@ -30,7 +32,8 @@
  *
  * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
  * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
- * and every kind of operation runs on it.
+ * and every kind of operation runs on it; after a zram or zsmalloc operation, the device's
+ * slots read as before or as written, and it serves.
  */
 
 import assert from "node:assert/strict";
