@@ -35,11 +35,12 @@ import { shadowBytesFor } from "../kasan/index.js";
 import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
 import { Kmalloc, type KmallocApi, KmallocHeap, type SizeClasses } from "../kmalloc/index.js";
-import { SlabAllocator } from "../slab/index.js";
+import { repairArrays, SlabAllocator } from "../slab/index.js";
 import { SLOB_DESCRIPTOR_WORDS, SlobAllocator, undoJournal } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, repairRegistry, SlubAllocator } from "../slub/index.js";
 import {
+  canBlock,
   claimCpu,
   cpuState,
   type DeadCpuReport,
@@ -352,6 +353,7 @@ export function openInstance(
       log,
     };
     const ctors = new Map(Object.entries(options.ctors ?? {}));
+    if (!reopen) waitForOpenLocks(phys, cpu, options.lockWaitMs ?? 1000);
     // Reopened: the header and zone locks of the cpus whose contexts are gone are recovered
     // before the object allocator opens (it takes slab_mutex), those whose recovery needs
     // only the memory: the zone's, the mempool lock, slab_mutex (the registry), SLOB's.
@@ -420,6 +422,42 @@ export function openInstance(
 
 /* ------------------------------------------------------------------ dead contexts */
 
+/**
+ * Kmem.attach, before the allocators open (they take slab_mutex, or read SLOB's lists
+ * under its lock): waits up to `ms` for each to be free, then throws KmemError BUSY naming
+ * the lock and the cpu holding it. A holder that died is not told from a slow one (no
+ * context's death is seen but through offlineCpu): the message says what recovers it. A
+ * holder that is OFFLINE, or a lock another context of this thread holds (an unshared
+ * buffer), can never be released: DEADLOCK at once.
+ */
+function waitForOpenLocks(phys: PhysMem, cpu: number, ms: number): void {
+  const h = phys.header;
+  const slob = ((h[Hdr.OPTIONS] as number) & HdrOption.SLOB) !== 0;
+  const i = slob ? Hdr.LOCK_SLOB : Hdr.LOCK_SLAB;
+  const name = slob ? "the SLOB lock" : "slab_mutex";
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = Atomics.load(h, i);
+    if (v === 0) return;
+    const owner = lockOwner(h, i);
+    const state = owner >= 0 && owner < phys.nrCpus ? cpuState(h, owner) : -1;
+    if (owner === cpu || state === CpuState.OFFLINE || state < 0) {
+      throw new KmemError(
+        "DEADLOCK",
+        `Kmem.attach: ${name} is held by cpu ${owner}, which is offline or not a cpu of the instance`,
+      );
+    }
+    const left = deadline - Date.now();
+    if (left <= 0 || !canBlock || !(h.buffer instanceof SharedArrayBuffer)) {
+      throw new KmemError(
+        "BUSY",
+        `Kmem.attach: ${name} is held by cpu ${owner}${ms > 0 ? ` (still after ${ms} ms)` : ""}; if the context of cpu ${owner} has exited, call offlineCpu(${owner}) from a context that lives (its locks are recovered), then attach`,
+      );
+    }
+    Atomics.wait(h, i, v, Math.min(left, 100));
+  }
+}
+
 function newReport(cpu: number): DeadCpuReport {
   return { cpu, recovered: [], unrecovered: [], pages: 0, objects: 0 };
 }
@@ -453,7 +491,7 @@ function robustLocks(
       recover: vm === null ? null : () => vm.recover(),
     },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
-    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairRegistry(phys) },
+    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairSlabMutex(phys) },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
   // SLOB's lock: the critical section under way undone from its journal (slob.ts); before
@@ -497,6 +535,17 @@ function robustLocks(
     });
   }
   return locks;
+}
+
+/**
+ * slab_mutex's recovery: the registry's intent record (slub/registry.ts), then, with
+ * Linux's SLAB, its array intent record (slab/recover.ts).
+ */
+function repairSlabMutex(phys: PhysMem): string {
+  const done = repairRegistry(phys);
+  if (((phys.header[Hdr.OPTIONS] as number) & HdrOption.SLAB) === 0) return done;
+  const arrays = repairArrays(phys);
+  return arrays === "" ? done : `${done}; ${arrays}`;
 }
 
 /**

@@ -1037,6 +1037,22 @@ export class SlubAllocator implements KmallocBackend {
    */
   releaseCached(_c: KmemCache): void {}
 
+  /**
+   * After destroy() discarded the slabs of `c` and dropped its list_locks (and when a
+   * destroy is rolled forward): nothing for SLUB; SLAB's off-slab slabs and array block.
+   */
+  afterRelease(_c: KmemCache): void {}
+
+  /** destroy(), every node's list_lock held, after releaseCached: every slab of `c` goes. */
+  discardSlabs(c: KmemCache): void {
+    slow.discardAll(this, c);
+  }
+
+  /** Where slab `pfn`'s first slot starts (SLAB: after its colour). */
+  objectBase(pfn: number): number {
+    return pfn * this.pageSize;
+  }
+
   /* ------------------------------------------------------------------ rare paths */
 
   // What the fast paths call when they cannot finish: methods over the functions of slow.ts,

@@ -7,8 +7,12 @@
  * the backing store and a discard of a written-back page, a zsmalloc object mapped, read
  * and unmapped (compaction must move its zspage after the kill), vmalloc and vfree, pool alloc
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
- * one, a full array's flush to the shared array or back to the slabs; under slab_mutex a
- * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
+ * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
+ * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
+ * a tune in place, on two nodes a free into a full alien array (drained first); under
+ * slab_mutex a
+ * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's,
+ * or with another cpu's sheaf and cpu slab to flush);
  * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed; the
  * kmalloc heap's allocation with and without a new chunk, its free merging both neighbours
  * or giving a chunk back, its krealloc growing in place)
@@ -28,7 +32,8 @@
  * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
  * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
  * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
- * a worker at every N of the shorter operations (quadratic: minutes each).
+ * a worker at every N of the shorter operations (quadratic: minutes each);
+ * KMEM_KILL_STRIDE=k kills a worker for real at every k-th N of each operation run.
  *
  * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
  * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
@@ -50,6 +55,8 @@ const ALL = process.env["KMEM_KILL_ALL"] === "1";
 /** With KMEM_KILL_ALL: every N killed for real (sweep) but for the SNAPSHOTS operations. */
 const REAL = process.env["KMEM_KILL_REAL"] === "1";
 const STRIDE = ALL ? 1 : 15;
+/** KMEM_KILL_STRIDE=k: real kills at every k-th N of each operation (a denser sample). */
+const DENSE = Number(process.env["KMEM_KILL_STRIDE"] ?? 0);
 /** Steps past which an operation is taken to run for ever (a hang is a failure). */
 const MAX_STEPS = 20000;
 
@@ -193,6 +200,7 @@ const SLACK: Record<string, number> = {
   // The area (three pages and a table) when it was made and not yet recorded as held.
   vmalloc: 4,
   vfree: 1,
+  "vfree-zone": 1,
   // SLAB: the new slab (counted under the list_lock); nothing else leaves the lists.
   "slab-grow": 1,
   "slab-refill": 0,
@@ -202,7 +210,14 @@ const SLACK: Record<string, number> = {
   "cache-create": 2,
   "cache-alias": 2,
   "cache-destroy": 1,
+  "cache-destroy-remote": 1,
   "cache-destroy-alias": 0,
+  // SLAB under slab_mutex: a slab for the descriptor, the array block being made or freed;
+  // a slab or block being freed by the destroy; the tune only moves objects.
+  "slab-cache-create": 2,
+  "slab-cache-destroy": 1,
+  "slab-tune": 0,
+  "slab-alien": 0,
   // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
   "slob-kmalloc": 1,
   "slob-kfree": 1,
@@ -223,8 +238,11 @@ const GAIN: Record<string, number> = {
   // Compaction after the kill frees the sparse zspages (the mapped one's too).
   "zs-map": 16,
   "cache-destroy": 1,
+  "cache-destroy-remote": 2,
   "cache-destroy-alias": 1,
   "slob-destroy": 1,
+  // kz's slabs, block and index arrays' slab, and the descriptors' slab.
+  "slab-cache-destroy": 8,
 };
 
 /** The compressed-memory paths are long: sampled more thinly unless every N is run. */
@@ -250,7 +268,12 @@ const THIN: Record<string, number> = {
   "slab-free-block": 8,
   "cache-create": 600,
   "cache-destroy": 60,
+  "cache-destroy-remote": 100,
   "cache-destroy-alias": 20,
+  "slab-cache-create": 600,
+  "slab-cache-destroy": 150,
+  "slab-tune": 60,
+  "slab-alien": 25,
   "slob-kmalloc": 20,
   "slob-kfree": 13,
   "slob-alloc": 17,
@@ -266,10 +289,15 @@ const THIN: Record<string, number> = {
 /**
  * Where a sampled sweep makes its one kill (else it starts at a different N for each
  * operation and goes on to the end): createCache walks every cache before its intent
- * record is written, which is where its sampled kill goes.
+ * record is written, which is where its sampled kill goes; the SLAB cache ops are long.
  */
 const FIRST: Record<string, number> = {
   "cache-create": 4600,
+  // The SLAB cache ops: one kill each by default, inside slab_mutex (the array block made
+  // or tuned, the slabs and index arrays given back, the tunables written).
+  "slab-cache-create": 6500,
+  "slab-cache-destroy": 2500,
+  "slab-tune": 1800,
 };
 
 /**
@@ -308,6 +336,11 @@ const REOPEN_THIN: Record<string, number> = {
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
 const SKIP: Record<string, { file: URL; text: string }> = {
+  // Inside the zone lock, freeing the area's first page: the vmalloc lock held as well.
+  "vfree-zone": {
+    file: new URL("../../src/page/buddy.js", import.meta.url),
+    text: "while (n < count) {",
+  },
   // After compression: the object's allocation, the copy, the slot's swap, the old's free.
   "zram-write": {
     file: new URL("../../src/zram/zram.js", import.meta.url),
@@ -404,13 +437,16 @@ function setUp(op: string, cpus: number): Scene {
   // Without per-cpu caching a remote free goes to the slab under the list_lock (no sheaf).
   const slob = op.startsWith("slob-");
   // The registry ops walk every cache: Linux's size classes make fewer (and fewer steps).
-  const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy))/.test(op);
+  const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy)|slab-cache-)/.test(op);
   // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
   const slabKind = op.startsWith("slab-");
+  // slab-alien: two nodes (the worker's cpu 1 is node 1's).
+  const numa = op === "slab-alien";
   const mm = new Kmem({
     memory: 1 << 20,
+    ...(numa ? { nodes: [1 << 19, 1 << 19] } : {}),
     cpus,
-    percpu: op !== "cache-free-locked",
+    percpu: op !== "cache-free-locked" && op !== "vfree-zone",
     ...(slob ? { slab: "slob" as const } : {}),
     ...(slabKind ? { slab: "slab" as const } : {}),
     ...(registry ? { sizeClasses: "linux" as const } : {}),
@@ -454,7 +490,23 @@ function setUp(op: string, cpus: number): Scene {
     kz?.free(kz.alloc());
     kz?.shrink();
   }
+  if (op === "cache-destroy-remote") {
+    // This cpu's sheaf holds objects of "kz" and its cpu slab is one: the worker's destroy
+    // flushes them (another cpu's), under every node's list_lock.
+    const kz = mm.createCache("kz", 96, { flags: SLAB_NO_MERGE });
+    assert.ok(kz !== null);
+    const objs = Array.from({ length: 6 }, () => kz.alloc());
+    for (const o of objs) kz.free(o);
+  }
   if (op === "cache-destroy-alias") assert.notEqual(mm.createCache("ka", 64), null);
+  if (op === "slab-cache-destroy") {
+    // OFF_SLAB (a constructor: no OBJFREELIST): three slabs, each with its index array in
+    // an object of slab-freelist-N; objects in this cpu's array and on the slabs.
+    const kz = mm.createCache("kz", 512, { flags: SLAB_NO_MERGE, ctor: () => {} });
+    assert.ok(kz !== null);
+    const all = Array.from({ length: 20 }, () => kz.alloc());
+    for (const a of all) kz.free(a);
+  }
   const theirs: number[] = [];
   if (kc !== null && op === "cache-partial") {
     const a = [kc.alloc(), kc.alloc(), kc.alloc()];
@@ -477,7 +529,15 @@ function setUp(op: string, cpus: number): Scene {
     kc.free(a[1] as number);
     theirs.push(a[0] as number, a[2] as number);
     kc.shrink();
-  } else if (kc !== null && (op === "slab-flush" || op === "slab-free-block")) {
+  } else if (kc !== null && op === "slab-alien") {
+    // objs[0..12]: node 0's objects (this cpu's node) the worker, on node 1, frees.
+    for (let k = 0; k < 13; k++) objs[k] = kc.alloc();
+    for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
+    kc.shrink();
+  } else if (
+    kc !== null &&
+    (op === "slab-flush" || op === "slab-free-block" || op === "slab-tune")
+  ) {
     // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
     for (let k = 0; k < 9; k++) objs[k] = kc.alloc();
     for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
@@ -514,7 +574,7 @@ function setUp(op: string, cpus: number): Scene {
   }
   // The main thread's vmalloc areas around the worker's (vmalloc, vfree).
   const areas =
-    op.startsWith("vmalloc") || op === "vfree" ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
+    op.startsWith("vmalloc") || op.startsWith("vfree") ? [mm.vmalloc(8192), mm.vmalloc(4096)] : [];
   for (const a of areas) mm.write(a, new Uint8Array(4096).fill(a & 0xff));
   mm.drainPages();
   const before = freePages(mm);
@@ -632,7 +692,7 @@ function checkAfter(
         m.vfree(addr);
       } catch (err) {
         // Only the area a vfree was given may be free already.
-        assert.ok(op === "vfree", `${op} at ${n}: ${String(err)}`);
+        assert.ok(op.startsWith("vfree"), `${op} at ${n}: ${String(err)}`);
       }
     } else if (order === 13) {
       kc?.free(addr);
@@ -691,9 +751,14 @@ function checkAfter(
     const st = z.stats();
     assert.equal(st.origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
   }
-  if (op === "slab-flush" || op === "slab-free-block") {
+  if (
+    op === "slab-flush" ||
+    op === "slab-free-block" ||
+    op === "slab-tune" ||
+    op === "slab-alien"
+  ) {
     try {
-      kc?.free(objs[8] as number);
+      kc?.free(objs[op === "slab-alien" ? 12 : 8] as number);
     } catch (err) {
       assert.ok(
         err instanceof KmemError && err.code === "DOUBLE_FREE",
@@ -719,6 +784,8 @@ function checkAfter(
     for (const name of ["kn", "ka", "kz"]) {
       const c = m.findCache(name);
       if (c === null) continue;
+      // kz of slab-cache-destroy has a constructor: this context's, if it is another.
+      if (op === "slab-cache-destroy" && m !== sc.mm) m.registerCtor(name, () => {});
       c.free(c.alloc());
       c.shrink();
       c.destroy();
@@ -920,6 +987,7 @@ describe("kill at every point", () => {
     "cache-create",
     "cache-alias",
     "cache-destroy",
+    "cache-destroy-remote",
     "cache-destroy-alias",
     "slob-kmalloc",
     "slob-kfree",
@@ -930,6 +998,10 @@ describe("kill at every point", () => {
     "slab-refill",
     "slab-flush",
     "slab-free-block",
+    "slab-cache-create",
+    "slab-cache-destroy",
+    "slab-tune",
+    "slab-alien",
     "heap-grow",
     "heap-alloc",
     "heap-free",
@@ -942,17 +1014,31 @@ describe("kill at every point", () => {
         t.diagnostic(`${op}: run with KMEM_KILL_ALL=1 (npm run test:slow)`);
         return;
       }
-      const stride = ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
-      const first = ALL ? 0 : (FIRST[op] ?? k % stride);
+      const stride = DENSE > 0 ? DENSE : ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
+      const first = ALL || DENSE > 0 ? 0 : (FIRST[op] ?? k % stride);
       const [steps, kills, locked, unrepaired] =
         (ALL && !REAL) || SNAPSHOTS.has(op)
           ? await sweepSnapshots(op, false, stride, first)
-          : await sweep(op, first, stride, false, !ALL && FIRST[op] !== undefined);
+          : await sweep(op, first, stride, false, !ALL && !DENSE && FIRST[op] !== undefined);
       t.diagnostic(
         `${op}: completes in ${steps} steps or fewer; ${kills} kills, ${locked} holding a lock, ${unrepaired} released unrepaired`,
       );
       assert.ok(steps > 0);
     });
+  });
+});
+
+/**
+ * A worker killed inside vfree while it holds the zone lock too (no per-cpu lists: each
+ * page goes straight to the zone): the vmalloc recovery frees the area's pages into that
+ * zone, whose lock is recovered and released first (src/sync/robust.ts).
+ */
+describe("kill with an inner lock held", () => {
+  it("vfree killed inside the zone lock: both locks recovered, the area's pages freed", async () => {
+    for (const n of [0, 4]) {
+      const r = await killAt("vfree-zone", n);
+      assert.ok(!r.done && r.locked, `vfree-zone at ${n}: killed holding the locks`);
+    }
   });
 });
 

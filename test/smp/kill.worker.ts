@@ -212,6 +212,7 @@ switch (job.op) {
   case "vmalloc": // three pages, a record split from the free space, maybe a table
     op = () => void hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
     break;
+  case "vfree-zone": // (no per-cpu lists: each page freed goes to the zone, under its lock)
   case "vfree": {
     // The area's pages and record go back, merging with the free space after it.
     const a = hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
@@ -239,6 +240,7 @@ switch (job.op) {
   case "cache-alias": // merged into "kt": an alias descriptor, kt's count raised
     op = () => void mm.createCache("ka", 56);
     break;
+  case "cache-destroy-remote": // (the main thread's sheaf and cpu slab of "kz" flushed too)
   case "cache-destroy": {
     // "kz" (the main thread's) has a partial slab; this cpu's slab of it too: both go back.
     const c = mm.findCache("kz");
@@ -252,6 +254,39 @@ switch (job.op) {
     const c = mm.findCache("ka");
     if (c === null) throw new Error("no cache ka");
     op = () => c.destroy();
+    break;
+  }
+  /* SLAB under slab_mutex: a cache made with its array block, destroyed, tuned. */
+  case "slab-cache-create": // a SLAB cache, its array block made and tuned (in place)
+    op = () => {
+      mm.createCache("kn", 96, { flags: SLAB_NO_MERGE });
+      mm.tuneCache("kn", { limit: 16, batchcount: 8, shared: 2 });
+    };
+    break;
+  case "slab-cache-destroy": {
+    // "kz" (the main thread's, OFF_SLAB: index arrays in slab-freelist-N, slabs and objects
+    // in arrays left): its slabs, index arrays, block and descriptor go.
+    const c = mm.findCache("kz");
+    if (c === null) throw new Error("no cache kz");
+    op = () => c.destroy();
+    break;
+  }
+  case "slab-alien": {
+    // Two nodes: this cpu is node 1's, objs are node 0's. Twelve fill this cpu's alien
+    // array for node 0; the thirteenth drains it into node 0's shared array and slabs
+    // (node 0's list_lock), then goes in.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 12; k++) c.free(objs[k] as number);
+    op = () => c.free(objs[12] as number);
+    break;
+  }
+  case "slab-tune": {
+    // "ks": this cpu's array at its limit (8); tuned to 4 in place, 4 objects drain back.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 8; k++) c.free(objs[k] as number);
+    op = () => mm.tuneCache("ks", { limit: 4, batchcount: 2, shared: 2 });
     break;
   }
   case "slob-kmalloc": // SLOB: first fit, a page split (a new page when none has room)
