@@ -153,4 +153,25 @@ describe("SLUB: the reserve of empty slabs", () => {
     oc.free(a);
     other.verify();
   });
+
+  it("keeps one reserve per node: a node's slabs serve that node's allocations", () => {
+    const mm = new Kmem({ nodes: [4 * MiB, 4 * MiB], minFreeBytes: 0 });
+    const c = mm.createCache("n256", 256, { flags: SLAB_NO_MERGE });
+    assert.ok(c !== null);
+    const objs: number[] = [];
+    for (let i = 0; i < 40 * 15; i++) objs.push(c.allocNode(GFP_KERNEL, 1));
+    for (const a of objs) c.free(a);
+    const kept = mm.stats().caches.find((x) => x.name === "n256")?.emptySlabs as number;
+    assert.ok(kept > 0);
+    mm.verify();
+    const made = mm.stats().events.slab_new as number;
+    const again: number[] = [];
+    for (let i = 0; i < 15 * 2; i++) again.push(c.allocNode(GFP_KERNEL, 1));
+    assert.equal(mm.stats().events.slab_new, made, "node 1's reserve served node 1");
+    mm.verify();
+    for (const a of again) c.free(a);
+    assert.ok(c.shrink() > 0);
+    assert.equal(mm.stats().caches.find((x) => x.name === "n256")?.emptySlabs, 0);
+    mm.verify();
+  });
 });
