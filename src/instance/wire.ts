@@ -49,7 +49,7 @@ import {
   recoverLocks,
   setCpuState,
 } from "../sync/index.js";
-import { Vmalloc } from "../vm/index.js";
+import { MemAccess, Vmalloc } from "../vm/index.js";
 import { recoveryContext, ZsRecovery, zsLockWords } from "../zram/index.js";
 import { recoverPools } from "../mempool/index.js";
 import {
@@ -397,11 +397,17 @@ export function openInstance(
     layers = { phys, buddy, slab, km, vm, ...settings, sanitizers };
     // Then their list_locks, per-cpu pages and objects, as offlineCpu does; and a list_lock
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
-    for (const id of gone) drainDeadCpu(layers, id);
+    // zram's slot locks and slots are reached through the page tables: a translation of
+    // this context's (the layers are open now).
+    const v2p = reopen ? reopenTranslation(phys, vm) : null;
+    for (const id of gone) drainDeadCpu(layers, id, v2p);
     if (reopen) {
       const zr = new ZsRecovery(phys);
-      const locks = robustLocks(phys, buddy, slab, vm, null, [], zr, km);
+      const locks = robustLocks(phys, buddy, slab, vm, v2p, [], zr, km);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
+      // cpu 0's intent record too (a snapshot taken inside its call): its zram write or
+      // writeback settled, its mapping taken down (this context maps nothing yet).
+      zr.drain(zsRecoveryContext(layers), 0, v2p);
       for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
   } catch (err) {
@@ -511,15 +517,7 @@ export function drainDeadCpu(
   recoverLocks(locks, id, buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   // zsmalloc's and zram's intent records, once no lock is held (zram/robust.ts).
-  const zs = recoveryContext({
-    phys,
-    cpu: buddy.cpu,
-    allocPages: (order, gfp) => buddy.allocPages(order, gfp),
-    freePages: (addr, order) => buddy.freePages(addr, order),
-    kmalloc: (size, gfp) => km.kmallocOwn(size, gfp),
-    kfree: (addr) => km.kfreeOwn(addr),
-  });
-  const zd = zr.drain(zs, id, virtToPhys);
+  const zd = zr.drain(zsRecoveryContext(layers), id, virtToPhys);
   report.recovered.push(...zd.recovered);
   report.unrecovered.push(...zd.unrecovered);
   report.objects = layers.slab.drainCpu(id);
@@ -531,6 +529,28 @@ export function drainDeadCpu(
   }
   setCpuState(layers.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
   return report;
+}
+
+/** A ZsContext for the zsmalloc and zram repairs of a dead cpu, in this context. */
+function zsRecoveryContext(layers: Layers): ReturnType<typeof recoveryContext> {
+  const { phys, buddy, km } = layers;
+  return recoveryContext({
+    phys,
+    cpu: buddy.cpu,
+    allocPages: (order, gfp) => buddy.allocPages(order, gfp),
+    freePages: (addr, order) => buddy.freePages(addr, order),
+    kmalloc: (size, gfp) => km.kmallocOwn(size, gfp),
+    kfree: (addr) => km.kfreeOwn(addr),
+  });
+}
+
+/**
+ * Kmem.reopen's page-table translation for the zram repairs (their slot tables are
+ * vmalloc areas), before the Kmem (a MemAccess itself) exists.
+ */
+function reopenTranslation(phys: PhysMem, vm: Vmalloc): (addr: number) => number {
+  const access = new MemAccess(phys, vm);
+  return (addr) => access.virtToPhys(addr);
 }
 
 /**

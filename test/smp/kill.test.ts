@@ -3,7 +3,9 @@
  * without a per-cpu refill or drain, order 3 with splits and merges, kmalloc and kfree,
  * a cache's slow paths under its list_lock (a new slab, a partial slab, a sheaf flush, a
  * remote free without a sheaf), zs_malloc with a new zspage, zs_free of a zspage's last
- * object, a zram discard, a zram write over a stored page, vmalloc and vfree, pool alloc
+ * object, a zram discard, a zram write over a stored page, a zram writeback of a page to
+ * the backing store and a discard of a written-back page, a zsmalloc object mapped, read
+ * and unmapped (compaction must move its zspage after the kill), vmalloc and vfree, pool alloc
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
  * one, a full array's flush to the shared array or back to the slabs; under slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's);
@@ -30,7 +32,8 @@
  *
  * Then reopen: a snapshot of the buffer where the worker died is opened with Kmem.reopen
  * (the dead cpu's locks recovered, the vmalloc lock once the layers are open), verified,
- * and every kind of operation runs on it.
+ * and every kind of operation runs on it; after a zram or zsmalloc operation, the device's
+ * slots read as before or as written, and it serves.
  */
 
 import assert from "node:assert/strict";
@@ -177,6 +180,9 @@ const SLACK: Record<string, number> = {
   "zs-free": 8,
   "zram-discard": 8,
   "zram-write": 8,
+  "zram-writeback": 8,
+  "zram-discard-wb": 8,
+  "zs-map": 0,
   // The new slab (made before it is counted under the list_lock).
   "cache-new": 1,
   "cache-partial": 0,
@@ -214,6 +220,8 @@ const SLACK: Record<string, number> = {
 
 /** Pages a kill may give back beyond those taken before: a descriptors' slab left empty. */
 const GAIN: Record<string, number> = {
+  // Compaction after the kill frees the sparse zspages (the mapped one's too).
+  "zs-map": 16,
   "cache-destroy": 1,
   "cache-destroy-alias": 1,
   "slob-destroy": 1,
@@ -225,6 +233,9 @@ const THIN: Record<string, number> = {
   "zs-free": 8,
   "zram-discard": 4,
   "zram-write": 200,
+  "zram-writeback": 10,
+  "zram-discard-wb": 4,
+  "zs-map": 4,
   "cache-new": 12,
   "cache-partial": 4,
   "cache-flush": 10,
@@ -271,6 +282,9 @@ const SNAPSHOTS = new Set([
   "zs-malloc",
   "zs-free",
   "zram-discard",
+  "zram-writeback",
+  "zram-discard-wb",
+  "zs-map",
   "cache-new",
   "cache-flush",
   "vmalloc",
@@ -278,7 +292,7 @@ const SNAPSHOTS = new Set([
 ]);
 
 /** Run only when every N is (KMEM_KILL_ALL): long, and sharing its code with one sampled. */
-const EVERY_POINT_ONLY = new Set(["cache-alias", "cache-create-reopen"]);
+const EVERY_POINT_ONLY = new Set(["cache-alias", "cache-create-reopen", "zram-write-reopen"]);
 
 /** The reopen sweeps, sampled more thinly still. */
 const REOPEN_THIN: Record<string, number> = {
@@ -286,6 +300,10 @@ const REOPEN_THIN: Record<string, number> = {
   vfree: 6,
   "cache-create": 40,
   "slob-kmalloc": 8,
+  "zram-write": 200,
+  "zram-writeback": 10,
+  "zram-discard-wb": 4,
+  "zs-map": 4,
 };
 
 /** Where stepping starts for an operation whose start is long and touches nothing shared. */
@@ -296,6 +314,34 @@ const SKIP: Record<string, { file: URL; text: string }> = {
     text: "handle = this.pool.zsMalloc(compLen, 2048",
   },
 };
+
+/** The zram ops' backing store: pages of a shared buffer (kill.worker.ts has the same). */
+function backingStore(buf: SharedArrayBuffer) {
+  const bytes = new Uint8Array(buf);
+  return {
+    pages: buf.byteLength / 4096,
+    read: (block: number, into: Uint8Array) =>
+      into.set(bytes.subarray(block * 4096, (block + 1) * 4096)),
+    write: (block: number, from: Uint8Array) => bytes.set(from, block * 4096),
+  };
+}
+
+/**
+ * As SKIP, for the sampled runs only (every N runs the whole operation): writeback's read
+ * of the page it writes (a zsmalloc mapping, under the slot lock, as zram-write's) is
+ * stepped over, to where the slot is marked.
+ */
+const SKIP_SAMPLED: Record<string, { file: URL; text: string }> = {
+  "zram-writeback": {
+    file: new URL("../../src/zram/zram.js", import.meta.url),
+    text: "this.reg[this.intent + 10 /* Intent.WB_SLOT */] = i + 1;",
+  },
+};
+
+/** Where stepping starts for `op`. */
+function skipOf(op: string): { file: URL; text: string } | null {
+  return SKIP[op] ?? (ALL ? null : (SKIP_SAMPLED[op] ?? null));
+}
 
 /** A page for zram that compresses (not one value repeated). */
 function zramPage(seed: number): Uint8Array {
@@ -344,6 +390,10 @@ interface Scene {
   compressed: boolean;
   registry: boolean;
   before: number;
+  /** The zram ops' backing store (8 pages). */
+  backing: SharedArrayBuffer;
+  /** zs-map: the pages of one zspage of pool "kp"'s class. */
+  zsPages: number;
 }
 
 /**
@@ -373,8 +423,16 @@ function setUp(op: string, cpus: number): Scene {
   const compressed = op.startsWith("zs-") || op.startsWith("zram-");
   if (compressed) assert.notEqual(mm.createZsPool("kp"), null);
   const z = compressed ? mm.createZram({ disksize: 16 * 4096, name: "z0" }) : null;
+  const backing = new SharedArrayBuffer(8 * 4096);
   if (z !== null) {
     assert.ok(z.write(0, zramPage(0)) && z.write(1, zramPage(1)));
+    if (op === "zram-writeback" || op === "zram-discard-wb") {
+      // Slot 0 idle, slot 1 read since (not idle): writeback takes slot 0 only.
+      z.setBackingStore(backingStore(backing));
+      z.markIdle();
+      z.read(1);
+      if (op === "zram-discard-wb") assert.equal(z.writeback("idle"), 1);
+    }
     mm.shrinkSlabs();
   }
   // Caches "kt" and "kd" for the cache- ops; `theirs` holds the main thread's objects of
@@ -425,6 +483,24 @@ function setUp(op: string, cpus: number): Scene {
     for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
     kc.shrink();
   }
+  let zsPages = 0;
+  if (op === "zs-map") {
+    // Sparse zspages of pool "kp": every 8th of 40 objects kept; objs[0] the worker's.
+    const kp = mm.findZsPool("kp");
+    assert.ok(kp !== null);
+    // The pages of one zspage of the class (all the kept objects fit in one).
+    const one = kp.malloc(500);
+    zsPages = kp.stats().pagesAllocated;
+    kp.free(one);
+    const hs: number[] = [];
+    for (let k = 0; k < 40; k++) hs.push(kp.malloc(500));
+    hs.forEach((h, k) => {
+      if (k % 8 !== 0) return kp.free(h);
+      mm.write(kp.map(h), new Uint8Array(4).fill(k));
+      kp.unmap(h);
+    });
+    objs[0] = hs[8] as number;
+  }
   // A pool of 4 elements of 64 bytes for the pool- ops, one of them out (pool-free).
   const pool64 = op.startsWith("pool-") ? mm.createMempool(4, 64) : null;
   if (pool64 !== null) {
@@ -456,6 +532,8 @@ function setUp(op: string, cpus: number): Scene {
     compressed,
     registry,
     before,
+    backing,
+    zsPages,
   };
 }
 
@@ -489,6 +567,30 @@ function checkAfter(
     for (const a of areas) {
       assert.deepEqual(r.read(a, 4096), new Uint8Array(4096).fill(a & 0xff), `${op} at ${n}`);
     }
+    if (compressed) {
+      // zram's slots as before or as written (none lost), and the device and pool serve.
+      const z = r.findZram("z0");
+      const pool = r.findZsPool("kp");
+      assert.ok(z !== null && pool !== null, `${op} at ${n}: zram z0 and pool kp`);
+      if (op === "zram-writeback" || op === "zram-discard-wb") {
+        z.setBackingStore(backingStore(sc.backing));
+      }
+      assert.deepEqual(z.read(1), zramPage(1), `${op} at ${n}: zram slot 1`);
+      const s0 = z.read(0);
+      const written = new Uint8Array(4096);
+      written[4095] = 2;
+      const ok = [zramPage(0), written];
+      if (op.startsWith("zram-discard")) ok.push(new Uint8Array(4096));
+      assert.ok(
+        ok.some((p) => Buffer.compare(p, s0) === 0),
+        `${op} at ${n}: zram slot 0`,
+      );
+      assert.ok(z.write(0, zramPage(0)));
+      pool.free(pool.malloc(100));
+      pool.compact();
+      assert.equal(z.stats().origDataSize, 2 * 4096, `${op} at ${n}: pages_stored`);
+      r.verify();
+    }
     r.vfree(r.vmalloc(5 * 4096));
     r.kfree(r.kmalloc(64));
     r.freePages(r.allocPages(3), 3);
@@ -507,6 +609,9 @@ function checkAfter(
   const kc = sc.kcName === null ? null : m.findCache(sc.kcName);
   const pool = compressed ? m.findZsPool("kp") : null;
   const z = compressed ? m.findZram("z0") : null;
+  if (z !== null && (op === "zram-writeback" || op === "zram-discard-wb")) {
+    z.setBackingStore(backingStore(sc.backing));
+  }
   const pool64 = sc.pool64 === 0 ? null : m.openMempool(sc.pool64);
   unrepaired = report.unrecovered.length > 0;
   assert.deepEqual(report.unrecovered, [], `${op} killed at ${n}`);
@@ -563,7 +668,18 @@ function checkAfter(
       [zramPage(0), written, zero].some((p) => Buffer.compare(p, s0) === 0),
       `${op} at ${n}: zram slot 0`,
     );
-    if (op !== "zram-discard") assert.notDeepEqual(s0, zero, `${op} at ${n}: slot 0 lost`);
+    if (!op.startsWith("zram-discard")) {
+      assert.notDeepEqual(s0, zero, `${op} at ${n}: slot 0 lost`);
+    }
+    if (op === "zs-map") {
+      // The mapping the dead context held is gone: compaction moves its zspage too.
+      const kept = sc.objs[0] as number;
+      assert.ok(pool.compact() > 0, `${op} at ${n}: compaction moved nothing`);
+      assert.equal(pool.stats().pagesAllocated, sc.zsPages, `${op} at ${n}: one zspage left`);
+      const at = pool.map(kept, "ro");
+      assert.deepEqual(m.read(at, 4), new Uint8Array(4).fill(8), `${op} at ${n}: moved`);
+      pool.unmap(kept);
+    }
     assert.ok(z.write(0, zramPage(0)));
     assert.ok(z.write(2, zramPage(3)));
     z.discard(2);
@@ -681,8 +797,8 @@ async function killAt(
   const ledger = new Int32Array(ledgerBuf);
   const w = new Stepped();
   await w.start(
-    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf },
-    SKIP[op] ?? null,
+    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf, backing: sc.backing },
+    skipOf(op),
   );
   let done = false;
   for (let k = 0; k < n && !done; k++) {
@@ -713,8 +829,8 @@ async function sweepSnapshots(
   const ledger = new Int32Array(ledgerBuf);
   const w = new Stepped();
   await w.start(
-    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf },
-    SKIP[op] ?? null,
+    { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf, backing: sc.backing },
+    skipOf(op),
   );
   let locked = 0;
   let unrepaired = 0;
@@ -790,6 +906,9 @@ describe("kill at every point", () => {
     "zs-free",
     "zram-discard",
     "zram-write",
+    "zram-writeback",
+    "zram-discard-wb",
+    "zs-map",
     "cache-new",
     "cache-partial",
     "cache-flush",
@@ -839,7 +958,16 @@ describe("kill at every point", () => {
 
 /** Kmem.reopen of a snapshot taken where the worker died (the vmalloc lock held, ...). */
 describe("kill at every point, then reopen", () => {
-  const ops = ["vmalloc", "vfree", "cache-create", "slob-kmalloc"];
+  const ops = [
+    "vmalloc",
+    "vfree",
+    "cache-create",
+    "slob-kmalloc",
+    "zram-write",
+    "zram-writeback",
+    "zram-discard-wb",
+    "zs-map",
+  ];
   ops.forEach((op, k) => {
     it(`${op}: a snapshot reopened after a kill at any statement is whole`, async (t) => {
       if (!ALL && EVERY_POINT_ONLY.has(`${op}-reopen`)) {

@@ -20,6 +20,8 @@ interface Job {
   op: string;
   /** Objects the main thread allocated for the worker to free (cache-flush, cache-free-locked). */
   objs: SharedArrayBuffer;
+  /** The zram ops' backing store (kill.test.ts backingStore). */
+  backing: SharedArrayBuffer;
 }
 
 const job = workerData as Job;
@@ -43,6 +45,17 @@ function fillPcp(count: number): void {
   const pages: number[] = [];
   for (let i = 0; i < count; i++) pages.push(mm.allocPages(0));
   for (const p of pages) mm.freePages(p, 0);
+}
+
+/** A backing store over a shared buffer of pages. */
+function backingStore(buf: SharedArrayBuffer) {
+  const bytes = new Uint8Array(buf);
+  return {
+    pages: buf.byteLength / 4096,
+    read: (block: number, into: Uint8Array) =>
+      into.set(bytes.subarray(block * 4096, (block + 1) * 4096)),
+    write: (block: number, from: Uint8Array) => bytes.set(from, block * 4096),
+  };
 }
 
 let op: () => void;
@@ -111,6 +124,36 @@ switch (job.op) {
     const z = mm.findZram("z0");
     if (z === null) throw new Error("no zram z0");
     op = () => z.discard(0);
+    break;
+  }
+  case "zram-writeback": {
+    // Slot 0 of "z0" is idle (slot 1 was read since): its page goes to a backing block,
+    // the slot's object freed, the slot made ZRAM_WB.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    z.setBackingStore(backingStore(job.backing));
+    op = () => void z.writeback("idle");
+    break;
+  }
+  case "zram-discard-wb": {
+    // Slot 0 of "z0" is written back: its block's bit cleared under the bitmap lock.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    z.setBackingStore(backingStore(job.backing));
+    op = () => z.discard(0);
+    break;
+  }
+  case "zs-map": {
+    // objs[0]: a handle of pool "kp" in a sparse zspage (the main thread's): mapped, read,
+    // unmapped.
+    const pool = mm.findZsPool("kp");
+    if (pool === null) throw new Error("no pool kp");
+    const h = objs[0] as number;
+    op = () => {
+      const at = pool.map(h, "ro");
+      void mm.read(at, 4);
+      pool.unmap(h);
+    };
     break;
   }
   case "zram-write": {
