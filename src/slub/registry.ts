@@ -986,6 +986,7 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
     pagesPerSlab: 1 << c.order,
     quarantined: c.dv[Desc.QUARANTINED] as number,
     aliases,
+    emptySlabs: slub.emptyAt.reduce((n, at) => n + (c.dv[at + 1] as number), 0),
   };
 }
 
