@@ -390,8 +390,11 @@ export function freeObjects(
 }
 
 /**
- * Takes the `k` oldest objects of a shared array under its node's lock and frees them to
- * their slabs after. Returns how many.
+ * Gives the `k` oldest objects of node `n`'s shared array (all of them the node's) back to
+ * their slabs under the node's lock, then shortens the array, under the same lock: a death
+ * in between leaves entries whose objects are in their slabs' free parts, which the
+ * list_lock's recovery drops (recover.ts), so no object is lost. Slabs left free past
+ * free_limit are destroyed after. Returns how many.
  */
 export function drainShared(
   slab: SlabAllocator,
@@ -400,18 +403,19 @@ export function drainShared(
   n: number,
   k: number,
 ): number {
-  let out: Int32Array;
+  const v = slab.arraysOf(c) as ArrayViews;
+  const doomed: number[] = [];
   slab.lockNode(c, n);
   try {
     const avail = sh[Ac.AVAIL] as number;
     k = Math.min(k, avail);
-    out = sh.slice(Ac.ENTRY, Ac.ENTRY + k);
+    putObjects(slab, c, v, n, sh, Ac.ENTRY, k, doomed);
     sh.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + avail);
     sh[Ac.AVAIL] = avail - k;
   } finally {
     slab.unlockNode(c, n);
+    destroySlabs(slab, c, v, doomed);
   }
-  freeObjects(slab, c, out, 0, k);
   return k;
 }
 

@@ -206,6 +206,7 @@ const SLACK: Record<string, number> = {
   "slab-refill": 0,
   "slab-flush": 0,
   "slab-free-block": 0,
+  "slab-drain-shared": 0,
   // slab_mutex: a slab for the descriptor (made before it is counted), a slab of the cache.
   "cache-create": 2,
   "cache-alias": 2,
@@ -266,6 +267,7 @@ const THIN: Record<string, number> = {
   "slab-refill": 4,
   "slab-flush": 4,
   "slab-free-block": 8,
+  "slab-drain-shared": 25,
   "cache-create": 600,
   "cache-destroy": 60,
   "cache-destroy-remote": 100,
@@ -536,7 +538,10 @@ function setUp(op: string, cpus: number): Scene {
     kc.shrink();
   } else if (
     kc !== null &&
-    (op === "slab-flush" || op === "slab-free-block" || op === "slab-tune")
+    (op === "slab-flush" ||
+      op === "slab-free-block" ||
+      op === "slab-tune" ||
+      op === "slab-drain-shared")
   ) {
     // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
     for (let k = 0; k < 9; k++) objs[k] = kc.alloc();
@@ -998,6 +1003,7 @@ describe("kill at every point", () => {
     "slab-refill",
     "slab-flush",
     "slab-free-block",
+    "slab-drain-shared",
     "slab-cache-create",
     "slab-cache-destroy",
     "slab-tune",

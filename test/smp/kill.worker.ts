@@ -175,6 +175,15 @@ switch (job.op) {
     op = () => void hold(c.alloc(), CACHE_OBJECT);
     break;
   }
+  case "slab-drain-shared": {
+    // Nine frees fill the array and flush four objects to the shared array; then
+    // kmem_cache_shrink drains this cpu's array and the shared array back to the slabs.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 9; k++) c.free(objs[k] as number);
+    op = () => void c.shrink();
+    break;
+  }
   case "slab-flush": // the array full (limit 8): half of it to the shared array
   case "slab-free-block": {
     // (slab-free-block: no shared array: back to the slabs under the list_lock, free_block)
