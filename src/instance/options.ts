@@ -155,6 +155,14 @@ export interface AttachOptions {
   node?: number;
   /** The `offset` the instance was built with (the byte of the buffer that is address 0). */
   offset?: number;
+  /**
+   * Kmem.attach: how long (ms) to wait for slab_mutex or SLOB's lock, which opening the
+   * allocators takes, while another cpu holds it. Past it attach throws KmemError BUSY
+   * naming the lock and its cpu: a worker that died holding it is recovered only by
+   * offlineCpu(cpu) from a context that lives, and attach cannot tell a dead holder from a
+   * slow one. Default 1000; Infinity waits as long as it is held.
+   */
+  lockWaitMs?: number;
 }
 
 /** The object allocators kmalloc and createCache can be served by. */
@@ -205,7 +213,7 @@ const OPTION_KEYS = [
   "kmemleak",
   "reinit",
 ] as const;
-const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset"] as const;
+const ATTACH_KEYS = ["log", "ctors", "allocWaitMs", "node", "offset", "lockWaitMs"] as const;
 /** The longest wait Atomics.wait takes (ms): the bound of allocWaitMs. */
 const MAX_WAIT_MS = 2 ** 31 - 1;
 const DEBUG_LETTERS = "FZPUTAO-";
@@ -323,6 +331,9 @@ export function checkAttachOptions(fn: string, options: unknown): asserts option
   const o = options as AttachOptions;
   checkLog(o.log);
   checkWaitMs(o.allocWaitMs);
+  if (o.lockWaitMs !== undefined && o.lockWaitMs !== Number.POSITIVE_INFINITY) {
+    checkIntegerRange("lockWaitMs", o.lockWaitMs, 0, MAX_WAIT_MS);
+  }
   if (o.ctors !== undefined) {
     if (typeof o.ctors !== "object" || o.ctors === null) {
       throw new TypeError(`ctors must be an object of functions, got ${describe(o.ctors)}`);

@@ -35,11 +35,12 @@ import { shadowBytesFor } from "../kasan/index.js";
 import { kfenceMaxObjects, kfencePoolOrder } from "../kfence/index.js";
 import type { SanitizerSettings } from "../sanitize/index.js";
 import { Kmalloc, type KmallocApi, KmallocHeap, type SizeClasses } from "../kmalloc/index.js";
-import { SlabAllocator } from "../slab/index.js";
+import { repairArrays, SlabAllocator } from "../slab/index.js";
 import { SLOB_DESCRIPTOR_WORDS, SlobAllocator, undoJournal } from "../slob/index.js";
 import type { Ctor, ObjectAllocator } from "../slab-common/index.js";
 import { descriptorWords, repairRegistry, SlubAllocator } from "../slub/index.js";
 import {
+  canBlock,
   claimCpu,
   cpuState,
   type DeadCpuReport,
@@ -49,7 +50,7 @@ import {
   recoverLocks,
   setCpuState,
 } from "../sync/index.js";
-import { Vmalloc } from "../vm/index.js";
+import { MemAccess, Vmalloc } from "../vm/index.js";
 import { recoveryContext, ZsRecovery, zsLockWords } from "../zram/index.js";
 import { recoverPools } from "../mempool/index.js";
 import {
@@ -352,6 +353,7 @@ export function openInstance(
       log,
     };
     const ctors = new Map(Object.entries(options.ctors ?? {}));
+    if (!reopen) waitForOpenLocks(phys, cpu, options.lockWaitMs ?? 1000);
     // Reopened: the header and zone locks of the cpus whose contexts are gone are recovered
     // before the object allocator opens (it takes slab_mutex), those whose recovery needs
     // only the memory: the zone's, the mempool lock, slab_mutex (the registry), SLOB's.
@@ -397,11 +399,17 @@ export function openInstance(
     layers = { phys, buddy, slab, km, vm, ...settings, sanitizers };
     // Then their list_locks, per-cpu pages and objects, as offlineCpu does; and a list_lock
     // cpu 0 itself held (its snapshot taken inside a call) is released as theirs are.
-    for (const id of gone) drainDeadCpu(layers, id);
+    // zram's slot locks and slots are reached through the page tables: a translation of
+    // this context's (the layers are open now).
+    const v2p = reopen ? reopenTranslation(phys, vm) : null;
+    for (const id of gone) drainDeadCpu(layers, id, v2p);
     if (reopen) {
       const zr = new ZsRecovery(phys);
-      const locks = robustLocks(phys, buddy, slab, vm, null, [], zr, km);
+      const locks = robustLocks(phys, buddy, slab, vm, v2p, [], zr, km);
       for (let id = 0; id < phys.nrCpus; id++) recoverLocks(locks, id, 0, newReport(id));
+      // cpu 0's intent record too (a snapshot taken inside its call): its zram write or
+      // writeback settled, its mapping taken down (this context maps nothing yet).
+      zr.drain(zsRecoveryContext(layers), 0, v2p);
       for (const a of zr.pending.splice(0)) buddy.freePages(a, 0);
     }
   } catch (err) {
@@ -413,6 +421,42 @@ export function openInstance(
 }
 
 /* ------------------------------------------------------------------ dead contexts */
+
+/**
+ * Kmem.attach, before the allocators open (they take slab_mutex, or read SLOB's lists
+ * under its lock): waits up to `ms` for each to be free, then throws KmemError BUSY naming
+ * the lock and the cpu holding it. A holder that died is not told from a slow one (no
+ * context's death is seen but through offlineCpu): the message says what recovers it. A
+ * holder that is OFFLINE, or a lock another context of this thread holds (an unshared
+ * buffer), can never be released: DEADLOCK at once.
+ */
+function waitForOpenLocks(phys: PhysMem, cpu: number, ms: number): void {
+  const h = phys.header;
+  const slob = ((h[Hdr.OPTIONS] as number) & HdrOption.SLOB) !== 0;
+  const i = slob ? Hdr.LOCK_SLOB : Hdr.LOCK_SLAB;
+  const name = slob ? "the SLOB lock" : "slab_mutex";
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = Atomics.load(h, i);
+    if (v === 0) return;
+    const owner = lockOwner(h, i);
+    const state = owner >= 0 && owner < phys.nrCpus ? cpuState(h, owner) : -1;
+    if (owner === cpu || state === CpuState.OFFLINE || state < 0) {
+      throw new KmemError(
+        "DEADLOCK",
+        `Kmem.attach: ${name} is held by cpu ${owner}, which is offline or not a cpu of the instance`,
+      );
+    }
+    const left = deadline - Date.now();
+    if (left <= 0 || !canBlock || !(h.buffer instanceof SharedArrayBuffer)) {
+      throw new KmemError(
+        "BUSY",
+        `Kmem.attach: ${name} is held by cpu ${owner}${ms > 0 ? ` (still after ${ms} ms)` : ""}; if the context of cpu ${owner} has exited, call offlineCpu(${owner}) from a context that lives (its locks are recovered), then attach`,
+      );
+    }
+    Atomics.wait(h, i, v, Math.min(left, 100));
+  }
+}
 
 function newReport(cpu: number): DeadCpuReport {
   return { cpu, recovered: [], unrecovered: [], pages: 0, objects: 0 };
@@ -447,7 +491,7 @@ function robustLocks(
       recover: vm === null ? null : () => vm.recover(),
     },
     { w: h, i: Hdr.LOCK_POOL, name: "the mempool lock", recover: () => recoverPools(phys) },
-    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairRegistry(phys) },
+    { w: h, i: Hdr.LOCK_SLAB, name: "slab_mutex", recover: () => repairSlabMutex(phys) },
   ];
   for (const l of zs.outer) locks.push({ ...l, recover: zr === null ? null : zr.recoverer(l) });
   // SLOB's lock: the critical section under way undone from its journal (slob.ts); before
@@ -494,6 +538,17 @@ function robustLocks(
 }
 
 /**
+ * slab_mutex's recovery: the registry's intent record (slub/registry.ts), then, with
+ * Linux's SLAB, its array intent record (slab/recover.ts).
+ */
+function repairSlabMutex(phys: PhysMem): string {
+  const done = repairRegistry(phys);
+  if (((phys.header[Hdr.OPTIONS] as number) & HdrOption.SLAB) === 0) return done;
+  const arrays = repairArrays(phys);
+  return arrays === "" ? done : `${done}; ${arrays}`;
+}
+
+/**
  * offlineCpu of cpu `id`, DEAD: the locks it held are taken over, what they guard repaired
  * and released (sync/robust.ts); its per-cpu objects and pages go back to the shared lists;
  * then it is OFFLINE (free for the next attach), no lock naming it. Returns what was done.
@@ -511,15 +566,7 @@ export function drainDeadCpu(
   recoverLocks(locks, id, buddy.cpu, report);
   for (const s of skipped) report.unrecovered.push(s);
   // zsmalloc's and zram's intent records, once no lock is held (zram/robust.ts).
-  const zs = recoveryContext({
-    phys,
-    cpu: buddy.cpu,
-    allocPages: (order, gfp) => buddy.allocPages(order, gfp),
-    freePages: (addr, order) => buddy.freePages(addr, order),
-    kmalloc: (size, gfp) => km.kmallocOwn(size, gfp),
-    kfree: (addr) => km.kfreeOwn(addr),
-  });
-  const zd = zr.drain(zs, id, virtToPhys);
+  const zd = zr.drain(zsRecoveryContext(layers), id, virtToPhys);
   report.recovered.push(...zd.recovered);
   report.unrecovered.push(...zd.unrecovered);
   report.objects = layers.slab.drainCpu(id);
@@ -531,6 +578,28 @@ export function drainDeadCpu(
   }
   setCpuState(layers.phys.header, id, CpuState.DEAD, CpuState.OFFLINE);
   return report;
+}
+
+/** A ZsContext for the zsmalloc and zram repairs of a dead cpu, in this context. */
+function zsRecoveryContext(layers: Layers): ReturnType<typeof recoveryContext> {
+  const { phys, buddy, km } = layers;
+  return recoveryContext({
+    phys,
+    cpu: buddy.cpu,
+    allocPages: (order, gfp) => buddy.allocPages(order, gfp),
+    freePages: (addr, order) => buddy.freePages(addr, order),
+    kmalloc: (size, gfp) => km.kmallocOwn(size, gfp),
+    kfree: (addr) => km.kfreeOwn(addr),
+  });
+}
+
+/**
+ * Kmem.reopen's page-table translation for the zram repairs (their slot tables are
+ * vmalloc areas), before the Kmem (a MemAccess itself) exists.
+ */
+function reopenTranslation(phys: PhysMem, vm: Vmalloc): (addr: number) => number {
+  const access = new MemAccess(phys, vm);
+  return (addr) => access.virtToPhys(addr);
 }
 
 /**

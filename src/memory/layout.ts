@@ -39,7 +39,7 @@ export const enum Layout {
   /** "kmem" in ASCII. */
   MAGIC = 0x6b6d656d,
   /** Bumped whenever any offset below changes meaning. */
-  VERSION = 23,
+  VERSION = 26,
   /** Largest maxOrder accepted (orders 0..MAX_ORDER_LIMIT-1). */
   MAX_ORDER_LIMIT = 20,
   /** Largest number of per-cpu contexts the header has room for. */
@@ -177,6 +177,21 @@ export const enum Hdr {
   SLAB_TEARDOWN = LOCKS + 6,
   /** ...and 1 when a cache descriptor may be allocated and on no list (to be freed). */
   SLAB_SWEEP = LOCKS + 7,
+  /*
+   * SLAB's array intent record, on slab_mutex's line too (src/slab/recover.ts): the array
+   * block change under way (0: none: a block made, tuned, or given back), the word index of
+   * the cache descriptor's block word, the block made and the block replaced or given back,
+   * the tunables written (a block being made: its order in LIMIT); and a block the
+   * recovery leaves for offlineCpu's drain to free (address | order).
+   */
+  SLAB_ARRAYS = LOCKS + 8,
+  SLAB_ARRAYS_SLOT = LOCKS + 9,
+  SLAB_ARRAYS_NEW = LOCKS + 10,
+  SLAB_ARRAYS_OLD = LOCKS + 11,
+  SLAB_ARRAYS_LIMIT = LOCKS + 12,
+  SLAB_ARRAYS_BATCH = LOCKS + 13,
+  SLAB_ARRAYS_SHARED = LOCKS + 14,
+  SLAB_ARRAYS_FREE = LOCKS + 15,
   /** SLOB's one lock: every SLOB list, page and descriptor. */
   LOCK_SLOB = LOCKS + 16,
   /** Memory pools' one lock: every pool's reserve. */

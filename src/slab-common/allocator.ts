@@ -21,6 +21,8 @@ export interface SlabCacheInfo {
   quarantined: number;
   /** Names of caches merged into this one. */
   aliases: string[];
+  /** SLUB: empty slabs kept in its nodes' reserves (counted in `slabs` too). */
+  emptySlabs?: number;
 }
 
 /**

@@ -185,6 +185,7 @@ export class KmemCache {
   /** Allocates one object; returns its address, or 0 if memory cannot be had. */
   alloc(gfp: number = Gfp.KERNEL): number {
     if (this.dead) this.deadCache("alloc");
+    if ((this.flags & SlabFlag.KMEM_OWN) !== 0) this.ownCache("alloc");
     if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp)
       this.slab.badGfp(gfp);
     // Object addresses live in i32 words (negative from 2 GiB up): unsigned for the caller.
@@ -197,6 +198,7 @@ export class KmemCache {
    */
   allocNode(gfp: number, nid: number): number {
     if (this.dead) this.deadCache("allocNode");
+    if ((this.flags & SlabFlag.KMEM_OWN) !== 0) this.ownCache("allocNode");
     if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp)
       this.slab.badGfp(gfp);
     checkNodeArg(nid, this.slab.nodeCount(), `${this.name}: `);
@@ -224,6 +226,17 @@ export class KmemCache {
   destroy(): void {
     if (this.dead) this.deadCache("destroy");
     this.slab.destroy(this);
+  }
+
+  /**
+   * @internal kmem's own metadata caches (the descriptors' cache, kmem_meta-N): their
+   * objects only kmem may free, so a caller may not take one either (BUSY, as destroy()).
+   */
+  private ownCache(op: string): never {
+    throw new KmemError(
+      "BUSY",
+      `${op}: cache ${JSON.stringify(this.name)} is kmem's own metadata; its objects are kmem's alone`,
+    );
   }
 
   /** @internal */

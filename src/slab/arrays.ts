@@ -7,7 +7,7 @@
  */
 
 import { KmemError } from "../errors.js";
-import { CpuRequest, Vm } from "../memory/index.js";
+import { CpuRequest, Hdr, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { Desc, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
@@ -30,6 +30,7 @@ import {
   slabShape,
 } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
+import { ArraysOp, intendArrays } from "./recover.js";
 import { destroySlabs, fill, putObjects } from "./slabs.js";
 import { drainEveryCache } from "./tune.js";
 
@@ -80,8 +81,12 @@ export function freelistCacheName(bytes: number): string {
   return `slab-freelist-${bytes}`;
 }
 
-/** Builds (and keeps) this context's views of the block at `b`. */
-export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayViews {
+/**
+ * Builds (and keeps) this context's views of the block at `b`. `keep` false: views for a
+ * recovery, with the locks a dead cpu held taken over (slab_mutex among them): not kept,
+ * and with no freelist cache (looking it up takes slab_mutex).
+ */
+export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number, keep = true): ArrayViews {
   const hdr = slab.phys.wordsAt(b, Block.WORDS);
   if (hdr[Block.MAGIC] !== Block.MAGIC_VALUE || hdr[Block.CACHE] !== c.realId) {
     throw new KmemError("CORRUPTION", `ASLAB-1: the array block of ${c.name} is damaged`);
@@ -123,7 +128,7 @@ export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayView
     slab.pageSize,
   );
   const fcache =
-    mgmt === Mgmt.OFF_SLAB
+    mgmt === Mgmt.OFF_SLAB && keep
       ? slab.findByName(freelistCacheName(freelistCacheSize(c.objects)))
       : null;
   const v: ArrayViews = {
@@ -138,14 +143,22 @@ export function viewsOf(slab: SlabAllocator, c: KmemCache, b: number): ArrayView
     fcache,
     arrays: hdr[Block.ARRAYS] !== 0,
   };
-  slab.views[c.realId] = v;
+  if (keep) slab.views[c.realId] = v;
   return v;
+}
+
+/** The word index of the block word in the descriptor of `c`'s real cache. */
+export function blockSlot(slab: SlabAllocator, c: KmemCache): number {
+  const real = slab.cacheById(c.realId) ?? c;
+  return (real.desc >>> 2) + blockAt(slab);
 }
 
 /**
  * alloc_arraycache for every cpu, node and node pair at once, and each node's
- * kmem_cache_node: a zeroed block with the tunables and free_limit written in, its address
- * stored in the descriptor (slab_mutex held). 0 if the page allocator has no block.
+ * kmem_cache_node: a zeroed block with the tunables and free_limit written in, `old`'s
+ * node records (a block being replaced: its slab lists) copied in, its address stored in
+ * the descriptor (slab_mutex held). 0 if the page allocator has no block. Under SLAB's
+ * array intent record MAKE (recover.ts), cleared by the caller once `old` is freed.
  */
 export function makeBlock(
   slab: SlabAllocator,
@@ -156,13 +169,20 @@ export function makeBlock(
   cap: number,
   sharedCap: number,
   arrays = true,
+  old: ArrayViews | null = null,
 ): number {
   const s = blockShape(cap, sharedCap, slab.nrCpus, slab.nrNodes);
   let order = 0;
   while (slab.pageSize << order < s.words * 4) order++;
   if (order >= slab.maxOrder) return 0;
+  const h = slab.h;
+  intendArrays(h, ArraysOp.MAKE, blockSlot(slab, c), 0, old === null ? 0 : old.block, order, 0, 0);
   const b = slab.buddy.allocPages(order, Gfp.KERNEL | Gfp.NOWARN) >>> 0;
-  if (b === 0) return 0;
+  h[Hdr.SLAB_ARRAYS_NEW] = b;
+  if (b === 0) {
+    h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
+    return 0;
+  }
   slab.phys.fill(0, b, b + (slab.pageSize << order));
   // Slab metadata, as Linux's kmalloc'd arrays are: counted in nr_slab_unreclaimable.
   slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] = (slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) + (1 << order);
@@ -200,18 +220,33 @@ export function makeBlock(
       al[Ac.BATCH] = ALIEN_LIMIT;
     }
   }
+  if (old !== null) {
+    // The slab lists move with the node records (free_limit anew), before it is published.
+    for (let n = 0; n < slab.nrNodes; n++) {
+      const nr = slab.phys.wordsAt(b + (Block.WORDS + Node.WORDS * n) * 4, Node.WORDS);
+      const limitNow = nr[Node.FREE_LIMIT] as number;
+      nr.set(old.nodes[n] as Int32Array);
+      nr[Node.FREE_LIMIT] = limitNow;
+    }
+  }
   Atomics.store(c.dv, blockAt(slab), b | 0);
+  if (old === null) h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
   return b;
 }
 
-/** destroy(): the block goes back to the page allocator (its slabs are gone already). */
+/**
+ * destroy(): the block goes back to the page allocator (its slabs are gone already),
+ * under SLAB's array intent record RELEASE (recover.ts).
+ */
 export function releaseBlock(slab: SlabAllocator, c: KmemCache): void {
   const at = blockAt(slab);
   const b = (c.dv[at] as number) >>> 0;
   if (b === 0) return;
+  intendArrays(slab.h, ArraysOp.RELEASE, blockSlot(slab, c), 0, b, 0, 0, 0);
   c.dv[at] = 0;
   slab.views[c.realId] = undefined;
   freeBlock(slab, b);
+  slab.h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
 }
 
 /** A block's pages back to the page allocator. */
@@ -384,7 +419,8 @@ export function drainShared(
 
 /**
  * __cache_free_alien: an object of node `node`'s slab freed on a cpu of another node goes
- * to this cpu's alien array for that node; a full one drains first.
+ * to this cpu's alien array for that node (returned; the caller marks it free after: its
+ * bit is still set); a full one drains first.
  */
 export function freeAlien(
   slab: SlabAllocator,
@@ -392,12 +428,13 @@ export function freeAlien(
   v: ArrayViews,
   node: number,
   addr: number,
-): void {
+): Int32Array {
   const al = v.alien[node] as Int32Array;
   if ((al[Ac.AVAIL] as number) >= ALIEN_LIMIT) drainAlien(slab, c, v, node);
   const n = al[Ac.AVAIL] as number;
   al[Ac.ENTRY + n] = addr;
   al[Ac.AVAIL] = n + 1;
+  return al;
 }
 
 /**

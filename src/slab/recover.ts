@@ -29,6 +29,13 @@
  *                                                          cache on the node, free, in no
  *                                                          slab's free part, once
  *
+ * The dead cpu's own arrays, its alien arrays among them (NUMA), are given back by
+ * drainDeadCpu (tune.ts), each entry kept only if deadArrayObjects finds it free and in no
+ * slab's free part or shared array: an object pushed and not yet marked free (a free goes
+ * into the array, the alien array too, before its bit is cleared) stays allocated, and an
+ * alien array drained half way into its node's shared array and slabs (under that node's
+ * list_lock, rebuilt above) keeps only what had not gone yet.
+ *
  * The objects in other cpus' arrays are theirs (changed without a lock): they are the
  * objects counted active whose bits are clear and that no shared array holds, and are not
  * looked at. Nothing read is trusted: a count past the slab's objects or an index array
@@ -38,12 +45,52 @@
  * What stays lost is what the dead context had in hand: a new slab not yet counted, the
  * objects of a shared array it was draining, the object it was taking or freeing on its
  * array without a lock.
+ *
+ * slab_mutex (offlineCpu, Kmem.reopen): a cache's array block is made, tuned and given back
+ * under slab_mutex through SLAB's array intent record (Hdr.SLAB_ARRAYS..SLAB_ARRAYS_FREE,
+ * on the lock's line beside the registry's record of src/slub/registry.ts), written before
+ * the first store of each change and cleared after its last; repairArrays (the memory
+ * alone, after repairRegistry) settles it, and offlineCpu's drain (finishArrays) frees the
+ * block it leaves (SLAB_ARRAYS_FREE):
+ *
+ *   MAKE     a block being made (openArrays on a cache's first use; tuneCache to larger
+ *            arrays, OLD the block replaced, whose node records are copied in before the
+ *            new block is published in the descriptor)
+ *            -> not yet published: rolled back, the new block (once allocated) freed;
+ *               published: rolled forward, the old block (its magic still set) freed
+ *   TUNE     tuneCache within the arrays' room: the tunables, every node's free_limit,
+ *            every cpu's limit and batchcount and every shared array's limit
+ *            -> rolled forward: every word written as the record says (a shared array
+ *               above its new limit gives back what is over at its next drain)
+ *   RELEASE  destroy() giving the block back (its slabs gone): OLD
+ *            -> rolled forward: the descriptor's block word cleared, the block (its magic
+ *               still set) freed
+ *
+ * Lost to a death at most: the block a MAKE allocated in the one statement before the
+ * record names it, or one being freed once its magic is cleared (what the context held).
+ * A destroy's slabs and their off-slab index arrays are released in two passes (slab.ts
+ * releaseCached, afterRelease): the slabs without one under the list_locks, then, with no
+ * lock of the cache held, each remaining slab's index array (its frame's word cleared
+ * first: one lost at most) and the slab; a destroy rolled forward (finishRegistry) runs
+ * both again over what is left.
  */
 
-import { Frame, Pg, PgFlag } from "../memory/index.js";
+import { Frame, Hdr, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
+import { Desc } from "../slub/index.js";
 import { blockAt, viewsOf } from "./arrays.js";
-import { Ac, Mgmt, Node, SlabList, SlabPg } from "./layout.js";
+import {
+  Ac,
+  Block,
+  blockShape,
+  blockWord,
+  freeLimit,
+  MAGAZINE_SIZES,
+  Mgmt,
+  Node,
+  SlabList,
+  SlabPg,
+} from "./layout.js";
 import type { SlabAllocator } from "./slab.js";
 import { getEntry, listAdd, slabStart } from "./slabs.js";
 
@@ -60,7 +107,7 @@ export function recoverSlabNode(
   void dead;
   const b = (c.dv[blockAt(slab)] as number) >>> 0;
   if (b === 0) return "no slabs";
-  const v = viewsOf(slab, c, b);
+  const v = viewsOf(slab, c, b, false);
   const nr = v.nodes[n] as Int32Array;
   const f = slab.f;
   const num = c.objects;
@@ -188,4 +235,170 @@ export function deadArrayObjects(
   let m = 0;
   for (const obj of kept) arr[from + m++] = obj;
   return m;
+}
+
+/* ------------------------------------------------------------------ slab_mutex */
+
+/** SLAB's array intent record's operations (Hdr.SLAB_ARRAYS; see the header). */
+export const enum ArraysOp {
+  NONE = 0,
+  MAKE = 1,
+  TUNE = 2,
+  RELEASE = 3,
+}
+
+/**
+ * Writes SLAB's array intent record (slab_mutex held) before the first store of a block
+ * change: the op word last, so that a record is whole once it names an op.
+ */
+export function intendArrays(
+  h: Int32Array,
+  op: ArraysOp,
+  slot: number,
+  nw: number,
+  old: number,
+  limit: number,
+  batch: number,
+  shared: number,
+): void {
+  h[Hdr.SLAB_ARRAYS_SLOT] = slot;
+  h[Hdr.SLAB_ARRAYS_NEW] = nw;
+  h[Hdr.SLAB_ARRAYS_OLD] = old;
+  h[Hdr.SLAB_ARRAYS_LIMIT] = limit;
+  h[Hdr.SLAB_ARRAYS_BATCH] = batch;
+  h[Hdr.SLAB_ARRAYS_SHARED] = shared;
+  h[Hdr.SLAB_ARRAYS] = op;
+}
+
+/** A block whose magic says it is one (read from the buffer: range-checked). */
+function isBlock(phys: PhysMem, b: number): boolean {
+  return (
+    b !== 0 &&
+    (b & (phys.pageSize - 1)) === 0 &&
+    phys.hasByte(b + Block.WORDS * 4 - 1) &&
+    phys.word((b >>> 2) + Block.MAGIC) === Block.MAGIC_VALUE
+  );
+}
+
+/** Leaves the block at `b` for the drain to free (finishArrays); `order` if no header yet. */
+function leaveBlock(phys: PhysMem, b: number, order: number): void {
+  const o = isBlock(phys, b) ? phys.word((b >>> 2) + Block.ORDER) : order;
+  if (o < 0 || o >= 16) return;
+  phys.header[Hdr.SLAB_ARRAYS_FREE] = (b | o) >>> 0;
+}
+
+/**
+ * slab_mutex's recovery for SLAB's arrays (after repairRegistry, slab_mutex held by the
+ * caller): the block change a dead context left half done, settled from the record (see
+ * the header); a block to free is left in SLAB_ARRAYS_FREE. Needs only the memory.
+ */
+export function repairArrays(phys: PhysMem): string {
+  const h = phys.header;
+  const op = h[Hdr.SLAB_ARRAYS] as number;
+  if (op === ArraysOp.NONE) return "";
+  const slot = h[Hdr.SLAB_ARRAYS_SLOT] as number;
+  const nw = (h[Hdr.SLAB_ARRAYS_NEW] as number) >>> 0;
+  const old = (h[Hdr.SLAB_ARRAYS_OLD] as number) >>> 0;
+  const nrCpus = h[Hdr.NR_CPUS] as number;
+  const nrNodes = h[Hdr.NR_NODES] as number;
+  if (slot <= 0 || !phys.hasByte(slot * 4 + 3)) {
+    throw new Error(`SLAB's array intent record names descriptor word ${slot}`);
+  }
+  let done: string;
+  if (op === ArraysOp.MAKE) {
+    const published = nw !== 0 && phys.word(slot) >>> 0 === nw;
+    if (published) {
+      if (isBlock(phys, old)) leaveBlock(phys, old, 0);
+      done = "an array block made: kept, the block it replaced freed";
+    } else {
+      if (nw !== 0) leaveBlock(phys, nw, h[Hdr.SLAB_ARRAYS_LIMIT] as number);
+      done = "an array block being made: undone";
+    }
+  } else if (op === ArraysOp.TUNE) {
+    const b = phys.word(slot) >>> 0;
+    if (!isBlock(phys, b)) throw new Error(`the tuned cache's array block ${b} is damaged`);
+    const limit = h[Hdr.SLAB_ARRAYS_LIMIT] as number;
+    const batch = h[Hdr.SLAB_ARRAYS_BATCH] as number;
+    const shared = h[Hdr.SLAB_ARRAYS_SHARED] as number;
+    const objects = phys.word(slot - blockWord(nrCpus) + Desc.OBJECTS);
+    writeTunables(phys, b, nrCpus, nrNodes, objects, limit, batch, shared);
+    done = `a tune completed (limit ${limit}, batchcount ${batch}, shared ${shared})`;
+  } else if (op === ArraysOp.RELEASE) {
+    if (phys.word(slot) >>> 0 === old) phys.setWord(slot, 0);
+    if (isBlock(phys, old)) leaveBlock(phys, old, 0);
+    done = "an array block given back: completed";
+  } else {
+    throw new Error(`SLAB's array intent record says ${op}`);
+  }
+  h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
+  return done;
+}
+
+/**
+ * tuneCache within the arrays' room (and its roll forward): the block's tunables, every
+ * node's free_limit, every cpu's limit, batchcount and magazine, every shared array's
+ * limit and batchcount. Idempotent.
+ */
+export function writeTunables(
+  phys: PhysMem,
+  b: number,
+  nrCpus: number,
+  nrNodes: number,
+  objects: number,
+  limit: number,
+  batch: number,
+  shared: number,
+): void {
+  const hdr = phys.wordsAt(b, Block.WORDS);
+  const s = blockShape(hdr[Block.CAP] as number, hdr[Block.SHARED_CAP] as number, nrCpus, nrNodes);
+  const sharedCap = nrCpus > 1 ? batch * shared : 0;
+  hdr[Block.LIMIT] = limit;
+  hdr[Block.BATCH] = batch;
+  hdr[Block.SHARED] = shared;
+  for (let n = 0; n < nrNodes; n++) {
+    phys.setWord(
+      (b >>> 2) + Block.WORDS + Node.WORDS * n + Node.FREE_LIMIT,
+      freeLimit(nrCpus, batch, objects),
+    );
+  }
+  const mag = MAGAZINE_SIZES.indexOf(limit);
+  for (let cpu = 0; cpu < nrCpus; cpu++) {
+    const ac = phys.wordsAt(b + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY);
+    // The batchcount first when it falls, the limit first when it rises: never above it.
+    if (batch <= (ac[Ac.BATCH] as number)) {
+      ac[Ac.BATCH] = batch;
+      ac[Ac.LIMIT] = limit;
+    } else {
+      ac[Ac.LIMIT] = limit;
+      ac[Ac.BATCH] = batch;
+    }
+    if (mag >= 0) ac[Ac.MAG] = mag;
+  }
+  for (let n = 0; n < nrNodes && s.sharedCap > 0; n++) {
+    const sh = phys.wordsAt(b + (s.sharedBase + s.sharedStride * n) * 4, Ac.ENTRY);
+    sh[Ac.LIMIT] = sharedCap;
+    sh[Ac.BATCH] = batch;
+  }
+}
+
+/**
+ * offlineCpu's drain (slab_mutex held, no other lock): the block repairArrays left to free
+ * goes back to the page allocator. Returns what was done ("" for nothing).
+ */
+export function finishArrays(slab: SlabAllocator): string {
+  const h = slab.h;
+  if ((h[Hdr.SLAB_ARRAYS] as number) !== ArraysOp.NONE) repairArrays(slab.phys);
+  const w = (h[Hdr.SLAB_ARRAYS_FREE] as number) >>> 0;
+  if (w === 0) return "";
+  h[Hdr.SLAB_ARRAYS_FREE] = 0;
+  const order = w & 15;
+  const b = w - order;
+  if (isBlock(slab.phys, b)) {
+    // Counted when its header was written (arrays.ts makeBlock).
+    slab.phys.setWord((b >>> 2) + Block.MAGIC, 0);
+    slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] =
+      (slab.ev[Vm.NR_SLAB_UNRECLAIMABLE] as number) - (1 << order);
+  }
+  slab.buddy.freePages(b, order);
+  return `an array block of order ${order} freed`;
 }

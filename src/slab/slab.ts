@@ -94,10 +94,12 @@ import {
   CpuSlot,
   checkHandle,
   Desc,
+  lockSlabMutex,
   postAlloc,
   preFree,
   SlubAllocator,
   type SlubOptions,
+  unlockSlabMutex,
 } from "../slub/index.js";
 import * as arrays from "./arrays.js";
 import {
@@ -112,7 +114,7 @@ import {
 } from "./layout.js";
 import * as slabs from "./slabs.js";
 import * as tune from "./tune.js";
-import { recoverSlabNode } from "./recover.js";
+import { finishArrays, recoverSlabNode } from "./recover.js";
 import { cachedObjects, verifySlab } from "./verify.js";
 
 export interface SlabOptions extends SlubOptions {
@@ -154,8 +156,6 @@ export class SlabAllocator extends SlubAllocator {
   readonly percpu: boolean;
   /** One object on its way to or from a slab without arrays. */
   readonly one = new Int32Array(1);
-  /** Off-slab index arrays of a destroyed cache, freed once its locks are dropped. */
-  private freelists: { c: KmemCache; addrs: number[] } | null = null;
   /** A freelist cache is being made: its own index arrays stay on its slabs. */
   private makingFreelistCache = false;
   /** Descriptor word of the block's address. */
@@ -230,17 +230,6 @@ export class SlabAllocator extends SlubAllocator {
       return this.cacheGeometry(objectSize, align, flags, hasCtor, dual);
     } finally {
       this.makingFreelistCache = false;
-    }
-  }
-
-  override destroy(c: KmemCache): void {
-    this.freelists = null;
-    try {
-      super.destroy(c);
-    } finally {
-      const fl = this.freelists as { c: KmemCache; addrs: number[] } | null;
-      this.freelists = null;
-      if (fl !== null) for (const a of fl.addrs) this.free(fl.c, a);
     }
   }
 
@@ -510,15 +499,24 @@ export class SlabAllocator extends SlubAllocator {
     ) {
       v = this.arraysOf(c) as ArrayViews;
     }
-    if (
-      v.arrays === false ||
-      (this.nrNodes > 1 && this.buddy.nodeOf(head) !== this.buddy.localNode)
-    ) {
+    if (v.arrays === false) {
       if (this.smp === false) this.phys.setWord(wi, w & ~m);
       else this.clearShared(c, wi, rd, w, m, addr);
       c.cpu[CpuSlot.ACTIVE]!--;
-      if (v.arrays === false) arrays.freeToSlab(this, c, addr);
-      else arrays.freeAlien(this, c, v, this.buddy.nodeOf(head), addr);
+      arrays.freeToSlab(this, c, addr);
+      return;
+    }
+    if (this.nrNodes > 1 && this.buddy.nodeOf(head) !== this.buddy.localNode) {
+      // Into the alien array, then marked free, as into the cpu's array below: a context
+      // dying between leaves it allocated, in no array once its own are given back.
+      const al = arrays.freeAlien(this, c, v, this.buddy.nodeOf(head), addr);
+      const k = (al[Ac.AVAIL] as number) - 1;
+      if (this.smp === false) this.phys.setWord(wi, w & ~m);
+      else if (!this.flipFree(wi, rd, w, m)) {
+        al[Ac.AVAIL] = k;
+        this.alreadyFree(c, addr, 0);
+      }
+      c.cpu[CpuSlot.ACTIVE]!--;
       return;
     }
     // Into the array, then marked free: a context dying between leaves it allocated, never
@@ -576,16 +574,28 @@ export class SlabAllocator extends SlubAllocator {
     return cachedObjects(this);
   }
 
-  /** destroy(), every node's list_lock held: every slab goes, then the block. */
+  /**
+   * destroy(), every node's list_lock held: every slab goes but those holding an off-slab
+   * index array (slabs.ts releaseAll; recover.ts).
+   */
   override releaseCached(c: KmemCache): void {
     const b = (c.dv[arrays.blockAt(this)] as number) >>> 0;
-    if (b !== 0) {
-      const v = arrays.viewsOf(this, c, b);
-      const addrs: number[] = [];
-      slabs.releaseAll(this, c, v, addrs);
-      if (addrs.length > 0 && v.fcache !== null) this.freelists = { c: v.fcache, addrs };
-    }
+    if (b !== 0) slabs.releaseAll(this, c, arrays.viewsOf(this, c, b), true);
+  }
+
+  /** Its slabs go with releaseCached and afterRelease (none is on SLUB's lists). */
+  override discardSlabs(_c: KmemCache): void {}
+
+  /** destroy(), no lock of `c` held: the slabs left and their index arrays, then the block. */
+  override afterRelease(c: KmemCache): void {
+    const b = (c.dv[arrays.blockAt(this)] as number) >>> 0;
+    if (b !== 0) slabs.releaseAll(this, c, arrays.viewsOf(this, c, b), false);
     arrays.releaseBlock(this, c);
+  }
+
+  /** Where slab `pfn`'s first slot starts: its colour offset in (s_mem). */
+  override objectBase(pfn: number): number {
+    return slabs.slabStart(this, pfn);
   }
 
   /** kmem_cache_shrink: every array drained, every free slab destroyed. Returns pages. */
@@ -601,7 +611,15 @@ export class SlabAllocator extends SlubAllocator {
   }
 
   override drainCpu(cpu: number): number {
-    return tune.drainDeadCpu(this, cpu) + super.drainCpu(cpu);
+    const n = tune.drainDeadCpu(this, cpu) + super.drainCpu(cpu);
+    // A block slab_mutex's recovery left to free (recover.ts).
+    lockSlabMutex(this);
+    try {
+      finishArrays(this);
+    } finally {
+      unlockSlabMutex(this);
+    }
+    return n;
   }
 
   /**

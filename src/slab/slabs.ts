@@ -513,31 +513,42 @@ function clearFrame(slab: SlabAllocator, pfn: number): void {
 }
 
 /**
- * destroy(): every slab of `c` goes back (every node's list_lock held, no object live).
- * Off-slab index arrays are returned in `freelists` for the caller to free once the
- * locks are dropped. The node records are reset.
+ * destroy(): the slabs of `c` go back (no object live), in two passes (recover.ts): with
+ * every node's list_lock held (`locked`), every slab but those holding an off-slab index
+ * array, and the node records reset; then, with no lock of `c` held, the rest, each index
+ * array first (the frame's word cleared before it is freed, so that a pass run again after
+ * a death never frees one twice). Restartable: each pass walks mem_map.
  */
 export function releaseAll(
   slab: SlabAllocator,
   c: KmemCache,
   v: ArrayViews,
-  freelists: number[],
+  locked: boolean,
 ): void {
   const f = slab.f;
+  const offSlab = v.shape.mgmt === Mgmt.OFF_SLAB;
   for (let p = slab.firstPfn; p < slab.totalPages;) {
     const flags = f[p * Frame.WORDS + Pg.FLAGS] as number;
     const order = f[p * Frame.WORDS + Pg.ORDER] as number;
     if ((flags & PgFlag.SLAB) !== 0 && f[p * Frame.WORDS + SlabPg.CACHE] === c.realId) {
       const fl = (f[p * Frame.WORDS + SlabPg.FREELIST] as number) >>> 0;
-      if (v.shape.mgmt === Mgmt.OFF_SLAB && fl !== 0) freelists.push(fl);
+      if (offSlab && fl !== 0) {
+        if (locked || v.fcache === null) {
+          p += 1 << c.order;
+          continue;
+        }
+        f[p * Frame.WORDS + SlabPg.FREELIST] = 0;
+        slab.free(v.fcache, fl);
+      }
       c.dv[slab.slabsAt[slab.slabNode(p)] as number]!--;
       slab.ev[Vm.SLAB_DISCARD]!++;
       slab.ev[slabGauge(c)]! -= 1 << c.order;
       clearFrame(slab, p);
       slab.buddy.freePages(p * slab.pageSize, c.order);
     }
-    p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 1 << order : 1;
+    p += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 && order >= 0 && order < 32 ? 1 << order : 1;
   }
+  if (!locked) return;
   for (const nr of v.nodes) {
     nr.fill(0, Node.FULL_HEAD, Node.FREE_TAIL + 1);
     nr[Node.FREE_SLABS] = 0;

@@ -10,11 +10,12 @@
  */
 
 import { checkInteger, KmemError } from "../errors.js";
-import { CpuRequest, CpuState } from "../memory/index.js";
+import { CpuRequest, CpuState, Hdr } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { liveCaches, lockSlabMutex, unlockSlabMutex } from "../slub/index.js";
 import { cpuState } from "../sync/index.js";
 import {
+  blockSlot,
   drainAlienArray,
   drainShared,
   freeObjects,
@@ -30,12 +31,11 @@ import {
   blockShape,
   blockWord,
   DEPOT_CONTENTION,
-  freeLimit,
   MAGAZINE_SIZES,
   Node,
 } from "./layout.js";
 import type { ArrayViews, SlabAllocator } from "./slab.js";
-import { deadArrayObjects } from "./recover.js";
+import { ArraysOp, deadArrayObjects, intendArrays, writeTunables } from "./recover.js";
 import { drainFreelist } from "./slabs.js";
 
 /* ------------------------------------------------------------------ draining */
@@ -284,33 +284,14 @@ export function tuneCache(
   try {
     const hdr = v.hdr;
     if (limit <= (hdr[Block.CAP] as number) && sharedCap <= (hdr[Block.SHARED_CAP] as number)) {
-      hdr[Block.LIMIT] = limit;
-      hdr[Block.BATCH] = batch;
-      hdr[Block.SHARED] = shared;
-      v.nodes.forEach((nr, node) => {
-        slab.lockNode(c, node);
-        nr[Node.FREE_LIMIT] = freeLimit(slab.nrCpus, batch, c.objects);
-        slab.unlockNode(c, node);
-      });
-      const s = blockShape(
-        hdr[Block.CAP] as number,
-        hdr[Block.SHARED_CAP] as number,
-        slab.nrCpus,
-        slab.nrNodes,
-      );
-      const mag = MAGAZINE_SIZES.indexOf(limit);
-      for (let cpu = 0; cpu < slab.nrCpus; cpu++) {
-        const ac = slab.phys.wordsAt(v.block + (s.acBase + s.acStride * cpu) * 4, Ac.ENTRY);
-        ac[Ac.LIMIT] = limit;
-        ac[Ac.BATCH] = batch;
-        if (mag >= 0) ac[Ac.MAG] = mag;
-      }
+      // Under SLAB's array intent record TUNE (recover.ts: rolled forward).
+      intendArrays(slab.h, ArraysOp.TUNE, blockSlot(slab, c), 0, 0, limit, batch, shared);
+      writeTunables(slab.phys, v.block, slab.nrCpus, slab.nrNodes, c.objects, limit, batch, shared);
+      slab.h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
       drainOwn(slab, c, v.ac, (v.ac[Ac.AVAIL] as number) - limit);
       v.shared.forEach((sh, node) => {
         const over = (sh[Ac.AVAIL] as number) - sharedCap;
         if (over > 0) drainShared(slab, c, sh, node, over);
-        sh[Ac.LIMIT] = sharedCap;
-        sh[Ac.BATCH] = batch;
       });
       return;
     }
@@ -326,16 +307,14 @@ export function tuneCache(
     // Offline cpus hold nothing (offlineCpu drained them); dead ones are drained here.
     drainDeadCpuOf(slab, c, v);
     const adaptive = slab.adaptive ? 143 : 0;
-    const b = makeBlock(slab, c, limit, batch, shared, Math.max(limit, adaptive), sharedCap);
+    // The slab lists move to the new block with the node records (makeBlock), under SLAB's
+    // array intent record MAKE naming the old block, freed before the record is cleared.
+    const cap = Math.max(limit, adaptive);
+    const b = makeBlock(slab, c, limit, batch, shared, cap, sharedCap, true, v);
     if (b === 0) throw new KmemError("BUSY", `tuneCache ${c.name}: no memory for its arrays`);
-    // The slab lists move to the new block with the node records (free_limit anew).
-    const nv = viewsOf(slab, c, b);
-    v.nodes.forEach((nr, node) => {
-      const limitNow = nv.nodes[node]![Node.FREE_LIMIT] as number;
-      nv.nodes[node]!.set(nr);
-      nv.nodes[node]![Node.FREE_LIMIT] = limitNow;
-    });
+    viewsOf(slab, c, b);
     freeBlock(slab, v.block);
+    slab.h[Hdr.SLAB_ARRAYS] = ArraysOp.NONE;
   } finally {
     unlockSlabMutex(slab);
   }

@@ -91,6 +91,8 @@ export const enum SlabState {
   PARTIAL = 1 << 17,
   /** corruption was found in it: set aside, never allocated from again */
   QUARANTINED = 1 << 18,
+  /** empty, kept in its node's reserve of empty slabs (NodeRec.EMPTY_HEAD) */
+  EMPTY = 1 << 19,
 }
 
 // Cache descriptor: the shared words, then one slot per cpu, in managed memory (an object of
@@ -115,8 +117,10 @@ export const enum SlabState {
 //  |         sheaf[32]                                  (one cpu: CpuSlot.WORDS)     |
 //  +---------------------------------------------------------------------------------+
 //  more cpus: (unused) 40..47 | cpu[0] 48..85, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
-//  more nodes, after the cpu slots: node 1's record (NodeRec: partial head, nr_partial,
-//  list_lock, nr_slabs), node 2's, ...; node 0's are words 14, 15, 38 and 16
+//  after the cpu slots: node 0's reserve of empty slabs (its head, then nr_empty: NodeRec
+//  EMPTY_HEAD and NR_EMPTY), then with more nodes node 1's record (NodeRec: partial head,
+//  nr_partial, list_lock, nr_slabs, reserve head, nr_empty), node 2's, ...; node 0's other
+//  words are 14, 15, 38 and 16
 export const enum Desc {
   MAGIC = 0,
   OBJECT_SIZE = 1,
@@ -212,9 +216,9 @@ export function sheafCapacity(size: number, pageSize: number): number {
 }
 
 /**
- * A cache's per-node record (Linux struct kmem_cache_node): node 0's words are among the
- * descriptor's shared words (PARTIAL_HEAD, NR_PARTIAL, LOCK, NR_SLABS); nodes 1.. have one
- * record each after the cpu slots.
+ * A cache's per-node record (Linux struct kmem_cache_node): node 0's first four words are
+ * among the descriptor's shared words (PARTIAL_HEAD, NR_PARTIAL, LOCK, NR_SLABS) and its
+ * reserve's two follow the cpu slots; nodes 1.. have one record each after those.
  */
 export const enum NodeRec {
   /** First slab of the node's partial list (a pfn), 0 if empty. */
@@ -224,18 +228,29 @@ export const enum NodeRec {
   LOCK = 2,
   /** Slabs of the cache on this node. */
   NR_SLABS = 3,
-  WORDS = 4,
+  /**
+   * First slab of the node's reserve of empty slabs (a pfn), 0 if none: empty slabs kept
+   * from the page allocator for the next slab the node needs (reserveBound).
+   */
+  EMPTY_HEAD = 4,
+  /** Slabs in the reserve (NR_EMPTY follows EMPTY_HEAD, as NR_PARTIAL follows PARTIAL_HEAD). */
+  NR_EMPTY = 5,
+  WORDS = 6,
+  /** Node 0's words after the cpu slots: EMPTY_HEAD and NR_EMPTY. */
+  NODE0_WORDS = 2,
+}
+
+/** The first word after a descriptor's cpu slots. */
+function slotsEnd(nrCpus: number): number {
+  return nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus);
 }
 
 /**
- * Words of a cache descriptor: the shared words, the cpu slots, then with NUMA nodes the
- * records of nodes 1.. (NodeRec).
+ * Words of a cache descriptor: the shared words, the cpu slots, node 0's reserve words,
+ * then with NUMA nodes the records of nodes 1.. (NodeRec).
  */
 export function descriptorWords(nrCpus: number, nrNodes = 1): number {
-  return (
-    (nrCpus === 1 ? Desc.WORDS + CpuSlot.WORDS : cpuSlotBase(nrCpus, nrCpus)) +
-    NodeRec.WORDS * (nrNodes - 1)
-  );
+  return slotsEnd(nrCpus) + NodeRec.NODE0_WORDS + NodeRec.WORDS * (nrNodes - 1);
 }
 
 /** Word offset in a descriptor of field `field` of node `nid`'s record. */
@@ -243,10 +258,29 @@ export function nodeRecIndex(nrCpus: number, nid: number, field: NodeRec): numbe
   if (nid === 0) {
     if (field === NodeRec.PARTIAL_HEAD) return Desc.PARTIAL_HEAD;
     if (field === NodeRec.NR_PARTIAL) return Desc.NR_PARTIAL;
-    return field === NodeRec.LOCK ? Desc.LOCK : Desc.NR_SLABS;
+    if (field === NodeRec.LOCK) return Desc.LOCK;
+    if (field === NodeRec.NR_SLABS) return Desc.NR_SLABS;
+    return slotsEnd(nrCpus) + field - NodeRec.EMPTY_HEAD;
   }
   return descriptorWords(nrCpus, nid) + field;
 }
+
+/**
+ * Most empty slabs a node's reserve may hold (SLUB's min_partial, widened): the larger of
+ * what min_partial leaves beside the node's partial slabs (Linux keeps an empty slab while
+ * nr_partial < min_partial) and an eighth of the node's slabs of the cache, and never more
+ * than RESERVE_MAX. A cache that frees and remakes slabs in waves keeps the trough's slabs
+ * for the next crest; a small cache keeps what Linux would.
+ */
+export function reserveBound(minPartial: number, nrPartial: number, nrSlabs: number): number {
+  return Math.min(RESERVE_MAX, Math.max(minPartial - nrPartial, nrSlabs >> RESERVE_SHIFT));
+}
+
+/** Beyond min_partial's rule the reserve holds at most 1/2^RESERVE_SHIFT of a node's slabs. */
+export const RESERVE_SHIFT = 3;
+
+/** The most empty slabs one node's reserve of one cache holds (>= every min_partial). */
+export const RESERVE_MAX = 128;
 
 /** Track record (U): call-site id and sequence number, for allocation then free. */
 export const enum Track {

@@ -7,12 +7,17 @@
  * counted, under the lock: slow.ts countSlab); a slab's own freelist is what its frame
  * and free pointers say; a slab is frozen exactly when some cpu's slot names it (a slot's
  * cpu slab changes only under the slab's list_lock, so every slot can be read now). From
- * them: each slab's inuse (objects - its freelist's length) and state bits, the partial
- * list (every slab neither frozen, set aside nor full, in mem_map order), nr_partial and
- * nr_slabs. A dead context's critical section can have left, and the rebuild settles:
+ * them: each slab's inuse (objects - its freelist's length) and state bits, the reserve of
+ * empty slabs (every empty slab neither frozen nor set aside that had EMPTY set, up to
+ * RESERVE_MAX of them, in mem_map order) and nr_empty, the partial list (every other slab
+ * neither frozen, set aside nor full, in mem_map order), nr_partial and nr_slabs. A dead
+ * context's critical section can have left, and the rebuild settles:
  *
  *   a partial slab half linked or unlinked          the list is rebuilt, links and all
- *   nr_partial / nr_slabs not yet counted           recounted
+ *   a reserve slab half linked or unlinked, its     in the reserve while EMPTY is set, else
+ *   EMPTY bit not yet set or cleared                on the partial list
+ *   nr_partial / nr_empty / nr_slabs not yet        recounted
+ *   counted
  *   a slab taken off the list and not yet frozen    back on the list (roll back)
  *   a slot naming its new slab, the slab not yet    frozen (roll forward); the slot's first
  *   marked FROZEN, the slot's START/BITMAP unset    object and bitmap written
@@ -40,7 +45,7 @@
 
 import { Frame, Pg, PgFlag } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
-import { bswap32, CpuSlot, SlabState, SlubPg } from "./layout.js";
+import { bswap32, CpuSlot, RESERVE_MAX, SlabState, SlubPg } from "./layout.js";
 import { cpuView } from "./registry.js";
 import { deadObjectIndex } from "./slow.js";
 import type { SlubAllocator } from "./slub.js";
@@ -67,6 +72,18 @@ function clearBit(slub: SlubAllocator, c: KmemCache, pfn: number, idx: number): 
   const ri = wi + c.remote;
   if (c.remote === 0) Atomics.and(slub.phys.wordView(ri), slub.phys.wordIndex(ri), ~m);
   else Atomics.xor(slub.phys.wordView(ri), slub.phys.wordIndex(ri), m);
+}
+
+/** Links `slabs` into the list whose head is descriptor word `at` (its count follows). */
+function link(slub: SlubAllocator, c: KmemCache, at: number, slabs: number[]): void {
+  const f = slub.f;
+  for (let k = 0; k < slabs.length; k++) {
+    const i = (slabs[k] as number) * Frame.WORDS;
+    f[i + Pg.PREV] = k === 0 ? 0 : (slabs[k - 1] as number);
+    f[i + Pg.NEXT] = slabs[k + 1] ?? 0;
+  }
+  c.dv[at] = slabs[0] ?? 0;
+  c.dv[at + 1] = slabs.length;
 }
 
 /**
@@ -100,6 +117,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
   }
   const onFreelists = new Set<number>();
   const partial: number[] = [];
+  const reserve: number[] = [];
   let slabs = 0;
   let fixed = 0;
   for (let pfn = slub.firstPfn; pfn < slub.totalPages;) {
@@ -115,7 +133,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
     const before = f[i + SlubPg.COUNTERS] as number;
     if ((before & SlabState.QUARANTINED) !== 0) {
       // Set aside: its freelist is not trusted, and it is on no list.
-      f[i + SlubPg.COUNTERS] = before & ~SlabState.PARTIAL;
+      f[i + SlubPg.COUNTERS] = before & ~(SlabState.PARTIAL | SlabState.EMPTY);
       continue;
     }
     const isFrozen = frozen.has(p);
@@ -141,22 +159,24 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
     }
     const inuse = c.objects - list.length;
     let counters = (isFrozen ? SlabState.FROZEN : 0) | inuse;
-    if (!isFrozen && inuse < c.objects) {
+    if (
+      !isFrozen &&
+      inuse === 0 &&
+      (before & SlabState.EMPTY) !== 0 &&
+      reserve.length < RESERVE_MAX
+    ) {
+      reserve.push(p);
+      counters |= SlabState.EMPTY;
+    } else if (!isFrozen && inuse < c.objects) {
       partial.push(p);
       counters |= SlabState.PARTIAL;
     }
     if (counters !== before) fixed++;
     f[i + SlubPg.COUNTERS] = counters;
   }
-  // The partial list, links and count; nr_slabs.
-  const at = slub.partialAt[n] as number;
-  for (let k = 0; k < partial.length; k++) {
-    const i = (partial[k] as number) * Frame.WORDS;
-    f[i + Pg.PREV] = k === 0 ? 0 : (partial[k - 1] as number);
-    f[i + Pg.NEXT] = partial[k + 1] ?? 0;
-  }
-  c.dv[at] = partial[0] ?? 0;
-  c.dv[at + 1] = partial.length;
+  // The partial list and the reserve, links and counts; nr_slabs.
+  link(slub, c, slub.partialAt[n] as number, partial);
+  link(slub, c, slub.emptyAt[n] as number, reserve);
   c.dv[slub.slabsAt[n] as number] = slabs;
   // The dead cpu's sheaf: objects already given back leave it, copies go.
   const count = Math.min(Math.max(ds[CpuSlot.SHEAF_COUNT] as number, 0), c.sheafCap);
@@ -172,5 +192,5 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
     kept.add(obj);
   }
   ds[CpuSlot.SHEAF_COUNT] = kept.size;
-  return `${slabs} slabs and ${partial.length} partial rebuilt from mem_map${fixed + dropped > 0 ? `, ${fixed} slab words and ${dropped} sheaf entries put right` : ""}`;
+  return `${slabs} slabs, ${partial.length} partial and ${reserve.length} in reserve rebuilt from mem_map${fixed + dropped > 0 ? `, ${fixed} slab words and ${dropped} sheaf entries put right` : ""}`;
 }

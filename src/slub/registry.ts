@@ -27,7 +27,8 @@
  * That much (repairRegistry) needs the memory alone: reopen runs it before any allocator
  * is open. What needs the slabs and their list_locks is done by offlineCpu's drain
  * (drainCpuCaches, slab_mutex taken again, every lock of the dead cpu repaired and the
- * dead cpu's slots given back; finishRegistry): a destroyed cache's slots flushed, its
+ * dead cpu's slots given back; finishRegistry): a destroyed cache's slots let go of (a
+ * flush of any cpu's sheaf the dead context was in is not redone: every slab goes), its
  * slabs freed and its descriptor released; then, when a descriptor may be allocated and on
  * no list (SLAB_SWEEP: one made or released half way, or taken by an allocation that died
  * before the record named it), every object of the boot cache kmem_cache that is
@@ -73,7 +74,6 @@ import {
 } from "./layout.js";
 import {
   deactivate,
-  discardAll,
   flushSheaf,
   flushDeadSlot,
   lockAllNodes,
@@ -835,10 +835,11 @@ export function kmemCacheDestroy(slub: SlubAllocator, c: KmemCache): void {
         deactivate(slub, real, slot);
       }
       slub.releaseCached(real);
-      discardAll(slub, real);
+      slub.discardSlabs(real);
     } finally {
       unlockAllNodes(slub, real);
     }
+    slub.afterRelease(real);
     slub.h[Hdr.SLAB_INTENT] = Intent.RELEASE;
     releaseDescriptor(slub, real);
   } finally {
@@ -985,6 +986,7 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
     pagesPerSlab: 1 << c.order,
     quarantined: c.dv[Desc.QUARANTINED] as number,
     aliases,
+    emptySlabs: slub.emptyAt.reduce((n, at) => n + (c.dv[at + 1] as number), 0),
   };
 }
 
@@ -1261,15 +1263,18 @@ function finishRegistry(slub: SlubAllocator): void {
     if (c !== undefined && c !== null) {
       lockAllNodes(slub, c);
       try {
+        // Every slab goes: the slots (the dead context may have been half way through
+        // flushing one, its own or another cpu's) are let go of, not flushed, so that no
+        // object goes back twice; no object of the cache is live.
         for (const slot of cpuSlots(slub, c)) {
-          flushSheaf(slub, c, slot, slot[CpuSlot.SHEAF_COUNT] as number, true);
-          deactivate(slub, c, slot);
+          slot.fill(0, CpuSlot.SLAB, CpuSlot.SHEAF_COUNT + 1);
         }
         slub.releaseCached(c);
-        discardAll(slub, c);
+        slub.discardSlabs(c);
       } finally {
         unlockAllNodes(slub, c);
       }
+      slub.afterRelease(c);
       c.dead = true;
       slub.caches[c.id] = null;
     }
@@ -1285,11 +1290,11 @@ function finishRegistry(slub: SlubAllocator): void {
 /**
  * Frees every object of the boot cache kmem_cache that is allocated, not set aside and no
  * descriptor on slab_caches: one a dead context was making or releasing. slab_mutex held
- * (no other context allocates or frees one meanwhile). SLAB's objects may sit in its
- * arrays with their bits set: there the object is left (the report says so).
+ * (no other context allocates or frees one meanwhile). SLAB: its array objects have their
+ * bits clear, and the dead cpu's array was given back first (an object it held half taken
+ * or half freed dropped from it: src/slab/recover.ts), so an object counted here is in none.
  */
 function sweepDescriptors(slub: SlubAllocator): number {
-  if (((slub.h[Hdr.OPTIONS] as number) & HdrOption.SLAB) !== 0) return 0;
   const boot = slub.boot;
   const linked = new Set(cacheDescriptors(slub));
   const f = slub.f;
@@ -1299,7 +1304,7 @@ function sweepDescriptors(slub: SlubAllocator): number {
     const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
     if ((flags & PgFlag.SLAB) !== 0 && f[pfn * Frame.WORDS + SlubPg.CACHE] === boot.id) {
       for (let idx = 0; idx < boot.objects; idx++) {
-        const obj = pfn * slub.pageSize + boot.redLeft + idx * boot.size;
+        const obj = slub.objectBase(pfn) + boot.redLeft + idx * boot.size;
         if (slub.testBit(boot, pfn, idx) && !slub.isSetAside(boot, pfn, obj) && !linked.has(obj))
           orphans.push(obj);
       }

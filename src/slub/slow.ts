@@ -13,7 +13,7 @@ import { CpuRequest, Frame, Pg, PgFlag, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
-import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
+import { bswap32, CpuSlot, Desc, Poison, reserveBound, SlabState, SlubPg } from "./layout.js";
 import type { SlubAllocator } from "./slub.js";
 
 /* ------------------------------------------------------------------ node lists */
@@ -81,21 +81,65 @@ function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
 /** Files an unfrozen slab by how full it is (its node's list_lock held). */
 function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   const counters = slub.f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number;
-  if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN)) !== 0) return;
+  if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN | SlabState.EMPTY)) !== 0) return;
   const inuse = counters & SlabState.INUSE_MASK;
   const onPartial = (counters & SlabState.PARTIAL) !== 0;
-  const nrPartial = partialOf(slub, pfn) + 1;
-  if (
-    inuse === 0 &&
-    (c.dv[nrPartial] as number) >= (c.dv[Desc.MIN_PARTIAL] as number) + (onPartial ? 1 : 0)
-  ) {
-    if (onPartial) removePartial(slub, c, pfn);
-    discardSlab(slub, c, pfn);
+  if (inuse === 0) {
+    fileEmpty(slub, c, pfn, onPartial);
   } else if (inuse < c.objects && !onPartial) {
     addPartial(slub, c, pfn);
   } else if (inuse === c.objects && onPartial) {
     removePartial(slub, c, pfn);
   }
+}
+
+/**
+ * An empty slab goes to its node's reserve while the reserve is below its bound
+ * (reserveBound), else back to the page allocator (its node's list_lock held).
+ */
+function fileEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, onPartial: boolean): void {
+  if (onPartial) removePartial(slub, c, pfn);
+  const n = slub.nrNodes === 1 ? 0 : slub.buddy.nodeOf(pfn);
+  const dv = c.dv;
+  const bound = reserveBound(
+    dv[Desc.MIN_PARTIAL] as number,
+    dv[(slub.partialAt[n] as number) + 1] as number,
+    dv[slub.slabsAt[n] as number] as number,
+  );
+  if ((dv[(slub.emptyAt[n] as number) + 1] as number) < bound) addEmpty(slub, c, pfn, n);
+  else discardSlab(slub, c, pfn);
+}
+
+/** Puts empty slab `pfn` in node `n`'s reserve (that node's list_lock held). */
+function addEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, n: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = slub.emptyAt[n] as number;
+  const head = dv[at] as number;
+  f[i + Pg.NEXT] = head;
+  f[i + Pg.PREV] = 0;
+  if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
+  dv[at] = pfn;
+  dv[at + 1]!++;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.EMPTY;
+}
+
+/** Takes slab `pfn` out of node `n`'s reserve (that node's list_lock held). */
+function removeEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, n: number): void {
+  const f = slub.f;
+  const dv = c.dv;
+  const i = pfn * Frame.WORDS;
+  const at = slub.emptyAt[n] as number;
+  const next = f[i + Pg.NEXT] as number;
+  const prev = f[i + Pg.PREV] as number;
+  if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
+  else dv[at] = next;
+  if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
+  f[i + Pg.NEXT] = 0;
+  f[i + Pg.PREV] = 0;
+  dv[at + 1]!--;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.EMPTY;
 }
 
 /* ------------------------------------------------------------------ allocation */
@@ -157,10 +201,11 @@ export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: 
 }
 
 /**
- * get_partial: a partial slab of node `nid` (-1: this cpu's node), else, unless
- * __GFP_THISNODE, one of the nearest other node that has more than min_partial of them
- * (get_any_partial). Taken off its list and returned with its node's list_lock held
- * (the caller releases it); 0, with no lock held, if none.
+ * get_partial: a partial slab of node `nid` (-1: this cpu's node), else an empty slab of
+ * that node's reserve, else, unless __GFP_THISNODE, a partial slab of the nearest other
+ * node that has more than min_partial of them (get_any_partial). Taken off its list and
+ * returned with its node's list_lock held (the caller releases it); 0, with no lock held,
+ * if none.
  */
 function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number): number {
   const search = nid < 0 ? slub.buddy.localNode : nid;
@@ -169,6 +214,11 @@ function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number)
   let pfn = dv[slub.partialAt[search] as number] as number;
   if (pfn !== 0) {
     removePartial(slub, c, pfn);
+    return pfn;
+  }
+  pfn = dv[slub.emptyAt[search] as number] as number;
+  if (pfn !== 0) {
+    removeEmpty(slub, c, pfn, search);
     return pfn;
   }
   slub.unlockNode(c, search);
@@ -424,8 +474,8 @@ export function placeSlab(slub: SlubAllocator, c: KmemCache, head: number): void
 
 /**
  * deactivate_slab: hands the cpu freelist of `slot` back to its cpu slab and files the
- * slab on the partial list, as empty (given back past min_partial), or as full (on no
- * list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
+ * slab on the partial list, as empty (in the reserve, or given back past its bound), or as
+ * full (on no list). The slab's node list_lock held; `slot` is this cpu's, or one no cpu uses now.
  */
 export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array): void {
   const cpu = slot;
@@ -719,8 +769,8 @@ export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
 }
 
 /**
- * Discards the empty slabs of node `n`'s partial list, at most `max` of them (that node's
- * list_lock held). Returns how many.
+ * Discards the empty slabs of node `n`: its reserve's, then those of its partial list, at
+ * most `max` of them (that node's list_lock held). Returns how many.
  */
 export function discardEmpty(
   slub: SlubAllocator,
@@ -729,8 +779,14 @@ export function discardEmpty(
   max = Number.POSITIVE_INFINITY,
 ): number {
   const f = slub.f;
-  let pfn = c.dv[slub.partialAt[n] as number] as number;
   let done = 0;
+  for (let pfn = c.dv[slub.emptyAt[n] as number] as number; pfn !== 0 && done < max;) {
+    removeEmpty(slub, c, pfn, n);
+    discardSlab(slub, c, pfn);
+    done++;
+    pfn = c.dv[slub.emptyAt[n] as number] as number;
+  }
+  let pfn = c.dv[slub.partialAt[n] as number] as number;
   while (pfn !== 0 && done < max) {
     const next = f[pfn * Frame.WORDS + Pg.NEXT] as number;
     if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.INUSE_MASK) === 0) {
@@ -763,7 +819,7 @@ export function discardAll(slub: SlubAllocator, c: KmemCache): void {
 
 /**
  * Serves a FLUSH_SLABS request of another cpu: this cpu's sheaves and cpu slabs go back to
- * their caches (and empty slabs beyond min_partial to the page allocator).
+ * their caches (and empty slabs beyond the reserve's bound to the page allocator).
  */
 export function serveFlush(slub: SlubAllocator): void {
   slub.buddy.clearRequest(CpuRequest.FLUSH_SLABS);

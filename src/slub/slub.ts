@@ -7,8 +7,11 @@
  * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
  * paths, this file). When the cpu freelist runs dry the allocator takes, in order, objects
  * freed to the cpu slab meanwhile, a partial slab, or a new slab from the page allocator
- * (slow.ts). Empty slabs beyond min_partial go back to the page allocator at once; shrink()
- * gives back the rest. Caches are made, merged, adopted from other contexts and destroyed
+ * (slow.ts). An empty slab goes to its node's reserve of empty slabs while the reserve is
+ * below its bound (layout.ts reserveBound: min_partial's rule, or an eighth of the node's
+ * slabs, at most 128), else back to the page allocator at once; a slab the partial
+ * list cannot give comes from the reserve before the page allocator; shrink() and the
+ * shrinker give back the reserve and every other empty slab. Caches are made, merged, adopted from other contexts and destroyed
  * by registry.ts; debug checks and zeroing around the fast paths are hooks.ts's; verify()
  * is verify.ts; the descriptor, slot and frame layouts are layout.ts's.
  *
@@ -38,6 +41,8 @@
  *           and bitmap
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
+ *   SLAB-11 a node's reserve holds exactly the slabs with EMPTY set, each empty, neither
+ *           frozen, partial nor set aside; its length is nr_empty, at most RESERVE_MAX
  *
  * Locks (instances with more than one cpu), SLUB's two in kmem's one lock order (the
  * numbered list in the header of src/sync/lock.ts):
@@ -48,9 +53,10 @@
  *      shrinkAll, verify, drainCpu, looking a cache up by id or name); no allocation sleeps
  *      while it is held.
  *   a cache's node list_lock (kmem_cache_node.list_lock: Desc.LOCK for node 0,
- *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, and
+ *      NodeRec.LOCK for the others): the node's partial list, nr_partial and nr_slabs, its
+ *      reserve of empty slabs and nr_empty, and
  *      of every slab of the cache on that node its frame freelist, inuse, state bits
- *      (FROZEN, PARTIAL, QUARANTINED) and partial-list links. Never two at once, except
+ *      (FROZEN, PARTIAL, QUARANTINED, EMPTY) and list links. Never two at once, except
  *      destroy() and verify(), which take every node's of a cache in node order (verify()
  *      cache after cache). A slow path takes the lock of the node it works on: the cpu
  *      slab's to refill or file it, the local node's and then the nearest others' to find a
@@ -191,6 +197,8 @@ export class SlubAllocator implements KmallocBackend {
   readonly lockAt: number[] = [];
   /** Descriptor word of each node's nr_slabs. */
   readonly slabsAt: number[] = [];
+  /** Per node: the descriptor word of its reserve's head (nr_empty follows). */
+  readonly emptyAt: number[] = [];
   /** More than one cpu: locks and atomic bitmaps (one context alone needs neither). */
   readonly smp: boolean;
   /**
@@ -258,6 +266,7 @@ export class SlubAllocator implements KmallocBackend {
       this.partialAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.PARTIAL_HEAD));
       this.lockAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.LOCK));
       this.slabsAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.NR_SLABS));
+      this.emptyAt.push(nodeRecIndex(phys.nrCpus, n, NodeRec.EMPTY_HEAD));
     }
     this.smp = buddy.smp;
     this.log = options.log;
@@ -1036,6 +1045,22 @@ export class SlubAllocator implements KmallocBackend {
    * objects of it besides the slabs goes. Nothing for SLUB; SLAB's array caches.
    */
   releaseCached(_c: KmemCache): void {}
+
+  /**
+   * After destroy() discarded the slabs of `c` and dropped its list_locks (and when a
+   * destroy is rolled forward): nothing for SLUB; SLAB's off-slab slabs and array block.
+   */
+  afterRelease(_c: KmemCache): void {}
+
+  /** destroy(), every node's list_lock held, after releaseCached: every slab of `c` goes. */
+  discardSlabs(c: KmemCache): void {
+    slow.discardAll(this, c);
+  }
+
+  /** Where slab `pfn`'s first slot starts (SLAB: after its colour). */
+  objectBase(pfn: number): number {
+    return pfn * this.pageSize;
+  }
 
   /* ------------------------------------------------------------------ rare paths */
 

@@ -1,6 +1,6 @@
 /*
  * SLUB's checker: verify() walks the cache list, every cpu slot, every slab of the mem_map
- * and every partial list, and reports the first broken invariant by its id (SLAB-1..10,
+ * and every partial list, and reports the first broken invariant by its id (SLAB-1..11,
  * listed in slub.ts's header) with KmemError CORRUPTION, or REDZONE/POISON for debug damage.
  */
 
@@ -8,7 +8,7 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag } from "../memory/index.js";
 import type { KmemCache } from "../slab-common/index.js";
 import { checkPadding, checkPoison, checkRedZones, type Damage, describeDamage } from "./debug.js";
-import { bswap32, CpuSlot, Desc, Poison, SlabState, SlubPg } from "./layout.js";
+import { bswap32, CpuSlot, Desc, Poison, RESERVE_MAX, SlabState, SlubPg } from "./layout.js";
 import { origSize, owners } from "./hooks.js";
 import {
   activeObjects,
@@ -27,7 +27,7 @@ export function corrupt(id: string, what: string): never {
 }
 
 /**
- * Checks SLAB-1..10; throws KmemError CORRUPTION (or REDZONE/POISON for debug damage).
+ * Checks SLAB-1..11; throws KmemError CORRUPTION (or REDZONE/POISON for debug damage).
  * Runs under slab_mutex and every node list_lock of every cache; what other online cpus hold in their
  * slots (cpu slabs, sheaves, counts) is exact only while those cpus are quiescent.
  */
@@ -66,6 +66,8 @@ function verifyLocked(slub: SlubAllocator): void {
   const f = slub.f;
   const bits = new Map<number, number>();
   const slabs = new Map<number, number>();
+  /** Slabs with EMPTY set, by cache id and node. */
+  const reserved = new Map<number, number>();
   /** Cpu slab pfn -> the slot that has it. */
   const frozen = new Map<number, Int32Array>();
   for (const { slot } of allSlots(slub)) {
@@ -94,6 +96,8 @@ function verifyLocked(slub: SlubAllocator): void {
       );
       const key = id * slub.nrNodes + slub.slabNode(pfn);
       slabs.set(key, (slabs.get(key) ?? 0) + 1);
+      if (((f[pfn * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.EMPTY) !== 0)
+        reserved.set(key, (reserved.get(key) ?? 0) + 1);
     }
     pfn += (flags & (PgFlag.HEAD | PgFlag.BUDDY)) !== 0 ? 2 ** order : 1;
   }
@@ -123,7 +127,47 @@ function verifyLocked(slub: SlubAllocator): void {
     }
     // SLAB-4: the partial lists, one per node.
     for (let nid = 0; nid < slub.nrNodes; nid++) verifyPartial(slub, c, nid);
+    // SLAB-11: the reserves of empty slabs, one per node.
+    for (let nid = 0; nid < slub.nrNodes; nid++)
+      verifyReserve(slub, c, nid, reserved.get(c.id * slub.nrNodes + nid) ?? 0);
   }
+}
+
+/** SLAB-11: node `nid`'s reserve of empty slabs of `c`; `marked`: its slabs with EMPTY set. */
+function verifyReserve(slub: SlubAllocator, c: KmemCache, nid: number, marked: number): void {
+  const f = slub.f;
+  const at = slub.emptyAt[nid] as number;
+  const nr = c.dv[at + 1] as number;
+  const where = `the reserve of ${c.name}${slub.nrNodes === 1 ? "" : ` on node ${nid}`}`;
+  if (nr < 0 || nr > RESERVE_MAX)
+    corrupt("SLAB-11", `${where}: nr_empty is ${nr}, outside 0..${RESERVE_MAX}`);
+  let len = 0;
+  let prev = 0;
+  for (let p = c.dv[at] as number; p !== 0; p = f[p * Frame.WORDS + Pg.NEXT] as number) {
+    if (
+      p < slub.firstPfn ||
+      p >= slub.totalPages ||
+      ((f[p * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.SLAB) === 0 ||
+      f[p * Frame.WORDS + SlubPg.CACHE] !== c.id ||
+      slub.slabNode(p) !== nid
+    ) {
+      corrupt("SLAB-11", `${where} holds frame ${p}, not one of its slabs on that node`);
+    }
+    const counters = f[p * Frame.WORDS + SlubPg.COUNTERS] as number;
+    if (
+      (counters & ~SlabState.INUSE_MASK) !== SlabState.EMPTY ||
+      (counters & SlabState.INUSE_MASK) !== 0
+    ) {
+      corrupt("SLAB-11", `${where} holds frame ${p} with counters ${hex(counters >>> 0)}`);
+    }
+    if (f[p * Frame.WORDS + Pg.PREV] !== prev)
+      corrupt("SLAB-11", `${where}: frame ${p} has a wrong back link`);
+    if (++len > nr) corrupt("SLAB-11", `${where} is longer than nr_empty or cyclic`);
+    prev = p;
+  }
+  if (len !== nr) corrupt("SLAB-11", `${where} has ${len} slabs, nr_empty says ${nr}`);
+  if (marked !== len)
+    corrupt("SLAB-11", `${where} has ${len} slabs, ${marked} slabs are marked EMPTY`);
 }
 
 function verifyPartial(slub: SlubAllocator, c: KmemCache, nid: number): void {

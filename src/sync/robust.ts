@@ -15,8 +15,11 @@
  *                     |                           for a live one (no DEADLOCK)
  *                     |  every lock word naming id: taken over (compareExchange owner
  *                     |  id -> this cpu, CONTENDED kept), in lock order
- *                     |  each one's recovery run (its state rebuilt from ground truth)
- *                     |  released, innermost first: the waiters go on
+ *                     |  innermost first, each one's recovery run (its state rebuilt
+ *                     |  from ground truth) and the lock released: the waiters go on,
+ *                     |  and an outer lock's recovery takes the inner locks it needs
+ *                     |  (the vmalloc recovery frees pages into a zone whose lock the
+ *                     |  dead cpu held too) as any critical section does
  *                     |  the per-cpu state drained (walks bounded, nothing trusted)
  *                     v
  *                   OFFLINE   only now may Kmem.attach reuse the id: no lock names it
@@ -60,8 +63,10 @@ export interface DeadCpuReport {
 }
 
 /**
- * Takes over every lock of `locks` that cpu `dead` holds (for `cpu`, this context), runs
- * their recoveries in lock order, and releases them, innermost first. Fills `report`.
+ * Takes over every lock of `locks` (in lock order) that cpu `dead` holds (for `cpu`, this
+ * context), then, innermost first, runs each one's recovery and releases it: an outer
+ * lock's recovery finds the inner locks free (or another context's, as in any critical
+ * section). Fills `report`, in lock order.
  */
 export function recoverLocks(
   locks: readonly RobustLock[],
@@ -71,24 +76,28 @@ export function recoverLocks(
 ): void {
   const held: RobustLock[] = [];
   for (const l of locks) if (takeOverLock(l.w, l.i, dead, cpu)) held.push(l);
+  const recovered: string[] = [];
+  const unrecovered: string[] = [];
+  let k = held.length - 1;
   try {
-    for (const l of held) {
-      if (l.recover === null) {
-        report.unrecovered.push(
-          `${l.name}: released; no recovery for this lock yet (verify() checks its state)`,
-        );
-        continue;
-      }
+    for (; k >= 0; k--) {
+      const l = held[k] as RobustLock;
       try {
-        report.recovered.push(`${l.name}: ${l.recover(dead)}`);
+        if (l.recover === null) {
+          unrecovered.unshift(
+            `${l.name}: released; no recovery for this lock yet (verify() checks its state)`,
+          );
+        } else recovered.unshift(`${l.name}: ${l.recover(dead)}`);
       } catch (err) {
-        report.unrecovered.push(`${l.name}: released; recovery failed: ${String(err)}`);
+        unrecovered.unshift(`${l.name}: released; recovery failed: ${String(err)}`);
+      } finally {
+        unlock(l.w, l.i, cpu);
       }
     }
   } finally {
-    for (let k = held.length - 1; k >= 0; k--) {
-      const l = held[k] as RobustLock;
-      unlock(l.w, l.i, cpu);
-    }
+    // Never a lock left held (an engine error in a report line, say).
+    for (k--; k >= 0; k--) unlock((held[k] as RobustLock).w, (held[k] as RobustLock).i, cpu);
+    report.recovered.push(...recovered);
+    report.unrecovered.push(...unrecovered);
   }
 }

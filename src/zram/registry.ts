@@ -10,7 +10,7 @@
  *   ZRAM-2  each slot is empty, same-filled, written back (a set bit of the backing
  *           bitmap), or holds a live handle of its pool whose object is large enough;
  *           huge slots are page-sized objects; no handle is in two slots; every slot lock
- *           is free at rest
+ *           is free at rest; every set bit of the backing bitmap is a slot's block
  *   ZRAM-3  the stats agree with the slots: pages_stored, compr_data_size, same_pages,
  *           huge_pages, bd_count
  */
@@ -278,6 +278,12 @@ export class ZramContext implements ZramOwner {
         stored++;
       } else if (flags !== 0) {
         corrupt("ZRAM-2", `${where} slot ${i}: empty with flags ${flags}`);
+      }
+    }
+    if (bm !== null) {
+      for (let b = 1; b < bdPages; b++) {
+        if ((bm[b >>> 5]! & (1 << (b & 31))) !== 0 && !blocks.has(b))
+          corrupt("ZRAM-2", `${where}: backing block ${b} is taken, and no slot holds it`);
       }
     }
     const s = (n: number) => Atomics.load(d, Zd.STATS + n) >>> 0;

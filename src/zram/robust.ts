@@ -9,7 +9,7 @@
  * A slot lock is a word of the device's table, a vmalloc area: the table's pages are found
  * through the page tables (`virtToPhys`; a page that cannot be translated is left out, and
  * named). Without `virtToPhys` (Kmem.reopen, before vmalloc opens) the slot locks are left
- * out.
+ * out; reopen repairs them, and settles the devices, once the layers are open.
  */
 
 import { Hdr, type PhysMem } from "../memory/index.js";
@@ -20,6 +20,7 @@ import {
   intentAt,
   Pool,
   recoverPool,
+  releaseMap,
   Reg,
   registryOf,
   registryWords,
@@ -153,8 +154,14 @@ export function zsLockWords(
  *   a slot lock           the entry made whole: flags 0 (written last, cleared first) is
  *                         an empty slot, its handle and value cleared; the device settled
  *                         by drain()
- *   the bitmap lock       the next-block hint put back in range; a block being taken or
- *                         given back stays as the bitmap says
+ *   the bitmap lock       the block the dead cpu was taking (named before its bit is
+ *                         set) or giving back (its slot cleared before) given back: no
+ *                         slot holds it; bd_count recounted from the bits; the
+ *                         next-block hint put back in range
+ *
+ * drain() first takes down the mapping the cpu held (MAP: the zspage's mapcount, under
+ * the pool's lock), so that compaction moves that zspage again (a death inside the lock
+ * was settled by recoverPool, which recounts mapcounts from the live cpus' records).
  *
  * drain(), holding every slot lock of each device concerned, in index order (nothing
  * else held; no other context holds two: src/sync/lock.ts, 2b):
@@ -168,6 +175,11 @@ export function zsLockWords(
  *   a handle a slot let go of (OLD)                its object freed if still allocated,
  *                                                  then the handle itself (roll forward:
  *                                                  the slot is empty already)
+ *   a writeback's commit (SLOT, ENTRY: WB and     rolled forward, as a write's: the page
+ *   its block)                                     is in the block already
+ *   a slot its writeback marked (WB_SLOT)          no longer UNDER_WB
+ *   a backing block in its hands (BLOCK) that no   given back (its bit cleared under the
+ *   slot holds                                     bitmap lock); one its slot holds kept
  *   the device's stats                             pages_stored, compr_data_size,
  *                                                  same_pages and huge_pages recounted
  *                                                  from the slots
@@ -179,8 +191,7 @@ export function zsLockWords(
  *
  * What stays lost is what the dead context had in hand between two records: a handle it
  * had just been given (before NEW names it), a zspage page it had just been given (before
- * BUILD or its chain names it), a handle it had freed but not yet kfree'd, a backing block
- * of a writeback under way. A mapping it held keeps its zspage from compaction.
+ * BUILD or its chain names it), a handle it had freed but not yet kfree'd.
  */
 export class ZsRecovery {
   /** Pages to free once every lock is released (drain() frees them). */
@@ -212,13 +223,7 @@ export class ZsRecovery {
           return "its entry whole; the device settled after";
         };
       case "bitmap":
-        return () => {
-          const d = phys.wordsAt(l.at, Zd.WORDS);
-          const pages = d[Zd.BD_PAGES] as number;
-          const next = d[Zd.BD_NEXT] as number;
-          if (next < 0 || next >= pages) d[Zd.BD_NEXT] = pages > 1 ? 1 : 0;
-          return "the next-block hint checked (the bitmap kept as it is)";
-        };
+        return (dead) => bitmapRecover(phys, l.at, dead);
     }
   }
 
@@ -241,8 +246,14 @@ export class ZsRecovery {
     if (reg !== null) {
       const i = intentAt(phys.nrCpus, dead);
       const dev = (reg[i + Intent.DEVICE] as number) >>> 0;
+      const mapped = releaseMapping(zs, reg, i);
+      if (mapped !== "") recovered.push(`zsmalloc: ${mapped}`);
       const inFlight =
-        reg[i + Intent.NEW] !== 0 || reg[i + Intent.OLD] !== 0 || reg[i + Intent.SLOT] !== 0;
+        reg[i + Intent.NEW] !== 0 ||
+        reg[i + Intent.OLD] !== 0 ||
+        reg[i + Intent.SLOT] !== 0 ||
+        reg[i + Intent.BLOCK] !== 0 ||
+        reg[i + Intent.WB_SLOT] !== 0;
       if (inFlight && isDesc(phys, dev, Zd.WORDS, Zd.MAGIC_VALUE)) this.dirty.add(dev);
       for (const d of this.dirty) {
         const name = nameAt(phys, d + Zd.NAME * 4);
@@ -260,6 +271,8 @@ export class ZsRecovery {
         reg[i + Intent.NEW] = 0;
         reg[i + Intent.OLD] = 0;
         reg[i + Intent.SLOT] = 0;
+        reg[i + Intent.BLOCK] = 0;
+        reg[i + Intent.WB_SLOT] = 0;
       }
       reg[i + Intent.DEVICE] = 0;
     }
@@ -321,6 +334,7 @@ function settle(
   const kfree: number[] = [];
   let freed = 0;
   let rolled = 0;
+  let blockFreed = false;
   try {
     for (; locked < nr; locked++) {
       const wi = (at[locked] as number) + ZramEntry.LOCK;
@@ -339,6 +353,10 @@ function settle(
       if (old !== 0 && compressed && oldHandle !== 0 && reg[i + Intent.OLD] === 0) {
         reg[i + Intent.OLD] = oldHandle;
       }
+      // A written-back page overwritten: its block is BLOCK's (freed below).
+      if ((old & ZramFlag.WB) !== 0 && reg[i + Intent.BLOCK] === 0) {
+        reg[i + Intent.BLOCK] = oldHandle;
+      }
       phys.setWord(e + ZramEntry.FLAGS, 0);
       phys.setWord(e + ZramEntry.HANDLE, reg[i + Intent.ENTRY] as number);
       phys.setWord(e + ZramEntry.ELEMENT_HI, reg[i + Intent.ENTRY + 2] as number);
@@ -346,7 +364,15 @@ function settle(
       rolled++;
     }
     reg[i + Intent.SLOT] = 0;
+    // The slot its writeback marked: no longer under writeback (the block is BLOCK's).
+    const wbSlot = (reg[i + Intent.WB_SLOT] as number) - 1;
+    if (mine && wbSlot >= 0 && wbSlot < nr) {
+      const e = at[wbSlot] as number;
+      phys.setWord(e + ZramEntry.FLAGS, phys.word(e + ZramEntry.FLAGS) & ~ZramFlag.UNDER_WB);
+    }
+    reg[i + Intent.WB_SLOT] = 0;
     const owned = new Set<number>();
+    const blocks = new Set<number>();
     let stored = 0;
     let compr = 0;
     let same = 0;
@@ -361,7 +387,10 @@ function settle(
         continue;
       }
       stored++;
-      if ((flags & ZramFlag.WB) !== 0) continue;
+      if ((flags & ZramFlag.WB) !== 0) {
+        blocks.add(handle);
+        continue;
+      }
       if ((flags & ZramFlag.SAME) !== 0) {
         same++;
         continue;
@@ -388,6 +417,20 @@ function settle(
         kfree.push(handle);
       }
     }
+    // A block in its hands that no slot holds: given back (its bit, under the bitmap
+    // lock: slot locks before it, src/sync/lock.ts).
+    const block = (reg[i + Intent.BLOCK] as number) >>> 0;
+    if (mine && block !== 0 && !blocks.has(block)) {
+      if (smp) lock(d, Zd.BD_LOCK, zs.cpu, "backing bitmap lock", phys.header);
+      try {
+        blockFreed = clearBlock(phys, d, block);
+        reg[i + Intent.BLOCK] = 0;
+      } finally {
+        if (smp) unlock(d, Zd.BD_LOCK, zs.cpu);
+      }
+    } else if (mine) {
+      reg[i + Intent.BLOCK] = 0;
+    }
     const s = Zd.STATS;
     Atomics.store(d, s + ZramStat.PAGES_STORED, stored);
     Atomics.store(d, s + ZramStat.COMPR_DATA_SIZE, compr);
@@ -400,7 +443,80 @@ function settle(
     }
   }
   for (const h of kfree) zs.kfree(h);
-  return `${nr} slots settled${rolled > 0 ? ", a write's entry stored" : ""}, ${freed} objects and ${kfree.length} handles no slot holds freed, stats recounted`;
+  return `${nr} slots settled${rolled > 0 ? ", a write's entry stored" : ""}${blockFreed ? ", a backing block no slot holds given back" : ""}, ${freed} objects and ${kfree.length} handles no slot holds freed, stats recounted`;
+}
+
+/**
+ * Clears block `block`'s bit (the bitmap lock held) and recounts bd_count from the bits.
+ * Returns whether the bit was set.
+ */
+function clearBlock(phys: PhysMem, d: Int32Array, block: number): boolean {
+  const pages = d[Zd.BD_PAGES] as number;
+  const bmAt = (d[Zd.BD_BITMAP] as number) >>> 0;
+  if (pages <= 1 || bmAt === 0 || (bmAt & 3) !== 0) return false;
+  const bm = phys.wordsAt(bmAt, (pages + 31) >>> 5);
+  let was = false;
+  if (block > 0 && block < pages) {
+    was = ((bm[block >>> 5] as number) & (1 << (block & 31))) !== 0;
+    bm[block >>> 5]! &= ~(1 << (block & 31));
+  }
+  let n = 0;
+  for (let b = 1; b < pages; b++) if (((bm[b >>> 5] as number) & (1 << (b & 31))) !== 0) n++;
+  Atomics.store(d, Zd.STATS + ZramStat.BD_COUNT, n);
+  return was;
+}
+
+/**
+ * The bitmap lock's repair: the dead cpu died taking a block (named by BLOCK before its
+ * bit is set) or giving one back (its slot cleared before): either way no slot holds it,
+ * and it is given back; bd_count recounted from the bits; the next-block hint in range.
+ */
+function bitmapRecover(phys: PhysMem, at: number, dead: number): string {
+  const d = phys.wordsAt(at, Zd.WORDS);
+  const pages = d[Zd.BD_PAGES] as number;
+  const next = d[Zd.BD_NEXT] as number;
+  if (next < 0 || next >= pages) d[Zd.BD_NEXT] = pages > 1 ? 1 : 0;
+  const reg = registryOf(phys);
+  let out = "the next-block hint checked";
+  if (reg !== null) {
+    const i = intentAt(phys.nrCpus, dead);
+    const block = (reg[i + Intent.BLOCK] as number) >>> 0;
+    if (block !== 0 && (reg[i + Intent.DEVICE] as number) >>> 0 === at) {
+      if (clearBlock(phys, d, block)) out += `, block ${block} given back`;
+      reg[i + Intent.BLOCK] = 0;
+    }
+  }
+  return `${out}, bd_count recounted`;
+}
+
+/**
+ * The zspage the dead cpu had an object of mapped (its intent record, MAP): its mapcount
+ * taken down under the pool's lock, so that compaction may move it again. A death inside
+ * the pool's lock was settled by recoverPool already (it recounts every mapcount from the
+ * live cpus' records).
+ */
+function releaseMapping(zs: ZsContext, reg: Int32Array, i: number): string {
+  const phys = zs.phys;
+  const first = reg[i + Intent.MAP] as number;
+  const at = (reg[i + Intent.MAP_POOL] as number) >>> 0;
+  if (first === 0 && at === 0) return "";
+  let out = "";
+  if (isDesc(phys, at, Pool.CLASS_MAP, Pool.MAGIC_VALUE)) {
+    const wi = (at >>> 2) + Pool.LOCK;
+    const smp = phys.nrCpus > 1;
+    if (smp) lock(phys.wordView(wi), phys.wordIndex(wi), zs.cpu, "zspool lock", phys.header);
+    try {
+      if (releaseMap(phys, at, first)) out = "a mapping it held released";
+      reg[i + Intent.MAP] = 0;
+      reg[i + Intent.MAP_POOL] = 0;
+    } finally {
+      if (smp) unlock(phys.wordView(wi), phys.wordIndex(wi), zs.cpu);
+    }
+  } else {
+    reg[i + Intent.MAP] = 0;
+    reg[i + Intent.MAP_POOL] = 0;
+  }
+  return out;
 }
 
 /** A ZsContext for offlineCpu's repairs in a context that may never have opened a pool. */

@@ -22,6 +22,13 @@
  * first; a handle outside its slot is named by the cpu's intent record (NEW: allocated by a
  * write, OLD: let go of by a slot, until its object is freed); the stats of the slots
  * change only under their locks. robust.ts repairs from these.
+ *
+ * Writeback, likewise: the slot it marks UNDER_WB is named (WB_SLOT) before the flag is
+ * set; the block it takes is named (BLOCK) under the bitmap lock before its bit is set,
+ * until its slot holds it; the commit is an entry to be (SLOT, ENTRY) rolled forward, as a
+ * write's; a written-back slot let go of names its block (BLOCK) until freeBlock clears
+ * its bit and the record under the bitmap lock. bd_count changes with the bits, under
+ * that lock. So a death leaks no block and leaves no slot under writeback.
  */
 
 import { describe, KmemError } from "../errors.js";
@@ -355,6 +362,9 @@ export class Zram {
         handle = this.ev[e + ZramEntry.HANDLE]! >>> 0;
         size = flags & ZramFlag.SIZE_MASK;
         this.readFromPool(handle, size, this.page);
+        // Named by the intent record before the flag is set (robust.ts clears the flag).
+        this.reg[this.intent + Intent.DEVICE] = this.address;
+        this.reg[this.intent + Intent.WB_SLOT] = i + 1;
         this.ev[e + ZramEntry.FLAGS] = flags | ZramFlag.UNDER_WB;
       } finally {
         this.slotUnlock(i);
@@ -362,12 +372,14 @@ export class Zram {
       const block = this.allocBlock();
       if (block === 0) {
         this.clearUnderWb(i);
+        this.reg[this.intent + Intent.WB_SLOT] = 0;
         break;
       }
       try {
         store.write(block, this.page);
       } catch (err) {
         this.clearUnderWb(i);
+        this.reg[this.intent + Intent.WB_SLOT] = 0;
         this.freeBlock(block);
         throw err;
       }
@@ -382,16 +394,27 @@ export class Zram {
           this.ev[e + ZramEntry.HANDLE]! >>> 0 === handle &&
           (flags & ZramFlag.SIZE_MASK) === size
         ) {
+          // The entry to be, named by the intent record (robust.ts rolls it forward: the
+          // page is in the block already).
+          const reg = this.reg;
+          const it = this.intent;
+          reg[it + Intent.ENTRY] = block;
+          reg[it + Intent.ENTRY + 1] = ZramFlag.WB;
+          reg[it + Intent.ENTRY + 2] = 0;
+          reg[it + Intent.SLOT] = i + 1;
           this.freeSlot(i);
           this.ev[e + ZramEntry.HANDLE] = block;
           this.ev[e + ZramEntry.FLAGS] = ZramFlag.WB;
+          reg[it + Intent.BLOCK] = 0;
           Atomics.add(this.d, Zd.STATS + ZramStat.PAGES_STORED, 1);
           Atomics.add(this.d, Zd.STATS + ZramStat.BD_WRITES, 1);
+          reg[it + Intent.SLOT] = 0;
           committed = true;
           written++;
         } else {
           this.ev[e + ZramEntry.FLAGS] = flags & ~ZramFlag.UNDER_WB;
         }
+        this.reg[this.intent + Intent.WB_SLOT] = 0;
       } finally {
         this.slotUnlock(i);
       }
@@ -566,6 +589,10 @@ export class Zram {
     if (compressed) {
       this.reg[this.intent + Intent.DEVICE] = this.address;
       this.reg[this.intent + Intent.OLD] = handle;
+    } else if ((flags & ZramFlag.WB) !== 0) {
+      // The block, until freeBlock clears its bit (and this record) under the bitmap lock.
+      this.reg[this.intent + Intent.DEVICE] = this.address;
+      this.reg[this.intent + Intent.BLOCK] = handle;
     }
     ev[e + ZramEntry.FLAGS] = 0;
     ev[e + ZramEntry.HANDLE] = 0;
@@ -755,7 +782,11 @@ export class Zram {
       for (let n = 0; n < pages; n++) {
         const b = ((start - 1 + n) % (pages - 1)) + 1;
         if ((bm[b >>> 5]! & (1 << (b & 31))) === 0) {
+          // Named by the intent record before its bit is set (robust.ts).
+          this.reg[this.intent + Intent.DEVICE] = this.address;
+          this.reg[this.intent + Intent.BLOCK] = b;
           bm[b >>> 5]! |= 1 << (b & 31);
+          Atomics.add(this.d, Zd.STATS + ZramStat.BD_COUNT, 1);
           this.d[Zd.BD_NEXT] = b + 1 < pages ? b + 1 : 1;
           found = b;
           break;
@@ -764,7 +795,6 @@ export class Zram {
     } finally {
       this.bdUnlock();
     }
-    if (found !== 0) Atomics.add(this.d, Zd.STATS + ZramStat.BD_COUNT, 1);
     return found;
   }
 
@@ -773,9 +803,10 @@ export class Zram {
     const bm = this.zs.phys.wordsAt(this.d[Zd.BD_BITMAP]! >>> 0, (pages + 31) >>> 5);
     this.bdLock();
     bm[block >>> 5]! &= ~(1 << (block & 31));
+    Atomics.sub(this.d, Zd.STATS + ZramStat.BD_COUNT, 1);
+    this.reg[this.intent + Intent.BLOCK] = 0;
     if (block < this.d[Zd.BD_NEXT]!) this.d[Zd.BD_NEXT] = block;
     this.bdUnlock();
-    Atomics.sub(this.d, Zd.STATS + ZramStat.BD_COUNT, 1);
   }
 
   /** @internal verify(): the entry words of slot `index` (no lock: at rest). */

@@ -11,6 +11,6 @@ export {
   zsGeometry,
   ZS_HANDLE_SIZE,
 } from "./layout.js";
-export { drainBuild, recoverPool, registryOf } from "./recover.js";
+export { drainBuild, recoverPool, registryOf, releaseMap } from "./recover.js";
 export { verifyZsmalloc } from "./verify.js";
 export { MapMode, type ZsClassStats, ZsPool, type ZsPoolStats } from "./zsmalloc.js";

@@ -141,6 +141,13 @@ export function registryWords(nrCpus: number): number {
  *  OLD         a handle a zram slot let go of, being freed (before its handle's kfree)
  *  SLOT        slot index + 1 of the write storing its entry (under the slot's lock),
  *  ENTRY..+2   and that entry: handle (or value), flags, value's high word
+ *  BLOCK       a backing block of DEVICE in the cpu's hands: taken for a writeback (named
+ *              before its bit is set, under the bitmap lock) until its slot holds it, or
+ *              let go of by a slot until its bit is cleared (cleared under the bitmap lock)
+ *  WB_SLOT     slot index + 1 of DEVICE that the cpu's writeback marked UNDER_WB
+ *  MAP         first pfn of the zspage the cpu has an object of mapped (zs_map_object;
+ *              written and cleared under the pool's lock, with the zspage's mapcount)
+ *  MAP_POOL    that zspage's pool (descriptor address)
  */
 export const enum Intent {
   BUILD = 0,
@@ -150,7 +157,11 @@ export const enum Intent {
   OLD = 4,
   SLOT = 5,
   ENTRY = 6,
-  WORDS = 9,
+  BLOCK = 9,
+  WB_SLOT = 10,
+  MAP = 11,
+  MAP_POOL = 12,
+  WORDS = 13,
 }
 
 /** Registry word of cpu `cpu`'s intent record. */

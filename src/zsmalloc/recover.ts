@@ -35,8 +35,13 @@
  * compaction) is named by its cpu's intent record from its first page on; drainBuild frees
  * the dead cpu's chain (what it had in hand: the handle it would have returned is its own
  * too), and clears a COMPACTING word that names the dead cpu (compaction would never run
- * again). A mapping the dead context held (a zspage's mapcount) stays: compaction skips
- * that zspage.
+ * again).
+ *
+ * A mapping (zs_map_object) is named by its cpu's intent record (MAP, MAP_POOL), written
+ * and cleared under the pool's lock with the zspage's mapcount: recoverPool recounts every
+ * zspage's mapcount from the records of the cpus but the dead one (whose mapping is
+ * gone), and offlineCpu's drain takes the dead cpu's mapping down (releaseMap) when it
+ * died outside the lock; so compaction moves that zspage again.
  */
 
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
@@ -175,6 +180,22 @@ export function recoverPool(phys: PhysMem, at: number, dead: number, pending: nu
     d[b + Rec.OBJS_ALLOCATED] = 0;
     d[b + Rec.OBJS_INUSE] = 0;
   }
+  // Mappings: the live cpus' records, the dead cpu's dropped.
+  const maps = new Map<number, number>();
+  const reg = registryOf(phys);
+  if (reg !== null) {
+    for (let cpu = 0; cpu < phys.nrCpus; cpu++) {
+      const i = intentAt(phys.nrCpus, cpu);
+      if ((reg[i + Intent.MAP_POOL] as number) >>> 0 !== at) continue;
+      const m = reg[i + Intent.MAP] as number;
+      if (cpu === dead) {
+        reg[i + Intent.MAP] = 0;
+        reg[i + Intent.MAP_POOL] = 0;
+      } else if (m !== 0) {
+        maps.set(m, (maps.get(m) ?? 0) + 1);
+      }
+    }
+  }
   let zspages = 0;
   let pages = 0;
   let emptied = 0;
@@ -234,6 +255,9 @@ export function recoverPool(phys: PhysMem, at: number, dead: number, pending: nu
     }
     if (prevLink >= 0 && !huge) phys.setWord(prevLink, FREE_END);
     f[fi + ZsPg.INUSE] = (freeobj << ZsInfo.FREEOBJ_SHIFT) | inuse;
+    f[fi + ZsPg.POOL] =
+      ((f[fi + ZsPg.POOL] as number) & ZsInfo.POOL_MASK) |
+      ((maps.get(first) ?? 0) << ZsInfo.MAPCOUNT_SHIFT);
     // On the list of its group.
     const fg = fullnessGroup(inuse, objs);
     const next = d[b + Rec.LISTS + fg] as number;
@@ -264,6 +288,22 @@ export function recoverPool(phys: PhysMem, at: number, dead: number, pending: nu
       ? `, ${dropped} objects no handle names freed, ${emptied} empty zspages and ${strays} stray pages freed`
       : "")
   );
+}
+
+/**
+ * Takes one mapping off zspage `first` of pool `at` (its lock held by the caller), the
+ * mapping of a cpu that died outside the lock. Returns whether there was one to take.
+ */
+export function releaseMap(phys: PhysMem, at: number, first: number): boolean {
+  const d = phys.wordsAt(at, Pool.CLASS_MAP);
+  if (d[Pool.MAGIC] !== Pool.MAGIC_VALUE) return false;
+  const id = d[Pool.ID] as number;
+  const f = phys.frames;
+  if (!isZsPage(phys, first, id) || ((f[first * W + ZsPg.INFO] as number) & ZsInfo.FIRST) === 0)
+    return false;
+  if ((f[first * W + ZsPg.POOL] as number) >>> ZsInfo.MAPCOUNT_SHIFT === 0) return false;
+  Atomics.sub(f, first * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);
+  return true;
 }
 
 /**

@@ -16,7 +16,9 @@
  * allocated before it is taken, so reclaim (which may run this pool's compaction as a
  * shrinker) never finds it held. A mapped object's zspage counts its mappings in its frame;
  * compaction does not move objects out of a mapped zspage (Linux: the zspage's migrate
- * read lock), so a mapping stays valid without the lock.
+ * read lock), so a mapping stays valid without the lock. The cpu's intent record names the
+ * zspage it has mapped, written and cleared with the count under the pool's lock, so that
+ * offlineCpu takes a dead cpu's mapping down (recover.ts).
  *
  * A context may die anywhere (offlineCpu): a zspage being made is named by its cpu's
  * intent record until it is on its list, and a pool's lock is repaired from the zspages
@@ -409,6 +411,9 @@ export class ZsPool {
     this.lock();
     try {
       this.locate(handle, "map");
+      // Named by this cpu's intent record with the count (offlineCpu takes it down).
+      this.reg[this.intent + Intent.MAP_POOL] = this.address;
+      this.reg[this.intent + Intent.MAP] = this.locFirst;
       Atomics.add(this.f, this.locFirst * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);
     } finally {
       this.unlock();
@@ -460,7 +465,12 @@ export class ZsPool {
       if (head > 0) ctx.copyBytes(ctx.mappedPage0 + ZS_HANDLE_SIZE, area, head);
       ctx.copyBytes(ctx.mappedPage1, area + head, ctx.mappedSize - ZS_HANDLE_SIZE - head);
     }
+    // Under the lock, with the intent record (recoverPool recounts mapcounts from them).
+    this.lock();
     Atomics.sub(this.f, ctx.mappedFirst * W + ZsPg.POOL, ZsInfo.MAPCOUNT_ONE);
+    this.reg[this.intent + Intent.MAP] = 0;
+    this.reg[this.intent + Intent.MAP_POOL] = 0;
+    this.unlock();
     ctx.mappedHandle = 0;
     ctx.mappedPool = null;
   }

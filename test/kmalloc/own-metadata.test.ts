@@ -139,3 +139,34 @@ describe("kmem's own metadata is refused to kfree, ksize and krealloc", () => {
     assert.match(err.message, /kmem's own/);
   });
 });
+
+describe("kmem's own caches hand out no object", () => {
+  for (const slab of SLABS) {
+    it(`${slab}: alloc and allocNode of kmem_cache and kmem_meta-N are refused (BUSY)`, () => {
+      const mm = make(slab);
+      assert.notEqual(mm.createZsPool("zp"), null);
+      assert.notEqual(mm.createZram({ disksize: 4 * mm.pageSize, name: "zr" }), null);
+      mm.vfree(mm.vmalloc(3 * mm.pageSize));
+      const own = ["kmem_cache", "kmem_meta-16", "kmem_meta-32", "kmem_meta-128"];
+      let found = 0;
+      for (const name of own) {
+        const c = mm.findCache(name);
+        if (c === null) continue;
+        found++;
+        for (const call of [() => c.alloc(), () => c.allocNode(0, -1)]) {
+          const err = assertMisuse(mm, "BUSY", call, true);
+          assert.match(err.message, /kmem's own metadata/);
+        }
+      }
+      // SLOB keeps its descriptors and kmem's metadata in blocks of no cache to find.
+      assert.equal(found, slab === "slob" ? 0 : own.length);
+      // kmalloc's size classes serve, their objects freed by the cache or by kfree.
+      const k64 = mm.findCache(slab === "slob" ? "none" : "kmalloc-64");
+      if (k64 !== null) {
+        k64.free(k64.alloc());
+        mm.kfree(k64.alloc());
+      }
+      mm.verify();
+    });
+  }
+});

@@ -270,6 +270,33 @@ describe("cpu hotplug", () => {
     a.verify();
   });
 
+  it("attach refuses, naming the lock and the cpu, while a dead cpu holds slab_mutex or SLOB's lock", () => {
+    for (const slab of ["slub", "slob"] as const) {
+      const a = new Kmem({ memory: 4 * MiB, cpus: 3, slab });
+      const b = Kmem.attach(a.buffer);
+      // b's worker died inside createCache: its lock word names it, its cpu still online.
+      const at = slab === "slob" ? Hdr.LOCK_SLOB : Hdr.LOCK_SLAB;
+      const name = slab === "slob" ? "the SLOB lock" : "slab_mutex";
+      header(a)[at] = b.cpu + 1;
+      assert.throws(
+        () => Kmem.attach(a.buffer, { lockWaitMs: 0 }),
+        (err: unknown) =>
+          err instanceof KmemError &&
+          err.code === "BUSY" &&
+          err.message.includes(`${name} is held by cpu 1`) &&
+          err.message.includes("offlineCpu(1)"),
+      );
+      assert.throws(() => Kmem.attach(a.buffer, { lockWaitMs: -1 }), RangeError);
+      // The failed attach gave its cpu back; the fix the message names works.
+      a.offlineCpu(b.cpu);
+      assert.equal(header(a)[at], 0);
+      const c = Kmem.attach(a.buffer, { lockWaitMs: 0 });
+      assert.equal(c.cpu, 1);
+      c.kfree(c.kmalloc(64));
+      a.verify();
+    }
+  });
+
   it("releases, and reports, a lock of a dead cpu whose repair fails", () => {
     const a = instance(2);
     const b = Kmem.attach(a.buffer);

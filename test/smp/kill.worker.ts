@@ -20,6 +20,8 @@ interface Job {
   op: string;
   /** Objects the main thread allocated for the worker to free (cache-flush, cache-free-locked). */
   objs: SharedArrayBuffer;
+  /** The zram ops' backing store (kill.test.ts backingStore). */
+  backing: SharedArrayBuffer;
 }
 
 const job = workerData as Job;
@@ -43,6 +45,17 @@ function fillPcp(count: number): void {
   const pages: number[] = [];
   for (let i = 0; i < count; i++) pages.push(mm.allocPages(0));
   for (const p of pages) mm.freePages(p, 0);
+}
+
+/** A backing store over a shared buffer of pages. */
+function backingStore(buf: SharedArrayBuffer) {
+  const bytes = new Uint8Array(buf);
+  return {
+    pages: buf.byteLength / 4096,
+    read: (block: number, into: Uint8Array) =>
+      into.set(bytes.subarray(block * 4096, (block + 1) * 4096)),
+    write: (block: number, from: Uint8Array) => bytes.set(from, block * 4096),
+  };
 }
 
 let op: () => void;
@@ -113,6 +126,36 @@ switch (job.op) {
     op = () => z.discard(0);
     break;
   }
+  case "zram-writeback": {
+    // Slot 0 of "z0" is idle (slot 1 was read since): its page goes to a backing block,
+    // the slot's object freed, the slot made ZRAM_WB.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    z.setBackingStore(backingStore(job.backing));
+    op = () => void z.writeback("idle");
+    break;
+  }
+  case "zram-discard-wb": {
+    // Slot 0 of "z0" is written back: its block's bit cleared under the bitmap lock.
+    const z = mm.findZram("z0");
+    if (z === null) throw new Error("no zram z0");
+    z.setBackingStore(backingStore(job.backing));
+    op = () => z.discard(0);
+    break;
+  }
+  case "zs-map": {
+    // objs[0]: a handle of pool "kp" in a sparse zspage (the main thread's): mapped, read,
+    // unmapped.
+    const pool = mm.findZsPool("kp");
+    if (pool === null) throw new Error("no pool kp");
+    const h = objs[0] as number;
+    op = () => {
+      const at = pool.map(h, "ro");
+      void mm.read(at, 4);
+      pool.unmap(h);
+    };
+    break;
+  }
   case "zram-write": {
     // Slot 0 of "z0" holds a compressed page: a new one (zeros but its last byte: quick to
     // compress, to a few bytes) goes into an object of a new zspage of the smallest class,
@@ -169,6 +212,7 @@ switch (job.op) {
   case "vmalloc": // three pages, a record split from the free space, maybe a table
     op = () => void hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
     break;
+  case "vfree-zone": // (no per-cpu lists: each page freed goes to the zone, under its lock)
   case "vfree": {
     // The area's pages and record go back, merging with the free space after it.
     const a = hold(mm.vmalloc(3 * 4096), VMALLOC_AREA);
@@ -196,6 +240,7 @@ switch (job.op) {
   case "cache-alias": // merged into "kt": an alias descriptor, kt's count raised
     op = () => void mm.createCache("ka", 56);
     break;
+  case "cache-destroy-remote": // (the main thread's sheaf and cpu slab of "kz" flushed too)
   case "cache-destroy": {
     // "kz" (the main thread's) has a partial slab; this cpu's slab of it too: both go back.
     const c = mm.findCache("kz");
@@ -209,6 +254,39 @@ switch (job.op) {
     const c = mm.findCache("ka");
     if (c === null) throw new Error("no cache ka");
     op = () => c.destroy();
+    break;
+  }
+  /* SLAB under slab_mutex: a cache made with its array block, destroyed, tuned. */
+  case "slab-cache-create": // a SLAB cache, its array block made and tuned (in place)
+    op = () => {
+      mm.createCache("kn", 96, { flags: SLAB_NO_MERGE });
+      mm.tuneCache("kn", { limit: 16, batchcount: 8, shared: 2 });
+    };
+    break;
+  case "slab-cache-destroy": {
+    // "kz" (the main thread's, OFF_SLAB: index arrays in slab-freelist-N, slabs and objects
+    // in arrays left): its slabs, index arrays, block and descriptor go.
+    const c = mm.findCache("kz");
+    if (c === null) throw new Error("no cache kz");
+    op = () => c.destroy();
+    break;
+  }
+  case "slab-alien": {
+    // Two nodes: this cpu is node 1's, objs are node 0's. Twelve fill this cpu's alien
+    // array for node 0; the thirteenth drains it into node 0's shared array and slabs
+    // (node 0's list_lock), then goes in.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 12; k++) c.free(objs[k] as number);
+    op = () => c.free(objs[12] as number);
+    break;
+  }
+  case "slab-tune": {
+    // "ks": this cpu's array at its limit (8); tuned to 4 in place, 4 objects drain back.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 8; k++) c.free(objs[k] as number);
+    op = () => mm.tuneCache("ks", { limit: 4, batchcount: 2, shared: 2 });
     break;
   }
   case "slob-kmalloc": // SLOB: first fit, a page split (a new page when none has room)
