@@ -8,6 +8,9 @@
  *   KIND    kmalloc (kmalloc(64)+kfree), pages (allocPages(0)+freePages), access
  *           (setUint32+getUint32 on a kmalloc block), vaccess (the same on a vmalloc area),
  *           churn (1000 live blocks of 8..512 bytes: free one, allocate one; seeded);
+ *           heap (kmalloc(3000) twice, then both freed: the kmalloc heap's pair, counted
+ *           per operation: a quarter of the loop); heap-churn (200 live blocks of 1,025..
+ *           12,000 bytes: free one, allocate one; seeded; per operation: half a step)
  *           harness-pair, harness-churn: kmalloc(64)+kfree and the churn called as the
  *           mitata benchmarks call them (bench/kmalloc.ts: an adapter object, the workload
  *           compiled per case; 256 MiB, LAYOUT ignored)
@@ -97,6 +100,37 @@ function churn(mm: Kmem, n: number): number {
   return sink;
 }
 
+function heapPairs(mm: Kmem, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i += 4) {
+    const a = mm.kmalloc(3000);
+    const b = mm.kmalloc(3000);
+    mm.kfree(a);
+    mm.kfree(b);
+    sink += (a ^ b) & 1;
+  }
+  return sink;
+}
+
+function heapChurn(mm: Kmem, n: number): number {
+  const live = new Int32Array(200);
+  let seed = 1;
+  const next = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 8;
+  };
+  for (let i = 0; i < live.length; i++) live[i] = mm.kmalloc(1025 + (next() % 10976));
+  let sink = 0;
+  for (let i = 0; i < n; i += 2) {
+    const j = next() % live.length;
+    mm.kfree(live[j] as number);
+    const a = mm.kmalloc(1025 + (next() % 10976));
+    live[j] = a;
+    sink += a & 1;
+  }
+  return sink;
+}
+
 async function harness(workload: "pair" | "churn", n: number): Promise<number> {
   // Imported here only: importing the benchmark module (and its peers) at the top made the
   // other kinds' counts some 15% higher.
@@ -117,5 +151,9 @@ const sink =
         ? pagePairs(mm, n)
         : kind === "churn"
           ? churn(mm, n)
-          : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
+          : kind === "heap"
+            ? heapPairs(mm, n)
+            : kind === "heap-churn"
+              ? heapChurn(mm, n)
+              : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
 if (sink === 12345) console.log(sink);

@@ -4,7 +4,10 @@
  * aligned) and whole pages (pages: page-aligned), carved best-fit out of page-backed chunks
  * the way TLSF carves its pool (Masmano et al., "TLSF: a new dynamic memory allocator for
  * real-time systems", 2004): two-level segregated free lists with bitmaps give a good fit
- * in O(1), boundary tags merge a freed block with both physical neighbours at once.
+ * in O(1), boundary tags merge a freed block with both physical neighbours at once. Before
+ * the good fit, the best fit among the first FIT_WALK blocks of the list the request maps
+ * to (whose blocks may be smaller or larger than it): a bounded walk that keeps blocks of
+ * a few sizes close together (sqlite3-workload's 4,097-4,400-byte blocks).
  *
  * Linux's kmalloc serves these sizes from power-of-two slab caches (kmalloc-2k .. -8k) and
  * the page allocator: a 4,097-byte request takes 8 KiB, a 12 KiB one an order-2 block cut
@@ -29,10 +32,11 @@
  *   ^ chunk start                                                       blocks tile to the end
  *
  *   block header (4 x i32)      word 0: size in bytes, header included (a multiple of 16,
- *                                        >= 32) | FREE (bit 0)
+ *                                        >= 32) | FREE (bit 0) | CACHED (bit 1)
  *                               word 1: the previous block's size (0 for the first block)
  *                               word 2: check = mix(address, word 0, word 1, secret)
- *                               word 3: allocated: the size requested; free: next free block
+ *                               word 3: allocated: the size requested; free: next free block;
+ *                                        cached: the next block of its bin
  *   free block, payload word 0: the previous free block on its list (0: the list's head)
  *
  * The start bitmap has a bit for each 16 bytes of the chunk, set where the payload of an
@@ -43,6 +47,25 @@
  * neighbour (both neighbours' headers are checked before a free changes anything), or at
  * verify(), instead of a heap that hands out overlapping blocks.
  *
+ * The cache of freed blocks (dlmalloc's fastbins, glibc's tcache): kfree puts a block in a
+ * bin of its own size's list index ([fl][sl] of the first levels from 1 KiB, 80 bins)
+ * instead of merging it, as long as the bin holds fewer than CACHE_PER_BIN blocks and the
+ * cache fewer than a quarter of a chunk's bytes (CACHE_CHUNK_SHIFT); kmalloc takes the head
+ * of its request's bin when it is large enough, else the head of the next bin (a block at
+ * most two list steps, 2/16 of its size, over the request), without touching the lists or
+ * a neighbour. A cached block is neither free (no
+ * neighbour merges with it, it is on no list) nor allocated (its chunk does not count it):
+ * the CACHED flag in its size word, under its check word, and its start bit clear, so that
+ * a kfree of it is a DOUBLE_FREE and of an address inside it an INVALID_FREE, found in O(1)
+ * as for a free block. Its own header is checked when it is cached and when it is taken;
+ * the neighbours' when it is merged. A chunk's last allocated block is cached only when the
+ * chunk becomes the spare; otherwise its free merges the chunk's cached blocks too (a walk
+ * of the bins: 80 heads and the cache's few blocks), so that the chunk empties and goes back
+ * to the page allocator as before. The cache is
+ * flushed into the lists (each block merged as a free would) when an allocation finds no
+ * block in the lists, before it takes a new chunk, and by shrink(); recover() makes every
+ * cached block a free block.
+ *
  * The frame of a chunk's head keeps the chunk list and counters (ChunkPg): the next and
  * previous chunk of its heap (pfns), its allocated blocks, and the heap (node) it belongs
  * to. Each node has a heap of its own, with its lock, its free lists and bitmaps, in a
@@ -50,10 +73,10 @@
  *
  *   descriptor of node n (HeapDesc.WORDS i32)
  *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
- *   | lock | secret | chunks | nr     | empty | fl   | live | used | sl bitmaps   | heads    |
- *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |      | bytes| [FL]         | [FL][SL] |
- *   | line)|        |        |        |       |      |      |      |              |          |
- *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
+ *   | lock | secret | chunks | nr     | empty | fl   | live | used | cached,  | sl bitmaps | heads    | bins, bin counts |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |      | bytes| its bytes| [FL]       | [FL][SL] | [5][SL] each     |
+ *   | line)|        |        |        |       |      |      |      |          |            |          |                  |
+ *   +------+--------+--------+--------+-------+------+------+------+----------+------------+----------+------------------+
  *
  * An empty chunk goes back to the page allocator unless it is the node's only one (one
  * spare, so that a program that frees and allocates one block does not take and give back a
@@ -83,12 +106,16 @@
  *          previous-size word the size of the block before it, its check word valid, no two
  *          free blocks side by side
  *   HEAP-3 a chunk's start bitmap has a bit set exactly at the payload of each allocated
- *          block, and the chunk's allocated-block count is their number
+ *          block (not cached), and the chunk's allocated-block count is their number
  *   HEAP-4 every free block is on exactly the free list its size maps to, the lists are
  *          consistent doubly linked lists, and the first- and second-level bitmaps say
  *          which lists are non-empty
- *   HEAP-5 the descriptor's counters: live blocks and bytes are the sums over the chunks,
- *          the empty-chunk count is the number of chunks with no allocated block (at most 1)
+ *   HEAP-5 the descriptor's counters: live blocks and bytes are the sums over the chunks
+ *          (allocated blocks, not cached), the empty-chunk count is the number of chunks
+ *          with no allocated block (at most 1)
+ *   HEAP-6 every cached block is in exactly the bin its size maps to, each bin's count is
+ *          its length (at most CACHE_PER_BIN), the cache's count and bytes are their sums
+ *          (at most a quarter of a chunk)
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -117,6 +144,9 @@ export const enum HeapDesc {
   LIVE = 21,
   /** Bytes of the allocated blocks, headers included. */
   USED = 22,
+  /** Blocks in the cache of freed blocks, and their bytes (headers included). */
+  CACHED = 23,
+  CACHE_BYTES = 24,
   /** Second-level bitmaps, one word per fl. */
   SL_MAP = 32,
   /** List heads, [fl][sl]: block addresses, 0 for empty. */
@@ -124,8 +154,25 @@ export const enum HeapDesc {
   FL = 24,
   SL_BITS = 4,
   SL = 16,
-  WORDS = HEADS + FL * SL,
+  /** The cache's bins: heads of their lists of freed blocks, [fl - BIN_FL][sl]. */
+  BINS = HEADS + FL * SL,
+  /** The first level of the first bin (1,024-2,047 bytes), and the number of bins. */
+  BIN_FL = 10,
+  NR_BINS = 5 * SL,
+  /** Each bin's count of blocks. */
+  BIN_NR = BINS + NR_BINS,
+  WORDS = BIN_NR + NR_BINS,
 }
+
+/** Blocks a bin of the cache holds at most. */
+export const CACHE_PER_BIN = 4;
+/**
+ * Blocks of the list a request maps to that an allocation looks at for the best fit before
+ * it takes a larger list's (BENCHMARKS.md, "The heap's fast path": 2 to 8 gave the same).
+ */
+const FIT_WALK = 4;
+/** The cache's bytes at most (headers included), as a share of a chunk: a quarter. */
+export const CACHE_CHUNK_SHIFT = 2;
 
 /** Words of a block header, and its constants. */
 const enum Blk {
@@ -137,6 +184,10 @@ const enum Blk {
   /** Free: the previous free block (payload word 0). */
   BACK = 4,
   FREE = 1,
+  /** Freed into the cache: not on a list, still one of the heap's non-free blocks. */
+  CACHED = 2,
+  /** The flag bits of a size word. */
+  FLAGS = 3,
   HDR = 16,
   MIN = 32,
 }
@@ -162,9 +213,11 @@ export interface HeapStats {
   /** Allocated blocks, and their bytes (headers included). */
   live: number;
   used: number;
-  /** Free bytes in the chunks, and the largest free block's. */
+  /** Free bytes in the chunks (the cache's blocks included), and the largest free block's. */
   free: number;
   largestFree: number;
+  /** Bytes of the blocks in the cache of freed blocks (headers included). */
+  cached: number;
 }
 
 function corrupt(id: string, what: string): never {
@@ -194,6 +247,8 @@ export class KmallocHeap {
   private readonly initOnFree: boolean;
   /** The memory's words (one buffer). */
   private w: Int32Array;
+  /** The cache's bound in bytes (CACHE_CHUNK_SHIFT). */
+  private readonly cacheMax: number;
 
   /**
    * The heap of an instance whose header names its descriptors (Hdr.KHEAP): `fresh`, they
@@ -216,6 +271,7 @@ export class KmallocHeap {
     this.chunkMask = this.chunkBytes - 1;
     this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
     this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
+    this.cacheMax = this.chunkBytes >>> CACHE_CHUNK_SHIFT;
     this.smp = phys.nrCpus > 1;
     this.cpu = buddy.cpu;
     this.h = phys.header;
@@ -367,6 +423,26 @@ export class KmallocHeap {
 
   /** A free block of at least `need` bytes (TLSF mapping_search + find_suitable_block), or 0. */
   private find(d: Int32Array, need: number): number {
+    // Best fit among the first FIT_WALK blocks of the list `need` maps to (its blocks may
+    // be smaller or larger than `need`); then a good fit, a list whose blocks all fit.
+    const w = this.w;
+    const fl0 = 31 - Math.clz32(need);
+    let b = d[
+      HeapDesc.HEADS +
+        ((fl0 << HeapDesc.SL_BITS) | ((need >>> (fl0 - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1)))
+    ] as number;
+    let best = 0;
+    let bestSize = 0x7fffffff;
+    for (let k = 0; b !== 0 && k < FIT_WALK; k++) {
+      const size = (w[b >>> 2] as number) & ~Blk.FREE;
+      if (size >= need && size < bestSize) {
+        best = b;
+        bestSize = size;
+        if (size === need) break;
+      }
+      b = w[(b >>> 2) + Blk.LINK] as number;
+    }
+    if (best !== 0) return best;
     const r = need + (1 << (31 - Math.clz32(need) - HeapDesc.SL_BITS)) - 1;
     let fl = 31 - Math.clz32(r);
     const sl = (r >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1);
@@ -482,7 +558,32 @@ export class KmallocHeap {
     const need = (size + Blk.HDR + 15) & ~15;
     let spare = 0;
     this.lockHeap(d);
-    let b = this.find(d, need);
+    // The cache first: the head of the bin of `need`'s list, if it is large enough.
+    const w = this.w;
+    const fl = 31 - Math.clz32(need);
+    let bin =
+      ((fl - HeapDesc.BIN_FL) << HeapDesc.SL_BITS) |
+      ((need >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
+    let b = d[HeapDesc.BINS + bin] as number;
+    if (b === 0 || ((w[b >>> 2] as number) & ~Blk.FLAGS) < need) {
+      // The next bin's blocks are all larger than `need` (at most two list steps over).
+      b = ++bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
+    }
+    if (b !== 0) {
+      this.fromCache(d, b, bin, size);
+      this.unlockHeap(d);
+      const p = b + Blk.HDR;
+      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+        this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
+      }
+      return p;
+    }
+    b = this.find(d, need);
+    if (b === 0 && (d[HeapDesc.CACHED] as number) !== 0) {
+      // Short of a block: the cache's blocks go back to the lists before a chunk is taken.
+      this.flush(d, 0);
+      b = this.find(d, need);
+    }
     if (b === 0) {
       this.unlockHeap(d);
       const c = this.newChunk(d, gfp, nid);
@@ -503,6 +604,115 @@ export class KmallocHeap {
       this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
     }
     return p;
+  }
+
+  /**
+   * Allocates the cached block `b`, the head of bin `bin`, for a request of `size` bytes
+   * (the lock held): its header checked (CORRUPTION, nothing changed, if an overflow rewrote
+   * it while it was cached), popped, made an allocated block again (the size word's store
+   * is the change), its start bit set.
+   */
+  private fromCache(d: Int32Array, b: number, bin: number, size: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    const w0 = w[i + Blk.SIZE] as number;
+    const w1 = w[i + Blk.PREV] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    if ((w0 & Blk.FLAGS) !== Blk.CACHED || w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1)) {
+      this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
+    }
+    const bsize = w0 & ~Blk.FLAGS;
+    d[HeapDesc.BINS + bin] = w[i + Blk.LINK] as number;
+    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
+    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
+    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
+    w[i + Blk.SIZE] = bsize;
+    w[i + Blk.CHECK] = KmallocHeap.mix(s, b, bsize, w1);
+    w[i + Blk.LINK] = size;
+    const c = (b & ~this.chunkMask) >>> 0;
+    const g = (b + Blk.HDR - c) >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    w[wb] = (w[wb] as number) | (1 << (g & 31));
+    // A chunk with no allocated block holding cached ones is the spare: no longer empty.
+    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
+    const live = this.f[fi] as number;
+    this.f[fi] = live + 1;
+    if (live === 0) d[HeapDesc.EMPTY] = 0;
+    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
+    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + bsize;
+  }
+
+  /**
+   * Empties node `d`'s cache into its free lists (the lock held), or (`only` a chunk's
+   * address) takes out the blocks of that chunk only: each block's header and its
+   * neighbours' checked, then merged as a free would. Throws CORRUPTION (the lock released)
+   * at a damaged header, the blocks before it flushed.
+   */
+  private flush(d: Int32Array, only: number): void {
+    const w = this.w;
+    for (let bin = 0; bin < HeapDesc.NR_BINS; bin++) {
+      let at = -1;
+      let b = d[HeapDesc.BINS + bin] as number;
+      while (b !== 0) {
+        const i = b >>> 2;
+        const w0 = w[i + Blk.SIZE] as number;
+        if ((w0 & Blk.FLAGS) !== Blk.CACHED || !this.headerOk(d, b)) {
+          this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
+        }
+        const next = w[i + Blk.LINK] as number;
+        const c = (b & ~this.chunkMask) >>> 0;
+        if (only !== 0 && c !== only) {
+          at = b;
+          b = next;
+          continue;
+        }
+        const size = w0 & ~Blk.FLAGS;
+        this.checkNear(d, b, size, w[i + Blk.PREV] as number, b + Blk.HDR, "kmalloc");
+        if (at < 0) d[HeapDesc.BINS + bin] = next;
+        else w[(at >>> 2) + Blk.LINK] = next;
+        d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
+        d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
+        d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
+        this.release(d, c, b, size);
+        b = next;
+      }
+    }
+  }
+
+  /**
+   * Takes the cached block `b` out of its bin and merges it into the free lists (the lock
+   * held; `p`: the address of the call, for its error), its header and its next neighbour's
+   * checked first.
+   */
+  private uncache(d: Int32Array, b: number, p: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    const w0 = w[i + Blk.SIZE] as number;
+    const size = w0 & ~Blk.FLAGS;
+    if ((w0 & Blk.FLAGS) !== Blk.CACHED || !this.headerOk(d, b)) {
+      this.damaged(
+        d,
+        p,
+        "krealloc",
+        "the next block's header was overwritten (an overflow of this block?)",
+      );
+    }
+    this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "krealloc");
+    const bin = KmallocHeap.index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
+    let at = -1;
+    let q = bin >= 0 && bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
+    for (let k = 0; q !== 0 && q !== b && k < CACHE_PER_BIN; k++) {
+      at = q;
+      q = w[(q >>> 2) + Blk.LINK] as number;
+    }
+    if (q !== b) this.damaged(d, p, "krealloc", "a cached block is in no bin of the cache");
+    const next = w[i + Blk.LINK] as number;
+    if (at < 0) d[HeapDesc.BINS + bin] = next;
+    else w[(at >>> 2) + Blk.LINK] = next;
+    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
+    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
+    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
+    this.release(d, (b & ~this.chunkMask) >>> 0, b, size);
   }
 
   /** Allocates the free block `b` for `need` bytes (the lock held): split, bit set, counted. */
@@ -571,7 +781,18 @@ export class KmallocHeap {
         "the block's header was overwritten (an overflow of the block before it?)",
       );
     }
-    if (!near) return b;
+    if (near) this.checkNear(d, b, w0, w1, p, fn);
+    return b;
+  }
+
+  /**
+   * Checks the headers of both neighbours of the block `b` (size `w0`, previous size `w1`)
+   * before a change merges with them; throws CORRUPTION (the lock released) otherwise.
+   */
+  private checkNear(d: Int32Array, b: number, w0: number, w1: number, p: number, fn: string): void {
+    const w = this.w;
+    const s = d[HeapDesc.SECRET] as number;
+    const end = b + w0;
     if ((end & this.chunkMask) !== 0) {
       const e = end >>> 2;
       if (
@@ -591,13 +812,12 @@ export class KmallocHeap {
       const j = q >>> 2;
       const qw0 = w[j + Blk.SIZE] as number;
       if (
-        (qw0 & ~Blk.FREE) !== w1 ||
+        (qw0 & ~Blk.FLAGS) !== w1 ||
         w[j + Blk.CHECK] !== KmallocHeap.mix(s, q, qw0, w[j + Blk.PREV] as number)
       ) {
         this.damaged(d, p, fn, "the previous block's header was overwritten");
       }
     }
-    return b;
   }
 
   private notStart(d: Int32Array, p: number, fn: string): never {
@@ -616,7 +836,7 @@ export class KmallocHeap {
   /** kfree of an address whose start bit is clear: a free block's, or no block's. */
   private notAllocated(d: Int32Array, p: number, fn: string): never {
     const b = p - Blk.HDR;
-    const free = this.headerOk(d, b) && (this.rd(b, Blk.SIZE) & Blk.FREE) !== 0;
+    const free = this.headerOk(d, b) && (this.rd(b, Blk.SIZE) & Blk.FLAGS) !== 0;
     this.unlockHeap(d);
     if (free) throw new KmemError("DOUBLE_FREE", `${fn}(${hex(p)}): the block is already free`);
     throw new KmemError(
@@ -625,18 +845,94 @@ export class KmallocHeap {
     );
   }
 
-  /** kfree of `p` in chunk `c`. */
+  /**
+   * kfree of `p` in chunk `c`: its start bit and its own header checked; then into the
+   * cache when its bin and the cache have room (the size word's CACHED flag is the change;
+   * the start bit cleared, so that a second kfree is a DOUBLE_FREE), else both neighbours'
+   * headers checked and the block merged into the free lists (release()).
+   */
   free(c: number, p: number): void {
     const f = this.f;
     const fi = (c >>> this.pageShift) * Frame.WORDS;
     const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
     this.lockHeap(d);
-    const b = this.checked(d, c, p, "kfree");
+    const b = this.checked(d, c, p, "kfree", false);
     const w = this.w;
     const i = b >>> 2;
     const size = w[i + Blk.SIZE] as number;
     if (this.initOnFree) this.phys.fill(0, p, b + size);
-    const g = (p - c) >>> 4;
+    const fl = 31 - Math.clz32(size);
+    const bin =
+      ((fl - HeapDesc.BIN_FL) << HeapDesc.SL_BITS) |
+      ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
+    const live = f[fi + ChunkPg.LIVE] as number;
+    // The chunk's last allocated block is cached only when the chunk becomes the spare.
+    if (
+      (live > 1 || (d[HeapDesc.EMPTY] as number) === 0) &&
+      bin >= 0 &&
+      bin < HeapDesc.NR_BINS &&
+      (d[HeapDesc.BIN_NR + bin] as number) < CACHE_PER_BIN &&
+      (d[HeapDesc.CACHE_BYTES] as number) + size <= this.cacheMax
+    ) {
+      const w1 = w[i + Blk.PREV] as number;
+      // The next block's header, as a merge would: an overflow of this block is found here.
+      const end = b + size;
+      if ((end & this.chunkMask) !== 0) {
+        const e = end >>> 2;
+        if (
+          w[e + Blk.PREV] !== size ||
+          w[e + Blk.CHECK] !==
+            KmallocHeap.mix(d[HeapDesc.SECRET] as number, end, w[e + Blk.SIZE] as number, size)
+        ) {
+          this.damaged(
+            d,
+            p,
+            "kfree",
+            "the next block's header was overwritten (an overflow of this block?)",
+          );
+        }
+      }
+      const cw = size | Blk.CACHED;
+      w[i + Blk.SIZE] = cw;
+      w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, cw, w1);
+      w[i + Blk.LINK] = d[HeapDesc.BINS + bin] as number;
+      d[HeapDesc.BINS + bin] = b;
+      const g = (p - c) >>> 4;
+      const wb = (c >>> 2) + (g >>> 5);
+      w[wb] = (w[wb] as number) & ~(1 << (g & 31));
+      d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) + 1;
+      d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) + 1;
+      d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) + size;
+      f[fi + ChunkPg.LIVE] = live - 1;
+      if (live === 1) d[HeapDesc.EMPTY] = 1;
+      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
+      d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
+      this.unlockHeap(d);
+      return;
+    }
+    this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "kfree");
+    this.release(d, c, b, size);
+    f[fi + ChunkPg.LIVE] = live - 1;
+    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
+    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
+    if (live !== 1) {
+      this.unlockHeap(d);
+      return;
+    }
+    // The chunk's last allocated block: its cached blocks merge too, so that it empties.
+    if ((d[HeapDesc.CACHED] as number) !== 0) this.flush(d, c);
+    this.emptied(d, c);
+  }
+
+  /**
+   * Releases the block `b` (`size` bytes, allocated or cached, its start bit cleared here)
+   * of chunk `c` into the free lists, merged with its free neighbours, the lock held and
+   * the headers checked; the counters are the caller's.
+   */
+  private release(d: Int32Array, c: number, b: number, size: number): void {
+    const w = this.w;
+    const i = b >>> 2;
+    const g = (b + Blk.HDR - c) >>> 4;
     const wb = (c >>> 2) + (g >>> 5);
     w[wb] = (w[wb] as number) & ~(1 << (g & 31));
     let start = b;
@@ -659,12 +955,6 @@ export class KmallocHeap {
     const after = start + total;
     if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
     this.insert(d, start, total);
-    const live = (f[fi + ChunkPg.LIVE] as number) - 1;
-    f[fi + ChunkPg.LIVE] = live;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
-    if (live === 0) this.emptied(d, c);
-    else this.unlockHeap(d);
   }
 
   /** Chunk `c` has no block left (the lock held, released here): the spare, or given back. */
@@ -707,7 +997,12 @@ export class KmallocHeap {
     const need = Math.max(Blk.MIN, (size + Blk.HDR + 15) & ~15);
     const end = b + cur;
     const atEnd = (end & this.chunkMask) === 0;
-    const nw = atEnd ? 0 : this.rd(end, Blk.SIZE);
+    let nw = atEnd ? 0 : this.rd(end, Blk.SIZE);
+    if ((nw & Blk.CACHED) !== 0 && need > cur && cur + (nw & ~Blk.FLAGS) >= need) {
+      // A cached next block that makes room: out of its bin, merged as a free block.
+      this.uncache(d, end, p);
+      nw = this.rd(end, Blk.SIZE);
+    }
     const nextFree = (nw & Blk.FREE) !== 0 ? nw & ~Blk.FREE : 0;
     let got = cur;
     if (need <= cur) {
@@ -759,6 +1054,7 @@ export class KmallocHeap {
     for (const d of this.d) {
       const gone: number[] = [];
       this.lockHeap(d);
+      this.flush(d, 0);
       for (let pfn = d[HeapDesc.CHUNKS] as number; pfn !== 0;) {
         const next = this.f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
         if (this.f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
@@ -791,7 +1087,15 @@ export class KmallocHeap {
   }
 
   stats(): HeapStats {
-    const s: HeapStats = { chunks: 0, bytes: 0, live: 0, used: 0, free: 0, largestFree: 0 };
+    const s: HeapStats = {
+      chunks: 0,
+      bytes: 0,
+      live: 0,
+      used: 0,
+      free: 0,
+      largestFree: 0,
+      cached: 0,
+    };
     for (let n = 0; n < this.d.length; n++) {
       const d = this.d[n] as Int32Array;
       this.lockHeap(d);
@@ -799,12 +1103,13 @@ export class KmallocHeap {
         s.chunks += d[HeapDesc.NR_CHUNKS] as number;
         s.live += d[HeapDesc.LIVE] as number;
         s.used += d[HeapDesc.USED] as number;
+        s.cached += d[HeapDesc.CACHE_BYTES] as number;
         for (const c of this.chunks(n)) {
           for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
             const w0 = this.rd(b, Blk.SIZE);
-            const size = w0 & ~Blk.FREE;
+            const size = w0 & ~Blk.FLAGS;
             if (size < Blk.MIN) break;
-            if ((w0 & Blk.FREE) !== 0) {
+            if ((w0 & Blk.FLAGS) !== 0) {
               s.free += size - Blk.HDR;
               s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
             }
@@ -839,6 +1144,7 @@ export class KmallocHeap {
       let used = 0;
       let empty = 0;
       const free = new Set<number>();
+      const cached = new Set<number>();
       for (const c of chunks) {
         const pfn = c >>> this.pageShift;
         const i = pfn * Frame.WORDS;
@@ -855,15 +1161,17 @@ export class KmallocHeap {
         }
         prevPfn = pfn;
         let blocks = 0;
+        let kept = 0;
         let prevSize = 0;
         let prevFree = false;
         const starts = new Set<number>();
         let b = c + this.mapBytes;
         while (b - c < this.chunkBytes) {
           const w0 = this.rd(b, Blk.SIZE);
-          const size = w0 & ~Blk.FREE;
+          const size = w0 & ~Blk.FLAGS;
           if (
             (size & 15) !== 0 ||
+            (w0 & Blk.FLAGS) === Blk.FLAGS ||
             size < Blk.MIN ||
             b - c + size > this.chunkBytes ||
             this.rd(b, Blk.PREV) !== prevSize ||
@@ -877,7 +1185,10 @@ export class KmallocHeap {
           const isFree = (w0 & Blk.FREE) !== 0;
           if (isFree && prevFree) corrupt("HEAP-2", `blocks before ${hex(b)} and it are both free`);
           if (isFree) free.add(b);
-          else {
+          else if ((w0 & Blk.CACHED) !== 0) {
+            cached.add(b);
+            kept++;
+          } else {
             blocks++;
             used += size;
             starts.add(b + Blk.HDR);
@@ -895,7 +1206,7 @@ export class KmallocHeap {
         if (f[i + ChunkPg.LIVE] !== blocks) {
           corrupt(
             "HEAP-3",
-            `chunk ${hex(c)} counts ${f[i + ChunkPg.LIVE]} blocks, holds ${blocks}`,
+            `chunk ${hex(c)} counts ${f[i + ChunkPg.LIVE]} blocks, holds ${blocks} and ${kept} cached`,
           );
         }
         live += blocks;
@@ -936,6 +1247,47 @@ export class KmallocHeap {
           "HEAP-4",
           `free block ${hex([...free][0] as number)} is on no list (${onLists} listed)`,
         );
+      // HEAP-6: the cache's bins hold the cached blocks, each in its size's bin.
+      let nrCached = 0;
+      let cachedBytes = 0;
+      for (let bin = 0; bin < HeapDesc.NR_BINS; bin++) {
+        let count = 0;
+        for (let b = d[HeapDesc.BINS + bin] as number; b !== 0; b = this.rd(b, Blk.LINK)) {
+          const size = this.rd(b, Blk.SIZE) & ~Blk.FLAGS;
+          if (
+            !cached.has(b) ||
+            KmallocHeap.index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin
+          ) {
+            corrupt(
+              "HEAP-6",
+              `bin ${bin} of node ${n}: ${hex(b)} is not a cached block of its size`,
+            );
+          }
+          cached.delete(b);
+          count++;
+          cachedBytes += size;
+        }
+        if (d[HeapDesc.BIN_NR + bin] !== count || count > CACHE_PER_BIN) {
+          corrupt(
+            "HEAP-6",
+            `bin ${bin} of node ${n} counts ${d[HeapDesc.BIN_NR + bin]}, holds ${count}`,
+          );
+        }
+        nrCached += count;
+      }
+      if (cached.size !== 0) {
+        corrupt("HEAP-6", `cached block ${hex([...cached][0] as number)} is in no bin`);
+      }
+      if (
+        d[HeapDesc.CACHED] !== nrCached ||
+        d[HeapDesc.CACHE_BYTES] !== cachedBytes ||
+        cachedBytes > this.cacheMax
+      ) {
+        corrupt(
+          "HEAP-6",
+          `node ${n}: the cache counts ${d[HeapDesc.CACHED]} blocks of ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} of ${cachedBytes}`,
+        );
+      }
       if (
         d[HeapDesc.LIVE] !== live ||
         d[HeapDesc.USED] !== used ||
@@ -985,9 +1337,11 @@ export class KmallocHeap {
       let prevSize = 0;
       let prevFree = false;
       for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
-        const w0 = this.rd(b, Blk.SIZE);
-        let size = w0 & ~Blk.FREE;
-        const isFree = (w0 & Blk.FREE) !== 0;
+        // A cached block was freed by its owner: it becomes a free block like any other.
+        const raw = this.rd(b, Blk.SIZE);
+        let size = raw & ~Blk.FLAGS;
+        const isFree = (raw & Blk.FLAGS) !== 0;
+        const w0 = isFree ? size | Blk.FREE : size;
         if ((size & 15) !== 0 || size < Blk.MIN || b - c + size > this.chunkBytes) {
           // Not a block: the rest of the chunk becomes one free block (never seen torn so).
           size = this.chunkBytes - (b - c);
@@ -1011,7 +1365,7 @@ export class KmallocHeap {
           repaired++;
           continue;
         }
-        if (this.rd(b, Blk.PREV) !== prevSize || !this.headerOk(d, b)) repaired++;
+        if (this.rd(b, Blk.PREV) !== prevSize || !this.headerOk(d, b) || raw !== w0) repaired++;
         this.setHeader(d, b, w0, prevSize);
         if (!isFree) {
           live++;

@@ -336,7 +336,7 @@ export class Kmalloc implements KmallocApi {
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
   }
 
-  /** The heap's invariants (HEAP-1..5), when kmalloc has one. */
+  /** The heap's invariants (HEAP-1..6), when kmalloc has one. */
   verifyHeap(): void {
     this.heap?.verify();
   }

@@ -200,6 +200,8 @@ export class SwapContext implements VmSwap {
     if (this.desc !== 0) return true;
     const at = (this.phys.header[Hdr.SWAP] as number) >>> 0;
     if (at === 0) return false;
+    if ((at & 3) !== 0)
+      corrupt("SWAP-1", `the descriptor's anchor ${hex(at)} is not a word's address`);
     this.desc = at;
     this.d = this.phys.wordsAt(at, Sw.WORDS);
     return true;

@@ -2,14 +2,15 @@
  * The kmalloc heap (src/kmalloc/heap.ts): kmalloc's requests above 1 KiB in the fine
  * classes. Against a model (contents intact, no overlap, verify() after every step), misuse
  * of every kind refused before anything changes, krealloc in place, chunks given back,
- * fault injection, and instances opened with heap blocks live.
+ * fault injection, instances opened with heap blocks live, and the cache of freed blocks
+ * (the same checks on cached blocks, its bounds, its flushes, recovery).
  */
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { __GFP_ZERO, GFP_KERNEL, Kmem } from "../../src/index.js";
-import { CHUNK_BYTES, HEAP_MIN, type Kmalloc } from "../../src/kmalloc/index.js";
+import { CHUNK_BYTES, HEAP_MIN, type Kmalloc, type KmallocHeap } from "../../src/kmalloc/index.js";
 import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
 import { expectKmemError, memMap } from "../helpers.js";
 
@@ -144,7 +145,7 @@ describe("kmalloc heap: krealloc", () => {
     const b = k.kmalloc(3000);
     const c = k.kmalloc(3000);
     stamp(k, a, 3000, 1);
-    k.kfree(b);
+    k.kfree(b); // into the cache of freed blocks: krealloc takes it out
     const a2 = k.krealloc(a, 5000);
     assert.equal(a2, a, "grown in place");
     assert.ok(k.ksize(a) >= 5000);
@@ -200,7 +201,10 @@ describe("kmalloc heap: misuse is refused before anything changes", () => {
     k.kfree(b);
     expectKmemError("DOUBLE_FREE", () => k.kfree(b));
     k.kfree(a);
-    // b's header is inside the merged free block now, intact: still a double free.
+    // Both cached; then flushed: b's header is inside the merged free block, intact.
+    expectKmemError("DOUBLE_FREE", () => k.kfree(b));
+    k.verify();
+    k.shrinkSlabs();
     expectKmemError("DOUBLE_FREE", () => k.kfree(b));
     expectKmemError("DOUBLE_FREE", () => k.kfree(a));
     // Reused: a new block covers a and b, written; b is inside it.
@@ -244,6 +248,8 @@ describe("kmalloc heap: against a model", () => {
       fc.integer({ min: 1, max: 300 }),
       fc.integer({ min: HEAP_MIN - 8, max: 9000 }),
       fc.integer({ min: 9000, max: 40000 }),
+      // Sizes that repeat, so that blocks go through the cache of freed blocks.
+      fc.constantFrom(1100, 1104, 3000, 3050, 5000, 12000),
     );
     fc.assert(
       fc.property(
@@ -312,5 +318,150 @@ describe("kmalloc heap: instances opened with blocks live", () => {
     b.kfree(mine);
     a.offlineCpu(b.cpu);
     a.verify();
+  });
+});
+
+describe("kmalloc heap: the cache of freed blocks", () => {
+  function heap(k: Kmem): KmallocHeap {
+    return km(k).heap as KmallocHeap;
+  }
+
+  it("a freed block is taken again by the next request of its size; verify() checks the cache", () => {
+    const k = mm();
+    const keep = k.kmalloc(3000);
+    const a = k.kmalloc(3000);
+    k.kfree(a);
+    assert.equal(heap(k).stats().cached, 3024);
+    k.verify();
+    const b = k.kmalloc(2990); // same list, no larger than the cached block
+    assert.equal(b, a);
+    assert.equal(k.ksize(b), 3008);
+    assert.equal(heap(k).stats().cached, 0);
+    k.kfree(b);
+    k.kfree(keep);
+    k.verify();
+  });
+
+  it("a cached block freed again: DOUBLE_FREE; an address inside it: INVALID_FREE; nothing changes", () => {
+    const k = mm();
+    const keep = k.kmalloc(3000);
+    const a = k.kmalloc(3000);
+    k.kfree(a);
+    expectKmemError("DOUBLE_FREE", () => k.kfree(a));
+    expectKmemError("DOUBLE_FREE", () => k.ksize(a));
+    expectKmemError("DOUBLE_FREE", () => k.krealloc(a, 4000));
+    for (const bad of [a + 16, a + 32, a - 8, a + 1]) {
+      expectKmemError("INVALID_FREE", () => k.kfree(bad));
+    }
+    k.verify();
+    assert.equal(heap(k).stats().cached, 3024);
+    assert.equal(k.kmalloc(3000), a);
+    k.kfree(keep);
+    k.verify();
+  });
+
+  it("an overflow into a cached block's header: CORRUPTION when it is taken and at verify()", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    const c = k.kmalloc(3000);
+    k.kfree(b);
+    k.memory.fill(0x41, a, a + k.ksize(a) + 8); // 8 bytes into b's header
+    expectKmemError("CORRUPTION", () => k.verify());
+    expectKmemError("CORRUPTION", () => k.kmalloc(3000));
+    assert.equal(k.ksize(c), 3008, "the rest of the heap is served");
+  });
+
+  it("is bounded (per bin and in bytes) and emptied by shrinkSlabs", () => {
+    const k = mm();
+    const blocks: number[] = [];
+    const pinned: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      blocks.push(k.kmalloc(1100 + (i % 3) * 500));
+      if (i % 8 === 0) pinned.push(k.kmalloc(1500)); // no chunk empties
+    }
+    for (const p of blocks) k.kfree(p);
+    const s = heap(k).stats();
+    assert.ok(s.cached > 0 && s.cached <= CHUNK_BYTES / 4, `cached ${s.cached}`);
+    k.verify(); // HEAP-6: at most 4 a bin, the counts right
+    k.shrinkSlabs();
+    assert.equal(heap(k).stats().cached, 0);
+    k.verify();
+    for (const p of pinned) k.kfree(p);
+    k.verify();
+  });
+
+  it("is merged into the free lists before a new chunk is taken", () => {
+    const k = mm();
+    // One chunk of 21 blocks of 3,024 bytes (and a tail too short for 8,000).
+    const blocks = Array.from({ length: 21 }, () => k.kmalloc(3000));
+    assert.equal(heap(k).stats().chunks, 1);
+    for (const i of [5, 6, 7]) k.kfree(blocks[i] as number);
+    assert.equal(heap(k).stats().cached, 3 * 3024);
+    const big = k.kmalloc(8000);
+    assert.equal(big, blocks[5], "the three cached blocks, merged");
+    assert.equal(heap(k).stats().chunks, 1);
+    assert.equal(heap(k).stats().cached, 0);
+    k.verify();
+    k.kfree(big);
+    for (const [i, p] of blocks.entries()) if (i < 5 || i > 7) k.kfree(p);
+    k.verify();
+  });
+
+  it("fail_page_alloc: a request the cache's blocks hold once merged is still served", () => {
+    const k = mm();
+    const first = Array.from({ length: 12 }, () => k.kmalloc(5000));
+    const keep = k.kmalloc(1200);
+    for (const p of first.slice(0, 3)) k.kfree(p);
+    assert.ok(heap(k).stats().cached > 0);
+    k.setFault("fail_page_alloc", {
+      probability: 100,
+      times: -1,
+      verbose: 0,
+      ignoreGfpWait: false,
+    });
+    const p = k.kmalloc(14000);
+    k.setFault("fail_page_alloc", null);
+    assert.notEqual(p, 0);
+    k.verify();
+    for (const q of [...first.slice(3), keep, p]) k.kfree(q);
+    k.verify();
+  });
+
+  it("Kmem.attach and Kmem.reopen see the cached blocks: taken, refused as double frees", () => {
+    const a = new Kmem({ memory: 4 << 20, cpus: 2 });
+    const keep = a.kmalloc(3000);
+    const x = a.kmalloc(3000);
+    a.kfree(x);
+    const b = Kmem.attach(a.buffer);
+    expectKmemError("DOUBLE_FREE", () => b.kfree(x));
+    b.verify();
+    const copy = new SharedArrayBuffer(a.buffer.byteLength);
+    new Uint8Array(copy).set(new Uint8Array(a.buffer));
+    const r = Kmem.reopen(copy);
+    r.verify();
+    assert.equal(r.kmalloc(3000), x, "the reopened instance takes the cached block");
+    r.verify();
+    assert.equal(b.kmalloc(3000), x, "so does the attached context");
+    b.kfree(x);
+    b.kfree(keep);
+    a.offlineCpu(b.cpu);
+    a.verify();
+  });
+
+  it("recover() makes every cached block a free block, allocated blocks intact", () => {
+    const k = mm();
+    const live = Array.from({ length: 6 }, () => k.kmalloc(2000));
+    live.forEach((p, i) => stamp(k, p, 2000, i + 1));
+    const gone = [k.kmalloc(2000), k.kmalloc(3000), k.kmalloc(4000)];
+    for (const p of gone) k.kfree(p);
+    assert.ok(heap(k).stats().cached > 0);
+    heap(k).recover(0);
+    assert.equal(heap(k).stats().cached, 0);
+    k.verify();
+    live.forEach((p, i) => assert.ok(stamped(k, p, 2000, i + 1)));
+    expectKmemError("DOUBLE_FREE", () => k.kfree(gone[0] as number));
+    for (const p of live) k.kfree(p);
+    k.verify();
   });
 });

@@ -15,7 +15,8 @@
  * or with another cpu's sheaf and cpu slab to flush);
  * under SLOB's lock kmalloc, kfree, a cache's alloc, a cache made and destroyed; the
  * kmalloc heap's allocation with and without a new chunk, its free merging both neighbours
- * or giving a chunk back, its krealloc growing in place)
+ * or giving a chunk back, its krealloc growing in place; a free into its cache of freed
+ * blocks and an allocation from it)
  * and is stopped dead after N statements, for N over the whole operation; then the main
  * thread offlines its cpu and checks that verify() passes, that its own allocations are
  * intact (stamps), that no lock is left held, that the cpu id is reused by the next attach,
@@ -232,6 +233,9 @@ const SLACK: Record<string, number> = {
   "heap-free": 0,
   "heap-free-chunk": 16,
   "heap-realloc": 0,
+  // The heap's cache: a block taken from it and never returned keeps its chunk.
+  "heap-free-cached": 0,
+  "heap-alloc-cached": 16,
 };
 
 /** Pages a kill may give back beyond those taken before: a descriptors' slab left empty. */
@@ -286,6 +290,8 @@ const THIN: Record<string, number> = {
   "heap-free": 8,
   "heap-free-chunk": 8,
   "heap-realloc": 8,
+  "heap-free-cached": 8,
+  "heap-alloc-cached": 8,
 };
 
 /**
@@ -1013,6 +1019,8 @@ describe("kill at every point", () => {
     "heap-free",
     "heap-free-chunk",
     "heap-realloc",
+    "heap-free-cached",
+    "heap-alloc-cached",
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {

@@ -335,14 +335,31 @@ switch (job.op) {
     break;
   }
   case "heap-free": {
-    // Its neighbours on both sides are free: the three merge.
+    // Its neighbours on both sides are free: the three merge (the cache's bin of their
+    // size is full, so that a, c and b go to the free lists).
     const a = mm.kmalloc(3000);
     const b = hold(mm.kmalloc(3000), OBJECT);
     const c = mm.kmalloc(3000);
     hold(mm.kmalloc(3000), OBJECT);
+    const fill = [0, 1, 2, 3].map(() => mm.kmalloc(3000));
+    hold(mm.kmalloc(3000), OBJECT);
+    for (const x of fill) mm.kfree(x);
     mm.kfree(a);
     mm.kfree(c);
     op = () => mm.kfree(b);
+    break;
+  }
+  // The kmalloc heap's cache of freed blocks: a free into it, an allocation from it.
+  case "heap-free-cached": {
+    const b = hold(mm.kmalloc(3000), OBJECT);
+    hold(mm.kmalloc(3000), OBJECT);
+    op = () => mm.kfree(b);
+    break;
+  }
+  case "heap-alloc-cached": {
+    hold(mm.kmalloc(3000), OBJECT);
+    mm.kfree(mm.kmalloc(3000));
+    op = () => void hold(mm.kmalloc(3000), OBJECT);
     break;
   }
   case "heap-free-chunk": {
