@@ -253,20 +253,12 @@ export class Kmalloc implements KmallocApi {
 
   /** kmalloc: `size` is a trusted non-negative integer here. */
   kmalloc(size: number, gfp: number): number {
-    // One compare for 1..classMax: size 0 wraps to 2^32 - 1.
+    // One compare for 1..classMax: size 0 wraps to 2^32 - 1. Everything else is a call of
+    // its own, so that this body stays small enough for V8 to inline whole into its callers.
     if ((size - 1) >>> 0 < this.classMax) {
       return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
     }
-    if (size === 0) return ZERO_SIZE_PTR;
-    // Powers of two stay in their classes (naturally aligned, as Linux guarantees), whole
-    // pages take pages (page-aligned, as kmalloc_large's are).
-    if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
-      return (this.heap as KmallocHeap).alloc(size, gfp, -1);
-    }
-    if (size <= this.maxCacheSize) {
-      return this.slab.alloc(this.caches[this.index(size)] as KmemCache, gfp, size);
-    }
-    return this.large.alloc(size, gfp);
+    return this.kmallocBeyondClasses(size, gfp, -1);
   }
 
   /** kmalloc_node: as kmalloc, from node `nid` (-1: no node). `nid` is trusted here. */
@@ -274,12 +266,22 @@ export class Kmalloc implements KmallocApi {
     if ((size - 1) >>> 0 < this.classMax) {
       return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
     }
+    return this.kmallocBeyondClasses(size, gfp, nid);
+  }
+
+  /**
+   * A request of 0 bytes or above classMax: the heap, a power of two's class above the
+   * heap's threshold, or whole pages. Powers of two stay in their classes (naturally aligned,
+   * as Linux guarantees), whole pages take pages (page-aligned, as kmalloc_large's are).
+   */
+  private kmallocBeyondClasses(size: number, gfp: number, nid: number): number {
     if (size === 0) return ZERO_SIZE_PTR;
     if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
       return (this.heap as KmallocHeap).alloc(size, gfp, nid);
     }
     if (size <= this.maxCacheSize) {
-      return this.slab.allocNode(this.caches[this.index(size)] as KmemCache, gfp, size, nid);
+      const c = this.caches[this.index(size)] as KmemCache;
+      return nid < 0 ? this.slab.alloc(c, gfp, size) : this.slab.allocNode(c, gfp, size, nid);
     }
     return this.large.alloc(size, gfp, nid);
   }
@@ -291,6 +293,11 @@ export class Kmalloc implements KmallocApi {
       this.slab.freeInSlab(head, addr);
       return;
     }
+    this.kfreeBeyondSlabs(addr);
+  }
+
+  /** kfree of what no slab holds: nothing (0, ZERO_SIZE_PTR), a heap block or whole pages. */
+  private kfreeBeyondSlabs(addr: number): void {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
     if (this.heap !== null) {
       const c = this.heap.chunkOf(addr);
