@@ -390,11 +390,13 @@ export function freeObjects(
 }
 
 /**
- * Gives the `k` oldest objects of node `n`'s shared array (all of them the node's) back to
- * their slabs under the node's lock, then shortens the array, under the same lock: a death
- * in between leaves entries whose objects are in their slabs' free parts, which the
- * list_lock's recovery drops (recover.ts), so no object is lost. Slabs left free past
- * free_limit are destroyed after. Returns how many.
+ * Gives the `k` oldest objects of node `n`'s shared array back to their slabs, then
+ * shortens the array, all under the node's lock: a death in between leaves entries whose
+ * objects are in their slabs' free parts, which the list_lock's recovery drops (recover.ts),
+ * so no object is lost. An object of another node's slab (kmalloc_node's, freed here) needs
+ * that node's lock, which is never taken under this one: it leaves the array with the rest
+ * and is freed after, under its own node's lock. Slabs left free past free_limit are
+ * destroyed last. Returns how many.
  */
 export function drainShared(
   slab: SlabAllocator,
@@ -405,18 +407,39 @@ export function drainShared(
 ): number {
   const v = slab.arraysOf(c) as ArrayViews;
   const doomed: number[] = [];
+  let others: number[] | null = null;
   slab.lockNode(c, n);
   try {
     const avail = sh[Ac.AVAIL] as number;
     k = Math.min(k, avail);
-    putObjects(slab, c, v, n, sh, Ac.ENTRY, k, doomed);
+    for (let j = 0; j < k;) {
+      let end = j;
+      while (end < k && (slab.nrNodes === 1 || objectNode(slab, sh[Ac.ENTRY + end]) === n)) {
+        end++;
+      }
+      if (end > j) putObjects(slab, c, v, n, sh, Ac.ENTRY + j, end - j, doomed);
+      while (end < k && objectNode(slab, sh[Ac.ENTRY + end]) !== n) {
+        (others ??= []).push(sh[Ac.ENTRY + end] as number);
+        end++;
+      }
+      j = end;
+    }
     sh.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + avail);
     sh[Ac.AVAIL] = avail - k;
   } finally {
     slab.unlockNode(c, n);
-    destroySlabs(slab, c, v, doomed);
+    try {
+      if (others !== null) freeObjects(slab, c, Int32Array.from(others), 0, others.length);
+    } finally {
+      destroySlabs(slab, c, v, doomed);
+    }
   }
   return k;
+}
+
+/** The node of the slab that holds object `obj` (an array entry). */
+function objectNode(slab: SlabAllocator, obj: number | undefined): number {
+  return slab.slabNode(slab.slabOf((obj as number) >>> 0));
 }
 
 /* ------------------------------------------------------------------ alien arrays */

@@ -44,8 +44,10 @@
  *
  * What stays lost is what the dead context had in hand: a new slab not yet counted, a
  * free slab taken off to be destroyed, the object it was taking or freeing on its array
- * without a lock. A shared array being drained loses nothing: its objects go back to their
- * slabs under the list_lock before the array is shortened (drainShared, arrays.ts).
+ * without a lock, the objects of other nodes' slabs a shared array was draining (freed
+ * after its lock, under their own). The shared array's own node's objects are never lost:
+ * they go back to their slabs under the list_lock before the array is shortened
+ * (drainShared, arrays.ts).
  *
  * slab_mutex (offlineCpu, Kmem.reopen): a cache's array block is made, tuned and given back
  * under slab_mutex through SLAB's array intent record (Hdr.SLAB_ARRAYS..SLAB_ARRAYS_FREE,
