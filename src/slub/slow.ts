@@ -63,10 +63,22 @@ function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
 }
 
 function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  unlinkSlab(slub, c.dv, pfn, partialOf(slub, pfn), SlabState.PARTIAL);
+}
+
+/**
+ * Unlinks slab `pfn` from the list whose head and count are dv[at] and dv[at + 1] (a
+ * node's partial list or reserve) and clears its `state` bit. That list's lock held.
+ */
+function unlinkSlab(
+  slub: SlubAllocator,
+  dv: Int32Array,
+  pfn: number,
+  at: number,
+  state: number,
+): void {
   const f = slub.f;
-  const dv = c.dv;
   const i = pfn * Frame.WORDS;
-  const at = partialOf(slub, pfn);
   const next = f[i + Pg.NEXT] as number;
   const prev = f[i + Pg.PREV] as number;
   if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
@@ -75,7 +87,7 @@ function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
   dv[at + 1]!--;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.PARTIAL;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~state;
 }
 
 /** Files an unfrozen slab by how full it is (its node's list_lock held). */
@@ -127,19 +139,7 @@ function addEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, n: number): vo
 
 /** Takes slab `pfn` out of node `n`'s reserve (that node's list_lock held). */
 function removeEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, n: number): void {
-  const f = slub.f;
-  const dv = c.dv;
-  const i = pfn * Frame.WORDS;
-  const at = slub.emptyAt[n] as number;
-  const next = f[i + Pg.NEXT] as number;
-  const prev = f[i + Pg.PREV] as number;
-  if (prev !== 0) f[prev * Frame.WORDS + Pg.NEXT] = next;
-  else dv[at] = next;
-  if (next !== 0) f[next * Frame.WORDS + Pg.PREV] = prev;
-  f[i + Pg.NEXT] = 0;
-  f[i + Pg.PREV] = 0;
-  dv[at + 1]!--;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) & ~SlabState.EMPTY;
+  unlinkSlab(slub, c.dv, pfn, slub.emptyAt[n] as number, SlabState.EMPTY);
 }
 
 /* ------------------------------------------------------------------ allocation */
