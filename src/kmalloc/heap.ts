@@ -983,6 +983,19 @@ export class KmallocHeap {
   }
 
   /**
+   * Block `b` (its previous block `prev` bytes) cut to `need` bytes, the `rest` after it
+   * made a free block of its own and listed. Heap lock held.
+   */
+  private splitTail(d: Int32Array, b: number, need: number, rest: number, prev: number): void {
+    const r = b + need;
+    this.setHeader(d, r, rest | Blk.FREE, need);
+    const after = r + rest;
+    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
+    this.setHeader(d, b, need, prev);
+    this.insert(d, r, rest);
+  }
+
+  /**
    * krealloc in place: the block at `p` (chunk `c`) made to hold `size` bytes, shrunk by
    * splitting or grown into a free next block. Returns its usable bytes after, or -1 when it
    * cannot grow in place (nothing changed); `zero`: bytes past `size` zeroed.
@@ -1010,12 +1023,7 @@ export class KmallocHeap {
       if (cur - need >= Blk.MIN || (nextFree !== 0 && need < cur)) {
         // The freed tail (merged with a free next block) first, then the block shrinks.
         if (nextFree !== 0) this.remove(d, end, nextFree);
-        const r = b + need;
-        this.setHeader(d, r, rest | Blk.FREE, need);
-        const after = r + rest;
-        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-        this.setHeader(d, b, need, prev);
-        this.insert(d, r, rest);
+        this.splitTail(d, b, need, rest, prev);
         got = need;
       }
     } else if (nextFree !== 0 && cur + nextFree >= need) {
@@ -1023,12 +1031,7 @@ export class KmallocHeap {
       const total = cur + nextFree;
       const rest = total - need;
       if (rest >= Blk.MIN) {
-        const r = b + need;
-        this.setHeader(d, r, rest | Blk.FREE, need);
-        const after = r + rest;
-        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-        this.setHeader(d, b, need, prev);
-        this.insert(d, r, rest);
+        this.splitTail(d, b, need, rest, prev);
         got = need;
       } else {
         const after = b + total;

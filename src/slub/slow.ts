@@ -49,17 +49,29 @@ function partialOf(slub: SlubAllocator, pfn: number): number {
 }
 
 function addPartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  linkSlab(slub, c.dv, pfn, partialOf(slub, pfn), SlabState.PARTIAL);
+}
+
+/**
+ * Links slab `pfn` at the head of the list whose head and count are dv[at] and dv[at + 1]
+ * (a node's partial list or reserve) and sets its `state` bit. That list's lock held.
+ */
+function linkSlab(
+  slub: SlubAllocator,
+  dv: Int32Array,
+  pfn: number,
+  at: number,
+  state: number,
+): void {
   const f = slub.f;
-  const dv = c.dv;
   const i = pfn * Frame.WORDS;
-  const at = partialOf(slub, pfn);
   const head = dv[at] as number;
   f[i + Pg.NEXT] = head;
   f[i + Pg.PREV] = 0;
   if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
   dv[at] = pfn;
   dv[at + 1]!++;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.PARTIAL;
+  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | state;
 }
 
 function removePartial(slub: SlubAllocator, c: KmemCache, pfn: number): void {
@@ -124,17 +136,7 @@ function fileEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, onPartial: bo
 
 /** Puts empty slab `pfn` in node `n`'s reserve (that node's list_lock held). */
 function addEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, n: number): void {
-  const f = slub.f;
-  const dv = c.dv;
-  const i = pfn * Frame.WORDS;
-  const at = slub.emptyAt[n] as number;
-  const head = dv[at] as number;
-  f[i + Pg.NEXT] = head;
-  f[i + Pg.PREV] = 0;
-  if (head !== 0) f[head * Frame.WORDS + Pg.PREV] = pfn;
-  dv[at] = pfn;
-  dv[at + 1]!++;
-  f[i + SlubPg.COUNTERS] = (f[i + SlubPg.COUNTERS] as number) | SlabState.EMPTY;
+  linkSlab(slub, c.dv, pfn, slub.emptyAt[n] as number, SlabState.EMPTY);
 }
 
 /** Takes slab `pfn` out of node `n`'s reserve (that node's list_lock held). */
