@@ -9,7 +9,9 @@
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
  * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
  * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
- * a tune in place, on two nodes a free into a full alien array (drained first); under
+ * a tune in place, a tune to larger arrays by the only online cpu (it takes the main
+ * thread's offline first: a new block made, the old freed), on two nodes a free into a full
+ * alien array (drained first); under
  * slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's,
  * or with another cpu's sheaf and cpu slab to flush);
@@ -220,6 +222,9 @@ const SLACK: Record<string, number> = {
   "slab-cache-destroy": 1,
   "slab-tune": 0,
   "slab-alien": 0,
+  // A tune to larger arrays: the new block (allocated, not yet recorded) or the old one
+  // (its magic cleared, not yet freed), of one page.
+  "slab-tune-grow": 1,
   // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
   "slob-kmalloc": 1,
   "slob-kfree": 1,
@@ -280,6 +285,7 @@ const THIN: Record<string, number> = {
   "slab-cache-destroy": 150,
   "slab-tune": 60,
   "slab-alien": 25,
+  "slab-tune-grow": 40,
   "slob-kmalloc": 20,
   "slob-kfree": 13,
   "slob-alloc": 17,
@@ -306,6 +312,9 @@ const FIRST: Record<string, number> = {
   "slab-cache-create": 6500,
   "slab-cache-destroy": 2500,
   "slab-tune": 1800,
+  // The tune to larger arrays: from inside slab_mutex (the drains) to the end (the block
+  // made, published, the old one freed).
+  "slab-tune-grow": 300,
 };
 
 /**
@@ -325,6 +334,9 @@ const SNAPSHOTS = new Set([
   "cache-flush",
   "vmalloc",
   "vfree",
+  // The main thread's context is done with the instance (the worker took its cpu offline):
+  // only a context of a snapshot checks.
+  "slab-tune-grow",
 ]);
 
 /** Run only when every N is (KMEM_KILL_ALL): long, and sharing its code with one sampled. */
@@ -547,6 +559,7 @@ function setUp(op: string, cpus: number): Scene {
     (op === "slab-flush" ||
       op === "slab-free-block" ||
       op === "slab-tune" ||
+      op === "slab-tune-grow" ||
       op === "slab-drain-shared")
   ) {
     // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
@@ -1014,6 +1027,7 @@ describe("kill at every point", () => {
     "slab-cache-destroy",
     "slab-tune",
     "slab-alien",
+    "slab-tune-grow",
     "heap-grow",
     "heap-alloc",
     "heap-free",

@@ -298,6 +298,19 @@ switch (job.op) {
     op = () => mm.tuneCache("ks", { limit: 4, batchcount: 2, shared: 2 });
     break;
   }
+  case "slab-tune-grow": {
+    // "ks": this cpu takes the main thread's cpu offline (its context is done with the
+    // instance), so that it is the only online cpu: a tune to a limit past the arrays' room
+    // (120) makes a new block. Nine frees fill its array (limit 8) and flush four objects to
+    // the shared array; the tune drains both, makes the block (the node records copied in),
+    // publishes it and frees the old one, under slab_mutex and SLAB's array intent record.
+    mm.offlineCpu(0);
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 9; k++) c.free(objs[k] as number);
+    op = () => mm.tuneCache("ks", { limit: 124, batchcount: 8, shared: 1 });
+    break;
+  }
   case "slob-kmalloc": // SLOB: first fit, a page split (a new page when none has room)
     hold(mm.kmalloc(200), OBJECT);
     op = () => void hold(mm.kmalloc(200), OBJECT);
