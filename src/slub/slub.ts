@@ -464,7 +464,11 @@ export class SlubAllocator implements KmallocBackend {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      // bswap32(fp) written out: an imported function's binding is checked on every call.
+      const next =
+        (this.words[fp >>> 2] as number) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       const start = cpu[CpuSlot.START] as number;
       // The object must be a slot start of the cpu slab (a forged free pointer may land
       // inside one), and the next pointer must stay inside the slab.
@@ -501,7 +505,10 @@ export class SlubAllocator implements KmallocBackend {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const next =
+        this.phys.word(fp >>> 2) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       const start = cpu[CpuSlot.START] as number;
       const off = obj - start;
       const idx =
@@ -720,7 +727,34 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   private freeObject(c: KmemCache, head: number, addr: number): void {
-    const idx = this.objectIndex(c, head, addr);
+    const cpu = c.cpu;
+    // The common case alone here, the others in freeObjectOther: an object of the cpu slab
+    // of a cache without free-time checks, its first slot and bitmap word at hand in the
+    // cpu slot.
+    if (head !== cpu[CpuSlot.SLAB] || c.freeChecks !== 0 || this.initOnFree === true) {
+      this.freeObjectOther(c, head, addr, this.objectIndex(c, head, addr));
+      return;
+    }
+    const off = addr - (cpu[CpuSlot.START] as number);
+    const idx =
+      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+    if (idx < 0) this.notObjectStart(c, head, addr);
+    const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = this.words[wi] as number;
+    if ((w & m) === 0) this.alreadyFree(c, addr, 0);
+    this.words[wi] = w & ~m;
+    cpu[CpuSlot.ACTIVE]!--;
+    const fp = addr + c.offset;
+    this.words[fp >>> 2] =
+      (cpu[CpuSlot.FREELIST] as number) ^
+      c.secret ^
+      ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
+    cpu[CpuSlot.FREELIST] = addr;
+  }
+
+  /** freeObject of an object of another slab than the cpu slab's, or with free-time checks. */
+  private freeObjectOther(c: KmemCache, head: number, addr: number, idx: number): void {
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
     // The bitmap word: the cpu slot has it at hand for the cpu slab.
@@ -772,7 +806,12 @@ export class SlubAllocator implements KmallocBackend {
       // Pushed on the cpu freelist, then marked free: a context dying between leaves an
       // allocated object on its freelist (offlineCpu skips it), never a free one on none.
       const fp = addr + c.offset;
-      this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      this.phys.setWord(
+        fp >>> 2,
+        (cpu[CpuSlot.FREELIST] as number) ^
+          c.secret ^
+          ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24)),
+      );
       cpu[CpuSlot.FREELIST] = addr;
       // The own bitmap of this cpu's slab is this cpu's (a plain flip); a one-word bitmap is
       // shared with every cpu (Atomics.and, whose result is the double-free check).
