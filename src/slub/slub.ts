@@ -732,7 +732,7 @@ export class SlubAllocator implements KmallocBackend {
     // of a cache without free-time checks, its first slot and bitmap word at hand in the
     // cpu slot.
     if (head !== cpu[CpuSlot.SLAB] || c.freeChecks !== 0 || this.initOnFree === true) {
-      this.freeObjectOther(c, head, addr, this.objectIndex(c, head, addr));
+      this.freeObjectOther(c, head, addr);
       return;
     }
     const off = addr - (cpu[CpuSlot.START] as number);
@@ -754,7 +754,8 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /** freeObject of an object of another slab than the cpu slab's, or with free-time checks. */
-  private freeObjectOther(c: KmemCache, head: number, addr: number, idx: number): void {
+  private freeObjectOther(c: KmemCache, head: number, addr: number): void {
+    const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
     // The bitmap word: the cpu slot has it at hand for the cpu slab.
