@@ -585,7 +585,8 @@ export function flushSheaf(
 /** The first `j` of the `n` objects of a sheaf leave it. */
 function dropFlushed(slot: Int32Array, j: number, n: number): void {
   if (j === 0) return;
-  slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+  // At most SHEAF_MAX words: a loop, not copyWithin (a call into the engine's runtime).
+  for (let k = CpuSlot.SHEAF; k < CpuSlot.SHEAF + n - j; k++) slot[k] = slot[k + j] as number;
   slot[CpuSlot.SHEAF_COUNT] = n - j;
 }
 

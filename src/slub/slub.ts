@@ -727,34 +727,6 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   private freeObject(c: KmemCache, head: number, addr: number): void {
-    const cpu = c.cpu;
-    // The common case alone here, the others in freeObjectOther: an object of the cpu slab
-    // of a cache without free-time checks, its first slot and bitmap word at hand in the
-    // cpu slot.
-    if (head !== cpu[CpuSlot.SLAB] || c.freeChecks !== 0 || this.initOnFree === true) {
-      this.freeObjectOther(c, head, addr);
-      return;
-    }
-    const off = addr - (cpu[CpuSlot.START] as number);
-    const idx =
-      (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-    if (idx < 0) this.notObjectStart(c, head, addr);
-    const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
-    const m = 1 << (idx & 31);
-    const w = this.words[wi] as number;
-    if ((w & m) === 0) this.alreadyFree(c, addr, 0);
-    this.words[wi] = w & ~m;
-    cpu[CpuSlot.ACTIVE]!--;
-    const fp = addr + c.offset;
-    this.words[fp >>> 2] =
-      (cpu[CpuSlot.FREELIST] as number) ^
-      c.secret ^
-      ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
-    cpu[CpuSlot.FREELIST] = addr;
-  }
-
-  /** freeObject of an object of another slab than the cpu slab's, or with free-time checks. */
-  private freeObjectOther(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
@@ -774,7 +746,10 @@ export class SlubAllocator implements KmallocBackend {
     cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
-      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      this.words[fp >>> 2] =
+        (cpu[CpuSlot.FREELIST] as number) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       cpu[CpuSlot.FREELIST] = addr;
       return;
     }
