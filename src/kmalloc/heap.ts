@@ -166,6 +166,11 @@ export const enum HeapDesc {
 
 /** Blocks a bin of the cache holds at most. */
 export const CACHE_PER_BIN = 4;
+/** The same constants for the hot paths (a module const is a load and a check there). */
+const enum K {
+  PER_BIN = 4,
+  CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP,
+}
 /**
  * Blocks of the list a request maps to that an allocation looks at for the best fit before
  * it takes a larger list's (BENCHMARKS.md, "The heap's fast path": 2 to 8 gave the same).
@@ -203,7 +208,7 @@ export const enum ChunkPg {
 }
 
 /** A chunk's head frame flags. */
-export const CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP;
+export const CHUNK_FLAGS: number = K.CHUNK_FLAGS;
 
 /** What stats() reports of the heaps. */
 export interface HeapStats {
@@ -218,6 +223,31 @@ export interface HeapStats {
   largestFree: number;
   /** Bytes of the blocks in the cache of freed blocks (headers included). */
   cached: number;
+}
+
+/**
+ * The check word of a header at `b` with size word `w0` and previous-size `w1`, keyed by
+ * the heap's secret `s`: the size and previous size mixed with the address and the key,
+ * the flags (FREE, CACHED) an xor of a keyed word of their own, so that a free into the
+ * cache or a take from it changes the check word by one xor of `flagKey(s) * CACHED`.
+ */
+function mix(s: number, b: number, w0: number, w1: number): number {
+  return (
+    Math.imul(b ^ (w0 & ~Blk.FLAGS) ^ s, -1640531535) ^
+    Math.imul(w1 + s, -2048144789) ^
+    Math.imul(w0 & Blk.FLAGS, flagKey(s))
+  );
+}
+
+/** The key of a size word's flags in its check word (odd: each flag changes the word). */
+function flagKey(s: number): number {
+  return Math.imul(s, 0x27d4eb2f) | 1;
+}
+
+/** The list index of a free block of `size` bytes (TLSF mapping_insert). */
+function index(size: number): number {
+  const fl = 31 - Math.clz32(size);
+  return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
 }
 
 function corrupt(id: string, what: string): never {
@@ -240,11 +270,11 @@ export class KmallocHeap {
   /** Each node's descriptor. */
   private d: Int32Array[] = [];
   private readonly descAddr: number;
-  private readonly smp: boolean;
+  private readonly smp: number;
   private readonly cpu: number;
   private readonly h: Int32Array;
-  private readonly initOnAlloc: boolean;
-  private readonly initOnFree: boolean;
+  private readonly initOnAlloc: number;
+  private readonly initOnFree: number;
   /** The memory's words (one buffer). */
   private w: Int32Array;
   /** The cache's bound in bytes (CACHE_CHUNK_SHIFT). */
@@ -272,11 +302,11 @@ export class KmallocHeap {
     this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
     this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
     this.cacheMax = this.chunkBytes >>> CACHE_CHUNK_SHIFT;
-    this.smp = phys.nrCpus > 1;
+    this.smp = phys.nrCpus > 1 ? 1 : 0;
     this.cpu = buddy.cpu;
     this.h = phys.header;
-    this.initOnAlloc = initOnAlloc;
-    this.initOnFree = initOnFree;
+    this.initOnAlloc = initOnAlloc ? Gfp.ZERO : 0;
+    this.initOnFree = initOnFree ? 1 : 0;
     this.descAddr = phys.header[Hdr.KHEAP] as number;
     this.views();
     if (fresh) {
@@ -338,18 +368,13 @@ export class KmallocHeap {
     this.w[(b >>> 2) + k] = v;
   }
 
-  /** The check word of a header at `b` with size word `w0` and previous-size `w1`. */
-  private static mix(s: number, b: number, w0: number, w1: number): number {
-    return Math.imul(b ^ w0 ^ s, -1640531535) ^ Math.imul(w1 ^ (s >>> 7), -2048144789) ^ s;
-  }
-
   /** Writes a header's size and previous-size words, then its check word. */
   private setHeader(d: Int32Array, b: number, w0: number, w1: number): void {
     const w = this.w;
     const i = b >>> 2;
     w[i + Blk.SIZE] = w0;
     w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, w0, w1);
+    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0, w1);
   }
 
   /** Rewrites a header's previous-size word (its neighbour before it changed size). */
@@ -357,7 +382,7 @@ export class KmallocHeap {
     const w = this.w;
     const i = b >>> 2;
     w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = KmallocHeap.mix(
+    w[i + Blk.CHECK] = mix(
       d[HeapDesc.SECRET] as number,
       b,
       w[i + Blk.SIZE] as number,
@@ -370,7 +395,7 @@ export class KmallocHeap {
     const i = b >>> 2;
     return (
       w[i + Blk.CHECK] ===
-      KmallocHeap.mix(
+      mix(
         d[HeapDesc.SECRET] as number,
         b,
         w[i + Blk.SIZE] as number,
@@ -380,12 +405,6 @@ export class KmallocHeap {
   }
 
   /* ------------------------------------------------------------------ free lists */
-
-  /** The list index of a free block of `size` bytes (TLSF mapping_insert). */
-  private static index(size: number): number {
-    const fl = 31 - Math.clz32(size);
-    return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
-  }
 
   private insert(d: Int32Array, b: number, size: number): void {
     const w = this.w;
@@ -468,13 +487,13 @@ export class KmallocHeap {
     }
     const i = pfn * Frame.WORDS;
     const f = this.f;
-    return f[i + Pg.FLAGS] === CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
+    return f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
       ? (pfn << this.pageShift) >>> 0
       : 0;
   }
 
   private lockHeap(d: Int32Array): void {
-    if (this.smp) {
+    if (this.smp !== 0) {
       lock(d, HeapDesc.LOCK, this.cpu, "the kmalloc heap lock", this.h);
       if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) {
         try {
@@ -488,7 +507,7 @@ export class KmallocHeap {
   }
 
   private unlockHeap(d: Int32Array): void {
-    if (this.smp) unlock(d, HeapDesc.LOCK, this.cpu);
+    if (this.smp !== 0) unlock(d, HeapDesc.LOCK, this.cpu);
   }
 
   /** The descriptor of node `nid`'s heap (-1: this context's node). */
@@ -553,12 +572,12 @@ export class KmallocHeap {
 
   /** A block for `size` bytes (HEAP_MIN < size <= maxSize) from node `nid`'s heap; 0 if none. */
   alloc(size: number, gfp: number, nid: number): number {
-    const n = this.heapOf(nid);
-    const d = this.d[n] as Int32Array;
+    const d = this.d[nid < 0 ? this.buddy.localNode : nid] as Int32Array;
     const need = (size + Blk.HDR + 15) & ~15;
-    let spare = 0;
     this.lockHeap(d);
-    // The cache first: the head of the bin of `need`'s list, if it is large enough.
+    // The cache first: the head of the bin of `need`'s list, if it is large enough, else
+    // the head of the next bin (its blocks are all larger than `need`, at most two list
+    // steps over).
     const w = this.w;
     const fl = 31 - Math.clz32(need);
     let bin =
@@ -566,20 +585,52 @@ export class KmallocHeap {
       ((need >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
     let b = d[HeapDesc.BINS + bin] as number;
     if (b === 0 || ((w[b >>> 2] as number) & ~Blk.FLAGS) < need) {
-      // The next bin's blocks are all larger than `need` (at most two list steps over).
       b = ++bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
+      if (b === 0) return this.allocFromLists(d, need, size, gfp, nid);
     }
-    if (b !== 0) {
-      this.fromCache(d, b, bin, size);
-      this.unlockHeap(d);
-      const p = b + Blk.HDR;
-      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
-        this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
-      }
-      return p;
+    // The cached block `b`: its header checked (CORRUPTION, nothing changed, if an overflow
+    // rewrote it while it was cached), popped, made an allocated block again (the size
+    // word's store is the change), its start bit set.
+    const i = b >>> 2;
+    const w0 = w[i + Blk.SIZE] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    const check = mix(s, b, w0, w[i + Blk.PREV] as number);
+    if ((w0 & Blk.FLAGS) !== Blk.CACHED || (w[i + Blk.CHECK] as number) !== check) {
+      this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
     }
-    b = this.find(d, need);
-    if (b === 0 && (d[HeapDesc.CACHED] as number) !== 0) {
+    const bsize = w0 ^ Blk.CACHED;
+    d[HeapDesc.BINS + bin] = w[i + Blk.LINK] as number;
+    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
+    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
+    w[i + Blk.SIZE] = bsize;
+    w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
+    w[i + Blk.LINK] = size;
+    const c = (b & ~this.chunkMask) >>> 0;
+    const g = (b + Blk.HDR - c) >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    w[wb] = (w[wb] as number) | (1 << (g & 31));
+    // A chunk with no allocated block holding cached ones is the spare: no longer empty.
+    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
+    const live = this.f[fi] as number;
+    this.f[fi] = live + 1;
+    if (live === 0) d[HeapDesc.EMPTY] = 0;
+    this.unlockHeap(d);
+    const p = b + Blk.HDR;
+    if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) this.phys.fill(0, p, b + bsize);
+    return p;
+  }
+
+  /** alloc() when the cache has no block for `need` bytes: the free lists, or a new chunk. */
+  private allocFromLists(
+    d: Int32Array,
+    need: number,
+    size: number,
+    gfp: number,
+    nid: number,
+  ): number {
+    let spare = 0;
+    let b = this.find(d, need);
+    if (b === 0 && (d[HeapDesc.CACHE_BYTES] as number) !== 0) {
       // Short of a block: the cache's blocks go back to the lists before a chunk is taken.
       this.flush(d, 0);
       b = this.find(d, need);
@@ -592,7 +643,7 @@ export class KmallocHeap {
       b = this.find(d, need);
       // Another context may have grown the heap meanwhile: then the new chunk goes back.
       if (b === 0) {
-        this.addChunk(d, n, c);
+        this.addChunk(d, this.heapOf(nid), c);
         b = this.find(d, need);
       } else spare = c;
     }
@@ -600,46 +651,10 @@ export class KmallocHeap {
     this.unlockHeap(d);
     if (spare !== 0) this.buddy.freePages(spare, this.order);
     const p = b + Blk.HDR;
-    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+    if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) {
       this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
     }
     return p;
-  }
-
-  /**
-   * Allocates the cached block `b`, the head of bin `bin`, for a request of `size` bytes
-   * (the lock held): its header checked (CORRUPTION, nothing changed, if an overflow rewrote
-   * it while it was cached), popped, made an allocated block again (the size word's store
-   * is the change), its start bit set.
-   */
-  private fromCache(d: Int32Array, b: number, bin: number, size: number): void {
-    const w = this.w;
-    const i = b >>> 2;
-    const w0 = w[i + Blk.SIZE] as number;
-    const w1 = w[i + Blk.PREV] as number;
-    const s = d[HeapDesc.SECRET] as number;
-    if ((w0 & Blk.FLAGS) !== Blk.CACHED || w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1)) {
-      this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
-    }
-    const bsize = w0 & ~Blk.FLAGS;
-    d[HeapDesc.BINS + bin] = w[i + Blk.LINK] as number;
-    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
-    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
-    w[i + Blk.SIZE] = bsize;
-    w[i + Blk.CHECK] = KmallocHeap.mix(s, b, bsize, w1);
-    w[i + Blk.LINK] = size;
-    const c = (b & ~this.chunkMask) >>> 0;
-    const g = (b + Blk.HDR - c) >>> 4;
-    const wb = (c >>> 2) + (g >>> 5);
-    w[wb] = (w[wb] as number) | (1 << (g & 31));
-    // A chunk with no allocated block holding cached ones is the spare: no longer empty.
-    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
-    const live = this.f[fi] as number;
-    this.f[fi] = live + 1;
-    if (live === 0) d[HeapDesc.EMPTY] = 0;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + bsize;
   }
 
   /**
@@ -671,7 +686,6 @@ export class KmallocHeap {
         if (at < 0) d[HeapDesc.BINS + bin] = next;
         else w[(at >>> 2) + Blk.LINK] = next;
         d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-        d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
         d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
         this.release(d, c, b, size);
         b = next;
@@ -698,7 +712,7 @@ export class KmallocHeap {
       );
     }
     this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "krealloc");
-    const bin = KmallocHeap.index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
+    const bin = index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
     let at = -1;
     let q = bin >= 0 && bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
     for (let k = 0; q !== 0 && q !== b && k < CACHE_PER_BIN; k++) {
@@ -710,7 +724,6 @@ export class KmallocHeap {
     if (at < 0) d[HeapDesc.BINS + bin] = next;
     else w[(at >>> 2) + Blk.LINK] = next;
     d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
     d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
     this.release(d, (b & ~this.chunkMask) >>> 0, b, size);
   }
@@ -723,14 +736,12 @@ export class KmallocHeap {
     this.remove(d, b, bsize);
     const rest = bsize - need;
     const prev = w[i + Blk.PREV] as number;
-    let got = bsize;
     if (rest >= Blk.MIN) {
       // The new free block's header first (inside b), its successor's back link, then b.
       const r = b + need;
       this.setHeader(d, r, rest | Blk.FREE, need);
       const after = r + rest;
       if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-      got = need;
       this.setHeader(d, b, need, prev);
       this.insert(d, r, rest);
     } else this.setHeader(d, b, bsize, prev);
@@ -744,8 +755,6 @@ export class KmallocHeap {
     const live = f[fi] as number;
     f[fi] = live + 1;
     if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got;
   }
 
   /* ------------------------------------------------------------------ free */
@@ -768,7 +777,7 @@ export class KmallocHeap {
     const s = d[HeapDesc.SECRET] as number;
     const end = b + w0;
     if (
-      w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1) ||
+      w[i + Blk.CHECK] !== mix(s, b, w0, w1) ||
       (w0 & 15) !== 0 ||
       w0 < Blk.MIN ||
       end - c > this.chunkBytes ||
@@ -797,7 +806,7 @@ export class KmallocHeap {
       const e = end >>> 2;
       if (
         w[e + Blk.PREV] !== w0 ||
-        w[e + Blk.CHECK] !== KmallocHeap.mix(s, end, w[e + Blk.SIZE] as number, w0)
+        w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number, w0)
       ) {
         this.damaged(
           d,
@@ -813,7 +822,7 @@ export class KmallocHeap {
       const qw0 = w[j + Blk.SIZE] as number;
       if (
         (qw0 & ~Blk.FLAGS) !== w1 ||
-        w[j + Blk.CHECK] !== KmallocHeap.mix(s, q, qw0, w[j + Blk.PREV] as number)
+        w[j + Blk.CHECK] !== mix(s, q, qw0, w[j + Blk.PREV] as number)
       ) {
         this.damaged(d, p, fn, "the previous block's header was overwritten");
       }
@@ -851,38 +860,75 @@ export class KmallocHeap {
    * the start bit cleared, so that a second kfree is a DOUBLE_FREE), else both neighbours'
    * headers checked and the block merged into the free lists (release()).
    */
-  free(c: number, p: number): void {
+  free(_c: number, p: number): void {
+    this.kfree(p);
+  }
+
+  /**
+   * kfree of `p` if it is in a chunk of the heap (chunkOf() and free(), in one call for
+   * kfree's sake): false, nothing done, if it is not.
+   */
+  kfree(p: number): boolean {
+    const pfn = (p >>> this.pageShift) & ~((1 << this.order) - 1);
+    const ph = this.phys;
+    if (pfn < ph.firstManagedPfn || pfn >= ph.totalPages) {
+      if (pfn < ph.firstManagedPfn || !ph.sync() || pfn >= ph.totalPages) return false;
+    }
     const f = this.f;
-    const fi = (c >>> this.pageShift) * Frame.WORDS;
+    const fi = pfn * Frame.WORDS;
+    if (f[fi + Pg.FLAGS] !== K.CHUNK_FLAGS || f[fi + Pg.ORDER] !== this.order) return false;
+    const c = (pfn << this.pageShift) >>> 0;
     const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
     this.lockHeap(d);
-    const b = this.checked(d, c, p, "kfree", false);
+    // The start bit, then the block's own header (as checked() does, inline).
     const w = this.w;
+    const off = p - c;
+    const g = off >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    const bits = w[wb] as number;
+    if ((off & 15) !== 0 || off < this.mapBytes + Blk.HDR) this.notStart(d, p, "kfree");
+    if ((bits & (1 << (g & 31))) === 0) this.notAllocated(d, p, "kfree");
+    const b = p - Blk.HDR;
     const i = b >>> 2;
     const size = w[i + Blk.SIZE] as number;
-    if (this.initOnFree) this.phys.fill(0, p, b + size);
+    const w1 = w[i + Blk.PREV] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    const check = mix(s, b, size, w1);
+    const end = b + size;
+    if (
+      (w[i + Blk.CHECK] as number) !== check ||
+      (size & 15) !== 0 ||
+      size < Blk.MIN ||
+      end - c > this.chunkBytes ||
+      (w1 !== 0 ? b - w1 - c < this.mapBytes || w1 < Blk.MIN : b - c !== this.mapBytes)
+    ) {
+      this.damaged(
+        d,
+        p,
+        "kfree",
+        "the block's header was overwritten (an overflow of the block before it?)",
+      );
+    }
+    if (this.initOnFree !== 0) this.phys.fill(0, p, end);
     const fl = 31 - Math.clz32(size);
     const bin =
       ((fl - HeapDesc.BIN_FL) << HeapDesc.SL_BITS) |
       ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
     const live = f[fi + ChunkPg.LIVE] as number;
+    const bytes = (d[HeapDesc.CACHE_BYTES] as number) + size;
     // The chunk's last allocated block is cached only when the chunk becomes the spare.
     if (
       (live > 1 || (d[HeapDesc.EMPTY] as number) === 0) &&
-      bin >= 0 &&
-      bin < HeapDesc.NR_BINS &&
-      (d[HeapDesc.BIN_NR + bin] as number) < CACHE_PER_BIN &&
-      (d[HeapDesc.CACHE_BYTES] as number) + size <= this.cacheMax
+      (bin >>> 0) < HeapDesc.NR_BINS &&
+      (d[HeapDesc.BIN_NR + bin] as number) < K.PER_BIN &&
+      bytes <= this.cacheMax
     ) {
-      const w1 = w[i + Blk.PREV] as number;
       // The next block's header, as a merge would: an overflow of this block is found here.
-      const end = b + size;
       if ((end & this.chunkMask) !== 0) {
         const e = end >>> 2;
         if (
-          w[e + Blk.PREV] !== size ||
-          w[e + Blk.CHECK] !==
-            KmallocHeap.mix(d[HeapDesc.SECRET] as number, end, w[e + Blk.SIZE] as number, size)
+          (w[e + Blk.PREV] as number) !== size ||
+          (w[e + Blk.CHECK] as number) !== mix(s, end, w[e + Blk.SIZE] as number, size)
         ) {
           this.damaged(
             d,
@@ -892,36 +938,29 @@ export class KmallocHeap {
           );
         }
       }
-      const cw = size | Blk.CACHED;
-      w[i + Blk.SIZE] = cw;
-      w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, cw, w1);
+      w[i + Blk.SIZE] = size | Blk.CACHED;
+      w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
       w[i + Blk.LINK] = d[HeapDesc.BINS + bin] as number;
       d[HeapDesc.BINS + bin] = b;
-      const g = (p - c) >>> 4;
-      const wb = (c >>> 2) + (g >>> 5);
-      w[wb] = (w[wb] as number) & ~(1 << (g & 31));
+      w[wb] = bits & ~(1 << (g & 31));
       d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) + 1;
-      d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) + 1;
-      d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) + size;
+      d[HeapDesc.CACHE_BYTES] = bytes;
       f[fi + ChunkPg.LIVE] = live - 1;
       if (live === 1) d[HeapDesc.EMPTY] = 1;
-      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
-      d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
       this.unlockHeap(d);
-      return;
+      return true;
     }
-    this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "kfree");
+    this.checkNear(d, b, size, w1, p, "kfree");
     this.release(d, c, b, size);
     f[fi + ChunkPg.LIVE] = live - 1;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
     if (live !== 1) {
       this.unlockHeap(d);
-      return;
+      return true;
     }
     // The chunk's last allocated block: its cached blocks merge too, so that it empties.
-    if ((d[HeapDesc.CACHED] as number) !== 0) this.flush(d, c);
+    if ((d[HeapDesc.CACHE_BYTES] as number) !== 0) this.flush(d, c);
     this.emptied(d, c);
+    return true;
   }
 
   /**
@@ -1044,7 +1083,6 @@ export class KmallocHeap {
       return -1;
     }
     this.wr(b, Blk.LINK, size);
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got - cur;
     this.unlockHeap(d);
     // Zeroed: past `size` (shrunk), or what the block gained (grown: as a move would be).
     if (zero) this.phys.fill(0, got > cur ? b + cur : p + size, b + got);
@@ -1104,8 +1142,6 @@ export class KmallocHeap {
       this.lockHeap(d);
       try {
         s.chunks += d[HeapDesc.NR_CHUNKS] as number;
-        s.live += d[HeapDesc.LIVE] as number;
-        s.used += d[HeapDesc.USED] as number;
         s.cached += d[HeapDesc.CACHE_BYTES] as number;
         for (const c of this.chunks(n)) {
           for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
@@ -1115,6 +1151,9 @@ export class KmallocHeap {
             if ((w0 & Blk.FLAGS) !== 0) {
               s.free += size - Blk.HDR;
               s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
+            } else {
+              s.live++;
+              s.used += size;
             }
             b += size;
           }
@@ -1143,8 +1182,6 @@ export class KmallocHeap {
       }
       listed += chunks.length;
       let prevPfn = 0;
-      let live = 0;
-      let used = 0;
       let empty = 0;
       const free = new Set<number>();
       const cached = new Set<number>();
@@ -1193,7 +1230,6 @@ export class KmallocHeap {
             kept++;
           } else {
             blocks++;
-            used += size;
             starts.add(b + Blk.HDR);
           }
           prevFree = isFree;
@@ -1212,7 +1248,6 @@ export class KmallocHeap {
             `chunk ${hex(c)} counts ${f[i + ChunkPg.LIVE]} blocks, holds ${blocks} and ${kept} cached`,
           );
         }
-        live += blocks;
         if (blocks === 0) empty++;
       }
       // HEAP-4: the lists hold the free blocks, each where its size maps.
@@ -1229,7 +1264,7 @@ export class KmallocHeap {
                 `list ${fl}/${sl} of node ${n}: ${hex(b)} is not a free block linked back to ${hex(back)}`,
               );
             }
-            if (KmallocHeap.index(this.rd(b, Blk.SIZE) & ~Blk.FREE) !== idx) {
+            if (index(this.rd(b, Blk.SIZE) & ~Blk.FREE) !== idx) {
               corrupt("HEAP-4", `free block ${hex(b)} is on list ${fl}/${sl}, not its size's`);
             }
             free.delete(b);
@@ -1259,7 +1294,7 @@ export class KmallocHeap {
           const size = this.rd(b, Blk.SIZE) & ~Blk.FLAGS;
           if (
             !cached.has(b) ||
-            KmallocHeap.index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin
+            index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin
           ) {
             corrupt(
               "HEAP-6",
@@ -1282,24 +1317,21 @@ export class KmallocHeap {
         corrupt("HEAP-6", `cached block ${hex([...cached][0] as number)} is in no bin`);
       }
       if (
-        d[HeapDesc.CACHED] !== nrCached ||
         d[HeapDesc.CACHE_BYTES] !== cachedBytes ||
         cachedBytes > this.cacheMax
       ) {
         corrupt(
           "HEAP-6",
-          `node ${n}: the cache counts ${d[HeapDesc.CACHED]} blocks of ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} of ${cachedBytes}`,
+          `node ${n}: the cache counts ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} blocks of ${cachedBytes}`,
         );
       }
       if (
-        d[HeapDesc.LIVE] !== live ||
-        d[HeapDesc.USED] !== used ||
         d[HeapDesc.EMPTY] !== empty ||
         empty > 1
       ) {
         corrupt(
           "HEAP-5",
-          `node ${n}: counters live ${d[HeapDesc.LIVE]}, used ${d[HeapDesc.USED]}, empty ${d[HeapDesc.EMPTY]}; the chunks hold ${live} blocks of ${used} bytes, ${empty} empty`,
+          `node ${n}: the empty-chunk count is ${d[HeapDesc.EMPTY]}; ${empty} of its chunks hold no allocated block`,
         );
       }
     }
@@ -1372,7 +1404,6 @@ export class KmallocHeap {
         this.setHeader(d, b, w0, prevSize);
         if (!isFree) {
           live++;
-          d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + size;
           const g = (b + Blk.HDR - c) >>> 4;
           const wb = c + ((g >>> 5) << 2);
           this.wr(wb, 0, this.rd(wb, 0) | (1 << (g & 31)));
@@ -1383,7 +1414,6 @@ export class KmallocHeap {
         b += size;
       }
       f[i + ChunkPg.LIVE] = live;
-      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + live;
       if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
       const first = d[HeapDesc.CHUNKS] as number;
       f[i + ChunkPg.NEXT] = first;
