@@ -231,10 +231,9 @@ export interface HeapStats {
  * the flags (FREE, CACHED) an xor of a keyed word of their own, so that a free into the
  * cache or a take from it changes the check word by one xor of `flagKey(s) * CACHED`.
  */
-function mix(s: number, b: number, w0: number, w1: number): number {
+function mix(s: number, b: number, w0: number): number {
   return (
-    Math.imul(b ^ (w0 & ~Blk.FLAGS) ^ s, -1640531535) ^
-    Math.imul(w1 + s, -2048144789) ^
+    Math.imul(Math.imul(b ^ (w0 & ~Blk.FLAGS) ^ s, -1640531535) + s, -2048144789) ^
     Math.imul(w0 & Blk.FLAGS, flagKey(s))
   );
 }
@@ -374,20 +373,23 @@ export class KmallocHeap {
     const i = b >>> 2;
     w[i + Blk.SIZE] = w0;
     w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0, w1);
+    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0);
   }
 
-  /** Rewrites a header's previous-size word (its neighbour before it changed size). */
-  private setPrev(d: Int32Array, b: number, w1: number): void {
+  /** Writes a header's size word, then its check word (its previous-size word unchanged). */
+  private setSize(d: Int32Array, b: number, w0: number): void {
     const w = this.w;
     const i = b >>> 2;
-    w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = mix(
-      d[HeapDesc.SECRET] as number,
-      b,
-      w[i + Blk.SIZE] as number,
-      w1,
-    );
+    w[i + Blk.SIZE] = w0;
+    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0);
+  }
+
+  /**
+   * Rewrites a header's previous-size word (its neighbour before it changed size): outside
+   * the check word, which the previous block's own header vouches for (checkNear()).
+   */
+  private setPrev(b: number, w1: number): void {
+    this.w[(b >>> 2) + Blk.PREV] = w1;
   }
 
   private headerOk(d: Int32Array, b: number): boolean {
@@ -395,12 +397,7 @@ export class KmallocHeap {
     const i = b >>> 2;
     return (
       w[i + Blk.CHECK] ===
-      mix(
-        d[HeapDesc.SECRET] as number,
-        b,
-        w[i + Blk.SIZE] as number,
-        w[i + Blk.PREV] as number,
-      )
+      mix(d[HeapDesc.SECRET] as number, b, w[i + Blk.SIZE] as number)
     );
   }
 
@@ -594,7 +591,7 @@ export class KmallocHeap {
     const i = b >>> 2;
     const w0 = w[i + Blk.SIZE] as number;
     const s = d[HeapDesc.SECRET] as number;
-    const check = mix(s, b, w0, w[i + Blk.PREV] as number);
+    const check = mix(s, b, w0);
     if ((w0 & Blk.FLAGS) !== Blk.CACHED || (w[i + Blk.CHECK] as number) !== check) {
       this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
     }
@@ -735,16 +732,15 @@ export class KmallocHeap {
     const bsize = (w[i + Blk.SIZE] as number) & ~Blk.FREE;
     this.remove(d, b, bsize);
     const rest = bsize - need;
-    const prev = w[i + Blk.PREV] as number;
     if (rest >= Blk.MIN) {
       // The new free block's header first (inside b), its successor's back link, then b.
       const r = b + need;
       this.setHeader(d, r, rest | Blk.FREE, need);
       const after = r + rest;
-      if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-      this.setHeader(d, b, need, prev);
+      if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
+      this.setSize(d, b, need);
       this.insert(d, r, rest);
-    } else this.setHeader(d, b, bsize, prev);
+    } else this.setSize(d, b, bsize);
     w[i + Blk.LINK] = size;
     const c = (b & ~this.chunkMask) >>> 0;
     const g = (b + Blk.HDR - c) >>> 4;
@@ -777,7 +773,7 @@ export class KmallocHeap {
     const s = d[HeapDesc.SECRET] as number;
     const end = b + w0;
     if (
-      w[i + Blk.CHECK] !== mix(s, b, w0, w1) ||
+      w[i + Blk.CHECK] !== mix(s, b, w0) ||
       (w0 & 15) !== 0 ||
       w0 < Blk.MIN ||
       end - c > this.chunkBytes ||
@@ -806,7 +802,7 @@ export class KmallocHeap {
       const e = end >>> 2;
       if (
         w[e + Blk.PREV] !== w0 ||
-        w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number, w0)
+        w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number)
       ) {
         this.damaged(
           d,
@@ -822,7 +818,7 @@ export class KmallocHeap {
       const qw0 = w[j + Blk.SIZE] as number;
       if (
         (qw0 & ~Blk.FLAGS) !== w1 ||
-        w[j + Blk.CHECK] !== mix(s, q, qw0, w[j + Blk.PREV] as number)
+        w[j + Blk.CHECK] !== mix(s, q, qw0)
       ) {
         this.damaged(d, p, fn, "the previous block's header was overwritten");
       }
@@ -893,7 +889,7 @@ export class KmallocHeap {
     const size = w[i + Blk.SIZE] as number;
     const w1 = w[i + Blk.PREV] as number;
     const s = d[HeapDesc.SECRET] as number;
-    const check = mix(s, b, size, w1);
+    const check = mix(s, b, size);
     const end = b + size;
     if (
       (w[i + Blk.CHECK] as number) !== check ||
@@ -928,7 +924,7 @@ export class KmallocHeap {
         const e = end >>> 2;
         if (
           (w[e + Blk.PREV] as number) !== size ||
-          (w[e + Blk.CHECK] as number) !== mix(s, end, w[e + Blk.SIZE] as number, size)
+          (w[e + Blk.CHECK] as number) !== mix(s, end, w[e + Blk.SIZE] as number)
         ) {
           this.damaged(
             d,
@@ -990,9 +986,9 @@ export class KmallocHeap {
       this.remove(d, start, w1);
       total += w1;
     }
-    this.setHeader(d, start, total | Blk.FREE, w[(start >>> 2) + Blk.PREV] as number);
+    this.setSize(d, start, total | Blk.FREE);
     const after = start + total;
-    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
     this.insert(d, start, total);
   }
 
@@ -1022,15 +1018,15 @@ export class KmallocHeap {
   }
 
   /**
-   * Block `b` (its previous block `prev` bytes) cut to `need` bytes, the `rest` after it
+   * Block `b` cut to `need` bytes, the `rest` after it
    * made a free block of its own and listed. Heap lock held.
    */
-  private splitTail(d: Int32Array, b: number, need: number, rest: number, prev: number): void {
+  private splitTail(d: Int32Array, b: number, need: number, rest: number): void {
     const r = b + need;
     this.setHeader(d, r, rest | Blk.FREE, need);
     const after = r + rest;
-    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-    this.setHeader(d, b, need, prev);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
+    this.setSize(d, b, need);
     this.insert(d, r, rest);
   }
 
@@ -1045,7 +1041,6 @@ export class KmallocHeap {
     this.lockHeap(d);
     const b = this.checked(d, c, p, "krealloc");
     const cur = this.rd(b, Blk.SIZE);
-    const prev = this.rd(b, Blk.PREV);
     const need = Math.max(Blk.MIN, (size + Blk.HDR + 15) & ~15);
     const end = b + cur;
     const atEnd = (end & this.chunkMask) === 0;
@@ -1062,7 +1057,7 @@ export class KmallocHeap {
       if (cur - need >= Blk.MIN || (nextFree !== 0 && need < cur)) {
         // The freed tail (merged with a free next block) first, then the block shrinks.
         if (nextFree !== 0) this.remove(d, end, nextFree);
-        this.splitTail(d, b, need, rest, prev);
+        this.splitTail(d, b, need, rest);
         got = need;
       }
     } else if (nextFree !== 0 && cur + nextFree >= need) {
@@ -1070,12 +1065,12 @@ export class KmallocHeap {
       const total = cur + nextFree;
       const rest = total - need;
       if (rest >= Blk.MIN) {
-        this.splitTail(d, b, need, rest, prev);
+        this.splitTail(d, b, need, rest);
         got = need;
       } else {
         const after = b + total;
-        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
-        this.setHeader(d, b, total, prev);
+        if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
+        this.setSize(d, b, total);
         got = total;
       }
     } else {
