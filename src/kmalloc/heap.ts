@@ -34,7 +34,9 @@
  *   block header (4 x i32)      word 0: size in bytes, header included (a multiple of 16,
  *                                        >= 32) | FREE (bit 0) | CACHED (bit 1)
  *                               word 1: the previous block's size (0 for the first block)
- *                               word 2: check = mix(address, word 0, word 1, secret)
+ *                               word 2: check = mix(secret, address, word 0): the size and
+ *                                        the flags (these an xor of a keyed word of their
+ *                                        own, so that caching or taking a block is one xor)
  *                               word 3: allocated: the size requested; free: next free block;
  *                                        cached: the next block of its bin
  *   free block, payload word 0: the previous free block on its list (0: the list's head)
@@ -45,7 +47,11 @@
  * DOUBLE_FREE), deterministically. The check word, with a secret drawn per instance, turns
  * a header a user's overflow rewrote into CORRUPTION at the next free of the block or of a
  * neighbour (both neighbours' headers are checked before a free changes anything), or at
- * verify(), instead of a heap that hands out overlapping blocks.
+ * verify(), instead of a heap that hands out overlapping blocks. The previous-size word is
+ * outside the check word: before any merge the block it names is checked to be a block
+ * with a valid header and exactly that size, ending where this one starts (only the true
+ * previous block is), so a change of a block's size rewrites its neighbour's one word, not
+ * a mix.
  *
  * The cache of freed blocks (dlmalloc's fastbins, glibc's tcache): kfree puts a block in a
  * bin of its own size's list index ([fl][sl] of the first levels from 1 KiB, 80 bins)
@@ -72,11 +78,14 @@
  * descriptor in the header (after the KASAN shadow's room, anchored at Hdr.KHEAP):
  *
  *   descriptor of node n (HeapDesc.WORDS i32)
- *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
- *   | lock | secret | chunks | nr     | empty | fl   | live | used | cached,  | sl bitmaps | heads    | bins, bin counts |
- *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |      | bytes| its bytes| [FL]       | [FL][SL] | [5][SL] each     |
- *   | line)|        |        |        |       |      |      |      |          |            |          |                  |
- *   +------+--------+--------+--------+-------+------+------+------+----------+------------+----------+------------------+
+ *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
+ *   | lock | secret | chunks | nr     | empty | fl   | (3 words | cache's  | sl bitmaps | heads    | bins, bin counts |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |  unused) | bytes    | [FL]       | [FL][SL] | [5][SL] each     |
+ *   | line)|        |        |        |       |      |          |          |            |          |                  |
+ *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
+ *
+ * No counter of live blocks or bytes: stats() counts the blocks of the chunks, so that an
+ * allocation and a free do not keep sums nobody reads on their path.
  *
  * An empty chunk goes back to the page allocator unless it is the node's only one (one
  * spare, so that a program that frees and allocates one block does not take and give back a
@@ -110,12 +119,11 @@
  *   HEAP-4 every free block is on exactly the free list its size maps to, the lists are
  *          consistent doubly linked lists, and the first- and second-level bitmaps say
  *          which lists are non-empty
- *   HEAP-5 the descriptor's counters: live blocks and bytes are the sums over the chunks
- *          (allocated blocks, not cached), the empty-chunk count is the number of chunks
- *          with no allocated block (at most 1)
+ *   HEAP-5 the descriptor's empty-chunk count is the number of chunks with no allocated
+ *          block (at most 1)
  *   HEAP-6 every cached block is in exactly the bin its size maps to, each bin's count is
- *          its length (at most CACHE_PER_BIN), the cache's count and bytes are their sums
- *          (at most a quarter of a chunk)
+ *          its length (at most CACHE_PER_BIN), the cache's bytes are their sum (at most a
+ *          quarter of a chunk)
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -140,12 +148,8 @@ export const enum HeapDesc {
   EMPTY = 19,
   /** First-level bitmap: bit fl set when some list of fl is non-empty. */
   FL_MAP = 20,
-  /** Allocated blocks. */
-  LIVE = 21,
-  /** Bytes of the allocated blocks, headers included. */
-  USED = 22,
-  /** Blocks in the cache of freed blocks, and their bytes (headers included). */
-  CACHED = 23,
+  /** Words 21-23: unused (they counted live blocks, their bytes and cached blocks). */
+  /** Bytes of the blocks in the cache of freed blocks (headers included). */
   CACHE_BYTES = 24,
   /** Second-level bitmaps, one word per fl. */
   SL_MAP = 32,
@@ -226,10 +230,10 @@ export interface HeapStats {
 }
 
 /**
- * The check word of a header at `b` with size word `w0` and previous-size `w1`, keyed by
- * the heap's secret `s`: the size and previous size mixed with the address and the key,
- * the flags (FREE, CACHED) an xor of a keyed word of their own, so that a free into the
- * cache or a take from it changes the check word by one xor of `flagKey(s) * CACHED`.
+ * The check word of a header at `b` with size word `w0`, keyed by the heap's secret `s`:
+ * the size mixed with the address and the key, the flags (FREE, CACHED) an xor of a keyed
+ * word of their own, so that a free into the cache or a take from it changes the check
+ * word by one xor of `flagKey(s) * CACHED`.
  */
 function mix(s: number, b: number, w0: number): number {
   return (
