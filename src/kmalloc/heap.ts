@@ -923,7 +923,12 @@ export class KmallocHeap {
       (d[HeapDesc.BIN_NR + bin] as number) < K.PER_BIN &&
       bytes <= this.cacheMax
     ) {
-      // The next block's header, as a merge would: an overflow of this block is found here.
+      // The previous-size word names the block before (one load: its checked header is
+      // read when they merge), and the next block's header is checked as a merge would:
+      // an overflow of this block is found here.
+      if (w1 !== 0 && ((w[(b - w1) >>> 2] as number) & ~Blk.FLAGS) !== w1) {
+        this.damaged(d, p, "kfree", "the block's header was overwritten (its previous size)");
+      }
       if ((end & this.chunkMask) !== 0) {
         const e = end >>> 2;
         if (
