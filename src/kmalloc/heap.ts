@@ -399,10 +399,7 @@ export class KmallocHeap {
   private headerOk(d: Int32Array, b: number): boolean {
     const w = this.w;
     const i = b >>> 2;
-    return (
-      w[i + Blk.CHECK] ===
-      mix(d[HeapDesc.SECRET] as number, b, w[i + Blk.SIZE] as number)
-    );
+    return w[i + Blk.CHECK] === mix(d[HeapDesc.SECRET] as number, b, w[i + Blk.SIZE] as number);
   }
 
   /* ------------------------------------------------------------------ free lists */
@@ -804,10 +801,7 @@ export class KmallocHeap {
     const end = b + w0;
     if ((end & this.chunkMask) !== 0) {
       const e = end >>> 2;
-      if (
-        w[e + Blk.PREV] !== w0 ||
-        w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number)
-      ) {
+      if (w[e + Blk.PREV] !== w0 || w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number)) {
         this.damaged(
           d,
           p,
@@ -820,10 +814,7 @@ export class KmallocHeap {
       const q = b - w1;
       const j = q >>> 2;
       const qw0 = w[j + Blk.SIZE] as number;
-      if (
-        (qw0 & ~Blk.FLAGS) !== w1 ||
-        w[j + Blk.CHECK] !== mix(s, q, qw0)
-      ) {
+      if ((qw0 & ~Blk.FLAGS) !== w1 || w[j + Blk.CHECK] !== mix(s, q, qw0)) {
         this.damaged(d, p, fn, "the previous block's header was overwritten");
       }
     }
@@ -919,7 +910,7 @@ export class KmallocHeap {
     // The chunk's last allocated block is cached only when the chunk becomes the spare.
     if (
       (live > 1 || (d[HeapDesc.EMPTY] as number) === 0) &&
-      (bin >>> 0) < HeapDesc.NR_BINS &&
+      bin >>> 0 < HeapDesc.NR_BINS &&
       (d[HeapDesc.BIN_NR + bin] as number) < K.PER_BIN &&
       bytes <= this.cacheMax
     ) {
@@ -1296,10 +1287,7 @@ export class KmallocHeap {
         let count = 0;
         for (let b = d[HeapDesc.BINS + bin] as number; b !== 0; b = this.rd(b, Blk.LINK)) {
           const size = this.rd(b, Blk.SIZE) & ~Blk.FLAGS;
-          if (
-            !cached.has(b) ||
-            index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin
-          ) {
+          if (!cached.has(b) || index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin) {
             corrupt(
               "HEAP-6",
               `bin ${bin} of node ${n}: ${hex(b)} is not a cached block of its size`,
@@ -1320,19 +1308,13 @@ export class KmallocHeap {
       if (cached.size !== 0) {
         corrupt("HEAP-6", `cached block ${hex([...cached][0] as number)} is in no bin`);
       }
-      if (
-        d[HeapDesc.CACHE_BYTES] !== cachedBytes ||
-        cachedBytes > this.cacheMax
-      ) {
+      if (d[HeapDesc.CACHE_BYTES] !== cachedBytes || cachedBytes > this.cacheMax) {
         corrupt(
           "HEAP-6",
           `node ${n}: the cache counts ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} blocks of ${cachedBytes}`,
         );
       }
-      if (
-        d[HeapDesc.EMPTY] !== empty ||
-        empty > 1
-      ) {
+      if (d[HeapDesc.EMPTY] !== empty || empty > 1) {
         corrupt(
           "HEAP-5",
           `node ${n}: the empty-chunk count is ${d[HeapDesc.EMPTY]}; ${empty} of its chunks hold no allocated block`,
