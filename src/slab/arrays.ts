@@ -4,6 +4,25 @@
  * shared array and the slabs; a cache's array block, made on first use.
  *
  * Functions take the allocator (slab.ts, whose header has the invariants and locks).
+ *
+ * A free object on its way between a cpu's array, an alien array, a shared array and its
+ * slab is, at every instruction, in one of them, so that a context dying anywhere loses
+ * none (recover.ts); in two only while the node's list_lock is held, whose recovery keeps
+ * the node's side and drops it from the dead cpu's arrays:
+ *
+ *   refill from the shared array    this cpu's array written and counted, then the shared
+ *                                   array shortened, under the lock
+ *   flush to the shared array       the shared array grown, then this cpu's array
+ *                                   shortened, under the lock
+ *   free_block of an array's front  each run of one node's objects put back in their slabs,
+ *   (freeFront: flush, drain)       then taken off the array, under that node's lock
+ *   alien array drained             into its node's shared array and slabs, then emptied,
+ *                                   under that node's lock
+ *   shared array drained            its node's objects back to their slabs, another node's
+ *   (drainShared: shrink, reap,     into this cpu's alien array for their node (taking
+ *   tune)                           their node's lock under this one would break the lock
+ *                                   order), then the array shortened, under the lock; the
+ *                                   alien arrays drain after, under their nodes' locks
  */
 
 import { KmemError } from "../errors.js";
@@ -292,15 +311,17 @@ export function refill(slab: SlabAllocator, c: KmemCache, v: ArrayViews, gfp: nu
     try {
       const avail = sh[Ac.AVAIL] as number;
       k = Math.min(batch, avail);
-      // transfer_objects: the most recently freed of the shared array.
+      // transfer_objects: the most recently freed of the shared array, in this cpu's array
+      // before they leave the shared one (an object in both only while the lock is held:
+      // recover.ts keeps the shared array's).
       ac.set(sh.subarray(Ac.ENTRY + avail - k, Ac.ENTRY + avail), Ac.ENTRY);
+      ac[Ac.AVAIL] = k;
       sh[Ac.AVAIL] = avail - k;
       sh[Ac.TOUCHED] = 1;
     } finally {
       slab.unlockNode(c, node);
     }
     if (k > 0) {
-      ac[Ac.AVAIL] = k;
       ac[Ac.TOUCHED] = 1;
       return k;
     }
@@ -325,8 +346,8 @@ export function flushArray(slab: SlabAllocator, c: KmemCache, v: ArrayViews): nu
   const batch = Math.min(n, Math.max(ac[Ac.BATCH] as number, n - limit + 1, 1));
   const node = slab.nrNodes === 1 ? 0 : slab.buddy.localNode;
   const sh = v.shared[node];
-  let moved = 0;
   if (sh !== undefined) {
+    let moved = 0;
     lockShared(slab, c, node, v);
     try {
       const avail = sh[Ac.AVAIL] as number;
@@ -335,18 +356,52 @@ export function flushArray(slab: SlabAllocator, c: KmemCache, v: ArrayViews): nu
         moved = Math.min(batch, room);
         sh.set(ac.subarray(Ac.ENTRY, Ac.ENTRY + moved), Ac.ENTRY + avail);
         sh[Ac.AVAIL] = avail + moved;
+        // Out of this cpu's array under the lock too: an object in both arrays only while
+        // it is held (recover.ts keeps the shared array's).
+        ac.copyWithin(Ac.ENTRY, Ac.ENTRY + moved, Ac.ENTRY + n);
+        ac[Ac.AVAIL] = n - moved;
       }
     } finally {
       slab.unlockNode(c, node);
     }
+    if (moved > 0) return n - moved;
   }
-  if (moved === 0) {
-    freeObjects(slab, c, ac, Ac.ENTRY, batch);
-    moved = batch;
+  freeFront(slab, c, ac, batch);
+  return n - batch;
+}
+
+/**
+ * free_block of the `k` oldest objects of this cpu's array `ac`, each run of one node's
+ * objects under that node's list_lock, the run leaving the array under the same lock: an
+ * object is in the array and its slab's free part only while the lock is held (the
+ * list_lock's recovery drops it from the slab's side, recover.ts), so that no live cpu can
+ * take it from its slab while a dead cpu's array still names it. Slabs past free_limit are
+ * destroyed once the locks are dropped.
+ */
+export function freeFront(slab: SlabAllocator, c: KmemCache, ac: Int32Array, k: number): void {
+  const v = slab.arraysOf(c) as ArrayViews;
+  const doomed: number[] = [];
+  try {
+    while (k > 0) {
+      const node = objectNode(slab, ac[Ac.ENTRY]);
+      let end = 1;
+      while (end < k && (slab.nrNodes === 1 || objectNode(slab, ac[Ac.ENTRY + end]) === node)) {
+        end++;
+      }
+      slab.lockNode(c, node);
+      try {
+        putObjects(slab, c, v, node, ac, Ac.ENTRY, end, doomed);
+        const n = ac[Ac.AVAIL] as number;
+        ac.copyWithin(Ac.ENTRY, Ac.ENTRY + end, Ac.ENTRY + n);
+        ac[Ac.AVAIL] = n - end;
+      } finally {
+        slab.unlockNode(c, node);
+      }
+      k -= end;
+    }
+  } finally {
+    destroySlabs(slab, c, v, doomed);
   }
-  ac.copyWithin(Ac.ENTRY, Ac.ENTRY + moved, Ac.ENTRY + n);
-  ac[Ac.AVAIL] = n - moved;
-  return n - moved;
 }
 
 /**
@@ -390,13 +445,11 @@ export function freeObjects(
 }
 
 /**
- * Gives the `k` oldest objects of node `n`'s shared array back to their slabs, then
- * shortens the array, all under the node's lock: a death in between leaves entries whose
- * objects are in their slabs' free parts, which the list_lock's recovery drops (recover.ts),
- * so no object is lost. An object of another node's slab (kmalloc_node's, freed here) needs
- * that node's lock, which is never taken under this one: it leaves the array with the rest
- * and is freed after, under its own node's lock. Slabs left free past free_limit are
- * destroyed last. Returns how many.
+ * Gives the `k` oldest objects of node `n`'s shared array back to their slabs (another
+ * node's by way of this cpu's alien array for it: see the header), then shortens the
+ * array, under the node's lock; a full alien array ends a pass early (drained, then the
+ * next pass). Slabs left free past free_limit are destroyed after each pass. Returns how
+ * many.
  */
 export function drainShared(
   slab: SlabAllocator,
@@ -406,35 +459,53 @@ export function drainShared(
   k: number,
 ): number {
   const v = slab.arraysOf(c) as ArrayViews;
-  const doomed: number[] = [];
-  let others: number[] | null = null;
-  slab.lockNode(c, n);
-  try {
-    const avail = sh[Ac.AVAIL] as number;
-    k = Math.min(k, avail);
-    for (let j = 0; j < k;) {
-      let end = j;
-      while (end < k && (slab.nrNodes === 1 || objectNode(slab, sh[Ac.ENTRY + end]) === n)) {
-        end++;
-      }
-      if (end > j) putObjects(slab, c, v, n, sh, Ac.ENTRY + j, end - j, doomed);
-      while (end < k && objectNode(slab, sh[Ac.ENTRY + end]) !== n) {
-        (others ??= []).push(sh[Ac.ENTRY + end] as number);
-        end++;
-      }
-      j = end;
-    }
-    sh.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + avail);
-    sh[Ac.AVAIL] = avail - k;
-  } finally {
-    slab.unlockNode(c, n);
+  let done = 0;
+  while (done < k) {
+    const doomed: number[] = [];
+    let full = -1;
+    let j = 0;
+    slab.lockNode(c, n);
     try {
-      if (others !== null) freeObjects(slab, c, Int32Array.from(others), 0, others.length);
+      const avail = sh[Ac.AVAIL] as number;
+      const want = Math.min(k - done, avail);
+      while (j < want && full < 0) {
+        let end = j;
+        while (end < want && (slab.nrNodes === 1 || objectNode(slab, sh[Ac.ENTRY + end]) === n)) {
+          end++;
+        }
+        if (end > j) putObjects(slab, c, v, n, sh, Ac.ENTRY + j, end - j, doomed);
+        j = end;
+        for (; j < want; j++) {
+          const obj = sh[Ac.ENTRY + j] as number;
+          const m = objectNode(slab, obj);
+          if (m === n) break;
+          const al = v.alien[m] as Int32Array;
+          const a = al[Ac.AVAIL] as number;
+          if (a >= ALIEN_LIMIT) {
+            full = m;
+            break;
+          }
+          // In the alien array before it leaves the shared array.
+          al[Ac.ENTRY + a] = obj;
+          al[Ac.AVAIL] = a + 1;
+        }
+      }
+      sh.copyWithin(Ac.ENTRY, Ac.ENTRY + j, Ac.ENTRY + avail);
+      sh[Ac.AVAIL] = avail - j;
     } finally {
+      slab.unlockNode(c, n);
       destroySlabs(slab, c, v, doomed);
     }
+    done += j;
+    // This cpu's alien arrays the pass filled, each under its node's lock.
+    for (let m = 0; m < slab.nrNodes && slab.nrNodes > 1; m++) {
+      if (m !== n && ((v.alien[m] as Int32Array)[Ac.AVAIL] as number) > 0) {
+        drainAlienArray(slab, c, v.alien[m] as Int32Array, v.shared[m], m);
+      }
+    }
+    if (j === 0 && full < 0) break;
   }
-  return k;
+  return done;
 }
 
 /** The node of the slab that holds object `obj` (an array entry). */

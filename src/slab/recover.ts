@@ -26,10 +26,18 @@
  *   a slab taken off the free list to be destroyed         back on it (never unmarked yet),
  *                                                          or gone (its frame unmarked)
  *   the shared array's entries                             each checked: an object of the
- *                                                          cache on the node, free, in no
- *                                                          slab's free part, once
+ *                                                          cache, free, in no slab's free
+ *                                                          part, once (of any node: a
+ *                                                          refill's fallback brings another
+ *                                                          node's objects to a cpu's array,
+ *                                                          a flush to the shared array)
+ *   an object in the shared array or a slab's free part    dropped from the dead cpu's
+ *   and in the dead cpu's array or alien array too (a       arrays (dropHeld), under the
+ *   refill, flush, free_block, alien or shared drain:       lock: no live cpu can take it
+ *   the moves of arrays.ts's header, two homes only         from the node's side while they
+ *   while the lock is held)                                still name it
  *
- * The dead cpu's own arrays, its alien arrays among them (NUMA), are given back by
+ * The dead cpu's own arrays, its alien arrays among them (NUMA), are then given back by
  * drainDeadCpu (tune.ts), each entry kept only if deadArrayObjects finds it free and in no
  * slab's free part or shared array: an object pushed and not yet marked free (a free goes
  * into the array, the alien array too, before its bit is cleared) stays allocated, and an
@@ -44,10 +52,8 @@
  *
  * What stays lost is what the dead context had in hand: a new slab not yet counted, a
  * free slab taken off to be destroyed, the object it was taking or freeing on its array
- * without a lock, the objects of other nodes' slabs a shared array was draining (freed
- * after its lock, under their own). The shared array's own node's objects are never lost:
- * they go back to their slabs under the list_lock before the array is shortened
- * (drainShared, arrays.ts).
+ * without a lock (allocated still). No free object in an array is lost: each is in an
+ * array or its slab at every instruction (arrays.ts).
  *
  * slab_mutex (offlineCpu, Kmem.reopen): a cache's array block is made, tuned and given back
  * under slab_mutex through SLAB's array intent record (Hdr.SLAB_ARRAYS..SLAB_ARRAYS_FREE,
@@ -84,6 +90,8 @@ import { Desc } from "../slub/index.js";
 import { blockAt, viewsOf } from "./arrays.js";
 import {
   Ac,
+  ALIEN_LIMIT,
+  ALIEN_STRIDE,
   Block,
   blockShape,
   blockWord,
@@ -94,7 +102,7 @@ import {
   SlabList,
   SlabPg,
 } from "./layout.js";
-import type { SlabAllocator } from "./slab.js";
+import type { ArrayViews, SlabAllocator } from "./slab.js";
 import { getEntry, listAdd, slabStart } from "./slabs.js";
 
 /**
@@ -107,7 +115,6 @@ export function recoverSlabNode(
   n: number,
   dead: number,
 ): string {
-  void dead;
   const b = (c.dv[blockAt(slab)] as number) >>> 0;
   if (b === 0) return "no slabs";
   const v = viewsOf(slab, c, b, false);
@@ -168,14 +175,22 @@ export function recoverSlabNode(
   nr[Node.FREE_OBJECTS] = freeObjects;
   c.dv[slab.slabsAt[n] as number] = slabs;
   // The shared array: objects of the cache on this node, free, in no slab's free part, once.
+  // An object of another node's slab (a refill's fallback brought it) is checked in its
+  // own slab, whose free part no object in an array is ever put in while it is there.
   const sh = v.shared[n];
   let dropped = 0;
+  let taken = 0;
+  const kept = new Set<number>();
   if (sh !== undefined && sh.length > Ac.ENTRY) {
     const avail = Math.min(Math.max(sh[Ac.AVAIL] as number, 0), sh.length - Ac.ENTRY);
-    const kept = new Set<number>();
     for (let k = 0; k < avail; k++) {
       const obj = (sh[Ac.ENTRY + k] as number) >>> 0;
-      if (kept.has(obj) || free.has(obj) || !slab.isFreeObjectOf(c, obj, n)) {
+      let ok = !kept.has(obj) && !free.has(obj);
+      if (ok) {
+        ok = false;
+        for (let m = 0; m < slab.nrNodes && !ok; m++) ok = slab.isFreeObjectOf(c, obj, m);
+      }
+      if (!ok) {
         dropped++;
         continue;
       }
@@ -184,7 +199,49 @@ export function recoverSlabNode(
     }
     sh[Ac.AVAIL] = kept.size;
   }
-  return `${slabs} slabs on three lists and ${freeObjects} free objects rebuilt from mem_map${fixed + dropped > 0 ? `, ${fixed} index arrays and ${dropped} shared entries put right` : ""}`;
+  if (dead >= 0 && dead < slab.nrCpus) taken = dropHeld(slab, v, b, dead, kept, free);
+  return `${slabs} slabs on three lists and ${freeObjects} free objects rebuilt from mem_map${fixed + dropped + taken > 0 ? `, ${fixed} index arrays, ${dropped} shared entries and ${taken} entries of the dead cpu's arrays put right` : ""}`;
+}
+
+/**
+ * The dead cpu's array and alien arrays of `c` (block `b`) without the objects the node's
+ * shared array (`shared`) or its slabs' free parts (`free`) hold: an object that was in
+ * both when it died (a refill, a flush, a free_block, an alien array's or a shared array's
+ * drain, the list_lock held) stays on the node's side, dropped from the dead cpu's arrays
+ * under the lock, so that no live cpu takes it from there while they still name it.
+ * Returns how many entries went.
+ */
+function dropHeld(
+  slab: SlabAllocator,
+  v: ArrayViews,
+  b: number,
+  dead: number,
+  shared: ReadonlySet<number>,
+  free: ReadonlySet<number>,
+): number {
+  const s = blockShape(
+    v.hdr[Block.CAP] as number,
+    v.hdr[Block.SHARED_CAP] as number,
+    slab.nrCpus,
+    slab.nrNodes,
+  );
+  const arrays = [slab.phys.wordsAt(b + (s.acBase + s.acStride * dead) * 4, Ac.ENTRY + s.cap)];
+  for (let m = 0; m < slab.nrNodes && slab.nrNodes > 1; m++) {
+    const w = s.alienBase + ALIEN_STRIDE * (dead * slab.nrNodes + m);
+    arrays.push(slab.phys.wordsAt(b + w * 4, Ac.ENTRY + ALIEN_LIMIT));
+  }
+  let taken = 0;
+  for (const arr of arrays) {
+    const avail = Math.min(Math.max(arr[Ac.AVAIL] as number, 0), arr.length - Ac.ENTRY);
+    let m = 0;
+    for (let j = 0; j < avail; j++) {
+      const obj = (arr[Ac.ENTRY + j] as number) >>> 0;
+      if (shared.has(obj) || free.has(obj)) taken++;
+      else arr[Ac.ENTRY + m++] = obj;
+    }
+    if (m < avail) arr[Ac.AVAIL] = m;
+  }
+  return taken;
 }
 
 /**

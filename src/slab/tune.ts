@@ -18,8 +18,8 @@ import {
   blockSlot,
   drainAlienArray,
   drainShared,
-  freeObjects,
   freeBlock,
+  freeFront,
   makeBlock,
   openArrays,
   viewsOf,
@@ -45,9 +45,7 @@ function drainOwn(slab: SlabAllocator, c: KmemCache, ac: Int32Array, k: number):
   const n = ac[Ac.AVAIL] as number;
   k = Math.min(k, n);
   if (k <= 0) return 0;
-  freeObjects(slab, c, ac, Ac.ENTRY, k);
-  ac.copyWithin(Ac.ENTRY, Ac.ENTRY + k, Ac.ENTRY + n);
-  ac[Ac.AVAIL] = n - k;
+  freeFront(slab, c, ac, k);
   return k;
 }
 

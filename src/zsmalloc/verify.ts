@@ -18,6 +18,9 @@
  *   ZS-5  per class, the list counts, obj_allocated and obj_used agree with the zspages;
  *         the pool's pages_allocated is their pages
  *   ZS-6  every ZSMALLOC frame of memory is a mapping area or a page of a zspage reached
+ *   ZS-7  each zspage's mapping count is the number of cpus whose intent record names it
+ *         mapped (MAP, MAP_POOL: both written under the pool's lock with the count); every
+ *         such record names a zspage on a list of a pool of the registry
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -28,6 +31,8 @@ import {
   FREE_END,
   Fullness,
   fullnessGroup,
+  Intent,
+  intentAt,
   MAX_CHAIN_SIZE,
   MIN_CHAIN_SIZE,
   OBJ_ALLOCATED_TAG,
@@ -80,12 +85,20 @@ export function verifyZsmalloc(ctx: ZsContext): void {
     ctx.lockRegistry(reg);
     try {
       let prev = 0;
+      const pools = new Set<number>();
       for (const pool of ctx.listOf(reg, Reg.POOLS, Pool.NEXT)) {
         if (p.word((pool >>> 2) + Pool.PREV) !== prev) {
           corrupt("ZS-1", `pool ${hex(pool)}'s prev link is not ${hex(prev)}`);
         }
-        verifyPool(ctx, pool, reached);
+        verifyPool(ctx, pool, reached, reg);
+        pools.add(pool);
         prev = pool;
+      }
+      for (let cpu = 0; cpu < p.nrCpus; cpu++) {
+        const mp = (reg[intentAt(p.nrCpus, cpu) + Intent.MAP_POOL] as number) >>> 0;
+        if (mp !== 0 && !pools.has(mp)) {
+          corrupt("ZS-7", `cpu ${cpu}'s intent record names a mapping of ${hex(mp)}, no pool`);
+        }
       }
     } finally {
       ctx.unlockRegistry(reg);
@@ -98,7 +111,7 @@ export function verifyZsmalloc(ctx: ZsContext): void {
   }
 }
 
-function verifyPool(ctx: ZsContext, at: number, reached: Set<number>): void {
+function verifyPool(ctx: ZsContext, at: number, reached: Set<number>, reg: Int32Array): void {
   const p = ctx.phys;
   const f = p.frames;
   const name = ctx.readName(at + Pool.NAME * 4);
@@ -130,6 +143,15 @@ function verifyPool(ctx: ZsContext, at: number, reached: Set<number>): void {
   const smp = p.nrCpus > 1;
   if (smp) lock(d, Pool.LOCK, ctx.cpu, `zspool ${JSON.stringify(name)} lock`, p.header);
   try {
+    // The mappings the cpus' intent records name in this pool (under its lock, as they are
+    // written), by the zspage's first pfn; each one found on a list is taken off.
+    const maps = new Map<number, number>();
+    for (let cpu = 0; cpu < p.nrCpus; cpu++) {
+      const i = intentAt(p.nrCpus, cpu);
+      if ((reg[i + Intent.MAP_POOL] as number) >>> 0 !== at) continue;
+      const m = reg[i + Intent.MAP] as number;
+      maps.set(m, (maps.get(m) ?? 0) + 1);
+    }
     let pages = 0;
     for (let r = 0; r < g.size.length; r++) {
       const b = base + r * Rec.WORDS;
@@ -170,6 +192,13 @@ function verifyPool(ctx: ZsContext, at: number, reached: Set<number>): void {
           if ((pw & ZsInfo.POOL_MASK) !== id || pw >>> ZsInfo.MAPCOUNT_SHIFT > p.nrCpus) {
             corrupt("ZS-2", `${cw}: pool word ${hex(pw >>> 0)} is not this pool's`);
           }
+          if (pw >>> ZsInfo.MAPCOUNT_SHIFT !== (maps.get(z) ?? 0)) {
+            corrupt(
+              "ZS-7",
+              `${cw}: mapped ${pw >>> ZsInfo.MAPCOUNT_SHIFT} times, the cpus' records name it ${maps.get(z) ?? 0} times`,
+            );
+          }
+          maps.delete(z);
           const inuse = f[fi + ZsPg.INUSE]! & ZsInfo.INUSE_MASK;
           if (fg === Fullness.RATIO_0 || fullnessGroup(inuse, objs) !== fg) {
             corrupt("ZS-2", `${cw}: ${inuse} of ${objs} objects in use is not group ${fg}`);
@@ -193,6 +222,9 @@ function verifyPool(ctx: ZsContext, at: number, reached: Set<number>): void {
         );
       }
       pages += zspages * nr;
+    }
+    for (const [z, n] of maps) {
+      corrupt("ZS-7", `${where}: ${n} cpus' records name a mapping of pfn ${z}, no zspage of it`);
     }
     if (Atomics.load(d, Pool.PAGES_ALLOCATED) !== pages) {
       corrupt(

@@ -7,9 +7,12 @@
  * the backing store and a discard of a written-back page, a zsmalloc object mapped, read
  * and unmapped (compaction must move its zspage after the kill), vmalloc and vfree, pool alloc
  * and free; with Linux's SLAB, an array refill that grows a slab or takes from a partial
- * one, a full array's flush to the shared array or back to the slabs, a SLAB cache made
+ * one or from the shared array, a full array's flush to the shared array or back to the slabs, a SLAB cache made
  * with its array block and tuned, an OFF_SLAB one destroyed (slabs, index arrays, block),
- * a tune in place, on two nodes a free into a full alien array (drained first); under
+ * a tune in place, a tune to larger arrays by the only online cpu (it takes the main
+ * thread's offline first: a new block made, the old freed), on two nodes a free into a full
+ * alien array (drained first) and a shrink draining a shared array that holds the other
+ * node's objects; under
  * slab_mutex a
  * cache made, merged (an alias) and destroyed (its last name, or one of a merged cache's,
  * or with another cpu's sheaf and cpu slab to flush);
@@ -47,7 +50,7 @@ import { Session } from "node:inspector";
 import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { Kmem, KmemError, SLAB_NO_MERGE } from "../../src/index.js";
+import { __GFP_THISNODE, GFP_NOWAIT, Kmem, KmemError, SLAB_NO_MERGE } from "../../src/index.js";
 import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
 import { memMap } from "../helpers.js";
 
@@ -208,6 +211,9 @@ const SLACK: Record<string, number> = {
   "slab-flush": 0,
   "slab-free-block": 0,
   "slab-drain-shared": 0,
+  "slab-refill-shared": 0,
+  // Nor do the other node's objects of a shared array drained.
+  "slab-drain-numa": 0,
   // slab_mutex: a slab for the descriptor (made before it is counted), a slab of the cache.
   "cache-create": 2,
   "cache-alias": 2,
@@ -220,6 +226,9 @@ const SLACK: Record<string, number> = {
   "slab-cache-destroy": 1,
   "slab-tune": 0,
   "slab-alien": 0,
+  // A tune to larger arrays: the new block (allocated, not yet recorded) or the old one
+  // (its magic cleared, not yet freed), of one page.
+  "slab-tune-grow": 1,
   // SLOB's lock: the page taken for the block (before it is SLOB's), or being freed.
   "slob-kmalloc": 1,
   "slob-kfree": 1,
@@ -272,6 +281,8 @@ const THIN: Record<string, number> = {
   "slab-flush": 4,
   "slab-free-block": 8,
   "slab-drain-shared": 25,
+  "slab-refill-shared": 4,
+  "slab-drain-numa": 25,
   "cache-create": 600,
   "cache-destroy": 60,
   "cache-destroy-remote": 100,
@@ -280,6 +291,7 @@ const THIN: Record<string, number> = {
   "slab-cache-destroy": 150,
   "slab-tune": 60,
   "slab-alien": 25,
+  "slab-tune-grow": 40,
   "slob-kmalloc": 20,
   "slob-kfree": 13,
   "slob-alloc": 17,
@@ -306,6 +318,13 @@ const FIRST: Record<string, number> = {
   "slab-cache-create": 6500,
   "slab-cache-destroy": 2500,
   "slab-tune": 1800,
+  // The refill from the shared array: its objects leaving it for this cpu's array.
+  "slab-refill-shared": 45,
+  // Inside the drain of node 0's shared array (node 1's objects on their way out).
+  "slab-drain-numa": 450,
+  // The tune to larger arrays: from inside slab_mutex (the drains) to the end (the block
+  // made, published, the old one freed).
+  "slab-tune-grow": 300,
 };
 
 /**
@@ -325,6 +344,9 @@ const SNAPSHOTS = new Set([
   "cache-flush",
   "vmalloc",
   "vfree",
+  // The main thread's context is done with the instance (the worker took its cpu offline):
+  // only a context of a snapshot checks.
+  "slab-tune-grow",
 ]);
 
 /** Run only when every N is (KMEM_KILL_ALL): long, and sharing its code with one sampled. */
@@ -448,8 +470,8 @@ function setUp(op: string, cpus: number): Scene {
   const registry = /^(cache-(create|alias|destroy)|slob-(create|destroy)|slab-cache-)/.test(op);
   // The slab- ops: Linux's SLAB, a cache "ks" with small arrays (limit 8, batchcount 4).
   const slabKind = op.startsWith("slab-");
-  // slab-alien: two nodes (the worker's cpu 1 is node 1's).
-  const numa = op === "slab-alien";
+  // slab-alien, slab-drain-numa: two nodes (the worker's cpu 1 is node 1's).
+  const numa = op === "slab-alien" || op === "slab-drain-numa";
   const mm = new Kmem({
     memory: 1 << 20,
     ...(numa ? { nodes: [1 << 19, 1 << 19] } : {}),
@@ -537,6 +559,27 @@ function setUp(op: string, cpus: number): Scene {
     kc.free(a[1] as number);
     theirs.push(a[0] as number, a[2] as number);
     kc.shrink();
+  } else if (kc !== null && op === "slab-drain-numa") {
+    // Node 0's pages all taken and its slab of ks full: a refill falls back to node 1
+    // (fallback_alloc), so this cpu's array holds node 1's objects; the frees after fill it
+    // and flush them (the oldest) to node 0's shared array, with one of node 0's.
+    for (let k = 0; k < 6; k++) theirs.push(kc.alloc());
+    kc.shrink();
+    const pages: number[] = [];
+    for (let p = mm.allocPagesNode(0, 0, GFP_NOWAIT | __GFP_THISNODE); p !== 0;) {
+      pages.push(p);
+      p = mm.allocPagesNode(0, 0, GFP_NOWAIT | __GFP_THISNODE);
+    }
+    const local: number[] = [];
+    let o = kc.alloc();
+    while (mm.nodeOf(o) === 0) {
+      local.push(o);
+      o = kc.alloc();
+    }
+    theirs.push(o);
+    for (const p of pages) mm.freePages(p, 0);
+    for (const a of local) kc.free(a);
+    assert.match(mm.report("slabinfo"), /^ks .* 4$/m, "node 0's shared array holds four");
   } else if (kc !== null && op === "slab-alien") {
     // objs[0..12]: node 0's objects (this cpu's node) the worker, on node 1, frees.
     for (let k = 0; k < 13; k++) objs[k] = kc.alloc();
@@ -547,6 +590,8 @@ function setUp(op: string, cpus: number): Scene {
     (op === "slab-flush" ||
       op === "slab-free-block" ||
       op === "slab-tune" ||
+      op === "slab-tune-grow" ||
+      op === "slab-refill-shared" ||
       op === "slab-drain-shared")
   ) {
     // objs[0..8]: the worker frees 8 (its array at its limit), then the ninth (a flush).
@@ -1010,10 +1055,13 @@ describe("kill at every point", () => {
     "slab-flush",
     "slab-free-block",
     "slab-drain-shared",
+    "slab-refill-shared",
+    "slab-drain-numa",
     "slab-cache-create",
     "slab-cache-destroy",
     "slab-tune",
     "slab-alien",
+    "slab-tune-grow",
     "heap-grow",
     "heap-alloc",
     "heap-free",

@@ -175,6 +175,16 @@ switch (job.op) {
     op = () => void hold(c.alloc(), CACHE_OBJECT);
     break;
   }
+  case "slab-refill-shared": {
+    // Nine frees: this cpu's array at its limit flushes four objects to the shared array;
+    // five allocations empty the array; the next refills it from the shared array.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 9; k++) c.free(objs[k] as number);
+    for (let k = 0; k < 5; k++) hold(c.alloc(), CACHE_OBJECT);
+    op = () => void hold(c.alloc(), CACHE_OBJECT);
+    break;
+  }
   case "slab-drain-shared": {
     // Nine frees fill the array and flush four objects to the shared array; then
     // kmem_cache_shrink drains this cpu's array and the shared array back to the slabs.
@@ -266,6 +276,16 @@ switch (job.op) {
     break;
   }
   /* SLAB under slab_mutex: a cache made with its array block, destroyed, tuned. */
+  case "slab-drain-numa": {
+    // Two nodes: node 0's shared array of "ks" holds objects of node 1's slabs (the main
+    // thread's, a refill's fallback to node 1 flushed there); kmem_cache_shrink on this cpu
+    // (node 1's) drains it: node 0's objects back to their slabs under node 0's lock, node
+    // 1's under node 1's.
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    op = () => void c.shrink();
+    break;
+  }
   case "slab-cache-create": // a SLAB cache, its array block made and tuned (in place)
     op = () => {
       mm.createCache("kn", 96, { flags: SLAB_NO_MERGE });
@@ -296,6 +316,19 @@ switch (job.op) {
     if (c === null) throw new Error("no cache ks");
     for (let k = 0; k < 8; k++) c.free(objs[k] as number);
     op = () => mm.tuneCache("ks", { limit: 4, batchcount: 2, shared: 2 });
+    break;
+  }
+  case "slab-tune-grow": {
+    // "ks": this cpu takes the main thread's cpu offline (its context is done with the
+    // instance), so that it is the only online cpu: a tune to a limit past the arrays' room
+    // (120) makes a new block. Nine frees fill its array (limit 8) and flush four objects to
+    // the shared array; the tune drains both, makes the block (the node records copied in),
+    // publishes it and frees the old one, under slab_mutex and SLAB's array intent record.
+    mm.offlineCpu(0);
+    const c = mm.findCache("ks");
+    if (c === null) throw new Error("no cache ks");
+    for (let k = 0; k < 9; k++) c.free(objs[k] as number);
+    op = () => mm.tuneCache("ks", { limit: 124, batchcount: 8, shared: 1 });
     break;
   }
   case "slob-kmalloc": // SLOB: first fit, a page split (a new page when none has room)

@@ -8,8 +8,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GFP_KERNEL, Kmem, type ZsPool } from "../../src/index.js";
-import { zsGeometry } from "../../src/zsmalloc/index.js";
-import { assertMisuse, expectArgumentError, expectKmemError } from "../helpers.js";
+import { Frame, Hdr } from "../../src/memory/index.js";
+import { Intent, intentAt, zsGeometry } from "../../src/zsmalloc/index.js";
+import { ZsInfo, ZsPg } from "../../src/zsmalloc/layout.js";
+import { assertMisuse, expectArgumentError, expectKmemError, memMap } from "../helpers.js";
 
 const MiB = 1 << 20;
 
@@ -294,6 +296,43 @@ describe("zsmalloc misuse", () => {
     assert.throws(() => mm.verify(), /ZS-4/);
     words[h >>> 2] = obj;
     mm.verify();
+  });
+
+  it("verify() finds a zspage's mapping count the cpus' records do not give (ZS-7)", () => {
+    const mm = new Kmem({ memory: 4 * MiB, cpus: 2 });
+    const pool = mm.createZsPool("m")!;
+    const h = pool.malloc(100);
+    pool.map(h, "ro");
+    mm.verify();
+    const words = new Int32Array(mm.buffer);
+    const reg = (words[Hdr.ZS] as number) >>> 2;
+    const rec = reg + intentAt(2, 0);
+    const first = words[rec + Intent.MAP] as number;
+    assert.ok(first > 0);
+    const f = memMap(mm);
+    const pw = first * Frame.WORDS + ZsPg.POOL;
+    const saved = f[pw]!;
+    // Counted twice, or not at all, while one cpu has it mapped.
+    f[pw] = saved + ZsInfo.MAPCOUNT_ONE;
+    assert.throws(() => mm.verify(), /ZS-7: .* mapped 2 times, the cpus' records name it 1 times/);
+    f[pw] = saved - ZsInfo.MAPCOUNT_ONE;
+    assert.throws(() => mm.verify(), /ZS-7: .* mapped 0 times, the cpus' records name it 1 times/);
+    f[pw] = saved;
+    pool.unmap(h);
+    mm.verify();
+    // A record of cpu 1 naming a mapping the count does not have, then a zspage that is not.
+    const other = reg + intentAt(2, 1);
+    words[other + Intent.MAP_POOL] = pool.address;
+    words[other + Intent.MAP] = first;
+    assert.throws(() => mm.verify(), /ZS-7: .* mapped 0 times, the cpus' records name it 1 times/);
+    words[other + Intent.MAP] = first + 1000;
+    assert.throws(() => mm.verify(), /ZS-7: .* no zspage of it/);
+    words[other + Intent.MAP_POOL] = pool.address + 64;
+    assert.throws(() => mm.verify(), /ZS-7: cpu 1's intent record names a mapping of .*, no pool/);
+    words[other + Intent.MAP] = 0;
+    words[other + Intent.MAP_POOL] = 0;
+    mm.verify();
+    pool.free(h);
   });
 });
 
