@@ -10,7 +10,9 @@
  *           churn (1000 live blocks of 8..512 bytes: free one, allocate one; seeded);
  *           heap (kmalloc(3000) twice, then both freed: the kmalloc heap's pair, counted
  *           per operation: a quarter of the loop); heap-churn (200 live blocks of 1,025..
- *           12,000 bytes: free one, allocate one; seeded; per operation: half a step)
+ *           12,000 bytes: free one, allocate one; seeded; per operation: half a step);
+ *           realloc (kmalloc(24), krealloc to 40 bytes: a move to the next class, then
+ *           kfree: per operation, a third of the loop)
  *           harness-pair, harness-churn: kmalloc(64)+kfree and the churn called as the
  *           mitata benchmarks call them (bench/kmalloc.ts: an adapter object, the workload
  *           compiled per case; 256 MiB, LAYOUT ignored)
@@ -112,6 +114,16 @@ function heapPairs(mm: Kmem, n: number): number {
   return sink;
 }
 
+function reallocs(mm: Kmem, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i += 3) {
+    const a = mm.krealloc(mm.kmalloc(24), 40);
+    mm.kfree(a);
+    sink += a & 1;
+  }
+  return sink;
+}
+
 function heapChurn(mm: Kmem, n: number): number {
   const live = new Int32Array(200);
   let seed = 1;
@@ -155,5 +167,7 @@ const sink =
             ? heapPairs(mm, n)
             : kind === "heap-churn"
               ? heapChurn(mm, n)
-              : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
+              : kind === "realloc"
+                ? reallocs(mm, n)
+                : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
 if (sink === 12345) console.log(sink);

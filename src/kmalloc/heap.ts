@@ -34,7 +34,9 @@
  *   block header (4 x i32)      word 0: size in bytes, header included (a multiple of 16,
  *                                        >= 32) | FREE (bit 0) | CACHED (bit 1)
  *                               word 1: the previous block's size (0 for the first block)
- *                               word 2: check = mix(address, word 0, word 1, secret)
+ *                               word 2: check = mix(secret, address, word 0): the size and
+ *                                        the flags (these an xor of a keyed word of their
+ *                                        own, so that caching or taking a block is one xor)
  *                               word 3: allocated: the size requested; free: next free block;
  *                                        cached: the next block of its bin
  *   free block, payload word 0: the previous free block on its list (0: the list's head)
@@ -45,7 +47,11 @@
  * DOUBLE_FREE), deterministically. The check word, with a secret drawn per instance, turns
  * a header a user's overflow rewrote into CORRUPTION at the next free of the block or of a
  * neighbour (both neighbours' headers are checked before a free changes anything), or at
- * verify(), instead of a heap that hands out overlapping blocks.
+ * verify(), instead of a heap that hands out overlapping blocks. The previous-size word is
+ * outside the check word: before any merge the block it names is checked to be a block
+ * with a valid header and exactly that size, ending where this one starts (only the true
+ * previous block is), so a change of a block's size rewrites its neighbour's one word, not
+ * a mix.
  *
  * The cache of freed blocks (dlmalloc's fastbins, glibc's tcache): kfree puts a block in a
  * bin of its own size's list index ([fl][sl] of the first levels from 1 KiB, 80 bins)
@@ -72,11 +78,14 @@
  * descriptor in the header (after the KASAN shadow's room, anchored at Hdr.KHEAP):
  *
  *   descriptor of node n (HeapDesc.WORDS i32)
- *   +------+--------+--------+--------+-------+------+------+------+--------------+----------+
- *   | lock | secret | chunks | nr     | empty | fl   | live | used | cached,  | sl bitmaps | heads    | bins, bin counts |
- *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |      | bytes| its bytes| [FL]       | [FL][SL] | [5][SL] each     |
- *   | line)|        |        |        |       |      |      |      |          |            |          |                  |
- *   +------+--------+--------+--------+-------+------+------+------+----------+------------+----------+------------------+
+ *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
+ *   | lock | secret | chunks | nr     | empty | fl   | (3 words | cache's  | sl bitmaps | heads    | bins, bin counts |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |  unused) | bytes    | [FL]       | [FL][SL] | [5][SL] each     |
+ *   | line)|        |        |        |       |      |          |          |            |          |                  |
+ *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
+ *
+ * No counter of live blocks or bytes: stats() counts the blocks of the chunks, so that an
+ * allocation and a free do not keep sums nobody reads on their path.
  *
  * An empty chunk goes back to the page allocator unless it is the node's only one (one
  * spare, so that a program that frees and allocates one block does not take and give back a
@@ -110,12 +119,11 @@
  *   HEAP-4 every free block is on exactly the free list its size maps to, the lists are
  *          consistent doubly linked lists, and the first- and second-level bitmaps say
  *          which lists are non-empty
- *   HEAP-5 the descriptor's counters: live blocks and bytes are the sums over the chunks
- *          (allocated blocks, not cached), the empty-chunk count is the number of chunks
- *          with no allocated block (at most 1)
+ *   HEAP-5 the descriptor's empty-chunk count is the number of chunks with no allocated
+ *          block (at most 1)
  *   HEAP-6 every cached block is in exactly the bin its size maps to, each bin's count is
- *          its length (at most CACHE_PER_BIN), the cache's count and bytes are their sums
- *          (at most a quarter of a chunk)
+ *          its length (at most CACHE_PER_BIN), the cache's bytes are their sum (at most a
+ *          quarter of a chunk)
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -140,12 +148,8 @@ export const enum HeapDesc {
   EMPTY = 19,
   /** First-level bitmap: bit fl set when some list of fl is non-empty. */
   FL_MAP = 20,
-  /** Allocated blocks. */
-  LIVE = 21,
-  /** Bytes of the allocated blocks, headers included. */
-  USED = 22,
-  /** Blocks in the cache of freed blocks, and their bytes (headers included). */
-  CACHED = 23,
+  /** Words 21-23: unused (they counted live blocks, their bytes and cached blocks). */
+  /** Bytes of the blocks in the cache of freed blocks (headers included). */
   CACHE_BYTES = 24,
   /** Second-level bitmaps, one word per fl. */
   SL_MAP = 32,
@@ -166,6 +170,11 @@ export const enum HeapDesc {
 
 /** Blocks a bin of the cache holds at most. */
 export const CACHE_PER_BIN = 4;
+/** The same constants for the hot paths (a module const is a load and a check there). */
+const enum K {
+  PER_BIN = 4,
+  CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP,
+}
 /**
  * Blocks of the list a request maps to that an allocation looks at for the best fit before
  * it takes a larger list's (BENCHMARKS.md, "The heap's fast path": 2 to 8 gave the same).
@@ -203,7 +212,7 @@ export const enum ChunkPg {
 }
 
 /** A chunk's head frame flags. */
-export const CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP;
+export const CHUNK_FLAGS: number = K.CHUNK_FLAGS;
 
 /** What stats() reports of the heaps. */
 export interface HeapStats {
@@ -218,6 +227,30 @@ export interface HeapStats {
   largestFree: number;
   /** Bytes of the blocks in the cache of freed blocks (headers included). */
   cached: number;
+}
+
+/**
+ * The check word of a header at `b` with size word `w0`, keyed by the heap's secret `s`:
+ * the size mixed with the address and the key, the flags (FREE, CACHED) an xor of a keyed
+ * word of their own, so that a free into the cache or a take from it changes the check
+ * word by one xor of `flagKey(s) * CACHED`.
+ */
+function mix(s: number, b: number, w0: number): number {
+  return (
+    Math.imul(Math.imul(b ^ (w0 & ~Blk.FLAGS) ^ s, -1640531535) + s, -2048144789) ^
+    Math.imul(w0 & Blk.FLAGS, flagKey(s))
+  );
+}
+
+/** The key of a size word's flags in its check word (odd: each flag changes the word). */
+function flagKey(s: number): number {
+  return Math.imul(s, 0x27d4eb2f) | 1;
+}
+
+/** The list index of a free block of `size` bytes (TLSF mapping_insert). */
+function index(size: number): number {
+  const fl = 31 - Math.clz32(size);
+  return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
 }
 
 function corrupt(id: string, what: string): never {
@@ -240,11 +273,11 @@ export class KmallocHeap {
   /** Each node's descriptor. */
   private d: Int32Array[] = [];
   private readonly descAddr: number;
-  private readonly smp: boolean;
+  private readonly smp: number;
   private readonly cpu: number;
   private readonly h: Int32Array;
-  private readonly initOnAlloc: boolean;
-  private readonly initOnFree: boolean;
+  private readonly initOnAlloc: number;
+  private readonly initOnFree: number;
   /** The memory's words (one buffer). */
   private w: Int32Array;
   /** The cache's bound in bytes (CACHE_CHUNK_SHIFT). */
@@ -272,11 +305,11 @@ export class KmallocHeap {
     this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
     this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
     this.cacheMax = this.chunkBytes >>> CACHE_CHUNK_SHIFT;
-    this.smp = phys.nrCpus > 1;
+    this.smp = phys.nrCpus > 1 ? 1 : 0;
     this.cpu = buddy.cpu;
     this.h = phys.header;
-    this.initOnAlloc = initOnAlloc;
-    this.initOnFree = initOnFree;
+    this.initOnAlloc = initOnAlloc ? Gfp.ZERO : 0;
+    this.initOnFree = initOnFree ? 1 : 0;
     this.descAddr = phys.header[Hdr.KHEAP] as number;
     this.views();
     if (fresh) {
@@ -338,54 +371,38 @@ export class KmallocHeap {
     this.w[(b >>> 2) + k] = v;
   }
 
-  /** The check word of a header at `b` with size word `w0` and previous-size `w1`. */
-  private static mix(s: number, b: number, w0: number, w1: number): number {
-    return Math.imul(b ^ w0 ^ s, -1640531535) ^ Math.imul(w1 ^ (s >>> 7), -2048144789) ^ s;
-  }
-
   /** Writes a header's size and previous-size words, then its check word. */
   private setHeader(d: Int32Array, b: number, w0: number, w1: number): void {
     const w = this.w;
     const i = b >>> 2;
     w[i + Blk.SIZE] = w0;
     w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, w0, w1);
+    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0);
   }
 
-  /** Rewrites a header's previous-size word (its neighbour before it changed size). */
-  private setPrev(d: Int32Array, b: number, w1: number): void {
+  /** Writes a header's size word, then its check word (its previous-size word unchanged). */
+  private setSize(d: Int32Array, b: number, w0: number): void {
     const w = this.w;
     const i = b >>> 2;
-    w[i + Blk.PREV] = w1;
-    w[i + Blk.CHECK] = KmallocHeap.mix(
-      d[HeapDesc.SECRET] as number,
-      b,
-      w[i + Blk.SIZE] as number,
-      w1,
-    );
+    w[i + Blk.SIZE] = w0;
+    w[i + Blk.CHECK] = mix(d[HeapDesc.SECRET] as number, b, w0);
+  }
+
+  /**
+   * Rewrites a header's previous-size word (its neighbour before it changed size): outside
+   * the check word, which the previous block's own header vouches for (checkNear()).
+   */
+  private setPrev(b: number, w1: number): void {
+    this.w[(b >>> 2) + Blk.PREV] = w1;
   }
 
   private headerOk(d: Int32Array, b: number): boolean {
     const w = this.w;
     const i = b >>> 2;
-    return (
-      w[i + Blk.CHECK] ===
-      KmallocHeap.mix(
-        d[HeapDesc.SECRET] as number,
-        b,
-        w[i + Blk.SIZE] as number,
-        w[i + Blk.PREV] as number,
-      )
-    );
+    return w[i + Blk.CHECK] === mix(d[HeapDesc.SECRET] as number, b, w[i + Blk.SIZE] as number);
   }
 
   /* ------------------------------------------------------------------ free lists */
-
-  /** The list index of a free block of `size` bytes (TLSF mapping_insert). */
-  private static index(size: number): number {
-    const fl = 31 - Math.clz32(size);
-    return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
-  }
 
   private insert(d: Int32Array, b: number, size: number): void {
     const w = this.w;
@@ -468,13 +485,13 @@ export class KmallocHeap {
     }
     const i = pfn * Frame.WORDS;
     const f = this.f;
-    return f[i + Pg.FLAGS] === CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
+    return f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
       ? (pfn << this.pageShift) >>> 0
       : 0;
   }
 
   private lockHeap(d: Int32Array): void {
-    if (this.smp) {
+    if (this.smp !== 0) {
       lock(d, HeapDesc.LOCK, this.cpu, "the kmalloc heap lock", this.h);
       if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) {
         try {
@@ -488,7 +505,7 @@ export class KmallocHeap {
   }
 
   private unlockHeap(d: Int32Array): void {
-    if (this.smp) unlock(d, HeapDesc.LOCK, this.cpu);
+    if (this.smp !== 0) unlock(d, HeapDesc.LOCK, this.cpu);
   }
 
   /** The descriptor of node `nid`'s heap (-1: this context's node). */
@@ -553,12 +570,12 @@ export class KmallocHeap {
 
   /** A block for `size` bytes (HEAP_MIN < size <= maxSize) from node `nid`'s heap; 0 if none. */
   alloc(size: number, gfp: number, nid: number): number {
-    const n = this.heapOf(nid);
-    const d = this.d[n] as Int32Array;
+    const d = this.d[nid < 0 ? this.buddy.localNode : nid] as Int32Array;
     const need = (size + Blk.HDR + 15) & ~15;
-    let spare = 0;
     this.lockHeap(d);
-    // The cache first: the head of the bin of `need`'s list, if it is large enough.
+    // The cache first: the head of the bin of `need`'s list, if it is large enough, else
+    // the head of the next bin (its blocks are all larger than `need`, at most two list
+    // steps over).
     const w = this.w;
     const fl = 31 - Math.clz32(need);
     let bin =
@@ -566,20 +583,52 @@ export class KmallocHeap {
       ((need >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
     let b = d[HeapDesc.BINS + bin] as number;
     if (b === 0 || ((w[b >>> 2] as number) & ~Blk.FLAGS) < need) {
-      // The next bin's blocks are all larger than `need` (at most two list steps over).
       b = ++bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
+      if (b === 0) return this.allocFromLists(d, need, size, gfp, nid);
     }
-    if (b !== 0) {
-      this.fromCache(d, b, bin, size);
-      this.unlockHeap(d);
-      const p = b + Blk.HDR;
-      if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
-        this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
-      }
-      return p;
+    // The cached block `b`: its header checked (CORRUPTION, nothing changed, if an overflow
+    // rewrote it while it was cached), popped, made an allocated block again (the size
+    // word's store is the change), its start bit set.
+    const i = b >>> 2;
+    const w0 = w[i + Blk.SIZE] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    const check = mix(s, b, w0);
+    if ((w0 & Blk.FLAGS) !== Blk.CACHED || (w[i + Blk.CHECK] as number) !== check) {
+      this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
     }
-    b = this.find(d, need);
-    if (b === 0 && (d[HeapDesc.CACHED] as number) !== 0) {
+    const bsize = w0 ^ Blk.CACHED;
+    d[HeapDesc.BINS + bin] = w[i + Blk.LINK] as number;
+    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
+    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
+    w[i + Blk.SIZE] = bsize;
+    w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
+    w[i + Blk.LINK] = size;
+    const c = (b & ~this.chunkMask) >>> 0;
+    const g = (b + Blk.HDR - c) >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    w[wb] = (w[wb] as number) | (1 << (g & 31));
+    // A chunk with no allocated block holding cached ones is the spare: no longer empty.
+    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
+    const live = this.f[fi] as number;
+    this.f[fi] = live + 1;
+    if (live === 0) d[HeapDesc.EMPTY] = 0;
+    this.unlockHeap(d);
+    const p = b + Blk.HDR;
+    if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) this.phys.fill(0, p, b + bsize);
+    return p;
+  }
+
+  /** alloc() when the cache has no block for `need` bytes: the free lists, or a new chunk. */
+  private allocFromLists(
+    d: Int32Array,
+    need: number,
+    size: number,
+    gfp: number,
+    nid: number,
+  ): number {
+    let spare = 0;
+    let b = this.find(d, need);
+    if (b === 0 && (d[HeapDesc.CACHE_BYTES] as number) !== 0) {
       // Short of a block: the cache's blocks go back to the lists before a chunk is taken.
       this.flush(d, 0);
       b = this.find(d, need);
@@ -592,7 +641,7 @@ export class KmallocHeap {
       b = this.find(d, need);
       // Another context may have grown the heap meanwhile: then the new chunk goes back.
       if (b === 0) {
-        this.addChunk(d, n, c);
+        this.addChunk(d, this.heapOf(nid), c);
         b = this.find(d, need);
       } else spare = c;
     }
@@ -600,46 +649,10 @@ export class KmallocHeap {
     this.unlockHeap(d);
     if (spare !== 0) this.buddy.freePages(spare, this.order);
     const p = b + Blk.HDR;
-    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) {
+    if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) {
       this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
     }
     return p;
-  }
-
-  /**
-   * Allocates the cached block `b`, the head of bin `bin`, for a request of `size` bytes
-   * (the lock held): its header checked (CORRUPTION, nothing changed, if an overflow rewrote
-   * it while it was cached), popped, made an allocated block again (the size word's store
-   * is the change), its start bit set.
-   */
-  private fromCache(d: Int32Array, b: number, bin: number, size: number): void {
-    const w = this.w;
-    const i = b >>> 2;
-    const w0 = w[i + Blk.SIZE] as number;
-    const w1 = w[i + Blk.PREV] as number;
-    const s = d[HeapDesc.SECRET] as number;
-    if ((w0 & Blk.FLAGS) !== Blk.CACHED || w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1)) {
-      this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
-    }
-    const bsize = w0 & ~Blk.FLAGS;
-    d[HeapDesc.BINS + bin] = w[i + Blk.LINK] as number;
-    d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
-    d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
-    w[i + Blk.SIZE] = bsize;
-    w[i + Blk.CHECK] = KmallocHeap.mix(s, b, bsize, w1);
-    w[i + Blk.LINK] = size;
-    const c = (b & ~this.chunkMask) >>> 0;
-    const g = (b + Blk.HDR - c) >>> 4;
-    const wb = (c >>> 2) + (g >>> 5);
-    w[wb] = (w[wb] as number) | (1 << (g & 31));
-    // A chunk with no allocated block holding cached ones is the spare: no longer empty.
-    const fi = (c >>> this.pageShift) * Frame.WORDS + ChunkPg.LIVE;
-    const live = this.f[fi] as number;
-    this.f[fi] = live + 1;
-    if (live === 0) d[HeapDesc.EMPTY] = 0;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + bsize;
   }
 
   /**
@@ -671,7 +684,6 @@ export class KmallocHeap {
         if (at < 0) d[HeapDesc.BINS + bin] = next;
         else w[(at >>> 2) + Blk.LINK] = next;
         d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-        d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
         d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
         this.release(d, c, b, size);
         b = next;
@@ -698,7 +710,7 @@ export class KmallocHeap {
       );
     }
     this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "krealloc");
-    const bin = KmallocHeap.index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
+    const bin = index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
     let at = -1;
     let q = bin >= 0 && bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
     for (let k = 0; q !== 0 && q !== b && k < CACHE_PER_BIN; k++) {
@@ -710,7 +722,6 @@ export class KmallocHeap {
     if (at < 0) d[HeapDesc.BINS + bin] = next;
     else w[(at >>> 2) + Blk.LINK] = next;
     d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
-    d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) - 1;
     d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
     this.release(d, (b & ~this.chunkMask) >>> 0, b, size);
   }
@@ -722,18 +733,15 @@ export class KmallocHeap {
     const bsize = (w[i + Blk.SIZE] as number) & ~Blk.FREE;
     this.remove(d, b, bsize);
     const rest = bsize - need;
-    const prev = w[i + Blk.PREV] as number;
-    let got = bsize;
     if (rest >= Blk.MIN) {
       // The new free block's header first (inside b), its successor's back link, then b.
       const r = b + need;
       this.setHeader(d, r, rest | Blk.FREE, need);
       const after = r + rest;
-      if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-      got = need;
-      this.setHeader(d, b, need, prev);
+      if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
+      this.setSize(d, b, need);
       this.insert(d, r, rest);
-    } else this.setHeader(d, b, bsize, prev);
+    } else this.setSize(d, b, bsize);
     w[i + Blk.LINK] = size;
     const c = (b & ~this.chunkMask) >>> 0;
     const g = (b + Blk.HDR - c) >>> 4;
@@ -744,8 +752,6 @@ export class KmallocHeap {
     const live = f[fi] as number;
     f[fi] = live + 1;
     if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got;
   }
 
   /* ------------------------------------------------------------------ free */
@@ -768,7 +774,7 @@ export class KmallocHeap {
     const s = d[HeapDesc.SECRET] as number;
     const end = b + w0;
     if (
-      w[i + Blk.CHECK] !== KmallocHeap.mix(s, b, w0, w1) ||
+      w[i + Blk.CHECK] !== mix(s, b, w0) ||
       (w0 & 15) !== 0 ||
       w0 < Blk.MIN ||
       end - c > this.chunkBytes ||
@@ -795,10 +801,7 @@ export class KmallocHeap {
     const end = b + w0;
     if ((end & this.chunkMask) !== 0) {
       const e = end >>> 2;
-      if (
-        w[e + Blk.PREV] !== w0 ||
-        w[e + Blk.CHECK] !== KmallocHeap.mix(s, end, w[e + Blk.SIZE] as number, w0)
-      ) {
+      if (w[e + Blk.PREV] !== w0 || w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number)) {
         this.damaged(
           d,
           p,
@@ -811,10 +814,7 @@ export class KmallocHeap {
       const q = b - w1;
       const j = q >>> 2;
       const qw0 = w[j + Blk.SIZE] as number;
-      if (
-        (qw0 & ~Blk.FLAGS) !== w1 ||
-        w[j + Blk.CHECK] !== KmallocHeap.mix(s, q, qw0, w[j + Blk.PREV] as number)
-      ) {
+      if ((qw0 & ~Blk.FLAGS) !== w1 || w[j + Blk.CHECK] !== mix(s, q, qw0)) {
         this.damaged(d, p, fn, "the previous block's header was overwritten");
       }
     }
@@ -851,38 +851,80 @@ export class KmallocHeap {
    * the start bit cleared, so that a second kfree is a DOUBLE_FREE), else both neighbours'
    * headers checked and the block merged into the free lists (release()).
    */
-  free(c: number, p: number): void {
+  free(_c: number, p: number): void {
+    this.kfree(p);
+  }
+
+  /**
+   * kfree of `p` if it is in a chunk of the heap (chunkOf() and free(), in one call for
+   * kfree's sake): false, nothing done, if it is not.
+   */
+  kfree(p: number): boolean {
+    const pfn = (p >>> this.pageShift) & ~((1 << this.order) - 1);
+    const ph = this.phys;
+    if (pfn < ph.firstManagedPfn || pfn >= ph.totalPages) {
+      if (pfn < ph.firstManagedPfn || !ph.sync() || pfn >= ph.totalPages) return false;
+    }
     const f = this.f;
-    const fi = (c >>> this.pageShift) * Frame.WORDS;
+    const fi = pfn * Frame.WORDS;
+    if (f[fi + Pg.FLAGS] !== K.CHUNK_FLAGS || f[fi + Pg.ORDER] !== this.order) return false;
+    const c = (pfn << this.pageShift) >>> 0;
     const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
     this.lockHeap(d);
-    const b = this.checked(d, c, p, "kfree", false);
+    // The start bit, then the block's own header (as checked() does, inline).
     const w = this.w;
+    const off = p - c;
+    const g = off >>> 4;
+    const wb = (c >>> 2) + (g >>> 5);
+    const bits = w[wb] as number;
+    if ((off & 15) !== 0 || off < this.mapBytes + Blk.HDR) this.notStart(d, p, "kfree");
+    if ((bits & (1 << (g & 31))) === 0) this.notAllocated(d, p, "kfree");
+    const b = p - Blk.HDR;
     const i = b >>> 2;
     const size = w[i + Blk.SIZE] as number;
-    if (this.initOnFree) this.phys.fill(0, p, b + size);
+    const w1 = w[i + Blk.PREV] as number;
+    const s = d[HeapDesc.SECRET] as number;
+    const check = mix(s, b, size);
+    const end = b + size;
+    if (
+      (w[i + Blk.CHECK] as number) !== check ||
+      (size & 15) !== 0 ||
+      size < Blk.MIN ||
+      end - c > this.chunkBytes ||
+      (w1 !== 0 ? b - w1 - c < this.mapBytes || w1 < Blk.MIN : b - c !== this.mapBytes)
+    ) {
+      this.damaged(
+        d,
+        p,
+        "kfree",
+        "the block's header was overwritten (an overflow of the block before it?)",
+      );
+    }
+    if (this.initOnFree !== 0) this.phys.fill(0, p, end);
     const fl = 31 - Math.clz32(size);
     const bin =
       ((fl - HeapDesc.BIN_FL) << HeapDesc.SL_BITS) |
       ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
     const live = f[fi + ChunkPg.LIVE] as number;
+    const bytes = (d[HeapDesc.CACHE_BYTES] as number) + size;
     // The chunk's last allocated block is cached only when the chunk becomes the spare.
     if (
       (live > 1 || (d[HeapDesc.EMPTY] as number) === 0) &&
-      bin >= 0 &&
-      bin < HeapDesc.NR_BINS &&
-      (d[HeapDesc.BIN_NR + bin] as number) < CACHE_PER_BIN &&
-      (d[HeapDesc.CACHE_BYTES] as number) + size <= this.cacheMax
+      bin >>> 0 < HeapDesc.NR_BINS &&
+      (d[HeapDesc.BIN_NR + bin] as number) < K.PER_BIN &&
+      bytes <= this.cacheMax
     ) {
-      const w1 = w[i + Blk.PREV] as number;
-      // The next block's header, as a merge would: an overflow of this block is found here.
-      const end = b + size;
+      // The previous-size word names the block before (one load: its checked header is
+      // read when they merge), and the next block's header is checked as a merge would:
+      // an overflow of this block is found here.
+      if (w1 !== 0 && ((w[(b - w1) >>> 2] as number) & ~Blk.FLAGS) !== w1) {
+        this.damaged(d, p, "kfree", "the block's header was overwritten (its previous size)");
+      }
       if ((end & this.chunkMask) !== 0) {
         const e = end >>> 2;
         if (
-          w[e + Blk.PREV] !== size ||
-          w[e + Blk.CHECK] !==
-            KmallocHeap.mix(d[HeapDesc.SECRET] as number, end, w[e + Blk.SIZE] as number, size)
+          (w[e + Blk.PREV] as number) !== size ||
+          (w[e + Blk.CHECK] as number) !== mix(s, end, w[e + Blk.SIZE] as number)
         ) {
           this.damaged(
             d,
@@ -892,36 +934,29 @@ export class KmallocHeap {
           );
         }
       }
-      const cw = size | Blk.CACHED;
-      w[i + Blk.SIZE] = cw;
-      w[i + Blk.CHECK] = KmallocHeap.mix(d[HeapDesc.SECRET] as number, b, cw, w1);
+      w[i + Blk.SIZE] = size | Blk.CACHED;
+      w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
       w[i + Blk.LINK] = d[HeapDesc.BINS + bin] as number;
       d[HeapDesc.BINS + bin] = b;
-      const g = (p - c) >>> 4;
-      const wb = (c >>> 2) + (g >>> 5);
-      w[wb] = (w[wb] as number) & ~(1 << (g & 31));
+      w[wb] = bits & ~(1 << (g & 31));
       d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) + 1;
-      d[HeapDesc.CACHED] = (d[HeapDesc.CACHED] as number) + 1;
-      d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) + size;
+      d[HeapDesc.CACHE_BYTES] = bytes;
       f[fi + ChunkPg.LIVE] = live - 1;
       if (live === 1) d[HeapDesc.EMPTY] = 1;
-      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
-      d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
       this.unlockHeap(d);
-      return;
+      return true;
     }
-    this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "kfree");
+    this.checkNear(d, b, size, w1, p, "kfree");
     this.release(d, c, b, size);
     f[fi + ChunkPg.LIVE] = live - 1;
-    d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) - 1;
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) - size;
     if (live !== 1) {
       this.unlockHeap(d);
-      return;
+      return true;
     }
     // The chunk's last allocated block: its cached blocks merge too, so that it empties.
-    if ((d[HeapDesc.CACHED] as number) !== 0) this.flush(d, c);
+    if ((d[HeapDesc.CACHE_BYTES] as number) !== 0) this.flush(d, c);
     this.emptied(d, c);
+    return true;
   }
 
   /**
@@ -951,9 +986,9 @@ export class KmallocHeap {
       this.remove(d, start, w1);
       total += w1;
     }
-    this.setHeader(d, start, total | Blk.FREE, w[(start >>> 2) + Blk.PREV] as number);
+    this.setSize(d, start, total | Blk.FREE);
     const after = start + total;
-    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
     this.insert(d, start, total);
   }
 
@@ -983,15 +1018,15 @@ export class KmallocHeap {
   }
 
   /**
-   * Block `b` (its previous block `prev` bytes) cut to `need` bytes, the `rest` after it
+   * Block `b` cut to `need` bytes, the `rest` after it
    * made a free block of its own and listed. Heap lock held.
    */
-  private splitTail(d: Int32Array, b: number, need: number, rest: number, prev: number): void {
+  private splitTail(d: Int32Array, b: number, need: number, rest: number): void {
     const r = b + need;
     this.setHeader(d, r, rest | Blk.FREE, need);
     const after = r + rest;
-    if ((after & this.chunkMask) !== 0) this.setPrev(d, after, rest);
-    this.setHeader(d, b, need, prev);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
+    this.setSize(d, b, need);
     this.insert(d, r, rest);
   }
 
@@ -1006,7 +1041,6 @@ export class KmallocHeap {
     this.lockHeap(d);
     const b = this.checked(d, c, p, "krealloc");
     const cur = this.rd(b, Blk.SIZE);
-    const prev = this.rd(b, Blk.PREV);
     const need = Math.max(Blk.MIN, (size + Blk.HDR + 15) & ~15);
     const end = b + cur;
     const atEnd = (end & this.chunkMask) === 0;
@@ -1023,7 +1057,7 @@ export class KmallocHeap {
       if (cur - need >= Blk.MIN || (nextFree !== 0 && need < cur)) {
         // The freed tail (merged with a free next block) first, then the block shrinks.
         if (nextFree !== 0) this.remove(d, end, nextFree);
-        this.splitTail(d, b, need, rest, prev);
+        this.splitTail(d, b, need, rest);
         got = need;
       }
     } else if (nextFree !== 0 && cur + nextFree >= need) {
@@ -1031,12 +1065,12 @@ export class KmallocHeap {
       const total = cur + nextFree;
       const rest = total - need;
       if (rest >= Blk.MIN) {
-        this.splitTail(d, b, need, rest, prev);
+        this.splitTail(d, b, need, rest);
         got = need;
       } else {
         const after = b + total;
-        if ((after & this.chunkMask) !== 0) this.setPrev(d, after, total);
-        this.setHeader(d, b, total, prev);
+        if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
+        this.setSize(d, b, total);
         got = total;
       }
     } else {
@@ -1044,7 +1078,6 @@ export class KmallocHeap {
       return -1;
     }
     this.wr(b, Blk.LINK, size);
-    d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + got - cur;
     this.unlockHeap(d);
     // Zeroed: past `size` (shrunk), or what the block gained (grown: as a move would be).
     if (zero) this.phys.fill(0, got > cur ? b + cur : p + size, b + got);
@@ -1104,8 +1137,6 @@ export class KmallocHeap {
       this.lockHeap(d);
       try {
         s.chunks += d[HeapDesc.NR_CHUNKS] as number;
-        s.live += d[HeapDesc.LIVE] as number;
-        s.used += d[HeapDesc.USED] as number;
         s.cached += d[HeapDesc.CACHE_BYTES] as number;
         for (const c of this.chunks(n)) {
           for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
@@ -1115,6 +1146,9 @@ export class KmallocHeap {
             if ((w0 & Blk.FLAGS) !== 0) {
               s.free += size - Blk.HDR;
               s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
+            } else {
+              s.live++;
+              s.used += size;
             }
             b += size;
           }
@@ -1143,8 +1177,6 @@ export class KmallocHeap {
       }
       listed += chunks.length;
       let prevPfn = 0;
-      let live = 0;
-      let used = 0;
       let empty = 0;
       const free = new Set<number>();
       const cached = new Set<number>();
@@ -1193,7 +1225,6 @@ export class KmallocHeap {
             kept++;
           } else {
             blocks++;
-            used += size;
             starts.add(b + Blk.HDR);
           }
           prevFree = isFree;
@@ -1212,7 +1243,6 @@ export class KmallocHeap {
             `chunk ${hex(c)} counts ${f[i + ChunkPg.LIVE]} blocks, holds ${blocks} and ${kept} cached`,
           );
         }
-        live += blocks;
         if (blocks === 0) empty++;
       }
       // HEAP-4: the lists hold the free blocks, each where its size maps.
@@ -1229,7 +1259,7 @@ export class KmallocHeap {
                 `list ${fl}/${sl} of node ${n}: ${hex(b)} is not a free block linked back to ${hex(back)}`,
               );
             }
-            if (KmallocHeap.index(this.rd(b, Blk.SIZE) & ~Blk.FREE) !== idx) {
+            if (index(this.rd(b, Blk.SIZE) & ~Blk.FREE) !== idx) {
               corrupt("HEAP-4", `free block ${hex(b)} is on list ${fl}/${sl}, not its size's`);
             }
             free.delete(b);
@@ -1257,10 +1287,7 @@ export class KmallocHeap {
         let count = 0;
         for (let b = d[HeapDesc.BINS + bin] as number; b !== 0; b = this.rd(b, Blk.LINK)) {
           const size = this.rd(b, Blk.SIZE) & ~Blk.FLAGS;
-          if (
-            !cached.has(b) ||
-            KmallocHeap.index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin
-          ) {
+          if (!cached.has(b) || index(size) !== (HeapDesc.BIN_FL << HeapDesc.SL_BITS) + bin) {
             corrupt(
               "HEAP-6",
               `bin ${bin} of node ${n}: ${hex(b)} is not a cached block of its size`,
@@ -1281,25 +1308,16 @@ export class KmallocHeap {
       if (cached.size !== 0) {
         corrupt("HEAP-6", `cached block ${hex([...cached][0] as number)} is in no bin`);
       }
-      if (
-        d[HeapDesc.CACHED] !== nrCached ||
-        d[HeapDesc.CACHE_BYTES] !== cachedBytes ||
-        cachedBytes > this.cacheMax
-      ) {
+      if (d[HeapDesc.CACHE_BYTES] !== cachedBytes || cachedBytes > this.cacheMax) {
         corrupt(
           "HEAP-6",
-          `node ${n}: the cache counts ${d[HeapDesc.CACHED]} blocks of ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} of ${cachedBytes}`,
+          `node ${n}: the cache counts ${d[HeapDesc.CACHE_BYTES]} bytes, holds ${nrCached} blocks of ${cachedBytes}`,
         );
       }
-      if (
-        d[HeapDesc.LIVE] !== live ||
-        d[HeapDesc.USED] !== used ||
-        d[HeapDesc.EMPTY] !== empty ||
-        empty > 1
-      ) {
+      if (d[HeapDesc.EMPTY] !== empty || empty > 1) {
         corrupt(
           "HEAP-5",
-          `node ${n}: counters live ${d[HeapDesc.LIVE]}, used ${d[HeapDesc.USED]}, empty ${d[HeapDesc.EMPTY]}; the chunks hold ${live} blocks of ${used} bytes, ${empty} empty`,
+          `node ${n}: the empty-chunk count is ${d[HeapDesc.EMPTY]}; ${empty} of its chunks hold no allocated block`,
         );
       }
     }
@@ -1372,7 +1390,6 @@ export class KmallocHeap {
         this.setHeader(d, b, w0, prevSize);
         if (!isFree) {
           live++;
-          d[HeapDesc.USED] = (d[HeapDesc.USED] as number) + size;
           const g = (b + Blk.HDR - c) >>> 4;
           const wb = c + ((g >>> 5) << 2);
           this.wr(wb, 0, this.rd(wb, 0) | (1 << (g & 31)));
@@ -1383,7 +1400,6 @@ export class KmallocHeap {
         b += size;
       }
       f[i + ChunkPg.LIVE] = live;
-      d[HeapDesc.LIVE] = (d[HeapDesc.LIVE] as number) + live;
       if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
       const first = d[HeapDesc.CHUNKS] as number;
       f[i + ChunkPg.NEXT] = first;

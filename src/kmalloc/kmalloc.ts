@@ -299,13 +299,7 @@ export class Kmalloc implements KmallocApi {
   /** kfree of what no slab holds: nothing (0, ZERO_SIZE_PTR), a heap block or whole pages. */
   private kfreeBeyondSlabs(addr: number): void {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
-    if (this.heap !== null) {
-      const c = this.heap.chunkOf(addr);
-      if (c !== 0) {
-        this.heap.free(c, addr);
-        return;
-      }
-    }
+    if (this.heap !== null && this.heap.kfree(addr)) return;
     this.large.free(addr, "kfree");
   }
 

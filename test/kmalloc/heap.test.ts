@@ -228,6 +228,42 @@ describe("kmalloc heap: misuse is refused before anything changes", () => {
     assert.equal(k.ksize(c), 3008, "the rest of the heap is served");
   });
 
+  it("a previous-size word rewritten alone (size and check word intact): CORRUPTION at the free, nothing changed", () => {
+    const k = mm();
+    const a = k.kmalloc(3000);
+    const b = k.kmalloc(3000);
+    k.kmalloc(3000);
+    const words = new Int32Array(k.buffer);
+    const at = (b - 16 + 4) >>> 2; // b's header, word 1
+    const prev = words[at] as number;
+    for (const bad of [prev + 16, prev - 16, 32]) {
+      words[at] = bad;
+      expectKmemError("CORRUPTION", () => k.kfree(b));
+      expectKmemError("CORRUPTION", () => k.verify());
+    }
+    words[at] = prev;
+    k.verify();
+    k.kfree(b);
+    k.kfree(a);
+    k.verify();
+  });
+
+  it("stats() counts the allocated blocks and their bytes, not the cached ones", () => {
+    const k = mm();
+    const sizes = [1100, 3000, 5000, 9000, 3000];
+    const blocks = sizes.map((n) => k.kmalloc(n));
+    const used = (): number => blocks.reduce((sum, p) => sum + k.ksize(p) + 16, 0);
+    let s = km(k).heapStats();
+    assert.equal(s?.live, blocks.length);
+    assert.equal(s?.used, used());
+    k.kfree(blocks.pop() as number); // into the cache
+    s = km(k).heapStats();
+    assert.ok((s?.cached ?? 0) > 0);
+    assert.equal(s?.live, blocks.length);
+    assert.equal(s?.used, used());
+    k.verify();
+  });
+
   it("kmem's own metadata is refused by kfree; heap blocks by kfreeOwn", () => {
     const k = mm();
     const own = km(k).kmallocOwn(3000, GFP_KERNEL);
