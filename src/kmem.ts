@@ -563,7 +563,9 @@ export class Kmem extends MemAccess {
   /** Allocates `size` bytes; returns the address, ZERO_SIZE_PTR (16) for 0 bytes, or 0. */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): number {
     if (typeof size !== "number" || size >>> 0 !== size) return this.oddSize("size", size);
-    if (!validGfp(gfp)) checkGfp(gfp);
+    // validGfp written out: an imported function's binding is checked on every call.
+    if (typeof gfp !== "number" || (gfp & ~Gfp.VALID_MASK) !== 0 || (gfp | 0) !== gfp)
+      checkGfp(gfp);
     return this.km.kmalloc(size, gfp) >>> 0;
   }
 

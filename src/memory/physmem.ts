@@ -632,6 +632,21 @@ export class PhysMem {
   /** Copies `length` bytes from `src` to `dst` (each range in one window; they may overlap). */
   copy(dst: number, src: number, length: number): void {
     if (length <= 0) return;
+    // A small copy of whole words between ranges apart in one buffer (krealloc's of a small
+    // block): word stores, not copyWithin, a call into the engine's runtime that cost more
+    // than the copy.
+    if (
+      length <= 256 &&
+      ((dst | src | length) & 3) === 0 &&
+      this.split === false &&
+      (dst + length <= src || src + length <= dst)
+    ) {
+      const words = this.words;
+      const d = dst >>> 2;
+      const s = src >>> 2;
+      for (let k = 0; k < length >>> 2; k++) words[d + k] = words[s + k] as number;
+      return;
+    }
     const w = dst >>> this.winShift;
     if (src >>> this.winShift === w) {
       // One window (always, with one buffer): a memmove within its view, no subarray objects.

@@ -350,8 +350,11 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
   if (c.bitmap >= 0) {
+    // A few words: stores, not TypedArray fill (a call into the engine's runtime that cost
+    // as much as the rest of newSlab on the program traces).
     const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
-    slub.phys.fill(0, addr + c.bitmap, addr + c.bitmap + words * 4);
+    const wi = (addr + c.bitmap) >>> 2;
+    for (let k = 0; k < words; k++) slub.phys.setWord(wi + k, 0);
   }
   const first = addr + c.redLeft;
   for (let k = 0; k < c.objects; k++) {
@@ -582,7 +585,8 @@ export function flushSheaf(
 /** The first `j` of the `n` objects of a sheaf leave it. */
 function dropFlushed(slot: Int32Array, j: number, n: number): void {
   if (j === 0) return;
-  slot.copyWithin(CpuSlot.SHEAF, CpuSlot.SHEAF + j, CpuSlot.SHEAF + n);
+  // At most SHEAF_MAX words: a loop, not copyWithin (a call into the engine's runtime).
+  for (let k = CpuSlot.SHEAF; k < CpuSlot.SHEAF + n - j; k++) slot[k] = slot[k + j] as number;
   slot[CpuSlot.SHEAF_COUNT] = n - j;
 }
 

@@ -464,7 +464,11 @@ export class SlubAllocator implements KmallocBackend {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = (this.words[fp >>> 2] as number) ^ c.secret ^ bswap32(fp);
+      // bswap32(fp) written out: an imported function's binding is checked on every call.
+      const next =
+        (this.words[fp >>> 2] as number) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       const start = cpu[CpuSlot.START] as number;
       // The object must be a slot start of the cpu slab (a forged free pointer may land
       // inside one), and the next pointer must stay inside the slab.
@@ -501,7 +505,10 @@ export class SlubAllocator implements KmallocBackend {
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
-      const next = this.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp);
+      const next =
+        this.phys.word(fp >>> 2) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       const start = cpu[CpuSlot.START] as number;
       const off = obj - start;
       const idx =
@@ -739,7 +746,10 @@ export class SlubAllocator implements KmallocBackend {
     cpu[CpuSlot.ACTIVE]!--;
     if (onCpu) {
       const fp = addr + c.offset;
-      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp);
+      this.words[fp >>> 2] =
+        (cpu[CpuSlot.FREELIST] as number) ^
+        c.secret ^
+        ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24));
       cpu[CpuSlot.FREELIST] = addr;
       return;
     }
@@ -772,7 +782,12 @@ export class SlubAllocator implements KmallocBackend {
       // Pushed on the cpu freelist, then marked free: a context dying between leaves an
       // allocated object on its freelist (offlineCpu skips it), never a free one on none.
       const fp = addr + c.offset;
-      this.phys.setWord(fp >>> 2, (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ bswap32(fp));
+      this.phys.setWord(
+        fp >>> 2,
+        (cpu[CpuSlot.FREELIST] as number) ^
+          c.secret ^
+          ((fp << 24) | ((fp & 0xff00) << 8) | ((fp >>> 8) & 0xff00) | (fp >>> 24)),
+      );
       cpu[CpuSlot.FREELIST] = addr;
       // The own bitmap of this cpu's slab is this cpu's (a plain flip); a one-word bitmap is
       // shared with every cpu (Atomics.and, whose result is the double-free check).
