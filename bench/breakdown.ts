@@ -644,16 +644,20 @@ const CHUNK = 16384;
 /** Counted runs per measurement, and the ops of uncounted runs before them (at least one). */
 const RUNS = 5;
 const WARM_OPS = 1_000_000;
+/** ...but at most this many uncounted runs (a range of a few ops would need 10^5 instances). */
+const WARM_RUNS = 20;
 
 /**
  * ns per op of a whole trace, the clock read around chunks of CHUNK ops only: the least of
  * RUNS runs (load from elsewhere only ever adds time), each on a fresh allocator, after
- * uncounted runs of WARM_OPS ops in all (at least one) while the engine compiles.
+ * uncounted runs of WARM_OPS ops in all or WARM_RUNS runs (at least one) while the engine
+ * compiles.
  */
 async function nsPerOp<A>(t: FlatTrace, x: Timed<A>): Promise<number> {
   let best = Infinity;
   const addr = new Int32Array(t.ids);
   let warm = 0;
+  let warmRuns = 0;
   for (let k = 0; k < RUNS;) {
     const a = await x.fresh();
     addr.fill(0);
@@ -663,8 +667,10 @@ async function nsPerOp<A>(t: FlatTrace, x: Timed<A>): Promise<number> {
       x.run(a, t, addr, from, Math.min(t.ops, from + CHUNK));
       ms += performance.now() - t0;
     }
-    if (warm < WARM_OPS) warm += Math.max(1, t.ops);
-    else {
+    if (warm < WARM_OPS && warmRuns < WARM_RUNS) {
+      warm += Math.max(1, t.ops);
+      warmRuns++;
+    } else {
       if (ms < best) best = ms;
       k++;
     }
