@@ -526,6 +526,21 @@ function robustLocks(
       });
     }
   }
+  // The kmalloc large-run cache's locks (4c), one per node: rebuilt from the marked runs.
+  if (km instanceof Kmalloc && km.largeCache !== null) {
+    const lc = km.largeCache;
+    for (const l of lc.lockWords()) {
+      locks.push({
+        w: l.w,
+        i: l.i,
+        name:
+          phys.nrNodes === 1
+            ? "the kmalloc large-run cache lock"
+            : `the kmalloc large-run cache lock of node ${l.n}`,
+        recover: () => lc.recover(l.n),
+      });
+    }
+  }
   for (let n = 0; n < phys.nrNodes; n++) {
     locks.push({
       w: h,

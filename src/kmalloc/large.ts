@@ -19,7 +19,8 @@
 
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
-import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { type BuddyAllocator, Gfp, Mpol } from "../page/index.js";
+import { LC_MAX_PAGES, type LargeRunCache } from "./large-cache.js";
 
 /** The owner words of a large kmalloc's head frames. */
 const enum Large {
@@ -29,6 +30,8 @@ const enum Large {
   HEAD_PFN = Pg.OWNER + 1,
   /** HEAD_PFN of the first piece of kmem's own metadata (kmallocOwn): kfree refuses it. */
   OWN = -1,
+  /** HEAD_PFN of the first piece of a run in the cache of freed runs (large-cache.ts). */
+  CACHED = -2,
 }
 
 /**
@@ -52,6 +55,11 @@ export class LargeKmalloc {
   private readonly phys: PhysMem;
   /** init_on_alloc: every block is zeroed. */
   private readonly initOnAlloc: boolean;
+  /**
+   * The cache of freed runs (large-cache.ts), or null: kmalloc without its heap (Linux's
+   * classes, the sanitizers). kmem's own metadata never goes through it.
+   */
+  private cache: LargeRunCache | null = null;
 
   constructor(phys: PhysMem, buddy: BuddyAllocator) {
     this.buddy = buddy;
@@ -68,6 +76,23 @@ export class LargeKmalloc {
     this.initOnAlloc = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_ALLOC) !== 0;
   }
 
+  /** Serves and keeps runs through `cache` from now on (kmalloc with its heap). */
+  setCache(cache: LargeRunCache): void {
+    this.cache = cache;
+    cache.freeRun = (pfn, pages) => this.freePieces(pfn, pages);
+  }
+
+  /**
+   * The node whose cache may serve a request for node `nid` (-1: the memory policy's), or
+   * -1 when the policy may place it elsewhere (interleave, bind, preferred: the page
+   * allocator decides).
+   */
+  private cacheNode(nid: number): number {
+    if (nid >= 0) return nid;
+    if (this.phys.nrNodes === 1) return 0;
+    return this.buddy.getPolicy().mode === Mpol.LOCAL ? this.buddy.localNode : -1;
+  }
+
   /** Whether `addr`, beyond this context's memory, was brought online by another since. */
   private onlineSince(addr: number): boolean {
     return this.phys.sync() && addr < this.endAddr;
@@ -82,10 +107,27 @@ export class LargeKmalloc {
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
     if (order >= this.maxOrder) return 0;
+    const cache = own ? null : this.cache;
+    if (cache !== null) {
+      const cnid = this.cacheNode(nid);
+      if (cnid >= 0 && pages <= LC_MAX_PAGES) {
+        const hit = cache.take(cnid, pages);
+        if (hit !== 0) {
+          const at = (hit << this.pageShift) >>> 0;
+          if (this.initOnAlloc || (gfp & Gfp.ZERO) !== 0) {
+            this.phys.fill(0, at, at + pages * this.pageSize);
+          }
+          this.buddy.ev[Vm.KMALLOC_LARGE]!++;
+          return at;
+        }
+      }
+      if (cnid >= 0) cache.beforeAlloc(cnid, pages);
+    }
     const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
     const f = this.f;
     const pfn = addr >>> this.pageShift;
+    if (cache !== null) cache.noteAlloc(pfn, pages);
     // The pieces that stay: n's binary decomposition from the top, each aligned to its size.
     let at = 0;
     for (let k = order; k >= 0; k--) {
@@ -132,6 +174,13 @@ export class LargeKmalloc {
       }
       at += 1 << k;
     }
+    if (!own && this.cache !== null && this.cache.put(pfn, pages)) return;
+    this.freePieces(pfn, pages);
+  }
+
+  /** Gives the pieces of the checked run of `pages` at `pfn` back to the page allocator. */
+  private freePieces(pfn: number, pages: number): void {
+    const f = this.f;
     for (let k = 31, at = 0; k >= 0; k--) {
       if ((pages & (1 << k)) === 0) continue;
       const i = (pfn + at) * Frame.WORDS;
@@ -165,7 +214,12 @@ export class LargeKmalloc {
     const pages = this.f[i + Large.PAGES] as number;
     if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
       if (pages > 0) {
-        if ((this.f[i + Large.HEAD_PFN] === Large.OWN) === own) return pages;
+        const head = this.f[i + Large.HEAD_PFN] as number;
+        if (head === Large.CACHED) {
+          // In the cache of freed runs: freed already.
+          throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
+        }
+        if ((head === Large.OWN) === own) return pages;
         throw new KmemError(
           "INVALID_FREE",
           own
