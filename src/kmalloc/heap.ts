@@ -334,7 +334,16 @@ export class KmallocHeap {
 
   /** Header words to reserve for the descriptors of `nrNodes` heaps (with room to align). */
   static headerWords(nrNodes: number): number {
-    return nrNodes * (HeapDesc.WORDS + LcDesc.WORDS) + 16;
+    return nrNodes * HeapDesc.WORDS + 16;
+  }
+
+  /**
+   * Header words for the large-run caches' descriptors (large-cache.ts), after the heaps':
+   * reserved when the options ask for a heap (Linux's classes, SLOB and the sanitizers have
+   * neither); kmalloc keeps no cache when they do not fit.
+   */
+  static largeCacheWords(nrNodes: number, heap: boolean): number {
+    return heap ? nrNodes * LcDesc.WORDS : 0;
   }
 
   /** The large-run caches' descriptors (large-cache.ts): after the heaps'. */

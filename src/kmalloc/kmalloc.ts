@@ -34,7 +34,7 @@ import { Hdr, HdrOption, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { HEAP_MIN, KmallocHeap, type HeapStats } from "./heap.js";
 import { LargeKmalloc } from "./large.js";
-import { LargeRunCache } from "./large-cache.js";
+import { LargeRunCache, LcDesc } from "./large-cache.js";
 import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
@@ -245,12 +245,18 @@ export class Kmalloc implements KmallocApi {
           )
         : null;
     const heap = this.heap;
+    // The large-run caches' descriptors after the heaps', where the header has room for them.
+    const lcAt = heap === null ? 0 : heap.largeCacheAddress();
     this.largeCache =
-      heap === null ? null : new LargeRunCache(phys, buddy, heap.largeCacheAddress(), fresh);
+      heap === null || lcAt + phys.nrNodes * LcDesc.WORDS * 4 > phys.headerWords * 4
+        ? null
+        : new LargeRunCache(phys, buddy, lcAt, fresh);
     if (heap !== null && this.largeCache !== null) {
       const lc = this.largeCache;
       this.large.setCache(lc);
-      heap.onGrow = (nid, pages) => lc.makeRoom(nid, pages);
+      const grow = (nid: number, pages: number): void => lc.grow(nid, pages);
+      heap.onGrow = grow;
+      slab.onGrow = grow;
     }
     this.classMax = this.heap === null ? this.maxCacheSize : Math.min(HEAP_MIN, this.maxCacheSize);
     this.heapMax = this.heap === null ? 0 : this.heap.maxSize;

@@ -8,17 +8,16 @@
  * back) costs some 4,500 instructions; through the cache, a few hundred (BENCHMARKS.md,
  * "The cache of freed large runs").
  *
- * What it may hold, so that it costs no footprint a program would see:
- *  - runs of at most MAX_PAGES pages, PER_BIN runs a bin, CAP_BYTES in all (and at most a
- *    sixteenth of the node's pages);
- *  - no more than the large allocations' high-water mark less their pages in use (the
- *    node's LIVE and HWM words, hints kept without the lock): large runs in use and cached
- *    together never exceed what large runs in use once were. A large allocation that
- *    misses the cache and would pass that mark evicts first;
- *  - a chunk the kmalloc heap takes evicts as many cached pages of its node first, so
- *    that the heap's growth does not come on top of runs kept for later.
- * Eviction takes the largest runs first (the highest bin of the bitmap); a free that finds
- * its bin full or the limit reached frees its pieces as before.
+ * What it may hold: runs of at most MAX_PAGES pages, PER_BIN runs a bin, CAP_BYTES in all
+ * (and at most a sixteenth of the node's pages); a free that finds its bin full or the cap
+ * reached frees its pieces as before. So that it costs no footprint a program would see, it
+ * gives way to growth: before kmalloc takes pages from the page allocator (a large
+ * allocation that misses the cache, a chunk of the heap, a new slab of any cache: grow()),
+ * the node's free pages after the request are compared with the lowest seen so far (LOW, a
+ * hint kept without the lock); below it, cached runs are evicted first (the largest first:
+ * the highest bin of the bitmap) until they cover the difference. The pages kmalloc holds
+ * therefore pass their previous peak only when the cache is empty: caching never raises
+ * the peak footprint (but for pages taken outside kmalloc: vmalloc, allocPages).
  *
  * The cache is dropped whole by shrink() (Kmem.shrinkSlabs), by the shrinker reclaim runs,
  * and by the page allocator's slow path before an allocation fails (BuddyAllocator's
@@ -34,11 +33,11 @@
  * first piece's frame links the bin (LINK: the next run's pfn, 0 at the end):
  *
  *   descriptor of node n (LcDesc.WORDS i32, after the heaps' descriptors)
- *   +------+-------+------+-----+------+-----+---------------------+---------------------+
- *   | lock | pages | runs | map | live | hwm | heads [MAX_PAGES]   | counts [MAX_PAGES]  |
- *   | (own |       |      |     |      |     | first run's pfn of  | runs of bin n       |
- *   | line)|       |      |     |      |     | bin n (n - 1)       |                     |
- *   +------+-------+------+-----+------+-----+---------------------+---------------------+
+ *   +------+-------+------+-----+-----+-----+---------------------+---------------------+
+ *   | lock | pages | runs | map | low | cap | heads [MAX_PAGES]   | counts [MAX_PAGES]  |
+ *   | (own |       |      |     |     |     | first run's pfn of  | runs of bin n       |
+ *   | line)|       |      |     |     |     | bin n (n - 1)       |                     |
+ *   +------+-------+------+-----+-----+-----+---------------------+---------------------+
  *
  * Lock: the cache lock of each node (LcDesc.LOCK; src/sync/lock.ts gives the order), a
  * leaf: held only while runs are linked or unlinked, never across a call into the page
@@ -47,7 +46,7 @@
  * Recovery (a context that died holding the lock): the frames are the ground truth. Setting
  * or clearing a run's mark is the one store that puts it in the cache or takes it out; the
  * bins and counters follow it. recover() walks the node's frames and rebuilds the bins, the
- * bitmap and the counters from the marked runs (and LIVE from the unmarked ones). A run a
+ * bitmap and the counters from the marked runs. A run a
  * dying context had taken out (mark cleared) and not yet freed or returned is a leak, as
  * any allocation of a context that died.
  *
@@ -61,7 +60,7 @@
  */
 
 import { hex, KmemError } from "../errors.js";
-import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { Frame, Hdr, Pg, PgFlag, type PhysMem, Zone } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
 
@@ -80,10 +79,8 @@ export const enum LcDesc {
   RUNS = 17,
   /** Bit n - 1 set: bin n holds a run. */
   MAP = 18,
-  /** Pages of the node's large allocations in use (a hint, kept without the lock). */
-  LIVE = 19,
-  /** The high-water mark of LIVE (a hint). */
-  HWM = 20,
+  /** The lowest free pages seen after a growth (a hint, kept without the lock). */
+  LOW = 19,
   /** Pages the cache holds at most (set with the instance, the same for every context). */
   CAP = 21,
   HEADS = 32,
@@ -141,7 +138,10 @@ export class LargeRunCache {
         LC_CAP_BYTES >>> phys.pageShift,
         Math.floor(phys.managedPages / 16 / phys.nrNodes),
       );
-      for (const d of this.d) d[LcDesc.CAP] = cap;
+      for (const d of this.d) {
+        d[LcDesc.CAP] = cap;
+        d[LcDesc.LOW] = 0x7fffffff;
+      }
     }
     phys.resized.push(() => {
       this.f = phys.frames;
@@ -178,14 +178,6 @@ export class LargeRunCache {
     if (this.smp !== 0) unlock(d, LcDesc.LOCK, this.cpu);
   }
 
-  /** Adds `pages` to a node's LIVE; returns the new value. */
-  private addLive(d: Int32Array, pages: number): number {
-    if (this.smp !== 0) return Atomics.add(d, LcDesc.LIVE, pages) + pages;
-    const live = (d[LcDesc.LIVE] as number) + pages;
-    d[LcDesc.LIVE] = live;
-    return live;
-  }
-
   /**
    * A cached run of exactly `pages` pages of node `nid`: its first pfn, taken out of the
    * cache (no longer marked), or 0 if the bin is empty.
@@ -211,27 +203,27 @@ export class LargeRunCache {
     d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) - pages;
     d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) - 1;
     this.unlockCache(d);
-    this.addLive(d, pages);
     return pfn;
   }
 
-  /**
-   * A large allocation of `pages` for node `nid` missed the cache: if the runs in use and
-   * cached would pass the high-water mark once it is served, cached runs are evicted first.
-   */
-  beforeAlloc(nid: number, pages: number): void {
-    const d = this.d[nid] as Int32Array;
-    const cached = d[LcDesc.PAGES] as number;
-    if (cached === 0) return;
-    const room = (d[LcDesc.HWM] as number) - (d[LcDesc.LIVE] as number) - pages;
-    if (cached > room) this.evict(d, room > 0 ? cached - room : cached);
+  /** Free pages of node `nid` (every node's on one node: per-cpu lists counted). */
+  private freePages(nid: number): number {
+    const b = this.buddy;
+    if (this.phys.nrNodes === 1) return b.buddyFreePages() + b.pcpPages();
+    return (b.zones[nid] as Int32Array)[Zone.NR_FREE] as number;
   }
 
-  /** A large allocation of `pages` at `pfn` came from the page allocator: counted in LIVE. */
-  noteAlloc(pfn: number, pages: number): void {
-    const d = this.d[this.buddy.nodeOf(pfn)] as Int32Array;
-    const live = this.addLive(d, pages);
-    if (live > (d[LcDesc.HWM] as number)) d[LcDesc.HWM] = live;
+  /**
+   * kmalloc is about to take `pages` of node `nid` (-1: this context's) from the page
+   * allocator: if the free pages would go below the lowest seen, cached runs go back first.
+   */
+  grow(nid: number, pages: number): void {
+    const d = this.d[nid < 0 ? this.buddy.localNode : nid] as Int32Array;
+    let free = this.freePages(nid < 0 ? this.buddy.localNode : nid) - pages;
+    const low = d[LcDesc.LOW] as number;
+    if (free >= low) return;
+    if ((d[LcDesc.PAGES] as number) !== 0) free += this.evict(d, low - free);
+    if (free < low) d[LcDesc.LOW] = free;
   }
 
   /**
@@ -241,10 +233,9 @@ export class LargeRunCache {
   put(pfn: number, pages: number): boolean {
     const nid = this.buddy.nodeOf(pfn);
     const d = this.d[nid] as Int32Array;
-    const live = this.addLive(d, -pages);
     if (pages > LC_MAX_PAGES) return false;
     const b = pages - 1;
-    const limit = Math.min(d[LcDesc.CAP] as number, (d[LcDesc.HWM] as number) - live) - pages;
+    const limit = (d[LcDesc.CAP] as number) - pages;
     if ((d[LcDesc.PAGES] as number) > limit || (d[LcDesc.NR + b] as number) >= LC_PER_BIN) {
       return false;
     }
@@ -254,7 +245,6 @@ export class LargeRunCache {
     if (f[i + Run.HEAD_PFN] === Run.CACHED) {
       // Two frees of one run at once: the other won.
       this.unlockCache(d);
-      this.addLive(d, pages);
       throw new KmemError(
         "DOUBLE_FREE",
         `kfree(${hex((pfn << this.phys.pageShift) >>> 0)}): the memory is already free`,
@@ -308,12 +298,6 @@ export class LargeRunCache {
       this.freeRun(pfn, f[pfn * Frame.WORDS + Run.PAGES] as number);
     }
     return freed;
-  }
-
-  /** The kmalloc heap of node `nid` takes `pages`: as many cached pages go back first. */
-  makeRoom(nid: number, pages: number): void {
-    const d = this.d[nid < 0 ? this.buddy.localNode : nid] as Int32Array;
-    if ((d[LcDesc.PAGES] as number) !== 0) this.evict(d, pages);
   }
 
   /** Drops every node's cache; returns the pages freed. */
@@ -418,16 +402,14 @@ export class LargeRunCache {
     const f = this.f;
     const p = this.phys;
     for (let k = LcDesc.PAGES; k < LcDesc.WORDS; k++) {
-      if (k !== LcDesc.HWM && k !== LcDesc.CAP) d[k] = 0;
+      if (k !== LcDesc.LOW && k !== LcDesc.CAP) d[k] = 0;
     }
-    let live = 0;
     let runs = 0;
     for (let pfn = p.firstManagedPfn; pfn < p.totalPages; pfn++) {
       const i = pfn * Frame.WORDS;
       if (f[i + Pg.FLAGS] !== Run.FLAGS || this.buddy.nodeOf(pfn) !== n) continue;
       const pages = f[i + Run.PAGES] as number;
       if (pages <= 0) continue;
-      if (f[i + Run.HEAD_PFN] === 0) live += pages;
       if (f[i + Run.HEAD_PFN] !== Run.CACHED) continue;
       const b = pages - 1;
       if (
@@ -448,7 +430,6 @@ export class LargeRunCache {
       d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) + 1;
       runs++;
     }
-    d[LcDesc.LIVE] = live;
     return `the kmalloc large-run cache of node ${n}: ${runs} cached runs found, bins rebuilt`;
   }
 

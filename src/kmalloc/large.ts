@@ -121,13 +121,12 @@ export class LargeKmalloc {
           return at;
         }
       }
-      if (cnid >= 0) cache.beforeAlloc(cnid, pages);
+      cache.grow(cnid, pages);
     }
     const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
     const f = this.f;
     const pfn = addr >>> this.pageShift;
-    if (cache !== null) cache.noteAlloc(pfn, pages);
     // The pieces that stay: n's binary decomposition from the top, each aligned to its size.
     let at = 0;
     for (let k = order; k >= 0; k--) {

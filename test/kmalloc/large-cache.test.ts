@@ -81,7 +81,7 @@ describe("kmalloc large-run cache: reuse", () => {
     k.verify();
   });
 
-  it("holds no more than the large runs' high-water mark less those in use", () => {
+  it("gives way when kmalloc would pass its peak footprint: a large miss, a new slab", () => {
     const k = mm();
     // One run in use at a time: the cache holds no more than that run's pages.
     const x = k.kmalloc(20000);
@@ -90,6 +90,10 @@ describe("kmalloc large-run cache: reuse", () => {
     assert.equal(k.stats().kmallocCachedPages, 0, "evicted: 6 pages in use, 5 cached > 6");
     k.kfree(y);
     assert.equal(k.stats().kmallocCachedPages, 6);
+    // Small objects beyond the peak: the first new slab evicts the cached run.
+    const small = Array.from({ length: 300 }, () => k.kmalloc(64));
+    assert.equal(k.stats().kmallocCachedPages, 0);
+    for (const p of small) k.kfree(p);
     k.verify();
   });
 });
