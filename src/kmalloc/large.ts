@@ -157,9 +157,11 @@ export class LargeKmalloc {
     const pages = this.pages(addr, fn, own);
     const f = this.f;
     const pfn = addr >>> this.pageShift;
-    // Every piece is checked before the first goes back.
-    for (let k = 31, at = 0; k >= 0; k--) {
-      if ((pages & (1 << k)) === 0) continue;
+    // Every piece is checked before the first goes back (or the run is cached): the
+    // pieces, largest first, are the set bits of `pages` from the top.
+    for (let rest = pages, at = 0; rest !== 0;) {
+      const k = 31 - Math.clz32(rest);
+      rest ^= 1 << k;
       const i = (pfn + at) * Frame.WORDS;
       if (
         f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.KMALLOC) ||
@@ -180,8 +182,10 @@ export class LargeKmalloc {
   /** Gives the pieces of the checked run of `pages` at `pfn` back to the page allocator. */
   private freePieces(pfn: number, pages: number): void {
     const f = this.f;
-    for (let k = 31, at = 0; k >= 0; k--) {
-      if ((pages & (1 << k)) === 0) continue;
+    // The pieces, largest first: the set bits of `pages` from the top.
+    for (let rest = pages, at = 0; rest !== 0;) {
+      const k = 31 - Math.clz32(rest);
+      rest ^= 1 << k;
       const i = (pfn + at) * Frame.WORDS;
       f[i + Pg.FLAGS] = PgFlag.HEAD;
       f[i + Large.PAGES] = 0;
