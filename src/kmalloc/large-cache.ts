@@ -3,9 +3,9 @@
  * MAX_PAGES, keeps the run whole in a bin for n instead of giving its pieces back to the
  * page allocator one by one, and kmalloc of n pages takes a cached run of exactly n before
  * it goes to the page allocator (the pieces and their frames stay as they were: a hit
- * clears a mark, a put sets it). Measured on program traces, a kmalloc + kfree pair of
+ * clears a mark, a put sets it; init_on_free wipes a run as it goes in). Measured on program traces, a kmalloc + kfree pair of
  * 16-100 KiB through the page allocator (a buddy block cut back to n pages, n pieces given
- * back) costs some 4,500 instructions; through the cache, a few hundred (BENCHMARKS.md,
+ * back) costs some 4,400 instructions; through the cache, some 900 (BENCHMARKS.md,
  * "The cache of freed large runs").
  *
  * What it may hold: runs of at most MAX_PAGES pages, PER_BIN runs a bin, CAP_BYTES in all

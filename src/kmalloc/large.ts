@@ -15,6 +15,10 @@
  * an address inside a large allocation, a block from allocPages, a free block are refused
  * before anything changes. kmem's own metadata beyond the largest class (kmallocOwn) is such a block with
  * HEAD_PFN = OWN on its first piece: kfree and ksize refuse it, kfreeOwn frees it.
+ *
+ * With the kmalloc heap, a freed run of up to 32 pages may be kept whole for the next
+ * request of its page count instead (large-cache.ts): HEAD_PFN = CACHED on its first piece,
+ * so that kfree and ksize see it as freed.
  */
 
 import { hex, KmemError } from "../errors.js";
@@ -55,6 +59,8 @@ export class LargeKmalloc {
   private readonly phys: PhysMem;
   /** init_on_alloc: every block is zeroed. */
   private readonly initOnAlloc: boolean;
+  /** init_on_free: a run kept in the cache is zeroed when freed, as the heap's blocks are. */
+  private readonly initOnFree: boolean;
   /**
    * The cache of freed runs (large-cache.ts), or null: kmalloc without its heap (Linux's
    * classes, the sanitizers). kmem's own metadata never goes through it.
@@ -74,6 +80,7 @@ export class LargeKmalloc {
       this.endAddr = phys.totalPages * phys.pageSize;
     });
     this.initOnAlloc = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_ALLOC) !== 0;
+    this.initOnFree = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_FREE) !== 0;
   }
 
   /** Serves and keeps runs through `cache` from now on (kmalloc with its heap). */
@@ -175,7 +182,10 @@ export class LargeKmalloc {
       }
       at += 1 << k;
     }
-    if (!own && this.cache !== null && this.cache.put(pfn, pages)) return;
+    if (!own && this.cache !== null) {
+      if (this.initOnFree) this.phys.fill(0, addr, addr + pages * this.pageSize);
+      if (this.cache.put(pfn, pages)) return;
+    }
     this.freePieces(pfn, pages);
   }
 

@@ -51,7 +51,7 @@ describe("kmalloc large-run cache: reuse", () => {
     k.verify();
   });
 
-  it("zeroes a cached run for __GFP_ZERO and with init_on_alloc", () => {
+  it("zeroes a cached run for __GFP_ZERO and with init_on_alloc, and with init_on_free", () => {
     for (const initOnAlloc of [false, true]) {
       const k = mm(8 << 20, { initOnAlloc });
       const a = k.kmalloc(30000);
@@ -62,6 +62,13 @@ describe("kmalloc large-run cache: reuse", () => {
       assert.ok(k.memory.subarray(b, b + 32768).every((x) => x === 0));
       k.kfree(b);
     }
+    // init_on_free: wiped when it goes into the cache.
+    const k = mm(8 << 20, { initOnFree: true });
+    const a = k.kmalloc(30000);
+    fill(k, a, 30000, 0x5a);
+    k.kfree(a);
+    assert.equal(k.stats().kmallocCachedPages, 8);
+    assert.ok(k.memory.subarray(a, a + 32768).every((x) => x === 0));
   });
 
   it("is not there with Linux's classes, SLOB or a sanitizer", () => {
