@@ -32,7 +32,8 @@
  * again is what a dead one is); it is terminated afterwards. Nothing depends on timing.
  *
  * `npm test` runs every STRIDE-th N of each operation, starting at a different N for each
- * operation; KMEM_KILL_ALL=1 (`npm run test:slow`) runs every N, with one worker per operation
+ * operation (the slab_mutex operations, whose statements are mostly walks that change
+ * nothing: at chosen points, SAMPLED_AT); KMEM_KILL_ALL=1 (`npm run test:slow`) runs every N, with one worker per operation
  * whose memory is copied after each step (sweepSnapshots: a context attached to the copy
  * offlines the worker's cpu; while the copy has slab_mutex or SLOB's lock held, which
  * opening it would wait for, the copy is reopened instead); KMEM_KILL_REAL=1 as well kills
@@ -286,13 +287,9 @@ const THIN: Record<string, number> = {
   "slab-drain-shared": 25,
   "slab-refill-shared": 4,
   "slab-drain-numa": 25,
-  "cache-create": 600,
   "cache-destroy": 60,
   "cache-destroy-remote": 100,
   "cache-destroy-alias": 20,
-  "slab-cache-create": 600,
-  "slab-cache-destroy": 150,
-  "slab-tune": 60,
   "slab-alien": 25,
   "slab-tune-grow": 40,
   "slob-kmalloc": 20,
@@ -313,16 +310,9 @@ const THIN: Record<string, number> = {
 
 /**
  * Where a sampled sweep makes its one kill (else it starts at a different N for each
- * operation and goes on to the end): createCache walks every cache before its intent
- * record is written, which is where its sampled kill goes; the SLAB cache ops are long.
+ * operation and goes on to the end).
  */
 const FIRST: Record<string, number> = {
-  "cache-create": 4600,
-  // The SLAB cache ops: one kill each by default, inside slab_mutex (the array block made
-  // or tuned, the slabs and index arrays given back, the tunables written).
-  "slab-cache-create": 6500,
-  "slab-cache-destroy": 2500,
-  "slab-tune": 1800,
   // The refill from the shared array: its objects leaving it for this cpu's array.
   "slab-refill-shared": 45,
   // Inside the drain of node 0's shared array (node 1's objects on their way out).
@@ -404,6 +394,60 @@ const SKIP_SAMPLED: Record<string, { file: URL; text: string }> = {
     file: new URL("../../src/zram/zram.js", import.meta.url),
     text: "this.reg[this.intent + 10 /* Intent.WB_SLOT */] = i + 1;",
   },
+};
+
+/** Where one sampled kill falls: `steps` statements after the first line of `file` holding `text`. */
+interface KillPoint {
+  file: URL;
+  text: string;
+  steps: number;
+}
+
+const REGISTRY = new URL("../../src/slub/registry.js", import.meta.url);
+const SLAB_TUNE = new URL("../../src/slab/tune.js", import.meta.url);
+
+/**
+ * The sampled kills of the slab_mutex operations, by place: most of their statements are
+ * walks that change nothing (cache descriptors read for a name, a free id or a cache to
+ * merge with; mem_map read for a cache's slabs), which a kill at every STRIDE-th N mostly
+ * hits, at a cost of a step per statement before it. Each point here is reached through a
+ * breakpoint instead, and falls where the registry, the arrays or the slabs change: the
+ * intent record written and the descriptor allocated; the descriptor written; the array
+ * block made and published; a tune's drain; a slab, the block and the descriptor given
+ * back. KMEM_KILL_ALL runs every N from the start.
+ */
+const SAMPLED_AT: Record<string, KillPoint[]> = {
+  "cache-create": [
+    { file: REGISTRY, text: "intend(slub, 1 /* Intent.CREATE */, 0, 0);", steps: 150 },
+    {
+      file: REGISTRY,
+      text: "return initCache(slub, desc, name, g, flags, ctor, randomSecret());",
+      steps: 60,
+    },
+  ],
+  "slab-cache-create": [
+    { file: SLAB_TUNE, text: "const v = openArrays(slab, c);", steps: 40 },
+    { file: SLAB_TUNE, text: "const v = openArrays(slab, c);", steps: 130 },
+    { file: SLAB_TUNE, text: "const v = openArrays(slab, c);", steps: 300 },
+  ],
+  "slab-tune": [
+    { file: SLAB_TUNE, text: "const v = openArrays(slab, c);", steps: 120 },
+    { file: SLAB_TUNE, text: "const v = openArrays(slab, c);", steps: 300 },
+  ],
+  "slab-cache-destroy": [
+    { file: REGISTRY, text: "slub.releaseCached(real);", steps: 20 },
+    {
+      file: new URL("../../src/slab/slabs.js", import.meta.url),
+      text: "slab.buddy.freePages(p * slab.pageSize, c.order);",
+      steps: 2,
+    },
+    {
+      file: new URL("../../src/slab/slab.js", import.meta.url),
+      text: "arrays.releaseBlock(this, c);",
+      steps: 30,
+    },
+    { file: REGISTRY, text: "releaseDescriptor(slub, real);", steps: 20 },
+  ],
 };
 
 /** Where stepping starts for `op`. */
@@ -922,6 +966,7 @@ async function killAt(
   op: string,
   n: number,
   reopen = false,
+  skip = skipOf(op),
 ): Promise<{ done: boolean; locked: boolean; unrepaired: boolean }> {
   const sc = setUp(op, 2);
   const ledgerBuf = new SharedArrayBuffer(4 * 64);
@@ -929,7 +974,7 @@ async function killAt(
   const w = new Stepped();
   await w.start(
     { buffer: sc.mm.buffer, ledger: ledgerBuf, op, objs: sc.objsBuf, backing: sc.backing },
-    skipOf(op),
+    skip,
   );
   let done = false;
   for (let k = 0; k < n && !done; k++) {
@@ -1084,6 +1129,18 @@ describe("kill at every point", () => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {
       if (!ALL && EVERY_POINT_ONLY.has(op)) {
         t.diagnostic(`${op}: run with KMEM_KILL_ALL=1 (npm run test:slow)`);
+        return;
+      }
+      const points = ALL || DENSE > 0 ? undefined : SAMPLED_AT[op];
+      if (points !== undefined) {
+        let locked = 0;
+        for (const p of points) {
+          const r = await killAt(op, p.steps, false, p);
+          // Each point falls inside the operation, where a lock is held.
+          assert.ok(!r.done && r.locked, `${op}: ${p.steps} steps after "${p.text}": in a lock`);
+          locked++;
+        }
+        t.diagnostic(`${op}: ${points.length} kills at chosen points, ${locked} holding a lock`);
         return;
       }
       const stride = DENSE > 0 ? DENSE : ALL ? 1 : (THIN[op] ?? 1) * STRIDE;
