@@ -405,6 +405,7 @@ interface KillPoint {
 
 const REGISTRY = new URL("../../src/slub/registry.js", import.meta.url);
 const SLAB_TUNE = new URL("../../src/slab/tune.js", import.meta.url);
+const LARGE_CACHE = new URL("../../src/kmalloc/large-cache.js", import.meta.url);
 
 /**
  * The sampled kills of the slab_mutex operations, by place: most of their statements are
@@ -447,6 +448,24 @@ const SAMPLED_AT: Record<string, KillPoint[]> = {
       steps: 30,
     },
     { file: REGISTRY, text: "releaseDescriptor(slub, real);", steps: 20 },
+  ],
+  // The kmalloc large-run cache, inside its lock: a run linked but not yet marked, marked
+  // but not yet counted; taken (its mark cleared) but its bin not yet updated.
+  "large-free-cached": [
+    {
+      file: LARGE_CACHE,
+      text: "f[i + 6 /* Run.LINK */] = d[32 /* LcDesc.HEADS */ + b];",
+      steps: 1,
+    },
+    {
+      file: LARGE_CACHE,
+      text: "f[i + 6 /* Run.LINK */] = d[32 /* LcDesc.HEADS */ + b];",
+      steps: 3,
+    },
+  ],
+  "large-alloc-cached": [
+    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 1 },
+    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 3 },
   ],
 };
 
