@@ -13,6 +13,10 @@
  *           12,000 bytes: free one, allocate one; seeded; per operation: half a step);
  *           realloc (kmalloc(24), krealloc to 40 bytes: a move to the next class, then
  *           kfree: per operation, a third of the loop)
+ *           large (kmalloc of 20,000..48,000 bytes, seeded, then its kfree: whole pages, the
+ *           large-run cache's route; per pair: run it at 100,000 and 300,000, a pair costs
+ *           thousands of instructions when it misses the cache); large-hit (kmalloc(20000)
+ *           + kfree: the large-run cache's hit; per pair)
  *           harness-pair, harness-churn: kmalloc(64)+kfree and the churn called as the
  *           mitata benchmarks call them (bench/kmalloc.ts: an adapter object, the workload
  *           compiled per case; 256 MiB, LAYOUT ignored)
@@ -143,6 +147,28 @@ function heapChurn(mm: Kmem, n: number): number {
   return sink;
 }
 
+function largePairs(mm: Kmem, n: number): number {
+  let seed = 1;
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const a = mm.kmalloc(20000 + ((seed >>> 8) % 28001));
+    mm.kfree(a);
+    sink += a & 1;
+  }
+  return sink;
+}
+
+function largeHits(mm: Kmem, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    const a = mm.kmalloc(20000);
+    mm.kfree(a);
+    sink += a & 1;
+  }
+  return sink;
+}
+
 async function harness(workload: "pair" | "churn", n: number): Promise<number> {
   // Imported here only: importing the benchmark module (and its peers) at the top made the
   // other kinds' counts some 15% higher.
@@ -169,5 +195,13 @@ const sink =
               ? heapChurn(mm, n)
               : kind === "realloc"
                 ? reallocs(mm, n)
-                : accessPairs(mm, kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096), n);
+                : kind === "large"
+                  ? largePairs(mm, n)
+                  : kind === "large-hit"
+                    ? largeHits(mm, n)
+                    : accessPairs(
+                        mm,
+                        kind === "vaccess" ? mm.vmalloc(1 << 16) : mm.kmalloc(4096),
+                        n,
+                      );
 if (sink === 12345) console.log(sink);

@@ -194,6 +194,11 @@ export interface KmemStats {
   events: Record<string, number>;
   /** Per NUMA node: its frames, free pages, watermarks and numastat counters. */
   nodes: NodeStats[];
+  /**
+   * Pages of freed large kmalloc allocations kept whole for reuse (the large-run cache,
+   * src/kmalloc/large-cache.ts): allocated to the page allocator, free to kmalloc.
+   */
+  kmallocCachedPages: number;
 }
 
 export class Kmem extends MemAccess {
@@ -1273,6 +1278,7 @@ export class Kmem extends MemAccess {
       caches: this.slab.realCaches().map((c) => this.slab.info(c)),
       events,
       nodes: Array.from({ length: this.nrNodes }, (_, nid) => this.buddy.nodeInfo(nid)),
+      kmallocCachedPages: this.km.heapStats?.()?.largeCachedPages ?? 0,
     };
   }
 

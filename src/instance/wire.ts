@@ -147,6 +147,17 @@ function maxPagesFor(maxMemory: unknown, pageSize: unknown): number | undefined 
 }
 
 /** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
+/** Whether the options (not yet checked) ask for the kmalloc heap: see createInstance. */
+function heapAsked(o: KmemOptions): boolean {
+  return (
+    (o.slab === undefined || o.slab === "slub" || o.slab === "slab") &&
+    (o.sizeClasses === undefined || o.sizeClasses === "fine") &&
+    !o.kasan &&
+    !o.kfence &&
+    !o.kmemleak
+  );
+}
+
 function createInstance(options: KmemOptions): Layers {
   checkOptionsObject(options);
   const cpus = options.cpus === undefined ? 1 : options.cpus;
@@ -161,7 +172,11 @@ function createInstance(options: KmemOptions): Layers {
     pageSize,
     maxOrder: options.maxOrder === undefined ? 11 : options.maxOrder,
     nrCpus: cpus,
-    bootWords: boot + shadow / 4 + KmallocHeap.headerWords(nrNodes),
+    bootWords:
+      boot +
+      shadow / 4 +
+      KmallocHeap.headerWords(nrNodes) +
+      KmallocHeap.largeCacheWords(nrNodes, heapAsked(options)),
     shared: cpus > 1,
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.distances === undefined ? {} : { distances: options.distances }),
@@ -523,6 +538,21 @@ function robustLocks(
         i: l.i,
         name: phys.nrNodes === 1 ? "the kmalloc heap lock" : `the kmalloc heap lock of node ${l.n}`,
         recover: () => heap.recover(l.n),
+      });
+    }
+  }
+  // The kmalloc large-run cache's locks (4c), one per node: rebuilt from the marked runs.
+  if (km instanceof Kmalloc && km.largeCache !== null) {
+    const lc = km.largeCache;
+    for (const l of lc.lockWords()) {
+      locks.push({
+        w: l.w,
+        i: l.i,
+        name:
+          phys.nrNodes === 1
+            ? "the kmalloc large-run cache lock"
+            : `the kmalloc large-run cache lock of node ${l.n}`,
+        recover: () => lc.recover(l.n),
       });
     }
   }

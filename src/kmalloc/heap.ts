@@ -130,6 +130,7 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
+import { LcDesc } from "./large-cache.js";
 
 /** Smallest request the heap serves is HEAP_MIN + 1 bytes; below it, the size classes. */
 export const HEAP_MIN = 1024;
@@ -227,6 +228,8 @@ export interface HeapStats {
   largestFree: number;
   /** Bytes of the blocks in the cache of freed blocks (headers included). */
   cached: number;
+  /** Pages of the runs in the cache of freed large runs (large-cache.ts), every node's. */
+  largeCachedPages: number;
 }
 
 /**
@@ -270,6 +273,8 @@ export class KmallocHeap {
   private readonly mapBytes: number;
   /** The largest request served here. */
   readonly maxSize: number;
+  /** Called before a new chunk is taken (node, pages): the large-run cache makes room. */
+  onGrow: ((nid: number, pages: number) => void) | null = null;
   /** Each node's descriptor. */
   private d: Int32Array[] = [];
   private readonly descAddr: number;
@@ -330,6 +335,20 @@ export class KmallocHeap {
   /** Header words to reserve for the descriptors of `nrNodes` heaps (with room to align). */
   static headerWords(nrNodes: number): number {
     return nrNodes * HeapDesc.WORDS + 16;
+  }
+
+  /**
+   * Header words for the large-run caches' descriptors (large-cache.ts), after the heaps':
+   * reserved when the options ask for a heap (Linux's classes, SLOB and the sanitizers have
+   * neither); kmalloc keeps no cache when they do not fit.
+   */
+  static largeCacheWords(nrNodes: number, heap: boolean): number {
+    return heap ? nrNodes * LcDesc.WORDS : 0;
+  }
+
+  /** The large-run caches' descriptors (large-cache.ts): after the heaps'. */
+  largeCacheAddress(): number {
+    return this.descAddr + this.phys.nrNodes * HeapDesc.WORDS * 4;
   }
 
   /** The descriptors' address in a header whose free room starts at byte `at`: a line's start. */
@@ -518,6 +537,8 @@ export class KmallocHeap {
    * (one free block, an empty start bitmap) but not yet in a heap; 0 when memory is short.
    */
   private newChunk(d: Int32Array, gfp: number, nid: number): number {
+    // The heap's growth comes out of the large-run cache first (large-cache.ts).
+    if (this.onGrow !== null) this.onGrow(nid, 1 << this.order);
     const c = this.buddy.allocPagesNode(nid, this.order, gfp & ~Gfp.ZERO) >>> 0;
     if (c === 0) return 0;
     this.phys.fill(0, c, c + this.mapBytes);
@@ -1131,6 +1152,7 @@ export class KmallocHeap {
       free: 0,
       largestFree: 0,
       cached: 0,
+      largeCachedPages: 0,
     };
     for (let n = 0; n < this.d.length; n++) {
       const d = this.d[n] as Int32Array;

@@ -10,3 +10,4 @@ export {
 } from "./kmalloc.js";
 export { largePages, LargeKmalloc } from "./large.js";
 export { CHUNK_BYTES, HEAP_MIN, type HeapStats, KmallocHeap } from "./heap.js";
+export { LC_MAX_PAGES, LC_PER_BIN, LcDesc, LargeRunCache } from "./large-cache.js";

@@ -34,6 +34,7 @@ import { Hdr, HdrOption, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
 import { HEAP_MIN, KmallocHeap, type HeapStats } from "./heap.js";
 import { LargeKmalloc } from "./large.js";
+import { LargeRunCache, LcDesc } from "./large-cache.js";
 import { type KmallocBackend, type KmemCache, SlabFlag } from "../slab-common/index.js";
 
 /** Linux's ZERO_SIZE_PTR: what kmalloc(0) returns. It lies in the reserved header page. */
@@ -165,6 +166,8 @@ export class Kmalloc implements KmallocApi {
    * the sanitizers, or a memory whose largest block is too small for a chunk.
    */
   readonly heap: KmallocHeap | null;
+  /** The cache of freed large runs (large-cache.ts): with the heap only. */
+  readonly largeCache: LargeRunCache | null;
   /** The largest size the size classes serve: HEAP_MIN with a heap, else maxCacheSize. */
   private readonly classMax: number;
   /** The largest size the heap serves (0 without one); beyond it, whole pages. */
@@ -241,6 +244,20 @@ export class Kmalloc implements KmallocApi {
             (opts & HdrOption.INIT_ON_FREE) !== 0,
           )
         : null;
+    const heap = this.heap;
+    // The large-run caches' descriptors after the heaps', where the header has room for them.
+    const lcAt = heap === null ? 0 : heap.largeCacheAddress();
+    this.largeCache =
+      heap === null || lcAt + phys.nrNodes * LcDesc.WORDS * 4 > phys.headerWords * 4
+        ? null
+        : new LargeRunCache(phys, buddy, lcAt, fresh);
+    if (heap !== null && this.largeCache !== null) {
+      const lc = this.largeCache;
+      this.large.setCache(lc);
+      const grow = (nid: number, pages: number): void => lc.grow(nid, pages);
+      heap.onGrow = grow;
+      slab.onGrow = grow;
+    }
     this.classMax = this.heap === null ? this.maxCacheSize : Math.min(HEAP_MIN, this.maxCacheSize);
     this.heapMax = this.heap === null ? 0 : this.heap.maxSize;
     this.pageMask = phys.pageSize - 1;
@@ -337,18 +354,24 @@ export class Kmalloc implements KmallocApi {
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
   }
 
-  /** The heap's invariants (HEAP-1..6), when kmalloc has one. */
+  /** The heap's invariants (HEAP-1..6) and its large-run cache's (LCACHE-1..3). */
   verifyHeap(): void {
     this.heap?.verify();
+    this.largeCache?.verify();
   }
 
+  /** The heap's spare chunks and the large-run cache go back; returns their pages. */
   shrinkHeap(): number {
-    return this.heap === null ? 0 : this.heap.shrink();
+    if (this.heap === null) return 0;
+    return this.heap.shrink() + (this.largeCache?.shrink() ?? 0);
   }
 
-  /** The heap's chunks and blocks, or null without one. */
+  /** The heap's chunks and blocks (and the large-run cache's pages), or null without one. */
   heapStats(): HeapStats | null {
-    return this.heap === null ? null : this.heap.stats();
+    if (this.heap === null) return null;
+    const s = this.heap.stats();
+    s.largeCachedPages = this.largeCache?.pages() ?? 0;
+    return s;
   }
 
   kmallocOwn(size: number, gfp: number): number {

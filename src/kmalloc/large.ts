@@ -15,11 +15,16 @@
  * an address inside a large allocation, a block from allocPages, a free block are refused
  * before anything changes. kmem's own metadata beyond the largest class (kmallocOwn) is such a block with
  * HEAD_PFN = OWN on its first piece: kfree and ksize refuse it, kfreeOwn frees it.
+ *
+ * With the kmalloc heap, a freed run of up to 32 pages may be kept whole for the next
+ * request of its page count instead (large-cache.ts): HEAD_PFN = CACHED on its first piece,
+ * so that kfree and ksize see it as freed.
  */
 
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
-import { type BuddyAllocator, Gfp } from "../page/index.js";
+import { type BuddyAllocator, Gfp, Mpol } from "../page/index.js";
+import { LC_MAX_PAGES, type LargeRunCache } from "./large-cache.js";
 
 /** The owner words of a large kmalloc's head frames. */
 const enum Large {
@@ -29,6 +34,8 @@ const enum Large {
   HEAD_PFN = Pg.OWNER + 1,
   /** HEAD_PFN of the first piece of kmem's own metadata (kmallocOwn): kfree refuses it. */
   OWN = -1,
+  /** HEAD_PFN of the first piece of a run in the cache of freed runs (large-cache.ts). */
+  CACHED = -2,
 }
 
 /**
@@ -52,6 +59,13 @@ export class LargeKmalloc {
   private readonly phys: PhysMem;
   /** init_on_alloc: every block is zeroed. */
   private readonly initOnAlloc: boolean;
+  /** init_on_free: a run kept in the cache is zeroed when freed, as the heap's blocks are. */
+  private readonly initOnFree: boolean;
+  /**
+   * The cache of freed runs (large-cache.ts), or null: kmalloc without its heap (Linux's
+   * classes, the sanitizers). kmem's own metadata never goes through it.
+   */
+  private cache: LargeRunCache | null = null;
 
   constructor(phys: PhysMem, buddy: BuddyAllocator) {
     this.buddy = buddy;
@@ -66,6 +80,24 @@ export class LargeKmalloc {
       this.endAddr = phys.totalPages * phys.pageSize;
     });
     this.initOnAlloc = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_ALLOC) !== 0;
+    this.initOnFree = ((phys.header[Hdr.OPTIONS] as number) & HdrOption.INIT_ON_FREE) !== 0;
+  }
+
+  /** Serves and keeps runs through `cache` from now on (kmalloc with its heap). */
+  setCache(cache: LargeRunCache): void {
+    this.cache = cache;
+    cache.freeRun = (pfn, pages) => this.freePieces(pfn, pages);
+  }
+
+  /**
+   * The node whose cache may serve a request for node `nid` (-1: the memory policy's), or
+   * -1 when the policy may place it elsewhere (interleave, bind, preferred: the page
+   * allocator decides).
+   */
+  private cacheNode(nid: number): number {
+    if (nid >= 0) return nid;
+    if (this.phys.nrNodes === 1) return 0;
+    return this.buddy.getPolicy().mode === Mpol.LOCAL ? this.buddy.localNode : -1;
   }
 
   /** Whether `addr`, beyond this context's memory, was brought online by another since. */
@@ -82,6 +114,22 @@ export class LargeKmalloc {
     const pages = Math.ceil(size / this.pageSize);
     const order = pages <= 1 ? 0 : 32 - Math.clz32(pages - 1);
     if (order >= this.maxOrder) return 0;
+    const cache = own ? null : this.cache;
+    if (cache !== null) {
+      const cnid = this.cacheNode(nid);
+      if (cnid >= 0 && pages <= LC_MAX_PAGES) {
+        const hit = cache.take(cnid, pages);
+        if (hit !== 0) {
+          const at = (hit << this.pageShift) >>> 0;
+          if (this.initOnAlloc || (gfp & Gfp.ZERO) !== 0) {
+            this.phys.fill(0, at, at + pages * this.pageSize);
+          }
+          this.buddy.ev[Vm.KMALLOC_LARGE]!++;
+          return at;
+        }
+      }
+      cache.grow(cnid, pages);
+    }
     const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
     const f = this.f;
@@ -116,9 +164,11 @@ export class LargeKmalloc {
     const pages = this.pages(addr, fn, own);
     const f = this.f;
     const pfn = addr >>> this.pageShift;
-    // Every piece is checked before the first goes back.
-    for (let k = 31, at = 0; k >= 0; k--) {
-      if ((pages & (1 << k)) === 0) continue;
+    // Every piece is checked before the first goes back (or the run is cached): the
+    // pieces, largest first, are the set bits of `pages` from the top.
+    for (let rest = pages, at = 0; rest !== 0;) {
+      const k = 31 - Math.clz32(rest);
+      rest ^= 1 << k;
       const i = (pfn + at) * Frame.WORDS;
       if (
         f[i + Pg.FLAGS] !== (PgFlag.HEAD | PgFlag.KMALLOC) ||
@@ -132,8 +182,20 @@ export class LargeKmalloc {
       }
       at += 1 << k;
     }
-    for (let k = 31, at = 0; k >= 0; k--) {
-      if ((pages & (1 << k)) === 0) continue;
+    if (!own && this.cache !== null) {
+      if (this.initOnFree) this.phys.fill(0, addr, addr + pages * this.pageSize);
+      if (this.cache.put(pfn, pages)) return;
+    }
+    this.freePieces(pfn, pages);
+  }
+
+  /** Gives the pieces of the checked run of `pages` at `pfn` back to the page allocator. */
+  private freePieces(pfn: number, pages: number): void {
+    const f = this.f;
+    // The pieces, largest first: the set bits of `pages` from the top.
+    for (let rest = pages, at = 0; rest !== 0;) {
+      const k = 31 - Math.clz32(rest);
+      rest ^= 1 << k;
       const i = (pfn + at) * Frame.WORDS;
       f[i + Pg.FLAGS] = PgFlag.HEAD;
       f[i + Large.PAGES] = 0;
@@ -165,7 +227,12 @@ export class LargeKmalloc {
     const pages = this.f[i + Large.PAGES] as number;
     if ((addr & (this.pageSize - 1)) === 0 && flags === (PgFlag.HEAD | PgFlag.KMALLOC)) {
       if (pages > 0) {
-        if ((this.f[i + Large.HEAD_PFN] === Large.OWN) === own) return pages;
+        const head = this.f[i + Large.HEAD_PFN] as number;
+        if (head === Large.CACHED) {
+          // In the cache of freed runs: freed already.
+          throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the memory is already free`);
+        }
+        if ((head === Large.OWN) === own) return pages;
         throw new KmemError(
           "INVALID_FREE",
           own

@@ -259,6 +259,11 @@ export class BuddyAllocator {
   log: LogFn | null = null;
   /** @internal The shrinkers reclaim runs, in the order registered. */
   readonly shrinkers: Shrinker[] = [];
+  /**
+   * @internal Caches of allocated pages above this layer that give them back at once (the
+   * kmalloc large-run cache): run by the slow path, whatever the gfp, before it fails.
+   */
+  readonly dropCaches: (() => number)[] = [];
   /** @internal True while shrinkers run (PF_MEMALLOC). */
   inReclaim = false;
   /**

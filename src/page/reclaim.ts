@@ -7,6 +7,7 @@
  *   allocPagesGeneral: get_page_from_freelist at low fails -> allocSlowpath
  *     wake kswapd (a zone below low); run it now if pending and the request may reclaim
  *     try at min, less the request's reserve tier; drain this cpu's per-cpu lists, try again
+ *     drop the caches of pages above this layer (dropCaches), try again
  *     __GFP_MEMALLOC, or a shrinker's own request (PF_MEMALLOC): try with no watermark
  *     __GFP_DIRECT_RECLAIM, not in reclaim already:
  *       up to 16 rounds (1 with __GFP_NORETRY): shrinkers + per-cpu drain, then a try
@@ -65,6 +66,17 @@ export function allocSlowpath(
     // Pages parked on this cpu's lists are free memory the buddy lists cannot see.
     b.pcpDrainCpu(b.cpu);
     pfn = b.getPageFromFreelist(order, allocFlags, nid, mask);
+  }
+  // Pages cached above this layer (kmalloc's freed large runs) are free memory held back:
+  // they go back before any request fails for want of them, atomic ones too.
+  if (pfn === 0 && b.dropCaches.length !== 0) {
+    let dropped = 0;
+    for (const drop of b.dropCaches) dropped += drop();
+    if (dropped !== 0) {
+      // Their order-0 pieces went to this cpu's lists.
+      if (b.cpuPcpCount(b.cpu) > 0) b.pcpDrainCpu(b.cpu);
+      pfn = b.getPageFromFreelist(order, allocFlags, nid, mask);
+    }
   }
   // __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or reclaim itself (PF_MEMALLOC), may take
   // everything, unless __GFP_NOMEMALLOC forbids it.

@@ -100,6 +100,11 @@ export interface ObjectAllocator {
  * kmalloc itself and is not one.
  */
 export interface KmallocBackend extends ObjectAllocator {
+  /**
+   * Called before a new slab's pages are taken (node, -1 for the policy's; pages): kmalloc's
+   * large-run cache gives way (src/kmalloc/large-cache.ts). Null: nothing to call.
+   */
+  onGrow: ((nid: number, pages: number) => void) | null;
   /** createCache without the argument checks, for kmalloc's caches (SlabFlag.KMALLOC). */
   createCacheInternal(
     name: string,

@@ -286,6 +286,7 @@ export function grow(
       `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
     );
   }
+  if (slab.onGrow !== null) slab.onGrow(nid, 1 << c.order);
   const addr = slab.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO) >>> 0;
   if (addr === 0) return 0;
   const pfn = addr >>> slab.pageShift;

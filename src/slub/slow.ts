@@ -337,6 +337,7 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
       `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
     );
   }
+  if (slub.onGrow !== null) slub.onGrow(nid, 1 << c.order);
   const addr = slub.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
   if (addr === 0) return 0;
   const pfn = addr >>> slub.pageShift;

@@ -163,6 +163,8 @@ const QUARANTINE_MAGIC = 0x51554152; // "QUAR"
  * functions over it, reaching its fields directly (so few of them are private).
  */
 export class SlubAllocator implements KmallocBackend {
+  /** KmallocBackend.onGrow: called by newSlab (slow.ts) and SLAB's grow (slab/slabs.ts). */
+  onGrow: ((nid: number, pages: number) => void) | null = null;
   readonly buddy: BuddyAllocator;
   readonly phys: PhysMem;
   readonly f: Int32Array;

@@ -202,8 +202,15 @@ export class SwapContext implements VmSwap {
     if (at === 0) return false;
     if ((at & 3) !== 0)
       corrupt("SWAP-1", `the descriptor's anchor ${hex(at)} is not a word's address`);
+    let d: Int32Array;
+    try {
+      d = this.phys.wordsAt(at, Sw.WORDS);
+    } catch {
+      // An anchor a damaged header holds, beyond the memory's views.
+      return corrupt("SWAP-1", `the descriptor's anchor ${hex(at)} is outside memory`);
+    }
     this.desc = at;
-    this.d = this.phys.wordsAt(at, Sw.WORDS);
+    this.d = d;
     return true;
   }
 

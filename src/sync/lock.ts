@@ -72,6 +72,10 @@
           heap's free lists, its chunks' blocks and chunk list. A leaf but for the zone
           lock: never held across an allocation from the page allocator (a new chunk is
           taken before it), nor across a call out of the heap.
+ *      4c. the kmalloc large-run cache lock (LcDesc.LOCK, one per node),
+ *          src/kmalloc/large-cache.ts: the bins of freed large runs, their counters and the
+ *          runs' marks. A leaf: never held across a call into the page allocator (evicted
+ *          runs are freed after it is given back), never with the heap lock.
  *   5. the zone lock (Zone.LOCK, one per node), src/page/buddy.ts.
  */
 

@@ -265,6 +265,10 @@ describe("kmalloc", () => {
     assert.ok(k.memory.subarray(p, p + 100000).every((x) => x === 0x5a));
     k.kfree(p);
     assert.throws(() => k.kfree(p), /already free|not an address/);
+    // Kept whole in the large-run cache (large-cache.ts) until shrunk.
+    assert.equal(k.stats().kmallocCachedPages, 25);
+    k.shrinkSlabs();
+    assert.equal(k.stats().kmallocCachedPages, 0);
     k.drainPages();
     assert.equal(k.stats().freePages, before);
     assert.equal(k.kmalloc(64 << 20), 0, "beyond the largest order: 0");

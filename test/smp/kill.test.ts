@@ -246,6 +246,9 @@ const SLACK: Record<string, number> = {
   // The heap's cache: a block taken from it and never returned keeps its chunk.
   "heap-free-cached": 0,
   "heap-alloc-cached": 16,
+  // The large-run cache: a run taken out of it (20,000 bytes: 5 pages) and never returned.
+  "large-free-cached": 0,
+  "large-alloc-cached": 5,
 };
 
 /** Pages a kill may give back beyond those taken before: a descriptors' slab left empty. */
@@ -301,6 +304,8 @@ const THIN: Record<string, number> = {
   "heap-realloc": 8,
   "heap-free-cached": 8,
   "heap-alloc-cached": 8,
+  "large-free-cached": 8,
+  "large-alloc-cached": 8,
 };
 
 /**
@@ -400,6 +405,7 @@ interface KillPoint {
 
 const REGISTRY = new URL("../../src/slub/registry.js", import.meta.url);
 const SLAB_TUNE = new URL("../../src/slab/tune.js", import.meta.url);
+const LARGE_CACHE = new URL("../../src/kmalloc/large-cache.js", import.meta.url);
 
 /**
  * The sampled kills of the slab_mutex operations, by place: most of their statements are
@@ -442,6 +448,24 @@ const SAMPLED_AT: Record<string, KillPoint[]> = {
       steps: 30,
     },
     { file: REGISTRY, text: "releaseDescriptor(slub, real);", steps: 20 },
+  ],
+  // The kmalloc large-run cache, inside its lock: a run linked but not yet marked, marked
+  // but not yet counted; taken (its mark cleared) but its bin not yet updated.
+  "large-free-cached": [
+    {
+      file: LARGE_CACHE,
+      text: "f[i + 6 /* Run.LINK */] = d[32 /* LcDesc.HEADS */ + b];",
+      steps: 1,
+    },
+    {
+      file: LARGE_CACHE,
+      text: "f[i + 6 /* Run.LINK */] = d[32 /* LcDesc.HEADS */ + b];",
+      steps: 3,
+    },
+  ],
+  "large-alloc-cached": [
+    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 1 },
+    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 3 },
   ],
 };
 
@@ -809,7 +833,10 @@ function checkAfter(
       } catch (err) {
         // Only the operation's own object may be free already (kfree killed after it).
         assert.ok(
-          op === "kfree" || op === "slob-kfree" || op.startsWith("heap-free"),
+          op === "kfree" ||
+            op === "slob-kfree" ||
+            op.startsWith("heap-free") ||
+            op === "large-free-cached",
           `${op} at ${n}: ${String(err)}`,
         );
       }
@@ -1114,6 +1141,8 @@ describe("kill at every point", () => {
     "heap-realloc",
     "heap-free-cached",
     "heap-alloc-cached",
+    "large-free-cached",
+    "large-alloc-cached",
   ];
   ops.forEach((op, k) => {
     it(`${op}: a worker killed at any statement costs at most what it held`, async (t) => {

@@ -412,6 +412,16 @@ switch (job.op) {
     op = () => void mm.krealloc(a, 5000);
     break;
   }
+  // The kmalloc large-run cache (src/kmalloc/large-cache.ts): a free into it, a take from it.
+  case "large-free-cached": {
+    const b = hold(mm.kmalloc(20000), OBJECT);
+    op = () => mm.kfree(b);
+    break;
+  }
+  case "large-alloc-cached":
+    mm.kfree(mm.kmalloc(20000));
+    op = () => void hold(mm.kmalloc(20000), OBJECT);
+    break;
   default:
     throw new Error(`unknown op ${job.op}`);
 }
