@@ -182,10 +182,9 @@ export class LargeKmalloc {
       }
       at += 1 << k;
     }
-    if (!own && this.cache !== null) {
-      if (this.initOnFree) this.phys.fill(0, addr, addr + pages * this.pageSize);
-      if (this.cache.put(pfn, pages)) return;
-    }
+    // init_on_free: a kmalloc block is wiped as it is freed, whether cached or not.
+    if (!own && this.initOnFree) this.phys.fill(0, addr, addr + pages * this.pageSize);
+    if (!own && this.cache !== null && this.cache.put(pfn, pages)) return;
     this.freePieces(pfn, pages);
   }
 

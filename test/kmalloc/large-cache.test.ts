@@ -69,6 +69,14 @@ describe("kmalloc large-run cache: reuse", () => {
     k.kfree(a);
     assert.equal(k.stats().kmallocCachedPages, 8);
     assert.ok(k.memory.subarray(a, a + 32768).every((x) => x === 0));
+    // And when it goes back to the page allocator (no cache with Linux's classes).
+    const l = mm(8 << 20, { initOnFree: true, sizeClasses: "linux" });
+    const c = l.kmalloc(30000);
+    fill(l, c, 30000, 0x5a);
+    l.kfree(c);
+    assert.equal(l.stats().kmallocCachedPages, 0);
+    assert.ok(l.memory.subarray(c, c + 32768).every((x) => x === 0));
+    l.verify();
   });
 
   it("is not there with Linux's classes, SLOB or a sanitizer", () => {
