@@ -192,6 +192,16 @@ export class LargeRunCache {
       this.unlockCache(d);
       return 0;
     }
+    this.unlinkHead(d, b, pfn);
+    this.unlockCache(d);
+    return pfn;
+  }
+
+  /**
+   * Takes run `pfn`, the head of bin `b` (runs of b + 1 pages), out of node `d`'s cache, its
+   * mark cleared first (the cache's lock held).
+   */
+  private unlinkHead(d: Int32Array, b: number, pfn: number): void {
     const f = this.f;
     const i = pfn * Frame.WORDS;
     f[i + Run.HEAD_PFN] = 0;
@@ -200,10 +210,8 @@ export class LargeRunCache {
     const nr = (d[LcDesc.NR + b] as number) - 1;
     d[LcDesc.NR + b] = nr;
     if (nr === 0) d[LcDesc.MAP] = (d[LcDesc.MAP] as number) & ~(1 << b);
-    d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) - pages;
+    d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) - (b + 1);
     d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) - 1;
-    this.unlockCache(d);
-    return pfn;
   }
 
   /** Free pages of node `nid` (every node's on one node: per-cpu lists counted). */
@@ -280,15 +288,7 @@ export class LargeRunCache {
       if (map === 0) break;
       const b = 31 - Math.clz32(map);
       const pfn = d[LcDesc.HEADS + b] as number;
-      const i = pfn * Frame.WORDS;
-      f[i + Run.HEAD_PFN] = 0;
-      d[LcDesc.HEADS + b] = f[i + Run.LINK] as number;
-      f[i + Run.LINK] = 0;
-      const nr = (d[LcDesc.NR + b] as number) - 1;
-      d[LcDesc.NR + b] = nr;
-      if (nr === 0) d[LcDesc.MAP] = map & ~(1 << b);
-      d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) - (b + 1);
-      d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) - 1;
+      this.unlinkHead(d, b, pfn);
       out[n++] = pfn;
       freed += b + 1;
     }
