@@ -63,6 +63,7 @@ import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem, Zone } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
 import { lock, unlock } from "../sync/index.js";
+import { Large } from "./large.js";
 
 /** Runs of at most this many pages are cached (one bin per page count). */
 export const LC_MAX_PAGES = 32;
@@ -88,19 +89,12 @@ export const enum LcDesc {
   WORDS = NR + 32,
 }
 
-/** The owner words of a large run's first frame (large.ts's Large words, and the link). */
+/** A cached run's first frame: large.ts's Large words, and the link of its bin. */
 const enum Run {
-  PAGES = Pg.OWNER + 0,
-  HEAD_PFN = Pg.OWNER + 1,
   /** The next run of the bin (pfn, 0 at the end), while the run is cached. */
   LINK = Pg.OWNER + 2,
-  /** HEAD_PFN of a cached run's first piece. */
-  CACHED = -2,
   FLAGS = PgFlag.HEAD | PgFlag.KMALLOC,
 }
-
-/** HEAD_PFN of a cached run's first piece (large.ts reads it). */
-export const LC_CACHED = -2;
 
 /**
  * Frees a run's pieces to the page allocator (large.ts: the pieces of n's binary
@@ -204,7 +198,7 @@ export class LargeRunCache {
   private unlinkHead(d: Int32Array, b: number, pfn: number): void {
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    f[i + Run.HEAD_PFN] = 0;
+    f[i + Large.HEAD_PFN] = 0;
     d[LcDesc.HEADS + b] = f[i + Run.LINK] as number;
     f[i + Run.LINK] = 0;
     const nr = (d[LcDesc.NR + b] as number) - 1;
@@ -226,8 +220,9 @@ export class LargeRunCache {
    * allocator: if the free pages would go below the lowest seen, cached runs go back first.
    */
   grow(nid: number, pages: number): void {
-    const d = this.d[nid < 0 ? this.buddy.localNode : nid] as Int32Array;
-    let free = this.freePages(nid < 0 ? this.buddy.localNode : nid) - pages;
+    const n = nid < 0 ? this.buddy.localNode : nid;
+    const d = this.d[n] as Int32Array;
+    let free = this.freePages(n) - pages;
     const low = d[LcDesc.LOW] as number;
     if (free >= low) return;
     if ((d[LcDesc.PAGES] as number) !== 0) free += this.evict(d, low - free);
@@ -250,7 +245,7 @@ export class LargeRunCache {
     this.lockCache(d);
     const f = this.f;
     const i = pfn * Frame.WORDS;
-    if (f[i + Run.HEAD_PFN] === Run.CACHED) {
+    if (f[i + Large.HEAD_PFN] === Large.CACHED) {
       // Two frees of one run at once: the other won.
       this.unlockCache(d);
       throw new KmemError(
@@ -262,15 +257,25 @@ export class LargeRunCache {
       this.unlockCache(d);
       return false;
     }
+    this.linkHead(d, b, pfn);
+    this.unlockCache(d);
+    return true;
+  }
+
+  /**
+   * Puts run `pfn` (b + 1 pages) at the head of bin `b` of node `d`'s cache: linked, then
+   * marked (the store that makes it cached), then counted (the cache's lock held).
+   */
+  private linkHead(d: Int32Array, b: number, pfn: number): void {
+    const f = this.f;
+    const i = pfn * Frame.WORDS;
     f[i + Run.LINK] = d[LcDesc.HEADS + b] as number;
-    f[i + Run.HEAD_PFN] = Run.CACHED;
+    f[i + Large.HEAD_PFN] = Large.CACHED;
     d[LcDesc.HEADS + b] = pfn;
     d[LcDesc.NR + b] = (d[LcDesc.NR + b] as number) + 1;
     d[LcDesc.MAP] = (d[LcDesc.MAP] as number) | (1 << b);
-    d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) + pages;
+    d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) + (b + 1);
     d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) + 1;
-    this.unlockCache(d);
-    return true;
   }
 
   /**
@@ -295,7 +300,7 @@ export class LargeRunCache {
     this.unlockCache(d);
     for (let k = 0; k < n; k++) {
       const pfn = out[k] as number;
-      this.freeRun(pfn, f[pfn * Frame.WORDS + Run.PAGES] as number);
+      this.freeRun(pfn, f[pfn * Frame.WORDS + Large.PAGES] as number);
     }
     return freed;
   }
@@ -343,8 +348,8 @@ export class LargeRunCache {
             pfn < p.firstManagedPfn ||
             pfn >= p.totalPages ||
             f[i + Pg.FLAGS] !== Run.FLAGS ||
-            f[i + Run.HEAD_PFN] !== Run.CACHED ||
-            f[i + Run.PAGES] !== b + 1 ||
+            f[i + Large.HEAD_PFN] !== Large.CACHED ||
+            f[i + Large.PAGES] !== b + 1 ||
             this.buddy.nodeOf(pfn) !== n
           ) {
             bad(
@@ -385,7 +390,7 @@ export class LargeRunCache {
     let marked = 0;
     for (let pfn = p.firstManagedPfn; pfn < p.totalPages; pfn++) {
       const i = pfn * Frame.WORDS;
-      if (f[i + Pg.FLAGS] !== Run.FLAGS || f[i + Run.HEAD_PFN] !== Run.CACHED) continue;
+      if (f[i + Pg.FLAGS] !== Run.FLAGS || f[i + Large.HEAD_PFN] !== Large.CACHED) continue;
       marked++;
       if (!seen.has(pfn)) bad("LCACHE-3", `the run at pfn ${pfn} is marked cached but on no bin`);
     }
@@ -408,9 +413,9 @@ export class LargeRunCache {
     for (let pfn = p.firstManagedPfn; pfn < p.totalPages; pfn++) {
       const i = pfn * Frame.WORDS;
       if (f[i + Pg.FLAGS] !== Run.FLAGS || this.buddy.nodeOf(pfn) !== n) continue;
-      const pages = f[i + Run.PAGES] as number;
+      const pages = f[i + Large.PAGES] as number;
       if (pages <= 0) continue;
-      if (f[i + Run.HEAD_PFN] !== Run.CACHED) continue;
+      if (f[i + Large.HEAD_PFN] !== Large.CACHED) continue;
       const b = pages - 1;
       if (
         b >= LC_MAX_PAGES ||
@@ -418,16 +423,11 @@ export class LargeRunCache {
         (d[LcDesc.PAGES] as number) + pages > (d[LcDesc.CAP] as number)
       ) {
         // Not the cache's to hold (never seen so): an allocated run, leaked as a dead one's.
-        f[i + Run.HEAD_PFN] = 0;
+        f[i + Large.HEAD_PFN] = 0;
         f[i + Run.LINK] = 0;
         continue;
       }
-      f[i + Run.LINK] = d[LcDesc.HEADS + b] as number;
-      d[LcDesc.HEADS + b] = pfn;
-      d[LcDesc.NR + b] = (d[LcDesc.NR + b] as number) + 1;
-      d[LcDesc.MAP] = (d[LcDesc.MAP] as number) | (1 << b);
-      d[LcDesc.PAGES] = (d[LcDesc.PAGES] as number) + pages;
-      d[LcDesc.RUNS] = (d[LcDesc.RUNS] as number) + 1;
+      this.linkHead(d, b, pfn);
       runs++;
     }
     return `the kmalloc large-run cache of node ${n}: ${runs} cached runs found, bins rebuilt`;

@@ -26,8 +26,8 @@ import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem, Vm } from "../memory/i
 import { type BuddyAllocator, Gfp, Mpol } from "../page/index.js";
 import { LC_MAX_PAGES, type LargeRunCache } from "./large-cache.js";
 
-/** The owner words of a large kmalloc's head frames. */
-const enum Large {
+/** The owner words of a large kmalloc's head frames (large-cache.ts reads them too). */
+export const enum Large {
   /** The first piece: the allocation's pages (> 0); other pieces: 0. */
   PAGES = Pg.OWNER + 0,
   /** Pieces after the first: the first piece's pfn; the first: OWN for kmem's metadata, or 0. */

@@ -464,8 +464,8 @@ const SAMPLED_AT: Record<string, KillPoint[]> = {
     },
   ],
   "large-alloc-cached": [
-    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 1 },
-    { file: LARGE_CACHE, text: "f[i + 5 /* Run.HEAD_PFN */] = 0;", steps: 3 },
+    { file: LARGE_CACHE, text: "f[i + 5 /* Large.HEAD_PFN */] = 0;", steps: 1 },
+    { file: LARGE_CACHE, text: "f[i + 5 /* Large.HEAD_PFN */] = 0;", steps: 3 },
   ],
 };
 
