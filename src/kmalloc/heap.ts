@@ -129,7 +129,7 @@
 import { hex, KmemError } from "../errors.js";
 import { Frame, Hdr, Pg, PgFlag, type PhysMem } from "../memory/index.js";
 import { type BuddyAllocator, Gfp } from "../page/index.js";
-import { lock, unlock } from "../sync/index.js";
+import { lockSynced, unlock } from "../sync/index.js";
 import { LcDesc } from "./large-cache.js";
 
 /** Smallest request the heap serves is HEAP_MIN + 1 bytes; below it, the size classes. */
@@ -510,17 +510,8 @@ export class KmallocHeap {
   }
 
   private lockHeap(d: Int32Array): void {
-    if (this.smp !== 0) {
-      lock(d, HeapDesc.LOCK, this.cpu, "the kmalloc heap lock", this.h);
-      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) {
-        try {
-          this.phys.sync();
-        } catch (err) {
-          unlock(d, HeapDesc.LOCK, this.cpu);
-          throw err;
-        }
-      }
-    }
+    if (this.smp !== 0)
+      lockSynced(d, HeapDesc.LOCK, this.cpu, "the kmalloc heap lock", this.h, this.phys);
   }
 
   private unlockHeap(d: Int32Array): void {

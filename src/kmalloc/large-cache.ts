@@ -60,9 +60,9 @@
  */
 
 import { hex, KmemError } from "../errors.js";
-import { Frame, Hdr, Pg, PgFlag, type PhysMem, Zone } from "../memory/index.js";
+import { Frame, Pg, PgFlag, type PhysMem, Zone } from "../memory/index.js";
 import type { BuddyAllocator } from "../page/index.js";
-import { lock, unlock } from "../sync/index.js";
+import { lockSynced, unlock } from "../sync/index.js";
 import { Large } from "./large.js";
 
 /** Runs of at most this many pages are cached (one bin per page count). */
@@ -155,17 +155,8 @@ export class LargeRunCache {
   }
 
   private lockCache(d: Int32Array): void {
-    if (this.smp !== 0) {
-      lock(d, LcDesc.LOCK, this.cpu, "the kmalloc large-run cache lock", this.h);
-      if (Atomics.load(this.h, Hdr.MEM_GENERATION) !== this.phys.generation) {
-        try {
-          this.phys.sync();
-        } catch (err) {
-          unlock(d, LcDesc.LOCK, this.cpu);
-          throw err;
-        }
-      }
-    }
+    if (this.smp !== 0)
+      lockSynced(d, LcDesc.LOCK, this.cpu, "the kmalloc large-run cache lock", this.h, this.phys);
   }
 
   private unlockCache(d: Int32Array): void {

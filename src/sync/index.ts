@@ -1,5 +1,14 @@
 /* Locks and cpu ids for contexts sharing one buffer (the main thread and workers). */
 export { claimCpu, cpuState, forceCpuState, setCpuState } from "./cpu.js";
-export { canBlock, LockWord, lock, lockOwner, takeOverLock, tryLock, unlock } from "./lock.js";
+export {
+  canBlock,
+  LockWord,
+  lock,
+  lockOwner,
+  lockSynced,
+  takeOverLock,
+  tryLock,
+  unlock,
+} from "./lock.js";
 export { type DeadCpuReport, type RobustLock, recoverLocks } from "./robust.js";
 export { waitAsyncOn, waitRound, wakeUp } from "./waitq.js";

@@ -80,7 +80,7 @@
  */
 
 import { hex, KmemError } from "../errors.js";
-import { CpuState, Hdr, Pcp } from "../memory/index.js";
+import { CpuState, Hdr, Pcp, type PhysMem } from "../memory/index.js";
 
 export const enum LockWord {
   FREE = 0,
@@ -115,6 +115,32 @@ export const canBlock: boolean = (() => {
  */
 export function lock(w: Int32Array, i: number, cpu: number, name: string, h: Int32Array = w): void {
   if (Atomics.compareExchange(w, i, 0, cpu + 1) !== 0) lockSlow(w, i, cpu, name, h);
+}
+
+/**
+ * lock(), then catches this context up with memory another brought online since its last
+ * look (PhysMem.sync, page/hotplug.ts) before the caller reads what the lock guards: blocks
+ * and frames there may lie in it. If it cannot (a damaged header), the lock is given back
+ * and the error goes on. For the locks whose holders need no more than that (the kmalloc
+ * heap's, the large-run cache's); SLUB's and SLOB's catch up their own state too.
+ */
+export function lockSynced(
+  w: Int32Array,
+  i: number,
+  cpu: number,
+  name: string,
+  h: Int32Array,
+  phys: PhysMem,
+): void {
+  lock(w, i, cpu, name, h);
+  if (Atomics.load(h, Hdr.MEM_GENERATION) !== phys.generation) {
+    try {
+      phys.sync();
+    } catch (err) {
+      unlock(w, i, cpu);
+      throw err;
+    }
+  }
 }
 
 /** Takes the lock if it is free; true if taken. */
