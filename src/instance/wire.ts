@@ -146,8 +146,11 @@ function maxPagesFor(maxMemory: unknown, pageSize: unknown): number | undefined 
   return typeof pageSize === "number" && pageSize > 0 ? Math.floor(maxMemory / pageSize) : 0;
 }
 
-/** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
-/** Whether the options (not yet checked) ask for the kmalloc heap: see createInstance. */
+/**
+ * Whether the options ask for the kmalloc heap (src/kmalloc/heap.ts) and its large-run
+ * cache: kmalloc's fine classes over SLUB or SLAB, no sanitizer. Read before the options
+ * are checked (the header's room is sized first) and after (the heap is made if it fits).
+ */
 function heapAsked(o: KmemOptions): boolean {
   return (
     (o.slab === undefined || o.slab === "slub" || o.slab === "slab") &&
@@ -158,6 +161,7 @@ function heapAsked(o: KmemOptions): boolean {
   );
 }
 
+/** `new Kmem(options)`: checks every option, then builds the instance as cpu 0. */
 function createInstance(options: KmemOptions): Layers {
   checkOptionsObject(options);
   const cpus = options.cpus === undefined ? 1 : options.cpus;
@@ -215,16 +219,8 @@ function createInstance(options: KmemOptions): Layers {
     const q = s.kasan.quarantine;
     h[Hdr.KASAN_QUARANTINE] = q === undefined ? -1 : Math.min(q, 2 ** 31 - 1);
   }
-  // The kmalloc heap (src/kmalloc/heap.ts): kmalloc's fine classes over SLUB or SLAB, no
-  // sanitizer; its descriptors in the header, after the KASAN shadow's room.
-  if (
-    s.slab !== "slob" &&
-    s.sizeClasses === "fine" &&
-    s.kasan === null &&
-    s.kfence === null &&
-    !s.kmemleak &&
-    KmallocHeap.fits(phys)
-  ) {
+  // The kmalloc heap: its descriptors in the header, after the KASAN shadow's room.
+  if (heapAsked(options) && KmallocHeap.fits(phys)) {
     const at = (bootCacheBase(cpus, phys.nrNodes) + boot) * 4;
     h[Hdr.KHEAP] = KmallocHeap.headerAddress(at + shadow);
   }
