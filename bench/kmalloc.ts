@@ -7,7 +7,9 @@
  * free(handle)), kmem included, so that each pays the same call cost. Each (workload,
  * allocator) pair gets its own copy of the workload function (compiled from the same source
  * with a distinct tag), so the engine's type feedback for one allocator does not make the
- * calls megamorphic for the next.
+ * calls megamorphic for the next. Handles are kept in Uint32Arrays (every allocator's handles
+ * are 32-bit addresses or offsets): the calls pass small integers, as a C program passes its
+ * pointers, not the doubles a Float64Array would hand over.
  */
 
 import { Prng } from "kmem-workbench";
@@ -101,7 +103,7 @@ export function compile(
 
 export function churnState(a: BenchAllocator, live: number, seed: number): Record<string, unknown> {
   const rng = new Prng(seed);
-  const slots = new Float64Array(live);
+  const slots = new Uint32Array(live);
   for (let i = 0; i < live; i++) {
     const h = a.alloc(8 + rng.below(505));
     if (h === 0) throw new Error(`${a.name}: out of memory filling ${live} live blocks`);
@@ -133,7 +135,7 @@ function batchState(count: number, shuffled: boolean, seed: number): Record<stri
       order[j] = t;
     }
   }
-  return { sizes, order, handles: new Float64Array(count) };
+  return { sizes, order, handles: new Uint32Array(count) };
 }
 
 /** Allocators for one case: kmem and every peer, each on a heap of `heapBytes`. */

@@ -182,16 +182,25 @@ export const NATIVE_TIMING = {
   repeatMs: REPEAT_BUDGET_MS,
 };
 
-/** Per-id state shared by both passes' loops. */
+/**
+ * Per-id state of the timed loop. Handles are kept as the 32-bit words they are (`h | 0`,
+ * read back with `>>> 0`) and liveness in the size, so that the loop passes every allocator
+ * small integers, as a C program passes its pointers: a Float64Array of handles made each
+ * call pass a double, which cost kmem's JavaScript call chain some 130 instructions an op on
+ * sqlite3-workload and TLSF's WebAssembly some 40 (BENCHMARKS.md, "The harness").
+ */
 interface Blocks {
-  /** Handle of each id; -1 when not live (never allocated, freed, or its alloc failed). */
-  handle: Float64Array;
-  /** Size passed to the allocator for each live id. */
+  /** Handle of each live id, as an i32 (a handle is below 2^32). */
+  handle: Int32Array;
+  /**
+   * Size passed to the allocator for each live id; 0 when not live (never allocated, freed,
+   * or its alloc failed: a request is at least 1 byte).
+   */
   size: Int32Array;
 }
 
 function newBlocks(ids: number): Blocks {
-  return { handle: new Float64Array(ids).fill(-1), size: new Int32Array(ids) };
+  return { handle: new Int32Array(ids), size: new Int32Array(ids) };
 }
 
 /**
@@ -203,7 +212,7 @@ function timedChunk(
   a: ByteAllocator,
   mem: Uint8Array | null,
   c: OpChunk,
-  handle: Float64Array,
+  handle: Int32Array,
   sizes: Int32Array,
 ): number {
   const ops = c.op;
@@ -217,25 +226,29 @@ function timedChunk(
     if (op === 0) {
       const size = (req[i] as number) || 1;
       const h = a.alloc(size);
-      handle[id] = h;
-      sizes[id] = size;
-      if (h < 0) unserved++;
-    } else if (op === 1) {
-      const h = handle[id] as number;
       if (h >= 0) {
-        a.free(h, sizes[id] as number);
-        handle[id] = -1;
+        handle[id] = h;
+        sizes[id] = size;
+      } else {
+        sizes[id] = 0;
+        unserved++;
+      }
+    } else if (op === 1) {
+      const old = sizes[id] as number;
+      if (old !== 0) {
+        a.free((handle[id] as number) >>> 0, old);
+        sizes[id] = 0;
       } else unserved++;
     } else {
       const size = (req[i] as number) || 1;
-      const h = handle[id] as number;
+      const old = sizes[id] as number;
+      const h = (handle[id] as number) >>> 0;
       let moved: number;
-      if (h < 0) moved = a.alloc(size);
-      else if (a.realloc !== undefined) moved = a.realloc(h, sizes[id] as number, size);
+      if (old === 0) moved = a.alloc(size);
+      else if (a.realloc !== undefined) moved = a.realloc(h, old, size);
       else {
         moved = a.alloc(size);
         if (moved >= 0) {
-          const old = sizes[id] as number;
           if (mem !== null) mem.copyWithin(moved, h, h + (old < size ? old : size));
           a.free(h, old);
         }
