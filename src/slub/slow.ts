@@ -9,7 +9,7 @@
  */
 
 import { hex } from "../errors.js";
-import { CpuRequest, Frame, Pg, PgFlag, Vm } from "../memory/index.js";
+import { CpuRequest, Frame, Pg, PgFlag, type PhysMem, Vm } from "../memory/index.js";
 import { Gfp } from "../page/index.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
@@ -358,12 +358,7 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
     for (let k = 0; k < words; k++) slub.phys.setWord(wi + k, 0);
   }
   const first = addr + c.redLeft;
-  for (let k = 0; k < c.objects; k++) {
-    const obj = first + k * c.size;
-    const fp = obj + c.offset;
-    const next = k + 1 < c.objects ? obj + c.size : 0;
-    slub.phys.setWord(fp >>> 2, next ^ c.secret ^ bswap32(fp));
-  }
+  threadFreelist(slub.phys, c, first);
   f[i + SlubPg.FREELIST] = first;
   if (c.debug !== 0) initDebugSlab(slub, c, addr);
   if (c.ctor !== null) {
@@ -382,6 +377,34 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   slub.ev[Vm.SLAB_NEW]!++;
   slub.ev[slabGauge(c)]! += 1 << c.order;
   return pfn;
+}
+
+/**
+ * Threads a new slab's objects, from `first`, on its freelist in address order, each free
+ * pointer hardened. The cache's fields in locals and the words written straight into the one
+ * buffer's view when memory has one: on jq-groupby, whose slabs of 24-byte objects are made
+ * and given back some 9,800 times, the loop of setWord calls was a tenth of the replay.
+ */
+function threadFreelist(phys: PhysMem, c: KmemCache, first: number): void {
+  const n = c.objects;
+  const size = c.size;
+  const offset = c.offset;
+  const secret = c.secret;
+  const last = first + (n - 1) * size;
+  if (phys.split === false) {
+    const words = phys.words;
+    for (let obj = first; obj < last; obj += size) {
+      const fp = obj + offset;
+      words[fp >>> 2] = (obj + size) ^ secret ^ bswap32(fp);
+    }
+    words[(last + offset) >>> 2] = secret ^ bswap32(last + offset);
+    return;
+  }
+  for (let obj = first; obj < last; obj += size) {
+    const fp = obj + offset;
+    phys.setWord(fp >>> 2, (obj + size) ^ secret ^ bswap32(fp));
+  }
+  phys.setWord((last + offset) >>> 2, secret ^ bswap32(last + offset));
 }
 
 function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number): void {

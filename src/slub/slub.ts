@@ -733,12 +733,28 @@ export class SlubAllocator implements KmallocBackend {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
-    // The bitmap word: the cpu slot has it at hand for the cpu slab.
-    const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
+    // The bitmap word: the cpu slot has it at hand for the cpu slab. For another slab,
+    // bitmapWord's sum and isSetAside's first test (QUARANTINED) are written out here: V8
+    // compiles kfree while a program's frees are to the cpu slab (its first frees, in most
+    // programs), finds no calls of those two yet, leaves them calls, and keeps that code once
+    // the frees go elsewhere; on jq-groupby, whose frees are nearly all to other slabs, the
+    // two calls were some 190 instructions of each op (BENCHMARKS.md, "Frees to other slabs").
+    const wi =
+      (onCpu
+        ? (cpu[CpuSlot.BITMAP] as number)
+        : c.bitmap < 0
+          ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
+          : (head * this.pageSize + c.bitmap) >>> 2) +
+      (idx >>> 5);
     const m = 1 << (idx & 31);
     let w = this.words[wi] as number;
     // A cpu slab is never set aside, so only other slabs need the second test.
-    if ((w & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
+    if (
+      (w & m) === 0 ||
+      (!onCpu &&
+        ((this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) !== 0 &&
+        this.isSetAside(c, head, addr))
+    )
       this.alreadyFree(c, addr, w & m);
     if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
@@ -766,12 +782,23 @@ export class SlubAllocator implements KmallocBackend {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
-    const wi = (onCpu ? (cpu[CpuSlot.BITMAP] as number) : this.bitmapWord(c, head)) + (idx >>> 5);
+    const wi =
+      (onCpu
+        ? (cpu[CpuSlot.BITMAP] as number)
+        : c.bitmap < 0
+          ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
+          : (head * this.pageSize + c.bitmap) >>> 2) +
+      (idx >>> 5);
     const m = 1 << (idx & 31);
     const rd = c.remote;
     let w = this.phys.word(wi);
     const state = rd === 0 ? w : w ^ this.phys.word(wi + rd);
-    if ((state & m) === 0 || (!onCpu && this.isSetAside(c, head, addr)))
+    if (
+      (state & m) === 0 ||
+      (!onCpu &&
+        ((this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) !== 0 &&
+        this.isSetAside(c, head, addr))
+    )
       this.alreadyFree(c, addr, state & m);
     if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
