@@ -1,35 +1,66 @@
 /*
- * A trace's replay in a loop, for instruction counts per op under callgrind (the timed loops
- * of timed-loops.ts: kmem's kmalloc, kfree and krealloc called directly, or TLSF's heap):
+ * A trace's replay in a loop, for instruction counts per op under callgrind:
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     node --no-concurrent-recompilation dist/bench/trace-instructions.js kmem|tlsf TRACE OPS RUNS
+ *     node --no-concurrent-recompilation dist/bench/trace-instructions.js WHICH TRACE OPS RUNS [WARM]
  *
- * replays ops [0, OPS) of TRACE (0: every op) twice to compile, then RUNS times, each run on
- * a fresh instance. Run it with RUNS 1 and 3 and halve the difference of the totals: what is
- * left is one run of the prefix (start-up, reading the trace and compilation cancel out).
+ *   WHICH   kmem, tlsf: the timed loops of timed-loops.ts (kmem's kmalloc, kfree and krealloc
+ *           called directly, or TLSF's heap); kmem-replay, tlsf-replay: the workbench's own
+ *           timed loop (replay.ts: freshTimedLoop) over its allocators slub and tlsf, made
+ *           as `kmem replay` and `npm run bench -- programs` make them, called as they time them
+ *
+ * replays ops [0, OPS) of TRACE (0: every op) WARM times (default 2) to compile, then RUNS
+ * times, each run on a fresh instance. Run it with RUNS 1 and 3 and halve the difference of
+ * the totals: what is left is one run of the prefix (start-up, reading the trace and
+ * compilation cancel out). For the instructions of each function V8 compiled, run it once
+ * under callgrind with `--perf-basic-prof` and give the output and V8's map to
+ * jit-instructions.js.
  */
 
+import { findAllocator, freshTimedLoop, newBlocks, type OpChunk } from "kmem-workbench";
 import { KMEM, TLSF, type Timed } from "./timed-loops.js";
-import { flatTrace } from "./traces.js";
+import { type FlatTrace, flatTrace } from "./traces.js";
 
-const [which, file, opsArg, runsArg] = process.argv.slice(2);
-if ((which !== "kmem" && which !== "tlsf") || file === undefined) {
-  process.stderr.write("usage: trace-instructions.js kmem|tlsf TRACE [OPS] [RUNS]\n");
+const WHICH = ["kmem", "tlsf", "kmem-replay", "tlsf-replay"];
+const [which, file, opsArg, runsArg, warmArg] = process.argv.slice(2);
+if (which === undefined || !WHICH.includes(which) || file === undefined) {
+  process.stderr.write(
+    `usage: trace-instructions.js ${WHICH.join("|")} TRACE [OPS] [RUNS] [WARM]\n`,
+  );
   process.exit(2);
 }
 const t = await flatTrace(file);
 const ops = Number(opsArg ?? 0) > 0 ? Math.min(t.ops, Number(opsArg)) : t.ops;
 const runs = Number(runsArg ?? 1);
+const warm = Number(warmArg ?? 2);
+const HEAP = 256 * 2 ** 20;
 
 async function replay<A>(x: Timed<A>, n: number): Promise<void> {
   for (let r = 0; r < n; r++) x.run(await x.fresh(), t, new Int32Array(t.ids), 0, ops);
 }
 
 async function main<A>(x: Timed<A>): Promise<void> {
-  await replay(x, 2);
+  await replay(x, warm);
   await replay(x, runs);
 }
 
-await (which === "kmem" ? main(KMEM) : main(TLSF));
+/** The first `ops` ops as one chunk of the workbench's timed loop. */
+function chunkOf(f: FlatTrace): OpChunk {
+  return { length: ops, op: f.op, id: f.id, size: f.size, line: new Int32Array(0) };
+}
+
+/** The workbench's timed loop over its allocator `name`, each run on a fresh one. */
+async function workbenchLoop(name: string): Promise<void> {
+  const entry = findAllocator(name);
+  const loop = freshTimedLoop(name);
+  const chunk = chunkOf(t);
+  for (let r = 0; r < warm + runs; r++) {
+    const b = newBlocks(t.ids);
+    loop((await entry.create(HEAP)).allocator, null, chunk, b.handle, b.size);
+  }
+}
+
+if (which === "kmem") await main(KMEM);
+else if (which === "tlsf") await main(TLSF);
+else await workbenchLoop(which === "tlsf-replay" ? "tlsf" : "slub");
 process.stdout.write(`${t.name}: ${ops} ops, ${runs} runs\n`);

@@ -55,13 +55,17 @@ export { writeRep } from "./rep-writer.js";
 export { TLSF_WASM, tlsfHeap } from "./tlsf.js";
 export {
   AllocatorFault,
+  type Blocks,
   defaultMemoryBytes,
+  freshTimedLoop,
   medianCI95,
+  newBlocks,
   replay,
   type ReplayDetail,
   type ReplayOptions,
   type ReplayOutcome,
   type ReplayResult,
+  type TimedLoop,
 } from "./replay.js";
 export { loadTrace, memorySource, type TraceSource } from "./source.js";
 export {

@@ -189,7 +189,7 @@ export const NATIVE_TIMING = {
  * call pass a double, which cost kmem's JavaScript call chain some 130 instructions an op on
  * sqlite3-workload and TLSF's WebAssembly some 40 (BENCHMARKS.md, "The harness").
  */
-interface Blocks {
+export interface Blocks {
   /** Handle of each live id, as an i32 (a handle is below 2^32). */
   handle: Int32Array;
   /**
@@ -199,7 +199,7 @@ interface Blocks {
   size: Int32Array;
 }
 
-function newBlocks(ids: number): Blocks {
+export function newBlocks(ids: number): Blocks {
   return { handle: new Int32Array(ids), size: new Int32Array(ids) };
 }
 
@@ -263,15 +263,17 @@ function timedChunk(
   return unserved;
 }
 
-type TimedLoop = typeof timedChunk;
+/** The timed loop's signature: (allocator, memory or null, chunk, handles, sizes) -> unserved. */
+export type TimedLoop = typeof timedChunk;
 const loops = new Map<string, TimedLoop>();
 
 /**
  * A copy of `timedChunk` compiled for `key` alone. V8 keeps type feedback per function, so
  * with one shared loop the first allocator's calls would be monomorphic and the later ones'
- * polymorphic, and the order of allocators would change their speed.
+ * polymorphic, and the order of allocators would change their speed. Exported for the
+ * instruction counts of a replay (bench/trace-instructions.ts), which run this loop as is.
  */
-function freshTimedLoop(key: string): TimedLoop {
+export function freshTimedLoop(key: string): TimedLoop {
   let loop = loops.get(key);
   if (loop === undefined) {
     loop = new Function(`return ${timedChunk.toString()}`)() as TimedLoop;
