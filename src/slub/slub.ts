@@ -732,30 +732,15 @@ export class SlubAllocator implements KmallocBackend {
   private freeObject(c: KmemCache, head: number, addr: number): void {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
-    const onCpu = head === cpu[CpuSlot.SLAB];
-    // The bitmap word: the cpu slot has it at hand for the cpu slab. For another slab,
-    // bitmapWord's sum and isSetAside's first test (QUARANTINED) are written out here: V8
-    // compiles kfree while a program's frees are to the cpu slab (its first frees, in most
-    // programs), finds no calls of those two yet, leaves them calls, and keeps that code once
-    // the frees go elsewhere; on jq-groupby, whose frees are nearly all to other slabs, the
-    // two calls were some 190 instructions of each op (BENCHMARKS.md, "Frees to other slabs").
-    const wi =
-      (onCpu
-        ? (cpu[CpuSlot.BITMAP] as number)
-        : c.bitmap < 0
-          ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
-          : (head * this.pageSize + c.bitmap) >>> 2) +
-      (idx >>> 5);
+    if (head !== cpu[CpuSlot.SLAB]) {
+      this.freeToOtherSlab(c, head, addr, idx);
+      return;
+    }
+    // The cpu slab: its bitmap word is at hand in the cpu slot, and it is never set aside.
+    const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
     const m = 1 << (idx & 31);
     let w = this.words[wi] as number;
-    // A cpu slab is never set aside, so only other slabs need the second test.
-    if (
-      (w & m) === 0 ||
-      (!onCpu &&
-        ((this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) !== 0 &&
-        this.isSetAside(c, head, addr))
-    )
-      this.alreadyFree(c, addr, w & m);
+    if ((w & m) === 0) this.alreadyFree(c, addr, 0);
     if (c.freeChecks !== 0 || this.initOnFree) {
       this.preFree(c, head, addr);
       // A log function called by preFree may have allocated from this slab meanwhile.
@@ -763,10 +748,47 @@ export class SlubAllocator implements KmallocBackend {
     }
     this.words[wi] = w & ~m;
     cpu[CpuSlot.ACTIVE]!--;
-    if (onCpu) {
-      const fp = addr + c.offset;
-      this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ swab(fp);
-      cpu[CpuSlot.FREELIST] = addr;
+    const fp = addr + c.offset;
+    this.words[fp >>> 2] = (cpu[CpuSlot.FREELIST] as number) ^ c.secret ^ swab(fp);
+    cpu[CpuSlot.FREELIST] = addr;
+  }
+
+  /**
+   * freeObject of an object of another slab than the cpu slab (object `idx` of slab `head`):
+   * its bit cleared, then into the cpu's sheaf or onto its slab's freelist (freeRemote). A
+   * method of its own, so that the cpu slab's case stays small enough to inline into every
+   * kfree; bitmapWord's sum and isSetAside's first test written out, not calls: V8 compiles
+   * this while frees are few and would keep a call it had not yet seen made.
+   */
+  private freeToOtherSlab(c: KmemCache, head: number, addr: number, idx: number): void {
+    const wi =
+      (c.bitmap < 0
+        ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
+        : (head * this.pageSize + c.bitmap) >>> 2) +
+      (idx >>> 5);
+    const m = 1 << (idx & 31);
+    let w = this.words[wi] as number;
+    if (
+      (w & m) === 0 ||
+      (((this.f[head * Frame.WORDS + SlubPg.COUNTERS] as number) & SlabState.QUARANTINED) !== 0 &&
+        this.isSetAside(c, head, addr))
+    )
+      this.alreadyFree(c, addr, w & m);
+    if (c.freeChecks !== 0 || this.initOnFree) {
+      this.preFree(c, head, addr);
+      w = this.words[wi] as number;
+    }
+    this.words[wi] = w & ~m;
+    const cpu = c.cpu;
+    cpu[CpuSlot.ACTIVE]!--;
+    // freeRemote's common case here: room in the sheaf, a slab of this cpu's node.
+    const n = cpu[CpuSlot.SHEAF_COUNT] as number;
+    if (
+      n < c.sheafCap &&
+      (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)
+    ) {
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
       return;
     }
     this.freeRemote(c, head, addr);
@@ -782,6 +804,7 @@ export class SlubAllocator implements KmallocBackend {
     const idx = this.objectIndex(c, head, addr);
     const cpu = c.cpu;
     const onCpu = head === cpu[CpuSlot.SLAB];
+    // bitmapWord and isSetAside's first test written out, as in freeToOtherSlab.
     const wi =
       (onCpu
         ? (cpu[CpuSlot.BITMAP] as number)
@@ -926,7 +949,8 @@ export class SlubAllocator implements KmallocBackend {
   /**
    * A free of an object of another slab than this cpu's: into the cpu's sheaf (free_to_pcs),
    * half of a full sheaf going back to the slabs first; a cache without sheaves frees to
-   * the slab at once. The bitmap bit is clear already.
+   * the slab at once. The bitmap bit is clear already. freeToOtherSlab makes the common case
+   * itself (room in the sheaf) and calls this for the rest.
    */
   private freeRemote(c: KmemCache, head: number, addr: number): void {
     const cpu = c.cpu;
