@@ -11,7 +11,10 @@
 
 import type { ByteAllocator } from "kmem";
 
-/** A peer library's heap: its own malloc/free, and what the workbench measures. */
+/**
+ * A peer library's heap: its own malloc/free, and what the workbench measures. malloc, free
+ * and realloc are closures: the replay calls them unbound.
+ */
 export interface PeerHeap {
   readonly name: string;
   /** The heap's bytes: handles are offsets into it (for a heap that grows, as it is now). */
@@ -127,15 +130,20 @@ export async function codemixMallocHeap(heapBytes: number, reuse?: ArrayBuffer):
 
 /** A peer heap behind the ByteAllocator interface (-1 for failure, as the interface says). */
 export function peerAllocator(heap: PeerHeap): ByteAllocator {
+  // The heap's functions taken once (they are closures, called unbound as realloc always
+  // was): a heap object with a getter may be in dictionary mode (TLSF's is), and a load of
+  // its method on every op cost TLSF some 70 instructions of each op through V8's LoadIC.
+  const malloc = heap.malloc;
+  const free = heap.free;
   const realloc = heap.realloc;
   return {
     name: heap.name,
     alloc(size: number): number {
-      const h = heap.malloc(size);
+      const h = malloc(size);
       return h === 0 ? -1 : h;
     },
     free(addr: number): void {
-      heap.free(addr);
+      free(addr);
     },
     ...(realloc === undefined
       ? {}
