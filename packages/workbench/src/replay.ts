@@ -519,7 +519,8 @@ export async function replay(
           if (h >= 0) {
             checked(h, sizes[id] as number, id, line, "at free");
             const t0 = performance.now();
-            a.free(h, sizes[id] as number);
+            // Handles live in a Float64Array here: passed as the 32-bit integers they are.
+            a.free(h >>> 0, sizes[id] as number);
             const t1 = performance.now();
             hist.record((t1 - t0) * 1e6 - clockNs);
             handle[id] = -1;
@@ -533,14 +534,14 @@ export async function replay(
           const t0 = performance.now();
           let moved: number;
           if (h < 0) moved = a.alloc(size);
-          else if (a.realloc !== undefined) moved = a.realloc(h, old, size);
+          else if (a.realloc !== undefined) moved = a.realloc(h >>> 0, old, size);
           else {
             moved = a.alloc(size);
             if (moved >= 0) {
               if (cand.memory !== undefined) {
                 cand.memory.copyWithin(moved, h, h + Math.min(old, size));
               }
-              a.free(h, old);
+              a.free(h >>> 0, old);
             }
           }
           const t1 = performance.now();
