@@ -49,6 +49,7 @@ import {
   type RobustLock,
   recoverLocks,
   setCpuState,
+  wordOwner,
 } from "../sync/index.js";
 import { MemAccess, Vmalloc } from "../vm/index.js";
 import { recoveryContext, ZsRecovery, zsLockWords } from "../zram/index.js";
@@ -450,7 +451,9 @@ function waitForOpenLocks(phys: PhysMem, cpu: number, ms: number): void {
   for (;;) {
     const v = Atomics.load(h, i);
     if (v === 0) return;
-    const owner = lockOwner(h, i);
+    // The holder from this one read: read again, the word may be free already (the holder
+    // released it meanwhile), and a free word names no cpu (-1: DEADLOCK by mistake).
+    const owner = wordOwner(v);
     const state = owner >= 0 && owner < phys.nrCpus ? cpuState(h, owner) : -1;
     if (owner === cpu || state === CpuState.OFFLINE || state < 0) {
       throw new KmemError(

@@ -9,6 +9,7 @@ export {
   takeOverLock,
   tryLock,
   unlock,
+  wordOwner,
 } from "./lock.js";
 export { type DeadCpuReport, type RobustLock, recoverLocks } from "./robust.js";
 export { waitAsyncOn, waitRound, wakeUp } from "./waitq.js";

@@ -168,7 +168,15 @@ export function takeOverLock(w: Int32Array, i: number, dead: number, cpu: number
 
 /** The cpu holding the lock at `w[i]`, or -1 if it is free. */
 export function lockOwner(w: Int32Array, i: number): number {
-  return (Atomics.load(w, i) & LockWord.OWNER_MASK) - 1;
+  return wordOwner(Atomics.load(w, i));
+}
+
+/**
+ * The cpu holding a lock whose word was read as `v` (-1 for 0: free). For a caller that
+ * has read the word already: a second read may find it released (or taken by another).
+ */
+export function wordOwner(v: number): number {
+  return (v & LockWord.OWNER_MASK) - 1;
 }
 
 function lockSlow(w: Int32Array, i: number, cpu: number, name: string, h: Int32Array): void {

@@ -10,7 +10,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Kmem } from "../../src/index.js";
 import { runWorker } from "../helpers.js";
-import { makeCaches, newRing, type StressConfig, type StressResult, stress } from "./stress.js";
+import {
+  makeCaches,
+  newRing,
+  Ring,
+  type StressConfig,
+  type StressResult,
+  stress,
+} from "./stress.js";
 
 const WORKER = new URL("./stress.worker.js", import.meta.url);
 
@@ -64,7 +71,15 @@ async function round(
   const workers = [stressWorker(buffers, cfg(1), waitMs), stressWorker(buffers, cfg(2), waitMs)];
   // The main thread takes part too, once the workers are on their way.
   await new Promise((resolve) => setTimeout(resolve, 20));
-  const mine = stress(main, cfg(0));
+  let mine: StressResult;
+  try {
+    mine = stress(main, cfg(0));
+  } catch (err) {
+    // The workers drain the main thread's ring until it says done: say so, let them finish.
+    Atomics.store(new Int32Array(rings[0] as SharedArrayBuffer), Ring.DONE, 1);
+    await Promise.allSettled(workers);
+    throw err;
+  }
   const done = await Promise.all(workers);
   const results = [mine, ...done.map((d) => d.result)];
   for (const d of done) main.offlineCpu(d.cpu);
