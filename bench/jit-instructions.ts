@@ -57,7 +57,7 @@ function codeAt(codes: Code[], addr: number): Code | null {
 }
 
 const codes = readMap(perfMap);
-// Every function callgrind saw, with its inclusive-of-nothing (self) count.
+// Every function callgrind saw, with its self count (instructions in it, not its callees).
 const annotated = execFileSync("callgrind_annotate", ["--threshold=100", cgOut], {
   encoding: "utf8",
   maxBuffer: 256 * 2 ** 20,

@@ -7,7 +7,8 @@ import { Kmem } from "../src/index.js";
 import { mallocMaxOrder, type PeerHeap, tlsfHeap } from "kmem-workbench";
 import type { FlatTrace } from "./traces.js";
 
-const HEAP = 256 * 2 ** 20;
+/** The heap every loop runs on: 256 MiB, as the program benchmarks. */
+export const HEAP = 256 * 2 ** 20;
 
 /** A replay loop over ops [from, to) of a trace, on an allocator made by `fresh`. */
 export interface Timed<A> {

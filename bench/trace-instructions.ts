@@ -18,7 +18,7 @@
  */
 
 import { findAllocator, freshTimedLoop, newBlocks, type OpChunk } from "kmem-workbench";
-import { KMEM, TLSF, type Timed } from "./timed-loops.js";
+import { HEAP, KMEM, TLSF, type Timed } from "./timed-loops.js";
 import { type FlatTrace, flatTrace } from "./traces.js";
 
 const WHICH = ["kmem", "tlsf", "kmem-replay", "tlsf-replay"];
@@ -33,7 +33,6 @@ const t = await flatTrace(file);
 const ops = Number(opsArg ?? 0) > 0 ? Math.min(t.ops, Number(opsArg)) : t.ops;
 const runs = Number(runsArg ?? 1);
 const warm = Number(warmArg ?? 2);
-const HEAP = 256 * 2 ** 20;
 
 async function replay<A>(x: Timed<A>, n: number): Promise<void> {
   for (let r = 0; r < n; r++) x.run(await x.fresh(), t, new Int32Array(t.ids), 0, ops);

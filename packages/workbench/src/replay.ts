@@ -183,11 +183,12 @@ export const NATIVE_TIMING = {
 };
 
 /**
- * Per-id state of the timed loop. Handles are kept as the 32-bit words they are (`h | 0`,
- * read back with `>>> 0`) and liveness in the size, so that the loop passes every allocator
- * small integers, as a C program passes its pointers: a Float64Array of handles made each
- * call pass a double, which cost kmem's JavaScript call chain some 130 instructions an op on
- * sqlite3-workload and TLSF's WebAssembly some 40 (BENCHMARKS.md, "The harness").
+ * Per-id state of the timed loop. Handles are kept as the 32-bit words they are (stored in
+ * an Int32Array, read back with `>>> 0`) and liveness in the size, so that the loop passes
+ * every allocator small integers, as a C program passes its pointers: a Float64Array of
+ * handles made each call pass a double, which kmem's call chain took as a HeapNumber
+ * (sqlite3-workload: 391 -> 363 JavaScript instructions an op; BENCHMARKS.md, "The
+ * harness's handles, and frees to other slabs").
  */
 export interface Blocks {
   /** Handle of each live id, as an i32 (a handle is below 2^32). */
