@@ -24,11 +24,12 @@ if (cgOut === undefined || perfMap === undefined) {
   process.exit(2);
 }
 
-/** V8's code objects, by start address. */
+/** V8's code objects, by start address; `seq` is the line of the map that named it. */
 interface Code {
   start: number;
   end: number;
   name: string;
+  seq: number;
 }
 
 function readMap(file: string): Code[] {
@@ -37,26 +38,39 @@ function readMap(file: string): Code[] {
     const m = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
     if (m === null) continue;
     const start = Number.parseInt(m[1] as string, 16);
-    codes.push({ start, end: start + Number.parseInt(m[2] as string, 16), name: m[3] as string });
+    const end = start + Number.parseInt(m[2] as string, 16);
+    codes.push({ start, end, name: m[3] as string, seq: codes.length });
   }
   return codes.sort((a, b) => a.start - b.start);
 }
 
-/** The code object holding `addr`, by binary search, or null. */
-function codeAt(codes: Code[], addr: number): Code | null {
+/**
+ * The name of the code holding `addr`, or null. The collector frees code and V8 puts new
+ * code where old code was, so several entries of the map may hold one address, and
+ * callgrind sums an address's instructions over the whole run: then every one is named,
+ * the latest first ("A, earlier B"), the count theirs together.
+ */
+function codeAt(codes: Code[], addr: number, longest: number): string | null {
   let lo = 0;
   let hi = codes.length - 1;
+  // The last entry starting at or below addr.
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const c = codes[mid] as Code;
-    if (addr < c.start) hi = mid - 1;
-    else if (addr >= c.end) lo = mid + 1;
-    else return c;
+    if ((codes[mid] as Code).start <= addr) lo = mid + 1;
+    else hi = mid - 1;
   }
-  return null;
+  const held: Code[] = [];
+  for (let i = hi; i >= 0 && (codes[i] as Code).start > addr - longest; i--) {
+    const c = codes[i] as Code;
+    if (addr < c.end) held.push(c);
+  }
+  if (held.length === 0) return null;
+  held.sort((x, y) => y.seq - x.seq);
+  return held.map((c, i) => (i === 0 ? c.name : `earlier ${c.name}`)).join(", ");
 }
 
 const codes = readMap(perfMap);
+const longest = codes.reduce((m, c) => Math.max(m, c.end - c.start), 0);
 // Every function callgrind saw, with its self count (instructions in it, not its callees).
 const annotated = execFileSync("callgrind_annotate", ["--threshold=100", cgOut], {
   encoding: "utf8",
@@ -75,7 +89,7 @@ for (const line of annotated.split("\n")) {
   }
   const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(fn);
   const name =
-    jit === null ? fn : (codeAt(codes, Number.parseInt(jit[1] as string, 16))?.name ?? "?");
+    jit === null ? fn : (codeAt(codes, Number.parseInt(jit[1] as string, 16), longest) ?? "?");
   byName.set(name, (byName.get(name) ?? 0) + count);
 }
 const top = Number(topArg ?? 30);
