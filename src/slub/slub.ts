@@ -1,7 +1,8 @@
 /*
  * SLUB (Linux mm/slub.c): object caches over slabs of pages, each cpu allocating from a slab
  * of its own without a lock. Every other slab is on its node's partial list or, full, on no
- * list; a free that is not to the cpu's own slab goes through a per-cpu sheaf.
+ * list; a free that is not to the cpu's own slab goes through a per-cpu sheaf (with one
+ * cpu, no sheaf: onto that slab's freelist at once, which costs less there).
  *
  * Each cache has, per cpu, a cpu slab whose free objects form the cpu freelist: allocating
  * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
@@ -40,7 +41,7 @@
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
  *           and bitmap
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
- *           no freelist
+ *           no freelist; with one cpu the capacity is 0
  *   SLAB-11 a node's reserve holds exactly the slabs with EMPTY set, each empty, neither
  *           frozen, partial nor set aside; its length is nr_empty, at most RESERVE_MAX
  *
@@ -470,7 +471,6 @@ export class SlubAllocator implements KmallocBackend {
   // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
   slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
-    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
@@ -754,11 +754,12 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /**
-   * freeObject of an object of another slab than the cpu slab (object `idx` of slab `head`):
-   * its bit cleared, then into the cpu's sheaf or onto its slab's freelist (freeRemote). A
-   * method of its own, so that the cpu slab's case stays small enough to inline into every
-   * kfree; bitmapWord's sum and isSetAside's first test written out, not calls: V8 compiles
-   * this while frees are few and would keep a call it had not yet seen made.
+   * freeObject of an object of another slab than the cpu slab (object `idx` of slab `head`)
+   * with one cpu: its bit cleared, then onto its slab's freelist, the slab filed by its fill
+   * (slow.ts slabFree; one cpu has no sheaf and takes no lock). A method of its own, so that
+   * the cpu slab's case stays small enough to inline into every kfree; bitmapWord's sum and
+   * isSetAside's first test written out, not calls: V8 compiles this while frees are few
+   * and would keep a call it had not yet seen made.
    */
   private freeToOtherSlab(c: KmemCache, head: number, addr: number, idx: number): void {
     const wi =
@@ -779,19 +780,8 @@ export class SlubAllocator implements KmallocBackend {
       w = this.words[wi] as number;
     }
     this.words[wi] = w & ~m;
-    const cpu = c.cpu;
-    cpu[CpuSlot.ACTIVE]!--;
-    // freeRemote's common case here: room in the sheaf, a slab of this cpu's node.
-    const n = cpu[CpuSlot.SHEAF_COUNT] as number;
-    if (
-      n < c.sheafCap &&
-      (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)
-    ) {
-      cpu[CpuSlot.SHEAF + n] = addr;
-      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
-      return;
-    }
-    this.freeRemote(c, head, addr);
+    c.cpu[CpuSlot.ACTIVE]!--;
+    this.slabFree(c, head, addr);
   }
 
   /**

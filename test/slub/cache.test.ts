@@ -17,8 +17,8 @@ import type { CacheGeometry } from "../../src/slab-common/index.js";
 import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slub/layout.js";
 import { assertMisuse } from "../helpers.js";
 
-function mk(bytes = 4 << 20) {
-  return new Kmem({ memory: bytes, minFreeBytes: 0 });
+function mk(bytes = 4 << 20, cpus = 1) {
+  return new Kmem({ memory: bytes, minFreeBytes: 0, cpus });
 }
 
 function cache(mm: Kmem, ...args: Parameters<Kmem["createCache"]>): KmemCache {
@@ -335,8 +335,26 @@ describe("re-entry", () => {
 });
 
 describe("cpu sheaves", () => {
-  it("take frees of objects of other slabs and serve the next allocations from them", () => {
+  it("with one cpu, none: a free to another slab goes onto that slab's freelist at once", () => {
     const mm = mk();
+    const c = cache(mm, "nosheaf", 256, { flags: SLAB_NO_MERGE });
+    const objs: number[] = [];
+    for (let i = 0; i < 64; i++) objs.push(c.alloc()); // four slabs of 16
+    const slow = () => mm.stats().events.slab_free_slowpath as number;
+    const before = slow();
+    // The first slab is no longer the cpu slab: each free goes to it, not to a sheaf.
+    for (let i = 0; i < 8; i++) c.free(objs[i] as number);
+    assert.equal(slow(), before + 8, "every free to the slab");
+    mm.verify();
+    // The cpu slab is full: the next allocation takes that slab, now partial, whose
+    // freelist gives the last object freed first.
+    assert.equal(c.alloc(), objs[7]);
+    assertMisuse(mm, "DOUBLE_FREE", () => c.free(objs[3] as number), true);
+    assert.equal(mm.stats().caches.find((x) => x.name === "nosheaf")?.activeObjects, 57);
+  });
+
+  it("take frees of objects of other slabs and serve the next allocations from them (several cpus)", () => {
+    const mm = mk(4 << 20, 2);
     const c = cache(mm, "sh", 256, { flags: SLAB_NO_MERGE });
     const objs: number[] = [];
     for (let i = 0; i < 64; i++) objs.push(c.alloc()); // four slabs of 16
@@ -365,7 +383,7 @@ describe("cpu sheaves", () => {
   });
 
   it("a flush gives a run of objects back to their slabs: full slabs become partial, empty ones go past min_partial", () => {
-    const mm = mk(8 << 20);
+    const mm = mk(8 << 20, 2);
     const c = cache(mm, "flush", 256, { flags: SLAB_NO_MERGE });
     const info = () => mm.stats().caches.find((x) => x.name === "flush");
     const events = () => mm.stats().events;
@@ -399,7 +417,7 @@ describe("cpu sheaves", () => {
   });
 
   it("verify() finds a sheaf entry that is not a free object (SLAB-10)", () => {
-    const mm = mk();
+    const mm = mk(4 << 20, 2);
     const c = cache(mm, "sh2", 128, { flags: SLAB_NO_MERGE });
     const objs = Array.from({ length: 80 }, () => c.alloc());
     c.free(objs[0] as number); // into the sheaf
