@@ -781,7 +781,27 @@ export class SlubAllocator implements KmallocBackend {
     }
     this.words[wi] = w & ~m;
     c.cpu[CpuSlot.ACTIVE]!--;
-    this.slabFree(c, head, addr);
+    // slow.ts slabFree written out over the one word view: pushed on the slab's freelist
+    // (slabPush), then filed by its fill (place), whose common case here is a partial slab
+    // that stays partial. Each call into slow.ts cost a check of its binding, and
+    // phys.setWord a check of the buffer's split (per-function count, BENCHMARKS.md "One
+    // cpu, no sheaves").
+    this.ev[Vm.SLAB_FREE_SLOW]!++;
+    const f = this.f;
+    const i = head * Frame.WORDS;
+    const fp = addr + c.offset;
+    this.words[fp >>> 2] = (f[i + SlubPg.FREELIST] as number) ^ c.secret ^ swab(fp);
+    f[i + SlubPg.FREELIST] = addr;
+    const counters = (f[i + SlubPg.COUNTERS] as number) - 1;
+    f[i + SlubPg.COUNTERS] = counters;
+    if (
+      (counters &
+        (SlabState.PARTIAL | SlabState.FROZEN | SlabState.QUARANTINED | SlabState.EMPTY)) !==
+        SlabState.PARTIAL ||
+      (counters & SlabState.INUSE_MASK) === 0
+    ) {
+      slow.placeSlab(this, c, head);
+    }
   }
 
   /**
