@@ -782,10 +782,13 @@ export class SlubAllocator implements KmallocBackend {
     this.words[wi] = w & ~m;
     c.cpu[CpuSlot.ACTIVE]!--;
     // slow.ts slabFree written out over the one word view: pushed on the slab's freelist
-    // (slabPush), then filed by its fill (place), whose common case here is a partial slab
-    // that stays partial. Each call into slow.ts cost a check of its binding, and
-    // phys.setWord a check of the buffer's split (per-function count, BENCHMARKS.md "One
-    // cpu, no sheaves").
+    // (slabPush), then filed by its fill (place) for its two common cases here, a partial
+    // slab that stays partial and a full one that becomes partial (addPartial); the rest
+    // (emptied, frozen, set aside) by place itself. Each call into slow.ts cost a check of
+    // its binding, and phys.setWord a check of the buffer's split. The body is also larger
+    // than V8 inlines (460 bytes of bytecode): inlined into freeObject's own optimized
+    // code, it made every kfree leave freeObject a call (V8 charges a callee's inlined
+    // bytecode to its caller's budget; BENCHMARKS.md, "One cpu, no sheaves").
     this.ev[Vm.SLAB_FREE_SLOW]!++;
     const f = this.f;
     const i = head * Frame.WORDS;
@@ -794,14 +797,24 @@ export class SlubAllocator implements KmallocBackend {
     f[i + SlubPg.FREELIST] = addr;
     const counters = (f[i + SlubPg.COUNTERS] as number) - 1;
     f[i + SlubPg.COUNTERS] = counters;
-    if (
-      (counters &
-        (SlabState.PARTIAL | SlabState.FROZEN | SlabState.QUARANTINED | SlabState.EMPTY)) !==
-        SlabState.PARTIAL ||
-      (counters & SlabState.INUSE_MASK) === 0
-    ) {
+    const state =
+      counters & (SlabState.PARTIAL | SlabState.FROZEN | SlabState.QUARANTINED | SlabState.EMPTY);
+    if ((counters & SlabState.INUSE_MASK) === 0 || (state !== 0 && state !== SlabState.PARTIAL)) {
       slow.placeSlab(this, c, head);
+      return;
     }
+    if (state === SlabState.PARTIAL) return;
+    // A full slab's first free: at the head of its node's partial list.
+    const dv = c.dv;
+    const at =
+      this.nrNodes === 1 ? Desc.PARTIAL_HEAD : (this.partialAt[this.buddy.nodeOf(head)] as number);
+    const first = dv[at] as number;
+    f[i + Pg.NEXT] = first;
+    f[i + Pg.PREV] = 0;
+    if (first !== 0) f[first * Frame.WORDS + Pg.PREV] = head;
+    dv[at] = head;
+    dv[at + 1]!++;
+    f[i + SlubPg.COUNTERS] = counters | SlabState.PARTIAL;
   }
 
   /**
