@@ -561,9 +561,9 @@ export class SlubAllocator implements KmallocBackend {
     if ((state & m) !== 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
       this.badSheafObject(c, obj, n);
     }
-    // This cpu's own bitmap for its cpu slab (or the one bitmap of one cpu): a plain flip.
-    if (this.smp === false || (rd !== 0 && head === cpu[CpuSlot.SLAB]))
-      this.phys.setWord(wi, w ^ m);
+    // This cpu's own bitmap for its cpu slab: a plain flip (only instances of several cpus
+    // have sheaves).
+    if (rd !== 0 && head === cpu[CpuSlot.SLAB]) this.phys.setWord(wi, w ^ m);
     else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
     // Marked allocated, then taken off the sheaf: a context dying between leaves an
     // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
@@ -970,30 +970,12 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /**
-   * A free of an object of another slab than this cpu's: into the cpu's sheaf (free_to_pcs),
-   * half of a full sheaf going back to the slabs first; a cache without sheaves frees to
-   * the slab at once. The bitmap bit is clear already. freeToOtherSlab makes the common case
-   * itself (room in the sheaf) and calls this for the rest.
+   * A free of an object of another slab than the cpu slab with one cpu and a buffer per node
+   * (freeObjectSmp): onto that slab's own freelist at once, the slab filed by its fill, as
+   * freeToOtherSlab does over one buffer (one cpu has no sheaf). The bitmap bit is clear
+   * already.
    */
   private freeRemote(c: KmemCache, head: number, addr: number): void {
-    const cpu = c.cpu;
-    const cap = c.sheafCap;
-    // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
-    if (cap !== 0 && (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)) {
-      let n = cpu[CpuSlot.SHEAF_COUNT] as number;
-      if (n === cap) {
-        // Another cpu's request to flush everything empties this sheaf too.
-        if ((this.buddy.pendingRequests() & CpuRequest.FLUSH_SLABS) !== 0) this.serveFlush();
-        n = cpu[CpuSlot.SHEAF_COUNT] as number;
-        if (n === cap) {
-          this.flushSheaf(c, cpu, n >>> 1);
-          n = cpu[CpuSlot.SHEAF_COUNT] as number;
-        }
-      }
-      cpu[CpuSlot.SHEAF + n] = addr;
-      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
-      return;
-    }
     const node = this.slabNode(head);
     this.lockNode(c, node);
     try {
@@ -1151,7 +1133,7 @@ export class SlubAllocator implements KmallocBackend {
   // What the fast paths call when they cannot finish: methods over the functions of slow.ts,
   // hooks.ts and registry.ts, so that each fast path calls them as `this.x(...)`, as it did
   // when they were methods here. A call of an imported function takes more bytecode, and
-  // the fast paths sit at V8's inlining limits: slabAlloc 360 bytes, freeObject 318 (the
+  // the fast paths sit at V8's inlining limits (freeObject 271 bytes of bytecode, and the
   // budget that kmalloc(64)+kfree inlines into its caller whole).
 
   private allocSlow(c: KmemCache, gfp: number, size: number): number {

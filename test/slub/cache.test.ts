@@ -14,7 +14,7 @@ import {
   type KmemCache,
 } from "../../src/index.js";
 import type { CacheGeometry } from "../../src/slab-common/index.js";
-import { calculateGeometry, calculateOrder, objectsPerSlab } from "../../src/slub/layout.js";
+import { calculateGeometry, calculateOrder, Desc, objectsPerSlab } from "../../src/slub/layout.js";
 import { assertMisuse } from "../helpers.js";
 
 function mk(bytes = 4 << 20, cpus = 1) {
@@ -338,6 +338,7 @@ describe("cpu sheaves", () => {
   it("with one cpu, none: a free to another slab goes onto that slab's freelist at once", () => {
     const mm = mk();
     const c = cache(mm, "nosheaf", 256, { flags: SLAB_NO_MERGE });
+    const info = () => mm.stats().caches.find((x) => x.name === "nosheaf");
     const objs: number[] = [];
     for (let i = 0; i < 64; i++) objs.push(c.alloc()); // four slabs of 16
     const slow = () => mm.stats().events.slab_free_slowpath as number;
@@ -346,11 +347,63 @@ describe("cpu sheaves", () => {
     for (let i = 0; i < 8; i++) c.free(objs[i] as number);
     assert.equal(slow(), before + 8, "every free to the slab");
     mm.verify();
+    // A second free of one of them is caught on that path, nothing changed.
+    assertMisuse(mm, "DOUBLE_FREE", () => c.free(objs[3] as number), true);
+    assert.equal(slow(), before + 8);
     // The cpu slab is full: the next allocation takes that slab, now partial, whose
     // freelist gives the last object freed first.
     assert.equal(c.alloc(), objs[7]);
-    assertMisuse(mm, "DOUBLE_FREE", () => c.free(objs[3] as number), true);
-    assert.equal(mm.stats().caches.find((x) => x.name === "nosheaf")?.activeObjects, 57);
+    assert.equal(info()?.activeObjects, 57);
+    // The second slab emptied by frees to it: filed as empty (kept or given back), and
+    // every object of the slabs still accounted for.
+    for (let i = 16; i < 32; i++) c.free(objs[i] as number);
+    mm.verify();
+    assert.equal(info()?.activeObjects, 41);
+    for (const a of [objs[7] as number, ...objs.slice(8, 16), ...objs.slice(32)]) c.free(a);
+    c.shrink();
+    assert.equal(info()?.activeObjects, 0);
+    assert.equal(info()?.slabs, 0);
+    mm.verify();
+  });
+
+  it("with one cpu and nodes in one buffer, none: a free to a slab of either node files it on that node", () => {
+    const mm = new Kmem({ memory: 8 << 20, nodes: [4 << 20, 4 << 20], minFreeBytes: 0 });
+    const c = cache(mm, "nosheaf-numa", 128, { flags: SLAB_NO_MERGE });
+    const far = Array.from({ length: 96 }, () => c.allocNode(GFP_KERNEL, 1));
+    const near = Array.from({ length: 96 }, () => c.allocNode(GFP_KERNEL, 0));
+    assert.ok(far.every((a) => mm.nodeOf(a) === 1) && near.every((a) => mm.nodeOf(a) === 0));
+    // Every other object of each node: full slabs become partial on their own node's list.
+    for (let i = 0; i < 96; i += 2) {
+      c.free(far[i] as number);
+      c.free(near[i] as number);
+    }
+    mm.verify();
+    const again = Array.from({ length: 40 }, () => c.allocNode(GFP_KERNEL, 1));
+    assert.ok(
+      again.every((a) => mm.nodeOf(a) === 1),
+      "node 1's partial slabs serve node 1",
+    );
+    for (const a of [
+      ...again,
+      ...far.filter((_, i) => i % 2 === 1),
+      ...near.filter((_, i) => i % 2 === 1),
+    ])
+      c.free(a);
+    c.shrink();
+    assert.equal(mm.stats().caches.find((x) => x.name === "nosheaf-numa")?.activeObjects, 0);
+    mm.verify();
+  });
+
+  it("verify() finds a sheaf capacity in an instance of one cpu (SLAB-10)", () => {
+    const mm = mk();
+    const c = cache(mm, "cap", 128, { flags: SLAB_NO_MERGE });
+    const words = new Int32Array(mm.buffer);
+    assert.equal(words[((c.desc as number) >>> 2) + Desc.SHEAF_CAP], 0);
+    words[((c.desc as number) >>> 2) + Desc.SHEAF_CAP] = 32;
+    assert.throws(
+      () => mm.verify(),
+      (e: unknown) => e instanceof KmemError && /SLAB-10/.test(e.message),
+    );
   });
 
   it("take frees of objects of other slabs and serve the next allocations from them (several cpus)", () => {
@@ -432,8 +485,8 @@ describe("cpu sheaves", () => {
     );
   });
 
-  it("are off for debug caches: every free is checked on the spot", () => {
-    const mm = new Kmem({ memory: 4 << 20, debug: "FZP" });
+  it("are off for debug caches: every free is checked on the spot (several cpus)", () => {
+    const mm = new Kmem({ memory: 4 << 20, debug: "FZP", cpus: 2 });
     const c = cache(mm, "dbg", 256, { flags: SLAB_NO_MERGE });
     const objs = Array.from({ length: 40 }, () => c.alloc());
     const before = mm.stats().events.slab_free_slowpath as number;
