@@ -424,15 +424,10 @@ export function initCache(
   dv[Desc.REFCOUNT] = 1;
   dv[Desc.CTOR_ID] = ctor === null ? 0 : 1;
   // Debug caches check every object on its way in and out: no sheaves (as Linux).
-  // So do all caches of an instance made without per-cpu caching, and of an instance of
-  // one cpu: with no other cpu to contend with, a free to another slab than the cpu slab
-  // costs less on that slab's freelist at once than through a sheaf and its flush
-  // (BENCHMARKS.md, "One cpu, no sheaves").
+  // So do all caches of an instance made without per-cpu caching.
   const percpu = ((slub.h[Hdr.OPTIONS] as number) & HdrOption.NO_PERCPU) === 0;
   const sheafCap =
-    (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu || !slub.smp
-      ? 0
-      : sheafCapacity(g.size, slub.pageSize);
+    (flags & SlabFlag.DEBUG_MASK) !== 0 || !percpu ? 0 : sheafCapacity(g.size, slub.pageSize);
   dv[Desc.SHEAF_CAP] = sheafCap;
   const c = new KmemCache({
     slab: slub,

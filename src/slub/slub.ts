@@ -2,7 +2,7 @@
  * SLUB (Linux mm/slub.c): object caches over slabs of pages, each cpu allocating from a slab
  * of its own without a lock. Every other slab is on its node's partial list or, full, on no
  * list; a free that is not to the cpu's own slab goes through a per-cpu sheaf (with one
- * cpu, no sheaf: onto that slab's freelist at once, which costs less there).
+ * cpu, a full sheaf sends it onto that slab's freelist at once instead of being flushed).
  *
  * Each cache has, per cpu, a cpu slab whose free objects form the cpu freelist: allocating
  * pops it and freeing an object of that slab pushes it, touching nothing else (the fast
@@ -41,7 +41,7 @@
  *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
  *           and bitmap
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
- *           no freelist; with one cpu the capacity is 0
+ *           no freelist
  *   SLAB-11 a node's reserve holds exactly the slabs with EMPTY set, each empty, neither
  *           frozen, partial nor set aside; its length is nr_empty, at most RESERVE_MAX
  *
@@ -471,6 +471,7 @@ export class SlubAllocator implements KmallocBackend {
   // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
   slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
+    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
@@ -561,9 +562,9 @@ export class SlubAllocator implements KmallocBackend {
     if ((state & m) !== 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
       this.badSheafObject(c, obj, n);
     }
-    // This cpu's own bitmap for its cpu slab: a plain flip (only instances of several cpus
-    // have sheaves).
-    if (rd !== 0 && head === cpu[CpuSlot.SLAB]) this.phys.setWord(wi, w ^ m);
+    // This cpu's own bitmap for its cpu slab (or the one bitmap of one cpu): a plain flip.
+    if (this.smp === false || (rd !== 0 && head === cpu[CpuSlot.SLAB]))
+      this.phys.setWord(wi, w ^ m);
     else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
     // Marked allocated, then taken off the sheaf: a context dying between leaves an
     // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
@@ -755,11 +756,15 @@ export class SlubAllocator implements KmallocBackend {
 
   /**
    * freeObject of an object of another slab than the cpu slab (object `idx` of slab `head`)
-   * with one cpu: its bit cleared, then onto its slab's freelist, the slab filed by its fill
-   * (slow.ts slabFree; one cpu has no sheaf and takes no lock). A method of its own, so that
-   * the cpu slab's case stays small enough to inline into every kfree; bitmapWord's sum and
-   * isSetAside's first test written out, not calls: V8 compiles this while frees are few
-   * and would keep a call it had not yet seen made.
+   * with one cpu: its bit cleared, then into the cpu's sheaf while it has room, else onto
+   * its slab's freelist at once, the slab filed by its fill (slow.ts slabFree; one cpu
+   * takes no lock). A full sheaf is not flushed: with no other cpu to contend with for the
+   * slab, the object costs less on its slab's freelist now than in a flush later, and the
+   * sheaf keeps serving the next allocations (BENCHMARKS.md, "One cpu: a full sheaf frees
+   * to the slab"). A method of its own, so that the cpu slab's case stays small enough to
+   * inline into every kfree; bitmapWord's sum and isSetAside's first test written out, not
+   * calls: V8 compiles this while frees are few and would keep a call it had not yet seen
+   * made.
    */
   private freeToOtherSlab(c: KmemCache, head: number, addr: number, idx: number): void {
     const wi =
@@ -780,7 +785,18 @@ export class SlubAllocator implements KmallocBackend {
       w = this.words[wi] as number;
     }
     this.words[wi] = w & ~m;
-    c.cpu[CpuSlot.ACTIVE]!--;
+    const cpu = c.cpu;
+    cpu[CpuSlot.ACTIVE]!--;
+    // Room in the sheaf, and a slab of this cpu's node (a sheaf holds no other).
+    const n = cpu[CpuSlot.SHEAF_COUNT] as number;
+    if (
+      n < c.sheafCap &&
+      (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)
+    ) {
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      return;
+    }
     // slow.ts slabFree written out over the one word view: pushed on the slab's freelist
     // (slabPush), then filed by its fill (place) for its two common cases here, a partial
     // slab that stays partial and a full one that becomes partial (addPartial); the rest
@@ -788,7 +804,8 @@ export class SlubAllocator implements KmallocBackend {
     // its binding, and phys.setWord a check of the buffer's split. The body is also larger
     // than V8 inlines (460 bytes of bytecode): inlined into freeObject's own optimized
     // code, it made every kfree leave freeObject a call (V8 charges a callee's inlined
-    // bytecode to its caller's budget; BENCHMARKS.md, "One cpu, no sheaves").
+    // bytecode to its caller's budget; BENCHMARKS.md, "One cpu: a full sheaf frees to the
+    // slab").
     this.ev[Vm.SLAB_FREE_SLOW]!++;
     const f = this.f;
     const i = head * Frame.WORDS;

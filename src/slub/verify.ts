@@ -283,7 +283,7 @@ export function verifyCaches(slub: SlubAllocator): void {
 }
 
 /**
- * SLAB-10: a cpu sheaf holds at most its cache's capacity (0 with one cpu) of distinct objects, each the
+ * SLAB-10: a cpu sheaf holds at most its cache's capacity of distinct objects, each the
  * start of an object of one of the cache's slabs, not allocated (own ^ remote bit clear). Returns the
  * sheaf objects by slab frame.
  */
@@ -291,10 +291,6 @@ function verifySheaves(slub: SlubAllocator): Map<number, Set<number>> {
   const bySlab = new Map<number, Set<number>>();
   for (const { c, slot: cpu } of allSlots(slub)) {
     const n = cpu[CpuSlot.SHEAF_COUNT] as number;
-    if (!slub.smp && (c.dv[Desc.SHEAF_CAP] as number) !== 0) {
-      // One cpu frees to other slabs at once: its fast paths never look at a sheaf.
-      corrupt("SLAB-10", `${c.name} has a sheaf capacity in an instance of one cpu`);
-    }
     if (n < 0 || n > (c.dv[Desc.SHEAF_CAP] as number)) {
       corrupt(
         "SLAB-10",
