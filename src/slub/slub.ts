@@ -988,11 +988,22 @@ export class SlubAllocator implements KmallocBackend {
 
   /**
    * A free of an object of another slab than the cpu slab with one cpu and a buffer per node
-   * (freeObjectSmp): onto that slab's own freelist at once, the slab filed by its fill, as
-   * freeToOtherSlab does over one buffer (one cpu has no sheaf). The bitmap bit is clear
-   * already.
+   * (freeObjectSmp): into the cpu's sheaf while it has room, else onto that slab's own
+   * freelist at once, the slab filed by its fill: freeToOtherSlab's rule over one buffer,
+   * through the windows here. The bitmap bit is clear already.
    */
   private freeRemote(c: KmemCache, head: number, addr: number): void {
+    const cpu = c.cpu;
+    const n = cpu[CpuSlot.SHEAF_COUNT] as number;
+    // A sheaf holds objects of this cpu's node only (free_to_pcs checks slab_nid).
+    if (
+      n < c.sheafCap &&
+      (this.nrNodes === 1 || this.buddy.nodeOf(head) === this.buddy.localNode)
+    ) {
+      cpu[CpuSlot.SHEAF + n] = addr;
+      cpu[CpuSlot.SHEAF_COUNT] = n + 1;
+      return;
+    }
     const node = this.slabNode(head);
     this.lockNode(c, node);
     try {

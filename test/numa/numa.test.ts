@@ -648,6 +648,22 @@ describe("NUMA nodes: slab objects", () => {
     mm.verify();
   });
 
+  it("slub, one cpu, a buffer per node: frees to other slabs fill the sheaf, and a full one frees to the slab", () => {
+    const mm = numa([2 * MiB, 2 * MiB]);
+    const objs = Array.from({ length: 200 }, () => mm.kmalloc(96));
+    const slow = () => mm.stats().events.slab_free_slowpath as number;
+    const before = slow();
+    // The first 60 objects lie in slabs that are no longer the cpu slab: 32 (the sheaf's
+    // capacity for 96 bytes) go into the sheaf, the other 28 to their slabs, no flush.
+    for (let i = 0; i < 60; i++) mm.kfree(objs[i] as number);
+    assert.equal(slow(), before + 28);
+    mm.verify();
+    // The sheaf serves the next allocation, the last object it took first.
+    assert.equal(mm.kmalloc(96), objs[31]);
+    for (const a of [objs[31] as number, ...objs.slice(60)]) mm.kfree(a);
+    mm.verify();
+  });
+
   for (const slab of ["slub", "slab"] as const)
     it(`${slab}: a context of node 1 fills its cpu slab (array) from node 1, and remote frees stay correct`, () => {
       const mm = numa([2 * MiB, 2 * MiB], { node: 1, slab });
