@@ -471,7 +471,7 @@ export class SlubAllocator implements KmallocBackend {
   // arithmetic on them is modulo 2^32, and the callers return addresses unsigned.
   slabAlloc(c: KmemCache, gfp: number, size: number): number {
     const cpu = c.cpu;
-    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAlloc(c, gfp, size);
+    if ((cpu[CpuSlot.SHEAF_COUNT] as number) !== 0) return this.sheafAllocOne(c, gfp, size);
     const obj = cpu[CpuSlot.FREELIST] as number;
     if (obj !== 0) {
       const fp = obj + c.offset;
@@ -568,6 +568,38 @@ export class SlubAllocator implements KmallocBackend {
     else if (!this.setBitShared(wi, rd, m)) this.badSheafObject(c, obj, n);
     // Marked allocated, then taken off the sheaf: a context dying between leaves an
     // allocated object in its sheaf (offlineCpu skips it), never a free one in none.
+    cpu[CpuSlot.SHEAF_COUNT] = n;
+    cpu[CpuSlot.ACTIVE]!++;
+    if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);
+    return obj;
+  }
+
+  /**
+   * sheafAlloc with one cpu and one buffer (slabAlloc's): the same checks and steps over the
+   * buffer's one word view, with no other cpu's bits to mind (one bitmap, a plain store).
+   */
+  private sheafAllocOne(c: KmemCache, gfp: number, size: number): number {
+    const cpu = c.cpu;
+    const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
+    const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
+    const head = this.slabOf(obj);
+    const off = obj - (head * this.pageSize + c.redLeft);
+    const idx =
+      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
+        ? (c.slotIndex[off >>> 3] as number)
+        : 0) - 1;
+    if (idx < 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
+      this.badSheafObject(c, obj, n);
+    }
+    const wi =
+      (c.bitmap < 0
+        ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
+        : (head * this.pageSize + c.bitmap) >>> 2) +
+      (idx >>> 5);
+    const m = 1 << (idx & 31);
+    const w = this.words[wi] as number;
+    if ((w & m) !== 0) this.badSheafObject(c, obj, n);
+    this.words[wi] = w | m;
     cpu[CpuSlot.SHEAF_COUNT] = n;
     cpu[CpuSlot.ACTIVE]!++;
     if ((gfp & Gfp.ZERO) !== 0 || this.initOnAlloc) return this.postAlloc(c, obj, gfp, size);

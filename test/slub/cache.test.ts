@@ -468,6 +468,34 @@ describe("cpu sheaves", () => {
     );
   });
 
+  for (const cpus of [1, 2]) {
+    it(`an allocation refuses a sheaf entry that is not a free object of its cache (SLAB-10, ${cpus} cpu${cpus > 1 ? "s" : ""})`, () => {
+      const mm = mk(4 << 20, cpus);
+      const c = cache(mm, "sh3", 128, { flags: SLAB_NO_MERGE });
+      const other = cache(mm, "sh3-other", 128, { flags: SLAB_NO_MERGE });
+      const objs = Array.from({ length: 80 }, () => c.alloc());
+      const foreign = other.alloc();
+      const words = new Int32Array(mm.buffer);
+      // A live object of the cache, an object of another cache, an address in no slab, and
+      // an address inside an object: each refused before anything changes, the entry kept.
+      for (const bad of [objs[1] as number, foreign, 8, (objs[2] as number) + 8]) {
+        c.free(objs[0] as number); // into the sheaf (its slab is not the cpu slab)
+        const at = words.indexOf(objs[0] as number, (c.desc as number) >>> 2);
+        words[at] = bad;
+        assert.throws(
+          () => c.alloc(),
+          (e: unknown) =>
+            e instanceof KmemError && e.code === "CORRUPTION" && /SLAB-10/.test(e.message),
+        );
+        assert.throws(() => mm.verify(), /SLAB-10/, "the entry stays for verify() to report");
+        words[at] = objs[0] as number; // mended: the sheaf serves it again
+        mm.verify();
+        assert.equal(c.alloc(), objs[0]);
+      }
+      mm.verify();
+    });
+  }
+
   it("are off for debug caches: every free is checked on the spot (several cpus)", () => {
     const mm = new Kmem({ memory: 4 << 20, debug: "FZP", cpus: 2 });
     const c = cache(mm, "dbg", 256, { flags: SLAB_NO_MERGE });
