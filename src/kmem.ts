@@ -1284,17 +1284,23 @@ export class Kmem extends MemAccess {
 
   /**
    * What holds every page frame, read from mem_map (src/report/pagemap.ts): a kind per frame
-   * (free by order, slab of a cache with its fill, large kmalloc, vmalloc, page table, the
-   * header and mem_map), for pictures of memory. No lock: exact while no other context
-   * allocates.
+   * (free by order, slab of a cache with its fill, a kmalloc heap chunk with its, large
+   * kmalloc, a freed large run cached for reuse, vmalloc, page table, the header and
+   * mem_map), for pictures of memory. No lock but each heap chunk's while its blocks are
+   * summed: exact while no other context allocates.
    */
   pageMap(): PageMap {
-    return pageMap(this.phys, (id) => {
-      const c = this.slab.cacheById(id);
-      return c === null
-        ? null
-        : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
-    });
+    const km = this.km;
+    return pageMap(
+      this.phys,
+      (id) => {
+        const c = this.slab.cacheById(id);
+        return c === null
+          ? null
+          : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
+      },
+      (addr) => km.heapChunkUsed?.(addr) ?? -1,
+    );
   }
 
   /** Text in the format of the Linux /proc (or debugfs) file `name`. */

@@ -1134,6 +1134,30 @@ export class KmallocHeap {
     return out;
   }
 
+  /**
+   * Bytes of the allocated blocks (headers included) of the chunk at `c`, under its heap's
+   * lock; -1 if `c` starts no chunk. Cached blocks count as not allocated (stats()'s way).
+   */
+  chunkUsed(c: number): number {
+    if (this.chunkOf(c) !== c) return -1;
+    const d = this.d[this.f[(c >>> this.pageShift) * Frame.WORDS + ChunkPg.HEAP] as number];
+    if (d === undefined) return -1;
+    this.lockHeap(d);
+    let used = 0;
+    try {
+      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+        const w0 = this.rd(b, Blk.SIZE);
+        const size = w0 & ~Blk.FLAGS;
+        if (size < Blk.MIN) break;
+        if ((w0 & Blk.FLAGS) === 0) used += size;
+        b += size;
+      }
+    } finally {
+      this.unlockHeap(d);
+    }
+    return used;
+  }
+
   stats(): HeapStats {
     const s: HeapStats = {
       chunks: 0,

@@ -8,6 +8,6 @@ export {
   krealloc,
   ZERO_SIZE_PTR,
 } from "./kmalloc.js";
-export { largePages, LargeKmalloc } from "./large.js";
+export { largePages, largeRunCached, LargeKmalloc } from "./large.js";
 export { CHUNK_BYTES, HEAP_MIN, type HeapStats, KmallocHeap } from "./heap.js";
 export { LC_MAX_PAGES, LC_PER_BIN, LcDesc, LargeRunCache } from "./large-cache.js";

@@ -101,6 +101,8 @@ export interface KmallocApi {
   shrinkHeap?(): number;
   /** The heap's chunks and blocks, or null without one. */
   heapStats?(): HeapStats | null;
+  /** Bytes of the allocated blocks of the heap chunk at `addr`, or -1 (no chunk there). */
+  heapChunkUsed?(addr: number): number;
 }
 
 /**
@@ -372,6 +374,10 @@ export class Kmalloc implements KmallocApi {
     const s = this.heap.stats();
     s.largeCachedPages = this.largeCache?.pages() ?? 0;
     return s;
+  }
+
+  heapChunkUsed(addr: number): number {
+    return this.heap === null ? -1 : this.heap.chunkUsed(addr);
   }
 
   kmallocOwn(size: number, gfp: number): number {

@@ -47,6 +47,22 @@ export function largePages(f: Int32Array, pfn: number): number {
   return f[i + Pg.FLAGS] === (PgFlag.HEAD | PgFlag.KMALLOC) ? (f[i + Large.PAGES] as number) : 0;
 }
 
+/**
+ * Whether the head frame `pfn` of a large kmalloc's piece belongs to a run kept in the cache
+ * of freed runs (large-cache.ts): its first piece's HEAD_PFN is CACHED (the page map's
+ * KMALLOC_CACHED).
+ */
+export function largeRunCached(f: Int32Array, pfn: number): boolean {
+  const i = pfn * Frame.WORDS;
+  const at = f[i + Large.HEAD_PFN] as number;
+  if (at === Large.CACHED) return true;
+  return (
+    (f[i + Large.PAGES] as number) === 0 &&
+    at > 0 &&
+    f[at * Frame.WORDS + Large.HEAD_PFN] === Large.CACHED
+  );
+}
+
 export class LargeKmalloc {
   private readonly buddy: BuddyAllocator;
   private readonly f: Int32Array;

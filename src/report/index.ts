@@ -19,6 +19,7 @@ export {
 } from "./proc.js";
 export {
   type CacheLookup,
+  type HeapUse,
   PAGE_KIND_NAMES,
   PageKind,
   type PageMap,

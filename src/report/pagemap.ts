@@ -12,14 +12,18 @@
  *   BUDDY head of order k, and its tails   FREE, order k
  *   PCP page                               PCP (free, on a per-cpu list), order 0
  *   HEAD | SLAB                            SLAB (SLUB) or SLOB, by the instance's allocator
+ *   HEAD | KMALLOC | KHEAP                 KHEAP (a chunk of the kmalloc heap)
+ *   HEAD | KMALLOC, a run kept for reuse   KMALLOC_CACHED (large-run cache: freed, not given back)
  *   HEAD | KMALLOC / VMALLOC / PGTABLE     KMALLOC, VMALLOC, PGTABLE
  *   HEAD | ZSMALLOC                        ZSMALLOC (a zspage's page)
  *   HEAD with no owner bit                 PAGES (allocPages' caller holds it)
  *
  * Slabs carry their cache id and fill: `used` of `capacity` objects for SLUB (its inuse
  * counter: objects not on the slab's own freelist, so a cpu slab's free objects on its cpu
- * freelist count as used), 2-byte units for a SLOB page. The owner words read here are
- * named by the layers that write them; each is read in one function below.
+ * freelist count as used), 2-byte units for a SLOB page; a heap chunk, 16-byte units of its
+ * allocated blocks (headers included; the heap walks its blocks for them: `heapUse`). The
+ * owner words read here are named by the layers that write them; each is read in one
+ * function below or in theirs (largeRunCached).
  *
  * No lock is taken: the map is exact when no other context allocates during the walk (the
  * workbench's case), and a torn view of a block being split otherwise. Cost: one pass over
@@ -27,6 +31,7 @@
  */
 
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem } from "../memory/index.js";
+import { largeRunCached } from "../kmalloc/index.js";
 import { SlubPg } from "../slub/index.js";
 
 /** What holds a page frame: {@link PageMap.kind}'s values. */
@@ -53,6 +58,10 @@ export const PageKind = {
   PAGES: 9,
   /** A page of a zsmalloc pool (compressed memory). */
   ZSMALLOC: 10,
+  /** A chunk of the kmalloc heap: `used` of `capacity` 16-byte units in allocated blocks. */
+  KHEAP: 11,
+  /** A freed large kmalloc run kept whole for reuse (the large-run cache): free to kmalloc. */
+  KMALLOC_CACHED: 12,
 } as const;
 export type PageKind = (typeof PageKind)[keyof typeof PageKind];
 
@@ -69,6 +78,8 @@ export const PAGE_KIND_NAMES: readonly string[] = [
   "pgtable",
   "pages",
   "zsmalloc",
+  "kmalloc heap",
+  "kmalloc cached",
 ];
 
 /** A slab cache as the page map names it. */
@@ -93,9 +104,12 @@ export interface PageMap {
   order: Uint8Array;
   /** Cache id of a slab frame (a SLOB big-object block's too); -1 otherwise. */
   cache: Int32Array;
-  /** Objects (SLUB) or 2-byte units (SLOB) in use on the frame's slab; 0 otherwise. */
+  /**
+   * Objects (SLUB) or 2-byte units (SLOB) in use on the frame's slab, 16-byte units in
+   * allocated blocks on a heap chunk's frames; 0 otherwise.
+   */
   used: Uint16Array;
-  /** Objects per slab (SLUB) or units per page (SLOB); 0 otherwise. */
+  /** Objects per slab (SLUB), units per page (SLOB) or per heap chunk; 0 otherwise. */
   capacity: Uint16Array;
   /** The caches the slab frames name, by id order. */
   caches: PageMapCache[];
@@ -119,8 +133,14 @@ function slobPage(f: Int32Array, i: number): [number, number] {
   return [f[i + Pg.OWNER] as number, big ? (f[i + Pg.OWNER + 3] as number) : -1];
 }
 
-/** Walks mem_map of `phys`; `lookup` names the caches slab frames carry. */
-export function pageMap(phys: PhysMem, lookup: CacheLookup): PageMap {
+/** Bytes in allocated blocks of the kmalloc heap's chunk at an address, or -1. */
+export type HeapUse = (addr: number) => number;
+
+/**
+ * Walks mem_map of `phys`; `lookup` names the caches slab frames carry, `heapUse` (if
+ * given) fills a heap chunk's `used`.
+ */
+export function pageMap(phys: PhysMem, lookup: CacheLookup, heapUse?: HeapUse): PageMap {
   const total = phys.totalPages;
   const f = phys.frames;
   const kind = new Uint8Array(total);
@@ -174,7 +194,20 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup): PageMap {
         id = owner;
         u = inuse;
         cap = named(owner)?.objectsPerSlab ?? inuse;
-      } else if ((flags & PgFlag.KMALLOC) !== 0) k = PageKind.KMALLOC;
+      } else if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.KHEAP) !== 0) {
+        k = PageKind.KHEAP;
+        const bytes = phys.pageSize * 2 ** o;
+        const inUse = heapUse?.((pfn * phys.pageSize) >>> 0) ?? -1;
+        cap = Math.max(1, bytes >>> 4);
+        u = inUse > 0 ? Math.ceil(inUse / 16) : 0;
+        if (cap > 0xffff) {
+          // Larger chunks than 1 MiB: units of as many 16-byte units as keep 0xffff.
+          const scale = Math.ceil(cap / 0xffff);
+          cap = Math.floor(cap / scale);
+          u = Math.ceil(u / scale);
+        }
+      } else if ((flags & PgFlag.KMALLOC) !== 0)
+        k = largeRunCached(f, pfn) ? PageKind.KMALLOC_CACHED : PageKind.KMALLOC;
       else if ((flags & PgFlag.VMALLOC) !== 0) k = PageKind.VMALLOC;
       else if ((flags & PgFlag.PGTABLE) !== 0) k = PageKind.PGTABLE;
       else if ((flags & PgFlag.ZSMALLOC) !== 0) k = PageKind.ZSMALLOC;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Kmem, PAGE_KIND_NAMES, PageKind, type PageMap } from "../../src/index.js";
+import type { KmallocApi } from "../../src/kmalloc/index.js";
 
 function count(map: PageMap, kind: number): number {
   let n = 0;
@@ -26,6 +27,21 @@ function assertAgrees(mm: Kmem, map: PageMap): void {
   assert.equal(count(map, PageKind.PCP), s.pcpPages);
   assert.equal(count(map, PageKind.SLAB) + count(map, PageKind.SLOB), s.slabPages);
   assert.equal(count(map, PageKind.VMALLOC), s.vmallocPages);
+  assert.equal(count(map, PageKind.KMALLOC_CACHED), s.kmallocCachedPages);
+  // A heap chunk's frames: its allocated blocks' bytes, the sum of every chunk's the heap's.
+  const heap = (mm as unknown as { km: KmallocApi }).km.heapStats?.() ?? null;
+  let chunks = 0;
+  let used = 0;
+  for (let pfn = 0; pfn < map.totalPages; pfn++) {
+    if (map.kind[pfn] !== PageKind.KHEAP) continue;
+    if (pfn % 2 ** (map.order[pfn] as number) === 0) {
+      chunks++;
+      used += (map.used[pfn] as number) * 16;
+    }
+    assert.equal(map.capacity[pfn], (map.pageSize * 2 ** (map.order[pfn] as number)) / 16);
+  }
+  assert.equal(chunks, heap?.chunks ?? 0, "one head frame per chunk");
+  assert.equal(used, heap?.used ?? 0, "the chunks' blocks in 16-byte units");
   assert.equal(count(map, PageKind.PGTABLE), s.pageTablePages);
   // Free blocks per order: the buddyinfo numbers, counted from the map's head frames.
   const blocks = new Array<number>(mm.maxOrder).fill(0);
@@ -83,6 +99,39 @@ describe("pageMap", () => {
     assert.equal(count(after, PageKind.VMALLOC), 0);
     assert.equal(count(after, PageKind.KMALLOC), 0);
     assert.equal(count(after, PageKind.PAGES), 0);
+  });
+
+  it("the kmalloc heap's chunks with their fill, and freed large runs kept for reuse", () => {
+    const mm = new Kmem({ memory: 8 << 20 });
+    const blocks = Array.from({ length: 20 }, (_, i) => mm.kmalloc(1500 + 100 * i));
+    const run = mm.kmalloc(6 * 4096); // six pages: a large run
+    const map = mm.pageMap();
+    assertAgrees(mm, map);
+    const chunk = (blocks[0] as number) >>> 12;
+    const head = chunk - (chunk % 2 ** (map.order[chunk] as number));
+    assert.equal(map.kind[head], PageKind.KHEAP);
+    assert.ok(
+      (map.used[head] as number) > 0 && (map.used[head] as number) < (map.capacity[head] as number),
+    );
+    assert.equal(map.kind[run >>> 12], PageKind.KMALLOC);
+    // Freed: the run stays whole in the large-run cache (not free to the page allocator),
+    // and the chunk's fill falls with its blocks.
+    mm.kfree(run);
+    for (const b of blocks.slice(10)) mm.kfree(b);
+    const after = mm.pageMap();
+    assertAgrees(mm, after);
+    for (let k = 0; k < 6; k++) assert.equal(after.kind[(run >>> 12) + k], PageKind.KMALLOC_CACHED);
+    assert.equal(count(after, PageKind.KMALLOC_CACHED), 6);
+    assert.ok((after.used[head] as number) < (map.used[head] as number));
+    // Dropped by shrink: free pages again.
+    mm.shrinkSlabs();
+    const shrunk = mm.pageMap();
+    assertAgrees(mm, shrunk);
+    assert.equal(count(shrunk, PageKind.KMALLOC_CACHED), 0);
+    for (const b of blocks.slice(0, 10)) mm.kfree(b);
+    mm.shrinkSlabs();
+    assertAgrees(mm, mm.pageMap());
+    mm.verify();
   });
 
   it("a SLUB slab names its cache and how many of its objects are in use", () => {

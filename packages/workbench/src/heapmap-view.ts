@@ -7,6 +7,7 @@
  *   the map       a canvas, a cell per page (or per 4 KiB of a heap), coloured by kind:
  *                 free by order (pale orange for order 0 to pale green for the largest),
  *                 each slab cache a hue of its own, darker the fuller its slab, ...
+ *                 (the kinds and their names are heapmap.ts's, written into the script)
  *   the timeline  footprint and payload over the ops, with the external fragmentation
  *                 (1 - largest free block / free memory) and the slab fill on a 0..1 scale,
  *                 a cursor at the snapshot shown and a mark at the payload peak
@@ -19,11 +20,13 @@
  * number (the browser test waits for it).
  */
 
+import { CELL_KIND_NAMES, CellKind } from "./heapmap.js";
+
 export const HEAPMAP_SCRIPT = String.raw`
 (() => {
-  const KIND = { HOLE: 0, RESERVED: 1, FREE: 2, PCP: 3, SLAB: 4, SLOB: 5, KMALLOC: 6, VMALLOC: 7, PGTABLE: 8, PAGES: 9, ZSMALLOC: 10, USED: 11, UNTOUCHED: 12, OVERHEAD: 13 };
-  const KIND_NAMES = ["hole", "reserved (header, mem_map)", "free", "free, per-cpu list", "slab", "SLOB page", "large kmalloc", "vmalloc", "page table", "pages (allocPages)", "zsmalloc (compressed memory)", "live blocks", "past the top (never used)", "headers, padding, other"];
-  const FIXED = { 0: "#dcdcdc", 1: "#4d4d4d", 3: "#f6e27a", 6: "#e6550d", 7: "#756bb1", 8: "#843c39", 9: "#3182bd", 10: "#31a354", 12: "#f1f1f1", 13: "#b0b0b0" };
+  const KIND = ${JSON.stringify(CellKind)};
+  const KIND_NAMES = ${JSON.stringify(CELL_KIND_NAMES)};
+  const FIXED = { [KIND.HOLE]: "#dcdcdc", [KIND.RESERVED]: "#4d4d4d", [KIND.PCP]: "#f6e27a", [KIND.KMALLOC]: "#e6550d", [KIND.KMALLOC_CACHED]: "#fdd0a2", [KIND.VMALLOC]: "#756bb1", [KIND.PGTABLE]: "#843c39", [KIND.PAGES]: "#3182bd", [KIND.ZSMALLOC]: "#31a354", [KIND.UNTOUCHED]: "#f1f1f1", [KIND.OVERHEAD]: "#b0b0b0" };
   const mix = (a, b, t) => "#" + [1, 3, 5].map((i) => Math.round(parseInt(a.slice(i, i + 2), 16) * (1 - t) + parseInt(b.slice(i, i + 2), 16) * t).toString(16).padStart(2, "0")).join("");
   const hsl = (h, s, l) => "hsl(" + h.toFixed(0) + "," + s + "%," + l.toFixed(0) + "%)";
   const cacheHue = (attr) => ((attr - 1) * 137.508 + 20) % 360;
@@ -33,6 +36,7 @@ export const HEAPMAP_SCRIPT = String.raw`
     if (kind === KIND.SLAB || (kind === KIND.SLOB && attr > 0)) return hsl(cacheHue(attr), 62, 86 - fill * 3.2);
     if (kind === KIND.SLOB) return hsl(172, 55, 86 - fill * 3.2);
     if (kind === KIND.USED) return hsl(212, 60, 84 - fill * 3.2);
+    if (kind === KIND.KHEAP) return hsl(30, 85, 84 - fill * 3.2);
     return FIXED[kind] || "#000000";
   }
   const units = (b) => { const u = ["B", "KiB", "MiB", "GiB"]; let i = 0; while (b >= 1024 && i < 3) { b /= 1024; i++; } return (Number.isInteger(b) ? b : b.toFixed(1)) + " " + u[i]; };
@@ -164,6 +168,7 @@ export const HEAPMAP_SCRIPT = String.raw`
         } else if (k === KIND.SLAB) continue;
         else if (k === KIND.SLOB) out.push(item(color((KIND.SLOB << 12) | (15 << 8), s.maxOrder), "SLOB page (darker: fuller)"));
         else if (k === KIND.USED) out.push(item(color((KIND.USED << 12) | (15 << 8), 0), "live blocks (darker: fuller cell)"));
+        else if (k === KIND.KHEAP) out.push(item(color((KIND.KHEAP << 12) | (15 << 8), 0), "kmalloc heap chunk (darker: fuller)"));
         else out.push(item(color(k << 12, s.maxOrder), KIND_NAMES[k]));
       }
       for (const a of [...caches].sort((x, y) => x - y)) out.push(item(color((KIND.SLAB << 12) | (12 << 8) | a, s.maxOrder), "slab " + (s.caches[a - 1] || "?")));
@@ -201,7 +206,7 @@ export const HEAPMAP_SCRIPT = String.raw`
       let what = KIND_NAMES[kind];
       if ((kind === KIND.FREE && s.view === "pages") || kind === KIND.PCP) what += ", order " + attr;
       if ((kind === KIND.SLAB || kind === KIND.SLOB) && attr > 0) what += " of " + (s.caches[attr - 1] || "?");
-      if (kind === KIND.SLAB || kind === KIND.SLOB || kind === KIND.USED) what += ", " + Math.round((100 * fill) / 15) + "% full";
+      if (kind === KIND.SLAB || kind === KIND.SLOB || kind === KIND.USED || kind === KIND.KHEAP) what += ", " + Math.round((100 * fill) / 15) + "% full";
       const unit = s.view === "pages" ? (s.cellBytes === s.pageSize ? "pfn " + (i * s.cellBytes) / s.pageSize : "pfns " + (i * s.cellBytes) / s.pageSize + "+") : "offset";
       tip.textContent = unit + " at " + hex(i * s.cellBytes) + " (" + units(s.cellBytes) + "): " + what;
     });

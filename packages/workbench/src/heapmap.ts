@@ -3,8 +3,9 @@
  * report's timeline. Two views, at the resolution each allocator allows:
  *
  *   pages  a kmem layer: mm.pageMap(), every page frame by what holds it (free by order,
- *          per-cpu, each slab cache shaded by its fill, SLOB pages, large kmalloc, vmalloc,
- *          page tables, pages held by allocPages' callers, the header and mem_map)
+ *          per-cpu, each slab cache shaded by its fill, SLOB pages, the kmalloc heap's
+ *          chunks shaded by theirs, large kmalloc, freed large runs cached for reuse,
+ *          vmalloc, page tables, pages held by allocPages' callers, the header and mem_map)
  *   heap   any other allocator (an npm peer, a range allocator): its address range in cells
  *          of 4 KiB, each the live blocks it holds (the workbench knows them), the free
  *          blocks the allocator's own lists name (peers), what lies past its top (never
@@ -15,7 +16,9 @@
  *
  *   bits 15..12  CellKind          bits 11..8  fill 0..15       bits 7..0  attribute
  *                                  (slab objects or units in     (free: the block's order;
- *                                  use, live bytes: 15 = full)   slab: cache index + 1)
+ *                                  use, a heap chunk's bytes     slab: cache index + 1)
+ *                                  in blocks, live bytes:
+ *                                  15 = full)
  *
  * Size: `frames` snapshots (DEFAULT_FRAMES, evenly spaced over the ops, plus the one at the
  * payload peak and the last), whatever the trace's length. Each snapshot is stored as its
@@ -33,11 +36,11 @@ import type { Candidate } from "./allocators.js";
 export const CellKind = {
   ...PageKind,
   /** Live blocks (fill: their share of the cell). */
-  USED: 11,
+  USED: 13,
   /** Past the heap's top: never handed out. */
-  UNTOUCHED: 12,
+  UNTOUCHED: 14,
   /** Inside the heap, neither a live block nor a free block the allocator names. */
-  OVERHEAD: 13,
+  OVERHEAD: 15,
 } as const;
 
 export const CELL_KIND_NAMES: readonly string[] = [
@@ -52,6 +55,8 @@ export const CELL_KIND_NAMES: readonly string[] = [
   "page table",
   "pages (allocPages)",
   "zsmalloc (compressed memory)",
+  "kmalloc heap chunk",
+  "large kmalloc, freed and cached for reuse",
   "live blocks",
   "past the top (never used)",
   "headers, padding, other",
@@ -216,6 +221,9 @@ export class HeapMapRecorder {
           if (k === PageKind.FREE) freeByOrder[o] = (freeByOrder[o] ?? 0) + 1;
           if (2 ** o > largest) largest = 2 ** o;
         }
+      } else if (k === PageKind.KHEAP) {
+        const cap = map.capacity[pfn] as number;
+        fill = cap > 0 ? Math.min(15, Math.round((15 * (map.used[pfn] as number)) / cap)) : 0;
       } else if (k === PageKind.SLAB || k === PageKind.SLOB) {
         const cap = map.capacity[pfn] as number;
         const u = map.used[pfn] as number;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { findAllocator } from "../src/allocators.js";
-import { CellKind, decodeHeapMap, MAX_CELLS } from "../src/heapmap.js";
+import { CELL_KIND_NAMES, CellKind, decodeHeapMap, MAX_CELLS } from "../src/heapmap.js";
 import { replay } from "../src/replay.js";
 import { findWorkload } from "../src/workloads/index.js";
 
@@ -54,6 +54,38 @@ describe("heap map", () => {
       const pages = blocks.reduce((s, n, o) => s + n * 2 ** o, 0);
       assert.ok(pages * 4096 <= (m.samples.freeBytes[i] as number));
     });
+  });
+
+  it("a kmem layer: the kmalloc heap's chunks by their fill, freed large runs kept cached", async () => {
+    // Rounds of 24 .. 65,600-byte blocks: 1,040 and 4,100 bytes from the heap, 16,400 and
+    // 65,600 bytes as large runs, which the large-run cache keeps once freed.
+    const source = findWorkload("fragmenter").generate(6000, 1);
+    const { detail } = await replay(source, findAllocator("slub"), opts);
+    const m = detail.heapMap;
+    assert.ok(m !== null);
+    const frames = decodeHeapMap(m, gunzipSync);
+    const seen = new Map<number, number>();
+    const fills = new Set<number>();
+    for (const f of frames) {
+      for (const v of f) {
+        seen.set(v >>> 12, (seen.get(v >>> 12) ?? 0) + 1);
+        if (v >>> 12 === CellKind.KHEAP) fills.add((v >>> 8) & 15);
+      }
+    }
+    assert.ok((seen.get(CellKind.KHEAP) ?? 0) > 0, "heap chunks");
+    assert.ok((seen.get(CellKind.KMALLOC_CACHED) ?? 0) > 0, "cached large runs");
+    assert.ok((seen.get(CellKind.KMALLOC) ?? 0) > 0, "large runs in use");
+    assert.ok(fills.size > 1, `heap chunks at several fills: ${[...fills].join(" ")}`);
+    assert.ok([...fills].some((x) => x > 0));
+  });
+
+  it("the kinds fit a cell's four bits, named one by one", () => {
+    assert.equal(CELL_KIND_NAMES.length, Object.keys(CellKind).length);
+    assert.ok(CELL_KIND_NAMES.length <= 16);
+    assert.deepEqual(
+      Object.values(CellKind).sort((a, b) => a - b),
+      CELL_KIND_NAMES.map((_, i) => i),
+    );
   });
 
   it("a peer: live blocks, its own free blocks, and what lies past its top", async () => {
