@@ -76,6 +76,7 @@ export {
   type TraceResults,
 } from "./summary.js";
 export {
+  CHUNK_OPS,
   Op,
   type OpChunk,
   readTrace,
