@@ -541,6 +541,19 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /**
+   * The object index of `addr` in slab `head` (0: no slab) of cache `c`, or -1 where no
+   * object of it starts (a sheaf entry's check; objectIndex throws instead).
+   */
+  private slotOf(c: KmemCache, head: number, addr: number): number {
+    const off = addr - (head * this.pageSize + c.redLeft);
+    return (
+      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
+        ? (c.slotIndex[off >>> 3] as number)
+        : 0) - 1
+    );
+  }
+
+  /**
    * alloc_from_pcs: the most recently freed object of the cpu's sheaf. Objects in a sheaf are
    * free (their allocation state clear) but on no freelist; their slabs count them as in use.
    */
@@ -549,11 +562,7 @@ export class SlubAllocator implements KmallocBackend {
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
     const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
     const head = this.slabOf(obj);
-    const off = obj - (head * this.pageSize + c.redLeft);
-    const idx =
-      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
-        ? (c.slotIndex[off >>> 3] as number)
-        : 0) - 1;
+    const idx = this.slotOf(c, head, obj);
     const wi = idx < 0 ? -1 : this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
     const rd = c.remote;
@@ -583,11 +592,7 @@ export class SlubAllocator implements KmallocBackend {
     const n = (cpu[CpuSlot.SHEAF_COUNT] as number) - 1;
     const obj = (cpu[CpuSlot.SHEAF + n] as number) >>> 0;
     const head = this.slabOf(obj);
-    const off = obj - (head * this.pageSize + c.redLeft);
-    const idx =
-      (head !== 0 && off >>> 0 < c.span && (off & 7) === 0
-        ? (c.slotIndex[off >>> 3] as number)
-        : 0) - 1;
+    const idx = this.slotOf(c, head, obj);
     if (idx < 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
       this.badSheafObject(c, obj, n);
     }
