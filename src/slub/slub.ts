@@ -596,11 +596,7 @@ export class SlubAllocator implements KmallocBackend {
     if (idx < 0 || this.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) {
       this.badSheafObject(c, obj, n);
     }
-    const wi =
-      (c.bitmap < 0
-        ? this.memmapWord + head * Frame.WORDS + SlubPg.BITMAP
-        : (head * this.pageSize + c.bitmap) >>> 2) +
-      (idx >>> 5);
+    const wi = this.bitmapWord(c, head) + (idx >>> 5);
     const m = 1 << (idx & 31);
     const w = this.words[wi] as number;
     if ((w & m) !== 0) this.badSheafObject(c, obj, n);
