@@ -26,7 +26,7 @@ export const HEAPMAP_SCRIPT = String.raw`
 (() => {
   const KIND = ${JSON.stringify(CellKind)};
   const KIND_NAMES = ${JSON.stringify(CELL_KIND_NAMES)};
-  const FIXED = { [KIND.HOLE]: "#dcdcdc", [KIND.RESERVED]: "#4d4d4d", [KIND.PCP]: "#f6e27a", [KIND.KMALLOC]: "#e6550d", [KIND.KMALLOC_CACHED]: "#fdd0a2", [KIND.VMALLOC]: "#756bb1", [KIND.PGTABLE]: "#843c39", [KIND.PAGES]: "#3182bd", [KIND.ZSMALLOC]: "#31a354", [KIND.UNTOUCHED]: "#f1f1f1", [KIND.OVERHEAD]: "#b0b0b0" };
+  const FIXED = { [KIND.HOLE]: "#dcdcdc", [KIND.RESERVED]: "#4d4d4d", [KIND.PCP]: "#f6e27a", [KIND.KMALLOC]: "#e6550d", [KIND.KMALLOC_CACHED]: "#fb9a99", [KIND.VMALLOC]: "#756bb1", [KIND.PGTABLE]: "#843c39", [KIND.PAGES]: "#3182bd", [KIND.ZSMALLOC]: "#31a354", [KIND.UNTOUCHED]: "#f1f1f1", [KIND.OVERHEAD]: "#b0b0b0" };
   const mix = (a, b, t) => "#" + [1, 3, 5].map((i) => Math.round(parseInt(a.slice(i, i + 2), 16) * (1 - t) + parseInt(b.slice(i, i + 2), 16) * t).toString(16).padStart(2, "0")).join("");
   const hsl = (h, s, l) => "hsl(" + h.toFixed(0) + "," + s + "%," + l.toFixed(0) + "%)";
   const cacheHue = (attr) => ((attr - 1) * 137.508 + 20) % 360;
@@ -36,7 +36,7 @@ export const HEAPMAP_SCRIPT = String.raw`
     if (kind === KIND.SLAB || (kind === KIND.SLOB && attr > 0)) return hsl(cacheHue(attr), 62, 86 - fill * 3.2);
     if (kind === KIND.SLOB) return hsl(172, 55, 86 - fill * 3.2);
     if (kind === KIND.USED) return hsl(212, 60, 84 - fill * 3.2);
-    if (kind === KIND.KHEAP) return hsl(30, 85, 84 - fill * 3.2);
+    if (kind === KIND.KHEAP) return hsl(28, 50, 76 - fill * 2.8);
     return FIXED[kind] || "#000000";
   }
   const units = (b) => { const u = ["B", "KiB", "MiB", "GiB"]; let i = 0; while (b >= 1024 && i < 3) { b /= 1024; i++; } return (Number.isInteger(b) ? b : b.toFixed(1)) + " " + u[i]; };
