@@ -256,6 +256,20 @@ function index(size: number): number {
   return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
 }
 
+/** HeapStats with every figure 0. */
+function emptyStats(): HeapStats {
+  return {
+    chunks: 0,
+    bytes: 0,
+    live: 0,
+    used: 0,
+    free: 0,
+    largestFree: 0,
+    cached: 0,
+    largeCachedPages: 0,
+  };
+}
+
 function corrupt(id: string, what: string): never {
   throw new KmemError("CORRUPTION", `${id}: ${what}`);
 }
@@ -1142,54 +1156,42 @@ export class KmallocHeap {
     if (this.chunkOf(c) !== c) return -1;
     const d = this.d[this.f[(c >>> this.pageShift) * Frame.WORDS + ChunkPg.HEAP] as number];
     if (d === undefined) return -1;
+    const s = emptyStats();
     this.lockHeap(d);
-    let used = 0;
     try {
-      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
-        const w0 = this.rd(b, Blk.SIZE);
-        const size = w0 & ~Blk.FLAGS;
-        if (size < Blk.MIN) break;
-        if ((w0 & Blk.FLAGS) === 0) used += size;
-        b += size;
-      }
+      this.addBlocks(c, s);
     } finally {
       this.unlockHeap(d);
     }
-    return used;
+    return s.used;
+  }
+
+  /** Adds the blocks of chunk `c` to `s` (its lock held): live ones, and free or cached. */
+  private addBlocks(c: number, s: HeapStats): void {
+    for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+      const w0 = this.rd(b, Blk.SIZE);
+      const size = w0 & ~Blk.FLAGS;
+      if (size < Blk.MIN) break;
+      if ((w0 & Blk.FLAGS) !== 0) {
+        s.free += size - Blk.HDR;
+        s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
+      } else {
+        s.live++;
+        s.used += size;
+      }
+      b += size;
+    }
   }
 
   stats(): HeapStats {
-    const s: HeapStats = {
-      chunks: 0,
-      bytes: 0,
-      live: 0,
-      used: 0,
-      free: 0,
-      largestFree: 0,
-      cached: 0,
-      largeCachedPages: 0,
-    };
+    const s = emptyStats();
     for (let n = 0; n < this.d.length; n++) {
       const d = this.d[n] as Int32Array;
       this.lockHeap(d);
       try {
         s.chunks += d[HeapDesc.NR_CHUNKS] as number;
         s.cached += d[HeapDesc.CACHE_BYTES] as number;
-        for (const c of this.chunks(n)) {
-          for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
-            const w0 = this.rd(b, Blk.SIZE);
-            const size = w0 & ~Blk.FLAGS;
-            if (size < Blk.MIN) break;
-            if ((w0 & Blk.FLAGS) !== 0) {
-              s.free += size - Blk.HDR;
-              s.largestFree = Math.max(s.largestFree, size - Blk.HDR);
-            } else {
-              s.live++;
-              s.used += size;
-            }
-            b += size;
-          }
-        }
+        for (const c of this.chunks(n)) this.addBlocks(c, s);
       } finally {
         this.unlockHeap(d);
       }

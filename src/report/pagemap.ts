@@ -25,9 +25,11 @@
  * owner words read here are named by the layers that write them; each is read in one
  * function below or in theirs (largeRunCached).
  *
- * No lock is taken: the map is exact when no other context allocates during the walk (the
- * workbench's case), and a torn view of a block being split otherwise. Cost: one pass over
- * the frames, O(totalPages), with seven arrays of totalPages entries (10 bytes a frame).
+ * No lock is taken but a heap chunk's, by the heap while it sums the chunk's blocks: the map
+ * is exact when no other context allocates during the walk (the workbench's case), and a
+ * torn view of a block being split otherwise. Cost: one pass over the frames, O(totalPages),
+ * and one over each heap chunk's blocks, with seven arrays of totalPages entries (10 bytes a
+ * frame).
  */
 
 import { Frame, Hdr, HdrOption, Pg, PgFlag, type PhysMem } from "../memory/index.js";
@@ -195,17 +197,12 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup, heapUse?: HeapUse): 
         u = inuse;
         cap = named(owner)?.objectsPerSlab ?? inuse;
       } else if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.KHEAP) !== 0) {
+        // A chunk is at most 64 KiB (heap.ts CHUNK_BYTES, or one page of at most 64 KiB):
+        // at most 4,096 units of 16 bytes.
         k = PageKind.KHEAP;
-        const bytes = phys.pageSize * 2 ** o;
         const inUse = heapUse?.((pfn * phys.pageSize) >>> 0) ?? -1;
-        cap = Math.max(1, bytes >>> 4);
+        cap = (phys.pageSize * 2 ** o) >>> 4;
         u = inUse > 0 ? Math.ceil(inUse / 16) : 0;
-        if (cap > 0xffff) {
-          // Larger chunks than 1 MiB: units of as many 16-byte units as keep 0xffff.
-          const scale = Math.ceil(cap / 0xffff);
-          cap = Math.floor(cap / scale);
-          u = Math.ceil(u / scale);
-        }
       } else if ((flags & PgFlag.KMALLOC) !== 0)
         k = largeRunCached(f, pfn) ? PageKind.KMALLOC_CACHED : PageKind.KMALLOC;
       else if ((flags & PgFlag.VMALLOC) !== 0) k = PageKind.VMALLOC;

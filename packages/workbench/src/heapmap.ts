@@ -221,10 +221,8 @@ export class HeapMapRecorder {
           if (k === PageKind.FREE) freeByOrder[o] = (freeByOrder[o] ?? 0) + 1;
           if (2 ** o > largest) largest = 2 ** o;
         }
-      } else if (k === PageKind.KHEAP) {
-        const cap = map.capacity[pfn] as number;
-        fill = cap > 0 ? Math.min(15, Math.round((15 * (map.used[pfn] as number)) / cap)) : 0;
-      } else if (k === PageKind.SLAB || k === PageKind.SLOB) {
+      } else if (k === PageKind.SLAB || k === PageKind.SLOB || k === PageKind.KHEAP) {
+        // A heap chunk's fill is its blocks' share of its bytes; it names no cache.
         const cap = map.capacity[pfn] as number;
         const u = map.used[pfn] as number;
         fill = cap > 0 ? Math.min(15, Math.round((15 * u) / cap)) : 15;
