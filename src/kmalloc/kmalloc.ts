@@ -196,7 +196,9 @@ export class Kmalloc implements KmallocApi {
       const align = pow2 ? Math.min(size, phys.pageSize) : 8;
       // Not mergeable (as with Linux's hardened usercopy): a cache merged into kmalloc-N would
       // share its objects, and WRONG_CACHE and BUSY could no longer tell them apart.
-      const flags = SlabFlag.KMALLOC | SlabFlag.NO_MERGE;
+      // The fine classes' slabs are sized for footprint; Linux's keep Linux's orders.
+      const flags =
+        SlabFlag.KMALLOC | SlabFlag.NO_MERGE | (sizeClasses === "fine" ? SlabFlag.FOOTPRINT : 0);
       const c = fresh
         ? slab.createCacheInternal(className(size), size, align, flags, null)
         : slab.findByName(className(size));

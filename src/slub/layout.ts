@@ -268,16 +268,24 @@ export function nodeRecIndex(nrCpus: number, nid: number, field: NodeRec): numbe
 /**
  * Most empty slabs a node's reserve may hold (SLUB's min_partial, widened): the larger of
  * what min_partial leaves beside the node's partial slabs (Linux keeps an empty slab while
- * nr_partial < min_partial) and an eighth of the node's slabs of the cache, and never more
+ * nr_partial < min_partial) and a sixteenth of the node's slabs of the cache, and never more
  * than RESERVE_MAX. A cache that frees and remakes slabs in waves keeps the trough's slabs
  * for the next crest; a small cache keeps what Linux would.
  */
 export function reserveBound(minPartial: number, nrPartial: number, nrSlabs: number): number {
+  // A cache sized for footprint (SlabFlag.FOOTPRINT) passes FOOTPRINT_MIN_PARTIAL.
   return Math.min(RESERVE_MAX, Math.max(minPartial - nrPartial, nrSlabs >> RESERVE_SHIFT));
 }
 
+/**
+ * The min_partial of the reserve's rule for a cache sized for footprint (SlabFlag.FOOTPRINT):
+ * one empty slab beside the partial ones, not 5 to 10 (its min_partial still gates taking
+ * another node's partial slabs, as Linux's get_any_partial does).
+ */
+export const FOOTPRINT_MIN_PARTIAL = 1;
+
 /** Beyond min_partial's rule the reserve holds at most 1/2^RESERVE_SHIFT of a node's slabs. */
-export const RESERVE_SHIFT = 3;
+export const RESERVE_SHIFT = 4;
 
 /** The most empty slabs one node's reserve of one cache holds (>= every min_partial). */
 export const RESERVE_MAX = 128;
@@ -344,9 +352,11 @@ export function calculateOrder(
   pageSize: number,
   maxOrder: number,
   dual = false,
+  footprint = false,
 ): number {
   const top = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
-  let minObjects = 4 * (Math.floor(Math.log2(1)) + 2); // 4 * (fls(nr_cpus) + 1) for one cpu
+  // 4 * (fls(nr_cpus) + 1) for one cpu; one, for footprint, from half a page on.
+  let minObjects = footprint && size >= pageSize / 2 ? 1 : 4 * (Math.floor(Math.log2(1)) + 2);
   const maxObjects = objectsPerSlab(pageSize << top, size, dual);
   minObjects = Math.min(minObjects, maxObjects);
   while (minObjects >= 1) {
@@ -409,7 +419,8 @@ export function calculateGeometry(
     size += redLeft;
   }
   size = alignUp(size, align);
-  const order = calculateOrder(size, pageSize, maxOrder, dual);
+  const footprint = (flags & SlabFlag.FOOTPRINT) !== 0;
+  const order = calculateOrder(size, pageSize, maxOrder, dual, footprint);
   if (order < 0) return null;
   const slabBytes = pageSize << order;
   const objects = objectsPerSlab(slabBytes, size, dual);

@@ -584,7 +584,7 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
   const hasCtor = dv[Desc.CTOR_ID] !== 0;
   const poison = (flags & SlabFlag.POISON) !== 0 && !hasCtor;
   if (
-    (flags & ~(SlabFlag.VALID_MASK | SlabFlag.KMEM_OWN)) !== 0 ||
+    (flags & ~(SlabFlag.VALID_MASK | SlabFlag.KMEM_OWN | SlabFlag.FOOTPRINT)) !== 0 ||
     ((flags & SlabFlag.RED_ZONE) !== 0) !== (dv[Desc.RED_LEFT] as number) > 0 ||
     ((flags & SlabFlag.STORE_USER) !== 0) !== (dv[Desc.TRACK] as number) > 0 ||
     // SLUB's free pointer leaves the object for poison or a constructor (SLAB's never does).

@@ -13,7 +13,16 @@ import { CpuRequest, Frame, Pg, PgFlag, type PhysMem, Vm } from "../memory/index
 import { Gfp } from "../page/index.js";
 import { type KmemCache, SlabFlag } from "../slab-common/index.js";
 import { padRange, poisons, setPoison, setRedZones } from "./debug.js";
-import { bswap32, CpuSlot, Desc, Poison, reserveBound, SlabState, SlubPg } from "./layout.js";
+import {
+  bswap32,
+  CpuSlot,
+  Desc,
+  FOOTPRINT_MIN_PARTIAL,
+  Poison,
+  reserveBound,
+  SlabState,
+  SlubPg,
+} from "./layout.js";
 import type { SlubAllocator } from "./slub.js";
 
 /* ------------------------------------------------------------------ node lists */
@@ -126,7 +135,7 @@ function fileEmpty(slub: SlubAllocator, c: KmemCache, pfn: number, onPartial: bo
   const n = slub.nrNodes === 1 ? 0 : slub.buddy.nodeOf(pfn);
   const dv = c.dv;
   const bound = reserveBound(
-    dv[Desc.MIN_PARTIAL] as number,
+    (c.flags & SlabFlag.FOOTPRINT) !== 0 ? FOOTPRINT_MIN_PARTIAL : (dv[Desc.MIN_PARTIAL] as number),
     dv[(slub.partialAt[n] as number) + 1] as number,
     dv[slub.slabsAt[n] as number] as number,
   );

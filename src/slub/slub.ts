@@ -9,7 +9,7 @@
  * paths, this file). When the cpu freelist runs dry the allocator takes, in order, objects
  * freed to the cpu slab meanwhile, a partial slab, or a new slab from the page allocator
  * (slow.ts). An empty slab goes to its node's reserve of empty slabs while the reserve is
- * below its bound (layout.ts reserveBound: min_partial's rule, or an eighth of the node's
+ * below its bound (layout.ts reserveBound: min_partial's rule, or a sixteenth of the node's
  * slabs, at most 128), else back to the page allocator at once; a slab the partial
  * list cannot give comes from the reserve before the page allocator; shrink() and the
  * shrinker give back the reserve and every other empty slab. Caches are made, merged, adopted from other contexts and destroyed

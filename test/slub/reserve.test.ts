@@ -38,10 +38,10 @@ describe("SLUB: the reserve of empty slabs", () => {
   it("keeps empty slabs up to its bound, counted in stats, and reuses them before new ones", () => {
     const { mm, c, info } = setup();
     const perSlab = info().objectsPerSlab;
-    const slabs = 160;
+    const slabs = 320;
     wave(c, slabs * perSlab);
     const kept = info().emptySlabs as number;
-    // The bound: an eighth of the slabs the cache had as it emptied (more than min_partial).
+    // The bound: a sixteenth of the slabs the cache had as it emptied (more than min_partial).
     assert.ok(kept > 10 && kept <= RESERVE_MAX, `${kept} empty slabs kept`);
     assert.ok(info().slabs >= kept, "the reserve's slabs count among the cache's slabs");
     assert.ok(info().slabs <= kept + 3, `${info().slabs} slabs left beside ${kept} in reserve`);
@@ -53,14 +53,15 @@ describe("SLUB: the reserve of empty slabs", () => {
     mm.verify();
   });
 
-  it("bounds the reserve: min_partial's rule, an eighth of the slabs, at most RESERVE_MAX", () => {
+  it("bounds the reserve: min_partial's rule, a sixteenth of the slabs, at most RESERVE_MAX", () => {
     assert.equal(reserveBound(5, 0, 0), 5);
     assert.equal(reserveBound(5, 3, 8), 2);
-    assert.equal(reserveBound(5, 9, 8), 1);
-    assert.equal(reserveBound(5, 9, 160), 20);
+    assert.equal(reserveBound(5, 9, 16), 1);
+    assert.equal(reserveBound(5, 9, 160), 10);
+    assert.equal(reserveBound(5, 9, 320), 20);
     assert.equal(reserveBound(10, 0, 100_000), RESERVE_MAX);
-    const { mm, c, info } = setup(16 * MiB);
-    wave(c, 2000 * info().objectsPerSlab);
+    const { mm, c, info } = setup(32 * MiB);
+    wave(c, 2200 * info().objectsPerSlab);
     assert.equal(info().emptySlabs, RESERVE_MAX);
     mm.verify();
   });
