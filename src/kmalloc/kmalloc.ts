@@ -342,8 +342,10 @@ export class Kmalloc implements KmallocApi {
    */
   krealloc(addr: number, size: number, gfp: number, initOnAlloc: boolean): number {
     const heap = this.heap;
-    if (heap !== null && size !== 0 && addr !== ZERO_SIZE_PTR) {
-      const c = addr === 0 ? 0 : heap.chunkOf(addr);
+    if (heap !== null && size !== 0 && addr !== ZERO_SIZE_PTR && addr !== 0) {
+      const head = this.slab.slabOf(addr);
+      if (head !== 0) return this.kreallocObject(head, addr, size, gfp, initOnAlloc);
+      const c = heap.chunkOf(addr);
       if (c !== 0) {
         const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
         if (size <= heap.chunkBytes && heap.resize(c, addr, size, zero) >= 0) return addr;
@@ -356,6 +358,41 @@ export class Kmalloc implements KmallocApi {
       }
     }
     return krealloc(this, this.mem, addr, size, gfp, initOnAlloc);
+  }
+
+  /**
+   * krealloc of the object at `addr` in the slab at `head`, with a heap (so no sanitizer's
+   * hooks on ksize, resizeInPlace and kfree): the shared krealloc()'s steps with the slab
+   * found once. ksize's check (a live object, not one of kmem's own) comes first; in place,
+   * the object is left as it is unless it is to be zeroed or its cache keeps the requested
+   * size (debug); moved, the old object is freed as kfree frees it.
+   */
+  private kreallocObject(
+    head: number,
+    addr: number,
+    size: number,
+    gfp: number,
+    initOnAlloc: boolean,
+  ): number {
+    const slab = this.slab;
+    const c = slab.liveObjectCache(head, addr);
+    const ks = c.coreObjectSize;
+    if (size <= ks) {
+      const zero = (gfp & Gfp.ZERO) !== 0 || initOnAlloc;
+      if (zero || c.debug !== 0) slab.resizeInPlace(addr, size, zero);
+      return addr;
+    }
+    const moved = this.kmalloc(size, gfp);
+    if (moved === 0) return 0;
+    this.mem.copy(moved, addr, ks);
+    try {
+      slab.freeInSlab(head, addr);
+    } catch (err) {
+      // The old object was found damaged (REDZONE): give the new one back too.
+      this.kfree(moved);
+      throw err;
+    }
+    return moved;
   }
 
   /** The heap's invariants (HEAP-1..6) and its large-run cache's (LCACHE-1..3). */

@@ -266,6 +266,71 @@ describe("kmalloc", () => {
     k.verify();
   });
 
+  it("krealloc of slab objects, every set: in place within ksize (bytes beyond untouched without __GFP_ZERO), moved across classes with the contents, the old object freed; bad addresses refused, nothing changed", () => {
+    for (const set of SETS) {
+      const k = mm(4096, set);
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 1024 }), fc.integer({ min: 1, max: 1024 })), {
+            minLength: 1,
+            maxLength: 30,
+          }),
+          (pairs) => {
+            const live: [number, number, number][] = [];
+            for (const [from, to] of pairs) {
+              const p = k.kmalloc(from);
+              const tag = (from * 7 + to) & 0xff;
+              k.memory.fill(tag, p, p + k.ksize(p));
+              const ks = k.ksize(p);
+              const q = k.krealloc(p, to);
+              if (to <= ks) {
+                assert.equal(q, p, `${set}: ${from} -> ${to} in place`);
+                assert.ok(
+                  k.memory.subarray(p, p + ks).every((b) => b === tag),
+                  "untouched",
+                );
+              } else {
+                assert.notEqual(q, p);
+                assert.ok(
+                  k.memory.subarray(q, q + ks).every((b) => b === tag),
+                  "copied",
+                );
+                assert.throws(
+                  () => k.kfree(p),
+                  (e: unknown) => (e as { code?: string }).code === "DOUBLE_FREE",
+                );
+              }
+              assert.ok(k.ksize(q) >= to);
+              live.push([q, Math.min(ks, to), tag]);
+            }
+            // Inside an object (never 8-byte aligned), and a freed one: refused, nothing changed.
+            const [a] = live[0] as [number, number, number];
+            const used = k.usedPages;
+            assert.throws(
+              () => k.krealloc(a + 4, 2000),
+              (e: unknown) => (e as { code?: string }).code === "INVALID_FREE",
+            );
+            assert.equal(k.usedPages, used);
+            k.verify();
+            for (const [q, n, tag] of live) {
+              assert.ok(
+                k.memory.subarray(q, q + n).every((b) => b === tag),
+                "intact",
+              );
+              k.kfree(q);
+            }
+            assert.throws(
+              () => k.krealloc(a, 2000),
+              (e: unknown) => (e as { code?: string }).code === "DOUBLE_FREE",
+            );
+            k.verify();
+          },
+        ),
+        { numRuns: 30 },
+      );
+    }
+  });
+
   it("krealloc that cannot grow returns 0 and leaves the old allocation intact", () => {
     const k = mm(4096, "linux");
     const p = k.kmalloc(100);
