@@ -39,7 +39,8 @@ export const enum SlabFlag {
    * a slab, so kmalloc-8k takes 8 pages for 4 objects and a slab that keeps one object
    * strands three), and the node's reserve of empty slabs follows min_partial's rule with
    * 1 for min_partial, not 5 to 10 (some thirty kmalloc caches would keep five empty slabs
-   * each; slub/layout.ts FOOTPRINT_MIN_PARTIAL). BENCHMARKS.md, "Slabs sized for footprint".
+   * each; slub/layout.ts FOOTPRINT_MIN_PARTIAL). BENCHMARKS.md, "Four programs recorded
+   * after the tuning".
    */
   FOOTPRINT = 1 << 11,
   /**
