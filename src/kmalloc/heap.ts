@@ -174,6 +174,8 @@ export const CACHE_PER_BIN = 4;
 /** The same constants for the hot paths (a module const is a load and a check there). */
 const enum K {
   PER_BIN = 4,
+  /** The flag key's multiplier (mix). */
+  FLAG_MUL = 0x27d4eb2f,
   CHUNK_FLAGS = PgFlag.HEAD | PgFlag.KMALLOC | PgFlag.KHEAP,
 }
 /**
@@ -235,19 +237,16 @@ export interface HeapStats {
 /**
  * The check word of a header at `b` with size word `w0`, keyed by the heap's secret `s`:
  * the size mixed with the address and the key, the flags (FREE, CACHED) an xor of a keyed
- * word of their own, so that a free into the cache or a take from it changes the check
- * word by one xor of `flagKey(s) * CACHED`.
+ * word of their own, the flag key `imul(s, FLAG_MUL) | 1` (odd: each flag changes the
+ * word), so that a free into the cache or a take from it changes the check word by one
+ * xor of the flag key times CACHED (`(imul(s, FLAG_MUL) | 1) << 1`, written out where it
+ * is used: V8 inlines a call only while its budget lasts, and the heap's paths are large).
  */
 function mix(s: number, b: number, w0: number): number {
   return (
     Math.imul(Math.imul(b ^ (w0 & ~Blk.FLAGS) ^ s, -1640531535) + s, -2048144789) ^
-    Math.imul(w0 & Blk.FLAGS, flagKey(s))
+    Math.imul(w0 & Blk.FLAGS, Math.imul(s, K.FLAG_MUL) | 1)
   );
-}
-
-/** The key of a size word's flags in its check word (odd: each flag changes the word). */
-function flagKey(s: number): number {
-  return Math.imul(s, 0x27d4eb2f) | 1;
 }
 
 /** The list index of a free block of `size` bytes (TLSF mapping_insert). */
@@ -627,7 +626,7 @@ export class KmallocHeap {
     d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
     d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - bsize;
     w[i + Blk.SIZE] = bsize;
-    w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
+    w[i + Blk.CHECK] = check ^ ((Math.imul(s, K.FLAG_MUL) | 1) << 1);
     w[i + Blk.LINK] = size;
     const c = (b & ~this.chunkMask) >>> 0;
     const g = (b + Blk.HDR - c) >>> 4;
@@ -961,7 +960,7 @@ export class KmallocHeap {
         }
       }
       w[i + Blk.SIZE] = size | Blk.CACHED;
-      w[i + Blk.CHECK] = check ^ Math.imul(Blk.CACHED, flagKey(s));
+      w[i + Blk.CHECK] = check ^ ((Math.imul(s, K.FLAG_MUL) | 1) << 1);
       w[i + Blk.LINK] = d[HeapDesc.BINS + bin] as number;
       d[HeapDesc.BINS + bin] = b;
       w[wb] = bits & ~(1 << (g & 31));
