@@ -34,13 +34,13 @@ export const enum SlabFlag {
    */
   KMEM_OWN = 1 << 10,
   /**
-   * Slabs sized for footprint (internal: kmalloc's fine classes). Objects of half a page or
-   * more get the smallest order that holds one (Linux's calculate_order asks for 8 objects
-   * a slab, so kmalloc-8k takes 8 pages for 4 objects and a slab that keeps one object
-   * strands three), and the node's reserve of empty slabs follows min_partial's rule with
-   * 1 for min_partial, not 5 to 10 (some thirty kmalloc caches would keep five empty slabs
-   * each; slub/layout.ts FOOTPRINT_MIN_PARTIAL). BENCHMARKS.md, "Four programs recorded
-   * after the tuning".
+   * Slabs sized for footprint (internal: kmalloc's fine classes; SLUB's layout and reserve,
+   * SLAB lays out its own). Objects of half a page or more get the smallest order that
+   * holds one (Linux's calculate_order asks for 8 objects a slab, so kmalloc-8k takes 8
+   * pages for 4 objects and a slab that keeps one object strands three), and the node's
+   * reserve of empty slabs follows min_partial's rule with 1 for min_partial, not 5 to 10
+   * (some thirty kmalloc caches would keep five empty slabs each; slub/layout.ts
+   * FOOTPRINT_MIN_PARTIAL). BENCHMARKS.md, "Four programs recorded after the tuning".
    */
   FOOTPRINT = 1 << 11,
   /**

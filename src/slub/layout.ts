@@ -346,6 +346,8 @@ export function objectsPerSlab(slabBytes: number, size: number, dual = false): n
 /**
  * calculate_order: the smallest order whose leftover is at most 1/16 of the slab (then 1/8,
  * then 1/4) with at least `minObjects` objects, trying fewer objects before giving up.
+ * For footprint (SlabFlag.FOOTPRINT), an object of half a page or more takes the smallest
+ * order that holds one, whatever its leftover.
  */
 export function calculateOrder(
   size: number,
@@ -355,8 +357,12 @@ export function calculateOrder(
   footprint = false,
 ): number {
   const top = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
-  // 4 * (fls(nr_cpus) + 1) for one cpu; one, for footprint, from half a page on.
-  let minObjects = footprint && size >= pageSize / 2 ? 1 : 4 * (Math.floor(Math.log2(1)) + 2);
+  if (footprint && size >= pageSize / 2) {
+    for (let order = 0; order <= top; order++) {
+      if (objectsPerSlab(pageSize << order, size, dual) >= 1) return order;
+    }
+  }
+  let minObjects = 4 * (Math.floor(Math.log2(1)) + 2); // 4 * (fls(nr_cpus) + 1) for one cpu
   const maxObjects = objectsPerSlab(pageSize << top, size, dual);
   minObjects = Math.min(minObjects, maxObjects);
   while (minObjects >= 1) {

@@ -86,9 +86,21 @@ describe("kmalloc size classes", () => {
         return x;
       };
       // Linux's calculate_order: eight objects a slab where the orders allow.
-      const want =
+      const want: Record<string, [number, number]> =
         set === "fine"
-          ? { "kmalloc-2k": [2, 1], "kmalloc-4k": [1, 1], "kmalloc-8k": [1, 2] }
+          ? {
+              "kmalloc-2k": [2, 1],
+              "kmalloc-2560": [1, 1],
+              "kmalloc-3k": [1, 1],
+              "kmalloc-3584": [1, 1],
+              "kmalloc-4k": [1, 1],
+              "kmalloc-5k": [1, 2],
+              "kmalloc-6k": [1, 2],
+              "kmalloc-7k": [1, 2],
+              "kmalloc-8k": [1, 2],
+              // Below half a page, Linux's rule: eight objects of kmalloc-1k in two pages.
+              "kmalloc-1k": [8, 2],
+            }
           : { "kmalloc-2k": [8, 4], "kmalloc-4k": [8, 8], "kmalloc-8k": [4, 8] };
       for (const [name, [objects, pages]] of Object.entries(want)) {
         assert.equal(info(name).objectsPerSlab, objects, `${set} ${name} objects a slab`);
