@@ -356,12 +356,8 @@ export function calculateOrder(
   dual = false,
   footprint = false,
 ): number {
+  if (footprint && size >= pageSize / 2) return smallestOrder(size, pageSize, maxOrder, dual);
   const top = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
-  if (footprint && size >= pageSize / 2) {
-    for (let order = 0; order <= top; order++) {
-      if (objectsPerSlab(pageSize << order, size, dual) >= 1) return order;
-    }
-  }
   let minObjects = 4 * (Math.floor(Math.log2(1)) + 2); // 4 * (fls(nr_cpus) + 1) for one cpu
   const maxObjects = objectsPerSlab(pageSize << top, size, dual);
   minObjects = Math.min(minObjects, maxObjects);
@@ -377,7 +373,11 @@ export function calculateOrder(
     }
     minObjects--;
   }
-  // One object per slab, in the smallest block that holds it.
+  return smallestOrder(size, pageSize, maxOrder, dual);
+}
+
+/** The smallest order whose block holds one object of `size` bytes (one a slab), or -1. */
+function smallestOrder(size: number, pageSize: number, maxOrder: number, dual: boolean): number {
   for (let order = 0; order < maxOrder; order++) {
     if (objectsPerSlab(pageSize << order, size, dual) >= 1) return order;
   }
