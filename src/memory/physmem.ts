@@ -633,10 +633,11 @@ export class PhysMem {
   copy(dst: number, src: number, length: number): void {
     if (length <= 0) return;
     // A small copy of whole words between ranges apart in one buffer (krealloc's of a small
-    // block): word stores, not copyWithin, a call into the engine's runtime that cost more
-    // than the copy.
+    // block): word stores, not copyWithin, a call into the engine's runtime that costs more
+    // than the copy below 128 bytes (about 17 ns a call; the word loop takes 4 ns for 16
+    // bytes, 14 ns for 96, 17 ns for 128, 31 ns for 256: BENCHMARKS.md, "krealloc's copy").
     if (
-      length <= 256 &&
+      length < 128 &&
       ((dst | src | length) & 3) === 0 &&
       this.split === false &&
       (dst + length <= src || src + length <= dst)

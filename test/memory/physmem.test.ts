@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Kmem, KmemError } from "../../src/index.js";
-import { Frame, Hdr, Pg, PgFlag, Zone, zoneBase } from "../../src/memory/index.js";
+import { Frame, Hdr, Pg, PgFlag, type PhysMem, Zone, zoneBase } from "../../src/memory/index.js";
 
 /** Node 0's zone words in the header of a one-cpu instance. */
 const Z = zoneBase(1, 0);
@@ -92,6 +92,37 @@ describe("physical memory", () => {
       assert.equal(a % (pageSize * 4), 0);
       mm.freePages(a, 2);
       mm.verify();
+    }
+  });
+});
+
+describe("copy", () => {
+  // Word stores below 128 bytes between ranges apart, copyWithin otherwise: every length
+  // around the switch, aligned or not, apart or overlapping either way, as memmove.
+  it("copies as memmove at every length, alignment and overlap", () => {
+    const mm = new Kmem({ memory: 1 << 20 });
+    const phys = (mm as unknown as { phys: PhysMem }).phys;
+    const base = mm.allocPages(2);
+    const bytes = mm.memory;
+    for (const length of [0, 1, 4, 8, 60, 64, 120, 124, 125, 128, 132, 256, 300]) {
+      for (const [dstOff, srcOff] of [
+        [0, 2048],
+        [2048, 0],
+        [3, 1024],
+        [0, 8],
+        [8, 0],
+        [1, 5],
+      ] as const) {
+        for (let i = 0; i < 8192; i++) bytes[base + i] = (i * 7 + length) & 0xff;
+        const expect = Uint8Array.from(bytes.subarray(base, base + 8192));
+        expect.copyWithin(dstOff, srcOff, srcOff + length);
+        phys.copy(base + dstOff, base + srcOff, length);
+        assert.deepEqual(
+          bytes.subarray(base, base + 8192),
+          expect,
+          `${length} ${dstOff} ${srcOff}`,
+        );
+      }
     }
   });
 });
