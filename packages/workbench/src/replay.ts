@@ -11,7 +11,9 @@
  *       two in a row ran at rates within WARM_AGREE of each other and WARM_OPS ops were run
  *       (at most MAX_RUNS runs and WARM_MS): without them a trace of 200,000 ops measures
  *       the engine's compiler more than the allocator (10x), and on a loaded machine the
- *       optimizing compiler, short of a core, may still be at work well after a fixed count.
+ *       optimizing compiler, short of a core, may still be at work well after a fixed count;
+ *       an allocator's rare paths (a new slab, the page allocator) run a few hundred times a
+ *       run of a small trace, and the engine compiles them only after many runs.
  *     - A trace of fewer than MIN_TIMED_OPS ops then runs several times (for at most
  *       REPEAT_BUDGET_MS), each on a fresh instance over the same buffer; the median run counts,
  *       and with 6 runs or more the 95% confidence interval of that median is given.
@@ -164,8 +166,13 @@ export class AllocatorFault extends Error {
 
 /** A trace shorter than this is timed over several runs... */
 const MIN_TIMED_OPS = 1_000_000;
-/** ...after uncounted warm-up runs of the trace, at least this many ops in all... */
-const WARM_OPS = 200_000;
+/**
+ * ...after uncounted warm-up runs of the trace, at least this many ops in all (with 200,000,
+ * a trace of 54,449 ops still had the engine compiling an allocator's rarer paths, its page
+ * allocator's among them, in the 9th to 16th run: kmem measured 16-32 M ops/s from one
+ * process to the next, 27-36 with a million; BENCHMARKS.md, "Four more programs")...
+ */
+const WARM_OPS = 1_000_000;
 /** ...until two runs in a row agree within this fraction of their rate (the engine is done)... */
 const WARM_AGREE = 0.05;
 /** ...or for at most this long (a slow allocator, or a rate that never settles). */
