@@ -59,8 +59,12 @@ export interface AllocatorEntry {
   readonly description: string;
   /** Other names `--allocator` takes for it. */
   readonly aliases?: readonly string[];
-  /** A fresh, empty instance over `memoryBytes` (over `reuse` if given, a buffer that large). */
-  create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate>;
+  /**
+   * A fresh, empty instance over `memoryBytes` (over `reuse` if given, a buffer that large).
+   * `timed`: for a timed run, whose footprint nobody reads: an allocator whose memory cannot
+   * be `reuse` (a WebAssembly memory) may start with all of it, touched, as `reuse` is.
+   */
+  create(memoryBytes: number, reuse?: ArrayBuffer, timed?: boolean): Promise<Candidate>;
   /**
    * For an allocator outside this process (native code): replays a whole trace itself,
    * measuring what replay.ts measures. replay() hands such an entry the trace.
@@ -154,14 +158,14 @@ export function rangeAllocator(
 function peer(
   name: string,
   description: string,
-  heap: (bytes: number, reuse?: ArrayBuffer) => Promise<PeerHeap>,
+  heap: (bytes: number, reuse?: ArrayBuffer, timed?: boolean) => Promise<PeerHeap>,
 ): AllocatorEntry {
   return {
     name,
     kind: "peer",
     description,
-    async create(memoryBytes: number, reuse?: ArrayBuffer): Promise<Candidate> {
-      const h = await heap(memoryBytes, reuse);
+    async create(memoryBytes: number, reuse?: ArrayBuffer, timed?: boolean): Promise<Candidate> {
+      const h = await heap(memoryBytes, reuse, timed);
       const walk = h.freeBlocks?.bind(h);
       return {
         allocator: peerAllocator(h),

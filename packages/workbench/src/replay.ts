@@ -6,7 +6,8 @@
  *  1. Timed pass (throughput). Chunks of decoded ops run in a tight loop with a clock read
  *     before and after each chunk, nothing else: ops/s = ops / the sum of those times.
  *     - The memory's pages are touched once before, so the operating system's first touch of
- *       a page is not counted.
+ *       a page is not counted (a WebAssembly allocator's memory, which cannot be that buffer,
+ *       is its own, touched once and whole: `create(..., timed)`).
  *     - Uncounted warm-up runs of the whole trace come first, each on a fresh instance, until
  *       two in a row ran at rates within WARM_AGREE of each other and WARM_OPS ops were run
  *       (at most MAX_RUNS runs and WARM_MS): without them a trace of 200,000 ops measures
@@ -363,7 +364,7 @@ export async function replay(
     counted: boolean,
     deadline = Infinity,
   ): Promise<number> => {
-    const cand = await entry.create(options.memoryBytes, buffer);
+    const cand = await entry.create(options.memoryBytes, buffer, true);
     const ta = cand.allocator;
     const tmem = cand.memory ?? null;
     const tb = newBlocks(ids);

@@ -14,6 +14,15 @@
  * 12). An allocation takes the head of the first non-empty free list whose blocks all fit
  * (lists by size, 16 per power of two), split when the rest can hold a block.
  *
+ * A timed run (replay's first pass) starts instead with all of the heap's memory, every page
+ * touched once, as every other allocator's timed run starts with its buffer touched: one
+ * memory for all the timed runs of a replay (the buffer the replay reuses is its key), a
+ * fresh instance over it each run, which takes the whole memory as one free block when it
+ * starts. Otherwise each run paid what the others do not: the operating system's first
+ * touch of every page it grew into, and the grows themselves (a trace that only allocates,
+ * 15 MB of 4 KiB blocks: 1.3 M ops/s against 36 over touched memory; BENCHMARKS.md, "TLSF's
+ * timed runs over touched memory").
+ *
  * With --noAssert, TLSF checks nothing on free: a double or invalid free corrupts its heap,
  * as with C's malloc. Out of memory, growing traps (`unreachable`) before TLSF changes
  * anything, so an allocation or a moving realloc that fails leaves the heap as it was.
@@ -79,16 +88,35 @@ export function tlsfModule(): Promise<WasmModule> {
   return compiled;
 }
 
+/** Memories of timed runs, by the buffer their replay reuses: `heapBytes`, touched once. */
+const timedMemories = new WeakMap<ArrayBuffer, WasmMemory>();
+
+function touchedMemory(pages: number): WasmMemory {
+  const memory = new wasm.Memory({ initial: pages, maximum: pages });
+  const u8 = new Uint8Array(memory.buffer);
+  for (let i = 0; i < u8.length; i += 4096) u8[i] = 0;
+  return memory;
+}
+
 /**
  * A fresh TLSF heap that may grow to `heapBytes` (rounded up to whole 64 KiB pages, at most
- * 4 GiB). `malloc` and `realloc` return 0 when the heap cannot grow enough (or the size is
+ * 4 GiB); for a timed run (`timed`, with the replay's `reuse` buffer), a fresh instance over
+ * the run's touched memory of that size instead, whose footprint means nothing. `malloc` and `realloc` return 0 when the heap cannot grow enough (or the size is
  * over TLSF's 1 GiB block limit); `realloc` is TLSF's own (__realloc): in place when the
  * block, or it and a free block after it, hold the new size, else allocate, copy, free.
  * `memory` is a view of the heap as it is now: taken again after the heap grew.
  */
-export async function tlsfHeap(heapBytes: number): Promise<PeerHeap> {
+export async function tlsfHeap(
+  heapBytes: number,
+  reuse?: ArrayBuffer,
+  timed = false,
+): Promise<PeerHeap> {
   const maximum = Math.min(65536, Math.max(1, Math.ceil(heapBytes / WASM_PAGE)));
-  const memory = new wasm.Memory({ initial: 1, maximum });
+  let memory: WasmMemory;
+  if (timed && reuse !== undefined) {
+    memory = timedMemories.get(reuse) ?? touchedMemory(maximum);
+    timedMemories.set(reuse, memory);
+  } else memory = new wasm.Memory({ initial: 1, maximum });
   const instance = await wasm.instantiate(await tlsfModule(), {
     env: {
       memory,

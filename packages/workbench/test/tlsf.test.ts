@@ -148,6 +148,29 @@ describe("tlsf", () => {
     assert.ok(heap.usableSize(a) >= 50 && heap.usableSize(a) < 100);
   });
 
+  it("starts a timed run with its whole memory, touched, and the next run over it afresh", async () => {
+    const reuse = new ArrayBuffer(4 * MiB);
+    const first = await tlsfHeap(4 * MiB, reuse, true);
+    assert.equal(first.footprint(), 4 * MiB, "the whole memory from the start");
+    const live: Live[] = [];
+    for (let k = 0; k < 200; k++) {
+      const b = { handle: first.malloc(9000 + k), size: 9000 + k, tag: k + 1 };
+      assert.notEqual(b.handle, 0);
+      fill(first, b);
+      live.push(b);
+    }
+    check(first, live, "timed run");
+    // The next timed run: the same memory (no growth, no first touch), a heap with nothing in
+    // it: its first block is where the first run's was.
+    const second = await tlsfHeap(4 * MiB, reuse, true);
+    assert.equal(second.memory.buffer, first.memory.buffer);
+    assert.equal(second.malloc(9000), live[0]?.handle);
+    // Not timed (the measured pass): a memory of its own, grown as needed from one page.
+    const measured = await tlsfHeap(4 * MiB, reuse);
+    assert.equal(measured.footprint(), 64 * 1024);
+    assert.notEqual(measured.memory.buffer, first.memory.buffer);
+  });
+
   it("replays a workload into too little memory: failures counted, no fault", async () => {
     const source = findWorkload("random").generate(4000, 3);
     const { result: r } = await replay(source, findAllocator("tlsf"), {
