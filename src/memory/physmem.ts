@@ -635,7 +635,8 @@ export class PhysMem {
     // A small copy of whole words between ranges apart in one buffer (krealloc's of a small
     // block): word stores, not copyWithin, a call into the engine's runtime that costs more
     // than the copy below 128 bytes (about 17 ns a call; the word loop takes 4 ns for 16
-    // bytes, 14 ns for 96, 17 ns for 128, 31 ns for 256: BENCHMARKS.md, "krealloc's copy").
+    // bytes, 14 ns for 96, 17 ns for 128, 31 ns for 256: BENCHMARKS.md, "Four more
+    // programs, and krealloc's copy").
     if (
       length < 128 &&
       ((dst | src | length) & 3) === 0 &&
