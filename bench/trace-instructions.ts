@@ -63,14 +63,19 @@ function chunksOf(f: FlatTrace): OpChunk[] {
   return out;
 }
 
-/** The workbench's timed loop over its allocator `name`, each run on a fresh one. */
+/**
+ * The workbench's timed loop over its allocator `name`, each run on a fresh one, made as
+ * the replay makes a timed run's: over one buffer for every run (TLSF: one memory of that
+ * size, touched once), not memory grown anew each run.
+ */
 async function workbenchLoop(name: string): Promise<void> {
   const entry = findAllocator(name);
   const loop = freshTimedLoop(name);
   const chunks = chunksOf(t);
+  const buffer = new ArrayBuffer(HEAP);
   for (let r = 0; r < warm + runs; r++) {
     const b = newBlocks(t.ids);
-    const a = (await entry.create(HEAP)).allocator;
+    const a = (await entry.create(HEAP, buffer, true)).allocator;
     for (const chunk of chunks) loop(a, null, chunk, b.handle, b.size);
   }
 }
