@@ -31,6 +31,7 @@
 
 import { readFile } from "node:fs/promises";
 import type { PeerHeap } from "./peers.js";
+import { prefault } from "./replay.js";
 
 const WASM_PAGE = 65536;
 /** TLSF's block header (BLOCK_OVERHEAD): one word before each block's data. */
@@ -100,8 +101,7 @@ function touchedMemory(pages: number): WasmMemory | null {
   } catch {
     return null;
   }
-  const u8 = new Uint8Array(memory.buffer);
-  for (let i = 0; i < u8.length; i += 4096) u8[i] = 0;
+  prefault(memory.buffer);
   return memory;
 }
 
