@@ -1297,7 +1297,13 @@ export class Kmem extends MemAccess {
         const c = this.slab.cacheById(id);
         return c === null
           ? null
-          : { id, name: c.name, objectSize: c.objectSize, objectsPerSlab: c.objects };
+          : {
+              id,
+              name: c.name,
+              objectSize: c.objectSize,
+              objectsPerSlab: c.objects,
+              slabOrder: c.order,
+            };
       },
       (addr) => km.heapChunkUsed?.(addr) ?? -1,
     );

@@ -90,8 +90,13 @@ export interface PageMapCache {
   id: number;
   name: string;
   objectSize: number;
-  /** Objects per slab (0 for a SLOB cache: its objects share pages). */
+  /**
+   * Objects per slab of `slabOrder` (0 for a SLOB cache: its objects share pages); a slab of
+   * order k holds objectsPerSlab << (k - slabOrder) (a SLUB cache whose slabs grow).
+   */
   objectsPerSlab: number;
+  /** The order of its smallest slabs. */
+  slabOrder: number;
 }
 
 /** Every frame's owner: arrays indexed by pfn, `totalPages` long. */
@@ -111,7 +116,7 @@ export interface PageMap {
    * allocated blocks on a heap chunk's frames; 0 otherwise.
    */
   used: Uint16Array;
-  /** Objects per slab (SLUB), units per page (SLOB) or per heap chunk; 0 otherwise. */
+  /** Objects of the frame's slab (SLUB), units per page (SLOB) or per heap chunk; 0 otherwise. */
   capacity: Uint16Array;
   /** The caches the slab frames name, by id order. */
   caches: PageMapCache[];
@@ -195,7 +200,8 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup, heapUse?: HeapUse): 
         const [owner, inuse] = slubSlab(f, i);
         id = owner;
         u = inuse;
-        cap = named(owner)?.objectsPerSlab ?? inuse;
+        const nc = named(owner);
+        cap = nc === null ? inuse : nc.objectsPerSlab * 2 ** (o - nc.slabOrder);
       } else if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.KHEAP) !== 0) {
         // A chunk is at most 64 KiB (heap.ts CHUNK_BYTES, or one page of at most 64 KiB):
         // at most 4,096 units of 16 bytes.

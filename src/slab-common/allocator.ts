@@ -13,8 +13,10 @@ export interface SlabCacheInfo {
   objectSize: number;
   size: number;
   activeObjects: number;
+  /** Objects of its slabs, each slab counted with its own (slabs may differ in order). */
   totalObjects: number;
   slabs: number;
+  /** Of its smallest slabs (SLUB's kmalloc-2k takes larger ones as it grows). */
   objectsPerSlab: number;
   pagesPerSlab: number;
   /** Objects set aside as corrupt. */

@@ -37,7 +37,14 @@ export interface CacheGeometry {
   redLeft: number;
   inuse: number;
   track: number;
+  /** A slab's order: its smallest (SLUB's min), the order of its first slabs. */
   order: number;
+  /**
+   * The largest order its slabs take as the cache grows (SLUB's oo; see growOrder in
+   * slub/layout.ts): `order` unless its objects tile slabs of every order between exactly.
+   */
+  topOrder: number;
+  /** Objects in a slab of `order` (one of order k holds objects << (k - order)). */
   objects: number;
   bitmap: number;
   /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
@@ -96,9 +103,14 @@ export class KmemCache {
   readonly inuse: number;
   /** @internal Offset of the track records (U), from the object. */
   readonly track: number;
-  /** @internal Slabs are blocks of 2^order pages. */
+  /** @internal Slabs are blocks of 2^order pages at least (the first slabs' order). */
   readonly order: number;
-  /** @internal Objects per slab. */
+  /**
+   * @internal The largest order of its slabs (order, unless they grow with the cache: a
+   * slab's own order is its head frame's, and it holds objects << (its order - order)).
+   */
+  readonly topOrder: number;
+  /** @internal Objects per slab of `order`. */
   readonly objects: number;
   /** @internal Byte offset of the bitmap in the slab, -1 when it lives in the frame. */
   readonly bitmap: number;
@@ -109,7 +121,11 @@ export class KmemCache {
    * starts: object indices without a division (objects are at least 8-byte aligned).
    */
   readonly slotIndex: Uint16Array;
-  /** @internal Bytes from the first object to the end of the last slot. */
+  /**
+   * @internal Bytes from the first object to the end of the last slot of a slab of
+   * topOrder (of any slab: a smaller one's slots are a prefix, and none of its addresses
+   * reaches past its own last slot, see growOrder).
+   */
   readonly span: number;
   /** @internal Freelist hardening secret. */
   readonly secret: number;
@@ -163,11 +179,12 @@ export class KmemCache {
     this.inuse = g.inuse;
     this.track = g.track;
     this.order = g.order;
+    this.topOrder = g.topOrder;
     this.objects = g.objects;
     this.bitmap = g.bitmap;
     this.remote = g.remote;
     this.slotIndex = init.slotIndex;
-    this.span = g.objects * g.size;
+    this.span = (g.objects << (g.topOrder - g.order)) * g.size;
     this.secret = init.secret;
     this.flags = init.flags;
     this.debug = init.flags & SlabFlag.DEBUG_MASK;

@@ -346,6 +346,7 @@ export function slabGeometry(
   return {
     ...g,
     order: r.order,
+    topOrder: r.order,
     objects: r.n,
     bitmap: r.n <= 32 ? -1 : slabBytes - bitmapBytes(r.n, dual),
     remote: remoteWords(r.n, dual),

@@ -514,6 +514,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       inuse: size,
       track: 0,
       order: big ? order : 0,
+      topOrder: big ? order : 0,
       objects: 0,
       bitmap: -1,
       remote: 0,

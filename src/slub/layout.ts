@@ -4,9 +4,10 @@
  * slab-common's calculate_alignment).
  *
  * A slab is a block of 2^order pages from the page allocator, carved into `objects` slots
- * of `size` bytes. Each object has a bit in an allocation bitmap (1 = allocated) that makes
- * double frees an O(1) check; a slab of at most 32 objects keeps it in its frame descriptor,
- * a larger one in whole words at its end:
+ * of `size` bytes (a cache's slabs may differ in order: growOrder). Each object has a bit
+ * in an allocation bitmap (1 = allocated) that makes double frees an O(1) check; a slab of
+ * at most 32 objects keeps it in its frame descriptor, a larger one in whole words at its
+ * end:
  *
  *   slab start                                                            slab end
  *   +--------+--------+--------+-- ... --+--------+-------------+------------------+
@@ -97,9 +98,9 @@ export const enum SlabState {
 
 // Cache descriptor: the shared words, then one slot per cpu, in managed memory (an object of
 // the boot cache "kmem_cache"; the boot cache's own descriptor is in the header). With one
-// cpu the slot follows at word 40 (78 words in all, so that the thirteen kmalloc caches'
-// descriptors fit one page); with more, descriptors are 64-byte aligned and each slot starts
-// on a line of its own (word 48, then every 48 words), so that two cpus never write one line.
+// cpu the slot follows at word 40 (81 words in all with node 0's two after it, 328 bytes
+// as the boot cache aligns them: twelve to a page); with more, descriptors are 64-byte aligned and each slot starts on a
+// line of its own (word 48, then every 48 words), so that two cpus never write one line.
 //
 //  word 0       1           2        3        4        5          6        7
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
@@ -113,10 +114,10 @@ export const enum SlabState {
 //  +----------------------------------------------------------------------+----------+
 //  | sheafCap | list_lock | serial   |                                                  37..39
 //  +----------+-----------+----------+----------------------------------------------+
-//  | cpu[0]: slab pfn, freelist, first object, bitmap word, sheaf count, active,     |  40..77
-//  |         sheaf[32]                                  (one cpu: CpuSlot.WORDS)     |
+//  | cpu[0]: slab pfn, freelist, first object, bitmap word, sheaf count, active,     |  40..78
+//  |         span, sheaf[32]                            (one cpu: CpuSlot.WORDS)     |
 //  +---------------------------------------------------------------------------------+
-//  more cpus: (unused) 40..47 | cpu[0] 48..85, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
+//  more cpus: (unused) 40..47 | cpu[0] 48..86, pad to 95 | cpu[1] 96.. | ...  (LINE_WORDS apart)
 //  after the cpu slots: node 0's reserve of empty slabs (its head, then nr_empty: NodeRec
 //  EMPTY_HEAD and NR_EMPTY), then with more nodes node 1's record (NodeRec: partial head,
 //  nr_partial, list_lock, nr_slabs, reserve head, nr_empty), node 2's, ...; node 0's other
@@ -129,6 +130,7 @@ export const enum Desc {
   FLAGS = 4,
   /** Free pointer offset from the object address. */
   OFFSET = 5,
+  /** The slabs' order (bits 0-7) and topOrder (bits 8-15): see growOrder. */
   ORDER = 6,
   OBJECTS = 7,
   RED_LEFT = 8,
@@ -189,8 +191,13 @@ export const enum CpuSlot {
    * objects are the sum over cpus, so that no shared counter is written on the fast paths.
    */
   ACTIVE = 5,
+  /**
+   * Bytes from the cpu slab's first object to the end of its last slot (its objects times
+   * the slot size: slabs of one cache may differ in order, see growOrder).
+   */
+  SPAN = 6,
   /** The sheaf: addresses of free objects of any slab of the cache, a stack. */
-  SHEAF = 6,
+  SHEAF = 7,
   SHEAF_MAX = 32,
   WORDS = SHEAF + SHEAF_MAX,
   /** The stride between slots with more than one cpu: three 64-byte lines. */
@@ -376,6 +383,54 @@ export function calculateOrder(
   return smallestOrder(size, pageSize, maxOrder, dual);
 }
 
+/**
+ * The largest order of a cache's slabs (SLUB's oo; `order` is its min): for a cache sized for
+ * footprint (its slabs smaller than calculate_order's), calculate_order's own, when its
+ * objects tile a slab of `order` exactly from its first byte (no left red zone, no tail), at
+ * least two of them, and a slab of that order holds at most 32 (its bitmap in its frame):
+ * then a slab of any order between holds objects << (its order - order) at the same offsets,
+ * and every address of it is an address of one of its slots, so that one slot table serves
+ * them all. Else `order`: the slabs keep one order. A cache of one object a slab (kmalloc-4k,
+ * -8k) keeps it: its slabs never hold a free object, and larger ones would (measured on
+ * clang-fse-compress, whose 4 and 8 KiB blocks come and go: 8-10 pages more at its peak,
+ * BENCHMARKS.md "Slabs that grow with their cache").
+ */
+function topOrderOf(
+  size: number,
+  redLeft: number,
+  order: number,
+  pageSize: number,
+  maxOrder: number,
+  dual: boolean,
+  footprint: boolean,
+): number {
+  const objects = (pageSize << order) / size;
+  if (!footprint || redLeft !== 0 || objects !== Math.floor(objects) || objects < 2) return order;
+  const top = calculateOrder(size, pageSize, maxOrder, dual, false);
+  return top > order && (pageSize << top) / size <= 32 ? top : order;
+}
+
+/**
+ * A cache's slabs on a node double in size for each doubling of their number from
+ * 2^GROW_SHIFT on, up to its topOrder.
+ */
+export const GROW_SHIFT = 3;
+
+/**
+ * The order of a new slab of a cache whose slabs grow (order < topOrder), from the slabs it
+ * holds on the node (nr_slabs): a cache of a few slabs keeps the small ones its footprint
+ * wants, one that holds many (a burst of large objects: mawk-wordpairs' 2,048-byte blocks)
+ * takes larger slabs and goes to the slow path for a new slab fewer times. A new slab of
+ * order k comes after at least 2^(k - order + GROW_SHIFT) slabs of at least 2^order pages
+ * each: it is at most an eighth of the pages the cache holds on the node, the most a slab
+ * left mostly empty can add to its footprint. (Linux's SLUB takes oo for every slab and
+ * falls back to min when the page allocator has no block of oo; so does newSlab, to order.)
+ */
+export function growOrder(order: number, topOrder: number, nrSlabs: number): number {
+  const step = 31 - Math.clz32(nrSlabs) - GROW_SHIFT;
+  return step <= 0 ? order : Math.min(topOrder, order + step);
+}
+
 /** The smallest order whose block holds one object of `size` bytes (one a slab), or -1. */
 function smallestOrder(size: number, pageSize: number, maxOrder: number, dual: boolean): number {
   for (let order = 0; order < maxOrder; order++) {
@@ -442,6 +497,7 @@ export function calculateGeometry(
     inuse,
     track,
     order,
+    topOrder: topOrderOf(size, redLeft, order, pageSize, maxOrder, dual, footprint),
     objects,
     bitmap,
     remote: remoteWords(objects, dual),

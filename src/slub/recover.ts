@@ -54,8 +54,9 @@ import type { SlubAllocator } from "./slub.js";
 function walk(slub: SlubAllocator, c: KmemCache, pfn: number, head: number): number[] | null {
   const out: number[] = [];
   const seen = new Set<number>();
+  const objects = slub.slabObjects(c, pfn);
   for (let obj = head >>> 0; obj !== 0;) {
-    if (seen.has(obj) || out.length >= c.objects || deadObjectIndex(slub, c, pfn, obj) < 0)
+    if (seen.has(obj) || out.length >= objects || deadObjectIndex(slub, c, pfn, obj) < 0)
       return null;
     seen.add(obj);
     out.push(obj);
@@ -104,6 +105,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
       if (cpu !== dead) throw new Error(`the slot of cpu ${cpu} names frame ${pfn}, not a slab`);
       ds.fill(0, CpuSlot.SLAB, CpuSlot.BITMAP + 1);
       ds[CpuSlot.FREELIST] = 0;
+      ds[CpuSlot.SPAN] = 0;
       continue;
     }
     frozen.add(pfn);
@@ -113,6 +115,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
   if (frozen.has(deadSlab)) {
     ds[CpuSlot.START] = deadSlab * slub.pageSize + c.redLeft;
     ds[CpuSlot.BITMAP] = slub.bitmapWord(c, deadSlab);
+    ds[CpuSlot.SPAN] = slub.slabObjects(c, deadSlab) * c.size;
     deadList = new Set(walk(slub, c, deadSlab, ds[CpuSlot.FREELIST] as number) ?? []);
   }
   const onFreelists = new Set<number>();
@@ -157,7 +160,8 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
       if (deadList.has(obj)) throw new Error(`object ${obj} is on two freelists`);
       onFreelists.add(obj);
     }
-    const inuse = c.objects - list.length;
+    const objects = slub.slabObjects(c, p);
+    const inuse = objects - list.length;
     let counters = (isFrozen ? SlabState.FROZEN : 0) | inuse;
     if (
       !isFrozen &&
@@ -167,7 +171,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
     ) {
       reserve.push(p);
       counters |= SlabState.EMPTY;
-    } else if (!isFrozen && inuse < c.objects) {
+    } else if (!isFrozen && inuse < objects) {
       partial.push(p);
       counters |= SlabState.PARTIAL;
     }

@@ -413,7 +413,7 @@ export function initCache(
   dv[Desc.ALIGN] = g.align;
   dv[Desc.FLAGS] = flags;
   dv[Desc.OFFSET] = g.offset;
-  dv[Desc.ORDER] = g.order;
+  dv[Desc.ORDER] = g.order | (g.topOrder << 8);
   dv[Desc.OBJECTS] = g.objects;
   dv[Desc.RED_LEFT] = g.redLeft;
   dv[Desc.INUSE] = g.inuse;
@@ -535,11 +535,13 @@ function aliasHandle(
 
 /** The slot index table of a geometry, shared by caches of the same shape. */
 function slotTable(g: CacheGeometry): Uint16Array {
-  const key = `${g.size}/${g.objects}`;
+  // The slots of a slab of topOrder: a smaller slab's are a prefix.
+  const objects = g.objects << (g.topOrder - g.order);
+  const key = `${g.size}/${objects}`;
   let table = SLOT_TABLES.get(key);
   if (table === undefined) {
-    table = new Uint16Array(Math.ceil((g.objects * g.size) / 8));
-    for (let k = 0; k < g.objects; k++) table[(k * g.size) / 8] = k + 1;
+    table = new Uint16Array(Math.ceil((objects * g.size) / 8));
+    for (let k = 0; k < objects; k++) table[(k * g.size) / 8] = k + 1;
     SLOT_TABLES.set(key, table);
   }
   return table;
@@ -551,13 +553,23 @@ function slotTable(g: CacheGeometry): Uint16Array {
  */
 function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeometry {
   const size = dv[Desc.SIZE] as number;
-  const order = dv[Desc.ORDER] as number;
+  const orders = dv[Desc.ORDER] as number;
+  const order = orders & 0xff;
+  const top = orders >> 8;
   const objects = dv[Desc.OBJECTS] as number;
   const align = dv[Desc.ALIGN] as number;
-  const slab = order >= 0 && order < slub.maxOrder ? slub.pageSize * 2 ** order : 0;
+  const slab = order < slub.maxOrder ? slub.pageSize * 2 ** order : 0;
   const within = (v: number, hi: number) => v >= 0 && v <= hi;
   if (
     slab === 0 ||
+    // Slabs that grow: objects that tile them, a bitmap in the frame (topOrderOf).
+    top < order ||
+    top >= slub.maxOrder ||
+    (top > order &&
+      (objects * size !== slab ||
+        objects * 2 ** (top - order) > 32 ||
+        dv[Desc.BITMAP] !== -1 ||
+        dv[Desc.RED_LEFT] !== 0)) ||
     size < 8 ||
     (size & 7) !== 0 ||
     objects < 1 ||
@@ -575,7 +587,7 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
   ) {
     throw new KmemError(
       "CORRUPTION",
-      `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}, ${objects} objects)`,
+      `SLAB-7: descriptor at ${hex(desc)} has a damaged geometry (size ${size}, order ${order}..${top}, ${objects} objects)`,
     );
   }
   // The flags decide the debug checks: a flag whose metadata the slots lack is damage, not
@@ -604,7 +616,8 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
     redLeft: dv[Desc.RED_LEFT] as number,
     inuse: dv[Desc.INUSE] as number,
     track: dv[Desc.TRACK] as number,
-    order: dv[Desc.ORDER] as number,
+    order,
+    topOrder: top,
     objects: dv[Desc.OBJECTS] as number,
     bitmap: dv[Desc.BITMAP] as number,
     remote: remoteWords(dv[Desc.OBJECTS] as number, slub.smp),
@@ -945,15 +958,32 @@ function recountDeadActive(slub: SlubAllocator, caches: readonly KmemCache[], de
 /** Objects of slab `pfn` of `c` marked allocated (own XOR remote bitmap). */
 function allocatedIn(slub: SlubAllocator, c: KmemCache, pfn: number): number {
   const wi = slub.bitmapWord(c, pfn);
+  const objects = slub.slabObjects(c, pfn);
   let n = 0;
-  for (let k = 0; k * 32 < c.objects; k++) {
+  for (let k = 0; k * 32 < objects; k++) {
     let x = slub.phys.word(wi + k);
     if (c.remote !== 0) x ^= slub.phys.word(wi + k + c.remote);
-    const left = c.objects - k * 32;
+    const left = objects - k * 32;
     if (left < 32) x &= (1 << left) - 1;
     x -= (x >>> 1) & 0x55555555;
     x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
     n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+  }
+  return n;
+}
+
+/**
+ * The objects of every slab of `c`, whose slabs differ in order (growOrder): a walk of
+ * mem_map, as no counter keeps their sum.
+ */
+function slabObjectsOf(slub: SlubAllocator, c: KmemCache): number {
+  const f = slub.f;
+  let n = 0;
+  for (let pfn = slub.firstPfn; pfn < slub.totalPages; pfn++) {
+    const i = pfn * Frame.WORDS;
+    if (((f[i + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0 && f[i + SlubPg.CACHE] === c.id) {
+      n += slub.slabObjects(c, pfn);
+    }
   }
   return n;
 }
@@ -980,7 +1010,7 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
     objectSize: c.objectSize,
     size: c.size,
     activeObjects: activeObjects(slub, c),
-    totalObjects: slabs * c.objects,
+    totalObjects: c.topOrder === c.order ? slabs * c.objects : slabObjectsOf(slub, c),
     slabs,
     objectsPerSlab: c.objects,
     pagesPerSlab: 1 << c.order,

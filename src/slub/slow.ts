@@ -18,6 +18,7 @@ import {
   CpuSlot,
   Desc,
   FOOTPRINT_MIN_PARTIAL,
+  growOrder,
   Poison,
   reserveBound,
   SlabState,
@@ -117,11 +118,12 @@ function place(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   if ((counters & (SlabState.QUARANTINED | SlabState.FROZEN | SlabState.EMPTY)) !== 0) return;
   const inuse = counters & SlabState.INUSE_MASK;
   const onPartial = (counters & SlabState.PARTIAL) !== 0;
+  const objects = slub.slabObjects(c, pfn);
   if (inuse === 0) {
     fileEmpty(slub, c, pfn, onPartial);
-  } else if (inuse < c.objects && !onPartial) {
+  } else if (inuse < objects && !onPartial) {
     addPartial(slub, c, pfn);
-  } else if (inuse === c.objects && onPartial) {
+  } else if (inuse === objects && onPartial) {
     removePartial(slub, c, pfn);
   }
 }
@@ -180,7 +182,7 @@ export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: 
           // before they leave the slab's (recover.ts: a list on both is the cpu's).
           cpu[CpuSlot.FREELIST] = fl;
           f[i + SlubPg.FREELIST] = 0;
-          f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | c.objects;
+          f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | slub.slabObjects(c, cur);
           got = true;
         } else {
           deactivate(slub, c, cpu);
@@ -295,12 +297,13 @@ function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number, mark = true): n
   const fp = obj + c.offset;
   const next = obj === 0 ? 0 : (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
   const off = obj - start;
-  const idx = (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+  const span = slub.slabObjects(c, pfn) * c.size;
+  const idx = (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
   // The first object must be a free slot (its bit clear) whose pointer stays in the slab.
   if (
     obj === 0 ||
     idx < 0 ||
-    (next !== 0 && (next - start) >>> 0 >= c.span) ||
+    (next !== 0 && (next - start) >>> 0 >= span) ||
     slub.testBit(c, pfn, idx)
   ) {
     return setListSlabAside(slub, c, pfn, obj);
@@ -346,10 +349,26 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
       `cache ${JSON.stringify(c.name)} was made with a constructor in another context; register it in this one with registerCtor(${JSON.stringify(c.name)}, fn)`,
     );
   }
-  if (slub.onGrow !== null) slub.onGrow(nid, 1 << c.order);
-  const addr = slub.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
+  const order =
+    c.topOrder === c.order
+      ? c.order
+      : growOrder(
+          c.order,
+          c.topOrder,
+          c.dv[slub.slabsAt[nid < 0 ? slub.buddy.localNode : nid] as number] as number,
+        );
+  if (slub.onGrow !== null) slub.onGrow(nid, 1 << order);
+  let addr = 0;
+  if (order !== c.order) {
+    // A larger slab only if the page allocator has one at hand (allocate_slab's oo): no
+    // reclaim, no warning, no reserves; else one of the cache's own order.
+    const high = (gfp | Gfp.NOWARN | Gfp.NORETRY | Gfp.NOMEMALLOC) & ~(Gfp.NOFAIL | Gfp.RECLAIM);
+    addr = slub.buddy.allocPagesNode(nid, order, high & ~Gfp.ZERO);
+  }
+  if (addr === 0) addr = slub.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
   if (addr === 0) return 0;
   const pfn = addr >>> slub.pageShift;
+  const objects = slub.slabObjects(c, pfn);
   const f = slub.f;
   const i = pfn * Frame.WORDS;
   // Marked SLAB only when counted (countSlab, under the list_lock): until then a plain
@@ -362,29 +381,29 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
   if (c.bitmap >= 0) {
     // A few words: stores, not TypedArray fill (a call into the engine's runtime that cost
     // as much as the rest of newSlab on the program traces).
-    const words = Math.ceil(c.objects / 32) * (c.remote !== 0 ? 2 : 1);
+    const words = Math.ceil(objects / 32) * (c.remote !== 0 ? 2 : 1);
     const wi = (addr + c.bitmap) >>> 2;
     for (let k = 0; k < words; k++) slub.phys.setWord(wi + k, 0);
   }
   const first = addr + c.redLeft;
-  threadFreelist(slub.phys, c, first);
+  threadFreelist(slub.phys, c, first, objects);
   f[i + SlubPg.FREELIST] = first;
-  if (c.debug !== 0) initDebugSlab(slub, c, addr);
+  if (c.debug !== 0) initDebugSlab(slub, c, addr, objects);
   if (c.ctor !== null) {
     // While constructors run, no cache may be destroyed (kmemCacheDestroy checks).
     slub.ctorDepth++;
     try {
-      for (let k = 0; k < c.objects; k++) c.ctor(first + k * c.size);
+      for (let k = 0; k < objects; k++) c.ctor(first + k * c.size);
     } catch (err) {
       // The slab was never used: give it back, and let the constructor's error through.
-      freeSlabPages(slub, c, pfn);
+      freeSlabPages(slub, pfn);
       throw err;
     } finally {
       slub.ctorDepth--;
     }
   }
   slub.ev[Vm.SLAB_NEW]!++;
-  slub.ev[slabGauge(c)]! += 1 << c.order;
+  slub.ev[slabGauge(c)]! += 1 << (f[i + Pg.ORDER] as number);
   return pfn;
 }
 
@@ -394,8 +413,7 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
  * buffer's view when memory has one: on jq-groupby, whose slabs of 24-byte objects are made
  * and given back some 9,800 times, the loop of setWord calls was a tenth of the replay.
  */
-function threadFreelist(phys: PhysMem, c: KmemCache, first: number): void {
-  const n = c.objects;
+function threadFreelist(phys: PhysMem, c: KmemCache, first: number, n: number): void {
   const size = c.size;
   const offset = c.offset;
   const secret = c.secret;
@@ -416,9 +434,9 @@ function threadFreelist(phys: PhysMem, c: KmemCache, first: number): void {
   phys.setWord((last + offset) >>> 2, secret ^ bswap32(last + offset));
 }
 
-function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number): void {
+function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number, objects: number): void {
   const first = addr + c.redLeft;
-  for (let k = 0; k < c.objects; k++) {
+  for (let k = 0; k < objects; k++) {
     const obj = first + k * c.size;
     setPoison(slub.win(obj), c, obj & slub.bm);
     setRedZones(slub.win(obj), c, obj & slub.bm, Poison.RED_INACTIVE);
@@ -467,10 +485,12 @@ function freezeLocked(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   // both the slot and the slab is the slot's).
   cpu[CpuSlot.SLAB] = pfn;
   cpu[CpuSlot.START] = pfn * slub.pageSize + c.redLeft;
+  const objects = slub.slabObjects(c, pfn);
   cpu[CpuSlot.BITMAP] = slub.bitmapWord(c, pfn);
+  cpu[CpuSlot.SPAN] = objects * c.size;
   cpu[CpuSlot.FREELIST] = (f[i + SlubPg.FREELIST] as number) >>> 0;
   f[i + SlubPg.FREELIST] = 0;
-  f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | c.objects;
+  f[i + SlubPg.COUNTERS] = (counters & ~SlabState.INUSE_MASK) | SlabState.FROZEN | objects;
 }
 
 /* ------------------------------------------------------------------ giving back */
@@ -526,15 +546,16 @@ export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array):
   if ((counters & SlabState.QUARANTINED) !== 0) head = 0;
   // Splice the cpu freelist in front of the slab's own.
   let n = 0;
+  const objects = slub.slabObjects(c, pfn);
   const start = pfn * slub.pageSize + c.redLeft;
-  const end = start + c.objects * c.size;
+  const end = start + objects * c.size;
   let tail = 0;
   for (let obj = head; obj !== 0;) {
     n++;
     tail = obj;
     const fp = obj + c.offset;
     const next = (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
-    if (next !== 0 && (next < start || next >= end || n > c.objects)) {
+    if (next !== 0 && (next < start || next >= end || n > objects)) {
       reportFreelist(slub, c, obj);
       n = 0;
       head = 0;
@@ -554,6 +575,7 @@ export function deactivate(slub: SlubAllocator, c: KmemCache, slot: Int32Array):
   cpu[CpuSlot.SLAB] = 0;
   cpu[CpuSlot.START] = 0;
   cpu[CpuSlot.BITMAP] = 0;
+  cpu[CpuSlot.SPAN] = 0;
   counters = (counters - n) & ~SlabState.FROZEN;
   f[i + SlubPg.COUNTERS] = counters;
   place(slub, c, pfn);
@@ -643,7 +665,9 @@ export function deadObjectIndex(
 ): number {
   if (head === 0 || slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) return -1;
   const off = obj - (head * slub.pageSize + c.redLeft);
-  return (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+  // The slab's own span: `obj` may come from a dead cpu's freelist, not from slabOf.
+  const span = slub.slabObjects(c, head) * c.size;
+  return (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
 }
 
 /**
@@ -681,7 +705,8 @@ export function flushDeadSlot(slub: SlubAllocator, c: KmemCache, slot: Int32Arra
     const seen = new Set<number>();
     const free: number[] = [];
     let obj = (slot[CpuSlot.FREELIST] as number) >>> 0;
-    while (obj !== 0 && seen.size < c.objects && !seen.has(obj)) {
+    const objects = slub.slabObjects(c, pfn);
+    while (obj !== 0 && seen.size < objects && !seen.has(obj)) {
       const idx = deadObjectIndex(slub, c, pfn, obj);
       if (idx < 0) break;
       seen.add(obj);
@@ -712,12 +737,12 @@ function slabGauge(c: KmemCache): number {
 function discardSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!--;
   slub.ev[Vm.SLAB_DISCARD]!++;
-  slub.ev[slabGauge(c)]! -= 1 << c.order;
-  freeSlabPages(slub, c, pfn);
+  slub.ev[slabGauge(c)]! -= 1 << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number);
+  freeSlabPages(slub, pfn);
 }
 
 /** Clears a slab's frame and gives its pages back. */
-function freeSlabPages(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+function freeSlabPages(slub: SlubAllocator, pfn: number): void {
   const i = pfn * Frame.WORDS;
   const f = slub.f;
   f[i + Pg.FLAGS] = PgFlag.HEAD;
@@ -727,7 +752,7 @@ function freeSlabPages(slub: SlubAllocator, c: KmemCache, pfn: number): void {
   f[i + SlubPg.BITMAP] = 0;
   f[i + Pg.NEXT] = 0;
   f[i + Pg.PREV] = 0;
-  slub.buddy.freePages(pfn * slub.pageSize, c.order);
+  slub.buddy.freePages(pfn * slub.pageSize, f[i + Pg.ORDER] as number);
 }
 
 /* ------------------------------------------------------------------ set aside */

@@ -21,8 +21,8 @@
  * wrong cache; decoded free pointers must land inside the slab (hardened freelists).
  *
  * Invariants (verify() reports them by id):
- *   SLAB-1  a slab's head frame has HEAD | SLAB and the id of a live cache; its order is the
- *           cache's order
+ *   SLAB-1  a slab's head frame has HEAD | SLAB and the id of a live cache; its order is
+ *           between the cache's order and topOrder
  *   SLAB-2  inuse == objects - |slab freelist|; every object on a freelist (the slab's, or
  *           the cpu freelist of a frozen slab) is a slot start inside the slab with its bitmap
  *           bit clear, and no object is on a freelist twice
@@ -38,8 +38,8 @@
  *           zone, poison or constructor, user tracking)
  *   SLAB-8  a cache's reference count is the caches merged into it, plus 1 while its own name
  *           was not destroyed
- *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object
- *           and bitmap
+ *   SLAB-9  a cpu slot is empty, or names a frozen slab of its cache, with its first object,
+ *           bitmap and span
  *   SLAB-10 a cpu sheaf holds at most its capacity of distinct free objects of its cache, on
  *           no freelist
  *   SLAB-11 a node's reserve holds exactly the slabs with EMPTY set, each empty, neither
@@ -402,6 +402,11 @@ export class SlubAllocator implements KmallocBackend {
     if (this.smp === true) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
   }
 
+  /** Objects of slab `pfn` of `c`: its head frame's order says (slabs may grow: growOrder). */
+  slabObjects(c: KmemCache, pfn: number): number {
+    return c.objects << ((this.f[pfn * Frame.WORDS + Pg.ORDER] as number) - c.order);
+  }
+
   /** The node of slab `pfn`: whose list_lock guards it. */
   slabNode(pfn: number): number {
     return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);
@@ -477,12 +482,13 @@ export class SlubAllocator implements KmallocBackend {
       const fp = obj + c.offset;
       const next = (this.words[fp >>> 2] as number) ^ c.secret ^ swab(fp);
       const start = cpu[CpuSlot.START] as number;
+      const span = cpu[CpuSlot.SPAN] as number;
       // The object must be a slot start of the cpu slab (a forged free pointer may land
       // inside one), and the next pointer must stay inside the slab.
       const off = obj - start;
       const idx =
-        (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
+        (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < span)) {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const w = this.words[wi] as number;
         const m = 1 << (idx & 31);
@@ -514,10 +520,11 @@ export class SlubAllocator implements KmallocBackend {
       const fp = obj + c.offset;
       const next = this.phys.word(fp >>> 2) ^ c.secret ^ swab(fp);
       const start = cpu[CpuSlot.START] as number;
+      const span = cpu[CpuSlot.SPAN] as number;
       const off = obj - start;
       const idx =
-        (off >>> 0 < c.span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
-      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < c.span)) {
+        (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
+      if (idx >= 0 && (next === 0 || (next - start) >>> 0 < span)) {
         const wi = (cpu[CpuSlot.BITMAP] as number) + (idx >>> 5);
         const m = 1 << (idx & 31);
         const rd = c.remote;

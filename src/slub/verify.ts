@@ -85,10 +85,10 @@ function verifyLocked(slub: SlubAllocator): void {
       const c = slub.caches[id];
       if (c === null || c === undefined || c.id !== c.realId)
         corrupt("SLAB-1", `slab at frame ${pfn} names cache id ${id}, which does not exist`);
-      if (order !== c.order || (flags & PgFlag.HEAD) === 0)
+      if (order < c.order || order > c.topOrder || (flags & PgFlag.HEAD) === 0)
         corrupt(
           "SLAB-1",
-          `slab at frame ${pfn} has order ${order}, its cache ${c.name} uses ${c.order}`,
+          `slab at frame ${pfn} has order ${order}, its cache ${c.name} uses ${c.order === c.topOrder ? c.order : `${c.order}..${c.topOrder}`}`,
         );
       bits.set(
         id,
@@ -202,7 +202,7 @@ function verifyPartial(slub: SlubAllocator, c: KmemCache, nid: number): void {
         `partial list of ${c.name} holds frame ${p} in state ${hex(counters >>> 16)}`,
       );
     }
-    if ((counters & SlabState.INUSE_MASK) >= c.objects)
+    if ((counters & SlabState.INUSE_MASK) >= slub.slabObjects(c, p))
       corrupt("SLAB-4", `partial list of ${c.name} holds the full slab at frame ${p}`);
     if (f[p * Frame.WORDS + Pg.PREV] !== prev)
       corrupt("SLAB-4", `partial list of ${c.name}: frame ${p} has a wrong back link`);
@@ -226,7 +226,7 @@ function verifyList(slub: SlubAllocator): void {
  * SLAB-7: the slab_caches list holds every live descriptor once, each with its magic,
  * id and flags; SLAB-8: a cache's reference count is its aliases (+1 while its own name lives);
  * SLAB-9: a cpu slot is empty, or names a frozen slab of its cache with that slab's first
- * object and bitmap.
+ * object, bitmap and span.
  */
 export function verifyCaches(slub: SlubAllocator): void {
   const live = slub.caches.filter((c) => c !== null).length;
@@ -271,7 +271,8 @@ export function verifyCaches(slub: SlubAllocator): void {
       }
       if (
         (cpu[CpuSlot.START] as number) >>> 0 !== pfn * slub.pageSize + c.redLeft ||
-        cpu[CpuSlot.BITMAP] !== slub.bitmapWord(c, pfn)
+        cpu[CpuSlot.BITMAP] !== slub.bitmapWord(c, pfn) ||
+        cpu[CpuSlot.SPAN] !== slub.slabObjects(c, pfn) * c.size
       ) {
         corrupt(
           "SLAB-9",
@@ -364,13 +365,14 @@ function verifySlab(
   const counters = f[i + SlubPg.COUNTERS] as number;
   const base = pfn * slub.pageSize;
   const start = base + c.redLeft;
-  const end = start + c.objects * c.size;
+  const objects = slub.slabObjects(c, pfn);
+  const end = start + objects * c.size;
   let set = 0;
-  for (let k = 0; k < c.objects; k++) if (slub.testBit(c, pfn, k)) set++;
+  for (let k = 0; k < objects; k++) if (slub.testBit(c, pfn, k)) set++;
   if ((counters & SlabState.QUARANTINED) !== 0) {
     // Objects set aside carry their tag; the others are live or free as anywhere else.
     let tagged = 0;
-    for (let k = 0; k < c.objects; k++) {
+    for (let k = 0; k < objects; k++) {
       if (slub.testBit(c, pfn, k) && slub.isSetAside(c, pfn, start + k * c.size)) tagged++;
     }
     setAside.set(c.id, (setAside.get(c.id) ?? 0) + tagged);
@@ -406,20 +408,20 @@ function verifySlab(
     return n;
   };
   const own = walk((f[i + SlubPg.FREELIST] as number) >>> 0, "the freelist");
-  if ((counters & SlabState.INUSE_MASK) !== c.objects - own) {
+  if ((counters & SlabState.INUSE_MASK) !== objects - own) {
     corrupt(
       "SLAB-2",
-      `slab ${hex(base)} (${c.name}): inuse ${counters & SlabState.INUSE_MASK}, but ${own} of ${c.objects} objects are on its freelist`,
+      `slab ${hex(base)} (${c.name}): inuse ${counters & SlabState.INUSE_MASK}, but ${own} of ${objects} objects are on its freelist`,
     );
   }
   const cpuFree =
     cpuSlot !== undefined
       ? walk((cpuSlot[CpuSlot.FREELIST] as number) >>> 0, "the cpu freelist")
       : 0;
-  if (set + own + cpuFree + inSheaf.size !== c.objects) {
+  if (set + own + cpuFree + inSheaf.size !== objects) {
     corrupt(
       "SLAB-3",
-      `slab ${hex(base)} (${c.name}): ${set} allocated + ${own + cpuFree} free + ${inSheaf.size} in the sheaf != ${c.objects} objects`,
+      `slab ${hex(base)} (${c.name}): ${set} allocated + ${own + cpuFree} free + ${inSheaf.size} in the sheaf != ${objects} objects`,
     );
   }
   if (c.debug !== 0) verifyDebug(slub, c, pfn, seen);
@@ -429,7 +431,7 @@ function verifySlab(
 /** SLAB-6: poison and red zones of every object of a debug slab, and its padding. */
 function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<number>): void {
   const base = pfn * slub.pageSize;
-  for (let k = 0; k < c.objects; k++) {
+  for (let k = 0; k < slub.slabObjects(c, pfn); k++) {
     const obj = base + c.redLeft + k * c.size;
     const isFree = free.has(obj);
     let damage: Damage | null;
@@ -450,6 +452,11 @@ function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<n
       throw new KmemError(code, `SLAB-6: ${describeDamage(c, obj, damage, owners(slub, c, obj))}`);
     }
   }
-  const pad = checkPadding(slub.win(base), c, base & slub.bm, slub.pageSize << c.order);
+  const pad = checkPadding(
+    slub.win(base),
+    c,
+    base & slub.bm,
+    slub.pageSize << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number),
+  );
   if (pad !== null) throw new KmemError("REDZONE", `SLAB-6: ${describeDamage(c, base, pad, "")}`);
 }

@@ -186,6 +186,8 @@ const SLACK: Record<string, number> = {
   alloc3: 8,
   free3: 0,
   kmalloc: 1,
+  // kmalloc-2k's new slab once its slabs grew: two pages.
+  "kmalloc-grown": 2,
   kfree: 0,
   // A zspage of the 112-byte class (its chain) and a slab for the handle.
   "zs-malloc": 9,
@@ -337,6 +339,7 @@ const SNAPSHOTS = new Set([
   "zs-map",
   "cache-new",
   "cache-flush",
+  "kmalloc-grown",
   "vmalloc",
   "vfree",
   // The main thread's context is done with the instance (the worker took its cpu offline):
@@ -552,6 +555,9 @@ function setUp(op: string, cpus: number): Scene {
   const mine: [number, number][] = [];
   for (let i = 0; i < 4; i++) mine.push([mm.allocPages(i % 3), 4096 << (i % 3)]);
   for (let i = 0; i < 6; i++) mine.push([mm.kmalloc(64), 64]);
+  // kmalloc-grown: 40 blocks of kmalloc-2k, 18 slabs (16 of a page, then two of two): the
+  // worker's first allocation makes a slab of two pages (slub/layout.ts growOrder).
+  if (op === "kmalloc-grown") for (let i = 0; i < 40; i++) mine.push([mm.kmalloc(2048), 2048]);
   for (const [a, len] of mine) stamp(mm, a, len);
   // zsmalloc and zram: a pool "kp" and a device "z0" (and its pool), slots 0 and 1 written.
   const compressed = op.startsWith("zs-") || op.startsWith("zram-");
@@ -970,7 +976,7 @@ function checkAfter(
   for (const o of theirs) kc?.free(o);
   for (const a of areas) m.vfree(a);
   for (const [a, len] of mine) {
-    if (len === 64) m.kfree(a);
+    if (len === 64 || len === 2048) m.kfree(a);
     else m.freePages(a, Math.log2(len / 4096));
   }
   m.verify();
@@ -1096,6 +1102,7 @@ describe("kill at every point", () => {
     "alloc3",
     "free3",
     "kmalloc",
+    "kmalloc-grown",
     "kfree",
     "zs-malloc",
     "zs-free",

@@ -97,6 +97,11 @@ switch (job.op) {
     op = () => void mm.kmalloc(64);
     break;
   }
+  case "kmalloc-grown": {
+    // kmalloc-2k's slabs grew (the main thread's 40 blocks): a new slab of two pages.
+    op = () => void hold(mm.kmalloc(2048), OBJECT);
+    break;
+  }
   case "kfree": {
     const a = hold(mm.kmalloc(64), OBJECT);
     hold(mm.kmalloc(64), OBJECT);

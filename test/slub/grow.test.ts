@@ -1,0 +1,272 @@
+/*
+ * Slabs that grow with their cache (slub/layout.ts growOrder): a kmalloc cache sized for
+ * footprint whose smallest slab holds two objects or more (kmalloc-2k with the fine classes)
+ * starts with those slabs and takes larger ones, up to Linux's order, as its slabs
+ * multiply; a slab of any order is checked, counted, recovered and given back as its own.
+ */
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
+import { bswap32, Desc, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
+import { consumeUntilFree } from "../helpers.js";
+
+function kmem(memory = 16 << 20, sizeClasses: "fine" | "linux" = "fine"): Kmem {
+  return new Kmem({ memory, sizeClasses });
+}
+
+/** The order of every slab of cache `name` in the page map, in address order. */
+function slabOrders(mm: Kmem, name: string): number[] {
+  const map: PageMap = mm.pageMap();
+  const id = map.caches.find((c) => c.name === name)?.id;
+  const out: number[] = [];
+  for (let pfn = 0; pfn < map.totalPages; pfn += 1 << (map.order[pfn] as number)) {
+    if (map.kind[pfn] === PageKind.SLAB && map.cache[pfn] === id)
+      out.push(map.order[pfn] as number);
+  }
+  return out;
+}
+
+function counts(orders: number[]): number[] {
+  const n = [0, 0, 0, 0];
+  for (const o of orders) n[o]!++;
+  return n;
+}
+
+describe("SLUB: slabs that grow with their cache", () => {
+  it("growOrder: a step up for each doubling of the slabs from 2^GROW_SHIFT on, up to topOrder", () => {
+    assert.equal(GROW_SHIFT, 3);
+    const rows: [number, number][] = [
+      [0, 0],
+      [1, 0],
+      [15, 0],
+      [16, 1],
+      [31, 1],
+      [32, 2],
+      [63, 2],
+      [64, 3],
+      [1 << 20, 3],
+    ];
+    for (const [slabs, step] of rows) assert.equal(growOrder(0, 3, slabs), step, `${slabs} slabs`);
+    assert.equal(growOrder(1, 3, 16), 2);
+    assert.equal(growOrder(1, 2, 1000), 2);
+    assert.equal(growOrder(2, 2, 1000), 2);
+    // The bound: a slab of order k comes after 2^(k - order + GROW_SHIFT) slabs of 2^order
+    // pages at least, so it is at most an eighth of the pages held.
+    for (let slabs = 0; slabs < 5000; slabs++) {
+      const k = growOrder(0, 3, slabs);
+      assert.ok(k === 0 || (1 << k) * 8 <= slabs, `${slabs} slabs: order ${k}`);
+    }
+  });
+
+  it("which caches grow: kmalloc-2k of the fine classes (two objects or more that tile every order); no other", () => {
+    const fine = kmem();
+    const caches = (mm: Kmem) =>
+      mm
+        .stats()
+        .caches.map((x) => mm.findCache(x.name) as NonNullable<ReturnType<Kmem["findCache"]>>);
+    const grows = caches(fine)
+      .filter((c) => c.topOrder !== c.order)
+      .map((c) => `${c.name} ${c.order}..${c.topOrder}`);
+    assert.deepEqual(grows, ["kmalloc-2k 0..2"]);
+    // One object a slab (kmalloc-4k, -8k), objects that leave a tail (kmalloc-3k), Linux's
+    // classes (calculate_order's one order) and a cache a user makes keep one order.
+    const linux = kmem(16 << 20, "linux");
+    assert.deepEqual(
+      caches(linux).filter((c) => c.topOrder !== c.order),
+      [],
+    );
+    const own = fine.createCache("own-2k", 2048);
+    assert.ok(own !== null);
+    assert.equal(own.topOrder, own.order);
+  });
+
+  it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, then of four; each counted, checked and given back", () => {
+    const mm = kmem();
+    const base = mm.usedPages;
+    const blocks: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const a = mm.kmalloc(2048);
+      assert.notEqual(a, 0);
+      new Uint32Array(mm.buffer, a, 512).fill(i);
+      blocks.push(a);
+      if (i % 97 === 0) mm.verify();
+    }
+    mm.verify();
+    // 16 slabs of 2 objects, 16 of 4, then slabs of 8: 32 + 64 + 363 * 8 = 3,000.
+    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 16, 363, 0]);
+    const info = mm.stats().caches.find((c) => c.name === "kmalloc-2k");
+    assert.equal(info?.slabs, 395);
+    assert.equal(info?.totalObjects, 3000);
+    assert.equal(info?.activeObjects, 3000);
+    assert.equal(info?.objectsPerSlab, 2);
+    // The page map counts each slab's own objects.
+    const map = mm.pageMap();
+    for (const a of [blocks[0], blocks[40], blocks[2999]] as number[]) {
+      const pfn = Math.floor(a / map.pageSize);
+      assert.equal(map.capacity[pfn], 2 << (map.order[pfn] as number));
+    }
+    // Two blocks a page in every slab: the 3,000 blocks in 1,500 pages, none left over.
+    const orders = slabOrders(mm, "kmalloc-2k");
+    assert.equal(
+      orders.reduce((n, o) => n + (1 << o), 0),
+      1500,
+    );
+    assert.ok(mm.usedPages - base >= 1500);
+    for (let i = 0; i < blocks.length; i++) {
+      const a = blocks[i] as number;
+      assert.equal(new Uint32Array(mm.buffer, a, 512)[511], i);
+    }
+    // Freed in a scattered order, then shrunk: every slab goes back whatever its order.
+    for (let i = 0; i < blocks.length; i += 3) mm.kfree(blocks[i] as number);
+    mm.verify();
+    for (let i = 1; i < blocks.length; i += 3) mm.kfree(blocks[i] as number);
+    for (let i = 2; i < blocks.length; i += 3) mm.kfree(blocks[i] as number);
+    mm.verify();
+    mm.shrinkSlabs();
+    assert.equal(slabOrders(mm, "kmalloc-2k").length, 0);
+    mm.verify();
+  });
+
+  it("without a free block of the larger order, a new slab takes the cache's own (SLUB's fallback from oo to min), quietly", () => {
+    const logged: string[] = [];
+    const mm = new Kmem({ memory: 4 << 20, log: (m) => logged.push(m) });
+    const early: number[] = [];
+    for (let i = 0; i < 80; i++) early.push(mm.kmalloc(2048));
+    // 16 slabs of one page (32 objects), then of two (48 objects): the cache grows.
+    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 12, 0, 0]);
+    // Every free page taken, then every other one given back: free memory in single pages.
+    const pages = consumeUntilFree(mm, 0);
+    const kept: number[] = [];
+    pages.sort((a, b) => a - b);
+    for (let i = 0; i < pages.length; i++) {
+      if (i % 2 === 0) mm.freePages(pages[i] as number, 0);
+      else kept.push(pages[i] as number);
+    }
+    mm.drainPages();
+    assert.equal(
+      mm
+        .stats()
+        .freeByOrder.slice(1)
+        .reduce((x, y) => x + y, 0),
+      0,
+    );
+    const late: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const a = mm.kmalloc(2048);
+      assert.notEqual(a, 0, `allocation ${i}`);
+      late.push(a);
+    }
+    mm.verify();
+    const map = mm.pageMap();
+    for (const a of late) assert.equal(map.order[Math.floor(a / map.pageSize)], 0);
+    assert.deepEqual(
+      logged.filter((m) => /allocation failure/.test(m)),
+      [],
+    );
+    for (const a of [...early, ...late]) mm.kfree(a);
+    for (const p of kept) mm.freePages(p, 0);
+    mm.shrinkSlabs();
+    mm.verify();
+  });
+
+  it("a free pointer forged into the next page is caught: the cpu slab's own span bounds it, not the largest slab's", () => {
+    const mm = kmem();
+    const c = mm.findCache("kmalloc-2k");
+    assert.ok(c !== null && c.topOrder > c.order);
+    const a = mm.kmalloc(2048);
+    // The cpu slab is a page of two objects; the other one is on the cpu freelist. Its free
+    // pointer, encoded as SLUB encodes it, is made to name the next page (a slot of the
+    // cache's largest slabs, not of this one).
+    const b = a + 2048;
+    const fp = b + c.offset;
+    const forged = (a + 4096) ^ c.secret ^ bswap32(fp);
+    new Int32Array(mm.buffer)[fp >>> 2] = forged;
+    // The object whose pointer was forged is not handed out (its slab is set aside and a
+    // new slab serves); taken as valid, it would have been, and the next allocation would
+    // have been whatever lies at a + 4096.
+    const x = mm.kmalloc(2048);
+    const y = mm.kmalloc(2048);
+    assert.ok(x !== b && y !== b, "the object with the forged pointer was handed out");
+    assert.equal(mm.stats().events.slab_errors, 1);
+    assert.notEqual(Math.floor(x / 4096), Math.floor(a / 4096));
+    mm.verify();
+    mm.kfree(a);
+    mm.kfree(y);
+    mm.verify();
+  });
+
+  it("a descriptor whose orders were damaged is CORRUPTION (SLAB-7) to a context that opens it", () => {
+    for (const damage of [
+      (w: number) => (w & 0xff) | (9 << 8), // topOrder beyond the page allocator's
+      (w: number) => (w & ~0xff) | 3, // order above topOrder... for kmalloc-2k (0..2)
+      () => 2 << 8, // topOrder 2 for a cache whose objects do not tile: kmalloc-3k
+    ]) {
+      const mm = kmem(4 << 20);
+      const name = damage.length === 0 ? "kmalloc-3k" : "kmalloc-2k";
+      const c = mm.findCache(name);
+      assert.ok(c !== null);
+      const snap = mm.buffer.slice(0);
+      const w = new Int32Array(snap);
+      const at = (c.desc >>> 2) + Desc.ORDER;
+      w[at] = damage(w[at] as number);
+      assert.throws(
+        () => Kmem.reopen(snap),
+        (e: unknown) =>
+          e instanceof KmemError && e.code === "CORRUPTION" && /SLAB-7/.test(e.message),
+      );
+    }
+  });
+
+  it("model: kmalloc and kfree of 2 KiB blocks among others against a map of live blocks, verify() after every step", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ alloc: fc.constantFrom(2048, 2048, 2048, 4096, 8192, 100, 3000) }),
+            fc.record({ free: fc.nat() }),
+          ),
+          { minLength: 40, maxLength: 160 },
+        ),
+        (ops) => {
+          const mm = kmem(8 << 20);
+          const live: { a: number; n: number; tag: number }[] = [];
+          let tag = 1;
+          // A head start of blocks, so that the caches have slabs enough to grow.
+          for (let i = 0; i < 48; i++) {
+            const n = [2048, 2048, 4096][i % 3] as number;
+            const a = mm.kmalloc(n);
+            new Uint8Array(mm.buffer, a, n).fill(tag & 0xff);
+            live.push({ a, n, tag: tag++ });
+          }
+          for (const op of ops) {
+            if ("alloc" in op) {
+              const a = mm.kmalloc(op.alloc);
+              assert.notEqual(a, 0);
+              new Uint8Array(mm.buffer, a, op.alloc).fill(tag & 0xff);
+              live.push({ a, n: op.alloc, tag: tag++ });
+            } else if (live.length > 0) {
+              const [blk] = live.splice(op.free % live.length, 1);
+              const { a, n, tag: t } = blk as { a: number; n: number; tag: number };
+              const bytes = new Uint8Array(mm.buffer, a, n);
+              assert.ok(
+                bytes.every((x) => x === (t & 0xff)),
+                `block ${a} kept its contents`,
+              );
+              mm.kfree(a);
+            }
+            mm.verify();
+          }
+          for (const { a } of live) mm.kfree(a);
+          mm.shrinkSlabs();
+          mm.verify();
+          for (const name of ["kmalloc-2k", "kmalloc-4k", "kmalloc-8k"]) {
+            assert.equal(slabOrders(mm, name).length, 0, name);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
