@@ -66,6 +66,11 @@ export interface AllocatorEntry {
    */
   create(memoryBytes: number, reuse?: ArrayBuffer, timed?: boolean): Promise<Candidate>;
   /**
+   * Its timed runs keep memory of their own, found by `reuse` (TLSF's WebAssembly memory):
+   * a replay hands it an empty buffer as that key, not a touched buffer of `memoryBytes`.
+   */
+  readonly ownTimedMemory?: boolean;
+  /**
    * For an allocator outside this process (native code): replays a whole trace itself,
    * measuring what replay.ts measures. replay() hands such an entry the trace.
    */
@@ -159,11 +164,13 @@ function peer(
   name: string,
   description: string,
   heap: (bytes: number, reuse?: ArrayBuffer, timed?: boolean) => Promise<PeerHeap>,
+  ownTimedMemory = false,
 ): AllocatorEntry {
   return {
     name,
     kind: "peer",
     description,
+    ...(ownTimedMemory ? { ownTimedMemory } : {}),
     async create(memoryBytes: number, reuse?: ArrayBuffer, timed?: boolean): Promise<Candidate> {
       const h = await heap(memoryBytes, reuse, timed);
       const walk = h.freeBlocks?.bind(h);
@@ -285,6 +292,7 @@ export const ALLOCATORS: readonly AllocatorEntry[] = [
     "tlsf",
     "AssemblyScript's TLSF, two-level segregated fit, as WebAssembly (npm assemblyscript)",
     tlsfHeap,
+    true,
   ),
   peer(
     "@thi.ng/malloc",

@@ -344,11 +344,14 @@ export async function replay(
   let error: string | null = null;
 
   // Pass 1: throughput, over a buffer whose pages were touched once beforehand, after
-  // uncounted warm-up runs of WARM_OPS ops in all.
+  // uncounted warm-up runs of WARM_OPS ops in all (an allocator with memory of its own for
+  // its timed runs gets an empty buffer, the key it finds that memory by).
   const buffer =
     entry.kind === "range" || options.timed === false
       ? undefined
-      : prefault(new ArrayBuffer(options.memoryBytes));
+      : entry.ownTimedMemory === true
+        ? new ArrayBuffer(0)
+        : prefault(new ArrayBuffer(options.memoryBytes));
   const ops = info.header.ops;
   const scale = options.timingScale ?? 1;
   const minTimedOps = MIN_TIMED_OPS * scale;

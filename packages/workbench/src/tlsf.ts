@@ -16,9 +16,9 @@
  *
  * A timed run (replay's first pass) starts instead with all of the heap's memory, every page
  * touched once, as every other allocator's timed run starts with its buffer touched: one
- * memory for all the timed runs of a replay (the buffer the replay reuses is its key), a
- * fresh instance over it each run, which takes the whole memory as one free block when it
- * starts. Otherwise each run paid what the others do not: the operating system's first
+ * memory for all the timed runs of a replay (the buffer the replay hands its runs is its
+ * key: an empty one, as the entry's ownTimedMemory asks), a fresh instance over it each
+ * run, which takes the whole memory as one free block when it starts. Otherwise each run paid what the others do not: the operating system's first
  * touch of every page it grew into, and the grows themselves (a trace that only allocates,
  * 15 MB mostly in 2 KiB blocks: 1.3 M ops/s against 36 over touched memory; BENCHMARKS.md,
  * "TLSF's timed runs over touched memory"). A memory that large cannot be had at once (the

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { findAllocator } from "../src/allocators.js";
+import { type AllocatorEntry, findAllocator } from "../src/allocators.js";
 import type { PeerHeap } from "../src/peers.js";
 import { replay } from "../src/replay.js";
 import { TLSF_WASM, tlsfHeap } from "../src/tlsf.js";
@@ -169,6 +169,31 @@ describe("tlsf", () => {
     const measured = await tlsfHeap(4 * MiB, reuse);
     assert.equal(measured.footprint(), 64 * 1024);
     assert.notEqual(measured.memory.buffer, first.memory.buffer);
+  });
+
+  it("a replay gives its timed runs an empty buffer as the key of their memory, not one of the memory's size", async () => {
+    const tlsf = findAllocator("tlsf");
+    assert.equal(tlsf.ownTimedMemory, true);
+    assert.equal(findAllocator("malloc").ownTimedMemory, undefined);
+    const seen: [number, boolean][] = [];
+    const spy = (e: AllocatorEntry): AllocatorEntry => ({
+      ...e,
+      create: (bytes: number, reuse?: ArrayBuffer, timed?: boolean) => {
+        seen.push([reuse?.byteLength ?? -1, timed === true]);
+        return e.create(bytes, reuse, timed);
+      },
+    });
+    const source = findWorkload("random").generate(2000, 5);
+    for (const e of [tlsf, findAllocator("malloc")]) {
+      seen.length = 0;
+      const { result } = await replay(source, spy(e), { memoryBytes: 4 * MiB, timingScale: 0.05 });
+      assert.equal(result.error, null);
+      const keys = new Set(seen.map(([n]) => n));
+      // TLSF: one key of no bytes for every run, timed or measured; a peer over the replay's
+      // buffer: the buffer of the memory's size.
+      assert.deepEqual([...keys], [e === tlsf ? 0 : 4 * MiB], e.name);
+      assert.ok(seen.some(([, timed]) => timed) && seen.some(([, timed]) => !timed));
+    }
   });
 
   it("replays a workload into too little memory: failures counted, no fault", async () => {
