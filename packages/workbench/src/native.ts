@@ -23,7 +23,8 @@ import type { ReplayDetail, ReplayOptions, ReplayOutcome, ReplayResult } from ".
 import type { TraceSource } from "./source.js";
 
 const SOURCE = fileURLToPath(new URL("../../native/replay.c", import.meta.url));
-const BINARY = fileURLToPath(new URL("../native/kmem-replay-native", import.meta.url));
+/** The compiled replayer (nativeStatus() builds it). */
+export const BINARY = fileURLToPath(new URL("../native/kmem-replay-native", import.meta.url));
 
 /** The replay rules of replay.ts the native passes follow (its constants, passed on). */
 export interface NativeTiming {
@@ -133,6 +134,8 @@ interface TimedJson {
   complete: boolean;
   runMs: number[];
   rates: number[];
+  /** Minor page faults of each counted run (near 0: its heap was touched before). */
+  faults: number[];
 }
 
 /** Replays `source` in native code against the C library's malloc. */
