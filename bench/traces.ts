@@ -4,23 +4,14 @@
  * repository in traces/ and traces/programs. Missing folders give no traces.
  */
 
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadTrace } from "kmem-workbench";
+import { loadTrace, traceFiles as repFiles } from "kmem-workbench";
 
 /** ../shared/traces, from dist/bench/ of the repository. */
 export const SHARED_TRACES = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
 /** The repository's own traces/. */
 export const OWN_TRACES = fileURLToPath(new URL("../../traces/", import.meta.url));
-
-function repFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.rep(\.gz)?$/.test(f))
-    .sort()
-    .map((f) => join(dir, f));
-}
 
 /** The malloc-lab traces, by name. */
 export function malloclabTraces(): string[] {

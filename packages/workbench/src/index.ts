@@ -67,7 +67,7 @@ export {
   type ReplayResult,
   type TimedLoop,
 } from "./replay.js";
-export { loadTrace, memorySource, type TraceSource } from "./source.js";
+export { loadTrace, memorySource, traceFiles, type TraceSource } from "./source.js";
 export {
   SUMMARY_CRITERIA,
   type Summary,

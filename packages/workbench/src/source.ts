@@ -4,6 +4,8 @@
  * an op); a longer one is read from its file again for every pass, so memory stays bounded.
  */
 
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { type OpChunk, readTrace, type TraceInfo } from "./trace.js";
 
 /** Ops a file trace keeps decoded in memory between passes. */
@@ -18,6 +20,15 @@ export interface TraceSource {
    * reused once `fn` returns.
    */
   forEachChunk(fn: (chunk: OpChunk) => boolean): Promise<void>;
+}
+
+/** The traces in folder `dir` (files ending in .rep or .rep.gz), sorted; none if it is missing. */
+export function traceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.rep(\.gz)?$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /** Reads and validates the trace at `path` (TraceError on the first malformed line). */

@@ -7,25 +7,17 @@
  */
 
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { findAllocator } from "../src/allocators.js";
 import { replay } from "../src/replay.js";
-import { loadTrace } from "../src/source.js";
+import { loadTrace, traceFiles } from "../src/source.js";
 
 const TRACES = fileURLToPath(new URL("../../../../traces/", import.meta.url));
 const MiB = 2 ** 20;
 
-function repFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".rep.gz"))
-    .sort()
-    .map((f) => join(dir, f));
-}
-
-const files = [...repFiles(TRACES), ...repFiles(join(TRACES, "programs"))];
+const files = [...traceFiles(TRACES), ...traceFiles(join(TRACES, "programs"))];
 
 describe("the repository's program traces on kmalloc", () => {
   it("finds the traces", () => {

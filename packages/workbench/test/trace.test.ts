@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { loadTrace } from "../src/source.js";
+import { loadTrace, traceFiles } from "../src/source.js";
 import { type OpChunk, readTrace, RepParser, TraceError } from "../src/trace.js";
 import { MALFORMED } from "./malformed.js";
 
@@ -106,6 +106,21 @@ describe("trace reader", () => {
       });
     }
     assert.deepEqual(seen, [6, 6]);
+  });
+});
+
+describe("traceFiles", () => {
+  it("lists a folder's .rep and .rep.gz files, sorted, and nothing for a missing folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kmem-traces-"));
+    try {
+      for (const f of ["b.rep.gz", "a.rep", "c.txt", "d.rep.gz.bak", "e.REP"]) {
+        writeFileSync(join(dir, f), "");
+      }
+      assert.deepEqual(traceFiles(dir), [join(dir, "a.rep"), join(dir, "b.rep.gz")]);
+      assert.deepEqual(traceFiles(join(dir, "missing")), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
