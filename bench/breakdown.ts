@@ -350,12 +350,15 @@ function kmemPeak(t: FlatTrace, peakOp: number): KmemPeak {
     }
   }
   const pages = mm.usedPages;
-  const slabPages = all.reduce((s, c) => s + c.slabs * c.pagesPerSlab, 0);
-  const kmallocSlabPages = caches.reduce((s, c) => s + c.slabs * c.pagesPerSlab, 0);
+  const pagesOf = (c: (typeof all)[number]) => c.pages ?? c.slabs * c.pagesPerSlab;
+  const slabPages = all.reduce((s, c) => s + pagesOf(c), 0);
+  const kmallocSlabPages = caches.reduce((s, c) => s + pagesOf(c), 0);
   // Shrinking flushes the cpu slab and sheaves, then gives back every empty slab.
   for (const c of caches) {
     const cache = mm.findCache(c.name);
     const freed = cache === null ? 0 : cache.shrink();
+    // In slabs of the smallest size (a cache whose slabs grow tiles them exactly, so the
+    // bytes reckoned from it below hold for its larger ones too).
     (bySize.get(c.objectSize) as PeakClass).emptySlabs = freed / c.pagesPerSlab;
   }
   return {

@@ -266,6 +266,8 @@ export class BuddyAllocator {
   readonly dropCaches: (() => number)[] = [];
   /** @internal True while shrinkers run (PF_MEMALLOC). */
   inReclaim = false;
+  /** Set by allocPagesIfFree around its call: the free lists only. */
+  private freeListsOnly = false;
   /**
    * @internal The LRU's reclaim (src/swap: pages of swappable vmalloc areas swapped out),
    * run before the shrinkers; `kswapd` says who asks (pgscan_kswapd or pgscan_direct).
@@ -982,13 +984,30 @@ export class BuddyAllocator {
     return this.allocPagesGeneral(order, gfp, nid, this.allNodes);
   }
 
+  /**
+   * allocPagesNode for a block its caller can do without (a larger slab of a SLUB cache
+   * whose slabs grow: allocate_slab's oo before min): from the free lists only, above the
+   * low watermark, by the same node and policy rules. No slow path (nothing drained from
+   * the per-cpu lists, no cache dropped, no reclaim), no fault injection, no failure
+   * counted or reported: 0 when no such block is at hand.
+   */
+  allocPagesIfFree(nid: number, order: number, gfp: number): number {
+    this.freeListsOnly = true;
+    try {
+      return this.allocPagesNode(nid, order, gfp & ~(Gfp.HIGH | Gfp.MEMALLOC | Gfp.NOFAIL));
+    } finally {
+      this.freeListsOnly = false;
+    }
+  }
+
   private allocPagesGeneral(order: number, gfp: number, nid: number, mask: number): number {
     if (((this.line[Pcp.REQUEST] as number) & CpuRequest.DRAIN_PAGES) !== 0) this.serveRequests();
     if ((gfp & Gfp.THISNODE) !== 0) mask &= 1 << nid;
-    if (this.faultPageAlloc !== null && this.shouldFailAlloc(order, gfp)) {
+    if (this.faultPageAlloc !== null && !this.freeListsOnly && this.shouldFailAlloc(order, gfp)) {
       return this.allocFailed(order, gfp, false);
     }
     let pfn = this.getPageFromFreelist(order, Alloc.WMARK_LOW, nid, mask);
+    if (pfn === 0 && this.freeListsOnly) return 0;
     if (pfn === 0) pfn = reclaim.allocSlowpath(this, order, gfp, nid, mask);
     if (pfn === 0) return this.allocFailed(order, gfp, true);
     this.countNuma(nid, pfn);

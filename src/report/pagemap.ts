@@ -95,8 +95,8 @@ export interface PageMapCache {
    * order k holds objectsPerSlab << (k - slabOrder) (a SLUB cache whose slabs grow).
    */
   objectsPerSlab: number;
-  /** The order of its smallest slabs. */
-  slabOrder: number;
+  /** The order of its smallest slabs (0 if not given). */
+  slabOrder?: number;
 }
 
 /** Every frame's owner: arrays indexed by pfn, `totalPages` long. */
@@ -201,7 +201,7 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup, heapUse?: HeapUse): 
         id = owner;
         u = inuse;
         const nc = named(owner);
-        cap = nc === null ? inuse : nc.objectsPerSlab * 2 ** (o - nc.slabOrder);
+        cap = nc === null ? inuse : nc.objectsPerSlab * 2 ** (o - (nc.slabOrder ?? 0));
       } else if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.KHEAP) !== 0) {
         // A chunk is at most 64 KiB (heap.ts CHUNK_BYTES, or one page of at most 64 KiB):
         // at most 4,096 units of 16 bytes.

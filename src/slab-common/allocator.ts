@@ -16,6 +16,8 @@ export interface SlabCacheInfo {
   /** Objects of its slabs, each slab counted with its own (slabs may differ in order). */
   totalObjects: number;
   slabs: number;
+  /** SLUB: the pages its slabs hold (their orders may differ: SLUB's kmalloc-2k). */
+  pages?: number;
   /** Of its smallest slabs (SLUB's kmalloc-2k takes larger ones as it grows). */
   objectsPerSlab: number;
   pagesPerSlab: number;

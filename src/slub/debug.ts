@@ -82,10 +82,18 @@ export function setPoison(bytes: Uint8Array, c: KmemCache, obj: number): void {
   bytes[obj + c.coreObjectSize - 1] = Poison.END;
 }
 
-/** Slab padding: the bytes between the last slot and the bitmap (or the slab end). */
-export function padRange(c: KmemCache, slabStart: number, slabBytes: number): [number, number] {
+/**
+ * Slab padding: the bytes between the last of the slab's `objects` slots and the bitmap
+ * (or the slab end).
+ */
+export function padRange(
+  c: KmemCache,
+  slabStart: number,
+  slabBytes: number,
+  objects: number,
+): [number, number] {
   const end = c.bitmap < 0 ? slabBytes : c.bitmap;
-  return [slabStart + c.objects * c.size, slabStart + end];
+  return [slabStart + objects * c.size, slabStart + end];
 }
 
 export function checkPadding(
@@ -93,9 +101,10 @@ export function checkPadding(
   c: KmemCache,
   slabStart: number,
   slabBytes: number,
+  objects: number,
 ): Damage | null {
   if (!poisons(c)) return null;
-  const [from, to] = padRange(c, slabStart, slabBytes);
+  const [from, to] = padRange(c, slabStart, slabBytes, objects);
   return firstWrong(bytes, from, to, Poison.INUSE, slabStart, "padding");
 }
 

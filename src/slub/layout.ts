@@ -104,7 +104,7 @@ export const enum SlabState {
 //
 //  word 0       1           2        3        4        5          6        7
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
-//  | magic    | objectSize| size   | align  | flags  | offset   | order  | objects  |
+//  | magic    | objectSize| size   | align  | flags  | offset   | orders | objects  |
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+
 //  | redLeft  | inuse     | track  | bitmap | secret | minPart. | partial| nrPartial|   8..15
 //  +----------+-----------+--------+--------+--------+----------+--------+----------+

@@ -70,6 +70,7 @@ import {
   descriptorWords,
   remoteWords,
   sheafCapacity,
+  SLAB_MAX_ORDER,
   SlubPg,
 } from "./layout.js";
 import {
@@ -562,9 +563,11 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
   const within = (v: number, hi: number) => v >= 0 && v <= hi;
   if (
     slab === 0 ||
-    // Slabs that grow: objects that tile them, a bitmap in the frame (topOrderOf).
+    // Slabs that grow: objects that tile them, a bitmap in the frame (topOrderOf), no
+    // larger than slabOf finds a head for.
     top < order ||
     top >= slub.maxOrder ||
+    (top > order && top > SLAB_MAX_ORDER) ||
     (top > order &&
       (objects * size !== slab ||
         objects * 2 ** (top - order) > 32 ||
@@ -973,19 +976,22 @@ function allocatedIn(slub: SlubAllocator, c: KmemCache, pfn: number): number {
 }
 
 /**
- * The objects of every slab of `c`, whose slabs differ in order (growOrder): a walk of
- * mem_map, as no counter keeps their sum.
+ * [objects, pages] of every slab of `c`: nr_slabs times a slab's, or, for a cache whose
+ * slabs differ in order (growOrder), a walk of mem_map, as no counter keeps their sums.
  */
-function slabObjectsOf(slub: SlubAllocator, c: KmemCache): number {
+function slabTotals(slub: SlubAllocator, c: KmemCache, slabs: number): [number, number] {
+  if (c.topOrder === c.order) return [slabs * c.objects, slabs << c.order];
   const f = slub.f;
-  let n = 0;
+  let objects = 0;
+  let pages = 0;
   for (let pfn = slub.firstPfn; pfn < slub.totalPages; pfn++) {
     const i = pfn * Frame.WORDS;
     if (((f[i + Pg.FLAGS] as number) & PgFlag.SLAB) !== 0 && f[i + SlubPg.CACHE] === c.id) {
-      n += slub.slabObjects(c, pfn);
+      objects += slub.slabObjects(c, pfn);
+      pages += 1 << (f[i + Pg.ORDER] as number);
     }
   }
-  return n;
+  return [objects, pages];
 }
 
 /** Real caches, newest first (the order of /proc/slabinfo). */
@@ -1005,13 +1011,15 @@ export function cacheInfo(slub: SlubAllocator, c: KmemCache): SlabCacheInfo {
   for (const a of slub.caches)
     if (a !== null && a.realId === c.id && a.id !== c.id) aliases.push(a.name);
   const slabs = nrSlabs(slub, c);
+  const [totalObjects, pages] = slabTotals(slub, c, slabs);
   return {
     name: c.name,
     objectSize: c.objectSize,
     size: c.size,
     activeObjects: activeObjects(slub, c),
-    totalObjects: c.topOrder === c.order ? slabs * c.objects : slabObjectsOf(slub, c),
+    totalObjects,
     slabs,
+    pages,
     objectsPerSlab: c.objects,
     pagesPerSlab: 1 << c.order,
     quarantined: c.dv[Desc.QUARANTINED] as number,
@@ -1298,6 +1306,7 @@ function finishRegistry(slub: SlubAllocator): void {
         // object goes back twice; no object of the cache is live.
         for (const slot of cpuSlots(slub, c)) {
           slot.fill(0, CpuSlot.SLAB, CpuSlot.SHEAF_COUNT + 1);
+          slot[CpuSlot.SPAN] = 0;
         }
         slub.releaseCached(c);
         slub.discardSlabs(c);

@@ -357,14 +357,11 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
           c.topOrder,
           c.dv[slub.slabsAt[nid < 0 ? slub.buddy.localNode : nid] as number] as number,
         );
+  // The large-run cache makes room first (for the larger slab: the most this may take).
   if (slub.onGrow !== null) slub.onGrow(nid, 1 << order);
-  let addr = 0;
-  if (order !== c.order) {
-    // A larger slab only if the page allocator has one at hand (allocate_slab's oo): no
-    // reclaim, no warning, no reserves; else one of the cache's own order.
-    const high = (gfp | Gfp.NOWARN | Gfp.NORETRY | Gfp.NOMEMALLOC) & ~(Gfp.NOFAIL | Gfp.RECLAIM);
-    addr = slub.buddy.allocPagesNode(nid, order, high & ~Gfp.ZERO);
-  }
+  // A larger slab only if the page allocator has one on its free lists (allocate_slab's
+  // oo: nothing drained, dropped or reclaimed for it); else one of the cache's own order.
+  let addr = order === c.order ? 0 : slub.buddy.allocPagesIfFree(nid, order, gfp & ~Gfp.ZERO);
   if (addr === 0) addr = slub.buddy.allocPagesNode(nid, c.order, gfp & ~Gfp.ZERO);
   if (addr === 0) return 0;
   const pfn = addr >>> slub.pageShift;
@@ -442,7 +439,8 @@ function initDebugSlab(slub: SlubAllocator, c: KmemCache, addr: number, objects:
     setRedZones(slub.win(obj), c, obj & slub.bm, Poison.RED_INACTIVE);
   }
   if (poisons(c)) {
-    const [from, to] = padRange(c, addr, slub.pageSize << c.order);
+    const order = slub.f[(addr >>> slub.pageShift) * Frame.WORDS + Pg.ORDER] as number;
+    const [from, to] = padRange(c, addr, slub.pageSize << order, objects);
     slub.phys.fill(Poison.INUSE, from, to);
   }
 }
@@ -735,9 +733,11 @@ function slabGauge(c: KmemCache): number {
 
 /** discard_slab: the pages go back to the page allocator (its node's list_lock held). */
 function discardSlab(slub: SlubAllocator, c: KmemCache, pfn: number): void {
+  const pages = 1 << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number);
   c.dv[slub.slabsAt[slub.slabNode(pfn)] as number]!--;
   slub.ev[Vm.SLAB_DISCARD]!++;
-  slub.ev[slabGauge(c)]! -= 1 << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number);
+  slub.ev[slabGauge(c)]! -= pages;
+  slub.pagesDiscarded += pages;
   freeSlabPages(slub, pfn);
 }
 
@@ -817,8 +817,12 @@ export function quarantineObject(
 
 /* ------------------------------------------------------------------ shrinking */
 
+/**
+ * kmem_cache_shrink of a real cache: this cpu's slot flushed, every node's empty slabs
+ * given back. Returns their pages.
+ */
 export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
-  const before = nrSlabs(slub, real);
+  const before = slub.pagesDiscarded;
   flushSlot(slub, real, real.cpu);
   for (let n = 0; n < slub.nrNodes; n++) {
     slub.lockNode(real, n);
@@ -828,8 +832,8 @@ export function shrinkReal(slub: SlubAllocator, real: KmemCache): number {
       slub.unlockNode(real, n);
     }
   }
-  // Other cpus may add slabs meanwhile: the count is what was seen to go.
-  return Math.max(0, before - nrSlabs(slub, real)) * 2 ** real.order;
+  // The pages of the slabs this context gave back (slabs may differ in order).
+  return slub.pagesDiscarded - before;
 }
 
 /**

@@ -239,6 +239,8 @@ export class SlubAllocator implements KmallocBackend {
   slabMutexDepth = 0;
   /** Constructors running in this context (a cache cannot be destroyed meanwhile). */
   ctorDepth = 0;
+  /** Pages of the slabs this context gave back to the page allocator (shrink's count). */
+  pagesDiscarded = 0;
 
   /**
    * `fresh`: set up the boot cache of a new instance; otherwise open the caches another

@@ -457,6 +457,7 @@ function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<n
     c,
     base & slub.bm,
     slub.pageSize << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number),
+    slub.slabObjects(c, pfn),
   );
   if (pad !== null) throw new KmemError("REDZONE", `SLAB-6: ${describeDamage(c, base, pad, "")}`);
 }

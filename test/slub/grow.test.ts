@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
+import { GFP_KERNEL, Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
+import type { BuddyAllocator } from "../../src/page/index.js";
 import { bswap32, Desc, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
 import { consumeUntilFree } from "../helpers.js";
 
@@ -80,6 +81,20 @@ describe("SLUB: slabs that grow with their cache", () => {
     const own = fine.createCache("own-2k", 2048);
     assert.ok(own !== null);
     assert.equal(own.topOrder, own.order);
+    // The class of half a page, whatever the page: kmalloc-8k with 16 KiB pages, -32k with 64.
+    for (const [pageSize, name] of [
+      [16384, "kmalloc-8k 0..2"],
+      [65536, "kmalloc-32k 0..2"],
+    ] as const) {
+      const mm = new Kmem({ memory: 64 << 20, pageSize });
+      assert.deepEqual(
+        caches(mm)
+          .filter((c) => c.topOrder !== c.order)
+          .map((c) => `${c.name} ${c.order}..${c.topOrder}`),
+        [name],
+        `${pageSize}-byte pages`,
+      );
+    }
   });
 
   it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, then of four; each counted, checked and given back", () => {
@@ -168,6 +183,47 @@ describe("SLUB: slabs that grow with their cache", () => {
     for (const a of [...early, ...late]) mm.kfree(a);
     for (const p of kept) mm.freePages(p, 0);
     mm.shrinkSlabs();
+    mm.verify();
+  });
+
+  it("a larger slab comes from the free lists only: nothing drained, dropped, reclaimed, injected or counted as a failure", () => {
+    const mm = new Kmem({ memory: 4 << 20 });
+    const b = (mm as unknown as { buddy: BuddyAllocator }).buddy;
+    // Free memory in single pages only, and one page on this cpu's list.
+    const pages = consumeUntilFree(mm, 0).sort((x, y) => x - y);
+    const kept: number[] = [];
+    pages.forEach((p, i) => (i % 2 === 0 ? mm.freePages(p, 0) : kept.push(p)));
+    mm.drainPages();
+    mm.freePages(mm.allocPages(0), 0);
+    let dropped = 0;
+    b.dropCaches.push(() => {
+      dropped++;
+      return 0;
+    });
+    const before = mm.stats();
+    assert.ok(before.pcpPages > 0);
+    assert.equal(b.allocPagesIfFree(-1, 1, GFP_KERNEL), 0);
+    const after = mm.stats();
+    assert.equal(after.pcpPages, before.pcpPages, "the per-cpu list kept its pages");
+    assert.equal(dropped, 0, "no cache dropped");
+    assert.equal(after.events.pgalloc_fail, before.events.pgalloc_fail, "no failure counted");
+    // An order-1 block once a kept page's buddy is free too; fault injection does not touch
+    // it (a failure of it is no failure), where it fails an allocation that must succeed.
+    const k = kept.find((p) => pages.includes(p ^ 4096)) as number;
+    mm.freePages(k, 0);
+    mm.drainPages();
+    mm.setFault("fail_page_alloc", {
+      probability: 100,
+      times: -1,
+      verbose: 0,
+      ignoreGfpWait: false,
+    });
+    assert.equal(mm.allocPages(1, GFP_KERNEL), 0);
+    const got = b.allocPagesIfFree(-1, 1, GFP_KERNEL);
+    assert.equal(got, Math.min(k, k ^ 4096));
+    mm.setFault("fail_page_alloc", null);
+    mm.freePages(got, 1);
+    for (const p of kept) if (p !== k) mm.freePages(p, 0);
     mm.verify();
   });
 

@@ -53,6 +53,7 @@ import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { __GFP_THISNODE, GFP_NOWAIT, Kmem, KmemError, SLAB_NO_MERGE } from "../../src/index.js";
 import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { growOrder } from "../../src/slub/layout.js";
 import { memMap } from "../helpers.js";
 
 const WORKER = new URL("./kill.worker.js", import.meta.url);
@@ -557,7 +558,15 @@ function setUp(op: string, cpus: number): Scene {
   for (let i = 0; i < 6; i++) mine.push([mm.kmalloc(64), 64]);
   // kmalloc-grown: 40 blocks of kmalloc-2k, 18 slabs (16 of a page, then two of two): the
   // worker's first allocation makes a slab of two pages (slub/layout.ts growOrder).
-  if (op === "kmalloc-grown") for (let i = 0; i < 40; i++) mine.push([mm.kmalloc(2048), 2048]);
+  if (op === "kmalloc-grown") {
+    for (let i = 0; i < 40; i++) mine.push([mm.kmalloc(2048), 2048]);
+    const c = mm.findCache("kmalloc-2k");
+    const slabs = mm.stats().caches.find((x) => x.name === "kmalloc-2k")?.slabs ?? 0;
+    assert.ok(
+      c !== null && growOrder(c.order, c.topOrder, slabs) === 1,
+      "a slab of two pages next",
+    );
+  }
   for (const [a, len] of mine) stamp(mm, a, len);
   // zsmalloc and zram: a pool "kp" and a device "z0" (and its pool), slots 0 and 1 written.
   const compressed = op.startsWith("zs-") || op.startsWith("zram-");
