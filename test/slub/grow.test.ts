@@ -256,6 +256,7 @@ describe("SLUB: slabs that grow with their cache", () => {
   it("a descriptor whose orders were damaged is CORRUPTION (SLAB-7) to a context that opens it", () => {
     for (const damage of [
       (w: number) => (w & 0xff) | (9 << 8), // topOrder beyond the page allocator's
+      (w: number) => (w & 0xff) | (4 << 8), // 32 objects, but above what slabOf finds
       (w: number) => (w & ~0xff) | 3, // order above topOrder... for kmalloc-2k (0..2)
       () => 2 << 8, // topOrder 2 for a cache whose objects do not tile: kmalloc-3k
     ]) {
