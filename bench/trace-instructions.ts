@@ -17,7 +17,14 @@
  * jit-instructions.js.
  */
 
-import { CHUNK_OPS, findAllocator, freshTimedLoop, newBlocks, type OpChunk } from "kmem-workbench";
+import {
+  CHUNK_OPS,
+  findAllocator,
+  freshTimedLoop,
+  newBlocks,
+  type OpChunk,
+  timedBuffer,
+} from "kmem-workbench";
 import { HEAP, KMEM, TLSF, type Timed } from "./timed-loops.js";
 import { type FlatTrace, flatTrace } from "./traces.js";
 
@@ -65,14 +72,14 @@ function chunksOf(f: FlatTrace): OpChunk[] {
 
 /**
  * The workbench's timed loop over its allocator `name`, each run on a fresh one, made as
- * the replay makes a timed run's: over one buffer for every run (TLSF: one memory of that
- * size, touched once), not memory grown anew each run.
+ * the replay makes a timed run's: over its timed buffer for every run (TLSF: one memory of
+ * that size, touched once), not memory grown anew each run.
  */
 async function workbenchLoop(name: string): Promise<void> {
   const entry = findAllocator(name);
   const loop = freshTimedLoop(name);
   const chunks = chunksOf(t);
-  const buffer = new ArrayBuffer(HEAP);
+  const buffer = timedBuffer(entry, HEAP);
   for (let r = 0; r < warm + runs; r++) {
     const b = newBlocks(t.ids);
     const a = (await entry.create(HEAP, buffer, true)).allocator;

@@ -115,7 +115,7 @@ export function recoverNode(slub: SlubAllocator, c: KmemCache, n: number, dead: 
   if (frozen.has(deadSlab)) {
     ds[CpuSlot.START] = deadSlab * slub.pageSize + c.redLeft;
     ds[CpuSlot.BITMAP] = slub.bitmapWord(c, deadSlab);
-    ds[CpuSlot.SPAN] = slub.slabObjects(c, deadSlab) * c.size;
+    ds[CpuSlot.SPAN] = slub.slabSpan(c, deadSlab);
     deadList = new Set(walk(slub, c, deadSlab, ds[CpuSlot.FREELIST] as number) ?? []);
   }
   const onFreelists = new Set<number>();

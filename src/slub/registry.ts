@@ -563,13 +563,13 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
   const within = (v: number, hi: number) => v >= 0 && v <= hi;
   if (
     slab === 0 ||
-    // Slabs that grow: objects that tile them, a bitmap in the frame (topOrderOf), no
-    // larger than slabOf finds a head for.
+    // Slabs that grow: no larger than slabOf finds a head for, objects that tile them, a
+    // bitmap in the frame (topOrderOf).
     top < order ||
     top >= slub.maxOrder ||
-    (top > order && top > SLAB_MAX_ORDER) ||
     (top > order &&
-      (objects * size !== slab ||
+      (top > SLAB_MAX_ORDER ||
+        objects * size !== slab ||
         objects * 2 ** (top - order) > 32 ||
         dv[Desc.BITMAP] !== -1 ||
         dv[Desc.RED_LEFT] !== 0)) ||

@@ -297,7 +297,7 @@ function takeOne(slub: SlubAllocator, c: KmemCache, pfn: number, mark = true): n
   const fp = obj + c.offset;
   const next = obj === 0 ? 0 : (slub.phys.word(fp >>> 2) ^ c.secret ^ bswap32(fp)) >>> 0;
   const off = obj - start;
-  const span = slub.slabObjects(c, pfn) * c.size;
+  const span = slub.slabSpan(c, pfn);
   const idx = (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
   // The first object must be a free slot (its bit clear) whose pointer stays in the slab.
   if (
@@ -664,7 +664,7 @@ export function deadObjectIndex(
   if (head === 0 || slub.f[head * Frame.WORDS + SlubPg.CACHE] !== c.realId) return -1;
   const off = obj - (head * slub.pageSize + c.redLeft);
   // The slab's own span: `obj` may come from a dead cpu's freelist, not from slabOf.
-  const span = slub.slabObjects(c, head) * c.size;
+  const span = slub.slabSpan(c, head);
   return (off >>> 0 < span && (off & 7) === 0 ? (c.slotIndex[off >>> 3] as number) : 0) - 1;
 }
 

@@ -409,6 +409,11 @@ export class SlubAllocator implements KmallocBackend {
     return c.objects << ((this.f[pfn * Frame.WORDS + Pg.ORDER] as number) - c.order);
   }
 
+  /** Bytes from slab `pfn`'s first object to the end of its last slot (the cpu slot's span). */
+  slabSpan(c: KmemCache, pfn: number): number {
+    return this.slabObjects(c, pfn) * c.size;
+  }
+
   /** The node of slab `pfn`: whose list_lock guards it. */
   slabNode(pfn: number): number {
     return this.nrNodes === 1 ? 0 : this.buddy.nodeOf(pfn);

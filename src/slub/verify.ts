@@ -272,7 +272,7 @@ export function verifyCaches(slub: SlubAllocator): void {
       if (
         (cpu[CpuSlot.START] as number) >>> 0 !== pfn * slub.pageSize + c.redLeft ||
         cpu[CpuSlot.BITMAP] !== slub.bitmapWord(c, pfn) ||
-        cpu[CpuSlot.SPAN] !== slub.slabObjects(c, pfn) * c.size
+        cpu[CpuSlot.SPAN] !== slub.slabSpan(c, pfn)
       ) {
         corrupt(
           "SLAB-9",
@@ -431,7 +431,8 @@ function verifySlab(
 /** SLAB-6: poison and red zones of every object of a debug slab, and its padding. */
 function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<number>): void {
   const base = pfn * slub.pageSize;
-  for (let k = 0; k < slub.slabObjects(c, pfn); k++) {
+  const objects = slub.slabObjects(c, pfn);
+  for (let k = 0; k < objects; k++) {
     const obj = base + c.redLeft + k * c.size;
     const isFree = free.has(obj);
     let damage: Damage | null;
@@ -457,7 +458,7 @@ function verifyDebug(slub: SlubAllocator, c: KmemCache, pfn: number, free: Set<n
     c,
     base & slub.bm,
     slub.pageSize << (slub.f[pfn * Frame.WORDS + Pg.ORDER] as number),
-    slub.slabObjects(c, pfn),
+    objects,
   );
   if (pad !== null) throw new KmemError("REDZONE", `SLAB-6: ${describeDamage(c, base, pad, "")}`);
 }

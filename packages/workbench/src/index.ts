@@ -66,6 +66,7 @@ export {
   type ReplayOutcome,
   type ReplayResult,
   type TimedLoop,
+  timedBuffer,
 } from "./replay.js";
 export { loadTrace, memorySource, traceFiles, type TraceSource } from "./source.js";
 export {

@@ -272,6 +272,19 @@ function timedChunk(
   return unserved;
 }
 
+/**
+ * The buffer every timed run of `entry` is made over (create(memoryBytes, buffer, true)):
+ * `memoryBytes`, every page touched once; an empty one, the key of its own memory, for an
+ * allocator whose timed runs keep memory of their own (ownTimedMemory); none for a range
+ * allocator (no memory).
+ */
+export function timedBuffer(entry: AllocatorEntry, memoryBytes: number): ArrayBuffer | undefined {
+  if (entry.kind === "range") return undefined;
+  return entry.ownTimedMemory === true
+    ? new ArrayBuffer(0)
+    : prefault(new ArrayBuffer(memoryBytes));
+}
+
 /** The timed loop's signature: (allocator, memory or null, chunk, handles, sizes) -> unserved. */
 export type TimedLoop = typeof timedChunk;
 const loops = new Map<string, TimedLoop>();
@@ -344,14 +357,8 @@ export async function replay(
   let error: string | null = null;
 
   // Pass 1: throughput, over a buffer whose pages were touched once beforehand, after
-  // uncounted warm-up runs of WARM_OPS ops in all (an allocator with memory of its own for
-  // its timed runs gets an empty buffer, the key it finds that memory by).
-  const buffer =
-    entry.kind === "range" || options.timed === false
-      ? undefined
-      : entry.ownTimedMemory === true
-        ? new ArrayBuffer(0)
-        : prefault(new ArrayBuffer(options.memoryBytes));
+  // uncounted warm-up runs of WARM_OPS ops in all.
+  const buffer = options.timed === false ? undefined : timedBuffer(entry, options.memoryBytes);
   const ops = info.header.ops;
   const scale = options.timingScale ?? 1;
   const minTimedOps = MIN_TIMED_OPS * scale;

@@ -18,11 +18,12 @@
  * touched once, as every other allocator's timed run starts with its buffer touched: one
  * memory for all the timed runs of a replay (the buffer the replay hands its runs is its
  * key: an empty one, as the entry's ownTimedMemory asks), a fresh instance over it each
- * run, which takes the whole memory as one free block when it starts. Otherwise each run paid what the others do not: the operating system's first
- * touch of every page it grew into, and the grows themselves (a trace that only allocates,
- * 15 MB mostly in 2 KiB blocks: 1.3 M ops/s against 36 over touched memory; BENCHMARKS.md,
- * "TLSF's timed runs over touched memory"). A memory that large cannot be had at once (the
- * engine refuses it): the run grows its own, as the measured pass does.
+ * run, which takes the whole memory as one free block when it starts. Otherwise each run
+ * paid what the others do not: the operating system's first touch of every page it grew
+ * into, and the grows themselves (a trace that only allocates, 15 MB mostly in 2 KiB
+ * blocks: 1.3 M ops/s against 36 over touched memory; BENCHMARKS.md, "TLSF's timed runs
+ * over touched memory"). A memory that large cannot be had at once (the engine refuses
+ * it): the run grows its own, as the measured pass does.
  *
  * With --noAssert, TLSF checks nothing on free: a double or invalid free corrupts its heap,
  * as with C's malloc. Out of memory, growing traps (`unreachable`) before TLSF changes
