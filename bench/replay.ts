@@ -7,7 +7,11 @@
  * - `programsSideBySide`: every program trace against kmem's kmalloc (slub), tlsf, codemix
  *   malloc and @thi.ng/malloc, each (trace, allocator) in a process of its own
  *   (replay-one.ts), a 256 MiB heap, the median of BENCH_ROUNDS rounds with their range:
- *   the table the goals are judged by.
+ *   the table the goals are judged by. kmem's ratio to TLSF is that of their medians, with
+ *   the range of the rounds' own ratios (the two run back to back in each round); the timed
+ *   loop alone (loop-alone.ts: an allocator that does nothing) runs once a round beside
+ *   them, its speed the ceiling of every allocator's on that trace and its spread the
+ *   engine's and the machine's own.
  * - `replayBenchmarks`: every trace against every allocator in this process, memory 4x the
  *   peak payload: utilization, throughput, and tail latency with failures.
  *
@@ -44,24 +48,42 @@ const SIDE_NAMES: Record<string, string> = {
 };
 const SIDE_MEMORY = 256 * MiB;
 
-/** One replay in a fresh process (replay-one.ts). */
-function replayAlone(file: string, allocator: string): Promise<ReplayResult> {
-  const script = fileURLToPath(new URL("./replay-one.js", import.meta.url));
-  const args = [script, file, allocator, String(SIDE_MEMORY), String(TIME_LIMIT_S)];
+/** One replay in a fresh process (replay-one.ts; loop-alone.ts for the loop alone). */
+function replayAlone(file: string, allocator: string | null): Promise<ReplayResult> {
+  const script = fileURLToPath(
+    new URL(allocator === null ? "./loop-alone.js" : "./replay-one.js", import.meta.url),
+  );
+  const args =
+    allocator === null
+      ? [script, file]
+      : [script, file, allocator, String(SIDE_MEMORY), String(TIME_LIMIT_S)];
+  const what = allocator ?? "the timed loop alone";
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 16 * MiB }, (err, stdout, stderr) => {
-      if (err !== null) reject(new Error(`${allocator} on ${file}: ${err.message}\n${stderr}`));
+      if (err !== null) reject(new Error(`${what} on ${file}: ${err.message}\n${stderr}`));
       else resolve(JSON.parse(stdout) as ReplayResult);
     });
   });
 }
 
+/** "212 (150-215)": the median of M ops/s with their range; "-" with none. */
+function loopRange(rates: readonly number[]): string {
+  if (rates.length === 0) return "-";
+  const sorted = [...rates].sort((a, b) => a - b);
+  const m = (x: number): string => (x / 1e6).toFixed(0);
+  const mid = m(sorted[(sorted.length - 1) >> 1] as number);
+  return sorted.length === 1
+    ? mid
+    : `${mid} (${m(sorted[0] as number)}-${m(sorted[sorted.length - 1] as number)})`;
+}
+
 /**
  * Every program trace (whose name contains `only`, if given) against SIDE_BY_SIDE, each pair
  * in a process of its own, `rounds` times over (trace by trace, the allocators one after
- * another, kmem and TLSF taking turns to go first): the median M ops/s of the rounds with
- * their range, and utilization; kmem's ratios to TLSF's speed (medians) and to the best
- * peer's utilization (of the peers that replayed the whole trace), and kmem's failures.
+ * another, kmem and TLSF taking turns to go first, then the timed loop alone): the median
+ * M ops/s of the rounds with their range, and utilization; kmem's ratio to TLSF's speed (of
+ * the medians, with the range of the rounds' ratios) and to the best peer's utilization (of
+ * the peers that replayed the whole trace), kmem's failures, and the loop alone's M ops/s.
  * Returns the Markdown ("" without traces).
  */
 export async function programsSideBySide(
@@ -75,12 +97,13 @@ export async function programsSideBySide(
   const out = [
     `### Program traces side by side: M ops/s, utilization (each in its own process, 256 MiB${runs})`,
     "",
-    `| trace | ops | ${SIDE_BY_SIDE.map((n) => SIDE_NAMES[n]).join(" | ")} | kmem / TLSF speed | kmem / best peer utilization | failures (kmem) |`,
-    `| --- | ---: | ${SIDE_BY_SIDE.map(() => "---:").join(" | ")} | ---: | ---: | ---: |`,
+    `| trace | ops | ${SIDE_BY_SIDE.map((n) => SIDE_NAMES[n]).join(" | ")} | kmem / TLSF speed | kmem / best peer utilization | failures (kmem) | timed loop alone |`,
+    `| --- | ---: | ${SIDE_BY_SIDE.map(() => "---:").join(" | ")} | ---: | ---: | ---: | ---: |`,
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const each = await medianOfRounds(file, SIDE_BY_SIDE, rounds, log, partial);
+    const alone: number[] = [];
+    const each = await medianOfRounds(file, SIDE_BY_SIDE, rounds, log, partial, alone);
     const [kmem, tlsf, ...others] = each.map((m) => m.median) as [
       ReplayResult,
       ReplayResult,
@@ -94,11 +117,24 @@ export async function programsSideBySide(
     );
     out.push(
       `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
-        `${(speed(kmem) / speed(tlsf)).toFixed(2)}× | ` +
-        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} |`,
+        `${speedRatio(each[0] as Rounds, each[1] as Rounds)} | ` +
+        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} | ${loopRange(alone)} |`,
     );
   }
   out.push("");
+  if (rounds > 1) {
+    out.push(
+      "kmem / TLSF speed: the ratio of the medians, with the range of the rounds' own ratios " +
+        "(kmem and TLSF back to back in each round).",
+      "",
+    );
+  }
+  out.push(
+    "Timed loop alone: the same replay against an allocator that does nothing " +
+      "(bench/loop-alone.ts), once a round: the ceiling of every figure in its row, and how " +
+      "much the loop itself moves from one process to the next.",
+    "",
+  );
   if (partial.length > 0) {
     out.push(
       `\\* stopped after ${TIME_LIMIT_S} s (its utilization covers those ops only, and is left ` +
@@ -109,11 +145,52 @@ export async function programsSideBySide(
   return out.join("\n");
 }
 
-/** An allocator's runs on one trace: the median run by speed, and the slowest and fastest. */
+/**
+ * An allocator's runs on one trace: the median run by speed, the slowest and fastest, and
+ * every run in the order of the rounds.
+ */
 export interface Rounds {
   median: ReplayResult;
   min: number;
   max: number;
+  runs: readonly ReplayResult[];
+}
+
+/** The range of the rounds' own ratios of one allocator's speed to another's. */
+export interface RatioRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * `a`'s speed over `b`'s, round by round (the runs of one round were made back to back),
+ * the smallest and largest of those ratios; rounds where `b` served nothing are left out
+ * ({0, 0} if every one is).
+ */
+export function roundRatios(a: Rounds, b: Rounds): RatioRange {
+  let min = Infinity;
+  let max = 0;
+  for (let r = 0; r < a.runs.length && r < b.runs.length; r++) {
+    const below = speed(b.runs[r] as ReplayResult);
+    if (below <= 0) continue;
+    const x = speed(a.runs[r] as ReplayResult) / below;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  return max === 0 ? { min: 0, max: 0 } : { min, max };
+}
+
+/**
+ * "1.12×" (the ratio of the median runs' speeds), "1.12× (rounds 0.95-1.30)" with the
+ * range of the rounds' own ratios over several rounds, "-" where `b` served nothing.
+ */
+function speedRatio(a: Rounds, b: Rounds): string {
+  const below = speed(b.median);
+  if (below <= 0) return "-";
+  const x = `${(speed(a.median) / below).toFixed(2)}×`;
+  if (a.runs.length < 2) return x;
+  const r = roundRatios(a, b);
+  return `${x} (rounds ${r.min.toFixed(2)}-${r.max.toFixed(2)})`;
 }
 
 /**
@@ -137,6 +214,7 @@ export function medianRun(runs: readonly ReplayResult[]): Rounds {
     median: sorted[(sorted.length - 1) >> 1] as ReplayResult,
     min: speed(sorted[0] as ReplayResult),
     max: speed(sorted[sorted.length - 1] as ReplayResult),
+    runs,
   };
 }
 
@@ -144,7 +222,8 @@ export function medianRun(runs: readonly ReplayResult[]): Rounds {
  * Each allocator of `names` on trace `file`, `rounds` times, each run in a process of its own
  * and logged, the first two alternating (roundOrder); per allocator, in `names`' order, the
  * median run and the range of speeds. Median runs that stopped short (not for an error) are
- * named in `partial`.
+ * named in `partial`. With `alone`, the timed loop alone runs after each round, its ops/s
+ * pushed there.
  */
 async function medianOfRounds(
   file: string,
@@ -152,6 +231,7 @@ async function medianOfRounds(
   rounds: number,
   log: (line: string) => void,
   partial: string[],
+  alone?: number[],
 ): Promise<Rounds[]> {
   const runs: ReplayResult[][] = names.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -163,6 +243,11 @@ async function medianOfRounds(
           `utilization ${r.utilization.toFixed(3)}${r.complete ? "" : " (partial)"}`,
       );
       runs[i]?.push(r);
+    }
+    if (alone !== undefined) {
+      const rate = speed(await replayAlone(file, null));
+      log(`${traceName(file)} timed loop alone: ${(rate / 1e6).toFixed(2)} M ops/s`);
+      alone.push(rate);
     }
   }
   const each = runs.map(medianRun);
@@ -283,7 +368,8 @@ export const SLAB_FAMILY = ["slub", "slab", "slob"] as const;
  * Every program trace (whose name contains `only`, if given) against SLUB, SLAB and SLOB
  * (kmalloc over each), each pair in a process of its own as programsSideBySide runs them,
  * the median speed of `rounds` with its range: M ops/s and utilization, SLAB's and SLOB's
- * ratios to SLUB (medians), and failures. Returns the Markdown ("" without traces).
+ * ratios to SLUB (of the median runs; speed with the range of the rounds' own ratios), and
+ * failures. Returns the Markdown ("" without traces).
  */
 export async function programsSlabFamily(
   log: (line: string) => void,
@@ -313,7 +399,8 @@ export async function programsSlabFamily(
     );
     out.push(
       `| ${traceName(file)} | ${slub.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
-        `${ratio(speed(slab), speed(slub))} | ${ratio(speed(slob), speed(slub))} | ` +
+        `${speedRatio(each[1] as Rounds, each[0] as Rounds)} | ` +
+        `${speedRatio(each[2] as Rounds, each[0] as Rounds)} | ` +
         `${ratio(slab.utilization, slub.utilization)} | ${ratio(slob.utilization, slub.utilization)} | ` +
         `${slub.failures}, ${slab.failures}, ${slob.failures} |`,
     );
