@@ -238,7 +238,11 @@ async function packageSources(name) {
   try {
     await run("tar", ["-xzf", tgz, "-C", tmp, ...spec.extract]);
     writeFileSync(join(tmp, ".complete"), `${spec.integrity}\n`);
-    rmSync(dir, { recursive: true, force: true });
+    // A folder there already is one a build running at the same time published (it has
+    // .complete and may be in use: kept, the rename fails) or one left incomplete (replaced).
+    if (existsSync(dir) && !existsSync(join(dir, ".complete"))) {
+      rmSync(dir, { recursive: true, force: true });
+    }
     publish(tmp, dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });

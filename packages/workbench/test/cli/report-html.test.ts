@@ -85,8 +85,9 @@ async function open(browser: Browser, file: string, width: number): Promise<[Pag
     if (!r.url().startsWith("file:")) errors.push(`request to ${r.url()}`);
   });
   await page.goto(pathToFileURL(file).href);
-  await page.waitForSelector("body[data-charts]", { timeout: 20_000 });
-  await page.waitForSelector("body[data-heapmaps]", { timeout: 20_000 });
+  // Bounds against a page that never draws, not timings: generous, for a busy machine.
+  await page.waitForSelector("body[data-charts]", { timeout: 120_000 });
+  await page.waitForSelector("body[data-heapmaps]", { timeout: 120_000 });
   return [page, errors];
 }
 
