@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Kmem, KmemError } from "../../src/index.js";
+import { stackLines } from "../../src/kasan/report.js";
 
 const MiB = 1 << 20;
 const P = 4096;
@@ -576,5 +577,29 @@ describe("KASAN over the classic allocators", () => {
       );
       mm.verify();
     }
+  });
+});
+
+describe("KASAN: the stacks of a report", () => {
+  it("keep the caller's frames, not the library's nor Node's own modules', in every form", () => {
+    const lib = new URL("../../src/kasan/report.js", import.meta.url).pathname;
+    const err = new Error("x");
+    err.stack = [
+      "Error: x",
+      `    at kasanCheck (${lib}:10:5)`,
+      "    at oob_write (wasm://wasm/0012ab:wasm-function[7]:0x1f)",
+      "    at main (file:///app/run.js:3:1)",
+      "    at ModuleJob.run (node:internal/modules/esm/module_job:271:25)",
+      "    at async node:internal/modules/esm/loader:647:26",
+      "    at async file:///app/run.js:9:1",
+    ].join("\n");
+    assert.deepEqual(stackLines(err), [
+      " at oob_write (wasm://wasm/0012ab:wasm-function[7]:0x1f)",
+      " at main (file:///app/run.js:3:1)",
+      " at async file:///app/run.js:9:1",
+    ]);
+    assert.deepEqual(stackLines(err, 1), [
+      " at oob_write (wasm://wasm/0012ab:wasm-function[7]:0x1f)",
+    ]);
   });
 });
