@@ -1064,7 +1064,7 @@ export class SlubAllocator implements KmallocBackend {
   protected notSlabObject(c: KmemCache, addr: number): never {
     throw new KmemError(
       "INVALID_FREE",
-      `${c.name}: ${hex(addr)} is not a slab object (it was never returned by this cache)`,
+      `${c.name}: ${hex(addr)} is not a slab object (no slab holds it: never returned by this cache, or freed and its slab given back)`,
     );
   }
 
