@@ -1,9 +1,10 @@
 /*
  * The workbench's timed loop alone: a trace replayed as `kmem replay` times it (replay.ts,
- * the same warm-up and timed runs), against an allocator that does nothing (a handle from a
- * counter; free and realloc keep nothing). Its ops/s is the loop's own cost, the ceiling of
- * every allocator's figure on that trace, and its spread from one process to the next is
- * the engine's and the machine's, not an allocator's: bench/replay.ts runs it once a round
+ * the same loop, warm-up and timed runs), against an allocator that does nothing (a handle
+ * from a counter; free and realloc keep nothing; a range allocator's kind: no memory, so no
+ * touched buffer of its own either). Its ops/s is the loop's own cost, the ceiling of every
+ * allocator's speed on that trace, and its spread from one process to the next is the
+ * engine's and the machine's, not an allocator's: bench/replay.ts runs it once a round
  * beside the program traces.
  *
  *   node dist/bench/loop-alone.js TRACE    prints the ReplayResult as JSON

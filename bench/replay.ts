@@ -130,9 +130,9 @@ export async function programsSideBySide(
     );
   }
   out.push(
-    "Timed loop alone: the same replay against an allocator that does nothing " +
-      "(bench/loop-alone.ts), once a round: the ceiling of every figure in its row, and how " +
-      "much the loop itself moves from one process to the next.",
+    "Timed loop alone: the same timed loop and warm-up against an allocator that does " +
+      "nothing (bench/loop-alone.ts), once a round: the ceiling of every speed in its row, " +
+      "and how much the loop itself moves from one process to the next.",
     "",
   );
   if (partial.length > 0) {
@@ -163,9 +163,9 @@ export interface RatioRange {
 }
 
 /**
- * `a`'s speed over `b`'s, round by round (the runs of one round were made back to back),
- * the smallest and largest of those ratios; rounds where `b` served nothing are left out
- * ({0, 0} if every one is).
+ * `a`'s speed over `b`'s, round by round (the runs of one round were made one after the
+ * other, kmem's and TLSF's back to back), the smallest and largest of those ratios; rounds
+ * where `b` served nothing are left out ({0, 0} if every one is).
  */
 export function roundRatios(a: Rounds, b: Rounds): RatioRange {
   let min = Infinity;
@@ -406,6 +406,9 @@ export async function programsSlabFamily(
     );
   }
   out.push("");
+  if (rounds > 1) {
+    out.push("Speed ratios: of the median runs, with the range of the rounds' own ratios.", "");
+  }
   if (partial.length > 0) {
     out.push(
       `\\* stopped after ${TIME_LIMIT_S} s (its utilization covers those ops only): ${partial.join("; ")}.`,

@@ -95,10 +95,15 @@ export function check(all, built = all) {
   return { stale, incomplete };
 }
 
-function removeEmptyDirs(dir) {
+/**
+ * Removes the empty folders under an output folder `dir`, and `dir` if it is left empty; its
+ * native/ folder aside (native code builds there, at any time: npm pack's build, run by a
+ * test, must not take it from under a compiler that just made it).
+ */
+function removeEmptyDirs(dir, top = true) {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true }))
-    if (e.isDirectory()) removeEmptyDirs(join(dir, e.name));
+    if (e.isDirectory() && !(top && e.name === "native")) removeEmptyDirs(join(dir, e.name), false);
   if (readdirSync(dir).length === 0) rmdirSync(dir);
 }
 

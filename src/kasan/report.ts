@@ -26,15 +26,15 @@ export function captureStack(): Error {
   return err;
 }
 
-/**
- * A captured stack's frames outside the library and Node's own modules (`at f (node:...)`,
- * or `at async node:...` as Node 24 prints its module loader's frame), at most `depth`.
- */
+/** A frame of Node's own modules: `at f (node:...)`, or `at async node:...` (Node 24). */
+const NODE_FRAME = /\(node:|^\s*at (?:async )?node:/;
+
+/** A captured stack's frames outside the library and Node's own modules, at most `depth`. */
 export function stackLines(err: Error, depth = 6): string[] {
   const stack = err.stack ?? "";
   const out: string[] = [];
   for (const line of stack.split("\n").slice(1)) {
-    if (line.includes(LIBRARY_DIR) || line.includes("(node:") || line.includes(" node:")) continue;
+    if (line.includes(LIBRARY_DIR) || NODE_FRAME.test(line)) continue;
     out.push(` ${line.trim()}`);
     if (out.length === depth) break;
   }

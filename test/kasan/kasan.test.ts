@@ -592,11 +592,13 @@ describe("KASAN: the stacks of a report", () => {
       "    at ModuleJob.run (node:internal/modules/esm/module_job:271:25)",
       "    at async node:internal/modules/esm/loader:647:26",
       "    at async file:///app/run.js:9:1",
+      "    at load (file:///srv/a node:b/load.js:2:7)",
     ].join("\n");
     assert.deepEqual(stackLines(err), [
       " at oob_write (wasm://wasm/0012ab:wasm-function[7]:0x1f)",
       " at main (file:///app/run.js:3:1)",
       " at async file:///app/run.js:9:1",
+      " at load (file:///srv/a node:b/load.js:2:7)",
     ]);
     assert.deepEqual(stackLines(err, 1), [
       " at oob_write (wasm://wasm/0012ab:wasm-function[7]:0x1f)",

@@ -84,10 +84,13 @@ async function open(browser: Browser, file: string, width: number): Promise<[Pag
   page.on("request", (r) => {
     if (!r.url().startsWith("file:")) errors.push(`request to ${r.url()}`);
   });
+  // Every wait of the page's (loading, drawing, a control's response) is a bound against a
+  // page that never gets there, not a timing: generous, for a busy machine.
+  page.setDefaultTimeout(120_000);
+  page.setDefaultNavigationTimeout(120_000);
   await page.goto(pathToFileURL(file).href);
-  // Bounds against a page that never draws, not timings: generous, for a busy machine.
-  await page.waitForSelector("body[data-charts]", { timeout: 120_000 });
-  await page.waitForSelector("body[data-heapmaps]", { timeout: 120_000 });
+  await page.waitForSelector("body[data-charts]");
+  await page.waitForSelector("body[data-heapmaps]");
   return [page, errors];
 }
 
