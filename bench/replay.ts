@@ -66,17 +66,6 @@ function replayAlone(file: string, allocator: string | null): Promise<ReplayResu
   });
 }
 
-/** "212 (150-215)": the median of M ops/s with their range; "-" with none. */
-function loopRange(rates: readonly number[]): string {
-  if (rates.length === 0) return "-";
-  const sorted = [...rates].sort((a, b) => a - b);
-  const m = (x: number): string => (x / 1e6).toFixed(0);
-  const mid = m(sorted[(sorted.length - 1) >> 1] as number);
-  return sorted.length === 1
-    ? mid
-    : `${mid} (${m(sorted[0] as number)}-${m(sorted[sorted.length - 1] as number)})`;
-}
-
 /**
  * Every program trace (whose name contains `only`, if given) against SIDE_BY_SIDE, each pair
  * in a process of its own, `rounds` times over (trace by trace, the allocators one after
@@ -102,7 +91,7 @@ export async function programsSideBySide(
   ];
   const partial: string[] = [];
   for (const file of files) {
-    const alone: number[] = [];
+    const alone: ReplayResult[] = [];
     const each = await medianOfRounds(file, SIDE_BY_SIDE, rounds, log, partial, alone);
     const [kmem, tlsf, ...others] = each.map((m) => m.median) as [
       ReplayResult,
@@ -118,7 +107,7 @@ export async function programsSideBySide(
     out.push(
       `| ${traceName(file)} | ${kmem.ops.toLocaleString("en-US")} | ${cells.join(" | ")} | ` +
         `${speedRatio(each[0] as Rounds, each[1] as Rounds)} | ` +
-        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} | ${loopRange(alone)} |`,
+        `${(kmem.utilization / bestPeer).toFixed(2)}× | ${kmem.failures} | ${speedRange(medianRun(alone), 0)} |`,
     );
   }
   out.push("");
@@ -222,7 +211,7 @@ export function medianRun(runs: readonly ReplayResult[]): Rounds {
  * Each allocator of `names` on trace `file`, `rounds` times, each run in a process of its own
  * and logged, the first two alternating (roundOrder); per allocator, in `names`' order, the
  * median run and the range of speeds. Median runs that stopped short (not for an error) are
- * named in `partial`. With `alone`, the timed loop alone runs after each round, its ops/s
+ * named in `partial`. With `alone`, the timed loop alone runs after each round, its run
  * pushed there.
  */
 async function medianOfRounds(
@@ -231,7 +220,7 @@ async function medianOfRounds(
   rounds: number,
   log: (line: string) => void,
   partial: string[],
-  alone?: number[],
+  alone?: ReplayResult[],
 ): Promise<Rounds[]> {
   const runs: ReplayResult[][] = names.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -245,9 +234,9 @@ async function medianOfRounds(
       runs[i]?.push(r);
     }
     if (alone !== undefined) {
-      const rate = speed(await replayAlone(file, null));
-      log(`${traceName(file)} timed loop alone: ${(rate / 1e6).toFixed(2)} M ops/s`);
-      alone.push(rate);
+      const r = await replayAlone(file, null);
+      log(`${traceName(file)} timed loop alone: ${(speed(r) / 1e6).toFixed(2)} M ops/s`);
+      alone.push(r);
     }
   }
   const each = runs.map(medianRun);
@@ -259,9 +248,9 @@ async function medianOfRounds(
   return each;
 }
 
-/** M ops/s of the median run, with the range of the rounds when there were several. */
-function speedRange(m: Rounds): string {
-  const mops = (x: number): string => (x / 1e6).toFixed(2);
+/** M ops/s of the median run (`digits` decimals), with the range of the rounds when there were several. */
+function speedRange(m: Rounds, digits = 2): string {
+  const mops = (x: number): string => (x / 1e6).toFixed(digits);
   return m.min === m.max
     ? mops(speed(m.median))
     : `${mops(speed(m.median))} (${mops(m.min)}-${mops(m.max)})`;
