@@ -383,17 +383,25 @@ export function calculateOrder(
   return smallestOrder(size, pageSize, maxOrder, dual);
 }
 
+/** Objects the largest slab of a cache whose slabs grow holds at most (topOrderOf). */
+export const GROW_MAX_OBJECTS = 16;
+
 /**
  * The largest order of a cache's slabs (SLUB's oo; `order` is its min): for a cache sized for
- * footprint (its slabs smaller than calculate_order's), calculate_order's own, when its
- * objects tile a slab of `order` exactly from its first byte (no left red zone, no tail), at
- * least two of them, and a slab of that order holds at most 32 (its bitmap in its frame):
- * then a slab of any order between holds objects << (its order - order) at the same offsets,
- * and every address of it is an address of one of its slots, so that one slot table serves
- * them all. Else `order`: the slabs keep one order. A cache of one object a slab (kmalloc-4k,
- * -8k) keeps it: its slabs never hold a free object, and larger ones would (measured on
- * clang-fse-compress, whose 4 and 8 KiB blocks come and go: 8-10 pages more at its peak,
- * BENCHMARKS.md "Slabs that grow with their cache").
+ * footprint whose objects tile a slab of `order` exactly from its first byte (no left red
+ * zone, no tail), at least two of them, the largest order up to SLAB_MAX_ORDER whose slab
+ * holds at most GROW_MAX_OBJECTS: then a slab of any order between holds objects <<
+ * (its order - order) at the same offsets, every address of it is an address of one of its
+ * slots (one slot table serves them all), and its bitmap stays in its frame. Else `order`:
+ * the slabs keep one order. With 4 KiB pages, kmalloc-512 (1 to 2 pages), -1k (2 to 4) and
+ * -2k (1 to 8): a burst of them (mawk-wordpairs' 6,695 blocks of 2 KiB) goes to the slow
+ * path for a new slab once every 16 blocks, not every 8 as with calculate_order's order 2
+ * (BENCHMARKS.md "Slabs that grow with their cache"). A cache of one object a slab
+ * (kmalloc-4k, -8k) keeps it: its slabs never hold a free object, and larger ones would
+ * (measured on clang-fse-compress, whose 4 and 8 KiB blocks come and go: 8-10 pages more
+ * at its peak); up to 32 objects a slab (kmalloc-256 to 2 pages, -512 to 4, -1k to 8)
+ * cost clang-fse-compress, gdb-info and python3-difflib 0.06-0.32 points of utilization,
+ * 16 none but mawk's 0.11 and python3-compile's 0.05.
  */
 function topOrderOf(
   size: number,
@@ -401,13 +409,14 @@ function topOrderOf(
   order: number,
   pageSize: number,
   maxOrder: number,
-  dual: boolean,
   footprint: boolean,
 ): number {
   const objects = (pageSize << order) / size;
   if (!footprint || redLeft !== 0 || objects !== Math.floor(objects) || objects < 2) return order;
-  const top = calculateOrder(size, pageSize, maxOrder, dual, false);
-  return top > order && (pageSize << top) / size <= 32 ? top : order;
+  const cap = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
+  let top = order;
+  while (top < cap && (pageSize << (top + 1)) / size <= GROW_MAX_OBJECTS) top++;
+  return top;
 }
 
 /**
@@ -497,7 +506,7 @@ export function calculateGeometry(
     inuse,
     track,
     order,
-    topOrder: topOrderOf(size, redLeft, order, pageSize, maxOrder, dual, footprint),
+    topOrder: topOrderOf(size, redLeft, order, pageSize, maxOrder, footprint),
     objects,
     bitmap,
     remote: remoteWords(objects, dual),

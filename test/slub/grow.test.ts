@@ -1,8 +1,9 @@
 /*
  * Slabs that grow with their cache (slub/layout.ts growOrder): a kmalloc cache sized for
- * footprint whose smallest slab holds two objects or more (kmalloc-2k with the fine classes)
- * starts with those slabs and takes larger ones, up to Linux's order, as its slabs
- * multiply; a slab of any order is checked, counted, recovered and given back as its own.
+ * footprint whose smallest slab holds two objects or more that tile it (kmalloc-512, -1k and
+ * -2k with the fine classes) starts with those slabs and takes larger ones, up to 16 objects
+ * a slab, as its slabs multiply; a slab of any order is checked, counted, recovered and
+ * given back as its own.
  */
 
 import assert from "node:assert/strict";
@@ -61,7 +62,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     }
   });
 
-  it("which caches grow: kmalloc-2k of the fine classes (two objects or more that tile every order); no other", () => {
+  it("which caches grow: those of the fine classes whose objects tile every order, up to 16 a slab (kmalloc-512, -1k, -2k); no other", () => {
     const fine = kmem();
     const caches = (mm: Kmem) =>
       mm
@@ -70,7 +71,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     const grows = caches(fine)
       .filter((c) => c.topOrder !== c.order)
       .map((c) => `${c.name} ${c.order}..${c.topOrder}`);
-    assert.deepEqual(grows, ["kmalloc-2k 0..2"]);
+    assert.deepEqual(grows, ["kmalloc-2k 0..3", "kmalloc-1k 1..2", "kmalloc-512 0..1"]);
     // One object a slab (kmalloc-4k, -8k), objects that leave a tail (kmalloc-3k), Linux's
     // classes (calculate_order's one order) and a cache a user makes keep one order.
     const linux = kmem(16 << 20, "linux");
@@ -81,27 +82,28 @@ describe("SLUB: slabs that grow with their cache", () => {
     const own = fine.createCache("own-2k", 2048);
     assert.ok(own !== null);
     assert.equal(own.topOrder, own.order);
-    // The class of half a page, whatever the page: kmalloc-8k with 16 KiB pages, -32k with 64.
-    for (const [pageSize, name] of [
-      [16384, "kmalloc-8k 0..2"],
-      [65536, "kmalloc-32k 0..2"],
+    // The classes of half, a quarter and an eighth of a page, whatever the page: kmalloc-8k,
+    // -4k and -2k with 16 KiB pages, -32k, -16k and -8k with 64.
+    for (const [pageSize, names] of [
+      [16384, ["kmalloc-8k 0..3", "kmalloc-4k 1..2", "kmalloc-2k 0..1"]],
+      [65536, ["kmalloc-32k 0..3", "kmalloc-16k 1..2", "kmalloc-8k 0..1"]],
     ] as const) {
       const mm = new Kmem({ memory: 64 << 20, pageSize });
       assert.deepEqual(
         caches(mm)
           .filter((c) => c.topOrder !== c.order)
           .map((c) => `${c.name} ${c.order}..${c.topOrder}`),
-        [name],
+        names,
         `${pageSize}-byte pages`,
       );
     }
   });
 
-  it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, then of four; each counted, checked and given back", () => {
+  it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, thirty-two of four, then of eight; each counted, checked and given back", () => {
     const mm = kmem();
     const base = mm.usedPages;
     const blocks: number[] = [];
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 3008; i++) {
       const a = mm.kmalloc(2048);
       assert.notEqual(a, 0);
       new Uint32Array(mm.buffer, a, 512).fill(i);
@@ -109,26 +111,27 @@ describe("SLUB: slabs that grow with their cache", () => {
       if (i % 97 === 0) mm.verify();
     }
     mm.verify();
-    // 16 slabs of 2 objects, 16 of 4, then slabs of 8: 32 + 64 + 363 * 8 = 3,000.
-    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 16, 363, 0]);
+    // 16 slabs of 2 objects, 16 of 4, 32 of 8, then slabs of 16: 32 + 64 + 256 + 166 * 16
+    // = 3,008.
+    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 16, 32, 166]);
     const info = mm.stats().caches.find((c) => c.name === "kmalloc-2k");
-    assert.equal(info?.slabs, 395);
-    assert.equal(info?.totalObjects, 3000);
-    assert.equal(info?.activeObjects, 3000);
+    assert.equal(info?.slabs, 230);
+    assert.equal(info?.totalObjects, 3008);
+    assert.equal(info?.activeObjects, 3008);
     assert.equal(info?.objectsPerSlab, 2);
     // The page map counts each slab's own objects.
     const map = mm.pageMap();
-    for (const a of [blocks[0], blocks[40], blocks[2999]] as number[]) {
+    for (const a of [blocks[0], blocks[40], blocks[200], blocks[3007]] as number[]) {
       const pfn = Math.floor(a / map.pageSize);
       assert.equal(map.capacity[pfn], 2 << (map.order[pfn] as number));
     }
-    // Two blocks a page in every slab: the 3,000 blocks in 1,500 pages, none left over.
+    // Two blocks a page in every slab: the 3,008 blocks in 1,504 pages, none left over.
     const orders = slabOrders(mm, "kmalloc-2k");
     assert.equal(
       orders.reduce((n, o) => n + (1 << o), 0),
-      1500,
+      1504,
     );
-    assert.ok(mm.usedPages - base >= 1500);
+    assert.ok(mm.usedPages - base >= 1504);
     for (let i = 0; i < blocks.length; i++) {
       const a = blocks[i] as number;
       assert.equal(new Uint32Array(mm.buffer, a, 512)[511], i);
@@ -257,7 +260,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     for (const damage of [
       (w: number) => (w & 0xff) | (9 << 8), // topOrder beyond the page allocator's
       (w: number) => (w & 0xff) | (4 << 8), // 32 objects, but above what slabOf finds
-      (w: number) => (w & ~0xff) | 3, // order above topOrder... for kmalloc-2k (0..2)
+      (w: number) => (w & ~0xff) | 4, // order above topOrder... for kmalloc-2k (0..3)
       () => 2 << 8, // topOrder 2 for a cache whose objects do not tile: kmalloc-3k
     ]) {
       const mm = kmem(4 << 20);
