@@ -316,6 +316,13 @@ export function bswap32(x: number): number {
 /** SLUB's slab_max_order default: slabs of at most 8 pages. */
 export const SLAB_MAX_ORDER = 3;
 
+/**
+ * The largest order of a slab of a cache whose slabs grow (topOrderOf): 16 pages, above
+ * SLUB's slab_max_order, since such a slab holds at most 32 objects (its bitmap in its
+ * frame) and comes after 128 slabs of the cache at least (growOrder).
+ */
+export const GROW_MAX_ORDER = 4;
+
 function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
 }
@@ -383,25 +390,31 @@ export function calculateOrder(
   return smallestOrder(size, pageSize, maxOrder, dual);
 }
 
-/** Objects the largest slab of a cache whose slabs grow holds at most (topOrderOf). */
+/** Objects the largest slab of a cache whose slabs grow holds at most (topOrderOf)... */
 export const GROW_MAX_OBJECTS = 16;
+/** ...and of one whose objects are half a page or more (two to the smallest slab). */
+export const GROW_MAX_OBJECTS_HALF_PAGE = 32;
 
 /**
  * The largest order of a cache's slabs (SLUB's oo; `order` is its min): for a cache sized for
  * footprint whose objects tile a slab of `order` exactly from its first byte (no left red
- * zone, no tail), at least two of them, the largest order up to SLAB_MAX_ORDER whose slab
- * holds at most GROW_MAX_OBJECTS: then a slab of any order between holds objects <<
- * (its order - order) at the same offsets, every address of it is an address of one of its
- * slots (one slot table serves them all), and its bitmap stays in its frame. Else `order`:
- * the slabs keep one order. With 4 KiB pages, kmalloc-512 (1 to 2 pages), -1k (2 to 4) and
- * -2k (1 to 8): a burst of them (mawk-wordpairs' 6,695 blocks of 2 KiB) goes to the slow
- * path for a new slab once every 16 blocks, not every 8 as with calculate_order's order 2
- * (BENCHMARKS.md "Slabs that grow with their cache"). A cache of one object a slab
- * (kmalloc-4k, -8k) keeps it: its slabs never hold a free object, and larger ones would
- * (measured on clang-fse-compress, whose 4 and 8 KiB blocks come and go: 8-10 pages more
- * at its peak); up to 32 objects a slab (kmalloc-256 to 2 pages, -512 to 4, -1k to 8)
- * cost clang-fse-compress, gdb-info and python3-difflib 0.06-0.32 points of utilization,
- * 16 none but mawk's 0.11 and python3-compile's 0.05.
+ * zone, no tail), at least two of them, the largest order up to GROW_MAX_ORDER whose slab
+ * holds at most GROW_MAX_OBJECTS (GROW_MAX_OBJECTS_HALF_PAGE for objects of half a page):
+ * then a slab of any order between holds objects << (its order - order) at the same
+ * offsets, every address of it is an address of one of its slots (one slot table serves
+ * them all), and its bitmap stays in its frame. Else `order`: the slabs keep one order.
+ *
+ * With 4 KiB pages: kmalloc-512 (1 to 2 pages), -1k (2 to 4) and -2k (1 to 16). A burst of
+ * 2 KiB blocks (mawk-wordpairs' 6,695, never freed) goes to the slow path for a new slab
+ * once every 32 blocks at most, where calculate_order's order 2 gave every 8 (881 new slabs
+ * a replay, now 319: BENCHMARKS.md "Slabs of up to 32 objects"). Measured on the seventeen
+ * program traces: kmalloc-256, -512 and -1k up to 32 objects cost gdb-info 0.32 and
+ * python3-difflib 0.20-0.25 points of utilization (their 1 KiB and smaller blocks come and
+ * go, and a larger slab goes back only when all its objects do); up to 16, and kmalloc-2k up
+ * to 32, cost none but mawk-wordpairs' 0.32 and python3-compile's 0.05. A cache of one
+ * object a slab (kmalloc-4k, -8k) keeps it: its slabs never hold a free object, and larger
+ * ones would (clang-fse-compress, whose 4 and 8 KiB blocks come and go: 8-10 pages more at
+ * its peak).
  */
 function topOrderOf(
   size: number,
@@ -413,9 +426,10 @@ function topOrderOf(
 ): number {
   const objects = (pageSize << order) / size;
   if (!footprint || redLeft !== 0 || objects !== Math.floor(objects) || objects < 2) return order;
-  const cap = Math.min(SLAB_MAX_ORDER, maxOrder - 1);
+  const cap = Math.min(GROW_MAX_ORDER, maxOrder - 1);
   let top = order;
-  while (top < cap && (pageSize << (top + 1)) / size <= GROW_MAX_OBJECTS) top++;
+  const most = 2 * size >= pageSize ? GROW_MAX_OBJECTS_HALF_PAGE : GROW_MAX_OBJECTS;
+  while (top < cap && (pageSize << (top + 1)) / size <= most) top++;
   return top;
 }
 

@@ -70,7 +70,7 @@ import {
   descriptorWords,
   remoteWords,
   sheafCapacity,
-  SLAB_MAX_ORDER,
+  GROW_MAX_ORDER,
   SlubPg,
 } from "./layout.js";
 import {
@@ -568,7 +568,7 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
     top < order ||
     top >= slub.maxOrder ||
     (top > order &&
-      (top > SLAB_MAX_ORDER ||
+      (top > GROW_MAX_ORDER ||
         objects * size !== slab ||
         objects * 2 ** (top - order) > 32 ||
         dv[Desc.BITMAP] !== -1 ||

@@ -653,10 +653,13 @@ export class SlubAllocator implements KmallocBackend {
     return pfn >= this.firstPfn && this.phys.sync() ? this.slabOf(addr) : 0;
   }
 
-  /** slabOf for a page that is not a slab's head: the head of a slab of order 1..3, or 0. */
+  /**
+   * slabOf for a page that is not a slab's head: the head of a slab of order 1..4, or 0 (4:
+   * GROW_MAX_ORDER, written out: a module's constant is a load and a check here).
+   */
   private slabOfTail(pfn: number): number {
     const f = this.f;
-    for (let o = 1; o <= 3; o++) {
+    for (let o = 1; o <= 4; o++) {
       const head = pfn & ~((1 << o) - 1);
       const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
       if (flags === 0) continue;

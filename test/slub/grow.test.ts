@@ -2,7 +2,7 @@
  * Slabs that grow with their cache (slub/layout.ts growOrder): a kmalloc cache sized for
  * footprint whose smallest slab holds two objects or more that tile it (kmalloc-512, -1k and
  * -2k with the fine classes) starts with those slabs and takes larger ones, up to 16 objects
- * a slab, as its slabs multiply; a slab of any order is checked, counted, recovered and
+ * a slab (32 of half a page), as its slabs multiply; a slab of any order is checked, counted, recovered and
  * given back as its own.
  */
 
@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GFP_KERNEL, Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
 import type { BuddyAllocator } from "../../src/page/index.js";
-import { bswap32, Desc, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
+import { bswap32, Desc, GROW_MAX_ORDER, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
 import { consumeUntilFree } from "../helpers.js";
 
 function kmem(memory = 16 << 20, sizeClasses: "fine" | "linux" = "fine"): Kmem {
@@ -31,7 +31,7 @@ function slabOrders(mm: Kmem, name: string): number[] {
 }
 
 function counts(orders: number[]): number[] {
-  const n = [0, 0, 0, 0];
+  const n = [0, 0, 0, 0, 0];
   for (const o of orders) n[o]!++;
   return n;
 }
@@ -39,6 +39,8 @@ function counts(orders: number[]): number[] {
 describe("SLUB: slabs that grow with their cache", () => {
   it("growOrder: a step up for each doubling of the slabs from 2^GROW_SHIFT on, up to topOrder", () => {
     assert.equal(GROW_SHIFT, 3);
+    // slub.ts's slabOfTail looks for a head up to this order, written out there.
+    assert.equal(GROW_MAX_ORDER, 4);
     const rows: [number, number][] = [
       [0, 0],
       [1, 0],
@@ -62,7 +64,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     }
   });
 
-  it("which caches grow: those of the fine classes whose objects tile every order, up to 16 a slab (kmalloc-512, -1k, -2k); no other", () => {
+  it("which caches grow: those of the fine classes whose objects tile every order, up to 16 a slab, 32 of half a page (kmalloc-512, -1k, -2k); no other", () => {
     const fine = kmem();
     const caches = (mm: Kmem) =>
       mm
@@ -71,7 +73,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     const grows = caches(fine)
       .filter((c) => c.topOrder !== c.order)
       .map((c) => `${c.name} ${c.order}..${c.topOrder}`);
-    assert.deepEqual(grows, ["kmalloc-2k 0..3", "kmalloc-1k 1..2", "kmalloc-512 0..1"]);
+    assert.deepEqual(grows, ["kmalloc-2k 0..4", "kmalloc-1k 1..2", "kmalloc-512 0..1"]);
     // One object a slab (kmalloc-4k, -8k), objects that leave a tail (kmalloc-3k), Linux's
     // classes (calculate_order's one order) and a cache a user makes keep one order.
     const linux = kmem(16 << 20, "linux");
@@ -85,8 +87,8 @@ describe("SLUB: slabs that grow with their cache", () => {
     // The classes of half, a quarter and an eighth of a page, whatever the page: kmalloc-8k,
     // -4k and -2k with 16 KiB pages, -32k, -16k and -8k with 64.
     for (const [pageSize, names] of [
-      [16384, ["kmalloc-8k 0..3", "kmalloc-4k 1..2", "kmalloc-2k 0..1"]],
-      [65536, ["kmalloc-32k 0..3", "kmalloc-16k 1..2", "kmalloc-8k 0..1"]],
+      [16384, ["kmalloc-8k 0..4", "kmalloc-4k 1..2", "kmalloc-2k 0..1"]],
+      [65536, ["kmalloc-32k 0..4", "kmalloc-16k 1..2", "kmalloc-8k 0..1"]],
     ] as const) {
       const mm = new Kmem({ memory: 64 << 20, pageSize });
       assert.deepEqual(
@@ -99,7 +101,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     }
   });
 
-  it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, thirty-two of four, then of eight; each counted, checked and given back", () => {
+  it("a burst of 2,048-byte blocks: sixteen slabs of one page, sixteen of two, thirty-two of four, sixty-four of eight, then of sixteen; each counted, checked and given back", () => {
     const mm = kmem();
     const base = mm.usedPages;
     const blocks: number[] = [];
@@ -111,11 +113,11 @@ describe("SLUB: slabs that grow with their cache", () => {
       if (i % 97 === 0) mm.verify();
     }
     mm.verify();
-    // 16 slabs of 2 objects, 16 of 4, 32 of 8, then slabs of 16: 32 + 64 + 256 + 166 * 16
-    // = 3,008.
-    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 16, 32, 166]);
+    // 16 slabs of 2 objects, 16 of 4, 32 of 8, 64 of 16, then slabs of 32: 32 + 64 + 256 +
+    // 1,024 + 51 * 32 = 3,008.
+    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 16, 32, 64, 51]);
     const info = mm.stats().caches.find((c) => c.name === "kmalloc-2k");
-    assert.equal(info?.slabs, 230);
+    assert.equal(info?.slabs, 179);
     assert.equal(info?.totalObjects, 3008);
     assert.equal(info?.activeObjects, 3008);
     assert.equal(info?.objectsPerSlab, 2);
@@ -153,7 +155,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     const early: number[] = [];
     for (let i = 0; i < 80; i++) early.push(mm.kmalloc(2048));
     // 16 slabs of one page (32 objects), then of two (48 objects): the cache grows.
-    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 12, 0, 0]);
+    assert.deepEqual(counts(slabOrders(mm, "kmalloc-2k")), [16, 12, 0, 0, 0]);
     // Every free page taken, then every other one given back: free memory in single pages.
     const pages = consumeUntilFree(mm, 0);
     const kept: number[] = [];
@@ -259,8 +261,8 @@ describe("SLUB: slabs that grow with their cache", () => {
   it("a descriptor whose orders were damaged is CORRUPTION (SLAB-7) to a context that opens it", () => {
     for (const damage of [
       (w: number) => (w & 0xff) | (9 << 8), // topOrder beyond the page allocator's
-      (w: number) => (w & 0xff) | (4 << 8), // 32 objects, but above what slabOf finds
-      (w: number) => (w & ~0xff) | 4, // order above topOrder... for kmalloc-2k (0..3)
+      (w: number) => (w & 0xff) | (5 << 8), // above what slabOf finds, and 64 objects
+      (w: number) => (w & ~0xff) | 5, // order above topOrder... for kmalloc-2k (0..4)
       () => 2 << 8, // topOrder 2 for a cache whose objects do not tile: kmalloc-3k
     ]) {
       const mm = kmem(4 << 20);
