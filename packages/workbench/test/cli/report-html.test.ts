@@ -4,12 +4,13 @@
  * the file, allocators and heap-map kinds in colours of their own, the heap map's slider
  * changing the picture, the layout one column wide at 420 px; screenshots of the page at both
  * widths and of a heap map are written to kmem-report-screens/ in the temporary folder
- * (replaced by each run).
+ * (replaced by each run: written to a folder of the run's own, then moved there at the end,
+ * so that two runs at once never write into one folder).
  */
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -25,8 +26,21 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const skip =
   !existsSync(CHROMIUM) && process.env.CI === undefined ? `no browser at ${CHROMIUM}` : false;
 const out = mkdtempSync(join(tmpdir(), "kmem-html-"));
-const SHOTS = join(tmpdir(), "kmem-report-screens");
-after(() => rmSync(out, { recursive: true, force: true }));
+const SHOTS = mkdtempSync(join(tmpdir(), "kmem-report-screens-"));
+/** Where the last run's screenshots are kept, for a person to look at. */
+const PUBLISHED = join(tmpdir(), "kmem-report-screens");
+after(() => {
+  rmSync(out, { recursive: true, force: true });
+  // Skipped (no browser): nothing to show, the last run's screenshots stay.
+  if (readdirSync(SHOTS).length === 0) return rmSync(SHOTS, { recursive: true, force: true });
+  rmSync(PUBLISHED, { recursive: true, force: true });
+  try {
+    renameSync(SHOTS, PUBLISHED);
+  } catch {
+    // Another run published its screenshots at the same moment: those stand.
+    rmSync(SHOTS, { recursive: true, force: true });
+  }
+});
 
 /** Runs in the page: charts drawn, per canvas the pixels that are not transparent. */
 const INKED_PIXELS = `(() => {
@@ -100,8 +114,6 @@ describe("HTML report in headless Chromium", { skip }, () => {
       encoding: "utf8",
     });
     const report = join(out, "report.html");
-    rmSync(SHOTS, { recursive: true, force: true });
-    mkdirSync(SHOTS, { recursive: true });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
