@@ -1,0 +1,54 @@
+/*
+ * The properties' seed (test/seed.ts): fixed under npm test, the one KMEM_FC_SEED names, or
+ * none (fast-check's own per property) under npm run test:seeds; a bad value refused.
+ */
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { FIXED_SEED } from "./seed.js";
+
+const SEED = fileURLToPath(new URL("./seed.js", import.meta.url));
+
+/** The global seed a fresh process gets from seed.js with KMEM_FC_SEED set to `value`. */
+function seedWith(value: string | undefined): string {
+  const env = { ...process.env };
+  delete env.KMEM_FC_SEED;
+  if (value !== undefined) env.KMEM_FC_SEED = value;
+  return execFileSync(
+    process.execPath,
+    [
+      "--import",
+      SEED,
+      "--input-type=module",
+      "-e",
+      'import fc from "fast-check"; console.log(String(fc.readConfigureGlobal().seed));',
+    ],
+    { env, encoding: "utf8", cwd: fileURLToPath(new URL(".", import.meta.url)) },
+  ).trim();
+}
+
+describe("fast-check's seed", () => {
+  it("this process's: the fixed one, or KMEM_FC_SEED's", () => {
+    const env = process.env.KMEM_FC_SEED;
+    const seed = fc.readConfigureGlobal().seed;
+    if (env === "random") assert.equal(seed, undefined);
+    else assert.equal(seed, env === undefined || env === "" ? FIXED_SEED : Number(env));
+  });
+
+  it("a fresh process's: fixed, a number, random, or a clear error", () => {
+    assert.equal(seedWith(undefined), String(FIXED_SEED));
+    assert.equal(seedWith("12345"), "12345");
+    assert.equal(seedWith("random"), "undefined");
+    assert.throws(
+      () =>
+        execFileSync(process.execPath, ["--import", SEED, "-e", "0"], {
+          env: { ...process.env, KMEM_FC_SEED: "soon" },
+          stdio: "pipe",
+        }),
+      /KMEM_FC_SEED must be an integer or "random", not "soon"/,
+    );
+  });
+});
