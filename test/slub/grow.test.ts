@@ -259,14 +259,16 @@ describe("SLUB: slabs that grow with their cache", () => {
   });
 
   it("a descriptor whose orders were damaged is CORRUPTION (SLAB-7) to a context that opens it", () => {
-    for (const damage of [
-      (w: number) => (w & 0xff) | (9 << 8), // topOrder beyond the page allocator's
-      (w: number) => (w & 0xff) | (5 << 8), // above what slabOf finds, and 64 objects
-      (w: number) => (w & ~0xff) | 5, // order above topOrder... for kmalloc-2k (0..4)
-      () => 2 << 8, // topOrder 2 for a cache whose objects do not tile: kmalloc-3k
-    ]) {
+    for (const [name, damage] of [
+      ["kmalloc-2k", (w: number) => (w & 0xff) | (9 << 8)], // topOrder beyond the page allocator's
+      ["kmalloc-2k", (w: number) => (w & 0xff) | (5 << 8)], // above slabOf's reach, 64 objects
+      ["kmalloc-2k", (w: number) => (w & ~0xff) | 5], // order above topOrder (0..4)
+      // Above what slabOf finds, and nothing else wrong: one object tiling a page, 32 at
+      // order 5 (kmalloc-4k, whose slabs do not grow, given a topOrder of 5).
+      ["kmalloc-4k", (w: number) => (w & 0xff) | (5 << 8)],
+      ["kmalloc-3k", () => 2 << 8], // topOrder 2 for a cache whose objects do not tile
+    ] as const) {
       const mm = kmem(4 << 20);
-      const name = damage.length === 0 ? "kmalloc-3k" : "kmalloc-2k";
       const c = mm.findCache(name);
       assert.ok(c !== null);
       const snap = mm.buffer.slice(0);
