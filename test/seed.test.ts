@@ -8,7 +8,12 @@ import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { FIXED_SEED } from "./seed.js";
+
+/**
+ * The seed this process's properties draw from, read before this file imports seed.js
+ * itself (below, in the test): what the runner's `--import ./dist/test/seed.js` set.
+ */
+const RUNNER_SEED = fc.readConfigureGlobal().seed;
 
 const SEED = fileURLToPath(new URL("./seed.js", import.meta.url));
 
@@ -31,14 +36,15 @@ function seedWith(value: string | undefined): string {
 }
 
 describe("fast-check's seed", () => {
-  it("this process's: the fixed one, or KMEM_FC_SEED's", () => {
+  it("this process's, as the test runner set it: the fixed one, or KMEM_FC_SEED's", async () => {
+    const { FIXED_SEED } = await import("./seed.js");
     const env = process.env.KMEM_FC_SEED;
-    const seed = fc.readConfigureGlobal().seed;
-    if (env === "random") assert.equal(seed, undefined);
-    else assert.equal(seed, env === undefined || env === "" ? FIXED_SEED : Number(env));
+    if (env === "random") assert.equal(RUNNER_SEED, undefined);
+    else assert.equal(RUNNER_SEED, env === undefined || env === "" ? FIXED_SEED : Number(env));
   });
 
-  it("a fresh process's: fixed, a number, random, or a clear error", () => {
+  it("a fresh process's: fixed, a number, random, or a clear error", async () => {
+    const { FIXED_SEED } = await import("./seed.js");
     assert.equal(seedWith(undefined), String(FIXED_SEED));
     assert.equal(seedWith("12345"), "12345");
     assert.equal(seedWith("random"), "undefined");
