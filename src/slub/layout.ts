@@ -316,12 +316,15 @@ export function bswap32(x: number): number {
 /** SLUB's slab_max_order default: slabs of at most 8 pages. */
 export const SLAB_MAX_ORDER = 3;
 
-/**
- * The largest order of a slab of a cache whose slabs grow (topOrderOf): 16 pages, above
- * SLUB's slab_max_order, since such a slab holds at most 32 objects (its bitmap in its
- * frame) and comes after 128 slabs of the cache at least (growOrder).
- */
-export const GROW_MAX_ORDER = 4;
+/** The slabs of a cache whose slabs grow (topOrderOf, growOrder). */
+export const enum Grow {
+  /**
+   * The largest order: 16 pages, above SLUB's slab_max_order, since such a slab holds at
+   * most 32 objects (its bitmap in its frame) and comes after 128 slabs of the cache at
+   * least (growOrder). slabOf looks for a slab's head up to it.
+   */
+  MAX_ORDER = 4,
+}
 
 function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
@@ -398,7 +401,7 @@ export const GROW_MAX_OBJECTS_HALF_PAGE = 32;
 /**
  * The largest order of a cache's slabs (SLUB's oo; `order` is its min): for a cache sized for
  * footprint whose objects tile a slab of `order` exactly from its first byte (no left red
- * zone, no tail), at least two of them, the largest order up to GROW_MAX_ORDER whose slab
+ * zone, no tail), at least two of them, the largest order up to Grow.MAX_ORDER whose slab
  * holds at most GROW_MAX_OBJECTS (GROW_MAX_OBJECTS_HALF_PAGE for objects of half a page):
  * then a slab of any order between holds objects << (its order - order) at the same
  * offsets, every address of it is an address of one of its slots (one slot table serves
@@ -426,7 +429,7 @@ function topOrderOf(
 ): number {
   const objects = (pageSize << order) / size;
   if (!footprint || redLeft !== 0 || objects !== Math.floor(objects) || objects < 2) return order;
-  const cap = Math.min(GROW_MAX_ORDER, maxOrder - 1);
+  const cap = Math.min(Grow.MAX_ORDER, maxOrder - 1);
   let top = order;
   const most = 2 * size >= pageSize ? GROW_MAX_OBJECTS_HALF_PAGE : GROW_MAX_OBJECTS;
   while (top < cap && (pageSize << (top + 1)) / size <= most) top++;

@@ -70,7 +70,7 @@ import {
   descriptorWords,
   remoteWords,
   sheafCapacity,
-  GROW_MAX_ORDER,
+  Grow,
   SlubPg,
 } from "./layout.js";
 import {
@@ -568,7 +568,7 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
     top < order ||
     top >= slub.maxOrder ||
     (top > order &&
-      (top > GROW_MAX_ORDER ||
+      (top > Grow.MAX_ORDER ||
         objects * size !== slab ||
         objects * 2 ** (top - order) > 32 ||
         dv[Desc.BITMAP] !== -1 ||

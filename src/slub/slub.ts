@@ -120,6 +120,7 @@ import {
   CpuSlot,
   calculateGeometry,
   Desc,
+  Grow,
   NodeRec,
   nodeRecIndex,
   SlabState,
@@ -654,12 +655,12 @@ export class SlubAllocator implements KmallocBackend {
   }
 
   /**
-   * slabOf for a page that is not a slab's head: the head of a slab of order 1..4, or 0 (4:
-   * GROW_MAX_ORDER, written out: a module's constant is a load and a check here).
+   * slabOf for a page that is not a slab's head: the head of a slab of order 1 to
+   * Grow.MAX_ORDER, or 0.
    */
   private slabOfTail(pfn: number): number {
     const f = this.f;
-    for (let o = 1; o <= 4; o++) {
+    for (let o = 1; o <= Grow.MAX_ORDER; o++) {
       const head = pfn & ~((1 << o) - 1);
       const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
       if (flags === 0) continue;

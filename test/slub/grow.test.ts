@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GFP_KERNEL, Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
 import type { BuddyAllocator } from "../../src/page/index.js";
-import { bswap32, Desc, GROW_MAX_ORDER, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
+import { bswap32, Desc, Grow, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
 import { consumeUntilFree } from "../helpers.js";
 
 function kmem(memory = 16 << 20, sizeClasses: "fine" | "linux" = "fine"): Kmem {
@@ -39,8 +39,8 @@ function counts(orders: number[]): number[] {
 describe("SLUB: slabs that grow with their cache", () => {
   it("growOrder: a step up for each doubling of the slabs from 2^GROW_SHIFT on, up to topOrder", () => {
     assert.equal(GROW_SHIFT, 3);
-    // slub.ts's slabOfTail looks for a head up to this order, written out there.
-    assert.equal(GROW_MAX_ORDER, 4);
+    // The largest slab of a growing cache: 16 pages (slabOf looks for a head up to it).
+    assert.equal(Grow.MAX_ORDER, 4);
     const rows: [number, number][] = [
       [0, 0],
       [1, 0],
