@@ -8,10 +8,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { GFP_KERNEL, Kmem, KmemError, SLAB_NO_MERGE, SLAB_POISON } from "../../src/index.js";
-import { Frame, Pg, PgFlag } from "../../src/memory/index.js";
+import {
+  GFP_KERNEL,
+  Kmem,
+  KmemError,
+  PageKind,
+  SLAB_NO_MERGE,
+  SLAB_POISON,
+} from "../../src/index.js";
 import type { ArrayViews, SlabAllocator } from "../../src/slab/slab.js";
-import { memMap } from "../helpers.js";
 
 const MiB = 1 << 20;
 const PAGE = 4096;
@@ -66,16 +71,9 @@ function lists(mm: Kmem, name: string): { full: number; partial: number; free: n
   };
 }
 
-/** Whether a slab's pages hold `addr`: its head frame (order 0..3) flagged SLAB. */
+/** Whether a slab's pages hold `addr` (the page map's kind of its page). */
 function inSlab(mm: Kmem, addr: number): boolean {
-  const f = memMap(mm);
-  const pfn = Math.floor(addr / PAGE);
-  for (let o = 0; o <= 3; o++) {
-    const head = pfn & ~((1 << o) - 1);
-    const flags = f[head * Frame.WORDS + Pg.FLAGS] as number;
-    if ((flags & PgFlag.SLAB) !== 0) return (f[head * Frame.WORDS + Pg.ORDER] as number) >= o;
-  }
-  return false;
+  return mm.pageMap().kind[Math.floor(addr / PAGE)] === PageKind.SLAB;
 }
 
 function info(mm: Kmem, name: string) {
