@@ -14,11 +14,15 @@ import fc from "fast-check";
 /** The seed of `npm test`'s properties. */
 export const FIXED_SEED = 0x6b6d656d;
 
-const env = process.env.KMEM_FC_SEED;
-if (env !== "random") {
+/** The seed KMEM_FC_SEED's value `env` asks for; undefined for "random" (one per property). */
+export function seedOf(env: string | undefined): number | undefined {
+  if (env === "random") return undefined;
   const seed = env === undefined || env === "" ? FIXED_SEED : Number(env);
   if (!Number.isInteger(seed)) {
     throw new Error(`KMEM_FC_SEED must be an integer or "random", not ${JSON.stringify(env)}`);
   }
-  fc.configureGlobal({ seed });
+  return seed;
 }
+
+const seed = seedOf(process.env.KMEM_FC_SEED);
+if (seed !== undefined) fc.configureGlobal({ seed });
