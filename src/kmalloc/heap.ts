@@ -19,19 +19,11 @@
  * `sizeClasses: "linux"` keeps Linux's route; so do KASAN, KFENCE and kmemleak, whose hooks
  * know slab objects and whole pages only (docs/sanitizers.md).
  *
- * A chunk is one buddy block of 2^order pages, aligned to its size, flagged HEAD | KMALLOC |
- * KHEAP on its head frame, its order the frame's: from CHUNK_MIN_BYTES (16 KiB) up to
- * CHUNK_BYTES (64 KiB). A new chunk's order is the log2 of the pages the heap holds (within
- * those bounds; more when the request needs it), so that a heap doubles its chunks as it
- * grows, 16, 16, 32, 64, 64... KiB: a program with a few blocks of a few KiB does not hold
- * a 64 KiB chunk it uses a tenth of (bc-pi, readelf: BENCHMARKS.md, "Chunks that grow with
- * the heap"), and a large heap is made of full-size chunks. kfree, ksize and krealloc find
- * a chunk in O(1) from any address inside: the address's page rounded down to each order,
- * from the largest, is the chunk's head exactly when that frame is a chunk's of that order
- * (a buddy block is aligned to its size: only the one holding the address can be), one
- * probe in a heap of full-size chunks:
+ * A chunk is one buddy block of 2^order pages (CHUNK_BYTES), aligned to its size, flagged
+ * HEAD | KMALLOC | KHEAP on its head frame, so that kfree, ksize and krealloc find it in
+ * O(1) from any address inside (the head is the address rounded down to the chunk size):
  *
- *   chunk (16-64 KiB, aligned to its size)
+ *   chunk (CHUNK_BYTES, aligned)
  *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-----+
  *   | start bitmap    | header | payload    | header | free block  |         | header | ... |
  *   | 1 bit / 16 B    | 16 B   | (16-byte   | 16 B   | next, prev  |         |        |     |
@@ -87,9 +79,9 @@
  *
  *   descriptor of node n (HeapDesc.WORDS i32)
  *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
- *   | lock | secret | chunks | nr     | empty | fl   | pages | (2 words | cache's | sl bitmaps | heads    | bins, bin counts |
- *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits | of    |  unused) | bytes   | [FL]       | [FL][SL] | [5][SL] each     |
- *   | line)|        |        |        |       |      | chunks|          |         |            |          |                  |
+ *   | lock | secret | chunks | nr     | empty | fl   | (3 words | cache's  | sl bitmaps | heads    | bins, bin counts |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |  unused) | bytes    | [FL]       | [FL][SL] | [5][SL] each     |
+ *   | line)|        |        |        |       |      |          |          |            |          |                  |
  *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
  *
  * No counter of live blocks or bytes: stats() counts the blocks of the chunks, so that an
@@ -117,9 +109,8 @@
  *
  * Invariants (verify() reports them by id):
  *   HEAP-1 each node's chunk list is a consistent doubly linked list of frames flagged HEAD |
- *          KMALLOC | KHEAP of an order within the chunks' bounds, naming the node's heap;
- *          its length is the descriptor's chunk count, their pages its page count, and
- *          every chunk frame of memory is on one list
+ *          KMALLOC | KHEAP of the chunk order, naming the node's heap; its length is the
+ *          descriptor's chunk count, and every chunk frame of memory is on one list
  *   HEAP-2 the blocks of a chunk tile it: sizes multiples of 16, at least 32, each block's
  *          previous-size word the size of the block before it, its check word valid, no two
  *          free blocks side by side
@@ -143,10 +134,8 @@ import { LcDesc } from "./large-cache.js";
 
 /** Smallest request the heap serves is HEAP_MIN + 1 bytes; below it, the size classes. */
 export const HEAP_MIN = 1024;
-/** The largest chunk: one buddy block of this many bytes (or the largest block, if smaller). */
+/** A chunk: one buddy block of this many bytes (or the largest block, if smaller). */
 export const CHUNK_BYTES = 64 * 1024;
-/** The smallest chunk (a heap's first): this many bytes, or a page if pages are larger. */
-export const CHUNK_MIN_BYTES = 16 * 1024;
 
 /** Words of a node's heap descriptor (see the header's diagram). */
 export const enum HeapDesc {
@@ -160,9 +149,7 @@ export const enum HeapDesc {
   EMPTY = 19,
   /** First-level bitmap: bit fl set when some list of fl is non-empty. */
   FL_MAP = 20,
-  /** Pages of the heap's chunks. */
-  PAGES = 21,
-  /** Words 22-23: unused (they counted live bytes and cached blocks). */
+  /** Words 21-23: unused (they counted live blocks, their bytes and cached blocks). */
   /** Bytes of the blocks in the cache of freed blocks (headers included). */
   CACHE_BYTES = 24,
   /** Second-level bitmaps, one word per fl. */
@@ -268,11 +255,6 @@ function index(size: number): number {
   return (fl << HeapDesc.SL_BITS) | ((size >>> (fl - HeapDesc.SL_BITS)) & (HeapDesc.SL - 1));
 }
 
-/** Bytes of the start bitmap at the start of a chunk of `bytes` (one bit for 16 bytes). */
-function mapBytesOf(bytes: number): number {
-  return Math.max(16, bytes >>> 7);
-}
-
 /** HeapStats with every figure 0. */
 function emptyStats(): HeapStats {
   return {
@@ -296,12 +278,12 @@ export class KmallocHeap {
   private readonly buddy: BuddyAllocator;
   private f: Int32Array;
   private readonly pageShift: number;
-  /** log2 of the largest chunk's pages (a chunk's own order is its head frame's), its bytes. */
+  /** log2 of the chunk's pages, bytes, and the chunk's bytes less one. */
   readonly order: number;
-  /** log2 of the smallest chunk's pages. */
-  private readonly minOrder: number;
   readonly chunkBytes: number;
-  private readonly pageSize: number;
+  private readonly chunkMask: number;
+  /** Bytes of the start bitmap at the chunk's start (where the first block begins). */
+  private readonly mapBytes: number;
   /** The largest request served here. */
   readonly maxSize: number;
   /** Called before a new chunk is taken (node, pages): the large-run cache makes room. */
@@ -337,11 +319,8 @@ export class KmallocHeap {
     this.pageShift = phys.pageShift;
     this.order = KmallocHeap.chunkOrder(phys);
     this.chunkBytes = phys.pageSize << this.order;
-    this.pageSize = phys.pageSize;
-    this.minOrder = Math.min(
-      this.order,
-      Math.max(0, 31 - Math.clz32(CHUNK_MIN_BYTES >>> phys.pageShift)),
-    );
+    this.chunkMask = this.chunkBytes - 1;
+    this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
     this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
     this.cacheMax = this.chunkBytes >>> CACHE_CHUNK_SHIFT;
     this.smp = phys.nrCpus > 1 ? 1 : 0;
@@ -529,62 +508,18 @@ export class KmallocHeap {
 
   /* ------------------------------------------------------------------ chunks */
 
-  /**
-   * The chunk holding `addr` (its address), or 0 if `addr` is in no chunk: the head frame
-   * of each order from the largest down, `addr`'s page rounded down to that order, is a
-   * chunk's of exactly that order (a chunk is a buddy block, aligned to its size: only the
-   * one holding `addr` can be), one probe for a heap of full-size chunks.
-   */
+  /** The chunk holding `addr` (its address), or 0 if `addr` is in no chunk. */
   chunkOf(addr: number): number {
-    const pfn = addr >>> this.pageShift;
+    const pfn = (addr >>> this.pageShift) & ~((1 << this.order) - 1);
     const p = this.phys;
     if (pfn < p.firstManagedPfn || pfn >= p.totalPages) {
       if (pfn < p.firstManagedPfn || !p.sync() || pfn >= p.totalPages) return 0;
     }
+    const i = pfn * Frame.WORDS;
     const f = this.f;
-    for (let o = this.order; o >= this.minOrder; o--) {
-      const h = pfn & ~((1 << o) - 1);
-      const i = h * Frame.WORDS;
-      if (f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === o && h >= p.firstManagedPfn) {
-        return (h << this.pageShift) >>> 0;
-      }
-    }
-    return 0;
-  }
-
-  /** The chunk holding the heap's block `b` (chunkOf() without the checks: `b` is in one). */
-  private chunkOfBlock(b: number): number {
-    const f = this.f;
-    const pfn = b >>> this.pageShift;
-    for (let o = this.order; o > this.minOrder; o--) {
-      const h = pfn & ~((1 << o) - 1);
-      const i = h * Frame.WORDS;
-      if (f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === o) {
-        return (h << this.pageShift) >>> 0;
-      }
-    }
-    return ((pfn & ~((1 << this.minOrder) - 1)) << this.pageShift) >>> 0;
-  }
-
-  /** Bytes of the chunk at `c`: a page shifted by its head frame's order. */
-  private sizeOf(c: number): number {
-    return this.pageSize << (this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number);
-  }
-
-  /** The least chunk order (from the smallest chunk's) whose chunk holds a block of `need` bytes. */
-  private leastOrder(need: number): number {
-    let o = this.minOrder;
-    while (o < this.order && (this.pageSize << o) - mapBytesOf(this.pageSize << o) < need) o++;
-    return o;
-  }
-
-  /**
-   * The order heap `d` would like its next chunk to be: the log2 of the pages it holds,
-   * within the chunks' bounds (so that it doubles its chunks as it grows).
-   */
-  private growthOrder(d: Int32Array): number {
-    const pages = d[HeapDesc.PAGES] as number;
-    return Math.min(this.order, Math.max(this.minOrder, 31 - Math.clz32(pages | 1)));
+    return f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
+      ? (pfn << this.pageShift) >>> 0
+      : 0;
   }
 
   private lockHeap(d: Int32Array): void {
@@ -604,25 +539,14 @@ export class KmallocHeap {
   /**
    * A new chunk from the page allocator (no lock held: it may reclaim), its contents set
    * (one free block, an empty start bitmap) but not yet in a heap; 0 when memory is short.
-   * Of `order` pages when the free lists have such a block at hand, else of `least` (the
-   * request's own), with the page allocator's slow path as need be: as SLUB's allocate_slab
-   * tries its preferred order without reclaim before its minimum.
    */
-  private newChunk(d: Int32Array, order: number, least: number, gfp: number, nid: number): number {
+  private newChunk(d: Int32Array, gfp: number, nid: number): number {
     // The heap's growth comes out of the large-run cache first (large-cache.ts).
-    if (this.onGrow !== null) this.onGrow(nid, 1 << order);
-    const g = gfp & ~Gfp.ZERO;
-    let c = 0;
-    if (order > least) c = this.buddy.allocPagesIfFree(nid, order, g) >>> 0;
-    if (c === 0) {
-      order = least;
-      c = this.buddy.allocPagesNode(nid, order, g) >>> 0;
-      if (c === 0) return 0;
-    }
-    const bytes = this.pageSize << order;
-    const map = mapBytesOf(bytes);
-    this.phys.fill(0, c, c + map);
-    this.setHeader(d, c + map, (bytes - map) | Blk.FREE, 0);
+    if (this.onGrow !== null) this.onGrow(nid, 1 << this.order);
+    const c = this.buddy.allocPagesNode(nid, this.order, gfp & ~Gfp.ZERO) >>> 0;
+    if (c === 0) return 0;
+    this.phys.fill(0, c, c + this.mapBytes);
+    this.setHeader(d, c + this.mapBytes, (this.chunkBytes - this.mapBytes) | Blk.FREE, 0);
     return c;
   }
 
@@ -641,10 +565,7 @@ export class KmallocHeap {
     d[HeapDesc.CHUNKS] = pfn;
     d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
     d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
-    const bytes = this.sizeOf(c);
-    d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) + (bytes >>> this.pageShift);
-    const map = mapBytesOf(bytes);
-    this.insert(d, c + map, bytes - map);
+    this.insert(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
   }
 
   /**
@@ -653,10 +574,7 @@ export class KmallocHeap {
    * caller frees its pages once the lock is released.
    */
   private unlinkChunk(d: Int32Array, c: number): void {
-    const bytes = this.sizeOf(c);
-    d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) - (bytes >>> this.pageShift);
-    const map = mapBytesOf(bytes);
-    this.remove(d, c + map, bytes - map);
+    this.remove(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
     const f = this.f;
     const pfn = c >>> this.pageShift;
     const i = pfn * Frame.WORDS;
@@ -710,7 +628,7 @@ export class KmallocHeap {
     w[i + Blk.SIZE] = bsize;
     w[i + Blk.CHECK] = check ^ ((Math.imul(s, K.FLAG_MUL) | 1) << 1);
     w[i + Blk.LINK] = size;
-    const c = this.chunkOfBlock(b);
+    const c = (b & ~this.chunkMask) >>> 0;
     const g = (b + Blk.HDR - c) >>> 4;
     const wb = (c >>> 2) + (g >>> 5);
     w[wb] = (w[wb] as number) | (1 << (g & 31));
@@ -741,10 +659,8 @@ export class KmallocHeap {
       b = this.find(d, need);
     }
     if (b === 0) {
-      const least = this.leastOrder(need);
-      const order = Math.max(least, this.growthOrder(d));
       this.unlockHeap(d);
-      const c = this.newChunk(d, order, least, gfp, nid);
+      const c = this.newChunk(d, gfp, nid);
       if (c === 0) return 0;
       this.lockHeap(d);
       b = this.find(d, need);
@@ -756,11 +672,7 @@ export class KmallocHeap {
     }
     this.take(d, b, need, size);
     this.unlockHeap(d);
-    if (spare !== 0)
-      this.buddy.freePages(
-        spare,
-        this.f[(spare >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number,
-      );
+    if (spare !== 0) this.buddy.freePages(spare, this.order);
     const p = b + Blk.HDR;
     if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) {
       this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
@@ -786,22 +698,14 @@ export class KmallocHeap {
           this.damaged(d, b + Blk.HDR, "kmalloc", "a cached block's header was overwritten");
         }
         const next = w[i + Blk.LINK] as number;
-        const c = this.chunkOfBlock(b);
+        const c = (b & ~this.chunkMask) >>> 0;
         if (only !== 0 && c !== only) {
           at = b;
           b = next;
           continue;
         }
         const size = w0 & ~Blk.FLAGS;
-        this.checkNear(
-          d,
-          b,
-          size,
-          w[i + Blk.PREV] as number,
-          c + this.sizeOf(c),
-          b + Blk.HDR,
-          "kmalloc",
-        );
+        this.checkNear(d, b, size, w[i + Blk.PREV] as number, b + Blk.HDR, "kmalloc");
         if (at < 0) d[HeapDesc.BINS + bin] = next;
         else w[(at >>> 2) + Blk.LINK] = next;
         d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
@@ -830,8 +734,7 @@ export class KmallocHeap {
         "the next block's header was overwritten (an overflow of this block?)",
       );
     }
-    const c = this.chunkOfBlock(b);
-    this.checkNear(d, b, size, w[i + Blk.PREV] as number, c + this.sizeOf(c), p, "krealloc");
+    this.checkNear(d, b, size, w[i + Blk.PREV] as number, p, "krealloc");
     const bin = index(size) - (HeapDesc.BIN_FL << HeapDesc.SL_BITS);
     let at = -1;
     let q = bin >= 0 && bin < HeapDesc.NR_BINS ? (d[HeapDesc.BINS + bin] as number) : 0;
@@ -845,7 +748,7 @@ export class KmallocHeap {
     else w[(at >>> 2) + Blk.LINK] = next;
     d[HeapDesc.BIN_NR + bin] = (d[HeapDesc.BIN_NR + bin] as number) - 1;
     d[HeapDesc.CACHE_BYTES] = (d[HeapDesc.CACHE_BYTES] as number) - size;
-    this.release(d, c, b, size);
+    this.release(d, (b & ~this.chunkMask) >>> 0, b, size);
   }
 
   /** Allocates the free block `b` for `need` bytes (the lock held): split, bit set, counted. */
@@ -855,17 +758,17 @@ export class KmallocHeap {
     const bsize = (w[i + Blk.SIZE] as number) & ~Blk.FREE;
     this.remove(d, b, bsize);
     const rest = bsize - need;
-    const c = this.chunkOfBlock(b);
     if (rest >= Blk.MIN) {
       // The new free block's header first (inside b), its successor's back link, then b.
       const r = b + need;
       this.setHeader(d, r, rest | Blk.FREE, need);
       const after = r + rest;
-      if (after !== c + this.sizeOf(c)) this.setPrev(after, rest);
+      if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
       this.setSize(d, b, need);
       this.insert(d, r, rest);
     } else this.setSize(d, b, bsize);
     w[i + Blk.LINK] = size;
+    const c = (b & ~this.chunkMask) >>> 0;
     const g = (b + Blk.HDR - c) >>> 4;
     const wb = (c >>> 2) + (g >>> 5);
     w[wb] = (w[wb] as number) | (1 << (g & 31));
@@ -887,9 +790,7 @@ export class KmallocHeap {
     const w = this.w;
     const off = p - c;
     const g = off >>> 4;
-    const bytes = this.sizeOf(c);
-    const map = mapBytesOf(bytes);
-    if ((off & 15) !== 0 || off < map + Blk.HDR) this.notStart(d, p, fn);
+    if ((off & 15) !== 0 || off < this.mapBytes + Blk.HDR) this.notStart(d, p, fn);
     if (((w[(c >>> 2) + (g >>> 5)] as number) & (1 << (g & 31))) === 0) this.notAllocated(d, p, fn);
     const b = p - Blk.HDR;
     const i = b >>> 2;
@@ -901,8 +802,8 @@ export class KmallocHeap {
       w[i + Blk.CHECK] !== mix(s, b, w0) ||
       (w0 & 15) !== 0 ||
       w0 < Blk.MIN ||
-      end - c > bytes ||
-      (w1 !== 0 ? b - w1 - c < map || w1 < Blk.MIN : b - c !== map)
+      end - c > this.chunkBytes ||
+      (w1 !== 0 ? b - w1 - c < this.mapBytes || w1 < Blk.MIN : b - c !== this.mapBytes)
     ) {
       this.damaged(
         d,
@@ -911,28 +812,19 @@ export class KmallocHeap {
         "the block's header was overwritten (an overflow of the block before it?)",
       );
     }
-    if (near) this.checkNear(d, b, w0, w1, c + bytes, p, fn);
+    if (near) this.checkNear(d, b, w0, w1, p, fn);
     return b;
   }
 
   /**
-   * Checks the headers of both neighbours of the block `b` (size `w0`, previous size `w1`,
-   * its chunk ending at `chunkEnd`) before a change merges with them; throws CORRUPTION
-   * (the lock released) otherwise.
+   * Checks the headers of both neighbours of the block `b` (size `w0`, previous size `w1`)
+   * before a change merges with them; throws CORRUPTION (the lock released) otherwise.
    */
-  private checkNear(
-    d: Int32Array,
-    b: number,
-    w0: number,
-    w1: number,
-    chunkEnd: number,
-    p: number,
-    fn: string,
-  ): void {
+  private checkNear(d: Int32Array, b: number, w0: number, w1: number, p: number, fn: string): void {
     const w = this.w;
     const s = d[HeapDesc.SECRET] as number;
     const end = b + w0;
-    if (end !== chunkEnd) {
+    if ((end & this.chunkMask) !== 0) {
       const e = end >>> 2;
       if (w[e + Blk.PREV] !== w0 || w[e + Blk.CHECK] !== mix(s, end, w[e + Blk.SIZE] as number)) {
         this.damaged(
@@ -993,12 +885,15 @@ export class KmallocHeap {
    * kfree's sake): false, nothing done, if it is not.
    */
   kfree(p: number): boolean {
-    const c = this.chunkOf(p);
-    if (c === 0) return false;
+    const pfn = (p >>> this.pageShift) & ~((1 << this.order) - 1);
+    const ph = this.phys;
+    if (pfn < ph.firstManagedPfn || pfn >= ph.totalPages) {
+      if (pfn < ph.firstManagedPfn || !ph.sync() || pfn >= ph.totalPages) return false;
+    }
     const f = this.f;
-    const fi = (c >>> this.pageShift) * Frame.WORDS;
-    const span = this.pageSize << (f[fi + Pg.ORDER] as number);
-    const map = mapBytesOf(span);
+    const fi = pfn * Frame.WORDS;
+    if (f[fi + Pg.FLAGS] !== K.CHUNK_FLAGS || f[fi + Pg.ORDER] !== this.order) return false;
+    const c = (pfn << this.pageShift) >>> 0;
     const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
     this.lockHeap(d);
     // The start bit, then the block's own header (as checked() does, inline).
@@ -1007,7 +902,7 @@ export class KmallocHeap {
     const g = off >>> 4;
     const wb = (c >>> 2) + (g >>> 5);
     const bits = w[wb] as number;
-    if ((off & 15) !== 0 || off < map + Blk.HDR) this.notStart(d, p, "kfree");
+    if ((off & 15) !== 0 || off < this.mapBytes + Blk.HDR) this.notStart(d, p, "kfree");
     if ((bits & (1 << (g & 31))) === 0) this.notAllocated(d, p, "kfree");
     const b = p - Blk.HDR;
     const i = b >>> 2;
@@ -1020,8 +915,8 @@ export class KmallocHeap {
       (w[i + Blk.CHECK] as number) !== check ||
       (size & 15) !== 0 ||
       size < Blk.MIN ||
-      end - c > span ||
-      (w1 !== 0 ? b - w1 - c < map || w1 < Blk.MIN : b - c !== map)
+      end - c > this.chunkBytes ||
+      (w1 !== 0 ? b - w1 - c < this.mapBytes || w1 < Blk.MIN : b - c !== this.mapBytes)
     ) {
       this.damaged(
         d,
@@ -1050,7 +945,7 @@ export class KmallocHeap {
       if (w1 !== 0 && ((w[(b - w1) >>> 2] as number) & ~Blk.FLAGS) !== w1) {
         this.damaged(d, p, "kfree", "the block's header was overwritten (its previous size)");
       }
-      if (end - c !== span) {
+      if ((end & this.chunkMask) !== 0) {
         const e = end >>> 2;
         if (
           (w[e + Blk.PREV] as number) !== size ||
@@ -1076,7 +971,7 @@ export class KmallocHeap {
       this.unlockHeap(d);
       return true;
     }
-    this.checkNear(d, b, size, w1, c + span, p, "kfree");
+    this.checkNear(d, b, size, w1, p, "kfree");
     this.release(d, c, b, size);
     f[fi + ChunkPg.LIVE] = live - 1;
     if (live !== 1) {
@@ -1103,8 +998,7 @@ export class KmallocHeap {
     let start = b;
     let total = size;
     const end = b + size;
-    const chunkEnd = c + this.sizeOf(c);
-    if (end !== chunkEnd) {
+    if ((end & this.chunkMask) !== 0) {
       const nw = w[(end >>> 2) + Blk.SIZE] as number;
       if ((nw & Blk.FREE) !== 0) {
         this.remove(d, end, nw & ~Blk.FREE);
@@ -1119,7 +1013,7 @@ export class KmallocHeap {
     }
     this.setSize(d, start, total | Blk.FREE);
     const after = start + total;
-    if (after !== chunkEnd) this.setPrev(after, total);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
     this.insert(d, start, total);
   }
 
@@ -1131,10 +1025,9 @@ export class KmallocHeap {
       return;
     }
     // A spare is kept already: this chunk goes back to the page allocator.
-    const order = this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number;
     this.unlinkChunk(d, c);
     this.unlockHeap(d);
-    this.buddy.freePages(c, order);
+    this.buddy.freePages(c, this.order);
   }
 
   /** ksize: the usable bytes of the block at `p` in chunk `c`. */
@@ -1150,14 +1043,14 @@ export class KmallocHeap {
   }
 
   /**
-   * Block `b` cut to `need` bytes, the `rest` after it made a free block of its own and
-   * listed (its chunk ends at `chunkEnd`). Heap lock held.
+   * Block `b` cut to `need` bytes, the `rest` after it
+   * made a free block of its own and listed. Heap lock held.
    */
-  private splitTail(d: Int32Array, b: number, need: number, rest: number, chunkEnd: number): void {
+  private splitTail(d: Int32Array, b: number, need: number, rest: number): void {
     const r = b + need;
     this.setHeader(d, r, rest | Blk.FREE, need);
     const after = r + rest;
-    if (after !== chunkEnd) this.setPrev(after, rest);
+    if ((after & this.chunkMask) !== 0) this.setPrev(after, rest);
     this.setSize(d, b, need);
     this.insert(d, r, rest);
   }
@@ -1175,8 +1068,7 @@ export class KmallocHeap {
     const cur = this.rd(b, Blk.SIZE);
     const need = Math.max(Blk.MIN, (size + Blk.HDR + 15) & ~15);
     const end = b + cur;
-    const chunkEnd = c + this.sizeOf(c);
-    const atEnd = end === chunkEnd;
+    const atEnd = (end & this.chunkMask) === 0;
     let nw = atEnd ? 0 : this.rd(end, Blk.SIZE);
     if ((nw & Blk.CACHED) !== 0 && need > cur && cur + (nw & ~Blk.FLAGS) >= need) {
       // A cached next block that makes room: out of its bin, merged as a free block.
@@ -1190,7 +1082,7 @@ export class KmallocHeap {
       if (cur - need >= Blk.MIN || (nextFree !== 0 && need < cur)) {
         // The freed tail (merged with a free next block) first, then the block shrinks.
         if (nextFree !== 0) this.remove(d, end, nextFree);
-        this.splitTail(d, b, need, rest, chunkEnd);
+        this.splitTail(d, b, need, rest);
         got = need;
       }
     } else if (nextFree !== 0 && cur + nextFree >= need) {
@@ -1198,11 +1090,11 @@ export class KmallocHeap {
       const total = cur + nextFree;
       const rest = total - need;
       if (rest >= Blk.MIN) {
-        this.splitTail(d, b, need, rest, chunkEnd);
+        this.splitTail(d, b, need, rest);
         got = need;
       } else {
         const after = b + total;
-        if (after !== chunkEnd) this.setPrev(after, total);
+        if ((after & this.chunkMask) !== 0) this.setPrev(after, total);
         this.setSize(d, b, total);
         got = total;
       }
@@ -1230,16 +1122,13 @@ export class KmallocHeap {
           const c = (pfn << this.pageShift) >>> 0;
           this.unlinkChunk(d, c);
           d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-          gone.push(c, this.f[pfn * Frame.WORDS + Pg.ORDER] as number);
+          gone.push(c);
         }
         pfn = next;
       }
       this.unlockHeap(d);
-      for (let k = 0; k < gone.length; k += 2) {
-        const order = gone[k + 1] as number;
-        this.buddy.freePages(gone[k] as number, order);
-        pages += 1 << order;
-      }
+      for (const c of gone) this.buddy.freePages(c, this.order);
+      pages += gone.length << this.order;
     }
     return pages;
   }
@@ -1278,9 +1167,7 @@ export class KmallocHeap {
 
   /** Adds the blocks of chunk `c` to `s` (its lock held): live ones, and free or cached. */
   private addBlocks(c: number, s: HeapStats): void {
-    const bytes = this.sizeOf(c);
-    s.bytes += bytes;
-    for (let b = c + mapBytesOf(bytes); b - c < bytes;) {
+    for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
       const w0 = this.rd(b, Blk.SIZE);
       const size = w0 & ~Blk.FLAGS;
       if (size < Blk.MIN) break;
@@ -1308,6 +1195,7 @@ export class KmallocHeap {
         this.unlockHeap(d);
       }
     }
+    s.bytes = s.chunks * this.chunkBytes;
     return s;
   }
 
@@ -1326,7 +1214,6 @@ export class KmallocHeap {
         );
       }
       listed += chunks.length;
-      let pages = 0;
       let prevPfn = 0;
       let empty = 0;
       const free = new Set<number>();
@@ -1334,13 +1221,9 @@ export class KmallocHeap {
       for (const c of chunks) {
         const pfn = c >>> this.pageShift;
         const i = pfn * Frame.WORDS;
-        const order = f[i + Pg.ORDER] as number;
-        pages += 1 << order;
         if (
           f[i + Pg.FLAGS] !== CHUNK_FLAGS ||
-          order < this.minOrder ||
-          order > this.order ||
-          c % (this.pageSize << order) !== 0 ||
+          f[i + Pg.ORDER] !== this.order ||
           f[i + ChunkPg.HEAP] !== n ||
           f[i + ChunkPg.PREV] !== prevPfn
         ) {
@@ -1355,16 +1238,15 @@ export class KmallocHeap {
         let prevSize = 0;
         let prevFree = false;
         const starts = new Set<number>();
-        const bytes = this.pageSize << order;
-        let b = c + mapBytesOf(bytes);
-        while (b - c < bytes) {
+        let b = c + this.mapBytes;
+        while (b - c < this.chunkBytes) {
           const w0 = this.rd(b, Blk.SIZE);
           const size = w0 & ~Blk.FLAGS;
           if (
             (size & 15) !== 0 ||
             (w0 & Blk.FLAGS) === Blk.FLAGS ||
             size < Blk.MIN ||
-            b - c + size > bytes ||
+            b - c + size > this.chunkBytes ||
             this.rd(b, Blk.PREV) !== prevSize ||
             !this.headerOk(d, b)
           ) {
@@ -1387,7 +1269,7 @@ export class KmallocHeap {
           prevSize = size;
           b += size;
         }
-        for (let g = 0; g < bytes >>> 4; g++) {
+        for (let g = 0; g < this.chunkBytes >>> 4; g++) {
           const bit = (this.rd(c + ((g >>> 5) << 2), 0) >>> (g & 31)) & 1;
           if ((bit === 1) !== starts.has(c + g * 16)) {
             corrupt("HEAP-3", `chunk ${hex(c)}: the start bit of ${hex(c + g * 16)} is ${bit}`);
@@ -1400,12 +1282,6 @@ export class KmallocHeap {
           );
         }
         if (blocks === 0) empty++;
-      }
-      if (d[HeapDesc.PAGES] !== pages) {
-        corrupt(
-          "HEAP-1",
-          `node ${n}'s heap counts ${d[HeapDesc.PAGES]} pages, its chunks have ${pages}`,
-        );
       }
       // HEAP-4: the lists hold the free blocks, each where its size maps.
       let onLists = 0;
@@ -1513,23 +1389,21 @@ export class KmallocHeap {
       if (f[i + Pg.FLAGS] !== CHUNK_FLAGS || f[i + ChunkPg.HEAP] !== n) continue;
       const c = (pfn << this.pageShift) >>> 0;
       chunks++;
-      const bytes = this.pageSize << (f[i + Pg.ORDER] as number);
-      const map = mapBytesOf(bytes);
       // The blocks by their size words; headers rewritten, neighbours merged, bits rebuilt.
-      this.phys.fill(0, c, c + map);
+      this.phys.fill(0, c, c + this.mapBytes);
       let live = 0;
       let prevB = 0;
       let prevSize = 0;
       let prevFree = false;
-      for (let b = c + map; b - c < bytes;) {
+      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
         // A cached block was freed by its owner: it becomes a free block like any other.
         const raw = this.rd(b, Blk.SIZE);
         let size = raw & ~Blk.FLAGS;
         const isFree = (raw & Blk.FLAGS) !== 0;
         const w0 = isFree ? size | Blk.FREE : size;
-        if ((size & 15) !== 0 || size < Blk.MIN || b - c + size > bytes) {
+        if ((size & 15) !== 0 || size < Blk.MIN || b - c + size > this.chunkBytes) {
           // Not a block: the rest of the chunk becomes one free block (never seen torn so).
-          size = bytes - (b - c);
+          size = this.chunkBytes - (b - c);
           repaired++;
           this.setHeader(d, b, size | Blk.FREE, prevSize);
           if (prevFree) {
@@ -1571,8 +1445,7 @@ export class KmallocHeap {
       if (first !== 0) f[first * Frame.WORDS + ChunkPg.PREV] = pfn;
       d[HeapDesc.CHUNKS] = pfn;
       d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
-      d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) + (bytes >>> this.pageShift);
-      for (let b = c + map; b - c < bytes;) {
+      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
         const w0 = this.rd(b, Blk.SIZE);
         if ((w0 & Blk.FREE) !== 0) this.insert(d, b, w0 & ~Blk.FREE);
         b += w0 & ~Blk.FREE;
@@ -1584,10 +1457,9 @@ export class KmallocHeap {
         const next = f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
         if ((d[HeapDesc.EMPTY] as number) > 1 && f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
           const c = (pfn << this.pageShift) >>> 0;
-          const order = f[pfn * Frame.WORDS + Pg.ORDER] as number;
           this.unlinkChunk(d, c);
           d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-          this.buddy.freePages(c, order);
+          this.buddy.freePages(c, this.order);
         }
         pfn = next;
       }

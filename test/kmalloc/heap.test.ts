@@ -9,16 +9,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, Kmem, PageKind } from "../../src/index.js";
-import {
-  CHUNK_BYTES,
-  CHUNK_MIN_BYTES,
-  HEAP_MIN,
-  type Kmalloc,
-  type KmallocHeap,
-} from "../../src/kmalloc/index.js";
-import { Hdr } from "../../src/memory/index.js";
-import { expectKmemError } from "../helpers.js";
+import { __GFP_ZERO, GFP_KERNEL, Kmem } from "../../src/index.js";
+import { CHUNK_BYTES, HEAP_MIN, type Kmalloc, type KmallocHeap } from "../../src/kmalloc/index.js";
+import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
+import { expectKmemError, memMap } from "../helpers.js";
 
 function mm(memory = 8 << 20, extra: object = {}): Kmem {
   return new Kmem({ memory, minFreeBytes: 0, ...extra });
@@ -32,9 +26,12 @@ function header(k: Kmem): Int32Array {
   return new Int32Array(k.buffer, 0, Hdr.PCP);
 }
 
-/** Whether `addr` lies in a heap chunk (the page map's KHEAP). */
+/** Whether `addr` lies in a heap chunk (its head frame flagged KHEAP). */
 function inChunk(k: Kmem, addr: number): boolean {
-  return k.pageMap().kind[Math.floor(addr / k.pageSize)] === PageKind.KHEAP;
+  const f = memMap(k);
+  const pages = CHUNK_BYTES / k.pageSize;
+  const head = Math.floor(addr / k.pageSize / pages) * pages;
+  return ((f[head * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.KHEAP) !== 0;
 }
 
 /** Stamps every 61st byte of [p, p + n) and its last 16. */
@@ -104,7 +101,7 @@ describe("kmalloc heap: routes", () => {
     assert.equal(h?.chunks, 1);
     assert.equal(h?.live, 0);
     k.drainPages();
-    assert.equal(k.stats().freePages, before - (h?.bytes ?? 0) / k.pageSize);
+    assert.equal(k.stats().freePages, before - CHUNK_BYTES / k.pageSize);
     k.shrinkSlabs();
     k.drainPages();
     assert.equal(k.stats().freePages, before);
@@ -137,98 +134,6 @@ describe("kmalloc heap: routes", () => {
     k.drainPages();
     assert.equal(k.stats().freePages, before);
     assert.notEqual(k.kmalloc(9000), 0);
-    k.verify();
-  });
-});
-
-describe("kmalloc heap: chunks that grow with the heap", () => {
-  function heap(k: Kmem): KmallocHeap {
-    return km(k).heap as KmallocHeap;
-  }
-
-  /** The bytes of each chunk the heap takes while `alloc` runs `n` times, in order. */
-  function chunksTaken(
-    k: Kmem,
-    n: number,
-    alloc: () => number,
-  ): { sizes: number[]; blocks: number[] } {
-    const sizes: number[] = [];
-    const blocks: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const before = heap(k).stats().bytes;
-      const p = alloc();
-      assert.notEqual(p, 0);
-      blocks.push(p);
-      const grown = heap(k).stats().bytes - before;
-      if (grown !== 0) sizes.push(grown);
-    }
-    return { sizes, blocks };
-  }
-
-  it("doubles its chunks from 16 KiB to 64 KiB as it grows, each block found in its own", () => {
-    const k = mm();
-    const { sizes, blocks } = chunksTaken(k, 60, () => k.kmalloc(3000));
-    const K = 1024;
-    assert.deepEqual(sizes.slice(0, 5), [16 * K, 16 * K, 32 * K, 64 * K, 64 * K]);
-    assert.ok(sizes.every((b) => b <= CHUNK_BYTES));
-    for (const p of blocks) {
-      assert.ok(inChunk(k, p));
-      assert.equal(k.ksize(p), 3008);
-    }
-    k.verify();
-    for (const p of blocks) k.kfree(p);
-    assert.equal(heap(k).stats().chunks, 1, "one spare kept");
-    k.verify();
-  });
-
-  it("takes the least chunk that holds a request the growth order cannot", () => {
-    const k = mm();
-    const p = k.kmalloc(16300); // 16,320 bytes with its header: more than 16 KiB less the bitmap
-    assert.ok(inChunk(k, p));
-    assert.equal(heap(k).stats().bytes, 32 * 1024);
-    k.verify();
-  });
-
-  it("with no free block of the growth order, takes a chunk of the request's own size", () => {
-    const k = mm(4 << 20);
-    // A heap of 64 KiB and more: its next chunk would be 64 KiB.
-    const mine = chunksTaken(k, 24, () => k.kmalloc(3000)).blocks;
-    assert.ok(heap(k).stats().bytes >= CHUNK_BYTES);
-    // Every free page taken as 16 KiB blocks, then every other one given back: free
-    // memory is 16 KiB blocks whose buddies are held, none of 32 KiB or more.
-    const held: number[] = [];
-    for (let p = k.allocPages(2, GFP_ATOMIC); p !== 0; p = k.allocPages(2, GFP_ATOMIC)) {
-      held.push(p);
-    }
-    const back = held.filter((p) => ((p / (4 * k.pageSize)) & 1) === 0);
-    for (const p of back) k.freePages(p, 2);
-    k.drainPages();
-    assert.ok(back.length >= 4);
-    const { sizes, blocks } = chunksTaken(k, 12, () => k.kmalloc(12000));
-    assert.ok(sizes.length > 0, "new chunks were taken");
-    assert.ok(
-      sizes.every((b) => b === 16 * 1024),
-      `chunks of ${sizes.join(", ")} bytes: a 64 KiB one would have failed`,
-    );
-    k.verify();
-    for (const p of [...blocks, ...mine]) k.kfree(p);
-    for (const p of held) if (!back.includes(p)) k.freePages(p, 2);
-    k.verify();
-  });
-
-  it("verify() reports a page count that is not its chunks' (HEAP-1); recover() rebuilds it", () => {
-    const k = mm();
-    const blocks = chunksTaken(k, 12, () => k.kmalloc(3000)).blocks;
-    const pagesWord = new Int32Array(k.buffer, (header(k)[Hdr.KHEAP] as number) + 21 * 4, 1);
-    const pages = pagesWord[0] as number;
-    assert.equal(pages * k.pageSize, heap(k).stats().bytes);
-    pagesWord[0] = pages + 4;
-    const err = expectKmemError("CORRUPTION", () => k.verify());
-    assert.match(err.message, /HEAP-1/);
-    heap(k).recover(0);
-    assert.equal(pagesWord[0], pages);
-    k.verify();
-    for (const p of blocks) k.kfree(p);
     k.verify();
   });
 });
@@ -524,19 +429,18 @@ describe("kmalloc heap: the cache of freed blocks", () => {
 
   it("is merged into the free lists before a new chunk is taken", () => {
     const k = mm();
-    // The heap's first chunk (16 KiB) holds 5 blocks of 3,024 bytes and a tail too short
-    // for 8,000.
-    const blocks = Array.from({ length: 5 }, () => k.kmalloc(3000));
-    assert.deepEqual([heap(k).stats().chunks, heap(k).stats().bytes], [1, CHUNK_MIN_BYTES]);
-    for (const i of [1, 2, 3]) k.kfree(blocks[i] as number);
+    // One chunk of 21 blocks of 3,024 bytes (and a tail too short for 8,000).
+    const blocks = Array.from({ length: 21 }, () => k.kmalloc(3000));
+    assert.equal(heap(k).stats().chunks, 1);
+    for (const i of [5, 6, 7]) k.kfree(blocks[i] as number);
     assert.equal(heap(k).stats().cached, 3 * 3024);
     const big = k.kmalloc(8000);
-    assert.equal(big, blocks[1], "the three cached blocks, merged");
+    assert.equal(big, blocks[5], "the three cached blocks, merged");
     assert.equal(heap(k).stats().chunks, 1);
     assert.equal(heap(k).stats().cached, 0);
     k.verify();
     k.kfree(big);
-    for (const [i, p] of blocks.entries()) if (i === 0 || i === 4) k.kfree(p);
+    for (const [i, p] of blocks.entries()) if (i < 5 || i > 7) k.kfree(p);
     k.verify();
   });
 
