@@ -211,7 +211,7 @@ export class LargeRunCache {
    * allocator: if the free pages would go below the lowest seen, cached runs go back first.
    */
   grow(nid: number, pages: number): void {
-    const n = nid < 0 ? this.buddy.localNode : nid;
+    const n = this.buddy.nodeOrLocal(nid);
     const d = this.d[n] as Int32Array;
     let free = this.freePages(n) - pages;
     const low = d[LcDesc.LOW] as number;

@@ -411,6 +411,11 @@ export class BuddyAllocator {
     return 31 - Math.clz32(mask & -mask);
   }
 
+  /** Node `nid`, or this context's node for -1 (a caller's "any node"). */
+  nodeOrLocal(nid: number): number {
+    return nid < 0 ? this.localNode : nid;
+  }
+
   /** The node frame `pfn` belongs to. */
   nodeOf(pfn: number): number {
     if (this.nrNodes === 1) return 0;

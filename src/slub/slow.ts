@@ -221,7 +221,7 @@ export function allocSlow(slub: SlubAllocator, c: KmemCache, gfp: number, size: 
  * if none.
  */
 function getPartial(slub: SlubAllocator, c: KmemCache, nid: number, gfp: number): number {
-  const search = nid < 0 ? slub.buddy.localNode : nid;
+  const search = slub.buddy.nodeOrLocal(nid);
   const dv = c.dv;
   slub.lockNode(c, search);
   let pfn = dv[slub.partialAt[search] as number] as number;
@@ -355,7 +355,7 @@ function newSlab(slub: SlubAllocator, c: KmemCache, gfp: number, nid: number): n
       : growOrder(
           c.order,
           c.topOrder,
-          c.dv[slub.slabsAt[nid < 0 ? slub.buddy.localNode : nid] as number] as number,
+          c.dv[slub.slabsAt[slub.buddy.nodeOrLocal(nid)] as number] as number,
         );
   // The large-run cache makes room first (for the larger slab: the most this may take).
   if (slub.onGrow !== null) slub.onGrow(nid, 1 << order);
