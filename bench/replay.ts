@@ -248,7 +248,10 @@ async function medianOfRounds(
   return each;
 }
 
-/** M ops/s of the median run (`digits` decimals), with the range of the rounds when there were several. */
+/**
+ * M ops/s of the median run (`digits` decimals), with the range of the rounds when there
+ * were several.
+ */
 function speedRange(m: Rounds, digits = 2): string {
   const mops = (x: number): string => (x / 1e6).toFixed(digits);
   return m.min === m.max
