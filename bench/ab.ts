@@ -18,7 +18,8 @@
  *
  * prints, per trace, the median M ops/s of each side and its range, the median of the
  * rounds' after/before ratios with how many rounds after was the faster, and after/TLSF.
- * Both sides replay as `npm run bench -- programs` does (bench/replay-one.ts, 256 MiB).
+ * Both sides replay as `npm run bench -- programs` does (bench/replay.ts's replayAlone:
+ * bench/replay-one.ts in a process of its own, 256 MiB), each by its own build's script.
  */
 
 import { execFileSync } from "node:child_process";
@@ -26,10 +27,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } 
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { replayAlone } from "./replay.js";
 import { programTraces, traceName } from "./traces.js";
-
-const MEMORY = 256 * 2 ** 20;
-const TIME_LIMIT_S = 30;
 
 interface Options {
   rev: string;
@@ -108,22 +107,15 @@ function buildBefore(rev: string, dir: string): string {
   return tree;
 }
 
-/** One replay in a process of its own: M ops/s. */
-function replayOnce(tree: string, file: string, allocator: string): number {
-  const out = execFileSync(
-    process.execPath,
-    [
-      join(tree, "dist", "bench", "replay-one.js"),
-      file,
-      allocator,
-      String(MEMORY),
-      String(TIME_LIMIT_S),
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 26 },
-  );
-  const r = JSON.parse(out) as { opsPerSec: number; error: string | null; complete: boolean };
-  if (r.error !== null || !r.complete)
-    throw new Error(`${allocator} on ${file}: ${r.error ?? "incomplete"}`);
+/**
+ * One replay in a process of its own, as the side-by-side table's, by `tree`'s build:
+ * M ops/s.
+ */
+async function replayOnce(tree: string, file: string, allocator: string): Promise<number> {
+  const r = await replayAlone(file, allocator, join(tree, "dist", "bench"));
+  if (r.error !== null || !r.complete || r.opsPerSec === null) {
+    throw new Error(`${allocator} on ${file}: ${r.error ?? "incomplete, or not timed"}`);
+  }
   return r.opsPerSec / 1e6;
 }
 
@@ -148,10 +140,11 @@ const dir = mkdtempSync(join(os.tmpdir(), "kmem-ab-"));
 let tree = "";
 try {
   tree = buildBefore(o.rev, dir);
+  // before, after, TLSF: the columns of the table below.
   const sides = [
-    { name: "before", tree, allocator: o.allocator },
-    { name: "after", tree: ROOT, allocator: o.allocator },
-    { name: "TLSF", tree: ROOT, allocator: "tlsf" },
+    { tree, allocator: o.allocator },
+    { tree: ROOT, allocator: o.allocator },
+    { tree: ROOT, allocator: "tlsf" },
   ];
   const speeds = o.traces.map(() => sides.map((): number[] => []));
   for (let round = 0; round < o.rounds; round++) {
@@ -159,7 +152,7 @@ try {
       for (let k = 0; k < sides.length; k++) {
         const s = (k + round) % sides.length;
         const side = sides[s] as (typeof sides)[number];
-        (speeds[t]?.[s] as number[]).push(replayOnce(side.tree, file, side.allocator));
+        (speeds[t]?.[s] as number[]).push(await replayOnce(side.tree, file, side.allocator));
       }
     }
     process.stderr.write(`round ${round + 1} of ${o.rounds}\n`);

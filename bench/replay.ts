@@ -20,7 +20,7 @@
  */
 
 import { execFile } from "node:child_process";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ALLOCATORS,
@@ -48,11 +48,16 @@ const SIDE_NAMES: Record<string, string> = {
 };
 const SIDE_MEMORY = 256 * MiB;
 
-/** One replay in a fresh process (replay-one.ts; loop-alone.ts for the loop alone). */
-function replayAlone(file: string, allocator: string | null): Promise<ReplayResult> {
-  const script = fileURLToPath(
-    new URL(allocator === null ? "./loop-alone.js" : "./replay-one.js", import.meta.url),
-  );
+/**
+ * One replay in a fresh process (replay-one.ts; loop-alone.ts for the loop alone), by the
+ * scripts in `bench`: this build's dist/bench/, or another build's (bench:ab's before).
+ */
+export function replayAlone(
+  file: string,
+  allocator: string | null,
+  bench = fileURLToPath(new URL(".", import.meta.url)),
+): Promise<ReplayResult> {
+  const script = join(bench, allocator === null ? "loop-alone.js" : "replay-one.js");
   const args =
     allocator === null
       ? [script, file]
