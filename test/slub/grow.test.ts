@@ -2,8 +2,8 @@
  * Slabs that grow with their cache (slub/layout.ts growOrder): a kmalloc cache sized for
  * footprint whose smallest slab holds two objects or more that tile it (kmalloc-512, -1k and
  * -2k with the fine classes) starts with those slabs and takes larger ones, up to 16 objects
- * a slab (32 of half a page), as its slabs multiply; a slab of any order is checked, counted, recovered and
- * given back as its own.
+ * a slab (32 of half a page), as its slabs multiply; a slab of any order is checked,
+ * counted, recovered and given back as its own.
  */
 
 import assert from "node:assert/strict";
