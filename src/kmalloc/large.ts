@@ -148,27 +148,17 @@ export class LargeKmalloc {
     }
     const addr = this.buddy.allocPagesNode(nid, order, this.initOnAlloc ? gfp | Gfp.ZERO : gfp);
     if (addr === 0) return 0;
+    // The pieces that stay: n's binary decomposition from the top, each aligned to its size;
+    // the tail goes back (under the zone lock, in an order a dead context cannot tear).
+    this.buddy.trimBlock(addr, order, pages, PgFlag.HEAD | PgFlag.KMALLOC);
     const f = this.f;
     const pfn = addr >>> this.pageShift;
-    // The pieces that stay: n's binary decomposition from the top, each aligned to its size.
-    let at = 0;
-    for (let k = order; k >= 0; k--) {
-      if ((pages & (1 << k)) === 0) continue;
+    for (let rest = pages, at = 0; rest !== 0;) {
+      const k = 31 - Math.clz32(rest);
+      rest ^= 1 << k;
       const i = (pfn + at) * Frame.WORDS;
-      f[i + Pg.FLAGS] = PgFlag.HEAD | PgFlag.KMALLOC;
-      f[i + Pg.ORDER] = k;
       f[i + Large.PAGES] = at === 0 ? pages : 0;
       f[i + Large.HEAD_PFN] = at !== 0 ? pfn : own ? Large.OWN : 0;
-      at += 1 << k;
-    }
-    // The tail goes back, block by block (each aligned: the lowest set bit of its offset).
-    const end = 1 << order;
-    while (at < end) {
-      const k = 31 - Math.clz32(at & -at);
-      const i = (pfn + at) * Frame.WORDS;
-      f[i + Pg.FLAGS] = PgFlag.HEAD;
-      f[i + Pg.ORDER] = k;
-      this.buddy.freePages((pfn + at) << this.pageShift, k);
       at += 1 << k;
     }
     this.buddy.ev[Vm.KMALLOC_LARGE]!++;

@@ -1162,6 +1162,63 @@ export class BuddyAllocator {
     if (this.smp) this.wakeWaiters();
   }
 
+  /**
+   * @internal alloc_pages_exact's split: the allocated block of order `order` at `addr` keeps
+   * its first `pages` pages, as the blocks of `pages`' binary decomposition (largest first,
+   * each aligned to its size, each head frame marked `flags` with its order), and the rest
+   * goes back to the buddy lists as the blocks that tile it:
+   *
+   *   pages = 5, order 3:   [0 1 2 3][4] kept (orders 2, 0)   [5][6 7] freed (orders 0, 1)
+   *
+   * Done under the zone lock in recoverZone's order (the block unmarked, the kept pieces
+   * marked, the freed ones marked BUDDY as they are listed), so that a context dying at any
+   * statement leaves frames that tile the zone: the pieces not yet marked are found free.
+   * The caller writes the kept pieces' owner words afterwards. Before anything changes: a
+   * KmemError if `addr` is not the head of an allocated order-`order` block, a RangeError if
+   * `pages` is not in 1..2^order or `flags` do not mark an allocated block.
+   */
+  trimBlock(addr: number, order: number, pages: number, flags: number): void {
+    const pfn = this.checkFree(addr, order);
+    if (!Number.isInteger(pages) || pages < 1 || pages > 2 ** order) {
+      throw new RangeError(
+        `trimBlock(${hex(addr)}, ${order}, ${pages}): pages must be an integer in 1..${2 ** order}`,
+      );
+    }
+    if ((flags & PgFlag.HEAD) === 0 || (flags & (PgFlag.BUDDY | PgFlag.PCP)) !== 0) {
+      throw new RangeError(
+        `trimBlock(${hex(addr)}, ${order}, ${pages}): flags ${flags} do not mark an allocated block`,
+      );
+    }
+    if (pages === 1 << order) {
+      this.f[pfn * Frame.WORDS + Pg.FLAGS] = flags;
+      return;
+    }
+    const f = this.f;
+    const nid = this.nodeOf(pfn);
+    const z = this.zones[nid] as Int32Array;
+    this.lockZone(nid);
+    f[pfn * Frame.WORDS + Pg.FLAGS] = 0;
+    f[pfn * Frame.WORDS + Pg.ORDER] = 0;
+    let at = 0;
+    for (let k = order; k >= 0; k--) {
+      if ((pages & (1 << k)) === 0) continue;
+      const i = (pfn + at) * Frame.WORDS;
+      f[i + Pg.ORDER] = k;
+      f[i + Pg.FLAGS] = flags;
+      at += 1 << k;
+    }
+    // The tail: each block aligned, of the lowest set bit of its offset.
+    const end = 1 << order;
+    this.ev[Vm.PGFREE]! += end - at;
+    while (at < end) {
+      const k = 31 - Math.clz32(at & -at);
+      this.freeOneBlock(z, pfn + at, k);
+      at += 1 << k;
+    }
+    this.unlockZone(nid);
+    if (this.smp) this.wakeWaiters();
+  }
+
   /** @internal After pages went back to the buddy lists: wakes the contexts waiting for memory. */
   wakeWaiters(): void {
     wakeUp(this.h, Hdr.FREE_SEQ, Hdr.FREE_WAITERS);

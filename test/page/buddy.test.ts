@@ -2,7 +2,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, Kmem } from "../../src/index.js";
+import { __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, Kmem, KmemError } from "../../src/index.js";
+import { Frame, Pg, PgFlag } from "../../src/memory/index.js";
+import type { BuddyAllocator } from "../../src/page/index.js";
 
 const PAGE = 4096;
 
@@ -183,6 +185,59 @@ describe("buddy allocator", () => {
     assert.equal(c, a);
     mm.freePages(b, 2);
     mm.freePages(c, 2);
+    mm.verify();
+  });
+
+  it("trims a block: the kept pages as aligned pieces, the tail back as the blocks that tile it", () => {
+    const mm = new Kmem({ memory: 8 << 20, minFreeBytes: 0 });
+    const b = (mm as unknown as { buddy: BuddyAllocator }).buddy;
+    const f = (mm as unknown as { phys: { frames: Int32Array } }).phys.frames;
+    mm.drainPages();
+    for (const pages of [1, 5, 7, 8, 11, 16]) {
+      const free = mm.stats().buddyFreePages;
+      const addr = mm.allocPages(4);
+      const pfn = addr / PAGE;
+      b.trimBlock(addr, 4, pages, PgFlag.HEAD | PgFlag.KMALLOC);
+      mm.drainPages();
+      assert.equal(mm.stats().buddyFreePages, free - pages, `${pages} pages kept`);
+      // The kept pieces: pages' set bits from the top, each head marked with its order.
+      const kept: number[] = [];
+      for (let at = 0; at < pages;) {
+        const i = (pfn + at) * Frame.WORDS;
+        assert.equal(f[i + Pg.FLAGS], PgFlag.HEAD | PgFlag.KMALLOC);
+        kept.push(f[i + Pg.ORDER] as number);
+        at += 1 << (f[i + Pg.ORDER] as number);
+      }
+      const bits = [3, 2, 1, 0].filter((k) => (pages & (1 << k)) !== 0);
+      assert.deepEqual(kept, pages === 16 ? [4] : bits);
+      mm.verify();
+      for (let at = 0, k = 0; at < pages; at += 1 << (kept[k] as number), k++) {
+        f[(pfn + at) * Frame.WORDS + Pg.FLAGS] = PgFlag.HEAD;
+        mm.freePages(addr + at * PAGE, kept[k] as number);
+      }
+      mm.drainPages();
+      assert.equal(mm.stats().buddyFreePages, free, `${pages}: every page back`);
+      mm.verify();
+    }
+  });
+
+  it("refuses a trim of what is not an allocated block, or of a bad count, changing nothing", () => {
+    const mm = new Kmem({ memory: 8 << 20, minFreeBytes: 0 });
+    const b = (mm as unknown as { buddy: BuddyAllocator }).buddy;
+    const addr = mm.allocPages(3);
+    const free = mm.stats().buddyFreePages;
+    const flags = PgFlag.HEAD | PgFlag.KMALLOC;
+    assert.throws(() => b.trimBlock(addr, 2, 3, flags), KmemError, "wrong order");
+    assert.throws(() => b.trimBlock(addr + PAGE, 3, 3, flags), KmemError, "inside the block");
+    assert.throws(() => b.trimBlock(addr + 8 * PAGE, 3, 3, flags), KmemError, "a free block");
+    assert.throws(() => b.trimBlock(addr, 3, 0, flags), RangeError);
+    assert.throws(() => b.trimBlock(addr, 3, 9, flags), RangeError);
+    assert.throws(() => b.trimBlock(addr, 3, 2.5, flags), RangeError);
+    assert.throws(() => b.trimBlock(addr, 3, 3, PgFlag.BUDDY), RangeError);
+    assert.throws(() => b.trimBlock(addr, 3, 3, 0), RangeError);
+    assert.equal(mm.stats().buddyFreePages, free);
+    mm.verify();
+    mm.freePages(addr, 3);
     mm.verify();
   });
 });

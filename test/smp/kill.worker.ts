@@ -423,6 +423,10 @@ switch (job.op) {
     op = () => mm.kfree(b);
     break;
   }
+  case "large-alloc":
+    // 5 pages: an order-3 block cut back, its last 3 pages freed under the zone lock.
+    op = () => void hold(mm.kmalloc(20000), OBJECT);
+    break;
   case "large-alloc-cached":
     mm.kfree(mm.kmalloc(20000));
     op = () => void hold(mm.kmalloc(20000), OBJECT);
