@@ -19,17 +19,25 @@
  * `sizeClasses: "linux"` keeps Linux's route; so do KASAN, KFENCE and kmemleak, whose hooks
  * know slab objects and whole pages only (docs/sanitizers.md).
  *
- * A chunk is one buddy block of 2^order pages (CHUNK_BYTES), aligned to its size, flagged
- * HEAD | KMALLOC | KHEAP on its head frame, so that kfree, ksize and krealloc find it in
- * O(1) from any address inside (the head is the address rounded down to the chunk size):
+ * A chunk is one buddy block of 2^k pages, flagged HEAD | KMALLOC | KHEAP on its head frame,
+ * that starts at a CHUNK_BYTES boundary, so that kfree, ksize and krealloc find it in O(1)
+ * from any address inside (the head is the address rounded down to CHUNK_BYTES; an address
+ * whose page is 2^k pages or more past it is not the chunk's). A heap's chunks grow with it:
+ * a new chunk is as large as the pages the heap holds, from CHUNK_MIN_BYTES doubling to
+ * CHUNK_BYTES (16, 16, 32, 64, 64... KiB), or the least that holds its request, so that a
+ * program with a few blocks here holds 16 KiB for them, not 64. A smaller chunk is the first
+ * pages of a CHUNK_BYTES block whose rest goes back at once (BuddyAllocator.trimBlock, under
+ * the zone lock), and ends with a fence, a 16-byte allocated header that no list holds, so
+ * that every path finds a header where a chunk's last block ends:
  *
- *   chunk (CHUNK_BYTES, aligned)
- *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-----+
- *   | start bitmap    | header | payload    | header | free block  |         | header | ... |
- *   | 1 bit / 16 B    | 16 B   | (16-byte   | 16 B   | next, prev  |         |        |     |
- *   | of the chunk    |        |  aligned)  |        | links       |         |        |     |
- *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-----+
- *   ^ chunk start                                                       blocks tile to the end
+ *   chunk (2^k pages, at a CHUNK_BYTES boundary)
+ *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-------+
+ *   | start bitmap    | header | payload    | header | free block  |         | header | fence |
+ *   | 1 bit / 16 B    | 16 B   | (16-byte   | 16 B   | next, prev  |         |        | 16 B  |
+ *   | of the chunk    |        |  aligned)  |        | links       |         |        | (< 64 |
+ *   |                 |        |            |        |             |         |        |  KiB) |
+ *   +-----------------+--------+------------+--------+-------------+-- ... --+--------+-------+
+ *   ^ chunk start                                   blocks tile to the end (or to the fence)
  *
  *   block header (4 x i32)      word 0: size in bytes, header included (a multiple of 16,
  *                                        >= 32) | FREE (bit 0) | CACHED (bit 1)
@@ -78,11 +86,11 @@
  * descriptor in the header (after the KASAN shadow's room, anchored at Hdr.KHEAP):
  *
  *   descriptor of node n (HeapDesc.WORDS i32)
- *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
- *   | lock | secret | chunks | nr     | empty | fl   | (3 words | cache's  | sl bitmaps | heads    | bins, bin counts |
- *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits |  unused) | bytes    | [FL]       | [FL][SL] | [5][SL] each     |
- *   | line)|        |        |        |       |      |          |          |            |          |                  |
- *   +------+--------+--------+--------+-------+------+----------+----------+------------+----------+------------------+
+ *   +------+--------+--------+--------+-------+------+-------+----------+----------+------------+----------+------------------+
+ *   | lock | secret | chunks | nr     | empty | fl   | pages | (2 words | cache's  | sl bitmaps | heads    | bins, bin counts |
+ *   | (own | (u32)  | (pfn)  | chunks | (<=1) | bits | of    |  unused) | bytes    | [FL]       | [FL][SL] | [5][SL] each     |
+ *   | line)|        |        |        |       |      | chunks|          |          |            |          |                  |
+ *   +------+--------+--------+--------+-------+------+-------+----------+----------+------------+----------+------------------+
  *
  * No counter of live blocks or bytes: stats() counts the blocks of the chunks, so that an
  * allocation and a free do not keep sums nobody reads on their path.
@@ -104,16 +112,19 @@
  * by whole blocks. recover() walks the node's chunks (found in the mem_map by their flags),
  * rewrites every header's previous-size and check words from the walk, merges neighbours
  * left free side by side, and rebuilds the start bitmaps, the free lists, the chunk list
- * and the counters. A block a dying context had allocated but not returned stays allocated
+ * and the counters (and a smaller chunk's fence). A block a dying context had allocated but not returned stays allocated
  * (a leak, as with any allocation of a context that died).
  *
  * Invariants (verify() reports them by id):
  *   HEAP-1 each node's chunk list is a consistent doubly linked list of frames flagged HEAD |
- *          KMALLOC | KHEAP of the chunk order, naming the node's heap; its length is the
- *          descriptor's chunk count, and every chunk frame of memory is on one list
- *   HEAP-2 the blocks of a chunk tile it: sizes multiples of 16, at least 32, each block's
- *          previous-size word the size of the block before it, its check word valid, no two
- *          free blocks side by side
+ *          KMALLOC | KHEAP of an order from the smallest chunk's to the largest's, at a
+ *          CHUNK_BYTES boundary, naming the node's heap; its length is the descriptor's
+ *          chunk count, their pages its page count, and every chunk frame of memory is on
+ *          one list
+ *   HEAP-2 the blocks of a chunk tile it (a smaller chunk's up to its fence, a valid
+ *          allocated 16-byte header naming the last block's size): sizes multiples of 16, at
+ *          least 32, each block's previous-size word the size of the block before it, its
+ *          check word valid, no two free blocks side by side
  *   HEAP-3 a chunk's start bitmap has a bit set exactly at the payload of each allocated
  *          block (not cached), and the chunk's allocated-block count is their number
  *   HEAP-4 every free block is on exactly the free list its size maps to, the lists are
@@ -134,8 +145,10 @@ import { LcDesc } from "./large-cache.js";
 
 /** Smallest request the heap serves is HEAP_MIN + 1 bytes; below it, the size classes. */
 export const HEAP_MIN = 1024;
-/** A chunk: one buddy block of this many bytes (or the largest block, if smaller). */
+/** The largest chunk: one buddy block of this many bytes (or the largest block, if smaller). */
 export const CHUNK_BYTES = 64 * 1024;
+/** The smallest chunk (a heap's first): this many bytes, or a page if pages are larger. */
+export const CHUNK_MIN_BYTES = 16 * 1024;
 
 /** Words of a node's heap descriptor (see the header's diagram). */
 export const enum HeapDesc {
@@ -149,7 +162,9 @@ export const enum HeapDesc {
   EMPTY = 19,
   /** First-level bitmap: bit fl set when some list of fl is non-empty. */
   FL_MAP = 20,
-  /** Words 21-23: unused (they counted live blocks, their bytes and cached blocks). */
+  /** Pages of the heap's chunks. */
+  PAGES = 21,
+  /** Words 22-23: unused (they counted live bytes and cached blocks). */
   /** Bytes of the blocks in the cache of freed blocks (headers included). */
   CACHE_BYTES = 24,
   /** Second-level bitmaps, one word per fl. */
@@ -284,6 +299,9 @@ export class KmallocHeap {
   private readonly chunkMask: number;
   /** Bytes of the start bitmap at the chunk's start (where the first block begins). */
   private readonly mapBytes: number;
+  /** log2 of the smallest chunk's pages. */
+  private readonly minOrder: number;
+  private readonly pageSize: number;
   /** The largest request served here. */
   readonly maxSize: number;
   /** Called before a new chunk is taken (node, pages): the large-run cache makes room. */
@@ -323,6 +341,11 @@ export class KmallocHeap {
     this.mapBytes = Math.max(16, this.chunkBytes >>> 7);
     this.maxSize = (this.chunkBytes >>> 2) - Blk.HDR;
     this.cacheMax = this.chunkBytes >>> CACHE_CHUNK_SHIFT;
+    this.pageSize = phys.pageSize;
+    this.minOrder = Math.min(
+      this.order,
+      Math.max(0, 31 - Math.clz32(CHUNK_MIN_BYTES >>> phys.pageShift)),
+    );
     this.smp = phys.nrCpus > 1 ? 1 : 0;
     this.cpu = buddy.cpu;
     this.h = phys.header;
@@ -517,9 +540,43 @@ export class KmallocHeap {
     }
     const i = pfn * Frame.WORDS;
     const f = this.f;
-    return f[i + Pg.FLAGS] === K.CHUNK_FLAGS && f[i + Pg.ORDER] === this.order
+    return f[i + Pg.FLAGS] === K.CHUNK_FLAGS &&
+      ((addr >>> this.pageShift) - pfn) >>> (f[i + Pg.ORDER] as number) === 0
       ? (pfn << this.pageShift) >>> 0
       : 0;
+  }
+
+  /**
+   * Where the blocks of chunk `c` end: its end, or for a chunk smaller than the largest the
+   * fence's header, the last 16 bytes (see the header).
+   */
+  private blocksEnd(c: number): number {
+    const bytes =
+      this.pageSize << (this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number);
+    return bytes === this.chunkBytes ? c + bytes : c + bytes - Blk.HDR;
+  }
+
+  /** The order of the chunk at `c` (its head frame's). */
+  private orderOf(c: number): number {
+    return this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number;
+  }
+
+  /** The least chunk order (from the smallest chunk's) whose chunk holds a block of `need` bytes. */
+  private leastOrder(need: number): number {
+    let o = this.minOrder;
+    while (o < this.order && (this.pageSize << o) - this.mapBytes - Blk.HDR < need) o++;
+    return o;
+  }
+
+  /**
+   * The order of heap `d`'s next chunk for a block of `need` bytes: the log2 of the pages
+   * the heap holds, within the chunks' bounds (so that the heap doubles its chunks as it
+   * grows), or the least that holds the block.
+   */
+  private growthOrder(d: Int32Array, need: number): number {
+    const pages = d[HeapDesc.PAGES] as number;
+    const o = Math.min(this.order, Math.max(this.minOrder, 31 - Math.clz32(pages | 1)));
+    return Math.max(o, this.leastOrder(need));
   }
 
   private lockHeap(d: Int32Array): void {
@@ -540,13 +597,21 @@ export class KmallocHeap {
    * A new chunk from the page allocator (no lock held: it may reclaim), its contents set
    * (one free block, an empty start bitmap) but not yet in a heap; 0 when memory is short.
    */
-  private newChunk(d: Int32Array, gfp: number, nid: number): number {
+  private newChunk(d: Int32Array, order: number, gfp: number, nid: number): number {
     // The heap's growth comes out of the large-run cache first (large-cache.ts).
-    if (this.onGrow !== null) this.onGrow(nid, 1 << this.order);
-    const c = this.buddy.allocPagesNode(nid, this.order, gfp & ~Gfp.ZERO) >>> 0;
+    if (this.onGrow !== null) this.onGrow(nid, 1 << order);
+    // No warning if it fails: kmalloc serves the request with whole pages then.
+    const c = this.buddy.allocPagesNode(nid, this.order, (gfp & ~Gfp.ZERO) | Gfp.NOWARN) >>> 0;
     if (c === 0) return 0;
+    // A smaller chunk keeps the block's first 2^order pages and gives the rest back at once,
+    // so that it starts where a chunk of the largest order would and is found the same way.
+    if (order < this.order) this.buddy.trimBlock(c, this.order, 1 << order, PgFlag.HEAD);
     this.phys.fill(0, c, c + this.mapBytes);
-    this.setHeader(d, c + this.mapBytes, (this.chunkBytes - this.mapBytes) | Blk.FREE, 0);
+    const end = this.blocksEnd(c);
+    this.setHeader(d, c + this.mapBytes, (end - c - this.mapBytes) | Blk.FREE, 0);
+    // The fence: an allocated header of 16 bytes that no block list holds, after the last
+    // block of a smaller chunk, so that every path finds a header where a block ends.
+    if (end - c !== this.chunkBytes) this.setHeader(d, end, Blk.HDR, end - c - this.mapBytes);
     return c;
   }
 
@@ -565,7 +630,8 @@ export class KmallocHeap {
     d[HeapDesc.CHUNKS] = pfn;
     d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
     d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
-    this.insert(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
+    d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) + (1 << (f[i + Pg.ORDER] as number));
+    this.insert(d, c + this.mapBytes, this.blocksEnd(c) - c - this.mapBytes);
   }
 
   /**
@@ -574,10 +640,11 @@ export class KmallocHeap {
    * caller frees its pages once the lock is released.
    */
   private unlinkChunk(d: Int32Array, c: number): void {
-    this.remove(d, c + this.mapBytes, this.chunkBytes - this.mapBytes);
+    this.remove(d, c + this.mapBytes, this.blocksEnd(c) - c - this.mapBytes);
     const f = this.f;
     const pfn = c >>> this.pageShift;
     const i = pfn * Frame.WORDS;
+    d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) - (1 << (f[i + Pg.ORDER] as number));
     const next = f[i + ChunkPg.NEXT] as number;
     const prev = f[i + ChunkPg.PREV] as number;
     if (next !== 0) f[next * Frame.WORDS + ChunkPg.PREV] = prev;
@@ -659,8 +726,9 @@ export class KmallocHeap {
       b = this.find(d, need);
     }
     if (b === 0) {
+      const order = this.growthOrder(d, need);
       this.unlockHeap(d);
-      const c = this.newChunk(d, gfp, nid);
+      const c = this.newChunk(d, order, gfp, nid);
       if (c === 0) return 0;
       this.lockHeap(d);
       b = this.find(d, need);
@@ -672,7 +740,7 @@ export class KmallocHeap {
     }
     this.take(d, b, need, size);
     this.unlockHeap(d);
-    if (spare !== 0) this.buddy.freePages(spare, this.order);
+    if (spare !== 0) this.buddy.freePages(spare, this.orderOf(spare));
     const p = b + Blk.HDR;
     if (((gfp | this.initOnAlloc) & Gfp.ZERO) !== 0) {
       this.phys.fill(0, p, b + this.rd(b, Blk.SIZE));
@@ -892,7 +960,12 @@ export class KmallocHeap {
     }
     const f = this.f;
     const fi = pfn * Frame.WORDS;
-    if (f[fi + Pg.FLAGS] !== K.CHUNK_FLAGS || f[fi + Pg.ORDER] !== this.order) return false;
+    if (
+      f[fi + Pg.FLAGS] !== K.CHUNK_FLAGS ||
+      ((p >>> this.pageShift) - pfn) >>> (f[fi + Pg.ORDER] as number) !== 0
+    ) {
+      return false;
+    }
     const c = (pfn << this.pageShift) >>> 0;
     const d = this.d[f[fi + ChunkPg.HEAP] as number] as Int32Array;
     this.lockHeap(d);
@@ -1025,9 +1098,10 @@ export class KmallocHeap {
       return;
     }
     // A spare is kept already: this chunk goes back to the page allocator.
+    const order = this.orderOf(c);
     this.unlinkChunk(d, c);
     this.unlockHeap(d);
-    this.buddy.freePages(c, this.order);
+    this.buddy.freePages(c, order);
   }
 
   /** ksize: the usable bytes of the block at `p` in chunk `c`. */
@@ -1120,15 +1194,17 @@ export class KmallocHeap {
         const next = this.f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
         if (this.f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
           const c = (pfn << this.pageShift) >>> 0;
+          gone.push(c, this.orderOf(c));
           this.unlinkChunk(d, c);
           d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-          gone.push(c);
         }
         pfn = next;
       }
       this.unlockHeap(d);
-      for (const c of gone) this.buddy.freePages(c, this.order);
-      pages += gone.length << this.order;
+      for (let k = 0; k < gone.length; k += 2) {
+        this.buddy.freePages(gone[k] as number, gone[k + 1] as number);
+        pages += 1 << (gone[k + 1] as number);
+      }
     }
     return pages;
   }
@@ -1167,7 +1243,9 @@ export class KmallocHeap {
 
   /** Adds the blocks of chunk `c` to `s` (its lock held): live ones, and free or cached. */
   private addBlocks(c: number, s: HeapStats): void {
-    for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+    s.bytes += this.pageSize << this.orderOf(c);
+    const end = this.blocksEnd(c);
+    for (let b = c + this.mapBytes; b < end;) {
       const w0 = this.rd(b, Blk.SIZE);
       const size = w0 & ~Blk.FLAGS;
       if (size < Blk.MIN) break;
@@ -1195,7 +1273,6 @@ export class KmallocHeap {
         this.unlockHeap(d);
       }
     }
-    s.bytes = s.chunks * this.chunkBytes;
     return s;
   }
 
@@ -1214,6 +1291,7 @@ export class KmallocHeap {
         );
       }
       listed += chunks.length;
+      let pages = 0;
       let prevPfn = 0;
       let empty = 0;
       const free = new Set<number>();
@@ -1221,9 +1299,13 @@ export class KmallocHeap {
       for (const c of chunks) {
         const pfn = c >>> this.pageShift;
         const i = pfn * Frame.WORDS;
+        const order = f[i + Pg.ORDER] as number;
+        pages += 1 << order;
         if (
           f[i + Pg.FLAGS] !== CHUNK_FLAGS ||
-          f[i + Pg.ORDER] !== this.order ||
+          order < this.minOrder ||
+          order > this.order ||
+          c % this.chunkBytes !== 0 ||
           f[i + ChunkPg.HEAP] !== n ||
           f[i + ChunkPg.PREV] !== prevPfn
         ) {
@@ -1238,15 +1320,16 @@ export class KmallocHeap {
         let prevSize = 0;
         let prevFree = false;
         const starts = new Set<number>();
+        const end = this.blocksEnd(c);
         let b = c + this.mapBytes;
-        while (b - c < this.chunkBytes) {
+        while (b < end) {
           const w0 = this.rd(b, Blk.SIZE);
           const size = w0 & ~Blk.FLAGS;
           if (
             (size & 15) !== 0 ||
             (w0 & Blk.FLAGS) === Blk.FLAGS ||
             size < Blk.MIN ||
-            b - c + size > this.chunkBytes ||
+            b + size > end ||
             this.rd(b, Blk.PREV) !== prevSize ||
             !this.headerOk(d, b)
           ) {
@@ -1269,7 +1352,15 @@ export class KmallocHeap {
           prevSize = size;
           b += size;
         }
-        for (let g = 0; g < this.chunkBytes >>> 4; g++) {
+        if (
+          end - c !== this.chunkBytes &&
+          (this.rd(end, Blk.SIZE) !== Blk.HDR ||
+            this.rd(end, Blk.PREV) !== prevSize ||
+            !this.headerOk(d, end))
+        ) {
+          corrupt("HEAP-2", `chunk ${hex(c)}: its fence at ${hex(end)} was overwritten`);
+        }
+        for (let g = 0; g < (end - c) >>> 4; g++) {
           const bit = (this.rd(c + ((g >>> 5) << 2), 0) >>> (g & 31)) & 1;
           if ((bit === 1) !== starts.has(c + g * 16)) {
             corrupt("HEAP-3", `chunk ${hex(c)}: the start bit of ${hex(c + g * 16)} is ${bit}`);
@@ -1282,6 +1373,12 @@ export class KmallocHeap {
           );
         }
         if (blocks === 0) empty++;
+      }
+      if (d[HeapDesc.PAGES] !== pages) {
+        corrupt(
+          "HEAP-1",
+          `node ${n}'s heap counts ${d[HeapDesc.PAGES]} pages, its chunks have ${pages}`,
+        );
       }
       // HEAP-4: the lists hold the free blocks, each where its size maps.
       let onLists = 0;
@@ -1389,21 +1486,22 @@ export class KmallocHeap {
       if (f[i + Pg.FLAGS] !== CHUNK_FLAGS || f[i + ChunkPg.HEAP] !== n) continue;
       const c = (pfn << this.pageShift) >>> 0;
       chunks++;
+      const end = this.blocksEnd(c);
       // The blocks by their size words; headers rewritten, neighbours merged, bits rebuilt.
       this.phys.fill(0, c, c + this.mapBytes);
       let live = 0;
       let prevB = 0;
       let prevSize = 0;
       let prevFree = false;
-      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+      for (let b = c + this.mapBytes; b < end;) {
         // A cached block was freed by its owner: it becomes a free block like any other.
         const raw = this.rd(b, Blk.SIZE);
         let size = raw & ~Blk.FLAGS;
         const isFree = (raw & Blk.FLAGS) !== 0;
         const w0 = isFree ? size | Blk.FREE : size;
-        if ((size & 15) !== 0 || size < Blk.MIN || b - c + size > this.chunkBytes) {
+        if ((size & 15) !== 0 || size < Blk.MIN || b + size > end) {
           // Not a block: the rest of the chunk becomes one free block (never seen torn so).
-          size = this.chunkBytes - (b - c);
+          size = end - b;
           repaired++;
           this.setHeader(d, b, size | Blk.FREE, prevSize);
           if (prevFree) {
@@ -1437,15 +1535,18 @@ export class KmallocHeap {
         prevFree = isFree;
         b += size;
       }
+      // A smaller chunk's fence after its last block, its previous-size word that block's.
+      if (end - c !== this.chunkBytes) this.setHeader(d, end, Blk.HDR, prevSize);
       f[i + ChunkPg.LIVE] = live;
       if (live === 0) d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) + 1;
+      d[HeapDesc.PAGES] = (d[HeapDesc.PAGES] as number) + (1 << (f[i + Pg.ORDER] as number));
       const first = d[HeapDesc.CHUNKS] as number;
       f[i + ChunkPg.NEXT] = first;
       f[i + ChunkPg.PREV] = 0;
       if (first !== 0) f[first * Frame.WORDS + ChunkPg.PREV] = pfn;
       d[HeapDesc.CHUNKS] = pfn;
       d[HeapDesc.NR_CHUNKS] = (d[HeapDesc.NR_CHUNKS] as number) + 1;
-      for (let b = c + this.mapBytes; b - c < this.chunkBytes;) {
+      for (let b = c + this.mapBytes; b < end;) {
         const w0 = this.rd(b, Blk.SIZE);
         if ((w0 & Blk.FREE) !== 0) this.insert(d, b, w0 & ~Blk.FREE);
         b += w0 & ~Blk.FREE;
@@ -1457,9 +1558,10 @@ export class KmallocHeap {
         const next = f[pfn * Frame.WORDS + ChunkPg.NEXT] as number;
         if ((d[HeapDesc.EMPTY] as number) > 1 && f[pfn * Frame.WORDS + ChunkPg.LIVE] === 0) {
           const c = (pfn << this.pageShift) >>> 0;
+          const order = this.orderOf(c);
           this.unlinkChunk(d, c);
           d[HeapDesc.EMPTY] = (d[HeapDesc.EMPTY] as number) - 1;
-          this.buddy.freePages(c, this.order);
+          this.buddy.freePages(c, order);
         }
         pfn = next;
       }

@@ -293,12 +293,16 @@ export class Kmalloc implements KmallocApi {
   /**
    * A request of 0 bytes or above classMax: the heap, a power of two's class above the
    * heap's threshold, or whole pages. Powers of two stay in their classes (naturally aligned,
-   * as Linux guarantees), whole pages take pages (page-aligned, as kmalloc_large's are).
+   * as Linux guarantees), whole pages take pages (page-aligned, as kmalloc_large's are), and
+   * so does a heap request when the heap cannot grow.
    */
   private kmallocBeyondClasses(size: number, gfp: number, nid: number): number {
     if (size === 0) return ZERO_SIZE_PTR;
     if (size <= this.heapMax && (size & (size - 1)) !== 0 && (size & this.pageMask) !== 0) {
-      return (this.heap as KmallocHeap).alloc(size, gfp, nid);
+      const p = (this.heap as KmallocHeap).alloc(size, gfp, nid);
+      // No chunk to be had (no free block of CHUNK_BYTES): whole pages, a smaller block.
+      if (p !== 0) return p;
+      return this.large.alloc(size, gfp, nid);
     }
     if (size <= this.maxCacheSize) {
       const c = this.caches[this.index(size)] as KmemCache;

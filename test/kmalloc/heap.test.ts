@@ -9,10 +9,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { __GFP_ZERO, GFP_KERNEL, Kmem } from "../../src/index.js";
-import { CHUNK_BYTES, HEAP_MIN, type Kmalloc, type KmallocHeap } from "../../src/kmalloc/index.js";
-import { Frame, Hdr, Pg, PgFlag } from "../../src/memory/index.js";
-import { expectKmemError, memMap } from "../helpers.js";
+import { __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, Kmem, PageKind } from "../../src/index.js";
+import {
+  CHUNK_BYTES,
+  CHUNK_MIN_BYTES,
+  HEAP_MIN,
+  type Kmalloc,
+  type KmallocHeap,
+} from "../../src/kmalloc/index.js";
+import { Hdr } from "../../src/memory/index.js";
+import { expectKmemError } from "../helpers.js";
 
 function mm(memory = 8 << 20, extra: object = {}): Kmem {
   return new Kmem({ memory, minFreeBytes: 0, ...extra });
@@ -26,12 +32,9 @@ function header(k: Kmem): Int32Array {
   return new Int32Array(k.buffer, 0, Hdr.PCP);
 }
 
-/** Whether `addr` lies in a heap chunk (its head frame flagged KHEAP). */
+/** Whether `addr` lies in a heap chunk (the page map's KHEAP). */
 function inChunk(k: Kmem, addr: number): boolean {
-  const f = memMap(k);
-  const pages = CHUNK_BYTES / k.pageSize;
-  const head = Math.floor(addr / k.pageSize / pages) * pages;
-  return ((f[head * Frame.WORDS + Pg.FLAGS] as number) & PgFlag.KHEAP) !== 0;
+  return k.pageMap().kind[Math.floor(addr / k.pageSize)] === PageKind.KHEAP;
 }
 
 /** Stamps every 61st byte of [p, p + n) and its last 16. */
@@ -101,7 +104,7 @@ describe("kmalloc heap: routes", () => {
     assert.equal(h?.chunks, 1);
     assert.equal(h?.live, 0);
     k.drainPages();
-    assert.equal(k.stats().freePages, before - CHUNK_BYTES / k.pageSize);
+    assert.equal(k.stats().freePages, before - (h?.bytes ?? 0) / k.pageSize);
     k.shrinkSlabs();
     k.drainPages();
     assert.equal(k.stats().freePages, before);
@@ -134,6 +137,164 @@ describe("kmalloc heap: routes", () => {
     k.drainPages();
     assert.equal(k.stats().freePages, before);
     assert.notEqual(k.kmalloc(9000), 0);
+    k.verify();
+  });
+});
+
+describe("kmalloc heap: chunks that grow with the heap", () => {
+  function heap(k: Kmem): KmallocHeap {
+    return km(k).heap as KmallocHeap;
+  }
+
+  /** The bytes of each chunk the heap takes while `alloc` runs `n` times, in order. */
+  function chunksTaken(
+    k: Kmem,
+    n: number,
+    alloc: () => number,
+  ): { sizes: number[]; blocks: number[] } {
+    const sizes: number[] = [];
+    const blocks: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const before = heap(k).stats().bytes;
+      const p = alloc();
+      assert.notEqual(p, 0);
+      blocks.push(p);
+      const grown = heap(k).stats().bytes - before;
+      if (grown !== 0) sizes.push(grown);
+    }
+    return { sizes, blocks };
+  }
+
+  it("doubles its chunks from 16 KiB to 64 KiB as it grows, each block found in its own", () => {
+    const k = mm();
+    const { sizes, blocks } = chunksTaken(k, 60, () => k.kmalloc(3000));
+    const K = 1024;
+    assert.deepEqual(sizes.slice(0, 5), [16 * K, 16 * K, 32 * K, 64 * K, 64 * K]);
+    assert.ok(sizes.every((b) => b <= CHUNK_BYTES));
+    for (const p of blocks) {
+      assert.ok(inChunk(k, p));
+      assert.equal(k.ksize(p), 3008);
+    }
+    k.verify();
+    for (const p of blocks) k.kfree(p);
+    assert.equal(heap(k).stats().chunks, 1, "one spare kept");
+    k.verify();
+  });
+
+  it("takes the least chunk that holds a request the growth order cannot", () => {
+    const k = mm();
+    const p = k.kmalloc(16300); // 16,320 bytes with its header: more than 16 KiB less the bitmap
+    assert.ok(inChunk(k, p));
+    assert.equal(heap(k).stats().bytes, 32 * 1024);
+    k.verify();
+  });
+
+  it("puts every chunk at a 64 KiB boundary: a smaller one gives the rest of its block back", () => {
+    const k = mm();
+    k.drainPages();
+    const free = k.stats().freePages;
+    const p = k.kmalloc(3000);
+    k.drainPages();
+    // A 16 KiB chunk: 4 pages taken, the order-4 block's other 12 back at once.
+    assert.equal(free - k.stats().freePages, CHUNK_MIN_BYTES / k.pageSize);
+    const c = p - (p % CHUNK_BYTES);
+    assert.ok(inChunk(k, c) && inChunk(k, c + CHUNK_MIN_BYTES - 1));
+    assert.ok(!inChunk(k, c + CHUNK_MIN_BYTES), "the page after the chunk is not the heap's");
+    // A page of the given-back tail, when allocated, is nobody's block to kfree.
+    const pages: number[] = [];
+    for (let q = k.allocPages(0); q !== 0 && pages.length < 4096; q = k.allocPages(0)) {
+      pages.push(q);
+      if (q >= c + CHUNK_MIN_BYTES && q < c + CHUNK_BYTES) break;
+    }
+    const tail = pages.at(-1) as number;
+    assert.ok(tail >= c + CHUNK_MIN_BYTES && tail < c + CHUNK_BYTES, "a tail page allocated");
+    expectKmemError("INVALID_FREE", () => k.kfree(tail + 64));
+    for (const q of pages) k.freePages(q, 0);
+    k.verify();
+    k.kfree(p);
+    k.verify();
+  });
+
+  it("fences a smaller chunk's end: its last block is checked and cannot grow past it", () => {
+    const k = mm();
+    // 16 KiB less the start bitmap (512 bytes), the block's header and the fence's (16 each).
+    const n = CHUNK_MIN_BYTES - 512 - 16 - 16;
+    const p = k.kmalloc(n);
+    assert.deepEqual([heap(k).stats().chunks, heap(k).stats().bytes], [1, CHUNK_MIN_BYTES]);
+    assert.equal(heap(k).stats().free, 0, "one block fills the chunk");
+    assert.equal(k.ksize(p), n);
+    const end = p + n;
+    assert.equal(end % CHUNK_BYTES, CHUNK_MIN_BYTES - 16, "the fence: the chunk's last 16 bytes");
+    stamp(k, p, n, 7);
+    // The fence stops krealloc from growing past the chunk: the block moves instead.
+    const q = k.krealloc(p, n + 64);
+    assert.notEqual(q, p);
+    assert.ok(stamped(k, q, n, 7));
+    k.verify();
+    k.kfree(q);
+    // A write over the fence is found, as a write over any header is.
+    const r = k.kmalloc(n);
+    assert.equal(r, p, "the chunk's one block again");
+    const saved = k.memory.slice(end, end + 16);
+    k.memory.fill(0xaa, end, end + 16);
+    assert.match(expectKmemError("CORRUPTION", () => k.verify()).message, /HEAP-2/);
+    k.memory.set(saved, end);
+    k.verify();
+    k.kfree(r);
+    k.verify();
+  });
+
+  it("with no free block to grow by, serves a request with whole pages, and warns of nothing", () => {
+    const lines: string[] = [];
+    const k = mm(4 << 20, { log: (l: string) => lines.push(l) });
+    const mine = chunksTaken(k, 24, () => k.kmalloc(3000)).blocks;
+    // Every free page taken as 16 KiB blocks, then every other one given back: free memory
+    // is 16 KiB blocks whose buddies are held, none of 32 KiB or more.
+    const held: number[] = [];
+    for (let p = k.allocPages(2, GFP_ATOMIC); p !== 0; p = k.allocPages(2, GFP_ATOMIC)) {
+      held.push(p);
+    }
+    const back = held.filter((p) => ((p / (4 * k.pageSize)) & 1) === 0);
+    for (const p of back) k.freePages(p, 2);
+    k.drainPages();
+    assert.ok(back.length >= 4);
+    const bytes = heap(k).stats().bytes;
+    lines.length = 0; // the failure that ended the loop above
+    const blocks: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const p = k.kmalloc(12000);
+      assert.notEqual(p, 0, `request ${i}`);
+      stamp(k, p, 12000, i);
+      blocks.push(p);
+    }
+    assert.equal(heap(k).stats().bytes, bytes, "no chunk could be taken");
+    const paged = blocks.filter((p) => !inChunk(k, p));
+    assert.ok(paged.length > 0);
+    for (const p of paged) assert.equal(k.ksize(p), 3 * k.pageSize);
+    assert.deepEqual(
+      lines.filter((l) => /allocation failure/.test(l)),
+      [],
+    );
+    k.verify();
+    blocks.forEach((p, i) => assert.ok(stamped(k, p, 12000, i)));
+    for (const p of [...blocks, ...mine]) k.kfree(p);
+    for (const p of held) if (!back.includes(p)) k.freePages(p, 2);
+    k.verify();
+  });
+
+  it("verify() reports a page count that is not its chunks' (HEAP-1); recover() rebuilds it", () => {
+    const k = mm();
+    const blocks = chunksTaken(k, 12, () => k.kmalloc(3000)).blocks;
+    const pagesWord = new Int32Array(k.buffer, (header(k)[Hdr.KHEAP] as number) + 21 * 4, 1);
+    const pages = pagesWord[0] as number;
+    assert.equal(pages * k.pageSize, heap(k).stats().bytes);
+    pagesWord[0] = pages + 4;
+    const err = expectKmemError("CORRUPTION", () => k.verify());
+    assert.match(err.message, /HEAP-1/);
+    heap(k).recover(0);
+    assert.equal(pagesWord[0], pages);
+    k.verify();
+    for (const p of blocks) k.kfree(p);
     k.verify();
   });
 });
@@ -429,18 +590,19 @@ describe("kmalloc heap: the cache of freed blocks", () => {
 
   it("is merged into the free lists before a new chunk is taken", () => {
     const k = mm();
-    // One chunk of 21 blocks of 3,024 bytes (and a tail too short for 8,000).
-    const blocks = Array.from({ length: 21 }, () => k.kmalloc(3000));
-    assert.equal(heap(k).stats().chunks, 1);
-    for (const i of [5, 6, 7]) k.kfree(blocks[i] as number);
+    // The heap's first chunk (16 KiB) holds 5 blocks of 3,024 bytes and a tail too short
+    // for 8,000.
+    const blocks = Array.from({ length: 5 }, () => k.kmalloc(3000));
+    assert.deepEqual([heap(k).stats().chunks, heap(k).stats().bytes], [1, CHUNK_MIN_BYTES]);
+    for (const i of [1, 2, 3]) k.kfree(blocks[i] as number);
     assert.equal(heap(k).stats().cached, 3 * 3024);
     const big = k.kmalloc(8000);
-    assert.equal(big, blocks[5], "the three cached blocks, merged");
+    assert.equal(big, blocks[1], "the three cached blocks, merged");
     assert.equal(heap(k).stats().chunks, 1);
     assert.equal(heap(k).stats().cached, 0);
     k.verify();
     k.kfree(big);
-    for (const [i, p] of blocks.entries()) if (i < 5 || i > 7) k.kfree(p);
+    for (const [i, p] of blocks.entries()) if (i === 0 || i === 4) k.kfree(p);
     k.verify();
   });
 

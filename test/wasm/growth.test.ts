@@ -67,7 +67,7 @@ describe("WasmHeap: growth as memory hotplug", () => {
     const total0 = mm.totalPages;
     const meminfo0 = field(mm.report("meminfo"), "MemTotal");
     const blocks: [number, number][] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 450; i++) {
       const n = 1000 + ((i * 7919) % 12000);
       const p = m.malloc(n);
       assert.notEqual(p, 0, `malloc ${i}`);
