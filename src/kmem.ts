@@ -1303,6 +1303,7 @@ export class Kmem extends MemAccess {
               objectSize: c.objectSize,
               objectsPerSlab: c.objects,
               slabOrder: c.order,
+              slotSize: c.size,
             };
       },
       (addr) => km.heapChunkUsed?.(addr) ?? -1,

@@ -91,12 +91,15 @@ export interface PageMapCache {
   name: string;
   objectSize: number;
   /**
-   * Objects per slab of `slabOrder` (0 for a SLOB cache: its objects share pages); a slab of
-   * order k holds objectsPerSlab << (k - slabOrder) (a SLUB cache whose slabs grow).
+   * Objects per slab of `slabOrder` (0 for a SLOB cache: its objects share pages); a larger
+   * slab of order k (a SLUB cache whose slabs grow) holds as many slots of `slotSize` bytes
+   * as it has room for (objectsPerSlab << (k - slabOrder) when they tile its slabs).
    */
   objectsPerSlab: number;
   /** The order of its smallest slabs (0 if not given). */
   slabOrder?: number;
+  /** The bytes of a slot (an object and its metadata); if not given, slots tile every slab. */
+  slotSize?: number;
 }
 
 /** Every frame's owner: arrays indexed by pfn, `totalPages` long. */
@@ -201,7 +204,13 @@ export function pageMap(phys: PhysMem, lookup: CacheLookup, heapUse?: HeapUse): 
         id = owner;
         u = inuse;
         const nc = named(owner);
-        cap = nc === null ? inuse : nc.objectsPerSlab * 2 ** (o - (nc.slabOrder ?? 0));
+        const base = nc?.slabOrder ?? 0;
+        cap =
+          nc === null
+            ? inuse
+            : o === base || nc.slotSize === undefined
+              ? nc.objectsPerSlab * 2 ** (o - base)
+              : Math.floor((phys.pageSize * 2 ** o) / nc.slotSize);
       } else if ((flags & PgFlag.KMALLOC) !== 0 && (flags & PgFlag.KHEAP) !== 0) {
         // A chunk is at most 64 KiB (heap.ts CHUNK_BYTES, or one page of at most 64 KiB):
         // at most 4,096 units of 16 bytes.

@@ -41,11 +41,13 @@ export interface CacheGeometry {
   order: number;
   /**
    * The largest order its slabs take as the cache grows (SLUB's oo; see growOrder in
-   * slub/layout.ts): `order` unless its objects tile slabs of every order between exactly.
+   * slub/layout.ts, topOrderOf): `order` unless the cache is sized for footprint.
    */
   topOrder: number;
-  /** Objects in a slab of `order` (one of order k holds objects << (k - order)). */
+  /** Objects in a slab of `order`... */
   objects: number;
+  /** ...and in one of topOrder (a slab of order k between: as many as its bytes hold). */
+  topObjects: number;
   bitmap: number;
   /** Words from a slab's own bitmap to its remote bitmap (0: one bitmap). See remoteWords. */
   remote: number;
@@ -107,11 +109,13 @@ export class KmemCache {
   readonly order: number;
   /**
    * @internal The largest order of its slabs (order, unless they grow with the cache: a
-   * slab's own order is its head frame's, and it holds objects << (its order - order)).
+   * slab's own order is its head frame's, and it holds the objects its bytes have room for).
    */
   readonly topOrder: number;
-  /** @internal Objects per slab of `order`. */
+  /** @internal Objects per slab of `order`... */
   readonly objects: number;
+  /** @internal ...and of topOrder. */
+  readonly topObjects: number;
   /** @internal Byte offset of the bitmap in the slab, -1 when it lives in the frame. */
   readonly bitmap: number;
   /** @internal Words from the own bitmap to the remote one; 0: one bitmap (remoteWords). */
@@ -123,8 +127,9 @@ export class KmemCache {
   readonly slotIndex: Uint16Array;
   /**
    * @internal Bytes from the first object to the end of the last slot of a slab of
-   * topOrder (of any slab: a smaller one's slots are a prefix, and none of its addresses
-   * reaches past its own last slot, see growOrder).
+   * topOrder (of any slab: a smaller one's slots are a prefix; where objects leave a tail,
+   * a smaller slab's tail is inside this span, and its slots there are never allocated:
+   * topOrderOf in slub/layout.ts).
    */
   readonly span: number;
   /** @internal Freelist hardening secret. */
@@ -181,10 +186,11 @@ export class KmemCache {
     this.order = g.order;
     this.topOrder = g.topOrder;
     this.objects = g.objects;
+    this.topObjects = g.topObjects;
     this.bitmap = g.bitmap;
     this.remote = g.remote;
     this.slotIndex = init.slotIndex;
-    this.span = (g.objects << (g.topOrder - g.order)) * g.size;
+    this.span = g.topObjects * g.size;
     this.secret = init.secret;
     this.flags = init.flags;
     this.debug = init.flags & SlabFlag.DEBUG_MASK;

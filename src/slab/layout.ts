@@ -347,6 +347,7 @@ export function slabGeometry(
     ...g,
     order: r.order,
     topOrder: r.order,
+    topObjects: r.n,
     objects: r.n,
     bitmap: r.n <= 32 ? -1 : slabBytes - bitmapBytes(r.n, dual),
     remote: remoteWords(r.n, dual),

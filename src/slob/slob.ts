@@ -516,6 +516,7 @@ export class SlobAllocator implements ObjectAllocator, KmallocApi {
       order: big ? order : 0,
       topOrder: big ? order : 0,
       objects: 0,
+      topObjects: 0,
       bitmap: -1,
       remote: 0,
       minPartial: 0,

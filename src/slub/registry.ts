@@ -70,6 +70,7 @@ import {
   descriptorWords,
   remoteWords,
   sheafCapacity,
+  topOrderOf,
   Grow,
   SlubPg,
 } from "./layout.js";
@@ -537,7 +538,7 @@ function aliasHandle(
 /** The slot index table of a geometry, shared by caches of the same shape. */
 function slotTable(g: CacheGeometry): Uint16Array {
   // The slots of a slab of topOrder: a smaller slab's are a prefix.
-  const objects = g.objects << (g.topOrder - g.order);
+  const objects = g.topObjects;
   const key = `${g.size}/${objects}`;
   let table = SLOT_TABLES.get(key);
   if (table === undefined) {
@@ -563,16 +564,22 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
   const within = (v: number, hi: number) => v >= 0 && v <= hi;
   if (
     slab === 0 ||
-    // Slabs that grow: no larger than slabOf finds a head for, objects that tile them, a
-    // bitmap in the frame (topOrderOf).
+    // Slabs that grow: no larger than slabOf finds a head for, and the order topOrderOf
+    // gives the geometry (a bitmap in the frame, at most FRAME_BITMAP_OBJECTS).
     top < order ||
     top >= slub.maxOrder ||
     (top > order &&
       (top > Grow.MAX_ORDER ||
-        objects * size !== slab ||
-        objects * 2 ** (top - order) > 32 ||
         dv[Desc.BITMAP] !== -1 ||
-        dv[Desc.RED_LEFT] !== 0)) ||
+        top !==
+          topOrderOf(
+            size,
+            dv[Desc.RED_LEFT] as number,
+            order,
+            slub.pageSize,
+            slub.maxOrder,
+            ((dv[Desc.FLAGS] as number) & SlabFlag.FOOTPRINT) !== 0,
+          ))) ||
     size < 8 ||
     (size & 7) !== 0 ||
     objects < 1 ||
@@ -622,6 +629,7 @@ function geometryOf(slub: SlubAllocator, dv: Int32Array, desc: number): CacheGeo
     order,
     topOrder: top,
     objects: dv[Desc.OBJECTS] as number,
+    topObjects: top === order ? objects : Math.floor((slub.pageSize << top) / size),
     bitmap: dv[Desc.BITMAP] as number,
     remote: remoteWords(dv[Desc.OBJECTS] as number, slub.smp),
     minPartial: dv[Desc.MIN_PARTIAL] as number,
@@ -1121,9 +1129,24 @@ export function liveObjectCache(slub: SlubAllocator, head: number, addr: number)
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
     // A freed object, as kfree says of it (and SLOB's ksize): DOUBLE_FREE.
-    throw new KmemError("DOUBLE_FREE", `${c.name}: object ${hex(addr)} is already free`);
+    notLive(slub, c, head, addr, `${c.name}: object ${hex(addr)} is already free`);
   }
   return c;
+}
+
+/**
+ * An address whose slot is not allocated: DOUBLE_FREE with `message`, or INVALID_FREE if
+ * it is past the last object of its slab (a smaller slab's tail: pastLastObject).
+ */
+function notLive(
+  slub: SlubAllocator,
+  c: KmemCache,
+  head: number,
+  addr: number,
+  message: string,
+): never {
+  if (slub.pastLastObject(c, head, addr)) slub.notObjectStart(c, head, addr);
+  throw new KmemError("DOUBLE_FREE", message);
 }
 
 /**
@@ -1145,7 +1168,7 @@ export function checkLive(slub: SlubAllocator, c: KmemCache, addr: number, fn: s
   }
   const idx = slub.objectIndex(c, head, addr);
   if (!slub.testBit(c, head, idx) || slub.isSetAside(c, head, addr)) {
-    throw new KmemError("DOUBLE_FREE", `${fn}(${hex(addr)}): the object is already free`);
+    notLive(slub, c, head, addr, `${fn}(${hex(addr)}): the object is already free`);
   }
 }
 

@@ -405,9 +405,24 @@ export class SlubAllocator implements KmallocBackend {
     if (this.smp === true) unlock(c.dv, this.lockAt[n] as number, this.cpuId);
   }
 
-  /** Objects of slab `pfn` of `c`: its head frame's order says (slabs may grow: growOrder). */
+  /**
+   * Objects of slab `pfn` of `c`: its head frame's order says (slabs may grow: growOrder);
+   * a slab larger than the cache's first holds as many as its bytes do (topOrderOf).
+   */
   slabObjects(c: KmemCache, pfn: number): number {
-    return c.objects << ((this.f[pfn * Frame.WORDS + Pg.ORDER] as number) - c.order);
+    const order = this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
+    if (order === c.order) return c.objects;
+    if (order === c.topOrder) return c.topObjects;
+    return ((this.pageSize << order) / c.size) | 0;
+  }
+
+  /**
+   * Whether `addr` in slab `head` of `c` is past its last object: in the tail of a slab
+   * smaller than topOrder whose objects do not tile it, where the cache's slot table (of
+   * its largest slab) finds a slot that this slab does not have.
+   */
+  pastLastObject(c: KmemCache, head: number, addr: number): boolean {
+    return addr - (head * this.pageSize + c.redLeft) >= this.slabSpan(c, head);
   }
 
   /** Bytes from slab `pfn`'s first object to the end of its last slot (the cpu slot's span). */
@@ -774,7 +789,8 @@ export class SlubAllocator implements KmallocBackend {
     return idx;
   }
 
-  private notObjectStart(c: KmemCache, head: number, addr: number): never {
+  /** @internal INVALID_FREE: no object of `c` starts at `addr` in slab `head`. */
+  notObjectStart(c: KmemCache, head: number, addr: number): never {
     throw new KmemError(
       "INVALID_FREE",
       `${c.name}: ${hex(addr)} is not the start of an object (slab at ${hex(head * this.pageSize)}, objects of ${c.size} bytes)`,
@@ -1081,8 +1097,16 @@ export class SlubAllocator implements KmallocBackend {
     );
   }
 
-  /** A free of an object that is not allocated (`bit` 0) or was set aside. */
+  /**
+   * A free of an object that is not allocated (`bit` 0) or was set aside; or of an address
+   * past the last object of a slab smaller than the cache's largest, whose slot table finds
+   * a slot there (its bit, never set, reads free): INVALID_FREE.
+   */
   protected alreadyFree(c: KmemCache, addr: number, bit: number): never {
+    const head = this.slabOf(addr);
+    if (bit === 0 && head !== 0 && this.pastLastObject(c, head, addr)) {
+      this.notObjectStart(c, head, addr);
+    }
     throw new KmemError(
       "DOUBLE_FREE",
       `${c.name}: object ${hex(addr)} is already ${bit === 0 ? "free" : "set aside as corrupt"}${this.owners(c, addr)}`,

@@ -1,9 +1,11 @@
 /*
- * Slabs that grow with their cache (slub/layout.ts growOrder): a kmalloc cache sized for
- * footprint whose smallest slab holds two objects or more that tile it (kmalloc-512, -1k and
- * -2k with the fine classes) starts with those slabs and takes larger ones, up to 16 objects
- * a slab (32 of half a page), as its slabs multiply; a slab of any order is checked,
- * counted, recovered and given back as its own.
+ * Slabs that grow with their cache (slub/layout.ts growOrder, topOrderOf): a kmalloc cache
+ * sized for footprint whose smallest slab holds two objects or more starts with those slabs
+ * and takes larger ones as its slabs multiply: up to 16 objects a slab (32 of half a page)
+ * where its objects tile it (kmalloc-512, -1k and -2k with the fine classes), up to the
+ * order whose tail is the least share where they leave one (kmalloc-320 to -1536); a slab
+ * of any order is checked, counted, recovered and given back as its own, and an address in
+ * a smaller slab's tail is no object's.
  */
 
 import assert from "node:assert/strict";
@@ -12,7 +14,7 @@ import fc from "fast-check";
 import { GFP_KERNEL, Kmem, KmemError, PageKind, type PageMap } from "../../src/index.js";
 import type { BuddyAllocator } from "../../src/page/index.js";
 import { bswap32, Desc, Grow, GROW_SHIFT, growOrder } from "../../src/slub/layout.js";
-import { consumeUntilFree } from "../helpers.js";
+import { consumeUntilFree, expectKmemError } from "../helpers.js";
 
 function kmem(memory = 16 << 20, sizeClasses: "fine" | "linux" = "fine"): Kmem {
   return new Kmem({ memory, sizeClasses });
@@ -64,7 +66,7 @@ describe("SLUB: slabs that grow with their cache", () => {
     }
   });
 
-  it("which caches grow: those of the fine classes whose objects tile every order, up to 16 a slab, 32 of half a page (kmalloc-512, -1k, -2k); no other", () => {
+  it("which caches grow: the fine classes' whose objects tile every order, up to 16 a slab, 32 of half a page (kmalloc-512, -1k, -2k), and those whose objects leave a tail, to the order with the least (kmalloc-320 to -1536); no other", () => {
     const fine = kmem();
     const caches = (mm: Kmem) =>
       mm
@@ -73,8 +75,19 @@ describe("SLUB: slabs that grow with their cache", () => {
     const grows = caches(fine)
       .filter((c) => c.topOrder !== c.order)
       .map((c) => `${c.name} ${c.order}..${c.topOrder}`);
-    assert.deepEqual(grows, ["kmalloc-2k 0..4", "kmalloc-1k 1..2", "kmalloc-512 0..1"]);
-    // One object a slab (kmalloc-4k, -8k), objects that leave a tail (kmalloc-3k), Linux's
+    assert.deepEqual(grows, [
+      "kmalloc-2k 0..4",
+      "kmalloc-1536 2..3",
+      "kmalloc-1280 2..3",
+      "kmalloc-1k 1..2",
+      "kmalloc-768 1..2",
+      "kmalloc-640 1..2",
+      "kmalloc-512 0..1",
+      "kmalloc-384 0..1",
+      "kmalloc-320 0..1",
+    ]);
+    // One object a slab (kmalloc-4k, -8k; kmalloc-3k, whose one object leaves a tail too),
+    // tails no larger slab makes a smaller share (kmalloc-448, -896: 1.6% of any), Linux's
     // classes (calculate_order's one order) and a cache a user makes keep one order.
     const linux = kmem(16 << 20, "linux");
     assert.deepEqual(
@@ -84,11 +97,25 @@ describe("SLUB: slabs that grow with their cache", () => {
     const own = fine.createCache("own-2k", 2048);
     assert.ok(own !== null);
     assert.equal(own.topOrder, own.order);
-    // The classes of half, a quarter and an eighth of a page, whatever the page: kmalloc-8k,
-    // -4k and -2k with 16 KiB pages, -32k, -16k and -8k with 64.
+    // The same shares of a page, whatever the page: kmalloc-8k, -4k and -2k tile with 16 KiB
+    // pages, -32k, -16k and -8k with 64; the classes of 5/64 to 3/8 of a page leave tails.
     for (const [pageSize, names] of [
-      [16384, ["kmalloc-8k 0..4", "kmalloc-4k 1..2", "kmalloc-2k 0..1"]],
-      [65536, ["kmalloc-32k 0..4", "kmalloc-16k 1..2", "kmalloc-8k 0..1"]],
+      [
+        16384,
+        [
+          ...["kmalloc-8k 0..4", "kmalloc-6k 2..3", "kmalloc-5k 2..3", "kmalloc-4k 1..2"],
+          ...["kmalloc-3k 1..2", "kmalloc-2560 1..2", "kmalloc-2k 0..1", "kmalloc-1536 0..1"],
+          "kmalloc-1280 0..1",
+        ],
+      ],
+      [
+        65536,
+        [
+          ...["kmalloc-32k 0..4", "kmalloc-24k 2..3", "kmalloc-20k 2..3", "kmalloc-16k 1..2"],
+          ...["kmalloc-12k 1..2", "kmalloc-10k 1..2", "kmalloc-8k 0..1", "kmalloc-6k 0..1"],
+          "kmalloc-5k 0..1",
+        ],
+      ],
     ] as const) {
       const mm = new Kmem({ memory: 64 << 20, pageSize });
       assert.deepEqual(
@@ -258,6 +285,57 @@ describe("SLUB: slabs that grow with their cache", () => {
     mm.verify();
   });
 
+  it("kmalloc-320: sixteen slabs of a page (12 objects), then of two (25); an address in a one-page slab's tail is no object's, refused before anything changes", () => {
+    const mm = kmem();
+    const blocks: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const a = mm.kmalloc(320);
+      new Uint32Array(mm.buffer, a, 80).fill(i);
+      blocks.push(a);
+    }
+    const n = counts(slabOrders(mm, "kmalloc-320"));
+    assert.equal(n[0], 16);
+    assert.equal(16 * 12 + (n[1] as number) * 25 >= 400, true);
+    assert.ok((n[1] as number) > 0);
+    // The objects the slabs hold, in slabinfo and the page map: 12 and 25 a slab.
+    const line = mm
+      .report("slabinfo")
+      .split("\n")
+      .find((l) => l.startsWith("kmalloc-320 "));
+    assert.equal(Number(line?.trim().split(/\s+/)[2]), 16 * 12 + (n[1] as number) * 25);
+    const map = mm.pageMap();
+    const first = blocks[0] as number;
+    const head = first - (first % 4096);
+    assert.equal(map.order[head / 4096], 0);
+    assert.equal(map.capacity[head / 4096], 12);
+    // A one-page slab's tail (3,840..4,095): the two-page slabs' slot table has slot 12 at
+    // 3,840; this slab has no such slot.
+    const c = mm.findCache("kmalloc-320");
+    assert.ok(c !== null);
+    const tail = head + 12 * 320;
+    const before = new Uint8Array(mm.buffer).slice();
+    for (const [what, fn] of [
+      ["kfree", () => mm.kfree(tail)],
+      ["ksize", () => mm.ksize(tail)],
+      ["krealloc", () => mm.krealloc(tail, 100)],
+      ["kmem_cache_free", () => c.free(tail)],
+    ] as const) {
+      const e = expectKmemError("INVALID_FREE", fn);
+      assert.match(e.message, /not the start of an object/, what);
+    }
+    assert.deepEqual(new Uint8Array(mm.buffer), before, "nothing changed");
+    mm.verify();
+    // A two-page slab's twelfth slot, at the same offset, is an object like any other.
+    const big = blocks.find((a) => map.order[(a - (a % 8192)) / 4096] === 1 && a % 8192 === 3840);
+    assert.ok(big !== undefined);
+    assert.equal(mm.ksize(big), 320);
+    blocks.forEach((a, i) => assert.ok(new Uint32Array(mm.buffer, a, 80).every((x) => x === i)));
+    for (const a of blocks) mm.kfree(a);
+    mm.shrinkSlabs();
+    mm.verify();
+    assert.deepEqual(slabOrders(mm, "kmalloc-320"), []);
+  });
+
   it("a descriptor whose orders were damaged is CORRUPTION (SLAB-7) to a context that opens it", () => {
     for (const [name, damage] of [
       ["kmalloc-2k", (w: number) => (w & 0xff) | (9 << 8)], // topOrder beyond the page allocator's
@@ -266,7 +344,10 @@ describe("SLUB: slabs that grow with their cache", () => {
       // Above what slabOf finds, and nothing else wrong: one object tiling a page, 32 at
       // order 5 (kmalloc-4k, whose slabs do not grow, given a topOrder of 5).
       ["kmalloc-4k", (w: number) => (w & 0xff) | (5 << 8)],
-      ["kmalloc-3k", () => 2 << 8], // topOrder 2 for a cache whose objects do not tile
+      ["kmalloc-3k", () => 2 << 8], // topOrder 2 for a cache of one object a slab
+      // kmalloc-320 (0..1) given 0..2: 51 objects, more than a frame's bitmap holds.
+      ["kmalloc-320", (w: number) => (w & 0xff) | (2 << 8)],
+      ["kmalloc-768", (w: number) => (w & 0xff) | (3 << 8)], // 1..3, not topOrderOf's 1..2
     ] as const) {
       const mm = kmem(4 << 20);
       const c = mm.findCache(name);
@@ -283,54 +364,79 @@ describe("SLUB: slabs that grow with their cache", () => {
     }
   });
 
-  it("model: kmalloc and kfree of 2 KiB blocks among others against a map of live blocks, verify() after every step", () => {
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.oneof(
-            fc.record({ alloc: fc.constantFrom(2048, 2048, 2048, 4096, 8192, 100, 3000) }),
-            fc.record({ free: fc.nat() }),
+  for (const m of [
+    {
+      what: "2 KiB blocks",
+      sizes: [2048, 2048, 2048, 4096, 8192, 100, 3000],
+      start: [2048, 2048, 4096],
+      starts: 48,
+      caches: ["kmalloc-2k", "kmalloc-4k", "kmalloc-8k"],
+      grown: [],
+    },
+    {
+      what: "blocks of 289-320 and 641-768 bytes (slabs with tails)",
+      sizes: [300, 320, 320, 700, 768, 100, 3000],
+      start: [320, 768],
+      starts: 400,
+      caches: ["kmalloc-320", "kmalloc-768"],
+      grown: ["kmalloc-320", "kmalloc-768"],
+    },
+  ]) {
+    it(`model: kmalloc and kfree of ${m.what} among others against a map of live blocks, verify() after every step`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc.record({ alloc: fc.constantFrom(...m.sizes) }),
+              fc.record({ free: fc.nat() }),
+            ),
+            { minLength: 40, maxLength: 160 },
           ),
-          { minLength: 40, maxLength: 160 },
-        ),
-        (ops) => {
-          const mm = kmem(8 << 20);
-          const live: { a: number; n: number; tag: number }[] = [];
-          let tag = 1;
-          // A head start of blocks, so that the caches have slabs enough to grow.
-          for (let i = 0; i < 48; i++) {
-            const n = [2048, 2048, 4096][i % 3] as number;
-            const a = mm.kmalloc(n);
-            new Uint8Array(mm.buffer, a, n).fill(tag & 0xff);
-            live.push({ a, n, tag: tag++ });
-          }
-          for (const op of ops) {
-            if ("alloc" in op) {
-              const a = mm.kmalloc(op.alloc);
-              assert.notEqual(a, 0);
-              new Uint8Array(mm.buffer, a, op.alloc).fill(tag & 0xff);
-              live.push({ a, n: op.alloc, tag: tag++ });
-            } else if (live.length > 0) {
-              const [blk] = live.splice(op.free % live.length, 1);
-              const { a, n, tag: t } = blk as { a: number; n: number; tag: number };
-              const bytes = new Uint8Array(mm.buffer, a, n);
-              assert.ok(
-                bytes.every((x) => x === (t & 0xff)),
-                `block ${a} kept its contents`,
-              );
-              mm.kfree(a);
+          (ops) => {
+            const mm = kmem(8 << 20);
+            const live: { a: number; n: number; tag: number }[] = [];
+            let tag = 1;
+            // A head start of blocks, so that the caches have slabs enough to grow.
+            for (let i = 0; i < m.starts; i++) {
+              const n = m.start[i % m.start.length] as number;
+              const a = mm.kmalloc(n);
+              new Uint8Array(mm.buffer, a, n).fill(tag & 0xff);
+              live.push({ a, n, tag: tag++ });
             }
+            for (const name of m.grown) {
+              assert.ok(
+                counts(slabOrders(mm, name)).some((n, o) => o > 0 && n > 0),
+                name,
+              );
+            }
+            for (const op of ops) {
+              if ("alloc" in op) {
+                const a = mm.kmalloc(op.alloc);
+                assert.notEqual(a, 0);
+                new Uint8Array(mm.buffer, a, op.alloc).fill(tag & 0xff);
+                live.push({ a, n: op.alloc, tag: tag++ });
+              } else if (live.length > 0) {
+                const [blk] = live.splice(op.free % live.length, 1);
+                const { a, n, tag: t } = blk as { a: number; n: number; tag: number };
+                const bytes = new Uint8Array(mm.buffer, a, n);
+                assert.ok(
+                  bytes.every((x) => x === (t & 0xff)),
+                  `block ${a} kept its contents`,
+                );
+                mm.kfree(a);
+              }
+              mm.verify();
+            }
+            for (const { a } of live) mm.kfree(a);
+            mm.shrinkSlabs();
             mm.verify();
-          }
-          for (const { a } of live) mm.kfree(a);
-          mm.shrinkSlabs();
-          mm.verify();
-          for (const name of ["kmalloc-2k", "kmalloc-4k", "kmalloc-8k"]) {
-            assert.equal(slabOrders(mm, name).length, 0, name);
-          }
-        },
-      ),
-      { numRuns: 25 },
-    );
-  });
+            for (const name of m.caches) {
+              assert.equal(slabOrders(mm, name).length, 0, name);
+            }
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+  }
 });
