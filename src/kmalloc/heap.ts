@@ -111,9 +111,9 @@
  * lowest block), so any prefix of an allocation, a free or a resize leaves the chunks tiled
  * by whole blocks. recover() walks the node's chunks (found in the mem_map by their flags),
  * rewrites every header's previous-size and check words from the walk, merges neighbours
- * left free side by side, and rebuilds the start bitmaps, the free lists, the chunk list
- * and the counters (and a smaller chunk's fence). A block a dying context had allocated but not returned stays allocated
- * (a leak, as with any allocation of a context that died).
+ * left free side by side, and rebuilds the start bitmaps, the free lists, the chunk list,
+ * the counters and a smaller chunk's fence. A block a dying context had allocated but not
+ * returned stays allocated (a leak, as with any allocation of a context that died).
  *
  * Invariants (verify() reports them by id):
  *   HEAP-1 each node's chunk list is a consistent doubly linked list of frames flagged HEAD |
@@ -561,7 +561,7 @@ export class KmallocHeap {
     return this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number;
   }
 
-  /** The least chunk order (from the smallest chunk's) whose chunk holds a block of `need` bytes. */
+  /** The least chunk order (the smallest chunk's on) whose chunk holds a `need`-byte block. */
   private leastOrder(need: number): number {
     let o = this.minOrder;
     while (o < this.order && (this.pageSize << o) - this.mapBytes - Blk.HDR < need) o++;
