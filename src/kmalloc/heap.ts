@@ -551,8 +551,7 @@ export class KmallocHeap {
    * fence's header, the last 16 bytes (see the header).
    */
   private blocksEnd(c: number): number {
-    const bytes =
-      this.pageSize << (this.f[(c >>> this.pageShift) * Frame.WORDS + Pg.ORDER] as number);
+    const bytes = this.pageSize << this.orderOf(c);
     return bytes === this.chunkBytes ? c + bytes : c + bytes - Blk.HDR;
   }
 

@@ -34,6 +34,7 @@ import {
   CpuSlot,
   calculateGeometry,
   cpuSlotBase,
+  FRAME_BITMAP_OBJECTS,
   MAX_OBJECTS_PER_SLAB,
   remoteWords,
 } from "../slub/index.js";
@@ -349,7 +350,7 @@ export function slabGeometry(
     topOrder: r.order,
     topObjects: r.n,
     objects: r.n,
-    bitmap: r.n <= 32 ? -1 : slabBytes - bitmapBytes(r.n, dual),
+    bitmap: r.n <= FRAME_BITMAP_OBJECTS ? -1 : slabBytes - bitmapBytes(r.n, dual),
     remote: remoteWords(r.n, dual),
     minPartial: mgmt,
   };

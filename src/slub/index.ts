@@ -20,6 +20,7 @@ export {
 export {
   bitmapBytes,
   calculateGeometry,
+  FRAME_BITMAP_OBJECTS,
   MAX_OBJECTS_PER_SLAB,
   Poison,
   remoteWords,

@@ -330,12 +330,15 @@ function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
 }
 
+/** Objects whose allocation bits a slab's frame holds (one word): a growing slab's most. */
+export const FRAME_BITMAP_OBJECTS = 32;
+
 /**
  * Bytes of bitmap a slab of `n` objects keeps at its end (0: it fits in the frame); twice as
  * many with `dual` bitmaps (several cpus: see remoteWords).
  */
 export function bitmapBytes(n: number, dual = false): number {
-  return n <= 32 ? 0 : Math.ceil(n / 32) * 4 * (dual ? 2 : 1);
+  return n <= FRAME_BITMAP_OBJECTS ? 0 : Math.ceil(n / 32) * 4 * (dual ? 2 : 1);
 }
 
 /**
@@ -347,7 +350,7 @@ export function bitmapBytes(n: number, dual = false): number {
  * with Atomics).
  */
 export function remoteWords(objects: number, dual: boolean): number {
-  return dual && objects > 32 ? Math.ceil(objects / 32) : 0;
+  return dual && objects > FRAME_BITMAP_OBJECTS ? Math.ceil(objects / 32) : 0;
 }
 
 /** Most objects a slab can count (the 16-bit inuse field). */
@@ -392,9 +395,6 @@ export function calculateOrder(
   }
   return smallestOrder(size, pageSize, maxOrder, dual);
 }
-
-/** Objects whose allocation bits a slab's frame holds (one word): a growing slab's most. */
-export const FRAME_BITMAP_OBJECTS = 32;
 
 /** Objects the largest slab of a cache whose slabs grow holds at most (topOrderOf)... */
 export const GROW_MAX_OBJECTS = 16;
@@ -461,6 +461,21 @@ export function topOrderOf(
   const most = 2 * size >= pageSize ? GROW_MAX_OBJECTS_HALF_PAGE : GROW_MAX_OBJECTS;
   while (top < cap && (pageSize << (top + 1)) / size <= most) top++;
   return top;
+}
+
+/**
+ * Objects in a slab of order `k` of a cache whose slabs of `order` hold `objects` of `size`
+ * bytes: those, or for a larger slab of a cache whose slabs grow (topOrderOf: no left red
+ * zone, its bitmap in its frame) as many as its bytes have room for.
+ */
+export function objectsAtOrder(
+  objects: number,
+  order: number,
+  k: number,
+  pageSize: number,
+  size: number,
+): number {
+  return k === order ? objects : ((pageSize << k) / size) | 0;
 }
 
 /**
@@ -538,7 +553,7 @@ export function calculateGeometry(
   if (order < 0) return null;
   const slabBytes = pageSize << order;
   const objects = objectsPerSlab(slabBytes, size, dual);
-  const bitmap = objects <= 32 ? -1 : slabBytes - bitmapBytes(objects, dual);
+  const bitmap = objects <= FRAME_BITMAP_OBJECTS ? -1 : slabBytes - bitmapBytes(objects, dual);
   const topOrder = topOrderOf(size, redLeft, order, pageSize, maxOrder, footprint);
   // set_min_partial: ilog2(size) / 2, clamped to 5..10.
   const minPartial = Math.min(10, Math.max(5, Math.floor(Math.floor(Math.log2(size)) / 2)));
@@ -553,7 +568,7 @@ export function calculateGeometry(
     order,
     topOrder,
     objects,
-    topObjects: topOrder === order ? objects : Math.floor((pageSize << topOrder) / size),
+    topObjects: objectsAtOrder(objects, order, topOrder, pageSize, size),
     bitmap,
     remote: remoteWords(objects, dual),
     minPartial,

@@ -123,6 +123,7 @@ import {
   Grow,
   NodeRec,
   nodeRecIndex,
+  objectsAtOrder,
   SlabState,
   SlubPg,
 } from "./layout.js";
@@ -411,9 +412,9 @@ export class SlubAllocator implements KmallocBackend {
    */
   slabObjects(c: KmemCache, pfn: number): number {
     const order = this.f[pfn * Frame.WORDS + Pg.ORDER] as number;
-    if (order === c.order) return c.objects;
-    if (order === c.topOrder) return c.topObjects;
-    return ((this.pageSize << order) / c.size) | 0;
+    return order === c.topOrder
+      ? c.topObjects
+      : objectsAtOrder(c.objects, c.order, order, this.pageSize, c.size);
   }
 
   /**
